@@ -1,0 +1,73 @@
+/* SHA-256 digests.  digest_is_valid() is the gate every digest from outside passes before it is
+ * used as a path component: only "sha256:" and exactly 64 lowercase hex digits get through. */
+#include "digest.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "fs-util.h"
+#include "macro.h"
+
+void sha256_init(Sha256 *h) {
+        crypto_hash_sha256_init(&h->state);
+}
+
+void sha256_update(Sha256 *h, const void *data, size_t size) {
+        crypto_hash_sha256_update(&h->state, data, size);
+}
+
+void sha256_final(Sha256 *h, char out[static DIGEST_STRING_MAX]) {
+        unsigned char bin[crypto_hash_sha256_BYTES];
+
+        crypto_hash_sha256_final(&h->state, bin);
+        memcpy(out, "sha256:", 7);
+        sodium_bin2hex(out + 7, DIGEST_HEX_LEN + 1, bin, sizeof bin);
+}
+
+void sha256_digest_string(const void *data, size_t size, char out[static DIGEST_STRING_MAX]) {
+        Sha256 h;
+
+        sha256_init(&h);
+        sha256_update(&h, data, size);
+        sha256_final(&h, out);
+}
+
+int sha256_fd(int fd, char out[static DIGEST_STRING_MAX], uint64_t *ret_size) {
+        char buf[64 * 1024];
+        uint64_t total = 0;
+        Sha256 h;
+
+        sha256_init(&h);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                sha256_update(&h, buf, (size_t) n);
+                total += (uint64_t) n;
+        }
+        sha256_final(&h, out);
+        if (ret_size)
+                *ret_size = total;
+        return 0;
+}
+
+bool digest_is_valid(const char *digest) {
+        if (!digest || strncmp(digest, "sha256:", 7) != 0)
+                return false;
+        digest += 7;
+        for (size_t i = 0; i < DIGEST_HEX_LEN; i++) {
+                char c = digest[i];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                        return false;
+        }
+        return digest[DIGEST_HEX_LEN] == 0;
+}
+
+const char *digest_hex(const char *digest) {
+        return digest + 7;
+}

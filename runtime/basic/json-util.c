@@ -1,0 +1,85 @@
+/* JSON helpers.  The typed getters are the only way input JSON is read, so a wrong type is always
+ * -EBADMSG and never a NULL dereference further on. */
+#include "json-util.h"
+
+#include "fs-util.h"
+
+int json_parse_buffer(const char *data, size_t size, json_t **ret, json_error_t *err) {
+        json_error_t local;
+        json_t *j;
+
+        j = json_loadb(data, size, JSON_REJECT_DUPLICATES, err ? err : &local);
+        if (!j)
+                return -EBADMSG;
+        *ret = j;
+        return 0;
+}
+
+int json_parse_file_at(int dir_fd, const char *path, size_t max_size, json_t **ret, json_error_t *err) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file_at(dir_fd, path, max_size, &data, &size);
+        if (r < 0)
+                return r;
+        return json_parse_buffer(data, size, ret, err);
+}
+
+int json_get_string(json_t *obj, const char *key, const char **ret) {
+        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+        if (!v)
+                return -ENOENT;
+        if (!json_is_string(v))
+                return -EBADMSG;
+        *ret = json_string_value(v);
+        return 0;
+}
+
+int json_get_string_opt(json_t *obj, const char *key, const char **ret) {
+        int r = json_get_string(obj, key, ret);
+
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+int json_get_int(json_t *obj, const char *key, int64_t *ret) {
+        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+        if (!v)
+                return -ENOENT;
+        if (!json_is_integer(v))
+                return -EBADMSG;
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+int json_get_object(json_t *obj, const char *key, json_t **ret) {
+        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+        if (!v)
+                return -ENOENT;
+        if (!json_is_object(v))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int json_get_array(json_t *obj, const char *key, json_t **ret) {
+        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+        if (!v)
+                return -ENOENT;
+        if (!json_is_array(v))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+char *json_dump_canonical(const json_t *j) {
+        return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}

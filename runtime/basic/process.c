@@ -1,0 +1,115 @@
+/* Child process helpers.  A child never returns into the caller's code: it execs or _exits, so
+ * no atexit handler, stdio buffer or cleanup attribute runs twice. */
+#include "process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+extern char **environ;
+
+static void reset_signals(void) {
+        sigset_t all;
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) sigaction(sig, &sa, NULL);
+        sigemptyset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int move_fd(int from, int to) {
+        if (from == to) {
+                int flags = fcntl(from, F_GETFD);
+                return flags < 0 ? -1 : fcntl(from, F_SETFD, flags & ~FD_CLOEXEC);
+        }
+        return dup2(from, to) < 0 ? -1 : 0;
+}
+
+pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
+        SpawnOptions defaults = SPAWN_OPTIONS_INIT;
+        pid_t parent = getpid(), pid;
+
+        if (!opts)
+                opts = &defaults;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0)
+                return pid;
+
+        /* Child. */
+        reset_signals();
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                _exit(255);
+        if (opts->new_session)
+                (void) setsid();
+
+        int in = opts->stdin_fd;
+        if (in < 0)
+                in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0 || move_fd(in, STDIN_FILENO) < 0)
+                _exit(255);
+        if (opts->stdout_fd >= 0 && move_fd(opts->stdout_fd, STDOUT_FILENO) < 0)
+                _exit(255);
+        if (opts->stderr_fd >= 0 && move_fd(opts->stderr_fd, STDERR_FILENO) < 0)
+                _exit(255);
+        if (opts->cwd && chdir(opts->cwd) < 0)
+                _exit(255);
+
+        execvpe(argv[0], argv, opts->env ? opts->env : environ);
+        fprintf(stderr, "Failed to execute %s: %m\n", argv[0]);
+        _exit(127);
+}
+
+pid_t fork_function(int (*fn)(void *userdata), void *userdata) {
+        pid_t parent = getpid(), pid;
+        int r;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0)
+                return pid;
+
+        reset_signals();
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+                _exit(255);
+        r = fn(userdata);
+        _exit(r < 0 ? MIN(255, -r) : r);
+}
+
+int wait_for_pid(pid_t pid, int *ret_signal) {
+        int status;
+
+        for (;;) {
+                if (waitpid(pid, &status, 0) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                break;
+        }
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (ret_signal)
+                *ret_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        return -EPROTO;
+}
+
+int run_process(char *const argv[], const SpawnOptions *opts) {
+        pid_t pid = spawn_process(argv, opts);
+
+        if (pid < 0)
+                return pid;
+        return wait_for_pid(pid, NULL);
+}

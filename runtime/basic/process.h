@@ -1,0 +1,31 @@
+/* Spawning children: fork only to exec, or to run one sandboxed function and _exit.
+ * Children get a clean signal mask, die with their parent, and inherit only the fds named. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct SpawnOptions {
+        int stdin_fd;  /* -1: /dev/null */
+        int stdout_fd; /* -1: inherit */
+        int stderr_fd; /* -1: inherit */
+        char **env;    /* NULL: inherit */
+        const char *cwd;
+        bool new_session;
+} SpawnOptions;
+
+#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+
+/* Starts argv[0] (searched in PATH); returns the pid (> 0) or -errno. */
+pid_t spawn_process(char *const argv[], const SpawnOptions *opts);
+
+/* Runs fn(userdata) in a forked child that _exits with its return value (negative → 255 - ...).
+ * The child resets signals and sets PDEATHSIG.  Returns the pid. */
+pid_t fork_function(int (*fn)(void *userdata), void *userdata);
+
+/* Waits for pid; returns its exit status (0..255), or -EPROTO when it was killed by a signal
+ * (the signal is stored in *ret_signal when given). */
+int wait_for_pid(pid_t pid, int *ret_signal);
+
+/* spawn_process + wait_for_pid. */
+int run_process(char *const argv[], const SpawnOptions *opts);

@@ -1,0 +1,36 @@
+/* Small string helpers shared by every layer. */
+#include "string-util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool startswith(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool endswith(const char *s, const char *suffix) {
+        size_t ls = strlen(s), lx = strlen(suffix);
+
+        return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+const char *format_bytes(char *buf, size_t size, unsigned long long bytes) {
+        static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+        double v = (double) bytes;
+        size_t u = 0;
+
+        while (v >= 1000.0 && u + 1 < sizeof units / sizeof units[0]) {
+                v /= 1000.0;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, size, "%llu B", bytes);
+        else
+                snprintf(buf, size, "%.1f %s", v, units[u]);
+        return buf;
+}
+
+char *strdup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}

@@ -1,0 +1,12 @@
+/* Small string helpers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+bool startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
+/* Formats bytes as "12.3 MB" into buf. */
+const char *format_bytes(char *buf, size_t size, unsigned long long bytes);
+/* strdup that aborts never: returns NULL on OOM like strdup, but accepts NULL. */
+char *strdup_or_null(const char *s);
