@@ -1,0 +1,46 @@
+/* Thin helpers over libnl-route-3 for the rest of runtime/net: one socket per operation (so the
+ * socket lives in the network namespace the caller is in), libnl errors mapped to -errno once here. */
+#pragma once
+
+#include <netinet/in.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route *, rtnl_route_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free);
+
+/* libnl's negative NLE_* code → negative errno. */
+int netlink_error_to_errno(int nlerr);
+
+/* A connected NETLINK_ROUTE socket in the caller's current network namespace. */
+int netlink_open(struct nl_sock **ret);
+
+/* The link called ifname, fresh from the kernel; -ENODEV when there is none. */
+int netlink_link_get(struct nl_sock *sk, const char *ifname, struct rtnl_link **ret);
+/* Sets IFF_UP on a link when it is not up yet. */
+int netlink_link_set_up(struct nl_sock *sk, struct rtnl_link *link);
+/* Deletes a link by name; returns 1 when it was deleted, 0 when it did not exist. */
+int netlink_link_delete(struct nl_sock *sk, const char *ifname);
+
+/* Adds (or refreshes) address/prefixlen on ifindex; an existing identical address is fine. */
+int netlink_address_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned prefixlen);
+/* Removes address/prefixlen from ifindex; returns 1 when removed, 0 when it was not there. */
+int netlink_address_remove(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned prefixlen);
+
+typedef struct NetlinkAddress {
+        struct in_addr address;
+        unsigned prefixlen;
+} NetlinkAddress;
+/* All IPv4 addresses of ifindex (0: of every link). */
+int netlink_address_list(struct nl_sock *sk, int ifindex, NetlinkAddress **ret, size_t *ret_n);
+
+/* Adds or replaces the IPv4 default route via gateway on ifindex in the main table. */
+int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gateway);

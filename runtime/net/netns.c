@@ -1,0 +1,218 @@
+/* Named network namespaces the iproute2 way: /run/netns is a shared mount point and each namespace is
+ * a bind mount of a child's /proc/self/ns/net onto an empty file.  A name exists iff that file is an
+ * nsfs mount, which makes create/delete idempotent and lets a crash half-way be repaired on re-run. */
+#include "netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "fs-util.h"
+#include "macro.h"
+#include "process.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+bool netns_name_valid(const char *name) {
+        size_t l;
+
+        if (isempty(name))
+                return false;
+        l = strlen(name);
+        if (l > NETNS_NAME_MAX || streq(name, ".") || streq(name, ".."))
+                return false;
+        for (size_t i = 0; i < l; i++) {
+                char c = name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.'))
+                        return false;
+        }
+        return true;
+}
+
+static int netns_path(const char *name, char **ret) {
+        char *p;
+
+        if (!netns_name_valid(name))
+                return -EINVAL;
+        p = path_join(NETNS_RUN_DIR, name);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static int path_is_nsfs(const char *path) {
+        struct statfs sfs;
+
+        if (statfs(path, &sfs) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return sfs.f_type == (typeof(sfs.f_type)) NSFS_MAGIC;
+}
+
+int netns_exists(const char *name) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = netns_path(name, &path);
+        if (r < 0)
+                return r;
+        return path_is_nsfs(path);
+}
+
+static int run_dir_setup(void) {
+        int r;
+
+        r = mkdir_p(NETNS_RUN_DIR, 0755);
+        if (r < 0)
+                return r;
+        /* Shared propagation, so namespace mounts made later reach mount namespaces cloned from ours
+         * (and unmounts too).  The first time, the directory is not a mount point yet: bind it onto
+         * itself, then retry — exactly what iproute2 does. */
+        if (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) >= 0)
+                return 0;
+        if (errno != EINVAL)
+                return -errno;
+        if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
+                return -errno;
+        if (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int unshare_and_bind(void *userdata) {
+        const char *path = userdata;
+
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        if (mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int wait_child_errno(pid_t pid) {
+        int r;
+
+        r = wait_for_pid(pid, NULL);
+        if (r < 0)
+                return r; /* killed by a signal */
+        return -r;      /* fork_function: fn's -errno became the exit status */
+}
+
+int netns_create(const char *name) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        pid_t pid;
+        int r;
+
+        r = netns_path(name, &path);
+        if (r < 0)
+                return r;
+        r = run_dir_setup();
+        if (r < 0)
+                return r;
+
+        r = path_is_nsfs(path);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return 0;
+
+        /* A leftover plain file (crash between create and mount) is replaced. */
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        fd = safe_close(fd);
+
+        pid = fork_function(unshare_and_bind, path);
+        if (pid < 0)
+                r = pid;
+        else
+                r = wait_child_errno(pid);
+        if (r < 0) {
+                (void) umount2(path, MNT_DETACH);
+                (void) unlink(path);
+                return r;
+        }
+        return 1;
+}
+
+int netns_delete(const char *name) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = netns_path(name, &path);
+        if (r < 0)
+                return r;
+        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                return -errno;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int netns_open(const char *name) {
+        _cleanup_free_ char *path = NULL;
+        int fd, r;
+
+        r = netns_path(name, &path);
+        if (r < 0)
+                return r;
+        r = path_is_nsfs(path);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fd;
+}
+
+int netns_enter(int fd) {
+        if (setns(fd, CLONE_NEWNET) < 0)
+                return -errno;
+        return 0;
+}
+
+typedef struct RunArgs {
+        int fd;
+        int (*fn)(void *userdata);
+        void *userdata;
+} RunArgs;
+
+static int run_in_netns(void *userdata) {
+        RunArgs *a = userdata;
+        int r;
+
+        r = netns_enter(a->fd);
+        if (r < 0)
+                return r;
+        r = a->fn(a->userdata);
+        return r < 0 ? MAX(r, -255) : 0;
+}
+
+int netns_run(const char *name, int (*fn)(void *userdata), void *userdata) {
+        _cleanup_close_ int fd = -EBADF;
+        RunArgs a;
+        pid_t pid;
+
+        fd = netns_open(name);
+        if (fd < 0)
+                return fd;
+        a = (RunArgs) { .fd = fd, .fn = fn, .userdata = userdata };
+        pid = fork_function(run_in_netns, &a);
+        if (pid < 0)
+                return pid;
+        return wait_child_errno(pid);
+}

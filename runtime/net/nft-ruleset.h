@@ -1,0 +1,43 @@
+/* The nftables table Slipway owns (inet slipway): environment isolation and egress.  It is always
+ * rebuilt whole from a description of the bridges, in one nft transaction, so the kernel holds either
+ * the old or the new table, never a mix, and applying the same description twice changes nothing. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "subnet-pool.h"
+
+#define NET_NFT_TABLE_DEFAULT "slipway"
+#define NET_NFT_TABLE_NAME_MAX 32
+
+typedef struct NetRulesetBridge {
+        const char *name;                        /* bridge interface */
+        NetSubnet subnet;                        /* its environment subnet */
+        const struct in_addr *service_addresses; /* the only host addresses its containers may reach */
+        size_t n_service_addresses;
+        bool egress;                             /* may its containers reach beyond the host (masqueraded)? */
+} NetRulesetBridge;
+
+typedef struct NetRuleset {
+        const char *table; /* NULL: NET_NFT_TABLE_DEFAULT; tests use their own */
+        const NetRulesetBridge *bridges;
+        size_t n_bridges;
+} NetRuleset;
+
+/* The nft script net_ruleset_apply() would run; -EINVAL for an invalid name, subnet or duplicate. */
+int net_ruleset_format(const NetRuleset *rs, char **ret_script);
+
+/* Replaces the table atomically.  On failure, returns -EIO (or -EINVAL) and, when ret_error is given,
+ * nft's message for a person.  Does not touch sysctls: when some bridge has egress the caller also turns
+ * on forwarding (net_ipv4_forwarding_set("all", true)) after applying.  Rules match interface names, so
+ * the table may (and after a reboot should) be applied before the bridges are created. */
+int net_ruleset_apply(const NetRuleset *rs, char **ret_error);
+
+/* Deletes the table; 0 also when it did not exist. */
+int net_ruleset_remove(const char *table, char **ret_error);
+/* > 0 when the table exists, 0 when not. */
+int net_ruleset_exists(const char *table);
+
+bool net_nft_table_name_valid(const char *name);

@@ -1,0 +1,218 @@
+/* veth pairs between the host and an instance netns.  The inner end is created directly inside the
+ * target namespace (IFLA_NET_NS_FD on the peer), named eth0 there, so it never exists on the host
+ * under a temporary name; inner configuration runs in a forked child that entered the namespace. */
+#include "veth.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <netlink/route/link/veth.h>
+#include <string.h>
+
+#include "ifname.h"
+#include "netlink.h"
+#include "netns.h"
+#include "subnet-pool.h"
+
+typedef struct InnerArgs {
+        const NetVethConfig *config;
+        int host_ifindex; /* the inner end's peer must be this host link */
+} InnerArgs;
+
+/* In the instance netns: does eth0 exist and is it the peer of our host end? 0 yes, -ESTALE no
+ * (another link, or the peer of something else), -ENODEV when there is no eth0. */
+static int inner_check(void *userdata) {
+        InnerArgs *a = userdata;
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        const char *type;
+        int r;
+
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        r = netlink_link_get(sk, NET_VETH_INNER_IFNAME, &link);
+        if (r < 0)
+                return r;
+        type = rtnl_link_get_type(link);
+        if (!type || !streq(type, "veth") || rtnl_link_get_link(link) != a->host_ifindex)
+                return -ESTALE;
+        return 0;
+}
+
+static int inner_configure(void *userdata) {
+        InnerArgs *a = userdata;
+        const NetVethConfig *c = a->config;
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL, *eth = NULL;
+        _cleanup_free_ NetlinkAddress *addrs = NULL;
+        size_t n = 0;
+        int ifindex, r;
+
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        r = netlink_link_get(sk, "lo", &lo);
+        if (r < 0)
+                return r;
+        r = netlink_link_set_up(sk, lo);
+        if (r < 0)
+                return r;
+
+        r = netlink_link_get(sk, NET_VETH_INNER_IFNAME, &eth);
+        if (r < 0)
+                return r;
+        ifindex = rtnl_link_get_ifindex(eth);
+
+        r = netlink_address_add(sk, ifindex, c->address, c->prefixlen);
+        if (r < 0)
+                return r;
+        /* An instance has exactly one IPv4 address; drop any from an earlier configuration. */
+        r = netlink_address_list(sk, ifindex, &addrs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (addrs[i].address.s_addr != c->address.s_addr || addrs[i].prefixlen != c->prefixlen) {
+                        r = netlink_address_remove(sk, ifindex, addrs[i].address, addrs[i].prefixlen);
+                        if (r < 0)
+                                return r;
+                }
+
+        r = netlink_link_set_up(sk, eth);
+        if (r < 0)
+                return r;
+        if (c->gateway.s_addr != INADDR_ANY) {
+                r = netlink_default_route_set(sk, ifindex, c->gateway);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* eth0's MAC follows its IPv4 address (02:53:a:b:c:d, locally administered).  An instance that takes
+ * over an address (a restart, a rebuilt netns) then answers with the MAC its neighbours have cached,
+ * instead of being unreachable until their ARP entries go stale. */
+static struct nl_addr *inner_mac(struct in_addr a) {
+        uint8_t mac[6] = { 0x02, 0x53 };
+
+        memcpy(mac + 2, &a.s_addr, 4);
+        return nl_addr_build(AF_LLC, mac, sizeof(mac));
+}
+
+static int veth_create(struct nl_sock *sk, const NetVethConfig *c, int netns_fd) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL, *peer = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *mac = NULL;
+        int r;
+
+        link = rtnl_link_veth_alloc();
+        if (!link)
+                return -ENOMEM;
+        rtnl_link_set_name(link, c->host_ifname);
+        peer = rtnl_link_veth_get_peer(link);
+        if (!peer)
+                return -ENOMEM;
+        rtnl_link_set_name(peer, NET_VETH_INNER_IFNAME);
+        rtnl_link_set_ns_fd(peer, netns_fd);
+        mac = inner_mac(c->address);
+        if (!mac)
+                return -ENOMEM;
+        rtnl_link_set_addr(peer, mac);
+
+        r = rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL);
+        return r < 0 ? netlink_error_to_errno(r) : 0;
+}
+
+static int host_attach(struct nl_sock *sk, const NetVethConfig *c, struct rtnl_link **ret) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL, *bridge = NULL;
+        int r;
+
+        r = netlink_link_get(sk, c->bridge, &bridge);
+        if (r < 0)
+                return r;
+        r = netlink_link_get(sk, c->host_ifname, &host);
+        if (r < 0)
+                return r;
+        if (rtnl_link_get_master(host) != rtnl_link_get_ifindex(bridge)) {
+                r = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(bridge), rtnl_link_get_ifindex(host));
+                if (r < 0)
+                        return netlink_error_to_errno(r);
+        }
+        r = netlink_link_set_up(sk, host);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(host);
+        return 0;
+}
+
+int net_veth_setup(const NetVethConfig *c) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL;
+        _cleanup_close_ int netns_fd = -EBADF;
+        InnerArgs args = { .config = c };
+        int r;
+
+        if (!net_ifname_valid(c->host_ifname) || !net_ifname_valid(c->bridge) || !netns_name_valid(c->netns) ||
+            c->prefixlen == 0 || c->prefixlen > 30 || c->address.s_addr == INADDR_ANY)
+                return -EINVAL;
+
+        netns_fd = netns_open(c->netns);
+        if (netns_fd < 0)
+                return netns_fd;
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+
+        r = netlink_link_get(sk, c->host_ifname, &host);
+        if (r >= 0) {
+                const char *type = rtnl_link_get_type(host);
+
+                if (!type || !streq(type, "veth"))
+                        return -EEXIST; /* not ours: never delete someone else's link */
+                args.host_ifindex = rtnl_link_get_ifindex(host);
+                r = netns_run(c->netns, inner_check, &args);
+                if (r < 0) {
+                        /* Leads into another (old) namespace, or eth0 here is not its peer. */
+                        r = netlink_link_delete(sk, c->host_ifname);
+                        if (r < 0)
+                                return r;
+                        rtnl_link_put(TAKE_PTR(host));
+                }
+        } else if (r != -ENODEV)
+                return r;
+
+        if (!host) {
+                r = veth_create(sk, c, netns_fd);
+                if (r < 0)
+                        return r;
+        }
+
+        rtnl_link_put(TAKE_PTR(host));
+        r = host_attach(sk, c, &host);
+        if (r < 0)
+                return r;
+
+        args.host_ifindex = rtnl_link_get_ifindex(host);
+        return netns_run(c->netns, inner_configure, &args);
+}
+
+int net_veth_delete(const char *host_ifname) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL;
+        const char *type;
+        int r;
+
+        if (!net_ifname_valid(host_ifname))
+                return -EINVAL;
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        r = netlink_link_get(sk, host_ifname, &host);
+        if (r == -ENODEV)
+                return 0;
+        if (r < 0)
+                return r;
+        type = rtnl_link_get_type(host);
+        if (!type || !streq(type, "veth"))
+                return -EEXIST;
+        r = netlink_link_delete(sk, host_ifname);
+        return r < 0 ? r : 0;
+}
