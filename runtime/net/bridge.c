@@ -147,3 +147,13 @@ int net_bridge_delete(const char *name) {
         r = netlink_link_delete(sk, name);
         return r < 0 ? r : 0;
 }
+
+int net_bridge_list(const char *prefix, char ***ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        int r;
+
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        return netlink_link_list(sk, prefix, "bridge", ret);
+}

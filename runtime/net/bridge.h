@@ -12,3 +12,7 @@ int net_bridge_create(const char *name, const NetSubnet *subnet);
 int net_bridge_delete(const char *name);
 /* > 0 when a bridge called name exists, 0 when no link has that name, -EEXIST for a non-bridge. */
 int net_bridge_exists(const char *name);
+
+/* Bridges whose name starts with prefix (e.g. "sw-"), for garbage collection of environments that no
+ * longer exist: a NULL-terminated array of names (free each, then the array). */
+int net_bridge_list(const char *prefix, char ***ret);

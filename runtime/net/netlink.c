@@ -8,6 +8,7 @@
 #include <netlink/errno.h>
 #include <netlink/route/nexthop.h>
 #include <stdlib.h>
+#include <string.h>
 
 int netlink_error_to_errno(int nlerr) {
         switch (abs(nlerr)) {
@@ -227,4 +228,46 @@ int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr ga
 
         r = rtnl_route_add(sk, route, NLM_F_REPLACE);
         return r < 0 ? netlink_error_to_errno(r) : 0;
+}
+
+int netlink_link_list(struct nl_sock *sk, const char *prefix, const char *type, char ***ret) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        char **list;
+        size_t n = 0;
+        int r;
+
+        r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+        if (r < 0)
+                return netlink_error_to_errno(r);
+        list = calloc((size_t) nl_cache_nitems(cache) + 1, sizeof(char *));
+        if (!list)
+                return -ENOMEM;
+        for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_link *link = (struct rtnl_link *) o;
+                const char *name = rtnl_link_get_name(link), *kind = rtnl_link_get_type(link);
+
+                if (!name || strncmp(name, prefix, strlen(prefix)) != 0)
+                        continue;
+                if (type && (!kind || !streq(kind, type)))
+                        continue;
+                list[n] = strdup(name);
+                if (!list[n]) {
+                        for (size_t i = 0; i < n; i++)
+                                free(list[i]);
+                        free(list);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret = list;
+        return 0;
+}
+
+char **net_name_list_free(char **l) {
+        if (!l)
+                return NULL;
+        for (char **i = l; *i; i++)
+                free(*i);
+        free(l);
+        return NULL;
 }

@@ -44,3 +44,13 @@ int netlink_address_list(struct nl_sock *sk, int ifindex, NetlinkAddress **ret, 
 
 /* Adds or replaces the IPv4 default route via gateway on ifindex in the main table. */
 int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gateway);
+
+/* Names of the links whose name starts with prefix and whose kind is type ("bridge", "veth"; NULL: any),
+ * as a NULL-terminated array of strings (free each, then the array). */
+int netlink_link_list(struct nl_sock *sk, const char *prefix, const char *type, char ***ret);
+
+/* Frees a list from netlink_link_list(), net_bridge_list(), net_veth_list() or netns_list(). */
+char **net_name_list_free(char **l);
+static inline void net_name_list_freep(char ***l) {
+        net_name_list_free(*l);
+}

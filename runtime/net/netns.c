@@ -16,6 +16,7 @@
 #include "fs-util.h"
 #include "macro.h"
 #include "process.h"
+#include "string-util.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -215,4 +216,46 @@ int netns_run(const char *name, int (*fn)(void *userdata), void *userdata) {
         if (pid < 0)
                 return pid;
         return wait_child_errno(pid);
+}
+
+int netns_list(const char *prefix, char ***ret) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        char **list = NULL;
+        size_t n = 0;
+
+        list = calloc(1, sizeof(char *));
+        if (!list)
+                return -ENOMEM;
+        d = opendir(NETNS_RUN_DIR);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret = list;
+                        return 0;
+                }
+                free(list);
+                return -errno;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                char **grown;
+
+                if (!startswith(de->d_name, prefix) || !netns_name_valid(de->d_name))
+                        continue;
+                if (netns_exists(de->d_name) <= 0)
+                        continue;
+                grown = reallocarray(list, n + 2, sizeof(char *));
+                if (!grown)
+                        goto oom;
+                list = grown;
+                list[n] = strdup(de->d_name);
+                if (!list[n])
+                        goto oom;
+                list[++n] = NULL;
+        }
+        *ret = list;
+        return 0;
+oom:
+        for (size_t i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+        return -ENOMEM;
 }

@@ -28,3 +28,7 @@ int netns_enter(int fd);
  * fn returns 0 or -errno (|errno| < 256); that value is returned here.  Forking keeps the caller's
  * threads and netlink sockets in their namespace whatever fn does. */
 int netns_run(const char *name, int (*fn)(void *userdata), void *userdata);
+
+/* Names under /run/netns starting with prefix that are live namespaces (NULL-terminated array; free each,
+ * then the array); an absent /run/netns gives an empty list. */
+int netns_list(const char *prefix, char ***ret);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "forwarding.h"
 #include "ifname.h"
 #include "macro.h"
 
@@ -186,7 +187,15 @@ int net_ruleset_apply(const NetRuleset *rs, char **ret_error) {
         r = net_ruleset_format(rs, &script);
         if (r < 0)
                 return r;
-        return nft_run(script, false, ret_error);
+        r = nft_run(script, false, ret_error);
+        if (r < 0)
+                return r;
+
+        /* Only now, with the table in place, so turning forwarding on never opens a gap. */
+        for (size_t i = 0; i < rs->n_bridges; i++)
+                if (rs->bridges[i].egress)
+                        return net_ipv4_forwarding_set("all", true);
+        return 0;
 }
 
 int net_ruleset_remove(const char *table, char **ret_error) {

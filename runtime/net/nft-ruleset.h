@@ -30,9 +30,10 @@ typedef struct NetRuleset {
 int net_ruleset_format(const NetRuleset *rs, char **ret_script);
 
 /* Replaces the table atomically.  On failure, returns -EIO (or -EINVAL) and, when ret_error is given,
- * nft's message for a person.  Does not touch sysctls: when some bridge has egress the caller also turns
- * on forwarding (net_ipv4_forwarding_set("all", true)) after applying.  Rules match interface names, so
- * the table may (and after a reboot should) be applied before the bridges are created. */
+ * nft's message for a person.  When some bridge has egress, IPv4 forwarding is then switched on for the
+ * host (egress needs it on the uplink too); it is never switched off, since other software may rely on
+ * it and the table refuses every forwarded packet of an environment without egress anyway.  Rules match
+ * interface names, so the table may (and after a reboot should) be applied before the bridges exist. */
 int net_ruleset_apply(const NetRuleset *rs, char **ret_error);
 
 /* Deletes the table; 0 also when it did not exist. */

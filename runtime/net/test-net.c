@@ -20,6 +20,7 @@
 #include "hosts-file.h"
 #include "ifname.h"
 #include "macro.h"
+#include "netlink.h"
 #include "netns.h"
 #include "nft-ruleset.h"
 #include "subnet-pool.h"
@@ -228,6 +229,7 @@ static struct {
         struct in_addr svc_a, svc_b, ip_a1, ip_a2, ip_b1, ip_out;
         int fds[8];
         size_t n_fds;
+        int ip_forward_before; /* egress switches host forwarding on; the test puts it back */
 } T;
 
 static void live_cleanup(void) {
@@ -247,6 +249,8 @@ static void live_cleanup(void) {
         (void) net_bridge_delete(T.br_b);
         (void) net_bridge_delete(T.br_out);
         (void) net_ruleset_remove(T.table, NULL);
+        if (T.ip_forward_before == 0)
+                (void) net_ipv4_forwarding_set("all", false);
         live_cleanup_needed = false;
 }
 
@@ -461,6 +465,44 @@ static char *snapshot(void) {
         return text;
 }
 
+static size_t list_len(char **l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static bool list_has(char **l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+static void check_listed(bool present) {
+        _cleanup_(net_name_list_freep) char **bridges = NULL, **veths = NULL, **ns = NULL;
+        char prefix[32];
+
+        snprintf(prefix, sizeof(prefix), "swt-%d-", (int) getpid());
+        CHECK_OK(net_bridge_list("swt", &bridges));
+        CHECK_OK(net_veth_list("swv", &veths));
+        CHECK_OK(netns_list(prefix, &ns));
+        CHECK(list_has(bridges, T.br_a) == present && list_has(bridges, T.br_b) == present);
+        CHECK(list_has(veths, T.ve_a1) == present && !list_has(veths, T.br_a));
+        CHECK(list_len(ns) == (present ? 4 : 0));
+}
+
+static void check_bridge_mac_fixed(const char *br) {
+        char path[128];
+        _cleanup_free_ char *t = NULL;
+        size_t n;
+
+        /* 3 = NET_ADDR_SET: our MAC, which the kernel keeps whatever ports come and go. */
+        snprintf(path, sizeof(path), "/sys/class/net/%s/addr_assign_type", br);
+        CHECK_OK(read_full_file(path, &t, &n));
+        CHECK(t[0] == '3');
+}
+
 static void check_isolation(int l_svc_a, int l_svc_b, int l_api, int l_out) {
         struct in_addr gw_a = net_subnet_host_address(&T.sub_a), gw_b = net_subnet_host_address(&T.sub_b);
         struct in_addr host_out = net_subnet_host_address(&T.sub_out);
@@ -501,6 +543,7 @@ static int test_live(void) {
                 return 77;
         }
         live_names();
+        T.ip_forward_before = net_ipv4_forwarding_get("all");
         live_cleanup_needed = true;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
@@ -538,6 +581,9 @@ static int test_live(void) {
         fprintf(stderr, "with the slipway table:\n");
         apply_ruleset();
         CHECK(net_ruleset_exists(T.table) > 0);
+        CHECK(net_ipv4_forwarding_get("all") == 1); /* B has egress */
+        check_listed(true);
+        check_bridge_mac_fixed(T.br_a);
         check_isolation(l_svc_a, l_svc_b, l_api, l_out);
         snap1 = snapshot();
 
@@ -576,6 +622,7 @@ static int test_live(void) {
               net_bridge_exists(T.br_out) == 0);
         CHECK(netns_exists(T.ns_a1) == 0 && netns_exists(T.ns_b1) == 0 && netns_exists(T.ns_out) == 0);
         CHECK(net_ruleset_exists(T.table) == 0);
+        check_listed(false);
         CHECK(net_veth_delete(T.ve_a1) == 0);
         CHECK(net_ruleset_remove(T.table, NULL) == 0); /* twice is fine */
         CHECK(netns_delete(T.ns_a1) == 0);

@@ -216,3 +216,13 @@ int net_veth_delete(const char *host_ifname) {
         r = netlink_link_delete(sk, host_ifname);
         return r < 0 ? r : 0;
 }
+
+int net_veth_list(const char *prefix, char ***ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        int r;
+
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        return netlink_link_list(sk, prefix, "veth", ret);
+}

@@ -21,3 +21,6 @@ typedef struct NetVethConfig {
 int net_veth_setup(const NetVethConfig *c);
 /* Deletes the pair by its host end; 0 also when it did not exist. */
 int net_veth_delete(const char *host_ifname);
+
+/* Host ends of veths whose name starts with prefix (NULL-terminated array; free each, then the array). */
+int net_veth_list(const char *prefix, char ***ret);
