@@ -136,9 +136,12 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
         for (size_t i = 0; i < rs->n_bridges; i++)
                 fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n", rs->bridges[i].name, rs->bridges[i].name);
         fputs(REJECT_RULES("iifname @bridges oifname @bridges"), f);
+        /* Egress only with the environment's own source addresses: a container cannot put spoofed
+         * packets on the outside network. */
         for (size_t i = 0; i < rs->n_bridges; i++)
                 if (rs->bridges[i].egress)
-                        fprintf(f, "\t\tiifname \"%s\" accept\n", rs->bridges[i].name);
+                        fprintf(f, "\t\tiifname \"%s\" ip saddr %s accept\n", rs->bridges[i].name,
+                                net_subnet_format(&rs->bridges[i].subnet, cidr));
         fputs(REJECT_RULES("iifname @bridges")
               "\t\toifname @bridges ct state established,related accept\n"
               "\t\toifname @bridges drop\n"

@@ -193,8 +193,8 @@ static void test_nft_format(void) {
         CHECK(strstr(script, "delete table inet slipway\n"));
         CHECK(strstr(script, "iifname \"sw-aaaa\" ip daddr { 10.213.0.10, 10.213.0.11 } accept"));
         CHECK(strstr(script, "iifname \"sw-bbbb\" oifname \"sw-bbbb\" accept"));
-        CHECK(strstr(script, "\t\tiifname \"sw-bbbb\" accept\n"));      /* egress */
-        CHECK(!strstr(script, "\t\tiifname \"sw-aaaa\" accept\n"));     /* no egress */
+        CHECK(strstr(script, "\t\tiifname \"sw-bbbb\" ip saddr 10.213.1.0/24 accept\n")); /* egress */
+        CHECK(!strstr(script, "\t\tiifname \"sw-aaaa\" ip saddr"));                       /* none */
         CHECK(strstr(script, "ip saddr 10.213.1.0/24 oifname != \"sw-bbbb\" masquerade"));
         CHECK(!strstr(script, "10.213.0.0/24 oifname"));
 
@@ -215,8 +215,6 @@ static void test_nft_format(void) {
 
 /* ---- live part ------------------------------------------------------------------------------------ */
 
-#define PORT_SVC 18080
-#define PORT_API 18081 /* stands for slipwayd's API port, bound to every host address */
 #define PORT_NS 18082
 #define PROBE_TIMEOUT_MS 1000
 
@@ -229,6 +227,7 @@ static struct {
         struct in_addr svc_a, svc_b, ip_a1, ip_a2, ip_b1, ip_out;
         int fds[8];
         size_t n_fds;
+        uint16_t port_svc_a, port_svc_b, port_api; /* host listeners: ports picked by the kernel */
         int ip_forward_before; /* egress switches host forwarding on; the test puts it back */
 } T;
 
@@ -272,6 +271,14 @@ static int listen_on(struct in_addr a, uint16_t port) {
         CHECK(T.n_fds < ELEMENTSOF(T.fds));
         T.fds[T.n_fds++] = fd;
         return fd;
+}
+
+static uint16_t local_port(int fd) {
+        struct sockaddr_in sa = {};
+        socklen_t l = sizeof(sa);
+
+        CHECK(getsockname(fd, (struct sockaddr *) &sa, &l) == 0);
+        return ntohs(sa.sin_port);
 }
 
 /* A listening socket inside a netns: switch this (single-threaded) test there and back. */
@@ -508,20 +515,20 @@ static void check_isolation(int l_svc_a, int l_svc_b, int l_api, int l_out) {
         struct in_addr host_out = net_subnet_host_address(&T.sub_out);
 
         /* Own environment: its service address on the host, and a peer instance on the same bridge. */
-        CHECK(probe(T.ns_a1, T.svc_a, PORT_SVC) == 0);
+        CHECK(probe(T.ns_a1, T.svc_a, T.port_svc_a) == 0);
         CHECK(probe(T.ns_a1, T.ip_a2, PORT_NS) == 0);
-        CHECK(probe(T.ns_b1, T.svc_b, PORT_SVC) == 0);
+        CHECK(probe(T.ns_b1, T.svc_b, T.port_svc_b) == 0);
         /* Not: another environment's service address (weak host model), the host's API port via any
          * bridge address, another environment's instance, the outside without egress. */
-        CHECK(probe(T.ns_a1, T.svc_b, PORT_SVC) < 0);
-        CHECK(probe(T.ns_a1, gw_a, PORT_API) < 0);
-        CHECK(probe(T.ns_a1, gw_b, PORT_API) < 0);
+        CHECK(probe(T.ns_a1, T.svc_b, T.port_svc_b) < 0);
+        CHECK(probe(T.ns_a1, gw_a, T.port_api) < 0);
+        CHECK(probe(T.ns_a1, gw_b, T.port_api) < 0);
         CHECK(probe(T.ns_a1, T.ip_b1, PORT_NS) < 0);
         CHECK(probe(T.ns_b1, T.ip_a1, PORT_NS) < 0);
         CHECK(probe(T.ns_a1, T.ip_out, PORT_NS) < 0);
-        CHECK(probe(T.ns_b1, T.svc_a, PORT_SVC) < 0);
+        CHECK(probe(T.ns_b1, T.svc_a, T.port_svc_a) < 0);
         /* Nor can the outside reach into an environment (it has a route via the host). */
-        CHECK(probe(T.ns_out, T.svc_a, PORT_SVC) < 0);
+        CHECK(probe(T.ns_out, T.svc_a, T.port_svc_a) < 0);
         CHECK(probe(T.ns_out, T.ip_b1, PORT_NS) < 0);
         /* B has egress: it reaches the outside, masqueraded behind the host's address there. */
         drain(l_out);
@@ -557,9 +564,12 @@ static int test_live(void) {
 
         setup_networks();
 
-        l_svc_a = listen_on(T.svc_a, PORT_SVC);
-        l_svc_b = listen_on(T.svc_b, PORT_SVC);
-        l_api = listen_on(any, PORT_API);
+        l_svc_a = listen_on(T.svc_a, 0);
+        l_svc_b = listen_on(T.svc_b, 0);
+        l_api = listen_on(any, 0); /* stands for slipwayd's API port, bound to every host address */
+        T.port_svc_a = local_port(l_svc_a);
+        T.port_svc_b = local_port(l_svc_b);
+        T.port_api = local_port(l_api);
         (void) listen_in_netns(T.ns_a2, T.ip_a2, PORT_NS);
         (void) listen_in_netns(T.ns_a1, T.ip_a1, PORT_NS);
         (void) listen_in_netns(T.ns_b1, T.ip_b1, PORT_NS);
@@ -568,10 +578,10 @@ static int test_live(void) {
         /* Control: without the table the weak host model and forwarding let A reach B.  This proves the
          * probes below can fail for the right reason. */
         fprintf(stderr, "without the slipway table:\n");
-        CHECK(probe(T.ns_a1, T.svc_b, PORT_SVC) == 0);
+        CHECK(probe(T.ns_a1, T.svc_b, T.port_svc_b) == 0);
         CHECK(probe(T.ns_a1, T.ip_b1, PORT_NS) == 0);
-        CHECK(probe(T.ns_a1, net_subnet_host_address(&T.sub_a), PORT_API) == 0);
-        CHECK(probe(T.ns_out, T.svc_a, PORT_SVC) == 0);
+        CHECK(probe(T.ns_a1, net_subnet_host_address(&T.sub_a), T.port_api) == 0);
+        CHECK(probe(T.ns_out, T.svc_a, T.port_svc_a) == 0);
         CHECK(probe(T.ns_a1, T.ip_out, PORT_NS) == 0);
         CHECK(accept_peer(l_out).s_addr == T.ip_a1.s_addr); /* not masqueraded: no egress rule yet */
         drain(l_svc_a);
@@ -599,7 +609,7 @@ static int test_live(void) {
 
         /* A service address removed from the bridge stops answering. */
         CHECK_OK(net_service_addresses_sync(T.br_a, NULL, 0));
-        CHECK(probe(T.ns_a1, T.svc_a, PORT_SVC) < 0);
+        CHECK(probe(T.ns_a1, T.svc_a, T.port_svc_a) < 0);
         CHECK_OK(net_service_address_remove(T.br_a, T.svc_a));
 
         /* A veth whose namespace was replaced is rebuilt, not left dangling. */
