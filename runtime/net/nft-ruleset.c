@@ -134,7 +134,8 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
         fputs("\tchain forward {\n"
               "\t\ttype filter hook forward priority filter; policy accept;\n", f);
         for (size_t i = 0; i < rs->n_bridges; i++)
-                fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n", rs->bridges[i].name, rs->bridges[i].name);
+                fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n",
+                        rs->bridges[i].name, rs->bridges[i].name);
         fputs(REJECT_RULES("iifname @bridges oifname @bridges"), f);
         /* Egress only with the environment's own source addresses: a container cannot put spoofed
          * packets on the outside network. */

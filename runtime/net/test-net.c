@@ -457,7 +457,8 @@ static char *snapshot(void) {
 
         CHECK(out);
         snprintf(cmd, sizeof(cmd),
-                 "ip -o -4 addr show dev %s; ip -o -4 addr show dev %s; ip -o link show dev %s | cut -d' ' -f2-9;"
+                 "ip -o -4 addr show dev %s; ip -o -4 addr show dev %s;"
+                 "ip -o link show dev %s | cut -d' ' -f2-9;"
                  "ip netns exec %s ip -o -4 addr; ip netns exec %s ip -4 route; ip netns exec %s ip -o link;"
                  "nft list table inet %s",
                  T.br_a, T.br_b, T.ve_a1, T.ns_a1, T.ns_a1, T.ns_b1, T.table);

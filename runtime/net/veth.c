@@ -150,8 +150,8 @@ int net_veth_setup(const NetVethConfig *c) {
         InnerArgs args = { .config = c };
         int r;
 
-        if (!net_ifname_valid(c->host_ifname) || !net_ifname_valid(c->bridge) || !netns_name_valid(c->netns) ||
-            c->prefixlen == 0 || c->prefixlen > 30 || c->address.s_addr == INADDR_ANY)
+        if (!net_ifname_valid(c->host_ifname) || !net_ifname_valid(c->bridge) ||
+            !netns_name_valid(c->netns) || c->prefixlen == 0 || c->prefixlen > 30 || c->address.s_addr == INADDR_ANY)
                 return -EINVAL;
 
         netns_fd = netns_open(c->netns);
@@ -169,6 +169,8 @@ int net_veth_setup(const NetVethConfig *c) {
                         return -EEXIST; /* not ours: never delete someone else's link */
                 args.host_ifindex = rtnl_link_get_ifindex(host);
                 r = netns_run(c->netns, inner_check, &args);
+                if (r < 0 && r != -ENODEV && r != -ESTALE)
+                        return r;
                 if (r < 0) {
                         /* Leads into another (old) namespace, or eth0 here is not its peer. */
                         r = netlink_link_delete(sk, c->host_ifname);
