@@ -28,7 +28,7 @@ static int open_bridge(const char *bridge, struct nl_sock **ret_sk, int *ret_ifi
 
 int net_service_address_add(const char *bridge, struct in_addr a) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        int ifindex, r;
+        int ifindex = 0, r;
 
         if (a.s_addr == INADDR_ANY)
                 return -EINVAL;
@@ -40,7 +40,7 @@ int net_service_address_add(const char *bridge, struct in_addr a) {
 
 int net_service_address_remove(const char *bridge, struct in_addr a) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        int ifindex, r;
+        int ifindex = 0, r;
 
         r = open_bridge(bridge, &sk, &ifindex);
         if (r == -ENODEV)
@@ -55,7 +55,7 @@ int net_service_addresses_sync(const char *bridge, const struct in_addr *addrs, 
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_free_ NetlinkAddress *have = NULL;
         size_t n_have = 0;
-        int ifindex, r;
+        int ifindex = 0, r;
 
         for (size_t i = 0; i < n; i++)
                 if (addrs[i].s_addr == INADDR_ANY)
