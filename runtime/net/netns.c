@@ -1,11 +1,12 @@
 /* Named network namespaces the iproute2 way: /run/netns is a shared mount point and each namespace is
- * a bind mount of a child's /proc/self/ns/net onto an empty file.  A name exists iff that file is an
+ * a bind mount of a helper thread's /proc/thread-self/ns/net onto an empty file.  A name exists iff that file is an
  * nsfs mount, which makes create/delete idempotent and lets a crash half-way be repaired on re-run. */
 #include "netns.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -15,7 +16,6 @@
 
 #include "fs-util.h"
 #include "macro.h"
-#include "process.h"
 #include "string-util.h"
 
 #ifndef NSFS_MAGIC
@@ -89,29 +89,51 @@ static int run_dir_setup(void) {
         return 0;
 }
 
-static int unshare_and_bind(void *userdata) {
-        const char *path = userdata;
+/* Work in another network namespace happens in a short-lived thread: setns()/unshare(CLONE_NEWNET)
+ * change only the calling thread, which exits right after, so no other thread or socket of the caller
+ * ever changes namespace.  A thread rather than a fork because fork is slow in a large daemon (≈10 ms
+ * here even for a small process) and unsafe for libnl's internal locks in a multi-threaded one. */
+typedef struct NetnsThread {
+        int fd;                     /* namespace to enter, or -EBADF to unshare a new one */
+        const char *bind_to;        /* with fd < 0: where to bind-mount the new namespace */
+        int (*fn)(void *userdata);
+        void *userdata;
+        int result;
+} NetnsThread;
 
-        if (unshare(CLONE_NEWNET) < 0)
-                return -errno;
-        if (mount("/proc/self/ns/net", path, "none", MS_BIND, NULL) < 0)
-                return -errno;
-        return 0;
+static void *netns_thread_main(void *p) {
+        NetnsThread *t = p;
+
+        if (t->fd >= 0) {
+                t->result = netns_enter(t->fd);
+                if (t->result >= 0 && t->fn)
+                        t->result = t->fn(t->userdata);
+                return NULL;
+        }
+        if (unshare(CLONE_NEWNET) < 0) {
+                t->result = -errno;
+                return NULL;
+        }
+        t->result = mount("/proc/thread-self/ns/net", t->bind_to, "none", MS_BIND, NULL) < 0 ? -errno : 0;
+        return NULL;
 }
 
-static int wait_child_errno(pid_t pid) {
+static int netns_thread_run(NetnsThread *t) {
+        pthread_t thread;
         int r;
 
-        r = wait_for_pid(pid, NULL);
-        if (r < 0)
-                return r; /* killed by a signal */
-        return -r;      /* fork_function: fn's -errno became the exit status */
+        r = pthread_create(&thread, NULL, netns_thread_main, t);
+        if (r != 0)
+                return -r;
+        r = pthread_join(thread, NULL);
+        if (r != 0)
+                return -r;
+        return t->result;
 }
 
 int netns_create(const char *name) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
-        pid_t pid;
         int r;
 
         r = netns_path(name, &path);
@@ -135,11 +157,7 @@ int netns_create(const char *name) {
                 return -errno;
         fd = safe_close(fd);
 
-        pid = fork_function(unshare_and_bind, path);
-        if (pid < 0)
-                r = pid;
-        else
-                r = wait_child_errno(pid);
+        r = netns_thread_run(&(NetnsThread) { .fd = -EBADF, .bind_to = path });
         if (r < 0) {
                 (void) umount2(path, MNT_DETACH);
                 (void) unlink(path);
@@ -186,36 +204,13 @@ int netns_enter(int fd) {
         return 0;
 }
 
-typedef struct RunArgs {
-        int fd;
-        int (*fn)(void *userdata);
-        void *userdata;
-} RunArgs;
-
-static int run_in_netns(void *userdata) {
-        RunArgs *a = userdata;
-        int r;
-
-        r = netns_enter(a->fd);
-        if (r < 0)
-                return r;
-        r = a->fn(a->userdata);
-        return r < 0 ? MAX(r, -255) : 0;
-}
-
 int netns_run(const char *name, int (*fn)(void *userdata), void *userdata) {
         _cleanup_close_ int fd = -EBADF;
-        RunArgs a;
-        pid_t pid;
 
         fd = netns_open(name);
         if (fd < 0)
                 return fd;
-        a = (RunArgs) { .fd = fd, .fn = fn, .userdata = userdata };
-        pid = fork_function(run_in_netns, &a);
-        if (pid < 0)
-                return pid;
-        return wait_child_errno(pid);
+        return netns_thread_run(&(NetnsThread) { .fd = fd, .fn = fn, .userdata = userdata });
 }
 
 int netns_list(const char *prefix, char ***ret) {

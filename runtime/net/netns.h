@@ -24,9 +24,9 @@ int netns_open(const char *name);
 /* setns(fd, CLONE_NEWNET) for the calling thread. */
 int netns_enter(int fd);
 
-/* Runs fn(userdata) in a forked child that entered namespace `name` first, and waits for it.
- * fn returns 0 or -errno (|errno| < 256); that value is returned here.  Forking keeps the caller's
- * threads and netlink sockets in their namespace whatever fn does. */
+/* Runs fn(userdata) in a new thread that entered namespace `name` first, waits for it and returns
+ * fn's result.  Only that thread changes namespace (it exits afterwards), so the caller's threads and
+ * sockets stay where they are.  fn must not fork or start threads; sockets it opens live in `name`. */
 int netns_run(const char *name, int (*fn)(void *userdata), void *userdata);
 
 /* Names under /run/netns starting with prefix that are live namespaces (NULL-terminated array; free each,

@@ -1,6 +1,6 @@
 /* veth pairs between the host and an instance netns.  The inner end is created directly inside the
  * target namespace (IFLA_NET_NS_FD on the peer), named eth0 there, so it never exists on the host
- * under a temporary name; inner configuration runs in a forked child that entered the namespace. */
+ * under a temporary name; inner configuration runs in a helper thread that entered the namespace. */
 #include "veth.h"
 
 #include <errno.h>
@@ -18,30 +18,11 @@ typedef struct InnerArgs {
         int host_ifindex; /* the inner end's peer must be this host link */
 } InnerArgs;
 
-/* In the instance netns: does eth0 exist and is it the peer of our host end? 0 yes, -ESTALE no
- * (another link, or the peer of something else), -ENODEV when there is no eth0. */
-static int inner_check(void *userdata) {
-        InnerArgs *a = userdata;
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-        const char *type;
-        int r;
-
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = netlink_link_get(sk, NET_VETH_INNER_IFNAME, &link);
-        if (r < 0)
-                return r;
-        type = rtnl_link_get_type(link);
-        if (!type || !streq(type, "veth") || rtnl_link_get_link(link) != a->host_ifindex)
-                return -ESTALE;
-        return 0;
-}
-
+/* In the instance netns: lo and eth0 up, eth0 with exactly our address, the default route. */
 static int inner_configure(void *userdata) {
         InnerArgs *a = userdata;
         const NetVethConfig *c = a->config;
+        const char *type;
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL, *eth = NULL;
         _cleanup_free_ NetlinkAddress *addrs = NULL;
@@ -58,9 +39,14 @@ static int inner_configure(void *userdata) {
         if (r < 0)
                 return r;
 
+        /* eth0 must be the peer of our host end: -ENODEV when there is no eth0, -ESTALE when it is
+         * another link (the host end then leads into an older namespace). */
         r = netlink_link_get(sk, NET_VETH_INNER_IFNAME, &eth);
         if (r < 0)
                 return r;
+        type = rtnl_link_get_type(eth);
+        if (!type || !streq(type, "veth") || rtnl_link_get_link(eth) != a->host_ifindex)
+                return -ESTALE;
         ifindex = rtnl_link_get_ifindex(eth);
 
         r = netlink_address_add(sk, ifindex, c->address, c->prefixlen);
@@ -151,7 +137,8 @@ int net_veth_setup(const NetVethConfig *c) {
         int r;
 
         if (!net_ifname_valid(c->host_ifname) || !net_ifname_valid(c->bridge) ||
-            !netns_name_valid(c->netns) || c->prefixlen == 0 || c->prefixlen > 30 || c->address.s_addr == INADDR_ANY)
+            !netns_name_valid(c->netns) || c->prefixlen == 0 || c->prefixlen > 30 ||
+            c->address.s_addr == INADDR_ANY)
                 return -EINVAL;
 
         netns_fd = netns_open(c->netns);
@@ -167,31 +154,30 @@ int net_veth_setup(const NetVethConfig *c) {
 
                 if (!type || !streq(type, "veth"))
                         return -EEXIST; /* not ours: never delete someone else's link */
-                args.host_ifindex = rtnl_link_get_ifindex(host);
-                r = netns_run(c->netns, inner_check, &args);
-                if (r < 0 && r != -ENODEV && r != -ESTALE)
+
+                /* Converge the existing pair; the helper refuses (-ENODEV/-ESTALE) when the inner end is
+                 * not eth0 of this namespace, e.g. the namespace was recreated: then rebuild the pair. */
+                rtnl_link_put(TAKE_PTR(host));
+                r = host_attach(sk, c, &host);
+                if (r < 0)
                         return r;
-                if (r < 0) {
-                        /* Leads into another (old) namespace, or eth0 here is not its peer. */
-                        r = netlink_link_delete(sk, c->host_ifname);
-                        if (r < 0)
-                                return r;
-                        rtnl_link_put(TAKE_PTR(host));
-                }
+                args.host_ifindex = rtnl_link_get_ifindex(host);
+                r = netns_run(c->netns, inner_configure, &args);
+                if (r != -ENODEV && r != -ESTALE)
+                        return r;
+                r = netlink_link_delete(sk, c->host_ifname);
+                if (r < 0)
+                        return r;
         } else if (r != -ENODEV)
                 return r;
 
-        if (!host) {
-                r = veth_create(sk, c, netns_fd);
-                if (r < 0)
-                        return r;
-        }
-
+        r = veth_create(sk, c, netns_fd);
+        if (r < 0)
+                return r;
         rtnl_link_put(TAKE_PTR(host));
         r = host_attach(sk, c, &host);
         if (r < 0)
                 return r;
-
         args.host_ifindex = rtnl_link_get_ifindex(host);
         return netns_run(c->netns, inner_configure, &args);
 }
