@@ -2,7 +2,11 @@
  * with EPERM, so a syscall added to the kernel later is refused until we decide to allow it. */
 #include "container-profile.h"
 
+#include <sched.h>
 #include <string.h>
+
+/* CLONE_NEWNS|CLONE_NEWCGROUP|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET */
+#define CLONE_NAMESPACE_FLAGS 0x7E020000UL
 
 #include "macro.h"
 
@@ -44,7 +48,7 @@ static const char *const seccomp_allowed[] = {
         "mlockall", "mmap", "mprotect", "mremap", "msync", "munlock", "munlockall", "munmap",
         "set_mempolicy", "process_vm_readv", "process_vm_writev",
         /* processes, credentials, scheduling */
-        "arch_prctl", "capget", "capset", "clone", "clone3", "execve", "execveat", "exit",
+        "arch_prctl", "capget", "capset", "clone3", "execve", "execveat", "exit",
         "exit_group", "fork", "getcpu", "getegid", "geteuid", "getgid", "getgroups", "getpgid",
         "getpgrp", "getpid", "getppid", "getpriority", "getresgid", "getresuid", "getrlimit",
         "getrusage", "getsid", "gettid", "getuid", "ioprio_get", "ioprio_set", "prctl", "prlimit64",
@@ -88,7 +92,7 @@ int container_seccomp_allows(const char *name) {
 }
 
 json_t *container_seccomp_profile(void) {
-        json_t *names = json_array(), *rule, *profile;
+        json_t *names = json_array(), *rule, *clone_rule, *profile;
 
         if (!names)
                 return NULL;
@@ -100,7 +104,18 @@ json_t *container_seccomp_profile(void) {
         rule = json_pack("{s:o,s:s}", "names", names, "action", "SCMP_ACT_ALLOW");
         if (!rule)
                 return NULL;
-        profile = json_pack("{s:s,s:[s,s,s],s:[o]}", "defaultAction", "SCMP_ACT_ERRNO", "architectures",
-                            "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "syscalls", rule);
+        /* clone() only without namespace flags.  clone3() passes its flags in memory where seccomp
+         * cannot see them; Docker answers it with ENOSYS so libc falls back to clone(), but that
+         * needs "errnoRet", which systemd-nspawn 252 rejects — and EPERM would break every
+         * pthread_create() of glibc >= 2.34.  So clone3 stays allowed (see the closing notes). */
+        clone_rule = json_pack("{s:[s],s:s,s:[{s:i,s:I,s:i,s:s}]}", "names", "clone", "action", "SCMP_ACT_ALLOW",
+                               "args", "index", 0, "value", (json_int_t) CLONE_NAMESPACE_FLAGS, "valueTwo", 0,
+                               "op", "SCMP_CMP_MASKED_EQ");
+        if (!clone_rule) {
+                json_decref(rule);
+                return NULL;
+        }
+        profile = json_pack("{s:s,s:[s,s,s],s:[o,o]}", "defaultAction", "SCMP_ACT_ERRNO", "architectures",
+                            "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "syscalls", rule, clone_rule);
         return profile;
 }

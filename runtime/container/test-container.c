@@ -43,6 +43,11 @@ static void make_busybox_layer(void) {
 
         CHECK(mkdir_p(bin, 0755) == 0);
         CHECK(run_process(cp, NULL) == 0);
+        if (getenv("CLONE_PROBE")) {
+                _cleanup_free_ char *probe = path_join(bin, "clone-probe");
+                char *cp2[] = { (char *) "cp", getenv("CLONE_PROBE"), probe, NULL };
+                CHECK(run_process(cp2, NULL) == 0);
+        }
         for (size_t i = 0; applets[i]; i++) {
                 _cleanup_free_ char *l = path_join(bin, applets[i]);
                 CHECK(symlink("busybox", l) == 0);
@@ -125,6 +130,18 @@ int main(void) {
               !container_seccomp_allows("userfaultfd") && !container_seccomp_allows("ptrace"));
         free(out);
         out = NULL;
+
+        /* 2b. Threads work (glibc's clone3 path) while clone() with namespace flags is refused. */
+        if (getenv("CLONE_PROBE")) {
+                char *a2b[] = { (char *) "/bin/clone-probe", NULL };
+                CHECK(run(a2b, &out, NULL) == 0);
+                fprintf(stderr, "%s", out);
+                CHECK(strstr(out, "pthread_create: ok"));
+                CHECK(strstr(out, "clone(CLONE_NEWUSER): EPERM"));
+                CHECK(strstr(out, "clone(plain): ok"));
+                free(out);
+                out = NULL;
+        }
 
         /* 3. Writes land in the upper directory, the layer stays untouched; exit codes pass through. */
         char *a3[] = { (char *) "/bin/sh", (char *) "-c", (char *) "touch /new-file; exit 7", NULL };
