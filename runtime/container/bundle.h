@@ -1,0 +1,41 @@
+/* OCI runtime bundle (config.json) generation for systemd-nspawn --oci-bundle.
+ * Invariant: the generated config only uses fields systemd-nspawn 252's OCI parser accepts
+ * (ociVersion 1.0.0, no errnoRet, no cgroup namespace or cgroup mount). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct BundleMount {
+        const char *destination;
+        const char *type;   /* "bind", "tmpfs", … */
+        const char *source;
+        const char *const *options; /* NULL-terminated, may be NULL */
+} BundleMount;
+
+typedef struct BundleSpec {
+        const char *rootfs;            /* absolute path of the prepared root (overlay mount) */
+        bool rootfs_readonly;
+        char *const *args;             /* NULL-terminated; required */
+        char *const *env;              /* NULL-terminated "K=V"; may be NULL */
+        const char *cwd;               /* default "/" */
+        uid_t uid;
+        gid_t gid;
+        const gid_t *additional_gids;
+        size_t n_additional_gids;
+        const char *hostname;          /* may be NULL */
+        const char *netns_path;        /* join this netns; NULL: a new empty netns (loopback only) */
+        const BundleMount *mounts;     /* extra mounts after the defaults */
+        size_t n_mounts;
+        uint64_t memory_max;           /* bytes; 0 = unlimited */
+        uint64_t pids_max;             /* 0 = unlimited */
+        uint64_t cpu_quota_us;         /* per 100 ms period; 0 = unlimited */
+        bool cgroup_resources;         /* emit linux.resources (only where the host can apply them) */
+} BundleSpec;
+
+/* Builds the config.json document. */
+int bundle_config_build(const BundleSpec *spec, json_t **ret);
+/* Writes bundle_dir/config.json atomically (0600) — the rootfs path inside is absolute. */
+int bundle_write(const char *bundle_dir, const BundleSpec *spec);

@@ -1,0 +1,136 @@
+/* systemd-nspawn launcher.  The container never registers with machined (there may be none) and
+ * stays in our own cgroup (--keep-unit), so the same command works on every host we support. */
+#include "nspawn.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/syscall.h>
+
+#include "fs-util.h"
+#include "macro.h"
+#include "process.h"
+#include "string-util.h"
+
+extern char **environ;
+
+bool nspawn_needs_unified_env(void) {
+        struct statfs fs;
+
+        if (statfs("/sys/fs/cgroup", &fs) < 0)
+                return false;
+        if ((unsigned long) fs.f_type == CGROUP2_SUPER_MAGIC)
+                return false; /* pure unified: nspawn detects it itself */
+        /* Hybrid or legacy: nspawn wants systemd's unified hierarchy; we have it at
+         * /sys/fs/cgroup/unified when the host mounted it, which is all nspawn needs. */
+        return true;
+}
+
+static char **build_env(void) {
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        env = calloc(n + 3, sizeof(char *));
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!startswith(environ[i], "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=") &&
+                    !startswith(environ[i], "NOTIFY_SOCKET="))
+                        env[k++] = environ[i];
+        if (nspawn_needs_unified_env())
+                env[k++] = (char *) "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1";
+        env[k] = NULL;
+        return env;
+}
+
+pid_t nspawn_start(const NspawnRun *run) {
+        _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL, *kill_arg = NULL;
+        _cleanup_free_ char **env = NULL;
+        SpawnOptions opts = SPAWN_OPTIONS_INIT;
+
+        if (!run || !run->bundle_dir || !run->machine_name)
+                return -EINVAL;
+        if (asprintf(&bundle_arg, "--oci-bundle=%s", run->bundle_dir) < 0 ||
+            asprintf(&machine_arg, "--machine=%s", run->machine_name) < 0 ||
+            asprintf(&kill_arg, "--kill-signal=%s", run->kill_signal ? run->kill_signal : "SIGTERM") < 0)
+                return -ENOMEM;
+        env = build_env();
+        if (!env)
+                return -ENOMEM;
+
+        char *argv[] = {
+                (char *) "systemd-nspawn",
+                (char *) "--quiet",
+                (char *) "--register=no",
+                (char *) "--keep-unit",
+                (char *) "--console=pipe",
+                (char *) "--link-journal=no",
+                (char *) "--resolv-conf=off",
+                (char *) "--timezone=off",
+                bundle_arg,
+                machine_arg,
+                kill_arg,
+                NULL,
+        };
+        opts.stdout_fd = run->stdout_fd;
+        opts.stderr_fd = run->stderr_fd >= 0 ? run->stderr_fd : run->stdout_fd;
+        opts.env = env;
+        opts.new_session = true;
+        return spawn_process(argv, &opts);
+}
+
+int nspawn_wait(pid_t pid) {
+        return wait_for_pid(pid, NULL);
+}
+
+/* The payload is nspawn's only child (the container's PID 1 as the host sees it). */
+static pid_t payload_pid(pid_t nspawn_pid) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        long child;
+
+        if (asprintf(&path, "/proc/%d/task/%d/children", (int) nspawn_pid, (int) nspawn_pid) < 0)
+                return -ENOMEM;
+        if (read_full_file(path, &data, NULL) < 0)
+                return -ESRCH;
+        child = strtol(data, NULL, 10);
+        return child > 0 ? (pid_t) child : -ESRCH;
+}
+
+/* Waits up to timeout_ms for pid to exit, on a pidfd (no polling loop). */
+static int wait_exit_timeout(pid_t pid, unsigned timeout_ms) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd p;
+        int r;
+
+        if (pidfd < 0)
+                return -errno;
+        p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        do
+                r = poll(&p, 1, (int) timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r > 0; /* 1: exited */
+}
+
+int nspawn_stop(pid_t pid, unsigned grace_ms) {
+        int r;
+
+        if (kill(pid, SIGTERM) < 0)
+                return -errno;
+        r = wait_exit_timeout(pid, grace_ms);
+        if (r <= 0) {
+                pid_t payload = payload_pid(pid);
+
+                if (payload > 0)
+                        (void) kill(payload, SIGKILL);
+                (void) kill(pid, SIGKILL);
+        }
+        return wait_for_pid(pid, NULL);
+}

@@ -1,0 +1,30 @@
+/* Running a bundle under systemd-nspawn: the argv and environment that work both on a normal
+ * systemd host and on a host without systemd as PID 1 (hybrid cgroups, no machined). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct NspawnRun {
+        const char *bundle_dir;
+        const char *machine_name; /* ≤ 64 chars, [A-Za-z0-9-_.] */
+        int stdout_fd;            /* -1: inherit */
+        int stderr_fd;            /* -1: same as stdout_fd */
+        const char *kill_signal;  /* signal nspawn sends the payload on SIGTERM; NULL: SIGTERM */
+} NspawnRun;
+
+/* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are
+ * not under systemd's cgroup management). */
+bool nspawn_needs_unified_env(void);
+
+/* Starts systemd-nspawn for the bundle; returns its pid. */
+pid_t nspawn_start(const NspawnRun *run);
+
+/* Asks the container to stop: SIGTERM to nspawn (it forwards kill_signal to the payload), then
+ * after grace_ms SIGKILL to the payload and nspawn.  Returns when nspawn exited, with its exit
+ * status (or -EPROTO if it was killed). */
+int nspawn_stop(pid_t nspawn_pid, unsigned grace_ms);
+
+/* Waits for nspawn to exit; returns the payload's exit status as nspawn reports it. */
+int nspawn_wait(pid_t nspawn_pid);
