@@ -217,6 +217,9 @@ static void test_nft_format(void) {
 
 #define PORT_NS 18082
 #define PROBE_TIMEOUT_MS 1000
+/* A first SYN or ARP request can be lost while a new port settles; the kernel resends after 1 s.
+ * Probes expected to connect therefore wait longer than probes expected to be refused or dropped. */
+#define REACH_TIMEOUT_MS 5000
 
 static struct {
         char table[NET_NFT_TABLE_NAME_MAX + 1];
@@ -297,6 +300,7 @@ static int listen_in_netns(const char *ns, struct in_addr a, uint16_t port) {
 typedef struct Probe {
         struct in_addr to;
         uint16_t port;
+        int timeout_ms;
 } Probe;
 
 static int probe_connect(void *userdata) {
@@ -309,25 +313,42 @@ static int probe_connect(void *userdata) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                safe_close(fd);
                 return 0;
-        if (errno != EINPROGRESS)
-                return -errno;
+        }
+        if (errno != EINPROGRESS) {
+                err = errno;
+                safe_close(fd);
+                return -err;
+        }
         pfd = (struct pollfd) { .fd = fd, .events = POLLOUT };
-        if (poll(&pfd, 1, PROBE_TIMEOUT_MS) <= 0)
+        if (poll(&pfd, 1, p->timeout_ms) <= 0) {
+                safe_close(fd);
                 return -ETIMEDOUT;
+        }
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-                return -errno;
+                err = errno;
+        safe_close(fd);
         return -err;
 }
 
 /* Connects from inside netns `ns`; 0 when the TCP handshake completed, -errno otherwise. */
-static int probe(const char *ns, struct in_addr to, uint16_t port) {
-        Probe p = { .to = to, .port = port };
+static int probe_timeout(const char *ns, struct in_addr to, uint16_t port, int timeout_ms) {
+        Probe p = { .to = to, .port = port, .timeout_ms = timeout_ms };
         int r = netns_run(ns, probe_connect, &p);
 
         fprintf(stderr, "  probe %s → %s:%u: %s\n", ns, fmt(to), port, r == 0 ? "connected" : strerror(-r));
         return r;
+}
+
+static int probe(const char *ns, struct in_addr to, uint16_t port) {
+        return probe_timeout(ns, to, port, PROBE_TIMEOUT_MS);
+}
+
+/* For probes that must connect. */
+static int reach(const char *ns, struct in_addr to, uint16_t port) {
+        return probe_timeout(ns, to, port, REACH_TIMEOUT_MS);
 }
 
 /* Takes one pending connection and returns its peer address. */
@@ -337,7 +358,7 @@ static struct in_addr accept_peer(int listen_fd) {
         struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
         int fd;
 
-        CHECK(poll(&pfd, 1, PROBE_TIMEOUT_MS) == 1);
+        CHECK(poll(&pfd, 1, REACH_TIMEOUT_MS) == 1);
         fd = accept4(listen_fd, (struct sockaddr *) &sa, &l, SOCK_CLOEXEC);
         CHECK(fd >= 0);
         safe_close(fd);
@@ -516,9 +537,9 @@ static void check_isolation(int l_svc_a, int l_svc_b, int l_api, int l_out) {
         struct in_addr host_out = net_subnet_host_address(&T.sub_out);
 
         /* Own environment: its service address on the host, and a peer instance on the same bridge. */
-        CHECK(probe(T.ns_a1, T.svc_a, T.port_svc_a) == 0);
-        CHECK(probe(T.ns_a1, T.ip_a2, PORT_NS) == 0);
-        CHECK(probe(T.ns_b1, T.svc_b, T.port_svc_b) == 0);
+        CHECK(reach(T.ns_a1, T.svc_a, T.port_svc_a) == 0);
+        CHECK(reach(T.ns_a1, T.ip_a2, PORT_NS) == 0);
+        CHECK(reach(T.ns_b1, T.svc_b, T.port_svc_b) == 0);
         /* Not: another environment's service address (weak host model), the host's API port via any
          * bridge address, another environment's instance, the outside without egress. */
         CHECK(probe(T.ns_a1, T.svc_b, T.port_svc_b) < 0);
@@ -533,7 +554,7 @@ static void check_isolation(int l_svc_a, int l_svc_b, int l_api, int l_out) {
         CHECK(probe(T.ns_out, T.ip_b1, PORT_NS) < 0);
         /* B has egress: it reaches the outside, masqueraded behind the host's address there. */
         drain(l_out);
-        CHECK(probe(T.ns_b1, T.ip_out, PORT_NS) == 0);
+        CHECK(reach(T.ns_b1, T.ip_out, PORT_NS) == 0);
         CHECK(accept_peer(l_out).s_addr == host_out.s_addr);
         drain(l_svc_a);
         drain(l_svc_b);
@@ -579,11 +600,11 @@ static int test_live(void) {
         /* Control: without the table the weak host model and forwarding let A reach B.  This proves the
          * probes below can fail for the right reason. */
         fprintf(stderr, "without the slipway table:\n");
-        CHECK(probe(T.ns_a1, T.svc_b, T.port_svc_b) == 0);
-        CHECK(probe(T.ns_a1, T.ip_b1, PORT_NS) == 0);
-        CHECK(probe(T.ns_a1, net_subnet_host_address(&T.sub_a), T.port_api) == 0);
-        CHECK(probe(T.ns_out, T.svc_a, T.port_svc_a) == 0);
-        CHECK(probe(T.ns_a1, T.ip_out, PORT_NS) == 0);
+        CHECK(reach(T.ns_a1, T.svc_b, T.port_svc_b) == 0);
+        CHECK(reach(T.ns_a1, T.ip_b1, PORT_NS) == 0);
+        CHECK(reach(T.ns_a1, net_subnet_host_address(&T.sub_a), T.port_api) == 0);
+        CHECK(reach(T.ns_out, T.svc_a, T.port_svc_a) == 0);
+        CHECK(reach(T.ns_a1, T.ip_out, PORT_NS) == 0);
         CHECK(accept_peer(l_out).s_addr == T.ip_a1.s_addr); /* not masqueraded: no egress rule yet */
         drain(l_svc_a);
         drain(l_svc_b);
@@ -624,7 +645,7 @@ static int test_live(void) {
                 CHECK(netns_create(T.ns_a2) == 0);
                 CHECK_OK(net_veth_setup(&c));
                 CHECK(listen_in_netns(T.ns_a2, T.ip_a2, PORT_NS) >= 0);
-                CHECK(probe(T.ns_a1, T.ip_a2, PORT_NS) == 0);
+                CHECK(reach(T.ns_a1, T.ip_a2, PORT_NS) == 0);
         }
 
         /* Teardown leaves nothing behind. */
