@@ -26,7 +26,6 @@
 #define LAYER_READ_BUFFER (128U * 1024U)
 #define LAYER_HINT_MALFORMED "The layer is malformed or malicious; rebuild it or import the image from a trusted source."
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 
 /* Two archive readers: "decompress" auto-detects the compression and yields the raw tar stream;
  * "tar" parses that stream, pulling it through layer_reader_read(), which hashes it on the way. */
@@ -34,8 +33,8 @@ typedef struct LayerReader {
         struct archive *decompress;
         struct archive *tar;
         Sha256 hash;
-        uint64_t size;
-        bool eof;
+        uint64_t size, max_size;
+        bool eof, too_big;
         char decompress_error[256];
         char buf[LAYER_READ_BUFFER];
 } LayerReader;
@@ -74,8 +73,13 @@ static la_ssize_t layer_reader_read(struct archive *a, void *userdata, const voi
                 rd->eof = true;
                 return 0;
         }
-        sha256_update(&rd->hash, rd->buf, (size_t) n);
         rd->size += (uint64_t) n;
+        if (rd->size > rd->max_size) {
+                rd->too_big = true;
+                archive_set_error(a, EFBIG, "layer too large");
+                return -1;
+        }
+        sha256_update(&rd->hash, rd->buf, (size_t) n);
         *ret_buf = rd->buf;
         return n;
 }
@@ -92,6 +96,10 @@ static void layer_reader_free(LayerReader *rd) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(LayerReader *, layer_reader_free);
 
 static int layer_reader_error(LayerReader *rd, OciError *err) {
+        if (rd->too_big)
+                return oci_error_set(err, -EFBIG, "Split the content over more layers.",
+                                     "The layer is larger than %llu bytes uncompressed.",
+                                     (unsigned long long) rd->max_size);
         if (rd->decompress_error[0])
                 return oci_error_set(err, -EBADMSG, "Check that the layer blob is complete; import the image again.",
                                      "The layer could not be decompressed (truncated or corrupt): %s.",
@@ -101,7 +109,7 @@ static int layer_reader_error(LayerReader *rd, OciError *err) {
                              archive_error_string(rd->tar) ?: "unknown error");
 }
 
-static int layer_reader_new(int fd, OciError *err, LayerReader **ret) {
+static int layer_reader_new(int fd, uint64_t max_size, OciError *err, LayerReader **ret) {
         _cleanup_(layer_reader_freep) LayerReader *rd = NULL;
         struct archive_entry *e;
         int r;
@@ -110,6 +118,7 @@ static int layer_reader_new(int fd, OciError *err, LayerReader **ret) {
         if (!rd)
                 return oci_error_set(err, -ENOMEM, NULL, "Out of memory.");
         sha256_init(&rd->hash);
+        rd->max_size = max_size > 0 ? max_size : LAYER_UNCOMPRESSED_MAX;
 
         rd->decompress = archive_read_new();
         if (!rd->decompress)
@@ -121,6 +130,10 @@ static int layer_reader_new(int fd, OciError *err, LayerReader **ret) {
                 return oci_error_set(err, -EOPNOTSUPP, "Install a libarchive built with zlib and zstd.",
                                      "libarchive lacks built-in gzip or zstd support.");
         if (archive_read_open_fd(rd->decompress, fd, LAYER_READ_BUFFER) != ARCHIVE_OK) {
+                if (archive_filter_bytes(rd->decompress, -1) == 0)
+                        return oci_error_set(err, -EBADMSG,
+                                             "A layer is a tar archive, possibly compressed; check the file.",
+                                             "The layer is empty.");
                 snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
                          archive_error_string(rd->decompress) ?: "cannot read");
                 return layer_reader_error(rd, err);
@@ -594,7 +607,7 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
 }
 
 int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
-                            OciError *err) {
+                            uint64_t max_size, OciError *err) {
         _cleanup_(layer_reader_freep) LayerReader *rd = NULL;
         Unpacker u = { .root_fd = target_fd, .mode = mode, .err = err };
         int r;
@@ -603,7 +616,7 @@ int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, c
                 return oci_error_set(err, -EINVAL, "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
                                      "'%.100s' is not a valid layer diff_id.", diff_id);
 
-        r = layer_reader_new(layer_fd, err, &rd);
+        r = layer_reader_new(layer_fd, max_size, err, &rd);
         if (r < 0)
                 return r;
         u.tar = rd->tar;
@@ -662,7 +675,7 @@ static int unpack_job_run(void *userdata, OciError *err) {
         UnpackJob *j = userdata;
 
         for (size_t i = 0; i < j->n; i++) {
-                int r = layer_unpack_in_process(j->layer_fds[i], j->target_fd, j->mode, j->diff_id, err);
+                int r = layer_unpack_in_process(j->layer_fds[i], j->target_fd, j->mode, j->diff_id, 0, err);
                 if (r < 0) {
                         if (j->n > 1 && err) {
                                 OciError copy = *err;

@@ -16,6 +16,7 @@
 #define LAYER_PATH_MAX 4096U        /* bytes in an entry name, a hardlink or a symlink target */
 #define LAYER_XATTRS_MAX 256U       /* extended attributes on one entry */
 #define LAYER_FLAT_LAYERS_MAX 200U  /* layers layer_unpack_flat() applies in one go */
+#define LAYER_UNCOMPRESSED_MAX (64ULL * 1024ULL * 1024ULL * 1024ULL) /* bytes of one uncompressed layer */
 
 typedef enum LayerUnpackMode {
         LAYER_UNPACK_OVERLAY, /* whiteouts become overlayfs whiteouts: for the layer cache (lowerdirs) */
@@ -42,6 +43,7 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
 /* Unpacks one layer from layer_fd into the directory target_fd in the calling process, without
  * the sandbox: the worker the sandboxed child runs, and the fuzz target's entry point.  Entry
  * names that are absolute or contain ".." are refused (-EBADMSG); symlinks met while resolving a
- * name are followed inside the target, as the container will see them. */
+ * name are followed inside the target, as the container will see them.  max_size bounds the
+ * uncompressed stream (0: LAYER_UNCOMPRESSED_MAX). */
 int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
-                            OciError *err);
+                            uint64_t max_size, OciError *err);
