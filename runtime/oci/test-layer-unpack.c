@@ -83,7 +83,8 @@ static int make_tar(const Ent *ents, size_t n, Compression c, char diff_id[DIGES
                         archive_entry_xattr_add_entry(ae, e->xattr, e->xattr_value, strlen(e->xattr_value));
                 CHECK(archive_write_header(a, ae) == ARCHIVE_OK);
                 if (type == AE_IFREG && !e->hardlink && e->data)
-                        CHECK(archive_write_data(a, e->data, strlen(e->data)) == (la_ssize_t) strlen(e->data));
+                        CHECK(archive_write_data(a, e->data, strlen(e->data)) ==
+                              (la_ssize_t)strlen(e->data));
                 archive_entry_free(ae);
         }
         CHECK(archive_write_close(a) == ARCHIVE_OK);
@@ -103,7 +104,8 @@ static int make_tar(const Ent *ents, size_t n, Compression c, char diff_id[DIGES
         a = archive_write_new();
         CHECK(fd >= 0 && a);
         CHECK(archive_write_set_format_raw(a) == ARCHIVE_OK);
-        CHECK((c == GZIP ? archive_write_add_filter_gzip(a) : archive_write_add_filter_zstd(a)) == ARCHIVE_OK);
+        CHECK((c == GZIP ? archive_write_add_filter_gzip(a) : archive_write_add_filter_zstd(a)) ==
+              ARCHIVE_OK);
         CHECK(archive_write_open_fd(a, fd) == ARCHIVE_OK);
         struct archive_entry *ae = archive_entry_new();
         archive_entry_set_filetype(ae, AE_IFREG);
@@ -199,21 +201,22 @@ static void test_normalize(void) {
 
 static void test_basic(void) {
         const Ent ents[] = {
-                { "./", AE_IFDIR, 0755 },
-                { "etc/", AE_IFDIR, 0755, .mtime = 1000000 },
-                { "etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
-                  .xattr_value = "value" },
-                { "etc/hard", .hardlink = "etc/hostname" },
-                { "etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname" },
-                { "bin/su", .perm = 04755, .data = "#!su" },
-                { "bin/sg", .perm = 02711, .data = "#!sg", .gid = 42 },
-                { "tmp/", AE_IFDIR, 01777 },
-                { "dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3) },
-                { "dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6 },
-                { "dev/fifo", AE_IFIFO, 0600 },
-                { "usr/lib/deep/file", .data = "deep" },
-                { "forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y" },
-                { "opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway", .xattr_value = "t" },
+                {"./", AE_IFDIR, 0755},
+                {"etc/", AE_IFDIR, 0755, .mtime = 1000000},
+                {"etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
+                 .xattr_value = "value"},
+                {"etc/hard", .hardlink = "etc/hostname"},
+                {"etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname"},
+                {"bin/su", .perm = 04755, .data = "#!su"},
+                {"bin/sg", .perm = 02711, .data = "#!sg", .gid = 42},
+                {"tmp/", AE_IFDIR, 01777},
+                {"dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3)},
+                {"dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6},
+                {"dev/fifo", AE_IFIFO, 0600},
+                {"usr/lib/deep/file", .data = "deep"},
+                {"forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y"},
+                {"opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway", .xattr_value = "t"},
+                {"forged2", .xattr = "user.overlay.redirect", .xattr_value = "/etc"},
         };
         char diff_id[DIGEST_STRING_MAX], v[16];
         OciError err = {};
@@ -242,7 +245,8 @@ static void test_basic(void) {
         CHECK((sg.st_mode & 07777) == 02711 && sg.st_gid == 42);
         CHECK((stat_at(root, "tmp").st_mode & 07777) == 01777);
 
-        struct stat dn = stat_at(root, "dev/null"), dl = stat_at(root, "dev/loop0"), df = stat_at(root, "dev/fifo");
+        struct stat dn = stat_at(root, "dev/null"), dl = stat_at(root, "dev/loop0"),
+                    df = stat_at(root, "dev/fifo");
         CHECK(S_ISCHR(dn.st_mode) && dn.st_rdev == makedev(1, 3) && (dn.st_mode & 07777) == 0666);
         CHECK(S_ISBLK(dl.st_mode) && dl.st_rdev == makedev(7, 0) && dl.st_gid == 6);
         CHECK(S_ISFIFO(df.st_mode) && (df.st_mode & 07777) == 0600);
@@ -256,6 +260,8 @@ static void test_basic(void) {
         CHECK(getxattr(optp, "trusted.slipway", v, sizeof(v)) == 1);
         /* A layer cannot forge overlayfs metadata. */
         CHECK(getxattr(forged, OVERLAY_OPAQUE_XATTR, v, sizeof(v)) < 0 && errno == ENODATA);
+        _cleanup_free_ char *forged2 = path_join(root, "forged2");
+        CHECK(getxattr(forged2, "user.overlay.redirect", v, sizeof(v)) < 0 && errno == ENODATA);
 
         /* zstd, through the cache: named by the hex of the diff_id, second call is a no-op. */
         _cleanup_free_ char *layers = sub("layers");
@@ -265,8 +271,8 @@ static void test_basic(void) {
         CHECK(lseek(fd, 0, SEEK_SET) == 0);
         CHECK(layer_cache_ensure(layers, fd, diff_id, &err) == 0);
         close(fd);
-        cached = path_join(layers, digest_hex(diff_id));
-        CHECK(cached);
+        CHECK(layer_cache_path(layers, diff_id, &cached) == 0);
+        CHECK((stat_at(base, "layers").st_mode & 07777) == 0700);
         CHECK(S_ISREG(stat_at(cached, "etc/hostname").st_mode));
         CHECK(count_entries(layers) == 1);
         free(cached);
@@ -331,7 +337,8 @@ static void test_flat(void) {
 
         CHECK(exists_at(root, "a/keep") && !exists_at(root, "a/gone") && !exists_at(root, "a/.wh.gone"));
         CHECK(exists_at(root, "d/new") && exists_at(root, "d/later") && exists_at(root, "d/sub/new2"));
-        CHECK(!exists_at(root, "d/old") && !exists_at(root, "d/sub/old2") && !exists_at(root, "d/.wh..wh..opq"));
+        CHECK(!exists_at(root, "d/old") && !exists_at(root, "d/sub/old2") &&
+              !exists_at(root, "d/.wh..wh..opq"));
         CHECK(!exists_at(root, "x"));
         CHECK(S_ISDIR(stat_at(root, "f").st_mode) && exists_at(root, "f/inner"));
         CHECK(exists_at(root, "w/mine"));
@@ -340,7 +347,8 @@ static void test_flat(void) {
 
 /* Unpacks ents into a fresh target next to a fresh canary; returns the result.  The canary (and
  * /etc/passwd's link count) must never change, whatever the result. */
-static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, OciError *err, char **ret_root) {
+static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, OciError *err,
+                       char **ret_root) {
         _cleanup_free_ char *root = fresh_dir(name), *canary = fresh_dir("canary"), *secret = NULL;
         struct stat before, after;
         int fd, r;
@@ -356,7 +364,8 @@ static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, O
         CHECK(count_entries(canary) == 1);
         CHECK(stat_at(canary, "secret").st_nlink == 1);
         CHECK(stat("/etc/passwd", &after) == 0 && after.st_nlink == before.st_nlink);
-        CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+        CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+              after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
         fprintf(stderr, "escape case %s: %s\n", name, r < 0 ? err->message : "confined");
         if (r < 0) {
                 CHECK(err->message[0]);
@@ -439,7 +448,8 @@ static void test_escapes(void) {
 }
 
 static void test_bad_streams(void) {
-        const Ent ents[] = { { "a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }, { "b/c", .data = "c" } };
+        const Ent ents[] = {{"a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+                            {"b/c", .data = "c"}};
         char diff_id[DIGEST_STRING_MAX];
         OciError err = {};
         _cleanup_free_ char *root = fresh_dir("bad");
@@ -492,7 +502,8 @@ static void test_bad_streams(void) {
         _cleanup_free_ char *layers = sub("layers-bad");
         fd = make_tar(ents, ELEMENTSOF(ents), PLAIN, NULL);
         CHECK(layer_cache_ensure(layers, fd, "sha256:../../etc", &err) == -EINVAL);
-        CHECK(layer_cache_ensure(layers, fd, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        CHECK(layer_cache_ensure(layers, fd,
+                                 "sha256:0000000000000000000000000000000000000000000000000000000000000000",
                                  &err) == -EBADMSG);
         CHECK(count_entries(layers) == 0); /* the temp dir is gone */
         close(fd);
@@ -568,7 +579,7 @@ static void test_cache_race(void) {
 }
 
 static void test_overlay_mount(void) {
-        const Ent lower[] = { { "a/file", .data = "f" }, { "a/other", .data = "o" }, { "d/old", .data = "o" } };
+        const Ent lower[] = {{"a/file", .data = "f"}, {"a/other", .data = "o"}, {"d/old", .data = "o"}};
         const Ent upper[] = { { "a/.wh.file" }, { "d/.wh..wh..opq" }, { "d/new", .data = "n" } };
         char lower_id[DIGEST_STRING_MAX], upper_id[DIGEST_STRING_MAX], opts[1024];
         _cleanup_free_ char *layers = sub("layers-ovl"), *merged = fresh_dir("merged");
@@ -588,8 +599,8 @@ static void test_overlay_mount(void) {
                 fprintf(stderr, "overlay mount failed (%m): skipping the merged-view check\n");
                 return;
         }
-        bool ok = !exists_at(merged, "a/file") && exists_at(merged, "a/other") && !exists_at(merged, "d/old") &&
-                  exists_at(merged, "d/new");
+        bool ok = !exists_at(merged, "a/file") && exists_at(merged, "a/other") &&
+                  !exists_at(merged, "d/old") && exists_at(merged, "d/new");
         CHECK(umount2(merged, MNT_DETACH) == 0);
         CHECK(ok);
 }

@@ -170,7 +170,8 @@ int unpack_sandbox_run(int (*fn)(void *userdata, OciError *err), void *userdata,
         };
         pid = fork_function(sandbox_child, &child);
         if (pid < 0)
-                return oci_error_set(err, pid, NULL, "Failed to start the unpack process: %s", strerror(-pid));
+                return oci_error_set(err, pid, NULL, "Failed to start the unpack process: %s",
+                                     strerror(-pid));
         write_fd = safe_close(write_fd);
 
         n = loop_read(read_fd, &reply, sizeof(reply));
@@ -185,9 +186,10 @@ int unpack_sandbox_run(int (*fn)(void *userdata, OciError *err), void *userdata,
                 return reply.r;
         }
         if (status == -EPROTO)
-                return oci_error_set(err, -ECHILD,
-                                     sig == SIGSYS ? "The unpacker made a system call the sandbox forbids." : NULL,
-                                     "The layer unpack process was killed by signal %s.", sigabbrev_np(sig) ?: "?");
-        return oci_error_set(err, -EIO, NULL, "The layer unpack process failed without a report (exit status %d).",
-                             status);
+                return oci_error_set(
+                        err, -ECHILD,
+                        sig == SIGSYS ? "The unpacker made a system call the sandbox forbids." : NULL,
+                        "The layer unpack process was killed by signal %s.", sigabbrev_np(sig) ?: "?");
+        return oci_error_set(err, -EIO, NULL,
+                             "The layer unpack process failed without a report (exit status %d).", status);
 }
