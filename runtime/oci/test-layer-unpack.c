@@ -498,6 +498,27 @@ static void test_bad_streams(void) {
         CHECK(r == -EBADMSG);
         close(fd);
 
+        /* Limits: entry name length, uncompressed size (the in-process entry point takes a bound). */
+        char longname[LAYER_PATH_MAX + 64];
+        memset(longname, 'n', sizeof(longname) - 1);
+        longname[sizeof(longname) - 1] = 0;
+        for (size_t i = 200; i < sizeof(longname) - 1; i += 200)
+                longname[i] = '/';
+        const Ent long_ents[] = { { longname, .data = "x" } };
+        fd = make_tar(long_ents, 1, PLAIN, NULL);
+        r = layer_unpack_fd(fd, root, NULL, &err);
+        CHECK(r == -EBADMSG && strstr(err.message, "longer than"));
+        close(fd);
+
+        int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(dfd >= 0);
+        fd = make_tar(ents, ELEMENTSOF(ents), GZIP, NULL);
+        r = layer_unpack_in_process(fd, dfd, LAYER_UNPACK_OVERLAY, NULL, 1024, &err);
+        fprintf(stderr, "too big: %s\n", err.message);
+        CHECK(r == -EFBIG);
+        close(fd);
+        close(dfd);
+
         /* Invalid diff_id strings never reach the file system. */
         _cleanup_free_ char *layers = sub("layers-bad");
         fd = make_tar(ents, ELEMENTSOF(ents), PLAIN, NULL);
