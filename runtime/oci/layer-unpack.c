@@ -270,8 +270,8 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent
 /* Owner, mode, xattrs and (for non-directories) times on an open file or directory. */
 static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *path, bool times) {
         struct timespec ts[2];
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
+        gid_t gid = (gid_t) -1;
         int r;
 
         r = entry_owner(u, e, path, &uid, &gid);
@@ -294,8 +294,8 @@ static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const cha
 static int entry_meta_at(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
                          const char *path, bool chmod) {
         struct timespec ts[2];
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
+        gid_t gid = (gid_t) -1;
         int r;
 
         r = entry_owner(u, e, path, &uid, &gid);
@@ -798,7 +798,7 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
 
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err) {
         _cleanup_close_ int dfd = -EBADF, tfd = -EBADF;
-        char tmp[sizeof(".tmp-") + 16];
+        char tmp[sizeof(LAYER_CACHE_TEMP_PREFIX) + 16];
         uint64_t rnd;
         const char *hex;
         struct stat st;
@@ -834,7 +834,7 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
         for (unsigned attempt = 0;; attempt++) {
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return oci_error_set(err, -EIO, NULL, "Failed to get random bytes.");
-                snprintf(tmp, sizeof(tmp), ".tmp-%016llx", (unsigned long long) rnd);
+                snprintf(tmp, sizeof(tmp), LAYER_CACHE_TEMP_PREFIX "%016llx", (unsigned long long) rnd);
                 if (mkdirat(dfd, tmp, 0700) >= 0)
                         break;
                 if (errno != EEXIST || attempt >= 16)
@@ -888,4 +888,21 @@ int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret) {
                 return -ENOMEM;
         *ret = p;
         return 0;
+}
+
+int layer_cache_remove_temp(const char *layers_dir) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r = 0;
+
+        d = opendir(layers_dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!startswith(de->d_name, LAYER_CACHE_TEMP_PREFIX))
+                        continue;
+                int q = confine_rm_rf_at(dirfd(d), de->d_name);
+                if (q < 0 && r >= 0)
+                        r = q;
+        }
+        return r;
 }

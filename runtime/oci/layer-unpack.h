@@ -36,6 +36,12 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
  * and device nodes).  Returns 0 when the layer was already there, 1 when this call unpacked it. */
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err);
 
+#define LAYER_CACHE_TEMP_PREFIX ".tmp-"
+
+/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir.  Only
+ * call it when no unpack can be running, e.g. at daemon start under the state-dir lock. */
+int layer_cache_remove_temp(const char *layers_dir);
+
 /* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
 int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
 

@@ -594,6 +594,15 @@ static void test_cache_race(void) {
         }
         CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *dir = path_join(layers, digest_hex(diff_id));
+
+        /* What a killed unpack leaves behind is removed at start-up; cached layers stay. */
+        _cleanup_free_ char *stale = path_join(layers, LAYER_CACHE_TEMP_PREFIX "0123456789abcdef");
+        _cleanup_free_ char *stale_file = path_join(stale, "half");
+        CHECK(mkdir(stale, 0700) == 0);
+        CHECK(write_file_atomic(stale_file, "h", 1, 0644) >= 0);
+        CHECK(count_entries(layers) == 2);
+        CHECK(layer_cache_remove_temp(layers) == 0);
+        CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *c = read_at(dir, "c");
         CHECK(streq(c, "c"));
         close(fd);
