@@ -728,7 +728,7 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
                 keep[i] = layer_fds[i];
         }
         keep[n] = target_fd;
-        return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, err);
+        return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, target_fd, err);
 }
 
 static bool keep_nothing(const char *path, void *userdata) {

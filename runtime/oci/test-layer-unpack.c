@@ -12,7 +12,9 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <linux/landlock.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -530,6 +532,8 @@ static void test_bad_streams(void) {
         close(fd);
 }
 
+static bool landlock_expected;
+
 static int sandbox_probe(void *userdata, OciError *err) {
         char *const argv[] = { (char *) "/bin/true", NULL };
         int s;
@@ -547,11 +551,25 @@ static int sandbox_probe(void *userdata, OciError *err) {
                 return oci_error_set(err, -EIO, NULL, "unshare() was allowed");
         if (mount("none", "/", NULL, MS_REMOUNT, NULL) >= 0 || errno != EPERM)
                 return oci_error_set(err, -EIO, NULL, "mount() was allowed");
-        /* Files still work. */
+        /* Files still work below the write root, and nowhere else (Landlock, when the kernel has it). */
         int fd = openat(*(int *) userdata, "probe", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return oci_error_set(err, -errno, NULL, "open failed: %m");
         close(fd);
+        if (mkdirat(*(int *) userdata, "sub", 0755) < 0 ||
+            mknodat(*(int *) userdata, "sub/fifo", S_IFIFO | 0600, 0) < 0)
+                return oci_error_set(err, -errno, NULL, "mkdir/mknod below the write root failed: %m");
+        if (landlock_expected) {
+                char outside[sizeof(base) + 32];
+                snprintf(outside, sizeof(outside), "%s/outside-probe", base);
+                fd = open(outside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd >= 0 || errno != EACCES)
+                        return oci_error_set(err, -EIO, NULL,
+                                             "creating a file outside the write root worked");
+                fd = open("/etc/passwd", O_WRONLY | O_APPEND | O_CLOEXEC);
+                if (fd >= 0 || errno != EACCES)
+                        return oci_error_set(err, -EIO, NULL, "opening /etc/passwd for writing worked");
+        }
         return oci_error_set(err, -ENOTRECOVERABLE, "the hint", "all denied as expected");
 }
 
@@ -562,11 +580,16 @@ static void test_sandbox(void) {
 
         CHECK(dfd >= 0);
         /* The probe reports success through a distinct error, so the message transport is tested too. */
-        int r = unpack_sandbox_run(sandbox_probe, &dfd, &dfd, 1, &err);
+        landlock_expected =
+                syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 0;
+        if (!landlock_expected)
+                fprintf(stderr, "no Landlock in this kernel: not checking write confinement\n");
+        int r = unpack_sandbox_run(sandbox_probe, &dfd, &dfd, 1, dfd, &err);
         fprintf(stderr, "sandbox: %s\n", err.message);
         CHECK(r == -ENOTRECOVERABLE);
         CHECK(streq(err.message, "all denied as expected") && streq(err.hint, "the hint"));
-        CHECK(exists_at(dir, "probe"));
+        CHECK(exists_at(dir, "probe") && exists_at(dir, "sub/fifo"));
+        CHECK(!exists_at(base, "outside-probe"));
         close(dfd);
 }
 
