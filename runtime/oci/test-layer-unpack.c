@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -551,6 +552,10 @@ static int sandbox_probe(void *userdata, OciError *err) {
                 return oci_error_set(err, -EIO, NULL, "unshare() was allowed");
         if (mount("none", "/", NULL, MS_REMOUNT, NULL) >= 0 || errno != EPERM)
                 return oci_error_set(err, -EIO, NULL, "mount() was allowed");
+        if (kill(getppid(), 0) >= 0 || errno != EPERM)
+                return oci_error_set(err, -EIO, NULL, "signalling the parent was allowed");
+        if (kill(getpid(), 0) < 0)
+                return oci_error_set(err, -EIO, NULL, "signalling itself was denied: %m");
         /* Files still work below the write root, and nowhere else (Landlock, when the kernel has it). */
         int fd = openat(*(int *) userdata, "probe", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)

@@ -128,6 +128,25 @@ int unpack_sandbox_apply(int write_root_fd) {
         if (r < 0 && r != -EDOM)
                 return r;
 
+        /* Signals only to itself (abort() and sanitizers raise): as root it could otherwise kill the
+         * daemon or any container. */
+        pid_t self = getpid();
+        const int self_signal_syscalls[] = {
+                SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo), SCMP_SYS(rt_tgsigqueueinfo),
+        };
+        for (size_t i = 0; i < ELEMENTSOF(self_signal_syscalls); i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), self_signal_syscalls[i], 1,
+                                     SCMP_A0(SCMP_CMP_NE, (scmp_datum_t) self));
+                if (r < 0)
+                        return r;
+        }
+        const int other_signal_syscalls[] = { SCMP_SYS(tkill), SCMP_SYS(pidfd_send_signal) };
+        for (size_t i = 0; i < ELEMENTSOF(other_signal_syscalls); i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), other_signal_syscalls[i], 0);
+                if (r < 0 && r != -EDOM)
+                        return r;
+        }
+
         return seccomp_load(ctx);
 }
 

@@ -1,7 +1,7 @@
 /* The sandbox the layer unpacker runs in: a forked child with only the named fds open,
  * PR_SET_NO_NEW_PRIVS, Landlock (file-system writes only below the target) and a seccomp filter
- * that makes network, exec, ptrace, mounts, namespaces, module/kexec/keyring and io_uring calls
- * fail with EPERM.  Its result and OciError come back over
+ * that makes network, exec, ptrace, mounts, namespaces, module/kexec/keyring, io_uring calls and
+ * signals to other processes fail with EPERM.  Its result and OciError come back over
  * a CLOEXEC pipe; the parent only waits and reports. */
 #pragma once
 
