@@ -590,6 +590,19 @@ static int sandbox_probe(void *userdata, OciError *err) {
         return oci_error_set(err, -ENOTRECOVERABLE, "the hint", "all denied as expected");
 }
 
+static int unkept_fd = -1;
+
+static int sandbox_fds_probe(void *userdata, OciError *err) {
+        if (fcntl(unkept_fd, F_GETFD) >= 0 || errno != EBADF)
+                return oci_error_set(err, -EIO, NULL, "an fd the caller did not pass is still open");
+        return 7;
+}
+
+static int sandbox_die(void *userdata, OciError *err) {
+        raise(SIGKILL);
+        return 0;
+}
+
 static void test_sandbox(void) {
         _cleanup_free_ char *dir = fresh_dir("sandbox");
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -607,6 +620,18 @@ static void test_sandbox(void) {
         CHECK(streq(err.message, "all denied as expected") && streq(err.hint, "the hint"));
         CHECK(exists_at(dir, "probe") && exists_at(dir, "sub/fifo"));
         CHECK(!exists_at(base, "outside-probe"));
+
+        /* Only the fds named survive into the child; a positive result comes back as is. */
+        unkept_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(unkept_fd >= 0);
+        r = unpack_sandbox_run(sandbox_fds_probe, NULL, &dfd, 1, dfd, &err);
+        CHECK(r == 7);
+        close(unkept_fd);
+
+        /* A child that dies without a report still gives a clear message. */
+        r = unpack_sandbox_run(sandbox_die, NULL, NULL, 0, -1, &err);
+        fprintf(stderr, "killed: %s\n", err.message);
+        CHECK(r < 0 && strstr(err.message, "killed by signal KILL"));
         close(dfd);
 }
 
