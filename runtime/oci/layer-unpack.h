@@ -1,4 +1,4 @@
-/* Secure unpacking of one layer blob into the shared cache DIR/layers/<diff_id>/.
+/* Secure unpacking of layer blobs: into the shared cache DIR/layers/<hex of diff_id>/, or flat.
  *
  * Invariant: no entry of a layer can create, change or follow anything outside the target
  * directory (every path is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)), and the
