@@ -382,7 +382,7 @@ int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciI
         if (S_ISDIR(st.st_mode)) {
                 if (format != OCI_IMPORT_AUTO && format != OCI_IMPORT_OCI_LAYOUT)
                         return oci_error_set(err, -EISDIR, "Give a tar file, or import the directory as an OCI layout.",
-                                             "%s is a directory, not a %s tar.", path,
+                                             "%s is a directory, but the %s format needs a tar file.", path,
                                              oci_import_format_to_string(format));
                 r = import_layout_dir(s, path, &res, err);
                 if (r < 0)

@@ -80,6 +80,9 @@ static int unknown_media_type(OciError *err, const char *what, const char *kind,
                 return oci_error_set(err, -EMEDIUMTYPE,
                                      "Convert it to schema2 or OCI first, e.g. with skopeo copy.",
                                      "%s is a Docker schema 1 manifest, which is not supported.", what);
+        if (!kind)
+                return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES, "%s has unknown media type \"%.*s\".",
+                                     what, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
         return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES, "%s has %s of unknown media type \"%.*s\".",
                              what, kind, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
 }
@@ -203,7 +206,7 @@ static int document_media_type(json_t *j, const char *descriptor_media_type, con
         if (!mt)
                 mt = descriptor_media_type ?: fallback;
         if (!is_kind(mt))
-                return unknown_media_type(err, what, "a document", mt);
+                return unknown_media_type(err, what, NULL, mt);
         *ret = mt;
         return 0;
 }
@@ -270,7 +273,7 @@ int oci_manifest_parse(const char *data, size_t size, const char *descriptor_med
                         return r;
                 m.n_layers++;
                 if (oci_layer_media_type_compression(m.layers[i].media_type) < 0)
-                        return unknown_media_type(err, sub, "a layer", m.layers[i].media_type);
+                        return unknown_media_type(err, sub, NULL, m.layers[i].media_type);
         }
 
         *ret = m;

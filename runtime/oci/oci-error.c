@@ -3,6 +3,7 @@
 #include "oci-error.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 
 int oci_error_set(OciError *err, int r, const char *hint, const char *fmt, ...) {
@@ -14,6 +15,10 @@ int oci_error_set(OciError *err, int r, const char *hint, const char *fmt, ...) 
         va_start(ap, fmt);
         (void) vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
+        /* Messages are sentences: "manifest …" → "Manifest …" (but "index.json …" stays a file name). */
+        if (err->message[0] >= 'a' && err->message[0] <= 'z' &&
+            memchr(err->message, '.', strcspn(err->message, " ")) == NULL)
+                err->message[0] = (char) (err->message[0] - 'a' + 'A');
         (void) snprintf(err->hint, sizeof err->hint, "%s", strempty(hint));
         return r;
 }

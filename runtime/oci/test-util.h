@@ -30,6 +30,8 @@
                                 __FILE__, __LINE__, #call, _r, err.message, (code), (substr));    \
                         exit(1);                                                                  \
                 }                                                                                 \
+                if (getenv("OCI_TEST_VERBOSE"))                                                   \
+                        fprintf(stderr, "%s\n  hint: %s\n", err.message, err.hint);               \
         } while (0)
 
 typedef struct TarEntry {
