@@ -433,8 +433,12 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                         if (!json_is_string(v))
                                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                                      "manifest.json in %s has an invalid RepoTags entry.", name);
-                        r = import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total,
-                                              json_string_value(v));
+                        _cleanup_free_ char *tag = NULL;
+
+                        r = oci_ref_familiarize(json_string_value(v), &tag);
+                        if (r < 0)
+                                return r;
+                        r = import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, tag);
                         if (r < 0)
                                 return r;
                 }

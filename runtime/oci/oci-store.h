@@ -139,5 +139,8 @@ int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, i
  * (lowercase path components, tag [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).  A bare name gets ":latest". */
 bool oci_ref_is_valid(const char *ref);
 int oci_ref_normalize(const char *ref, char **ret);
+/* Docker's short form: "docker.io/library/busybox:1" → "busybox:1", "docker.io/u/app" → "u/app";
+ * anything else is copied unchanged. */
+int oci_ref_familiarize(const char *ref, char **ret);
 
 void strv_free_n(char **v, size_t n);
