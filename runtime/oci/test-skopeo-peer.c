@@ -52,7 +52,7 @@ int main(void) {
                 { "bin/sh", NULL, 0, "busybox" },
                 { "etc/os-release", "NAME=test\n", 10, NULL },
         };
-        _cleanup_free_ char *store_dir = NULL, *rootfs_tar = NULL, *ref = NULL, *export_tar = NULL, *sk_oci = NULL,
+        _cleanup_free_ char *store_dir = NULL, *rootfs_tar = NULL, *store2 = NULL, *export_tar = NULL, *sk_oci = NULL,
                             *sk_docker = NULL, *src = NULL, *dst = NULL, *dst2 = NULL, *insp = NULL;
         _cleanup_(oci_store_freep) OciStore *s = NULL, *s2 = NULL;
         char **diff_ids, **diff_ids2, digest[DIGEST_STRING_MAX];
@@ -101,7 +101,8 @@ int main(void) {
         char *copy1[] = { (char *) "skopeo", (char *) "--insecure-policy", (char *) "copy", (char *) "-q",
                           (char *) "--preserve-digests", (char *) "--dest-oci-accept-uncompressed-layers", src, dst, NULL };
         CHECK(run_capture(copy1, NULL) == 0);
-        CHECK(oci_store_open(path_of(top, "oci2"), &s2) == 0);
+        store2 = path_of(top, "oci2");
+        CHECK(oci_store_open(store2, &s2) == 0);
         CHECK(oci_store_import(s2, sk_oci, OCI_IMPORT_AUTO, &res, &err) == 0);
         CHECK(res.n_images == 1 && streq(res.images[0].digest, digest) && streq(res.images[0].ref, "busybox:latest"));
         oci_import_result_done(&res);
