@@ -151,6 +151,7 @@ int oci_store_image_inspect(OciStore *s, const char *digest, json_t **ret, OciEr
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
         _cleanup_json_ json_t *mj = NULL, *cj = NULL;
         size_t msize, csize;
+        uint64_t total;
         json_t *j;
         int r;
 
@@ -160,8 +161,11 @@ int oci_store_image_inspect(OciStore *s, const char *digest, json_t **ret, OciEr
         /* Both parsed fine in load_image(). */
         if (json_parse_buffer(mdata, msize, &mj, NULL) < 0 || json_parse_buffer(cdata, csize, &cj, NULL) < 0)
                 return -EBADMSG;
+        total = msize + m.config.size;
+        for (size_t i = 0; i < m.n_layers; i++)
+                total += m.layers[i].size;
         j = json_pack("{s:s, s:s, s:I, s:O, s:O}", "digest", digest, "mediaType", m.media_type, "size",
-                      (json_int_t) msize, "manifest", mj, "config", cj);
+                      (json_int_t) total, "manifest", mj, "config", cj);
         if (!j)
                 return -ENOMEM;
         *ret = j;

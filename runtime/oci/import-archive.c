@@ -123,9 +123,21 @@ static bool is_metadata_file(const char *path) {
                 streq(path, "repositories");
 }
 
-/* Legacy docker-archive per-layer files we never need. */
-static bool is_ignored_file(const char *path) {
-        return endswith(path, "/json") || endswith(path, "/VERSION");
+/* Entries that can be blobs of an oci-archive or docker-archive: anything under blobs/, top-level
+ * configs and layer tars, and the <id>/layer.tar of classic docker saves.  Everything else (legacy
+ * <id>/json, VERSION, or the files of a rootfs tar given by mistake) is skipped, not stored. */
+static bool is_blob_candidate(const char *path) {
+        static const char *const suffixes[] = { ".json", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd" };
+        const char *slash = strchr(path, '/');
+
+        if (startswith(path, "blobs/"))
+                return true;
+        if (slash)
+                return strchr(slash + 1, '/') == NULL && startswith(slash + 1, "layer.tar");
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (endswith(path, suffixes[i]))
+                        return true;
+        return false;
 }
 
 static int read_metadata(struct archive *a, const char *name, const char *path, ArchiveFile *f, OciError *err) {
@@ -240,9 +252,14 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
                 if (!path)
                         return -ENOMEM;
                 type = archive_entry_filetype(e);
-                if (isempty(path) || type == AE_IFDIR || is_ignored_file(path) ||
+                if (isempty(path) || type == AE_IFDIR ||
                     (type != AE_IFREG && type != AE_IFLNK && !archive_entry_hardlink(e)))
                         continue;
+                if (!is_metadata_file(path) && !is_blob_candidate(path)) {
+                        if (archive_read_data_skip(a) < ARCHIVE_WARN)
+                                return import_archive_error(a, name, path, err);
+                        continue;
+                }
                 if (c->n_files >= ARCHIVE_ENTRIES_MAX)
                         return oci_error_set(err, -E2BIG, NULL, "%s has more than %u entries.", name,
                                              ARCHIVE_ENTRIES_MAX);
@@ -447,14 +464,10 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         return import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, NULL);
 }
 
-static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
-                                  OciError *err) {
+static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **ret, OciError *err) {
         ArchiveFile *mf = contents_find(c, "manifest.json");
-        _cleanup_json_ json_t *j = NULL;
         json_error_t jerr;
-        json_t *item;
-        size_t i;
-        int r;
+        json_t *j;
 
         if (!mf || !mf->data)
                 return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not a docker archive: it has no manifest.json.",
@@ -463,16 +476,108 @@ static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *n
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "Invalid JSON in manifest.json in %s at line %d, column %d: %s.", name,
                                      jerr.line, jerr.column, jerr.text);
-        if (!json_is_array(j) || json_array_size(j) == 0)
+        if (!json_is_array(j) || json_array_size(j) == 0) {
+                json_decref(j);
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "manifest.json in %s is not a non-empty list of images.", name);
-        if (json_array_size(j) > DOCKER_IMAGES_MAX)
+        }
+        if (json_array_size(j) > DOCKER_IMAGES_MAX) {
+                json_decref(j);
                 return oci_error_set(err, -E2BIG, NULL, "manifest.json in %s lists more than %u images.", name,
                                      DOCKER_IMAGES_MAX);
+        }
+        *ret = j;
+        return 0;
+}
+
+static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
+                                  OciError *err) {
+        _cleanup_json_ json_t *j = NULL;
+        json_t *item;
+        size_t i;
+        int r;
+
+        r = docker_manifest_parse(c, name, &j, err);
+        if (r < 0)
+                return r;
         json_array_foreach(j, i, item) {
                 r = import_docker_image(s, c, item, i, name, res, err);
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* Adds one result per RepoTag of the manifest.json items whose config is config_digest. */
+static int add_repo_tags(ArchiveContents *c, json_t *items, const OciImportedImage *img, OciImportResult *res,
+                         bool *ret_named) {
+        json_t *item, *tag;
+        size_t i, k;
+        int r;
+
+        *ret_named = false;
+        json_array_foreach(items, i, item) {
+                _cleanup_free_ char *p = NULL;
+                json_t *cfg = json_object_get(item, "Config");
+                ArchiveFile *f;
+
+                if (!json_is_string(cfg))
+                        continue;
+                p = path_normalize(json_string_value(cfg));
+                if (!p)
+                        return -ENOMEM;
+                f = contents_find(c, p);
+                if (!f || !streq(f->digest, img->config_digest))
+                        continue;
+                json_array_foreach(json_object_get(item, "RepoTags"), k, tag) {
+                        _cleanup_free_ char *ref = NULL;
+
+                        if (!json_is_string(tag))
+                                continue;
+                        r = oci_ref_familiarize(json_string_value(tag), &ref);
+                        if (r < 0)
+                                return r;
+                        r = import_result_add(res, img->digest, img->config_digest, img->media_type, img->size, ref);
+                        if (r < 0)
+                                return r;
+                        *ret_named = true;
+                }
+        }
+        return 0;
+}
+
+/* docker save ≥ 25 writes an OCI layout plus manifest.json.  The OCI manifests are kept as they
+ * are (the digests docker shows), and named by manifest.json's RepoTags (matched by config), since
+ * index.json only carries a bare tag there. */
+static int import_hybrid_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
+                                  OciError *err) {
+        _cleanup_(oci_import_result_done) OciImportResult oci = {};
+        _cleanup_json_ json_t *j = NULL;
+        int r;
+
+        r = docker_manifest_parse(c, name, &j, err);
+        if (r < 0)
+                return r;
+        r = import_oci_contents(s, c, name, &oci, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < oci.n_images; i++) {
+                bool seen = false, named;
+
+                for (size_t k = 0; k < i; k++)
+                        if (streq(oci.images[k].digest, oci.images[i].digest))
+                                seen = true;
+                if (seen)
+                        continue;
+                r = add_repo_tags(c, j, &oci.images[i], res, &named);
+                if (r < 0)
+                        return r;
+                if (!named) {
+                        r = import_result_add(res, oci.images[i].digest, oci.images[i].config_digest,
+                                              oci.images[i].media_type, oci.images[i].size, oci.images[i].ref);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -492,16 +597,23 @@ int import_archive_fd(OciStore *s, int fd, const char *name, OciImportFormat for
         case OCI_IMPORT_OCI_ARCHIVE:
                 return import_oci_contents(s, &c, name, res, err);
         case OCI_IMPORT_DOCKER_ARCHIVE:
+                if (contents_find(&c, OCI_INDEX_FILE) && contents_find(&c, OCI_LAYOUT_FILE))
+                        return import_hybrid_contents(s, &c, name, res, err);
                 return import_docker_contents(s, &c, name, res, err);
-        case OCI_IMPORT_AUTO:
-                /* docker save ≥ 25 writes both layouts; its manifest.json carries the full names. */
-                if (contents_find(&c, "manifest.json"))
+        case OCI_IMPORT_AUTO: {
+                bool docker = contents_find(&c, "manifest.json"),
+                     oci = contents_find(&c, OCI_INDEX_FILE) && contents_find(&c, OCI_LAYOUT_FILE);
+
+                if (docker && oci)
+                        return import_hybrid_contents(s, &c, name, res, err);
+                if (docker)
                         return import_docker_contents(s, &c, name, res, err);
-                if (contents_find(&c, OCI_INDEX_FILE))
+                if (oci || contents_find(&c, OCI_INDEX_FILE))
                         return import_oci_contents(s, &c, name, res, err);
-                return oci_error_set(err, -EBADMSG, HINT_TAR,
+                return oci_error_set(err, -EBADMSG, HINT_TAR " For a root file system tar, use --rootfs.",
                                      "%s is neither an OCI archive (no index.json) nor a docker archive "
                                      "(no manifest.json).", name);
+        }
         default:
                 return oci_error_set(err, -EINVAL, NULL, "Invalid import format for a tar archive.");
         }
