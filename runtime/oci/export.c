@@ -13,7 +13,7 @@
 #include "layout.h"
 #include "manifest.h"
 
-#define HINT_CORRUPT "Remove the image and import it again."
+#define HINT_CORRUPT "Remove the image, run `slipway image gc`, then import it again."
 
 typedef struct ExportBlob {
         char digest[DIGEST_STRING_MAX];

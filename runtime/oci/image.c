@@ -8,6 +8,8 @@
 #include "manifest.h"
 #include "oci-store.h"
 
+#define HINT_CORRUPT "Remove the image, run `slipway image gc`, then import it again."
+
 static const char *const import_format_table[_OCI_IMPORT_FORMAT_MAX] = {
         [OCI_IMPORT_AUTO] = "auto",
         [OCI_IMPORT_OCI_LAYOUT] = "oci-layout",
@@ -62,10 +64,10 @@ void oci_image_summary_done(OciImageSummary *s) {
 
 static int blob_error(OciError *err, int r, const char *what, const char *digest) {
         if (r == -ENOENT)
-                return oci_error_set(err, -ENOENT, "Remove the image and import it again.",
+                return oci_error_set(err, -ENOENT, HINT_CORRUPT,
                                      "The %s %s is missing from the store.", what, digest);
         if (r == -EBADMSG)
-                return oci_error_set(err, -EBADMSG, "Remove the image and import it again.",
+                return oci_error_set(err, -EBADMSG, HINT_CORRUPT,
                                      "The %s %s in the store does not match its digest (corrupted).", what,
                                      digest);
         if (r == -EFBIG)

@@ -164,25 +164,25 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
         return 0;
 }
 
-/* Streams the current entry's data into the store. */
+/* Reads the current entry's data, hashing it, into the store (or only hashing it when a blob with
+ * the expected digest is stored already: the archive is still checked, nothing is written twice). */
 static int stream_blob(OciStore *s, struct archive *a, const char *name, const char *path, const char *expected,
                        ArchiveFile *f, OciError *err) {
         _cleanup_(blob_writer_abort) BlobWriter w = BLOB_WRITER_INIT;
         static const char zeros[64 * 1024];
+        bool write = !(expected && oci_store_has_blob(s, expected));
         int64_t pos = 0;
+        Sha256 h;
         int r;
 
-        if (expected && blob_store_stat(s, expected, &f->size) >= 0) {
-                /* Already stored (verified when it was written): no need to read it again. */
-                if (archive_read_data_skip(a) != ARCHIVE_OK)
-                        return import_archive_error(a, name, path, err);
-                memcpy(f->digest, expected, DIGEST_STRING_MAX);
-                return 0;
-        }
+        if (write) {
+                r = blob_writer_begin(s, &w);
+                if (r < 0)
+                        return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.",
+                                             strerror(-r));
+        } else
+                sha256_init(&h);
 
-        r = blob_writer_begin(s, &w);
-        if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
         for (;;) {
                 const void *buf;
                 size_t len;
@@ -194,21 +194,30 @@ static int stream_blob(OciStore *s, struct archive *a, const char *name, const c
                 if (r < ARCHIVE_WARN)
                         return import_archive_error(a, name, path, err);
                 /* Sparse entries: holes read as zeros. */
-                while (pos < off) {
-                        size_t k = (size_t) MIN((int64_t) sizeof zeros, off - pos);
-                        r = blob_writer_write(&w, zeros, k);
-                        if (r < 0)
-                                return oci_error_set(err, r, NULL, "Failed to write to the store: %s.",
-                                                     strerror(-r));
+                while (pos < off || len > 0) {
+                        const void *p = pos < off ? zeros : buf;
+                        size_t k = pos < off ? (size_t) MIN((int64_t) sizeof zeros, off - pos) : len;
+
+                        if (write) {
+                                r = blob_writer_write(&w, p, k);
+                                if (r < 0)
+                                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.",
+                                                             strerror(-r));
+                        } else
+                                sha256_update(&h, p, k);
+                        if (p == buf)
+                                len = 0;
                         pos += (int64_t) k;
                 }
-                r = blob_writer_write(&w, buf, len);
-                if (r < 0)
-                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.", strerror(-r));
-                pos += (int64_t) len;
         }
 
-        r = blob_writer_commit(&w, expected, f->digest, &f->size);
+        if (write)
+                r = blob_writer_commit(&w, expected, f->digest, &f->size);
+        else {
+                sha256_final(&h, f->digest);
+                f->size = (uint64_t) pos;
+                r = streq(f->digest, expected) ? 0 : -EBADMSG;
+        }
         if (r == -EBADMSG)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "The content of %s in %s does not match its digest.", path, name);

@@ -590,6 +590,9 @@ static void test_bad_input(const Image *img) {
         /* A good import afterwards still works. */
         CHECK(oci_store_import(s, good, OCI_IMPORT_AUTO, &res, &err) == 0);
         oci_import_result_done(&res);
+        /* Bad content is caught even when a good copy of that blob is stored already. */
+        CHECK_ERR(oci_store_import(s, swapped, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
+                  "does not match its digest");
 }
 
 int main(void) {
