@@ -385,6 +385,7 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         _cleanup_free_ char *cdata = NULL, *mtext = NULL;
         char mdigest[DIGEST_STRING_MAX], what[PATH_MAX + 64];
         json_t *layers, *jlayers, *tags, *v;
+        OciImportedImage img;
         ArchiveFile *cf;
         uint64_t total;
         size_t csize, i;
@@ -452,6 +453,7 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
         total += strlen(mtext);
+        imported_image_init(&img, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, strlen(mtext));
 
         tags = json_object_get(item, "RepoTags");
         if (json_is_array(tags) && json_array_size(tags) > 0) {
@@ -464,13 +466,13 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                         r = oci_ref_familiarize(json_string_value(v), &tag);
                         if (r < 0)
                                 return r;
-                        r = import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, tag);
+                        r = import_result_add(res, &img, tag);
                         if (r < 0)
                                 return r;
                 }
                 return 0;
         }
-        return import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, NULL);
+        return import_result_add(res, &img, NULL);
 }
 
 static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **ret, OciError *err) {
@@ -546,7 +548,7 @@ static int add_repo_tags(ArchiveContents *c, json_t *items, const OciImportedIma
                         r = oci_ref_familiarize(json_string_value(tag), &ref);
                         if (r < 0)
                                 return r;
-                        r = import_result_add(res, img->digest, img->config_digest, img->media_type, img->size, ref);
+                        r = import_result_add(res, img, ref);
                         if (r < 0)
                                 return r;
                         *ret_named = true;
@@ -582,8 +584,7 @@ static int import_hybrid_contents(OciStore *s, ArchiveContents *c, const char *n
                 if (r < 0)
                         return r;
                 if (!named) {
-                        r = import_result_add(res, oci.images[i].digest, oci.images[i].config_digest,
-                                              oci.images[i].media_type, oci.images[i].size, oci.images[i].ref);
+                        r = import_result_add(res, &oci.images[i], oci.images[i].ref);
                         if (r < 0)
                                 return r;
                 }

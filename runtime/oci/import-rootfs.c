@@ -77,6 +77,7 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         char diff_id[DIGEST_STRING_MAX], cdigest[DIGEST_STRING_MAX], mdigest[DIGEST_STRING_MAX], now[32];
         _cleanup_close_ int rfd = -EBADF;
         struct archive_entry *e;
+        OciImportedImage img;
         uint64_t layer_size;
         bool has_shell = false;
         int r;
@@ -148,6 +149,7 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
 
-        return import_result_add(res, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
-                                 strlen(mtext) + strlen(ctext) + layer_size, NULL);
+        imported_image_init(&img, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
+                            strlen(mtext) + strlen(ctext) + layer_size, strlen(mtext));
+        return import_result_add(res, &img, NULL);
 }

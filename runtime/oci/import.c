@@ -13,27 +13,36 @@
 
 #define HINT_INCOMPLETE "The image is incomplete or damaged; export it again and retry."
 
-int import_result_add(OciImportResult *res, const char *digest, const char *config_digest,
-                      const char *media_type, uint64_t size, const char *ref) {
-        OciImportedImage *n, *img;
+int import_result_add(OciImportResult *res, const OciImportedImage *img, const char *ref) {
+        OciImportedImage *n, *e;
 
         n = realloc(res->images, (res->n_images + 1) * sizeof *n);
         if (!n)
                 return -ENOMEM;
         res->images = n;
-        img = &res->images[res->n_images];
-        *img = (OciImportedImage) { .size = size };
-        (void) snprintf(img->digest, sizeof img->digest, "%s", digest);
-        (void) snprintf(img->config_digest, sizeof img->config_digest, "%s", config_digest);
-        img->media_type = strdup(media_type);
-        img->ref = ref ? strdup(ref) : NULL;
-        if (!img->media_type || (ref && !img->ref)) {
-                free(img->media_type);
-                free(img->ref);
+        e = &res->images[res->n_images];
+        *e = *img;
+        e->media_type = strdup(img->media_type);
+        e->ref = ref ? strdup(ref) : NULL;
+        if (!e->media_type || (ref && !e->ref)) {
+                free(e->media_type);
+                free(e->ref);
                 return -ENOMEM;
         }
         res->n_images++;
         return 0;
+}
+
+/* Fills an OciImportedImage prototype (no ref) for import_result_add(). */
+void imported_image_init(OciImportedImage *img, const char *digest, const char *config_digest,
+                         const char *media_type, uint64_t size, uint64_t manifest_size) {
+        *img = (OciImportedImage) {
+                .media_type = (char *) media_type,
+                .size = size,
+                .manifest_size = manifest_size,
+        };
+        (void) snprintf(img->digest, sizeof img->digest, "%s", digest);
+        (void) snprintf(img->config_digest, sizeof img->config_digest, "%s", config_digest);
 }
 
 static int missing_blob(ImportSource *src, const char *what, const char *digest, OciError *err) {
@@ -186,6 +195,7 @@ static int import_manifest(ImportSource *src, const OciDescriptor *d, const char
         _cleanup_(oci_config_done) OciConfig c = {};
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
         char what[160], cwhat[160];
+        OciImportedImage img;
         size_t msize, csize;
         uint64_t total;
         int r;
@@ -217,7 +227,8 @@ static int import_manifest(ImportSource *src, const OciDescriptor *d, const char
                         return r;
                 total += m.layers[i].size;
         }
-        return import_result_add(res, d->digest, m.config.digest, m.media_type, total, ref);
+        imported_image_init(&img, d->digest, m.config.digest, m.media_type, total, msize);
+        return import_result_add(res, &img, ref);
 }
 
 static int no_platform(const char *what, const OciIndex *x, OciError *err) {

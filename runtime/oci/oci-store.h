@@ -53,6 +53,7 @@ typedef struct OciImportedImage {
         char *media_type;                      /* manifest media type as stored */
         uint64_t size;                         /* manifest + config + layers, compressed */
         char *ref;                             /* name found in the source (annotation / RepoTags), or NULL */
+        uint64_t manifest_size;                /* bytes of the manifest blob (for OciIndexEntry.size) */
 } OciImportedImage;
 
 typedef struct OciImportResult {

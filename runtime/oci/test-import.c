@@ -157,6 +157,7 @@ static void test_oci_archive(const Image *img) {
         CHECK(streq(res.images[0].ref, "test:1"));
         CHECK(streq(res.images[0].media_type, OCI_MEDIA_TYPE_MANIFEST));
         CHECK(res.images[0].size == img->manifest.size + img->config.size + img->layer_z.size);
+        CHECK(res.images[0].manifest_size == img->manifest.size);
         oci_import_result_done(&res);
         check_index_empty(oci_store_path(s));
 
@@ -305,6 +306,7 @@ static void test_docker_archive(const Image *img) {
         CHECK(streq(res.images[0].digest, res.images[1].digest));
         CHECK(streq(res.images[0].ref, "busybox:latest") && streq(res.images[1].ref, "busybox:1"));
         CHECK(streq(res.images[0].config_digest, cfg.digest)); /* the image ID is kept */
+        CHECK(res.images[0].manifest_size > 0 && res.images[0].size > res.images[0].manifest_size);
         CHECK(streq(res.images[0].media_type, OCI_MEDIA_TYPE_MANIFEST));
         CHECK(oci_store_image_layers(s, res.images[0].digest, &layers, &diff_ids, &types, &n) == 0);
         CHECK(n == 3);
