@@ -140,7 +140,8 @@ static bool is_blob_candidate(const char *path) {
         return false;
 }
 
-static int read_metadata(struct archive *a, const char *name, const char *path, ArchiveFile *f, OciError *err) {
+static int read_metadata(struct archive *a, const char *name, const char *path, ArchiveFile *f,
+                         OciError *err) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
@@ -155,7 +156,8 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
                         break;
                 len += (size_t) n;
                 if (len > OCI_MANIFEST_MAX)
-                        return oci_error_set(err, -E2BIG, NULL, "%s in %s is larger than the limit of %u bytes.",
+                        return oci_error_set(err, -E2BIG, NULL,
+                                             "%s in %s is larger than the limit of %u bytes.",
                                              path, name, OCI_MANIFEST_MAX);
         }
         buf[len] = 0;
@@ -201,7 +203,8 @@ static int stream_blob(OciStore *s, struct archive *a, const char *name, const c
                         if (write) {
                                 r = blob_writer_write(&w, p, k);
                                 if (r < 0)
-                                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.",
+                                        return oci_error_set(err, r, NULL,
+                                                             "Failed to write to the store: %s.",
                                                              strerror(-r));
                         } else
                                 sha256_update(&h, p, k);
@@ -256,7 +259,8 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
 
                 raw = archive_entry_pathname(e);
                 if (!raw || strlen(raw) > ARCHIVE_PATH_MAX)
-                        return oci_error_set(err, -EBADMSG, HINT_TAR, "%s has an entry with an invalid name.", name);
+                        return oci_error_set(err, -EBADMSG, HINT_TAR,
+                                             "%s has an entry with an invalid name.", name);
                 path = path_normalize(raw);
                 if (!path)
                         return -ENOMEM;
@@ -363,7 +367,8 @@ static int docker_file(ArchiveContents *c, json_t *v, const char *name, const ch
         ArchiveFile *f;
 
         if (!json_is_string(v))
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "manifest.json in %s has an invalid %s entry.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "manifest.json in %s has an invalid %s entry.",
                                      name, what);
         p = path_normalize(json_string_value(v));
         if (!p)
@@ -392,14 +397,16 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         int r;
 
         if (!json_is_object(item))
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "Entry %zu of manifest.json in %s is not an object.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "Entry %zu of manifest.json in %s is not an object.",
                                      idx + 1, name);
         r = docker_file(c, json_object_get(item, "Config"), name, "config", &cf, err);
         if (r < 0)
                 return r;
         r = oci_store_read_blob(s, cf->digest, OCI_CONFIG_MAX, &cdata, &csize);
         if (r < 0)
-                return oci_error_set(err, r == -EFBIG ? -E2BIG : r, NULL, "Failed to read the config %s in %s: %s.",
+                return oci_error_set(err, r == -EFBIG ? -E2BIG : r, NULL,
+                                     "Failed to read the config %s in %s: %s.",
                                      cf->path, name, strerror(-r));
         (void) snprintf(what, sizeof what, "%s in %s", cf->path, name);
         r = oci_config_parse(cdata, csize, what, &config, err);
@@ -408,7 +415,8 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
 
         r = json_get_array(item, "Layers", &jlayers);
         if (r < 0)
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "Entry %zu of manifest.json in %s has no Layers list.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "Entry %zu of manifest.json in %s has no Layers list.",
                                      idx + 1, name);
         if (json_array_size(jlayers) != config.n_diff_ids)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
@@ -481,7 +489,8 @@ static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **
         json_t *j;
 
         if (!mf || !mf->data)
-                return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not a docker archive: it has no manifest.json.",
+                return oci_error_set(err, -EBADMSG, HINT_TAR,
+                                     "%s is not a docker archive: it has no manifest.json.",
                                      name);
         if (json_parse_buffer(mf->data, mf->data_size, &j, &jerr) < 0)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
@@ -494,7 +503,8 @@ static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **
         }
         if (json_array_size(j) > DOCKER_IMAGES_MAX) {
                 json_decref(j);
-                return oci_error_set(err, -E2BIG, NULL, "manifest.json in %s lists more than %u images.", name,
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "manifest.json in %s lists more than %u images.", name,
                                      DOCKER_IMAGES_MAX);
         }
         *ret = j;

@@ -93,7 +93,8 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
 
         r = blob_writer_begin(s, &w);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to create a blob in the store: %s.", strerror(-r));
         for (;;) {
                 const void *buf;
                 size_t len;
@@ -106,7 +107,8 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
                         return import_archive_error(a, name, "its compressed data", err);
                 r = blob_writer_write(&w, buf, len);
                 if (r < 0)
-                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.", strerror(-r));
+                        return oci_error_set(err, r, NULL,
+                                             "Failed to write to the store: %s.", strerror(-r));
         }
 
         rfd = openat(s->blobs_fd, w.tmp_name, O_RDONLY | O_CLOEXEC);

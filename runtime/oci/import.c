@@ -46,7 +46,8 @@ void imported_image_init(OciImportedImage *img, const char *digest, const char *
 }
 
 static int missing_blob(ImportSource *src, const char *what, const char *digest, OciError *err) {
-        return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "%s references blob %s, which is missing from %s.",
+        return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                             "%s references blob %s, which is missing from %s.",
                              what, digest, src->name);
 }
 
@@ -70,7 +71,8 @@ static int store_read_small(ImportSource *src, const OciDescriptor *d, size_t ma
         int r;
 
         if (d->size > max)
-                return oci_error_set(err, -E2BIG, NULL, "%s is %llu bytes, more than the limit of %zu.", what,
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is %llu bytes, more than the limit of %zu.", what,
                                      (unsigned long long) d->size, max);
         r = oci_store_read_blob(src->store, d->digest, max, &data, &size);
         if (r == -ENOENT)
@@ -78,7 +80,8 @@ static int store_read_small(ImportSource *src, const OciDescriptor *d, size_t ma
         if (r == -EBADMSG)
                 return digest_mismatch(src, d->digest, err);
         if (r == -EFBIG)
-                return oci_error_set(err, -E2BIG, NULL, "%s is larger than the limit of %zu bytes.", what, max);
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is larger than the limit of %zu bytes.", what, max);
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to read %s: %s.", what, strerror(-r));
         if (size != d->size)
@@ -96,7 +99,8 @@ static int store_ensure_blob(ImportSource *src, const OciDescriptor *d, const ch
         if (r == -ENOENT)
                 return missing_blob(src, what, d->digest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to look up blob %s: %s.", d->digest, strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to look up blob %s: %s.", d->digest, strerror(-r));
         if (size != d->size)
                 return size_mismatch(src, what, d, size, err);
         return 0;
@@ -113,7 +117,8 @@ void import_source_store(ImportSource *src, OciStore *s, const char *name) {
 }
 
 /* Blobs in an OCI layout directory: copied into the store (verified while copying) when needed. */
-static int dir_open_blob(ImportSource *src, const char *digest, const char *what, int *ret_fd, OciError *err) {
+static int dir_open_blob(ImportSource *src, const char *digest, const char *what, int *ret_fd,
+                         OciError *err) {
         _cleanup_free_ char *p = NULL;
         int fd;
 
@@ -123,7 +128,8 @@ static int dir_open_blob(ImportSource *src, const char *digest, const char *what
         if (fd < 0) {
                 if (errno == ENOENT)
                         return missing_blob(src, what, digest, err);
-                return oci_error_set(err, -errno, NULL, "Failed to open blob %s in %s: %m.", digest, src->name);
+                return oci_error_set(err, -errno, NULL,
+                                     "Failed to open blob %s in %s: %m.", digest, src->name);
         }
         *ret_fd = fd;
         return 0;
@@ -137,7 +143,8 @@ static int dir_read_small(ImportSource *src, const OciDescriptor *d, size_t max,
         int r;
 
         if (d->size > max)
-                return oci_error_set(err, -E2BIG, NULL, "%s is %llu bytes, more than the limit of %zu.", what,
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is %llu bytes, more than the limit of %zu.", what,
                                      (unsigned long long) d->size, max);
         if (asprintf(&p, "blobs/sha256/%s", digest_hex(d->digest)) < 0)
                 return -ENOMEM;
@@ -145,7 +152,8 @@ static int dir_read_small(ImportSource *src, const OciDescriptor *d, size_t max,
         if (r == -ENOENT)
                 return missing_blob(src, what, d->digest, err);
         if (r == -EFBIG)
-                return oci_error_set(err, -E2BIG, NULL, "%s is larger than the limit of %zu bytes.", what, max);
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is larger than the limit of %zu bytes.", what, max);
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to read %s: %s.", what, strerror(-r));
         sha256_digest_string(data, size, actual);
@@ -334,7 +342,8 @@ static int import_layout_dir(OciStore *s, const char *path, OciImportResult *res
                 return oci_error_set(err, -E2BIG, NULL, "index.json in %s is larger than %u bytes.", path,
                                      OCI_MANIFEST_MAX);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to read index.json in %s: %s.", path, strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to read index.json in %s: %s.", path, strerror(-r));
 
         src = (ImportSource) {
                 .store = s,
@@ -372,7 +381,8 @@ int oci_store_import_fd(OciStore *s, int fd, OciImportFormat format, OciImportRe
         return import_fd(s, fd, "the uploaded archive", format, ret, err);
 }
 
-int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret, OciError *err) {
+int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret,
+                     OciError *err) {
         _cleanup_(oci_import_result_done) OciImportResult res = {};
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -381,7 +391,8 @@ int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciI
         if (format < 0 || format >= _OCI_IMPORT_FORMAT_MAX || !ret)
                 return oci_error_set(err, -EINVAL, NULL, "Invalid import format.");
         if (isempty(path))
-                return oci_error_set(err, -EINVAL, "Give the path of an image archive or layout.", "No path given.");
+                return oci_error_set(err, -EINVAL, "Give the path of an image archive or layout.",
+                                     "No path given.");
 
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
