@@ -1,7 +1,7 @@
 /* A plain rootfs tar (gzip/zstd/xz or uncompressed) → a one-layer linux/amd64 image.  The layer is
- * stored uncompressed (media type …layer.v1.tar), so its digest is its diff_id and it is hashed in
- * the same pass that decompresses it; a header-only second pass (data skipped by seeking) checks
- * that it really is a tar before anything is stored under a name. */
+ * stored uncompressed (media type …layer.v1.tar), so its digest is its diff_id.  One pass: a raw
+ * reader decompresses, and every decompressed block is written and hashed on its way into a tar
+ * reader that checks it really is a complete tar before anything is stored under a name. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -26,8 +26,50 @@ static bool is_shell(const char *path) {
         return streq(path, "bin/sh") || streq(path, "usr/bin/sh");
 }
 
-/* Reads the headers of the uncompressed tar in fd; fails unless it is a non-empty, complete tar. */
-static int check_tar(int fd, const char *name, bool *ret_has_shell, OciError *err) {
+/* Feeds the tar reader from the raw (decompressing) reader, storing every block it passes on. */
+typedef struct RootfsPump {
+        struct archive *raw;
+        BlobWriter *writer;
+        const char *name;
+        OciError *err;
+        int error; /* set when the pump failed (the tar reader only sees "read error") */
+        bool eof;
+} RootfsPump;
+
+static la_ssize_t pump_read(struct archive *a, void *userdata, const void **ret_buf) {
+        RootfsPump *p = userdata;
+
+        for (;;) {
+                size_t len;
+                la_int64_t off;
+                int r;
+
+                r = archive_read_data_block(p->raw, ret_buf, &len, &off);
+                if (r == ARCHIVE_EOF) {
+                        p->eof = true;
+                        return 0;
+                }
+                if (r < ARCHIVE_WARN) {
+                        p->error = import_archive_error(p->raw, p->name, "its compressed data", p->err);
+                        archive_set_error(a, EIO, "decompression failed");
+                        return -1;
+                }
+                if (len == 0)
+                        continue;
+                r = blob_writer_write(p->writer, *ret_buf, len);
+                if (r < 0) {
+                        p->error = oci_error_set(p->err, r, NULL, "Failed to write to the store: %s.",
+                                                 strerror(-r));
+                        archive_set_error(a, -r, "write failed");
+                        return -1;
+                }
+                return (la_ssize_t) len;
+        }
+}
+
+/* Runs the tar reader over the pump to the end of the archive, then drains what follows the
+ * end-of-archive marker (padding belongs to the layer's bytes and to its diff_id too). */
+static int pump_tar(RootfsPump *p, bool *ret_has_shell) {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
         bool has_shell = false;
         size_t n = 0;
@@ -38,8 +80,8 @@ static int check_tar(int fd, const char *name, bool *ret_has_shell, OciError *er
                 return -ENOMEM;
         if (archive_read_support_format_tar(a) != ARCHIVE_OK)
                 return -ENOMEM;
-        if (archive_read_open_fd(a, fd, OCI_ARCHIVE_BLOCK_SIZE) != ARCHIVE_OK)
-                return import_archive_error(a, name, NULL, err);
+        if (archive_read_open(a, p, NULL, pump_read, NULL) != ARCHIVE_OK)
+                return p->error ?: import_archive_error(a, p->name, NULL, p->err);
         for (;;) {
                 struct archive_entry *e;
 
@@ -47,15 +89,23 @@ static int check_tar(int fd, const char *name, bool *ret_has_shell, OciError *er
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
-                        return import_archive_error(a, name, n == 0 ? NULL : "its header", err);
+                        return p->error ?: import_archive_error(a, p->name, n == 0 ? NULL : "its header",
+                                                                p->err);
                 if (is_shell(strempty(archive_entry_pathname(e))))
                         has_shell = true;
                 n++;
                 if (archive_read_data_skip(a) < ARCHIVE_WARN)
-                        return import_archive_error(a, name, archive_entry_pathname(e), err);
+                        return p->error ?: import_archive_error(a, p->name, archive_entry_pathname(e),
+                                                                p->err);
         }
         if (n == 0)
-                return oci_error_set(err, -EBADMSG, HINT_ROOTFS, "%s is an empty tar archive.", name);
+                return oci_error_set(p->err, -EBADMSG, HINT_ROOTFS, "%s is an empty tar archive.", p->name);
+        while (!p->eof) {
+                const void *buf;
+
+                if (pump_read(a, p, &buf) < 0)
+                        return p->error;
+        }
         *ret_has_shell = has_shell;
         return 0;
 }
@@ -75,7 +125,6 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         _cleanup_json_ json_t *config = NULL, *manifest = NULL;
         _cleanup_free_ char *ctext = NULL, *mtext = NULL;
         char diff_id[DIGEST_STRING_MAX], cdigest[DIGEST_STRING_MAX], mdigest[DIGEST_STRING_MAX], now[32];
-        _cleanup_close_ int rfd = -EBADF;
         struct archive_entry *e;
         OciImportedImage img;
         uint64_t layer_size;
@@ -93,28 +142,9 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
 
         r = blob_writer_begin(s, &w);
         if (r < 0)
-                return oci_error_set(err, r, NULL,
-                                     "Failed to create a blob in the store: %s.", strerror(-r));
-        for (;;) {
-                const void *buf;
-                size_t len;
-                la_int64_t off;
-
-                r = archive_read_data_block(a, &buf, &len, &off);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r < ARCHIVE_WARN)
-                        return import_archive_error(a, name, "its compressed data", err);
-                r = blob_writer_write(&w, buf, len);
-                if (r < 0)
-                        return oci_error_set(err, r, NULL,
-                                             "Failed to write to the store: %s.", strerror(-r));
-        }
-
-        rfd = openat(s->blobs_fd, w.tmp_name, O_RDONLY | O_CLOEXEC);
-        if (rfd < 0)
-                return oci_error_set(err, -errno, NULL, "Failed to reopen the layer: %m.");
-        r = check_tar(rfd, name, &has_shell, err);
+                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
+        RootfsPump pump = { .raw = a, .writer = &w, .name = name, .err = err };
+        r = pump_tar(&pump, &has_shell);
         if (r < 0)
                 return r;
         r = blob_writer_commit(&w, NULL, diff_id, &layer_size);

@@ -54,8 +54,8 @@ static int missing_blob(ImportSource *src, const char *what, const char *digest,
 static int size_mismatch(ImportSource *src, const char *what, const OciDescriptor *d, uint64_t actual,
                          OciError *err) {
         return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                             "Blob %s (%s) in %s has %llu bytes, but its descriptor says %llu.", d->digest, what,
-                             src->name, (unsigned long long) actual, (unsigned long long) d->size);
+                             "Blob %s in %s has %llu bytes, but %s says %llu.", d->digest, src->name,
+                             (unsigned long long) actual, what, (unsigned long long) d->size);
 }
 
 static int digest_mismatch(ImportSource *src, const char *digest, OciError *err) {

@@ -462,6 +462,27 @@ static void test_rootfs(void) {
         CHECK(strstr(err.hint, "--rootfs"));
         CHECK(count_blobs(s) == before);
 
+        /* Cut short: a plain tar in the middle of an entry, a gzip stream in the middle. */
+        {
+                static char big[300000];
+                const TarEntry bigfile[] = { { "data/big", big, sizeof big, NULL } };
+                _cleanup_free_ char *cut = path_of(top, "cut.tar"), *cutgz = path_of(top, "cut.tar.gz"),
+                                    *data = NULL;
+                size_t n_data;
+
+                for (size_t i = 0; i < sizeof big; i++)
+                        big[i] = (char) (i * 2654435761u >> 13);
+                tar_write(cut, "none", bigfile, 1);
+                file_read(cut, &data, &n_data);
+                file_write(cut, data, 100000);
+                CHECK_ERR(oci_store_import(s, cut, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG, "is truncated");
+                free(data);
+                tar_write(cutgz, "gzip", bigfile, 1);
+                file_read(cutgz, &data, &n_data);
+                file_write(cutgz, data, n_data / 2);
+                CHECK_ERR(oci_store_import(s, cutgz, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG, "truncated");
+        }
+
         file_write(junk, "this is not a tar file\n", 23);
         CHECK_ERR(oci_store_import(s, junk, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG, "is not a tar archive");
         check_index_empty(oci_store_path(s));
@@ -505,6 +526,24 @@ static void test_export_round_trip(const Image *img) {
         CHECK(streq(res.images[0].ref, "busybox:latest"));
         oci_import_result_done(&res);
         CHECK_ERR(oci_store_export_layout(s, img->manifest.digest, "x", dir, &err), -EEXIST, "is not empty");
+
+        /* A damaged layout directory: a blob with other bytes, then a blob missing. */
+        {
+                _cleanup_(oci_store_freep) OciStore *s4 = store_new("store-rt4");
+                _cleanup_free_ char *lp = NULL;
+
+                CHECK(asprintf(&lp, "%s/blobs/sha256/%s", dir, digest_hex(img->layer_z.digest)) > 0);
+                file_write(lp, "not the layer", 13);
+                CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG, "has 13 bytes");
+                file_write(lp, img->layer.data, img->layer_z.size); /* right size, wrong bytes */
+                CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
+                          "does not match its digest");
+                CHECK(unlink(lp) == 0);
+                CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG, "which is missing from");
+                CHECK(!oci_store_has_blob(s4, img->layer_z.digest));
+                check_index_empty(oci_store_path(s4));
+                file_write(lp, img->layer_z.data, img->layer_z.size);
+        }
 
         /* oci-archive stream → import → same digest; exporting twice gives the same bytes */
         fd = open(tarp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
