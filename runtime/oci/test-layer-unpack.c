@@ -587,7 +587,7 @@ static int sandbox_probe(void *userdata, OciError *err) {
                 if (fd >= 0 || errno != EACCES)
                         return oci_error_set(err, -EIO, NULL, "opening /etc/passwd for writing worked");
         }
-        return oci_error_set(err, -ENOTRECOVERABLE, "the hint", "all denied as expected");
+        return oci_error_set(err, -ENOTRECOVERABLE, "the hint", "All denied as expected");
 }
 
 static int unkept_fd = -1;
@@ -617,7 +617,7 @@ static void test_sandbox(void) {
         int r = unpack_sandbox_run(sandbox_probe, &dfd, &dfd, 1, dfd, &err);
         fprintf(stderr, "sandbox: %s\n", err.message);
         CHECK(r == -ENOTRECOVERABLE);
-        CHECK(streq(err.message, "all denied as expected") && streq(err.hint, "the hint"));
+        CHECK(streq(err.message, "All denied as expected") && streq(err.hint, "the hint"));
         CHECK(exists_at(dir, "probe") && exists_at(dir, "sub/fifo"));
         CHECK(!exists_at(base, "outside-probe"));
 
