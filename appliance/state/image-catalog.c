@@ -67,7 +67,7 @@ void image_catalog_read_unlock(ImageCatalog *c) {
 }
 
 /* Turns a user-given reference into the stored key: a digest stays, a name gets its tag. */
-static int normalize_ref(const char *ref, char **ret, OciError *err) {
+int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
         int r;
 
         if (isempty(ref))
@@ -152,7 +152,7 @@ static int pick_name(const char *given, const OciImportedImage *img, char **ret,
                                      "The archive names its image only '%s', a tag without a repository name.",
                                      src);
         }
-        return normalize_ref(src, ret, err);
+        return image_catalog_normalize_ref(src, ret, err);
 }
 
 static int record_images_locked(ImageCatalog *c, const OciImportResult *res, const char *name,
@@ -217,7 +217,7 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
         int r;
 
         if (name) {
-                r = normalize_ref(name, &norm, err);
+                r = image_catalog_normalize_ref(name, &norm, err);
                 if (r < 0)
                         return r;
                 if (startswith(norm, "sha256:"))
@@ -279,7 +279,7 @@ int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, Oci
         _cleanup_free_ char *norm = NULL;
         int r;
 
-        r = normalize_ref(ref, &norm, err);
+        r = image_catalog_normalize_ref(ref, &norm, err);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&c->db_lock);
@@ -314,7 +314,7 @@ int image_catalog_remove(ImageCatalog *c, const char *ref, char **ret_removed,
         char digest[DIGEST_STRING_MAX];
         int r;
 
-        r = normalize_ref(ref, &norm, err);
+        r = image_catalog_normalize_ref(ref, &norm, err);
         if (r < 0)
                 return r;
 

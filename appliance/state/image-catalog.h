@@ -40,6 +40,9 @@ void catalog_imported_free(CatalogImported *v, size_t n);
 int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat format, const char *name,
                          CatalogImported **ret, size_t *ret_n, OciError *err);
 
+/* "busybox" → "busybox:latest"; a full digest stays as it is; anything else is -EINVAL with err. */
+int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err);
+
 /* Resolves a name ("busybox" → "busybox:latest") or a full digest to its image row. */
 int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err);
 int image_catalog_list(ImageCatalog *c, ImageRecord **ret, size_t *ret_n);
