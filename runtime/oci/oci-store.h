@@ -114,6 +114,9 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
  * written before the failure are unreferenced and removed by gc). */
 int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret,
                      OciError *err);
+/* The same for a tar stream read from fd until EOF (a pipe or socket is fine: one pass, nothing
+ * buffered whole).  format OCI_IMPORT_OCI_LAYOUT is refused (-EINVAL); AUTO means oci/docker archive. */
+int oci_store_import_fd(OciStore *s, int fd, OciImportFormat format, OciImportResult *ret, OciError *err);
 /* Fills the summary of a stored manifest. */
 int oci_store_image_summary(OciStore *s, const char *digest, OciImageSummary *ret, OciError *err);
 /* Returns {"digest","mediaType","manifest":{...},"config":{...}} for inspect. */
