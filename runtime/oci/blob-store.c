@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs-util.h"
 #include "layout.h"
 #include "macro.h"
+#include "string-util.h"
 
 /* Prefix of the temp names in blobs/sha256 (open_tmpfile_at makes ".#incoming.<random>"). */
 #define BLOB_TMP_TARGET "incoming"
@@ -309,4 +311,32 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
         if (errno > 0)
                 return -errno;
         return 0;
+}
+
+int oci_store_remove_stale_temp(OciStore *s, uint64_t min_age_sec) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        time_t now = time(NULL);
+        int fd, n = 0;
+
+        fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+
+                if (!startswith(de->d_name, ".#"))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (min_age_sec > 0 && st.st_mtime + (time_t) min_age_sec > now)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        n++;
+        }
+        return n;
 }

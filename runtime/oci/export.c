@@ -13,7 +13,7 @@
 #include "layout.h"
 #include "manifest.h"
 
-#define HINT_CORRUPT "Remove the image and import it again."
+#define HINT_CORRUPT "Remove the image, run `slipway image gc`, then import it again."
 
 typedef struct ExportBlob {
         char digest[DIGEST_STRING_MAX];
@@ -55,9 +55,11 @@ static int export_plan(OciStore *s, const char *digest, ExportPlan *ret, OciErro
                 return oci_error_set(err, r, "Check the image name with `slipway image list`.",
                                      "The manifest %s is not in the store.", digest);
         if (r == -EBADMSG)
-                return oci_error_set(err, r, HINT_CORRUPT, "The manifest %s in the store is corrupted.", digest);
+                return oci_error_set(err, r, HINT_CORRUPT,
+                                     "The manifest %s in the store is corrupted.", digest);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to read the manifest %s: %s.", digest, strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to read the manifest %s: %s.", digest, strerror(-r));
         (void) snprintf(what, sizeof what, "manifest %s", digest);
         r = oci_manifest_parse(data, size, NULL, what, &m, err);
         if (r < 0)
@@ -167,7 +169,8 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
 
                 fd = open_tmpfile_at(blobs_fd, hex, &tmp);
                 if (fd < 0)
-                        return oci_error_set(err, fd, NULL, "Failed to create a blob file: %s.", strerror(-fd));
+                        return oci_error_set(err, fd, NULL,
+                                             "Failed to create a blob file: %s.", strerror(-fd));
                 r = copy_blob_verified(s, p->blobs[i].digest, buf, fd_sink, &fd, err);
                 if (r >= 0 && fchmod(fd, 0644) < 0)
                         r = oci_error_set(err, -errno, NULL, "Failed to set blob mode: %m.");
@@ -177,7 +180,8 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
                 }
                 r = link_tmpfile_atomic_at(fd, blobs_fd, tmp, hex);
                 if (r < 0)
-                        return oci_error_set(err, r, NULL, "Failed to write blob %s: %s.", hex, strerror(-r));
+                        return oci_error_set(err, r, NULL,
+                                             "Failed to write blob %s: %s.", hex, strerror(-r));
         }
 
         r = write_file_atomic_at(dir_fd, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 0644);
@@ -190,7 +194,8 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
         return 0;
 }
 
-int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, const char *dir, OciError *err) {
+int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, const char *dir,
+                            OciError *err) {
         _cleanup_(export_plan_done) ExportPlan p = {};
         _cleanup_close_ int dir_fd = -EBADF;
         bool created = false;

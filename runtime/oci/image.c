@@ -8,6 +8,8 @@
 #include "manifest.h"
 #include "oci-store.h"
 
+#define HINT_CORRUPT "Remove the image, run `slipway image gc`, then import it again."
+
 static const char *const import_format_table[_OCI_IMPORT_FORMAT_MAX] = {
         [OCI_IMPORT_AUTO] = "auto",
         [OCI_IMPORT_OCI_LAYOUT] = "oci-layout",
@@ -62,10 +64,10 @@ void oci_image_summary_done(OciImageSummary *s) {
 
 static int blob_error(OciError *err, int r, const char *what, const char *digest) {
         if (r == -ENOENT)
-                return oci_error_set(err, -ENOENT, "Remove the image and import it again.",
+                return oci_error_set(err, -ENOENT, HINT_CORRUPT,
                                      "The %s %s is missing from the store.", what, digest);
         if (r == -EBADMSG)
-                return oci_error_set(err, -EBADMSG, "Remove the image and import it again.",
+                return oci_error_set(err, -EBADMSG, HINT_CORRUPT,
                                      "The %s %s in the store does not match its digest (corrupted).", what,
                                      digest);
         if (r == -EFBIG)
@@ -151,6 +153,7 @@ int oci_store_image_inspect(OciStore *s, const char *digest, json_t **ret, OciEr
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
         _cleanup_json_ json_t *mj = NULL, *cj = NULL;
         size_t msize, csize;
+        uint64_t total;
         json_t *j;
         int r;
 
@@ -160,8 +163,11 @@ int oci_store_image_inspect(OciStore *s, const char *digest, json_t **ret, OciEr
         /* Both parsed fine in load_image(). */
         if (json_parse_buffer(mdata, msize, &mj, NULL) < 0 || json_parse_buffer(cdata, csize, &cj, NULL) < 0)
                 return -EBADMSG;
+        total = msize + m.config.size;
+        for (size_t i = 0; i < m.n_layers; i++)
+                total += m.layers[i].size;
         j = json_pack("{s:s, s:s, s:I, s:O, s:O}", "digest", digest, "mediaType", m.media_type, "size",
-                      (json_int_t) msize, "manifest", mj, "config", cj);
+                      (json_int_t) total, "manifest", mj, "config", cj);
         if (!j)
                 return -ENOMEM;
         *ret = j;

@@ -123,12 +123,25 @@ static bool is_metadata_file(const char *path) {
                 streq(path, "repositories");
 }
 
-/* Legacy docker-archive per-layer files we never need. */
-static bool is_ignored_file(const char *path) {
-        return endswith(path, "/json") || endswith(path, "/VERSION");
+/* Entries that can be blobs of an oci-archive or docker-archive: anything under blobs/, top-level
+ * configs and layer tars, and the <id>/layer.tar of classic docker saves.  Everything else (legacy
+ * <id>/json, VERSION, or the files of a rootfs tar given by mistake) is skipped, not stored. */
+static bool is_blob_candidate(const char *path) {
+        static const char *const suffixes[] = { ".json", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd" };
+        const char *slash = strchr(path, '/');
+
+        if (startswith(path, "blobs/"))
+                return true;
+        if (slash)
+                return strchr(slash + 1, '/') == NULL && startswith(slash + 1, "layer.tar");
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (endswith(path, suffixes[i]))
+                        return true;
+        return false;
 }
 
-static int read_metadata(struct archive *a, const char *name, const char *path, ArchiveFile *f, OciError *err) {
+static int read_metadata(struct archive *a, const char *name, const char *path, ArchiveFile *f,
+                         OciError *err) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
@@ -143,7 +156,8 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
                         break;
                 len += (size_t) n;
                 if (len > OCI_MANIFEST_MAX)
-                        return oci_error_set(err, -E2BIG, NULL, "%s in %s is larger than the limit of %u bytes.",
+                        return oci_error_set(err, -E2BIG, NULL,
+                                             "%s in %s is larger than the limit of %u bytes.",
                                              path, name, OCI_MANIFEST_MAX);
         }
         buf[len] = 0;
@@ -152,25 +166,25 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
         return 0;
 }
 
-/* Streams the current entry's data into the store. */
+/* Reads the current entry's data, hashing it, into the store (or only hashing it when a blob with
+ * the expected digest is stored already: the archive is still checked, nothing is written twice). */
 static int stream_blob(OciStore *s, struct archive *a, const char *name, const char *path, const char *expected,
                        ArchiveFile *f, OciError *err) {
         _cleanup_(blob_writer_abort) BlobWriter w = BLOB_WRITER_INIT;
         static const char zeros[64 * 1024];
+        bool write = !(expected && oci_store_has_blob(s, expected));
         int64_t pos = 0;
+        Sha256 h;
         int r;
 
-        if (expected && blob_store_stat(s, expected, &f->size) >= 0) {
-                /* Already stored (verified when it was written): no need to read it again. */
-                if (archive_read_data_skip(a) != ARCHIVE_OK)
-                        return import_archive_error(a, name, path, err);
-                memcpy(f->digest, expected, DIGEST_STRING_MAX);
-                return 0;
-        }
+        if (write) {
+                r = blob_writer_begin(s, &w);
+                if (r < 0)
+                        return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.",
+                                             strerror(-r));
+        } else
+                sha256_init(&h);
 
-        r = blob_writer_begin(s, &w);
-        if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
         for (;;) {
                 const void *buf;
                 size_t len;
@@ -182,21 +196,31 @@ static int stream_blob(OciStore *s, struct archive *a, const char *name, const c
                 if (r < ARCHIVE_WARN)
                         return import_archive_error(a, name, path, err);
                 /* Sparse entries: holes read as zeros. */
-                while (pos < off) {
-                        size_t k = (size_t) MIN((int64_t) sizeof zeros, off - pos);
-                        r = blob_writer_write(&w, zeros, k);
-                        if (r < 0)
-                                return oci_error_set(err, r, NULL, "Failed to write to the store: %s.",
-                                                     strerror(-r));
+                while (pos < off || len > 0) {
+                        const void *p = pos < off ? zeros : buf;
+                        size_t k = pos < off ? (size_t) MIN((int64_t) sizeof zeros, off - pos) : len;
+
+                        if (write) {
+                                r = blob_writer_write(&w, p, k);
+                                if (r < 0)
+                                        return oci_error_set(err, r, NULL,
+                                                             "Failed to write to the store: %s.",
+                                                             strerror(-r));
+                        } else
+                                sha256_update(&h, p, k);
+                        if (p == buf)
+                                len = 0;
                         pos += (int64_t) k;
                 }
-                r = blob_writer_write(&w, buf, len);
-                if (r < 0)
-                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.", strerror(-r));
-                pos += (int64_t) len;
         }
 
-        r = blob_writer_commit(&w, expected, f->digest, &f->size);
+        if (write)
+                r = blob_writer_commit(&w, expected, f->digest, &f->size);
+        else {
+                sha256_final(&h, f->digest);
+                f->size = (uint64_t) pos;
+                r = streq(f->digest, expected) ? 0 : -EBADMSG;
+        }
         if (r == -EBADMSG)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "The content of %s in %s does not match its digest.", path, name);
@@ -235,14 +259,20 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
 
                 raw = archive_entry_pathname(e);
                 if (!raw || strlen(raw) > ARCHIVE_PATH_MAX)
-                        return oci_error_set(err, -EBADMSG, HINT_TAR, "%s has an entry with an invalid name.", name);
+                        return oci_error_set(err, -EBADMSG, HINT_TAR,
+                                             "%s has an entry with an invalid name.", name);
                 path = path_normalize(raw);
                 if (!path)
                         return -ENOMEM;
                 type = archive_entry_filetype(e);
-                if (isempty(path) || type == AE_IFDIR || is_ignored_file(path) ||
+                if (isempty(path) || type == AE_IFDIR ||
                     (type != AE_IFREG && type != AE_IFLNK && !archive_entry_hardlink(e)))
                         continue;
+                if (!is_metadata_file(path) && !is_blob_candidate(path)) {
+                        if (archive_read_data_skip(a) < ARCHIVE_WARN)
+                                return import_archive_error(a, name, path, err);
+                        continue;
+                }
                 if (c->n_files >= ARCHIVE_ENTRIES_MAX)
                         return oci_error_set(err, -E2BIG, NULL, "%s has more than %u entries.", name,
                                              ARCHIVE_ENTRIES_MAX);
@@ -337,7 +367,8 @@ static int docker_file(ArchiveContents *c, json_t *v, const char *name, const ch
         ArchiveFile *f;
 
         if (!json_is_string(v))
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "manifest.json in %s has an invalid %s entry.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "manifest.json in %s has an invalid %s entry.",
                                      name, what);
         p = path_normalize(json_string_value(v));
         if (!p)
@@ -359,20 +390,23 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         _cleanup_free_ char *cdata = NULL, *mtext = NULL;
         char mdigest[DIGEST_STRING_MAX], what[PATH_MAX + 64];
         json_t *layers, *jlayers, *tags, *v;
+        OciImportedImage img;
         ArchiveFile *cf;
         uint64_t total;
         size_t csize, i;
         int r;
 
         if (!json_is_object(item))
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "Entry %zu of manifest.json in %s is not an object.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "Entry %zu of manifest.json in %s is not an object.",
                                      idx + 1, name);
         r = docker_file(c, json_object_get(item, "Config"), name, "config", &cf, err);
         if (r < 0)
                 return r;
         r = oci_store_read_blob(s, cf->digest, OCI_CONFIG_MAX, &cdata, &csize);
         if (r < 0)
-                return oci_error_set(err, r == -EFBIG ? -E2BIG : r, NULL, "Failed to read the config %s in %s: %s.",
+                return oci_error_set(err, r == -EFBIG ? -E2BIG : r, NULL,
+                                     "Failed to read the config %s in %s: %s.",
                                      cf->path, name, strerror(-r));
         (void) snprintf(what, sizeof what, "%s in %s", cf->path, name);
         r = oci_config_parse(cdata, csize, what, &config, err);
@@ -381,7 +415,8 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
 
         r = json_get_array(item, "Layers", &jlayers);
         if (r < 0)
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "Entry %zu of manifest.json in %s has no Layers list.",
+                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                                     "Entry %zu of manifest.json in %s has no Layers list.",
                                      idx + 1, name);
         if (json_array_size(jlayers) != config.n_diff_ids)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
@@ -426,6 +461,7 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
         total += strlen(mtext);
+        imported_image_init(&img, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, strlen(mtext));
 
         tags = json_object_get(item, "RepoTags");
         if (json_is_array(tags) && json_array_size(tags) > 0) {
@@ -433,42 +469,135 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                         if (!json_is_string(v))
                                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                                      "manifest.json in %s has an invalid RepoTags entry.", name);
-                        r = import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total,
-                                              json_string_value(v));
+                        _cleanup_free_ char *tag = NULL;
+
+                        r = oci_ref_familiarize(json_string_value(v), &tag);
+                        if (r < 0)
+                                return r;
+                        r = import_result_add(res, &img, tag);
                         if (r < 0)
                                 return r;
                 }
                 return 0;
         }
-        return import_result_add(res, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, NULL);
+        return import_result_add(res, &img, NULL);
 }
 
-static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
-                                  OciError *err) {
+static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **ret, OciError *err) {
         ArchiveFile *mf = contents_find(c, "manifest.json");
-        _cleanup_json_ json_t *j = NULL;
         json_error_t jerr;
-        json_t *item;
-        size_t i;
-        int r;
+        json_t *j;
 
         if (!mf || !mf->data)
-                return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not a docker archive: it has no manifest.json.",
+                return oci_error_set(err, -EBADMSG, HINT_TAR,
+                                     "%s is not a docker archive: it has no manifest.json.",
                                      name);
         if (json_parse_buffer(mf->data, mf->data_size, &j, &jerr) < 0)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "Invalid JSON in manifest.json in %s at line %d, column %d: %s.", name,
                                      jerr.line, jerr.column, jerr.text);
-        if (!json_is_array(j) || json_array_size(j) == 0)
+        if (!json_is_array(j) || json_array_size(j) == 0) {
+                json_decref(j);
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "manifest.json in %s is not a non-empty list of images.", name);
-        if (json_array_size(j) > DOCKER_IMAGES_MAX)
-                return oci_error_set(err, -E2BIG, NULL, "manifest.json in %s lists more than %u images.", name,
+        }
+        if (json_array_size(j) > DOCKER_IMAGES_MAX) {
+                json_decref(j);
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "manifest.json in %s lists more than %u images.", name,
                                      DOCKER_IMAGES_MAX);
+        }
+        *ret = j;
+        return 0;
+}
+
+static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
+                                  OciError *err) {
+        _cleanup_json_ json_t *j = NULL;
+        json_t *item;
+        size_t i;
+        int r;
+
+        r = docker_manifest_parse(c, name, &j, err);
+        if (r < 0)
+                return r;
         json_array_foreach(j, i, item) {
                 r = import_docker_image(s, c, item, i, name, res, err);
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* Adds one result per RepoTag of the manifest.json items whose config is config_digest. */
+static int add_repo_tags(ArchiveContents *c, json_t *items, const OciImportedImage *img, OciImportResult *res,
+                         bool *ret_named) {
+        json_t *item, *tag;
+        size_t i, k;
+        int r;
+
+        *ret_named = false;
+        json_array_foreach(items, i, item) {
+                _cleanup_free_ char *p = NULL;
+                json_t *cfg = json_object_get(item, "Config");
+                ArchiveFile *f;
+
+                if (!json_is_string(cfg))
+                        continue;
+                p = path_normalize(json_string_value(cfg));
+                if (!p)
+                        return -ENOMEM;
+                f = contents_find(c, p);
+                if (!f || !streq(f->digest, img->config_digest))
+                        continue;
+                json_array_foreach(json_object_get(item, "RepoTags"), k, tag) {
+                        _cleanup_free_ char *ref = NULL;
+
+                        if (!json_is_string(tag))
+                                continue;
+                        r = oci_ref_familiarize(json_string_value(tag), &ref);
+                        if (r < 0)
+                                return r;
+                        r = import_result_add(res, img, ref);
+                        if (r < 0)
+                                return r;
+                        *ret_named = true;
+                }
+        }
+        return 0;
+}
+
+/* docker save ≥ 25 writes an OCI layout plus manifest.json.  The OCI manifests are kept as they
+ * are (the digests docker shows), and named by manifest.json's RepoTags (matched by config), since
+ * index.json only carries a bare tag there. */
+static int import_hybrid_contents(OciStore *s, ArchiveContents *c, const char *name, OciImportResult *res,
+                                  OciError *err) {
+        _cleanup_(oci_import_result_done) OciImportResult oci = {};
+        _cleanup_json_ json_t *j = NULL;
+        int r;
+
+        r = docker_manifest_parse(c, name, &j, err);
+        if (r < 0)
+                return r;
+        r = import_oci_contents(s, c, name, &oci, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < oci.n_images; i++) {
+                bool seen = false, named;
+
+                for (size_t k = 0; k < i; k++)
+                        if (streq(oci.images[k].digest, oci.images[i].digest))
+                                seen = true;
+                if (seen)
+                        continue;
+                r = add_repo_tags(c, j, &oci.images[i], res, &named);
+                if (r < 0)
+                        return r;
+                if (!named) {
+                        r = import_result_add(res, &oci.images[i], oci.images[i].ref);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -488,16 +617,23 @@ int import_archive_fd(OciStore *s, int fd, const char *name, OciImportFormat for
         case OCI_IMPORT_OCI_ARCHIVE:
                 return import_oci_contents(s, &c, name, res, err);
         case OCI_IMPORT_DOCKER_ARCHIVE:
+                if (contents_find(&c, OCI_INDEX_FILE) && contents_find(&c, OCI_LAYOUT_FILE))
+                        return import_hybrid_contents(s, &c, name, res, err);
                 return import_docker_contents(s, &c, name, res, err);
-        case OCI_IMPORT_AUTO:
-                /* docker save ≥ 25 writes both layouts; its manifest.json carries the full names. */
-                if (contents_find(&c, "manifest.json"))
+        case OCI_IMPORT_AUTO: {
+                bool docker = contents_find(&c, "manifest.json"),
+                     oci = contents_find(&c, OCI_INDEX_FILE) && contents_find(&c, OCI_LAYOUT_FILE);
+
+                if (docker && oci)
+                        return import_hybrid_contents(s, &c, name, res, err);
+                if (docker)
                         return import_docker_contents(s, &c, name, res, err);
-                if (contents_find(&c, OCI_INDEX_FILE))
+                if (oci || contents_find(&c, OCI_INDEX_FILE))
                         return import_oci_contents(s, &c, name, res, err);
-                return oci_error_set(err, -EBADMSG, HINT_TAR,
+                return oci_error_set(err, -EBADMSG, HINT_TAR " For a root file system tar, use --rootfs.",
                                      "%s is neither an OCI archive (no index.json) nor a docker archive "
                                      "(no manifest.json).", name);
+        }
         default:
                 return oci_error_set(err, -EINVAL, NULL, "Invalid import format for a tar archive.");
         }

@@ -77,6 +77,7 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         char diff_id[DIGEST_STRING_MAX], cdigest[DIGEST_STRING_MAX], mdigest[DIGEST_STRING_MAX], now[32];
         _cleanup_close_ int rfd = -EBADF;
         struct archive_entry *e;
+        OciImportedImage img;
         uint64_t layer_size;
         bool has_shell = false;
         int r;
@@ -92,7 +93,8 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
 
         r = blob_writer_begin(s, &w);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to create a blob in the store: %s.", strerror(-r));
         for (;;) {
                 const void *buf;
                 size_t len;
@@ -105,7 +107,8 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
                         return import_archive_error(a, name, "its compressed data", err);
                 r = blob_writer_write(&w, buf, len);
                 if (r < 0)
-                        return oci_error_set(err, r, NULL, "Failed to write to the store: %s.", strerror(-r));
+                        return oci_error_set(err, r, NULL,
+                                             "Failed to write to the store: %s.", strerror(-r));
         }
 
         rfd = openat(s->blobs_fd, w.tmp_name, O_RDONLY | O_CLOEXEC);
@@ -148,6 +151,7 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
 
-        return import_result_add(res, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
-                                 strlen(mtext) + strlen(ctext) + layer_size, NULL);
+        imported_image_init(&img, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
+                            strlen(mtext) + strlen(ctext) + layer_size, strlen(mtext));
+        return import_result_add(res, &img, NULL);
 }

@@ -13,31 +13,41 @@
 
 #define HINT_INCOMPLETE "The image is incomplete or damaged; export it again and retry."
 
-int import_result_add(OciImportResult *res, const char *digest, const char *config_digest,
-                      const char *media_type, uint64_t size, const char *ref) {
-        OciImportedImage *n, *img;
+int import_result_add(OciImportResult *res, const OciImportedImage *img, const char *ref) {
+        OciImportedImage *n, *e;
 
         n = realloc(res->images, (res->n_images + 1) * sizeof *n);
         if (!n)
                 return -ENOMEM;
         res->images = n;
-        img = &res->images[res->n_images];
-        *img = (OciImportedImage) { .size = size };
-        (void) snprintf(img->digest, sizeof img->digest, "%s", digest);
-        (void) snprintf(img->config_digest, sizeof img->config_digest, "%s", config_digest);
-        img->media_type = strdup(media_type);
-        img->ref = ref ? strdup(ref) : NULL;
-        if (!img->media_type || (ref && !img->ref)) {
-                free(img->media_type);
-                free(img->ref);
+        e = &res->images[res->n_images];
+        *e = *img;
+        e->media_type = strdup(img->media_type);
+        e->ref = ref ? strdup(ref) : NULL;
+        if (!e->media_type || (ref && !e->ref)) {
+                free(e->media_type);
+                free(e->ref);
                 return -ENOMEM;
         }
         res->n_images++;
         return 0;
 }
 
+/* Fills an OciImportedImage prototype (no ref) for import_result_add(). */
+void imported_image_init(OciImportedImage *img, const char *digest, const char *config_digest,
+                         const char *media_type, uint64_t size, uint64_t manifest_size) {
+        *img = (OciImportedImage) {
+                .media_type = (char *) media_type,
+                .size = size,
+                .manifest_size = manifest_size,
+        };
+        (void) snprintf(img->digest, sizeof img->digest, "%s", digest);
+        (void) snprintf(img->config_digest, sizeof img->config_digest, "%s", config_digest);
+}
+
 static int missing_blob(ImportSource *src, const char *what, const char *digest, OciError *err) {
-        return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE, "%s references blob %s, which is missing from %s.",
+        return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
+                             "%s references blob %s, which is missing from %s.",
                              what, digest, src->name);
 }
 
@@ -61,7 +71,8 @@ static int store_read_small(ImportSource *src, const OciDescriptor *d, size_t ma
         int r;
 
         if (d->size > max)
-                return oci_error_set(err, -E2BIG, NULL, "%s is %llu bytes, more than the limit of %zu.", what,
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is %llu bytes, more than the limit of %zu.", what,
                                      (unsigned long long) d->size, max);
         r = oci_store_read_blob(src->store, d->digest, max, &data, &size);
         if (r == -ENOENT)
@@ -69,7 +80,8 @@ static int store_read_small(ImportSource *src, const OciDescriptor *d, size_t ma
         if (r == -EBADMSG)
                 return digest_mismatch(src, d->digest, err);
         if (r == -EFBIG)
-                return oci_error_set(err, -E2BIG, NULL, "%s is larger than the limit of %zu bytes.", what, max);
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is larger than the limit of %zu bytes.", what, max);
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to read %s: %s.", what, strerror(-r));
         if (size != d->size)
@@ -87,7 +99,8 @@ static int store_ensure_blob(ImportSource *src, const OciDescriptor *d, const ch
         if (r == -ENOENT)
                 return missing_blob(src, what, d->digest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to look up blob %s: %s.", d->digest, strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to look up blob %s: %s.", d->digest, strerror(-r));
         if (size != d->size)
                 return size_mismatch(src, what, d, size, err);
         return 0;
@@ -104,7 +117,8 @@ void import_source_store(ImportSource *src, OciStore *s, const char *name) {
 }
 
 /* Blobs in an OCI layout directory: copied into the store (verified while copying) when needed. */
-static int dir_open_blob(ImportSource *src, const char *digest, const char *what, int *ret_fd, OciError *err) {
+static int dir_open_blob(ImportSource *src, const char *digest, const char *what, int *ret_fd,
+                         OciError *err) {
         _cleanup_free_ char *p = NULL;
         int fd;
 
@@ -114,7 +128,8 @@ static int dir_open_blob(ImportSource *src, const char *digest, const char *what
         if (fd < 0) {
                 if (errno == ENOENT)
                         return missing_blob(src, what, digest, err);
-                return oci_error_set(err, -errno, NULL, "Failed to open blob %s in %s: %m.", digest, src->name);
+                return oci_error_set(err, -errno, NULL,
+                                     "Failed to open blob %s in %s: %m.", digest, src->name);
         }
         *ret_fd = fd;
         return 0;
@@ -128,7 +143,8 @@ static int dir_read_small(ImportSource *src, const OciDescriptor *d, size_t max,
         int r;
 
         if (d->size > max)
-                return oci_error_set(err, -E2BIG, NULL, "%s is %llu bytes, more than the limit of %zu.", what,
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is %llu bytes, more than the limit of %zu.", what,
                                      (unsigned long long) d->size, max);
         if (asprintf(&p, "blobs/sha256/%s", digest_hex(d->digest)) < 0)
                 return -ENOMEM;
@@ -136,7 +152,8 @@ static int dir_read_small(ImportSource *src, const OciDescriptor *d, size_t max,
         if (r == -ENOENT)
                 return missing_blob(src, what, d->digest, err);
         if (r == -EFBIG)
-                return oci_error_set(err, -E2BIG, NULL, "%s is larger than the limit of %zu bytes.", what, max);
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "%s is larger than the limit of %zu bytes.", what, max);
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to read %s: %s.", what, strerror(-r));
         sha256_digest_string(data, size, actual);
@@ -186,6 +203,7 @@ static int import_manifest(ImportSource *src, const OciDescriptor *d, const char
         _cleanup_(oci_config_done) OciConfig c = {};
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
         char what[160], cwhat[160];
+        OciImportedImage img;
         size_t msize, csize;
         uint64_t total;
         int r;
@@ -217,7 +235,8 @@ static int import_manifest(ImportSource *src, const OciDescriptor *d, const char
                         return r;
                 total += m.layers[i].size;
         }
-        return import_result_add(res, d->digest, m.config.digest, m.media_type, total, ref);
+        imported_image_init(&img, d->digest, m.config.digest, m.media_type, total, msize);
+        return import_result_add(res, &img, ref);
 }
 
 static int no_platform(const char *what, const OciIndex *x, OciError *err) {
@@ -323,7 +342,8 @@ static int import_layout_dir(OciStore *s, const char *path, OciImportResult *res
                 return oci_error_set(err, -E2BIG, NULL, "index.json in %s is larger than %u bytes.", path,
                                      OCI_MANIFEST_MAX);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to read index.json in %s: %s.", path, strerror(-r));
+                return oci_error_set(err, r, NULL,
+                                     "Failed to read index.json in %s: %s.", path, strerror(-r));
 
         src = (ImportSource) {
                 .store = s,
@@ -361,7 +381,8 @@ int oci_store_import_fd(OciStore *s, int fd, OciImportFormat format, OciImportRe
         return import_fd(s, fd, "the uploaded archive", format, ret, err);
 }
 
-int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret, OciError *err) {
+int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret,
+                     OciError *err) {
         _cleanup_(oci_import_result_done) OciImportResult res = {};
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -370,7 +391,8 @@ int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciI
         if (format < 0 || format >= _OCI_IMPORT_FORMAT_MAX || !ret)
                 return oci_error_set(err, -EINVAL, NULL, "Invalid import format.");
         if (isempty(path))
-                return oci_error_set(err, -EINVAL, "Give the path of an image archive or layout.", "No path given.");
+                return oci_error_set(err, -EINVAL, "Give the path of an image archive or layout.",
+                                     "No path given.");
 
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)

@@ -23,8 +23,10 @@ struct ImportSource {
 /* A source whose blobs were streamed into the store already. */
 void import_source_store(ImportSource *src, OciStore *s, const char *name);
 
-int import_result_add(OciImportResult *res, const char *digest, const char *config_digest,
-                      const char *media_type, uint64_t size, const char *ref);
+void imported_image_init(OciImportedImage *img, const char *digest, const char *config_digest,
+                         const char *media_type, uint64_t size, uint64_t manifest_size);
+/* Appends a copy of img (its ref ignored) named ref. */
+int import_result_add(OciImportResult *res, const OciImportedImage *img, const char *ref);
 
 /* Imports every image an index.json document names (linux/amd64 from nested indexes). */
 int import_from_index(ImportSource *src, const char *data, size_t size, const char *what, OciImportResult *res,

@@ -81,9 +81,11 @@ static int unknown_media_type(OciError *err, const char *what, const char *kind,
                                      "Convert it to schema2 or OCI first, e.g. with skopeo copy.",
                                      "%s is a Docker schema 1 manifest, which is not supported.", what);
         if (!kind)
-                return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES, "%s has unknown media type \"%.*s\".",
+                return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
+                                     "%s has unknown media type \"%.*s\".",
                                      what, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
-        return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES, "%s has %s of unknown media type \"%.*s\".",
+        return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
+                             "%s has %s of unknown media type \"%.*s\".",
                              what, kind, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
 }
 

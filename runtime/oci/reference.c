@@ -186,3 +186,24 @@ int oci_ref_normalize(const char *ref, char **ret) {
         *ret = s;
         return 0;
 }
+
+int oci_ref_familiarize(const char *ref, char **ret) {
+        static const char *const prefixes[] = { "docker.io/library/", "index.docker.io/library/", "docker.io/",
+                                                "index.docker.io/" };
+        char *s;
+
+        if (!ref)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t l = strlen(prefixes[i]);
+                if (strncmp(ref, prefixes[i], l) == 0 && ref[l]) {
+                        ref += l;
+                        break;
+                }
+        }
+        s = strdup(ref);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

@@ -136,9 +136,17 @@ static void test_concurrent(const char *root) {
         }
         CHECK(count_files(blobs, true) == 0);
         CHECK(count_files(blobs, false) == before + 20 + 4 * 5);
+
+        /* A writer that died leaves a temp file: not a blob, and removed by the stale-temp sweep. */
+        _cleanup_free_ char *stale = path_of(blobs, ".#incoming.deadbeef");
+        file_write(stale, "partial", 7);
+        CHECK(count_files(blobs, true) == 1);
         CHECK(oci_store_open(root, &s) == 0);
         CHECK(oci_store_foreach_blob(s, count_cb, &after) == 0);
         CHECK(after == before + 40);
+        CHECK(oci_store_remove_stale_temp(s, 3600) == 0); /* too young */
+        CHECK(oci_store_remove_stale_temp(s, 0) == 1);
+        CHECK(count_files(blobs, true) == 0);
         oci_store_free(s);
 }
 

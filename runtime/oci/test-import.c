@@ -1,6 +1,7 @@
 /* Import and export: oci-archive, docker-archive (classic and with symlinked layers), rootfs tars,
  * layout directories, streams from a pipe; round trips keep digests; bad input is refused with a
  * clear message and leaves index.json untouched. */
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -156,6 +157,7 @@ static void test_oci_archive(const Image *img) {
         CHECK(streq(res.images[0].ref, "test:1"));
         CHECK(streq(res.images[0].media_type, OCI_MEDIA_TYPE_MANIFEST));
         CHECK(res.images[0].size == img->manifest.size + img->config.size + img->layer_z.size);
+        CHECK(res.images[0].manifest_size == img->manifest.size);
         oci_import_result_done(&res);
         check_index_empty(oci_store_path(s));
 
@@ -304,6 +306,7 @@ static void test_docker_archive(const Image *img) {
         CHECK(streq(res.images[0].digest, res.images[1].digest));
         CHECK(streq(res.images[0].ref, "busybox:latest") && streq(res.images[1].ref, "busybox:1"));
         CHECK(streq(res.images[0].config_digest, cfg.digest)); /* the image ID is kept */
+        CHECK(res.images[0].manifest_size > 0 && res.images[0].size > res.images[0].manifest_size);
         CHECK(streq(res.images[0].media_type, OCI_MEDIA_TYPE_MANIFEST));
         CHECK(oci_store_image_layers(s, res.images[0].digest, &layers, &diff_ids, &types, &n) == 0);
         CHECK(n == 3);
@@ -351,6 +354,64 @@ static void test_docker_archive(const Image *img) {
         free(bad_manifest.data);
 }
 
+/* docker save ≥ 25: an OCI layout plus manifest.json, both naming the same blobs. */
+static void test_docker_hybrid(const Image *img) {
+        _cleanup_free_ char *path = path_of(top, "hybrid.tar"), *p1 = blob_path(&img->manifest),
+                            *p2 = blob_path(&img->config), *p3 = blob_path(&img->layer_z), *index = NULL,
+                            *manifest = NULL;
+        _cleanup_(oci_store_freep) OciStore *s = store_new("store-hybrid");
+        OciImportResult res = {};
+        OciError err = {};
+
+        CHECK(asprintf(&index,
+                       "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\",\"manifests\":["
+                       "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                       "\"annotations\":{\"io.containerd.image.name\":\"docker.io/library/busybox:latest\","
+                       "\"org.opencontainers.image.ref.name\":\"latest\"}},"
+                       "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                       "\"annotations\":{\"org.opencontainers.image.ref.name\":\"1\"}}]}",
+                       img->manifest.digest, img->manifest.size, img->manifest.digest, img->manifest.size) > 0);
+        CHECK(asprintf(&manifest, "[{\"Config\":\"%s\",\"RepoTags\":[\"busybox:latest\",\"busybox:1\"],"
+                       "\"Layers\":[\"%s\"]}]", p2, p3) > 0);
+        TarEntry e[] = {
+                { "blobs/", "", 0, NULL },
+                { "blobs/sha256/", "", 0, NULL },
+                { p3, img->layer_z.data, img->layer_z.size, NULL },
+                { p2, img->config.data, img->config.size, NULL },
+                { p1, img->manifest.data, img->manifest.size, NULL },
+                { "index.json", index, strlen(index), NULL },
+                { "manifest.json", manifest, strlen(manifest), NULL },
+                { "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, NULL },
+                { "repositories", "{}", 2, NULL },
+        };
+        tar_write(path, "none", e, ELEMENTSOF(e));
+        CHECK(oci_store_import(s, path, OCI_IMPORT_AUTO, &res, &err) == 0);
+        /* docker's own manifest digest is kept, named by RepoTags (not the bare "latest") */
+        CHECK(res.n_images == 2);
+        CHECK(streq(res.images[0].digest, img->manifest.digest) && streq(res.images[1].digest, img->manifest.digest));
+        CHECK(streq(res.images[0].ref, "busybox:latest") && streq(res.images[1].ref, "busybox:1"));
+        oci_import_result_done(&res);
+        CHECK(oci_store_import(s, path, OCI_IMPORT_DOCKER_ARCHIVE, &res, &err) == 0);
+        CHECK(res.n_images == 2 && streq(res.images[0].digest, img->manifest.digest));
+        oci_import_result_done(&res);
+        /* As a plain OCI archive it has the bare tags of index.json. */
+        CHECK(oci_store_import(s, path, OCI_IMPORT_OCI_ARCHIVE, &res, &err) == 0);
+        CHECK(res.n_images == 2 && streq(res.images[0].ref, "latest") && streq(res.images[1].ref, "1"));
+        oci_import_result_done(&res);
+}
+
+static size_t count_blobs(OciStore *s) {
+        _cleanup_free_ char *p = path_of(oci_store_path(s), "blobs/sha256");
+        _cleanup_(closedirp) DIR *d = opendir(p);
+        size_t n = 0;
+
+        CHECK(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        n++;
+        return n;
+}
+
 static void test_rootfs(void) {
         _cleanup_(oci_store_freep) OciStore *s = store_new("store-rootfs");
         _cleanup_free_ char *gz = path_of(top, "rootfs.tar.gz"), *zst = path_of(top, "rootfs.tar.zst"),
@@ -380,6 +441,7 @@ static void test_rootfs(void) {
         CHECK(json_is_array(cmd) && streq(json_string_value(json_array_get(cmd, 0)), "/bin/sh"));
         CHECK(streq(json_string_value(json_object_get(json_object_get(j, "config"), "architecture")), "amd64"));
         CHECK(streq(json_string_value(json_object_get(j, "digest")), res.images[0].digest));
+        CHECK((uint64_t) json_integer_value(json_object_get(j, "size")) == res.images[0].size);
         oci_import_result_done(&res);
 
         tar_write(zst, "zstd", no_shell, 1);
@@ -392,6 +454,13 @@ static void test_rootfs(void) {
         CHECK(n == 1 && streq(diff_ids[0], plain2.digest));
         strv_free_n(diff_ids, n);
         oci_import_result_done(&res);
+
+        /* A rootfs tar given as an image: refused with a pointer to --rootfs, its files not stored. */
+        size_t before = count_blobs(s);
+        CHECK_ERR(oci_store_import(s, gz, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
+                  "is neither an OCI archive (no index.json) nor a docker archive");
+        CHECK(strstr(err.hint, "--rootfs"));
+        CHECK(count_blobs(s) == before);
 
         file_write(junk, "this is not a tar file\n", 23);
         CHECK_ERR(oci_store_import(s, junk, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG, "is not a tar archive");
@@ -523,6 +592,9 @@ static void test_bad_input(const Image *img) {
         /* A good import afterwards still works. */
         CHECK(oci_store_import(s, good, OCI_IMPORT_AUTO, &res, &err) == 0);
         oci_import_result_done(&res);
+        /* Bad content is caught even when a good copy of that blob is stored already. */
+        CHECK_ERR(oci_store_import(s, swapped, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
+                  "does not match its digest");
 }
 
 int main(void) {
@@ -537,6 +609,7 @@ int main(void) {
         test_oci_archive(&img);
         test_nested_index(&img);
         test_docker_archive(&img);
+        test_docker_hybrid(&img);
         test_rootfs();
         test_export_round_trip(&img);
         test_bad_input(&img);

@@ -91,6 +91,12 @@ int main(void) {
         CHECK(strchr(n, ':') && !strstr(n, "latest"));
         free(n);
         CHECK(oci_ref_normalize("Bad", &n) == -EINVAL);
+        CHECK(oci_ref_familiarize("docker.io/library/busybox:1", &n) == 0 && streq(n, "busybox:1"));
+        free(n);
+        CHECK(oci_ref_familiarize("docker.io/team/app:2", &n) == 0 && streq(n, "team/app:2"));
+        free(n);
+        CHECK(oci_ref_familiarize("quay.io/team/app:2", &n) == 0 && streq(n, "quay.io/team/app:2"));
+        free(n);
         longname[OCI_REF_MAX - 2] = 0; /* valid, but ":latest" would make it too long */
         CHECK(oci_ref_is_valid(longname));
         CHECK(oci_ref_normalize(longname, &n) == -EINVAL);
