@@ -24,7 +24,8 @@
 #include "whiteout.h"
 
 #define LAYER_READ_BUFFER (128U * 1024U)
-#define LAYER_HINT_MALFORMED "The layer is malformed or malicious; rebuild it or import the image from a trusted source."
+#define LAYER_HINT_MALFORMED \
+        "The layer is malformed or malicious; rebuild it or import the image from a trusted source."
 
 
 /* Two archive readers: "decompress" auto-detects the compression and yields the raw tar stream;
@@ -101,7 +102,8 @@ static int layer_reader_error(LayerReader *rd, OciError *err) {
                                      "The layer is larger than %llu bytes uncompressed.",
                                      (unsigned long long) rd->max_size);
         if (rd->decompress_error[0])
-                return oci_error_set(err, -EBADMSG, "Check that the layer blob is complete; import the image again.",
+                return oci_error_set(err, -EBADMSG,
+                                     "Check that the layer blob is complete; import the image again.",
                                      "The layer could not be decompressed (truncated or corrupt): %s.",
                                      rd->decompress_error);
         return oci_error_set(err, -EBADMSG, "Check that the layer blob is complete; import the image again.",
@@ -131,16 +133,18 @@ static int layer_reader_new(int fd, uint64_t max_size, OciError *err, LayerReade
                                      "libarchive lacks built-in gzip or zstd support.");
         if (archive_read_open_fd(rd->decompress, fd, LAYER_READ_BUFFER) != ARCHIVE_OK) {
                 if (archive_filter_bytes(rd->decompress, -1) == 0)
-                        return oci_error_set(err, -EBADMSG,
-                                             "A layer is a tar archive, possibly compressed; check the file.",
-                                             "The layer is empty.");
+                        return oci_error_set(
+                                err, -EBADMSG,
+                                "A layer is a tar archive, possibly compressed; check the file.",
+                                "The layer is empty.");
                 snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
                          archive_error_string(rd->decompress) ?: "cannot read");
                 return layer_reader_error(rd, err);
         }
         r = archive_read_next_header(rd->decompress, &e);
         if (r == ARCHIVE_EOF || (r < ARCHIVE_WARN && archive_filter_bytes(rd->decompress, -1) == 0))
-                return oci_error_set(err, -EBADMSG, "A layer is a tar archive, possibly compressed; check the file.",
+                return oci_error_set(err, -EBADMSG,
+                                     "A layer is a tar archive, possibly compressed; check the file.",
                                      "The layer is empty.");
         if (r < ARCHIVE_WARN) {
                 snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
@@ -210,7 +214,8 @@ static int entry_times(struct archive_entry *e, struct timespec ts[2]) {
         return 1;
 }
 
-static int entry_owner(Unpacker *u, struct archive_entry *e, const char *path, uid_t *ret_uid, gid_t *ret_gid) {
+static int entry_owner(Unpacker *u, struct archive_entry *e, const char *path, uid_t *ret_uid,
+                       gid_t *ret_gid) {
         la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
 
         /* (uid_t) -1 means "unchanged" to chown(): not a valid owner. */
@@ -243,10 +248,10 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent
                         continue;
                 if (++n > LAYER_XATTRS_MAX)
                         return oci_error_set(u->err, -E2BIG, LAYER_HINT_MALFORMED,
-                                             "Layer entry '%.200s' has more than %u extended attributes.", path,
-                                             LAYER_XATTRS_MAX);
+                                             "Layer entry '%.200s' has more than %u extended attributes.",
+                                             path, LAYER_XATTRS_MAX);
                 /* overlayfs metadata is ours to write (whiteouts); a layer must not forge it. */
-                if (startswith(key, "trusted.overlay."))
+                if (startswith(key, "trusted.overlay.") || startswith(key, "user.overlay."))
                         continue;
                 r = fd >= 0 ? fsetxattr(fd, key, value, size, 0) : lsetxattr(proc, key, value, size, 0);
                 if (r < 0) {
@@ -255,8 +260,8 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent
                         if (errno == EOPNOTSUPP || (fd < 0 && errno == EPERM))
                                 continue;
                         return oci_error_set(u->err, -errno, NULL,
-                                             "Failed to set extended attribute '%.100s' on '%.200s': %m.", key,
-                                             path);
+                                             "Failed to set extended attribute '%.100s' on '%.200s': %m.",
+                                             key, path);
                 }
         }
         return 0;
@@ -265,8 +270,8 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent
 /* Owner, mode, xattrs and (for non-directories) times on an open file or directory. */
 static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *path, bool times) {
         struct timespec ts[2];
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
+        gid_t gid = (gid_t) -1;
         int r;
 
         r = entry_owner(u, e, path, &uid, &gid);
@@ -286,11 +291,11 @@ static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const cha
 }
 
 /* Owner, mode, xattrs and times of parent_fd/name, never following it. */
-static int entry_meta_at(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name, const char *path,
-                         bool chmod) {
+static int entry_meta_at(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
+                         const char *path, bool chmod) {
         struct timespec ts[2];
-        uid_t uid;
-        gid_t gid;
+        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
+        gid_t gid = (gid_t) -1;
         int r;
 
         r = entry_owner(u, e, path, &uid, &gid);
@@ -342,7 +347,8 @@ static void apply_dir_times(Unpacker *u) {
         /* Last, because creating children changed them; a directory replaced later is skipped. */
         for (size_t i = u->n_dir_times; i > 0; i--) {
                 DirTime *t = &u->dir_times[i - 1];
-                _cleanup_close_ int fd = confine_open(u->root_fd, t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+                _cleanup_close_ int fd =
+                        confine_open(u->root_fd, t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
                 if (fd >= 0)
                         (void) futimens(fd, t->ts);
         }
@@ -382,7 +388,8 @@ static int pwrite_all(int fd, const void *buf, size_t size, off_t offset) {
         return 0;
 }
 
-static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name, const char *path) {
+static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
+                      const char *path) {
         _cleanup_close_ int fd = -EBADF;
         off_t end = 0;
         int r;
@@ -419,7 +426,8 @@ static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const
         return entry_meta_fd(u, e, fd, path, true);
 }
 
-static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name, const char *path) {
+static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
+                     const char *path) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
@@ -437,7 +445,8 @@ static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const 
         return defer_dir_times(u, e, path);
 }
 
-static int apply_symlink(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name, const char *path) {
+static int apply_symlink(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
+                         const char *path) {
         const char *target = archive_entry_symlink(e);
         int r;
 
@@ -453,7 +462,8 @@ static int apply_symlink(Unpacker *u, struct archive_entry *e, int parent_fd, co
         return entry_meta_at(u, e, parent_fd, name, path, false);
 }
 
-static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name, const char *path) {
+static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
+                      const char *path) {
         mode_t type = archive_entry_filetype(e);
         int r;
 
@@ -475,7 +485,8 @@ static int apply_hardlink(Unpacker *u, const char *link, int parent_fd, const ch
         r = confine_path_normalize(link, LAYER_PATH_MAX, &target);
         if (r == -EXDEV)
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer hardlink '%.200s' points outside the layer ('%.200s').", path, link);
+                                     "Layer hardlink '%.200s' points outside the layer ('%.200s').", path,
+                                     link);
         if (r < 0 || isempty(target))
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
                                      "Layer hardlink '%.200s' has an invalid target.", path);
@@ -483,9 +494,11 @@ static int apply_hardlink(Unpacker *u, const char *link, int parent_fd, const ch
         /* The target's parents resolve inside the root; its last component is not followed. */
         tfd = confine_open(u->root_fd, target, O_PATH | O_NOFOLLOW, 0);
         if (tfd < 0)
-                return oci_error_set(u->err, tfd == -ENOENT ? -EBADMSG : tfd, LAYER_HINT_MALFORMED,
-                                     "Layer hardlink '%.200s' points to '%.200s', which cannot be opened in the "
-                                     "layer: %s.", path, target, strerror(-tfd));
+                return oci_error_set(
+                        u->err, tfd == -ENOENT ? -EBADMSG : tfd, LAYER_HINT_MALFORMED,
+                        "Layer hardlink '%.200s' points to '%.200s', which cannot be opened in the "
+                        "layer: %s.",
+                        path, target, strerror(-tfd));
         if (fstat(tfd, &tst) < 0)
                 return entry_fail(u, -errno, path, "stat the hardlink target of");
         if (S_ISDIR(tst.st_mode))
@@ -516,14 +529,15 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
         int r;
 
         if (++u->n_entries > LAYER_ENTRIES_MAX)
-                return oci_error_set(u->err, -E2BIG, LAYER_HINT_MALFORMED, "The layer has more than %u entries.",
-                                     LAYER_ENTRIES_MAX);
+                return oci_error_set(u->err, -E2BIG, LAYER_HINT_MALFORMED,
+                                     "The layer has more than %u entries.", LAYER_ENTRIES_MAX);
         if (!raw)
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED, "A layer entry has no name.");
         r = confine_path_normalize(raw, LAYER_PATH_MAX, &path);
         if (r == -EXDEV)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer entry '%.200s' points outside the layer (absolute path or '..').", raw);
+                return oci_error_set(
+                        u->err, -EBADMSG, LAYER_HINT_MALFORMED,
+                        "Layer entry '%.200s' points outside the layer (absolute path or '..').", raw);
         if (r == -ENAMETOOLONG)
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
                                      "A layer entry name is longer than %u bytes.", LAYER_PATH_MAX);
@@ -549,8 +563,8 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
         base = base ? base + 1 : path;
         r = whiteout_classify(base, &kind, &target);
         if (r < 0)
-                return oci_error_set(u->err, r, LAYER_HINT_MALFORMED, "Layer entry '%.200s' is an invalid whiteout.",
-                                     path);
+                return oci_error_set(u->err, r, LAYER_HINT_MALFORMED,
+                                     "Layer entry '%.200s' is an invalid whiteout.", path);
         /* aufs bookkeeping (".wh..wh.plnk/…", ".wh..wh.aufs") is not content. */
         if (kind == WHITEOUT_META ||
             (kind != WHITEOUT_OPAQUE && (startswith(path, WHITEOUT_PREFIX WHITEOUT_PREFIX) ||
@@ -613,7 +627,8 @@ int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, c
         int r;
 
         if (diff_id && !digest_is_valid(diff_id))
-                return oci_error_set(err, -EINVAL, "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
+                return oci_error_set(err, -EINVAL,
+                                     "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
                                      "'%.100s' is not a valid layer diff_id.", diff_id);
 
         r = layer_reader_new(layer_fd, max_size, err, &rd);
@@ -649,7 +664,8 @@ int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, c
 
                 sha256_final(&rd->hash, actual);
                 if (!streq(actual, diff_id)) {
-                        r = oci_error_set(err, -EBADMSG, "The blob is corrupt or the image config lists the wrong diff_id.",
+                        r = oci_error_set(err, -EBADMSG,
+                                          "The blob is corrupt or the image config lists the wrong diff_id.",
                                           "Layer content does not match its diff_id (expected %s, got %s).",
                                           diff_id, actual);
                         goto finish;
@@ -703,7 +719,8 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
         };
 
         if (n > LAYER_FLAT_LAYERS_MAX)
-                return oci_error_set(err, -E2BIG, NULL, "An image with more than %u layers cannot be unpacked.",
+                return oci_error_set(err, -E2BIG, NULL,
+                                     "An image with more than %u layers cannot be unpacked.",
                                      LAYER_FLAT_LAYERS_MAX);
         for (size_t i = 0; i < n; i++) {
                 if (layer_fds[i] < 0)
@@ -711,7 +728,7 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
                 keep[i] = layer_fds[i];
         }
         keep[n] = target_fd;
-        return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, err);
+        return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, target_fd, err);
 }
 
 static bool keep_nothing(const char *path, void *userdata) {
@@ -742,10 +759,12 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
 
         fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return oci_error_set(err, -errno, "Create it first.", "Cannot open the directory %s: %m.", target_dir);
+                return oci_error_set(err, -errno, "Create it first.", "Cannot open the directory %s: %m.",
+                                     target_dir);
         r = dir_is_empty(fd);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Cannot read the directory %s: %s.", target_dir, strerror(-r));
+                return oci_error_set(err, r, NULL, "Cannot read the directory %s: %s.", target_dir,
+                                     strerror(-r));
         if (r == 0)
                 return oci_error_set(err, -ENOTEMPTY, "Unpack into an empty directory.",
                                      "The directory %s is not empty.", target_dir);
@@ -779,23 +798,29 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
 
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err) {
         _cleanup_close_ int dfd = -EBADF, tfd = -EBADF;
-        char tmp[sizeof(".tmp-") + 16];
+        char tmp[sizeof(LAYER_CACHE_TEMP_PREFIX) + 16];
         uint64_t rnd;
         const char *hex;
         struct stat st;
         int r;
 
         if (!digest_is_valid(diff_id))
-                return oci_error_set(err, -EINVAL, "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
+                return oci_error_set(err, -EINVAL,
+                                     "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
                                      "'%.100s' is not a valid layer diff_id.", strempty(diff_id));
         hex = digest_hex(diff_id);
 
-        r = mkdir_p(layers_dir, 0755);
+        r = mkdir_p(layers_dir, 0700);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Cannot create the layer cache %s: %s.", layers_dir, strerror(-r));
+                return oci_error_set(err, r, NULL, "Cannot create the layer cache %s: %s.", layers_dir,
+                                     strerror(-r));
         dfd = open(layers_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return oci_error_set(err, -errno, NULL, "Cannot open the layer cache %s: %m.", layers_dir);
+        /* Layers hold whatever setuid binaries and device nodes images carry: only root may enter. */
+        if (fchmod(dfd, 0700) < 0)
+                return oci_error_set(err, -errno, NULL, "Cannot restrict access to the layer cache %s: %m.",
+                                     layers_dir);
 
         if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 if (!S_ISDIR(st.st_mode))
@@ -809,11 +834,12 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
         for (unsigned attempt = 0;; attempt++) {
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return oci_error_set(err, -EIO, NULL, "Failed to get random bytes.");
-                snprintf(tmp, sizeof(tmp), ".tmp-%016llx", (unsigned long long) rnd);
+                snprintf(tmp, sizeof(tmp), LAYER_CACHE_TEMP_PREFIX "%016llx", (unsigned long long) rnd);
                 if (mkdirat(dfd, tmp, 0700) >= 0)
                         break;
                 if (errno != EEXIST || attempt >= 16)
-                        return oci_error_set(err, -errno, NULL, "Cannot create a directory in %s: %m.", layers_dir);
+                        return oci_error_set(err, -errno, NULL, "Cannot create a directory in %s: %m.",
+                                             layers_dir);
         }
         tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (tfd < 0) {
@@ -839,8 +865,8 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
                         return 0;
                 }
                 if (r < 0) {
-                        r = oci_error_set(err, r, NULL, "Cannot move the unpacked layer into %s: %s.", layers_dir,
-                                          strerror(-r));
+                        r = oci_error_set(err, r, NULL, "Cannot move the unpacked layer into %s: %s.",
+                                          layers_dir, strerror(-r));
                         goto fail;
                 }
         }
@@ -849,5 +875,34 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
 
 fail:
         (void) confine_rm_rf_at(dfd, tmp);
+        return r;
+}
+
+int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret) {
+        char *p;
+
+        if (!digest_is_valid(diff_id))
+                return -EINVAL;
+        p = path_join(layers_dir, digest_hex(diff_id));
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int layer_cache_remove_temp(const char *layers_dir) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r = 0;
+
+        d = opendir(layers_dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!startswith(de->d_name, LAYER_CACHE_TEMP_PREFIX))
+                        continue;
+                int q = confine_rm_rf_at(dirfd(d), de->d_name);
+                if (q < 0 && r >= 0)
+                        r = q;
+        }
         return r;
 }

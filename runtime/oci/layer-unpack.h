@@ -3,7 +3,8 @@
  * Invariant: no entry of a layer can create, change or follow anything outside the target
  * directory (every path is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)), and the
  * unpack runs in a child process under a seccomp filter that denies network and exec.  OCI
- * whiteouts become overlayfs whiteouts (.wh.x → char 0:0 "x"; .wh..wh..opq → trusted.overlay.opaque=y). */
+ * whiteouts become overlayfs whiteouts (.wh.x → char 0:0 "x"; .wh..wh..opq → trusted.overlay.opaque=y)
+ * in the cache, or are applied (lower entries removed) by layer_unpack_flat(). */
 #pragma once
 
 #include <stddef.h>
@@ -31,9 +32,18 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
 /* Ensures layers_dir/<hex of diff_id>/ (no "sha256:" prefix) exists for the given layer: unpacks
  * (overlay mode, diff_id verified) into layers_dir/.tmp-<random> and renames it into place with
  * RENAME_NOREPLACE, so a half-unpacked layer is never visible and a concurrent caller that wins
- * the race is kept.  layers_dir is created when missing.  Returns 0 when the layer was already
- * there, 1 when this call unpacked it. */
+ * the race is kept.  layers_dir is created when missing and made 0700 (layers carry setuid files
+ * and device nodes).  Returns 0 when the layer was already there, 1 when this call unpacked it. */
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err);
+
+#define LAYER_CACHE_TEMP_PREFIX ".tmp-"
+
+/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir.  Only
+ * call it when no unpack can be running, e.g. at daemon start under the state-dir lock. */
+int layer_cache_remove_temp(const char *layers_dir);
+
+/* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
+int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
 
 /* Unpacks all layers of an image (in order, whiteouts applied) into one plain directory:
  * used by `slipway image unpack` and tests.  Each layer fd is read from its current offset.

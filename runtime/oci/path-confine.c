@@ -122,8 +122,9 @@ static int confine_open_dir_p(int root_fd, const char *dir, void (*on_created)(c
         }
 }
 
-int confine_open_parent(int root_fd, const char *path, void (*on_created)(const char *prefix, void *userdata),
-                        void *userdata, int *ret_fd, const char **ret_name) {
+int confine_open_parent(int root_fd, const char *path,
+                        void (*on_created)(const char *prefix, void *userdata), void *userdata, int *ret_fd,
+                        const char **ret_name) {
         const char *slash;
         int fd;
 
@@ -213,7 +214,8 @@ int confine_prune_at(int dir_fd, const char *prefix, bool (*keep)(const char *pa
                         return -ENOMEM;
                 if (!keep(path, userdata))
                         q = confine_rm_rf_at(dirfd(d), de->d_name);
-                else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode)) {
+                else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                         S_ISDIR(st.st_mode)) {
                         _cleanup_close_ int cfd = openat(dirfd(d), de->d_name,
                                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         q = cfd < 0 ? -errno : confine_prune_at(cfd, path, keep, userdata);

@@ -17,8 +17,9 @@ int confine_open(int root_fd, const char *path, int flags, mode_t mode);
 /* Opens the directory that holds the last component of the normalised relative path, creating
  * missing parents (mode 0755) inside the root.  Returns an O_RDONLY|O_DIRECTORY fd and the last
  * component (a pointer into path).  on_created(path-prefix) is called for each directory made. */
-int confine_open_parent(int root_fd, const char *path, void (*on_created)(const char *prefix, void *userdata),
-                        void *userdata, int *ret_fd, const char **ret_name);
+int confine_open_parent(int root_fd, const char *path,
+                        void (*on_created)(const char *prefix, void *userdata), void *userdata, int *ret_fd,
+                        const char **ret_name);
 
 /* Removes dir_fd/name and, when it is a directory, everything below it.  Never follows symlinks.
  * ENOENT is not an error. */

@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <linux/landlock.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -83,7 +86,8 @@ static int make_tar(const Ent *ents, size_t n, Compression c, char diff_id[DIGES
                         archive_entry_xattr_add_entry(ae, e->xattr, e->xattr_value, strlen(e->xattr_value));
                 CHECK(archive_write_header(a, ae) == ARCHIVE_OK);
                 if (type == AE_IFREG && !e->hardlink && e->data)
-                        CHECK(archive_write_data(a, e->data, strlen(e->data)) == (la_ssize_t) strlen(e->data));
+                        CHECK(archive_write_data(a, e->data, strlen(e->data)) ==
+                              (la_ssize_t)strlen(e->data));
                 archive_entry_free(ae);
         }
         CHECK(archive_write_close(a) == ARCHIVE_OK);
@@ -103,7 +107,8 @@ static int make_tar(const Ent *ents, size_t n, Compression c, char diff_id[DIGES
         a = archive_write_new();
         CHECK(fd >= 0 && a);
         CHECK(archive_write_set_format_raw(a) == ARCHIVE_OK);
-        CHECK((c == GZIP ? archive_write_add_filter_gzip(a) : archive_write_add_filter_zstd(a)) == ARCHIVE_OK);
+        CHECK((c == GZIP ? archive_write_add_filter_gzip(a) : archive_write_add_filter_zstd(a)) ==
+              ARCHIVE_OK);
         CHECK(archive_write_open_fd(a, fd) == ARCHIVE_OK);
         struct archive_entry *ae = archive_entry_new();
         archive_entry_set_filetype(ae, AE_IFREG);
@@ -199,21 +204,22 @@ static void test_normalize(void) {
 
 static void test_basic(void) {
         const Ent ents[] = {
-                { "./", AE_IFDIR, 0755 },
-                { "etc/", AE_IFDIR, 0755, .mtime = 1000000 },
-                { "etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
-                  .xattr_value = "value" },
-                { "etc/hard", .hardlink = "etc/hostname" },
-                { "etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname" },
-                { "bin/su", .perm = 04755, .data = "#!su" },
-                { "bin/sg", .perm = 02711, .data = "#!sg", .gid = 42 },
-                { "tmp/", AE_IFDIR, 01777 },
-                { "dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3) },
-                { "dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6 },
-                { "dev/fifo", AE_IFIFO, 0600 },
-                { "usr/lib/deep/file", .data = "deep" },
-                { "forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y" },
-                { "opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway", .xattr_value = "t" },
+                {"./", AE_IFDIR, 0755},
+                {"etc/", AE_IFDIR, 0755, .mtime = 1000000},
+                {"etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
+                 .xattr_value = "value"},
+                {"etc/hard", .hardlink = "etc/hostname"},
+                {"etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname"},
+                {"bin/su", .perm = 04755, .data = "#!su"},
+                {"bin/sg", .perm = 02711, .data = "#!sg", .gid = 42},
+                {"tmp/", AE_IFDIR, 01777},
+                {"dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3)},
+                {"dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6},
+                {"dev/fifo", AE_IFIFO, 0600},
+                {"usr/lib/deep/file", .data = "deep"},
+                {"forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y"},
+                {"opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway", .xattr_value = "t"},
+                {"forged2", .xattr = "user.overlay.redirect", .xattr_value = "/etc"},
         };
         char diff_id[DIGEST_STRING_MAX], v[16];
         OciError err = {};
@@ -242,7 +248,8 @@ static void test_basic(void) {
         CHECK((sg.st_mode & 07777) == 02711 && sg.st_gid == 42);
         CHECK((stat_at(root, "tmp").st_mode & 07777) == 01777);
 
-        struct stat dn = stat_at(root, "dev/null"), dl = stat_at(root, "dev/loop0"), df = stat_at(root, "dev/fifo");
+        struct stat dn = stat_at(root, "dev/null"), dl = stat_at(root, "dev/loop0"),
+                    df = stat_at(root, "dev/fifo");
         CHECK(S_ISCHR(dn.st_mode) && dn.st_rdev == makedev(1, 3) && (dn.st_mode & 07777) == 0666);
         CHECK(S_ISBLK(dl.st_mode) && dl.st_rdev == makedev(7, 0) && dl.st_gid == 6);
         CHECK(S_ISFIFO(df.st_mode) && (df.st_mode & 07777) == 0600);
@@ -256,6 +263,8 @@ static void test_basic(void) {
         CHECK(getxattr(optp, "trusted.slipway", v, sizeof(v)) == 1);
         /* A layer cannot forge overlayfs metadata. */
         CHECK(getxattr(forged, OVERLAY_OPAQUE_XATTR, v, sizeof(v)) < 0 && errno == ENODATA);
+        _cleanup_free_ char *forged2 = path_join(root, "forged2");
+        CHECK(getxattr(forged2, "user.overlay.redirect", v, sizeof(v)) < 0 && errno == ENODATA);
 
         /* zstd, through the cache: named by the hex of the diff_id, second call is a no-op. */
         _cleanup_free_ char *layers = sub("layers");
@@ -265,8 +274,8 @@ static void test_basic(void) {
         CHECK(lseek(fd, 0, SEEK_SET) == 0);
         CHECK(layer_cache_ensure(layers, fd, diff_id, &err) == 0);
         close(fd);
-        cached = path_join(layers, digest_hex(diff_id));
-        CHECK(cached);
+        CHECK(layer_cache_path(layers, diff_id, &cached) == 0);
+        CHECK((stat_at(base, "layers").st_mode & 07777) == 0700);
         CHECK(S_ISREG(stat_at(cached, "etc/hostname").st_mode));
         CHECK(count_entries(layers) == 1);
         free(cached);
@@ -331,7 +340,8 @@ static void test_flat(void) {
 
         CHECK(exists_at(root, "a/keep") && !exists_at(root, "a/gone") && !exists_at(root, "a/.wh.gone"));
         CHECK(exists_at(root, "d/new") && exists_at(root, "d/later") && exists_at(root, "d/sub/new2"));
-        CHECK(!exists_at(root, "d/old") && !exists_at(root, "d/sub/old2") && !exists_at(root, "d/.wh..wh..opq"));
+        CHECK(!exists_at(root, "d/old") && !exists_at(root, "d/sub/old2") &&
+              !exists_at(root, "d/.wh..wh..opq"));
         CHECK(!exists_at(root, "x"));
         CHECK(S_ISDIR(stat_at(root, "f").st_mode) && exists_at(root, "f/inner"));
         CHECK(exists_at(root, "w/mine"));
@@ -340,7 +350,8 @@ static void test_flat(void) {
 
 /* Unpacks ents into a fresh target next to a fresh canary; returns the result.  The canary (and
  * /etc/passwd's link count) must never change, whatever the result. */
-static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, OciError *err, char **ret_root) {
+static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, OciError *err,
+                       char **ret_root) {
         _cleanup_free_ char *root = fresh_dir(name), *canary = fresh_dir("canary"), *secret = NULL;
         struct stat before, after;
         int fd, r;
@@ -356,7 +367,8 @@ static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, O
         CHECK(count_entries(canary) == 1);
         CHECK(stat_at(canary, "secret").st_nlink == 1);
         CHECK(stat("/etc/passwd", &after) == 0 && after.st_nlink == before.st_nlink);
-        CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+        CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+              after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
         fprintf(stderr, "escape case %s: %s\n", name, r < 0 ? err->message : "confined");
         if (r < 0) {
                 CHECK(err->message[0]);
@@ -439,7 +451,8 @@ static void test_escapes(void) {
 }
 
 static void test_bad_streams(void) {
-        const Ent ents[] = { { "a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }, { "b/c", .data = "c" } };
+        const Ent ents[] = {{"a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+                            {"b/c", .data = "c"}};
         char diff_id[DIGEST_STRING_MAX];
         OciError err = {};
         _cleanup_free_ char *root = fresh_dir("bad");
@@ -488,15 +501,39 @@ static void test_bad_streams(void) {
         CHECK(r == -EBADMSG);
         close(fd);
 
+        /* Limits: entry name length, uncompressed size (the in-process entry point takes a bound). */
+        char longname[LAYER_PATH_MAX + 64];
+        memset(longname, 'n', sizeof(longname) - 1);
+        longname[sizeof(longname) - 1] = 0;
+        for (size_t i = 200; i < sizeof(longname) - 1; i += 200)
+                longname[i] = '/';
+        const Ent long_ents[] = { { longname, .data = "x" } };
+        fd = make_tar(long_ents, 1, PLAIN, NULL);
+        r = layer_unpack_fd(fd, root, NULL, &err);
+        CHECK(r == -EBADMSG && strstr(err.message, "longer than"));
+        close(fd);
+
+        int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(dfd >= 0);
+        fd = make_tar(ents, ELEMENTSOF(ents), GZIP, NULL);
+        r = layer_unpack_in_process(fd, dfd, LAYER_UNPACK_OVERLAY, NULL, 1024, &err);
+        fprintf(stderr, "too big: %s\n", err.message);
+        CHECK(r == -EFBIG);
+        close(fd);
+        close(dfd);
+
         /* Invalid diff_id strings never reach the file system. */
         _cleanup_free_ char *layers = sub("layers-bad");
         fd = make_tar(ents, ELEMENTSOF(ents), PLAIN, NULL);
         CHECK(layer_cache_ensure(layers, fd, "sha256:../../etc", &err) == -EINVAL);
-        CHECK(layer_cache_ensure(layers, fd, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        CHECK(layer_cache_ensure(layers, fd,
+                                 "sha256:0000000000000000000000000000000000000000000000000000000000000000",
                                  &err) == -EBADMSG);
         CHECK(count_entries(layers) == 0); /* the temp dir is gone */
         close(fd);
 }
+
+static bool landlock_expected;
 
 static int sandbox_probe(void *userdata, OciError *err) {
         char *const argv[] = { (char *) "/bin/true", NULL };
@@ -515,11 +552,29 @@ static int sandbox_probe(void *userdata, OciError *err) {
                 return oci_error_set(err, -EIO, NULL, "unshare() was allowed");
         if (mount("none", "/", NULL, MS_REMOUNT, NULL) >= 0 || errno != EPERM)
                 return oci_error_set(err, -EIO, NULL, "mount() was allowed");
-        /* Files still work. */
+        if (kill(getppid(), 0) >= 0 || errno != EPERM)
+                return oci_error_set(err, -EIO, NULL, "signalling the parent was allowed");
+        if (kill(getpid(), 0) < 0)
+                return oci_error_set(err, -EIO, NULL, "signalling itself was denied: %m");
+        /* Files still work below the write root, and nowhere else (Landlock, when the kernel has it). */
         int fd = openat(*(int *) userdata, "probe", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return oci_error_set(err, -errno, NULL, "open failed: %m");
         close(fd);
+        if (mkdirat(*(int *) userdata, "sub", 0755) < 0 ||
+            mknodat(*(int *) userdata, "sub/fifo", S_IFIFO | 0600, 0) < 0)
+                return oci_error_set(err, -errno, NULL, "mkdir/mknod below the write root failed: %m");
+        if (landlock_expected) {
+                char outside[sizeof(base) + 32];
+                snprintf(outside, sizeof(outside), "%s/outside-probe", base);
+                fd = open(outside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd >= 0 || errno != EACCES)
+                        return oci_error_set(err, -EIO, NULL,
+                                             "creating a file outside the write root worked");
+                fd = open("/etc/passwd", O_WRONLY | O_APPEND | O_CLOEXEC);
+                if (fd >= 0 || errno != EACCES)
+                        return oci_error_set(err, -EIO, NULL, "opening /etc/passwd for writing worked");
+        }
         return oci_error_set(err, -ENOTRECOVERABLE, "the hint", "all denied as expected");
 }
 
@@ -530,11 +585,16 @@ static void test_sandbox(void) {
 
         CHECK(dfd >= 0);
         /* The probe reports success through a distinct error, so the message transport is tested too. */
-        int r = unpack_sandbox_run(sandbox_probe, &dfd, &dfd, 1, &err);
+        landlock_expected =
+                syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 0;
+        if (!landlock_expected)
+                fprintf(stderr, "no Landlock in this kernel: not checking write confinement\n");
+        int r = unpack_sandbox_run(sandbox_probe, &dfd, &dfd, 1, dfd, &err);
         fprintf(stderr, "sandbox: %s\n", err.message);
         CHECK(r == -ENOTRECOVERABLE);
         CHECK(streq(err.message, "all denied as expected") && streq(err.hint, "the hint"));
-        CHECK(exists_at(dir, "probe"));
+        CHECK(exists_at(dir, "probe") && exists_at(dir, "sub/fifo"));
+        CHECK(!exists_at(base, "outside-probe"));
         close(dfd);
 }
 
@@ -562,13 +622,22 @@ static void test_cache_race(void) {
         }
         CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *dir = path_join(layers, digest_hex(diff_id));
+
+        /* What a killed unpack leaves behind is removed at start-up; cached layers stay. */
+        _cleanup_free_ char *stale = path_join(layers, LAYER_CACHE_TEMP_PREFIX "0123456789abcdef");
+        _cleanup_free_ char *stale_file = path_join(stale, "half");
+        CHECK(mkdir(stale, 0700) == 0);
+        CHECK(write_file_atomic(stale_file, "h", 1, 0644) >= 0);
+        CHECK(count_entries(layers) == 2);
+        CHECK(layer_cache_remove_temp(layers) == 0);
+        CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *c = read_at(dir, "c");
         CHECK(streq(c, "c"));
         close(fd);
 }
 
 static void test_overlay_mount(void) {
-        const Ent lower[] = { { "a/file", .data = "f" }, { "a/other", .data = "o" }, { "d/old", .data = "o" } };
+        const Ent lower[] = {{"a/file", .data = "f"}, {"a/other", .data = "o"}, {"d/old", .data = "o"}};
         const Ent upper[] = { { "a/.wh.file" }, { "d/.wh..wh..opq" }, { "d/new", .data = "n" } };
         char lower_id[DIGEST_STRING_MAX], upper_id[DIGEST_STRING_MAX], opts[1024];
         _cleanup_free_ char *layers = sub("layers-ovl"), *merged = fresh_dir("merged");
@@ -588,8 +657,8 @@ static void test_overlay_mount(void) {
                 fprintf(stderr, "overlay mount failed (%m): skipping the merged-view check\n");
                 return;
         }
-        bool ok = !exists_at(merged, "a/file") && exists_at(merged, "a/other") && !exists_at(merged, "d/old") &&
-                  exists_at(merged, "d/new");
+        bool ok = !exists_at(merged, "a/file") && exists_at(merged, "a/other") &&
+                  !exists_at(merged, "d/old") && exists_at(merged, "d/new");
         CHECK(umount2(merged, MNT_DETACH) == 0);
         CHECK(ok);
 }

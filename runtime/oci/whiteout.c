@@ -149,7 +149,8 @@ int whiteout_apply_flat(int parent_fd, const char *parent_path, WhiteoutKind kin
                         const LayerPaths *created) {
         switch (kind) {
         case WHITEOUT_FILE: {
-                _cleanup_free_ char *path = isempty(parent_path) ? strdup(target) : path_join(parent_path, target);
+                _cleanup_free_ char *path =
+                        isempty(parent_path) ? strdup(target) : path_join(parent_path, target);
                 if (!path)
                         return -ENOMEM;
                 if (layer_paths_contains(created, path))
