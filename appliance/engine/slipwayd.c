@@ -14,6 +14,7 @@
 #include "fs-util.h"
 #include "http-server.h"
 #include "image-catalog.h"
+#include "layer-unpack.h"
 #include "log.h"
 #include "oci-store.h"
 #include "sqlite-util.h"
@@ -172,6 +173,11 @@ static int run(void) {
                                           "restore a backup.", db_path);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
+
+        /* Under the lock no unpack can be running: what a killed one left half-done can go. */
+        r = layer_cache_remove_temp(layers);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean up interrupted layer unpacks in %s: %m", layers);
 
         r = oci_store_open(oci_path, &store);
         if (r < 0)
