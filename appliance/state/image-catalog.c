@@ -464,8 +464,10 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                 if (r < 0)
                         goto finish;
         }
-        qsort(marked.v, marked.n, sizeof *marked.v, cmp_str);
-        qsort(diff_ids.v, diff_ids.n, sizeof *diff_ids.v, cmp_str);
+        if (marked.n > 0)
+                qsort(marked.v, marked.n, sizeof *marked.v, cmp_str);
+        if (diff_ids.n > 0)
+                qsort(diff_ids.v, diff_ids.n, sizeof *diff_ids.v, cmp_str);
 
         /* Sweep blobs. */
         r = oci_store_foreach_blob(c->store, collect_unmarked, &st);
