@@ -55,6 +55,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_STATE_DIR:
@@ -64,9 +65,18 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_state_dir = optarg;
                         break;
-                case ARG_API:
+                case ARG_API: {
+                        _cleanup_free_ char *addr = NULL;
+                        unsigned port;
+
+                        if (http_parse_listen(optarg, &addr, &port) < 0) {
+                                fprintf(stderr, "Error: --api '%s' is not ADDR:PORT with a numeric IP address.\n"
+                                                "Hint: for example --api 127.0.0.1:7070.\n", optarg);
+                                return -EINVAL;
+                        }
                         arg_api = optarg;
                         break;
+                }
                 case ARG_INGRESS:
                 case ARG_PROXY_BIN:
                         /* Accepted for the CLI contract; the proxy supervisor is not built yet. */
@@ -81,7 +91,8 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("slipwayd %s\n", SLIPWAY_VERSION);
                         return 1;
                 default:
-                        fprintf(stderr, "Hint: see 'slipwayd --help'.\n");
+                        fprintf(stderr, "Error: unknown option or missing value: '%s'.\nHint: see 'slipwayd --help'.\n",
+                                argv[optind - 1]);
                         return -EINVAL;
                 }
         if (optind < argc) {
@@ -108,13 +119,14 @@ static int api_url_for(const char *listen, int port, char **ret) {
 }
 
 static int run(void) {
+        /* Declared first so it is released last: no second daemon starts while we still close files. */
+        _cleanup_close_ int lock_fd = -EBADF;
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
-        _cleanup_close_ int lock_fd = -EBADF;
         HttpServer *server = NULL;
         ApiContext ctx = {};
         bool initialised;
@@ -226,7 +238,7 @@ static int run(void) {
                         http_server_stop(server);
                         return log_oom();
                 }
-                ctx.api_url = url_actual;
+                __atomic_store_n(&ctx.api_url, url_actual, __ATOMIC_RELEASE);
         }
         const char *final_url = ctx.api_url;
 
