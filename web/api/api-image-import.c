@@ -51,6 +51,16 @@ int api_image_import(HttpRequest *req) {
                                         "Use a reference of at most 255 characters.");
         have_name = r >= 0;
 
+        /* Refuse a bad name before the upload lands on disk (civetweb drains the unread body). */
+        if (have_name) {
+                _cleanup_free_ char *norm = NULL;
+                r = image_catalog_normalize_ref(name, &norm, &err);
+                if (r < 0)
+                        return api_reply_error(req, r, &err, "Bad image name");
+        } else if (format == OCI_IMPORT_ROOTFS)
+                return http_reply_error(req->conn, 400, "A rootfs tar carries no image name.",
+                                        "Name it with --name, e.g. --name myrootfs:1.0.");
+
         tmp = path_join(ctx->tmp_dir, "upload-XXXXXX");
         if (!tmp)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot accept the upload");
