@@ -275,10 +275,14 @@ static int lex_process(Lexer *lx, char stop, bool raw_escapes, StrBuf *out, Word
                         r = c == '\'' ? lex_single_quote(lx, out) : c == '"' ? lex_double_quote(lx, out) : lex_dollar(lx, out);
                         if (r < 0)
                                 return r;
-                        /* Quoted text stays one word; an unquoted expansion splits at its whitespace. */
-                        r = words_add_string(w, out->data + before, out->len - before, c != '$');
-                        if (r < 0)
-                                return r;
+                        /* Quoted text stays one word; an unquoted expansion splits at its whitespace. An empty
+                         * quoted string still makes a word (""), an empty expansion does not. */
+                        if (out->len > before || c != '$') {
+                                r = words_add_string(w, out->data ? out->data + before : "", out->len - before,
+                                                     c != '$');
+                                if (r < 0)
+                                        return r;
+                        }
                         continue;
                 }
                 lx->pos++;
@@ -466,19 +470,22 @@ static int copy_build_args(char *const *in, char ***ret) {
 }
 
 /* Declares the ARGs of instruction i (already copied into c) into *vars, one after the other so a later
- * default can use an earlier one; c gets the effective values. */
+ * default can use an earlier one; c gets the effective values. In a stage, defaults see the stage's ENV
+ * first and its ARGs second; global ARGs see the earlier global ARGs first and the predefined ones second.
+ * *vars is re-read on every use because declaring reallocates it. */
 static int scope_declare_args(DockerfileScope *s, const DockerfileInstruction *i, DockerfileInstruction *c,
-                              char *const *env, char ***vars, char *const *lookup_args, bool in_stage,
-                              DockerfileError *err) {
+                              char ***vars, bool in_stage, DockerfileError *err) {
         int r;
 
         for (size_t k = 0; k < c->n_pairs; k++) {
+                char *const *env = in_stage ? s->env : *vars;
+                char *const *args = in_stage ? *vars : s->auto_args;
                 const char *v;
 
-                r = scope_expand(s, i, env, lookup_args ? lookup_args : *vars, &c->pairs[k].key, err);
+                r = scope_expand(s, i, env, args, &c->pairs[k].key, err);
                 if (r < 0)
                         return r;
-                r = scope_expand(s, i, env, lookup_args ? lookup_args : *vars, &c->pairs[k].value, err);
+                r = scope_expand(s, i, env, args, &c->pairs[k].value, err);
                 if (r < 0)
                         return r;
                 v = arg_effective(s, c->pairs[k].key, c->pairs[k].value, in_stage);
@@ -525,8 +532,7 @@ int dockerfile_scope_new(const Dockerfile *df, char *const *build_args, char *co
                 if (r < 0)
                         return r;
                 /* Global ARG defaults see earlier global ARGs and the predefined args. */
-                r = scope_declare_args(s, &df->global_args[i], &c, s->global, &s->global, s->auto_args, false,
-                                       err);
+                r = scope_declare_args(s, &df->global_args[i], &c, &s->global, false, err);
                 if (r < 0)
                         return r;
         }
@@ -615,7 +621,7 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 return 0;
 
         case DOCKERFILE_ARG:
-                return scope_declare_args(s, i, c, s->env, &s->args, NULL, true, err);
+                return scope_declare_args(s, i, c, &s->args, true, err);
 
         case DOCKERFILE_COPY:
         case DOCKERFILE_ADD:

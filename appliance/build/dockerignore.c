@@ -263,8 +263,8 @@ int dockerignore_parse(const char *data, size_t size, const char *filename, Dock
                 r = add_pattern(di, s, len, exclusion);
                 if (r == -EINVAL) {
                         dockerfile_error_set(err, file, line, 1,
-                                             "syntax error in pattern '%.*s': an unterminated '[' character "
-                                             "class; escape a literal '[' as '\\['",
+                                             "syntax error in pattern '%.*s': a '[' character class is not "
+                                             "terminated or not valid; escape a literal '[' as '\\['",
                                              (int) MIN(len, (size_t) 128), s);
                         return -EBADMSG;
                 }

@@ -665,6 +665,25 @@ static void test_scope(void) {
         dockerfile_free(df);
 }
 
+static void test_arg_sequence(void) {
+        _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+        _cleanup_free_ char *out = NULL, *base = NULL;
+        Dockerfile *df;
+
+        /* Within one ARG instruction a default may use an earlier name (global and in a stage). */
+        df = parse_ok("ARG A=1 B=${A}2 C D=$TARGETOS\n"
+                      "FROM img:$B-$D\n"
+                      "ARG E=x F=${E}y\n"
+                      "ARG C\n"
+                      "LABEL f=$F c=\"${C-unset}\"\n");
+        CHECK(dockerfile_scope_new(df, NULL, (char *[]) { "TARGETOS=linux", NULL }, &s, NULL) == 0);
+        CHECK(dockerfile_scope_expand_from(s, &df->stages[0], &base, NULL, NULL) == 0);
+        CHECK_STR(base, "img:12-linux");
+        out = run_stage(df, s, 0, NULL);
+        CHECK(strstr(out, "[[\"f\",\"xy\"],[\"c\",\"unset\"]]"));
+        dockerfile_free(df);
+}
+
 static void test_scope_errors(void) {
         _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
         DockerfileError err = {};
@@ -800,6 +819,7 @@ int main(void) {
         test_structure_errors();
         test_expansion();
         test_scope();
+        test_arg_sequence();
         test_scope_errors();
         test_stages();
         test_serialize();
