@@ -3,6 +3,7 @@
  * both the nesting of ${…} and the size of what a word may expand to. */
 #include "dockerfile-expand.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -677,6 +678,9 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                                                              "or FIRST-LAST/PROTOCOL", w[n]);
                                         return -EBADMSG;
                                 }
+                                /* The protocol is case-insensitive; the image config spells it lower-case. */
+                                for (char *q = strchr(w[n], '/'); q && *q; q++)
+                                        *q = (char) tolower((unsigned char) *q);
                                 r = strv_extend(&ports, w[n]);
                                 if (r < 0)
                                         return r;

@@ -233,6 +233,7 @@ typedef struct LogicalLine {
         StrBuf text;
         Segment *segs;
         size_t n_segs;
+        size_t allocated;
         unsigned first_line;
         unsigned last_line;
         bool empty_continuation;
@@ -244,13 +245,25 @@ static void logical_line_done(LogicalLine *ll) {
         *ll = (LogicalLine) {};
 }
 
-static int logical_line_add(LogicalLine *ll, const char *s, size_t n, unsigned line, unsigned column) {
-        Segment *p;
+/* Grows *array (of *allocated elements of size) so that one more element fits, doubling. */
+static int grow(void **array, size_t *allocated, size_t n, size_t size) {
+        size_t want;
+        void *p;
 
-        p = realloc(ll->segs, (ll->n_segs + 1) * sizeof *p);
+        if (n < *allocated)
+                return 0;
+        want = MAX(*allocated * 2, (size_t) 8);
+        p = realloc(*array, want * size);
         if (!p)
                 return -ENOMEM;
-        ll->segs = p;
+        *array = p;
+        *allocated = want;
+        return 0;
+}
+
+static int logical_line_add(LogicalLine *ll, const char *s, size_t n, unsigned line, unsigned column) {
+        if (grow((void **) &ll->segs, &ll->allocated, ll->n_segs, sizeof *ll->segs) < 0)
+                return -ENOMEM;
         ll->segs[ll->n_segs++] = (Segment) { .offset = ll->text.len, .line = line, .column = column };
         if (ll->n_segs == 1)
                 ll->first_line = line;
@@ -259,11 +272,19 @@ static int logical_line_add(LogicalLine *ll, const char *s, size_t n, unsigned l
 }
 
 static void logical_line_position(const LogicalLine *ll, size_t offset, unsigned *ret_line, unsigned *ret_column) {
-        const Segment *seg = &ll->segs[0];
+        size_t lo = 0, hi = ll->n_segs;
+        const Segment *seg;
 
-        for (size_t i = 1; i < ll->n_segs; i++)
-                if (ll->segs[i].offset <= offset)
-                        seg = &ll->segs[i];
+        /* The last segment starting at or before offset (segments are sorted by offset). */
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (ll->segs[mid].offset <= offset)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        seg = &ll->segs[lo];
         *ret_line = seg->line;
         *ret_column = seg->column + (unsigned) (offset - seg->offset);
 }
@@ -487,6 +508,13 @@ static int parser_read_logical(Parser *p) {
                         if (r < 0)
                                 return r;
                 }
+                /* Docker trims the whole logical line; one made of blanks only is no instruction. */
+                while (p->ll.text.len > 0 && is_space(p->ll.text.data[p->ll.text.len - 1]))
+                        p->ll.text.data[--p->ll.text.len] = 0;
+                if (skip_space(p->ll.text.data, p->ll.text.len) == p->ll.text.len) {
+                        logical_line_done(&p->ll);
+                        continue;
+                }
                 return 1;
         }
 }
@@ -502,6 +530,7 @@ typedef struct Word {
 typedef struct WordList {
         Word *words;
         size_t n;
+        size_t allocated;
 } WordList;
 
 static void word_list_done(WordList *l) {
@@ -514,10 +543,9 @@ static void word_list_done(WordList *l) {
 static int word_list_add(WordList *l, const char *s, size_t n, size_t offset) {
         Word *w;
 
-        w = realloc(l->words, (l->n + 1) * sizeof *w);
-        if (!w)
+        if (grow((void **) &l->words, &l->allocated, l->n, sizeof *l->words) < 0)
                 return -ENOMEM;
-        l->words = w;
+        w = l->words;
         w[l->n].text = strndup(s, n);
         if (!w[l->n].text)
                 return -ENOMEM;
@@ -1506,7 +1534,7 @@ static int parser_run(Parser *p) {
                         if (r < 0)
                                 return r;
                 }
-                r = parse_instruction(p, &in, 0, false);
+                r = parse_instruction(p, &in, skip_space(p->ll.text.data, p->ll.text.len), false);
                 if (r < 0)
                         return r;
 

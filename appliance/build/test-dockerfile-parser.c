@@ -99,6 +99,15 @@ static void test_comments_and_continuations(void) {
         CHECK_STR(instr(df, 0, 2)->shell, "echo '#not a comment'");
         dockerfile_free(df);
 
+        /* The logical line is trimmed as a whole, wherever its blanks came from. */
+        df = parse_ok("FROM busybox\nRUN echo hi   \t\nRUN \\\n   echo\n\\\n   CMD x  \n");
+        CHECK(df->stages[0].n_instructions == 3);
+        CHECK_STR(instr(df, 0, 0)->shell, "echo hi");
+        CHECK_STR(instr(df, 0, 1)->shell, "echo");
+        CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 6 && instr(df, 0, 2)->column == 4);
+        CHECK_STR(instr(df, 0, 2)->shell, "x");
+        dockerfile_free(df);
+
         /* CRLF line endings and a BOM. */
         df = parse_ok("\xEF\xBB\xBF" "FROM busybox\r\nRUN a \\\r\n b\r\n");
         CHECK_STR(instr(df, 0, 0)->shell, "a  b");
@@ -626,7 +635,7 @@ static void test_scope(void) {
                       "COPY --chown=${U:-app} [\"$LOCAL/a\", \"/dst/${VERSION}\"]\n"
                       "RUN echo $VERSION\n"
                       "ARG PORTS=\"80 443\"\n"
-                      "EXPOSE $PORTS\n"
+                      "EXPOSE $PORTS 53/UDP\n"
                       "USER \"${U:-nobody}\"\n");
 
         CHECK(dockerfile_scope_new(df, build_args, auto_args, &s, NULL) == 0);
@@ -649,7 +658,7 @@ static void test_scope(void) {
         CHECK(strstr(out, "{\"kind\":\"WORKDIR\",\"shell\":\"/src/xamd64\"}"));
         CHECK(strstr(out, "{\"exec\":[\"xamd64/a\",\"/dst/2.0\"],\"flags\":{\"chown\":\"app\"},\"kind\":\"COPY\"}"));
         CHECK(strstr(out, "{\"kind\":\"RUN\",\"shell\":\"echo $VERSION\"}"));
-        CHECK(strstr(out, "{\"args\":[\"80\",\"443\"],\"kind\":\"EXPOSE\"}"));
+        CHECK(strstr(out, "{\"args\":[\"80\",\"443\",\"53/udp\"],\"kind\":\"EXPOSE\"}"));
         CHECK(strstr(out, "{\"kind\":\"USER\",\"shell\":\"nobody\"}"));
 
         CHECK_STR(env_get(dockerfile_scope_env(s), "abc"), "bye");
