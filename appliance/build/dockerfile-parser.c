@@ -1126,9 +1126,15 @@ static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, 
         r = parse_json_array(p, s, base, kw, &in->argv, &in->n_argv);
         if (r < 0)
                 return r;
-        if (r > 0)
+        if (r > 0) {
                 in->json_form = true;
-        else {
+                /* JSON strings are expanded too; their syntax errors point at the array. */
+                for (size_t i = 0; i < in->n_argv; i++) {
+                        r = check_expandable(p, kw, in->argv[i], base);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
                 r = check_no_heredoc(p, kw, s, base);
                 if (r < 0)
                         return r;
@@ -1169,9 +1175,14 @@ static int parse_volume(Parser *p, DockerfileInstruction *in, const char *s, siz
         r = parse_json_array(p, s, base, "VOLUME", &in->argv, &in->n_argv);
         if (r < 0)
                 return r;
-        if (r > 0)
+        if (r > 0) {
                 in->json_form = true;
-        else {
+                for (size_t i = 0; i < in->n_argv; i++) {
+                        r = check_expandable(p, "VOLUME", in->argv[i], base);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
                 r = split_blanks(s, base, &w);
                 if (r < 0)
                         return r;

@@ -332,6 +332,7 @@ static void test_copy_add_volume_expose(void) {
                     "into the build context and ADD it from there.");
         PARSE_FAILS("FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n", "Dockerfile:2:", "ADD from a URL");
         PARSE_FAILS("FROM busybox\nADD --checksum=sha256:abc x /x\n", "Dockerfile:2:5: ", "ADD from a URL");
+        PARSE_FAILS("FROM busybox\nCOPY [\"${A\", \"/d\"]\n", "Dockerfile:2:6: ", "COPY: bad substitution");
         PARSE_FAILS("FROM busybox\nCOPY onlyone\n", "Dockerfile:2:6: ", "COPY requires at least two arguments");
         PARSE_FAILS("FROM busybox\nCOPY --chmod=u+x a b\n", "Dockerfile:2:", "invalid --chmod=u+x");
         PARSE_FAILS("FROM busybox\nCOPY --from a b\n", "Dockerfile:2:6: ", "flag '--from' requires a value");
