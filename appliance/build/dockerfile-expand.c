@@ -217,10 +217,9 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
                         return lex_error(lx, start, "bad substitution: missing '}'");
                 lx->pos++;
                 if (modifier != '-' && modifier != '+' && modifier != '?')
-                        return lex_error(lx, start, "unsupported modifier ':%c' in substitution; expected ${%.*s:-default}, "
-                                         "${%.*s:+alternative} or ${%.*s:?message}", modifier, (int) MIN(nlen, (size_t) 32),
-                                         lx->s + name, (int) MIN(nlen, (size_t) 32), lx->s + name,
-                                         (int) MIN(nlen, (size_t) 32), lx->s + name);
+                        return lex_error(lx, start,
+                                         "unsupported modifier ':%c' in substitution; expected ${NAME:-default}, "
+                                         "${NAME:+alternative} or ${NAME:?message}", modifier);
         } else if (c != '-' && c != '+' && c != '?')
                 return lex_error(lx, start, "unsupported modifier '%c' in substitution; expected '}', ':-', ':+', "
                                  "'-' or '+'", c);
@@ -273,7 +272,12 @@ static int lex_process(Lexer *lx, char stop, bool raw_escapes, StrBuf *out, Word
                         return 0;
                 }
                 if (c == '\'' || c == '"' || c == '$') {
-                        r = c == '\'' ? lex_single_quote(lx, out) : c == '"' ? lex_double_quote(lx, out) : lex_dollar(lx, out);
+                        if (c == '\'')
+                                r = lex_single_quote(lx, out);
+                        else if (c == '"')
+                                r = lex_double_quote(lx, out);
+                        else
+                                r = lex_dollar(lx, out);
                         if (r < 0)
                                 return r;
                         /* Quoted text stays one word; an unquoted expansion splits at its whitespace. An empty
@@ -630,7 +634,8 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                         r = scope_expand(s, i, s->env, s->args, &c->argv[k], err);
                         if (r < 0)
                                 return r;
-                        if (i->kind == DOCKERFILE_ADD && k + 1 < c->n_argv && dockerfile_source_is_remote(c->argv[k])) {
+                        if (i->kind == DOCKERFILE_ADD && k + 1 < c->n_argv &&
+                            dockerfile_source_is_remote(c->argv[k])) {
                                 dockerfile_error_set(err, s->df->filename, i->line, i->column, "%s",
                                                      DOCKERFILE_ADD_URL_MESSAGE);
                                 return -EBADMSG;
@@ -674,8 +679,8 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                         for (size_t n = 0; w[n]; n++) {
                                 if (!dockerfile_expose_port_is_valid(w[n])) {
                                         dockerfile_error_set(err, s->df->filename, i->line, i->column,
-                                                             "EXPOSE: invalid port '%s'; expected PORT, PORT/PROTOCOL "
-                                                             "or FIRST-LAST/PROTOCOL", w[n]);
+                                                             "EXPOSE: invalid port '%s'; expected PORT, "
+                                                             "PORT/PROTOCOL or FIRST-LAST/PROTOCOL", w[n]);
                                         return -EBADMSG;
                                 }
                                 /* The protocol is case-insensitive; the image config spells it lower-case. */
@@ -712,8 +717,9 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 if (r < 0)
                         return r;
                 if (isempty(c->shell)) {
-                        dockerfile_error_set(err, s->df->filename, i->line, i->column, "%s: the argument expands to "
-                                             "an empty string", dockerfile_instruction_to_string(i->kind));
+                        dockerfile_error_set(err, s->df->filename, i->line, i->column,
+                                             "%s: the argument expands to an empty string",
+                                             dockerfile_instruction_to_string(i->kind));
                         return -EBADMSG;
                 }
                 return 0;

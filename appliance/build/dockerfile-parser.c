@@ -723,8 +723,10 @@ typedef struct FlagSpec {
 static const FlagSpec from_flags[] = { { "platform", FLAG_VALUE } };
 static const FlagSpec run_flags[] = {
         { "network", FLAG_VALUE },
-        { "mount", FLAG_REFUSED, "RUN --mount is not supported; copy what the step needs into the stage with COPY" },
-        { "security", FLAG_REFUSED, "RUN --security is not supported; build steps always run unprivileged in a sandbox" },
+        { "mount", FLAG_REFUSED,
+          "RUN --mount is not supported; copy what the step needs into the stage with COPY" },
+        { "security", FLAG_REFUSED,
+          "RUN --security is not supported; build steps always run unprivileged in a sandbox" },
 };
 static const FlagSpec copy_flags[] = {
         { "from", FLAG_VALUE },
@@ -995,8 +997,8 @@ static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, 
                 return parser_error(p, base, "RUN --network=%s is not supported; build steps run without network "
                                              "access (use --network=none or leave the flag out)", network);
         if (isempty(s + skip_space(s, strlen(s))))
-                return parser_error(p, base, "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]",
-                                    kw, kw);
+                return parser_error(p, base,
+                                    "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]", kw, kw);
         r = parse_maybe_json(p, in, kw, s, base);
         if (r < 0)
                 return r;
@@ -1012,9 +1014,11 @@ static int parse_shell(Parser *p, DockerfileInstruction *in, const char *s, size
         if (r < 0)
                 return r;
         if (r == 0)
-                return parser_error(p, base, "SHELL requires the arguments in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+                return parser_error(p, base,
+                                    "SHELL requires the arguments in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
         if (in->n_argv == 0)
-                return parser_error(p, base, "SHELL requires at least one argument, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+                return parser_error(p, base,
+                                    "SHELL requires at least one argument, e.g. SHELL [\"/bin/sh\", \"-c\"]");
         in->json_form = true;
         return 0;
 }
@@ -1026,7 +1030,10 @@ static int add_pair(DockerfileInstruction *in, const char *key, size_t key_len, 
         if (!kv)
                 return -ENOMEM;
         in->pairs = kv;
-        kv[in->n_pairs] = (DockerfileKeyValue) { .key = strndup(key, key_len), .value = value ? strdup(value) : NULL };
+        kv[in->n_pairs] = (DockerfileKeyValue) {
+                .key = strndup(key, key_len),
+                .value = value ? strdup(value) : NULL,
+        };
         in->n_pairs++;
         if (!kv[in->n_pairs - 1].key || (value && !kv[in->n_pairs - 1].value))
                 return -ENOMEM;
@@ -1070,7 +1077,8 @@ static int parse_name_value(Parser *p, DockerfileInstruction *in, const char *kw
 
                 if (!eq)
                         return parser_error(p, w.words[i].offset,
-                                            "%s: can't find '=' in '%s'; expected name=value", kw, w.words[i].text);
+                                            "%s: can't find '=' in '%s'; expected name=value", kw,
+                                            w.words[i].text);
                 if (eq == w.words[i].text)
                         return parser_error(p, w.words[i].offset, "%s: name before '=' must not be empty", kw);
                 *eq = 0;
@@ -1095,7 +1103,8 @@ static int parse_arg(Parser *p, DockerfileInstruction *in, const char *s, size_t
         if (r < 0)
                 return r;
         if (w.n == 0)
-                return parser_error(p, base, "ARG requires at least one argument, e.g. ARG NAME or ARG NAME=default");
+                return parser_error(p, base,
+                                    "ARG requires at least one argument, e.g. ARG NAME or ARG NAME=default");
         for (size_t i = 0; i < w.n; i++) {
                 char *eq = strchr(w.words[i].text, '=');
 
@@ -1396,8 +1405,9 @@ static int unknown_instruction(Parser *p, const char *kw, size_t offset) {
                 used = MIN(used, sizeof list);
         }
         if (best)
-                return parser_error(p, offset, "unknown instruction '%.64s' (did you mean %s?); expected one of %s",
-                                    kw, best, list);
+                return parser_error(p, offset,
+                                    "unknown instruction '%.64s' (did you mean %s?); expected one of %s", kw, best,
+                                    list);
         return parser_error(p, offset, "unknown instruction '%.64s'; expected one of %s", kw, list);
 }
 
@@ -1731,7 +1741,8 @@ static json_t *instruction_to_json(const DockerfileInstruction *i) {
                         return NULL;
                 for (size_t k = 0; k < i->n_flags; k++)
                         if (json_object_set_new(a, i->flags[k].name,
-                                                i->flags[k].value ? json_string(i->flags[k].value) : json_null()) < 0)
+                                                i->flags[k].value ? json_string(i->flags[k].value)
+                                                                  : json_null()) < 0)
                                 return NULL;
         }
         if (i->n_argv > 0 || i->json_form) {

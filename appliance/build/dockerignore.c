@@ -228,7 +228,8 @@ int dockerignore_parse(const char *data, size_t size, const char *filename, Dock
                         len -= 3;
                 }
                 if (memchr(s, 0, len)) {
-                        dockerfile_error_set(err, file, line, 1, "the line contains a NUL byte; is this a binary file?");
+                        dockerfile_error_set(err, file, line, 1,
+                                             "the line contains a NUL byte; is this a binary file?");
                         return -EBADMSG;
                 }
                 if (len > 0 && s[0] == '#')
@@ -257,7 +258,8 @@ int dockerignore_parse(const char *data, size_t size, const char *filename, Dock
                         }
                 }
                 if (di->n_patterns >= DOCKERIGNORE_PATTERNS_MAX) {
-                        dockerfile_error_set(err, file, line, 1, "more than %u patterns", DOCKERIGNORE_PATTERNS_MAX);
+                        dockerfile_error_set(err, file, line, 1, "more than %u patterns",
+                                             DOCKERIGNORE_PATTERNS_MAX);
                         return -EBADMSG;
                 }
                 r = add_pattern(di, s, len, exclusion);
