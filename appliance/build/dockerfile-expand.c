@@ -221,13 +221,15 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
                                          "unsupported modifier ':%c' in substitution; expected ${NAME:-default}, "
                                          "${NAME:+alternative} or ${NAME:?message}", modifier);
         } else if (c != '-' && c != '+' && c != '?')
-                return lex_error(lx, start, "unsupported modifier '%c' in substitution; expected '}', ':-', ':+', "
-                                 "'-' or '+'", c);
+                return lex_error(lx, start,
+                                 "unsupported modifier '%c' in substitution; Slipway supports ${NAME}, "
+                                 "${NAME:-default}, ${NAME:+alternative}, ${NAME-default}, ${NAME+alternative} "
+                                 "and ${NAME:?message}", c);
 
         if (++lx->depth > DOCKERFILE_EXPANSION_DEPTH_MAX)
                 return lex_error(lx, start, "substitutions nested more than %u levels deep",
                                  DOCKERFILE_EXPANSION_DEPTH_MAX);
-        r = lex_process(lx, '}', true, &word, NULL);
+        r = lex_process(lx, '}', false, &word, NULL);
         lx->depth--;
         if (r == -EBADMSG && !lx->s[lx->pos] && strstr(lx->err, "missing '}'"))
                 lx->err_offset = start;
@@ -245,7 +247,9 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
                         return empty ? 0 : lex_append(lx, out, strempty(word.data), word.len);
                 if (empty && !lx->check_only)
                         return lex_error(lx, start, "%.*s: %s", (int) MIN(nlen, (size_t) 64), lx->s + name,
-                                         word.len ? word.data : "is not allowed to be empty");
+                                         word.len ? word.data
+                                                  : value ? "is not allowed to be empty"
+                                                          : "is not allowed to be unset");
                 return value ? lex_append(lx, out, value, strlen(value)) : 0;
         }
         if (c == '-')
@@ -259,7 +263,8 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
         return value ? lex_append(lx, out, value, strlen(value)) : 0;
 }
 
-/* Reads until stop (0 = end of word). raw_escapes keeps escape characters (inside ${…} words). */
+/* Reads until stop (0 = end of word). raw_escapes keeps escape characters in the output (BuildKit does so
+ * only for the ${a#pattern} forms, which Slipway does not implement; kept for parity of the lexer). */
 static int lex_process(Lexer *lx, char stop, bool raw_escapes, StrBuf *out, Words *w) {
         int r;
 

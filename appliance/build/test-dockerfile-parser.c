@@ -469,6 +469,9 @@ static void test_expansion(void) {
                 { "${UNSET:-${A}}", "a" },        /* nested */
                 { "${UNSET:-${ALSO:-${A}x}}", "ax" },
                 { "${UNSET:-a b}", "a b" },
+                { "${UNSET:-a\\$b}", "a$b" },          /* escapes work inside the default */
+                { "${UNSET:-a\\}b}", "a}b" },
+                { "${UNSET:-\"q}\"}", "q}" },          /* quotes too */
                 { "${A:?must be set}", "a" },
                 { "\\$A", "$A" },
                 { "\\\\$A", "\\a" },
@@ -517,6 +520,8 @@ static void test_expansion(void) {
                 { "${UNSET:?is required}", 1, "UNSET: is required" },
                 { "${EMPTY:?}", 1, "EMPTY: is not allowed to be empty" },
                 { "${UNSET?}", 1, "UNSET: is not allowed to be unset" },
+                { "${UNSET:?}", 1, "UNSET: is not allowed to be unset" },
+                { "${A#prefix}", 1, "unsupported modifier '#'" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 DockerfileError err = {};
