@@ -69,8 +69,9 @@ def test_import_docker_archive(daemon, images, skopeo):
         assert info["config"]["config"]["Labels"] == want_cfg["config"]["Labels"]
         assert info["config"]["config"]["Env"] == want_cfg["config"]["Env"]
         # what we store from a docker-archive is a normal image skopeo reads back
-        got = skopeo.inspect(f"oci:{daemon.oci_dir()}@{info['digest']}")
-        assert got["Layers"]
+        got = skopeo.inspect(f"oci:{daemon.oci_dir()}:{refs[0]}")
+        assert got["Digest"] == info["digest"]
+        assert got["Labels"]["org.slipway.test"] == "busybox"
 
 
 def test_import_rootfs_tar(daemon, images, tmp_path):
@@ -120,9 +121,10 @@ def test_round_trip_keeps_digests(daemon, images, skopeo, tmp_path, name, layer_
         daemon.cli("image", "export", ref, "--oci", layout)
         idx = json.loads((layout / "index.json").read_text())
         assert [(m["digest"], m["annotations"][si.REF_ANNOTATION]) for m in idx["manifests"]] == [(digest, ref)]
-        rootfs = _umoci_unpack(layout, ref, tmp_path / "bundle")
         check = si.check_multi_tree if name == "multi" else si.check_busybox_tree
-        assert check(str(rootfs)) == []
+        if layer_type != "tar+zstd":  # umoci 0.4.7 (Debian 12) cannot read zstd layers
+                rootfs = _umoci_unpack(layout, ref, tmp_path / "bundle")
+                assert check(str(rootfs)) == []
 
         # and the unpacker reads every compression
         daemon.cli("image", "unpack", ref, tmp_path / "unpacked")
