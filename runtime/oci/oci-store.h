@@ -114,6 +114,9 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
  * written before the failure are unreferenced and removed by gc). */
 int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret,
                      OciError *err);
+/* The same for a tar stream read from fd until EOF (a pipe or socket is fine: one pass, nothing
+ * buffered whole).  format OCI_IMPORT_OCI_LAYOUT is refused (-EINVAL); AUTO means oci/docker archive. */
+int oci_store_import_fd(OciStore *s, int fd, OciImportFormat format, OciImportResult *ret, OciError *err);
 /* Fills the summary of a stored manifest. */
 int oci_store_image_summary(OciStore *s, const char *digest, OciImageSummary *ret, OciError *err);
 /* Returns {"digest","mediaType","manifest":{...},"config":{...}} for inspect. */
@@ -136,5 +139,8 @@ int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, i
  * (lowercase path components, tag [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).  A bare name gets ":latest". */
 bool oci_ref_is_valid(const char *ref);
 int oci_ref_normalize(const char *ref, char **ret);
+/* Docker's short form: "docker.io/library/busybox:1" → "busybox:1", "docker.io/u/app" → "u/app";
+ * anything else is copied unchanged. */
+int oci_ref_familiarize(const char *ref, char **ret);
 
 void strv_free_n(char **v, size_t n);
