@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +65,16 @@ void image_catalog_read_lock(ImageCatalog *c) {
 
 void image_catalog_read_unlock(ImageCatalog *c) {
         pthread_rwlock_unlock(&c->store_lock);
+}
+
+/* The API contract words this one exactly ("no image named REF."), so it bypasses oci_error_set(),
+ * which capitalises. */
+static int no_such_image(OciError *err, const char *ref) {
+        if (err) {
+                snprintf(err->message, sizeof err->message, "no image named %s.", ref);
+                snprintf(err->hint, sizeof err->hint, "See the names with 'slipway image list'.");
+        }
+        return -ENOENT;
 }
 
 /* Turns a user-given reference into the stored key: a digest stays, a name gets its tag. */
@@ -286,7 +297,7 @@ int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, Oci
         r = image_by_ref(c->db, norm, ret);
         pthread_mutex_unlock(&c->db_lock);
         if (r == -ENOENT)
-                return oci_error_set(err, r, "See the names with 'slipway image list'.", "No image named %s.", ref);
+                return no_such_image(err, ref);
         return r;
 }
 
@@ -339,7 +350,7 @@ int image_catalog_remove(ImageCatalog *c, const char *ref, char **ret_removed,
 unlock:
         pthread_mutex_unlock(&c->db_lock);
         if (r == -ENOENT)
-                return oci_error_set(err, r, "See the names with 'slipway image list'.", "No image named %s.", ref);
+                return no_such_image(err, ref);
         if (r < 0)
                 return r;
         *ret_removed = TAKE_PTR(norm);

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fs-util.h"
@@ -75,6 +77,15 @@ int api_image_import(HttpRequest *req) {
 
         r = image_catalog_import(ctx->catalog, tmp, format, have_name ? name : NULL, &imported, &n, &err);
         if (r < 0) {
+                /* The temp file's name means nothing to the client: call it what it is. */
+                char orig[sizeof err.message], *at;
+                memcpy(orig, err.message, sizeof orig);
+                at = strstr(orig, tmp);
+                if (at) {
+                        *at = 0;
+                        (void) !snprintf(err.message, sizeof err.message, "%s%s%s", orig,
+                                         at == orig ? "The upload" : "the upload", at + strlen(tmp));
+                }
                 log_info("Import rejected: %s", err.message[0] ? err.message : strerror(-r));
                 /* Whatever the store could not find was missing from the upload, not from our API. */
                 return api_reply_error(req, r == -ENOENT ? -EBADMSG : r, &err, "The import failed");

@@ -4,12 +4,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "http-response.h"
 #include "log.h"
@@ -17,6 +19,9 @@
 
 struct HttpServer {
         struct mg_context *ctx;
+        char *addr;
+        int port;
+        int stopping;
         HttpServerConfig cfg;
         unsigned char token_hash[crypto_generichash_BYTES];
 };
@@ -244,6 +249,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         if (!s)
                 return -ENOMEM;
         s->cfg = *cfg;
+        s->addr = TAKE_PTR(addr);
         crypto_generichash(s->token_hash, sizeof s->token_hash, (const unsigned char *) cfg->token,
                            strlen(cfg->token), NULL, 0);
 
@@ -252,22 +258,69 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         s->ctx = mg_start2(&init, &error);
         if (!s->ctx) {
                 log_debug("civetweb failed to start: %s", errtext);
+                free(s->addr);
                 free(s);
                 mg_exit_library();
                 return strstr(errtext, "in use") ? -EADDRINUSE : -EIO;
         }
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
+        s->port = http_server_port(s);
         *ret = s;
         return 0;
 }
 
+/* civetweb's master thread notices mg_stop() only when its 2 s poll() ends; a connection to our
+ * own port ends it at once, so SIGTERM stops slipwayd promptly. */
+static void *stop_waker(void *userdata) {
+        HttpServer *s = userdata;
+        int port = s->port;
+        bool v6 = strchr(s->addr, ':');
+        const char *target = v6 ? (streq(s->addr, "::") ? "::1" : s->addr)
+                                : (streq(s->addr, "0.0.0.0") ? "127.0.0.1" : s->addr);
+
+        for (int i = 0; i < 100 && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && port > 0; i++) {
+                union {
+                        struct sockaddr sa;
+                        struct sockaddr_in in;
+                        struct sockaddr_in6 in6;
+                } sa = {};
+                socklen_t len;
+                int fd;
+
+                if (v6) {
+                        sa.in6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+                        inet_pton(AF_INET6, target, &sa.in6.sin6_addr);
+                        len = sizeof sa.in6;
+                } else {
+                        sa.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port) };
+                        inet_pton(AF_INET, target, &sa.in.sin_addr);
+                        len = sizeof sa.in;
+                }
+                fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd >= 0) {
+                        (void) connect(fd, &sa.sa, len);
+                        safe_close(fd);
+                }
+                usleep(20 * 1000);
+        }
+        return NULL;
+}
+
 HttpServer *http_server_stop(HttpServer *s) {
+        pthread_t waker;
+        bool have_waker;
+
         if (!s)
                 return NULL;
         if (s->ctx) {
+                have_waker = pthread_create(&waker, NULL, stop_waker, s) == 0;
                 mg_stop(s->ctx);
+                __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+                if (have_waker)
+                        pthread_join(waker, NULL);
                 mg_exit_library();
         }
+        free(s->addr);
         free(s);
         return NULL;
 }
@@ -283,14 +336,20 @@ int http_server_port(HttpServer *s) {
 
 int http_request_query(HttpRequest *req, const char *name, char *buf, size_t size) {
         const struct mg_request_info *ri = mg_get_request_info(req->conn);
+        _cleanup_free_ char *tmp = NULL;
         int n;
 
         if (!ri->query_string)
                 return -ENOENT;
-        n = mg_get_var(ri->query_string, strlen(ri->query_string), name, buf, size);
+        /* mg_get_var() clears the buffer even when the name is absent: keep the caller's default. */
+        tmp = malloc(size);
+        if (!tmp)
+                return -ENOMEM;
+        n = mg_get_var(ri->query_string, strlen(ri->query_string), name, tmp, size);
         if (n == -1)
                 return -ENOENT;
         if (n < 0)
                 return -E2BIG;
+        memcpy(buf, tmp, (size_t) n + 1);
         return n;
 }
