@@ -310,6 +310,7 @@ def test_hostile_rootfs_tar_never_writes_outside(store, tmp_path, tmp_path_facto
                 q = store.cli("image", "unpack", name, target, check=False)
                 if q.returncode != 0:
                         assert_clean_error(q)
+                        assert not target.exists() or os.listdir(target) == [], "a failed unpack left files"
                 else:
                         assert (target / "ok.txt").read_text() == "fine\n"
                 store.cli("image", "rm", name)
