@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 import slipway_images as si
+from conftest import assert_clean_error
 
 
 def _layer_digests(manifest):
@@ -175,3 +176,21 @@ def test_reimport_is_idempotent_and_tags_accumulate(daemon, images):
         imgs = daemon.images()
         assert len(imgs) == 1
         assert sorted(imgs[0]["refs"]) == ["busybox:1", "other:2"]
+
+
+def test_remote_cli_with_url_and_token(daemon, images, tmp_path):
+        """`slipway --url URL --token TOKEN` works without access to the state dir (as from another host)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+        env["SLIPWAY_STATE_DIR"] = str(tmp_path / "nowhere")
+
+        def remote(token, *args):
+                return subprocess.run([str(daemon.build.slipway), "--url", daemon.url, "--token", token, "--json",
+                                       *map(str, args)], capture_output=True, text=True, env=env, timeout=120)
+
+        p = remote(daemon.token, "image", "import", images / "busybox.oci.tar")
+        assert p.returncode == 0, p.stderr
+        p = remote(daemon.token, "image", "list")
+        assert p.returncode == 0, p.stderr
+        assert [i["refs"] for i in json.loads(p.stdout)["images"]] == [["busybox:1"]]
+        p = remote("not-the-token", "image", "list")
+        assert_clean_error(p)
