@@ -4,6 +4,7 @@ flat while a ~160 MiB image of incompressible layers goes in and out."""
 import os
 import subprocess
 
+import slipway_images
 from conftest import LARGE_IMAGE_MB
 
 MAX_GROWTH_KB = 50 * 1024
@@ -49,3 +50,43 @@ def test_import_export_large_image_with_flat_memory(daemon, large_image, skopeo,
         out.unlink()
         daemon.cli("image", "rm", "large:1")
         assert daemon.cli("image", "gc")["bytes_freed"] >= sum(l["size"] for l in manifest["layers"])
+
+
+def test_interrupted_import_leaves_nothing(daemon, large_image):
+        """The client dies half-way through an upload: no image, no referenced blob, no temp file remain."""
+        import http.client
+        import time
+        import urllib.parse
+        before = daemon.snapshot()
+        files_before = daemon.blob_files()
+        u = urllib.parse.urlparse(daemon.url)
+        size = os.path.getsize(large_image)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.putrequest("POST", "/api/v1/images/import?format=oci-archive")
+        conn.putheader("Authorization", f"Bearer {daemon.token}")
+        conn.putheader("Content-Type", "application/x-tar")
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        with open(large_image, "rb") as f:
+                left = size * 2 // 3
+                while left:
+                        chunk = f.read(min(left, 1 << 20))
+                        conn.send(chunk)
+                        left -= len(chunk)
+        time.sleep(0.5)
+        conn.sock.shutdown(2)
+        conn.close()
+
+        deadline = time.monotonic() + 15
+        tmp = daemon.state_dir / "tmp"
+        while time.monotonic() < deadline and tmp.is_dir() and os.listdir(tmp):
+                time.sleep(0.2)
+        assert not tmp.is_dir() or os.listdir(tmp) == [], f"temp files left: {os.listdir(tmp)}"
+        assert daemon.snapshot() == before
+        assert "large:1" not in daemon.image_refs()
+        # a blob under its final name is always whole (written to a temp name, verified, then renamed)
+        for digest in daemon.blob_files() - files_before:
+                path = daemon.oci_dir() / "blobs" / "sha256" / digest.split(":")[1]
+                assert slipway_images.sha256_file(path) == digest, f"partial blob {path} is visible"
+        # and the daemon still works
+        assert daemon.cli("status")["images"] == len(before[0])
