@@ -9,6 +9,7 @@
 
 #include "dockerfile-expand.h"
 #include "macro.h"
+#include "strbuf.h"
 
 static bool parse_index(const char *s, size_t *ret) {
         size_t v = 0;
@@ -200,5 +201,42 @@ int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build
                         plan->stages[plan->n_stages++] = sp;
                 }
         *ret = TAKE_PTR(plan);
+        return 0;
+}
+
+static bool declares_arg(const DockerfileInstruction *in, const char *name, size_t len) {
+        if (in->kind != DOCKERFILE_ARG)
+                return false;
+        for (size_t k = 0; k < in->n_pairs; k++)
+                if (strlen(in->pairs[k].key) == len && strncmp(in->pairs[k].key, name, len) == 0)
+                        return true;
+        return false;
+}
+
+int dockerfile_unused_build_args(const Dockerfile *df, char *const *build_args, char ***ret) {
+        _cleanup_strv_free_ char **unused = calloc(1, sizeof(char *));
+        int r;
+
+        if (!unused)
+                return -ENOMEM;
+        for (size_t i = 0; build_args && build_args[i]; i++) {
+                const char *eq = strchr(build_args[i], '=');
+                size_t len = eq ? (size_t) (eq - build_args[i]) : strlen(build_args[i]);
+                bool used = false;
+
+                for (size_t g = 0; g < df->n_global_args && !used; g++)
+                        used = declares_arg(&df->global_args[g], build_args[i], len);
+                for (size_t s = 0; s < df->n_stages && !used; s++)
+                        for (size_t k = 0; k < df->stages[s].n_instructions && !used; k++)
+                                used = declares_arg(&df->stages[s].instructions[k], build_args[i], len);
+                if (used || strv_env_find(unused, build_args[i], len))
+                        continue;
+                r = strv_push(&unused, strndup(build_args[i], len));
+                if (r < 0)
+                        return r;
+                if (!unused[strv_length(unused) - 1])
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(unused);
         return 0;
 }

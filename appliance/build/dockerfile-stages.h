@@ -33,6 +33,10 @@ int dockerfile_stage_reference(const Dockerfile *df, size_t current, const char 
 int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build_args, char *const *auto_args,
                     DockerfileBuildPlan **ret, DockerfileError *err);
 DockerfileBuildPlan *dockerfile_build_plan_free(DockerfileBuildPlan *p);
+
+/* The names of --build-arg values ("NAME=VALUE") that no ARG in the Dockerfile declares (Docker warns
+ * "build-args were not consumed"). A NULL-terminated vector the caller frees with strv_free(). */
+int dockerfile_unused_build_args(const Dockerfile *df, char *const *build_args, char ***ret);
 static inline void dockerfile_build_plan_freep(DockerfileBuildPlan **p) {
         dockerfile_build_plan_free(*p);
 }

@@ -778,6 +778,16 @@ static void test_stages(void) {
         CHECK(strstr(err.message, "stage 'assets' is used before it is defined (at line 6)"));
         CHECK(err.line == 9);
         CHECK(dockerfile_stage_reference(df, 2, "2", 9, 1, &ref, &err) == -EBADMSG);
+
+        {
+                _cleanup_strv_free_ char **unused = NULL;
+                char *given[] = { "BASE=x", "FROMSTAGE=y", "NOPE=1", "NOPE=2", "ALSO", NULL };
+
+                CHECK(dockerfile_unused_build_args(df, given, &unused) == 0);
+                CHECK(strv_length(unused) == 2);
+                CHECK_STR(unused[0], "NOPE");
+                CHECK_STR(unused[1], "ALSO");
+        }
         dockerfile_free(df);
 
         /* A stage used before it is defined, through COPY --from. */

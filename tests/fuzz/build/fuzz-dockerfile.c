@@ -20,6 +20,10 @@ static void exercise_stages(const Dockerfile *df) {
         DockerfileScope *s = NULL;
         DockerfileError err;
 
+        char **unused = NULL;
+
+        if (dockerfile_unused_build_args(df, build_args, &unused) >= 0)
+                strv_free(unused);
         if (dockerfile_scope_new(df, build_args, auto_args, &s, &err) < 0)
                 return;
         for (size_t i = 0; i < df->n_stages; i++) {
