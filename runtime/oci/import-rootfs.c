@@ -12,6 +12,8 @@
 #include "blob-store.h"
 #include "import.h"
 #include "json-util.h"
+#include "layer-unpack.h"
+#include "path-confine.h"
 #include "string-util.h"
 
 #define HINT_ROOTFS "Give a tar of a root file system (.tar, .tar.gz or .tar.zst)."
@@ -67,10 +69,85 @@ static la_ssize_t pump_read(struct archive *a, void *userdata, const void **ret_
         }
 }
 
+#define HINT_ESCAPE "Rebuild the tar with paths relative to the root (tar -C ROOTFS -cf FILE .)."
+#define ROOTFS_RISKY_SYMLINKS_MAX 4096U
+
+/* Symlinks in this tar that point out of their directory tree (absolute, or with ".."): an entry
+ * stored *through* one of them is how a hostile tar tries to write outside the root. */
+typedef struct RiskySymlinks {
+        char **paths;
+        size_t n;
+} RiskySymlinks;
+
+static void risky_symlinks_done(RiskySymlinks *r) {
+        for (size_t i = 0; i < r->n; i++)
+                free(r->paths[i]);
+        free(r->paths);
+}
+
+static bool target_leaves_tree(const char *target) {
+        if (target[0] == '/')
+                return true;
+        for (const char *p = target; *p;) {
+                size_t l = strcspn(p, "/");
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return true;
+                p += l;
+                while (*p == '/')
+                        p++;
+        }
+        return false;
+}
+
+/* A rootfs tar is refused at import, not only at unpack, when an entry would escape the root:
+ * absolute names, ".." components, hardlinks out of the tree, entries through outward symlinks. */
+static int check_entry(RootfsPump *p, struct archive_entry *e, RiskySymlinks *risky) {
+        const char *name = strempty(archive_entry_pathname(e)), *hard = archive_entry_hardlink(e),
+                   *sym = archive_entry_symlink(e);
+        _cleanup_free_ char *norm = NULL, *hnorm = NULL;
+        int r;
+
+        r = confine_path_normalize(name, LAYER_PATH_MAX, &norm);
+        if (r == -EXDEV)
+                return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
+                                     "%s has an entry '%s' that points outside the root file system.", p->name,
+                                     name);
+        if (r == -EINVAL)
+                return 0; /* the root itself ("./") */
+        if (r < 0)
+                return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE, "%s has an entry name that is too long.",
+                                     p->name);
+        if (hard && confine_path_normalize(hard, LAYER_PATH_MAX, &hnorm) < 0)
+                return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
+                                     "%s has a hard link '%s' to '%s', outside the root file system.", p->name,
+                                     name, hard);
+        for (size_t i = 0; i < risky->n; i++) {
+                size_t l = strlen(risky->paths[i]);
+                if (strncmp(norm, risky->paths[i], l) == 0 && norm[l] == '/')
+                        return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
+                                             "%s stores '%s' through the symlink '%s', which points outside "
+                                             "its directory tree.",
+                                             p->name, name, risky->paths[i]);
+        }
+        if (sym && target_leaves_tree(sym)) {
+                char **n;
+
+                if (risky->n >= ROOTFS_RISKY_SYMLINKS_MAX)
+                        return 0; /* beyond this the unpacker's confinement still holds */
+                n = realloc(risky->paths, (risky->n + 1) * sizeof(char *));
+                if (!n)
+                        return -ENOMEM;
+                risky->paths = n;
+                risky->paths[risky->n++] = TAKE_PTR(norm);
+        }
+        return 0;
+}
+
 /* Runs the tar reader over the pump to the end of the archive, then drains what follows the
  * end-of-archive marker (padding belongs to the layer's bytes and to its diff_id too). */
 static int pump_tar(RootfsPump *p, bool *ret_has_shell) {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
+        _cleanup_(risky_symlinks_done) RiskySymlinks risky = {};
         bool has_shell = false;
         size_t n = 0;
         int r;
@@ -91,6 +168,9 @@ static int pump_tar(RootfsPump *p, bool *ret_has_shell) {
                 if (r < ARCHIVE_WARN)
                         return p->error ?: import_archive_error(a, p->name, n == 0 ? NULL : "its header",
                                                                 p->err);
+                r = check_entry(p, e, &risky);
+                if (r < 0)
+                        return r;
                 if (is_shell(strempty(archive_entry_pathname(e))))
                         has_shell = true;
                 n++;

@@ -240,8 +240,8 @@ def test_api_rejects_corrupt_upload_with_422(store, images, tmp_path):
         assert store.snapshot() == before
 
 
-# --- hostile rootfs tars: whatever the daemon does (refuse on import, refuse on unpack, or drop/confine the
-# entries), nothing may land outside the target
+# --- hostile rootfs tars: refused at import with one clear sentence, nothing stored, nothing written
+# outside (hostile layers inside OCI images are stopped at unpack: see the unpack tests)
 
 @pytest.fixture
 def canary(tmp_path_factory):
@@ -303,17 +303,10 @@ def test_hostile_rootfs_tar_never_writes_outside(store, tmp_path, tmp_path_facto
         name = f"hostile-{kind}:1"
         before = store.snapshot()
         p = store.cli("image", "import", "--rootfs", tar, "--name", name, check=False)
-        if p.returncode != 0:
-                assert_clean_error(p)
-                assert store.snapshot() == before
-        else:
-                q = store.cli("image", "unpack", name, target, check=False)
-                if q.returncode != 0:
-                        assert_clean_error(q)
-                        assert not target.exists() or os.listdir(target) == [], "a failed unpack left files"
-                else:
-                        assert (target / "ok.txt").read_text() == "fine\n"
-                store.cli("image", "rm", name)
+        assert p.returncode != 0, f"a {kind} escape was imported"
+        assert_clean_error(p)
+        assert "outside" in p.stderr
+        assert store.snapshot() == before
         allowed = [target, store.state_dir / "layers"]
         leaks = _escaped(u, d, [tmp_path_factory.getbasetemp(), store.state_dir], allowed)
         # inside the layer cache only as a real file below one layer directory
