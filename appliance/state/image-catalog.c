@@ -550,15 +550,60 @@ static int dir_is_empty(const char *path) {
         return 1;
 }
 
+/* Unpacks every layer of an image into the shared cache DIR/layers/<hex>/ (overlay form), as a build
+ * step or an instance needs them; layers already cached are not read again.  Caller holds the lock. */
+static int prepare_layers_locked(ImageCatalog *c, const char *digest, OciError *err) {
+        char **layers = NULL, **diffs = NULL, **types = NULL;
+        size_t n = 0;
+        int r;
+
+        r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &n);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the store.", "Cannot read the layers of %s.", digest);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                _cleanup_free_ char *cached = path_join(c->layers_dir, digest_hex(diffs[i]));
+
+                if (!cached) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (access(cached, F_OK) == 0)
+                        continue;
+                r = oci_store_open_blob(c->store, layers[i], &fd, NULL);
+                if (r < 0) {
+                        oci_error_set(err, r, "Re-import the image.", "Layer %s of %s is missing or damaged.",
+                                      layers[i], digest);
+                        break;
+                }
+                r = layer_cache_ensure(c->layers_dir, fd, diffs[i], err);
+        }
+        strv_free_n(layers, n);
+        strv_free_n(diffs, n);
+        strv_free_n(types, n);
+        return r < 0 ? r : 0;
+}
+
+int image_catalog_prepare_layers(ImageCatalog *c, const char *digest, OciError *err) {
+        int r;
+
+        image_catalog_read_lock(c);
+        r = prepare_layers_locked(c, digest, err);
+        image_catalog_read_unlock(c);
+        return r;
+}
+
 int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, OciError *err) {
         char **layers = NULL, **diffs = NULL, **types = NULL;
         int *fds = NULL;
         size_t n = 0;
+        bool created;
         int r;
 
         if (isempty(path) || path[0] != '/')
                 return oci_error_set(err, -EINVAL, "Give an absolute path on the daemon's host.",
                                      "The unpack target '%s' is not an absolute path.", strempty(path));
+        created = access(path, F_OK) < 0;
         r = mkdir_p(path, 0755);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.", path,
@@ -570,6 +615,10 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
                 return oci_error_set(err, -ENOTEMPTY, "Give a new or empty directory.", "%s is not empty.", path);
 
         image_catalog_read_lock(c);
+        /* The shared layer cache is filled first, exactly as a build or deploy would fill it. */
+        r = prepare_layers_locked(c, digest, err);
+        if (r < 0)
+                goto finish;
         r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &n);
         if (r < 0) {
                 oci_error_set(err, r, "Check the store.", "Cannot read the layers of %s.", digest);
@@ -593,6 +642,8 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
         r = layer_unpack_flat(fds, n, path, err);
 finish:
         image_catalog_read_unlock(c);
+        if (r < 0 && created)
+                (void) rm_rf(path); /* a failed unpack leaves no directory it made */
         for (size_t i = 0; fds && i < n; i++)
                 safe_close(fds[i]);
         free(fds);

@@ -65,6 +65,9 @@ void catalog_gc_result_done(CatalogGcResult *r);
 int image_catalog_gc(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err);
 
 /* Flat rootfs of all layers of ref into path (absolute; created; must be empty). */
+/* Fills the shared layer cache (DIR/layers/<hex of diff_id>/, overlay-form whiteouts) with every
+ * layer of the image; cached layers are not read again. */
+int image_catalog_prepare_layers(ImageCatalog *c, const char *digest, OciError *err);
 int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, OciError *err);
 
 /* Shared hold on the store for streaming readers (export): gc waits until released. */

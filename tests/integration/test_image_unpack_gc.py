@@ -22,6 +22,26 @@ def test_unpack_applies_layers_whiteouts_links_modes(daemon, images, tmp_path):
         assert si.check_multi_tree(str(tmp_path / "again")) == []
 
 
+def test_unpack_fills_the_shared_layer_cache_with_overlay_whiteouts(daemon, images, tmp_path):
+        """DIR/layers/<diff_id hex>/ holds each layer once, in the form overlayfs reads: the top layer's
+        deletions are 0:0 character devices, not .wh. files."""
+        import json
+        import stat
+        digest = daemon.cli("image", "import", images / "multi.oci.tar")["images"][0]["digest"]
+        config = daemon.cli("image", "inspect", "multi:1")["config"]
+        diff_ids = config["rootfs"]["diff_ids"]
+        daemon.cli("image", "unpack", "multi:1", tmp_path / "root")
+        assert _cached_layers(daemon) == sorted(d.split(":", 1)[1] for d in diff_ids)
+        top = daemon.state_dir / "layers" / diff_ids[-1].split(":", 1)[1]
+        whiteouts = [p for p in top.rglob("*") if p.name in ("gone.txt", "gonedir")]
+        assert whiteouts, "the top layer records its deletions"
+        for p in whiteouts:
+                st = os.lstat(p)
+                assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0, f"{p} is not an overlay whiteout"
+        assert not list(top.rglob(".wh.*"))
+        assert digest
+
+
 def test_unpack_refuses_a_non_empty_target(daemon, images, tmp_path):
         daemon.cli("image", "import", images / "busybox.oci.tar")
         target = tmp_path / "busy"
