@@ -217,7 +217,8 @@ int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[st
         _cleanup_json_ json_t *config = NULL, *manifest = NULL, *diff_ids = json_array(), *mlayers = json_array();
         _cleanup_free_ char *cdata = NULL, *mdata = NULL;
         char cdigest[DIGEST_STRING_MAX];
-        json_t *l;
+        const char *created;
+        json_t *l, *hist;
         size_t i;
         int r;
 
@@ -230,7 +231,12 @@ int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[st
                                                          json_object_get(l, "digest"), "size",
                                                          json_object_get(l, "size")));
         }
-        config = json_pack("{s:s, s:O, s:O, s:O, s:{s:s, s:O}, s:O}", "created", ctx->created, "architecture",
+        /* The image is as old as its last step: a fully cached rebuild gives the same image. */
+        hist = json_object_get(state, "history");
+        created = json_string_value(json_object_get(json_array_get(hist, json_array_size(hist) - 1), "created"));
+        if (ctx->source_date_epoch >= 0 || !created)
+                created = ctx->created;
+        config = json_pack("{s:s, s:O, s:O, s:O, s:{s:s, s:O}, s:O}", "created", created, "architecture",
                            json_object_get(state, "architecture"), "os", json_object_get(state, "os"), "config",
                            json_object_get(state, "config"), "rootfs", "type", "layers", "diff_ids", diff_ids,
                            "history", json_object_get(state, "history"));

@@ -264,7 +264,7 @@ static void test_run_whiteout_user(void) {
         CHECK(b.r == 0);
         free(entries);
         entries = last_layer_entries(b.res.digest);
-        CHECK(strstr(entries, "etc/.wh.group"));
+        CHECK(streq(entries, "etc/\netc/.wh.group\n")); /* nothing of nspawn's mount points */
         built_done(&b);
         check_clean();
 }
@@ -466,7 +466,7 @@ int main(void) {
         builder_free(builder);
         image_catalog_free(catalog);
         oci_store_free(store);
-        (void) rm_rf(top);
+        if (!getenv("KEEP")) (void) rm_rf(top);
         fprintf(stderr, "test-builder: OK\n");
         return 0;
 }
