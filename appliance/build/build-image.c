@@ -193,6 +193,19 @@ int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const
         r = build_state_layer_dirs(ctx, state, &dirs, &n);
         if (r < 0)
                 return r;
+        /* The same layer twice (e.g. two steps that changed nothing) would make overlayfs refuse the stack
+         * (ELOOP); the same content higher up covers everything the lower copy provides, so keep the top one. */
+        for (size_t k = 0; k < n; k++) {
+                bool dup = false;
+                for (size_t m = k + 1; m < n && !dup; m++)
+                        dup = streq(dirs[k], dirs[m]);
+                if (dup) {
+                        free(dirs[k]);
+                        memmove(dirs + k, dirs + k + 1, (n - k) * sizeof(char *));
+                        n--;
+                        k--;
+                }
+        }
         if (n + 1 > OVERLAY_LAYERS_MAX)
                 return -E2BIG;
         if (n == 0 && !upper) {

@@ -433,6 +433,66 @@ static void test_cancel(void) {
         check_clean();
 }
 
+/* SLIPWAY_BENCH=1: the cost of one `RUN true` step (median of 10), from the times the STEP lines arrive. */
+typedef struct Stamps {
+        int fd;
+        double t[64];
+        unsigned n;
+} Stamps;
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *stamp_lines(void *userdata) {
+        Stamps *s = userdata;
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(s->fd, buf, sizeof buf)) > 0)
+                for (ssize_t k = 0; k + 5 < n; k++)
+                        if (memcmp(buf + k, "STEP ", 5) == 0 && (k == 0 || buf[k - 1] == '\n') && s->n < 64)
+                                s->t[s->n++] = now_ms();
+        return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void bench_run_step(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-bench", "FROM busybox:test\nRUN true 1\nRUN true 2\nRUN true 3\n"
+                                                             "RUN true 4\nRUN true 5\nRUN true 6\nRUN true 7\n"
+                                                             "RUN true 8\nRUN true 9\nRUN true 10\nENV DONE=1\n");
+        Stamps s = {};
+        BuildResult res = {};
+        BuildError err = {};
+        double d[10];
+        int p[2];
+        pthread_t t;
+
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        s.fd = p[0];
+        CHECK(pthread_create(&t, NULL, stamp_lines, &s) == 0);
+        BuildOptions o = { .context_dir = ctx, .no_cache = true, .log_fd = p[1] };
+        int r = builder_run(builder, &o, NULL, &res, &err);
+        if (r < 0)
+                fprintf(stderr, "bench build: %s\n", err.message);
+        CHECK(r == 0);
+        close(p[1]);
+        CHECK(pthread_join(t, NULL) == 0);
+        close(p[0]);
+        CHECK(s.n == 12);
+        for (unsigned k = 0; k < 10; k++)
+                d[k] = s.t[k + 2] - s.t[k + 1];
+        qsort(d, 10, sizeof d[0], cmp_double);
+        fprintf(stderr, "RUN true step: median %.1f ms (min %.1f, max %.1f)\n", (d[4] + d[5]) / 2, d[0], d[9]);
+        build_result_done(&res);
+}
+
 int main(void) {
         _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
@@ -454,6 +514,11 @@ int main(void) {
         CHECK(image_catalog_new(db, store, layers, &catalog) == 0);
         CHECK(builder_new(top, catalog, &builder) == 0);
         import_busybox();
+        if (getenv("SLIPWAY_BENCH")) {
+                bench_run_step();
+                bench_run_step();
+                return 0;
+        }
 
         test_scratch_copy();
         test_run_whiteout_user();
