@@ -416,6 +416,71 @@ static void *cancel_later(void *userdata) {
         return NULL;
 }
 
+/* ADD extracts a local tar.gz; hardlinks, symlinks (a link pointing out of the context is copied as the
+ * link), empty dirs and setuid bits survive COPY; a timeout stops a RUN. */
+static void test_add_links_timeout(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-add", "FROM busybox:test\nADD stuff.tar.gz /opt/\n"
+                                                           "COPY tree /tree\nADD plain.txt /plain.txt\n"),
+                            *tree = NULL, *p = NULL, *root = NULL, *tgz = NULL;
+        struct archive *a = archive_write_new();
+        struct stat st1, st2;
+        char lnk[256];
+        ssize_t n;
+
+        tgz = path_join(ctx, "stuff.tar.gz");
+        CHECK(a && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_gzip(a) == ARCHIVE_OK);
+        CHECK(archive_write_open_filename(a, tgz) == ARCHIVE_OK);
+        tar_add(a, "pkg", AE_IFDIR, 0755, NULL, 0, NULL);
+        tar_add(a, "pkg/readme", AE_IFREG, 0644, "read me\n", 8, NULL);
+        CHECK(archive_write_close(a) == ARCHIVE_OK);
+        archive_write_free(a);
+        write_file(ctx, "plain.txt", "plain\n");
+        tree = path_join(ctx, "tree");
+        CHECK(mkdir(tree, 0755) == 0);
+        write_file(tree, "file", "content\n");
+        p = path_join(tree, "file");
+        CHECK(chmod(p, 04755) == 0);
+        free(p);
+        p = path_join(tree, "hard");
+        { _cleanup_free_ char *f = path_join(tree, "file"); CHECK(link(f, p) == 0); }
+        free(p);
+        p = path_join(tree, "out");
+        CHECK(symlink("/etc/shadow", p) == 0);
+        free(p);
+        p = path_join(tree, "empty");
+        CHECK(mkdir(p, 0700) == 0);
+
+        Built b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0);
+        root = unpack(b.res.digest, "u-add");
+        CHECK(file_is(root, "opt/pkg/readme", "read me\n"));
+        CHECK(file_is(root, "plain.txt", "plain\n"));
+        free(p);
+        p = path_join(root, "tree/file");
+        CHECK(stat(p, &st1) == 0 && (st1.st_mode & 07777) == 04755 && st1.st_uid == 0);
+        free(p);
+        p = path_join(root, "tree/hard");
+        CHECK(stat(p, &st2) == 0 && st1.st_ino == st2.st_ino);
+        free(p);
+        p = path_join(root, "tree/out");
+        n = readlink(p, lnk, sizeof lnk - 1);
+        CHECK(n > 0);
+        lnk[n] = 0;
+        CHECK(streq(lnk, "/etc/shadow"));
+        free(p);
+        p = path_join(root, "tree/empty");
+        CHECK(stat(p, &st1) == 0 && S_ISDIR(st1.st_mode) && (st1.st_mode & 0777) == 0700);
+        built_done(&b);
+
+        _cleanup_free_ char *ctx2 = make_context("ctx-timeout", "FROM busybox:test\nRUN sleep 30\n");
+        BuildOptions o = { .context_dir = ctx2, .no_cache = true, .log_fd = -1, .timeout_usec = 1500000 };
+        BuildResult res = {};
+        BuildError err = {};
+        CHECK(builder_run(builder, &o, NULL, &res, &err) == -ETIME);
+        CHECK(strstr(err.message, "time limit"));
+        check_clean();
+}
+
 static void test_cancel(void) {
         _cleanup_free_ char *ctx = make_context("ctx-cancel", "FROM busybox:test\nRUN sleep 30\n");
         BuildJob *job = NULL;
@@ -526,6 +591,7 @@ int main(void) {
         test_cache();
         test_reproducible();
         test_failures();
+        test_add_links_timeout();
         test_cancel();
 
         builder_free(builder);
