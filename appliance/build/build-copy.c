@@ -862,7 +862,7 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         else {
                 char *slash = strrchr(canon, '/');
                 file_name = slash + 1;
-                dest_dir = strndup(canon, (size_t) (slash - canon));
+                dest_dir = slash == canon ? strdup("/") : strndup(canon, (size_t) (slash - canon));
         }
         if (!dest_dir) {
                 r = -ENOMEM;
@@ -942,7 +942,7 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                                         r = -errno;
                                         continue;
                                 }
-                                if (asprintf(&cpath, "%s/%s", dest_dir + 1, nm) < 0) {
+                                if (asprintf(&cpath, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", nm) < 0) {
                                         r = -ENOMEM;
                                         continue;
                                 }
@@ -967,12 +967,11 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                         }
                         continue;
                 }
-                if (asprintf(&rel, "%s/%s", dest_dir + 1, dest_is_dir ? base : file_name) < 0) {
+                if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", dest_is_dir ? base : file_name) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
-                r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name,
-                               rel[0] == '/' ? rel + 1 : rel, 1);
+                r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name, rel, 1);
                 if (r < 0)
                         goto copy_failed;
         }
