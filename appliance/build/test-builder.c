@@ -32,6 +32,7 @@ static char top[] = "/tmp/test-builder-XXXXXX";
 static ImageCatalog *catalog;
 static OciStore *store;
 static Builder *builder;
+static sqlite3 *db;
 
 static char *at(const char *name) {
         char *p = path_join(top, name);
@@ -481,6 +482,77 @@ static void test_add_links_timeout(void) {
         check_clean();
 }
 
+static void *concurrent_build(void *userdata) {
+        struct { const char *ctx; Built *out; } *job = userdata;
+        Built b = {};
+        BuildOptions o = { .context_dir = job->ctx, .no_cache = true, .log_fd = -1 };
+        b.r = builder_run(builder, &o, NULL, &b.res, &b.err);
+        *job->out = b;
+        return NULL;
+}
+
+static long cache_rows(void) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        CHECK(sqlite_prepare(db, "SELECT COUNT(*) FROM build_cache", &st) == 0);
+        CHECK(sqlite3_step(st) == SQLITE_ROW);
+        return (long) sqlite3_column_int64(st, 0);
+}
+
+/* ONBUILD triggers run in the child; build args reach RUN and the cache key; two builds at once; gc prunes the
+ * cache rows of layers no tagged image uses. */
+static void test_onbuild_args_concurrent_gc(void) {
+        _cleanup_free_ char *parent = make_context("ctx-onb", "FROM busybox:test\nONBUILD RUN echo triggered > /trig\n"),
+                            *child = make_context("ctx-child", "FROM onb:1\nARG V=default\nRUN echo $V > /v\n"),
+                            *root = NULL;
+        char *args1[] = { (char *) "V=one", NULL }, *args2[] = { (char *) "V=two", NULL };
+        _cleanup_json_ json_t *cfg = NULL;
+        CatalogGcResult gc = {};
+        OciError oe = {};
+
+        Built b = build(parent, NULL, "onb:1");
+        CHECK(b.r == 0);
+        cfg = image_config(b.res.digest);
+        CHECK(json_array_size(json_object_get(json_object_get(cfg, "config"), "OnBuild")) == 1);
+        built_done(&b);
+        json_decref(TAKE_PTR(cfg));
+
+        b = build(child, args1, "child:1");
+        CHECK(b.r == 0);
+        root = unpack(b.res.digest, "u-child");
+        CHECK(file_is(root, "trig", "triggered\n") && file_is(root, "v", "one\n"));
+        cfg = image_config(b.res.digest);
+        CHECK(!json_object_get(json_object_get(cfg, "config"), "OnBuild"));
+        built_done(&b);
+
+        b = build(child, args2, NULL);
+        CHECK(b.r == 0 && b.res.cached_steps == 1); /* the trigger hits; ARG (its value) and RUN miss */
+        built_done(&b);
+
+        /* Two builds at the same time on one Builder. */
+        {
+                pthread_t t;
+                Built other = {};
+                struct { const char *ctx; Built *out; } job = { parent, &other };
+                CHECK(pthread_create(&t, NULL, concurrent_build, &job) == 0);
+                b = build_ex(child, args1, NULL, true, NULL);
+                CHECK(pthread_join(t, NULL) == 0);
+                CHECK(b.r == 0 && other.r == 0);
+                built_done(&b);
+                built_done(&other);
+        }
+
+        CHECK(cache_rows() > 0);
+        long before = cache_rows();
+        CHECK(image_catalog_gc(catalog, false, &gc, &oe) == 0);
+        CHECK(gc.blobs_removed > 0);
+        catalog_gc_result_done(&gc);
+        CHECK(cache_rows() < before);
+        b = build(child, args2, NULL); /* its RUN layer was swept with its row: a miss, rebuilt */
+        CHECK(b.r == 0 && b.res.cached_steps < b.res.steps);
+        built_done(&b);
+        check_clean();
+}
+
 static void test_cancel(void) {
         _cleanup_free_ char *ctx = make_context("ctx-cancel", "FROM busybox:test\nRUN sleep 30\n");
         BuildJob *job = NULL;
@@ -560,8 +632,6 @@ static void bench_run_step(void) {
 
 int main(void) {
         _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-
         if (geteuid() != 0) {
                 fprintf(stderr, "test-builder: needs root, skipping\n");
                 return 77;
@@ -592,6 +662,7 @@ int main(void) {
         test_reproducible();
         test_failures();
         test_add_links_timeout();
+        test_onbuild_args_concurrent_gc();
         test_cancel();
 
         builder_free(builder);
