@@ -474,11 +474,18 @@ static void test_add_links_timeout(void) {
         built_done(&b);
 
         _cleanup_free_ char *ctx2 = make_context("ctx-timeout", "FROM busybox:test\nRUN sleep 30\n");
-        BuildOptions o = { .context_dir = ctx2, .no_cache = true, .log_fd = -1, .timeout_usec = 1500000 };
+        /* (memory_max: applied where the host allows it, else the step runs without and the log says so) */
+        BuildOptions o = { .context_dir = ctx2, .no_cache = true, .log_fd = -1, .timeout_usec = 1500000,
+                           .memory_max = 256ULL << 20 };
         BuildResult res = {};
         BuildError err = {};
         CHECK(builder_run(builder, &o, NULL, &res, &err) == -ETIME);
         CHECK(strstr(err.message, "time limit"));
+
+        _cleanup_free_ char *ctx3 = make_context("ctx-mem", "FROM busybox:test\nRUN echo capped > /m\n");
+        o = (BuildOptions) { .context_dir = ctx3, .no_cache = true, .log_fd = -1, .memory_max = 256ULL << 20 };
+        CHECK(builder_run(builder, &o, NULL, &res, &err) == 0);
+        build_result_done(&res);
         check_clean();
 }
 
