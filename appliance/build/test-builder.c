@@ -112,11 +112,14 @@ typedef struct Built {
         char *log;
 } Built;
 
+static BuildJob *cancel_job;
+
 static Built build_ex(const char *ctx, char **args, const char *tag, bool no_cache, BuildJob **job_out) {
         Built b = {};
         _cleanup_free_ char *logp = at("build.log");
         int fd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        BuildOptions o = { .context_dir = ctx, .build_args = args, .tag = tag, .no_cache = no_cache, .log_fd = fd };
+        BuildOptions o = { .context_dir = ctx, .build_args = args, .tag = tag, .no_cache = no_cache, .log_fd = fd,
+                           .job = cancel_job };
 
         CHECK(fd >= 0);
         b.r = builder_run(builder, &o, job_out, &b.res, &b.err);
@@ -409,11 +412,10 @@ static void test_failures(void) {
 }
 
 static void *cancel_later(void *userdata) {
-        BuildJob **job = userdata;
+        BuildJob *job = userdata;
 
         usleep(1500 * 1000);
-        CHECK(*job);
-        CHECK(build_job_cancel(*job) == 0);
+        CHECK(build_job_cancel(job) == 0);
         return NULL;
 }
 
@@ -562,17 +564,28 @@ static void test_onbuild_args_concurrent_gc(void) {
 
 static void test_cancel(void) {
         _cleanup_free_ char *ctx = make_context("ctx-cancel", "FROM busybox:test\nRUN sleep 30\n");
-        BuildJob *job = NULL;
+        _cleanup_(build_job_freep) BuildJob *job = NULL;
+        BuildJob *seen = NULL;
         pthread_t t;
         struct timespec a, z;
 
-        CHECK(pthread_create(&t, NULL, cancel_later, &job) == 0);
+        CHECK(build_job_new(&job) == 0);
+        CHECK(pthread_create(&t, NULL, cancel_later, job) == 0);
         clock_gettime(CLOCK_MONOTONIC, &a);
-        Built b = build_ex(ctx, NULL, NULL, true, &job);
+        cancel_job = job;
+        Built b = build_ex(ctx, NULL, NULL, true, &seen);
+        cancel_job = NULL;
+        CHECK(seen == job);
         clock_gettime(CLOCK_MONOTONIC, &z);
         CHECK(pthread_join(t, NULL) == 0);
         CHECK(b.r == -ECANCELED);
         CHECK(z.tv_sec - a.tv_sec < 10);
+        built_done(&b);
+        /* A job cancelled before the build starts stops it at once. */
+        cancel_job = job;
+        b = build_ex(ctx, NULL, NULL, true, NULL);
+        cancel_job = NULL;
+        CHECK(b.r == -ECANCELED);
         built_done(&b);
         check_clean();
 }
