@@ -419,6 +419,11 @@ static void test_failures(void) {
         }
         built_done(&b);
 
+        _cleanup_free_ char *ctx7 = make_context("ctx-arm", "FROM --platform=linux/arm64 busybox:test\nRUN true\n");
+        b = build(ctx7, NULL, NULL);
+        CHECK(b.r == -EINVAL && strstr(b.err.message, "linux/arm64") && b.err.line == 1);
+        built_done(&b);
+
         _cleanup_free_ char *ctx4 = make_context("ctx-outside", "FROM scratch\nCOPY ../etc/passwd /x\n");
         b = build(ctx4, NULL, NULL);
         CHECK(b.r == -EINVAL && strstr(b.err.message, "outside the build context"));
