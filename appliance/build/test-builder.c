@@ -714,6 +714,8 @@ int main(void) {
                 bench_run_step();
                 bench_run_step();
                 bench_cached_rebuild();
+                builder_free(builder);
+                (void) rm_rf(top);
                 return 0;
         }
 
