@@ -4,12 +4,14 @@
 
 #include <sys/types.h>
 
+#include "builder.h"
 #include "http-server.h"
 #include "image-catalog.h"
 
 typedef struct ApiContext {
         ImageCatalog *catalog;
         OciStore *store;
+        Builder *builder;         /* NULL: builds are refused with 503 */
         const char *state_dir;
         const char *tmp_dir;      /* uploads land here before import */
         const char *api_url;
@@ -34,3 +36,7 @@ int api_image_import(HttpRequest *req);
 int api_image_export(HttpRequest *req);
 int api_images_gc(HttpRequest *req);
 int api_image_unpack(HttpRequest *req);
+int api_image_build(HttpRequest *req);
+int api_image_build_cancel(HttpRequest *req);
+/* Cancels every running build (slipwayd stopping: the server waits for its handlers). */
+void api_builds_cancel_all(void);
