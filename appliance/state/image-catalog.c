@@ -208,6 +208,39 @@ static int record_images_locked(ImageCatalog *c, const OciImportResult *res, con
 
 static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err);
 
+int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        OciImportResult res = {};
+        OciImportedImage img = {};
+        CatalogImported out = {};
+        int r;
+
+        r = image_catalog_normalize_ref(name, &norm, err);
+        if (r < 0)
+                return r;
+        if (startswith(norm, "sha256:"))
+                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
+                                     "An image cannot be named by a digest.");
+        if (!digest_is_valid(digest))
+                return -EINVAL;
+        strcpy(img.digest, digest);
+        res.images = &img;
+        res.n_images = 1;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = sqlite_begin(c->db);
+        if (r >= 0) {
+                r = record_images_locked(c, &res, norm, &out, err);
+                if (r < 0)
+                        sqlite_rollback(c->db);
+                else
+                        r = commit_with_index_locked(c);
+        }
+        pthread_mutex_unlock(&c->db_lock);
+        free(out.ref);
+        return r;
+}
+
 /* After a failed import: sweep what it wrote, so bad input leaves nothing behind. */
 static void sweep_after_failure(ImageCatalog *c) {
         CatalogGcResult gc = {};

@@ -40,6 +40,11 @@ void catalog_imported_free(CatalogImported *v, size_t n);
 int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat format, const char *name,
                          CatalogImported **ret, size_t *ret_n, OciError *err);
 
+/* Names an image whose blobs are already in the store (a build result): records its row and points name
+ * (normalised) at it, index.json following.  The caller holds image_catalog_read_lock() from writing the
+ * blobs until this returns, so gc cannot sweep them before they are named. */
+int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err);
+
 /* "busybox" → "busybox:latest"; a full digest stays as it is; anything else is -EINVAL with err. */
 int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err);
 

@@ -22,6 +22,20 @@ const Migration state_migrations[] = {
                        ");"
                        "CREATE INDEX tags_by_digest ON tags(digest);",
         },
+        {
+                /* One row per executed build step: key = sha256 over the parent key, the expanded
+                 * instruction, the build args in effect and the sources' checksum (builder-cache.c).
+                 * state is the stage's JSON state after the step; layer_digest the blob the step
+                 * added (NULL for config-only steps).  Blobs are not gc roots: a row whose blob is gone
+                 * is a miss and is pruned. */
+                .name = "build cache",
+                .sql = "CREATE TABLE build_cache ("
+                       "  key TEXT PRIMARY KEY NOT NULL,"
+                       "  state TEXT NOT NULL,"
+                       "  layer_digest TEXT,"
+                       "  created INTEGER NOT NULL"
+                       ");",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);
