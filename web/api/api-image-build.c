@@ -13,8 +13,8 @@
  * The header X-Slipway-Build carries the build's id (for DELETE).  Bad requests, an unreadable context or a
  * missing Dockerfile are answered before the stream starts, as usual JSON errors with a 4xx status.
  *
- * The build runs in this handler thread (builder_run); a second thread copies the builder's log pipe to the
- * client.  Invariant: DIR/builds/tmp-<id> is removed on every way out, and a build whose client is gone is
+ * The build runs on a thread of its own with a full-size stack (builder_run); this handler thread copies the
+ * builder's log pipe to the client.  Invariant: DIR/builds/tmp-<id> is removed on every way out, and a build whose client is gone is
  * cancelled. */
 #include "api.h"
 
@@ -41,6 +41,7 @@
 #define BUILD_KEEPALIVE_USEC (1000ULL * 1000ULL)
 #define BUILD_STREAM_BUFFER (64U * 1024U)
 #define BUILD_STREAM_LINE_MAX (16U * 1024U) /* a longer log line is sent in pieces */
+#define BUILD_THREAD_STACK (8U * 1024U * 1024U)
 
 /* The running builds, so that DELETE can find them. */
 typedef struct BuildEntry BuildEntry;
@@ -164,8 +165,8 @@ static void stream_flush_pending(LogStream *s) {
         s->n_pending = 0;
 }
 
-static void *log_stream_thread(void *userdata) {
-        LogStream *s = userdata;
+/* Runs in the handler thread until the builder closes its end of the pipe. */
+static void log_stream_run(LogStream *s) {
         _cleanup_free_ char *buf = malloc(BUILD_STREAM_BUFFER);
 
         s->pending = malloc(BUILD_STREAM_LINE_MAX);
@@ -175,7 +176,7 @@ static void *log_stream_thread(void *userdata) {
                 char drain[512];
                 while (read(s->fd, drain, sizeof drain) > 0)
                         ;
-                return NULL;
+                return;
         }
 
         for (;;) {
@@ -217,6 +218,28 @@ static void *log_stream_thread(void *userdata) {
         }
         stream_flush_pending(s);
         stream_send(s);
+}
+
+/* The build itself runs on a thread of its own: civetweb's workers have small stacks (~100 KiB on Debian),
+ * far too little for the builder and the libraries below it. */
+typedef struct BuildThread {
+        Builder *builder;
+        BuildOptions opts;
+        BuildEntry *entry;
+        int wfd;
+        int r;
+        BuildResult result;
+        BuildError err;
+} BuildThread;
+
+static void *build_thread(void *userdata) {
+        BuildThread *t = userdata;
+
+        t->r = builder_run(t->builder, &t->opts, &t->entry->job, &t->result, &t->err);
+        /* The job is gone with builder_run()'s return: nobody may cancel it any more. */
+        build_unregister(t->entry);
+        /* End of the log: the streamer sees EOF once every writer (the containers of RUN steps) is gone. */
+        t->wfd = safe_close(t->wfd);
         return NULL;
 }
 
@@ -325,9 +348,9 @@ int api_image_build(HttpRequest *req) {
              target[HTTP_QUERY_VALUE_MAX] = "", msg[256], headers[128];
         BuildEntry entry = {};
         LogStream stream = {};
-        BuildResult result = {};
-        BuildError berr = {};
+        BuildThread bt;
         OciError oerr = {};
+        pthread_attr_t attr;
         pthread_t thread;
         bool have_tag, have_target;
         struct stat st;
@@ -422,47 +445,61 @@ int api_image_build(HttpRequest *req) {
                 return 200; /* the client is gone before anything started */
 
         stream = (LogStream) { .conn = req->conn, .entry = &entry, .fd = rfd };
+        bt = (BuildThread) {
+                .builder = ctx->builder,
+                .opts = {
+                        .context_dir = context,
+                        .dockerfile = file,
+                        .build_args = build_args,
+                        .target = have_target ? target : NULL,
+                        .no_cache = query_flag(req, "no_cache"),
+                        .tag = have_tag ? norm : NULL,
+                        .log_fd = wfd,
+                },
+                .entry = &entry,
+                .wfd = wfd,
+        };
         build_register(&entry);
-        r = pthread_create(&thread, NULL, log_stream_thread, &stream);
+        r = pthread_attr_init(&attr);
+        if (r == 0) {
+                (void) pthread_attr_setstacksize(&attr, BUILD_THREAD_STACK);
+                r = pthread_create(&thread, &attr, build_thread, &bt);
+                pthread_attr_destroy(&attr);
+        }
         if (r != 0) {
                 build_unregister(&entry);
-                return 200; /* the stream ends without its final line: the client sees a broken build */
+                final = json_pack("{s:s,s:s,s:s}", "id", entry.id, "error", "Cannot start the build thread.",
+                                  "hint", "See the slipwayd log.");
+                if (final && send_final_line(req->conn, final) >= 0)
+                        (void) http_stream_end(req->conn);
+                return 200;
         }
-
+        TAKE_FD(wfd); /* the build thread closes it */
         log_info("Build %s started%s%s.", entry.id, have_tag ? " for " : "", have_tag ? norm : "");
-        BuildOptions opts = {
-                .context_dir = context,
-                .dockerfile = file,
-                .build_args = build_args,
-                .target = have_target ? target : NULL,
-                .no_cache = query_flag(req, "no_cache"),
-                .tag = have_tag ? norm : NULL,
-                .log_fd = wfd,
-        };
-        r = builder_run(ctx->builder, &opts, &entry.job, &result, &berr);
 
-        /* The job is gone with builder_run()'s return: nobody may cancel it any more. */
-        build_unregister(&entry);
-        wfd = safe_close(wfd);
+        log_stream_run(&stream);
         pthread_join(thread, NULL);
         free(stream.pending);
         free(stream.out);
 
+        r = bt.r;
         if (r >= 0) {
-                final = json_pack("{s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "digest", result.digest, "ref",
-                                  result.ref, "steps", (int) result.steps, "cached_steps", (int) result.cached_steps);
-                log_info("Build %s: %s (%s), %u steps, %u cached.", entry.id, result.digest, strempty(result.ref),
-                         result.steps, result.cached_steps);
+                final = json_pack("{s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "digest", bt.result.digest, "ref",
+                                  bt.result.ref, "steps", (int) bt.result.steps, "cached_steps",
+                                  (int) bt.result.cached_steps);
+                log_info("Build %s: %s (%s), %u steps, %u cached.", entry.id, bt.result.digest,
+                         strempty(bt.result.ref), bt.result.steps, bt.result.cached_steps);
         } else {
-                if (isempty(berr.message))
-                        snprintf(berr.message, sizeof berr.message, "The build failed: %s.",
+                BuildError *berr = &bt.err;
+                if (isempty(berr->message))
+                        snprintf(berr->message, sizeof berr->message, "The build failed: %s.",
                                  r == -ECANCELED ? "it was cancelled" : strerror(-r));
-                final = json_pack("{s:s,s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "error", berr.message, "hint",
-                                  berr.hint, "file", isempty(berr.file) ? NULL : berr.file, "line", (int) berr.line,
-                                  "column", (int) berr.column);
-                log_info("Build %s failed: %s", entry.id, berr.message);
+                final = json_pack("{s:s,s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "error", berr->message, "hint",
+                                  berr->hint, "file", isempty(berr->file) ? NULL : berr->file, "line",
+                                  (int) berr->line, "column", (int) berr->column);
+                log_info("Build %s failed: %s", entry.id, berr->message);
         }
-        build_result_done(&result);
+        build_result_done(&bt.result);
 
         if (!stream.client_gone && final && send_final_line(req->conn, final) >= 0)
                 (void) http_stream_end(req->conn);
