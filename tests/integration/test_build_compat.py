@@ -49,7 +49,8 @@ def test_every_instruction(build_env, buildah, tmp_path):
         assert os.readlink(root / "data/sym") == "keep"
         assert os.readlink(root / "links/outside-link") == "/etc/passwd"   # copied as the link
         assert os.lstat(root / "links/hard1").st_ino == os.lstat(root / "links/hard2").st_ino
-        assert stat.S_IMODE(os.lstat(root / "links/suid").st_mode) == 0o4755
+        # docker build strips setuid/setgid from build-context files (buildah too); RUN-made ones stay.
+        assert stat.S_IMODE(os.lstat(root / "links/suid").st_mode) == 0o755
         assert stat.S_IMODE(os.lstat(root / "etc/a-640.txt").st_mode) == 0o640
         st = os.lstat(root / "srv/owned/a.txt")
         assert (st.st_uid, st.st_gid) == (65534, 65534)                     # --chown by name
@@ -77,7 +78,8 @@ def test_multistage_with_build_arg(build_env, buildah, tmp_path):
         assert (root / "app/version-by-index").read_text() == "built 2.0\n"
         st = os.lstat(root / "app/version-owned")
         assert (st.st_uid, st.st_gid) == (1000, 1000)
-        assert stat.S_IMODE(os.lstat(root / "app").st_mode) == 0o750
+        # COPY of a directory copies its contents: /app is made, not a copy of /out (which is 0750).
+        assert stat.S_IMODE(os.lstat(root / "app").st_mode) == 0o755
         assert not (root / "unused").exists() and not (root / "out").exists()
         assert s_cfg["Labels"] == {"org.slipway.test": "busybox", "version": "2.0"}
 

@@ -165,6 +165,9 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                                 return -ENOMEM;
                         archive_entry_set_hardlink(e, link_target);
                 }
+                /* Like docker build (and buildah): setuid and setgid bits do not survive the trip through the
+                 * build context; the sticky bit does.  (COPY --from and ADD of an archive keep theirs.) */
+                archive_entry_set_perm(e, archive_entry_perm(e) & ~(mode_t) (S_ISUID | S_ISGID));
                 /* The sender's owners mean nothing here: COPY sets its own (root or --chown). */
                 archive_entry_set_uid(e, 0);
                 archive_entry_set_gid(e, 0);

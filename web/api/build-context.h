@@ -1,8 +1,8 @@
 /* Build contexts on the daemon side: a tar stream (plain or gzip/bzip2/xz/zstd) extracted below a fresh
  * directory, then filtered with the context's .dockerignore like Docker does.  Invariant: extraction only
  * creates entries strictly below the target directory (names relative, no "..", never written through a
- * symlink, hardlinks only to names inside), owned by root, within BUILD_CONTEXT_MAX bytes and
- * BUILD_CONTEXT_ENTRIES_MAX entries. */
+ * symlink, hardlinks only to names inside), owned by root, without setuid/setgid bits (as docker build
+ * strips them from context files), within BUILD_CONTEXT_MAX bytes and BUILD_CONTEXT_ENTRIES_MAX entries. */
 #pragma once
 
 #include <stdbool.h>
