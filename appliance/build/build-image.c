@@ -193,6 +193,19 @@ int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const
         r = build_state_layer_dirs(ctx, state, &dirs, &n);
         if (r < 0)
                 return r;
+        /* The same layer twice (e.g. two steps that changed nothing) would make overlayfs refuse the stack
+         * (ELOOP); the same content higher up covers everything the lower copy provides, so keep the top one. */
+        for (size_t k = 0; k < n; k++) {
+                bool dup = false;
+                for (size_t m = k + 1; m < n && !dup; m++)
+                        dup = streq(dirs[k], dirs[m]);
+                if (dup) {
+                        free(dirs[k]);
+                        memmove(dirs + k, dirs + k + 1, (n - k) * sizeof(char *));
+                        n--;
+                        k--;
+                }
+        }
         if (n + 1 > OVERLAY_LAYERS_MAX)
                 return -E2BIG;
         if (n == 0 && !upper) {
@@ -217,7 +230,8 @@ int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[st
         _cleanup_json_ json_t *config = NULL, *manifest = NULL, *diff_ids = json_array(), *mlayers = json_array();
         _cleanup_free_ char *cdata = NULL, *mdata = NULL;
         char cdigest[DIGEST_STRING_MAX];
-        json_t *l;
+        const char *created;
+        json_t *l, *hist;
         size_t i;
         int r;
 
@@ -230,7 +244,12 @@ int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[st
                                                          json_object_get(l, "digest"), "size",
                                                          json_object_get(l, "size")));
         }
-        config = json_pack("{s:s, s:O, s:O, s:O, s:{s:s, s:O}, s:O}", "created", ctx->created, "architecture",
+        /* The image is as old as its last step: a fully cached rebuild gives the same image. */
+        hist = json_object_get(state, "history");
+        created = json_string_value(json_object_get(json_array_get(hist, json_array_size(hist) - 1), "created"));
+        if (ctx->source_date_epoch >= 0 || !created)
+                created = ctx->created;
+        config = json_pack("{s:s, s:O, s:O, s:O, s:{s:s, s:O}, s:O}", "created", created, "architecture",
                            json_object_get(state, "architecture"), "os", json_object_get(state, "os"), "config",
                            json_object_get(state, "config"), "rootfs", "type", "layers", "diff_ids", diff_ids,
                            "history", json_object_get(state, "history"));

@@ -41,6 +41,7 @@ typedef struct BuildContext {
         uint64_t deadline;         /* CLOCK_MONOTONIC µs */
         int64_t source_date_epoch; /* -1: none */
         char created[64];          /* RFC 3339 time for config and history */
+        unsigned id;               /* unique among this process's builds (temp dir and machine names) */
         unsigned tmp_counter;
         unsigned step, n_steps;
 } BuildContext;

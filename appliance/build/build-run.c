@@ -25,6 +25,10 @@
 #define RUN_GROUPS_MAX 64U
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* Mount points systemd-nspawn creates in the root when they are missing; an empty one left in the upper dir
+ * is nspawn's, not the step's, and must not become part of the layer. */
+static const char *const nspawn_mount_points[] = { "dev", "proc", "sys", "run", "var", "root", "tmp" };
+
 /* mkdir -p of path inside root without following symlinks out of it: stops quietly at a symlink (the
  * container resolves it itself) and leaves existing directories alone. */
 static void mkdir_in_root(const char *root, const char *path) {
@@ -177,6 +181,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         const char *user = json_string_value(json_object_get(config, "User"));
         const char *missing = NULL;
         gid_t groups[RUN_GROUPS_MAX];
+        bool existed[ELEMENTSOF(nspawn_mount_points)];
         LineSplitter *ls = NULL;
         bool mounted = false;
         uid_t uid = 0;
@@ -214,6 +219,10 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (root_fd < 0) {
                 r = -errno;
                 goto out;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(nspawn_mount_points); k++) {
+                struct stat st;
+                existed[k] = fstatat(root_fd, nspawn_mount_points[k], &st, AT_SYMLINK_NOFOLLOW) == 0;
         }
         if (!isempty(user)) {
                 r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
@@ -271,7 +280,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 pipe_r = p[0];
                 pipe_w = p[1];
         }
-        if (asprintf(&machine, "slipway-build-%d-%u", (int) getpid(), ctx->tmp_counter) < 0) {
+        if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -310,6 +319,12 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         mounted = false;
         if (r < 0)
                 goto out;
+        {
+                _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                for (size_t k = 0; ufd >= 0 && k < ELEMENTSOF(nspawn_mount_points); k++)
+                        if (!existed[k])
+                                (void) unlinkat(ufd, nspawn_mount_points[k], AT_REMOVEDIR); /* only if empty */
+        }
         r = build_state_commit_layer(ctx, state, upper, true, ret_layer);
         if (r < 0)
                 r = build_error(ctx, r, i, NULL, "Cannot store the RUN step's layer: %s.", strerror(-r));

@@ -622,7 +622,8 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
         if (job.cancel_fd < 0)
                 return -errno;
         pthread_mutex_init(&ctx.log.lock, NULL);
-        if (asprintf(&ctx.tmp_dir, "%s/tmp-%d-%u", b->builds_dir, (int) getpid(), atomic_fetch_add(&b->next_id, 1)) < 0 ||
+        ctx.id = atomic_fetch_add(&b->next_id, 1);
+        if (asprintf(&ctx.tmp_dir, "%s/tmp-%d-%u", b->builds_dir, (int) getpid(), ctx.id) < 0 ||
             !(ctx.shim_dir = path_join(b->builds_dir, "shim"))) {
                 r = -ENOMEM;
                 goto out;

@@ -264,7 +264,7 @@ static void test_run_whiteout_user(void) {
         CHECK(b.r == 0);
         free(entries);
         entries = last_layer_entries(b.res.digest);
-        CHECK(strstr(entries, "etc/.wh.group"));
+        CHECK(streq(entries, "etc/\netc/.wh.group\n")); /* nothing of nspawn's mount points */
         built_done(&b);
         check_clean();
 }
@@ -416,6 +416,71 @@ static void *cancel_later(void *userdata) {
         return NULL;
 }
 
+/* ADD extracts a local tar.gz; hardlinks, symlinks (a link pointing out of the context is copied as the
+ * link), empty dirs and setuid bits survive COPY; a timeout stops a RUN. */
+static void test_add_links_timeout(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-add", "FROM busybox:test\nADD stuff.tar.gz /opt/\n"
+                                                           "COPY tree /tree\nADD plain.txt /plain.txt\n"),
+                            *tree = NULL, *p = NULL, *root = NULL, *tgz = NULL;
+        struct archive *a = archive_write_new();
+        struct stat st1, st2;
+        char lnk[256];
+        ssize_t n;
+
+        tgz = path_join(ctx, "stuff.tar.gz");
+        CHECK(a && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_gzip(a) == ARCHIVE_OK);
+        CHECK(archive_write_open_filename(a, tgz) == ARCHIVE_OK);
+        tar_add(a, "pkg", AE_IFDIR, 0755, NULL, 0, NULL);
+        tar_add(a, "pkg/readme", AE_IFREG, 0644, "read me\n", 8, NULL);
+        CHECK(archive_write_close(a) == ARCHIVE_OK);
+        archive_write_free(a);
+        write_file(ctx, "plain.txt", "plain\n");
+        tree = path_join(ctx, "tree");
+        CHECK(mkdir(tree, 0755) == 0);
+        write_file(tree, "file", "content\n");
+        p = path_join(tree, "file");
+        CHECK(chmod(p, 04755) == 0);
+        free(p);
+        p = path_join(tree, "hard");
+        { _cleanup_free_ char *f = path_join(tree, "file"); CHECK(link(f, p) == 0); }
+        free(p);
+        p = path_join(tree, "out");
+        CHECK(symlink("/etc/shadow", p) == 0);
+        free(p);
+        p = path_join(tree, "empty");
+        CHECK(mkdir(p, 0700) == 0);
+
+        Built b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0);
+        root = unpack(b.res.digest, "u-add");
+        CHECK(file_is(root, "opt/pkg/readme", "read me\n"));
+        CHECK(file_is(root, "plain.txt", "plain\n"));
+        free(p);
+        p = path_join(root, "tree/file");
+        CHECK(stat(p, &st1) == 0 && (st1.st_mode & 07777) == 04755 && st1.st_uid == 0);
+        free(p);
+        p = path_join(root, "tree/hard");
+        CHECK(stat(p, &st2) == 0 && st1.st_ino == st2.st_ino);
+        free(p);
+        p = path_join(root, "tree/out");
+        n = readlink(p, lnk, sizeof lnk - 1);
+        CHECK(n > 0);
+        lnk[n] = 0;
+        CHECK(streq(lnk, "/etc/shadow"));
+        free(p);
+        p = path_join(root, "tree/empty");
+        CHECK(stat(p, &st1) == 0 && S_ISDIR(st1.st_mode) && (st1.st_mode & 0777) == 0700);
+        built_done(&b);
+
+        _cleanup_free_ char *ctx2 = make_context("ctx-timeout", "FROM busybox:test\nRUN sleep 30\n");
+        BuildOptions o = { .context_dir = ctx2, .no_cache = true, .log_fd = -1, .timeout_usec = 1500000 };
+        BuildResult res = {};
+        BuildError err = {};
+        CHECK(builder_run(builder, &o, NULL, &res, &err) == -ETIME);
+        CHECK(strstr(err.message, "time limit"));
+        check_clean();
+}
+
 static void test_cancel(void) {
         _cleanup_free_ char *ctx = make_context("ctx-cancel", "FROM busybox:test\nRUN sleep 30\n");
         BuildJob *job = NULL;
@@ -431,6 +496,66 @@ static void test_cancel(void) {
         CHECK(z.tv_sec - a.tv_sec < 10);
         built_done(&b);
         check_clean();
+}
+
+/* SLIPWAY_BENCH=1: the cost of one `RUN true` step (median of 10), from the times the STEP lines arrive. */
+typedef struct Stamps {
+        int fd;
+        double t[64];
+        unsigned n;
+} Stamps;
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *stamp_lines(void *userdata) {
+        Stamps *s = userdata;
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(s->fd, buf, sizeof buf)) > 0)
+                for (ssize_t k = 0; k + 5 < n; k++)
+                        if (memcmp(buf + k, "STEP ", 5) == 0 && (k == 0 || buf[k - 1] == '\n') && s->n < 64)
+                                s->t[s->n++] = now_ms();
+        return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void bench_run_step(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-bench", "FROM busybox:test\nRUN true 1\nRUN true 2\nRUN true 3\n"
+                                                             "RUN true 4\nRUN true 5\nRUN true 6\nRUN true 7\n"
+                                                             "RUN true 8\nRUN true 9\nRUN true 10\nENV DONE=1\n");
+        Stamps s = {};
+        BuildResult res = {};
+        BuildError err = {};
+        double d[10];
+        int p[2];
+        pthread_t t;
+
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        s.fd = p[0];
+        CHECK(pthread_create(&t, NULL, stamp_lines, &s) == 0);
+        BuildOptions o = { .context_dir = ctx, .no_cache = true, .log_fd = p[1] };
+        int r = builder_run(builder, &o, NULL, &res, &err);
+        if (r < 0)
+                fprintf(stderr, "bench build: %s\n", err.message);
+        CHECK(r == 0);
+        close(p[1]);
+        CHECK(pthread_join(t, NULL) == 0);
+        close(p[0]);
+        CHECK(s.n == 12);
+        for (unsigned k = 0; k < 10; k++)
+                d[k] = s.t[k + 2] - s.t[k + 1];
+        qsort(d, 10, sizeof d[0], cmp_double);
+        fprintf(stderr, "RUN true step: median %.1f ms (min %.1f, max %.1f)\n", (d[4] + d[5]) / 2, d[0], d[9]);
+        build_result_done(&res);
 }
 
 int main(void) {
@@ -454,6 +579,11 @@ int main(void) {
         CHECK(image_catalog_new(db, store, layers, &catalog) == 0);
         CHECK(builder_new(top, catalog, &builder) == 0);
         import_busybox();
+        if (getenv("SLIPWAY_BENCH")) {
+                bench_run_step();
+                bench_run_step();
+                return 0;
+        }
 
         test_scratch_copy();
         test_run_whiteout_user();
@@ -461,12 +591,13 @@ int main(void) {
         test_cache();
         test_reproducible();
         test_failures();
+        test_add_links_timeout();
         test_cancel();
 
         builder_free(builder);
         image_catalog_free(catalog);
         oci_store_free(store);
-        (void) rm_rf(top);
+        if (!getenv("KEEP")) (void) rm_rf(top);
         fprintf(stderr, "test-builder: OK\n");
         return 0;
 }
