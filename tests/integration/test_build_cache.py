@@ -32,6 +32,7 @@ def test_cache_hits_and_misses(build_env, tmp_path):
         again, log = build_logged(build_env, ctx, "-t", "cache:1")
         assert (again["steps"], again["cached_steps"]) == (CACHE_STEPS, CACHE_STEPS), log
         assert log.count("--> cached") == CACHE_STEPS, log
+        assert again["digest"] == first["digest"], "a fully cached rebuild should give the same image"
 
         # A new mtime is not a change.
         future = time.time() + 3600
