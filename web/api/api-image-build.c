@@ -200,6 +200,7 @@ static void log_stream_run(LogStream *s) {
                         continue;
                 }
                 n = read(s->fd, buf, BUILD_STREAM_BUFFER);
+                build_cancel_if_requested(s->entry); /* a chatty build never falls silent */
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n <= 0)

@@ -112,7 +112,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
         archive_read_support_filter_zstd(in);
         archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                                      ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                     ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
+                                                     ARCHIVE_EXTRACT_SECURE_SYMLINKS);
         if (archive_read_open(in, &st, NULL, read_cb, NULL) != ARCHIVE_OK)
                 goto read_failed;
 
