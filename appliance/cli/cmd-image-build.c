@@ -29,7 +29,8 @@ static const char build_help[] =
         "Builds an image from a Dockerfile on slipwayd, without network access.  The directory CONTEXT is\n"
         "sent as the build context, leaving out what its .dockerignore excludes.  The build log is shown\n"
         "as it happens; Ctrl-C cancels the build.\n\n"
-        "  -f, --file FILE        the Dockerfile (default CONTEXT/Dockerfile); it must lie inside CONTEXT\n"
+        "  -f, --file FILE        the Dockerfile (default CONTEXT/Dockerfile), relative to CONTEXT or to the\n"
+        "                         current directory; it must lie inside CONTEXT\n"
         "  -t, --tag REF          name the image REF (\"myapp\" means \"myapp:latest\")\n"
         "      --build-arg K=V    set the build argument K (repeatable; K alone takes $K from here);\n"
         "                         SOURCE_DATE_EPOCH=N makes the image reproducible\n"
@@ -87,8 +88,8 @@ static bool path_is_below(const char *path, const char *dir) {
         return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
 }
 
-/* The Dockerfile's name relative to the context: FILE as given (relative to the current directory) when it
- * exists, else relative to CONTEXT, like buildah; it must lie inside CONTEXT. */
+/* The Dockerfile's name relative to the context: FILE relative to CONTEXT when it exists there, else FILE as
+ * given (relative to the current directory, as docker reads -f); either way it must lie inside CONTEXT. */
 static int resolve_dockerfile(const char *context, const char *file, char **ret) {
         char ctx_real[PATH_MAX], df_real[PATH_MAX];
         _cleanup_free_ char *in_ctx = NULL;
@@ -107,15 +108,15 @@ static int resolve_dockerfile(const char *context, const char *file, char **ret)
                 *ret = strdup("Dockerfile");
                 return *ret ? 0 : log_oom_cli();
         }
-        if (stat(file, &st) >= 0)
-                candidate = file;
-        else {
+        if (file[0] != '/') {
                 in_ctx = path_join(context, file);
                 if (!in_ctx)
                         return log_oom_cli();
-                if (file[0] != '/' && stat(in_ctx, &st) >= 0)
+                if (stat(in_ctx, &st) >= 0)
                         candidate = in_ctx;
         }
+        if (!candidate && stat(file, &st) >= 0)
+                candidate = file;
         if (!candidate)
                 return cli_error("Check the path given with -f.", "The Dockerfile %s does not exist", file);
         if (!S_ISREG(st.st_mode))

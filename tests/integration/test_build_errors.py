@@ -85,6 +85,26 @@ def test_context_without_dockerfile(build_env, tmp_path):
         assert_no_leftovers(build_env)
 
 
+def test_dockerfile_elsewhere_in_the_context(build_env, tmp_path):
+        # -f names a Dockerfile in a directory the .dockerignore excludes: it is still sent and used, while
+        # the rest of that directory stays out of the context.
+        ctx = tmp_path / "ctx"
+        write(ctx / "docker/Dockerfile.dev", "FROM busybox:1\nCOPY . /ctx/\n")
+        write(ctx / "docker/notes.txt", "excluded\n")
+        write(ctx / "app.txt", "app\n")
+        write(ctx / ".dockerignore", "docker\n")
+        for f in ("docker/Dockerfile.dev", ctx / "docker/Dockerfile.dev"):
+                res = slipway_build(build_env, ctx, "-f", f, "-t", "elsewhere:1")
+                assert res["ref"].endswith("elsewhere:1")
+        root = tmp_path / "root"
+        build_env.cli("image", "unpack", "elsewhere:1", root)
+        assert (root / "ctx/app.txt").read_text() == "app\n"
+        assert not (root / "ctx/docker/notes.txt").exists()
+        # outside the context: refused by the CLI before anything is sent
+        write(tmp_path / "Outside.dockerfile", "FROM busybox:1\n")
+        expect_failure(build_env, ctx, "-f", tmp_path / "Outside.dockerfile", words=("outside the build context",))
+
+
 def test_copy_of_missing_or_outside_source(build_env, tmp_path):
         ctx = dockerfile_ctx(tmp_path, "FROM busybox:1\nCOPY nothere.txt /x\n")
         err = expect_failure(build_env, ctx, words=("nothere.txt",))

@@ -118,8 +118,8 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
 
         for (;;) {
                 struct archive_entry *e;
-                _cleanup_free_ char *target = NULL, *link_target = NULL;
-                const char *name, *hardlink;
+                _cleanup_free_ char *target = NULL, *link_target = NULL, *name = NULL;
+                const char *raw, *hardlink;
                 mode_t type;
 
                 r = archive_read_next_header(in, &e);
@@ -130,16 +130,19 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (++n_entries > BUILD_CONTEXT_ENTRIES_MAX)
                         return set_error(ret_error, -EFBIG, "The build context holds more than %u entries",
                                          BUILD_CONTEXT_ENTRIES_MAX);
-                name = archive_entry_pathname(e);
-                if (!name)
+                raw = archive_entry_pathname(e);
+                if (!raw)
                         return set_error(ret_error, -EBADMSG, "The build context has an entry without a name");
-                name = skip_dot_slash(name);
+                /* A copy: the entry's own string goes away when its pathname is rewritten below. */
+                name = strdup(skip_dot_slash(raw));
+                if (!name)
+                        return -ENOMEM;
                 if (isempty(name))
                         continue; /* the context root itself */
-                if (!build_context_name_is_safe(name) || archive_entry_pathname(e)[0] == '/')
+                if (!build_context_name_is_safe(name) || raw[0] == '/')
                         return set_error(ret_error, -EBADMSG,
                                          "The build context contains the unsafe name '%s' (absolute or with '..')",
-                                         archive_entry_pathname(e));
+                                         raw);
                 type = archive_entry_filetype(e);
                 hardlink = archive_entry_hardlink(e);
                 if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
