@@ -158,9 +158,13 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
                         return r;
                 sha256_update(h, d, strlen(d));
         } else if (S_ISLNK(st->st_mode)) {
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+                /* On the heap: this function recurses per directory level and runs on server threads. */
+                _cleanup_free_ char *target = malloc(PATH_MAX);
+                ssize_t n;
 
+                if (!target)
+                        return -ENOMEM;
+                n = readlinkat(fd, "", target, PATH_MAX - 1);
                 if (n < 0)
                         return -errno;
                 sha256_update(h, target, (size_t) n);
@@ -489,9 +493,12 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                 return 0;
         }
         if (S_ISLNK(st->st_mode)) {
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(src, "", target, sizeof target - 1);
+                _cleanup_free_ char *target = malloc(PATH_MAX); /* heap: copy_entry recurses */
+                ssize_t n;
 
+                if (!target)
+                        return -ENOMEM;
+                n = readlinkat(src, "", target, PATH_MAX - 1);
                 if (n < 0)
                         return -errno;
                 target[n] = '\0';
@@ -738,8 +745,15 @@ static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **
                                 goto fail;
                         }
                         pd[n].ts[0] = pd[n].ts[1] = st.st_mtim;
-                } else
+                } else {
+                        /* New directories: 0755, owned by the --chown user if any (buildah and BuildKit). */
+                        if (fchown(nfd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 || fchmod(nfd, 0755) < 0) {
+                                n++;
+                                r = -errno;
+                                goto fail;
+                        }
                         pd[n].ts[0].tv_nsec = pd[n].ts[1].tv_nsec = UTIME_OMIT;
+                }
                 n++;
                 safe_close(cur);
                 cur = fcntl(nfd, F_DUPFD_CLOEXEC, 3);
@@ -862,7 +876,7 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         else {
                 char *slash = strrchr(canon, '/');
                 file_name = slash + 1;
-                dest_dir = strndup(canon, (size_t) (slash - canon));
+                dest_dir = slash == canon ? strdup("/") : strndup(canon, (size_t) (slash - canon));
         }
         if (!dest_dir) {
                 r = -ENOMEM;
@@ -913,8 +927,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                         continue;
                 }
                 if (S_ISDIR(st.st_mode) && dest_is_dir) {
-                        /* Docker: a directory's contents are copied, not the directory itself. The dest dir
-                         * takes the source dir's attributes only when it is new. */
+                        /* Docker: a directory's contents are copied, not the directory itself; a new dest dir
+                         * is made like any missing parent (0755). */
                         _cleanup_close_ int sdir = reopen(sfd, O_RDONLY | O_DIRECTORY);
                         struct dirent **names = NULL;
                         int n;
@@ -942,7 +956,7 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                                         r = -errno;
                                         continue;
                                 }
-                                if (asprintf(&cpath, "%s/%s", dest_dir + 1, nm) < 0) {
+                                if (asprintf(&cpath, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", nm) < 0) {
                                         r = -ENOMEM;
                                         continue;
                                 }
@@ -953,26 +967,13 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                         free(names);
                         if (r < 0)
                                 goto copy_failed;
-                        if (n_parents > 0 && parents[n_parents - 1].ts[0].tv_nsec == UTIME_OMIT) {
-                                uid_t uid;
-                                gid_t gid;
-                                mode_t mode;
-
-                                owner_mode(&c, &st, &uid, &gid, &mode);
-                                if (fchown(dest_fd, uid, gid) < 0 || fchmod(dest_fd, mode) < 0) {
-                                        r = -errno;
-                                        goto copy_failed;
-                                }
-                                parents[n_parents - 1].ts[0] = parents[n_parents - 1].ts[1] = st.st_mtim;
-                        }
                         continue;
                 }
-                if (asprintf(&rel, "%s/%s", dest_dir + 1, dest_is_dir ? base : file_name) < 0) {
+                if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", dest_is_dir ? base : file_name) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
-                r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name,
-                               rel[0] == '/' ? rel + 1 : rel, 1);
+                r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name, rel, 1);
                 if (r < 0)
                         goto copy_failed;
         }

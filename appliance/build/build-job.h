@@ -44,6 +44,7 @@ typedef struct BuildContext {
         unsigned id;               /* unique among this process's builds (temp dir and machine names) */
         unsigned tmp_counter;
         unsigned step, n_steps;
+        bool memory_cap_warned;
 } BuildContext;
 
 /* Fills ctx->err (message, hint may be NULL) at the Dockerfile position of instruction i (may be NULL). */

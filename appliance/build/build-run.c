@@ -253,6 +253,14 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (!strv_env_find(env, "PATH", 4) && (r = strv_extend(&env, DEFAULT_PATH)) < 0)
                 goto out;
 
+        /* systemd-nspawn can only apply linux.resources where it manages a unified cgroup tree itself; on a
+         * hybrid host without systemd as PID 1 it would fail the step, so the cap is skipped there (said once). */
+        bool cap = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
+        if (ctx->opts->memory_max > 0 && !cap && !ctx->memory_cap_warned) {
+                builder_log(&ctx->log, "note: the per-step memory cap is not applied: this host's cgroup layout "
+                                       "does not let systemd-nspawn set it");
+                ctx->memory_cap_warned = true;
+        }
         BundleSpec spec = {
                 .rootfs = root,
                 .args = argv,
@@ -264,8 +272,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 .n_additional_gids = n_groups > 0 ? (size_t) n_groups : 0,
                 .hostname = "slipway-build",
                 .netns_path = NULL, /* a new, empty network namespace */
-                .memory_max = ctx->opts->memory_max,
-                .cgroup_resources = ctx->opts->memory_max > 0,
+                .memory_max = cap ? ctx->opts->memory_max : 0,
+                .cgroup_resources = cap,
         };
         r = bundle_write(bundle, &spec);
         if (r < 0)

@@ -165,6 +165,30 @@ Builder *builder_free(Builder *b) {
         return NULL;
 }
 
+int build_job_new(BuildJob **ret) {
+        BuildJob *j = calloc(1, sizeof *j);
+
+        if (!j)
+                return -ENOMEM;
+        j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (j->cancel_fd < 0) {
+                int r = -errno;
+                free(j);
+                return r;
+        }
+        atomic_init(&j->cancelled, false);
+        *ret = j;
+        return 0;
+}
+
+BuildJob *build_job_free(BuildJob *job) {
+        if (!job)
+                return NULL;
+        safe_close(job->cancel_fd);
+        free(job);
+        return NULL;
+}
+
 int build_job_cancel(BuildJob *job) {
         uint64_t one = 1;
 
@@ -593,11 +617,10 @@ out:
 
 int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildResult *ret, BuildError *err) {
         BuildError dummy = {};
-        BuildJob job = { .cancel_fd = -EBADF };
+        _cleanup_(build_job_freep) BuildJob *own = NULL;
         BuildContext ctx = {
                 .builder = b,
                 .opts = opts,
-                .job = &job,
                 .log = { .fd = opts ? opts->log_fd : -1 },
                 .err = err ?: &dummy,
         };
@@ -618,9 +641,18 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
         format_created(&ctx);
         ctx.deadline = now_usec_monotonic() + (opts->timeout_usec ?: BUILD_TIMEOUT_DEFAULT_USEC);
 
-        job.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (job.cancel_fd < 0)
-                return -errno;
+        if (opts->job)
+                ctx.job = opts->job;
+        else {
+                r = build_job_new(&own);
+                if (r < 0)
+                        return r;
+                ctx.job = own;
+        }
+        if (ret_job)
+                *ret_job = ctx.job;
+        if (atomic_load(&ctx.job->cancelled))
+                return build_error(&ctx, -ECANCELED, NULL, NULL, "The build was cancelled.");
         pthread_mutex_init(&ctx.log.lock, NULL);
         ctx.id = atomic_fetch_add(&b->next_id, 1);
         if (asprintf(&ctx.tmp_dir, "%s/tmp-%d-%u", b->builds_dir, (int) getpid(), ctx.id) < 0 ||
@@ -632,8 +664,6 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
                 r = build_error(&ctx, -errno, NULL, NULL, "Cannot create the build's temp dir: %m.");
                 goto out;
         }
-        if (ret_job)
-                *ret_job = &job;
 
         image_catalog_read_lock(b->catalog);
         r = build_all(&ctx, &result);
@@ -657,7 +687,6 @@ out:
                                     ctx.err->hint);
         }
         pthread_mutex_destroy(&ctx.log.lock);
-        safe_close(job.cancel_fd);
         if (r < 0) {
                 build_result_done(&result);
                 return r;

@@ -22,6 +22,9 @@
 typedef struct BuildLog BuildLog;
 void builder_log(BuildLog *log, const char *fmt, ...) _printf_(2, 3);
 
+/* One running build; cancellable from another thread. */
+typedef struct BuildJob BuildJob;
+
 typedef struct BuildOptions {
         const char *context_dir;  /* extracted build context (daemon side), already .dockerignore-filtered */
         const char *dockerfile;   /* path relative to context_dir; NULL: "Dockerfile" */
@@ -32,6 +35,9 @@ typedef struct BuildOptions {
         int log_fd;               /* build output, line by line, as it happens; -1: none */
         uint64_t timeout_usec;    /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
         uint64_t memory_max;      /* bytes per RUN step, where the host allows; 0: none */
+        BuildJob *job;            /* optional, caller-owned (build_job_new): cancel it from any thread at any
+                                   * time until build_job_free(); a job cancelled before builder_run() starts
+                                   * makes it return -ECANCELED at once. NULL: builder_run() makes its own. */
 } BuildOptions;
 
 typedef struct BuildResult {
@@ -60,19 +66,20 @@ int builder_new(const char *state_dir, ImageCatalog *catalog, Builder **ret);
 Builder *builder_free(Builder *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Builder *, builder_free);
 
-/* One running build; cancellable from another thread while builder_run() runs. */
-typedef struct BuildJob BuildJob;
+int build_job_new(BuildJob **ret);
+BuildJob *build_job_free(BuildJob *job);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BuildJob *, build_job_free);
 
 /* Builds. Returns 0 and fills ret, or a negative errno with err filled: -EBADMSG (bad Dockerfile or
  * instruction), -ENOENT (missing base image / source file), -ECANCELED (build_job_cancel), -ETIME (timeout),
  * -EPROTO (a RUN step exited non-zero), others for internal failures.
- * ret_job (may be NULL) is set before any work starts, and is valid until builder_run() returns; the
- * caller must not use it afterwards (it is freed by builder_run()). Several builds may run concurrently on
- * one Builder from different threads. */
+ * ret_job (may be NULL) is set before any work starts to opts->job or to a job of builder_run()'s own, which
+ * is valid only until builder_run() returns (prefer opts->job: it has no such race). Several builds may run
+ * concurrently on one Builder from different threads. */
 int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildResult *ret, BuildError *err);
 
 /* Kills the running step's container; builder_run() then returns -ECANCELED soon and leaves no mounts or
- * temp dirs. Safe to call from any thread, several times, while builder_run() has not returned. */
+ * temp dirs. Safe to call from any thread, several times, while the job exists. */
 int build_job_cancel(BuildJob *job);
 
 /* Removes the build cache rows whose layer blobs are no longer in the store (call after image gc), and

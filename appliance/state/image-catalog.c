@@ -512,6 +512,20 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                         if (r < 0 && r != -ENOENT)
                                 goto finish;
                 }
+        /* Build cache rows are not roots: a row whose layer was swept goes with it (a row whose state still
+         * references another swept layer is dropped by the builder when it meets it). */
+        if (!dry_run && st.garbage.n > 0) {
+                _cleanup_stmt_ sqlite3_stmt *del = NULL;
+
+                pthread_mutex_lock(&c->db_lock);
+                if (sqlite_prepare(c->db, "DELETE FROM build_cache WHERE layer_digest = ?", &del) >= 0)
+                        for (size_t i = 0; i < st.garbage.n; i++) {
+                                sqlite3_reset(del);
+                                sqlite3_bind_text(del, 1, st.garbage.v[i], -1, SQLITE_TRANSIENT);
+                                (void) sqlite3_step(del);
+                        }
+                pthread_mutex_unlock(&c->db_lock);
+        }
 
         /* Sweep unpacked layers. */
         {
