@@ -47,9 +47,7 @@
 typedef struct BuildEntry BuildEntry;
 struct BuildEntry {
         char id[BUILD_ID_BYTES * 2 + 1];
-        BuildJob *job;          /* written by builder_run() before it starts working */
-        bool cancel_requested;
-        bool cancel_sent;
+        BuildJob *job;          /* ours (build_job_new): cancellable at any time until we free it */
         BuildEntry *next;
 };
 
@@ -73,28 +71,13 @@ static void build_unregister(BuildEntry *e) {
         pthread_mutex_unlock(&builds_lock);
 }
 
-/* Called with builds_lock held.  A cancel asked for before builder_run() published its job is sent as soon
- * as the job appears (the log streamer checks every keep-alive period). */
 static void build_cancel_locked(BuildEntry *e) {
-        BuildJob *job = __atomic_load_n(&e->job, __ATOMIC_ACQUIRE);
-
-        e->cancel_requested = true;
-        if (job && !e->cancel_sent) {
-                e->cancel_sent = true;
-                (void) build_job_cancel(job);
-        }
+        (void) build_job_cancel(e->job);
 }
 
 static void build_cancel(BuildEntry *e) {
         pthread_mutex_lock(&builds_lock);
         build_cancel_locked(e);
-        pthread_mutex_unlock(&builds_lock);
-}
-
-static void build_cancel_if_requested(BuildEntry *e) {
-        pthread_mutex_lock(&builds_lock);
-        if (e->cancel_requested && !e->cancel_sent)
-                build_cancel_locked(e);
         pthread_mutex_unlock(&builds_lock);
 }
 
@@ -196,11 +179,9 @@ static void log_stream_run(LogStream *s) {
                                 s->n_out += 2;
                         }
                         stream_send(s);
-                        build_cancel_if_requested(s->entry);
                         continue;
                 }
                 n = read(s->fd, buf, BUILD_STREAM_BUFFER);
-                build_cancel_if_requested(s->entry); /* a chatty build never falls silent */
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n <= 0)
@@ -236,8 +217,7 @@ typedef struct BuildThread {
 static void *build_thread(void *userdata) {
         BuildThread *t = userdata;
 
-        t->r = builder_run(t->builder, &t->opts, &t->entry->job, &t->result, &t->err);
-        /* The job is gone with builder_run()'s return: nobody may cancel it any more. */
+        t->r = builder_run(t->builder, &t->opts, NULL, &t->result, &t->err);
         build_unregister(t->entry);
         /* End of the log: the streamer sees EOF once every writer (the containers of RUN steps) is gone. */
         t->wfd = safe_close(t->wfd);
@@ -445,6 +425,9 @@ int api_image_build(HttpRequest *req) {
         if (r < 0)
                 return 200; /* the client is gone before anything started */
 
+        r = build_job_new(&entry.job);
+        if (r < 0)
+                return 200; /* the stream ends without its final line: the client sees a broken build */
         stream = (LogStream) { .conn = req->conn, .entry = &entry, .fd = rfd };
         bt = (BuildThread) {
                 .builder = ctx->builder,
@@ -456,6 +439,7 @@ int api_image_build(HttpRequest *req) {
                         .no_cache = query_flag(req, "no_cache"),
                         .tag = have_tag ? norm : NULL,
                         .log_fd = wfd,
+                        .job = entry.job,
                 },
                 .entry = &entry,
                 .wfd = wfd,
@@ -469,6 +453,7 @@ int api_image_build(HttpRequest *req) {
         }
         if (r != 0) {
                 build_unregister(&entry);
+                entry.job = build_job_free(entry.job);
                 final = json_pack("{s:s,s:s,s:s}", "id", entry.id, "error", "Cannot start the build thread.",
                                   "hint", "See the slipwayd log.");
                 if (final && send_final_line(req->conn, final) >= 0)
@@ -480,6 +465,7 @@ int api_image_build(HttpRequest *req) {
 
         log_stream_run(&stream);
         pthread_join(thread, NULL);
+        entry.job = build_job_free(entry.job); /* unregistered by the build thread: nobody can reach it */
         free(stream.pending);
         free(stream.out);
 
