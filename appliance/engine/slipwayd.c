@@ -24,6 +24,7 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/slipway"
 #define DEFAULT_API "127.0.0.1:7070"
+#define BUILD_STOP_TIMEOUT_USEC (10ULL * 1000000ULL) /* for cancelled builds to end at SIGTERM */
 
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
@@ -265,7 +266,7 @@ static int run(void) {
         r = engine_run(engine);
 
         (void) sd_notify(0, "STOPPING=1");
-        api_builds_cancel_all();
+        api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
         if (r < 0)
                 return log_error_errno(r, "Error: the event loop failed: %m.");

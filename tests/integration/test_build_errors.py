@@ -12,7 +12,7 @@ import time
 import pytest
 
 from build_util import (ApiBuild, api_delete, assert_no_leftovers, build_env, context, context_tar,  # noqa: F401
-                        slipway_build, write)
+                        mounts_under, slipway_build, write)
 from conftest import assert_clean_error
 
 CANCEL_WITHIN = 8  # seconds from the cancel to the end of the build
@@ -219,3 +219,24 @@ def test_two_builds_at_once(build_env, tmp_path):
                 build_env.cli("image", "unpack", f"concurrent:{i}", root)
                 assert (root / "data.txt").read_text() == f"context {i}\nrun-{i}\n"
         assert_no_leftovers(build_env)
+
+
+def test_daemon_stop_cancels_running_builds(start_daemon, images, tmp_path):
+        # SIGTERM while a build sleeps in RUN: slipwayd cancels it, the client gets the failure, slipwayd
+        # exits 0 within the fixture's stop timeout, and a restarted daemon finds nothing left behind.
+        d = start_daemon()
+        d.cli("image", "import", images / "busybox.oci.tar")
+        ctx = dockerfile_ctx(tmp_path, SLEEPER)
+        b = ApiBuild(d, context_tar(ctx), tag="stopped:1", no_cache="1")
+        for line in b.lines():
+                if line == "sleeping":
+                        break
+        t0 = time.monotonic()
+        d.stop()
+        assert time.monotonic() - t0 < CANCEL_WITHIN
+        final = b.finish()
+        assert final and "error" in final
+        assert not mounts_under(d.state_dir)
+        d.start()
+        assert_no_leftovers(d)
+        assert "stopped:1" not in " ".join(d.image_refs())

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build-context.h"
@@ -52,6 +53,7 @@ struct BuildEntry {
 };
 
 static pthread_mutex_t builds_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t builds_gone = PTHREAD_COND_INITIALIZER;
 static BuildEntry *builds;
 
 static void build_register(BuildEntry *e) {
@@ -68,6 +70,7 @@ static void build_unregister(BuildEntry *e) {
                         *p = e->next;
                         break;
                 }
+        pthread_cond_broadcast(&builds_gone);
         pthread_mutex_unlock(&builds_lock);
 }
 
@@ -81,10 +84,23 @@ static void build_cancel(BuildEntry *e) {
         pthread_mutex_unlock(&builds_lock);
 }
 
-void api_builds_cancel_all(void) {
+void api_builds_stop(uint64_t timeout_usec) {
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t) (timeout_usec / 1000000U);
+        deadline.tv_nsec += (long) (timeout_usec % 1000000U) * 1000;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
         pthread_mutex_lock(&builds_lock);
         for (BuildEntry *e = builds; e; e = e->next)
                 build_cancel_locked(e);
+        /* Entries leave after their client got the final line: wait for that, while writes still work. */
+        while (builds)
+                if (pthread_cond_timedwait(&builds_gone, &builds_lock, &deadline) == ETIMEDOUT)
+                        break;
         pthread_mutex_unlock(&builds_lock);
 }
 
@@ -218,7 +234,6 @@ static void *build_thread(void *userdata) {
         BuildThread *t = userdata;
 
         t->r = builder_run(t->builder, &t->opts, NULL, &t->result, &t->err);
-        build_unregister(t->entry);
         /* End of the log: the streamer sees EOF once every writer (the containers of RUN steps) is gone. */
         t->wfd = safe_close(t->wfd);
         return NULL;
@@ -465,7 +480,6 @@ int api_image_build(HttpRequest *req) {
 
         log_stream_run(&stream);
         pthread_join(thread, NULL);
-        entry.job = build_job_free(entry.job); /* unregistered by the build thread: nobody can reach it */
         free(stream.pending);
         free(stream.out);
 
@@ -490,5 +504,8 @@ int api_image_build(HttpRequest *req) {
 
         if (!stream.client_gone && final && send_final_line(req->conn, final) >= 0)
                 (void) http_stream_end(req->conn);
+        /* Only now: a stopping slipwayd waits for this, so that the client hears how its build ended. */
+        build_unregister(&entry);
+        entry.job = build_job_free(entry.job);
         return 200;
 }

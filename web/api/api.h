@@ -2,6 +2,7 @@
  * appliance layer and translate its errors into {"error","hint"} with the right HTTP status. */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "builder.h"
@@ -38,5 +39,6 @@ int api_images_gc(HttpRequest *req);
 int api_image_unpack(HttpRequest *req);
 int api_image_build(HttpRequest *req);
 int api_image_build_cancel(HttpRequest *req);
-/* Cancels every running build (slipwayd stopping: the server waits for its handlers). */
-void api_builds_cancel_all(void);
+/* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
+ * its final line; civetweb drops writes once it is stopping. */
+void api_builds_stop(uint64_t timeout_usec);
