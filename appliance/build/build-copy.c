@@ -174,7 +174,6 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
         } else if (S_ISDIR(st->st_mode)) {
                 _cleanup_close_ int dfd = reopen(fd, O_RDONLY | O_DIRECTORY);
                 struct dirent **names = NULL;
-                DIR *d;
                 int n;
 
                 if (dfd < 0)
@@ -207,7 +206,6 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
                 for (int k = 0; k < n; k++)
                         free(names[k]);
                 free(names);
-                (void) d;
                 if (r < 0)
                         return r;
         }

@@ -217,9 +217,6 @@ int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const
                         return r;
                 n = 1;
         }
-        r = mkdir_p(target, 0755);
-        if (r < 0)
-                return r;
         if (mkdir(target, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return overlay_mount((const char *const *) dirs, n, upper, work, target, ctx->shim_dir);

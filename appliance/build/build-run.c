@@ -4,7 +4,6 @@
 #include "build-run.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "build-image.h"
 #include "bundle.h"
+#include "container-run.h"
 #include "fs-util.h"
 #include "nspawn.h"
 #include "overlay.h"
@@ -20,7 +20,6 @@
 #include "string-util.h"
 #include "user-db.h"
 
-#define RUN_STOP_GRACE_MS 200U
 #define RUN_TAIL_LINES 5U
 #define RUN_GROUPS_MAX 64U
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -81,12 +80,18 @@ static int build_argv(json_t *state, const DockerfileInstruction *i, char ***ret
         return 0;
 }
 
-typedef struct LineSplitter {
+typedef struct LineSplitter LineSplitter;
+typedef struct RunOutput {
+        BuildContext *ctx;
+        LineSplitter *ls;
+} RunOutput;
+
+struct LineSplitter {
         char buf[BUILD_LOG_LINE_MAX];
         size_t len;
         char tail[RUN_TAIL_LINES][160];
         unsigned n_tail;
-} LineSplitter;
+};
 
 /* systemd-nspawn's own complaint when /run is not a tmpfs; it concerns nspawn's scratch dir, not the step. */
 #define NSPAWN_NOISE "Attempted to remove disk file system under \"/run/systemd/nspawn/propagate/"
@@ -118,56 +123,9 @@ static void line_feed(BuildContext *ctx, LineSplitter *ls, const char *data, siz
         }
 }
 
-/* Streams the container's output until it closes; stops the container on cancel or timeout.
- * Returns the payload's exit status, or -ECANCELED/-ETIME. */
-static int supervise(BuildContext *ctx, pid_t pid, int out_fd, LineSplitter *ls) {
-        bool stopping = false;
-        int stop_reason = 0, r;
-
-        for (;;) {
-                struct pollfd p[2] = {
-                        { .fd = out_fd, .events = POLLIN },
-                        { .fd = ctx->job->cancel_fd, .events = POLLIN },
-                };
-                uint64_t now = now_usec_monotonic();
-                int timeout = -1;
-                char buf[4096];
-                ssize_t n;
-
-                if (!stopping) {
-                        if (now >= ctx->deadline)
-                                timeout = 0;
-                        else
-                                timeout = (int) MIN((ctx->deadline - now) / 1000 + 1, (uint64_t) 60000);
-                }
-                r = poll(p, stopping ? 1 : 2, timeout);
-                if (r < 0 && errno != EINTR)
-                        break;
-                if (!stopping && (atomic_load(&ctx->job->cancelled) || now_usec_monotonic() >= ctx->deadline)) {
-                        stop_reason = atomic_load(&ctx->job->cancelled) ? -ECANCELED : -ETIME;
-                        stopping = true;
-                        (void) nspawn_stop(pid, RUN_STOP_GRACE_MS);
-                        pid = 0;
-                        continue;
-                }
-                if (r <= 0)
-                        continue;
-                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        n = read(out_fd, buf, sizeof buf);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                break;
-                        line_feed(ctx, ls, buf, (size_t) n);
-                }
-        }
-        if (ls->len > 0)
-                line_emit(ctx, ls);
-        if (pid > 0)
-                r = nspawn_wait(pid);
-        else
-                r = 0;
-        return stop_reason < 0 ? stop_reason : r;
+static void on_output(const char *data, size_t size, void *userdata) {
+        RunOutput *o = userdata;
+        line_feed(o->ctx, o->ls, data, size);
 }
 
 int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
@@ -175,7 +133,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         _cleanup_free_ char *dir = NULL, *root = NULL, *upper = NULL, *work = NULL, *bundle = NULL,
                             *machine = NULL, *hint = NULL;
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
-        _cleanup_close_ int root_fd = -EBADF, pipe_r = -EBADF, pipe_w = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF;
         json_t *config = json_object_get(state, "config");
         const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
         const char *user = json_string_value(json_object_get(config, "User"));
@@ -187,7 +145,6 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         uid_t uid = 0;
         gid_t gid = 0;
         int n_groups = 0, r;
-        pid_t pid;
 
         r = build_tmp_dir(ctx, "run", &dir);
         if (r < 0)
@@ -279,28 +236,19 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (r < 0)
                 goto out;
 
-        {
-                int p[2];
-                if (pipe2(p, O_CLOEXEC) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                pipe_r = p[0];
-                pipe_w = p[1];
-        }
         if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
                 r = -ENOMEM;
                 goto out;
         }
-        NspawnRun nr = { .bundle_dir = bundle, .machine_name = machine, .stdout_fd = pipe_w, .stderr_fd = pipe_w,
-                         .kill_signal = "SIGKILL", .keep_tmp = true };
-        pid = nspawn_start(&nr);
-        pipe_w = safe_close(pipe_w);
-        if (pid < 0) {
-                r = build_error(ctx, pid, i, NULL, "Cannot start systemd-nspawn: %s.", strerror(-pid));
+        NspawnRun nr = { .bundle_dir = bundle, .machine_name = machine, .kill_signal = "SIGKILL", .keep_tmp = true };
+        RunOutput ro = { .ctx = ctx, .ls = ls };
+        r = container_run(&nr, ctx->job->cancel_fd, ctx->deadline, on_output, &ro);
+        if (ls->len > 0)
+                line_emit(ctx, ls);
+        if (r < 0 && r != -ECANCELED && r != -ETIME && r != -EPROTO) {
+                r = build_error(ctx, r, i, NULL, "Cannot run systemd-nspawn: %s.", strerror(-r));
                 goto out;
         }
-        r = supervise(ctx, pid, pipe_r, ls);
         if (r == -ECANCELED || r == -ETIME) {
                 r = build_check_stop(ctx, i);
                 goto out;

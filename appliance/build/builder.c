@@ -425,6 +425,9 @@ static int run_stage(BuildRun *br, const DockerfileStagePlan *sp) {
         int r;
 
         builder_log(&ctx->log, "STEP %u/%u: %s", ++ctx->step, ctx->n_steps, st->from.original);
+        if (sp->platform && !streq(sp->platform, "linux/amd64") && !streq(sp->platform, "linux/x86_64"))
+                return build_error(ctx, -EINVAL, &st->from, "Drop --platform or use linux/amd64.",
+                                   "Slipway builds linux/amd64 images only, not %s.", sp->platform);
         if (sp->base_stage >= 0) {
                 state = json_deep_copy(br->stages[sp->base_stage].state);
                 if (!state)

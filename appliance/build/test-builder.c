@@ -404,6 +404,26 @@ static void test_failures(void) {
         CHECK(b.r == -ENOENT && strstr(b.err.message, "nothere") && b.err.line == 2);
         built_done(&b);
 
+        _cleanup_free_ char *ctx5 = make_context("ctx-nouser", "FROM busybox:test\nUSER nosuch\nRUN true\n");
+        b = build(ctx5, NULL, NULL);
+        CHECK(b.r == -EINVAL && strstr(b.err.message, "nosuch") && strstr(b.err.message, "/etc/passwd") &&
+              b.err.line == 3);
+        built_done(&b);
+
+        _cleanup_free_ char *ctx6 = make_context("ctx-fromimg", "FROM scratch\nCOPY --from=busybox:test /etc/passwd /p\n");
+        b = build(ctx6, NULL, NULL);
+        CHECK(b.r == 0);
+        {
+                _cleanup_free_ char *root = unpack(b.res.digest, "u-fromimg");
+                CHECK(file_is(root, "p", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"));
+        }
+        built_done(&b);
+
+        _cleanup_free_ char *ctx7 = make_context("ctx-arm", "FROM --platform=linux/arm64 busybox:test\nRUN true\n");
+        b = build(ctx7, NULL, NULL);
+        CHECK(b.r == -EINVAL && strstr(b.err.message, "linux/arm64") && b.err.line == 1);
+        built_done(&b);
+
         _cleanup_free_ char *ctx4 = make_context("ctx-outside", "FROM scratch\nCOPY ../etc/passwd /x\n");
         b = build(ctx4, NULL, NULL);
         CHECK(b.r == -EINVAL && strstr(b.err.message, "outside the build context"));
@@ -694,6 +714,8 @@ int main(void) {
                 bench_run_step();
                 bench_run_step();
                 bench_cached_rebuild();
+                builder_free(builder);
+                (void) rm_rf(top);
                 return 0;
         }
 
