@@ -84,3 +84,4 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 /* Commands: argc/argv start at the command word. */
 int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
+int cmd_image_build(CliContext *c, int argc, char *argv[]);

@@ -531,6 +531,8 @@ static int image_unpack(CliContext *c, int argc, char *argv[]) {
 
 static const char image_help[] =
         "Usage: slipway image COMMAND …\n\n"
+        "  build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--target STAGE] [--no-cache]\n"
+        "                                                build from a Dockerfile, log streamed\n"
         "  import PATH [--name REF] [--rootfs]          import an OCI layout, oci-archive, docker-archive\n"
         "                                                or rootfs tar\n"
         "  export REF (--oci DIR | --oci-archive FILE)   export as standard OCI\n"
@@ -548,7 +550,7 @@ int cmd_image(CliContext *c, int argc, char *argv[]) {
         } commands[] = {
                 { "import", image_import }, { "export", image_export }, { "list", image_list },
                 { "ls", image_list },       { "inspect", image_inspect }, { "rm", image_rm },
-                { "gc", image_gc },         { "unpack", image_unpack },
+                { "gc", image_gc },         { "unpack", image_unpack },   { "build", cmd_image_build },
         };
         int i = 1;
 
@@ -565,7 +567,7 @@ int cmd_image(CliContext *c, int argc, char *argv[]) {
                 i++;
         }
         if (i >= argc)
-                return cli_usage_error("image", "Missing image command (import, export, list, inspect, rm, gc, unpack)");
+                return cli_usage_error("image", "Missing image command (build, import, export, list, inspect, rm, gc, unpack)");
         for (size_t k = 0; k < ELEMENTSOF(commands); k++)
                 if (streq(argv[i], commands[k].name))
                         return commands[k].fn(c, argc - i, argv + i);

@@ -14,7 +14,7 @@ static const char main_help[] =
         "directory (--state-dir, $SLIPWAY_STATE_DIR, default " CLI_DEFAULT_STATE_DIR ").\n\n"
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
-        "  image import|export|list|inspect|rm|gc|unpack …\n\n"
+        "  image build|import|export|list|inspect|rm|gc|unpack …\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"

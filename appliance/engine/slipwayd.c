@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "builder.h"
 #include "engine.h"
 #include "fs-util.h"
 #include "http-server.h"
@@ -23,6 +24,7 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/slipway"
 #define DEFAULT_API "127.0.0.1:7070"
+#define BUILD_STOP_TIMEOUT_USEC (10ULL * 1000000ULL) /* for cancelled builds to end at SIGTERM */
 
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
@@ -126,6 +128,7 @@ static int run(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
+        _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
         HttpServer *server = NULL;
         ApiContext ctx = {};
@@ -198,9 +201,18 @@ static int run(void) {
         if (r < 0)
                 return log_oom();
 
+        /* Under the lock no build can be running: what a killed one left behind can go. */
+        r = builder_remove_stale_temp(dir);
+        if (r < 0 && r != -EOPNOTSUPP)
+                log_warning_errno(r, "Cannot clean up the temp dirs of interrupted builds in %s/builds: %m", dir);
+        r = builder_new(dir, catalog, &builder);
+        if (r < 0)
+                log_warning_errno(r, "The image builder is not available; builds will be refused: %m");
+
         ctx = (ApiContext) {
                 .catalog = catalog,
                 .store = store,
+                .builder = builder,
                 .state_dir = dir,
                 .tmp_dir = tmp,
                 .pid = getpid(),
@@ -254,6 +266,7 @@ static int run(void) {
         r = engine_run(engine);
 
         (void) sd_notify(0, "STOPPING=1");
+        api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
         if (r < 0)
                 return log_error_errno(r, "Error: the event loop failed: %m.");

@@ -106,6 +106,9 @@ int api_images_gc(HttpRequest *req) {
         r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Garbage collection failed");
+        /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
+        if (!dry_run && ctx->builder)
+                (void) builder_cache_prune(ctx->builder);
         for (size_t i = 0; blobs && i < res.n_blobs; i++)
                 json_array_append_new(blobs, json_string(res.blobs[i]));
         j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed", (json_int_t) res.blobs_removed,

@@ -9,6 +9,8 @@ const HttpRoute api_routes[] = {
         { "GET", "status", api_status },
         { "GET", "images", api_images_list },
         { "POST", "images/import", api_image_import },
+        { "POST", "images/build", api_image_build },
+        { "DELETE", "images/builds/*", api_image_build_cancel },
         { "POST", "images/gc", api_images_gc },
         { "GET", "images/*", api_image_inspect },
         { "DELETE", "images/*", api_image_remove },

@@ -2,14 +2,17 @@
  * appliance layer and translate its errors into {"error","hint"} with the right HTTP status. */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "builder.h"
 #include "http-server.h"
 #include "image-catalog.h"
 
 typedef struct ApiContext {
         ImageCatalog *catalog;
         OciStore *store;
+        Builder *builder;         /* NULL: builds are refused with 503 */
         const char *state_dir;
         const char *tmp_dir;      /* uploads land here before import */
         const char *api_url;
@@ -34,3 +37,8 @@ int api_image_import(HttpRequest *req);
 int api_image_export(HttpRequest *req);
 int api_images_gc(HttpRequest *req);
 int api_image_unpack(HttpRequest *req);
+int api_image_build(HttpRequest *req);
+int api_image_build_cancel(HttpRequest *req);
+/* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
+ * its final line; civetweb drops writes once it is stopping. */
+void api_builds_stop(uint64_t timeout_usec);
