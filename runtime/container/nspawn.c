@@ -82,6 +82,7 @@ pid_t nspawn_start(const NspawnRun *run) {
         opts.stderr_fd = run->stderr_fd >= 0 ? run->stderr_fd : run->stdout_fd;
         opts.env = env;
         opts.new_session = true;
+        opts.keep_on_parent_death = run->detach;
         return spawn_process(argv, &opts);
 }
 

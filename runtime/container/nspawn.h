@@ -12,6 +12,7 @@ typedef struct NspawnRun {
         int stdout_fd;            /* -1: inherit */
         int stderr_fd;            /* -1: same as stdout_fd */
         const char *kill_signal;  /* signal nspawn sends the payload on SIGTERM; NULL: SIGTERM */
+        bool detach;              /* no PDEATHSIG: nspawn (and the container) outlive the caller */
 } NspawnRun;
 
 /* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are

@@ -1,0 +1,529 @@
+/* Live test of instances and probes: busybox httpd instances in their own netns on a test bridge,
+ * probed from the host; logs; adoption after the starting process died; the pid-reuse guard; stop
+ * with a handled STOPSIGNAL and with an ignored one.  Needs root; everything it creates is removed,
+ * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "bridge.h"
+#include "bundle.h"
+#include "fs-util.h"
+#include "ifname.h"
+#include "instance.h"
+#include "macro.h"
+#include "netns.h"
+#include "overlay.h"
+#include "probe.h"
+#include "process.h"
+#include "subnet-pool.h"
+#include "veth.h"
+
+#define HTTP_PORT 8080
+#define START_TIMEOUT_MS 10000
+
+static void cleanup(void);
+
+#define CHECK(x)                                                                               \
+        do {                                                                                   \
+                if (!(x)) {                                                                    \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
+                        cleanup();                                                             \
+                        exit(1);                                                               \
+                }                                                                              \
+        } while (0)
+#define CHECK_OK(expr)                                                                         \
+        do {                                                                                   \
+                int _r = (expr);                                                               \
+                if (_r < 0) {                                                                  \
+                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,   \
+                                strerror(-_r));                                                \
+                        cleanup();                                                             \
+                        exit(1);                                                               \
+                }                                                                              \
+        } while (0)
+
+#define MAX_SLOTS 8
+
+static struct {
+        char top[64];
+        pid_t pid; /* the test process: forked children must not clean up */
+        char bridge[IFNAMSIZ], veth[2][IFNAMSIZ], netns[2][32];
+        NetSubnet subnet;
+        struct in_addr ip[2];
+        char ip_s[2][INET_ADDRSTRLEN];
+        bool net_up;
+        struct {
+                char *dir, *root;
+                Instance *inst;
+                bool mounted;
+        } slot[MAX_SLOTS];
+} T = { .top = "/tmp/test-instance-XXXXXX" };
+
+static void cleanup(void) {
+        if (getpid() != T.pid)
+                return;
+        for (size_t k = 0; k < MAX_SLOTS; k++) {
+                if (!T.slot[k].dir)
+                        continue;
+                if (!T.slot[k].inst)
+                        (void) instance_adopt(T.slot[k].dir, &T.slot[k].inst); /* started by a child */
+                if (T.slot[k].inst) {
+                        (void) instance_kill(T.slot[k].inst);
+                        T.slot[k].inst = instance_free(T.slot[k].inst);
+                }
+                if (T.slot[k].mounted)
+                        (void) overlay_umount(T.slot[k].root);
+                T.slot[k].mounted = false;
+        }
+        if (T.net_up) {
+                for (size_t k = 0; k < 2; k++) {
+                        (void) netns_delete(T.netns[k]);
+                        (void) net_veth_delete(T.veth[k]);
+                }
+                (void) net_bridge_delete(T.bridge);
+                T.net_up = false;
+        }
+        if (T.top[0] == '/' && !strstr(T.top, "XXXXXX"))
+                (void) rm_rf(T.top);
+}
+
+static void on_signal(int sig) {
+        cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+static char *p(const char *rel) {
+        char *r = path_join(T.top, rel);
+        CHECK(r);
+        return r;
+}
+
+static double ms_since(const struct timespec *a) {
+        struct timespec b;
+
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (b.tv_sec - a->tv_sec) * 1e3 + (b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void make_layer(void) {
+        static const char *const applets[] = { "sh", "echo", "cat", "sleep", "httpd", "ls", NULL };
+        _cleanup_free_ char *bin = p("layer/bin"), *bb = p("layer/bin/busybox"), *www = p("layer/www"),
+                            *index = p("layer/www/index.html");
+        char *cp[] = { (char *) "cp", (char *) "/bin/busybox", bb, NULL };
+        static const char page[] = "<h1>slipway</h1>\n";
+
+        CHECK_OK(mkdir_p(bin, 0755));
+        CHECK_OK(mkdir_p(www, 0755));
+        CHECK(run_process(cp, NULL) == 0);
+        for (size_t i = 0; applets[i]; i++) {
+                _cleanup_free_ char *l = path_join(bin, applets[i]);
+                CHECK(symlink("busybox", l) == 0);
+        }
+        CHECK_OK(write_file_atomic(index, page, strlen(page), 0644));
+}
+
+static void setup_network(void) {
+        _cleanup_free_ NetSubnet *host = NULL;
+        NetSubnet pool;
+        char key[64];
+        size_t n = 0;
+
+        for (size_t k = 0; k < 2; k++) {
+                snprintf(key, sizeof(key), "test-instance/%d/%zu", (int) T.pid, k);
+                CHECK_OK(net_ifname_from_key("swv", key, T.veth[k]));
+                snprintf(T.netns[k], sizeof(T.netns[k]), "swi-%d-%zu", (int) T.pid, k);
+        }
+        snprintf(key, sizeof(key), "test-instance/%d", (int) T.pid);
+        CHECK_OK(net_ifname_from_key("swt", key, T.bridge));
+
+        /* A test subnet nobody on this host uses (other test runs included). */
+        CHECK_OK(net_subnet_parse("10.254.0.0/16", &pool));
+        CHECK_OK(net_host_subnets(&host, &n));
+        CHECK_OK(net_subnet_pool_allocate(&pool, host, n, &T.subnet));
+
+        T.net_up = true;
+        CHECK_OK(net_bridge_create(T.bridge, &T.subnet));
+        for (size_t k = 0; k < 2; k++) {
+                CHECK_OK(net_subnet_address(&T.subnet, 100 + (uint32_t) k, &T.ip[k]));
+                CHECK(inet_ntop(AF_INET, &T.ip[k], T.ip_s[k], sizeof(T.ip_s[k])));
+                NetVethConfig c = {
+                        .netns = T.netns[k],
+                        .host_ifname = T.veth[k],
+                        .bridge = T.bridge,
+                        .address = T.ip[k],
+                        .prefixlen = T.subnet.prefixlen,
+                        .gateway = net_subnet_host_address(&T.subnet),
+                };
+                CHECK_OK(netns_create(T.netns[k]));
+                CHECK_OK(net_veth_setup(&c));
+        }
+}
+
+/* Prepares slot k: overlay root over the busybox layer and a bundle running args. */
+static void prepare(size_t k, const char *name, char *const *args, const char *netns) {
+        _cleanup_free_ char *upper = NULL, *work = NULL, *bundle = NULL, *shim = p("shim"),
+                            *lower = p("layer"), *netns_path = NULL;
+        const char *lowers[] = { lower };
+        char *env[] = { (char *) "PATH=/bin", NULL };
+
+        CHECK(k < MAX_SLOTS && !T.slot[k].dir);
+        T.slot[k].dir = p(name);
+        T.slot[k].root = path_join(T.slot[k].dir, "rootfs");
+        upper = path_join(T.slot[k].dir, "upper");
+        work = path_join(T.slot[k].dir, "work");
+        bundle = path_join(T.slot[k].dir, "bundle");
+        CHECK(T.slot[k].root && upper && work && bundle);
+        CHECK_OK(mkdir_p(T.slot[k].root, 0755));
+        CHECK_OK(mkdir_p(upper, 0755));
+        CHECK_OK(mkdir_p(work, 0755));
+        CHECK_OK(mkdir_p(bundle, 0700));
+        CHECK_OK(overlay_shim_ensure(shim));
+        CHECK_OK(overlay_mount(lowers, 1, upper, work, T.slot[k].root, shim));
+        T.slot[k].mounted = true;
+        if (netns)
+                CHECK(asprintf(&netns_path, "/run/netns/%s", netns) > 0);
+
+        BundleSpec spec = { .rootfs = T.slot[k].root, .args = args, .env = env, .hostname = name,
+                            .netns_path = netns_path };
+        CHECK_OK(bundle_write(bundle, &spec));
+}
+
+static void release(size_t k) {
+        if (T.slot[k].inst)
+                T.slot[k].inst = instance_free(T.slot[k].inst);
+        if (T.slot[k].mounted)
+                CHECK_OK(overlay_umount(T.slot[k].root));
+        T.slot[k].mounted = false;
+}
+
+static Instance *start(size_t k, const char *machine, int stop_signal) {
+        _cleanup_free_ char *bundle = path_join(T.slot[k].dir, "bundle");
+        InstanceSpec s = { .dir = T.slot[k].dir, .bundle_dir = bundle, .machine_name = machine,
+                           .stop_signal = stop_signal };
+
+        CHECK(bundle);
+        CHECK_OK(instance_start(&s, &T.slot[k].inst));
+        return T.slot[k].inst;
+}
+
+static ProbeResult probe(ProbeType type, const char *address, uint16_t port, const char *path) {
+        ProbeSpec s = { .type = type, .address = address, .port = port, .path = path, .timeout_ms = 2000 };
+        ProbeResult r;
+
+        CHECK_OK(probe_run(&s, &r));
+        fprintf(stderr, "  probe: %s (healthy=%d)\n", r.message, r.healthy);
+        return r;
+}
+
+/* Retries a TCP probe until the instance answers; returns the time it took. */
+static double wait_tcp(const char *address, const struct timespec *since) {
+        for (;;) {
+                ProbeSpec s = { .type = PROBE_TCP, .address = address, .port = HTTP_PORT, .timeout_ms = 200 };
+                ProbeResult r;
+
+                CHECK_OK(probe_run(&s, &r));
+                if (r.healthy)
+                        return ms_since(since);
+                CHECK(ms_since(since) < START_TIMEOUT_MS);
+                usleep(5 * 1000);
+        }
+}
+
+static bool file_contains(const char *dir, const char *name, const char *needle) {
+        _cleanup_free_ char *path = path_join(dir, name), *data = NULL;
+
+        CHECK(path);
+        if (read_full_file(path, &data, NULL) < 0)
+                return false;
+        return strstr(data, needle);
+}
+
+static void test_probe_spec(void) {
+        Probe *pr = NULL;
+        ProbeSpec s = { .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10 };
+
+        CHECK(probe_new(&s, &pr) == -EINVAL); /* space in path */
+        s.path = "relative";
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.path = "/ok";
+        s.address = "not-an-address";
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.address = "10.0.0.1";
+        s.timeout_ms = 0;
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.timeout_ms = 10;
+        s.port = 0;
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        CHECK(probe_type_from_string("http") == PROBE_HTTP && probe_type_from_string("udp") < 0);
+        CHECK(instance_signal_from_string("SIGTERM") == SIGTERM && instance_signal_from_string("QUIT") == SIGQUIT &&
+              instance_signal_from_string("9") == SIGKILL &&
+              instance_signal_from_string("SIGRTMIN+3") == SIGRTMIN + 3 &&
+              instance_signal_from_string("SIGBOGUS") == -EINVAL && instance_signal_from_string("0") == -EINVAL);
+}
+
+/* httpd in the background; the shell is PID 1 and leaves cleanly on its stop signal. */
+static char *const *web_args(const char *sig) {
+        static char script[512];
+        static char *args[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+
+        snprintf(script, sizeof(script),
+                 "trap 'echo bye; exit 0' %s; echo started-out; echo started-err >&2; "
+                 "httpd -p %d -h /www; while :; do sleep 1 & wait; done",
+                 sig, HTTP_PORT);
+        return args;
+}
+
+static void test_web(void) {
+        char machine[64];
+        struct timespec t0;
+        InstanceState st;
+        int status = -1;
+        ProbeResult r;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-web", (int) T.pid);
+        prepare(0, "web", web_args("QUIT"), T.netns[0]);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        Instance *i = start(0, machine, SIGQUIT); /* the image's STOPSIGNAL */
+        fprintf(stderr, "web: first TCP answer after %.1f ms\n", wait_tcp(T.ip_s[0], &t0));
+
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_RUNNING && instance_is_child(i));
+
+        r = probe(PROBE_HTTP, T.ip_s[0], HTTP_PORT, "/index.html");
+        CHECK(r.healthy && r.http_status == 200 && r.error == 0);
+        r = probe(PROBE_HTTP, T.ip_s[0], HTTP_PORT, "/missing");
+        CHECK(!r.healthy && r.http_status == 404 && strstr(r.message, "HTTP 404 from ") &&
+              strstr(r.message, "/missing"));
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
+        CHECK(r.healthy && r.error == 0);
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT + 1, NULL);
+        CHECK(!r.healthy && r.error == ECONNREFUSED && strstr(r.message, "refused"));
+        /* Nobody listens at .200 of the test subnet: no ARP answer, the probe times out. */
+        {
+                struct in_addr none;
+                char none_s[INET_ADDRSTRLEN];
+                ProbeSpec s = { .type = PROBE_HTTP, .address = none_s, .port = HTTP_PORT, .path = "/",
+                                .timeout_ms = 300 };
+                CHECK_OK(net_subnet_address(&T.subnet, 200, &none));
+                CHECK(inet_ntop(AF_INET, &none, none_s, sizeof(none_s)));
+                CHECK_OK(probe_run(&s, &r));
+                fprintf(stderr, "  probe: %s\n", r.message);
+                CHECK(!r.healthy && (r.error == ETIMEDOUT || r.error == EHOSTUNREACH));
+        }
+
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-out"));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDERR_LOG, "started-err"));
+        CHECK(!file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-err"));
+
+        /* Stop with the image's STOPSIGNAL (SIGQUIT, via nspawn's --kill-signal): the trap runs. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(instance_stop(i, 0, 5000) == 1);
+        fprintf(stderr, "web: stopped cleanly in %.1f ms\n", ms_since(&t0));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "bye"));
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_EXITED && status == 0);
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
+        CHECK(!r.healthy);
+        release(0);
+}
+
+static int start_and_exit(void *userdata) {
+        char **a = userdata;
+        _cleanup_free_ char *bundle = path_join(a[0], "bundle");
+        InstanceSpec s = { .dir = a[0], .bundle_dir = bundle, .machine_name = a[1] };
+        Instance *i = NULL;
+
+        /* Like slipwayd dying right after starting an instance: nothing is stopped or freed. */
+        return instance_start(&s, &i) < 0 ? 1 : 0;
+}
+
+static void test_adopt(void) {
+        char machine[64];
+        InstanceState st;
+        ProbeResult r;
+        pid_t child;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-adopt", (int) T.pid);
+        prepare(1, "adopt", web_args("TERM"), T.netns[1]);
+        char *a[] = { T.slot[1].dir, machine };
+        child = fork_function(start_and_exit, a);
+        CHECK(child > 0);
+        CHECK(wait_for_pid(child, NULL) == 0);
+
+        Instance *i = NULL;
+        CHECK_OK(instance_adopt(T.slot[1].dir, &i));
+        T.slot[1].inst = i;
+        CHECK(!instance_is_child(i) && streq(instance_machine(i), machine));
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        (void) wait_tcp(T.ip_s[1], &t0);
+        r = probe(PROBE_HTTP, T.ip_s[1], HTTP_PORT, "/index.html");
+        CHECK(r.healthy && r.http_status == 200);
+        CHECK_OK(instance_status(i, &st, NULL));
+        CHECK(st == INSTANCE_RUNNING);
+
+        /* Adopting twice is fine (a second handle on the same process). */
+        Instance *again = NULL;
+        CHECK_OK(instance_adopt(T.slot[1].dir, &again));
+        CHECK(instance_pid(again) == instance_pid(i));
+        instance_free(again);
+
+        CHECK(instance_stop(i, 0, 5000) == 1);
+        CHECK_OK(instance_status(i, &st, NULL));
+        CHECK(st == INSTANCE_GONE);
+        CHECK(file_contains(T.slot[1].dir, INSTANCE_STDOUT_LOG, "bye"));
+        /* Afterwards the state file points at nothing: adopt says so. */
+        Instance *none = NULL;
+        int rr = instance_adopt(T.slot[1].dir, &none);
+        CHECK(rr == -ESRCH || rr == -ESTALE);
+        release(1);
+}
+
+static void write_state(const char *dir, pid_t pid, unsigned long long start_time, const char *machine) {
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_STATE_FILE), *text = NULL;
+
+        CHECK(path);
+        CHECK(asprintf(&text, "{\"version\":1,\"pid\":%d,\"start_time\":%llu,\"machine\":\"%s\",\"stop_signal\":15}",
+                       (int) pid, start_time, machine) > 0);
+        CHECK_OK(write_file_atomic(path, text, strlen(text), 0600));
+}
+
+static unsigned long long start_time_of(pid_t pid) {
+        char path[64], buf[1024];
+        unsigned long long st = 0;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        CHECK(f && fgets(buf, sizeof(buf), f));
+        char *q = strrchr(buf, ')');
+        CHECK(q && sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                          &st) == 1);
+        return st;
+}
+
+static void test_pid_reuse_guard(void) {
+        _cleanup_free_ char *dir = p("guard");
+        Instance *i = NULL;
+        pid_t dead;
+
+        CHECK_OK(mkdir_p(dir, 0755));
+        /* A live process that is not nspawn, with its true start time: only the command line differs. */
+        write_state(dir, getpid(), start_time_of(getpid()), "swtest-guard");
+        CHECK(instance_adopt(dir, &i) == -ESTALE);
+        /* The same live pid with another start time: a recycled pid. */
+        write_state(dir, getpid(), start_time_of(getpid()) + 1, "swtest-guard");
+        CHECK(instance_adopt(dir, &i) == -ESTALE);
+        /* A pid that no longer exists. */
+        char *true_argv[] = { (char *) "true", NULL };
+        dead = spawn_process(true_argv, NULL);
+        CHECK(dead > 0 && wait_for_pid(dead, NULL) == 0);
+        write_state(dir, dead, 1, "swtest-guard");
+        int r = instance_adopt(dir, &i);
+        CHECK(r == -ESRCH || r == -ESTALE); /* ESTALE only if the pid was reused already */
+        /* Garbage. */
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_STATE_FILE);
+        CHECK_OK(write_file_atomic(path, "{\"pid\":\"1\"}", 11, 0600));
+        CHECK(instance_adopt(dir, &i) == -EBADMSG);
+        CHECK(i == NULL);
+}
+
+static void test_stop_ignored(void) {
+        char machine[64];
+        static char *args[] = { (char *) "/bin/sh", (char *) "-c",
+                                (char *) "trap '' TERM; echo ready; while :; do sleep 1 & wait; done", NULL };
+        struct timespec t0;
+        InstanceState st;
+        int status = -1;
+        double ms;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-ignore", (int) T.pid);
+        prepare(2, "ignore", args, NULL);
+        Instance *i = start(2, machine, SIGTERM);
+        /* Wait until the trap is installed (the script printed "ready") — by watching the log. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!file_contains(T.slot[2].dir, INSTANCE_STDOUT_LOG, "ready")) {
+                CHECK(ms_since(&t0) < START_TIMEOUT_MS);
+                usleep(10 * 1000);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(instance_stop(i, 0, 700) == 0); /* had to be killed */
+        ms = ms_since(&t0);
+        fprintf(stderr, "ignore: killed after %.1f ms\n", ms);
+        CHECK(ms >= 690 && ms < 700 + INSTANCE_TEARDOWN_MS + 1000);
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_EXITED && status != 0);
+        CHECK(kill(instance_pid(i), 0) < 0);
+        release(2);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void bench(unsigned runs) {
+        double *ms = calloc(runs, sizeof(double));
+
+        CHECK(ms);
+        for (unsigned n = 0; n < runs; n++) {
+                char machine[64], name[32];
+                struct timespec t0;
+
+                snprintf(machine, sizeof(machine), "swtest-%d-b%u", (int) T.pid, n);
+                snprintf(name, sizeof(name), "bench%u", n);
+                prepare(3, name, web_args("TERM"), T.netns[0]);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                Instance *i = start(3, machine, SIGTERM);
+                ms[n] = wait_tcp(T.ip_s[0], &t0);
+                CHECK(instance_stop(i, 0, 5000) == 1);
+                release(3);
+                _cleanup_free_ char *d = T.slot[3].dir;
+                free(T.slot[3].root);
+                T.slot[3].dir = T.slot[3].root = NULL;
+                CHECK_OK(rm_rf(d));
+        }
+        qsort(ms, runs, sizeof(double), cmp_double);
+        fprintf(stderr, "bench: start → first TCP answer over %u runs: min %.1f median %.1f max %.1f ms\n", runs,
+                ms[0], ms[runs / 2], ms[runs - 1]);
+        free(ms);
+}
+
+int main(void) {
+        if (geteuid() != 0) {
+                fprintf(stderr, "test-instance: needs root, skipping\n");
+                return 77;
+        }
+        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
+                fprintf(stderr, "test-instance: systemd-nspawn or busybox missing, skipping\n");
+                return 77;
+        }
+        T.pid = getpid();
+        test_probe_spec();
+        CHECK(mkdtemp(T.top));
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        make_layer();
+        setup_network();
+
+        test_web();
+        test_adopt();
+        test_pid_reuse_guard();
+        test_stop_ignored();
+        if (getenv("INSTANCE_BENCH_RUNS"))
+                bench((unsigned) MAX(1, atoi(getenv("INSTANCE_BENCH_RUNS"))));
+
+        cleanup();
+        printf("test-instance: ok\n");
+        return 0;
+}
