@@ -377,7 +377,7 @@ int instance_status(Instance *i, InstanceState *ret_state, int *ret_exit_status)
 
 /* The container's PID 1 as the host sees it: nspawn's only child.  Returned as a pidfd, taken while
  * it is still nspawn's (unreaped) child, so it cannot be a recycled pid. */
-static int payload_pidfd(Instance *i) {
+static int payload_pidfd(Instance *i, pid_t *ret_pid) {
         _cleanup_free_ char *path = NULL, *data = NULL;
         _cleanup_close_ int fd = -EBADF;
         pid_t ppid;
@@ -400,7 +400,22 @@ static int payload_pidfd(Instance *i) {
                 return r;
         if (ppid != i->pid)
                 return -ESRCH;
+        if (ret_pid)
+                *ret_pid = (pid_t) child;
         return TAKE_FD(fd);
+}
+
+int instance_payload_pid(Instance *i, pid_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        pid_t pid;
+
+        if (!i || !ret)
+                return -EINVAL;
+        fd = payload_pidfd(i, &pid);
+        if (fd < 0)
+                return fd;
+        *ret = pid;
+        return 0;
 }
 
 int instance_stop_begin(Instance *i, int stop_signal) {
@@ -414,7 +429,7 @@ int instance_stop_begin(Instance *i, int stop_signal) {
                 /* nspawn turns its SIGTERM into --kill-signal for the payload. */
                 r = pidfd_send_signal_(i->pidfd, SIGTERM);
         else {
-                _cleanup_close_ int payload = payload_pidfd(i);
+                _cleanup_close_ int payload = payload_pidfd(i, NULL);
                 if (payload < 0)
                         return payload == -ESRCH ? 0 : payload;
                 r = pidfd_send_signal_(payload, stop_signal);
@@ -432,7 +447,7 @@ int instance_kill(Instance *i) {
                 return 0;
         /* Killing the container's PID 1 kills its whole PID namespace; nspawn then cleans up its
          * mounts and exits by itself.  Only if it does not is nspawn killed too. */
-        payload = payload_pidfd(i);
+        payload = payload_pidfd(i, NULL);
         if (payload >= 0)
                 (void) pidfd_send_signal_(payload, SIGKILL);
         r = instance_check_exit(i, payload >= 0 ? (int) INSTANCE_TEARDOWN_MS : 0);

@@ -57,6 +57,9 @@ pid_t instance_pid(const Instance *i);
 const char *instance_machine(const Instance *i);
 /* A pidfd for nspawn: becomes readable (POLLIN) when it exits, for sd_event_add_io(). */
 int instance_pidfd(const Instance *i);
+/* The container's PID 1 as the host sees it (nspawn's child); -ESRCH while nspawn has not forked it
+ * yet or after it exited.  Its /proc/PID/ns/ files are the container's namespaces. */
+int instance_payload_pid(Instance *i, pid_t *ret);
 /* True when we started it (then the exit status is ours to collect). */
 bool instance_is_child(const Instance *i);
 
