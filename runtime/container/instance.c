@@ -237,6 +237,7 @@ int instance_start(const InstanceSpec *spec, Instance **ret) {
                 .stderr_fd = err,
                 .kill_signal = kill_signal,
                 .detach = true,
+                .own_scope = spec->cgroup_resources,
         };
         pid = nspawn_start(&run);
         if (pid < 0)

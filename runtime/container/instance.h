@@ -25,6 +25,8 @@ typedef struct InstanceSpec {
         const char *bundle_dir;   /* bundle with config.json (see bundle.h) */
         const char *machine_name; /* unique per running instance; see nspawn.h */
         int stop_signal;          /* the image's STOPSIGNAL; 0: SIGTERM */
+        bool cgroup_resources;    /* the bundle carries linux.resources: nspawn gets its own scope (only
+                                   * where nspawn_cgroup_resources_supported()) */
 } InstanceSpec;
 
 typedef enum InstanceState {

@@ -4,6 +4,7 @@
  * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "instance.h"
 #include "macro.h"
 #include "netns.h"
+#include "nspawn.h"
 #include "overlay.h"
 #include "probe.h"
 #include "process.h"
@@ -174,7 +176,8 @@ static void setup_network(void) {
 }
 
 /* Prepares slot k: overlay root over the busybox layer and a bundle running args. */
-static void prepare_shifted(size_t k, const char *name, char *const *args, const char *netns, uid_t shift) {
+static void prepare_full(size_t k, const char *name, char *const *args, const char *netns, uid_t shift,
+                         bool resources) {
         _cleanup_free_ char *upper = NULL, *work = NULL, *bundle = NULL, *shim = p("shim"),
                             *lower = p("layer"), *netns_path = NULL;
         const char *lowers[] = { lower };
@@ -198,8 +201,13 @@ static void prepare_shifted(size_t k, const char *name, char *const *args, const
                 CHECK(asprintf(&netns_path, "/run/netns/%s", netns) > 0);
 
         BundleSpec spec = { .rootfs = T.slot[k].root, .args = args, .env = env, .hostname = name,
-                            .netns_path = netns_path, .uid_shift = shift };
+                            .netns_path = netns_path, .uid_shift = shift, .cgroup_resources = resources,
+                            .memory_max = 64ULL << 20, .pids_max = 64, .cpu_quota_us = 50000 };
         CHECK_OK(bundle_write(bundle, &spec));
+}
+
+static void prepare_shifted(size_t k, const char *name, char *const *args, const char *netns, uid_t shift) {
+        prepare_full(k, name, args, netns, shift, false);
 }
 
 static void prepare(size_t k, const char *name, char *const *args, const char *netns) {
@@ -214,14 +222,18 @@ static void release(size_t k) {
         T.slot[k].mounted = false;
 }
 
-static Instance *start(size_t k, const char *machine, int stop_signal) {
+static Instance *start_full(size_t k, const char *machine, int stop_signal, bool resources) {
         _cleanup_free_ char *bundle = path_join(T.slot[k].dir, "bundle");
         InstanceSpec s = { .dir = T.slot[k].dir, .bundle_dir = bundle, .machine_name = machine,
-                           .stop_signal = stop_signal };
+                           .stop_signal = stop_signal, .cgroup_resources = resources };
 
         CHECK(bundle);
         CHECK_OK(instance_start(&s, &T.slot[k].inst));
         return T.slot[k].inst;
+}
+
+static Instance *start(size_t k, const char *machine, int stop_signal) {
+        return start_full(k, machine, stop_signal, false);
 }
 
 static ProbeResult probe(ProbeType type, const char *address, uint16_t port, const char *path) {
@@ -576,6 +588,54 @@ static void test_userns(void) {
         release(4);
 }
 
+/* The detection must match what nspawn does with linux.resources on this host. */
+static void test_cgroup_resources(void) {
+        static char *args[] = { (char *) "/bin/sh", (char *) "-c",
+                                (char *) "cat /proc/self/cgroup; trap 'exit 0' TERM; while :; do sleep 1 & wait; done",
+                                NULL };
+        bool supported = nspawn_cgroup_resources_supported();
+        char machine[64];
+        struct pollfd pfd;
+        InstanceState st;
+        int status = -1;
+
+        fprintf(stderr, "cgroup resources supported: %s\n", supported ? "yes" : "no");
+        snprintf(machine, sizeof(machine), "swtest-%d-cg", (int) T.pid);
+        prepare_full(5, "cgroup", args, NULL, 0, true);
+        Instance *i = start_full(5, machine, SIGTERM, supported);
+        if (!supported) {
+                /* nspawn gives up before the payload runs (it wants the system bus for them). */
+                pfd = (struct pollfd) { .fd = instance_pidfd(i), .events = POLLIN };
+                CHECK(poll(&pfd, 1, START_TIMEOUT_MS) == 1);
+                CHECK_OK(instance_status(i, &st, &status));
+                CHECK(st == INSTANCE_EXITED && status != 0);
+                CHECK(!file_contains(T.slot[5].dir, INSTANCE_STDOUT_LOG, "cgroup"));
+        } else {
+                /* A systemd host (unified hierarchy assumed): the payload's cgroup carries the limits. */
+                _cleanup_free_ char *line = NULL, *path = NULL, *value = NULL;
+                struct timespec t0;
+                pid_t payload;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                while (instance_payload_pid(i, &payload) < 0) {
+                        CHECK(ms_since(&t0) < START_TIMEOUT_MS);
+                        usleep(5 * 1000);
+                }
+                CHECK(asprintf(&path, "/proc/%d/cgroup", (int) payload) > 0);
+                CHECK_OK(read_full_file(path, &line, NULL));
+                char *cg = strstr(line, "0::");
+                CHECK(cg);
+                cg[strcspn(cg, "\n")] = 0;
+                free(path);
+                CHECK(asprintf(&path, "/sys/fs/cgroup%s/memory.max", cg + 3) > 0);
+                CHECK_OK(read_full_file(path, &value, NULL));
+                fprintf(stderr, "  %s: %s", path, value);
+                CHECK(strtoull(value, NULL, 10) == 64ULL << 20);
+                CHECK(instance_stop(i, 0, 5000) >= 0);
+        }
+        release(5);
+}
+
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
         return x < y ? -1 : x > y;
@@ -630,6 +690,7 @@ int main(void) {
         test_pid_reuse_guard();
         test_stop_ignored();
         test_userns();
+        test_cgroup_resources();
         if (getenv("INSTANCE_BENCH_RUNS"))
                 bench((unsigned) MAX(1, atoi(getenv("INSTANCE_BENCH_RUNS"))));
 
