@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +99,10 @@ pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
                 child_fail(report[1], 255);
         if (opts->cwd && chdir(opts->cwd) < 0)
                 child_fail(report[1], 255);
+        /* A child that outlives us must not pin anything of ours (a listening socket would keep our
+         * port busy after a restart) even if some library forgot O_CLOEXEC. */
+        if (opts->keep_on_parent_death)
+                (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
         execvpe(argv[0], argv, opts->env ? opts->env : environ);
         if (report[1] < 0)

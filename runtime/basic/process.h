@@ -13,7 +13,7 @@ typedef struct SpawnOptions {
         char **env;    /* NULL: inherit */
         const char *cwd;
         bool new_session;
-        bool keep_on_parent_death; /* no PDEATHSIG: the child outlives us (long-running instances) */
+        bool keep_on_parent_death; /* no PDEATHSIG, every fd but 0-2 closed on exec: the child outlives us */
         bool wait_for_exec;        /* return only once the child has exec'd; a failed exec → -errno */
 } SpawnOptions;
 

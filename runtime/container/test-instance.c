@@ -3,6 +3,7 @@
  * with a handled STOPSIGNAL and with an ignored one.  Needs root; everything it creates is removed,
  * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +67,7 @@ static struct {
         struct in_addr ip[3];
         char ip_s[3][INET_ADDRSTRLEN];
         bool net_up;
+        bool userns_ok;
         struct {
                 char *dir, *root;
                 Instance *inst;
@@ -358,11 +361,35 @@ static void test_web(void) {
         release(0);
 }
 
+/* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
+static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                  .sin_port = htons(port) };
+        socklen_t l = sizeof(sa);
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
+
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
+                safe_close(fd);
+                return -errno;
+        }
+        if (ret_port)
+                *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+static uint16_t leak_port;
+
 static int start_and_exit(void *userdata) {
         char **a = userdata;
         _cleanup_free_ char *bundle = path_join(a[0], "bundle");
         InstanceSpec s = { .dir = a[0], .bundle_dir = bundle, .machine_name = a[1] };
         Instance *i = NULL;
+
+        /* An API socket some library forgot to mark O_CLOEXEC must not end up pinned by nspawn. */
+        if (listener(leak_port, false, NULL) < 0)
+                return 2;
 
         /* Like slipwayd dying right after starting an instance: nothing is stopped or freed. */
         return instance_start(&s, &i) < 0 ? 1 : 0;
@@ -377,9 +404,17 @@ static void test_adopt(void) {
         snprintf(machine, sizeof(machine), "swtest-%d-adopt", (int) T.pid);
         prepare(1, "adopt", web_args("TERM"), T.netns[1]);
         char *a[] = { T.slot[1].dir, machine };
+        int probe_fd = listener(0, true, &leak_port);
+        CHECK(probe_fd >= 0);
+        safe_close(probe_fd);
         child = fork_function(start_and_exit, a);
         CHECK(child > 0);
         CHECK(wait_for_pid(child, NULL) == 0);
+
+        /* Its listening socket died with it: the port can be listened on again. */
+        int again_fd = listener(leak_port, true, NULL);
+        CHECK(again_fd >= 0);
+        safe_close(again_fd);
 
         Instance *i = NULL;
         CHECK_OK(instance_adopt(T.slot[1].dir, &i));
@@ -542,6 +577,7 @@ static void test_userns(void) {
                 fprintf(stderr, "userns: idmapped mounts not supported here, skipping that part\n");
                 return;
         }
+        T.userns_ok = true;
         snprintf(script, sizeof(script),
                  "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); touch /written && echo WROTE; "
                  "ls -ln /bin/busybox; grep CapEff /proc/self/status; httpd -p %d -h /www; "
@@ -586,6 +622,8 @@ static void test_userns(void) {
         }
         CHECK(instance_stop(i, 0, 5000) == 1);
         release(4);
+        CHECK_OK(net_veth_delete(T.veth[2]));
+        CHECK_OK(netns_delete(T.netns[2]));
 }
 
 /* The detection must match what nspawn does with linux.resources on this host. */
@@ -641,31 +679,45 @@ static int cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static void bench(unsigned runs) {
-        double *ms = calloc(runs, sizeof(double));
+static void bench(unsigned runs, bool userns) {
+        uid_t shift = userns ? IDMAP_RANGE_SIZE * (3000U + (unsigned) T.pid % 1000U) : 0;
+        size_t net = userns ? 2 : 0;
+        double *ms = calloc(runs, sizeof(double)), *prep = calloc(runs, sizeof(double));
 
-        CHECK(ms);
+        CHECK(ms && prep);
         for (unsigned n = 0; n < runs; n++) {
                 char machine[64], name[32];
                 struct timespec t0;
 
                 snprintf(machine, sizeof(machine), "swtest-%d-b%u", (int) T.pid, n);
                 snprintf(name, sizeof(name), "bench%u", n);
-                prepare(3, name, web_args("TERM"), T.netns[0]);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                prepare_shifted(3, name, web_args("TERM"), userns ? NULL : T.netns[0], shift);
+                prep[n] = ms_since(&t0);
                 clock_gettime(CLOCK_MONOTONIC, &t0);
                 Instance *i = start(3, machine, SIGTERM);
-                ms[n] = wait_tcp(T.ip_s[0], &t0);
+                if (userns)
+                        attach_network(i, net);
+                ms[n] = wait_tcp(T.ip_s[net], &t0);
                 CHECK(instance_stop(i, 0, 5000) == 1);
                 release(3);
+                if (userns) {
+                        CHECK_OK(net_veth_delete(T.veth[net]));
+                        CHECK_OK(netns_delete(T.netns[net]));
+                }
                 _cleanup_free_ char *d = T.slot[3].dir;
                 free(T.slot[3].root);
                 T.slot[3].dir = T.slot[3].root = NULL;
                 CHECK_OK(rm_rf(d));
         }
         qsort(ms, runs, sizeof(double), cmp_double);
-        fprintf(stderr, "bench: start → first TCP answer over %u runs: min %.1f median %.1f max %.1f ms\n", runs,
-                ms[0], ms[runs / 2], ms[runs - 1]);
+        qsort(prep, runs, sizeof(double), cmp_double);
+        fprintf(stderr,
+                "bench%s: instance_start → first TCP answer over %u runs: min %.1f median %.1f max %.1f ms "
+                "(rootfs mount + bundle before it: median %.1f ms)\n",
+                userns ? " (userns)" : "", runs, ms[0], ms[runs / 2], ms[runs - 1], prep[runs / 2]);
         free(ms);
+        free(prep);
 }
 
 int main(void) {
@@ -691,8 +743,12 @@ int main(void) {
         test_stop_ignored();
         test_userns();
         test_cgroup_resources();
-        if (getenv("INSTANCE_BENCH_RUNS"))
-                bench((unsigned) MAX(1, atoi(getenv("INSTANCE_BENCH_RUNS"))));
+        if (getenv("INSTANCE_BENCH_RUNS")) {
+                unsigned runs = (unsigned) MAX(1, atoi(getenv("INSTANCE_BENCH_RUNS")));
+                bench(runs, false);
+                if (T.userns_ok)
+                        bench(runs, true);
+        }
 
         cleanup();
         printf("test-instance: ok\n");
