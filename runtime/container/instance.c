@@ -438,7 +438,7 @@ int instance_stop_begin(Instance *i, int stop_signal) {
         return r == -ESRCH ? 0 : r;
 }
 
-int instance_kill(Instance *i) {
+int instance_kill_begin(Instance *i, bool nspawn_too) {
         _cleanup_close_ int payload = -EBADF;
         int r;
 
@@ -447,13 +447,25 @@ int instance_kill(Instance *i) {
         if (instance_check_exit(i, 0) > 0)
                 return 0;
         /* Killing the container's PID 1 kills its whole PID namespace; nspawn then cleans up its
-         * mounts and exits by itself.  Only if it does not is nspawn killed too. */
+         * mounts and exits by itself.  Without a payload there is nothing to wait for. */
         payload = payload_pidfd(i, NULL);
         if (payload >= 0)
                 (void) pidfd_send_signal_(payload, SIGKILL);
-        r = instance_check_exit(i, payload >= 0 ? (int) INSTANCE_TEARDOWN_MS : 0);
-        if (r != 0) {
-                (void) pidfd_send_signal_(i->pidfd, SIGKILL);
+        if (payload >= 0 && !nspawn_too)
+                return 0;
+        r = pidfd_send_signal_(i->pidfd, SIGKILL);
+        return r == -ESRCH ? 0 : r;
+}
+
+int instance_kill(Instance *i) {
+        int r;
+
+        r = instance_kill_begin(i, false);
+        if (r < 0)
+                return r;
+        r = instance_check_exit(i, (int) INSTANCE_TEARDOWN_MS);
+        if (r <= 0) {
+                (void) instance_kill_begin(i, true);
                 r = instance_check_exit(i, -1);
         }
         return r < 0 ? r : 0;

@@ -72,11 +72,14 @@ int instance_status(Instance *i, InstanceState *ret_state, int *ret_exit_status)
 /* Asks for an orderly stop: stop_signal (0: the one given at start) reaches the payload (nspawn
  * forwards its --kill-signal; another signal is sent to the payload directly).  Non-blocking. */
 int instance_stop_begin(Instance *i, int stop_signal);
-/* SIGKILL to the payload (the whole container goes with it), then to nspawn if it outlives
- * INSTANCE_TEARDOWN_MS.  Blocks at most that long. */
+/* Non-blocking: SIGKILL to the payload (the whole container goes with it; nspawn then tears down and
+ * exits by itself), and to nspawn too when nspawn_too or when there is no payload. */
+int instance_kill_begin(Instance *i, bool nspawn_too);
+/* instance_kill_begin, then SIGKILL to nspawn if it outlives INSTANCE_TEARDOWN_MS.  Blocks at most
+ * that long.  An event loop does the same with instance_kill_begin, instance_pidfd and a timer. */
 int instance_kill(Instance *i);
-/* instance_stop_begin, then waits up to grace_ms for nspawn to exit (pidfd + poll), then
- * instance_kill.  Returns 1 when it stopped within the grace period, 0 when it had to be killed.
+/* Blocking convenience (tests, CLI, a forked helper): instance_stop_begin, then waits up to grace_ms
+ * for nspawn to exit (pidfd + poll), then instance_kill.  Returns 1 when it stopped within the grace period, 0 when it had to be killed.
  * The state file stays (for the logs and post-mortems); removing the directory is the caller's. */
 int instance_stop(Instance *i, int stop_signal, unsigned grace_ms);
 

@@ -295,6 +295,111 @@ static void test_probe_spec(void) {
               instance_signal_from_string("SIGBOGUS") == -EINVAL && instance_signal_from_string("0") == -EINVAL);
 }
 
+/* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
+static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                  .sin_port = htons(port) };
+        socklen_t l = sizeof(sa);
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
+
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
+                safe_close(fd);
+                return -errno;
+        }
+        if (ret_port)
+                *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+/* A canned HTTP peer on 127.0.0.1: answers the i-th connection with responses[i] (NULL: say nothing
+ * and keep the connection open until the peer closes), after checking the request it got. */
+static const char *const canned[] = {
+        "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n",
+        "HTTP/1.0 503 Service Unavailable\r\n\r\n",
+        "SSH-2.0-OpenSSH_9.2\r\n",
+        "", /* close at once */
+        NULL,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+};
+static int canned_fd;
+
+static int canned_server(void *userdata) {
+        char req[2048];
+
+        for (size_t k = 0; k < ELEMENTSOF(canned); k++) {
+                int c = accept4(canned_fd, NULL, NULL, SOCK_CLOEXEC);
+                ssize_t n, got = 0;
+
+                if (c < 0)
+                        return 10;
+                /* Read the whole request head. */
+                while (!memmem(req, (size_t) got, "\r\n\r\n", 4)) {
+                        n = read(c, req + got, sizeof(req) - 1 - (size_t) got);
+                        if (n <= 0)
+                                return 11;
+                        got += n;
+                }
+                req[got] = 0;
+                if (!strstr(req, "GET /healthz HTTP/1.1\r\n") || !strstr(req, "\r\nHost: 127.0.0.1:") ||
+                    !strstr(req, "\r\nConnection: close\r\n"))
+                        return 12;
+                if (!canned[k]) {
+                        (void) !read(c, req, 1); /* until the prober gives up */
+                } else if (loop_write(c, canned[k], strlen(canned[k])) < 0)
+                        return 13;
+                safe_close(c);
+        }
+        return 0;
+}
+
+static void test_probe_local(void) {
+        ProbeSpec s = { .type = PROBE_HTTP, .address = "127.0.0.1", .path = "/healthz", .timeout_ms = 2000 };
+        ProbeResult r;
+        pid_t pid;
+
+        canned_fd = listener(0, true, &s.port);
+        CHECK(canned_fd >= 0);
+        pid = fork_function(canned_server, NULL);
+        CHECK(pid > 0);
+
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(r.healthy && r.http_status == 302); /* redirects count as healthy */
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.http_status == 503 && strstr(r.message, "HTTP 503 from 127.0.0.1:"));
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.http_status == 0 && r.error == EBADMSG);
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.error == ECONNRESET && strstr(r.message, "without a response"));
+        s.timeout_ms = 300;
+        CHECK_OK(probe_run(&s, &r));
+        fprintf(stderr, "  probe: %s\n", r.message);
+        CHECK(!r.healthy && r.error == ETIMEDOUT && strstr(r.message, "300 ms"));
+
+        /* The same as an event loop drives it: wait on fd/events or the deadline, then step. */
+        {
+                Probe *pr = NULL;
+                int k = 0, rr;
+
+                s.timeout_ms = 2000;
+                CHECK_OK(probe_new(&s, &pr));
+                rr = probe_start(pr);
+                while (rr == 0) {
+                        struct pollfd pfd = { .fd = probe_fd(pr), .events = (short) probe_events(pr) };
+                        CHECK(pfd.fd >= 0 && pfd.events != 0 && probe_deadline_usec(pr) > 0);
+                        CHECK(poll(&pfd, 1, 2000) >= 0);
+                        rr = probe_step(pr, (uint32_t) pfd.revents);
+                        k++;
+                }
+                CHECK(rr == 1 && k >= 1);
+                CHECK(probe_result(pr)->healthy && probe_result(pr)->http_status == 200);
+                probe_free(pr);
+        }
+        CHECK(wait_for_pid(pid, NULL) == 0);
+        canned_fd = safe_close(canned_fd);
+}
+
 /* httpd in the background; the shell is PID 1 and leaves cleanly on its stop signal. */
 static char *const *web_args(const char *sig) {
         static char script[512];
@@ -359,24 +464,6 @@ static void test_web(void) {
         r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
         CHECK(!r.healthy);
         release(0);
-}
-
-/* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
-static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons(port) };
-        socklen_t l = sizeof(sa);
-        int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
-
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
-            getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
-                safe_close(fd);
-                return -errno;
-        }
-        if (ret_port)
-                *ret_port = ntohs(sa.sin_port);
-        return fd;
 }
 
 static uint16_t leak_port;
@@ -731,6 +818,7 @@ int main(void) {
         }
         T.pid = getpid();
         test_probe_spec();
+        test_probe_local();
         CHECK(mkdtemp(T.top));
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
