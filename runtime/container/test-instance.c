@@ -454,11 +454,24 @@ static void test_web(void) {
         CHECK(file_contains(T.slot[0].dir, INSTANCE_STDERR_LOG, "started-err"));
         CHECK(!file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-err"));
 
+        /* Copy-truncate rotation: the old lines move to .1, the container keeps writing to the log. */
+        CHECK(instance_logs_rotate(T.slot[0].dir, INSTANCE_LOG_MAX_DEFAULT) == 0);
+        CHECK(instance_logs_rotate(T.slot[0].dir, 4) == 2);
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG ".1", "started-out"));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDERR_LOG ".1", "started-err"));
+        CHECK(!file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-out"));
+
         /* Stop with the image's STOPSIGNAL (SIGQUIT, via nspawn's --kill-signal): the trap runs. */
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CHECK(instance_stop(i, 0, 5000) == 1);
         fprintf(stderr, "web: stopped cleanly in %.1f ms\n", ms_since(&t0));
-        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "bye"));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "bye")); /* after the truncation */
+        {
+                /* O_APPEND: after the truncation the writer continues at 0, leaving no hole of NULs. */
+                _cleanup_free_ char *path = path_join(T.slot[0].dir, INSTANCE_STDOUT_LOG), *data = NULL;
+                size_t size;
+                CHECK(path && read_full_file(path, &data, &size) == 0 && size > 0 && !memchr(data, 0, size));
+        }
         CHECK_OK(instance_status(i, &st, &status));
         CHECK(st == INSTANCE_EXITED && status == 0);
         r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
