@@ -90,6 +90,7 @@ pid_t nspawn_start(const NspawnRun *run) {
         opts.env = env;
         opts.new_session = true;
         opts.keep_on_parent_death = run->detach;
+        opts.wait_for_exec = run->detach; /* a state file must never name a pid that is not nspawn yet */
         return spawn_process(argv, &opts);
 }
 

@@ -272,6 +272,18 @@ static bool file_contains(const char *dir, const char *name, const char *needle)
         return strstr(data, needle);
 }
 
+static void test_spawn_options(void) {
+        char *missing[] = { (char *) "/nonexistent/slipway-no-such-binary", NULL };
+        char *ok[] = { (char *) "true", NULL };
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        pid_t pid;
+
+        o.wait_for_exec = true;
+        CHECK(spawn_process(missing, &o) == -ENOENT); /* reported, and the child already reaped */
+        pid = spawn_process(ok, &o);
+        CHECK(pid > 0 && wait_for_pid(pid, NULL) == 0);
+}
+
 static void test_probe_spec(void) {
         Probe *pr = NULL;
         ProbeSpec s = { .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10 };
@@ -830,6 +842,7 @@ int main(void) {
                 return 77;
         }
         T.pid = getpid();
+        test_spawn_options();
         test_probe_spec();
         test_probe_local();
         CHECK(mkdtemp(T.top));
