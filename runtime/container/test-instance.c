@@ -153,8 +153,9 @@ static void setup_network(void) {
         snprintf(key, sizeof(key), "test-instance/%d", (int) T.pid);
         CHECK_OK(net_ifname_from_key("swt", key, T.bridge));
 
-        /* A test subnet nobody on this host uses (other test runs included). */
-        CHECK_OK(net_subnet_parse("10.254.0.0/16", &pool));
+        /* A test subnet nobody on this host uses (other test runs included); the upper half of
+         * 10.254/16, as test-net (which may run at the same time) allocates from the bottom. */
+        CHECK_OK(net_subnet_parse("10.254.128.0/17", &pool));
         CHECK_OK(net_host_subnets(&host, &n));
         CHECK_OK(net_subnet_pool_allocate(&pool, host, n, &T.subnet));
 
