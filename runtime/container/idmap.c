@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sched.h>
-#include <stdint.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>

@@ -125,7 +125,8 @@ static int proc_is_nspawn_of(pid_t pid, const char *machine) {
         size_t size;
         int r;
 
-        if (asprintf(&path, "/proc/%d/cmdline", (int) pid) < 0 || asprintf(&want, "--machine=%s", machine) < 0)
+        if (asprintf(&path, "/proc/%d/cmdline", (int) pid) < 0 ||
+            asprintf(&want, "--machine=%s", machine) < 0)
                 return -ENOMEM;
         r = read_full_file(path, &data, &size);
         if (r < 0)
@@ -141,6 +142,17 @@ static int proc_is_nspawn_of(pid_t pid, const char *machine) {
                 if (streq(data + off, want))
                         return true;
         return false;
+}
+
+/* What nspawn accepts as a machine name, and safe to put into a path. */
+static bool machine_name_valid(const char *s) {
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (n >= 64 || !(strchr("-_.", s[n]) || (s[n] >= 'a' && s[n] <= 'z') ||
+                                 (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
+                        return false;
+        return n > 0 && s[0] != '.' && s[0] != '-';
 }
 
 static Instance *instance_new(const char *dir, const char *machine) {
@@ -198,7 +210,8 @@ static int state_write(const Instance *i) {
 }
 
 static int open_log(int dir_fd, const char *name) {
-        int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
+        int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                        0640);
         return fd < 0 ? -errno : fd;
 }
 
@@ -209,8 +222,8 @@ int instance_start(const InstanceSpec *spec, Instance **ret) {
         pid_t pid;
         int r;
 
-        if (!spec || !spec->dir || !spec->bundle_dir || !spec->machine_name || spec->stop_signal < 0 ||
-            spec->stop_signal > SIGRTMAX)
+        if (!spec || !spec->dir || !spec->bundle_dir || !spec->machine_name ||
+            !machine_name_valid(spec->machine_name) || spec->stop_signal < 0 || spec->stop_signal > SIGRTMAX)
                 return -EINVAL;
         i = instance_new(spec->dir, spec->machine_name);
         if (!i)
@@ -288,7 +301,7 @@ int instance_adopt(const char *dir, Instance **ret) {
             json_get_int(j, "stop_signal", &stop_signal) < 0)
                 return -EBADMSG;
         if (pid <= 1 || pid > INT_MAX || start_time < 0 || stop_signal < 1 || stop_signal > SIGRTMAX ||
-            isempty(machine))
+            !machine_name_valid(machine))
                 return -EBADMSG;
 
         /* Pin the process first, then identify it: if the pid was recycled before pidfd_open, the
@@ -327,6 +340,7 @@ static int exit_status_of(const siginfo_t *si) {
 
 /* 1 when nspawn has exited (and, for our child, was reaped), 0 when it still runs. */
 static int instance_check_exit(Instance *i, int timeout_ms) {
+        _cleanup_free_ char *propagate = NULL;
         struct pollfd p = { .fd = i->pidfd, .events = POLLIN };
         int r;
 
@@ -352,6 +366,9 @@ static int instance_check_exit(Instance *i, int timeout_ms) {
                         i->exit_status = exit_status_of(&si);
         }
         i->reaped = true;
+        /* nspawn leaves this (empty) directory behind when it is killed rather than stopped. */
+        if (asprintf(&propagate, "/run/systemd/nspawn/propagate/%s", i->machine) >= 0)
+                (void) rmdir(propagate);
         return 1;
 }
 

@@ -79,8 +79,9 @@ int instance_kill_begin(Instance *i, bool nspawn_too);
  * that long.  An event loop does the same with instance_kill_begin, instance_pidfd and a timer. */
 int instance_kill(Instance *i);
 /* Blocking convenience (tests, CLI, a forked helper): instance_stop_begin, then waits up to grace_ms
- * for nspawn to exit (pidfd + poll), then instance_kill.  Returns 1 when it stopped within the grace period, 0 when it had to be killed.
- * The state file stays (for the logs and post-mortems); removing the directory is the caller's. */
+ * for nspawn to exit (pidfd + poll), then instance_kill.  Returns 1 when it stopped within the grace
+ * period, 0 when it had to be killed.  The state file stays (for the logs and post-mortems); removing
+ * the directory is the caller's. */
 int instance_stop(Instance *i, int stop_signal, unsigned grace_ms);
 
 /* Copy-truncate rotation: a log larger than max_bytes is copied to NAME.1 (replacing the previous

@@ -183,8 +183,8 @@ static int finish(Probe *p, bool healthy, int error, int http_status) {
         else if (error == EBADMSG)
                 snprintf(p->result.message, sizeof(p->result.message), "%s: response is not HTTP", t);
         else if (error == ECONNRESET || error == EPIPE)
-                snprintf(p->result.message, sizeof(p->result.message), "%s: connection closed without a response",
-                         t);
+                snprintf(p->result.message, sizeof(p->result.message),
+                         "%s: connection closed without a response", t);
         else
                 snprintf(p->result.message, sizeof(p->result.message), "%s: %s", t, strerror(error));
         return 1;
@@ -256,7 +256,8 @@ int probe_step(Probe *p, uint32_t revents) {
                 if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
                         goto check_deadline;
                 while (p->sent < p->request_len) {
-                        ssize_t n = send(p->fd, p->request + p->sent, p->request_len - p->sent, MSG_NOSIGNAL);
+                        ssize_t n =
+                                send(p->fd, p->request + p->sent, p->request_len - p->sent, MSG_NOSIGNAL);
                         if (n < 0) {
                                 if (errno == EAGAIN || errno == EINTR)
                                         goto check_deadline;
@@ -272,7 +273,8 @@ int probe_step(Probe *p, uint32_t revents) {
                 if (!(revents & (POLLIN | POLLERR | POLLHUP)))
                         goto check_deadline;
                 for (;;) {
-                        ssize_t n = recv(p->fd, p->response + p->received, PROBE_RESPONSE_MAX - p->received, 0);
+                        ssize_t n =
+                                recv(p->fd, p->response + p->received, PROBE_RESPONSE_MAX - p->received, 0);
                         char *eol;
 
                         if (n < 0) {
@@ -281,7 +283,8 @@ int probe_step(Probe *p, uint32_t revents) {
                                 return finish(p, false, errno, 0);
                         }
                         if (n == 0) /* EOF: judge what we have (a bare status line without CRLF) */
-                                return p->received > 0 ? verdict(p, p->received) : finish(p, false, ECONNRESET, 0);
+                                return p->received > 0 ? verdict(p, p->received)
+                                                       : finish(p, false, ECONNRESET, 0);
                         p->received += (size_t) n;
                         p->response[p->received] = 0;
                         eol = memchr(p->response, '\n', p->received);

@@ -53,7 +53,7 @@ static inline void probe_freep(Probe **p) {
  * at once), 0 when the caller must wait for probe_fd()/probe_events() or the deadline. */
 int probe_start(Probe *p);
 int probe_fd(const Probe *p);
-uint32_t probe_events(const Probe *p);      /* EPOLLIN / EPOLLOUT (same values as POLLIN / POLLOUT) */
+uint32_t probe_events(const Probe *p);        /* EPOLLIN / EPOLLOUT (same values as POLLIN / POLLOUT) */
 uint64_t probe_deadline_usec(const Probe *p); /* CLOCK_MONOTONIC */
 /* Advances on readiness (revents may be 0 when the deadline timer fired).  Returns 1 when done,
  * 0 to keep waiting (fd and events may have changed).  Never blocks. */

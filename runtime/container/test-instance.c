@@ -3,8 +3,8 @@
  * with a handled STOPSIGNAL and with an ignored one.  Needs root; everything it creates is removed,
  * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,23 +38,23 @@
 
 static void cleanup(void);
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        cleanup();                                                             \
-                        exit(1);                                                               \
-                }                                                                              \
+#define CHECK(x)                                                                              \
+        do {                                                                                  \
+                if (!(x)) {                                                                   \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
+                        cleanup();                                                            \
+                        exit(1);                                                              \
+                }                                                                             \
         } while (0)
-#define CHECK_OK(expr)                                                                         \
-        do {                                                                                   \
-                int _r = (expr);                                                               \
-                if (_r < 0) {                                                                  \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,   \
-                                strerror(-_r));                                                \
-                        cleanup();                                                             \
-                        exit(1);                                                               \
-                }                                                                              \
+#define CHECK_OK(expr)                                                                       \
+        do {                                                                                 \
+                int _r = (expr);                                                             \
+                if (_r < 0) {                                                                \
+                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
+                                strerror(-_r));                                              \
+                        cleanup();                                                           \
+                        exit(1);                                                             \
+                }                                                                            \
         } while (0)
 
 #define MAX_SLOTS 8
@@ -123,7 +123,8 @@ static double ms_since(const struct timespec *a) {
 }
 
 static void make_layer(void) {
-        static const char *const applets[] = { "sh", "echo", "cat", "sleep", "httpd", "ls", "id", "touch", "grep", NULL };
+        static const char *const applets[] = { "sh", "echo", "cat",   "sleep", "httpd",
+                                               "ls", "id",   "touch", "grep",  NULL };
         _cleanup_free_ char *bin = p("layer/bin"), *bb = p("layer/bin/busybox"), *www = p("layer/www"),
                             *index = p("layer/www/index.html");
         char *cp[] = { (char *) "cp", (char *) "/bin/busybox", bb, NULL };
@@ -204,9 +205,16 @@ static void prepare_full(size_t k, const char *name, char *const *args, const ch
         if (netns)
                 CHECK(asprintf(&netns_path, "/run/netns/%s", netns) > 0);
 
-        BundleSpec spec = { .rootfs = T.slot[k].root, .args = args, .env = env, .hostname = name,
-                            .netns_path = netns_path, .uid_shift = shift, .cgroup_resources = resources,
-                            .memory_max = 64ULL << 20, .pids_max = 64, .cpu_quota_us = 50000 };
+        BundleSpec spec = { .rootfs = T.slot[k].root,
+                            .args = args,
+                            .env = env,
+                            .hostname = name,
+                            .netns_path = netns_path,
+                            .uid_shift = shift,
+                            .cgroup_resources = resources,
+                            .memory_max = 64ULL << 20,
+                            .pids_max = 64,
+                            .cpu_quota_us = 50000 };
         CHECK_OK(bundle_write(bundle, &spec));
 }
 
@@ -228,8 +236,11 @@ static void release(size_t k) {
 
 static Instance *start_full(size_t k, const char *machine, int stop_signal, bool resources) {
         _cleanup_free_ char *bundle = path_join(T.slot[k].dir, "bundle");
-        InstanceSpec s = { .dir = T.slot[k].dir, .bundle_dir = bundle, .machine_name = machine,
-                           .stop_signal = stop_signal, .cgroup_resources = resources };
+        InstanceSpec s = { .dir = T.slot[k].dir,
+                           .bundle_dir = bundle,
+                           .machine_name = machine,
+                           .stop_signal = stop_signal,
+                           .cgroup_resources = resources };
 
         CHECK(bundle);
         CHECK_OK(instance_start(&s, &T.slot[k].inst));
@@ -252,14 +263,17 @@ static ProbeResult probe(ProbeType type, const char *address, uint16_t port, con
 /* Retries a TCP probe until the instance answers; returns the time it took. */
 static double wait_tcp(const char *address, const struct timespec *since) {
         for (;;) {
-                ProbeSpec s = { .type = PROBE_TCP, .address = address, .port = HTTP_PORT, .timeout_ms = 200 };
+                ProbeSpec s = {
+                        .type = PROBE_TCP, .address = address, .port = HTTP_PORT, .timeout_ms = 200
+                };
                 ProbeResult r;
 
                 CHECK_OK(probe_run(&s, &r));
                 if (r.healthy)
                         return ms_since(since);
-                if (ms_since(since) >= START_TIMEOUT_MS && getenv("TEST_KEEP")) pause();
-        CHECK(ms_since(since) < START_TIMEOUT_MS);
+                if (ms_since(since) >= START_TIMEOUT_MS && getenv("TEST_KEEP"))
+                        pause();
+                CHECK(ms_since(since) < START_TIMEOUT_MS);
                 usleep(5 * 1000);
         }
 }
@@ -287,7 +301,9 @@ static void test_spawn_options(void) {
 
 static void test_probe_spec(void) {
         Probe *pr = NULL;
-        ProbeSpec s = { .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10 };
+        ProbeSpec s = {
+                .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10
+        };
 
         CHECK(probe_new(&s, &pr) == -EINVAL); /* space in path */
         s.path = "relative";
@@ -302,15 +318,18 @@ static void test_probe_spec(void) {
         s.port = 0;
         CHECK(probe_new(&s, &pr) == -EINVAL);
         CHECK(probe_type_from_string("http") == PROBE_HTTP && probe_type_from_string("udp") < 0);
-        CHECK(instance_signal_from_string("SIGTERM") == SIGTERM && instance_signal_from_string("QUIT") == SIGQUIT &&
+        CHECK(instance_signal_from_string("SIGTERM") == SIGTERM &&
+              instance_signal_from_string("QUIT") == SIGQUIT &&
               instance_signal_from_string("9") == SIGKILL &&
               instance_signal_from_string("SIGRTMIN+3") == SIGRTMIN + 3 &&
-              instance_signal_from_string("SIGBOGUS") == -EINVAL && instance_signal_from_string("0") == -EINVAL);
+              instance_signal_from_string("SIGBOGUS") == -EINVAL &&
+              instance_signal_from_string("0") == -EINVAL);
 }
 
 /* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
 static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                   .sin_port = htons(port) };
         socklen_t l = sizeof(sa);
         int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
@@ -454,7 +473,10 @@ static void test_web(void) {
         {
                 struct in_addr none;
                 char none_s[INET_ADDRSTRLEN];
-                ProbeSpec s = { .type = PROBE_HTTP, .address = none_s, .port = HTTP_PORT, .path = "/",
+                ProbeSpec s = { .type = PROBE_HTTP,
+                                .address = none_s,
+                                .port = HTTP_PORT,
+                                .path = "/",
                                 .timeout_ms = 300 };
                 CHECK_OK(net_subnet_address(&T.subnet, 200, &none));
                 CHECK(inet_ntop(AF_INET, &none, none_s, sizeof(none_s)));
@@ -562,8 +584,10 @@ static void write_state(const char *dir, pid_t pid, unsigned long long start_tim
         _cleanup_free_ char *path = path_join(dir, INSTANCE_STATE_FILE), *text = NULL;
 
         CHECK(path);
-        CHECK(asprintf(&text, "{\"version\":1,\"pid\":%d,\"start_time\":%llu,\"machine\":\"%s\",\"stop_signal\":15}",
-                       (int) pid, start_time, machine) > 0);
+        CHECK(asprintf(
+                      &text,
+                      "{\"version\":1,\"pid\":%d,\"start_time\":%llu,\"machine\":\"%s\",\"stop_signal\":15}",
+                      (int) pid, start_time, machine) > 0);
         CHECK_OK(write_file_atomic(path, text, strlen(text), 0600));
 }
 
@@ -576,8 +600,10 @@ static unsigned long long start_time_of(pid_t pid) {
         f = fopen(path, "re");
         CHECK(f && fgets(buf, sizeof(buf), f));
         char *q = strrchr(buf, ')');
-        CHECK(q && sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                          &st) == 1);
+        CHECK(q &&
+              sscanf(q + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                     &st) == 1);
         return st;
 }
 
@@ -610,7 +636,8 @@ static void test_pid_reuse_guard(void) {
 static void test_stop_ignored(void) {
         char machine[64];
         static char *args[] = { (char *) "/bin/sh", (char *) "-c",
-                                (char *) "trap '' TERM; echo ready; while :; do sleep 1 & wait; done", NULL };
+                                (char *) "trap '' TERM; echo ready; while :; do sleep 1 & wait; done",
+                                NULL };
         struct timespec t0;
         InstanceState st;
         int status = -1;
@@ -692,7 +719,8 @@ static void test_userns(void) {
         }
         T.userns_ok = true;
         snprintf(script, sizeof(script),
-                 "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); touch /written && echo WROTE; "
+                 "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); touch /written && echo "
+                 "WROTE; "
                  "ls -ln /bin/busybox; grep CapEff /proc/self/status; httpd -p %d -h /www; "
                  "while :; do sleep 1 & wait; done",
                  HTTP_PORT);
@@ -724,7 +752,8 @@ static void test_userns(void) {
         /* The payload really runs as the unprivileged host uid. */
         {
                 _cleanup_free_ char *children = NULL, *path = NULL;
-                CHECK(asprintf(&path, "/proc/%d/task/%d/children", (int) instance_pid(i), (int) instance_pid(i)) > 0);
+                CHECK(asprintf(&path, "/proc/%d/task/%d/children", (int) instance_pid(i),
+                               (int) instance_pid(i)) > 0);
                 CHECK_OK(read_full_file(path, &children, NULL));
                 pid_t payload = (pid_t) atoi(children);
                 CHECK(payload > 0);
@@ -741,9 +770,10 @@ static void test_userns(void) {
 
 /* The detection must match what nspawn does with linux.resources on this host. */
 static void test_cgroup_resources(void) {
-        static char *args[] = { (char *) "/bin/sh", (char *) "-c",
-                                (char *) "cat /proc/self/cgroup; trap 'exit 0' TERM; while :; do sleep 1 & wait; done",
-                                NULL };
+        static char *args[] = {
+                (char *) "/bin/sh", (char *) "-c",
+                (char *) "cat /proc/self/cgroup; trap 'exit 0' TERM; while :; do sleep 1 & wait; done", NULL
+        };
         bool supported = nspawn_cgroup_resources_supported();
         char machine[64];
         struct pollfd pfd;
@@ -756,7 +786,7 @@ static void test_cgroup_resources(void) {
         Instance *i = start_full(5, machine, SIGTERM, supported);
         if (!supported) {
                 /* nspawn gives up before the payload runs (it wants the system bus for them). */
-                pfd = (struct pollfd) { .fd = instance_pidfd(i), .events = POLLIN };
+                pfd = (struct pollfd){ .fd = instance_pidfd(i), .events = POLLIN };
                 CHECK(poll(&pfd, 1, START_TIMEOUT_MS) == 1);
                 CHECK_OK(instance_status(i, &st, &status));
                 CHECK(st == INSTANCE_EXITED && status != 0);
