@@ -3,6 +3,7 @@
  * line), so a pid that was recycled after the instance died is never signalled. */
 #include "instance.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -118,9 +119,12 @@ static int proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, uint64_t *ret_
         return 0;
 }
 
-/* True when /proc/PID/cmdline is systemd-nspawn running machine `machine`. */
-static int proc_is_nspawn_of(pid_t pid, const char *machine) {
+/* True when /proc/PID/cmdline is systemd-nspawn running machine `machine`; its --kill-signal= in
+ * *ret_kill_signal when asked (0 when absent). */
+static int proc_is_nspawn_of(pid_t pid, const char *machine, int *ret_kill_signal) {
         _cleanup_free_ char *path = NULL, *data = NULL, *want = NULL;
+        int kill_signal = 0;
+        bool found = false;
         const char *argv0, *base;
         size_t size;
         int r;
@@ -138,10 +142,15 @@ static int proc_is_nspawn_of(pid_t pid, const char *machine) {
         base = base ? base + 1 : argv0;
         if (!streq(base, "systemd-nspawn"))
                 return false;
-        for (size_t off = strlen(data) + 1; off < size; off += strlen(data + off) + 1)
+        for (size_t off = strlen(data) + 1; off < size; off += strlen(data + off) + 1) {
                 if (streq(data + off, want))
-                        return true;
-        return false;
+                        found = true;
+                else if (startswith(data + off, "--kill-signal="))
+                        kill_signal = instance_signal_from_string(data + off + strlen("--kill-signal="));
+        }
+        if (found && ret_kill_signal)
+                *ret_kill_signal = kill_signal > 0 ? kill_signal : 0;
+        return found;
 }
 
 /* What nspawn accepts as a machine name, and safe to put into a path. */
@@ -316,7 +325,7 @@ int instance_adopt(const char *dir, Instance **ret) {
                 return -ESTALE;
         if (state == 'Z' || state == 'X')
                 return -ESRCH;
-        r = proc_is_nspawn_of((pid_t) pid, machine);
+        r = proc_is_nspawn_of((pid_t) pid, machine, NULL);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -330,6 +339,66 @@ int instance_adopt(const char *dir, Instance **ret) {
         i->stop_signal = (int) stop_signal;
         i->is_child = ppid == getpid();
         i->pidfd = TAKE_FD(pidfd);
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+int instance_adopt_machine(const char *dir, const char *machine, Instance **ret) {
+        _cleanup_(instance_freep) Instance *i = NULL;
+        _cleanup_(closedirp) DIR *proc = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        pid_t found = 0, ppid = 0;
+        uint64_t start_time = 0;
+        int kill_signal = 0, r;
+        struct dirent *de;
+
+        if (!dir || !machine || !machine_name_valid(machine))
+                return -EINVAL;
+        proc = opendir("/proc");
+        if (!proc)
+                return -errno;
+        while ((de = readdir(proc))) {
+                _cleanup_close_ int fd = -EBADF;
+                char *end, state = 0;
+                uint64_t st;
+                pid_t pp;
+                int sig;
+                long n;
+
+                errno = 0;
+                n = strtol(de->d_name, &end, 10);
+                if (errno != 0 || *end || n <= 1 || n > INT_MAX)
+                        continue;
+                /* Pin, then identify (as in instance_adopt). */
+                fd = pidfd_open_((pid_t) n);
+                if (fd < 0)
+                        continue;
+                if (proc_is_nspawn_of((pid_t) n, machine, &sig) <= 0)
+                        continue;
+                if (proc_stat((pid_t) n, &state, &pp, &st) < 0 || state == 'Z' || state == 'X')
+                        continue;
+                if (found > 0)
+                        return -ENOTUNIQ;
+                found = (pid_t) n;
+                ppid = pp;
+                start_time = st;
+                kill_signal = sig;
+                pidfd = TAKE_FD(fd);
+        }
+        if (found == 0)
+                return -ESRCH;
+
+        i = instance_new(dir, machine);
+        if (!i)
+                return -ENOMEM;
+        i->pid = found;
+        i->start_time = start_time;
+        i->stop_signal = kill_signal > 0 ? kill_signal : SIGTERM;
+        i->is_child = ppid == getpid();
+        i->pidfd = TAKE_FD(pidfd);
+        r = state_write(i);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(i);
         return 0;
 }

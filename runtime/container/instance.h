@@ -47,6 +47,11 @@ int instance_start(const InstanceSpec *spec, Instance **ret);
  * -ESTALE when the pid now belongs to another process (recycled), -EBADMSG for a corrupt state file. */
 int instance_adopt(const char *dir, Instance **ret);
 
+/* For a crash between starting nspawn and writing the state file (instance_adopt gives -ENOENT): finds
+ * the systemd-nspawn process running `machine` by scanning /proc, adopts it and writes dir/instance.json.
+ * -ESRCH when there is none; -ENOTUNIQ when there are several. */
+int instance_adopt_machine(const char *dir, const char *machine, Instance **ret);
+
 /* Releases our handle only: the instance keeps running. */
 Instance *instance_free(Instance *i);
 static inline void instance_freep(Instance **i) {

@@ -563,6 +563,20 @@ static void test_adopt(void) {
         CHECK_OK(instance_status(i, &st, NULL));
         CHECK(st == INSTANCE_RUNNING);
 
+        /* A crash before the state file was written: adopt by machine name instead. */
+        {
+                _cleanup_free_ char *state = path_join(T.slot[1].dir, INSTANCE_STATE_FILE);
+                Instance *by_name = NULL;
+
+                CHECK(state && unlink(state) == 0);
+                CHECK(instance_adopt(T.slot[1].dir, &by_name) == -ENOENT);
+                CHECK(instance_adopt_machine(T.slot[1].dir, "swtest-no-such-machine", &by_name) == -ESRCH);
+                CHECK_OK(instance_adopt_machine(T.slot[1].dir, machine, &by_name));
+                CHECK(instance_pid(by_name) == instance_pid(i));
+                instance_free(by_name);
+                CHECK(access(state, F_OK) == 0); /* written again */
+        }
+
         /* Adopting twice is fine (a second handle on the same process). */
         Instance *again = NULL;
         CHECK_OK(instance_adopt(T.slot[1].dir, &again));
