@@ -526,8 +526,11 @@ static int start_and_exit(void *userdata) {
         if (listener(leak_port, false, NULL) < 0)
                 return 2;
 
-        /* Like slipwayd dying right after starting an instance: nothing is stopped or freed. */
-        return instance_start(&s, &i) < 0 ? 1 : 0;
+        /* Like slipwayd being killed -9 right after starting an instance: nothing is stopped or freed. */
+        if (instance_start(&s, &i) < 0)
+                return 1;
+        raise(SIGKILL);
+        return 3;
 }
 
 static void test_adopt(void) {
@@ -544,7 +547,8 @@ static void test_adopt(void) {
         safe_close(probe_fd);
         child = fork_function(start_and_exit, a);
         CHECK(child > 0);
-        CHECK(wait_for_pid(child, NULL) == 0);
+        int sig = 0;
+        CHECK(wait_for_pid(child, &sig) == -EPROTO && sig == SIGKILL);
 
         /* Its listening socket died with it: the port can be listened on again. */
         int again_fd = listener(leak_port, true, NULL);
