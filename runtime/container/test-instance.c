@@ -897,6 +897,8 @@ int main(void) {
         CHECK(mkdtemp(T.top));
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+        signal(SIGPIPE, on_signal); /* a reader that went away (… | head) must not strand instances */
         make_layer();
         setup_network();
 
