@@ -35,21 +35,24 @@ bool nspawn_cgroup_resources_supported(void) {
         return sd_booted() > 0 && access("/run/dbus/system_bus_socket", F_OK) == 0;
 }
 
-static char **build_env(void) {
+static char **build_env(bool keep_tmp) {
         size_t n = 0, k = 0;
         char **env;
 
         while (environ[n])
                 n++;
-        env = calloc(n + 3, sizeof(char *));
+        env = calloc(n + 4, sizeof(char *));
         if (!env)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 if (!startswith(environ[i], "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=") &&
-                    !startswith(environ[i], "NOTIFY_SOCKET="))
+                    !startswith(environ[i], "NOTIFY_SOCKET=") &&
+                    !startswith(environ[i], "SYSTEMD_NSPAWN_TMPFS_TMP="))
                         env[k++] = environ[i];
         if (nspawn_needs_unified_env())
                 env[k++] = (char *) "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1";
+        if (keep_tmp)
+                env[k++] = (char *) "SYSTEMD_NSPAWN_TMPFS_TMP=0";
         env[k] = NULL;
         return env;
 }
@@ -65,7 +68,7 @@ pid_t nspawn_start(const NspawnRun *run) {
             asprintf(&machine_arg, "--machine=%s", run->machine_name) < 0 ||
             asprintf(&kill_arg, "--kill-signal=%s", run->kill_signal ? run->kill_signal : "SIGTERM") < 0)
                 return -ENOMEM;
-        env = build_env();
+        env = build_env(run->keep_tmp);
         if (!env)
                 return -ENOMEM;
 

@@ -12,6 +12,7 @@ typedef struct NspawnRun {
         int stdout_fd;            /* -1: inherit */
         int stderr_fd;            /* -1: same as stdout_fd */
         const char *kill_signal;  /* signal nspawn sends the payload on SIGTERM; NULL: SIGTERM */
+        bool keep_tmp;            /* leave the root's /tmp as it is (build steps) instead of a fresh tmpfs */
         bool detach;              /* no PDEATHSIG: nspawn (and the container) outlive the caller */
         bool own_scope;           /* let nspawn allocate its own systemd scope (no --keep-unit): needed for
                                    * the bundle's linux.resources to apply; only where

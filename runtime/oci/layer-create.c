@@ -338,7 +338,8 @@ static int walk(LayerWriter *w, int dir_fd, const char *prefix, unsigned depth) 
                 }
                 n++;
         }
-        qsort(names, n, sizeof(char *), cmp_names);
+        if (n > 0)
+                qsort(names, n, sizeof(char *), cmp_names);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_free_ char *path = NULL;
 

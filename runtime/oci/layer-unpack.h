@@ -1,28 +1,59 @@
-/* Secure unpacking of one layer blob into the shared cache DIR/layers/<diff_id>/.
+/* Secure unpacking of layer blobs: into the shared cache DIR/layers/<hex of diff_id>/, or flat.
  *
  * Invariant: no entry of a layer can create, change or follow anything outside the target
  * directory (every path is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)), and the
  * unpack runs in a child process under a seccomp filter that denies network and exec.  OCI
- * whiteouts become overlayfs whiteouts (.wh.x → char 0:0 "x"; .wh..wh..opq → trusted.overlay.opaque=y). */
+ * whiteouts become overlayfs whiteouts (.wh.x → char 0:0 "x"; .wh..wh..opq → trusted.overlay.opaque=y)
+ * in the cache, or are applied (lower entries removed) by layer_unpack_flat(). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "digest.h"
 #include "oci-error.h"
 
-#define LAYER_ENTRIES_MAX 1000000U
-#define LAYER_PATH_MAX 4096U
+#define LAYER_ENTRIES_MAX 1000000U  /* entries in one layer */
+#define LAYER_PATH_MAX 4096U        /* bytes in an entry name, a hardlink or a symlink target */
+#define LAYER_XATTRS_MAX 256U       /* extended attributes on one entry */
+#define LAYER_FLAT_LAYERS_MAX 200U  /* layers layer_unpack_flat() applies in one go */
+#define LAYER_UNCOMPRESSED_MAX (64ULL * 1024ULL * 1024ULL * 1024ULL) /* bytes of one uncompressed layer */
 
-/* Unpacks the (gzip/zstd/uncompressed, auto-detected) tar read from layer_fd into target_dir,
+typedef enum LayerUnpackMode {
+        LAYER_UNPACK_OVERLAY, /* whiteouts become overlayfs whiteouts: for the layer cache (lowerdirs) */
+        LAYER_UNPACK_FLAT,    /* whiteouts remove what earlier layers left in the target */
+} LayerUnpackMode;
+
+/* Unpacks (overlay mode) the (gzip/zstd/uncompressed, auto-detected) tar read from layer_fd into target_dir,
  * in a sandboxed child.  Verifies that the uncompressed stream hashes to diff_id when diff_id
- * is not NULL.  target_dir must exist and be empty. */
+ * is not NULL.  target_dir must exist and be empty; on failure it is emptied again. */
 int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, OciError *err);
 
-/* Ensures DIR/layers/<diff_id>/ exists for the given layer: unpacks into a temp dir under
- * layers_dir and renames it into place, so a half-unpacked layer is never visible. */
+/* Ensures layers_dir/<hex of diff_id>/ (no "sha256:" prefix) exists for the given layer: unpacks
+ * (overlay mode, diff_id verified) into layers_dir/.tmp-<random> and renames it into place with
+ * RENAME_NOREPLACE, so a half-unpacked layer is never visible and a concurrent caller that wins
+ * the race is kept.  layers_dir is created when missing and made 0700 (layers carry setuid files
+ * and device nodes).  Returns 0 when the layer was already there, 1 when this call unpacked it. */
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err);
 
+#define LAYER_CACHE_TEMP_PREFIX ".tmp-"
+
+/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir.  Only
+ * call it when no unpack can be running, e.g. at daemon start under the state-dir lock. */
+int layer_cache_remove_temp(const char *layers_dir);
+
+/* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
+int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
+
 /* Unpacks all layers of an image (in order, whiteouts applied) into one plain directory:
- * used by `slipway image unpack` and tests.  Each layer fd is read from its current offset. */
+ * used by `slipway image unpack` and tests.  Each layer fd is read from its current offset.
+ * target_dir is created when missing; when it was empty, a failure empties it again. */
 int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err);
+
+/* Unpacks one layer from layer_fd into the directory target_fd in the calling process, without
+ * the sandbox: the worker the sandboxed child runs, and the fuzz target's entry point.  Entry
+ * names that are absolute or contain ".." are refused (-EBADMSG); symlinks met while resolving a
+ * name are followed inside the target, as the container will see them.  max_size bounds the
+ * uncompressed stream (0: LAYER_UNCOMPRESSED_MAX). */
+int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
+                            uint64_t max_size, OciError *err);

@@ -53,6 +53,7 @@ typedef struct OciImportedImage {
         char *media_type;                      /* manifest media type as stored */
         uint64_t size;                         /* manifest + config + layers, compressed */
         char *ref;                             /* name found in the source (annotation / RepoTags), or NULL */
+        uint64_t manifest_size;                /* bytes of the manifest blob (for OciIndexEntry.size) */
 } OciImportedImage;
 
 typedef struct OciImportResult {
@@ -104,7 +105,10 @@ int oci_store_put_blob_fd(OciStore *s, int fd, const char *expected_digest,
 int oci_store_put_blob_data(OciStore *s, const void *data, size_t size,
                             char ret_digest[static DIGEST_STRING_MAX]);
 int oci_store_remove_blob(OciStore *s, const char *digest);
-/* Calls fn for each blob digest present (for gc sweep). */
+/* Removes temp files (".#…") left in blobs/sha256 by writers that died, if older than min_age_sec
+ * (0: all — only safe while no import runs).  Returns the number removed. */
+int oci_store_remove_stale_temp(OciStore *s, uint64_t min_age_sec);
+/* Calls fn for each blob digest present (for gc sweep; temp files are never reported). */
 int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t size, void *userdata),
                            void *userdata);
 
@@ -114,9 +118,13 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
  * written before the failure are unreferenced and removed by gc). */
 int oci_store_import(OciStore *s, const char *path, OciImportFormat format, OciImportResult *ret,
                      OciError *err);
+/* The same for a tar stream read from fd until EOF (a pipe or socket is fine: one pass, nothing
+ * buffered whole).  format OCI_IMPORT_OCI_LAYOUT is refused (-EINVAL); AUTO means oci/docker archive. */
+int oci_store_import_fd(OciStore *s, int fd, OciImportFormat format, OciImportResult *ret, OciError *err);
 /* Fills the summary of a stored manifest. */
 int oci_store_image_summary(OciStore *s, const char *digest, OciImageSummary *ret, OciError *err);
-/* Returns {"digest","mediaType","manifest":{...},"config":{...}} for inspect. */
+/* Returns {"digest","mediaType","size","manifest":{...},"config":{...}} for inspect; size is the
+ * total (manifest + config + compressed layers), as in OciImageSummary.total_size. */
 int oci_store_image_inspect(OciStore *s, const char *digest, json_t **ret, OciError *err);
 /* Lists every blob digest an image manifest references (config, layers), itself included. */
 int oci_store_image_blobs(OciStore *s, const char *digest, char ***ret_digests, size_t *ret_n);
@@ -136,5 +144,8 @@ int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, i
  * (lowercase path components, tag [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).  A bare name gets ":latest". */
 bool oci_ref_is_valid(const char *ref);
 int oci_ref_normalize(const char *ref, char **ret);
+/* Docker's short form: "docker.io/library/busybox:1" → "busybox:1", "docker.io/u/app" → "u/app";
+ * anything else is copied unchanged. */
+int oci_ref_familiarize(const char *ref, char **ret);
 
 void strv_free_n(char **v, size_t n);

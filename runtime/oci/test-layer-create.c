@@ -16,6 +16,7 @@
 #include "digest.h"
 #include "fs-util.h"
 #include "layer-create.h"
+#include "layer-unpack.h"
 #include "macro.h"
 #include "process.h"
 
@@ -143,6 +144,27 @@ int main(void) {
                 CHECK(saw_hard); CHECK(saw_sym); CHECK(saw_suid); CHECK(saw_empty); CHECK(saw_owner);
                 if (root_user)
                         CHECK(saw_wh && saw_opq);
+        }
+
+        /* Round trip through the unpacker (overlay form): what the builder writes is what instances
+         * see — the whiteout is a 0:0 char device again, the opaque dir carries the overlay xattr,
+         * the hardlink shares an inode, modes and owners survive. */
+        if (root_user) {
+                _cleanup_free_ char *f = p("a.tar.gz"), *u = p("unpacked"), *gone = p("unpacked/etc/gone"),
+                                    *opq = p("unpacked/opaque"), *conf = p("unpacked/etc/app/conf"),
+                                    *hard = p("unpacked/etc/app/hard"), *suid = p("unpacked/etc/app/suid");
+                _cleanup_close_ int fd = open(f, O_RDONLY | O_CLOEXEC);
+                struct stat st1, st2;
+                OciError err = {};
+                char v[4];
+
+                CHECK(mkdir_p(u, 0755) == 0);
+                CHECK(layer_unpack_fd(fd, u, a.diff_id, &err) == 0);
+                CHECK(lstat(gone, &st1) == 0 && S_ISCHR(st1.st_mode) && st1.st_rdev == makedev(0, 0));
+                CHECK(lgetxattr(opq, "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y');
+                CHECK(stat(conf, &st1) == 0 && stat(hard, &st2) == 0 && st1.st_ino == st2.st_ino);
+                CHECK(st1.st_uid == 1000 && st1.st_gid == 1001 && (st1.st_mode & 07777) == 0640);
+                CHECK(stat(suid, &st1) == 0 && (st1.st_mode & 07777) == 04755);
         }
 
         /* Uncompressed mode: digest == diff_id. */

@@ -1,0 +1,293 @@
+/* RUN: overlay mount of the stage's cached layers + a fresh upper, an OCI bundle for systemd-nspawn with an
+ * empty network namespace, output streamed line by line into the build log, cancel and timeout honoured.
+ * Invariant: whatever happens, the container is gone and the overlay unmounted before this returns. */
+#include "build-run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build-image.h"
+#include "bundle.h"
+#include "container-run.h"
+#include "fs-util.h"
+#include "nspawn.h"
+#include "overlay.h"
+#include "strbuf.h"
+#include "string-util.h"
+#include "user-db.h"
+
+#define RUN_TAIL_LINES 5U
+#define RUN_GROUPS_MAX 64U
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Mount points systemd-nspawn creates in the root when they are missing; an empty one left in the upper dir
+ * is nspawn's, not the step's, and must not become part of the layer. */
+static const char *const nspawn_mount_points[] = { "dev", "proc", "sys", "run", "var", "root", "tmp" };
+
+/* mkdir -p of path inside root without following symlinks out of it: stops quietly at a symlink (the
+ * container resolves it itself) and leaves existing directories alone. */
+static void mkdir_in_root(const char *root, const char *path) {
+        _cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *copy = strdup(path);
+        char *save = NULL;
+
+        if (fd < 0 || !copy)
+                return;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int nfd;
+
+                if (streq(c, ".") || streq(c, ".."))
+                        return;
+                if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST)
+                        return;
+                nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0)
+                        return;
+                safe_close(fd);
+                fd = nfd;
+        }
+}
+
+static int build_argv(json_t *state, const DockerfileInstruction *i, char ***ret) {
+        _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *));
+        json_t *shell = json_object_get(state, "shell"), *v;
+        size_t k;
+        int r;
+
+        if (!argv)
+                return -ENOMEM;
+        if (i->json_form) {
+                for (size_t j = 0; j < i->n_argv; j++)
+                        if ((r = strv_extend(&argv, i->argv[j])) < 0)
+                                return r;
+        } else {
+                if (json_array_size(shell) > 0) {
+                        json_array_foreach(shell, k, v)
+                                if ((r = strv_extend(&argv, json_string_value(v) ?: "")) < 0)
+                                        return r;
+                } else if ((r = strv_extend(&argv, "/bin/sh")) < 0 || (r = strv_extend(&argv, "-c")) < 0)
+                        return r;
+                if ((r = strv_extend(&argv, i->shell ?: "")) < 0)
+                        return r;
+        }
+        if (!argv[0])
+                return -EINVAL;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+typedef struct LineSplitter LineSplitter;
+typedef struct RunOutput {
+        BuildContext *ctx;
+        LineSplitter *ls;
+} RunOutput;
+
+struct LineSplitter {
+        char buf[BUILD_LOG_LINE_MAX];
+        size_t len;
+        char tail[RUN_TAIL_LINES][160];
+        unsigned n_tail;
+};
+
+/* systemd-nspawn's own complaint when /run is not a tmpfs; it concerns nspawn's scratch dir, not the step. */
+#define NSPAWN_NOISE "Attempted to remove disk file system under \"/run/systemd/nspawn/propagate/"
+
+static void line_emit(BuildContext *ctx, LineSplitter *ls) {
+        ls->buf[ls->len] = '\0';
+        if (startswith(ls->buf, NSPAWN_NOISE)) {
+                ls->len = 0;
+                return;
+        }
+        builder_log(&ctx->log, "%s", ls->buf);
+        char *t = ls->tail[ls->n_tail % RUN_TAIL_LINES];
+        size_t n = MIN(ls->len, sizeof ls->tail[0] - 1);
+        memcpy(t, ls->buf, n);
+        t[n] = '\0';
+        ls->n_tail++;
+        ls->len = 0;
+}
+
+static void line_feed(BuildContext *ctx, LineSplitter *ls, const char *data, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (data[i] == '\n') {
+                        line_emit(ctx, ls);
+                        continue;
+                }
+                ls->buf[ls->len++] = data[i];
+                if (ls->len >= sizeof ls->buf - 1)
+                        line_emit(ctx, ls);
+        }
+}
+
+static void on_output(const char *data, size_t size, void *userdata) {
+        RunOutput *o = userdata;
+        line_feed(o->ctx, o->ls, data, size);
+}
+
+int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
+                   char ret_layer[static DIGEST_STRING_MAX]) {
+        _cleanup_free_ char *dir = NULL, *root = NULL, *upper = NULL, *work = NULL, *bundle = NULL,
+                            *machine = NULL, *hint = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_close_ int root_fd = -EBADF;
+        json_t *config = json_object_get(state, "config");
+        const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
+        const char *user = json_string_value(json_object_get(config, "User"));
+        const char *missing = NULL;
+        gid_t groups[RUN_GROUPS_MAX];
+        bool existed[ELEMENTSOF(nspawn_mount_points)];
+        LineSplitter *ls = NULL;
+        bool mounted = false;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int n_groups = 0, r;
+
+        r = build_tmp_dir(ctx, "run", &dir);
+        if (r < 0)
+                return build_error(ctx, r, i, NULL, "Cannot create the RUN step's temp dir: %s.", strerror(-r));
+        root = path_join(dir, "root");
+        upper = path_join(dir, "upper");
+        work = path_join(dir, "work");
+        bundle = path_join(dir, "bundle");
+        ls = calloc(1, sizeof *ls);
+        if (!root || !upper || !work || !bundle || !ls) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(bundle, 0700) < 0 || mkdir(root, 0755) < 0) {
+                r = build_error(ctx, -errno, i, NULL, "Cannot prepare the RUN step: %m.");
+                goto out;
+        }
+        r = build_state_mount(ctx, state, upper, work, root);
+        if (r < 0) {
+                r = build_error(ctx, r, i, NULL, "Cannot mount the stage's layers: %s.", strerror(-r));
+                goto out;
+        }
+        mounted = true;
+
+        if (isempty(cwd))
+                cwd = "/";
+        mkdir_in_root(root, cwd);
+        root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0) {
+                r = -errno;
+                goto out;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(nspawn_mount_points); k++) {
+                struct stat st;
+                existed[k] = fstatat(root_fd, nspawn_mount_points[k], &st, AT_SYMLINK_NOFOLLOW) == 0;
+        }
+        if (!isempty(user)) {
+                r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
+                if (r == -ENOENT) {
+                        r = build_error(ctx, -EINVAL, i, "Create it in an earlier RUN step or use a numeric id.",
+                                        "The %s in USER %s does not exist in the image's /etc/%s.", missing,
+                                        user, streq(missing, "user") ? "passwd" : "group");
+                        goto out;
+                }
+                if (r < 0)
+                        goto out;
+                if (!strchr(user, ':')) {
+                        _cleanup_free_ char *name = strdup(user);
+                        if (!name) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        n_groups = user_db_supplementary(root_fd, name, gid, groups, RUN_GROUPS_MAX);
+                }
+        }
+
+        r = build_argv(state, i, &argv);
+        if (r < 0)
+                goto out;
+        r = dockerfile_scope_run_env(scope, &env);
+        if (r < 0)
+                goto out;
+        if (!strv_env_find(env, "PATH", 4) && (r = strv_extend(&env, DEFAULT_PATH)) < 0)
+                goto out;
+
+        /* systemd-nspawn can only apply linux.resources where it manages a unified cgroup tree itself; on a
+         * hybrid host without systemd as PID 1 it would fail the step, so the cap is skipped there (said once). */
+        bool cap = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
+        if (ctx->opts->memory_max > 0 && !cap && !ctx->memory_cap_warned) {
+                builder_log(&ctx->log, "note: the per-step memory cap is not applied: this host's cgroup layout "
+                                       "does not let systemd-nspawn set it");
+                ctx->memory_cap_warned = true;
+        }
+        BundleSpec spec = {
+                .rootfs = root,
+                .args = argv,
+                .env = env,
+                .cwd = cwd,
+                .uid = uid,
+                .gid = gid,
+                .additional_gids = groups,
+                .n_additional_gids = n_groups > 0 ? (size_t) n_groups : 0,
+                .hostname = "slipway-build",
+                .netns_path = NULL, /* a new, empty network namespace */
+                .memory_max = cap ? ctx->opts->memory_max : 0,
+                .cgroup_resources = cap,
+        };
+        r = bundle_write(bundle, &spec);
+        if (r < 0)
+                goto out;
+
+        if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        NspawnRun nr = { .bundle_dir = bundle, .machine_name = machine, .kill_signal = "SIGKILL", .keep_tmp = true };
+        RunOutput ro = { .ctx = ctx, .ls = ls };
+        r = container_run(&nr, ctx->job->cancel_fd, ctx->deadline, on_output, &ro);
+        if (ls->len > 0)
+                line_emit(ctx, ls);
+        if (r < 0 && r != -ECANCELED && r != -ETIME && r != -EPROTO) {
+                r = build_error(ctx, r, i, NULL, "Cannot run systemd-nspawn: %s.", strerror(-r));
+                goto out;
+        }
+        if (r == -ECANCELED || r == -ETIME) {
+                r = build_check_stop(ctx, i);
+                goto out;
+        }
+        if (r != 0) {
+                StrBuf tail = {};
+                unsigned first = ls->n_tail > RUN_TAIL_LINES ? ls->n_tail - RUN_TAIL_LINES : 0;
+
+                for (unsigned k = first; k < ls->n_tail; k++) {
+                        strbuf_append_str(&tail, k == first ? "Its last output: " : " | ");
+                        strbuf_append_str(&tail, ls->tail[k % RUN_TAIL_LINES]);
+                }
+                hint = strbuf_steal(&tail);
+                if (r > 0)
+                        r = build_error(ctx, -EPROTO, i, isempty(hint) ? "Fix the command and build again." : hint,
+                                        "RUN exited with status %d.", r);
+                else
+                        r = build_error(ctx, -EPROTO, i, NULL, "RUN was killed (systemd-nspawn reported %s).",
+                                        strerror(-r));
+                goto out;
+        }
+
+        r = overlay_umount(root);
+        mounted = false;
+        if (r < 0)
+                goto out;
+        {
+                _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                for (size_t k = 0; ufd >= 0 && k < ELEMENTSOF(nspawn_mount_points); k++)
+                        if (!existed[k])
+                                (void) unlinkat(ufd, nspawn_mount_points[k], AT_REMOVEDIR); /* only if empty */
+        }
+        r = build_state_commit_layer(ctx, state, upper, true, ret_layer);
+        if (r < 0)
+                r = build_error(ctx, r, i, NULL, "Cannot store the RUN step's layer: %s.", strerror(-r));
+out:
+        if (mounted)
+                (void) overlay_umount(root);
+        free(ls);
+        (void) rm_rf(dir);
+        return r;
+}

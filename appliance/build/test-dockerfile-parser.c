@@ -1,0 +1,853 @@
+/* Unit tests for the Dockerfile parser, variable expansion, ARG/ENV scoping and stage planning.
+ * Expected values follow Docker's documented behaviour (docs.docker.com/reference/dockerfile). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockerfile-expand.h"
+#include "dockerfile-parser.h"
+#include "dockerfile-stages.h"
+#include "macro.h"
+#include "strbuf.h"
+
+#define CHECK(x)                                                                                  \
+        do {                                                                                      \
+                if (!(x)) {                                                                       \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
+                        exit(1);                                                                  \
+                }                                                                                 \
+        } while (0)
+
+#define CHECK_STR(a, b)                                                                                       \
+        do {                                                                                                  \
+                const char *_a = (a), *_b = (b);                                                              \
+                if (!streq_ptr(_a, _b)) {                                                                     \
+                        fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, _a ? _a : "(null)",      \
+                                _b ? _b : "(null)");                                                          \
+                        exit(1);                                                                              \
+                }                                                                                             \
+        } while (0)
+
+static Dockerfile *parse_ok(const char *text) {
+        DockerfileError err = {};
+        Dockerfile *df = NULL;
+        char buf[1024];
+        int r;
+
+        r = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
+        if (r < 0) {
+                fprintf(stderr, "unexpected parse error %d: %s\n--- input:\n%s\n", r,
+                        dockerfile_error_format(&err, buf, sizeof buf), text);
+                exit(1);
+        }
+        return df;
+}
+
+/* Expects a parse error whose formatted text starts with prefix ("Dockerfile:7:1: ") and contains needle. */
+static void parse_fails(const char *text, const char *prefix, const char *needle, int line) {
+        DockerfileError err = {};
+        Dockerfile *df = NULL;
+        char buf[1024];
+        int r;
+
+        r = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
+        if (r >= 0) {
+                fprintf(stderr, "test line %d: parse unexpectedly succeeded:\n%s\n", line, text);
+                exit(1);
+        }
+        dockerfile_error_format(&err, buf, sizeof buf);
+        if (strncmp(buf, prefix, strlen(prefix)) != 0 || !strstr(buf, needle)) {
+                fprintf(stderr, "test line %d: got error '%s', expected prefix '%s' and '%s'\n", line, buf, prefix,
+                        needle);
+                exit(1);
+        }
+}
+#define PARSE_FAILS(t, p, n) parse_fails(t, p, n, __LINE__)
+
+static const DockerfileInstruction *instr(const Dockerfile *df, size_t stage, size_t i) {
+        CHECK(stage < df->n_stages);
+        CHECK(i < df->stages[stage].n_instructions);
+        return &df->stages[stage].instructions[i];
+}
+
+static void test_comments_and_continuations(void) {
+        Dockerfile *df;
+        const DockerfileInstruction *in;
+
+        df = parse_ok("# a comment\n"
+                      "FROM busybox\n"
+                      "  # indented comment\n"
+                      "RUN echo a \\\n"
+                      "  # comment inside the continuation is dropped\n"
+                      "\n"
+                      "    && echo b\n"
+                      "run echo \\   \n"
+                      "c\n"
+                      "RUN echo '#not a comment'\n");
+        CHECK(df->n_stages == 1);
+        CHECK_STR(df->stages[0].base, "busybox");
+        CHECK(df->stages[0].n_instructions == 3);
+        in = instr(df, 0, 0);
+        CHECK(in->kind == DOCKERFILE_RUN && !in->json_form);
+        CHECK_STR(in->shell, "echo a     && echo b");
+        CHECK(in->line == 4 && in->end_line == 7 && in->column == 1);
+        /* An empty continuation line is accepted (with a warning, as Docker warns). */
+        CHECK(df->n_warnings == 1 && df->warnings[0].line == 4);
+        in = instr(df, 0, 1);
+        CHECK_STR(in->shell, "echo c");
+        CHECK(in->line == 8);
+        CHECK_STR(instr(df, 0, 2)->shell, "echo '#not a comment'");
+        dockerfile_free(df);
+
+        /* The logical line is trimmed as a whole, wherever its blanks came from. */
+        df = parse_ok("FROM busybox\nRUN echo hi   \t\nRUN \\\n   echo\n\\\n   CMD x  \n");
+        CHECK(df->stages[0].n_instructions == 3);
+        CHECK_STR(instr(df, 0, 0)->shell, "echo hi");
+        CHECK_STR(instr(df, 0, 1)->shell, "echo");
+        CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 6 && instr(df, 0, 2)->column == 4);
+        CHECK_STR(instr(df, 0, 2)->shell, "x");
+        dockerfile_free(df);
+
+        /* CRLF line endings and a BOM. */
+        df = parse_ok("\xEF\xBB\xBF" "FROM busybox\r\nRUN a \\\r\n b\r\n");
+        CHECK_STR(instr(df, 0, 0)->shell, "a  b");
+        dockerfile_free(df);
+
+        /* A continuation ending the file is an error pointing at the continued line. */
+        PARSE_FAILS("FROM busybox\nRUN echo \\\n", "Dockerfile:2:1: ", "ends right after a line continuation");
+        PARSE_FAILS("FROM busybox\nRUN echo \\\n# only a comment follows\n", "Dockerfile:3:1: ",
+                    "ends right after a line continuation");
+}
+
+static void test_directives(void) {
+        Dockerfile *df;
+
+        df = parse_ok("# syntax=docker/dockerfile:1\n"
+                      "# ESCAPE = `\n"
+                      "FROM mcr.microsoft.com/windows\n"
+                      "COPY testfile.txt c:\\\n"
+                      "RUN dir c:\\ `\n"
+                      "    /b\n"
+                      "ENV P=a`$b\n");
+        CHECK(df->escape == '`');
+        CHECK_STR(df->syntax, "docker/dockerfile:1");
+        /* With the backtick escape, a trailing backslash is an ordinary character. */
+        CHECK(instr(df, 0, 0)->n_argv == 2);
+        CHECK_STR(instr(df, 0, 0)->argv[1], "c:\\");
+        CHECK_STR(instr(df, 0, 1)->shell, "dir c:\\     /b");
+        {
+                _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+                DockerfileInstruction c = {};
+
+                CHECK(dockerfile_scope_new(df, NULL, NULL, &s, NULL) == 0);
+                CHECK(dockerfile_scope_enter_stage(s, &df->stages[0], NULL) == 0);
+                CHECK(dockerfile_scope_apply(s, instr(df, 0, 2), &c, NULL) == 0);
+                CHECK_STR(c.pairs[0].value, "a$b");
+                dockerfile_instruction_done(&c);
+        }
+        dockerfile_free(df);
+
+        /* Directives only count before anything else: after a blank line it is a comment. */
+        df = parse_ok("\n# escape=`\nFROM busybox\nRUN a \\\nb\n");
+        CHECK(df->escape == '\\');
+        CHECK_STR(instr(df, 0, 0)->shell, "a b");
+        dockerfile_free(df);
+        df = parse_ok("# just a comment\n# escape=`\nFROM busybox\n");
+        CHECK(df->escape == '\\');
+        dockerfile_free(df);
+        df = parse_ok("FROM busybox\n# escape=`\nRUN a \\\nb\n");
+        CHECK(df->escape == '\\');
+        dockerfile_free(df);
+
+        PARSE_FAILS("# escape=x\nFROM busybox\n", "Dockerfile:1:1: ", "invalid escape character 'x'");
+        PARSE_FAILS("# escape=`\n# escape=\\\nFROM busybox\n", "Dockerfile:2:1: ",
+                    "only one escape parser directive");
+}
+
+static void test_exec_and_shell_forms(void) {
+        Dockerfile *df;
+        const DockerfileInstruction *in;
+
+        df = parse_ok("FROM busybox\n"
+                      "RUN [\"/bin/echo\", \"hello world\"]\n"
+                      "RUN echo \"$HOME\"\n"
+                      "CMD [\"sh\", \"-c\", \"echo $X\"]\n"
+                      "CMD echo hi\n"
+                      "ENTRYPOINT [\"/entry\"]\n"
+                      "ENTRYPOINT exec top -b\n"
+                      "CMD [ \"unterminated\"\n"
+                      "CMD []\n"
+                      "SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n"
+                      "RUN --network=none [\"true\"]\n"
+                      "RUN --network=default true\n");
+        in = instr(df, 0, 0);
+        CHECK(in->kind == DOCKERFILE_RUN && in->json_form && in->n_argv == 2);
+        CHECK_STR(in->argv[1], "hello world");
+        in = instr(df, 0, 1);
+        CHECK(!in->json_form);
+        CHECK_STR(in->shell, "echo \"$HOME\""); /* RUN is never expanded by the builder */
+        in = instr(df, 0, 2);
+        CHECK(in->kind == DOCKERFILE_CMD && in->json_form && in->n_argv == 3);
+        CHECK_STR(in->argv[2], "echo $X");
+        CHECK_STR(instr(df, 0, 3)->shell, "echo hi");
+        CHECK(instr(df, 0, 4)->kind == DOCKERFILE_ENTRYPOINT && instr(df, 0, 4)->json_form);
+        CHECK_STR(instr(df, 0, 5)->shell, "exec top -b");
+        /* Not valid JSON: shell form, as Docker does, plus a warning at its line. */
+        in = instr(df, 0, 6);
+        CHECK(!in->json_form);
+        CHECK_STR(in->shell, "[ \"unterminated\"");
+        CHECK(df->n_warnings == 1 && df->warnings[0].line == 8 && df->warnings[0].column == 5);
+        in = instr(df, 0, 7);
+        CHECK(in->json_form && in->n_argv == 0);
+        in = instr(df, 0, 8);
+        CHECK(in->kind == DOCKERFILE_SHELL && in->n_argv == 4);
+        CHECK_STR(in->argv[2], "pipefail");
+        in = instr(df, 0, 9);
+        CHECK(in->json_form && in->n_flags == 1);
+        CHECK_STR(in->flags[0].name, "network");
+        CHECK_STR(in->flags[0].value, "none");
+        dockerfile_free(df);
+
+        PARSE_FAILS("FROM busybox\nCMD [\"a\", 1]\n", "Dockerfile:2:5: ", "arrays must be comprised of strings only");
+        PARSE_FAILS("FROM busybox\nSHELL /bin/bash -c\n", "Dockerfile:2:7: ", "SHELL requires the arguments in JSON form");
+        PARSE_FAILS("FROM busybox\nSHELL []\n", "Dockerfile:2:7: ", "SHELL requires at least one argument");
+        PARSE_FAILS("FROM busybox\nRUN --mount=type=cache,target=/x make\n", "Dockerfile:2:5: ",
+                    "RUN --mount is not supported");
+        PARSE_FAILS("FROM busybox\nRUN --network=host make\n", "Dockerfile:2:", "RUN --network=host is not supported");
+        PARSE_FAILS("FROM busybox\nRUN --bogus make\n", "Dockerfile:2:5: ", "unknown flag '--bogus'; expected --network");
+        PARSE_FAILS("FROM busybox\nRUN\n", "Dockerfile:2:", "RUN requires at least one argument");
+        PARSE_FAILS("FROM busybox\nRUN cat <<EOF\nhello\nEOF\n", "Dockerfile:2:9: ", "heredocs (<<EOF) are not supported");
+        PARSE_FAILS("FROM busybox\nCOPY <<-\"EOT\" /x\n", "Dockerfile:2:6: ", "heredocs");
+        /* A shift in arithmetic is no heredoc. */
+        df = parse_ok("FROM busybox\nRUN echo $((1<<2)) <<<x\n");
+        dockerfile_free(df);
+}
+
+static void test_env_label_arg_forms(void) {
+        Dockerfile *df;
+        const DockerfileInstruction *in;
+
+        df = parse_ok("FROM busybox\n"
+                      "ENV A 1 2  3\n"
+                      "ENV B=1 C=\"two words\" D=three\\ words E='x y'\n"
+                      "env F=\n"
+                      "LABEL \"com.example.vendor\"=\"ACME Inc\" version=1.0 description=\"multi \\\n"
+                      "line\"\n"
+                      "LABEL legacy value here\n"
+                      "ARG X\n"
+                      "ARG Y=1 Z\n"
+                      "MAINTAINER Jane <jane@example.com>\n");
+        in = instr(df, 0, 0);
+        CHECK(in->kind == DOCKERFILE_ENV && in->n_pairs == 1);
+        CHECK_STR(in->pairs[0].key, "A");
+        CHECK_STR(in->pairs[0].value, "1 2  3");
+        in = instr(df, 0, 1);
+        CHECK(in->n_pairs == 4);
+        CHECK_STR(in->pairs[1].key, "C");
+        CHECK_STR(in->pairs[1].value, "\"two words\""); /* raw; quotes go at expansion */
+        CHECK_STR(in->pairs[2].value, "three\\ words");
+        in = instr(df, 0, 2);
+        CHECK(in->n_pairs == 1);
+        CHECK_STR(in->pairs[0].value, "");
+        in = instr(df, 0, 3);
+        CHECK(in->kind == DOCKERFILE_LABEL && in->n_pairs == 3);
+        CHECK_STR(in->pairs[0].key, "\"com.example.vendor\"");
+        CHECK_STR(in->pairs[2].value, "\"multi line\"");
+        in = instr(df, 0, 4);
+        CHECK(in->n_pairs == 1);
+        CHECK_STR(in->pairs[0].key, "legacy");
+        CHECK_STR(in->pairs[0].value, "value here");
+        in = instr(df, 0, 5);
+        CHECK(in->kind == DOCKERFILE_ARG && in->n_pairs == 1 && !in->pairs[0].value);
+        in = instr(df, 0, 6);
+        CHECK(in->n_pairs == 2);
+        CHECK_STR(in->pairs[0].value, "1");
+        CHECK(!in->pairs[1].value);
+        in = instr(df, 0, 7);
+        CHECK(in->kind == DOCKERFILE_MAINTAINER);
+        CHECK_STR(in->shell, "Jane <jane@example.com>");
+        dockerfile_free(df);
+
+        PARSE_FAILS("FROM busybox\nENV A=1 B\n", "Dockerfile:2:9: ", "can't find '=' in 'B'");
+        PARSE_FAILS("FROM busybox\nENV A\n", "Dockerfile:2:5: ", "missing value");
+        PARSE_FAILS("FROM busybox\nENV\n", "Dockerfile:2:", "ENV requires at least one argument");
+        PARSE_FAILS("FROM busybox\nENV A=\"open\n", "Dockerfile:2:7: ", "unterminated double quote");
+        PARSE_FAILS("FROM busybox\nLABEL a='open b=c\n", "Dockerfile:2:9: ", "unterminated single quote");
+        PARSE_FAILS("FROM busybox\nENV =x\n", "Dockerfile:2:5: ", "name before '=' must not be empty");
+        PARSE_FAILS("FROM busybox\nARG\n", "Dockerfile:2:", "ARG requires at least one argument");
+        PARSE_FAILS("FROM busybox\nENV A=${B\n", "Dockerfile:2:7: ", "missing '}'");
+        PARSE_FAILS("FROM busybox\nWORKDIR /a/${}\n", "Dockerfile:2:12: ", "bad substitution");
+        PARSE_FAILS("FROM busybox\nUSER ${U:x}\n", "Dockerfile:2:6: ", "unsupported modifier ':x'");
+        /* Continuation: the column is found on the physical line the problem is on. */
+        PARSE_FAILS("FROM busybox\nENV A=1 \\\n    B=\"x\n", "Dockerfile:3:7: ", "unterminated double quote");
+}
+
+static void test_copy_add_volume_expose(void) {
+        Dockerfile *df;
+        const DockerfileInstruction *in;
+        const char *v;
+
+        df = parse_ok("FROM busybox AS build\n"
+                      "FROM busybox\n"
+                      "COPY --from=build --chown=app:app --chmod=0755 /out/a /out/b /dst/\n"
+                      "COPY [\"with space.txt\", \"/dst dir/\"]\n"
+                      "COPY --link . /app\n"
+                      "ADD --chown=1000 archive.tar.gz /opt/\n"
+                      "VOLUME /data /cache\n"
+                      "VOLUME [\"/var/log\"]\n"
+                      "EXPOSE 80 443/tcp 53/udp 8000-8010/tcp\n"
+                      "WORKDIR /app\n"
+                      "USER app:staff\n"
+                      "STOPSIGNAL SIGINT\n");
+        CHECK(df->n_stages == 2);
+        CHECK_STR(df->stages[0].name, "build");
+        in = instr(df, 1, 0);
+        CHECK(in->kind == DOCKERFILE_COPY && in->n_flags == 3 && in->n_argv == 3);
+        CHECK(dockerfile_instruction_get_flag(in, "from", &v) == 0);
+        CHECK_STR(v, "build");
+        CHECK(dockerfile_instruction_get_flag(in, "chmod", &v) == 0);
+        CHECK_STR(v, "0755");
+        CHECK_STR(in->argv[2], "/dst/");
+        in = instr(df, 1, 1);
+        CHECK(in->json_form && in->n_argv == 2);
+        CHECK_STR(in->argv[0], "with space.txt");
+        in = instr(df, 1, 2);
+        CHECK(dockerfile_instruction_get_flag(in, "link", &v) == 0 && !v);
+        in = instr(df, 1, 3);
+        CHECK(in->kind == DOCKERFILE_ADD && in->n_argv == 2);
+        in = instr(df, 1, 4);
+        CHECK(in->kind == DOCKERFILE_VOLUME && in->n_argv == 2 && !in->json_form);
+        in = instr(df, 1, 5);
+        CHECK(in->json_form && in->n_argv == 1);
+        in = instr(df, 1, 6);
+        CHECK(in->kind == DOCKERFILE_EXPOSE && in->n_argv == 4);
+        CHECK_STR(in->argv[3], "8000-8010/tcp");
+        CHECK_STR(instr(df, 1, 7)->shell, "/app");
+        CHECK_STR(instr(df, 1, 8)->shell, "app:staff");
+        CHECK_STR(instr(df, 1, 9)->shell, "SIGINT");
+        dockerfile_free(df);
+
+        PARSE_FAILS("FROM busybox\nADD https://example.com/x.tar.gz /x\n", "Dockerfile:2:5: ",
+                    "ADD from a URL is not supported: Slipway builds without network access; download the file "
+                    "into the build context and ADD it from there.");
+        PARSE_FAILS("FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n", "Dockerfile:2:", "ADD from a URL");
+        PARSE_FAILS("FROM busybox\nADD --checksum=sha256:abc x /x\n", "Dockerfile:2:5: ", "ADD from a URL");
+        PARSE_FAILS("FROM busybox\nCOPY [\"${A\", \"/d\"]\n", "Dockerfile:2:6: ", "COPY: bad substitution");
+        PARSE_FAILS("FROM busybox\nCOPY onlyone\n", "Dockerfile:2:6: ", "COPY requires at least two arguments");
+        PARSE_FAILS("FROM busybox\nCOPY --chmod=u+x a b\n", "Dockerfile:2:", "invalid --chmod=u+x");
+        PARSE_FAILS("FROM busybox\nCOPY --from a b\n", "Dockerfile:2:6: ", "flag '--from' requires a value");
+        PARSE_FAILS("FROM busybox\nCOPY --from=a --from=b x y\n", "Dockerfile:2:15: ", "given twice");
+        PARSE_FAILS("FROM busybox\nCOPY --parents a b\n", "Dockerfile:2:6: ", "COPY --parents is not supported");
+        PARSE_FAILS("FROM busybox\nEXPOSE 80/http\n", "Dockerfile:2:8: ", "invalid port '80/http'");
+        PARSE_FAILS("FROM busybox\nEXPOSE 0\n", "Dockerfile:2:8: ", "invalid port '0'");
+        PARSE_FAILS("FROM busybox\nVOLUME [\"\"]\n", "Dockerfile:2:", "can not be an empty string");
+        PARSE_FAILS("FROM busybox\nWORKDIR\n", "Dockerfile:2:", "WORKDIR requires exactly one argument");
+        PARSE_FAILS("FROM busybox\nENV --x=1 a=b\n", "Dockerfile:2:5: ", "ENV takes no flags");
+}
+
+static void test_healthcheck_onbuild(void) {
+        Dockerfile *df;
+        const DockerfileInstruction *in;
+
+        df = parse_ok("FROM busybox\n"
+                      "HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --retries=3 \\\n"
+                      "  CMD curl -f http://localhost/ || exit 1\n"
+                      "HEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n"
+                      "HEALTHCHECK NONE\n"
+                      "ONBUILD RUN make /app\n"
+                      "onbuild copy --chown=a . /src\n");
+        in = instr(df, 0, 0);
+        CHECK(in->kind == DOCKERFILE_HEALTHCHECK && !in->healthcheck.none);
+        CHECK(in->healthcheck.interval_ns == 300000000000ULL);
+        CHECK(in->healthcheck.timeout_ns == 3000000000ULL);
+        CHECK(in->healthcheck.start_period_ns == 90000000000ULL);
+        CHECK(in->healthcheck.retries == 3);
+        CHECK(!in->json_form);
+        CHECK_STR(in->shell, "curl -f http://localhost/ || exit 1");
+        in = instr(df, 0, 1);
+        CHECK(in->json_form && in->n_argv == 2 && in->healthcheck.retries == -1);
+        CHECK(instr(df, 0, 2)->healthcheck.none);
+        in = instr(df, 0, 3);
+        CHECK(in->kind == DOCKERFILE_ONBUILD && in->onbuild && in->onbuild->kind == DOCKERFILE_RUN);
+        CHECK_STR(in->trigger, "RUN make /app");
+        CHECK_STR(in->onbuild->shell, "make /app");
+        in = instr(df, 0, 4);
+        CHECK(in->onbuild->kind == DOCKERFILE_COPY && in->onbuild->n_flags == 1);
+        dockerfile_free(df);
+
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=5x CMD true\n", "Dockerfile:2:", "invalid --interval=5x");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n", "Dockerfile:2:", "can not be negative");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --timeout=1us CMD true\n", "Dockerfile:2:", "minimum of 1ms");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=1s NONE\n", "Dockerfile:2:", "HEALTHCHECK NONE takes no");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK RUN true\n", "Dockerfile:2:13: ", "unknown type 'RUN'");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK CMD\n", "Dockerfile:2:", "missing command");
+        PARSE_FAILS("FROM busybox\nONBUILD ONBUILD RUN x\n", "Dockerfile:2:9: ", "ONBUILD isn't allowed as an ONBUILD trigger");
+        PARSE_FAILS("FROM busybox\nONBUILD FROM x\n", "Dockerfile:2:9: ", "FROM isn't allowed");
+        PARSE_FAILS("FROM busybox\nONBUILD RUNN x\n", "Dockerfile:2:9: ", "unknown instruction 'RUNN'");
+
+        {
+                DockerfileInstruction *t = NULL;
+                DockerfileError err = {};
+
+                CHECK(dockerfile_parse_trigger("COPY . /app", '\\', "base image", &t, &err) == 0);
+                CHECK(t->kind == DOCKERFILE_COPY && t->n_argv == 2);
+                dockerfile_instruction_free(t);
+                CHECK(dockerfile_parse_trigger("MAINTAINER x", '\\', "base image", &t, &err) == -EBADMSG);
+                CHECK(strstr(err.message, "MAINTAINER isn't allowed"));
+        }
+}
+
+static void test_structure_errors(void) {
+        Dockerfile *df;
+
+        PARSE_FAILS("FROM busybox\nRUN true\n\n\n\n\nRUNN make\n", "Dockerfile:7:1: ",
+                    "unknown instruction 'RUNN' (did you mean RUN?); expected one of ADD, ARG, CMD, COPY");
+        PARSE_FAILS("FROM busybox\n  frobnicate x\n", "Dockerfile:2:3: ", "unknown instruction 'frobnicate'; expected");
+        PARSE_FAILS("", "Dockerfile: ", "no FROM instruction");
+        PARSE_FAILS("# only comments\nARG A=1\n", "Dockerfile: ", "no FROM instruction");
+        PARSE_FAILS("ARG A\nRUN true\nFROM busybox\n", "Dockerfile:2:1: ", "RUN before the first FROM; only ARG");
+        PARSE_FAILS("FROM\n", "Dockerfile:1:", "FROM requires either one argument");
+        PARSE_FAILS("FROM a b\n", "Dockerfile:1:8: ", "FROM requires either one argument");
+        PARSE_FAILS("FROM a AS 1x\n", "Dockerfile:1:11: ", "invalid stage name '1x'");
+        PARSE_FAILS("FROM a AS x\nFROM b AS X\n", "Dockerfile:2:1: ", "duplicate stage name 'x'");
+        PARSE_FAILS("FROM --platform linux/amd64 a\n", "Dockerfile:1:6: ", "requires a value");
+        PARSE_FAILS("FROM a\nRUN \xff\n", "Dockerfile:2:5: ", "not valid UTF-8");
+
+        {
+                static char big[DOCKERFILE_SIZE_MAX + 2];
+                DockerfileError err = {};
+
+                memset(big, '#', sizeof big - 1);
+                CHECK(dockerfile_parse(big, sizeof big - 1, "Dockerfile", &df, &err) == -EFBIG);
+                CHECK(strstr(err.message, "more than the limit"));
+        }
+
+        df = parse_ok("FROM --platform=$BUILDPLATFORM golang:1.21 As Builder\nfrom scratch\n");
+        CHECK(df->n_stages == 2);
+        CHECK_STR(df->stages[0].name, "builder");
+        CHECK_STR(df->stages[0].platform, "$BUILDPLATFORM");
+        CHECK_STR(df->stages[0].base, "golang:1.21");
+        CHECK(df->stages[1].index == 1 && !df->stages[1].name);
+        dockerfile_free(df);
+}
+
+/* ---- expansion ---- */
+
+static char *expand(const char *word, char *const *env) {
+        DockerfileError err = {};
+        char *out = NULL;
+        int r;
+
+        r = dockerfile_expand_word(word, '\\', env, NULL, &out, &err);
+        if (r < 0) {
+                fprintf(stderr, "expand '%s' failed: %s\n", word, err.message);
+                exit(1);
+        }
+        return out;
+}
+
+static void test_expansion(void) {
+        char *env[] = { "A=a", "EMPTY=", "SP=x y", "DECL", "HOME=/root", NULL };
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "$A", "a" },
+                { "${A}", "a" },
+                { "pre${A}post", "preapost" },
+                { "$Apost", "" },                 /* the name runs on */
+                { "$UNSET", "" },
+                { "$DECL", "" },                  /* declared without value = unset */
+                { "${UNSET:-def}", "def" },
+                { "${EMPTY:-def}", "def" },
+                { "${EMPTY-def}", "" },           /* without ':' only unset counts */
+                { "${UNSET-def}", "def" },
+                { "${A:-def}", "a" },
+                { "${A:+alt}", "alt" },
+                { "${EMPTY:+alt}", "" },
+                { "${EMPTY+alt}", "alt" },
+                { "${UNSET+alt}", "" },
+                { "${UNSET:-${A}}", "a" },        /* nested */
+                { "${UNSET:-${ALSO:-${A}x}}", "ax" },
+                { "${UNSET:-a b}", "a b" },
+                { "${UNSET:-a\\$b}", "a$b" },          /* escapes work inside the default */
+                { "${UNSET:-a\\}b}", "a}b" },
+                { "${UNSET:-\"q}\"}", "q}" },          /* quotes too */
+                { "${A:?must be set}", "a" },
+                { "\\$A", "$A" },
+                { "\\\\$A", "\\a" },
+                { "'$A'", "$A" },
+                { "\"$A\"", "a" },
+                { "\"\\$A\"", "$A" },
+                { "\"a\\tb\"", "a\\tb" },         /* inside "" only \" \$ \\ are escapes */
+                { "\"say \\\"hi\\\"\"", "say \"hi\"" },
+                { "a\\ b", "a b" },
+                { "$", "$" },
+                { "a$", "a$" },
+                { "$%", "$%" },
+                { "$1x", "x" },                   /* positional parameters are never set */
+                { "trailing\\", "trailing" },
+                { "${HOME}/bin:$HOME", "/root/bin:/root" },
+                { "'unterminated\\'", "unterminated\\" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *o = NULL;
+
+                if (streq(cases[i].in, "'unterminated\\'"))
+                        continue; /* a single-quoted string ends at the next ' — covered below */
+                o = expand(cases[i].in, env);
+                if (!streq(o, cases[i].out)) {
+                        fprintf(stderr, "expand '%s': got '%s', expected '%s'\n", cases[i].in, o, cases[i].out);
+                        exit(1);
+                }
+        }
+
+        /* Errors, with the 1-based offset of the problem in the column. */
+        static const struct {
+                const char *in;
+                unsigned column;
+                const char *msg;
+        } bad[] = {
+                { "${}", 1, "bad substitution" },
+                { "x${", 2, "missing '}'" },
+                { "${A", 1, "missing '}'" },
+                { "${A:-x", 1, "missing '}'" },
+                { "${A:x}", 1, "unsupported modifier ':x'" },
+                { "${A/x/y}", 1, "unsupported modifier '/'" },
+                { "${:-x}", 1, "bad substitution" },
+                { "ab\"cd", 3, "unterminated double quote" },
+                { "'x", 1, "unterminated single quote" },
+                { "${UNSET:?is required}", 1, "UNSET: is required" },
+                { "${EMPTY:?}", 1, "EMPTY: is not allowed to be empty" },
+                { "${UNSET?}", 1, "UNSET: is not allowed to be unset" },
+                { "${UNSET:?}", 1, "UNSET: is not allowed to be unset" },
+                { "${A#prefix}", 1, "unsupported modifier '#'" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                DockerfileError err = {};
+                char *out = NULL;
+
+                CHECK(dockerfile_expand_word(bad[i].in, '\\', env, NULL, &out, &err) == -EBADMSG);
+                CHECK(!out);
+                if (err.column != bad[i].column || !strstr(err.message, bad[i].msg)) {
+                        fprintf(stderr, "expand '%s': got column %u '%s', expected %u '%s'\n", bad[i].in,
+                                err.column, err.message, bad[i].column, bad[i].msg);
+                        exit(1);
+                }
+        }
+
+        /* Multi-word expansion (EXPOSE): unquoted expansions split, quotes keep words together. */
+        {
+                char *e2[] = { "PORTS=80 443/udp", NULL };
+                char **w = NULL;
+
+                CHECK(dockerfile_expand_words("$PORTS 8080", '\\', e2, NULL, &w, NULL) == 0);
+                CHECK(strv_length(w) == 3);
+                CHECK_STR(w[0], "80");
+                CHECK_STR(w[1], "443/udp");
+                CHECK_STR(w[2], "8080");
+                strv_free(w);
+                CHECK(dockerfile_expand_words("\"$PORTS\" ''", '\\', e2, NULL, &w, NULL) == 0);
+                CHECK(strv_length(w) == 2);
+                CHECK_STR(w[0], "80 443/udp");
+                CHECK_STR(w[1], "");
+                strv_free(w);
+        }
+
+        /* Bounded growth: doubling a value through ENV stops at the limit with an error. */
+        {
+                _cleanup_free_ char *big = malloc(DOCKERFILE_EXPANSION_MAX / 2 + 16);
+                _cleanup_free_ char *e = NULL;
+                char *e3[2] = {};
+                DockerfileError err = {};
+                char *out = NULL;
+
+                CHECK(big);
+                memset(big, 'x', DOCKERFILE_EXPANSION_MAX / 2 + 8);
+                big[DOCKERFILE_EXPANSION_MAX / 2 + 8] = 0;
+                CHECK(asprintf(&e, "B=%s", big) > 0);
+                e3[0] = e;
+                CHECK(dockerfile_expand_word("$B$B", '\\', e3, NULL, &out, &err) == -EBADMSG);
+                CHECK(strstr(err.message, "expands to more than"));
+        }
+
+        /* Deep nesting is refused instead of recursing without bound. */
+        {
+                StrBuf b = {};
+                DockerfileError err = {};
+                char *out = NULL;
+
+                for (unsigned i = 0; i < DOCKERFILE_EXPANSION_DEPTH_MAX + 5; i++)
+                        CHECK(strbuf_append_str(&b, "${X:-") == 0);
+                for (unsigned i = 0; i < DOCKERFILE_EXPANSION_DEPTH_MAX + 5; i++)
+                        CHECK(strbuf_append_str(&b, "}") == 0);
+                CHECK(dockerfile_expand_word(b.data, '\\', NULL, NULL, &out, &err) == -EBADMSG);
+                CHECK(strstr(err.message, "nested more than"));
+                strbuf_done(&b);
+        }
+}
+
+/* Applies all instructions of stage idx and returns the expanded copies' serialisations joined by '\n'. */
+static char *run_stage(const Dockerfile *df, DockerfileScope *s, size_t idx, char *const *base_env) {
+        StrBuf out = {};
+
+        CHECK(dockerfile_scope_enter_stage(s, &df->stages[idx], base_env) == 0);
+        for (size_t i = 0; i < df->stages[idx].n_instructions; i++) {
+                _cleanup_(dockerfile_instruction_done) DockerfileInstruction c = {};
+                _cleanup_free_ char *j = NULL;
+                DockerfileError err = {};
+                char buf[1024];
+
+                if (dockerfile_scope_apply(s, &df->stages[idx].instructions[i], &c, &err) < 0) {
+                        fprintf(stderr, "apply failed: %s\n", dockerfile_error_format(&err, buf, sizeof buf));
+                        exit(1);
+                }
+                CHECK(dockerfile_instruction_serialize(&c, &j) == 0);
+                CHECK(strbuf_append_str(&out, j) == 0 && strbuf_append_char(&out, '\n') == 0);
+        }
+        return strbuf_steal(&out);
+}
+
+static const char *env_get(char *const *env, const char *name) {
+        const char *e = strv_env_find(env, name, strlen(name));
+
+        return e && strchr(e, '=') ? strchr(e, '=') + 1 : NULL;
+}
+
+static void test_scope(void) {
+        _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+        _cleanup_strv_free_ char **runenv = NULL, **args = NULL;
+        _cleanup_free_ char *out = NULL, *base = NULL, *platform = NULL;
+        char *build_args[] = { "VERSION=2.0", "UNUSED=1", NULL };
+        char *auto_args[] = { "TARGETARCH=amd64", "BUILDPLATFORM=linux/amd64", NULL };
+        char *base_env[] = { "PATH=/usr/bin:/bin", "FROMBASE=b", NULL };
+        Dockerfile *df;
+
+        df = parse_ok("ARG VERSION=1.0\n"
+                      "ARG IMAGE=busybox:${VERSION}\n"
+                      "ARG ONLY_GLOBAL=g\n"
+                      "FROM --platform=$BUILDPLATFORM ${IMAGE}\n"
+                      "ENV BEFORE=\"$VERSION\"\n"                     /* global ARG not visible yet */
+                      "ARG VERSION\n"                                /* redeclared: global value */
+                      "ENV AFTER=$VERSION G=${ONLY_GLOBAL:-unset}\n"
+                      "ARG TARGETARCH\n"
+                      "ARG LOCAL=x${TARGETARCH}\n"
+                      "ENV abc=hello\n"
+                      "ENV abc=bye def=$abc\n"                       /* def sees the old abc */
+                      "ENV ghi=$abc\n"
+                      "ARG abc=fromarg\n"                            /* ENV wins over ARG */
+                      "LABEL v=$abc path=$PATH base=$FROMBASE\n"
+                      "WORKDIR /src/$LOCAL\n"
+                      "COPY --chown=${U:-app} [\"$LOCAL/a\", \"/dst/${VERSION}\"]\n"
+                      "RUN echo $VERSION\n"
+                      "ARG PORTS=\"80 443\"\n"
+                      "EXPOSE $PORTS 53/UDP\n"
+                      "USER \"${U:-nobody}\"\n");
+
+        CHECK(dockerfile_scope_new(df, build_args, auto_args, &s, NULL) == 0);
+        CHECK_STR(env_get(dockerfile_scope_global_args(s), "VERSION"), "2.0");
+        CHECK(dockerfile_scope_expand_from(s, &df->stages[0], &base, &platform, NULL) == 0);
+        CHECK_STR(base, "busybox:2.0");
+        CHECK_STR(platform, "linux/amd64");
+
+        out = run_stage(df, s, 0, base_env);
+        CHECK(strstr(out, "[\"BEFORE\",\"\"]"));
+        CHECK(strstr(out, "[\"AFTER\",\"2.0\"]"));
+        CHECK(strstr(out, "[\"G\",\"unset\"]"));
+        CHECK(strstr(out, "{\"kind\":\"ARG\",\"pairs\":[[\"TARGETARCH\",\"amd64\"]]}"));
+        CHECK(strstr(out, "[\"LOCAL\",\"xamd64\"]"));
+        CHECK(strstr(out, "[\"def\",\"hello\"]"));
+        CHECK(strstr(out, "[\"ghi\",\"bye\"]"));
+        CHECK(strstr(out, "[\"v\",\"bye\"]"));
+        CHECK(strstr(out, "[\"path\",\"/usr/bin:/bin\"]"));
+        CHECK(strstr(out, "[\"base\",\"b\"]"));
+        CHECK(strstr(out, "{\"kind\":\"WORKDIR\",\"shell\":\"/src/xamd64\"}"));
+        CHECK(strstr(out, "{\"exec\":[\"xamd64/a\",\"/dst/2.0\"],\"flags\":{\"chown\":\"app\"},\"kind\":\"COPY\"}"));
+        CHECK(strstr(out, "{\"kind\":\"RUN\",\"shell\":\"echo $VERSION\"}"));
+        CHECK(strstr(out, "{\"args\":[\"80\",\"443\",\"53/udp\"],\"kind\":\"EXPOSE\"}"));
+        CHECK(strstr(out, "{\"kind\":\"USER\",\"shell\":\"nobody\"}"));
+
+        CHECK_STR(env_get(dockerfile_scope_env(s), "abc"), "bye");
+        CHECK(!env_get(dockerfile_scope_env(s), "VERSION")); /* ARGs do not persist in the image */
+        CHECK(dockerfile_scope_run_env(s, &runenv) == 0);
+        CHECK_STR(env_get(runenv, "VERSION"), "2.0");       /* but RUN sees them */
+        CHECK_STR(env_get(runenv, "abc"), "bye");
+        CHECK(dockerfile_scope_args(s, &args) == 0);
+        CHECK(strv_length(args) == 5);
+        CHECK_STR(args[0], "LOCAL=xamd64");                   /* sorted */
+        CHECK_STR(args[1], "PORTS=80 443");
+        CHECK_STR(args[2], "TARGETARCH=amd64");
+        dockerfile_free(df);
+}
+
+static void test_arg_sequence(void) {
+        _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+        _cleanup_free_ char *out = NULL, *base = NULL;
+        Dockerfile *df;
+
+        /* Within one ARG instruction a default may use an earlier name (global and in a stage). */
+        df = parse_ok("ARG A=1 B=${A}2 C D=$TARGETOS\n"
+                      "FROM img:$B-$D\n"
+                      "ARG E=x F=${E}y\n"
+                      "ARG C\n"
+                      "LABEL f=$F c=\"${C-unset}\"\n");
+        CHECK(dockerfile_scope_new(df, NULL, (char *[]) { "TARGETOS=linux", NULL }, &s, NULL) == 0);
+        CHECK(dockerfile_scope_expand_from(s, &df->stages[0], &base, NULL, NULL) == 0);
+        CHECK_STR(base, "img:12-linux");
+        out = run_stage(df, s, 0, NULL);
+        CHECK(strstr(out, "[[\"f\",\"xy\"],[\"c\",\"unset\"]]"));
+        dockerfile_free(df);
+}
+
+static void test_scope_errors(void) {
+        _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+        DockerfileError err = {};
+        DockerfileInstruction c = {};
+        char *url_arg[] = { "SRC=https://example.com/a.tgz", NULL };
+        char buf[1024];
+        Dockerfile *df;
+
+        df = parse_ok("FROM busybox\n"
+                      "ARG SRC\n"
+                      "ADD $SRC /x\n"
+                      "EXPOSE $SRC\n"
+                      "WORKDIR ${NEED:?set NEED with --build-arg}\n"
+                      "COPY --chmod=$SRC a b\n");
+        CHECK(dockerfile_scope_new(df, url_arg, NULL, &s, NULL) == 0);
+        CHECK(dockerfile_scope_enter_stage(s, &df->stages[0], NULL) == 0);
+        CHECK(dockerfile_scope_apply(s, instr(df, 0, 0), &c, &err) == 0);
+        dockerfile_instruction_done(&c);
+        CHECK(dockerfile_scope_apply(s, instr(df, 0, 1), &c, &err) == -EBADMSG);
+        CHECK_STR(dockerfile_error_format(&err, buf, sizeof buf),
+                  "Dockerfile:3:1: " DOCKERFILE_ADD_URL_MESSAGE);
+        CHECK(dockerfile_scope_apply(s, instr(df, 0, 2), &c, &err) == -EBADMSG);
+        CHECK(strstr(err.message, "invalid port") && err.line == 4);
+        CHECK(dockerfile_scope_apply(s, instr(df, 0, 3), &c, &err) == -EBADMSG);
+        CHECK_STR(dockerfile_error_format(&err, buf, sizeof buf),
+                  "Dockerfile:5:1: WORKDIR: NEED: set NEED with --build-arg");
+        CHECK(dockerfile_scope_apply(s, instr(df, 0, 4), &c, &err) == -EBADMSG);
+        CHECK(strstr(err.message, "invalid --chmod"));
+        CHECK(dockerfile_scope_apply(s, &df->stages[0].from, &c, &err) == -EINVAL);
+        dockerfile_free(df);
+}
+
+static void test_stages(void) {
+        _cleanup_(dockerfile_build_plan_freep) DockerfileBuildPlan *plan = NULL;
+        DockerfileError err = {};
+        char *args[] = { "BASE=alpine", NULL };
+        Dockerfile *df;
+        size_t idx;
+        ssize_t ref;
+
+        df = parse_ok("ARG BASE=busybox\n"
+                      "FROM $BASE AS deps\n"                    /* 0 */
+                      "RUN true\n"
+                      "FROM busybox AS unused\n"                /* 1 */
+                      "FROM deps AS build\n"                    /* 2: FROM an earlier stage */
+                      "FROM busybox AS assets\n"                /* 3 */
+                      "FROM scratch AS final\n"                 /* 4 */
+                      "ARG FROMSTAGE=build\n"
+                      "COPY --from=$FROMSTAGE /out /out\n"
+                      "COPY --from=3 /a /a\n"
+                      "COPY --from=docker.io/library/nginx:1 /etc/nginx /etc/nginx\n");
+        CHECK(dockerfile_find_stage(df, "BUILD", &idx) == 0 && idx == 2);
+        CHECK(dockerfile_find_stage(df, "4", &idx) == 0 && idx == 4);
+        CHECK(dockerfile_find_stage(df, "5", &idx) == -ENOENT);
+        CHECK(dockerfile_find_stage(df, "nope", &idx) == -ENOENT);
+
+        CHECK(dockerfile_plan(df, NULL, args, NULL, &plan, &err) == 0);
+        CHECK(plan->n_stages == 4);
+        CHECK(plan->stages[0].index == 0 && plan->stages[0].base_stage == -1);
+        CHECK_STR(plan->stages[0].base_image, "alpine");
+        CHECK(plan->stages[1].index == 2 && plan->stages[1].base_stage == 0 && !plan->stages[1].base_image);
+        CHECK(plan->stages[2].index == 3);
+        CHECK(plan->stages[3].index == 4);
+        CHECK_STR(plan->stages[3].base_image, "scratch");
+        plan = dockerfile_build_plan_free(plan);
+
+        CHECK(dockerfile_plan(df, "build", NULL, NULL, &plan, &err) == 0);
+        CHECK(plan->n_stages == 2 && plan->stages[0].index == 0 && plan->stages[1].index == 2);
+        CHECK_STR(plan->stages[0].base_image, "busybox");
+        plan = dockerfile_build_plan_free(plan);
+
+        CHECK(dockerfile_plan(df, "missing", NULL, NULL, &plan, &err) == -ENOENT);
+        CHECK(strstr(err.message, "target stage 'missing' not found; the stages are: deps, unused, build"));
+
+        CHECK(dockerfile_stage_reference(df, 4, "nginx", 1, 1, &ref, &err) == 0 && ref == -1);
+        CHECK(dockerfile_stage_reference(df, 2, "assets", 9, 1, &ref, &err) == -EBADMSG);
+        CHECK(strstr(err.message, "stage 'assets' is used before it is defined (at line 6)"));
+        CHECK(err.line == 9);
+        CHECK(dockerfile_stage_reference(df, 2, "2", 9, 1, &ref, &err) == -EBADMSG);
+
+        {
+                _cleanup_strv_free_ char **unused = NULL;
+                char *given[] = { "BASE=x", "FROMSTAGE=y", "NOPE=1", "NOPE=2", "ALSO", NULL };
+
+                CHECK(dockerfile_unused_build_args(df, given, &unused) == 0);
+                CHECK(strv_length(unused) == 2);
+                CHECK_STR(unused[0], "NOPE");
+                CHECK_STR(unused[1], "ALSO");
+        }
+        dockerfile_free(df);
+
+        /* A stage used before it is defined, through COPY --from. */
+        df = parse_ok("FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\n");
+        CHECK(dockerfile_plan(df, "a", NULL, NULL, &plan, &err) == -EBADMSG);
+        CHECK(err.line == 2 && strstr(err.message, "stage 'b' is used before it is defined"));
+        dockerfile_free(df);
+
+        /* FROM naming a later stage. */
+        df = parse_ok("FROM later AS first\nFROM busybox AS later\n");
+        CHECK(dockerfile_plan(df, "first", NULL, NULL, &plan, &err) == -EBADMSG);
+        CHECK(err.line == 1 && strstr(err.message, "used before it is defined"));
+        dockerfile_free(df);
+}
+
+static void test_serialize(void) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        Dockerfile *d1, *d2;
+
+        /* Spelling (case, spacing, continuations, flag order) does not change the key; meaning does. */
+        d1 = parse_ok("FROM x\nCOPY --chown=a --from=b  src   dst\n");
+        d2 = parse_ok("FROM x\ncopy --from=b \\\n  --chown=a src dst\n");
+        CHECK(dockerfile_instruction_serialize(instr(d1, 0, 0), &a) == 0);
+        CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &b) == 0);
+        CHECK_STR(a, b);
+        CHECK_STR(a, "{\"args\":[\"src\",\"dst\"],\"flags\":{\"chown\":\"a\",\"from\":\"b\"},\"kind\":\"COPY\"}");
+        dockerfile_free(d2);
+        d2 = parse_ok("FROM x\nCOPY [\"src\", \"dst\"]\n");
+        CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &c) == 0);
+        CHECK(!streq(a, c));
+        dockerfile_free(d1);
+        dockerfile_free(d2);
+}
+
+static void test_instruction_names(void) {
+        CHECK(dockerfile_instruction_from_string("healthcheck") == DOCKERFILE_HEALTHCHECK);
+        CHECK(dockerfile_instruction_from_string("Run") == DOCKERFILE_RUN);
+        CHECK(dockerfile_instruction_from_string("RUNN") == _DOCKERFILE_INSTRUCTION_INVALID);
+        for (int k = 0; k < _DOCKERFILE_INSTRUCTION_MAX; k++)
+                CHECK(dockerfile_instruction_from_string(dockerfile_instruction_to_string(k)) == k);
+        CHECK(!dockerfile_instruction_to_string(_DOCKERFILE_INSTRUCTION_MAX));
+        CHECK(dockerfile_source_is_remote("HTTPS://x"));
+        CHECK(!dockerfile_source_is_remote("./https/x"));
+}
+
+int main(void) {
+        test_instruction_names();
+        test_comments_and_continuations();
+        test_directives();
+        test_exec_and_shell_forms();
+        test_env_label_arg_forms();
+        test_copy_add_volume_expose();
+        test_healthcheck_onbuild();
+        test_structure_errors();
+        test_expansion();
+        test_scope();
+        test_arg_sequence();
+        test_scope_errors();
+        test_stages();
+        test_serialize();
+        printf("test-dockerfile-parser: OK\n");
+        return 0;
+}

@@ -1,0 +1,19 @@
+/* Streaming tar between the CLI and slipwayd, never holding an image in memory: an OCI layout
+ * directory is sent as an oci-archive made on the fly, and an oci-archive stream is extracted into
+ * a directory.  Invariant: extraction writes only regular files and directories strictly below the
+ * target (no absolute names, no "..", no links). */
+#pragma once
+
+#include "http-client.h"
+
+#define ARCHIVE_STREAM_BLOCK (64U * 1024U)
+#define ARCHIVE_STREAM_ENTRIES_MAX 1000000U
+
+/* Writes dir as a tar (names relative to dir) to conn's request body. */
+int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error);
+
+/* Extracts the tar read from conn's response body into dir (existing, empty). */
+int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error);
+
+/* True for a relative tar entry name with no ".." component (exposed for tests). */
+bool archive_entry_name_is_safe(const char *name);

@@ -1,0 +1,323 @@
+/* slipway's connection to slipwayd and its error/output conventions. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs-util.h"
+#include "json-util.h"
+#include "string-util.h"
+
+void cli_context_done(CliContext *c) {
+        free(c->url);
+        free(c->token);
+        http_url_done(&c->u);
+}
+
+static void print_sentence(const char *prefix, const char *s) {
+        size_t n = strlen(s);
+        /* One sentence per line, always ending in a full stop. */
+        fprintf(stderr, "%s%s%s\n", prefix, s, n > 0 && strchr(".!?", s[n - 1]) ? "" : ".");
+}
+
+int cli_error(const char *hint, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        print_sentence("Error: ", msg);
+        if (!isempty(hint))
+                print_sentence("Hint: ", hint);
+        return 1;
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        print_sentence("Error: ", msg);
+        fprintf(stderr, "Hint: see 'slipway %s%s--help'.\n", strempty(command), isempty(command) ? "" : " ");
+        return EXIT_USAGE;
+}
+
+bool cli_common_option(CliContext *c, int opt, const char *arg) {
+        switch (opt) {
+        case ARG_JSON:
+                c->json = true;
+                return true;
+        case ARG_STATE_DIR:
+                c->state_dir = arg;
+                c->state_dir_explicit = true;
+                return true;
+        case ARG_URL:
+                c->url_arg = arg;
+                return true;
+        case ARG_TOKEN:
+                c->token_arg = arg;
+                return true;
+        default:
+                return false;
+        }
+}
+
+int cli_bad_option(const char *command, int argc, char *argv[]) {
+        const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        return cli_usage_error(command, "Unknown option or missing value: '%s'", bad);
+}
+
+static int read_first_line(const char *dir, const char *name, char **ret) {
+        _cleanup_free_ char *p = path_join(dir, name), *data = NULL;
+        size_t size;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file_at(AT_FDCWD, p, CLI_URL_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        data[strcspn(data, "\r\n")] = 0;
+        if (isempty(data))
+                return -EBADMSG;
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+int cli_connect_prepare(CliContext *c) {
+        char hint[512];
+        int r;
+
+        snprintf(hint, sizeof hint, "Start it with 'slipwayd --state-dir %s', or give --url and --token.",
+                 c->state_dir);
+        if (c->url_arg) {
+                c->url = strdup(c->url_arg);
+                if (!c->url)
+                        return -ENOMEM;
+        } else {
+                r = read_first_line(c->state_dir, "api.url", &c->url);
+                if (r == -ENOENT) {
+                        cli_error(hint, "No slipwayd has run with state directory %s (%s/api.url is missing)",
+                                  c->state_dir, c->state_dir);
+                        return r;
+                }
+                if (r < 0) {
+                        cli_error("Run slipway as root, or give --url and --token.", "Cannot read %s/api.url: %s",
+                                  c->state_dir, strerror(-r));
+                        return r;
+                }
+        }
+        if (http_url_parse(c->url, &c->u) < 0) {
+                cli_error("Give an address like http://127.0.0.1:7070.", "'%s' is not an http:// URL", c->url);
+                return -EINVAL;
+        }
+
+        if (c->token_arg) {
+                c->token = strdup(c->token_arg);
+                if (!c->token)
+                        return -ENOMEM;
+        } else {
+                r = read_first_line(c->state_dir, "admin.token", &c->token);
+                if (r < 0) {
+                        if (c->url_arg)
+                                cli_error("Give the API token with --token.", "--url needs a token, and %s/admin.token "
+                                          "cannot be read (%s)", c->state_dir, strerror(-r));
+                        else
+                                cli_error("Run slipway as root, or give --url and --token.",
+                                          "Cannot read the API token %s/admin.token: %s", c->state_dir, strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int cli_request_open(CliContext *c, const char *method, const char *path, const char *content_type,
+                     int64_t body_length, HttpConn **ret) {
+        char hint[512];
+        int r;
+
+        if (!c->url) {
+                r = cli_connect_prepare(c);
+                if (r < 0)
+                        return r;
+        }
+        r = http_conn_open(&c->u, c->token, method, path, content_type, body_length, ret);
+        if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH || r == -ETIMEDOUT) {
+                if (c->url_arg)
+                        snprintf(hint, sizeof hint, "Check the address, or start slipwayd there.");
+                else
+                        snprintf(hint, sizeof hint, "Start it with 'slipwayd --state-dir %s'.", c->state_dir);
+                cli_error(hint, "slipwayd is not running at %s", c->url);
+                return r;
+        }
+        if (r < 0) {
+                cli_error(NULL, "Cannot talk to slipwayd at %s: %s", c->url, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int cli_response_check(CliContext *c, HttpConn *conn) {
+        _cleanup_free_ char *body = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        const char *msg = NULL, *hint = NULL;
+        int status;
+
+        status = http_conn_read_head(conn);
+        if (status < 0) {
+                cli_error("Check that the URL points at slipwayd.", "No valid HTTP answer from %s: %s", c->url,
+                          strerror(-status));
+                return status;
+        }
+        if (status < 400)
+                return status;
+
+        if (status == 401) {
+                if (c->token_arg)
+                        cli_error("Pass the token from the daemon's admin.token with --token.",
+                                  "slipwayd refused the API token given with --token");
+                else
+                        cli_error("Check that the state directory belongs to the daemon at this URL.",
+                                  "slipwayd refused the API token from %s/admin.token", c->state_dir);
+        } else if (http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, NULL) >= 0 &&
+            json_parse_buffer(body, strlen(body), &j, NULL) >= 0 && json_get_string(j, "error", &msg) >= 0) {
+                (void) json_get_string_opt(j, "hint", &hint);
+                cli_error(hint, "%s", msg);
+        } else
+                cli_error(NULL, "slipwayd answered HTTP %d", status);
+        return -EPROTO;
+}
+
+int cli_api_json(CliContext *c, const char *method, const char *path, json_t *body, json_t **ret) {
+        _cleanup_(http_conn_freep) HttpConn *conn = NULL;
+        _cleanup_free_ char *text = NULL, *resp = NULL;
+        json_error_t jerr;
+        int r;
+
+        if (body) {
+                text = json_dumps(body, JSON_COMPACT);
+                if (!text)
+                        return -ENOMEM;
+        }
+        r = cli_request_open(c, method, path, text ? "application/json" : NULL,
+                             text ? (int64_t) strlen(text) : (streq(method, "GET") ? HTTP_BODY_NONE : 0), &conn);
+        if (r < 0)
+                return r;
+        if (text) {
+                r = http_conn_write(conn, text, strlen(text));
+                if (r < 0) {
+                        cli_error(NULL, "Sending the request to %s failed: %s", c->url, strerror(-r));
+                        return r;
+                }
+        }
+        r = cli_response_check(c, conn);
+        if (r < 0)
+                return r;
+        r = http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &resp, NULL);
+        if (r < 0) {
+                cli_error(NULL, "Reading the answer from %s failed: %s", c->url, strerror(-r));
+                return r;
+        }
+        if (json_parse_buffer(resp, strlen(resp), ret, &jerr) < 0) {
+                cli_error(NULL, "slipwayd sent invalid JSON: %s", jerr.text);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+char *cli_image_path(const char *ref, const char *suffix) {
+        _cleanup_free_ char *enc = http_url_encode(ref);
+        char *p;
+
+        if (!enc || asprintf(&p, "/api/v1/images/%s%s", enc, strempty(suffix)) < 0)
+                return NULL;
+        return p;
+}
+
+void cli_print_json(json_t *j) {
+        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+                printf("%s\n", s);
+}
+
+struct Table {
+        size_t n_columns, n_cells;
+        char **cells; /* row-major, headers first */
+};
+
+Table *table_new(size_t n_columns, ...) {
+        Table *t = calloc(1, sizeof *t);
+        va_list ap;
+
+        if (!t)
+                return NULL;
+        t->n_columns = n_columns;
+        va_start(ap, n_columns);
+        for (size_t i = 0; i < n_columns; i++) {
+                const char *h = va_arg(ap, const char *);
+                char **nc = realloc(t->cells, (t->n_cells + 1) * sizeof *nc);
+                if (!nc || !(nc[t->n_cells] = strdup(h))) {
+                        if (nc)
+                                t->cells = nc;
+                        va_end(ap);
+                        return table_free(t);
+                }
+                t->cells = nc;
+                t->n_cells++;
+        }
+        va_end(ap);
+        return t;
+}
+
+int table_add_row(Table *t, ...) {
+        va_list ap;
+        char **nc = realloc(t->cells, (t->n_cells + t->n_columns) * sizeof *nc);
+
+        if (!nc)
+                return -ENOMEM;
+        t->cells = nc;
+        va_start(ap, t);
+        for (size_t i = 0; i < t->n_columns; i++) {
+                const char *s = va_arg(ap, const char *);
+                t->cells[t->n_cells + i] = strdup(strempty(s));
+        }
+        va_end(ap);
+        t->n_cells += t->n_columns;
+        for (size_t i = t->n_cells - t->n_columns; i < t->n_cells; i++)
+                if (!t->cells[i])
+                        return -ENOMEM;
+        return 0;
+}
+
+void table_print(Table *t) {
+        size_t width[16] = {};
+
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_columns;
+                if (col < ELEMENTSOF(width))
+                        width[col] = MAX(width[col], strlen(t->cells[i]));
+        }
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t col = i % t->n_columns;
+                bool last = col == t->n_columns - 1;
+                printf("%-*s%s", last ? 0 : (int) width[col], t->cells[i], last ? "\n" : "  ");
+        }
+}
+
+Table *table_free(Table *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t);
+        return NULL;
+}

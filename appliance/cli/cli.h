@@ -1,0 +1,87 @@
+/* What every slipway command shares: where the daemon is, how to call it, how to print.
+ * Invariant: an error reaches the user once, as "Error: <sentence>" (+ "Hint: <sentence>") on
+ * stderr, printed where it is detected; callers then only return the exit status. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "http-client.h"
+
+#define CLI_DEFAULT_STATE_DIR "/var/lib/slipway"
+#define CLI_URL_MAX 1024U
+
+/* Exit statuses. */
+#define EXIT_USAGE 2
+
+/* Options every command accepts, wherever they appear. */
+enum {
+        ARG_JSON = 0x100,
+        ARG_STATE_DIR,
+        ARG_URL,
+        ARG_TOKEN,
+        ARG_FIRST_COMMAND_OPTION,
+};
+#define CLI_COMMON_OPTIONS                                                      \
+        { "help", no_argument, NULL, 'h' },                                     \
+        { "json", no_argument, NULL, ARG_JSON },                                \
+        { "state-dir", required_argument, NULL, ARG_STATE_DIR },                \
+        { "url", required_argument, NULL, ARG_URL },                            \
+        { "token", required_argument, NULL, ARG_TOKEN }
+
+typedef struct CliContext {
+        const char *state_dir;   /* --state-dir, $SLIPWAY_STATE_DIR or the default */
+        bool state_dir_explicit;
+        const char *url_arg;     /* --url */
+        const char *token_arg;   /* --token */
+        bool json;
+        /* resolved */
+        char *url;
+        char *token;
+        HttpUrl u;
+} CliContext;
+
+void cli_context_done(CliContext *c);
+
+/* Prints "Error: …" and optionally "Hint: …" (printf-style message). Returns 1 (exit status). */
+int cli_error(const char *hint, const char *fmt, ...) _printf_(2, 3);
+static inline int log_oom_cli(void) {
+        return cli_error(NULL, "Out of memory");
+}
+
+/* Usage error: prints the sentence and a pointer to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...) _printf_(2, 3);
+
+/* Handles one of CLI_COMMON_OPTIONS (not 'h'); returns true when it was one. */
+bool cli_common_option(CliContext *c, int opt, const char *arg);
+
+/* For getopt's '?': names the bad option; returns EXIT_USAGE. */
+int cli_bad_option(const char *command, int argc, char *argv[]);
+
+/* Finds the daemon's URL and token (printing what is wrong on failure). */
+int cli_connect_prepare(CliContext *c);
+/* Opens a request (printing connection errors). */
+int cli_request_open(CliContext *c, const char *method, const char *path, const char *content_type,
+                     int64_t body_length, HttpConn **ret);
+/* Reads the head of the response; for status >= 400 prints the API's error and returns -EPROTO. */
+int cli_response_check(CliContext *c, HttpConn *conn);
+/* A JSON call: body may be NULL.  On success *ret is the response document. */
+int cli_api_json(CliContext *c, const char *method, const char *path, json_t *body, json_t **ret);
+
+/* Path of an image resource: "/api/v1/images/<encoded ref><suffix>". */
+char *cli_image_path(const char *ref, const char *suffix);
+
+/* Output. */
+void cli_print_json(json_t *j);
+
+typedef struct Table Table;
+Table *table_new(size_t n_columns, ...); /* column headers */
+int table_add_row(Table *t, ...);         /* n_columns strings */
+void table_print(Table *t);
+Table *table_free(Table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
+
+/* Commands: argc/argv start at the command word. */
+int cmd_status(CliContext *c, int argc, char *argv[]);
+int cmd_image(CliContext *c, int argc, char *argv[]);
+int cmd_image_build(CliContext *c, int argc, char *argv[]);

@@ -1,0 +1,575 @@
+/* slipway image import|export|list|inspect|rm|gc|unpack.  Uploads and exports are streamed
+ * (files in fixed-size blocks, directories as tar made on the fly); nothing is read whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive-stream.h"
+#include "cli.h"
+#include "fs-util.h"
+#include "json-util.h"
+#include "string-util.h"
+
+#define IMPORT_BUFFER (256U * 1024U)
+
+static char *path_make_absolute(const char *p) {
+        _cleanup_free_ char *cwd = NULL;
+
+        if (p[0] == '/')
+                return strdup(p);
+        cwd = getcwd(NULL, 0);
+        return cwd ? path_join(cwd, p) : NULL;
+}
+
+static const char *short_digest(const char *d, char buf[static 13]) {
+        const char *hex = d && startswith(d, "sha256:") ? d + 7 : strempty(d);
+        snprintf(buf, 13, "%s", hex);
+        return buf;
+}
+
+/* Parses the options of an image sub-command; returns -1 to go on, or an exit status. */
+typedef struct ImageArgs {
+        const char *name;
+        bool rootfs;
+        const char *oci_dir;
+        const char *oci_archive;
+        bool dry_run;
+} ImageArgs;
+
+enum { ARG_NAME = ARG_FIRST_COMMAND_OPTION, ARG_ROOTFS, ARG_OCI, ARG_OCI_ARCHIVE, ARG_DRY_RUN };
+
+static int parse_image_args(CliContext *c, const char *command, const char *help, int argc, char *argv[],
+                            ImageArgs *a, int min_args, int max_args) {
+        static const struct option options[] = {
+                CLI_COMMON_OPTIONS,
+                { "name", required_argument, NULL, ARG_NAME },
+                { "rootfs", no_argument, NULL, ARG_ROOTFS },
+                { "oci", required_argument, NULL, ARG_OCI },
+                { "oci-archive", required_argument, NULL, ARG_OCI_ARCHIVE },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                {},
+        };
+        char full[64];
+        int opt;
+
+        snprintf(full, sizeof full, "image %s", command);
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (opt == 'h') {
+                        fputs(help, stdout);
+                        return 0;
+                }
+                if (cli_common_option(c, opt, optarg))
+                        continue;
+                /* Each sub-command accepts only the options its help names. */
+                const char *optname = opt == ARG_NAME ? "--name" : opt == ARG_ROOTFS ? "--rootfs" :
+                                      opt == ARG_OCI ? "--oci" : opt == ARG_OCI_ARCHIVE ? "--oci-archive" :
+                                      opt == ARG_DRY_RUN ? "--dry-run" : NULL;
+                if (!optname)
+                        return cli_bad_option(full, argc, argv);
+                if (!strstr(help, optname))
+                        return cli_usage_error(full, "'slipway %s' has no option %s", full, optname);
+                switch (opt) {
+                case ARG_NAME:
+                        a->name = optarg;
+                        break;
+                case ARG_ROOTFS:
+                        a->rootfs = true;
+                        break;
+                case ARG_OCI:
+                        a->oci_dir = optarg;
+                        break;
+                case ARG_OCI_ARCHIVE:
+                        a->oci_archive = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        a->dry_run = true;
+                        break;
+                }
+        }
+        int n = argc - optind;
+        if (n < min_args)
+                return cli_usage_error(full, "'slipway %s' needs %s", full,
+                                       min_args == 1 ? "one argument" : "two arguments");
+        if (n > max_args)
+                return cli_usage_error(full, "Unexpected argument '%s'", argv[optind + max_args]);
+        return -1;
+}
+
+static const char import_help[] =
+        "Usage: slipway image import PATH [--name REF] [--rootfs] [--json]\n\n"
+        "Imports an image into slipwayd's store.  PATH is an OCI layout directory, an oci-archive\n"
+        "tar, a docker-archive tar (docker save), or with --rootfs a plain rootfs tar (.tar, .tar.gz,\n"
+        ".tar.zst) that becomes a one-layer image.  The file is streamed, never read whole.\n\n"
+        "  --name REF   name the image REF (\"busybox\" means \"busybox:latest\"); without it the\n"
+        "               names recorded in the archive are used.  Required with --rootfs.\n"
+        "  --rootfs     PATH is a plain root file system tar\n"
+        "  --json       print {\"images\":[{\"digest\",\"refs\",\"size\"}]}\n";
+
+static int print_import_result(CliContext *c, json_t *j) {
+        json_t *images = json_object_get(j, "images"), *img;
+        size_t i;
+
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        json_array_foreach(images, i, img) {
+                char size[32];
+                json_t *refs = json_object_get(img, "refs");
+                format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(img, "size")));
+                printf("Imported %s (%s, %s).\n",
+                       json_array_size(refs) > 0 ? json_string_value(json_array_get(refs, 0)) : "an unnamed image",
+                       json_string_value(json_object_get(img, "digest")), size);
+        }
+        return 0;
+}
+
+static int image_import(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_(http_conn_freep) HttpConn *conn = NULL;
+        _cleanup_free_ char *path_q = NULL, *name_enc = NULL, *body = NULL, *err = NULL, *layout = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *path, *format;
+        struct stat st;
+        int r;
+
+        r = parse_image_args(c, "import", import_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = argv[optind];
+        if (a.rootfs && !a.name)
+                return cli_usage_error("image import", "--rootfs needs --name: a rootfs tar carries no image name");
+
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return cli_error("Check the path.", "%s does not exist", path);
+                return cli_error(NULL, "Cannot access %s: %s", path, strerror(errno));
+        }
+        if (S_ISDIR(st.st_mode)) {
+                if (a.rootfs)
+                        return cli_error("Pack the root file system as a tar first, e.g. tar -C DIR -cf rootfs.tar .",
+                                         "--rootfs takes a tar file, but %s is a directory", path);
+                layout = path_join(path, "oci-layout");
+                if (!layout)
+                        return log_oom_cli();
+                if (access(layout, F_OK) < 0)
+                        return cli_error("Give an OCI image layout directory (with oci-layout and index.json), or an "
+                                         "archive file.",
+                                         "%s is a directory but not an OCI image layout (it has no oci-layout file)",
+                                         path);
+                format = "oci-archive";
+        } else if (S_ISREG(st.st_mode)) {
+                format = a.rootfs ? "rootfs" : "auto";
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return cli_error(NULL, "Cannot open %s: %s", path, strerror(errno));
+        } else
+                return cli_error("Give a directory or a tar file.", "%s is neither a file nor a directory", path);
+
+        if (a.name) {
+                name_enc = http_url_encode(a.name);
+                if (!name_enc)
+                        return log_oom_cli();
+        }
+        if (asprintf(&path_q, "/api/v1/images/import?format=%s%s%s", format, name_enc ? "&name=" : "",
+                     strempty(name_enc)) < 0)
+                return log_oom_cli();
+
+        r = cli_request_open(c, "POST", path_q, "application/x-tar", fd >= 0 ? (int64_t) st.st_size : HTTP_BODY_CHUNKED,
+                             &conn);
+        if (r < 0)
+                return 1;
+
+        if (fd >= 0) {
+                _cleanup_free_ char *buf = malloc(IMPORT_BUFFER);
+                if (!buf)
+                        return log_oom_cli();
+                for (;;) {
+                        ssize_t n = read(fd, buf, IMPORT_BUFFER);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return cli_error(NULL, "Cannot read %s: %s", path, strerror(errno));
+                        if (n == 0)
+                                break;
+                        r = http_conn_write(conn, buf, (size_t) n);
+                        if (r < 0)
+                                break; /* the daemon stopped reading: its answer says why */
+                }
+        } else {
+                r = archive_stream_dir_to_conn(path, conn, &err);
+                if (r >= 0)
+                        r = http_conn_finish(conn);
+                else if (r != -EPIPE && r != -ECONNRESET)
+                        return cli_error(NULL, "%s", err ?: strerror(-r));
+        }
+
+        r = cli_response_check(c, conn);
+        if (r < 0)
+                return 1;
+        r = http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, NULL);
+        if (r < 0 || json_parse_buffer(body, strlen(body), &j, NULL) < 0)
+                return cli_error(NULL, "slipwayd sent an unreadable answer to the import");
+        return print_import_result(c, j);
+}
+
+static const char export_help[] =
+        "Usage: slipway image export REF (--oci DIR | --oci-archive FILE) [--json]\n\n"
+        "Exports an image as standard OCI that other tools read (skopeo, umoci, buildah).\n\n"
+        "  --oci DIR            unpack the OCI layout into DIR (new or empty)\n"
+        "  --oci-archive FILE   write an oci-archive tar to FILE (atomically)\n"
+        "  --json               print {\"ref\",\"digest\",\"path\"}\n";
+
+static int export_to_file(CliContext *c, HttpConn *conn, const char *file) {
+        _cleanup_free_ char *tmp = NULL, *buf = malloc(IMPORT_BUFFER);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!buf)
+                return log_oom_cli();
+        fd = open_tmpfile_at(AT_FDCWD, file, &tmp);
+        if (fd < 0)
+                return cli_error("Check that the directory exists and is writable.", "Cannot create %s: %s", file,
+                                 strerror(-fd));
+        for (;;) {
+                ssize_t n = http_conn_read_body(conn, buf, IMPORT_BUFFER);
+                if (n < 0) {
+                        (void) unlink(tmp);
+                        return cli_error("Retry the export; see the slipwayd log.",
+                                         "The export stream from slipwayd broke off; %s was not written", file);
+                }
+                if (n == 0)
+                        break;
+                r = loop_write(fd, buf, (size_t) n);
+                if (r < 0) {
+                        (void) unlink(tmp);
+                        return cli_error(NULL, "Cannot write %s: %s", file, strerror(-r));
+                }
+        }
+        if (fchmod(fd, 0644) < 0 || (r = link_tmpfile_atomic_at(fd, AT_FDCWD, tmp, file)) < 0) {
+                (void) unlink(tmp);
+                return cli_error(NULL, "Cannot write %s: %s", file, strerror(errno));
+        }
+        return 0;
+}
+
+static int dir_state(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return 0; /* not empty */
+        return 1;
+}
+
+static int export_to_dir(CliContext *c, HttpConn *conn, const char *dir) {
+        _cleanup_free_ char *tmpl = NULL, *err = NULL, *parent = NULL;
+        char *slash;
+        int r;
+
+        parent = strdup(dir);
+        if (!parent)
+                return log_oom_cli();
+        while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+                parent[strlen(parent) - 1] = 0;
+        slash = strrchr(parent, '/');
+        if (slash == parent)
+                parent[1] = 0;
+        else if (slash)
+                *slash = 0;
+        else
+                strcpy(parent, ".");
+        r = mkdir_p(parent, 0755);
+        if (r < 0)
+                return cli_error(NULL, "Cannot create %s: %s", parent, strerror(-r));
+        if (asprintf(&tmpl, "%s/.slipway-export-XXXXXX", parent) < 0)
+                return log_oom_cli();
+        if (!mkdtemp(tmpl))
+                return cli_error("Check that the directory is writable.", "Cannot create a directory next to %s: %s",
+                                 dir, strerror(errno));
+
+        r = archive_stream_conn_to_dir(conn, tmpl, &err);
+        if (r < 0) {
+                (void) rm_rf(tmpl);
+                return cli_error("Retry the export; see the slipwayd log.", "%s; %s was not written",
+                                 err ?: strerror(-r), dir);
+        }
+        /* The finished layout replaces the (missing or empty) target in one step. */
+        (void) chmod(tmpl, 0755);
+        (void) rmdir(dir);
+        if (rename(tmpl, dir) < 0) {
+                r = -errno;
+                (void) rm_rf(tmpl);
+                return cli_error(NULL, "Cannot move the export into %s: %s", dir, strerror(-r));
+        }
+        return 0;
+}
+
+static int image_export(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_(http_conn_freep) HttpConn *conn = NULL;
+        _cleanup_free_ char *path = NULL, *target = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        const char *ref, *digest, *name;
+        int r;
+
+        r = parse_image_args(c, "export", export_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        ref = argv[optind];
+        if (!!a.oci_dir == !!a.oci_archive)
+                return cli_usage_error("image export", "Give exactly one of --oci DIR and --oci-archive FILE");
+        target = path_make_absolute(a.oci_dir ?: a.oci_archive);
+        if (!target)
+                return log_oom_cli();
+
+        if (a.oci_dir) {
+                r = dir_state(target);
+                if (r == 0)
+                        return cli_error("Give a new or empty directory.", "%s is not empty", a.oci_dir);
+                if (r == -ENOTDIR)
+                        return cli_error("Give a new or empty directory.", "%s is not a directory", a.oci_dir);
+                if (r < 0 && r != -ENOENT)
+                        return cli_error(NULL, "Cannot read %s: %s", a.oci_dir, strerror(-r));
+        } else {
+                struct stat st;
+                if (stat(target, &st) >= 0 && S_ISDIR(st.st_mode))
+                        return cli_error("Give a file name for the archive.", "%s is a directory", a.oci_archive);
+        }
+
+        path = cli_image_path(ref, "/export");
+        if (!path)
+                return log_oom_cli();
+        r = cli_request_open(c, "GET", path, NULL, HTTP_BODY_NONE, &conn);
+        if (r < 0)
+                return 1;
+        r = cli_response_check(c, conn);
+        if (r < 0)
+                return 1;
+        digest = http_conn_header(conn, "X-Slipway-Digest");
+        name = http_conn_header(conn, "X-Slipway-Ref");
+        j = json_pack("{s:s,s:s,s:s}", "ref", isempty(name) ? ref : name, "digest", strempty(digest), "path",
+                      target);
+        if (!j)
+                return log_oom_cli();
+
+        r = a.oci_dir ? export_to_dir(c, conn, target) : export_to_file(c, conn, target);
+        if (r != 0)
+                return r;
+
+        if (c->json)
+                cli_print_json(j);
+        else
+                printf("Exported %s (%s) to %s.\n", json_string_value(json_object_get(j, "ref")), strempty(digest),
+                       target);
+        return 0;
+}
+
+static const char list_help[] =
+        "Usage: slipway image list [--json]\n\n"
+        "Lists the images in the store: one line per name (REF, DIGEST, SIZE, CREATED).\n";
+
+static int image_list(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *img;
+        size_t i;
+        int r;
+
+        r = parse_image_args(c, "list", list_help, argc, argv, &a, 0, 0);
+        if (r >= 0)
+                return r;
+        if (cli_api_json(c, "GET", "/api/v1/images", NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        t = table_new(4, "REF", "DIGEST", "SIZE", "CREATED");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "images"), i, img) {
+                char dig[13], size[32], created[32] = "-";
+                json_t *refs = json_object_get(img, "refs"), *ref;
+                const char *cr = json_string_value(json_object_get(img, "created"));
+                size_t k;
+
+                short_digest(json_string_value(json_object_get(img, "digest")), dig);
+                format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(img, "size")));
+                if (cr && strlen(cr) >= 16) {
+                        snprintf(created, sizeof created, "%.16s", cr);
+                        created[10] = ' ';
+                }
+                if (json_array_size(refs) == 0 && table_add_row(t, "<none>", dig, size, created) < 0)
+                        return log_oom_cli();
+                json_array_foreach(refs, k, ref)
+                        if (table_add_row(t, json_string_value(ref), dig, size, created) < 0)
+                                return log_oom_cli();
+        }
+        table_print(t);
+        return 0;
+}
+
+static const char inspect_help[] =
+        "Usage: slipway image inspect REF [--json]\n\n"
+        "Shows an image's digest, names, size, manifest and config.  REF is a name or a full\n"
+        "sha256 digest.\n";
+
+static int image_inspect(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_image_args(c, "inspect", inspect_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = cli_image_path(argv[optind], NULL);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        /* The manifest and config are documents: both outputs show them as JSON. */
+        cli_print_json(j);
+        return 0;
+}
+
+static const char rm_help[] =
+        "Usage: slipway image rm REF [--json]\n\n"
+        "Removes the name REF.  The image goes when its last name does; its blobs stay until\n"
+        "'slipway image gc'.  A full sha256 digest removes every name of that image.\n";
+
+static int image_rm(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_image_args(c, "rm", rm_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = cli_image_path(argv[optind], NULL);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "DELETE", path, NULL, &j) < 0)
+                return 1;
+        if (c->json)
+                cli_print_json(j);
+        else
+                printf("Removed %s (%s).\n", json_string_value(json_object_get(j, "removed")),
+                       json_string_value(json_object_get(j, "digest")));
+        return 0;
+}
+
+static const char gc_help[] =
+        "Usage: slipway image gc [--dry-run] [--json]\n\n"
+        "Removes blobs and unpacked layers that no named image references.\n\n"
+        "  --dry-run   only report what would be removed\n";
+
+static int image_gc(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        char size[32];
+        int r;
+
+        r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
+        if (r >= 0)
+                return r;
+        if (cli_api_json(c, "POST", a.dry_run ? "/api/v1/images/gc?dry_run=1" : "/api/v1/images/gc", NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(j, "bytes_freed")));
+        printf("%s %lld blobs (%s) and %lld unpacked layers.\n", a.dry_run ? "Would remove" : "Removed",
+               (long long) json_integer_value(json_object_get(j, "blobs_removed")), size,
+               (long long) json_integer_value(json_object_get(j, "layers_removed")));
+        return 0;
+}
+
+static const char unpack_help[] =
+        "Usage: slipway image unpack REF DIR [--json]\n\n"
+        "Unpacks all layers of REF (whiteouts applied) into DIR on the daemon's host, as one plain\n"
+        "root file system.  DIR is created and must be empty.  A test hook for the unpacker.\n";
+
+static int image_unpack(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL, *body = NULL;
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        int r;
+
+        r = parse_image_args(c, "unpack", unpack_help, argc, argv, &a, 2, 2);
+        if (r >= 0)
+                return r;
+        dir = path_make_absolute(argv[optind + 1]);
+        path = cli_image_path(argv[optind], "/unpack");
+        body = json_pack("{s:s}", "path", dir ?: "");
+        if (!dir || !path || !body)
+                return log_oom_cli();
+        if (cli_api_json(c, "POST", path, body, &j) < 0)
+                return 1;
+        if (c->json)
+                cli_print_json(j);
+        else
+                printf("Unpacked %s (%s) into %s.\n", json_string_value(json_object_get(j, "ref")),
+                       json_string_value(json_object_get(j, "digest")), json_string_value(json_object_get(j, "path")));
+        return 0;
+}
+
+static const char image_help[] =
+        "Usage: slipway image COMMAND …\n\n"
+        "  build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--target STAGE] [--no-cache]\n"
+        "                                                build from a Dockerfile, log streamed\n"
+        "  import PATH [--name REF] [--rootfs]          import an OCI layout, oci-archive, docker-archive\n"
+        "                                                or rootfs tar\n"
+        "  export REF (--oci DIR | --oci-archive FILE)   export as standard OCI\n"
+        "  list                                          list images\n"
+        "  inspect REF                                   show manifest and config\n"
+        "  rm REF                                        remove a name\n"
+        "  gc [--dry-run]                                remove unreferenced blobs and layers\n"
+        "  unpack REF DIR                                flat rootfs into DIR (test hook)\n\n"
+        "Every command takes --json and --help.\n";
+
+int cmd_image(CliContext *c, int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*fn)(CliContext *c, int argc, char *argv[]);
+        } commands[] = {
+                { "import", image_import }, { "export", image_export }, { "list", image_list },
+                { "ls", image_list },       { "inspect", image_inspect }, { "rm", image_rm },
+                { "gc", image_gc },         { "unpack", image_unpack },   { "build", cmd_image_build },
+        };
+        int i = 1;
+
+        /* Global options may sit between "image" and its command. */
+        while (i < argc && argv[i][0] == '-') {
+                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+                        fputs(image_help, stdout);
+                        return 0;
+                }
+                if (streq(argv[i], "--json"))
+                        c->json = true;
+                else
+                        return cli_usage_error("image", "Unknown option '%s' before the image command", argv[i]);
+                i++;
+        }
+        if (i >= argc)
+                return cli_usage_error("image", "Missing image command (build, import, export, list, inspect, rm, gc, unpack)");
+        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
+                if (streq(argv[i], commands[k].name))
+                        return commands[k].fn(c, argc - i, argv + i);
+        return cli_usage_error("image", "Unknown image command '%s'", argv[i]);
+}

@@ -1,0 +1,48 @@
+/* slipway status: what the daemon reports about itself and the counts of what it manages. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "json-util.h"
+
+static const char status_help[] =
+        "Usage: slipway status [--json]\n\n"
+        "Shows the daemon (version, pid, state directory, API address), whether the proxy runs,\n"
+        "and how many projects, instances and images there are.\n";
+
+int cmd_status(CliContext *c, int argc, char *argv[]) {
+        static const struct option options[] = { CLI_COMMON_OPTIONS, {} };
+        _cleanup_json_ json_t *j = NULL;
+        json_t *d;
+        int opt;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                if (opt == 'h') {
+                        fputs(status_help, stdout);
+                        return 0;
+                }
+                if (!cli_common_option(c, opt, optarg))
+                        return cli_bad_option("status", argc, argv);
+        }
+        if (optind < argc)
+                return cli_usage_error("status", "'slipway status' takes no arguments, but got '%s'", argv[optind]);
+
+        if (cli_api_json(c, "GET", "/api/v1/status", NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        d = json_object_get(j, "daemon");
+        printf("Daemon:     slipwayd %s (pid %lld) on %s\n", json_string_value(json_object_get(d, "version")),
+               (long long) json_integer_value(json_object_get(d, "pid")),
+               json_string_value(json_object_get(d, "api")));
+        printf("State:      %s\n", json_string_value(json_object_get(d, "state_dir")));
+        printf("Proxy:      %s\n",
+               json_is_true(json_object_get(json_object_get(j, "proxy"), "running")) ? "running" : "not running");
+        printf("Projects:   %lld\n", (long long) json_integer_value(json_object_get(j, "projects")));
+        printf("Instances:  %lld\n", (long long) json_integer_value(json_object_get(j, "instances")));
+        printf("Images:     %lld\n", (long long) json_integer_value(json_object_get(j, "images")));
+        return 0;
+}

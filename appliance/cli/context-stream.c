@@ -1,0 +1,200 @@
+/* Streaming a build context: libarchive reads the directory physically (links as links) and writes
+ * pax-restricted tar blocks straight into the chunked request body; a link resolver turns repeated inodes
+ * into tar hardlinks.  Excluded directories are not descended unless a '!' pattern may re-include below. */
+#include "context-stream.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockerignore.h"
+#include "fs-util.h"
+#include "macro.h"
+#include "string-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry_linkresolver *, archive_entry_linkresolver_free);
+
+static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                free(*ret_error);
+                *ret_error = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+typedef struct WriteState {
+        HttpConn *conn;
+        int error;
+} WriteState;
+
+static la_ssize_t write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
+        WriteState *st = userdata;
+        int r = http_conn_write(st->conn, buf, size);
+
+        if (r < 0) {
+                st->error = r;
+                archive_set_error(a, -r, "Sending to slipwayd failed: %s", strerror(-r));
+                return -1;
+        }
+        return (la_ssize_t) size;
+}
+
+static int load_dockerignore(const char *dir, DockerIgnore **ret, char **ret_error) {
+        _cleanup_free_ char *path = path_join(dir, ".dockerignore"), *data = NULL;
+        DockerfileError derr = {};
+        char msg[DOCKERFILE_ERROR_FILE_MAX + DOCKERFILE_ERROR_MESSAGE_MAX + 32];
+        size_t size;
+        int r;
+
+        *ret = NULL;
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file_at(AT_FDCWD, path, DOCKERIGNORE_SIZE_MAX, &data, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EFBIG)
+                return set_error(ret_error, -EBADMSG, "%s is larger than %u bytes", path, DOCKERIGNORE_SIZE_MAX);
+        if (r < 0)
+                return set_error(ret_error, r, "Cannot read %s: %s", path, strerror(-r));
+        r = dockerignore_parse(data, size, ".dockerignore", ret, &derr);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return set_error(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
+        return 0;
+}
+
+/* keep lies below the directory rel. */
+static bool keep_below(const char *keep, const char *rel) {
+        size_t n = strlen(rel);
+        return keep && strncmp(keep, rel, n) == 0 && keep[n] == '/';
+}
+
+int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *conn, char **ret_error) {
+        _cleanup_(archive_read_freep) struct archive *disk = NULL;
+        _cleanup_(archive_write_freep) struct archive *out = NULL;
+        _cleanup_(archive_entry_linkresolver_freep) struct archive_entry_linkresolver *links = NULL;
+        _cleanup_dockerignore_free_ DockerIgnore *di = NULL;
+        _cleanup_free_ char *buf = NULL, *keep = NULL;
+        WriteState st = { .conn = conn };
+        size_t prefix_len = strlen(dir), n_entries = 0;
+        int r;
+
+        r = load_dockerignore(dir, &di, ret_error);
+        if (r < 0)
+                return r;
+        keep = dockerignore_clean_path(dockerfile);
+        while (prefix_len > 1 && dir[prefix_len - 1] == '/')
+                prefix_len--;
+        buf = malloc(CONTEXT_STREAM_BLOCK);
+        disk = archive_read_disk_new();
+        out = archive_write_new();
+        links = archive_entry_linkresolver_new();
+        if (!keep || !buf || !disk || !out || !links)
+                return -ENOMEM;
+
+        archive_read_disk_set_symlink_physical(disk);
+        archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+                                                     ARCHIVE_READDISK_NO_FFLAGS | ARCHIVE_READDISK_NO_SPARSE);
+        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(out, CONTEXT_STREAM_BLOCK) != ARCHIVE_OK ||
+            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
+            archive_write_open(out, &st, NULL, write_cb, NULL) != ARCHIVE_OK)
+                return set_error(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
+        archive_entry_linkresolver_set_strategy(links, archive_format(out));
+        if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
+                return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+
+        for (;;) {
+                _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+                struct archive_entry *sparse = NULL;
+                const char *name;
+                mode_t type;
+                bool excluded;
+
+                if (!e)
+                        return -ENOMEM;
+                r = archive_read_next_header2(disk, e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+                        return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+
+                name = archive_entry_pathname(e);
+                if (!name || strncmp(name, dir, prefix_len) != 0)
+                        continue;
+                name += prefix_len;
+                while (*name == '/')
+                        name++;
+                type = archive_entry_filetype(e);
+                if (!*name) {
+                        (void) archive_read_disk_descend(disk); /* the context directory itself */
+                        continue;
+                }
+
+                _cleanup_free_ char *rel = strdup(name);
+                if (!rel)
+                        return -ENOMEM;
+                excluded = dockerignore_match(di, rel, type == AE_IFDIR) && !streq(rel, keep) &&
+                           !streq(rel, ".dockerignore");
+                if (type == AE_IFDIR && (dockerignore_should_descend(di, rel) || keep_below(keep, rel)))
+                        (void) archive_read_disk_descend(disk);
+                if (excluded)
+                        continue;
+                if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+                        continue; /* sockets, fifos, devices: nothing a build copies */
+                if (++n_entries > CONTEXT_STREAM_ENTRIES_MAX)
+                        return set_error(ret_error, -E2BIG, "%s holds more than %u files", dir,
+                                         CONTEXT_STREAM_ENTRIES_MAX);
+
+                archive_entry_set_pathname(e, rel);
+                archive_entry_set_uid(e, 0);
+                archive_entry_set_gid(e, 0);
+                archive_entry_set_uname(e, NULL);
+                archive_entry_set_gname(e, NULL);
+                if (type == AE_IFREG) {
+                        struct archive_entry *le = e;
+                        archive_entry_linkify(links, &le, &sparse);
+                        /* The tar strategy never defers: le is e, marked as a hardlink on a repeat. */
+                }
+
+                if (archive_write_header(out, e) != ARCHIVE_OK)
+                        goto write_failed;
+                if (type != AE_IFREG || archive_entry_size(e) <= 0 || archive_entry_hardlink(e))
+                        continue;
+                for (;;) {
+                        la_ssize_t n = archive_read_data(disk, buf, CONTEXT_STREAM_BLOCK);
+                        if (n < 0)
+                                return set_error(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
+                                                 archive_error_string(disk));
+                        if (n == 0)
+                                break;
+                        if (archive_write_data(out, buf, (size_t) n) != n)
+                                goto write_failed;
+                }
+        }
+        if (archive_write_close(out) != ARCHIVE_OK)
+                goto write_failed;
+        return 0;
+
+write_failed:
+        if (st.error < 0)
+                return set_error(ret_error, st.error, "Sending the build context to slipwayd failed: %s",
+                                 strerror(-st.error));
+        return set_error(ret_error, -EIO, "Cannot write the build context archive: %s", archive_error_string(out));
+}

@@ -1,0 +1,78 @@
+/* slipway: the command-line client.  Parses the global options, finds the command and hands it the
+ * rest; each command prints its own errors.  Exit: 0 success, 1 failure, 2 usage error. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const char main_help[] =
+        "Usage: slipway [--state-dir DIR | --url URL --token TOKEN] [--json] COMMAND …\n\n"
+        "Drives slipwayd.  Locally the daemon's address and admin token are read from the state\n"
+        "directory (--state-dir, $SLIPWAY_STATE_DIR, default " CLI_DEFAULT_STATE_DIR ").\n\n"
+        "Commands:\n"
+        "  status                      the daemon, the proxy and what they manage\n"
+        "  image build|import|export|list|inspect|rm|gc|unpack …\n\n"
+        "Options:\n"
+        "  --state-dir DIR   state directory of the local slipwayd\n"
+        "  --url URL         API address of a remote slipwayd (with --token)\n"
+        "  --token TOKEN     API token\n"
+        "  --json            machine output: one JSON document on stdout\n"
+        "  -h --help         this help; 'slipway COMMAND --help' for a command\n"
+        "     --version      the version\n";
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                CLI_COMMON_OPTIONS,
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        static const struct {
+                const char *name;
+                int (*fn)(CliContext *c, int argc, char *argv[]);
+        } commands[] = {
+                { "status", cmd_status },
+                { "image", cmd_image },
+        };
+        CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
+        const char *env;
+        int opt, r = -1;
+
+        log_set_ident("slipway");
+        env = getenv("SLIPWAY_STATE_DIR");
+        if (!isempty(env))
+                c.state_dir = env;
+
+        opterr = 0;
+        /* '+': stop at the command word; what follows belongs to the command. */
+        while ((opt = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                if (opt == 'h') {
+                        fputs(main_help, stdout);
+                        return 0;
+                }
+                if (opt == 'V') {
+                        printf("slipway %s\n", SLIPWAY_VERSION);
+                        return 0;
+                }
+                if (!cli_common_option(&c, opt, optarg))
+                        return cli_bad_option(NULL, argc, argv);
+        }
+        if (optind >= argc)
+                return cli_usage_error(NULL, "Missing command (status, image)");
+        if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
+                /* A remote daemon has no local token file to fall back on. */
+                return cli_usage_error(NULL, "--url needs --token");
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[optind], commands[i].name)) {
+                        r = commands[i].fn(&c, argc - optind, argv + optind);
+                        break;
+                }
+        if (r < 0)
+                r = cli_usage_error(NULL, "Unknown command '%s'", argv[optind]);
+        cli_context_done(&c);
+        return r;
+}

@@ -1,0 +1,287 @@
+/* slipwayd: parses arguments, takes the state directory, opens the database and the OCI store,
+ * serves the API on civetweb threads and runs the engine loop on the main thread until SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "builder.h"
+#include "engine.h"
+#include "fs-util.h"
+#include "http-server.h"
+#include "image-catalog.h"
+#include "layer-unpack.h"
+#include "log.h"
+#include "oci-store.h"
+#include "sqlite-util.h"
+#include "state-dir.h"
+#include "state.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/slipway"
+#define DEFAULT_API "127.0.0.1:7070"
+#define BUILD_STOP_TIMEOUT_USEC (10ULL * 1000000ULL) /* for cancelled builds to end at SIGTERM */
+
+static const char *arg_state_dir = DEFAULT_STATE_DIR;
+static const char *arg_api = DEFAULT_API;
+
+static void help(void) {
+        printf("Usage: slipwayd [OPTIONS]\n\n"
+               "Slipway's control plane: REST API, image store and engine.\n\n"
+               "  --state-dir DIR            state directory (default %s)\n"
+               "  --api ADDR:PORT            address of the REST API (default %s)\n"
+               "  --ingress-base-port PORT   first port of environment ingress listeners\n"
+               "  --proxy-bin PATH           slipway-proxy binary to supervise\n"
+               "  --debug                    log debug messages\n"
+               "  -h --help                  show this help\n"
+               "     --version               show the version\n",
+               DEFAULT_STATE_DIR, DEFAULT_API);
+}
+
+/* 0 = run, 1 = exit 0 (help/version), -EINVAL = usage error (exit 2). */
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_STATE_DIR = 0x100, ARG_API, ARG_INGRESS, ARG_PROXY_BIN, ARG_DEBUG, ARG_VERSION };
+        static const struct option options[] = {
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "api", required_argument, NULL, ARG_API },
+                { "ingress-base-port", required_argument, NULL, ARG_INGRESS },
+                { "proxy-bin", required_argument, NULL, ARG_PROXY_BIN },
+                { "debug", no_argument, NULL, ARG_DEBUG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_STATE_DIR:
+                        if (isempty(optarg)) {
+                                fprintf(stderr, "Error: --state-dir needs a directory.\n");
+                                return -EINVAL;
+                        }
+                        arg_state_dir = optarg;
+                        break;
+                case ARG_API: {
+                        _cleanup_free_ char *addr = NULL;
+                        unsigned port;
+
+                        if (http_parse_listen(optarg, &addr, &port) < 0) {
+                                fprintf(stderr, "Error: --api '%s' is not ADDR:PORT with a numeric IP address.\n"
+                                                "Hint: for example --api 127.0.0.1:7070.\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_api = optarg;
+                        break;
+                }
+                case ARG_INGRESS:
+                case ARG_PROXY_BIN:
+                        /* Accepted for the CLI contract; the proxy supervisor is not built yet. */
+                        break;
+                case ARG_DEBUG:
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("slipwayd %s\n", SLIPWAY_VERSION);
+                        return 1;
+                default:
+                        fprintf(stderr, "Error: unknown option or missing value: '%s'.\nHint: see 'slipwayd --help'.\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "Error: slipwayd takes no arguments, but got '%s'.\nHint: see 'slipwayd --help'.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int api_url_for(const char *listen, int port, char **ret) {
+        _cleanup_free_ char *addr = NULL;
+        unsigned p;
+        int r;
+
+        r = http_parse_listen(listen, &addr, &p);
+        if (r < 0)
+                return r;
+        if (strchr(addr, ':'))
+                r = asprintf(ret, "http://[%s]:%d", addr, port);
+        else
+                r = asprintf(ret, "http://%s:%d", addr, port);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int run(void) {
+        /* Declared first so it is released last: no second daemon starts while we still close files. */
+        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
+                            *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(oci_store_freep) OciStore *store = NULL;
+        _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
+        _cleanup_(builder_freep) Builder *builder = NULL;
+        _cleanup_(engine_freep) Engine *engine = NULL;
+        HttpServer *server = NULL;
+        ApiContext ctx = {};
+        bool initialised;
+        pid_t holder = 0;
+        unsigned port;
+        int r;
+
+        r = http_parse_listen(arg_api, &listen_addr, &port);
+        if (r < 0)
+                return log_error_errno(r, "Error: --api '%s' is not ADDR:PORT with a numeric IP address (e.g. "
+                                          "127.0.0.1:7070).", arg_api);
+
+        r = state_dir_prepare(arg_state_dir, &dir);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot create the state directory %s: %m.", arg_state_dir);
+
+        r = state_dir_lock(dir, &lock_fd, &holder);
+        if (r == -EBUSY) {
+                if (holder > 0)
+                        return log_error_errno(r, "Another slipwayd (pid %d) is already using %s.", (int) holder,
+                                               arg_state_dir);
+                return log_error_errno(r, "Another slipwayd is already using %s.", arg_state_dir);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot lock %s/slipwayd.lock: %m.", arg_state_dir);
+
+        r = state_dir_init(dir, &initialised);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot initialise the state directory %s: %m.", arg_state_dir);
+        if (initialised)
+                log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
+                         arg_state_dir);
+        (void) state_dir_clean_tmp(dir);
+
+        r = state_dir_read_token(dir, &token);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot read %s/admin.token: %m.", arg_state_dir);
+
+        /* Handler threads write to clients that may have gone: we want EPIPE, not death. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = engine_new(&engine);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot set up the event loop: %m.");
+
+        db_path = path_join(dir, "slipway.db");
+        oci_path = path_join(dir, "oci");
+        layers = path_join(dir, "layers");
+        tmp = path_join(dir, "tmp");
+        if (!db_path || !oci_path || !layers || !tmp)
+                return log_oom();
+
+        r = state_open(db_path, &db);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "Error: %s was written by a newer slipwayd; run that version or "
+                                          "restore a backup.", db_path);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
+
+        /* Under the lock no unpack can be running: what a killed one left half-done can go. */
+        r = layer_cache_remove_temp(layers);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean up interrupted layer unpacks in %s: %m", layers);
+
+        r = oci_store_open(oci_path, &store);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot open the image store %s: %m.", oci_path);
+        r = image_catalog_new(db, store, layers, &catalog);
+        if (r < 0)
+                return log_oom();
+
+        /* Under the lock no build can be running: what a killed one left behind can go. */
+        r = builder_remove_stale_temp(dir);
+        if (r < 0 && r != -EOPNOTSUPP)
+                log_warning_errno(r, "Cannot clean up the temp dirs of interrupted builds in %s/builds: %m", dir);
+        r = builder_new(dir, catalog, &builder);
+        if (r < 0)
+                log_warning_errno(r, "The image builder is not available; builds will be refused: %m");
+
+        ctx = (ApiContext) {
+                .catalog = catalog,
+                .store = store,
+                .builder = builder,
+                .state_dir = dir,
+                .tmp_dir = tmp,
+                .pid = getpid(),
+                .wake_engine = engine_wake,
+                .wake_userdata = engine,
+        };
+        HttpServerConfig cfg = {
+                .listen = arg_api,
+                .token = token,
+                .routes = api_routes,
+                .n_routes = api_routes_n,
+                .userdata = &ctx,
+        };
+        /* The URL is known before start unless port 0 was asked for; handlers may read it at once. */
+        r = api_url_for(arg_api, (int) port, &url);
+        if (r < 0)
+                return log_oom();
+        ctx.api_url = url;
+
+        r = http_server_start(&cfg, &server);
+        if (r == -EADDRINUSE)
+                return log_error_errno(r, "Error: cannot listen on %s because another program already uses that "
+                                          "port; stop it or choose another address with --api.", arg_api);
+        if (r == -EADDRNOTAVAIL)
+                return log_error_errno(r, "Error: cannot listen on %s because this host has no such address; "
+                                          "choose another with --api.", arg_api);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot listen on %s: %m.", arg_api);
+
+        if (port == 0) {
+                /* Port 0: only now do we know the URL.  The first string stays allocated until exit
+                 * in case a handler is reading it right now. */
+                r = api_url_for(arg_api, http_server_port(server), &url_actual);
+                if (r < 0) {
+                        http_server_stop(server);
+                        return log_oom();
+                }
+                __atomic_store_n(&ctx.api_url, url_actual, __ATOMIC_RELEASE);
+        }
+        const char *final_url = ctx.api_url;
+
+        r = state_dir_write_api_url(dir, final_url);
+        if (r < 0) {
+                http_server_stop(server);
+                return log_error_errno(r, "Error: cannot write %s/api.url: %m.", arg_state_dir);
+        }
+
+        (void) sd_notify(0, "READY=1\nSTATUS=Serving the API.");
+        log_info("slipwayd ready on %s", final_url);
+
+        r = engine_run(engine);
+
+        (void) sd_notify(0, "STOPPING=1");
+        api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
+        http_server_stop(server);
+        if (r < 0)
+                return log_error_errno(r, "Error: the event loop failed: %m.");
+        log_info("slipwayd stopped.");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        log_set_ident("slipwayd");
+        r = parse_argv(argc, argv);
+        if (r < 0)
+                return 2;
+        if (r > 0)
+                return 0;
+        return run() < 0 ? 1 : 0;
+}

@@ -1,0 +1,31 @@
+/* slipwayd's state directory: creation, the one-daemon lock, and first-start initialisation.
+ * Invariant: master.key and admin.token are born whole with mode 0600 (write_file_atomic), and only
+ * the process holding DIR/slipwayd.lock touches DIR. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define STATE_MASTER_KEY_SIZE 32U
+#define STATE_TOKEN_BYTES 32U /* hex-encoded into admin.token */
+#define STATE_TOKEN_MAX 1024U /* what we accept when reading a token file back */
+
+/* Creates DIR (0700) when missing; returns its absolute path. */
+int state_dir_prepare(const char *dir, char **ret_abs);
+
+/* Takes DIR/slipwayd.lock and writes our pid into it.  -EBUSY when another process holds it;
+ * then *ret_holder is that pid (0 when unknown).  The fd must stay open for the daemon's life. */
+int state_dir_lock(const char *dir, int *ret_fd, pid_t *ret_holder);
+
+/* Creates master.key, admin.token and the sub-directories when missing.  *ret_initialised is true
+ * when this was the directory's first start. */
+int state_dir_init(const char *dir, bool *ret_initialised);
+
+/* Reads DIR/admin.token (first line). */
+int state_dir_read_token(const char *dir, char **ret);
+
+/* Empties DIR/tmp: uploads a previous run left behind. */
+int state_dir_clean_tmp(const char *dir);
+
+/* Writes DIR/api.url ("http://ADDR:PORT\n", 0600). */
+int state_dir_write_api_url(const char *dir, const char *url);

@@ -1,0 +1,701 @@
+/* Image catalog: import + name, remove, gc and unpack over slipway.db and the OCI store.
+ * Lock order: store_lock before db_lock. */
+#include "image-catalog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs-util.h"
+#include "layer-unpack.h"
+#include "log.h"
+#include "sqlite-util.h"
+#include "string-util.h"
+
+int image_catalog_new(sqlite3 *db, OciStore *store, const char *layers_dir, ImageCatalog **ret) {
+        ImageCatalog *c;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->db = db;
+        c->store = store;
+        c->layers_dir = strdup(layers_dir);
+        if (!c->layers_dir) {
+                free(c);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&c->db_lock, NULL);
+        pthread_rwlock_init(&c->store_lock, NULL);
+        *ret = c;
+        return 0;
+}
+
+ImageCatalog *image_catalog_free(ImageCatalog *c) {
+        if (!c)
+                return NULL;
+        pthread_mutex_destroy(&c->db_lock);
+        pthread_rwlock_destroy(&c->store_lock);
+        free(c->layers_dir);
+        free(c);
+        return NULL;
+}
+
+void catalog_imported_free(CatalogImported *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i].ref);
+        free(v);
+}
+
+void catalog_gc_result_done(CatalogGcResult *r) {
+        if (!r)
+                return;
+        strv_free_n(r->blobs, r->n_blobs);
+        *r = (CatalogGcResult) {};
+}
+
+void image_catalog_read_lock(ImageCatalog *c) {
+        pthread_rwlock_rdlock(&c->store_lock);
+}
+
+void image_catalog_read_unlock(ImageCatalog *c) {
+        pthread_rwlock_unlock(&c->store_lock);
+}
+
+/* The API contract words this one exactly ("no image named REF."), so it bypasses oci_error_set(),
+ * which capitalises. */
+static int no_such_image(OciError *err, const char *ref) {
+        if (err) {
+                snprintf(err->message, sizeof err->message, "no image named %s.", ref);
+                snprintf(err->hint, sizeof err->hint, "See the names with 'slipway image list'.");
+        }
+        return -ENOENT;
+}
+
+/* Turns a user-given reference into the stored key: a digest stays, a name gets its tag. */
+int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
+        int r;
+
+        if (isempty(ref))
+                return oci_error_set(err, -EINVAL, "Give an image name such as busybox:latest or a sha256 digest.",
+                                     "No image reference given.");
+        if (strlen(ref) > OCI_REF_MAX)
+                return oci_error_set(err, -EINVAL, "Use a reference of at most 255 characters.",
+                                     "The image reference is too long.");
+        if (startswith(ref, "sha256:")) {
+                if (!digest_is_valid(ref))
+                        return oci_error_set(err, -EINVAL, "A digest is 'sha256:' followed by 64 lowercase hex digits.",
+                                             "'%s' is not a valid digest.", ref);
+                *ret = strdup(ref);
+                return *ret ? 0 : -ENOMEM;
+        }
+        r = oci_ref_normalize(ref, ret);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return oci_error_set(err, -EINVAL,
+                                     "Use lowercase name components and an optional ':tag', e.g. busybox:latest.",
+                                     "'%s' is not a valid image reference.", ref);
+        return 0;
+}
+
+/* Rewrites index.json from the tags table.  Called with db_lock held inside the transaction. */
+static int sync_index_locked(ImageCatalog *c) {
+        TagEntry *tags = NULL;
+        OciIndexEntry *entries = NULL;
+        size_t n = 0;
+        int r;
+
+        r = tags_list(c->db, &tags, &n);
+        if (r < 0)
+                return r;
+        entries = calloc(n ?: 1, sizeof *entries);
+        if (!entries) {
+                tag_entries_free(tags, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                entries[i] = (OciIndexEntry) {
+                        .ref = tags[i].name,
+                        .digest = tags[i].digest,
+                        .media_type = tags[i].media_type,
+                        .size = tags[i].manifest_size,
+                };
+        r = oci_store_write_index(c->store, entries, n);
+        free(entries);
+        tag_entries_free(tags, n);
+        return r;
+}
+
+/* Commits the open transaction with index.json matching it; on failure rolls back and puts
+ * index.json back in line with the old rows. */
+static int commit_with_index_locked(ImageCatalog *c) {
+        int r;
+
+        r = sync_index_locked(c);
+        if (r >= 0)
+                r = sqlite_commit(c->db);
+        if (r < 0) {
+                sqlite_rollback(c->db);
+                (void) sync_index_locked(c);
+        }
+        return r;
+}
+
+/* The name an imported image gets: the one given, else the one the archive carries. */
+static int pick_name(const char *given, const OciImportedImage *img, char **ret, OciError *err) {
+        const char *src = given ?: img->ref;
+
+        if (!src)
+                return oci_error_set(err, -EINVAL, "Name it with --name, e.g. --name myimage:1.0.",
+                                     "The archive does not name its image %s.", img->digest);
+        /* An OCI ref.name like "latest" is only a tag: it says nothing about the repository. */
+        if (!given && !strchr(src, ':') && !strchr(src, '/')) {
+                char hint[128];
+
+                snprintf(hint, sizeof hint, "Name it with --name, e.g. --name myimage:%.64s.", src);
+                return oci_error_set(err, -EINVAL, hint,
+                                     "The archive names its image only '%s', a tag without a repository name.",
+                                     src);
+        }
+        return image_catalog_normalize_ref(src, ret, err);
+}
+
+static int record_images_locked(ImageCatalog *c, const OciImportResult *res, const char *name,
+                                CatalogImported *out, OciError *err) {
+        int r;
+
+        for (size_t i = 0; i < res->n_images; i++) {
+                const OciImportedImage *img = &res->images[i];
+                OciImageSummary sum = {};
+                ImageRecord rec = {};
+
+                r = pick_name(name, img, &out[i].ref, err);
+                if (r < 0)
+                        return r;
+                strcpy(out[i].digest, img->digest);
+
+                r = oci_store_image_summary(c->store, img->digest, &sum, err);
+                if (r < 0)
+                        return r;
+                strcpy(rec.digest, img->digest);
+                strcpy(rec.config_digest, sum.config_digest);
+                rec.media_type = sum.media_type ?: img->media_type;
+                rec.size = sum.total_size;
+                rec.manifest_size = sum.manifest_size;
+                rec.layers = sum.n_layers;
+                rec.created = sum.created;
+                rec.imported_at = (int64_t) time(NULL);
+                out[i].size = sum.total_size;
+
+                r = image_record_put(c->db, &rec);
+                oci_image_summary_done(&sum);
+                if (r < 0)
+                        return r;
+                r = tag_set(c->db, out[i].ref, img->digest);
+                if (r < 0)
+                        return r;
+        }
+        /* A name that moved may have left its old image without any. */
+        r = image_prune_untagged(c->db);
+        return r < 0 ? r : 0;
+}
+
+static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err);
+
+int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        OciImportResult res = {};
+        OciImportedImage img = {};
+        CatalogImported out = {};
+        int r;
+
+        r = image_catalog_normalize_ref(name, &norm, err);
+        if (r < 0)
+                return r;
+        if (startswith(norm, "sha256:"))
+                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
+                                     "An image cannot be named by a digest.");
+        if (!digest_is_valid(digest))
+                return -EINVAL;
+        strcpy(img.digest, digest);
+        res.images = &img;
+        res.n_images = 1;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = sqlite_begin(c->db);
+        if (r >= 0) {
+                r = record_images_locked(c, &res, norm, &out, err);
+                if (r < 0)
+                        sqlite_rollback(c->db);
+                else
+                        r = commit_with_index_locked(c);
+        }
+        pthread_mutex_unlock(&c->db_lock);
+        free(out.ref);
+        return r;
+}
+
+/* After a failed import: sweep what it wrote, so bad input leaves nothing behind. */
+static void sweep_after_failure(ImageCatalog *c) {
+        CatalogGcResult gc = {};
+
+        pthread_rwlock_wrlock(&c->store_lock);
+        if (gc_locked(c, false, &gc, NULL) < 0)
+                log_debug("Sweeping after a failed import failed.");
+        pthread_rwlock_unlock(&c->store_lock);
+        catalog_gc_result_done(&gc);
+}
+
+int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat format, const char *name,
+                         CatalogImported **ret, size_t *ret_n, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        OciImportResult res = {};
+        CatalogImported *out = NULL;
+        size_t n = 0;
+        int r;
+
+        if (name) {
+                r = image_catalog_normalize_ref(name, &norm, err);
+                if (r < 0)
+                        return r;
+                if (startswith(norm, "sha256:"))
+                        return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
+                                             "An image cannot be named by a digest.");
+        } else if (format == OCI_IMPORT_ROOTFS)
+                return oci_error_set(err, -EINVAL, "Name it with --name, e.g. --name myrootfs:1.0.",
+                                     "A rootfs tar carries no image name.");
+
+        pthread_rwlock_rdlock(&c->store_lock);
+        r = oci_store_import(c->store, path, format, &res, err);
+        if (r < 0)
+                goto fail_unlock;
+        if (res.n_images == 0) {
+                r = oci_error_set(err, -EINVAL, "Check that the archive holds an image.",
+                                  "The archive contains no image.");
+                goto fail_unlock;
+        }
+        if (norm && res.n_images > 1) {
+                r = oci_error_set(err, -EINVAL, "Import it without --name to use the names it carries.",
+                                  "The archive holds %zu images; --name can name only one.", res.n_images);
+                goto fail_unlock;
+        }
+        n = res.n_images;
+        out = calloc(n, sizeof *out);
+        if (!out) {
+                r = -ENOMEM;
+                goto fail_unlock;
+        }
+
+        pthread_mutex_lock(&c->db_lock);
+        r = sqlite_begin(c->db);
+        if (r >= 0) {
+                r = record_images_locked(c, &res, norm, out, err);
+                if (r < 0)
+                        sqlite_rollback(c->db);
+                else
+                        r = commit_with_index_locked(c);
+        }
+        pthread_mutex_unlock(&c->db_lock);
+        if (r < 0)
+                goto fail_unlock;
+        pthread_rwlock_unlock(&c->store_lock);
+
+        oci_import_result_done(&res);
+        *ret = out;
+        *ret_n = n;
+        return 0;
+
+fail_unlock:
+        pthread_rwlock_unlock(&c->store_lock);
+        oci_import_result_done(&res);
+        catalog_imported_free(out, n);
+        sweep_after_failure(c);
+        return r;
+}
+
+int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        int r;
+
+        r = image_catalog_normalize_ref(ref, &norm, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&c->db_lock);
+        r = image_by_ref(c->db, norm, ret);
+        pthread_mutex_unlock(&c->db_lock);
+        if (r == -ENOENT)
+                return no_such_image(err, ref);
+        return r;
+}
+
+int image_catalog_list(ImageCatalog *c, ImageRecord **ret, size_t *ret_n) {
+        int r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = images_list(c->db, ret, ret_n);
+        pthread_mutex_unlock(&c->db_lock);
+        return r;
+}
+
+int image_catalog_count(ImageCatalog *c, uint64_t *ret) {
+        int r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = images_count(c->db, ret);
+        pthread_mutex_unlock(&c->db_lock);
+        return r;
+}
+
+int image_catalog_remove(ImageCatalog *c, const char *ref, char **ret_removed,
+                         char ret_digest[static DIGEST_STRING_MAX], OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        char digest[DIGEST_STRING_MAX];
+        int r;
+
+        r = image_catalog_normalize_ref(ref, &norm, err);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = sqlite_begin(c->db);
+        if (r < 0)
+                goto unlock;
+        if (startswith(norm, "sha256:")) {
+                r = tags_remove_digest(c->db, norm);
+                if (r == 0)
+                        r = -ENOENT;
+                strcpy(digest, norm);
+        } else
+                r = tag_remove(c->db, norm, digest);
+        if (r >= 0)
+                r = image_prune_untagged(c->db);
+        if (r < 0) {
+                sqlite_rollback(c->db);
+                goto unlock;
+        }
+        r = commit_with_index_locked(c);
+unlock:
+        pthread_mutex_unlock(&c->db_lock);
+        if (r == -ENOENT)
+                return no_such_image(err, ref);
+        if (r < 0)
+                return r;
+        *ret_removed = TAKE_PTR(norm);
+        strcpy(ret_digest, digest);
+        return 0;
+}
+
+/* A sorted set of digests. */
+typedef struct DigestSet {
+        char **v;
+        size_t n;
+} DigestSet;
+
+static int digest_set_add(DigestSet *s, const char *d) {
+        char **nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+        if (!nv)
+                return -ENOMEM;
+        s->v = nv;
+        s->v[s->n] = strdup(d);
+        if (!s->v[s->n])
+                return -ENOMEM;
+        s->n++;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool digest_set_contains(const DigestSet *s, const char *d) {
+        return s->n > 0 && bsearch(&d, s->v, s->n, sizeof *s->v, cmp_str);
+}
+
+typedef struct SweepState {
+        const DigestSet *marked;
+        DigestSet garbage;
+        uint64_t bytes;
+        int error;
+} SweepState;
+
+static int collect_unmarked(const char *digest, uint64_t size, void *userdata) {
+        SweepState *st = userdata;
+        int r;
+
+        if (digest_set_contains(st->marked, digest))
+                return 0;
+        r = digest_set_add(&st->garbage, digest);
+        if (r < 0)
+                return r;
+        st->bytes += size;
+        return 0;
+}
+
+/* Name of an unpacked layer dir → its diff_id; NULL for names that are not ours. */
+static char *layer_dir_diff_id(const char *name) {
+        char *d;
+
+        if (digest_is_valid(name))
+                return strdup(name);
+        if (asprintf(&d, "sha256:%s", name) < 0)
+                return NULL;
+        if (!digest_is_valid(d)) {
+                free(d);
+                return NULL;
+        }
+        return d;
+}
+
+static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err) {
+        DigestSet marked = {}, diff_ids = {};
+        SweepState st = { .marked = &marked };
+        ImageRecord *images = NULL;
+        size_t n_images = 0;
+        uint64_t layers_removed = 0;
+        int r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = images_list(c->db, &images, &n_images);
+        pthread_mutex_unlock(&c->db_lock);
+        if (r < 0)
+                goto finish;
+
+        /* Mark: everything a named image references.  Any failure stops gc before it deletes. */
+        for (size_t i = 0; i < n_images; i++) {
+                char **blobs = NULL, **layers = NULL, **diffs = NULL, **types = NULL;
+                size_t n = 0, nl = 0;
+
+                r = oci_store_image_blobs(c->store, images[i].digest, &blobs, &n);
+                if (r < 0) {
+                        oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
+                                      "Cannot read image %s.", images[i].digest);
+                        goto finish;
+                }
+                for (size_t j = 0; j < n && r >= 0; j++)
+                        r = digest_set_add(&marked, blobs[j]);
+                strv_free_n(blobs, n);
+                if (r < 0)
+                        goto finish;
+
+                r = oci_store_image_layers(c->store, images[i].digest, &layers, &diffs, &types, &nl);
+                if (r < 0) {
+                        oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
+                                      "Cannot read the layers of image %s.", images[i].digest);
+                        goto finish;
+                }
+                for (size_t j = 0; j < nl && r >= 0; j++)
+                        r = digest_set_add(&diff_ids, diffs[j]);
+                strv_free_n(layers, nl);
+                strv_free_n(diffs, nl);
+                strv_free_n(types, nl);
+                if (r < 0)
+                        goto finish;
+        }
+        if (marked.n > 0)
+                qsort(marked.v, marked.n, sizeof *marked.v, cmp_str);
+        if (diff_ids.n > 0)
+                qsort(diff_ids.v, diff_ids.n, sizeof *diff_ids.v, cmp_str);
+
+        /* Sweep blobs. */
+        r = oci_store_foreach_blob(c->store, collect_unmarked, &st);
+        if (r < 0)
+                goto finish;
+        if (!dry_run)
+                for (size_t i = 0; i < st.garbage.n; i++) {
+                        r = oci_store_remove_blob(c->store, st.garbage.v[i]);
+                        if (r < 0 && r != -ENOENT)
+                                goto finish;
+                }
+        /* Build cache rows are not roots: a row whose layer was swept goes with it (a row whose state still
+         * references another swept layer is dropped by the builder when it meets it). */
+        if (!dry_run && st.garbage.n > 0) {
+                _cleanup_stmt_ sqlite3_stmt *del = NULL;
+
+                pthread_mutex_lock(&c->db_lock);
+                if (sqlite_prepare(c->db, "DELETE FROM build_cache WHERE layer_digest = ?", &del) >= 0)
+                        for (size_t i = 0; i < st.garbage.n; i++) {
+                                sqlite3_reset(del);
+                                sqlite3_bind_text(del, 1, st.garbage.v[i], -1, SQLITE_TRANSIENT);
+                                (void) sqlite3_step(del);
+                        }
+                pthread_mutex_unlock(&c->db_lock);
+        }
+
+        /* Sweep unpacked layers. */
+        {
+                _cleanup_(closedirp) DIR *d = opendir(c->layers_dir);
+                struct dirent *de;
+
+                if (!d && errno != ENOENT) {
+                        r = -errno;
+                        goto finish;
+                }
+                while (d && (de = readdir(d))) {
+                        _cleanup_free_ char *diff = NULL, *p = NULL;
+
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        diff = layer_dir_diff_id(de->d_name);
+                        if (!diff || digest_set_contains(&diff_ids, diff))
+                                continue;
+                        layers_removed++;
+                        if (dry_run)
+                                continue;
+                        p = path_join(c->layers_dir, de->d_name);
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        r = rm_rf(p);
+                        if (r < 0)
+                                goto finish;
+                }
+        }
+
+        *ret = (CatalogGcResult) {
+                .blobs_removed = st.garbage.n,
+                .bytes_freed = st.bytes,
+                .layers_removed = layers_removed,
+                .blobs = TAKE_PTR(st.garbage.v),
+                .n_blobs = st.garbage.n,
+        };
+        st.garbage.n = 0;
+        r = 0;
+
+finish:
+        image_records_free(images, n_images);
+        strv_free_n(marked.v, marked.n);
+        strv_free_n(diff_ids.v, diff_ids.n);
+        strv_free_n(st.garbage.v, st.garbage.n);
+        return r;
+}
+
+int image_catalog_gc(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err) {
+        int r;
+
+        pthread_rwlock_wrlock(&c->store_lock);
+        r = gc_locked(c, dry_run, ret, err);
+        pthread_rwlock_unlock(&c->store_lock);
+        return r;
+}
+
+static int dir_is_empty(const char *path) {
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return 0;
+        return 1;
+}
+
+/* Unpacks every layer of an image into the shared cache DIR/layers/<hex>/ (overlay form), as a build
+ * step or an instance needs them; layers already cached are not read again.  Caller holds the lock. */
+static int prepare_layers_locked(ImageCatalog *c, const char *digest, OciError *err) {
+        char **layers = NULL, **diffs = NULL, **types = NULL;
+        size_t n = 0;
+        int r;
+
+        r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &n);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the store.", "Cannot read the layers of %s.", digest);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_close_ int fd = -EBADF;
+                _cleanup_free_ char *cached = path_join(c->layers_dir, digest_hex(diffs[i]));
+
+                if (!cached) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (access(cached, F_OK) == 0)
+                        continue;
+                r = oci_store_open_blob(c->store, layers[i], &fd, NULL);
+                if (r < 0) {
+                        oci_error_set(err, r, "Re-import the image.", "Layer %s of %s is missing or damaged.",
+                                      layers[i], digest);
+                        break;
+                }
+                r = layer_cache_ensure(c->layers_dir, fd, diffs[i], err);
+        }
+        strv_free_n(layers, n);
+        strv_free_n(diffs, n);
+        strv_free_n(types, n);
+        return r < 0 ? r : 0;
+}
+
+int image_catalog_prepare_layers(ImageCatalog *c, const char *digest, OciError *err) {
+        int r;
+
+        image_catalog_read_lock(c);
+        r = prepare_layers_locked(c, digest, err);
+        image_catalog_read_unlock(c);
+        return r;
+}
+
+int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, OciError *err) {
+        char **layers = NULL, **diffs = NULL, **types = NULL;
+        int *fds = NULL;
+        size_t n = 0;
+        bool created;
+        int r;
+
+        if (isempty(path) || path[0] != '/')
+                return oci_error_set(err, -EINVAL, "Give an absolute path on the daemon's host.",
+                                     "The unpack target '%s' is not an absolute path.", strempty(path));
+        created = access(path, F_OK) < 0;
+        r = mkdir_p(path, 0755);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.", path,
+                                     strerror(-r));
+        r = dir_is_empty(path);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the path.", "Cannot read %s: %s.", path, strerror(-r));
+        if (r == 0)
+                return oci_error_set(err, -ENOTEMPTY, "Give a new or empty directory.", "%s is not empty.", path);
+
+        image_catalog_read_lock(c);
+        /* The shared layer cache is filled first, exactly as a build or deploy would fill it. */
+        r = prepare_layers_locked(c, digest, err);
+        if (r < 0)
+                goto finish;
+        r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &n);
+        if (r < 0) {
+                oci_error_set(err, r, "Check the store.", "Cannot read the layers of %s.", digest);
+                goto finish;
+        }
+        fds = calloc(n ?: 1, sizeof *fds);
+        if (!fds) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++)
+                fds[i] = -EBADF;
+        for (size_t i = 0; i < n; i++) {
+                r = oci_store_open_blob(c->store, layers[i], &fds[i], NULL);
+                if (r < 0) {
+                        oci_error_set(err, r, "Re-import the image.", "Layer %s of %s is missing or damaged.",
+                                      layers[i], digest);
+                        goto finish;
+                }
+        }
+        r = layer_unpack_flat(fds, n, path, err);
+finish:
+        image_catalog_read_unlock(c);
+        if (r < 0 && created)
+                (void) rm_rf(path); /* a failed unpack leaves no directory it made */
+        for (size_t i = 0; fds && i < n; i++)
+                safe_close(fds[i]);
+        free(fds);
+        strv_free_n(layers, n);
+        strv_free_n(diffs, n);
+        strv_free_n(types, n);
+        return r;
+}

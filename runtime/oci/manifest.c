@@ -1,0 +1,410 @@
+/* Manifest, index and config parsing.  Everything is read through the typed json-util getters and
+ * checked against a short list of media types, so anything the store later relies on (a digest used
+ * as a file name, a size, a layer type the unpacker understands) has been validated here. */
+#include "manifest.h"
+
+#include <string.h>
+
+#include "json-util.h"
+#include "layout.h"
+#include "oci-store.h"
+
+#define HINT_DAMAGED "The image is damaged or not a container image; export it again and retry."
+#define HINT_MEDIA_TYPES                                                                          \
+        "Only OCI and Docker schema2 images with tar, tar+gzip or tar+zstd layers are supported."
+
+static const char *const manifest_types[] = { OCI_MEDIA_TYPE_MANIFEST, DOCKER_MEDIA_TYPE_MANIFEST };
+static const char *const index_types[] = { OCI_MEDIA_TYPE_INDEX, DOCKER_MEDIA_TYPE_MANIFEST_LIST };
+static const char *const config_types[] = { OCI_MEDIA_TYPE_CONFIG, DOCKER_MEDIA_TYPE_CONFIG };
+
+static const struct {
+        const char *media_type;
+        OciLayerCompression compression;
+} layer_types[] = {
+        { OCI_MEDIA_TYPE_LAYER, OCI_LAYER_UNCOMPRESSED },
+        { OCI_MEDIA_TYPE_LAYER_GZIP, OCI_LAYER_GZIP },
+        { OCI_MEDIA_TYPE_LAYER_ZSTD, OCI_LAYER_ZSTD },
+        { OCI_MEDIA_TYPE_LAYER_NONDIST, OCI_LAYER_UNCOMPRESSED },
+        { OCI_MEDIA_TYPE_LAYER_NONDIST "+gzip", OCI_LAYER_GZIP },
+        { OCI_MEDIA_TYPE_LAYER_NONDIST "+zstd", OCI_LAYER_ZSTD },
+        { DOCKER_MEDIA_TYPE_LAYER, OCI_LAYER_UNCOMPRESSED },
+        { DOCKER_MEDIA_TYPE_LAYER_GZIP, OCI_LAYER_GZIP },
+        { DOCKER_MEDIA_TYPE_LAYER_ZSTD, OCI_LAYER_ZSTD },
+};
+
+static bool in_list(const char *t, const char *const *list, size_t n) {
+        if (!t)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (streq(t, list[i]))
+                        return true;
+        return false;
+}
+
+bool oci_media_type_is_manifest(const char *t) {
+        return in_list(t, manifest_types, ELEMENTSOF(manifest_types));
+}
+
+bool oci_media_type_is_index(const char *t) {
+        return in_list(t, index_types, ELEMENTSOF(index_types));
+}
+
+bool oci_media_type_is_config(const char *t) {
+        return in_list(t, config_types, ELEMENTSOF(config_types));
+}
+
+int oci_layer_media_type_compression(const char *t) {
+        if (!t)
+                return -EMEDIUMTYPE;
+        for (size_t i = 0; i < ELEMENTSOF(layer_types); i++)
+                if (streq(t, layer_types[i].media_type))
+                        return layer_types[i].compression;
+        return -EMEDIUMTYPE;
+}
+
+const char *oci_layer_media_type_for(OciLayerCompression c) {
+        switch (c) {
+        case OCI_LAYER_UNCOMPRESSED:
+                return OCI_MEDIA_TYPE_LAYER;
+        case OCI_LAYER_GZIP:
+                return OCI_MEDIA_TYPE_LAYER_GZIP;
+        case OCI_LAYER_ZSTD:
+                return OCI_MEDIA_TYPE_LAYER_ZSTD;
+        default:
+                return NULL;
+        }
+}
+
+static int unknown_media_type(OciError *err, const char *what, const char *kind, const char *t) {
+        if (t && (streq(t, DOCKER_MEDIA_TYPE_MANIFEST_V1) || streq(t, DOCKER_MEDIA_TYPE_MANIFEST_V1_SIGNED)))
+                return oci_error_set(err, -EMEDIUMTYPE,
+                                     "Convert it to schema2 or OCI first, e.g. with skopeo copy.",
+                                     "%s is a Docker schema 1 manifest, which is not supported.", what);
+        if (!kind)
+                return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
+                                     "%s has unknown media type \"%.*s\".",
+                                     what, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
+        return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
+                             "%s has %s of unknown media type \"%.*s\".",
+                             what, kind, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
+}
+
+static int parse_json(const char *data, size_t size, const char *what, json_t **ret, OciError *err) {
+        json_error_t jerr;
+        json_t *j;
+        int r;
+
+        r = json_parse_buffer(data, size, &j, &jerr);
+        if (r < 0)
+                return oci_error_set(err, -EBADMSG, HINT_DAMAGED,
+                                     "Invalid JSON in %s at line %d, column %d: %s.", what, jerr.line,
+                                     jerr.column, jerr.text);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return oci_error_set(err, -EBADMSG, HINT_DAMAGED, "%s is not a JSON object.", what);
+        }
+        *ret = j;
+        return 0;
+}
+
+static int bad_field(OciError *err, const char *what, const char *field, int r) {
+        if (r == -ENOENT)
+                return oci_error_set(err, -EBADMSG, HINT_DAMAGED, "%s lacks the field \"%s\".", what, field);
+        return oci_error_set(err, -EBADMSG, HINT_DAMAGED, "%s has an invalid \"%s\" field.", what, field);
+}
+
+static int check_schema_version(json_t *j, const char *what, OciError *err) {
+        int64_t v;
+        int r;
+
+        r = json_get_int(j, "schemaVersion", &v);
+        if (r < 0)
+                return bad_field(err, what, "schemaVersion", r);
+        if (v != 2)
+                return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
+                                     "%s has schemaVersion %lld; only version 2 is supported.", what,
+                                     (long long) v);
+        return 0;
+}
+
+void oci_descriptor_done(OciDescriptor *d) {
+        if (!d)
+                return;
+        free(d->media_type);
+        free(d->ref_name);
+        free(d->os);
+        free(d->architecture);
+        *d = (OciDescriptor) {};
+}
+
+static int dup_opt(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Parses a descriptor object; "what" names it for messages, e.g. "layer 3 of manifest …". */
+static int descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, OciError *err) {
+        _cleanup_(oci_descriptor_done) OciDescriptor d = {};
+        const char *mt, *digest, *ref = NULL, *os = NULL, *arch = NULL;
+        json_t *platform, *annotations;
+        int64_t size;
+        int r;
+
+        if (!json_is_object(j))
+                return oci_error_set(err, -EBADMSG, HINT_DAMAGED, "%s is not a JSON object.", what);
+        r = json_get_string(j, "mediaType", &mt);
+        if (r < 0)
+                return bad_field(err, what, "mediaType", r);
+        if (strlen(mt) > OCI_MEDIA_TYPE_MAX)
+                return bad_field(err, what, "mediaType", -EBADMSG);
+        r = json_get_string(j, "digest", &digest);
+        if (r < 0)
+                return bad_field(err, what, "digest", r);
+        if (!digest_is_valid(digest))
+                return oci_error_set(err, -EBADMSG, "Only sha256 digests (64 lowercase hex digits) are supported.",
+                                     "%s has an invalid digest \"%.80s\".", what, digest);
+        r = json_get_int(j, "size", &size);
+        if (r < 0 || size < 0)
+                return bad_field(err, what, "size", r < 0 ? r : -EBADMSG);
+
+        r = json_get_object(j, "platform", &platform);
+        if (r == -EBADMSG)
+                return bad_field(err, what, "platform", r);
+        if (r >= 0) {
+                if (json_get_string_opt(platform, "os", &os) < 0 ||
+                    json_get_string_opt(platform, "architecture", &arch) < 0)
+                        return bad_field(err, what, "platform", -EBADMSG);
+        }
+        r = json_get_object(j, "annotations", &annotations);
+        if (r == -EBADMSG)
+                return bad_field(err, what, "annotations", r);
+        if (r >= 0 && json_get_string_opt(annotations, OCI_ANNOTATION_REF_NAME, &ref) < 0)
+                return bad_field(err, what, OCI_ANNOTATION_REF_NAME, -EBADMSG);
+
+        d.size = (uint64_t) size;
+        memcpy(d.digest, digest, DIGEST_STRING_MAX);
+        if (dup_opt(mt, &d.media_type) < 0 || dup_opt(ref, &d.ref_name) < 0 || dup_opt(os, &d.os) < 0 ||
+            dup_opt(arch, &d.architecture) < 0)
+                return -ENOMEM;
+        *ret = d;
+        d = (OciDescriptor) {};
+        return 0;
+}
+
+/* Resolves the document's own mediaType against the one it was referenced with. */
+static int document_media_type(json_t *j, const char *descriptor_media_type, const char *fallback,
+                               bool (*is_kind)(const char *), const char *what, const char **ret,
+                               OciError *err) {
+        const char *mt;
+        int r;
+
+        r = json_get_string_opt(j, "mediaType", &mt);
+        if (r < 0)
+                return bad_field(err, what, "mediaType", r);
+        if (!mt)
+                mt = descriptor_media_type ?: fallback;
+        if (!is_kind(mt))
+                return unknown_media_type(err, what, NULL, mt);
+        *ret = mt;
+        return 0;
+}
+
+void oci_manifest_done(OciManifest *m) {
+        if (!m)
+                return;
+        free(m->media_type);
+        oci_descriptor_done(&m->config);
+        for (size_t i = 0; i < m->n_layers; i++)
+                oci_descriptor_done(&m->layers[i]);
+        free(m->layers);
+        *m = (OciManifest) {};
+}
+
+int oci_manifest_parse(const char *data, size_t size, const char *descriptor_media_type, const char *what,
+                       OciManifest *ret, OciError *err) {
+        _cleanup_(oci_manifest_done) OciManifest m = {};
+        _cleanup_json_ json_t *j = NULL;
+        json_t *config, *layers, *v;
+        const char *mt;
+        char sub[256];
+        size_t i;
+        int r;
+
+        r = parse_json(data, size, what, &j, err);
+        if (r < 0)
+                return r;
+        r = document_media_type(j, descriptor_media_type, OCI_MEDIA_TYPE_MANIFEST, oci_media_type_is_manifest,
+                                what, &mt, err);
+        if (r < 0)
+                return r;
+        r = check_schema_version(j, what, err);
+        if (r < 0)
+                return r;
+        m.media_type = strdup(mt);
+        if (!m.media_type)
+                return -ENOMEM;
+
+        r = json_get_object(j, "config", &config);
+        if (r < 0)
+                return bad_field(err, what, "config", r);
+        (void) snprintf(sub, sizeof sub, "the config descriptor of %s", what);
+        r = descriptor_parse(config, sub, &m.config, err);
+        if (r < 0)
+                return r;
+        if (!oci_media_type_is_config(m.config.media_type))
+                return unknown_media_type(err, what, "a config", m.config.media_type);
+
+        r = json_get_array(j, "layers", &layers);
+        if (r < 0)
+                return bad_field(err, what, "layers", r);
+        if (json_array_size(layers) > OCI_LAYERS_MAX)
+                return oci_error_set(err, -E2BIG, "Flatten or squash the image.",
+                                     "%s has %zu layers, more than the limit of %u.", what,
+                                     json_array_size(layers), OCI_LAYERS_MAX);
+        m.layers = calloc(MAX(json_array_size(layers), 1U), sizeof *m.layers);
+        if (!m.layers)
+                return -ENOMEM;
+        json_array_foreach(layers, i, v) {
+                (void) snprintf(sub, sizeof sub, "layer %zu of %s", i + 1, what);
+                r = descriptor_parse(v, sub, &m.layers[i], err);
+                if (r < 0)
+                        return r;
+                m.n_layers++;
+                if (oci_layer_media_type_compression(m.layers[i].media_type) < 0)
+                        return unknown_media_type(err, sub, NULL, m.layers[i].media_type);
+        }
+
+        *ret = m;
+        m = (OciManifest) {};
+        return 0;
+}
+
+void oci_index_done(OciIndex *x) {
+        if (!x)
+                return;
+        free(x->media_type);
+        for (size_t i = 0; i < x->n_manifests; i++)
+                oci_descriptor_done(&x->manifests[i]);
+        free(x->manifests);
+        *x = (OciIndex) {};
+}
+
+int oci_index_parse(const char *data, size_t size, const char *descriptor_media_type, const char *what,
+                    OciIndex *ret, OciError *err) {
+        _cleanup_(oci_index_done) OciIndex x = {};
+        _cleanup_json_ json_t *j = NULL;
+        json_t *manifests, *v;
+        const char *mt;
+        char sub[256];
+        size_t i;
+        int r;
+
+        r = parse_json(data, size, what, &j, err);
+        if (r < 0)
+                return r;
+        r = document_media_type(j, descriptor_media_type, OCI_MEDIA_TYPE_INDEX, oci_media_type_is_index, what,
+                                &mt, err);
+        if (r < 0)
+                return r;
+        r = check_schema_version(j, what, err);
+        if (r < 0)
+                return r;
+        x.media_type = strdup(mt);
+        if (!x.media_type)
+                return -ENOMEM;
+
+        r = json_get_array(j, "manifests", &manifests);
+        if (r < 0)
+                return bad_field(err, what, "manifests", r);
+        if (json_array_size(manifests) > OCI_INDEX_ENTRIES_MAX)
+                return oci_error_set(err, -E2BIG, "Split the index into smaller ones.",
+                                     "%s lists %zu manifests, more than the limit of %u.", what,
+                                     json_array_size(manifests), OCI_INDEX_ENTRIES_MAX);
+        x.manifests = calloc(MAX(json_array_size(manifests), 1U), sizeof *x.manifests);
+        if (!x.manifests)
+                return -ENOMEM;
+        json_array_foreach(manifests, i, v) {
+                (void) snprintf(sub, sizeof sub, "entry %zu of %s", i + 1, what);
+                r = descriptor_parse(v, sub, &x.manifests[i], err);
+                if (r < 0)
+                        return r;
+                x.n_manifests++;
+        }
+
+        *ret = x;
+        x = (OciIndex) {};
+        return 0;
+}
+
+int oci_index_find_platform(const OciIndex *index, const char *os, const char *architecture) {
+        for (size_t i = 0; i < index->n_manifests; i++)
+                if (streq_ptr(index->manifests[i].os, os) &&
+                    streq_ptr(index->manifests[i].architecture, architecture))
+                        return (int) i;
+        return -ENOENT;
+}
+
+void oci_config_done(OciConfig *c) {
+        if (!c)
+                return;
+        free(c->architecture);
+        free(c->os);
+        free(c->created);
+        strv_free_n(c->diff_ids, c->n_diff_ids);
+        *c = (OciConfig) {};
+}
+
+int oci_config_parse(const char *data, size_t size, const char *what, OciConfig *ret, OciError *err) {
+        _cleanup_(oci_config_done) OciConfig c = {};
+        _cleanup_json_ json_t *j = NULL;
+        const char *arch, *os, *created, *type;
+        json_t *rootfs, *diff_ids, *v;
+        size_t i;
+        int r;
+
+        r = parse_json(data, size, what, &j, err);
+        if (r < 0)
+                return r;
+        if (json_get_string_opt(j, "architecture", &arch) < 0)
+                return bad_field(err, what, "architecture", -EBADMSG);
+        if (json_get_string_opt(j, "os", &os) < 0)
+                return bad_field(err, what, "os", -EBADMSG);
+        if (json_get_string_opt(j, "created", &created) < 0)
+                return bad_field(err, what, "created", -EBADMSG);
+
+        r = json_get_object(j, "rootfs", &rootfs);
+        if (r < 0)
+                return bad_field(err, what, "rootfs", r);
+        r = json_get_string(rootfs, "type", &type);
+        if (r < 0 || !streq(type, "layers"))
+                return bad_field(err, what, "rootfs.type", r < 0 ? r : -EBADMSG);
+        r = json_get_array(rootfs, "diff_ids", &diff_ids);
+        if (r < 0)
+                return bad_field(err, what, "rootfs.diff_ids", r);
+        if (json_array_size(diff_ids) > OCI_LAYERS_MAX)
+                return oci_error_set(err, -E2BIG, "Flatten or squash the image.",
+                                     "%s lists %zu layers, more than the limit of %u.", what,
+                                     json_array_size(diff_ids), OCI_LAYERS_MAX);
+        c.diff_ids = calloc(json_array_size(diff_ids) + 1, sizeof(char *));
+        if (!c.diff_ids)
+                return -ENOMEM;
+        json_array_foreach(diff_ids, i, v) {
+                if (!json_is_string(v) || !digest_is_valid(json_string_value(v)))
+                        return oci_error_set(err, -EBADMSG, HINT_DAMAGED,
+                                             "%s has an invalid digest in rootfs.diff_ids.", what);
+                c.diff_ids[i] = strdup(json_string_value(v));
+                if (!c.diff_ids[i])
+                        return -ENOMEM;
+                c.n_diff_ids++;
+        }
+
+        if (dup_opt(arch, &c.architecture) < 0 || dup_opt(os, &c.os) < 0 || dup_opt(created, &c.created) < 0)
+                return -ENOMEM;
+        *ret = c;
+        c = (OciConfig) {};
+        return 0;
+}

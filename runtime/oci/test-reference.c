@@ -1,0 +1,104 @@
+/* Image references: the distribution grammar's valid and invalid forms, and normalisation. */
+#include "oci-store.h"
+#include "test-util.h"
+
+static const char *const valid[] = {
+        "busybox",
+        "busybox:latest",
+        "library/busybox:1.36",
+        "my-app_v2",
+        "a__b",
+        "a---b",
+        "a.b.c/d_e/f-g:TAG_1.0-rc",
+        "localhost/app",
+        "localhost:5000/team/app:v1",
+        "registry.example.com/ns/app",
+        "registry.example.com:443/ns/app:1",
+        "Registry.Example.com/app",
+        "[::1]:5000/app:1",
+        "busybox@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "busybox:1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "x:_tag",
+        "0:0",
+};
+
+static const char *const invalid[] = {
+        "",
+        "Busybox",
+        "busybox:",
+        ":latest",
+        "busybox:-tag",
+        "busybox:.tag",
+        "busybox:tag/x",
+        "busy box",
+        "-busybox",
+        "busybox-",
+        "a___b",
+        "a..b",
+        "a._b",
+        "/busybox",
+        "busybox/",
+        "a//b",
+        "registry.example.com/",
+        "-registry.example.com/app",
+        "registry.example.com:port/app",
+        "busybox@sha256:abc",
+        "busybox@sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "busybox@",
+        "busybox:1:2",
+        "../etc/passwd",
+        "busybox\n",
+        "ns/App:1",
+};
+
+int main(void) {
+        char longtag[200], longname[300];
+        char *n;
+
+        for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+                if (!oci_ref_is_valid(valid[i])) {
+                        fprintf(stderr, "valid reference rejected: \"%s\"\n", valid[i]);
+                        return 1;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++)
+                if (oci_ref_is_valid(invalid[i])) {
+                        fprintf(stderr, "invalid reference accepted: \"%s\"\n", invalid[i]);
+                        return 1;
+                }
+        CHECK(!oci_ref_is_valid(NULL));
+
+        /* tag length limit: 128 characters */
+        memset(longtag, 'a', sizeof longtag);
+        memcpy(longtag, "x:", 2);
+        longtag[2 + 128] = 0;
+        CHECK(oci_ref_is_valid(longtag));
+        longtag[2 + 128] = 'a';
+        longtag[2 + 129] = 0;
+        CHECK(!oci_ref_is_valid(longtag));
+        /* whole reference limit */
+        memset(longname, 'a', sizeof longname);
+        longname[OCI_REF_MAX + 1] = 0;
+        CHECK(!oci_ref_is_valid(longname));
+
+        CHECK(oci_ref_normalize("busybox", &n) == 0 && streq(n, "busybox:latest"));
+        free(n);
+        CHECK(oci_ref_normalize("localhost:5000/app", &n) == 0 && streq(n, "localhost:5000/app:latest"));
+        free(n);
+        CHECK(oci_ref_normalize("busybox:1.36", &n) == 0 && streq(n, "busybox:1.36"));
+        free(n);
+        CHECK(oci_ref_normalize("app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &n) ==
+              0);
+        CHECK(strchr(n, ':') && !strstr(n, "latest"));
+        free(n);
+        CHECK(oci_ref_normalize("Bad", &n) == -EINVAL);
+        CHECK(oci_ref_familiarize("docker.io/library/busybox:1", &n) == 0 && streq(n, "busybox:1"));
+        free(n);
+        CHECK(oci_ref_familiarize("docker.io/team/app:2", &n) == 0 && streq(n, "team/app:2"));
+        free(n);
+        CHECK(oci_ref_familiarize("quay.io/team/app:2", &n) == 0 && streq(n, "quay.io/team/app:2"));
+        free(n);
+        longname[OCI_REF_MAX - 2] = 0; /* valid, but ":latest" would make it too long */
+        CHECK(oci_ref_is_valid(longname));
+        CHECK(oci_ref_normalize(longname, &n) == -EINVAL);
+        return 0;
+}

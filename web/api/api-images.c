@@ -1,0 +1,156 @@
+/* /api/v1/images: list, inspect, remove, gc, unpack.  The ref path segment is a name ("busybox",
+ * "busybox:1", "library/busybox:1", URL-encoded) or a full "sha256:…" digest. */
+#include "api.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "http-response.h"
+#include "json-util.h"
+#include "string-util.h"
+
+static json_t *refs_json(const ImageRecord *rec) {
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < rec->n_refs; i++)
+                if (json_array_append_new(a, json_string(rec->refs[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *image_json(const ImageRecord *rec) {
+        return json_pack("{s:s,s:o,s:I,s:s?,s:I}", "digest", rec->digest, "refs", refs_json(rec), "size",
+                         (json_int_t) rec->size, "created", rec->created, "layers", (json_int_t) rec->layers);
+}
+
+int api_images_list(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_json_ json_t *arr = json_array(), *j = NULL;
+        ImageRecord *images = NULL;
+        size_t n = 0;
+        int r;
+
+        r = image_catalog_list(ctx->catalog, &images, &n);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot list images");
+        for (size_t i = 0; arr && i < n; i++)
+                if (json_array_append_new(arr, image_json(&images[i])) < 0)
+                        r = -ENOMEM;
+        image_records_free(images, n);
+        if (!arr || r < 0)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot list images");
+        j = json_pack("{s:O}", "images", arr);
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_image_inspect(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_json_ json_t *j = NULL;
+        ImageRecord rec = {};
+        OciError err = {};
+        int r;
+
+        r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Cannot look up the image");
+
+        image_catalog_read_lock(ctx->catalog);
+        r = oci_store_image_inspect(ctx->store, rec.digest, &j, &err);
+        image_catalog_read_unlock(ctx->catalog);
+        if (r < 0) {
+                image_record_done(&rec);
+                return api_reply_error(req, r == -ENOENT ? -EBADMSG : r, &err, "Cannot read the image");
+        }
+        if (json_object_set_new(j, "refs", refs_json(&rec)) < 0 ||
+            json_object_set_new(j, "size", json_integer((json_int_t) rec.size)) < 0) {
+                image_record_done(&rec);
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the image");
+        }
+        image_record_done(&rec);
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_image_remove(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_free_ char *removed = NULL;
+        _cleanup_json_ json_t *j = NULL;
+        char digest[DIGEST_STRING_MAX];
+        OciError err = {};
+        int r;
+
+        r = image_catalog_remove(ctx->catalog, req->segments[1], &removed, digest, &err);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Cannot remove the image");
+        j = json_pack("{s:s,s:s}", "removed", removed, "digest", digest);
+        return http_reply_json(req->conn, 200, j);
+}
+
+static bool query_flag(HttpRequest *req, const char *name) {
+        char v[16];
+
+        if (http_request_query(req, name, v, sizeof v) < 0)
+                return false;
+        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
+}
+
+int api_images_gc(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_json_ json_t *j = NULL, *blobs = json_array();
+        CatalogGcResult res = {};
+        bool dry_run = query_flag(req, "dry_run");
+        OciError err = {};
+        int r;
+
+        r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Garbage collection failed");
+        /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
+        if (!dry_run && ctx->builder)
+                (void) builder_cache_prune(ctx->builder);
+        for (size_t i = 0; blobs && i < res.n_blobs; i++)
+                json_array_append_new(blobs, json_string(res.blobs[i]));
+        j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed", (json_int_t) res.blobs_removed,
+                      "bytes_freed", (json_int_t) res.bytes_freed, "layers_removed",
+                      (json_int_t) res.layers_removed, "blobs", blobs);
+        catalog_gc_result_done(&res);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Garbage collection failed");
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_image_unpack(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        ImageRecord rec = {};
+        OciError err = {};
+        const char *path = NULL;
+        int r;
+
+        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
+        if (r == -EFBIG)
+                return http_reply_error(req->conn, 413, "The request body is too large.",
+                                        "Send a small JSON object {\"path\": \"/abs/dir\"}.");
+        if (r < 0 || json_get_string(body, "path", &path) < 0)
+                return http_reply_error(req->conn, 400, "The request body must be a JSON object with a \"path\" string.",
+                                        "Send {\"path\": \"/abs/dir\"}.");
+
+        r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Cannot look up the image");
+        r = image_catalog_unpack(ctx->catalog, rec.digest, path, &err);
+        if (r < 0) {
+                image_record_done(&rec);
+                return api_reply_error(req, r, &err, "Unpacking failed");
+        }
+        _cleanup_free_ char *ref = NULL;
+        r = image_catalog_normalize_ref(req->segments[1], &ref, &err);
+        if (r < 0) {
+                image_record_done(&rec);
+                return api_reply_error(req, r, &err, "Bad reference");
+        }
+        j = json_pack("{s:s,s:s,s:s}", "ref", ref, "digest", rec.digest, "path", path);
+        image_record_done(&rec);
+        return http_reply_json(req->conn, 200, j);
+}

@@ -1,0 +1,355 @@
+/* civetweb setup and the /api dispatcher: auth first, then route, then handler.  Token comparison is
+ * constant time (hashes of both sides compared with sodium_memcmp), so timing leaks nothing. */
+#include "http-server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http-response.h"
+#include "log.h"
+#include "string-util.h"
+
+struct HttpServer {
+        struct mg_context *ctx;
+        char *addr;
+        int port;
+        int stopping;
+        HttpServerConfig cfg;
+        unsigned char token_hash[crypto_generichash_BYTES];
+};
+
+int http_parse_listen(const char *listen, char **ret_addr, unsigned *ret_port) {
+        const char *colon;
+        _cleanup_free_ char *addr = NULL;
+        unsigned char buf[sizeof(struct in6_addr)];
+        char *end;
+        unsigned long port;
+
+        if (isempty(listen))
+                return -EINVAL;
+        if (listen[0] == '[') {
+                const char *close = strchr(listen, ']');
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                addr = strndup(listen + 1, (size_t) (close - listen - 1));
+                colon = close + 1;
+                if (!addr)
+                        return -ENOMEM;
+                if (inet_pton(AF_INET6, addr, buf) != 1)
+                        return -EINVAL;
+        } else {
+                colon = strrchr(listen, ':');
+                if (!colon)
+                        return -EINVAL;
+                addr = strndup(listen, (size_t) (colon - listen));
+                if (!addr)
+                        return -ENOMEM;
+                if (inet_pton(AF_INET, addr, buf) != 1)
+                        return -EINVAL;
+        }
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (errno != 0 || *end || end == colon + 1 || port > 65535)
+                return -EINVAL;
+        *ret_addr = TAKE_PTR(addr);
+        *ret_port = (unsigned) port;
+        return 0;
+}
+
+/* Tries to bind the address ourselves first: civetweb only says "failed", we want to say why. */
+static int probe_listen(const char *addr, unsigned port) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } sa = {};
+        socklen_t len;
+        int fd, one = 1, r = 0;
+
+        if (port == 0)
+                return 0;
+        if (strchr(addr, ':')) {
+                sa.in6.sin6_family = AF_INET6;
+                sa.in6.sin6_port = htons(port);
+                inet_pton(AF_INET6, addr, &sa.in6.sin6_addr);
+                len = sizeof sa.in6;
+        } else {
+                sa.in.sin_family = AF_INET;
+                sa.in.sin_port = htons(port);
+                inet_pton(AF_INET, addr, &sa.in.sin_addr);
+                len = sizeof sa.in;
+        }
+        fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, &sa.sa, len) < 0)
+                r = -errno;
+        else if (listen(fd, 1) < 0)
+                r = -errno;
+        safe_close(fd);
+        return r;
+}
+
+int http_route_match(const char *pattern, char *const *segments, size_t n) {
+        const char *p = pattern;
+        size_t i = 0;
+
+        while (*p) {
+                const char *slash = strchr(p, '/');
+                size_t len = slash ? (size_t) (slash - p) : strlen(p);
+
+                if (i >= n)
+                        return 0;
+                if (!(len == 1 && p[0] == '*') && (strlen(segments[i]) != len || strncmp(p, segments[i], len) != 0))
+                        return 0;
+                i++;
+                p += len;
+                if (*p == '/')
+                        p++;
+        }
+        return i == n;
+}
+
+static bool token_ok(HttpServer *s, struct mg_connection *conn) {
+        const char *auth = mg_get_header(conn, "Authorization");
+        unsigned char h[crypto_generichash_BYTES];
+        const char *tok;
+
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+                return false;
+        tok = auth + 7;
+        while (*tok == ' ')
+                tok++;
+        crypto_generichash(h, sizeof h, (const unsigned char *) tok, strlen(tok), NULL, 0);
+        return sodium_memcmp(h, s->token_hash, sizeof h) == 0;
+}
+
+static void request_free_segments(HttpRequest *req) {
+        for (size_t i = 0; i < req->n_segments; i++)
+                free(req->segments[i]);
+        req->n_segments = 0;
+}
+
+/* Splits the raw (still URL-encoded) path after the prefix and decodes each segment on its own. */
+static int split_path(const char *raw, HttpRequest *req) {
+        const char *p = raw;
+
+        while (*p) {
+                const char *slash = strchr(p, '/');
+                size_t len = slash ? (size_t) (slash - p) : strlen(p);
+                _cleanup_free_ char *enc = NULL, *dec = NULL;
+                int n;
+
+                if (len == 0) /* tolerate "//" and a trailing "/" */
+                        goto next;
+                if (req->n_segments >= HTTP_PATH_SEGMENTS_MAX || len > HTTP_PATH_SEGMENT_MAX * 3)
+                        return -E2BIG;
+                enc = strndup(p, len);
+                dec = malloc(len + 1);
+                if (!enc || !dec)
+                        return -ENOMEM;
+                n = mg_url_decode(enc, (int) len, dec, (int) len + 1, 0);
+                if (n < 0 || (size_t) n != strlen(dec) || (size_t) n > HTTP_PATH_SEGMENT_MAX)
+                        return -EINVAL; /* embedded NUL or too long */
+                req->segments[req->n_segments++] = TAKE_PTR(dec);
+        next:
+                p += len;
+                if (*p == '/')
+                        p++;
+        }
+        return 0;
+}
+
+static int api_dispatch(struct mg_connection *conn, void *cbdata) {
+        HttpServer *s = cbdata;
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
+        bool path_known = false;
+        int r;
+
+        if (!token_ok(s, conn))
+                return http_reply_error(conn, 401, "Missing or wrong API token.",
+                                        "Send 'Authorization: Bearer TOKEN' with the token from the state "
+                                        "directory's admin.token (slipway does this for you).");
+
+        if (!startswith(ri->local_uri, HTTP_API_PREFIX))
+                return http_reply_error(conn, 404, "Unknown API path; this server speaks /api/v1/.",
+                                        "Check the URL.");
+        r = split_path(ri->local_uri + strlen(HTTP_API_PREFIX), &req);
+        if (r < 0) {
+                request_free_segments(&req);
+                return http_reply_error(conn, 400, "The request path is malformed or too long.",
+                                        "URL-encode image references containing '/' or ':'.");
+        }
+
+        for (size_t i = 0; i < s->cfg.n_routes; i++) {
+                const HttpRoute *rt = &s->cfg.routes[i];
+
+                if (!http_route_match(rt->pattern, req.segments, req.n_segments))
+                        continue;
+                path_known = true;
+                if (!streq(rt->method, req.method))
+                        continue;
+                r = rt->handler(&req);
+                request_free_segments(&req);
+                log_debug("%s %s → %d", ri->request_method, ri->local_uri, r);
+                return r > 0 ? r : 500;
+        }
+        request_free_segments(&req);
+        if (path_known)
+                return http_reply_error(conn, 405, "This API path does not support that method.",
+                                        "Check the method (GET, POST, DELETE) for the path.");
+        return http_reply_error(conn, 404, "Unknown API path.", "Check the URL against the API reference.");
+}
+
+static int log_message_cb(const struct mg_connection *conn, const char *message) {
+        log_debug("civetweb: %s", message);
+        return 1;
+}
+
+int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
+        _cleanup_free_ char *addr = NULL;
+        struct mg_callbacks callbacks = { .log_message = log_message_cb };
+        char ports[128], header_max[32], errtext[256] = "";
+        struct mg_error_data error = { .text = errtext, .text_buffer_size = sizeof errtext };
+        struct mg_init_data init = {};
+        HttpServer *s;
+        unsigned port;
+        int r;
+
+        r = http_parse_listen(cfg->listen, &addr, &port);
+        if (r < 0)
+                return r;
+        r = probe_listen(addr, port);
+        if (r < 0)
+                return r;
+
+        snprintf(ports, sizeof ports, "%s", cfg->listen);
+        snprintf(header_max, sizeof header_max, "%u", HTTP_REQUEST_HEADER_MAX);
+        const char *options[] = {
+                "listening_ports", ports,
+                "num_threads", HTTP_SERVER_THREADS,
+                "max_request_size", header_max,
+                "decode_url", "no",          /* we decode per segment: refs carry encoded '/' */
+                "enable_keep_alive", "no",
+                "request_timeout_ms", "60000",
+                NULL,
+        };
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->cfg = *cfg;
+        s->addr = TAKE_PTR(addr);
+        crypto_generichash(s->token_hash, sizeof s->token_hash, (const unsigned char *) cfg->token,
+                           strlen(cfg->token), NULL, 0);
+
+        mg_init_library(0);
+        init = (struct mg_init_data) { .callbacks = &callbacks, .user_data = s, .configuration_options = options };
+        s->ctx = mg_start2(&init, &error);
+        if (!s->ctx) {
+                log_debug("civetweb failed to start: %s", errtext);
+                free(s->addr);
+                free(s);
+                mg_exit_library();
+                return strstr(errtext, "in use") ? -EADDRINUSE : -EIO;
+        }
+        mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
+        s->port = http_server_port(s);
+        *ret = s;
+        return 0;
+}
+
+/* civetweb's master thread notices mg_stop() only when its 2 s poll() ends; a connection to our
+ * own port ends it at once, so SIGTERM stops slipwayd promptly. */
+static void *stop_waker(void *userdata) {
+        HttpServer *s = userdata;
+        int port = s->port;
+        bool v6 = strchr(s->addr, ':');
+        const char *target = v6 ? (streq(s->addr, "::") ? "::1" : s->addr)
+                                : (streq(s->addr, "0.0.0.0") ? "127.0.0.1" : s->addr);
+
+        for (int i = 0; i < 100 && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && port > 0; i++) {
+                union {
+                        struct sockaddr sa;
+                        struct sockaddr_in in;
+                        struct sockaddr_in6 in6;
+                } sa = {};
+                socklen_t len;
+                int fd;
+
+                if (v6) {
+                        sa.in6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+                        inet_pton(AF_INET6, target, &sa.in6.sin6_addr);
+                        len = sizeof sa.in6;
+                } else {
+                        sa.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port) };
+                        inet_pton(AF_INET, target, &sa.in.sin_addr);
+                        len = sizeof sa.in;
+                }
+                fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd >= 0) {
+                        (void) connect(fd, &sa.sa, len);
+                        safe_close(fd);
+                }
+                usleep(20 * 1000);
+        }
+        return NULL;
+}
+
+HttpServer *http_server_stop(HttpServer *s) {
+        pthread_t waker;
+        bool have_waker;
+
+        if (!s)
+                return NULL;
+        if (s->ctx) {
+                have_waker = pthread_create(&waker, NULL, stop_waker, s) == 0;
+                mg_stop(s->ctx);
+                __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+                if (have_waker)
+                        pthread_join(waker, NULL);
+                mg_exit_library();
+        }
+        free(s->addr);
+        free(s);
+        return NULL;
+}
+
+int http_server_port(HttpServer *s) {
+        struct mg_server_port ports[4];
+        int n = mg_get_server_ports(s->ctx, ELEMENTSOF(ports), ports);
+
+        if (n <= 0)
+                return -EIO;
+        return ports[0].port;
+}
+
+int http_request_query(HttpRequest *req, const char *name, char *buf, size_t size) {
+        const struct mg_request_info *ri = mg_get_request_info(req->conn);
+        _cleanup_free_ char *tmp = NULL;
+        int n;
+
+        if (!ri->query_string)
+                return -ENOENT;
+        /* mg_get_var() clears the buffer even when the name is absent: keep the caller's default. */
+        tmp = malloc(size);
+        if (!tmp)
+                return -ENOMEM;
+        n = mg_get_var(ri->query_string, strlen(ri->query_string), name, tmp, size);
+        if (n == -1)
+                return -ENOENT;
+        if (n < 0)
+                return -E2BIG;
+        memcpy(buf, tmp, (size_t) n + 1);
+        return n;
+}
