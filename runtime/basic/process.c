@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,23 +34,57 @@ static int move_fd(int from, int to) {
         return dup2(from, to) < 0 ? -1 : 0;
 }
 
+/* Child side of wait_for_exec: tells the parent why the child gave up, then exits. */
+static _noreturn_ void child_fail(int report_fd, int status) {
+        int e = errno > 0 ? errno : EIO;
+
+        if (report_fd >= 0)
+                (void) !write(report_fd, &e, sizeof(e));
+        _exit(status);
+}
+
 pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
         SpawnOptions defaults = SPAWN_OPTIONS_INIT;
         pid_t parent = getpid(), pid;
+        int report[2] = { -EBADF, -EBADF };
 
         if (!opts)
                 opts = &defaults;
-        pid = fork();
-        if (pid < 0)
+        /* The write end is O_CLOEXEC: a successful exec closes it and the parent reads EOF. */
+        if (opts->wait_for_exec && pipe2(report, O_CLOEXEC) < 0)
                 return -errno;
-        if (pid > 0)
-                return pid;
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                safe_close(report[0]);
+                safe_close(report[1]);
+                return -e;
+        }
+        if (pid > 0) {
+                int e = 0;
+                ssize_t n;
+
+                if (!opts->wait_for_exec)
+                        return pid;
+                safe_close(report[1]);
+                do
+                        n = read(report[0], &e, sizeof(e));
+                while (n < 0 && errno == EINTR);
+                safe_close(report[0]);
+                if (n == 0)
+                        return pid; /* exec'd */
+                (void) wait_for_pid(pid, NULL);
+                return n == (ssize_t) sizeof(e) && e > 0 ? -e : -EIO;
+        }
 
         /* Child. */
+        safe_close(report[0]);
         reset_signals();
-        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-                _exit(255);
+        if (!opts->keep_on_parent_death) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != parent)
+                        _exit(255);
+        }
         if (opts->new_session)
                 (void) setsid();
 
@@ -57,17 +92,22 @@ pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
         if (in < 0)
                 in = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (in < 0 || move_fd(in, STDIN_FILENO) < 0)
-                _exit(255);
+                child_fail(report[1], 255);
         if (opts->stdout_fd >= 0 && move_fd(opts->stdout_fd, STDOUT_FILENO) < 0)
-                _exit(255);
+                child_fail(report[1], 255);
         if (opts->stderr_fd >= 0 && move_fd(opts->stderr_fd, STDERR_FILENO) < 0)
-                _exit(255);
+                child_fail(report[1], 255);
         if (opts->cwd && chdir(opts->cwd) < 0)
-                _exit(255);
+                child_fail(report[1], 255);
+        /* A child that outlives us must not pin anything of ours (a listening socket would keep our
+         * port busy after a restart) even if some library forgot O_CLOEXEC. */
+        if (opts->keep_on_parent_death)
+                (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
         execvpe(argv[0], argv, opts->env ? opts->env : environ);
-        fprintf(stderr, "Failed to execute %s: %m\n", argv[0]);
-        _exit(127);
+        if (report[1] < 0)
+                fprintf(stderr, "Failed to execute %s: %m\n", argv[0]);
+        child_fail(report[1], 127);
 }
 
 pid_t fork_function(int (*fn)(void *userdata), void *userdata) {

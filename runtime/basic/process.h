@@ -1,5 +1,6 @@
 /* Spawning children: fork only to exec, or to run one sandboxed function and _exit.
- * Children get a clean signal mask, die with their parent, and inherit only the fds named. */
+ * Children get a clean signal mask, die with their parent (unless asked not to), and inherit only the
+ * fds named. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,6 +13,8 @@ typedef struct SpawnOptions {
         char **env;    /* NULL: inherit */
         const char *cwd;
         bool new_session;
+        bool keep_on_parent_death; /* no PDEATHSIG, every fd but 0-2 closed on exec: the child outlives us */
+        bool wait_for_exec;        /* return only once the child has exec'd; a failed exec → -errno */
 } SpawnOptions;
 
 #define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }

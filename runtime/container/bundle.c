@@ -6,6 +6,7 @@
 
 #include "container-profile.h"
 #include "fs-util.h"
+#include "idmap.h"
 #include "json-util.h"
 #include "macro.h"
 
@@ -72,14 +73,25 @@ static json_t *capabilities(void) {
         return caps;
 }
 
-static json_t *namespaces(const char *netns_path) {
+static json_t *namespaces(const char *netns_path, bool userns) {
         json_t *net = netns_path ? json_pack("{s:s,s:s}", "type", "network", "path", netns_path) :
                                    json_pack("{s:s}", "type", "network");
+        json_t *a;
 
         /* No cgroup namespace: systemd-nspawn refuses one on hybrid hosts, and it adds nothing
          * here since /sys/fs/cgroup is not mounted into the container. */
-        return json_pack("[{s:s},{s:s},{s:s},{s:s},o]", "type", "pid", "type", "ipc", "type", "uts", "type",
-                         "mount", net);
+        a = json_pack("[{s:s},{s:s},{s:s},{s:s},o]", "type", "pid", "type", "ipc", "type", "uts", "type", "mount",
+                      net);
+        if (a && userns && json_array_append_new(a, json_pack("{s:s}", "type", "user")) < 0) {
+                json_decref(a);
+                return NULL;
+        }
+        return a;
+}
+
+static json_t *id_mappings(uid_t shift) {
+        return json_pack("[{s:I,s:I,s:I}]", "containerID", (json_int_t) 0, "hostID", (json_int_t) shift, "size",
+                         (json_int_t) IDMAP_RANGE_SIZE);
 }
 
 static json_t *resources(const BundleSpec *spec) {
@@ -131,12 +143,18 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
         if (!process)
                 return -ENOMEM;
 
-        linux_ = json_pack("{s:o,s:o,s:o,s:o}", "namespaces", namespaces(spec->netns_path), "maskedPaths",
-                           string_array(container_masked_paths), "readonlyPaths",
+        if (spec->uid_shift > 0 &&
+            (spec->uid_shift % IDMAP_RANGE_SIZE != 0 || (uint64_t) spec->uid_shift + IDMAP_RANGE_SIZE > UINT32_MAX))
+                return -EINVAL;
+        linux_ = json_pack("{s:o,s:o,s:o,s:o}", "namespaces", namespaces(spec->netns_path, spec->uid_shift > 0),
+                           "maskedPaths", string_array(container_masked_paths), "readonlyPaths",
                            string_array(container_readonly_paths), "seccomp", container_seccomp_profile());
         if (!linux_)
                 return -ENOMEM;
         if (spec->cgroup_resources && json_object_set_new(linux_, "resources", resources(spec)) < 0)
+                return -ENOMEM;
+        if (spec->uid_shift > 0 && (json_object_set_new(linux_, "uidMappings", id_mappings(spec->uid_shift)) < 0 ||
+                                    json_object_set_new(linux_, "gidMappings", id_mappings(spec->uid_shift)) < 0))
                 return -ENOMEM;
 
         mounts = default_mounts();

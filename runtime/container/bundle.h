@@ -32,7 +32,10 @@ typedef struct BundleSpec {
         uint64_t memory_max;           /* bytes; 0 = unlimited */
         uint64_t pids_max;             /* 0 = unlimited */
         uint64_t cpu_quota_us;         /* per 100 ms period; 0 = unlimited */
-        bool cgroup_resources;         /* emit linux.resources (only where the host can apply them) */
+        bool cgroup_resources;         /* emit linux.resources (only where nspawn_cgroup_resources_supported()) */
+        uid_t uid_shift;               /* > 0: own user namespace, container uid/gid 0..65535 = host
+                                        * uid_shift.. (a multiple of 65536; the rootfs must be mounted with
+                                        * overlay_mount_shifted() for the same shift); 0: none */
 } BundleSpec;
 
 /* Builds the config.json document. */

@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <poll.h>
 #include <sys/syscall.h>
+#include <systemd/sd-daemon.h>
 
 #include "fs-util.h"
 #include "macro.h"
@@ -28,6 +29,10 @@ bool nspawn_needs_unified_env(void) {
         /* Hybrid or legacy: nspawn wants systemd's unified hierarchy; we have it at
          * /sys/fs/cgroup/unified when the host mounted it, which is all nspawn needs. */
         return true;
+}
+
+bool nspawn_cgroup_resources_supported(void) {
+        return sd_booted() > 0 && access("/run/dbus/system_bus_socket", F_OK) == 0;
 }
 
 static char **build_env(bool keep_tmp) {
@@ -71,7 +76,6 @@ pid_t nspawn_start(const NspawnRun *run) {
                 (char *) "systemd-nspawn",
                 (char *) "--quiet",
                 (char *) "--register=no",
-                (char *) "--keep-unit",
                 (char *) "--console=pipe",
                 (char *) "--link-journal=no",
                 (char *) "--resolv-conf=off",
@@ -79,12 +83,17 @@ pid_t nspawn_start(const NspawnRun *run) {
                 bundle_arg,
                 machine_arg,
                 kill_arg,
+                (char *) "--keep-unit", /* last: dropped for own_scope */
                 NULL,
         };
+        if (run->own_scope)
+                argv[ELEMENTSOF(argv) - 2] = NULL;
         opts.stdout_fd = run->stdout_fd;
         opts.stderr_fd = run->stderr_fd >= 0 ? run->stderr_fd : run->stdout_fd;
         opts.env = env;
         opts.new_session = true;
+        opts.keep_on_parent_death = run->detach;
+        opts.wait_for_exec = run->detach; /* a state file must never name a pid that is not nspawn yet */
         return spawn_process(argv, &opts);
 }
 

@@ -13,11 +13,21 @@ typedef struct NspawnRun {
         int stderr_fd;            /* -1: same as stdout_fd */
         const char *kill_signal;  /* signal nspawn sends the payload on SIGTERM; NULL: SIGTERM */
         bool keep_tmp;            /* leave the root's /tmp as it is (build steps) instead of a fresh tmpfs */
+        bool detach;              /* no PDEATHSIG: nspawn (and the container) outlive the caller */
+        bool own_scope;           /* let nspawn allocate its own systemd scope (no --keep-unit): needed for
+                                   * the bundle's linux.resources to apply; only where
+                                   * nspawn_cgroup_resources_supported() */
 } NspawnRun;
 
 /* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are
  * not under systemd's cgroup management). */
 bool nspawn_needs_unified_env(void);
+
+/* Whether a bundle's linux.resources (memory, pids, cpu) can take effect.  systemd-nspawn 252 turns
+ * them into unit properties: it needs the system bus just to parse them (without D-Bus it exits 1
+ * before starting anything) and applies them only to a scope it allocates itself through systemd
+ * (with --keep-unit they are ignored).  So: true only with systemd as PID 1 and a system bus. */
+bool nspawn_cgroup_resources_supported(void);
 
 /* Starts systemd-nspawn for the bundle; returns its pid. */
 pid_t nspawn_start(const NspawnRun *run);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "idmap.h"
 #include "macro.h"
 
 static int sys_fsopen(const char *fsname, unsigned flags) {
@@ -105,6 +106,55 @@ int overlay_mount(const char *const *lower, size_t n, const char *upper, const c
         if (r < 0)
                 return -errno;
         return 0;
+}
+
+int overlay_mount_shifted(const char *const *lower, size_t n, const char *upper, const char *work,
+                          const char *target, const char *shim_dir, uid_t shift) {
+        _cleanup_close_ int userns = -EBADF;
+        _cleanup_free_ int *fds = NULL;
+        _cleanup_free_ char *paths = NULL;
+        _cleanup_free_ const char **lower_paths = NULL;
+        const size_t path_max = 32;
+        size_t n_trees = n + (shim_dir ? 1 : 0);
+        int r;
+
+        if (shift == 0)
+                return overlay_mount(lower, n, upper, work, target, shim_dir);
+        if (n > OVERLAY_LAYERS_MAX)
+                return -E2BIG;
+        if (upper && !work)
+                return -EINVAL;
+
+        r = idmap_userns_new(shift, &userns);
+        if (r < 0)
+                return r;
+        fds = malloc(MAX(n_trees, 1U) * sizeof(int));
+        paths = malloc(MAX(n_trees, 1U) * path_max);
+        lower_paths = malloc(MAX(n, 1U) * sizeof(char *));
+        if (!fds || !paths || !lower_paths)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_trees; i++)
+                fds[i] = -EBADF;
+
+        /* The overlay takes its own references to the layers: the detached clones only need to live
+         * until the mount exists. */
+        for (size_t i = 0; i < n_trees; i++) {
+                r = idmap_clone_tree(i < n ? lower[i] : shim_dir, userns, &fds[i]);
+                if (r < 0)
+                        goto finish;
+                snprintf(paths + i * path_max, path_max, "/proc/self/fd/%d", fds[i]);
+                if (i < n)
+                        lower_paths[i] = paths + i * path_max;
+        }
+        if (upper && lchown(upper, shift, shift) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        r = overlay_mount(lower_paths, n, upper, work, target, shim_dir ? paths + n * path_max : NULL);
+finish:
+        for (size_t i = 0; i < n_trees; i++)
+                safe_close(fds[i]);
+        return r;
 }
 
 int overlay_umount(const char *target) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define OVERLAY_LAYERS_MAX 128U
 
@@ -12,6 +13,13 @@
  * /usr is put at the bottom when shim_dir is given. */
 int overlay_mount(const char *const *lower, size_t n, const char *upper, const char *work, const char *target,
                   const char *shim_dir);
+/* Same, for a container in a user namespace whose root is host uid `shift` (see idmap.h): every
+ * lower (and the shim) is used through an idmapped clone, so image files owned by host root appear
+ * owned by the container's root without being chowned or copied up.  The upper is not idmapped (the
+ * kernel creates overlayfs' work files as the mounter): its root directory is chowned to shift, and
+ * what the container writes is stored with its host uids (shift + n).  shift 0: overlay_mount(). */
+int overlay_mount_shifted(const char *const *lower, size_t n, const char *upper, const char *work,
+                          const char *target, const char *shim_dir, uid_t shift);
 int overlay_umount(const char *target);
 
 /* Creates (once) the shim lower directory: shim_dir/usr/. */

@@ -1,0 +1,921 @@
+/* Live test of instances and probes: busybox httpd instances in their own netns on a test bridge,
+ * probed from the host; logs; adoption after the starting process died; the pid-reuse guard; stop
+ * with a handled STOPSIGNAL and with an ignored one.  Needs root; everything it creates is removed,
+ * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "bridge.h"
+#include "bundle.h"
+#include "fs-util.h"
+#include "idmap.h"
+#include "ifname.h"
+#include "instance.h"
+#include "macro.h"
+#include "netns.h"
+#include "nspawn.h"
+#include "overlay.h"
+#include "probe.h"
+#include "process.h"
+#include "subnet-pool.h"
+#include "veth.h"
+
+#define HTTP_PORT 8080
+#define START_TIMEOUT_MS 10000
+
+static void cleanup(void);
+
+#define CHECK(x)                                                                              \
+        do {                                                                                  \
+                if (!(x)) {                                                                   \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
+                        cleanup();                                                            \
+                        exit(1);                                                              \
+                }                                                                             \
+        } while (0)
+#define CHECK_OK(expr)                                                                       \
+        do {                                                                                 \
+                int _r = (expr);                                                             \
+                if (_r < 0) {                                                                \
+                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
+                                strerror(-_r));                                              \
+                        cleanup();                                                           \
+                        exit(1);                                                             \
+                }                                                                            \
+        } while (0)
+
+#define MAX_SLOTS 8
+
+static struct {
+        char top[64];
+        pid_t pid; /* the test process: forked children must not clean up */
+        char bridge[IFNAMSIZ], veth[3][IFNAMSIZ], netns[3][32];
+        NetSubnet subnet;
+        struct in_addr ip[3];
+        char ip_s[3][INET_ADDRSTRLEN];
+        bool net_up;
+        bool userns_ok;
+        struct {
+                char *dir, *root;
+                Instance *inst;
+                bool mounted;
+        } slot[MAX_SLOTS];
+} T = { .top = "/tmp/test-instance-XXXXXX" };
+
+static void cleanup(void) {
+        if (getpid() != T.pid)
+                return;
+        for (size_t k = 0; k < MAX_SLOTS; k++) {
+                if (!T.slot[k].dir)
+                        continue;
+                if (!T.slot[k].inst)
+                        (void) instance_adopt(T.slot[k].dir, &T.slot[k].inst); /* started by a child */
+                if (T.slot[k].inst) {
+                        (void) instance_kill(T.slot[k].inst);
+                        T.slot[k].inst = instance_free(T.slot[k].inst);
+                }
+                if (T.slot[k].mounted)
+                        (void) overlay_umount(T.slot[k].root);
+                T.slot[k].mounted = false;
+        }
+        if (T.net_up) {
+                for (size_t k = 0; k < 3; k++) {
+                        (void) netns_delete(T.netns[k]);
+                        (void) net_veth_delete(T.veth[k]);
+                }
+                (void) net_bridge_delete(T.bridge);
+                T.net_up = false;
+        }
+        if (T.top[0] == '/' && !strstr(T.top, "XXXXXX"))
+                (void) rm_rf(T.top);
+}
+
+static void on_signal(int sig) {
+        cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+static char *p(const char *rel) {
+        char *r = path_join(T.top, rel);
+        CHECK(r);
+        return r;
+}
+
+static double ms_since(const struct timespec *a) {
+        struct timespec b;
+
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (b.tv_sec - a->tv_sec) * 1e3 + (b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void make_layer(void) {
+        static const char *const applets[] = { "sh", "echo", "cat",   "sleep", "httpd",
+                                               "ls", "id",   "touch", "grep",  NULL };
+        _cleanup_free_ char *bin = p("layer/bin"), *bb = p("layer/bin/busybox"), *www = p("layer/www"),
+                            *index = p("layer/www/index.html");
+        char *cp[] = { (char *) "cp", (char *) "/bin/busybox", bb, NULL };
+        static const char page[] = "<h1>slipway</h1>\n";
+
+        CHECK_OK(mkdir_p(bin, 0755));
+        CHECK_OK(mkdir_p(www, 0755));
+        CHECK(run_process(cp, NULL) == 0);
+        for (size_t i = 0; applets[i]; i++) {
+                _cleanup_free_ char *l = path_join(bin, applets[i]);
+                CHECK(symlink("busybox", l) == 0);
+        }
+        CHECK_OK(write_file_atomic(index, page, strlen(page), 0644));
+}
+
+static void setup_network(void) {
+        _cleanup_free_ NetSubnet *host = NULL;
+        NetSubnet pool;
+        char key[64];
+        size_t n = 0;
+
+        for (size_t k = 0; k < 3; k++) {
+                snprintf(key, sizeof(key), "test-instance/%d/%zu", (int) T.pid, k);
+                CHECK_OK(net_ifname_from_key("swv", key, T.veth[k]));
+                snprintf(T.netns[k], sizeof(T.netns[k]), "swi-%d-%zu", (int) T.pid, k);
+        }
+        snprintf(key, sizeof(key), "test-instance/%d", (int) T.pid);
+        CHECK_OK(net_ifname_from_key("swt", key, T.bridge));
+
+        /* A test subnet nobody on this host uses (other test runs included); the upper half of
+         * 10.254/16, as test-net (which may run at the same time) allocates from the bottom. */
+        CHECK_OK(net_subnet_parse("10.254.128.0/17", &pool));
+        CHECK_OK(net_host_subnets(&host, &n));
+        CHECK_OK(net_subnet_pool_allocate(&pool, host, n, &T.subnet));
+
+        T.net_up = true;
+        CHECK_OK(net_bridge_create(T.bridge, &T.subnet));
+        for (size_t k = 0; k < 3; k++) {
+                CHECK_OK(net_subnet_address(&T.subnet, 100 + (uint32_t) k, &T.ip[k]));
+                CHECK(inet_ntop(AF_INET, &T.ip[k], T.ip_s[k], sizeof(T.ip_s[k])));
+        }
+        for (size_t k = 0; k < 2; k++) {
+                NetVethConfig c = {
+                        .netns = T.netns[k],
+                        .host_ifname = T.veth[k],
+                        .bridge = T.bridge,
+                        .address = T.ip[k],
+                        .prefixlen = T.subnet.prefixlen,
+                        .gateway = net_subnet_host_address(&T.subnet),
+                };
+                CHECK_OK(netns_create(T.netns[k]));
+                CHECK_OK(net_veth_setup(&c));
+        }
+}
+
+/* Prepares slot k: overlay root over the busybox layer and a bundle running args. */
+static void prepare_full(size_t k, const char *name, char *const *args, const char *netns, uid_t shift,
+                         bool resources) {
+        _cleanup_free_ char *upper = NULL, *work = NULL, *bundle = NULL, *shim = p("shim"),
+                            *lower = p("layer"), *netns_path = NULL;
+        const char *lowers[] = { lower };
+        char *env[] = { (char *) "PATH=/bin", NULL };
+
+        CHECK(k < MAX_SLOTS && !T.slot[k].dir);
+        T.slot[k].dir = p(name);
+        T.slot[k].root = path_join(T.slot[k].dir, "rootfs");
+        upper = path_join(T.slot[k].dir, "upper");
+        work = path_join(T.slot[k].dir, "work");
+        bundle = path_join(T.slot[k].dir, "bundle");
+        CHECK(T.slot[k].root && upper && work && bundle);
+        CHECK_OK(mkdir_p(T.slot[k].root, 0755));
+        CHECK_OK(mkdir_p(upper, 0755));
+        CHECK_OK(mkdir_p(work, 0755));
+        CHECK_OK(mkdir_p(bundle, 0700));
+        CHECK_OK(overlay_shim_ensure(shim));
+        CHECK_OK(overlay_mount_shifted(lowers, 1, upper, work, T.slot[k].root, shim, shift));
+        T.slot[k].mounted = true;
+        if (netns)
+                CHECK(asprintf(&netns_path, "/run/netns/%s", netns) > 0);
+
+        BundleSpec spec = { .rootfs = T.slot[k].root,
+                            .args = args,
+                            .env = env,
+                            .hostname = name,
+                            .netns_path = netns_path,
+                            .uid_shift = shift,
+                            .cgroup_resources = resources,
+                            .memory_max = 64ULL << 20,
+                            .pids_max = 64,
+                            .cpu_quota_us = 50000 };
+        CHECK_OK(bundle_write(bundle, &spec));
+}
+
+static void prepare_shifted(size_t k, const char *name, char *const *args, const char *netns, uid_t shift) {
+        prepare_full(k, name, args, netns, shift, false);
+}
+
+static void prepare(size_t k, const char *name, char *const *args, const char *netns) {
+        prepare_shifted(k, name, args, netns, 0);
+}
+
+static void release(size_t k) {
+        if (T.slot[k].inst)
+                T.slot[k].inst = instance_free(T.slot[k].inst);
+        if (T.slot[k].mounted)
+                CHECK_OK(overlay_umount(T.slot[k].root));
+        T.slot[k].mounted = false;
+}
+
+static Instance *start_full(size_t k, const char *machine, int stop_signal, bool resources) {
+        _cleanup_free_ char *bundle = path_join(T.slot[k].dir, "bundle");
+        InstanceSpec s = { .dir = T.slot[k].dir,
+                           .bundle_dir = bundle,
+                           .machine_name = machine,
+                           .stop_signal = stop_signal,
+                           .cgroup_resources = resources };
+
+        CHECK(bundle);
+        CHECK_OK(instance_start(&s, &T.slot[k].inst));
+        return T.slot[k].inst;
+}
+
+static Instance *start(size_t k, const char *machine, int stop_signal) {
+        return start_full(k, machine, stop_signal, false);
+}
+
+static ProbeResult probe(ProbeType type, const char *address, uint16_t port, const char *path) {
+        ProbeSpec s = { .type = type, .address = address, .port = port, .path = path, .timeout_ms = 2000 };
+        ProbeResult r;
+
+        CHECK_OK(probe_run(&s, &r));
+        fprintf(stderr, "  probe: %s (healthy=%d)\n", r.message, r.healthy);
+        return r;
+}
+
+/* Retries a TCP probe until the instance answers; returns the time it took. */
+static double wait_tcp(const char *address, const struct timespec *since) {
+        for (;;) {
+                ProbeSpec s = {
+                        .type = PROBE_TCP, .address = address, .port = HTTP_PORT, .timeout_ms = 200
+                };
+                ProbeResult r;
+
+                CHECK_OK(probe_run(&s, &r));
+                if (r.healthy)
+                        return ms_since(since);
+                if (ms_since(since) >= START_TIMEOUT_MS && getenv("TEST_KEEP"))
+                        pause();
+                CHECK(ms_since(since) < START_TIMEOUT_MS);
+                usleep(5 * 1000);
+        }
+}
+
+static bool file_contains(const char *dir, const char *name, const char *needle) {
+        _cleanup_free_ char *path = path_join(dir, name), *data = NULL;
+
+        CHECK(path);
+        if (read_full_file(path, &data, NULL) < 0)
+                return false;
+        return strstr(data, needle);
+}
+
+static void test_spawn_options(void) {
+        char *missing[] = { (char *) "/nonexistent/slipway-no-such-binary", NULL };
+        char *ok[] = { (char *) "true", NULL };
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        pid_t pid;
+
+        o.wait_for_exec = true;
+        CHECK(spawn_process(missing, &o) == -ENOENT); /* reported, and the child already reaped */
+        pid = spawn_process(ok, &o);
+        CHECK(pid > 0 && wait_for_pid(pid, NULL) == 0);
+}
+
+static void test_probe_spec(void) {
+        Probe *pr = NULL;
+        ProbeSpec s = {
+                .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10
+        };
+
+        CHECK(probe_new(&s, &pr) == -EINVAL); /* space in path */
+        s.path = "relative";
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.path = "/ok";
+        s.address = "not-an-address";
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.address = "10.0.0.1";
+        s.timeout_ms = 0;
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        s.timeout_ms = 10;
+        s.port = 0;
+        CHECK(probe_new(&s, &pr) == -EINVAL);
+        CHECK(probe_type_from_string("http") == PROBE_HTTP && probe_type_from_string("udp") < 0);
+        CHECK(instance_signal_from_string("SIGTERM") == SIGTERM &&
+              instance_signal_from_string("QUIT") == SIGQUIT &&
+              instance_signal_from_string("9") == SIGKILL &&
+              instance_signal_from_string("SIGRTMIN+3") == SIGRTMIN + 3 &&
+              instance_signal_from_string("SIGBOGUS") == -EINVAL &&
+              instance_signal_from_string("0") == -EINVAL);
+}
+
+/* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
+static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                  .sin_port = htons(port) };
+        socklen_t l = sizeof(sa);
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
+
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
+                safe_close(fd);
+                return -errno;
+        }
+        if (ret_port)
+                *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+/* A canned HTTP peer on 127.0.0.1: answers the i-th connection with responses[i] (NULL: say nothing
+ * and keep the connection open until the peer closes), after checking the request it got. */
+static const char *const canned[] = {
+        "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n",
+        "HTTP/1.0 503 Service Unavailable\r\n\r\n",
+        "SSH-2.0-OpenSSH_9.2\r\n",
+        "", /* close at once */
+        NULL,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+};
+static int canned_fd;
+
+static int canned_server(void *userdata) {
+        char req[2048];
+
+        for (size_t k = 0; k < ELEMENTSOF(canned); k++) {
+                int c = accept4(canned_fd, NULL, NULL, SOCK_CLOEXEC);
+                ssize_t n, got = 0;
+
+                if (c < 0)
+                        return 10;
+                /* Read the whole request head. */
+                while (!memmem(req, (size_t) got, "\r\n\r\n", 4)) {
+                        n = read(c, req + got, sizeof(req) - 1 - (size_t) got);
+                        if (n <= 0)
+                                return 11;
+                        got += n;
+                }
+                req[got] = 0;
+                if (!strstr(req, "GET /healthz HTTP/1.1\r\n") || !strstr(req, "\r\nHost: 127.0.0.1:") ||
+                    !strstr(req, "\r\nConnection: close\r\n"))
+                        return 12;
+                if (!canned[k]) {
+                        (void) !read(c, req, 1); /* until the prober gives up */
+                } else if (loop_write(c, canned[k], strlen(canned[k])) < 0)
+                        return 13;
+                safe_close(c);
+        }
+        return 0;
+}
+
+static void test_probe_local(void) {
+        ProbeSpec s = { .type = PROBE_HTTP, .address = "127.0.0.1", .path = "/healthz", .timeout_ms = 2000 };
+        ProbeResult r;
+        pid_t pid;
+
+        canned_fd = listener(0, true, &s.port);
+        CHECK(canned_fd >= 0);
+        pid = fork_function(canned_server, NULL);
+        CHECK(pid > 0);
+
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(r.healthy && r.http_status == 302); /* redirects count as healthy */
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.http_status == 503 && strstr(r.message, "HTTP 503 from 127.0.0.1:"));
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.http_status == 0 && r.error == EBADMSG);
+        CHECK_OK(probe_run(&s, &r));
+        CHECK(!r.healthy && r.error == ECONNRESET && strstr(r.message, "without a response"));
+        s.timeout_ms = 300;
+        CHECK_OK(probe_run(&s, &r));
+        fprintf(stderr, "  probe: %s\n", r.message);
+        CHECK(!r.healthy && r.error == ETIMEDOUT && strstr(r.message, "300 ms"));
+
+        /* The same as an event loop drives it: wait on fd/events or the deadline, then step. */
+        {
+                Probe *pr = NULL;
+                int k = 0, rr;
+
+                s.timeout_ms = 2000;
+                CHECK_OK(probe_new(&s, &pr));
+                rr = probe_start(pr);
+                while (rr == 0) {
+                        struct pollfd pfd = { .fd = probe_fd(pr), .events = (short) probe_events(pr) };
+                        CHECK(pfd.fd >= 0 && pfd.events != 0 && probe_deadline_usec(pr) > 0);
+                        CHECK(poll(&pfd, 1, 2000) >= 0);
+                        rr = probe_step(pr, (uint32_t) pfd.revents);
+                        k++;
+                }
+                CHECK(rr == 1 && k >= 1);
+                CHECK(probe_result(pr)->healthy && probe_result(pr)->http_status == 200);
+                probe_free(pr);
+        }
+        CHECK(wait_for_pid(pid, NULL) == 0);
+        canned_fd = safe_close(canned_fd);
+}
+
+/* httpd in the background; the shell is PID 1 and leaves cleanly on its stop signal. */
+static char *const *web_args(const char *sig) {
+        static char script[512];
+        static char *args[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+
+        snprintf(script, sizeof(script),
+                 "trap 'echo bye; exit 0' %s; echo started-out; echo started-err >&2; "
+                 "httpd -p %d -h /www; while :; do sleep 1 & wait; done",
+                 sig, HTTP_PORT);
+        return args;
+}
+
+static void test_web(void) {
+        char machine[64];
+        struct timespec t0;
+        InstanceState st;
+        int status = -1;
+        ProbeResult r;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-web", (int) T.pid);
+        prepare(0, "web", web_args("QUIT"), T.netns[0]);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        Instance *i = start(0, machine, SIGQUIT); /* the image's STOPSIGNAL */
+        fprintf(stderr, "web: first TCP answer after %.1f ms\n", wait_tcp(T.ip_s[0], &t0));
+
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_RUNNING && instance_is_child(i));
+
+        r = probe(PROBE_HTTP, T.ip_s[0], HTTP_PORT, "/index.html");
+        CHECK(r.healthy && r.http_status == 200 && r.error == 0);
+        r = probe(PROBE_HTTP, T.ip_s[0], HTTP_PORT, "/missing");
+        CHECK(!r.healthy && r.http_status == 404 && strstr(r.message, "HTTP 404 from ") &&
+              strstr(r.message, "/missing"));
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
+        CHECK(r.healthy && r.error == 0);
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT + 1, NULL);
+        CHECK(!r.healthy && r.error == ECONNREFUSED && strstr(r.message, "refused"));
+        /* Nobody listens at .200 of the test subnet: no ARP answer, the probe times out. */
+        {
+                struct in_addr none;
+                char none_s[INET_ADDRSTRLEN];
+                ProbeSpec s = { .type = PROBE_HTTP,
+                                .address = none_s,
+                                .port = HTTP_PORT,
+                                .path = "/",
+                                .timeout_ms = 300 };
+                CHECK_OK(net_subnet_address(&T.subnet, 200, &none));
+                CHECK(inet_ntop(AF_INET, &none, none_s, sizeof(none_s)));
+                CHECK_OK(probe_run(&s, &r));
+                fprintf(stderr, "  probe: %s\n", r.message);
+                CHECK(!r.healthy && (r.error == ETIMEDOUT || r.error == EHOSTUNREACH));
+        }
+
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-out"));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDERR_LOG, "started-err"));
+        CHECK(!file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-err"));
+
+        /* Copy-truncate rotation: the old lines move to .1, the container keeps writing to the log. */
+        CHECK(instance_logs_rotate(T.slot[0].dir, INSTANCE_LOG_MAX_DEFAULT) == 0);
+        CHECK(instance_logs_rotate(T.slot[0].dir, 4) == 2);
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG ".1", "started-out"));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDERR_LOG ".1", "started-err"));
+        CHECK(!file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "started-out"));
+
+        /* Stop with the image's STOPSIGNAL (SIGQUIT, via nspawn's --kill-signal): the trap runs. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(instance_stop(i, 0, 5000) == 1);
+        fprintf(stderr, "web: stopped cleanly in %.1f ms\n", ms_since(&t0));
+        CHECK(file_contains(T.slot[0].dir, INSTANCE_STDOUT_LOG, "bye")); /* after the truncation */
+        {
+                /* O_APPEND: after the truncation the writer continues at 0, leaving no hole of NULs. */
+                _cleanup_free_ char *path = path_join(T.slot[0].dir, INSTANCE_STDOUT_LOG), *data = NULL;
+                size_t size;
+                CHECK(path && read_full_file(path, &data, &size) == 0 && size > 0 && !memchr(data, 0, size));
+        }
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_EXITED && status == 0);
+        r = probe(PROBE_TCP, T.ip_s[0], HTTP_PORT, NULL);
+        CHECK(!r.healthy);
+        release(0);
+}
+
+static uint16_t leak_port;
+
+static int start_and_exit(void *userdata) {
+        char **a = userdata;
+        _cleanup_free_ char *bundle = path_join(a[0], "bundle");
+        InstanceSpec s = { .dir = a[0], .bundle_dir = bundle, .machine_name = a[1] };
+        Instance *i = NULL;
+
+        /* An API socket some library forgot to mark O_CLOEXEC must not end up pinned by nspawn. */
+        if (listener(leak_port, false, NULL) < 0)
+                return 2;
+
+        /* Like slipwayd being killed -9 right after starting an instance: nothing is stopped or freed. */
+        if (instance_start(&s, &i) < 0)
+                return 1;
+        raise(SIGKILL);
+        return 3;
+}
+
+static void test_adopt(void) {
+        char machine[64];
+        InstanceState st;
+        ProbeResult r;
+        pid_t child;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-adopt", (int) T.pid);
+        prepare(1, "adopt", web_args("TERM"), T.netns[1]);
+        char *a[] = { T.slot[1].dir, machine };
+        int probe_fd = listener(0, true, &leak_port);
+        CHECK(probe_fd >= 0);
+        safe_close(probe_fd);
+        child = fork_function(start_and_exit, a);
+        CHECK(child > 0);
+        int sig = 0;
+        CHECK(wait_for_pid(child, &sig) == -EPROTO && sig == SIGKILL);
+
+        /* Its listening socket died with it: the port can be listened on again. */
+        int again_fd = listener(leak_port, true, NULL);
+        CHECK(again_fd >= 0);
+        safe_close(again_fd);
+
+        Instance *i = NULL;
+        CHECK_OK(instance_adopt(T.slot[1].dir, &i));
+        T.slot[1].inst = i;
+        CHECK(!instance_is_child(i) && streq(instance_machine(i), machine));
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        (void) wait_tcp(T.ip_s[1], &t0);
+        r = probe(PROBE_HTTP, T.ip_s[1], HTTP_PORT, "/index.html");
+        CHECK(r.healthy && r.http_status == 200);
+        CHECK_OK(instance_status(i, &st, NULL));
+        CHECK(st == INSTANCE_RUNNING);
+
+        /* A crash before the state file was written: adopt by machine name instead. */
+        {
+                _cleanup_free_ char *state = path_join(T.slot[1].dir, INSTANCE_STATE_FILE);
+                Instance *by_name = NULL;
+
+                CHECK(state && unlink(state) == 0);
+                CHECK(instance_adopt(T.slot[1].dir, &by_name) == -ENOENT);
+                CHECK(instance_adopt_machine(T.slot[1].dir, "swtest-no-such-machine", &by_name) == -ESRCH);
+                CHECK_OK(instance_adopt_machine(T.slot[1].dir, machine, &by_name));
+                CHECK(instance_pid(by_name) == instance_pid(i));
+                instance_free(by_name);
+                CHECK(access(state, F_OK) == 0); /* written again */
+        }
+
+        /* Adopting twice is fine (a second handle on the same process). */
+        Instance *again = NULL;
+        CHECK_OK(instance_adopt(T.slot[1].dir, &again));
+        CHECK(instance_pid(again) == instance_pid(i));
+        instance_free(again);
+
+        CHECK(instance_stop(i, 0, 5000) == 1);
+        CHECK_OK(instance_status(i, &st, NULL));
+        CHECK(st == INSTANCE_GONE);
+        CHECK(file_contains(T.slot[1].dir, INSTANCE_STDOUT_LOG, "bye"));
+        /* Afterwards the state file points at nothing: adopt says so. */
+        Instance *none = NULL;
+        int rr = instance_adopt(T.slot[1].dir, &none);
+        CHECK(rr == -ESRCH || rr == -ESTALE);
+        release(1);
+}
+
+static void write_state(const char *dir, pid_t pid, unsigned long long start_time, const char *machine) {
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_STATE_FILE), *text = NULL;
+
+        CHECK(path);
+        CHECK(asprintf(
+                      &text,
+                      "{\"version\":1,\"pid\":%d,\"start_time\":%llu,\"machine\":\"%s\",\"stop_signal\":15}",
+                      (int) pid, start_time, machine) > 0);
+        CHECK_OK(write_file_atomic(path, text, strlen(text), 0600));
+}
+
+static unsigned long long start_time_of(pid_t pid) {
+        char path[64], buf[1024];
+        unsigned long long st = 0;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        CHECK(f && fgets(buf, sizeof(buf), f));
+        char *q = strrchr(buf, ')');
+        CHECK(q &&
+              sscanf(q + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                     &st) == 1);
+        return st;
+}
+
+static void test_pid_reuse_guard(void) {
+        _cleanup_free_ char *dir = p("guard");
+        Instance *i = NULL;
+        pid_t dead;
+
+        CHECK_OK(mkdir_p(dir, 0755));
+        /* A live process that is not nspawn, with its true start time: only the command line differs. */
+        write_state(dir, getpid(), start_time_of(getpid()), "swtest-guard");
+        CHECK(instance_adopt(dir, &i) == -ESTALE);
+        /* The same live pid with another start time: a recycled pid. */
+        write_state(dir, getpid(), start_time_of(getpid()) + 1, "swtest-guard");
+        CHECK(instance_adopt(dir, &i) == -ESTALE);
+        /* A pid that no longer exists. */
+        char *true_argv[] = { (char *) "true", NULL };
+        dead = spawn_process(true_argv, NULL);
+        CHECK(dead > 0 && wait_for_pid(dead, NULL) == 0);
+        write_state(dir, dead, 1, "swtest-guard");
+        int r = instance_adopt(dir, &i);
+        CHECK(r == -ESRCH || r == -ESTALE); /* ESTALE only if the pid was reused already */
+        /* Garbage. */
+        _cleanup_free_ char *path = path_join(dir, INSTANCE_STATE_FILE);
+        CHECK_OK(write_file_atomic(path, "{\"pid\":\"1\"}", 11, 0600));
+        CHECK(instance_adopt(dir, &i) == -EBADMSG);
+        CHECK(i == NULL);
+}
+
+static void test_stop_ignored(void) {
+        char machine[64];
+        static char *args[] = { (char *) "/bin/sh", (char *) "-c",
+                                (char *) "trap '' TERM; echo ready; while :; do sleep 1 & wait; done",
+                                NULL };
+        struct timespec t0;
+        InstanceState st;
+        int status = -1;
+        double ms;
+
+        snprintf(machine, sizeof(machine), "swtest-%d-ignore", (int) T.pid);
+        prepare(2, "ignore", args, NULL);
+        Instance *i = start(2, machine, SIGTERM);
+        /* Wait until the trap is installed (the script printed "ready") — by watching the log. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!file_contains(T.slot[2].dir, INSTANCE_STDOUT_LOG, "ready")) {
+                CHECK(ms_since(&t0) < START_TIMEOUT_MS);
+                usleep(10 * 1000);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(instance_stop(i, 0, 700) == 0); /* had to be killed */
+        ms = ms_since(&t0);
+        fprintf(stderr, "ignore: killed after %.1f ms\n", ms);
+        CHECK(ms >= 690 && ms < 700 + INSTANCE_TEARDOWN_MS + 1000);
+        CHECK_OK(instance_status(i, &st, &status));
+        CHECK(st == INSTANCE_EXITED && status != 0);
+        CHECK(kill(instance_pid(i), 0) < 0);
+        release(2);
+}
+
+/* Names the payload's network namespace /run/netns/NAME (as iproute2 would) and plugs veth k in. */
+static void attach_network(Instance *i, size_t k) {
+        _cleanup_free_ char *target = NULL;
+        char src[64];
+        struct stat self, ns;
+        struct timespec t0;
+        pid_t payload;
+        int fd;
+
+        /* nspawn unshares the netns in its inner child shortly after forking it: wait for that. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(stat("/proc/self/ns/net", &self) == 0);
+        for (;;) {
+                if (instance_payload_pid(i, &payload) >= 0) {
+                        snprintf(src, sizeof(src), "/proc/%d/ns/net", (int) payload);
+                        if (stat(src, &ns) == 0 && ns.st_ino != self.st_ino)
+                                break;
+                }
+                CHECK(ms_since(&t0) < START_TIMEOUT_MS);
+                usleep(2 * 1000);
+        }
+        CHECK(asprintf(&target, "%s/%s", NETNS_RUN_DIR, T.netns[k]) > 0);
+        CHECK_OK(mkdir_p(NETNS_RUN_DIR, 0755));
+        fd = open(target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK(mount(src, target, NULL, MS_BIND, NULL) == 0);
+        NetVethConfig c = {
+                .netns = T.netns[k],
+                .host_ifname = T.veth[k],
+                .bridge = T.bridge,
+                .address = T.ip[k],
+                .prefixlen = T.subnet.prefixlen,
+                .gateway = net_subnet_host_address(&T.subnet),
+        };
+        CHECK_OK(net_veth_setup(&c));
+}
+
+/* A user-namespaced instance: root inside is an unprivileged uid range outside; image files appear
+ * owned by root without a chown or copy-up; writes land in the upper owned by the range. */
+static void test_userns(void) {
+        _cleanup_free_ char *layer = p("layer"), *written = NULL, *in_layer = p("layer/written");
+        static char script[512];
+        char *args[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+        uid_t shift = IDMAP_RANGE_SIZE * (2000U + (unsigned) T.pid % 1000U);
+        char machine[64], map_line[64];
+        struct timespec t0;
+        struct stat st;
+        ProbeResult r;
+
+        if (!idmap_supported(layer)) {
+                fprintf(stderr, "userns: idmapped mounts not supported here, skipping that part\n");
+                return;
+        }
+        T.userns_ok = true;
+        snprintf(script, sizeof(script),
+                 "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); touch /written && echo "
+                 "WROTE; "
+                 "ls -ln /bin/busybox; grep CapEff /proc/self/status; httpd -p %d -h /www; "
+                 "while :; do sleep 1 & wait; done",
+                 HTTP_PORT);
+        snprintf(machine, sizeof(machine), "swtest-%d-userns", (int) T.pid);
+        /* systemd-nspawn 252 enters the new user namespace before it joins a network namespace, and
+         * joining one owned by the host's user namespace is then refused (EPERM).  So nspawn makes the
+         * netns itself (owned by the container's user namespace) and the veth is attached afterwards. */
+        prepare_shifted(4, "userns", args, NULL, shift);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        Instance *i = start(4, machine, SIGTERM);
+        attach_network(i, 2);
+        fprintf(stderr, "userns: network attached after %.1f ms\n", ms_since(&t0));
+        fprintf(stderr, "userns: first TCP answer after %.1f ms\n", wait_tcp(T.ip_s[2], &t0));
+        r = probe(PROBE_HTTP, T.ip_s[2], HTTP_PORT, "/index.html");
+        CHECK(r.healthy && r.http_status == 200);
+
+        snprintf(map_line, sizeof(map_line), "%u", (unsigned) shift);
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, map_line));
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "uid=0"));
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "WROTE"));
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "CapEff:\t00000000800405fb"));
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, " 0        0 ")); /* busybox owned by root */
+        written = path_join(T.slot[4].dir, "upper/written");
+        CHECK(written && stat(written, &st) == 0 && st.st_uid == shift && st.st_gid == shift);
+        CHECK(access(in_layer, F_OK) < 0);
+        /* Nothing of the image was copied up to fix ownership. */
+        _cleanup_free_ char *copied = path_join(T.slot[4].dir, "upper/bin/busybox");
+        CHECK(copied && access(copied, F_OK) < 0);
+        /* The payload really runs as the unprivileged host uid. */
+        {
+                _cleanup_free_ char *children = NULL, *path = NULL;
+                CHECK(asprintf(&path, "/proc/%d/task/%d/children", (int) instance_pid(i),
+                               (int) instance_pid(i)) > 0);
+                CHECK_OK(read_full_file(path, &children, NULL));
+                pid_t payload = (pid_t) atoi(children);
+                CHECK(payload > 0);
+                struct stat ps;
+                char proc[64];
+                snprintf(proc, sizeof(proc), "/proc/%d", (int) payload);
+                CHECK(stat(proc, &ps) == 0 && ps.st_uid == shift);
+        }
+        CHECK(instance_stop(i, 0, 5000) == 1);
+        release(4);
+        CHECK_OK(net_veth_delete(T.veth[2]));
+        CHECK_OK(netns_delete(T.netns[2]));
+}
+
+/* The detection must match what nspawn does with linux.resources on this host. */
+static void test_cgroup_resources(void) {
+        static char *args[] = {
+                (char *) "/bin/sh", (char *) "-c",
+                (char *) "cat /proc/self/cgroup; trap 'exit 0' TERM; while :; do sleep 1 & wait; done", NULL
+        };
+        bool supported = nspawn_cgroup_resources_supported();
+        char machine[64];
+        struct pollfd pfd;
+        InstanceState st;
+        int status = -1;
+
+        fprintf(stderr, "cgroup resources supported: %s\n", supported ? "yes" : "no");
+        snprintf(machine, sizeof(machine), "swtest-%d-cg", (int) T.pid);
+        prepare_full(5, "cgroup", args, NULL, 0, true);
+        Instance *i = start_full(5, machine, SIGTERM, supported);
+        if (!supported) {
+                /* nspawn gives up before the payload runs (it wants the system bus for them). */
+                pfd = (struct pollfd){ .fd = instance_pidfd(i), .events = POLLIN };
+                CHECK(poll(&pfd, 1, START_TIMEOUT_MS) == 1);
+                CHECK_OK(instance_status(i, &st, &status));
+                CHECK(st == INSTANCE_EXITED && status != 0);
+                CHECK(!file_contains(T.slot[5].dir, INSTANCE_STDOUT_LOG, "cgroup"));
+        } else {
+                /* A systemd host (unified hierarchy assumed): the payload's cgroup carries the limits. */
+                _cleanup_free_ char *line = NULL, *path = NULL, *value = NULL;
+                struct timespec t0;
+                pid_t payload;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                while (instance_payload_pid(i, &payload) < 0) {
+                        CHECK(ms_since(&t0) < START_TIMEOUT_MS);
+                        usleep(5 * 1000);
+                }
+                CHECK(asprintf(&path, "/proc/%d/cgroup", (int) payload) > 0);
+                CHECK_OK(read_full_file(path, &line, NULL));
+                char *cg = strstr(line, "0::");
+                CHECK(cg);
+                cg[strcspn(cg, "\n")] = 0;
+                free(path);
+                CHECK(asprintf(&path, "/sys/fs/cgroup%s/memory.max", cg + 3) > 0);
+                CHECK_OK(read_full_file(path, &value, NULL));
+                fprintf(stderr, "  %s: %s", path, value);
+                CHECK(strtoull(value, NULL, 10) == 64ULL << 20);
+                CHECK(instance_stop(i, 0, 5000) >= 0);
+        }
+        release(5);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static void bench(unsigned runs, bool userns) {
+        uid_t shift = userns ? IDMAP_RANGE_SIZE * (3000U + (unsigned) T.pid % 1000U) : 0;
+        size_t net = userns ? 2 : 0;
+        double *ms = calloc(runs, sizeof(double)), *prep = calloc(runs, sizeof(double));
+
+        CHECK(ms && prep);
+        for (unsigned n = 0; n < runs; n++) {
+                char machine[64], name[32];
+                struct timespec t0;
+
+                snprintf(machine, sizeof(machine), "swtest-%d-b%u", (int) T.pid, n);
+                snprintf(name, sizeof(name), "bench%u", n);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                prepare_shifted(3, name, web_args("TERM"), userns ? NULL : T.netns[0], shift);
+                prep[n] = ms_since(&t0);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                Instance *i = start(3, machine, SIGTERM);
+                if (userns)
+                        attach_network(i, net);
+                ms[n] = wait_tcp(T.ip_s[net], &t0);
+                CHECK(instance_stop(i, 0, 5000) == 1);
+                release(3);
+                if (userns) {
+                        CHECK_OK(net_veth_delete(T.veth[net]));
+                        CHECK_OK(netns_delete(T.netns[net]));
+                }
+                _cleanup_free_ char *d = T.slot[3].dir;
+                free(T.slot[3].root);
+                T.slot[3].dir = T.slot[3].root = NULL;
+                CHECK_OK(rm_rf(d));
+        }
+        qsort(ms, runs, sizeof(double), cmp_double);
+        qsort(prep, runs, sizeof(double), cmp_double);
+        fprintf(stderr,
+                "bench%s: instance_start → first TCP answer over %u runs: min %.1f median %.1f max %.1f ms "
+                "(rootfs mount + bundle before it: median %.1f ms)\n",
+                userns ? " (userns)" : "", runs, ms[0], ms[runs / 2], ms[runs - 1], prep[runs / 2]);
+        free(ms);
+        free(prep);
+}
+
+int main(void) {
+        if (geteuid() != 0) {
+                fprintf(stderr, "test-instance: needs root, skipping\n");
+                return 77;
+        }
+        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
+                fprintf(stderr, "test-instance: systemd-nspawn or busybox missing, skipping\n");
+                return 77;
+        }
+        T.pid = getpid();
+        test_spawn_options();
+        test_probe_spec();
+        test_probe_local();
+        CHECK(mkdtemp(T.top));
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+        signal(SIGPIPE, on_signal); /* a reader that went away (… | head) must not strand instances */
+        make_layer();
+        setup_network();
+
+        test_web();
+        test_adopt();
+        test_pid_reuse_guard();
+        test_stop_ignored();
+        test_userns();
+        test_cgroup_resources();
+        if (getenv("INSTANCE_BENCH_RUNS")) {
+                unsigned runs = (unsigned) MAX(1, atoi(getenv("INSTANCE_BENCH_RUNS")));
+                bench(runs, false);
+                if (T.userns_ok)
+                        bench(runs, true);
+        }
+
+        cleanup();
+        printf("test-instance: ok\n");
+        return 0;
+}
