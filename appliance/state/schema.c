@@ -36,6 +36,77 @@ const Migration state_migrations[] = {
                        "  created INTEGER NOT NULL"
                        ");",
         },
+        {
+                /* Issue 5: projects with ordered environments, components, releases and instances.
+                 * The database is the source of truth: networks, containers and proxy routes are
+                 * rebuilt from these rows at daemon start.  Specs are JSON documents owned by
+                 * appliance/deploy (endpoints, health checks, resources) so they can grow without
+                 * a migration per field. */
+                .name = "projects, environments, components, releases, instances",
+                .sql = "CREATE TABLE projects ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  name TEXT UNIQUE NOT NULL,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE TABLE environments ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  position INTEGER NOT NULL,"          /* promotion order, 0 = first */
+                       "  subnet TEXT UNIQUE NOT NULL,"        /* e.g. 10.213.3.0/24; host owns .1 */
+                       "  bridge TEXT UNIQUE NOT NULL,"        /* interface name, <= 15 chars */
+                       "  ingress_port INTEGER UNIQUE NOT NULL,"
+                       "  domain TEXT,"
+                       "  egress INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  UNIQUE (project_id, name),"
+                       "  UNIQUE (project_id, position)"
+                       ");"
+                       "CREATE TABLE components ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  image_ref TEXT,"                     /* default image for deploys */
+                       "  spec TEXT NOT NULL,"                 /* JSON: endpoints, health, resources */
+                       "  created_at INTEGER NOT NULL,"
+                       "  UNIQUE (project_id, name)"
+                       ");"
+                       /* The stable per-(component, environment) address the proxy listens on. */
+                       "CREATE TABLE service_addresses ("
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  address TEXT UNIQUE NOT NULL,"
+                       "  PRIMARY KEY (component_id, environment_id)"
+                       ");"
+                       "CREATE TABLE releases ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  image_digest TEXT NOT NULL,"         /* a gc root while the row exists */
+                       "  spec TEXT NOT NULL,"                 /* JSON snapshot of the component spec */
+                       "  status TEXT NOT NULL,"               /* pending|deploying|live|failed|superseded */
+                       "  reason TEXT,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  finished_at INTEGER"
+                       ");"
+                       "CREATE INDEX releases_by_target ON releases(component_id, environment_id, id);"
+                       "CREATE TABLE instances ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+                       "  address TEXT NOT NULL,"              /* the instance's own address */
+                       "  netns TEXT NOT NULL,"
+                       "  dir TEXT NOT NULL,"                  /* DIR/instances/<id> */
+                       "  state TEXT NOT NULL,"                /* starting|ready|draining|stopped|failed */
+                       "  restarts INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE TABLE deploy_log ("
+                       "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+                       "  at INTEGER NOT NULL,"                /* microseconds since the epoch */
+                       "  line TEXT NOT NULL"
+                       ");"
+                       "CREATE INDEX deploy_log_by_release ON deploy_log(release_id, at);",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);
