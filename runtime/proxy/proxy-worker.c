@@ -1241,7 +1241,7 @@ static void conn_process(WorkerState *ws, Conn *c) {
 
 static void worker_accept(WorkerState *ws, WListener *l) {
         static const char refuse[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                                     "Content-Length: 38\r\nConnection: close\r\n\r\n"
+                                     "Content-Length: 42\r\nConnection: close\r\n\r\n"
                                      "503: the proxy is at its connection limit\n";
         for (int i = 0; i < ACCEPT_BATCH; i++) {
                 struct sockaddr_storage peer;
