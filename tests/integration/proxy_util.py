@@ -66,6 +66,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     name = "backend"
     counter = 0
     lock = threading.Lock()

@@ -514,6 +514,7 @@ def test_swap_under_load(tmp_path, backends):
                     slow_done[0] += 1
             except Exception as e:
                 errors.append(f"slow: {e!r}")
+            stop.wait(1.0)
 
     def ws_client():
         import websocket
@@ -550,6 +551,7 @@ def test_swap_under_load(tmp_path, backends):
             swaps.append(d)
             # after the reply, new requests go to the new target only
             assert get(port, "/id")[3] == target.name.encode()
+            time.sleep(0.2)
     finally:
         stop.set()
         wrk.send_signal(2)
