@@ -680,6 +680,7 @@ int proxy_serve(const ProxyConfig *cfg) {
         for (unsigned i = 0; i < n; i++) {
                 s->workers[i].server = s;
                 s->workers[i].index = i;
+                s->workers[i].epoll_fd = s->workers[i].event_fd = -EBADF;
                 r = worker_start(&s->workers[i]);
                 if (r < 0)
                         return log_error_errno(r, "Cannot start worker %u: %m", i);
@@ -724,7 +725,7 @@ finish:
         safe_close(ctl.listen_fd);
         (void) unlink(ctl.sock_path);
         for (unsigned i = 0; i < n; i++)
-                if (s->workers[i].epoll_fd > 0)
+                if (s->workers[i].event_fd >= 0)
                         worker_post(&s->workers[i], (WorkerCmd) { .type = WORKER_CMD_SHUTDOWN });
         for (unsigned i = 0; i < n; i++)
                 if (s->workers[i].thread)
@@ -734,5 +735,37 @@ finish:
                 ctl.waits = w->next;
                 drain_wait_free(w);
         }
+        /* every worker has stopped: nothing references the tables any more */
+        if (s->table) {
+                s->table->retired_next = ctl.retired;
+                ctl.retired = s->table;
+                route_table_unref(s->table);
+                s->table = NULL;
+        }
+        control_reap(&ctl);
+        while (ctl.listeners) {
+                ListenerRec *l = ctl.listeners;
+                ctl.listeners = l->next;
+                free(l->name);
+                free(l);
+        }
+        for (unsigned i = 0; s->workers && i < n; i++) {
+                Worker *w = &s->workers[i];
+                for (size_t k = 0; k < w->n_cmds; k++)
+                        if (w->cmds[k].type == WORKER_CMD_ADD_LISTENER)
+                                safe_close(w->cmds[k].fd);
+                free(w->cmds);
+                free(w->state);
+                safe_close(w->epoll_fd);
+                safe_close(w->event_fd);
+        }
+        free(s->workers);
+        if (s->access_log_fd > STDERR_FILENO)
+                safe_close(s->access_log_fd);
+        free(s);
+        safe_close(ctl.signal_fd);
+        safe_close(ctl.epoll_fd);
+        free(ctl.sock_path);
+        free(ctl.routes_path);
         return r;
 }
