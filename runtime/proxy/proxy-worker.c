@@ -52,6 +52,7 @@ typedef enum FlowMode {
         FLOW_NONE,    /* no body being forwarded */
         FLOW_LENGTH,
         FLOW_CHUNKED,
+        FLOW_DECHUNK, /* chunked from the upstream, plain to an HTTP/1.0 client */
         FLOW_EOF,     /* until the source closes */
         FLOW_TUNNEL,
 } FlowMode;
@@ -223,6 +224,18 @@ static inline bool flow_head_pending(const Flow *f) {
         return f->head_sent < f->head_len;
 }
 
+typedef struct Dechunk {
+        char *dst;
+        size_t n;
+} Dechunk;
+
+static void dechunk_cb(const uint8_t *data, size_t size, void *userdata) {
+        Dechunk *d = userdata;
+        /* output never overtakes input, so compacting in place is safe */
+        memmove(d->dst + d->n, data, size);
+        d->n += size;
+}
+
 /* Marks as many buffered bytes as the framing allows as ready to forward. Returns -EBADMSG on a
  * malformed chunked body. */
 static int flow_scan(Flow *f) {
@@ -251,6 +264,20 @@ static int flow_scan(Flow *f) {
                 if (chunked_decoder_done(&f->chunked))
                         f->done = true;
                 return 0;
+        case FLOW_DECHUNK: {
+                char *src = f->raw.data + f->raw.start + f->fwd;
+                Dechunk d = { .dst = src };
+                r = chunked_decoder_feed(&f->chunked, (const uint8_t *) src, avail, dechunk_cb, &d);
+                if (r < 0)
+                        return r;
+                /* drop the framing bytes between the decoded data and the unread rest */
+                memmove(src + d.n, src + r, avail - (size_t) r);
+                f->raw.end -= (uint32_t) ((size_t) r - d.n);
+                f->fwd += (uint32_t) d.n;
+                if (chunked_decoder_done(&f->chunked))
+                        f->done = true;
+                return 0;
+        }
         case FLOW_EOF:
         case FLOW_TUNNEL:
                 f->fwd += avail;
@@ -613,6 +640,7 @@ static void conn_error(WorkerState *ws, Conn *c, unsigned status, const char *de
         c->resp_final = true;
         c->close_after = true;
         c->resp_state = RESP_DONE;
+        c->phase_since_ms = ws->now_ms;
         if (c->phase == PHASE_IDLE) {
                 c->phase = PHASE_ACTIVE; /* so the completion path sends and closes */
                 if (!c->t_start_ns)
@@ -935,9 +963,10 @@ static int conn_handle_response_head(WorkerState *ws, Conn *c) {
                 if (c->route && c->route->stats)
                         atomic_fetch_add_explicit(&c->route->stats->tunnels, 1, memory_order_relaxed);
         } else {
-                if (h->body == HTTP_BODY_CHUNKED)
+                bool dechunk = h->body == HTTP_BODY_CHUNKED && c->req_http10;
+                if (h->body == HTTP_BODY_CHUNKED && !dechunk)
                         out_str(&o, "Transfer-Encoding: chunked\r\n");
-                if (c->req_close || h->body == HTTP_BODY_EOF || ws->shutting_down)
+                if (c->req_close || h->body == HTTP_BODY_EOF || ws->shutting_down || dechunk)
                         c->close_after = true;
                 out_str(&o, "Via: " VIA_TOKEN "\r\n");
                 if (c->close_after)
@@ -946,6 +975,8 @@ static int conn_handle_response_head(WorkerState *ws, Conn *c) {
                         out_str(&o, "Connection: keep-alive\r\n");
                 out_str(&o, "\r\n");
                 flow_start_body(&c->resp, h->body, h->content_length);
+                if (dechunk)
+                        c->resp.mode = FLOW_DECHUNK; /* HTTP/1.0 has no chunked coding: end by closing */
                 c->resp_state = RESP_BODY;
         }
         if (o.overflow) {
@@ -1421,6 +1452,11 @@ static void worker_tick(WorkerState *ws) {
                                 conn_close(ws, c);
                         break;
                 case PHASE_ACTIVE:
+                        if (!c->up && now - c->phase_since_ms >= cfg->upstream_timeout_ms) {
+                                /* an error answer the client does not read */
+                                conn_close(ws, c);
+                                break;
+                        }
                         if (c->up && now - c->up_activity_ms >= cfg->upstream_timeout_ms) {
                                 if (!c->resp_final && !flow_head_pending(&c->resp)) {
                                         conn_error(ws, c, 504, "the upstream did not answer in time");

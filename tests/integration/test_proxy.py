@@ -90,6 +90,18 @@ def test_routing_host_path_strip_404_503(proxy, backends):
     assert echo(get(port, "/", host="a.b.example.com:80")[3])["name"] == "beta"
     st, _, _, body = get(port, "/", host="empty.test")
     assert st == 503 and b"no target" in body
+    # two targets: round-robin alternates, least-conn prefers the idle one
+    rr = free_port()
+    proxy.route_set(f"rr{rr}", f"127.0.0.1:{rr}", [a.addr, b.addr])
+    wait_port(rr)
+    assert sorted(get(rr, "/id")[3] for _ in range(4)) == [b"alpha", b"alpha", b"beta", b"beta"]
+    proxy.route_set(f"rr{rr}", f"127.0.0.1:{rr}", [a.addr, b.addr], "--balance", "least-conn")
+    busy = threading.Thread(target=lambda: get(rr, "/slow/1.5"))
+    busy.start()
+    time.sleep(0.3)
+    first = get(rr, "/id")[3]
+    assert [get(rr, "/id")[3] for _ in range(3)] == [first] * 3
+    busy.join()
     other = free_port()
     proxy.route_set(f"only{other}", f"127.0.0.1:{other}", [a.addr], "--host", "only.test")
     wait_port(other)
@@ -140,6 +152,12 @@ def test_http10_and_connection_close(proxy, backends):
         st, h, _, _ = r.response()
         assert st == 200 and h["connection"] == "close"
         assert r.closed()
+    # a chunked upstream body reaches an HTTP/1.0 client de-chunked, ended by the close
+    with connect(port) as s:
+        s.sendall(b"GET /chunked/200000 HTTP/1.0\r\n\r\n")
+        st, h, _, body = Reader(s).response()
+        assert st == 200 and "transfer-encoding" not in h and h["connection"] == "close"
+        assert hashlib.sha256(body).hexdigest() == pattern_sha256(200000)
     # upstream body delimited by its close: passed on, then the client connection closes
     with connect(port) as s:
         s.sendall(b"GET /eof HTTP/1.1\r\nHost: h\r\n\r\n")
