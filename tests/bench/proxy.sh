@@ -9,6 +9,7 @@
 # Usage: tests/bench/proxy.sh [BUILD_DIR]      (env: BENCH_DURATION=5 BENCH_ROUNDS=3 BENCH_CONNS="10 50 200"
 #                                                     BENCH_IDLE=10000 BENCH_SKIP_IDLE=)
 set -euo pipefail
+[ -n "${BENCH_DEBUG:-}" ] && set -x
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-${SLIPWAY_BUILD_DIR:-$top/build}}
@@ -24,7 +25,11 @@ for tool in wrk nginx haproxy; do
 done
 [ -x "$proxy_bin" ] || { echo "proxy.sh: $proxy_bin not found; build first (meson setup build && ninja -C build)." >&2; exit 1; }
 
+# 10 000 idle connections need ~10 000 fds in the client and in each proxy; the hard limit here may be
+# lower than we would like (containers), so take what we may and size the proxies to it.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+nofile=$(ulimit -n)
+haproxy_maxconn=$(( (nofile - 200) / 2 ))
 
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
 pids=()
@@ -34,6 +39,7 @@ cleanup() {
         rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 
 port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -49,6 +55,7 @@ backend_port=$(port) nginx_port=$(port) haproxy_port=$(port) slipway_port=$(port
 
 # --- backend: nginx, static files, one worker --------------------------------------------------------
 mkdir -p "$work/www" "$work/backend" "$work/nginx" "$work/slipway"
+chmod 755 "$work" # nginx workers run as an unprivileged user and must read the files
 : >"$work/www/0"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$work/www/1k"
 cat >"$work/backend/nginx.conf" <<EOC
@@ -56,7 +63,7 @@ daemon off;
 worker_processes 1;
 pid $work/backend/nginx.pid;
 error_log $work/backend/error.log;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile $((nofile - 100));
 events { worker_connections 30000; }
 http {
     access_log off;
@@ -81,7 +88,7 @@ daemon off;
 worker_processes 1;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile $((nofile - 100));
 events { worker_connections 30000; }
 http {
     access_log off;
@@ -114,7 +121,7 @@ nginx_pid=$!
 cat >"$work/haproxy.cfg" <<EOC
 global
     nbthread 1
-    maxconn 30000
+    maxconn $haproxy_maxconn
 defaults
     mode http
     timeout connect 5s
@@ -162,7 +169,10 @@ for r in $(seq "$rounds"); do
                                       "http://127.0.0.1:${target_port[$t]}/$body" 2>&1)
                                 rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
                                 p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-                                errs=$(grep -c -E "Socket errors|Non-2xx" <<<"$out" || true)
+                                # socket errors (connect, read, write, timeout) plus non-2xx responses
+                                errs=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
+                                            /Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")
+                                [ "$errs" -eq 0 ] || { echo "--- $t $body c=$c:"; echo "$out"; } >>"$work/wrk-errors.txt"
                                 echo "$t $body $c $rps $p99 $errs" >>"$results"
                         done
                 done
@@ -194,6 +204,7 @@ for (body, c) in sorted(data, key=lambda k: (k[0], k[1])):
         print(f"{body:>4} {c:>5}  {t:<8} {rps:>10.0f} {p99:>8.2f}   {rr:>14.2f} {pr:>12.2f}  {row[t]['errs']}")
 PY
 
+[ -f "$work/wrk-errors.txt" ] && { echo "wrk reported errors:"; grep -E "^---|Socket errors|Non-2xx" "$work/wrk-errors.txt"; }
 [ -n "${BENCH_SKIP_IDLE:-}" ] && exit 0
 
 # --- memory per idle keep-alive client connection -------------------------------------------------------
@@ -217,18 +228,25 @@ import socket, sys, time, os
 port, n, fifo = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 socks = []
 req = b"GET /0 HTTP/1.1\r\nHost: bench\r\n\r\n"
-for i in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(req)
-    socks.append(s)
-    if len(socks) % 500 == 0 or i == n - 1:
-        for x in socks[-500:]:
+ok = 0
+try:
+    while len(socks) < n:
+        batch = []
+        for _ in range(min(500, n - len(socks))):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(req)
+            batch.append(s)
+        for s in batch:
             data = b""
             while b"\r\n\r\n" not in data:
-                data += x.recv(4096)
-ok = 0
-for s in socks:
-    ok += 1
+                piece = s.recv(4096)
+                if not piece:
+                    raise EOFError
+                data += piece
+            ok += 1
+        socks += batch
+except (OSError, EOFError):
+    pass  # the proxy's (or our) connection limit: report what is held
 with open(fifo, "w") as f:
     f.write(f"{ok}\n")
 time.sleep(3600)
