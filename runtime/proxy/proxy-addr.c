@@ -62,10 +62,10 @@ bool proxy_addr_equal(const ProxyAddr *a, const ProxyAddr *b) {
         return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
 }
 
-void proxy_addr_ip_string(const struct sockaddr_storage *sa, char buf[static PROXY_ADDR_STRING_MAX]) {
+void proxy_addr_ip_string(const struct sockaddr *sa, char buf[static PROXY_ADDR_STRING_MAX]) {
         buf[0] = 0;
-        if (sa->ss_family == AF_INET)
+        if (sa->sa_family == AF_INET)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, PROXY_ADDR_STRING_MAX);
-        else if (sa->ss_family == AF_INET6)
+        else if (sa->sa_family == AF_INET6)
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, PROXY_ADDR_STRING_MAX);
 }

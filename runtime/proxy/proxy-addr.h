@@ -16,4 +16,4 @@ typedef struct ProxyAddr {
 int proxy_addr_parse(const char *s, ProxyAddr *ret);
 bool proxy_addr_equal(const ProxyAddr *a, const ProxyAddr *b);
 /* Client address without port, for X-Forwarded-For. */
-void proxy_addr_ip_string(const struct sockaddr_storage *sa, char buf[static PROXY_ADDR_STRING_MAX]);
+void proxy_addr_ip_string(const struct sockaddr *sa, char buf[static PROXY_ADDR_STRING_MAX]);

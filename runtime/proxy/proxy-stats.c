@@ -24,6 +24,8 @@ void proxy_stats_record(ProxyStats *s, unsigned status, uint64_t bytes_in, uint6
                 atomic_fetch_add_explicit(&s->status[status / 100], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->bytes_in, bytes_in, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->bytes_out, bytes_out, memory_order_relaxed);
+        if (status == 101)
+                return; /* a tunnel's lifetime is not a response latency */
         while (b < PROXY_LATENCY_BUCKETS - 1 && latency_us > bucket_us[b])
                 b++;
         atomic_fetch_add_explicit(&s->latency[b], 1, memory_order_relaxed);

@@ -27,13 +27,16 @@
 
 #define CONN_BUF_SIZE (32U * 1024U)
 #define HEAD_OUT_MAX (HTTP_HEAD_MAX + 4096U)
-#define BUF_CACHE_MAX 256U
+#define BUF_CACHE_MAX 32U /* per worker: 1 MiB of warm buffers */
 #define POOL_IDLE_MAX 1024U
-#define POOL_IDLE_TIMEOUT_MS 30000U
+/* below the keep-alive timeout of common servers (Node.js: 5 s), so we rarely reuse a connection the
+ * upstream is closing at that moment */
+#define POOL_IDLE_TIMEOUT_MS 4000U
 #define LINGER_TIMEOUT_MS 2000U
 #define TICK_MS 100U
 #define EVENTS_MAX 256
 #define ACCEPT_BATCH 64
+#define PROCESS_ROUNDS_MAX 64 /* per event, for fairness; the rest continues in the next loop turn */
 #define VIA_TOKEN "1.1 slipway"
 #define LOG_TARGET_MAX 512U
 
@@ -101,8 +104,13 @@ struct Conn {
         int fd;
         Conn *next, *prev;
         unsigned listener_id;
-        struct sockaddr_storage peer;
-        bool readable, writable, rdhup, eof, close_after, dead, shut_wr, client_error;
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in4;
+                struct sockaddr_in6 in6;
+        } peer; /* compact: idle connections should cost little */
+        bool readable, writable, rdhup, eof, close_after, dead, shut_wr, client_error, pending;
+        Conn *pending_next;
         Phase phase;
         RespState resp_state;
         Flow req, resp;
@@ -136,6 +144,7 @@ typedef struct WorkerState {
         Conn *conns;
         unsigned n_conns;
         Conn *graveyard_conns;
+        Conn *pending; /* connections that hit PROCESS_ROUNDS_MAX with work left */
         Upstream *pool;
         unsigned n_pool;
         Upstream *graveyard_up;
@@ -513,7 +522,7 @@ static void conn_access_log(WorkerState *ws, Conn *c, uint64_t latency_us) {
         clock_gettime(CLOCK_REALTIME, &rt);
         gmtime_r(&rt.tv_sec, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        proxy_addr_ip_string(&c->peer, ip);
+        proxy_addr_ip_string(&c->peer.sa, ip);
         out_str(&o, "{\"time\":\"");
         out_str(&o, ts);
         snprintf(num, sizeof(num), ".%03ldZ\",\"client\":\"", rt.tv_nsec / 1000000);
@@ -835,7 +844,7 @@ static int conn_start_request(WorkerState *ws, Conn *c) {
         }
         if (h->body == HTTP_BODY_CHUNKED)
                 out_str(&o, "Transfer-Encoding: chunked\r\n");
-        proxy_addr_ip_string(&c->peer, ip);
+        proxy_addr_ip_string(&c->peer.sa, ip);
         out_str(&o, "X-Forwarded-For: ");
         if (xff && xff_len > 0) {
                 out_put(&o, xff, xff_len);
@@ -1059,7 +1068,9 @@ static ssize_t sock_read(int fd, Buf *b, bool *readable, bool rdhup, bool *eof, 
 
 /* Runs the connection's state machine until nothing more can happen without a new event. */
 static void conn_process(WorkerState *ws, Conn *c) {
-        for (unsigned iter = 0; iter < 1000 && !c->dead; iter++) {
+        unsigned iter;
+
+        for (iter = 0; iter < PROCESS_ROUNDS_MAX && !c->dead; iter++) {
                 bool progress = false;
                 Upstream *u = c->up;
                 ssize_t k;
@@ -1248,18 +1259,24 @@ static void conn_process(WorkerState *ws, Conn *c) {
                                 (void) shutdown(c->up->fd, SHUT_WR);
                                 c->up->shut_wr = true;
                         }
-                        if (c->up && c->up->eof && c->resp.fwd == 0 && !flow_head_pending(&c->resp) &&
-                            !c->shut_wr) {
-                                (void) shutdown(c->fd, SHUT_WR);
-                                c->shut_wr = true;
+                        if (c->up && c->up->eof && c->resp.fwd == 0 && !flow_head_pending(&c->resp)) {
+                                /* the upstream ended the tunnel and all its bytes are delivered */
+                                conn_close(ws, c);
+                                return;
                         }
-                        if ((c->shut_wr && c->up && c->up->shut_wr) || !c->up) {
+                        if (!c->up) {
                                 conn_close(ws, c);
                                 return;
                         }
                 }
                 if (!progress)
                         break;
+        }
+        if (!c->dead && iter >= PROCESS_ROUNDS_MAX && !c->pending) {
+                /* edge-triggered: no new event may come for work we left, so come back ourselves */
+                c->pending = true;
+                c->pending_next = ws->pending;
+                ws->pending = c;
         }
         if (!c->dead) {
                 buf_trim(ws, &c->resp.raw);
@@ -1298,7 +1315,7 @@ static void worker_accept(WorkerState *ws, WListener *l) {
                 }
                 c->ev.type = EV_CLIENT;
                 c->fd = fd;
-                c->peer = peer;
+                memcpy(&c->peer, &peer, MIN((size_t) pl, sizeof(c->peer)));
                 c->listener_id = l->id;
                 c->phase = PHASE_IDLE;
                 c->phase_since_ms = ws->now_ms;
@@ -1501,7 +1518,8 @@ static void *worker_main(void *userdata) {
         ws->now_ms = ws->last_tick_ms = now_ms_coarse();
         worker_refresh_table(ws);
         for (;;) {
-                int n = epoll_wait(w->epoll_fd, events, EVENTS_MAX, (int) TICK_MS);
+                int n = epoll_wait(w->epoll_fd, events, EVENTS_MAX, ws->pending ? 0 : (int) TICK_MS);
+                Conn *pending;
 
                 ws->now_ms = now_ms_coarse();
                 worker_refresh_table(ws);
@@ -1552,6 +1570,15 @@ static void *worker_main(void *userdata) {
                                 break;
                         }
                         }
+                }
+                /* connections that yielded with work left (they are not freed before worker_bury) */
+                pending = ws->pending;
+                ws->pending = NULL;
+                for (Conn *c = pending, *next; c; c = next) {
+                        next = c->pending_next;
+                        c->pending = false;
+                        if (!c->dead)
+                                conn_process(ws, c);
                 }
                 if (ws->now_ms - ws->last_tick_ms >= TICK_MS) {
                         ws->last_tick_ms = ws->now_ms;

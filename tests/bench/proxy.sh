@@ -151,6 +151,15 @@ for _ in $(seq 100); do [ -S "$work/slipway/proxy.sock" ] && break; sleep 0.05; 
 
 for p in $backend_port $nginx_port $haproxy_port $slipway_port; do wait_port "$p"; done
 
+cpu_ticks() { # utime+stime (clock ticks) of a pid and its children (nginx workers)
+        local total=0 p
+        for p in "$1" $(pgrep -P "$1" || true); do
+                total=$((total + $(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+        done
+        echo "$total"
+}
+backend_pid=${pids[0]}
+declare -A target_pid=([direct]=$backend_pid [nginx]=$nginx_pid [haproxy]=$haproxy_pid [slipway]=$slipway_pid)
 declare -A target_port=([direct]=$backend_port [nginx]=$nginx_port [haproxy]=$haproxy_port
                         [slipway]=$slipway_port)
 order=(direct nginx haproxy slipway)
@@ -165,15 +174,21 @@ for r in $(seq "$rounds"); do
                         # alternate the order each round so no proxy always runs first
                         if [ $((r % 2)) -eq 0 ]; then list=(slipway haproxy nginx direct); else list=("${order[@]}"); fi
                         for t in "${list[@]}"; do
+                                t0=$(cpu_ticks "${target_pid[$t]}")
                                 out=$(wrk -t1 -c"$c" -d"${duration}s" --latency \
                                       "http://127.0.0.1:${target_port[$t]}/$body" 2>&1)
+                                t1=$(cpu_ticks "${target_pid[$t]}")
                                 rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+                                nreq=$(awk '/requests in/ {print $1}' <<<"$out")
+                                # CPU time the proxy (for "direct": the backend) spent per request, in µs;
+                                # steadier than req/s on a shared machine
+                                cpu=$(( (t1 - t0) * 1000000 / $(getconf CLK_TCK) / (nreq > 0 ? nreq : 1) ))
                                 p99=$(awk '$1=="99%" {print $2}' <<<"$out")
                                 # socket errors (connect, read, write, timeout) plus non-2xx responses
                                 errs=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
                                             /Non-2xx/ {n += $NF} END {print n + 0}' <<<"$out")
                                 [ "$errs" -eq 0 ] || { echo "--- $t $body c=$c:"; echo "$out"; } >>"$work/wrk-errors.txt"
-                                echo "$t $body $c $rps $p99 $errs" >>"$results"
+                                echo "$t $body $c $rps $p99 $errs $cpu" >>"$results"
                         done
                 done
         done
@@ -188,10 +203,10 @@ def ms(v):
             return float(v[:-len(unit)]) * f
     return float(v)
 data = {}
-for t, body, c, rps, p99, errs in rows:
-    d = data.setdefault((body, int(c)), {}).setdefault(t, {"rps": [], "p99": [], "errs": 0})
-    d["rps"].append(float(rps)); d["p99"].append(ms(p99)); d["errs"] += int(errs)
-print(f"{'body':>4} {'conns':>5}  {'target':<8} {'req/s':>10} {'p99 ms':>8}   {'req/s vs nginx':>14} {'p99 vs nginx':>12}  errors")
+for t, body, c, rps, p99, errs, cpu in rows:
+    d = data.setdefault((body, int(c)), {}).setdefault(t, {"rps": [], "p99": [], "cpu": [], "errs": 0})
+    d["rps"].append(float(rps)); d["p99"].append(ms(p99)); d["errs"] += int(errs); d["cpu"].append(int(cpu))
+print(f"{'body':>4} {'conns':>5}  {'target':<8} {'req/s':>10} {'p99 ms':>8}   {'req/s vs nginx':>14} {'p99 vs nginx':>12} {'cpu us/req':>10}  errors")
 for (body, c) in sorted(data, key=lambda k: (k[0], k[1])):
     row = data[(body, c)]
     ng = row.get("nginx")
@@ -201,7 +216,8 @@ for (body, c) in sorted(data, key=lambda k: (k[0], k[1])):
         rps = statistics.median(row[t]["rps"]); p99 = statistics.median(row[t]["p99"])
         rr = rps / statistics.median(ng["rps"]) if ng else float("nan")
         pr = p99 / statistics.median(ng["p99"]) if ng else float("nan")
-        print(f"{body:>4} {c:>5}  {t:<8} {rps:>10.0f} {p99:>8.2f}   {rr:>14.2f} {pr:>12.2f}  {row[t]['errs']}")
+        cpu = statistics.median(row[t]["cpu"])
+        print(f"{body:>4} {c:>5}  {t:<8} {rps:>10.0f} {p99:>8.2f}   {rr:>14.2f} {pr:>12.2f} {cpu:>10.1f}  {row[t]['errs']}")
 PY
 
 [ -f "$work/wrk-errors.txt" ] && { echo "wrk reported errors:"; grep -E "^---|Socket errors|Non-2xx" "$work/wrk-errors.txt"; }
