@@ -93,7 +93,7 @@ bool http_is_hop_by_hop(const HttpHeader *h) {
 bool http_head_connection_lists(const HttpHead *head, const HttpHeader *h) {
         char name[64];
 
-        if (h->name_len >= sizeof(name))
+        if (head->n_connection == 0 || h->name_len >= sizeof(name))
                 return false;
         memcpy(name, h->name, h->name_len);
         name[h->name_len] = 0;
@@ -220,6 +220,7 @@ static int parse_fields(const char *buf, size_t len, size_t start, bool is_reque
                         h->host = f->value;
                         h->host_len = f->value_len;
                 } else if (http_name_eq(f, "connection")) {
+                        h->n_connection++;
                         if (http_list_has(f->value, f->value_len, "close"))
                                 conn_close = true;
                         if (http_list_has(f->value, f->value_len, "keep-alive"))
@@ -260,6 +261,7 @@ static void head_reset(HttpHead *h) {
         /* only the scalar part; the header array is filled as needed */
         memset(h, 0, offsetof(HttpHead, headers));
         h->n_headers = 0;
+        h->n_connection = 0;
         h->head_len = 0;
         h->body = HTTP_BODY_NONE;
         h->content_length = 0;

@@ -48,6 +48,7 @@ typedef struct HttpHead {
 
         HttpHeader headers[HTTP_HEADERS_MAX];
         size_t n_headers;
+        unsigned n_connection; /* Connection header fields seen */
         size_t head_len; /* bytes up to and including the empty line */
 
         HttpBody body;

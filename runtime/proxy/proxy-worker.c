@@ -109,6 +109,7 @@ struct Conn {
                 struct sockaddr_in in4;
                 struct sockaddr_in6 in6;
         } peer; /* compact: idle connections should cost little */
+        char *peer_ip; /* formatted once, on the first request */
         bool readable, writable, rdhup, eof, close_after, dead, shut_wr, client_error, pending;
         Conn *pending_next;
         Phase phase;
@@ -588,6 +589,8 @@ static void conn_close(WorkerState *ws, Conn *c) {
         buf_release(ws, &c->resp.raw);
         flow_free_head(&c->req);
         flow_free_head(&c->resp);
+        free(c->peer_ip);
+        c->peer_ip = NULL;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -844,13 +847,16 @@ static int conn_start_request(WorkerState *ws, Conn *c) {
         }
         if (h->body == HTTP_BODY_CHUNKED)
                 out_str(&o, "Transfer-Encoding: chunked\r\n");
-        proxy_addr_ip_string(&c->peer.sa, ip);
+        if (!c->peer_ip) {
+                proxy_addr_ip_string(&c->peer.sa, ip);
+                c->peer_ip = strdup(ip);
+        }
         out_str(&o, "X-Forwarded-For: ");
         if (xff && xff_len > 0) {
                 out_put(&o, xff, xff_len);
                 out_str(&o, ", ");
         }
-        out_str(&o, ip);
+        out_str(&o, c->peer_ip ?: "unknown");
         out_str(&o, "\r\nX-Forwarded-Proto: http\r\n");
         if (host) {
                 out_str(&o, "X-Forwarded-Host: ");

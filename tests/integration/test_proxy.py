@@ -429,6 +429,8 @@ def test_restart_restores_routes_and_sigterm_finishes_inflight(tmp_path, backend
     p = Proxy(tmp_path / "s")
     port = route(p, backends[0], name="persist", *["--path", "/", "--drain-timeout", "7"])
     listing = json.loads(p.cli("route", "list", "--json").stdout)
+    import stat
+    assert stat.S_IMODE(os.stat(tmp_path / "s" / "proxy.sock").st_mode) == 0o600
     saved = json.load(open(tmp_path / "s" / "proxy" / "routes.json"))
     assert saved["routes"] == listing["routes"]
     # SIGTERM with a request in flight: it completes, then the proxy exits 0
