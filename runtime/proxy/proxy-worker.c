@@ -1249,14 +1249,8 @@ static void conn_process(WorkerState *ws, Conn *c) {
                         c->resp_state = RESP_DONE;
                 if (c->phase == PHASE_ACTIVE && c->resp_state == RESP_DONE && !flow_head_pending(&c->resp) &&
                     c->resp.fwd == 0) {
-                        if (c->close_after || flow_complete(&c->req) || !c->resp_final) {
-                                conn_finish_request(ws, c);
-                                progress = true;
-                                continue;
-                        }
-                        /* response done before the request body: finish forwarding it only if the
-                         * upstream still reads; otherwise close */
-                        c->close_after = true;
+                        /* a response that ends before its request body closes the connection after it
+                         * (conn_finish_request decides) */
                         conn_finish_request(ws, c);
                         progress = true;
                         continue;
