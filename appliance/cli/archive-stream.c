@@ -9,36 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive-util.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "string-util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                free(*ret_error);
-                *ret_error = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
-typedef struct WriteState {
-        HttpConn *conn;
-        int error;
-} WriteState;
-
-static la_ssize_t write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
-        WriteState *st = userdata;
+la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
+        ArchiveConnWriter *st = userdata;
         int r = http_conn_write(st->conn, buf, size);
 
         if (r < 0) {
@@ -53,7 +31,7 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
         _cleanup_(archive_read_freep) struct archive *disk = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
         _cleanup_free_ char *buf = NULL;
-        WriteState st = { .conn = conn };
+        ArchiveConnWriter st = { .conn = conn };
         size_t prefix_len = strlen(dir), n_entries = 0;
         int r;
 
@@ -71,10 +49,10 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
         if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
             archive_write_set_bytes_per_block(out, ARCHIVE_STREAM_BLOCK) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, &st, NULL, write_cb, NULL) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
+            archive_write_open(out, &st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
+                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
 
         for (;;) {
                 _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
@@ -86,7 +64,7 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
                 (void) archive_read_disk_descend(disk);
 
                 name = archive_entry_pathname(e);
@@ -100,7 +78,7 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                 if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)
                         continue; /* sockets, devices: nothing an image layout holds */
                 if (++n_entries > ARCHIVE_STREAM_ENTRIES_MAX)
-                        return set_error(ret_error, -E2BIG, "%s holds more than %u files", dir,
+                        return errmsg_set(ret_error, -E2BIG, "%s holds more than %u files", dir,
                                          ARCHIVE_STREAM_ENTRIES_MAX);
 
                 _cleanup_free_ char *rel = strdup(name);
@@ -119,7 +97,7 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                 for (;;) {
                         la_ssize_t n = archive_read_data(disk, buf, ARCHIVE_STREAM_BLOCK);
                         if (n < 0)
-                                return set_error(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
+                                return errmsg_set(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
                                                  archive_error_string(disk));
                         if (n == 0)
                                 break;
@@ -133,8 +111,8 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
 
 write_failed:
         if (st.error < 0)
-                return set_error(ret_error, st.error, "Sending %s to slipwayd failed: %s", dir, strerror(-st.error));
-        return set_error(ret_error, -EIO, "Cannot write the archive: %s", archive_error_string(out));
+                return errmsg_set(ret_error, st.error, "Sending %s to slipwayd failed: %s", dir, strerror(-st.error));
+        return errmsg_set(ret_error, -EIO, "Cannot write the archive: %s", archive_error_string(out));
 }
 
 bool archive_entry_name_is_safe(const char *name) {
@@ -202,24 +180,24 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                 if (r != ARCHIVE_OK)
                         goto read_failed;
                 if (++n_entries > ARCHIVE_STREAM_ENTRIES_MAX)
-                        return set_error(ret_error, -E2BIG, "The archive holds more than %u entries",
+                        return errmsg_set(ret_error, -E2BIG, "The archive holds more than %u entries",
                                          ARCHIVE_STREAM_ENTRIES_MAX);
                 name = archive_entry_pathname(e);
                 if (!name || !archive_entry_name_is_safe(name))
-                        return set_error(ret_error, -EBADMSG, "The archive contains an unsafe name '%s'",
+                        return errmsg_set(ret_error, -EBADMSG, "The archive contains an unsafe name '%s'",
                                          strempty(name));
                 if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)
-                        return set_error(ret_error, -EBADMSG, "The archive entry '%s' is not a file or directory",
+                        return errmsg_set(ret_error, -EBADMSG, "The archive entry '%s' is not a file or directory",
                                          name);
                 if (archive_entry_hardlink(e) || archive_entry_symlink(e))
-                        return set_error(ret_error, -EBADMSG, "The archive entry '%s' is a link", name);
+                        return errmsg_set(ret_error, -EBADMSG, "The archive entry '%s' is a link", name);
 
                 target = path_join(dir, name);
                 if (!target)
                         return -ENOMEM;
                 archive_entry_set_pathname(e, target);
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return set_error(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
                 if (archive_entry_filetype(e) != AE_IFREG)
                         continue;
                 for (;;) {
@@ -233,26 +211,26 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         if (r != ARCHIVE_OK)
                                 goto read_failed;
                         if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
-                                return set_error(ret_error, -EIO, "Cannot write %s: %s", target,
+                                return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
                                                  archive_error_string(disk));
                 }
                 if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return set_error(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
         }
         /* Drain to the framed end, so a stream cut after the tar trailer is still noticed. */
         for (;;) {
                 ssize_t n = http_conn_read_body(conn, buf, ARCHIVE_STREAM_BLOCK);
                 if (n < 0)
-                        return set_error(ret_error, (int) n, "The export stream from slipwayd broke off");
+                        return errmsg_set(ret_error, (int) n, "The export stream from slipwayd broke off");
                 if (n == 0)
                         break;
         }
         if (archive_write_close(disk) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot finish writing %s: %s", dir, archive_error_string(disk));
+                return errmsg_set(ret_error, -EIO, "Cannot finish writing %s: %s", dir, archive_error_string(disk));
         return 0;
 
 read_failed:
         if (st.error < 0)
-                return set_error(ret_error, st.error, "The export stream from slipwayd broke off");
-        return set_error(ret_error, -EBADMSG, "The export stream is not a valid tar: %s", archive_error_string(in));
+                return errmsg_set(ret_error, st.error, "The export stream from slipwayd broke off");
+        return errmsg_set(ret_error, -EBADMSG, "The export stream is not a valid tar: %s", archive_error_string(in));
 }

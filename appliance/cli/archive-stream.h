@@ -4,7 +4,18 @@
  * target (no absolute names, no "..", no links). */
 #pragma once
 
+#include <archive.h>
+
 #include "http-client.h"
+
+/* libarchive write callback sending tar blocks into a request body (userdata: ArchiveConnWriter);
+ * the first failure is kept in .error. */
+typedef struct ArchiveConnWriter {
+        HttpConn *conn;
+        int error;
+} ArchiveConnWriter;
+
+la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size);
 
 #define ARCHIVE_STREAM_BLOCK (64U * 1024U)
 #define ARCHIVE_STREAM_ENTRIES_MAX 1000000U

@@ -12,47 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive-stream.h"
+#include "archive-util.h"
 #include "dockerignore.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "string-util.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry_linkresolver *, archive_entry_linkresolver_free);
-
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                free(*ret_error);
-                *ret_error = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
-typedef struct WriteState {
-        HttpConn *conn;
-        int error;
-} WriteState;
-
-static la_ssize_t write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
-        WriteState *st = userdata;
-        int r = http_conn_write(st->conn, buf, size);
-
-        if (r < 0) {
-                st->error = r;
-                archive_set_error(a, -r, "Sending to slipwayd failed: %s", strerror(-r));
-                return -1;
-        }
-        return (la_ssize_t) size;
-}
 
 static int load_dockerignore(const char *dir, DockerIgnore **ret, char **ret_error) {
         _cleanup_free_ char *path = path_join(dir, ".dockerignore"), *data = NULL;
@@ -68,14 +34,14 @@ static int load_dockerignore(const char *dir, DockerIgnore **ret, char **ret_err
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
-                return set_error(ret_error, -EBADMSG, "%s is larger than %u bytes", path, DOCKERIGNORE_SIZE_MAX);
+                return errmsg_set(ret_error, -EBADMSG, "%s is larger than %u bytes", path, DOCKERIGNORE_SIZE_MAX);
         if (r < 0)
-                return set_error(ret_error, r, "Cannot read %s: %s", path, strerror(-r));
+                return errmsg_set(ret_error, r, "Cannot read %s: %s", path, strerror(-r));
         r = dockerignore_parse(data, size, ".dockerignore", ret, &derr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return set_error(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
+                return errmsg_set(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
         return 0;
 }
 
@@ -91,7 +57,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
         _cleanup_(archive_entry_linkresolver_freep) struct archive_entry_linkresolver *links = NULL;
         _cleanup_dockerignore_free_ DockerIgnore *di = NULL;
         _cleanup_free_ char *buf = NULL, *keep = NULL;
-        WriteState st = { .conn = conn };
+        ArchiveConnWriter st = { .conn = conn };
         size_t prefix_len = strlen(dir), n_entries = 0;
         int r;
 
@@ -114,11 +80,11 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
         if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
             archive_write_set_bytes_per_block(out, CONTEXT_STREAM_BLOCK) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, &st, NULL, write_cb, NULL) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
+            archive_write_open(out, &st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
+                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
         archive_entry_linkresolver_set_strategy(links, archive_format(out));
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
 
         for (;;) {
                 _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
@@ -133,7 +99,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return set_error(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
 
                 name = archive_entry_pathname(e);
                 if (!name || strncmp(name, dir, prefix_len) != 0)
@@ -159,7 +125,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                 if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
                         continue; /* sockets, fifos, devices: nothing a build copies */
                 if (++n_entries > CONTEXT_STREAM_ENTRIES_MAX)
-                        return set_error(ret_error, -E2BIG, "%s holds more than %u files", dir,
+                        return errmsg_set(ret_error, -E2BIG, "%s holds more than %u files", dir,
                                          CONTEXT_STREAM_ENTRIES_MAX);
 
                 archive_entry_set_pathname(e, rel);
@@ -180,7 +146,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                 for (;;) {
                         la_ssize_t n = archive_read_data(disk, buf, CONTEXT_STREAM_BLOCK);
                         if (n < 0)
-                                return set_error(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
+                                return errmsg_set(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
                                                  archive_error_string(disk));
                         if (n == 0)
                                 break;
@@ -194,7 +160,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
 
 write_failed:
         if (st.error < 0)
-                return set_error(ret_error, st.error, "Sending the build context to slipwayd failed: %s",
+                return errmsg_set(ret_error, st.error, "Sending the build context to slipwayd failed: %s",
                                  strerror(-st.error));
-        return set_error(ret_error, -EIO, "Cannot write the build context archive: %s", archive_error_string(out));
+        return errmsg_set(ret_error, -EIO, "Cannot write the build context archive: %s", archive_error_string(out));
 }

@@ -1,6 +1,7 @@
 /* Small string helpers shared by every layer. */
 #include "string-util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,4 +34,18 @@ const char *format_bytes(char *buf, size_t size, unsigned long long bytes) {
 
 char *strdup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
+}
+
+int errmsg_set(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                free(*ret_error);
+                *ret_error = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return r;
 }

@@ -10,3 +10,7 @@ bool endswith(const char *s, const char *suffix);
 const char *format_bytes(char *buf, size_t size, unsigned long long bytes);
 /* strdup that aborts never: returns NULL on OOM like strdup, but accepts NULL. */
 char *strdup_or_null(const char *s);
+
+/* Replaces *ret_error (when ret_error is not NULL) with a newly formatted message and returns r:
+ * "return errmsg_set(ret_error, -EINVAL, "…", …);" for functions that hand a sentence to their caller. */
+int errmsg_set(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

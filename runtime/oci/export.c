@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "blob-store.h"
 #include "fs-util.h"
 #include "json-util.h"
@@ -236,8 +237,6 @@ int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, co
 
 /* Archive export. */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive_entry *, archive_entry_free);
 
 static int archive_sink(void *userdata, const void *buf, size_t len) {
         struct archive *a = userdata;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "blob-store.h"
 #include "import.h"
 #include "json-util.h"
@@ -48,7 +49,6 @@ static void archive_contents_done(ArchiveContents *c) {
         *c = (ArchiveContents) {};
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 
 int import_archive_error(struct archive *a, const char *name, const char *entry, OciError *err) {
         const char *s = archive_error_string(a);

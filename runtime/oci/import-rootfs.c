@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "blob-store.h"
 #include "import.h"
 #include "json-util.h"
@@ -18,7 +19,6 @@
 
 #define HINT_ROOTFS "Give a tar of a root file system (.tar, .tar.gz or .tar.zst)."
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
 
 static bool is_shell(const char *path) {
         while (startswith(path, "./"))

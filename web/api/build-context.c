@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive-util.h"
 #include "dockerignore.h"
 #include "fs-util.h"
 #include "macro.h"
@@ -22,23 +23,6 @@
 
 #define BUILD_CONTEXT_BLOCK (64U * 1024U)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_write_free);
-
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                free(*ret_error);
-                *ret_error = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 bool build_context_name_is_safe(const char *name) {
         const char *p = name;
@@ -128,11 +112,11 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                         goto read_failed;
                 if (++n_entries > BUILD_CONTEXT_ENTRIES_MAX)
-                        return set_error(ret_error, -EFBIG, "The build context holds more than %u entries",
+                        return errmsg_set(ret_error, -EFBIG, "The build context holds more than %u entries",
                                          BUILD_CONTEXT_ENTRIES_MAX);
                 raw = archive_entry_pathname(e);
                 if (!raw)
-                        return set_error(ret_error, -EBADMSG, "The build context has an entry without a name");
+                        return errmsg_set(ret_error, -EBADMSG, "The build context has an entry without a name");
                 /* A copy: the entry's own string goes away when its pathname is rewritten below. */
                 name = strdup(skip_dot_slash(raw));
                 if (!name)
@@ -140,7 +124,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (isempty(name))
                         continue; /* the context root itself */
                 if (!build_context_name_is_safe(name) || raw[0] == '/')
-                        return set_error(ret_error, -EBADMSG,
+                        return errmsg_set(ret_error, -EBADMSG,
                                          "The build context contains the unsafe name '%s' (absolute or with '..')",
                                          raw);
                 type = archive_entry_filetype(e);
@@ -150,7 +134,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
 
                 unpacked += (uint64_t) MAX(archive_entry_size(e), 0);
                 if (unpacked > BUILD_CONTEXT_MAX)
-                        return set_error(ret_error, -EFBIG, "The build context unpacks to more than %llu bytes",
+                        return errmsg_set(ret_error, -EFBIG, "The build context unpacks to more than %llu bytes",
                                          (unsigned long long) BUILD_CONTEXT_MAX);
 
                 target = path_join(dir, name);
@@ -160,7 +144,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (hardlink) {
                         const char *h = skip_dot_slash(hardlink);
                         if (!build_context_name_is_safe(h) || hardlink[0] == '/')
-                                return set_error(ret_error, -EBADMSG,
+                                return errmsg_set(ret_error, -EBADMSG,
                                                  "The build context contains a hard link to the unsafe name '%s'",
                                                  hardlink);
                         link_target = path_join(dir, h);
@@ -181,7 +165,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 archive_entry_set_fflags(e, 0, 0);
 
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return set_error(ret_error, -EBADMSG, "Cannot unpack '%s' of the build context: %s", name,
+                        return errmsg_set(ret_error, -EBADMSG, "Cannot unpack '%s' of the build context: %s", name,
                                          archive_error_string(disk));
                 if (type != AE_IFREG || archive_entry_size(e) <= 0)
                         goto finish;
@@ -196,26 +180,26 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                                 goto read_failed;
                         if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
-                                return set_error(ret_error, -EIO, "Cannot write '%s' of the build context: %s",
+                                return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s",
                                                  name, archive_error_string(disk));
                 }
         finish:
                 if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return set_error(ret_error, -EIO, "Cannot write '%s' of the build context: %s", name,
+                        return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s", name,
                                          archive_error_string(disk));
         }
         if (archive_write_close(disk) != ARCHIVE_OK)
-                return set_error(ret_error, -EIO, "Cannot finish unpacking the build context: %s",
+                return errmsg_set(ret_error, -EIO, "Cannot finish unpacking the build context: %s",
                                  archive_error_string(disk));
         return 0;
 
 read_failed:
         if (st.error == -EFBIG)
-                return set_error(ret_error, -EFBIG, "The build context is larger than %llu bytes",
+                return errmsg_set(ret_error, -EFBIG, "The build context is larger than %llu bytes",
                                  (unsigned long long) BUILD_CONTEXT_MAX);
         if (st.error < 0)
-                return set_error(ret_error, st.error, "The upload of the build context broke off");
-        return set_error(ret_error, -EBADMSG, "The build context is not a valid tar archive: %s",
+                return errmsg_set(ret_error, st.error, "The upload of the build context broke off");
+        return errmsg_set(ret_error, -EBADMSG, "The build context is not a valid tar archive: %s",
                          archive_error_string(in));
 }
 
@@ -276,15 +260,15 @@ int build_context_apply_dockerignore(const char *dir, const char *keep, char **r
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
-                return set_error(ret_error, -EBADMSG, ".dockerignore is larger than %u bytes",
+                return errmsg_set(ret_error, -EBADMSG, ".dockerignore is larger than %u bytes",
                                  DOCKERIGNORE_SIZE_MAX);
         if (r < 0)
-                return set_error(ret_error, r, "Cannot read .dockerignore: %s", strerror(-r));
+                return errmsg_set(ret_error, r, "Cannot read .dockerignore: %s", strerror(-r));
         r = dockerignore_parse(data, size, ".dockerignore", &di, &derr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return set_error(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
+                return errmsg_set(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
         if (keep) {
                 keep_clean = dockerignore_clean_path(keep);
                 if (!keep_clean)
@@ -292,6 +276,6 @@ int build_context_apply_dockerignore(const char *dir, const char *keep, char **r
         }
         r = filter_dir(di, dir, "", keep_clean);
         if (r < 0)
-                return set_error(ret_error, r, "Cannot apply .dockerignore to the build context: %s", strerror(-r));
+                return errmsg_set(ret_error, r, "Cannot apply .dockerignore to the build context: %s", strerror(-r));
         return 0;
 }
