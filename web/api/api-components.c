@@ -251,7 +251,10 @@ int api_component_create(HttpRequest *req) {
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || json_get_string_opt(body, "image", &image) < 0)
+        json_t *iv = r >= 0 ? json_object_get(body, "image") : NULL;
+        if (iv && json_is_string(iv))
+                image = json_string_value(iv);
+        if (r < 0 || json_get_string(body, "name", &name) < 0 || (iv && !json_is_null(iv) && !image))
                 return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.");

@@ -317,7 +317,10 @@ int api_environment_create(HttpRequest *req) {
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || json_get_string_opt(body, "after", &after) < 0)
+        json_t *av = r >= 0 ? json_object_get(body, "after") : NULL;
+        if (av && json_is_string(av))
+                after = json_string_value(av);
+        if (r < 0 || json_get_string(body, "name", &name) < 0 || (av && !json_is_null(av) && !after))
                 return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"staging\", \"after\": \"development\"}.");
