@@ -47,10 +47,72 @@ static const char url_help[] =
         "(http://HOST:INGRESS_PORT/PROJECT/NAME/).\n";
 
 static const char logs_help[] =
-        "Usage: slipway logs PROJECT/NAME ENV [--lines N] [--json]\n\n"
+        "Usage: slipway logs PROJECT/NAME ENV [--lines N] [--follow] [--json]\n\n"
         "Prints the last lines of the live instance's stdout (to stdout) and stderr (to stderr); without a\n"
         "live release, those of the newest instance (e.g. a failed deploy).\n\n"
-        "  --lines N   lines per stream (default 100, at most 10000)\n";
+        "  --lines N   lines per stream (default 100, at most 10000)\n"
+        "  --follow    keep printing what the instance writes until it stops (Ctrl-C to leave);\n"
+        "              with --json: one JSON object per line {\"stream\",\"text\"}, last {\"end\",\"state\"}\n";
+
+#define LOGS_LINE_MAX (1024u * 1024u)
+
+/* One line of a follow stream; returns 1 at the end marker. */
+static int follow_line(CliContext *c, const char *line, size_t n) {
+        _cleanup_json_ json_t *j = NULL;
+        json_t *stream;
+
+        if (n == 0)
+                return 0; /* heartbeat */
+        if (c->json) {
+                fwrite(line, 1, n, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+        }
+        if (json_parse_buffer(line, n, &j, NULL) < 0)
+                return 0;
+        stream = json_object_get(j, "stream");
+        if (!c->json && json_is_string(stream)) {
+                FILE *f = streq(json_string_value(stream), "stderr") ? stderr : stdout;
+                fputs(json_string_value(json_object_get(j, "text")) ?: "", f);
+                fflush(f);
+        }
+        if (json_is_true(json_object_get(j, "end"))) {
+                if (!c->json)
+                        fprintf(stderr, "Note: the stream ended (%s).\n",
+                                json_string_value(json_object_get(j, "state")) ?: "gone");
+                return 1;
+        }
+        return 0;
+}
+
+static int logs_follow(CliContext *c, const char *path) {
+        _cleanup_(http_conn_freep) HttpConn *conn = NULL;
+        _cleanup_free_ char *line = malloc(LOGS_LINE_MAX);
+        char buf[16384];
+        size_t n_line = 0;
+
+        if (!line)
+                return log_oom_cli();
+        if (cli_request_open(c, "GET", path, NULL, HTTP_BODY_NONE, &conn) < 0)
+                return 1;
+        if (cli_response_check(c, conn) < 0)
+                return 1;
+        for (;;) {
+                ssize_t n = http_conn_read_body(conn, buf, sizeof buf);
+                if (n <= 0)
+                        return n < 0 ? cli_error(NULL, "The log stream from slipwayd broke off") : 0;
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] == '\n' || n_line == LOGS_LINE_MAX) {
+                                if (follow_line(c, line, n_line) > 0)
+                                        return 0;
+                                n_line = 0;
+                                if (buf[i] == '\n')
+                                        continue;
+                        }
+                        line[n_line++] = buf[i];
+                }
+        }
+}
 
 static void format_endpoint(json_t *e, char *buf, size_t size) {
         const char *bp = json_string_value(json_object_get(e, "base_path"));
@@ -406,14 +468,14 @@ int cmd_logs(CliContext *c, int argc, char *argv[]) {
         r = model_split_component("logs", argv[optind], &project, &name);
         if (r >= 0)
                 return r;
-        if (a.lines) {
-                enc = http_url_encode(a.lines);
-                if (!enc || asprintf(&extra, "&lines=%s", enc) < 0)
-                        return log_oom_cli();
-        }
+        enc = http_url_encode(a.lines ?: "100");
+        if (!enc || asprintf(&extra, "&lines=%s%s", enc, a.follow ? "&follow=1" : "") < 0)
+                return log_oom_cli();
         path = env_path(project, name, "logs", argv[optind + 1], extra);
         if (!path)
                 return log_oom_cli();
+        if (a.follow)
+                return logs_follow(c, path);
         if (cli_api_json(c, "GET", path, NULL, &j) < 0)
                 return 1;
         if (c->json) {

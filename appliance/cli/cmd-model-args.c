@@ -21,6 +21,7 @@ enum {
         ARG_LINES,
         ARG_FORCE,
         ARG_ENDPOINT,
+        ARG_FOLLOW,
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
@@ -36,6 +37,7 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 { "lines", required_argument, NULL, ARG_LINES },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "endpoint", required_argument, NULL, ARG_ENDPOINT },
+                { "follow", no_argument, NULL, ARG_FOLLOW },
                 {},
         };
         static const char *const names[] = {
@@ -48,6 +50,7 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 [ARG_LINES - ARG_FIRST_COMMAND_OPTION] = "--lines",
                 [ARG_FORCE - ARG_FIRST_COMMAND_OPTION] = "--force",
                 [ARG_ENDPOINT - ARG_FIRST_COMMAND_OPTION] = "--endpoint",
+                [ARG_FOLLOW - ARG_FIRST_COMMAND_OPTION] = "--follow",
         };
         int opt;
 
@@ -60,7 +63,7 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 }
                 if (cli_common_option(c, opt, optarg))
                         continue;
-                if (opt < ARG_FIRST_COMMAND_OPTION || opt > ARG_ENDPOINT)
+                if (opt < ARG_FIRST_COMMAND_OPTION || opt > ARG_FOLLOW)
                         return cli_bad_option(full, argc, argv);
                 const char *optname = names[opt - ARG_FIRST_COMMAND_OPTION];
                 if (!strstr(help, optname))
@@ -89,6 +92,9 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                         break;
                 case ARG_FORCE:
                         a->force = true;
+                        break;
+                case ARG_FOLLOW:
+                        a->follow = true;
                         break;
                 case ARG_ENDPOINT:
                         if (a->n_endpoints >= MODEL_ARGS_ENDPOINTS_MAX)

@@ -284,6 +284,7 @@ static int run(void) {
         r = engine_run(engine);
 
         (void) sd_notify(0, "STOPPING=1");
+        api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
         if (r < 0)

@@ -1,6 +1,7 @@
 """Releases, instances and their views before the deployer exists: rows are written into the daemon's real
 slipway.db (as the deployer will write them) and read back through the CLI: releases, component show, url,
 logs, status counts, project delete refusing while instances run, and image gc keeping released images."""
+import json
 import sqlite3
 import time
 
@@ -108,3 +109,55 @@ def test_gc_keeps_images_releases_run(daemon, images):
         d.cli("project", "delete", "shop")
         assert d.cli("image", "gc")["blobs_removed"] == len(blobs)
         assert d.blob_files() == set()
+
+
+def test_logs_follow(daemon, tmp_path):
+        import subprocess
+        d = daemon
+        d.cli("project", "create", "shop")
+        d.cli("component", "create", "shop/web", "--image", "web:1", "--endpoint", "http:8080")
+        inst_dir = tmp_path / "instance"
+        inst_dir.mkdir()
+        out_log, err_log = inst_dir / "stdout.log", inst_dir / "stderr.log"
+        out_log.write_text("before 1\nbefore 2\n")
+        with db(d) as con:
+                comp, dev = ids(con, "shop", "web", "development")
+                rel = add_release(con, comp, dev, "sha256:" + "a" * 64, "live")
+                con.execute("INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
+                            " VALUES (?, '10.213.0.100', 'ns', ?, 'ready', 0)", (rel, str(inst_dir)))
+
+        env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SLIPWAY_")}
+        p = subprocess.Popen(d.cli_argv("logs", "shop/web", "development", "--follow", "--lines", "1", json=False),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+                assert p.stdout.readline() == "before 2\n"
+                with open(out_log, "a") as f:
+                        f.write("after 1\n")
+                with open(err_log, "a") as f:
+                        f.write("oops\n")
+                assert p.stdout.readline() == "after 1\n"
+                assert p.stderr.readline() == "oops\n"
+                # The instance stops: the stream ends by itself.
+                with db(d) as con:
+                        con.execute("UPDATE instances SET state = 'stopped'")
+                assert p.wait(timeout=10) == 0
+                assert "stopped" in p.stderr.read()
+        finally:
+                if p.poll() is None:
+                        p.kill()
+                        p.wait()
+
+        # A follower open while slipwayd stops does not hold the daemon up.
+        with db(d) as con:
+                con.execute("UPDATE instances SET state = 'ready'")
+        p = subprocess.Popen(d.cli_argv("logs", "shop/web", "development", "--follow", json=True),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+                head = json.loads(p.stdout.readline())
+                assert head["instance"] > 0 and head["state"] == "ready"
+                d.stop()
+                assert p.wait(timeout=10) == 0
+        finally:
+                if p.poll() is None:
+                        p.kill()
+                        p.wait()

@@ -23,6 +23,12 @@
 #define API_LOGS_TAIL_BYTES_MAX (4u * 1024u * 1024u)
 /* Releases shown per environment in component show. */
 #define API_SHOW_RELEASES_PER_ENV 5u
+/* logs ?follow=1: poll interval, a heartbeat after this many idle ticks, and the most sent at once. */
+#define API_LOGS_FOLLOW_TICK_USEC 250000u
+#define API_LOGS_HEARTBEAT_TICKS 8u
+#define API_LOGS_FOLLOW_CHUNK (64u * 1024u)
+/* Each follower holds one of the server's 8 handler threads: leave most of them to the rest of the API. */
+#define API_LOGS_FOLLOWERS_MAX 3u
 
 static int component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *ret) {
         char msg[200];
@@ -366,6 +372,14 @@ int api_component_show(HttpRequest *req) {
         return http_reply_json(req->conn, 200, j);
 }
 
+static bool query_flag(HttpRequest *req, const char *name) {
+        char v[16];
+
+        if (http_request_query(req, name, v, sizeof v) < 0)
+                return false;
+        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
+}
+
 /* ?env=E into buf: 0, or -ENOENT when absent (sends nothing). */
 static int env_query(HttpRequest *req, char *buf, size_t size) {
         int r = http_request_query(req, "env", buf, size);
@@ -515,8 +529,9 @@ static void utf8_sanitize(char *s) {
         }
 }
 
-/* The last `lines` lines of dir/name (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when absent. */
-static int tail_file(const char *dir, const char *name, unsigned lines, char **ret) {
+/* The last `lines` lines of dir/name (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when absent.
+ * *ret_end: the file size read up to (where a follow continues). */
+static int tail_file(const char *dir, const char *name, unsigned lines, char **ret, uint64_t *ret_end) {
         _cleanup_free_ char *path = path_join(dir, name), *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -531,6 +546,7 @@ static int tail_file(const char *dir, const char *name, unsigned lines, char **r
                 if (errno != ENOENT)
                         return -errno;
                 *ret = strdup("");
+                *ret_end = 0;
                 return *ret ? 0 : -ENOMEM;
         }
         if (fstat(fd, &st) < 0)
@@ -563,7 +579,126 @@ static int tail_file(const char *dir, const char *name, unsigned lines, char **r
                 return -ENOMEM;
         utf8_sanitize(out);
         *ret = out;
+        *ret_end = (uint64_t) start + (uint64_t) k;
         return 0;
+}
+
+static bool logs_stopping;
+static unsigned logs_followers;
+
+void api_logs_stop(void) {
+        __atomic_store_n(&logs_stopping, true, __ATOMIC_RELEASE);
+        /* Let each follower send its end line while the server still writes (a few poll intervals). */
+        for (unsigned i = 0; i < 20 && __atomic_load_n(&logs_followers, __ATOMIC_ACQUIRE) > 0; i++)
+                (void) usleep(API_LOGS_FOLLOW_TICK_USEC / 2);
+}
+
+static int send_json_line(struct mg_connection *conn, json_t *j) {
+        _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        _cleanup_free_ char *line = NULL;
+
+        if (!s || asprintf(&line, "%s\n", s) < 0)
+                return -ENOMEM;
+        return http_stream_write(conn, line, strlen(line));
+}
+
+/* New bytes of dir/name after *offset (from 0 again when the file shrank: copy-truncate rotation), up to the
+ * last complete line unless API_LOGS_FOLLOW_CHUNK bytes are pending.  NULL *ret when nothing is new. */
+static int read_new(const char *dir, const char *name, uint64_t *offset, char **ret) {
+        _cleanup_free_ char *path = path_join(dir, name), *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        ssize_t k;
+
+        *ret = NULL;
+        if (!path)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t) st.st_size < *offset)
+                *offset = 0;
+        if ((uint64_t) st.st_size == *offset)
+                return 0;
+        size_t want = MIN((uint64_t) st.st_size - *offset, (uint64_t) API_LOGS_FOLLOW_CHUNK);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        k = pread(fd, buf, want, (off_t) *offset);
+        if (k <= 0)
+                return k < 0 ? -errno : 0;
+        size_t n = (size_t) k;
+        if (n < API_LOGS_FOLLOW_CHUNK) {
+                while (n > 0 && buf[n - 1] != '\n')
+                        n--;
+                if (n == 0)
+                        return 0; /* a line still being written */
+        }
+        buf[n] = 0;
+        *offset += n;
+        utf8_sanitize(buf);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Streams what the instance writes as JSON lines {"stream","text"} until the client goes, the instance
+ * stops (then {"end":true,"state"}) or slipwayd stops.  An empty line every few seconds notices a
+ * client that went away. */
+static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst, uint64_t off_out,
+                       uint64_t off_err) {
+        static const char *const names[] = { "stdout.log", "stderr.log" };
+        static const char *const streams[] = { "stdout", "stderr" };
+        uint64_t offsets[2] = { off_out, off_err };
+        unsigned idle = 0;
+
+        for (unsigned tick = 0;; tick++) {
+                bool sent = false, done = false;
+                _cleanup_free_ char *state = NULL;
+
+                if (__atomic_load_n(&logs_stopping, __ATOMIC_ACQUIRE)) {
+                        _cleanup_json_ json_t *j = json_pack("{s:b,s:s}", "end", true, "state", "slipwayd stopping");
+                        (void) send_json_line(req->conn, j);
+                        break;
+                }
+                /* Once a second: has the instance stopped?  Its last lines are sent before the end. */
+                if (tick % 4 == 0) {
+                        ModelInstance now = {};
+                        if (model_instance_get(db, inst->id, &now) < 0)
+                                done = true;
+                        else if (streq(now.state, MODEL_INSTANCE_STOPPED) || streq(now.state, MODEL_INSTANCE_FAILED)) {
+                                done = true;
+                                state = TAKE_PTR(now.state);
+                        }
+                        model_instance_done(&now);
+                }
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *text = NULL;
+                        _cleanup_json_ json_t *j = NULL;
+
+                        if (read_new(inst->dir, names[i], &offsets[i], &text) < 0 || !text)
+                                continue;
+                        j = json_pack("{s:s,s:s}", "stream", streams[i], "text", text);
+                        if (send_json_line(req->conn, j) < 0)
+                                return 200;
+                        sent = true;
+                }
+                if (done) {
+                        _cleanup_json_ json_t *j = json_pack("{s:b,s:s}", "end", true, "state", state ?: "gone");
+                        (void) send_json_line(req->conn, j);
+                        break;
+                }
+                idle = sent ? 0 : idle + 1;
+                if (idle >= API_LOGS_HEARTBEAT_TICKS) {
+                        if (http_stream_write(req->conn, "\n", 1) < 0)
+                                return 200;
+                        idle = 0;
+                }
+                (void) usleep(API_LOGS_FOLLOW_TICK_USEC);
+        }
+        (void) http_stream_end(req->conn);
+        return 200;
 }
 
 int api_component_logs(HttpRequest *req) {
@@ -576,7 +711,8 @@ int api_component_logs(HttpRequest *req) {
         _cleanup_json_ json_t *j = NULL;
         char env[128], lines_s[16], msg[256];
         unsigned lines = API_LOGS_LINES_DEFAULT;
-        bool live = true;
+        uint64_t end_out = 0, end_err = 0;
+        bool live = true, follow = query_flag(req, "follow");
         int r;
 
         if ((r = need_env(req, env, sizeof env)) < 0)
@@ -619,11 +755,30 @@ int api_component_logs(HttpRequest *req) {
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot find the instance");
-        r = tail_file(inst.dir, "stdout.log", lines, &out);
+        r = tail_file(inst.dir, "stdout.log", lines, &out, &end_out);
         if (r >= 0)
-                r = tail_file(inst.dir, "stderr.log", lines, &err);
+                r = tail_file(inst.dir, "stderr.log", lines, &err, &end_err);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the instance's logs");
+        if (follow) {
+                _cleanup_json_ json_t *head = json_pack("{s:I,s:I,s:s,s:b}", "instance", (json_int_t) inst.id,
+                                                        "release", (json_int_t) inst.release_id, "state", inst.state,
+                                                        "live", live);
+                _cleanup_json_ json_t *jo = json_pack("{s:s,s:s}", "stream", "stdout", "text", out);
+                _cleanup_json_ json_t *je = json_pack("{s:s,s:s}", "stream", "stderr", "text", err);
+
+                if (__atomic_add_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL) > API_LOGS_FOLLOWERS_MAX) {
+                        __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
+                        return http_reply_error(req->conn, 503, "Too many 'logs --follow' streams are open.",
+                                                "Close one, or run 'slipway logs' without --follow.");
+                }
+                r = http_stream_begin(req->conn, 200, "application/x-ndjson", NULL);
+                if (r >= 0 && send_json_line(req->conn, head) >= 0 && (!out[0] || send_json_line(req->conn, jo) >= 0) &&
+                    (!err[0] || send_json_line(req->conn, je) >= 0))
+                        (void) follow_logs(req, db, &inst, end_out, end_err);
+                __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
+                return 200;
+        }
         j = json_pack("{s:I,s:I,s:s,s:b,s:s,s:s}", "instance", (json_int_t) inst.id, "release",
                       (json_int_t) inst.release_id, "state", inst.state, "live", live, "stdout", out, "stderr", err);
         if (!j)
