@@ -41,6 +41,26 @@ def free_port():
                 return s.getsockname()[1]
 
 
+def free_port_range(n=8):
+        """A base port with n free consecutive ports after it (each daemon's ingress listeners)."""
+        import random
+        for _ in range(200):
+                base = random.randrange(20000, 60000 - n)
+                try:
+                        socks = []
+                        for p in range(base, base + n):
+                                s = socket.socket()
+                                socks.append(s)
+                                s.bind(("0.0.0.0", p))
+                        return base
+                except OSError:
+                        continue
+                finally:
+                        for s in socks:
+                                s.close()
+        raise RuntimeError("no free port range for ingress listeners")
+
+
 def wait_port(port, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -116,6 +136,7 @@ class Daemon:
                 self.state_dir = Path(state_dir)
                 self.port = port or free_port()
                 self.api = f"127.0.0.1:{self.port}"
+                self.ingress_base = free_port_range()  # kept across restarts of this daemon
                 self.log_path = self.state_dir.parent / (self.state_dir.name + ".slipwayd.log")
                 self.proc = None
                 self.url = None
@@ -136,7 +157,8 @@ class Daemon:
                 logf = open(self.log_path, "ab")
                 env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
                 self.proc = subprocess.Popen([str(self.build.slipwayd), "--state-dir", str(self.state_dir),
-                                              "--api", self.api], stdout=logf, stderr=subprocess.STDOUT,
+                                              "--api", self.api, "--ingress-base-port", str(self.ingress_base)],
+                                             stdout=logf, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env)
                 logf.close()
                 deadline = time.monotonic() + READY_TIMEOUT
