@@ -279,5 +279,8 @@ for (body, c) in sorted(data, key=lambda k: (k[0], k[1])):
         print(f"{body:>4} {c:>5}  {t:<8} {rps:>10.0f} {p99:>8.2f}   {rr:>14.2f} {pr:>12.2f} {cpu:>10.1f}  {row[t]['errs']}")
 PY
 
-[ -f "$work/wrk-errors.txt" ] && { echo "wrk reported errors:"; grep -E "^---|Socket errors|Non-2xx" "$work/wrk-errors.txt"; }
+if [ -f "$work/wrk-errors.txt" ]; then
+        echo "wrk reported errors:"
+        grep -E "^---|Socket errors|Non-2xx" "$work/wrk-errors.txt"
+fi
 
