@@ -1,0 +1,9 @@
+/* Environment networks: every environment's bridge and service addresses, and the nft table isolating
+ * them, brought to what the database says.  Idempotent; safe to call from any thread (serialised). */
+#pragma once
+
+#include <sqlite3.h>
+
+/* Converges every environment in db: bridge (subnet .1), its service addresses (/32s) and the whole
+ * nft ruleset.  ret_error (may be NULL) gets a sentence for a person on failure. */
+int env_network_apply(sqlite3 *db, char **ret_error);
