@@ -452,8 +452,42 @@ static char *layer_dir_diff_id(const char *name) {
         return d;
 }
 
+/* Adds an image's blobs to marked and its layers' diff_ids to diff_ids.  missing_ok: an image already gone
+ * from the store (a release row outliving its image) marks nothing instead of failing. */
+static int mark_image(ImageCatalog *c, const char *digest, bool missing_ok, DigestSet *marked, DigestSet *diff_ids,
+                      OciError *err) {
+        char **blobs = NULL, **layers = NULL, **diffs = NULL, **types = NULL;
+        size_t n = 0, nl = 0;
+        int r;
+
+        r = oci_store_image_blobs(c->store, digest, &blobs, &n);
+        if (r == -ENOENT && missing_ok)
+                return 0;
+        if (r < 0)
+                return oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
+                                     "Cannot read image %s.", digest);
+        for (size_t j = 0; j < n && r >= 0; j++)
+                r = digest_set_add(marked, blobs[j]);
+        strv_free_n(blobs, n);
+        if (r < 0)
+                return r;
+
+        r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &nl);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
+                                     "Cannot read the layers of image %s.", digest);
+        for (size_t j = 0; j < nl && r >= 0; j++)
+                r = digest_set_add(diff_ids, diffs[j]);
+        strv_free_n(layers, nl);
+        strv_free_n(diffs, nl);
+        strv_free_n(types, nl);
+        return r;
+}
+
 static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err) {
         DigestSet marked = {}, diff_ids = {};
+        char **release_roots = NULL;
+        size_t n_release_roots = 0;
         SweepState st = { .marked = &marked };
         ImageRecord *images = NULL;
         size_t n_images = 0;
@@ -466,34 +500,22 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
         if (r < 0)
                 goto finish;
 
-        /* Mark: everything a named image references.  Any failure stops gc before it deletes. */
-        for (size_t i = 0; i < n_images; i++) {
-                char **blobs = NULL, **layers = NULL, **diffs = NULL, **types = NULL;
-                size_t n = 0, nl = 0;
+        pthread_mutex_lock(&c->db_lock);
+        r = release_image_digests(c->db, &release_roots, &n_release_roots);
+        pthread_mutex_unlock(&c->db_lock);
+        if (r < 0)
+                goto finish;
 
-                r = oci_store_image_blobs(c->store, images[i].digest, &blobs, &n);
-                if (r < 0) {
-                        oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
-                                      "Cannot read image %s.", images[i].digest);
-                        goto finish;
-                }
-                for (size_t j = 0; j < n && r >= 0; j++)
-                        r = digest_set_add(&marked, blobs[j]);
-                strv_free_n(blobs, n);
+        /* Mark: everything a named image references, and every image a release runs (a release keeps its
+         * image after the last name is removed, so it can be restarted or rolled back to).  Any failure stops
+         * gc before it deletes. */
+        for (size_t i = 0; i < n_images; i++) {
+                r = mark_image(c, images[i].digest, false, &marked, &diff_ids, err);
                 if (r < 0)
                         goto finish;
-
-                r = oci_store_image_layers(c->store, images[i].digest, &layers, &diffs, &types, &nl);
-                if (r < 0) {
-                        oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
-                                      "Cannot read the layers of image %s.", images[i].digest);
-                        goto finish;
-                }
-                for (size_t j = 0; j < nl && r >= 0; j++)
-                        r = digest_set_add(&diff_ids, diffs[j]);
-                strv_free_n(layers, nl);
-                strv_free_n(diffs, nl);
-                strv_free_n(types, nl);
+        }
+        for (size_t i = 0; i < n_release_roots; i++) {
+                r = mark_image(c, release_roots[i], true, &marked, &diff_ids, err);
                 if (r < 0)
                         goto finish;
         }
@@ -570,6 +592,7 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
 
 finish:
         image_records_free(images, n_images);
+        strv_free_n(release_roots, n_release_roots);
         strv_free_n(marked.v, marked.n);
         strv_free_n(diff_ids.v, diff_ids.n);
         strv_free_n(st.garbage.v, st.garbage.n);

@@ -52,3 +52,6 @@ int tag_remove(sqlite3 *db, const char *name, char ret_digest[static DIGEST_STRI
 int tags_remove_digest(sqlite3 *db, const char *digest);
 /* All tags ordered by name, with what index.json needs. */
 int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n);
+
+/* Every distinct image digest a release row references (issue 5): gc roots besides the tagged images. */
+int release_image_digests(sqlite3 *db, char ***ret, size_t *ret_n);

@@ -187,6 +187,27 @@ int main(void) {
         CHECK(image_catalog_count(c, &count) == 0 && count == 0);
         refs = index_refs(oci);
         CHECK(streq(refs, ""));
+
+        /* A release that runs the image is a gc root even with no name left (issue 5). */
+        {
+                _cleanup_free_ char *sql = NULL;
+                CHECK(asprintf(&sql,
+                               "INSERT INTO projects(id, name, created_at) VALUES (1, 'p', 0);"
+                               "INSERT INTO environments(id, project_id, name, position, subnet, bridge, ingress_port,"
+                               "  created_at) VALUES (1, 1, 'dev', 0, '10.213.0.0/24', 'sw-x', 8080, 0);"
+                               "INSERT INTO components(id, project_id, name, spec, created_at) VALUES (1, 1, 'c', '{}', 0);"
+                               "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
+                               "  VALUES (1, 1, '%s', '{}', 'live', 0);"
+                               "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
+                               "  VALUES (1, 1, 'sha256:%064d', '{}', 'failed', 0);",
+                               digest, 0) > 0);
+                CHECK(sqlite_exec(db, sql) == 0);
+        }
+        CHECK(image_catalog_gc(c, false, &gc, &err) == 0 && gc.blobs_removed == 0);
+        catalog_gc_result_done(&gc);
+        CHECK(blob_count(store) == 3);
+        CHECK(sqlite_exec(db, "DELETE FROM projects") == 0);
+
         CHECK(image_catalog_gc(c, true, &gc, &err) == 0 && gc.blobs_removed == 3 && gc.n_blobs == 3);
         catalog_gc_result_done(&gc);
         CHECK(blob_count(store) == 3);

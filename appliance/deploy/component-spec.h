@@ -1,0 +1,93 @@
+/* A component's spec: endpoints, health checks and resources, stored as JSON in components.spec and
+ * snapshotted into releases.spec.  Parsing fills every default (ARCHITECTURE "Health checks"), so a
+ * serialised spec is explicit and a release keeps the exact checks it was deployed with. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define SPEC_ENDPOINTS_MAX 16u
+#define SPEC_BASE_PATH_MAX 256u
+#define SPEC_HEALTH_PATH_MAX 1024u
+#define SPEC_HEALTH_INTERVAL_MS_DEFAULT 2000u
+#define SPEC_HEALTH_TIMEOUT_MS_DEFAULT 1000u
+#define SPEC_HEALTH_INITIAL_DELAY_MS_DEFAULT 0u
+#define SPEC_HEALTH_SUCCESS_THRESHOLD_DEFAULT 1u
+#define SPEC_HEALTH_FAILURE_THRESHOLD_DEFAULT 3u
+/* With no check and no endpoint: healthy when the process still runs after this long. */
+#define SPEC_PROCESS_GRACE_MS_DEFAULT 3000u
+#define SPEC_DEPLOY_TIMEOUT_MS_DEFAULT 120000u
+#define SPEC_TIME_MS_MAX (3600u * 1000u)
+#define SPEC_THRESHOLD_MAX 100u
+#define SPEC_PIDS_DEFAULT 1024u
+#define SPEC_PIDS_MAX 1000000u
+#define SPEC_CPUS_MILLI_MAX 1024000u
+#define SPEC_MEMORY_MIN (UINT64_C(4) << 20)
+
+typedef enum EndpointVisibility {
+        ENDPOINT_PUBLIC,  /* on the environment's ingress listener, /<project>/<component>/ */
+        ENDPOINT_PROJECT, /* only on the service address inside the environment */
+} EndpointVisibility;
+
+typedef struct SpecEndpoint {
+        char name[64];
+        uint16_t port;
+        EndpointVisibility visibility;
+        char base_path[SPEC_BASE_PATH_MAX]; /* starts with '/', default "/" */
+} SpecEndpoint;
+
+typedef enum HealthKind {
+        HEALTH_HTTP,    /* GET path on port, 200–399 healthy */
+        HEALTH_TCP,     /* connect to port */
+        HEALTH_PROCESS, /* the process still runs after initial_delay_ms (the grace period) */
+        HEALTH_NONE,    /* always healthy */
+} HealthKind;
+
+typedef struct HealthCheck {
+        HealthKind kind;
+        char path[SPEC_HEALTH_PATH_MAX]; /* HEALTH_HTTP only */
+        uint16_t port;                   /* HEALTH_HTTP/TCP: the first endpoint's port unless given */
+        uint32_t interval_ms;
+        uint32_t timeout_ms;
+        uint32_t initial_delay_ms;
+        uint32_t success_threshold;
+        uint32_t failure_threshold;
+} HealthCheck;
+
+typedef struct ComponentSpec {
+        SpecEndpoint endpoints[SPEC_ENDPOINTS_MAX];
+        size_t n_endpoints;
+        HealthCheck readiness;
+        HealthCheck liveness;
+        uint32_t deploy_timeout_ms;
+        uint64_t memory_bytes; /* 0 = unlimited */
+        uint32_t cpus_milli;   /* 0 = unlimited; 1500 = 1.5 CPUs */
+        uint32_t pids;
+} ComponentSpec;
+
+const char *endpoint_visibility_to_string(EndpointVisibility v);
+const char *health_kind_to_string(HealthKind k);
+
+/* Parses and validates a spec JSON object, filling defaults.  -EINVAL with a one-sentence
+ * *ret_error (caller frees) on bad input. */
+int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error);
+int component_spec_parse(const char *json, ComponentSpec *ret, char **ret_error);
+/* The explicit form (every default written out). */
+json_t *component_spec_to_json(const ComponentSpec *spec);
+char *component_spec_format(const ComponentSpec *spec); /* compact JSON string, caller frees */
+
+/* "NAME:PORT[:public|project][:/BASEPATH]" (also "PORT" alone, name "port-PORT"). */
+int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error);
+/* "http:PATH" | "tcp" | "none" for both readiness and liveness (keeping their timings). */
+int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error);
+/* "512M", "1G", "1048576" … → bytes. */
+int spec_memory_parse(const char *s, uint64_t *ret);
+/* "1", "0.5", "2.25" → milli-CPUs. */
+int spec_cpus_parse(const char *s, uint32_t *ret);
+
+/* The first public endpoint, or NULL. */
+const SpecEndpoint *component_spec_public_endpoint(const ComponentSpec *spec);

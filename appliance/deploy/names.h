@@ -1,0 +1,13 @@
+/* Names of projects, environments and components: DNS labels ([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)
+ * so they fit host names, paths and /etc/hosts.  Validation explains what is wrong in one sentence. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NAME_MAX_LEN 63
+
+bool name_is_valid(const char *s);
+/* 0 when valid; otherwise -EINVAL and, when ret_error is given, a one-sentence message naming `what`
+ * ("project", "environment", "component") that the caller frees. */
+int name_validate(const char *what, const char *s, char **ret_error);

@@ -1,0 +1,248 @@
+/* Unit tests for the issue-5 model: projects with ordered environments, allocation of subnets (avoiding
+ * each other and the host's), bridges, ingress ports, service and instance addresses, releases,
+ * instances and the deploy log, against a real sqlite file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "fs-util.h"
+#include "model.h"
+#include "sqlite-util.h"
+#include "state.h"
+
+#define CHECK(x)                                                                                  \
+        do {                                                                                      \
+                if (!(x)) {                                                                       \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
+                        exit(1);                                                                  \
+                }                                                                                 \
+        } while (0)
+
+static char tmpdir[] = "/tmp/test-model-XXXXXX";
+
+static sqlite3 *open_db(const char *name) {
+        _cleanup_free_ char *p = path_join(tmpdir, name);
+        sqlite3 *db = NULL;
+        CHECK(p);
+        CHECK(state_open(p, &db) == 0);
+        return db;
+}
+
+static void test_projects_and_envs(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("a.db");
+        NetSubnet host[2];
+        char *envs[] = { "development", "production" };
+        char *bad[] = { "dev", "dev" };
+        ModelProject p = {}, q = {};
+        ModelEnvironment *e = NULL, ne = {};
+        size_t n = 0;
+
+        /* Pretend the host owns 10.213.0.0/24 and 10.213.2.0/23. */
+        CHECK(net_subnet_parse("10.213.0.0/24", &host[0]) == 0);
+        CHECK(net_subnet_parse("10.213.2.0/23", &host[1]) == 0);
+        model_set_host_subnets(host, 2);
+
+        CHECK(model_project_create(db, "shop", envs, 2, 8080, &p) == 0);
+        CHECK(streq(p.name, "shop"));
+        CHECK(model_project_create(db, "shop", envs, 2, 8080, NULL) == -EEXIST);
+        /* A failing environment leaves no half-created project behind. */
+        CHECK(model_project_create(db, "half", bad, 2, 8080, NULL) == -EEXIST);
+        CHECK(model_project_get(db, "half", &q) == -ENOENT);
+
+        CHECK(model_environment_list(db, p.id, &e, &n) == 0);
+        CHECK(n == 2);
+        CHECK(streq(e[0].name, "development") && e[0].position == 0);
+        CHECK(streq(e[1].name, "production") && e[1].position == 1);
+        CHECK(streq(e[0].subnet, "10.213.1.0/24"));
+        CHECK(streq(e[1].subnet, "10.213.4.0/24"));
+        CHECK(e[0].ingress_port == 8080 && e[1].ingress_port == 8081);
+        CHECK(strncmp(e[0].bridge, "sw-", 3) == 0 && strlen(e[0].bridge) == 11);
+        CHECK(!streq(e[0].bridge, e[1].bridge));
+        model_environments_free(e, n);
+
+        /* Insert in the middle of the promotion order. */
+        CHECK(model_environment_create(db, p.id, "staging", "development", 8080, &ne) == 0);
+        CHECK(ne.position == 1 && ne.ingress_port == 8082 && streq(ne.subnet, "10.213.5.0/24"));
+        CHECK(streq(ne.project_name, "shop"));
+        model_environment_done(&ne);
+        CHECK(model_environment_create(db, p.id, "staging", NULL, 8080, NULL) == -EEXIST);
+        CHECK(model_environment_create(db, p.id, "qa", "nope", 8080, NULL) == -ENOENT);
+        CHECK(model_environment_list(db, p.id, &e, &n) == 0);
+        CHECK(n == 3);
+        CHECK(streq(e[0].name, "development") && streq(e[1].name, "staging") && streq(e[2].name, "production"));
+        CHECK(e[2].position == 2);
+        model_environments_free(e, n);
+
+        /* A second project's environments get fresh subnets and ports; freed ones are reused. */
+        CHECK(model_project_create(db, "blog", envs, 1, 8080, &q) == 0);
+        CHECK(model_environment_list(db, q.id, &e, &n) == 0);
+        CHECK(n == 1 && streq(e[0].subnet, "10.213.6.0/24") && e[0].ingress_port == 8083);
+        model_environments_free(e, n);
+        CHECK(model_project_delete(db, p.id) == 0);
+        CHECK(model_project_delete(db, p.id) == -ENOENT);
+        CHECK(model_environment_create(db, q.id, "production", NULL, 8080, &ne) == 0);
+        CHECK(streq(ne.subnet, "10.213.1.0/24") && ne.ingress_port == 8080 && ne.position == 1);
+        model_environment_done(&ne);
+
+        ModelProject *ps = NULL;
+        CHECK(model_project_list(db, &ps, &n) == 0);
+        CHECK(n == 1 && streq(ps[0].name, "blog"));
+        model_projects_free(ps, n);
+        model_project_done(&p);
+        model_project_done(&q);
+}
+
+static void test_real_host_subnets(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("h.db");
+        _cleanup_free_ NetSubnet *host = NULL;
+        char *envs[] = { "a", "b", "c" };
+        ModelProject p = {};
+        ModelEnvironment *e = NULL;
+        size_t n = 0, n_host = 0;
+
+        if (net_host_subnets(&host, &n_host) < 0)
+                return;
+        model_set_host_subnets(host, n_host);
+        CHECK(model_project_create(db, "x", envs, 3, 9000, &p) == 0);
+        CHECK(model_environment_list(db, p.id, &e, &n) == 0);
+        for (size_t i = 0; i < n; i++) {
+                NetSubnet s;
+                CHECK(net_subnet_parse(e[i].subnet, &s) == 0);
+                for (size_t k = 0; k < n_host; k++)
+                        CHECK(!net_subnet_overlaps(&s, &host[k]));
+                for (size_t k = 0; k < i; k++) {
+                        NetSubnet o;
+                        CHECK(net_subnet_parse(e[k].subnet, &o) == 0);
+                        CHECK(!net_subnet_overlaps(&s, &o));
+                }
+                CHECK(e[i].ingress_port == 9000 + i);
+        }
+        model_environments_free(e, n);
+        model_project_done(&p);
+}
+
+static void test_components_releases(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("c.db");
+        char *envs[] = { "development", "production" };
+        ModelProject p = {};
+        ModelEnvironment dev = {}, prod = {};
+        ModelComponent c = {}, c2 = {};
+        ModelRelease rel = {}, *rels = NULL;
+        ModelInstance inst = {}, *insts = NULL;
+        ModelServiceAddress *sa = NULL;
+        ModelLogLine *lines = NULL;
+        char *a = NULL, *b = NULL, **digests = NULL;
+        const char *missing = NULL;
+        int64_t r1, r2, i1;
+        unsigned count;
+        size_t n;
+
+        model_set_host_subnets(NULL, 0);
+        CHECK(model_project_create(db, "shop", envs, 2, 8080, &p) == 0);
+        CHECK(model_environment_get(db, p.id, "development", &dev) == 0);
+        CHECK(model_environment_get(db, p.id, "production", &prod) == 0);
+        CHECK(model_component_create(db, p.id, "web", "busybox:latest", "{}", &c) == 0);
+        CHECK(model_component_create(db, p.id, "web", NULL, "{}", NULL) == -EEXIST);
+        CHECK(model_component_create(db, p.id, "api", NULL, "{}", &c2) == 0);
+        ModelComponent found = {};
+        CHECK(model_component_lookup(db, "shop", "web", &found, &missing) == 0 && found.id == c.id);
+        CHECK(streq(found.image_ref, "busybox:latest") && streq(found.project_name, "shop"));
+        model_component_done(&found);
+        CHECK(model_component_lookup(db, "nope", "web", &(ModelComponent) {}, &missing) == -ENOENT &&
+              streq(missing, "project"));
+        CHECK(model_component_lookup(db, "shop", "nope", &(ModelComponent) {}, &missing) == -ENOENT &&
+              streq(missing, "component"));
+
+        /* Service addresses: .2 upwards, stable, per environment. */
+        CHECK(model_service_address_ensure(db, c.id, dev.id, &a) == 0);
+        CHECK(streq(a, "10.213.0.2"));
+        free(a);
+        CHECK(model_service_address_ensure(db, c2.id, dev.id, &a) == 0);
+        CHECK(streq(a, "10.213.0.3"));
+        CHECK(model_service_address_ensure(db, c2.id, dev.id, &b) == 0 && streq(a, b));
+        free(a);
+        free(b);
+        CHECK(model_service_address_ensure(db, c.id, prod.id, &a) == 0 && streq(a, "10.213.1.2"));
+        free(a);
+        CHECK(model_service_address_list(db, dev.id, &sa, &n) == 0);
+        CHECK(n == 2 && streq(sa[0].component_name, "api") && streq(sa[1].address, "10.213.0.2"));
+        model_service_addresses_free(sa, n);
+
+        /* Releases and instances. */
+        CHECK(model_release_create(db, c.id, dev.id, "sha256:aa", "{}", &r1) == 0);
+        CHECK(model_release_create(db, 9999, dev.id, "sha256:aa", "{}", NULL) == -ENOENT);
+        CHECK(model_release_get(db, r1, &rel) == 0);
+        CHECK(streq(rel.status, "pending") && rel.finished_at == 0 && !rel.reason);
+        CHECK(streq(rel.environment_name, "development"));
+        model_release_done(&rel);
+        CHECK(model_release_list_by_status(db, MODEL_RELEASE_PENDING, &rels, &n) == 0 && n == 1);
+        model_releases_free(rels, n);
+        CHECK(model_release_get_live(db, c.id, dev.id, &rel) == -ENOENT);
+        CHECK(model_instance_allocate_address(db, dev.id, &a) == 0 && streq(a, "10.213.0.100"));
+        CHECK(model_instance_create(db, r1, a, "sw-ns1", "/x/1", MODEL_INSTANCE_STARTING, &i1) == 0);
+        free(a);
+        CHECK(model_instance_allocate_address(db, dev.id, &a) == 0 && streq(a, "10.213.0.101"));
+        free(a);
+        CHECK(model_project_count_live_instances(db, p.id, &count) == 0 && count == 1);
+        CHECK(model_count_live_instances(db, &count) == 0 && count == 1);
+        CHECK(model_release_set_status(db, r1, MODEL_RELEASE_LIVE, NULL) == 0);
+        CHECK(model_instance_set_state(db, i1, MODEL_INSTANCE_READY) == 0);
+        CHECK(model_instance_set_restarts(db, i1, 2) == 0);
+        CHECK(model_instance_get_live(db, c.id, dev.id, &inst) == 0);
+        CHECK(inst.id == i1 && inst.restarts == 2 && streq(inst.state, "ready") && streq(inst.dir, "/x/1"));
+        model_instance_done(&inst);
+        CHECK(model_release_get_live(db, c.id, dev.id, &rel) == 0 && rel.id == r1 && rel.finished_at > 0);
+        model_release_done(&rel);
+
+        CHECK(model_release_create(db, c.id, dev.id, "sha256:bb", "{}", &r2) == 0);
+        CHECK(model_release_set_status(db, r2, MODEL_RELEASE_FAILED, "readiness: connection refused") == 0);
+        CHECK(model_release_get(db, r2, &rel) == 0 && streq(rel.reason, "readiness: connection refused"));
+        model_release_done(&rel);
+        CHECK(model_release_list(db, c.id, 0, &rels, &n) == 0 && n == 2 && rels[0].id == r2);
+        model_releases_free(rels, n);
+        CHECK(model_release_list(db, c.id, prod.id, &rels, &n) == 0 && n == 0);
+        free(rels);
+        CHECK(model_release_set_status(db, 4242, MODEL_RELEASE_LIVE, NULL) == -ENOENT);
+
+        CHECK(model_deploy_log_append(db, r2, "probe 1: tcp 10.213.0.101:80 refused") == 0);
+        CHECK(model_deploy_log_appendf(db, r2, "probe %d: %s", 2, "ok") == 0);
+        CHECK(model_deploy_log_list(db, r2, &lines, &n) == 0 && n == 2 && streq(lines[1].line, "probe 2: ok"));
+        CHECK(lines[0].at <= lines[1].at && lines[0].at > 0);
+        model_log_lines_free(lines, n);
+
+        CHECK(model_release_digests(db, &digests, &n) == 0 && n == 2);
+        CHECK(streq(digests[0], "sha256:aa") && streq(digests[1], "sha256:bb") && !digests[2]);
+        for (size_t i = 0; i < n; i++)
+                free(digests[i]);
+        free(digests);
+
+        CHECK(model_instance_list_active(db, &insts, &n) == 0 && n == 1);
+        model_instances_free(insts, n);
+        CHECK(model_instance_set_state(db, i1, MODEL_INSTANCE_STOPPED) == 0);
+        CHECK(model_instance_list_active(db, &insts, &n) == 0 && n == 0);
+        free(insts);
+
+        /* Deleting the project cascades to everything under it. */
+        CHECK(model_project_delete(db, p.id) == 0);
+        CHECK(model_count(db, "releases", &count) == 0 && count == 0);
+        CHECK(model_count(db, "environments", &count) == 0 && count == 0);
+        CHECK(model_count(db, "bogus", &count) == -EINVAL);
+
+        model_project_done(&p);
+        model_environment_done(&dev);
+        model_environment_done(&prod);
+        model_component_done(&c);
+        model_component_done(&c2);
+}
+
+int main(void) {
+        CHECK(mkdtemp(tmpdir));
+        test_projects_and_envs();
+        test_real_host_subnets();
+        test_components_releases();
+        CHECK(rm_rf(tmpdir) == 0);
+        printf("test-model: ok\n");
+        return 0;
+}
