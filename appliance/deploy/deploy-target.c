@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "component-spec.h"
 #include "deployer.h"
 #include "digest.h"
 #include "fs-util.h"
@@ -98,116 +99,51 @@ static int service_address(sqlite3 *db, DeployTarget *t) {
         return 0;
 }
 
-static unsigned json_uint(json_t *o, const char *const *keys, unsigned def) {
-        for (; *keys; keys++) {
-                json_t *v = json_object_get(o, *keys);
-                if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= UINT32_MAX)
-                        return (unsigned) json_integer_value(v);
-        }
-        return def;
-}
-
-/* A health check object of the spec: {"type"|"kind": "http"|"tcp"|"none", "path", "port",
- * "interval_ms"|"interval" (s), "timeout_ms"|"timeout" (s), "success_threshold", "failure_threshold"}. */
-static void parse_health(json_t *h, DeployHealth *ret, bool default_enabled) {
-        const char *kind = NULL, *path = NULL;
-
+static void health_from_spec(const HealthCheck *c, DeployHealth *ret) {
         *ret = (DeployHealth) {
-                .enabled = default_enabled,
-                .type = PROBE_TCP,
-                .interval_ms = DEPLOY_PROBE_INTERVAL_DEFAULT_MS,
-                .timeout_ms = DEPLOY_PROBE_TIMEOUT_DEFAULT_MS,
-                .success_threshold = 1,
-                .failure_threshold = 3,
+                .enabled = c->kind == HEALTH_HTTP || c->kind == HEALTH_TCP,
+                .type = c->kind == HEALTH_HTTP ? PROBE_HTTP : PROBE_TCP,
+                .port = c->port,
+                .interval_ms = c->interval_ms ?: DEPLOY_PROBE_INTERVAL_DEFAULT_MS,
+                .timeout_ms = c->timeout_ms && c->timeout_ms <= PROBE_TIMEOUT_MAX_MS ? c->timeout_ms
+                                                                                     : DEPLOY_PROBE_TIMEOUT_DEFAULT_MS,
+                .initial_delay_ms = c->initial_delay_ms,
+                .success_threshold = c->success_threshold ?: 1,
+                .failure_threshold = c->failure_threshold ?: 1,
+                .grace_ms = c->kind == HEALTH_PROCESS ? (c->initial_delay_ms ?: DEPLOY_NO_PROBE_GRACE_MS) : 0,
         };
-        if (json_is_string(h)) { /* "http:/path", "tcp", "none" */
-                const char *s = json_string_value(h);
-                if (strncmp(s, "http:", 5) == 0) {
-                        ret->enabled = true;
-                        ret->type = PROBE_HTTP;
-                        snprintf(ret->path, sizeof ret->path, "%s", s + 5);
-                } else if (streq(s, "tcp"))
-                        ret->enabled = true;
-                else if (streq(s, "none"))
-                        ret->enabled = false;
-                return;
-        }
-        if (!json_is_object(h))
-                return;
-        kind = json_string_value(json_object_get(h, "type")) ?: json_string_value(json_object_get(h, "kind"));
-        path = json_string_value(json_object_get(h, "path"));
-        if (kind && streq(kind, "none")) {
-                ret->enabled = false;
-                return;
-        }
-        if ((kind && streq(kind, "http")) || (!kind && path)) {
-                ret->enabled = true;
-                ret->type = PROBE_HTTP;
-                snprintf(ret->path, sizeof ret->path, "%s", path ?: "/");
-        } else if (kind && streq(kind, "tcp"))
-                ret->enabled = true;
-        ret->port = (uint16_t) json_uint(h, (const char *const[]) { "port", NULL }, 0);
-        unsigned s;
-        s = json_uint(h, (const char *const[]) { "interval", "interval_s", "period", NULL }, 0);
-        ret->interval_ms = json_uint(h, (const char *const[]) { "interval_ms", NULL }, s ? s * 1000 : ret->interval_ms);
-        s = json_uint(h, (const char *const[]) { "timeout", "timeout_s", NULL }, 0);
-        ret->timeout_ms = json_uint(h, (const char *const[]) { "timeout_ms", NULL }, s ? s * 1000 : ret->timeout_ms);
-        s = json_uint(h, (const char *const[]) { "initial_delay", "initial_delay_s", NULL }, 0);
-        ret->initial_delay_ms = json_uint(h, (const char *const[]) { "initial_delay_ms", NULL }, s * 1000);
-        ret->success_threshold = json_uint(h, (const char *const[]) { "success_threshold", "successes", NULL }, 1);
-        ret->failure_threshold = json_uint(h, (const char *const[]) { "failure_threshold", "failures", NULL }, 3);
-        if (ret->interval_ms == 0)
-                ret->interval_ms = DEPLOY_PROBE_INTERVAL_DEFAULT_MS;
-        if (ret->timeout_ms == 0 || ret->timeout_ms > PROBE_TIMEOUT_MAX_MS)
-                ret->timeout_ms = DEPLOY_PROBE_TIMEOUT_DEFAULT_MS;
-        if (ret->success_threshold == 0)
-                ret->success_threshold = 1;
-        if (ret->failure_threshold == 0)
-                ret->failure_threshold = 1;
+        if (c->kind == HEALTH_PROCESS)
+                ret->initial_delay_ms = 0;
+        if (c->kind == HEALTH_HTTP)
+                snprintf(ret->path, sizeof ret->path, "%s", c->path[0] ? c->path : "/");
 }
 
-static void parse_spec(DeployTarget *t) {
-        json_t *eps = json_object_get(t->spec, "endpoints"), *health = json_object_get(t->spec, "health"), *v;
-        size_t i;
-        bool any_visibility = false;
+/* The release's spec snapshot (component-spec.h), every default filled. */
+static int parse_spec(DeployTarget *t, char **ret_error) {
+        _cleanup_free_ ComponentSpec *spec = calloc(1, sizeof *spec);
+        const SpecEndpoint *pub;
+        int r;
 
+        if (!spec)
+                return -ENOMEM;
+        r = component_spec_from_json(t->spec, spec, ret_error);
+        if (r < 0)
+                return r;
+        pub = component_spec_public_endpoint(spec);
         t->public_index = -1;
-        json_array_foreach(eps, i, v) {
-                unsigned port = json_uint(v, (const char *const[]) { "port", NULL }, 0);
-                const char *vis = json_string_value(json_object_get(v, "visibility"));
-                json_t *nv = json_object_get(v, "networkVisibilities");
-
-                if (port == 0 || port > 65535 || t->n_ports >= DEPLOY_ENDPOINTS_MAX)
-                        continue;
-                if (!vis && json_is_array(nv) && json_array_size(nv) > 0)
-                        vis = json_string_value(json_array_get(nv, 0));
-                if (vis)
-                        any_visibility = true;
-                if (t->public_index < 0 && vis && (streq(vis, "public") || streq(vis, "Public")))
+        for (size_t i = 0; i < spec->n_endpoints && t->n_ports < DEPLOY_ENDPOINTS_MAX; i++) {
+                if (&spec->endpoints[i] == pub)
                         t->public_index = (int) t->n_ports;
-                t->ports[t->n_ports++] = (uint16_t) port;
+                t->ports[t->n_ports++] = spec->endpoints[i].port;
         }
-        if (t->public_index < 0 && !any_visibility && t->n_ports > 0)
-                t->public_index = 0;
-
-        /* health: {"readiness": …, "liveness": …, "deploy_timeout": s} or one check for both. */
-        json_t *rd = json_object_get(health, "readiness"), *lv = json_object_get(health, "liveness");
-        if (!rd && !lv && health && !json_object_get(health, "deploy_timeout"))
-                rd = health;
-        parse_health(rd, &t->readiness, true);
-        parse_health(lv, &t->liveness, false);
-        t->deploy_timeout_sec = json_uint(health, (const char *const[]) { "deploy_timeout", "deploy_timeout_s", NULL },
-                                          0);
-        if (t->deploy_timeout_sec == 0) {
-                unsigned ms = json_uint(health, (const char *const[]) { "deploy_timeout_ms", NULL }, 0);
-                t->deploy_timeout_sec = ms ? (ms + 999) / 1000 : DEPLOY_TIMEOUT_DEFAULT_SEC;
-        }
+        health_from_spec(&spec->readiness, &t->readiness);
+        health_from_spec(&spec->liveness, &t->liveness);
+        t->deploy_timeout_sec = spec->deploy_timeout_ms ? (spec->deploy_timeout_ms + 999) / 1000
+                                                        : DEPLOY_TIMEOUT_DEFAULT_SEC;
         if (t->deploy_timeout_sec > DEPLOY_TIMEOUT_MAX_SEC)
                 t->deploy_timeout_sec = DEPLOY_TIMEOUT_MAX_SEC;
-        json_t *res = json_object_get(t->spec, "resources");
-        json_t *mem = json_object_get(res, "memory") ?: json_object_get(res, "memory_max");
-        if (json_is_integer(mem) && json_integer_value(mem) > 0)
-                t->memory_max = (uint64_t) json_integer_value(mem);
+        t->memory_max = spec->memory_bytes;
+        return 0;
 }
 
 int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error) {
@@ -252,8 +188,13 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
         t.spec = spec ? json_loads(spec, 0, NULL) : NULL;
         if (!t.spec)
                 t.spec = json_object();
-        parse_spec(&t);
         sqlite3_finalize(TAKE_PTR(st));
+        r = parse_spec(&t, ret_error);
+        if (r < 0) {
+                set_error(ret_error, "The release's spec is invalid: %s.", strerror(-r));
+                deploy_target_done(&t);
+                return r;
+        }
 
         r = service_address(db, &t);
         if (r < 0) {

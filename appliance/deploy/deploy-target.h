@@ -25,6 +25,7 @@ typedef struct DeployHealth {
         uint16_t port;
         unsigned interval_ms, timeout_ms, initial_delay_ms;
         unsigned success_threshold, failure_threshold;
+        unsigned grace_ms;     /* !enabled: ready when still running after this long (0: at once) */
 } DeployHealth;
 
 typedef struct DeployTarget {

@@ -302,9 +302,9 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                         return -ECANCELED;
                 }
                 if (!probing) {
-                        if (mono_msec() - start >= DEPLOY_NO_PROBE_GRACE_MS) {
-                                deploy_log_append(db, t->release_id, "readiness: no health check; still running "
-                                                                     "after %u ms", DEPLOY_NO_PROBE_GRACE_MS);
+                        if (mono_msec() - start >= h->grace_ms) {
+                                deploy_log_append(db, t->release_id, "readiness: no probe; still running after %u ms",
+                                                  h->grace_ms);
                                 return 0;
                         }
                         sleep_ms(100);

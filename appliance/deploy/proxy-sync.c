@@ -55,7 +55,8 @@ int proxy_sync_find_binary(const char *explicit_bin, const char *self_exe, char 
                         if (asprintf(&cand, "%s/../../runtime/proxy/slipway-proxy", copy) < 0)
                                 return -ENOMEM;
                         if (access(cand, X_OK) == 0) {
-                                *ret = TAKE_PTR(cand);
+                                char *real = realpath(cand, NULL);
+                                *ret = real ?: TAKE_PTR(cand);
                                 return 0;
                         }
                         free(cand);
