@@ -14,7 +14,8 @@ static const char main_help[] =
         "directory (--state-dir, $SLIPWAY_STATE_DIR, default " CLI_DEFAULT_STATE_DIR ").\n\n"
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
-        "  image build|import|export|list|inspect|rm|gc|unpack …\n\n"
+        "  image build|import|export|list|inspect|rm|gc|unpack …\n"
+        "  deploy PROJECT/COMPONENT ENV --image REF   blue/green deploy, waits until live or failed\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -35,6 +36,7 @@ int main(int argc, char *argv[]) {
         } commands[] = {
                 { "status", cmd_status },
                 { "image", cmd_image },
+                { "deploy", cmd_deploy },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
