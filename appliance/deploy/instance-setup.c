@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,9 +176,10 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 r = -ENOMEM;
                 goto out;
         }
-        static const char *const ro_bind[] = { "bind", "ro", NULL };
+        /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the file
+         * is the instance's own, so a container that rewrites it only misleads itself. */
         BundleMount mounts[] = {
-                { .destination = "/etc/hosts", .type = "bind", .source = hosts, .options = ro_bind },
+                { .destination = "/etc/hosts", .type = "bind", .source = hosts },
         };
         BundleSpec spec = {
                 .rootfs = rootfs,
@@ -238,12 +240,45 @@ int instance_setup_start(const InstancePlan *p, Instance **ret) {
         return instance_start(&spec, ret);
 }
 
+int instance_setup_kill_leftovers(const char *netns) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        struct stat ns;
+        int n = 0;
+
+        if (asprintf(&path, "%s/%s", NETNS_RUN_DIR, netns) < 0)
+                return -ENOMEM;
+        if (stat(path, &ns) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = opendir("/proc");
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char p[64];
+                struct stat st;
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (*end || pid <= 1)
+                        continue;
+                snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
+                if (stat(p, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
+                        continue;
+                if (kill((pid_t) pid, SIGKILL) >= 0)
+                        n++;
+        }
+        return n;
+}
+
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname) {
         _cleanup_free_ char *rootfs = sub(dir, "rootfs");
         int r = 0, k;
 
         if (!rootfs)
                 return -ENOMEM;
+        if (netns)
+                (void) instance_setup_kill_leftovers(netns);
         if (is_mounted(dir, rootfs) > 0) {
                 k = overlay_umount(rootfs);
                 if (k < 0)

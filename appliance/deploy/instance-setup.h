@@ -37,5 +37,8 @@ typedef struct InstancePlan {
 int instance_setup_prepare(const InstancePlan *p, char **ret_error);
 /* instance_start() for a prepared plan. */
 int instance_setup_start(const InstancePlan *p, Instance **ret);
+/* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
+ * was killed keeps its ports).  Returns the number of processes signalled. */
+int instance_setup_kill_leftovers(const char *netns);
 /* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

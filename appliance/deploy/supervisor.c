@@ -123,6 +123,10 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         if (r >= 0)
                 r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store, instance_id, a,
                                       &plan);
+        if (r >= 0 && instance_setup_kill_leftovers(plan.netns) > 0) {
+                struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 }; /* let the kernel release the ports */
+                nanosleep(&ts, NULL);
+        }
         if (r >= 0)
                 r = instance_setup_prepare(&plan.plan, &err);
         if (r >= 0)
