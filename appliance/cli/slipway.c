@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-model-args.h"
 #include "log.h"
 
 static const char main_help[] =
@@ -15,7 +16,13 @@ static const char main_help[] =
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
         "  image build|import|export|list|inspect|rm|gc|unpack …\n"
-        "  deploy PROJECT/COMPONENT ENV --image REF   blue/green deploy, waits until live or failed\n\n"
+        "  project create|list|delete …     projects and their environments\n"
+        "  env list|create …                environments of a project, in promotion order\n"
+        "  component create|list|show …     what runs: image, endpoints, health checks, resources\n"
+        "  releases PROJECT/NAME [ENV]      release history\n"
+        "  deploy PROJECT/NAME ENV --image REF   blue/green deploy; waits until live or failed\n"
+        "  url PROJECT/NAME ENV             public URLs\n"
+        "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -37,6 +44,12 @@ int main(int argc, char *argv[]) {
                 { "status", cmd_status },
                 { "image", cmd_image },
                 { "deploy", cmd_deploy },
+                { "project", cmd_project },
+                { "env", cmd_env },
+                { "component", cmd_component },
+                { "releases", cmd_releases },
+                { "url", cmd_url },
+                { "logs", cmd_logs },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -62,7 +75,7 @@ int main(int argc, char *argv[]) {
                         return cli_bad_option(NULL, argc, argv);
         }
         if (optind >= argc)
-                return cli_usage_error(NULL, "Missing command (status, image)");
+                return cli_usage_error(NULL, "Missing command (status, image, project, env, component, releases, url, logs)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -526,3 +526,17 @@ const SpecEndpoint *component_spec_public_endpoint(const ComponentSpec *spec) {
                         return &spec->endpoints[i];
         return NULL;
 }
+
+int component_ingress_path(const char *project, const char *component, const ComponentSpec *spec, size_t i,
+                           char **ret) {
+        const SpecEndpoint *first = component_spec_public_endpoint(spec);
+        int k;
+
+        if (i >= spec->n_endpoints || spec->endpoints[i].visibility != ENDPOINT_PUBLIC || !first)
+                return -ENOENT;
+        if (first == &spec->endpoints[i])
+                k = asprintf(ret, "/%s/%s", project, component);
+        else
+                k = asprintf(ret, "/%s/%s/_/%s", project, component, spec->endpoints[i].name);
+        return k < 0 ? -ENOMEM : 0;
+}

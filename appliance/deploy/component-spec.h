@@ -91,3 +91,9 @@ int spec_cpus_parse(const char *s, uint32_t *ret);
 
 /* The first public endpoint, or NULL. */
 const SpecEndpoint *component_spec_public_endpoint(const ComponentSpec *spec);
+
+/* The ingress path prefix (no trailing '/') of endpoint i when it is public: "/<project>/<component>" for
+ * the first public endpoint, "/<project>/<component>/_/<endpoint>" for further ones ('_' is no name, so
+ * this never shadows another component).  -ENOENT when endpoint i is not public. */
+int component_ingress_path(const char *project, const char *component, const ComponentSpec *spec, size_t i,
+                           char **ret);

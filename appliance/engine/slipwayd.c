@@ -31,6 +31,7 @@
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
 static const char *arg_proxy_bin = NULL;
+static unsigned arg_ingress_base_port = MODEL_INGRESS_BASE_PORT_DEFAULT;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -82,8 +83,22 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_api = optarg;
                         break;
                 }
-                case ARG_INGRESS:
+                case ARG_INGRESS: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v == 0 ||
+                            v + MODEL_INGRESS_PORTS_MAX > 65536) {
+                                fprintf(stderr, "Error: --ingress-base-port '%s' is not a port from 1 to %u.\n"
+                                                "Hint: for example --ingress-base-port 8080.\n", optarg,
+                                        65536 - MODEL_INGRESS_PORTS_MAX);
+                                return -EINVAL;
+                        }
+                        arg_ingress_base_port = (unsigned) v;
                         break;
+                }
                 case ARG_PROXY_BIN:
                         if (isempty(optarg)) {
                                 fprintf(stderr, "Error: --proxy-bin needs the path of slipway-proxy.\n");
@@ -256,6 +271,8 @@ static int run(void) {
                 .pid = getpid(),
                 .wake_engine = engine_wake,
                 .wake_userdata = engine,
+                .db_path = db_path,
+                .ingress_base_port = arg_ingress_base_port,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,

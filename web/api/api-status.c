@@ -4,22 +4,35 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "proxy-sync.h"
+#include "sqlite-util.h"
 
 int api_status(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *j = NULL;
         uint64_t images = 0;
+        unsigned projects = 0, instances = 0;
         int r;
 
         r = image_catalog_count(ctx->catalog, &images);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot count images");
+        if (ctx->db_path) {
+                _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+
+                r = sqlite_open(ctx->db_path, &db);
+                if (r >= 0)
+                        r = model_count(db, "projects", &projects);
+                if (r >= 0)
+                        r = model_count_live_instances(db, &instances);
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot count projects and instances");
+        }
 
         j = json_pack("{s:{s:s,s:I,s:s,s:s},s:{s:b},s:I,s:I,s:I}",
                       "daemon", "version", SLIPWAY_VERSION, "pid", (json_int_t) ctx->pid, "state_dir",
                       ctx->state_dir, "api", ctx->api_url,
                       "proxy", "running", proxy_sync_running(ctx->state_dir) > 0,
-                      "projects", (json_int_t) 0, "instances", (json_int_t) 0, "images", (json_int_t) images);
+                      "projects", (json_int_t) projects, "instances", (json_int_t) instances, "images", (json_int_t) images);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");
         return http_reply_json(req->conn, 200, j);

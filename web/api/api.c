@@ -16,6 +16,18 @@ const HttpRoute api_routes[] = {
         { "DELETE", "images/*", api_image_remove },
         { "GET", "images/*/export", api_image_export },
         { "POST", "images/*/unpack", api_image_unpack },
+        { "GET", "projects", api_projects_list },
+        { "POST", "projects", api_project_create },
+        { "GET", "projects/*", api_project_show },
+        { "DELETE", "projects/*", api_project_delete },
+        { "GET", "projects/*/environments", api_environments_list },
+        { "POST", "projects/*/environments", api_environment_create },
+        { "GET", "projects/*/components", api_components_list },
+        { "POST", "projects/*/components", api_component_create },
+        { "GET", "projects/*/components/*", api_component_show },
+        { "GET", "projects/*/components/*/releases", api_component_releases },
+        { "GET", "projects/*/components/*/url", api_component_url },
+        { "GET", "projects/*/components/*/logs", api_component_logs },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);

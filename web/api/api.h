@@ -8,6 +8,7 @@
 #include "builder.h"
 #include "http-server.h"
 #include "image-catalog.h"
+#include "model.h"
 
 typedef struct ApiContext {
         ImageCatalog *catalog;
@@ -20,6 +21,14 @@ typedef struct ApiContext {
         /* Wakes the engine's event loop after an intent row was written (may be NULL). */
         void (*wake_engine)(void *userdata);
         void *wake_userdata;
+        /* Issue 5: handlers open their own connection to this file per request (WAL, busy timeout). */
+        const char *db_path;
+        unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
+        /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
+         * by the deployer.  Called on a handler thread and may block until done.  NULL: `project delete
+         * --force` of a project with running instances is refused with 501. */
+        int (*teardown_project)(void *userdata, int64_t project_id, const char *project);
+        void *teardown_userdata;
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -39,6 +48,30 @@ int api_images_gc(HttpRequest *req);
 int api_image_unpack(HttpRequest *req);
 int api_image_build(HttpRequest *req);
 int api_image_build_cancel(HttpRequest *req);
+int api_projects_list(HttpRequest *req);
+int api_project_create(HttpRequest *req);
+int api_project_show(HttpRequest *req);
+int api_project_delete(HttpRequest *req);
+int api_environments_list(HttpRequest *req);
+int api_environment_create(HttpRequest *req);
+int api_components_list(HttpRequest *req);
+int api_component_create(HttpRequest *req);
+int api_component_show(HttpRequest *req);
+int api_component_releases(HttpRequest *req);
+int api_component_url(HttpRequest *req);
+int api_component_logs(HttpRequest *req);
+
+/* Shared by the issue-5 handlers (api-projects.c). */
+/* Opens ctx->db_path; on failure sends 500/503 and returns the (negative) status sent. */
+int api_model_open(HttpRequest *req, sqlite3 **ret);
+/* Validates a name; on failure sends 400 with the reason and returns -status. */
+int api_check_name(HttpRequest *req, const char *what, const char *name);
+/* Looks up a project by name; sends 404 and returns -404 when unknown. */
+int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret);
+/* Looks up a project's environment; sends 404 naming the known ones when unknown. */
+int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p, const char *name,
+                           ModelEnvironment *ret);
+json_t *api_environment_json(const ModelEnvironment *e);
 /* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
  * its final line; civetweb drops writes once it is stopping. */
 void api_builds_stop(uint64_t timeout_usec);

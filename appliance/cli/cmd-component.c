@@ -1,0 +1,427 @@
+/* slipway component create|list|show, releases, url and logs.  Specs (endpoints, health checks,
+ * resources) are parsed and validated by the daemon, so the CLI and the API refuse the same input. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd-model-args.h"
+#include "json-util.h"
+#include "string-util.h"
+
+static const char component_help[] =
+        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint …]… [--health …] [--memory SIZE]\n"
+        "                                [--cpus N]\n"
+        "       slipway component list PROJECT\n"
+        "       slipway component show PROJECT/NAME\n\n"
+        "Components are what runs: an image, its endpoints, health checks and resources.\n";
+
+static const char create_help[] =
+        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint NAME:PORT[:public|project][:/BASEPATH]]…\n"
+        "                                [--health http:PATH|tcp|none] [--memory SIZE] [--cpus N] [--json]\n\n"
+        "Creates a component that runs image REF.  Without --endpoint each TCP port the image exposes\n"
+        "is a public endpoint.  Without --health readiness and liveness are a TCP connect to the first\n"
+        "endpoint (no endpoint: the process still runs after a grace period).\n\n"
+        "  --image REF        image to deploy by default (see 'slipway image list')\n"
+        "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"
+        "                     the environment) and :/BASEPATH; repeat for several\n"
+        "  --health CHECK     http:PATH (GET, 200-399 is healthy), tcp, or none\n"
+        "  --memory SIZE      memory limit, e.g. 256M or 1G\n"
+        "  --cpus N           CPU limit, e.g. 0.5 or 2\n";
+
+static const char list_help[] =
+        "Usage: slipway component list PROJECT [--json]\n\n"
+        "Lists a project's components: NAME, IMAGE, ENDPOINTS, HEALTH.\n";
+
+static const char show_help[] =
+        "Usage: slipway component show PROJECT/NAME [--json]\n\n"
+        "Shows a component's image, endpoints, health checks, resources and its releases per environment.\n";
+
+static const char releases_help[] =
+        "Usage: slipway releases PROJECT/NAME [ENV] [--json]\n\n"
+        "Release history, newest first: ID, ENV, STATUS, DIGEST, CREATED, FINISHED, REASON.\n";
+
+static const char url_help[] =
+        "Usage: slipway url PROJECT/NAME ENV [--json]\n\n"
+        "Prints the public URL of each public endpoint of the component in ENV\n"
+        "(http://HOST:INGRESS_PORT/PROJECT/NAME/).\n";
+
+static const char logs_help[] =
+        "Usage: slipway logs PROJECT/NAME ENV [--lines N] [--json]\n\n"
+        "Prints the last lines of the live instance's stdout (to stdout) and stderr (to stderr); without a\n"
+        "live release, those of the newest instance (e.g. a failed deploy).\n\n"
+        "  --lines N   lines per stream (default 100, at most 10000)\n";
+
+static void format_endpoint(json_t *e, char *buf, size_t size) {
+        const char *bp = json_string_value(json_object_get(e, "base_path"));
+        snprintf(buf, size, "%s:%lld:%s%s%s", json_string_value(json_object_get(e, "name")),
+                 (long long) json_integer_value(json_object_get(e, "port")),
+                 json_string_value(json_object_get(e, "visibility")), bp && !streq(bp, "/") ? ":" : "",
+                 bp && !streq(bp, "/") ? bp : "");
+}
+
+static void format_health(json_t *h, char *buf, size_t size) {
+        const char *kind = json_string_value(json_object_get(h, "kind"));
+        char what[1100];
+
+        if (streq_ptr(kind, "http"))
+                snprintf(what, sizeof what, "http GET :%lld%s", (long long) json_integer_value(json_object_get(h, "port")),
+                         json_string_value(json_object_get(h, "path")));
+        else if (streq_ptr(kind, "tcp"))
+                snprintf(what, sizeof what, "tcp connect :%lld", (long long) json_integer_value(json_object_get(h, "port")));
+        else if (streq_ptr(kind, "process"))
+                snprintf(what, sizeof what, "process running after %lld ms",
+                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")));
+        else
+                snprintf(what, sizeof what, "%s", strempty(kind));
+        if (streq_ptr(kind, "http") || streq_ptr(kind, "tcp"))
+                snprintf(buf, size, "%s, every %lld ms, timeout %lld ms, delay %lld ms, %lld ok / %lld failed",
+                         what, (long long) json_integer_value(json_object_get(h, "interval_ms")),
+                         (long long) json_integer_value(json_object_get(h, "timeout_ms")),
+                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")),
+                         (long long) json_integer_value(json_object_get(h, "success_threshold")),
+                         (long long) json_integer_value(json_object_get(h, "failure_threshold")));
+        else
+                snprintf(buf, size, "%s", what);
+}
+
+static int component_create(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "component create", create_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        r = model_split_component("component create", argv[optind], &project, &name);
+        if (r >= 0)
+                return r;
+        if (!a.image)
+                return cli_usage_error("component create", "Give the image to run with --image REF");
+        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health, "memory",
+                         a.memory, "cpus", a.cpus);
+        if (!body)
+                return log_oom_cli();
+        if (a.n_endpoints > 0) {
+                json_t *arr = json_array();
+                if (!arr || json_object_set_new(body, "endpoints", arr) < 0)
+                        return log_oom_cli();
+                for (size_t k = 0; k < a.n_endpoints; k++)
+                        json_array_append_new(arr, json_string(a.endpoints[k]));
+        }
+        path = model_api_path(project, NULL, "/components");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "POST", path, body, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        printf("Created component %s/%s (image %s).\n", project, name, json_string_value(json_object_get(j, "image")));
+        json_t *spec = json_object_get(j, "spec");
+        json_array_foreach(json_object_get(spec, "endpoints"), i, e) {
+                char buf[512];
+                format_endpoint(e, buf, sizeof buf);
+                printf("  endpoint   %s\n", buf);
+        }
+        char h[1400];
+        format_health(json_object_get(json_object_get(spec, "health"), "readiness"), h, sizeof h);
+        printf("  readiness  %s\n", h);
+        return 0;
+}
+
+static int component_list(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *comp;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "component list", list_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = model_api_path(argv[optind], NULL, "/components");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        t = table_new(4, "NAME", "IMAGE", "ENDPOINTS", "HEALTH");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "components"), i, comp) {
+                json_t *spec = json_object_get(comp, "spec"), *e;
+                json_t *ready = json_object_get(json_object_get(spec, "health"), "readiness");
+                char eps[1024] = "", health[1100];
+                size_t k, len = 0;
+
+                json_array_foreach(json_object_get(spec, "endpoints"), k, e) {
+                        char buf[512];
+                        format_endpoint(e, buf, sizeof buf);
+                        if (len < sizeof eps)
+                                len += (size_t) snprintf(eps + len, sizeof eps - len, "%s%s", k ? " " : "", buf);
+                }
+                const char *kind = json_string_value(json_object_get(ready, "kind"));
+                if (streq_ptr(kind, "http"))
+                        snprintf(health, sizeof health, "http:%s", json_string_value(json_object_get(ready, "path")));
+                else
+                        snprintf(health, sizeof health, "%s", strempty(kind));
+                const char *image = json_string_value(json_object_get(comp, "image"));
+                if (table_add_row(t, json_string_value(json_object_get(comp, "name")), image ?: "-",
+                                  eps[0] ? eps : "-", health) < 0)
+                        return log_oom_cli();
+        }
+        table_print(t);
+        return 0;
+}
+
+static int add_release_row(Table *t, json_t *rel, bool with_env) {
+        char id[24], dig[13], created[32], finished[32];
+        const char *reason = json_string_value(json_object_get(rel, "reason"));
+
+        snprintf(id, sizeof id, "%lld", (long long) json_integer_value(json_object_get(rel, "id")));
+        model_short_digest(json_string_value(json_object_get(rel, "image_digest")), dig);
+        model_format_time(json_object_get(rel, "created_at"), created);
+        model_format_time(json_object_get(rel, "finished_at"), finished);
+        if (with_env)
+                return table_add_row(t, id, json_string_value(json_object_get(rel, "environment")),
+                                     json_string_value(json_object_get(rel, "status")), dig, created, finished,
+                                     reason ?: "");
+        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, created, finished,
+                             reason ?: "");
+}
+
+static int component_show(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *spec, *health, *res, *e, *env;
+        char buf[1400];
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "component show", show_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        r = model_split_component("component show", argv[optind], &project, &name);
+        if (r >= 0)
+                return r;
+        path = model_api_path(project, name, NULL);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        spec = json_object_get(j, "spec");
+        health = json_object_get(spec, "health");
+        res = json_object_get(spec, "resources");
+        printf("Component:  %s/%s\n", project, name);
+        const char *image = json_string_value(json_object_get(j, "image"));
+        printf("Image:      %s\n", image ?: "-");
+        if (json_array_size(json_object_get(spec, "endpoints")) == 0)
+                printf("Endpoints:  none\n");
+        json_array_foreach(json_object_get(spec, "endpoints"), i, e) {
+                format_endpoint(e, buf, sizeof buf);
+                printf("%s %s\n", i == 0 ? "Endpoints: " : "           ", buf);
+        }
+        format_health(json_object_get(health, "readiness"), buf, sizeof buf);
+        printf("Readiness:  %s\n", buf);
+        format_health(json_object_get(health, "liveness"), buf, sizeof buf);
+        printf("Liveness:   %s\n", buf);
+        printf("Deploy timeout: %lld ms\n", (long long) json_integer_value(json_object_get(health, "deploy_timeout_ms")));
+        long long mem = (long long) json_integer_value(json_object_get(res, "memory_bytes"));
+        long long cpus = (long long) json_integer_value(json_object_get(res, "cpus_milli"));
+        char membuf[32] = "unlimited", cpubuf[32] = "unlimited";
+        if (mem > 0)
+                format_bytes(membuf, sizeof membuf, (unsigned long long) mem);
+        if (cpus > 0)
+                snprintf(cpubuf, sizeof cpubuf, "%lld.%03lld", cpus / 1000, cpus % 1000);
+        printf("Resources:  memory %s, cpus %s, pids %lld\n", membuf, cpubuf,
+               (long long) json_integer_value(json_object_get(res, "pids")));
+        printf("\n");
+
+        t = table_new(5, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "LATEST");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "environments"), i, env) {
+                json_t *live = json_object_get(env, "live");
+                json_t *latest = json_array_get(json_object_get(env, "releases"), 0);
+                const char *addr = json_string_value(json_object_get(env, "service_address"));
+                char live_s[24] = "-", dig[13] = "-", latest_s[128] = "-";
+
+                if (json_is_object(live)) {
+                        snprintf(live_s, sizeof live_s, "#%lld", (long long) json_integer_value(json_object_get(live, "id")));
+                        model_short_digest(json_string_value(json_object_get(live, "image_digest")), dig);
+                }
+                if (latest)
+                        snprintf(latest_s, sizeof latest_s, "#%lld %s",
+                                 (long long) json_integer_value(json_object_get(latest, "id")),
+                                 json_string_value(json_object_get(latest, "status")));
+                if (table_add_row(t, json_string_value(json_object_get(env, "name")), addr ?: "-", live_s, dig,
+                                  latest_s) < 0)
+                        return log_oom_cli();
+        }
+        table_print(t);
+        return 0;
+}
+
+int cmd_component(CliContext *c, int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*fn)(CliContext *c, int argc, char *argv[]);
+        } commands[] = {
+                { "create", component_create }, { "list", component_list }, { "ls", component_list },
+                { "show", component_show },
+        };
+        int i = 1;
+
+        while (i < argc && argv[i][0] == '-') {
+                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+                        fputs(component_help, stdout);
+                        return 0;
+                }
+                if (!streq(argv[i], "--json"))
+                        return cli_usage_error("component", "Unknown option '%s' before the component command",
+                                               argv[i]);
+                c->json = true;
+                i++;
+        }
+        if (i >= argc)
+                return cli_usage_error("component", "Missing component command (create, list, show)");
+        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
+                if (streq(argv[i], commands[k].name))
+                        return commands[k].fn(c, argc - i, argv + i);
+        return cli_usage_error("component", "Unknown component command '%s'", argv[i]);
+}
+
+int cmd_releases(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL, *env_q = NULL, *enc = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *rel;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "releases", releases_help, argc, argv, &a, 1, 2);
+        if (r >= 0)
+                return r;
+        r = model_split_component("releases", argv[optind], &project, &name);
+        if (r >= 0)
+                return r;
+        bool one_env = optind + 1 < argc;
+        if (one_env) {
+                enc = http_url_encode(argv[optind + 1]);
+                if (!enc || asprintf(&env_q, "/releases?env=%s", enc) < 0)
+                        return log_oom_cli();
+        }
+        path = model_api_path(project, name, one_env ? env_q : "/releases");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        if (one_env)
+                t = table_new(6, "ID", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+        else
+                t = table_new(7, "ID", "ENV", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "releases"), i, rel)
+                if (add_release_row(t, rel, !one_env) < 0)
+                        return log_oom_cli();
+        table_print(t);
+        return 0;
+}
+
+static char *env_path(const char *project, const char *name, const char *what, const char *env,
+                      const char *extra) {
+        _cleanup_free_ char *enc = http_url_encode(env), *suffix = NULL;
+
+        if (!enc || asprintf(&suffix, "/%s?env=%s%s", what, enc, strempty(extra)) < 0)
+                return NULL;
+        return model_api_path(project, name, suffix);
+}
+
+int cmd_url(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL;
+        json_t *u;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "url", url_help, argc, argv, &a, 2, 2);
+        if (r >= 0)
+                return r;
+        r = model_split_component("url", argv[optind], &project, &name);
+        if (r >= 0)
+                return r;
+        path = env_path(project, name, "url", argv[optind + 1], NULL);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        json_t *urls = json_object_get(j, "urls");
+        json_array_foreach(urls, i, u) {
+                if (json_array_size(urls) > 1)
+                        printf("%s  ", json_string_value(json_object_get(u, "endpoint")));
+                printf("%s\n", json_string_value(json_object_get(u, "url")));
+        }
+        if (!json_is_true(json_object_get(j, "live")))
+                fprintf(stderr, "Note: nothing is deployed to %s yet; deploy with 'slipway deploy %s/%s %s --image REF'.\n",
+                        argv[optind + 1], project, name, argv[optind + 1]);
+        return 0;
+}
+
+int cmd_logs(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL, *extra = NULL, *enc = NULL;
+        int r;
+
+        r = model_args_parse(c, "logs", logs_help, argc, argv, &a, 2, 2);
+        if (r >= 0)
+                return r;
+        r = model_split_component("logs", argv[optind], &project, &name);
+        if (r >= 0)
+                return r;
+        if (a.lines) {
+                enc = http_url_encode(a.lines);
+                if (!enc || asprintf(&extra, "&lines=%s", enc) < 0)
+                        return log_oom_cli();
+        }
+        path = env_path(project, name, "logs", argv[optind + 1], extra);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        fputs(json_string_value(json_object_get(j, "stdout")) ?: "", stdout);
+        fflush(stdout);
+        fputs(json_string_value(json_object_get(j, "stderr")) ?: "", stderr);
+        return 0;
+}

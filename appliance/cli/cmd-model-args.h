@@ -1,0 +1,47 @@
+/* Option parsing and small formatting helpers shared by the project, env, component, releases, url and
+ * logs commands.  Each command accepts only the options its help text names. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+
+#define MODEL_ARGS_ENDPOINTS_MAX 16u
+
+typedef struct ModelArgs {
+        const char *envs;
+        const char *after;
+        const char *image;
+        const char *health;
+        const char *memory;
+        const char *cpus;
+        const char *lines;
+        bool force;
+        const char *endpoints[MODEL_ARGS_ENDPOINTS_MAX];
+        size_t n_endpoints;
+} ModelArgs;
+
+/* Parses argv (argv[0] = the sub-command word); returns -1 to go on (positional args from optind),
+ * or an exit status (0 after --help). */
+int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
+                     int min_args, int max_args);
+
+/* "PROJECT/NAME" → two URL-encoded segments; usage error (exit status returned) when malformed, else -1. */
+int model_split_component(const char *full, const char *arg, char **ret_project, char **ret_component);
+
+/* "/api/v1/projects/<enc p>[/components/<enc c>][suffix]" */
+char *model_api_path(const char *project, const char *component, const char *suffix);
+
+/* Seconds since the epoch → "YYYY-MM-DD HH:MM" (UTC), or "-" for null/0. */
+const char *model_format_time(json_t *t, char buf[static 32]);
+/* "sha256:abcdef…" → the first 12 hex digits. */
+const char *model_short_digest(const char *d, char buf[static 13]);
+
+int cmd_project(CliContext *c, int argc, char *argv[]);
+int cmd_env(CliContext *c, int argc, char *argv[]);
+int cmd_component(CliContext *c, int argc, char *argv[]);
+int cmd_releases(CliContext *c, int argc, char *argv[]);
+int cmd_url(CliContext *c, int argc, char *argv[]);
+int cmd_logs(CliContext *c, int argc, char *argv[]);

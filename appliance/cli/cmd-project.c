@@ -1,0 +1,275 @@
+/* slipway project create|list|delete and slipway env list|create: projects and their environments in
+ * promotion order.  The daemon validates and allocates; this file only builds requests and prints. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd-model-args.h"
+#include "json-util.h"
+
+static const char project_help[] =
+        "Usage: slipway project create NAME [--envs development,production]\n"
+        "       slipway project list\n"
+        "       slipway project delete NAME [--force]\n\n"
+        "Projects group components; each has environments in promotion order (default: development,\n"
+        "production), each with its own network, subnet and ingress port.\n";
+
+static const char create_help[] =
+        "Usage: slipway project create NAME [--envs a,b,c] [--json]\n\n"
+        "Creates a project.  Its environments are created in the given (promotion) order; without --envs\n"
+        "they are development,production.  Names are DNS labels: a-z, 0-9 and '-', at most 63.\n\n"
+        "  --envs LIST   comma-separated environment names, first = first to deploy to\n"
+        "  --json        print the project as JSON\n";
+
+static const char list_help[] =
+        "Usage: slipway project list [--json]\n\n"
+        "Lists projects: NAME, ENVIRONMENTS (in promotion order), COMPONENTS, INSTANCES.\n";
+
+static const char delete_help[] =
+        "Usage: slipway project delete NAME [--force] [--json]\n\n"
+        "Deletes a project with its environments, components and releases.  Refused while instances of\n"
+        "the project run, unless --force, which stops them and tears down their networks first.\n\n"
+        "  --force   stop running instances and delete everything\n";
+
+static void print_env_line(json_t *e) {
+        printf("  %-16s %-16s ingress port %lld, bridge %s\n", json_string_value(json_object_get(e, "name")),
+               json_string_value(json_object_get(e, "subnet")),
+               (long long) json_integer_value(json_object_get(e, "ingress_port")),
+               json_string_value(json_object_get(e, "bridge")));
+}
+
+static int project_create(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "project create", create_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        body = json_pack("{s:s}", "name", argv[optind]);
+        if (!body)
+                return log_oom_cli();
+        if (a.envs) {
+                _cleanup_free_ char *copy = strdup(a.envs);
+                json_t *arr = json_array();
+                char *save = NULL;
+
+                if (!copy || !arr || json_object_set_new(body, "envs", arr) < 0)
+                        return log_oom_cli();
+                if (a.envs[0] == ',' || strstr(a.envs, ",,") || (*a.envs && a.envs[strlen(a.envs) - 1] == ','))
+                        return cli_usage_error("project create", "--envs '%s' has an empty name; give names "
+                                               "separated by commas, like development,production", a.envs);
+                for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                        json_array_append_new(arr, json_string(tok));
+                if (json_array_size(arr) == 0)
+                        return cli_usage_error("project create", "--envs needs at least one environment name");
+        }
+        if (cli_api_json(c, "POST", "/api/v1/projects", body, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        printf("Created project %s with environments:\n", json_string_value(json_object_get(j, "name")));
+        json_array_foreach(json_object_get(j, "environments"), i, e)
+                print_env_line(e);
+        return 0;
+}
+
+static int project_list(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *p;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "project list", list_help, argc, argv, &a, 0, 0);
+        if (r >= 0)
+                return r;
+        if (cli_api_json(c, "GET", "/api/v1/projects", NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        t = table_new(4, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "projects"), i, p) {
+                char envs[1024] = "", comps[16], insts[16];
+                size_t k, len = 0;
+                json_t *e;
+
+                json_array_foreach(json_object_get(p, "environments"), k, e)
+                        if (len < sizeof envs)
+                                len += (size_t) snprintf(envs + len, sizeof envs - len, "%s%s", k ? "," : "",
+                                                         json_string_value(json_object_get(e, "name")));
+                snprintf(comps, sizeof comps, "%lld", (long long) json_integer_value(json_object_get(p, "components")));
+                snprintf(insts, sizeof insts, "%lld", (long long) json_integer_value(json_object_get(p, "instances")));
+                if (table_add_row(t, json_string_value(json_object_get(p, "name")), envs, comps, insts) < 0)
+                        return log_oom_cli();
+        }
+        table_print(t);
+        return 0;
+}
+
+static int project_delete(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL, *full = NULL;
+        int r;
+
+        r = model_args_parse(c, "project delete", delete_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = model_api_path(argv[optind], NULL, NULL);
+        if (!path || asprintf(&full, "%s%s", path, a.force ? "?force=1" : "") < 0)
+                return log_oom_cli();
+        if (cli_api_json(c, "DELETE", full, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        long long stopped = (long long) json_integer_value(json_object_get(j, "instances_stopped"));
+        if (stopped > 0)
+                printf("Deleted project %s (stopped %lld instance%s).\n", json_string_value(json_object_get(j, "deleted")),
+                       stopped, stopped == 1 ? "" : "s");
+        else
+                printf("Deleted project %s.\n", json_string_value(json_object_get(j, "deleted")));
+        return 0;
+}
+
+/* Leading global options (--json, --help) between the command word and its sub-command. */
+static int sub_command_index(CliContext *c, const char *command, const char *help, int argc, char *argv[]) {
+        int i = 1;
+
+        while (i < argc && argv[i][0] == '-') {
+                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+                        fputs(help, stdout);
+                        return -1;
+                }
+                if (streq(argv[i], "--json"))
+                        c->json = true;
+                else {
+                        cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i], command);
+                        return -EXIT_USAGE;
+                }
+                i++;
+        }
+        return i;
+}
+
+int cmd_project(CliContext *c, int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*fn)(CliContext *c, int argc, char *argv[]);
+        } commands[] = {
+                { "create", project_create }, { "list", project_list }, { "ls", project_list },
+                { "delete", project_delete }, { "rm", project_delete },
+        };
+        int i = sub_command_index(c, "project", project_help, argc, argv);
+
+        if (i < 0)
+                return i == -1 ? 0 : EXIT_USAGE;
+        if (i >= argc)
+                return cli_usage_error("project", "Missing project command (create, list, delete)");
+        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
+                if (streq(argv[i], commands[k].name))
+                        return commands[k].fn(c, argc - i, argv + i);
+        return cli_usage_error("project", "Unknown project command '%s'", argv[i]);
+}
+
+static const char env_help[] =
+        "Usage: slipway env list PROJECT\n"
+        "       slipway env create PROJECT ENV [--after ENV]\n\n"
+        "Environments of a project, in promotion order.\n";
+
+static const char env_list_help[] =
+        "Usage: slipway env list PROJECT [--json]\n\n"
+        "Lists a project's environments in promotion order: NAME, SUBNET, INGRESS, BRIDGE.\n";
+
+static const char env_create_help[] =
+        "Usage: slipway env create PROJECT ENV [--after ENV] [--json]\n\n"
+        "Adds an environment with its own subnet, bridge and ingress port.  Without --after it becomes\n"
+        "the last one in the promotion order.\n\n"
+        "  --after ENV   insert right after ENV in the promotion order\n";
+
+static int env_list(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_t *e;
+        size_t i;
+        int r;
+
+        r = model_args_parse(c, "env list", env_list_help, argc, argv, &a, 1, 1);
+        if (r >= 0)
+                return r;
+        path = model_api_path(argv[optind], NULL, "/environments");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        t = table_new(4, "NAME", "SUBNET", "INGRESS", "BRIDGE");
+        if (!t)
+                return log_oom_cli();
+        json_array_foreach(json_object_get(j, "environments"), i, e) {
+                char port[16];
+                snprintf(port, sizeof port, "%lld", (long long) json_integer_value(json_object_get(e, "ingress_port")));
+                if (table_add_row(t, json_string_value(json_object_get(e, "name")),
+                                  json_string_value(json_object_get(e, "subnet")), port,
+                                  json_string_value(json_object_get(e, "bridge"))) < 0)
+                        return log_oom_cli();
+        }
+        table_print(t);
+        return 0;
+}
+
+static int env_create(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL, *body = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = model_args_parse(c, "env create", env_create_help, argc, argv, &a, 2, 2);
+        if (r >= 0)
+                return r;
+        path = model_api_path(argv[optind], NULL, "/environments");
+        body = json_pack("{s:s,s:s?}", "name", argv[optind + 1], "after", a.after);
+        if (!path || !body)
+                return log_oom_cli();
+        if (cli_api_json(c, "POST", path, body, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        printf("Created environment %s in project %s:\n", json_string_value(json_object_get(j, "name")),
+               json_string_value(json_object_get(j, "project")));
+        print_env_line(j);
+        return 0;
+}
+
+int cmd_env(CliContext *c, int argc, char *argv[]) {
+        int i = sub_command_index(c, "env", env_help, argc, argv);
+
+        if (i < 0)
+                return i == -1 ? 0 : EXIT_USAGE;
+        if (i >= argc)
+                return cli_usage_error("env", "Missing env command (list, create)");
+        if (streq(argv[i], "list") || streq(argv[i], "ls"))
+                return env_list(c, argc - i, argv + i);
+        if (streq(argv[i], "create"))
+                return env_create(c, argc - i, argv + i);
+        return cli_usage_error("env", "Unknown env command '%s'", argv[i]);
+}

@@ -1,0 +1,345 @@
+/* /api/v1/projects and /api/v1/projects/{p}/environments: projects with environments in promotion
+ * order.  Names are checked before anything is written; creation runs in one transaction. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http-response.h"
+#include "json-util.h"
+#include "names.h"
+#include "sqlite-util.h"
+
+int api_model_open(HttpRequest *req, sqlite3 **ret) {
+        ApiContext *ctx = req->userdata;
+        int r;
+
+        if (!ctx->db_path) {
+                http_reply_error(req->conn, 503, "This daemon has no project database.",
+                                 "Start slipwayd with a state directory.");
+                return -503;
+        }
+        r = sqlite_open(ctx->db_path, ret);
+        if (r < 0) {
+                api_reply_error(req, r, NULL, "Cannot open the database");
+                return -500;
+        }
+        return 0;
+}
+
+int api_check_name(HttpRequest *req, const char *what, const char *name) {
+        _cleanup_free_ char *error = NULL;
+
+        if (name_validate(what, name, &error) >= 0)
+                return 0;
+        http_reply_error(req->conn, 400, error ?: "Invalid name.",
+                         "Names are DNS labels: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'.");
+        return -400;
+}
+
+int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret) {
+        char msg[160];
+        int r;
+
+        r = model_project_get(db, name, ret);
+        if (r == -ENOENT) {
+                snprintf(msg, sizeof msg, "No project named '%.80s'.", name);
+                http_reply_error(req->conn, 404, msg, "See 'slipway project list', or create it with "
+                                                      "'slipway project create NAME'.");
+                return -404;
+        }
+        if (r < 0) {
+                api_reply_error(req, r, NULL, "Cannot look up the project");
+                return -500;
+        }
+        return 0;
+}
+
+int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p, const char *name,
+                           ModelEnvironment *ret) {
+        ModelEnvironment *envs = NULL;
+        size_t n = 0;
+        char msg[160], hint[512];
+        int r;
+
+        r = model_environment_get(db, p->id, name, ret);
+        if (r >= 0)
+                return 0;
+        if (r != -ENOENT) {
+                api_reply_error(req, r, NULL, "Cannot look up the environment");
+                return -500;
+        }
+        snprintf(msg, sizeof msg, "Project '%s' has no environment named '%.80s'.", p->name, name);
+        size_t k = (size_t) snprintf(hint, sizeof hint, "Its environments are:");
+        if (model_environment_list(db, p->id, &envs, &n) >= 0) {
+                for (size_t i = 0; i < n && k < sizeof hint; i++)
+                        k += (size_t) snprintf(hint + k, sizeof hint - k, "%s %s", i ? "," : "", envs[i].name);
+                model_environments_free(envs, n);
+        }
+        if (k < sizeof hint)
+                snprintf(hint + k, sizeof hint - k, "%s", n ? "." : " none.");
+        http_reply_error(req->conn, 404, msg, hint);
+        return -404;
+}
+
+json_t *api_environment_json(const ModelEnvironment *e) {
+        return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position", (json_int_t) e->position,
+                         "subnet", e->subnet, "bridge", e->bridge, "ingress_port", (json_int_t) e->ingress_port,
+                         "domain", e->domain, "egress", e->egress);
+}
+
+static json_t *project_json(sqlite3 *db, const ModelProject *p) {
+        _cleanup_json_ json_t *envs = json_array(), *j = NULL;
+        ModelEnvironment *e = NULL;
+        size_t n = 0;
+        unsigned n_components = 0, n_instances = 0;
+        int64_t comps = 0;
+
+        if (!envs || model_environment_list(db, p->id, &e, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(envs, api_environment_json(&e[i]));
+        model_environments_free(e, n);
+        {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                if (sqlite_prepare(db, "SELECT count(*) FROM components WHERE project_id = ?1", &s) >= 0) {
+                        sqlite3_bind_int64(s, 1, p->id);
+                        if (sqlite3_step(s) == SQLITE_ROW)
+                                comps = sqlite3_column_int64(s, 0);
+                }
+        }
+        n_components = (unsigned) comps;
+        (void) model_project_count_live_instances(db, p->id, &n_instances);
+        j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t) p->created_at,
+                      "environments", envs, "components", (json_int_t) n_components, "instances",
+                      (json_int_t) n_instances);
+        return TAKE_PTR(j);
+}
+
+int api_projects_list(HttpRequest *req) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_json_ json_t *arr = json_array(), *j = NULL;
+        ModelProject *p = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        r = model_project_list(db, &p, &n);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot list projects");
+        for (size_t i = 0; arr && i < n && r >= 0; i++) {
+                json_t *pj = project_json(db, &p[i]);
+                r = pj ? json_array_append_new(arr, pj) : -ENOMEM;
+        }
+        model_projects_free(p, n);
+        if (!arr || r < 0)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot list projects");
+        j = json_pack("{s:O}", "projects", arr);
+        return http_reply_json(req->conn, 200, j);
+}
+
+static int reply_allocation_error(HttpRequest *req, int r, const char *what) {
+        if (r == -ENOSPC)
+                return http_reply_error(req->conn, 507, "No free subnet or ingress port is left for a new environment.",
+                                        "Delete unused projects or environments.");
+        if (r == -ERANGE)
+                return http_reply_error(req->conn, 500, "The ingress base port leaves no room for environments.",
+                                        "Start slipwayd with a lower --ingress-base-port.");
+        if (r == -E2BIG)
+                return http_reply_error(req->conn, 400, "A project may have at most 16 environments.",
+                                        "Remove an environment or use another project.");
+        return api_reply_error(req, r, NULL, what);
+}
+
+int api_project_create(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        const char *name = NULL;
+        char *envs[MODEL_ENVS_MAX];
+        char *defaults[] = { "development", "production" };
+        char **list = defaults;
+        size_t n = ELEMENTSOF(defaults);
+        json_t *ea;
+        char msg[256];
+        int r;
+
+        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
+        if (r < 0 || json_get_string(body, "name", &name) < 0)
+                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
+                                        "The request body must be a JSON object with a \"name\" string.",
+                                        "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
+        if ((r = api_check_name(req, "project", name)) < 0)
+                return -r;
+
+        ea = json_object_get(body, "envs");
+        if (ea && !json_is_null(ea)) {
+                size_t i;
+                json_t *v;
+
+                if (!json_is_array(ea) || json_array_size(ea) == 0)
+                        return http_reply_error(req->conn, 400, "\"envs\" must be a non-empty list of names.",
+                                                "For example --envs development,staging,production.");
+                if (json_array_size(ea) > MODEL_ENVS_MAX)
+                        return http_reply_error(req->conn, 400, "A project may have at most 16 environments.",
+                                                "Name fewer environments.");
+                json_array_foreach(ea, i, v) {
+                        if (!json_is_string(v))
+                                return http_reply_error(req->conn, 400, "\"envs\" must be a list of names.",
+                                                        "For example [\"development\", \"production\"].");
+                        envs[i] = (char *) json_string_value(v);
+                        if ((r = api_check_name(req, "environment", envs[i])) < 0)
+                                return -r;
+                        for (size_t k = 0; k < i; k++)
+                                if (streq(envs[k], envs[i])) {
+                                        snprintf(msg, sizeof msg, "Environment '%s' is named twice.", envs[i]);
+                                        return http_reply_error(req->conn, 400, msg,
+                                                                "Name each environment once, in promotion order.");
+                                }
+                }
+                list = envs;
+                n = json_array_size(ea);
+        }
+
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        r = model_project_create(db, name, list, n, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &p);
+        if (r == -EEXIST) {
+                snprintf(msg, sizeof msg, "A project named '%s' already exists.", name);
+                return http_reply_error(req->conn, 409, msg, "Choose another name, or see 'slipway project list'.");
+        }
+        if (r < 0)
+                return reply_allocation_error(req, r, "Cannot create the project");
+        j = project_json(db, &p);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
+        return http_reply_json(req->conn, 201, j);
+}
+
+int api_project_show(HttpRequest *req) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_json_ json_t *j = NULL;
+        int r;
+
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+                return -r;
+        j = project_json(db, &p);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
+        return http_reply_json(req->conn, 200, j);
+}
+
+static bool query_flag(HttpRequest *req, const char *name) {
+        char v[16];
+
+        if (http_request_query(req, name, v, sizeof v) < 0)
+                return false;
+        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
+}
+
+int api_project_delete(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_json_ json_t *j = NULL;
+        bool force = query_flag(req, "force");
+        unsigned running = 0;
+        char msg[256];
+        int r;
+
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+                return -r;
+        r = model_project_count_live_instances(db, p.id, &running);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot count the project's instances");
+        if (running > 0 && !force) {
+                snprintf(msg, sizeof msg, "Project '%s' has %u running instance%s.", p.name, running,
+                         running == 1 ? "" : "s");
+                return http_reply_error(req->conn, 409, msg,
+                                        "Use 'slipway project delete NAME --force' to stop them and delete "
+                                        "everything.");
+        }
+        if (ctx->teardown_project) {
+                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name);
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot tear down the project's instances");
+        } else if (running > 0)
+                return http_reply_error(req->conn, 501, "This slipwayd cannot stop running instances yet.",
+                                        "Stop the instances first, then delete the project.");
+        r = model_project_delete(db, p.id);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot delete the project");
+        j = json_pack("{s:s,s:I}", "deleted", p.name, "instances_stopped", (json_int_t) running);
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_environments_list(HttpRequest *req) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_json_ json_t *arr = json_array(), *j = NULL;
+        ModelEnvironment *e = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+                return -r;
+        r = model_environment_list(db, p.id, &e, &n);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot list environments");
+        for (size_t i = 0; arr && i < n; i++)
+                json_array_append_new(arr, api_environment_json(&e[i]));
+        model_environments_free(e, n);
+        j = json_pack("{s:s,s:O}", "project", p.name, "environments", arr);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot list environments");
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_environment_create(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(model_environment_done) ModelEnvironment e = {}, a = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        const char *name = NULL, *after = NULL;
+        char msg[256];
+        int r;
+
+        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
+        if (r < 0 || json_get_string(body, "name", &name) < 0 || json_get_string_opt(body, "after", &after) < 0)
+                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
+                                        "The request body must be a JSON object with a \"name\" string.",
+                                        "Send {\"name\": \"staging\", \"after\": \"development\"}.");
+        if ((r = api_check_name(req, "environment", name)) < 0)
+                return -r;
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+                return -r;
+        if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
+                return -r;
+        r = model_environment_create(db, p.id, name, after, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT,
+                                     &e);
+        if (r == -EEXIST) {
+                snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.", p.name, name);
+                return http_reply_error(req->conn, 409, msg, "See 'slipway env list PROJECT'.");
+        }
+        if (r < 0)
+                return reply_allocation_error(req, r, "Cannot create the environment");
+        j = api_environment_json(&e);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the environment");
+        json_object_set_new(j, "project", json_string(p.name));
+        return http_reply_json(req->conn, 201, j);
+}
