@@ -22,7 +22,10 @@
 #include "instance-setup.h"
 #include "log.h"
 #include "overlay.h"
+#include "proxy-client.h"
 #include "proxy-sync.h"
+#include "bridge.h"
+#include "json-util.h"
 #include "sqlite-util.h"
 #include "supervisor.h"
 
@@ -276,7 +279,7 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
         const DeployHealth *h = &t->readiness;
         uint64_t deadline = mono_msec() + (uint64_t) t->deploy_timeout_sec * 1000ULL, start = mono_msec();
         char addr[INET_ADDRSTRLEN], last[PROBE_MESSAGE_MAX + 64] = "no probe ran";
-        unsigned ok = 0, attempt = 0;
+        unsigned ok = 0, attempt = 0, answered_bad = 0;
         uint16_t port = h->port ?: (t->n_ports > 0 ? t->ports[t->public_index >= 0 ? t->public_index : 0] : 0);
         bool probing = h->enabled && port > 0;
 
@@ -335,8 +338,19 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                 if (r >= 0 && pr.healthy) {
                         if (++ok >= h->success_threshold)
                                 return 0;
-                } else
+                        answered_bad = 0;
+                } else {
                         ok = 0;
+                        /* Not listening yet is normal while it starts; answering "unhealthy" failure_threshold
+                         * times in a row is a verdict, no need to wait for the deploy timeout. */
+                        if (r >= 0 && pr.http_status > 0 && ++answered_bad >= h->failure_threshold) {
+                                set_reason(reason, "The readiness check failed %u times in a row (last result: %s).",
+                                           answered_bad, pr.message);
+                                return -EIO;
+                        }
+                        if (!(r >= 0 && pr.http_status > 0))
+                                answered_bad = 0;
+                }
                 uint64_t spent = mono_msec() - t0;
                 if (spent < h->interval_ms)
                         sleep_ms((unsigned) MIN((uint64_t) h->interval_ms - spent, deadline > mono_msec() ?
@@ -702,5 +716,94 @@ int deployer_recover(Deployer *d) {
         /* Releases that were pending when the daemon stopped start now. */
         if (d->wake)
                 d->wake(d->wake_userdata);
+        return 0;
+}
+
+int deployer_teardown_project(void *userdata, int64_t project_id, const char *project) {
+        Deployer *d = userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_json_ json_t *req = NULL, *reply = NULL;
+        OldInstance *v = NULL;
+        char **bridges = NULL;
+        int64_t *envs = NULL;
+        size_t n = 0, n_env = 0;
+        int r;
+
+        r = sqlite_open(d->db_path, &db);
+        if (r < 0)
+                return r;
+        /* Marked stopped first (under the supervisor lock) so nothing restarts them. */
+        supervisor_lock(d->supervisor);
+        r = sqlite_prepare(db,
+                           "SELECT i.id, i.dir FROM instances i JOIN releases r ON r.id = i.release_id "
+                           "JOIN components c ON c.id = r.component_id WHERE c.project_id = ? "
+                           "AND i.state IN ('starting', 'ready', 'draining')",
+                           &st);
+        if (r >= 0) {
+                sqlite3_bind_int64(st, 1, project_id);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        OldInstance *nv = realloc(v, (n + 1) * sizeof *v);
+                        if (!nv)
+                                break;
+                        v = nv;
+                        v[n].id = sqlite3_column_int64(st, 0);
+                        v[n].dir = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                        if (!v[n].dir)
+                                break;
+                        n++;
+                }
+                sqlite3_finalize(TAKE_PTR(st));
+        }
+        for (size_t i = 0; i < n; i++)
+                (void) instance_set_state(db, v[i].id, "stopped");
+        supervisor_unlock(d->supervisor);
+        for (size_t i = 0; i < n; i++) {
+                instance_retire(d, v[i].id, v[i].dir, NULL);
+                free(v[i].dir);
+        }
+        free(v);
+
+        /* Its environments: routes (named after the environment id) and bridges. */
+        if (sqlite_prepare(db, "SELECT id, bridge FROM environments WHERE project_id = ?", &st) >= 0) {
+                sqlite3_bind_int64(st, 1, project_id);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        int64_t *ne = realloc(envs, (n_env + 1) * sizeof *envs);
+                        char **nb = realloc(bridges, (n_env + 1) * sizeof *bridges);
+                        if (ne)
+                                envs = ne;
+                        if (nb)
+                                bridges = nb;
+                        if (!ne || !nb)
+                                break;
+                        envs[n_env] = sqlite3_column_int64(st, 0);
+                        bridges[n_env] = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                        if (!bridges[n_env])
+                                break;
+                        n_env++;
+                }
+                sqlite3_finalize(TAKE_PTR(st));
+        }
+        req = json_pack("{s:s}", "cmd", "route-list");
+        if (req && proxy_control_call(d->state_dir, req, &reply) >= 0) {
+                json_t *routes = json_object_get(reply, "routes"), *rt;
+                size_t i;
+                json_array_foreach(routes, i, rt) {
+                        const char *name = json_string_value(json_object_get(rt, "name"));
+                        long long e;
+                        if (!name || (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1))
+                                continue;
+                        for (size_t k = 0; k < n_env; k++)
+                                if (envs[k] == e)
+                                        (void) proxy_sync_route_remove(d->state_dir, name, false);
+                }
+        }
+        for (size_t k = 0; k < n_env; k++) {
+                (void) net_bridge_delete(bridges[k]);
+                free(bridges[k]);
+        }
+        free(bridges);
+        free(envs);
+        log_info("Stopped %zu instance(s) of project %s.", n, project);
         return 0;
 }

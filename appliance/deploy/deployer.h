@@ -51,5 +51,9 @@ int deployer_recover(Deployer *d);
  * and environment that has none running.  Never blocks. */
 void deployer_reconcile(void *userdata);
 
+/* ApiContext.teardown_project: stops every instance of the project (marked stopped first so the
+ * supervisor leaves them), removes its routes and bridges.  Blocking; called on a handler thread. */
+int deployer_teardown_project(void *userdata, int64_t project_id, const char *project);
+
 /* Appends one line to a release's deploy log (any connection, any thread). */
 int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);

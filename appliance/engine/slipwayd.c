@@ -273,6 +273,8 @@ static int run(void) {
                 .wake_userdata = engine,
                 .db_path = db_path,
                 .ingress_base_port = arg_ingress_base_port,
+                .teardown_project = deployer_teardown_project,
+                .teardown_userdata = deployer,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,
@@ -319,12 +321,13 @@ static int run(void) {
         log_info("slipwayd ready on %s", final_url);
 
         r = engine_run(engine);
-        /* Workers finish (or give up) their current step; instances keep running for the next start. */
-        deployer = deployer_free(deployer);
 
         (void) sd_notify(0, "STOPPING=1");
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
+        /* After the handlers (which may call it): workers finish or give up their current step; instances
+         * keep running for the next start. */
+        deployer = deployer_free(deployer);
         if (r < 0)
                 return log_error_errno(r, "Error: the event loop failed: %m.");
         log_info("slipwayd stopped.");
