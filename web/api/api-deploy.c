@@ -40,10 +40,10 @@ static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
 }
 
 json_t *api_release_json(const ModelRelease *rel) {
-        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:I?}", "id", (json_int_t) rel->id, "environment",
+        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
                          rel->environment_name, "image_digest", rel->image_digest, "status", rel->status, "reason",
                          rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
-                         rel->finished_at ? json_integer(rel->finished_at) : NULL);
+                         rel->finished_at ? json_integer(rel->finished_at) : json_null());
 }
 
 int api_component_deploy(HttpRequest *req) {
