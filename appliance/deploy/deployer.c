@@ -351,10 +351,12 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                         if (!(r >= 0 && pr.http_status > 0))
                                 answered_bad = 0;
                 }
-                uint64_t spent = mono_msec() - t0;
-                if (spent < h->interval_ms)
-                        sleep_ms((unsigned) MIN((uint64_t) h->interval_ms - spent, deadline > mono_msec() ?
-                                                                                      deadline - mono_msec() : 0));
+                /* While it is not listening yet (refused), look again soon: a deploy waits on this. */
+                uint64_t spent = mono_msec() - t0, interval = h->interval_ms;
+                if (r >= 0 && !pr.healthy && pr.error == ECONNREFUSED)
+                        interval = MIN(interval, (uint64_t) DEPLOY_PROBE_STARTUP_INTERVAL_MS);
+                if (spent < interval)
+                        sleep_ms((unsigned) MIN(interval - spent, deadline > mono_msec() ? deadline - mono_msec() : 0));
         }
 }
 
