@@ -248,8 +248,10 @@ static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, 
         return 0;
 }
 
-/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns. */
-static void instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle) {
+/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns.  graceful:
+ * its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a new instance
+ * that never got a request). */
+static void instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle, bool graceful) {
         _cleanup_free_ char *netns = NULL, *ifname = NULL;
         _cleanup_instance_ Instance *i = handle;
 
@@ -257,8 +259,10 @@ static void instance_retire(Deployer *d, int64_t instance_id, const char *dir, I
                 i = supervisor_release(d->supervisor, instance_id);
         if (!i)
                 (void) instance_adopt(dir, &i);
-        if (i)
+        if (i && graceful)
                 (void) instance_stop(i, 0, DEPLOY_STOP_GRACE_MS);
+        else if (i)
+                (void) instance_kill(i);
         if (deploy_instance_names(d->state_dir, instance_id, &netns, &ifname, NULL) >= 0)
                 (void) instance_setup_teardown(dir, netns, ifname);
 }
@@ -482,7 +486,7 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         deploy_log_append(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
         for (size_t k = 0; k < n_old; k++) {
-                instance_retire(d, old[k].id, old[k].dir, NULL);
+                instance_retire(d, old[k].id, old[k].dir, NULL, true);
                 instance_set_state(db, old[k].id, "stopped");
                 deploy_log_append(db, t.release_id, "previous instance %lld stopped", (long long) old[k].id);
                 free(old[k].dir);
@@ -495,7 +499,7 @@ fail:
         if (instance_id > 0) {
                 _cleanup_free_ char *dir = NULL;
                 if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
-                        instance_retire(d, instance_id, dir, TAKE_PTR(inst));
+                        instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
                 instance_set_state(db, instance_id, "failed");
                 deploy_log_append(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
                                   (long long) instance_id, plan.dir ?: "");
@@ -656,7 +660,7 @@ int deployer_recover(Deployer *d) {
                 int64_t id = sqlite3_column_int64(st, 0);
                 const char *dir = (const char *) sqlite3_column_text(st, 1);
                 if (!isempty(dir))
-                        instance_retire(d, id, dir, NULL);
+                        instance_retire(d, id, dir, NULL, false);
                 instance_set_state(d->db, id, "failed");
         }
         sqlite3_finalize(TAKE_PTR(st));
@@ -673,7 +677,7 @@ int deployer_recover(Deployer *d) {
                 int64_t id = sqlite3_column_int64(st, 0);
                 const char *dir = (const char *) sqlite3_column_text(st, 1);
                 if (!isempty(dir))
-                        instance_retire(d, id, dir, NULL);
+                        instance_retire(d, id, dir, NULL, false);
                 instance_set_state(d->db, id, "stopped");
         }
         sqlite3_finalize(TAKE_PTR(st));
@@ -760,10 +764,20 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         for (size_t i = 0; i < n; i++)
                 (void) instance_set_state(db, v[i].id, "stopped");
         supervisor_unlock(d->supervisor);
+        /* All get their stop signal at once, then each is waited for (and killed after the grace period). */
+        Instance **h = calloc(n ?: 1, sizeof *h);
+        for (size_t i = 0; h && i < n; i++) {
+                h[i] = supervisor_release(d->supervisor, v[i].id);
+                if (!h[i])
+                        (void) instance_adopt(v[i].dir, &h[i]);
+                if (h[i])
+                        (void) instance_stop_begin(h[i], 0);
+        }
         for (size_t i = 0; i < n; i++) {
-                instance_retire(d, v[i].id, v[i].dir, NULL);
+                instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true);
                 free(v[i].dir);
         }
+        free(h);
         free(v);
 
         /* Its environments: routes (named after the environment id) and bridges. */

@@ -58,8 +58,14 @@ def deploy_daemon(build_dir, state_dir, ingress_base):
 
 def stop_all(d):
         """Stops what the daemon runs (instances, routes, bridges) through the product's own command."""
-        if d.proc is None or d.proc.poll() is not None:
+        if d.proc is None:
                 return
+        if d.proc.poll() is not None:
+                # Killed by the test (or crashed): a daemon is needed to stop what it left running.
+                try:
+                        d.start()
+                except AssertionError:
+                        return
         with contextlib.suppress(Exception):
                 for p in d.cli("project", "list").get("projects", []):
                         d.cli("project", "delete", p["name"], "--force", check=False)
@@ -156,3 +162,11 @@ def netns_connect(netns, address, port, timeout=2):
         p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code], capture_output=True,
                            text=True, timeout=timeout + 10)
         return p.stdout.strip().startswith("open")
+
+
+def release_doc(d, project, component, rid):
+        """GET …/releases/ID: one release with its deploy log and instances."""
+        req = urllib.request.Request(f"{d.url}/api/v1/projects/{project}/components/{component}/releases/{rid}",
+                                     headers={"Authorization": f"Bearer {d.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url, instance_pid,
-                         make_site, netns_connect, pid_alive, stop_all, wait_for)
+                         make_site, netns_connect, pid_alive, release_doc, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -160,6 +160,27 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 assert n == 1
                 st = d.cli("status")
                 assert st["proxy"]["running"] is True
+
+                # Killed in the middle of a deploy: the restarted daemon fails it cleanly (its new instance
+                # stopped) and the live release keeps serving.
+                build_image(d, make_site(tmp_path / "slow", "never ready", healthz=False), "web:slow")
+                pending = d.cli("deploy", "adopt/web", "development", "--image", "web:slow", "--no-wait")
+                doc = wait_for(lambda: (lambda r: r if r["status"] == "deploying" and r.get("instances") else None)(
+                        release_doc(d, "adopt", "web", pending["id"])), 30)
+                assert doc, release_doc(d, "adopt", "web", pending["id"])
+                new_id = doc["instances"][0]["id"]
+                new_pid = wait_for(lambda: (d.state_dir / "instances" / str(new_id) / "instance.json").exists()
+                                   and instance_pid(d.state_dir, new_id), 10)
+                d.proc.send_signal(signal.SIGKILL)
+                d.proc.wait()
+                d.start()
+                doc = release_doc(d, "adopt", "web", pending["id"])
+                assert doc["status"] == "failed" and "stopped during the deploy" in doc["reason"], doc
+                assert [i["state"] for i in doc["instances"]] == ["failed"]
+                assert not new_pid or wait_for(lambda: not pid_alive(new_pid), 15)
+                assert http_get(url) == (200, "hello v1\n")
+                assert [r["status"] for r in d.cli("releases", "adopt/web", "development")["releases"]] == \
+                        ["failed", "live"]
         finally:
                 stop_all(d)
                 d.stop()
