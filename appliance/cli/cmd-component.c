@@ -10,15 +10,18 @@
 #include "string-util.h"
 
 static const char component_help[] =
-        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint …]… [--health …] [--memory SIZE]\n"
+        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint …]… [--health …] [--memory "
+        "SIZE]\n"
         "                                [--cpus N]\n"
         "       slipway component list PROJECT\n"
         "       slipway component show PROJECT/NAME\n\n"
         "Components are what runs: an image, its endpoints, health checks and resources.\n";
 
 static const char create_help[] =
-        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint NAME:PORT[:public|project][:/BASEPATH]]…\n"
-        "                                [--health http:PATH|tcp|none] [--memory SIZE] [--cpus N] [--json]\n\n"
+        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint "
+        "NAME:PORT[:public|project][:/BASEPATH]]…\n"
+        "                                [--health http:PATH|tcp|none] [--memory SIZE] [--cpus N] "
+        "[--json]\n\n"
         "Creates a component that runs image REF.  Without --endpoint each TCP port the image exposes\n"
         "is a public endpoint.  Without --health readiness and liveness are a TCP connect to the first\n"
         "endpoint (no endpoint: the process still runs after a grace period).\n\n"
@@ -29,9 +32,8 @@ static const char create_help[] =
         "  --memory SIZE      memory limit, e.g. 256M or 1G\n"
         "  --cpus N           CPU limit, e.g. 0.5 or 2\n";
 
-static const char list_help[] =
-        "Usage: slipway component list PROJECT [--json]\n\n"
-        "Lists a project's components: NAME, IMAGE, ENDPOINTS, HEALTH.\n";
+static const char list_help[] = "Usage: slipway component list PROJECT [--json]\n\n"
+                                "Lists a project's components: NAME, IMAGE, ENDPOINTS, HEALTH.\n";
 
 static const char show_help[] =
         "Usage: slipway component show PROJECT/NAME [--json]\n\n"
@@ -41,21 +43,83 @@ static const char releases_help[] =
         "Usage: slipway releases PROJECT/NAME [ENV] [--json]\n\n"
         "Release history, newest first: ID, ENV, STATUS, DIGEST, CREATED, FINISHED, REASON.\n";
 
-static const char url_help[] =
-        "Usage: slipway url PROJECT/NAME ENV [--json]\n\n"
-        "Prints the public URL of each public endpoint of the component in ENV\n"
-        "(http://HOST:INGRESS_PORT/PROJECT/NAME/).\n";
+static const char url_help[] = "Usage: slipway url PROJECT/NAME ENV [--json]\n\n"
+                               "Prints the public URL of each public endpoint of the component in ENV\n"
+                               "(http://HOST:INGRESS_PORT/PROJECT/NAME/).\n";
 
 static const char logs_help[] =
-        "Usage: slipway logs PROJECT/NAME ENV [--lines N] [--json]\n\n"
+        "Usage: slipway logs PROJECT/NAME ENV [--lines N] [--follow] [--json]\n\n"
         "Prints the last lines of the live instance's stdout (to stdout) and stderr (to stderr); without a\n"
         "live release, those of the newest instance (e.g. a failed deploy).\n\n"
-        "  --lines N   lines per stream (default 100, at most 10000)\n";
+        "  --lines N   lines per stream (default 100, at most 10000)\n"
+        "  --follow    keep printing what the instance writes until it stops (Ctrl-C to leave);\n"
+        "              with --json: one JSON object per line {\"stream\",\"text\"}, last "
+        "{\"end\",\"state\"}\n";
+
+#define LOGS_LINE_MAX (1024u * 1024u)
+
+/* One line of a follow stream; returns 1 at the end marker. */
+static int follow_line(CliContext *c, const char *line, size_t n) {
+        _cleanup_json_ json_t *j = NULL;
+        json_t *stream;
+
+        if (n == 0)
+                return 0; /* heartbeat */
+        if (c->json) {
+                fwrite(line, 1, n, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+        }
+        if (json_parse_buffer(line, n, &j, NULL) < 0)
+                return 0;
+        stream = json_object_get(j, "stream");
+        if (!c->json && json_is_string(stream)) {
+                FILE *f = streq(json_string_value(stream), "stderr") ? stderr : stdout;
+                fputs(json_string_value(json_object_get(j, "text")) ?: "", f);
+                fflush(f);
+        }
+        if (json_is_true(json_object_get(j, "end"))) {
+                if (!c->json)
+                        fprintf(stderr, "Note: the stream ended (%s).\n",
+                                json_string_value(json_object_get(j, "state")) ?: "gone");
+                return 1;
+        }
+        return 0;
+}
+
+static int logs_follow(CliContext *c, const char *path) {
+        _cleanup_(http_conn_freep) HttpConn *conn = NULL;
+        _cleanup_free_ char *line = malloc(LOGS_LINE_MAX);
+        char buf[16384];
+        size_t n_line = 0;
+
+        if (!line)
+                return log_oom_cli();
+        if (cli_request_open(c, "GET", path, NULL, HTTP_BODY_NONE, &conn) < 0)
+                return 1;
+        if (cli_response_check(c, conn) < 0)
+                return 1;
+        for (;;) {
+                ssize_t n = http_conn_read_body(conn, buf, sizeof buf);
+                if (n <= 0)
+                        return n < 0 ? cli_error(NULL, "The log stream from slipwayd broke off") : 0;
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] == '\n' || n_line == LOGS_LINE_MAX) {
+                                if (follow_line(c, line, n_line) > 0)
+                                        return 0;
+                                n_line = 0;
+                                if (buf[i] == '\n')
+                                        continue;
+                        }
+                        line[n_line++] = buf[i];
+                }
+        }
+}
 
 static void format_endpoint(json_t *e, char *buf, size_t size) {
         const char *bp = json_string_value(json_object_get(e, "base_path"));
         snprintf(buf, size, "%s:%lld:%s%s%s", json_string_value(json_object_get(e, "name")),
-                 (long long) json_integer_value(json_object_get(e, "port")),
+                 (long long)json_integer_value(json_object_get(e, "port")),
                  json_string_value(json_object_get(e, "visibility")), bp && !streq(bp, "/") ? ":" : "",
                  bp && !streq(bp, "/") ? bp : "");
 }
@@ -65,22 +129,25 @@ static void format_health(json_t *h, char *buf, size_t size) {
         char what[1100];
 
         if (streq_ptr(kind, "http"))
-                snprintf(what, sizeof what, "http GET :%lld%s", (long long) json_integer_value(json_object_get(h, "port")),
+                snprintf(what, sizeof what, "http GET :%lld%s",
+                         (long long)json_integer_value(json_object_get(h, "port")),
                          json_string_value(json_object_get(h, "path")));
         else if (streq_ptr(kind, "tcp"))
-                snprintf(what, sizeof what, "tcp connect :%lld", (long long) json_integer_value(json_object_get(h, "port")));
+                snprintf(what, sizeof what, "tcp connect :%lld",
+                         (long long)json_integer_value(json_object_get(h, "port")));
         else if (streq_ptr(kind, "process"))
                 snprintf(what, sizeof what, "process running after %lld ms",
-                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")));
+                         (long long)json_integer_value(json_object_get(h, "initial_delay_ms")));
         else
                 snprintf(what, sizeof what, "%s", strempty(kind));
         if (streq_ptr(kind, "http") || streq_ptr(kind, "tcp"))
-                snprintf(buf, size, "%s, every %lld ms, timeout %lld ms, delay %lld ms, %lld ok / %lld failed",
-                         what, (long long) json_integer_value(json_object_get(h, "interval_ms")),
-                         (long long) json_integer_value(json_object_get(h, "timeout_ms")),
-                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")),
-                         (long long) json_integer_value(json_object_get(h, "success_threshold")),
-                         (long long) json_integer_value(json_object_get(h, "failure_threshold")));
+                snprintf(buf, size,
+                         "%s, every %lld ms, timeout %lld ms, delay %lld ms, %lld ok / %lld failed", what,
+                         (long long)json_integer_value(json_object_get(h, "interval_ms")),
+                         (long long)json_integer_value(json_object_get(h, "timeout_ms")),
+                         (long long)json_integer_value(json_object_get(h, "initial_delay_ms")),
+                         (long long)json_integer_value(json_object_get(h, "success_threshold")),
+                         (long long)json_integer_value(json_object_get(h, "failure_threshold")));
         else
                 snprintf(buf, size, "%s", what);
 }
@@ -101,8 +168,8 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                 return r;
         if (!a.image)
                 return cli_usage_error("component create", "Give the image to run with --image REF");
-        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health, "memory",
-                         a.memory, "cpus", a.cpus);
+        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health,
+                         "memory", a.memory, "cpus", a.cpus);
         if (!body)
                 return log_oom_cli();
         if (a.n_endpoints > 0) {
@@ -121,7 +188,8 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                 cli_print_json(j);
                 return 0;
         }
-        printf("Created component %s/%s (image %s).\n", project, name, json_string_value(json_object_get(j, "image")));
+        printf("Created component %s/%s (image %s).\n", project, name,
+               json_string_value(json_object_get(j, "image")));
         json_t *spec = json_object_get(j, "spec");
         json_array_foreach(json_object_get(spec, "endpoints"), i, e) {
                 char buf[512];
@@ -168,11 +236,13 @@ static int component_list(CliContext *c, int argc, char *argv[]) {
                         char buf[512];
                         format_endpoint(e, buf, sizeof buf);
                         if (len < sizeof eps)
-                                len += (size_t) snprintf(eps + len, sizeof eps - len, "%s%s", k ? " " : "", buf);
+                                len += (size_t)snprintf(eps + len, sizeof eps - len, "%s%s", k ? " " : "",
+                                                        buf);
                 }
                 const char *kind = json_string_value(json_object_get(ready, "kind"));
                 if (streq_ptr(kind, "http"))
-                        snprintf(health, sizeof health, "http:%s", json_string_value(json_object_get(ready, "path")));
+                        snprintf(health, sizeof health, "http:%s",
+                                 json_string_value(json_object_get(ready, "path")));
                 else
                         snprintf(health, sizeof health, "%s", strempty(kind));
                 const char *image = json_string_value(json_object_get(comp, "image"));
@@ -188,16 +258,16 @@ static int add_release_row(Table *t, json_t *rel, bool with_env) {
         char id[24], dig[13], created[32], finished[32];
         const char *reason = json_string_value(json_object_get(rel, "reason"));
 
-        snprintf(id, sizeof id, "%lld", (long long) json_integer_value(json_object_get(rel, "id")));
+        snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(rel, "id")));
         model_short_digest(json_string_value(json_object_get(rel, "image_digest")), dig);
         model_format_time(json_object_get(rel, "created_at"), created);
         model_format_time(json_object_get(rel, "finished_at"), finished);
         if (with_env)
                 return table_add_row(t, id, json_string_value(json_object_get(rel, "environment")),
-                                     json_string_value(json_object_get(rel, "status")), dig, created, finished,
-                                     reason ?: "");
-        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, created, finished,
-                             reason ?: "");
+                                     json_string_value(json_object_get(rel, "status")), dig, created,
+                                     finished, reason ?: "");
+        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, created,
+                             finished, reason ?: "");
 }
 
 static int component_show(CliContext *c, int argc, char *argv[]) {
@@ -241,16 +311,17 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
         printf("Readiness:  %s\n", buf);
         format_health(json_object_get(health, "liveness"), buf, sizeof buf);
         printf("Liveness:   %s\n", buf);
-        printf("Deploy timeout: %lld ms\n", (long long) json_integer_value(json_object_get(health, "deploy_timeout_ms")));
-        long long mem = (long long) json_integer_value(json_object_get(res, "memory_bytes"));
-        long long cpus = (long long) json_integer_value(json_object_get(res, "cpus_milli"));
+        printf("Deploy timeout: %lld ms\n",
+               (long long)json_integer_value(json_object_get(health, "deploy_timeout_ms")));
+        long long mem = (long long)json_integer_value(json_object_get(res, "memory_bytes"));
+        long long cpus = (long long)json_integer_value(json_object_get(res, "cpus_milli"));
         char membuf[32] = "unlimited", cpubuf[32] = "unlimited";
         if (mem > 0)
-                format_bytes(membuf, sizeof membuf, (unsigned long long) mem);
+                format_bytes(membuf, sizeof membuf, (unsigned long long)mem);
         if (cpus > 0)
                 snprintf(cpubuf, sizeof cpubuf, "%lld.%03lld", cpus / 1000, cpus % 1000);
         printf("Resources:  memory %s, cpus %s, pids %lld\n", membuf, cpubuf,
-               (long long) json_integer_value(json_object_get(res, "pids")));
+               (long long)json_integer_value(json_object_get(res, "pids")));
         printf("\n");
 
         t = table_new(5, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "LATEST");
@@ -263,15 +334,16 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
                 char live_s[24] = "-", dig[13] = "-", latest_s[128] = "-";
 
                 if (json_is_object(live)) {
-                        snprintf(live_s, sizeof live_s, "#%lld", (long long) json_integer_value(json_object_get(live, "id")));
+                        snprintf(live_s, sizeof live_s, "#%lld",
+                                 (long long)json_integer_value(json_object_get(live, "id")));
                         model_short_digest(json_string_value(json_object_get(live, "image_digest")), dig);
                 }
                 if (latest)
                         snprintf(latest_s, sizeof latest_s, "#%lld %s",
-                                 (long long) json_integer_value(json_object_get(latest, "id")),
+                                 (long long)json_integer_value(json_object_get(latest, "id")),
                                  json_string_value(json_object_get(latest, "status")));
-                if (table_add_row(t, json_string_value(json_object_get(env, "name")), addr ?: "-", live_s, dig,
-                                  latest_s) < 0)
+                if (table_add_row(t, json_string_value(json_object_get(env, "name")), addr ?: "-", live_s,
+                                  dig, latest_s) < 0)
                         return log_oom_cli();
         }
         table_print(t);
@@ -283,8 +355,10 @@ int cmd_component(CliContext *c, int argc, char *argv[]) {
                 const char *name;
                 int (*fn)(CliContext *c, int argc, char *argv[]);
         } commands[] = {
-                { "create", component_create }, { "list", component_list }, { "ls", component_list },
-                { "show", component_show },
+                {"create", component_create},
+                {"list", component_list},
+                {"ls", component_list},
+                {"show", component_show},
         };
         int i = 1;
 
@@ -294,8 +368,8 @@ int cmd_component(CliContext *c, int argc, char *argv[]) {
                         return 0;
                 }
                 if (!streq(argv[i], "--json"))
-                        return cli_usage_error("component", "Unknown option '%s' before the component command",
-                                               argv[i]);
+                        return cli_usage_error("component",
+                                               "Unknown option '%s' before the component command", argv[i]);
                 c->json = true;
                 i++;
         }
@@ -343,9 +417,8 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
                 t = table_new(7, "ID", "ENV", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
         if (!t)
                 return log_oom_cli();
-        json_array_foreach(json_object_get(j, "releases"), i, rel)
-                if (add_release_row(t, rel, !one_env) < 0)
-                        return log_oom_cli();
+        json_array_foreach(json_object_get(j, "releases"), i,
+                           rel) if (add_release_row(t, rel, !one_env) < 0) return log_oom_cli();
         table_print(t);
         return 0;
 }
@@ -389,7 +462,9 @@ int cmd_url(CliContext *c, int argc, char *argv[]) {
                 printf("%s\n", json_string_value(json_object_get(u, "url")));
         }
         if (!json_is_true(json_object_get(j, "live")))
-                fprintf(stderr, "Note: nothing is deployed to %s yet; deploy with 'slipway deploy %s/%s %s --image REF'.\n",
+                fprintf(stderr,
+                        "Note: nothing is deployed to %s yet; deploy with 'slipway deploy %s/%s %s --image "
+                        "REF'.\n",
                         argv[optind + 1], project, name, argv[optind + 1]);
         return 0;
 }
@@ -406,14 +481,14 @@ int cmd_logs(CliContext *c, int argc, char *argv[]) {
         r = model_split_component("logs", argv[optind], &project, &name);
         if (r >= 0)
                 return r;
-        if (a.lines) {
-                enc = http_url_encode(a.lines);
-                if (!enc || asprintf(&extra, "&lines=%s", enc) < 0)
-                        return log_oom_cli();
-        }
+        enc = http_url_encode(a.lines ?: "100");
+        if (!enc || asprintf(&extra, "&lines=%s%s", enc, a.follow ? "&follow=1" : "") < 0)
+                return log_oom_cli();
         path = env_path(project, name, "logs", argv[optind + 1], extra);
         if (!path)
                 return log_oom_cli();
+        if (a.follow)
+                return logs_follow(c, path);
         if (cli_api_json(c, "GET", path, NULL, &j) < 0)
                 return 1;
         if (c->json) {

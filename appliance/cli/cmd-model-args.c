@@ -21,21 +21,23 @@ enum {
         ARG_LINES,
         ARG_FORCE,
         ARG_ENDPOINT,
+        ARG_FOLLOW,
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
                      int min_args, int max_args) {
         static const struct option options[] = {
                 CLI_COMMON_OPTIONS,
-                { "envs", required_argument, NULL, ARG_ENVS },
-                { "after", required_argument, NULL, ARG_AFTER },
-                { "image", required_argument, NULL, ARG_IMAGE },
-                { "health", required_argument, NULL, ARG_HEALTH },
-                { "memory", required_argument, NULL, ARG_MEMORY },
-                { "cpus", required_argument, NULL, ARG_CPUS },
-                { "lines", required_argument, NULL, ARG_LINES },
-                { "force", no_argument, NULL, ARG_FORCE },
-                { "endpoint", required_argument, NULL, ARG_ENDPOINT },
+                {"envs", required_argument, NULL, ARG_ENVS},
+                {"after", required_argument, NULL, ARG_AFTER},
+                {"image", required_argument, NULL, ARG_IMAGE},
+                {"health", required_argument, NULL, ARG_HEALTH},
+                {"memory", required_argument, NULL, ARG_MEMORY},
+                {"cpus", required_argument, NULL, ARG_CPUS},
+                {"lines", required_argument, NULL, ARG_LINES},
+                {"force", no_argument, NULL, ARG_FORCE},
+                {"endpoint", required_argument, NULL, ARG_ENDPOINT},
+                {"follow", no_argument, NULL, ARG_FOLLOW},
                 {},
         };
         static const char *const names[] = {
@@ -48,6 +50,7 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 [ARG_LINES - ARG_FIRST_COMMAND_OPTION] = "--lines",
                 [ARG_FORCE - ARG_FIRST_COMMAND_OPTION] = "--force",
                 [ARG_ENDPOINT - ARG_FIRST_COMMAND_OPTION] = "--endpoint",
+                [ARG_FOLLOW - ARG_FIRST_COMMAND_OPTION] = "--follow",
         };
         int opt;
 
@@ -60,7 +63,7 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 }
                 if (cli_common_option(c, opt, optarg))
                         continue;
-                if (opt < ARG_FIRST_COMMAND_OPTION || opt > ARG_ENDPOINT)
+                if (opt < ARG_FIRST_COMMAND_OPTION || opt > ARG_FOLLOW)
                         return cli_bad_option(full, argc, argv);
                 const char *optname = names[opt - ARG_FIRST_COMMAND_OPTION];
                 if (!strstr(help, optname))
@@ -90,9 +93,13 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 case ARG_FORCE:
                         a->force = true;
                         break;
+                case ARG_FOLLOW:
+                        a->follow = true;
+                        break;
                 case ARG_ENDPOINT:
                         if (a->n_endpoints >= MODEL_ARGS_ENDPOINTS_MAX)
-                                return cli_usage_error(full, "At most %u --endpoint options", MODEL_ARGS_ENDPOINTS_MAX);
+                                return cli_usage_error(full, "At most %u --endpoint options",
+                                                       MODEL_ARGS_ENDPOINTS_MAX);
                         a->endpoints[a->n_endpoints++] = optarg;
                         break;
                 }
@@ -111,8 +118,9 @@ int model_split_component(const char *full, const char *arg, char **ret_project,
         _cleanup_free_ char *p = NULL;
 
         if (!slash || slash == arg || !slash[1] || strchr(slash + 1, '/'))
-                return cli_usage_error(full, "Give the component as PROJECT/NAME (e.g. shop/web), not '%s'", arg);
-        p = strndup(arg, (size_t) (slash - arg));
+                return cli_usage_error(full, "Give the component as PROJECT/NAME (e.g. shop/web), not '%s'",
+                                       arg);
+        p = strndup(arg, (size_t)(slash - arg));
         if (!p)
                 return log_oom_cli();
         *ret_project = TAKE_PTR(p);
@@ -123,7 +131,8 @@ int model_split_component(const char *full, const char *arg, char **ret_project,
 }
 
 char *model_api_path(const char *project, const char *component, const char *suffix) {
-        _cleanup_free_ char *pe = http_url_encode(project), *ce = component ? http_url_encode(component) : NULL;
+        _cleanup_free_ char *pe = http_url_encode(project),
+                            *ce = component ? http_url_encode(component) : NULL;
         char *s;
 
         if (!pe || (component && !ce))
@@ -135,10 +144,11 @@ char *model_api_path(const char *project, const char *component, const char *suf
 }
 
 const char *model_format_time(json_t *t, char buf[static 32]) {
-        time_t v = (time_t) json_integer_value(t);
+        time_t v = (time_t)json_integer_value(t);
         struct tm tm;
 
-        if (!json_is_integer(t) || v <= 0 || !gmtime_r(&v, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M", &tm) == 0)
+        if (!json_is_integer(t) || v <= 0 || !gmtime_r(&v, &tm) ||
+            strftime(buf, 32, "%Y-%m-%d %H:%M", &tm) == 0)
                 return strcpy(buf, "-");
         return buf;
 }

@@ -19,6 +19,7 @@ typedef struct ModelArgs {
         const char *cpus;
         const char *lines;
         bool force;
+        bool follow;
         const char *endpoints[MODEL_ARGS_ENDPOINTS_MAX];
         size_t n_endpoints;
 } ModelArgs;

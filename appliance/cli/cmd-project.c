@@ -35,7 +35,7 @@ static const char delete_help[] =
 static void print_env_line(json_t *e) {
         printf("  %-16s %-16s ingress port %lld, bridge %s\n", json_string_value(json_object_get(e, "name")),
                json_string_value(json_object_get(e, "subnet")),
-               (long long) json_integer_value(json_object_get(e, "ingress_port")),
+               (long long)json_integer_value(json_object_get(e, "ingress_port")),
                json_string_value(json_object_get(e, "bridge")));
 }
 
@@ -59,13 +59,17 @@ static int project_create(CliContext *c, int argc, char *argv[]) {
 
                 if (!copy || !arr || json_object_set_new(body, "envs", arr) < 0)
                         return log_oom_cli();
-                if (a.envs[0] == ',' || strstr(a.envs, ",,") || (*a.envs && a.envs[strlen(a.envs) - 1] == ','))
-                        return cli_usage_error("project create", "--envs '%s' has an empty name; give names "
-                                               "separated by commas, like development,production", a.envs);
+                if (a.envs[0] == ',' || strstr(a.envs, ",,") ||
+                    (*a.envs && a.envs[strlen(a.envs) - 1] == ','))
+                        return cli_usage_error("project create",
+                                               "--envs '%s' has an empty name; give names "
+                                               "separated by commas, like development,production",
+                                               a.envs);
                 for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
                         json_array_append_new(arr, json_string(tok));
                 if (json_array_size(arr) == 0)
-                        return cli_usage_error("project create", "--envs needs at least one environment name");
+                        return cli_usage_error("project create",
+                                               "--envs needs at least one environment name");
         }
         if (cli_api_json(c, "POST", "/api/v1/projects", body, &j) < 0)
                 return 1;
@@ -74,8 +78,7 @@ static int project_create(CliContext *c, int argc, char *argv[]) {
                 return 0;
         }
         printf("Created project %s with environments:\n", json_string_value(json_object_get(j, "name")));
-        json_array_foreach(json_object_get(j, "environments"), i, e)
-                print_env_line(e);
+        json_array_foreach(json_object_get(j, "environments"), i, e) print_env_line(e);
         return 0;
 }
 
@@ -104,12 +107,13 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
                 size_t k, len = 0;
                 json_t *e;
 
-                json_array_foreach(json_object_get(p, "environments"), k, e)
-                        if (len < sizeof envs)
-                                len += (size_t) snprintf(envs + len, sizeof envs - len, "%s%s", k ? "," : "",
-                                                         json_string_value(json_object_get(e, "name")));
-                snprintf(comps, sizeof comps, "%lld", (long long) json_integer_value(json_object_get(p, "components")));
-                snprintf(insts, sizeof insts, "%lld", (long long) json_integer_value(json_object_get(p, "instances")));
+                json_array_foreach(json_object_get(p, "environments"), k, e) if (len < sizeof envs) len +=
+                        (size_t)snprintf(envs + len, sizeof envs - len, "%s%s", k ? "," : "",
+                                         json_string_value(json_object_get(e, "name")));
+                snprintf(comps, sizeof comps, "%lld",
+                         (long long)json_integer_value(json_object_get(p, "components")));
+                snprintf(insts, sizeof insts, "%lld",
+                         (long long)json_integer_value(json_object_get(p, "instances")));
                 if (table_add_row(t, json_string_value(json_object_get(p, "name")), envs, comps, insts) < 0)
                         return log_oom_cli();
         }
@@ -135,10 +139,10 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
                 cli_print_json(j);
                 return 0;
         }
-        long long stopped = (long long) json_integer_value(json_object_get(j, "instances_stopped"));
+        long long stopped = (long long)json_integer_value(json_object_get(j, "instances_stopped"));
         if (stopped > 0)
-                printf("Deleted project %s (stopped %lld instance%s).\n", json_string_value(json_object_get(j, "deleted")),
-                       stopped, stopped == 1 ? "" : "s");
+                printf("Deleted project %s (stopped %lld instance%s).\n",
+                       json_string_value(json_object_get(j, "deleted")), stopped, stopped == 1 ? "" : "s");
         else
                 printf("Deleted project %s.\n", json_string_value(json_object_get(j, "deleted")));
         return 0;
@@ -156,7 +160,8 @@ static int sub_command_index(CliContext *c, const char *command, const char *hel
                 if (streq(argv[i], "--json"))
                         c->json = true;
                 else {
-                        cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i], command);
+                        cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i],
+                                        command);
                         return -EXIT_USAGE;
                 }
                 i++;
@@ -169,8 +174,8 @@ int cmd_project(CliContext *c, int argc, char *argv[]) {
                 const char *name;
                 int (*fn)(CliContext *c, int argc, char *argv[]);
         } commands[] = {
-                { "create", project_create }, { "list", project_list }, { "ls", project_list },
-                { "delete", project_delete }, { "rm", project_delete },
+                {"create", project_create}, {"list", project_list}, {"ls", project_list},
+                {"delete", project_delete}, {"rm", project_delete},
         };
         int i = sub_command_index(c, "project", project_help, argc, argv);
 
@@ -184,10 +189,9 @@ int cmd_project(CliContext *c, int argc, char *argv[]) {
         return cli_usage_error("project", "Unknown project command '%s'", argv[i]);
 }
 
-static const char env_help[] =
-        "Usage: slipway env list PROJECT\n"
-        "       slipway env create PROJECT ENV [--after ENV]\n\n"
-        "Environments of a project, in promotion order.\n";
+static const char env_help[] = "Usage: slipway env list PROJECT\n"
+                               "       slipway env create PROJECT ENV [--after ENV]\n\n"
+                               "Environments of a project, in promotion order.\n";
 
 static const char env_list_help[] =
         "Usage: slipway env list PROJECT [--json]\n\n"
@@ -225,7 +229,8 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "environments"), i, e) {
                 char port[16];
-                snprintf(port, sizeof port, "%lld", (long long) json_integer_value(json_object_get(e, "ingress_port")));
+                snprintf(port, sizeof port, "%lld",
+                         (long long)json_integer_value(json_object_get(e, "ingress_port")));
                 if (table_add_row(t, json_string_value(json_object_get(e, "name")),
                                   json_string_value(json_object_get(e, "subnet")), port,
                                   json_string_value(json_object_get(e, "bridge"))) < 0)

@@ -34,13 +34,13 @@ static const char *const health_kinds[] = {
 };
 
 const char *health_kind_to_string(HealthKind k) {
-        return (size_t) k < ELEMENTSOF(health_kinds) ? health_kinds[k] : "?";
+        return (size_t)k < ELEMENTSOF(health_kinds) ? health_kinds[k] : "?";
 }
 
 static int health_kind_from_string(const char *s, HealthKind *ret) {
         for (size_t i = 0; i < ELEMENTSOF(health_kinds); i++)
                 if (streq(s, health_kinds[i])) {
-                        *ret = (HealthKind) i;
+                        *ret = (HealthKind)i;
                         return 0;
                 }
         return -EINVAL;
@@ -77,23 +77,27 @@ static bool health_path_valid(const char *p) {
 
 static int check_endpoint(const SpecEndpoint *e, char **ret_error) {
         if (!name_is_valid(e->name))
-                return fail(ret_error, "Endpoint name '%s' is not a DNS label (use a-z, 0-9 and '-').", e->name);
+                return fail(ret_error, "Endpoint name '%s' is not a DNS label (use a-z, 0-9 and '-').",
+                            e->name);
         if (e->port == 0)
                 return fail(ret_error, "Endpoint '%s' needs a port between 1 and 65535.", e->name);
         if (!base_path_valid(e->base_path))
-                return fail(ret_error, "Endpoint '%s' has an invalid base path '%s' (it must start with '/' and "
-                            "contain no spaces, '?', '#', '%%', '//' or '/../').", e->name, e->base_path);
+                return fail(ret_error,
+                            "Endpoint '%s' has an invalid base path '%s' (it must start with '/' and "
+                            "contain no spaces, '?', '#', '%%', '//' or '/../').",
+                            e->name, e->base_path);
         return 0;
 }
 
-static int uint_field(json_t *o, const char *key, uint64_t max, uint64_t *v, const char *what, char **ret_error) {
+static int uint_field(json_t *o, const char *key, uint64_t max, uint64_t *v, const char *what,
+                      char **ret_error) {
         json_t *j = json_object_get(o, key);
         if (!j)
                 return 0;
-        if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t) json_integer_value(j) > max)
+        if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t)json_integer_value(j) > max)
                 return fail(ret_error, "%s '%s' must be an integer between 0 and %llu.", what, key,
-                            (unsigned long long) max);
-        *v = (uint64_t) json_integer_value(j);
+                            (unsigned long long)max);
+        *v = (uint64_t)json_integer_value(j);
         return 0;
 }
 
@@ -112,7 +116,7 @@ static int check_known_keys(json_t *o, const char *const *keys, const char *what
 }
 
 static void health_defaults(HealthCheck *h, HealthKind kind, uint16_t port) {
-        *h = (HealthCheck) {
+        *h = (HealthCheck){
                 .kind = kind,
                 .port = port,
                 .interval_ms = SPEC_HEALTH_INTERVAL_MS_DEFAULT,
@@ -126,9 +130,15 @@ static void health_defaults(HealthCheck *h, HealthKind kind, uint16_t port) {
 
 static int parse_health(json_t *o, const char *which, const ComponentSpec *spec, HealthCheck *h,
                         char **ret_error) {
-        static const char *const keys[] = { "kind", "path", "port", "interval_ms", "timeout_ms",
-                                            "initial_delay_ms", "success_threshold", "failure_threshold",
-                                            NULL };
+        static const char *const keys[] = {"kind",
+                                           "path",
+                                           "port",
+                                           "interval_ms",
+                                           "timeout_ms",
+                                           "initial_delay_ms",
+                                           "success_threshold",
+                                           "failure_threshold",
+                                           NULL};
         uint16_t first_port = spec->n_endpoints > 0 ? spec->endpoints[0].port : 0;
         const char *kind_s = NULL, *path = NULL;
         HealthKind kind;
@@ -148,8 +158,10 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
                 if (json_get_string(o, "path", &path) < 0)
                         path = "/";
                 if (!health_path_valid(path))
-                        return fail(ret_error, "Health check '%s' has an invalid path (it must start with '/', "
-                                    "without spaces, shorter than %u bytes).", which, SPEC_HEALTH_PATH_MAX);
+                        return fail(ret_error,
+                                    "Health check '%s' has an invalid path (it must start with '/', "
+                                    "without spaces, shorter than %u bytes).",
+                                    which, SPEC_HEALTH_PATH_MAX);
                 strcpy(h->path, path);
         } else if (json_object_get(o, "path"))
                 return fail(ret_error, "Health check '%s': only http checks take a path.", which);
@@ -157,16 +169,18 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         v = h->port;
         if ((r = uint_field(o, "port", 65535, &v, which, ret_error)) < 0)
                 return r;
-        h->port = (uint16_t) v;
+        h->port = (uint16_t)v;
         if ((kind == HEALTH_HTTP || kind == HEALTH_TCP) && h->port == 0)
-                return fail(ret_error, "Health check '%s' is %s but the component has no endpoint and no port "
-                            "was given; add --endpoint or use --health none.", which, health_kind_to_string(kind));
+                return fail(ret_error,
+                            "Health check '%s' is %s but the component has no endpoint and no port "
+                            "was given; add --endpoint or use --health none.",
+                            which, health_kind_to_string(kind));
 
-#define TIME_FIELD(f)                                                                            \
-        v = h->f;                                                                                \
-        if ((r = uint_field(o, #f, SPEC_TIME_MS_MAX, &v, which, ret_error)) < 0)                 \
-                return r;                                                                        \
-        h->f = (uint32_t) v;
+#define TIME_FIELD(f)                                                                                       \
+        v = h->f;                                                                                           \
+        if ((r = uint_field(o, #f, SPEC_TIME_MS_MAX, &v, which, ret_error)) < 0)                            \
+                return r;                                                                                   \
+        h->f = (uint32_t)v;
         TIME_FIELD(interval_ms);
         TIME_FIELD(timeout_ms);
         TIME_FIELD(initial_delay_ms);
@@ -174,23 +188,26 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         v = h->success_threshold;
         if ((r = uint_field(o, "success_threshold", SPEC_THRESHOLD_MAX, &v, which, ret_error)) < 0)
                 return r;
-        h->success_threshold = (uint32_t) v;
+        h->success_threshold = (uint32_t)v;
         v = h->failure_threshold;
         if ((r = uint_field(o, "failure_threshold", SPEC_THRESHOLD_MAX, &v, which, ret_error)) < 0)
                 return r;
-        h->failure_threshold = (uint32_t) v;
-        if (h->interval_ms == 0 || h->timeout_ms == 0 || h->success_threshold == 0 || h->failure_threshold == 0)
-                return fail(ret_error, "Health check '%s': interval, timeout and thresholds must be at least 1.",
+        h->failure_threshold = (uint32_t)v;
+        if (h->interval_ms == 0 || h->timeout_ms == 0 || h->success_threshold == 0 ||
+            h->failure_threshold == 0)
+                return fail(ret_error,
+                            "Health check '%s': interval, timeout and thresholds must be at least 1.",
                             which);
         return 0;
 }
 
 int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
-        static const char *const top_keys[] = { "endpoints", "health", "resources", NULL };
-        static const char *const ep_keys[] = { "name", "port", "visibility", "base_path", NULL };
-        static const char *const health_keys[] = { "readiness", "liveness", "deploy_timeout_ms", NULL };
-        static const char *const res_keys[] = { "memory_bytes", "cpus_milli", "pids", NULL };
-        ComponentSpec spec = { .deploy_timeout_ms = SPEC_DEPLOY_TIMEOUT_MS_DEFAULT, .pids = SPEC_PIDS_DEFAULT };
+        static const char *const top_keys[] = {"endpoints", "health", "resources", NULL};
+        static const char *const ep_keys[] = {"name", "port", "visibility", "base_path", NULL};
+        static const char *const health_keys[] = {"readiness", "liveness", "deploy_timeout_ms", NULL};
+        static const char *const res_keys[] = {"memory_bytes", "cpus_milli", "pids", NULL};
+        ComponentSpec spec = {.deploy_timeout_ms = SPEC_DEPLOY_TIMEOUT_MS_DEFAULT,
+                              .pids = SPEC_PIDS_DEFAULT};
         json_t *eps, *health, *res, *o;
         uint64_t v;
         int r;
@@ -208,7 +225,8 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 if (!json_is_array(eps))
                         return fail(ret_error, "'endpoints' must be an array.");
                 if (json_array_size(eps) > SPEC_ENDPOINTS_MAX)
-                        return fail(ret_error, "A component may have at most %u endpoints.", SPEC_ENDPOINTS_MAX);
+                        return fail(ret_error, "A component may have at most %u endpoints.",
+                                    SPEC_ENDPOINTS_MAX);
                 json_array_foreach(eps, i, e) {
                         SpecEndpoint *ep = &spec.endpoints[spec.n_endpoints];
                         const char *name = NULL, *vis = NULL, *bp = NULL;
@@ -221,19 +239,21 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                         v = 0;
                         if ((r = uint_field(e, "port", 65535, &v, "Endpoint field", ret_error)) < 0)
                                 return r;
-                        ep->port = (uint16_t) v;
+                        ep->port = (uint16_t)v;
                         if (json_get_string(e, "name", &name) < 0) {
                                 if (ep->port == 0)
                                         return fail(ret_error, "Each endpoint needs a port.");
                                 snprintf(ep->name, sizeof ep->name, "port-%u", ep->port);
                         } else if (strlen(name) >= sizeof ep->name)
-                                return fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.", name);
+                                return fail(ret_error,
+                                            "Endpoint name '%.64s…' is longer than 63 characters.", name);
                         else
                                 strcpy(ep->name, name);
                         ep->visibility = ENDPOINT_PUBLIC;
                         if (json_get_string(e, "visibility", &vis) >= 0 &&
                             endpoint_visibility_from_string(vis, &ep->visibility) < 0)
-                                return fail(ret_error, "Endpoint '%s' has visibility '%.32s'; use public or project.",
+                                return fail(ret_error,
+                                            "Endpoint '%s' has visibility '%.32s'; use public or project.",
                                             ep->name, vis);
                         if (json_get_string(e, "base_path", &bp) < 0)
                                 bp = "/";
@@ -281,7 +301,7 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                         return r;
                 if (v == 0)
                         return fail(ret_error, "The deploy timeout must be at least 1 ms.");
-                spec.deploy_timeout_ms = (uint32_t) v;
+                spec.deploy_timeout_ms = (uint32_t)v;
         }
 
         res = json_object_get(j, "resources");
@@ -300,11 +320,11 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 v = 0;
                 if ((r = uint_field(res, "cpus_milli", SPEC_CPUS_MILLI_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
-                spec.cpus_milli = (uint32_t) v;
+                spec.cpus_milli = (uint32_t)v;
                 v = spec.pids;
                 if ((r = uint_field(res, "pids", SPEC_PIDS_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
-                spec.pids = (uint32_t) v;
+                spec.pids = (uint32_t)v;
         }
 
         *ret = spec;
@@ -319,13 +339,11 @@ int component_spec_parse(const char *json, ComponentSpec *ret, char **ret_error)
 }
 
 static json_t *health_to_json(const HealthCheck *h) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-                              "kind", health_kind_to_string(h->kind),
-                              "interval_ms", (json_int_t) h->interval_ms,
-                              "timeout_ms", (json_int_t) h->timeout_ms,
-                              "initial_delay_ms", (json_int_t) h->initial_delay_ms,
-                              "success_threshold", (json_int_t) h->success_threshold,
-                              "failure_threshold", (json_int_t) h->failure_threshold);
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "kind", health_kind_to_string(h->kind),
+                              "interval_ms", (json_int_t)h->interval_ms, "timeout_ms",
+                              (json_int_t)h->timeout_ms, "initial_delay_ms", (json_int_t)h->initial_delay_ms,
+                              "success_threshold", (json_int_t)h->success_threshold, "failure_threshold",
+                              (json_int_t)h->failure_threshold);
         if (!o)
                 return NULL;
         if (h->kind == HEALTH_HTTP)
@@ -342,21 +360,16 @@ json_t *component_spec_to_json(const ComponentSpec *spec) {
         for (size_t i = 0; i < spec->n_endpoints; i++) {
                 const SpecEndpoint *e = &spec->endpoints[i];
                 if (json_array_append_new(eps, json_pack("{s:s, s:i, s:s, s:s}", "name", e->name, "port",
-                                                         (int) e->port, "visibility",
+                                                         (int)e->port, "visibility",
                                                          endpoint_visibility_to_string(e->visibility),
                                                          "base_path", e->base_path)) < 0)
                         return NULL;
         }
-        j = json_pack("{s:O, s:{s:o, s:o, s:I}, s:{s:I, s:I, s:I}}",
-                      "endpoints", eps,
-                      "health",
-                      "readiness", health_to_json(&spec->readiness),
-                      "liveness", health_to_json(&spec->liveness),
-                      "deploy_timeout_ms", (json_int_t) spec->deploy_timeout_ms,
-                      "resources",
-                      "memory_bytes", (json_int_t) spec->memory_bytes,
-                      "cpus_milli", (json_int_t) spec->cpus_milli,
-                      "pids", (json_int_t) spec->pids);
+        j = json_pack("{s:O, s:{s:o, s:o, s:I}, s:{s:I, s:I, s:I}}", "endpoints", eps, "health", "readiness",
+                      health_to_json(&spec->readiness), "liveness", health_to_json(&spec->liveness),
+                      "deploy_timeout_ms", (json_int_t)spec->deploy_timeout_ms, "resources", "memory_bytes",
+                      (json_int_t)spec->memory_bytes, "cpus_milli", (json_int_t)spec->cpus_milli, "pids",
+                      (json_int_t)spec->pids);
         return TAKE_PTR(j);
 }
 
@@ -368,7 +381,7 @@ char *component_spec_format(const ComponentSpec *spec) {
 }
 
 int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
-        SpecEndpoint e = { .visibility = ENDPOINT_PUBLIC, .base_path = "/" };
+        SpecEndpoint e = {.visibility = ENDPOINT_PUBLIC, .base_path = "/"};
         _cleanup_free_ char *copy = strdup(s);
         char *fields[4] = {}, *p, *end;
         size_t n = 0;
@@ -390,8 +403,10 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
                 if (tok)
                         *tok++ = 0;
                 if (n == ELEMENTSOF(fields) - 1 && tok)
-                        return fail(ret_error, "Endpoint '%.80s' has too many ':' fields; use "
-                                    "NAME:PORT[:public|project][:/BASEPATH].", s);
+                        return fail(ret_error,
+                                    "Endpoint '%.80s' has too many ':' fields; use "
+                                    "NAME:PORT[:public|project][:/BASEPATH].",
+                                    s);
         }
         if (n == 1) { /* "PORT" */
                 fields[1] = fields[0];
@@ -399,18 +414,23 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
                 n = 2;
         }
         if (n > 3)
-                return fail(ret_error, "Endpoint '%.80s' has too many ':' fields; use "
-                            "NAME:PORT[:public|project][:/BASEPATH].", s);
+                return fail(ret_error,
+                            "Endpoint '%.80s' has too many ':' fields; use "
+                            "NAME:PORT[:public|project][:/BASEPATH].",
+                            s);
         errno = 0;
         port = strtoul(fields[1], &end, 10);
         if (errno != 0 || end == fields[1] || *end || port == 0 || port > 65535 || fields[1][0] == '-' ||
             fields[1][0] == '+')
-                return fail(ret_error, "Endpoint '%.80s' needs a port between 1 and 65535; use "
-                            "NAME:PORT[:public|project][:/BASEPATH].", s);
-        e.port = (uint16_t) port;
+                return fail(ret_error,
+                            "Endpoint '%.80s' needs a port between 1 and 65535; use "
+                            "NAME:PORT[:public|project][:/BASEPATH].",
+                            s);
+        e.port = (uint16_t)port;
         if (fields[0]) {
                 if (strlen(fields[0]) >= sizeof e.name)
-                        return fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.", fields[0]);
+                        return fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.",
+                                    fields[0]);
                 strcpy(e.name, fields[0]);
         } else
                 snprintf(e.name, sizeof e.name, "port-%u", e.port);
@@ -441,14 +461,18 @@ int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error) {
         else if (strncmp(s, "http:", 5) == 0) {
                 health_defaults(&h, HEALTH_HTTP, port);
                 if (!health_path_valid(s + 5))
-                        return fail(ret_error, "Health check '%.80s' needs a path starting with '/' and without "
-                                    "spaces, like http:/healthz.", s);
+                        return fail(ret_error,
+                                    "Health check '%.80s' needs a path starting with '/' and without "
+                                    "spaces, like http:/healthz.",
+                                    s);
                 strcpy(h.path, s + 5);
         } else
                 return fail(ret_error, "Health check '%.80s' is not one of http:PATH, tcp or none.", s);
         if ((h.kind == HEALTH_HTTP || h.kind == HEALTH_TCP) && port == 0)
-                return fail(ret_error, "Health check '%.80s' needs an endpoint to probe; add --endpoint NAME:PORT "
-                            "or use --health none.", s);
+                return fail(ret_error,
+                            "Health check '%.80s' needs an endpoint to probe; add --endpoint NAME:PORT "
+                            "or use --health none.",
+                            s);
         spec->readiness = h;
         spec->liveness = h;
         return 0;
@@ -467,11 +491,24 @@ int spec_memory_parse(const char *s, uint64_t *ret) {
                 return -EINVAL;
         if (*end) {
                 switch (*end) {
-                case 'k': case 'K': mult = UINT64_C(1) << 10; break;
-                case 'm': case 'M': mult = UINT64_C(1) << 20; break;
-                case 'g': case 'G': mult = UINT64_C(1) << 30; break;
-                case 't': case 'T': mult = UINT64_C(1) << 40; break;
-                default: return -EINVAL;
+                case 'k':
+                case 'K':
+                        mult = UINT64_C(1) << 10;
+                        break;
+                case 'm':
+                case 'M':
+                        mult = UINT64_C(1) << 20;
+                        break;
+                case 'g':
+                case 'G':
+                        mult = UINT64_C(1) << 30;
+                        break;
+                case 't':
+                case 'T':
+                        mult = UINT64_C(1) << 40;
+                        break;
+                default:
+                        return -EINVAL;
                 }
                 end++;
                 if (*end == 'i')
@@ -494,7 +531,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
         if (!s || !*s)
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
-                whole = whole * 10 + (uint64_t) (*p - '0');
+                whole = whole * 10 + (uint64_t)(*p - '0');
                 if (whole > SPEC_CPUS_MILLI_MAX / 1000)
                         return -ERANGE;
         }
@@ -508,7 +545,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
                         scale /= 10;
                         if (scale == 0)
                                 return -EINVAL; /* more than 3 decimals */
-                        frac += (uint64_t) (*p - '0') * scale;
+                        frac += (uint64_t)(*p - '0') * scale;
                 }
         }
         if (*p)
@@ -516,7 +553,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
         uint64_t m = whole * 1000 + frac;
         if (m == 0 || m > SPEC_CPUS_MILLI_MAX)
                 return -ERANGE;
-        *ret = (uint32_t) m;
+        *ret = (uint32_t)m;
         return 0;
 }
 

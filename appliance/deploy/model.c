@@ -18,13 +18,13 @@
 #include "subnet-pool.h"
 
 static int64_t now_sec(void) {
-        return (int64_t) time(NULL);
+        return (int64_t)time(NULL);
 }
 
 static int64_t now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int step_done(sqlite3_stmt *s) {
@@ -35,7 +35,7 @@ static int step_done(sqlite3_stmt *s) {
 }
 
 static int dup_column(sqlite3_stmt *s, int col, char **ret) {
-        const char *t = (const char *) sqlite3_column_text(s, col);
+        const char *t = (const char *)sqlite3_column_text(s, col);
         if (!t) {
                 *ret = NULL;
                 return 0;
@@ -196,16 +196,16 @@ fail:
 #define PROJECT_COLUMNS "p.id, p.name, p.created_at"
 
 static int read_project(sqlite3_stmt *s, void *ret) {
-        ModelProject p = { .id = sqlite3_column_int64(s, 0), .created_at = sqlite3_column_int64(s, 2) };
+        ModelProject p = {.id = sqlite3_column_int64(s, 0), .created_at = sqlite3_column_int64(s, 2)};
         int r = dup_column(s, 1, &p.name);
         if (r < 0)
                 return r;
-        *(ModelProject *) ret = p;
+        *(ModelProject *)ret = p;
         return 0;
 }
 
-#define ENV_COLUMNS \
-        "e.id, e.project_id, p.name, e.name, e.position, e.subnet, e.bridge, e.ingress_port, e.domain," \
+#define ENV_COLUMNS                                                                                         \
+        "e.id, e.project_id, p.name, e.name, e.position, e.subnet, e.bridge, e.ingress_port, e.domain,"     \
         " e.egress, e.created_at"
 #define ENV_FROM " FROM environments e JOIN projects p ON p.id = e.project_id"
 
@@ -213,8 +213,8 @@ static int read_environment(sqlite3_stmt *s, void *ret) {
         ModelEnvironment e = {
                 .id = sqlite3_column_int64(s, 0),
                 .project_id = sqlite3_column_int64(s, 1),
-                .position = (unsigned) sqlite3_column_int64(s, 4),
-                .ingress_port = (unsigned) sqlite3_column_int64(s, 7),
+                .position = (unsigned)sqlite3_column_int64(s, 4),
+                .ingress_port = (unsigned)sqlite3_column_int64(s, 7),
                 .egress = sqlite3_column_int64(s, 9) != 0,
                 .created_at = sqlite3_column_int64(s, 10),
         };
@@ -226,7 +226,7 @@ static int read_environment(sqlite3_stmt *s, void *ret) {
                 model_environment_done(&e);
                 return r;
         }
-        *(ModelEnvironment *) ret = e;
+        *(ModelEnvironment *)ret = e;
         return 0;
 }
 
@@ -246,12 +246,12 @@ static int read_component(sqlite3_stmt *s, void *ret) {
                 model_component_done(&c);
                 return r;
         }
-        *(ModelComponent *) ret = c;
+        *(ModelComponent *)ret = c;
         return 0;
 }
 
-#define RELEASE_COLUMNS \
-        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason," \
+#define RELEASE_COLUMNS                                                                                     \
+        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason,"       \
         " r.created_at, r.finished_at"
 #define RELEASE_FROM " FROM releases r JOIN environments e ON e.id = r.environment_id"
 
@@ -265,13 +265,13 @@ static int read_release(sqlite3_stmt *s, void *ret) {
         };
         int r;
 
-        if ((r = dup_column(s, 3, &rel.environment_name)) < 0 || (r = dup_column(s, 4, &rel.image_digest)) < 0 ||
-            (r = dup_column(s, 5, &rel.spec)) < 0 || (r = dup_column(s, 6, &rel.status)) < 0 ||
-            (r = dup_column(s, 7, &rel.reason)) < 0) {
+        if ((r = dup_column(s, 3, &rel.environment_name)) < 0 ||
+            (r = dup_column(s, 4, &rel.image_digest)) < 0 || (r = dup_column(s, 5, &rel.spec)) < 0 ||
+            (r = dup_column(s, 6, &rel.status)) < 0 || (r = dup_column(s, 7, &rel.reason)) < 0) {
                 model_release_done(&rel);
                 return r;
         }
-        *(ModelRelease *) ret = rel;
+        *(ModelRelease *)ret = rel;
         return 0;
 }
 
@@ -281,7 +281,7 @@ static int read_instance(sqlite3_stmt *s, void *ret) {
         ModelInstance i = {
                 .id = sqlite3_column_int64(s, 0),
                 .release_id = sqlite3_column_int64(s, 1),
-                .restarts = (unsigned) sqlite3_column_int64(s, 6),
+                .restarts = (unsigned)sqlite3_column_int64(s, 6),
                 .created_at = sqlite3_column_int64(s, 7),
         };
         int r;
@@ -291,15 +291,25 @@ static int read_instance(sqlite3_stmt *s, void *ret) {
                 model_instance_done(&i);
                 return r;
         }
-        *(ModelInstance *) ret = i;
+        *(ModelInstance *)ret = i;
         return 0;
 }
 
-static void done_project(void *p) { model_project_done(p); }
-static void done_environment(void *p) { model_environment_done(p); }
-static void done_component(void *p) { model_component_done(p); }
-static void done_release(void *p) { model_release_done(p); }
-static void done_instance(void *p) { model_instance_done(p); }
+static void done_project(void *p) {
+        model_project_done(p);
+}
+static void done_environment(void *p) {
+        model_environment_done(p);
+}
+static void done_component(void *p) {
+        model_component_done(p);
+}
+static void done_release(void *p) {
+        model_release_done(p);
+}
+static void done_instance(void *p) {
+        model_instance_done(p);
+}
 
 /* ---- allocation ---- */
 
@@ -314,7 +324,7 @@ static int env_subnets_in_use(sqlite3 *db, NetSubnet **ret, size_t *ret_n) {
                 return r;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 NetSubnet sn;
-                if (net_subnet_parse((const char *) sqlite3_column_text(s, 0), &sn) < 0)
+                if (net_subnet_parse((const char *)sqlite3_column_text(s, 0), &sn) < 0)
                         continue;
                 NetSubnet *nv = realloc(v, (n + 1) * sizeof *v);
                 if (!nv) {
@@ -400,7 +410,8 @@ static int insert_environment(sqlite3 *db, int64_t project_id, const char *proje
         if (r < 0)
                 return r;
         if (host_subnets_overridden)
-                r = model_allocate_subnet(db, &pool, host_subnets_override, n_host_subnets_override, &subnet);
+                r = model_allocate_subnet(db, &pool, host_subnets_override, n_host_subnets_override,
+                                          &subnet);
         else {
                 r = net_host_subnets(&host, &n_host);
                 if (r < 0)
@@ -418,11 +429,12 @@ static int insert_environment(sqlite3 *db, int64_t project_id, const char *proje
         if (r < 0)
                 return r;
 
-        r = sqlite_prepare(db,
-                           "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port,"
-                           "                         created_at)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           &s);
+        r = sqlite_prepare(
+                db,
+                "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port,"
+                "                         created_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
@@ -451,7 +463,7 @@ int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n) {
         int r = sqlite_prepare(db, "SELECT " PROJECT_COLUMNS " FROM projects p ORDER BY p.name", &s);
         if (r < 0)
                 return r;
-        return query_all(s, read_project, done_project, sizeof(ModelProject), (void **) ret, ret_n);
+        return query_all(s, read_project, done_project, sizeof(ModelProject), (void **)ret, ret_n);
 }
 
 int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
@@ -477,7 +489,7 @@ int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_
                 id = sqlite3_last_insert_rowid(db);
         }
         for (size_t i = 0; i < n_envs; i++) {
-                r = insert_environment(db, id, name, envs[i], (unsigned) i, ingress_base_port);
+                r = insert_environment(db, id, name, envs[i], (unsigned)i, ingress_base_port);
                 if (r < 0)
                         goto fail;
         }
@@ -516,7 +528,7 @@ static int count_query(sqlite3 *db, const char *sql, int64_t arg, unsigned *ret)
         rc = sqlite3_step(s);
         if (rc != SQLITE_ROW)
                 return sqlite_to_errno(rc) ?: -EIO;
-        *ret = (unsigned) sqlite3_column_int64(s, 0);
+        *ret = (unsigned)sqlite3_column_int64(s, 0);
         return 0;
 }
 
@@ -531,8 +543,8 @@ int model_project_count_live_instances(sqlite3 *db, int64_t project_id, unsigned
 }
 
 int model_count(sqlite3 *db, const char *table, unsigned *ret) {
-        static const char *const tables[] = { "projects", "environments", "components", "releases",
-                                              "instances" };
+        static const char *const tables[] = {"projects", "environments", "components", "releases",
+                                             "instances"};
         _cleanup_free_ char *sql = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(tables); i++)
@@ -552,7 +564,8 @@ int model_count_live_instances(sqlite3 *db, unsigned *ret) {
 
 int model_environment_get(sqlite3 *db, int64_t project_id, const char *name, ModelEnvironment *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.project_id = ?1 AND e.name = ?2", &s);
+        int r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.project_id = ?1 AND e.name = ?2",
+                               &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
@@ -571,12 +584,13 @@ int model_environment_get_by_id(sqlite3 *db, int64_t id, ModelEnvironment *ret) 
 
 int model_environment_list(sqlite3 *db, int64_t project_id, ModelEnvironment **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.project_id = ?1 ORDER BY e.position",
-                               &s);
+        int r = sqlite_prepare(
+                db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.project_id = ?1 ORDER BY e.position", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
-        return query_all(s, read_environment, done_environment, sizeof(ModelEnvironment), (void **) ret, ret_n);
+        return query_all(s, read_environment, done_environment, sizeof(ModelEnvironment), (void **)ret,
+                         ret_n);
 }
 
 int model_environment_list_all(sqlite3 *db, ModelEnvironment **ret, size_t *ret_n) {
@@ -584,7 +598,8 @@ int model_environment_list_all(sqlite3 *db, ModelEnvironment **ret, size_t *ret_
         int r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " ORDER BY e.id", &s);
         if (r < 0)
                 return r;
-        return query_all(s, read_environment, done_environment, sizeof(ModelEnvironment), (void **) ret, ret_n);
+        return query_all(s, read_environment, done_environment, sizeof(ModelEnvironment), (void **)ret,
+                         ret_n);
 }
 
 static int shift_positions(sqlite3 *db, int64_t project_id, unsigned from) {
@@ -651,8 +666,9 @@ int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, 
                 if (r < 0)
                         goto fail;
         } else {
-                r = count_query(db, "SELECT coalesce(max(position) + 1, 0) FROM environments WHERE project_id = ?1",
-                                project_id, &position);
+                r = count_query(
+                        db, "SELECT coalesce(max(position) + 1, 0) FROM environments WHERE project_id = ?1",
+                        project_id, &position);
                 if (r < 0)
                         goto fail;
         }
@@ -698,8 +714,9 @@ int model_component_create(sqlite3 *db, int64_t project_id, const char *name, co
 
 int model_component_get(sqlite3 *db, int64_t project_id, const char *name, ModelComponent *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " COMPONENT_COLUMNS COMPONENT_FROM
-                               " WHERE c.project_id = ?1 AND c.name = ?2", &s);
+        int r = sqlite_prepare(
+                db, "SELECT " COMPONENT_COLUMNS COMPONENT_FROM " WHERE c.project_id = ?1 AND c.name = ?2",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
@@ -718,12 +735,13 @@ int model_component_get_by_id(sqlite3 *db, int64_t id, ModelComponent *ret) {
 
 int model_component_list(sqlite3 *db, int64_t project_id, ModelComponent **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " COMPONENT_COLUMNS COMPONENT_FROM
-                               " WHERE c.project_id = ?1 ORDER BY c.name", &s);
+        int r = sqlite_prepare(
+                db, "SELECT " COMPONENT_COLUMNS COMPONENT_FROM " WHERE c.project_id = ?1 ORDER BY c.name",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
-        return query_all(s, read_component, done_component, sizeof(ModelComponent), (void **) ret, ret_n);
+        return query_all(s, read_component, done_component, sizeof(ModelComponent), (void **)ret, ret_n);
 }
 
 int model_component_lookup(sqlite3 *db, const char *project, const char *component, ModelComponent *ret,
@@ -748,8 +766,9 @@ int model_service_address_get(sqlite3 *db, int64_t component_id, int64_t environ
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r, rc;
 
-        r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE component_id = ?1 AND environment_id = ?2",
-                           &s);
+        r = sqlite_prepare(
+                db, "SELECT address FROM service_addresses WHERE component_id = ?1 AND environment_id = ?2",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, component_id);
@@ -776,7 +795,7 @@ static int addresses_in_use(sqlite3 *db, const char *sql, int64_t environment_id
         sqlite3_bind_int64(s, 1, environment_id);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 struct in_addr a;
-                if (net_address_parse((const char *) sqlite3_column_text(s, 0), &a) < 0)
+                if (net_address_parse((const char *)sqlite3_column_text(s, 0), &a) < 0)
                         continue;
                 struct in_addr *nv = realloc(v, (n + 1) * sizeof *v);
                 if (!nv) {
@@ -866,17 +885,19 @@ fail:
         return r;
 }
 
-int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelServiceAddress **ret, size_t *ret_n) {
+int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelServiceAddress **ret,
+                               size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         ModelServiceAddress *v = NULL;
         size_t n = 0;
         int r, rc;
 
-        r = sqlite_prepare(db,
-                           "SELECT sa.component_id, c.name, sa.environment_id, sa.address FROM service_addresses sa"
-                           " JOIN components c ON c.id = sa.component_id WHERE sa.environment_id = ?1"
-                           " ORDER BY c.name",
-                           &s);
+        r = sqlite_prepare(
+                db,
+                "SELECT sa.component_id, c.name, sa.environment_id, sa.address FROM service_addresses sa"
+                " JOIN components c ON c.id = sa.component_id WHERE sa.environment_id = ?1"
+                " ORDER BY c.name",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, environment_id);
@@ -887,7 +908,7 @@ int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelService
                         goto fail;
                 }
                 v = nv;
-                v[n] = (ModelServiceAddress) {
+                v[n] = (ModelServiceAddress){
                         .component_id = sqlite3_column_int64(s, 0),
                         .environment_id = sqlite3_column_int64(s, 2),
                 };
@@ -913,11 +934,12 @@ fail:
 int model_release_create(sqlite3 *db, int64_t component_id, int64_t environment_id, const char *image_digest,
                          const char *spec_json, int64_t *ret_id) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db,
-                               "INSERT INTO releases(component_id, environment_id, image_digest, spec, status,"
-                               "                     created_at)"
-                               " VALUES (?1, ?2, ?3, ?4, '" MODEL_RELEASE_PENDING "', ?5)",
-                               &s);
+        int r = sqlite_prepare(
+                db,
+                "INSERT INTO releases(component_id, environment_id, image_digest, spec, status,"
+                "                     created_at)"
+                " VALUES (?1, ?2, ?3, ?4, '" MODEL_RELEASE_PENDING "', ?5)",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, component_id);
@@ -969,30 +991,36 @@ int model_release_set_status(sqlite3 *db, int64_t id, const char *status, const 
 int model_release_list(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease **ret,
                        size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " RELEASE_COLUMNS RELEASE_FROM
+        int r = sqlite_prepare(db,
+                               "SELECT " RELEASE_COLUMNS RELEASE_FROM
                                " WHERE r.component_id = ?1 AND (?2 = 0 OR r.environment_id = ?2)"
-                               " ORDER BY r.id DESC", &s);
+                               " ORDER BY r.id DESC",
+                               &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, component_id);
         sqlite3_bind_int64(s, 2, environment_id);
-        return query_all(s, read_release, done_release, sizeof(ModelRelease), (void **) ret, ret_n);
+        return query_all(s, read_release, done_release, sizeof(ModelRelease), (void **)ret, ret_n);
 }
 
 int model_release_list_by_status(sqlite3 *db, const char *status, ModelRelease **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " RELEASE_COLUMNS RELEASE_FROM " WHERE r.status = ?1 ORDER BY r.id", &s);
+        int r = sqlite_prepare(
+                db, "SELECT " RELEASE_COLUMNS RELEASE_FROM " WHERE r.status = ?1 ORDER BY r.id", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
-        return query_all(s, read_release, done_release, sizeof(ModelRelease), (void **) ret, ret_n);
+        return query_all(s, read_release, done_release, sizeof(ModelRelease), (void **)ret, ret_n);
 }
 
 int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " RELEASE_COLUMNS RELEASE_FROM
-                               " WHERE r.component_id = ?1 AND r.environment_id = ?2 AND r.status = '"
-                               MODEL_RELEASE_LIVE "' ORDER BY r.id DESC LIMIT 1", &s);
+        int r = sqlite_prepare(
+                db,
+                "SELECT " RELEASE_COLUMNS RELEASE_FROM
+                " WHERE r.component_id = ?1 AND r.environment_id = ?2 AND r.status = '" MODEL_RELEASE_LIVE
+                "' ORDER BY r.id DESC LIMIT 1",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, component_id);
@@ -1099,21 +1127,24 @@ int model_instance_set_dir(sqlite3 *db, int64_t id, const char *dir) {
 
 int model_instance_list_by_release(sqlite3 *db, int64_t release_id, ModelInstance **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.release_id = ?1"
-                               " ORDER BY i.id", &s);
+        int r = sqlite_prepare(db,
+                               "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.release_id = ?1"
+                               " ORDER BY i.id",
+                               &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, release_id);
-        return query_all(s, read_instance, done_instance, sizeof(ModelInstance), (void **) ret, ret_n);
+        return query_all(s, read_instance, done_instance, sizeof(ModelInstance), (void **)ret, ret_n);
 }
 
 int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE " ACTIVE_INSTANCE
-                               " ORDER BY i.id", &s);
+        int r = sqlite_prepare(
+                db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE " ACTIVE_INSTANCE " ORDER BY i.id",
+                &s);
         if (r < 0)
                 return r;
-        return query_all(s, read_instance, done_instance, sizeof(ModelInstance), (void **) ret, ret_n);
+        return query_all(s, read_instance, done_instance, sizeof(ModelInstance), (void **)ret, ret_n);
 }
 
 int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **ret) {
@@ -1125,9 +1156,12 @@ int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **
 
 int model_instance_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
-                               " WHERE r.component_id = ?1 AND r.environment_id = ?2 AND r.status = '"
-                               MODEL_RELEASE_LIVE "' ORDER BY r.id DESC, i.id DESC LIMIT 1", &s);
+        int r = sqlite_prepare(
+                db,
+                "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
+                " WHERE r.component_id = ?1 AND r.environment_id = ?2 AND r.status = '" MODEL_RELEASE_LIVE
+                "' ORDER BY r.id DESC, i.id DESC LIMIT 1",
+                &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, component_id);
@@ -1168,7 +1202,8 @@ int model_deploy_log_list(sqlite3 *db, int64_t release_id, ModelLogLine **ret, s
         size_t n = 0;
         int r, rc;
 
-        r = sqlite_prepare(db, "SELECT at, line FROM deploy_log WHERE release_id = ?1 ORDER BY at, rowid", &s);
+        r = sqlite_prepare(db, "SELECT at, line FROM deploy_log WHERE release_id = ?1 ORDER BY at, rowid",
+                           &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, release_id);

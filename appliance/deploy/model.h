@@ -76,7 +76,7 @@ typedef struct ModelRelease {
         char *image_digest;
         char *spec;
         char *status;
-        char *reason;       /* NULL when none */
+        char *reason; /* NULL when none */
         int64_t created_at;
         int64_t finished_at; /* 0 while not finished */
 } ModelRelease;
@@ -131,8 +131,8 @@ void model_set_host_subnets(const NetSubnet *s, size_t n);
  * the name is taken, -ENOSPC when no subnet or ingress port is left. */
 int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
                          unsigned ingress_base_port, ModelProject *ret);
-int model_project_get(sqlite3 *db, const char *name, ModelProject *ret);      /* -ENOENT */
-int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n);       /* by name */
+int model_project_get(sqlite3 *db, const char *name, ModelProject *ret); /* -ENOENT */
+int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n);  /* by name */
 /* Deletes the project and (by cascade) everything under it.  -ENOENT when unknown. */
 int model_project_delete(sqlite3 *db, int64_t project_id);
 /* Instances of the project's releases that are not stopped or failed. */

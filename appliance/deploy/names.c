@@ -36,7 +36,9 @@ int name_validate(const char *what, const char *s, char **ret_error) {
                 return 0;
         if (ret_error) {
                 char *m = NULL;
-                if (asprintf(&m, "Invalid %s name '%.80s': it %s; use lower-case letters, digits and '-' (e.g. 'my-app').",
+                if (asprintf(&m,
+                             "Invalid %s name '%.80s': it %s; use lower-case letters, digits and '-' (e.g. "
+                             "'my-app').",
                              what, s ? s : "", problem) < 0)
                         return -ENOMEM;
                 *ret_error = m;

@@ -8,19 +8,26 @@
 #include "component-spec.h"
 #include "names.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
+#define CHECK(x)                                                                                            \
+        do {                                                                                                \
+                if (!(x)) {                                                                                 \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);               \
+                        exit(1);                                                                            \
+                }                                                                                           \
         } while (0)
 
 static void test_names(void) {
         char *err = NULL;
-        const char *good[] = { "a", "shop", "my-app", "a1", "0", "x23-y" };
-        const char *bad[] = { "", "-a", "a-", "A", "my_app", "a.b", "a b", "ü",
-                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */ };
+        const char *good[] = {"a", "shop", "my-app", "a1", "0", "x23-y"};
+        const char *bad[] = {"",
+                             "-a",
+                             "a-",
+                             "A",
+                             "my_app",
+                             "a.b",
+                             "a b",
+                             "ü",
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */};
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 CHECK(name_is_valid(good[i]));
@@ -54,26 +61,32 @@ static void test_defaults(void) {
         CHECK(s.readiness.initial_delay_ms == SPEC_PROCESS_GRACE_MS_DEFAULT);
 
         /* Round trip: the serialised form is explicit and parses to the same spec. */
-        CHECK(component_spec_parse("{\"endpoints\":[{\"name\":\"api\",\"port\":80,\"visibility\":\"project\","
-                                   "\"base_path\":\"/v1\"}],\"health\":{\"readiness\":{\"kind\":\"http\","
-                                   "\"path\":\"/healthz\",\"interval_ms\":500},\"deploy_timeout_ms\":9000},"
-                                   "\"resources\":{\"memory_bytes\":268435456,\"cpus_milli\":1500}}",
-                                   &s, &err) == 0);
-        CHECK(s.readiness.kind == HEALTH_HTTP && streq(s.readiness.path, "/healthz") && s.readiness.port == 80);
+        CHECK(component_spec_parse(
+                      "{\"endpoints\":[{\"name\":\"api\",\"port\":80,\"visibility\":\"project\","
+                      "\"base_path\":\"/v1\"}],\"health\":{\"readiness\":{\"kind\":\"http\","
+                      "\"path\":\"/healthz\",\"interval_ms\":500},\"deploy_timeout_ms\":9000},"
+                      "\"resources\":{\"memory_bytes\":268435456,\"cpus_milli\":1500}}",
+                      &s, &err) == 0);
+        CHECK(s.readiness.kind == HEALTH_HTTP && streq(s.readiness.path, "/healthz") &&
+              s.readiness.port == 80);
         CHECK(s.readiness.interval_ms == 500 && s.liveness.kind == HEALTH_TCP);
         char *j = component_spec_format(&s);
         CHECK(j && strstr(j, "\"path\":\"/healthz\"") && strstr(j, "\"visibility\":\"project\""));
         ComponentSpec t;
         CHECK(component_spec_parse(j, &t, &err) == 0);
-        CHECK(memcmp(&s, &t, sizeof s) == 0 || (t.readiness.interval_ms == 500 && t.memory_bytes == 268435456 &&
-                                                 t.cpus_milli == 1500 && t.deploy_timeout_ms == 9000));
+        CHECK(memcmp(&s, &t, sizeof s) == 0 ||
+              (t.readiness.interval_ms == 500 && t.memory_bytes == 268435456 && t.cpus_milli == 1500 &&
+               t.deploy_timeout_ms == 9000));
         free(j);
         CHECK(component_spec_public_endpoint(&s) == NULL);
 }
 
 static void test_invalid(void) {
         const char *bad[] = {
-                "[]", "{\"bogus\":1}", "{\"endpoints\":{}}", "{\"endpoints\":[{\"name\":\"a\"}]}",
+                "[]",
+                "{\"bogus\":1}",
+                "{\"endpoints\":{}}",
+                "{\"endpoints\":[{\"name\":\"a\"}]}",
                 "{\"endpoints\":[{\"name\":\"a\",\"port\":70000}]}",
                 "{\"endpoints\":[{\"name\":\"A_b\",\"port\":80}]}",
                 "{\"endpoints\":[{\"name\":\"a\",\"port\":80},{\"name\":\"a\",\"port\":81}]}",
@@ -109,13 +122,15 @@ static void test_flags(void) {
         uint32_t c;
 
         CHECK(spec_endpoint_parse("http:8080", &e, &err) == 0);
-        CHECK(streq(e.name, "http") && e.port == 8080 && e.visibility == ENDPOINT_PUBLIC && streq(e.base_path, "/"));
+        CHECK(streq(e.name, "http") && e.port == 8080 && e.visibility == ENDPOINT_PUBLIC &&
+              streq(e.base_path, "/"));
         CHECK(spec_endpoint_parse("api:9000:project:/v1/x", &e, &err) == 0);
         CHECK(e.visibility == ENDPOINT_PROJECT && streq(e.base_path, "/v1/x"));
         CHECK(spec_endpoint_parse("web:80:/app", &e, &err) == 0 && streq(e.base_path, "/app"));
         CHECK(spec_endpoint_parse("3000", &e, &err) == 0 && streq(e.name, "port-3000"));
-        const char *bad[] = { "http", "http:0", "http:65536", "http:80:world", "Web:80", "a:80:public:x",
-                              "a:-1", "a:80:public:/x y", ":80" };
+        const char *bad[] = {"http",          "http:0",           "http:65536",
+                             "http:80:world", "Web:80",           "a:80:public:x",
+                             "a:-1",          "a:80:public:/x y", ":80"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 err = NULL;
                 if (spec_endpoint_parse(bad[i], &e, &err) != -EINVAL) {
@@ -128,7 +143,7 @@ static void test_flags(void) {
 
         CHECK(spec_health_parse("tcp", &s, &err) == -EINVAL); /* no endpoint */
         free(err);
-        s.endpoints[0] = (SpecEndpoint) { .name = "http", .port = 8080, .base_path = "/" };
+        s.endpoints[0] = (SpecEndpoint){.name = "http", .port = 8080, .base_path = "/"};
         s.n_endpoints = 1;
         CHECK(spec_health_parse("http:/healthz", &s, &err) == 0);
         CHECK(s.readiness.kind == HEALTH_HTTP && s.readiness.port == 8080 && s.liveness.kind == HEALTH_HTTP);

@@ -12,12 +12,12 @@
 #include "sqlite-util.h"
 #include "state.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
+#define CHECK(x)                                                                                            \
+        do {                                                                                                \
+                if (!(x)) {                                                                                 \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);               \
+                        exit(1);                                                                            \
+                }                                                                                           \
         } while (0)
 
 static char tmpdir[] = "/tmp/test-model-XXXXXX";
@@ -33,8 +33,8 @@ static sqlite3 *open_db(const char *name) {
 static void test_projects_and_envs(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("a.db");
         NetSubnet host[2];
-        char *envs[] = { "development", "production" };
-        char *bad[] = { "dev", "dev" };
+        char *envs[] = {"development", "production"};
+        char *bad[] = {"dev", "dev"};
         ModelProject p = {}, q = {};
         ModelEnvironment *e = NULL, ne = {};
         size_t n = 0;
@@ -71,7 +71,8 @@ static void test_projects_and_envs(void) {
         CHECK(model_environment_create(db, p.id, "qa", "nope", 8080, NULL) == -ENOENT);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
         CHECK(n == 3);
-        CHECK(streq(e[0].name, "development") && streq(e[1].name, "staging") && streq(e[2].name, "production"));
+        CHECK(streq(e[0].name, "development") && streq(e[1].name, "staging") &&
+              streq(e[2].name, "production"));
         CHECK(e[2].position == 2);
         model_environments_free(e, n);
 
@@ -97,7 +98,7 @@ static void test_projects_and_envs(void) {
 static void test_real_host_subnets(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("h.db");
         _cleanup_free_ NetSubnet *host = NULL;
-        char *envs[] = { "a", "b", "c" };
+        char *envs[] = {"a", "b", "c"};
         ModelProject p = {};
         ModelEnvironment *e = NULL;
         size_t n = 0, n_host = 0;
@@ -125,7 +126,7 @@ static void test_real_host_subnets(void) {
 
 static void test_components_releases(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("c.db");
-        char *envs[] = { "development", "production" };
+        char *envs[] = {"development", "production"};
         ModelProject p = {};
         ModelEnvironment dev = {}, prod = {};
         ModelComponent c = {}, c2 = {};
@@ -150,9 +151,9 @@ static void test_components_releases(void) {
         CHECK(model_component_lookup(db, "shop", "web", &found, &missing) == 0 && found.id == c.id);
         CHECK(streq(found.image_ref, "busybox:latest") && streq(found.project_name, "shop"));
         model_component_done(&found);
-        CHECK(model_component_lookup(db, "nope", "web", &(ModelComponent) {}, &missing) == -ENOENT &&
+        CHECK(model_component_lookup(db, "nope", "web", &(ModelComponent){}, &missing) == -ENOENT &&
               streq(missing, "project"));
-        CHECK(model_component_lookup(db, "shop", "nope", &(ModelComponent) {}, &missing) == -ENOENT &&
+        CHECK(model_component_lookup(db, "shop", "nope", &(ModelComponent){}, &missing) == -ENOENT &&
               streq(missing, "component"));
 
         /* Service addresses: .2 upwards, stable, per environment. */
@@ -208,7 +209,8 @@ static void test_components_releases(void) {
 
         CHECK(model_deploy_log_append(db, r2, "probe 1: tcp 10.213.0.101:80 refused") == 0);
         CHECK(model_deploy_log_appendf(db, r2, "probe %d: %s", 2, "ok") == 0);
-        CHECK(model_deploy_log_list(db, r2, &lines, &n) == 0 && n == 2 && streq(lines[1].line, "probe 2: ok"));
+        CHECK(model_deploy_log_list(db, r2, &lines, &n) == 0 && n == 2 &&
+              streq(lines[1].line, "probe 2: ok"));
         CHECK(lines[0].at <= lines[1].at && lines[0].at > 0);
         model_log_lines_free(lines, n);
 

@@ -323,6 +323,7 @@ static int run(void) {
         r = engine_run(engine);
 
         (void) sd_notify(0, "STOPPING=1");
+        api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
         /* After the handlers (which may call it): workers finish or give up their current step; instances

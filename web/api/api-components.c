@@ -23,6 +23,12 @@
 #define API_LOGS_TAIL_BYTES_MAX (4u * 1024u * 1024u)
 /* Releases shown per environment in component show. */
 #define API_SHOW_RELEASES_PER_ENV 5u
+/* logs ?follow=1: poll interval, a heartbeat after this many idle ticks, and the most sent at once. */
+#define API_LOGS_FOLLOW_TICK_USEC 250000u
+#define API_LOGS_HEARTBEAT_TICKS 8u
+#define API_LOGS_FOLLOW_CHUNK (64u * 1024u)
+/* Each follower holds one of the server's 8 handler threads: leave most of them to the rest of the API. */
+#define API_LOGS_FOLLOWERS_MAX 3u
 
 static int component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *ret) {
         char msg[200];
@@ -32,7 +38,8 @@ static int component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
                 return r;
         r = model_component_get(db, p->id, req->segments[3], ret);
         if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name, req->segments[3]);
+                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name,
+                         req->segments[3]);
                 http_reply_error(req->conn, 404, msg, "See 'slipway component list PROJECT'.");
                 return -404;
         }
@@ -44,9 +51,9 @@ static int component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
 }
 
 static json_t *release_json(const ModelRelease *r) {
-        return json_pack("{s:I,s:s,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) r->id, "environment",
+        return json_pack("{s:I,s:s,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t)r->id, "environment",
                          r->environment_name, "image_digest", r->image_digest, "status", r->status, "reason",
-                         r->reason, "created_at", (json_int_t) r->created_at, "finished_at",
+                         r->reason, "created_at", (json_int_t)r->created_at, "finished_at",
                          r->finished_at ? json_integer(r->finished_at) : json_null());
 }
 
@@ -56,7 +63,7 @@ static json_t *component_json(const ModelComponent *c) {
         if (json_parse_buffer(c->spec, strlen(c->spec), &spec, NULL) < 0)
                 spec = json_object();
         return json_pack("{s:s,s:s,s:s?,s:O,s:I}", "name", c->name, "project", c->project_name, "image",
-                         c->image_ref, "spec", spec, "created_at", (json_int_t) c->created_at);
+                         c->image_ref, "spec", spec, "created_at", (json_int_t)c->created_at);
 }
 
 int api_components_list(HttpRequest *req) {
@@ -84,12 +91,12 @@ int api_components_list(HttpRequest *req) {
 }
 
 static int cmp_u16(const void *a, const void *b) {
-        return (int) *(const uint16_t *) a - (int) *(const uint16_t *) b;
+        return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
 /* The TCP ports in the image config's ExposedPorts ("8080/tcp", "53/udp" skipped), ascending. */
-static int image_exposed_ports(ApiContext *ctx, const char *digest, uint16_t *ports, size_t max, size_t *ret_n,
-                               OciError *err) {
+static int image_exposed_ports(ApiContext *ctx, const char *digest, uint16_t *ports, size_t max,
+                               size_t *ret_n, OciError *err) {
         _cleanup_json_ json_t *j = NULL;
         json_t *exposed, *v;
         const char *key;
@@ -108,7 +115,7 @@ static int image_exposed_ports(ApiContext *ctx, const char *digest, uint16_t *po
                 if (end == key || port == 0 || port > 65535 || (*end && !streq(end, "/tcp")))
                         continue;
                 if (n < max)
-                        ports[n++] = (uint16_t) port;
+                        ports[n++] = (uint16_t)port;
         }
         qsort(ports, n, sizeof *ports, cmp_u16);
         *ret_n = n;
@@ -155,14 +162,15 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                                 continue;
                         }
                         if (!json_is_string(e)) {
-                                *ret_error = strdup("Each endpoint must be a string NAME:PORT[:public|project][:/BASEPATH].");
+                                *ret_error = strdup("Each endpoint must be a string "
+                                                    "NAME:PORT[:public|project][:/BASEPATH].");
                                 return -EINVAL;
                         }
                         r = spec_endpoint_parse(json_string_value(e), &ep, ret_error);
                         if (r < 0)
                                 return r;
                         json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "name", ep.name, "port",
-                                                             (int) ep.port, "visibility",
+                                                             (int)ep.port, "visibility",
                                                              endpoint_visibility_to_string(ep.visibility),
                                                              "base_path", ep.base_path));
                 }
@@ -173,7 +181,8 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                 for (size_t i = 0; i < n_exposed; i++) {
                         char name[16];
                         snprintf(name, sizeof name, "port-%u", exposed[i]);
-                        json_array_append_new(arr, json_pack("{s:s,s:i}", "name", name, "port", (int) exposed[i]));
+                        json_array_append_new(arr,
+                                              json_pack("{s:s,s:i}", "name", name, "port", (int)exposed[i]));
                 }
                 json_object_set(spec, "endpoints", arr);
         }
@@ -197,11 +206,12 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
         if (v && json_is_string(v)) {
                 uint64_t m;
                 if (spec_memory_parse(json_string_value(v), &m) < 0) {
-                        if (asprintf(ret_error, "Memory '%.40s' is not a size like 256M or 1G.", json_string_value(v)) < 0)
+                        if (asprintf(ret_error, "Memory '%.40s' is not a size like 256M or 1G.",
+                                     json_string_value(v)) < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
-                json_object_set_new(res, "memory_bytes", json_integer((json_int_t) m));
+                json_object_set_new(res, "memory_bytes", json_integer((json_int_t)m));
         } else if (v && !json_is_null(v))
                 json_object_set(res, "memory_bytes", v);
         v = json_object_get(body, "cpus");
@@ -216,8 +226,10 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                         buf[0] = 0;
                 /* "%.3f" of an integer gives "2.000": the parser takes up to 3 decimals. */
                 if (spec_cpus_parse(buf, &m) < 0) {
-                        if (asprintf(ret_error, "CPUs '%.40s' is not a number of CPUs like 0.5 or 2 (at most 1024, "
-                                     "3 decimals).", buf) < 0)
+                        if (asprintf(ret_error,
+                                     "CPUs '%.40s' is not a number of CPUs like 0.5 or 2 (at most 1024, "
+                                     "3 decimals).",
+                                     buf) < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
@@ -251,7 +263,10 @@ int api_component_create(HttpRequest *req) {
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || json_get_string_opt(body, "image", &image) < 0)
+        json_t *iv = r >= 0 ? json_object_get(body, "image") : NULL;
+        if (iv && json_is_string(iv))
+                image = json_string_value(iv);
+        if (r < 0 || json_get_string(body, "name", &name) < 0 || (iv && !json_is_null(iv) && !image))
                 return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.");
@@ -272,7 +287,8 @@ int api_component_create(HttpRequest *req) {
         r = model_component_get(db, p.id, name, &c);
         if (r >= 0) {
                 snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", p.name, name);
-                return http_reply_error(req->conn, 409, msg, "Choose another name, or see 'slipway component list'.");
+                return http_reply_error(req->conn, 409, msg,
+                                        "Choose another name, or see 'slipway component list'.");
         }
 
         /* The image's exposed ports are the default endpoints; without --endpoint the image must exist. */
@@ -283,15 +299,17 @@ int api_component_create(HttpRequest *req) {
 
                 r = image_catalog_lookup(ctx->catalog, ref, &rec, &err);
                 if (r >= 0) {
-                        r = image_exposed_ports(ctx, rec.digest, exposed, ELEMENTSOF(exposed), &n_exposed, &err);
+                        r = image_exposed_ports(ctx, rec.digest, exposed, ELEMENTSOF(exposed), &n_exposed,
+                                                &err);
                         image_record_done(&rec);
                         if (r < 0)
                                 return api_reply_error(req, r, &err, "Cannot read the image");
                 } else if (r == -ENOENT && need) {
                         snprintf(msg, sizeof msg, "No image named '%.80s'.", image);
-                        return http_reply_error(req->conn, 404, msg,
-                                                "Import or build it first (see 'slipway image list'), or give its "
-                                                "endpoints with --endpoint NAME:PORT.");
+                        return http_reply_error(
+                                req->conn, 404, msg,
+                                "Import or build it first (see 'slipway image list'), or give its "
+                                "endpoints with --endpoint NAME:PORT.");
                 } else if (r != -ENOENT)
                         return api_reply_error(req, r, &err, "Cannot look up the image");
         }
@@ -310,7 +328,8 @@ int api_component_create(HttpRequest *req) {
         r = model_component_create(db, p.id, name, ref, spec_json, &c);
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", p.name, name);
-                return http_reply_error(req->conn, 409, msg, "Choose another name, or see 'slipway component list'.");
+                return http_reply_error(req->conn, 409, msg,
+                                        "Choose another name, or see 'slipway component list'.");
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot create the component");
@@ -342,7 +361,7 @@ int api_component_show(HttpRequest *req) {
                 size_t nr = 0;
                 json_t *arr = json_array();
 
-                (void) model_service_address_get(db, c.id, e[i].id, &addr);
+                (void)model_service_address_get(db, c.id, e[i].id, &addr);
                 if (model_release_list(db, c.id, e[i].id, &rel, &nr) >= 0) {
                         for (size_t k = 0; arr && k < nr && k < API_SHOW_RELEASES_PER_ENV; k++)
                                 json_array_append_new(arr, release_json(&rel[k]));
@@ -352,7 +371,7 @@ int api_component_show(HttpRequest *req) {
                 json_array_append_new(envs, json_pack("{s:s,s:s?,s:o,s:I,s:o}", "name", e[i].name,
                                                       "service_address", addr, "live",
                                                       has_live ? release_json(&live) : json_null(),
-                                                      "releases_total", (json_int_t) nr, "releases", arr));
+                                                      "releases_total", (json_int_t)nr, "releases", arr));
                 model_release_done(&live);
         }
         model_environments_free(e, n);
@@ -361,6 +380,14 @@ int api_component_show(HttpRequest *req) {
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
         json_object_set(j, "environments", envs);
         return http_reply_json(req->conn, 200, j);
+}
+
+static bool query_flag(HttpRequest *req, const char *name) {
+        char v[16];
+
+        if (http_request_query(req, name, v, sizeof v) < 0)
+                return false;
+        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
 }
 
 /* ?env=E into buf: 0, or -ENOENT when absent (sends nothing). */
@@ -412,10 +439,10 @@ static void request_host(HttpRequest *req, char *buf, size_t size) {
         }
         if (h[0] == '[') {
                 const char *e = strchr(h, ']');
-                n = e ? (size_t) (e - h) + 1 : strlen(h);
+                n = e ? (size_t)(e - h) + 1 : strlen(h);
         } else {
                 const char *c = strchr(h, ':');
-                n = c ? (size_t) (c - h) : strlen(h);
+                n = c ? (size_t)(c - h) : strlen(h);
         }
         memcpy(buf, h, n);
         buf[n] = 0;
@@ -468,14 +495,14 @@ int api_component_url(HttpRequest *req) {
                         continue;
                 if (asprintf(&url, "http://%s:%u%s/", host, e.ingress_port, path) < 0)
                         return api_reply_error(req, -ENOMEM, NULL, "Cannot build the URL");
-                json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "endpoint", spec.endpoints[i].name, "url",
-                                                     url, "port", (int) spec.endpoints[i].port));
+                json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "endpoint", spec.endpoints[i].name,
+                                                     "url", url, "port", (int)spec.endpoints[i].port));
                 if (e.domain) {
                         free(url);
                         url = NULL;
                         if (asprintf(&url, "http://%s.%s:%u/", c.name, e.domain, e.ingress_port) >= 0)
-                                json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "host_url",
-                                                    json_string(url));
+                                json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
+                                                    "host_url", json_string(url));
                 }
         }
         if (json_array_size(arr) == 0) {
@@ -484,8 +511,8 @@ int api_component_url(HttpRequest *req) {
                 return http_reply_error(req->conn, 404, msg,
                                         "Give it one with --endpoint NAME:PORT:public when creating it.");
         }
-        j = json_pack("{s:s,s:s,s:s,s:I,s:b,s:O}", "project", p.name, "component", c.name, "environment", e.name,
-                      "ingress_port", (json_int_t) e.ingress_port, "live", has_live, "urls", arr);
+        j = json_pack("{s:s,s:s,s:s,s:I,s:b,s:O}", "project", p.name, "component", c.name, "environment",
+                      e.name, "ingress_port", (json_int_t)e.ingress_port, "live", has_live, "urls", arr);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the URL");
         return http_reply_json(req->conn, 200, j);
@@ -493,10 +520,14 @@ int api_component_url(HttpRequest *req) {
 
 /* Invalid UTF-8 would make the JSON string fail: each byte of a bad sequence becomes '?'. */
 static void utf8_sanitize(char *s) {
-        unsigned char *p = (unsigned char *) s;
+        unsigned char *p = (unsigned char *)s;
 
         while (*p) {
-                size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+                size_t n = *p < 0x80             ? 1
+                           : (*p & 0xe0) == 0xc0 ? 2
+                           : (*p & 0xf0) == 0xe0 ? 3
+                           : (*p & 0xf8) == 0xf0 ? 4
+                                                 : 0;
                 bool ok = n > 0 && !(n == 2 && *p < 0xc2) && !(n == 4 && *p > 0xf4);
                 for (size_t i = 1; ok && i < n; i++)
                         ok = (p[i] & 0xc0) == 0x80;
@@ -512,8 +543,9 @@ static void utf8_sanitize(char *s) {
         }
 }
 
-/* The last `lines` lines of dir/name (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when absent. */
-static int tail_file(const char *dir, const char *name, unsigned lines, char **ret) {
+/* The last `lines` lines of dir/name (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when absent.
+ * *ret_end: the file size read up to (where a follow continues). */
+static int tail_file(const char *dir, const char *name, unsigned lines, char **ret, uint64_t *ret_end) {
         _cleanup_free_ char *path = path_join(dir, name), *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -528,14 +560,16 @@ static int tail_file(const char *dir, const char *name, unsigned lines, char **r
                 if (errno != ENOENT)
                         return -errno;
                 *ret = strdup("");
+                *ret_end = 0;
                 return *ret ? 0 : -ENOMEM;
         }
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADF;
-        start = st.st_size > (off_t) API_LOGS_TAIL_BYTES_MAX ? st.st_size - (off_t) API_LOGS_TAIL_BYTES_MAX : 0;
-        size = (size_t) (st.st_size - start);
+        start = st.st_size > (off_t)API_LOGS_TAIL_BYTES_MAX ? st.st_size - (off_t)API_LOGS_TAIL_BYTES_MAX
+                                                            : 0;
+        size = (size_t)(st.st_size - start);
         buf = malloc(size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -544,7 +578,7 @@ static int tail_file(const char *dir, const char *name, unsigned lines, char **r
                 return -errno;
         buf[k] = 0;
         /* Walk back over `lines` newlines (a final newline ends the last line, it does not start one). */
-        size_t end = (size_t) k, pos = end;
+        size_t end = (size_t)k, pos = end;
         if (pos > 0 && buf[pos - 1] == '\n')
                 pos--;
         unsigned seen = 0;
@@ -560,7 +594,129 @@ static int tail_file(const char *dir, const char *name, unsigned lines, char **r
                 return -ENOMEM;
         utf8_sanitize(out);
         *ret = out;
+        *ret_end = (uint64_t)start + (uint64_t)k;
         return 0;
+}
+
+static bool logs_stopping;
+static unsigned logs_followers;
+
+void api_logs_stop(void) {
+        __atomic_store_n(&logs_stopping, true, __ATOMIC_RELEASE);
+        /* Let each follower send its end line while the server still writes (a few poll intervals). */
+        for (unsigned i = 0; i < 20 && __atomic_load_n(&logs_followers, __ATOMIC_ACQUIRE) > 0; i++)
+                (void)usleep(API_LOGS_FOLLOW_TICK_USEC / 2);
+}
+
+static int send_json_line(struct mg_connection *conn, json_t *j) {
+        _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        _cleanup_free_ char *line = NULL;
+
+        if (!s || asprintf(&line, "%s\n", s) < 0)
+                return -ENOMEM;
+        return http_stream_write(conn, line, strlen(line));
+}
+
+/* New bytes of dir/name after *offset (from 0 again when the file shrank: copy-truncate rotation), up to the
+ * last complete line unless API_LOGS_FOLLOW_CHUNK bytes are pending.  NULL *ret when nothing is new. */
+static int read_new(const char *dir, const char *name, uint64_t *offset, char **ret) {
+        _cleanup_free_ char *path = path_join(dir, name), *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        ssize_t k;
+
+        *ret = NULL;
+        if (!path)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t)st.st_size < *offset)
+                *offset = 0;
+        if ((uint64_t)st.st_size == *offset)
+                return 0;
+        size_t want = MIN((uint64_t)st.st_size - *offset, (uint64_t)API_LOGS_FOLLOW_CHUNK);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        k = pread(fd, buf, want, (off_t)*offset);
+        if (k <= 0)
+                return k < 0 ? -errno : 0;
+        size_t n = (size_t)k;
+        if (n < API_LOGS_FOLLOW_CHUNK) {
+                while (n > 0 && buf[n - 1] != '\n')
+                        n--;
+                if (n == 0)
+                        return 0; /* a line still being written */
+        }
+        buf[n] = 0;
+        *offset += n;
+        utf8_sanitize(buf);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Streams what the instance writes as JSON lines {"stream","text"} until the client goes, the instance
+ * stops (then {"end":true,"state"}) or slipwayd stops.  An empty line every few seconds notices a
+ * client that went away. */
+static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst, uint64_t off_out,
+                       uint64_t off_err) {
+        static const char *const names[] = {"stdout.log", "stderr.log"};
+        static const char *const streams[] = {"stdout", "stderr"};
+        uint64_t offsets[2] = {off_out, off_err};
+        unsigned idle = 0;
+
+        for (unsigned tick = 0;; tick++) {
+                bool sent = false, done = false;
+                _cleanup_free_ char *state = NULL;
+
+                if (__atomic_load_n(&logs_stopping, __ATOMIC_ACQUIRE)) {
+                        _cleanup_json_ json_t *j =
+                                json_pack("{s:b,s:s}", "end", true, "state", "slipwayd stopping");
+                        (void)send_json_line(req->conn, j);
+                        break;
+                }
+                /* Once a second: has the instance stopped?  Its last lines are sent before the end. */
+                if (tick % 4 == 0) {
+                        ModelInstance now = {};
+                        if (model_instance_get(db, inst->id, &now) < 0)
+                                done = true;
+                        else if (streq(now.state, MODEL_INSTANCE_STOPPED) ||
+                                 streq(now.state, MODEL_INSTANCE_FAILED)) {
+                                done = true;
+                                state = TAKE_PTR(now.state);
+                        }
+                        model_instance_done(&now);
+                }
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *text = NULL;
+                        _cleanup_json_ json_t *j = NULL;
+
+                        if (read_new(inst->dir, names[i], &offsets[i], &text) < 0 || !text)
+                                continue;
+                        j = json_pack("{s:s,s:s}", "stream", streams[i], "text", text);
+                        if (send_json_line(req->conn, j) < 0)
+                                return 200;
+                        sent = true;
+                }
+                if (done) {
+                        _cleanup_json_ json_t *j =
+                                json_pack("{s:b,s:s}", "end", true, "state", state ?: "gone");
+                        (void)send_json_line(req->conn, j);
+                        break;
+                }
+                idle = sent ? 0 : idle + 1;
+                if (idle >= API_LOGS_HEARTBEAT_TICKS) {
+                        if (http_stream_write(req->conn, "\n", 1) < 0)
+                                return 200;
+                        idle = 0;
+                }
+                (void)usleep(API_LOGS_FOLLOW_TICK_USEC);
+        }
+        (void)http_stream_end(req->conn);
+        return 200;
 }
 
 int api_component_logs(HttpRequest *req) {
@@ -573,7 +729,8 @@ int api_component_logs(HttpRequest *req) {
         _cleanup_json_ json_t *j = NULL;
         char env[128], lines_s[16], msg[256];
         unsigned lines = API_LOGS_LINES_DEFAULT;
-        bool live = true;
+        uint64_t end_out = 0, end_err = 0;
+        bool live = true, follow = query_flag(req, "follow");
         int r;
 
         if ((r = need_env(req, env, sizeof env)) < 0)
@@ -584,7 +741,7 @@ int api_component_logs(HttpRequest *req) {
                 if (!lines_s[0] || *end || lines_s[0] == '-' || v > API_LOGS_LINES_MAX)
                         return http_reply_error(req->conn, 400, "?lines must be a number from 0 to 10000.",
                                                 "For example --lines 200.");
-                lines = (unsigned) v;
+                lines = (unsigned)v;
         }
         if ((r = api_model_open(req, &db)) < 0)
                 return -r;
@@ -594,35 +751,60 @@ int api_component_logs(HttpRequest *req) {
                 return -r;
         r = model_instance_get_live(db, c.id, e.id, &inst);
         if (r == -ENOENT) {
-                /* No live release: the newest instance of any release (a failed deploy keeps its instance for
-                 * exactly this). */
+                /* No live release: the newest instance of any release (a failed deploy keeps its instance
+                 * for exactly this). */
                 _cleanup_stmt_ sqlite3_stmt *s = NULL;
                 live = false;
-                r = sqlite_prepare(db,
-                                   "SELECT i.id FROM instances i JOIN releases r ON r.id = i.release_id"
-                                   " WHERE r.component_id = ?1 AND r.environment_id = ?2 ORDER BY i.id DESC LIMIT 1",
-                                   &s);
+                r = sqlite_prepare(
+                        db,
+                        "SELECT i.id FROM instances i JOIN releases r ON r.id = i.release_id"
+                        " WHERE r.component_id = ?1 AND r.environment_id = ?2 ORDER BY i.id DESC LIMIT 1",
+                        &s);
                 if (r >= 0) {
                         sqlite3_bind_int64(s, 1, c.id);
                         sqlite3_bind_int64(s, 2, e.id);
-                        r = sqlite3_step(s) == SQLITE_ROW ? model_instance_get(db, sqlite3_column_int64(s, 0), &inst)
-                                                          : -ENOENT;
+                        r = sqlite3_step(s) == SQLITE_ROW
+                                    ? model_instance_get(db, sqlite3_column_int64(s, 0), &inst)
+                                    : -ENOENT;
                 }
         }
         if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Component '%s/%s' has no instance in '%s'.", p.name, c.name, e.name);
-                return http_reply_error(req->conn, 404, msg, "Deploy it first: 'slipway deploy PROJECT/COMPONENT ENV "
-                                                             "--image REF'.");
+                snprintf(msg, sizeof msg, "Component '%s/%s' has no instance in '%s'.", p.name, c.name,
+                         e.name);
+                return http_reply_error(req->conn, 404, msg,
+                                        "Deploy it first: 'slipway deploy PROJECT/COMPONENT ENV "
+                                        "--image REF'.");
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot find the instance");
-        r = tail_file(inst.dir, "stdout.log", lines, &out);
+        r = tail_file(inst.dir, "stdout.log", lines, &out, &end_out);
         if (r >= 0)
-                r = tail_file(inst.dir, "stderr.log", lines, &err);
+                r = tail_file(inst.dir, "stderr.log", lines, &err, &end_err);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the instance's logs");
-        j = json_pack("{s:I,s:I,s:s,s:b,s:s,s:s}", "instance", (json_int_t) inst.id, "release",
-                      (json_int_t) inst.release_id, "state", inst.state, "live", live, "stdout", out, "stderr", err);
+        if (follow) {
+                _cleanup_json_ json_t *head =
+                        json_pack("{s:I,s:I,s:s,s:b}", "instance", (json_int_t)inst.id, "release",
+                                  (json_int_t)inst.release_id, "state", inst.state, "live", live);
+                _cleanup_json_ json_t *jo = json_pack("{s:s,s:s}", "stream", "stdout", "text", out);
+                _cleanup_json_ json_t *je = json_pack("{s:s,s:s}", "stream", "stderr", "text", err);
+
+                if (__atomic_add_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL) > API_LOGS_FOLLOWERS_MAX) {
+                        __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
+                        return http_reply_error(req->conn, 503, "Too many 'logs --follow' streams are open.",
+                                                "Close one, or run 'slipway logs' without --follow.");
+                }
+                r = http_stream_begin(req->conn, 200, "application/x-ndjson", NULL);
+                if (r >= 0 && send_json_line(req->conn, head) >= 0 &&
+                    (!out[0] || send_json_line(req->conn, jo) >= 0) &&
+                    (!err[0] || send_json_line(req->conn, je) >= 0))
+                        (void)follow_logs(req, db, &inst, end_out, end_err);
+                __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
+                return 200;
+        }
+        j = json_pack("{s:I,s:I,s:s,s:b,s:s,s:s}", "instance", (json_int_t)inst.id, "release",
+                      (json_int_t)inst.release_id, "state", inst.state, "live", live, "stdout", out,
+                      "stderr", err);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot send the logs");
         return http_reply_json(req->conn, 200, j);

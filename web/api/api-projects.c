@@ -46,8 +46,9 @@ int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelPro
         r = model_project_get(db, name, ret);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof msg, "No project named '%.80s'.", name);
-                http_reply_error(req->conn, 404, msg, "See 'slipway project list', or create it with "
-                                                      "'slipway project create NAME'.");
+                http_reply_error(req->conn, 404, msg,
+                                 "See 'slipway project list', or create it with "
+                                 "'slipway project create NAME'.");
                 return -404;
         }
         if (r < 0) {
@@ -72,10 +73,11 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
                 return -500;
         }
         snprintf(msg, sizeof msg, "Project '%s' has no environment named '%.80s'.", p->name, name);
-        size_t k = (size_t) snprintf(hint, sizeof hint, "Its environments are:");
+        size_t k = (size_t)snprintf(hint, sizeof hint, "Its environments are:");
         if (model_environment_list(db, p->id, &envs, &n) >= 0) {
                 for (size_t i = 0; i < n && k < sizeof hint; i++)
-                        k += (size_t) snprintf(hint + k, sizeof hint - k, "%s %s", i ? "," : "", envs[i].name);
+                        k += (size_t)snprintf(hint + k, sizeof hint - k, "%s %s", i ? "," : "",
+                                              envs[i].name);
                 model_environments_free(envs, n);
         }
         if (k < sizeof hint)
@@ -85,9 +87,9 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
 }
 
 json_t *api_environment_json(const ModelEnvironment *e) {
-        return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position", (json_int_t) e->position,
-                         "subnet", e->subnet, "bridge", e->bridge, "ingress_port", (json_int_t) e->ingress_port,
-                         "domain", e->domain, "egress", e->egress);
+        return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position",
+                         (json_int_t)e->position, "subnet", e->subnet, "bridge", e->bridge, "ingress_port",
+                         (json_int_t)e->ingress_port, "domain", e->domain, "egress", e->egress);
 }
 
 static json_t *project_json(sqlite3 *db, const ModelProject *p) {
@@ -110,11 +112,11 @@ static json_t *project_json(sqlite3 *db, const ModelProject *p) {
                                 comps = sqlite3_column_int64(s, 0);
                 }
         }
-        n_components = (unsigned) comps;
-        (void) model_project_count_live_instances(db, p->id, &n_instances);
-        j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t) p->created_at,
-                      "environments", envs, "components", (json_int_t) n_components, "instances",
-                      (json_int_t) n_instances);
+        n_components = (unsigned)comps;
+        (void)model_project_count_live_instances(db, p->id, &n_instances);
+        j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t)p->created_at,
+                      "environments", envs, "components", (json_int_t)n_components, "instances",
+                      (json_int_t)n_instances);
         return TAKE_PTR(j);
 }
 
@@ -143,10 +145,12 @@ int api_projects_list(HttpRequest *req) {
 
 static int reply_allocation_error(HttpRequest *req, int r, const char *what) {
         if (r == -ENOSPC)
-                return http_reply_error(req->conn, 507, "No free subnet or ingress port is left for a new environment.",
+                return http_reply_error(req->conn, 507,
+                                        "No free subnet or ingress port is left for a new environment.",
                                         "Delete unused projects or environments.");
         if (r == -ERANGE)
-                return http_reply_error(req->conn, 500, "The ingress base port leaves no room for environments.",
+                return http_reply_error(req->conn, 500,
+                                        "The ingress base port leaves no room for environments.",
                                         "Start slipwayd with a lower --ingress-base-port.");
         if (r == -E2BIG)
                 return http_reply_error(req->conn, 400, "A project may have at most 16 environments.",
@@ -161,7 +165,7 @@ int api_project_create(HttpRequest *req) {
         _cleanup_(model_project_done) ModelProject p = {};
         const char *name = NULL;
         char *envs[MODEL_ENVS_MAX];
-        char *defaults[] = { "development", "production" };
+        char *defaults[] = {"development", "production"};
         char **list = defaults;
         size_t n = ELEMENTSOF(defaults);
         json_t *ea;
@@ -170,9 +174,10 @@ int api_project_create(HttpRequest *req) {
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
         if (r < 0 || json_get_string(body, "name", &name) < 0)
-                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
-                                        "The request body must be a JSON object with a \"name\" string.",
-                                        "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
+                return http_reply_error(
+                        req->conn, r == -EFBIG ? 413 : 400,
+                        "The request body must be a JSON object with a \"name\" string.",
+                        "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
         if ((r = api_check_name(req, "project", name)) < 0)
                 return -r;
 
@@ -182,23 +187,27 @@ int api_project_create(HttpRequest *req) {
                 json_t *v;
 
                 if (!json_is_array(ea) || json_array_size(ea) == 0)
-                        return http_reply_error(req->conn, 400, "\"envs\" must be a non-empty list of names.",
+                        return http_reply_error(req->conn, 400,
+                                                "\"envs\" must be a non-empty list of names.",
                                                 "For example --envs development,staging,production.");
                 if (json_array_size(ea) > MODEL_ENVS_MAX)
-                        return http_reply_error(req->conn, 400, "A project may have at most 16 environments.",
+                        return http_reply_error(req->conn, 400,
+                                                "A project may have at most 16 environments.",
                                                 "Name fewer environments.");
                 json_array_foreach(ea, i, v) {
                         if (!json_is_string(v))
                                 return http_reply_error(req->conn, 400, "\"envs\" must be a list of names.",
                                                         "For example [\"development\", \"production\"].");
-                        envs[i] = (char *) json_string_value(v);
+                        envs[i] = (char *)json_string_value(v);
                         if ((r = api_check_name(req, "environment", envs[i])) < 0)
                                 return -r;
                         for (size_t k = 0; k < i; k++)
                                 if (streq(envs[k], envs[i])) {
-                                        snprintf(msg, sizeof msg, "Environment '%s' is named twice.", envs[i]);
-                                        return http_reply_error(req->conn, 400, msg,
-                                                                "Name each environment once, in promotion order.");
+                                        snprintf(msg, sizeof msg, "Environment '%s' is named twice.",
+                                                 envs[i]);
+                                        return http_reply_error(
+                                                req->conn, 400, msg,
+                                                "Name each environment once, in promotion order.");
                                 }
                 }
                 list = envs;
@@ -207,10 +216,12 @@ int api_project_create(HttpRequest *req) {
 
         if ((r = api_model_open(req, &db)) < 0)
                 return -r;
-        r = model_project_create(db, name, list, n, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &p);
+        r = model_project_create(db, name, list, n,
+                                 ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &p);
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "A project named '%s' already exists.", name);
-                return http_reply_error(req->conn, 409, msg, "Choose another name, or see 'slipway project list'.");
+                return http_reply_error(req->conn, 409, msg,
+                                        "Choose another name, or see 'slipway project list'.");
         }
         if (r < 0)
                 return reply_allocation_error(req, r, "Cannot create the project");
@@ -278,7 +289,7 @@ int api_project_delete(HttpRequest *req) {
         r = model_project_delete(db, p.id);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot delete the project");
-        j = json_pack("{s:s,s:I}", "deleted", p.name, "instances_stopped", (json_int_t) running);
+        j = json_pack("{s:s,s:I}", "deleted", p.name, "instances_stopped", (json_int_t)running);
         return http_reply_json(req->conn, 200, j);
 }
 
@@ -317,7 +328,10 @@ int api_environment_create(HttpRequest *req) {
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || json_get_string_opt(body, "after", &after) < 0)
+        json_t *av = r >= 0 ? json_object_get(body, "after") : NULL;
+        if (av && json_is_string(av))
+                after = json_string_value(av);
+        if (r < 0 || json_get_string(body, "name", &name) < 0 || (av && !json_is_null(av) && !after))
                 return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"staging\", \"after\": \"development\"}.");
@@ -329,10 +343,11 @@ int api_environment_create(HttpRequest *req) {
                 return -r;
         if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
                 return -r;
-        r = model_environment_create(db, p.id, name, after, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT,
-                                     &e);
+        r = model_environment_create(db, p.id, name, after,
+                                     ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &e);
         if (r == -EEXIST) {
-                snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.", p.name, name);
+                snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.", p.name,
+                         name);
                 return http_reply_error(req->conn, 409, msg, "See 'slipway env list PROJECT'.");
         }
         if (r < 0)

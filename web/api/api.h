@@ -79,3 +79,6 @@ json_t *api_environment_json(const ModelEnvironment *e);
 /* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
  * its final line; civetweb drops writes once it is stopping. */
 void api_builds_stop(uint64_t timeout_usec);
+/* slipwayd stopping: ends every `logs --follow` stream within a poll interval (call before stopping the
+ * server, which waits for handlers). */
+void api_logs_stop(void);
