@@ -1166,19 +1166,20 @@ static void conn_process(WorkerState *ws, Conn *c) {
                         } else if (k == -EAGAIN)
                                 u->writable = false;
                         else if (k < 0) {
-                                if (!c->resp_final && buf_len(&c->resp.raw) == 0 && !u->eof) {
-                                        /* maybe the upstream answered early and closed; read first */
+                                if (c->resp_final || buf_len(&c->resp.raw) > 0 || !u->reused) {
+                                        /* the upstream stopped reading; it may have answered (or be about
+                                         * to): stop sending and keep reading */
                                         u->shut_wr = true;
                                         c->close_after = true;
-                                        if (!u->reused)
-                                                continue;
+                                        continue;
                                 }
-                                conn_upstream_failed(ws, c, (int) k);
+                                conn_upstream_failed(ws, c, (int) k); /* stale pooled connection */
                                 continue;
                         }
                 }
-                if (u && u->shut_wr && !c->req.done) {
-                        /* the upstream stopped reading: discard the rest of the request body */
+                if (u && u->shut_wr && c->req.fwd > 0) {
+                        /* the upstream stopped reading: drop the rest of the request body */
+                        buf_consume(&c->req.raw, c->req.fwd);
                         c->req.fwd = 0;
                 }
 
@@ -1248,14 +1249,8 @@ static void conn_process(WorkerState *ws, Conn *c) {
                         c->resp_state = RESP_DONE;
                 if (c->phase == PHASE_ACTIVE && c->resp_state == RESP_DONE && !flow_head_pending(&c->resp) &&
                     c->resp.fwd == 0) {
-                        if (c->close_after || flow_complete(&c->req) || !c->resp_final) {
-                                conn_finish_request(ws, c);
-                                progress = true;
-                                continue;
-                        }
-                        /* response done before the request body: finish forwarding it only if the
-                         * upstream still reads; otherwise close */
-                        c->close_after = true;
+                        /* a response that ends before its request body closes the connection after it
+                         * (conn_finish_request decides) */
                         conn_finish_request(ws, c);
                         progress = true;
                         continue;

@@ -164,6 +164,65 @@ declare -A target_port=([direct]=$backend_port [nginx]=$nginx_port [haproxy]=$ha
                         [slipway]=$slipway_port)
 order=(direct nginx haproxy slipway)
 
+# --- memory per idle keep-alive client connection, measured first, on fresh processes --------------------
+measure_idle() {
+rss_of() { # sum of VmRSS (kB) of a pid and its children
+        local total=0 p
+        for p in "$1" $(pgrep -P "$1" || true); do
+                total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+        done
+        echo "$total"
+}
+echo
+echo "== memory per idle keep-alive client connection ($idle connections, each after one request)"
+for t in nginx haproxy slipway; do
+        pid_var=${t}_pid
+        pid=${!pid_var}
+        before=$(rss_of "$pid")
+        fifo=$work/idle.$t
+        mkfifo "$fifo"
+        $py - "${target_port[$t]}" "$idle" "$fifo" <<'PY' &
+import socket, sys, time, os
+port, n, fifo = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = []
+req = b"GET /0 HTTP/1.1\r\nHost: bench\r\n\r\n"
+ok = 0
+try:
+    while len(socks) < n:
+        batch = []
+        for _ in range(min(500, n - len(socks))):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(req)
+            batch.append(s)
+        for s in batch:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                piece = s.recv(4096)
+                if not piece:
+                    raise EOFError
+                data += piece
+            ok += 1
+        socks += batch
+except (OSError, EOFError):
+    pass  # the proxy's (or our) connection limit: report what is held
+with open(fifo, "w") as f:
+    f.write(f"{ok}\n")
+time.sleep(3600)
+PY
+        client=$!
+        held=$(head -n1 "$fifo")
+        sleep 1
+        after=$(rss_of "$pid")
+        kill "$client" 2>/dev/null || true
+        wait "$client" 2>/dev/null || true
+        per=$($py -c "print(f'{($after - $before) * 1024 / max($held, 1):.0f}')")
+        printf "%-8s held %6s  RSS %7s kB -> %7s kB   %6s bytes/connection\n" "$t" "$held" "$before" "$after" "$per"
+        sleep 1
+done
+}
+
+[ -z "${BENCH_SKIP_IDLE:-}" ] && measure_idle
+echo
 echo "== slipway-proxy benchmark ($(nproc) CPUs, $(date -u +%FT%TZ); wrk -t1 keep-alive, ${duration}s x $rounds rounds)"
 echo "   note: the machine may be shared with other work; compare ratios within one run."
 results=$work/results.txt
@@ -221,59 +280,4 @@ for (body, c) in sorted(data, key=lambda k: (k[0], k[1])):
 PY
 
 [ -f "$work/wrk-errors.txt" ] && { echo "wrk reported errors:"; grep -E "^---|Socket errors|Non-2xx" "$work/wrk-errors.txt"; }
-[ -n "${BENCH_SKIP_IDLE:-}" ] && exit 0
 
-# --- memory per idle keep-alive client connection -------------------------------------------------------
-rss_of() { # sum of VmRSS (kB) of a pid and its children
-        local total=0 p
-        for p in "$1" $(pgrep -P "$1" || true); do
-                total=$((total + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
-        done
-        echo "$total"
-}
-echo
-echo "== memory per idle keep-alive client connection ($idle connections, each after one request)"
-for t in nginx haproxy slipway; do
-        pid_var=${t}_pid
-        pid=${!pid_var}
-        before=$(rss_of "$pid")
-        fifo=$work/idle.$t
-        mkfifo "$fifo"
-        $py - "${target_port[$t]}" "$idle" "$fifo" <<'PY' &
-import socket, sys, time, os
-port, n, fifo = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-socks = []
-req = b"GET /0 HTTP/1.1\r\nHost: bench\r\n\r\n"
-ok = 0
-try:
-    while len(socks) < n:
-        batch = []
-        for _ in range(min(500, n - len(socks))):
-            s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(req)
-            batch.append(s)
-        for s in batch:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                piece = s.recv(4096)
-                if not piece:
-                    raise EOFError
-                data += piece
-            ok += 1
-        socks += batch
-except (OSError, EOFError):
-    pass  # the proxy's (or our) connection limit: report what is held
-with open(fifo, "w") as f:
-    f.write(f"{ok}\n")
-time.sleep(3600)
-PY
-        client=$!
-        held=$(head -n1 "$fifo")
-        sleep 1
-        after=$(rss_of "$pid")
-        kill "$client" 2>/dev/null || true
-        wait "$client" 2>/dev/null || true
-        per=$($py -c "print(f'{($after - $before) * 1024 / max($held, 1):.0f}')")
-        printf "%-8s held %6s  RSS %7s kB -> %7s kB   %6s bytes/connection\n" "$t" "$held" "$before" "$after" "$per"
-        sleep 1
-done

@@ -134,7 +134,10 @@ class _Handler(BaseHTTPRequestHandler):
         arg = parts[1] if len(parts) > 1 else "0"
         if head == "ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             return self._websocket()
-        n, digest = self._read_body()
+        if head == "reject":
+            n, digest = 0, ""
+        else:
+            n, digest = self._read_body()
         if head == "count":
             return self._send(200, str(_Handler.counter).encode(), "text/plain")
         if head == "id":
@@ -192,6 +195,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
+            return
+        if head == "reject":
+            # answers before reading the request body, then closes (like a 413 from a size check)
+            self.close_connection = True
+            self.send_response(413)
+            self.send_header("Content-Length", "9")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"too large")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            time.sleep(0.5)
             return
         if head == "dieheaders":
             self.close_connection = True

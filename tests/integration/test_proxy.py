@@ -286,6 +286,22 @@ def test_upstream_refused_dies_and_times_out(proxy, backends):
     # upstream closes without answering
     st, _, _, body = get(port, "/dieheaders")
     assert st == 502
+    # the upstream answers before reading a large upload: the client still gets that answer
+    with connect(port, 20) as s:
+        s.sendall(b"POST /reject HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (20 << 20))
+
+        def upload():
+            try:
+                for piece in pattern_stream(20 << 20):
+                    s.sendall(piece)
+            except OSError:
+                pass
+
+        up = threading.Thread(target=upload)
+        up.start()
+        st, h, _, body = Reader(s).response()
+        assert st == 413 and body == b"too large"
+        up.join(timeout=20)
     # the upstream never answers: 504 after --upstream-timeout (2 s)
     t0 = time.time()
     st, _, _, body = get(port, "/hang", timeout=10)
