@@ -160,6 +160,8 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 assert n == 1
                 st = d.cli("status")
                 assert st["proxy"]["running"] is True
+                # The restarted daemon found the proxy running and started no second one.
+                assert d.log().count("slipway-proxy serve --state-dir") == 1, d.log()
 
                 # Killed in the middle of a deploy: the restarted daemon fails it cleanly (its new instance
                 # stopped) and the live release keeps serving.
