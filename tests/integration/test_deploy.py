@@ -99,6 +99,26 @@ def test_missing_entrypoint_fails_with_exit_code(env):
         assert "exited with status" in doc["reason"]
 
 
+def test_crashed_instance_is_restarted(env):
+        d = env
+        d.cli("project", "create", "crash")
+        d.cli("component", "create", "crash/web", "--image", "web:1", "--health", "http:/healthz")
+        _, rel, _ = deploy(d, "crash/web", "development", "web:1")
+        url = ingress_url(d, "crash", "web", "development")
+        inst = rel["instances"][0]
+        nspawn = instance_pid(d.state_dir, inst["id"])
+        payload = int(open(f"/proc/{nspawn}/task/{nspawn}/children").read().split()[0])
+
+        os.kill(payload, signal.SIGKILL)  # the app crashes; nspawn exits with it
+        assert wait_for(lambda: not pid_alive(nspawn), 10)
+        assert wait_for(lambda: http_get(url) == (200, "hello v1\n"), 30), "not restarted"
+        doc = release_doc(d, "crash", "web", rel["id"])
+        assert doc["status"] == "live"
+        assert [(i["id"], i["state"], i["restarts"]) for i in doc["instances"]] == [(inst["id"], "ready", 1)]
+        assert instance_pid(d.state_dir, inst["id"]) != nspawn
+        assert any("restarted" in l for l in doc["log"]), doc["log"]
+
+
 def test_environments_are_isolated(env):
         d = env
         d.cli("project", "create", "iso")
