@@ -206,3 +206,24 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
         finally:
                 stop_all(d)
                 d.stop()
+
+
+def test_deploy_bad_input(env):
+        from conftest import assert_clean_error
+        d = env
+        d.cli("project", "create", "bad")
+        d.cli("component", "create", "bad/web", "--image", "web:1")
+        cases = [
+                (("deploy", "nope/web", "development", "--image", "web:1"), ("project", "nope")),
+                (("deploy", "bad/nope", "development", "--image", "web:1"), ("component", "nope")),
+                (("deploy", "bad/web", "staging", "--image", "web:1"), ("environment", "staging")),
+                (("deploy", "bad/web", "development", "--image", "missing:9"), ("missing:9",)),
+                (("deploy", "bad/web", "Dev!", "--image", "web:1"), ("environment",)),
+        ]
+        for args, words in cases:
+                assert_clean_error(d.cli(*args, json=False, check=False), *words)
+        for args in (("deploy", "bad-web", "development"), ("deploy", "bad/web"), ("deploy", "bad/web", "x", "y")):
+                p = d.cli(*args, json=False, check=False)
+                assert p.returncode == 2 and p.stderr.startswith("Error: "), (args, p.stderr)
+        # Nothing was recorded for the refused requests.
+        assert d.cli("releases", "bad/web")["releases"] == []
