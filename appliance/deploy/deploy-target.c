@@ -143,6 +143,8 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         if (t->deploy_timeout_sec > DEPLOY_TIMEOUT_MAX_SEC)
                 t->deploy_timeout_sec = DEPLOY_TIMEOUT_MAX_SEC;
         t->memory_max = spec->memory_bytes;
+        t->cpu_quota_us = (uint64_t) spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
+        t->pids_max = spec->pids;
         return 0;
 }
 
@@ -349,6 +351,8 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
                 .gateway = net_subnet_host_address(&t->subnet),
                 .machine = p.machine,
                 .memory_max = t->memory_max,
+                .cpu_quota_us = t->cpu_quota_us,
+                .pids_max = t->pids_max,
         };
         for (size_t i = 0; i < n; i++) {
                 free(layers[i]);

@@ -41,7 +41,9 @@ typedef struct DeployTarget {
         int public_index;       /* index into ports of the ingress endpoint, -1: none */
         DeployHealth readiness, liveness;
         unsigned deploy_timeout_sec;
-        uint64_t memory_max;
+        uint64_t memory_max;    /* bytes, 0: none */
+        uint64_t cpu_quota_us;  /* per 100 ms, 0: none */
+        uint64_t pids_max;      /* 0: none */
 } DeployTarget;
 
 void deploy_target_done(DeployTarget *t);

@@ -37,6 +37,8 @@ typedef struct Worker {
         struct Worker *next;
 } Worker;
 
+static pthread_mutex_t address_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct Deployer {
         char *state_dir, *db_path, *layers_dir, *shim_dir, *instances_dir;
         ImageCatalog *catalog;
@@ -403,12 +405,16 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
                 return r;
         deploy_log_append(db, t.release_id, "image layers ready");
 
+        /* Deploys of other components in the same environment allocate too: pick and record at once. */
+        pthread_mutex_lock(&address_lock);
         r = instance_address_allocate(db, &t, &address);
-        if (r < 0) {
+        if (r >= 0)
+                r = instance_row_create(d, db, &t, address, &instance_id);
+        pthread_mutex_unlock(&address_lock);
+        if (r == -ENOSPC) {
                 set_reason(reason, "No free instance address in %s: %s.", t.environment, strerror(-r));
                 return r;
         }
-        r = instance_row_create(d, db, &t, address, &instance_id);
         if (r < 0)
                 return r;
         inet_ntop(AF_INET, &address, addr, sizeof addr);

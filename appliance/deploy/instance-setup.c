@@ -17,6 +17,7 @@
 #include "log.h"
 #include "macro.h"
 #include "netns.h"
+#include "nspawn.h"
 #include "overlay.h"
 #include "user-db.h"
 #include "veth.h"
@@ -181,6 +182,9 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         BundleMount mounts[] = {
                 { .destination = "/etc/hosts", .type = "bind", .source = hosts },
         };
+        /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
+         * elsewhere the limits are recorded in the spec but cannot be enforced. */
+        bool resources = (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
         BundleSpec spec = {
                 .rootfs = rootfs,
                 .args = args,
@@ -192,6 +196,10 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 .netns_path = netns_path,
                 .mounts = mounts,
                 .n_mounts = ELEMENTSOF(mounts),
+                .memory_max = resources ? p->memory_max : 0,
+                .cpu_quota_us = resources ? p->cpu_quota_us : 0,
+                .pids_max = resources ? p->pids_max : 0,
+                .cgroup_resources = resources,
         };
         r = bundle_write(bundle, &spec);
         if (r < 0) {
@@ -236,6 +244,8 @@ int instance_setup_start(const InstancePlan *p, Instance **ret) {
                 .bundle_dir = bundle,
                 .machine_name = p->machine,
                 .stop_signal = s > 0 ? s : 0,
+                .cgroup_resources = (p->memory_max || p->cpu_quota_us || p->pids_max) &&
+                                    nspawn_cgroup_resources_supported(),
         };
         return instance_start(&spec, ret);
 }

@@ -29,7 +29,9 @@ typedef struct InstancePlan {
         unsigned prefixlen;
         struct in_addr gateway;
         const char *machine;
-        uint64_t memory_max;             /* 0: none */
+        uint64_t memory_max;             /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
+        uint64_t cpu_quota_us;           /* per 100 ms; 0: none */
+        uint64_t pids_max;               /* 0: none */
 } InstancePlan;
 
 /* Directories, overlay mount at dir/rootfs, dir/hosts, dir/bundle/config.json, netns, veth.
