@@ -170,3 +170,13 @@ def release_doc(d, project, component, rid):
                                      headers={"Authorization": f"Bearer {d.token}"})
         with urllib.request.urlopen(req, timeout=10) as r:
                 return json.loads(r.read())
+
+
+def netns_http_get(netns, address, port, path="/", timeout=3):
+        """Body of GET http://address:port/path from inside netns ('' when it failed)."""
+        code = ("import urllib.request\n"
+                "try:\n print(urllib.request.urlopen('http://%s:%d%s', timeout=%d).read().decode(), end='')\n"
+                "except Exception as e: pass\n") % (address, port, path, timeout)
+        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code], capture_output=True,
+                           text=True, timeout=timeout + 10)
+        return p.stdout

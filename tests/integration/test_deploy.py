@@ -12,7 +12,7 @@ import time
 import pytest
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url, instance_pid,
-                         make_site, netns_connect, pid_alive, release_doc, stop_all, wait_for)
+                         make_site, netns_connect, netns_http_get, pid_alive, release_doc, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -135,6 +135,10 @@ def test_environments_are_isolated(env):
 
         # Inside development: its own service address answers (the proxy), production's does not.
         assert netns_connect(dev_ns, dev_svc, 8080)
+        assert netns_http_get(dev_ns, dev_svc, 8080) == "hello v1\n"
+        # Containers find components by name: /etc/hosts maps "web" to the environment's service address.
+        hosts = (d.state_dir / "instances" / str(dev["instances"][0]["id"]) / "hosts").read_text().split("\n")
+        assert any(l.split()[:2] == [dev_svc, "web"] for l in hosts if l.strip()), hosts
         assert not netns_connect(dev_ns, prod_svc, 8080)
         assert not netns_connect(dev_ns, prod_addr, 8080)
         # Both are served on their own ingress.
