@@ -28,16 +28,16 @@ enum { ARG_IMAGE = ARG_FIRST_COMMAND_OPTION, ARG_NO_WAIT, ARG_TIMEOUT, ARG_BUILD
 static uint64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
 int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         static const struct option options[] = {
                 CLI_COMMON_OPTIONS,
-                { "image", required_argument, NULL, ARG_IMAGE },
-                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "build", required_argument, NULL, ARG_BUILD },
+                {"image", required_argument, NULL, ARG_IMAGE},
+                {"no-wait", no_argument, NULL, ARG_NO_WAIT},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"build", required_argument, NULL, ARG_BUILD},
                 {},
         };
         _cleanup_json_ json_t *body = NULL, *reply = NULL;
@@ -68,8 +68,8 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                         errno = 0;
                         timeout = strtoul(optarg, &end, 10);
                         if (errno || !end || *end || timeout == 0 || timeout > 24UL * 3600UL)
-                                return cli_usage_error("deploy", "--timeout takes seconds (1..86400), not '%s'",
-                                                       optarg);
+                                return cli_usage_error(
+                                        "deploy", "--timeout takes seconds (1..86400), not '%s'", optarg);
                         break;
                 }
                 case ARG_BUILD:
@@ -86,12 +86,13 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         slash = strchr(target, '/');
         if (!slash || slash == target || !slash[1] || strchr(slash + 1, '/'))
                 return cli_usage_error("deploy", "'%s' is not PROJECT/COMPONENT", target);
-        proj = strndup(target, (size_t) (slash - target));
+        proj = strndup(target, (size_t)(slash - target));
         if (!proj)
                 return log_oom_cli();
         enc_p = http_url_encode(proj);
         enc_c = http_url_encode(slash + 1);
-        if (!enc_p || !enc_c || asprintf(&path, "/api/v1/projects/%s/components/%s/deploy", enc_p, enc_c) < 0)
+        if (!enc_p || !enc_c ||
+            asprintf(&path, "/api/v1/projects/%s/components/%s/deploy", enc_p, enc_c) < 0)
                 return log_oom_cli();
         body = json_pack("{s:s}", "env", env);
         if (!body || (image && json_object_set_new(body, "image", json_string(image)) < 0))
@@ -104,18 +105,19 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 if (c->json)
                         cli_print_json(reply);
                 else
-                        printf("Release %lld of %s to %s is pending.\n", (long long) id, target, env);
+                        printf("Release %lld of %s to %s is pending.\n", (long long)id, target, env);
                 return 0;
         }
 
         free(path);
         path = NULL;
-        if (asprintf(&path, "/api/v1/projects/%s/components/%s/releases/%lld", enc_p, enc_c, (long long) id) < 0)
+        if (asprintf(&path, "/api/v1/projects/%s/components/%s/releases/%lld", enc_p, enc_c, (long long)id) <
+            0)
                 return log_oom_cli();
-        uint64_t deadline = mono_ms() + (uint64_t) timeout * 1000ULL;
+        uint64_t deadline = mono_ms() + (uint64_t)timeout * 1000ULL;
         for (;;) {
                 const char *status;
-                struct timespec ts = { .tv_nsec = DEPLOY_POLL_MS * 1000000L };
+                struct timespec ts = {.tv_nsec = DEPLOY_POLL_MS * 1000000L};
 
                 json_decref(reply);
                 reply = NULL;
@@ -125,8 +127,9 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 if (streq(status, "live") || streq(status, "failed") || streq(status, "superseded"))
                         break;
                 if (mono_ms() >= deadline)
-                        return cli_error("Run the same command with --no-wait, or look at 'slipway releases'.",
-                                         "Release %lld is still %s after %lu s", (long long) id, status, timeout);
+                        return cli_error(
+                                "Run the same command with --no-wait, or look at 'slipway releases'.",
+                                "Release %lld is still %s after %lu s", (long long)id, status, timeout);
                 nanosleep(&ts, NULL);
         }
 
@@ -137,18 +140,20 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 return ok ? 0 : 1;
         }
         if (ok) {
-                printf("Release %lld of %s is live in %s.\n", (long long) id, target, env);
+                printf("Release %lld of %s is live in %s.\n", (long long)id, target, env);
                 return 0;
         }
         json_t *log = json_object_get(reply, "log");
         size_t n = json_array_size(log);
-        fprintf(stderr, "Error: release %lld of %s to %s failed: %s\n", (long long) id, target, env,
+        fprintf(stderr, "Error: release %lld of %s to %s failed: %s\n", (long long)id, target, env,
                 json_string_value(json_object_get(reply, "reason")) ?: "no reason recorded.");
-        printf("Deploy log of release %lld (last lines):\n", (long long) id);
+        printf("Deploy log of release %lld (last lines):\n", (long long)id);
         for (size_t i = n > DEPLOY_FAILED_LOG_LINES ? n - DEPLOY_FAILED_LOG_LINES : 0; i < n; i++)
                 printf("  %s\n", json_string_value(json_array_get(log, i)));
         fflush(stdout);
-        fprintf(stderr, "Hint: the previous release (if any) still serves; see the deploy log above and "
-                        "'slipway logs %s %s'.\n", target, env);
+        fprintf(stderr,
+                "Hint: the previous release (if any) still serves; see the deploy log above and "
+                "'slipway logs %s %s'.\n",
+                target, env);
         return 1;
 }

@@ -44,11 +44,11 @@ void deploy_target_done(DeployTarget *t) {
         free(t->digest);
         json_decref(t->spec);
         json_decref(t->image_config);
-        *t = (DeployTarget) {};
+        *t = (DeployTarget){};
 }
 
 static char *col_dup(sqlite3_stmt *st, int i) {
-        const char *s = (const char *) sqlite3_column_text(st, i);
+        const char *s = (const char *)sqlite3_column_text(st, i);
         return strdup(s ?: "");
 }
 
@@ -59,14 +59,15 @@ static int service_address(sqlite3 *db, DeployTarget *t) {
         size_t n = 0;
         int r, rc;
 
-        r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE component_id = ? AND environment_id = ?",
-                           &st);
+        r = sqlite_prepare(
+                db, "SELECT address FROM service_addresses WHERE component_id = ? AND environment_id = ?",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, t->component_id);
         sqlite3_bind_int64(st, 2, t->environment_id);
         if (sqlite3_step(st) == SQLITE_ROW)
-                return net_address_parse((const char *) sqlite3_column_text(st, 0) ?: "", &t->service);
+                return net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &t->service);
         sqlite3_finalize(TAKE_PTR(st));
 
         /* The model allocates it with the component; a row missing (older data) is added here. */
@@ -75,18 +76,20 @@ static int service_address(sqlite3 *db, DeployTarget *t) {
                 return r;
         sqlite3_bind_int64(st, 1, t->environment_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < ELEMENTSOF(used))
-                if (net_address_parse((const char *) sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
+                if (net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
                         n++;
         sqlite3_finalize(TAKE_PTR(st));
-        r = net_subnet_allocate_address(&t->subnet, DEPLOY_SERVICE_ADDRESS_FIRST, DEPLOY_SERVICE_ADDRESS_LAST, used,
-                                        n, &a);
+        r = net_subnet_allocate_address(&t->subnet, DEPLOY_SERVICE_ADDRESS_FIRST,
+                                        DEPLOY_SERVICE_ADDRESS_LAST, used, n, &a);
         if (r < 0)
                 return r;
         text = strdup(inet_ntoa(a));
         if (!text)
                 return -ENOMEM;
-        r = sqlite_prepare(db, "INSERT OR IGNORE INTO service_addresses (component_id, environment_id, address) "
-                               "VALUES (?, ?, ?)", &st);
+        r = sqlite_prepare(db,
+                           "INSERT OR IGNORE INTO service_addresses (component_id, environment_id, address) "
+                           "VALUES (?, ?, ?)",
+                           &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, t->component_id);
@@ -100,17 +103,19 @@ static int service_address(sqlite3 *db, DeployTarget *t) {
 }
 
 static void health_from_spec(const HealthCheck *c, DeployHealth *ret) {
-        *ret = (DeployHealth) {
+        *ret = (DeployHealth){
                 .enabled = c->kind == HEALTH_HTTP || c->kind == HEALTH_TCP,
                 .type = c->kind == HEALTH_HTTP ? PROBE_HTTP : PROBE_TCP,
                 .port = c->port,
                 .interval_ms = c->interval_ms ?: DEPLOY_PROBE_INTERVAL_DEFAULT_MS,
-                .timeout_ms = c->timeout_ms && c->timeout_ms <= PROBE_TIMEOUT_MAX_MS ? c->timeout_ms
-                                                                                     : DEPLOY_PROBE_TIMEOUT_DEFAULT_MS,
+                .timeout_ms = c->timeout_ms && c->timeout_ms <= PROBE_TIMEOUT_MAX_MS
+                                      ? c->timeout_ms
+                                      : DEPLOY_PROBE_TIMEOUT_DEFAULT_MS,
                 .initial_delay_ms = c->initial_delay_ms,
                 .success_threshold = c->success_threshold ?: 1,
                 .failure_threshold = c->failure_threshold ?: 1,
-                .grace_ms = c->kind == HEALTH_PROCESS ? (c->initial_delay_ms ?: DEPLOY_NO_PROBE_GRACE_MS) : 0,
+                .grace_ms =
+                        c->kind == HEALTH_PROCESS ? (c->initial_delay_ms ?: DEPLOY_NO_PROBE_GRACE_MS) : 0,
         };
         if (c->kind == HEALTH_PROCESS)
                 ret->initial_delay_ms = 0;
@@ -133,7 +138,7 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         t->public_index = -1;
         for (size_t i = 0; i < spec->n_endpoints && t->n_ports < DEPLOY_ENDPOINTS_MAX; i++) {
                 if (&spec->endpoints[i] == pub)
-                        t->public_index = (int) t->n_ports;
+                        t->public_index = (int)t->n_ports;
                 t->ports[t->n_ports++] = spec->endpoints[i].port;
         }
         health_from_spec(&spec->readiness, &t->readiness);
@@ -143,46 +148,47 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         if (t->deploy_timeout_sec > DEPLOY_TIMEOUT_MAX_SEC)
                 t->deploy_timeout_sec = DEPLOY_TIMEOUT_MAX_SEC;
         t->memory_max = spec->memory_bytes;
-        t->cpu_quota_us = (uint64_t) spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
+        t->cpu_quota_us = (uint64_t)spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
         t->pids_max = spec->pids;
         return 0;
 }
 
 int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        DeployTarget t = { .release_id = release_id };
+        DeployTarget t = {.release_id = release_id};
         const char *spec;
         int r;
 
-        r = sqlite_prepare(db,
-                           "SELECT r.component_id, r.environment_id, r.image_digest, r.spec, c.name, p.name, e.name, "
-                           "       e.bridge, e.subnet, e.ingress_port "
-                           "FROM releases r JOIN components c ON c.id = r.component_id "
-                           "JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = c.project_id "
-                           "WHERE r.id = ?",
-                           &st);
+        r = sqlite_prepare(
+                db,
+                "SELECT r.component_id, r.environment_id, r.image_digest, r.spec, c.name, p.name, e.name, "
+                "       e.bridge, e.subnet, e.ingress_port "
+                "FROM releases r JOIN components c ON c.id = r.component_id "
+                "JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = c.project_id "
+                "WHERE r.id = ?",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, release_id);
         if (sqlite3_step(st) != SQLITE_ROW) {
                 set_error(ret_error, "Release %lld, its component or its environment no longer exists.",
-                          (long long) release_id);
+                          (long long)release_id);
                 return -ENOENT;
         }
         t.component_id = sqlite3_column_int64(st, 0);
         t.environment_id = sqlite3_column_int64(st, 1);
         t.digest = col_dup(st, 2);
-        spec = (const char *) sqlite3_column_text(st, 3);
+        spec = (const char *)sqlite3_column_text(st, 3);
         t.component = col_dup(st, 4);
         t.project = col_dup(st, 5);
         t.environment = col_dup(st, 6);
         t.bridge = col_dup(st, 7);
-        t.ingress_port = (unsigned) sqlite3_column_int(st, 9);
+        t.ingress_port = (unsigned)sqlite3_column_int(st, 9);
         if (!t.digest || !t.component || !t.project || !t.environment || !t.bridge) {
                 deploy_target_done(&t);
                 return -ENOMEM;
         }
-        if (net_subnet_parse((const char *) sqlite3_column_text(st, 8) ?: "", &t.subnet) < 0) {
+        if (net_subnet_parse((const char *)sqlite3_column_text(st, 8) ?: "", &t.subnet) < 0) {
                 set_error(ret_error, "The environment %s has no valid subnet.", t.environment);
                 deploy_target_done(&t);
                 return -EBADMSG;
@@ -200,8 +206,8 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
 
         r = service_address(db, &t);
         if (r < 0) {
-                set_error(ret_error, "Cannot find or allocate the service address of %s in %s: %s.", t.component,
-                          t.environment, strerror(-r));
+                set_error(ret_error, "Cannot find or allocate the service address of %s in %s: %s.",
+                          t.component, t.environment, strerror(-r));
                 deploy_target_done(&t);
                 return r;
         }
@@ -219,7 +225,8 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
 
         r = oci_store_image_inspect(store, t->digest, &inspect, &err);
         if (r < 0) {
-                set_error(ret_error, "Cannot read the image %s: %s", t->digest, err.message[0] ? err.message : strerror(-r));
+                set_error(ret_error, "Cannot read the image %s: %s", t->digest,
+                          err.message[0] ? err.message : strerror(-r));
                 return r;
         }
         c = json_object_get(json_object_get(inspect, "config"), "config");
@@ -233,7 +240,7 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
                 char proto[8] = "";
                 if (sscanf(key, "%u/%7s", &port, proto) >= 1 && port > 0 && port <= 65535 &&
                     (!proto[0] || streq(proto, "tcp")) && t->n_ports < DEPLOY_ENDPOINTS_MAX)
-                        t->ports[t->n_ports++] = (uint16_t) port;
+                        t->ports[t->n_ports++] = (uint16_t)port;
         }
         if (t->n_ports > 0 && t->public_index < 0)
                 t->public_index = 0;
@@ -251,7 +258,7 @@ void deploy_plan_done(DeployPlan *p) {
         free(p->lowers);
         for (size_t i = 0; i < p->n_hosts; i++)
                 free(p->host_names[i]);
-        *p = (DeployPlan) {};
+        *p = (DeployPlan){};
 }
 
 int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
@@ -260,14 +267,14 @@ int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret
         char ifname[IFNAMSIZ];
         int r;
 
-        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long) instance_id) < 0)
+        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long)instance_id) < 0)
                 return -ENOMEM;
         r = net_ifname_from_key("swv", key, ifname);
         if (r < 0)
                 return r;
         if (ret_netns && asprintf(ret_netns, "slipway-%s", ifname + 3) < 0)
                 return -ENOMEM;
-        if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long) instance_id) < 0)
+        if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long)instance_id) < 0)
                 return -ENOMEM;
         if (ret_ifname && !(*ret_ifname = strdup(ifname)))
                 return -ENOMEM;
@@ -279,7 +286,8 @@ static int load_hosts(sqlite3 *db, const DeployTarget *t, DeployPlan *p) {
         int r, rc;
 
         r = sqlite_prepare(db,
-                           "SELECT c.name, s.address FROM service_addresses s JOIN components c ON c.id = s.component_id "
+                           "SELECT c.name, s.address FROM service_addresses s JOIN components c ON c.id = "
+                           "s.component_id "
                            "WHERE s.environment_id = ? ORDER BY c.name",
                            &st);
         if (r < 0)
@@ -287,12 +295,12 @@ static int load_hosts(sqlite3 *db, const DeployTarget *t, DeployPlan *p) {
         sqlite3_bind_int64(st, 1, t->environment_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->n_hosts < DEPLOY_HOSTS_MAX) {
                 struct in_addr a;
-                if (net_address_parse((const char *) sqlite3_column_text(st, 1) ?: "", &a) < 0)
+                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
                         continue;
                 p->host_names[p->n_hosts] = col_dup(st, 0);
                 if (!p->host_names[p->n_hosts])
                         return -ENOMEM;
-                p->hosts[p->n_hosts] = (NetHostsEntry) { .name = p->host_names[p->n_hosts], .address = a };
+                p->hosts[p->n_hosts] = (NetHostsEntry){.name = p->host_names[p->n_hosts], .address = a};
                 p->n_hosts++;
         }
         return 0;
@@ -309,7 +317,7 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
         r = deploy_instance_names(state_dir, instance_id, &p.netns, &p.host_ifname, &p.machine);
         if (r < 0)
                 goto fail;
-        if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long) instance_id) < 0 ||
+        if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long)instance_id) < 0 ||
             !(p.hostname = strdup(t->component))) {
                 r = -ENOMEM;
                 goto fail;
@@ -334,7 +342,7 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
         if (r < 0)
                 goto fail;
 
-        p.plan = (InstancePlan) {
+        p.plan = (InstancePlan){
                 .dir = p.dir,
                 .shim_dir = shim_dir,
                 .lowers = p.lowers,

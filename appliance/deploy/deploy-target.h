@@ -19,13 +19,13 @@
 #define DEPLOY_HOSTS_MAX 512U
 
 typedef struct DeployHealth {
-        bool enabled;          /* false: none (readiness = still running after a grace period) */
+        bool enabled; /* false: none (readiness = still running after a grace period) */
         ProbeType type;
         char path[PROBE_PATH_MAX];
         uint16_t port;
         unsigned interval_ms, timeout_ms, initial_delay_ms;
         unsigned success_threshold, failure_threshold;
-        unsigned grace_ms;     /* !enabled: ready when still running after this long (0: at once) */
+        unsigned grace_ms; /* !enabled: ready when still running after this long (0: at once) */
 } DeployHealth;
 
 typedef struct DeployTarget {
@@ -34,16 +34,16 @@ typedef struct DeployTarget {
         NetSubnet subnet;
         unsigned ingress_port;
         struct in_addr service;
-        json_t *spec;           /* the release's spec snapshot */
-        json_t *image_config;   /* the image config's "config" object (may be NULL until loaded) */
+        json_t *spec;         /* the release's spec snapshot */
+        json_t *image_config; /* the image config's "config" object (may be NULL until loaded) */
         uint16_t ports[DEPLOY_ENDPOINTS_MAX];
         size_t n_ports;
-        int public_index;       /* index into ports of the ingress endpoint, -1: none */
+        int public_index; /* index into ports of the ingress endpoint, -1: none */
         DeployHealth readiness, liveness;
         unsigned deploy_timeout_sec;
-        uint64_t memory_max;    /* bytes, 0: none */
-        uint64_t cpu_quota_us;  /* per 100 ms, 0: none */
-        uint64_t pids_max;      /* 0: none */
+        uint64_t memory_max;   /* bytes, 0: none */
+        uint64_t cpu_quota_us; /* per 100 ms, 0: none */
+        uint64_t pids_max;     /* 0: none */
 } DeployTarget;
 
 void deploy_target_done(DeployTarget *t);

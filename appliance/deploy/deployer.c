@@ -16,16 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "deploy-target.h"
 #include "env-network.h"
 #include "fs-util.h"
 #include "instance-setup.h"
+#include "json-util.h"
 #include "log.h"
 #include "overlay.h"
 #include "proxy-client.h"
 #include "proxy-sync.h"
-#include "bridge.h"
-#include "json-util.h"
 #include "sqlite-util.h"
 #include "supervisor.h"
 
@@ -68,13 +68,13 @@ static void set_reason(char **reason, const char *fmt, ...) {
 static uint64_t now_usec(void) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
-        return (uint64_t) tv.tv_sec * 1000000ULL + (uint64_t) tv.tv_usec;
+        return (uint64_t)tv.tv_sec * 1000000ULL + (uint64_t)tv.tv_usec;
 }
 
 static uint64_t mono_msec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
 int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) {
@@ -90,12 +90,12 @@ int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) {
                 return -ENOMEM;
         if (strlen(line) > DEPLOY_LOG_LINE_MAX)
                 line[DEPLOY_LOG_LINE_MAX] = 0;
-        log_debug("release %lld: %s", (long long) release_id, line);
+        log_debug("release %lld: %s", (long long)release_id, line);
         r = sqlite_prepare(db, "INSERT INTO deploy_log (release_id, at, line) VALUES (?, ?, ?)", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, release_id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) now_usec());
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)now_usec());
         sqlite3_bind_text(st, 3, line, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
@@ -134,7 +134,7 @@ static int release_set_status(sqlite3 *db, int64_t id, const char *status, const
         else
                 sqlite3_bind_null(st, 2);
         if (final) {
-                sqlite3_bind_int64(st, 3, (sqlite3_int64) (now_usec() / 1000000ULL));
+                sqlite3_bind_int64(st, 3, (sqlite3_int64)(now_usec() / 1000000ULL));
                 sqlite3_bind_int64(st, 4, id);
         } else
                 sqlite3_bind_int64(st, 3, id);
@@ -148,7 +148,7 @@ static int instance_set_state(sqlite3 *db, int64_t id, const char *state) {
 
 /* The last lines of an instance's stderr (else stdout), joined with " | ", for a failure reason. */
 static char *log_tail(const char *dir) {
-        static const char *const files[] = { INSTANCE_STDERR_LOG, INSTANCE_STDOUT_LOG };
+        static const char *const files[] = {INSTANCE_STDERR_LOG, INSTANCE_STDOUT_LOG};
 
         for (size_t f = 0; f < ELEMENTSOF(files); f++) {
                 _cleanup_free_ char *path = path_join(dir, files[f]);
@@ -165,7 +165,7 @@ static char *log_tail(const char *dir) {
                 size = lseek(fd, 0, SEEK_END);
                 if (size <= 0)
                         continue;
-                if (lseek(fd, size > (off_t) sizeof buf - 1 ? size - (off_t) sizeof buf + 1 : 0, SEEK_SET) < 0)
+                if (lseek(fd, size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0, SEEK_SET) < 0)
                         continue;
                 n = loop_read(fd, buf, sizeof buf - 1);
                 if (n <= 0)
@@ -184,7 +184,7 @@ static char *log_tail(const char *dir) {
                 for (char *p = start; *p; p++)
                         if (*p == '\n')
                                 *p = '|';
-                        else if ((unsigned char) *p < ' ')
+                        else if ((unsigned char)*p < ' ')
                                 *p = ' ';
                 return strdup(start);
         }
@@ -205,13 +205,14 @@ static int instance_address_allocate(sqlite3 *db, const DeployTarget *t, struct 
                 return r;
         sqlite3_bind_int64(st, 1, t->environment_id);
         while (sqlite3_step(st) == SQLITE_ROW && n < ELEMENTSOF(used))
-                if (net_address_parse((const char *) sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
+                if (net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
                         n++;
-        return net_subnet_allocate_address(&t->subnet, DEPLOY_INSTANCE_ADDRESS_FIRST, DEPLOY_INSTANCE_ADDRESS_LAST,
-                                           used, n, ret);
+        return net_subnet_allocate_address(&t->subnet, DEPLOY_INSTANCE_ADDRESS_FIRST,
+                                           DEPLOY_INSTANCE_ADDRESS_LAST, used, n, ret);
 }
 
-static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, struct in_addr a, int64_t *ret) {
+static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, struct in_addr a,
+                               int64_t *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *netns = NULL, *dir = NULL;
         char addr[INET_ADDRSTRLEN];
@@ -219,13 +220,15 @@ static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, 
         int r, rc;
 
         inet_ntop(AF_INET, &a, addr, sizeof addr);
-        r = sqlite_prepare(db, "INSERT INTO instances (release_id, address, netns, dir, state, created_at) "
-                               "VALUES (?, ?, '', '', 'starting', ?)", &st);
+        r = sqlite_prepare(db,
+                           "INSERT INTO instances (release_id, address, netns, dir, state, created_at) "
+                           "VALUES (?, ?, '', '', 'starting', ?)",
+                           &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, t->release_id);
         sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64) (now_usec() / 1000000ULL));
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)(now_usec() / 1000000ULL));
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return sqlite_to_errno(rc);
@@ -235,7 +238,7 @@ static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, 
         r = deploy_instance_names(d->state_dir, id, &netns, NULL, NULL);
         if (r < 0)
                 return r;
-        if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) id) < 0)
+        if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long)id) < 0)
                 return -ENOMEM;
         r = sqlite_prepare(db, "UPDATE instances SET netns = ?, dir = ? WHERE id = ?", &st);
         if (r < 0)
@@ -250,23 +253,24 @@ static int instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, 
         return 0;
 }
 
-/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns.  graceful:
+/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns. graceful:
  * its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a new instance
  * that never got a request). */
-static void instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle, bool graceful) {
+static void instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
+                            bool graceful) {
         _cleanup_free_ char *netns = NULL, *ifname = NULL;
         _cleanup_instance_ Instance *i = handle;
 
         if (!i && d->supervisor)
                 i = supervisor_release(d->supervisor, instance_id);
         if (!i)
-                (void) instance_adopt(dir, &i);
+                (void)instance_adopt(dir, &i);
         if (i && graceful)
-                (void) instance_stop(i, 0, DEPLOY_STOP_GRACE_MS);
+                (void)instance_stop(i, 0, DEPLOY_STOP_GRACE_MS);
         else if (i)
-                (void) instance_kill(i);
+                (void)instance_kill(i);
         if (deploy_instance_names(d->state_dir, instance_id, &netns, &ifname, NULL) >= 0)
-                (void) instance_setup_teardown(dir, netns, ifname);
+                (void)instance_setup_teardown(dir, netns, ifname);
 }
 
 static bool stopping(Deployer *d) {
@@ -274,7 +278,7 @@ static bool stopping(Deployer *d) {
 }
 
 static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
 }
 
@@ -283,10 +287,11 @@ static void sleep_ms(unsigned ms) {
 static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance *inst, const char *dir,
                       struct in_addr address, char **reason) {
         const DeployHealth *h = &t->readiness;
-        uint64_t deadline = mono_msec() + (uint64_t) t->deploy_timeout_sec * 1000ULL, start = mono_msec();
+        uint64_t deadline = mono_msec() + (uint64_t)t->deploy_timeout_sec * 1000ULL, start = mono_msec();
         char addr[INET_ADDRSTRLEN], last[PROBE_MESSAGE_MAX + 64] = "no probe ran";
         unsigned ok = 0, attempt = 0, answered_bad = 0;
-        uint16_t port = h->port ?: (t->n_ports > 0 ? t->ports[t->public_index >= 0 ? t->public_index : 0] : 0);
+        uint16_t port =
+                h->port ?: (t->n_ports > 0 ? t->ports[t->public_index >= 0 ? t->public_index : 0] : 0);
         bool probing = h->enabled && port > 0;
 
         inet_ntop(AF_INET, &address, addr, sizeof addr);
@@ -299,11 +304,12 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                 if (instance_status(inst, &state, &status) >= 0 && state != INSTANCE_RUNNING) {
                         _cleanup_free_ char *tail = log_tail(dir);
                         if (state == INSTANCE_EXITED)
-                                set_reason(reason, "The instance exited with status %d before it was ready%s%s", status,
-                                         tail ? "; its last output: " : ".", tail ?: "");
+                                set_reason(reason,
+                                           "The instance exited with status %d before it was ready%s%s",
+                                           status, tail ? "; its last output: " : ".", tail ?: "");
                         else
                                 set_reason(reason, "The instance stopped before it was ready%s%s",
-                                         tail ? "; its last output: " : ".", tail ?: "");
+                                           tail ? "; its last output: " : ".", tail ?: "");
                         return -ECHILD;
                 }
                 if (stopping(d)) {
@@ -312,7 +318,8 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                 }
                 if (!probing) {
                         if (mono_msec() - start >= h->grace_ms) {
-                                deploy_log_append(db, t->release_id, "readiness: no probe; still running after %u ms",
+                                deploy_log_append(db, t->release_id,
+                                                  "readiness: no probe; still running after %u ms",
                                                   h->grace_ms);
                                 return 0;
                         }
@@ -320,8 +327,10 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                         continue;
                 }
                 if (mono_msec() >= deadline) {
-                        set_reason(reason, "The readiness check did not pass within the deploy timeout of %u s "
-                                         "(last result: %s).", t->deploy_timeout_sec, last);
+                        set_reason(reason,
+                                   "The readiness check did not pass within the deploy timeout of %u s "
+                                   "(last result: %s).",
+                                   t->deploy_timeout_sec, last);
                         return -ETIMEDOUT;
                 }
                 ProbeSpec ps = {
@@ -340,17 +349,20 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                 snprintf(last, sizeof last, "%s", pr.message);
                 deploy_log_append(db, t->release_id, "readiness %s probe #%u to %s:%u%s: %s",
                                   probe_type_to_string(h->type), attempt, addr, port,
-                                  h->type == PROBE_HTTP ? h->path : "", r >= 0 && pr.healthy ? "healthy" : pr.message);
+                                  h->type == PROBE_HTTP ? h->path : "",
+                                  r >= 0 && pr.healthy ? "healthy" : pr.message);
                 if (r >= 0 && pr.healthy) {
                         if (++ok >= h->success_threshold)
                                 return 0;
                         answered_bad = 0;
                 } else {
                         ok = 0;
-                        /* Not listening yet is normal while it starts; answering "unhealthy" failure_threshold
-                         * times in a row is a verdict, no need to wait for the deploy timeout. */
+                        /* Not listening yet is normal while it starts; answering "unhealthy"
+                         * failure_threshold times in a row is a verdict, no need to wait for the deploy
+                         * timeout. */
                         if (r >= 0 && pr.http_status > 0 && ++answered_bad >= h->failure_threshold) {
-                                set_reason(reason, "The readiness check failed %u times in a row (last result: %s).",
+                                set_reason(reason,
+                                           "The readiness check failed %u times in a row (last result: %s).",
                                            answered_bad, pr.message);
                                 return -EIO;
                         }
@@ -360,9 +372,10 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                 /* While it is not listening yet (refused), look again soon: a deploy waits on this. */
                 uint64_t spent = mono_msec() - t0, interval = h->interval_ms;
                 if (r >= 0 && !pr.healthy && pr.error == ECONNREFUSED)
-                        interval = MIN(interval, (uint64_t) DEPLOY_PROBE_STARTUP_INTERVAL_MS);
+                        interval = MIN(interval, (uint64_t)DEPLOY_PROBE_STARTUP_INTERVAL_MS);
                 if (spent < interval)
-                        sleep_ms((unsigned) MIN(interval - spent, deadline > mono_msec() ? deadline - mono_msec() : 0));
+                        sleep_ms((unsigned)MIN(interval - spent,
+                                               deadline > mono_msec() ? deadline - mono_msec() : 0));
         }
 }
 
@@ -397,7 +410,8 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
 
         r = image_catalog_prepare_layers(d->catalog, t.digest, &oerr);
         if (r < 0) {
-                set_reason(reason, "Cannot prepare the image's layers: %s", oerr.message[0] ? oerr.message : strerror(-r));
+                set_reason(reason, "Cannot prepare the image's layers: %s",
+                           oerr.message[0] ? oerr.message : strerror(-r));
                 return r;
         }
         r = deploy_target_load_image(&t, d->store, reason);
@@ -418,7 +432,8 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         if (r < 0)
                 return r;
         inet_ntop(AF_INET, &address, addr, sizeof addr);
-        r = deploy_plan_build(db, &t, d->state_dir, d->layers_dir, d->shim_dir, d->store, instance_id, address, &plan);
+        r = deploy_plan_build(db, &t, d->state_dir, d->layers_dir, d->shim_dir, d->store, instance_id,
+                              address, &plan);
         if (r < 0) {
                 set_reason(reason, "Cannot plan the instance: %s.", strerror(-r));
                 goto fail;
@@ -431,13 +446,13 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
                 set_reason(reason, "Cannot start the instance: %s.", strerror(-r));
                 goto fail;
         }
-        deploy_log_append(db, t.release_id, "instance %lld started at %s (machine %s)", (long long) instance_id, addr,
-                          plan.machine);
+        deploy_log_append(db, t.release_id, "instance %lld started at %s (machine %s)",
+                          (long long)instance_id, addr, plan.machine);
 
         r = wait_ready(d, db, &t, inst, plan.dir, address, reason);
         if (r < 0)
                 goto fail;
-        deploy_log_append(db, t.release_id, "instance %lld is ready", (long long) instance_id);
+        deploy_log_append(db, t.release_id, "instance %lld is ready", (long long)instance_id);
 
         /* The swap: routes to the new instance; returns once the old one's requests finished. */
         r = proxy_sync_routes_apply(d->state_dir, &t, address, true, reason);
@@ -452,17 +467,18 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         r = sqlite_begin(db);
         if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                if (sqlite_prepare(db,
-                                   "SELECT i.id, i.dir FROM instances i JOIN releases r ON r.id = i.release_id "
-                                   "WHERE r.component_id = ? AND r.environment_id = ? AND r.id != ? "
-                                   "AND i.state IN ('starting', 'ready', 'draining')",
-                                   &st) >= 0) {
+                if (sqlite_prepare(
+                            db,
+                            "SELECT i.id, i.dir FROM instances i JOIN releases r ON r.id = i.release_id "
+                            "WHERE r.component_id = ? AND r.environment_id = ? AND r.id != ? "
+                            "AND i.state IN ('starting', 'ready', 'draining')",
+                            &st) >= 0) {
                         sqlite3_bind_int64(st, 1, t.component_id);
                         sqlite3_bind_int64(st, 2, t.environment_id);
                         sqlite3_bind_int64(st, 3, t.release_id);
                         while (sqlite3_step(st) == SQLITE_ROW && n_old < ELEMENTSOF(old)) {
                                 old[n_old].id = sqlite3_column_int64(st, 0);
-                                old[n_old].dir = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                                old[n_old].dir = strdup((const char *)sqlite3_column_text(st, 1) ?: "");
                                 if (old[n_old].dir)
                                         n_old++;
                         }
@@ -470,8 +486,9 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
                 for (size_t k = 0; k < n_old && r >= 0; k++)
                         r = instance_set_state(db, old[k].id, "draining");
                 if (r >= 0)
-                        r = exec_sql(db, "UPDATE releases SET status = 'superseded' WHERE component_id = ? AND "
-                                         "environment_id = ? AND status = 'live'",
+                        r = exec_sql(db,
+                                     "UPDATE releases SET status = 'superseded' WHERE component_id = ? AND "
+                                     "environment_id = ? AND status = 'live'",
                                      t.component_id, t.environment_id, NULL);
                 if (r >= 0)
                         r = instance_set_state(db, instance_id, "ready");
@@ -489,12 +506,12 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
                 set_reason(reason, "Cannot record the new release: %s.", strerror(-r));
                 goto fail;
         }
-        deploy_log_append(db, t.release_id, "release %lld is live", (long long) t.release_id);
+        deploy_log_append(db, t.release_id, "release %lld is live", (long long)t.release_id);
 
         for (size_t k = 0; k < n_old; k++) {
                 instance_retire(d, old[k].id, old[k].dir, NULL, true);
                 instance_set_state(db, old[k].id, "stopped");
-                deploy_log_append(db, t.release_id, "previous instance %lld stopped", (long long) old[k].id);
+                deploy_log_append(db, t.release_id, "previous instance %lld stopped", (long long)old[k].id);
                 free(old[k].dir);
         }
         return 1;
@@ -504,11 +521,11 @@ fail:
                 free(old[k].dir);
         if (instance_id > 0) {
                 _cleanup_free_ char *dir = NULL;
-                if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
+                if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long)instance_id) >= 0)
                         instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
                 instance_set_state(db, instance_id, "failed");
                 deploy_log_append(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
-                                  (long long) instance_id, plan.dir ?: "");
+                                  (long long)instance_id, plan.dir ?: "");
         }
         return r < 0 ? r : -EIO;
 }
@@ -522,18 +539,19 @@ static void *worker_main(void *userdata) {
 
         r = sqlite_open(d->db_path, &db);
         if (r < 0) {
-                log_error_errno(r, "Deploy of release %lld: cannot open the database: %m", (long long) w->release_id);
+                log_error_errno(r, "Deploy of release %lld: cannot open the database: %m",
+                                (long long)w->release_id);
                 goto done;
         }
         r = deploy_run(w, db, &reason);
         if (r < 0) {
                 if (!reason)
                         set_reason(&reason, "The deploy failed: %s.", strerror(-r));
-                log_info("Release %lld failed: %s", (long long) w->release_id, strempty(reason));
+                log_info("Release %lld failed: %s", (long long)w->release_id, strempty(reason));
                 deploy_log_append(db, w->release_id, "failed: %s", strempty(reason));
                 release_set_status(db, w->release_id, "failed", reason);
         } else
-                log_info("Release %lld is live.", (long long) w->release_id);
+                log_info("Release %lld is live.", (long long)w->release_id);
 done:
         __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
         if (d->wake)
@@ -621,8 +639,9 @@ void deployer_reconcile(void *userdata) {
                 return;
 
         /* Oldest pending release first; one deploy per (component, environment) at a time. */
-        if (sqlite_prepare(d->db, "SELECT id, component_id, environment_id FROM releases WHERE status = 'pending' "
-                                  "ORDER BY id",
+        if (sqlite_prepare(d->db,
+                           "SELECT id, component_id, environment_id FROM releases WHERE status = 'pending' "
+                           "ORDER BY id",
                            &st) < 0)
                 return;
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -635,7 +654,7 @@ void deployer_reconcile(void *userdata) {
                 w = calloc(1, sizeof *w);
                 if (!w)
                         return;
-                *w = (Worker) { .d = d, .release_id = id, .component_id = c, .environment_id = e };
+                *w = (Worker){.d = d, .release_id = id, .component_id = c, .environment_id = e};
                 if (release_set_status(d->db, id, "deploying", NULL) < 0) {
                         free(w);
                         continue;
@@ -656,32 +675,33 @@ int deployer_recover(Deployer *d) {
         int r;
 
         /* Deploys a killed daemon left half-way fail cleanly: their new instances go, the old stay. */
-        r = sqlite_prepare(d->db,
-                           "SELECT i.id, i.dir, r.id FROM instances i JOIN releases r ON r.id = i.release_id "
-                           "WHERE r.status = 'deploying' AND i.state IN ('starting', 'ready', 'draining')",
-                           &st);
+        r = sqlite_prepare(
+                d->db,
+                "SELECT i.id, i.dir, r.id FROM instances i JOIN releases r ON r.id = i.release_id "
+                "WHERE r.status = 'deploying' AND i.state IN ('starting', 'ready', 'draining')",
+                &st);
         if (r < 0)
                 return r;
         while (sqlite3_step(st) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(st, 0);
-                const char *dir = (const char *) sqlite3_column_text(st, 1);
+                const char *dir = (const char *)sqlite3_column_text(st, 1);
                 if (!isempty(dir))
                         instance_retire(d, id, dir, NULL, false);
                 instance_set_state(d->db, id, "failed");
         }
         sqlite3_finalize(TAKE_PTR(st));
-        r = sqlite_exec(d->db, "UPDATE releases SET status = 'failed', reason = 'slipwayd stopped during the "
-                               "deploy; deploy again.' WHERE status = 'deploying'");
+        r = sqlite_exec(d->db,
+                        "UPDATE releases SET status = 'failed', reason = 'slipwayd stopped during the "
+                        "deploy; deploy again.' WHERE status = 'deploying'");
         if (r < 0)
                 return r;
         /* Instances of superseded releases that were still draining: stop them now. */
-        r = sqlite_prepare(d->db,
-                           "SELECT i.id, i.dir FROM instances i WHERE i.state = 'draining'", &st);
+        r = sqlite_prepare(d->db, "SELECT i.id, i.dir FROM instances i WHERE i.state = 'draining'", &st);
         if (r < 0)
                 return r;
         while (sqlite3_step(st) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(st, 0);
-                const char *dir = (const char *) sqlite3_column_text(st, 1);
+                const char *dir = (const char *)sqlite3_column_text(st, 1);
                 if (!isempty(dir))
                         instance_retire(d, id, dir, NULL, false);
                 instance_set_state(d->db, id, "stopped");
@@ -705,13 +725,13 @@ int deployer_recover(Deployer *d) {
                 _cleanup_free_ char *e = NULL;
                 struct in_addr a;
 
-                if (net_address_parse((const char *) sqlite3_column_text(st, 1) ?: "", &a) < 0)
+                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
                         continue;
                 if (deploy_target_load(d->db, sqlite3_column_int64(st, 0), &t, &e) < 0 ||
                     deploy_target_load_image(&t, d->store, &e) < 0 ||
                     proxy_sync_routes_apply(d->state_dir, &t, a, false, &e) < 0)
                         log_warning("Cannot restore the routes of release %lld: %s",
-                                    (long long) sqlite3_column_int64(st, 0), strempty(e));
+                                    (long long)sqlite3_column_int64(st, 0), strempty(e));
         }
         sqlite3_finalize(TAKE_PTR(st));
 
@@ -760,7 +780,7 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                                 break;
                         v = nv;
                         v[n].id = sqlite3_column_int64(st, 0);
-                        v[n].dir = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                        v[n].dir = strdup((const char *)sqlite3_column_text(st, 1) ?: "");
                         if (!v[n].dir)
                                 break;
                         n++;
@@ -768,16 +788,16 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                 sqlite3_finalize(TAKE_PTR(st));
         }
         for (size_t i = 0; i < n; i++)
-                (void) instance_set_state(db, v[i].id, "stopped");
+                (void)instance_set_state(db, v[i].id, "stopped");
         supervisor_unlock(d->supervisor);
         /* All get their stop signal at once, then each is waited for (and killed after the grace period). */
         Instance **h = calloc(n ?: 1, sizeof *h);
         for (size_t i = 0; h && i < n; i++) {
                 h[i] = supervisor_release(d->supervisor, v[i].id);
                 if (!h[i])
-                        (void) instance_adopt(v[i].dir, &h[i]);
+                        (void)instance_adopt(v[i].dir, &h[i]);
                 if (h[i])
-                        (void) instance_stop_begin(h[i], 0);
+                        (void)instance_stop_begin(h[i], 0);
         }
         for (size_t i = 0; i < n; i++) {
                 instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true);
@@ -799,7 +819,7 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                         if (!ne || !nb)
                                 break;
                         envs[n_env] = sqlite3_column_int64(st, 0);
-                        bridges[n_env] = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                        bridges[n_env] = strdup((const char *)sqlite3_column_text(st, 1) ?: "");
                         if (!bridges[n_env])
                                 break;
                         n_env++;
@@ -813,15 +833,16 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                 json_array_foreach(routes, i, rt) {
                         const char *name = json_string_value(json_object_get(rt, "name"));
                         long long e;
-                        if (!name || (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1))
+                        if (!name ||
+                            (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1))
                                 continue;
                         for (size_t k = 0; k < n_env; k++)
                                 if (envs[k] == e)
-                                        (void) proxy_sync_route_remove(d->state_dir, name, false);
+                                        (void)proxy_sync_route_remove(d->state_dir, name, false);
                 }
         }
         for (size_t k = 0; k < n_env; k++) {
-                (void) net_bridge_delete(bridges[k]);
+                (void)net_bridge_delete(bridges[k]);
                 free(bridges[k]);
         }
         free(bridges);

@@ -53,7 +53,7 @@ static int load(sqlite3 *db, EnvNet **ret, size_t *ret_n) {
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 EnvNet *ne;
-                const char *subnet = (const char *) sqlite3_column_text(st, 2);
+                const char *subnet = (const char *)sqlite3_column_text(st, 2);
 
                 if (n >= ENV_NETWORK_ENVS_MAX) {
                         r = -E2BIG;
@@ -65,8 +65,8 @@ static int load(sqlite3 *db, EnvNet **ret, size_t *ret_n) {
                         goto fail;
                 }
                 e = ne;
-                e[n] = (EnvNet) { .id = sqlite3_column_int64(st, 0), .egress = sqlite3_column_int(st, 3) != 0 };
-                e[n].bridge = strdup((const char *) sqlite3_column_text(st, 1) ?: "");
+                e[n] = (EnvNet){.id = sqlite3_column_int64(st, 0), .egress = sqlite3_column_int(st, 3) != 0};
+                e[n].bridge = strdup((const char *)sqlite3_column_text(st, 1) ?: "");
                 n++;
                 if (!e[n - 1].bridge) {
                         r = -ENOMEM;
@@ -83,8 +83,9 @@ static int load(sqlite3 *db, EnvNet **ret, size_t *ret_n) {
                 }
                 sqlite3_reset(sa);
                 sqlite3_bind_int64(sa, 1, e[n - 1].id);
-                while ((rc = sqlite3_step(sa)) == SQLITE_ROW && e[n - 1].n_addrs < ENV_NETWORK_SERVICES_MAX) {
-                        const char *a = (const char *) sqlite3_column_text(sa, 0);
+                while ((rc = sqlite3_step(sa)) == SQLITE_ROW &&
+                       e[n - 1].n_addrs < ENV_NETWORK_SERVICES_MAX) {
+                        const char *a = (const char *)sqlite3_column_text(sa, 0);
                         if (a && net_address_parse(a, &e[n - 1].addrs[e[n - 1].n_addrs]) >= 0)
                                 e[n - 1].n_addrs++;
                 }
@@ -138,7 +139,7 @@ int env_network_apply(sqlite3 *db, char **ret_error) {
                         set_error(ret_error, r, "Cannot put the service addresses on %s: %s.", e[i].bridge);
                         goto finish;
                 }
-                b[i] = (NetRulesetBridge) {
+                b[i] = (NetRulesetBridge){
                         .name = e[i].bridge,
                         .subnet = e[i].subnet,
                         .service_addresses = e[i].addrs,
@@ -147,7 +148,7 @@ int env_network_apply(sqlite3 *db, char **ret_error) {
                 };
         }
         {
-                NetRuleset rs = { .bridges = b, .n_bridges = n };
+                NetRuleset rs = {.bridges = b, .n_bridges = n};
                 _cleanup_free_ char *err = NULL;
 
                 r = net_ruleset_apply(&rs, &err);

@@ -2,13 +2,13 @@
  * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent. */
 #include "instance-setup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,13 +113,15 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r >= 0)
                 r = mkdir_p(rootfs, 0755);
         if (r < 0)
-                return fail(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir, strerror(-r));
+                return fail(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir,
+                            strerror(-r));
 
         r = is_mounted(p->dir, rootfs);
         if (r < 0)
                 return fail(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
         if (r == 0) {
-                r = overlay_mount((const char *const *) p->lowers, p->n_lowers, upper, work, rootfs, p->shim_dir);
+                r = overlay_mount((const char *const *)p->lowers, p->n_lowers, upper, work, rootfs,
+                                  p->shim_dir);
                 if (r < 0)
                         return fail(ret_error, r, "Cannot mount the instance's root file system: %s.",
                                     strerror(-r));
@@ -141,7 +143,8 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 goto out;
         }
         if (n_args == 0) {
-                r = fail(ret_error, -EINVAL, "The image has neither an Entrypoint nor a Cmd: nothing to run.");
+                r = fail(ret_error, -EINVAL,
+                         "The image has neither an Entrypoint nor a Cmd: nothing to run.");
                 goto out;
         }
         bool have_path = false;
@@ -149,7 +152,8 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 have_path = have_path || strncmp(env[i], "PATH=", 5) == 0;
         if (!have_path && (r = strv_push(&env, &n_env, DEFAULT_PATH_ENV)) < 0)
                 goto out;
-        if (json_is_string(json_object_get(c, "WorkingDir")) && json_string_length(json_object_get(c, "WorkingDir")))
+        if (json_is_string(json_object_get(c, "WorkingDir")) &&
+            json_string_length(json_object_get(c, "WorkingDir")))
                 cwd = json_string_value(json_object_get(c, "WorkingDir"));
         if (json_is_string(json_object_get(c, "User")) && json_string_length(json_object_get(c, "User")))
                 user = json_string_value(json_object_get(c, "User"));
@@ -180,11 +184,12 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the file
          * is the instance's own, so a container that rewrites it only misleads itself. */
         BundleMount mounts[] = {
-                { .destination = "/etc/hosts", .type = "bind", .source = hosts },
+                {.destination = "/etc/hosts", .type = "bind", .source = hosts},
         };
         /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
          * elsewhere the limits are recorded in the spec but cannot be enforced. */
-        bool resources = (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
+        bool resources =
+                (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
         BundleSpec spec = {
                 .rootfs = rootfs,
                 .args = args,
@@ -222,7 +227,8 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         };
         r = net_veth_setup(&vc);
         if (r < 0) {
-                fail(ret_error, r, "Cannot connect the instance to the bridge %s: %s.", p->bridge, strerror(-r));
+                fail(ret_error, r, "Cannot connect the instance to the bridge %s: %s.", p->bridge,
+                     strerror(-r));
                 goto out;
         }
         r = 0;
@@ -275,7 +281,7 @@ int instance_setup_kill_leftovers(const char *netns) {
                 snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
                 if (stat(p, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
                         continue;
-                if (kill((pid_t) pid, SIGKILL) >= 0)
+                if (kill((pid_t)pid, SIGKILL) >= 0)
                         n++;
         }
         return n;
@@ -288,7 +294,7 @@ int instance_setup_teardown(const char *dir, const char *netns, const char *host
         if (!rootfs)
                 return -ENOMEM;
         if (netns)
-                (void) instance_setup_kill_leftovers(netns);
+                (void)instance_setup_kill_leftovers(netns);
         if (is_mounted(dir, rootfs) > 0) {
                 k = overlay_umount(rootfs);
                 if (k < 0)

@@ -14,13 +14,13 @@
 #define INSTANCE_ARGS_MAX 1024U
 
 typedef struct InstancePlan {
-        const char *dir;                 /* DIR/instances/<id> */
-        const char *shim_dir;            /* overlay_shim_ensure() directory (empty /usr) */
-        char *const *lowers;             /* cached layer directories, lowest first */
+        const char *dir;      /* DIR/instances/<id> */
+        const char *shim_dir; /* overlay_shim_ensure() directory (empty /usr) */
+        char *const *lowers;  /* cached layer directories, lowest first */
         size_t n_lowers;
-        json_t *image_config;            /* the image config's "config" object; may be NULL */
+        json_t *image_config; /* the image config's "config" object; may be NULL */
         const char *hostname;
-        const NetHostsEntry *hosts;      /* the environment's component names → service addresses */
+        const NetHostsEntry *hosts; /* the environment's component names → service addresses */
         size_t n_hosts;
         const char *netns;
         const char *host_ifname;
@@ -29,9 +29,9 @@ typedef struct InstancePlan {
         unsigned prefixlen;
         struct in_addr gateway;
         const char *machine;
-        uint64_t memory_max;             /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
-        uint64_t cpu_quota_us;           /* per 100 ms; 0: none */
-        uint64_t pids_max;               /* 0: none */
+        uint64_t memory_max;   /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
+        uint64_t cpu_quota_us; /* per 100 ms; 0: none */
+        uint64_t pids_max;     /* 0: none */
 } InstancePlan;
 
 /* Directories, overlay mount at dir/rootfs, dir/hosts, dir/bundle/config.json, netns, veth.

@@ -4,21 +4,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "deploy-target.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
 #include "proxy-client.h"
-#include "deploy-target.h"
 #include <arpa/inet.h>
 
 int proxy_sync_running(const char *state_dir) {
@@ -78,7 +78,7 @@ int proxy_sync_find_binary(const char *explicit_bin, const char *self_exe, char 
 int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
         _cleanup_free_ char *log_path = path_join(state_dir, "proxy.log");
         _cleanup_close_ int log_fd = -EBADF;
-        struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
         pid_t pid;
         int r;
 
@@ -89,7 +89,7 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
                 return r < 0 ? r : 0;
 
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        char *argv[] = { (char *) proxy_bin, (char *) "serve", (char *) "--state-dir", (char *) state_dir, NULL };
+        char *argv[] = {(char *)proxy_bin, (char *)"serve", (char *)"--state-dir", (char *)state_dir, NULL};
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         opts.stdout_fd = log_fd;
         opts.stderr_fd = log_fd;
@@ -98,7 +98,7 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
         opts.wait_for_exec = true;
         pid = spawn_process(argv, &opts);
         if (pid < 0)
-                return (int) pid;
+                return (int)pid;
 
         for (unsigned waited = 0; waited < PROXY_START_TIMEOUT_MS; waited += 50) {
                 int status;
@@ -121,8 +121,9 @@ static int call(const char *state_dir, json_t *req, char **ret_error) {
         r = proxy_control_call(state_dir, req, &reply);
         if (r < 0) {
                 if (ret_error)
-                        *ret_error = strdup(r == -ENOENT || r == -ECONNREFUSED ? "slipway-proxy is not running"
-                                                                               : "slipway-proxy did not answer");
+                        *ret_error =
+                                strdup(r == -ENOENT || r == -ECONNREFUSED ? "slipway-proxy is not running"
+                                                                          : "slipway-proxy did not answer");
                 return r;
         }
         if (!json_is_true(json_object_get(reply, "ok"))) {
@@ -135,12 +136,12 @@ static int call(const char *state_dir, json_t *req, char **ret_error) {
         return 0;
 }
 
-int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool wait_drained, char **ret_error) {
+int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool wait_drained,
+                         char **ret_error) {
         _cleanup_json_ json_t *route = NULL, *req = NULL;
 
         route = json_pack("{s:s,s:s,s:b,s:[s],s:i}", "name", spec->name, "listen", spec->listen, "strip",
-                          spec->strip, "targets", spec->target, "drain_timeout",
-                          PROXY_DRAIN_TIMEOUT_SEC);
+                          spec->strip, "targets", spec->target, "drain_timeout", PROXY_DRAIN_TIMEOUT_SEC);
         if (!route)
                 return -ENOMEM;
         if (spec->path && json_object_set_new(route, "path", json_string(spec->path)) < 0)
@@ -152,8 +153,8 @@ int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool
 }
 
 int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_drained) {
-        _cleanup_json_ json_t *req = json_pack("{s:s,s:s,s:b}", "cmd", "route-rm", "name", name, "wait_drained",
-                                               wait_drained);
+        _cleanup_json_ json_t *req =
+                json_pack("{s:s,s:s,s:b}", "cmd", "route-rm", "name", name, "wait_drained", wait_drained);
         _cleanup_free_ char *err = NULL;
         int r;
 
@@ -165,15 +166,17 @@ int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_d
         return r;
 }
 
-static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64], char ret_ing[static 64]) {
-        snprintf(ret_svc, 64, "svc-%lld-%lld-%u", (long long) t->environment_id, (long long) t->component_id, port);
-        snprintf(ret_ing, 64, "ing-%lld-%lld", (long long) t->environment_id, (long long) t->component_id);
+static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64],
+                        char ret_ing[static 64]) {
+        snprintf(ret_svc, 64, "svc-%lld-%lld-%u", (long long)t->environment_id, (long long)t->component_id,
+                 port);
+        snprintf(ret_ing, 64, "ing-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
 }
 
 /* Points the component's service routes and its ingress route at address; with wait, returns once
  * requests to the replaced targets have drained. */
 int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
-                        char **ret_error) {
+                            char **ret_error) {
         char inst[INET_ADDRSTRLEN], svc[INET_ADDRSTRLEN];
         int r;
 
@@ -185,22 +188,24 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                 route_names(t, t->ports[k], svc_name, ing_name);
                 snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
                 snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
-                r = proxy_sync_route_set(state_dir,
-                                         &(ProxyRouteSpec) { .name = svc_name, .listen = listen, .target = target },
-                                         wait, ret_error);
+                r = proxy_sync_route_set(
+                        state_dir, &(ProxyRouteSpec){.name = svc_name, .listen = listen, .target = target},
+                        wait, ret_error);
                 if (r < 0)
                         return r;
-                if ((int) k != t->public_index || t->ingress_port == 0)
+                if ((int)k != t->public_index || t->ingress_port == 0)
                         continue;
                 snprintf(listen, sizeof listen, "0.0.0.0:%u", t->ingress_port);
                 snprintf(path, sizeof path, "/%s/%s", t->project, t->component);
                 r = proxy_sync_route_set(state_dir,
-                                         &(ProxyRouteSpec) { .name = ing_name, .listen = listen, .path = path,
-                                                             .strip = true, .target = target },
+                                         &(ProxyRouteSpec){.name = ing_name,
+                                                           .listen = listen,
+                                                           .path = path,
+                                                           .strip = true,
+                                                           .target = target},
                                          wait, ret_error);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
-

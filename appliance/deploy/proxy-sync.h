@@ -23,15 +23,16 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin);
 
 typedef struct ProxyRouteSpec {
         const char *name;
-        const char *listen;  /* "ADDR:PORT" */
-        const char *path;    /* NULL: any */
+        const char *listen; /* "ADDR:PORT" */
+        const char *path;   /* NULL: any */
         bool strip;
-        const char *target;  /* "ADDR:PORT" */
+        const char *target; /* "ADDR:PORT" */
 } ProxyRouteSpec;
 
 /* route-set; with wait_drained it returns once requests on the replaced targets finished (or hit the
  * drain timeout).  ret_error (may be NULL) gets the proxy's message on failure. */
-int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool wait_drained, char **ret_error);
+int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool wait_drained,
+                         char **ret_error);
 /* route-rm; 0 also when the route did not exist. */
 int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_drained);
 
@@ -39,5 +40,5 @@ struct DeployTarget;
 /* The component's routes, pointed at an instance address: per endpoint port the in-environment route
  * SERVICE_ADDR:PORT → ADDR:PORT, and for the public endpoint the ingress route 0.0.0.0:INGRESS_PORT path
  * /<project>/<component> (stripped) → ADDR:PORT.  With wait, returns once the replaced targets drained. */
-int proxy_sync_routes_apply(const char *state_dir, const struct DeployTarget *t, struct in_addr address, bool wait,
-                        char **ret_error);
+int proxy_sync_routes_apply(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
+                            bool wait, char **ret_error);

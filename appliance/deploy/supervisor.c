@@ -40,7 +40,7 @@ struct Supervisor {
 static uint64_t mono_msec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
 void supervisor_lock(Supervisor *s) {
@@ -69,7 +69,7 @@ static Supervised *add(Supervisor *s, int64_t id) {
         if (!n)
                 return NULL;
         s->items = n;
-        n[s->n_items] = (Supervised) { .id = id };
+        n[s->n_items] = (Supervised){.id = id};
         return &n[s->n_items++];
 }
 
@@ -121,10 +121,10 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         if (r >= 0)
                 r = deploy_target_load_image(&t, s->store, &err);
         if (r >= 0)
-                r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store, instance_id, a,
-                                      &plan);
+                r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store,
+                                      instance_id, a, &plan);
         if (r >= 0 && instance_setup_kill_leftovers(plan.netns) > 0) {
-                struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 }; /* let the kernel release the ports */
+                struct timespec ts = {.tv_nsec = 200 * 1000 * 1000}; /* let the kernel release the ports */
                 nanosleep(&ts, NULL);
         }
         if (r >= 0)
@@ -132,19 +132,20 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         if (r >= 0)
                 r = instance_setup_start(&plan.plan, &e->inst);
         if (r < 0) {
-                deploy_log_append(db, release_id, "supervisor: cannot restart instance %lld: %s", (long long) instance_id,
-                                  err ?: strerror(-r));
+                deploy_log_append(db, release_id, "supervisor: cannot restart instance %lld: %s",
+                                  (long long)instance_id, err ?: strerror(-r));
                 return r;
         }
         if (sqlite_prepare(db, "UPDATE instances SET restarts = restarts + 1 WHERE id = ?", &st) >= 0) {
                 sqlite3_bind_int64(st, 1, instance_id);
-                (void) sqlite3_step(st);
+                (void)sqlite3_step(st);
         }
-        deploy_log_append(db, release_id, "supervisor: instance %lld restarted", (long long) instance_id);
+        deploy_log_append(db, release_id, "supervisor: instance %lld restarted", (long long)instance_id);
         return 0;
 }
 
-static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Supervised *e, bool *ret_probed) {
+static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Supervised *e,
+                        bool *ret_probed) {
         _cleanup_(deploy_target_done) DeployTarget t = {};
         _cleanup_free_ char *err = NULL;
 
@@ -154,7 +155,8 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
         if (deploy_target_load(db, release_id, &t, &err) < 0 || !t.liveness.enabled)
                 return true;
         e->next_probe_ms = mono_msec() + t.liveness.interval_ms;
-        uint16_t port = t.liveness.port ?: (t.n_ports > 0 ? t.ports[t.public_index >= 0 ? t.public_index : 0] : 0);
+        uint16_t port =
+                t.liveness.port ?: (t.n_ports > 0 ? t.ports[t.public_index >= 0 ? t.public_index : 0] : 0);
         if (port == 0)
                 return true;
         ProbeSpec ps = {
@@ -171,8 +173,8 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
                 return true;
         }
         e->failures++;
-        deploy_log_append(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port, e->failures,
-                          t.liveness.failure_threshold, pr.message);
+        deploy_log_append(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port,
+                          e->failures, t.liveness.failure_threshold, pr.message);
         return e->failures < t.liveness.failure_threshold;
 }
 
@@ -182,16 +184,17 @@ static void tick(Supervisor *s, sqlite3 *db) {
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_items; i++)
                 s->items[i].seen = false;
-        if (sqlite_prepare(db,
-                           "SELECT i.id, i.release_id, i.dir, i.address, i.restarts FROM instances i "
-                           "JOIN releases r ON r.id = i.release_id WHERE i.state = 'ready' AND r.status = 'live'",
-                           &st) < 0)
+        if (sqlite_prepare(
+                    db,
+                    "SELECT i.id, i.release_id, i.dir, i.address, i.restarts FROM instances i "
+                    "JOIN releases r ON r.id = i.release_id WHERE i.state = 'ready' AND r.status = 'live'",
+                    &st) < 0)
                 goto finish;
         while (sqlite3_step(st) == SQLITE_ROW) {
                 int64_t id = sqlite3_column_int64(st, 0), release_id = sqlite3_column_int64(st, 1);
-                const char *dir = (const char *) sqlite3_column_text(st, 2) ?: "";
-                _cleanup_free_ char *address = strdup((const char *) sqlite3_column_text(st, 3) ?: "");
-                unsigned restarts = (unsigned) sqlite3_column_int(st, 4);
+                const char *dir = (const char *)sqlite3_column_text(st, 2) ?: "";
+                _cleanup_free_ char *address = strdup((const char *)sqlite3_column_text(st, 3) ?: "");
+                unsigned restarts = (unsigned)sqlite3_column_int(st, 4);
                 Supervised *e = find(s, id);
                 InstanceState state = INSTANCE_GONE;
                 int status = -1;
@@ -209,32 +212,36 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 if (fresh && !e->inst) {
                         int r = instance_adopt(dir, &e->inst);
                         if (r < 0)
-                                log_info("Instance %lld is no longer running (%s); restarting it.", (long long) id,
-                                         strerror(-r));
+                                log_info("Instance %lld is no longer running (%s); restarting it.",
+                                         (long long)id, strerror(-r));
                         else
-                                log_info("Adopted instance %lld (pid %d).", (long long) id,
-                                         (int) instance_pid(e->inst));
+                                log_info("Adopted instance %lld (pid %d).", (long long)id,
+                                         (int)instance_pid(e->inst));
                 }
                 if (e->inst && instance_status(e->inst, &state, &status) < 0)
                         state = INSTANCE_GONE;
                 if (state == INSTANCE_RUNNING && !liveness_ok(db, release_id, address, e, &probed)) {
-                        deploy_log_append(db, release_id, "supervisor: instance %lld failed its liveness check; "
-                                                          "restarting it", (long long) id);
-                        (void) instance_kill(e->inst);
+                        deploy_log_append(db, release_id,
+                                          "supervisor: instance %lld failed its liveness check; "
+                                          "restarting it",
+                                          (long long)id);
+                        (void)instance_kill(e->inst);
                         state = INSTANCE_GONE;
                 }
                 if (state == INSTANCE_RUNNING)
                         continue;
                 if (e->inst) {
                         if (state == INSTANCE_EXITED)
-                                deploy_log_append(db, release_id, "supervisor: instance %lld exited with status %d",
-                                                  (long long) id, status);
+                                deploy_log_append(db, release_id,
+                                                  "supervisor: instance %lld exited with status %d",
+                                                  (long long)id, status);
                         else
-                                deploy_log_append(db, release_id, "supervisor: instance %lld is gone", (long long) id);
+                                deploy_log_append(db, release_id, "supervisor: instance %lld is gone",
+                                                  (long long)id);
                         instance_free(TAKE_PTR(e->inst));
                         /* Back off: 1 s, 2 s, 4 s, … up to a minute, by how often it was restarted. */
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts, 16U);
-                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t) SUPERVISOR_BACKOFF_MAX_MS);
+                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t)SUPERVISOR_BACKOFF_MAX_MS);
                         if (!fresh)
                                 continue;
                 }
@@ -243,7 +250,7 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 e->failures = 0;
                 if (restart(s, db, id, release_id, address, e) < 0) {
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts + 1, 16U);
-                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t) SUPERVISOR_BACKOFF_MAX_MS);
+                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t)SUPERVISOR_BACKOFF_MAX_MS);
                 }
         }
         /* Instances no longer ready (retired by a deploy) are not ours to watch any more. */

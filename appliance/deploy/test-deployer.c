@@ -11,8 +11,8 @@
 #include "component-spec.h"
 #include "deploy-target.h"
 #include "fs-util.h"
-#include "json-util.h"
 #include "ifname.h"
+#include "json-util.h"
 #include "model.h"
 #include "netns.h"
 #include "proxy-sync.h"
@@ -30,8 +30,8 @@
 static char tmpdir[] = "/tmp/test-deployer-XXXXXX";
 
 static void test_find_binary(void) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *engine = NULL, *proxy_dir = NULL, *proxy = NULL,
-                            *self = NULL, *want = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *engine = NULL, *proxy_dir = NULL,
+                            *proxy = NULL, *self = NULL, *want = NULL;
 
         CHECK(proxy_sync_find_binary("/opt/x/slipway-proxy", "/whatever/slipwayd", &a) == 0);
         CHECK(streq(a, "/opt/x/slipway-proxy"));
@@ -76,7 +76,7 @@ static void test_target(void) {
         ModelEnvironment e = {};
         ModelComponent c = {};
         NetSubnet host;
-        char *envs[] = { "development", "production" };
+        char *envs[] = {"development", "production"};
         int64_t rid;
 
         CHECK(dbp && spec);
@@ -96,7 +96,8 @@ static void test_target(void) {
         spec_json = component_spec_format(spec);
         CHECK(spec_json);
         CHECK(model_component_create(db, p.id, "web", "web:1", spec_json, &c) == 0);
-        CHECK(model_release_create(db, c.id, e.id, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        CHECK(model_release_create(db, c.id, e.id,
+                                   "sha256:0000000000000000000000000000000000000000000000000000000000000000",
                                    spec_json, &rid) == 0);
 
         CHECK(deploy_target_load(db, rid, &t, &err) == 0);
@@ -112,7 +113,7 @@ static void test_target(void) {
         uint32_t host_part = ntohl(t.service.s_addr) & 0xff;
         CHECK(host_part >= 2 && host_part <= 99);
 
-        CHECK(deploy_target_load(db, rid + 100, &(DeployTarget) {}, NULL) == -ENOENT);
+        CHECK(deploy_target_load(db, rid + 100, &(DeployTarget){}, NULL) == -ENOENT);
 
         model_project_done(&p);
         model_environment_done(&e);
@@ -124,7 +125,7 @@ int main(void) {
         test_find_binary();
         test_instance_names();
         test_target();
-        (void) rm_rf(tmpdir);
+        (void)rm_rf(tmpdir);
         printf("test-deployer: OK\n");
         return 0;
 }

@@ -51,7 +51,8 @@ class _Build:
 def deploy_daemon(build_dir, state_dir, ingress_base):
         wrapper = Path(str(state_dir) + ".slipwayd.sh")
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(f'#!/bin/sh\nexec "{build_dir.slipwayd}" "$@" --ingress-base-port {ingress_base}\n')
+        wrapper.write_text(f'#!/bin/sh\nexec "{build_dir.slipwayd}" "$@" '
+                           f'--ingress-base-port {ingress_base}\n')
         wrapper.chmod(0o755)
         return Daemon(_Build(build_dir, wrapper), state_dir)
 
@@ -159,15 +160,15 @@ def netns_connect(netns, address, port, timeout=2):
                 "s=socket.socket(); s.settimeout(%d)\n"
                 "try:\n s.connect((%r,%d)); print('open')\n"
                 "except Exception as e: print('closed', e)\n") % (timeout, address, port)
-        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code], capture_output=True,
-                           text=True, timeout=timeout + 10)
+        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
+                           capture_output=True, text=True, timeout=timeout + 10)
         return p.stdout.strip().startswith("open")
 
 
 def release_doc(d, project, component, rid):
         """GET …/releases/ID: one release with its deploy log and instances."""
-        req = urllib.request.Request(f"{d.url}/api/v1/projects/{project}/components/{component}/releases/{rid}",
-                                     headers={"Authorization": f"Bearer {d.token}"})
+        path = f"/api/v1/projects/{project}/components/{component}/releases/{rid}"
+        req = urllib.request.Request(d.url + path, headers={"Authorization": f"Bearer {d.token}"})
         with urllib.request.urlopen(req, timeout=10) as r:
                 return json.loads(r.read())
 
@@ -177,6 +178,6 @@ def netns_http_get(netns, address, port, path="/", timeout=3):
         code = ("import urllib.request\n"
                 "try:\n print(urllib.request.urlopen('http://%s:%d%s', timeout=%d).read().decode(), end='')\n"
                 "except Exception as e: pass\n") % (address, port, path, timeout)
-        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code], capture_output=True,
-                           text=True, timeout=timeout + 10)
+        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
+                           capture_output=True, text=True, timeout=timeout + 10)
         return p.stdout

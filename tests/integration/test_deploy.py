@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url, instance_pid,
-                         make_site, netns_connect, netns_http_get, pid_alive, release_doc, stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
+                         instance_pid, make_site, netns_connect, netns_http_get, pid_alive, release_doc,
+                         stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,8 @@ def test_environments_are_isolated(env):
         assert netns_connect(dev_ns, dev_svc, 8080)
         assert netns_http_get(dev_ns, dev_svc, 8080) == "hello v1\n"
         # Containers find components by name: /etc/hosts maps "web" to the environment's service address.
-        hosts = (d.state_dir / "instances" / str(dev["instances"][0]["id"]) / "hosts").read_text().split("\n")
+        dev_dir = d.state_dir / "instances" / str(dev["instances"][0]["id"])
+        hosts = (dev_dir / "hosts").read_text().split("\n")
         assert any(l.split()[:2] == [dev_svc, "web"] for l in hosts if l.strip()), hosts
         assert not netns_connect(dev_ns, prod_svc, 8080)
         assert not netns_connect(dev_ns, prod_addr, 8080)
@@ -169,7 +171,8 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 time.sleep(2)  # a few supervisor ticks
                 rel2 = d.cli("releases", "adopt/web", "development")["releases"]
                 assert [r["status"] for r in rel2] == ["live"]
-                assert instance_pid(d.state_dir, inst["id"]) == pid and pid_alive(pid), "instance was restarted"
+                assert instance_pid(d.state_dir, inst["id"]) == pid and pid_alive(pid), \
+                        "instance was restarted"
                 assert http_get(url) == (200, "hello v1\n")
                 # No duplicate: exactly one nspawn runs this instance's bundle.
                 bundle = str(d.state_dir / "instances" / str(inst["id"]) / "bundle")
@@ -191,12 +194,14 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 # stopped) and the live release keeps serving.
                 build_image(d, make_site(tmp_path / "slow", "never ready", healthz=False), "web:slow")
                 pending = d.cli("deploy", "adopt/web", "development", "--image", "web:slow", "--no-wait")
-                doc = wait_for(lambda: (lambda r: r if r["status"] == "deploying" and r.get("instances") else None)(
-                        release_doc(d, "adopt", "web", pending["id"])), 30)
+                def started():
+                        r = release_doc(d, "adopt", "web", pending["id"])
+                        return r if r["status"] == "deploying" and r.get("instances") else None
+                doc = wait_for(started, 30)
                 assert doc, release_doc(d, "adopt", "web", pending["id"])
                 new_id = doc["instances"][0]["id"]
-                new_pid = wait_for(lambda: (d.state_dir / "instances" / str(new_id) / "instance.json").exists()
-                                   and instance_pid(d.state_dir, new_id), 10)
+                state_file = d.state_dir / "instances" / str(new_id) / "instance.json"
+                new_pid = wait_for(lambda: state_file.exists() and instance_pid(d.state_dir, new_id), 10)
                 d.proc.send_signal(signal.SIGKILL)
                 d.proc.wait()
                 d.start()
@@ -226,7 +231,8 @@ def test_deploy_bad_input(env):
         ]
         for args, words in cases:
                 assert_clean_error(d.cli(*args, json=False, check=False), *words)
-        for args in (("deploy", "bad-web", "development"), ("deploy", "bad/web"), ("deploy", "bad/web", "x", "y")):
+        usage = (("deploy", "bad-web", "development"), ("deploy", "bad/web"), ("deploy", "bad/web", "x", "y"))
+        for args in usage:
                 p = d.cli(*args, json=False, check=False)
                 assert p.returncode == 2 and p.stderr.startswith("Error: "), (args, p.stderr)
         # Nothing was recorded for the refused requests.

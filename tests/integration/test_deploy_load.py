@@ -1,14 +1,14 @@
 """The issue's key test: redeploying a component 20 times while wrk hammers its public URL gives not one
-failed request — every swap is health-gated, atomic in the proxy, and the old instance is stopped only after
-its requests drained."""
+failed request — every swap is health-gated, atomic in the proxy, and the old instance is stopped only
+after its requests drained."""
 
 import subprocess
 import time
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url, make_site,
-                         stop_all)
+from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
+                         make_site, stop_all)
 
 pytestmark = pytest.mark.slow
 

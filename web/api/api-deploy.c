@@ -28,7 +28,8 @@ static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
                 return r;
         r = model_component_get(db, p->id, req->segments[3], c);
         if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name, req->segments[3]);
+                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name,
+                         req->segments[3]);
                 http_reply_error(req->conn, 404, msg, "See 'slipway component list PROJECT'.");
                 return -404;
         }
@@ -40,9 +41,9 @@ static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
 }
 
 json_t *api_release_json(const ModelRelease *rel) {
-        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
-                         rel->environment_name, "image_digest", rel->image_digest, "status", rel->status, "reason",
-                         rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
+        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t)rel->id, "environment",
+                         rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
+                         "reason", rel->reason, "created_at", (json_int_t)rel->created_at, "finished_at",
                          rel->finished_at ? json_integer(rel->finished_at) : json_null());
 }
 
@@ -84,12 +85,14 @@ int api_component_deploy(HttpRequest *req) {
         if (isempty(image))
                 image = c.image_ref;
         if (isempty(image))
-                return http_reply_error(req->conn, 400, "The component has no image and the deploy names none.",
+                return http_reply_error(req->conn, 400,
+                                        "The component has no image and the deploy names none.",
                                         "Give --image IMAGE.");
         r = image_catalog_lookup(ctx->catalog, image, &rec, &err);
         if (r < 0) {
                 if (r == -ENOENT || !err.message[0])
-                        return http_reply_error(req->conn, 404, err.message[0] ? err.message : "No such image.",
+                        return http_reply_error(req->conn, 404,
+                                                err.message[0] ? err.message : "No such image.",
                                                 "See 'slipway image list'; import or build it first.");
                 return api_reply_error(req, r, &err, "Cannot look up the image");
         }
@@ -97,7 +100,8 @@ int api_component_deploy(HttpRequest *req) {
         image_record_done(&rec);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot create the release");
-        model_deploy_log_appendf(db, id, "deploy of %s/%s to %s requested (image %s)", p.name, c.name, e.name, image);
+        model_deploy_log_appendf(db, id, "deploy of %s/%s to %s requested (image %s)", p.name, c.name,
+                                 e.name, image);
         if (ctx->wake_engine)
                 ctx->wake_engine(ctx->wake_userdata);
 
@@ -156,10 +160,10 @@ int api_release_show(HttpRequest *req) {
         if (model_instance_list_by_release(db, rel.id, &inst, &n_inst) >= 0) {
                 json_t *a = json_array();
                 for (size_t i = 0; a && i < n_inst; i++)
-                        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t) inst[i].id,
-                                                           "address", inst[i].address, "netns", inst[i].netns,
-                                                           "state", inst[i].state, "restarts",
-                                                           (json_int_t) inst[i].restarts));
+                        json_array_append_new(
+                                a, json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)inst[i].id,
+                                             "address", inst[i].address, "netns", inst[i].netns, "state",
+                                             inst[i].state, "restarts", (json_int_t)inst[i].restarts));
                 json_object_set_new(reply, "instances", a);
                 model_instances_free(inst, n_inst);
         }
