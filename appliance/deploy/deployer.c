@@ -403,7 +403,7 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         deploy_log_append(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project, t.environment,
                           t.component);
 
-        r = env_network_apply(db, reason);
+        r = env_network_apply(db, 0, reason);
         if (r < 0)
                 return r;
         deploy_log_append(db, t.release_id, "network of %s ready (bridge %s)", t.environment, t.bridge);
@@ -708,7 +708,7 @@ int deployer_recover(Deployer *d) {
         }
         sqlite3_finalize(TAKE_PTR(st));
 
-        r = env_network_apply(d->db, &err);
+        r = env_network_apply(d->db, 0, &err);
         if (r < 0)
                 log_warning("Cannot restore the environment networks: %s", strempty(err));
 
@@ -840,6 +840,13 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                                 if (envs[k] == e)
                                         (void)proxy_sync_route_remove(d->state_dir, name, false);
                 }
+        }
+        /* The isolation rules without the project's bridges, then the bridges themselves. */
+        {
+                _cleanup_free_ char *err = NULL;
+                if (env_network_apply(db, project_id, &err) < 0)
+                        log_warning("Cannot update the isolation rules without project %s: %s", project,
+                                    strempty(err));
         }
         for (size_t k = 0; k < n_env; k++) {
                 (void)net_bridge_delete(bridges[k]);

@@ -39,15 +39,18 @@ static void env_nets_free(EnvNet *e, size_t n) {
         free(e);
 }
 
-static int load(sqlite3 *db, EnvNet **ret, size_t *ret_n) {
+static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *ret_n) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL, *sa = NULL;
         EnvNet *e = NULL;
         size_t n = 0;
         int r, rc;
 
-        r = sqlite_prepare(db, "SELECT id, bridge, subnet, egress FROM environments ORDER BY id", &st);
+        r = sqlite_prepare(
+                db, "SELECT id, bridge, subnet, egress FROM environments WHERE project_id != ? ORDER BY id",
+                &st);
         if (r < 0)
                 return r;
+        sqlite3_bind_int64(st, 1, exclude_project_id);
         r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE environment_id = ?", &sa);
         if (r < 0)
                 return r;
@@ -111,14 +114,14 @@ static int set_error(char **ret_error, int r, const char *fmt, const char *arg) 
         return r;
 }
 
-int env_network_apply(sqlite3 *db, char **ret_error) {
+int env_network_apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
         EnvNet *e = NULL;
         NetRulesetBridge *b = NULL;
         size_t n = 0;
         int r;
 
         pthread_mutex_lock(&apply_lock);
-        r = load(db, &e, &n);
+        r = load(db, exclude_project_id, &e, &n);
         if (r < 0) {
                 set_error(ret_error, r, "Cannot read the environments%s: %s.", "");
                 goto finish;
