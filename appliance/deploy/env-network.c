@@ -19,6 +19,7 @@
 
 #define ENV_NETWORK_ENVS_MAX 4096U
 #define ENV_NETWORK_SERVICES_MAX 254U
+#define ENV_NETWORK_STACK_SIZE (8U * 1024U * 1024U)
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -45,8 +46,17 @@ static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *r
         size_t n = 0;
         int r, rc;
 
+        /* Only environments something runs in (or is being deployed to) get a bridge: a project that was
+         * merely created costs no interface. */
         r = sqlite_prepare(
-                db, "SELECT id, bridge, subnet, egress FROM environments WHERE project_id != ? ORDER BY id",
+                db,
+                "SELECT e.id, e.bridge, e.subnet, e.egress FROM environments e WHERE e.project_id != ? "
+                "AND (EXISTS (SELECT 1 FROM releases r WHERE r.environment_id = e.id "
+                "             AND r.status IN ('deploying', 'live')) "
+                "  OR EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id "
+                "             WHERE r.environment_id = e.id "
+                "             AND i.state IN ('starting', 'ready', 'draining'))) "
+                "ORDER BY e.id",
                 &st);
         if (r < 0)
                 return r;
@@ -114,7 +124,7 @@ static int set_error(char **ret_error, int r, const char *fmt, const char *arg) 
         return r;
 }
 
-int env_network_apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
+static int apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
         EnvNet *e = NULL;
         NetRulesetBridge *b = NULL;
         size_t n = 0;
@@ -163,4 +173,36 @@ finish:
         free(b);
         env_nets_free(e, n);
         return r < 0 ? r : 0;
+}
+
+typedef struct ApplyArgs {
+        sqlite3 *db;
+        int64_t exclude_project_id;
+        char **ret_error;
+        int r;
+} ApplyArgs;
+
+static void *apply_thread(void *userdata) {
+        ApplyArgs *a = userdata;
+        a->r = apply(a->db, a->exclude_project_id, a->ret_error);
+        return NULL;
+}
+
+int env_network_apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
+        ApplyArgs a = {.db = db, .exclude_project_id = exclude_project_id, .ret_error = ret_error};
+        pthread_attr_t attr;
+        pthread_t t;
+        int k;
+
+        /* libnftables' parser recurses deeply: on a civetweb handler thread's small stack it overflows.  Run
+         * it on a thread of our own with a known, large stack. */
+        if (pthread_attr_init(&attr) != 0)
+                return -ENOMEM;
+        (void)pthread_attr_setstacksize(&attr, ENV_NETWORK_STACK_SIZE);
+        k = pthread_create(&t, &attr, apply_thread, &a);
+        pthread_attr_destroy(&attr);
+        if (k != 0)
+                return -k;
+        pthread_join(t, NULL);
+        return a.r;
 }

@@ -234,18 +234,6 @@ static int run(void) {
         if (r < 0)
                 log_warning_errno(r, "The image builder is not available; builds will be refused: %m");
 
-        /* The data plane: slipway-proxy outlives us, so a running one (ours from before a restart) is kept. */
-        self_exe = realpath("/proc/self/exe", NULL);
-        r = proxy_sync_find_binary(arg_proxy_bin, self_exe, &proxy_bin);
-        if (r < 0)
-                return log_oom();
-        r = proxy_sync_ensure_running(dir, proxy_bin);
-        if (r < 0)
-                log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m", proxy_bin,
-                                  arg_state_dir);
-        else if (r > 0)
-                log_info("Started %s serve --state-dir %s.", proxy_bin, arg_state_dir);
-
         r = deployer_new(&(DeployerConfig) {
                                  .state_dir = dir,
                                  .db_path = db_path,
@@ -257,10 +245,6 @@ static int run(void) {
                          &deployer);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot set up the deployer: %m.");
-        r = deployer_recover(deployer);
-        if (r < 0)
-                log_warning_errno(r, "Cannot restore deploys, routes and instances from the database: %m");
-        engine_set_reconcile(engine, deployer_reconcile, deployer);
 
         ctx = (ApiContext) {
                 .catalog = catalog,
@@ -316,6 +300,26 @@ static int run(void) {
                 http_server_stop(server);
                 return log_error_errno(r, "Error: cannot write %s/api.url: %m.", arg_state_dir);
         }
+
+        /* Only now that we serve (a daemon refused for a busy port starts nothing): the data plane —
+         * slipway-proxy outlives us, so a running one (ours from before a restart) is kept — then what the
+         * database says must run: failed-over deploys, networks, routes, adopted instances. */
+        self_exe = realpath("/proc/self/exe", NULL);
+        r = proxy_sync_find_binary(arg_proxy_bin, self_exe, &proxy_bin);
+        if (r < 0) {
+                http_server_stop(server);
+                return log_oom();
+        }
+        r = proxy_sync_ensure_running(dir, proxy_bin);
+        if (r < 0)
+                log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m", proxy_bin,
+                                  arg_state_dir);
+        else if (r > 0)
+                log_info("Started %s serve --state-dir %s.", proxy_bin, arg_state_dir);
+        r = deployer_recover(deployer);
+        if (r < 0)
+                log_warning_errno(r, "Cannot restore deploys, routes and instances from the database: %m");
+        engine_set_reconcile(engine, deployer_reconcile, deployer);
 
         (void) sd_notify(0, "READY=1\nSTATUS=Serving the API.");
         log_info("slipwayd ready on %s", final_url);

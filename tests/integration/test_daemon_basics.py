@@ -64,6 +64,17 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # slipwayd starts a slipway-proxy that outlives it by design; stop the one of this state dir.
+        for pid in os.listdir("/proc"):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if pid.isdigit() else []
+            except OSError:
+                continue
+            if argv and os.path.basename(argv[0]) == b"slipway-proxy" and str(self.state_dir).encode() in argv:
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         return self.proc.returncode
 
 
