@@ -85,3 +85,4 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
+int cmd_deploy(CliContext *c, int argc, char *argv[]);

@@ -20,6 +20,7 @@ static const char main_help[] =
         "  env list|create …                environments of a project, in promotion order\n"
         "  component create|list|show …     what runs: image, endpoints, health checks, resources\n"
         "  releases PROJECT/NAME [ENV]      release history\n"
+        "  deploy PROJECT/NAME ENV --image REF   blue/green deploy; waits until live or failed\n"
         "  url PROJECT/NAME ENV             public URLs\n"
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n\n"
         "Options:\n"
@@ -42,6 +43,7 @@ int main(int argc, char *argv[]) {
         } commands[] = {
                 { "status", cmd_status },
                 { "image", cmd_image },
+                { "deploy", cmd_deploy },
                 { "project", cmd_project },
                 { "env", cmd_env },
                 { "component", cmd_component },

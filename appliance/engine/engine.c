@@ -1,5 +1,5 @@
-/* sd-event main loop.  For now it only waits for signals and wake-ups; reconciliation of jobs
- * (builds, deploys) hooks into engine_on_wake() as those features land. */
+/* sd-event main loop: signals and wake-ups; every wake-up runs the reconcile pass (the deployer's), which
+ * starts and reaps the workers of pending jobs without blocking. */
 #include "engine.h"
 
 #include <errno.h>
@@ -15,6 +15,8 @@ struct Engine {
         sd_event *event;
         sd_event_source *sigterm, *sigint, *wake;
         int wake_fd;
+        void (*reconcile)(void *userdata);
+        void *reconcile_userdata;
 };
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -23,12 +25,14 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static int engine_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Engine *e = userdata;
         uint64_t v;
 
         /* Drain: many wakes before we run collapse into one pass. */
         if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
                 log_debug_errno(-errno, "Reading the wake-up eventfd failed: %m");
-        log_debug("Engine woken up; nothing to reconcile yet.");
+        if (e->reconcile)
+                e->reconcile(e->reconcile_userdata);
         return 0;
 }
 
@@ -90,6 +94,15 @@ Engine *engine_free(Engine *e) {
 
 int engine_run(Engine *e) {
         return sd_event_loop(e->event);
+}
+
+void engine_set_reconcile(Engine *e, void (*fn)(void *userdata), void *userdata) {
+        e->reconcile = fn;
+        e->reconcile_userdata = userdata;
+}
+
+sd_event *engine_event(Engine *e) {
+        return e->event;
 }
 
 void engine_wake(void *userdata) {

@@ -17,5 +17,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
 /* Runs until SIGTERM/SIGINT; returns 0 on a clean stop. */
 int engine_run(Engine *e);
 
+/* The reconcile pass run on every wake-up (the deployer's); must not block.  NULL: none. */
+void engine_set_reconcile(Engine *e, void (*fn)(void *userdata), void *userdata);
+/* The loop, for callers adding their own sources. */
+sd_event *engine_event(Engine *e);
+
 /* Thread-safe: asks the loop to reconcile soon (an eventfd write). */
 void engine_wake(void *userdata);

@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "builder.h"
+#include "deployer.h"
 #include "engine.h"
 #include "fs-util.h"
 #include "http-server.h"
@@ -18,6 +19,7 @@
 #include "layer-unpack.h"
 #include "log.h"
 #include "oci-store.h"
+#include "proxy-sync.h"
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
@@ -28,6 +30,7 @@
 
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
+static const char *arg_proxy_bin = NULL;
 static unsigned arg_ingress_base_port = MODEL_INGRESS_BASE_PORT_DEFAULT;
 
 static void help(void) {
@@ -97,7 +100,11 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 }
                 case ARG_PROXY_BIN:
-                        /* Accepted for the CLI contract; the proxy supervisor is not built yet. */
+                        if (isempty(optarg)) {
+                                fprintf(stderr, "Error: --proxy-bin needs the path of slipway-proxy.\n");
+                                return -EINVAL;
+                        }
+                        arg_proxy_bin = optarg;
                         break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
@@ -146,6 +153,8 @@ static int run(void) {
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
+        _cleanup_(deployer_freep) Deployer *deployer = NULL; /* after engine: freed before it */
+        _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
         ApiContext ctx = {};
         bool initialised;
@@ -225,6 +234,18 @@ static int run(void) {
         if (r < 0)
                 log_warning_errno(r, "The image builder is not available; builds will be refused: %m");
 
+        r = deployer_new(&(DeployerConfig) {
+                                 .state_dir = dir,
+                                 .db_path = db_path,
+                                 .catalog = catalog,
+                                 .store = store,
+                                 .wake = engine_wake,
+                                 .wake_userdata = engine,
+                         },
+                         &deployer);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot set up the deployer: %m.");
+
         ctx = (ApiContext) {
                 .catalog = catalog,
                 .store = store,
@@ -236,6 +257,8 @@ static int run(void) {
                 .wake_userdata = engine,
                 .db_path = db_path,
                 .ingress_base_port = arg_ingress_base_port,
+                .teardown_project = deployer_teardown_project,
+                .teardown_userdata = deployer,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,
@@ -278,6 +301,26 @@ static int run(void) {
                 return log_error_errno(r, "Error: cannot write %s/api.url: %m.", arg_state_dir);
         }
 
+        /* Only now that we serve (a daemon refused for a busy port starts nothing): the data plane —
+         * slipway-proxy outlives us, so a running one (ours from before a restart) is kept — then what the
+         * database says must run: failed-over deploys, networks, routes, adopted instances. */
+        self_exe = realpath("/proc/self/exe", NULL);
+        r = proxy_sync_find_binary(arg_proxy_bin, self_exe, &proxy_bin);
+        if (r < 0) {
+                http_server_stop(server);
+                return log_oom();
+        }
+        r = proxy_sync_ensure_running(dir, proxy_bin);
+        if (r < 0)
+                log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m", proxy_bin,
+                                  arg_state_dir);
+        else if (r > 0)
+                log_info("Started %s serve --state-dir %s.", proxy_bin, arg_state_dir);
+        r = deployer_recover(deployer);
+        if (r < 0)
+                log_warning_errno(r, "Cannot restore deploys, routes and instances from the database: %m");
+        engine_set_reconcile(engine, deployer_reconcile, deployer);
+
         (void) sd_notify(0, "READY=1\nSTATUS=Serving the API.");
         log_info("slipwayd ready on %s", final_url);
 
@@ -287,6 +330,9 @@ static int run(void) {
         api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
+        /* After the handlers (which may call it): workers finish or give up their current step; instances
+         * keep running for the next start. */
+        deployer = deployer_free(deployer);
         if (r < 0)
                 return log_error_errno(r, "Error: the event loop failed: %m.");
         log_info("slipwayd stopped.");

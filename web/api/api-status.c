@@ -3,6 +3,7 @@
 
 #include "http-response.h"
 #include "json-util.h"
+#include "proxy-sync.h"
 #include "sqlite-util.h"
 
 int api_status(HttpRequest *req) {
@@ -30,7 +31,7 @@ int api_status(HttpRequest *req) {
         j = json_pack("{s:{s:s,s:I,s:s,s:s},s:{s:b},s:I,s:I,s:I}",
                       "daemon", "version", SLIPWAY_VERSION, "pid", (json_int_t) ctx->pid, "state_dir",
                       ctx->state_dir, "api", ctx->api_url,
-                      "proxy", "running", 0,
+                      "proxy", "running", proxy_sync_running(ctx->state_dir) > 0,
                       "projects", (json_int_t) projects, "instances", (json_int_t) instances, "images", (json_int_t) images);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");

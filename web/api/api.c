@@ -26,6 +26,8 @@ const HttpRoute api_routes[] = {
         { "POST", "projects/*/components", api_component_create },
         { "GET", "projects/*/components/*", api_component_show },
         { "GET", "projects/*/components/*/releases", api_component_releases },
+        { "GET", "projects/*/components/*/releases/*", api_release_show },
+        { "POST", "projects/*/components/*/deploy", api_component_deploy },
         { "GET", "projects/*/components/*/url", api_component_url },
         { "GET", "projects/*/components/*/logs", api_component_logs },
 };

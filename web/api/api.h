@@ -60,6 +60,10 @@ int api_component_show(HttpRequest *req);
 int api_component_releases(HttpRequest *req);
 int api_component_url(HttpRequest *req);
 int api_component_logs(HttpRequest *req);
+int api_component_deploy(HttpRequest *req);
+int api_release_show(HttpRequest *req);
+/* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
+json_t *api_release_json(const ModelRelease *rel);
 
 /* Shared by the issue-5 handlers (api-projects.c). */
 /* Opens ctx->db_path; on failure sends 500/503 and returns the (negative) status sent. */

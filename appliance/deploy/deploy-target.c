@@ -1,0 +1,387 @@
+/* Release targets: the rows and spec of a release read into one struct, and an instance plan built from
+ * them.  Invariant: nothing here writes outside the service_addresses table (and only to add a missing
+ * address), so loading a target twice is harmless. */
+#include "deploy-target.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "component-spec.h"
+#include "deployer.h"
+#include "digest.h"
+#include "fs-util.h"
+#include "ifname.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "oci-store.h"
+#include "sqlite-util.h"
+
+#define IMAGE_CONFIG_MAX (4U * 1024U * 1024U)
+
+static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static int set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *m = NULL;
+
+        if (!ret_error || *ret_error)
+                return 0;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) >= 0)
+                *ret_error = m;
+        va_end(ap);
+        return 0;
+}
+
+void deploy_target_done(DeployTarget *t) {
+        free(t->project);
+        free(t->component);
+        free(t->environment);
+        free(t->bridge);
+        free(t->digest);
+        json_decref(t->spec);
+        json_decref(t->image_config);
+        *t = (DeployTarget){};
+}
+
+static char *col_dup(sqlite3_stmt *st, int i) {
+        const char *s = (const char *)sqlite3_column_text(st, i);
+        return strdup(s ?: "");
+}
+
+static int service_address(sqlite3 *db, DeployTarget *t) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct in_addr used[DEPLOY_SERVICE_ADDRESS_LAST + 1], a;
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        int r, rc;
+
+        r = sqlite_prepare(
+                db, "SELECT address FROM service_addresses WHERE component_id = ? AND environment_id = ?",
+                &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->component_id);
+        sqlite3_bind_int64(st, 2, t->environment_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                return net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &t->service);
+        sqlite3_finalize(TAKE_PTR(st));
+
+        /* The model allocates it with the component; a row missing (older data) is added here. */
+        r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE environment_id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->environment_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < ELEMENTSOF(used))
+                if (net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
+                        n++;
+        sqlite3_finalize(TAKE_PTR(st));
+        r = net_subnet_allocate_address(&t->subnet, DEPLOY_SERVICE_ADDRESS_FIRST,
+                                        DEPLOY_SERVICE_ADDRESS_LAST, used, n, &a);
+        if (r < 0)
+                return r;
+        text = strdup(inet_ntoa(a));
+        if (!text)
+                return -ENOMEM;
+        r = sqlite_prepare(db,
+                           "INSERT OR IGNORE INTO service_addresses (component_id, environment_id, address) "
+                           "VALUES (?, ?, ?)",
+                           &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->component_id);
+        sqlite3_bind_int64(st, 2, t->environment_id);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc);
+        t->service = a;
+        return 0;
+}
+
+static void health_from_spec(const HealthCheck *c, DeployHealth *ret) {
+        *ret = (DeployHealth){
+                .enabled = c->kind == HEALTH_HTTP || c->kind == HEALTH_TCP,
+                .type = c->kind == HEALTH_HTTP ? PROBE_HTTP : PROBE_TCP,
+                .port = c->port,
+                .interval_ms = c->interval_ms ?: DEPLOY_PROBE_INTERVAL_DEFAULT_MS,
+                .timeout_ms = c->timeout_ms && c->timeout_ms <= PROBE_TIMEOUT_MAX_MS
+                                      ? c->timeout_ms
+                                      : DEPLOY_PROBE_TIMEOUT_DEFAULT_MS,
+                .initial_delay_ms = c->initial_delay_ms,
+                .success_threshold = c->success_threshold ?: 1,
+                .failure_threshold = c->failure_threshold ?: 1,
+                .grace_ms =
+                        c->kind == HEALTH_PROCESS ? (c->initial_delay_ms ?: DEPLOY_NO_PROBE_GRACE_MS) : 0,
+        };
+        if (c->kind == HEALTH_PROCESS)
+                ret->initial_delay_ms = 0;
+        if (c->kind == HEALTH_HTTP)
+                snprintf(ret->path, sizeof ret->path, "%s", c->path[0] ? c->path : "/");
+}
+
+/* The release's spec snapshot (component-spec.h), every default filled. */
+static int parse_spec(DeployTarget *t, char **ret_error) {
+        _cleanup_free_ ComponentSpec *spec = calloc(1, sizeof *spec);
+        const SpecEndpoint *pub;
+        int r;
+
+        if (!spec)
+                return -ENOMEM;
+        r = component_spec_from_json(t->spec, spec, ret_error);
+        if (r < 0)
+                return r;
+        pub = component_spec_public_endpoint(spec);
+        t->public_index = -1;
+        for (size_t i = 0; i < spec->n_endpoints && t->n_ports < DEPLOY_ENDPOINTS_MAX; i++) {
+                if (&spec->endpoints[i] == pub)
+                        t->public_index = (int)t->n_ports;
+                t->ports[t->n_ports++] = spec->endpoints[i].port;
+        }
+        health_from_spec(&spec->readiness, &t->readiness);
+        health_from_spec(&spec->liveness, &t->liveness);
+        t->deploy_timeout_sec = spec->deploy_timeout_ms ? (spec->deploy_timeout_ms + 999) / 1000
+                                                        : DEPLOY_TIMEOUT_DEFAULT_SEC;
+        if (t->deploy_timeout_sec > DEPLOY_TIMEOUT_MAX_SEC)
+                t->deploy_timeout_sec = DEPLOY_TIMEOUT_MAX_SEC;
+        t->memory_max = spec->memory_bytes;
+        t->cpu_quota_us = (uint64_t)spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
+        t->pids_max = spec->pids;
+        return 0;
+}
+
+int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        DeployTarget t = {.release_id = release_id};
+        const char *spec;
+        int r;
+
+        r = sqlite_prepare(
+                db,
+                "SELECT r.component_id, r.environment_id, r.image_digest, r.spec, c.name, p.name, e.name, "
+                "       e.bridge, e.subnet, e.ingress_port "
+                "FROM releases r JOIN components c ON c.id = r.component_id "
+                "JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = c.project_id "
+                "WHERE r.id = ?",
+                &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, release_id);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+                set_error(ret_error, "Release %lld, its component or its environment no longer exists.",
+                          (long long)release_id);
+                return -ENOENT;
+        }
+        t.component_id = sqlite3_column_int64(st, 0);
+        t.environment_id = sqlite3_column_int64(st, 1);
+        t.digest = col_dup(st, 2);
+        spec = (const char *)sqlite3_column_text(st, 3);
+        t.component = col_dup(st, 4);
+        t.project = col_dup(st, 5);
+        t.environment = col_dup(st, 6);
+        t.bridge = col_dup(st, 7);
+        t.ingress_port = (unsigned)sqlite3_column_int(st, 9);
+        if (!t.digest || !t.component || !t.project || !t.environment || !t.bridge) {
+                deploy_target_done(&t);
+                return -ENOMEM;
+        }
+        if (net_subnet_parse((const char *)sqlite3_column_text(st, 8) ?: "", &t.subnet) < 0) {
+                set_error(ret_error, "The environment %s has no valid subnet.", t.environment);
+                deploy_target_done(&t);
+                return -EBADMSG;
+        }
+        t.spec = spec ? json_loads(spec, 0, NULL) : NULL;
+        if (!t.spec)
+                t.spec = json_object();
+        sqlite3_finalize(TAKE_PTR(st));
+        r = parse_spec(&t, ret_error);
+        if (r < 0) {
+                set_error(ret_error, "The release's spec is invalid: %s.", strerror(-r));
+                deploy_target_done(&t);
+                return r;
+        }
+
+        r = service_address(db, &t);
+        if (r < 0) {
+                set_error(ret_error, "Cannot find or allocate the service address of %s in %s: %s.",
+                          t.component, t.environment, strerror(-r));
+                deploy_target_done(&t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error) {
+        _cleanup_json_ json_t *inspect = NULL;
+        OciError err = {};
+        json_t *c, *exposed;
+        const char *key;
+        json_t *v;
+        int r;
+
+        r = oci_store_image_inspect(store, t->digest, &inspect, &err);
+        if (r < 0) {
+                set_error(ret_error, "Cannot read the image %s: %s", t->digest,
+                          err.message[0] ? err.message : strerror(-r));
+                return r;
+        }
+        c = json_object_get(json_object_get(inspect, "config"), "config");
+        json_decref(t->image_config);
+        t->image_config = c ? json_incref(c) : json_object();
+        if (t->n_ports > 0)
+                return 0;
+        exposed = json_object_get(t->image_config, "ExposedPorts");
+        json_object_foreach(exposed, key, v) {
+                unsigned port;
+                char proto[8] = "";
+                if (sscanf(key, "%u/%7s", &port, proto) >= 1 && port > 0 && port <= 65535 &&
+                    (!proto[0] || streq(proto, "tcp")) && t->n_ports < DEPLOY_ENDPOINTS_MAX)
+                        t->ports[t->n_ports++] = (uint16_t)port;
+        }
+        if (t->n_ports > 0 && t->public_index < 0)
+                t->public_index = 0;
+        return 0;
+}
+
+void deploy_plan_done(DeployPlan *p) {
+        free(p->dir);
+        free(p->netns);
+        free(p->host_ifname);
+        free(p->machine);
+        free(p->hostname);
+        for (size_t i = 0; i < p->n_lowers; i++)
+                free(p->lowers[i]);
+        free(p->lowers);
+        for (size_t i = 0; i < p->n_hosts; i++)
+                free(p->host_names[i]);
+        *p = (DeployPlan){};
+}
+
+int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
+                          char **ret_machine) {
+        _cleanup_free_ char *key = NULL;
+        char ifname[IFNAMSIZ];
+        int r;
+
+        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long)instance_id) < 0)
+                return -ENOMEM;
+        r = net_ifname_from_key("swv", key, ifname);
+        if (r < 0)
+                return r;
+        if (ret_netns && asprintf(ret_netns, "slipway-%s", ifname + 3) < 0)
+                return -ENOMEM;
+        if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long)instance_id) < 0)
+                return -ENOMEM;
+        if (ret_ifname && !(*ret_ifname = strdup(ifname)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int load_hosts(sqlite3 *db, const DeployTarget *t, DeployPlan *p) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = sqlite_prepare(db,
+                           "SELECT c.name, s.address FROM service_addresses s JOIN components c ON c.id = "
+                           "s.component_id "
+                           "WHERE s.environment_id = ? ORDER BY c.name",
+                           &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->environment_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->n_hosts < DEPLOY_HOSTS_MAX) {
+                struct in_addr a;
+                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
+                        continue;
+                p->host_names[p->n_hosts] = col_dup(st, 0);
+                if (!p->host_names[p->n_hosts])
+                        return -ENOMEM;
+                p->hosts[p->n_hosts] = (NetHostsEntry){.name = p->host_names[p->n_hosts], .address = a};
+                p->n_hosts++;
+        }
+        return 0;
+}
+
+int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir, const char *layers_dir,
+                      const char *shim_dir, OciStore *store, int64_t instance_id, struct in_addr address,
+                      DeployPlan *ret) {
+        char **layers = NULL, **diffs = NULL, **types = NULL;
+        DeployPlan p = {};
+        size_t n = 0;
+        int r;
+
+        r = deploy_instance_names(state_dir, instance_id, &p.netns, &p.host_ifname, &p.machine);
+        if (r < 0)
+                goto fail;
+        if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long)instance_id) < 0 ||
+            !(p.hostname = strdup(t->component))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = oci_store_image_layers(store, t->digest, &layers, &diffs, &types, &n);
+        if (r < 0)
+                goto fail;
+        p.lowers = calloc(n + 1, sizeof(char *));
+        if (!p.lowers) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+                p.lowers[i] = path_join(layers_dir, digest_hex(diffs[i]));
+                if (!p.lowers[i]) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                p.n_lowers++;
+        }
+        r = load_hosts(db, t, &p);
+        if (r < 0)
+                goto fail;
+
+        p.plan = (InstancePlan){
+                .dir = p.dir,
+                .shim_dir = shim_dir,
+                .lowers = p.lowers,
+                .n_lowers = p.n_lowers,
+                .image_config = t->image_config,
+                .hostname = p.hostname,
+                .hosts = p.hosts,
+                .n_hosts = p.n_hosts,
+                .netns = p.netns,
+                .host_ifname = p.host_ifname,
+                .bridge = t->bridge,
+                .address = address,
+                .prefixlen = t->subnet.prefixlen,
+                .gateway = net_subnet_host_address(&t->subnet),
+                .machine = p.machine,
+                .memory_max = t->memory_max,
+                .cpu_quota_us = t->cpu_quota_us,
+                .pids_max = t->pids_max,
+        };
+        for (size_t i = 0; i < n; i++) {
+                free(layers[i]);
+                free(diffs[i]);
+                free(types[i]);
+        }
+        free(layers);
+        free(diffs);
+        free(types);
+        *ret = p;
+        ret->plan.hosts = ret->hosts; /* it pointed into the local copy */
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++) {
+                free(layers ? layers[i] : NULL);
+                free(diffs ? diffs[i] : NULL);
+                free(types ? types[i] : NULL);
+        }
+        free(layers);
+        free(diffs);
+        free(types);
+        deploy_plan_done(&p);
+        return r;
+}

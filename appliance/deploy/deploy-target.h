@@ -1,0 +1,73 @@
+/* What one release needs to run: its rows (project, component, environment, service address) and the
+ * parts of its spec snapshot the deployer acts on (endpoints, health checks, deploy timeout), plus the
+ * InstancePlan for one of its instances.  Shared by the deployer workers and the supervisor. */
+#pragma once
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hosts-file.h"
+#include "image-catalog.h"
+#include "instance-setup.h"
+#include "probe.h"
+#include "subnet-pool.h"
+
+#define DEPLOY_ENDPOINTS_MAX 32U
+#define DEPLOY_HOSTS_MAX 512U
+
+typedef struct DeployHealth {
+        bool enabled; /* false: none (readiness = still running after a grace period) */
+        ProbeType type;
+        char path[PROBE_PATH_MAX];
+        uint16_t port;
+        unsigned interval_ms, timeout_ms, initial_delay_ms;
+        unsigned success_threshold, failure_threshold;
+        unsigned grace_ms; /* !enabled: ready when still running after this long (0: at once) */
+} DeployHealth;
+
+typedef struct DeployTarget {
+        int64_t release_id, component_id, environment_id;
+        char *project, *component, *environment, *bridge, *digest;
+        NetSubnet subnet;
+        unsigned ingress_port;
+        struct in_addr service;
+        json_t *spec;         /* the release's spec snapshot */
+        json_t *image_config; /* the image config's "config" object (may be NULL until loaded) */
+        uint16_t ports[DEPLOY_ENDPOINTS_MAX];
+        size_t n_ports;
+        int public_index; /* index into ports of the ingress endpoint, -1: none */
+        DeployHealth readiness, liveness;
+        unsigned deploy_timeout_sec;
+        uint64_t memory_max;   /* bytes, 0: none */
+        uint64_t cpu_quota_us; /* per 100 ms, 0: none */
+        uint64_t pids_max;     /* 0: none */
+} DeployTarget;
+
+void deploy_target_done(DeployTarget *t);
+/* Loads rows and spec; allocates the component's service address in the environment when it has none. */
+int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error);
+/* Reads the image config from the store and derives ports when the spec names none. */
+int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error);
+
+/* Everything an InstancePlan points to, owned. */
+typedef struct DeployPlan {
+        InstancePlan plan;
+        char *dir, *netns, *host_ifname, *machine, *hostname;
+        char **lowers;
+        size_t n_lowers;
+        NetHostsEntry hosts[DEPLOY_HOSTS_MAX];
+        char *host_names[DEPLOY_HOSTS_MAX];
+        size_t n_hosts;
+} DeployPlan;
+
+void deploy_plan_done(DeployPlan *p);
+/* Names of an instance's netns, veth host end and machine: derived from (state dir, instance id) so they
+ * are stable across restarts and distinct between state directories. */
+int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
+                          char **ret_machine);
+int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir, const char *layers_dir,
+                      const char *shim_dir, OciStore *store, int64_t instance_id, struct in_addr address,
+                      DeployPlan *ret);

@@ -1,0 +1,61 @@
+/* The deployer: advances each pending release (pending → deploying → live | failed) in a worker thread of
+ * its own, persisting every step (release status, deploy_log lines, instance rows), so a killed slipwayd
+ * restarted on the same database fails interrupted deploys cleanly and keeps live releases serving.
+ * Threads: deployer_reconcile() runs on the engine loop and never blocks; workers do the blocking steps
+ * (layers, netlink, nspawn, probes, proxy swaps with wait_drained) and wake the engine when done. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image-catalog.h"
+#include "macro.h"
+
+/* Instance addresses in an environment's /24; service addresses take .2–.99. */
+#define DEPLOY_INSTANCE_ADDRESS_FIRST 100U
+#define DEPLOY_INSTANCE_ADDRESS_LAST 254U
+#define DEPLOY_SERVICE_ADDRESS_FIRST 2U
+#define DEPLOY_SERVICE_ADDRESS_LAST 99U
+/* Defaults when the component's spec says nothing. */
+#define DEPLOY_TIMEOUT_DEFAULT_SEC 60U
+#define DEPLOY_TIMEOUT_MAX_SEC 3600U
+#define DEPLOY_PROBE_INTERVAL_DEFAULT_MS 500U
+#define DEPLOY_PROBE_TIMEOUT_DEFAULT_MS 2000U
+/* Readiness retries this often (at most) while the instance still refuses connections. */
+#define DEPLOY_PROBE_STARTUP_INTERVAL_MS 200U
+#define DEPLOY_NO_PROBE_GRACE_MS 2000U
+#define DEPLOY_STOP_GRACE_MS 10000U
+#define DEPLOY_LOG_TAIL_LINES 5U
+#define DEPLOY_LOG_LINE_MAX 1024U
+
+typedef struct Deployer Deployer;
+
+typedef struct DeployerConfig {
+        const char *state_dir;
+        const char *db_path;
+        ImageCatalog *catalog;
+        OciStore *store;
+        void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */
+        void *wake_userdata;
+} DeployerConfig;
+
+int deployer_new(const DeployerConfig *cfg, Deployer **ret);
+/* Waits for running workers (each finishes its current deploy) and the supervisor. */
+Deployer *deployer_free(Deployer *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Deployer *, deployer_free);
+
+/* At daemon start, before serving deploys: releases left "deploying" by a killed daemon fail (their new
+ * instances stopped), networks and routes are re-applied from the database, and the supervisor thread
+ * starts (it adopts live instances, restarts crashed ones with backoff, runs liveness probes). */
+int deployer_recover(Deployer *d);
+
+/* Engine loop: joins finished workers and starts one for the oldest pending release of each component
+ * and environment that has none running.  Never blocks. */
+void deployer_reconcile(void *userdata);
+
+/* ApiContext.teardown_project: stops every instance of the project (marked stopped first so the
+ * supervisor leaves them), removes its routes and bridges.  Blocking; called on a handler thread. */
+int deployer_teardown_project(void *userdata, int64_t project_id, const char *project);
+
+/* Appends one line to a release's deploy log (any connection, any thread). */
+int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);

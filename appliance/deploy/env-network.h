@@ -1,0 +1,12 @@
+/* Environment networks: every environment's bridge and service addresses, and the nft table isolating
+ * them, brought to what the database says.  Idempotent; safe to call from any thread (serialised). */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* Converges every environment in db that runs something (a live or deploying release, or an active
+ * instance): bridge (subnet .1), its service addresses (/32s), and the whole nft ruleset.  Environments of
+ * exclude_project_id (0: none) are left out, as a project being deleted. ret_error (may be NULL) gets a
+ * sentence for a person on failure. */
+int env_network_apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error);

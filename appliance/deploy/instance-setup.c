@@ -1,0 +1,314 @@
+/* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config.
+ * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent. */
+#include "instance-setup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "fs-util.h"
+#include "log.h"
+#include "macro.h"
+#include "netns.h"
+#include "nspawn.h"
+#include "overlay.h"
+#include "user-db.h"
+#include "veth.h"
+
+#define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error && !*ret_error) {
+                char *m = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) >= 0)
+                        *ret_error = m;
+                va_end(ap);
+        }
+        return r;
+}
+
+static void strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+}
+
+static int strv_push(char ***l, size_t *n, const char *s) {
+        char **nl;
+
+        if (*n + 2 > INSTANCE_ARGS_MAX)
+                return -E2BIG;
+        nl = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!nl)
+                return -ENOMEM;
+        *l = nl;
+        nl[*n] = strdup(s);
+        if (!nl[*n])
+                return -ENOMEM;
+        nl[++*n] = NULL;
+        return 0;
+}
+
+static int push_array(char ***l, size_t *n, json_t *a) {
+        size_t i;
+        json_t *v;
+        int r;
+
+        if (!json_is_array(a))
+                return 0;
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v))
+                        return -EBADMSG;
+                r = strv_push(l, n, json_string_value(v));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int is_mounted(const char *dir, const char *target) {
+        struct stat a, b;
+
+        if (stat(dir, &a) < 0 || stat(target, &b) < 0)
+                return -errno;
+        return a.st_dev != b.st_dev;
+}
+
+static char *sub(const char *dir, const char *name) {
+        return path_join(dir, name);
+}
+
+int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
+        _cleanup_free_ char *rootfs = sub(p->dir, "rootfs"), *upper = sub(p->dir, "upper"),
+                            *work = sub(p->dir, "work"), *bundle = sub(p->dir, "bundle"),
+                            *hosts = sub(p->dir, "hosts"), *netns_path = NULL;
+        _cleanup_close_ int root_fd = -EBADF;
+        char **args = NULL, **env = NULL;
+        size_t n_args = 0, n_env = 0;
+        const char *cwd = "/", *user = NULL;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        int r;
+
+        if (!rootfs || !upper || !work || !bundle || !hosts)
+                return -ENOMEM;
+        r = mkdir_p(p->dir, 0700);
+        if (r >= 0)
+                r = mkdir_p(upper, 0755);
+        if (r >= 0)
+                r = mkdir_p(work, 0700);
+        if (r >= 0)
+                r = mkdir_p(bundle, 0700);
+        if (r >= 0)
+                r = mkdir_p(rootfs, 0755);
+        if (r < 0)
+                return fail(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir,
+                            strerror(-r));
+
+        r = is_mounted(p->dir, rootfs);
+        if (r < 0)
+                return fail(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
+        if (r == 0) {
+                r = overlay_mount((const char *const *)p->lowers, p->n_lowers, upper, work, rootfs,
+                                  p->shim_dir);
+                if (r < 0)
+                        return fail(ret_error, r, "Cannot mount the instance's root file system: %s.",
+                                    strerror(-r));
+        }
+
+        r = net_hosts_file_write(hosts, p->hostname, p->hosts, p->n_hosts);
+        if (r < 0)
+                return fail(ret_error, r, "Cannot write the instance's /etc/hosts: %s.", strerror(-r));
+
+        /* Command, environment, directory and user from the image config. */
+        json_t *c = p->image_config;
+        r = push_array(&args, &n_args, json_object_get(c, "Entrypoint"));
+        if (r >= 0)
+                r = push_array(&args, &n_args, json_object_get(c, "Cmd"));
+        if (r >= 0)
+                r = push_array(&env, &n_env, json_object_get(c, "Env"));
+        if (r < 0) {
+                fail(ret_error, r, "The image's Entrypoint, Cmd or Env is not a list of strings.");
+                goto out;
+        }
+        if (n_args == 0) {
+                r = fail(ret_error, -EINVAL,
+                         "The image has neither an Entrypoint nor a Cmd: nothing to run.");
+                goto out;
+        }
+        bool have_path = false;
+        for (size_t i = 0; i < n_env; i++)
+                have_path = have_path || strncmp(env[i], "PATH=", 5) == 0;
+        if (!have_path && (r = strv_push(&env, &n_env, DEFAULT_PATH_ENV)) < 0)
+                goto out;
+        if (json_is_string(json_object_get(c, "WorkingDir")) &&
+            json_string_length(json_object_get(c, "WorkingDir")))
+                cwd = json_string_value(json_object_get(c, "WorkingDir"));
+        if (json_is_string(json_object_get(c, "User")) && json_string_length(json_object_get(c, "User")))
+                user = json_string_value(json_object_get(c, "User"));
+
+        root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0) {
+                r = fail(ret_error, -errno, "Cannot open the instance's root file system: %m.");
+                goto out;
+        }
+        if (user) {
+                const char *missing = NULL;
+                r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
+                if (r == -ENOENT) {
+                        r = fail(ret_error, -EINVAL, "The %s of the image's User %s is not in its /etc/%s.",
+                                 strempty(missing), user, streq_ptr(missing, "group") ? "group" : "passwd");
+                        goto out;
+                }
+                if (r < 0) {
+                        fail(ret_error, r, "Cannot resolve the image's User %s: %s.", user, strerror(-r));
+                        goto out;
+                }
+        }
+
+        if (asprintf(&netns_path, "%s/%s", NETNS_RUN_DIR, p->netns) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the file
+         * is the instance's own, so a container that rewrites it only misleads itself. */
+        BundleMount mounts[] = {
+                {.destination = "/etc/hosts", .type = "bind", .source = hosts},
+        };
+        /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
+         * elsewhere the limits are recorded in the spec but cannot be enforced. */
+        bool resources =
+                (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
+        BundleSpec spec = {
+                .rootfs = rootfs,
+                .args = args,
+                .env = env,
+                .cwd = cwd,
+                .uid = uid,
+                .gid = gid,
+                .hostname = p->hostname,
+                .netns_path = netns_path,
+                .mounts = mounts,
+                .n_mounts = ELEMENTSOF(mounts),
+                .memory_max = resources ? p->memory_max : 0,
+                .cpu_quota_us = resources ? p->cpu_quota_us : 0,
+                .pids_max = resources ? p->pids_max : 0,
+                .cgroup_resources = resources,
+        };
+        r = bundle_write(bundle, &spec);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot write the instance's bundle: %s.", strerror(-r));
+                goto out;
+        }
+
+        r = netns_create(p->netns);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot create the network namespace %s: %s.", p->netns, strerror(-r));
+                goto out;
+        }
+        NetVethConfig vc = {
+                .netns = p->netns,
+                .host_ifname = p->host_ifname,
+                .bridge = p->bridge,
+                .address = p->address,
+                .prefixlen = p->prefixlen,
+                .gateway = p->gateway,
+        };
+        r = net_veth_setup(&vc);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot connect the instance to the bridge %s: %s.", p->bridge,
+                     strerror(-r));
+                goto out;
+        }
+        r = 0;
+out:
+        strv_free(args);
+        strv_free(env);
+        return r;
+}
+
+int instance_setup_start(const InstancePlan *p, Instance **ret) {
+        _cleanup_free_ char *bundle = sub(p->dir, "bundle");
+        const char *sig = json_string_value(json_object_get(p->image_config, "StopSignal"));
+        int s = sig ? instance_signal_from_string(sig) : 0;
+
+        if (!bundle)
+                return -ENOMEM;
+        InstanceSpec spec = {
+                .dir = p->dir,
+                .bundle_dir = bundle,
+                .machine_name = p->machine,
+                .stop_signal = s > 0 ? s : 0,
+                .cgroup_resources = (p->memory_max || p->cpu_quota_us || p->pids_max) &&
+                                    nspawn_cgroup_resources_supported(),
+        };
+        return instance_start(&spec, ret);
+}
+
+int instance_setup_kill_leftovers(const char *netns) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        struct stat ns;
+        int n = 0;
+
+        if (asprintf(&path, "%s/%s", NETNS_RUN_DIR, netns) < 0)
+                return -ENOMEM;
+        if (stat(path, &ns) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = opendir("/proc");
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char p[64];
+                struct stat st;
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (*end || pid <= 1)
+                        continue;
+                snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
+                if (stat(p, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
+                        continue;
+                if (kill((pid_t)pid, SIGKILL) >= 0)
+                        n++;
+        }
+        return n;
+}
+
+int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname) {
+        _cleanup_free_ char *rootfs = sub(dir, "rootfs");
+        int r = 0, k;
+
+        if (!rootfs)
+                return -ENOMEM;
+        if (netns)
+                (void)instance_setup_kill_leftovers(netns);
+        if (is_mounted(dir, rootfs) > 0) {
+                k = overlay_umount(rootfs);
+                if (k < 0)
+                        r = k;
+        }
+        if (host_ifname) {
+                k = net_veth_delete(host_ifname);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        if (netns) {
+                k = netns_delete(netns);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        return r;
+}

@@ -1,0 +1,46 @@
+/* One instance's directory DIR/instances/<id>: overlay rootfs over the image's cached layers, /etc/hosts,
+ * OCI bundle from the image config, netns + veth on the environment's bridge, then systemd-nspawn.
+ * Every step converges what is there, so a prepare interrupted by a crash can simply be run again. */
+#pragma once
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hosts-file.h"
+#include "instance.h"
+
+#define INSTANCE_ARGS_MAX 1024U
+
+typedef struct InstancePlan {
+        const char *dir;      /* DIR/instances/<id> */
+        const char *shim_dir; /* overlay_shim_ensure() directory (empty /usr) */
+        char *const *lowers;  /* cached layer directories, lowest first */
+        size_t n_lowers;
+        json_t *image_config; /* the image config's "config" object; may be NULL */
+        const char *hostname;
+        const NetHostsEntry *hosts; /* the environment's component names → service addresses */
+        size_t n_hosts;
+        const char *netns;
+        const char *host_ifname;
+        const char *bridge;
+        struct in_addr address;
+        unsigned prefixlen;
+        struct in_addr gateway;
+        const char *machine;
+        uint64_t memory_max;   /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
+        uint64_t cpu_quota_us; /* per 100 ms; 0: none */
+        uint64_t pids_max;     /* 0: none */
+} InstancePlan;
+
+/* Directories, overlay mount at dir/rootfs, dir/hosts, dir/bundle/config.json, netns, veth.
+ * ret_error (may be NULL) gets a sentence for a person. */
+int instance_setup_prepare(const InstancePlan *p, char **ret_error);
+/* instance_start() for a prepared plan. */
+int instance_setup_start(const InstancePlan *p, Instance **ret);
+/* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
+ * was killed keeps its ports).  Returns the number of processes signalled. */
+int instance_setup_kill_leftovers(const char *netns);
+/* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
+int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

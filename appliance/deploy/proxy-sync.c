@@ -1,0 +1,211 @@
+/* slipway-proxy from slipwayd: detached start and route pushes over DIR/proxy.sock.
+ * Invariant: we never start a second proxy for a state dir whose proxy answers. */
+#include "proxy-sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deploy-target.h"
+#include "fs-util.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "process.h"
+#include "proxy-client.h"
+#include <arpa/inet.h>
+
+int proxy_sync_running(const char *state_dir) {
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "route-list"), *reply = NULL;
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        r = proxy_control_call(state_dir, req, &reply);
+        if (r < 0)
+                return 0;
+        return json_is_true(json_object_get(reply, "ok")) ? 1 : 0;
+}
+
+int proxy_sync_find_binary(const char *explicit_bin, const char *self_exe, char **ret) {
+        char *p;
+
+        if (!isempty(explicit_bin)) {
+                p = strdup(explicit_bin);
+                if (!p)
+                        return -ENOMEM;
+                *ret = p;
+                return 0;
+        }
+        if (!isempty(self_exe)) {
+                _cleanup_free_ char *copy = strdup(self_exe), *cand = NULL;
+                char *slash;
+
+                if (!copy)
+                        return -ENOMEM;
+                slash = strrchr(copy, '/');
+                if (slash) {
+                        *slash = 0;
+                        if (asprintf(&cand, "%s/../../runtime/proxy/slipway-proxy", copy) < 0)
+                                return -ENOMEM;
+                        if (access(cand, X_OK) == 0) {
+                                char *real = realpath(cand, NULL);
+                                *ret = real ?: TAKE_PTR(cand);
+                                return 0;
+                        }
+                        free(cand);
+                        if (asprintf(&cand, "%s/slipway-proxy", copy) < 0)
+                                return -ENOMEM;
+                        if (access(cand, X_OK) == 0) {
+                                *ret = TAKE_PTR(cand);
+                                return 0;
+                        }
+                }
+        }
+        p = strdup("slipway-proxy"); /* spawn_process searches PATH */
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
+        _cleanup_free_ char *log_path = path_join(state_dir, "proxy.log");
+        _cleanup_close_ int log_fd = -EBADF;
+        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+        pid_t pid;
+        int r;
+
+        if (!log_path)
+                return -ENOMEM;
+        r = proxy_sync_running(state_dir);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        char *argv[] = {(char *)proxy_bin, (char *)"serve", (char *)"--state-dir", (char *)state_dir, NULL};
+        SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        opts.stdout_fd = log_fd;
+        opts.stderr_fd = log_fd;
+        opts.new_session = true;
+        opts.keep_on_parent_death = true;
+        opts.wait_for_exec = true;
+        pid = spawn_process(argv, &opts);
+        if (pid < 0)
+                return (int)pid;
+
+        for (unsigned waited = 0; waited < PROXY_START_TIMEOUT_MS; waited += 50) {
+                int status;
+
+                if (proxy_sync_running(state_dir) > 0)
+                        return 1;
+                /* Not our child to keep: a proxy that died at once is reaped here, else it is adopted by
+                 * init when we exit. */
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return -ECHILD;
+                nanosleep(&ts, NULL);
+        }
+        return -ETIMEDOUT;
+}
+
+static int call(const char *state_dir, json_t *req, char **ret_error) {
+        _cleanup_json_ json_t *reply = NULL;
+        int r;
+
+        r = proxy_control_call(state_dir, req, &reply);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error =
+                                strdup(r == -ENOENT || r == -ECONNREFUSED ? "slipway-proxy is not running"
+                                                                          : "slipway-proxy did not answer");
+                return r;
+        }
+        if (!json_is_true(json_object_get(reply, "ok"))) {
+                if (ret_error) {
+                        const char *m = json_string_value(json_object_get(reply, "error"));
+                        *ret_error = strdup(m ?: "slipway-proxy refused the request");
+                }
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool wait_drained,
+                         char **ret_error) {
+        _cleanup_json_ json_t *route = NULL, *req = NULL;
+
+        route = json_pack("{s:s,s:s,s:b,s:[s],s:i}", "name", spec->name, "listen", spec->listen, "strip",
+                          spec->strip, "targets", spec->target, "drain_timeout", PROXY_DRAIN_TIMEOUT_SEC);
+        if (!route)
+                return -ENOMEM;
+        if (spec->path && json_object_set_new(route, "path", json_string(spec->path)) < 0)
+                return -ENOMEM;
+        req = json_pack("{s:s,s:O,s:b}", "cmd", "route-set", "route", route, "wait_drained", wait_drained);
+        if (!req)
+                return -ENOMEM;
+        return call(state_dir, req, ret_error);
+}
+
+int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_drained) {
+        _cleanup_json_ json_t *req =
+                json_pack("{s:s,s:s,s:b}", "cmd", "route-rm", "name", name, "wait_drained", wait_drained);
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        r = call(state_dir, req, &err);
+        if (r == -EINVAL && err && strstr(err, "no route"))
+                return 0;
+        return r;
+}
+
+static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64],
+                        char ret_ing[static 64]) {
+        snprintf(ret_svc, 64, "svc-%lld-%lld-%u", (long long)t->environment_id, (long long)t->component_id,
+                 port);
+        snprintf(ret_ing, 64, "ing-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
+}
+
+/* Points the component's service routes and its ingress route at address; with wait, returns once
+ * requests to the replaced targets have drained. */
+int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
+                            char **ret_error) {
+        char inst[INET_ADDRSTRLEN], svc[INET_ADDRSTRLEN];
+        int r;
+
+        inet_ntop(AF_INET, &address, inst, sizeof inst);
+        inet_ntop(AF_INET, &t->service, svc, sizeof svc);
+        for (size_t k = 0; k < t->n_ports; k++) {
+                char svc_name[64], ing_name[64], listen[64], target[64], path[512];
+
+                route_names(t, t->ports[k], svc_name, ing_name);
+                snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
+                snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
+                r = proxy_sync_route_set(
+                        state_dir, &(ProxyRouteSpec){.name = svc_name, .listen = listen, .target = target},
+                        wait, ret_error);
+                if (r < 0)
+                        return r;
+                if ((int)k != t->public_index || t->ingress_port == 0)
+                        continue;
+                snprintf(listen, sizeof listen, "0.0.0.0:%u", t->ingress_port);
+                snprintf(path, sizeof path, "/%s/%s", t->project, t->component);
+                r = proxy_sync_route_set(state_dir,
+                                         &(ProxyRouteSpec){.name = ing_name,
+                                                           .listen = listen,
+                                                           .path = path,
+                                                           .strip = true,
+                                                           .target = target},
+                                         wait, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,183 @@
+"""Helpers of the deploy tests (test_deploy*.py): a slipwayd with its own ingress port range, busybox httpd
+images built with `slipway image build` over the busybox fixture, and HTTP through the ingress.  Traffic goes
+only to 127.0.0.1 and to the bridges/namespaces the daemon under test created (10.213.0.0/16)."""
+
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from conftest import Daemon
+
+DEPLOY_TIMEOUT = 180
+
+
+def free_port_range(n=4):
+        """A base port such that base..base+n-1 are free on 0.0.0.0 (ingress listeners bind there)."""
+        for _ in range(200):
+                base = random.randrange(21000, 29000)
+                socks = []
+                try:
+                        for p in range(base, base + n):
+                                s = socket.socket()
+                                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                                s.bind(("0.0.0.0", p))
+                                socks.append(s)
+                        return base
+                except OSError:
+                        continue
+                finally:
+                        for s in socks:
+                                s.close()
+        raise AssertionError("no free port range for the ingress listeners")
+
+
+class _Build:
+        """The build's binaries, with slipwayd wrapped to add --ingress-base-port (exec: same pid)."""
+
+        def __init__(self, build, wrapper):
+                self.path = build.path
+                self.slipway = build.slipway
+                self.proxy = build.proxy
+                self.slipwayd = wrapper
+
+
+def deploy_daemon(build_dir, state_dir, ingress_base):
+        wrapper = Path(str(state_dir) + ".slipwayd.sh")
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        wrapper.write_text(f'#!/bin/sh\nexec "{build_dir.slipwayd}" "$@" '
+                           f'--ingress-base-port {ingress_base}\n')
+        wrapper.chmod(0o755)
+        return Daemon(_Build(build_dir, wrapper), state_dir)
+
+
+def stop_all(d):
+        """Stops what the daemon runs (instances, routes, bridges) through the product's own command."""
+        if d.proc is None:
+                return
+        if d.proc.poll() is not None:
+                # Killed by the test (or crashed): a daemon is needed to stop what it left running.
+                try:
+                        d.start()
+                except AssertionError:
+                        return
+        with contextlib.suppress(Exception):
+                for p in d.cli("project", "list").get("projects", []):
+                        d.cli("project", "delete", p["name"], "--force", check=False)
+
+
+def make_site(dir, text, healthz=True, cmd=None):
+        """A build context: FROM busybox:1, /www with index.html (and healthz), a CGI, httpd on 8080."""
+        dir = Path(dir)
+        (dir / "www" / "cgi-bin").mkdir(parents=True)
+        (dir / "www" / "index.html").write_text(text + "\n")
+        if healthz:
+                (dir / "www" / "healthz").write_text("ok\n")
+        cgi = dir / "www" / "cgi-bin" / "hello"
+        body = f"cgi {text}"
+        # CRLF header lines: busybox passes the script's header lines through as they are, and slipway-proxy
+        # (strict parsing) does not take bare-LF header lines from an upstream.
+        cgi.write_text("#!/bin/sh\n"
+                       f"printf 'Content-Type: text/plain\\r\\nContent-Length: {len(body) + 1}\\r\\n\\r\\n'\n"
+                       f'echo "{body}"\n')
+        cgi.chmod(0o755)
+        cmd = cmd or ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        (dir / "Dockerfile").write_text("FROM busybox:1\nCOPY www /www\n"
+                                        f"CMD {json.dumps(cmd)}\nEXPOSE 8080\n")
+        return dir
+
+
+def build_image(d, ctx, ref):
+        p = d.cli("image", "build", str(ctx), "-t", ref, json=False, check=False)
+        assert p.returncode == 0, f"image build {ref} failed:\n{p.stdout}\n{p.stderr}"
+
+
+def deploy(d, target, env, image, check=True):
+        """`slipway --json deploy …`: (exit status, the release document or None, stderr)."""
+        p = d.cli("deploy", target, env, "--image", image, check=False, timeout=DEPLOY_TIMEOUT)
+        doc = None
+        with contextlib.suppress(ValueError):
+                doc = json.loads(p.stdout)
+        if check:
+                assert p.returncode == 0 and doc and doc["status"] == "live", \
+                        f"deploy {target} {env} {image}: exit {p.returncode}\n{p.stdout}\n{p.stderr}\n" \
+                        f"--- slipwayd:\n{d.log()[-3000:]}"
+        return p.returncode, doc, p.stderr
+
+
+def http_get(url, timeout=5):
+        """(status, body) of a GET; status 0 when the connection failed."""
+        try:
+                with urllib.request.urlopen(urllib.request.Request(url), timeout=timeout) as r:
+                        return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+                return e.code, e.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError):
+                return 0, ""
+
+
+def ingress_url(d, project, component, env):
+        envs = {e["name"]: e for e in d.cli("env", "list", project)["environments"]}
+        return f"http://127.0.0.1:{envs[env]['ingress_port']}/{project}/{component}/"
+
+
+def instance_pid(state_dir, instance_id):
+        f = Path(state_dir) / "instances" / str(instance_id) / "instance.json"
+        return json.loads(f.read_text())["pid"]
+
+
+def pid_alive(pid):
+        try:
+                os.kill(pid, 0)
+        except ProcessLookupError:
+                return False
+        # A zombie is not alive either.
+        with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+                        return False
+        return True
+
+
+def wait_for(fn, timeout=20, interval=0.2):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+                v = fn()
+                if v:
+                        return v
+                time.sleep(interval)
+        return fn()
+
+
+def netns_connect(netns, address, port, timeout=2):
+        """Whether a TCP connect from inside netns to address:port succeeds (Python in `ip netns exec`)."""
+        code = ("import socket,sys\n"
+                "s=socket.socket(); s.settimeout(%d)\n"
+                "try:\n s.connect((%r,%d)); print('open')\n"
+                "except Exception as e: print('closed', e)\n") % (timeout, address, port)
+        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
+                           capture_output=True, text=True, timeout=timeout + 10)
+        return p.stdout.strip().startswith("open")
+
+
+def release_doc(d, project, component, rid):
+        """GET …/releases/ID: one release with its deploy log and instances."""
+        path = f"/api/v1/projects/{project}/components/{component}/releases/{rid}"
+        req = urllib.request.Request(d.url + path, headers={"Authorization": f"Bearer {d.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+
+
+def netns_http_get(netns, address, port, path="/", timeout=3):
+        """Body of GET http://address:port/path from inside netns ('' when it failed)."""
+        code = ("import urllib.request\n"
+                "try:\n print(urllib.request.urlopen('http://%s:%d%s', timeout=%d).read().decode(), end='')\n"
+                "except Exception as e: pass\n") % (address, port, path, timeout)
+        p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
+                           capture_output=True, text=True, timeout=timeout + 10)
+        return p.stdout
