@@ -400,3 +400,35 @@ http:
                 except subprocess.TimeoutExpired:
                         p.kill()
                         p.wait()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# host network state: every bridge, netns and veth a test's daemon made is removed at the end of the session
+# (a daemon leaves its networks up on purpose when it stops: instances keep serving).  Only what did not exist
+# before the session is touched, so a quickstart daemon on the same host keeps its networks.
+
+def _host_net_state():
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line}
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        spaces = {line.split()[0] for line in netns.splitlines() if line.strip()}
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        return ({n for n in names if n.startswith(("sw-", "swv"))}, {n for n in spaces if n.startswith("slipway-")},
+                "table inet slipway" in tables)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_network_cleanup():
+        before_links, before_netns, before_table = _host_net_state()
+        yield
+        links, spaces, table = _host_net_state()
+        for ns in sorted(spaces - before_netns):
+                pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+                for pid in pids:
+                        with contextlib.suppress(ProcessLookupError, ValueError):
+                                os.kill(int(pid), signal.SIGKILL)
+                subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+        for link in sorted(links - before_links):
+                subprocess.run(["ip", "link", "delete", link], capture_output=True)
+        if table and not before_table:
+                subprocess.run(["nft", "delete", "table", "inet", "slipway"], capture_output=True)
