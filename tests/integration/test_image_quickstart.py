@@ -1,19 +1,23 @@
 """packaging/quickstart, as the README tells a new user to run it: twice on the same state dir (idempotent),
-leaving a running daemon with the busybox base image listed."""
+leaving a running daemon with the busybox base image, the demo image built from packaging/demo, and the demo
+component live in development at the URL it prints."""
 
 import os
+import re
 import signal
+import urllib.request
 import subprocess
 import time
 
-from conftest import REPO, Daemon, free_port, wait_port
+from conftest import REPO, Daemon, free_port, free_port_range, wait_port
 import slipway_images as si
 
 
-def _quickstart(build_dir, state_dir, port):
+def _quickstart(build_dir, state_dir, port, ingress):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
         return subprocess.run([str(REPO / "packaging" / "quickstart"), "--state-dir", str(state_dir),
-                               "--api", f"127.0.0.1:{port}", "--build-dir", str(build_dir.path)],
+                               "--api", f"127.0.0.1:{port}", "--ingress-base-port", str(ingress),
+                               "--build-dir", str(build_dir.path)],
                               capture_output=True, text=True, timeout=600, env=env)
 
 
@@ -30,27 +34,36 @@ def test_quickstart_twice(build_dir, tmp_path):
         state = tmp_path / "var"
         port = free_port()
         d = Daemon(build_dir, state, port)
+        ingress = free_port_range()
         pid = None
         try:
-                p = _quickstart(build_dir, state, port)
+                p = _quickstart(build_dir, state, port, ingress)
                 assert p.returncode == 0, f"quickstart failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
                 assert wait_port(port, 5)
                 st = d.cli("status")
                 pid = st["daemon"]["pid"]
-                assert st["images"] == 1
-                assert "busybox:latest" in d.image_refs()
+                assert sorted(d.image_refs()) == ["busybox:latest", "demo-web:1"]
                 assert "Try next" in p.stdout and "Stop the daemon" in p.stdout
+                # the demo answers where quickstart says, through slipway-proxy on development's ingress port
+                url = re.search(r"demo/web answers at (\S+)", p.stdout).group(1)
+                assert f":{ingress}/demo/web" in url
+                with urllib.request.urlopen(url, timeout=10) as r:
+                        assert b"Hello from Slipway" in r.read()
+                assert "hostname:" in p.stdout  # the CGI's answer, printed by quickstart
 
-                p = _quickstart(build_dir, state, port)
+                p = _quickstart(build_dir, state, port, ingress)
                 assert p.returncode == 0, f"second quickstart failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
                 assert "already running" in p.stdout and "already in the store" in p.stdout
                 assert d.cli("status")["daemon"]["pid"] == pid, "the second run should reuse the daemon"
-                assert d.image_refs() == ["busybox:latest"]
+                assert sorted(d.image_refs()) == ["busybox:latest", "demo-web:1"]
+                releases = d.cli("releases", "demo/web", "development")
+                assert [r["status"] for r in releases["releases"]] == ["live"], "the second run redeployed"
 
                 d.cli("image", "unpack", "busybox:latest", tmp_path / "root")
                 assert si.check_busybox_tree(str(tmp_path / "root")) == []
         finally:
                 if pid:
+                        d.cli("project", "delete", "demo", "--force", check=False)
                         os.kill(pid, signal.SIGTERM)
                         deadline = time.monotonic() + 20
                         while _alive(pid) and time.monotonic() < deadline:
