@@ -1028,41 +1028,6 @@ int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environmen
         return query_one(s, read_release, ret);
 }
 
-int model_release_digests(sqlite3 *db, char ***ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        char **v = NULL;
-        size_t n = 0;
-        int r, rc;
-
-        r = sqlite_prepare(db, "SELECT DISTINCT image_digest FROM releases ORDER BY image_digest", &s);
-        if (r < 0)
-                return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                char **nv = realloc(v, (n + 2) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                r = dup_column(s, 0, &v[n]);
-                if (r < 0)
-                        goto fail;
-                v[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-        return r;
-}
-
 /* ---- instances ---- */
 
 int model_instance_create(sqlite3 *db, int64_t release_id, const char *address, const char *netns,

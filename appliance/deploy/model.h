@@ -206,6 +206,4 @@ int model_deploy_log_append(sqlite3 *db, int64_t release_id, const char *line);
 int model_deploy_log_appendf(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);
 int model_deploy_log_list(sqlite3 *db, int64_t release_id, ModelLogLine **ret, size_t *ret_n);
 
-/* ---- image gc ---- */
-/* Every distinct image_digest referenced by a release (the gc roots). */
-int model_release_digests(sqlite3 *db, char ***ret, size_t *ret_n);
+/* The gc roots releases add are listed by release_image_digests() (appliance/state/image-db.h). */

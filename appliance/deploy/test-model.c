@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "fs-util.h"
+#include "image-db.h"
 #include "model.h"
 #include "sqlite-util.h"
 #include "state.h"
@@ -214,8 +215,8 @@ static void test_components_releases(void) {
         CHECK(lines[0].at <= lines[1].at && lines[0].at > 0);
         model_log_lines_free(lines, n);
 
-        CHECK(model_release_digests(db, &digests, &n) == 0 && n == 2);
-        CHECK(streq(digests[0], "sha256:aa") && streq(digests[1], "sha256:bb") && !digests[2]);
+        CHECK(release_image_digests(db, &digests, &n) == 0 && n == 2);
+        CHECK(streq(digests[0], "sha256:aa") && streq(digests[1], "sha256:bb"));
         for (size_t i = 0; i < n; i++)
                 free(digests[i]);
         free(digests);
