@@ -1,11 +1,14 @@
 """Deploy recovery as a user sees it: after a simulated reboot (daemon, proxy, nspawns killed, mounts, netns,
 bridges and nft table gone) a restarted slipwayd brings the live release back on the same ingress URL; a
-version whose health path answers 500 fails with the probe result while the old release keeps serving."""
+version whose health path answers 500 fails with the probe result while the old release keeps serving; from
+inside a development instance another project's service, the host (API port and any host port via the bridge)
+and a network outside the environment (a netns on 10.254.N.0/24 the test makes) are unreachable."""
 
 import os
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -99,7 +102,9 @@ def test_health_500_fails_and_old_release_serves(build_dir, images, tmp_path):
                 d.cli("component", "create", "sick/web", "--image", "web:1", "--health", "http:/cgi-bin/fail")
                 deploy(d, "sick/web", "development", "web:1")
                 url = ingress_url(d, "sick", "web", "development")
+                t0 = time.monotonic()
                 rc, doc, err = deploy(d, "sick/web", "development", "web:2", check=False)
+                assert time.monotonic() - t0 < 120, "the failing health check did not time out"
                 assert rc == 1 and doc and doc["status"] == "failed", (rc, doc, err)
                 assert "500" in doc["reason"], doc["reason"]
                 assert http_get(url) == (200, "good v1\n")
@@ -158,6 +163,17 @@ def test_isolation_matrix_from_development(build_dir, images, tmp_path):
                 # The matrix: another project's service, the host's API port via the bridge, the outside net.
                 assert not netns_connect(ns, svc["theirs"], 8080)
                 assert not netns_connect(ns, gw, d.port)
+                # Not only because the API binds 127.0.0.1: a host port open on every address is refused too.
+                import socket
+                host = socket.socket()
+                host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                host.bind(("0.0.0.0", 0))
+                host.listen(8)
+                try:
+                        assert netns_connect_host(gw, host.getsockname()[1])
+                        assert not netns_connect(ns, gw, host.getsockname()[1])
+                finally:
+                        host.close()
                 assert not netns_connect(ns, f"10.254.{net}.2", 8080)
         finally:
                 if listener:
