@@ -669,6 +669,16 @@ void deployer_reconcile(void *userdata) {
         }
 }
 
+int deployer_restore_networks(Deployer *d) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = env_network_apply(d->db, 0, &err);
+        if (r < 0)
+                log_debug("Cannot restore the environment networks: %s", strempty(err));
+        return r;
+}
+
 int deployer_recover(Deployer *d) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *err = NULL;

@@ -49,6 +49,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Deployer *, deployer_free);
  * starts (it adopts live instances, restarts crashed ones with backoff, runs liveness probes). */
 int deployer_recover(Deployer *d);
 
+/* At daemon start, before slipway-proxy is started: the environment bridges and isolation rules from the
+ * database.  After a reboot the proxy restores its saved routes, whose service addresses live on those
+ * bridges; without them its listens fail and it exits.  Idempotent (deployer_recover applies again). */
+int deployer_restore_networks(Deployer *d);
+
 /* Engine loop: joins finished workers and starts one for the oldest pending release of each component
  * and environment that has none running.  Never blocks. */
 void deployer_reconcile(void *userdata);

@@ -310,6 +310,11 @@ static int run(void) {
                 http_server_stop(server);
                 return log_oom();
         }
+        /* Bridges first: after a reboot the proxy's saved routes listen on service addresses that live
+         * on the environment bridges, and a proxy that cannot listen exits at once. */
+        r = deployer_restore_networks(deployer);
+        if (r < 0)
+                log_warning_errno(r, "Cannot restore the environment networks before starting the proxy: %m");
         r = proxy_sync_ensure_running(dir, proxy_bin);
         if (r < 0)
                 log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m", proxy_bin,
