@@ -34,16 +34,6 @@ static int step_done(sqlite3_stmt *s) {
         return 0;
 }
 
-static int dup_column(sqlite3_stmt *s, int col, char **ret) {
-        const char *t = (const char *)sqlite3_column_text(s, col);
-        if (!t) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(t);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static void bind_text_or_null(sqlite3_stmt *s, int i, const char *t) {
         if (t)
                 sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
@@ -197,7 +187,7 @@ fail:
 
 static int read_project(sqlite3_stmt *s, void *ret) {
         ModelProject p = {.id = sqlite3_column_int64(s, 0), .created_at = sqlite3_column_int64(s, 2)};
-        int r = dup_column(s, 1, &p.name);
+        int r = sqlite_column_strdup(s, 1, &p.name);
         if (r < 0)
                 return r;
         *(ModelProject *)ret = p;
@@ -220,9 +210,9 @@ static int read_environment(sqlite3_stmt *s, void *ret) {
         };
         int r;
 
-        if ((r = dup_column(s, 2, &e.project_name)) < 0 || (r = dup_column(s, 3, &e.name)) < 0 ||
-            (r = dup_column(s, 5, &e.subnet)) < 0 || (r = dup_column(s, 6, &e.bridge)) < 0 ||
-            (r = dup_column(s, 8, &e.domain)) < 0) {
+        if ((r = sqlite_column_strdup(s, 2, &e.project_name)) < 0 || (r = sqlite_column_strdup(s, 3, &e.name)) < 0 ||
+            (r = sqlite_column_strdup(s, 5, &e.subnet)) < 0 || (r = sqlite_column_strdup(s, 6, &e.bridge)) < 0 ||
+            (r = sqlite_column_strdup(s, 8, &e.domain)) < 0) {
                 model_environment_done(&e);
                 return r;
         }
@@ -241,8 +231,8 @@ static int read_component(sqlite3_stmt *s, void *ret) {
         };
         int r;
 
-        if ((r = dup_column(s, 2, &c.project_name)) < 0 || (r = dup_column(s, 3, &c.name)) < 0 ||
-            (r = dup_column(s, 4, &c.image_ref)) < 0 || (r = dup_column(s, 5, &c.spec)) < 0) {
+        if ((r = sqlite_column_strdup(s, 2, &c.project_name)) < 0 || (r = sqlite_column_strdup(s, 3, &c.name)) < 0 ||
+            (r = sqlite_column_strdup(s, 4, &c.image_ref)) < 0 || (r = sqlite_column_strdup(s, 5, &c.spec)) < 0) {
                 model_component_done(&c);
                 return r;
         }
@@ -265,9 +255,9 @@ static int read_release(sqlite3_stmt *s, void *ret) {
         };
         int r;
 
-        if ((r = dup_column(s, 3, &rel.environment_name)) < 0 ||
-            (r = dup_column(s, 4, &rel.image_digest)) < 0 || (r = dup_column(s, 5, &rel.spec)) < 0 ||
-            (r = dup_column(s, 6, &rel.status)) < 0 || (r = dup_column(s, 7, &rel.reason)) < 0) {
+        if ((r = sqlite_column_strdup(s, 3, &rel.environment_name)) < 0 ||
+            (r = sqlite_column_strdup(s, 4, &rel.image_digest)) < 0 || (r = sqlite_column_strdup(s, 5, &rel.spec)) < 0 ||
+            (r = sqlite_column_strdup(s, 6, &rel.status)) < 0 || (r = sqlite_column_strdup(s, 7, &rel.reason)) < 0) {
                 model_release_done(&rel);
                 return r;
         }
@@ -286,8 +276,8 @@ static int read_instance(sqlite3_stmt *s, void *ret) {
         };
         int r;
 
-        if ((r = dup_column(s, 2, &i.address)) < 0 || (r = dup_column(s, 3, &i.netns)) < 0 ||
-            (r = dup_column(s, 4, &i.dir)) < 0 || (r = dup_column(s, 5, &i.state)) < 0) {
+        if ((r = sqlite_column_strdup(s, 2, &i.address)) < 0 || (r = sqlite_column_strdup(s, 3, &i.netns)) < 0 ||
+            (r = sqlite_column_strdup(s, 4, &i.dir)) < 0 || (r = sqlite_column_strdup(s, 5, &i.state)) < 0) {
                 model_instance_done(&i);
                 return r;
         }
@@ -778,7 +768,7 @@ int model_service_address_get(sqlite3 *db, int64_t component_id, int64_t environ
                 return -ENOENT;
         if (rc != SQLITE_ROW)
                 return sqlite_to_errno(rc) ?: -EIO;
-        return dup_column(s, 0, ret);
+        return sqlite_column_strdup(s, 0, ret);
 }
 
 /* Addresses used in a subnet by some query with ?1 = environment id. */
@@ -913,8 +903,8 @@ int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelService
                         .environment_id = sqlite3_column_int64(s, 2),
                 };
                 n++;
-                if ((r = dup_column(s, 1, &v[n - 1].component_name)) < 0 ||
-                    (r = dup_column(s, 3, &v[n - 1].address)) < 0)
+                if ((r = sqlite_column_strdup(s, 1, &v[n - 1].component_name)) < 0 ||
+                    (r = sqlite_column_strdup(s, 3, &v[n - 1].address)) < 0)
                         goto fail;
         }
         if (rc != SQLITE_DONE) {
@@ -1180,7 +1170,7 @@ int model_deploy_log_list(sqlite3 *db, int64_t release_id, ModelLogLine **ret, s
                 }
                 v = nv;
                 v[n].at = sqlite3_column_int64(s, 0);
-                r = dup_column(s, 1, &v[n].line);
+                r = sqlite_column_strdup(s, 1, &v[n].line);
                 if (r < 0)
                         goto fail;
                 n++;

@@ -48,16 +48,6 @@ static int copy_digest(sqlite3_stmt *s, int col, char out[static DIGEST_STRING_M
         return 0;
 }
 
-static int dup_column(sqlite3_stmt *s, int col, char **ret) {
-        const char *t = (const char *) sqlite3_column_text(s, col);
-        if (!t) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(t);
-        return *ret ? 0 : -ENOMEM;
-}
-
 int image_record_put(sqlite3 *db, const ImageRecord *rec) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
@@ -102,7 +92,7 @@ static int refs_of(sqlite3 *db, const char *digest, char ***ret, size_t *ret_n) 
                         goto fail;
                 }
                 v = nv;
-                r = dup_column(s, 0, &v[n]);
+                r = sqlite_column_strdup(s, 0, &v[n]);
                 if (r < 0)
                         goto fail;
                 n++;
@@ -130,7 +120,7 @@ static int read_image_row(sqlite3 *db, sqlite3_stmt *s, ImageRecord *ret) {
         r = copy_digest(s, 0, rec.digest);
         if (r < 0)
                 return r;
-        r = dup_column(s, 1, &rec.media_type);
+        r = sqlite_column_strdup(s, 1, &rec.media_type);
         if (r < 0)
                 goto fail;
         rec.size = (uint64_t) sqlite3_column_int64(s, 2);
@@ -139,7 +129,7 @@ static int read_image_row(sqlite3 *db, sqlite3_stmt *s, ImageRecord *ret) {
         if (r < 0)
                 goto fail;
         rec.layers = (uint64_t) sqlite3_column_int64(s, 5);
-        r = dup_column(s, 6, &rec.created);
+        r = sqlite_column_strdup(s, 6, &rec.created);
         if (r < 0)
                 goto fail;
         rec.imported_at = sqlite3_column_int64(s, 7);
@@ -325,13 +315,13 @@ int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n) {
                 v = nv;
                 v[n] = (TagEntry) {};
                 n++;
-                r = dup_column(s, 0, &v[n - 1].name);
+                r = sqlite_column_strdup(s, 0, &v[n - 1].name);
                 if (r < 0)
                         goto fail;
                 r = copy_digest(s, 1, v[n - 1].digest);
                 if (r < 0)
                         goto fail;
-                r = dup_column(s, 2, &v[n - 1].media_type);
+                r = sqlite_column_strdup(s, 2, &v[n - 1].media_type);
                 if (r < 0)
                         goto fail;
                 v[n - 1].manifest_size = (uint64_t) sqlite3_column_int64(s, 3);
@@ -364,7 +354,7 @@ int release_image_digests(sqlite3 *db, char ***ret, size_t *ret_n) {
                         goto fail;
                 }
                 v = nv;
-                r = dup_column(s, 0, &v[n]);
+                r = sqlite_column_strdup(s, 0, &v[n]);
                 if (r < 0)
                         goto fail;
                 n++;

@@ -3,6 +3,8 @@
 #include "sqlite-util.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -111,4 +113,15 @@ int sqlite_commit(sqlite3 *db) {
 void sqlite_rollback(sqlite3 *db) {
         if (!sqlite3_get_autocommit(db))
                 (void) sqlite_exec(db, "ROLLBACK;");
+}
+
+int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret) {
+        const char *t = (const char *) sqlite3_column_text(s, col);
+
+        if (!t) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(t);
+        return *ret ? 0 : -ENOMEM;
 }

@@ -25,6 +25,9 @@ int sqlite_exec(sqlite3 *db, const char *sql);
 /* Prepares one statement. */
 int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 
+/* Copies a text column (NULL stays NULL) into *ret. */
+int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret);
+
 /* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int sqlite_begin(sqlite3 *db);
 int sqlite_commit(sqlite3 *db);
