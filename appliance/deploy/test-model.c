@@ -120,6 +120,8 @@ static void test_projects_and_envs(void) {
         st = MODEL_ENVIRONMENT_SETTINGS_INIT;
         st.ingress_port = 9101;
         CHECK(model_environment_update(db, qa, &st, NULL) == 0);
+        CHECK(model_environment_update(db, 999999, &st, NULL) == -EADDRINUSE); /* qa has it now */
+        st.ingress_port = 9102;
         CHECK(model_environment_update(db, 999999, &st, NULL) == -ENOENT);
 
         ModelProject *ps = NULL;
