@@ -460,6 +460,9 @@ int cmd_url(CliContext *c, int argc, char *argv[]) {
                 if (json_array_size(urls) > 1)
                         printf("%s  ", json_string_value(json_object_get(u, "endpoint")));
                 printf("%s\n", json_string_value(json_object_get(u, "url")));
+                const char *host_url = json_string_value(json_object_get(u, "host_url"));
+                if (host_url) /* the same endpoint by host name, when the environment has a domain */
+                        printf("%s%s\n", json_array_size(urls) > 1 ? "   " : "", host_url);
         }
         if (!json_is_true(json_object_get(j, "live")))
                 fprintf(stderr,
