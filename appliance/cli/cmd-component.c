@@ -324,26 +324,32 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
                (long long)json_integer_value(json_object_get(res, "pids")));
         printf("\n");
 
-        t = table_new(5, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "LATEST");
+        t = table_new(6, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "INSTANCE", "LATEST");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "environments"), i, env) {
                 json_t *live = json_object_get(env, "live");
                 json_t *latest = json_array_get(json_object_get(env, "releases"), 0);
                 const char *addr = json_string_value(json_object_get(env, "service_address"));
-                char live_s[24] = "-", dig[13] = "-", latest_s[128] = "-";
+                json_t *inst = json_object_get(env, "instance");
+                char live_s[24] = "-", dig[13] = "-", latest_s[128] = "-", inst_s[96] = "-";
 
                 if (json_is_object(live)) {
                         snprintf(live_s, sizeof live_s, "#%lld",
                                  (long long)json_integer_value(json_object_get(live, "id")));
                         model_short_digest(json_string_value(json_object_get(live, "image_digest")), dig);
                 }
+                if (json_is_object(inst))
+                        snprintf(inst_s, sizeof inst_s, "%s %s, %lld restarts",
+                                 json_string_value(json_object_get(inst, "address")),
+                                 json_string_value(json_object_get(inst, "state")),
+                                 (long long)json_integer_value(json_object_get(inst, "restarts")));
                 if (latest)
                         snprintf(latest_s, sizeof latest_s, "#%lld %s",
                                  (long long)json_integer_value(json_object_get(latest, "id")),
                                  json_string_value(json_object_get(latest, "status")));
                 if (table_add_row(t, json_string_value(json_object_get(env, "name")), addr ?: "-", live_s,
-                                  dig, latest_s) < 0)
+                                  dig, inst_s, latest_s) < 0)
                         return log_oom_cli();
         }
         table_print(t);
@@ -460,6 +466,9 @@ int cmd_url(CliContext *c, int argc, char *argv[]) {
                 if (json_array_size(urls) > 1)
                         printf("%s  ", json_string_value(json_object_get(u, "endpoint")));
                 printf("%s\n", json_string_value(json_object_get(u, "url")));
+                const char *host_url = json_string_value(json_object_get(u, "host_url"));
+                if (host_url) /* the same endpoint by host name, when the environment has a domain */
+                        printf("%s%s\n", json_array_size(urls) > 1 ? "   " : "", host_url);
         }
         if (!json_is_true(json_object_get(j, "live")))
                 fprintf(stderr,

@@ -21,7 +21,11 @@ enum {
         ARG_LINES,
         ARG_FORCE,
         ARG_ENDPOINT,
-        ARG_FOLLOW,
+        ARG_DOMAIN,
+        ARG_NO_DOMAIN,
+        ARG_EGRESS,
+        ARG_INGRESS_PORT,
+        ARG_FOLLOW, /* last: the range check below */
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
@@ -38,6 +42,10 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 {"force", no_argument, NULL, ARG_FORCE},
                 {"endpoint", required_argument, NULL, ARG_ENDPOINT},
                 {"follow", no_argument, NULL, ARG_FOLLOW},
+                {"domain", required_argument, NULL, ARG_DOMAIN},
+                {"no-domain", no_argument, NULL, ARG_NO_DOMAIN},
+                {"egress", required_argument, NULL, ARG_EGRESS},
+                {"ingress-port", required_argument, NULL, ARG_INGRESS_PORT},
                 {},
         };
         static const char *const names[] = {
@@ -51,6 +59,10 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 [ARG_FORCE - ARG_FIRST_COMMAND_OPTION] = "--force",
                 [ARG_ENDPOINT - ARG_FIRST_COMMAND_OPTION] = "--endpoint",
                 [ARG_FOLLOW - ARG_FIRST_COMMAND_OPTION] = "--follow",
+                [ARG_DOMAIN - ARG_FIRST_COMMAND_OPTION] = "--domain",
+                [ARG_NO_DOMAIN - ARG_FIRST_COMMAND_OPTION] = "--no-domain",
+                [ARG_EGRESS - ARG_FIRST_COMMAND_OPTION] = "--egress",
+                [ARG_INGRESS_PORT - ARG_FIRST_COMMAND_OPTION] = "--ingress-port",
         };
         int opt;
 
@@ -95,6 +107,20 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                         break;
                 case ARG_FOLLOW:
                         a->follow = true;
+                        break;
+                case ARG_DOMAIN:
+                        a->domain = optarg;
+                        break;
+                case ARG_NO_DOMAIN:
+                        a->no_domain = true;
+                        break;
+                case ARG_EGRESS:
+                        if (!streq(optarg, "on") && !streq(optarg, "off"))
+                                return cli_usage_error(full, "--egress takes 'on' or 'off', not '%s'", optarg);
+                        a->egress = optarg;
+                        break;
+                case ARG_INGRESS_PORT:
+                        a->ingress_port = optarg;
                         break;
                 case ARG_ENDPOINT:
                         if (a->n_endpoints >= MODEL_ARGS_ENDPOINTS_MAX)

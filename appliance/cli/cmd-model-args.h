@@ -18,6 +18,10 @@ typedef struct ModelArgs {
         const char *memory;
         const char *cpus;
         const char *lines;
+        const char *domain;
+        const char *egress;       /* "on" | "off" */
+        const char *ingress_port;
+        bool no_domain;
         bool force;
         bool follow;
         const char *endpoints[MODEL_ARGS_ENDPOINTS_MAX];

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cmd-model-args.h"
+#include "http-client.h"
 #include "json-util.h"
+#include "string-util.h"
 
 static const char project_help[] =
         "Usage: slipway project create NAME [--envs development,production]\n"
@@ -33,10 +35,12 @@ static const char delete_help[] =
         "  --force   stop running instances and delete everything\n";
 
 static void print_env_line(json_t *e) {
-        printf("  %-16s %-16s ingress port %lld, bridge %s\n", json_string_value(json_object_get(e, "name")),
+        const char *domain = json_string_value(json_object_get(e, "domain"));
+        printf("  %-16s %-16s ingress port %lld, bridge %s%s%s%s\n", json_string_value(json_object_get(e, "name")),
                json_string_value(json_object_get(e, "subnet")),
                (long long)json_integer_value(json_object_get(e, "ingress_port")),
-               json_string_value(json_object_get(e, "bridge")));
+               json_string_value(json_object_get(e, "bridge")), domain ? ", domain " : "", domain ?: "",
+               json_is_true(json_object_get(e, "egress")) ? ", egress on" : "");
 }
 
 static int project_create(CliContext *c, int argc, char *argv[]) {
@@ -189,19 +193,59 @@ int cmd_project(CliContext *c, int argc, char *argv[]) {
         return cli_usage_error("project", "Unknown project command '%s'", argv[i]);
 }
 
-static const char env_help[] = "Usage: slipway env list PROJECT\n"
-                               "       slipway env create PROJECT ENV [--after ENV]\n\n"
-                               "Environments of a project, in promotion order.\n";
+static const char env_help[] =
+        "Usage: slipway env list PROJECT\n"
+        "       slipway env create PROJECT ENV [--after ENV] [--domain DOMAIN] [--egress on|off]\n"
+        "                          [--ingress-port PORT]\n"
+        "       slipway env set PROJECT ENV [--domain DOMAIN | --no-domain] [--egress on|off]\n"
+        "                       [--ingress-port PORT]\n\n"
+        "Environments of a project, in promotion order.\n";
 
 static const char env_list_help[] =
         "Usage: slipway env list PROJECT [--json]\n\n"
-        "Lists a project's environments in promotion order: NAME, SUBNET, INGRESS, BRIDGE.\n";
+        "Lists a project's environments in promotion order: NAME, SUBNET, INGRESS, BRIDGE, DOMAIN, EGRESS.\n";
 
 static const char env_create_help[] =
-        "Usage: slipway env create PROJECT ENV [--after ENV] [--json]\n\n"
+        "Usage: slipway env create PROJECT ENV [--after ENV] [--domain DOMAIN] [--egress on|off]\n"
+        "                          [--ingress-port PORT] [--json]\n\n"
         "Adds an environment with its own subnet, bridge and ingress port.  Without --after it becomes\n"
         "the last one in the promotion order.\n\n"
-        "  --after ENV   insert right after ENV in the promotion order\n";
+        "  --after ENV          insert right after ENV in the promotion order\n"
+        "  --domain DOMAIN      public endpoints also answer at COMPONENT.DOMAIN on the ingress port\n"
+        "  --egress on|off      may its containers reach addresses beyond this host (default off)\n"
+        "  --ingress-port PORT  its ingress listener (default: the next free one from the base port)\n";
+
+static const char env_set_help[] =
+        "Usage: slipway env set PROJECT ENV [--domain DOMAIN | --no-domain] [--egress on|off]\n"
+        "                       [--ingress-port PORT] [--json]\n\n"
+        "Changes an environment's settings; running components get the new routes and isolation rules\n"
+        "at once (no redeploy).  A change that cannot be applied is undone.\n\n"
+        "  --domain DOMAIN      public endpoints also answer at COMPONENT.DOMAIN on the ingress port\n"
+        "  --no-domain          remove the domain (path-based URLs keep working)\n"
+        "  --egress on|off      may its containers reach addresses beyond this host\n"
+        "  --ingress-port PORT  move its ingress listener to PORT\n";
+
+/* The settings options into body; a usage error's exit status, or -1 to go on. */
+static int env_settings_to_json(const char *full, const ModelArgs *a, json_t *body) {
+        if (a->domain && a->no_domain)
+                return cli_usage_error(full, "Give --domain or --no-domain, not both");
+        if (a->domain && json_object_set_new(body, "domain", json_string(a->domain)) < 0)
+                return log_oom_cli();
+        if (a->no_domain && json_object_set_new(body, "domain", json_null()) < 0)
+                return log_oom_cli();
+        if (a->egress && json_object_set_new(body, "egress", json_boolean(streq(a->egress, "on"))) < 0)
+                return log_oom_cli();
+        if (a->ingress_port) {
+                char *end = NULL;
+                unsigned long port = strtoul(a->ingress_port, &end, 10);
+                if (!*a->ingress_port || *end || port < 1 || port > 65535)
+                        return cli_usage_error(full, "--ingress-port takes a port between 1 and 65535, not '%s'",
+                                               a->ingress_port);
+                if (json_object_set_new(body, "ingress_port", json_integer((json_int_t)port)) < 0)
+                        return log_oom_cli();
+        }
+        return -1;
+}
 
 static int env_list(CliContext *c, int argc, char *argv[]) {
         ModelArgs a = {};
@@ -224,16 +268,18 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
                 cli_print_json(j);
                 return 0;
         }
-        t = table_new(4, "NAME", "SUBNET", "INGRESS", "BRIDGE");
+        t = table_new(6, "NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "environments"), i, e) {
                 char port[16];
+                const char *domain = json_string_value(json_object_get(e, "domain"));
                 snprintf(port, sizeof port, "%lld",
                          (long long)json_integer_value(json_object_get(e, "ingress_port")));
                 if (table_add_row(t, json_string_value(json_object_get(e, "name")),
                                   json_string_value(json_object_get(e, "subnet")), port,
-                                  json_string_value(json_object_get(e, "bridge"))) < 0)
+                                  json_string_value(json_object_get(e, "bridge")), domain ?: "-",
+                                  json_is_true(json_object_get(e, "egress")) ? "on" : "off") < 0)
                         return log_oom_cli();
         }
         table_print(t);
@@ -249,10 +295,15 @@ static int env_create(CliContext *c, int argc, char *argv[]) {
         r = model_args_parse(c, "env create", env_create_help, argc, argv, &a, 2, 2);
         if (r >= 0)
                 return r;
+        if (a.no_domain)
+                return cli_usage_error("env create", "A new environment has no domain to remove");
         path = model_api_path(argv[optind], NULL, "/environments");
         body = json_pack("{s:s,s:s?}", "name", argv[optind + 1], "after", a.after);
         if (!path || !body)
                 return log_oom_cli();
+        r = env_settings_to_json("env create", &a, body);
+        if (r >= 0)
+                return r;
         if (cli_api_json(c, "POST", path, body, &j) < 0)
                 return 1;
         if (c->json) {
@@ -265,16 +316,53 @@ static int env_create(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+static int env_set(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL, *body = json_object();
+        _cleanup_free_ char *path = NULL, *env = NULL, *suffix = NULL;
+        int r;
+
+        r = model_args_parse(c, "env set", env_set_help, argc, argv, &a, 2, 2);
+        if (r >= 0)
+                return r;
+        if (!body)
+                return log_oom_cli();
+        r = env_settings_to_json("env set", &a, body);
+        if (r >= 0)
+                return r;
+        if (json_object_size(body) == 0)
+                return cli_usage_error("env set", "Nothing to change: give --domain, --no-domain, --egress or "
+                                                  "--ingress-port");
+        env = http_url_encode(argv[optind + 1]);
+        if (!env || asprintf(&suffix, "/environments/%s", env) < 0)
+                return log_oom_cli();
+        path = model_api_path(argv[optind], NULL, suffix);
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "PATCH", path, body, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        printf("Changed environment %s in project %s:\n", json_string_value(json_object_get(j, "name")),
+               json_string_value(json_object_get(j, "project")));
+        print_env_line(j);
+        return 0;
+}
+
 int cmd_env(CliContext *c, int argc, char *argv[]) {
         int i = sub_command_index(c, "env", env_help, argc, argv);
 
         if (i < 0)
                 return i == -1 ? 0 : EXIT_USAGE;
         if (i >= argc)
-                return cli_usage_error("env", "Missing env command (list, create)");
+                return cli_usage_error("env", "Missing env command (list, create, set)");
         if (streq(argv[i], "list") || streq(argv[i], "ls"))
                 return env_list(c, argc - i, argv + i);
         if (streq(argv[i], "create"))
                 return env_create(c, argc - i, argv + i);
+        if (streq(argv[i], "set"))
+                return env_set(c, argc - i, argv + i);
         return cli_usage_error("env", "Unknown env command '%s'", argv[i]);
 }

@@ -268,7 +268,11 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                                 if (streq(spec.endpoints[k].name, ep->name))
                                         return fail(ret_error, "Two endpoints are named '%s'.", ep->name);
                                 if (spec.endpoints[k].port == ep->port)
-                                        return fail(ret_error, "Two endpoints use port %u.", ep->port);
+                                        return fail(ret_error,
+                                                    "Endpoints '%s' and '%s' both use port %u; each endpoint of "
+                                                    "a component needs its own port (other components may use "
+                                                    "it: each has its own address).",
+                                                    spec.endpoints[k].name, ep->name, ep->port);
                         }
                         spec.n_endpoints++;
                 }

@@ -41,6 +41,7 @@ void deploy_target_done(DeployTarget *t) {
         free(t->component);
         free(t->environment);
         free(t->bridge);
+        free(t->domain);
         free(t->digest);
         json_decref(t->spec);
         json_decref(t->image_config);
@@ -162,7 +163,7 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
         r = sqlite_prepare(
                 db,
                 "SELECT r.component_id, r.environment_id, r.image_digest, r.spec, c.name, p.name, e.name, "
-                "       e.bridge, e.subnet, e.ingress_port "
+                "       e.bridge, e.subnet, e.ingress_port, e.domain "
                 "FROM releases r JOIN components c ON c.id = r.component_id "
                 "JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = c.project_id "
                 "WHERE r.id = ?",
@@ -184,6 +185,10 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
         t.environment = col_dup(st, 6);
         t.bridge = col_dup(st, 7);
         t.ingress_port = (unsigned)sqlite3_column_int(st, 9);
+        if (sqlite3_column_type(st, 10) != SQLITE_NULL && !(t.domain = col_dup(st, 10))) {
+                deploy_target_done(&t);
+                return -ENOMEM;
+        }
         if (!t.digest || !t.component || !t.project || !t.environment || !t.bridge) {
                 deploy_target_done(&t);
                 return -ENOMEM;

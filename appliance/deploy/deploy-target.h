@@ -31,6 +31,7 @@ typedef struct DeployHealth {
 typedef struct DeployTarget {
         int64_t release_id, component_id, environment_id;
         char *project, *component, *environment, *bridge, *digest;
+        char *domain; /* the environment's, NULL: none (then no host-based ingress route) */
         NetSubnet subnet;
         unsigned ingress_port;
         struct in_addr service;

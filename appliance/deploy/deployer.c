@@ -679,6 +679,54 @@ int deployer_restore_networks(Deployer *d) {
         return r;
 }
 
+/* Points the routes of every live release (of one environment, or all with environment_id 0) at its
+ * ready instance.  Each failure is logged; the first one's message goes to ret_error (may be NULL) and
+ * makes the result -EIO, after every release was tried. */
+static int apply_live_routes(Deployer *d, sqlite3 *db, int64_t environment_id, char **ret_error) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, result = 0;
+
+        r = sqlite_prepare(db,
+                           "SELECT r.id, i.address FROM releases r JOIN instances i ON i.release_id = r.id "
+                           "WHERE r.status = 'live' AND i.state = 'ready' AND (?1 = 0 OR r.environment_id = ?1)",
+                           &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, environment_id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                _cleanup_(deploy_target_done) DeployTarget t = {};
+                _cleanup_free_ char *e = NULL;
+                struct in_addr a;
+
+                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
+                        continue;
+                if (deploy_target_load(db, sqlite3_column_int64(st, 0), &t, &e) < 0 ||
+                    deploy_target_load_image(&t, d->store, &e) < 0 ||
+                    proxy_sync_routes_apply(d->state_dir, &t, a, false, &e) < 0) {
+                        log_warning("Cannot apply the routes of release %lld: %s",
+                                    (long long)sqlite3_column_int64(st, 0), strempty(e));
+                        if (result == 0 && ret_error)
+                                *ret_error = TAKE_PTR(e);
+                        result = -EIO;
+                }
+        }
+        return result;
+}
+
+int deployer_refresh_environment(void *userdata, int64_t environment_id, char **ret_error) {
+        Deployer *d = userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        int r;
+
+        r = sqlite_open(d->db_path, &db);
+        if (r < 0)
+                return r;
+        r = env_network_apply(db, 0, ret_error);
+        if (r < 0)
+                return r;
+        return apply_live_routes(d, db, environment_id, ret_error);
+}
+
 int deployer_recover(Deployer *d) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *err = NULL;
@@ -724,26 +772,9 @@ int deployer_recover(Deployer *d) {
 
         /* Routes of live releases, as the database says (the proxy keeps its table, but a crash between
          * a swap and its commit would leave the proxy ahead of the database). */
-        r = sqlite_prepare(d->db,
-                           "SELECT r.id, i.address FROM releases r JOIN instances i ON i.release_id = r.id "
-                           "WHERE r.status = 'live' AND i.state = 'ready'",
-                           &st);
+        r = apply_live_routes(d, d->db, 0, NULL);
         if (r < 0)
                 return r;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                _cleanup_(deploy_target_done) DeployTarget t = {};
-                _cleanup_free_ char *e = NULL;
-                struct in_addr a;
-
-                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
-                        continue;
-                if (deploy_target_load(d->db, sqlite3_column_int64(st, 0), &t, &e) < 0 ||
-                    deploy_target_load_image(&t, d->store, &e) < 0 ||
-                    proxy_sync_routes_apply(d->state_dir, &t, a, false, &e) < 0)
-                        log_warning("Cannot restore the routes of release %lld: %s",
-                                    (long long)sqlite3_column_int64(st, 0), strempty(e));
-        }
-        sqlite3_finalize(TAKE_PTR(st));
 
         SupervisorConfig sc = {
                 .state_dir = d->state_dir,
@@ -844,7 +875,8 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                         const char *name = json_string_value(json_object_get(rt, "name"));
                         long long e;
                         if (!name ||
-                            (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1))
+                            (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1 &&
+                             sscanf(name, "host-%lld-", &e) != 1))
                                 continue;
                         for (size_t k = 0; k < n_env; k++)
                                 if (envs[k] == e)

@@ -62,5 +62,10 @@ void deployer_reconcile(void *userdata);
  * supervisor leaves them), removes its routes and bridges.  Blocking; called on a handler thread. */
 int deployer_teardown_project(void *userdata, int64_t project_id, const char *project);
 
+/* ApiContext.refresh_environment: after an environment's settings changed (domain, egress, ingress port),
+ * re-applies the isolation rules and the routes of its live releases.  Any thread; blocks until done.
+ * ret_error gets the first failure's message (e.g. the proxy cannot listen on the new port). */
+int deployer_refresh_environment(void *userdata, int64_t environment_id, char **ret_error);
+
 /* Appends one line to a release's deploy log (any connection, any thread). */
 int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);

@@ -386,7 +386,7 @@ void model_set_host_subnets(const NetSubnet *s, size_t n) {
 }
 
 static int insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
-                              unsigned position, unsigned ingress_base_port) {
+                              unsigned position, unsigned ingress_base_port, unsigned ingress_port) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         _cleanup_free_ NetSubnet *host = NULL;
         _cleanup_free_ char *key = NULL;
@@ -410,9 +410,13 @@ static int insert_environment(sqlite3 *db, int64_t project_id, const char *proje
         }
         if (r < 0)
                 return r;
-        r = model_allocate_ingress_port(db, ingress_base_port, &port);
-        if (r < 0)
-                return r;
+        if (ingress_port > 0)
+                port = ingress_port;
+        else {
+                r = model_allocate_ingress_port(db, ingress_base_port, &port);
+                if (r < 0)
+                        return r;
+        }
         if (asprintf(&key, "%s/%s", project, name) < 0)
                 return -ENOMEM;
         r = net_ifname_from_key("sw-", key, bridge);
@@ -479,7 +483,7 @@ int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_
                 id = sqlite3_last_insert_rowid(db);
         }
         for (size_t i = 0; i < n_envs; i++) {
-                r = insert_environment(db, id, name, envs[i], (unsigned)i, ingress_base_port);
+                r = insert_environment(db, id, name, envs[i], (unsigned)i, ingress_base_port, 0);
                 if (r < 0)
                         goto fail;
         }
@@ -612,8 +616,88 @@ static int shift_positions(sqlite3 *db, int64_t project_id, unsigned from) {
         return 0;
 }
 
+/* Another environment (not `self`) holding the settings' ingress port or domain. */
+int model_environment_settings_conflict(sqlite3 *db, int64_t self, const ModelEnvironmentSettings *st,
+                                        ModelEnvironment *ret_conflict) {
+        _cleanup_(model_environment_done) ModelEnvironment other = {};
+        int r;
+
+        if (st->ingress_port > 0) {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.ingress_port = ?1 AND e.id != ?2",
+                                   &s);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_int64(s, 1, st->ingress_port);
+                sqlite3_bind_int64(s, 2, self);
+                r = query_one(s, read_environment, &other);
+                if (r >= 0) {
+                        if (ret_conflict)
+                                *ret_conflict = TAKE_STRUCT(other);
+                        return -EADDRINUSE;
+                }
+                if (r != -ENOENT)
+                        return r;
+        }
+        if (!isempty(st->domain)) {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                r = sqlite_prepare(db, "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.domain = ?1 AND e.id != ?2", &s);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(s, 1, st->domain, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, self);
+                r = query_one(s, read_environment, &other);
+                if (r >= 0) {
+                        if (ret_conflict)
+                                *ret_conflict = TAKE_STRUCT(other);
+                        return -ENOTUNIQ;
+                }
+                if (r != -ENOENT)
+                        return r;
+        }
+        return 0;
+}
+
+static int update_environment(sqlite3 *db, int64_t id, const ModelEnvironmentSettings *st) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "UPDATE environments SET"
+                               " domain = CASE WHEN ?2 IS NULL THEN domain WHEN ?2 = '' THEN NULL ELSE ?2 END,"
+                               " egress = CASE WHEN ?3 < 0 THEN egress ELSE ?3 END,"
+                               " ingress_port = CASE WHEN ?4 = 0 THEN ingress_port ELSE ?4 END"
+                               " WHERE id = ?1",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, id);
+        bind_text_or_null(s, 2, st->domain);
+        sqlite3_bind_int64(s, 3, st->egress);
+        sqlite3_bind_int64(s, 4, st->ingress_port);
+        r = step_done(s);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int model_environment_update(sqlite3 *db, int64_t environment_id, const ModelEnvironmentSettings *settings,
+                             ModelEnvironment *ret_conflict) {
+        int r = sqlite_begin(db);
+        if (r < 0)
+                return r;
+        r = model_environment_settings_conflict(db, environment_id, settings, ret_conflict);
+        if (r >= 0)
+                r = update_environment(db, environment_id, settings);
+        if (r >= 0)
+                r = sqlite_commit(db);
+        if (r < 0)
+                sqlite_rollback(db);
+        return r;
+}
+
 int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, const char *after,
-                             unsigned ingress_base_port, ModelEnvironment *ret) {
+                             unsigned ingress_base_port, const ModelEnvironmentSettings *settings,
+                             ModelEnvironment *ret, ModelEnvironment *ret_conflict) {
+        ModelEnvironmentSettings st = settings ? *settings : MODEL_ENVIRONMENT_SETTINGS_INIT;
         _cleanup_(model_environment_done) ModelEnvironment prev = {};
         ModelProject p = {};
         unsigned n, position;
@@ -646,6 +730,9 @@ int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, 
         }
         if (r != -ENOENT)
                 goto fail;
+        r = model_environment_settings_conflict(db, 0, &st, ret_conflict);
+        if (r < 0)
+                goto fail;
         if (after) {
                 r = model_environment_get(db, project_id, after, &prev);
                 if (r < 0)
@@ -662,7 +749,11 @@ int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, 
                 if (r < 0)
                         goto fail;
         }
-        r = insert_environment(db, project_id, p.name, name, position, ingress_base_port);
+        r = insert_environment(db, project_id, p.name, name, position, ingress_base_port, st.ingress_port);
+        if (r < 0)
+                goto fail;
+        st.ingress_port = 0;
+        r = update_environment(db, sqlite3_last_insert_rowid(db), &st);
         if (r < 0)
                 goto fail;
         r = sqlite_commit(db);

@@ -141,10 +141,30 @@ int model_count(sqlite3 *db, const char *table, unsigned *ret); /* projects|comp
 int model_count_live_instances(sqlite3 *db, unsigned *ret);
 
 /* ---- environments ---- */
+/* What a person may set on an environment (at create or later); the rest is allocated. */
+typedef struct ModelEnvironmentSettings {
+        const char *domain;    /* NULL: unchanged (create: none); "": remove; else a valid domain */
+        int egress;            /* -1: unchanged (create: off); 0 or 1 */
+        unsigned ingress_port; /* 0: unchanged (create: next free from the base port) */
+} ModelEnvironmentSettings;
+
+#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings){.egress = -1})
+
 /* Appends (after == NULL) or inserts after the named environment, shifting later positions.
- * Allocates subnet, bridge and ingress port.  -EEXIST, -ENOENT (after unknown), -ENOSPC. */
+ * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after
+ * unknown), -ENOSPC; a settings conflict as for model_environment_update().  settings may be NULL. */
 int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, const char *after,
-                             unsigned ingress_base_port, ModelEnvironment *ret);
+                             unsigned ingress_base_port, const ModelEnvironmentSettings *settings,
+                             ModelEnvironment *ret, ModelEnvironment *ret_conflict);
+/* Changes an environment's settings in one transaction.  -EADDRINUSE: another environment listens on
+ * that ingress port; -ENOTUNIQ: another environment has that domain (either way ret_conflict, when
+ * given, is filled with it).  Validation of the values is the caller's. */
+int model_environment_update(sqlite3 *db, int64_t environment_id, const ModelEnvironmentSettings *settings,
+                             ModelEnvironment *ret_conflict);
+/* The same conflict check on its own (self: the environment being changed, 0 for a new one): 0 when
+ * none, else -EADDRINUSE / -ENOTUNIQ with ret_conflict filled. */
+int model_environment_settings_conflict(sqlite3 *db, int64_t self, const ModelEnvironmentSettings *st,
+                                        ModelEnvironment *ret_conflict);
 int model_environment_get(sqlite3 *db, int64_t project_id, const char *name, ModelEnvironment *ret);
 int model_environment_get_by_id(sqlite3 *db, int64_t id, ModelEnvironment *ret);
 int model_environment_list(sqlite3 *db, int64_t project_id, ModelEnvironment **ret, size_t *ret_n);

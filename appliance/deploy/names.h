@@ -11,3 +11,9 @@ bool name_is_valid(const char *s);
 /* 0 when valid; otherwise -EINVAL and, when ret_error is given, a one-sentence message naming `what`
  * ("project", "environment", "component") that the caller frees. */
 int name_validate(const char *what, const char *s, char **ret_error);
+
+#define DOMAIN_MAX_LEN 200 /* leaves room for "<component>." in front, within DNS's 253 */
+
+/* An environment's domain: dot-separated DNS labels (lower case), e.g. "dev.example.com".  0 when valid;
+ * otherwise -EINVAL and, when ret_error is given, a one-sentence message the caller frees. */
+int domain_validate(const char *s, char **ret_error);

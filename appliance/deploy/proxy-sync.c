@@ -146,6 +146,8 @@ int proxy_sync_route_set(const char *state_dir, const ProxyRouteSpec *spec, bool
                 return -ENOMEM;
         if (spec->path && json_object_set_new(route, "path", json_string(spec->path)) < 0)
                 return -ENOMEM;
+        if (spec->host && json_object_set_new(route, "host", json_string(spec->host)) < 0)
+                return -ENOMEM;
         req = json_pack("{s:s,s:O,s:b}", "cmd", "route-set", "route", route, "wait_drained", wait_drained);
         if (!req)
                 return -ENOMEM;
@@ -166,11 +168,12 @@ int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_d
         return r;
 }
 
-static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64],
-                        char ret_ing[static 64]) {
+static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64], char ret_ing[static 64],
+                        char ret_host[static 64]) {
         snprintf(ret_svc, 64, "svc-%lld-%lld-%u", (long long)t->environment_id, (long long)t->component_id,
                  port);
         snprintf(ret_ing, 64, "ing-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
+        snprintf(ret_host, 64, "host-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
 }
 
 /* Points the component's service routes and its ingress route at address; with wait, returns once
@@ -183,9 +186,9 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
         inet_ntop(AF_INET, &address, inst, sizeof inst);
         inet_ntop(AF_INET, &t->service, svc, sizeof svc);
         for (size_t k = 0; k < t->n_ports; k++) {
-                char svc_name[64], ing_name[64], listen[64], target[64], path[512];
+                char svc_name[64], ing_name[64], host_name[64], listen[64], target[64], path[512], host[320];
 
-                route_names(t, t->ports[k], svc_name, ing_name);
+                route_names(t, t->ports[k], svc_name, ing_name, host_name);
                 snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
                 snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
                 r = proxy_sync_route_set(
@@ -204,6 +207,19 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                                                            .strip = true,
                                                            .target = target},
                                          wait, ret_error);
+                if (r < 0)
+                        return r;
+                if (!t->domain) {
+                        r = proxy_sync_route_remove(state_dir, host_name, wait);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                snprintf(host, sizeof host, "%s.%s", t->component, t->domain);
+                r = proxy_sync_route_set(
+                        state_dir,
+                        &(ProxyRouteSpec){.name = host_name, .listen = listen, .host = host, .target = target},
+                        wait, ret_error);
                 if (r < 0)
                         return r;
         }

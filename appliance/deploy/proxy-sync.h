@@ -24,6 +24,7 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin);
 typedef struct ProxyRouteSpec {
         const char *name;
         const char *listen; /* "ADDR:PORT" */
+        const char *host;   /* NULL: any */
         const char *path;   /* NULL: any */
         bool strip;
         const char *target; /* "ADDR:PORT" */
@@ -39,6 +40,8 @@ int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_d
 struct DeployTarget;
 /* The component's routes, pointed at an instance address: per endpoint port the in-environment route
  * SERVICE_ADDR:PORT → ADDR:PORT, and for the public endpoint the ingress route 0.0.0.0:INGRESS_PORT path
- * /<project>/<component> (stripped) → ADDR:PORT.  With wait, returns once the replaced targets drained. */
+ * /<project>/<component> (stripped) → ADDR:PORT plus, when the environment has a domain, the host route
+ * <component>.<domain> on the same listener (whole path); without a domain that host route is removed.
+ * With wait, returns once the replaced targets drained. */
 int proxy_sync_routes_apply(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
                             bool wait, char **ret_error);

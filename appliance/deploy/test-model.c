@@ -64,12 +64,12 @@ static void test_projects_and_envs(void) {
         model_environments_free(e, n);
 
         /* Insert in the middle of the promotion order. */
-        CHECK(model_environment_create(db, p.id, "staging", "development", 8080, &ne) == 0);
+        CHECK(model_environment_create(db, p.id, "staging", "development", 8080, NULL, &ne, NULL) == 0);
         CHECK(ne.position == 1 && ne.ingress_port == 8082 && streq(ne.subnet, "10.213.5.0/24"));
         CHECK(streq(ne.project_name, "shop"));
         model_environment_done(&ne);
-        CHECK(model_environment_create(db, p.id, "staging", NULL, 8080, NULL) == -EEXIST);
-        CHECK(model_environment_create(db, p.id, "qa", "nope", 8080, NULL) == -ENOENT);
+        CHECK(model_environment_create(db, p.id, "staging", NULL, 8080, NULL, NULL, NULL) == -EEXIST);
+        CHECK(model_environment_create(db, p.id, "qa", "nope", 8080, NULL, NULL, NULL) == -ENOENT);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
         CHECK(n == 3);
         CHECK(streq(e[0].name, "development") && streq(e[1].name, "staging") &&
@@ -84,9 +84,45 @@ static void test_projects_and_envs(void) {
         model_environments_free(e, n);
         CHECK(model_project_delete(db, p.id) == 0);
         CHECK(model_project_delete(db, p.id) == -ENOENT);
-        CHECK(model_environment_create(db, q.id, "production", NULL, 8080, &ne) == 0);
+        CHECK(model_environment_create(db, q.id, "production", NULL, 8080, NULL, &ne, NULL) == 0);
         CHECK(streq(ne.subnet, "10.213.1.0/24") && ne.ingress_port == 8080 && ne.position == 1);
+        int64_t prod = ne.id;
         model_environment_done(&ne);
+
+        /* Settings at create and later; another environment's ingress port or domain is refused. */
+        ModelEnvironment c = {};
+        ModelEnvironmentSettings st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        st.domain = "qa.example.test";
+        st.egress = 1;
+        st.ingress_port = 9100;
+        CHECK(model_environment_create(db, q.id, "qa", NULL, 8080, &st, &ne, NULL) == 0);
+        CHECK(ne.ingress_port == 9100 && ne.egress && streq(ne.domain, "qa.example.test"));
+        int64_t qa = ne.id;
+        model_environment_done(&ne);
+        st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        st.ingress_port = 9100;
+        CHECK(model_environment_create(db, q.id, "qa2", NULL, 8080, &st, NULL, &c) == -EADDRINUSE);
+        CHECK(streq(c.name, "qa") && streq(c.project_name, "blog"));
+        model_environment_done(&c);
+        CHECK(model_environment_get(db, q.id, "qa2", &ne) == -ENOENT); /* nothing half-written */
+        st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        st.domain = "qa.example.test";
+        CHECK(model_environment_update(db, prod, &st, &c) == -ENOTUNIQ);
+        model_environment_done(&c);
+        CHECK(model_environment_update(db, qa, &st, NULL) == 0); /* its own domain again: fine */
+        st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        st.domain = "";
+        st.egress = 0;
+        CHECK(model_environment_update(db, qa, &st, NULL) == 0);
+        CHECK(model_environment_get_by_id(db, qa, &ne) == 0);
+        CHECK(!ne.domain && !ne.egress && ne.ingress_port == 9100);
+        model_environment_done(&ne);
+        st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        st.ingress_port = 9101;
+        CHECK(model_environment_update(db, qa, &st, NULL) == 0);
+        CHECK(model_environment_update(db, 999999, &st, NULL) == -EADDRINUSE); /* qa has it now */
+        st.ingress_port = 9102;
+        CHECK(model_environment_update(db, 999999, &st, NULL) == -ENOENT);
 
         ModelProject *ps = NULL;
         CHECK(model_project_list(db, &ps, &n) == 0);

@@ -259,6 +259,7 @@ static int run(void) {
                 .ingress_base_port = arg_ingress_base_port,
                 .teardown_project = deployer_teardown_project,
                 .teardown_userdata = deployer,
+                .refresh_environment = deployer_refresh_environment,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,

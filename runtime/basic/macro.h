@@ -29,6 +29,13 @@
                 (p) = NULL;                          \
                 _ptr_;                               \
         })
+/* The same for a struct owning pointers: the source is zeroed, so its cleanup frees nothing. */
+#define TAKE_STRUCT(s)                               \
+        ({                                           \
+                __typeof__(s) _s_ = (s);             \
+                (s) = (__typeof__(s)){};             \
+                _s_;                                 \
+        })
 #define TAKE_FD(fd)                                  \
         ({                                           \
                 int _fd_ = (fd);                     \

@@ -368,10 +368,20 @@ int api_component_show(HttpRequest *req) {
                         model_releases_free(rel, nr);
                 }
                 bool has_live = model_release_get_live(db, c.id, e[i].id, &live) >= 0;
-                json_array_append_new(envs, json_pack("{s:s,s:s?,s:o,s:I,s:o}", "name", e[i].name,
+                ModelInstance inst = {};
+                json_t *inst_j = json_null();
+                /* The instance serving the live release: where it runs and how often it was restarted. */
+                if (has_live && model_instance_get_live(db, c.id, e[i].id, &inst) >= 0) {
+                        inst_j = json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)inst.id, "address",
+                                           inst.address, "netns", inst.netns, "state", inst.state, "restarts",
+                                           (json_int_t)inst.restarts);
+                        model_instance_done(&inst);
+                }
+                json_array_append_new(envs, json_pack("{s:s,s:s?,s:o,s:o,s:I,s:o}", "name", e[i].name,
                                                       "service_address", addr, "live",
-                                                      has_live ? release_json(&live) : json_null(),
-                                                      "releases_total", (json_int_t)nr, "releases", arr));
+                                                      has_live ? release_json(&live) : json_null(), "instance",
+                                                      inst_j ?: json_null(), "releases_total", (json_int_t)nr,
+                                                      "releases", arr));
                 model_release_done(&live);
         }
         model_environments_free(e, n);

@@ -3,6 +3,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "json-util.h"
 #include "names.h"
 #include "sqlite-util.h"
+#include "string-util.h"
 
 int api_model_open(HttpRequest *req, sqlite3 **ret) {
         ApiContext *ctx = req->userdata;
@@ -317,14 +319,120 @@ int api_environments_list(HttpRequest *req) {
         return http_reply_json(req->conn, 200, j);
 }
 
+/* Reads the settings a person may give an environment ("domain": string or null, "egress": bool,
+ * "ingress_port": 1–65535) into st; the domain is lower-cased into dom.  Sends 400 and returns -400 when
+ * a value is wrong. */
+static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironmentSettings *st,
+                                  char dom[static DOMAIN_MAX_LEN + 1]) {
+        json_t *v;
+
+        *st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        v = json_object_get(body, "domain");
+        if (v && json_is_null(v))
+                st->domain = "";
+        else if (v) {
+                _cleanup_free_ char *error = NULL;
+                const char *d = json_string_value(v);
+                size_t n = d ? strlen(d) : 0;
+
+                if (!d) {
+                        http_reply_error(req->conn, 400, "\"domain\" must be a string or null.",
+                                         "For example --domain dev.example.com.");
+                        return -400;
+                }
+                if (n > 1 && d[n - 1] == '.') /* a fully qualified name's root dot */
+                        n--;
+                if (n > DOMAIN_MAX_LEN)
+                        d = NULL; /* domain_validate() says it is too long */
+                else {
+                        for (size_t i = 0; i < n; i++)
+                                dom[i] = (char)(d[i] >= 'A' && d[i] <= 'Z' ? d[i] - 'A' + 'a' : d[i]);
+                        dom[n] = 0;
+                }
+                if (domain_validate(d ? dom : json_string_value(v), &error) < 0) {
+                        http_reply_error(req->conn, 400, error ?: "Invalid domain.",
+                                         "Give a DNS name such as dev.example.com; each component then answers "
+                                         "at COMPONENT.DOMAIN on the environment's ingress port.");
+                        return -400;
+                }
+                st->domain = dom;
+        }
+        v = json_object_get(body, "egress");
+        if (v) {
+                if (!json_is_boolean(v)) {
+                        http_reply_error(req->conn, 400, "\"egress\" must be true or false.",
+                                         "Use --egress on or --egress off.");
+                        return -400;
+                }
+                st->egress = json_is_true(v);
+        }
+        v = json_object_get(body, "ingress_port");
+        if (v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+                        http_reply_error(req->conn, 400, "\"ingress_port\" must be a port between 1 and 65535.",
+                                         "For example --ingress-port 8090.");
+                        return -400;
+                }
+                st->ingress_port = (unsigned)json_integer_value(v);
+        }
+        return 0;
+}
+
+/* Whether some other program already listens on TCP port on this host's wildcard address. */
+static bool port_taken_on_host(unsigned port) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+
+        if (fd < 0)
+                return false;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        return bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
+}
+
+/* 409 for a settings conflict (another environment's port or domain, or a port another program holds);
+ * 0 when there is none. */
+static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironment *other,
+                                   const ModelEnvironmentSettings *st) {
+        char msg[400];
+
+        if (r == -EADDRINUSE) {
+                snprintf(msg, sizeof msg, "Port %u is already the ingress port of environment %s/%s.",
+                         st->ingress_port, other->project_name, other->name);
+                return http_reply_error(req->conn, 409, msg,
+                                        "Each environment needs its own ingress port; choose another "
+                                        "--ingress-port.");
+        }
+        if (r == -ENOTUNIQ) {
+                snprintf(msg, sizeof msg, "The domain %s is already used by environment %s/%s.", st->domain,
+                         other->project_name, other->name);
+                return http_reply_error(req->conn, 409, msg,
+                                        "Each environment needs its own domain; choose another, or remove it "
+                                        "there first with 'slipway env set PROJECT ENV --no-domain'.");
+        }
+        return 0;
+}
+
+static int check_port_free_on_host(HttpRequest *req, unsigned port) {
+        char msg[200];
+
+        if (port == 0 || !port_taken_on_host(port))
+                return 0;
+        snprintf(msg, sizeof msg, "Port %u is already in use on this host by another program.", port);
+        http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port (see 'ss -ltn').");
+        return -409;
+}
+
 int api_environment_create(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(model_project_done) ModelProject p = {};
         _cleanup_(model_environment_done) ModelEnvironment e = {}, a = {};
         _cleanup_json_ json_t *body = NULL, *j = NULL;
+        _cleanup_(model_environment_done) ModelEnvironment conflict = {};
+        ModelEnvironmentSettings st;
         const char *name = NULL, *after = NULL;
-        char msg[256];
+        char msg[256], dom[DOMAIN_MAX_LEN + 1];
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
@@ -337,14 +445,24 @@ int api_environment_create(HttpRequest *req) {
                                         "Send {\"name\": \"staging\", \"after\": \"development\"}.");
         if ((r = api_check_name(req, "environment", name)) < 0)
                 return -r;
+        if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
+                return -r;
         if ((r = api_model_open(req, &db)) < 0)
                 return -r;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
                 return -r;
         if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
                 return -r;
+        r = model_environment_settings_conflict(db, 0, &st, &conflict);
+        if (r == -EADDRINUSE || r == -ENOTUNIQ)
+                return reply_settings_conflict(req, r, &conflict, &st);
+        if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
+                return -r;
         r = model_environment_create(db, p.id, name, after,
-                                     ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &e);
+                                     ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &st, &e,
+                                     &conflict);
+        if (r == -EADDRINUSE || r == -ENOTUNIQ)
+                return reply_settings_conflict(req, r, &conflict, &st);
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.", p.name,
                          name);
@@ -357,4 +475,78 @@ int api_environment_create(HttpRequest *req) {
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the environment");
         json_object_set_new(j, "project", json_string(p.name));
         return http_reply_json(req->conn, 201, j);
+}
+
+int api_environment_update(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(model_environment_done) ModelEnvironment old = {}, e = {}, conflict = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        _cleanup_free_ char *error = NULL;
+        ModelEnvironmentSettings st;
+        char dom[DOMAIN_MAX_LEN + 1], msg[600];
+        int r;
+
+        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
+        if (r < 0)
+                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400, "The request body must be a JSON object.",
+                                        "Send {\"domain\": \"dev.example.com\", \"egress\": true, "
+                                        "\"ingress_port\": 8090} (any of them).");
+        {
+                const char *k;
+                json_t *v;
+                json_object_foreach(body, k, v)
+                        if (!streq(k, "domain") && !streq(k, "egress") && !streq(k, "ingress_port")) {
+                                snprintf(msg, sizeof msg, "Unknown environment setting '%.64s'.", k);
+                                return http_reply_error(req->conn, 400, msg,
+                                                        "An environment has a domain, egress and an ingress "
+                                                        "port.");
+                        }
+        }
+        if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
+                return -r;
+        if ((r = api_model_open(req, &db)) < 0)
+                return -r;
+        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+                return -r;
+        if ((r = api_environment_lookup(req, db, &p, req->segments[3], &old)) < 0)
+                return -r;
+        if (st.ingress_port == old.ingress_port)
+                st.ingress_port = 0;
+        r = model_environment_settings_conflict(db, old.id, &st, &conflict);
+        if (r == -EADDRINUSE || r == -ENOTUNIQ)
+                return reply_settings_conflict(req, r, &conflict, &st);
+        if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
+                return -r;
+        r = model_environment_update(db, old.id, &st, &conflict);
+        if (r == -EADDRINUSE || r == -ENOTUNIQ)
+                return reply_settings_conflict(req, r, &conflict, &st);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot change the environment");
+        if (ctx->refresh_environment) {
+                r = ctx->refresh_environment(ctx->teardown_userdata, old.id, &error);
+                if (r < 0) {
+                        /* Back to what worked, so nothing is left half-applied. */
+                        ModelEnvironmentSettings back = {
+                                .domain = old.domain ?: "",
+                                .egress = old.egress,
+                                .ingress_port = old.ingress_port,
+                        };
+                        (void)model_environment_update(db, old.id, &back, NULL);
+                        (void)ctx->refresh_environment(ctx->teardown_userdata, old.id, NULL);
+                        snprintf(msg, sizeof msg,
+                                 "Cannot apply the new settings of %s/%s: %.400s; it keeps its previous ones.",
+                                 p.name, old.name, error ?: strerror(-r));
+                        return http_reply_error(req->conn, 409, msg,
+                                                "Fix the cause (e.g. choose a free ingress port) and try again.");
+                }
+        }
+        if ((r = model_environment_get_by_id(db, old.id, &e)) < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the environment back");
+        j = api_environment_json(&e);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the environment");
+        json_object_set_new(j, "project", json_string(p.name));
+        return http_reply_json(req->conn, 200, j);
 }

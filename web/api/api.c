@@ -22,6 +22,7 @@ const HttpRoute api_routes[] = {
         { "DELETE", "projects/*", api_project_delete },
         { "GET", "projects/*/environments", api_environments_list },
         { "POST", "projects/*/environments", api_environment_create },
+        { "PATCH", "projects/*/environments/*", api_environment_update },
         { "GET", "projects/*/components", api_components_list },
         { "POST", "projects/*/components", api_component_create },
         { "GET", "projects/*/components/*", api_component_show },

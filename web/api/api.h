@@ -29,6 +29,9 @@ typedef struct ApiContext {
          * --force` of a project with running instances is refused with 501. */
         int (*teardown_project)(void *userdata, int64_t project_id, const char *project);
         void *teardown_userdata;
+        /* Re-applies isolation rules and routes after an environment's settings changed (same userdata as
+         * teardown_project); ret_error: why it failed.  NULL: changes take effect at the next deploy. */
+        int (*refresh_environment)(void *userdata, int64_t environment_id, char **ret_error);
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -54,6 +57,7 @@ int api_project_show(HttpRequest *req);
 int api_project_delete(HttpRequest *req);
 int api_environments_list(HttpRequest *req);
 int api_environment_create(HttpRequest *req);
+int api_environment_update(HttpRequest *req);
 int api_components_list(HttpRequest *req);
 int api_component_create(HttpRequest *req);
 int api_component_show(HttpRequest *req);
