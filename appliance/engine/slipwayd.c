@@ -349,6 +349,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_set_ident("slipwayd");
+        /* A daemon keeps no descriptor its starter happened to leave open (a lock, a pipe a shell waits
+         * on): it would hold them for its whole life, and so would every container it starts. */
+        (void) close_range(3, ~0U, 0);
         r = parse_argv(argc, argv);
         if (r < 0)
                 return 2;
