@@ -33,7 +33,7 @@ static inline bool is_field_char(unsigned char c) {
         return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-int http_find_head_end(const char *buf, size_t len, size_t *scan) {
+static int find_head_end(const char *buf, size_t len, size_t *scan, bool bare_lf) {
         size_t i = *scan;
         const char *p;
 
@@ -44,7 +44,10 @@ int http_find_head_end(const char *buf, size_t len, size_t *scan) {
                 if (!p)
                         break;
                 i = (size_t) (p - buf);
-                if (i >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r') {
+                /* An empty line ends the head: CRLF CRLF, or with bare_lf also LF LF, CRLF LF, LF CRLF. */
+                if ((i >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r') ||
+                    (bare_lf && i >= 1 && p[-1] == '\n') ||
+                    (bare_lf && i >= 2 && p[-1] == '\r' && p[-2] == '\n')) {
                         if (i + 1 > HTTP_HEAD_MAX)
                                 return -EMSGSIZE;
                         return (int) (i + 1);
@@ -56,6 +59,14 @@ int http_find_head_end(const char *buf, size_t len, size_t *scan) {
         if (len >= HTTP_HEAD_MAX)
                 return -EMSGSIZE;
         return 0;
+}
+
+int http_find_head_end(const char *buf, size_t len, size_t *scan) {
+        return find_head_end(buf, len, scan, false);
+}
+
+int http_find_response_head_end(const char *buf, size_t len, size_t *scan) {
+        return find_head_end(buf, len, scan, true);
 }
 
 bool http_name_eq(const HttpHeader *h, const char *name) {
@@ -165,9 +176,14 @@ static int parse_fields(const char *buf, size_t len, size_t start, bool is_reque
                 nl = memchr(line, '\n', len - i);
                 if (!nl)
                         return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "unterminated header");
-                if (nl == line || nl[-1] != '\r')
-                        return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "bare LF in header");
-                line_len = (size_t) (nl - line) - 1;
+                if (nl == line || nl[-1] != '\r') {
+                        /* Requests must end lines in CRLF (a bare LF is a smuggling vector between
+                         * parsers); upstream responses may end them in LF alone, as nginx accepts. */
+                        if (is_request)
+                                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "bare LF in header");
+                        line_len = (size_t) (nl - line);
+                } else
+                        line_len = (size_t) (nl - line) - 1;
                 i = (size_t) (nl - buf) + 1;
                 if (line_len == 0)
                         break; /* end of head */
@@ -334,9 +350,9 @@ int http_response_parse(const char *buf, size_t len, bool request_was_head, Http
         if (len > HTTP_HEAD_MAX)
                 return fail(h, ret_error, HTTP_ERROR_TOO_LARGE, "head too large");
         nl = memchr(buf, '\n', len);
-        if (!nl || nl == buf || nl[-1] != '\r')
+        if (!nl || nl == buf)
                 return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "malformed status line");
-        line_len = (size_t) (nl - buf) - 1;
+        line_len = (size_t) (nl - buf) - (nl[-1] == '\r'); /* a bare LF is accepted from upstreams */
         /* "HTTP/1.x SP 3DIGIT SP reason" — the reason may be empty, the SP before it is optional
          * in practice */
         if (line_len < 12 || buf[8] != ' ' || (line_len > 12 && buf[12] != ' '))

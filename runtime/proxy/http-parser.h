@@ -67,8 +67,12 @@ typedef struct HttpHead {
  * calls (start at 0).  Returns the head length (> 0), 0 when more bytes are needed, -EMSGSIZE when
  * HTTP_HEAD_MAX is exceeded without an end. */
 int http_find_head_end(const char *buf, size_t len, size_t *scan);
+/* The same for an upstream's response head, which may also end its lines in a bare LF (busybox httpd
+ * passes CGI header lines through as the script wrote them). */
+int http_find_response_head_end(const char *buf, size_t len, size_t *scan);
 
-/* Parse a complete head (as found by http_find_head_end).  Returns 0 or -EBADMSG; on failure
+/* Parse a complete head (as found by http_find_head_end).  Requests need CRLF line ends; responses
+ * may use bare LF.  Returns 0 or -EBADMSG; on failure
  * *ret_error says which kind and ret->error_detail says why. */
 int http_request_parse(const char *buf, size_t len, HttpHead *ret, HttpError *ret_error);
 int http_response_parse(const char *buf, size_t len, bool request_was_head, HttpHead *ret,

@@ -909,7 +909,7 @@ static int conn_handle_response_head(WorkerState *ws, Conn *c) {
         Out o;
         int n, r;
 
-        n = http_find_head_end(p, buf_len(&c->resp.raw), &c->resp.scan);
+        n = http_find_response_head_end(p, buf_len(&c->resp.raw), &c->resp.scan);
         if (n == 0)
                 return 0;
         if (n < 0) {
@@ -947,7 +947,9 @@ static int conn_handle_response_head(WorkerState *ws, Conn *c) {
         o = (Out) { .p = malloc(HEAD_OUT_MAX), .cap = HEAD_OUT_MAX };
         if (!o.p)
                 return -ENOMEM;
-        line_end = memchr(p, '\r', (size_t) n);
+        line_end = memchr(p, '\n', (size_t) n); /* the status line; its CR (if any) is not copied */
+        if (line_end[-1] == '\r')
+                line_end--;
         out_str(&o, "HTTP/1.1");
         out_put(&o, p + 8, (size_t) (line_end - p - 8));
         out_str(&o, "\r\n");

@@ -152,6 +152,37 @@ static void test_response(void) {
         CHECK(resp("HTTP/1.1 200 OK\r\nX: a\r\n  b\r\n\r\n", false) == -EBADMSG);
 }
 
+/* Upstreams may end header lines in a bare LF (busybox httpd CGIs); requests may not. */
+static void test_response_bare_lf(void) {
+        static const char *const heads[] = {
+                "HTTP/1.0 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\nabc",
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\nContent-Length: 3\n\r\nabc",
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\nabc",
+        };
+        for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+                size_t scan = 0, len = strlen(heads[i]);
+                int n = http_find_response_head_end(heads[i], len, &scan);
+                CHECK(n == (int) (len - 3));
+                CHECK(http_response_parse(heads[i], (size_t) n, false, &head, NULL) == 0);
+                CHECK(head.status == 200 && head.n_headers == 2 && head.content_length == 3);
+                CHECK(head.headers[0].value_len == 10 && memcmp(head.headers[0].value, "text/plain", 10) == 0);
+                /* the request side stays strict */
+                scan = 0;
+                CHECK(http_find_head_end(heads[i], len, &scan) <= 0 || i == 2);
+        }
+        /* split across reads: the terminator is found once its second LF arrives */
+        {
+                const char *s = "HTTP/1.1 204 No Content\nX: y\n\n";
+                size_t scan = 0, n = strlen(s);
+                for (size_t k = 1; k < n; k++)
+                        CHECK(http_find_response_head_end(s, k, &scan) == 0);
+                CHECK(http_find_response_head_end(s, n, &scan) == (int) n);
+        }
+        HttpError e;
+        CHECK(req("GET / HTTP/1.1\nHost: h\n\n", &e) == -EAGAIN); /* no CRLF CRLF: not even a head */
+        CHECK(http_request_parse("GET / HTTP/1.1\r\nHost: h\nX: 1\r\n\r\n", 32, &head, &e) == -EBADMSG);
+}
+
 static void test_lists(void) {
         HttpHeader h = { .name = "X-Foo", .name_len = 5 };
         CHECK(http_list_has("close", 5, "close"));
@@ -172,6 +203,7 @@ int main(void) {
         test_smuggling();
         test_limits();
         test_response();
+        test_response_bare_lf();
         test_lists();
         printf("test-http-parser: ok\n");
         return 0;

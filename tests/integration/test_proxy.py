@@ -314,6 +314,45 @@ def test_upstream_refused_dies_and_times_out(proxy, backends):
         assert get(port2, "/id")[3] == b"beta"
 
 
+def test_upstream_bare_lf_response_head_is_accepted(proxy):
+    """Upstreams like busybox httpd pass CGI header lines through with bare LF; nginx accepts them and so
+    do we (responses only — requests stay strict, see SMUGGLING).  The client gets CRLF lines."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    heads = [b"HTTP/1.0 200 OK\nContent-Type: text/plain\nX-Cgi: yes\n\n",
+             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\nX-Cgi: yes\nConnection: close\n\r\n"]
+
+    def serve():
+        for head in heads:
+            c, _ = srv.accept()
+            with c:
+                c.recv(65536)
+                c.sendall(head + b"hello")
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    port = free_port()
+    proxy.route_set(f"r{port}", f"127.0.0.1:{port}", [f"127.0.0.1:{srv.getsockname()[1]}"])
+    wait_port(port)
+    try:
+        for _ in heads:
+            with connect(port) as s:
+                s.sendall(b"GET /cgi-bin/x HTTP/1.1\r\nHost: h\r\n\r\n")
+                raw = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    raw += chunk
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n"), raw
+            assert b"\n" not in head.replace(b"\r\n", b""), head      # every line ends in CRLF
+            assert b"X-Cgi: yes" in head and body == b"hello"
+    finally:
+        t.join(timeout=5)
+        srv.close()
+
+
 SMUGGLING = [
     ("cl-cl", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nGET /"),
     ("cl-conflict", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nGET /"),
