@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hosts-file.h"
 #include "instance.h"
@@ -42,5 +43,12 @@ int instance_setup_start(const InstancePlan *p, Instance **ret);
 /* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
  * was killed keeps its ports).  Returns the number of processes signalled. */
 int instance_setup_kill_leftovers(const char *netns);
+/* The first host uid of the range an instance's root maps to; 0 when it runs without a user namespace (or
+ * was never prepared). */
+int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
+/* Why new instances get no user namespace on this host (a phrase), or NULL when they do or it was not decided
+ * yet.  Decided at the first prepare: SLIPWAY_USERNS=0 turns them off; otherwise the kernel must allow user
+ * namespaces and support overlayfs over idmapped layers. */
+const char *instance_setup_userns_why_not(void);
 /* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

@@ -1,20 +1,25 @@
-/* ID-mapped mount helpers.  The user namespace used for the mapping is created by a short-lived
- * child (a threaded process cannot unshare CLONE_NEWUSER itself); only its namespace fd outlives it. */
+/* ID-mapped mount helpers and host uid range claims.  The user namespace used for the mapping is created
+ * by a short-lived child (a threaded process cannot unshare CLONE_NEWUSER itself); only its namespace fd
+ * outlives it.  A range is claimed under an exclusive flock, so two claimers never get the same one. */
 #include "idmap.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "macro.h"
 #include "process.h"
+#include "string-util.h"
 
 typedef struct Pipes {
         int go[2];    /* parent → child: EOF means "done, you may exit" */
@@ -122,4 +127,134 @@ bool idmap_supported(const char *dir) {
         if (idmap_userns_new(IDMAP_RANGE_SIZE, &ns) < 0)
                 return false;
         return idmap_clone_tree(dir, ns, &tree) >= 0;
+}
+
+bool idmap_shift_valid(uid_t shift) {
+        return shift >= IDMAP_RANGE_BASE && (shift - IDMAP_RANGE_BASE) % IDMAP_RANGE_SIZE == 0 &&
+               (shift - IDMAP_RANGE_BASE) / IDMAP_RANGE_SIZE < IDMAP_RANGE_SLOTS;
+}
+
+static uid_t slot_shift(uint32_t slot) {
+        return IDMAP_RANGE_BASE + slot * IDMAP_RANGE_SIZE;
+}
+
+/* The claims directory, opened and locked (flock, released on close): claims are read and written by
+ * several daemons and threads at once. */
+static int claims_open_locked(const char *claims_dir) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = mkdir_p(claims_dir, 0700);
+        if (r < 0)
+                return r;
+        fd = open(claims_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return TAKE_FD(fd);
+}
+
+/* 1: the claim `name` names owner; 0: another owner that still exists; -ENOENT: no claim; -ESTALE: the
+ * claim's owner is gone. */
+static int claim_check(int dfd, const char *name, const char *owner) {
+        char target[PATH_MAX];
+        ssize_t n;
+
+        n = readlinkat(dfd, name, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        if (streq(target, owner))
+                return 1;
+        if (access(target, F_OK) < 0 && errno == ENOENT)
+                return -ESTALE;
+        return 0;
+}
+
+/* 1 when owner now holds slot, 0 when somebody else does. */
+static int claim_try(int dfd, uint32_t slot, const char *owner) {
+        char name[16];
+        int r;
+
+        snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
+        r = claim_check(dfd, name, owner);
+        if (r >= 0)
+                return r;
+        if (r == -ESTALE && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        if (r != -ENOENT && r != -ESTALE)
+                return r;
+        if (symlinkat(owner, dfd, name) < 0)
+                return -errno;
+        return 1;
+}
+
+int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred, uid_t *ret_shift) {
+        _cleanup_close_ int dfd = -EBADF;
+        uint32_t h = 2166136261U, start;
+        int r;
+
+        if (!claims_dir || !owner || owner[0] != '/' || strlen(owner) >= PATH_MAX)
+                return -EINVAL;
+        dfd = claims_open_locked(claims_dir);
+        if (dfd < 0)
+                return dfd;
+
+        /* Already ours?  (A restart of the same instance must keep its range: its upper is owned by it.) */
+        for (uint32_t slot = 0; slot < IDMAP_RANGE_SLOTS; slot++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
+                if (claim_check(dfd, name, owner) == 1) {
+                        *ret_shift = slot_shift(slot);
+                        return 0;
+                }
+        }
+        if (preferred != 0 && idmap_shift_valid(preferred)) {
+                r = claim_try(dfd, (preferred - IDMAP_RANGE_BASE) / IDMAP_RANGE_SIZE, owner);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_shift = preferred;
+                        return 0;
+                }
+        }
+        /* FNV-1a of the owner: distinct owners mostly start at distinct slots, so the walk is short. */
+        for (const char *p = owner; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619U;
+        start = h % IDMAP_RANGE_SLOTS;
+        for (uint32_t i = 0; i < IDMAP_RANGE_SLOTS; i++) {
+                uint32_t slot = (start + i) % IDMAP_RANGE_SLOTS;
+
+                r = claim_try(dfd, slot, owner);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_shift = slot_shift(slot);
+                        return 0;
+                }
+        }
+        return -ENOSPC;
+}
+
+int idmap_range_release(const char *claims_dir, const char *owner) {
+        _cleanup_close_ int dfd = -EBADF;
+
+        if (!claims_dir || !owner)
+                return -EINVAL;
+        if (access(claims_dir, F_OK) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        dfd = claims_open_locked(claims_dir);
+        if (dfd < 0)
+                return dfd;
+        for (uint32_t slot = 0; slot < IDMAP_RANGE_SLOTS; slot++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
+                if (claim_check(dfd, name, owner) == 1 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        return 0;
 }
