@@ -3,6 +3,7 @@
  * outlives it.  A range is claimed under an exclusive flock, so two claimers never get the same one. */
 #include "idmap.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/mount.h>
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
@@ -191,9 +193,41 @@ static int claim_try(int dfd, uint32_t slot, const char *owner) {
         return 1;
 }
 
+/* The first uid of the range owner holds (scanning the claims, not all slots), 0 when none. */
+static int find_owned(int dfd, const char *owner, uid_t *ret_shift) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(de->d_name, &end, 10);
+                if (errno != 0 || *end || end == de->d_name || v > UINT32_MAX || !idmap_shift_valid((uid_t) v))
+                        continue;
+                if (claim_check(dfd, de->d_name, owner) == 1) {
+                        *ret_shift = (uid_t) v;
+                        return 1;
+                }
+        }
+        *ret_shift = 0;
+        return 0;
+}
+
 int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred, uid_t *ret_shift) {
         _cleanup_close_ int dfd = -EBADF;
         uint32_t h = 2166136261U, start;
+        uid_t held;
         int r;
 
         if (!claims_dir || !owner || owner[0] != '/' || strlen(owner) >= PATH_MAX)
@@ -203,14 +237,12 @@ int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred
                 return dfd;
 
         /* Already ours?  (A restart of the same instance must keep its range: its upper is owned by it.) */
-        for (uint32_t slot = 0; slot < IDMAP_RANGE_SLOTS; slot++) {
-                char name[16];
-
-                snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
-                if (claim_check(dfd, name, owner) == 1) {
-                        *ret_shift = slot_shift(slot);
-                        return 0;
-                }
+        r = find_owned(dfd, owner, &held);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                *ret_shift = held;
+                return 0;
         }
         if (preferred != 0 && idmap_shift_valid(preferred)) {
                 r = claim_try(dfd, (preferred - IDMAP_RANGE_BASE) / IDMAP_RANGE_SIZE, owner);
@@ -241,6 +273,9 @@ int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred
 
 int idmap_range_release(const char *claims_dir, const char *owner) {
         _cleanup_close_ int dfd = -EBADF;
+        char name[16];
+        uid_t held;
+        int r;
 
         if (!claims_dir || !owner)
                 return -EINVAL;
@@ -249,12 +284,11 @@ int idmap_range_release(const char *claims_dir, const char *owner) {
         dfd = claims_open_locked(claims_dir);
         if (dfd < 0)
                 return dfd;
-        for (uint32_t slot = 0; slot < IDMAP_RANGE_SLOTS; slot++) {
-                char name[16];
-
-                snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
-                if (claim_check(dfd, name, owner) == 1 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-                        return -errno;
-        }
+        r = find_owned(dfd, owner, &held);
+        if (r <= 0)
+                return r;
+        snprintf(name, sizeof(name), "%u", (unsigned) held);
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
         return 0;
 }
