@@ -450,10 +450,12 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         (void)instance_setup_uid_shift(plan.dir, &shift);
         if (shift > 0)
                 deploy_log_append(db, t.release_id,
-                                  "instance %lld started at %s (machine %s, user namespace: root is host uid %u)",
+                                  "instance %lld started at %s (machine %s, user namespace: root is host "
+                                  "uid %u)",
                                   (long long)instance_id, addr, plan.machine, (unsigned)shift);
         else
-                deploy_log_append(db, t.release_id, "instance %lld started at %s (machine %s, no user namespace: %s)",
+                deploy_log_append(db, t.release_id,
+                                  "instance %lld started at %s (machine %s, no user namespace: %s)",
                                   (long long)instance_id, addr, plan.machine,
                                   instance_setup_userns_why_not() ?: "it was set up without one");
 

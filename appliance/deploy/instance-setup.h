@@ -46,8 +46,8 @@ int instance_setup_kill_leftovers(const char *netns);
 /* The first host uid of the range an instance's root maps to; 0 when it runs without a user namespace (or
  * was never prepared). */
 int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
-/* Why new instances get no user namespace on this host (a phrase), or NULL when they do or it was not decided
- * yet.  Decided at the first prepare: SLIPWAY_USERNS=0 turns them off; otherwise the kernel must allow user
+/* Why new instances get no user namespace on this host (a phrase), or NULL when they do or it was not
+ * decided yet.  Decided at the first prepare: SLIPWAY_USERNS=0 turns them off; otherwise the kernel must allow user
  * namespaces and support overlayfs over idmapped layers. */
 const char *instance_setup_userns_why_not(void);
 /* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */

@@ -84,7 +84,8 @@ static json_t *namespaces(const char *netns_path, bool netns_inherit, bool usern
         }
         /* No cgroup namespace: systemd-nspawn refuses one on hybrid hosts, and it adds nothing
          * here since /sys/fs/cgroup is not mounted into the container. */
-        a = json_pack("[{s:s},{s:s},{s:s},{s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type", "mount");
+        a = json_pack("[{s:s},{s:s},{s:s},{s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
+                      "mount");
         if (!a) {
                 json_decref(net);
                 return NULL;

@@ -213,7 +213,8 @@ static int find_owned(int dfd, const char *owner, uid_t *ret_shift) {
 
                 errno = 0;
                 v = strtoul(de->d_name, &end, 10);
-                if (errno != 0 || *end || end == de->d_name || v > UINT32_MAX || !idmap_shift_valid((uid_t) v))
+                if (errno != 0 || *end || end == de->d_name || v > UINT32_MAX ||
+                    !idmap_shift_valid((uid_t) v))
                         continue;
                 if (claim_check(dfd, de->d_name, owner) == 1) {
                         *ret_shift = (uid_t) v;

@@ -47,7 +47,8 @@ static void test_shift_valid(void) {
         CHECK(!idmap_shift_valid(0));
         CHECK(!idmap_shift_valid(IDMAP_RANGE_BASE - IDMAP_RANGE_SIZE));
         /* The whole span stays inside what systemd sets aside for containers (below 0x70000000). */
-        CHECK((uint64_t) IDMAP_RANGE_BASE + (uint64_t) IDMAP_RANGE_SLOTS * IDMAP_RANGE_SIZE <= 0x70000000ULL);
+        CHECK((uint64_t) IDMAP_RANGE_BASE + (uint64_t) IDMAP_RANGE_SLOTS * IDMAP_RANGE_SIZE <=
+              0x70000000ULL);
 }
 
 static void test_claims(void) {
