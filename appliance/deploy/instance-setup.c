@@ -96,13 +96,16 @@ static bool kernel_at_least(unsigned want_major, unsigned want_minor) {
         return major > want_major || (major == want_major && minor >= want_minor);
 }
 
-static bool userns_decide(const char *probe_dir) {
+bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not) {
         _cleanup_free_ char *max = NULL;
         const char *e = getenv("SLIPWAY_USERNS");
         int state = __atomic_load_n(&userns_state, __ATOMIC_ACQUIRE);
 
-        if (state >= 0)
+        if (state >= 0) {
+                if (ret_why_not)
+                        *ret_why_not = state ? NULL : userns_why_not;
                 return state;
+        }
         if (e && (streq(e, "0") || streq(e, "no") || streq(e, "off")))
                 userns_why_not = "turned off with SLIPWAY_USERNS=0";
         else if (read_full_file("/proc/sys/user/max_user_namespaces", &max, NULL) >= 0 && atoi(max) <= 0)
@@ -118,6 +121,8 @@ static bool userns_decide(const char *probe_dir) {
         else
                 log_warning("Instances run without a user namespace: %s.", userns_why_not);
         __atomic_store_n(&userns_state, state, __ATOMIC_RELEASE);
+        if (ret_why_not)
+                *ret_why_not = userns_why_not;
         return state;
 }
 
@@ -159,10 +164,6 @@ int instance_setup_uid_shift(const char *dir, uid_t *ret_shift) {
         return 0;
 }
 
-const char *instance_setup_userns_why_not(void) {
-        return __atomic_load_n(&userns_state, __ATOMIC_ACQUIRE) == 0 ? userns_why_not : NULL;
-}
-
 static int is_mounted(const char *dir, const char *target) {
         struct stat a, b;
 
@@ -194,7 +195,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
          * upper was made for (its files are stored with that range's uids). */
         r = upper_shift(upper, &shift);
         if (r == -ENOENT)
-                userns = userns_decide(p->n_lowers > 0 ? p->lowers[0] : p->shim_dir);
+                userns = instance_setup_userns_enabled(p->n_lowers > 0 ? p->lowers[0] : p->shim_dir, NULL);
         else if (r < 0)
                 return fail(ret_error, r, "Cannot inspect %s: %s.", upper, strerror(-r));
         else

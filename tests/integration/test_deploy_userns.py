@@ -3,7 +3,7 @@ an unprivileged host uid range of its own (another instance gets another range);
 as that uid and what the app writes lands in its upper directory owned by it; the image's files still look
 root-owned inside; eth0 is configured before the entrypoint runs; the instance serves on its URL and reaches
 its own service by name.  With SLIPWAY_USERNS=0 the daemon falls back to no user namespace and says so in
-the deploy log."""
+its log, the deploy log and `slipway status`."""
 
 from pathlib import Path
 
@@ -80,6 +80,8 @@ def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
                 net = next(l for l in log.splitlines() if l.startswith("NET"))
                 assert inst["address"] in net, (inst["address"], net)
                 assert any("user namespace: root is host uid %d" % outside in l for l in rel["log"]), rel["log"]
+                assert d.cli("status")["user_namespaces"] == {"enabled": True}
+                assert "Instances run in their own user namespace" in d.log()
 
                 # On the host: the payload runs as the mapped uid, and the app's file in its upper is owned by it.
                 assert status_uids(payload_pid(d, inst["id"])) == [outside] * 4
@@ -122,6 +124,10 @@ def test_userns_turned_off_falls_back(build_dir, images, tmp_path):
                 assert any("no user namespace: turned off with SLIPWAY_USERNS=0" in l for l in rel["log"]), \
                         rel["log"]
                 assert "Instances run without a user namespace" in d.log()
+                st = d.cli("status")["user_namespaces"]
+                assert st["enabled"] is False and "SLIPWAY_USERNS=0" in st["reason"], st
+                assert "without a user namespace (turned off with SLIPWAY_USERNS=0)" in \
+                        d.cli("status", json=False).stdout
                 assert status_uids(payload_pid(d, rel["instances"][0]["id"]))[0] == 0
         finally:
                 stop_all(d)
