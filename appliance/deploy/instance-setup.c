@@ -202,12 +202,16 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 userns = shift > 0;
         if (userns) {
                 _cleanup_free_ char *owner = NULL;
+                uid_t had = shift;
 
                 r = mkdir_p(p->dir, 0700);
                 if (r >= 0) {
                         owner = realpath(p->dir, NULL);
-                        r = owner ? idmap_range_claim(IDMAP_CLAIMS_DIR, owner, shift, &shift) : -errno;
+                        r = owner ? idmap_range_claim(IDMAP_CLAIMS_DIR, owner, had, &shift) : -errno;
                 }
+                /* Its old range went to another instance meanwhile: move the upper's files to the new one. */
+                if (r >= 0 && had > 0 && shift != had && is_mounted(p->dir, rootfs) <= 0)
+                        r = idmap_shift_tree(upper, had, shift);
                 if (r < 0)
                         return fail(ret_error, r, "Cannot claim a host uid range for the instance: %s.",
                                     strerror(-r));

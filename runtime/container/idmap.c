@@ -5,7 +5,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -292,4 +295,38 @@ int idmap_range_release(const char *claims_dir, const char *owner) {
         if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
+}
+
+static uid_t shift_from, shift_to;
+
+static int shift_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        uid_t uid = st->st_uid, gid = st->st_gid;
+
+        if (uid >= shift_from && uid - shift_from < IDMAP_RANGE_SIZE)
+                uid = shift_to + (uid - shift_from);
+        if (gid >= shift_from && gid - shift_from < IDMAP_RANGE_SIZE)
+                gid = shift_to + (gid - shift_from);
+        if ((uid != st->st_uid || gid != st->st_gid) && lchown(path, uid, gid) < 0)
+                return -errno;
+        /* lchown drops set-id bits; a container's setuid file stays setuid. */
+        if (type == FTW_F && (st->st_mode & (S_ISUID | S_ISGID)) && chmod(path, st->st_mode & 07777) < 0)
+                return -errno;
+        return 0;
+}
+
+int idmap_shift_tree(const char *dir, uid_t from, uid_t to) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        int r;
+
+        if (!dir || from == to)
+                return 0;
+        /* nftw has no userdata: the two bounds are globals, guarded. */
+        pthread_mutex_lock(&lock);
+        shift_from = from;
+        shift_to = to;
+        r = nftw(dir, shift_one, 16, FTW_PHYS | FTW_MOUNT);
+        pthread_mutex_unlock(&lock);
+        if (r < 0)
+                return -errno;
+        return r > 0 ? -EIO : r;
 }

@@ -28,6 +28,10 @@ bool idmap_shift_valid(uid_t shift);
 int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred, uid_t *ret_shift);
 /* Drops owner's claim; 0 also when it has none. */
 int idmap_range_release(const char *claims_dir, const char *owner);
+/* Moves the owners of everything under dir (not crossing mounts) that lie in the range starting at from to
+ * the same offset in the range starting at to; other owners stay.  For an upper directory whose range went
+ * to somebody else while its instance was down (a claim lost in a reboot). */
+int idmap_shift_tree(const char *dir, uid_t from, uid_t to);
 
 /* A user namespace fd whose uid and gid maps are "0 shift IDMAP_RANGE_SIZE" (the namespace has no
  * process left; the fd keeps it alive).  shift must be > 0 and leave room for the whole range. */

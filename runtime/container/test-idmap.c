@@ -157,6 +157,35 @@ static void test_idmapped_clone(void) {
         CHECK(idmap_userns_new(0, &ns) == -EINVAL);
 }
 
+/* An upper moved from one range to another: owners in the old range move by the same offset, others stay,
+ * a setuid bit survives. */
+static void test_shift_tree(void) {
+        _cleanup_free_ char *dir = owner("upper"), *sub = owner("upper/d"), *a = path_join(dir, "a"),
+                            *b = path_join(sub, "b"), *c = path_join(dir, "c"), *l = path_join(dir, "l");
+        const uid_t from = IDMAP_RANGE_BASE + 3 * IDMAP_RANGE_SIZE, to = IDMAP_RANGE_BASE + 9 * IDMAP_RANGE_SIZE;
+        struct stat st;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "test-idmap: no root, skipping the shift part\n");
+                return;
+        }
+        CHECK(a && b && c && l);
+        CHECK(write_file_atomic(a, "a", 1, 0644) >= 0 && write_file_atomic(b, "b", 1, 0755) >= 0 &&
+              write_file_atomic(c, "c", 1, 0644) >= 0 && symlink("a", l) == 0);
+        CHECK(chown(dir, from, from) == 0 && chown(sub, from + 1000, from + 1000) == 0);
+        CHECK(chown(a, from, from + 5) == 0 && chown(b, from + 1000, from) == 0 && chown(c, 1234, 1234) == 0);
+        CHECK(lchown(l, from + 7, from + 7) == 0);
+        CHECK(chmod(b, 04755) == 0);
+
+        CHECK(idmap_shift_tree(dir, from, to) == 0);
+        CHECK(lstat(dir, &st) == 0 && st.st_uid == to && st.st_gid == to);
+        CHECK(lstat(sub, &st) == 0 && st.st_uid == to + 1000);
+        CHECK(lstat(a, &st) == 0 && st.st_uid == to && st.st_gid == to + 5);
+        CHECK(lstat(b, &st) == 0 && st.st_uid == to + 1000 && st.st_gid == to && (st.st_mode & 07777) == 04755);
+        CHECK(lstat(c, &st) == 0 && st.st_uid == 1234 && st.st_gid == 1234);
+        CHECK(lstat(l, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == to + 7);
+}
+
 int main(void) {
         CHECK(mkdtemp(top));
         snprintf(claims, sizeof(claims), "%s/claims", top);
@@ -165,6 +194,7 @@ int main(void) {
         test_claims();
         test_concurrent();
         test_idmapped_clone();
+        test_shift_tree();
 
         CHECK(rm_rf(top) >= 0);
         printf("test-idmap: ok\n");
