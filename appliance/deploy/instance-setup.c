@@ -209,7 +209,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                         owner = realpath(p->dir, NULL);
                         r = owner ? idmap_range_claim(IDMAP_CLAIMS_DIR, owner, had, &shift) : -errno;
                 }
-                /* Its old range went to another instance meanwhile: move the upper's files to the new one. */
+                /* Its old range went to another instance meanwhile: move the upper's files to the new. */
                 if (r >= 0 && had > 0 && shift != had && is_mounted(p->dir, rootfs) <= 0)
                         r = idmap_shift_tree(upper, had, shift);
                 if (r < 0)

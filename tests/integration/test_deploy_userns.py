@@ -79,11 +79,12 @@ def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
                 # eth0 had its address before the entrypoint ran.
                 net = next(l for l in log.splitlines() if l.startswith("NET"))
                 assert inst["address"] in net, (inst["address"], net)
-                assert any("user namespace: root is host uid %d" % outside in l for l in rel["log"]), rel["log"]
+                said = "user namespace: root is host uid %d" % outside
+                assert any(said in l for l in rel["log"]), rel["log"]
                 assert d.cli("status")["user_namespaces"] == {"enabled": True}
                 assert "Instances run in their own user namespace" in d.log()
 
-                # On the host: the payload runs as the mapped uid, and the app's file in its upper is owned by it.
+                # On the host: the payload runs as the mapped uid; the app's file in its upper is its own.
                 assert status_uids(payload_pid(d, inst["id"])) == [outside] * 4
                 made = d.state_dir / "instances" / str(inst["id"]) / "upper" / "made-by-app"
                 st = made.stat()
