@@ -81,7 +81,7 @@ def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
                 assert inst["address"] in net, (inst["address"], net)
                 said = "user namespace: root is host uid %d" % outside
                 assert any(said in l for l in rel["log"]), rel["log"]
-                assert d.cli("status")["user_namespaces"] == {"enabled": True}
+                assert d.cli("status")["user_namespaces"] == {"enabled": True, "reason": None}
                 assert "Instances run in their own user namespace" in d.log()
 
                 # On the host: the payload runs as the mapped uid; the app's file in its upper is its own.
