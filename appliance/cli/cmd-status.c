@@ -44,5 +44,11 @@ int cmd_status(CliContext *c, int argc, char *argv[]) {
         printf("Projects:   %lld\n", (long long) json_integer_value(json_object_get(j, "projects")));
         printf("Instances:  %lld\n", (long long) json_integer_value(json_object_get(j, "instances")));
         printf("Images:     %lld\n", (long long) json_integer_value(json_object_get(j, "images")));
+        json_t *u = json_object_get(j, "user_namespaces");
+        if (json_is_true(json_object_get(u, "enabled")))
+                printf("Containers: in their own user namespace\n");
+        else if (u)
+                printf("Containers: without a user namespace (%s)\n",
+                       json_string_value(json_object_get(u, "reason")) ?: "not supported here");
         return 0;
 }

@@ -446,8 +446,20 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
                 set_reason(reason, "Cannot start the instance: %s.", strerror(-r));
                 goto fail;
         }
-        deploy_log_append(db, t.release_id, "instance %lld started at %s (machine %s)",
-                          (long long)instance_id, addr, plan.machine);
+        const char *why_not = NULL;
+        uid_t shift = 0;
+        (void)instance_setup_uid_shift(plan.dir, &shift);
+        (void)instance_setup_userns_enabled(d->shim_dir, &why_not);
+        if (shift > 0)
+                deploy_log_append(db, t.release_id,
+                                  "instance %lld started at %s (machine %s, user namespace: root is host "
+                                  "uid %u)",
+                                  (long long)instance_id, addr, plan.machine, (unsigned)shift);
+        else
+                deploy_log_append(db, t.release_id,
+                                  "instance %lld started at %s (machine %s, no user namespace: %s)",
+                                  (long long)instance_id, addr, plan.machine,
+                                  why_not ?: "it was set up without one");
 
         r = wait_ready(d, db, &t, inst, plan.dir, address, reason);
         if (r < 0)
@@ -582,6 +594,8 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
         r = mkdir_p(d->instances_dir, 0700);
         if (r >= 0)
                 r = overlay_shim_ensure(d->shim_dir);
+        if (r >= 0)
+                (void)instance_setup_userns_enabled(d->shim_dir, NULL); /* decided and logged at start */
         if (r >= 0)
                 r = sqlite_open(d->db_path, &d->db);
         if (r < 0)

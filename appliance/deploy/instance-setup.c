@@ -1,5 +1,6 @@
 /* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config.
- * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent. */
+ * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent.  An
+ * instance keeps the user namespace mode (and uid range) its upper directory was created with. */
 #include "instance-setup.h"
 
 #include <dirent.h>
@@ -9,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bundle.h"
 #include "fs-util.h"
+#include "idmap.h"
 #include "log.h"
 #include "macro.h"
 #include "netns.h"
@@ -77,6 +80,90 @@ static int push_array(char ***l, size_t *n, json_t *a) {
         return 0;
 }
 
+static char *sub(const char *dir, const char *name);
+
+/* Decided once per process: whether new instances get a user namespace.  The answer and the reason for a
+ * "no" are kept for the deploy log. */
+static int userns_state = -1; /* -1: not decided yet, 0: no, 1: yes */
+static const char *userns_why_not;
+
+static bool kernel_at_least(unsigned want_major, unsigned want_minor) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+
+        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+                return false;
+        return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not) {
+        _cleanup_free_ char *max = NULL;
+        const char *e = getenv("SLIPWAY_USERNS");
+        int state = __atomic_load_n(&userns_state, __ATOMIC_ACQUIRE);
+
+        if (state >= 0) {
+                if (ret_why_not)
+                        *ret_why_not = state ? NULL : userns_why_not;
+                return state;
+        }
+        if (e && (streq(e, "0") || streq(e, "no") || streq(e, "off")))
+                userns_why_not = "turned off with SLIPWAY_USERNS=0";
+        else if (read_full_file("/proc/sys/user/max_user_namespaces", &max, NULL) >= 0 && atoi(max) <= 0)
+                userns_why_not = "the kernel allows no user namespaces (user.max_user_namespaces is 0)";
+        else if (!kernel_at_least(5, 19))
+                userns_why_not = "the kernel is older than 5.19 (overlayfs over idmapped layers)";
+        else if (!idmap_supported(probe_dir))
+                userns_why_not = "the kernel or the file system of the layer cache has no idmapped mounts";
+        state = userns_why_not ? 0 : 1;
+        if (state)
+                log_info("Instances run in their own user namespace (root inside = an unprivileged host uid "
+                         "range of %u from %u up).", IDMAP_RANGE_SIZE, IDMAP_RANGE_BASE);
+        else
+                log_warning("Instances run without a user namespace: %s.", userns_why_not);
+        __atomic_store_n(&userns_state, state, __ATOMIC_RELEASE);
+        if (ret_why_not)
+                *ret_why_not = userns_why_not;
+        return state;
+}
+
+/* The range an existing instance's upper directory was set up for: its owner.  0 with *ret_shift = 0:
+ * set up without a user namespace; -ENOENT: new (missing, or still an empty directory of root's). */
+static int upper_shift(const char *upper, uid_t *ret_shift) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        struct stat st;
+
+        if (lstat(upper, &st) < 0)
+                return -errno;
+        if (idmap_shift_valid(st.st_uid)) {
+                *ret_shift = st.st_uid;
+                return 0;
+        }
+        d = opendir(upper);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        *ret_shift = 0;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int instance_setup_uid_shift(const char *dir, uid_t *ret_shift) {
+        _cleanup_free_ char *upper = sub(dir, "upper");
+        uid_t shift = 0;
+        int r;
+
+        if (!upper)
+                return -ENOMEM;
+        r = upper_shift(upper, &shift);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret_shift = shift;
+        return 0;
+}
+
 static int is_mounted(const char *dir, const char *target) {
         struct stat a, b;
 
@@ -97,12 +184,38 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         char **args = NULL, **env = NULL;
         size_t n_args = 0, n_env = 0;
         const char *cwd = "/", *user = NULL;
-        uid_t uid = 0;
+        bool userns = false;
+        uid_t uid = 0, shift = 0;
         gid_t gid = 0;
         int r;
 
         if (!rootfs || !upper || !work || !bundle || !hosts)
                 return -ENOMEM;
+        /* A new instance gets a user namespace where the host supports them; an existing one keeps what its
+         * upper was made for (its files are stored with that range's uids). */
+        r = upper_shift(upper, &shift);
+        if (r == -ENOENT)
+                userns = instance_setup_userns_enabled(p->n_lowers > 0 ? p->lowers[0] : p->shim_dir, NULL);
+        else if (r < 0)
+                return fail(ret_error, r, "Cannot inspect %s: %s.", upper, strerror(-r));
+        else
+                userns = shift > 0;
+        if (userns) {
+                _cleanup_free_ char *owner = NULL;
+                uid_t had = shift;
+
+                r = mkdir_p(p->dir, 0700);
+                if (r >= 0) {
+                        owner = realpath(p->dir, NULL);
+                        r = owner ? idmap_range_claim(IDMAP_CLAIMS_DIR, owner, had, &shift) : -errno;
+                }
+                /* Its old range went to another instance meanwhile: move the upper's files to the new. */
+                if (r >= 0 && had > 0 && shift != had && is_mounted(p->dir, rootfs) <= 0)
+                        r = idmap_shift_tree(upper, had, shift);
+                if (r < 0)
+                        return fail(ret_error, r, "Cannot claim a host uid range for the instance: %s.",
+                                    strerror(-r));
+        }
         r = mkdir_p(p->dir, 0700);
         if (r >= 0)
                 r = mkdir_p(upper, 0755);
@@ -120,8 +233,8 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r < 0)
                 return fail(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
         if (r == 0) {
-                r = overlay_mount((const char *const *)p->lowers, p->n_lowers, upper, work, rootfs,
-                                  p->shim_dir);
+                r = overlay_mount_shifted((const char *const *)p->lowers, p->n_lowers, upper, work, rootfs,
+                                          p->shim_dir, shift);
                 if (r < 0)
                         return fail(ret_error, r, "Cannot mount the instance's root file system: %s.",
                                     strerror(-r));
@@ -198,7 +311,11 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 .uid = uid,
                 .gid = gid,
                 .hostname = p->hostname,
-                .netns_path = netns_path,
+                /* With a user namespace the container cannot join a netns of the host's (see bundle.h):
+                 * it shares the one systemd-nspawn is started in instead (instance_setup_start). */
+                .netns_path = userns ? NULL : netns_path,
+                .netns_inherit = userns,
+                .uid_shift = shift,
                 .mounts = mounts,
                 .n_mounts = ELEMENTSOF(mounts),
                 .memory_max = resources ? p->memory_max : 0,
@@ -239,11 +356,11 @@ out:
 }
 
 int instance_setup_start(const InstancePlan *p, Instance **ret) {
-        _cleanup_free_ char *bundle = sub(p->dir, "bundle");
+        _cleanup_free_ char *bundle = sub(p->dir, "bundle"), *netns_path = NULL;
         const char *sig = json_string_value(json_object_get(p->image_config, "StopSignal"));
         int s = sig ? instance_signal_from_string(sig) : 0;
 
-        if (!bundle)
+        if (!bundle || asprintf(&netns_path, "%s/%s", NETNS_RUN_DIR, p->netns) < 0)
                 return -ENOMEM;
         InstanceSpec spec = {
                 .dir = p->dir,
@@ -252,6 +369,9 @@ int instance_setup_start(const InstancePlan *p, Instance **ret) {
                 .stop_signal = s > 0 ? s : 0,
                 .cgroup_resources = (p->memory_max || p->cpu_quota_us || p->pids_max) &&
                                     nspawn_cgroup_resources_supported(),
+                /* nspawn itself runs in the instance's netns: its eth0 is configured before the payload
+                 * starts, whether the bundle joins that netns (no user namespace) or inherits it. */
+                .netns_path = netns_path,
         };
         return instance_start(&spec, ret);
 }
@@ -307,6 +427,13 @@ int instance_setup_teardown(const char *dir, const char *netns, const char *host
         }
         if (netns) {
                 k = netns_delete(netns);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        /* The upper stays with the logs; a later instance on the same range cannot see it (not mounted). */
+        _cleanup_free_ char *owner = realpath(dir, NULL);
+        if (owner) {
+                k = idmap_range_release(IDMAP_CLAIMS_DIR, owner);
                 if (k < 0 && r >= 0)
                         r = k;
         }

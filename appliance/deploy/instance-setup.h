@@ -5,8 +5,10 @@
 
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hosts-file.h"
 #include "instance.h"
@@ -42,5 +44,13 @@ int instance_setup_start(const InstancePlan *p, Instance **ret);
 /* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
  * was killed keeps its ports).  Returns the number of processes signalled. */
 int instance_setup_kill_leftovers(const char *netns);
+/* The first host uid of the range an instance's root maps to; 0 when it runs without a user namespace (or
+ * was never prepared). */
+int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
+/* Whether new instances get a user namespace; when not, *ret_why_not (may be NULL) gets a phrase saying why.
+ * Decided once per process, on the first call, and logged then: SLIPWAY_USERNS=0 turns them off; otherwise
+ * the kernel must allow user namespaces and support overlayfs over idmapped layers (probed on probe_dir,
+ * which should be on the layer cache's file system). */
+bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not);
 /* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
@@ -99,6 +100,12 @@ pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
                 child_fail(report[1], 255);
         if (opts->cwd && chdir(opts->cwd) < 0)
                 child_fail(report[1], 255);
+        if (opts->netns_path) {
+                int ns = open(opts->netns_path, O_RDONLY | O_CLOEXEC);
+                if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+                        child_fail(report[1], 255);
+                (void) close(ns);
+        }
         /* A child that outlives us must not pin anything of ours (a listening socket would keep our
          * port busy after a restart) even if some library forgot O_CLOEXEC. */
         if (opts->keep_on_parent_death)

@@ -15,6 +15,7 @@ typedef struct SpawnOptions {
         bool new_session;
         bool keep_on_parent_death; /* no PDEATHSIG, every fd but 0-2 closed on exec: the child outlives us */
         bool wait_for_exec;        /* return only once the child has exec'd; a failed exec → -errno */
+        const char *netns_path;    /* NULL: stay; else the child joins this network namespace first */
 } SpawnOptions;
 
 #define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }

@@ -73,16 +73,25 @@ static json_t *capabilities(void) {
         return caps;
 }
 
-static json_t *namespaces(const char *netns_path, bool userns) {
-        json_t *net = netns_path ? json_pack("{s:s,s:s}", "type", "network", "path", netns_path) :
-                                   json_pack("{s:s}", "type", "network");
-        json_t *a;
+static json_t *namespaces(const char *netns_path, bool netns_inherit, bool userns) {
+        json_t *a, *net = NULL;
 
+        if (!netns_inherit) {
+                net = netns_path ? json_pack("{s:s,s:s}", "type", "network", "path", netns_path) :
+                                   json_pack("{s:s}", "type", "network");
+                if (!net)
+                        return NULL;
+        }
         /* No cgroup namespace: systemd-nspawn refuses one on hybrid hosts, and it adds nothing
          * here since /sys/fs/cgroup is not mounted into the container. */
-        a = json_pack("[{s:s},{s:s},{s:s},{s:s},o]", "type", "pid", "type", "ipc", "type", "uts", "type", "mount",
-                      net);
-        if (a && userns && json_array_append_new(a, json_pack("{s:s}", "type", "user")) < 0) {
+        a = json_pack("[{s:s},{s:s},{s:s},{s:s}]", "type", "pid", "type", "ipc", "type", "uts", "type",
+                      "mount");
+        if (!a) {
+                json_decref(net);
+                return NULL;
+        }
+        if ((net && json_array_append_new(a, net) < 0) ||
+            (userns && json_array_append_new(a, json_pack("{s:s}", "type", "user")) < 0)) {
                 json_decref(a);
                 return NULL;
         }
@@ -146,7 +155,10 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
         if (spec->uid_shift > 0 &&
             (spec->uid_shift % IDMAP_RANGE_SIZE != 0 || (uint64_t) spec->uid_shift + IDMAP_RANGE_SIZE > UINT32_MAX))
                 return -EINVAL;
-        linux_ = json_pack("{s:o,s:o,s:o,s:o}", "namespaces", namespaces(spec->netns_path, spec->uid_shift > 0),
+        if (spec->netns_inherit && spec->netns_path)
+                return -EINVAL;
+        linux_ = json_pack("{s:o,s:o,s:o,s:o}", "namespaces",
+                           namespaces(spec->netns_path, spec->netns_inherit, spec->uid_shift > 0),
                            "maskedPaths", string_array(container_masked_paths), "readonlyPaths",
                            string_array(container_readonly_paths), "seccomp", container_seccomp_profile());
         if (!linux_)

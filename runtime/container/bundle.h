@@ -27,6 +27,11 @@ typedef struct BundleSpec {
         size_t n_additional_gids;
         const char *hostname;          /* may be NULL */
         const char *netns_path;        /* join this netns; NULL: a new empty netns (loopback only) */
+        bool netns_inherit;            /* no network namespace entry: the container stays in the one
+                                        * systemd-nspawn runs in (NspawnRun.netns_path).  The way to combine
+                                        * a prepared netns with a user namespace: nspawn 252 joins a netns
+                                        * path only after entering the new user namespace, which the kernel
+                                        * refuses for a netns the host owns (EPERM).  netns_path: NULL. */
         const BundleMount *mounts;     /* extra mounts after the defaults */
         size_t n_mounts;
         uint64_t memory_max;           /* bytes; 0 = unlimited */

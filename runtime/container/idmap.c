@@ -1,20 +1,30 @@
-/* ID-mapped mount helpers.  The user namespace used for the mapping is created by a short-lived
- * child (a threaded process cannot unshare CLONE_NEWUSER itself); only its namespace fd outlives it. */
+/* ID-mapped mount helpers and host uid range claims.  The user namespace used for the mapping is created
+ * by a short-lived child (a threaded process cannot unshare CLONE_NEWUSER itself); only its namespace fd
+ * outlives it.  A range is claimed under an exclusive flock, so two claimers never get the same one. */
 #include "idmap.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "macro.h"
 #include "process.h"
+#include "string-util.h"
 
 typedef struct Pipes {
         int go[2];    /* parent → child: EOF means "done, you may exit" */
@@ -122,4 +132,201 @@ bool idmap_supported(const char *dir) {
         if (idmap_userns_new(IDMAP_RANGE_SIZE, &ns) < 0)
                 return false;
         return idmap_clone_tree(dir, ns, &tree) >= 0;
+}
+
+bool idmap_shift_valid(uid_t shift) {
+        return shift >= IDMAP_RANGE_BASE && (shift - IDMAP_RANGE_BASE) % IDMAP_RANGE_SIZE == 0 &&
+               (shift - IDMAP_RANGE_BASE) / IDMAP_RANGE_SIZE < IDMAP_RANGE_SLOTS;
+}
+
+static uid_t slot_shift(uint32_t slot) {
+        return IDMAP_RANGE_BASE + slot * IDMAP_RANGE_SIZE;
+}
+
+/* The claims directory, opened and locked (flock, released on close): claims are read and written by
+ * several daemons and threads at once. */
+static int claims_open_locked(const char *claims_dir) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = mkdir_p(claims_dir, 0700);
+        if (r < 0)
+                return r;
+        fd = open(claims_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return TAKE_FD(fd);
+}
+
+/* 1: the claim `name` names owner; 0: another owner that still exists; -ENOENT: no claim; -ESTALE: the
+ * claim's owner is gone. */
+static int claim_check(int dfd, const char *name, const char *owner) {
+        char target[PATH_MAX];
+        ssize_t n;
+
+        n = readlinkat(dfd, name, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        if (streq(target, owner))
+                return 1;
+        if (access(target, F_OK) < 0 && errno == ENOENT)
+                return -ESTALE;
+        return 0;
+}
+
+/* 1 when owner now holds slot, 0 when somebody else does. */
+static int claim_try(int dfd, uint32_t slot, const char *owner) {
+        char name[16];
+        int r;
+
+        snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
+        r = claim_check(dfd, name, owner);
+        if (r >= 0)
+                return r;
+        if (r == -ESTALE && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        if (r != -ENOENT && r != -ESTALE)
+                return r;
+        if (symlinkat(owner, dfd, name) < 0)
+                return -errno;
+        return 1;
+}
+
+/* The first uid of the range owner holds (scanning the claims, not all slots), 0 when none. */
+static int find_owned(int dfd, const char *owner, uid_t *ret_shift) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(de->d_name, &end, 10);
+                if (errno != 0 || *end || end == de->d_name || v > UINT32_MAX ||
+                    !idmap_shift_valid((uid_t) v))
+                        continue;
+                if (claim_check(dfd, de->d_name, owner) == 1) {
+                        *ret_shift = (uid_t) v;
+                        return 1;
+                }
+        }
+        *ret_shift = 0;
+        return 0;
+}
+
+int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred, uid_t *ret_shift) {
+        _cleanup_close_ int dfd = -EBADF;
+        uint32_t h = 2166136261U, start;
+        uid_t held;
+        int r;
+
+        if (!claims_dir || !owner || owner[0] != '/' || strlen(owner) >= PATH_MAX)
+                return -EINVAL;
+        dfd = claims_open_locked(claims_dir);
+        if (dfd < 0)
+                return dfd;
+
+        /* Already ours?  (A restart of the same instance must keep its range: its upper is owned by it.) */
+        r = find_owned(dfd, owner, &held);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                *ret_shift = held;
+                return 0;
+        }
+        if (preferred != 0 && idmap_shift_valid(preferred)) {
+                r = claim_try(dfd, (preferred - IDMAP_RANGE_BASE) / IDMAP_RANGE_SIZE, owner);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_shift = preferred;
+                        return 0;
+                }
+        }
+        /* FNV-1a of the owner: distinct owners mostly start at distinct slots, so the walk is short. */
+        for (const char *p = owner; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619U;
+        start = h % IDMAP_RANGE_SLOTS;
+        for (uint32_t i = 0; i < IDMAP_RANGE_SLOTS; i++) {
+                uint32_t slot = (start + i) % IDMAP_RANGE_SLOTS;
+
+                r = claim_try(dfd, slot, owner);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_shift = slot_shift(slot);
+                        return 0;
+                }
+        }
+        return -ENOSPC;
+}
+
+int idmap_range_release(const char *claims_dir, const char *owner) {
+        _cleanup_close_ int dfd = -EBADF;
+        char name[16];
+        uid_t held;
+        int r;
+
+        if (!claims_dir || !owner)
+                return -EINVAL;
+        if (access(claims_dir, F_OK) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        dfd = claims_open_locked(claims_dir);
+        if (dfd < 0)
+                return dfd;
+        r = find_owned(dfd, owner, &held);
+        if (r <= 0)
+                return r;
+        snprintf(name, sizeof(name), "%u", (unsigned) held);
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static uid_t shift_from, shift_to;
+
+static int shift_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        uid_t uid = st->st_uid, gid = st->st_gid;
+
+        if (uid >= shift_from && uid - shift_from < IDMAP_RANGE_SIZE)
+                uid = shift_to + (uid - shift_from);
+        if (gid >= shift_from && gid - shift_from < IDMAP_RANGE_SIZE)
+                gid = shift_to + (gid - shift_from);
+        if ((uid != st->st_uid || gid != st->st_gid) && lchown(path, uid, gid) < 0)
+                return -errno;
+        /* lchown drops set-id bits; a container's setuid file stays setuid. */
+        if (type == FTW_F && (st->st_mode & (S_ISUID | S_ISGID)) && chmod(path, st->st_mode & 07777) < 0)
+                return -errno;
+        return 0;
+}
+
+int idmap_shift_tree(const char *dir, uid_t from, uid_t to) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        int r;
+
+        if (!dir || from == to)
+                return 0;
+        /* nftw has no userdata: the two bounds are globals, guarded. */
+        pthread_mutex_lock(&lock);
+        shift_from = from;
+        shift_to = to;
+        r = nftw(dir, shift_one, 16, FTW_PHYS | FTW_MOUNT);
+        pthread_mutex_unlock(&lock);
+        if (r < 0)
+                return -errno;
+        return r > 0 ? -EIO : r;
 }

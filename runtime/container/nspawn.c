@@ -94,6 +94,7 @@ pid_t nspawn_start(const NspawnRun *run) {
         opts.new_session = true;
         opts.keep_on_parent_death = run->detach;
         opts.wait_for_exec = run->detach; /* a state file must never name a pid that is not nspawn yet */
+        opts.netns_path = run->netns_path;
         return spawn_process(argv, &opts);
 }
 

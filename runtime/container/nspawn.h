@@ -17,6 +17,8 @@ typedef struct NspawnRun {
         bool own_scope;           /* let nspawn allocate its own systemd scope (no --keep-unit): needed for
                                    * the bundle's linux.resources to apply; only where
                                    * nspawn_cgroup_resources_supported() */
+        const char *netns_path;   /* NULL: nspawn runs in our network namespace; else in this one (a bundle
+                                   * without a network namespace of its own then shares it, see bundle.h) */
 } NspawnRun;
 
 /* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are

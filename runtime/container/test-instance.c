@@ -70,6 +70,7 @@ static struct {
         bool userns_ok;
         struct {
                 char *dir, *root;
+                char *nspawn_netns; /* run nspawn in this netns (a user-namespaced bundle inherits it) */
                 Instance *inst;
                 bool mounted;
         } slot[MAX_SLOTS];
@@ -204,12 +205,17 @@ static void prepare_full(size_t k, const char *name, char *const *args, const ch
         T.slot[k].mounted = true;
         if (netns)
                 CHECK(asprintf(&netns_path, "/run/netns/%s", netns) > 0);
+        /* A user-namespaced container cannot join a host-owned netns (nspawn 252 joins it from inside the
+         * new user namespace: EPERM): nspawn is started inside it and the bundle inherits it. */
+        free(T.slot[k].nspawn_netns);
+        T.slot[k].nspawn_netns = shift > 0 && netns ? strdup(netns_path) : NULL;
 
         BundleSpec spec = { .rootfs = T.slot[k].root,
                             .args = args,
                             .env = env,
                             .hostname = name,
-                            .netns_path = netns_path,
+                            .netns_path = shift > 0 ? NULL : netns_path,
+                            .netns_inherit = shift > 0 && netns,
                             .uid_shift = shift,
                             .cgroup_resources = resources,
                             .memory_max = 64ULL << 20,
@@ -240,7 +246,8 @@ static Instance *start_full(size_t k, const char *machine, int stop_signal, bool
                            .bundle_dir = bundle,
                            .machine_name = machine,
                            .stop_signal = stop_signal,
-                           .cgroup_resources = resources };
+                           .cgroup_resources = resources,
+                           .netns_path = T.slot[k].nspawn_netns };
 
         CHECK(bundle);
         CHECK_OK(instance_start(&s, &T.slot[k].inst));
@@ -681,33 +688,8 @@ static void test_stop_ignored(void) {
         release(2);
 }
 
-/* Names the payload's network namespace /run/netns/NAME (as iproute2 would) and plugs veth k in. */
-static void attach_network(Instance *i, size_t k) {
-        _cleanup_free_ char *target = NULL;
-        char src[64];
-        struct stat self, ns;
-        struct timespec t0;
-        pid_t payload;
-        int fd;
-
-        /* nspawn unshares the netns in its inner child shortly after forking it: wait for that. */
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        CHECK(stat("/proc/self/ns/net", &self) == 0);
-        for (;;) {
-                if (instance_payload_pid(i, &payload) >= 0) {
-                        snprintf(src, sizeof(src), "/proc/%d/ns/net", (int) payload);
-                        if (stat(src, &ns) == 0 && ns.st_ino != self.st_ino)
-                                break;
-                }
-                CHECK(ms_since(&t0) < START_TIMEOUT_MS);
-                usleep(2 * 1000);
-        }
-        CHECK(asprintf(&target, "%s/%s", NETNS_RUN_DIR, T.netns[k]) > 0);
-        CHECK_OK(mkdir_p(NETNS_RUN_DIR, 0755));
-        fd = open(target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-        CHECK(fd >= 0);
-        close(fd);
-        CHECK(mount(src, target, NULL, MS_BIND, NULL) == 0);
+/* Creates netns k with its veth on the test bridge (what instance-setup does before a start). */
+static void plug_network(size_t k) {
         NetVethConfig c = {
                 .netns = T.netns[k],
                 .host_ifname = T.veth[k],
@@ -716,6 +698,8 @@ static void attach_network(Instance *i, size_t k) {
                 .prefixlen = T.subnet.prefixlen,
                 .gateway = net_subnet_host_address(&T.subnet),
         };
+
+        CHECK_OK(netns_create(T.netns[k]));
         CHECK_OK(net_veth_setup(&c));
 }
 
@@ -726,7 +710,7 @@ static void test_userns(void) {
         static char script[512];
         char *args[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
         uid_t shift = IDMAP_RANGE_SIZE * (2000U + (unsigned) T.pid % 1000U);
-        char machine[64], map_line[64];
+        char machine[64], map_line[64], net_line[64];
         struct timespec t0;
         struct stat st;
         ProbeResult r;
@@ -737,20 +721,17 @@ static void test_userns(void) {
         }
         T.userns_ok = true;
         snprintf(script, sizeof(script),
-                 "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); touch /written && echo "
-                 "WROTE; "
+                 "trap 'exit 0' TERM; cat /proc/self/uid_map; echo uid=$(id -u); echo NET $(cat "
+                 "/proc/net/fib_trie); touch /written && echo WROTE; "
                  "ls -ln /bin/busybox; grep CapEff /proc/self/status; httpd -p %d -h /www; "
                  "while :; do sleep 1 & wait; done",
                  HTTP_PORT);
         snprintf(machine, sizeof(machine), "swtest-%d-userns", (int) T.pid);
-        /* systemd-nspawn 252 enters the new user namespace before it joins a network namespace, and
-         * joining one owned by the host's user namespace is then refused (EPERM).  So nspawn makes the
-         * netns itself (owned by the container's user namespace) and the veth is attached afterwards. */
-        prepare_shifted(4, "userns", args, NULL, shift);
+        /* The netns is made and wired before the start, as for any instance; nspawn runs inside it. */
+        plug_network(2);
+        prepare_shifted(4, "userns", args, T.netns[2], shift);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         Instance *i = start(4, machine, SIGTERM);
-        attach_network(i, 2);
-        fprintf(stderr, "userns: network attached after %.1f ms\n", ms_since(&t0));
         fprintf(stderr, "userns: first TCP answer after %.1f ms\n", wait_tcp(T.ip_s[2], &t0));
         r = probe(PROBE_HTTP, T.ip_s[2], HTTP_PORT, "/index.html");
         CHECK(r.healthy && r.http_status == 200);
@@ -758,6 +739,9 @@ static void test_userns(void) {
         snprintf(map_line, sizeof(map_line), "%u", (unsigned) shift);
         CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, map_line));
         CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "uid=0"));
+        /* eth0 had its address before the payload's first command ran. */
+        snprintf(net_line, sizeof(net_line), "|-- %s", T.ip_s[2]);
+        CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, net_line));
         CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "WROTE"));
         CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, "CapEff:\t00000000800405fb"));
         CHECK(file_contains(T.slot[4].dir, INSTANCE_STDOUT_LOG, " 0        0 ")); /* busybox owned by root */
@@ -852,13 +836,13 @@ static void bench(unsigned runs, bool userns) {
 
                 snprintf(machine, sizeof(machine), "swtest-%d-b%u", (int) T.pid, n);
                 snprintf(name, sizeof(name), "bench%u", n);
+                if (userns)
+                        plug_network(net); /* as for slot 0's netns, not counted */
                 clock_gettime(CLOCK_MONOTONIC, &t0);
-                prepare_shifted(3, name, web_args("TERM"), userns ? NULL : T.netns[0], shift);
+                prepare_shifted(3, name, web_args("TERM"), T.netns[net], shift);
                 prep[n] = ms_since(&t0);
                 clock_gettime(CLOCK_MONOTONIC, &t0);
                 Instance *i = start(3, machine, SIGTERM);
-                if (userns)
-                        attach_network(i, net);
                 ms[n] = wait_tcp(T.ip_s[net], &t0);
                 CHECK(instance_stop(i, 0, 5000) == 1);
                 release(3);

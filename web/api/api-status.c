@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include "http-response.h"
+#include "instance-setup.h"
 #include "json-util.h"
 #include "proxy-sync.h"
 #include "sqlite-util.h"
@@ -9,6 +10,8 @@
 int api_status(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *j = NULL;
+        const char *why_not = NULL;
+        bool userns;
         uint64_t images = 0;
         unsigned projects = 0, instances = 0;
         int r;
@@ -28,12 +31,14 @@ int api_status(HttpRequest *req) {
                         return api_reply_error(req, r, NULL, "Cannot count projects and instances");
         }
 
+        userns = instance_setup_userns_enabled(ctx->state_dir, &why_not);
         j = json_pack("{s:{s:s,s:I,s:s,s:s},s:{s:b},s:I,s:I,s:I}",
                       "daemon", "version", SLIPWAY_VERSION, "pid", (json_int_t) ctx->pid, "state_dir",
                       ctx->state_dir, "api", ctx->api_url,
                       "proxy", "running", proxy_sync_running(ctx->state_dir) > 0,
                       "projects", (json_int_t) projects, "instances", (json_int_t) instances, "images", (json_int_t) images);
-        if (!j)
+        if (!j || json_object_set_new(j, "user_namespaces",
+                                      json_pack("{s:b,s:s?}", "enabled", userns, "reason", why_not)) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");
         return http_reply_json(req->conn, 200, j);
 }
