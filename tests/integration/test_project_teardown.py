@@ -2,6 +2,7 @@
 changes; with --force everything it ran is torn down — no netns, bridge, mount, nft rule, proxy route or
 process of it is left — while another project keeps serving untouched."""
 
+import os
 import sqlite3
 import subprocess
 
@@ -96,6 +97,11 @@ def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path)
                 ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
                 assert not [x for x in dirs if x in ps]
                 assert "/shop/" not in routes(d)
+                # Their host uid ranges (user namespaces) are released.
+                claims = "/run/slipway/uid-ranges"
+                if os.path.isdir(claims):
+                        held = [os.readlink(os.path.join(claims, c)) for c in os.listdir(claims)]
+                        assert not [h for h in held if any(h.startswith(x) for x in dirs)], held
                 assert http_get(shop_url)[0] in (0, 404)
 
                 # The other project is untouched.
