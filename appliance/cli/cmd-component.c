@@ -20,17 +20,24 @@ static const char component_help[] =
 static const char create_help[] =
         "Usage: slipway component create PROJECT/NAME --image REF [--endpoint "
         "NAME:PORT[:public|project][:/BASEPATH]]…\n"
-        "                                [--health http:PATH|tcp|none] [--memory SIZE] [--cpus N] "
-        "[--json]\n\n"
+        "                                [--health http:PATH|tcp|none] [--liveness CHECK]\n"
+        "                                [--health-interval DUR] [--health-timeout DUR] [--health-failures N]\n"
+        "                                [--deploy-timeout DUR] [--memory SIZE] [--cpus N] [--pids N] [--json]\n\n"
         "Creates a component that runs image REF.  Without --endpoint each TCP port the image exposes\n"
         "is a public endpoint.  Without --health readiness and liveness are a TCP connect to the first\n"
         "endpoint (no endpoint: the process still runs after a grace period).\n\n"
         "  --image REF        image to deploy by default (see 'slipway image list')\n"
         "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"
         "                     the environment) and :/BASEPATH; repeat for several\n"
-        "  --health CHECK     http:PATH (GET, 200-399 is healthy), tcp, or none\n"
+        "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"
+        "  --liveness CHECK   a different liveness check (failing it restarts the instance)\n"
+        "  --health-interval DUR   time between probes, e.g. 500ms, 2s (default 2s)\n"
+        "  --health-timeout DUR    one probe's time limit (default 1s)\n"
+        "  --health-failures N     failed probes in a row that count as unhealthy (default 3)\n"
+        "  --deploy-timeout DUR    a deploy not ready by then fails (default 2m)\n"
         "  --memory SIZE      memory limit, e.g. 256M or 1G\n"
-        "  --cpus N           CPU limit, e.g. 0.5 or 2\n";
+        "  --cpus N           CPU limit, e.g. 0.5 or 2\n"
+        "  --pids N           process limit (default 1024)\n";
 
 static const char list_help[] = "Usage: slipway component list PROJECT [--json]\n\n"
                                 "Lists a project's components: NAME, IMAGE, ENDPOINTS, HEALTH.\n";
@@ -168,10 +175,45 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                 return r;
         if (!a.image)
                 return cli_usage_error("component create", "Give the image to run with --image REF");
-        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health,
-                         "memory", a.memory, "cpus", a.cpus);
+        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health,
+                         "liveness", a.liveness, "memory", a.memory, "cpus", a.cpus);
         if (!body)
                 return log_oom_cli();
+        {
+                const struct {
+                        const char *value, *option, *key;
+                        bool duration;
+                } nums[] = {
+                        {a.health_interval, "--health-interval", "health_interval_ms", true},
+                        {a.health_timeout, "--health-timeout", "health_timeout_ms", true},
+                        {a.deploy_timeout, "--deploy-timeout", "deploy_timeout_ms", true},
+                        {a.health_failures, "--health-failures", "health_failures", false},
+                        {a.pids, "--pids", "pids", false},
+                };
+                for (size_t k = 0; k < ELEMENTSOF(nums); k++) {
+                        uint32_t v = 0;
+                        char *end = NULL;
+                        if (!nums[k].value)
+                                continue;
+                        if (nums[k].duration) {
+                                if (model_parse_duration_ms(nums[k].value, &v) < 0)
+                                        return cli_usage_error("component create",
+                                                               "%s takes a duration like 500ms, 2s or 1m, "
+                                                               "not '%s'",
+                                                               nums[k].option, nums[k].value);
+                        } else {
+                                unsigned long n = strtoul(nums[k].value, &end, 10);
+                                if (!*nums[k].value || *end || nums[k].value[0] == '-' || n < 1 ||
+                                    n > UINT32_MAX)
+                                        return cli_usage_error("component create",
+                                                               "%s takes a positive whole number, not '%s'",
+                                                               nums[k].option, nums[k].value);
+                                v = (uint32_t)n;
+                        }
+                        if (json_object_set_new(body, nums[k].key, json_integer(v)) < 0)
+                                return log_oom_cli();
+                }
+        }
         if (a.n_endpoints > 0) {
                 json_t *arr = json_array();
                 if (!arr || json_object_set_new(body, "endpoints", arr) < 0)

@@ -2,6 +2,7 @@
  * logs).  Options are checked against the command's help text, so a command never silently ignores one. */
 #include "cmd-model-args.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,12 @@ enum {
         ARG_NO_DOMAIN,
         ARG_EGRESS,
         ARG_INGRESS_PORT,
+        ARG_LIVENESS,
+        ARG_HEALTH_INTERVAL,
+        ARG_HEALTH_TIMEOUT,
+        ARG_HEALTH_FAILURES,
+        ARG_DEPLOY_TIMEOUT,
+        ARG_PIDS,
         ARG_FOLLOW, /* last: the range check below */
 };
 
@@ -46,6 +53,12 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 {"no-domain", no_argument, NULL, ARG_NO_DOMAIN},
                 {"egress", required_argument, NULL, ARG_EGRESS},
                 {"ingress-port", required_argument, NULL, ARG_INGRESS_PORT},
+                {"liveness", required_argument, NULL, ARG_LIVENESS},
+                {"health-interval", required_argument, NULL, ARG_HEALTH_INTERVAL},
+                {"health-timeout", required_argument, NULL, ARG_HEALTH_TIMEOUT},
+                {"health-failures", required_argument, NULL, ARG_HEALTH_FAILURES},
+                {"deploy-timeout", required_argument, NULL, ARG_DEPLOY_TIMEOUT},
+                {"pids", required_argument, NULL, ARG_PIDS},
                 {},
         };
         static const char *const names[] = {
@@ -63,6 +76,12 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                 [ARG_NO_DOMAIN - ARG_FIRST_COMMAND_OPTION] = "--no-domain",
                 [ARG_EGRESS - ARG_FIRST_COMMAND_OPTION] = "--egress",
                 [ARG_INGRESS_PORT - ARG_FIRST_COMMAND_OPTION] = "--ingress-port",
+                [ARG_LIVENESS - ARG_FIRST_COMMAND_OPTION] = "--liveness",
+                [ARG_HEALTH_INTERVAL - ARG_FIRST_COMMAND_OPTION] = "--health-interval",
+                [ARG_HEALTH_TIMEOUT - ARG_FIRST_COMMAND_OPTION] = "--health-timeout",
+                [ARG_HEALTH_FAILURES - ARG_FIRST_COMMAND_OPTION] = "--health-failures",
+                [ARG_DEPLOY_TIMEOUT - ARG_FIRST_COMMAND_OPTION] = "--deploy-timeout",
+                [ARG_PIDS - ARG_FIRST_COMMAND_OPTION] = "--pids",
         };
         int opt;
 
@@ -121,6 +140,24 @@ int model_args_parse(CliContext *c, const char *full, const char *help, int argc
                         break;
                 case ARG_INGRESS_PORT:
                         a->ingress_port = optarg;
+                        break;
+                case ARG_LIVENESS:
+                        a->liveness = optarg;
+                        break;
+                case ARG_HEALTH_INTERVAL:
+                        a->health_interval = optarg;
+                        break;
+                case ARG_HEALTH_TIMEOUT:
+                        a->health_timeout = optarg;
+                        break;
+                case ARG_HEALTH_FAILURES:
+                        a->health_failures = optarg;
+                        break;
+                case ARG_DEPLOY_TIMEOUT:
+                        a->deploy_timeout = optarg;
+                        break;
+                case ARG_PIDS:
+                        a->pids = optarg;
                         break;
                 case ARG_ENDPOINT:
                         if (a->n_endpoints >= MODEL_ARGS_ENDPOINTS_MAX)
@@ -183,4 +220,27 @@ const char *model_short_digest(const char *d, char buf[static 13]) {
         const char *hex = d && startswith(d, "sha256:") ? d + 7 : strempty(d);
         snprintf(buf, 13, "%s", hex);
         return buf;
+}
+
+int model_parse_duration_ms(const char *s, uint32_t *ret) {
+        char *end = NULL;
+        double v, scale = 1000.0;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || v != v)
+                return -EINVAL;
+        if (streq(end, "ms"))
+                scale = 1.0;
+        else if (streq(end, "m") || streq(end, "min"))
+                scale = 60000.0;
+        else if (!streq(end, "s") && *end)
+                return -EINVAL;
+        v *= scale;
+        if (v < 1.0 || v > 3600.0 * 1000.0)
+                return -EINVAL;
+        *ret = (uint32_t)(v + 0.5);
+        return 0;
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli.h"
 
@@ -15,6 +16,12 @@ typedef struct ModelArgs {
         const char *after;
         const char *image;
         const char *health;
+        const char *liveness;
+        const char *health_interval;
+        const char *health_timeout;
+        const char *health_failures;
+        const char *deploy_timeout;
+        const char *pids;
         const char *memory;
         const char *cpus;
         const char *lines;
@@ -38,6 +45,9 @@ int model_split_component(const char *full, const char *arg, char **ret_project,
 
 /* "/api/v1/projects/<enc p>[/components/<enc c>][suffix]" */
 char *model_api_path(const char *project, const char *component, const char *suffix);
+
+/* "250ms", "2s", "1.5s", "2m" or plain seconds → milliseconds (1 ms … 1 h); -EINVAL otherwise. */
+int model_parse_duration_ms(const char *s, uint32_t *ret);
 
 /* Seconds since the epoch → "YYYY-MM-DD HH:MM" (UTC), or "-" for null/0. */
 const char *model_format_time(json_t *t, char buf[static 32]);

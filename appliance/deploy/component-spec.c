@@ -454,7 +454,7 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
         return 0;
 }
 
-int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error) {
+static int check_parse(const char *s, const ComponentSpec *spec, HealthCheck *ret, char **ret_error) {
         uint16_t port = spec->n_endpoints > 0 ? spec->endpoints[0].port : 0;
         HealthCheck h;
 
@@ -477,8 +477,45 @@ int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error) {
                             "Health check '%.80s' needs an endpoint to probe; add --endpoint NAME:PORT "
                             "or use --health none.",
                             s);
+        *ret = h;
+        return 0;
+}
+
+int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error) {
+        HealthCheck h;
+        int r = check_parse(s, spec, &h, ret_error);
+        if (r < 0)
+                return r;
         spec->readiness = h;
         spec->liveness = h;
+        return 0;
+}
+
+int spec_liveness_parse(const char *s, ComponentSpec *spec, char **ret_error) {
+        return check_parse(s, spec, &spec->liveness, ret_error);
+}
+
+int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_error) {
+        if (t->interval_ms && (t->interval_ms < SPEC_HEALTH_MS_MIN || t->interval_ms > SPEC_TIME_MS_MAX))
+                return fail(ret_error, "The health check interval must be between 100 ms and 1 hour.");
+        if (t->timeout_ms && (t->timeout_ms < SPEC_HEALTH_MS_MIN || t->timeout_ms > SPEC_TIME_MS_MAX))
+                return fail(ret_error, "The health check timeout must be between 100 ms and 1 hour.");
+        if (t->failure_threshold > SPEC_THRESHOLD_MAX)
+                return fail(ret_error, "The health check failure threshold must be between 1 and %u.",
+                            SPEC_THRESHOLD_MAX);
+        if (t->deploy_timeout_ms && (t->deploy_timeout_ms < 1000 || t->deploy_timeout_ms > SPEC_TIME_MS_MAX))
+                return fail(ret_error, "The deploy timeout must be between 1 second and 1 hour.");
+        HealthCheck *both[] = {&spec->readiness, &spec->liveness};
+        for (size_t i = 0; i < ELEMENTSOF(both); i++) {
+                if (t->interval_ms)
+                        both[i]->interval_ms = t->interval_ms;
+                if (t->timeout_ms)
+                        both[i]->timeout_ms = t->timeout_ms;
+                if (t->failure_threshold)
+                        both[i]->failure_threshold = t->failure_threshold;
+        }
+        if (t->deploy_timeout_ms)
+                spec->deploy_timeout_ms = t->deploy_timeout_ms;
         return 0;
 }
 

@@ -82,8 +82,22 @@ char *component_spec_format(const ComponentSpec *spec); /* compact JSON string, 
 
 /* "NAME:PORT[:public|project][:/BASEPATH]" (also "PORT" alone, name "port-PORT"). */
 int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error);
-/* "http:PATH" | "tcp" | "none" for both readiness and liveness (keeping their timings). */
+/* "http:PATH" | "tcp" | "none" for both readiness and liveness (default timings). */
 int spec_health_parse(const char *s, ComponentSpec *spec, char **ret_error);
+/* The same for the liveness check alone (after spec_health_parse, when both are given). */
+int spec_liveness_parse(const char *s, ComponentSpec *spec, char **ret_error);
+
+#define SPEC_HEALTH_MS_MIN 100u
+
+/* Timings a person may give both checks at once; 0 keeps a value. */
+typedef struct SpecHealthTuning {
+        uint32_t interval_ms;
+        uint32_t timeout_ms;
+        uint32_t failure_threshold;
+        uint32_t deploy_timeout_ms;
+} SpecHealthTuning;
+
+int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_error);
 /* "512M", "1G", "1048576" … → bytes. */
 int spec_memory_parse(const char *s, uint64_t *ret);
 /* "1", "0.5", "2.25" → milli-CPUs. */

@@ -134,16 +134,27 @@ def test_component_defaults_from_image_and_explicit_spec(daemon, images):
         assert api["spec"]["resources"]["memory_bytes"] == 256 * 1024 * 1024
         assert api["spec"]["resources"]["cpus_milli"] == 1500
 
+        # Every health setting from the command line: a different liveness check and timings for both.
+        tuned = d.cli("component", "create", "shop/tuned", "--image", "busybox:1", "--health", "http:/ready",
+                      "--liveness", "tcp", "--health-interval", "500ms", "--health-timeout", "0.3s",
+                      "--health-failures", "5", "--deploy-timeout", "1m", "--pids", "64")["spec"]
+        ready, live = tuned["health"]["readiness"], tuned["health"]["liveness"]
+        assert (ready["kind"], ready["path"], live["kind"]) == ("http", "/ready", "tcp")
+        assert ready["interval_ms"] == live["interval_ms"] == 500
+        assert ready["timeout_ms"] == live["timeout_ms"] == 300
+        assert ready["failure_threshold"] == live["failure_threshold"] == 5
+        assert tuned["health"]["deploy_timeout_ms"] == 60000 and tuned["resources"]["pids"] == 64
+
         # An image that is not stored is fine when the endpoints are given; health none needs no endpoint.
         worker = d.cli("component", "create", "shop/worker", "--image", "later:2", "--health", "none",
                        "--endpoint", "metrics:9100:project")
         assert worker["spec"]["health"]["readiness"]["kind"] == "none"
 
         listed = d.cli("component", "list", "shop")["components"]
-        assert [c["name"] for c in listed] == ["api", "web", "worker"]
+        assert [c["name"] for c in listed] == ["api", "tuned", "web", "worker"]
         human = d.cli("component", "list", "shop", json=False).stdout.splitlines()
         assert human[0].split() == ["NAME", "IMAGE", "ENDPOINTS", "HEALTH"]
-        assert human[2].split()[:2] == ["web", "busybox:1"]
+        assert human[3].split()[:2] == ["web", "busybox:1"]
 
         show = d.cli("component", "show", "shop/api")
         assert [e["name"] for e in show["environments"]] == ["development", "production"]
@@ -161,7 +172,7 @@ def test_component_defaults_from_image_and_explicit_spec(daemon, images):
         assert_clean_error(d.cli("releases", "shop/web", "nope", json=False, check=False), "nope")
         assert_clean_error(d.cli("logs", "shop/web", "development", json=False, check=False), "no instance")
 
-        assert d.cli("project", "list")["projects"][0]["components"] == 3
+        assert d.cli("project", "list")["projects"][0]["components"] == 4
         d.cli("project", "delete", "shop")
         assert d.cli("project", "list")["projects"] == []
 
@@ -180,6 +191,15 @@ def test_component_defaults_from_image_and_explicit_spec(daemon, images):
         (["--endpoint", "a:80", "--memory", "lots"], ["memory"]),
         (["--endpoint", "a:80", "--cpus", "-1"], ["cpus"]),
         (["--endpoint", "a:80", "--cpus", "0"], ["cpus"]),
+        (["--endpoint", "a:80", "--liveness", "udp"], ["udp"]),
+        (["--endpoint", "a:80", "--health-interval", "0"], ["--health-interval"]),
+        (["--endpoint", "a:80", "--health-interval", "fast"], ["--health-interval"]),
+        (["--endpoint", "a:80", "--health-interval", "50ms"], ["interval", "100 ms"]),
+        (["--endpoint", "a:80", "--health-timeout", "2h"], ["--health-timeout"]),
+        (["--endpoint", "a:80", "--health-failures", "0"], ["--health-failures"]),
+        (["--endpoint", "a:80", "--health-failures", "101"], ["failure threshold"]),
+        (["--endpoint", "a:80", "--deploy-timeout", "500ms"], ["deploy timeout"]),
+        (["--endpoint", "a:80", "--pids", "-1"], ["--pids"]),
 ])
 def test_component_bad_specs(module_daemon, extra, words):
         d = module_daemon

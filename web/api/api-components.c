@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,9 +243,40 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
         r = component_spec_from_json(spec, ret, ret_error);
         if (r < 0)
                 return r;
-        if (hs)
-                return spec_health_parse(hs, ret, ret_error);
-        return 0;
+        if (hs && (r = spec_health_parse(hs, ret, ret_error)) < 0)
+                return r;
+        /* Shorthands after the checks: the liveness check alone, and timings for both. */
+        v = json_object_get(body, "liveness");
+        if (v && !json_is_null(v)) {
+                if (!json_is_string(v)) {
+                        *ret_error = strdup("\"liveness\" must be http:PATH, tcp or none.");
+                        return -EINVAL;
+                }
+                if ((r = spec_liveness_parse(json_string_value(v), ret, ret_error)) < 0)
+                        return r;
+        }
+        SpecHealthTuning t = {};
+        static const struct {
+                const char *key;
+                size_t offset;
+        } timings[] = {
+                {"health_interval_ms", offsetof(SpecHealthTuning, interval_ms)},
+                {"health_timeout_ms", offsetof(SpecHealthTuning, timeout_ms)},
+                {"health_failures", offsetof(SpecHealthTuning, failure_threshold)},
+                {"deploy_timeout_ms", offsetof(SpecHealthTuning, deploy_timeout_ms)},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(timings); i++) {
+                v = json_object_get(body, timings[i].key);
+                if (!v || json_is_null(v))
+                        continue;
+                if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UINT32_MAX) {
+                        if (asprintf(ret_error, "\"%s\" must be a positive integer.", timings[i].key) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                *(uint32_t *)((char *)&t + timings[i].offset) = (uint32_t)json_integer_value(v);
+        }
+        return spec_health_tune(ret, &t, ret_error);
 }
 
 int api_component_create(HttpRequest *req) {
