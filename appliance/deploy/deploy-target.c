@@ -140,6 +140,8 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         for (size_t i = 0; i < spec->n_endpoints && t->n_ports < DEPLOY_ENDPOINTS_MAX; i++) {
                 if (&spec->endpoints[i] == pub)
                         t->public_index = (int)t->n_ports;
+                t->is_public[t->n_ports] = spec->endpoints[i].visibility == ENDPOINT_PUBLIC;
+                snprintf(t->endpoint_names[t->n_ports], sizeof t->endpoint_names[0], "%s", spec->endpoints[i].name);
                 t->ports[t->n_ports++] = spec->endpoints[i].port;
         }
         health_from_spec(&spec->readiness, &t->readiness);
@@ -247,8 +249,10 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
                     (!proto[0] || streq(proto, "tcp")) && t->n_ports < DEPLOY_ENDPOINTS_MAX)
                         t->ports[t->n_ports++] = (uint16_t)port;
         }
-        if (t->n_ports > 0 && t->public_index < 0)
-                t->public_index = 0;
+        if (t->n_ports > 0 && t->public_index < 0) {
+                t->public_index = 0; /* from the image alone: its first exposed port is the public one */
+                t->is_public[0] = true;
+        }
         return 0;
 }
 

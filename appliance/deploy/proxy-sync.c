@@ -168,15 +168,24 @@ int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_d
         return r;
 }
 
-static void route_names(const DeployTarget *t, uint16_t port, char ret_svc[static 64], char ret_ing[static 64],
+/* Route names carry the environment id first: teardown finds a project's routes by it. */
+static void route_names(const DeployTarget *t, size_t k, char ret_svc[static 64], char ret_ing[static 64],
                         char ret_host[static 64]) {
-        snprintf(ret_svc, 64, "svc-%lld-%lld-%u", (long long)t->environment_id, (long long)t->component_id,
-                 port);
-        snprintf(ret_ing, 64, "ing-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
-        snprintf(ret_host, 64, "host-%lld-%lld", (long long)t->environment_id, (long long)t->component_id);
+        long long e = (long long)t->environment_id, c = (long long)t->component_id;
+
+        snprintf(ret_svc, 64, "svc-%lld-%lld-%u", e, c, t->ports[k]);
+        /* The first public endpoint keeps the short names (routes made before further endpoints were
+         * routed have them). */
+        if ((int)k == t->public_index) {
+                snprintf(ret_ing, 64, "ing-%lld-%lld", e, c);
+                snprintf(ret_host, 64, "host-%lld-%lld", e, c);
+        } else {
+                snprintf(ret_ing, 64, "ing-%lld-%lld-%u", e, c, t->ports[k]);
+                snprintf(ret_host, 64, "host-%lld-%lld-%u", e, c, t->ports[k]);
+        }
 }
 
-/* Points the component's service routes and its ingress route at address; with wait, returns once
+/* Points the component's service routes and its ingress routes at address; with wait, returns once
  * requests to the replaced targets have drained. */
 int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
                             char **ret_error) {
@@ -187,8 +196,9 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
         inet_ntop(AF_INET, &t->service, svc, sizeof svc);
         for (size_t k = 0; k < t->n_ports; k++) {
                 char svc_name[64], ing_name[64], host_name[64], listen[64], target[64], path[512], host[320];
+                bool first = (int)k == t->public_index;
 
-                route_names(t, t->ports[k], svc_name, ing_name, host_name);
+                route_names(t, k, svc_name, ing_name, host_name);
                 snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
                 snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
                 r = proxy_sync_route_set(
@@ -196,10 +206,16 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                         wait, ret_error);
                 if (r < 0)
                         return r;
-                if ((int)k != t->public_index || t->ingress_port == 0)
+                if (!t->is_public[k] || t->ingress_port == 0)
                         continue;
+                /* Path-based: /<project>/<component> for the first public endpoint, further ones under
+                 * /<project>/<component>/_/<endpoint> (as component_ingress_path() names them). */
                 snprintf(listen, sizeof listen, "0.0.0.0:%u", t->ingress_port);
-                snprintf(path, sizeof path, "/%s/%s", t->project, t->component);
+                if (first)
+                        snprintf(path, sizeof path, "/%s/%s", t->project, t->component);
+                else
+                        snprintf(path, sizeof path, "/%s/%s/_/%s", t->project, t->component,
+                                 t->endpoint_names[k]);
                 r = proxy_sync_route_set(state_dir,
                                          &(ProxyRouteSpec){.name = ing_name,
                                                            .listen = listen,
@@ -215,11 +231,18 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                                 return r;
                         continue;
                 }
+                /* Host-based: the whole path of COMPONENT.DOMAIN, further endpoints under /_/<endpoint>. */
                 snprintf(host, sizeof host, "%s.%s", t->component, t->domain);
-                r = proxy_sync_route_set(
-                        state_dir,
-                        &(ProxyRouteSpec){.name = host_name, .listen = listen, .host = host, .target = target},
-                        wait, ret_error);
+                if (!first)
+                        snprintf(path, sizeof path, "/_/%s", t->endpoint_names[k]);
+                r = proxy_sync_route_set(state_dir,
+                                         &(ProxyRouteSpec){.name = host_name,
+                                                           .listen = listen,
+                                                           .host = host,
+                                                           .path = first ? NULL : path,
+                                                           .strip = !first,
+                                                           .target = target},
+                                         wait, ret_error);
                 if (r < 0)
                         return r;
         }

@@ -202,3 +202,38 @@ def test_egress_is_off_by_default_and_follows_the_setting(daemon, images, tmp_pa
                         listener.wait()
                 subprocess.run(["ip", "link", "delete", veth], capture_output=True)
                 subprocess.run(["ip", "netns", "delete", outside], capture_output=True)
+
+
+def test_every_public_endpoint_answers_at_its_url(daemon, images, tmp_path):
+        """A component with two public endpoints and one project-only endpoint: each public one answers at
+        the URL `slipway url` prints for it (path- and host-based), the project-only one is not exposed."""
+        d = daemon
+        d.cli("image", "import", images / "busybox.oci.tar")
+        ctx = tmp_path / "two"
+        for sub, text in (("www", "main site"), ("admin", "admin site"), ("internal", "internal")):
+                (ctx / sub).mkdir(parents=True)
+                (ctx / sub / "index.html").write_text(text + "\n")
+        (ctx / "www" / "healthz").write_text("ok\n")
+        (ctx / "Dockerfile").write_text(
+                "FROM busybox:1\nCOPY www /www\nCOPY admin /admin\nCOPY internal /internal\n"
+                'CMD ["sh", "-c", "httpd -p 8081 -h /admin; httpd -p 9000 -h /internal; '
+                'exec httpd -f -p 8080 -h /www"]\n')
+        build_image(d, ctx, "two:1")
+        d.cli("project", "create", "shop")
+        d.cli("env", "set", "shop", "development", "--domain", "dev.example.test")
+        d.cli("component", "create", "shop/app", "--image", "two:1", "--endpoint", "web:8080",
+              "--endpoint", "admin:8081:public", "--endpoint", "internal:9000:project", "--health", "http:/healthz")
+        deploy(d, "shop/app", "development", "two:1")
+        port = envs_of(d, "shop")["development"]["ingress_port"]
+
+        urls = {u["endpoint"]: u for u in d.cli("url", "shop/app", "development")["urls"]}
+        assert set(urls) == {"web", "admin"}
+        assert urls["web"]["url"] == f"http://127.0.0.1:{port}/shop/app/"
+        assert urls["admin"]["url"] == f"http://127.0.0.1:{port}/shop/app/_/admin/"
+        assert http_get(urls["web"]["url"]) == (200, "main site\n")
+        assert http_get(urls["admin"]["url"]) == (200, "admin site\n")
+        assert urls["admin"]["host_url"] == f"http://app.dev.example.test:{port}/_/admin/"
+        assert host_get(port, "app.dev.example.test") == (200, "main site\n")
+        assert host_get(port, "app.dev.example.test", "/_/admin/") == (200, "admin site\n")
+        # The project-only endpoint is reachable on the service address, never through the ingress.
+        assert http_get(f"http://127.0.0.1:{port}/shop/app/_/internal/")[0] == 404

@@ -542,7 +542,10 @@ int api_component_url(HttpRequest *req) {
                 if (e.domain) {
                         free(url);
                         url = NULL;
-                        if (asprintf(&url, "http://%s.%s:%u/", c.name, e.domain, e.ingress_port) >= 0)
+                        /* the first public endpoint owns the host's whole path, others /_/<endpoint> */
+                        const char *under = strstr(path, "/_/");
+                        if (asprintf(&url, "http://%s.%s:%u%s/", c.name, e.domain, e.ingress_port,
+                                     under ?: "") >= 0)
                                 json_object_set_new(json_array_get(arr, json_array_size(arr) - 1),
                                                     "host_url", json_string(url));
                 }
