@@ -3,8 +3,8 @@
 # slipwayd on a temporary state dir builds a busybox httpd image, creates that many components in one
 # project and deploys each to development (health-gated, one after the other), checks that every one answers
 # through slipway-proxy's ingress, lets everything idle 5 s, then prints VmRSS and VmHWM of slipwayd and
-# slipway-proxy (from /proc/PID/status) and their sum, and separately the systemd-nspawn supervisors (one
-# per instance) and the container payloads (busybox sh + httpd).  Everything is removed at the end
+# slipway-proxy (from /proc/PID/status; Pss from smaps_rollup) and their sum, and separately the
+# systemd-nspawn supervisors (one per instance) and the container payloads (busybox sh + httpd).  Everything is removed at the end
 # (project delete --force), then slipwayd and its slipway-proxy are stopped.
 # Run it under the shared lock:  flock /tmp/slipway-itest.lock tests/bench/idle-rss.sh
 #
@@ -87,6 +87,11 @@ def status(pid):
                         k, _, rest = line.partition(":")
                         if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
                                 v[k] = int(rest.split()[0])
+        # Pss divides each shared page among its users: the fair share when many processes map the same files.
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                        if line.startswith("Pss:"):
+                                v["Pss"] = int(line.split()[1])
         return v
 
 def children(pid):
@@ -124,19 +129,21 @@ while todo:
         todo += children(p)
 
 print(f"\nafter {idle} s idle with {count} live instances (KiB from /proc/PID/status; MiB shown)")
-print(f"{'process':34} {'VmRSS MiB':>9} {'VmHWM MiB':>9} {'RssAnon':>9} {'RssFile':>9}")
+print(f"{'process':34} {'VmRSS MiB':>9} {'VmHWM MiB':>9} {'RssAnon':>9} {'RssFile':>9} {'Pss':>9}")
 d, p = status(daemon), status(proxy)
 for name, s in (("slipwayd", d), ("slipway-proxy", p)):
-        print(f"{name:34} {mib(s['VmRSS']):>9} {mib(s['VmHWM']):>9} {mib(s['RssAnon']):>9} {mib(s['RssFile']):>9}")
+        print(f"{name:34} {mib(s['VmRSS']):>9} {mib(s['VmHWM']):>9} {mib(s['RssAnon']):>9} {mib(s['RssFile']):>9} "
+              f"{mib(s['Pss']):>9}")
 print(f"{'slipwayd + slipway-proxy':34} {mib(d['VmRSS'] + p['VmRSS']):>9} {mib(d['VmHWM'] + p['VmHWM']):>9} "
-      f"{mib(d['RssAnon'] + p['RssAnon']):>9} {mib(d['RssFile'] + p['RssFile']):>9}")
+      f"{mib(d['RssAnon'] + p['RssAnon']):>9} {mib(d['RssFile'] + p['RssFile']):>9} {mib(d['Pss'] + p['Pss']):>9}")
 for label, pids in ((f"systemd-nspawn x{len(nspawns)} (sum)", nspawns),
                     (f"payloads x{len(payload)} procs (sum)", payload)):
         ss = [status(x) for x in pids]
-        tot = {k: sum(s[k] for s in ss) for k in ("VmRSS", "VmHWM", "RssAnon", "RssFile")}
+        tot = {k: sum(s[k] for s in ss) for k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Pss")}
         print(f"{label:34} {mib(tot['VmRSS']):>9} {mib(tot['VmHWM']):>9} {mib(tot['RssAnon']):>9} "
-              f"{mib(tot['RssFile']):>9}")
+              f"{mib(tot['RssFile']):>9} {mib(tot['Pss']):>9}")
 ns = [status(x) for x in nspawns]
-print(f"per instance: systemd-nspawn VmRSS {sum(s['VmRSS'] for s in ns) / len(ns) / 1024:.1f} MiB "
-      f"(RssAnon {sum(s['RssAnon'] for s in ns) / len(ns) / 1024:.2f} MiB; file pages are shared between them)")
+print(f"per instance: systemd-nspawn VmRSS {sum(s['VmRSS'] for s in ns) / len(ns) / 1024:.1f} MiB, "
+      f"Pss {sum(s['Pss'] for s in ns) / len(ns) / 1024:.2f} MiB, RssAnon {sum(s['RssAnon'] for s in ns) / len(ns) / 1024:.2f} "
+      f"MiB (its file pages are shared by all of them)")
 EOF
