@@ -3,6 +3,8 @@ then fails its liveness check; the supervisor restarts the instance (deploy log,
 answering on the component's URL) while the release stays live, and repeated failures are restarted with a
 growing back-off.  (A crash → restart is tested in test_deploy.py.)"""
 
+import os
+import signal
 import time
 
 import pytest
@@ -120,3 +122,41 @@ def test_repeated_liveness_failures_back_off(live):
         doc = release_doc(d, "live", "web", rel["id"])
         assert doc["status"] == "live" and doc["instances"][0]["restarts"] >= 3, doc
         assert sum("failed its liveness check" in l for l in doc["log"]) >= 3, doc["log"]
+
+
+def test_slow_start_after_crash_is_not_killed_by_liveness(build_dir, images, tmp_path):
+        """An app that needs a few seconds to listen (longer than the liveness check's failure_threshold ×
+        interval) crashes: its restart must get the time its first start got, not be killed by liveness
+        probes before it could answer and restarted for ever."""
+        slow_s = 4
+        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
+        try:
+                d.cli("image", "import", images / "busybox.oci.tar")
+                cmd = f"echo app starting; sleep {slow_s}; exec httpd -f -p 8080 -h /www"
+                build_image(d, make_site(tmp_path / "ctx", "slow app", cmd=["sh", "-c", cmd]), "slow:1")
+                d.cli("project", "create", "slow")
+                api_request(d, "POST", "/api/v1/projects/slow/components",
+                            {"name": "web", "image": "slow:1",
+                             "spec": {"health": {"readiness": READINESS | {"failure_threshold": 100},
+                                                 "liveness": LIVENESS}}})
+                _, rel, _ = deploy(d, "slow/web", "development", "slow:1")
+                url = ingress_url(d, "slow", "web", "development")
+                assert http_get(url) == (200, "slow app\n")
+                inst = rel["instances"][0]
+                nspawn = instance_pid(d.state_dir, inst["id"])
+                payload = int(open(f"/proc/{nspawn}/task/{nspawn}/children").read().split()[0])
+
+                os.kill(payload, signal.SIGKILL)  # the app crashes
+                assert wait_for(lambda: not pid_alive(nspawn), 10)
+                assert wait_for(lambda: http_get(url) == (200, "slow app\n"), slow_s + 20), \
+                        f"never served again:\n{release_doc(d, 'slow', 'web', rel['id'])['log']}"
+                time.sleep(2)  # a few more supervisor ticks: it stays up
+                doc = release_doc(d, "slow", "web", rel["id"])
+                assert doc["status"] == "live"
+                # One restart for the crash; none for liveness while it was starting.
+                assert [i["restarts"] for i in doc["instances"]] == [1], doc["log"]
+                assert not any("failed its liveness check" in l for l in doc["log"]), doc["log"]
+                assert http_get(url) == (200, "slow app\n")
+        finally:
+                stop_all(d)
+                d.stop()
