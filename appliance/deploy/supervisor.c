@@ -20,9 +20,9 @@ typedef struct Supervised {
         int64_t id;
         Instance *inst;
         uint64_t next_restart_ms, next_probe_ms;
-        /* After a restart the instance is starting, as after its first start: failed liveness probes do not
-         * count until one passed or the deploy timeout (the first start's readiness budget) ran out.
-         * Otherwise an app that takes longer to listen than failure_threshold probes is killed every time. */
+        /* After a restart the instance is starting, as after its first start: failed liveness probes do
+         * not count until one passed or the deploy timeout (the first start's readiness budget) ran out.
+         * Otherwise an app slower to listen than failure_threshold probes is killed every time. */
         uint64_t starting_until_ms;
         unsigned failures;
         bool seen;
@@ -180,8 +180,9 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
                 return true;
         }
         if (mono_msec() < e->starting_until_ms) {
-                deploy_log_append(db, release_id, "liveness probe to %s:%u failed while the instance starts: %s",
-                                  address, port, pr.message);
+                deploy_log_append(db, release_id,
+                                  "liveness probe to %s:%u failed while the instance starts: %s", address,
+                                  port, pr.message);
                 return true;
         }
         e->failures++;

@@ -94,6 +94,7 @@ pid_t nspawn_start(const NspawnRun *run) {
         _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL, *kill_arg = NULL;
         _cleanup_free_ char **env = NULL;
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        int r;
 
         if (!run || !run->bundle_dir || !run->machine_name)
                 return -EINVAL;
@@ -104,7 +105,11 @@ pid_t nspawn_start(const NspawnRun *run) {
         env = build_env(run->keep_tmp);
         if (!env)
                 return -ENOMEM;
-        (void) nspawn_ensure_inaccessible_nodes(); /* best effort: without them nspawn still runs, unmasked */
+        /* Bundles bind the directory in: without it nspawn cannot start.  A missing node only leaves
+         * paths of its type unmasked. */
+        r = nspawn_ensure_inaccessible_nodes();
+        if (r < 0 && access(NSPAWN_INACCESSIBLE_DIR, F_OK) < 0)
+                return r;
 
         char *argv[] = {
                 (char *) "systemd-nspawn",
