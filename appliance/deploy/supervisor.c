@@ -20,6 +20,10 @@ typedef struct Supervised {
         int64_t id;
         Instance *inst;
         uint64_t next_restart_ms, next_probe_ms;
+        /* After a restart the instance is starting, as after its first start: failed liveness probes do
+         * not count until one passed or the deploy timeout (the first start's readiness budget) ran out.
+         * Otherwise an app slower to listen than failure_threshold probes is killed every time. */
+        uint64_t starting_until_ms;
         unsigned failures;
         bool seen;
 } Supervised;
@@ -141,6 +145,8 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
                 (void)sqlite3_step(st);
         }
         deploy_log_append(db, release_id, "supervisor: instance %lld restarted", (long long)instance_id);
+        e->starting_until_ms = mono_msec() + (uint64_t)t.deploy_timeout_sec * 1000ULL;
+        e->next_probe_ms = mono_msec() + t.liveness.initial_delay_ms;
         return 0;
 }
 
@@ -170,6 +176,13 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
         *ret_probed = true;
         if (probe_run(&ps, &pr) >= 0 && pr.healthy) {
                 e->failures = 0;
+                e->starting_until_ms = 0;
+                return true;
+        }
+        if (mono_msec() < e->starting_until_ms) {
+                deploy_log_append(db, release_id,
+                                  "liveness probe to %s:%u failed while the instance starts: %s", address,
+                                  port, pr.message);
                 return true;
         }
         e->failures++;

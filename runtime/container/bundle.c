@@ -9,6 +9,7 @@
 #include "idmap.h"
 #include "json-util.h"
 #include "macro.h"
+#include "nspawn.h"
 
 static json_t *string_array(const char *const *v) {
         json_t *a = json_array();
@@ -51,7 +52,12 @@ static json_t *default_mounts(void) {
             json_array_append_new(a, mount_new("/dev/pts", "devpts", "devpts", pts_opts)) < 0 ||
             json_array_append_new(a, mount_new("/dev/shm", "tmpfs", "shm", shm_opts)) < 0 ||
             json_array_append_new(a, mount_new("/dev/mqueue", "mqueue", "mqueue", mq_opts)) < 0 ||
-            json_array_append_new(a, mount_new("/sys", "sysfs", "sysfs", sys_opts)) < 0) {
+            json_array_append_new(a, mount_new("/sys", "sysfs", "sysfs", sys_opts)) < 0 ||
+            /* The nodes systemd-nspawn masks paths with are looked up inside the container, whose /run is a
+             * fresh tmpfs: without them every masked /proc path stays readable.  Read-only through
+             * container_readonly_paths. */
+            json_array_append_new(a, mount_new(NSPAWN_INACCESSIBLE_DIR, "bind", NSPAWN_INACCESSIBLE_DIR,
+                                               NULL)) < 0) {
                 json_decref(a);
                 return NULL;
         }
@@ -63,10 +69,14 @@ static json_t *capabilities(void) {
 
         if (!caps)
                 return NULL;
-        /* No inheritable or ambient set: a non-root process keeps none of these across exec. */
+        /* Empty inheritable and ambient sets, spelled out: systemd-nspawn gives root the whole retained set
+         * as inheritable when "inheritable" is absent, and a non-root program with inheritable file
+         * capabilities would then gain them across exec (CVE-2022-27649 in Podman). */
         if (json_object_set_new(caps, "bounding", string_array(container_default_capabilities)) < 0 ||
             json_object_set_new(caps, "effective", string_array(container_default_capabilities)) < 0 ||
-            json_object_set_new(caps, "permitted", string_array(container_default_capabilities)) < 0) {
+            json_object_set_new(caps, "permitted", string_array(container_default_capabilities)) < 0 ||
+            json_object_set_new(caps, "inheritable", json_array()) < 0 ||
+            json_object_set_new(caps, "ambient", json_array()) < 0) {
                 json_decref(caps);
                 return NULL;
         }

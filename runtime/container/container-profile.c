@@ -23,7 +23,9 @@ const char *const container_masked_paths[] = {
 };
 
 const char *const container_readonly_paths[] = {
-        "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
+        "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+        "/run/systemd/inaccessible", /* the host's masking nodes, bound in by bundle.c */
+        NULL,
 };
 
 /* What an ordinary Linux program needs: file I/O, memory, processes, signals, time, sockets, IPC,

@@ -5,7 +5,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -57,10 +60,41 @@ static char **build_env(bool keep_tmp) {
         return env;
 }
 
+/* systemd as PID 1 creates these nodes at boot; without it they are missing, so make them here the way
+ * PID 1 does: empty, mode 0000, one of each file type. */
+int nspawn_ensure_inaccessible_nodes(void) {
+        static const struct {
+                const char *name;
+                mode_t type;
+        } nodes[] = {
+                { "dir", S_IFDIR }, { "reg", S_IFREG }, { "fifo", S_IFIFO },
+                { "sock", S_IFSOCK }, { "chr", S_IFCHR }, { "blk", S_IFBLK },
+        };
+        _cleanup_close_ int dfd = -EBADF;
+        int r, ret = 0;
+
+        r = mkdir_p(NSPAWN_INACCESSIBLE_DIR, 0755);
+        if (r < 0)
+                return r;
+        dfd = open(NSPAWN_INACCESSIBLE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                if (nodes[i].type == S_IFDIR)
+                        r = mkdirat(dfd, nodes[i].name, 0000);
+                else
+                        r = mknodat(dfd, nodes[i].name, nodes[i].type | 0000, makedev(0, 0));
+                if (r < 0 && errno != EEXIST && ret == 0)
+                        ret = -errno;
+        }
+        return ret;
+}
+
 pid_t nspawn_start(const NspawnRun *run) {
         _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL, *kill_arg = NULL;
         _cleanup_free_ char **env = NULL;
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        int r;
 
         if (!run || !run->bundle_dir || !run->machine_name)
                 return -EINVAL;
@@ -71,6 +105,11 @@ pid_t nspawn_start(const NspawnRun *run) {
         env = build_env(run->keep_tmp);
         if (!env)
                 return -ENOMEM;
+        /* Bundles bind the directory in: without it nspawn cannot start.  A missing node only leaves
+         * paths of its type unmasked. */
+        r = nspawn_ensure_inaccessible_nodes();
+        if (r < 0 && access(NSPAWN_INACCESSIBLE_DIR, F_OK) < 0)
+                return r;
 
         char *argv[] = {
                 (char *) "systemd-nspawn",

@@ -31,6 +31,15 @@ bool nspawn_needs_unified_env(void);
  * (with --keep-unit they are ignored).  So: true only with systemd as PID 1 and a system bus. */
 bool nspawn_cgroup_resources_supported(void);
 
+/* systemd-nspawn masks a path (the bundle's maskedPaths, its own /proc/kcore, /proc/keys, …) by
+ * bind-mounting the node of the same type from this directory, looked up inside the container, over it;
+ * a missing node leaves the path unmasked without an error.  Bundles bind the host's directory in. */
+#define NSPAWN_INACCESSIBLE_DIR "/run/systemd/inaccessible"
+
+/* Creates NSPAWN_INACCESSIBLE_DIR/{dir,reg,fifo,sock,chr,blk} when missing (no systemd as PID 1).
+ * nspawn_start() calls it; 0 or the first -errno. */
+int nspawn_ensure_inaccessible_nodes(void);
+
 /* Starts systemd-nspawn for the bundle; returns its pid. */
 pid_t nspawn_start(const NspawnRun *run);
 

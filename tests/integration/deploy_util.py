@@ -181,3 +181,16 @@ def netns_http_get(netns, address, port, path="/", timeout=3):
         p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
                            capture_output=True, text=True, timeout=timeout + 10)
         return p.stdout
+
+
+def api_request(d, method, path, body=None, timeout=10):
+        """The JSON reply of an API call with the admin token (what the CLI sends); asserts a 2xx status."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(d.url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {d.token}",
+                                              "Content-Type": "application/json"})
+        try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                        return json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+                raise AssertionError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}")
