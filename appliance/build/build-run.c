@@ -151,7 +151,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         r = container_init_find(&init);
         if (r < 0)
                 return build_error(ctx, r, i, NULL, "Cannot run the RUN step: %s.",
-                                   CONTAINER_INIT_MISSING_HINT);
+                                   container_init_missing_hint());
         r = build_tmp_dir(ctx, "run", &dir);
         if (r < 0)
                 return build_error(ctx, r, i, NULL, "Cannot create the RUN step's temp dir: %s.", strerror(-r));

@@ -195,7 +195,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         /* Before anything is made: an instance never runs without slipway-init (see container-init.h). */
         r = container_init_find(&init);
         if (r < 0)
-                return fail(ret_error, r, "Cannot start the instance: %s.", CONTAINER_INIT_MISSING_HINT);
+                return fail(ret_error, r, "Cannot start the instance: %s.", container_init_missing_hint());
         /* A new instance gets a user namespace where the host supports them; an existing one keeps what its
          * upper was made for (its files are stored with that range's uids). */
         r = upper_shift(upper, &shift);

@@ -29,6 +29,15 @@ static int usable(const char *path, char **ret) {
         return 0;
 }
 
+const char *container_init_missing_hint(void) {
+        if (!isempty(getenv(CONTAINER_INIT_ENV)))
+                return CONTAINER_INIT_ENV " names no executable file; point it at slipway-init, the program "
+                       "every container starts with (it refuses clone3 namespaces), or unset it";
+        return "slipway-init, the program every container starts with (it refuses clone3 namespaces), is "
+               "missing: install it as " SLIPWAY_INIT_INSTALLED " (in a build tree, ninja builds it as "
+               "runtime/container/slipway-init) or set " CONTAINER_INIT_ENV " to its path";
+}
+
 int container_init_find(char **ret) {
         const char *explicit_path = getenv(CONTAINER_INIT_ENV);
         _cleanup_free_ char *self = NULL;

@@ -16,8 +16,5 @@
  * $SLIPWAY_INIT that is not one is not passed over). */
 int container_init_find(char **ret);
 
-/* A sentence for a person when container_init_find() fails. */
-#define CONTAINER_INIT_MISSING_HINT                                                                        \
-        "slipway-init, the program every container starts with (it refuses clone3 namespaces), is not "  \
-        "where slipwayd looks: build it (ninja builds runtime/container/slipway-init), install it as "    \
-        "LIBEXECDIR/slipway/slipway-init, or set " CONTAINER_INIT_ENV " to its path"
+/* For a person, when container_init_find() failed: what is missing and what to do (no final period). */
+const char *container_init_missing_hint(void);

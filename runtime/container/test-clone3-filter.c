@@ -15,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "clone3-filter.h"
+#include "container-init.h"
+#include "json-util.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "process.h"
@@ -131,6 +134,31 @@ int main(int argc, char *argv[]) {
         CHECK(in_child(filter_in_child) == 0);
         /* The filter stays with the child: the parent still has clone3. */
         CHECK(try_clone3(0) == 0);
+
+        {
+                /* Found next to the running program in the build tree; an explicit path that is not an
+                 * executable is an error, never replaced by another candidate; no shim, no bundle. */
+                _cleanup_free_ char *found = NULL, *again = NULL;
+                _cleanup_json_ json_t *config = NULL;
+                char *args[] = { (char *) "/bin/true", NULL };
+                BundleSpec spec = { .rootfs = "/nonexistent-root", .args = args };
+
+                CHECK(unsetenv(CONTAINER_INIT_ENV) == 0);
+                CHECK(container_init_find(&found) == 0);
+                CHECK(strlen(found) > strlen("/runtime/container/slipway-init"));
+                CHECK(streq(found + strlen(found) - strlen("/runtime/container/slipway-init"),
+                            "/runtime/container/slipway-init"));
+                CHECK(bundle_config_build(&spec, &config) == 0);
+                json_t *pargs = json_object_get(json_object_get(config, "process"), "args");
+                CHECK(json_array_size(pargs) == 2);
+                CHECK(streq(json_string_value(json_array_get(pargs, 0)), CONTAINER_INIT_PATH));
+                CHECK(streq(json_string_value(json_array_get(pargs, 1)), "/bin/true"));
+                json_decref(TAKE_PTR(config));
+                CHECK(setenv(CONTAINER_INIT_ENV, "/nonexistent/slipway-init", 1) == 0);
+                CHECK(container_init_find(&again) == -ENOENT);
+                CHECK(bundle_config_build(&spec, &config) == -ENOENT);
+                CHECK(unsetenv(CONTAINER_INIT_ENV) == 0);
+        }
 
         if (!init) {
                 fprintf(stderr, "test-clone3-filter: SLIPWAY_INIT_BIN not set, slipway-init not checked\n");
