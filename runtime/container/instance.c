@@ -260,6 +260,7 @@ int instance_start(const InstanceSpec *spec, Instance **ret) {
                 .kill_signal = kill_signal,
                 .detach = true,
                 .own_scope = spec->cgroup_resources,
+                .cgroup = spec->cgroup,
         };
         pid = nspawn_start(&run);
         if (pid < 0)

@@ -27,6 +27,7 @@ typedef struct InstanceSpec {
         int stop_signal;          /* the image's STOPSIGNAL; 0: SIGTERM */
         bool cgroup_resources;    /* the bundle carries linux.resources: nspawn gets its own scope (only
                                    * where nspawn_cgroup_resources_supported()) */
+        const char *cgroup;       /* cgroup_limits_create()d name nspawn starts in; NULL: none */
 } InstanceSpec;
 
 typedef enum InstanceState {

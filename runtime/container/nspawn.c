@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroup-limits.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "process.h"
@@ -61,6 +62,8 @@ pid_t nspawn_start(const NspawnRun *run) {
         _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL, *kill_arg = NULL;
         _cleanup_free_ char **env = NULL;
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        int cgroup_fds[CGROUP_LIMITS_FDS_MAX], n_cgroup_fds = 0;
+        pid_t pid;
 
         if (!run || !run->bundle_dir || !run->machine_name)
                 return -EINVAL;
@@ -94,7 +97,18 @@ pid_t nspawn_start(const NspawnRun *run) {
         opts.new_session = true;
         opts.keep_on_parent_death = run->detach;
         opts.wait_for_exec = run->detach; /* a state file must never name a pid that is not nspawn yet */
-        return spawn_process(argv, &opts);
+        if (run->cgroup) {
+                n_cgroup_fds = cgroup_limits_open_procs(run->cgroup, cgroup_fds);
+                if (n_cgroup_fds < 0)
+                        return n_cgroup_fds;
+                opts.cgroup_procs_fds = cgroup_fds;
+                opts.n_cgroup_procs_fds = (size_t) n_cgroup_fds;
+                opts.wait_for_exec = true; /* a child that could not join fails the start, not silently */
+        }
+        pid = spawn_process(argv, &opts);
+        for (int i = 0; i < n_cgroup_fds; i++)
+                safe_close(cgroup_fds[i]);
+        return pid;
 }
 
 int nspawn_wait(pid_t pid) {

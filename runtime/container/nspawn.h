@@ -17,6 +17,8 @@ typedef struct NspawnRun {
         bool own_scope;           /* let nspawn allocate its own systemd scope (no --keep-unit): needed for
                                    * the bundle's linux.resources to apply; only where
                                    * nspawn_cgroup_resources_supported() */
+        const char *cgroup;       /* cgroup_limits_create()d name: nspawn joins those cgroups before it
+                                   * execs, so the container and all its processes are inside; NULL: none */
 } NspawnRun;
 
 /* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are
