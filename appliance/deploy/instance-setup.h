@@ -29,7 +29,9 @@ typedef struct InstancePlan {
         unsigned prefixlen;
         struct in_addr gateway;
         const char *machine;
-        uint64_t memory_max;   /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
+        /* Limits: through the bundle where nspawn_cgroup_resources_supported(), else through cgroups of our own
+         * (cgroup-limits.h) named after netns; skipped (logged at info) where neither is possible. */
+        uint64_t memory_max;   /* 0: none */
         uint64_t cpu_quota_us; /* per 100 ms; 0: none */
         uint64_t pids_max;     /* 0: none */
 } InstancePlan;
@@ -42,5 +44,6 @@ int instance_setup_start(const InstancePlan *p, Instance **ret);
 /* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
  * was killed keeps its ports).  Returns the number of processes signalled. */
 int instance_setup_kill_leftovers(const char *netns);
-/* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
+/* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs, deletes veth, netns
+ * and the instance's own cgroups. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

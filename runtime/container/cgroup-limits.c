@@ -506,3 +506,29 @@ int cgroup_limits_remove(const char *name) {
         free_dirs(dirs, n);
         return r;
 }
+
+int cgroup_limits_oom_kills(const char *name, uint64_t *ret) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
+        unsigned long long n;
+        const char *p;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = cgroup_limits_path(name, "memory", &dir);
+        if (r < 0)
+                return r;
+        path = path_join(dir, cgroup_layout() == CGROUP_LAYOUT_UNIFIED ? "memory.events" : "memory.oom_control");
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, &data, NULL);
+        if (r < 0)
+                return r;
+        for (p = data; (p = strstr(p, "oom_kill ")); p++)
+                if (p == data || p[-1] == '\n')
+                        break;
+        if (!p || sscanf(p, "oom_kill %llu", &n) != 1)
+                return -EBADMSG;
+        *ret = (uint64_t) n;
+        return 0;
+}

@@ -69,6 +69,10 @@ int cgroup_limits_attach(const char *name, pid_t pid);
  * exiting processes to leave.  0 also when there are none; -EBUSY when processes are still inside. */
 int cgroup_limits_remove(const char *name);
 
+/* How many processes in `name`'s memory cgroup the kernel's OOM killer has killed since it was created
+ * (memory.oom_control or memory.events: "oom_kill N").  -ENOENT when there is no such cgroup. */
+int cgroup_limits_oom_kills(const char *name, uint64_t *ret);
+
 /* The directory of `name`'s cgroup for controller ("memory", "cpu", "pids") under the current layout, whether
  * or not it exists.  -EOPNOTSUPP without a layout. */
 int cgroup_limits_path(const char *name, const char *controller, char **ret);

@@ -241,6 +241,9 @@ int main(void) {
                 CHECK(wait_for_pid(children[2], &sig) == -EPROTO);
                 CHECK(sig == SIGKILL);
                 children[2] = 0;
+                uint64_t kills = 0;
+                CHECK_OK(cgroup_limits_oom_kills(name, &kills));
+                CHECK(kills >= 1);
                 fprintf(stderr, "memory limit: the eater was OOM-killed\n");
         }
         if (applied & CGROUP_LIMIT_PIDS) {
