@@ -5,6 +5,8 @@ keeps serving, and `project delete --force` leaves none of the instances' cgroup
 systemd-nspawn applies the limits itself (systemd as PID 1) our own cgroups are not used: skipped there."""
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -157,6 +159,20 @@ def test_limits_oom_restart_and_cleanup(env):
         assert [(i["state"], i["restarts"]) for i in ok_doc["instances"]] == [("ready", 0)]
         assert oom_kills(cgroup_dirs(payload_of(instance_pid(d.state_dir, ok_rel["instances"][0]["id"])))
                          ["memory"]) == 0
+
+        # A slipwayd killed with -9 and started again adopts the instance: same process, same cgroups and limits.
+        ok_id = ok_rel["instances"][0]["id"]
+        ok_nspawn = instance_pid(d.state_dir, ok_id)
+        ok_dirs = cgroup_dirs(payload_of(ok_nspawn))
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        d.start()
+        assert wait_for(lambda: f"Adopted instance {ok_id}" in d.log(), 15), d.log()[-2000:]
+        time.sleep(2)  # a few supervisor ticks
+        assert instance_pid(d.state_dir, ok_id) == ok_nspawn and pid_alive(ok_nspawn)
+        assert cgroup_dirs(payload_of(ok_nspawn)) == ok_dirs
+        assert read(ok_dirs["memory"] / ("memory.max" if unified() else "memory.limit_in_bytes")) == str(MEMORY)
+        assert http_get(ok_url) == (200, "within limit\n")
 
         # Deleting the project stops everything and removes every cgroup its instances had.
         d.cli("project", "delete", "lim", "--force")
