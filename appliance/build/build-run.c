@@ -218,8 +218,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 goto out;
         }
         /* systemd-nspawn can only apply linux.resources where it manages a unified cgroup tree itself; on a
-         * hybrid host without systemd as PID 1 it would fail the step, so there the cap goes into a cgroup of
-         * our own (named after the machine) that nspawn starts in; without one either, it is skipped (said
+         * hybrid host without systemd as PID 1 it would fail the step, so there the cap goes into a cgroup
+         * of our own (named after the machine) that nspawn starts in; without one either, it is skipped (said
          * once). */
         bool cap = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
         if (ctx->opts->memory_max > 0 && !cap && !nspawn_cgroup_resources_supported()) {
@@ -282,7 +282,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 hint = strbuf_steal(&tail);
                 uint64_t oom = 0;
                 if (cgroup && cgroup_limits_oom_kills(cgroup, &oom) >= 0 && oom > 0)
-                        r = build_error(ctx, -EPROTO, i, isempty(hint) ? "Make the step use less memory." : hint,
+                        r = build_error(ctx, -EPROTO, i,
+                                        isempty(hint) ? "Make the step use less memory." : hint,
                                         "RUN used more than the per-step memory cap of %" PRIu64
                                         " MiB and was killed.",
                                         ctx->opts->memory_max >> 20);

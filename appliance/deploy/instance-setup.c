@@ -240,7 +240,7 @@ out:
 }
 
 /* Where systemd-nspawn cannot apply the limits, our own cgroups named after the netns (unique per instance,
- * and what instance_setup_teardown() knows it by); reused as they are by a restart.  NULL when none applies. */
+ * and what instance_setup_teardown() knows it by); a restart reuses them.  NULL when none applies. */
 static const char *limits_cgroup(const InstancePlan *p) {
         CgroupLimits limits = {
                 .memory_max = p->memory_max,
@@ -256,7 +256,8 @@ static const char *limits_cgroup(const InstancePlan *p) {
         if (r < 0)
                 log_debug_errno(r, "Cannot create the cgroups of instance %s: %m", p->machine);
         if (r < 0 || (wanted & ~applied))
-                log_info("Instance %s: %s limit skipped: this host's cgroups do not let systemd-nspawn or us set it.",
+                log_info("Instance %s: %s limit skipped: this host's cgroups do not let systemd-nspawn "
+                         "or slipway set it.",
                          p->machine, cgroup_limits_mask_to_string(wanted & ~(r < 0 ? 0 : applied)));
         return r >= 0 && applied ? p->netns : NULL;
 }
@@ -265,7 +266,8 @@ int instance_setup_start(const InstancePlan *p, Instance **ret) {
         _cleanup_free_ char *bundle = sub(p->dir, "bundle");
         const char *sig = json_string_value(json_object_get(p->image_config, "StopSignal"));
         int s = sig ? instance_signal_from_string(sig) : 0;
-        bool resources = (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
+        bool resources =
+                (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
 
         if (!bundle)
                 return -ENOMEM;

@@ -209,7 +209,8 @@ static int legacy_create(const char *name, const CgroupLimits *l, unsigned *ret_
                                     *dir = NULL;
                 int r;
 
-                if (!root || !(parent = path_join(root, CGROUP_LIMITS_PARENT)) || !(dir = path_join(parent, name)))
+                if (!root || !(parent = path_join(root, CGROUP_LIMITS_PARENT)) ||
+                    !(dir = path_join(parent, name)))
                         return -ENOMEM;
                 if (!(wanted & bit)) {
                         (void) remove_cgroup(dir);
@@ -223,8 +224,8 @@ static int legacy_create(const char *name, const CgroupLimits *l, unsigned *ret_
                 if (r >= 0)
                         r = legacy_write_limit(dir, bit, l);
                 if (r < 0) {
-                        log_debug_errno(r, "Cannot set the %s limit in %s: %m", legacy_controllers[i].controller,
-                                        dir);
+                        log_debug_errno(r, "Cannot set the %s limit in %s: %m",
+                                        legacy_controllers[i].controller, dir);
                         (void) remove_cgroup(dir);
                         continue;
                 }
@@ -339,7 +340,8 @@ static int unified_create(const char *name, const CgroupLimits *l, unsigned *ret
                 }
                 r = unified_write_limit(dir, bit, l);
                 if (r < 0)
-                        log_debug_errno(r, "Cannot set the %s limit in %s: %m", unified_controller(bit), dir);
+                        log_debug_errno(r, "Cannot set the %s limit in %s: %m", unified_controller(bit),
+                                        dir);
                 else
                         applied |= bit;
         }
@@ -380,7 +382,8 @@ static int cgroup_dirs(const char *name, char *ret[static CGROUP_LIMITS_FDS_MAX]
         switch (cgroup_layout()) {
         case CGROUP_LAYOUT_LEGACY:
                 for (size_t i = 0; i < ELEMENTSOF(legacy_controllers); i++) {
-                        _cleanup_free_ char *root = legacy_root(legacy_controllers[i].controller), *parent = NULL;
+                        _cleanup_free_ char *root = legacy_root(legacy_controllers[i].controller),
+                                            *parent = NULL;
 
                         if (!root || !(parent = path_join(root, CGROUP_LIMITS_PARENT)) ||
                             !(ret[n] = path_join(parent, name)))
@@ -518,7 +521,8 @@ int cgroup_limits_oom_kills(const char *name, uint64_t *ret) {
         r = cgroup_limits_path(name, "memory", &dir);
         if (r < 0)
                 return r;
-        path = path_join(dir, cgroup_layout() == CGROUP_LAYOUT_UNIFIED ? "memory.events" : "memory.oom_control");
+        path = path_join(dir, cgroup_layout() == CGROUP_LAYOUT_UNIFIED ? "memory.events" :
+                                                                         "memory.oom_control");
         if (!path)
                 return -ENOMEM;
         r = read_full_file(path, &data, NULL);

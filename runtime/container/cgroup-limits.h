@@ -1,6 +1,6 @@
 /* Resource limits (memory, CPU quota, pids) in cgroups of our own, for hosts where systemd-nspawn cannot
  * apply a bundle's linux.resources (no systemd as PID 1).  Invariant: we only create, write and remove
- * cgroups named CGROUP_LIMITS_PARENT/<name> in a hierarchy, and a cgroup is only removed once it is empty. */
+ * cgroups named CGROUP_LIMITS_PARENT/<name> in a hierarchy, and only remove one once it is empty. */
 #pragma once
 
 #include <errno.h>
@@ -73,6 +73,6 @@ int cgroup_limits_remove(const char *name);
  * (memory.oom_control or memory.events: "oom_kill N").  -ENOENT when there is no such cgroup. */
 int cgroup_limits_oom_kills(const char *name, uint64_t *ret);
 
-/* The directory of `name`'s cgroup for controller ("memory", "cpu", "pids") under the current layout, whether
- * or not it exists.  -EOPNOTSUPP without a layout. */
+/* The directory of `name`'s cgroup for controller ("memory", "cpu", "pids") under the current layout,
+ * whether or not it exists.  -EOPNOTSUPP without a layout. */
 int cgroup_limits_path(const char *name, const char *controller, char **ret);

@@ -169,7 +169,8 @@ int main(void) {
 
         /* The limit files say what was asked. */
         if (applied & CGROUP_LIMIT_MEMORY) {
-                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" : "memory.limit_in_bytes");
+                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" :
+                                                                          "memory.limit_in_bytes");
                 CHECK(streq(v, "33554432"));
                 free(TAKE_PTR(v));
         }
@@ -221,7 +222,7 @@ int main(void) {
         }
         CHECK(!in_cgroup(getpid(), "memory", layout));
 
-        /* Busy while somebody is inside: refused (after the short wait), nothing half-removed that matters. */
+        /* Busy while somebody is inside: refused after the short wait. */
         CHECK(cgroup_limits_remove(name) == -EBUSY);
         for (size_t c = 0; c < 2; c++) {
                 CHECK(kill(children[c], SIGKILL) == 0);
@@ -265,7 +266,8 @@ int main(void) {
                 CHECK(!exists("pids"));
         }
         if (applied & CGROUP_LIMIT_MEMORY) {
-                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" : "memory.limit_in_bytes");
+                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" :
+                                                                          "memory.limit_in_bytes");
                 CHECK(streq(v, "67108864"));
                 free(TAKE_PTR(v));
         }

@@ -29,18 +29,27 @@ def own_cgroups_expected():
         return not Path("/run/systemd/system").exists() and (unified() or (CGROUP / "memory" / "tasks").exists())
 
 
+def limited(path):
+        """The instance's own cgroup: path itself or the ancestor right below slipway/ (on cgroup2 systemd-nspawn
+        puts itself and the payload into sub-cgroups of it); path itself when there is none."""
+        p = path
+        while p.parent != p and p.parent.name != "slipway":
+                p = p.parent
+        return p if p.parent != p else path
+
+
 def cgroup_dirs(pid):
-        """controller → the directory of pid's cgroup for it ("memory", "cpu", "pids")."""
+        """controller → the directory of pid's instance cgroup for it ("memory", "cpu", "pids")."""
         dirs = {}
         for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
                 _, ctrls, path = line.split(":", 2)
                 if unified():
                         if ctrls == "":
-                                return {c: CGROUP / path.lstrip("/") for c in ("memory", "cpu", "pids")}
+                                return {c: limited(CGROUP / path.lstrip("/")) for c in ("memory", "cpu", "pids")}
                         continue
                 for c in ctrls.split(","):
                         if c in ("memory", "cpu", "pids"):
-                                dirs[c] = CGROUP / c / path.lstrip("/")
+                                dirs[c] = limited(CGROUP / c / path.lstrip("/"))
         return dirs
 
 
@@ -129,7 +138,7 @@ def test_limits_oom_restart_and_cleanup(env):
                         assert read(dirs["cpu"] / "cpu.cfs_quota_us") == "50000"
                         assert read(dirs["cpu"] / "cpu.cfs_period_us") == "100000"
                         assert read(dirs["pids"] / "pids.max") == "1024"
-                assert str(payload) in read(dirs["memory"] / "cgroup.procs")
+                assert all(x.parent.name == "slipway" for x in dirs.values()), dirs
         eat_dirs = cgroup_dirs(payload)
         assert oom_kills(eat_dirs["memory"]) == 0
 
