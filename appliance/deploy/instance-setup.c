@@ -289,10 +289,12 @@ int instance_setup_kill_leftovers(const char *netns) {
         struct stat ns;
         int n = 0;
 
+        /* Its cgroups (named after the netns) find them even when the netns itself was deleted. */
+        n = MAX(cgroup_limits_kill(netns), 0);
         if (asprintf(&path, "%s/%s", NETNS_RUN_DIR, netns) < 0)
                 return -ENOMEM;
         if (stat(path, &ns) < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return errno == ENOENT ? n : -errno;
         d = opendir("/proc");
         if (!d)
                 return -errno;

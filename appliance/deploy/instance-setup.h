@@ -41,8 +41,8 @@ typedef struct InstancePlan {
 int instance_setup_prepare(const InstancePlan *p, char **ret_error);
 /* instance_start() for a prepared plan. */
 int instance_setup_start(const InstancePlan *p, Instance **ret);
-/* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
- * was killed keeps its ports).  Returns the number of processes signalled. */
+/* SIGKILLs every process still inside the instance's netns or its own cgroups (a payload orphaned when
+ * systemd-nspawn itself was killed keeps its ports).  Returns the number of processes signalled. */
 int instance_setup_kill_leftovers(const char *netns);
 /* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs, deletes veth, netns
  * and the instance's own cgroups. */

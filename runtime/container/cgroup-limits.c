@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -488,6 +490,53 @@ int cgroup_limits_attach(const char *name, pid_t pid) {
                 safe_close(fds[i]);
         }
         return r;
+}
+
+/* Kills the processes listed in path/cgroup.procs and below; returns how many. */
+static int kill_tree(const char *path) {
+        _cleanup_free_ char *procs = path_join(path, "cgroup.procs"), *data = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int n = 0, r;
+
+        if (!procs)
+                return -ENOMEM;
+        r = read_full_file(procs, &data, NULL);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        for (char *p = data, *end; *p; p = end) {
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                /* Listed in our cgroup a moment ago: not a recycled pid unless it exited just now. */
+                if (pid > 1 && kill((pid_t) pid, SIGKILL) >= 0)
+                        n++;
+        }
+        d = opendir(path);
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        _cleanup_free_ char *sub = path_join(path, de->d_name);
+                        r = sub ? kill_tree(sub) : -ENOMEM;
+                        if (r > 0)
+                                n += r;
+                }
+        return n;
+}
+
+int cgroup_limits_kill(const char *name) {
+        char *dirs[CGROUP_LIMITS_FDS_MAX];
+        int n, total = 0;
+
+        n = cgroup_dirs(name, dirs);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++) {
+                int k = kill_tree(dirs[i]);
+                if (k > 0)
+                        total += k;
+        }
+        free_dirs(dirs, n);
+        return total;
 }
 
 int cgroup_limits_remove(const char *name) {

@@ -65,6 +65,11 @@ int cgroup_limits_open_procs(const char *name, int ret_fds[static CGROUP_LIMITS_
 /* Moves pid into each existing cgroup `name`. */
 int cgroup_limits_attach(const char *name, pid_t pid);
 
+/* SIGKILLs every process in `name`'s cgroups and their sub-cgroups: what is left of an instance whose
+ * systemd-nspawn was killed (its payload orphaned), even once its netns is gone.  Returns how many signals
+ * were sent (0: nobody inside; a process in several v1 hierarchies is signalled in each). */
+int cgroup_limits_kill(const char *name);
+
 /* Removes the cgroups of `name` (and any sub-cgroup in them), waiting up to CGROUP_REMOVE_TIMEOUT_MS for
  * exiting processes to leave.  0 also when there are none; -EBUSY when processes are still inside. */
 int cgroup_limits_remove(const char *name);

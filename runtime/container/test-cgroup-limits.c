@@ -224,11 +224,13 @@ int main(void) {
 
         /* Busy while somebody is inside: refused after the short wait. */
         CHECK(cgroup_limits_remove(name) == -EBUSY);
+        /* What is inside can be killed by cgroup. */
+        CHECK(cgroup_limits_kill(name) >= 2);
         for (size_t c = 0; c < 2; c++) {
-                CHECK(kill(children[c], SIGKILL) == 0);
-                CHECK(wait_for_pid(children[c], NULL) == -EPROTO);
+                CHECK(wait_for_pid(children[c], &sig) == -EPROTO && sig == SIGKILL);
                 children[c] = 0;
         }
+        CHECK(cgroup_limits_kill(name) == 0);
 
         /* The limits bite: memory (when swap cannot stretch it) and pids. */
         CHECK_OK(cgroup_limits_create(name, &limits, &applied));

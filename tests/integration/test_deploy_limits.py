@@ -6,6 +6,7 @@ systemd-nspawn applies the limits itself (systemd as PID 1) our own cgroups are 
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -182,6 +183,17 @@ def test_limits_oom_restart_and_cleanup(env):
         assert cgroup_dirs(payload_of(ok_nspawn)) == ok_dirs
         assert read(ok_dirs["memory"] / ("memory.max" if unified() else "memory.limit_in_bytes")) == str(MEMORY)
         assert http_get(ok_url) == (200, "within limit\n")
+
+        # systemd-nspawn killed and the netns gone (as after a crash): the orphaned payload is still found through
+        # the instance's cgroups and killed when the supervisor restarts the instance, not left running.
+        orphan = payload_of(ok_nspawn)
+        netns = ok_rel["instances"][0]["netns"]
+        os.kill(ok_nspawn, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "delete", netns], check=True)
+        assert wait_for(lambda: release_doc(d, "lim", "ok", ok_rel["id"])["instances"][0]["restarts"] >= 1
+                        and http_get(ok_url) == (200, "within limit\n"), 40), d.log()[-2000:]
+        assert wait_for(lambda: not pid_alive(orphan), 10), "the orphaned payload still runs"
+        assert cgroup_dirs(payload_of(instance_pid(d.state_dir, ok_id))) == ok_dirs
 
         # Deleting the project stops everything and removes every cgroup its instances had.
         d.cli("project", "delete", "lim", "--force")
