@@ -159,6 +159,8 @@ def test_limits_oom_restart_and_cleanup(env):
         doc = wait_for(restarted, 40)
         assert doc, release_doc(d, "lim", "eat", eat_rel["id"])
         assert any("exited with status" in l for l in doc["log"]), doc["log"]
+        # The deploy log says why: over its memory limit, killed by the kernel.
+        assert any("went over its memory limit" in l for l in doc["log"]), doc["log"]
         # The restarted instance is limited again, in the same cgroups.
         new_payload = payload_of(instance_pid(d.state_dir, eat_inst["id"]))
         assert cgroup_dirs(new_payload) == eat_dirs
