@@ -197,6 +197,19 @@ def test_limits_oom_restart_and_cleanup(env):
         assert wait_for(lambda: not pid_alive(orphan), 10), "the orphaned payload still runs"
         assert cgroup_dirs(payload_of(instance_pid(d.state_dir, ok_id))) == ok_dirs
 
+        # A stopped instance's cgroups left behind (a daemon killed between marking it stopped and its
+        # teardown) are swept when slipwayd starts.
+        _, ok_rel2, _ = deploy(d, "lim/ok", "development", "lim:ok")
+        assert ok_rel2["id"] != ok_rel["id"]
+        stale = [x.parent / netns for x in ok_dirs.values()]
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        for x in stale:
+                x.mkdir(exist_ok=True)
+        d.start()
+        assert wait_for(lambda: not any(x.exists() for x in stale), 15), [str(x) for x in stale if x.exists()]
+        assert http_get(ok_url) == (200, "within limit\n")
+
         # Deleting the project stops everything and removes every cgroup its instances had.
         d.cli("project", "delete", "lim", "--force")
         left = [str(p) for p in seen if p.exists()]
