@@ -4,6 +4,7 @@
 #include "build-run.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "build-image.h"
 #include "bundle.h"
+#include "cgroup-limits.h"
 #include "container-init.h"
 #include "container-run.h"
 #include "fs-util.h"
@@ -142,6 +144,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         gid_t groups[RUN_GROUPS_MAX];
         bool existed[ELEMENTSOF(nspawn_mount_points)];
         LineSplitter *ls = NULL;
+        const char *cgroup = NULL;
         bool mounted = false;
         uid_t uid = 0;
         gid_t gid = 0;
@@ -216,12 +219,27 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (!strv_env_find(env, "PATH", 4) && (r = strv_extend(&env, DEFAULT_PATH)) < 0)
                 goto out;
 
+        if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
         /* systemd-nspawn can only apply linux.resources where it manages a unified cgroup tree itself; on a
-         * hybrid host without systemd as PID 1 it would fail the step, so the cap is skipped there (said once). */
+         * hybrid host without systemd as PID 1 it would fail the step, so there the cap goes into a cgroup
+         * of our own (named after the machine) that nspawn starts in; without one either, it is skipped (said
+         * once). */
         bool cap = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
-        if (ctx->opts->memory_max > 0 && !cap && !ctx->memory_cap_warned) {
+        if (ctx->opts->memory_max > 0 && !cap && !nspawn_cgroup_resources_supported()) {
+                CgroupLimits limits = { .memory_max = ctx->opts->memory_max };
+                unsigned applied = 0;
+
+                if (cgroup_limits_create(machine, &limits, &applied) >= 0 && (applied & CGROUP_LIMIT_MEMORY))
+                        cgroup = machine;
+                else
+                        (void) cgroup_limits_remove(machine);
+        }
+        if (ctx->opts->memory_max > 0 && !cap && !cgroup && !ctx->memory_cap_warned) {
                 builder_log(&ctx->log, "note: the per-step memory cap is not applied: this host's cgroup layout "
-                                       "does not let systemd-nspawn set it");
+                                       "does not let systemd-nspawn or slipway set it");
                 ctx->memory_cap_warned = true;
         }
         BundleSpec spec = {
@@ -243,11 +261,11 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (r < 0)
                 goto out;
 
-        if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
-        NspawnRun nr = { .bundle_dir = bundle, .machine_name = machine, .kill_signal = "SIGKILL", .keep_tmp = true };
+        NspawnRun nr = { .bundle_dir = bundle,
+                         .machine_name = machine,
+                         .kill_signal = "SIGKILL",
+                         .keep_tmp = true,
+                         .cgroup = cgroup };
         RunOutput ro = { .ctx = ctx, .ls = ls };
         r = container_run(&nr, ctx->job->cancel_fd, ctx->deadline, on_output, &ro);
         if (ls->len > 0)
@@ -269,7 +287,14 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                         strbuf_append_str(&tail, ls->tail[k % RUN_TAIL_LINES]);
                 }
                 hint = strbuf_steal(&tail);
-                if (r > 0)
+                uint64_t oom = 0;
+                if (cgroup && cgroup_limits_oom_kills(cgroup, &oom) >= 0 && oom > 0)
+                        r = build_error(ctx, -EPROTO, i,
+                                        isempty(hint) ? "Make the step use less memory." : hint,
+                                        "RUN used more than the per-step memory cap of %" PRIu64
+                                        " MiB and was killed.",
+                                        ctx->opts->memory_max >> 20);
+                else if (r > 0)
                         r = build_error(ctx, -EPROTO, i, isempty(hint) ? "Fix the command and build again." : hint,
                                         "RUN exited with status %d.", r);
                 else
@@ -292,6 +317,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         if (r < 0)
                 r = build_error(ctx, r, i, NULL, "Cannot store the RUN step's layer: %s.", strerror(-r));
 out:
+        if (cgroup)
+                (void) cgroup_limits_remove(cgroup); /* container_run() waited for everything in it */
         if (mounted)
                 (void) overlay_umount(root);
         free(ls);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "cgroup-limits.h"
 #include "deploy-target.h"
 #include "env-network.h"
 #include "fs-util.h"
@@ -777,6 +778,18 @@ int deployer_recover(Deployer *d) {
                 if (!isempty(dir))
                         instance_retire(d, id, dir, NULL, false);
                 instance_set_state(d->db, id, "stopped");
+        }
+        sqlite3_finalize(TAKE_PTR(st));
+        /* Cgroups of instances that ended while no daemon watched (a crash between marking one stopped and
+         * its teardown): gone with their processes.  No-op for those already removed. */
+        r = sqlite_prepare(d->db, "SELECT netns FROM instances WHERE state IN ('stopped', 'failed')", &st);
+        if (r < 0)
+                return r;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *netns = (const char *)sqlite3_column_text(st, 0);
+                if (!isempty(netns) && cgroup_limits_remove(netns) == -EBUSY &&
+                    cgroup_limits_kill(netns) > 0)
+                        (void)cgroup_limits_remove(netns);
         }
         sqlite3_finalize(TAKE_PTR(st));
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "cgroup-limits.h"
 #include "container-init.h"
 #include "fs-util.h"
 #include "idmap.h"
@@ -305,7 +306,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 {.destination = "/etc/hosts", .type = "bind", .source = hosts},
         };
         /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
-         * elsewhere the limits are recorded in the spec but cannot be enforced. */
+         * elsewhere instance_setup_start() puts nspawn into cgroups of our own instead. */
         bool resources =
                 (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
         BundleSpec spec = {
@@ -361,10 +362,35 @@ out:
         return r;
 }
 
+/* Where systemd-nspawn cannot apply the limits, our own cgroups named after the netns (unique per instance,
+ * and what instance_setup_teardown() knows it by); a restart reuses them.  NULL when none applies. */
+static const char *limits_cgroup(const InstancePlan *p) {
+        CgroupLimits limits = {
+                .memory_max = p->memory_max,
+                .cpu_quota_us = p->cpu_quota_us,
+                .pids_max = p->pids_max,
+        };
+        unsigned wanted = cgroup_limits_mask(&limits), applied = 0;
+        int r;
+
+        if (wanted == 0 || !p->netns)
+                return NULL;
+        r = cgroup_limits_create(p->netns, &limits, &applied);
+        if (r < 0)
+                log_debug_errno(r, "Cannot create the cgroups of instance %s: %m", p->machine);
+        if (r < 0 || (wanted & ~applied))
+                log_info("Instance %s: %s limit skipped: this host's cgroups do not let systemd-nspawn "
+                         "or slipway set it.",
+                         p->machine, cgroup_limits_mask_to_string(wanted & ~(r < 0 ? 0 : applied)));
+        return r >= 0 && applied ? p->netns : NULL;
+}
+
 int instance_setup_start(const InstancePlan *p, Instance **ret) {
         _cleanup_free_ char *bundle = sub(p->dir, "bundle"), *netns_path = NULL;
         const char *sig = json_string_value(json_object_get(p->image_config, "StopSignal"));
         int s = sig ? instance_signal_from_string(sig) : 0;
+        bool resources =
+                (p->memory_max || p->cpu_quota_us || p->pids_max) && nspawn_cgroup_resources_supported();
 
         if (!bundle || asprintf(&netns_path, "%s/%s", NETNS_RUN_DIR, p->netns) < 0)
                 return -ENOMEM;
@@ -373,8 +399,8 @@ int instance_setup_start(const InstancePlan *p, Instance **ret) {
                 .bundle_dir = bundle,
                 .machine_name = p->machine,
                 .stop_signal = s > 0 ? s : 0,
-                .cgroup_resources = (p->memory_max || p->cpu_quota_us || p->pids_max) &&
-                                    nspawn_cgroup_resources_supported(),
+                .cgroup_resources = resources,
+                .cgroup = resources ? NULL : limits_cgroup(p),
                 /* nspawn itself runs in the instance's netns: its eth0 is configured before the payload
                  * starts, whether the bundle joins that netns (no user namespace) or inherits it. */
                 .netns_path = netns_path,
@@ -389,10 +415,12 @@ int instance_setup_kill_leftovers(const char *netns) {
         struct stat ns;
         int n = 0;
 
+        /* Its cgroups (named after the netns) find them even when the netns itself was deleted. */
+        n = MAX(cgroup_limits_kill(netns), 0);
         if (asprintf(&path, "%s/%s", NETNS_RUN_DIR, netns) < 0)
                 return -ENOMEM;
         if (stat(path, &ns) < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return errno == ENOENT ? n : -errno;
         d = opendir("/proc");
         if (!d)
                 return -errno;
@@ -440,6 +468,12 @@ int instance_setup_teardown(const char *dir, const char *netns, const char *host
         _cleanup_free_ char *owner = realpath(dir, NULL);
         if (owner) {
                 k = idmap_range_release(IDMAP_CLAIMS_DIR, owner);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        /* Last: the processes killed above have had a moment to leave their cgroups. */
+        if (netns) {
+                k = cgroup_limits_remove(netns);
                 if (k < 0 && r >= 0)
                         r = k;
         }

@@ -31,7 +31,9 @@ typedef struct InstancePlan {
         unsigned prefixlen;
         struct in_addr gateway;
         const char *machine;
-        uint64_t memory_max;   /* 0: none; limits apply only where nspawn_cgroup_resources_supported() */
+        /* Limits: through the bundle where nspawn_cgroup_resources_supported(), else through cgroups of our own
+         * (cgroup-limits.h) named after netns; skipped (logged at info) where neither is possible. */
+        uint64_t memory_max;   /* 0: none */
         uint64_t cpu_quota_us; /* per 100 ms; 0: none */
         uint64_t pids_max;     /* 0: none */
 } InstancePlan;
@@ -41,8 +43,8 @@ typedef struct InstancePlan {
 int instance_setup_prepare(const InstancePlan *p, char **ret_error);
 /* instance_start() for a prepared plan. */
 int instance_setup_start(const InstancePlan *p, Instance **ret);
-/* SIGKILLs every process still inside the instance's netns (a payload orphaned when systemd-nspawn itself
- * was killed keeps its ports).  Returns the number of processes signalled. */
+/* SIGKILLs every process still inside the instance's netns or its own cgroups (a payload orphaned when
+ * systemd-nspawn itself was killed keeps its ports).  Returns the number of processes signalled. */
 int instance_setup_kill_leftovers(const char *netns);
 /* The first host uid of the range an instance's root maps to; 0 when it runs without a user namespace (or
  * was never prepared). */
@@ -53,4 +55,6 @@ int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
  * which should be on the layer cache's file system). */
 bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not);
 /* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
+/* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs, deletes veth, netns
+ * and the instance's own cgroups. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgroup-limits.h"
 #include "deploy-target.h"
 #include "deployer.h"
 #include "instance-setup.h"
@@ -25,6 +26,7 @@ typedef struct Supervised {
          * Otherwise an app slower to listen than failure_threshold probes is killed every time. */
         uint64_t starting_until_ms;
         unsigned failures;
+        uint64_t oom_kills; /* the memory cgroup's OOM kills already reported */
         bool seen;
 } Supervised;
 
@@ -199,7 +201,7 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 s->items[i].seen = false;
         if (sqlite_prepare(
                     db,
-                    "SELECT i.id, i.release_id, i.dir, i.address, i.restarts FROM instances i "
+                    "SELECT i.id, i.release_id, i.dir, i.address, i.restarts, i.netns FROM instances i "
                     "JOIN releases r ON r.id = i.release_id WHERE i.state = 'ready' AND r.status = 'live'",
                     &st) < 0)
                 goto finish;
@@ -208,10 +210,11 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 const char *dir = (const char *)sqlite3_column_text(st, 2) ?: "";
                 _cleanup_free_ char *address = strdup((const char *)sqlite3_column_text(st, 3) ?: "");
                 unsigned restarts = (unsigned)sqlite3_column_int(st, 4);
+                const char *netns = (const char *)sqlite3_column_text(st, 5);
                 Supervised *e = find(s, id);
                 InstanceState state = INSTANCE_GONE;
                 int status = -1;
-                bool fresh = false, probed;
+                bool fresh = false, probed, killed = false;
 
                 if (!address)
                         break;
@@ -220,6 +223,9 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         if (!e)
                                 break;
                         fresh = true;
+                        /* OOM kills from before we watched it (an adopted instance) are not news. */
+                        if (netns)
+                                (void)cgroup_limits_oom_kills(netns, &e->oom_kills);
                 }
                 e->seen = true;
                 if (fresh && !e->inst) {
@@ -240,11 +246,23 @@ static void tick(Supervisor *s, sqlite3 *db) {
                                           (long long)id);
                         (void)instance_kill(e->inst);
                         state = INSTANCE_GONE;
+                        killed = true;
                 }
                 if (state == INSTANCE_RUNNING)
                         continue;
                 if (e->inst) {
-                        if (state == INSTANCE_EXITED)
+                        uint64_t ooms = 0;
+                        /* Its own memory cgroup (named after its netns) counts the kernel's OOM kills. */
+                        if (netns && cgroup_limits_oom_kills(netns, &ooms) >= 0 && ooms > e->oom_kills) {
+                                deploy_log_append(db, release_id,
+                                                  "supervisor: instance %lld went over its memory limit and "
+                                                  "the kernel killed %llu of its processes",
+                                                  (long long)id, (unsigned long long)(ooms - e->oom_kills));
+                                e->oom_kills = ooms;
+                        }
+                        if (killed)
+                                ; /* said above: it failed its liveness check */
+                        else if (state == INSTANCE_EXITED)
                                 deploy_log_append(db, release_id,
                                                   "supervisor: instance %lld exited with status %d",
                                                   (long long)id, status);

@@ -86,6 +86,9 @@ pid_t spawn_process(char *const argv[], const SpawnOptions *opts) {
                 if (getppid() != parent)
                         _exit(255);
         }
+        for (size_t i = 0; i < opts->n_cgroup_procs_fds; i++)
+                if (write(opts->cgroup_procs_fds[i], "0", 1) != 1)
+                        child_fail(report[1], 255);
         if (opts->new_session)
                 (void) setsid();
 

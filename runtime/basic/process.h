@@ -16,6 +16,11 @@ typedef struct SpawnOptions {
         bool keep_on_parent_death; /* no PDEATHSIG, every fd but 0-2 closed on exec: the child outlives us */
         bool wait_for_exec;        /* return only once the child has exec'd; a failed exec → -errno */
         const char *netns_path;    /* NULL: stay; else the child joins this network namespace first */
+        /* cgroup.procs files (open for writing) the child moves itself into ("0") first thing, so that what
+         * it execs and everything that forks from it start in those cgroups; a failure fails the spawn (with
+         * wait_for_exec: -errno).  The caller closes them. */
+        const int *cgroup_procs_fds;
+        size_t n_cgroup_procs_fds;
 } SpawnOptions;
 
 #define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }

@@ -261,6 +261,7 @@ int instance_start(const InstanceSpec *spec, Instance **ret) {
                 .detach = true,
                 .own_scope = spec->cgroup_resources,
                 .netns_path = spec->netns_path,
+                .cgroup = spec->cgroup,
         };
         pid = nspawn_start(&run);
         if (pid < 0)

@@ -28,6 +28,7 @@ typedef struct InstanceSpec {
         bool cgroup_resources;    /* the bundle carries linux.resources: nspawn gets its own scope (only
                                    * where nspawn_cgroup_resources_supported()) */
         const char *netns_path;   /* run nspawn in this network namespace (NULL: ours); see NspawnRun */
+        const char *cgroup;       /* cgroup_limits_create()d name nspawn starts in; NULL: none */
 } InstanceSpec;
 
 typedef enum InstanceState {

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroup-limits.h"
 #include "fs-util.h"
 #include "macro.h"
 #include "process.h"
@@ -95,6 +96,8 @@ pid_t nspawn_start(const NspawnRun *run) {
         _cleanup_free_ char **env = NULL;
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         int r;
+        int cgroup_fds[CGROUP_LIMITS_FDS_MAX], n_cgroup_fds = 0;
+        pid_t pid;
 
         if (!run || !run->bundle_dir || !run->machine_name)
                 return -EINVAL;
@@ -134,7 +137,18 @@ pid_t nspawn_start(const NspawnRun *run) {
         opts.keep_on_parent_death = run->detach;
         opts.wait_for_exec = run->detach; /* a state file must never name a pid that is not nspawn yet */
         opts.netns_path = run->netns_path;
-        return spawn_process(argv, &opts);
+        if (run->cgroup) {
+                n_cgroup_fds = cgroup_limits_open_procs(run->cgroup, cgroup_fds);
+                if (n_cgroup_fds < 0)
+                        return n_cgroup_fds;
+                opts.cgroup_procs_fds = cgroup_fds;
+                opts.n_cgroup_procs_fds = (size_t) n_cgroup_fds;
+                opts.wait_for_exec = true; /* a child that could not join fails the start, not silently */
+        }
+        pid = spawn_process(argv, &opts);
+        for (int i = 0; i < n_cgroup_fds; i++)
+                safe_close(cgroup_fds[i]);
+        return pid;
 }
 
 int nspawn_wait(pid_t pid) {

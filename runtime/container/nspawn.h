@@ -19,6 +19,8 @@ typedef struct NspawnRun {
                                    * nspawn_cgroup_resources_supported() */
         const char *netns_path;   /* NULL: nspawn runs in our network namespace; else in this one (a bundle
                                    * without a network namespace of its own then shares it, see bundle.h) */
+        const char *cgroup;       /* cgroup_limits_create()d name: nspawn joins those cgroups before it
+                                   * execs, so the container and all its processes are inside; NULL: none */
 } NspawnRun;
 
 /* True when systemd-nspawn must be told to use the unified hierarchy (hybrid layout and we are

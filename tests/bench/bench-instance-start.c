@@ -190,12 +190,16 @@ static void stop_and_reap(pid_t pid) {
 /* systemd-nspawn with only what this host requires (nspawn.h explains both): no machine registration, stay in
  * our cgroup, the unified-hierarchy variable on hybrid hosts. */
 static pid_t start_nspawn(const Bench *b, int log_fd) {
-        _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL;
+        _cleanup_free_ char *bundle_arg = NULL, *machine_arg = NULL, *netns_path = NULL;
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
 
         if (asprintf(&bundle_arg, "--oci-bundle=%s", b->bundle) < 0 ||
-            asprintf(&machine_arg, "--machine=%s", b->machine) < 0)
+            asprintf(&machine_arg, "--machine=%s", b->machine) < 0 ||
+            asprintf(&netns_path, "%s/%s", NETNS_RUN_DIR, b->netns) < 0)
                 return -ENOMEM;
+        /* Started inside the instance's netns, as slipway starts it: a bundle with a user namespace has no
+         * netns path of its own and inherits the runtime's (bundle.h). */
+        opts.netns_path = netns_path;
         char *argv[] = { (char *) "systemd-nspawn", (char *) "--register=no", (char *) "--keep-unit",
                          bundle_arg, machine_arg, NULL };
         opts.stdout_fd = log_fd;
@@ -226,6 +230,17 @@ static pid_t start_crun(const Bench *b, int log_fd, const char *id) {
                 int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
                         _exit(127);
+        }
+        {
+                char netns_path[PATH_MAX];
+                int ns;
+                snprintf(netns_path, sizeof netns_path, "%s/%s", NETNS_RUN_DIR, b->netns);
+                ns = open(netns_path, O_RDONLY | O_CLOEXEC); /* the same netns as the other two */
+                if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+                        fprintf(stderr, "bench-instance-start: cannot enter %s: %m\n", netns_path);
+                        _exit(127);
+                }
+                (void) close(ns);
         }
         if (b->crun_hide_controllers &&
             (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||

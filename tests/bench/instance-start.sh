@@ -103,5 +103,19 @@ EOF
 )
 
 echo "kernel $(uname -r), $(nproc) cores; systemd-nspawn $(systemd-nspawn --version | head -1 | awk '{print $2}'), $(crun --version 2>/dev/null | head -1 || echo 'no crun')"
-"$helper" --state-dir "$state" --image "$digest" --work "$work/bench" --subnet "$subnet" --runs "$runs" \
-        --runtimes "$runtimes"
+# Two passes.  crun cannot start a bundle with a user namespace over a rootfs mounted in the host's mount
+# namespace (it makes the rootfs private from inside the new user namespace: EPERM), so the three-way
+# comparison runs with user namespaces off (SLIPWAY_USERNS=0, the bundle of a host without them); then
+# Slipway and plain systemd-nspawn again with them on, as slipwayd runs instances here by default.
+echo
+echo "== pass 1: without a user namespace (all runtimes)"
+SLIPWAY_USERNS=0 "$helper" --state-dir "$state" --image "$digest" --work "$work/bench" --subnet "$subnet" \
+        --runs "$runs" --runtimes "$runtimes"
+userns_runtimes=$(echo "$runtimes" | tr ',' '\n' | grep -v '^crun$' | paste -sd, -)
+if [ -n "$userns_runtimes" ] && [ "${SLIPWAY_USERNS:-1}" != 0 ]; then
+        echo
+        echo "== pass 2: with a user namespace (slipwayd's default here; crun cannot run this bundle, see above)"
+        rm -rf "$work/bench"
+        "$helper" --state-dir "$state" --image "$digest" --work "$work/bench" --subnet "$subnet" --runs "$runs" \
+                --runtimes "$userns_runtimes"
+fi

@@ -205,6 +205,11 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 d.proc.send_signal(signal.SIGKILL)
                 d.proc.wait()
                 d.start()
+                # The restarted daemon serves its API first, then recovers (stopping the half-deployed
+                # instance takes its stop grace): the release turns failed shortly after.
+                t0 = time.monotonic()
+                wait_for(lambda: release_doc(d, "adopt", "web", pending["id"])["status"] != "deploying", 20)
+                print(f"release failed {time.monotonic() - t0:.2f}s after the restart")
                 doc = release_doc(d, "adopt", "web", pending["id"])
                 assert doc["status"] == "failed" and "stopped during the deploy" in doc["reason"], doc
                 assert [i["state"] for i in doc["instances"]] == ["failed"]

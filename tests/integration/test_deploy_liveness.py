@@ -90,6 +90,8 @@ def test_liveness_failure_restarts_instance(live):
         assert any("failed (2 of 2)" in l for l in log), log
         assert any(f"instance {inst['id']} failed its liveness check; restarting it" in l for l in log), log
         assert any(f"instance {inst['id']} restarted" in l for l in log), log
+        # One reason per restart: a liveness kill is not also reported as the instance being "gone".
+        assert not any(f"instance {inst['id']} is gone" in l for l in log), log
         # Same instance (address, routes) restarted in place; the release stays live.
         assert doc["status"] == "live", doc
         [i] = doc["instances"]
