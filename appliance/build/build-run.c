@@ -14,6 +14,7 @@
 #include "build-image.h"
 #include "bundle.h"
 #include "cgroup-limits.h"
+#include "container-init.h"
 #include "container-run.h"
 #include "fs-util.h"
 #include "nspawn.h"
@@ -133,7 +134,7 @@ static void on_output(const char *data, size_t size, void *userdata) {
 int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
                    char ret_layer[static DIGEST_STRING_MAX]) {
         _cleanup_free_ char *dir = NULL, *root = NULL, *upper = NULL, *work = NULL, *bundle = NULL,
-                            *machine = NULL, *hint = NULL;
+                            *machine = NULL, *hint = NULL, *init = NULL;
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         json_t *config = json_object_get(state, "config");
@@ -149,6 +150,11 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         gid_t gid = 0;
         int n_groups = 0, r;
 
+        /* A RUN step never runs without slipway-init (see container-init.h). */
+        r = container_init_find(&init);
+        if (r < 0)
+                return build_error(ctx, r, i, NULL, "Cannot run the RUN step: %s.",
+                                   container_init_missing_hint());
         r = build_tmp_dir(ctx, "run", &dir);
         if (r < 0)
                 return build_error(ctx, r, i, NULL, "Cannot create the RUN step's temp dir: %s.", strerror(-r));
@@ -239,6 +245,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         BundleSpec spec = {
                 .rootfs = root,
                 .args = argv,
+                .init = init,
                 .env = env,
                 .cwd = cwd,
                 .uid = uid,

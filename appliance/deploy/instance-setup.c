@@ -16,6 +16,7 @@
 
 #include "bundle.h"
 #include "cgroup-limits.h"
+#include "container-init.h"
 #include "fs-util.h"
 #include "idmap.h"
 #include "log.h"
@@ -180,7 +181,7 @@ static char *sub(const char *dir, const char *name) {
 int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         _cleanup_free_ char *rootfs = sub(p->dir, "rootfs"), *upper = sub(p->dir, "upper"),
                             *work = sub(p->dir, "work"), *bundle = sub(p->dir, "bundle"),
-                            *hosts = sub(p->dir, "hosts"), *netns_path = NULL;
+                            *hosts = sub(p->dir, "hosts"), *netns_path = NULL, *init = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         char **args = NULL, **env = NULL;
         size_t n_args = 0, n_env = 0;
@@ -192,6 +193,10 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
 
         if (!rootfs || !upper || !work || !bundle || !hosts)
                 return -ENOMEM;
+        /* Before anything is made: an instance never runs without slipway-init (see container-init.h). */
+        r = container_init_find(&init);
+        if (r < 0)
+                return fail(ret_error, r, "Cannot start the instance: %s.", container_init_missing_hint());
         /* A new instance gets a user namespace where the host supports them; an existing one keeps what its
          * upper was made for (its files are stored with that range's uids). */
         r = upper_shift(upper, &shift);
@@ -307,6 +312,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         BundleSpec spec = {
                 .rootfs = rootfs,
                 .args = args,
+                .init = init,
                 .env = env,
                 .cwd = cwd,
                 .uid = uid,

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 
+#include "container-init.h"
 #include "container-profile.h"
 #include "fs-util.h"
 #include "idmap.h"
@@ -34,7 +35,7 @@ static json_t *mount_new(const char *dest, const char *type, const char *source,
         return m;
 }
 
-static json_t *default_mounts(void) {
+static json_t *default_mounts(const char *init) {
         static const char *const proc_opts[] = { "nosuid", "noexec", "nodev", NULL };
         static const char *const dev_opts[] = { "nosuid", "strictatime", "mode=755", "size=65536k", NULL };
         static const char *const pts_opts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666",
@@ -57,7 +58,10 @@ static json_t *default_mounts(void) {
              * fresh tmpfs: without them every masked /proc path stays readable.  Read-only through
              * container_readonly_paths. */
             json_array_append_new(a, mount_new(NSPAWN_INACCESSIBLE_DIR, "bind", NSPAWN_INACCESSIBLE_DIR,
-                                               NULL)) < 0) {
+                                               NULL)) < 0 ||
+            /* A file on nspawn's /run tmpfs; read-only through container_readonly_paths (nspawn 252 takes
+             * no "ro" on a bind), so not even root in the container can rewrite the host's copy. */
+            json_array_append_new(a, mount_new(CONTAINER_INIT_PATH, "bind", init, NULL)) < 0) {
                 json_decref(a);
                 return NULL;
         }
@@ -108,6 +112,19 @@ static json_t *namespaces(const char *netns_path, bool netns_inherit, bool usern
         return a;
 }
 
+/* process.args: slipway-init first, which execs the payload's own args with the filter in place. */
+static json_t *process_args(char *const *args) {
+        static const char *const init[] = { CONTAINER_INIT_PATH, NULL };
+        json_t *a = string_array(init);
+
+        for (size_t i = 0; a && args[i]; i++)
+                if (json_array_append_new(a, json_string(args[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
 static json_t *id_mappings(uid_t shift) {
         return json_pack("[{s:I,s:I,s:I}]", "containerID", (json_int_t) 0, "hostID", (json_int_t) shift, "size",
                          (json_int_t) IDMAP_RANGE_SIZE);
@@ -136,9 +153,21 @@ fail:
 
 int bundle_config_build(const BundleSpec *spec, json_t **ret) {
         _cleanup_json_ json_t *config = NULL, *process = NULL, *linux_ = NULL, *mounts = NULL;
+        _cleanup_free_ char *found_init = NULL;
+        const char *init;
         json_t *user, *gids;
+        int r;
 
         if (!spec || !spec->rootfs || !spec->args || !spec->args[0])
+                return -EINVAL;
+        init = spec->init;
+        if (!init) {
+                r = container_init_find(&found_init);
+                if (r < 0)
+                        return r;
+                init = found_init;
+        }
+        if (init[0] != '/')
                 return -EINVAL;
 
         gids = json_array();
@@ -155,7 +184,7 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
                 return -ENOMEM;
 
         process = json_pack("{s:b,s:o,s:o,s:o,s:s,s:b,s:o}", "terminal", 0, "user", user, "args",
-                            string_array((const char *const *) spec->args), "env",
+                            process_args(spec->args), "env",
                             string_array((const char *const *) spec->env), "cwd",
                             spec->cwd ? spec->cwd : "/", "noNewPrivileges", 1, "capabilities",
                             capabilities());
@@ -179,7 +208,7 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
                                     json_object_set_new(linux_, "gidMappings", id_mappings(spec->uid_shift)) < 0))
                 return -ENOMEM;
 
-        mounts = default_mounts();
+        mounts = default_mounts(init);
         if (!mounts)
                 return -ENOMEM;
         for (size_t i = 0; i < spec->n_mounts; i++) {

@@ -1,6 +1,7 @@
 /* OCI runtime bundle (config.json) generation for systemd-nspawn --oci-bundle.
  * Invariant: the generated config only uses fields systemd-nspawn 252's OCI parser accepts
- * (ociVersion 1.0.0, no errnoRet, no cgroup namespace or cgroup mount). */
+ * (ociVersion 1.0.0, no errnoRet, no cgroup namespace or cgroup mount), and its payload always starts
+ * under slipway-init, which adds what that parser cannot express (clone3 → ENOSYS). */
 #pragma once
 
 #include <jansson.h>
@@ -18,7 +19,10 @@ typedef struct BundleMount {
 typedef struct BundleSpec {
         const char *rootfs;            /* absolute path of the prepared root (overlay mount) */
         bool rootfs_readonly;
-        char *const *args;             /* NULL-terminated; required */
+        char *const *args;             /* NULL-terminated; required.  Run through slipway-init: process.args
+                                        * is CONTAINER_INIT_PATH followed by these */
+        const char *init;              /* host path of slipway-init, bound read-only at CONTAINER_INIT_PATH;
+                                        * NULL: container_init_find() (-ENOENT when there is none) */
         char *const *env;              /* NULL-terminated "K=V"; may be NULL */
         const char *cwd;               /* default "/" */
         uid_t uid;

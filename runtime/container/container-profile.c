@@ -25,6 +25,7 @@ const char *const container_masked_paths[] = {
 const char *const container_readonly_paths[] = {
         "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
         "/run/systemd/inaccessible", /* the host's masking nodes, bound in by bundle.c */
+        "/run/slipway/init",         /* slipway-init (CONTAINER_INIT_PATH), bound in by bundle.c */
         NULL,
 };
 
@@ -109,7 +110,8 @@ json_t *container_seccomp_profile(void) {
         /* clone() only without namespace flags.  clone3() passes its flags in memory where seccomp
          * cannot see them; Docker answers it with ENOSYS so libc falls back to clone(), but that
          * needs "errnoRet", which systemd-nspawn 252 rejects — and EPERM would break every
-         * pthread_create() of glibc >= 2.34.  So clone3 stays allowed (see the closing notes). */
+         * pthread_create() of glibc >= 2.34.  So clone3 is allowed here and slipway-init, the first
+         * program of every container, adds a filter of its own answering it with ENOSYS. */
         clone_rule = json_pack("{s:[s],s:s,s:[{s:i,s:I,s:i,s:s}]}", "names", "clone", "action", "SCMP_ACT_ALLOW",
                                "args", "index", 0, "value", (json_int_t) CLONE_NAMESPACE_FLAGS, "valueTwo", 0,
                                "op", "SCMP_CMP_MASKED_EQ");
