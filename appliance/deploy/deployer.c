@@ -290,7 +290,7 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
         const DeployHealth *h = &t->readiness;
         uint64_t deadline = mono_msec() + (uint64_t)t->deploy_timeout_sec * 1000ULL, start = mono_msec();
         char addr[INET_ADDRSTRLEN], last[PROBE_MESSAGE_MAX + 64] = "no probe ran";
-        unsigned ok = 0, attempt = 0, answered_bad = 0;
+        unsigned ok = 0, attempt = 0, answered_bad = 0, startup_interval = DEPLOY_PROBE_STARTUP_FIRST_MS;
         uint16_t port =
                 h->port ?: (t->n_ports > 0 ? t->ports[t->public_index >= 0 ? t->public_index : 0] : 0);
         bool probing = h->enabled && port > 0;
@@ -370,10 +370,14 @@ static int wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance 
                         if (!(r >= 0 && pr.http_status > 0))
                                 answered_bad = 0;
                 }
-                /* While it is not listening yet (refused), look again soon: a deploy waits on this. */
+                /* While it is not listening yet (refused), look again soon — 10 ms, doubling up to
+                 * DEPLOY_PROBE_STARTUP_INTERVAL_MS: a refused connect on our own bridge costs microseconds
+                 * and a deploy waits on this. */
                 uint64_t spent = mono_msec() - t0, interval = h->interval_ms;
-                if (r >= 0 && !pr.healthy && pr.error == ECONNREFUSED)
-                        interval = MIN(interval, (uint64_t)DEPLOY_PROBE_STARTUP_INTERVAL_MS);
+                if (r >= 0 && !pr.healthy && pr.error == ECONNREFUSED) {
+                        interval = MIN(interval, (uint64_t)startup_interval);
+                        startup_interval = MIN(startup_interval * 2, DEPLOY_PROBE_STARTUP_INTERVAL_MS);
+                }
                 if (spent < interval)
                         sleep_ms((unsigned)MIN(interval - spent,
                                                deadline > mono_msec() ? deadline - mono_msec() : 0));

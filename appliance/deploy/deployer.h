@@ -21,7 +21,8 @@
 #define DEPLOY_TIMEOUT_MAX_SEC 3600U
 #define DEPLOY_PROBE_INTERVAL_DEFAULT_MS 500U
 #define DEPLOY_PROBE_TIMEOUT_DEFAULT_MS 2000U
-/* Readiness retries this often (at most) while the instance still refuses connections. */
+/* While the instance still refuses connections, readiness retries after FIRST ms, doubling up to INTERVAL. */
+#define DEPLOY_PROBE_STARTUP_FIRST_MS 10U
 #define DEPLOY_PROBE_STARTUP_INTERVAL_MS 200U
 #define DEPLOY_NO_PROBE_GRACE_MS 2000U
 #define DEPLOY_STOP_GRACE_MS 10000U
