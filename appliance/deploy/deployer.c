@@ -746,44 +746,43 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
         return apply_live_routes(d, db, environment_id, ret_error);
 }
 
+/* Retires every instance the query (id, dir) names and marks it `state`. */
+static int retire_where(Deployer *d, const char *sql, const char *state) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = sqlite_prepare(d->db, sql, &st);
+        if (r < 0)
+                return r;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(st, 0);
+                const char *dir = (const char *)sqlite3_column_text(st, 1);
+                if (!isempty(dir))
+                        instance_retire(d, id, dir, NULL, false);
+                instance_set_state(d->db, id, state);
+        }
+        return 0;
+}
+
 int deployer_recover(Deployer *d) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *err = NULL;
         int r;
 
         /* Deploys a killed daemon left half-way fail cleanly: their new instances go, the old stay. */
-        r = sqlite_prepare(
-                d->db,
-                "SELECT i.id, i.dir, r.id FROM instances i JOIN releases r ON r.id = i.release_id "
-                "WHERE r.status = 'deploying' AND i.state IN ('starting', 'ready', 'draining')",
-                &st);
+        r = retire_where(d,
+                         "SELECT i.id, i.dir FROM instances i JOIN releases r ON r.id = i.release_id "
+                         "WHERE r.status = 'deploying' AND i.state IN ('starting', 'ready', 'draining')",
+                         "failed");
         if (r < 0)
                 return r;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(st, 0);
-                const char *dir = (const char *)sqlite3_column_text(st, 1);
-                if (!isempty(dir))
-                        instance_retire(d, id, dir, NULL, false);
-                instance_set_state(d->db, id, "failed");
-        }
-        sqlite3_finalize(TAKE_PTR(st));
         r = sqlite_exec(d->db,
                         "UPDATE releases SET status = 'failed', reason = 'slipwayd stopped during the "
                         "deploy; deploy again.' WHERE status = 'deploying'");
         if (r < 0)
                 return r;
         /* Instances of superseded releases that were still draining: stop them now. */
-        r = sqlite_prepare(d->db, "SELECT i.id, i.dir FROM instances i WHERE i.state = 'draining'", &st);
+        r = retire_where(d, "SELECT i.id, i.dir FROM instances i WHERE i.state = 'draining'", "stopped");
         if (r < 0)
                 return r;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(st, 0);
-                const char *dir = (const char *)sqlite3_column_text(st, 1);
-                if (!isempty(dir))
-                        instance_retire(d, id, dir, NULL, false);
-                instance_set_state(d->db, id, "stopped");
-        }
-        sqlite3_finalize(TAKE_PTR(st));
         /* Cgroups of instances that ended while no daemon watched (a crash between marking one stopped and
          * its teardown): gone with their processes.  No-op for those already removed. */
         r = sqlite_prepare(d->db, "SELECT netns FROM instances WHERE state IN ('stopped', 'failed')", &st);

@@ -3,12 +3,14 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -162,4 +164,20 @@ int run_process(char *const argv[], const SpawnOptions *opts) {
         if (pid < 0)
                 return pid;
         return wait_for_pid(pid, NULL);
+}
+
+int pid_wait_exit_timeout(pid_t pid, unsigned timeout_ms) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd p;
+        int r;
+
+        if (pidfd < 0)
+                return -errno;
+        p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        do
+                r = poll(&p, 1, (int) timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r > 0;
 }

@@ -36,5 +36,9 @@ pid_t fork_function(int (*fn)(void *userdata), void *userdata);
  * (the signal is stored in *ret_signal when given). */
 int wait_for_pid(pid_t pid, int *ret_signal);
 
+/* Waits up to timeout_ms for pid (not necessarily our child) to exit, on a pidfd: 1 when it exited, 0 on
+ * timeout, -errno.  It does not reap. */
+int pid_wait_exit_timeout(pid_t pid, unsigned timeout_ms);
+
 /* spawn_process + wait_for_pid. */
 int run_process(char *const argv[], const SpawnOptions *opts);

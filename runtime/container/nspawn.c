@@ -11,8 +11,6 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
-#include <poll.h>
-#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 
 #include "cgroup-limits.h"
@@ -168,29 +166,12 @@ static pid_t payload_pid(pid_t nspawn_pid) {
         return child > 0 ? (pid_t) child : -ESRCH;
 }
 
-/* Waits up to timeout_ms for pid to exit, on a pidfd (no polling loop). */
-static int wait_exit_timeout(pid_t pid, unsigned timeout_ms) {
-        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        struct pollfd p;
-        int r;
-
-        if (pidfd < 0)
-                return -errno;
-        p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-        do
-                r = poll(&p, 1, (int) timeout_ms);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return -errno;
-        return r > 0; /* 1: exited */
-}
-
 int nspawn_stop(pid_t pid, unsigned grace_ms) {
         int r;
 
         if (kill(pid, SIGTERM) < 0)
                 return -errno;
-        r = wait_exit_timeout(pid, grace_ms);
+        r = pid_wait_exit_timeout(pid, grace_ms);
         if (r <= 0) {
                 pid_t payload = payload_pid(pid);
 

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,20 +146,6 @@ static int log_tail_fd(const Bench *b, const char *name) {
         return fd < 0 ? -errno : fd;
 }
 
-static int pid_wait_timeout(pid_t pid, unsigned timeout_ms) {
-        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        struct pollfd p;
-        int r;
-
-        if (pidfd < 0)
-                return -errno;
-        p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-        do
-                r = poll(&p, 1, (int) timeout_ms);
-        while (r < 0 && errno == EINTR);
-        return r < 0 ? -errno : r > 0;
-}
-
 /* The first child of pid (the container's PID 1 for nspawn, the payload for crun), or -ESRCH. */
 static pid_t first_child(pid_t pid) {
         _cleanup_free_ char *path = NULL, *data = NULL;
@@ -177,11 +161,11 @@ static pid_t first_child(pid_t pid) {
 
 /* SIGTERM, then SIGKILL to the child and pid after the grace period; reaps pid. */
 static void stop_and_reap(pid_t pid) {
-        if (kill(pid, SIGTERM) >= 0 && pid_wait_timeout(pid, BENCH_STOP_GRACE_MS) <= 0) {
+        if (kill(pid, SIGTERM) >= 0 && pid_wait_exit_timeout(pid, BENCH_STOP_GRACE_MS) <= 0) {
                 pid_t child = first_child(pid);
                 if (child > 0)
                         (void) kill(child, SIGKILL);
-                if (pid_wait_timeout(pid, BENCH_STOP_GRACE_MS) <= 0)
+                if (pid_wait_exit_timeout(pid, BENCH_STOP_GRACE_MS) <= 0)
                         (void) kill(pid, SIGKILL);
         }
         (void) wait_for_pid(pid, NULL);
