@@ -14,42 +14,18 @@ py=/usr/bin/python3
 [ "$(id -u)" -eq 0 ] || { echo "deploy.sh: run as root (containers, netns, nftables)." >&2; exit 2; }
 [ -x "$build/appliance/engine/slipwayd" ] || { echo "deploy.sh: build first (meson setup build && ninja -C build)." >&2; exit 1; }
 
-work=$(mktemp -d /tmp/slipway-bench-deploy.XXXXXX)
-state=$work/state
-cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
-daemon_pid=
+. "$top/tests/bench/bench-daemon.sh"
+bench_daemon_setup deploy
 cleanup() {
-        if [ -n "$daemon_pid" ]; then
-                cli project delete bench --force >/dev/null 2>&1 || true
-                kill "$daemon_pid" 2>/dev/null || true
-                wait "$daemon_pid" 2>/dev/null || true
-                proxy=$(pgrep -f "slipway-proxy serve --state-dir $state\$" || true)
-                [ -n "$proxy" ] && kill $proxy 2>/dev/null || true
-        fi
+        bench_daemon_stop
         rm -rf "$work"
 }
 trap cleanup EXIT
 
-base=$($py -c 'import random; print(random.randrange(30000, 39000))')
-api=127.0.0.1:$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
-        >"$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do [ -f "$state/api.url" ] && break; sleep 0.1; done
-
-images=$($py -c "
-import sys; sys.path.insert(0, '$top/tests/fixtures'); import slipway_images, os
-out = os.environ.get('SLIPWAY_FIXTURE_CACHE', '/var/tmp/slipway-test-images') + '/v' + str(slipway_images.FIXTURE_VERSION)
-slipway_images.make_all(out); print(out)")
-cli image import "$images/busybox.oci.tar" >/dev/null
+bench_daemon_start
+bench_import_busybox
 for v in a b; do
-        mkdir -p "$work/$v/www"
-        echo "version $v" >"$work/$v/www/index.html"
-        echo ok >"$work/$v/www/healthz"
-        printf '%s\n' 'FROM busybox:1' 'COPY www /www' \
-                "CMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" 'EXPOSE 8080' \
-                >"$work/$v/Dockerfile"
-        cli image build "$work/$v" -t "bench:$v" >/dev/null
+        bench_httpd_image "$work/$v" "bench:$v" "version $v"
 done
 cli project create bench >/dev/null
 cli component create bench/web --image bench:a --health http:/healthz >/dev/null

@@ -20,40 +20,17 @@ py=/usr/bin/python3
 [ -x "$build/appliance/engine/slipwayd" ] || { echo "idle-rss.sh: build first (meson setup build && ninja -C build)." >&2; exit 1; }
 [[ "$count" =~ ^[1-9][0-9]?$ ]] || { echo "idle-rss.sh: BENCH_INSTANCES must be 1..99." >&2; exit 2; }
 
-work=$(mktemp -d /tmp/slipway-bench-rss.XXXXXX)
-state=$work/state
-cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
-daemon_pid=
+. "$top/tests/bench/bench-daemon.sh"
+bench_daemon_setup rss
 cleanup() {
-        if [ -n "$daemon_pid" ]; then
-                cli project delete bench --force >/dev/null 2>&1 || true
-                kill "$daemon_pid" 2>/dev/null || true
-                wait "$daemon_pid" 2>/dev/null || true
-                proxy=$(pgrep -f "slipway-proxy serve --state-dir $state\$" || true)
-                [ -n "$proxy" ] && kill $proxy 2>/dev/null || true
-        fi
+        bench_daemon_stop
         rm -rf "$work"
 }
 trap cleanup EXIT
 
-base=$($py -c 'import random; print(random.randrange(30000, 39000))')
-api=127.0.0.1:$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
-        >"$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do [ -f "$state/api.url" ] && break; sleep 0.1; done
-
-images=$($py -c "
-import sys; sys.path.insert(0, '$top/tests/fixtures'); import slipway_images, os
-out = os.environ.get('SLIPWAY_FIXTURE_CACHE', '/var/tmp/slipway-test-images') + '/v' + str(slipway_images.FIXTURE_VERSION)
-slipway_images.make_all(out); print(out)")
-cli image import "$images/busybox.oci.tar" >/dev/null
-mkdir -p "$work/app/www"
-echo "hello" >"$work/app/www/index.html"
-printf '%s\n' 'FROM busybox:1' 'COPY www /www' \
-        "CMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" 'EXPOSE 8080' \
-        >"$work/app/Dockerfile"
-cli image build "$work/app" -t bench:a >/dev/null
+bench_daemon_start
+bench_import_busybox
+bench_httpd_image "$work/app" bench:a hello
 cli project create bench >/dev/null
 
 t0=$(date +%s.%N)

@@ -27,24 +27,10 @@ case ",$runtimes," in *,crun,*)
                 { echo "instance-start.sh: crun is not installed (packaging/install-deps), or set BENCH_RUNTIMES=slipway,nspawn." >&2; exit 1; }
 esac
 
-work=$(mktemp -d /tmp/slipway-bench-start.XXXXXX)
-state=$work/state
-cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
-daemon_pid=
-stop_daemon() {
-        [ -n "$daemon_pid" ] || return 0
-        cli project delete bench --force >/dev/null 2>&1 || true
-        kill "$daemon_pid" 2>/dev/null || true
-        wait "$daemon_pid" 2>/dev/null || true
-        daemon_pid=
-        proxy=$(pgrep -f "slipway-proxy serve --state-dir $state\$" || true)
-        if [ -n "$proxy" ]; then
-                kill $proxy 2>/dev/null || true
-                for _ in $(seq 50); do kill -0 $proxy 2>/dev/null || break; sleep 0.1; done
-        fi
-}
+. "$top/tests/bench/bench-daemon.sh"
+bench_daemon_setup start
 cleanup() {
-        stop_daemon
+        bench_daemon_stop
         # The helper removes what it set up, even when interrupted; a mount left by a crash would keep
         # rm -rf from the lower layers, so never cross into one.
         if ! grep -q " $work/" /proc/self/mounts; then
@@ -55,30 +41,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-base=$($py -c 'import random; print(random.randrange(30000, 39000))')
-api=127.0.0.1:$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
-        >"$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do [ -f "$state/api.url" ] && break; sleep 0.1; done
-
-images=$($py -c "
-import sys; sys.path.insert(0, '$top/tests/fixtures'); import slipway_images, os
-out = os.environ.get('SLIPWAY_FIXTURE_CACHE', '/var/tmp/slipway-test-images') + '/v' + str(slipway_images.FIXTURE_VERSION)
-slipway_images.make_all(out); print(out)")
-cli image import "$images/busybox.oci.tar" >/dev/null
-mkdir -p "$work/app/www"
-echo "hello" >"$work/app/www/index.html"
-printf '%s\n' 'FROM busybox:1' 'COPY www /www' \
-        "CMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" 'EXPOSE 8080' \
-        >"$work/app/Dockerfile"
-cli image build "$work/app" -t bench:a >/dev/null
+bench_daemon_start
+bench_import_busybox
+bench_httpd_image "$work/app" bench:a hello
 cli project create bench >/dev/null
 cli component create bench/web --image bench:a --health http:/ >/dev/null
 cli deploy bench/web development --image bench:a >/dev/null
 digest=$(cli --json image inspect bench:a | $py -c 'import json, sys; print(json.load(sys.stdin)["digest"])')
 echo "image bench:a = $digest (deployed once by slipwayd: layers cached)"
-stop_daemon
+bench_daemon_stop
 
 # A /24 for the helper's own bridge that overlaps no address or route on this host.
 subnet=$($py - <<'EOF'

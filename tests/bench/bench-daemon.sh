@@ -1,0 +1,58 @@
+# Sourced by the deploy benches (deploy.sh, idle-rss.sh, instance-start.sh): a private slipwayd on a temporary
+# state dir, the busybox fixture image and busybox httpd images built on it.  Needs $top, $build and $py set.
+# Invariant: bench_daemon_stop leaves no instance, route, bridge, slipwayd or slipway-proxy of the state dir.
+
+# Creates $work (mktemp under /tmp, name from $1) and $state; defines cli.
+bench_daemon_setup() {
+        work=$(mktemp -d "/tmp/slipway-bench-$1.XXXXXX")
+        state=$work/state
+        daemon_pid=
+}
+cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
+
+# slipwayd on a free API port and a random ingress base port; returns once its API is up.
+bench_daemon_start() {
+        local base api
+        base=$($py -c 'import random; print(random.randrange(30000, 39000))')
+        api=127.0.0.1:$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        "$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
+                >"$work/slipwayd.log" 2>&1 &
+        daemon_pid=$!
+        for _ in $(seq 100); do [ -f "$state/api.url" ] && break; sleep 0.1; done
+}
+
+# Removes the bench project (instances, routes, bridges), then stops slipwayd and its slipway-proxy.
+bench_daemon_stop() {
+        local proxy
+        [ -n "$daemon_pid" ] || return 0
+        cli project delete bench --force >/dev/null 2>&1 || true
+        kill "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+        daemon_pid=
+        proxy=$(pgrep -f "slipway-proxy serve --state-dir $state\$" || true)
+        if [ -n "$proxy" ]; then
+                kill $proxy 2>/dev/null || true
+                for _ in $(seq 50); do kill -0 $proxy 2>/dev/null || break; sleep 0.1; done
+        fi
+}
+
+# Imports busybox:1 from the test fixtures (tests/fixtures, cached like the tests cache them).
+bench_import_busybox() {
+        local images
+        images=$($py -c "
+import sys; sys.path.insert(0, '$top/tests/fixtures'); import slipway_images, os
+out = os.environ.get('SLIPWAY_FIXTURE_CACHE', '/var/tmp/slipway-test-images') + '/v' + str(slipway_images.FIXTURE_VERSION)
+slipway_images.make_all(out); print(out)")
+        cli image import "$images/busybox.oci.tar" >/dev/null
+}
+
+# bench_httpd_image DIR REF TEXT: builds REF, busybox httpd on 8080 serving TEXT at / and "ok" at /healthz.
+bench_httpd_image() {
+        mkdir -p "$1/www"
+        echo "$3" >"$1/www/index.html"
+        echo ok >"$1/www/healthz"
+        printf '%s\n' 'FROM busybox:1' 'COPY www /www' \
+                "CMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" 'EXPOSE 8080' \
+                >"$1/Dockerfile"
+        cli image build "$1" -t "$2" >/dev/null
+}
