@@ -51,13 +51,6 @@ static int component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
         return 0;
 }
 
-static json_t *release_json(const ModelRelease *r) {
-        return json_pack("{s:I,s:s,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t)r->id, "environment",
-                         r->environment_name, "image_digest", r->image_digest, "status", r->status, "reason",
-                         r->reason, "created_at", (json_int_t)r->created_at, "finished_at",
-                         r->finished_at ? json_integer(r->finished_at) : json_null());
-}
-
 static json_t *component_json(const ModelComponent *c) {
         _cleanup_json_ json_t *spec = NULL;
 
@@ -396,7 +389,7 @@ int api_component_show(HttpRequest *req) {
                 (void)model_service_address_get(db, c.id, e[i].id, &addr);
                 if (model_release_list(db, c.id, e[i].id, &rel, &nr) >= 0) {
                         for (size_t k = 0; arr && k < nr && k < API_SHOW_RELEASES_PER_ENV; k++)
-                                json_array_append_new(arr, release_json(&rel[k]));
+                                json_array_append_new(arr, api_release_json(&rel[k]));
                         model_releases_free(rel, nr);
                 }
                 bool has_live = model_release_get_live(db, c.id, e[i].id, &live) >= 0;
@@ -411,7 +404,7 @@ int api_component_show(HttpRequest *req) {
                 }
                 json_array_append_new(envs, json_pack("{s:s,s:s?,s:o,s:o,s:I,s:o}", "name", e[i].name,
                                                       "service_address", addr, "live",
-                                                      has_live ? release_json(&live) : json_null(), "instance",
+                                                      has_live ? api_release_json(&live) : json_null(), "instance",
                                                       inst_j ?: json_null(), "releases_total", (json_int_t)nr,
                                                       "releases", arr));
                 model_release_done(&live);
@@ -461,7 +454,7 @@ int api_component_releases(HttpRequest *req) {
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list releases");
         for (size_t i = 0; arr && i < n; i++)
-                json_array_append_new(arr, release_json(&rel[i]));
+                json_array_append_new(arr, api_release_json(&rel[i]));
         model_releases_free(rel, n);
         j = json_pack("{s:s,s:s,s:s?,s:O}", "project", p.name, "component", c.name, "environment", e.name,
                       "releases", arr);
