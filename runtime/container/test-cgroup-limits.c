@@ -125,6 +125,43 @@ static int forker(void *userdata) {
         return refused;
 }
 
+/* The limit tests' children must not run before they are inside the cgroup: a child stops itself first
+ * and runs fn only after attach_and_continue() moved it in (a fast forker or eater finished before the
+ * parent's attach under load, and the limit never bit). */
+typedef struct StoppedCall {
+        int (*fn)(void *userdata);
+        void *userdata;
+} StoppedCall;
+
+static int stopped_call(void *userdata) {
+        StoppedCall *c = userdata;
+
+        if (raise(SIGSTOP) < 0)
+                return 3;
+        return c->fn(c->userdata);
+}
+
+static pid_t fork_stopped(StoppedCall *c) {
+        pid_t pid = fork_function(stopped_call, c);
+        int status;
+
+        if (pid < 0)
+                return pid;
+        if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
+                (void) kill(pid, SIGKILL);
+                return -ECHILD;
+        }
+        return pid;
+}
+
+static int attach_and_continue(const char *cgroup, pid_t pid) {
+        int r = cgroup_limits_attach(cgroup, pid);
+
+        if (kill(pid, SIGCONT) < 0 && r >= 0)
+                r = -errno;
+        return r;
+}
+
 static int swap_total_kb(void) {
         _cleanup_free_ char *data = NULL;
         const char *p;
@@ -237,10 +274,11 @@ int main(void) {
         if ((applied & CGROUP_LIMIT_MEMORY) &&
             (swap_total_kb() == 0 || layout == CGROUP_LAYOUT_UNIFIED ||
              access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)) {
-                children[2] = fork_function(eater, &limits.memory_max);
+                StoppedCall eat = { eater, &limits.memory_max };
+
+                children[2] = fork_stopped(&eat);
                 CHECK_OK(children[2]);
-                /* Racy by a few pages before the attach, which is far below the limit. */
-                CHECK_OK(cgroup_limits_attach(name, children[2]));
+                CHECK_OK(attach_and_continue(name, children[2]));
                 CHECK(wait_for_pid(children[2], &sig) == -EPROTO);
                 CHECK(sig == SIGKILL);
                 children[2] = 0;
@@ -252,9 +290,11 @@ int main(void) {
         if (applied & CGROUP_LIMIT_PIDS) {
                 unsigned forks = 32;
 
-                children[3] = fork_function(forker, &forks);
+                StoppedCall fork_many = { forker, &forks };
+
+                children[3] = fork_stopped(&fork_many);
                 CHECK_OK(children[3]);
-                CHECK_OK(cgroup_limits_attach(name, children[3]));
+                CHECK_OK(attach_and_continue(name, children[3]));
                 CHECK(wait_for_pid(children[3], NULL) == 1);
                 children[3] = 0;
                 fprintf(stderr, "pids limit: a fork beyond pids.max was refused\n");
