@@ -19,6 +19,7 @@
 #include "fs-util.h"
 #include "macro.h"
 #include "path-confine.h"
+#include "path-util.h"
 #include "string-util.h"
 #include "unpack-sandbox.h"
 #include "whiteout.h"
@@ -482,7 +483,7 @@ static int apply_hardlink(Unpacker *u, const char *link, int parent_fd, const ch
         char proc[64];
         int r;
 
-        r = confine_path_normalize(link, LAYER_PATH_MAX, &target);
+        r = path_normalize_relative(link, LAYER_PATH_MAX, &target);
         if (r == -EXDEV)
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
                                      "Layer hardlink '%.200s' points outside the layer ('%.200s').", path,
@@ -533,7 +534,7 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
                                      "The layer has more than %u entries.", LAYER_ENTRIES_MAX);
         if (!raw)
                 return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED, "A layer entry has no name.");
-        r = confine_path_normalize(raw, LAYER_PATH_MAX, &path);
+        r = path_normalize_relative(raw, LAYER_PATH_MAX, &path);
         if (r == -EXDEV)
                 return oci_error_set(
                         u->err, -EBADMSG, LAYER_HINT_MALFORMED,
