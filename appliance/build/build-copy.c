@@ -353,6 +353,25 @@ fail:
         return r;
 }
 
+/* Mounts the stage's layers read-only at lower (when it has any) for the destination's parents and owners;
+ * *mounted and *ret_fd (O_PATH) are set only when it did. */
+static int mount_lower(BuildContext *ctx, json_t *state, const DockerfileInstruction *i, const char *lower,
+                       bool *mounted, int *ret_fd) {
+        int r, fd;
+
+        if (json_array_size(json_object_get(state, "layers")) == 0)
+                return 0;
+        r = build_state_mount(ctx, state, NULL, NULL, lower);
+        if (r < 0)
+                return build_error(ctx, r, i, NULL, "Cannot mount the stage's layers: %s.", strerror(-r));
+        *mounted = true;
+        fd = open(lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
 int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const DockerfileInstruction *i,
                        char ret_layer[static DIGEST_STRING_MAX]) {
         json_t *config = json_object_get(state, "config");
@@ -386,19 +405,9 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                 r = -errno;
                 goto out;
         }
-        if (json_array_size(json_object_get(state, "layers")) > 0) {
-                r = build_state_mount(ctx, state, NULL, NULL, lower);
-                if (r < 0) {
-                        r = build_error(ctx, r, i, NULL, "Cannot mount the stage's layers: %s.", strerror(-r));
-                        goto out;
-                }
-                mounted = true;
-                lower_fd = open(lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (lower_fd < 0) {
-                        r = -errno;
-                        goto out;
-                }
-        }
+        r = mount_lower(ctx, state, i, lower, &mounted, &lower_fd);
+        if (r < 0)
+                goto out;
 
         if (dockerfile_instruction_get_flag(i, "chown", &chown_spec) >= 0 && !isempty(chown_spec)) {
                 const char *missing = NULL;
@@ -602,19 +611,9 @@ int build_workdir_ensure(BuildContext *ctx, json_t *state, const DockerfileInstr
                 r = -ENOMEM;
                 goto out;
         }
-        if (json_array_size(json_object_get(state, "layers")) > 0) {
-                r = build_state_mount(ctx, state, NULL, NULL, lower);
-                if (r < 0) {
-                        r = build_error(ctx, r, i, NULL, "Cannot mount the stage's layers: %s.", strerror(-r));
-                        goto out;
-                }
-                mounted = true;
-                lower_fd = open(lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (lower_fd < 0) {
-                        r = -errno;
-                        goto out;
-                }
-        }
+        r = mount_lower(ctx, state, i, lower, &mounted, &lower_fd);
+        if (r < 0)
+                goto out;
         {
                 _cleanup_free_ char *lower_real = mounted ? realpath(lower, NULL) : NULL;
                 r = canonical_dest(lower_real ?: lower, lower_fd, workdir, &canon);
