@@ -2,6 +2,7 @@
  * logs).  Options are checked against the command's help text, so a command never silently ignores one. */
 #include "cmd-model-args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "duration.h"
 #include "http-client.h"
 #include "string-util.h"
 
@@ -223,24 +225,24 @@ const char *model_short_digest(const char *d, char buf[static 13]) {
 }
 
 int model_parse_duration_ms(const char *s, uint32_t *ret) {
-        char *end = NULL;
-        double v, scale = 1000.0;
+        char buf[64];
+        uint64_t ns;
+        size_t n = s ? strlen(s) : 0;
 
-        if (!s || !*s || *s == '-' || *s == '+')
+        /* Go's duration syntax (duration.h), plus what people type at a prompt: a bare number means
+         * seconds and "min" means minutes. */
+        if (n == 0 || n >= sizeof buf - 1)
                 return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s || v != v)
+        if (endswith(s, "min"))
+                snprintf(buf, sizeof buf, "%.*sm", (int) (n - 3), s);
+        else if (isdigit((unsigned char) s[n - 1]))
+                snprintf(buf, sizeof buf, "%ss", s);
+        else
+                snprintf(buf, sizeof buf, "%s", s);
+        if (duration_parse(buf, &ns) < 0)
                 return -EINVAL;
-        if (streq(end, "ms"))
-                scale = 1.0;
-        else if (streq(end, "m") || streq(end, "min"))
-                scale = 60000.0;
-        else if (!streq(end, "s") && *end)
+        if (ns < NSEC_PER_MSEC || ns > UINT64_C(3600000) * NSEC_PER_MSEC)
                 return -EINVAL;
-        v *= scale;
-        if (v < 1.0 || v > 3600.0 * 1000.0)
-                return -EINVAL;
-        *ret = (uint32_t)(v + 0.5);
+        *ret = (uint32_t) ((ns + NSEC_PER_MSEC / 2) / NSEC_PER_MSEC);
         return 0;
 }

@@ -36,6 +36,7 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "log.h"
+#include "path-util.h"
 #include "string-util.h"
 
 #define BUILD_ID_BYTES 8U
@@ -357,7 +358,7 @@ int api_image_build(HttpRequest *req) {
                                         "See the slipwayd log for why it did not start.");
 
         r = http_request_query(req, "file", file, sizeof file);
-        if (r == -E2BIG || (r >= 0 && !build_context_name_is_safe(file)))
+        if (r == -E2BIG || (r >= 0 && !path_is_safe_relative(file)))
                 return http_reply_error(req->conn, 400, "The Dockerfile must be a relative path inside the build "
                                         "context, without '..'.", "Name it relative to the context, e.g. -f "
                                         "docker/Dockerfile.");
