@@ -1,8 +1,9 @@
-/* Generates and applies the slipway nft table with libnftables.  Policy, per environment bridge B:
+/* Generates and applies a state dir's nft table (inet slipway_<id>) with libnftables.  Policy, per environment bridge B:
  *   input:   from B only replies and packets to B's own service addresses; everything else to any host
  *            address is refused (the weak host model would otherwise expose other environments' service
  *            addresses, .1 of every bridge and the API port); nobody but lo and the bridges reaches the
  *            environment subnets.
+ *            Packets arriving on another Slipway bridge are that bridge's table's business.
  *   forward: B to B is bridged traffic (seen here with br_netfilter) and passes; B to any other bridge is
  *            refused; B to anywhere else only with egress (then masqueraded); into B only replies.
  * Packets from containers are rejected (fast failure inside the container), packets from outside dropped.
@@ -127,8 +128,11 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
                         fprintf(f, "%s%s", j > 0 ? ", " : "", addr_str(b->service_addresses[j], a));
                 fputs(" } accept\n", f);
         }
+        /* Other Slipway bridges (another state dir's, or this host's old shared table's) are policed by
+         * their own table: dropping here what arrives on them would drop that daemon's replies and service
+         * traffic whenever a subnet this table still lists (a stale table) is now someone else's. */
         fputs(REJECT_RULES("iifname @bridges")
-              "\t\tiifname != \"lo\" ip daddr @subnets drop\n"
+              "\t\tiifname != \"lo\" " NET_NFT_NOT_A_BRIDGE("iifname") " ip daddr @subnets drop\n"
               "\t}\n", f);
 
         fputs("\tchain forward {\n"
@@ -152,8 +156,8 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
               "\t\ttype nat hook postrouting priority srcnat; policy accept;\n", f);
         for (size_t i = 0; i < rs->n_bridges; i++)
                 if (rs->bridges[i].egress)
-                        fprintf(f, "\t\tip saddr %s oifname != \"%s\" masquerade\n",
-                                net_subnet_format(&rs->bridges[i].subnet, cidr), rs->bridges[i].name);
+                        fprintf(f, "\t\tip saddr %s " NET_NFT_NOT_A_BRIDGE("oifname") " masquerade\n",
+                                net_subnet_format(&rs->bridges[i].subnet, cidr));
         fputs("\t}\n}\n", f);
 
         if (fflush(f) != 0 || ferror(f))
