@@ -33,13 +33,6 @@ void tag_entries_free(TagEntry *t, size_t n) {
         free(t);
 }
 
-static int step_done(sqlite3_stmt *s) {
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc) ?: -EIO;
-        return 0;
-}
-
 static int copy_digest(sqlite3_stmt *s, int col, char out[static DIGEST_STRING_MAX]) {
         const char *d = (const char *) sqlite3_column_text(s, col);
         if (!d || strlen(d) >= DIGEST_STRING_MAX)
@@ -72,48 +65,24 @@ int image_record_put(sqlite3 *db, const ImageRecord *rec) {
         else
                 sqlite3_bind_null(s, 7);
         sqlite3_bind_int64(s, 8, rec->imported_at);
-        return step_done(s);
+        return sqlite_step_done(s);
 }
 
 static int refs_of(sqlite3 *db, const char *digest, char ***ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        char **v = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         r = sqlite_prepare(db, "SELECT name FROM tags WHERE digest = ?1 ORDER BY name", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, digest, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                char **nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                r = sqlite_column_strdup(s, 0, &v[n]);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-        return r;
+        return sqlite_query_strings(s, ret, ret_n);
 }
 
 #define IMAGE_COLUMNS "digest, media_type, size, manifest_size, config_digest, layers, created, imported_at"
 
-static int read_image_row(sqlite3 *db, sqlite3_stmt *s, ImageRecord *ret) {
+static int read_image_row(sqlite3_stmt *s, void *userdata, void *ret) {
+        sqlite3 *db = userdata;
         ImageRecord rec = {};
         int r;
 
@@ -136,7 +105,7 @@ static int read_image_row(sqlite3 *db, sqlite3_stmt *s, ImageRecord *ret) {
         r = refs_of(db, rec.digest, &rec.refs, &rec.n_refs);
         if (r < 0)
                 goto fail;
-        *ret = rec;
+        *(ImageRecord *) ret = rec;
         return 0;
 fail:
         image_record_done(&rec);
@@ -145,23 +114,18 @@ fail:
 
 int image_by_digest(sqlite3 *db, const char *digest, ImageRecord *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+        int r;
 
         r = sqlite_prepare(db, "SELECT " IMAGE_COLUMNS " FROM images WHERE digest = ?1", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, digest, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        return read_image_row(db, s, ret);
+        return sqlite_query_one(s, read_image_row, db, ret);
 }
 
 int image_by_ref(sqlite3 *db, const char *ref, ImageRecord *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+        int r;
 
         if (digest_is_valid(ref))
                 return image_by_digest(db, ref, ret);
@@ -173,58 +137,36 @@ int image_by_ref(sqlite3 *db, const char *ref, ImageRecord *ret) {
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        return read_image_row(db, s, ret);
+        return sqlite_query_one(s, read_image_row, db, ret);
+}
+
+static void done_image_row(void *p) {
+        image_record_done(p);
 }
 
 int images_list(sqlite3 *db, ImageRecord **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        ImageRecord *v = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         r = sqlite_prepare(db, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY imported_at DESC, digest", &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                ImageRecord *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                r = read_image_row(db, s, &v[n]);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        image_records_free(v, n);
-        return r;
+        return sqlite_query_all(s, read_image_row, done_image_row, db, sizeof(ImageRecord), (void **) ret,
+                                ret_n);
 }
 
 int images_count(sqlite3 *db, uint64_t *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+        int64_t n;
+        int r;
 
         r = sqlite_prepare(db, "SELECT COUNT(*) FROM images", &s);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        *ret = (uint64_t) sqlite3_column_int64(s, 0);
+        r = sqlite_query_int64(s, &n);
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
+        *ret = (uint64_t) n;
         return 0;
 }
 
@@ -235,7 +177,7 @@ int image_prune_untagged(sqlite3 *db) {
         r = sqlite_prepare(db, "DELETE FROM images WHERE digest NOT IN (SELECT digest FROM tags)", &s);
         if (r < 0)
                 return r;
-        r = step_done(s);
+        r = sqlite_step_done(s);
         if (r < 0)
                 return r;
         return sqlite3_changes(db);
@@ -253,7 +195,7 @@ int tag_set(sqlite3 *db, const char *name, const char *digest) {
                 return r;
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, digest, -1, SQLITE_STATIC);
-        return step_done(s);
+        return sqlite_step_done(s);
 }
 
 int tag_remove(sqlite3 *db, const char *name, char ret_digest[static DIGEST_STRING_MAX]) {
@@ -273,7 +215,7 @@ int tag_remove(sqlite3 *db, const char *name, char ret_digest[static DIGEST_STRI
         r = copy_digest(s, 0, digest);
         if (r < 0)
                 return r;
-        r = step_done(s);
+        r = sqlite_step_done(s);
         if (r < 0)
                 return r;
         strcpy(ret_digest, digest);
@@ -288,17 +230,36 @@ int tags_remove_digest(sqlite3 *db, const char *digest) {
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, digest, -1, SQLITE_STATIC);
-        r = step_done(s);
+        r = sqlite_step_done(s);
         if (r < 0)
                 return r;
         return sqlite3_changes(db);
 }
 
+static int read_tag_row(sqlite3_stmt *s, void *userdata, void *ret) {
+        TagEntry t = {.manifest_size = (uint64_t) sqlite3_column_int64(s, 3)};
+        int r;
+
+        (void) userdata;
+        if ((r = sqlite_column_strdup(s, 0, &t.name)) < 0 || (r = copy_digest(s, 1, t.digest)) < 0 ||
+            (r = sqlite_column_strdup(s, 2, &t.media_type)) < 0) {
+                free(t.name);
+                free(t.media_type);
+                return r;
+        }
+        *(TagEntry *) ret = t;
+        return 0;
+}
+
+static void done_tag_row(void *p) {
+        TagEntry *t = p;
+        free(t->name);
+        free(t->media_type);
+}
+
 int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        TagEntry *v = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         r = sqlite_prepare(db,
                            "SELECT t.name, t.digest, i.media_type, i.manifest_size"
@@ -306,69 +267,15 @@ int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n) {
                            &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                TagEntry *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                v[n] = (TagEntry) {};
-                n++;
-                r = sqlite_column_strdup(s, 0, &v[n - 1].name);
-                if (r < 0)
-                        goto fail;
-                r = copy_digest(s, 1, v[n - 1].digest);
-                if (r < 0)
-                        goto fail;
-                r = sqlite_column_strdup(s, 2, &v[n - 1].media_type);
-                if (r < 0)
-                        goto fail;
-                v[n - 1].manifest_size = (uint64_t) sqlite3_column_int64(s, 3);
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        tag_entries_free(v, n);
-        return r;
+        return sqlite_query_all(s, read_tag_row, done_tag_row, NULL, sizeof(TagEntry), (void **) ret, ret_n);
 }
 
 int release_image_digests(sqlite3 *db, char ***ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        char **v = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         r = sqlite_prepare(db, "SELECT DISTINCT image_digest FROM releases ORDER BY image_digest", &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                char **nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                r = sqlite_column_strdup(s, 0, &v[n]);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-        return r;
+        return sqlite_query_strings(s, ret, ret_n);
 }

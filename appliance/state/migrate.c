@@ -9,15 +9,16 @@
 
 int migrate_get_version(sqlite3 *db, int *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+        int64_t v;
+        int r;
 
         r = sqlite_prepare(db, "PRAGMA user_version;", &s);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        *ret = sqlite3_column_int(s, 0);
+        r = sqlite_query_int64(s, &v);
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
+        *ret = (int) v;
         return 0;
 }
 

@@ -1,10 +1,11 @@
-/* sqlite3 open and error conversion.  Every sqlite error becomes a -errno at this boundary;
- * nothing above this file looks at sqlite result codes. */
+/* sqlite3 open, error conversion and the shared row readers.  Every sqlite error becomes a -errno at
+ * this boundary; nothing above appliance/state looks at sqlite result codes. */
 #include "sqlite-util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -124,4 +125,110 @@ int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret) {
         }
         *ret = strdup(t);
         return *ret ? 0 : -ENOMEM;
+}
+
+void sqlite_bind_text_or_null(sqlite3_stmt *s, int i, const char *t) {
+        if (t)
+                sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(s, i);
+}
+
+int sqlite_step_done(sqlite3_stmt *s) {
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc) ?: -EIO;
+        return 0;
+}
+
+int sqlite_query_one(sqlite3_stmt *s, SqliteReadRow read, void *userdata, void *ret) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc) ?: -EIO;
+        return read(s, userdata, ret);
+}
+
+int sqlite_query_all(sqlite3_stmt *s, SqliteReadRow read, SqliteDoneRow done, void *userdata, size_t size,
+                     void **ret, size_t *ret_n) {
+        char *v = NULL;
+        size_t n = 0;
+        int r, rc;
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                char *nv = realloc(v, (n + 1) * size);
+                if (!nv) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                v = nv;
+                memset(v + n * size, 0, size);
+                r = read(s, userdata, v + n * size);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sqlite_to_errno(rc) ?: -EIO;
+                goto fail;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        if (done)
+                for (size_t i = 0; i < n; i++)
+                        done(v + i * size);
+        free(v);
+        return r;
+}
+
+static int read_string(sqlite3_stmt *s, void *userdata, void *ret) {
+        (void) userdata;
+        return sqlite_column_strdup(s, 0, ret);
+}
+
+static void done_string(void *p) {
+        free(*(char **) p);
+}
+
+int sqlite_query_strings(sqlite3_stmt *s, char ***ret, size_t *ret_n) {
+        return sqlite_query_all(s, read_string, done_string, NULL, sizeof(char *), (void **) ret, ret_n);
+}
+
+int sqlite_query_int64(sqlite3_stmt *s, int64_t *ret) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc) ?: -EIO;
+        *ret = sqlite3_column_int64(s, 0);
+        return 0;
+}
+
+int sqlite_count(sqlite3 *db, const char *sql, int64_t arg, unsigned *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = sqlite_prepare(db, sql, &s);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_parameter_count(s) > 0)
+                sqlite3_bind_int64(s, 1, arg);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc) ?: -EIO;
+        *ret = (unsigned) sqlite3_column_int64(s, 0);
+        return 0;
+}
+
+int64_t sqlite_now_sec(void) {
+        return (int64_t) time(NULL);
+}
+
+int64_t sqlite_now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -1,0 +1,150 @@
+/* Subnet and ingress-port allocation for new environments: the lowest /24 of the pool that no
+ * environment and no host link uses, and the lowest free port from a base.  Callers hold the write
+ * transaction, so two creations never pick the same subnet or port. */
+#include "allocation.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "address.h"
+#include "ifname.h"
+#include "sqlite-util.h"
+
+static int env_subnets_in_use(sqlite3 *db, NetSubnet **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        NetSubnet *v = NULL;
+        size_t n = 0;
+        int r, rc;
+
+        r = sqlite_prepare(db, "SELECT subnet FROM environments", &s);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                NetSubnet sn;
+                if (net_subnet_parse((const char *)sqlite3_column_text(s, 0), &sn) < 0)
+                        continue;
+                NetSubnet *nv = realloc(v, (n + 1) * sizeof *v);
+                if (!nv) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                v = nv;
+                v[n++] = sn;
+        }
+        if (rc != SQLITE_DONE) {
+                free(v);
+                return sqlite_to_errno(rc) ?: -EIO;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *host, size_t n_host,
+                          NetSubnet *ret) {
+        _cleanup_free_ NetSubnet *used = NULL;
+        size_t n_used = 0;
+        int r;
+
+        r = env_subnets_in_use(db, &used, &n_used);
+        if (r < 0)
+                return r;
+        NetSubnet *all = realloc(used, (n_used + n_host + 1) * sizeof *used);
+        if (!all)
+                return -ENOMEM;
+        used = all;
+        for (size_t i = 0; i < n_host; i++)
+                used[n_used++] = host[i];
+        return net_subnet_pool_allocate(pool, used, n_used, ret);
+}
+
+int model_allocate_ingress_port(sqlite3 *db, unsigned base, unsigned *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        if (base == 0 || base + MODEL_INGRESS_PORTS_MAX > 65536)
+                return -ERANGE;
+        r = sqlite_prepare(db, "SELECT 1 FROM environments WHERE ingress_port = ?1", &s);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < MODEL_INGRESS_PORTS_MAX; i++) {
+                sqlite3_reset(s);
+                sqlite3_bind_int64(s, 1, base + i);
+                rc = sqlite3_step(s);
+                if (rc == SQLITE_DONE) {
+                        *ret = base + i;
+                        return 0;
+                }
+                if (rc != SQLITE_ROW)
+                        return sqlite_to_errno(rc) ?: -EIO;
+        }
+        return -ENOSPC;
+}
+
+/* Test hook: when set, used instead of net_host_subnets() (unit tests without touching links). */
+static const NetSubnet *host_subnets_override;
+static size_t n_host_subnets_override;
+static bool host_subnets_overridden;
+
+void model_set_host_subnets(const NetSubnet *s, size_t n) {
+        host_subnets_override = s;
+        n_host_subnets_override = n;
+        host_subnets_overridden = true;
+}
+
+int model_insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
+                             unsigned position, unsigned ingress_base_port, unsigned ingress_port) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ NetSubnet *host = NULL;
+        _cleanup_free_ char *key = NULL;
+        size_t n_host = 0;
+        char bridge[IFNAMSIZ], cidr[NET_CIDR_STRING_MAX];
+        NetSubnet pool, subnet;
+        unsigned port;
+        int r;
+
+        r = net_subnet_parse(NET_SUBNET_POOL_DEFAULT, &pool);
+        if (r < 0)
+                return r;
+        if (host_subnets_overridden)
+                r = model_allocate_subnet(db, &pool, host_subnets_override, n_host_subnets_override,
+                                          &subnet);
+        else {
+                r = net_host_subnets(&host, &n_host);
+                if (r < 0)
+                        return r;
+                r = model_allocate_subnet(db, &pool, host, n_host, &subnet);
+        }
+        if (r < 0)
+                return r;
+        if (ingress_port > 0)
+                port = ingress_port;
+        else {
+                r = model_allocate_ingress_port(db, ingress_base_port, &port);
+                if (r < 0)
+                        return r;
+        }
+        if (asprintf(&key, "%s/%s", project, name) < 0)
+                return -ENOMEM;
+        r = net_ifname_from_key("sw-", key, bridge);
+        if (r < 0)
+                return r;
+
+        r = sqlite_prepare(
+                db,
+                "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port,"
+                "                         created_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, project_id);
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, position);
+        sqlite3_bind_text(s, 4, net_subnet_format(&subnet, cidr), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 5, bridge, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 6, port);
+        sqlite3_bind_int64(s, 7, sqlite_now_sec());
+        return sqlite_step_done(s);
+}

@@ -1,0 +1,30 @@
+/* Components in slipway.db: what a project deploys (an image reference and a JSON spec, see
+ * component-spec.h), unique by name within the project.  Rows are owned by the caller. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ModelComponent {
+        int64_t id;
+        int64_t project_id;
+        char *project_name;
+        char *name;
+        char *image_ref; /* NULL when none */
+        char *spec;      /* JSON, see component-spec.h */
+        int64_t created_at;
+} ModelComponent;
+
+void model_component_done(ModelComponent *c);
+void model_components_free(ModelComponent *c, size_t n);
+
+int model_component_create(sqlite3 *db, int64_t project_id, const char *name, const char *image_ref,
+                           const char *spec_json, ModelComponent *ret); /* -EEXIST */
+int model_component_get(sqlite3 *db, int64_t project_id, const char *name, ModelComponent *ret);
+int model_component_get_by_id(sqlite3 *db, int64_t id, ModelComponent *ret);
+int model_component_list(sqlite3 *db, int64_t project_id, ModelComponent **ret, size_t *ret_n);
+/* Resolves "project" and "component" names in one go; -ENOENT with *ret_missing set to "project" or
+ * "component" (static strings) saying which one is unknown. */
+int model_component_lookup(sqlite3 *db, const char *project, const char *component, ModelComponent *ret,
+                           const char **ret_missing);

@@ -1,0 +1,49 @@
+/* Instances in slipway.db: the containers of a release, each with an address in .100–.254 of its
+ * environment's /24 that no other active instance there holds.  Rows are owned by the caller. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_INSTANCE_ADDRESS_FIRST 100u
+#define MODEL_INSTANCE_ADDRESS_LAST 254u
+
+/* Instance states (instances.state). */
+#define MODEL_INSTANCE_STARTING "starting"
+#define MODEL_INSTANCE_READY "ready"
+#define MODEL_INSTANCE_DRAINING "draining"
+#define MODEL_INSTANCE_STOPPED "stopped"
+#define MODEL_INSTANCE_FAILED "failed"
+
+/* For the state layer's queries over instances aliased "i": the instance is active. */
+#define MODEL_ACTIVE_INSTANCE_SQL "i.state NOT IN ('stopped', 'failed')"
+
+typedef struct ModelInstance {
+        int64_t id;
+        int64_t release_id;
+        char *address;
+        char *netns;
+        char *dir;
+        char *state;
+        unsigned restarts;
+        int64_t created_at;
+} ModelInstance;
+
+void model_instance_done(ModelInstance *i);
+void model_instances_free(ModelInstance *i, size_t n);
+
+int model_instance_create(sqlite3 *db, int64_t release_id, const char *address, const char *netns,
+                          const char *dir, const char *state, int64_t *ret_id);
+int model_instance_get(sqlite3 *db, int64_t id, ModelInstance *ret);
+int model_instance_set_state(sqlite3 *db, int64_t id, const char *state);
+int model_instance_set_restarts(sqlite3 *db, int64_t id, unsigned restarts);
+int model_instance_set_dir(sqlite3 *db, int64_t id, const char *dir);
+int model_instance_list_by_release(sqlite3 *db, int64_t release_id, ModelInstance **ret, size_t *ret_n);
+/* Instances not stopped or failed, oldest first (for adoption at daemon start). */
+int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n);
+/* The lowest .100–.254 of the environment's subnet that no active instance in it uses. */
+int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **ret);
+/* The newest instance of the live release of (component, environment); -ENOENT when none. */
+int model_instance_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret);
+int model_count_live_instances(sqlite3 *db, unsigned *ret);

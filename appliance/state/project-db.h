@@ -1,0 +1,31 @@
+/* Projects in slipway.db (migration 3).  A project owns its environments and components; the caller
+ * validates names (names.h).  Returned rows are owned by the caller (model_project_done/_free). */
+#pragma once
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "environment-db.h"
+
+typedef struct ModelProject {
+        int64_t id;
+        char *name;
+        int64_t created_at; /* seconds since the epoch */
+} ModelProject;
+
+void model_project_done(ModelProject *p);
+void model_projects_free(ModelProject *p, size_t n);
+
+/* Creates the project and its environments (in the given order) in one transaction.  -EEXIST when
+ * the name is taken, -ENOSPC when no subnet or ingress port is left. */
+int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
+                         unsigned ingress_base_port, ModelProject *ret);
+int model_project_get(sqlite3 *db, const char *name, ModelProject *ret); /* -ENOENT */
+int model_project_get_by_id(sqlite3 *db, int64_t id, ModelProject *ret); /* -ENOENT */
+int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n);  /* by name */
+/* Deletes the project and (by cascade) everything under it.  -ENOENT when unknown. */
+int model_project_delete(sqlite3 *db, int64_t project_id);
+/* Instances of the project's releases that are not stopped or failed. */
+int model_project_count_live_instances(sqlite3 *db, int64_t project_id, unsigned *ret);
+int model_count(sqlite3 *db, const char *table, unsigned *ret); /* projects|components|… */

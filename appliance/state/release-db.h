@@ -1,0 +1,46 @@
+/* Releases in slipway.db: one image digest and spec deployed to one (component, environment), with
+ * its status and, once finished, when.  Rows are owned by the caller (model_release_done/_free). */
+#pragma once
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Release statuses (releases.status). */
+#define MODEL_RELEASE_PENDING "pending"
+#define MODEL_RELEASE_DEPLOYING "deploying"
+#define MODEL_RELEASE_LIVE "live"
+#define MODEL_RELEASE_FAILED "failed"
+#define MODEL_RELEASE_SUPERSEDED "superseded"
+
+typedef struct ModelRelease {
+        int64_t id;
+        int64_t component_id;
+        int64_t environment_id;
+        char *environment_name;
+        char *image_digest;
+        char *spec;
+        char *status;
+        char *reason; /* NULL when none */
+        int64_t created_at;
+        int64_t finished_at; /* 0 while not finished */
+} ModelRelease;
+
+void model_release_done(ModelRelease *r);
+void model_releases_free(ModelRelease *r, size_t n);
+
+/* A new release in status "pending"; ret_id may be NULL. */
+int model_release_create(sqlite3 *db, int64_t component_id, int64_t environment_id, const char *image_digest,
+                         const char *spec_json, int64_t *ret_id);
+int model_release_get(sqlite3 *db, int64_t id, ModelRelease *ret);
+/* Sets status and reason (NULL clears it); finished_at is set for live, failed and superseded. */
+int model_release_set_status(sqlite3 *db, int64_t id, const char *status, const char *reason);
+/* Newest first; environment_id 0 = every environment. */
+int model_release_list(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease **ret,
+                       size_t *ret_n);
+/* Every release in a status (e.g. pending, for the engine's reconcile), oldest first. */
+int model_release_list_by_status(sqlite3 *db, const char *status, ModelRelease **ret, size_t *ret_n);
+/* The newest live release of (component, environment); -ENOENT when none. */
+int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease *ret);
+
+/* The gc roots releases add are listed by release_image_digests() (image-db.h). */
