@@ -48,3 +48,7 @@ int net_ruleset_remove(const char *table, char **ret_error);
 int net_ruleset_exists(const char *table);
 
 bool net_nft_table_name_valid(const char *name);
+
+/* The elements of a table's "bridges" (names) and "subnets" (CIDRs, "a.b.c.d/N") sets as strings, each a
+ * NULL-terminated array (net_name_list_free).  -ENOENT when the table does not exist. */
+int net_ruleset_read_sets(const char *table, char ***ret_bridges, char ***ret_subnets);
