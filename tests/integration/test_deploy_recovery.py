@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import drop_own_claims, remove_own_network
+
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
                          make_site, netns_connect, pid_alive, stop_all, wait_for)
 
@@ -32,12 +34,9 @@ def _pids_with(needle):
 
 
 def simulate_reboot(d):
-        """Everything a reboot loses: processes, mounts, netns, bridges, the nft table (only this daemon's)."""
+        """Everything a reboot loses, of this daemon only: processes, mounts, netns, bridges, its nft table and
+        its /run/slipway claims (another state dir on this host keeps all of its own)."""
         sd = str(d.state_dir)
-        db = sqlite3.connect(f"file:{sd}/slipway.db?mode=ro", uri=True)
-        netns = [r[0] for r in db.execute("SELECT netns FROM instances") if r[0]]
-        bridges = [r[0] for r in db.execute("SELECT bridge FROM environments") if r[0]]
-        db.close()
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         victims = set(_pids_with(sd.encode()))
@@ -51,11 +50,8 @@ def simulate_reboot(d):
                   if l.split()[1].startswith(sd + "/")]
         for m in sorted(mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", m], capture_output=True)
-        for n in netns:
-                subprocess.run(["ip", "netns", "delete", n], capture_output=True)
-        for b in bridges:
-                subprocess.run(["ip", "link", "delete", b], capture_output=True)
-        subprocess.run(["nft", "delete", "table", "inet", "slipway"], capture_output=True)
+        remove_own_network(d.state_dir, kill=False)
+        drop_own_claims(d.state_dir)
 
 
 def test_reboot_brings_live_release_back(build_dir, images, tmp_path):
