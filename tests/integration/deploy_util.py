@@ -13,7 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import Daemon
+import signal
+
+from conftest import Daemon, drop_own_claims, remove_own_network
 
 DEPLOY_TIMEOUT = 180
 
@@ -211,3 +213,37 @@ def api_request(d, method, path, body=None, timeout=10):
                         return json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
                 raise AssertionError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}")
+
+
+def pids_with(needle):
+        """Pids whose command line contains needle (bytes)."""
+        out = []
+        for p in os.listdir("/proc"):
+                if p.isdigit():
+                        try:
+                                if needle in Path(f"/proc/{p}/cmdline").read_bytes():
+                                        out.append(int(p))
+                        except OSError:
+                                pass
+        return out
+
+
+def simulate_reboot(d):
+        """Everything a reboot loses, of this daemon only: processes, mounts, netns, bridges, its nft table and
+        its /run/slipway claims (another state dir on this host keeps all of its own)."""
+        sd = str(d.state_dir)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        victims = set(pids_with(sd.encode()))
+        for p in victims:
+                try:
+                        os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                        pass
+        assert wait_for(lambda: not any(pid_alive(p) for p in victims), 10)
+        mounts = [l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
+                  if l.split()[1].startswith(sd + "/")]
+        for m in sorted(mounts, key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+        remove_own_network(d.state_dir, kill=False)
+        drop_own_claims(d.state_dir)

@@ -251,3 +251,22 @@ def test_deploy_bad_input(env):
                 assert p.returncode == 2 and p.stderr.startswith("Error: "), (args, p.stderr)
         # Nothing was recorded for the refused requests.
         assert d.cli("releases", "bad/web")["releases"] == []
+
+
+def test_quickstart_demo_page_shows_the_instance_address(env, tmp_path):
+        """The quickstart's own demo (packaging/demo) in a deployed instance: its where-page names the
+        instance's address (busybox httpd sets no SERVER_ADDR, so it printed "address:  ?")."""
+        d = env
+        from pathlib import Path
+        demo = Path(__file__).resolve().parents[2] / "packaging" / "demo"
+        p = d.cli("image", "build", str(demo), "-t", "demo-web:1", "--build-arg", "BASE=busybox:1", json=False,
+                  check=False)
+        assert p.returncode == 0, f"building packaging/demo failed:\n{p.stdout}\n{p.stderr}"
+        d.cli("project", "create", "qsdemo")
+        d.cli("component", "create", "qsdemo/web", "--image", "demo-web:1", "--health", "http:/")
+        _, rel, _ = deploy(d, "qsdemo/web", "development", "demo-web:1")
+        address = rel["instances"][0]["address"]
+        status, body = http_get(ingress_url(d, "qsdemo", "web", "development") + "cgi-bin/where")
+        assert status == 200, (status, body)
+        lines = dict(l.split(":", 1) for l in body.splitlines() if ":" in l)
+        assert lines["address"].split() == [address], body

@@ -13,45 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import drop_own_claims, remove_own_network
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, netns_connect, pid_alive, stop_all, wait_for)
+                         make_site, netns_connect, pid_alive, pids_with as _pids_with, simulate_reboot,
+                         stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
-
-
-def _pids_with(needle):
-        out = []
-        for p in os.listdir("/proc"):
-                if p.isdigit():
-                        try:
-                                if needle in Path(f"/proc/{p}/cmdline").read_bytes():
-                                        out.append(int(p))
-                        except OSError:
-                                pass
-        return out
-
-
-def simulate_reboot(d):
-        """Everything a reboot loses, of this daemon only: processes, mounts, netns, bridges, its nft table and
-        its /run/slipway claims (another state dir on this host keeps all of its own)."""
-        sd = str(d.state_dir)
-        d.proc.send_signal(signal.SIGKILL)
-        d.proc.wait()
-        victims = set(_pids_with(sd.encode()))
-        for p in victims:
-                try:
-                        os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                        pass
-        assert wait_for(lambda: not any(pid_alive(p) for p in victims), 10)
-        mounts = [l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
-                  if l.split()[1].startswith(sd + "/")]
-        for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-        remove_own_network(d.state_dir, kill=False)
-        drop_own_claims(d.state_dir)
 
 
 def test_reboot_brings_live_release_back(build_dir, images, tmp_path):
