@@ -17,6 +17,7 @@
 #include "nft-ruleset.h"
 #include "sqlite-util.h"
 #include "string-util.h"
+#include "host-claims.h"
 #include "subnet-claims.h"
 #include "subnet-pool.h"
 
@@ -204,7 +205,13 @@ static int apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, c
                 char cidr[NET_CIDR_STRING_MAX];
 
                 /* Never touch what another state dir owns: a subnet it claims, a bridge not named ours. */
-                r = bridge_is_ours(hs, e[i].bridge) ? net_subnet_claimed_by(hs->state_dir, &e[i].subnet) : 0;
+                char claim[NET_SUBNET_CLAIM_NAME_MAX];
+
+                /* Taken here too (idempotent), so a claim lost with /run heals on the next apply. */
+                r = bridge_is_ours(hs, e[i].bridge)
+                            ? host_claim_take_in(NET_SUBNET_CLAIMS_DIR, net_subnet_claim_name(&e[i].subnet, claim),
+                                                 hs->state_dir)
+                            : 0;
                 if (r <= 0) {
                         r = r < 0 ? r : -EADDRINUSE;
                         if (first_error == 0)
