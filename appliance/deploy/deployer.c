@@ -28,6 +28,7 @@
 #include "proxy-client.h"
 #include "proxy-sync.h"
 #include "sqlite-util.h"
+#include "string-util.h"
 #include "supervisor.h"
 
 typedef struct Worker {
@@ -44,6 +45,7 @@ struct Deployer {
         char *state_dir, *db_path, *layers_dir, *shim_dir, *instances_dir;
         ImageCatalog *catalog;
         OciStore *store;
+        const HostShare *host;
         void (*wake)(void *userdata);
         void *wake_userdata;
         sqlite3 *db; /* engine thread only */
@@ -408,7 +410,7 @@ static int deploy_run(Worker *w, sqlite3 *db, char **reason) {
         deploy_log_append(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project, t.environment,
                           t.component);
 
-        r = env_network_apply(db, 0, reason);
+        r = env_network_apply(d->host, db, 0, reason);
         if (r < 0)
                 return r;
         deploy_log_append(db, t.release_id, "network of %s ready (bridge %s)", t.environment, t.bridge);
@@ -584,6 +586,7 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
         if (!d)
                 return -ENOMEM;
         d->state_dir = strdup(cfg->state_dir);
+        d->host = cfg->host;
         d->db_path = strdup(cfg->db_path);
         d->layers_dir = path_join(cfg->state_dir, "layers");
         d->shim_dir = path_join(cfg->state_dir, "instances/.shim");
@@ -692,7 +695,7 @@ int deployer_restore_networks(Deployer *d) {
         _cleanup_free_ char *err = NULL;
         int r;
 
-        r = env_network_apply(d->db, 0, &err);
+        r = env_network_apply(d->host, d->db, 0, &err);
         if (r < 0)
                 log_debug("Cannot restore the environment networks: %s", strempty(err));
         return r;
@@ -740,7 +743,7 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
         r = sqlite_open(d->db_path, &db);
         if (r < 0)
                 return r;
-        r = env_network_apply(db, 0, ret_error);
+        r = env_network_apply(d->host, db, 0, ret_error);
         if (r < 0)
                 return r;
         return apply_live_routes(d, db, environment_id, ret_error);
@@ -796,7 +799,7 @@ int deployer_recover(Deployer *d) {
         }
         sqlite3_finalize(TAKE_PTR(st));
 
-        r = env_network_apply(d->db, 0, &err);
+        r = env_network_apply(d->host, d->db, 0, &err);
         if (r < 0)
                 log_warning("Cannot restore the environment networks: %s", strempty(err));
 
@@ -916,12 +919,15 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         /* The isolation rules without the project's bridges, then the bridges themselves. */
         {
                 _cleanup_free_ char *err = NULL;
-                if (env_network_apply(db, project_id, &err) < 0)
+                if (env_network_apply(d->host, db, project_id, &err) < 0)
                         log_warning("Cannot update the isolation rules without project %s: %s", project,
                                     strempty(err));
         }
+        /* Only bridges named ours: a database copied from another state dir must not delete its bridges. */
         for (size_t k = 0; k < n_env; k++) {
-                (void)net_bridge_delete(bridges[k]);
+                if (startswith(bridges[k], d->host->bridge_prefix) ||
+                    startswith(bridges[k], NET_BRIDGE_PREFIX_LEGACY))
+                        (void)net_bridge_delete(bridges[k]);
                 free(bridges[k]);
         }
         free(bridges);

@@ -82,8 +82,8 @@ static void test_target(void) {
         CHECK(dbp && spec);
         CHECK(state_open(dbp, &db) == 0);
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        model_set_host_subnets(&host, 1);
-        CHECK(model_project_create(db, "shop", envs, 2, 9100, &p) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9100, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "production", &e) == 0);
 
         /* Two endpoints, the second public; readiness http:/healthz. */

@@ -14,6 +14,7 @@
 #include "deployer.h"
 #include "engine.h"
 #include "fs-util.h"
+#include "host-share.h"
 #include "http-server.h"
 #include "image-catalog.h"
 #include "layer-unpack.h"
@@ -157,6 +158,8 @@ static int run(void) {
         _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
         ApiContext ctx = {};
+        HostShare host;
+        char state_id[STATE_ID_LEN + 1];
         bool initialised;
         pid_t holder = 0;
         unsigned port;
@@ -188,6 +191,19 @@ static int run(void) {
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
         (void) state_dir_clean_tmp(dir);
+
+        /* What this state dir owns host-wide is named by its id (nft table, bridges) and claimed under
+         * /run/slipway, so several state dirs on one host never touch each other's. */
+        r = state_dir_id(dir, state_id);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot read or create %s/state-id: %m.", arg_state_dir);
+        {
+                _cleanup_free_ char *err = NULL;
+
+                r = host_share_init(&host, dir, state_id, &err);
+                if (r < 0)
+                        return log_error_errno(r, "Error: %s", err ?: "cannot claim this state dir's id.");
+        }
 
         r = state_dir_read_token(dir, &token);
         if (r < 0)
@@ -239,6 +255,7 @@ static int run(void) {
                                  .db_path = db_path,
                                  .catalog = catalog,
                                  .store = store,
+                                 .host = &host,
                                  .wake = engine_wake,
                                  .wake_userdata = engine,
                          },
@@ -257,6 +274,7 @@ static int run(void) {
                 .wake_userdata = engine,
                 .db_path = db_path,
                 .ingress_base_port = arg_ingress_base_port,
+                .host = &host,
                 .teardown_project = deployer_teardown_project,
                 .teardown_userdata = deployer,
                 .refresh_environment = deployer_refresh_environment,
@@ -311,6 +329,19 @@ static int run(void) {
                 http_server_stop(server);
                 return log_oom();
         }
+        /* Claims follow the database (after a reboot /run is empty): before any network is applied. */
+        {
+                size_t conflicts = 0;
+
+                r = host_share_claims_sync(&host, db, &conflicts);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot claim this state dir's subnets and ingress ports: %m");
+                else if (conflicts > 0)
+                        log_warning("%zu subnet(s) or ingress port(s) of %s are claimed by another state dir on "
+                                    "this host; their environments stay down until it releases them.",
+                                    conflicts, arg_state_dir);
+        }
+        log_info("State id %s: nft table inet %s, bridges %s*.", host.id, host.table, host.bridge_prefix);
         /* Bridges first: after a reboot the proxy's saved routes listen on service addresses that live
          * on the environment bridges, and a proxy that cannot listen exits at once. */
         r = deployer_restore_networks(deployer);

@@ -9,6 +9,7 @@
 #include "digest.h"
 #include "duration.h"
 #include "fs-util.h"
+#include "host-claims.h"
 #include "json-util.h"
 #include "macro.h"
 #include "path-util.h"
@@ -178,6 +179,48 @@ static void test_path_util(void) {
         CHECK(!p);
 }
 
+/* Claims in a temp dir: two owners, one wins; a vanished owner's claim is stale and taken over; each
+ * owner lists and drops only its own. */
+static void test_host_claims(void) {
+        char root[] = "/tmp/test-claims-XXXXXX", a[PATH_MAX], b[PATH_MAX], dir[PATH_MAX];
+        char **l = NULL;
+        int dfd;
+
+        CHECK(mkdtemp(root));
+        snprintf(a, sizeof a, "%s/owner-a", root);
+        snprintf(b, sizeof b, "%s/owner-b", root);
+        snprintf(dir, sizeof dir, "%s/claims/subnets", root);
+        CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
+        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") && host_claim_name_valid("10.0.1.0-24"));
+
+        dfd = host_claims_lock(dir);
+        CHECK(dfd >= 0);
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);   /* idempotent */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0);   /* a lives: b does not get it */
+        CHECK(host_claim_take(dfd, "10.0.2.0-24", b) == 1);
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0);   /* not b's: stays */
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_MINE, &l) == 0);
+        CHECK(l[0] && streq(l[0], "10.0.1.0-24") && !l[1]);
+        l = host_claims_list_free(l);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0);
+        CHECK(l[0] && streq(l[0], "10.0.2.0-24") && !l[1]);
+        l = host_claims_list_free(l);
+        CHECK(rmdir(b) == 0);                                  /* b is gone: its claim is stale */
+        CHECK(host_claim_check(dfd, "10.0.2.0-24", a) == -ESTALE);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0 && !l[0]);
+        l = host_claims_list_free(l);
+        CHECK(host_claim_take(dfd, "10.0.2.0-24", a) == 1);
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
+        safe_close(dfd);
+        CHECK(host_claim_drop_in(dir, "10.0.2.0-24", a) == 1);
+        CHECK(host_claim_take_in(dir, "../escape", a) == -EINVAL);
+        CHECK(rm_rf(root) == 0);
+}
+
 int main(void) {
         test_digest();
         test_atomic_write();
@@ -188,6 +231,7 @@ int main(void) {
         test_utf8();
         test_size();
         test_path_util();
+        test_host_claims();
         printf("test-basic: ok\n");
         return 0;
 }

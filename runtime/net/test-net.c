@@ -195,7 +195,9 @@ static void test_nft_format(void) {
         CHECK(strstr(script, "iifname \"sw-bbbb\" oifname \"sw-bbbb\" accept"));
         CHECK(strstr(script, "\t\tiifname \"sw-bbbb\" ip saddr 10.213.1.0/24 accept\n")); /* egress */
         CHECK(!strstr(script, "\t\tiifname \"sw-aaaa\" ip saddr"));                       /* none */
-        CHECK(strstr(script, "ip saddr 10.213.1.0/24 oifname != \"sw-bbbb\" masquerade"));
+        CHECK(strstr(script, "ip saddr 10.213.1.0/24 oifname != \"swb*\" oifname != \"sw-*\" masquerade"));
+        /* Another state dir's bridges are left to that state dir's table. */
+        CHECK(strstr(script, "iifname != \"lo\" iifname != \"swb*\" iifname != \"sw-*\" ip daddr @subnets drop"));
         CHECK(!strstr(script, "10.213.0.0/24 oifname"));
 
         b[1].name = "sw-aaaa"; /* duplicate */

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "builder.h"
+#include "host-share.h"
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
@@ -24,6 +25,7 @@ typedef struct ApiContext {
         /* Issue 5: handlers open their own connection to this file per request (WAL, busy timeout). */
         const char *db_path;
         unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
+        const HostShare *host;      /* this state dir's id and host-wide claims (allocation goes through it) */
         /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
          * by the deployer.  Called on a handler thread and may block until done.  NULL: `project delete
          * --force` of a project with running instances is refused with 501. */
