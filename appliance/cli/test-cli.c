@@ -12,13 +12,7 @@
 #include "fs-util.h"
 #include "http-client.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static void test_url(void) {
         HttpUrl u = {};

@@ -12,13 +12,7 @@
 #include "process.h"
 #include "string-util.h"
 
-#define CHECK(x)                                                                          \
-        do {                                                                              \
-                if (!(x)) {                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        exit(1);                                                          \
-                }                                                                         \
-        } while (0)
+#include "tests.h"
 
 static void test_digest(void) {
         char d[DIGEST_STRING_MAX];
