@@ -1,6 +1,7 @@
 /* slipway's connection to slipwayd and its error/output conventions. */
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 
 #include "fs-util.h"
 #include "json-util.h"
+#include "macro.h"
 #include "string-util.h"
 
 void cli_context_done(CliContext *c) {
@@ -25,27 +27,30 @@ static void print_sentence(const char *prefix, const char *s) {
         fprintf(stderr, "%s%s%s\n", prefix, s, n > 0 && strchr(".!?", s[n - 1]) ? "" : ".");
 }
 
-int cli_error(const char *hint, const char *fmt, ...) {
+static void print_error(const char *fmt, va_list ap) {
         char msg[1024];
+
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_sentence("Error: ", msg);
+}
+
+int cli_error(const char *hint, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_error(fmt, ap);
         va_end(ap);
-        print_sentence("Error: ", msg);
         if (!isempty(hint))
                 print_sentence("Hint: ", hint);
         return 1;
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...) {
-        char msg[1024];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_error(fmt, ap);
         va_end(ap);
-        print_sentence("Error: ", msg);
         fprintf(stderr, "Hint: see 'slipway %s%s--help'.\n", strempty(command), isempty(command) ? "" : " ");
         return EXIT_USAGE;
 }
@@ -73,6 +78,53 @@ bool cli_common_option(CliContext *c, int opt, const char *arg) {
 int cli_bad_option(const char *command, int argc, char *argv[]) {
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         return cli_usage_error(command, "Unknown option or missing value: '%s'", bad);
+}
+
+int cli_parse_options(CliContext *c, const char *full, const char *help, const CliOption *options,
+                      size_t n_options, void *args, int argc, char *argv[]) {
+        static const struct option common[] = { CLI_COMMON_OPTIONS };
+        struct option longopts[ELEMENTSOF(common) + CLI_OPTIONS_MAX + 1] = {};
+        int opt, r;
+
+        assert(n_options <= CLI_OPTIONS_MAX);
+        for (size_t k = 0; k < ELEMENTSOF(common); k++)
+                longopts[k] = common[k];
+        for (size_t k = 0; k < n_options; k++)
+                longopts[ELEMENTSOF(common) + k] = (struct option){
+                        options[k].name,
+                        options[k].flag ? no_argument : required_argument,
+                        NULL,
+                        ARG_FIRST_COMMAND_OPTION + (int) k,
+                };
+
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+                if (opt == 'h') {
+                        fputs(help, stdout);
+                        return 0;
+                }
+                if (cli_common_option(c, opt, optarg))
+                        continue;
+                if (opt < ARG_FIRST_COMMAND_OPTION || opt >= ARG_FIRST_COMMAND_OPTION + (int) n_options) {
+                        cli_bad_option(full, argc, argv);
+                        return -EINVAL;
+                }
+                const CliOption *o = &options[opt - ARG_FIRST_COMMAND_OPTION];
+                char optname[64];
+                snprintf(optname, sizeof optname, "--%s", o->name);
+                if (!strstr(help, optname))
+                        return cli_usage_errno(full, "'slipway %s' has no option %s", full, optname);
+                if (o->store) {
+                        r = o->store(full, optarg, args);
+                        if (r < 0)
+                                return r;
+                } else if (o->flag)
+                        *(bool *) ((char *) args + o->offset) = true;
+                else
+                        *(const char **) ((char *) args + o->offset) = optarg;
+        }
+        return 1;
 }
 
 static int read_first_line(const char *dir, const char *name, char **ret) {
