@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "macro.h"
@@ -300,62 +301,58 @@ void cli_print_json(json_t *j) {
                 printf("%s\n", s);
 }
 
+#define TABLE_COLUMNS_MAX 16U
+
 struct Table {
-        size_t n_columns, n_cells;
+        size_t n_columns, n_cells, n_allocated;
         char **cells; /* row-major, headers first */
 };
 
-Table *table_new(size_t n_columns, ...) {
-        Table *t = calloc(1, sizeof *t);
-        va_list ap;
+/* Appends one row of n_columns strings (NULL prints as ""). */
+static int table_add_cells(Table *t, va_list ap) {
+        if (GREEDY_REALLOC(t->cells, t->n_allocated, t->n_cells + t->n_columns) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_columns; i++) {
+                char *s = strdup(strempty(va_arg(ap, const char *)));
+                if (!s)
+                        return -ENOMEM;
+                t->cells[t->n_cells++] = s;
+        }
+        return 0;
+}
 
+Table *table_new(size_t n_columns, ...) {
+        Table *t;
+        va_list ap;
+        int r;
+
+        assert(n_columns > 0 && n_columns <= TABLE_COLUMNS_MAX);
+        t = calloc(1, sizeof *t);
         if (!t)
                 return NULL;
         t->n_columns = n_columns;
         va_start(ap, n_columns);
-        for (size_t i = 0; i < n_columns; i++) {
-                const char *h = va_arg(ap, const char *);
-                char **nc = realloc(t->cells, (t->n_cells + 1) * sizeof *nc);
-                if (!nc || !(nc[t->n_cells] = strdup(h))) {
-                        if (nc)
-                                t->cells = nc;
-                        va_end(ap);
-                        return table_free(t);
-                }
-                t->cells = nc;
-                t->n_cells++;
-        }
+        r = table_add_cells(t, ap);
         va_end(ap);
-        return t;
+        return r < 0 ? table_free(t) : t;
 }
 
 int table_add_row(Table *t, ...) {
         va_list ap;
-        char **nc = realloc(t->cells, (t->n_cells + t->n_columns) * sizeof *nc);
+        int r;
 
-        if (!nc)
-                return -ENOMEM;
-        t->cells = nc;
         va_start(ap, t);
-        for (size_t i = 0; i < t->n_columns; i++) {
-                const char *s = va_arg(ap, const char *);
-                t->cells[t->n_cells + i] = strdup(strempty(s));
-        }
+        r = table_add_cells(t, ap);
         va_end(ap);
-        t->n_cells += t->n_columns;
-        for (size_t i = t->n_cells - t->n_columns; i < t->n_cells; i++)
-                if (!t->cells[i])
-                        return -ENOMEM;
-        return 0;
+        return r;
 }
 
 void table_print(Table *t) {
-        size_t width[16] = {};
+        size_t width[TABLE_COLUMNS_MAX] = {};
 
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
-                if (col < ELEMENTSOF(width))
-                        width[col] = MAX(width[col], strlen(t->cells[i]));
+                width[col] = MAX(width[col], strlen(t->cells[i]));
         }
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
