@@ -15,6 +15,8 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
+/* For counted arrays of n strings (entries may be NULL), not NULL-terminated. */
+void strv_free_n(char **l, size_t n);
 
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);

@@ -34,6 +34,14 @@ static void test_strv_build(void) {
         CHECK_STREQ(c[2], "");
 
         CHECK(!strv_free(NULL));
+        strv_free_n(NULL, 3);
+        {
+                char **counted = calloc(3, sizeof(char *));
+                CHECK(counted);
+                counted[0] = strdup("a"); /* counted[1] stays NULL */
+                counted[2] = strdup("c");
+                strv_free_n(counted, 3); /* frees all three; ASan reports a leak otherwise */
+        }
         e = strv_new("x", "y", NULL);
         CHECK(strv_length(e) == 2);
         free(j);

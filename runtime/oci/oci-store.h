@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "oci-error.h"
+#include "strv.h"
 
 #define OCI_MEDIA_TYPE_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -148,4 +149,3 @@ int oci_ref_normalize(const char *ref, char **ret);
  * anything else is copied unchanged. */
 int oci_ref_familiarize(const char *ref, char **ret);
 
-void strv_free_n(char **v, size_t n);
