@@ -91,7 +91,7 @@ int cli_parse_options(CliContext *c, const char *full, const char *help, const C
         for (size_t k = 0; k < ELEMENTSOF(common); k++)
                 longopts[k] = common[k];
         for (size_t k = 0; k < n_options; k++)
-                longopts[ELEMENTSOF(common) + k] = (struct option){
+                longopts[ELEMENTSOF(common) + k] = (struct option) {
                         options[k].name,
                         options[k].flag ? no_argument : required_argument,
                         NULL,

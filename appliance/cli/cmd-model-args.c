@@ -81,7 +81,7 @@ int model_split_component(const char *full, const char *arg, char **ret_project,
         if (!slash || slash == arg || !slash[1] || strchr(slash + 1, '/'))
                 return cli_usage_errno(full, "Give the component as PROJECT/NAME (e.g. shop/web), not '%s'",
                                        arg);
-        p = strndup(arg, (size_t)(slash - arg));
+        p = strndup(arg, (size_t) (slash - arg));
         n = strdup(slash + 1);
         if (!p || !n)
                 return cli_oom_errno();
@@ -154,7 +154,7 @@ char *model_api_path(const char *project, const char *component, const char *suf
 }
 
 const char *model_format_time(json_t *t, char buf[static 32]) {
-        time_t v = (time_t)json_integer_value(t);
+        time_t v = (time_t) json_integer_value(t);
         struct tm tm;
 
         if (!json_is_integer(t) || v <= 0 || !gmtime_r(&v, &tm) ||
@@ -188,6 +188,6 @@ int model_parse_duration_ms(const char *s, uint32_t *ret) {
         v *= scale;
         if (v < 1.0 || v > 3600.0 * 1000.0)
                 return -EINVAL;
-        *ret = (uint32_t)(v + 0.5);
+        *ret = (uint32_t) (v + 0.5);
         return 0;
 }

@@ -26,7 +26,7 @@ typedef struct ModelArgs {
         const char *cpus;
         const char *lines;
         const char *domain;
-        const char *egress;       /* "on" | "off" */
+        const char *egress; /* "on" | "off" */
         const char *ingress_port;
         bool no_domain;
         bool force;

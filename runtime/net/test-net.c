@@ -29,10 +29,10 @@
 static bool live_cleanup_needed = false;
 static void live_cleanup(void);
 
-#define TEST_ON_FAILURE()                     \
-        do {                                  \
-                if (live_cleanup_needed)      \
-                        live_cleanup();       \
+#define TEST_ON_FAILURE()                \
+        do {                             \
+                if (live_cleanup_needed) \
+                        live_cleanup();  \
         } while (0)
 #include "tests.h"
 

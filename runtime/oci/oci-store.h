@@ -148,4 +148,3 @@ int oci_ref_normalize(const char *ref, char **ret);
 /* Docker's short form: "docker.io/library/busybox:1" → "busybox:1", "docker.io/u/app" → "u/app";
  * anything else is copied unchanged. */
 int oci_ref_familiarize(const char *ref, char **ret);
-
