@@ -10,23 +10,7 @@
 #include "macro.h"
 #include "strbuf.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
-
-#define CHECK_STR(a, b)                                                                                       \
-        do {                                                                                                  \
-                const char *_a = (a), *_b = (b);                                                              \
-                if (!streq_ptr(_a, _b)) {                                                                     \
-                        fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, _a ? _a : "(null)",      \
-                                _b ? _b : "(null)");                                                          \
-                        exit(1);                                                                              \
-                }                                                                                             \
-        } while (0)
+#include "tests.h"
 
 static Dockerfile *parse_ok(const char *text) {
         DockerfileError err = {};
@@ -85,32 +69,32 @@ static void test_comments_and_continuations(void) {
                       "c\n"
                       "RUN echo '#not a comment'\n");
         CHECK(df->n_stages == 1);
-        CHECK_STR(df->stages[0].base, "busybox");
+        CHECK_STREQ(df->stages[0].base, "busybox");
         CHECK(df->stages[0].n_instructions == 3);
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_RUN && !in->json_form);
-        CHECK_STR(in->shell, "echo a     && echo b");
+        CHECK_STREQ(in->shell, "echo a     && echo b");
         CHECK(in->line == 4 && in->end_line == 7 && in->column == 1);
         /* An empty continuation line is accepted (with a warning, as Docker warns). */
         CHECK(df->n_warnings == 1 && df->warnings[0].line == 4);
         in = instr(df, 0, 1);
-        CHECK_STR(in->shell, "echo c");
+        CHECK_STREQ(in->shell, "echo c");
         CHECK(in->line == 8);
-        CHECK_STR(instr(df, 0, 2)->shell, "echo '#not a comment'");
+        CHECK_STREQ(instr(df, 0, 2)->shell, "echo '#not a comment'");
         dockerfile_free(df);
 
         /* The logical line is trimmed as a whole, wherever its blanks came from. */
         df = parse_ok("FROM busybox\nRUN echo hi   \t\nRUN \\\n   echo\n\\\n   CMD x  \n");
         CHECK(df->stages[0].n_instructions == 3);
-        CHECK_STR(instr(df, 0, 0)->shell, "echo hi");
-        CHECK_STR(instr(df, 0, 1)->shell, "echo");
+        CHECK_STREQ(instr(df, 0, 0)->shell, "echo hi");
+        CHECK_STREQ(instr(df, 0, 1)->shell, "echo");
         CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 6 && instr(df, 0, 2)->column == 4);
-        CHECK_STR(instr(df, 0, 2)->shell, "x");
+        CHECK_STREQ(instr(df, 0, 2)->shell, "x");
         dockerfile_free(df);
 
         /* CRLF line endings and a BOM. */
         df = parse_ok("\xEF\xBB\xBF" "FROM busybox\r\nRUN a \\\r\n b\r\n");
-        CHECK_STR(instr(df, 0, 0)->shell, "a  b");
+        CHECK_STREQ(instr(df, 0, 0)->shell, "a  b");
         dockerfile_free(df);
 
         /* A continuation ending the file is an error pointing at the continued line. */
@@ -130,11 +114,11 @@ static void test_directives(void) {
                       "    /b\n"
                       "ENV P=a`$b\n");
         CHECK(df->escape == '`');
-        CHECK_STR(df->syntax, "docker/dockerfile:1");
+        CHECK_STREQ(df->syntax, "docker/dockerfile:1");
         /* With the backtick escape, a trailing backslash is an ordinary character. */
         CHECK(instr(df, 0, 0)->n_argv == 2);
-        CHECK_STR(instr(df, 0, 0)->argv[1], "c:\\");
-        CHECK_STR(instr(df, 0, 1)->shell, "dir c:\\     /b");
+        CHECK_STREQ(instr(df, 0, 0)->argv[1], "c:\\");
+        CHECK_STREQ(instr(df, 0, 1)->shell, "dir c:\\     /b");
         {
                 _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
                 DockerfileInstruction c = {};
@@ -142,7 +126,7 @@ static void test_directives(void) {
                 CHECK(dockerfile_scope_new(df, NULL, NULL, &s, NULL) == 0);
                 CHECK(dockerfile_scope_enter_stage(s, &df->stages[0], NULL) == 0);
                 CHECK(dockerfile_scope_apply(s, instr(df, 0, 2), &c, NULL) == 0);
-                CHECK_STR(c.pairs[0].value, "a$b");
+                CHECK_STREQ(c.pairs[0].value, "a$b");
                 dockerfile_instruction_done(&c);
         }
         dockerfile_free(df);
@@ -150,7 +134,7 @@ static void test_directives(void) {
         /* Directives only count before anything else: after a blank line it is a comment. */
         df = parse_ok("\n# escape=`\nFROM busybox\nRUN a \\\nb\n");
         CHECK(df->escape == '\\');
-        CHECK_STR(instr(df, 0, 0)->shell, "a b");
+        CHECK_STREQ(instr(df, 0, 0)->shell, "a b");
         dockerfile_free(df);
         df = parse_ok("# just a comment\n# escape=`\nFROM busybox\n");
         CHECK(df->escape == '\\');
@@ -182,30 +166,30 @@ static void test_exec_and_shell_forms(void) {
                       "RUN --network=default true\n");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_RUN && in->json_form && in->n_argv == 2);
-        CHECK_STR(in->argv[1], "hello world");
+        CHECK_STREQ(in->argv[1], "hello world");
         in = instr(df, 0, 1);
         CHECK(!in->json_form);
-        CHECK_STR(in->shell, "echo \"$HOME\""); /* RUN is never expanded by the builder */
+        CHECK_STREQ(in->shell, "echo \"$HOME\""); /* RUN is never expanded by the builder */
         in = instr(df, 0, 2);
         CHECK(in->kind == DOCKERFILE_CMD && in->json_form && in->n_argv == 3);
-        CHECK_STR(in->argv[2], "echo $X");
-        CHECK_STR(instr(df, 0, 3)->shell, "echo hi");
+        CHECK_STREQ(in->argv[2], "echo $X");
+        CHECK_STREQ(instr(df, 0, 3)->shell, "echo hi");
         CHECK(instr(df, 0, 4)->kind == DOCKERFILE_ENTRYPOINT && instr(df, 0, 4)->json_form);
-        CHECK_STR(instr(df, 0, 5)->shell, "exec top -b");
+        CHECK_STREQ(instr(df, 0, 5)->shell, "exec top -b");
         /* Not valid JSON: shell form, as Docker does, plus a warning at its line. */
         in = instr(df, 0, 6);
         CHECK(!in->json_form);
-        CHECK_STR(in->shell, "[ \"unterminated\"");
+        CHECK_STREQ(in->shell, "[ \"unterminated\"");
         CHECK(df->n_warnings == 1 && df->warnings[0].line == 8 && df->warnings[0].column == 5);
         in = instr(df, 0, 7);
         CHECK(in->json_form && in->n_argv == 0);
         in = instr(df, 0, 8);
         CHECK(in->kind == DOCKERFILE_SHELL && in->n_argv == 4);
-        CHECK_STR(in->argv[2], "pipefail");
+        CHECK_STREQ(in->argv[2], "pipefail");
         in = instr(df, 0, 9);
         CHECK(in->json_form && in->n_flags == 1);
-        CHECK_STR(in->flags[0].name, "network");
-        CHECK_STR(in->flags[0].value, "none");
+        CHECK_STREQ(in->flags[0].name, "network");
+        CHECK_STREQ(in->flags[0].value, "none");
         dockerfile_free(df);
 
         PARSE_FAILS("FROM busybox\nCMD [\"a\", 1]\n", "Dockerfile:2:5: ", "arrays must be comprised of strings only");
@@ -239,33 +223,33 @@ static void test_env_label_arg_forms(void) {
                       "MAINTAINER Jane <jane@example.com>\n");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_ENV && in->n_pairs == 1);
-        CHECK_STR(in->pairs[0].key, "A");
-        CHECK_STR(in->pairs[0].value, "1 2  3");
+        CHECK_STREQ(in->pairs[0].key, "A");
+        CHECK_STREQ(in->pairs[0].value, "1 2  3");
         in = instr(df, 0, 1);
         CHECK(in->n_pairs == 4);
-        CHECK_STR(in->pairs[1].key, "C");
-        CHECK_STR(in->pairs[1].value, "\"two words\""); /* raw; quotes go at expansion */
-        CHECK_STR(in->pairs[2].value, "three\\ words");
+        CHECK_STREQ(in->pairs[1].key, "C");
+        CHECK_STREQ(in->pairs[1].value, "\"two words\""); /* raw; quotes go at expansion */
+        CHECK_STREQ(in->pairs[2].value, "three\\ words");
         in = instr(df, 0, 2);
         CHECK(in->n_pairs == 1);
-        CHECK_STR(in->pairs[0].value, "");
+        CHECK_STREQ(in->pairs[0].value, "");
         in = instr(df, 0, 3);
         CHECK(in->kind == DOCKERFILE_LABEL && in->n_pairs == 3);
-        CHECK_STR(in->pairs[0].key, "\"com.example.vendor\"");
-        CHECK_STR(in->pairs[2].value, "\"multi line\"");
+        CHECK_STREQ(in->pairs[0].key, "\"com.example.vendor\"");
+        CHECK_STREQ(in->pairs[2].value, "\"multi line\"");
         in = instr(df, 0, 4);
         CHECK(in->n_pairs == 1);
-        CHECK_STR(in->pairs[0].key, "legacy");
-        CHECK_STR(in->pairs[0].value, "value here");
+        CHECK_STREQ(in->pairs[0].key, "legacy");
+        CHECK_STREQ(in->pairs[0].value, "value here");
         in = instr(df, 0, 5);
         CHECK(in->kind == DOCKERFILE_ARG && in->n_pairs == 1 && !in->pairs[0].value);
         in = instr(df, 0, 6);
         CHECK(in->n_pairs == 2);
-        CHECK_STR(in->pairs[0].value, "1");
+        CHECK_STREQ(in->pairs[0].value, "1");
         CHECK(!in->pairs[1].value);
         in = instr(df, 0, 7);
         CHECK(in->kind == DOCKERFILE_MAINTAINER);
-        CHECK_STR(in->shell, "Jane <jane@example.com>");
+        CHECK_STREQ(in->shell, "Jane <jane@example.com>");
         dockerfile_free(df);
 
         PARSE_FAILS("FROM busybox\nENV A=1 B\n", "Dockerfile:2:9: ", "can't find '=' in 'B'");
@@ -300,17 +284,17 @@ static void test_copy_add_volume_expose(void) {
                       "USER app:staff\n"
                       "STOPSIGNAL SIGINT\n");
         CHECK(df->n_stages == 2);
-        CHECK_STR(df->stages[0].name, "build");
+        CHECK_STREQ(df->stages[0].name, "build");
         in = instr(df, 1, 0);
         CHECK(in->kind == DOCKERFILE_COPY && in->n_flags == 3 && in->n_argv == 3);
         CHECK(dockerfile_instruction_get_flag(in, "from", &v) == 0);
-        CHECK_STR(v, "build");
+        CHECK_STREQ(v, "build");
         CHECK(dockerfile_instruction_get_flag(in, "chmod", &v) == 0);
-        CHECK_STR(v, "0755");
-        CHECK_STR(in->argv[2], "/dst/");
+        CHECK_STREQ(v, "0755");
+        CHECK_STREQ(in->argv[2], "/dst/");
         in = instr(df, 1, 1);
         CHECK(in->json_form && in->n_argv == 2);
-        CHECK_STR(in->argv[0], "with space.txt");
+        CHECK_STREQ(in->argv[0], "with space.txt");
         in = instr(df, 1, 2);
         CHECK(dockerfile_instruction_get_flag(in, "link", &v) == 0 && !v);
         in = instr(df, 1, 3);
@@ -321,10 +305,10 @@ static void test_copy_add_volume_expose(void) {
         CHECK(in->json_form && in->n_argv == 1);
         in = instr(df, 1, 6);
         CHECK(in->kind == DOCKERFILE_EXPOSE && in->n_argv == 4);
-        CHECK_STR(in->argv[3], "8000-8010/tcp");
-        CHECK_STR(instr(df, 1, 7)->shell, "/app");
-        CHECK_STR(instr(df, 1, 8)->shell, "app:staff");
-        CHECK_STR(instr(df, 1, 9)->shell, "SIGINT");
+        CHECK_STREQ(in->argv[3], "8000-8010/tcp");
+        CHECK_STREQ(instr(df, 1, 7)->shell, "/app");
+        CHECK_STREQ(instr(df, 1, 8)->shell, "app:staff");
+        CHECK_STREQ(instr(df, 1, 9)->shell, "SIGINT");
         dockerfile_free(df);
 
         PARSE_FAILS("FROM busybox\nADD https://example.com/x.tar.gz /x\n", "Dockerfile:2:5: ",
@@ -363,14 +347,14 @@ static void test_healthcheck_onbuild(void) {
         CHECK(in->healthcheck.start_period_ns == 90000000000ULL);
         CHECK(in->healthcheck.retries == 3);
         CHECK(!in->json_form);
-        CHECK_STR(in->shell, "curl -f http://localhost/ || exit 1");
+        CHECK_STREQ(in->shell, "curl -f http://localhost/ || exit 1");
         in = instr(df, 0, 1);
         CHECK(in->json_form && in->n_argv == 2 && in->healthcheck.retries == -1);
         CHECK(instr(df, 0, 2)->healthcheck.none);
         in = instr(df, 0, 3);
         CHECK(in->kind == DOCKERFILE_ONBUILD && in->onbuild && in->onbuild->kind == DOCKERFILE_RUN);
-        CHECK_STR(in->trigger, "RUN make /app");
-        CHECK_STR(in->onbuild->shell, "make /app");
+        CHECK_STREQ(in->trigger, "RUN make /app");
+        CHECK_STREQ(in->onbuild->shell, "make /app");
         in = instr(df, 0, 4);
         CHECK(in->onbuild->kind == DOCKERFILE_COPY && in->onbuild->n_flags == 1);
         dockerfile_free(df);
@@ -424,9 +408,9 @@ static void test_structure_errors(void) {
 
         df = parse_ok("FROM --platform=$BUILDPLATFORM golang:1.21 As Builder\nfrom scratch\n");
         CHECK(df->n_stages == 2);
-        CHECK_STR(df->stages[0].name, "builder");
-        CHECK_STR(df->stages[0].platform, "$BUILDPLATFORM");
-        CHECK_STR(df->stages[0].base, "golang:1.21");
+        CHECK_STREQ(df->stages[0].name, "builder");
+        CHECK_STREQ(df->stages[0].platform, "$BUILDPLATFORM");
+        CHECK_STREQ(df->stages[0].base, "golang:1.21");
         CHECK(df->stages[1].index == 1 && !df->stages[1].name);
         dockerfile_free(df);
 }
@@ -460,16 +444,16 @@ static void test_stages(void) {
         CHECK(dockerfile_plan(df, NULL, args, NULL, &plan, &err) == 0);
         CHECK(plan->n_stages == 4);
         CHECK(plan->stages[0].index == 0 && plan->stages[0].base_stage == -1);
-        CHECK_STR(plan->stages[0].base_image, "alpine");
+        CHECK_STREQ(plan->stages[0].base_image, "alpine");
         CHECK(plan->stages[1].index == 2 && plan->stages[1].base_stage == 0 && !plan->stages[1].base_image);
         CHECK(plan->stages[2].index == 3);
         CHECK(plan->stages[3].index == 4);
-        CHECK_STR(plan->stages[3].base_image, "scratch");
+        CHECK_STREQ(plan->stages[3].base_image, "scratch");
         plan = dockerfile_build_plan_free(plan);
 
         CHECK(dockerfile_plan(df, "build", NULL, NULL, &plan, &err) == 0);
         CHECK(plan->n_stages == 2 && plan->stages[0].index == 0 && plan->stages[1].index == 2);
-        CHECK_STR(plan->stages[0].base_image, "busybox");
+        CHECK_STREQ(plan->stages[0].base_image, "busybox");
         plan = dockerfile_build_plan_free(plan);
 
         CHECK(dockerfile_plan(df, "missing", NULL, NULL, &plan, &err) == -ENOENT);
@@ -487,8 +471,8 @@ static void test_stages(void) {
 
                 CHECK(dockerfile_unused_build_args(df, given, &unused) == 0);
                 CHECK(strv_length(unused) == 2);
-                CHECK_STR(unused[0], "NOPE");
-                CHECK_STR(unused[1], "ALSO");
+                CHECK_STREQ(unused[0], "NOPE");
+                CHECK_STREQ(unused[1], "ALSO");
         }
         dockerfile_free(df);
 
@@ -514,8 +498,8 @@ static void test_serialize(void) {
         d2 = parse_ok("FROM x\ncopy --from=b \\\n  --chown=a src dst\n");
         CHECK(dockerfile_instruction_serialize(instr(d1, 0, 0), &a) == 0);
         CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &b) == 0);
-        CHECK_STR(a, b);
-        CHECK_STR(a, "{\"args\":[\"src\",\"dst\"],\"flags\":{\"chown\":\"a\",\"from\":\"b\"},\"kind\":\"COPY\"}");
+        CHECK_STREQ(a, b);
+        CHECK_STREQ(a, "{\"args\":[\"src\",\"dst\"],\"flags\":{\"chown\":\"a\",\"from\":\"b\"},\"kind\":\"COPY\"}");
         dockerfile_free(d2);
         d2 = parse_ok("FROM x\nCOPY [\"src\", \"dst\"]\n");
         CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &c) == 0);

@@ -9,24 +9,7 @@
 #include "dockerfile-stages.h"
 #include "macro.h"
 #include "strbuf.h"
-
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
-
-#define CHECK_STR(a, b)                                                                                       \
-        do {                                                                                                  \
-                const char *_a = (a), *_b = (b);                                                              \
-                if (!streq_ptr(_a, _b)) {                                                                     \
-                        fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, _a ? _a : "(null)",      \
-                                _b ? _b : "(null)");                                                          \
-                        exit(1);                                                                              \
-                }                                                                                             \
-        } while (0)
+#include "tests.h"
 
 static Dockerfile *parse_ok(const char *text) {
         DockerfileError err = {};
@@ -160,14 +143,14 @@ static void test_expansion(void) {
 
                 CHECK(dockerfile_expand_words("$PORTS 8080", '\\', e2, NULL, &w, NULL) == 0);
                 CHECK(strv_length(w) == 3);
-                CHECK_STR(w[0], "80");
-                CHECK_STR(w[1], "443/udp");
-                CHECK_STR(w[2], "8080");
+                CHECK_STREQ(w[0], "80");
+                CHECK_STREQ(w[1], "443/udp");
+                CHECK_STREQ(w[2], "8080");
                 strv_free(w);
                 CHECK(dockerfile_expand_words("\"$PORTS\" ''", '\\', e2, NULL, &w, NULL) == 0);
                 CHECK(strv_length(w) == 2);
-                CHECK_STR(w[0], "80 443/udp");
-                CHECK_STR(w[1], "");
+                CHECK_STREQ(w[0], "80 443/udp");
+                CHECK_STREQ(w[1], "");
                 strv_free(w);
         }
 
@@ -262,10 +245,10 @@ static void test_scope(void) {
                       "USER \"${U:-nobody}\"\n");
 
         CHECK(dockerfile_scope_new(df, build_args, auto_args, &s, NULL) == 0);
-        CHECK_STR(env_get(dockerfile_scope_global_args(s), "VERSION"), "2.0");
+        CHECK_STREQ(env_get(dockerfile_scope_global_args(s), "VERSION"), "2.0");
         CHECK(dockerfile_scope_expand_from(s, &df->stages[0], &base, &platform, NULL) == 0);
-        CHECK_STR(base, "busybox:2.0");
-        CHECK_STR(platform, "linux/amd64");
+        CHECK_STREQ(base, "busybox:2.0");
+        CHECK_STREQ(platform, "linux/amd64");
 
         out = run_stage(df, s, 0, base_env);
         CHECK(strstr(out, "[\"BEFORE\",\"\"]"));
@@ -284,16 +267,16 @@ static void test_scope(void) {
         CHECK(strstr(out, "{\"args\":[\"80\",\"443\",\"53/udp\"],\"kind\":\"EXPOSE\"}"));
         CHECK(strstr(out, "{\"kind\":\"USER\",\"shell\":\"nobody\"}"));
 
-        CHECK_STR(env_get(dockerfile_scope_env(s), "abc"), "bye");
+        CHECK_STREQ(env_get(dockerfile_scope_env(s), "abc"), "bye");
         CHECK(!env_get(dockerfile_scope_env(s), "VERSION")); /* ARGs do not persist in the image */
         CHECK(dockerfile_scope_run_env(s, &runenv) == 0);
-        CHECK_STR(env_get(runenv, "VERSION"), "2.0");       /* but RUN sees them */
-        CHECK_STR(env_get(runenv, "abc"), "bye");
+        CHECK_STREQ(env_get(runenv, "VERSION"), "2.0");       /* but RUN sees them */
+        CHECK_STREQ(env_get(runenv, "abc"), "bye");
         CHECK(dockerfile_scope_args(s, &args) == 0);
         CHECK(strv_length(args) == 5);
-        CHECK_STR(args[0], "LOCAL=xamd64");                   /* sorted */
-        CHECK_STR(args[1], "PORTS=80 443");
-        CHECK_STR(args[2], "TARGETARCH=amd64");
+        CHECK_STREQ(args[0], "LOCAL=xamd64");                   /* sorted */
+        CHECK_STREQ(args[1], "PORTS=80 443");
+        CHECK_STREQ(args[2], "TARGETARCH=amd64");
         dockerfile_free(df);
 }
 
@@ -310,7 +293,7 @@ static void test_arg_sequence(void) {
                       "LABEL f=$F c=\"${C-unset}\"\n");
         CHECK(dockerfile_scope_new(df, NULL, (char *[]) { "TARGETOS=linux", NULL }, &s, NULL) == 0);
         CHECK(dockerfile_scope_expand_from(s, &df->stages[0], &base, NULL, NULL) == 0);
-        CHECK_STR(base, "img:12-linux");
+        CHECK_STREQ(base, "img:12-linux");
         out = run_stage(df, s, 0, NULL);
         CHECK(strstr(out, "[[\"f\",\"xy\"],[\"c\",\"unset\"]]"));
         dockerfile_free(df);
@@ -335,12 +318,12 @@ static void test_scope_errors(void) {
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 0), &c, &err) == 0);
         dockerfile_instruction_done(&c);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 1), &c, &err) == -EBADMSG);
-        CHECK_STR(dockerfile_error_format(&err, buf, sizeof buf),
+        CHECK_STREQ(dockerfile_error_format(&err, buf, sizeof buf),
                   "Dockerfile:3:1: " DOCKERFILE_ADD_URL_MESSAGE);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 2), &c, &err) == -EBADMSG);
         CHECK(strstr(err.message, "invalid port") && err.line == 4);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 3), &c, &err) == -EBADMSG);
-        CHECK_STR(dockerfile_error_format(&err, buf, sizeof buf),
+        CHECK_STREQ(dockerfile_error_format(&err, buf, sizeof buf),
                   "Dockerfile:5:1: WORKDIR: NEED: set NEED with --build-arg");
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 4), &c, &err) == -EBADMSG);
         CHECK(strstr(err.message, "invalid --chmod"));

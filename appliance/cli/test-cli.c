@@ -14,13 +14,7 @@
 #include "http-client.h"
 #include "path-util.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static void test_url(void) {
         HttpUrl u = {};

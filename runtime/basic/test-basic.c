@@ -18,13 +18,7 @@
 #include "string-util.h"
 #include "utf8.h"
 
-#define CHECK(x)                                                                          \
-        do {                                                                              \
-                if (!(x)) {                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        exit(1);                                                          \
-                }                                                                         \
-        } while (0)
+#include "tests.h"
 
 static void test_digest(void) {
         char d[DIGEST_STRING_MAX];

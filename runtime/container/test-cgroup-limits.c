@@ -30,24 +30,8 @@ static void cleanup(void) {
                 (void) cgroup_limits_remove(name);
 }
 
-#define CHECK(x)                                                                              \
-        do {                                                                                  \
-                if (!(x)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        cleanup();                                                            \
-                        exit(1);                                                              \
-                }                                                                             \
-        } while (0)
-#define CHECK_OK(expr)                                                                       \
-        do {                                                                                 \
-                int _r = (expr);                                                             \
-                if (_r < 0) {                                                                \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
-                                strerror(-_r));                                              \
-                        cleanup();                                                           \
-                        exit(1);                                                             \
-                }                                                                            \
-        } while (0)
+#define TEST_ON_FAILURE() cleanup()
+#include "tests.h"
 
 static char *read_attr(const char *controller, const char *attr) {
         _cleanup_free_ char *dir = NULL, *path = NULL;

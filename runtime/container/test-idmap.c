@@ -18,13 +18,7 @@
 #include "macro.h"
 #include "process.h"
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        exit(1);                                                               \
-                }                                                                              \
-        } while (0)
+#include "tests.h"
 
 #define WORKERS 6U
 #define CLAIMS_PER_WORKER 25U

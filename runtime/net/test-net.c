@@ -29,26 +29,12 @@
 static bool live_cleanup_needed = false;
 static void live_cleanup(void);
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        if (live_cleanup_needed)                                                  \
-                                live_cleanup();                                                   \
-                        exit(1);                                                                  \
-                }                                                                                 \
+#define TEST_ON_FAILURE()                \
+        do {                             \
+                if (live_cleanup_needed) \
+                        live_cleanup();  \
         } while (0)
-#define CHECK_OK(expr)                                                                            \
-        do {                                                                                      \
-                int _r = (expr);                                                                  \
-                if (_r < 0) {                                                                     \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,      \
-                                strerror(-_r));                                                   \
-                        if (live_cleanup_needed)                                                  \
-                                live_cleanup();                                                   \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static struct in_addr A(const char *s) {
         struct in_addr a;

@@ -29,13 +29,7 @@
 #include "unpack-sandbox.h"
 #include "whiteout.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 typedef enum Compression { PLAIN, GZIP, ZSTD } Compression;
 

@@ -16,13 +16,7 @@
 #include "macro.h"
 #include "path-util.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 typedef struct Entry {
         const char *name;
