@@ -23,6 +23,10 @@
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
+const char *env_network_nft_table(void) {
+        return NET_NFT_TABLE_DEFAULT;
+}
+
 typedef struct EnvNet {
         int64_t id;
         char *bridge;
@@ -161,7 +165,7 @@ static int apply(sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
                 };
         }
         {
-                NetRuleset rs = {.bridges = b, .n_bridges = n};
+                NetRuleset rs = {.table = env_network_nft_table(), .bridges = b, .n_bridges = n};
                 _cleanup_free_ char *err = NULL;
 
                 r = net_ruleset_apply(&rs, &err);
