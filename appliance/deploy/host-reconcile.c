@@ -132,12 +132,6 @@ static const ModelEnvironment *env_of(const Snapshot *s, int64_t id) {
         return NULL;
 }
 
-static bool env_has_live(const Snapshot *s, int64_t env_id) {
-        for (size_t i = 0; i < s->n_live; i++)
-                if (s->live[i].environment_id == env_id)
-                        return true;
-        return false;
-}
 
 static bool deploy_in_flight(const Snapshot *s, const ModelRelease *rel) {
         for (size_t i = 0; i < s->n_deploying; i++)
@@ -154,6 +148,15 @@ static const ModelInstance *ready_instance_of(const Snapshot *s, int64_t release
                     streq_ptr(s->instances[i - 1].state, MODEL_INSTANCE_READY))
                         return &s->instances[i - 1];
         return NULL;
+}
+
+/* An environment needs its network while a live release in it has a ready instance.  A teardown marks
+ * the instances stopped first, so from then on a pass leaves that environment's bridge alone. */
+static bool env_serving(const Snapshot *s, int64_t env_id) {
+        for (size_t i = 0; i < s->n_live; i++)
+                if (s->live[i].environment_id == env_id && ready_instance_of(s, s->live[i].id))
+                        return true;
+        return false;
 }
 
 static const ModelRelease *live_release(const Snapshot *s, int64_t release_id) {
@@ -215,7 +218,7 @@ static int networks_inspect(sqlite3 *db, const Snapshot *s, char ***ret_found, s
                 const char *why;
                 char *m;
 
-                if (!env_has_live(s, e->id) || isempty(e->bridge) || !e->subnet ||
+                if (!env_serving(s, e->id) || isempty(e->bridge) || !e->subnet ||
                     net_subnet_parse(e->subnet, &subnet) < 0)
                         continue;
                 names[n_names++] = e->bridge;
