@@ -25,6 +25,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "overlay.h"
+#include "host-reconcile.h"
 #include "proxy-client.h"
 #include "proxy-sync.h"
 #include "sqlite-util.h"
@@ -839,6 +840,8 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         r = sqlite_open(d->db_path, &db);
         if (r < 0)
                 return r;
+        /* No host check runs meanwhile: one that read the database before would re-create what goes. */
+        host_reconcile_exclude_begin();
         /* Marked stopped first (under the supervisor lock) so nothing restarts them. */
         supervisor_lock(d->supervisor);
         r = sqlite_prepare(db,
@@ -932,6 +935,7 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         }
         free(bridges);
         free(envs);
+        host_reconcile_exclude_end();
         log_info("Stopped %zu instance(s) of project %s.", n, project);
         return 0;
 }

@@ -27,6 +27,10 @@
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
+const char *env_network_nft_table(const HostShare *hs) {
+        return hs->table;
+}
+
 typedef struct EnvNet {
         int64_t id;
         char *bridge;

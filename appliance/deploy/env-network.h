@@ -14,3 +14,6 @@
  * exclude_project_id (0: none) are left out, as a project being deleted. ret_error (may be NULL) gets a
  * sentence for a person on failure. */
 int env_network_apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, char **ret_error);
+
+/* The nft table env_network_apply() writes (this state dir's), for checks and status. */
+const char *env_network_nft_table(const HostShare *hs);

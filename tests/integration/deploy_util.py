@@ -50,11 +50,13 @@ class _Build:
                 self.slipwayd = wrapper
 
 
-def deploy_daemon(build_dir, state_dir, ingress_base):
+def deploy_daemon(build_dir, state_dir, ingress_base, extra_args=()):
+        """A Daemon whose slipwayd gets --ingress-base-port (and extra_args, e.g. --reconcile-interval 1)."""
         wrapper = Path(str(state_dir) + ".slipwayd.sh")
         wrapper.parent.mkdir(parents=True, exist_ok=True)
+        extra = "".join(f" {a}" for a in extra_args)
         wrapper.write_text(f'#!/bin/sh\nexec "{build_dir.slipwayd}" "$@" '
-                           f'--ingress-base-port {ingress_base}\n')
+                           f'--ingress-base-port {ingress_base}{extra}\n')
         wrapper.chmod(0o755)
         return Daemon(_Build(build_dir, wrapper), state_dir)
 

@@ -34,6 +34,11 @@ typedef struct ApiContext {
         /* Re-applies isolation rules and routes after an environment's settings changed (same userdata as
          * teardown_project); ret_error: why it failed.  NULL: changes take effect at the next deploy. */
         int (*refresh_environment)(void *userdata, int64_t environment_id, char **ret_error);
+        /* The engine's last host check: 0 ok, 1 degraded with *ret_reason (caller frees); ret_checked_usec
+         * gets when it ran (0: not yet).  NULL: not checked, reported as ok. */
+        int (*health)(void *userdata, char **ret_reason, uint64_t *ret_checked_usec);
+        void *health_userdata;
+        const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
