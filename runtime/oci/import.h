@@ -29,8 +29,8 @@ void imported_image_init(OciImportedImage *img, const char *digest, const char *
 int import_result_add(OciImportResult *res, const OciImportedImage *img, const char *ref);
 
 /* Imports every image an index.json document names (linux/amd64 from nested indexes). */
-int import_from_index(ImportSource *src, const char *data, size_t size, const char *what, OciImportResult *res,
-                      OciError *err);
+int import_from_index(ImportSource *src, const char *data, size_t size, const char *what,
+                      OciImportResult *res, OciError *err);
 
 /* Tar input, streamed in one pass: oci-archive or docker-archive (format AUTO detects). */
 int import_archive_fd(OciStore *s, int fd, const char *name, OciImportFormat format, OciImportResult *res,
@@ -41,3 +41,6 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
 /* Maps a libarchive failure to an OciError. */
 struct archive;
 int import_archive_error(struct archive *a, const char *name, const char *entry, OciError *err);
+/* A libarchive reader on fd that accepts any compression filter and either tar or (raw) one
+ * undecoded stream. */
+int import_archive_open_fd(int fd, const char *name, bool raw, struct archive **ret, OciError *err);
