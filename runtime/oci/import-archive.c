@@ -69,6 +69,21 @@ int import_archive_error(struct archive *a, const char *name, const char *entry,
                              s ? s : "unknown error");
 }
 
+int import_store_json(OciStore *s, json_t *j, const char *what, char **ret_text,
+                      char ret_digest[static DIGEST_STRING_MAX], OciError *err) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        text = json_dumps(j, JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        r = oci_store_put_blob_data(s, text, strlen(text), ret_digest);
+        if (r < 0)
+                return oci_error_set(err, r, NULL, "Failed to store the %s: %s.", what, strerror(-r));
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
 int import_archive_open_fd(int fd, const char *name, bool raw, struct archive **ret, OciError *err) {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
 
@@ -469,12 +484,9 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                 total += lf->size;
         }
 
-        mtext = json_dumps(manifest, JSON_COMPACT);
-        if (!mtext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, mtext, strlen(mtext), mdigest);
+        r = import_store_json(s, manifest, "manifest", &mtext, mdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
+                return r;
         total += strlen(mtext);
         imported_image_init(&img, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, strlen(mtext));
 

@@ -87,17 +87,7 @@ static void risky_symlinks_done(RiskySymlinks *r) {
 }
 
 static bool target_leaves_tree(const char *target) {
-        if (target[0] == '/')
-                return true;
-        for (const char *p = target; *p;) {
-                size_t l = strcspn(p, "/");
-                if (l == 2 && p[0] == '.' && p[1] == '.')
-                        return true;
-                p += l;
-                while (*p == '/')
-                        p++;
-        }
-        return false;
+        return target[0] == '/' || path_has_dotdot(target);
 }
 
 /* A rootfs tar is refused at import, not only at unpack, when an entry would escape the root:
@@ -242,12 +232,9 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         if (has_shell &&
             json_object_set_new(json_object_get(config, "config"), "Cmd", json_pack("[s]", "/bin/sh")) < 0)
                 return -ENOMEM;
-        ctext = json_dumps(config, JSON_COMPACT);
-        if (!ctext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, ctext, strlen(ctext), cdigest);
+        r = import_store_json(s, config, "config", &ctext, cdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the config: %s.", strerror(-r));
+                return r;
 
         manifest =
                 json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
@@ -256,12 +243,9 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
                           OCI_MEDIA_TYPE_LAYER, "digest", diff_id, "size", (json_int_t) layer_size);
         if (!manifest)
                 return -ENOMEM;
-        mtext = json_dumps(manifest, JSON_COMPACT);
-        if (!mtext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, mtext, strlen(mtext), mdigest);
+        r = import_store_json(s, manifest, "manifest", &mtext, mdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
+                return r;
 
         imported_image_init(&img, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
                             strlen(mtext) + strlen(ctext) + layer_size, strlen(mtext));

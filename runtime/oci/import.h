@@ -2,6 +2,8 @@
  * streamed into the store from an archive), and the common index → manifest → blobs validation. */
 #pragma once
 
+#include <jansson.h>
+
 #include "manifest.h"
 #include "oci-store.h"
 
@@ -43,4 +45,8 @@ struct archive;
 int import_archive_error(struct archive *a, const char *name, const char *entry, OciError *err);
 /* A libarchive reader on fd that accepts any compression filter and either tar or (raw) one
  * undecoded stream. */
+/* Stores a JSON document (a manifest or config we built) as a compact blob; "what" names it in the
+ * error.  Returns its text, whose length is the blob's size. */
+int import_store_json(OciStore *s, json_t *j, const char *what, char **ret_text,
+                      char ret_digest[static DIGEST_STRING_MAX], OciError *err);
 int import_archive_open_fd(int fd, const char *name, bool raw, struct archive **ret, OciError *err);
