@@ -39,12 +39,9 @@ int sha256_fd(int fd, char out[static DIGEST_STRING_MAX], uint64_t *ret_size) {
 
         sha256_init(&h);
         for (;;) {
-                ssize_t n = read(fd, buf, sizeof buf);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(fd, buf, sizeof buf);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
                 sha256_update(&h, buf, (size_t) n);

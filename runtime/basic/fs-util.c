@@ -2,6 +2,7 @@
  * same directory, fsync(file), renameat(), fsync(directory) — durable across a crash at any point. */
 #include "fs-util.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,11 +15,12 @@
 
 #include "macro.h"
 
-int loop_write(int fd, const void *buf, size_t size) {
+/* write(2) or, with offset >= 0, pwrite(2) until all is written, retrying on EINTR. */
+static int write_all(int fd, const void *buf, size_t size, off_t offset) {
         const char *p = buf;
 
         while (size > 0) {
-                ssize_t n = write(fd, p, size);
+                ssize_t n = offset < 0 ? write(fd, p, size) : pwrite(fd, p, size, offset);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -26,8 +28,27 @@ int loop_write(int fd, const void *buf, size_t size) {
                 }
                 p += n;
                 size -= (size_t) n;
+                if (offset >= 0)
+                        offset += n;
         }
         return 0;
+}
+
+int loop_write(int fd, const void *buf, size_t size) {
+        return write_all(fd, buf, size, -1);
+}
+
+int loop_pwrite(int fd, const void *buf, size_t size, off_t offset) {
+        assert(offset >= 0);
+        return write_all(fd, buf, size, offset);
+}
+
+ssize_t read_retry(int fd, void *buf, size_t size) {
+        for (;;) {
+                ssize_t n = read(fd, buf, size);
+                if (n >= 0 || errno != EINTR)
+                        return n < 0 ? -errno : n;
+        }
 }
 
 ssize_t loop_read(int fd, void *buf, size_t size) {
@@ -35,12 +56,9 @@ ssize_t loop_read(int fd, void *buf, size_t size) {
         size_t done = 0;
 
         while (done < size) {
-                ssize_t n = read(fd, p + done, size - done);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(fd, p + done, size - done);
+                if (n < 0)
+                        return n;
                 if (n == 0)
                         break;
                 done += (size_t) n;
@@ -175,12 +193,9 @@ int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret_
                         buf = nbuf;
                         cap = ncap;
                 }
-                n = read(fd, buf + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                n = read_retry(fd, buf + len, cap - len);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
                 len += (size_t) n;
@@ -221,59 +236,77 @@ int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-static int rm_rf_children(int fd) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int r = 0;
+int fdopendir_consume(int fd, DIR **ret) {
+        DIR *d = fdopendir(fd);
 
-        d = fdopendir(fd);
         if (!d) {
                 safe_close(fd);
                 return -errno;
         }
-        for (struct dirent *de; (de = readdir(d));) {
-                struct stat st;
+        *ret = d;
+        return 0;
+}
 
+int opendir_at(int dir_fd, const char *path, DIR **ret) {
+        int fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return fdopendir_consume(fd, ret);
+}
+
+int opendir_dup(int fd, DIR **ret) {
+        DIR *d;
+        int dfd, r;
+
+        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        r = fdopendir_consume(dfd, &d);
+        if (r < 0)
+                return r;
+        rewinddir(d); /* the dup shares the caller's directory offset */
+        *ret = d;
+        return 0;
+}
+
+static int rm_rf_children(int fd, RmRfFlags flags) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r;
+
+        r = fdopendir_consume(fd, &d);
+        if (r < 0)
+                return r;
+        for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        if (errno != ENOENT)
-                                r = -errno;
-                        continue;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                        int cfd = openat(dirfd(d), de->d_name,
-                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (cfd < 0) {
-                                r = -errno;
-                                continue;
-                        }
-                        /* Make read-only trees (unpacked layers) removable. */
-                        (void) fchmod(cfd, 0700);
-                        int q = rm_rf_children(cfd);
-                        if (q < 0)
-                                r = q;
-                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                                r = -errno;
-                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        r = -errno;
+                int q = rm_rf_at(dirfd(d), de->d_name, flags);
+                if (q < 0 && r >= 0)
+                        r = q;
         }
         return r;
 }
 
-int rm_rf(const char *path) {
+int rm_rf_at(int dir_fd, const char *path, RmRfFlags flags) {
         struct stat st;
         int fd, r;
 
-        if (lstat(path, &st) < 0)
+        if (fstatat(dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
-                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                return unlinkat(dir_fd, path, 0) < 0 && errno != ENOENT ? -errno : 0;
+
+        fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        (void) fchmod(fd, 0700);
-        r = rm_rf_children(fd);
-        if (rmdir(path) < 0 && errno != ENOENT && r >= 0)
+        if (flags & RM_RF_CHMOD)
+                (void) fchmod(fd, 0700);
+        r = rm_rf_children(fd, flags);
+        if (unlinkat(dir_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT && r >= 0)
                 r = -errno;
         return r;
+}
+
+int rm_rf(const char *path) {
+        return rm_rf_at(AT_FDCWD, path, RM_RF_CHMOD);
 }

@@ -26,11 +26,29 @@ int read_full_file(const char *path, char **ret_data, size_t *ret_size);
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 
 int mkdir_p(const char *path, mode_t mode);
-/* Remove a tree without following symlinks; ENOENT is not an error. */
+
+typedef enum RmRfFlags {
+        RM_RF_CHMOD = 1 << 0, /* make each directory 0700 first, so read-only trees (layers) are removable */
+} RmRfFlags;
+
+/* Remove a tree without following symlinks; ENOENT is not an error.  The first failure is returned,
+ * after removing all that can be removed. */
+int rm_rf_at(int dir_fd, const char *path, RmRfFlags flags);
 int rm_rf(const char *path);
+
+/* fdopendir() that takes the fd: on failure it is closed. */
+int fdopendir_consume(int fd, DIR **ret);
+/* Opens dir_fd/path as a DIR stream. */
+int opendir_at(int dir_fd, const char *path, DIR **ret);
+/* A DIR stream on a duplicate of fd, rewound, leaving fd itself usable. */
+int opendir_dup(int fd, DIR **ret);
 
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t size);
+/* The same at a file offset, with pwrite(2). */
+int loop_pwrite(int fd, const void *buf, size_t size, off_t offset);
+/* One read(2), restarted on EINTR: bytes read, 0 at EOF, or -errno. */
+ssize_t read_retry(int fd, void *buf, size_t size);
 /* Read up to size bytes; returns bytes read (short only at EOF). */
 ssize_t loop_read(int fd, void *buf, size_t size);
 

@@ -26,8 +26,8 @@ bool host_claim_name_valid(const char *name) {
                 return false;
         for (size_t i = 0; i < l; i++) {
                 char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                      c == '_' || c == '@' || c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '@' || c == '-'))
                         return false;
         }
         return true;
@@ -115,24 +115,18 @@ int host_claims_list(int dfd, const char *owner, HostClaimsWhich which, char ***
         char **l = NULL;
         size_t n = 0;
         struct dirent *de;
-        int fd;
+        int r;
 
         if (!owner_valid(owner) || which < 0 || which >= _HOST_CLAIMS_WHICH_MAX)
                 return -EINVAL;
-        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_at(dfd, ".", &d);
+        if (r < 0)
+                return r;
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
         while ((de = readdir(d))) {
                 char **nl;
-                int r;
 
                 if (!host_claim_name_valid(de->d_name))
                         continue;

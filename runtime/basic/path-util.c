@@ -8,22 +8,21 @@
 
 #include "macro.h"
 
-/* False as soon as one component between slashes is "..". */
-static bool path_has_no_dotdot(const char *p) {
+bool path_has_dotdot(const char *p) {
         while (*p) {
                 size_t l = strcspn(p, "/");
 
                 if (l == 2 && p[0] == '.' && p[1] == '.')
-                        return false;
+                        return true;
                 p += l;
                 while (*p == '/')
                         p++;
         }
-        return true;
+        return false;
 }
 
 bool path_is_safe_relative(const char *name) {
-        return !isempty(name) && name[0] != '/' && path_has_no_dotdot(name);
+        return !isempty(name) && name[0] != '/' && !path_has_dotdot(name);
 }
 
 int path_normalize_relative(const char *name, size_t max_len, char **ret) {

@@ -8,6 +8,8 @@
 /* True when name is not empty, not absolute and has no ".." component ("a..b" is fine). Such a name,
  * joined to a directory, cannot name anything outside it lexically (symlinks are the caller's part). */
 bool path_is_safe_relative(const char *name);
+/* True when one component between slashes is ".." (absolute or not). */
+bool path_has_dotdot(const char *p);
 
 /* Normalises a relative name: drops "." components, duplicate and trailing slashes ("./a//b/" → "a/b";
  * "./" → ""). Returns -EINVAL for an empty name, -ENAMETOOLONG beyond max_len bytes, -EXDEV for an

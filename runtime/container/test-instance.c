@@ -125,6 +125,21 @@ static void make_layer(void) {
         CHECK_OK(write_file_atomic(index, page, strlen(page), 0644));
 }
 
+/* Creates netns k with its veth on the test bridge (what instance-setup does before a start). */
+static void plug_network(size_t k) {
+        NetVethConfig c = {
+                .netns = T.netns[k],
+                .host_ifname = T.veth[k],
+                .bridge = T.bridge,
+                .address = T.ip[k],
+                .prefixlen = T.subnet.prefixlen,
+                .gateway = net_subnet_host_address(&T.subnet),
+        };
+
+        CHECK_OK(netns_create(T.netns[k]));
+        CHECK_OK(net_veth_setup(&c));
+}
+
 static void setup_network(void) {
         _cleanup_free_ NetSubnet *host = NULL;
         NetSubnet pool;
@@ -151,18 +166,8 @@ static void setup_network(void) {
                 CHECK_OK(net_subnet_address(&T.subnet, 100 + (uint32_t) k, &T.ip[k]));
                 CHECK(inet_ntop(AF_INET, &T.ip[k], T.ip_s[k], sizeof(T.ip_s[k])));
         }
-        for (size_t k = 0; k < 2; k++) {
-                NetVethConfig c = {
-                        .netns = T.netns[k],
-                        .host_ifname = T.veth[k],
-                        .bridge = T.bridge,
-                        .address = T.ip[k],
-                        .prefixlen = T.subnet.prefixlen,
-                        .gateway = net_subnet_host_address(&T.subnet),
-                };
-                CHECK_OK(netns_create(T.netns[k]));
-                CHECK_OK(net_veth_setup(&c));
-        }
+        for (size_t k = 0; k < 2; k++)
+                plug_network(k);
 }
 
 /* Prepares slot k: overlay root over the busybox layer and a bundle running args. */
@@ -672,21 +677,6 @@ static void test_stop_ignored(void) {
         release(2);
 }
 
-/* Creates netns k with its veth on the test bridge (what instance-setup does before a start). */
-static void plug_network(size_t k) {
-        NetVethConfig c = {
-                .netns = T.netns[k],
-                .host_ifname = T.veth[k],
-                .bridge = T.bridge,
-                .address = T.ip[k],
-                .prefixlen = T.subnet.prefixlen,
-                .gateway = net_subnet_host_address(&T.subnet),
-        };
-
-        CHECK_OK(netns_create(T.netns[k]));
-        CHECK_OK(net_veth_setup(&c));
-}
-
 /* A user-namespaced instance: root inside is an unprivileged uid range outside; image files appear
  * owned by root without a chown or copy-up; writes land in the upper owned by the range. */
 static void test_userns(void) {
@@ -772,7 +762,7 @@ static void test_cgroup_resources(void) {
         Instance *i = start_full(5, machine, SIGTERM, supported);
         if (!supported) {
                 /* nspawn gives up before the payload runs (it wants the system bus for them). */
-                pfd = (struct pollfd){ .fd = instance_pidfd(i), .events = POLLIN };
+                pfd = (struct pollfd) { .fd = instance_pidfd(i), .events = POLLIN };
                 CHECK(poll(&pfd, 1, START_TIMEOUT_MS) == 1);
                 CHECK_OK(instance_status(i, &st, &status));
                 CHECK(st == INSTANCE_EXITED && status != 0);

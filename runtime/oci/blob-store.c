@@ -236,12 +236,9 @@ int oci_store_put_blob_fd(OciStore *s, int fd, const char *expected_digest,
         if (r < 0)
                 return r;
         for (;;) {
-                ssize_t n = read(fd, buf, OCI_COPY_BUFFER_SIZE);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(fd, buf, OCI_COPY_BUFFER_SIZE);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         break;
                 r = blob_writer_write(&w, buf, (size_t) n);
@@ -283,16 +280,11 @@ int oci_store_remove_blob(OciStore *s, const char *digest) {
 int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t size, void *userdata),
                            void *userdata) {
         _cleanup_(closedirp) DIR *d = NULL;
-        int fd, r;
+        int r;
 
-        fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_at(s->blobs_fd, ".", &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (errno = 0, de = readdir(d));) {
                 char digest[DIGEST_STRING_MAX];
                 struct stat st;
@@ -316,16 +308,11 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
 int oci_store_remove_stale_temp(OciStore *s, uint64_t min_age_sec) {
         _cleanup_(closedirp) DIR *d = NULL;
         time_t now = time(NULL);
-        int fd, n = 0;
+        int n = 0, r;
 
-        fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
+        r = opendir_at(s->blobs_fd, ".", &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 struct stat st;
 

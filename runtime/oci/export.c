@@ -56,11 +56,11 @@ static int export_plan(OciStore *s, const char *digest, ExportPlan *ret, OciErro
                 return oci_error_set(err, r, "Check the image name with `slipway image list`.",
                                      "The manifest %s is not in the store.", digest);
         if (r == -EBADMSG)
-                return oci_error_set(err, r, HINT_CORRUPT,
-                                     "The manifest %s in the store is corrupted.", digest);
+                return oci_error_set(err, r, HINT_CORRUPT, "The manifest %s in the store is corrupted.",
+                                     digest);
         if (r < 0)
-                return oci_error_set(err, r, NULL,
-                                     "Failed to read the manifest %s: %s.", digest, strerror(-r));
+                return oci_error_set(err, r, NULL, "Failed to read the manifest %s: %s.", digest,
+                                     strerror(-r));
         (void) snprintf(what, sizeof what, "manifest %s", digest);
         r = oci_manifest_parse(data, size, NULL, what, &m, err);
         if (r < 0)
@@ -111,12 +111,10 @@ static int copy_blob_verified(OciStore *s, const char *digest, char *buf, sink_f
                 return oci_error_set(err, r, HINT_CORRUPT, "Blob %s is missing from the store.", digest);
         sha256_init(&h);
         for (;;) {
-                ssize_t n = read(fd, buf, OCI_COPY_BUFFER_SIZE);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return oci_error_set(err, -errno, NULL, "Failed to read blob %s: %m.", digest);
-                }
+                ssize_t n = read_retry(fd, buf, OCI_COPY_BUFFER_SIZE);
+                if (n < 0)
+                        return oci_error_set(err, (int) n, NULL, "Failed to read blob %s: %s.", digest,
+                                             strerror((int) -n));
                 if (n == 0)
                         break;
                 sha256_update(&h, buf, (size_t) n);
@@ -170,8 +168,8 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
 
                 fd = open_tmpfile_at(blobs_fd, hex, &tmp);
                 if (fd < 0)
-                        return oci_error_set(err, fd, NULL,
-                                             "Failed to create a blob file: %s.", strerror(-fd));
+                        return oci_error_set(err, fd, NULL, "Failed to create a blob file: %s.",
+                                             strerror(-fd));
                 r = copy_blob_verified(s, p->blobs[i].digest, buf, fd_sink, &fd, err);
                 if (r >= 0 && fchmod(fd, 0644) < 0)
                         r = oci_error_set(err, -errno, NULL, "Failed to set blob mode: %m.");
@@ -181,11 +179,12 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
                 }
                 r = link_tmpfile_atomic_at(fd, blobs_fd, tmp, hex);
                 if (r < 0)
-                        return oci_error_set(err, r, NULL,
-                                             "Failed to write blob %s: %s.", hex, strerror(-r));
+                        return oci_error_set(err, r, NULL, "Failed to write blob %s: %s.", hex,
+                                             strerror(-r));
         }
 
-        r = write_file_atomic_at(dir_fd, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 0644);
+        r = write_file_atomic_at(dir_fd, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT),
+                                 0644);
         if (r >= 0)
                 r = index_text(p, ref, &index);
         if (r >= 0)
@@ -293,7 +292,8 @@ int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, i
                 return -ENOMEM;
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_set_bytes_per_block(a, 64 * 1024) != ARCHIVE_OK ||
-            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK)
+            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+            archive_write_open_fd(a, fd) != ARCHIVE_OK)
                 return oci_error_set(err, -EIO, NULL, "Failed to start the archive: %s.",
                                      strempty(archive_error_string(a)));
 

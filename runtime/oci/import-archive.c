@@ -9,10 +9,10 @@
 
 #include "archive-util.h"
 #include "blob-store.h"
+#include "fs-util.h"
 #include "import.h"
 #include "json-util.h"
 #include "layout.h"
-#include "fs-util.h"
 #include "manifest.h"
 #include "string-util.h"
 
@@ -30,7 +30,7 @@ typedef struct ArchiveFile {
         char *link;                     /* symlink/hardlink target (normalised archive path), or NULL */
         char digest[DIGEST_STRING_MAX]; /* the stored blob, or "" */
         uint64_t size;
-        char *data;                     /* metadata files kept in memory */
+        char *data; /* metadata files kept in memory */
         size_t data_size;
 } ArchiveFile;
 
@@ -67,6 +67,36 @@ int import_archive_error(struct archive *a, const char *name, const char *entry,
                 return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not a tar archive.", name);
         return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not a valid tar archive (%s).", name,
                              s ? s : "unknown error");
+}
+
+int import_store_json(OciStore *s, json_t *j, const char *what, char **ret_text,
+                      char ret_digest[static DIGEST_STRING_MAX], OciError *err) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        text = json_dumps(j, JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        r = oci_store_put_blob_data(s, text, strlen(text), ret_digest);
+        if (r < 0)
+                return oci_error_set(err, r, NULL, "Failed to store the %s: %s.", what, strerror(-r));
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+int import_archive_open_fd(int fd, const char *name, bool raw, struct archive **ret, OciError *err) {
+        _cleanup_(archive_read_freep) struct archive *a = NULL;
+
+        a = archive_read_new();
+        if (!a)
+                return -ENOMEM;
+        if ((raw ? archive_read_support_format_raw(a) : archive_read_support_format_tar(a)) != ARCHIVE_OK ||
+            archive_read_support_filter_all(a) < ARCHIVE_WARN)
+                return -ENOMEM;
+        if (archive_read_open_fd(a, fd, OCI_ARCHIVE_BLOCK_SIZE) != ARCHIVE_OK)
+                return import_archive_error(a, name, NULL, err);
+        *ret = TAKE_PTR(a);
+        return 0;
 }
 
 /* Collapses "." and ".." and duplicate slashes; "" for the archive root.  Never escapes the root
@@ -120,14 +150,16 @@ static ArchiveFile *contents_find(ArchiveContents *c, const char *path) {
 
 static bool is_metadata_file(const char *path) {
         return streq(path, OCI_LAYOUT_FILE) || streq(path, OCI_INDEX_FILE) || streq(path, "manifest.json") ||
-                streq(path, "repositories");
+               streq(path, "repositories");
 }
 
 /* Entries that can be blobs of an oci-archive or docker-archive: anything under blobs/, top-level
  * configs and layer tars, and the <id>/layer.tar of classic docker saves.  Everything else (legacy
  * <id>/json, VERSION, or the files of a rootfs tar given by mistake) is skipped, not stored. */
 static bool is_blob_candidate(const char *path) {
-        static const char *const suffixes[] = { ".json", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd" };
+        static const char *const suffixes[] = {
+                ".json", ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd"
+        };
         const char *slash = strchr(path, '/');
 
         if (startswith(path, "blobs/"))
@@ -157,8 +189,8 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
                 len += (size_t) n;
                 if (len > OCI_MANIFEST_MAX)
                         return oci_error_set(err, -E2BIG, NULL,
-                                             "%s in %s is larger than the limit of %u bytes.",
-                                             path, name, OCI_MANIFEST_MAX);
+                                             "%s in %s is larger than the limit of %u bytes.", path, name,
+                                             OCI_MANIFEST_MAX);
         }
         buf[len] = 0;
         f->data = TAKE_PTR(buf);
@@ -168,8 +200,8 @@ static int read_metadata(struct archive *a, const char *name, const char *path, 
 
 /* Reads the current entry's data, hashing it, into the store (or only hashing it when a blob with
  * the expected digest is stored already: the archive is still checked, nothing is written twice). */
-static int stream_blob(OciStore *s, struct archive *a, const char *name, const char *path, const char *expected,
-                       ArchiveFile *f, OciError *err) {
+static int stream_blob(OciStore *s, struct archive *a, const char *name, const char *path,
+                       const char *expected, ArchiveFile *f, OciError *err) {
         _cleanup_(blob_writer_abort) BlobWriter w = BLOB_WRITER_INIT;
         static const char zeros[64 * 1024];
         bool write = !(expected && oci_store_has_blob(s, expected));
@@ -234,13 +266,9 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
         bool first = true;
         int r;
 
-        a = archive_read_new();
-        if (!a)
-                return -ENOMEM;
-        if (archive_read_support_format_tar(a) != ARCHIVE_OK || archive_read_support_filter_all(a) < ARCHIVE_WARN)
-                return -ENOMEM;
-        if (archive_read_open_fd(a, fd, OCI_ARCHIVE_BLOCK_SIZE) != ARCHIVE_OK)
-                return import_archive_error(a, name, NULL, err);
+        r = import_archive_open_fd(fd, name, false, &a, err);
+        if (r < 0)
+                return r;
 
         for (;;) {
                 struct archive_entry *e;
@@ -296,7 +324,8 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
 
                         if (!target)
                                 continue;
-                        if (asprintf(&joined, "%.*s/%s", slash ? (int) (slash - f->path) : 0, f->path, target) < 0)
+                        if (asprintf(&joined, "%.*s/%s", slash ? (int) (slash - f->path) : 0, f->path,
+                                     target) < 0)
                                 return -ENOMEM;
                         f->link = path_normalize(target[0] == '/' ? target : joined);
                         if (!f->link)
@@ -316,7 +345,8 @@ static int read_contents(OciStore *s, int fd, const char *name, ArchiveContents 
                         (void) snprintf(expected_buf, sizeof expected_buf, "sha256:%s", hex);
                         if (!digest_is_valid(expected_buf))
                                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                                     "%s has a blob with an invalid name: %s.", name, f->path);
+                                                     "%s has a blob with an invalid name: %s.", name,
+                                                     f->path);
                         expected = expected_buf;
                 }
                 r = stream_blob(s, a, name, f->path, expected, f, err);
@@ -333,8 +363,8 @@ static int import_oci_contents(OciStore *s, ArchiveContents *c, const char *name
         ImportSource src;
 
         if (!contents_find(c, OCI_LAYOUT_FILE) || !index || !index->data)
-                return oci_error_set(err, -EBADMSG, HINT_TAR,
-                                     "%s is not an OCI archive: it has no %s.", name,
+                return oci_error_set(err, -EBADMSG, HINT_TAR, "%s is not an OCI archive: it has no %s.",
+                                     name,
                                      contents_find(c, OCI_LAYOUT_FILE) ? "index.json" : "oci-layout file");
         import_source_store(&src, s, name);
         (void) snprintf(what, sizeof what, "index.json in %s", name);
@@ -368,16 +398,16 @@ static int docker_file(ArchiveContents *c, json_t *v, const char *name, const ch
 
         if (!json_is_string(v))
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                     "manifest.json in %s has an invalid %s entry.",
-                                     name, what);
+                                     "manifest.json in %s has an invalid %s entry.", name, what);
         p = path_normalize(json_string_value(v));
         if (!p)
                 return -ENOMEM;
         f = contents_find(c, p);
         if (!f || !digest_is_valid(f->digest))
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                     "manifest.json in %s references %s \"%s\", which is missing from the archive.",
-                                     name, what, json_string_value(v));
+                return oci_error_set(
+                        err, -EBADMSG, HINT_INCOMPLETE,
+                        "manifest.json in %s references %s \"%s\", which is missing from the archive.", name,
+                        what, json_string_value(v));
         *ret = f;
         return 0;
 }
@@ -398,16 +428,15 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
 
         if (!json_is_object(item))
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                     "Entry %zu of manifest.json in %s is not an object.",
-                                     idx + 1, name);
+                                     "Entry %zu of manifest.json in %s is not an object.", idx + 1, name);
         r = docker_file(c, json_object_get(item, "Config"), name, "config", &cf, err);
         if (r < 0)
                 return r;
         r = oci_store_read_blob(s, cf->digest, OCI_CONFIG_MAX, &cdata, &csize);
         if (r < 0)
                 return oci_error_set(err, r == -EFBIG ? -E2BIG : r, NULL,
-                                     "Failed to read the config %s in %s: %s.",
-                                     cf->path, name, strerror(-r));
+                                     "Failed to read the config %s in %s: %s.", cf->path, name,
+                                     strerror(-r));
         (void) snprintf(what, sizeof what, "%s in %s", cf->path, name);
         r = oci_config_parse(cdata, csize, what, &config, err);
         if (r < 0)
@@ -416,12 +445,12 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
         r = json_get_array(item, "Layers", &jlayers);
         if (r < 0)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                     "Entry %zu of manifest.json in %s has no Layers list.",
-                                     idx + 1, name);
+                                     "Entry %zu of manifest.json in %s has no Layers list.", idx + 1, name);
         if (json_array_size(jlayers) != config.n_diff_ids)
-                return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                     "manifest.json in %s lists %zu layers, but the config %s lists %zu diff_ids.",
-                                     name, json_array_size(jlayers), cf->path, config.n_diff_ids);
+                return oci_error_set(
+                        err, -EBADMSG, HINT_INCOMPLETE,
+                        "manifest.json in %s lists %zu layers, but the config %s lists %zu diff_ids.", name,
+                        json_array_size(jlayers), cf->path, config.n_diff_ids);
 
         manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[]}", "schemaVersion", 2, "mediaType",
                              OCI_MEDIA_TYPE_MANIFEST, "config", "mediaType", OCI_MEDIA_TYPE_CONFIG, "digest",
@@ -444,22 +473,20 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                 /* An uncompressed layer's digest is its diff_id: check it against the config now.
                  * Compressed layers are checked against their diff_id when they are unpacked. */
                 if (comp == OCI_LAYER_UNCOMPRESSED && !streq(lf->digest, config.diff_ids[i]))
-                        return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                             "Layer %s in %s does not match rootfs.diff_ids[%zu] of its config.",
-                                             lf->path, name, i);
+                        return oci_error_set(
+                                err, -EBADMSG, HINT_INCOMPLETE,
+                                "Layer %s in %s does not match rootfs.diff_ids[%zu] of its config.",
+                                lf->path, name, i);
                 if (json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
-                                                            oci_layer_media_type_for(comp), "digest", lf->digest,
-                                                            "size", (json_int_t) lf->size)) < 0)
+                                                            oci_layer_media_type_for(comp), "digest",
+                                                            lf->digest, "size", (json_int_t) lf->size)) < 0)
                         return -ENOMEM;
                 total += lf->size;
         }
 
-        mtext = json_dumps(manifest, JSON_COMPACT);
-        if (!mtext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, mtext, strlen(mtext), mdigest);
+        r = import_store_json(s, manifest, "manifest", &mtext, mdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
+                return r;
         total += strlen(mtext);
         imported_image_init(&img, mdigest, cf->digest, OCI_MEDIA_TYPE_MANIFEST, total, strlen(mtext));
 
@@ -468,7 +495,8 @@ static int import_docker_image(OciStore *s, ArchiveContents *c, json_t *item, si
                 json_array_foreach(tags, i, v) {
                         if (!json_is_string(v))
                                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
-                                                     "manifest.json in %s has an invalid RepoTags entry.", name);
+                                                     "manifest.json in %s has an invalid RepoTags entry.",
+                                                     name);
                         _cleanup_free_ char *tag = NULL;
 
                         r = oci_ref_familiarize(json_string_value(v), &tag);
@@ -490,8 +518,7 @@ static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **
 
         if (!mf || !mf->data)
                 return oci_error_set(err, -EBADMSG, HINT_TAR,
-                                     "%s is not a docker archive: it has no manifest.json.",
-                                     name);
+                                     "%s is not a docker archive: it has no manifest.json.", name);
         if (json_parse_buffer(mf->data, mf->data_size, &j, &jerr) < 0)
                 return oci_error_set(err, -EBADMSG, HINT_INCOMPLETE,
                                      "Invalid JSON in manifest.json in %s at line %d, column %d: %s.", name,
@@ -503,9 +530,8 @@ static int docker_manifest_parse(ArchiveContents *c, const char *name, json_t **
         }
         if (json_array_size(j) > DOCKER_IMAGES_MAX) {
                 json_decref(j);
-                return oci_error_set(err, -E2BIG, NULL,
-                                     "manifest.json in %s lists more than %u images.", name,
-                                     DOCKER_IMAGES_MAX);
+                return oci_error_set(err, -E2BIG, NULL, "manifest.json in %s lists more than %u images.",
+                                     name, DOCKER_IMAGES_MAX);
         }
         *ret = j;
         return 0;
@@ -530,8 +556,8 @@ static int import_docker_contents(OciStore *s, ArchiveContents *c, const char *n
 }
 
 /* Adds one result per RepoTag of the manifest.json items whose config is config_digest. */
-static int add_repo_tags(ArchiveContents *c, json_t *items, const OciImportedImage *img, OciImportResult *res,
-                         bool *ret_named) {
+static int add_repo_tags(ArchiveContents *c, json_t *items, const OciImportedImage *img,
+                         OciImportResult *res, bool *ret_named) {
         json_t *item, *tag;
         size_t i, k;
         int r;
@@ -632,7 +658,8 @@ int import_archive_fd(OciStore *s, int fd, const char *name, OciImportFormat for
                         return import_oci_contents(s, &c, name, res, err);
                 return oci_error_set(err, -EBADMSG, HINT_TAR " For a root file system tar, use --rootfs.",
                                      "%s is neither an OCI archive (no index.json) nor a docker archive "
-                                     "(no manifest.json).", name);
+                                     "(no manifest.json).",
+                                     name);
         }
         default:
                 return oci_error_set(err, -EINVAL, NULL, "Invalid import format for a tar archive.");

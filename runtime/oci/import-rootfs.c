@@ -87,17 +87,7 @@ static void risky_symlinks_done(RiskySymlinks *r) {
 }
 
 static bool target_leaves_tree(const char *target) {
-        if (target[0] == '/')
-                return true;
-        for (const char *p = target; *p;) {
-                size_t l = strcspn(p, "/");
-                if (l == 2 && p[0] == '.' && p[1] == '.')
-                        return true;
-                p += l;
-                while (*p == '/')
-                        p++;
-        }
-        return false;
+        return target[0] == '/' || path_has_dotdot(target);
 }
 
 /* A rootfs tar is refused at import, not only at unpack, when an entry would escape the root:
@@ -111,8 +101,8 @@ static int check_entry(RootfsPump *p, struct archive_entry *e, RiskySymlinks *ri
         r = path_normalize_relative(name, LAYER_PATH_MAX, &norm);
         if (r == -EXDEV)
                 return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
-                                     "%s has an entry '%s' that points outside the root file system.", p->name,
-                                     name);
+                                     "%s has an entry '%s' that points outside the root file system.",
+                                     p->name, name);
         if (r == -EINVAL)
                 return 0; /* the root itself ("./") */
         if (r < 0)
@@ -120,8 +110,8 @@ static int check_entry(RootfsPump *p, struct archive_entry *e, RiskySymlinks *ri
                                      p->name);
         if (hard && path_normalize_relative(hard, LAYER_PATH_MAX, &hnorm) < 0)
                 return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
-                                     "%s has a hard link '%s' to '%s', outside the root file system.", p->name,
-                                     name, hard);
+                                     "%s has a hard link '%s' to '%s', outside the root file system.",
+                                     p->name, name, hard);
         for (size_t i = 0; i < risky->n; i++) {
                 size_t l = strlen(risky->paths[i]);
                 if (strncmp(norm, risky->paths[i], l) == 0 && norm[l] == '/')
@@ -167,8 +157,9 @@ static int pump_tar(RootfsPump *p, bool *ret_has_shell) {
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
-                        return p->error ?: import_archive_error(a, p->name, n == 0 ? NULL : "its header",
-                                                                p->err);
+                        return p->error
+                                       ?: import_archive_error(a, p->name, n == 0 ? NULL : "its header",
+                                                               p->err);
                 r = check_entry(p, e, &risky);
                 if (r < 0)
                         return r;
@@ -176,8 +167,9 @@ static int pump_tar(RootfsPump *p, bool *ret_has_shell) {
                         has_shell = true;
                 n++;
                 if (archive_read_data_skip(a) < ARCHIVE_WARN)
-                        return p->error ?: import_archive_error(a, p->name, archive_entry_pathname(e),
-                                                                p->err);
+                        return p->error
+                                       ?: import_archive_error(a, p->name, archive_entry_pathname(e),
+                                                               p->err);
         }
         if (n == 0)
                 return oci_error_set(p->err, -EBADMSG, HINT_ROOTFS, "%s is an empty tar archive.", p->name);
@@ -212,18 +204,16 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         bool has_shell = false;
         int r;
 
-        a = archive_read_new();
-        if (!a)
-                return -ENOMEM;
-        if (archive_read_support_format_raw(a) != ARCHIVE_OK || archive_read_support_filter_all(a) < ARCHIVE_WARN)
-                return -ENOMEM;
-        if (archive_read_open_fd(a, fd, OCI_ARCHIVE_BLOCK_SIZE) != ARCHIVE_OK ||
-            archive_read_next_header(a, &e) < ARCHIVE_WARN)
+        r = import_archive_open_fd(fd, name, true, &a, err);
+        if (r < 0)
+                return r;
+        if (archive_read_next_header(a, &e) < ARCHIVE_WARN)
                 return import_archive_error(a, name, NULL, err);
 
         r = blob_writer_begin(s, &w);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.", strerror(-r));
+                return oci_error_set(err, r, NULL, "Failed to create a blob in the store: %s.",
+                                     strerror(-r));
         RootfsPump pump = { .raw = a, .writer = &w, .name = name, .err = err };
         r = pump_tar(&pump, &has_shell);
         if (r < 0)
@@ -242,25 +232,20 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
         if (has_shell &&
             json_object_set_new(json_object_get(config, "config"), "Cmd", json_pack("[s]", "/bin/sh")) < 0)
                 return -ENOMEM;
-        ctext = json_dumps(config, JSON_COMPACT);
-        if (!ctext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, ctext, strlen(ctext), cdigest);
+        r = import_store_json(s, config, "config", &ctext, cdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the config: %s.", strerror(-r));
+                return r;
 
-        manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
-                             "mediaType", OCI_MEDIA_TYPE_MANIFEST, "config", "mediaType", OCI_MEDIA_TYPE_CONFIG,
-                             "digest", cdigest, "size", (json_int_t) strlen(ctext), "layers", "mediaType",
-                             OCI_MEDIA_TYPE_LAYER, "digest", diff_id, "size", (json_int_t) layer_size);
+        manifest =
+                json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
+                          "mediaType", OCI_MEDIA_TYPE_MANIFEST, "config", "mediaType", OCI_MEDIA_TYPE_CONFIG,
+                          "digest", cdigest, "size", (json_int_t) strlen(ctext), "layers", "mediaType",
+                          OCI_MEDIA_TYPE_LAYER, "digest", diff_id, "size", (json_int_t) layer_size);
         if (!manifest)
                 return -ENOMEM;
-        mtext = json_dumps(manifest, JSON_COMPACT);
-        if (!mtext)
-                return -ENOMEM;
-        r = oci_store_put_blob_data(s, mtext, strlen(mtext), mdigest);
+        r = import_store_json(s, manifest, "manifest", &mtext, mdigest, err);
         if (r < 0)
-                return oci_error_set(err, r, NULL, "Failed to store the manifest: %s.", strerror(-r));
+                return r;
 
         imported_image_init(&img, mdigest, cdigest, OCI_MEDIA_TYPE_MANIFEST,
                             strlen(mtext) + strlen(ctext) + layer_size, strlen(mtext));

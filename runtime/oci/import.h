@@ -2,6 +2,8 @@
  * streamed into the store from an archive), and the common index → manifest → blobs validation. */
 #pragma once
 
+#include <jansson.h>
+
 #include "manifest.h"
 #include "oci-store.h"
 
@@ -29,8 +31,8 @@ void imported_image_init(OciImportedImage *img, const char *digest, const char *
 int import_result_add(OciImportResult *res, const OciImportedImage *img, const char *ref);
 
 /* Imports every image an index.json document names (linux/amd64 from nested indexes). */
-int import_from_index(ImportSource *src, const char *data, size_t size, const char *what, OciImportResult *res,
-                      OciError *err);
+int import_from_index(ImportSource *src, const char *data, size_t size, const char *what,
+                      OciImportResult *res, OciError *err);
 
 /* Tar input, streamed in one pass: oci-archive or docker-archive (format AUTO detects). */
 int import_archive_fd(OciStore *s, int fd, const char *name, OciImportFormat format, OciImportResult *res,
@@ -41,3 +43,10 @@ int import_rootfs_fd(OciStore *s, int fd, const char *name, OciImportResult *res
 /* Maps a libarchive failure to an OciError. */
 struct archive;
 int import_archive_error(struct archive *a, const char *name, const char *entry, OciError *err);
+/* A libarchive reader on fd that accepts any compression filter and either tar or (raw) one
+ * undecoded stream. */
+/* Stores a JSON document (a manifest or config we built) as a compact blob; "what" names it in the
+ * error.  Returns its text, whose length is the blob's size. */
+int import_store_json(OciStore *s, json_t *j, const char *what, char **ret_text,
+                      char ret_digest[static DIGEST_STRING_MAX], OciError *err);
+int import_archive_open_fd(int fd, const char *name, bool raw, struct archive **ret, OciError *err);

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "layer-reader.h"
 #include "macro.h"
 #include "path-confine.h"
 #include "path-util.h"
 #include "string-util.h"
-#include "layer-reader.h"
 #include "whiteout.h"
 
 #define LAYER_HINT_MALFORMED \
@@ -235,27 +235,10 @@ static int clear_slot(int parent_fd, const char *name, bool keep_dir) {
         if (S_ISDIR(st.st_mode)) {
                 if (keep_dir)
                         return 1;
-                return confine_rm_rf_at(parent_fd, name);
+                return rm_rf_at(parent_fd, name, 0);
         }
         if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
                 return -errno;
-        return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t size, off_t offset) {
-        const char *p = buf;
-
-        while (size > 0) {
-                ssize_t n = pwrite(fd, p, size, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                size -= (size_t) n;
-                offset += n;
-        }
         return 0;
 }
 
@@ -284,7 +267,7 @@ static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const
                         return -ECANCELED; /* the caller reports the reader's error */
                 if (offset < 0)
                         return -ECANCELED;
-                r = pwrite_all(fd, buf, size, (off_t) offset);
+                r = loop_pwrite(fd, buf, size, (off_t) offset);
                 if (r < 0)
                         return entry_fail(u, r, path, "write");
                 end = MAX(end, (off_t) offset + (off_t) size);
@@ -457,9 +440,9 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
                 return oci_error_set(u->err, r, LAYER_HINT_MALFORMED,
                                      "Layer entry '%.200s' is an invalid whiteout.", path);
         /* aufs bookkeeping (".wh..wh.plnk/…", ".wh..wh.aufs") is not content. */
-        if (kind == WHITEOUT_META ||
-            (u->mode != LAYER_UNPACK_ARCHIVE && kind != WHITEOUT_OPAQUE && (startswith(path, WHITEOUT_PREFIX WHITEOUT_PREFIX) ||
-                                         strstr(path, "/" WHITEOUT_PREFIX WHITEOUT_PREFIX))))
+        if (kind == WHITEOUT_META || (u->mode != LAYER_UNPACK_ARCHIVE && kind != WHITEOUT_OPAQUE &&
+                                      (startswith(path, WHITEOUT_PREFIX WHITEOUT_PREFIX) ||
+                                       strstr(path, "/" WHITEOUT_PREFIX WHITEOUT_PREFIX))))
                 return 0;
 
         r = confine_open_parent(u->root_fd, path, unpacker_on_created, u, &parent_fd, &name);
@@ -571,5 +554,6 @@ finish:
 int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
                             uint64_t max_size, OciError *err) {
         return layer_apply(layer_fd, target_fd,
-                           &(LayerApplyOptions) { .mode = mode, .diff_id = diff_id, .max_size = max_size }, err);
+                           &(LayerApplyOptions) { .mode = mode, .diff_id = diff_id, .max_size = max_size },
+                           err);
 }

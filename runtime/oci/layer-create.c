@@ -202,7 +202,7 @@ static const char *hardlink_target(LayerWriter *w, const struct stat *st, const 
                 w->links = n;
                 w->cap_links = ncap;
         }
-        w->links[w->n_links++] = (HardlinkSeen){ st->st_dev, st->st_ino, strdup(path) };
+        w->links[w->n_links++] = (HardlinkSeen) { st->st_dev, st->st_ino, strdup(path) };
         return NULL;
 }
 
@@ -212,12 +212,9 @@ static int write_file_data(LayerWriter *w, int dir_fd, const char *name) {
         if (fd < 0)
                 return -errno;
         for (;;) {
-                ssize_t n = read(fd, w->iobuf, LAYER_IO_BUFFER);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(fd, w->iobuf, LAYER_IO_BUFFER);
+                if (n < 0)
+                        return (int) n;
                 if (n == 0)
                         return 0;
                 if (archive_write_data(w->ar, w->iobuf, (size_t) n) != n)
@@ -331,11 +328,9 @@ static int walk(LayerWriter *w, int dir_fd, const char *prefix, unsigned depth) 
                 safe_close(dir_fd);
                 return -ELOOP;
         }
-        d = fdopendir(dir_fd);
-        if (!d) {
-                safe_close(dir_fd);
-                return -errno;
-        }
+        r = fdopendir_consume(dir_fd, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;

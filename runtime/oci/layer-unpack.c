@@ -84,16 +84,11 @@ static bool keep_nothing(const char *path, void *userdata) {
 
 static int dir_is_empty(int fd) {
         _cleanup_(closedirp) DIR *d = NULL;
-        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int r;
 
-        if (dfd < 0)
-                return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
-        rewinddir(d); /* the dup shares the caller's directory offset */
+        r = opendir_dup(fd, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));)
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         return 0;
@@ -214,7 +209,7 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
                         r = 0; /* no RENAME_NOREPLACE here: a non-empty winner still makes rename fail */
                 if (r == -EEXIST || r == -ENOTEMPTY) {
                         /* A concurrent caller put the same layer in place first: keep theirs. */
-                        (void) confine_rm_rf_at(dfd, tmp);
+                        (void) rm_rf_at(dfd, tmp, 0);
                         return 0;
                 }
                 if (r < 0) {
@@ -227,7 +222,7 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
         return 1;
 
 fail:
-        (void) confine_rm_rf_at(dfd, tmp);
+        (void) rm_rf_at(dfd, tmp, 0);
         return r;
 }
 
@@ -253,10 +248,9 @@ int layer_cache_remove_temp(const char *layers_dir) {
         for (struct dirent *de; (de = readdir(d));) {
                 if (!startswith(de->d_name, LAYER_CACHE_TEMP_PREFIX))
                         continue;
-                int q = confine_rm_rf_at(dirfd(d), de->d_name);
+                int q = rm_rf_at(dirfd(d), de->d_name, 0);
                 if (q < 0 && r >= 0)
                         r = q;
         }
         return r;
 }
-

@@ -10,7 +10,7 @@
 #include "oci-store.h"
 
 #define HINT_DAMAGED "The image is damaged or not a container image; export it again and retry."
-#define HINT_MEDIA_TYPES                                                                          \
+#define HINT_MEDIA_TYPES \
         "Only OCI and Docker schema2 images with tar, tar+gzip or tar+zstd layers are supported."
 
 static const char *const manifest_types[] = { OCI_MEDIA_TYPE_MANIFEST, DOCKER_MEDIA_TYPE_MANIFEST };
@@ -82,11 +82,11 @@ static int unknown_media_type(OciError *err, const char *what, const char *kind,
                                      "%s is a Docker schema 1 manifest, which is not supported.", what);
         if (!kind)
                 return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
-                                     "%s has unknown media type \"%.*s\".",
-                                     what, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
+                                     "%s has unknown media type \"%.*s\".", what, (int) OCI_MEDIA_TYPE_MAX,
+                                     strempty(t));
         return oci_error_set(err, -EMEDIUMTYPE, HINT_MEDIA_TYPES,
-                             "%s has %s of unknown media type \"%.*s\".",
-                             what, kind, (int) OCI_MEDIA_TYPE_MAX, strempty(t));
+                             "%s has %s of unknown media type \"%.*s\".", what, kind,
+                             (int) OCI_MEDIA_TYPE_MAX, strempty(t));
 }
 
 static int parse_json(const char *data, size_t size, const char *what, json_t **ret, OciError *err) {
@@ -165,7 +165,8 @@ static int descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, Oci
         if (r < 0)
                 return bad_field(err, what, "digest", r);
         if (!digest_is_valid(digest))
-                return oci_error_set(err, -EBADMSG, "Only sha256 digests (64 lowercase hex digits) are supported.",
+                return oci_error_set(err, -EBADMSG,
+                                     "Only sha256 digests (64 lowercase hex digits) are supported.",
                                      "%s has an invalid digest \"%.80s\".", what, digest);
         r = json_get_int(j, "size", &size);
         if (r < 0 || size < 0)
@@ -213,14 +214,118 @@ static int document_media_type(json_t *j, const char *descriptor_media_type, con
         return 0;
 }
 
+/* Opens a manifest or index: a JSON object whose own mediaType agrees with its kind and whose schemaVersion
+ * is 2.  The resolved media type is returned as a copy, so it outlives the JSON tree. */
+static int document_open(const char *data, size_t size, const char *descriptor_media_type,
+                         const char *fallback, bool (*is_kind)(const char *), const char *what,
+                         json_t **ret_json, char **ret_media_type, OciError *err) {
+        _cleanup_json_ json_t *j = NULL;
+        const char *mt = NULL;
+        char *copy;
+        int r;
+
+        r = parse_json(data, size, what, &j, err);
+        if (r < 0)
+                return r;
+        r = document_media_type(j, descriptor_media_type, fallback, is_kind, what, &mt, err);
+        if (r < 0)
+                return r;
+        r = check_schema_version(j, what, err);
+        if (r < 0)
+                return r;
+        copy = strdup(mt);
+        if (!copy)
+                return -ENOMEM;
+        *ret_json = TAKE_PTR(j);
+        *ret_media_type = copy;
+        return 0;
+}
+
+static int check_array_limit(OciError *err, const char *what, const char *verb, const char *noun, size_t n,
+                             unsigned max, const char *hint) {
+        if (n > max)
+                return oci_error_set(err, -E2BIG, hint, "%s %s %zu %s, more than the limit of %u.", what,
+                                     verb, n, noun, max);
+        return 0;
+}
+
+/* How one array of descriptors in a document is read: its field, how its entries are named in messages,
+ * and its bound. */
+typedef struct DescriptorArray {
+        const char *field;
+        const char *verb;
+        const char *entry;
+        unsigned max;
+        const char *hint_too_many;
+        bool layers; /* every entry must have a layer media type the unpacker knows */
+} DescriptorArray;
+
+static void descriptors_free(OciDescriptor *d, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                oci_descriptor_done(&d[i]);
+        free(d);
+}
+
+static int descriptor_array_parse(json_t *j, const DescriptorArray *a, const char *what, OciDescriptor **ret,
+                                  size_t *ret_n, OciError *err) {
+        OciDescriptor *d;
+        json_t *array, *v;
+        char sub[256];
+        size_t i, n = 0;
+        int r;
+
+        r = json_get_array(j, a->field, &array);
+        if (r < 0)
+                return bad_field(err, what, a->field, r);
+        r = check_array_limit(err, what, a->verb, a->field, json_array_size(array), a->max,
+                              a->hint_too_many);
+        if (r < 0)
+                return r;
+        d = calloc(MAX(json_array_size(array), 1U), sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        json_array_foreach(array, i, v) {
+                (void) snprintf(sub, sizeof sub, "%s %zu of %s", a->entry, i + 1, what);
+                r = descriptor_parse(v, sub, &d[i], err);
+                if (r < 0)
+                        goto fail;
+                n++;
+                if (a->layers && oci_layer_media_type_compression(d[i].media_type) < 0) {
+                        r = unknown_media_type(err, sub, NULL, d[i].media_type);
+                        goto fail;
+                }
+        }
+        *ret = d;
+        *ret_n = n;
+        return 0;
+fail:
+        descriptors_free(d, n);
+        return r;
+}
+
+static const DescriptorArray manifest_layers = {
+        .field = "layers",
+        .verb = "has",
+        .entry = "layer",
+        .max = OCI_LAYERS_MAX,
+        .hint_too_many = "Flatten or squash the image.",
+        .layers = true,
+};
+
+static const DescriptorArray index_manifests = {
+        .field = "manifests",
+        .verb = "lists",
+        .entry = "entry",
+        .max = OCI_INDEX_ENTRIES_MAX,
+        .hint_too_many = "Split the index into smaller ones.",
+};
+
 void oci_manifest_done(OciManifest *m) {
         if (!m)
                 return;
         free(m->media_type);
         oci_descriptor_done(&m->config);
-        for (size_t i = 0; i < m->n_layers; i++)
-                oci_descriptor_done(&m->layers[i]);
-        free(m->layers);
+        descriptors_free(m->layers, m->n_layers);
         *m = (OciManifest) {};
 }
 
@@ -228,25 +333,14 @@ int oci_manifest_parse(const char *data, size_t size, const char *descriptor_med
                        OciManifest *ret, OciError *err) {
         _cleanup_(oci_manifest_done) OciManifest m = {};
         _cleanup_json_ json_t *j = NULL;
-        json_t *config, *layers, *v;
-        const char *mt;
+        json_t *config;
         char sub[256];
-        size_t i;
         int r;
 
-        r = parse_json(data, size, what, &j, err);
+        r = document_open(data, size, descriptor_media_type, OCI_MEDIA_TYPE_MANIFEST,
+                          oci_media_type_is_manifest, what, &j, &m.media_type, err);
         if (r < 0)
                 return r;
-        r = document_media_type(j, descriptor_media_type, OCI_MEDIA_TYPE_MANIFEST, oci_media_type_is_manifest,
-                                what, &mt, err);
-        if (r < 0)
-                return r;
-        r = check_schema_version(j, what, err);
-        if (r < 0)
-                return r;
-        m.media_type = strdup(mt);
-        if (!m.media_type)
-                return -ENOMEM;
 
         r = json_get_object(j, "config", &config);
         if (r < 0)
@@ -258,25 +352,9 @@ int oci_manifest_parse(const char *data, size_t size, const char *descriptor_med
         if (!oci_media_type_is_config(m.config.media_type))
                 return unknown_media_type(err, what, "a config", m.config.media_type);
 
-        r = json_get_array(j, "layers", &layers);
+        r = descriptor_array_parse(j, &manifest_layers, what, &m.layers, &m.n_layers, err);
         if (r < 0)
-                return bad_field(err, what, "layers", r);
-        if (json_array_size(layers) > OCI_LAYERS_MAX)
-                return oci_error_set(err, -E2BIG, "Flatten or squash the image.",
-                                     "%s has %zu layers, more than the limit of %u.", what,
-                                     json_array_size(layers), OCI_LAYERS_MAX);
-        m.layers = calloc(MAX(json_array_size(layers), 1U), sizeof *m.layers);
-        if (!m.layers)
-                return -ENOMEM;
-        json_array_foreach(layers, i, v) {
-                (void) snprintf(sub, sizeof sub, "layer %zu of %s", i + 1, what);
-                r = descriptor_parse(v, sub, &m.layers[i], err);
-                if (r < 0)
-                        return r;
-                m.n_layers++;
-                if (oci_layer_media_type_compression(m.layers[i].media_type) < 0)
-                        return unknown_media_type(err, sub, NULL, m.layers[i].media_type);
-        }
+                return r;
 
         *ret = m;
         m = (OciManifest) {};
@@ -287,9 +365,7 @@ void oci_index_done(OciIndex *x) {
         if (!x)
                 return;
         free(x->media_type);
-        for (size_t i = 0; i < x->n_manifests; i++)
-                oci_descriptor_done(&x->manifests[i]);
-        free(x->manifests);
+        descriptors_free(x->manifests, x->n_manifests);
         *x = (OciIndex) {};
 }
 
@@ -297,43 +373,15 @@ int oci_index_parse(const char *data, size_t size, const char *descriptor_media_
                     OciIndex *ret, OciError *err) {
         _cleanup_(oci_index_done) OciIndex x = {};
         _cleanup_json_ json_t *j = NULL;
-        json_t *manifests, *v;
-        const char *mt;
-        char sub[256];
-        size_t i;
         int r;
 
-        r = parse_json(data, size, what, &j, err);
+        r = document_open(data, size, descriptor_media_type, OCI_MEDIA_TYPE_INDEX, oci_media_type_is_index,
+                          what, &j, &x.media_type, err);
         if (r < 0)
                 return r;
-        r = document_media_type(j, descriptor_media_type, OCI_MEDIA_TYPE_INDEX, oci_media_type_is_index, what,
-                                &mt, err);
+        r = descriptor_array_parse(j, &index_manifests, what, &x.manifests, &x.n_manifests, err);
         if (r < 0)
                 return r;
-        r = check_schema_version(j, what, err);
-        if (r < 0)
-                return r;
-        x.media_type = strdup(mt);
-        if (!x.media_type)
-                return -ENOMEM;
-
-        r = json_get_array(j, "manifests", &manifests);
-        if (r < 0)
-                return bad_field(err, what, "manifests", r);
-        if (json_array_size(manifests) > OCI_INDEX_ENTRIES_MAX)
-                return oci_error_set(err, -E2BIG, "Split the index into smaller ones.",
-                                     "%s lists %zu manifests, more than the limit of %u.", what,
-                                     json_array_size(manifests), OCI_INDEX_ENTRIES_MAX);
-        x.manifests = calloc(MAX(json_array_size(manifests), 1U), sizeof *x.manifests);
-        if (!x.manifests)
-                return -ENOMEM;
-        json_array_foreach(manifests, i, v) {
-                (void) snprintf(sub, sizeof sub, "entry %zu of %s", i + 1, what);
-                r = descriptor_parse(v, sub, &x.manifests[i], err);
-                if (r < 0)
-                        return r;
-                x.n_manifests++;
-        }
 
         *ret = x;
         x = (OciIndex) {};
@@ -385,10 +433,10 @@ int oci_config_parse(const char *data, size_t size, const char *what, OciConfig 
         r = json_get_array(rootfs, "diff_ids", &diff_ids);
         if (r < 0)
                 return bad_field(err, what, "rootfs.diff_ids", r);
-        if (json_array_size(diff_ids) > OCI_LAYERS_MAX)
-                return oci_error_set(err, -E2BIG, "Flatten or squash the image.",
-                                     "%s lists %zu layers, more than the limit of %u.", what,
-                                     json_array_size(diff_ids), OCI_LAYERS_MAX);
+        r = check_array_limit(err, what, "lists", "layers", json_array_size(diff_ids), OCI_LAYERS_MAX,
+                              "Flatten or squash the image.");
+        if (r < 0)
+                return r;
         c.diff_ids = calloc(json_array_size(diff_ids) + 1, sizeof(char *));
         if (!c.diff_ids)
                 return -ENOMEM;

@@ -115,57 +115,14 @@ int confine_open_parent(int root_fd, const char *path,
         return 0;
 }
 
-static int confine_rm_children(int fd) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int r = 0;
-
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        for (struct dirent *de; (de = readdir(d));) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                int q = confine_rm_rf_at(dirfd(d), de->d_name);
-                if (q < 0 && r >= 0)
-                        r = q;
-        }
-        return r;
-}
-
-int confine_rm_rf_at(int dir_fd, const char *name) {
-        struct stat st;
-        int fd, r;
-
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = confine_rm_children(fd);
-        if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r >= 0)
-                r = -errno;
-        return r;
-}
-
 int confine_prune_at(int dir_fd, const char *prefix, bool (*keep)(const char *path, void *userdata),
                      void *userdata) {
         _cleanup_(closedirp) DIR *d = NULL;
-        int fd, r = 0;
+        int r;
 
-        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        rewinddir(d); /* the dup shares the caller's directory offset */
+        r = opendir_dup(dir_fd, &d);
+        if (r < 0)
+                return r;
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_free_ char *path = NULL;
                 struct stat st;
@@ -177,7 +134,7 @@ int confine_prune_at(int dir_fd, const char *prefix, bool (*keep)(const char *pa
                 if (!path)
                         return -ENOMEM;
                 if (!keep(path, userdata))
-                        q = confine_rm_rf_at(dirfd(d), de->d_name);
+                        q = rm_rf_at(dirfd(d), de->d_name, 0);
                 else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 &&
                          S_ISDIR(st.st_mode)) {
                         _cleanup_close_ int cfd = openat(dirfd(d), de->d_name,

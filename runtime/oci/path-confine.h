@@ -18,10 +18,6 @@ int confine_open_parent(int root_fd, const char *path,
                         void (*on_created)(const char *prefix, void *userdata), void *userdata, int *ret_fd,
                         const char **ret_name);
 
-/* Removes dir_fd/name and, when it is a directory, everything below it.  Never follows symlinks.
- * ENOENT is not an error. */
-int confine_rm_rf_at(int dir_fd, const char *name);
-
 /* Removes the children of dir_fd for which keep(relative path) is false; recurses into kept
  * directories with the same rule.  prefix is the path of dir_fd inside the root ("" for it). */
 int confine_prune_at(int dir_fd, const char *prefix, bool (*keep)(const char *path, void *userdata),

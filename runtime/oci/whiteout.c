@@ -155,7 +155,7 @@ int whiteout_apply_flat(int parent_fd, const char *parent_path, WhiteoutKind kin
                         return -ENOMEM;
                 if (layer_paths_contains(created, path))
                         return 0;
-                return confine_rm_rf_at(parent_fd, target);
+                return rm_rf_at(parent_fd, target, 0);
         }
         case WHITEOUT_OPAQUE:
                 return confine_prune_at(parent_fd, parent_path, keep_created, (void *) created);
