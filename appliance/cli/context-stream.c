@@ -53,12 +53,9 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
         archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
                                                      ARCHIVE_READDISK_NO_FFLAGS |
                                                      ARCHIVE_READDISK_NO_SPARSE);
-        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-            archive_write_set_bytes_per_block(out, CONTEXT_STREAM_BLOCK) != ARCHIVE_OK ||
-            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, &st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
-                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s",
-                                  archive_error_string(out));
+        r = archive_conn_writer_open(out, &st, CONTEXT_STREAM_BLOCK, ret_error);
+        if (r < 0)
+                return r;
         archive_entry_linkresolver_set_strategy(links, archive_format(out));
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
@@ -79,12 +76,9 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                         return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir,
                                           archive_error_string(disk));
 
-                name = archive_entry_pathname(e);
-                if (!name || strncmp(name, dir, prefix_len) != 0)
+                name = archive_disk_name_below(archive_entry_pathname(e), dir, prefix_len);
+                if (!name)
                         continue;
-                name += prefix_len;
-                while (*name == '/')
-                        name++;
                 type = archive_entry_filetype(e);
                 if (!*name) {
                         (void) archive_read_disk_descend(disk); /* the context directory itself */
@@ -121,16 +115,12 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                         goto write_failed;
                 if (type != AE_IFREG || archive_entry_size(e) <= 0 || archive_entry_hardlink(e))
                         continue;
-                for (;;) {
-                        la_ssize_t n = archive_read_data(disk, buf, CONTEXT_STREAM_BLOCK);
-                        if (n < 0)
-                                return errmsg_set(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
-                                                  archive_error_string(disk));
-                        if (n == 0)
-                                break;
-                        if (archive_write_data(out, buf, (size_t) n) != n)
-                                goto write_failed;
-                }
+                r = archive_copy_entry_data(disk, out, buf, CONTEXT_STREAM_BLOCK);
+                if (r == -EPIPE)
+                        goto write_failed;
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "Cannot read %s/%s: %s", dir, rel,
+                                          archive_error_string(disk));
         }
         if (archive_write_close(out) != ARCHIVE_OK)
                 goto write_failed;
