@@ -59,6 +59,36 @@ int copy_reopen(int fd, int flags) {
         return r < 0 ? -errno : r;
 }
 
+int copy_for_each_child(int dir_fd, const char *parent_rel, CopyChildFunc fn, void *userdata) {
+        struct dirent **names = NULL;
+        int n, r = 0;
+
+        /* scandirat sorts the names: hashes and copies must not depend on directory order. */
+        n = scandirat(dir_fd, ".", &names, NULL, alphasort);
+        if (n < 0)
+                return -errno;
+        for (int k = 0; k < n && r >= 0; k++) {
+                const char *nm = names[k]->d_name;
+                _cleanup_close_ int cfd = -EBADF;
+                _cleanup_free_ char *rel = NULL;
+                struct stat cst;
+
+                if (streq(nm, ".") || streq(nm, ".."))
+                        continue;
+                cfd = openat(dir_fd, nm, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd < 0 || fstat(cfd, &cst) < 0) {
+                        r = -errno;
+                        continue;
+                }
+                rel = isempty(parent_rel) ? strdup(nm) : path_join(parent_rel, nm);
+                r = rel ? fn(cfd, &cst, nm, rel, userdata) : -ENOMEM;
+        }
+        for (int k = 0; k < n; k++)
+                free(names[k]);
+        free(names);
+        return r;
+}
+
 /* Lexically cleans a source path relative to the root; false when it climbs out. */
 static bool clean_rel(const char *p, char **ret) {
         _cleanup_free_ char *copy = strdup(p);
@@ -119,16 +149,26 @@ const char *copy_kind_name(const DockerfileInstruction *i) {
         return i->kind == DOCKERFILE_ADD ? "ADD" : "COPY";
 }
 
+typedef struct HashWalk {
+        Sha256 *h;
+        bool owners;
+        unsigned depth;
+} HashWalk;
+
+static int hash_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata);
+
 /* Hashes one entry (and, for a directory, its tree in name order). fd is O_PATH, not following. */
-static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path, bool owners, unsigned depth) {
+static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path, bool owners,
+                      unsigned depth) {
         char hdr[128];
         int r;
 
         if (depth > COPY_DEPTH_MAX)
                 return -ELOOP;
         sha256_update(h, path, strlen(path) + 1);
-        snprintf(hdr, sizeof hdr, "%o %u %u %lld", (unsigned) st->st_mode, owners ? (unsigned) st->st_uid : 0,
-                 owners ? (unsigned) st->st_gid : 0, S_ISREG(st->st_mode) ? (long long) st->st_size : 0LL);
+        snprintf(hdr, sizeof hdr, "%o %u %u %lld", (unsigned) st->st_mode,
+                 owners ? (unsigned) st->st_uid : 0, owners ? (unsigned) st->st_gid : 0,
+                 S_ISREG(st->st_mode) ? (long long) st->st_size : 0LL);
         sha256_update(h, hdr, strlen(hdr) + 1);
         if (S_ISREG(st->st_mode)) {
                 _cleanup_close_ int rfd = copy_reopen(fd, O_RDONLY);
@@ -156,43 +196,21 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
                 sha256_update(h, hdr, strlen(hdr));
         } else if (S_ISDIR(st->st_mode)) {
                 _cleanup_close_ int dfd = copy_reopen(fd, O_RDONLY | O_DIRECTORY);
-                struct dirent **names = NULL;
-                int n;
+                HashWalk w = { .h = h, .owners = owners, .depth = depth + 1 };
 
                 if (dfd < 0)
                         return dfd;
-                /* scandirat sorts the names: the hash must not depend on directory order. */
-                n = scandirat(dfd, ".", &names, NULL, alphasort);
-                if (n < 0)
-                        return -errno;
-                r = 0;
-                for (int k = 0; k < n; k++) {
-                        const char *nm = names[k]->d_name;
-                        _cleanup_close_ int cfd = -EBADF;
-                        _cleanup_free_ char *cpath = NULL;
-                        struct stat cst;
-
-                        if (r < 0 || streq(nm, ".") || streq(nm, ".."))
-                                continue;
-                        cfd = openat(dfd, nm, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                        if (cfd < 0 || fstat(cfd, &cst) < 0) {
-                                r = -errno;
-                                continue;
-                        }
-                        cpath = path_join(path, nm);
-                        if (!cpath) {
-                                r = -ENOMEM;
-                                continue;
-                        }
-                        r = hash_entry(h, cfd, &cst, cpath, owners, depth + 1);
-                }
-                for (int k = 0; k < n; k++)
-                        free(names[k]);
-                free(names);
+                r = copy_for_each_child(dfd, path, hash_child, &w);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+static int hash_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata) {
+        HashWalk *w = userdata;
+
+        return hash_entry(w->h, fd, st, rel, w->owners, w->depth);
 }
 
 static int mount_state_ro(BuildContext *ctx, json_t *state, char **ret) {
@@ -230,7 +248,8 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
         if (from_state) {
                 r = mount_state_ro(ctx, from_state, &p->mount);
                 if (r < 0)
-                        return build_error(ctx, r, i, NULL, "Cannot mount stage %s: %s.", from, strerror(-r));
+                        return build_error(ctx, r, i, NULL, "Cannot mount stage %s: %s.", from,
+                                           strerror(-r));
                 p->keep_owners = true;
         } else if (from) {
                 _cleanup_json_ json_t *st = NULL;
@@ -239,15 +258,19 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
 
                 r = image_catalog_lookup(ctx->builder->catalog, from, &rec, &oe);
                 if (r < 0)
-                        return build_error(ctx, -ENOENT, i, "Import it first with 'slipway image import', or name an "
-                                           "earlier stage.", "--from=%s names neither a stage nor an image in "
-                                           "the store.", from);
+                        return build_error(ctx, -ENOENT, i,
+                                           "Import it first with 'slipway image import', or name an "
+                                           "earlier stage.",
+                                           "--from=%s names neither a stage nor an image in "
+                                           "the store.",
+                                           from);
                 r = build_state_from_image(ctx, rec.digest, &st);
                 image_record_done(&rec);
                 if (r >= 0)
                         r = mount_state_ro(ctx, st, &p->mount);
                 if (r < 0)
-                        return build_error(ctx, r, i, NULL, "Cannot mount image %s: %s.", from, strerror(-r));
+                        return build_error(ctx, r, i, NULL, "Cannot mount image %s: %s.", from,
+                                           strerror(-r));
                 p->keep_owners = true;
         }
         p->root = strdup(p->mount ?: ctx->opts->context_dir);
@@ -263,7 +286,8 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
 
                 if (!clean_rel(src, &rel))
                         return build_error(ctx, -EINVAL, i, "Put the file into the build context.",
-                                           "%s source %s is outside the build context.", copy_kind_name(i), src);
+                                           "%s source %s is outside the build context.", copy_kind_name(i),
+                                           src);
                 if (has_glob(rel)) {
                         _cleanup_free_ char *pattern = path_join(p->root, rel);
                         glob_t g = {};
@@ -287,12 +311,14 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
                                 }
                         globfree(&g);
                         if (r < 0 && r != GLOB_NOMATCH)
-                                return r == -E2BIG ? build_error(ctx, r, i, NULL, "%s matches more than %u files.",
+                                return r == -E2BIG ? build_error(ctx, r, i, NULL,
+                                                                 "%s matches more than %u files.",
                                                                  copy_kind_name(i), COPY_SOURCES_MAX)
                                                    : r;
                         if (p->n_sources == before)
                                 return build_error(ctx, -ENOENT, i, "Check the pattern and .dockerignore.",
-                                                   "%s source %s matches no file in the %s.", copy_kind_name(i), src,
+                                                   "%s source %s matches no file in the %s.",
+                                                   copy_kind_name(i), src,
                                                    p->mount ? "source stage" : "build context");
                         continue;
                 }
@@ -308,15 +334,15 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
 
                 if (fd < 0)
                         return build_error(ctx, fd == -ENOENT ? -ENOENT : fd, i,
-                                           "Check the path and .dockerignore.", "%s source %s does not exist in the %s.",
-                                           copy_kind_name(i), p->sources[k].shown,
-                                           p->mount ? "source stage" : "build context");
+                                           "Check the path and .dockerignore.",
+                                           "%s source %s does not exist in the %s.", copy_kind_name(i),
+                                           p->sources[k].shown, p->mount ? "source stage" : "build context");
                 if (fstat(fd, &st) < 0)
                         return -errno;
                 r = hash_entry(&h, fd, &st, p->sources[k].rel, p->keep_owners, 0);
                 if (r < 0)
-                        return build_error(ctx, r, i, NULL, "Cannot read %s source %s: %s.", copy_kind_name(i),
-                                           p->sources[k].shown, strerror(-r));
+                        return build_error(ctx, r, i, NULL, "Cannot read %s source %s: %s.",
+                                           copy_kind_name(i), p->sources[k].shown, strerror(-r));
         }
         sha256_final(&h, sum);
         *ret_checksum = strdup(sum);

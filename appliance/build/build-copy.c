@@ -30,8 +30,8 @@
 typedef struct HardLink {
         dev_t dev;
         ino_t ino;
-        int dir_fd;   /* borrowed: only valid while copying (we keep it open below) */
-        char *path;   /* staging-relative path of the first copy */
+        int dir_fd; /* borrowed: only valid while copying (we keep it open below) */
+        char *path; /* staging-relative path of the first copy */
 } HardLink;
 
 typedef struct CopyRun {
@@ -81,6 +81,14 @@ static int copy_data(int src, int dst) {
         }
 }
 
+typedef struct CopyWalk {
+        CopyRun *c;
+        int dst_dir;
+        unsigned depth;
+} CopyWalk;
+
+static int copy_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata);
+
 /* Copies the entry (O_PATH fd src, stat st) to dst_dir/name; rel_path is its staging-relative path. */
 static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, const char *name,
                       const char *rel_path, unsigned depth) {
@@ -96,8 +104,6 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
 
         if (S_ISDIR(st->st_mode)) {
                 _cleanup_close_ int sdir = copy_reopen(src, O_RDONLY | O_DIRECTORY), ddir = -EBADF;
-                struct dirent **names = NULL;
-                int n;
 
                 if (sdir < 0)
                         return sdir;
@@ -106,29 +112,8 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                 ddir = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (ddir < 0)
                         return -errno;
-                n = scandirat(sdir, ".", &names, NULL, alphasort);
-                if (n < 0)
-                        return -errno;
-                r = 0;
-                for (int k = 0; k < n; k++) {
-                        const char *nm = names[k]->d_name;
-                        _cleanup_close_ int cfd = -EBADF;
-                        _cleanup_free_ char *cpath = NULL;
-                        struct stat cst;
-
-                        if (r < 0 || streq(nm, ".") || streq(nm, ".."))
-                                continue;
-                        cfd = openat(sdir, nm, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                        if (cfd < 0 || fstat(cfd, &cst) < 0) {
-                                r = -errno;
-                                continue;
-                        }
-                        cpath = path_join(rel_path, nm);
-                        r = cpath ? copy_entry(c, cfd, &cst, ddir, nm, cpath, depth + 1) : -ENOMEM;
-                }
-                for (int k = 0; k < n; k++)
-                        free(names[k]);
-                free(names);
+                r = copy_for_each_child(sdir, rel_path, copy_child,
+                                        &(CopyWalk) { .c = c, .dst_dir = ddir, .depth = depth + 1 });
                 if (r < 0)
                         return r;
                 if (fchown(ddir, uid, gid) < 0 || fchmod(ddir, mode) < 0 || futimens(ddir, ts) < 0)
@@ -154,7 +139,9 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                         if (!nl)
                                 return -ENOMEM;
                         c->links = nl;
-                        nl[c->n_links] = (HardLink) { .dev = st->st_dev, .ino = st->st_ino, .path = strdup(rel_path) };
+                        nl[c->n_links] = (HardLink) { .dev = st->st_dev,
+                                                      .ino = st->st_ino,
+                                                      .path = strdup(rel_path) };
                         if (!nl[c->n_links].path)
                                 return -ENOMEM;
                         c->n_links++;
@@ -193,11 +180,18 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                 if (mknodat(dst_dir, name, st->st_mode & S_IFMT, st->st_rdev) < 0)
                         return -errno;
                 if (fchownat(dst_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    fchmodat(dst_dir, name, mode, 0) < 0 || utimensat(dst_dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                    fchmodat(dst_dir, name, mode, 0) < 0 ||
+                    utimensat(dst_dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 return 0;
         }
         return 0; /* sockets are not copied */
+}
+
+static int copy_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata) {
+        CopyWalk *w = userdata;
+
+        return copy_entry(w->c, fd, st, w->dst_dir, name, rel, w->depth);
 }
 
 /* Is fd (a regular file) a tar archive, possibly compressed? */
@@ -214,7 +208,8 @@ static bool is_archive(int fd) {
                 return false;
         archive_read_support_filter_all(a);
         archive_read_support_format_tar(a);
-        yes = archive_read_open_fd(a, rfd, 65536) == ARCHIVE_OK && archive_read_next_header(a, &e) == ARCHIVE_OK;
+        yes = archive_read_open_fd(a, rfd, 65536) == ARCHIVE_OK &&
+              archive_read_next_header(a, &e) == ARCHIVE_OK;
         archive_read_free(a);
         return yes;
 }
@@ -265,7 +260,8 @@ static int canonical_dest(const char *lower_root, int lower_fd, const char *abs,
 }
 
 static bool dir_in_root(int root_fd, const char *path) {
-        _cleanup_close_ int fd = root_fd >= 0 ? copy_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0) : -EBADF;
+        _cleanup_close_ int fd =
+                root_fd >= 0 ? copy_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0) : -EBADF;
         return fd >= 0;
 }
 
@@ -325,7 +321,8 @@ static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **
                         pd[n].ts[0] = pd[n].ts[1] = st.st_mtim;
                 } else {
                         /* New directories: 0755, owned by the --chown user if any (buildah and BuildKit). */
-                        if (fchown(nfd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 || fchmod(nfd, 0755) < 0) {
+                        if (fchown(nfd, c->chown ? c->uid : 0, c->chown ? c->gid : 0) < 0 ||
+                            fchmod(nfd, 0755) < 0) {
                                 n++;
                                 r = -errno;
                                 goto fail;
@@ -415,8 +412,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                 r = user_db_resolve(lower_fd, chown_spec, &c.uid, &c.gid, &missing);
                 if (r == -ENOENT) {
                         r = build_error(ctx, -EINVAL, i, "Create it in an earlier step or use numeric ids.",
-                                        "The %s in --chown=%s does not exist in the image's /etc/%s.", missing,
-                                        chown_spec, streq(missing, "user") ? "passwd" : "group");
+                                        "The %s in --chown=%s does not exist in the image's /etc/%s.",
+                                        missing, chown_spec, streq(missing, "user") ? "passwd" : "group");
                         goto out;
                 }
                 if (r < 0)
@@ -471,7 +468,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         }
         dest_fd = make_parents(&c, lower_fd, dest_dir, &parents, &n_parents);
         if (dest_fd < 0) {
-                r = build_error(ctx, dest_fd, i, NULL, "Cannot prepare the destination %s: %s.", dest, strerror(-dest_fd));
+                r = build_error(ctx, dest_fd, i, NULL, "Cannot prepare the destination %s: %s.", dest,
+                                strerror(-dest_fd));
                 goto out;
         }
 
@@ -485,8 +483,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                 if (r < 0)
                         goto out;
                 if (sfd < 0 || fstat(sfd, &st) < 0) {
-                        r = build_error(ctx, -ENOENT, i, NULL, "%s source %s disappeared.", copy_kind_name(i),
-                                        p->sources[k].shown);
+                        r = build_error(ctx, -ENOENT, i, NULL, "%s source %s disappeared.",
+                                        copy_kind_name(i), p->sources[k].shown);
                         goto out;
                 }
                 base = strrchr(p->sources[k].rel, '/');
@@ -497,10 +495,12 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                         LayerOwner owner = { .uid = c.uid, .gid = c.gid };
                         OciError oerr = {};
 
-                        r = afd < 0 ? afd : layer_unpack_archive(afd, dest_fd, c.chown ? &owner : NULL, &oerr);
+                        r = afd < 0 ? afd
+                                    : layer_unpack_archive(afd, dest_fd, c.chown ? &owner : NULL, &oerr);
                         if (r < 0) {
                                 r = build_error(ctx, r, i, "Check the archive.", "ADD cannot extract %s: %s",
-                                                p->sources[k].shown, oerr.message[0] ? oerr.message : strerror(-r));
+                                                p->sources[k].shown,
+                                                oerr.message[0] ? oerr.message : strerror(-r));
                                 goto out;
                         }
                         continue;
@@ -509,46 +509,19 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                         /* Docker: a directory's contents are copied, not the directory itself; a new dest dir
                          * is made like any missing parent (0755). */
                         _cleanup_close_ int sdir = copy_reopen(sfd, O_RDONLY | O_DIRECTORY);
-                        struct dirent **names = NULL;
-                        int n;
 
                         if (sdir < 0) {
                                 r = sdir;
                                 goto out;
                         }
-                        n = scandirat(sdir, ".", &names, NULL, alphasort);
-                        if (n < 0) {
-                                r = -errno;
-                                goto out;
-                        }
-                        r = 0;
-                        for (int m = 0; m < n; m++) {
-                                const char *nm = names[m]->d_name;
-                                _cleanup_close_ int cfd = -EBADF;
-                                _cleanup_free_ char *cpath = NULL;
-                                struct stat cst;
-
-                                if (r < 0 || streq(nm, ".") || streq(nm, ".."))
-                                        continue;
-                                cfd = openat(sdir, nm, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                                if (cfd < 0 || fstat(cfd, &cst) < 0) {
-                                        r = -errno;
-                                        continue;
-                                }
-                                if (asprintf(&cpath, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", nm) < 0) {
-                                        r = -ENOMEM;
-                                        continue;
-                                }
-                                r = copy_entry(&c, cfd, &cst, dest_fd, nm, cpath, 1);
-                        }
-                        for (int m = 0; m < n; m++)
-                                free(names[m]);
-                        free(names);
+                        r = copy_for_each_child(sdir, dest_dir + 1, copy_child,
+                                                &(CopyWalk) { .c = &c, .dst_dir = dest_fd, .depth = 1 });
                         if (r < 0)
                                 goto copy_failed;
                         continue;
                 }
-                if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "", dest_is_dir ? base : file_name) < 0) {
+                if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "",
+                             dest_is_dir ? base : file_name) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
@@ -568,7 +541,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         }
         r = build_state_commit_layer(ctx, state, staging, false, ret_layer);
         if (r < 0)
-                r = build_error(ctx, r, i, NULL, "Cannot store the %s layer: %s.", copy_kind_name(i), strerror(-r));
+                r = build_error(ctx, r, i, NULL, "Cannot store the %s layer: %s.", copy_kind_name(i),
+                                strerror(-r));
         goto out;
 
 copy_failed:
@@ -639,8 +613,8 @@ int build_workdir_ensure(BuildContext *ctx, json_t *state, const DockerfileInstr
         }
         dest_fd = make_parents(&c, lower_fd, canon, &parents, &n_parents);
         if (dest_fd < 0) {
-                r = build_error(ctx, dest_fd, i, NULL, "Cannot create the working directory %s: %s.", workdir,
-                                strerror(-dest_fd));
+                r = build_error(ctx, dest_fd, i, NULL, "Cannot create the working directory %s: %s.",
+                                workdir, strerror(-dest_fd));
                 goto out;
         }
         for (size_t k = n_parents; k > 0; k--)

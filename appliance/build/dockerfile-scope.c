@@ -16,9 +16,9 @@ struct DockerfileScope {
         const Dockerfile *df;
         char **build_args;
         char **auto_args;
-        char **global;  /* evaluated global ARGs */
-        char **env;     /* the current stage's environment */
-        char **args;    /* ARGs declared in the current stage */
+        char **global; /* evaluated global ARGs */
+        char **env;    /* the current stage's environment */
+        char **args;   /* ARGs declared in the current stage */
 };
 
 DockerfileScope *dockerfile_scope_free(DockerfileScope *s) {
@@ -70,7 +70,8 @@ static int scope_expand(const DockerfileScope *s, const DockerfileInstruction *i
 
 /* An ARG's value: --build-arg, else its (expanded) default, else the global ARG's value, else the
  * predefined value. NULL when none (declared but unset). */
-static const char *arg_effective(const DockerfileScope *s, const char *name, const char *dflt, bool in_stage) {
+static const char *arg_effective(const DockerfileScope *s, const char *name, const char *dflt,
+                                 bool in_stage) {
         const char *v;
 
         v = env_value(s->build_args, name);
@@ -191,13 +192,14 @@ int dockerfile_scope_expand_from(const DockerfileScope *s, const DockerfileStage
         if (r < 0)
                 return r;
         if (isempty(base)) {
-                dockerfile_error_set(err, s->df->filename, st->from.line, st->from.column,
-                                     "FROM: the base image '%s' expands to an empty name; set the ARG it uses",
-                                     st->base);
+                dockerfile_error_set(
+                        err, s->df->filename, st->from.line, st->from.column,
+                        "FROM: the base image '%s' expands to an empty name; set the ARG it uses", st->base);
                 return -EBADMSG;
         }
         if (st->platform) {
-                r = dockerfile_expand_word(st->platform, s->df->escape, s->global, s->auto_args, &platform, err);
+                r = dockerfile_expand_word(st->platform, s->df->escape, s->global, s->auto_args, &platform,
+                                           err);
                 if (r == -EBADMSG)
                         return scope_error(s, &st->from, err);
                 if (r < 0)
@@ -231,8 +233,8 @@ static bool chmod_valid(const char *v) {
         return *v && strlen(v) <= 4 && strspn(v, "01234567") == strlen(v);
 }
 
-static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruction *i, DockerfileInstruction *c,
-                                    DockerfileError *err) {
+static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruction *i,
+                                    DockerfileInstruction *c, DockerfileError *err) {
         int r;
 
         switch (i->kind) {
@@ -250,8 +252,9 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 if (i->kind == DOCKERFILE_ENV)
                         for (size_t k = 0; k < c->n_pairs; k++) {
                                 if (isempty(c->pairs[k].key)) {
-                                        dockerfile_error_set(err, s->df->filename, i->line, i->column,
-                                                             "ENV: a variable name expands to an empty string");
+                                        dockerfile_error_set(
+                                                err, s->df->filename, i->line, i->column,
+                                                "ENV: a variable name expands to an empty string");
                                         return -EBADMSG;
                                 }
                                 r = strv_env_set(&s->env, c->pairs[k].key, c->pairs[k].value);
@@ -284,15 +287,17 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                         if (r < 0)
                                 return r;
                         if (streq(c->flags[k].name, "chmod") && !chmod_valid(c->flags[k].value)) {
-                                dockerfile_error_set(err, s->df->filename, i->line, i->column,
-                                                     "%s: invalid --chmod=%s; expected an octal mode such as 0755",
-                                                     dockerfile_instruction_to_string(i->kind), c->flags[k].value);
+                                dockerfile_error_set(
+                                        err, s->df->filename, i->line, i->column,
+                                        "%s: invalid --chmod=%s; expected an octal mode such as 0755",
+                                        dockerfile_instruction_to_string(i->kind), c->flags[k].value);
                                 return -EBADMSG;
                         }
                         if (isempty(c->flags[k].value)) {
                                 dockerfile_error_set(err, s->df->filename, i->line, i->column,
                                                      "%s: --%s expands to an empty value",
-                                                     dockerfile_instruction_to_string(i->kind), c->flags[k].name);
+                                                     dockerfile_instruction_to_string(i->kind),
+                                                     c->flags[k].name);
                                 return -EBADMSG;
                         }
                 }
@@ -315,7 +320,8 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                                 if (!dockerfile_expose_port_is_valid(w[n])) {
                                         dockerfile_error_set(err, s->df->filename, i->line, i->column,
                                                              "EXPOSE: invalid port '%s'; expected PORT, "
-                                                             "PORT/PROTOCOL or FIRST-LAST/PROTOCOL", w[n]);
+                                                             "PORT/PROTOCOL or FIRST-LAST/PROTOCOL",
+                                                             w[n]);
                                         return -EBADMSG;
                                 }
                                 /* The protocol is case-insensitive; the image config spells it lower-case. */
@@ -398,7 +404,8 @@ char *const *dockerfile_scope_global_args(const DockerfileScope *s) {
         return s->global;
 }
 
-int dockerfile_scope_run_env(const DockerfileScope *s, char ***ret) {
+/* The ARGs of the scope that have a value, as NAME=VALUE, in declaration order. */
+static int scope_args_with_value(const DockerfileScope *s, char ***ret) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
         int r;
 
@@ -410,6 +417,17 @@ int dockerfile_scope_run_env(const DockerfileScope *s, char ***ret) {
                         if (r < 0)
                                 return r;
                 }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int dockerfile_scope_run_env(const DockerfileScope *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = scope_args_with_value(s, &l);
+        if (r < 0)
+                return r;
         for (size_t i = 0; s->env[i]; i++) {
                 const char *eq = strchr(s->env[i], '=');
                 _cleanup_free_ char *name = NULL;
@@ -432,17 +450,12 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int dockerfile_scope_args(const DockerfileScope *s, char ***ret) {
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        if (!l)
-                return -ENOMEM;
-        for (size_t i = 0; s->args[i]; i++)
-                if (strchr(s->args[i], '=')) {
-                        r = strv_extend(&l, s->args[i]);
-                        if (r < 0)
-                                return r;
-                }
+        r = scope_args_with_value(s, &l);
+        if (r < 0)
+                return r;
         qsort(l, strv_length(l), sizeof(char *), cmp_str);
         *ret = TAKE_PTR(l);
         return 0;

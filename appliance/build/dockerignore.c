@@ -3,17 +3,20 @@
  * the last matching one decides, checking the path itself and each of its parent directories. */
 #include "dockerignore.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs-util.h"
 #include "macro.h"
 #include "strbuf.h"
 #include "string-util.h"
 
 typedef struct DockerIgnorePattern {
-        char *text;        /* cleaned pattern, without the leading '!' */
-        bool exclusion;    /* a '!' pattern: re-includes what it matches */
+        char *text;     /* cleaned pattern, without the leading '!' */
+        bool exclusion; /* a '!' pattern: re-includes what it matches */
         regex_t re;
 } DockerIgnorePattern;
 
@@ -208,8 +211,9 @@ int dockerignore_parse(const char *data, size_t size, const char *filename, Dock
         int r;
 
         if (size > DOCKERIGNORE_SIZE_MAX) {
-                dockerfile_error_set(err, file, 0, 0, "the file is %zu bytes, more than the limit of %u bytes",
-                                     size, DOCKERIGNORE_SIZE_MAX);
+                dockerfile_error_set(err, file, 0, 0,
+                                     "the file is %zu bytes, more than the limit of %u bytes", size,
+                                     DOCKERIGNORE_SIZE_MAX);
                 return -EFBIG;
         }
         di = calloc(1, sizeof *di);
@@ -251,9 +255,10 @@ int dockerignore_parse(const char *data, size_t size, const char *filename, Dock
                                 len--;
                         }
                         if (len == 0) {
-                                dockerfile_error_set(err, file, line, 1,
-                                                     "illegal exclusion pattern '!': write the path to re-include "
-                                                     "after the '!'");
+                                dockerfile_error_set(
+                                        err, file, line, 1,
+                                        "illegal exclusion pattern '!': write the path to re-include "
+                                        "after the '!'");
                                 return -EBADMSG;
                         }
                 }
@@ -340,4 +345,34 @@ bool dockerignore_should_descend(const DockerIgnore *di, const char *reldir) {
                         return true;
         }
         return false;
+}
+
+int dockerignore_load(const char *dir, const char *shown, DockerIgnore **ret, char **ret_error) {
+        _cleanup_free_ char *path = path_join(dir, ".dockerignore"), *data = NULL;
+        _cleanup_dockerignore_free_ DockerIgnore *di = NULL;
+        DockerfileError derr = {};
+        char msg[DOCKERFILE_ERROR_FILE_MAX + DOCKERFILE_ERROR_MESSAGE_MAX + 32];
+        size_t size;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file_at(AT_FDCWD, path, DOCKERIGNORE_SIZE_MAX, &data, &size);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r == -EFBIG)
+                return errmsg_set(ret_error, -EBADMSG, "%s is larger than %u bytes", shown ?: path,
+                                  DOCKERIGNORE_SIZE_MAX);
+        if (r < 0)
+                return errmsg_set(ret_error, r, "Cannot read %s: %s", shown ?: path, strerror(-r));
+        r = dockerignore_parse(data, size, ".dockerignore", &di, &derr);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return errmsg_set(ret_error, -EBADMSG, "%s",
+                                  dockerfile_error_format(&derr, msg, sizeof msg));
+        *ret = TAKE_PTR(di);
+        return 0;
 }

@@ -24,6 +24,9 @@ typedef struct DockerIgnore DockerIgnore;
 int dockerignore_parse(const char *data, size_t size, const char *filename, DockerIgnore **ret,
                        DockerfileError *err);
 DockerIgnore *dockerignore_free(DockerIgnore *di);
+/* Reads and parses dir/.dockerignore; without one, 0 and *ret NULL. On failure fills *ret_error with one
+ * sentence that names the file as shown (NULL: its path); -EBADMSG for a bad or oversized file. */
+int dockerignore_load(const char *dir, const char *shown, DockerIgnore **ret, char **ret_error);
 static inline void dockerignore_freep(DockerIgnore **di) {
         dockerignore_free(*di);
 }

@@ -10,22 +10,8 @@
 #include "macro.h"
 #include "strbuf.h"
 
+#include "test-dockerfile-util.h"
 #include "tests.h"
-
-static Dockerfile *parse_ok(const char *text) {
-        DockerfileError err = {};
-        Dockerfile *df = NULL;
-        char buf[1024];
-        int r;
-
-        r = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
-        if (r < 0) {
-                fprintf(stderr, "unexpected parse error %d: %s\n--- input:\n%s\n", r,
-                        dockerfile_error_format(&err, buf, sizeof buf), text);
-                exit(1);
-        }
-        return df;
-}
 
 /* Expects a parse error whose formatted text starts with prefix ("Dockerfile:7:1: ") and contains needle. */
 static void parse_fails(const char *text, const char *prefix, const char *needle, int line) {
@@ -41,8 +27,8 @@ static void parse_fails(const char *text, const char *prefix, const char *needle
         }
         dockerfile_error_format(&err, buf, sizeof buf);
         if (strncmp(buf, prefix, strlen(prefix)) != 0 || !strstr(buf, needle)) {
-                fprintf(stderr, "test line %d: got error '%s', expected prefix '%s' and '%s'\n", line, buf, prefix,
-                        needle);
+                fprintf(stderr, "test line %d: got error '%s', expected prefix '%s' and '%s'\n", line, buf,
+                        prefix, needle);
                 exit(1);
         }
 }
@@ -88,19 +74,22 @@ static void test_comments_and_continuations(void) {
         CHECK(df->stages[0].n_instructions == 3);
         CHECK_STREQ(instr(df, 0, 0)->shell, "echo hi");
         CHECK_STREQ(instr(df, 0, 1)->shell, "echo");
-        CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 6 && instr(df, 0, 2)->column == 4);
+        CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 6 &&
+              instr(df, 0, 2)->column == 4);
         CHECK_STREQ(instr(df, 0, 2)->shell, "x");
         dockerfile_free(df);
 
         /* CRLF line endings and a BOM. */
-        df = parse_ok("\xEF\xBB\xBF" "FROM busybox\r\nRUN a \\\r\n b\r\n");
+        df = parse_ok("\xEF\xBB\xBF"
+                      "FROM busybox\r\nRUN a \\\r\n b\r\n");
         CHECK_STREQ(instr(df, 0, 0)->shell, "a  b");
         dockerfile_free(df);
 
         /* A continuation ending the file is an error pointing at the continued line. */
-        PARSE_FAILS("FROM busybox\nRUN echo \\\n", "Dockerfile:2:1: ", "ends right after a line continuation");
-        PARSE_FAILS("FROM busybox\nRUN echo \\\n# only a comment follows\n", "Dockerfile:3:1: ",
-                    "ends right after a line continuation");
+        PARSE_FAILS("FROM busybox\nRUN echo \\\n",
+                    "Dockerfile:2:1: ", "ends right after a line continuation");
+        PARSE_FAILS("FROM busybox\nRUN echo \\\n# only a comment follows\n",
+                    "Dockerfile:3:1: ", "ends right after a line continuation");
 }
 
 static void test_directives(void) {
@@ -144,8 +133,8 @@ static void test_directives(void) {
         dockerfile_free(df);
 
         PARSE_FAILS("# escape=x\nFROM busybox\n", "Dockerfile:1:1: ", "invalid escape character 'x'");
-        PARSE_FAILS("# escape=`\n# escape=\\\nFROM busybox\n", "Dockerfile:2:1: ",
-                    "only one escape parser directive");
+        PARSE_FAILS("# escape=`\n# escape=\\\nFROM busybox\n",
+                    "Dockerfile:2:1: ", "only one escape parser directive");
 }
 
 static void test_exec_and_shell_forms(void) {
@@ -192,15 +181,20 @@ static void test_exec_and_shell_forms(void) {
         CHECK_STREQ(in->flags[0].value, "none");
         dockerfile_free(df);
 
-        PARSE_FAILS("FROM busybox\nCMD [\"a\", 1]\n", "Dockerfile:2:5: ", "arrays must be comprised of strings only");
-        PARSE_FAILS("FROM busybox\nSHELL /bin/bash -c\n", "Dockerfile:2:7: ", "SHELL requires the arguments in JSON form");
+        PARSE_FAILS("FROM busybox\nCMD [\"a\", 1]\n",
+                    "Dockerfile:2:5: ", "arrays must be comprised of strings only");
+        PARSE_FAILS("FROM busybox\nSHELL /bin/bash -c\n",
+                    "Dockerfile:2:7: ", "SHELL requires the arguments in JSON form");
         PARSE_FAILS("FROM busybox\nSHELL []\n", "Dockerfile:2:7: ", "SHELL requires at least one argument");
-        PARSE_FAILS("FROM busybox\nRUN --mount=type=cache,target=/x make\n", "Dockerfile:2:5: ",
-                    "RUN --mount is not supported");
-        PARSE_FAILS("FROM busybox\nRUN --network=host make\n", "Dockerfile:2:", "RUN --network=host is not supported");
-        PARSE_FAILS("FROM busybox\nRUN --bogus make\n", "Dockerfile:2:5: ", "unknown flag '--bogus'; expected --network");
+        PARSE_FAILS("FROM busybox\nRUN --mount=type=cache,target=/x make\n",
+                    "Dockerfile:2:5: ", "RUN --mount is not supported");
+        PARSE_FAILS("FROM busybox\nRUN --network=host make\n",
+                    "Dockerfile:2:", "RUN --network=host is not supported");
+        PARSE_FAILS("FROM busybox\nRUN --bogus make\n",
+                    "Dockerfile:2:5: ", "unknown flag '--bogus'; expected --network");
         PARSE_FAILS("FROM busybox\nRUN\n", "Dockerfile:2:", "RUN requires at least one argument");
-        PARSE_FAILS("FROM busybox\nRUN cat <<EOF\nhello\nEOF\n", "Dockerfile:2:9: ", "heredocs (<<EOF) are not supported");
+        PARSE_FAILS("FROM busybox\nRUN cat <<EOF\nhello\nEOF\n",
+                    "Dockerfile:2:9: ", "heredocs (<<EOF) are not supported");
         PARSE_FAILS("FROM busybox\nCOPY <<-\"EOT\" /x\n", "Dockerfile:2:6: ", "heredocs");
         /* A shift in arithmetic is no heredoc. */
         df = parse_ok("FROM busybox\nRUN echo $((1<<2)) <<<x\n");
@@ -263,7 +257,8 @@ static void test_env_label_arg_forms(void) {
         PARSE_FAILS("FROM busybox\nWORKDIR /a/${}\n", "Dockerfile:2:12: ", "bad substitution");
         PARSE_FAILS("FROM busybox\nUSER ${U:x}\n", "Dockerfile:2:6: ", "unsupported modifier ':x'");
         /* Continuation: the column is found on the physical line the problem is on. */
-        PARSE_FAILS("FROM busybox\nENV A=1 \\\n    B=\"x\n", "Dockerfile:3:7: ", "unterminated double quote");
+        PARSE_FAILS("FROM busybox\nENV A=1 \\\n    B=\"x\n",
+                    "Dockerfile:3:7: ", "unterminated double quote");
 }
 
 static void test_copy_add_volume_expose(void) {
@@ -311,17 +306,21 @@ static void test_copy_add_volume_expose(void) {
         CHECK_STREQ(instr(df, 1, 9)->shell, "SIGINT");
         dockerfile_free(df);
 
-        PARSE_FAILS("FROM busybox\nADD https://example.com/x.tar.gz /x\n", "Dockerfile:2:5: ",
-                    "ADD from a URL is not supported: Slipway builds without network access; download the file "
-                    "into the build context and ADD it from there.");
-        PARSE_FAILS("FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n", "Dockerfile:2:", "ADD from a URL");
+        PARSE_FAILS(
+                "FROM busybox\nADD https://example.com/x.tar.gz /x\n", "Dockerfile:2:5: ",
+                "ADD from a URL is not supported: Slipway builds without network access; download the file "
+                "into the build context and ADD it from there.");
+        PARSE_FAILS("FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n",
+                    "Dockerfile:2:", "ADD from a URL");
         PARSE_FAILS("FROM busybox\nADD --checksum=sha256:abc x /x\n", "Dockerfile:2:5: ", "ADD from a URL");
         PARSE_FAILS("FROM busybox\nCOPY [\"${A\", \"/d\"]\n", "Dockerfile:2:6: ", "COPY: bad substitution");
-        PARSE_FAILS("FROM busybox\nCOPY onlyone\n", "Dockerfile:2:6: ", "COPY requires at least two arguments");
+        PARSE_FAILS("FROM busybox\nCOPY onlyone\n",
+                    "Dockerfile:2:6: ", "COPY requires at least two arguments");
         PARSE_FAILS("FROM busybox\nCOPY --chmod=u+x a b\n", "Dockerfile:2:", "invalid --chmod=u+x");
         PARSE_FAILS("FROM busybox\nCOPY --from a b\n", "Dockerfile:2:6: ", "flag '--from' requires a value");
         PARSE_FAILS("FROM busybox\nCOPY --from=a --from=b x y\n", "Dockerfile:2:15: ", "given twice");
-        PARSE_FAILS("FROM busybox\nCOPY --parents a b\n", "Dockerfile:2:6: ", "COPY --parents is not supported");
+        PARSE_FAILS("FROM busybox\nCOPY --parents a b\n",
+                    "Dockerfile:2:6: ", "COPY --parents is not supported");
         PARSE_FAILS("FROM busybox\nEXPOSE 80/http\n", "Dockerfile:2:8: ", "invalid port '80/http'");
         PARSE_FAILS("FROM busybox\nEXPOSE 0\n", "Dockerfile:2:8: ", "invalid port '0'");
         PARSE_FAILS("FROM busybox\nVOLUME [\"\"]\n", "Dockerfile:2:", "can not be an empty string");
@@ -359,13 +358,17 @@ static void test_healthcheck_onbuild(void) {
         CHECK(in->onbuild->kind == DOCKERFILE_COPY && in->onbuild->n_flags == 1);
         dockerfile_free(df);
 
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=5x CMD true\n", "Dockerfile:2:", "invalid --interval=5x");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n", "Dockerfile:2:", "can not be negative");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=5x CMD true\n",
+                    "Dockerfile:2:", "invalid --interval=5x");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n",
+                    "Dockerfile:2:", "can not be negative");
         PARSE_FAILS("FROM busybox\nHEALTHCHECK --timeout=1us CMD true\n", "Dockerfile:2:", "minimum of 1ms");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=1s NONE\n", "Dockerfile:2:", "HEALTHCHECK NONE takes no");
+        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=1s NONE\n",
+                    "Dockerfile:2:", "HEALTHCHECK NONE takes no");
         PARSE_FAILS("FROM busybox\nHEALTHCHECK RUN true\n", "Dockerfile:2:13: ", "unknown type 'RUN'");
         PARSE_FAILS("FROM busybox\nHEALTHCHECK CMD\n", "Dockerfile:2:", "missing command");
-        PARSE_FAILS("FROM busybox\nONBUILD ONBUILD RUN x\n", "Dockerfile:2:9: ", "ONBUILD isn't allowed as an ONBUILD trigger");
+        PARSE_FAILS("FROM busybox\nONBUILD ONBUILD RUN x\n",
+                    "Dockerfile:2:9: ", "ONBUILD isn't allowed as an ONBUILD trigger");
         PARSE_FAILS("FROM busybox\nONBUILD FROM x\n", "Dockerfile:2:9: ", "FROM isn't allowed");
         PARSE_FAILS("FROM busybox\nONBUILD RUNN x\n", "Dockerfile:2:9: ", "unknown instruction 'RUNN'");
 
@@ -386,10 +389,12 @@ static void test_structure_errors(void) {
 
         PARSE_FAILS("FROM busybox\nRUN true\n\n\n\n\nRUNN make\n", "Dockerfile:7:1: ",
                     "unknown instruction 'RUNN' (did you mean RUN?); expected one of ADD, ARG, CMD, COPY");
-        PARSE_FAILS("FROM busybox\n  frobnicate x\n", "Dockerfile:2:3: ", "unknown instruction 'frobnicate'; expected");
+        PARSE_FAILS("FROM busybox\n  frobnicate x\n",
+                    "Dockerfile:2:3: ", "unknown instruction 'frobnicate'; expected");
         PARSE_FAILS("", "Dockerfile: ", "no FROM instruction");
         PARSE_FAILS("# only comments\nARG A=1\n", "Dockerfile: ", "no FROM instruction");
-        PARSE_FAILS("ARG A\nRUN true\nFROM busybox\n", "Dockerfile:2:1: ", "RUN before the first FROM; only ARG");
+        PARSE_FAILS("ARG A\nRUN true\nFROM busybox\n",
+                    "Dockerfile:2:1: ", "RUN before the first FROM; only ARG");
         PARSE_FAILS("FROM\n", "Dockerfile:1:", "FROM requires either one argument");
         PARSE_FAILS("FROM a b\n", "Dockerfile:1:8: ", "FROM requires either one argument");
         PARSE_FAILS("FROM a AS 1x\n", "Dockerfile:1:11: ", "invalid stage name '1x'");
@@ -426,12 +431,12 @@ static void test_stages(void) {
         ssize_t ref;
 
         df = parse_ok("ARG BASE=busybox\n"
-                      "FROM $BASE AS deps\n"                    /* 0 */
+                      "FROM $BASE AS deps\n" /* 0 */
                       "RUN true\n"
-                      "FROM busybox AS unused\n"                /* 1 */
-                      "FROM deps AS build\n"                    /* 2: FROM an earlier stage */
-                      "FROM busybox AS assets\n"                /* 3 */
-                      "FROM scratch AS final\n"                 /* 4 */
+                      "FROM busybox AS unused\n" /* 1 */
+                      "FROM deps AS build\n"     /* 2: FROM an earlier stage */
+                      "FROM busybox AS assets\n" /* 3 */
+                      "FROM scratch AS final\n"  /* 4 */
                       "ARG FROMSTAGE=build\n"
                       "COPY --from=$FROMSTAGE /out /out\n"
                       "COPY --from=3 /a /a\n"
@@ -499,7 +504,9 @@ static void test_serialize(void) {
         CHECK(dockerfile_instruction_serialize(instr(d1, 0, 0), &a) == 0);
         CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &b) == 0);
         CHECK_STREQ(a, b);
-        CHECK_STREQ(a, "{\"args\":[\"src\",\"dst\"],\"flags\":{\"chown\":\"a\",\"from\":\"b\"},\"kind\":\"COPY\"}");
+        CHECK_STREQ(
+                a,
+                "{\"args\":[\"src\",\"dst\"],\"flags\":{\"chown\":\"a\",\"from\":\"b\"},\"kind\":\"COPY\"}");
         dockerfile_free(d2);
         d2 = parse_ok("FROM x\nCOPY [\"src\", \"dst\"]\n");
         CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &c) == 0);

@@ -9,22 +9,8 @@
 #include "dockerfile-stages.h"
 #include "macro.h"
 #include "strbuf.h"
+#include "test-dockerfile-util.h"
 #include "tests.h"
-
-static Dockerfile *parse_ok(const char *text) {
-        DockerfileError err = {};
-        Dockerfile *df = NULL;
-        char buf[1024];
-        int r;
-
-        r = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
-        if (r < 0) {
-                fprintf(stderr, "unexpected parse error %d: %s\n--- input:\n%s\n", r,
-                        dockerfile_error_format(&err, buf, sizeof buf), text);
-                exit(1);
-        }
-        return df;
-}
 
 static const DockerfileInstruction *instr(const Dockerfile *df, size_t stage, size_t i) {
         CHECK(stage < df->n_stages);
@@ -54,37 +40,37 @@ static void test_expansion(void) {
                 { "$A", "a" },
                 { "${A}", "a" },
                 { "pre${A}post", "preapost" },
-                { "$Apost", "" },                 /* the name runs on */
+                { "$Apost", "" }, /* the name runs on */
                 { "$UNSET", "" },
-                { "$DECL", "" },                  /* declared without value = unset */
+                { "$DECL", "" }, /* declared without value = unset */
                 { "${UNSET:-def}", "def" },
                 { "${EMPTY:-def}", "def" },
-                { "${EMPTY-def}", "" },           /* without ':' only unset counts */
+                { "${EMPTY-def}", "" }, /* without ':' only unset counts */
                 { "${UNSET-def}", "def" },
                 { "${A:-def}", "a" },
                 { "${A:+alt}", "alt" },
                 { "${EMPTY:+alt}", "" },
                 { "${EMPTY+alt}", "alt" },
                 { "${UNSET+alt}", "" },
-                { "${UNSET:-${A}}", "a" },        /* nested */
+                { "${UNSET:-${A}}", "a" }, /* nested */
                 { "${UNSET:-${ALSO:-${A}x}}", "ax" },
                 { "${UNSET:-a b}", "a b" },
-                { "${UNSET:-a\\$b}", "a$b" },          /* escapes work inside the default */
+                { "${UNSET:-a\\$b}", "a$b" }, /* escapes work inside the default */
                 { "${UNSET:-a\\}b}", "a}b" },
-                { "${UNSET:-\"q}\"}", "q}" },          /* quotes too */
+                { "${UNSET:-\"q}\"}", "q}" }, /* quotes too */
                 { "${A:?must be set}", "a" },
                 { "\\$A", "$A" },
                 { "\\\\$A", "\\a" },
                 { "'$A'", "$A" },
                 { "\"$A\"", "a" },
                 { "\"\\$A\"", "$A" },
-                { "\"a\\tb\"", "a\\tb" },         /* inside "" only \" \$ \\ are escapes */
+                { "\"a\\tb\"", "a\\tb" }, /* inside "" only \" \$ \\ are escapes */
                 { "\"say \\\"hi\\\"\"", "say \"hi\"" },
                 { "a\\ b", "a b" },
                 { "$", "$" },
                 { "a$", "a$" },
                 { "$%", "$%" },
-                { "$1x", "x" },                   /* positional parameters are never set */
+                { "$1x", "x" }, /* positional parameters are never set */
                 { "trailing\\", "trailing" },
                 { "${HOME}/bin:$HOME", "/root/bin:/root" },
                 { "'unterminated\\'", "unterminated\\" },
@@ -97,7 +83,8 @@ static void test_expansion(void) {
                         continue; /* a single-quoted string ends at the next ' — covered below */
                 o = expand(cases[i].in, env);
                 if (!streq(o, cases[i].out)) {
-                        fprintf(stderr, "expand '%s': got '%s', expected '%s'\n", cases[i].in, o, cases[i].out);
+                        fprintf(stderr, "expand '%s': got '%s', expected '%s'\n", cases[i].in, o,
+                                cases[i].out);
                         exit(1);
                 }
         }
@@ -199,7 +186,8 @@ static char *run_stage(const Dockerfile *df, DockerfileScope *s, size_t idx, cha
                 char buf[1024];
 
                 if (dockerfile_scope_apply(s, &df->stages[idx].instructions[i], &c, &err) < 0) {
-                        fprintf(stderr, "apply failed: %s\n", dockerfile_error_format(&err, buf, sizeof buf));
+                        fprintf(stderr, "apply failed: %s\n",
+                                dockerfile_error_format(&err, buf, sizeof buf));
                         exit(1);
                 }
                 CHECK(dockerfile_instruction_serialize(&c, &j) == 0);
@@ -227,15 +215,15 @@ static void test_scope(void) {
                       "ARG IMAGE=busybox:${VERSION}\n"
                       "ARG ONLY_GLOBAL=g\n"
                       "FROM --platform=$BUILDPLATFORM ${IMAGE}\n"
-                      "ENV BEFORE=\"$VERSION\"\n"                     /* global ARG not visible yet */
-                      "ARG VERSION\n"                                /* redeclared: global value */
+                      "ENV BEFORE=\"$VERSION\"\n" /* global ARG not visible yet */
+                      "ARG VERSION\n"             /* redeclared: global value */
                       "ENV AFTER=$VERSION G=${ONLY_GLOBAL:-unset}\n"
                       "ARG TARGETARCH\n"
                       "ARG LOCAL=x${TARGETARCH}\n"
                       "ENV abc=hello\n"
-                      "ENV abc=bye def=$abc\n"                       /* def sees the old abc */
+                      "ENV abc=bye def=$abc\n" /* def sees the old abc */
                       "ENV ghi=$abc\n"
-                      "ARG abc=fromarg\n"                            /* ENV wins over ARG */
+                      "ARG abc=fromarg\n" /* ENV wins over ARG */
                       "LABEL v=$abc path=$PATH base=$FROMBASE\n"
                       "WORKDIR /src/$LOCAL\n"
                       "COPY --chown=${U:-app} [\"$LOCAL/a\", \"/dst/${VERSION}\"]\n"
@@ -262,7 +250,9 @@ static void test_scope(void) {
         CHECK(strstr(out, "[\"path\",\"/usr/bin:/bin\"]"));
         CHECK(strstr(out, "[\"base\",\"b\"]"));
         CHECK(strstr(out, "{\"kind\":\"WORKDIR\",\"shell\":\"/src/xamd64\"}"));
-        CHECK(strstr(out, "{\"exec\":[\"xamd64/a\",\"/dst/2.0\"],\"flags\":{\"chown\":\"app\"},\"kind\":\"COPY\"}"));
+        CHECK(strstr(
+                out,
+                "{\"exec\":[\"xamd64/a\",\"/dst/2.0\"],\"flags\":{\"chown\":\"app\"},\"kind\":\"COPY\"}"));
         CHECK(strstr(out, "{\"kind\":\"RUN\",\"shell\":\"echo $VERSION\"}"));
         CHECK(strstr(out, "{\"args\":[\"80\",\"443\",\"53/udp\"],\"kind\":\"EXPOSE\"}"));
         CHECK(strstr(out, "{\"kind\":\"USER\",\"shell\":\"nobody\"}"));
@@ -270,11 +260,11 @@ static void test_scope(void) {
         CHECK_STREQ(env_get(dockerfile_scope_env(s), "abc"), "bye");
         CHECK(!env_get(dockerfile_scope_env(s), "VERSION")); /* ARGs do not persist in the image */
         CHECK(dockerfile_scope_run_env(s, &runenv) == 0);
-        CHECK_STREQ(env_get(runenv, "VERSION"), "2.0");       /* but RUN sees them */
+        CHECK_STREQ(env_get(runenv, "VERSION"), "2.0"); /* but RUN sees them */
         CHECK_STREQ(env_get(runenv, "abc"), "bye");
         CHECK(dockerfile_scope_args(s, &args) == 0);
         CHECK(strv_length(args) == 5);
-        CHECK_STREQ(args[0], "LOCAL=xamd64");                   /* sorted */
+        CHECK_STREQ(args[0], "LOCAL=xamd64"); /* sorted */
         CHECK_STREQ(args[1], "PORTS=80 443");
         CHECK_STREQ(args[2], "TARGETARCH=amd64");
         dockerfile_free(df);
@@ -319,12 +309,12 @@ static void test_scope_errors(void) {
         dockerfile_instruction_done(&c);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 1), &c, &err) == -EBADMSG);
         CHECK_STREQ(dockerfile_error_format(&err, buf, sizeof buf),
-                  "Dockerfile:3:1: " DOCKERFILE_ADD_URL_MESSAGE);
+                    "Dockerfile:3:1: " DOCKERFILE_ADD_URL_MESSAGE);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 2), &c, &err) == -EBADMSG);
         CHECK(strstr(err.message, "invalid port") && err.line == 4);
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 3), &c, &err) == -EBADMSG);
         CHECK_STREQ(dockerfile_error_format(&err, buf, sizeof buf),
-                  "Dockerfile:5:1: WORKDIR: NEED: set NEED with --build-arg");
+                    "Dockerfile:5:1: WORKDIR: NEED: set NEED with --build-arg");
         CHECK(dockerfile_scope_apply(s, instr(df, 0, 4), &c, &err) == -EBADMSG);
         CHECK(strstr(err.message, "invalid --chmod"));
         CHECK(dockerfile_scope_apply(s, &df->stages[0].from, &c, &err) == -EINVAL);

@@ -28,6 +28,37 @@ la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *
         return (la_ssize_t) size;
 }
 
+int archive_conn_writer_open(struct archive *out, ArchiveConnWriter *st, size_t block, char **ret_error) {
+        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(out, (int) block) != ARCHIVE_OK ||
+            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
+            archive_write_open(out, st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
+                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s",
+                                  archive_error_string(out));
+        return 0;
+}
+
+const char *archive_disk_name_below(const char *name, const char *dir, size_t dir_len) {
+        if (!name || strncmp(name, dir, dir_len) != 0)
+                return NULL;
+        name += dir_len;
+        while (*name == '/')
+                name++;
+        return name;
+}
+
+int archive_copy_entry_data(struct archive *disk, struct archive *out, void *buf, size_t size) {
+        for (;;) {
+                la_ssize_t n = archive_read_data(disk, buf, size);
+                if (n < 0)
+                        return -EIO;
+                if (n == 0)
+                        return 0;
+                if (archive_write_data(out, buf, (size_t) n) != n)
+                        return -EPIPE;
+        }
+}
+
 int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *disk = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
@@ -47,11 +78,9 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
         archive_read_disk_set_symlink_logical(disk); /* a layout may link blobs: send the content */
         archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
                                                      ARCHIVE_READDISK_NO_FFLAGS);
-        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-            archive_write_set_bytes_per_block(out, ARCHIVE_STREAM_BLOCK) != ARCHIVE_OK ||
-            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, &st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
-                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
+        r = archive_conn_writer_open(out, &st, ARCHIVE_STREAM_BLOCK, ret_error);
+        if (r < 0)
+                return r;
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
 
@@ -65,22 +94,18 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir,
+                                          archive_error_string(disk));
                 (void) archive_read_disk_descend(disk);
 
-                name = archive_entry_pathname(e);
-                if (!name || strncmp(name, dir, prefix_len) != 0)
-                        continue;
-                name += prefix_len;
-                while (*name == '/')
-                        name++;
-                if (!*name)
-                        continue; /* the directory itself */
+                name = archive_disk_name_below(archive_entry_pathname(e), dir, prefix_len);
+                if (isempty(name))
+                        continue; /* outside, or the directory itself */
                 if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)
                         continue; /* sockets, devices: nothing an image layout holds */
                 if (++n_entries > ARCHIVE_STREAM_ENTRIES_MAX)
                         return errmsg_set(ret_error, -E2BIG, "%s holds more than %u files", dir,
-                                         ARCHIVE_STREAM_ENTRIES_MAX);
+                                          ARCHIVE_STREAM_ENTRIES_MAX);
 
                 _cleanup_free_ char *rel = strdup(name);
                 if (!rel)
@@ -95,16 +120,12 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                         goto write_failed;
                 if (archive_entry_filetype(e) != AE_IFREG)
                         continue;
-                for (;;) {
-                        la_ssize_t n = archive_read_data(disk, buf, ARCHIVE_STREAM_BLOCK);
-                        if (n < 0)
-                                return errmsg_set(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
-                                                 archive_error_string(disk));
-                        if (n == 0)
-                                break;
-                        if (archive_write_data(out, buf, (size_t) n) != n)
-                                goto write_failed;
-                }
+                r = archive_copy_entry_data(disk, out, buf, ARCHIVE_STREAM_BLOCK);
+                if (r == -EPIPE)
+                        goto write_failed;
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "Cannot read %s/%s: %s", dir, rel,
+                                          archive_error_string(disk));
         }
         if (archive_write_close(out) != ARCHIVE_OK)
                 goto write_failed;
@@ -112,7 +133,8 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
 
 write_failed:
         if (st.error < 0)
-                return errmsg_set(ret_error, st.error, "Sending %s to slipwayd failed: %s", dir, strerror(-st.error));
+                return errmsg_set(ret_error, st.error, "Sending %s to slipwayd failed: %s", dir,
+                                  strerror(-st.error));
         return errmsg_set(ret_error, -EIO, "Cannot write the archive: %s", archive_error_string(out));
 }
 
@@ -150,7 +172,8 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
         archive_read_support_format_tar(in);
         /* Entry names are checked to be relative (path_is_safe_relative) and then joined to dir,
          * so the name libarchive sees is absolute by construction: NOABSOLUTEPATHS cannot apply. */
-        archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+        archive_write_disk_set_options(disk,
+                                       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
         if (archive_read_open(in, &st, NULL, read_cb, NULL) != ARCHIVE_OK)
                 goto read_failed;
 
@@ -166,14 +189,14 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         goto read_failed;
                 if (++n_entries > ARCHIVE_STREAM_ENTRIES_MAX)
                         return errmsg_set(ret_error, -E2BIG, "The archive holds more than %u entries",
-                                         ARCHIVE_STREAM_ENTRIES_MAX);
+                                          ARCHIVE_STREAM_ENTRIES_MAX);
                 name = archive_entry_pathname(e);
                 if (!name || !path_is_safe_relative(name))
                         return errmsg_set(ret_error, -EBADMSG, "The archive contains an unsafe name '%s'",
-                                         strempty(name));
+                                          strempty(name));
                 if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)
-                        return errmsg_set(ret_error, -EBADMSG, "The archive entry '%s' is not a file or directory",
-                                         name);
+                        return errmsg_set(ret_error, -EBADMSG,
+                                          "The archive entry '%s' is not a file or directory", name);
                 if (archive_entry_hardlink(e) || archive_entry_symlink(e))
                         return errmsg_set(ret_error, -EBADMSG, "The archive entry '%s' is a link", name);
 
@@ -182,7 +205,8 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         return -ENOMEM;
                 archive_entry_set_pathname(e, target);
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
+                                          archive_error_string(disk));
                 if (archive_entry_filetype(e) != AE_IFREG)
                         continue;
                 for (;;) {
@@ -197,10 +221,11 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                                 goto read_failed;
                         if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
                                 return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
-                                                 archive_error_string(disk));
+                                                  archive_error_string(disk));
                 }
                 if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
+                                          archive_error_string(disk));
         }
         /* Drain to the framed end, so a stream cut after the tar trailer is still noticed. */
         for (;;) {
@@ -211,11 +236,13 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         break;
         }
         if (archive_write_close(disk) != ARCHIVE_OK)
-                return errmsg_set(ret_error, -EIO, "Cannot finish writing %s: %s", dir, archive_error_string(disk));
+                return errmsg_set(ret_error, -EIO, "Cannot finish writing %s: %s", dir,
+                                  archive_error_string(disk));
         return 0;
 
 read_failed:
         if (st.error < 0)
                 return errmsg_set(ret_error, st.error, "The export stream from slipwayd broke off");
-        return errmsg_set(ret_error, -EBADMSG, "The export stream is not a valid tar: %s", archive_error_string(in));
+        return errmsg_set(ret_error, -EBADMSG, "The export stream is not a valid tar: %s",
+                          archive_error_string(in));
 }

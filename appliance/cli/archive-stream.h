@@ -16,6 +16,14 @@ typedef struct ArchiveConnWriter {
 } ArchiveConnWriter;
 
 la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size);
+/* Opens out as a restricted pax tar written in block-sized blocks to st->conn. */
+int archive_conn_writer_open(struct archive *out, ArchiveConnWriter *st, size_t block, char **ret_error);
+/* name, as archive_read_disk returned it walking dir (dir_len long without trailing slashes), relative to
+ * dir: NULL when it is not below dir, "" for dir itself. */
+const char *archive_disk_name_below(const char *name, const char *dir, size_t dir_len);
+/* Copies the data of disk's current entry to out through buf: -EIO when reading fails, -EPIPE when
+ * writing does (the writer holds the reason). */
+int archive_copy_entry_data(struct archive *disk, struct archive *out, void *buf, size_t size);
 
 #define ARCHIVE_STREAM_BLOCK (64U * 1024U)
 #define ARCHIVE_STREAM_ENTRIES_MAX 1000000U

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "first-line.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "macro.h"
@@ -128,23 +129,6 @@ int cli_parse_options(CliContext *c, const char *full, const char *help, const C
         return 1;
 }
 
-static int read_first_line(const char *dir, const char *name, char **ret) {
-        _cleanup_free_ char *p = path_join(dir, name), *data = NULL;
-        size_t size;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file_at(AT_FDCWD, p, CLI_URL_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        data[strcspn(data, "\r\n")] = 0;
-        if (isempty(data))
-                return -EBADMSG;
-        *ret = TAKE_PTR(data);
-        return 0;
-}
-
 int cli_connect_prepare(CliContext *c) {
         char hint[512];
         int r;
@@ -156,20 +140,22 @@ int cli_connect_prepare(CliContext *c) {
                 if (!c->url)
                         return -ENOMEM;
         } else {
-                r = read_first_line(c->state_dir, "api.url", &c->url);
+                r = read_first_line(c->state_dir, "api.url", CLI_URL_MAX, &c->url);
                 if (r == -ENOENT) {
-                        cli_error(hint, "No slipwayd has run with state directory %s (%s/api.url is missing)",
+                        cli_error(hint,
+                                  "No slipwayd has run with state directory %s (%s/api.url is missing)",
                                   c->state_dir, c->state_dir);
                         return r;
                 }
                 if (r < 0) {
-                        cli_error("Run slipway as root, or give --url and --token.", "Cannot read %s/api.url: %s",
-                                  c->state_dir, strerror(-r));
+                        cli_error("Run slipway as root, or give --url and --token.",
+                                  "Cannot read %s/api.url: %s", c->state_dir, strerror(-r));
                         return r;
                 }
         }
         if (http_url_parse(c->url, &c->u) < 0) {
-                cli_error("Give an address like http://127.0.0.1:7070.", "'%s' is not an http:// URL", c->url);
+                cli_error("Give an address like http://127.0.0.1:7070.", "'%s' is not an http:// URL",
+                          c->url);
                 return -EINVAL;
         }
 
@@ -178,14 +164,17 @@ int cli_connect_prepare(CliContext *c) {
                 if (!c->token)
                         return -ENOMEM;
         } else {
-                r = read_first_line(c->state_dir, "admin.token", &c->token);
+                r = read_first_line(c->state_dir, "admin.token", CLI_URL_MAX, &c->token);
                 if (r < 0) {
                         if (c->url_arg)
-                                cli_error("Give the API token with --token.", "--url needs a token, and %s/admin.token "
-                                          "cannot be read (%s)", c->state_dir, strerror(-r));
+                                cli_error("Give the API token with --token.",
+                                          "--url needs a token, and %s/admin.token "
+                                          "cannot be read (%s)",
+                                          c->state_dir, strerror(-r));
                         else
                                 cli_error("Run slipway as root, or give --url and --token.",
-                                          "Cannot read the API token %s/admin.token: %s", c->state_dir, strerror(-r));
+                                          "Cannot read the API token %s/admin.token: %s", c->state_dir,
+                                          strerror(-r));
                         return r;
                 }
         }
@@ -207,7 +196,8 @@ int cli_request_open(CliContext *c, const char *method, const char *path, const 
                 if (c->url_arg)
                         snprintf(hint, sizeof hint, "Check the address, or start slipwayd there.");
                 else
-                        snprintf(hint, sizeof hint, "Start it with 'slipwayd --state-dir %s'.", c->state_dir);
+                        snprintf(hint, sizeof hint, "Start it with 'slipwayd --state-dir %s'.",
+                                 c->state_dir);
                 cli_error(hint, "slipwayd is not running at %s", c->url);
                 return r;
         }
@@ -226,8 +216,8 @@ int cli_response_check(CliContext *c, HttpConn *conn) {
 
         status = http_conn_read_head(conn);
         if (status < 0) {
-                cli_error("Check that the URL points at slipwayd.", "No valid HTTP answer from %s: %s", c->url,
-                          strerror(-status));
+                cli_error("Check that the URL points at slipwayd.", "No valid HTTP answer from %s: %s",
+                          c->url, strerror(-status));
                 return status;
         }
         if (status < 400)
@@ -241,7 +231,8 @@ int cli_response_check(CliContext *c, HttpConn *conn) {
                         cli_error("Check that the state directory belongs to the daemon at this URL.",
                                   "slipwayd refused the API token from %s/admin.token", c->state_dir);
         } else if (http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, NULL) >= 0 &&
-            json_parse_buffer(body, strlen(body), &j, NULL) >= 0 && json_get_string(j, "error", &msg) >= 0) {
+                   json_parse_buffer(body, strlen(body), &j, NULL) >= 0 &&
+                   json_get_string(j, "error", &msg) >= 0) {
                 (void) json_get_string_opt(j, "hint", &hint);
                 cli_error(hint, "%s", msg);
         } else
@@ -261,7 +252,8 @@ int cli_api_json(CliContext *c, const char *method, const char *path, json_t *bo
                         return -ENOMEM;
         }
         r = cli_request_open(c, method, path, text ? "application/json" : NULL,
-                             text ? (int64_t) strlen(text) : (streq(method, "GET") ? HTTP_BODY_NONE : 0), &conn);
+                             text ? (int64_t) strlen(text) : (streq(method, "GET") ? HTTP_BODY_NONE : 0),
+                             &conn);
         if (r < 0)
                 return r;
         if (text) {

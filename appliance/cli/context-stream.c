@@ -20,31 +20,6 @@
 #include "string-util.h"
 
 
-static int load_dockerignore(const char *dir, DockerIgnore **ret, char **ret_error) {
-        _cleanup_free_ char *path = path_join(dir, ".dockerignore"), *data = NULL;
-        DockerfileError derr = {};
-        char msg[DOCKERFILE_ERROR_FILE_MAX + DOCKERFILE_ERROR_MESSAGE_MAX + 32];
-        size_t size;
-        int r;
-
-        *ret = NULL;
-        if (!path)
-                return -ENOMEM;
-        r = read_full_file_at(AT_FDCWD, path, DOCKERIGNORE_SIZE_MAX, &data, &size);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -EFBIG)
-                return errmsg_set(ret_error, -EBADMSG, "%s is larger than %u bytes", path, DOCKERIGNORE_SIZE_MAX);
-        if (r < 0)
-                return errmsg_set(ret_error, r, "Cannot read %s: %s", path, strerror(-r));
-        r = dockerignore_parse(data, size, ".dockerignore", ret, &derr);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return errmsg_set(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
-        return 0;
-}
-
 /* keep lies below the directory rel. */
 static bool keep_below(const char *keep, const char *rel) {
         size_t n = strlen(rel);
@@ -61,7 +36,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
         size_t prefix_len = strlen(dir), n_entries = 0;
         int r;
 
-        r = load_dockerignore(dir, &di, ret_error);
+        r = dockerignore_load(dir, NULL, &di, ret_error);
         if (r < 0)
                 return r;
         keep = dockerignore_clean_path(dockerfile);
@@ -76,12 +51,11 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
 
         archive_read_disk_set_symlink_physical(disk);
         archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-                                                     ARCHIVE_READDISK_NO_FFLAGS | ARCHIVE_READDISK_NO_SPARSE);
-        if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-            archive_write_set_bytes_per_block(out, CONTEXT_STREAM_BLOCK) != ARCHIVE_OK ||
-            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, &st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
-                return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s", archive_error_string(out));
+                                                     ARCHIVE_READDISK_NO_FFLAGS |
+                                                     ARCHIVE_READDISK_NO_SPARSE);
+        r = archive_conn_writer_open(out, &st, CONTEXT_STREAM_BLOCK, ret_error);
+        if (r < 0)
+                return r;
         archive_entry_linkresolver_set_strategy(links, archive_format(out));
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
@@ -99,14 +73,12 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir,
+                                          archive_error_string(disk));
 
-                name = archive_entry_pathname(e);
-                if (!name || strncmp(name, dir, prefix_len) != 0)
+                name = archive_disk_name_below(archive_entry_pathname(e), dir, prefix_len);
+                if (!name)
                         continue;
-                name += prefix_len;
-                while (*name == '/')
-                        name++;
                 type = archive_entry_filetype(e);
                 if (!*name) {
                         (void) archive_read_disk_descend(disk); /* the context directory itself */
@@ -126,7 +98,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                         continue; /* sockets, fifos, devices: nothing a build copies */
                 if (++n_entries > CONTEXT_STREAM_ENTRIES_MAX)
                         return errmsg_set(ret_error, -E2BIG, "%s holds more than %u files", dir,
-                                         CONTEXT_STREAM_ENTRIES_MAX);
+                                          CONTEXT_STREAM_ENTRIES_MAX);
 
                 archive_entry_set_pathname(e, rel);
                 archive_entry_set_uid(e, 0);
@@ -143,16 +115,12 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
                         goto write_failed;
                 if (type != AE_IFREG || archive_entry_size(e) <= 0 || archive_entry_hardlink(e))
                         continue;
-                for (;;) {
-                        la_ssize_t n = archive_read_data(disk, buf, CONTEXT_STREAM_BLOCK);
-                        if (n < 0)
-                                return errmsg_set(ret_error, -EIO, "Cannot read %s/%s: %s", dir, rel,
-                                                 archive_error_string(disk));
-                        if (n == 0)
-                                break;
-                        if (archive_write_data(out, buf, (size_t) n) != n)
-                                goto write_failed;
-                }
+                r = archive_copy_entry_data(disk, out, buf, CONTEXT_STREAM_BLOCK);
+                if (r == -EPIPE)
+                        goto write_failed;
+                if (r < 0)
+                        return errmsg_set(ret_error, r, "Cannot read %s/%s: %s", dir, rel,
+                                          archive_error_string(disk));
         }
         if (archive_write_close(out) != ARCHIVE_OK)
                 goto write_failed;
@@ -161,6 +129,7 @@ int context_stream_to_conn(const char *dir, const char *dockerfile, HttpConn *co
 write_failed:
         if (st.error < 0)
                 return errmsg_set(ret_error, st.error, "Sending the build context to slipwayd failed: %s",
-                                 strerror(-st.error));
-        return errmsg_set(ret_error, -EIO, "Cannot write the build context archive: %s", archive_error_string(out));
+                                  strerror(-st.error));
+        return errmsg_set(ret_error, -EIO, "Cannot write the build context archive: %s",
+                          archive_error_string(out));
 }

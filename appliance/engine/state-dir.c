@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "first-line.h"
 #include "fs-util.h"
 #include "macro.h"
 
@@ -197,20 +198,7 @@ int state_dir_id(const char *dir, char ret[static STATE_ID_LEN + 1]) {
 }
 
 int state_dir_read_token(const char *dir, char **ret) {
-        _cleanup_free_ char *p = path_join(dir, "admin.token"), *data = NULL;
-        size_t size;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = read_full_file_at(AT_FDCWD, p, STATE_TOKEN_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        data[strcspn(data, "\r\n")] = 0;
-        if (isempty(data))
-                return -EBADMSG;
-        *ret = TAKE_PTR(data);
-        return 0;
+        return read_first_line(dir, "admin.token", STATE_TOKEN_MAX, ret);
 }
 
 int state_dir_clean_tmp(const char *dir) {

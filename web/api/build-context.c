@@ -98,10 +98,11 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                         goto read_failed;
                 if (++n_entries > BUILD_CONTEXT_ENTRIES_MAX)
                         return errmsg_set(ret_error, -EFBIG, "The build context holds more than %u entries",
-                                         BUILD_CONTEXT_ENTRIES_MAX);
+                                          BUILD_CONTEXT_ENTRIES_MAX);
                 raw = archive_entry_pathname(e);
                 if (!raw)
-                        return errmsg_set(ret_error, -EBADMSG, "The build context has an entry without a name");
+                        return errmsg_set(ret_error, -EBADMSG,
+                                          "The build context has an entry without a name");
                 /* A copy: the entry's own string goes away when its pathname is rewritten below. */
                 name = strdup(skip_dot_slash(raw));
                 if (!name)
@@ -109,9 +110,10 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (isempty(name))
                         continue; /* the context root itself */
                 if (!path_is_safe_relative(name) || raw[0] == '/')
-                        return errmsg_set(ret_error, -EBADMSG,
-                                         "The build context contains the unsafe name '%s' (absolute or with '..')",
-                                         raw);
+                        return errmsg_set(
+                                ret_error, -EBADMSG,
+                                "The build context contains the unsafe name '%s' (absolute or with '..')",
+                                raw);
                 type = archive_entry_filetype(e);
                 hardlink = archive_entry_hardlink(e);
                 if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
@@ -119,8 +121,9 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
 
                 unpacked += (uint64_t) MAX(archive_entry_size(e), 0);
                 if (unpacked > BUILD_CONTEXT_MAX)
-                        return errmsg_set(ret_error, -EFBIG, "The build context unpacks to more than %llu bytes",
-                                         (unsigned long long) BUILD_CONTEXT_MAX);
+                        return errmsg_set(ret_error, -EFBIG,
+                                          "The build context unpacks to more than %llu bytes",
+                                          (unsigned long long) BUILD_CONTEXT_MAX);
 
                 target = path_join(dir, name);
                 if (!target)
@@ -129,9 +132,10 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 if (hardlink) {
                         const char *h = skip_dot_slash(hardlink);
                         if (!path_is_safe_relative(h) || hardlink[0] == '/')
-                                return errmsg_set(ret_error, -EBADMSG,
-                                                 "The build context contains a hard link to the unsafe name '%s'",
-                                                 hardlink);
+                                return errmsg_set(
+                                        ret_error, -EBADMSG,
+                                        "The build context contains a hard link to the unsafe name '%s'",
+                                        hardlink);
                         link_target = path_join(dir, h);
                         if (!link_target)
                                 return -ENOMEM;
@@ -150,8 +154,8 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 archive_entry_set_fflags(e, 0, 0);
 
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EBADMSG, "Cannot unpack '%s' of the build context: %s", name,
-                                         archive_error_string(disk));
+                        return errmsg_set(ret_error, -EBADMSG, "Cannot unpack '%s' of the build context: %s",
+                                          name, archive_error_string(disk));
                 if (type != AE_IFREG || archive_entry_size(e) <= 0)
                         goto finish;
                 for (;;) {
@@ -165,27 +169,28 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                                 goto read_failed;
                         if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
-                                return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s",
-                                                 name, archive_error_string(disk));
+                                return errmsg_set(ret_error, -EIO,
+                                                  "Cannot write '%s' of the build context: %s", name,
+                                                  archive_error_string(disk));
                 }
         finish:
                 if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s", name,
-                                         archive_error_string(disk));
+                        return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s",
+                                          name, archive_error_string(disk));
         }
         if (archive_write_close(disk) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot finish unpacking the build context: %s",
-                                 archive_error_string(disk));
+                                  archive_error_string(disk));
         return 0;
 
 read_failed:
         if (st.error == -EFBIG)
                 return errmsg_set(ret_error, -EFBIG, "The build context is larger than %llu bytes",
-                                 (unsigned long long) BUILD_CONTEXT_MAX);
+                                  (unsigned long long) BUILD_CONTEXT_MAX);
         if (st.error < 0)
                 return errmsg_set(ret_error, st.error, "The upload of the build context broke off");
         return errmsg_set(ret_error, -EBADMSG, "The build context is not a valid tar archive: %s",
-                         archive_error_string(in));
+                          archive_error_string(in));
 }
 
 /* keep lies at or below rel: the directory must stay (in part). */
@@ -232,28 +237,15 @@ static int filter_dir(const DockerIgnore *di, const char *path, const char *rel,
 }
 
 int build_context_apply_dockerignore(const char *dir, const char *keep, char **ret_error) {
-        _cleanup_free_ char *path = path_join(dir, ".dockerignore"), *data = NULL, *keep_clean = NULL;
+        _cleanup_free_ char *keep_clean = NULL;
         _cleanup_dockerignore_free_ DockerIgnore *di = NULL;
-        DockerfileError derr = {};
-        char msg[DOCKERFILE_ERROR_FILE_MAX + DOCKERFILE_ERROR_MESSAGE_MAX + 32];
-        size_t size;
         int r;
 
-        if (!path)
-                return -ENOMEM;
-        r = read_full_file_at(AT_FDCWD, path, DOCKERIGNORE_SIZE_MAX, &data, &size);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -EFBIG)
-                return errmsg_set(ret_error, -EBADMSG, ".dockerignore is larger than %u bytes",
-                                 DOCKERIGNORE_SIZE_MAX);
+        r = dockerignore_load(dir, ".dockerignore", &di, ret_error);
         if (r < 0)
-                return errmsg_set(ret_error, r, "Cannot read .dockerignore: %s", strerror(-r));
-        r = dockerignore_parse(data, size, ".dockerignore", &di, &derr);
-        if (r == -ENOMEM)
                 return r;
-        if (r < 0)
-                return errmsg_set(ret_error, -EBADMSG, "%s", dockerfile_error_format(&derr, msg, sizeof msg));
+        if (!di)
+                return 0;
         if (keep) {
                 keep_clean = dockerignore_clean_path(keep);
                 if (!keep_clean)
@@ -261,6 +253,7 @@ int build_context_apply_dockerignore(const char *dir, const char *keep, char **r
         }
         r = filter_dir(di, dir, "", keep_clean);
         if (r < 0)
-                return errmsg_set(ret_error, r, "Cannot apply .dockerignore to the build context: %s", strerror(-r));
+                return errmsg_set(ret_error, r, "Cannot apply .dockerignore to the build context: %s",
+                                  strerror(-r));
         return 0;
 }
