@@ -5,7 +5,6 @@ only to 127.0.0.1 and to the bridges/namespaces the daemon under test created (1
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
