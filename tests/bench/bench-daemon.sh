@@ -36,6 +36,21 @@ bench_daemon_stop() {
         fi
 }
 
+# Stops slipwayd (bench_daemon_stop) and removes $work: the exit trap of a bench with nothing else to undo.
+bench_daemon_cleanup() {
+        bench_daemon_stop
+        rm -rf "$work"
+}
+
+# The usual start of a bench: setup ($1 names $work), bench_daemon_cleanup on exit, slipwayd up with
+# busybox:1 imported.
+bench_daemon_up() {
+        bench_daemon_setup "$1"
+        trap bench_daemon_cleanup EXIT
+        bench_daemon_start
+        bench_import_busybox
+}
+
 # Imports busybox:1 from the test fixtures (tests/fixtures, cached like the tests cache them).
 bench_import_busybox() {
         local images
