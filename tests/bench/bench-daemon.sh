@@ -1,6 +1,17 @@
-# Sourced by the deploy benches (deploy.sh, idle-rss.sh, instance-start.sh): a private slipwayd on a temporary
-# state dir, the busybox fixture image and busybox httpd images built on it.  Needs $top, $build and $py set.
+# Sourced by the benches: a private slipwayd on a temporary state dir, the busybox fixture image and busybox
+# httpd images built on it (deploy.sh, idle-rss.sh, instance-start.sh); the binaries' check (build.sh,
+# image-store.sh).  Needs $top, $build and $py set; defines functions only.
 # Invariant: bench_daemon_stop leaves no instance, route, bridge, slipwayd or slipway-proxy of the state dir.
+
+# bench_binaries NAME: sets $slipwayd and $slipway from $build, or exits telling NAME's user to build first.
+bench_binaries() {
+        local b
+        slipwayd=$build/appliance/engine/slipwayd
+        slipway=$build/appliance/cli/slipway
+        for b in "$slipwayd" "$slipway"; do
+                [ -x "$b" ] || { echo "$1: $b is missing; build first (meson setup build && ninja -C build) or set SLIPWAY_BUILD_DIR." >&2; exit 1; }
+        done
+}
 
 # Creates $work (mktemp under /tmp, name from $1) and $state; defines cli.
 bench_daemon_setup() {
