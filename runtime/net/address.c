@@ -13,12 +13,7 @@ static int open_bridge(const char *bridge, struct nl_sock **ret_sk, int *ret_ifi
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
 
-        if (!net_ifname_valid(bridge))
-                return -EINVAL;
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = netlink_link_get(sk, bridge, &link);
+        r = netlink_open_link(bridge, &sk, &link);
         if (r < 0)
                 return r;
         *ret_ifindex = rtnl_link_get_ifindex(link);

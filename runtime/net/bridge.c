@@ -29,15 +29,12 @@ int net_bridge_exists(const char *name) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
 
-        if (!net_ifname_valid(name))
-                return -EINVAL;
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = bridge_get(sk, name, &link);
+        r = netlink_open_link(name, &sk, &link);
         if (r == -ENODEV)
                 return 0;
-        return r < 0 ? r : 1;
+        if (r < 0)
+                return r;
+        return rtnl_link_is_bridge(link) ? 1 : -EEXIST;
 }
 
 static void bridge_mac(const char *name, uint8_t mac[static 6]) {
@@ -134,16 +131,13 @@ int net_bridge_delete(const char *name) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
 
-        if (!net_ifname_valid(name))
-                return -EINVAL;
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = bridge_get(sk, name, &link);
+        r = netlink_open_link(name, &sk, &link);
         if (r == -ENODEV)
                 return 0;
         if (r < 0)
-                return r; /* never delete a link that is not a bridge */
+                return r;
+        if (!rtnl_link_is_bridge(link))
+                return -EEXIST; /* never delete a link that is not a bridge */
         r = netlink_link_delete(sk, name);
         return r < 0 ? r : 0;
 }

@@ -11,39 +11,35 @@
 #include "ifname.h"
 #include "macro.h"
 
-static int forwarding_path(const char *ifname, char buf[static 64]) {
+/* The forwarding switch of ifname ("all" or a link), opened with flags. */
+static int forwarding_open(const char *ifname, int flags) {
+        char path[64];
+        int fd;
+
         if (!streq(ifname, "all") && !net_ifname_valid(ifname))
                 return -EINVAL;
-        snprintf(buf, 64, "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
-        return 0;
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+        fd = open(path, flags | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 int net_ipv4_forwarding_set(const char *ifname, bool on) {
         _cleanup_close_ int fd = -EBADF;
-        char path[64];
-        int r;
 
-        r = forwarding_path(ifname, path);
-        if (r < 0)
-                return r;
-        fd = open(path, O_WRONLY | O_CLOEXEC);
+        fd = forwarding_open(ifname, O_WRONLY);
         if (fd < 0)
-                return -errno;
+                return fd;
         return loop_write(fd, on ? "1\n" : "0\n", 2);
 }
 
 int net_ipv4_forwarding_get(const char *ifname) {
         _cleanup_close_ int fd = -EBADF;
-        char path[64], c = 0;
+        char c = 0;
         ssize_t n;
-        int r;
 
-        r = forwarding_path(ifname, path);
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = forwarding_open(ifname, O_RDONLY);
         if (fd < 0)
-                return -errno;
+                return fd;
         n = loop_read(fd, &c, 1);
         if (n < 0)
                 return (int) n;

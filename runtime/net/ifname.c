@@ -11,21 +11,25 @@
 
 static bool ifname_char_ok(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                c == '_' || c == '.';
+               c == '_' || c == '.';
 }
 
-bool net_ifname_valid(const char *s) {
+bool net_name_valid(const char *s, size_t max) {
         size_t l;
 
         if (isempty(s))
                 return false;
         l = strlen(s);
-        if (l > NET_IFNAME_MAX || streq(s, ".") || streq(s, ".."))
+        if (l > max || streq(s, ".") || streq(s, ".."))
                 return false;
         for (size_t i = 0; i < l; i++)
                 if (!ifname_char_ok(s[i]))
                         return false;
         return true;
+}
+
+bool net_ifname_valid(const char *s) {
+        return net_name_valid(s, NET_IFNAME_MAX);
 }
 
 int net_ifname_from_key(const char *prefix, const char *key, char ret[static IFNAMSIZ]) {
@@ -38,7 +42,7 @@ int net_ifname_from_key(const char *prefix, const char *key, char ret[static IFN
                 if (!ifname_char_ok(prefix[i]))
                         return -EINVAL;
         sha256_digest_string(key, strlen(key), digest);
-        snprintf(ret, IFNAMSIZ, "%s%.*s", prefix, (int) MIN((size_t) NET_IFNAME_HASH_DIGITS, NET_IFNAME_MAX - l),
-                 digest_hex(digest));
+        snprintf(ret, IFNAMSIZ, "%s%.*s", prefix,
+                 (int) MIN((size_t) NET_IFNAME_HASH_DIGITS, NET_IFNAME_MAX - l), digest_hex(digest));
         return 0;
 }

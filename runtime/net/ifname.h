@@ -4,6 +4,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define NET_IFNAME_MAX (IFNAMSIZ - 1)
 /* The hash part: 8 hex digits after a short prefix ("sw-", "swv"), down to 6 after a longer one (a
@@ -12,6 +13,9 @@
 #define NET_IFNAME_HASH_DIGITS_MIN 6
 #define NET_IFNAME_PREFIX_MAX (NET_IFNAME_MAX - NET_IFNAME_HASH_DIGITS_MIN)
 
+/* 1..max characters of [A-Za-z0-9_.-], not "." or "..": the names of links and namespaces, safe as path
+ * components and in nft scripts. */
+bool net_name_valid(const char *s, size_t max);
 /* 1..15 characters of [A-Za-z0-9_.-], not "." or "..". */
 bool net_ifname_valid(const char *s);
 

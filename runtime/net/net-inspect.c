@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <net/if.h>
-#include <nftables/libnftables.h>
 #include <netlink/route/link/bridge.h>
+#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +34,7 @@ int net_bridge_inspect(const char *name, const NetSubnet *subnet, const struct i
         size_t n_have = 0;
         int r;
 
-        if (!net_ifname_valid(name))
-                return -EINVAL;
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = netlink_link_get(sk, name, &link);
+        r = netlink_open_link(name, &sk, &link);
         if (r == -ENODEV) {
                 *ret = s;
                 return 0;
@@ -72,19 +67,14 @@ bool net_bridge_status_ok(const NetBridgeStatus *s) {
 int net_veth_port_inspect(const char *host_ifname, const char *bridge) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL, *br = NULL;
-        const char *type;
         int r;
 
-        if (!net_ifname_valid(host_ifname) || !net_ifname_valid(bridge))
+        if (!net_ifname_valid(bridge))
                 return -EINVAL;
-        r = netlink_open(&sk);
+        r = netlink_open_link(host_ifname, &sk, &host);
         if (r < 0)
                 return r;
-        r = netlink_link_get(sk, host_ifname, &host);
-        if (r < 0)
-                return r;
-        type = rtnl_link_get_type(host);
-        if (!type || !streq(type, "veth"))
+        if (!netlink_link_is_type(host, "veth"))
                 return -EEXIST;
         r = netlink_link_get(sk, bridge, &br);
         if (r == -ENODEV)

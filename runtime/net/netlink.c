@@ -3,12 +3,14 @@
 #include "netlink.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netlink/errno.h>
 #include <netlink/route/nexthop.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ifname.h"
 
 int netlink_error_to_errno(int nlerr) {
         switch (abs(nlerr)) {
@@ -77,6 +79,30 @@ int netlink_link_get(struct nl_sock *sk, const char *ifname, struct rtnl_link **
         }
         *ret = link;
         return 0;
+}
+
+int netlink_open_link(const char *ifname, struct nl_sock **ret_sk, struct rtnl_link **ret_link) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        int r;
+
+        if (!net_ifname_valid(ifname))
+                return -EINVAL;
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        r = netlink_link_get(sk, ifname, &link);
+        if (r < 0)
+                return r;
+        *ret_sk = TAKE_PTR(sk);
+        *ret_link = TAKE_PTR(link);
+        return 0;
+}
+
+bool netlink_link_is_type(struct rtnl_link *link, const char *type) {
+        const char *kind = rtnl_link_get_type(link);
+
+        return kind && streq(kind, type);
 }
 
 int netlink_link_set_up(struct nl_sock *sk, struct rtnl_link *link) {
@@ -196,28 +222,40 @@ int netlink_address_list(struct nl_sock *sk, int ifindex, NetlinkAddress **ret, 
         return 0;
 }
 
-int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gateway) {
+int netlink_route_new(struct in_addr dst, unsigned prefixlen, uint8_t type, struct rtnl_route **ret) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *gw = NULL;
-        struct in_addr any = {};
-        struct rtnl_nexthop *nh;
+        _cleanup_(nl_addr_putp) struct nl_addr *a = NULL;
         int r;
 
         route = rtnl_route_alloc();
-        dst = nl_addr_build(AF_INET, &any, sizeof(any));
-        gw = nl_addr_build(AF_INET, &gateway, sizeof(gateway));
-        if (!route || !dst || !gw)
+        a = nl_addr_build(AF_INET, &dst, sizeof(dst));
+        if (!route || !a)
                 return -ENOMEM;
-        nl_addr_set_prefixlen(dst, 0);
-
+        nl_addr_set_prefixlen(a, (int) prefixlen);
         rtnl_route_set_family(route, AF_INET);
         rtnl_route_set_table(route, RT_TABLE_MAIN);
         rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
         rtnl_route_set_protocol(route, RTPROT_STATIC);
-        rtnl_route_set_type(route, RTN_UNICAST);
-        r = rtnl_route_set_dst(route, dst);
+        rtnl_route_set_type(route, type);
+        r = rtnl_route_set_dst(route, a);
         if (r < 0)
                 return netlink_error_to_errno(r);
+        *ret = TAKE_PTR(route);
+        return 0;
+}
+
+int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gateway) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *gw = NULL;
+        struct rtnl_nexthop *nh;
+        int r;
+
+        r = netlink_route_new((struct in_addr) {}, 0, RTN_UNICAST, &route);
+        if (r < 0)
+                return r;
+        gw = nl_addr_build(AF_INET, &gateway, sizeof(gateway));
+        if (!gw)
+                return -ENOMEM;
 
         nh = rtnl_route_nh_alloc();
         if (!nh)

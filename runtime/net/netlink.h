@@ -25,6 +25,11 @@ int netlink_open(struct nl_sock **ret);
 
 /* The link called ifname, fresh from the kernel; -ENODEV when there is none. */
 int netlink_link_get(struct nl_sock *sk, const char *ifname, struct rtnl_link **ret);
+/* Validates ifname, opens a socket and fetches the link: -EINVAL for a bad name, -ENODEV when there is
+ * no such link.  Both out-parameters are written on success only. */
+int netlink_open_link(const char *ifname, struct nl_sock **ret_sk, struct rtnl_link **ret_link);
+/* Whether link is of kind type ("veth", "bridge"). */
+bool netlink_link_is_type(struct rtnl_link *link, const char *type);
 /* Sets IFF_UP on a link when it is not up yet. */
 int netlink_link_set_up(struct nl_sock *sk, struct rtnl_link *link);
 /* Deletes a link by name; returns 1 when it was deleted, 0 when it did not exist. */
@@ -41,6 +46,10 @@ typedef struct NetlinkAddress {
 } NetlinkAddress;
 /* All IPv4 addresses of ifindex (0: of every link). */
 int netlink_address_list(struct nl_sock *sk, int ifindex, NetlinkAddress **ret, size_t *ret_n);
+
+/* A main-table, static, universe-scope IPv4 route object of the given type (RTN_UNICAST, RTN_UNREACHABLE)
+ * to dst/prefixlen, without nexthops. */
+int netlink_route_new(struct in_addr dst, unsigned prefixlen, uint8_t type, struct rtnl_route **ret);
 
 /* Adds or replaces the IPv4 default route via gateway on ifindex in the main table. */
 int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gateway);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "ifname.h"
 #include "macro.h"
 #include "string-util.h"
 
@@ -23,20 +24,7 @@
 #endif
 
 bool netns_name_valid(const char *name) {
-        size_t l;
-
-        if (isempty(name))
-                return false;
-        l = strlen(name);
-        if (l > NETNS_NAME_MAX || streq(name, ".") || streq(name, ".."))
-                return false;
-        for (size_t i = 0; i < l; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.'))
-                        return false;
-        }
-        return true;
+        return net_name_valid(name, NETNS_NAME_MAX);
 }
 
 static int netns_path(const char *name, char **ret) {
@@ -94,8 +82,8 @@ static int run_dir_setup(void) {
  * ever changes namespace.  A thread rather than a fork because fork is slow in a large daemon (≈10 ms
  * here even for a small process) and unsafe for libnl's internal locks in a multi-threaded one. */
 typedef struct NetnsThread {
-        int fd;                     /* namespace to enter, or -EBADF to unshare a new one */
-        const char *bind_to;        /* with fd < 0: where to bind-mount the new namespace */
+        int fd;              /* namespace to enter, or -EBADF to unshare a new one */
+        const char *bind_to; /* with fd < 0: where to bind-mount the new namespace */
         int (*fn)(void *userdata);
         void *userdata;
         int result;

@@ -96,7 +96,8 @@ int net_subnet_claims_sync(int dfd, const char *owner, const NetSubnet *want, si
                 if (net_subnet_claim_name_parse(*p, &s) < 0)
                         continue;
                 for (size_t i = 0; i < n_want && !wanted; i++)
-                        wanted = want[i].address.s_addr == s.address.s_addr && want[i].prefixlen == s.prefixlen;
+                        wanted = want[i].address.s_addr == s.address.s_addr &&
+                                 want[i].prefixlen == s.prefixlen;
                 if (!wanted) {
                         r = host_claim_drop(dfd, *p, owner);
                         if (r < 0)
@@ -122,58 +123,31 @@ int net_subnet_claimed_by(const char *owner, const NetSubnet *s) {
         return r;
 }
 
-static int route_build(const NetSubnet *dst, struct rtnl_route **ret) {
+/* Adds (add) or removes the unreachable route to dst; "already there" and "already gone" are success. */
+static int unreachable_route_change(const NetSubnet *dst, bool add) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        _cleanup_(nl_addr_putp) struct nl_addr *a = NULL;
         int r;
 
-        route = rtnl_route_alloc();
-        a = nl_addr_build(AF_INET, &dst->address, sizeof(dst->address));
-        if (!route || !a)
-                return -ENOMEM;
-        nl_addr_set_prefixlen(a, (int) dst->prefixlen);
-        rtnl_route_set_family(route, AF_INET);
-        rtnl_route_set_table(route, RT_TABLE_MAIN);
-        rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
-        rtnl_route_set_protocol(route, RTPROT_STATIC);
-        rtnl_route_set_type(route, RTN_UNREACHABLE);
-        r = rtnl_route_set_dst(route, a);
+        r = netlink_open(&sk);
         if (r < 0)
-                return netlink_error_to_errno(r);
-        *ret = TAKE_PTR(route);
-        return 0;
+                return r;
+        r = netlink_route_new(dst->address, dst->prefixlen, RTN_UNREACHABLE, &route);
+        if (r < 0)
+                return r;
+        r = add ? rtnl_route_add(sk, route, NLM_F_EXCL) : rtnl_route_delete(sk, route, 0);
+        r = r < 0 ? netlink_error_to_errno(r) : 0;
+        if (add)
+                return r == -EEXIST ? 0 : r;
+        return r == -ESRCH || r == -ENOENT ? 0 : r;
 }
 
 int net_unreachable_route_add(const NetSubnet *dst) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        int r;
-
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = route_build(dst, &route);
-        if (r < 0)
-                return r;
-        r = rtnl_route_add(sk, route, NLM_F_EXCL);
-        r = r < 0 ? netlink_error_to_errno(r) : 0;
-        return r == -EEXIST ? 0 : r;
+        return unreachable_route_change(dst, true);
 }
 
 int net_unreachable_route_remove(const NetSubnet *dst) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        int r;
-
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = route_build(dst, &route);
-        if (r < 0)
-                return r;
-        r = rtnl_route_delete(sk, route, 0);
-        r = r < 0 ? netlink_error_to_errno(r) : 0;
-        return r == -ESRCH || r == -ENOENT ? 0 : r;
+        return unreachable_route_change(dst, false);
 }
 
 typedef struct RouteMatch {
@@ -188,7 +162,8 @@ static void route_match(struct nl_object *obj, void *userdata) {
 
         if (rtnl_route_get_family(rt) != AF_INET || rtnl_route_get_table(rt) != RT_TABLE_MAIN ||
             rtnl_route_get_type(rt) != RTN_UNREACHABLE || !a ||
-            nl_addr_get_prefixlen(a) != m->dst->prefixlen || nl_addr_get_len(a) != (unsigned) sizeof(struct in_addr))
+            nl_addr_get_prefixlen(a) != m->dst->prefixlen ||
+            nl_addr_get_len(a) != (unsigned) sizeof(struct in_addr))
                 return;
         if (memcmp(nl_addr_get_binary_addr(a), &m->dst->address, sizeof(struct in_addr)) == 0)
                 m->found = true;

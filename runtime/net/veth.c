@@ -22,7 +22,6 @@ typedef struct InnerArgs {
 static int inner_configure(void *userdata) {
         InnerArgs *a = userdata;
         const NetVethConfig *c = a->config;
-        const char *type;
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL, *eth = NULL;
         _cleanup_free_ NetlinkAddress *addrs = NULL;
@@ -44,8 +43,7 @@ static int inner_configure(void *userdata) {
         r = netlink_link_get(sk, NET_VETH_INNER_IFNAME, &eth);
         if (r < 0)
                 return r;
-        type = rtnl_link_get_type(eth);
-        if (!type || !streq(type, "veth") || rtnl_link_get_link(eth) != a->host_ifindex)
+        if (!netlink_link_is_type(eth, "veth") || rtnl_link_get_link(eth) != a->host_ifindex)
                 return -ESTALE;
         ifindex = rtnl_link_get_ifindex(eth);
 
@@ -118,7 +116,8 @@ static int host_attach(struct nl_sock *sk, const NetVethConfig *c, struct rtnl_l
         if (r < 0)
                 return r;
         if (rtnl_link_get_master(host) != rtnl_link_get_ifindex(bridge)) {
-                r = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(bridge), rtnl_link_get_ifindex(host));
+                r = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(bridge),
+                                              rtnl_link_get_ifindex(host));
                 if (r < 0)
                         return netlink_error_to_errno(r);
         }
@@ -150,9 +149,7 @@ int net_veth_setup(const NetVethConfig *c) {
 
         r = netlink_link_get(sk, c->host_ifname, &host);
         if (r >= 0) {
-                const char *type = rtnl_link_get_type(host);
-
-                if (!type || !streq(type, "veth"))
+                if (!netlink_link_is_type(host, "veth"))
                         return -EEXIST; /* not ours: never delete someone else's link */
 
                 /* Converge the existing pair; the helper refuses (-ENODEV/-ESTALE) when the inner end is
@@ -185,21 +182,14 @@ int net_veth_setup(const NetVethConfig *c) {
 int net_veth_delete(const char *host_ifname) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL;
-        const char *type;
         int r;
 
-        if (!net_ifname_valid(host_ifname))
-                return -EINVAL;
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        r = netlink_link_get(sk, host_ifname, &host);
+        r = netlink_open_link(host_ifname, &sk, &host);
         if (r == -ENODEV)
                 return 0;
         if (r < 0)
                 return r;
-        type = rtnl_link_get_type(host);
-        if (!type || !streq(type, "veth"))
+        if (!netlink_link_is_type(host, "veth"))
                 return -EEXIST;
         r = netlink_link_delete(sk, host_ifname);
         return r < 0 ? r : 0;

@@ -1,6 +1,17 @@
-# Sourced by the deploy benches (deploy.sh, idle-rss.sh, instance-start.sh): a private slipwayd on a temporary
-# state dir, the busybox fixture image and busybox httpd images built on it.  Needs $top, $build and $py set.
+# Sourced by the benches: a private slipwayd on a temporary state dir, the busybox fixture image and busybox
+# httpd images built on it (deploy.sh, idle-rss.sh, instance-start.sh); the binaries' check (build.sh,
+# image-store.sh).  Needs $top, $build and $py set; defines functions only.
 # Invariant: bench_daemon_stop leaves no instance, route, bridge, slipwayd or slipway-proxy of the state dir.
+
+# bench_binaries NAME: sets $slipwayd and $slipway from $build, or exits telling NAME's user to build first.
+bench_binaries() {
+        local b
+        slipwayd=$build/appliance/engine/slipwayd
+        slipway=$build/appliance/cli/slipway
+        for b in "$slipwayd" "$slipway"; do
+                [ -x "$b" ] || { echo "$1: $b is missing; build first (meson setup build && ninja -C build) or set SLIPWAY_BUILD_DIR." >&2; exit 1; }
+        done
+}
 
 # Creates $work (mktemp under /tmp, name from $1) and $state; defines cli.
 bench_daemon_setup() {
@@ -34,6 +45,21 @@ bench_daemon_stop() {
                 kill $proxy 2>/dev/null || true
                 for _ in $(seq 50); do kill -0 $proxy 2>/dev/null || break; sleep 0.1; done
         fi
+}
+
+# Stops slipwayd (bench_daemon_stop) and removes $work: the exit trap of a bench with nothing else to undo.
+bench_daemon_cleanup() {
+        bench_daemon_stop
+        rm -rf "$work"
+}
+
+# The usual start of a bench: setup ($1 names $work), bench_daemon_cleanup on exit, slipwayd up with
+# busybox:1 imported.
+bench_daemon_up() {
+        bench_daemon_setup "$1"
+        trap bench_daemon_cleanup EXIT
+        bench_daemon_start
+        bench_import_busybox
 }
 
 # Imports busybox:1 from the test fixtures (tests/fixtures, cached like the tests cache them).

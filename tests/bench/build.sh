@@ -22,11 +22,8 @@ while [ $# -gt 0 ]; do
         esac
 done
 
-slipwayd=$build/appliance/engine/slipwayd
-slipway=$build/appliance/cli/slipway
-for b in "$slipwayd" "$slipway"; do
-        [ -x "$b" ] || { echo "build.sh: $b is missing; build first (meson setup build && ninja -C build) or set SLIPWAY_BUILD_DIR." >&2; exit 1; }
-done
+. "$top/tests/bench/bench-daemon.sh"
+bench_binaries build.sh
 for t in buildah systemd-nspawn; do
         command -v "$t" >/dev/null || { echo "build.sh: $t is missing; run packaging/install-deps." >&2; exit 1; }
 done

@@ -15,15 +15,7 @@ py=/usr/bin/python3
 [ -x "$build/appliance/engine/slipwayd" ] || { echo "deploy.sh: build first (meson setup build && ninja -C build)." >&2; exit 1; }
 
 . "$top/tests/bench/bench-daemon.sh"
-bench_daemon_setup deploy
-cleanup() {
-        bench_daemon_stop
-        rm -rf "$work"
-}
-trap cleanup EXIT
-
-bench_daemon_start
-bench_import_busybox
+bench_daemon_up deploy
 for v in a b; do
         bench_httpd_image "$work/$v" "bench:$v" "version $v"
 done

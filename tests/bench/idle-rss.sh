@@ -21,15 +21,7 @@ py=/usr/bin/python3
 [[ "$count" =~ ^[1-9][0-9]?$ ]] || { echo "idle-rss.sh: BENCH_INSTANCES must be 1..99." >&2; exit 2; }
 
 . "$top/tests/bench/bench-daemon.sh"
-bench_daemon_setup rss
-cleanup() {
-        bench_daemon_stop
-        rm -rf "$work"
-}
-trap cleanup EXIT
-
-bench_daemon_start
-bench_import_busybox
+bench_daemon_up rss
 bench_httpd_image "$work/app" bench:a hello
 cli project create bench >/dev/null
 

@@ -20,11 +20,8 @@ while [ $# -gt 0 ]; do
         esac
 done
 
-slipwayd=$build/appliance/engine/slipwayd
-slipway=$build/appliance/cli/slipway
-for b in "$slipwayd" "$slipway"; do
-        [ -x "$b" ] || { echo "image-store.sh: $b is missing; build first (meson setup build && ninja -C build) or set SLIPWAY_BUILD_DIR." >&2; exit 1; }
-done
+. "$top/tests/bench/bench-daemon.sh"
+bench_binaries image-store.sh
 command -v skopeo >/dev/null || { echo "image-store.sh: skopeo is missing; run packaging/install-deps." >&2; exit 1; }
 
 work=$(mktemp -d /var/tmp/slipway-bench.XXXXXX)

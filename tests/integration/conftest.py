@@ -41,16 +41,19 @@ def free_port():
                 return s.getsockname()[1]
 
 
-def free_port_range(n=8):
-        """A base port with n free consecutive ports after it (each daemon's ingress listeners)."""
+def free_port_range(n=8, low=20000, high=60000, reuse_addr=False):
+        """A base port in low..high with n free consecutive ports after it (each daemon's ingress listeners).
+        reuse_addr: probe as listeners with SO_REUSEADDR do, so ports in TIME_WAIT count as free."""
         import random
         for _ in range(200):
-                base = random.randrange(20000, 60000 - n)
+                base = random.randrange(low, high - n)
+                socks = []
                 try:
-                        socks = []
                         for p in range(base, base + n):
                                 s = socket.socket()
                                 socks.append(s)
+                                if reuse_addr:
+                                        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                                 s.bind(("0.0.0.0", p))
                         return base
                 except OSError:

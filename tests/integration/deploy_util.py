@@ -5,8 +5,6 @@ only to 127.0.0.1 and to the bridges/namespaces the daemon under test created (1
 import contextlib
 import json
 import os
-import random
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,28 +14,14 @@ from pathlib import Path
 import signal
 
 from conftest import Daemon, drop_own_claims, remove_own_network
+from conftest import free_port_range as conftest_free_port_range
 
 DEPLOY_TIMEOUT = 180
 
 
 def free_port_range(n=4):
         """A base port such that base..base+n-1 are free on 0.0.0.0 (ingress listeners bind there)."""
-        for _ in range(200):
-                base = random.randrange(21000, 29000)
-                socks = []
-                try:
-                        for p in range(base, base + n):
-                                s = socket.socket()
-                                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                                s.bind(("0.0.0.0", p))
-                                socks.append(s)
-                        return base
-                except OSError:
-                        continue
-                finally:
-                        for s in socks:
-                                s.close()
-        raise AssertionError("no free port range for the ingress listeners")
+        return conftest_free_port_range(n, low=21000, high=29000, reuse_addr=True)
 
 
 class _Build:
@@ -100,6 +84,20 @@ def make_site(dir, text, healthz=True, cmd=None):
 def build_image(d, ctx, ref):
         p = d.cli("image", "build", str(ctx), "-t", ref, json=False, check=False)
         assert p.returncode == 0, f"image build {ref} failed:\n{p.stdout}\n{p.stderr}"
+
+
+def project_with_component(d, target, image):
+        """Creates the project of target ("project/component") and the component, health-checked on /healthz."""
+        d.cli("project", "create", target.split("/", 1)[0])
+        d.cli("component", "create", target, "--image", image, "--health", "http:/healthz")
+
+
+def deploy_site(d, images, ctx, target, image, env="development"):
+        """Imports busybox, builds ctx as image, creates target with it and deploys it: deploy()'s result."""
+        d.cli("image", "import", images / "busybox.oci.tar")
+        build_image(d, ctx, image)
+        project_with_component(d, target, image)
+        return deploy(d, target, env, image)
 
 
 def deploy(d, target, env, image, check=True):

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         instance_pid, make_site, netns_http_get, netns_probe, pid_alive, release_doc,
-                         stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
+                         ingress_url, instance_pid, make_site, netns_http_get, netns_probe, pid_alive,
+                         project_with_component, release_doc, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,7 @@ def releases(d, target, envname):
 
 def test_deploy_redeploy_and_old_instance_stopped(env):
         d = env
-        d.cli("project", "create", "shop")
-        d.cli("component", "create", "shop/web", "--image", "web:1", "--health", "http:/healthz")
+        project_with_component(d, "shop/web", "web:1")
 
         _, first, _ = deploy(d, "shop/web", "development", "web:1")
         url = ingress_url(d, "shop", "web", "development")
@@ -65,8 +64,7 @@ def test_deploy_redeploy_and_old_instance_stopped(env):
 
 def test_failed_readiness_keeps_old_release(env):
         d = env
-        d.cli("project", "create", "ready")
-        d.cli("component", "create", "ready/web", "--image", "web:1", "--health", "http:/healthz")
+        project_with_component(d, "ready/web", "web:1")
         _, good, _ = deploy(d, "ready/web", "development", "web:1")
         url = ingress_url(d, "ready", "web", "development")
 
@@ -102,8 +100,7 @@ def test_missing_entrypoint_fails_with_exit_code(env):
 
 def test_crashed_instance_is_restarted(env):
         d = env
-        d.cli("project", "create", "crash")
-        d.cli("component", "create", "crash/web", "--image", "web:1", "--health", "http:/healthz")
+        project_with_component(d, "crash/web", "web:1")
         _, rel, _ = deploy(d, "crash/web", "development", "web:1")
         url = ingress_url(d, "crash", "web", "development")
         inst = rel["instances"][0]
@@ -122,8 +119,7 @@ def test_crashed_instance_is_restarted(env):
 
 def test_environments_are_isolated(env):
         d = env
-        d.cli("project", "create", "iso")
-        d.cli("component", "create", "iso/web", "--image", "web:1", "--health", "http:/healthz")
+        project_with_component(d, "iso/web", "web:1")
         _, dev, _ = deploy(d, "iso/web", "development", "web:1")
         _, prod, _ = deploy(d, "iso/web", "production", "web:2")
         show = d.cli("component", "show", "iso/web")
@@ -160,11 +156,7 @@ def test_environments_are_isolated(env):
 def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
         d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_site(tmp_path / "v1", "hello v1"), "web:1")
-                d.cli("project", "create", "adopt")
-                d.cli("component", "create", "adopt/web", "--image", "web:1", "--health", "http:/healthz")
-                _, rel, _ = deploy(d, "adopt/web", "development", "web:1")
+                _, rel, _ = deploy_site(d, images, make_site(tmp_path / "v1", "hello v1"), "adopt/web", "web:1")
                 url = ingress_url(d, "adopt", "web", "development")
                 inst = rel["instances"][0]
                 pid = instance_pid(d.state_dir, inst["id"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, stop_all, wait_for)
+                         make_site, project_with_component, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -92,8 +92,7 @@ def probed(build_dir, images, tmp_path_factory):
                 dockerfile.write_text(dockerfile.read_text().replace("COPY www /www\n",
                                                                      "COPY www /www\nCOPY probe /probe\n"))
                 build_image(d, ctx, "probe:1")
-                d.cli("project", "create", "hard")
-                d.cli("component", "create", "hard/probe", "--image", "probe:1", "--health", "http:/healthz")
+                project_with_component(d, "hard/probe", "probe:1")
                 deploy(d, "hard/probe", "development", "probe:1")
 
                 def logs():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, stop_all)
+                         make_site, project_with_component, stop_all)
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +24,7 @@ def test_redeploy_under_load_has_no_failed_requests(build_dir, images, tmp_path)
                 d.cli("image", "import", images / "busybox.oci.tar")
                 build_image(d, make_site(tmp_path / "a", "version a", cmd=CMD), "load:a")
                 build_image(d, make_site(tmp_path / "b", "version b", cmd=CMD), "load:b")
-                d.cli("project", "create", "load")
-                d.cli("component", "create", "load/web", "--image", "load:a", "--health", "http:/healthz")
+                project_with_component(d, "load/web", "load:a")
                 deploy(d, "load/web", "development", "load:a")
                 url = ingress_url(d, "load", "web", "development")
                 assert http_get(url) == (200, "version a\n")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, netns_connect, pid_alive, pids_with as _pids_with, simulate_reboot,
-                         stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
+                         ingress_url, make_site, netns_connect, pid_alive, pids_with as _pids_with,
+                         simulate_reboot, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +24,7 @@ pytestmark = pytest.mark.slow
 def test_reboot_brings_live_release_back(build_dir, images, tmp_path):
         d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_site(tmp_path / "v1", "hello v1"), "web:1")
-                d.cli("project", "create", "boot")
-                d.cli("component", "create", "boot/web", "--image", "web:1", "--health", "http:/healthz")
-                _, rel, _ = deploy(d, "boot/web", "development", "web:1")
+                _, rel, _ = deploy_site(d, images, make_site(tmp_path / "v1", "hello v1"), "boot/web", "web:1")
                 url = ingress_url(d, "boot", "web", "development")
                 assert http_get(url) == (200, "hello v1\n")
 

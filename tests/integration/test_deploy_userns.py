@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
+from deploy_util import (deploy, deploy_daemon, deploy_site, free_port_range, http_get, ingress_url,
                          instance_pid, make_site, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -60,11 +60,8 @@ def status_uids(pid):
 def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
         d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_userns_site(tmp_path / "v1", "hello userns", "uweb"), "uweb:1")
-                d.cli("project", "create", "uns")
-                d.cli("component", "create", "uns/uweb", "--image", "uweb:1", "--health", "http:/healthz")
-                _, rel, _ = deploy(d, "uns/uweb", "development", "uweb:1")
+                _, rel, _ = deploy_site(d, images, make_userns_site(tmp_path / "v1", "hello userns", "uweb"),
+                                        "uns/uweb", "uweb:1")
                 inst = rel["instances"][0]
                 url = ingress_url(d, "uns", "uweb", "development")
 
@@ -114,11 +111,8 @@ def test_userns_turned_off_falls_back(build_dir, images, tmp_path):
         w.write_text(w.read_text().replace("exec ", "SLIPWAY_USERNS=0 exec ", 1))
         d.start()
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_userns_site(tmp_path / "v1", "hello plain", "pweb"), "pweb:1")
-                d.cli("project", "create", "plain")
-                d.cli("component", "create", "plain/pweb", "--image", "pweb:1", "--health", "http:/healthz")
-                _, rel, _ = deploy(d, "plain/pweb", "development", "pweb:1")
+                _, rel, _ = deploy_site(d, images, make_userns_site(tmp_path / "v1", "hello plain", "pweb"),
+                                        "plain/pweb", "pweb:1")
                 assert http_get(ingress_url(d, "plain", "pweb", "development")) == (200, "hello plain\n")
                 log = wait_for(lambda: (l := logs(d, "plain/pweb", "development")) and "MAP" in l and l, 10)
                 assert host_map(log) == (0, 0, 4294967295), log

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from conftest import assert_clean_error
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url, make_site,
-                         netns_connect, stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
+                         ingress_url, make_site, netns_connect, project_with_component, stop_all, wait_for)
 
 
 def host_get(port, host, path="/"):
@@ -47,8 +47,7 @@ def test_domain_routes_by_host_and_follows_changes(daemon, images, tmp_path):
         d = daemon
         d.cli("image", "import", images / "busybox.oci.tar")
         build_image(d, make_site(tmp_path / "site", "hello by host"), "web:1")
-        d.cli("project", "create", "shop")
-        d.cli("component", "create", "shop/web", "--image", "web:1", "--health", "http:/healthz")
+        project_with_component(d, "shop/web", "web:1")
         # Upper case and a root dot are normalised; the setting shows in env list.
         doc = d.cli("env", "set", "shop", "development", "--domain", "Dev.Example.TEST.")
         assert doc["domain"] == "dev.example.test"
@@ -166,11 +165,7 @@ def test_egress_is_off_by_default_and_follows_the_setting(daemon, images, tmp_pa
         listener = None
         run = lambda *a: subprocess.run(a, check=True, capture_output=True)
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_site(tmp_path / "site", "egress"), "web:1")
-                d.cli("project", "create", "shop")
-                d.cli("component", "create", "shop/web", "--image", "web:1", "--health", "http:/healthz")
-                _, doc, _ = deploy(d, "shop/web", "development", "web:1")
+                _, doc, _ = deploy_site(d, images, make_site(tmp_path / "site", "egress"), "shop/web", "web:1")
                 ns = doc["instances"][0]["netns"]
 
                 # An "outside" network this test makes: a netns on 10.254.N.0/24 behind a veth, listening.

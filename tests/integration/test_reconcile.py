@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, pid_alive, stop_all, wait_for)
+from deploy_util import (deploy_daemon, deploy_site, free_port_range, http_get, ingress_url, make_site,
+                         pid_alive, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +33,7 @@ def live(build_dir, images, tmp_path_factory):
         d = deploy_daemon(build_dir, root / "state", free_port_range(),
                           extra_args=("--reconcile-interval", str(INTERVAL))).start()
         try:
-                d.cli("image", "import", images / "busybox.oci.tar")
-                build_image(d, make_site(root / "v1", "hello reconcile"), "web:1")
-                d.cli("project", "create", "rc")
-                d.cli("component", "create", "rc/web", "--image", "web:1", "--health", "http:/healthz")
-                deploy(d, "rc/web", "development", "web:1")
+                deploy_site(d, images, make_site(root / "v1", "hello reconcile"), "rc/web", "web:1")
                 url = ingress_url(d, "rc", "web", "development")
                 assert http_get(url) == (200, "hello reconcile\n")
                 envs = {e["name"]: e for e in d.cli("env", "list", "rc")["environments"]}

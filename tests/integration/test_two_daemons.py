@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
+from deploy_util import (deploy, deploy_daemon, deploy_site, free_port_range, http_get, ingress_url,
                          make_site, netns_probe, simulate_reboot, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -86,11 +86,7 @@ def test_second_daemon_leaves_the_first_alone(build_dir, images, tmp_path):
         second = None
         poller = None
         try:
-                first.cli("image", "import", images / "busybox.oci.tar")
-                build_image(first, make_site(tmp_path / "site-first", "first"), "web:1")
-                first.cli("project", "create", "demo")
-                first.cli("component", "create", "demo/web", "--image", "web:1", "--health", "http:/healthz")
-                deploy(first, "demo/web", "development", "web:1")
+                deploy_site(first, images, make_site(tmp_path / "site-first", "first"), "demo/web", "web:1")
                 deploy(first, "demo/web", "production", "web:1")
                 url = ingress_url(first, "demo", "web", "development")
                 assert http_get(url) == (200, "first\n")
@@ -100,11 +96,7 @@ def test_second_daemon_leaves_the_first_alone(build_dir, images, tmp_path):
                 poller.start()
 
                 second = deploy_daemon(build_dir, tmp_path / "second" / "state", free_port_range()).start()
-                second.cli("image", "import", images / "busybox.oci.tar")
-                build_image(second, make_site(tmp_path / "site-second", "second"), "web:1")
-                second.cli("project", "create", "demo")
-                second.cli("component", "create", "demo/web", "--image", "web:1", "--health", "http:/healthz")
-                deploy(second, "demo/web", "development", "web:1")
+                deploy_site(second, images, make_site(tmp_path / "site-second", "second"), "demo/web", "web:1")
                 url2 = ingress_url(second, "demo", "web", "development")
                 assert http_get(url2) == (200, "second\n")
 
