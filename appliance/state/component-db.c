@@ -120,3 +120,7 @@ int model_component_lookup(sqlite3 *db, const char *project, const char *compone
                 *ret_missing = "component";
         return r;
 }
+
+int model_component_count(sqlite3 *db, int64_t project_id, unsigned *ret) {
+        return sqlite_count(db, "SELECT count(*) FROM components WHERE project_id = ?1", project_id, ret);
+}

@@ -61,6 +61,11 @@ int model_environment_list(sqlite3 *db, int64_t project_id, ModelEnvironment **r
 /* Every environment of every project (for the nft ruleset), by id. */
 int model_environment_list_all(sqlite3 *db, ModelEnvironment **ret, size_t *ret_n);
 
+/* Environments something runs in or is being deployed to (a deploying or live release, or an active
+ * instance), leaving out those of exclude_project_id (0: none), by id.  Only these get a bridge. */
+int model_environment_list_in_use(sqlite3 *db, int64_t exclude_project_id, ModelEnvironment **ret,
+                                  size_t *ret_n);
+
 /* For service-address-db.c and instance-db.c: the lowest address in first..last of the environment's
  * subnet that used_sql (?1 = environment id, column 0 = dotted quad) does not return.  ret: dotted
  * quad, caller frees. */

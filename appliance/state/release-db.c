@@ -155,3 +155,32 @@ int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environmen
         sqlite3_bind_int64(s, 2, environment_id);
         return sqlite_query_one(s, read_release, NULL, ret);
 }
+
+int model_release_supersede_live(sqlite3 *db, int64_t component_id, int64_t environment_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "UPDATE releases SET status = '" MODEL_RELEASE_SUPERSEDED "',"
+                               " finished_at = coalesce(finished_at, ?3)"
+                               " WHERE component_id = ?1 AND environment_id = ?2 AND status = '" MODEL_RELEASE_LIVE "'",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, component_id);
+        sqlite3_bind_int64(s, 2, environment_id);
+        sqlite3_bind_int64(s, 3, sqlite_now_sec());
+        return sqlite_step_done(s);
+}
+
+int model_release_fail_all(sqlite3 *db, const char *status, const char *reason) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "UPDATE releases SET status = '" MODEL_RELEASE_FAILED "', reason = ?2,"
+                               " finished_at = coalesce(finished_at, ?3) WHERE status = ?1",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+        sqlite_bind_text_or_null(s, 2, reason);
+        sqlite3_bind_int64(s, 3, sqlite_now_sec());
+        return sqlite_step_done(s);
+}

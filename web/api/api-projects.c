@@ -10,6 +10,7 @@
 
 #include "http-response.h"
 #include "json-util.h"
+#include "log.h"
 #include "names.h"
 #include "sqlite-util.h"
 #include "string-util.h"
@@ -99,22 +100,13 @@ static json_t *project_json(sqlite3 *db, const ModelProject *p) {
         ModelEnvironment *e = NULL;
         size_t n = 0;
         unsigned n_components = 0, n_instances = 0;
-        int64_t comps = 0;
 
         if (!envs || model_environment_list(db, p->id, &e, &n) < 0)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(envs, api_environment_json(&e[i]));
         model_environments_free(e, n);
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (sqlite_prepare(db, "SELECT count(*) FROM components WHERE project_id = ?1", &s) >= 0) {
-                        sqlite3_bind_int64(s, 1, p->id);
-                        if (sqlite3_step(s) == SQLITE_ROW)
-                                comps = sqlite3_column_int64(s, 0);
-                }
-        }
-        n_components = (unsigned)comps;
+        (void)model_component_count(db, p->id, &n_components);
         (void)model_project_count_live_instances(db, p->id, &n_instances);
         j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t)p->created_at,
                       "environments", envs, "components", (json_int_t)n_components, "instances",
@@ -282,9 +274,15 @@ int api_project_delete(HttpRequest *req) {
                                         "everything.");
         }
         if (ctx->teardown_project) {
-                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name);
-                if (r < 0)
-                        return api_reply_error(req, r, NULL, "Cannot tear down the project's instances");
+                _cleanup_free_ char *err = NULL;
+                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name, &err);
+                if (r < 0) {
+                        log_warning("Tearing down project %s: %s", p.name, strempty(err));
+                        snprintf(msg, sizeof msg, "Cannot tear down project '%s': %s", p.name,
+                                 err ?: strerror(-r));
+                        return http_reply_error(req->conn, 500, msg,
+                                                "Nothing was deleted; fix the cause and delete it again.");
+                }
         } else if (running > 0)
                 return http_reply_error(req->conn, 501, "This slipwayd cannot stop running instances yet.",
                                         "Stop the instances first, then delete the project.");

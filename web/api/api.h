@@ -25,9 +25,10 @@ typedef struct ApiContext {
         const char *db_path;
         unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
         /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
-         * by the deployer.  Called on a handler thread and may block until done.  NULL: `project delete
-         * --force` of a project with running instances is refused with 501. */
-        int (*teardown_project)(void *userdata, int64_t project_id, const char *project);
+         * by the deployer.  Called on a handler thread and may block until done; on failure ret_error says
+         * what could not be removed.  NULL: `project delete --force` of a project with running instances is
+         * refused with 501. */
+        int (*teardown_project)(void *userdata, int64_t project_id, const char *project, char **ret_error);
         void *teardown_userdata;
         /* Re-applies isolation rules and routes after an environment's settings changed (same userdata as
          * teardown_project); ret_error: why it failed.  NULL: changes take effect at the next deploy. */
