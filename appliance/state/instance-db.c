@@ -261,3 +261,16 @@ int model_instance_list_ended(sqlite3 *db, ModelInstance **ret, size_t *ret_n) {
                              " ORDER BY i.id",
                              0, 0, 0, ret, ret_n);
 }
+
+int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
+                               " WHERE r.component_id = ?1 AND r.environment_id = ?2 ORDER BY i.id DESC LIMIT 1",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, component_id);
+        sqlite3_bind_int64(s, 2, environment_id);
+        return sqlite_query_one(s, read_instance, NULL, ret);
+}

@@ -46,6 +46,8 @@ int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n);
 int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **ret);
 /* The newest instance of the live release of (component, environment); -ENOENT when none. */
 int model_instance_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret);
+/* The newest instance of any release of (component, environment); -ENOENT when none. */
+int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret);
 int model_count_live_instances(sqlite3 *db, unsigned *ret);
 /* Sets both at once (they derive from the id, known only after model_instance_create()). */
 int model_instance_set_paths(sqlite3 *db, int64_t id, const char *netns, const char *dir);

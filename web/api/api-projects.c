@@ -22,13 +22,11 @@ int api_model_open(HttpRequest *req, sqlite3 **ret) {
         if (!ctx->db_path) {
                 http_reply_error(req->conn, 503, "This daemon has no project database.",
                                  "Start slipwayd with a state directory.");
-                return -503;
+                return api_replied(req, 503, -ENXIO);
         }
         r = sqlite_open(ctx->db_path, ret);
-        if (r < 0) {
-                api_reply_error(req, r, NULL, "Cannot open the database");
-                return -500;
-        }
+        if (r < 0)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot open the database"), r);
         return 0;
 }
 
@@ -39,7 +37,7 @@ int api_check_name(HttpRequest *req, const char *what, const char *name) {
                 return 0;
         http_reply_error(req->conn, 400, error ?: "Invalid name.",
                          "Names are DNS labels: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'.");
-        return -400;
+        return api_replied(req, 400, -EINVAL);
 }
 
 int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret) {
@@ -52,12 +50,10 @@ int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelPro
                 http_reply_error(req->conn, 404, msg,
                                  "See 'slipway project list', or create it with "
                                  "'slipway project create NAME'.");
-                return -404;
+                return api_replied(req, 404, -ENOENT);
         }
-        if (r < 0) {
-                api_reply_error(req, r, NULL, "Cannot look up the project");
-                return -500;
-        }
+        if (r < 0)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the project"), r);
         return 0;
 }
 
@@ -71,10 +67,8 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
         r = model_environment_get(db, p->id, name, ret);
         if (r >= 0)
                 return 0;
-        if (r != -ENOENT) {
-                api_reply_error(req, r, NULL, "Cannot look up the environment");
-                return -500;
-        }
+        if (r != -ENOENT)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the environment"), r);
         snprintf(msg, sizeof msg, "Project '%s' has no environment named '%.80s'.", p->name, name);
         size_t k = (size_t)snprintf(hint, sizeof hint, "Its environments are:");
         if (model_environment_list(db, p->id, &envs, &n) >= 0) {
@@ -86,7 +80,7 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
         if (k < sizeof hint)
                 snprintf(hint + k, sizeof hint - k, "%s", n ? "." : " none.");
         http_reply_error(req->conn, 404, msg, hint);
-        return -404;
+        return api_replied(req, 404, -ENOENT);
 }
 
 json_t *api_environment_json(const ModelEnvironment *e) {
@@ -122,7 +116,7 @@ int api_projects_list(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         r = model_project_list(db, &p, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list projects");
@@ -173,7 +167,7 @@ int api_project_create(HttpRequest *req) {
                         "The request body must be a JSON object with a \"name\" string.",
                         "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
         if ((r = api_check_name(req, "project", name)) < 0)
-                return -r;
+                return req->status;
 
         ea = json_object_get(body, "envs");
         if (ea && !json_is_null(ea)) {
@@ -194,7 +188,7 @@ int api_project_create(HttpRequest *req) {
                                                         "For example [\"development\", \"production\"].");
                         envs[i] = (char *)json_string_value(v);
                         if ((r = api_check_name(req, "environment", envs[i])) < 0)
-                                return -r;
+                                return req->status;
                         for (size_t k = 0; k < i; k++)
                                 if (streq(envs[k], envs[i])) {
                                         snprintf(msg, sizeof msg, "Environment '%s' is named twice.",
@@ -209,7 +203,7 @@ int api_project_create(HttpRequest *req) {
         }
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         r = model_project_create(db, name, list, n,
                                  ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &p);
         if (r == -EEXIST) {
@@ -232,21 +226,13 @@ int api_project_show(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         j = project_json(db, &p);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
         return http_reply_json(req->conn, 200, j);
-}
-
-static bool query_flag(HttpRequest *req, const char *name) {
-        char v[16];
-
-        if (http_request_query(req, name, v, sizeof v) < 0)
-                return false;
-        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
 }
 
 int api_project_delete(HttpRequest *req) {
@@ -254,15 +240,15 @@ int api_project_delete(HttpRequest *req) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(model_project_done) ModelProject p = {};
         _cleanup_json_ json_t *j = NULL;
-        bool force = query_flag(req, "force");
+        bool force = api_query_flag(req, "force");
         unsigned running = 0;
         char msg[256];
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         r = model_project_count_live_instances(db, p.id, &running);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot count the project's instances");
@@ -302,9 +288,9 @@ int api_environments_list(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_list(db, p.id, &e, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list environments");
@@ -336,7 +322,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!d) {
                         http_reply_error(req->conn, 400, "\"domain\" must be a string or null.",
                                          "For example --domain dev.example.com.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 if (n > 1 && d[n - 1] == '.') /* a fully qualified name's root dot */
                         n--;
@@ -351,7 +337,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                         http_reply_error(req->conn, 400, error ?: "Invalid domain.",
                                          "Give a DNS name such as dev.example.com; each component then answers "
                                          "at COMPONENT.DOMAIN on the environment's ingress port.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->domain = dom;
         }
@@ -360,7 +346,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!json_is_boolean(v)) {
                         http_reply_error(req->conn, 400, "\"egress\" must be true or false.",
                                          "Use --egress on or --egress off.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->egress = json_is_true(v);
         }
@@ -369,7 +355,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
                         http_reply_error(req->conn, 400, "\"ingress_port\" must be a port between 1 and 65535.",
                                          "For example --ingress-port 8090.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->ingress_port = (unsigned)json_integer_value(v);
         }
@@ -418,7 +404,7 @@ static int check_port_free_on_host(HttpRequest *req, unsigned port) {
                 return 0;
         snprintf(msg, sizeof msg, "Port %u is already in use on this host by another program.", port);
         http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port (see 'ss -ltn').");
-        return -409;
+        return api_replied(req, 409, -EEXIST);
 }
 
 int api_environment_create(HttpRequest *req) {
@@ -442,20 +428,20 @@ int api_environment_create(HttpRequest *req) {
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"staging\", \"after\": \"development\"}.");
         if ((r = api_check_name(req, "environment", name)) < 0)
-                return -r;
+                return req->status;
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_settings_conflict(db, 0, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_create(db, p.id, name, after,
                                      ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &st, &e,
                                      &conflict);
@@ -503,20 +489,20 @@ int api_environment_update(HttpRequest *req) {
                         }
         }
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_environment_lookup(req, db, &p, req->segments[3], &old)) < 0)
-                return -r;
+                return req->status;
         if (st.ingress_port == old.ingress_port)
                 st.ingress_port = 0;
         r = model_environment_settings_conflict(db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_update(db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
