@@ -85,7 +85,8 @@ int builder_cache_prune(Builder *b) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_json_ json_t *state = NULL;
 
-                if (rows[i].state && json_parse_buffer(rows[i].state, strlen(rows[i].state), &state, NULL) >= 0 &&
+                if (rows[i].state &&
+                    json_parse_buffer(rows[i].state, strlen(rows[i].state), &state, NULL) >= 0 &&
                     state_blobs_present(c->store, state))
                         continue;
                 r = build_cache_db_delete(c->db, rows[i].key);

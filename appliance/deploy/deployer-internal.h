@@ -42,7 +42,8 @@ uint64_t deployer_mono_msec(void);
  * graceful: its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a
  * new instance that never got a request).  Returns the first failure of the removal (the stop itself
  * always ends with a kill). */
-int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle, bool graceful);
+int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
+                             bool graceful);
 
 /* Picks the lowest free instance address of the target's environment and records a "starting" instance
  * with it, its netns name and directory, as one step other deploys cannot interleave with. */

@@ -86,11 +86,11 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                         _cleanup_free_ char *tail = deployer_log_tail(dir);
                         if (state == INSTANCE_EXITED)
                                 deployer_set_reason(reason,
-                                           "The instance exited with status %d before it was ready%s%s",
-                                           status, tail ? "; its last output: " : ".", tail ?: "");
+                                                    "The instance exited with status %d before it was ready%s%s",
+                                                    status, tail ? "; its last output: " : ".", tail ?: "");
                         else
                                 deployer_set_reason(reason, "The instance stopped before it was ready%s%s",
-                                           tail ? "; its last output: " : ".", tail ?: "");
+                                                    tail ? "; its last output: " : ".", tail ?: "");
                         return -ECHILD;
                 }
                 if (deployer_stopping(d)) {
@@ -100,8 +100,8 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                 if (!probing) {
                         if (deployer_mono_msec() - start >= h->grace_ms) {
                                 model_deploy_log_appendf(db, t->release_id,
-                                                  "readiness: no probe; still running after %u ms",
-                                                  h->grace_ms);
+                                                         "readiness: no probe; still running after %u ms",
+                                                         h->grace_ms);
                                 return 0;
                         }
                         sleep_ms(100);
@@ -109,9 +109,9 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                 }
                 if (deployer_mono_msec() >= deadline) {
                         deployer_set_reason(reason,
-                                   "The readiness check did not pass within the deploy timeout of %u s "
-                                   "(last result: %s).",
-                                   t->deploy_timeout_sec, last);
+                                            "The readiness check did not pass within the deploy timeout of %u s "
+                                            "(last result: %s).",
+                                            t->deploy_timeout_sec, last);
                         return -ETIMEDOUT;
                 }
                 ProbeSpec ps = {
@@ -129,9 +129,9 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                         snprintf(pr.message, sizeof pr.message, "probe error: %s", strerror(-r));
                 snprintf(last, sizeof last, "%s", pr.message);
                 model_deploy_log_appendf(db, t->release_id, "readiness %s probe #%u to %s:%u%s: %s",
-                                  probe_type_to_string(h->type), attempt, addr, port,
-                                  h->type == PROBE_HTTP ? h->path : "",
-                                  r >= 0 && pr.healthy ? "healthy" : pr.message);
+                                         probe_type_to_string(h->type), attempt, addr, port,
+                                         h->type == PROBE_HTTP ? h->path : "",
+                                         r >= 0 && pr.healthy ? "healthy" : pr.message);
                 if (r >= 0 && pr.healthy) {
                         if (++ok >= h->success_threshold)
                                 return 0;
@@ -143,8 +143,8 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                          * timeout. */
                         if (r >= 0 && pr.http_status > 0 && ++answered_bad >= h->failure_threshold) {
                                 deployer_set_reason(reason,
-                                           "The readiness check failed %u times in a row (last result: %s).",
-                                           answered_bad, pr.message);
+                                                    "The readiness check failed %u times in a row (last result: %s).",
+                                                    answered_bad, pr.message);
                                 return -EIO;
                         }
                         if (!(r >= 0 && pr.http_status > 0))

@@ -68,7 +68,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         if (r < 0)
                 return r;
         model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project, t.environment,
-                          t.component);
+                                 t.component);
 
         r = env_network_apply(db, 0, reason);
         if (r < 0)
@@ -78,7 +78,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         r = image_catalog_prepare_layers(d->catalog, t.digest, &oerr);
         if (r < 0) {
                 deployer_set_reason(reason, "Cannot prepare the image's layers: %s",
-                           oerr.message[0] ? oerr.message : strerror(-r));
+                                    oerr.message[0] ? oerr.message : strerror(-r));
                 return r;
         }
         r = deploy_target_load_image(&t, d->store, reason);
@@ -114,14 +114,14 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         (void)instance_setup_userns_enabled(d->shim_dir, &why_not);
         if (shift > 0)
                 model_deploy_log_appendf(db, t.release_id,
-                                  "instance %lld started at %s (machine %s, user namespace: root is host "
-                                  "uid %u)",
-                                  (long long)instance_id, addr, plan.machine, (unsigned)shift);
+                                         "instance %lld started at %s (machine %s, user namespace: root is host "
+                                         "uid %u)",
+                                         (long long)instance_id, addr, plan.machine, (unsigned)shift);
         else
                 model_deploy_log_appendf(db, t.release_id,
-                                  "instance %lld started at %s (machine %s, no user namespace: %s)",
-                                  (long long)instance_id, addr, plan.machine,
-                                  why_not ?: "it was set up without one");
+                                         "instance %lld started at %s (machine %s, no user namespace: %s)",
+                                         (long long)instance_id, addr, plan.machine,
+                                         why_not ?: "it was set up without one");
 
         r = deployer_wait_ready(d, db, &t, inst, plan.dir, address, reason);
         if (r < 0)
@@ -131,7 +131,8 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         /* The swap: routes to the new instance; returns once the old one's requests finished. */
         r = proxy_sync_routes_apply(d->state_dir, &t, address, true, reason);
         if (r < 0) {
-                deployer_set_reason(reason, "Cannot switch the proxy to the new instance: %s.", strempty(*reason));
+                deployer_set_reason(reason, "Cannot switch the proxy to the new instance: %s.",
+                                    strempty(*reason));
                 goto fail;
         }
         model_deploy_log_appendf(db, t.release_id, "proxy switched to %s", addr);
@@ -168,7 +169,8 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         for (size_t k = 0; k < n_old; k++) {
                 (void)deployer_instance_retire(d, old[k].id, old[k].dir, NULL, true);
                 (void)model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
-                model_deploy_log_appendf(db, t.release_id, "previous instance %lld stopped", (long long)old[k].id);
+                model_deploy_log_appendf(db, t.release_id, "previous instance %lld stopped",
+                                         (long long)old[k].id);
         }
         model_instances_free(old, n_old);
         return 1;
@@ -181,7 +183,7 @@ fail:
                         (void)deployer_instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
                 (void)model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
                 model_deploy_log_appendf(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
-                                  (long long)instance_id, plan.dir ?: "");
+                                         (long long)instance_id, plan.dir ?: "");
         }
         return r < 0 ? r : -EIO;
 }

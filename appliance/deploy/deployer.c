@@ -194,7 +194,8 @@ void deployer_reconcile(void *userdata) {
                         continue;
                 }
                 if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-                        (void)model_release_set_status(d->db, id, MODEL_RELEASE_FAILED, "Cannot start a deploy thread.");
+                        (void)model_release_set_status(d->db, id, MODEL_RELEASE_FAILED,
+                                                       "Cannot start a deploy thread.");
                         free(w);
                         continue;
                 }
@@ -281,7 +282,8 @@ int deployer_recover(Deployer *d) {
         if (r < 0)
                 return r;
         retire_all(d, v, n, MODEL_INSTANCE_FAILED);
-        r = model_release_fail_all(d->db, MODEL_RELEASE_DEPLOYING, "slipwayd stopped during the deploy; deploy again.");
+        r = model_release_fail_all(d->db, MODEL_RELEASE_DEPLOYING,
+                                   "slipwayd stopped during the deploy; deploy again.");
         if (r < 0)
                 return r;
         /* Instances of superseded releases that were still draining: stop them now. */

@@ -79,9 +79,11 @@ static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *r
                         r = -ENOMEM;
                         goto fail;
                 }
-                for (size_t i = 0; i < n_sa; i++)
-                        if (sa[i].address && net_address_parse(sa[i].address, &e[n - 1].addrs[e[n - 1].n_addrs]) >= 0)
-                                e[n - 1].n_addrs++;
+                for (size_t i = 0; i < n_sa; i++) {
+                        EnvNet *en = &e[n - 1];
+                        if (sa[i].address && net_address_parse(sa[i].address, &en->addrs[en->n_addrs]) >= 0)
+                                en->n_addrs++;
+                }
                 model_service_addresses_free(sa, n_sa);
         }
         model_environments_free(envs, n_envs);

@@ -11,7 +11,6 @@
 
 #include "cgroup-limits.h"
 #include "deploy-target.h"
-#include "deployer.h"
 #include "instance-setup.h"
 #include "log.h"
 #include "macro.h"
@@ -139,7 +138,7 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
                 r = instance_setup_start(&plan.plan, &e->inst);
         if (r < 0) {
                 model_deploy_log_appendf(db, release_id, "supervisor: cannot restart instance %lld: %s",
-                                  (long long)instance_id, err ?: strerror(-r));
+                                         (long long)instance_id, err ?: strerror(-r));
                 return r;
         }
         (void)model_instance_count_restart(db, instance_id);
@@ -180,13 +179,13 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
         }
         if (mono_msec() < e->starting_until_ms) {
                 model_deploy_log_appendf(db, release_id,
-                                  "liveness probe to %s:%u failed while the instance starts: %s", address,
-                                  port, pr.message);
+                                         "liveness probe to %s:%u failed while the instance starts: %s", address,
+                                         port, pr.message);
                 return true;
         }
         e->failures++;
         model_deploy_log_appendf(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port,
-                          e->failures, t.liveness.failure_threshold, pr.message);
+                                 e->failures, t.liveness.failure_threshold, pr.message);
         return e->failures < t.liveness.failure_threshold;
 }
 
@@ -233,9 +232,9 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         state = INSTANCE_GONE;
                 if (state == INSTANCE_RUNNING && !liveness_ok(db, release_id, address, e, &probed)) {
                         model_deploy_log_appendf(db, release_id,
-                                          "supervisor: instance %lld failed its liveness check; "
-                                          "restarting it",
-                                          (long long)id);
+                                                 "supervisor: instance %lld failed its liveness check; "
+                                                 "restarting it",
+                                                 (long long)id);
                         (void)instance_kill(e->inst);
                         state = INSTANCE_GONE;
                         killed = true;
@@ -247,20 +246,20 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         /* Its own memory cgroup (named after its netns) counts the kernel's OOM kills. */
                         if (netns && cgroup_limits_oom_kills(netns, &ooms) >= 0 && ooms > e->oom_kills) {
                                 model_deploy_log_appendf(db, release_id,
-                                                  "supervisor: instance %lld went over its memory limit and "
-                                                  "the kernel killed %llu of its processes",
-                                                  (long long)id, (unsigned long long)(ooms - e->oom_kills));
+                                                         "supervisor: instance %lld went over its memory limit and "
+                                                         "the kernel killed %llu of its processes",
+                                                         (long long)id, (unsigned long long)(ooms - e->oom_kills));
                                 e->oom_kills = ooms;
                         }
                         if (killed)
                                 ; /* said above: it failed its liveness check */
                         else if (state == INSTANCE_EXITED)
                                 model_deploy_log_appendf(db, release_id,
-                                                  "supervisor: instance %lld exited with status %d",
-                                                  (long long)id, status);
+                                                         "supervisor: instance %lld exited with status %d",
+                                                         (long long)id, status);
                         else
                                 model_deploy_log_appendf(db, release_id, "supervisor: instance %lld is gone",
-                                                  (long long)id);
+                                                         (long long)id);
                         instance_free(TAKE_PTR(e->inst));
                         /* Back off: 1 s, 2 s, 4 s, … up to a minute, by how often it was restarted. */
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts, 16U);

@@ -132,7 +132,8 @@ static void count_wake(void *userdata) {
 }
 
 /* A project with one component (spec_json) and a release of it to development; returns the release. */
-static int64_t make_release(sqlite3 *db, const char *project, const char *spec_json, ModelEnvironment *ret_env) {
+static int64_t make_release(sqlite3 *db, const char *project, const char *spec_json,
+                            ModelEnvironment *ret_env) {
         char *envs[] = {"development"};
         ModelProject p = {};
         ModelComponent c = {};

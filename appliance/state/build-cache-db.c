@@ -66,7 +66,8 @@ static int read_row(sqlite3_stmt *s, void *userdata, void *ret) {
         int r;
 
         (void) userdata;
-        if ((r = sqlite_column_strdup(s, 0, &row.key)) < 0 || (r = sqlite_column_strdup(s, 1, &row.state)) < 0) {
+        if ((r = sqlite_column_strdup(s, 0, &row.key)) < 0 ||
+            (r = sqlite_column_strdup(s, 1, &row.state)) < 0) {
                 free(row.key);
                 return r;
         }

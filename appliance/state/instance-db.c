@@ -27,6 +27,7 @@ void model_instances_free(ModelInstance *i, size_t n) {
 }
 
 #define INSTANCE_COLUMNS "i.id, i.release_id, i.address, i.netns, i.dir, i.state, i.restarts, i.created_at"
+#define INSTANCE_OF_RELEASE_FROM " FROM instances i JOIN releases r ON r.id = i.release_id"
 
 static int read_instance(sqlite3_stmt *s, void *userdata, void *ret) {
         (void) userdata;
@@ -207,8 +208,9 @@ static int list_with_ids(sqlite3 *db, const char *sql, int64_t a, int64_t b, int
 
 int model_instance_list_serving(sqlite3 *db, int64_t environment_id, ModelInstance **ret, size_t *ret_n) {
         return list_with_ids(db,
-                             "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
-                             " WHERE i.state = '" MODEL_INSTANCE_READY "' AND r.status = '" MODEL_RELEASE_LIVE "'"
+                             "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
+                             " WHERE i.state = '" MODEL_INSTANCE_READY "'"
+                             " AND r.status = '" MODEL_RELEASE_LIVE "'"
                              " AND (?1 = 0 OR r.environment_id = ?1) ORDER BY i.id",
                              environment_id, 0, 0, ret, ret_n);
 }
@@ -216,7 +218,7 @@ int model_instance_list_serving(sqlite3 *db, int64_t environment_id, ModelInstan
 int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int64_t environment_id,
                                          int64_t except_release_id, ModelInstance **ret, size_t *ret_n) {
         return list_with_ids(db,
-                             "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
+                             "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
                              " WHERE r.component_id = ?1 AND r.environment_id = ?2 AND r.id != ?3"
                              " AND " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
                              component_id, environment_id, except_release_id, ret, ret_n);
@@ -224,7 +226,7 @@ int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int6
 
 int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret, size_t *ret_n) {
         return list_with_ids(db,
-                             "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
+                             "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
                              " JOIN components c ON c.id = r.component_id"
                              " WHERE c.project_id = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
                              project_id, 0, 0, ret, ret_n);
@@ -234,7 +236,7 @@ int model_instance_list_active_by_release_status(sqlite3 *db, const char *status
                                                   size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = sqlite_prepare(db,
-                               "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
+                               "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
                                " WHERE r.status = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
                                &s);
         if (r < 0)
@@ -265,8 +267,9 @@ int model_instance_list_ended(sqlite3 *db, ModelInstance **ret, size_t *ret_n) {
 int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = sqlite_prepare(db,
-                               "SELECT " INSTANCE_COLUMNS " FROM instances i JOIN releases r ON r.id = i.release_id"
-                               " WHERE r.component_id = ?1 AND r.environment_id = ?2 ORDER BY i.id DESC LIMIT 1",
+                               "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
+                               " WHERE r.component_id = ?1 AND r.environment_id = ?2"
+                               " ORDER BY i.id DESC LIMIT 1",
                                &s);
         if (r < 0)
                 return r;

@@ -161,7 +161,8 @@ int model_release_supersede_live(sqlite3 *db, int64_t component_id, int64_t envi
         int r = sqlite_prepare(db,
                                "UPDATE releases SET status = '" MODEL_RELEASE_SUPERSEDED "',"
                                " finished_at = coalesce(finished_at, ?3)"
-                               " WHERE component_id = ?1 AND environment_id = ?2 AND status = '" MODEL_RELEASE_LIVE "'",
+                               " WHERE component_id = ?1 AND environment_id = ?2"
+                               " AND status = '" MODEL_RELEASE_LIVE "'",
                                &s);
         if (r < 0)
                 return r;
