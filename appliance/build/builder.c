@@ -391,6 +391,12 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state, cha
                 r = build_copy_execute(ctx, next, plan, i, layer);
                 adds_layer = true;
                 break;
+        case DOCKERFILE_WORKDIR:
+                r = build_config_apply(ctx, next, br->scope, i);
+                if (r >= 0)
+                        r = build_workdir_ensure(ctx, next, i, layer);
+                adds_layer = r > 0;
+                break;
         default:
                 r = build_config_apply(ctx, next, br->scope, i);
                 break;

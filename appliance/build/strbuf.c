@@ -1,4 +1,4 @@
-/* Growable byte buffers and string vectors used by the Dockerfile parser and its helpers.
+/* Growable byte buffers and environment-style string vectors used by the Dockerfile parser and its helpers.
  * Every function either fully succeeds or leaves its input unchanged and returns -ENOMEM. */
 #include "strbuf.h"
 
@@ -45,59 +45,6 @@ char *strbuf_steal(StrBuf *b) {
 void strbuf_done(StrBuf *b) {
         free(b->data);
         *b = (StrBuf) {};
-}
-
-size_t strv_length(char *const *l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-int strv_push(char ***l, char *s) {
-        size_t n = strv_length(*l);
-        char **p;
-
-        p = realloc(*l, (n + 2) * sizeof(char *));
-        if (!p) {
-                free(s);
-                return -ENOMEM;
-        }
-        p[n] = s;
-        p[n + 1] = NULL;
-        *l = p;
-        return 0;
-}
-
-int strv_extend(char ***l, const char *s) {
-        char *c = strdup(s);
-
-        if (!c)
-                return -ENOMEM;
-        return strv_push(l, c);
-}
-
-char **strv_copy(char *const *l) {
-        size_t n = strv_length(l);
-        char **c;
-
-        c = calloc(n + 1, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                c[i] = strdup(l[i]);
-                if (!c[i])
-                        return strv_free(c);
-        }
-        return c;
-}
-
-char **strv_free(char **l) {
-        for (size_t i = 0; l && l[i]; i++)
-                free(l[i]);
-        free(l);
-        return NULL;
 }
 
 static bool env_entry_is(const char *e, const char *name, size_t len) {

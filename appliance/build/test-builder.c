@@ -21,13 +21,7 @@
 #include "sqlite-util.h"
 #include "state.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static char top[] = "/tmp/test-builder-XXXXXX";
 static ImageCatalog *catalog;
@@ -302,6 +296,11 @@ static void test_multistage_config(void) {
         CHECK(!strstr(b.log, "RUN false")); /* the stage the target does not need is skipped */
         root = unpack(b.res.digest, "u-multi");
         CHECK(file_is(root, "app/out", "built\n"));
+        {
+                _cleanup_free_ char *sub = path_join(root, "app/sub");
+                struct stat st;
+                CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 && st.st_uid == 0);
+        }
         cfg = image_config(b.res.digest);
         c = json_object_get(cfg, "config");
         CHECK(json_array_size(json_object_get(c, "Env")) == 2);
@@ -319,7 +318,8 @@ static void test_multistage_config(void) {
         CHECK(json_integer_value(json_object_get(json_object_get(c, "Healthcheck"), "Retries")) == 3);
         CHECK(streq(json_string_value(json_array_get(json_object_get(json_object_get(c, "Healthcheck"), "Test"), 0)),
                     "CMD-SHELL"));
-        CHECK(json_array_size(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids")) == 1);
+        /* COPY's layer and WORKDIR sub's (it creates /app/sub; /app came with the COPY) */
+        CHECK(json_array_size(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids")) == 2);
         CHECK(json_array_size(json_object_get(cfg, "history")) == 12);
         built_done(&b);
         check_clean();
@@ -509,6 +509,61 @@ static void test_add_links_timeout(void) {
         o = (BuildOptions) { .context_dir = ctx3, .no_cache = true, .log_fd = -1, .memory_max = 256ULL << 20 };
         CHECK(builder_run(builder, &o, NULL, &res, &err) == 0);
         build_result_done(&res);
+        check_clean();
+}
+
+/* A tar at path of (name, type, data-or-link-target) triples; NULL name ends them. */
+static void write_tar(const char *path, const char *const *e) {
+        struct archive *a = archive_write_new();
+
+        CHECK(a && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK);
+        CHECK(archive_write_open_filename(a, path) == ARCHIVE_OK);
+        for (; e[0]; e += 3)
+                tar_add(a, e[0], e[1][0] == 'l' ? AE_IFLNK : AE_IFREG, e[1][0] == 'l' ? 0777 : 0644,
+                        e[1][0] == 'l' ? NULL : e[2], strlen(e[2]), e[1][0] == 'l' ? e[2] : NULL);
+        CHECK(archive_write_close(a) == ARCHIVE_OK);
+        archive_write_free(a);
+}
+
+/* ADD of a hostile tar: ".." is refused, absolute names and writes through links stay inside the destination.
+ * WORKDIR makes its directories (relative ones below the previous, owned by USER) though no step uses them. */
+static void test_add_hostile_workdir(void) {
+        _cleanup_free_ char *outside = at("outside"), *pwned = path_join(outside, "pwned"), *escaped = at("escaped"),
+                            *ctx = make_context("ctx-evil", "FROM busybox:test\nADD evil.tar /dest/\n"),
+                            *evil = path_join(ctx, "evil.tar"), *root = NULL;
+        struct stat st;
+
+        CHECK(mkdir(outside, 0755) == 0);
+        write_tar(evil, (const char *const[]) { "/abs.txt", "f", "abs\n", "up", "l", "../../../../../../../..",
+                                                "up/climbed.txt", "f", "climbed\n", NULL });
+        Built b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0);
+        root = unpack(b.res.digest, "u-evil");
+        CHECK(file_is(root, "dest/abs.txt", "abs\n") && file_is(root, "dest/climbed.txt", "climbed\n"));
+        CHECK(!file_is(root, "climbed.txt", "climbed\n"));
+        built_done(&b);
+        write_tar(evil, (const char *const[]) { "../../../../escaped", "f", "escaped\n", NULL });
+        b = build(ctx, NULL, NULL);
+        CHECK(b.r < 0 && strstr(b.err.message, "ADD cannot extract") && strstr(b.err.message, "outside"));
+        CHECK(access(escaped, F_OK) < 0 && access("/escaped", F_OK) < 0);
+        built_done(&b);
+        /* The write through a link to a host directory either fails or lands below /dest, never outside. */
+        write_tar(evil, (const char *const[]) { "out", "l", outside, "out/pwned", "f", "pwned\n", NULL });
+        b = build(ctx, NULL, NULL);
+        CHECK(access(pwned, F_OK) < 0 && errno == ENOENT);
+        CHECK(b.r == 0 || strstr(b.err.message, "ADD cannot extract"));
+        built_done(&b);
+        write_file(ctx, "Dockerfile", "FROM busybox:test\nUSER app\nWORKDIR /srv\nWORKDIR a\nWORKDIR ../b/c\n");
+        b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0);
+        free(root);
+        root = unpack(b.res.digest, "u-workdir");
+        const char *dirs[] = { "srv", "srv/a", "srv/b", "srv/b/c" };
+        for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
+                _cleanup_free_ char *d = path_join(root, dirs[k]);
+                CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 && st.st_uid == 1000);
+        }
+        built_done(&b);
         check_clean();
 }
 
@@ -726,6 +781,7 @@ int main(void) {
         test_reproducible();
         test_failures();
         test_add_links_timeout();
+        test_add_hostile_workdir();
         test_onbuild_args_concurrent_gc();
         test_cancel();
 

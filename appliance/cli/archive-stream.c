@@ -12,6 +12,7 @@
 #include "archive-util.h"
 #include "fs-util.h"
 #include "macro.h"
+#include "path-util.h"
 #include "string-util.h"
 
 
@@ -115,22 +116,6 @@ write_failed:
         return errmsg_set(ret_error, -EIO, "Cannot write the archive: %s", archive_error_string(out));
 }
 
-bool archive_entry_name_is_safe(const char *name) {
-        const char *p = name;
-
-        if (isempty(name) || name[0] == '/')
-                return false;
-        while (*p) {
-                size_t len = strcspn(p, "/");
-                if (len == 2 && p[0] == '.' && p[1] == '.')
-                        return false;
-                p += len;
-                while (*p == '/')
-                        p++;
-        }
-        return true;
-}
-
 typedef struct ReadState {
         HttpConn *conn;
         char *buf;
@@ -163,7 +148,7 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
         if (!buf || !in || !disk)
                 return -ENOMEM;
         archive_read_support_format_tar(in);
-        /* Entry names are checked to be relative (archive_entry_name_is_safe) and then joined to dir,
+        /* Entry names are checked to be relative (path_is_safe_relative) and then joined to dir,
          * so the name libarchive sees is absolute by construction: NOABSOLUTEPATHS cannot apply. */
         archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
         if (archive_read_open(in, &st, NULL, read_cb, NULL) != ARCHIVE_OK)
@@ -183,7 +168,7 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         return errmsg_set(ret_error, -E2BIG, "The archive holds more than %u entries",
                                          ARCHIVE_STREAM_ENTRIES_MAX);
                 name = archive_entry_pathname(e);
-                if (!name || !archive_entry_name_is_safe(name))
+                if (!name || !path_is_safe_relative(name))
                         return errmsg_set(ret_error, -EBADMSG, "The archive contains an unsafe name '%s'",
                                          strempty(name));
                 if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)

@@ -25,6 +25,3 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
 
 /* Extracts the tar read from conn's response body into dir (existing, empty). */
 int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error);
-
-/* True for a relative tar entry name with no ".." component (exposed for tests). */
-bool archive_entry_name_is_safe(const char *name);

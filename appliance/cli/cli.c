@@ -1,6 +1,7 @@
 /* slipway's connection to slipwayd and its error/output conventions. */
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "fs-util.h"
 #include "json-util.h"
+#include "macro.h"
 #include "string-util.h"
 
 void cli_context_done(CliContext *c) {
@@ -25,27 +28,30 @@ static void print_sentence(const char *prefix, const char *s) {
         fprintf(stderr, "%s%s%s\n", prefix, s, n > 0 && strchr(".!?", s[n - 1]) ? "" : ".");
 }
 
-int cli_error(const char *hint, const char *fmt, ...) {
+static void print_error(const char *fmt, va_list ap) {
         char msg[1024];
+
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_sentence("Error: ", msg);
+}
+
+int cli_error(const char *hint, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_error(fmt, ap);
         va_end(ap);
-        print_sentence("Error: ", msg);
         if (!isempty(hint))
                 print_sentence("Hint: ", hint);
         return 1;
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...) {
-        char msg[1024];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        print_error(fmt, ap);
         va_end(ap);
-        print_sentence("Error: ", msg);
         fprintf(stderr, "Hint: see 'slipway %s%s--help'.\n", strempty(command), isempty(command) ? "" : " ");
         return EXIT_USAGE;
 }
@@ -73,6 +79,53 @@ bool cli_common_option(CliContext *c, int opt, const char *arg) {
 int cli_bad_option(const char *command, int argc, char *argv[]) {
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         return cli_usage_error(command, "Unknown option or missing value: '%s'", bad);
+}
+
+int cli_parse_options(CliContext *c, const char *full, const char *help, const CliOption *options,
+                      size_t n_options, void *args, int argc, char *argv[]) {
+        static const struct option common[] = { CLI_COMMON_OPTIONS };
+        struct option longopts[ELEMENTSOF(common) + CLI_OPTIONS_MAX + 1] = {};
+        int opt, r;
+
+        assert(n_options <= CLI_OPTIONS_MAX);
+        for (size_t k = 0; k < ELEMENTSOF(common); k++)
+                longopts[k] = common[k];
+        for (size_t k = 0; k < n_options; k++)
+                longopts[ELEMENTSOF(common) + k] = (struct option) {
+                        options[k].name,
+                        options[k].flag ? no_argument : required_argument,
+                        NULL,
+                        ARG_FIRST_COMMAND_OPTION + (int) k,
+                };
+
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+                if (opt == 'h') {
+                        fputs(help, stdout);
+                        return 0;
+                }
+                if (cli_common_option(c, opt, optarg))
+                        continue;
+                if (opt < ARG_FIRST_COMMAND_OPTION || opt >= ARG_FIRST_COMMAND_OPTION + (int) n_options) {
+                        cli_bad_option(full, argc, argv);
+                        return -EINVAL;
+                }
+                const CliOption *o = &options[opt - ARG_FIRST_COMMAND_OPTION];
+                char optname[64];
+                snprintf(optname, sizeof optname, "--%s", o->name);
+                if (!strstr(help, optname))
+                        return cli_usage_errno(full, "'slipway %s' has no option %s", full, optname);
+                if (o->store) {
+                        r = o->store(full, optarg, args);
+                        if (r < 0)
+                                return r;
+                } else if (o->flag)
+                        *(bool *) ((char *) args + o->offset) = true;
+                else
+                        *(const char **) ((char *) args + o->offset) = optarg;
+        }
+        return 1;
 }
 
 static int read_first_line(const char *dir, const char *name, char **ret) {
@@ -248,62 +301,58 @@ void cli_print_json(json_t *j) {
                 printf("%s\n", s);
 }
 
+#define TABLE_COLUMNS_MAX 16U
+
 struct Table {
-        size_t n_columns, n_cells;
+        size_t n_columns, n_cells, n_allocated;
         char **cells; /* row-major, headers first */
 };
 
-Table *table_new(size_t n_columns, ...) {
-        Table *t = calloc(1, sizeof *t);
-        va_list ap;
+/* Appends one row of n_columns strings (NULL prints as ""). */
+static int table_add_cells(Table *t, va_list ap) {
+        if (GREEDY_REALLOC(t->cells, t->n_allocated, t->n_cells + t->n_columns) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_columns; i++) {
+                char *s = strdup(strempty(va_arg(ap, const char *)));
+                if (!s)
+                        return -ENOMEM;
+                t->cells[t->n_cells++] = s;
+        }
+        return 0;
+}
 
+Table *table_new(size_t n_columns, ...) {
+        Table *t;
+        va_list ap;
+        int r;
+
+        assert(n_columns > 0 && n_columns <= TABLE_COLUMNS_MAX);
+        t = calloc(1, sizeof *t);
         if (!t)
                 return NULL;
         t->n_columns = n_columns;
         va_start(ap, n_columns);
-        for (size_t i = 0; i < n_columns; i++) {
-                const char *h = va_arg(ap, const char *);
-                char **nc = realloc(t->cells, (t->n_cells + 1) * sizeof *nc);
-                if (!nc || !(nc[t->n_cells] = strdup(h))) {
-                        if (nc)
-                                t->cells = nc;
-                        va_end(ap);
-                        return table_free(t);
-                }
-                t->cells = nc;
-                t->n_cells++;
-        }
+        r = table_add_cells(t, ap);
         va_end(ap);
-        return t;
+        return r < 0 ? table_free(t) : t;
 }
 
 int table_add_row(Table *t, ...) {
         va_list ap;
-        char **nc = realloc(t->cells, (t->n_cells + t->n_columns) * sizeof *nc);
+        int r;
 
-        if (!nc)
-                return -ENOMEM;
-        t->cells = nc;
         va_start(ap, t);
-        for (size_t i = 0; i < t->n_columns; i++) {
-                const char *s = va_arg(ap, const char *);
-                t->cells[t->n_cells + i] = strdup(strempty(s));
-        }
+        r = table_add_cells(t, ap);
         va_end(ap);
-        t->n_cells += t->n_columns;
-        for (size_t i = t->n_cells - t->n_columns; i < t->n_cells; i++)
-                if (!t->cells[i])
-                        return -ENOMEM;
-        return 0;
+        return r;
 }
 
 void table_print(Table *t) {
-        size_t width[16] = {};
+        size_t width[TABLE_COLUMNS_MAX] = {};
 
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
-                if (col < ELEMENTSOF(width))
-                        width[col] = MAX(width[col], strlen(t->cells[i]));
+                width[col] = MAX(width[col], strlen(t->cells[i]));
         }
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;

@@ -3,8 +3,10 @@
  * stderr, printed where it is detected; callers then only return the exit status. */
 #pragma once
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "http-client.h"
 
@@ -52,11 +54,40 @@ static inline int log_oom_cli(void) {
 /* Usage error: prints the sentence and a pointer to --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...) _printf_(2, 3);
 
+/* For helpers that return -errno: print as above, and return -EINVAL (usage) or -ENOMEM. */
+#define cli_usage_errno(command, ...) (cli_usage_error(command, __VA_ARGS__), -EINVAL)
+#define cli_oom_errno() (log_oom_cli(), -ENOMEM)
+/* The exit status for such a helper's result, after it told the user what is wrong: 0 for r >= 0,
+ * EXIT_USAGE for a usage error (-EINVAL), 1 for any other failure. */
+static inline int cli_exit_status(int r) {
+        return r >= 0 ? 0 : r == -EINVAL ? EXIT_USAGE : 1;
+}
+
 /* Handles one of CLI_COMMON_OPTIONS (not 'h'); returns true when it was one. */
 bool cli_common_option(CliContext *c, int opt, const char *arg);
 
 /* For getopt's '?': names the bad option; returns EXIT_USAGE. */
 int cli_bad_option(const char *command, int argc, char *argv[]);
+
+/* A command option: a string option stores its argument at offset in the command's argument struct,
+ * a flag stores true there; with store set, store() checks and keeps it instead (0 or -EINVAL, said). */
+typedef struct CliOption {
+        const char *name; /* without the leading "--" */
+        bool flag;
+        size_t offset;
+        int (*store)(const char *full, const char *arg, void *args);
+} CliOption;
+#define CLI_STRING_OPTION(name, type, field) \
+        { name, false, offsetof(type, field), NULL }
+#define CLI_FLAG_OPTION(name, type, field) \
+        { name, true, offsetof(type, field), NULL }
+#define CLI_OPTIONS_MAX 32U
+
+/* Parses the options of 'slipway FULL …' (argv[0] = the sub-command word) into args.  A command takes
+ * only the options its help text names.  1 to go on with the positional arguments from optind, 0 when
+ * --help was printed, -EINVAL for a usage error (said). */
+int cli_parse_options(CliContext *c, const char *full, const char *help, const CliOption *options,
+                      size_t n_options, void *args, int argc, char *argv[]);
 
 /* Finds the daemon's URL and token (printing what is wrong on failure). */
 int cli_connect_prepare(CliContext *c);

@@ -167,12 +167,10 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = model_args_parse(c, "component create", create_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
-        r = model_split_component("component create", argv[optind], &project, &name);
-        if (r >= 0)
-                return r;
+        r = model_args_parse_component(c, "component create", create_help, argc, argv, &a, 1, 1, &project,
+                                       &name);
+        if (r <= 0)
+                return cli_exit_status(r);
         if (!a.image)
                 return cli_usage_error("component create", "Give the image to run with --image REF");
         body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health,
@@ -224,12 +222,9 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
         path = model_api_path(project, NULL, "/components");
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "POST", path, body, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "POST", path, body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         printf("Created component %s/%s (image %s).\n", project, name,
                json_string_value(json_object_get(j, "image")));
         json_t *spec = json_object_get(j, "spec");
@@ -254,17 +249,14 @@ static int component_list(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "component list", list_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = model_api_path(argv[optind], NULL, "/components");
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         t = table_new(4, "NAME", "IMAGE", "ENDPOINTS", "HEALTH");
         if (!t)
                 return log_oom_cli();
@@ -322,21 +314,16 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = model_args_parse(c, "component show", show_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
-        r = model_split_component("component show", argv[optind], &project, &name);
-        if (r >= 0)
-                return r;
+        r = model_args_parse_component(c, "component show", show_help, argc, argv, &a, 1, 1, &project,
+                                       &name);
+        if (r <= 0)
+                return cli_exit_status(r);
         path = model_api_path(project, name, NULL);
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         spec = json_object_get(j, "spec");
         health = json_object_get(spec, "health");
         res = json_object_get(spec, "resources");
@@ -399,34 +386,15 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
 }
 
 int cmd_component(CliContext *c, int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*fn)(CliContext *c, int argc, char *argv[]);
-        } commands[] = {
-                {"create", component_create},
-                {"list", component_list},
-                {"ls", component_list},
-                {"show", component_show},
+        static const ModelVerb verbs[] = {
+                { "create", component_create },
+                { "list", component_list },
+                { "ls", component_list },
+                { "show", component_show },
         };
-        int i = 1;
 
-        while (i < argc && argv[i][0] == '-') {
-                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-                        fputs(component_help, stdout);
-                        return 0;
-                }
-                if (!streq(argv[i], "--json"))
-                        return cli_usage_error("component",
-                                               "Unknown option '%s' before the component command", argv[i]);
-                c->json = true;
-                i++;
-        }
-        if (i >= argc)
-                return cli_usage_error("component", "Missing component command (create, list, show)");
-        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-                if (streq(argv[i], commands[k].name))
-                        return commands[k].fn(c, argc - i, argv + i);
-        return cli_usage_error("component", "Unknown component command '%s'", argv[i]);
+        return model_dispatch(c, "component", component_help, "create, list, show", verbs, ELEMENTSOF(verbs),
+                              argc, argv);
 }
 
 int cmd_releases(CliContext *c, int argc, char *argv[]) {
@@ -438,12 +406,9 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = model_args_parse(c, "releases", releases_help, argc, argv, &a, 1, 2);
-        if (r >= 0)
-                return r;
-        r = model_split_component("releases", argv[optind], &project, &name);
-        if (r >= 0)
-                return r;
+        r = model_args_parse_component(c, "releases", releases_help, argc, argv, &a, 1, 2, &project, &name);
+        if (r <= 0)
+                return cli_exit_status(r);
         bool one_env = optind + 1 < argc;
         if (one_env) {
                 enc = http_url_encode(argv[optind + 1]);
@@ -453,12 +418,9 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
         path = model_api_path(project, name, one_env ? env_q : "/releases");
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         if (one_env)
                 t = table_new(6, "ID", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
         else
@@ -488,21 +450,15 @@ int cmd_url(CliContext *c, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = model_args_parse(c, "url", url_help, argc, argv, &a, 2, 2);
-        if (r >= 0)
-                return r;
-        r = model_split_component("url", argv[optind], &project, &name);
-        if (r >= 0)
-                return r;
+        r = model_args_parse_component(c, "url", url_help, argc, argv, &a, 2, 2, &project, &name);
+        if (r <= 0)
+                return cli_exit_status(r);
         path = env_path(project, name, "url", argv[optind + 1], NULL);
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         json_t *urls = json_object_get(j, "urls");
         json_array_foreach(urls, i, u) {
                 if (json_array_size(urls) > 1)
@@ -526,12 +482,9 @@ int cmd_logs(CliContext *c, int argc, char *argv[]) {
         _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL, *extra = NULL, *enc = NULL;
         int r;
 
-        r = model_args_parse(c, "logs", logs_help, argc, argv, &a, 2, 2);
-        if (r >= 0)
-                return r;
-        r = model_split_component("logs", argv[optind], &project, &name);
-        if (r >= 0)
-                return r;
+        r = model_args_parse_component(c, "logs", logs_help, argc, argv, &a, 2, 2, &project, &name);
+        if (r <= 0)
+                return cli_exit_status(r);
         enc = http_url_encode(a.lines ?: "100");
         if (!enc || asprintf(&extra, "&lines=%s%s", enc, a.follow ? "&follow=1" : "") < 0)
                 return log_oom_cli();
@@ -540,12 +493,9 @@ int cmd_logs(CliContext *c, int argc, char *argv[]) {
                 return log_oom_cli();
         if (a.follow)
                 return logs_follow(c, path);
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         fputs(json_string_value(json_object_get(j, "stdout")) ?: "", stdout);
         fflush(stdout);
         fputs(json_string_value(json_object_get(j, "stderr")) ?: "", stderr);

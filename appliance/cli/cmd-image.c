@@ -11,6 +11,7 @@
 
 #include "archive-stream.h"
 #include "cli.h"
+#include "cmd-model-args.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "string-util.h"
@@ -26,13 +27,6 @@ static char *path_make_absolute(const char *p) {
         return cwd ? path_join(cwd, p) : NULL;
 }
 
-static const char *short_digest(const char *d, char buf[static 13]) {
-        const char *hex = d && startswith(d, "sha256:") ? d + 7 : strempty(d);
-        snprintf(buf, 13, "%s", hex);
-        return buf;
-}
-
-/* Parses the options of an image sub-command; returns -1 to go on, or an exit status. */
 typedef struct ImageArgs {
         const char *name;
         bool rootfs;
@@ -41,65 +35,32 @@ typedef struct ImageArgs {
         bool dry_run;
 } ImageArgs;
 
-enum { ARG_NAME = ARG_FIRST_COMMAND_OPTION, ARG_ROOTFS, ARG_OCI, ARG_OCI_ARCHIVE, ARG_DRY_RUN };
+static const CliOption image_options[] = {
+        CLI_STRING_OPTION("name", ImageArgs, name),
+        CLI_FLAG_OPTION("rootfs", ImageArgs, rootfs),
+        CLI_STRING_OPTION("oci", ImageArgs, oci_dir),
+        CLI_STRING_OPTION("oci-archive", ImageArgs, oci_archive),
+        CLI_FLAG_OPTION("dry-run", ImageArgs, dry_run),
+};
 
+/* Parses the options of an image sub-command: 1 to go on with the positional arguments from optind,
+ * 0 after --help, -EINVAL for a usage error (said). */
 static int parse_image_args(CliContext *c, const char *command, const char *help, int argc, char *argv[],
                             ImageArgs *a, int min_args, int max_args) {
-        static const struct option options[] = {
-                CLI_COMMON_OPTIONS,
-                { "name", required_argument, NULL, ARG_NAME },
-                { "rootfs", no_argument, NULL, ARG_ROOTFS },
-                { "oci", required_argument, NULL, ARG_OCI },
-                { "oci-archive", required_argument, NULL, ARG_OCI_ARCHIVE },
-                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
-                {},
-        };
         char full[64];
-        int opt;
+        int r;
 
         snprintf(full, sizeof full, "image %s", command);
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (opt == 'h') {
-                        fputs(help, stdout);
-                        return 0;
-                }
-                if (cli_common_option(c, opt, optarg))
-                        continue;
-                /* Each sub-command accepts only the options its help names. */
-                const char *optname = opt == ARG_NAME ? "--name" : opt == ARG_ROOTFS ? "--rootfs" :
-                                      opt == ARG_OCI ? "--oci" : opt == ARG_OCI_ARCHIVE ? "--oci-archive" :
-                                      opt == ARG_DRY_RUN ? "--dry-run" : NULL;
-                if (!optname)
-                        return cli_bad_option(full, argc, argv);
-                if (!strstr(help, optname))
-                        return cli_usage_error(full, "'slipway %s' has no option %s", full, optname);
-                switch (opt) {
-                case ARG_NAME:
-                        a->name = optarg;
-                        break;
-                case ARG_ROOTFS:
-                        a->rootfs = true;
-                        break;
-                case ARG_OCI:
-                        a->oci_dir = optarg;
-                        break;
-                case ARG_OCI_ARCHIVE:
-                        a->oci_archive = optarg;
-                        break;
-                case ARG_DRY_RUN:
-                        a->dry_run = true;
-                        break;
-                }
-        }
+        r = cli_parse_options(c, full, help, image_options, ELEMENTSOF(image_options), a, argc, argv);
+        if (r <= 0)
+                return r;
         int n = argc - optind;
         if (n < min_args)
-                return cli_usage_error(full, "'slipway %s' needs %s", full,
+                return cli_usage_errno(full, "'slipway %s' needs %s", full,
                                        min_args == 1 ? "one argument" : "two arguments");
         if (n > max_args)
-                return cli_usage_error(full, "Unexpected argument '%s'", argv[optind + max_args]);
-        return -1;
+                return cli_usage_errno(full, "Unexpected argument '%s'", argv[optind + max_args]);
+        return 1;
 }
 
 static const char import_help[] =
@@ -142,8 +103,8 @@ static int image_import(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "import", import_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = argv[optind];
         if (a.rootfs && !a.name)
                 return cli_usage_error("image import", "--rootfs needs --name: a rootfs tar carries no image name");
@@ -325,8 +286,8 @@ static int image_export(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "export", export_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         ref = argv[optind];
         if (!!a.oci_dir == !!a.oci_archive)
                 return cli_usage_error("image export", "Give exactly one of --oci DIR and --oci-archive FILE");
@@ -389,8 +350,8 @@ static int image_list(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "list", list_help, argc, argv, &a, 0, 0);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         if (cli_api_json(c, "GET", "/api/v1/images", NULL, &j) < 0)
                 return 1;
         if (c->json) {
@@ -406,7 +367,7 @@ static int image_list(CliContext *c, int argc, char *argv[]) {
                 const char *cr = json_string_value(json_object_get(img, "created"));
                 size_t k;
 
-                short_digest(json_string_value(json_object_get(img, "digest")), dig);
+                model_short_digest(json_string_value(json_object_get(img, "digest")), dig);
                 format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(img, "size")));
                 if (cr && strlen(cr) >= 16) {
                         snprintf(created, sizeof created, "%.16s", cr);
@@ -434,8 +395,8 @@ static int image_inspect(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "inspect", inspect_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = cli_image_path(argv[optind], NULL);
         if (!path)
                 return log_oom_cli();
@@ -458,8 +419,8 @@ static int image_rm(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "rm", rm_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = cli_image_path(argv[optind], NULL);
         if (!path)
                 return log_oom_cli();
@@ -485,8 +446,8 @@ static int image_gc(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         if (cli_api_json(c, "POST", a.dry_run ? "/api/v1/images/gc?dry_run=1" : "/api/v1/images/gc", NULL, &j) < 0)
                 return 1;
         if (c->json) {
@@ -512,8 +473,8 @@ static int image_unpack(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = parse_image_args(c, "unpack", unpack_help, argc, argv, &a, 2, 2);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         dir = path_make_absolute(argv[optind + 1]);
         path = cli_image_path(argv[optind], "/unpack");
         body = json_pack("{s:s}", "path", dir ?: "");

@@ -26,7 +26,7 @@ typedef struct ModelArgs {
         const char *cpus;
         const char *lines;
         const char *domain;
-        const char *egress;       /* "on" | "off" */
+        const char *egress; /* "on" | "off" */
         const char *ingress_port;
         bool no_domain;
         bool force;
@@ -35,13 +35,36 @@ typedef struct ModelArgs {
         size_t n_endpoints;
 } ModelArgs;
 
-/* Parses argv (argv[0] = the sub-command word); returns -1 to go on (positional args from optind),
- * or an exit status (0 after --help). */
+/* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno
+ * otherwise; a command hands that to cli_exit_status(). */
+
+/* Parses argv (argv[0] = the sub-command word): 1 to go on with the positional arguments from optind,
+ * 0 when --help was printed, -EINVAL for a usage error. */
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
                      int min_args, int max_args);
 
-/* "PROJECT/NAME" → two URL-encoded segments; usage error (exit status returned) when malformed, else -1. */
+/* "PROJECT/NAME" → its two parts: 0, or -EINVAL when malformed, -ENOMEM. */
 int model_split_component(const char *full, const char *arg, char **ret_project, char **ret_component);
+
+/* model_args_parse(), then argv[optind] split as PROJECT/NAME: 1 to go on, 0 after --help, -errno. */
+int model_args_parse_component(CliContext *c, const char *full, const char *help, int argc, char *argv[],
+                               ModelArgs *a, int min_args, int max_args, char **ret_project,
+                               char **ret_component);
+
+/* One API call.  With --json the answer is printed here and 0 returned; else 1, with the answer in *ret
+ * for the caller to print for people.  -EIO when the call failed (the reason has been printed). */
+int model_call(CliContext *c, const char *method, const char *path, json_t *body, json_t **ret);
+
+/* A command's sub-commands ("slipway project create …"), found by name. */
+typedef struct ModelVerb {
+        const char *name;
+        int (*run)(CliContext *c, int argc, char *argv[]);
+} ModelVerb;
+
+/* Runs the sub-command argv names after leading --json/--help (help prints the command's help);
+ * verb_names lists them for the "missing" error.  Returns the exit status. */
+int model_dispatch(CliContext *c, const char *command, const char *help, const char *verb_names,
+                   const ModelVerb *verbs, size_t n_verbs, int argc, char *argv[]);
 
 /* "/api/v1/projects/<enc p>[/components/<enc c>][suffix]" */
 char *model_api_path(const char *project, const char *component, const char *suffix);

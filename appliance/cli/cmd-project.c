@@ -51,8 +51,8 @@ static int project_create(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "project create", create_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         body = json_pack("{s:s}", "name", argv[optind]);
         if (!body)
                 return log_oom_cli();
@@ -75,12 +75,9 @@ static int project_create(CliContext *c, int argc, char *argv[]) {
                         return cli_usage_error("project create",
                                                "--envs needs at least one environment name");
         }
-        if (cli_api_json(c, "POST", "/api/v1/projects", body, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "POST", "/api/v1/projects", body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         printf("Created project %s with environments:\n", json_string_value(json_object_get(j, "name")));
         json_array_foreach(json_object_get(j, "environments"), i, e) print_env_line(e);
         return 0;
@@ -95,14 +92,11 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "project list", list_help, argc, argv, &a, 0, 0);
-        if (r >= 0)
-                return r;
-        if (cli_api_json(c, "GET", "/api/v1/projects", NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        if (r <= 0)
+                return cli_exit_status(r);
+        r = model_call(c, "GET", "/api/v1/projects", NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         t = table_new(4, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES");
         if (!t)
                 return log_oom_cli();
@@ -132,17 +126,14 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "project delete", delete_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = model_api_path(argv[optind], NULL, NULL);
         if (!path || asprintf(&full, "%s%s", path, a.force ? "?force=1" : "") < 0)
                 return log_oom_cli();
-        if (cli_api_json(c, "DELETE", full, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "DELETE", full, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         long long stopped = (long long)json_integer_value(json_object_get(j, "instances_stopped"));
         if (stopped > 0)
                 printf("Deleted project %s (stopped %lld instance%s).\n",
@@ -152,45 +143,14 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
-/* Leading global options (--json, --help) between the command word and its sub-command. */
-static int sub_command_index(CliContext *c, const char *command, const char *help, int argc, char *argv[]) {
-        int i = 1;
-
-        while (i < argc && argv[i][0] == '-') {
-                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-                        fputs(help, stdout);
-                        return -1;
-                }
-                if (streq(argv[i], "--json"))
-                        c->json = true;
-                else {
-                        cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i],
-                                        command);
-                        return -EXIT_USAGE;
-                }
-                i++;
-        }
-        return i;
-}
-
 int cmd_project(CliContext *c, int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*fn)(CliContext *c, int argc, char *argv[]);
-        } commands[] = {
-                {"create", project_create}, {"list", project_list}, {"ls", project_list},
-                {"delete", project_delete}, {"rm", project_delete},
+        static const ModelVerb verbs[] = {
+                { "create", project_create }, { "list", project_list }, { "ls", project_list },
+                { "delete", project_delete }, { "rm", project_delete },
         };
-        int i = sub_command_index(c, "project", project_help, argc, argv);
 
-        if (i < 0)
-                return i == -1 ? 0 : EXIT_USAGE;
-        if (i >= argc)
-                return cli_usage_error("project", "Missing project command (create, list, delete)");
-        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-                if (streq(argv[i], commands[k].name))
-                        return commands[k].fn(c, argc - i, argv + i);
-        return cli_usage_error("project", "Unknown project command '%s'", argv[i]);
+        return model_dispatch(c, "project", project_help, "create, list, delete", verbs, ELEMENTSOF(verbs),
+                              argc, argv);
 }
 
 static const char env_help[] =
@@ -225,26 +185,27 @@ static const char env_set_help[] =
         "  --egress on|off      may its containers reach addresses beyond this host\n"
         "  --ingress-port PORT  move its ingress listener to PORT\n";
 
-/* The settings options into body; a usage error's exit status, or -1 to go on. */
+/* The settings options into body: 0, or -EINVAL for a usage error (said), -ENOMEM. */
 static int env_settings_to_json(const char *full, const ModelArgs *a, json_t *body) {
         if (a->domain && a->no_domain)
-                return cli_usage_error(full, "Give --domain or --no-domain, not both");
+                return cli_usage_errno(full, "Give --domain or --no-domain, not both");
         if (a->domain && json_object_set_new(body, "domain", json_string(a->domain)) < 0)
-                return log_oom_cli();
+                return cli_oom_errno();
         if (a->no_domain && json_object_set_new(body, "domain", json_null()) < 0)
-                return log_oom_cli();
+                return cli_oom_errno();
         if (a->egress && json_object_set_new(body, "egress", json_boolean(streq(a->egress, "on"))) < 0)
-                return log_oom_cli();
+                return cli_oom_errno();
         if (a->ingress_port) {
                 char *end = NULL;
                 unsigned long port = strtoul(a->ingress_port, &end, 10);
                 if (!*a->ingress_port || *end || port < 1 || port > 65535)
-                        return cli_usage_error(full, "--ingress-port takes a port between 1 and 65535, not '%s'",
+                        return cli_usage_errno(full,
+                                               "--ingress-port takes a port between 1 and 65535, not '%s'",
                                                a->ingress_port);
                 if (json_object_set_new(body, "ingress_port", json_integer((json_int_t)port)) < 0)
-                        return log_oom_cli();
+                        return cli_oom_errno();
         }
-        return -1;
+        return 0;
 }
 
 static int env_list(CliContext *c, int argc, char *argv[]) {
@@ -257,17 +218,14 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "env list", env_list_help, argc, argv, &a, 1, 1);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         path = model_api_path(argv[optind], NULL, "/environments");
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "GET", path, NULL, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         t = table_new(6, "NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS");
         if (!t)
                 return log_oom_cli();
@@ -293,8 +251,8 @@ static int env_create(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "env create", env_create_help, argc, argv, &a, 2, 2);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         if (a.no_domain)
                 return cli_usage_error("env create", "A new environment has no domain to remove");
         path = model_api_path(argv[optind], NULL, "/environments");
@@ -302,14 +260,11 @@ static int env_create(CliContext *c, int argc, char *argv[]) {
         if (!path || !body)
                 return log_oom_cli();
         r = env_settings_to_json("env create", &a, body);
-        if (r >= 0)
-                return r;
-        if (cli_api_json(c, "POST", path, body, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        if (r < 0)
+                return cli_exit_status(r);
+        r = model_call(c, "POST", path, body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         printf("Created environment %s in project %s:\n", json_string_value(json_object_get(j, "name")),
                json_string_value(json_object_get(j, "project")));
         print_env_line(j);
@@ -323,13 +278,13 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
         int r;
 
         r = model_args_parse(c, "env set", env_set_help, argc, argv, &a, 2, 2);
-        if (r >= 0)
-                return r;
+        if (r <= 0)
+                return cli_exit_status(r);
         if (!body)
                 return log_oom_cli();
         r = env_settings_to_json("env set", &a, body);
-        if (r >= 0)
-                return r;
+        if (r < 0)
+                return cli_exit_status(r);
         if (json_object_size(body) == 0)
                 return cli_usage_error("env set", "Nothing to change: give --domain, --no-domain, --egress or "
                                                   "--ingress-port");
@@ -339,12 +294,9 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
         path = model_api_path(argv[optind], NULL, suffix);
         if (!path)
                 return log_oom_cli();
-        if (cli_api_json(c, "PATCH", path, body, &j) < 0)
-                return 1;
-        if (c->json) {
-                cli_print_json(j);
-                return 0;
-        }
+        r = model_call(c, "PATCH", path, body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
         printf("Changed environment %s in project %s:\n", json_string_value(json_object_get(j, "name")),
                json_string_value(json_object_get(j, "project")));
         print_env_line(j);
@@ -352,17 +304,12 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
 }
 
 int cmd_env(CliContext *c, int argc, char *argv[]) {
-        int i = sub_command_index(c, "env", env_help, argc, argv);
+        static const ModelVerb verbs[] = {
+                { "list", env_list },
+                { "ls", env_list },
+                { "create", env_create },
+                { "set", env_set },
+        };
 
-        if (i < 0)
-                return i == -1 ? 0 : EXIT_USAGE;
-        if (i >= argc)
-                return cli_usage_error("env", "Missing env command (list, create, set)");
-        if (streq(argv[i], "list") || streq(argv[i], "ls"))
-                return env_list(c, argc - i, argv + i);
-        if (streq(argv[i], "create"))
-                return env_create(c, argc - i, argv + i);
-        if (streq(argv[i], "set"))
-                return env_set(c, argc - i, argv + i);
-        return cli_usage_error("env", "Unknown env command '%s'", argv[i]);
+        return model_dispatch(c, "env", env_help, "list, create, set", verbs, ELEMENTSOF(verbs), argc, argv);
 }

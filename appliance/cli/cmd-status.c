@@ -8,7 +8,8 @@
 static const char status_help[] =
         "Usage: slipway status [--json]\n\n"
         "Shows the daemon (version, pid, state directory, API address), whether the proxy runs,\n"
-        "and how many projects, instances and images there are.\n";
+        "how many projects, instances and images there are, and whether the host still matches\n"
+        "what the database says (\"degraded: REASON\" while something cannot be repaired).\n";
 
 int cmd_status(CliContext *c, int argc, char *argv[]) {
         static const struct option options[] = { CLI_COMMON_OPTIONS, {} };
@@ -44,6 +45,12 @@ int cmd_status(CliContext *c, int argc, char *argv[]) {
         printf("Projects:   %lld\n", (long long) json_integer_value(json_object_get(j, "projects")));
         printf("Instances:  %lld\n", (long long) json_integer_value(json_object_get(j, "instances")));
         printf("Images:     %lld\n", (long long) json_integer_value(json_object_get(j, "images")));
+        json_t *h = json_object_get(j, "health");
+        const char *hs = json_string_value(json_object_get(h, "status"));
+        if (hs && streq(hs, "degraded"))
+                printf("Health:     degraded: %s\n", json_string_value(json_object_get(h, "reason")) ?: "unknown");
+        else if (hs)
+                printf("Health:     %s\n", hs);
         json_t *u = json_object_get(j, "user_namespaces");
         if (json_is_true(json_object_get(u, "enabled")))
                 printf("Containers: in their own user namespace\n");

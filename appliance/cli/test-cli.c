@@ -9,16 +9,12 @@
 
 #include "archive-stream.h"
 #include "cli.h"
+#include "cmd-model-args.h"
 #include "fs-util.h"
 #include "http-client.h"
+#include "path-util.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static void test_url(void) {
         HttpUrl u = {};
@@ -48,14 +44,14 @@ static void test_encode(void) {
 }
 
 static void test_entry_names(void) {
-        CHECK(archive_entry_name_is_safe("blobs/sha256/abc"));
-        CHECK(archive_entry_name_is_safe("./index.json"));
-        CHECK(archive_entry_name_is_safe("a..b/c"));
-        CHECK(!archive_entry_name_is_safe("../x"));
-        CHECK(!archive_entry_name_is_safe("a/../../x"));
-        CHECK(!archive_entry_name_is_safe("a/.."));
-        CHECK(!archive_entry_name_is_safe("/etc/passwd"));
-        CHECK(!archive_entry_name_is_safe(""));
+        CHECK(path_is_safe_relative("blobs/sha256/abc"));
+        CHECK(path_is_safe_relative("./index.json"));
+        CHECK(path_is_safe_relative("a..b/c"));
+        CHECK(!path_is_safe_relative("../x"));
+        CHECK(!path_is_safe_relative("a/../../x"));
+        CHECK(!path_is_safe_relative("a/.."));
+        CHECK(!path_is_safe_relative("/etc/passwd"));
+        CHECK(!path_is_safe_relative(""));
 }
 
 /* Feeds a canned response through a socketpair and reads it back with the client. */
@@ -112,11 +108,30 @@ static void test_framing(void) {
         free(body);
 }
 
+static void test_durations(void) {
+        uint32_t ms = 7;
+
+        CHECK(model_parse_duration_ms("500ms", &ms) == 0 && ms == 500);
+        CHECK(model_parse_duration_ms("2s", &ms) == 0 && ms == 2000);
+        CHECK(model_parse_duration_ms("1.5s", &ms) == 0 && ms == 1500);
+        CHECK(model_parse_duration_ms("2", &ms) == 0 && ms == 2000);
+        CHECK(model_parse_duration_ms("1m", &ms) == 0 && ms == 60000);
+        CHECK(model_parse_duration_ms("1min", &ms) == 0 && ms == 60000);
+        CHECK(model_parse_duration_ms("1m30s", &ms) == 0 && ms == 90000);
+        CHECK(model_parse_duration_ms("0", &ms) == -EINVAL);
+        CHECK(model_parse_duration_ms("2h", &ms) == -EINVAL);
+        CHECK(model_parse_duration_ms("-1s", &ms) == -EINVAL);
+        CHECK(model_parse_duration_ms("soon", &ms) == -EINVAL);
+        CHECK(model_parse_duration_ms("", &ms) == -EINVAL);
+        CHECK(ms == 90000);
+}
+
 int main(void) {
         test_url();
         test_encode();
         test_entry_names();
         test_framing();
+        test_durations();
         printf("test-cli: OK\n");
         return 0;
 }

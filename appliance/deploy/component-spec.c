@@ -11,6 +11,7 @@
 
 #include "json-util.h"
 #include "names.h"
+#include "size.h"
 
 const char *endpoint_visibility_to_string(EndpointVisibility v) {
         return v == ENDPOINT_PUBLIC ? "public" : "project";
@@ -316,7 +317,7 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 if (r < 0)
                         return r;
                 v = 0;
-                if ((r = uint_field(res, "memory_bytes", UINT64_C(1) << 50, &v, "Resource", ret_error)) < 0)
+                if ((r = uint_field(res, "memory_bytes", SPEC_MEMORY_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
                 if (v != 0 && v < SPEC_MEMORY_MIN)
                         return fail(ret_error, "A memory limit below 4M cannot run a container; raise it.");
@@ -520,49 +521,7 @@ int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_
 }
 
 int spec_memory_parse(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-        uint64_t mult = 1;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || end == s)
-                return -EINVAL;
-        if (*end) {
-                switch (*end) {
-                case 'k':
-                case 'K':
-                        mult = UINT64_C(1) << 10;
-                        break;
-                case 'm':
-                case 'M':
-                        mult = UINT64_C(1) << 20;
-                        break;
-                case 'g':
-                case 'G':
-                        mult = UINT64_C(1) << 30;
-                        break;
-                case 't':
-                case 'T':
-                        mult = UINT64_C(1) << 40;
-                        break;
-                default:
-                        return -EINVAL;
-                }
-                end++;
-                if (*end == 'i')
-                        end++;
-                if (*end == 'B' || *end == 'b')
-                        end++;
-                if (*end)
-                        return -EINVAL;
-        }
-        if (v > (UINT64_C(1) << 50) / mult)
-                return -ERANGE;
-        *ret = v * mult;
-        return 0;
+        return size_parse(s, SPEC_MEMORY_MAX, ret);
 }
 
 int spec_cpus_parse(const char *s, uint32_t *ret) {

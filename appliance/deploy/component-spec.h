@@ -26,6 +26,7 @@
 #define SPEC_PIDS_DEFAULT 1024u
 #define SPEC_PIDS_MAX 1000000u
 #define SPEC_CPUS_MILLI_MAX 1024000u
+#define SPEC_MEMORY_MAX (UINT64_C(1) << 50) /* bytes; far above any host, below overflow */
 #define SPEC_MEMORY_MIN (UINT64_C(4) << 20)
 
 typedef enum EndpointVisibility {

@@ -25,6 +25,7 @@ struct Deployer {
         char *state_dir, *db_path, *layers_dir, *shim_dir, *instances_dir;
         ImageCatalog *catalog;
         OciStore *store;
+        const HostShare *host;
         void (*wake)(void *userdata);
         void *wake_userdata;
         sqlite3 *db; /* engine thread only */

@@ -70,7 +70,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project, t.environment,
                                  t.component);
 
-        r = env_network_apply(db, 0, reason);
+        r = env_network_apply(d->host, db, 0, reason);
         if (r < 0)
                 return r;
         model_deploy_log_appendf(db, t.release_id, "network of %s ready (bridge %s)", t.environment, t.bridge);

@@ -10,12 +10,14 @@
 #include "bridge.h"
 #include "deployer-internal.h"
 #include "env-network.h"
+#include "host-reconcile.h"
 #include "json-util.h"
 #include "log.h"
 #include "model.h"
 #include "proxy-client.h"
 #include "proxy-sync.h"
 #include "sqlite-util.h"
+#include "string-util.h"
 
 /* What could not be removed: the first error and every message, joined with "; ". */
 typedef struct TeardownErrors {
@@ -140,6 +142,8 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
                         *ret_error = NULL;
                 return r;
         }
+        /* No host check runs meanwhile: one that read the database before would re-create what goes. */
+        host_reconcile_exclude_begin();
         stop_instances(d, db, project_id, &n_instances, &errs);
 
         /* Its environments: routes (named after the environment id) and bridges. */
@@ -151,17 +155,22 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         /* The isolation rules without the project's bridges, then the bridges themselves. */
         {
                 _cleanup_free_ char *err = NULL;
-                r = env_network_apply(db, project_id, &err);
+                r = env_network_apply(d->host, db, project_id, &err);
                 if (r < 0)
                         teardown_fail(&errs, r, "cannot update the isolation rules without project %s: %s",
                                       project, err ?: strerror(-r));
         }
+        /* Only bridges named ours: a database copied from another state dir must not delete its bridges. */
         for (size_t k = 0; k < n_envs; k++) {
+                if (!startswith(envs[k].bridge, d->host->bridge_prefix) &&
+                    !startswith(envs[k].bridge, NET_BRIDGE_PREFIX_LEGACY))
+                        continue;
                 r = net_bridge_delete(envs[k].bridge);
                 if (r < 0)
                         teardown_fail(&errs, r, "cannot delete bridge %s: %s", envs[k].bridge, strerror(-r));
         }
         model_environments_free(envs, n_envs);
+        host_reconcile_exclude_end();
 
         log_info("Stopped %zu instance(s) of project %s.", n_instances, project);
         if (errs.error < 0) {

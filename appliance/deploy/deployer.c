@@ -102,6 +102,7 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
         if (!d)
                 return -ENOMEM;
         d->state_dir = strdup(cfg->state_dir);
+        d->host = cfg->host;
         d->db_path = strdup(cfg->db_path);
         d->layers_dir = path_join(cfg->state_dir, "layers");
         d->shim_dir = path_join(cfg->state_dir, "instances/.shim");
@@ -209,7 +210,7 @@ int deployer_restore_networks(Deployer *d) {
         _cleanup_free_ char *err = NULL;
         int r;
 
-        r = env_network_apply(d->db, 0, &err);
+        r = env_network_apply(d->host, d->db, 0, &err);
         if (r < 0)
                 log_debug("Cannot restore the environment networks: %s", strempty(err));
         return r;
@@ -255,7 +256,7 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
         r = sqlite_open(d->db_path, &db);
         if (r < 0)
                 return r;
-        r = env_network_apply(db, 0, ret_error);
+        r = env_network_apply(d->host, db, 0, ret_error);
         if (r < 0)
                 return r;
         return apply_live_routes(d, db, environment_id, ret_error);
@@ -303,7 +304,7 @@ int deployer_recover(Deployer *d) {
         }
         model_instances_free(v, n);
 
-        r = env_network_apply(d->db, 0, &err);
+        r = env_network_apply(d->host, d->db, 0, &err);
         if (r < 0)
                 log_warning("Cannot restore the environment networks: %s", strempty(err));
 

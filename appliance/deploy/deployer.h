@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host-share.h"
+
 #include "image-catalog.h"
 #include "macro.h"
 
@@ -31,6 +33,7 @@ typedef struct DeployerConfig {
         const char *db_path;
         ImageCatalog *catalog;
         OciStore *store;
+        const HostShare *host;        /* this state dir's id, names and claims; outlives the deployer */
         void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */
         void *wake_userdata;
 } DeployerConfig;

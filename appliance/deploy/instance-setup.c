@@ -24,6 +24,7 @@
 #include "netns.h"
 #include "nspawn.h"
 #include "overlay.h"
+#include "strv.h"
 #include "user-db.h"
 #include "veth.h"
 
@@ -43,25 +44,17 @@ static int fail(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
-static void strv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-}
-
-static int strv_push(char ***l, size_t *n, const char *s) {
-        char **nl;
+/* Appends a copy of s to the vector of *n entries; an image's config is outside input, so at most
+ * INSTANCE_ARGS_MAX. */
+static int args_push(char ***l, size_t *n, const char *s) {
+        int r;
 
         if (*n + 2 > INSTANCE_ARGS_MAX)
                 return -E2BIG;
-        nl = realloc(*l, (*n + 2) * sizeof(char *));
-        if (!nl)
-                return -ENOMEM;
-        *l = nl;
-        nl[*n] = strdup(s);
-        if (!nl[*n])
-                return -ENOMEM;
-        nl[++*n] = NULL;
+        r = strv_extend(l, s);
+        if (r < 0)
+                return r;
+        (*n)++;
         return 0;
 }
 
@@ -75,7 +68,7 @@ static int push_array(char ***l, size_t *n, json_t *a) {
         json_array_foreach(a, i, v) {
                 if (!json_is_string(v))
                         return -EBADMSG;
-                r = strv_push(l, n, json_string_value(v));
+                r = args_push(l, n, json_string_value(v));
                 if (r < 0)
                         return r;
         }
@@ -269,7 +262,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         bool have_path = false;
         for (size_t i = 0; i < n_env; i++)
                 have_path = have_path || strncmp(env[i], "PATH=", 5) == 0;
-        if (!have_path && (r = strv_push(&env, &n_env, DEFAULT_PATH_ENV)) < 0)
+        if (!have_path && (r = args_push(&env, &n_env, DEFAULT_PATH_ENV)) < 0)
                 goto out;
         if (json_is_string(json_object_get(c, "WorkingDir")) &&
             json_string_length(json_object_get(c, "WorkingDir")))

@@ -185,10 +185,11 @@ static void route_names(const DeployTarget *t, size_t k, char ret_svc[static 64]
         }
 }
 
-/* Points the component's service routes and its ingress routes at address; with wait, returns once
- * requests to the replaced targets have drained. */
-int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
-                            char **ret_error) {
+/* Calls fn for every route the component should have with its instance at address (remove: a host route
+ * that must not exist, as when the environment has no domain).  Stops at fn's first failure. */
+typedef int (*RouteFn)(const ProxyRouteSpec *spec, bool remove, void *userdata);
+
+static int routes_foreach(const DeployTarget *t, struct in_addr address, RouteFn fn, void *userdata) {
         char inst[INET_ADDRSTRLEN], svc[INET_ADDRSTRLEN];
         int r;
 
@@ -201,9 +202,7 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                 route_names(t, k, svc_name, ing_name, host_name);
                 snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
                 snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
-                r = proxy_sync_route_set(
-                        state_dir, &(ProxyRouteSpec){.name = svc_name, .listen = listen, .target = target},
-                        wait, ret_error);
+                r = fn(&(ProxyRouteSpec){.name = svc_name, .listen = listen, .target = target}, false, userdata);
                 if (r < 0)
                         return r;
                 if (!t->is_public[k] || t->ingress_port == 0)
@@ -216,17 +215,16 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                 else
                         snprintf(path, sizeof path, "/%s/%s/_/%s", t->project, t->component,
                                  t->endpoint_names[k]);
-                r = proxy_sync_route_set(state_dir,
-                                         &(ProxyRouteSpec){.name = ing_name,
-                                                           .listen = listen,
-                                                           .path = path,
-                                                           .strip = true,
-                                                           .target = target},
-                                         wait, ret_error);
+                r = fn(&(ProxyRouteSpec){.name = ing_name,
+                                         .listen = listen,
+                                         .path = path,
+                                         .strip = true,
+                                         .target = target},
+                       false, userdata);
                 if (r < 0)
                         return r;
                 if (!t->domain) {
-                        r = proxy_sync_route_remove(state_dir, host_name, wait);
+                        r = fn(&(ProxyRouteSpec){.name = host_name}, true, userdata);
                         if (r < 0)
                                 return r;
                         continue;
@@ -235,16 +233,117 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                 snprintf(host, sizeof host, "%s.%s", t->component, t->domain);
                 if (!first)
                         snprintf(path, sizeof path, "/_/%s", t->endpoint_names[k]);
-                r = proxy_sync_route_set(state_dir,
-                                         &(ProxyRouteSpec){.name = host_name,
-                                                           .listen = listen,
-                                                           .host = host,
-                                                           .path = first ? NULL : path,
-                                                           .strip = !first,
-                                                           .target = target},
-                                         wait, ret_error);
+                r = fn(&(ProxyRouteSpec){.name = host_name,
+                                         .listen = listen,
+                                         .host = host,
+                                         .path = first ? NULL : path,
+                                         .strip = !first,
+                                         .target = target},
+                       false, userdata);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+typedef struct ApplyArgs {
+        const char *state_dir;
+        bool wait;
+        char **ret_error;
+} ApplyArgs;
+
+static int apply_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
+        ApplyArgs *a = userdata;
+
+        if (remove)
+                return proxy_sync_route_remove(a->state_dir, spec->name, a->wait);
+        return proxy_sync_route_set(a->state_dir, spec, a->wait, a->ret_error);
+}
+
+/* Points the component's service routes and its ingress routes at address; with wait, returns once
+ * requests to the replaced targets have drained. */
+int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
+                            char **ret_error) {
+        return routes_foreach(t, address, apply_one,
+                              &(ApplyArgs){.state_dir = state_dir, .wait = wait, .ret_error = ret_error});
+}
+
+int proxy_sync_route_list(const char *state_dir, json_t **ret_routes) {
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "route-list"), *reply = NULL;
+        json_t *routes;
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        r = proxy_control_call(state_dir, req, &reply);
+        if (r < 0)
+                return r;
+        routes = json_object_get(reply, "routes");
+        if (!json_is_true(json_object_get(reply, "ok")) || !json_is_array(routes))
+                return -EBADMSG;
+        *ret_routes = json_incref(routes);
+        return 0;
+}
+
+static bool str_eq_opt(json_t *v, const char *want) {
+        if (!want)
+                return !v || json_is_null(v) || (json_is_string(v) && isempty(json_string_value(v)));
+        return json_is_string(v) && streq(json_string_value(v), want);
+}
+
+/* Whether the route in the proxy's list matches spec (name, listen, host, path, strip, its one target). */
+static bool route_matches(json_t *rt, const ProxyRouteSpec *spec) {
+        json_t *targets = json_object_get(rt, "targets"), *t0;
+
+        if (!str_eq_opt(json_object_get(rt, "listen"), spec->listen) ||
+            !str_eq_opt(json_object_get(rt, "host"), spec->host) ||
+            !str_eq_opt(json_object_get(rt, "path"), spec->path ?: "/") || /* the proxy lists no path as / */
+            json_is_true(json_object_get(rt, "strip")) != spec->strip)
+                return false;
+        if (!json_is_array(targets) || json_array_size(targets) != 1)
+                return false;
+        t0 = json_array_get(targets, 0);
+        return str_eq_opt(json_is_object(t0) ? json_object_get(t0, "address") : t0, spec->target);
+}
+
+typedef struct CheckArgs {
+        json_t *routes;
+        unsigned n_missing;
+        char *first; /* name of the first missing or different route */
+} CheckArgs;
+
+static int check_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
+        CheckArgs *a = userdata;
+        json_t *rt;
+        size_t i;
+
+        if (remove)
+                return 0; /* a stray host route serves nothing it should not: left to the next deploy */
+        json_array_foreach(a->routes, i, rt)
+                if (str_eq_opt(json_object_get(rt, "name"), spec->name)) {
+                        if (route_matches(rt, spec))
+                                return 0;
+                        break;
+                }
+        a->n_missing++;
+        if (!a->first && !(a->first = strdup(spec->name)))
+                return -ENOMEM;
+        return 0;
+}
+
+int proxy_sync_routes_check(json_t *routes, const DeployTarget *t, struct in_addr address,
+                            char **ret_first_missing) {
+        CheckArgs a = {.routes = routes};
+        int r;
+
+        r = routes_foreach(t, address, check_one, &a);
+        if (r < 0) {
+                free(a.first);
+                return r;
+        }
+        if (ret_first_missing)
+                *ret_first_missing = a.first;
+        else
+                free(a.first);
+        return (int)a.n_missing;
 }

@@ -3,6 +3,7 @@
  * component id, endpoint), so re-applying a route replaces it in place and never duplicates it. */
 #pragma once
 
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,3 +46,11 @@ struct DeployTarget;
  * With wait, returns once the replaced targets drained. */
 int proxy_sync_routes_apply(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
                             bool wait, char **ret_error);
+
+/* The proxy's route table (the "routes" array of route-list; the caller unrefs it). */
+int proxy_sync_route_list(const char *state_dir, json_t **ret_routes);
+/* How many of the routes proxy_sync_routes_apply() would set for (t, address) are absent from routes (a
+ * route-list array) or differ there (listen, host, path, strip, target); ret_first_missing (may be NULL)
+ * gets the first one's name, NULL when none. */
+int proxy_sync_routes_check(json_t *routes, const struct DeployTarget *t, struct in_addr address,
+                            char **ret_first_missing);

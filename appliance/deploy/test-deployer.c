@@ -23,13 +23,7 @@
 #include "sqlite-util.h"
 #include "state.h"
 
-#define CHECK(x)                                                                                            \
-        do {                                                                                                \
-                if (!(x)) {                                                                                 \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);               \
-                        exit(1);                                                                            \
-                }                                                                                           \
-        } while (0)
+#include "tests.h"
 
 static char tmpdir[] = "/tmp/test-deployer-XXXXXX";
 
@@ -86,8 +80,8 @@ static void test_target(void) {
         CHECK(dbp && spec);
         CHECK(state_open(dbp, &db) == 0);
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        model_set_host_subnets(&host, 1);
-        CHECK(model_project_create(db, "shop", envs, 2, 9100, &p) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9100, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "production", &e) == 0);
 
         /* Two endpoints, the second public; readiness http:/healthz. */
@@ -137,9 +131,13 @@ static int64_t make_release(sqlite3 *db, const char *project, const char *spec_j
         char *envs[] = {"development"};
         ModelProject p = {};
         ModelComponent c = {};
+        NetSubnet host;
         int64_t rid;
 
-        CHECK(model_project_create(db, project, envs, 1, 9300, &p) == 0);
+        /* As if the host used 10.213.0.0/24: the environment gets another /24 of the pool. */
+        CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9300, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, project, envs, 1, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", ret_env) == 0);
         CHECK(model_component_create(db, p.id, "web", "web:1", spec_json, &c) == 0);
         CHECK(model_release_create(db, c.id, ret_env->id,
@@ -177,7 +175,6 @@ static void test_reconcile_fails_bad_release(void) {
         _cleanup_free_ char *instances = NULL;
         ModelLogLine *log = NULL;
         size_t n_log = 0;
-        NetSubnet host;
         struct stat st;
         int64_t rid;
         bool failed_line = false;
@@ -187,8 +184,6 @@ static void test_reconcile_fails_bad_release(void) {
         CHECK(stat(instances, &st) == 0 && S_ISDIR(st.st_mode));
 
         CHECK(sqlite_open(dbp, &db) == 0);
-        CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        model_set_host_subnets(&host, 1);
         rid = make_release(db, "bad", "{\"endpoints\": \"not a list\"}", &e);
 
         __atomic_store_n(&wakes, 0, __ATOMIC_RELEASE);
@@ -226,11 +221,8 @@ static void test_instance_rows(void) {
         _cleanup_free_ char *netns = NULL, *dir = NULL, *err = NULL;
         struct in_addr a1, a2, a3;
         int64_t id1, id2, id3;
-        NetSubnet host;
 
         CHECK(sqlite_open(dbp, &db) == 0);
-        CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        model_set_host_subnets(&host, 1);
         int64_t rid = make_release(db, "rows", "{}", &e);
         CHECK(deploy_target_load(db, rid, &t, &err) == 0);
 

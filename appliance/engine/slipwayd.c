@@ -14,12 +14,15 @@
 #include "deployer.h"
 #include "engine.h"
 #include "fs-util.h"
+#include "host-share.h"
 #include "http-server.h"
 #include "image-catalog.h"
 #include "layer-unpack.h"
 #include "log.h"
 #include "oci-store.h"
 #include "proxy-sync.h"
+#include "reconcile.h"
+#include "env-network.h"
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
@@ -32,6 +35,7 @@ static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
 static const char *arg_proxy_bin = NULL;
 static unsigned arg_ingress_base_port = MODEL_INGRESS_BASE_PORT_DEFAULT;
+static unsigned arg_reconcile_interval = RECONCILE_INTERVAL_DEFAULT_SEC;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -40,20 +44,23 @@ static void help(void) {
                "  --api ADDR:PORT            address of the REST API (default %s)\n"
                "  --ingress-base-port PORT   first port of environment ingress listeners\n"
                "  --proxy-bin PATH           slipway-proxy binary to supervise\n"
+               "  --reconcile-interval SEC   how often the host is checked against the database (default %u)\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
-               DEFAULT_STATE_DIR, DEFAULT_API);
+               DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC);
 }
 
 /* 0 = run, 1 = exit 0 (help/version), -EINVAL = usage error (exit 2). */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_STATE_DIR = 0x100, ARG_API, ARG_INGRESS, ARG_PROXY_BIN, ARG_DEBUG, ARG_VERSION };
+        enum { ARG_STATE_DIR = 0x100, ARG_API, ARG_INGRESS, ARG_PROXY_BIN, ARG_RECONCILE, ARG_DEBUG,
+               ARG_VERSION };
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "api", required_argument, NULL, ARG_API },
                 { "ingress-base-port", required_argument, NULL, ARG_INGRESS },
                 { "proxy-bin", required_argument, NULL, ARG_PROXY_BIN },
+                { "reconcile-interval", required_argument, NULL, ARG_RECONCILE },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -106,6 +113,22 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_proxy_bin = optarg;
                         break;
+                case ARG_RECONCILE: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v == 0 ||
+                            v > RECONCILE_INTERVAL_MAX_SEC) {
+                                fprintf(stderr, "Error: --reconcile-interval '%s' is not a number of seconds from 1 "
+                                                "to %u.\nHint: for example --reconcile-interval 10.\n", optarg,
+                                        RECONCILE_INTERVAL_MAX_SEC);
+                                return -EINVAL;
+                        }
+                        arg_reconcile_interval = (unsigned) v;
+                        break;
+                }
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -154,9 +177,12 @@ static int run(void) {
         _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
         _cleanup_(deployer_freep) Deployer *deployer = NULL; /* after engine: freed before it */
+        _cleanup_(reconciler_freep) Reconciler *reconciler = NULL; /* freed first: its pass uses the rest */
         _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
         ApiContext ctx = {};
+        HostShare host;
+        char state_id[STATE_ID_LEN + 1];
         bool initialised;
         pid_t holder = 0;
         unsigned port;
@@ -188,6 +214,19 @@ static int run(void) {
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
         (void) state_dir_clean_tmp(dir);
+
+        /* What this state dir owns host-wide is named by its id (nft table, bridges) and claimed under
+         * /run/slipway, so several state dirs on one host never touch each other's. */
+        r = state_dir_id(dir, state_id);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot read or create %s/state-id: %m.", arg_state_dir);
+        {
+                _cleanup_free_ char *err = NULL;
+
+                r = host_share_init(&host, dir, state_id, &err);
+                if (r < 0)
+                        return log_error_errno(r, "Error: %s", err ?: "cannot claim this state dir's id.");
+        }
 
         r = state_dir_read_token(dir, &token);
         if (r < 0)
@@ -239,6 +278,7 @@ static int run(void) {
                                  .db_path = db_path,
                                  .catalog = catalog,
                                  .store = store,
+                                 .host = &host,
                                  .wake = engine_wake,
                                  .wake_userdata = engine,
                          },
@@ -257,9 +297,12 @@ static int run(void) {
                 .wake_userdata = engine,
                 .db_path = db_path,
                 .ingress_base_port = arg_ingress_base_port,
+                .host = &host,
                 .teardown_project = deployer_teardown_project,
                 .teardown_userdata = deployer,
                 .refresh_environment = deployer_refresh_environment,
+                .health = reconciler_health,
+                .nft_table = env_network_nft_table(&host),
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,
@@ -311,6 +354,19 @@ static int run(void) {
                 http_server_stop(server);
                 return log_oom();
         }
+        /* Claims follow the database (after a reboot /run is empty): before any network is applied. */
+        {
+                size_t conflicts = 0;
+
+                r = host_share_claims_sync(&host, db, &conflicts);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot claim this state dir's subnets and ingress ports: %m");
+                else if (conflicts > 0)
+                        log_warning("%zu subnet(s) or ingress port(s) of %s are claimed by another state dir on "
+                                    "this host; their environments stay down until it releases them.",
+                                    conflicts, arg_state_dir);
+        }
+        log_info("State id %s: nft table inet %s, bridges %s*.", host.id, host.table, host.bridge_prefix);
         /* Bridges first: after a reboot the proxy's saved routes listen on service addresses that live
          * on the environment bridges, and a proxy that cannot listen exits at once. */
         r = deployer_restore_networks(deployer);
@@ -326,6 +382,22 @@ static int run(void) {
         if (r < 0)
                 log_warning_errno(r, "Cannot restore deploys, routes and instances from the database: %m");
         engine_set_reconcile(engine, deployer_reconcile, deployer);
+        /* From now on the host is compared with the database every interval; what is missing (a bridge, the
+         * nft table, routes, a dead proxy) is re-applied, and what cannot be is reported by status. */
+        r = reconciler_start(engine_event(engine),
+                             &(ReconcilerConfig) {
+                                     .state_dir = dir,
+                                     .db_path = db_path,
+                                     .proxy_bin = proxy_bin,
+                                     .store = store,
+                                     .host = &host,
+                                     .interval_sec = arg_reconcile_interval,
+                             },
+                             &reconciler);
+        if (r < 0)
+                log_warning_errno(r, "Cannot start the periodic host check; nothing missing will be repaired: %m");
+        else
+                __atomic_store_n(&ctx.health_userdata, reconciler, __ATOMIC_RELEASE);
 
         (void) sd_notify(0, "READY=1\nSTATUS=Serving the API.");
         log_info("slipwayd ready on %s", final_url);
@@ -336,6 +408,7 @@ static int run(void) {
         api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
+        reconciler = reconciler_free(reconciler); /* after the handlers that read its health */
         /* After the handlers (which may call it): workers finish or give up their current step; instances
          * keep running for the next start. */
         deployer = deployer_free(deployer);

@@ -152,6 +152,50 @@ int state_dir_init(const char *dir, bool *ret_initialised) {
         return 0;
 }
 
+static bool state_id_valid(const char *s) {
+        if (strlen(s) != STATE_ID_LEN)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
+}
+
+int state_dir_id(const char *dir, char ret[static STATE_ID_LEN + 1]) {
+        _cleanup_free_ char *p = path_join(dir, "state-id"), *data = NULL;
+        size_t size;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file_at(AT_FDCWD, p, 64, &data, &size);
+        if (r == -ENOENT) {
+                unsigned char raw[STATE_ID_LEN / 2];
+                char line[STATE_ID_LEN + 2];
+
+                r = random_bytes(raw, sizeof raw);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < sizeof raw; i++)
+                        snprintf(line + 2 * i, 3, "%02x", raw[i]);
+                line[STATE_ID_LEN] = '\n';
+                line[STATE_ID_LEN + 1] = 0;
+                r = write_file_atomic(p, line, STATE_ID_LEN + 1, 0644);
+                if (r < 0)
+                        return r;
+                memcpy(ret, line, STATE_ID_LEN);
+                ret[STATE_ID_LEN] = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        data[strcspn(data, "\r\n")] = 0;
+        if (!state_id_valid(data))
+                return -EBADMSG;
+        memcpy(ret, data, STATE_ID_LEN + 1);
+        return 0;
+}
+
 int state_dir_read_token(const char *dir, char **ret) {
         _cleanup_free_ char *p = path_join(dir, "admin.token"), *data = NULL;
         size_t size;

@@ -21,6 +21,13 @@ int state_dir_lock(const char *dir, int *ret_fd, pid_t *ret_holder);
  * when this was the directory's first start. */
 int state_dir_init(const char *dir, bool *ret_initialised);
 
+/* A state dir's id: STATE_ID_LEN lower-case hex digits in DIR/state-id, made once at random.  It names
+ * what the state dir owns host-wide (its nft table, its bridges), so it must stay when the directory is
+ * moved or reached through another path: a hash of the path would not. */
+#define STATE_ID_LEN 6U
+/* Reads DIR/state-id, creating it on first use; -EBADMSG when the file holds something else. */
+int state_dir_id(const char *dir, char ret[static STATE_ID_LEN + 1]);
+
 /* Reads DIR/admin.token (first line). */
 int state_dir_read_token(const char *dir, char **ret);
 

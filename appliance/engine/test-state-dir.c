@@ -11,13 +11,7 @@
 #include "fs-util.h"
 #include "state-dir.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static void check_file(const char *dir, const char *name, mode_t mode, off_t size) {
         _cleanup_free_ char *p = path_join(dir, name);

@@ -1,13 +1,13 @@
 /* Subnet and ingress-port allocation for new environments: the lowest /24 of the pool that no
- * environment and no host link uses, and the lowest free port from a base.  Callers hold the write
- * transaction, so two creations never pick the same subnet or port. */
+ * environment, host link or other state dir uses, and the lowest free port from a base.  Callers hold the
+ * write transaction (and the host claims' locks), so two creations never pick the same subnet or port. */
 #include "allocation.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "address.h"
 #include "ifname.h"
 #include "sqlite-util.h"
 
@@ -59,7 +59,8 @@ int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *h
         return net_subnet_pool_allocate(pool, used, n_used, ret);
 }
 
-int model_allocate_ingress_port(sqlite3 *db, unsigned base, unsigned *ret) {
+int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *others, size_t n_others,
+                                unsigned *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r, rc;
 
@@ -69,6 +70,12 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, unsigned *ret) {
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < MODEL_INGRESS_PORTS_MAX; i++) {
+                bool other = false;
+
+                for (size_t k = 0; k < n_others && !other; k++)
+                        other = others[k] == base + i;
+                if (other)
+                        continue;
                 sqlite3_reset(s);
                 sqlite3_bind_int64(s, 1, base + i);
                 rc = sqlite3_step(s);
@@ -82,23 +89,10 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, unsigned *ret) {
         return -ENOSPC;
 }
 
-/* Test hook: when set, used instead of net_host_subnets() (unit tests without touching links). */
-static const NetSubnet *host_subnets_override;
-static size_t n_host_subnets_override;
-static bool host_subnets_overridden;
-
-void model_set_host_subnets(const NetSubnet *s, size_t n) {
-        host_subnets_override = s;
-        n_host_subnets_override = n;
-        host_subnets_overridden = true;
-}
-
 int model_insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
-                             unsigned position, unsigned ingress_base_port, unsigned ingress_port) {
+                             unsigned position, const ModelAllocation *alloc, unsigned ingress_port) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        _cleanup_free_ NetSubnet *host = NULL;
         _cleanup_free_ char *key = NULL;
-        size_t n_host = 0;
         char bridge[IFNAMSIZ], cidr[NET_CIDR_STRING_MAX];
         NetSubnet pool, subnet;
         unsigned port;
@@ -107,27 +101,20 @@ int model_insert_environment(sqlite3 *db, int64_t project_id, const char *projec
         r = net_subnet_parse(NET_SUBNET_POOL_DEFAULT, &pool);
         if (r < 0)
                 return r;
-        if (host_subnets_overridden)
-                r = model_allocate_subnet(db, &pool, host_subnets_override, n_host_subnets_override,
-                                          &subnet);
-        else {
-                r = net_host_subnets(&host, &n_host);
-                if (r < 0)
-                        return r;
-                r = model_allocate_subnet(db, &pool, host, n_host, &subnet);
-        }
+        r = model_allocate_subnet(db, &pool, alloc->used, alloc->n_used, &subnet);
         if (r < 0)
                 return r;
         if (ingress_port > 0)
                 port = ingress_port;
         else {
-                r = model_allocate_ingress_port(db, ingress_base_port, &port);
+                r = model_allocate_ingress_port(db, alloc->ingress_base_port, alloc->ports_used,
+                                                alloc->n_ports_used, &port);
                 if (r < 0)
                         return r;
         }
         if (asprintf(&key, "%s/%s", project, name) < 0)
                 return -ENOMEM;
-        r = net_ifname_from_key("sw-", key, bridge);
+        r = net_ifname_from_key(alloc->bridge_prefix, key, bridge);
         if (r < 0)
                 return r;
 

@@ -1,5 +1,6 @@
 /* Subnet and ingress-port allocation for new environments (called inside the creating transaction).
- * The host's used subnets come from net_host_subnets() unless a test set them. */
+ * What the host and other state dirs use is an argument (found by runtime/net and the host claims, see
+ * appliance/deploy/host-share.h): this layer makes no netlink call. */
 #pragma once
 
 #include <sqlite3.h>
@@ -12,16 +13,26 @@
 /* Ingress ports base .. base+MODEL_INGRESS_PORTS_MAX-1. */
 #define MODEL_INGRESS_PORTS_MAX 1000u
 
+/* What a new environment's subnet, ingress port and bridge are chosen around. */
+typedef struct ModelAllocation {
+        const NetSubnet *used; /* the host's subnets and other state dirs' subnet claims */
+        size_t n_used;
+        const unsigned *ports_used; /* ingress ports other state dirs claim */
+        size_t n_ports_used;
+        unsigned ingress_base_port;
+        const char *bridge_prefix; /* this state dir's (NET_BRIDGE_PREFIX + its id) */
+} ModelAllocation;
+
 /* ---- allocation (exposed for tests) ---- */
 /* The lowest /24 of pool overlapping no environment and none of host[]. */
 int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *host, size_t n_host,
                           NetSubnet *ret);
-/* base + the lowest index no environment uses; -ENOSPC after MODEL_INGRESS_PORTS_MAX. */
-int model_allocate_ingress_port(sqlite3 *db, unsigned base, unsigned *ret);
-/* Tests: use these instead of net_host_subnets() when creating environments. */
-void model_set_host_subnets(const NetSubnet *s, size_t n);
+/* base + the lowest index no environment uses and not in others[]; -ENOSPC after
+ * MODEL_INGRESS_PORTS_MAX. */
+int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *others, size_t n_others,
+                                unsigned *ret);
 
 /* For project-db.c and environment-db.c: inserts one environment row at position with a freshly
- * allocated subnet and bridge, and ingress_port (0: the next free one from ingress_base_port). */
+ * allocated subnet and bridge, and ingress_port (0: the next free one from alloc's base). */
 int model_insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
-                             unsigned position, unsigned ingress_base_port, unsigned ingress_port);
+                             unsigned position, const ModelAllocation *alloc, unsigned ingress_port);

@@ -203,7 +203,7 @@ int model_environment_update(sqlite3 *db, int64_t environment_id, const ModelEnv
 }
 
 int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, const char *after,
-                             unsigned ingress_base_port, const ModelEnvironmentSettings *settings,
+                             const ModelAllocation *alloc, const ModelEnvironmentSettings *settings,
                              ModelEnvironment *ret, ModelEnvironment *ret_conflict) {
         ModelEnvironmentSettings st = settings ? *settings : MODEL_ENVIRONMENT_SETTINGS_INIT;
         _cleanup_(model_environment_done) ModelEnvironment prev = {};
@@ -250,7 +250,7 @@ int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, 
                 if (r < 0)
                         goto fail;
         }
-        r = model_insert_environment(db, project_id, p.name, name, position, ingress_base_port, st.ingress_port);
+        r = model_insert_environment(db, project_id, p.name, name, position, alloc, st.ingress_port);
         if (r < 0)
                 goto fail;
         st.ingress_port = 0;

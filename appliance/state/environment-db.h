@@ -44,7 +44,7 @@ typedef struct ModelEnvironmentSettings {
  * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after
  * unknown), -ENOSPC; a settings conflict as for model_environment_update().  settings may be NULL. */
 int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, const char *after,
-                             unsigned ingress_base_port, const ModelEnvironmentSettings *settings,
+                             const ModelAllocation *alloc, const ModelEnvironmentSettings *settings,
                              ModelEnvironment *ret, ModelEnvironment *ret_conflict);
 /* Changes an environment's settings in one transaction.  -EADDRINUSE: another environment listens on
  * that ingress port; -ENOTUNIQ: another environment has that domain (either way ret_conflict, when

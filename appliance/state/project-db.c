@@ -68,7 +68,7 @@ int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n) {
 }
 
 int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
-                         unsigned ingress_base_port, ModelProject *ret) {
+                         const ModelAllocation *alloc, ModelProject *ret) {
         int64_t id;
         int r;
 
@@ -90,7 +90,7 @@ int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_
                 id = sqlite3_last_insert_rowid(db);
         }
         for (size_t i = 0; i < n_envs; i++) {
-                r = model_insert_environment(db, id, name, envs[i], (unsigned)i, ingress_base_port, 0);
+                r = model_insert_environment(db, id, name, envs[i], (unsigned)i, alloc, 0);
                 if (r < 0)
                         goto fail;
         }

@@ -20,7 +20,7 @@ void model_projects_free(ModelProject *p, size_t n);
 /* Creates the project and its environments (in the given order) in one transaction.  -EEXIST when
  * the name is taken, -ENOSPC when no subnet or ingress port is left. */
 int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
-                         unsigned ingress_base_port, ModelProject *ret);
+                         const ModelAllocation *alloc, ModelProject *ret);
 int model_project_get(sqlite3 *db, const char *name, ModelProject *ret); /* -ENOENT */
 int model_project_get_by_id(sqlite3 *db, int64_t id, ModelProject *ret); /* -ENOENT */
 int model_project_list(sqlite3 *db, ModelProject **ret, size_t *ret_n);  /* by name */

@@ -17,13 +17,7 @@
 #include "sqlite-util.h"
 #include "state.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static char base[] = "/tmp/test-image-catalog-XXXXXX";
 

@@ -13,13 +13,7 @@
 #include "sqlite-util.h"
 #include "state.h"
 
-#define CHECK(x)                                                                                            \
-        do {                                                                                                \
-                if (!(x)) {                                                                                 \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);               \
-                        exit(1);                                                                            \
-                }                                                                                           \
-        } while (0)
+#include "tests.h"
 
 static char tmpdir[] = "/tmp/test-model-XXXXXX";
 
@@ -43,13 +37,13 @@ static void test_projects_and_envs(void) {
         /* Pretend the host owns 10.213.0.0/24 and 10.213.2.0/23. */
         CHECK(net_subnet_parse("10.213.0.0/24", &host[0]) == 0);
         CHECK(net_subnet_parse("10.213.2.0/23", &host[1]) == 0);
-        model_set_host_subnets(host, 2);
+        ModelAllocation al = {.used = host, .n_used = 2, .ingress_base_port = 8080, .bridge_prefix = "swb0a1b2c"};
 
-        CHECK(model_project_create(db, "shop", envs, 2, 8080, &p) == 0);
+        CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(streq(p.name, "shop"));
-        CHECK(model_project_create(db, "shop", envs, 2, 8080, NULL) == -EEXIST);
+        CHECK(model_project_create(db, "shop", envs, 2, &al, NULL) == -EEXIST);
         /* A failing environment leaves no half-created project behind. */
-        CHECK(model_project_create(db, "half", bad, 2, 8080, NULL) == -EEXIST);
+        CHECK(model_project_create(db, "half", bad, 2, &al, NULL) == -EEXIST);
         CHECK(model_project_get(db, "half", &q) == -ENOENT);
 
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
@@ -59,17 +53,17 @@ static void test_projects_and_envs(void) {
         CHECK(streq(e[0].subnet, "10.213.1.0/24"));
         CHECK(streq(e[1].subnet, "10.213.4.0/24"));
         CHECK(e[0].ingress_port == 8080 && e[1].ingress_port == 8081);
-        CHECK(strncmp(e[0].bridge, "sw-", 3) == 0 && strlen(e[0].bridge) == 11);
+        CHECK(strncmp(e[0].bridge, "swb0a1b2c", 9) == 0 && strlen(e[0].bridge) == 15);
         CHECK(!streq(e[0].bridge, e[1].bridge));
         model_environments_free(e, n);
 
         /* Insert in the middle of the promotion order. */
-        CHECK(model_environment_create(db, p.id, "staging", "development", 8080, NULL, &ne, NULL) == 0);
+        CHECK(model_environment_create(db, p.id, "staging", "development", &al, NULL, &ne, NULL) == 0);
         CHECK(ne.position == 1 && ne.ingress_port == 8082 && streq(ne.subnet, "10.213.5.0/24"));
         CHECK(streq(ne.project_name, "shop"));
         model_environment_done(&ne);
-        CHECK(model_environment_create(db, p.id, "staging", NULL, 8080, NULL, NULL, NULL) == -EEXIST);
-        CHECK(model_environment_create(db, p.id, "qa", "nope", 8080, NULL, NULL, NULL) == -ENOENT);
+        CHECK(model_environment_create(db, p.id, "staging", NULL, &al, NULL, NULL, NULL) == -EEXIST);
+        CHECK(model_environment_create(db, p.id, "qa", "nope", &al, NULL, NULL, NULL) == -ENOENT);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
         CHECK(n == 3);
         CHECK(streq(e[0].name, "development") && streq(e[1].name, "staging") &&
@@ -78,13 +72,13 @@ static void test_projects_and_envs(void) {
         model_environments_free(e, n);
 
         /* A second project's environments get fresh subnets and ports; freed ones are reused. */
-        CHECK(model_project_create(db, "blog", envs, 1, 8080, &q) == 0);
+        CHECK(model_project_create(db, "blog", envs, 1, &al, &q) == 0);
         CHECK(model_environment_list(db, q.id, &e, &n) == 0);
         CHECK(n == 1 && streq(e[0].subnet, "10.213.6.0/24") && e[0].ingress_port == 8083);
         model_environments_free(e, n);
         CHECK(model_project_delete(db, p.id) == 0);
         CHECK(model_project_delete(db, p.id) == -ENOENT);
-        CHECK(model_environment_create(db, q.id, "production", NULL, 8080, NULL, &ne, NULL) == 0);
+        CHECK(model_environment_create(db, q.id, "production", NULL, &al, NULL, &ne, NULL) == 0);
         CHECK(streq(ne.subnet, "10.213.1.0/24") && ne.ingress_port == 8080 && ne.position == 1);
         int64_t prod = ne.id;
         model_environment_done(&ne);
@@ -95,13 +89,13 @@ static void test_projects_and_envs(void) {
         st.domain = "qa.example.test";
         st.egress = 1;
         st.ingress_port = 9100;
-        CHECK(model_environment_create(db, q.id, "qa", NULL, 8080, &st, &ne, NULL) == 0);
+        CHECK(model_environment_create(db, q.id, "qa", NULL, &al, &st, &ne, NULL) == 0);
         CHECK(ne.ingress_port == 9100 && ne.egress && streq(ne.domain, "qa.example.test"));
         int64_t qa = ne.id;
         model_environment_done(&ne);
         st = MODEL_ENVIRONMENT_SETTINGS_INIT;
         st.ingress_port = 9100;
-        CHECK(model_environment_create(db, q.id, "qa2", NULL, 8080, &st, NULL, &c) == -EADDRINUSE);
+        CHECK(model_environment_create(db, q.id, "qa2", NULL, &al, &st, NULL, &c) == -EADDRINUSE);
         CHECK(streq(c.name, "qa") && streq(c.project_name, "blog"));
         model_environment_done(&c);
         CHECK(model_environment_get(db, q.id, "qa2", &ne) == -ENOENT); /* nothing half-written */
@@ -142,8 +136,8 @@ static void test_real_host_subnets(void) {
 
         if (net_host_subnets(&host, &n_host) < 0)
                 return;
-        model_set_host_subnets(host, n_host);
-        CHECK(model_project_create(db, "x", envs, 3, 9000, &p) == 0);
+        ModelAllocation al = {.used = host, .n_used = n_host, .ingress_base_port = 9000, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "x", envs, 3, &al, &p) == 0);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
         for (size_t i = 0; i < n; i++) {
                 NetSubnet s;
@@ -157,6 +151,29 @@ static void test_real_host_subnets(void) {
                 }
                 CHECK(e[i].ingress_port == 9000 + i);
         }
+        model_environments_free(e, n);
+        model_project_done(&p);
+}
+
+/* Another state dir's subnet and ports (its claims, passed in) are never handed out here. */
+static void test_other_state_dirs(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("o.db");
+        char *envs[] = {"development", "production"};
+        const unsigned ports[] = {7000, 7002};
+        ModelEnvironment *e = NULL;
+        ModelProject p = {};
+        NetSubnet other[1];
+        size_t n = 0;
+
+        CHECK(net_subnet_parse("10.213.0.0/24", &other[0]) == 0);
+        ModelAllocation al = {.used = other, .n_used = 1, .ports_used = ports, .n_ports_used = 2,
+                              .ingress_base_port = 7000, .bridge_prefix = "swb00ff00"};
+        CHECK(model_project_create(db, "demo", envs, 2, &al, &p) == 0);
+        CHECK(model_environment_list(db, p.id, &e, &n) == 0 && n == 2);
+        CHECK(streq(e[0].subnet, "10.213.1.0/24") && streq(e[1].subnet, "10.213.2.0/24"));
+        CHECK(e[0].ingress_port == 7001 && e[1].ingress_port == 7003);
+        /* Same project and environment names under another prefix: another bridge name. */
+        CHECK(strncmp(e[0].bridge, "swb00ff00", 9) == 0);
         model_environments_free(e, n);
         model_project_done(&p);
 }
@@ -177,8 +194,8 @@ static void test_components_releases(void) {
         unsigned count;
         size_t n;
 
-        model_set_host_subnets(NULL, 0);
-        CHECK(model_project_create(db, "shop", envs, 2, 8080, &p) == 0);
+        ModelAllocation al = {.ingress_base_port = 8080, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", &dev) == 0);
         CHECK(model_environment_get(db, p.id, "production", &prod) == 0);
         CHECK(model_component_create(db, p.id, "web", "busybox:latest", "{}", &c) == 0);
@@ -293,8 +310,8 @@ static void test_state_rules(void) {
         char big[3000];
 
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        model_set_host_subnets(&host, 1);
-        CHECK(model_project_create(db, "rules", envs, 1, 9500, &p) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9500, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "rules", envs, 1, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", &e) == 0);
         CHECK(model_component_create(db, p.id, "web", NULL, "{}", &c) == 0);
         CHECK(model_release_create(db, c.id, e.id, "sha256:aa", "{}", &r1) == 0);
@@ -356,6 +373,7 @@ int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_projects_and_envs();
         test_real_host_subnets();
+        test_other_state_dirs();
         test_components_releases();
         test_state_rules();
         CHECK(rm_rf(tmpdir) == 0);

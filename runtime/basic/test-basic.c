@@ -7,18 +7,18 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "duration.h"
 #include "fs-util.h"
+#include "host-claims.h"
 #include "json-util.h"
+#include "macro.h"
+#include "path-util.h"
 #include "process.h"
+#include "size.h"
 #include "string-util.h"
+#include "utf8.h"
 
-#define CHECK(x)                                                                          \
-        do {                                                                              \
-                if (!(x)) {                                                               \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        exit(1);                                                          \
-                }                                                                         \
-        } while (0)
+#include "tests.h"
 
 static void test_digest(void) {
         char d[DIGEST_STRING_MAX];
@@ -91,12 +91,141 @@ static void test_strings(void) {
         CHECK(streq(format_bytes(buf, sizeof buf, 1500000), "1.5 MB"));
 }
 
+static void test_duration(void) {
+        uint64_t ns = 1;
+
+        CHECK(duration_parse("0", &ns) == 0 && ns == 0);
+        CHECK(duration_parse("30s", &ns) == 0 && ns == UINT64_C(30000000000));
+        CHECK(duration_parse("1m30s", &ns) == 0 && ns == UINT64_C(90000000000));
+        CHECK(duration_parse("250ms", &ns) == 0 && ns == UINT64_C(250000000));
+        CHECK(duration_parse("1.5h", &ns) == 0 && ns == UINT64_C(5400000000000));
+        CHECK(duration_parse("3\xc2\xb5s", &ns) == 0 && ns == 3000);
+        CHECK(duration_parse("7ns", &ns) == 0 && ns == 7);
+        CHECK(duration_parse("", &ns) == -EINVAL);
+        CHECK(duration_parse("5", &ns) == -EINVAL);
+        CHECK(duration_parse("-5s", &ns) == -EINVAL);
+        CHECK(duration_parse("s", &ns) == -EINVAL);
+        CHECK(duration_parse("5 s", &ns) == -EINVAL);
+        CHECK(duration_parse("1x", &ns) == -EINVAL);
+        CHECK(duration_parse("3000000h", &ns) == -ERANGE);
+        CHECK(ns == 7); /* failures leave the out-parameter alone */
+}
+
+static void test_utf8(void) {
+        CHECK(utf8_is_valid("plain", 5));
+        CHECK(utf8_is_valid("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xb3", 15));
+        CHECK(utf8_valid_prefix("ab\xc0\xaf", 4) == 2);         /* overlong '/' */
+        CHECK(utf8_valid_prefix("a\xed\xa0\x80", 4) == 1);       /* surrogate U+D800 */
+        CHECK(utf8_valid_prefix("\xf4\x90\x80\x80", 4) == 0);    /* above U+10FFFF */
+        CHECK(utf8_valid_prefix("xy\xe2\x82", 4) == 2);          /* truncated */
+        CHECK(utf8_valid_prefix("\x80", 1) == 0);                /* lone continuation byte */
+        CHECK(utf8_valid_prefix("", 0) == 0);
+}
+
+static void test_size(void) {
+        uint64_t v = 1;
+
+        CHECK(size_parse("4096", UINT64_MAX, &v) == 0 && v == 4096);
+        CHECK(size_parse("512M", UINT64_MAX, &v) == 0 && v == UINT64_C(512) << 20);
+        CHECK(size_parse("1G", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
+        CHECK(size_parse("1GiB", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
+        CHECK(size_parse("64kb", UINT64_MAX, &v) == 0 && v == 64 * 1024);
+        CHECK(size_parse("2T", UINT64_MAX, &v) == 0 && v == UINT64_C(2) << 40);
+        CHECK(size_parse("2T", UINT64_C(1) << 40, &v) == -ERANGE);
+        CHECK(size_parse("99999999999999999999", UINT64_MAX, &v) == -EINVAL);
+        CHECK(size_parse("12X", UINT64_MAX, &v) == -EINVAL);
+        CHECK(size_parse("1.5G", UINT64_MAX, &v) == -EINVAL);
+        CHECK(size_parse("-1", UINT64_MAX, &v) == -EINVAL);
+        CHECK(size_parse("", UINT64_MAX, &v) == -EINVAL);
+        CHECK(size_parse("1GiBx", UINT64_MAX, &v) == -EINVAL);
+        CHECK(v == UINT64_C(2) << 40);
+}
+
+static void test_path_util(void) {
+        _cleanup_free_ char *p = NULL;
+
+        CHECK(path_is_safe_relative("blobs/sha256/abc"));
+        CHECK(path_is_safe_relative("./index.json"));
+        CHECK(path_is_safe_relative("a..b/c"));
+        CHECK(path_is_safe_relative("a//b/"));
+        CHECK(!path_is_safe_relative("../x"));
+        CHECK(!path_is_safe_relative("a/../../x"));
+        CHECK(!path_is_safe_relative("a/.."));
+        CHECK(!path_is_safe_relative("a//..//b"));
+        CHECK(!path_is_safe_relative("/etc/passwd"));
+        CHECK(!path_is_safe_relative(""));
+        CHECK(!path_is_safe_relative(NULL));
+
+        CHECK(path_normalize_relative("./a//b/./c/", 4096, &p) == 0 && streq(p, "a/b/c"));
+        free(p);
+        p = NULL;
+        CHECK(path_normalize_relative("./", 4096, &p) == 0 && streq(p, ""));
+        free(p);
+        p = NULL;
+        CHECK(path_normalize_relative("a..b/..c", 4096, &p) == 0 && streq(p, "a..b/..c"));
+        free(p);
+        p = NULL;
+        CHECK(path_normalize_relative("a/../b", 4096, &p) == -EXDEV && !p);
+        CHECK(path_normalize_relative("..", 4096, &p) == -EXDEV);
+        CHECK(path_normalize_relative("/etc/passwd", 4096, &p) == -EXDEV);
+        CHECK(path_normalize_relative("aaaa", 3, &p) == -ENAMETOOLONG);
+        CHECK(path_normalize_relative("", 4096, &p) == -EINVAL);
+        CHECK(!p);
+}
+
+/* Claims in a temp dir: two owners, one wins; a vanished owner's claim is stale and taken over; each
+ * owner lists and drops only its own. */
+static void test_host_claims(void) {
+        char root[] = "/tmp/test-claims-XXXXXX", a[PATH_MAX], b[PATH_MAX], dir[PATH_MAX];
+        char **l = NULL;
+        int dfd;
+
+        CHECK(mkdtemp(root));
+        snprintf(a, sizeof a, "%s/owner-a", root);
+        snprintf(b, sizeof b, "%s/owner-b", root);
+        snprintf(dir, sizeof dir, "%s/claims/subnets", root);
+        CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
+        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") && host_claim_name_valid("10.0.1.0-24"));
+
+        dfd = host_claims_lock(dir);
+        CHECK(dfd >= 0);
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);   /* idempotent */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0);   /* a lives: b does not get it */
+        CHECK(host_claim_take(dfd, "10.0.2.0-24", b) == 1);
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0);   /* not b's: stays */
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_MINE, &l) == 0);
+        CHECK(l[0] && streq(l[0], "10.0.1.0-24") && !l[1]);
+        l = host_claims_list_free(l);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0);
+        CHECK(l[0] && streq(l[0], "10.0.2.0-24") && !l[1]);
+        l = host_claims_list_free(l);
+        CHECK(rmdir(b) == 0);                                  /* b is gone: its claim is stale */
+        CHECK(host_claim_check(dfd, "10.0.2.0-24", a) == -ESTALE);
+        CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0 && !l[0]);
+        l = host_claims_list_free(l);
+        CHECK(host_claim_take(dfd, "10.0.2.0-24", a) == 1);
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", a) == 1);
+        CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
+        safe_close(dfd);
+        CHECK(host_claim_drop_in(dir, "10.0.2.0-24", a) == 1);
+        CHECK(host_claim_take_in(dir, "../escape", a) == -EINVAL);
+        CHECK(rm_rf(root) == 0);
+}
+
 int main(void) {
         test_digest();
         test_atomic_write();
         test_json();
         test_process();
         test_strings();
+        test_duration();
+        test_utf8();
+        test_size();
+        test_path_util();
+        test_host_claims();
         printf("test-basic: ok\n");
         return 0;
 }

@@ -1,9 +1,9 @@
 /* ID-mapped mount helpers and host uid range claims.  The user namespace used for the mapping is created
  * by a short-lived child (a threaded process cannot unshare CLONE_NEWUSER itself); only its namespace fd
- * outlives it.  A range is claimed under an exclusive flock, so two claimers never get the same one. */
+ * outlives it.  A range is a host claim (host-claims.h) named by its first uid, so two claimers never get
+ * the same one. */
 #include "idmap.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "host-claims.h"
 #include "macro.h"
 #include "process.h"
 #include "string-util.h"
@@ -143,86 +143,32 @@ static uid_t slot_shift(uint32_t slot) {
         return IDMAP_RANGE_BASE + slot * IDMAP_RANGE_SIZE;
 }
 
-/* The claims directory, opened and locked (flock, released on close): claims are read and written by
- * several daemons and threads at once. */
-static int claims_open_locked(const char *claims_dir) {
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        r = mkdir_p(claims_dir, 0700);
-        if (r < 0)
-                return r;
-        fd = open(claims_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return TAKE_FD(fd);
-}
-
-/* 1: the claim `name` names owner; 0: another owner that still exists; -ENOENT: no claim; -ESTALE: the
- * claim's owner is gone. */
-static int claim_check(int dfd, const char *name, const char *owner) {
-        char target[PATH_MAX];
-        ssize_t n;
-
-        n = readlinkat(dfd, name, target, sizeof(target) - 1);
-        if (n < 0)
-                return -errno;
-        target[n] = 0;
-        if (streq(target, owner))
-                return 1;
-        if (access(target, F_OK) < 0 && errno == ENOENT)
-                return -ESTALE;
-        return 0;
-}
-
 /* 1 when owner now holds slot, 0 when somebody else does. */
 static int claim_try(int dfd, uint32_t slot, const char *owner) {
         char name[16];
-        int r;
 
         snprintf(name, sizeof(name), "%u", (unsigned) slot_shift(slot));
-        r = claim_check(dfd, name, owner);
-        if (r >= 0)
-                return r;
-        if (r == -ESTALE && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-                return -errno;
-        if (r != -ENOENT && r != -ESTALE)
-                return r;
-        if (symlinkat(owner, dfd, name) < 0)
-                return -errno;
-        return 1;
+        return host_claim_take(dfd, name, owner);
 }
 
 /* The first uid of the range owner holds (scanning the claims, not all slots), 0 when none. */
 static int find_owned(int dfd, const char *owner, uid_t *ret_shift) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
-        int fd;
+        _cleanup_(host_claims_list_freep) char **mine = NULL;
+        int r;
 
-        fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        while ((de = readdir(d))) {
+        r = host_claims_list(dfd, owner, HOST_CLAIMS_MINE, &mine);
+        if (r < 0)
+                return r;
+        for (char **p = mine; *p; p++) {
                 char *end;
                 unsigned long v;
 
                 errno = 0;
-                v = strtoul(de->d_name, &end, 10);
-                if (errno != 0 || *end || end == de->d_name || v > UINT32_MAX ||
-                    !idmap_shift_valid((uid_t) v))
+                v = strtoul(*p, &end, 10);
+                if (errno != 0 || *end || end == *p || v > UINT32_MAX || !idmap_shift_valid((uid_t) v))
                         continue;
-                if (claim_check(dfd, de->d_name, owner) == 1) {
-                        *ret_shift = (uid_t) v;
-                        return 1;
-                }
+                *ret_shift = (uid_t) v;
+                return 1;
         }
         *ret_shift = 0;
         return 0;
@@ -236,7 +182,7 @@ int idmap_range_claim(const char *claims_dir, const char *owner, uid_t preferred
 
         if (!claims_dir || !owner || owner[0] != '/' || strlen(owner) >= PATH_MAX)
                 return -EINVAL;
-        dfd = claims_open_locked(claims_dir);
+        dfd = host_claims_lock(claims_dir);
         if (dfd < 0)
                 return dfd;
 
@@ -285,7 +231,7 @@ int idmap_range_release(const char *claims_dir, const char *owner) {
                 return -EINVAL;
         if (access(claims_dir, F_OK) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        dfd = claims_open_locked(claims_dir);
+        dfd = host_claims_lock(claims_dir);
         if (dfd < 0)
                 return dfd;
         r = find_owned(dfd, owner, &held);

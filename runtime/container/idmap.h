@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "host-claims.h"
+
 /* Every container gets a range of this many uids/gids: 0..65535 inside. */
 #define IDMAP_RANGE_SIZE 65536U
 /* Where ranges come from: the top of what systemd sets aside for containers (0x00080000…0x6FFFFFFF, see
@@ -16,7 +18,7 @@
 #define IDMAP_RANGE_SLOTS 4095U
 /* Claims: one symlink per range in use, named by its first host uid, pointing at its owner (an instance
  * directory).  Under /run: after a reboot owners claim their range again (see idmap_range_claim). */
-#define IDMAP_CLAIMS_DIR "/run/slipway/uid-ranges"
+#define IDMAP_CLAIMS_DIR HOST_CLAIMS_ROOT "/uid-ranges"
 
 /* True for the first uid of one of our ranges. */
 bool idmap_shift_valid(uid_t shift);

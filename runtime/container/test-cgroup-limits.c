@@ -30,24 +30,8 @@ static void cleanup(void) {
                 (void) cgroup_limits_remove(name);
 }
 
-#define CHECK(x)                                                                              \
-        do {                                                                                  \
-                if (!(x)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        cleanup();                                                            \
-                        exit(1);                                                              \
-                }                                                                             \
-        } while (0)
-#define CHECK_OK(expr)                                                                       \
-        do {                                                                                 \
-                int _r = (expr);                                                             \
-                if (_r < 0) {                                                                \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
-                                strerror(-_r));                                              \
-                        cleanup();                                                           \
-                        exit(1);                                                             \
-                }                                                                            \
-        } while (0)
+#define TEST_ON_FAILURE() cleanup()
+#include "tests.h"
 
 static char *read_attr(const char *controller, const char *attr) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
@@ -123,6 +107,43 @@ static int forker(void *userdata) {
                 (void) waitpid(pids[i], NULL, 0);
         }
         return refused;
+}
+
+/* The limit tests' children must not run before they are inside the cgroup: a child stops itself first
+ * and runs fn only after attach_and_continue() moved it in (a fast forker or eater finished before the
+ * parent's attach under load, and the limit never bit). */
+typedef struct StoppedCall {
+        int (*fn)(void *userdata);
+        void *userdata;
+} StoppedCall;
+
+static int stopped_call(void *userdata) {
+        StoppedCall *c = userdata;
+
+        if (raise(SIGSTOP) < 0)
+                return 3;
+        return c->fn(c->userdata);
+}
+
+static pid_t fork_stopped(StoppedCall *c) {
+        pid_t pid = fork_function(stopped_call, c);
+        int status;
+
+        if (pid < 0)
+                return pid;
+        if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
+                (void) kill(pid, SIGKILL);
+                return -ECHILD;
+        }
+        return pid;
+}
+
+static int attach_and_continue(const char *cgroup, pid_t pid) {
+        int r = cgroup_limits_attach(cgroup, pid);
+
+        if (kill(pid, SIGCONT) < 0 && r >= 0)
+                r = -errno;
+        return r;
 }
 
 static int swap_total_kb(void) {
@@ -237,10 +258,11 @@ int main(void) {
         if ((applied & CGROUP_LIMIT_MEMORY) &&
             (swap_total_kb() == 0 || layout == CGROUP_LAYOUT_UNIFIED ||
              access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)) {
-                children[2] = fork_function(eater, &limits.memory_max);
+                StoppedCall eat = { eater, &limits.memory_max };
+
+                children[2] = fork_stopped(&eat);
                 CHECK_OK(children[2]);
-                /* Racy by a few pages before the attach, which is far below the limit. */
-                CHECK_OK(cgroup_limits_attach(name, children[2]));
+                CHECK_OK(attach_and_continue(name, children[2]));
                 CHECK(wait_for_pid(children[2], &sig) == -EPROTO);
                 CHECK(sig == SIGKILL);
                 children[2] = 0;
@@ -252,9 +274,11 @@ int main(void) {
         if (applied & CGROUP_LIMIT_PIDS) {
                 unsigned forks = 32;
 
-                children[3] = fork_function(forker, &forks);
+                StoppedCall fork_many = { forker, &forks };
+
+                children[3] = fork_stopped(&fork_many);
                 CHECK_OK(children[3]);
-                CHECK_OK(cgroup_limits_attach(name, children[3]));
+                CHECK_OK(attach_and_continue(name, children[3]));
                 CHECK(wait_for_pid(children[3], NULL) == 1);
                 children[3] = 0;
                 fprintf(stderr, "pids limit: a fork beyond pids.max was refused\n");

@@ -23,13 +23,8 @@
 #include "macro.h"
 #include "process.h"
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        _exit(1);                                                              \
-                }                                                                              \
-        } while (0)
+#define TEST_EXIT _exit
+#include "tests.h"
 
 struct clone_args_v0 {
         uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;

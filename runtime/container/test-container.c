@@ -19,13 +19,7 @@
 #include "overlay.h"
 #include "process.h"
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        exit(1);                                                               \
-                }                                                                              \
-        } while (0)
+#include "tests.h"
 
 static char top[] = "/tmp/test-container-XXXXXX";
 

@@ -1,6 +1,7 @@
 /* Host uid ranges and idmapped mounts: claims are unique (also between concurrent processes), stable for
  * their owner, reused when stale or released, and a layer seen through an idmapped clone is owned by the
  * range's first uid.  The claim part needs no privileges; the mount part needs root (else skipped). */
+#include <stdbool.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,13 +18,7 @@
 #include "macro.h"
 #include "process.h"
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        exit(1);                                                               \
-                }                                                                              \
-        } while (0)
+#include "tests.h"
 
 #define WORKERS 6U
 #define CLAIMS_PER_WORKER 25U
@@ -136,8 +131,9 @@ static void test_concurrent(void) {
         CHECK(n == WORKERS * CLAIMS_PER_WORKER);
 }
 
-/* A root-owned file seen through an idmapped clone of its directory is owned by the range's first uid. */
-static void test_idmapped_clone(void) {
+/* A root-owned file seen through an idmapped clone of its directory is owned by the range's first uid.
+ * false when it could not run here. */
+static bool test_idmapped_clone(void) {
         _cleanup_free_ char *layer = owner("layer"), *file = path_join(layer, "f");
         _cleanup_close_ int ns = -EBADF, tree = -EBADF;
         const uid_t shift = IDMAP_RANGE_BASE + 7 * IDMAP_RANGE_SIZE;
@@ -145,7 +141,7 @@ static void test_idmapped_clone(void) {
 
         if (geteuid() != 0 || !idmap_supported(layer)) {
                 fprintf(stderr, "test-idmap: no root or no idmapped mounts here, skipping the mount part\n");
-                return;
+                return false;
         }
         CHECK(file && write_file_atomic(file, "x", 1, 0644) >= 0);
         CHECK(chown(file, 0, 0) == 0);
@@ -155,11 +151,12 @@ static void test_idmapped_clone(void) {
         CHECK(st.st_uid == shift && st.st_gid == shift);
         CHECK(stat(file, &st) == 0 && st.st_uid == 0);       /* the layer itself is untouched */
         CHECK(idmap_userns_new(0, &ns) == -EINVAL);
+        return true;
 }
 
 /* An upper moved from one range to another: owners in the old range move by the same offset, others stay,
- * a setuid bit survives. */
-static void test_shift_tree(void) {
+ * a setuid bit survives.  false when it could not run here. */
+static bool test_shift_tree(void) {
         _cleanup_free_ char *dir = owner("upper"), *sub = owner("upper/d"), *a = path_join(dir, "a"),
                             *b = path_join(sub, "b"), *c = path_join(dir, "c"), *l = path_join(dir, "l");
         const uid_t from = IDMAP_RANGE_BASE + 3 * IDMAP_RANGE_SIZE;
@@ -168,7 +165,7 @@ static void test_shift_tree(void) {
 
         if (geteuid() != 0) {
                 fprintf(stderr, "test-idmap: no root, skipping the shift part\n");
-                return;
+                return false;
         }
         CHECK(a && b && c && l);
         CHECK(write_file_atomic(a, "a", 1, 0644) >= 0 && write_file_atomic(b, "b", 1, 0755) >= 0 &&
@@ -187,6 +184,7 @@ static void test_shift_tree(void) {
         CHECK((st.st_mode & 07777) == 04755);
         CHECK(lstat(c, &st) == 0 && st.st_uid == 1234 && st.st_gid == 1234);
         CHECK(lstat(l, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid == to + 7);
+        return true;
 }
 
 int main(void) {
@@ -196,10 +194,16 @@ int main(void) {
         test_shift_valid();
         test_claims();
         test_concurrent();
-        test_idmapped_clone();
-        test_shift_tree();
+        bool mounted = test_idmapped_clone();
+        bool shifted = test_shift_tree();
 
         CHECK(rm_rf(top) >= 0);
+        /* A part that could not run is not a pass: meson shows the whole test as skipped (77). */
+        if (!mounted || !shifted) {
+                printf("test-idmap: claims ok, %s%s%s skipped\n", mounted ? "" : "idmapped mounts",
+                       !mounted && !shifted ? " and " : "", shifted ? "" : "tree shift");
+                return 77;
+        }
         printf("test-idmap: ok\n");
         return 0;
 }

@@ -38,24 +38,8 @@
 
 static void cleanup(void);
 
-#define CHECK(x)                                                                              \
-        do {                                                                                  \
-                if (!(x)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        cleanup();                                                            \
-                        exit(1);                                                              \
-                }                                                                             \
-        } while (0)
-#define CHECK_OK(expr)                                                                       \
-        do {                                                                                 \
-                int _r = (expr);                                                             \
-                if (_r < 0) {                                                                \
-                        fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
-                                strerror(-_r));                                              \
-                        cleanup();                                                           \
-                        exit(1);                                                             \
-                }                                                                            \
-        } while (0)
+#define TEST_ON_FAILURE() cleanup()
+#include "tests.h"
 
 #define MAX_SLOTS 8
 

@@ -4,6 +4,12 @@
 
 #include "subnet-pool.h"
 
+/* Every environment bridge's name starts with NET_BRIDGE_PREFIX followed by its state dir's id (one state
+ * dir's bridges never share a name with another's); bridges made before state ids start with the legacy
+ * prefix.  nft tables rely on this (nft-ruleset.h). */
+#define NET_BRIDGE_PREFIX "swb"
+#define NET_BRIDGE_PREFIX_LEGACY "sw-"
+
 /* Ensures bridge `name` exists, has a stable MAC (derived from its name, so it does not change as
  * ports come and go), carries subnet's .1/prefixlen as its only non-/32 IPv4 address, and is up.
  * -EEXIST when a non-bridge link has that name. */

@@ -38,6 +38,7 @@ int net_ifname_from_key(const char *prefix, const char *key, char ret[static IFN
                 if (!ifname_char_ok(prefix[i]))
                         return -EINVAL;
         sha256_digest_string(key, strlen(key), digest);
-        snprintf(ret, IFNAMSIZ, "%s%.8s", prefix, digest_hex(digest));
+        snprintf(ret, IFNAMSIZ, "%s%.*s", prefix, (int) MIN((size_t) NET_IFNAME_HASH_DIGITS, NET_IFNAME_MAX - l),
+                 digest_hex(digest));
         return 0;
 }

@@ -1,8 +1,9 @@
-/* Generates and applies the slipway nft table with libnftables.  Policy, per environment bridge B:
+/* Generates and applies a state dir's nft table (inet slipway_<id>) with libnftables.  Policy, per environment bridge B:
  *   input:   from B only replies and packets to B's own service addresses; everything else to any host
  *            address is refused (the weak host model would otherwise expose other environments' service
  *            addresses, .1 of every bridge and the API port); nobody but lo and the bridges reaches the
  *            environment subnets.
+ *            Packets arriving on another Slipway bridge are that bridge's table's business.
  *   forward: B to B is bridged traffic (seen here with br_netfilter) and passes; B to any other bridge is
  *            refused; B to anywhere else only with egress (then masqueraded); into B only replies.
  * Packets from containers are rejected (fast failure inside the container), packets from outside dropped.
@@ -14,11 +15,14 @@
 #include <errno.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "forwarding.h"
 #include "ifname.h"
+#include "json-util.h"
 #include "macro.h"
+#include "netlink.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_ctx *, nft_ctx_free);
 
@@ -127,8 +131,11 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
                         fprintf(f, "%s%s", j > 0 ? ", " : "", addr_str(b->service_addresses[j], a));
                 fputs(" } accept\n", f);
         }
+        /* Other Slipway bridges (another state dir's, or this host's old shared table's) are policed by
+         * their own table: dropping here what arrives on them would drop that daemon's replies and service
+         * traffic whenever a subnet this table still lists (a stale table) is now someone else's. */
         fputs(REJECT_RULES("iifname @bridges")
-              "\t\tiifname != \"lo\" ip daddr @subnets drop\n"
+              "\t\tiifname != \"lo\" " NET_NFT_NOT_A_BRIDGE("iifname") " ip daddr @subnets drop\n"
               "\t}\n", f);
 
         fputs("\tchain forward {\n"
@@ -152,8 +159,8 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
               "\t\ttype nat hook postrouting priority srcnat; policy accept;\n", f);
         for (size_t i = 0; i < rs->n_bridges; i++)
                 if (rs->bridges[i].egress)
-                        fprintf(f, "\t\tip saddr %s oifname != \"%s\" masquerade\n",
-                                net_subnet_format(&rs->bridges[i].subnet, cidr), rs->bridges[i].name);
+                        fprintf(f, "\t\tip saddr %s " NET_NFT_NOT_A_BRIDGE("oifname") " masquerade\n",
+                                net_subnet_format(&rs->bridges[i].subnet, cidr));
         fputs("\t}\n}\n", f);
 
         if (fflush(f) != 0 || ferror(f))
@@ -222,4 +229,90 @@ int net_ruleset_exists(const char *table) {
         if (asprintf(&script, "list table inet %s\n", table) < 0)
                 return -ENOMEM;
         return nft_run(script, true, NULL) < 0 ? 0 : 1;
+}
+
+static int strv_push(char ***l, size_t *n, char *s) {
+        char **nl;
+
+        if (!s)
+                return -ENOMEM;
+        nl = realloc(*l, (*n + 2) * sizeof **l);
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        nl[(*n)++] = s;
+        nl[*n] = NULL;
+        *l = nl;
+        return 0;
+}
+
+/* One set's elements from nft's JSON listing: plain strings (ifname) or {"prefix": {addr, len}}. */
+static int read_set(const char *table, const char *set, char ***ret) {
+        _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
+        _cleanup_free_ char *cmd = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        char **l = NULL;
+        size_t n = 0, i;
+        json_t *item;
+        int r;
+
+        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx || nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+                return -ENOMEM;
+        nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+        if (asprintf(&cmd, "list set inet %s %s", table, set) < 0)
+                return -ENOMEM;
+        if (nft_run_cmd_from_buffer(ctx, cmd) != 0)
+                return -ENOENT;
+        doc = json_loads(nft_ctx_get_output_buffer(ctx) ?: "", 0, NULL);
+        if (!doc)
+                return -EBADMSG;
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        json_array_foreach(json_object_get(doc, "nftables"), i, item) {
+                json_t *elems = json_object_get(json_object_get(item, "set"), "elem"), *e;
+                size_t k;
+
+                json_array_foreach(elems, k, e) {
+                        json_t *prefix = json_object_get(e, "prefix");
+                        char *v = NULL;
+
+                        if (json_is_string(e))
+                                v = strdup(json_string_value(e));
+                        else if (prefix && json_is_string(json_object_get(prefix, "addr"))) {
+                                if (asprintf(&v, "%s/%lld", json_string_value(json_object_get(prefix, "addr")),
+                                             (long long) json_integer_value(json_object_get(prefix, "len"))) < 0)
+                                        v = NULL;
+                        } else
+                                continue;
+                        r = strv_push(&l, &n, v);
+                        if (r < 0) {
+                                net_name_list_free(l);
+                                return r;
+                        }
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+int net_ruleset_read_sets(const char *table, char ***ret_bridges, char ***ret_subnets) {
+        char **b = NULL, **s = NULL;
+        int r;
+
+        if (!net_nft_table_name_valid(table))
+                return -EINVAL;
+        r = read_set(table, "bridges", &b);
+        if (r < 0)
+                return r;
+        r = read_set(table, "subnets", &s);
+        if (r < 0) {
+                net_name_list_free(b);
+                return r;
+        }
+        *ret_bridges = b;
+        *ret_subnets = s;
+        return 0;
 }

@@ -1,4 +1,5 @@
-/* The nftables table Slipway owns (inet slipway): environment isolation and egress.  It is always
+/* A state dir's nftables table (inet slipway_<id>; "slipway" for installs before state ids): environment
+ * isolation and egress for that state dir's bridges only.  It is always
  * rebuilt whole from a description of the bridges, in one nft transaction, so the kernel holds either
  * the old or the new table, never a mix, and applying the same description twice changes nothing. */
 #pragma once
@@ -7,10 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bridge.h"
 #include "subnet-pool.h"
 
 #define NET_NFT_TABLE_DEFAULT "slipway"
 #define NET_NFT_TABLE_NAME_MAX 32
+/* A table leaves traffic arriving on any Slipway bridge (bridge.h's prefixes) to the table of that bridge's
+ * own state dir, and masquerades only what leaves through an interface that is no Slipway bridge. */
+#define NET_NFT_NOT_A_BRIDGE(dir) \
+        dir " != \"" NET_BRIDGE_PREFIX "*\" " dir " != \"" NET_BRIDGE_PREFIX_LEGACY "*\""
 
 typedef struct NetRulesetBridge {
         const char *name;                        /* bridge interface */
@@ -42,3 +48,7 @@ int net_ruleset_remove(const char *table, char **ret_error);
 int net_ruleset_exists(const char *table);
 
 bool net_nft_table_name_valid(const char *name);
+
+/* The elements of a table's "bridges" (names) and "subnets" (CIDRs, "a.b.c.d/N") sets as strings, each a
+ * NULL-terminated array (net_name_list_free).  -ENOENT when the table does not exist. */
+int net_ruleset_read_sets(const char *table, char ***ret_bridges, char ***ret_subnets);

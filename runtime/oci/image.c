@@ -33,14 +33,6 @@ OciImportFormat oci_import_format_from_string(const char *s) {
         return _OCI_IMPORT_FORMAT_INVALID;
 }
 
-void strv_free_n(char **v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
 void oci_import_result_done(OciImportResult *r) {
         if (!r)
                 return;

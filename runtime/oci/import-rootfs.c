@@ -15,6 +15,7 @@
 #include "json-util.h"
 #include "layer-unpack.h"
 #include "path-confine.h"
+#include "path-util.h"
 #include "string-util.h"
 
 #define HINT_ROOTFS "Give a tar of a root file system (.tar, .tar.gz or .tar.zst)."
@@ -107,7 +108,7 @@ static int check_entry(RootfsPump *p, struct archive_entry *e, RiskySymlinks *ri
         _cleanup_free_ char *norm = NULL, *hnorm = NULL;
         int r;
 
-        r = confine_path_normalize(name, LAYER_PATH_MAX, &norm);
+        r = path_normalize_relative(name, LAYER_PATH_MAX, &norm);
         if (r == -EXDEV)
                 return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
                                      "%s has an entry '%s' that points outside the root file system.", p->name,
@@ -117,7 +118,7 @@ static int check_entry(RootfsPump *p, struct archive_entry *e, RiskySymlinks *ri
         if (r < 0)
                 return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE, "%s has an entry name that is too long.",
                                      p->name);
-        if (hard && confine_path_normalize(hard, LAYER_PATH_MAX, &hnorm) < 0)
+        if (hard && path_normalize_relative(hard, LAYER_PATH_MAX, &hnorm) < 0)
                 return oci_error_set(p->err, -EBADMSG, HINT_ESCAPE,
                                      "%s has a hard link '%s' to '%s', outside the root file system.", p->name,
                                      name, hard);

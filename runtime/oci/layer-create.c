@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "fs-util.h"
+#include "layer-apply.h"
 #include "macro.h"
 #include "string-util.h"
 
@@ -123,18 +124,35 @@ static int add_xattrs(LayerWriter *w, int dir_fd, const char *name, struct archi
                 return -errno;
 
         /* Sort the names so the PAX header is the same whatever order the fs lists them in. */
-        char *names[256];
-        size_t k = 0;
-        for (char *p = list; p < list + n && k < ELEMENTSOF(names); p += strlen(p) + 1)
+        size_t k = 0, count = 0;
+        for (char *p = list; p < list + n; p += strlen(p) + 1)
+                count++;
+        _cleanup_free_ char **names = calloc(MAX(count, (size_t) 1), sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        for (char *p = list; p < list + n; p += strlen(p) + 1)
                 if (!startswith(p, "trusted.overlay.") && !startswith(p, "user.overlay."))
                         names[k++] = p;
+        /* Never silently dropped: a layer with more than the unpacker accepts would not unpack. */
+        if (k > LAYER_XATTRS_MAX)
+                return -E2BIG;
         qsort(names, k, sizeof(char *), cmp_names);
         for (size_t i = 0; i < k; i++) {
-                char value[LAYER_XATTR_VALUE_MAX];
-                ssize_t vn = lgetxattr(path, names[i], value, sizeof value);
+                _cleanup_free_ char *value = NULL;
+                ssize_t vn = lgetxattr(path, names[i], NULL, 0);
 
+                if (vn < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
+                        continue; /* removed meanwhile */
                 if (vn < 0)
-                        continue;
+                        return -errno;
+                if ((size_t) vn > LAYER_XATTR_VALUE_MAX)
+                        return -E2BIG;
+                value = malloc(MAX((size_t) vn, (size_t) 1));
+                if (!value)
+                        return -ENOMEM;
+                vn = lgetxattr(path, names[i], value, (size_t) vn);
+                if (vn < 0)
+                        return errno == ERANGE ? -EAGAIN : -errno;
                 archive_entry_xattr_add_entry(e, names[i], value, (size_t) vn);
         }
         return 0;

@@ -22,5 +22,6 @@ typedef struct LayerCreateResult {
         uint64_t n_entries;
 } LayerCreateResult;
 
-/* Writes the layer for dir to out_fd (from its current offset). */
+/* Writes the layer for dir to out_fd (from its current offset). -E2BIG when an entry has more than
+ * LAYER_XATTRS_MAX extended attributes or one above LAYER_XATTR_VALUE_MAX bytes: nothing is dropped. */
 int layer_create(const char *dir, int out_fd, const LayerCreateOptions *opts, LayerCreateResult *ret);

@@ -5,677 +5,20 @@
  * layer bytes only inside the unpack sandbox. */
 #include "layer-unpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "layer-apply.h"
 #include "macro.h"
 #include "path-confine.h"
 #include "string-util.h"
 #include "unpack-sandbox.h"
-#include "whiteout.h"
-
-#define LAYER_READ_BUFFER (128U * 1024U)
-#define LAYER_HINT_MALFORMED \
-        "The layer is malformed or malicious; rebuild it or import the image from a trusted source."
-
-
-/* Two archive readers: "decompress" auto-detects the compression and yields the raw tar stream;
- * "tar" parses that stream, pulling it through layer_reader_read(), which hashes it on the way. */
-typedef struct LayerReader {
-        struct archive *decompress;
-        struct archive *tar;
-        Sha256 hash;
-        uint64_t size, max_size;
-        bool eof, too_big;
-        char decompress_error[256];
-        char buf[LAYER_READ_BUFFER];
-} LayerReader;
-
-typedef struct DirTime {
-        char *path;
-        struct timespec ts[2];
-} DirTime;
-
-typedef struct Unpacker {
-        int root_fd;
-        LayerUnpackMode mode;
-        struct archive *tar;
-        LayerPaths created; /* flat mode: what this layer made, spared by its own whiteouts */
-        DirTime *dir_times; /* directory times, applied after the last entry */
-        size_t n_dir_times, n_dir_times_alloc;
-        uint64_t n_entries;
-        int error; /* first error of a callback (on_created) */
-        OciError *err;
-} Unpacker;
-
-static la_ssize_t layer_reader_read(struct archive *a, void *userdata, const void **ret_buf) {
-        LayerReader *rd = userdata;
-        la_ssize_t n;
-
-        if (rd->eof)
-                return 0;
-        n = archive_read_data(rd->decompress, rd->buf, sizeof(rd->buf));
-        if (n < 0) {
-                snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
-                         archive_error_string(rd->decompress) ?: "read error");
-                archive_set_error(a, EIO, "%s", rd->decompress_error);
-                return -1;
-        }
-        if (n == 0) {
-                rd->eof = true;
-                return 0;
-        }
-        rd->size += (uint64_t) n;
-        if (rd->size > rd->max_size) {
-                rd->too_big = true;
-                archive_set_error(a, EFBIG, "layer too large");
-                return -1;
-        }
-        sha256_update(&rd->hash, rd->buf, (size_t) n);
-        *ret_buf = rd->buf;
-        return n;
-}
-
-static void layer_reader_free(LayerReader *rd) {
-        if (!rd)
-                return;
-        if (rd->tar)
-                archive_read_free(rd->tar);
-        if (rd->decompress)
-                archive_read_free(rd->decompress);
-        free(rd);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(LayerReader *, layer_reader_free);
-
-static int layer_reader_error(LayerReader *rd, OciError *err) {
-        if (rd->too_big)
-                return oci_error_set(err, -EFBIG, "Split the content over more layers.",
-                                     "The layer is larger than %llu bytes uncompressed.",
-                                     (unsigned long long) rd->max_size);
-        if (rd->decompress_error[0])
-                return oci_error_set(err, -EBADMSG,
-                                     "Check that the layer blob is complete; import the image again.",
-                                     "The layer could not be decompressed (truncated or corrupt): %s.",
-                                     rd->decompress_error);
-        return oci_error_set(err, -EBADMSG, "Check that the layer blob is complete; import the image again.",
-                             "The layer is not a valid tar archive: %s.",
-                             archive_error_string(rd->tar) ?: "unknown error");
-}
-
-static int layer_reader_new(int fd, uint64_t max_size, OciError *err, LayerReader **ret) {
-        _cleanup_(layer_reader_freep) LayerReader *rd = NULL;
-        struct archive_entry *e;
-        int r;
-
-        rd = calloc(1, sizeof(*rd));
-        if (!rd)
-                return oci_error_set(err, -ENOMEM, NULL, "Out of memory.");
-        sha256_init(&rd->hash);
-        rd->max_size = max_size > 0 ? max_size : LAYER_UNCOMPRESSED_MAX;
-
-        rd->decompress = archive_read_new();
-        if (!rd->decompress)
-                return oci_error_set(err, -ENOMEM, NULL, "Out of memory.");
-        /* Built-in decoders only: an external helper program would need exec, which the sandbox denies. */
-        if (archive_read_support_filter_gzip(rd->decompress) != ARCHIVE_OK ||
-            archive_read_support_filter_zstd(rd->decompress) != ARCHIVE_OK ||
-            archive_read_support_format_raw(rd->decompress) != ARCHIVE_OK)
-                return oci_error_set(err, -EOPNOTSUPP, "Install a libarchive built with zlib and zstd.",
-                                     "libarchive lacks built-in gzip or zstd support.");
-        if (archive_read_open_fd(rd->decompress, fd, LAYER_READ_BUFFER) != ARCHIVE_OK) {
-                if (archive_filter_bytes(rd->decompress, -1) == 0)
-                        return oci_error_set(
-                                err, -EBADMSG,
-                                "A layer is a tar archive, possibly compressed; check the file.",
-                                "The layer is empty.");
-                snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
-                         archive_error_string(rd->decompress) ?: "cannot read");
-                return layer_reader_error(rd, err);
-        }
-        r = archive_read_next_header(rd->decompress, &e);
-        if (r == ARCHIVE_EOF || (r < ARCHIVE_WARN && archive_filter_bytes(rd->decompress, -1) == 0))
-                return oci_error_set(err, -EBADMSG,
-                                     "A layer is a tar archive, possibly compressed; check the file.",
-                                     "The layer is empty.");
-        if (r < ARCHIVE_WARN) {
-                snprintf(rd->decompress_error, sizeof(rd->decompress_error), "%s",
-                         archive_error_string(rd->decompress) ?: "cannot read");
-                return layer_reader_error(rd, err);
-        }
-
-        rd->tar = archive_read_new();
-        if (!rd->tar)
-                return oci_error_set(err, -ENOMEM, NULL, "Out of memory.");
-        if (archive_read_support_format_tar(rd->tar) != ARCHIVE_OK)
-                return oci_error_set(err, -EOPNOTSUPP, NULL, "libarchive lacks tar support.");
-        if (archive_read_open(rd->tar, rd, NULL, layer_reader_read, NULL) != ARCHIVE_OK)
-                return layer_reader_error(rd, err);
-
-        *ret = TAKE_PTR(rd);
-        return 0;
-}
-
-/* Reads whatever the tar parser left (end-of-archive padding) so the hash covers the whole stream. */
-static int layer_reader_drain(LayerReader *rd, OciError *err) {
-        for (;;) {
-                const void *buf;
-                la_ssize_t n = layer_reader_read(rd->tar, rd, &buf);
-                if (n < 0)
-                        return layer_reader_error(rd, err);
-                if (n == 0)
-                        return 0;
-        }
-}
-
-static void unpacker_done(Unpacker *u) {
-        layer_paths_clear(&u->created);
-        for (size_t i = 0; i < u->n_dir_times; i++)
-                free(u->dir_times[i].path);
-        free(u->dir_times);
-        u->dir_times = NULL;
-        u->n_dir_times = u->n_dir_times_alloc = 0;
-}
-
-static void unpacker_on_created(const char *prefix, void *userdata) {
-        Unpacker *u = userdata;
-
-        if (u->mode != LAYER_UNPACK_FLAT)
-                return;
-        int r = layer_paths_add(&u->created, prefix);
-        if (r < 0 && u->error >= 0)
-                u->error = r;
-}
-
-static int entry_fail(Unpacker *u, int r, const char *path, const char *what) {
-        return oci_error_set(u->err, r, NULL, "Failed to %s '%.200s' from the layer: %s.", what, path,
-                             strerror(ERRNO_VALUE(r)));
-}
-
-static int entry_times(struct archive_entry *e, struct timespec ts[2]) {
-        if (!archive_entry_mtime_is_set(e))
-                return 0;
-        ts[1] = (struct timespec) { archive_entry_mtime(e), archive_entry_mtime_nsec(e) };
-        if (archive_entry_atime_is_set(e))
-                ts[0] = (struct timespec) { archive_entry_atime(e), archive_entry_atime_nsec(e) };
-        else
-                ts[0] = ts[1];
-        if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000L || ts[1].tv_nsec < 0 ||
-            ts[1].tv_nsec >= 1000000000L)
-                return 0;
-        return 1;
-}
-
-static int entry_owner(Unpacker *u, struct archive_entry *e, const char *path, uid_t *ret_uid,
-                       gid_t *ret_gid) {
-        la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
-
-        /* (uid_t) -1 means "unchanged" to chown(): not a valid owner. */
-        if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer entry '%.200s' has an invalid owner %lld:%lld.", path,
-                                     (long long) uid, (long long) gid);
-        *ret_uid = (uid_t) uid;
-        *ret_gid = (gid_t) gid;
-        return 0;
-}
-
-/* Sets the entry's xattrs, on fd when >= 0, else on parent_fd/name without following it. */
-static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent_fd, const char *name,
-                        const char *path) {
-        char proc[64 + LAYER_PATH_MAX];
-        const char *key;
-        const void *value;
-        size_t size;
-        unsigned n = 0;
-
-        if (archive_entry_xattr_reset(e) == 0)
-                return 0;
-        if (fd < 0)
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", parent_fd, name);
-        while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
-                int r;
-
-                if (isempty(key))
-                        continue;
-                if (++n > LAYER_XATTRS_MAX)
-                        return oci_error_set(u->err, -E2BIG, LAYER_HINT_MALFORMED,
-                                             "Layer entry '%.200s' has more than %u extended attributes.",
-                                             path, LAYER_XATTRS_MAX);
-                /* overlayfs metadata is ours to write (whiteouts); a layer must not forge it. */
-                if (startswith(key, "trusted.overlay.") || startswith(key, "user.overlay."))
-                        continue;
-                r = fd >= 0 ? fsetxattr(fd, key, value, size, 0) : lsetxattr(proc, key, value, size, 0);
-                if (r < 0) {
-                        /* Not every file system (or file type) takes every namespace; that is not the
-                         * layer's fault and the rest of the entry is still right. */
-                        if (errno == EOPNOTSUPP || (fd < 0 && errno == EPERM))
-                                continue;
-                        return oci_error_set(u->err, -errno, NULL,
-                                             "Failed to set extended attribute '%.100s' on '%.200s': %m.",
-                                             key, path);
-                }
-        }
-        return 0;
-}
-
-/* Owner, mode, xattrs and (for non-directories) times on an open file or directory. */
-static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *path, bool times) {
-        struct timespec ts[2];
-        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
-        gid_t gid = (gid_t) -1;
-        int r;
-
-        r = entry_owner(u, e, path, &uid, &gid);
-        if (r < 0)
-                return r;
-        /* chown first: it clears setuid/setgid bits and file capabilities. */
-        if (fchown(fd, uid, gid) < 0)
-                return entry_fail(u, -errno, path, "set the owner of");
-        if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
-                return entry_fail(u, -errno, path, "set the mode of");
-        r = entry_xattrs(u, e, fd, -EBADF, NULL, path);
-        if (r < 0)
-                return r;
-        if (times && entry_times(e, ts) > 0 && futimens(fd, ts) < 0)
-                return entry_fail(u, -errno, path, "set the times of");
-        return 0;
-}
-
-/* Owner, mode, xattrs and times of parent_fd/name, never following it. */
-static int entry_meta_at(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                         const char *path, bool chmod) {
-        struct timespec ts[2];
-        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
-        gid_t gid = (gid_t) -1;
-        int r;
-
-        r = entry_owner(u, e, path, &uid, &gid);
-        if (r < 0)
-                return r;
-        if (fchownat(parent_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return entry_fail(u, -errno, path, "set the owner of");
-        if (chmod) {
-                /* A node we just made with mknodat(): chmod through an O_PATH fd of it, so a
-                 * name swapped in meanwhile could never redirect the call. */
-                char proc[64];
-                _cleanup_close_ int fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return entry_fail(u, -errno, path, "open");
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-                if (fchmodat(AT_FDCWD, proc, archive_entry_mode(e) & 07777, 0) < 0)
-                        return entry_fail(u, -errno, path, "set the mode of");
-        }
-        r = entry_xattrs(u, e, -EBADF, parent_fd, name, path);
-        if (r < 0)
-                return r;
-        if (entry_times(e, ts) > 0 && utimensat(parent_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-                return entry_fail(u, -errno, path, "set the times of");
-        return 0;
-}
-
-static int defer_dir_times(Unpacker *u, struct archive_entry *e, const char *path) {
-        struct timespec ts[2];
-
-        if (entry_times(e, ts) <= 0)
-                return 0;
-        if (u->n_dir_times == u->n_dir_times_alloc) {
-                size_t n = MAX(u->n_dir_times_alloc * 2, (size_t) 64);
-                DirTime *t = reallocarray(u->dir_times, n, sizeof(DirTime));
-                if (!t)
-                        return oci_error_set(u->err, -ENOMEM, NULL, "Out of memory.");
-                u->dir_times = t;
-                u->n_dir_times_alloc = n;
-        }
-        u->dir_times[u->n_dir_times].path = strdup(path);
-        if (!u->dir_times[u->n_dir_times].path)
-                return oci_error_set(u->err, -ENOMEM, NULL, "Out of memory.");
-        memcpy(u->dir_times[u->n_dir_times].ts, ts, sizeof(ts));
-        u->n_dir_times++;
-        return 0;
-}
-
-static void apply_dir_times(Unpacker *u) {
-        /* Last, because creating children changed them; a directory replaced later is skipped. */
-        for (size_t i = u->n_dir_times; i > 0; i--) {
-                DirTime *t = &u->dir_times[i - 1];
-                _cleanup_close_ int fd =
-                        confine_open(u->root_fd, t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-                if (fd >= 0)
-                        (void) futimens(fd, t->ts);
-        }
-}
-
-/* Clears the way for a new entry at parent_fd/name: a non-directory is unlinked, a directory is
- * removed with its contents, unless keep_dir and it is a directory (returns 1 then). */
-static int clear_slot(int parent_fd, const char *name, bool keep_dir) {
-        struct stat st;
-
-        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (S_ISDIR(st.st_mode)) {
-                if (keep_dir)
-                        return 1;
-                return confine_rm_rf_at(parent_fd, name);
-        }
-        if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t size, off_t offset) {
-        const char *p = buf;
-
-        while (size > 0) {
-                ssize_t n = pwrite(fd, p, size, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                size -= (size_t) n;
-                offset += n;
-        }
-        return 0;
-}
-
-static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                      const char *path) {
-        _cleanup_close_ int fd = -EBADF;
-        off_t end = 0;
-        int r;
-
-        r = clear_slot(parent_fd, name, false);
-        if (r < 0)
-                return entry_fail(u, r, path, "replace");
-        fd = openat(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return entry_fail(u, -errno, path, "create");
-
-        for (;;) {
-                const void *buf;
-                size_t size;
-                la_int64_t offset;
-
-                r = archive_read_data_block(u->tar, &buf, &size, &offset);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r < ARCHIVE_WARN)
-                        return -ECANCELED; /* the caller reports the reader's error */
-                if (offset < 0)
-                        return -ECANCELED;
-                r = pwrite_all(fd, buf, size, (off_t) offset);
-                if (r < 0)
-                        return entry_fail(u, r, path, "write");
-                end = MAX(end, (off_t) offset + (off_t) size);
-        }
-        /* A sparse file may end in a hole. */
-        if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
-            ftruncate(fd, (off_t) archive_entry_size(e)) < 0)
-                return entry_fail(u, -errno, path, "write");
-
-        return entry_meta_fd(u, e, fd, path, true);
-}
-
-static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                     const char *path) {
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        r = clear_slot(parent_fd, name, true);
-        if (r < 0)
-                return entry_fail(u, r, path, "replace");
-        if (r == 0 && mkdirat(parent_fd, name, 0700) < 0)
-                return entry_fail(u, -errno, path, "create directory");
-        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return entry_fail(u, -errno, path, "open directory");
-        r = entry_meta_fd(u, e, fd, path, false);
-        if (r < 0)
-                return r;
-        return defer_dir_times(u, e, path);
-}
-
-static int apply_symlink(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                         const char *path) {
-        const char *target = archive_entry_symlink(e);
-        int r;
-
-        /* The target is data: it is only ever resolved inside the root, by us and by the container. */
-        if (isempty(target) || strlen(target) > LAYER_PATH_MAX)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer symlink '%.200s' has an empty or overlong target.", path);
-        r = clear_slot(parent_fd, name, false);
-        if (r < 0)
-                return entry_fail(u, r, path, "replace");
-        if (symlinkat(target, parent_fd, name) < 0)
-                return entry_fail(u, -errno, path, "create symlink");
-        return entry_meta_at(u, e, parent_fd, name, path, false);
-}
-
-static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                      const char *path) {
-        mode_t type = archive_entry_filetype(e);
-        int r;
-
-        r = clear_slot(parent_fd, name, false);
-        if (r < 0)
-                return entry_fail(u, r, path, "replace");
-        if (mknodat(parent_fd, name, type | 0600, type == AE_IFIFO ? 0 : archive_entry_rdev(e)) < 0)
-                return entry_fail(u, -errno, path, "create device node");
-        return entry_meta_at(u, e, parent_fd, name, path, true);
-}
-
-static int apply_hardlink(Unpacker *u, const char *link, int parent_fd, const char *name, const char *path) {
-        _cleanup_free_ char *target = NULL;
-        _cleanup_close_ int tfd = -EBADF;
-        struct stat tst, st;
-        char proc[64];
-        int r;
-
-        r = confine_path_normalize(link, LAYER_PATH_MAX, &target);
-        if (r == -EXDEV)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer hardlink '%.200s' points outside the layer ('%.200s').", path,
-                                     link);
-        if (r < 0 || isempty(target))
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer hardlink '%.200s' has an invalid target.", path);
-
-        /* The target's parents resolve inside the root; its last component is not followed. */
-        tfd = confine_open(u->root_fd, target, O_PATH | O_NOFOLLOW, 0);
-        if (tfd < 0)
-                return oci_error_set(
-                        u->err, tfd == -ENOENT ? -EBADMSG : tfd, LAYER_HINT_MALFORMED,
-                        "Layer hardlink '%.200s' points to '%.200s', which cannot be opened in the "
-                        "layer: %s.",
-                        path, target, strerror(-tfd));
-        if (fstat(tfd, &tst) < 0)
-                return entry_fail(u, -errno, path, "stat the hardlink target of");
-        if (S_ISDIR(tst.st_mode))
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer hardlink '%.200s' points to a directory.", path);
-        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_dev == tst.st_dev &&
-            st.st_ino == tst.st_ino)
-                return 0;
-
-        r = clear_slot(parent_fd, name, false);
-        if (r < 0)
-                return entry_fail(u, r, path, "replace");
-        if (linkat(tfd, "", parent_fd, name, AT_EMPTY_PATH) >= 0)
-                return 0;
-        /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the fd's /proc link does the same without it. */
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
-        if (linkat(AT_FDCWD, proc, parent_fd, name, AT_SYMLINK_FOLLOW) < 0)
-                return entry_fail(u, -errno, path, "create hardlink");
-        return 0;
-}
-
-static int apply_entry(Unpacker *u, struct archive_entry *e) {
-        _cleanup_free_ char *path = NULL, *parent_path = NULL;
-        _cleanup_close_ int parent_fd = -EBADF;
-        const char *raw = archive_entry_pathname(e), *base, *name, *link, *target = NULL;
-        WhiteoutKind kind;
-        mode_t type;
-        int r;
-
-        if (++u->n_entries > LAYER_ENTRIES_MAX)
-                return oci_error_set(u->err, -E2BIG, LAYER_HINT_MALFORMED,
-                                     "The layer has more than %u entries.", LAYER_ENTRIES_MAX);
-        if (!raw)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED, "A layer entry has no name.");
-        r = confine_path_normalize(raw, LAYER_PATH_MAX, &path);
-        if (r == -EXDEV)
-                return oci_error_set(
-                        u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                        "Layer entry '%.200s' points outside the layer (absolute path or '..').", raw);
-        if (r == -ENAMETOOLONG)
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "A layer entry name is longer than %u bytes.", LAYER_PATH_MAX);
-        if (r < 0)
-                return oci_error_set(u->err, r == -EINVAL ? -EBADMSG : r, LAYER_HINT_MALFORMED,
-                                     "A layer entry has an invalid name.");
-
-        type = archive_entry_filetype(e);
-        link = archive_entry_hardlink(e);
-
-        if (isempty(path)) {
-                /* "./": the root itself.  Only its metadata can change. */
-                if (type != AE_IFDIR || link)
-                        return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                             "The layer's root entry is not a directory.");
-                r = entry_meta_fd(u, e, u->root_fd, "/", false);
-                if (r < 0)
-                        return r;
-                return defer_dir_times(u, e, "");
-        }
-
-        base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        r = whiteout_classify(base, &kind, &target);
-        if (r < 0)
-                return oci_error_set(u->err, r, LAYER_HINT_MALFORMED,
-                                     "Layer entry '%.200s' is an invalid whiteout.", path);
-        /* aufs bookkeeping (".wh..wh.plnk/…", ".wh..wh.aufs") is not content. */
-        if (kind == WHITEOUT_META ||
-            (kind != WHITEOUT_OPAQUE && (startswith(path, WHITEOUT_PREFIX WHITEOUT_PREFIX) ||
-                                         strstr(path, "/" WHITEOUT_PREFIX WHITEOUT_PREFIX))))
-                return 0;
-
-        r = confine_open_parent(u->root_fd, path, unpacker_on_created, u, &parent_fd, &name);
-        if (r >= 0 && u->error < 0)
-                r = u->error;
-        if (r < 0)
-                return oci_error_set(u->err, r == -ENOENT || r == -ENOTDIR || r == -ELOOP ? -EBADMSG : r,
-                                     LAYER_HINT_MALFORMED,
-                                     "Cannot open the parent directory of layer entry '%.200s': %s.", path,
-                                     strerror(-r));
-
-        if (kind != WHITEOUT_NONE) {
-                if (u->mode == LAYER_UNPACK_OVERLAY)
-                        r = whiteout_apply_overlay(parent_fd, kind, target);
-                else {
-                        parent_path = strndup(path, name > path ? (size_t) (name - path - 1) : 0);
-                        if (!parent_path)
-                                return oci_error_set(u->err, -ENOMEM, NULL, "Out of memory.");
-                        r = whiteout_apply_flat(parent_fd, parent_path, kind, target, &u->created);
-                }
-                if (r < 0)
-                        return entry_fail(u, r, path, "apply the whiteout");
-                return 0;
-        }
-
-        if (u->mode == LAYER_UNPACK_FLAT) {
-                r = layer_paths_add(&u->created, path);
-                if (r < 0)
-                        return oci_error_set(u->err, r, NULL, "Out of memory.");
-        }
-
-        if (link)
-                return apply_hardlink(u, link, parent_fd, name, path);
-        switch (type) {
-        case AE_IFREG:
-                return apply_file(u, e, parent_fd, name, path);
-        case AE_IFDIR:
-                return apply_dir(u, e, parent_fd, name, path);
-        case AE_IFLNK:
-                return apply_symlink(u, e, parent_fd, name, path);
-        case AE_IFCHR:
-        case AE_IFBLK:
-        case AE_IFIFO:
-                return apply_node(u, e, parent_fd, name, path);
-        default:
-                return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
-                                     "Layer entry '%.200s' has an unsupported file type (0%o).", path,
-                                     (unsigned) type);
-        }
-}
-
-int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
-                            uint64_t max_size, OciError *err) {
-        _cleanup_(layer_reader_freep) LayerReader *rd = NULL;
-        Unpacker u = { .root_fd = target_fd, .mode = mode, .err = err };
-        int r;
-
-        if (diff_id && !digest_is_valid(diff_id))
-                return oci_error_set(err, -EINVAL,
-                                     "A diff_id is \"sha256:\" followed by 64 lowercase hex digits.",
-                                     "'%.100s' is not a valid layer diff_id.", diff_id);
-
-        r = layer_reader_new(layer_fd, max_size, err, &rd);
-        if (r < 0)
-                return r;
-        u.tar = rd->tar;
-
-        for (;;) {
-                struct archive_entry *e;
-
-                r = archive_read_next_header(rd->tar, &e);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r < ARCHIVE_WARN) {
-                        r = layer_reader_error(rd, err);
-                        goto finish;
-                }
-                r = apply_entry(&u, e);
-                if (r == -ECANCELED) {
-                        r = layer_reader_error(rd, err);
-                        goto finish;
-                }
-                if (r < 0)
-                        goto finish;
-        }
-        apply_dir_times(&u);
-
-        r = layer_reader_drain(rd, err);
-        if (r < 0)
-                goto finish;
-        if (diff_id) {
-                char actual[DIGEST_STRING_MAX];
-
-                sha256_final(&rd->hash, actual);
-                if (!streq(actual, diff_id)) {
-                        r = oci_error_set(err, -EBADMSG,
-                                          "The blob is corrupt or the image config lists the wrong diff_id.",
-                                          "Layer content does not match its diff_id (expected %s, got %s).",
-                                          diff_id, actual);
-                        goto finish;
-                }
-        }
-        r = 0;
-finish:
-        unpacker_done(&u);
-        return r;
-}
 
 /* ---- sandboxed entry points ---- */
 
@@ -685,13 +28,15 @@ typedef struct UnpackJob {
         int target_fd;
         LayerUnpackMode mode;
         const char *diff_id;
+        const LayerOwner *owner;
 } UnpackJob;
 
 static int unpack_job_run(void *userdata, OciError *err) {
         UnpackJob *j = userdata;
 
         for (size_t i = 0; i < j->n; i++) {
-                int r = layer_unpack_in_process(j->layer_fds[i], j->target_fd, j->mode, j->diff_id, 0, err);
+                LayerApplyOptions o = { .mode = j->mode, .diff_id = j->diff_id, .owner = j->owner };
+                int r = layer_apply(j->layer_fds[i], j->target_fd, &o, err);
                 if (r < 0) {
                         if (j->n > 1 && err) {
                                 OciError copy = *err;
@@ -701,14 +46,15 @@ static int unpack_job_run(void *userdata, OciError *err) {
                         return r;
                 }
         }
-        /* Everything we wrote must be on disk before the caller renames it into place. */
-        if (syncfs(j->target_fd) < 0)
+        /* Everything we wrote must be on disk before the caller renames it into place (an archive
+         * lands in a build's staging dir, which the layer commit reads and syncs). */
+        if (j->mode != LAYER_UNPACK_ARCHIVE && syncfs(j->target_fd) < 0)
                 return oci_error_set(err, -errno, NULL, "Failed to sync the unpacked layer: %m.");
         return 0;
 }
 
 static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
-                            const char *diff_id, OciError *err) {
+                            const char *diff_id, const LayerOwner *owner, OciError *err) {
         int keep[LAYER_FLAT_LAYERS_MAX + 1];
         UnpackJob job = {
                 .layer_fds = layer_fds,
@@ -716,6 +62,7 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
                 .target_fd = target_fd,
                 .mode = mode,
                 .diff_id = diff_id,
+                .owner = owner,
         };
 
         if (n > LAYER_FLAT_LAYERS_MAX)
@@ -769,7 +116,7 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
                 return oci_error_set(err, -ENOTEMPTY, "Unpack into an empty directory.",
                                      "The directory %s is not empty.", target_dir);
 
-        r = unpack_sandboxed(&layer_fd, 1, fd, LAYER_UNPACK_OVERLAY, diff_id, err);
+        r = unpack_sandboxed(&layer_fd, 1, fd, LAYER_UNPACK_OVERLAY, diff_id, NULL, err);
         if (r < 0)
                 (void) confine_prune_at(fd, "", keep_nothing, NULL);
         return r;
@@ -790,10 +137,16 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
                 return oci_error_set(err, empty, NULL, "Cannot read the directory %s: %s.", target_dir,
                                      strerror(-empty));
 
-        r = unpack_sandboxed(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, err);
+        r = unpack_sandboxed(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, NULL, err);
         if (r < 0 && empty)
                 (void) confine_prune_at(fd, "", keep_nothing, NULL);
         return r;
+}
+
+int layer_unpack_archive(int archive_fd, int target_fd, const LayerOwner *owner, OciError *err) {
+        if (archive_fd < 0 || target_fd < 0)
+                return oci_error_set(err, -EBADF, NULL, "Invalid file descriptor.");
+        return unpack_sandboxed(&archive_fd, 1, target_fd, LAYER_UNPACK_ARCHIVE, NULL, owner, err);
 }
 
 int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id, OciError *err) {
@@ -851,7 +204,7 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
                 goto fail;
         }
 
-        r = unpack_sandboxed(&layer_fd, 1, tfd, LAYER_UNPACK_OVERLAY, diff_id, err);
+        r = unpack_sandboxed(&layer_fd, 1, tfd, LAYER_UNPACK_OVERLAY, diff_id, NULL, err);
         if (r < 0)
                 goto fail;
 
@@ -906,3 +259,4 @@ int layer_cache_remove_temp(const char *layers_dir) {
         }
         return r;
 }
+

@@ -10,19 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "digest.h"
+#include "layer-apply.h"
 #include "oci-error.h"
 
-#define LAYER_ENTRIES_MAX 1000000U  /* entries in one layer */
-#define LAYER_PATH_MAX 4096U        /* bytes in an entry name, a hardlink or a symlink target */
-#define LAYER_XATTRS_MAX 256U       /* extended attributes on one entry */
 #define LAYER_FLAT_LAYERS_MAX 200U  /* layers layer_unpack_flat() applies in one go */
-#define LAYER_UNCOMPRESSED_MAX (64ULL * 1024ULL * 1024ULL * 1024ULL) /* bytes of one uncompressed layer */
-
-typedef enum LayerUnpackMode {
-        LAYER_UNPACK_OVERLAY, /* whiteouts become overlayfs whiteouts: for the layer cache (lowerdirs) */
-        LAYER_UNPACK_FLAT,    /* whiteouts remove what earlier layers left in the target */
-} LayerUnpackMode;
 
 /* Unpacks (overlay mode) the (gzip/zstd/uncompressed, auto-detected) tar read from layer_fd into target_dir,
  * in a sandboxed child.  Verifies that the uncompressed stream hashes to diff_id when diff_id
@@ -50,10 +44,8 @@ int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
  * target_dir is created when missing; when it was empty, a failure empties it again. */
 int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err);
 
-/* Unpacks one layer from layer_fd into the directory target_fd in the calling process, without
- * the sandbox: the worker the sandboxed child runs, and the fuzz target's entry point.  Entry
- * names that are absolute or contain ".." are refused (-EBADMSG); symlinks met while resolving a
- * name are followed inside the target, as the container will see them.  max_size bounds the
- * uncompressed stream (0: LAYER_UNCOMPRESSED_MAX). */
-int layer_unpack_in_process(int layer_fd, int target_fd, LayerUnpackMode mode, const char *diff_id,
-                            uint64_t max_size, OciError *err);
+/* ADD's extraction: unpacks the (gzip/bzip2/xz/zstd/plain, auto-detected) tar archive read from archive_fd
+ * into the directory target_fd (LAYER_UNPACK_ARCHIVE: no whiteouts, a leading '/' of a name is dropped),
+ * in the same sandboxed child as layers, so no entry can write outside target_fd. owner: when not
+ * NULL, every entry gets this owner instead of the archive's (ADD --chown). */
+int layer_unpack_archive(int archive_fd, int target_fd, const LayerOwner *owner, OciError *err);

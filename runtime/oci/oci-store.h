@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "oci-error.h"
+#include "strv.h"
 
 #define OCI_MEDIA_TYPE_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -147,5 +148,3 @@ int oci_ref_normalize(const char *ref, char **ret);
 /* Docker's short form: "docker.io/library/busybox:1" → "busybox:1", "docker.io/u/app" → "u/app";
  * anything else is copied unchanged. */
 int oci_ref_familiarize(const char *ref, char **ret);
-
-void strv_free_n(char **v, size_t n);

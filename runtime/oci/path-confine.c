@@ -17,42 +17,6 @@
 
 #define CONFINE_EAGAIN_RETRIES 32
 
-int confine_path_normalize(const char *name, size_t max_len, char **ret) {
-        _cleanup_free_ char *out = NULL;
-        size_t len, n = 0;
-
-        if (isempty(name))
-                return -EINVAL;
-        len = strlen(name);
-        if (len > max_len)
-                return -ENAMETOOLONG;
-        if (name[0] == '/')
-                return -EXDEV;
-
-        out = malloc(len + 1);
-        if (!out)
-                return -ENOMEM;
-
-        for (const char *p = name; *p;) {
-                size_t l = strcspn(p, "/");
-
-                if (l == 2 && p[0] == '.' && p[1] == '.')
-                        return -EXDEV;
-                if (l > 0 && !(l == 1 && p[0] == '.')) {
-                        if (n > 0)
-                                out[n++] = '/';
-                        memcpy(out + n, p, l);
-                        n += l;
-                }
-                p += l;
-                while (*p == '/')
-                        p++;
-        }
-        out[n] = 0;
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
 int confine_open(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),

@@ -6,10 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Normalises a tar entry name into a relative path without "." components, duplicate or trailing
- * slashes ("./a//b/" → "a/b"; "./" → "").  Returns -EXDEV for absolute names and for any ".."
- * component, -ENAMETOOLONG beyond max_len, -EINVAL for an empty name.  *ret is malloc'ed. */
-int confine_path_normalize(const char *name, size_t max_len, char **ret);
+/* Names are normalised with path_normalize_relative() (path-util.h) before they get here. */
 
 /* openat2(root_fd, path, flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS), retried on EAGAIN. */
 int confine_open(int root_fd, const char *path, int flags, mode_t mode);

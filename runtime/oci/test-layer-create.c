@@ -20,13 +20,7 @@
 #include "macro.h"
 #include "process.h"
 
-#define CHECK(x)                                                                               \
-        do {                                                                                   \
-                if (!(x)) {                                                                    \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
-                        exit(1);                                                               \
-                }                                                                              \
-        } while (0)
+#include "tests.h"
 
 static char top[] = "/tmp/test-layer-create-XXXXXX";
 static bool root_user;
@@ -66,6 +60,64 @@ static int create(const char *out_rel, int64_t epoch, LayerCreateResult *res) {
         _cleanup_close_ int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         CHECK(fd >= 0);
         return layer_create(tree, fd, &o, res);
+}
+
+/* Extended attributes are kept up to LAYER_XATTRS_MAX per entry, and one more fails with -E2BIG instead of
+ * being dropped. Needs trusted.* xattrs in numbers ext4 cannot hold: on a tmpfs we mount (root only). */
+static void test_xattr_limit(void) {
+        _cleanup_free_ char *mnt = p("xattr-fs"), *tree = p("xattr-fs/tree"), *f = p("xattr-fs/tree/f"),
+                            *out = p("xattr.tar");
+        LayerCreateOptions o = { .source_date_epoch = 0, .gzip_level = 0 };
+        LayerCreateResult res;
+        char name[64];
+
+        CHECK(mkdir(mnt, 0755) == 0);
+        if (!root_user || run_process((char *[]) { (char *) "mount", (char *) "-t", (char *) "tmpfs",
+                                                    (char *) "tmpfs", mnt, NULL }, NULL) != 0) {
+                printf("xattr limit: skipped (needs root and tmpfs)\n");
+                return;
+        }
+        CHECK(mkdir(tree, 0755) == 0);
+        put("xattr-fs/tree/f", "x", 0644);
+        for (unsigned k = 0; k < LAYER_XATTRS_MAX; k++) {
+                snprintf(name, sizeof name, "trusted.slipway.%03u", k);
+                CHECK(setxattr(f, name, "v", 1, 0) == 0);
+        }
+        {
+                _cleanup_close_ int fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                struct archive *a = archive_read_new();
+                struct archive_entry *e;
+                bool seen[LAYER_XATTRS_MAX] = {};
+                unsigned n = 0;
+
+                CHECK(fd >= 0 && layer_create(tree, fd, &o, &res) == 0);
+                CHECK(a && lseek(fd, 0, SEEK_SET) == 0);
+                archive_read_support_format_tar(a);
+                CHECK(archive_read_open_fd(a, fd, 65536) == ARCHIVE_OK);
+                /* libarchive reports each xattr once per pax spelling (SCHILY and LIBARCHIVE): count names. */
+                while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+                        const char *key;
+                        const void *v;
+                        size_t size;
+                        unsigned k;
+
+                        if (strcmp(archive_entry_pathname(e), "f") != 0 || archive_entry_xattr_reset(e) == 0)
+                                continue;
+                        while (archive_entry_xattr_next(e, &key, &v, &size) == ARCHIVE_OK)
+                                if (sscanf(key, "trusted.slipway.%u", &k) == 1 && k < LAYER_XATTRS_MAX && !seen[k]) {
+                                        seen[k] = true;
+                                        n++;
+                                }
+                }
+                archive_read_free(a);
+                CHECK(n == LAYER_XATTRS_MAX);
+        }
+        CHECK(setxattr(f, "trusted.slipway.one-more", "v", 1, 0) == 0);
+        {
+                _cleanup_close_ int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                CHECK(fd >= 0 && layer_create(tree, fd, &o, &res) == -E2BIG);
+        }
+        CHECK(run_process((char *[]) { (char *) "umount", mnt, NULL }, NULL) == 0);
 }
 
 int main(void) {
@@ -186,6 +238,7 @@ int main(void) {
                 CHECK(layer_create("/nonexistent/dir", fd, &o, &x) == -ENOENT);
         }
 
+        test_xattr_limit();
         CHECK(rm_rf(top) == 0);
         printf("test-layer-create: ok\n");
         return 0;

@@ -25,16 +25,11 @@
 #include "fs-util.h"
 #include "layer-unpack.h"
 #include "path-confine.h"
+#include "path-util.h"
 #include "unpack-sandbox.h"
 #include "whiteout.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 typedef enum Compression { PLAIN, GZIP, ZSTD } Compression;
 
@@ -180,16 +175,16 @@ static char *read_at(const char *dir, const char *rel) {
 static void test_normalize(void) {
         char *p;
 
-        CHECK(confine_path_normalize("./a//b/./c/", 4096, &p) == 0 && streq(p, "a/b/c"));
+        CHECK(path_normalize_relative("./a//b/./c/", 4096, &p) == 0 && streq(p, "a/b/c"));
         free(p);
-        CHECK(confine_path_normalize("./", 4096, &p) == 0 && streq(p, ""));
+        CHECK(path_normalize_relative("./", 4096, &p) == 0 && streq(p, ""));
         free(p);
-        CHECK(confine_path_normalize("a/../b", 4096, &p) == -EXDEV);
-        CHECK(confine_path_normalize("..", 4096, &p) == -EXDEV);
-        CHECK(confine_path_normalize("/etc/passwd", 4096, &p) == -EXDEV);
-        CHECK(confine_path_normalize("aaaa", 3, &p) == -ENAMETOOLONG);
-        CHECK(confine_path_normalize("", 4096, &p) == -EINVAL);
-        CHECK(confine_path_normalize("a..b/..c", 4096, &p) == 0 && streq(p, "a..b/..c"));
+        CHECK(path_normalize_relative("a/../b", 4096, &p) == -EXDEV);
+        CHECK(path_normalize_relative("..", 4096, &p) == -EXDEV);
+        CHECK(path_normalize_relative("/etc/passwd", 4096, &p) == -EXDEV);
+        CHECK(path_normalize_relative("aaaa", 3, &p) == -ENAMETOOLONG);
+        CHECK(path_normalize_relative("", 4096, &p) == -EINVAL);
+        CHECK(path_normalize_relative("a..b/..c", 4096, &p) == 0 && streq(p, "a..b/..c"));
         free(p);
 
         WhiteoutKind k;

@@ -6,13 +6,7 @@
 #include "json-util.h"
 #include "route-table.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 static RouteTable *load(const char *s, char *err, size_t n) {
         json_t *j = json_loads(s, 0, NULL);

@@ -154,6 +154,8 @@ class Daemon:
 
         def start(self):
                 self.state_dir.parent.mkdir(parents=True, exist_ok=True)
+                if self.state_dir not in STARTED_STATE_DIRS:
+                        STARTED_STATE_DIRS.append(self.state_dir)
                 logf = open(self.log_path, "ab")
                 env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
                 self.proc = subprocess.Popen([str(self.build.slipwayd), "--state-dir", str(self.state_dir),
@@ -403,32 +405,84 @@ http:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# host network state: every bridge, netns and veth a test's daemon made is removed at the end of the session
-# (a daemon leaves its networks up on purpose when it stops: instances keep serving).  Only what did not exist
-# before the session is touched, so a quickstart daemon on the same host keeps its networks.
+# host network state: every netns, bridge, nft table and /run/slipway claim a test's daemon made is removed at
+# the end of the session (a daemon leaves its networks up on purpose when it stops: instances keep serving).
+# Only what a daemon of this session owns is touched: its table is named from its state dir's id, its bridges
+# and netns are the ones its database names, its claims are links to its state dir.  A quickstart daemon or
+# another engineer's test run on the same host keeps everything of its own.
 
-def _host_net_state():
-        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-        names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line}
-        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        spaces = {line.split()[0] for line in netns.splitlines() if line.strip()}
-        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-        return ({n for n in names if n.startswith(("sw-", "swv"))}, {n for n in spaces if n.startswith("slipway-")},
-                "table inet slipway" in tables)
+CLAIMS_ROOT = Path("/run/slipway")
+POOL = "10.213.0.0/16"
+STARTED_STATE_DIRS = []  # every state dir a Daemon of this session started
+
+
+def state_id(state_dir):
+        try:
+                return (Path(state_dir) / "state-id").read_text().strip()
+        except FileNotFoundError:
+                return None
+
+
+def own_network(state_dir):
+        """(nft table, bridges, netns) the daemon of state_dir owns, from its id and its own database."""
+        import sqlite3
+        bridges, netns = [], []
+        db = Path(state_dir) / "slipway.db"
+        if db.exists():
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                try:
+                        bridges = [r[0] for r in con.execute("SELECT bridge FROM environments") if r[0]]
+                        netns = [r[0] for r in con.execute("SELECT netns FROM instances") if r[0]]
+                except sqlite3.Error:
+                        pass
+                finally:
+                        con.close()
+        sid = state_id(state_dir)
+        return (f"slipway_{sid}" if sid else None), bridges, netns
+
+
+def drop_own_claims(state_dir):
+        """Removes the /run/slipway claims that name state_dir (or an instance dir inside it), as a reboot would
+        for this daemon; the pool's unreachable route goes only when no other live share is left."""
+        sd = str(state_dir)
+        if not CLAIMS_ROOT.is_dir():
+                return
+        for link in list(CLAIMS_ROOT.glob("*/*")) + list(CLAIMS_ROOT.glob("pool-routes/*/*")):
+                if not link.is_symlink():
+                        continue
+                target = os.readlink(link)
+                if target == sd or target.startswith(sd + "/"):
+                        link.unlink()
+        shares = CLAIMS_ROOT / "pool-routes" / POOL.replace("/", "-")
+        if shares.is_dir():
+                live = [l for l in shares.iterdir() if l.is_symlink() and os.path.exists(os.readlink(l))]
+                if not live:
+                        subprocess.run(["ip", "route", "del", "unreachable", POOL], capture_output=True)
+
+
+def remove_own_network(state_dir, kill=True):
+        """Deletes what the daemon of state_dir made on the host: its netns (and their processes), bridges,
+        nft table; nothing of any other state dir."""
+        table, bridges, netns = own_network(state_dir)
+        spaces = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+        for ns in netns:
+                if ns not in spaces:
+                        continue
+                if kill:
+                        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+                        for pid in pids.split():
+                                with contextlib.suppress(ProcessLookupError, ValueError):
+                                        os.kill(int(pid), signal.SIGKILL)
+                subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+        for b in bridges:
+                subprocess.run(["ip", "link", "delete", b, "type", "bridge"], capture_output=True)
+        if table:
+                subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def host_network_cleanup():
-        before_links, before_netns, before_table = _host_net_state()
         yield
-        links, spaces, table = _host_net_state()
-        for ns in sorted(spaces - before_netns):
-                pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-                for pid in pids:
-                        with contextlib.suppress(ProcessLookupError, ValueError):
-                                os.kill(int(pid), signal.SIGKILL)
-                subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
-        for link in sorted(links - before_links):
-                subprocess.run(["ip", "link", "delete", link], capture_output=True)
-        if table and not before_table:
-                subprocess.run(["nft", "delete", "table", "inet", "slipway"], capture_output=True)
+        for sd in STARTED_STATE_DIRS:
+                remove_own_network(sd)
+                drop_own_claims(sd)

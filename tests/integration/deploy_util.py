@@ -13,7 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import Daemon
+import signal
+
+from conftest import Daemon, drop_own_claims, remove_own_network
 
 DEPLOY_TIMEOUT = 180
 
@@ -48,11 +50,13 @@ class _Build:
                 self.slipwayd = wrapper
 
 
-def deploy_daemon(build_dir, state_dir, ingress_base):
+def deploy_daemon(build_dir, state_dir, ingress_base, extra_args=()):
+        """A Daemon whose slipwayd gets --ingress-base-port (and extra_args, e.g. --reconcile-interval 1)."""
         wrapper = Path(str(state_dir) + ".slipwayd.sh")
         wrapper.parent.mkdir(parents=True, exist_ok=True)
+        extra = "".join(f" {a}" for a in extra_args)
         wrapper.write_text(f'#!/bin/sh\nexec "{build_dir.slipwayd}" "$@" '
-                           f'--ingress-base-port {ingress_base}\n')
+                           f'--ingress-base-port {ingress_base}{extra}\n')
         wrapper.chmod(0o755)
         return Daemon(_Build(build_dir, wrapper), state_dir)
 
@@ -154,15 +158,30 @@ def wait_for(fn, timeout=20, interval=0.2):
         return fn()
 
 
-def netns_connect(netns, address, port, timeout=2):
-        """Whether a TCP connect from inside netns to address:port succeeds (Python in `ip netns exec`)."""
+def netns_probe(netns, address, port, timeout=2):
+        """A TCP connect from inside netns to address:port (Python in `ip netns exec`): "open", "refused"
+        (a reset: what the isolation rules answer), "unreachable", "timeout" or "error: ...".  Asserts that
+        the probe itself ran, so a failing `ip netns exec` can never pass for a blocked connection."""
         code = ("import socket,sys\n"
                 "s=socket.socket(); s.settimeout(%d)\n"
-                "try:\n s.connect((%r,%d)); print('open')\n"
-                "except Exception as e: print('closed', e)\n") % (timeout, address, port)
+                "try:\n s.connect((%r,%d)); print('probe: open')\n"
+                "except ConnectionRefusedError: print('probe: refused')\n"
+                "except socket.timeout: print('probe: timeout')\n"
+                "except OSError as e:\n"
+                " import errno\n"
+                " print('probe: unreachable' if e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES)\n"
+                "       else 'probe: error: %%s' %% e)\n") % (timeout, address, port)
         p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
                            capture_output=True, text=True, timeout=timeout + 10)
-        return p.stdout.strip().startswith("open")
+        out = p.stdout.strip()
+        assert p.returncode == 0 and out.startswith("probe: "), \
+                f"the probe in netns {netns} did not run (exit {p.returncode}): {p.stderr.strip()!r} {out!r}"
+        return out[len("probe: "):]
+
+
+def netns_connect(netns, address, port, timeout=2):
+        """Whether a TCP connect from inside netns to address:port succeeds (asserts the probe ran)."""
+        return netns_probe(netns, address, port, timeout) == "open"
 
 
 def release_doc(d, project, component, rid):
@@ -174,12 +193,14 @@ def release_doc(d, project, component, rid):
 
 
 def netns_http_get(netns, address, port, path="/", timeout=3):
-        """Body of GET http://address:port/path from inside netns ('' when it failed)."""
+        """Body of GET http://address:port/path from inside netns ('' when the request failed; asserts that
+        the command itself ran)."""
         code = ("import urllib.request\n"
                 "try:\n print(urllib.request.urlopen('http://%s:%d%s', timeout=%d).read().decode(), end='')\n"
                 "except Exception as e: pass\n") % (address, port, path, timeout)
         p = subprocess.run(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c", code],
                            capture_output=True, text=True, timeout=timeout + 10)
+        assert p.returncode == 0, f"`ip netns exec {netns}` failed (exit {p.returncode}): {p.stderr.strip()!r}"
         return p.stdout
 
 
@@ -194,3 +215,37 @@ def api_request(d, method, path, body=None, timeout=10):
                         return json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
                 raise AssertionError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}")
+
+
+def pids_with(needle):
+        """Pids whose command line contains needle (bytes)."""
+        out = []
+        for p in os.listdir("/proc"):
+                if p.isdigit():
+                        try:
+                                if needle in Path(f"/proc/{p}/cmdline").read_bytes():
+                                        out.append(int(p))
+                        except OSError:
+                                pass
+        return out
+
+
+def simulate_reboot(d):
+        """Everything a reboot loses, of this daemon only: processes, mounts, netns, bridges, its nft table and
+        its /run/slipway claims (another state dir on this host keeps all of its own)."""
+        sd = str(d.state_dir)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        victims = set(pids_with(sd.encode()))
+        for p in victims:
+                try:
+                        os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                        pass
+        assert wait_for(lambda: not any(pid_alive(p) for p in victims), 10)
+        mounts = [l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
+                  if l.split()[1].startswith(sd + "/")]
+        for m in sorted(mounts, key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+        remove_own_network(d.state_dir, kill=False)
+        drop_own_claims(d.state_dir)

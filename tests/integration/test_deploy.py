@@ -12,7 +12,7 @@ import time
 import pytest
 
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         instance_pid, make_site, netns_connect, netns_http_get, pid_alive, release_doc,
+                         instance_pid, make_site, netns_http_get, netns_probe, pid_alive, release_doc,
                          stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -134,15 +134,24 @@ def test_environments_are_isolated(env):
         dev_ns = dev["instances"][0]["netns"]
         prod_addr = prod["instances"][0]["address"]
 
-        # Inside development: its own service address answers (the proxy), production's does not.
-        assert netns_connect(dev_ns, dev_svc, 8080)
+        # Inside development: its own service address answers (the proxy) — the positive control that the
+        # probes below run in that netns and can connect — production's does not.
+        assert netns_probe(dev_ns, dev_svc, 8080) == "open"
         assert netns_http_get(dev_ns, dev_svc, 8080) == "hello v1\n"
         # Containers find components by name: /etc/hosts maps "web" to the environment's service address.
         dev_dir = d.state_dir / "instances" / str(dev["instances"][0]["id"])
         hosts = (dev_dir / "hosts").read_text().split("\n")
         assert any(l.split()[:2] == [dev_svc, "web"] for l in hosts if l.strip()), hosts
-        assert not netns_connect(dev_ns, prod_svc, 8080)
-        assert not netns_connect(dev_ns, prod_addr, 8080)
+        # Refused by the isolation rules (a reset, what the table answers containers), not some other failure.
+        assert netns_probe(dev_ns, prod_svc, 8080) == "refused"
+        assert netns_probe(dev_ns, prod_addr, 8080) == "refused"
+        # Nor the host's API port through the environment's own gateway (.1) or production's.
+        api_port = int(d.api.rsplit(":", 1)[1])
+        for svc in (dev_svc, prod_svc):
+                gateway = svc.rsplit(".", 1)[0] + ".1"
+                assert netns_probe(dev_ns, gateway, api_port) == "refused", gateway
+        # The same probe from the same netns still connects where it may (the control, after the checks).
+        assert netns_probe(dev_ns, dev_svc, 8080) == "open"
         # Both are served on their own ingress.
         assert http_get(ingress_url(d, "iso", "web", "development")) == (200, "hello v1\n")
         assert http_get(ingress_url(d, "iso", "web", "production")) == (200, "hello v2\n")
@@ -242,3 +251,22 @@ def test_deploy_bad_input(env):
                 assert p.returncode == 2 and p.stderr.startswith("Error: "), (args, p.stderr)
         # Nothing was recorded for the refused requests.
         assert d.cli("releases", "bad/web")["releases"] == []
+
+
+def test_quickstart_demo_page_shows_the_instance_address(env, tmp_path):
+        """The quickstart's own demo (packaging/demo) in a deployed instance: its where-page names the
+        instance's address (busybox httpd sets no SERVER_ADDR, so it printed "address:  ?")."""
+        d = env
+        from pathlib import Path
+        demo = Path(__file__).resolve().parents[2] / "packaging" / "demo"
+        p = d.cli("image", "build", str(demo), "-t", "demo-web:1", "--build-arg", "BASE=busybox:1", json=False,
+                  check=False)
+        assert p.returncode == 0, f"building packaging/demo failed:\n{p.stdout}\n{p.stderr}"
+        d.cli("project", "create", "qsdemo")
+        d.cli("component", "create", "qsdemo/web", "--image", "demo-web:1", "--health", "http:/")
+        _, rel, _ = deploy(d, "qsdemo/web", "development", "demo-web:1")
+        address = rel["instances"][0]["address"]
+        status, body = http_get(ingress_url(d, "qsdemo", "web", "development") + "cgi-bin/where")
+        assert status == 200, (status, body)
+        lines = dict(l.split(":", 1) for l in body.splitlines() if ":" in l)
+        assert lines["address"].split() == [address], body

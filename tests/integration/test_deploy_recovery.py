@@ -13,49 +13,12 @@ from pathlib import Path
 
 import pytest
 
+
 from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, netns_connect, pid_alive, stop_all, wait_for)
+                         make_site, netns_connect, pid_alive, pids_with as _pids_with, simulate_reboot,
+                         stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
-
-
-def _pids_with(needle):
-        out = []
-        for p in os.listdir("/proc"):
-                if p.isdigit():
-                        try:
-                                if needle in Path(f"/proc/{p}/cmdline").read_bytes():
-                                        out.append(int(p))
-                        except OSError:
-                                pass
-        return out
-
-
-def simulate_reboot(d):
-        """Everything a reboot loses: processes, mounts, netns, bridges, the nft table (only this daemon's)."""
-        sd = str(d.state_dir)
-        db = sqlite3.connect(f"file:{sd}/slipway.db?mode=ro", uri=True)
-        netns = [r[0] for r in db.execute("SELECT netns FROM instances") if r[0]]
-        bridges = [r[0] for r in db.execute("SELECT bridge FROM environments") if r[0]]
-        db.close()
-        d.proc.send_signal(signal.SIGKILL)
-        d.proc.wait()
-        victims = set(_pids_with(sd.encode()))
-        for p in victims:
-                try:
-                        os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                        pass
-        assert wait_for(lambda: not any(pid_alive(p) for p in victims), 10)
-        mounts = [l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
-                  if l.split()[1].startswith(sd + "/")]
-        for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-        for n in netns:
-                subprocess.run(["ip", "netns", "delete", n], capture_output=True)
-        for b in bridges:
-                subprocess.run(["ip", "link", "delete", b], capture_output=True)
-        subprocess.run(["nft", "delete", "table", "inet", "slipway"], capture_output=True)
 
 
 def test_reboot_brings_live_release_back(build_dir, images, tmp_path):

@@ -24,7 +24,9 @@ def test_project_create_list_show_delete(module_daemon):
         nets = [ipaddress.ip_network(e["subnet"]) for e in envs]
         assert all(n.prefixlen == 24 and n.subnet_of(ipaddress.ip_network("10.213.0.0/16")) for n in nets)
         assert not nets[0].overlaps(nets[1])
-        assert len({e["bridge"] for e in envs}) == 2 and all(e["bridge"].startswith("sw-") for e in envs)
+        # Bridge names carry the state dir's id, so another state dir's same names never share a bridge.
+        prefix = "swb" + (d.state_dir / "state-id").read_text().strip()
+        assert len({e["bridge"] for e in envs}) == 2 and all(e["bridge"].startswith(prefix) for e in envs)
         assert all(len(e["bridge"]) <= 15 for e in envs)
         ports = [e["ingress_port"] for e in envs]
         assert len(set(ports)) == 2 and all(p >= 8080 for p in ports)

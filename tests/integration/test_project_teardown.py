@@ -20,8 +20,10 @@ def link_exists(name):
         return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
 
 
-def nft_table():
-        return subprocess.run(["nft", "list", "table", "inet", "slipway"], capture_output=True, text=True).stdout
+def nft_table(d):
+        """This daemon's own table (inet slipway_<state id>)."""
+        table = "slipway_" + (d.state_dir / "state-id").read_text().strip()
+        return subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True).stdout
 
 
 def mounts_under(path):
@@ -73,7 +75,7 @@ def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path)
                 assert netns <= netns_names()
                 live_bridges = [b for b in shop_bridges if link_exists(b)]
                 assert live_bridges, "the shop environments that run something have bridges"
-                assert all(b in nft_table() for b in live_bridges)
+                assert all(b in nft_table(d) for b in live_bridges)
                 assert all(mounts_under(x) for x in dirs), "each instance has its overlay root mounted"
                 assert "/shop/web" in routes(d)
 
@@ -87,7 +89,7 @@ def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path)
                 assert [p["name"] for p in d.cli("project", "list")["projects"]] == ["keep"]
                 assert not (netns & netns_names()), netns & netns_names()
                 assert not [b for b in shop_bridges if link_exists(b)]
-                table = nft_table()
+                table = nft_table(d)
                 assert not [b for b in shop_bridges if b in table]
                 for x in dirs:
                         assert mounts_under(x) == []
@@ -106,7 +108,7 @@ def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path)
 
                 # The other project is untouched.
                 assert http_get(keep_url)[0] == 200
-                assert link_exists(bridges["keep"]) and bridges["keep"] in nft_table()
+                assert link_exists(bridges["keep"]) and bridges["keep"] in nft_table(d)
         finally:
                 stop_all(d)
                 d.stop()

@@ -36,7 +36,9 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "log.h"
+#include "path-util.h"
 #include "string-util.h"
+#include "strv.h"
 
 #define BUILD_ID_BYTES 8U
 #define BUILD_KEEPALIVE_USEC (1000ULL * 1000ULL)
@@ -262,17 +264,10 @@ static bool query_flag(HttpRequest *req, const char *name) {
         return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
 }
 
-static void strv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
-
 /* All build_arg=K=V occurrences; -EINVAL (with a message in buf) for a malformed one. */
 static int parse_build_args(HttpRequest *req, char ***ret, char *msg, size_t msg_size) {
         const struct mg_request_info *ri = mg_get_request_info(req->conn);
-        _cleanup_(strv_freep) char **args = NULL;
+        _cleanup_strv_free_ char **args = NULL;
         _cleanup_free_ char *v = malloc(HTTP_QUERY_VALUE_MAX);
         size_t n = 0;
 
@@ -283,7 +278,6 @@ static int parse_build_args(HttpRequest *req, char ***ret, char *msg, size_t msg
                 return -ENOMEM;
         for (size_t i = 0; ri->query_string; i++) {
                 const char *eq;
-                char **na;
                 int k;
 
                 k = mg_get_var2(ri->query_string, strlen(ri->query_string), "build_arg", v, HTTP_QUERY_VALUE_MAX, i);
@@ -302,14 +296,10 @@ static int parse_build_args(HttpRequest *req, char ***ret, char *msg, size_t msg
                         snprintf(msg, msg_size, "The build argument '%.64s' is not NAME=VALUE.", v);
                         return -EINVAL;
                 }
-                na = realloc(args, (n + 2) * sizeof *na);
-                if (!na)
-                        return -ENOMEM;
-                args = na;
-                args[n] = strdup(v);
-                if (!args[n])
-                        return -ENOMEM;
-                args[++n] = NULL;
+                k = strv_extend(&args, v);
+                if (k < 0)
+                        return k;
+                n++;
         }
         *ret = TAKE_PTR(args);
         return 0;
@@ -337,7 +327,7 @@ int api_image_build(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_(tmp_dir_removep) char *tmp = NULL;
         _cleanup_free_ char *context = NULL, *builds_dir = NULL, *norm = NULL, *errtext = NULL, *df_path = NULL;
-        _cleanup_(strv_freep) char **build_args = NULL;
+        _cleanup_strv_free_ char **build_args = NULL;
         _cleanup_json_ json_t *final = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         char file[HTTP_QUERY_VALUE_MAX] = "Dockerfile", tag[HTTP_QUERY_VALUE_MAX] = "",
@@ -357,7 +347,7 @@ int api_image_build(HttpRequest *req) {
                                         "See the slipwayd log for why it did not start.");
 
         r = http_request_query(req, "file", file, sizeof file);
-        if (r == -E2BIG || (r >= 0 && !build_context_name_is_safe(file)))
+        if (r == -E2BIG || (r >= 0 && !path_is_safe_relative(file)))
                 return http_reply_error(req->conn, 400, "The Dockerfile must be a relative path inside the build "
                                         "context, without '..'.", "Name it relative to the context, e.g. -f "
                                         "docker/Dockerfile.");

@@ -204,8 +204,22 @@ int api_project_create(HttpRequest *req) {
 
         if ((r = api_model_open(req, &db)) < 0)
                 return req->status;
-        r = model_project_create(db, name, list, n,
-                                 ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &p);
+        {
+                /* Host-wide: other state dirs' subnets and ports are avoided and ours claimed at once. */
+                HostAllocation ha = HOST_ALLOCATION_INIT;
+
+                r = host_allocation_begin(ctx->host, &ha);
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot read this host's subnet and port claims");
+                ModelAllocation al = host_allocation_model(&ha, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT);
+                r = model_project_create(db, name, list, n, &al, &p);
+                if (r >= 0) {
+                        int k = host_allocation_commit(&ha, db);
+                        if (k < 0)
+                                log_warning_errno(k, "Cannot claim the subnets and ports of project %s: %m", name);
+                }
+                host_allocation_end(&ha);
+        }
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "A project named '%s' already exists.", name);
                 return http_reply_error(req->conn, 409, msg,
@@ -275,6 +289,10 @@ int api_project_delete(HttpRequest *req) {
         r = model_project_delete(db, p.id);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot delete the project");
+        /* Its subnets and ingress ports are free for any state dir on this host again. */
+        r = host_share_claims_sync(ctx->host, db, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot release the subnets and ports of project %s: %m", p.name);
         j = json_pack("{s:s,s:I}", "deleted", p.name, "instances_stopped", (json_int_t)running);
         return http_reply_json(req->conn, 200, j);
 }
@@ -397,6 +415,16 @@ static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironme
         return 0;
 }
 
+/* Another state dir on this host claims the port (its environment may not be listening right now). */
+static int reply_port_claimed(HttpRequest *req, unsigned port) {
+        char msg[200];
+
+        snprintf(msg, sizeof msg, "Port %u is the ingress port of another Slipway state directory on this host.",
+                 port);
+        http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port.");
+        return 409;
+}
+
 static int check_port_free_on_host(HttpRequest *req, unsigned port) {
         char msg[200];
 
@@ -442,9 +470,25 @@ int api_environment_create(HttpRequest *req) {
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
                 return req->status;
-        r = model_environment_create(db, p.id, name, after,
-                                     ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT, &st, &e,
-                                     &conflict);
+        {
+                HostAllocation ha = HOST_ALLOCATION_INIT;
+
+                r = host_allocation_begin(ctx->host, &ha);
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot read this host's subnet and port claims");
+                if (st.ingress_port > 0 && host_allocation_port_taken(&ha, st.ingress_port)) {
+                        host_allocation_end(&ha);
+                        return reply_port_claimed(req, st.ingress_port);
+                }
+                ModelAllocation al = host_allocation_model(&ha, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT);
+                r = model_environment_create(db, p.id, name, after, &al, &st, &e, &conflict);
+                if (r >= 0) {
+                        int k = host_allocation_commit(&ha, db);
+                        if (k < 0)
+                                log_warning_errno(k, "Cannot claim the subnet and port of %s/%s: %m", p.name, name);
+                }
+                host_allocation_end(&ha);
+        }
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if (r == -EEXIST) {
@@ -503,7 +547,23 @@ int api_environment_update(HttpRequest *req) {
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
                 return req->status;
-        r = model_environment_update(db, old.id, &st, &conflict);
+        if (st.ingress_port > 0) {
+                /* Checked and claimed under the claims' lock, so another daemon cannot take it meanwhile. */
+                HostAllocation ha = HOST_ALLOCATION_INIT;
+
+                r = host_allocation_begin(ctx->host, &ha);
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot read this host's port claims");
+                if (host_allocation_port_taken(&ha, st.ingress_port)) {
+                        host_allocation_end(&ha);
+                        return reply_port_claimed(req, st.ingress_port);
+                }
+                r = model_environment_update(db, old.id, &st, &conflict);
+                if (r >= 0)
+                        (void)host_allocation_commit(&ha, db);
+                host_allocation_end(&ha);
+        } else
+                r = model_environment_update(db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if (r < 0)

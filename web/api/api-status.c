@@ -7,6 +7,27 @@
 #include "proxy-sync.h"
 #include "sqlite-util.h"
 
+/* "health": {"status": "ok"|"degraded", "reason", "checked_at" (seconds, null before the first check),
+ * "nft_table"}, from the engine's reconcile pass. */
+static int status_health(ApiContext *ctx, json_t *j) {
+        _cleanup_free_ char *reason = NULL;
+        uint64_t at = 0;
+        json_t *h;
+        int r = 0;
+
+        if (ctx->health) {
+                r = ctx->health(__atomic_load_n(&ctx->health_userdata, __ATOMIC_ACQUIRE), &reason, &at);
+                if (r < 0)
+                        return r;
+        }
+        h = json_pack("{s:s,s:s?,s:o,s:s?}", "status", r > 0 ? "degraded" : "ok", "reason", reason,
+                      "checked_at", at ? json_integer((json_int_t)(at / 1000000U)) : json_null(), "nft_table",
+                      ctx->nft_table);
+        if (!h || json_object_set_new(j, "health", h) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int api_status(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *j = NULL;
@@ -40,5 +61,8 @@ int api_status(HttpRequest *req) {
         if (!j || json_object_set_new(j, "user_namespaces",
                                       json_pack("{s:b,s:s?}", "enabled", userns, "reason", why_not)) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");
+        r = status_health(ctx, j);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot build the status");
         return http_reply_json(req->conn, 200, j);
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "builder.h"
+#include "host-share.h"
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
@@ -24,6 +25,7 @@ typedef struct ApiContext {
         /* Issue 5: handlers open their own connection to this file per request (WAL, busy timeout). */
         const char *db_path;
         unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
+        const HostShare *host;      /* this state dir's id and host-wide claims (allocation goes through it) */
         /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
          * by the deployer.  Called on a handler thread and may block until done; on failure ret_error says
          * what could not be removed.  NULL: `project delete --force` of a project with running instances is
@@ -33,6 +35,11 @@ typedef struct ApiContext {
         /* Re-applies isolation rules and routes after an environment's settings changed (same userdata as
          * teardown_project); ret_error: why it failed.  NULL: changes take effect at the next deploy. */
         int (*refresh_environment)(void *userdata, int64_t environment_id, char **ret_error);
+        /* The engine's last host check: 0 ok, 1 degraded with *ret_reason (caller frees); ret_checked_usec
+         * gets when it ran (0: not yet).  NULL: not checked, reported as ok. */
+        int (*health)(void *userdata, char **ret_reason, uint64_t *ret_checked_usec);
+        void *health_userdata;
+        const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];

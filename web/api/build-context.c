@@ -19,26 +19,11 @@
 #include "dockerignore.h"
 #include "fs-util.h"
 #include "macro.h"
+#include "path-util.h"
 #include "string-util.h"
 
 #define BUILD_CONTEXT_BLOCK (64U * 1024U)
 
-
-bool build_context_name_is_safe(const char *name) {
-        const char *p = name;
-
-        if (isempty(name) || name[0] == '/')
-                return false;
-        while (*p) {
-                size_t len = strcspn(p, "/");
-                if (len == 2 && p[0] == '.' && p[1] == '.')
-                        return false;
-                p += len;
-                while (*p == '/')
-                        p++;
-        }
-        return true;
-}
 
 /* "./a/b/" → "a/b"; "." and "./" → "" (the context root). */
 static const char *skip_dot_slash(const char *name) {
@@ -123,7 +108,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                         return -ENOMEM;
                 if (isempty(name))
                         continue; /* the context root itself */
-                if (!build_context_name_is_safe(name) || raw[0] == '/')
+                if (!path_is_safe_relative(name) || raw[0] == '/')
                         return errmsg_set(ret_error, -EBADMSG,
                                          "The build context contains the unsafe name '%s' (absolute or with '..')",
                                          raw);
@@ -143,7 +128,7 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 archive_entry_set_pathname(e, target);
                 if (hardlink) {
                         const char *h = skip_dot_slash(hardlink);
-                        if (!build_context_name_is_safe(h) || hardlink[0] == '/')
+                        if (!path_is_safe_relative(h) || hardlink[0] == '/')
                                 return errmsg_set(ret_error, -EBADMSG,
                                                  "The build context contains a hard link to the unsafe name '%s'",
                                                  hardlink);

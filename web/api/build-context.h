@@ -19,9 +19,6 @@ typedef ssize_t (*BuildContextReadFn)(void *userdata, void *buf, size_t size);
  * a bad or unsafe archive, -EPIPE when the stream breaks; *ret_error (when given) gets one sentence. */
 int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char *dir, char **ret_error);
 
-/* True for a relative '/'-separated name with no ".." component and no NUL (e.g. a -f FILE). */
-bool build_context_name_is_safe(const char *name);
-
 /* Applies dir/.dockerignore (when present): removes every excluded entry except the Dockerfile (keep, a
  * relative name) and .dockerignore itself, which the builder still reads.  -EBADMSG with *ret_error for a
  * bad .dockerignore. */

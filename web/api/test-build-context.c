@@ -14,14 +14,9 @@
 #include "build-context.h"
 #include "fs-util.h"
 #include "macro.h"
+#include "path-util.h"
 
-#define CHECK(x)                                                                                  \
-        do {                                                                                      \
-                if (!(x)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);     \
-                        exit(1);                                                                  \
-                }                                                                                 \
-        } while (0)
+#include "tests.h"
 
 typedef struct Entry {
         const char *name;
@@ -225,14 +220,14 @@ static void test_dockerignore(void) {
 }
 
 static void test_name_is_safe(void) {
-        CHECK(build_context_name_is_safe("Dockerfile"));
-        CHECK(build_context_name_is_safe("docker/Dockerfile.dev"));
-        CHECK(build_context_name_is_safe("a..b/c"));
-        CHECK(!build_context_name_is_safe(""));
-        CHECK(!build_context_name_is_safe("/Dockerfile"));
-        CHECK(!build_context_name_is_safe("../Dockerfile"));
-        CHECK(!build_context_name_is_safe("a/../../b"));
-        CHECK(!build_context_name_is_safe("a/.."));
+        CHECK(path_is_safe_relative("Dockerfile"));
+        CHECK(path_is_safe_relative("docker/Dockerfile.dev"));
+        CHECK(path_is_safe_relative("a..b/c"));
+        CHECK(!path_is_safe_relative(""));
+        CHECK(!path_is_safe_relative("/Dockerfile"));
+        CHECK(!path_is_safe_relative("../Dockerfile"));
+        CHECK(!path_is_safe_relative("a/../../b"));
+        CHECK(!path_is_safe_relative("a/.."));
 }
 
 int main(void) {

@@ -1,0 +1,205 @@
+/* Dockerfile AST: instruction names, memory (free, deep copy) and the error struct of the parser.
+ * Invariant: an instruction owns every string it points to; a copy shares nothing with its original. */
+#include "dockerfile-ast.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "string-util.h"
+
+static const char *const instruction_table[_DOCKERFILE_INSTRUCTION_MAX] = {
+        [DOCKERFILE_ADD] = "ADD",
+        [DOCKERFILE_ARG] = "ARG",
+        [DOCKERFILE_CMD] = "CMD",
+        [DOCKERFILE_COPY] = "COPY",
+        [DOCKERFILE_ENTRYPOINT] = "ENTRYPOINT",
+        [DOCKERFILE_ENV] = "ENV",
+        [DOCKERFILE_EXPOSE] = "EXPOSE",
+        [DOCKERFILE_FROM] = "FROM",
+        [DOCKERFILE_HEALTHCHECK] = "HEALTHCHECK",
+        [DOCKERFILE_LABEL] = "LABEL",
+        [DOCKERFILE_MAINTAINER] = "MAINTAINER",
+        [DOCKERFILE_ONBUILD] = "ONBUILD",
+        [DOCKERFILE_RUN] = "RUN",
+        [DOCKERFILE_SHELL] = "SHELL",
+        [DOCKERFILE_STOPSIGNAL] = "STOPSIGNAL",
+        [DOCKERFILE_USER] = "USER",
+        [DOCKERFILE_VOLUME] = "VOLUME",
+        [DOCKERFILE_WORKDIR] = "WORKDIR",
+};
+
+const char *dockerfile_instruction_to_string(DockerfileInstructionKind k) {
+        if (k < 0 || k >= _DOCKERFILE_INSTRUCTION_MAX)
+                return NULL;
+        return instruction_table[k];
+}
+
+DockerfileInstructionKind dockerfile_instruction_from_string(const char *s) {
+        for (int k = 0; k < _DOCKERFILE_INSTRUCTION_MAX; k++)
+                if (strcasecmp(instruction_table[k], s) == 0)
+                        return k;
+        return _DOCKERFILE_INSTRUCTION_INVALID;
+}
+
+void dockerfile_error_set(DockerfileError *err, const char *file, unsigned line, unsigned column,
+                          const char *fmt, ...) {
+        va_list ap;
+
+        if (!err)
+                return;
+        snprintf(err->file, sizeof err->file, "%s", strempty(file));
+        err->line = line;
+        err->column = column;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+}
+
+const char *dockerfile_error_format(const DockerfileError *e, char *buf, size_t size) {
+        if (e->line == 0)
+                snprintf(buf, size, "%s: %s", e->file, e->message);
+        else
+                snprintf(buf, size, "%s:%u:%u: %s", e->file, e->line, e->column, e->message);
+        return buf;
+}
+
+/* ---- AST memory ---- */
+
+void dockerfile_instruction_done(DockerfileInstruction *i) {
+        if (!i)
+                return;
+        free(i->original);
+        for (size_t k = 0; k < i->n_flags; k++) {
+                free(i->flags[k].name);
+                free(i->flags[k].value);
+        }
+        free(i->flags);
+        for (size_t k = 0; k < i->n_argv; k++)
+                free(i->argv[k]);
+        free(i->argv);
+        free(i->shell);
+        for (size_t k = 0; k < i->n_pairs; k++) {
+                free(i->pairs[k].key);
+                free(i->pairs[k].value);
+        }
+        free(i->pairs);
+        free(i->stage_name);
+        free(i->trigger);
+        dockerfile_instruction_free(i->onbuild);
+        *i = (DockerfileInstruction) {};
+}
+
+DockerfileInstruction *dockerfile_instruction_free(DockerfileInstruction *i) {
+        if (!i)
+                return NULL;
+        dockerfile_instruction_done(i);
+        free(i);
+        return NULL;
+}
+
+static int strdup_maybe(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstruction *ret) {
+        DockerfileInstruction c = {
+                .kind = i->kind,
+                .line = i->line,
+                .column = i->column,
+                .end_line = i->end_line,
+                .json_form = i->json_form,
+                .healthcheck = i->healthcheck,
+        };
+        int r;
+
+        if (strdup_maybe(i->original, &c.original) < 0 || strdup_maybe(i->shell, &c.shell) < 0 ||
+            strdup_maybe(i->stage_name, &c.stage_name) < 0 || strdup_maybe(i->trigger, &c.trigger) < 0)
+                goto oom;
+        if (i->n_flags > 0) {
+                c.flags = calloc(i->n_flags, sizeof *c.flags);
+                if (!c.flags)
+                        goto oom;
+                for (; c.n_flags < i->n_flags; c.n_flags++)
+                        if (strdup_maybe(i->flags[c.n_flags].name, &c.flags[c.n_flags].name) < 0 ||
+                            strdup_maybe(i->flags[c.n_flags].value, &c.flags[c.n_flags].value) < 0) {
+                                c.n_flags++;
+                                goto oom;
+                        }
+        }
+        if (i->n_argv > 0) {
+                c.argv = calloc(i->n_argv + 1, sizeof *c.argv);
+                if (!c.argv)
+                        goto oom;
+                for (; c.n_argv < i->n_argv; c.n_argv++)
+                        if (strdup_maybe(i->argv[c.n_argv], &c.argv[c.n_argv]) < 0)
+                                goto oom;
+        }
+        if (i->n_pairs > 0) {
+                c.pairs = calloc(i->n_pairs, sizeof *c.pairs);
+                if (!c.pairs)
+                        goto oom;
+                for (; c.n_pairs < i->n_pairs; c.n_pairs++)
+                        if (strdup_maybe(i->pairs[c.n_pairs].key, &c.pairs[c.n_pairs].key) < 0 ||
+                            strdup_maybe(i->pairs[c.n_pairs].value, &c.pairs[c.n_pairs].value) < 0) {
+                                c.n_pairs++;
+                                goto oom;
+                        }
+        }
+        if (i->onbuild) {
+                c.onbuild = calloc(1, sizeof *c.onbuild);
+                if (!c.onbuild)
+                        goto oom;
+                r = dockerfile_instruction_copy(i->onbuild, c.onbuild);
+                if (r < 0)
+                        goto oom;
+        }
+        *ret = c;
+        return 0;
+oom:
+        dockerfile_instruction_done(&c);
+        return -ENOMEM;
+}
+
+Dockerfile *dockerfile_free(Dockerfile *df) {
+        if (!df)
+                return NULL;
+        free(df->filename);
+        free(df->syntax);
+        for (size_t i = 0; i < df->n_global_args; i++)
+                dockerfile_instruction_done(&df->global_args[i]);
+        free(df->global_args);
+        for (size_t s = 0; s < df->n_stages; s++) {
+                DockerfileStage *st = &df->stages[s];
+
+                free(st->name);
+                free(st->base);
+                free(st->platform);
+                dockerfile_instruction_done(&st->from);
+                for (size_t i = 0; i < st->n_instructions; i++)
+                        dockerfile_instruction_done(&st->instructions[i]);
+                free(st->instructions);
+        }
+        free(df->stages);
+        free(df->warnings);
+        free(df);
+        return NULL;
+}
+
+int dockerfile_instruction_get_flag(const DockerfileInstruction *i, const char *name, const char **ret) {
+        for (size_t k = 0; k < i->n_flags; k++)
+                if (streq(i->flags[k].name, name)) {
+                        if (ret)
+                                *ret = i->flags[k].value;
+                        return 0;
+                }
+        return -ENOENT;
+}

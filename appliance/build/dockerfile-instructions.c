@@ -1,0 +1,665 @@
+/* Dockerfile instructions: one parser per instruction (FROM, RUN, ENV, COPY, HEALTHCHECK, ONBUILD…) and the
+ * dispatch from keyword to parser. Invariant: every argument that is expanded later is syntax-checked
+ * here, so errors point at the exact line and column; nothing is expanded yet. */
+#include "dockerfile-instructions.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dockerfile-expand.h"
+#include "dockerfile-flags.h"
+#include "dockerfile-lexer.h"
+#include "duration.h"
+#include "json-util.h"
+#include "macro.h"
+#include "string-util.h"
+
+/* Parses a JSON array of strings. Returns 1 when s is one, 0 when s is not valid JSON or not an array
+ * (Docker then uses the shell form), -EBADMSG for a JSON array holding something other than strings. */
+static int parse_json_array(Parser *p, const char *s, size_t offset, const char *kw, char ***ret_argv,
+                            size_t *ret_n) {
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        json_error_t jerr;
+        size_t idx;
+        json_t *v;
+        int r;
+
+        if (s[skip_space(s, strlen(s))] != '[')
+                return 0;
+        j = json_loads(s, 0, &jerr);
+        if (!j || !json_is_array(j))
+                return 0;
+        argv = calloc(1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        json_array_foreach(j, idx, v) {
+                if (!json_is_string(v))
+                        return parser_error(p, offset,
+                                            "%s: when using JSON array syntax, arrays must be comprised of "
+                                            "strings only; quote element %zu",
+                                            kw, idx + 1);
+                r = strv_extend(&argv, json_string_value(v));
+                if (r < 0)
+                        return r;
+        }
+        *ret_n = json_array_size(j);
+        *ret_argv = TAKE_PTR(argv);
+        return 1;
+}
+
+/* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK CMD: exec form when the text is a JSON array of strings,
+ * shell form otherwise, as Docker does (with a warning when it looked like a JSON array). */
+static int parse_maybe_json(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t offset) {
+        size_t lead = skip_space(s, strlen(s));
+        int r;
+
+        r = parse_json_array(p, s, offset, kw, &in->argv, &in->n_argv);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                in->json_form = true;
+                return 0;
+        }
+        if (s[lead] == '[') {
+                r = parser_warning(p, offset + lead,
+                                   "%s arguments start with '[' but are not a valid JSON array of strings; "
+                                   "they are run as a shell command",
+                                   kw);
+                if (r < 0)
+                        return r;
+        }
+        in->shell = strdup(s);
+        return in->shell ? 0 : -ENOMEM;
+}
+
+/* Refuses heredocs (<<EOF), which Slipway does not implement: a word like <<EOF, <<-EOF, <<"EOF". */
+static int check_no_heredoc(Parser *p, const char *kw, const char *s, size_t offset) {
+        for (size_t i = 0; s[i]; i++) {
+                size_t j = i;
+
+                if (i > 0 && !is_blank(s[i - 1]))
+                        continue;
+                while (isdigit((unsigned char) s[j]))
+                        j++;
+                if (s[j] != '<' || s[j + 1] != '<')
+                        continue;
+                j += 2;
+                if (s[j] == '-')
+                        j++;
+                if (s[j] == '"' || s[j] == '\'')
+                        j++;
+                if (isalpha((unsigned char) s[j]) || s[j] == '_')
+                        return parser_error(p, offset + i,
+                                            "%s: heredocs (<<%s) are not supported; put the content in a file in "
+                                            "the build context and COPY it",
+                                            kw, "EOF");
+        }
+        return 0;
+}
+
+bool dockerfile_source_is_remote(const char *s) {
+        static const char *const prefixes[] = { "http://", "https://", "git://", "ssh://", "git@" };
+
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+                if (strncasecmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- per-instruction parsers ---- */
+
+
+static int parse_from(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        int r;
+
+        r = split_blanks(s, base, &w);
+        if (r < 0)
+                return r;
+        if (w.n == 3 && strcasecmp(w.words[1].text, "AS") == 0) {
+                char *name = w.words[2].text;
+
+                for (char *c = name; *c; c++)
+                        *c = (char) tolower((unsigned char) *c);
+                if (!islower((unsigned char) name[0]) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+                                                                 strlen(name))
+                        return parser_error(p, w.words[2].offset,
+                                            "FROM: invalid stage name '%s'; a name starts with a letter and "
+                                            "contains only letters, digits, '-', '_' and '.'",
+                                            name);
+                in->stage_name = TAKE_PTR(w.words[2].text);
+        } else if (w.n != 1)
+                return parser_error(p, w.n > 0 ? w.words[w.n - 1].offset : in->column - 1,
+                                    "FROM requires either one argument (the base image) or three "
+                                    "(image AS name)");
+        r = check_expandable(p, "FROM", w.words[0].text, w.words[0].offset);
+        if (r < 0)
+                return r;
+        in->argv = calloc(2, sizeof(char *));
+        if (!in->argv)
+                return -ENOMEM;
+        in->argv[0] = TAKE_PTR(w.words[0].text);
+        in->n_argv = 1;
+        return 0;
+}
+
+static int argv_from_words(DockerfileInstruction *in, WordList *w) {
+        in->argv = calloc(w->n + 1, sizeof(char *));
+        if (!in->argv)
+                return -ENOMEM;
+        for (size_t i = 0; i < w->n; i++)
+                in->argv[i] = TAKE_PTR(w->words[i].text);
+        in->n_argv = w->n;
+        return 0;
+}
+
+static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+        const char *network;
+        int r;
+
+        if (dockerfile_instruction_get_flag(in, "network", &network) >= 0 && !streq(network, "none") &&
+            !streq(network, "default"))
+                return parser_error(p, base, "RUN --network=%s is not supported; build steps run without network "
+                                             "access (use --network=none or leave the flag out)", network);
+        if (isempty(s + skip_space(s, strlen(s))))
+                return parser_error(p, base,
+                                    "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]", kw, kw);
+        r = parse_maybe_json(p, in, kw, s, base);
+        if (r < 0)
+                return r;
+        if (in->kind == DOCKERFILE_RUN && !in->json_form)
+                return check_no_heredoc(p, kw, s, base);
+        return 0;
+}
+
+static int parse_shell(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        int r;
+
+        r = parse_json_array(p, s, base, "SHELL", &in->argv, &in->n_argv);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return parser_error(p, base,
+                                    "SHELL requires the arguments in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+        if (in->n_argv == 0)
+                return parser_error(p, base,
+                                    "SHELL requires at least one argument, e.g. SHELL [\"/bin/sh\", \"-c\"]");
+        in->json_form = true;
+        return 0;
+}
+
+static int add_pair(DockerfileInstruction *in, const char *key, size_t key_len, const char *value) {
+        DockerfileKeyValue *kv;
+
+        kv = realloc(in->pairs, (in->n_pairs + 1) * sizeof *kv);
+        if (!kv)
+                return -ENOMEM;
+        in->pairs = kv;
+        kv[in->n_pairs] = (DockerfileKeyValue) {
+                .key = strndup(key, key_len),
+                .value = value ? strdup(value) : NULL,
+        };
+        in->n_pairs++;
+        if (!kv[in->n_pairs - 1].key || (value && !kv[in->n_pairs - 1].value))
+                return -ENOMEM;
+        return 0;
+}
+
+/* ENV and LABEL: "KEY value…" (legacy) or "k=v k2='v 2'…". */
+static int parse_name_value(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        int r;
+
+        r = split_words_quoted(s, base, p->df->escape, &w);
+        if (r < 0)
+                return r;
+        if (w.n == 0)
+                return parser_error(p, base, "%s requires at least one argument, e.g. %s name=value", kw, kw);
+
+        if (!strchr(w.words[0].text, '=')) {
+                /* Legacy form: the first blank-separated word is the key, the rest of the line the value. */
+                size_t k = 0, v;
+
+                while (s[k] && !is_blank(s[k]))
+                        k++;
+                v = k;
+                while (s[v] && is_blank(s[v]))
+                        v++;
+                if (!s[v])
+                        return parser_error(p, base, "%s %s: missing value; write %s %s=value", kw,
+                                            w.words[0].text, kw, w.words[0].text);
+                r = check_expandable(p, kw, w.words[0].text, base);
+                if (r < 0)
+                        return r;
+                r = check_expandable(p, kw, s + v, base + v);
+                if (r < 0)
+                        return r;
+                return add_pair(in, s, k, s + v);
+        }
+
+        for (size_t i = 0; i < w.n; i++) {
+                char *eq = strchr(w.words[i].text, '=');
+
+                if (!eq)
+                        return parser_error(p, w.words[i].offset,
+                                            "%s: can't find '=' in '%s'; expected name=value", kw,
+                                            w.words[i].text);
+                if (eq == w.words[i].text)
+                        return parser_error(p, w.words[i].offset, "%s: name before '=' must not be empty", kw);
+                *eq = 0;
+                r = check_expandable(p, kw, w.words[i].text, w.words[i].offset);
+                if (r < 0)
+                        return r;
+                r = check_expandable(p, kw, eq + 1, w.words[i].offset + (size_t) (eq + 1 - w.words[i].text));
+                if (r < 0)
+                        return r;
+                r = add_pair(in, w.words[i].text, strlen(w.words[i].text), eq + 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_arg(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        int r;
+
+        r = split_words_quoted(s, base, p->df->escape, &w);
+        if (r < 0)
+                return r;
+        if (w.n == 0)
+                return parser_error(p, base,
+                                    "ARG requires at least one argument, e.g. ARG NAME or ARG NAME=default");
+        for (size_t i = 0; i < w.n; i++) {
+                char *eq = strchr(w.words[i].text, '=');
+
+                if (eq == w.words[i].text)
+                        return parser_error(p, w.words[i].offset, "ARG: name before '=' must not be empty");
+                if (eq) {
+                        *eq = 0;
+                        r = check_expandable(p, "ARG", eq + 1,
+                                             w.words[i].offset + (size_t) (eq + 1 - w.words[i].text));
+                        if (r < 0)
+                                return r;
+                }
+                r = check_expandable(p, "ARG", w.words[i].text, w.words[i].offset);
+                if (r < 0)
+                        return r;
+                r = add_pair(in, w.words[i].text, strlen(w.words[i].text), eq ? eq + 1 : NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        const char *v;
+        int r;
+
+        r = parse_json_array(p, s, base, kw, &in->argv, &in->n_argv);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                in->json_form = true;
+                /* JSON strings are expanded too; their syntax errors point at the array. */
+                for (size_t i = 0; i < in->n_argv; i++) {
+                        r = check_expandable(p, kw, in->argv[i], base);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                r = check_no_heredoc(p, kw, s, base);
+                if (r < 0)
+                        return r;
+                r = split_blanks(s, base, &w);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < w.n; i++) {
+                        r = check_expandable(p, kw, w.words[i].text, w.words[i].offset);
+                        if (r < 0)
+                                return r;
+                }
+                r = argv_from_words(in, &w);
+                if (r < 0)
+                        return r;
+        }
+        if (in->n_argv < 2)
+                return parser_error(p, base, "%s requires at least two arguments (source… destination), but %s "
+                                    "given", kw, in->n_argv == 0 ? "none was" : "only one was");
+        if (in->kind == DOCKERFILE_ADD)
+                for (size_t i = 0; i + 1 < in->n_argv; i++) {
+                        const char *a = in->argv[i];
+
+                        if (*a == '"' || *a == '\'')
+                                a++;
+                        if (dockerfile_source_is_remote(a))
+                                return parser_error(p, base, DOCKERFILE_ADD_URL_MESSAGE);
+                }
+        if (dockerfile_instruction_get_flag(in, "chmod", &v) >= 0 && !strchr(v, '$') &&
+            (strspn(v, "01234567") != strlen(v) || strlen(v) > 4 || strtoul(v, NULL, 8) > 07777))
+                return parser_error(p, base, "%s: invalid --chmod=%s; expected an octal mode such as 0755", kw, v);
+        return 0;
+}
+
+static int parse_volume(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        int r;
+
+        r = parse_json_array(p, s, base, "VOLUME", &in->argv, &in->n_argv);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                in->json_form = true;
+                for (size_t i = 0; i < in->n_argv; i++) {
+                        r = check_expandable(p, "VOLUME", in->argv[i], base);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                r = split_blanks(s, base, &w);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < w.n; i++) {
+                        r = check_expandable(p, "VOLUME", w.words[i].text, w.words[i].offset);
+                        if (r < 0)
+                                return r;
+                }
+                r = argv_from_words(in, &w);
+                if (r < 0)
+                        return r;
+        }
+        if (in->n_argv == 0)
+                return parser_error(p, base, "VOLUME requires at least one argument, e.g. VOLUME /data");
+        for (size_t i = 0; i < in->n_argv; i++)
+                if (isempty(in->argv[i]))
+                        return parser_error(p, base, "VOLUME: a volume path can not be an empty string");
+        return 0;
+}
+
+/* port, port/proto, or a range first-last[/proto]. */
+static bool expose_port_valid(const char *s) {
+        char *end;
+        unsigned long a, b;
+        const char *slash = strchr(s, '/');
+
+        if (slash && !streq(slash + 1, "tcp") && !streq(slash + 1, "udp") && !streq(slash + 1, "sctp") &&
+            strcasecmp(slash + 1, "tcp") != 0 && strcasecmp(slash + 1, "udp") != 0 &&
+            strcasecmp(slash + 1, "sctp") != 0)
+                return false;
+        if (!isdigit((unsigned char) *s))
+                return false;
+        a = strtoul(s, &end, 10);
+        if (a == 0 || a > 65535)
+                return false;
+        if (*end == '-') {
+                if (!isdigit((unsigned char) end[1]))
+                        return false;
+                b = strtoul(end + 1, &end, 10);
+                if (b < a || b > 65535)
+                        return false;
+        }
+        return *end == 0 || end == slash;
+}
+
+bool dockerfile_expose_port_is_valid(const char *s) {
+        return expose_port_valid(s);
+}
+
+static int parse_expose(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        _cleanup_(word_list_done) WordList w = {};
+        int r;
+
+        r = split_blanks(s, base, &w);
+        if (r < 0)
+                return r;
+        if (w.n == 0)
+                return parser_error(p, base, "EXPOSE requires at least one argument, e.g. EXPOSE 8080/tcp");
+        for (size_t i = 0; i < w.n; i++) {
+                r = check_expandable(p, "EXPOSE", w.words[i].text, w.words[i].offset);
+                if (r < 0)
+                        return r;
+                if (!strchr(w.words[i].text, '$') && !strchr(w.words[i].text, '"') &&
+                    !strchr(w.words[i].text, '\'') && !expose_port_valid(w.words[i].text))
+                        return parser_error(p, w.words[i].offset,
+                                            "EXPOSE: invalid port '%s'; expected PORT, PORT/PROTOCOL or "
+                                            "FIRST-LAST/PROTOCOL with a port from 1 to 65535 and protocol tcp, "
+                                            "udp or sctp",
+                                            w.words[i].text);
+        }
+        return argv_from_words(in, &w);
+}
+
+/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: the rest of the line is one value. */
+static int parse_string(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base,
+                        bool expandable) {
+        int r;
+
+        if (!*s) {
+                static const char *const examples[_DOCKERFILE_INSTRUCTION_MAX] = {
+                        [DOCKERFILE_WORKDIR] = "/app",
+                        [DOCKERFILE_USER] = "app:app",
+                        [DOCKERFILE_STOPSIGNAL] = "SIGTERM",
+                        [DOCKERFILE_MAINTAINER] = "name@example.com",
+                };
+                return parser_error(p, base, "%s requires exactly one argument, e.g. %s %s", kw, kw,
+                                    strempty(examples[in->kind]));
+        }
+        if (expandable) {
+                r = check_expandable(p, kw, s, base);
+                if (r < 0)
+                        return r;
+        }
+        in->shell = strdup(s);
+        return in->shell ? 0 : -ENOMEM;
+}
+
+static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        static const struct {
+                const char *name;
+                size_t offset;
+        } durations[] = {
+                { "interval", offsetof(DockerfileHealthcheck, interval_ns) },
+                { "timeout", offsetof(DockerfileHealthcheck, timeout_ns) },
+                { "start-period", offsetof(DockerfileHealthcheck, start_period_ns) },
+                { "start-interval", offsetof(DockerfileHealthcheck, start_interval_ns) },
+        };
+        size_t k = 0, rest;
+        const char *v;
+
+        in->healthcheck.retries = -1;
+        while (s[k] && !is_blank(s[k]))
+                k++;
+        if (k == 0)
+                return parser_error(p, base, "HEALTHCHECK requires an argument: CMD command… or NONE");
+        rest = k + skip_space(s + k, strlen(s + k));
+        if (k == 4 && strncasecmp(s, "NONE", 4) == 0) {
+                if (in->n_flags > 0 || s[rest])
+                        return parser_error(p, base, "HEALTHCHECK NONE takes no arguments or flags");
+                in->healthcheck.none = true;
+                return 0;
+        }
+        if (k != 3 || strncasecmp(s, "CMD", 3) != 0)
+                return parser_error(p, base, "HEALTHCHECK: unknown type '%.*s'; expected CMD command… or NONE",
+                                    (int) MIN(k, (size_t) 64), s);
+        if (!s[rest])
+                return parser_error(p, base + k, "HEALTHCHECK CMD: missing command after CMD");
+
+        for (size_t d = 0; d < ELEMENTSOF(durations); d++) {
+                uint64_t ns;
+
+                if (dockerfile_instruction_get_flag(in, durations[d].name, &v) < 0)
+                        continue;
+                if (duration_parse(v, &ns) < 0)
+                        return parser_error(p, base, "HEALTHCHECK: invalid --%s=%s; expected a duration such as "
+                                            "30s, 1m30s or 500ms", durations[d].name, v);
+                if (ns > 0 && ns < 1000000ULL)
+                        return parser_error(p, base, "HEALTHCHECK: --%s=%s is shorter than the minimum of 1ms",
+                                            durations[d].name, v);
+                *(uint64_t *) ((char *) &in->healthcheck + durations[d].offset) = ns;
+        }
+        if (dockerfile_instruction_get_flag(in, "retries", &v) >= 0) {
+                char *end;
+                long n;
+
+                errno = 0;
+                n = strtol(v, &end, 10);
+                if (errno != 0 || *end || end == v || n > INT32_MAX || n < INT32_MIN)
+                        return parser_error(p, base, "HEALTHCHECK: invalid --retries=%s; expected a number", v);
+                if (n < 0)
+                        return parser_error(p, base, "HEALTHCHECK: --retries can not be negative");
+                in->healthcheck.retries = (int) n;
+        }
+        return parse_maybe_json(p, in, "HEALTHCHECK CMD", s + rest, base + rest);
+}
+
+static int parse_onbuild(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+        _cleanup_(dockerfile_instruction_freep) DockerfileInstruction *sub = NULL;
+        int r;
+
+        if (!*s)
+                return parser_error(p, base, "ONBUILD requires an instruction, e.g. ONBUILD COPY . /app");
+        sub = calloc(1, sizeof *sub);
+        if (!sub)
+                return -ENOMEM;
+        r = parse_instruction(p, sub, base, true);
+        if (r < 0)
+                return r;
+        in->trigger = strdup(s);
+        if (!in->trigger)
+                return -ENOMEM;
+        in->onbuild = TAKE_PTR(sub);
+        return 0;
+}
+
+static unsigned edit_distance(const char *a, const char *b) {
+        unsigned prev[32], cur[32];
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (la >= 31 || lb >= 31)
+                return UINT32_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = (unsigned) j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = (unsigned) i;
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned sub = prev[j - 1] + (toupper((unsigned char) a[i - 1]) != b[j - 1]);
+
+                        cur[j] = MIN(MIN(prev[j] + 1, cur[j - 1] + 1), sub);
+                }
+                memcpy(prev, cur, sizeof cur);
+        }
+        return prev[lb];
+}
+
+static int unknown_instruction(Parser *p, const char *kw, size_t offset) {
+        const char *best = NULL;
+        unsigned best_d = 3;
+        char list[256] = "";
+        size_t used = 0;
+
+        for (int k = 0; k < _DOCKERFILE_INSTRUCTION_MAX; k++) {
+                unsigned d = edit_distance(kw, dockerfile_instruction_to_string(k));
+
+                if (d < best_d) {
+                        best_d = d;
+                        best = dockerfile_instruction_to_string(k);
+                }
+                used += snprintf(list + used, sizeof list - MIN(used, sizeof list), "%s%s", k ? ", " : "",
+                                 dockerfile_instruction_to_string(k));
+                used = MIN(used, sizeof list);
+        }
+        if (best)
+                return parser_error(p, offset,
+                                    "unknown instruction '%.64s' (did you mean %s?); expected one of %s", kw, best,
+                                    list);
+        return parser_error(p, offset, "unknown instruction '%.64s'; expected one of %s", kw, list);
+}
+
+/* Parses the instruction starting at kw_offset of the current logical line into in. */
+int parse_instruction(Parser *p, DockerfileInstruction *in, size_t kw_offset, bool trigger) {
+        const char *text = p->ll.text.data, *kwname, *args;
+        _cleanup_free_ char *kw = NULL;
+        size_t k = kw_offset, args_offset = 0;
+        int kind, r;
+
+        while (text[k] && !is_space(text[k]))
+                k++;
+        kw = strndup(text + kw_offset, k - kw_offset);
+        if (!kw)
+                return -ENOMEM;
+        logical_line_position(&p->ll, kw_offset, &in->line, &in->column);
+        in->end_line = p->ll.last_line;
+        in->original = strdup(text + kw_offset);
+        if (!in->original)
+                return -ENOMEM;
+
+        kind = dockerfile_instruction_from_string(kw);
+        if (kind < 0)
+                return unknown_instruction(p, kw, kw_offset);
+        in->kind = kind;
+        kwname = dockerfile_instruction_to_string(kind);
+        if (trigger && (kind == DOCKERFILE_ONBUILD || kind == DOCKERFILE_FROM || kind == DOCKERFILE_MAINTAINER))
+                return parser_error(p, kw_offset, "%s isn't allowed as an ONBUILD trigger", kwname);
+
+        while (text[k] && is_space(text[k]))
+                k++;
+        r = parse_flags(p, in, kwname, text + k, k, &args_offset);
+        if (r < 0)
+                return r;
+        args_offset += k;
+        args = text + args_offset;
+
+        switch (in->kind) {
+        case DOCKERFILE_FROM:
+                r = parse_from(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_RUN:
+        case DOCKERFILE_CMD:
+        case DOCKERFILE_ENTRYPOINT:
+                r = parse_run_like(p, in, kwname, args, args_offset);
+                break;
+        case DOCKERFILE_SHELL:
+                r = parse_shell(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_ENV:
+        case DOCKERFILE_LABEL:
+                r = parse_name_value(p, in, kwname, args, args_offset);
+                break;
+        case DOCKERFILE_ARG:
+                r = parse_arg(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_COPY:
+        case DOCKERFILE_ADD:
+                r = parse_copy_add(p, in, kwname, args, args_offset);
+                break;
+        case DOCKERFILE_VOLUME:
+                r = parse_volume(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_EXPOSE:
+                r = parse_expose(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_WORKDIR:
+        case DOCKERFILE_USER:
+        case DOCKERFILE_STOPSIGNAL:
+                r = parse_string(p, in, kwname, args, args_offset, true);
+                break;
+        case DOCKERFILE_MAINTAINER:
+                r = parse_string(p, in, kwname, args, args_offset, false);
+                break;
+        case DOCKERFILE_HEALTHCHECK:
+                r = parse_healthcheck(p, in, args, args_offset);
+                break;
+        case DOCKERFILE_ONBUILD:
+                r = parse_onbuild(p, in, args, args_offset);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        return r;
+}
