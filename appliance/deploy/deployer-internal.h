@@ -48,8 +48,8 @@ int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, 
 
 /* Picks the lowest free instance address of the target's environment and records a "starting" instance
  * with it, its netns name and directory, as one step other deploys cannot interleave with. */
-int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, struct in_addr *ret_address,
-                                 int64_t *ret_id);
+int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t,
+                                 struct in_addr *ret_address, int64_t *ret_id);
 
 /* The last DEPLOY_LOG_TAIL_LINES lines of an instance's stderr (else stdout) in dir, joined with "|" and
  * control characters blanked, for a failure reason; NULL when neither has any. */

@@ -17,12 +17,12 @@
 #include "probe.h"
 
 static void sleep_ms(unsigned ms) {
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
 }
 
 char *deployer_log_tail(const char *dir) {
-        static const char *const files[] = {INSTANCE_STDERR_LOG, INSTANCE_STDOUT_LOG};
+        static const char *const files[] = { INSTANCE_STDERR_LOG, INSTANCE_STDOUT_LOG };
 
         for (size_t f = 0; f < ELEMENTSOF(files); f++) {
                 _cleanup_free_ char *path = path_join(dir, files[f]);
@@ -39,7 +39,8 @@ char *deployer_log_tail(const char *dir) {
                 size = lseek(fd, 0, SEEK_END);
                 if (size <= 0)
                         continue;
-                if (lseek(fd, size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0, SEEK_SET) < 0)
+                if (lseek(fd, size > (off_t) sizeof buf - 1 ? size - (off_t) sizeof buf + 1 : 0, SEEK_SET) <
+                    0)
                         continue;
                 n = loop_read(fd, buf, sizeof buf - 1);
                 if (n <= 0)
@@ -58,7 +59,7 @@ char *deployer_log_tail(const char *dir) {
                 for (char *p = start; *p; p++)
                         if (*p == '\n')
                                 *p = '|';
-                        else if ((unsigned char)*p < ' ')
+                        else if ((unsigned char) *p < ' ')
                                 *p = ' ';
                 return strdup(start);
         }
@@ -68,7 +69,8 @@ char *deployer_log_tail(const char *dir) {
 int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instance *inst, const char *dir,
                         struct in_addr address, char **reason) {
         const DeployHealth *h = &t->readiness;
-        uint64_t deadline = deployer_mono_msec() + (uint64_t)t->deploy_timeout_sec * 1000ULL, start = deployer_mono_msec();
+        uint64_t deadline = deployer_mono_msec() + (uint64_t) t->deploy_timeout_sec * 1000ULL,
+                 start = deployer_mono_msec();
         char addr[INET_ADDRSTRLEN], last[PROBE_MESSAGE_MAX + 64] = "no probe ran";
         unsigned ok = 0, attempt = 0, answered_bad = 0, startup_interval = DEPLOY_PROBE_STARTUP_FIRST_MS;
         uint16_t port =
@@ -85,9 +87,9 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                 if (instance_status(inst, &state, &status) >= 0 && state != INSTANCE_RUNNING) {
                         _cleanup_free_ char *tail = deployer_log_tail(dir);
                         if (state == INSTANCE_EXITED)
-                                deployer_set_reason(reason,
-                                                    "The instance exited with status %d before it was ready%s%s",
-                                                    status, tail ? "; its last output: " : ".", tail ?: "");
+                                deployer_set_reason(
+                                        reason, "The instance exited with status %d before it was ready%s%s",
+                                        status, tail ? "; its last output: " : ".", tail ?: "");
                         else
                                 deployer_set_reason(reason, "The instance stopped before it was ready%s%s",
                                                     tail ? "; its last output: " : ".", tail ?: "");
@@ -108,10 +110,11 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                         continue;
                 }
                 if (deployer_mono_msec() >= deadline) {
-                        deployer_set_reason(reason,
-                                            "The readiness check did not pass within the deploy timeout of %u s "
-                                            "(last result: %s).",
-                                            t->deploy_timeout_sec, last);
+                        deployer_set_reason(
+                                reason,
+                                "The readiness check did not pass within the deploy timeout of %u s "
+                                "(last result: %s).",
+                                t->deploy_timeout_sec, last);
                         return -ETIMEDOUT;
                 }
                 ProbeSpec ps = {
@@ -142,9 +145,10 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                          * failure_threshold times in a row is a verdict, no need to wait for the deploy
                          * timeout. */
                         if (r >= 0 && pr.http_status > 0 && ++answered_bad >= h->failure_threshold) {
-                                deployer_set_reason(reason,
-                                                    "The readiness check failed %u times in a row (last result: %s).",
-                                                    answered_bad, pr.message);
+                                deployer_set_reason(
+                                        reason,
+                                        "The readiness check failed %u times in a row (last result: %s).",
+                                        answered_bad, pr.message);
                                 return -EIO;
                         }
                         if (!(r >= 0 && pr.http_status > 0))
@@ -155,11 +159,12 @@ int deployer_wait_ready(Deployer *d, sqlite3 *db, const DeployTarget *t, Instanc
                  * and a deploy waits on this. */
                 uint64_t spent = deployer_mono_msec() - t0, interval = h->interval_ms;
                 if (r >= 0 && !pr.healthy && pr.error == ECONNREFUSED) {
-                        interval = MIN(interval, (uint64_t)startup_interval);
+                        interval = MIN(interval, (uint64_t) startup_interval);
                         startup_interval = MIN(startup_interval * 2, DEPLOY_PROBE_STARTUP_INTERVAL_MS);
                 }
                 if (spent < interval)
-                        sleep_ms((unsigned)MIN(interval - spent,
-                                               deadline > deployer_mono_msec() ? deadline - deployer_mono_msec() : 0));
+                        sleep_ms((unsigned) MIN(interval - spent, deadline > deployer_mono_msec()
+                                                                          ? deadline - deployer_mono_msec()
+                                                                          : 0));
         }
 }

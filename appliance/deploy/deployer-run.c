@@ -21,8 +21,8 @@
 /* Deploys of other components in the same environment allocate too: pick and record at once. */
 static pthread_mutex_t address_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t, struct in_addr *ret_address,
-                                 int64_t *ret_id) {
+int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t,
+                                 struct in_addr *ret_address, int64_t *ret_id) {
         _cleanup_free_ char *address = NULL, *netns = NULL, *dir = NULL;
         struct in_addr a;
         int64_t id;
@@ -41,7 +41,7 @@ int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t
         r = deploy_instance_names(d->state_dir, id, &netns, NULL, NULL);
         if (r < 0)
                 return r;
-        if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long)id) < 0)
+        if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) id) < 0)
                 return -ENOMEM;
         r = model_instance_set_paths(db, id, netns, dir);
         if (r < 0)
@@ -67,13 +67,14 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         r = deploy_target_load(db, w->release_id, &t, reason);
         if (r < 0)
                 return r;
-        model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project, t.environment,
-                                 t.component);
+        model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project,
+                                 t.environment, t.component);
 
         r = env_network_apply(d->host, db, 0, reason);
         if (r < 0)
                 return r;
-        model_deploy_log_appendf(db, t.release_id, "network of %s ready (bridge %s)", t.environment, t.bridge);
+        model_deploy_log_appendf(db, t.release_id, "network of %s ready (bridge %s)", t.environment,
+                                 t.bridge);
 
         r = image_catalog_prepare_layers(d->catalog, t.digest, &oerr);
         if (r < 0) {
@@ -88,7 +89,8 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
 
         r = deployer_instance_row_create(d, db, &t, &address, &instance_id);
         if (r == -ENOSPC) {
-                deployer_set_reason(reason, "No free instance address in %s: %s.", t.environment, strerror(-r));
+                deployer_set_reason(reason, "No free instance address in %s: %s.", t.environment,
+                                    strerror(-r));
                 return r;
         }
         if (r < 0)
@@ -110,23 +112,23 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         }
         const char *why_not = NULL;
         uid_t shift = 0;
-        (void)instance_setup_uid_shift(plan.dir, &shift);
-        (void)instance_setup_userns_enabled(d->shim_dir, &why_not);
+        (void) instance_setup_uid_shift(plan.dir, &shift);
+        (void) instance_setup_userns_enabled(d->shim_dir, &why_not);
         if (shift > 0)
-                model_deploy_log_appendf(db, t.release_id,
-                                         "instance %lld started at %s (machine %s, user namespace: root is host "
-                                         "uid %u)",
-                                         (long long)instance_id, addr, plan.machine, (unsigned)shift);
+                model_deploy_log_appendf(
+                        db, t.release_id,
+                        "instance %lld started at %s (machine %s, user namespace: root is host "
+                        "uid %u)",
+                        (long long) instance_id, addr, plan.machine, (unsigned) shift);
         else
-                model_deploy_log_appendf(db, t.release_id,
-                                         "instance %lld started at %s (machine %s, no user namespace: %s)",
-                                         (long long)instance_id, addr, plan.machine,
-                                         why_not ?: "it was set up without one");
+                model_deploy_log_appendf(
+                        db, t.release_id, "instance %lld started at %s (machine %s, no user namespace: %s)",
+                        (long long) instance_id, addr, plan.machine, why_not ?: "it was set up without one");
 
         r = deployer_wait_ready(d, db, &t, inst, plan.dir, address, reason);
         if (r < 0)
                 goto fail;
-        model_deploy_log_appendf(db, t.release_id, "instance %lld is ready", (long long)instance_id);
+        model_deploy_log_appendf(db, t.release_id, "instance %lld is ready", (long long) instance_id);
 
         /* The swap: routes to the new instance; returns once the old one's requests finished. */
         r = proxy_sync_routes_apply(d->state_dir, &t, address, true, reason);
@@ -164,13 +166,13 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                 deployer_set_reason(reason, "Cannot record the new release: %s.", strerror(-r));
                 goto fail;
         }
-        model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long)t.release_id);
+        model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
         for (size_t k = 0; k < n_old; k++) {
-                (void)deployer_instance_retire(d, old[k].id, old[k].dir, NULL, true);
-                (void)model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
+                (void) deployer_instance_retire(d, old[k].id, old[k].dir, NULL, true);
+                (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
                 model_deploy_log_appendf(db, t.release_id, "previous instance %lld stopped",
-                                         (long long)old[k].id);
+                                         (long long) old[k].id);
         }
         model_instances_free(old, n_old);
         return 1;
@@ -179,11 +181,11 @@ fail:
         model_instances_free(old, n_old);
         if (instance_id > 0) {
                 _cleanup_free_ char *dir = NULL;
-                if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long)instance_id) >= 0)
-                        (void)deployer_instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
-                (void)model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
+                if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
+                        (void) deployer_instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
+                (void) model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
                 model_deploy_log_appendf(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
-                                         (long long)instance_id, plan.dir ?: "");
+                                         (long long) instance_id, plan.dir ?: "");
         }
         return r < 0 ? r : -EIO;
 }

@@ -50,9 +50,8 @@ static void teardown_fail(TeardownErrors *e, int r, const char *fmt, ...) {
 static bool route_of(const char *name, const ModelEnvironment *envs, size_t n_envs) {
         long long e;
 
-        if (!name ||
-            (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1 &&
-             sscanf(name, "host-%lld-", &e) != 1))
+        if (!name || (sscanf(name, "svc-%lld-", &e) != 1 && sscanf(name, "ing-%lld-", &e) != 1 &&
+                      sscanf(name, "host-%lld-", &e) != 1))
                 return false;
         for (size_t k = 0; k < n_envs; k++)
                 if (envs[k].id == e)
@@ -60,7 +59,8 @@ static bool route_of(const char *name, const ModelEnvironment *envs, size_t n_en
         return false;
 }
 
-static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t *ret_n, TeardownErrors *errs) {
+static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t *ret_n,
+                           TeardownErrors *errs) {
         _cleanup_free_ Instance **h = NULL;
         ModelInstance *v = NULL;
         size_t n = 0;
@@ -74,7 +74,7 @@ static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t 
         for (size_t i = 0; i < n; i++) {
                 r = model_instance_set_state(db, v[i].id, MODEL_INSTANCE_STOPPED);
                 if (r < 0)
-                        teardown_fail(errs, r, "cannot mark instance %lld stopped: %s", (long long)v[i].id,
+                        teardown_fail(errs, r, "cannot mark instance %lld stopped: %s", (long long) v[i].id,
                                       strerror(-r));
         }
         supervisor_unlock(d->supervisor);
@@ -86,15 +86,15 @@ static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t 
         for (size_t i = 0; h && i < n; i++) {
                 h[i] = d->supervisor ? supervisor_release(d->supervisor, v[i].id) : NULL;
                 if (!h[i])
-                        (void)instance_adopt(v[i].dir, &h[i]); /* not running any more: nothing to stop */
+                        (void) instance_adopt(v[i].dir, &h[i]); /* not running any more: nothing to stop */
                 if (h[i])
-                        (void)instance_stop_begin(h[i], 0);
+                        (void) instance_stop_begin(h[i], 0);
         }
         for (size_t i = 0; i < n; i++) {
                 r = deployer_instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true);
                 if (r < 0)
                         teardown_fail(errs, r, "cannot remove the mount, veth or netns of instance %lld: %s",
-                                      (long long)v[i].id, strerror(-r));
+                                      (long long) v[i].id, strerror(-r));
         }
         *ret_n = n;
         model_instances_free(v, n);

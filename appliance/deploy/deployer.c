@@ -38,7 +38,7 @@ void deployer_set_reason(char **reason, const char *fmt, ...) {
 uint64_t deployer_mono_msec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
 }
 
 bool deployer_stopping(Deployer *d) {
@@ -54,11 +54,11 @@ int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, 
         if (!i && d->supervisor)
                 i = supervisor_release(d->supervisor, instance_id);
         if (!i)
-                (void)instance_adopt(dir, &i); /* fails when it is not running: nothing to stop */
+                (void) instance_adopt(dir, &i); /* fails when it is not running: nothing to stop */
         if (i && graceful)
-                (void)instance_stop(i, 0, DEPLOY_STOP_GRACE_MS); /* kills after the grace period */
+                (void) instance_stop(i, 0, DEPLOY_STOP_GRACE_MS); /* kills after the grace period */
         else if (i)
-                (void)instance_kill(i);
+                (void) instance_kill(i);
         r = deploy_instance_names(d->state_dir, instance_id, &netns, &ifname, NULL);
         if (r < 0)
                 return r;
@@ -75,18 +75,18 @@ static void *worker_main(void *userdata) {
         r = sqlite_open(d->db_path, &db);
         if (r < 0) {
                 log_error_errno(r, "Deploy of release %lld: cannot open the database: %m",
-                                (long long)w->release_id);
+                                (long long) w->release_id);
                 goto done;
         }
         r = deployer_run_release(w, db, &reason);
         if (r < 0) {
                 if (!reason)
                         deployer_set_reason(&reason, "The deploy failed: %s.", strerror(-r));
-                log_info("Release %lld failed: %s", (long long)w->release_id, strempty(reason));
+                log_info("Release %lld failed: %s", (long long) w->release_id, strempty(reason));
                 model_deploy_log_appendf(db, w->release_id, "failed: %s", strempty(reason));
-                (void)model_release_set_status(db, w->release_id, MODEL_RELEASE_FAILED, reason);
+                (void) model_release_set_status(db, w->release_id, MODEL_RELEASE_FAILED, reason);
         } else
-                log_info("Release %lld is live.", (long long)w->release_id);
+                log_info("Release %lld is live.", (long long) w->release_id);
 done:
         __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
         if (d->wake)
@@ -119,7 +119,7 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
         if (r >= 0)
                 r = overlay_shim_ensure(d->shim_dir);
         if (r >= 0)
-                (void)instance_setup_userns_enabled(d->shim_dir, NULL); /* decided and logged at start */
+                (void) instance_setup_userns_enabled(d->shim_dir, NULL); /* decided and logged at start */
         if (r >= 0)
                 r = sqlite_open(d->db_path, &d->db);
         if (r < 0)
@@ -189,14 +189,14 @@ void deployer_reconcile(void *userdata) {
                 w = calloc(1, sizeof *w);
                 if (!w)
                         break;
-                *w = (Worker){.d = d, .release_id = id, .component_id = c, .environment_id = e};
+                *w = (Worker) { .d = d, .release_id = id, .component_id = c, .environment_id = e };
                 if (model_release_set_status(d->db, id, MODEL_RELEASE_DEPLOYING, NULL) < 0) {
                         free(w);
                         continue;
                 }
                 if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-                        (void)model_release_set_status(d->db, id, MODEL_RELEASE_FAILED,
-                                                       "Cannot start a deploy thread.");
+                        (void) model_release_set_status(d->db, id, MODEL_RELEASE_FAILED,
+                                                        "Cannot start a deploy thread.");
                         free(w);
                         continue;
                 }
@@ -237,8 +237,8 @@ static int apply_live_routes(Deployer *d, sqlite3 *db, int64_t environment_id, c
                 if (deploy_target_load(db, v[k].release_id, &t, &e) < 0 ||
                     deploy_target_load_image(&t, d->store, &e) < 0 ||
                     proxy_sync_routes_apply(d->state_dir, &t, a, false, &e) < 0) {
-                        log_warning("Cannot apply the routes of release %lld: %s", (long long)v[k].release_id,
-                                    strempty(e));
+                        log_warning("Cannot apply the routes of release %lld: %s",
+                                    (long long) v[k].release_id, strempty(e));
                         if (result == 0 && ret_error)
                                 *ret_error = TAKE_PTR(e);
                         result = -EIO;
@@ -266,8 +266,8 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
 static void retire_all(Deployer *d, ModelInstance *v, size_t n, const char *state) {
         for (size_t k = 0; k < n; k++) {
                 if (!isempty(v[k].dir))
-                        (void)deployer_instance_retire(d, v[k].id, v[k].dir, NULL, false);
-                (void)model_instance_set_state(d->db, v[k].id, state);
+                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, NULL, false);
+                (void) model_instance_set_state(d->db, v[k].id, state);
         }
         model_instances_free(v, n);
 }
@@ -299,8 +299,9 @@ int deployer_recover(Deployer *d) {
                 return r;
         for (size_t k = 0; k < n; k++) {
                 const char *netns = v[k].netns;
-                if (!isempty(netns) && cgroup_limits_remove(netns) == -EBUSY && cgroup_limits_kill(netns) > 0)
-                        (void)cgroup_limits_remove(netns);
+                if (!isempty(netns) && cgroup_limits_remove(netns) == -EBUSY &&
+                    cgroup_limits_kill(netns) > 0)
+                        (void) cgroup_limits_remove(netns);
         }
         model_instances_free(v, n);
 

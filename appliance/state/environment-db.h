@@ -38,7 +38,7 @@ typedef struct ModelEnvironmentSettings {
         unsigned ingress_port; /* 0: unchanged (create: next free from the base port) */
 } ModelEnvironmentSettings;
 
-#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings){.egress = -1})
+#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings) { .egress = -1 })
 
 /* Appends (after == NULL) or inserts after the named environment, shifting later positions.
  * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after

@@ -34,17 +34,18 @@ static int read_instance(sqlite3_stmt *s, void *userdata, void *ret) {
         ModelInstance i = {
                 .id = sqlite3_column_int64(s, 0),
                 .release_id = sqlite3_column_int64(s, 1),
-                .restarts = (unsigned)sqlite3_column_int64(s, 6),
+                .restarts = (unsigned) sqlite3_column_int64(s, 6),
                 .created_at = sqlite3_column_int64(s, 7),
         };
         int r;
 
-        if ((r = sqlite_column_strdup(s, 2, &i.address)) < 0 || (r = sqlite_column_strdup(s, 3, &i.netns)) < 0 ||
-            (r = sqlite_column_strdup(s, 4, &i.dir)) < 0 || (r = sqlite_column_strdup(s, 5, &i.state)) < 0) {
+        if ((r = sqlite_column_strdup(s, 2, &i.address)) < 0 ||
+            (r = sqlite_column_strdup(s, 3, &i.netns)) < 0 || (r = sqlite_column_strdup(s, 4, &i.dir)) < 0 ||
+            (r = sqlite_column_strdup(s, 5, &i.state)) < 0) {
                 model_instance_done(&i);
                 return r;
         }
-        *(ModelInstance *)ret = i;
+        *(ModelInstance *) ret = i;
         return 0;
 }
 
@@ -127,9 +128,10 @@ int model_instance_list_by_release(sqlite3 *db, int64_t release_id, ModelInstanc
 
 int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(
-                db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
-                &s);
+        int r = sqlite_prepare(db,
+                               "SELECT " INSTANCE_COLUMNS
+                               " FROM instances i WHERE " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
+                               &s);
         if (r < 0)
                 return r;
         return sqlite_query_all(s, read_instance, done_instance, NULL, sizeof(ModelInstance), (void **) ret,
@@ -137,11 +139,12 @@ int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n) 
 }
 
 int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **ret) {
-        return model_environment_allocate_address(db, environment_id,
-                                                  "SELECT i.address FROM instances i"
-                                                  " JOIN releases r ON r.id = i.release_id"
-                                                  " WHERE r.environment_id = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL,
-                                                  MODEL_INSTANCE_ADDRESS_FIRST, MODEL_INSTANCE_ADDRESS_LAST, ret);
+        return model_environment_allocate_address(
+                db, environment_id,
+                "SELECT i.address FROM instances i"
+                " JOIN releases r ON r.id = i.release_id"
+                " WHERE r.environment_id = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL,
+                MODEL_INSTANCE_ADDRESS_FIRST, MODEL_INSTANCE_ADDRESS_LAST, ret);
 }
 
 int model_instance_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret) {
@@ -224,7 +227,8 @@ int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int6
                              component_id, environment_id, except_release_id, ret, ret_n);
 }
 
-int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret, size_t *ret_n) {
+int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret,
+                                          size_t *ret_n) {
         return list_with_ids(db,
                              "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
                              " JOIN components c ON c.id = r.component_id"
@@ -233,7 +237,7 @@ int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, Model
 }
 
 int model_instance_list_active_by_release_status(sqlite3 *db, const char *status, ModelInstance **ret,
-                                                  size_t *ret_n) {
+                                                 size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = sqlite_prepare(db,
                                "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM
@@ -248,8 +252,8 @@ int model_instance_list_active_by_release_status(sqlite3 *db, const char *status
 
 int model_instance_list_by_state(sqlite3 *db, const char *state, ModelInstance **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.state = ?1 ORDER BY i.id",
-                               &s);
+        int r = sqlite_prepare(
+                db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.state = ?1 ORDER BY i.id", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
@@ -259,12 +263,13 @@ int model_instance_list_by_state(sqlite3 *db, const char *state, ModelInstance *
 
 int model_instance_list_ended(sqlite3 *db, ModelInstance **ret, size_t *ret_n) {
         return list_with_ids(db,
-                             "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE NOT " MODEL_ACTIVE_INSTANCE_SQL
-                             " ORDER BY i.id",
+                             "SELECT " INSTANCE_COLUMNS
+                             " FROM instances i WHERE NOT " MODEL_ACTIVE_INSTANCE_SQL " ORDER BY i.id",
                              0, 0, 0, ret, ret_n);
 }
 
-int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret) {
+int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id,
+                              ModelInstance *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = sqlite_prepare(db,
                                "SELECT " INSTANCE_COLUMNS INSTANCE_OF_RELEASE_FROM

@@ -59,10 +59,11 @@ int model_instance_list_serving(sqlite3 *db, int64_t environment_id, ModelInstan
 /* Active instances of (component, environment) that belong to another release than except_release_id. */
 int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int64_t environment_id,
                                          int64_t except_release_id, ModelInstance **ret, size_t *ret_n);
-int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret, size_t *ret_n);
+int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret,
+                                          size_t *ret_n);
 /* Active instances of releases in status (e.g. deploying, at recovery). */
 int model_instance_list_active_by_release_status(sqlite3 *db, const char *status, ModelInstance **ret,
-                                                  size_t *ret_n);
+                                                 size_t *ret_n);
 int model_instance_list_by_state(sqlite3 *db, const char *state, ModelInstance **ret, size_t *ret_n);
 /* Instances stopped or failed. */
 int model_instance_list_ended(sqlite3 *db, ModelInstance **ret, size_t *ret_n);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite-util.h"
 #include "macro.h"
+#include "sqlite-util.h"
 
 void model_release_done(ModelRelease *r) {
         if (!r)
@@ -27,8 +27,8 @@ void model_releases_free(ModelRelease *r, size_t n) {
         free(r);
 }
 
-#define RELEASE_COLUMNS                                                                                     \
-        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason,"       \
+#define RELEASE_COLUMNS                                                                               \
+        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason," \
         " r.created_at, r.finished_at"
 #define RELEASE_FROM " FROM releases r JOIN environments e ON e.id = r.environment_id"
 
@@ -44,12 +44,14 @@ static int read_release(sqlite3_stmt *s, void *userdata, void *ret) {
         int r;
 
         if ((r = sqlite_column_strdup(s, 3, &rel.environment_name)) < 0 ||
-            (r = sqlite_column_strdup(s, 4, &rel.image_digest)) < 0 || (r = sqlite_column_strdup(s, 5, &rel.spec)) < 0 ||
-            (r = sqlite_column_strdup(s, 6, &rel.status)) < 0 || (r = sqlite_column_strdup(s, 7, &rel.reason)) < 0) {
+            (r = sqlite_column_strdup(s, 4, &rel.image_digest)) < 0 ||
+            (r = sqlite_column_strdup(s, 5, &rel.spec)) < 0 ||
+            (r = sqlite_column_strdup(s, 6, &rel.status)) < 0 ||
+            (r = sqlite_column_strdup(s, 7, &rel.reason)) < 0) {
                 model_release_done(&rel);
                 return r;
         }
-        *(ModelRelease *)ret = rel;
+        *(ModelRelease *) ret = rel;
         return 0;
 }
 

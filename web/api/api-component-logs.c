@@ -29,7 +29,7 @@
 
 /* Invalid UTF-8 would make the JSON string fail: each byte of a bad sequence becomes '?'. */
 static void utf8_sanitize(char *s) {
-        unsigned char *p = (unsigned char *)s;
+        unsigned char *p = (unsigned char *) s;
 
         while (*p) {
                 size_t n = *p < 0x80             ? 1
@@ -78,9 +78,9 @@ static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, 
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADF;
-        start = st.st_size > (off_t)API_LOGS_TAIL_BYTES_MAX ? st.st_size - (off_t)API_LOGS_TAIL_BYTES_MAX
-                                                            : 0;
-        size = (size_t)(st.st_size - start);
+        start = st.st_size > (off_t) API_LOGS_TAIL_BYTES_MAX ? st.st_size - (off_t) API_LOGS_TAIL_BYTES_MAX
+                                                             : 0;
+        size = (size_t) (st.st_size - start);
         buf = malloc(size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -89,7 +89,7 @@ static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, 
                 return -errno;
         buf[k] = 0;
         /* Walk back over `lines` newlines (a final newline ends the last line, it does not start one). */
-        size_t end = (size_t)k, pos = end;
+        size_t end = (size_t) k, pos = end;
         if (pos > 0 && buf[pos - 1] == '\n')
                 pos--;
         unsigned seen = 0;
@@ -105,7 +105,7 @@ static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, 
                 return -ENOMEM;
         utf8_sanitize(out);
         *ret = out;
-        *ret_end = (uint64_t)start + (uint64_t)k;
+        *ret_end = (uint64_t) start + (uint64_t) k;
         return 0;
 }
 
@@ -116,7 +116,7 @@ void api_logs_stop(void) {
         __atomic_store_n(&logs_stopping, true, __ATOMIC_RELEASE);
         /* Let each follower send its end line while the server still writes (a few poll intervals). */
         for (unsigned i = 0; i < 20 && __atomic_load_n(&logs_followers, __ATOMIC_ACQUIRE) > 0; i++)
-                (void)usleep(API_LOGS_FOLLOW_TICK_USEC / 2);
+                (void) usleep(API_LOGS_FOLLOW_TICK_USEC / 2);
 }
 
 static int send_json_line(struct mg_connection *conn, json_t *j) {
@@ -146,18 +146,18 @@ static int read_new(const char *dir, InstanceLog l, uint64_t *offset, char **ret
                 return errno == ENOENT ? 0 : -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if ((uint64_t)st.st_size < *offset)
+        if ((uint64_t) st.st_size < *offset)
                 *offset = 0;
-        if ((uint64_t)st.st_size == *offset)
+        if ((uint64_t) st.st_size == *offset)
                 return 0;
-        size_t want = MIN((uint64_t)st.st_size - *offset, (uint64_t)API_LOGS_FOLLOW_CHUNK);
+        size_t want = MIN((uint64_t) st.st_size - *offset, (uint64_t) API_LOGS_FOLLOW_CHUNK);
         buf = malloc(want + 1);
         if (!buf)
                 return -ENOMEM;
-        k = pread(fd, buf, want, (off_t)*offset);
+        k = pread(fd, buf, want, (off_t) *offset);
         if (k <= 0)
                 return k < 0 ? -errno : 0;
-        size_t n = (size_t)k;
+        size_t n = (size_t) k;
         if (n < API_LOGS_FOLLOW_CHUNK) {
                 while (n > 0 && buf[n - 1] != '\n')
                         n--;
@@ -176,7 +176,9 @@ static int read_new(const char *dir, InstanceLog l, uint64_t *offset, char **ret
  * client that went away. */
 static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst, uint64_t off_out,
                        uint64_t off_err) {
-        uint64_t offsets[_INSTANCE_LOG_MAX] = {[INSTANCE_LOG_STDOUT] = off_out, [INSTANCE_LOG_STDERR] = off_err};
+        uint64_t offsets[_INSTANCE_LOG_MAX] = {
+                [INSTANCE_LOG_STDOUT] = off_out, [INSTANCE_LOG_STDERR] = off_err
+        };
         unsigned idle = 0;
 
         for (unsigned tick = 0;; tick++) {
@@ -186,7 +188,7 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
                 if (__atomic_load_n(&logs_stopping, __ATOMIC_ACQUIRE)) {
                         _cleanup_json_ json_t *j =
                                 json_pack("{s:b,s:s}", "end", true, "state", "slipwayd stopping");
-                        (void)send_json_line(req->conn, j);
+                        (void) send_json_line(req->conn, j);
                         break;
                 }
                 /* Once a second: has the instance stopped?  Its last lines are sent before the end. */
@@ -215,7 +217,7 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
                 if (done) {
                         _cleanup_json_ json_t *j =
                                 json_pack("{s:b,s:s}", "end", true, "state", state ?: "gone");
-                        (void)send_json_line(req->conn, j);
+                        (void) send_json_line(req->conn, j);
                         break;
                 }
                 idle = sent ? 0 : idle + 1;
@@ -224,9 +226,9 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
                                 return 200;
                         idle = 0;
                 }
-                (void)usleep(API_LOGS_FOLLOW_TICK_USEC);
+                (void) usleep(API_LOGS_FOLLOW_TICK_USEC);
         }
-        (void)http_stream_end(req->conn);
+        (void) http_stream_end(req->conn);
         return 200;
 }
 
@@ -252,7 +254,7 @@ int api_component_logs(HttpRequest *req) {
                 if (!lines_s[0] || *end || lines_s[0] == '-' || v > API_LOGS_LINES_MAX)
                         return http_reply_error(req->conn, 400, "?lines must be a number from 0 to 10000.",
                                                 "For example --lines 200.");
-                lines = (unsigned)v;
+                lines = (unsigned) v;
         }
         if ((r = api_model_open(req, &db)) < 0)
                 return req->status;
@@ -283,8 +285,8 @@ int api_component_logs(HttpRequest *req) {
                 return api_reply_error(req, r, NULL, "Cannot read the instance's logs");
         if (follow) {
                 _cleanup_json_ json_t *head =
-                        json_pack("{s:I,s:I,s:s,s:b}", "instance", (json_int_t)inst.id, "release",
-                                  (json_int_t)inst.release_id, "state", inst.state, "live", live);
+                        json_pack("{s:I,s:I,s:s,s:b}", "instance", (json_int_t) inst.id, "release",
+                                  (json_int_t) inst.release_id, "state", inst.state, "live", live);
                 _cleanup_json_ json_t *jo = json_pack("{s:s,s:s}", "stream", "stdout", "text", out);
                 _cleanup_json_ json_t *je = json_pack("{s:s,s:s}", "stream", "stderr", "text", err);
 
@@ -297,12 +299,12 @@ int api_component_logs(HttpRequest *req) {
                 if (r >= 0 && send_json_line(req->conn, head) >= 0 &&
                     (!out[0] || send_json_line(req->conn, jo) >= 0) &&
                     (!err[0] || send_json_line(req->conn, je) >= 0))
-                        (void)follow_logs(req, db, &inst, end_out, end_err);
+                        (void) follow_logs(req, db, &inst, end_out, end_err);
                 __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
                 return 200;
         }
-        j = json_pack("{s:I,s:I,s:s,s:b,s:s,s:s}", "instance", (json_int_t)inst.id, "release",
-                      (json_int_t)inst.release_id, "state", inst.state, "live", live, "stdout", out,
+        j = json_pack("{s:I,s:I,s:s,s:b,s:s,s:s}", "instance", (json_int_t) inst.id, "release",
+                      (json_int_t) inst.release_id, "state", inst.state, "live", live, "stdout", out,
                       "stderr", err);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot send the logs");

@@ -23,10 +23,10 @@ static void request_host(HttpRequest *req, char *buf, size_t size) {
         }
         if (h[0] == '[') {
                 const char *e = strchr(h, ']');
-                n = e ? (size_t)(e - h) + 1 : strlen(h);
+                n = e ? (size_t) (e - h) + 1 : strlen(h);
         } else {
                 const char *c = strchr(h, ':');
-                n = c ? (size_t)(c - h) : strlen(h);
+                n = c ? (size_t) (c - h) : strlen(h);
         }
         memcpy(buf, h, n);
         buf[n] = 0;
@@ -80,7 +80,7 @@ int api_component_url(HttpRequest *req) {
                 if (asprintf(&url, "http://%s:%u%s/", host, e.ingress_port, path) < 0)
                         return api_reply_error(req, -ENOMEM, NULL, "Cannot build the URL");
                 json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "endpoint", spec.endpoints[i].name,
-                                                     "url", url, "port", (int)spec.endpoints[i].port));
+                                                     "url", url, "port", (int) spec.endpoints[i].port));
                 if (e.domain) {
                         free(url);
                         url = NULL;
@@ -99,7 +99,7 @@ int api_component_url(HttpRequest *req) {
                                         "Give it one with --endpoint NAME:PORT:public when creating it.");
         }
         j = json_pack("{s:s,s:s,s:s,s:I,s:b,s:O}", "project", p.name, "component", c.name, "environment",
-                      e.name, "ingress_port", (json_int_t)e.ingress_port, "live", has_live, "urls", arr);
+                      e.name, "ingress_port", (json_int_t) e.ingress_port, "live", has_live, "urls", arr);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the URL");
         return http_reply_json(req->conn, 200, j);
