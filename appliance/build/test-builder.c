@@ -17,6 +17,7 @@
 #include "builder.h"
 #include "fs-util.h"
 #include "json-util.h"
+#include "build-cache-db.h"
 #include "sqlite-util.h"
 #include "state.h"
 
@@ -576,10 +577,9 @@ static void *concurrent_build(void *userdata) {
 }
 
 static long cache_rows(void) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        CHECK(sqlite_prepare(db, "SELECT COUNT(*) FROM build_cache", &st) == 0);
-        CHECK(sqlite3_step(st) == SQLITE_ROW);
-        return (long) sqlite3_column_int64(st, 0);
+        unsigned n = 0;
+        CHECK(build_cache_db_count(db, &n) == 0);
+        return (long) n;
 }
 
 /* ONBUILD triggers run in the child; build args reach RUN and the cache key; two builds at once; gc prunes the

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "oci-store.h"
-#include "sqlite-util.h"
+#include "model.h"
 
 #define IMAGE_CONFIG_MAX (4U * 1024U * 1024U)
 
@@ -48,59 +48,19 @@ void deploy_target_done(DeployTarget *t) {
         *t = (DeployTarget){};
 }
 
-static char *col_dup(sqlite3_stmt *st, int i) {
-        const char *s = (const char *)sqlite3_column_text(st, i);
+static char *dup_or_empty(const char *s) {
         return strdup(s ?: "");
 }
 
+/* The model allocates it with the component; a row missing (older data) is added here. */
 static int service_address(sqlite3 *db, DeployTarget *t) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        struct in_addr used[DEPLOY_SERVICE_ADDRESS_LAST + 1], a;
         _cleanup_free_ char *text = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
-        r = sqlite_prepare(
-                db, "SELECT address FROM service_addresses WHERE component_id = ? AND environment_id = ?",
-                &st);
+        r = model_service_address_ensure(db, t->component_id, t->environment_id, &text);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, t->component_id);
-        sqlite3_bind_int64(st, 2, t->environment_id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                return net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &t->service);
-        sqlite3_finalize(TAKE_PTR(st));
-
-        /* The model allocates it with the component; a row missing (older data) is added here. */
-        r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE environment_id = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, t->environment_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < ELEMENTSOF(used))
-                if (net_address_parse((const char *)sqlite3_column_text(st, 0) ?: "", &used[n]) >= 0)
-                        n++;
-        sqlite3_finalize(TAKE_PTR(st));
-        r = net_subnet_allocate_address(&t->subnet, DEPLOY_SERVICE_ADDRESS_FIRST,
-                                        DEPLOY_SERVICE_ADDRESS_LAST, used, n, &a);
-        if (r < 0)
-                return r;
-        text = strdup(inet_ntoa(a));
-        if (!text)
-                return -ENOMEM;
-        r = sqlite_prepare(db,
-                           "INSERT OR IGNORE INTO service_addresses (component_id, environment_id, address) "
-                           "VALUES (?, ?, ?)",
-                           &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, t->component_id);
-        sqlite3_bind_int64(st, 2, t->environment_id);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc);
-        t->service = a;
-        return 0;
+        return net_address_parse(text, &t->service);
 }
 
 static void health_from_spec(const HealthCheck *c, DeployHealth *ret) {
@@ -157,37 +117,35 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
 }
 
 int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_(model_release_done) ModelRelease rel = {};
+        _cleanup_(model_component_done) ModelComponent c = {};
+        _cleanup_(model_environment_done) ModelEnvironment e = {};
         DeployTarget t = {.release_id = release_id};
         const char *spec;
         int r;
 
-        r = sqlite_prepare(
-                db,
-                "SELECT r.component_id, r.environment_id, r.image_digest, r.spec, c.name, p.name, e.name, "
-                "       e.bridge, e.subnet, e.ingress_port, e.domain "
-                "FROM releases r JOIN components c ON c.id = r.component_id "
-                "JOIN environments e ON e.id = r.environment_id JOIN projects p ON p.id = c.project_id "
-                "WHERE r.id = ?",
-                &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, release_id);
-        if (sqlite3_step(st) != SQLITE_ROW) {
+        r = model_release_get(db, release_id, &rel);
+        if (r >= 0)
+                r = model_component_get_by_id(db, rel.component_id, &c);
+        if (r >= 0)
+                r = model_environment_get_by_id(db, rel.environment_id, &e);
+        if (r == -ENOENT) {
                 set_error(ret_error, "Release %lld, its component or its environment no longer exists.",
                           (long long)release_id);
                 return -ENOENT;
         }
-        t.component_id = sqlite3_column_int64(st, 0);
-        t.environment_id = sqlite3_column_int64(st, 1);
-        t.digest = col_dup(st, 2);
-        spec = (const char *)sqlite3_column_text(st, 3);
-        t.component = col_dup(st, 4);
-        t.project = col_dup(st, 5);
-        t.environment = col_dup(st, 6);
-        t.bridge = col_dup(st, 7);
-        t.ingress_port = (unsigned)sqlite3_column_int(st, 9);
-        if (sqlite3_column_type(st, 10) != SQLITE_NULL && !(t.domain = col_dup(st, 10))) {
+        if (r < 0)
+                return r;
+        t.component_id = rel.component_id;
+        t.environment_id = rel.environment_id;
+        t.digest = dup_or_empty(rel.image_digest);
+        spec = rel.spec;
+        t.component = dup_or_empty(c.name);
+        t.project = dup_or_empty(c.project_name);
+        t.environment = dup_or_empty(e.name);
+        t.bridge = dup_or_empty(e.bridge);
+        t.ingress_port = e.ingress_port;
+        if (e.domain && !(t.domain = strdup(e.domain))) {
                 deploy_target_done(&t);
                 return -ENOMEM;
         }
@@ -195,7 +153,7 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
                 deploy_target_done(&t);
                 return -ENOMEM;
         }
-        if (net_subnet_parse((const char *)sqlite3_column_text(st, 8) ?: "", &t.subnet) < 0) {
+        if (net_subnet_parse(e.subnet ?: "", &t.subnet) < 0) {
                 set_error(ret_error, "The environment %s has no valid subnet.", t.environment);
                 deploy_target_done(&t);
                 return -EBADMSG;
@@ -203,7 +161,6 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
         t.spec = spec ? json_loads(spec, 0, NULL) : NULL;
         if (!t.spec)
                 t.spec = json_object();
-        sqlite3_finalize(TAKE_PTR(st));
         r = parse_spec(&t, ret_error);
         if (r < 0) {
                 set_error(ret_error, "The release's spec is invalid: %s.", strerror(-r));
@@ -291,27 +248,26 @@ int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret
 }
 
 static int load_hosts(sqlite3 *db, const DeployTarget *t, DeployPlan *p) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r, rc;
+        ModelServiceAddress *v = NULL;
+        size_t n = 0;
+        int r;
 
-        r = sqlite_prepare(db,
-                           "SELECT c.name, s.address FROM service_addresses s JOIN components c ON c.id = "
-                           "s.component_id "
-                           "WHERE s.environment_id = ? ORDER BY c.name",
-                           &st);
+        r = model_service_address_list(db, t->environment_id, &v, &n);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, t->environment_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->n_hosts < DEPLOY_HOSTS_MAX) {
+        for (size_t k = 0; k < n && p->n_hosts < DEPLOY_HOSTS_MAX; k++) {
                 struct in_addr a;
-                if (net_address_parse((const char *)sqlite3_column_text(st, 1) ?: "", &a) < 0)
+                if (net_address_parse(v[k].address ?: "", &a) < 0)
                         continue;
-                p->host_names[p->n_hosts] = col_dup(st, 0);
-                if (!p->host_names[p->n_hosts])
+                p->host_names[p->n_hosts] = dup_or_empty(v[k].component_name);
+                if (!p->host_names[p->n_hosts]) {
+                        model_service_addresses_free(v, n);
                         return -ENOMEM;
+                }
                 p->hosts[p->n_hosts] = (NetHostsEntry){.name = p->host_names[p->n_hosts], .address = a};
                 p->n_hosts++;
         }
+        model_service_addresses_free(v, n);
         return 0;
 }
 

@@ -13,11 +13,7 @@
 #include "image-catalog.h"
 #include "macro.h"
 
-/* Instance addresses in an environment's /24; service addresses take .2–.99. */
-#define DEPLOY_INSTANCE_ADDRESS_FIRST 100U
-#define DEPLOY_INSTANCE_ADDRESS_LAST 254U
-#define DEPLOY_SERVICE_ADDRESS_FIRST 2U
-#define DEPLOY_SERVICE_ADDRESS_LAST 99U
+/* Instance and service addresses: MODEL_INSTANCE_ADDRESS_* and MODEL_SERVICE_ADDRESS_* (appliance/state). */
 /* Defaults when the component's spec says nothing. */
 #define DEPLOY_TIMEOUT_DEFAULT_SEC 60U
 #define DEPLOY_TIMEOUT_MAX_SEC 3600U
@@ -29,7 +25,6 @@
 #define DEPLOY_NO_PROBE_GRACE_MS 2000U
 #define DEPLOY_STOP_GRACE_MS 10000U
 #define DEPLOY_LOG_TAIL_LINES 5U
-#define DEPLOY_LOG_LINE_MAX 1024U
 
 typedef struct Deployer Deployer;
 
@@ -63,13 +58,13 @@ int deployer_restore_networks(Deployer *d);
 void deployer_reconcile(void *userdata);
 
 /* ApiContext.teardown_project: stops every instance of the project (marked stopped first so the
- * supervisor leaves them), removes its routes and bridges.  Blocking; called on a handler thread. */
-int deployer_teardown_project(void *userdata, int64_t project_id, const char *project);
+ * supervisor leaves them), removes its routes and bridges.  Blocking; called on a handler thread.  Every
+ * step is tried; what could not be removed makes it fail, with ret_error (may be NULL) saying what. */
+int deployer_teardown_project(void *userdata, int64_t project_id, const char *project, char **ret_error);
 
 /* ApiContext.refresh_environment: after an environment's settings changed (domain, egress, ingress port),
  * re-applies the isolation rules and the routes of its live releases.  Any thread; blocks until done.
  * ret_error gets the first failure's message (e.g. the proxy cannot listen on the new port). */
 int deployer_refresh_environment(void *userdata, int64_t environment_id, char **ret_error);
 
-/* Appends one line to a release's deploy log (any connection, any thread). */
-int deploy_log_append(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);
+/* The deploy log is the state layer's: model_deploy_log_append() (deploy-log-db.h). */

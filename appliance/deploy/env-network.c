@@ -15,14 +15,13 @@
 #include "netlink.h"
 #include "macro.h"
 #include "nft-ruleset.h"
-#include "sqlite-util.h"
+#include "model.h"
 #include "string-util.h"
 #include "host-claims.h"
 #include "subnet-claims.h"
 #include "subnet-pool.h"
 
 #define ENV_NETWORK_ENVS_MAX 4096U
-#define ENV_NETWORK_SERVICES_MAX 254U
 #define ENV_NETWORK_STACK_SIZE (8U * 1024U * 1024U)
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,76 +48,58 @@ static void env_nets_free(EnvNet *e, size_t n) {
 }
 
 static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *ret_n) {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL, *sa = NULL;
+        ModelEnvironment *envs = NULL;
+        size_t n_envs = 0;
         EnvNet *e = NULL;
         size_t n = 0;
-        int r, rc;
+        int r;
 
         /* Only environments something runs in (or is being deployed to) get a bridge: a project that was
          * merely created costs no interface. */
-        r = sqlite_prepare(
-                db,
-                "SELECT e.id, e.bridge, e.subnet, e.egress FROM environments e WHERE e.project_id != ? "
-                "AND (EXISTS (SELECT 1 FROM releases r WHERE r.environment_id = e.id "
-                "             AND r.status IN ('deploying', 'live')) "
-                "  OR EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id "
-                "             WHERE r.environment_id = e.id "
-                "             AND i.state IN ('starting', 'ready', 'draining'))) "
-                "ORDER BY e.id",
-                &st);
+        r = model_environment_list_in_use(db, exclude_project_id, &envs, &n_envs);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, exclude_project_id);
-        r = sqlite_prepare(db, "SELECT address FROM service_addresses WHERE environment_id = ?", &sa);
-        if (r < 0)
-                return r;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                EnvNet *ne;
-                const char *subnet = (const char *)sqlite3_column_text(st, 2);
+        if (n_envs > ENV_NETWORK_ENVS_MAX) {
+                r = -E2BIG;
+                goto fail;
+        }
+        e = calloc(n_envs ?: 1, sizeof *e);
+        if (!e) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t k = 0; k < n_envs; k++) {
+                ModelServiceAddress *sa = NULL;
+                size_t n_sa = 0;
 
-                if (n >= ENV_NETWORK_ENVS_MAX) {
-                        r = -E2BIG;
-                        goto fail;
-                }
-                ne = realloc(e, (n + 1) * sizeof *e);
-                if (!ne) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                e = ne;
-                e[n] = (EnvNet){.id = sqlite3_column_int64(st, 0), .egress = sqlite3_column_int(st, 3) != 0};
-                e[n].bridge = strdup((const char *)sqlite3_column_text(st, 1) ?: "");
+                e[n] = (EnvNet){.id = envs[k].id, .egress = envs[k].egress, .bridge = TAKE_PTR(envs[k].bridge)};
                 n++;
-                if (!e[n - 1].bridge) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if (!subnet || net_subnet_parse(subnet, &e[n - 1].subnet) < 0) {
+                if (!envs[k].subnet || net_subnet_parse(envs[k].subnet, &e[n - 1].subnet) < 0) {
                         r = -EBADMSG;
                         goto fail;
                 }
-                e[n - 1].addrs = calloc(ENV_NETWORK_SERVICES_MAX, sizeof(struct in_addr));
+                r = model_service_address_list(db, envs[k].id, &sa, &n_sa);
+                if (r < 0)
+                        goto fail;
+                e[n - 1].addrs = calloc(MAX(n_sa, (size_t)1), sizeof(struct in_addr));
                 if (!e[n - 1].addrs) {
+                        model_service_addresses_free(sa, n_sa);
                         r = -ENOMEM;
                         goto fail;
                 }
-                sqlite3_reset(sa);
-                sqlite3_bind_int64(sa, 1, e[n - 1].id);
-                while ((rc = sqlite3_step(sa)) == SQLITE_ROW &&
-                       e[n - 1].n_addrs < ENV_NETWORK_SERVICES_MAX) {
-                        const char *a = (const char *)sqlite3_column_text(sa, 0);
-                        if (a && net_address_parse(a, &e[n - 1].addrs[e[n - 1].n_addrs]) >= 0)
-                                e[n - 1].n_addrs++;
+                for (size_t i = 0; i < n_sa; i++) {
+                        EnvNet *en = &e[n - 1];
+                        if (sa[i].address && net_address_parse(sa[i].address, &en->addrs[en->n_addrs]) >= 0)
+                                en->n_addrs++;
                 }
+                model_service_addresses_free(sa, n_sa);
         }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc);
-                goto fail;
-        }
+        model_environments_free(envs, n_envs);
         *ret = e;
         *ret_n = n;
         return 0;
 fail:
+        model_environments_free(envs, n_envs);
         env_nets_free(e, n);
         return r;
 }

@@ -11,10 +11,10 @@
 
 #include "cgroup-limits.h"
 #include "deploy-target.h"
-#include "deployer.h"
 #include "instance-setup.h"
 #include "log.h"
 #include "macro.h"
+#include "model.h"
 #include "sqlite-util.h"
 
 typedef struct Supervised {
@@ -117,7 +117,6 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         _cleanup_(deploy_target_done) DeployTarget t = {};
         _cleanup_(deploy_plan_done) DeployPlan plan = {};
         _cleanup_free_ char *err = NULL;
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         struct in_addr a;
         int r;
 
@@ -138,15 +137,12 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         if (r >= 0)
                 r = instance_setup_start(&plan.plan, &e->inst);
         if (r < 0) {
-                deploy_log_append(db, release_id, "supervisor: cannot restart instance %lld: %s",
-                                  (long long)instance_id, err ?: strerror(-r));
+                model_deploy_log_appendf(db, release_id, "supervisor: cannot restart instance %lld: %s",
+                                         (long long)instance_id, err ?: strerror(-r));
                 return r;
         }
-        if (sqlite_prepare(db, "UPDATE instances SET restarts = restarts + 1 WHERE id = ?", &st) >= 0) {
-                sqlite3_bind_int64(st, 1, instance_id);
-                (void)sqlite3_step(st);
-        }
-        deploy_log_append(db, release_id, "supervisor: instance %lld restarted", (long long)instance_id);
+        (void)model_instance_count_restart(db, instance_id);
+        model_deploy_log_appendf(db, release_id, "supervisor: instance %lld restarted", (long long)instance_id);
         e->starting_until_ms = mono_msec() + (uint64_t)t.deploy_timeout_sec * 1000ULL;
         e->next_probe_ms = mono_msec() + t.liveness.initial_delay_ms;
         return 0;
@@ -182,42 +178,37 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
                 return true;
         }
         if (mono_msec() < e->starting_until_ms) {
-                deploy_log_append(db, release_id,
-                                  "liveness probe to %s:%u failed while the instance starts: %s", address,
-                                  port, pr.message);
+                model_deploy_log_appendf(db, release_id,
+                                         "liveness probe to %s:%u failed while the instance starts: %s", address,
+                                         port, pr.message);
                 return true;
         }
         e->failures++;
-        deploy_log_append(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port,
-                          e->failures, t.liveness.failure_threshold, pr.message);
+        model_deploy_log_appendf(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port,
+                                 e->failures, t.liveness.failure_threshold, pr.message);
         return e->failures < t.liveness.failure_threshold;
 }
 
 static void tick(Supervisor *s, sqlite3 *db) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        ModelInstance *v = NULL;
+        size_t n = 0;
 
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_items; i++)
                 s->items[i].seen = false;
-        if (sqlite_prepare(
-                    db,
-                    "SELECT i.id, i.release_id, i.dir, i.address, i.restarts, i.netns FROM instances i "
-                    "JOIN releases r ON r.id = i.release_id WHERE i.state = 'ready' AND r.status = 'live'",
-                    &st) < 0)
+        if (model_instance_list_serving(db, 0, &v, &n) < 0)
                 goto finish;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(st, 0), release_id = sqlite3_column_int64(st, 1);
-                const char *dir = (const char *)sqlite3_column_text(st, 2) ?: "";
-                _cleanup_free_ char *address = strdup((const char *)sqlite3_column_text(st, 3) ?: "");
-                unsigned restarts = (unsigned)sqlite3_column_int(st, 4);
-                const char *netns = (const char *)sqlite3_column_text(st, 5);
+        for (size_t k = 0; k < n; k++) {
+                int64_t id = v[k].id, release_id = v[k].release_id;
+                const char *dir = v[k].dir ?: "";
+                const char *address = v[k].address ?: "";
+                unsigned restarts = v[k].restarts;
+                const char *netns = v[k].netns;
                 Supervised *e = find(s, id);
                 InstanceState state = INSTANCE_GONE;
                 int status = -1;
                 bool fresh = false, probed, killed = false;
 
-                if (!address)
-                        break;
                 if (!e) {
                         e = add(s, id);
                         if (!e)
@@ -240,10 +231,10 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 if (e->inst && instance_status(e->inst, &state, &status) < 0)
                         state = INSTANCE_GONE;
                 if (state == INSTANCE_RUNNING && !liveness_ok(db, release_id, address, e, &probed)) {
-                        deploy_log_append(db, release_id,
-                                          "supervisor: instance %lld failed its liveness check; "
-                                          "restarting it",
-                                          (long long)id);
+                        model_deploy_log_appendf(db, release_id,
+                                                 "supervisor: instance %lld failed its liveness check; "
+                                                 "restarting it",
+                                                 (long long)id);
                         (void)instance_kill(e->inst);
                         state = INSTANCE_GONE;
                         killed = true;
@@ -254,21 +245,21 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         uint64_t ooms = 0;
                         /* Its own memory cgroup (named after its netns) counts the kernel's OOM kills. */
                         if (netns && cgroup_limits_oom_kills(netns, &ooms) >= 0 && ooms > e->oom_kills) {
-                                deploy_log_append(db, release_id,
-                                                  "supervisor: instance %lld went over its memory limit and "
-                                                  "the kernel killed %llu of its processes",
-                                                  (long long)id, (unsigned long long)(ooms - e->oom_kills));
+                                model_deploy_log_appendf(db, release_id,
+                                                         "supervisor: instance %lld went over its memory limit and "
+                                                         "the kernel killed %llu of its processes",
+                                                         (long long)id, (unsigned long long)(ooms - e->oom_kills));
                                 e->oom_kills = ooms;
                         }
                         if (killed)
                                 ; /* said above: it failed its liveness check */
                         else if (state == INSTANCE_EXITED)
-                                deploy_log_append(db, release_id,
-                                                  "supervisor: instance %lld exited with status %d",
-                                                  (long long)id, status);
+                                model_deploy_log_appendf(db, release_id,
+                                                         "supervisor: instance %lld exited with status %d",
+                                                         (long long)id, status);
                         else
-                                deploy_log_append(db, release_id, "supervisor: instance %lld is gone",
-                                                  (long long)id);
+                                model_deploy_log_appendf(db, release_id, "supervisor: instance %lld is gone",
+                                                         (long long)id);
                         instance_free(TAKE_PTR(e->inst));
                         /* Back off: 1 s, 2 s, 4 s, … up to a minute, by how often it was restarted. */
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts, 16U);
@@ -293,6 +284,7 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         i++;
 finish:
         pthread_mutex_unlock(&s->lock);
+        model_instances_free(v, n);
 }
 
 static void *supervisor_main(void *userdata) {

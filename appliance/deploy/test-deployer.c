@@ -1,16 +1,20 @@
-/* Unit tests for the deployer's pure parts: finding slipway-proxy, instance names, and a release target
- * read from a real database (ports, public endpoint, health checks, service address allocation). */
+/* Unit tests for the deployer: finding slipway-proxy, instance names, a release target read from a real
+ * database, and the deployer's own functions that need no container or network (deployer_new/free,
+ * deployer_reconcile and a worker failing a release cleanly, instance rows and addresses, log tails). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "component-spec.h"
 #include "deploy-target.h"
+#include "deployer-internal.h"
 #include "fs-util.h"
+#include "instance.h"
 #include "ifname.h"
 #include "json-util.h"
 #include "model.h"
@@ -114,11 +118,159 @@ static void test_target(void) {
         model_component_done(&c);
 }
 
+static int wakes; /* atomic */
+
+static void count_wake(void *userdata) {
+        (void)userdata;
+        __atomic_add_fetch(&wakes, 1, __ATOMIC_ACQ_REL);
+}
+
+/* A project with one component (spec_json) and a release of it to development; returns the release. */
+static int64_t make_release(sqlite3 *db, const char *project, const char *spec_json,
+                            ModelEnvironment *ret_env) {
+        char *envs[] = {"development"};
+        ModelProject p = {};
+        ModelComponent c = {};
+        NetSubnet host;
+        int64_t rid;
+
+        /* As if the host used 10.213.0.0/24: the environment gets another /24 of the pool. */
+        CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9300, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, project, envs, 1, &al, &p) == 0);
+        CHECK(model_environment_get(db, p.id, "development", ret_env) == 0);
+        CHECK(model_component_create(db, p.id, "web", "web:1", spec_json, &c) == 0);
+        CHECK(model_release_create(db, c.id, ret_env->id,
+                                   "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                                   spec_json, &rid) == 0);
+        model_project_done(&p);
+        model_component_done(&c);
+        return rid;
+}
+
+static Deployer *new_deployer(const char *name, char **ret_db_path) {
+        _cleanup_free_ char *state = path_join(tmpdir, name);
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        char *dbp = NULL;
+        Deployer *d = NULL;
+
+        CHECK(state && mkdir_p(state, 0700) == 0);
+        dbp = path_join(state, "slipway.db");
+        CHECK(dbp && state_open(dbp, &db) == 0); /* migrated */
+        DeployerConfig cfg = {.state_dir = state, .db_path = dbp, .wake = count_wake};
+        CHECK(deployer_new(&cfg, &d) == 0);
+        *ret_db_path = dbp;
+        return d;
+}
+
+/* A pending release whose spec cannot be used: reconcile marks it deploying and starts a worker, which
+ * fails it with the reason, a deploy log line and finished_at, and wakes the engine; the next reconcile
+ * reaps the worker.  Nothing of the network or a container is touched (the target fails to load first). */
+static void test_reconcile_fails_bad_release(void) {
+        _cleanup_free_ char *dbp = NULL;
+        _cleanup_(deployer_freep) Deployer *d = new_deployer("recon", &dbp);
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(model_release_done) ModelRelease rel = {};
+        _cleanup_free_ char *instances = NULL;
+        ModelLogLine *log = NULL;
+        size_t n_log = 0;
+        struct stat st;
+        int64_t rid;
+        bool failed_line = false;
+
+        /* deployer_new made the instances directory. */
+        CHECK(asprintf(&instances, "%s/recon/instances", tmpdir) > 0);
+        CHECK(stat(instances, &st) == 0 && S_ISDIR(st.st_mode));
+
+        CHECK(sqlite_open(dbp, &db) == 0);
+        rid = make_release(db, "bad", "{\"endpoints\": \"not a list\"}", &e);
+
+        __atomic_store_n(&wakes, 0, __ATOMIC_RELEASE);
+        deployer_reconcile(d);
+        CHECK(model_release_get(db, rid, &rel) == 0);
+        CHECK(streq(rel.status, MODEL_RELEASE_DEPLOYING) || streq(rel.status, MODEL_RELEASE_FAILED));
+        model_release_done(&rel);
+        for (unsigned i = 0; i < 500 && __atomic_load_n(&wakes, __ATOMIC_ACQUIRE) == 0; i++)
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+        CHECK(__atomic_load_n(&wakes, __ATOMIC_ACQUIRE) > 0);
+        deployer_reconcile(d); /* reaps the worker; starts nothing (no release is pending) */
+        CHECK(d->workers == NULL);
+
+        CHECK(model_release_get(db, rid, &rel) == 0);
+        CHECK(streq(rel.status, MODEL_RELEASE_FAILED));
+        CHECK(rel.reason && strstr(rel.reason, "endpoints") && strstr(rel.reason, "array"));
+        CHECK(rel.finished_at > 0);
+        CHECK(model_deploy_log_list(db, rid, &log, &n_log) == 0);
+        for (size_t i = 0; i < n_log; i++)
+                if (strncmp(log[i].line, "failed: ", 8) == 0)
+                        failed_line = true;
+        CHECK(failed_line);
+        model_log_lines_free(log, n_log);
+}
+
+/* Instance rows: the lowest free .100+ address of the environment, netns and directory from the id; an
+ * address comes free again once its instance stopped. */
+static void test_instance_rows(void) {
+        _cleanup_free_ char *dbp = NULL;
+        _cleanup_(deployer_freep) Deployer *d = new_deployer("rows", &dbp);
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(deploy_target_done) DeployTarget t = {};
+        _cleanup_(model_instance_done) ModelInstance row = {};
+        _cleanup_free_ char *netns = NULL, *dir = NULL, *err = NULL;
+        struct in_addr a1, a2, a3;
+        int64_t id1, id2, id3;
+
+        CHECK(sqlite_open(dbp, &db) == 0);
+        int64_t rid = make_release(db, "rows", "{}", &e);
+        CHECK(deploy_target_load(db, rid, &t, &err) == 0);
+
+        CHECK(deployer_instance_row_create(d, db, &t, &a1, &id1) == 0);
+        CHECK(deployer_instance_row_create(d, db, &t, &a2, &id2) == 0);
+        CHECK(net_subnet_contains(&t.subnet, a1) && (ntohl(a1.s_addr) & 0xff) == MODEL_INSTANCE_ADDRESS_FIRST);
+        CHECK((ntohl(a2.s_addr) & 0xff) == MODEL_INSTANCE_ADDRESS_FIRST + 1);
+
+        CHECK(model_instance_get(db, id1, &row) == 0);
+        CHECK(streq(row.state, MODEL_INSTANCE_STARTING) && streq(row.address, inet_ntoa(a1)));
+        CHECK(deploy_instance_names(d->state_dir, id1, &netns, NULL, NULL) == 0);
+        CHECK(asprintf(&dir, "%s/%lld", d->instances_dir, (long long)id1) > 0);
+        CHECK(streq(row.netns, netns) && streq(row.dir, dir));
+
+        CHECK(model_instance_set_state(db, id1, MODEL_INSTANCE_STOPPED) == 0);
+        CHECK(deployer_instance_row_create(d, db, &t, &a3, &id3) == 0);
+        CHECK(a3.s_addr == a1.s_addr && id3 != id1);
+}
+
+static void write_log(const char *dir, InstanceLog l, const char *text) {
+        _cleanup_free_ char *path = NULL;
+        CHECK(instance_log_path(dir, l, &path) == 0);
+        CHECK(write_file_atomic(path, text, strlen(text), 0644) == 0);
+}
+
+/* A failure reason quotes the last DEPLOY_LOG_TAIL_LINES lines of stderr, else stdout, on one line. */
+static void test_log_tail(void) {
+        _cleanup_free_ char *dir = path_join(tmpdir, "tail"), *none = NULL, *out = NULL, *err = NULL;
+
+        CHECK(dir && mkdir_p(dir, 0700) == 0);
+        none = deployer_log_tail(dir);
+        CHECK(!none);
+        write_log(dir, INSTANCE_LOG_STDOUT, "only stdout\n");
+        out = deployer_log_tail(dir);
+        CHECK(out && streq(out, "only stdout"));
+        write_log(dir, INSTANCE_LOG_STDERR, "e1\ne2\ne3\ne4\ne5\tx\ne6\n\n");
+        err = deployer_log_tail(dir);
+        CHECK(err && streq(err, "e2|e3|e4|e5 x|e6"));
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_find_binary();
         test_instance_names();
         test_target();
+        test_log_tail();
+        test_instance_rows();
+        test_reconcile_fails_bad_release();
         (void)rm_rf(tmpdir);
         printf("test-deployer: OK\n");
         return 0;

@@ -37,12 +37,14 @@ static int read_component(sqlite3_stmt *s, void *userdata, void *ret) {
         };
         int r;
 
-        if ((r = sqlite_column_strdup(s, 2, &c.project_name)) < 0 || (r = sqlite_column_strdup(s, 3, &c.name)) < 0 ||
-            (r = sqlite_column_strdup(s, 4, &c.image_ref)) < 0 || (r = sqlite_column_strdup(s, 5, &c.spec)) < 0) {
+        if ((r = sqlite_column_strdup(s, 2, &c.project_name)) < 0 ||
+            (r = sqlite_column_strdup(s, 3, &c.name)) < 0 ||
+            (r = sqlite_column_strdup(s, 4, &c.image_ref)) < 0 ||
+            (r = sqlite_column_strdup(s, 5, &c.spec)) < 0) {
                 model_component_done(&c);
                 return r;
         }
-        *(ModelComponent *)ret = c;
+        *(ModelComponent *) ret = c;
         return 0;
 }
 
@@ -101,8 +103,8 @@ int model_component_list(sqlite3 *db, int64_t project_id, ModelComponent **ret, 
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, project_id);
-        return sqlite_query_all(s, read_component, done_component, NULL, sizeof(ModelComponent), (void **) ret,
-                                ret_n);
+        return sqlite_query_all(s, read_component, done_component, NULL, sizeof(ModelComponent),
+                                (void **) ret, ret_n);
 }
 
 int model_component_lookup(sqlite3 *db, const char *project, const char *component, ModelComponent *ret,
@@ -119,4 +121,8 @@ int model_component_lookup(sqlite3 *db, const char *project, const char *compone
         if (r == -ENOENT && ret_missing)
                 *ret_missing = "component";
         return r;
+}
+
+int model_component_count(sqlite3 *db, int64_t project_id, unsigned *ret) {
+        return sqlite_count(db, "SELECT count(*) FROM components WHERE project_id = ?1", project_id, ret);
 }

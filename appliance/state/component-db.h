@@ -24,6 +24,7 @@ int model_component_create(sqlite3 *db, int64_t project_id, const char *name, co
 int model_component_get(sqlite3 *db, int64_t project_id, const char *name, ModelComponent *ret);
 int model_component_get_by_id(sqlite3 *db, int64_t id, ModelComponent *ret);
 int model_component_list(sqlite3 *db, int64_t project_id, ModelComponent **ret, size_t *ret_n);
+int model_component_count(sqlite3 *db, int64_t project_id, unsigned *ret);
 /* Resolves "project" and "component" names in one go; -ENOENT with *ret_missing set to "project" or
  * "component" (static strings) saying which one is unknown. */
 int model_component_lookup(sqlite3 *db, const char *project, const char *component, ModelComponent *ret,

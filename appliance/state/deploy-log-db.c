@@ -1,12 +1,15 @@
 /* The deploy log in slipway.db: timestamped lines (microseconds) per release, read back in the order
- * they were written. */
+ * they were written.  Invariant: no stored line is longer than MODEL_DEPLOY_LOG_LINE_MAX bytes, and a cut
+ * never splits a UTF-8 character. */
 #include "deploy-log-db.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "log.h"
 #include "sqlite-util.h"
 
 void model_log_lines_free(ModelLogLine *l, size_t n) {
@@ -15,14 +18,30 @@ void model_log_lines_free(ModelLogLine *l, size_t n) {
         free(l);
 }
 
+size_t model_deploy_log_line_length(const char *line) {
+        size_t n = strlen(line);
+
+        if (n <= MODEL_DEPLOY_LOG_LINE_MAX)
+                return n;
+        n = MODEL_DEPLOY_LOG_LINE_MAX;
+        /* Back off over continuation bytes (10xxxxxx) to the start of the character that did not fit. */
+        while (n > 0 && ((unsigned char) line[n] & 0xc0) == 0x80)
+                n--;
+        return n;
+}
+
 int model_deploy_log_append(sqlite3 *db, int64_t release_id, const char *line) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r = sqlite_prepare(db, "INSERT INTO deploy_log(release_id, at, line) VALUES (?1, ?2, ?3)", &s);
+        size_t len = model_deploy_log_line_length(line);
+        int r;
+
+        log_debug("release %lld: %.*s", (long long) release_id, (int) len, line);
+        r = sqlite_prepare(db, "INSERT INTO deploy_log(release_id, at, line) VALUES (?1, ?2, ?3)", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, release_id);
         sqlite3_bind_int64(s, 2, sqlite_now_usec());
-        sqlite3_bind_text(s, 3, line, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, line, (int) len, SQLITE_STATIC);
         r = sqlite_step_done(s);
         return r;
 }

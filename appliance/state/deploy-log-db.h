@@ -8,6 +8,9 @@
 
 #include "macro.h"
 
+/* A longer line is cut to at most this many bytes (at a UTF-8 character boundary) when stored. */
+#define MODEL_DEPLOY_LOG_LINE_MAX 1024U
+
 typedef struct ModelLogLine {
         int64_t at; /* microseconds since the epoch */
         char *line;
@@ -15,6 +18,9 @@ typedef struct ModelLogLine {
 
 void model_log_lines_free(ModelLogLine *l, size_t n);
 
+/* How many bytes of line are stored: all, or MODEL_DEPLOY_LOG_LINE_MAX backed off to a character start. */
+size_t model_deploy_log_line_length(const char *line);
+/* Appends one line (any connection, any thread), also logged at debug level. */
 int model_deploy_log_append(sqlite3 *db, int64_t release_id, const char *line);
 int model_deploy_log_appendf(sqlite3 *db, int64_t release_id, const char *fmt, ...) _printf_(3, 4);
 int model_deploy_log_list(sqlite3 *db, int64_t release_id, ModelLogLine **ret, size_t *ret_n);

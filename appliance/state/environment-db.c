@@ -10,7 +10,9 @@
 
 #include "address.h"
 #include "allocation.h"
+#include "instance-db.h"
 #include "project-db.h"
+#include "release-db.h"
 #include "sqlite-util.h"
 #include "subnet-pool.h"
 
@@ -332,4 +334,23 @@ int model_environment_allocate_address(sqlite3 *db, int64_t environment_id, cons
                 return -ENOMEM;
         *ret = d;
         return 0;
+}
+
+int model_environment_list_in_use(sqlite3 *db, int64_t exclude_project_id, ModelEnvironment **ret,
+                                  size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(
+                db,
+                "SELECT " ENV_COLUMNS ENV_FROM " WHERE e.project_id != ?1"
+                " AND (EXISTS (SELECT 1 FROM releases r WHERE r.environment_id = e.id"
+                "              AND r.status IN ('" MODEL_RELEASE_DEPLOYING "', '" MODEL_RELEASE_LIVE "'))"
+                "   OR EXISTS (SELECT 1 FROM instances i JOIN releases r ON r.id = i.release_id"
+                "              WHERE r.environment_id = e.id AND " MODEL_ACTIVE_INSTANCE_SQL "))"
+                " ORDER BY e.id",
+                &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, exclude_project_id);
+        return sqlite_query_all(s, read_environment, done_environment, NULL, sizeof(ModelEnvironment),
+                                (void **) ret, ret_n);
 }

@@ -38,7 +38,7 @@ typedef struct ModelEnvironmentSettings {
         unsigned ingress_port; /* 0: unchanged (create: next free from the base port) */
 } ModelEnvironmentSettings;
 
-#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings){.egress = -1})
+#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings) { .egress = -1 })
 
 /* Appends (after == NULL) or inserts after the named environment, shifting later positions.
  * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after
@@ -60,6 +60,11 @@ int model_environment_get_by_id(sqlite3 *db, int64_t id, ModelEnvironment *ret);
 int model_environment_list(sqlite3 *db, int64_t project_id, ModelEnvironment **ret, size_t *ret_n);
 /* Every environment of every project (for the nft ruleset), by id. */
 int model_environment_list_all(sqlite3 *db, ModelEnvironment **ret, size_t *ret_n);
+
+/* Environments something runs in or is being deployed to (a deploying or live release, or an active
+ * instance), leaving out those of exclude_project_id (0: none), by id.  Only these get a bridge. */
+int model_environment_list_in_use(sqlite3 *db, int64_t exclude_project_id, ModelEnvironment **ret,
+                                  size_t *ret_n);
 
 /* For service-address-db.c and instance-db.c: the lowest address in first..last of the environment's
  * subnet that used_sql (?1 = environment id, column 0 = dotted quad) does not return.  ret: dotted

@@ -46,4 +46,24 @@ int model_instance_list_active(sqlite3 *db, ModelInstance **ret, size_t *ret_n);
 int model_instance_allocate_address(sqlite3 *db, int64_t environment_id, char **ret);
 /* The newest instance of the live release of (component, environment); -ENOENT when none. */
 int model_instance_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret);
+/* The newest instance of any release of (component, environment); -ENOENT when none. */
+int model_instance_get_newest(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelInstance *ret);
 int model_count_live_instances(sqlite3 *db, unsigned *ret);
+/* Sets both at once (they derive from the id, known only after model_instance_create()). */
+int model_instance_set_paths(sqlite3 *db, int64_t id, const char *netns, const char *dir);
+/* restarts + 1, in the database (no read-modify-write race with another connection). */
+int model_instance_count_restart(sqlite3 *db, int64_t id);
+
+/* Lists by id.  Serving: ready instances of live releases (environment_id 0: of every environment). */
+int model_instance_list_serving(sqlite3 *db, int64_t environment_id, ModelInstance **ret, size_t *ret_n);
+/* Active instances of (component, environment) that belong to another release than except_release_id. */
+int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int64_t environment_id,
+                                         int64_t except_release_id, ModelInstance **ret, size_t *ret_n);
+int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret,
+                                          size_t *ret_n);
+/* Active instances of releases in status (e.g. deploying, at recovery). */
+int model_instance_list_active_by_release_status(sqlite3 *db, const char *status, ModelInstance **ret,
+                                                 size_t *ret_n);
+int model_instance_list_by_state(sqlite3 *db, const char *state, ModelInstance **ret, size_t *ret_n);
+/* Instances stopped or failed. */
+int model_instance_list_ended(sqlite3 *db, ModelInstance **ret, size_t *ret_n);

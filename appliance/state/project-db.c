@@ -28,11 +28,11 @@ void model_projects_free(ModelProject *p, size_t n) {
 
 static int read_project(sqlite3_stmt *s, void *userdata, void *ret) {
         (void) userdata;
-        ModelProject p = {.id = sqlite3_column_int64(s, 0), .created_at = sqlite3_column_int64(s, 2)};
+        ModelProject p = { .id = sqlite3_column_int64(s, 0), .created_at = sqlite3_column_int64(s, 2) };
         int r = sqlite_column_strdup(s, 1, &p.name);
         if (r < 0)
                 return r;
-        *(ModelProject *)ret = p;
+        *(ModelProject *) ret = p;
         return 0;
 }
 
@@ -90,7 +90,7 @@ int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_
                 id = sqlite3_last_insert_rowid(db);
         }
         for (size_t i = 0; i < n_envs; i++) {
-                r = model_insert_environment(db, id, name, envs[i], (unsigned)i, alloc, 0);
+                r = model_insert_environment(db, id, name, envs[i], (unsigned) i, alloc, 0);
                 if (r < 0)
                         goto fail;
         }
@@ -119,15 +119,15 @@ int model_project_delete(sqlite3 *db, int64_t project_id) {
 
 int model_project_count_live_instances(sqlite3 *db, int64_t project_id, unsigned *ret) {
         return sqlite_count(db,
-                           "SELECT count(*) FROM instances i JOIN releases r ON r.id = i.release_id"
-                           " JOIN components c ON c.id = r.component_id"
-                           " WHERE c.project_id = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL,
-                           project_id, ret);
+                            "SELECT count(*) FROM instances i JOIN releases r ON r.id = i.release_id"
+                            " JOIN components c ON c.id = r.component_id"
+                            " WHERE c.project_id = ?1 AND " MODEL_ACTIVE_INSTANCE_SQL,
+                            project_id, ret);
 }
 
 int model_count(sqlite3 *db, const char *table, unsigned *ret) {
-        static const char *const tables[] = {"projects", "environments", "components", "releases",
-                                             "instances"};
+        static const char *const tables[] = { "projects", "environments", "components", "releases",
+                                              "instances" };
         _cleanup_free_ char *sql = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(tables); i++)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlite-util.h"
 #include "macro.h"
+#include "sqlite-util.h"
 
 void model_release_done(ModelRelease *r) {
         if (!r)
@@ -27,8 +27,8 @@ void model_releases_free(ModelRelease *r, size_t n) {
         free(r);
 }
 
-#define RELEASE_COLUMNS                                                                                     \
-        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason,"       \
+#define RELEASE_COLUMNS                                                                               \
+        "r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason," \
         " r.created_at, r.finished_at"
 #define RELEASE_FROM " FROM releases r JOIN environments e ON e.id = r.environment_id"
 
@@ -44,12 +44,14 @@ static int read_release(sqlite3_stmt *s, void *userdata, void *ret) {
         int r;
 
         if ((r = sqlite_column_strdup(s, 3, &rel.environment_name)) < 0 ||
-            (r = sqlite_column_strdup(s, 4, &rel.image_digest)) < 0 || (r = sqlite_column_strdup(s, 5, &rel.spec)) < 0 ||
-            (r = sqlite_column_strdup(s, 6, &rel.status)) < 0 || (r = sqlite_column_strdup(s, 7, &rel.reason)) < 0) {
+            (r = sqlite_column_strdup(s, 4, &rel.image_digest)) < 0 ||
+            (r = sqlite_column_strdup(s, 5, &rel.spec)) < 0 ||
+            (r = sqlite_column_strdup(s, 6, &rel.status)) < 0 ||
+            (r = sqlite_column_strdup(s, 7, &rel.reason)) < 0) {
                 model_release_done(&rel);
                 return r;
         }
-        *(ModelRelease *)ret = rel;
+        *(ModelRelease *) ret = rel;
         return 0;
 }
 
@@ -154,4 +156,34 @@ int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environmen
         sqlite3_bind_int64(s, 1, component_id);
         sqlite3_bind_int64(s, 2, environment_id);
         return sqlite_query_one(s, read_release, NULL, ret);
+}
+
+int model_release_supersede_live(sqlite3 *db, int64_t component_id, int64_t environment_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "UPDATE releases SET status = '" MODEL_RELEASE_SUPERSEDED "',"
+                               " finished_at = coalesce(finished_at, ?3)"
+                               " WHERE component_id = ?1 AND environment_id = ?2"
+                               " AND status = '" MODEL_RELEASE_LIVE "'",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, component_id);
+        sqlite3_bind_int64(s, 2, environment_id);
+        sqlite3_bind_int64(s, 3, sqlite_now_sec());
+        return sqlite_step_done(s);
+}
+
+int model_release_fail_all(sqlite3 *db, const char *status, const char *reason) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = sqlite_prepare(db,
+                               "UPDATE releases SET status = '" MODEL_RELEASE_FAILED "', reason = ?2,"
+                               " finished_at = coalesce(finished_at, ?3) WHERE status = ?1",
+                               &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+        sqlite_bind_text_or_null(s, 2, reason);
+        sqlite3_bind_int64(s, 3, sqlite_now_sec());
+        return sqlite_step_done(s);
 }

@@ -33,7 +33,8 @@ void model_releases_free(ModelRelease *r, size_t n);
 int model_release_create(sqlite3 *db, int64_t component_id, int64_t environment_id, const char *image_digest,
                          const char *spec_json, int64_t *ret_id);
 int model_release_get(sqlite3 *db, int64_t id, ModelRelease *ret);
-/* Sets status and reason (NULL clears it); finished_at is set for live, failed and superseded. */
+/* Sets status and reason (NULL clears it).  The one finished_at rule: set (seconds) the first time a
+ * release reaches live, failed or superseded, and kept from then on; NULL in any other status. */
 int model_release_set_status(sqlite3 *db, int64_t id, const char *status, const char *reason);
 /* Newest first; environment_id 0 = every environment. */
 int model_release_list(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease **ret,
@@ -42,5 +43,10 @@ int model_release_list(sqlite3 *db, int64_t component_id, int64_t environment_id
 int model_release_list_by_status(sqlite3 *db, const char *status, ModelRelease **ret, size_t *ret_n);
 /* The newest live release of (component, environment); -ENOENT when none. */
 int model_release_get_live(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease *ret);
+
+/* The live release(s) of (component, environment) become superseded (finished_at as above). */
+int model_release_supersede_live(sqlite3 *db, int64_t component_id, int64_t environment_id);
+/* Every release in status becomes failed with reason (at recovery: deploys a killed daemon left). */
+int model_release_fail_all(sqlite3 *db, const char *status, const char *reason);
 
 /* The gc roots releases add are listed by release_image_digests() (image-db.h). */

@@ -45,9 +45,9 @@ int model_service_address_ensure(sqlite3 *db, int64_t component_id, int64_t envi
         r = sqlite_begin(db);
         if (r < 0)
                 return r;
-        r = model_environment_allocate_address(db, environment_id,
-                                               "SELECT address FROM service_addresses WHERE environment_id = ?1",
-                                               MODEL_SERVICE_ADDRESS_FIRST, MODEL_SERVICE_ADDRESS_LAST, &a);
+        r = model_environment_allocate_address(
+                db, environment_id, "SELECT address FROM service_addresses WHERE environment_id = ?1",
+                MODEL_SERVICE_ADDRESS_FIRST, MODEL_SERVICE_ADDRESS_LAST, &a);
         if (r < 0)
                 goto fail;
         {
@@ -98,7 +98,7 @@ int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelService
                         goto fail;
                 }
                 v = nv;
-                v[n] = (ModelServiceAddress){
+                v[n] = (ModelServiceAddress) {
                         .component_id = sqlite3_column_int64(s, 0),
                         .environment_id = sqlite3_column_int64(s, 2),
                 };

@@ -293,12 +293,89 @@ static void test_components_releases(void) {
         model_component_done(&c2);
 }
 
+/* The one finished_at rule: set when a release first finishes (live, failed, superseded) and kept; the
+ * one deploy-log rule: lines cut to MODEL_DEPLOY_LOG_LINE_MAX bytes, never inside a UTF-8 character. */
+static void test_state_rules(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("rules.db");
+        char *envs[] = {"development"};
+        ModelProject p = {};
+        ModelEnvironment e = {};
+        ModelComponent c = {};
+        ModelRelease rel = {};
+        ModelInstance *v = NULL;
+        ModelLogLine *lines = NULL;
+        NetSubnet host;
+        size_t n = 0;
+        int64_t r1, r2, r3, finished;
+        char big[3000];
+
+        CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
+        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9500, .bridge_prefix = "swb"};
+        CHECK(model_project_create(db, "rules", envs, 1, &al, &p) == 0);
+        CHECK(model_environment_get(db, p.id, "development", &e) == 0);
+        CHECK(model_component_create(db, p.id, "web", NULL, "{}", &c) == 0);
+        CHECK(model_release_create(db, c.id, e.id, "sha256:aa", "{}", &r1) == 0);
+        CHECK(model_release_set_status(db, r1, MODEL_RELEASE_DEPLOYING, NULL) == 0);
+        CHECK(model_release_get(db, r1, &rel) == 0 && rel.finished_at == 0);
+        model_release_done(&rel);
+        CHECK(model_release_set_status(db, r1, MODEL_RELEASE_LIVE, NULL) == 0);
+        CHECK(model_release_get(db, r1, &rel) == 0 && rel.finished_at > 0);
+        finished = rel.finished_at;
+        model_release_done(&rel);
+
+        /* More old instances than any fixed array held: all of them are listed to drain. */
+        CHECK(model_release_create(db, c.id, e.id, "sha256:bb", "{}", &r2) == 0);
+        for (unsigned i = 0; i < 20; i++) {
+                char addr[32];
+                snprintf(addr, sizeof addr, "10.213.0.%u", 100 + i);
+                CHECK(model_instance_create(db, r1, addr, "ns", "/x", MODEL_INSTANCE_READY, NULL) == 0);
+        }
+        CHECK(model_instance_create(db, r2, "10.213.0.150", "ns", "/y", MODEL_INSTANCE_STARTING, NULL) == 0);
+        CHECK(model_instance_list_active_of_target(db, c.id, e.id, r2, &v, &n) == 0 && n == 20);
+        model_instances_free(v, n);
+
+        /* Superseding keeps the time the release finished (went live). */
+        CHECK(model_release_supersede_live(db, c.id, e.id) == 0);
+        CHECK(model_release_get(db, r1, &rel) == 0 && streq(rel.status, MODEL_RELEASE_SUPERSEDED));
+        CHECK(rel.finished_at == finished);
+        model_release_done(&rel);
+
+        /* Recovery fails what was deploying, with a reason and a finished_at. */
+        CHECK(model_release_set_status(db, r2, MODEL_RELEASE_DEPLOYING, NULL) == 0);
+        CHECK(model_release_create(db, c.id, e.id, "sha256:cc", "{}", &r3) == 0);
+        CHECK(model_release_fail_all(db, MODEL_RELEASE_DEPLOYING, "stopped") == 0);
+        CHECK(model_release_get(db, r2, &rel) == 0 && streq(rel.status, MODEL_RELEASE_FAILED));
+        CHECK(streq(rel.reason, "stopped") && rel.finished_at > 0);
+        model_release_done(&rel);
+        CHECK(model_release_get(db, r3, &rel) == 0 && streq(rel.status, MODEL_RELEASE_PENDING));
+        model_release_done(&rel);
+
+        /* 1023 ASCII bytes then 'é' (2 bytes) straddling the limit: the cut goes before it. */
+        memset(big, 'a', sizeof big);
+        big[1023] = (char)0xc3;
+        big[1024] = (char)0xa9;
+        big[sizeof big - 1] = 0;
+        CHECK(model_deploy_log_line_length(big) == 1023);
+        CHECK(model_deploy_log_line_length("short") == 5);
+        CHECK(model_deploy_log_append(db, r2, big) == 0);
+        big[1023] = big[1024] = 'a';
+        CHECK(model_deploy_log_appendf(db, r2, "%s", big) == 0);
+        CHECK(model_deploy_log_list(db, r2, &lines, &n) == 0 && n == 2);
+        CHECK(strlen(lines[0].line) == 1023 && strlen(lines[1].line) == MODEL_DEPLOY_LOG_LINE_MAX);
+        model_log_lines_free(lines, n);
+
+        model_project_done(&p);
+        model_environment_done(&e);
+        model_component_done(&c);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_projects_and_envs();
         test_real_host_subnets();
         test_other_state_dirs();
         test_components_releases();
+        test_state_rules();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-model: ok\n");
         return 0;

@@ -613,6 +613,30 @@ static int rotate_one(int dir_fd, const char *name, uint64_t max_bytes) {
         return 1;
 }
 
+const char *instance_log_to_string(InstanceLog l) {
+        static const char *const names[_INSTANCE_LOG_MAX] = {
+                [INSTANCE_LOG_STDOUT] = "stdout",
+                [INSTANCE_LOG_STDERR] = "stderr",
+        };
+        return l >= 0 && l < _INSTANCE_LOG_MAX ? names[l] : NULL;
+}
+
+int instance_log_path(const char *dir, InstanceLog l, char **ret) {
+        static const char *const files[_INSTANCE_LOG_MAX] = {
+                [INSTANCE_LOG_STDOUT] = INSTANCE_STDOUT_LOG,
+                [INSTANCE_LOG_STDERR] = INSTANCE_STDERR_LOG,
+        };
+        char *p;
+
+        if (!dir || l < 0 || l >= _INSTANCE_LOG_MAX)
+                return -EINVAL;
+        p = path_join(dir, files[l]);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 int instance_logs_rotate(const char *dir, uint64_t max_bytes) {
         _cleanup_close_ int dir_fd = -EBADF;
         int r, n = 0;

@@ -91,6 +91,19 @@ int instance_kill(Instance *i);
  * the directory is the caller's. */
 int instance_stop(Instance *i, int stop_signal, unsigned grace_ms);
 
+/* The output streams an instance's log files hold (named INSTANCE_STDOUT_LOG, INSTANCE_STDERR_LOG). */
+typedef enum InstanceLog {
+        INSTANCE_LOG_STDOUT,
+        INSTANCE_LOG_STDERR,
+        _INSTANCE_LOG_MAX,
+        _INSTANCE_LOG_INVALID = -EINVAL,
+} InstanceLog;
+
+/* "stdout", "stderr"; NULL for anything else. */
+const char *instance_log_to_string(InstanceLog l);
+/* The path of stream l's log file in instance directory dir, so callers need not know file names. */
+int instance_log_path(const char *dir, InstanceLog l, char **ret);
+
 /* Copy-truncate rotation: a log larger than max_bytes is copied to NAME.1 (replacing the previous
  * one) and truncated; writers keep appending (O_APPEND).  Lines written during the copy may be lost. */
 int instance_logs_rotate(const char *dir, uint64_t max_bytes);

@@ -22,7 +22,7 @@ static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
 
         if (api_check_name(req, "project", req->segments[1]) < 0 ||
             api_check_name(req, "component", req->segments[3]) < 0)
-                return -400;
+                return api_replied(req, 400, -EINVAL);
         r = api_project_lookup(req, db, req->segments[1], p);
         if (r < 0)
                 return r;
@@ -31,12 +31,10 @@ static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, Mode
                 snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name,
                          req->segments[3]);
                 http_reply_error(req->conn, 404, msg, "See 'slipway component list PROJECT'.");
-                return -404;
+                return api_replied(req, 404, -ENOENT);
         }
-        if (r < 0) {
-                api_reply_error(req, r, NULL, "Cannot look up the component");
-                return -500;
-        }
+        if (r < 0)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the component"), r);
         return 0;
 }
 
@@ -73,15 +71,15 @@ int api_component_deploy(HttpRequest *req) {
                                         "Give an image name like web:1 or a digest.");
         r = api_model_open(req, &db);
         if (r < 0)
-                return -r;
+                return req->status;
         r = lookup_component(req, db, &p, &c);
         if (r < 0)
-                return -r;
+                return req->status;
         if (api_check_name(req, "environment", env) < 0)
                 return 400;
         r = api_environment_lookup(req, db, &p, env, &e);
         if (r < 0)
-                return -r;
+                return req->status;
         if (isempty(image))
                 image = c.image_ref;
         if (isempty(image))
@@ -136,10 +134,10 @@ int api_release_show(HttpRequest *req) {
                                         "See 'slipway releases PROJECT/COMPONENT'.");
         r = api_model_open(req, &db);
         if (r < 0)
-                return -r;
+                return req->status;
         r = lookup_component(req, db, &p, &c);
         if (r < 0)
-                return -r;
+                return req->status;
         r = model_release_get(db, id, &rel);
         if (r == -ENOENT || (r >= 0 && rel.component_id != c.id))
                 return http_reply_error(req->conn, 404, "No such release of this component.",

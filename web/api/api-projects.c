@@ -22,13 +22,11 @@ int api_model_open(HttpRequest *req, sqlite3 **ret) {
         if (!ctx->db_path) {
                 http_reply_error(req->conn, 503, "This daemon has no project database.",
                                  "Start slipwayd with a state directory.");
-                return -503;
+                return api_replied(req, 503, -ENXIO);
         }
         r = sqlite_open(ctx->db_path, ret);
-        if (r < 0) {
-                api_reply_error(req, r, NULL, "Cannot open the database");
-                return -500;
-        }
+        if (r < 0)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot open the database"), r);
         return 0;
 }
 
@@ -39,7 +37,7 @@ int api_check_name(HttpRequest *req, const char *what, const char *name) {
                 return 0;
         http_reply_error(req->conn, 400, error ?: "Invalid name.",
                          "Names are DNS labels: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'.");
-        return -400;
+        return api_replied(req, 400, -EINVAL);
 }
 
 int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret) {
@@ -52,12 +50,10 @@ int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelPro
                 http_reply_error(req->conn, 404, msg,
                                  "See 'slipway project list', or create it with "
                                  "'slipway project create NAME'.");
-                return -404;
+                return api_replied(req, 404, -ENOENT);
         }
-        if (r < 0) {
-                api_reply_error(req, r, NULL, "Cannot look up the project");
-                return -500;
-        }
+        if (r < 0)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the project"), r);
         return 0;
 }
 
@@ -71,10 +67,8 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
         r = model_environment_get(db, p->id, name, ret);
         if (r >= 0)
                 return 0;
-        if (r != -ENOENT) {
-                api_reply_error(req, r, NULL, "Cannot look up the environment");
-                return -500;
-        }
+        if (r != -ENOENT)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the environment"), r);
         snprintf(msg, sizeof msg, "Project '%s' has no environment named '%.80s'.", p->name, name);
         size_t k = (size_t)snprintf(hint, sizeof hint, "Its environments are:");
         if (model_environment_list(db, p->id, &envs, &n) >= 0) {
@@ -86,7 +80,7 @@ int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p,
         if (k < sizeof hint)
                 snprintf(hint + k, sizeof hint - k, "%s", n ? "." : " none.");
         http_reply_error(req->conn, 404, msg, hint);
-        return -404;
+        return api_replied(req, 404, -ENOENT);
 }
 
 json_t *api_environment_json(const ModelEnvironment *e) {
@@ -100,22 +94,13 @@ static json_t *project_json(sqlite3 *db, const ModelProject *p) {
         ModelEnvironment *e = NULL;
         size_t n = 0;
         unsigned n_components = 0, n_instances = 0;
-        int64_t comps = 0;
 
         if (!envs || model_environment_list(db, p->id, &e, &n) < 0)
                 return NULL;
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(envs, api_environment_json(&e[i]));
         model_environments_free(e, n);
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                if (sqlite_prepare(db, "SELECT count(*) FROM components WHERE project_id = ?1", &s) >= 0) {
-                        sqlite3_bind_int64(s, 1, p->id);
-                        if (sqlite3_step(s) == SQLITE_ROW)
-                                comps = sqlite3_column_int64(s, 0);
-                }
-        }
-        n_components = (unsigned)comps;
+        (void)model_component_count(db, p->id, &n_components);
         (void)model_project_count_live_instances(db, p->id, &n_instances);
         j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t)p->created_at,
                       "environments", envs, "components", (json_int_t)n_components, "instances",
@@ -131,7 +116,7 @@ int api_projects_list(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         r = model_project_list(db, &p, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list projects");
@@ -182,7 +167,7 @@ int api_project_create(HttpRequest *req) {
                         "The request body must be a JSON object with a \"name\" string.",
                         "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
         if ((r = api_check_name(req, "project", name)) < 0)
-                return -r;
+                return req->status;
 
         ea = json_object_get(body, "envs");
         if (ea && !json_is_null(ea)) {
@@ -203,7 +188,7 @@ int api_project_create(HttpRequest *req) {
                                                         "For example [\"development\", \"production\"].");
                         envs[i] = (char *)json_string_value(v);
                         if ((r = api_check_name(req, "environment", envs[i])) < 0)
-                                return -r;
+                                return req->status;
                         for (size_t k = 0; k < i; k++)
                                 if (streq(envs[k], envs[i])) {
                                         snprintf(msg, sizeof msg, "Environment '%s' is named twice.",
@@ -218,7 +203,7 @@ int api_project_create(HttpRequest *req) {
         }
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         {
                 /* Host-wide: other state dirs' subnets and ports are avoided and ours claimed at once. */
                 HostAllocation ha = HOST_ALLOCATION_INIT;
@@ -255,21 +240,13 @@ int api_project_show(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         j = project_json(db, &p);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
         return http_reply_json(req->conn, 200, j);
-}
-
-static bool query_flag(HttpRequest *req, const char *name) {
-        char v[16];
-
-        if (http_request_query(req, name, v, sizeof v) < 0)
-                return false;
-        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
 }
 
 int api_project_delete(HttpRequest *req) {
@@ -277,15 +254,15 @@ int api_project_delete(HttpRequest *req) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(model_project_done) ModelProject p = {};
         _cleanup_json_ json_t *j = NULL;
-        bool force = query_flag(req, "force");
+        bool force = api_query_flag(req, "force");
         unsigned running = 0;
         char msg[256];
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         r = model_project_count_live_instances(db, p.id, &running);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot count the project's instances");
@@ -297,9 +274,15 @@ int api_project_delete(HttpRequest *req) {
                                         "everything.");
         }
         if (ctx->teardown_project) {
-                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name);
-                if (r < 0)
-                        return api_reply_error(req, r, NULL, "Cannot tear down the project's instances");
+                _cleanup_free_ char *err = NULL;
+                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name, &err);
+                if (r < 0) {
+                        log_warning("Tearing down project %s: %s", p.name, strempty(err));
+                        snprintf(msg, sizeof msg, "Cannot tear down project '%s': %s", p.name,
+                                 err ?: strerror(-r));
+                        return http_reply_error(req->conn, 500, msg,
+                                                "Nothing was deleted; fix the cause and delete it again.");
+                }
         } else if (running > 0)
                 return http_reply_error(req->conn, 501, "This slipwayd cannot stop running instances yet.",
                                         "Stop the instances first, then delete the project.");
@@ -323,9 +306,9 @@ int api_environments_list(HttpRequest *req) {
         int r;
 
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_list(db, p.id, &e, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list environments");
@@ -357,7 +340,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!d) {
                         http_reply_error(req->conn, 400, "\"domain\" must be a string or null.",
                                          "For example --domain dev.example.com.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 if (n > 1 && d[n - 1] == '.') /* a fully qualified name's root dot */
                         n--;
@@ -372,7 +355,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                         http_reply_error(req->conn, 400, error ?: "Invalid domain.",
                                          "Give a DNS name such as dev.example.com; each component then answers "
                                          "at COMPONENT.DOMAIN on the environment's ingress port.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->domain = dom;
         }
@@ -381,7 +364,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!json_is_boolean(v)) {
                         http_reply_error(req->conn, 400, "\"egress\" must be true or false.",
                                          "Use --egress on or --egress off.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->egress = json_is_true(v);
         }
@@ -390,7 +373,7 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                 if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
                         http_reply_error(req->conn, 400, "\"ingress_port\" must be a port between 1 and 65535.",
                                          "For example --ingress-port 8090.");
-                        return -400;
+                        return api_replied(req, 400, -EINVAL);
                 }
                 st->ingress_port = (unsigned)json_integer_value(v);
         }
@@ -449,7 +432,7 @@ static int check_port_free_on_host(HttpRequest *req, unsigned port) {
                 return 0;
         snprintf(msg, sizeof msg, "Port %u is already in use on this host by another program.", port);
         http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port (see 'ss -ltn').");
-        return -409;
+        return api_replied(req, 409, -EEXIST);
 }
 
 int api_environment_create(HttpRequest *req) {
@@ -473,20 +456,20 @@ int api_environment_create(HttpRequest *req) {
                                         "The request body must be a JSON object with a \"name\" string.",
                                         "Send {\"name\": \"staging\", \"after\": \"development\"}.");
         if ((r = api_check_name(req, "environment", name)) < 0)
-                return -r;
+                return req->status;
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
-                return -r;
+                return req->status;
         r = model_environment_settings_conflict(db, 0, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
-                return -r;
+                return req->status;
         {
                 HostAllocation ha = HOST_ALLOCATION_INIT;
 
@@ -550,20 +533,20 @@ int api_environment_update(HttpRequest *req) {
                         }
         }
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_model_open(req, &db)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return -r;
+                return req->status;
         if ((r = api_environment_lookup(req, db, &p, req->segments[3], &old)) < 0)
-                return -r;
+                return req->status;
         if (st.ingress_port == old.ingress_port)
                 st.ingress_port = 0;
         r = model_environment_settings_conflict(db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
-                return -r;
+                return req->status;
         if (st.ingress_port > 0) {
                 /* Checked and claimed under the claims' lock, so another daemon cannot take it meanwhile. */
                 HostAllocation ha = HOST_ALLOCATION_INIT;

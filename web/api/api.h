@@ -27,9 +27,10 @@ typedef struct ApiContext {
         unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
         const HostShare *host;      /* this state dir's id and host-wide claims (allocation goes through it) */
         /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
-         * by the deployer.  Called on a handler thread and may block until done.  NULL: `project delete
-         * --force` of a project with running instances is refused with 501. */
-        int (*teardown_project)(void *userdata, int64_t project_id, const char *project);
+         * by the deployer.  Called on a handler thread and may block until done; on failure ret_error says
+         * what could not be removed.  NULL: `project delete --force` of a project with running instances is
+         * refused with 501. */
+        int (*teardown_project)(void *userdata, int64_t project_id, const char *project, char **ret_error);
         void *teardown_userdata;
         /* Re-applies isolation rules and routes after an environment's settings changed (same userdata as
          * teardown_project); ret_error: why it failed.  NULL: changes take effect at the next deploy. */
@@ -46,6 +47,12 @@ extern const size_t api_routes_n;
 
 /* Sends err (when filled) or a generic message for r; returns the status sent. */
 int api_reply_error(HttpRequest *req, int r, const OciError *err, const char *what);
+/* For helpers that have sent an error reply: records its HTTP status in req->status and returns error
+ * (a -errno), so statuses never travel in the errno channel. */
+static inline int api_replied(HttpRequest *req, int status, int error) {
+        req->status = status;
+        return error;
+}
 
 /* Handlers, one file per area. */
 int api_status(HttpRequest *req);
@@ -77,16 +84,26 @@ int api_release_show(HttpRequest *req);
 json_t *api_release_json(const ModelRelease *rel);
 
 /* Shared by the issue-5 handlers (api-projects.c). */
-/* Opens ctx->db_path; on failure sends 500/503 and returns the (negative) status sent. */
+/* The helpers below send the error reply themselves and return -errno with req->status set. */
+/* Opens ctx->db_path; on failure sends 500/503. */
 int api_model_open(HttpRequest *req, sqlite3 **ret);
-/* Validates a name; on failure sends 400 with the reason and returns -status. */
+/* Validates a name; on failure sends 400 with the reason (-EINVAL). */
 int api_check_name(HttpRequest *req, const char *what, const char *name);
-/* Looks up a project by name; sends 404 and returns -404 when unknown. */
+/* Looks up a project by name; sends 404 when unknown (-ENOENT). */
 int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret);
 /* Looks up a project's environment; sends 404 naming the known ones when unknown. */
 int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p, const char *name,
                            ModelEnvironment *ret);
 json_t *api_environment_json(const ModelEnvironment *e);
+/* Shared by the component handlers (api-components.c). */
+/* Looks up segments[1]/segments[3]; sends 404 when either is unknown (-ENOENT). */
+int api_component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *ret);
+/* ?name=1|true|yes or a bare ?name. */
+bool api_query_flag(HttpRequest *req, const char *name);
+/* ?env=E into buf: 0, or -ENOENT when absent (sends nothing). */
+int api_env_query(HttpRequest *req, char *buf, size_t size);
+/* The same, but sends 400 when absent (-EINVAL). */
+int api_need_env(HttpRequest *req, char *env, size_t size);
 /* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
  * its final line; civetweb drops writes once it is stopping. */
 void api_builds_stop(uint64_t timeout_usec);

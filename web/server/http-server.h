@@ -17,6 +17,9 @@ typedef struct HttpRequest {
         char *segments[HTTP_PATH_SEGMENTS_MAX];
         size_t n_segments;
         void *userdata;
+        /* The HTTP status of the reply a helper already sent (0: none yet).  Helpers return -errno; a
+         * handler returns this after one failed. */
+        int status;
 } HttpRequest;
 
 /* A handler sends its own response and returns the HTTP status it sent. */
