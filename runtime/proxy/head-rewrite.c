@@ -46,9 +46,6 @@ void head_request_authority(const HttpHead *h, const char **ret_host, size_t *re
 }
 
 int head_rewrite_request(const HttpHead *h, const RequestRewrite *rw, Out *o) {
-        const char *xff = NULL;
-        size_t xff_len = 0;
-
         out_put(o, h->method, h->method_len);
         out_put(o, " ", 1);
         out_put(o, rw->path, rw->path_len);
@@ -62,20 +59,21 @@ int head_rewrite_request(const HttpHead *h, const RequestRewrite *rw, Out *o) {
                 const HttpHeader *f = &h->headers[i];
                 if (header_dropped(h, f))
                         continue;
-                if (http_name_eq(f, "x-forwarded-for")) {
-                        xff = f->value;
-                        xff_len = f->value_len;
-                        continue;
-                }
-                if (http_name_eq(f, "x-forwarded-proto") || http_name_eq(f, "x-forwarded-host"))
+                if (http_name_eq(f, "x-forwarded-for") || http_name_eq(f, "x-forwarded-proto") ||
+                    http_name_eq(f, "x-forwarded-host"))
                         continue;
                 out_header(o, f);
         }
         if (h->body == HTTP_BODY_CHUNKED)
                 out_str(o, "Transfer-Encoding: chunked\r\n");
+        /* Every X-Forwarded-For field the client sent, in order (RFC 9110: fields of one name are one
+         * comma-separated list), then the client's address. */
         out_str(o, "X-Forwarded-For: ");
-        if (xff && xff_len > 0) {
-                out_put(o, xff, xff_len);
+        for (size_t i = 0; i < h->n_headers; i++) {
+                const HttpHeader *f = &h->headers[i];
+                if (f->value_len == 0 || !http_name_eq(f, "x-forwarded-for") || header_dropped(h, f))
+                        continue;
+                out_put(o, f->value, f->value_len);
                 out_str(o, ", ");
         }
         out_str(o, rw->client_ip ?: "unknown");

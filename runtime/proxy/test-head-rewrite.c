@@ -114,6 +114,13 @@ static void test_request_forwarded(void) {
         CHECK(strstr(out_buf, "Via: 1.0 edge\r\n") && strstr(out_buf, "Via: " VIA_TOKEN "\r\n") &&
               strstr(out_buf, "Via: 1.0 edge\r\n") < strstr(out_buf, "Via: " VIA_TOKEN "\r\n"));
 
+        /* several X-Forwarded-For fields are one list: every earlier hop is kept, in order */
+        CHECK(to_upstream("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1\r\nAccept: */*\r\n"
+                          "X-Forwarded-For: 198.51.100.2\r\n\r\n",
+                          "192.0.2.7") == 0);
+        CHECK(count(&seen, "x-forwarded-for") == 1);
+        CHECK(has(&seen, "x-forwarded-for", "203.0.113.1, 198.51.100.2, 192.0.2.7"));
+
         /* an empty list from the client is not kept as an empty element */
         CHECK(to_upstream("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For:\r\n\r\n", NULL) == 0);
         CHECK(has(&seen, "x-forwarded-for", "unknown"));
