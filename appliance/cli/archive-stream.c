@@ -1,4 +1,5 @@
-/* libarchive glue for `slipway image import DIR` and `slipway image export --oci DIR`. */
+/* libarchive glue for `slipway image import DIR` and `slipway image export --oci DIR`, and the directory
+ * walk that sends both an image layout and a build context (context-stream.c). */
 #include "archive-stream.h"
 
 #include <archive.h>
@@ -15,9 +16,14 @@
 #include "path-util.h"
 #include "string-util.h"
 
+/* libarchive write callback sending tar blocks into a request body; the first failure is kept in .error. */
+typedef struct ConnWriter {
+        HttpConn *conn;
+        int error;
+} ConnWriter;
 
-la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
-        ArchiveConnWriter *st = userdata;
+static la_ssize_t conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size) {
+        ConnWriter *st = userdata;
         int r = http_conn_write(st->conn, buf, size);
 
         if (r < 0) {
@@ -28,17 +34,20 @@ la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *
         return (la_ssize_t) size;
 }
 
-int archive_conn_writer_open(struct archive *out, ArchiveConnWriter *st, size_t block, char **ret_error) {
+/* Opens out as a restricted pax tar written in ARCHIVE_STREAM_BLOCK-sized blocks to st->conn. */
+static int conn_writer_open(struct archive *out, ConnWriter *st, char **ret_error) {
         if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-            archive_write_set_bytes_per_block(out, (int) block) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(out, (int) ARCHIVE_STREAM_BLOCK) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open(out, st, NULL, archive_conn_write_cb, NULL) != ARCHIVE_OK)
+            archive_write_open(out, st, NULL, conn_write_cb, NULL) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot start the archive: %s",
                                   archive_error_string(out));
         return 0;
 }
 
-const char *archive_disk_name_below(const char *name, const char *dir, size_t dir_len) {
+/* name, as archive_read_disk returned it walking dir (dir_len long without trailing slashes), relative to
+ * dir: NULL when it is not below dir, "" for dir itself. */
+static const char *disk_name_below(const char *name, const char *dir, size_t dir_len) {
         if (!name || strncmp(name, dir, dir_len) != 0)
                 return NULL;
         name += dir_len;
@@ -47,9 +56,11 @@ const char *archive_disk_name_below(const char *name, const char *dir, size_t di
         return name;
 }
 
-int archive_copy_entry_data(struct archive *disk, struct archive *out, void *buf, size_t size) {
+/* Copies the data of in's current entry to out through buf: -EIO when reading fails, -EPIPE when
+ * writing does (out holds the reason). */
+static int copy_entry_data(struct archive *in, struct archive *out, void *buf, size_t size) {
         for (;;) {
-                la_ssize_t n = archive_read_data(disk, buf, size);
+                la_ssize_t n = archive_read_data(in, buf, size);
                 if (n < 0)
                         return -EIO;
                 if (n == 0)
@@ -59,11 +70,13 @@ int archive_copy_entry_data(struct archive *disk, struct archive *out, void *buf
         }
 }
 
-int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error) {
+int archive_stream_send_dir(const char *dir, HttpConn *conn, const ArchiveStreamSend *how,
+                            char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *disk = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
+        _cleanup_(archive_entry_linkresolver_freep) struct archive_entry_linkresolver *links = NULL;
         _cleanup_free_ char *buf = NULL;
-        ArchiveConnWriter st = { .conn = conn };
+        ConnWriter st = { .conn = conn };
         size_t prefix_len = strlen(dir), n_entries = 0;
         int r;
 
@@ -72,15 +85,21 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
         buf = malloc(ARCHIVE_STREAM_BLOCK);
         disk = archive_read_disk_new();
         out = archive_write_new();
-        if (!buf || !disk || !out)
+        if (how->hardlinks)
+                links = archive_entry_linkresolver_new();
+        if (!buf || !disk || !out || (how->hardlinks && !links))
                 return -ENOMEM;
 
-        archive_read_disk_set_symlink_logical(disk); /* a layout may link blobs: send the content */
-        archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-                                                     ARCHIVE_READDISK_NO_FFLAGS);
-        r = archive_conn_writer_open(out, &st, ARCHIVE_STREAM_BLOCK, ret_error);
+        if (how->follow_symlinks)
+                archive_read_disk_set_symlink_logical(disk);
+        else
+                archive_read_disk_set_symlink_physical(disk);
+        archive_read_disk_set_behavior(disk, how->disk_behavior);
+        r = conn_writer_open(out, &st, ret_error);
         if (r < 0)
                 return r;
+        if (links)
+                archive_entry_linkresolver_set_strategy(links, archive_format(out));
         if (archive_read_disk_open(disk, dir) != ARCHIVE_OK)
                 return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir, archive_error_string(disk));
 
@@ -96,31 +115,43 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                         return errmsg_set(ret_error, -EIO, "Cannot read %s: %s", dir,
                                           archive_error_string(disk));
-                (void) archive_read_disk_descend(disk);
 
-                name = archive_disk_name_below(archive_entry_pathname(e), dir, prefix_len);
-                if (isempty(name))
-                        continue; /* outside, or the directory itself */
-                if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFDIR)
-                        continue; /* sockets, devices: nothing an image layout holds */
+                name = disk_name_below(archive_entry_pathname(e), dir, prefix_len);
+                if (!name)
+                        continue;
+                if (!*name) {
+                        (void) archive_read_disk_descend(disk); /* the directory itself */
+                        continue;
+                }
+                _cleanup_free_ char *rel = strdup(name);
+                if (!rel)
+                        return -ENOMEM;
+                r = how->filter(disk, e, rel, how->userdata);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
                 if (++n_entries > ARCHIVE_STREAM_ENTRIES_MAX)
                         return errmsg_set(ret_error, -E2BIG, "%s holds more than %u files", dir,
                                           ARCHIVE_STREAM_ENTRIES_MAX);
 
-                _cleanup_free_ char *rel = strdup(name);
-                if (!rel)
-                        return -ENOMEM;
                 archive_entry_set_pathname(e, rel);
                 archive_entry_set_uid(e, 0);
                 archive_entry_set_gid(e, 0);
                 archive_entry_set_uname(e, NULL);
                 archive_entry_set_gname(e, NULL);
+                if (links && archive_entry_filetype(e) == AE_IFREG) {
+                        struct archive_entry *le = e, *sparse = NULL;
+                        archive_entry_linkify(links, &le, &sparse);
+                        /* The tar strategy never defers: le is e, marked as a hardlink on a repeat. */
+                }
 
                 if (archive_write_header(out, e) != ARCHIVE_OK)
                         goto write_failed;
-                if (archive_entry_filetype(e) != AE_IFREG)
+                if (archive_entry_filetype(e) != AE_IFREG || archive_entry_size(e) <= 0 ||
+                    archive_entry_hardlink(e))
                         continue;
-                r = archive_copy_entry_data(disk, out, buf, ARCHIVE_STREAM_BLOCK);
+                r = copy_entry_data(disk, out, buf, ARCHIVE_STREAM_BLOCK);
                 if (r == -EPIPE)
                         goto write_failed;
                 if (r < 0)
@@ -133,9 +164,30 @@ int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error
 
 write_failed:
         if (st.error < 0)
-                return errmsg_set(ret_error, st.error, "Sending %s to slipwayd failed: %s", dir,
+                return errmsg_set(ret_error, st.error, "Sending %s to slipwayd failed: %s", how->what,
                                   strerror(-st.error));
-        return errmsg_set(ret_error, -EIO, "Cannot write the archive: %s", archive_error_string(out));
+        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", how->archive, archive_error_string(out));
+}
+
+/* An image layout: every file and directory, what links point at sent as content. */
+static int layout_filter(struct archive *disk, struct archive_entry *e, _unused_ const char *rel,
+                         _unused_ void *userdata) {
+        (void) archive_read_disk_descend(disk);
+        /* sockets, devices: nothing an image layout holds */
+        return archive_entry_filetype(e) == AE_IFREG || archive_entry_filetype(e) == AE_IFDIR;
+}
+
+int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error) {
+        const ArchiveStreamSend how = {
+                .follow_symlinks = true, /* a layout may link blobs: send the content */
+                .disk_behavior =
+                        ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS,
+                .what = dir,
+                .archive = "the archive",
+                .filter = layout_filter,
+        };
+
+        return archive_stream_send_dir(dir, conn, &how, ret_error);
 }
 
 typedef struct ReadState {
@@ -160,14 +212,15 @@ static la_ssize_t read_cb(struct archive *a, void *userdata, const void **ret_bu
 int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *in = NULL;
         _cleanup_(archive_write_freep) struct archive *disk = NULL;
-        _cleanup_free_ char *buf = malloc(ARCHIVE_STREAM_BLOCK);
+        /* buf is what libarchive reads the stream from, data what entries are copied through. */
+        _cleanup_free_ char *buf = malloc(ARCHIVE_STREAM_BLOCK), *data = malloc(ARCHIVE_STREAM_BLOCK);
         ReadState st = { .conn = conn, .buf = buf };
         size_t n_entries = 0;
         int r;
 
         in = archive_read_new();
         disk = archive_write_disk_new();
-        if (!buf || !in || !disk)
+        if (!buf || !data || !in || !disk)
                 return -ENOMEM;
         archive_read_support_format_tar(in);
         /* Entry names are checked to be relative (path_is_safe_relative) and then joined to dir,
@@ -209,21 +262,10 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                                           archive_error_string(disk));
                 if (archive_entry_filetype(e) != AE_IFREG)
                         continue;
-                for (;;) {
-                        const void *block;
-                        size_t size;
-                        la_int64_t offset;
-
-                        r = archive_read_data_block(in, &block, &size, &offset);
-                        if (r == ARCHIVE_EOF)
-                                break;
-                        if (r != ARCHIVE_OK)
-                                goto read_failed;
-                        if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
-                                return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
-                                                  archive_error_string(disk));
-                }
-                if (archive_write_finish_entry(disk) != ARCHIVE_OK)
+                r = copy_entry_data(in, disk, data, ARCHIVE_STREAM_BLOCK);
+                if (r == -EIO)
+                        goto read_failed;
+                if (r < 0 || archive_write_finish_entry(disk) != ARCHIVE_OK)
                         return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
                                           archive_error_string(disk));
         }

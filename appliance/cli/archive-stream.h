@@ -5,30 +5,34 @@
 #pragma once
 
 #include <archive.h>
+#include <archive_entry.h>
+#include <stdbool.h>
 
 #include "http-client.h"
-
-/* libarchive write callback sending tar blocks into a request body (userdata: ArchiveConnWriter);
- * the first failure is kept in .error. */
-typedef struct ArchiveConnWriter {
-        HttpConn *conn;
-        int error;
-} ArchiveConnWriter;
-
-la_ssize_t archive_conn_write_cb(struct archive *a, void *userdata, const void *buf, size_t size);
-/* Opens out as a restricted pax tar written in block-sized blocks to st->conn. */
-int archive_conn_writer_open(struct archive *out, ArchiveConnWriter *st, size_t block, char **ret_error);
-/* name, as archive_read_disk returned it walking dir (dir_len long without trailing slashes), relative to
- * dir: NULL when it is not below dir, "" for dir itself. */
-const char *archive_disk_name_below(const char *name, const char *dir, size_t dir_len);
-/* Copies the data of disk's current entry to out through buf: -EIO when reading fails, -EPIPE when
- * writing does (the writer holds the reason). */
-int archive_copy_entry_data(struct archive *disk, struct archive *out, void *buf, size_t size);
 
 #define ARCHIVE_STREAM_BLOCK (64U * 1024U)
 #define ARCHIVE_STREAM_ENTRIES_MAX 1000000U
 
-/* Writes dir as a tar (names relative to dir) to conn's request body. */
+/* How archive_stream_send_dir() sends a directory: an image layout and a build context are walked the
+ * same way and differ only in how links are read and which entries go. */
+typedef struct ArchiveStreamSend {
+        bool follow_symlinks; /* send what a link points at (a layout), not the link (a build context) */
+        bool hardlinks;       /* a repeated inode is sent as a tar hard link */
+        int disk_behavior;    /* ARCHIVE_READDISK_* flags */
+        const char *what;     /* for messages: "Sending <what> to slipwayd failed" */
+        const char *archive;  /* for messages: "Cannot write <archive>" */
+        /* Sees each entry below the directory (rel: its name relative to it): > 0 sends it, 0 passes over
+         * it, < 0 fails the walk.  Below the directory itself the walk descends only where filter calls
+         * archive_read_disk_descend(disk). */
+        int (*filter)(struct archive *disk, struct archive_entry *e, const char *rel, void *userdata);
+        void *userdata;
+} ArchiveStreamSend;
+
+/* Writes dir as a tar (names relative to dir, owners 0:0) to conn's request body, in blocks of
+ * ARCHIVE_STREAM_BLOCK.  Fills *ret_error with one sentence on failure. */
+int archive_stream_send_dir(const char *dir, HttpConn *conn, const ArchiveStreamSend *how, char **ret_error);
+
+/* Writes the image layout dir as a tar (names relative to dir) to conn's request body. */
 int archive_stream_dir_to_conn(const char *dir, HttpConn *conn, char **ret_error);
 
 /* Extracts the tar read from conn's response body into dir (existing, empty). */

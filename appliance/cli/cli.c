@@ -82,40 +82,58 @@ int cli_bad_option(const char *command, int argc, char *argv[]) {
         return cli_usage_error(command, "Unknown option or missing value: '%s'", bad);
 }
 
+/* The option of options that getopt_long() answered with opt, or NULL. */
+static const CliOption *find_option(const CliOption *options, size_t n_options, int opt) {
+        if (opt >= ARG_FIRST_COMMAND_OPTION && opt < ARG_FIRST_COMMAND_OPTION + (int) n_options)
+                return &options[opt - ARG_FIRST_COMMAND_OPTION];
+        for (size_t k = 0; k < n_options; k++)
+                if (options[k].short_name != 0 && options[k].short_name == opt)
+                        return &options[k];
+        return NULL;
+}
+
 int cli_parse_options(CliContext *c, const char *full, const char *help, const CliOption *options,
                       size_t n_options, void *args, int argc, char *argv[]) {
         static const struct option common[] = { CLI_COMMON_OPTIONS };
         struct option longopts[ELEMENTSOF(common) + CLI_OPTIONS_MAX + 1] = {};
+        char shortopts[1 + 2 * CLI_OPTIONS_MAX + 1] = "h";
+        size_t n_short = 1;
         int opt, r;
 
         assert(n_options <= CLI_OPTIONS_MAX);
         for (size_t k = 0; k < ELEMENTSOF(common); k++)
                 longopts[k] = common[k];
-        for (size_t k = 0; k < n_options; k++)
+        for (size_t k = 0; k < n_options; k++) {
                 longopts[ELEMENTSOF(common) + k] = (struct option) {
                         options[k].name,
                         options[k].flag ? no_argument : required_argument,
                         NULL,
-                        ARG_FIRST_COMMAND_OPTION + (int) k,
+                        options[k].short_name ?: ARG_FIRST_COMMAND_OPTION + (int) k,
                 };
+                if (options[k].short_name != 0) {
+                        shortopts[n_short++] = options[k].short_name;
+                        if (!options[k].flag)
+                                shortopts[n_short++] = ':';
+                }
+        }
 
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) >= 0) {
                 if (opt == 'h') {
                         fputs(help, stdout);
                         return 0;
                 }
                 if (cli_common_option(c, opt, optarg))
                         continue;
-                if (opt < ARG_FIRST_COMMAND_OPTION || opt >= ARG_FIRST_COMMAND_OPTION + (int) n_options) {
+                const CliOption *o = find_option(options, n_options, opt);
+                if (!o) {
                         cli_bad_option(full, argc, argv);
                         return -EINVAL;
                 }
-                const CliOption *o = &options[opt - ARG_FIRST_COMMAND_OPTION];
                 char optname[64];
                 snprintf(optname, sizeof optname, "--%s", o->name);
-                if (!strstr(help, optname))
+                if (!o->unlisted && !strstr(help, optname))
                         return cli_usage_errno(full, "'slipway %s' has no option %s", full, optname);
                 if (o->store) {
                         r = o->store(full, optarg, args);
@@ -129,29 +147,60 @@ int cli_parse_options(CliContext *c, const char *full, const char *help, const C
         return 1;
 }
 
+int cli_dispatch(CliContext *c, const char *command, const char *help, const char *verb_names,
+                 const CliVerb *verbs, size_t n_verbs, int argc, char *argv[]) {
+        int i = 1;
+
+        while (i < argc && argv[i][0] == '-') {
+                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+                        fputs(help, stdout);
+                        return 0;
+                }
+                if (!streq(argv[i], "--json"))
+                        return cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i],
+                                               command);
+                c->json = true;
+                i++;
+        }
+        if (i >= argc)
+                return cli_usage_error(command, "Missing %s command (%s)", command, verb_names);
+        for (size_t k = 0; k < n_verbs; k++)
+                if (streq(argv[i], verbs[k].name))
+                        return verbs[k].run(c, argc - i, argv + i);
+        return cli_usage_error(command, "Unknown %s command '%s'", command, argv[i]);
+}
+
+/* The option's value when it was given, else the first line of the state directory's file. */
+static int option_or_state_file(const char *option, const char *state_dir, const char *file, char **ret) {
+        char *s;
+
+        if (!option)
+                return read_first_line(state_dir, file, CLI_URL_MAX, ret);
+        s = strdup(option);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 int cli_connect_prepare(CliContext *c) {
         char hint[512];
         int r;
 
         snprintf(hint, sizeof hint, "Start it with 'slipwayd --state-dir %s', or give --url and --token.",
                  c->state_dir);
-        if (c->url_arg) {
-                c->url = strdup(c->url_arg);
-                if (!c->url)
-                        return -ENOMEM;
-        } else {
-                r = read_first_line(c->state_dir, "api.url", CLI_URL_MAX, &c->url);
-                if (r == -ENOENT) {
-                        cli_error(hint,
-                                  "No slipwayd has run with state directory %s (%s/api.url is missing)",
-                                  c->state_dir, c->state_dir);
-                        return r;
-                }
-                if (r < 0) {
-                        cli_error("Run slipway as root, or give --url and --token.",
-                                  "Cannot read %s/api.url: %s", c->state_dir, strerror(-r));
-                        return r;
-                }
+        r = option_or_state_file(c->url_arg, c->state_dir, "api.url", &c->url);
+        if (r < 0 && c->url_arg)
+                return r;
+        if (r == -ENOENT) {
+                cli_error(hint, "No slipwayd has run with state directory %s (%s/api.url is missing)",
+                          c->state_dir, c->state_dir);
+                return r;
+        }
+        if (r < 0) {
+                cli_error("Run slipway as root, or give --url and --token.", "Cannot read %s/api.url: %s",
+                          c->state_dir, strerror(-r));
+                return r;
         }
         if (http_url_parse(c->url, &c->u) < 0) {
                 cli_error("Give an address like http://127.0.0.1:7070.", "'%s' is not an http:// URL",
@@ -159,24 +208,19 @@ int cli_connect_prepare(CliContext *c) {
                 return -EINVAL;
         }
 
-        if (c->token_arg) {
-                c->token = strdup(c->token_arg);
-                if (!c->token)
-                        return -ENOMEM;
-        } else {
-                r = read_first_line(c->state_dir, "admin.token", CLI_URL_MAX, &c->token);
-                if (r < 0) {
-                        if (c->url_arg)
-                                cli_error("Give the API token with --token.",
-                                          "--url needs a token, and %s/admin.token "
-                                          "cannot be read (%s)",
-                                          c->state_dir, strerror(-r));
-                        else
-                                cli_error("Run slipway as root, or give --url and --token.",
-                                          "Cannot read the API token %s/admin.token: %s", c->state_dir,
-                                          strerror(-r));
-                        return r;
-                }
+        r = option_or_state_file(c->token_arg, c->state_dir, "admin.token", &c->token);
+        if (r < 0 && c->token_arg)
+                return r;
+        if (r < 0) {
+                if (c->url_arg)
+                        cli_error("Give the API token with --token.",
+                                  "--url needs a token, and %s/admin.token cannot be read (%s)",
+                                  c->state_dir, strerror(-r));
+                else
+                        cli_error("Run slipway as root, or give --url and --token.",
+                                  "Cannot read the API token %s/admin.token: %s", c->state_dir,
+                                  strerror(-r));
+                return r;
         }
         return 0;
 }

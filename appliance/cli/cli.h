@@ -24,18 +24,18 @@ enum {
         ARG_TOKEN,
         ARG_FIRST_COMMAND_OPTION,
 };
-#define CLI_COMMON_OPTIONS                                                      \
-        { "help", no_argument, NULL, 'h' },                                     \
-        { "json", no_argument, NULL, ARG_JSON },                                \
-        { "state-dir", required_argument, NULL, ARG_STATE_DIR },                \
-        { "url", required_argument, NULL, ARG_URL },                            \
-        { "token", required_argument, NULL, ARG_TOKEN }
+#define CLI_COMMON_OPTIONS                                                           \
+        { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, ARG_JSON }, \
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },             \
+                { "url", required_argument, NULL, ARG_URL }, {                       \
+                "token", required_argument, NULL, ARG_TOKEN                          \
+        }
 
 typedef struct CliContext {
-        const char *state_dir;   /* --state-dir, $SLIPWAY_STATE_DIR or the default */
+        const char *state_dir; /* --state-dir, $SLIPWAY_STATE_DIR or the default */
         bool state_dir_explicit;
-        const char *url_arg;     /* --url */
-        const char *token_arg;   /* --token */
+        const char *url_arg;   /* --url */
+        const char *token_arg; /* --token */
         bool json;
         /* resolved */
         char *url;
@@ -70,12 +70,15 @@ bool cli_common_option(CliContext *c, int opt, const char *arg);
 int cli_bad_option(const char *command, int argc, char *argv[]);
 
 /* A command option: a string option stores its argument at offset in the command's argument struct,
- * a flag stores true there; with store set, store() checks and keeps it instead (0 or -EINVAL, said). */
+ * a flag stores true there; with store set, store() checks and keeps it instead (0, or -errno after
+ * saying what is wrong: -EINVAL for a usage error). */
 typedef struct CliOption {
         const char *name; /* without the leading "--" */
         bool flag;
         size_t offset;
         int (*store)(const char *full, const char *arg, void *args);
+        char short_name; /* also taken as -X (0: none) */
+        bool unlisted;   /* taken although the help text does not name it (store() says why not) */
 } CliOption;
 #define CLI_STRING_OPTION(name, type, field) \
         { name, false, offsetof(type, field), NULL }
@@ -85,9 +88,20 @@ typedef struct CliOption {
 
 /* Parses the options of 'slipway FULL …' (argv[0] = the sub-command word) into args.  A command takes
  * only the options its help text names.  1 to go on with the positional arguments from optind, 0 when
- * --help was printed, -EINVAL for a usage error (said). */
+ * --help was printed, -EINVAL for a usage error (said), or what a store() returned. */
 int cli_parse_options(CliContext *c, const char *full, const char *help, const CliOption *options,
                       size_t n_options, void *args, int argc, char *argv[]);
+
+/* A command's sub-commands ("slipway project create …"), found by name. */
+typedef struct CliVerb {
+        const char *name;
+        int (*run)(CliContext *c, int argc, char *argv[]);
+} CliVerb;
+
+/* Runs the sub-command argv names after leading --json/--help (help prints the command's help);
+ * verb_names lists them for the "missing" error.  Returns the exit status. */
+int cli_dispatch(CliContext *c, const char *command, const char *help, const char *verb_names,
+                 const CliVerb *verbs, size_t n_verbs, int argc, char *argv[]);
 
 /* Finds the daemon's URL and token (printing what is wrong on failure). */
 int cli_connect_prepare(CliContext *c);
@@ -107,7 +121,7 @@ void cli_print_json(json_t *j);
 
 typedef struct Table Table;
 Table *table_new(size_t n_columns, ...); /* column headers */
-int table_add_row(Table *t, ...);         /* n_columns strings */
+int table_add_row(Table *t, ...);        /* n_columns strings */
 void table_print(Table *t);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);

@@ -126,7 +126,7 @@ static int logs_follow(CliContext *c, const char *path) {
 static void format_endpoint(json_t *e, char *buf, size_t size) {
         const char *bp = json_string_value(json_object_get(e, "base_path"));
         snprintf(buf, size, "%s:%lld:%s%s%s", json_string_value(json_object_get(e, "name")),
-                 (long long)json_integer_value(json_object_get(e, "port")),
+                 (long long) json_integer_value(json_object_get(e, "port")),
                  json_string_value(json_object_get(e, "visibility")), bp && !streq(bp, "/") ? ":" : "",
                  bp && !streq(bp, "/") ? bp : "");
 }
@@ -137,24 +137,24 @@ static void format_health(json_t *h, char *buf, size_t size) {
 
         if (streq_ptr(kind, "http"))
                 snprintf(what, sizeof what, "http GET :%lld%s",
-                         (long long)json_integer_value(json_object_get(h, "port")),
+                         (long long) json_integer_value(json_object_get(h, "port")),
                          json_string_value(json_object_get(h, "path")));
         else if (streq_ptr(kind, "tcp"))
                 snprintf(what, sizeof what, "tcp connect :%lld",
-                         (long long)json_integer_value(json_object_get(h, "port")));
+                         (long long) json_integer_value(json_object_get(h, "port")));
         else if (streq_ptr(kind, "process"))
                 snprintf(what, sizeof what, "process running after %lld ms",
-                         (long long)json_integer_value(json_object_get(h, "initial_delay_ms")));
+                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")));
         else
                 snprintf(what, sizeof what, "%s", strempty(kind));
         if (streq_ptr(kind, "http") || streq_ptr(kind, "tcp"))
                 snprintf(buf, size,
                          "%s, every %lld ms, timeout %lld ms, delay %lld ms, %lld ok / %lld failed", what,
-                         (long long)json_integer_value(json_object_get(h, "interval_ms")),
-                         (long long)json_integer_value(json_object_get(h, "timeout_ms")),
-                         (long long)json_integer_value(json_object_get(h, "initial_delay_ms")),
-                         (long long)json_integer_value(json_object_get(h, "success_threshold")),
-                         (long long)json_integer_value(json_object_get(h, "failure_threshold")));
+                         (long long) json_integer_value(json_object_get(h, "interval_ms")),
+                         (long long) json_integer_value(json_object_get(h, "timeout_ms")),
+                         (long long) json_integer_value(json_object_get(h, "initial_delay_ms")),
+                         (long long) json_integer_value(json_object_get(h, "success_threshold")),
+                         (long long) json_integer_value(json_object_get(h, "failure_threshold")));
         else
                 snprintf(buf, size, "%s", what);
 }
@@ -182,11 +182,11 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                         const char *value, *option, *key;
                         bool duration;
                 } nums[] = {
-                        {a.health_interval, "--health-interval", "health_interval_ms", true},
-                        {a.health_timeout, "--health-timeout", "health_timeout_ms", true},
-                        {a.deploy_timeout, "--deploy-timeout", "deploy_timeout_ms", true},
-                        {a.health_failures, "--health-failures", "health_failures", false},
-                        {a.pids, "--pids", "pids", false},
+                        { a.health_interval, "--health-interval", "health_interval_ms", true },
+                        { a.health_timeout, "--health-timeout", "health_timeout_ms", true },
+                        { a.deploy_timeout, "--deploy-timeout", "deploy_timeout_ms", true },
+                        { a.health_failures, "--health-failures", "health_failures", false },
+                        { a.pids, "--pids", "pids", false },
                 };
                 for (size_t k = 0; k < ELEMENTSOF(nums); k++) {
                         uint32_t v = 0;
@@ -206,7 +206,7 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                                         return cli_usage_error("component create",
                                                                "%s takes a positive whole number, not '%s'",
                                                                nums[k].option, nums[k].value);
-                                v = (uint32_t)n;
+                                v = (uint32_t) n;
                         }
                         if (json_object_set_new(body, nums[k].key, json_integer(v)) < 0)
                                 return log_oom_cli();
@@ -270,8 +270,8 @@ static int component_list(CliContext *c, int argc, char *argv[]) {
                         char buf[512];
                         format_endpoint(e, buf, sizeof buf);
                         if (len < sizeof eps)
-                                len += (size_t)snprintf(eps + len, sizeof eps - len, "%s%s", k ? " " : "",
-                                                        buf);
+                                len += (size_t) snprintf(eps + len, sizeof eps - len, "%s%s", k ? " " : "",
+                                                         buf);
                 }
                 const char *kind = json_string_value(json_object_get(ready, "kind"));
                 if (streq_ptr(kind, "http"))
@@ -292,7 +292,7 @@ static int add_release_row(Table *t, json_t *rel, bool with_env) {
         char id[24], dig[13], created[32], finished[32];
         const char *reason = json_string_value(json_object_get(rel, "reason"));
 
-        snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(rel, "id")));
+        snprintf(id, sizeof id, "%lld", (long long) json_integer_value(json_object_get(rel, "id")));
         model_short_digest(json_string_value(json_object_get(rel, "image_digest")), dig);
         model_format_time(json_object_get(rel, "created_at"), created);
         model_format_time(json_object_get(rel, "finished_at"), finished);
@@ -341,16 +341,16 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
         format_health(json_object_get(health, "liveness"), buf, sizeof buf);
         printf("Liveness:   %s\n", buf);
         printf("Deploy timeout: %lld ms\n",
-               (long long)json_integer_value(json_object_get(health, "deploy_timeout_ms")));
-        long long mem = (long long)json_integer_value(json_object_get(res, "memory_bytes"));
-        long long cpus = (long long)json_integer_value(json_object_get(res, "cpus_milli"));
+               (long long) json_integer_value(json_object_get(health, "deploy_timeout_ms")));
+        long long mem = (long long) json_integer_value(json_object_get(res, "memory_bytes"));
+        long long cpus = (long long) json_integer_value(json_object_get(res, "cpus_milli"));
         char membuf[32] = "unlimited", cpubuf[32] = "unlimited";
         if (mem > 0)
-                format_bytes(membuf, sizeof membuf, (unsigned long long)mem);
+                format_bytes(membuf, sizeof membuf, (unsigned long long) mem);
         if (cpus > 0)
                 snprintf(cpubuf, sizeof cpubuf, "%lld.%03lld", cpus / 1000, cpus % 1000);
         printf("Resources:  memory %s, cpus %s, pids %lld\n", membuf, cpubuf,
-               (long long)json_integer_value(json_object_get(res, "pids")));
+               (long long) json_integer_value(json_object_get(res, "pids")));
         printf("\n");
 
         t = table_new(6, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "INSTANCE", "LATEST");
@@ -365,17 +365,17 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
 
                 if (json_is_object(live)) {
                         snprintf(live_s, sizeof live_s, "#%lld",
-                                 (long long)json_integer_value(json_object_get(live, "id")));
+                                 (long long) json_integer_value(json_object_get(live, "id")));
                         model_short_digest(json_string_value(json_object_get(live, "image_digest")), dig);
                 }
                 if (json_is_object(inst))
                         snprintf(inst_s, sizeof inst_s, "%s %s, %lld restarts",
                                  json_string_value(json_object_get(inst, "address")),
                                  json_string_value(json_object_get(inst, "state")),
-                                 (long long)json_integer_value(json_object_get(inst, "restarts")));
+                                 (long long) json_integer_value(json_object_get(inst, "restarts")));
                 if (latest)
                         snprintf(latest_s, sizeof latest_s, "#%lld %s",
-                                 (long long)json_integer_value(json_object_get(latest, "id")),
+                                 (long long) json_integer_value(json_object_get(latest, "id")),
                                  json_string_value(json_object_get(latest, "status")));
                 if (table_add_row(t, json_string_value(json_object_get(env, "name")), addr ?: "-", live_s,
                                   dig, inst_s, latest_s) < 0)
@@ -386,15 +386,15 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
 }
 
 int cmd_component(CliContext *c, int argc, char *argv[]) {
-        static const ModelVerb verbs[] = {
+        static const CliVerb verbs[] = {
                 { "create", component_create },
                 { "list", component_list },
                 { "ls", component_list },
                 { "show", component_show },
         };
 
-        return model_dispatch(c, "component", component_help, "create, list, show", verbs, ELEMENTSOF(verbs),
-                              argc, argv);
+        return cli_dispatch(c, "component", component_help, "create, list, show", verbs, ELEMENTSOF(verbs),
+                            argc, argv);
 }
 
 int cmd_releases(CliContext *c, int argc, char *argv[]) {
@@ -427,8 +427,9 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
                 t = table_new(7, "ID", "ENV", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
         if (!t)
                 return log_oom_cli();
-        json_array_foreach(json_object_get(j, "releases"), i,
-                           rel) if (add_release_row(t, rel, !one_env) < 0) return log_oom_cli();
+        json_array_foreach(json_object_get(j, "releases"), i, rel)
+                if (add_release_row(t, rel, !one_env) < 0)
+                        return log_oom_cli();
         table_print(t);
         return 0;
 }

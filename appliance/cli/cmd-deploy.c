@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "http-client.h"
 #include "json-util.h"
+#include "macro.h"
 
 #define DEPLOY_POLL_MS 250U
 #define DEPLOY_WAIT_DEFAULT_SEC 900U
@@ -23,62 +24,54 @@ static const char deploy_help[] =
         "old one is stopped after its requests finished.  Waits until the release is live or failed\n"
         "unless --no-wait.  Exit status 0 when live, 1 when it failed.\n";
 
-enum { ARG_IMAGE = ARG_FIRST_COMMAND_OPTION, ARG_NO_WAIT, ARG_TIMEOUT, ARG_BUILD };
+typedef struct DeployArgs {
+        const char *image;
+        bool no_wait;
+        unsigned long timeout;
+} DeployArgs;
+
+static int store_timeout(const char *full, const char *arg, void *args) {
+        unsigned long timeout;
+        char *end = NULL;
+
+        errno = 0;
+        timeout = strtoul(arg, &end, 10);
+        if (errno || !end || *end || timeout == 0 || timeout > 24UL * 3600UL)
+                return cli_usage_errno(full, "--timeout takes seconds (1..86400), not '%s'", arg);
+        ((DeployArgs *) args)->timeout = timeout;
+        return 0;
+}
+
+static int refuse_build(_unused_ const char *full, _unused_ const char *arg, _unused_ void *args) {
+        cli_error("Build the image with 'slipway image build' and give --image.",
+                  "Deploying a build by id is not supported yet");
+        return -EOPNOTSUPP;
+}
+
+static const CliOption deploy_options[] = {
+        CLI_STRING_OPTION("image", DeployArgs, image),
+        CLI_FLAG_OPTION("no-wait", DeployArgs, no_wait),
+        { .name = "timeout", .store = store_timeout },
+        { .name = "build", .store = refuse_build, .unlisted = true },
+};
 
 static uint64_t mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
 }
 
 int cmd_deploy(CliContext *c, int argc, char *argv[]) {
-        static const struct option options[] = {
-                CLI_COMMON_OPTIONS,
-                {"image", required_argument, NULL, ARG_IMAGE},
-                {"no-wait", no_argument, NULL, ARG_NO_WAIT},
-                {"timeout", required_argument, NULL, ARG_TIMEOUT},
-                {"build", required_argument, NULL, ARG_BUILD},
-                {},
-        };
         _cleanup_json_ json_t *body = NULL, *reply = NULL;
         _cleanup_free_ char *proj = NULL, *enc_p = NULL, *enc_c = NULL, *path = NULL;
-        const char *image = NULL, *target, *env, *slash;
-        unsigned long timeout = DEPLOY_WAIT_DEFAULT_SEC;
-        bool wait = true;
-        int opt;
+        DeployArgs a = { .timeout = DEPLOY_WAIT_DEFAULT_SEC };
+        const char *target, *env, *slash;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (opt == 'h') {
-                        fputs(deploy_help, stdout);
-                        return 0;
-                }
-                if (cli_common_option(c, opt, optarg))
-                        continue;
-                switch (opt) {
-                case ARG_IMAGE:
-                        image = optarg;
-                        break;
-                case ARG_NO_WAIT:
-                        wait = false;
-                        break;
-                case ARG_TIMEOUT: {
-                        char *end = NULL;
-                        errno = 0;
-                        timeout = strtoul(optarg, &end, 10);
-                        if (errno || !end || *end || timeout == 0 || timeout > 24UL * 3600UL)
-                                return cli_usage_error(
-                                        "deploy", "--timeout takes seconds (1..86400), not '%s'", optarg);
-                        break;
-                }
-                case ARG_BUILD:
-                        return cli_error("Build the image with 'slipway image build' and give --image.",
-                                         "Deploying a build by id is not supported yet");
-                default:
-                        return cli_bad_option("deploy", argc, argv);
-                }
-        }
+        r = cli_parse_options(c, "deploy", deploy_help, deploy_options, ELEMENTSOF(deploy_options), &a, argc,
+                              argv);
+        if (r <= 0)
+                return cli_exit_status(r);
         if (argc - optind != 2)
                 return cli_usage_error("deploy", "'slipway deploy' needs PROJECT/COMPONENT and ENV");
         target = argv[optind];
@@ -86,7 +79,7 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         slash = strchr(target, '/');
         if (!slash || slash == target || !slash[1] || strchr(slash + 1, '/'))
                 return cli_usage_error("deploy", "'%s' is not PROJECT/COMPONENT", target);
-        proj = strndup(target, (size_t)(slash - target));
+        proj = strndup(target, (size_t) (slash - target));
         if (!proj)
                 return log_oom_cli();
         enc_p = http_url_encode(proj);
@@ -95,29 +88,29 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
             asprintf(&path, "/api/v1/projects/%s/components/%s/deploy", enc_p, enc_c) < 0)
                 return log_oom_cli();
         body = json_pack("{s:s}", "env", env);
-        if (!body || (image && json_object_set_new(body, "image", json_string(image)) < 0))
+        if (!body || (a.image && json_object_set_new(body, "image", json_string(a.image)) < 0))
                 return log_oom_cli();
         if (cli_api_json(c, "POST", path, body, &reply) < 0)
                 return 1;
 
         json_int_t id = json_integer_value(json_object_get(reply, "id"));
-        if (!wait) {
+        if (a.no_wait) {
                 if (c->json)
                         cli_print_json(reply);
                 else
-                        printf("Release %lld of %s to %s is pending.\n", (long long)id, target, env);
+                        printf("Release %lld of %s to %s is pending.\n", (long long) id, target, env);
                 return 0;
         }
 
         free(path);
         path = NULL;
-        if (asprintf(&path, "/api/v1/projects/%s/components/%s/releases/%lld", enc_p, enc_c, (long long)id) <
-            0)
+        if (asprintf(&path, "/api/v1/projects/%s/components/%s/releases/%lld", enc_p, enc_c,
+                     (long long) id) < 0)
                 return log_oom_cli();
-        uint64_t deadline = mono_ms() + (uint64_t)timeout * 1000ULL;
+        uint64_t deadline = mono_ms() + (uint64_t) a.timeout * 1000ULL;
         for (;;) {
                 const char *status;
-                struct timespec ts = {.tv_nsec = DEPLOY_POLL_MS * 1000000L};
+                struct timespec ts = { .tv_nsec = DEPLOY_POLL_MS * 1000000L };
 
                 json_decref(reply);
                 reply = NULL;
@@ -129,7 +122,7 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 if (mono_ms() >= deadline)
                         return cli_error(
                                 "Run the same command with --no-wait, or look at 'slipway releases'.",
-                                "Release %lld is still %s after %lu s", (long long)id, status, timeout);
+                                "Release %lld is still %s after %lu s", (long long) id, status, a.timeout);
                 nanosleep(&ts, NULL);
         }
 
@@ -140,14 +133,14 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 return ok ? 0 : 1;
         }
         if (ok) {
-                printf("Release %lld of %s is live in %s.\n", (long long)id, target, env);
+                printf("Release %lld of %s is live in %s.\n", (long long) id, target, env);
                 return 0;
         }
         json_t *log = json_object_get(reply, "log");
         size_t n = json_array_size(log);
-        fprintf(stderr, "Error: release %lld of %s to %s failed: %s\n", (long long)id, target, env,
+        fprintf(stderr, "Error: release %lld of %s to %s failed: %s\n", (long long) id, target, env,
                 json_string_value(json_object_get(reply, "reason")) ?: "no reason recorded.");
-        printf("Deploy log of release %lld (last lines):\n", (long long)id);
+        printf("Deploy log of release %lld (last lines):\n", (long long) id);
         for (size_t i = n > DEPLOY_FAILED_LOG_LINES ? n - DEPLOY_FAILED_LOG_LINES : 0; i < n; i++)
                 printf("  %s\n", json_string_value(json_array_get(log, i)));
         fflush(stdout);

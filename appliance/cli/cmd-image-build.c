@@ -23,6 +23,16 @@
 #define BUILD_LINE_MAX (64U * 1024U) /* a longer log line is printed in pieces */
 #define BUILD_RESULT_MAX (64U * 1024U)
 
+/* The options of one `slipway image build`. */
+typedef struct BuildArgs {
+        const char *file;
+        const char *tag;
+        const char *target;
+        bool no_cache;
+        const char *build_args[BUILD_ARGS_CLI_MAX];
+        size_t n_args;
+} BuildArgs;
+
 static const char build_help[] =
         "Usage: slipway image build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--target STAGE]\n"
         "                           [--no-cache] [--json]\n\n"
@@ -97,7 +107,8 @@ static int resolve_dockerfile(const char *context, const char *file, char **ret)
         struct stat st;
 
         if (!realpath(context, ctx_real))
-                return cli_error("Check the path.", "Cannot resolve the context %s: %s", context, strerror(errno));
+                return cli_error("Check the path.", "Cannot resolve the context %s: %s", context,
+                                 strerror(errno));
         if (!file) {
                 in_ctx = path_join(context, "Dockerfile");
                 if (!in_ctx)
@@ -124,8 +135,9 @@ static int resolve_dockerfile(const char *context, const char *file, char **ret)
         if (!realpath(candidate, df_real))
                 return cli_error(NULL, "Cannot resolve %s: %s", file, strerror(errno));
         if (!path_is_below(df_real, ctx_real) || streq(df_real, ctx_real))
-                return cli_error("Move the Dockerfile into the context directory, or choose a context that holds it.",
-                                 "The Dockerfile %s is outside the build context %s", file, context);
+                return cli_error(
+                        "Move the Dockerfile into the context directory, or choose a context that holds it.",
+                        "The Dockerfile %s is outside the build context %s", file, context);
         *ret = strdup(df_real + strlen(ctx_real) + (streq(ctx_real, "/") ? 0 : 1));
         return *ret ? 0 : log_oom_cli();
 }
@@ -153,8 +165,8 @@ static int print_build_error(json_t *j) {
         (void) json_get_int(j, "column", &column);
         if (!isempty(file) && line > 0 && !startswith(strempty(msg), file)) {
                 if (column > 0)
-                        return cli_error(hint, "%s:%lld:%lld: %s", file, (long long) line, (long long) column,
-                                         strempty(msg));
+                        return cli_error(hint, "%s:%lld:%lld: %s", file, (long long) line,
+                                         (long long) column, strempty(msg));
                 return cli_error(hint, "%s:%lld: %s", file, (long long) line, strempty(msg));
         }
         return cli_error(hint, "%s", isempty(msg) ? "The build failed" : msg);
@@ -182,64 +194,42 @@ static int handle_line(CliContext *c, const char *line, size_t n, json_t **final
         return 0;
 }
 
+static int store_build_arg(const char *full, const char *arg, void *args) {
+        BuildArgs *a = args;
+
+        if (a->n_args >= BUILD_ARGS_CLI_MAX)
+                return cli_usage_errno(full, "More than %u --build-arg options", BUILD_ARGS_CLI_MAX);
+        if (arg[0] == '=' || !arg[0])
+                return cli_usage_errno(full, "--build-arg '%s' has no name", arg);
+        a->build_args[a->n_args++] = arg;
+        return 0;
+}
+
+static const CliOption build_options[] = {
+        { .name = "file", .offset = offsetof(BuildArgs, file), .short_name = 'f' },
+        { .name = "tag", .offset = offsetof(BuildArgs, tag), .short_name = 't' },
+        { .name = "build-arg", .store = store_build_arg },
+        CLI_STRING_OPTION("target", BuildArgs, target),
+        CLI_FLAG_OPTION("no-cache", BuildArgs, no_cache),
+};
+
 int cmd_image_build(CliContext *c, int argc, char *argv[]) {
-        enum { ARG_BUILD_ARG = ARG_FIRST_COMMAND_OPTION, ARG_TARGET, ARG_NO_CACHE };
-        static const struct option options[] = {
-                CLI_COMMON_OPTIONS,
-                { "file", required_argument, NULL, 'f' },
-                { "tag", required_argument, NULL, 't' },
-                { "build-arg", required_argument, NULL, ARG_BUILD_ARG },
-                { "target", required_argument, NULL, ARG_TARGET },
-                { "no-cache", no_argument, NULL, ARG_NO_CACHE },
-                {},
-        };
         _cleanup_(http_conn_freep) HttpConn *conn = NULL;
         _cleanup_free_ char *query = NULL, *dockerfile = NULL, *err = NULL, *line = NULL;
         _cleanup_json_ json_t *final = NULL;
-        const char *file = NULL, *tag = NULL, *target = NULL, *context, *id;
-        const char *build_args[BUILD_ARGS_CLI_MAX];
-        size_t n_args = 0, n_line = 0;
-        bool no_cache = false;
+        BuildArgs a = {};
+        const char *context, *id;
+        size_t n_line = 0;
         static sigset_t set;
         pthread_t thread;
         struct stat st;
         char buf[16384];
-        int opt, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "hf:t:", options, NULL)) >= 0) {
-                if (opt == 'h') {
-                        fputs(build_help, stdout);
-                        return 0;
-                }
-                if (cli_common_option(c, opt, optarg))
-                        continue;
-                switch (opt) {
-                case 'f':
-                        file = optarg;
-                        break;
-                case 't':
-                        tag = optarg;
-                        break;
-                case ARG_BUILD_ARG:
-                        if (n_args >= BUILD_ARGS_CLI_MAX)
-                                return cli_usage_error("image build", "More than %u --build-arg options",
-                                                       BUILD_ARGS_CLI_MAX);
-                        if (optarg[0] == '=' || !optarg[0])
-                                return cli_usage_error("image build", "--build-arg '%s' has no name", optarg);
-                        build_args[n_args++] = optarg;
-                        break;
-                case ARG_TARGET:
-                        target = optarg;
-                        break;
-                case ARG_NO_CACHE:
-                        no_cache = true;
-                        break;
-                default:
-                        return cli_bad_option("image build", argc, argv);
-                }
-        }
+        r = cli_parse_options(c, "image build", build_help, build_options, ELEMENTSOF(build_options), &a,
+                              argc, argv);
+        if (r <= 0)
+                return cli_exit_status(r);
         if (argc - optind < 1)
                 return cli_usage_error("image build", "'slipway image build' needs the context directory");
         if (argc - optind > 1)
@@ -251,7 +241,7 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         if (!S_ISDIR(st.st_mode))
                 return cli_error("Give the directory that holds the Dockerfile and the files it copies.",
                                  "The build context %s is not a directory", context);
-        r = resolve_dockerfile(context, file, &dockerfile);
+        r = resolve_dockerfile(context, a.file, &dockerfile);
         if (r != 0)
                 return r;
 
@@ -259,20 +249,20 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         if (!query)
                 return log_oom_cli();
         r = append_query(&query, "file", dockerfile);
-        if (r >= 0 && tag)
-                r = append_query(&query, "tag", tag);
-        if (r >= 0 && target)
-                r = append_query(&query, "target", target);
-        if (r >= 0 && no_cache)
+        if (r >= 0 && a.tag)
+                r = append_query(&query, "tag", a.tag);
+        if (r >= 0 && a.target)
+                r = append_query(&query, "target", a.target);
+        if (r >= 0 && a.no_cache)
                 r = append_query(&query, "no_cache", "1");
-        for (size_t i = 0; r >= 0 && i < n_args; i++) {
+        for (size_t i = 0; r >= 0 && i < a.n_args; i++) {
                 _cleanup_free_ char *kv = NULL;
                 const char *v;
 
-                if (strchr(build_args[i], '='))
-                        r = append_query(&query, "build_arg", build_args[i]);
-                else if ((v = getenv(build_args[i]))) { /* like docker: "--build-arg K" takes $K */
-                        if (asprintf(&kv, "%s=%s", build_args[i], v) < 0)
+                if (strchr(a.build_args[i], '='))
+                        r = append_query(&query, "build_arg", a.build_args[i]);
+                else if ((v = getenv(a.build_args[i]))) { /* like docker: "--build-arg K" takes $K */
+                        if (asprintf(&kv, "%s=%s", a.build_args[i], v) < 0)
                                 return log_oom_cli();
                         r = append_query(&query, "build_arg", kv);
                 }
@@ -284,7 +274,8 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
          * until slipwayd says the build ended. */
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
-        if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 && pthread_create(&thread, NULL, sigint_thread, &set) == 0)
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 &&
+            pthread_create(&thread, NULL, sigint_thread, &set) == 0)
                 pthread_detach(thread);
         cancel_ctx = c;
 
@@ -295,7 +286,8 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         if (r >= 0)
                 r = http_conn_finish(conn);
         else if (r == -EBADMSG)
-                return cli_error("Fix the .dockerignore of the build context.", "%s", err ?: "Bad .dockerignore");
+                return cli_error("Fix the .dockerignore of the build context.", "%s",
+                                 err ?: "Bad .dockerignore");
         else if (r != -EPIPE && r != -ECONNRESET)
                 return cli_error(NULL, "%s", err ?: strerror(-r));
         /* On EPIPE the daemon stopped reading early: its answer says why. */

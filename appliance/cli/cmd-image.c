@@ -84,9 +84,11 @@ static int print_import_result(CliContext *c, json_t *j) {
         json_array_foreach(images, i, img) {
                 char size[32];
                 json_t *refs = json_object_get(img, "refs");
-                format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(img, "size")));
+                format_bytes(size, sizeof size,
+                             (unsigned long long) json_integer_value(json_object_get(img, "size")));
                 printf("Imported %s (%s, %s).\n",
-                       json_array_size(refs) > 0 ? json_string_value(json_array_get(refs, 0)) : "an unnamed image",
+                       json_array_size(refs) > 0 ? json_string_value(json_array_get(refs, 0))
+                                                 : "an unnamed image",
                        json_string_value(json_object_get(img, "digest")), size);
         }
         return 0;
@@ -107,7 +109,8 @@ static int image_import(CliContext *c, int argc, char *argv[]) {
                 return cli_exit_status(r);
         path = argv[optind];
         if (a.rootfs && !a.name)
-                return cli_usage_error("image import", "--rootfs needs --name: a rootfs tar carries no image name");
+                return cli_usage_error("image import",
+                                       "--rootfs needs --name: a rootfs tar carries no image name");
 
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
@@ -116,16 +119,18 @@ static int image_import(CliContext *c, int argc, char *argv[]) {
         }
         if (S_ISDIR(st.st_mode)) {
                 if (a.rootfs)
-                        return cli_error("Pack the root file system as a tar first, e.g. tar -C DIR -cf rootfs.tar .",
-                                         "--rootfs takes a tar file, but %s is a directory", path);
+                        return cli_error(
+                                "Pack the root file system as a tar first, e.g. tar -C DIR -cf rootfs.tar .",
+                                "--rootfs takes a tar file, but %s is a directory", path);
                 layout = path_join(path, "oci-layout");
                 if (!layout)
                         return log_oom_cli();
                 if (access(layout, F_OK) < 0)
-                        return cli_error("Give an OCI image layout directory (with oci-layout and index.json), or an "
-                                         "archive file.",
-                                         "%s is a directory but not an OCI image layout (it has no oci-layout file)",
-                                         path);
+                        return cli_error(
+                                "Give an OCI image layout directory (with oci-layout and index.json), or an "
+                                "archive file.",
+                                "%s is a directory but not an OCI image layout (it has no oci-layout file)",
+                                path);
                 format = "oci-archive";
         } else if (S_ISREG(st.st_mode)) {
                 format = a.rootfs ? "rootfs" : "auto";
@@ -133,7 +138,8 @@ static int image_import(CliContext *c, int argc, char *argv[]) {
                 if (fd < 0)
                         return cli_error(NULL, "Cannot open %s: %s", path, strerror(errno));
         } else
-                return cli_error("Give a directory or a tar file.", "%s is neither a file nor a directory", path);
+                return cli_error("Give a directory or a tar file.", "%s is neither a file nor a directory",
+                                 path);
 
         if (a.name) {
                 name_enc = http_url_encode(a.name);
@@ -144,8 +150,8 @@ static int image_import(CliContext *c, int argc, char *argv[]) {
                      strempty(name_enc)) < 0)
                 return log_oom_cli();
 
-        r = cli_request_open(c, "POST", path_q, "application/x-tar", fd >= 0 ? (int64_t) st.st_size : HTTP_BODY_CHUNKED,
-                             &conn);
+        r = cli_request_open(c, "POST", path_q, "application/x-tar",
+                             fd >= 0 ? (int64_t) st.st_size : HTTP_BODY_CHUNKED, &conn);
         if (r < 0)
                 return 1;
 
@@ -198,14 +204,15 @@ static int export_to_file(CliContext *c, HttpConn *conn, const char *file) {
                 return log_oom_cli();
         fd = open_tmpfile_at(AT_FDCWD, file, &tmp);
         if (fd < 0)
-                return cli_error("Check that the directory exists and is writable.", "Cannot create %s: %s", file,
-                                 strerror(-fd));
+                return cli_error("Check that the directory exists and is writable.", "Cannot create %s: %s",
+                                 file, strerror(-fd));
         for (;;) {
                 ssize_t n = http_conn_read_body(conn, buf, IMPORT_BUFFER);
                 if (n < 0) {
                         (void) unlink(tmp);
                         return cli_error("Retry the export; see the slipwayd log.",
-                                         "The export stream from slipwayd broke off; %s was not written", file);
+                                         "The export stream from slipwayd broke off; %s was not written",
+                                         file);
                 }
                 if (n == 0)
                         break;
@@ -257,8 +264,8 @@ static int export_to_dir(CliContext *c, HttpConn *conn, const char *dir) {
         if (asprintf(&tmpl, "%s/.slipway-export-XXXXXX", parent) < 0)
                 return log_oom_cli();
         if (!mkdtemp(tmpl))
-                return cli_error("Check that the directory is writable.", "Cannot create a directory next to %s: %s",
-                                 dir, strerror(errno));
+                return cli_error("Check that the directory is writable.",
+                                 "Cannot create a directory next to %s: %s", dir, strerror(errno));
 
         r = archive_stream_conn_to_dir(conn, tmpl, &err);
         if (r < 0) {
@@ -290,7 +297,8 @@ static int image_export(CliContext *c, int argc, char *argv[]) {
                 return cli_exit_status(r);
         ref = argv[optind];
         if (!!a.oci_dir == !!a.oci_archive)
-                return cli_usage_error("image export", "Give exactly one of --oci DIR and --oci-archive FILE");
+                return cli_usage_error("image export",
+                                       "Give exactly one of --oci DIR and --oci-archive FILE");
         target = path_make_absolute(a.oci_dir ?: a.oci_archive);
         if (!target)
                 return log_oom_cli();
@@ -300,13 +308,15 @@ static int image_export(CliContext *c, int argc, char *argv[]) {
                 if (r == 0)
                         return cli_error("Give a new or empty directory.", "%s is not empty", a.oci_dir);
                 if (r == -ENOTDIR)
-                        return cli_error("Give a new or empty directory.", "%s is not a directory", a.oci_dir);
+                        return cli_error("Give a new or empty directory.", "%s is not a directory",
+                                         a.oci_dir);
                 if (r < 0 && r != -ENOENT)
                         return cli_error(NULL, "Cannot read %s: %s", a.oci_dir, strerror(-r));
         } else {
                 struct stat st;
                 if (stat(target, &st) >= 0 && S_ISDIR(st.st_mode))
-                        return cli_error("Give a file name for the archive.", "%s is a directory", a.oci_archive);
+                        return cli_error("Give a file name for the archive.", "%s is a directory",
+                                         a.oci_archive);
         }
 
         path = cli_image_path(ref, "/export");
@@ -332,8 +342,8 @@ static int image_export(CliContext *c, int argc, char *argv[]) {
         if (c->json)
                 cli_print_json(j);
         else
-                printf("Exported %s (%s) to %s.\n", json_string_value(json_object_get(j, "ref")), strempty(digest),
-                       target);
+                printf("Exported %s (%s) to %s.\n", json_string_value(json_object_get(j, "ref")),
+                       strempty(digest), target);
         return 0;
 }
 
@@ -368,7 +378,8 @@ static int image_list(CliContext *c, int argc, char *argv[]) {
                 size_t k;
 
                 model_short_digest(json_string_value(json_object_get(img, "digest")), dig);
-                format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(img, "size")));
+                format_bytes(size, sizeof size,
+                             (unsigned long long) json_integer_value(json_object_get(img, "size")));
                 if (cr && strlen(cr) >= 16) {
                         snprintf(created, sizeof created, "%.16s", cr);
                         created[10] = ' ';
@@ -434,10 +445,9 @@ static int image_rm(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
-static const char gc_help[] =
-        "Usage: slipway image gc [--dry-run] [--json]\n\n"
-        "Removes blobs and unpacked layers that no named image references.\n\n"
-        "  --dry-run   only report what would be removed\n";
+static const char gc_help[] = "Usage: slipway image gc [--dry-run] [--json]\n\n"
+                              "Removes blobs and unpacked layers that no named image references.\n\n"
+                              "  --dry-run   only report what would be removed\n";
 
 static int image_gc(CliContext *c, int argc, char *argv[]) {
         ImageArgs a = {};
@@ -448,13 +458,15 @@ static int image_gc(CliContext *c, int argc, char *argv[]) {
         r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
         if (r <= 0)
                 return cli_exit_status(r);
-        if (cli_api_json(c, "POST", a.dry_run ? "/api/v1/images/gc?dry_run=1" : "/api/v1/images/gc", NULL, &j) < 0)
+        if (cli_api_json(c, "POST", a.dry_run ? "/api/v1/images/gc?dry_run=1" : "/api/v1/images/gc", NULL,
+                         &j) < 0)
                 return 1;
         if (c->json) {
                 cli_print_json(j);
                 return 0;
         }
-        format_bytes(size, sizeof size, (unsigned long long) json_integer_value(json_object_get(j, "bytes_freed")));
+        format_bytes(size, sizeof size,
+                     (unsigned long long) json_integer_value(json_object_get(j, "bytes_freed")));
         printf("%s %lld blobs (%s) and %lld unpacked layers.\n", a.dry_run ? "Would remove" : "Removed",
                (long long) json_integer_value(json_object_get(j, "blobs_removed")), size,
                (long long) json_integer_value(json_object_get(j, "layers_removed")));
@@ -486,7 +498,8 @@ static int image_unpack(CliContext *c, int argc, char *argv[]) {
                 cli_print_json(j);
         else
                 printf("Unpacked %s (%s) into %s.\n", json_string_value(json_object_get(j, "ref")),
-                       json_string_value(json_object_get(j, "digest")), json_string_value(json_object_get(j, "path")));
+                       json_string_value(json_object_get(j, "digest")),
+                       json_string_value(json_object_get(j, "path")));
         return 0;
 }
 
@@ -505,32 +518,13 @@ static const char image_help[] =
         "Every command takes --json and --help.\n";
 
 int cmd_image(CliContext *c, int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*fn)(CliContext *c, int argc, char *argv[]);
-        } commands[] = {
-                { "import", image_import }, { "export", image_export }, { "list", image_list },
+        static const CliVerb verbs[] = {
+                { "import", image_import }, { "export", image_export },   { "list", image_list },
                 { "ls", image_list },       { "inspect", image_inspect }, { "rm", image_rm },
                 { "gc", image_gc },         { "unpack", image_unpack },   { "build", cmd_image_build },
         };
-        int i = 1;
 
         /* Global options may sit between "image" and its command. */
-        while (i < argc && argv[i][0] == '-') {
-                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-                        fputs(image_help, stdout);
-                        return 0;
-                }
-                if (streq(argv[i], "--json"))
-                        c->json = true;
-                else
-                        return cli_usage_error("image", "Unknown option '%s' before the image command", argv[i]);
-                i++;
-        }
-        if (i >= argc)
-                return cli_usage_error("image", "Missing image command (build, import, export, list, inspect, rm, gc, unpack)");
-        for (size_t k = 0; k < ELEMENTSOF(commands); k++)
-                if (streq(argv[i], commands[k].name))
-                        return commands[k].fn(c, argc - i, argv + i);
-        return cli_usage_error("image", "Unknown image command '%s'", argv[i]);
+        return cli_dispatch(c, "image", image_help, "build, import, export, list, inspect, rm, gc, unpack",
+                            verbs, ELEMENTSOF(verbs), argc, argv);
 }

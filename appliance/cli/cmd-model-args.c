@@ -1,4 +1,4 @@
-/* Option parsing, API calls and sub-command dispatch shared by the project, env, component, releases, url
+/* Option parsing and API calls shared by the project, env, component, releases, url
  * and logs commands.  Options are checked against the command's help text, so a command never silently
  * ignores one. */
 #include "cmd-model-args.h"
@@ -117,29 +117,6 @@ int model_call(CliContext *c, const char *method, const char *path, json_t *body
         }
         *ret = TAKE_PTR(j);
         return 1;
-}
-
-int model_dispatch(CliContext *c, const char *command, const char *help, const char *verb_names,
-                   const ModelVerb *verbs, size_t n_verbs, int argc, char *argv[]) {
-        int i = 1;
-
-        while (i < argc && argv[i][0] == '-') {
-                if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
-                        fputs(help, stdout);
-                        return 0;
-                }
-                if (!streq(argv[i], "--json"))
-                        return cli_usage_error(command, "Unknown option '%s' before the %s command", argv[i],
-                                               command);
-                c->json = true;
-                i++;
-        }
-        if (i >= argc)
-                return cli_usage_error(command, "Missing %s command (%s)", command, verb_names);
-        for (size_t k = 0; k < n_verbs; k++)
-                if (streq(argv[i], verbs[k].name))
-                        return verbs[k].run(c, argc - i, argv + i);
-        return cli_usage_error(command, "Unknown %s command '%s'", command, argv[i]);
 }
 
 char *model_api_path(const char *project, const char *component, const char *suffix) {

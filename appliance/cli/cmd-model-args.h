@@ -55,17 +55,6 @@ int model_args_parse_component(CliContext *c, const char *full, const char *help
  * for the caller to print for people.  -EIO when the call failed (the reason has been printed). */
 int model_call(CliContext *c, const char *method, const char *path, json_t *body, json_t **ret);
 
-/* A command's sub-commands ("slipway project create …"), found by name. */
-typedef struct ModelVerb {
-        const char *name;
-        int (*run)(CliContext *c, int argc, char *argv[]);
-} ModelVerb;
-
-/* Runs the sub-command argv names after leading --json/--help (help prints the command's help);
- * verb_names lists them for the "missing" error.  Returns the exit status. */
-int model_dispatch(CliContext *c, const char *command, const char *help, const char *verb_names,
-                   const ModelVerb *verbs, size_t n_verbs, int argc, char *argv[]);
-
 /* "/api/v1/projects/<enc p>[/components/<enc c>][suffix]" */
 char *model_api_path(const char *project, const char *component, const char *suffix);
 

@@ -36,9 +36,10 @@ static const char delete_help[] =
 
 static void print_env_line(json_t *e) {
         const char *domain = json_string_value(json_object_get(e, "domain"));
-        printf("  %-16s %-16s ingress port %lld, bridge %s%s%s%s\n", json_string_value(json_object_get(e, "name")),
+        printf("  %-16s %-16s ingress port %lld, bridge %s%s%s%s\n",
+               json_string_value(json_object_get(e, "name")),
                json_string_value(json_object_get(e, "subnet")),
-               (long long)json_integer_value(json_object_get(e, "ingress_port")),
+               (long long) json_integer_value(json_object_get(e, "ingress_port")),
                json_string_value(json_object_get(e, "bridge")), domain ? ", domain " : "", domain ?: "",
                json_is_true(json_object_get(e, "egress")) ? ", egress on" : "");
 }
@@ -79,7 +80,8 @@ static int project_create(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         printf("Created project %s with environments:\n", json_string_value(json_object_get(j, "name")));
-        json_array_foreach(json_object_get(j, "environments"), i, e) print_env_line(e);
+        json_array_foreach(json_object_get(j, "environments"), i, e)
+                print_env_line(e);
         return 0;
 }
 
@@ -105,13 +107,14 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
                 size_t k, len = 0;
                 json_t *e;
 
-                json_array_foreach(json_object_get(p, "environments"), k, e) if (len < sizeof envs) len +=
-                        (size_t)snprintf(envs + len, sizeof envs - len, "%s%s", k ? "," : "",
-                                         json_string_value(json_object_get(e, "name")));
+                json_array_foreach(json_object_get(p, "environments"), k, e)
+                        if (len < sizeof envs)
+                                len += (size_t) snprintf(envs + len, sizeof envs - len, "%s%s", k ? "," : "",
+                                                         json_string_value(json_object_get(e, "name")));
                 snprintf(comps, sizeof comps, "%lld",
-                         (long long)json_integer_value(json_object_get(p, "components")));
+                         (long long) json_integer_value(json_object_get(p, "components")));
                 snprintf(insts, sizeof insts, "%lld",
-                         (long long)json_integer_value(json_object_get(p, "instances")));
+                         (long long) json_integer_value(json_object_get(p, "instances")));
                 if (table_add_row(t, json_string_value(json_object_get(p, "name")), envs, comps, insts) < 0)
                         return log_oom_cli();
         }
@@ -134,7 +137,7 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "DELETE", full, NULL, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        long long stopped = (long long)json_integer_value(json_object_get(j, "instances_stopped"));
+        long long stopped = (long long) json_integer_value(json_object_get(j, "instances_stopped"));
         if (stopped > 0)
                 printf("Deleted project %s (stopped %lld instance%s).\n",
                        json_string_value(json_object_get(j, "deleted")), stopped, stopped == 1 ? "" : "s");
@@ -144,13 +147,13 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
 }
 
 int cmd_project(CliContext *c, int argc, char *argv[]) {
-        static const ModelVerb verbs[] = {
+        static const CliVerb verbs[] = {
                 { "create", project_create }, { "list", project_list }, { "ls", project_list },
                 { "delete", project_delete }, { "rm", project_delete },
         };
 
-        return model_dispatch(c, "project", project_help, "create, list, delete", verbs, ELEMENTSOF(verbs),
-                              argc, argv);
+        return cli_dispatch(c, "project", project_help, "create, list, delete", verbs, ELEMENTSOF(verbs),
+                            argc, argv);
 }
 
 static const char env_help[] =
@@ -202,7 +205,7 @@ static int env_settings_to_json(const char *full, const ModelArgs *a, json_t *bo
                         return cli_usage_errno(full,
                                                "--ingress-port takes a port between 1 and 65535, not '%s'",
                                                a->ingress_port);
-                if (json_object_set_new(body, "ingress_port", json_integer((json_int_t)port)) < 0)
+                if (json_object_set_new(body, "ingress_port", json_integer((json_int_t) port)) < 0)
                         return cli_oom_errno();
         }
         return 0;
@@ -233,7 +236,7 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
                 char port[16];
                 const char *domain = json_string_value(json_object_get(e, "domain"));
                 snprintf(port, sizeof port, "%lld",
-                         (long long)json_integer_value(json_object_get(e, "ingress_port")));
+                         (long long) json_integer_value(json_object_get(e, "ingress_port")));
                 if (table_add_row(t, json_string_value(json_object_get(e, "name")),
                                   json_string_value(json_object_get(e, "subnet")), port,
                                   json_string_value(json_object_get(e, "bridge")), domain ?: "-",
@@ -286,8 +289,9 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
         if (r < 0)
                 return cli_exit_status(r);
         if (json_object_size(body) == 0)
-                return cli_usage_error("env set", "Nothing to change: give --domain, --no-domain, --egress or "
-                                                  "--ingress-port");
+                return cli_usage_error("env set",
+                                       "Nothing to change: give --domain, --no-domain, --egress or "
+                                       "--ingress-port");
         env = http_url_encode(argv[optind + 1]);
         if (!env || asprintf(&suffix, "/environments/%s", env) < 0)
                 return log_oom_cli();
@@ -304,12 +308,12 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
 }
 
 int cmd_env(CliContext *c, int argc, char *argv[]) {
-        static const ModelVerb verbs[] = {
+        static const CliVerb verbs[] = {
                 { "list", env_list },
                 { "ls", env_list },
                 { "create", env_create },
                 { "set", env_set },
         };
 
-        return model_dispatch(c, "env", env_help, "list, create, set", verbs, ELEMENTSOF(verbs), argc, argv);
+        return cli_dispatch(c, "env", env_help, "list, create, set", verbs, ELEMENTSOF(verbs), argc, argv);
 }

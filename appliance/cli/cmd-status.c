@@ -12,22 +12,16 @@ static const char status_help[] =
         "what the database says (\"degraded: REASON\" while something cannot be repaired).\n";
 
 int cmd_status(CliContext *c, int argc, char *argv[]) {
-        static const struct option options[] = { CLI_COMMON_OPTIONS, {} };
         _cleanup_json_ json_t *j = NULL;
         json_t *d;
-        int opt;
+        int r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                if (opt == 'h') {
-                        fputs(status_help, stdout);
-                        return 0;
-                }
-                if (!cli_common_option(c, opt, optarg))
-                        return cli_bad_option("status", argc, argv);
-        }
+        r = cli_parse_options(c, "status", status_help, NULL, 0, NULL, argc, argv);
+        if (r <= 0)
+                return cli_exit_status(r);
         if (optind < argc)
-                return cli_usage_error("status", "'slipway status' takes no arguments, but got '%s'", argv[optind]);
+                return cli_usage_error("status", "'slipway status' takes no arguments, but got '%s'",
+                                       argv[optind]);
 
         if (cli_api_json(c, "GET", "/api/v1/status", NULL, &j) < 0)
                 return 1;
@@ -36,19 +30,22 @@ int cmd_status(CliContext *c, int argc, char *argv[]) {
                 return 0;
         }
         d = json_object_get(j, "daemon");
-        printf("Daemon:     slipwayd %s (pid %lld) on %s\n", json_string_value(json_object_get(d, "version")),
+        printf("Daemon:     slipwayd %s (pid %lld) on %s\n",
+               json_string_value(json_object_get(d, "version")),
                (long long) json_integer_value(json_object_get(d, "pid")),
                json_string_value(json_object_get(d, "api")));
         printf("State:      %s\n", json_string_value(json_object_get(d, "state_dir")));
-        printf("Proxy:      %s\n",
-               json_is_true(json_object_get(json_object_get(j, "proxy"), "running")) ? "running" : "not running");
+        printf("Proxy:      %s\n", json_is_true(json_object_get(json_object_get(j, "proxy"), "running"))
+                                           ? "running"
+                                           : "not running");
         printf("Projects:   %lld\n", (long long) json_integer_value(json_object_get(j, "projects")));
         printf("Instances:  %lld\n", (long long) json_integer_value(json_object_get(j, "instances")));
         printf("Images:     %lld\n", (long long) json_integer_value(json_object_get(j, "images")));
         json_t *h = json_object_get(j, "health");
         const char *hs = json_string_value(json_object_get(h, "status"));
         if (hs && streq(hs, "degraded"))
-                printf("Health:     degraded: %s\n", json_string_value(json_object_get(h, "reason")) ?: "unknown");
+                printf("Health:     degraded: %s\n",
+                       json_string_value(json_object_get(h, "reason")) ?: "unknown");
         else if (hs)
                 printf("Health:     %s\n", hs);
         json_t *u = json_object_get(j, "user_namespaces");

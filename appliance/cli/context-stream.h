@@ -5,9 +5,6 @@
 
 #include "http-client.h"
 
-#define CONTEXT_STREAM_BLOCK (64U * 1024U)
-#define CONTEXT_STREAM_ENTRIES_MAX 1000000U
-
 /* Writes dir as a tar (names relative to dir, owners 0:0, hardlinks kept) to conn's request body, leaving
  * out what dir/.dockerignore excludes except dockerfile (relative to dir) and .dockerignore.  Fills
  * *ret_error with one sentence on failure; -EBADMSG for a bad .dockerignore. */

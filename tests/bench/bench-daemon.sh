@@ -1,6 +1,6 @@
 # Sourced by the benches: a private slipwayd on a temporary state dir, the busybox fixture image and busybox
-# httpd images built on it (deploy.sh, idle-rss.sh, instance-start.sh); the binaries' check (build.sh,
-# image-store.sh).  Needs $top, $build and $py set; defines functions only.
+# httpd images built on it (deploy.sh, idle-rss.sh, instance-start.sh; build.sh and image-store.sh use the
+# daemon and the binaries' check).  Needs $top, $build and $py set; defines functions only.
 # Invariant: bench_daemon_stop leaves no instance, route, bridge, slipwayd or slipway-proxy of the state dir.
 
 # bench_binaries NAME: sets $slipwayd and $slipway from $build, or exits telling NAME's user to build first.
@@ -13,15 +13,17 @@ bench_binaries() {
         done
 }
 
-# Creates $work (mktemp under /tmp, name from $1) and $state; defines cli.
+# bench_daemon_setup NAME [DIR]: creates $work (mktemp under DIR, default /tmp, named from NAME) and $state;
+# defines cli.
 bench_daemon_setup() {
-        work=$(mktemp -d "/tmp/slipway-bench-$1.XXXXXX")
+        work=$(mktemp -d "${2:-/tmp}/slipway-bench-$1.XXXXXX")
         state=$work/state
         daemon_pid=
 }
 cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
 
-# slipwayd on a free API port and a random ingress base port; returns once its API is up.
+# slipwayd on a free API port and a random ingress base port; returns once `slipway status` answers, and
+# exits with slipwayd's log when it died before.
 bench_daemon_start() {
         local base api
         base=$($py -c 'import random; print(random.randrange(30000, 39000))')
@@ -29,7 +31,12 @@ bench_daemon_start() {
         "$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
                 >"$work/slipwayd.log" 2>&1 &
         daemon_pid=$!
-        for _ in $(seq 100); do [ -f "$state/api.url" ] && break; sleep 0.1; done
+        for _ in $(seq 300); do
+                cli status >/dev/null 2>&1 && return 0
+                kill -0 "$daemon_pid" 2>/dev/null ||
+                        { echo "${0##*/}: slipwayd died:" >&2; cat "$work/slipwayd.log" >&2; exit 1; }
+                sleep 0.1
+        done
 }
 
 # Removes the bench project (instances, routes, bridges), then stops slipwayd and its slipway-proxy.

@@ -29,14 +29,11 @@ for t in buildah systemd-nspawn; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (systemd-nspawn and buildah need it)." >&2; exit 1; }
 
-work=$(mktemp -d /var/tmp/slipway-bench-build.XXXXXX)
-daemon_pid=
+py=/usr/bin/python3
+bench_daemon_setup build /var/tmp
 BH=()
 cleanup() {
-        if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-                kill -TERM "$daemon_pid"
-                wait "$daemon_pid" || true
-        fi
+        bench_daemon_stop
         [ ${#BH[@]} -gt 0 ] && "${BH[@]}" rm --all >/dev/null 2>&1 || true
         [ ${#BH[@]} -gt 0 ] && "${BH[@]}" rmi --all --force >/dev/null 2>&1 || true
         umount -R "$work/buildah/root/overlay" 2>/dev/null || true
@@ -45,23 +42,14 @@ cleanup() {
 trap cleanup EXIT
 
 # The busybox fixture (made once and cached by tests/fixtures/make-images).
-version=$(cd "$top/tests/fixtures" && /usr/bin/python3 -c 'import slipway_images; print(slipway_images.FIXTURE_VERSION)')
+version=$(cd "$top/tests/fixtures" && $py -c 'import slipway_images; print(slipway_images.FIXTURE_VERSION)')
 images=${SLIPWAY_FIXTURE_CACHE:-/var/tmp/slipway-test-images}/v$version
 "$top/tests/fixtures/make-images" "$images" >/dev/null
 base=$images/busybox.oci.tar
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-state=$work/state
-"$slipwayd" --state-dir "$state" --api "127.0.0.1:$port" >"$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 300); do
-        "$slipway" --state-dir "$state" status >/dev/null 2>&1 && break
-        kill -0 "$daemon_pid" 2>/dev/null || { echo "build.sh: slipwayd died:" >&2; cat "$work/slipwayd.log" >&2; exit 1; }
-        sleep 0.1
-done
-sw() { "$slipway" --state-dir "$state" "$@"; }
-swq() { sw "$@" >/dev/null; }
-sw image import "$base" >/dev/null
+bench_daemon_start
+swq() { cli "$@" >/dev/null; }
+cli image import "$base" >/dev/null
 
 driver=overlay
 BH=(buildah --root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver "$driver")
@@ -87,7 +75,7 @@ EOF
 printf 'FROM busybox:1\nLABEL runs=none\n' >"$work/runs0/Dockerfile"
 
 # A plain systemd-nspawn start in the busybox rootfs (nspawn wants a /usr).
-sw image unpack busybox:1 "$work/rootfs" >/dev/null
+cli image unpack busybox:1 "$work/rootfs" >/dev/null
 mkdir -p "$work/rootfs/usr"
 
 now() { date +%s.%N; }
@@ -98,7 +86,7 @@ timed() { local t0 t1; t0=$(now); "$@"; t1=$(now); elapsed "$t0" "$t1"; }
 nspawn_true() { systemd-nspawn --register=no --keep-unit -q -M "$1" -D "$work/rootfs" /bin/true 2>/dev/null; }
 
 # Warm up both (page cache, layer cache, buildah's cache for --layers).
-sw image build "$work/small" -t small:1 >/dev/null
+cli image build "$work/small" -t small:1 >/dev/null
 bud --layers -t small "$work/small"
 
 s_cold=() b_cold=() s_cached=() b_cached=() s_r10=() s_r0=() b_r10=() b_r0=() nspawn=()

@@ -24,32 +24,16 @@ done
 bench_binaries image-store.sh
 command -v skopeo >/dev/null || { echo "image-store.sh: skopeo is missing; run packaging/install-deps." >&2; exit 1; }
 
-work=$(mktemp -d /var/tmp/slipway-bench.XXXXXX)
-daemon_pid=
-cleanup() {
-        if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-                kill -TERM "$daemon_pid"
-                wait "$daemon_pid" || true
-        fi
-        rm -rf "$work"
-}
-trap cleanup EXIT
+py=/usr/bin/python3
+bench_daemon_setup image-store /var/tmp
+trap bench_daemon_cleanup EXIT
 
 echo "making a ${size_mb} MiB image of $layers layers of random data ..."
 "$top/tests/fixtures/make-images" --large-only "$work/image.tar" --large-mb "$size_mb" --layers "$layers"
 ref=large:1
 bytes=$(stat -c %s "$work/image.tar")
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-state=$work/state
-"$slipwayd" --state-dir "$state" --api "127.0.0.1:$port" >"$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 300); do
-        "$slipway" --state-dir "$state" status >/dev/null 2>&1 && break
-        kill -0 "$daemon_pid" 2>/dev/null || { echo "image-store.sh: slipwayd died:" >&2; cat "$work/slipwayd.log" >&2; exit 1; }
-        sleep 0.1
-done
-sw() { "$slipway" --state-dir "$state" "$@"; }
+bench_daemon_start
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$daemon_pid/status"; }
 hwm_start=$(hwm)
 
@@ -62,12 +46,12 @@ sl_imp=() sl_exp=() sk_imp=() sk_exp=()
 for i in $(seq 1 "$runs"); do
         sync
         # slipway: import (a fresh store each run: remove, gc, import again) and export
-        sw image rm "$ref" >/dev/null 2>&1 || true
-        sw image gc >/dev/null
-        t0=$(now); sw image import "$work/image.tar" >/dev/null; t1=$(now)
+        cli image rm "$ref" >/dev/null 2>&1 || true
+        cli image gc >/dev/null
+        t0=$(now); cli image import "$work/image.tar" >/dev/null; t1=$(now)
         sl_imp+=("$(elapsed "$t0" "$t1")")
         rm -f "$work/out-slipway.tar"
-        t0=$(now); sw image export "$ref" --oci-archive "$work/out-slipway.tar" >/dev/null; t1=$(now)
+        t0=$(now); cli image export "$ref" --oci-archive "$work/out-slipway.tar" >/dev/null; t1=$(now)
         sl_exp+=("$(elapsed "$t0" "$t1")")
         sync
         # skopeo: the same conversions

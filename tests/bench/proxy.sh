@@ -53,69 +53,57 @@ wait_port() {
 
 backend_port=$(port) nginx_port=$(port) haproxy_port=$(port) slipway_port=$(port)
 
+# nginx_run NAME PORT HTTP LOCATION: an nginx with one worker and no access log, its config, pid, logs and
+# temp files in $work/NAME, listening on 127.0.0.1:PORT; HTTP goes into its http block, LOCATION into
+# "location /".  Its pid is appended to pids.
+nginx_run() {
+        local dir=$work/$1
+        cat >"$dir/nginx.conf" <<EOC
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+worker_rlimit_nofile $((nofile - 100));
+events { worker_connections 30000; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+$3
+    server {
+        listen 127.0.0.1:$2;
+        location / {
+$4
+        }
+    }
+}
+EOC
+        nginx -c "$dir/nginx.conf" -p "$dir" &
+        pids+=($!)
+}
+
 # --- backend: nginx, static files, one worker --------------------------------------------------------
 mkdir -p "$work/www" "$work/backend" "$work/nginx" "$work/slipway"
 chmod 755 "$work" # nginx workers run as an unprivileged user and must read the files
 : >"$work/www/0"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$work/www/1k"
-cat >"$work/backend/nginx.conf" <<EOC
-daemon off;
-worker_processes 1;
-pid $work/backend/nginx.pid;
-error_log $work/backend/error.log;
-worker_rlimit_nofile $((nofile - 100));
-events { worker_connections 30000; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $work/backend;
-    proxy_temp_path $work/backend;
-    fastcgi_temp_path $work/backend;
-    uwsgi_temp_path $work/backend;
-    scgi_temp_path $work/backend;
-    server {
-        listen 127.0.0.1:$backend_port;
-        location / { root $work/www; }
-    }
-}
-EOC
-nginx -c "$work/backend/nginx.conf" -p "$work/backend" &
-pids+=($!)
+nginx_run backend "$backend_port" "" "            root $work/www;"
 
 # --- nginx as reverse proxy: one worker, upstream keepalive --------------------------------------------
-cat >"$work/nginx/nginx.conf" <<EOC
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-worker_rlimit_nofile $((nofile - 100));
-events { worker_connections 30000; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $work/nginx;
-    proxy_temp_path $work/nginx;
-    fastcgi_temp_path $work/nginx;
-    uwsgi_temp_path $work/nginx;
-    scgi_temp_path $work/nginx;
-    upstream backend { server 127.0.0.1:$backend_port; keepalive 256; keepalive_requests 1000000; }
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / {
-            proxy_pass http://backend;
+nginx_run nginx "$nginx_port" \
+        "    keepalive_timeout 300s;
+    upstream backend { server 127.0.0.1:$backend_port; keepalive 256; keepalive_requests 1000000; }" \
+        '            proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
-    }
-}
-EOC
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
-nginx_pid=$!
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;'
+nginx_pid=${pids[-1]}
 
 # --- HAProxy: one thread, keep-alive both sides ---------------------------------------------------------
 cat >"$work/haproxy.cfg" <<EOC

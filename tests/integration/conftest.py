@@ -202,8 +202,10 @@ class Daemon:
                         assert rc == 0, f"slipwayd did not stop cleanly on SIGTERM (status {rc}):\n{self.log()[-3000:]}"
                 return rc
 
-        def _stop_proxies(self):
-                # slipwayd may start a slipway-proxy that outlives it by design; stop the one of this state dir.
+        def proxy_pids(self):
+                """The pids of the slipway-proxy of this state dir (slipwayd starts one that outlives it by
+                design)."""
+                pids = []
                 for pid in os.listdir("/proc"):
                         if not pid.isdigit():
                                 continue
@@ -213,8 +215,13 @@ class Daemon:
                                 continue
                         if (argv and os.path.basename(argv[0]) == b"slipway-proxy"
                                         and str(self.state_dir).encode() in argv):
-                                with contextlib.suppress(ProcessLookupError):
-                                        os.kill(int(pid), signal.SIGTERM)
+                                pids.append(int(pid))
+                return pids
+
+        def _stop_proxies(self):
+                for pid in self.proxy_pids():
+                        with contextlib.suppress(ProcessLookupError):
+                                os.kill(pid, signal.SIGTERM)
 
         def vmhwm(self):
                 return proc_status(self.pid, "VmHWM")

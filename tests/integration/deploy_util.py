@@ -2,6 +2,7 @@
 images built with `slipway image build` over the busybox fixture, and HTTP through the ingress.  Traffic goes
 only to 127.0.0.1 and to the bridges/namespaces the daemon under test created (10.213.0.0/16)."""
 
+import collections
 import contextlib
 import json
 import os
@@ -43,6 +44,57 @@ def deploy_daemon(build_dir, state_dir, ingress_base, extra_args=()):
                            f'--ingress-base-port {ingress_base}{extra}\n')
         wrapper.chmod(0o755)
         return Daemon(_Build(build_dir, wrapper), state_dir)
+
+
+@contextlib.contextmanager
+def running_deploy_daemon(build_dir, state_dir, images=None, ports=4, extra_args=()):
+        """A started deploy_daemon() on its own ingress port range (ports ports), with busybox:1 imported when
+        images (the fixture) is given.  On leaving, what it runs is stopped (stop_all()), then the daemon."""
+        d = deploy_daemon(build_dir, state_dir, free_port_range(ports), extra_args).start()
+        try:
+                if images is not None:
+                        d.cli("image", "import", images / "busybox.oci.tar")
+                yield d
+        finally:
+                stop_all(d)
+                d.stop()
+
+
+class OutsideNetwork(collections.namedtuple("OutsideNetwork", "netns address gateway")):
+        """A network outside every environment: netns (with a listener on address:8080) behind a veth whose
+        host end is gateway."""
+
+
+@contextlib.contextmanager
+def outside_network(tag, net):
+        """Makes a network the daemon knows nothing of: netns slwtest-TAG-PID on 10.254.NET.0/24 behind a veth
+        (the host's end 10.254.NET.1, the default route of the netns), with a listener on 10.254.NET.2:8080
+        that accepts and closes.  Yields an OutsideNetwork; everything is removed on leaving."""
+        pid = os.getpid() % 100000
+        netns, veth = f"slwtest-{tag}-{pid}", f"slw{tag[0]}{pid}"
+        gateway, address = f"10.254.{net}.1", f"10.254.{net}.2"
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+        listener = None
+        try:
+                run("ip", "netns", "add", netns)
+                run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
+                run("ip", "addr", "add", f"{gateway}/24", "dev", veth)
+                run("ip", "link", "set", veth, "up")
+                run("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
+                run("ip", "-n", netns, "link", "set", "eth0", "up")
+                run("ip", "-n", netns, "link", "set", "lo", "up")
+                run("ip", "-n", netns, "route", "add", "default", "via", gateway)
+                listener = subprocess.Popen(["ip", "netns", "exec", netns, "/usr/bin/python3", "-c",
+                                             "import socket\ns=socket.socket()\n"
+                                             "s.bind(('0.0.0.0',8080)); s.listen(8)\n"
+                                             "while True:\n c,_=s.accept(); c.close()\n"])
+                yield OutsideNetwork(netns, address, gateway)
+        finally:
+                if listener:
+                        listener.kill()
+                        listener.wait()
+                subprocess.run(["ip", "link", "delete", veth], capture_output=True)
+                subprocess.run(["ip", "netns", "delete", netns], capture_output=True)
 
 
 def stop_all(d):

@@ -74,6 +74,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def _read_into(self, h, left, what):
+        """Reads left bytes of the body into the hash h; a connection closing first is a short `what`."""
+        while left:
+            piece = self.rfile.read(min(left, 1 << 20))
+            if not piece:
+                raise ConnectionError(f"short {what}")
+            h.update(piece)
+            left -= len(piece)
+
     def _read_body(self):
         h = hashlib.sha256()
         n = 0
@@ -86,24 +95,12 @@ class _Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     break
-                left = size
-                while left:
-                    piece = self.rfile.read(min(left, 1 << 20))
-                    if not piece:
-                        raise ConnectionError("short chunk")
-                    h.update(piece)
-                    n += len(piece)
-                    left -= len(piece)
+                self._read_into(h, size, "chunk")
+                n += size
                 self.rfile.readline()
         else:
-            left = int(self.headers.get("Content-Length") or 0)
-            while left:
-                piece = self.rfile.read(min(left, 1 << 20))
-                if not piece:
-                    raise ConnectionError("short body")
-                h.update(piece)
-                n += len(piece)
-                left -= len(piece)
+            n = int(self.headers.get("Content-Length") or 0)
+            self._read_into(h, n, "body")
         return n, h.hexdigest()
 
     def _send(self, status, body=b"", ctype="application/json", extra=()):

@@ -146,6 +146,15 @@ def test_stream_framing_and_result(build_env, tmp_path):
 SLEEPER = "FROM busybox:1\nRUN echo sleeping && sleep 60\nRUN echo never\n"
 
 
+def sleeping_build(daemon, tmp_path, tag):
+        """An API build of SLEEPER tagged tag, once its RUN step has said "sleeping"."""
+        b = ApiBuild(daemon, context_tar(dockerfile_ctx(tmp_path, SLEEPER)), tag=tag, no_cache="1")
+        for line in b.lines():
+                if line == "sleeping":
+                        break
+        return b
+
+
 def test_cancel_with_ctrl_c(build_env, tmp_path):
         ctx = dockerfile_ctx(tmp_path, SLEEPER)
         p = subprocess.Popen(build_env.cli_argv("image", "build", ctx, "-t", "cancelled:1", "--no-cache", json=False),
@@ -172,11 +181,7 @@ def test_cancel_with_ctrl_c(build_env, tmp_path):
 
 
 def test_cancel_with_api_delete(build_env, tmp_path):
-        ctx = dockerfile_ctx(tmp_path, SLEEPER)
-        b = ApiBuild(build_env, context_tar(ctx), tag="cancelled:2", no_cache="1")
-        for line in b.lines():
-                if line == "sleeping":
-                        break
+        b = sleeping_build(build_env, tmp_path, "cancelled:2")
         t0 = time.monotonic()
         status, body = api_delete(build_env, f"/api/v1/images/builds/{b.id}")
         assert status == 200 and body["cancelled"] is True
@@ -189,11 +194,7 @@ def test_cancel_with_api_delete(build_env, tmp_path):
 
 
 def test_client_going_away_cancels(build_env, tmp_path):
-        ctx = dockerfile_ctx(tmp_path, SLEEPER)
-        b = ApiBuild(build_env, context_tar(ctx), tag="cancelled:3", no_cache="1")
-        for line in b.lines():
-                if line == "sleeping":
-                        break
+        b = sleeping_build(build_env, tmp_path, "cancelled:3")
         b.resp.close()
         b.close()
         assert_no_leftovers(build_env, timeout=CANCEL_WITHIN)
@@ -226,11 +227,7 @@ def test_daemon_stop_cancels_running_builds(start_daemon, images, tmp_path):
         # exits 0 within the fixture's stop timeout, and a restarted daemon finds nothing left behind.
         d = start_daemon()
         d.cli("image", "import", images / "busybox.oci.tar")
-        ctx = dockerfile_ctx(tmp_path, SLEEPER)
-        b = ApiBuild(d, context_tar(ctx), tag="stopped:1", no_cache="1")
-        for line in b.lines():
-                if line == "sleeping":
-                        break
+        b = sleeping_build(d, tmp_path, "stopped:1")
         t0 = time.monotonic()
         d.stop()
         assert time.monotonic() - t0 < CANCEL_WITHIN

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
-                         ingress_url, instance_pid, make_site, netns_http_get, netns_probe, pid_alive,
-                         project_with_component, release_doc, stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_site, http_get, ingress_url, instance_pid, make_site,
+                         netns_http_get, netns_probe, pid_alive, project_with_component, release_doc,
+                         running_deploy_daemon, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +22,12 @@ pytestmark = pytest.mark.slow
 def env(build_dir, images, tmp_path_factory):
         """One daemon for the module with the images web:1, web:2, web:nohealth (no /healthz), web:badcmd."""
         root = tmp_path_factory.mktemp("deploy")
-        d = deploy_daemon(build_dir, root / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, root / "state", images) as d:
                 build_image(d, make_site(root / "v1", "hello v1"), "web:1")
                 build_image(d, make_site(root / "v2", "hello v2"), "web:2")
                 build_image(d, make_site(root / "nohealth", "no health", healthz=False), "web:nohealth")
                 build_image(d, make_site(root / "bad", "bad", cmd=["/no/such/program"]), "web:badcmd")
                 yield d
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def releases(d, target, envname):
@@ -154,8 +149,7 @@ def test_environments_are_isolated(env):
 
 
 def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        try:
+        with running_deploy_daemon(build_dir, tmp_path / "state") as d:
                 _, rel, _ = deploy_site(d, images, make_site(tmp_path / "v1", "hello v1"), "adopt/web", "web:1")
                 url = ingress_url(d, "adopt", "web", "development")
                 inst = rel["instances"][0]
@@ -218,9 +212,6 @@ def test_kill9_then_restart_adopts(build_dir, images, tmp_path):
                 assert http_get(url) == (200, "hello v1\n")
                 assert [r["status"] for r in d.cli("releases", "adopt/web", "development")["releases"]] == \
                         ["failed", "live"]
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_deploy_bad_input(env):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         make_site, project_with_component, stop_all, wait_for)
+from deploy_util import (build_image, deploy, http_get, ingress_url, make_site, project_with_component,
+                         running_deploy_daemon, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -82,9 +82,7 @@ def probed(build_dir, images, tmp_path_factory):
         """(daemon, probe results) of one instance deployed from an image whose entrypoint runs the probe
         and then serves with busybox httpd."""
         root = tmp_path_factory.mktemp("hardening")
-        d = deploy_daemon(build_dir, root / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, root / "state", images) as d:
                 ctx = make_site(root / "ctx", "hardened",
                                 cmd=["sh", "-c", "/probe; exec httpd -f -p 8080 -h /www"])
                 compile_probe(ctx / "probe")
@@ -103,9 +101,6 @@ def probed(build_dir, images, tmp_path_factory):
                 assert text, f"no probe output in `slipway logs`:\n{d.log()[-2000:]}"
                 print(text)  # shown with a failure
                 yield d, parse_probe(text)
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_probe_controls_succeed(probed):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         instance_pid, make_site, pid_alive, release_doc, stop_all, wait_for)
+from deploy_util import (build_image, deploy, http_get, ingress_url, instance_pid, make_site, pid_alive,
+                         release_doc, running_deploy_daemon, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -88,9 +88,7 @@ def env(build_dir, images, tmp_path_factory):
         if not own_cgroups_expected():
                 pytest.skip("systemd-nspawn applies the limits on this host, or there is no cgroup hierarchy")
         root = tmp_path_factory.mktemp("limits")
-        d = deploy_daemon(build_dir, root / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, root / "state", images) as d:
                 build_image(d, make_site(root / "ok", "within limit"), "lim:ok")
                 eat = make_site(root / "eat", "eater", cmd=[
                         "sh", "-c",
@@ -102,9 +100,6 @@ def env(build_dir, images, tmp_path_factory):
                 cgi.chmod(0o755)
                 build_image(d, eat, "lim:eat")
                 yield d
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_limits_oom_restart_and_cleanup(env):

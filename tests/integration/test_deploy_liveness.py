@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from deploy_util import (api_request, build_image, deploy, deploy_daemon, free_port_range, http_get,
-                         ingress_url, instance_pid, make_site, pid_alive, release_doc, stop_all, wait_for)
+from deploy_util import (api_request, build_image, deploy, http_get, ingress_url, instance_pid, make_site,
+                         pid_alive, release_doc, running_deploy_daemon, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +52,7 @@ class Watch:
 @pytest.fixture(scope="module")
 def live(build_dir, images, tmp_path_factory):
         root = tmp_path_factory.mktemp("liveness")
-        d = deploy_daemon(build_dir, root / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, root / "state", images) as d:
                 build_image(d, make_site(root / "ctx", "unused", cmd=["sh", "-c", ENTRYPOINT]), "flaky:1")
                 d.cli("project", "create", "live")
                 # The CLI's --health sets the kind only; interval and thresholds go through the API it uses.
@@ -65,9 +63,6 @@ def live(build_dir, images, tmp_path_factory):
                 assert show["spec"]["health"]["liveness"]["failure_threshold"] == 2, show
                 _, rel, _ = deploy(d, "live/web", "development", "flaky:1")
                 yield d, rel
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_liveness_failure_restarts_instance(live):
@@ -131,9 +126,7 @@ def test_slow_start_after_crash_is_not_killed_by_liveness(build_dir, images, tmp
         interval) crashes: its restart must get the time its first start got, not be killed by liveness
         probes before it could answer and restarted for ever."""
         slow_s = 4
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, tmp_path / "state", images) as d:
                 cmd = f"echo app starting; sleep {slow_s}; exec httpd -f -p 8080 -h /www"
                 build_image(d, make_site(tmp_path / "ctx", "slow app", cmd=["sh", "-c", cmd]), "slow:1")
                 d.cli("project", "create", "slow")
@@ -159,6 +152,3 @@ def test_slow_start_after_crash_is_not_killed_by_liveness(build_dir, images, tmp
                 assert [i["restarts"] for i in doc["instances"]] == [1], doc["log"]
                 assert not any("failed its liveness check" in l for l in doc["log"]), doc["log"]
                 assert http_get(url) == (200, "slow app\n")
-        finally:
-                stop_all(d)
-                d.stop()

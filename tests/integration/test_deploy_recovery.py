@@ -14,16 +14,15 @@ from pathlib import Path
 import pytest
 
 
-from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
-                         ingress_url, make_site, netns_connect, pid_alive, pids_with as _pids_with,
-                         simulate_reboot, stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_site, http_get, ingress_url, make_site, netns_connect,
+                         outside_network, pid_alive, pids_with as _pids_with, running_deploy_daemon,
+                         simulate_reboot, wait_for)
 
 pytestmark = pytest.mark.slow
 
 
 def test_reboot_brings_live_release_back(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        try:
+        with running_deploy_daemon(build_dir, tmp_path / "state") as d:
                 _, rel, _ = deploy_site(d, images, make_site(tmp_path / "v1", "hello v1"), "boot/web", "web:1")
                 url = ingress_url(d, "boot", "web", "development")
                 assert http_get(url) == (200, "hello v1\n")
@@ -39,15 +38,10 @@ def test_reboot_brings_live_release_back(build_dir, images, tmp_path):
                 nspawn = [p for p in _pids_with(bundles)
                           if b"nspawn" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0]]
                 assert len(nspawn) == 1, nspawn
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_health_500_fails_and_old_release_serves(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, tmp_path / "state", images) as d:
                 # The health path is a CGI (busybox httpd runs CGIs from /cgi-bin): 200 in v1, 500 in v2.
                 for ver, text, status in (("1", "good v1", "200 OK"), ("2", "bad v2", "500 Internal Server Error")):
                         ctx = make_site(tmp_path / ver, text)
@@ -69,9 +63,6 @@ def test_health_500_fails_and_old_release_serves(build_dir, images, tmp_path):
                 assert http_get(url) == (200, "good v1\n")
                 assert [r["status"] for r in d.cli("releases", "sick/web", "development")["releases"]] == \
                         ["failed", "live"]
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def _bridge_address(bridge):
@@ -81,13 +72,7 @@ def _bridge_address(bridge):
 
 
 def test_isolation_matrix_from_development(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        outside = f"slwtest-out-{os.getpid() % 100000}"
-        veth = f"slwo{os.getpid() % 100000}"
-        net = 10 + os.getpid() % 200
-        listener = None
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, tmp_path / "state", images) as d:
                 build_image(d, make_site(tmp_path / "v1", "hello v1"), "web:1")
                 for proj in ("mine", "theirs"):
                         d.cli("project", "create", proj)
@@ -103,45 +88,29 @@ def test_isolation_matrix_from_development(build_dir, images, tmp_path):
                 db.close()
                 gw = _bridge_address(bridge)
 
-                # An "outside" network the test makes: a netns on 10.254.N.0/24 behind a veth, with a listener.
-                run = lambda *a: subprocess.run(a, check=True, capture_output=True)
-                run("ip", "netns", "add", outside)
-                run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", outside)
-                run("ip", "addr", "add", f"10.254.{net}.1/24", "dev", veth)
-                run("ip", "link", "set", veth, "up")
-                run("ip", "-n", outside, "addr", "add", f"10.254.{net}.2/24", "dev", "eth0")
-                run("ip", "-n", outside, "link", "set", "eth0", "up")
-                run("ip", "-n", outside, "link", "set", "lo", "up")
-                listener = subprocess.Popen(["ip", "netns", "exec", outside, "/usr/bin/python3", "-c",
-                                             "import socket,time\ns=socket.socket()\n"
-                                             "s.bind(('0.0.0.0',8080)); s.listen(8)\n"
-                                             "while True:\n c,_=s.accept(); c.close()\n"])
-                # Positive controls: the outside listener answers from the host, our own service from inside.
-                assert wait_for(lambda: netns_connect_host(f"10.254.{net}.2", 8080), 5)
-                assert netns_connect(ns, svc["mine"], 8080)
-                # The matrix: another project's service, the host's API port via the bridge, the outside net.
-                assert not netns_connect(ns, svc["theirs"], 8080)
-                assert not netns_connect(ns, gw, d.port)
-                # Not only because the API binds 127.0.0.1: a host port open on every address is refused too.
-                import socket
-                host = socket.socket()
-                host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                host.bind(("0.0.0.0", 0))
-                host.listen(8)
-                try:
-                        assert netns_connect_host(gw, host.getsockname()[1])
-                        assert not netns_connect(ns, gw, host.getsockname()[1])
-                finally:
-                        host.close()
-                assert not netns_connect(ns, f"10.254.{net}.2", 8080)
-        finally:
-                if listener:
-                        listener.kill()
-                        listener.wait()
-                subprocess.run(["ip", "link", "delete", veth], capture_output=True)
-                subprocess.run(["ip", "netns", "delete", outside], capture_output=True)
-                stop_all(d)
-                d.stop()
+                with outside_network("out", 10 + os.getpid() % 200) as net:
+                        outside = net.address
+                        # Positive controls: the outside listener answers from the host, our own service from
+                        # inside.
+                        assert wait_for(lambda: netns_connect_host(outside, 8080), 5)
+                        assert netns_connect(ns, svc["mine"], 8080)
+                        # The matrix: another project's service, the host's API port via the bridge, the
+                        # outside net.
+                        assert not netns_connect(ns, svc["theirs"], 8080)
+                        assert not netns_connect(ns, gw, d.port)
+                        # Not only because the API binds 127.0.0.1: a host port open on every address is
+                        # refused too.
+                        import socket
+                        host = socket.socket()
+                        host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        host.bind(("0.0.0.0", 0))
+                        host.listen(8)
+                        try:
+                                assert netns_connect_host(gw, host.getsockname()[1])
+                                assert not netns_connect(ns, gw, host.getsockname()[1])
+                        finally:
+                                host.close()
+                        assert not netns_connect(ns, outside, 8080)
 
 
 def netns_connect_host(address, port):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deploy_util import (deploy, deploy_daemon, deploy_site, free_port_range, http_get, ingress_url,
-                         instance_pid, make_site, stop_all, wait_for)
+                         instance_pid, make_site, running_deploy_daemon, stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +58,7 @@ def status_uids(pid):
 
 
 def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range()).start()
-        try:
+        with running_deploy_daemon(build_dir, tmp_path / "state") as d:
                 _, rel, _ = deploy_site(d, images, make_userns_site(tmp_path / "v1", "hello userns", "uweb"),
                                         "uns/uweb", "uweb:1")
                 inst = rel["instances"][0]
@@ -99,9 +98,6 @@ def test_instance_runs_in_own_user_namespace(build_dir, images, tmp_path):
                 other = host_map(plog)[1]
                 assert other >= 65536 and abs(other - outside) >= 65536, (outside, other)
                 assert status_uids(payload_pid(d, prod["instances"][0]["id"]))[0] == other
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_userns_turned_off_falls_back(build_dir, images, tmp_path):

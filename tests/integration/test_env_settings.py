@@ -12,8 +12,9 @@ import subprocess
 import pytest
 
 from conftest import assert_clean_error
-from deploy_util import (build_image, deploy, deploy_daemon, deploy_site, free_port_range, http_get,
-                         ingress_url, make_site, netns_connect, project_with_component, stop_all, wait_for)
+from deploy_util import (build_image, deploy, deploy_site, free_port_range, http_get, ingress_url, make_site,
+                         netns_connect, outside_network, project_with_component, running_deploy_daemon,
+                         wait_for)
 
 
 def host_get(port, host, path="/"):
@@ -35,12 +36,8 @@ def envs_of(d, project):
 
 @pytest.fixture
 def daemon(build_dir, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range(6)).start()
-        try:
+        with running_deploy_daemon(build_dir, tmp_path / "state", ports=6) as d:
                 yield d
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def test_domain_routes_by_host_and_follows_changes(daemon, images, tmp_path):
@@ -159,44 +156,21 @@ def test_endpoints_of_one_component_need_their_own_ports(daemon, images):
 
 def test_egress_is_off_by_default_and_follows_the_setting(daemon, images, tmp_path):
         d = daemon
-        outside = f"slwtest-egr-{os.getpid() % 100000}"
-        veth = f"slwe{os.getpid() % 100000}"
-        net = 10 + (os.getpid() + 97) % 200
-        listener = None
-        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
-        try:
-                _, doc, _ = deploy_site(d, images, make_site(tmp_path / "site", "egress"), "shop/web", "web:1")
-                ns = doc["instances"][0]["netns"]
+        _, doc, _ = deploy_site(d, images, make_site(tmp_path / "site", "egress"), "shop/web", "web:1")
+        ns = doc["instances"][0]["netns"]
 
-                # An "outside" network this test makes: a netns on 10.254.N.0/24 behind a veth, listening.
-                run("ip", "netns", "add", outside)
-                run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", outside)
-                run("ip", "addr", "add", f"10.254.{net}.1/24", "dev", veth)
-                run("ip", "link", "set", veth, "up")
-                run("ip", "-n", outside, "addr", "add", f"10.254.{net}.2/24", "dev", "eth0")
-                run("ip", "-n", outside, "link", "set", "eth0", "up")
-                run("ip", "-n", outside, "route", "add", "default", "via", f"10.254.{net}.1")
-                listener = subprocess.Popen(["ip", "netns", "exec", outside, "/usr/bin/python3", "-c",
-                                             "import socket\ns=socket.socket()\n"
-                                             "s.bind(('0.0.0.0',8080)); s.listen(8)\n"
-                                             "while True:\n c,_=s.accept(); c.close()\n"])
-                target = f"10.254.{net}.2"
+        with outside_network("egr", 10 + (os.getpid() + 97) % 200) as outside:
+                target = outside.address
                 assert wait_for(lambda: subprocess.run(
-                        ["ip", "netns", "exec", outside, "ss", "-ltn"], capture_output=True, text=True
+                        ["ip", "netns", "exec", outside.netns, "ss", "-ltn"], capture_output=True, text=True
                 ).stdout.count(":8080") > 0, 5)
 
                 assert not netns_connect(ns, target, 8080)                       # default: no egress
                 d.cli("env", "set", "shop", "development", "--egress", "on")
                 assert wait_for(lambda: netns_connect(ns, target, 8080), 10)     # running instance, no redeploy
-                assert not netns_connect(ns, f"10.254.{net}.1", d.port)          # still not the host
+                assert not netns_connect(ns, outside.gateway, d.port)            # still not the host
                 d.cli("env", "set", "shop", "development", "--egress", "off")
                 assert wait_for(lambda: not netns_connect(ns, target, 8080), 10)
-        finally:
-                if listener:
-                        listener.kill()
-                        listener.wait()
-                subprocess.run(["ip", "link", "delete", veth], capture_output=True)
-                subprocess.run(["ip", "netns", "delete", outside], capture_output=True)
 
 
 def test_every_public_endpoint_answers_at_its_url(daemon, images, tmp_path):

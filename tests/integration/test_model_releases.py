@@ -30,12 +30,24 @@ def add_release(con, comp, env, digest, status, reason=None):
         return cur.lastrowid
 
 
-def test_releases_show_logs_and_delete_refusal(daemon, tmp_path):
-        d = daemon
+def add_instance(con, release, inst_dir):
+        """A ready instance of release whose logs are in inst_dir."""
+        con.execute("INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
+                    " VALUES (?, '10.213.0.100', 'ns', ?, 'ready', 0)", (release, str(inst_dir)))
+
+
+def shop_web(d, tmp_path):
+        """Project shop with the component shop/web; returns an empty directory for its instance's logs."""
         d.cli("project", "create", "shop")
         d.cli("component", "create", "shop/web", "--image", "web:1", "--endpoint", "http:8080")
         inst_dir = tmp_path / "instance"
         inst_dir.mkdir()
+        return inst_dir
+
+
+def test_releases_show_logs_and_delete_refusal(daemon, tmp_path):
+        d = daemon
+        inst_dir = shop_web(d, tmp_path)
         (inst_dir / "stdout.log").write_text("".join(f"out line {i}\n" for i in range(1, 301)))
         (inst_dir / "stderr.log").write_text("warning: disk almost full\n")
         digest_old, digest_new = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -44,8 +56,7 @@ def test_releases_show_logs_and_delete_refusal(daemon, tmp_path):
                 r1 = add_release(con, comp, dev, digest_old, "superseded")
                 r2 = add_release(con, comp, dev, digest_new, "live")
                 r3 = add_release(con, comp, dev, "sha256:" + "c" * 64, "failed", "readiness: connection refused")
-                con.execute("INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
-                            " VALUES (?, '10.213.0.100', 'ns', ?, 'ready', 0)", (r2, str(inst_dir)))
+                add_instance(con, r2, inst_dir)
 
         rel = d.cli("releases", "shop/web")["releases"]
         assert [r["id"] for r in rel] == [r3, r2, r1]
@@ -114,17 +125,13 @@ def test_gc_keeps_images_releases_run(daemon, images):
 def test_logs_follow(daemon, tmp_path):
         import subprocess
         d = daemon
-        d.cli("project", "create", "shop")
-        d.cli("component", "create", "shop/web", "--image", "web:1", "--endpoint", "http:8080")
-        inst_dir = tmp_path / "instance"
-        inst_dir.mkdir()
+        inst_dir = shop_web(d, tmp_path)
         out_log, err_log = inst_dir / "stdout.log", inst_dir / "stderr.log"
         out_log.write_text("before 1\nbefore 2\n")
         with db(d) as con:
                 comp, dev = ids(con, "shop", "web", "development")
                 rel = add_release(con, comp, dev, "sha256:" + "a" * 64, "live")
-                con.execute("INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
-                            " VALUES (?, '10.213.0.100', 'ns', ?, 'ready', 0)", (rel, str(inst_dir)))
+                add_instance(con, rel, inst_dir)
 
         env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SLIPWAY_")}
         p = subprocess.Popen(d.cli_argv("logs", "shop/web", "development", "--follow", "--lines", "1", json=False),

@@ -7,8 +7,8 @@ import sqlite3
 import subprocess
 
 from conftest import assert_clean_error
-from deploy_util import (build_image, deploy, deploy_daemon, free_port_range, http_get, ingress_url,
-                         instance_pid, make_site, pid_alive, stop_all, wait_for)
+from deploy_util import (build_image, deploy, http_get, ingress_url, instance_pid, make_site, pid_alive,
+                         running_deploy_daemon, wait_for)
 
 
 def netns_names():
@@ -38,9 +38,7 @@ def routes(d):
 
 
 def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path):
-        d = deploy_daemon(build_dir, tmp_path / "state", free_port_range(6)).start()
-        try:
-                d.cli("image", "import", images / "busybox.oci.tar")
+        with running_deploy_daemon(build_dir, tmp_path / "state", images, ports=6) as d:
                 build_image(d, make_site(tmp_path / "site", "teardown"), "web:1")
                 for proj in ("shop", "keep"):
                         d.cli("project", "create", proj)
@@ -109,6 +107,3 @@ def test_project_delete_force_leaves_nothing_behind(build_dir, images, tmp_path)
                 # The other project is untouched.
                 assert http_get(keep_url)[0] == 200
                 assert link_exists(bridges["keep"]) and bridges["keep"] in nft_table(d)
-        finally:
-                stop_all(d)
-                d.stop()

@@ -13,12 +13,11 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from deploy_util import (deploy_daemon, deploy_site, free_port_range, http_get, ingress_url, make_site,
-                         pid_alive, stop_all, wait_for)
+from deploy_util import (deploy_site, http_get, ingress_url, make_site, pid_alive, running_deploy_daemon,
+                         stop_all, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +29,8 @@ REPAIR_TIMEOUT = 15   # a few intervals, plus a proxy start
 def live(build_dir, images, tmp_path_factory):
         """A daemon with rc/web live in development: (daemon, url, bridge, nft table)."""
         root = tmp_path_factory.mktemp("reconcile")
-        d = deploy_daemon(build_dir, root / "state", free_port_range(),
-                          extra_args=("--reconcile-interval", str(INTERVAL))).start()
-        try:
+        with running_deploy_daemon(build_dir, root / "state",
+                                   extra_args=("--reconcile-interval", str(INTERVAL))) as d:
                 deploy_site(d, images, make_site(root / "v1", "hello reconcile"), "rc/web", "web:1")
                 url = ingress_url(d, "rc", "web", "development")
                 assert http_get(url) == (200, "hello reconcile\n")
@@ -46,9 +44,6 @@ def live(build_dir, images, tmp_path_factory):
                 time.sleep(3 * INTERVAL)
                 assert link_kind(bridge) is None, f"{bridge} came back after the project was deleted"
                 assert "Reconcile:" not in d.log()[d.log().rfind("Stopped "):], d.log()[-2000:]
-        finally:
-                stop_all(d)
-                d.stop()
 
 
 def serving(url):
@@ -89,20 +84,6 @@ def route_names(d):
         return sorted(r["name"] for r in reply["routes"])
 
 
-def proxy_pids(d):
-        out = []
-        for p in os.listdir("/proc"):
-                if not p.isdigit():
-                        continue
-                try:
-                        argv = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
-                except OSError:
-                        continue
-                if argv and os.path.basename(argv[0]) == b"slipway-proxy" and str(d.state_dir).encode() in argv:
-                        out.append(int(p))
-        return out
-
-
 def nft_rules(table):
         """Number of rules in inet TABLE, None when it does not exist."""
         p = subprocess.run(["nft", "-j", "list", "table", "inet", table], capture_output=True, text=True)
@@ -133,13 +114,13 @@ def test_killed_proxy_is_restarted_with_all_routes(live):
         d, url, _, _ = live
         before = route_names(d)
         assert before, "no routes to compare"
-        old = proxy_pids(d)
+        old = d.proxy_pids()
         assert len(old) == 1, old
         mark = len(d.log())
         os.kill(old[0], signal.SIGKILL)
         assert wait_for(lambda: not pid_alive(old[0]), 5)
         assert wait_for(lambda: serving(url), REPAIR_TIMEOUT), log_since(d, mark)
-        new = proxy_pids(d)
+        new = d.proxy_pids()
         assert new and old[0] not in new
         assert route_names(d) == before
         assert wait_for(lambda: "slipway-proxy did not answer; started" in log_since(d, mark), REPAIR_TIMEOUT), \

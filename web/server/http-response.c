@@ -2,6 +2,7 @@
  * control framing exactly: Content-Length for documents, chunked for streams, Connection: close. */
 #include "http-response.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,7 +58,8 @@ static int send_document(struct mg_connection *conn, int status, const char *con
                   "Cache-Control: no-store\r\n"
                   "%s"
                   "Connection: close\r\n\r\n",
-                  status, mg_get_response_code_text(conn, status), content_type, size, strempty(extra_headers));
+                  status, mg_get_response_code_text(conn, status), content_type, size,
+                  strempty(extra_headers));
         if (size > 0)
                 mg_write(conn, body, size);
         return status;
@@ -88,7 +90,8 @@ int http_reply_error(struct mg_connection *conn, int status, const char *message
         return http_reply_json(conn, status, j);
 }
 
-int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint, const char *what) {
+int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint,
+                     const char *what) {
         char msg[768];
 
         if (r >= 0)
@@ -126,19 +129,19 @@ int http_stream_end(struct mg_connection *conn) {
         return mg_write(conn, "0\r\n\r\n", 5) == 5 ? 0 : -EPIPE;
 }
 
-int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint64_t *ret_size) {
+/* Reads the request body through buf (size bytes): with fd >= 0 piece by piece, each written to fd, else
+ * gathered in buf (then size is max + 1).  More than max bytes: -EFBIG; a failed read: -EPIPE. */
+static int read_body(struct mg_connection *conn, uint64_t max, char *buf, size_t size, int fd,
+                     uint64_t *ret_total) {
         const struct mg_request_info *ri = mg_get_request_info(conn);
-        _cleanup_free_ char *buf = NULL;
         uint64_t total = 0;
         int r;
 
         if (ri->content_length > 0 && (uint64_t) ri->content_length > max)
                 return -EFBIG;
-        buf = malloc(HTTP_IO_BUFFER);
-        if (!buf)
-                return -ENOMEM;
         for (;;) {
-                int n = mg_read(conn, buf, HTTP_IO_BUFFER);
+                size_t at = fd >= 0 ? 0 : (size_t) total;
+                int n = mg_read(conn, buf + at, size - at);
                 if (n == 0)
                         break;
                 if (n < 0)
@@ -146,10 +149,29 @@ int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint6
                 total += (uint64_t) n;
                 if (total > max)
                         return -EFBIG;
-                r = loop_write(fd, buf, (size_t) n);
-                if (r < 0)
-                        return r;
+                if (fd >= 0) {
+                        r = loop_write(fd, buf, (size_t) n);
+                        if (r < 0)
+                                return r;
+                }
         }
+        *ret_total = total;
+        return 0;
+}
+
+int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint64_t *ret_size) {
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        _cleanup_free_ char *buf = NULL;
+        uint64_t total;
+        int r;
+
+        assert(fd >= 0);
+        buf = malloc(HTTP_IO_BUFFER);
+        if (!buf)
+                return -ENOMEM;
+        r = read_body(conn, max, buf, HTTP_IO_BUFFER, fd, &total);
+        if (r < 0)
+                return r;
         if (ri->content_length >= 0 && total != (uint64_t) ri->content_length)
                 return -EPIPE;
         if (ret_size)
@@ -158,27 +180,18 @@ int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint6
 }
 
 int http_read_body_json(struct mg_connection *conn, size_t max, json_t **ret) {
-        const struct mg_request_info *ri = mg_get_request_info(conn);
         _cleanup_free_ char *buf = NULL;
         json_t *j = NULL;
-        size_t total = 0;
+        uint64_t total;
+        int r;
 
-        if (ri->content_length > 0 && (uint64_t) ri->content_length > max)
-                return -EFBIG;
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
-        for (;;) {
-                int n = mg_read(conn, buf + total, max + 1 - total);
-                if (n == 0)
-                        break;
-                if (n < 0)
-                        return -EPIPE;
-                total += (size_t) n;
-                if (total > max)
-                        return -EFBIG;
-        }
-        if (json_parse_buffer(buf, total, &j, NULL) < 0 || !json_is_object(j)) {
+        r = read_body(conn, max, buf, max + 1, -EBADF, &total);
+        if (r < 0)
+                return r;
+        if (json_parse_buffer(buf, (size_t) total, &j, NULL) < 0 || !json_is_object(j)) {
                 json_decref(j);
                 return -EINVAL;
         }

@@ -4,8 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,29 +64,37 @@ int http_parse_listen(const char *listen, char **ret_addr, unsigned *ret_port) {
         return 0;
 }
 
+typedef union SockaddrAny {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+} SockaddrAny;
+
+/* addr (an IPv4 or IPv6 literal, as http_parse_listen() returns it) and port as a socket address; returns
+ * its length. */
+static socklen_t sockaddr_fill(const char *addr, unsigned port, SockaddrAny *ret) {
+        *ret = (SockaddrAny) {};
+        if (strchr(addr, ':')) {
+                ret->in6.sin6_family = AF_INET6;
+                ret->in6.sin6_port = htons(port);
+                inet_pton(AF_INET6, addr, &ret->in6.sin6_addr);
+                return sizeof ret->in6;
+        }
+        ret->in.sin_family = AF_INET;
+        ret->in.sin_port = htons(port);
+        inet_pton(AF_INET, addr, &ret->in.sin_addr);
+        return sizeof ret->in;
+}
+
 /* Tries to bind the address ourselves first: civetweb only says "failed", we want to say why. */
 static int probe_listen(const char *addr, unsigned port) {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } sa = {};
+        SockaddrAny sa;
         socklen_t len;
         int fd, one = 1, r = 0;
 
         if (port == 0)
                 return 0;
-        if (strchr(addr, ':')) {
-                sa.in6.sin6_family = AF_INET6;
-                sa.in6.sin6_port = htons(port);
-                inet_pton(AF_INET6, addr, &sa.in6.sin6_addr);
-                len = sizeof sa.in6;
-        } else {
-                sa.in.sin_family = AF_INET;
-                sa.in.sin_port = htons(port);
-                inet_pton(AF_INET, addr, &sa.in.sin_addr);
-                len = sizeof sa.in;
-        }
+        len = sockaddr_fill(addr, port, &sa);
         fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
@@ -109,7 +117,8 @@ int http_route_match(const char *pattern, char *const *segments, size_t n) {
 
                 if (i >= n)
                         return 0;
-                if (!(len == 1 && p[0] == '*') && (strlen(segments[i]) != len || strncmp(p, segments[i], len) != 0))
+                if (!(len == 1 && p[0] == '*') &&
+                    (strlen(segments[i]) != len || strncmp(p, segments[i], len) != 0))
                         return 0;
                 i++;
                 p += len;
@@ -236,12 +245,18 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         snprintf(ports, sizeof ports, "%s", cfg->listen);
         snprintf(header_max, sizeof header_max, "%u", HTTP_REQUEST_HEADER_MAX);
         const char *options[] = {
-                "listening_ports", ports,
-                "num_threads", HTTP_SERVER_THREADS,
-                "max_request_size", header_max,
-                "decode_url", "no",          /* we decode per segment: refs carry encoded '/' */
-                "enable_keep_alive", "no",
-                "request_timeout_ms", "60000",
+                "listening_ports",
+                ports,
+                "num_threads",
+                HTTP_SERVER_THREADS,
+                "max_request_size",
+                header_max,
+                "decode_url",
+                "no", /* we decode per segment: refs carry encoded '/' */
+                "enable_keep_alive",
+                "no",
+                "request_timeout_ms",
+                "60000",
                 NULL,
         };
 
@@ -254,7 +269,9 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
                            strlen(cfg->token), NULL, 0);
 
         mg_init_library(0);
-        init = (struct mg_init_data) { .callbacks = &callbacks, .user_data = s, .configuration_options = options };
+        init = (struct mg_init_data) { .callbacks = &callbacks,
+                                       .user_data = s,
+                                       .configuration_options = options };
         s->ctx = mg_start2(&init, &error);
         if (!s->ctx) {
                 log_debug("civetweb failed to start: %s", errtext);
@@ -277,26 +294,11 @@ static void *stop_waker(void *userdata) {
         bool v6 = strchr(s->addr, ':');
         const char *target = v6 ? (streq(s->addr, "::") ? "::1" : s->addr)
                                 : (streq(s->addr, "0.0.0.0") ? "127.0.0.1" : s->addr);
+        SockaddrAny sa;
+        socklen_t len = sockaddr_fill(target, port, &sa);
 
         for (int i = 0; i < 100 && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && port > 0; i++) {
-                union {
-                        struct sockaddr sa;
-                        struct sockaddr_in in;
-                        struct sockaddr_in6 in6;
-                } sa = {};
-                socklen_t len;
-                int fd;
-
-                if (v6) {
-                        sa.in6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-                        inet_pton(AF_INET6, target, &sa.in6.sin6_addr);
-                        len = sizeof sa.in6;
-                } else {
-                        sa.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port) };
-                        inet_pton(AF_INET, target, &sa.in.sin_addr);
-                        len = sizeof sa.in;
-                }
-                fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd >= 0) {
                         (void) connect(fd, &sa.sa, len);
                         safe_close(fd);
