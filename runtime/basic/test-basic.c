@@ -1,6 +1,7 @@
 /* Unit tests for runtime/basic: digests, atomic writes, JSON getters, process helpers. */
 #include <assert.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,22 +92,39 @@ static void test_strings(void) {
         CHECK(streq(format_bytes(buf, sizeof buf, 1500000), "1.5 MB"));
 }
 
-static void test_duration(void) {
-        uint64_t ns = 1;
+typedef struct ParseCase {
+        const char *text;
+        uint64_t value;
+} ParseCase;
 
-        CHECK(duration_parse("0", &ns) == 0 && ns == 0);
-        CHECK(duration_parse("30s", &ns) == 0 && ns == UINT64_C(30000000000));
-        CHECK(duration_parse("1m30s", &ns) == 0 && ns == UINT64_C(90000000000));
-        CHECK(duration_parse("250ms", &ns) == 0 && ns == UINT64_C(250000000));
-        CHECK(duration_parse("1.5h", &ns) == 0 && ns == UINT64_C(5400000000000));
-        CHECK(duration_parse("3\xc2\xb5s", &ns) == 0 && ns == 3000);
-        CHECK(duration_parse("7ns", &ns) == 0 && ns == 7);
-        CHECK(duration_parse("", &ns) == -EINVAL);
-        CHECK(duration_parse("5", &ns) == -EINVAL);
-        CHECK(duration_parse("-5s", &ns) == -EINVAL);
-        CHECK(duration_parse("s", &ns) == -EINVAL);
-        CHECK(duration_parse("5 s", &ns) == -EINVAL);
-        CHECK(duration_parse("1x", &ns) == -EINVAL);
+/* Each good text parses to its value; each bad one is -EINVAL and leaves the out-parameter alone. */
+static void check_parser(const char *name, int (*parse)(const char *s, uint64_t *ret), const ParseCase *good,
+                         size_t n_good, const char *const *bad, size_t n_bad) {
+        uint64_t v = 1;
+
+        for (size_t i = 0; i < n_good; i++)
+                if (parse(good[i].text, &v) != 0 || v != good[i].value)
+                        TEST_FAIL("%s(\"%s\") gave %" PRIu64 ", want %" PRIu64, name, good[i].text, v,
+                                  good[i].value);
+        for (size_t i = 0; i < n_bad; i++)
+                if (parse(bad[i], &v) != -EINVAL || v != good[n_good - 1].value)
+                        TEST_FAIL("%s(\"%s\") accepted", name, bad[i]);
+}
+
+static void test_duration(void) {
+        static const ParseCase good[] = {
+                { "0", 0 },
+                { "30s", UINT64_C(30000000000) },
+                { "1m30s", UINT64_C(90000000000) },
+                { "250ms", UINT64_C(250000000) },
+                { "1.5h", UINT64_C(5400000000000) },
+                { "3\xc2\xb5s", 3000 },
+                { "7ns", 7 },
+        };
+        static const char *const bad[] = { "", "5", "-5s", "s", "5 s", "1x" };
+        uint64_t ns = 7;
+
+        check_parser("duration_parse", duration_parse, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
         CHECK(duration_parse("3000000h", &ns) == -ERANGE);
         CHECK(ns == 7); /* failures leave the out-parameter alone */
 }
@@ -114,31 +132,33 @@ static void test_duration(void) {
 static void test_utf8(void) {
         CHECK(utf8_is_valid("plain", 5));
         CHECK(utf8_is_valid("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xb3", 15));
-        CHECK(utf8_valid_prefix("ab\xc0\xaf", 4) == 2);         /* overlong '/' */
-        CHECK(utf8_valid_prefix("a\xed\xa0\x80", 4) == 1);       /* surrogate U+D800 */
-        CHECK(utf8_valid_prefix("\xf4\x90\x80\x80", 4) == 0);    /* above U+10FFFF */
-        CHECK(utf8_valid_prefix("xy\xe2\x82", 4) == 2);          /* truncated */
-        CHECK(utf8_valid_prefix("\x80", 1) == 0);                /* lone continuation byte */
+        CHECK(utf8_valid_prefix("ab\xc0\xaf", 4) == 2);       /* overlong '/' */
+        CHECK(utf8_valid_prefix("a\xed\xa0\x80", 4) == 1);    /* surrogate U+D800 */
+        CHECK(utf8_valid_prefix("\xf4\x90\x80\x80", 4) == 0); /* above U+10FFFF */
+        CHECK(utf8_valid_prefix("xy\xe2\x82", 4) == 2);       /* truncated */
+        CHECK(utf8_valid_prefix("\x80", 1) == 0);             /* lone continuation byte */
         CHECK(utf8_valid_prefix("", 0) == 0);
 }
 
+static int size_parse_unbounded(const char *s, uint64_t *ret) {
+        return size_parse(s, UINT64_MAX, ret);
+}
+
 static void test_size(void) {
+        static const ParseCase good[] = {
+                { "4096", 4096 },
+                { "512M", UINT64_C(512) << 20 },
+                { "1G", UINT64_C(1) << 30 },
+                { "1GiB", UINT64_C(1) << 30 },
+                { "64kb", 64 * 1024 },
+                { "2T", UINT64_C(2) << 40 },
+        };
+        static const char *const bad[] = { "99999999999999999999", "12X", "1.5G", "-1", "", "1GiBx" };
         uint64_t v = 1;
 
-        CHECK(size_parse("4096", UINT64_MAX, &v) == 0 && v == 4096);
-        CHECK(size_parse("512M", UINT64_MAX, &v) == 0 && v == UINT64_C(512) << 20);
-        CHECK(size_parse("1G", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
-        CHECK(size_parse("1GiB", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
-        CHECK(size_parse("64kb", UINT64_MAX, &v) == 0 && v == 64 * 1024);
-        CHECK(size_parse("2T", UINT64_MAX, &v) == 0 && v == UINT64_C(2) << 40);
+        check_parser("size_parse", size_parse_unbounded, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
         CHECK(size_parse("2T", UINT64_C(1) << 40, &v) == -ERANGE);
-        CHECK(size_parse("99999999999999999999", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("12X", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("1.5G", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("-1", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("1GiBx", UINT64_MAX, &v) == -EINVAL);
-        CHECK(v == UINT64_C(2) << 40);
+        CHECK(v == 1); /* failures leave the out-parameter alone */
 }
 
 static void test_path_util(void) {
@@ -185,16 +205,17 @@ static void test_host_claims(void) {
         snprintf(b, sizeof b, "%s/owner-b", root);
         snprintf(dir, sizeof dir, "%s/claims/subnets", root);
         CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
-        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") && host_claim_name_valid("10.0.1.0-24"));
+        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") &&
+              host_claim_name_valid("10.0.1.0-24"));
 
         dfd = host_claims_lock(dir);
         CHECK(dfd >= 0);
         CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
         CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);
-        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);   /* idempotent */
-        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0);   /* a lives: b does not get it */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1); /* idempotent */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0); /* a lives: b does not get it */
         CHECK(host_claim_take(dfd, "10.0.2.0-24", b) == 1);
-        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0);   /* not b's: stays */
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0); /* not b's: stays */
         CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == 1);
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_MINE, &l) == 0);
         CHECK(l[0] && streq(l[0], "10.0.1.0-24") && !l[1]);
@@ -202,7 +223,7 @@ static void test_host_claims(void) {
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0);
         CHECK(l[0] && streq(l[0], "10.0.2.0-24") && !l[1]);
         l = host_claims_list_free(l);
-        CHECK(rmdir(b) == 0);                                  /* b is gone: its claim is stale */
+        CHECK(rmdir(b) == 0); /* b is gone: its claim is stale */
         CHECK(host_claim_check(dfd, "10.0.2.0-24", a) == -ESTALE);
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0 && !l[0]);
         l = host_claims_list_free(l);
