@@ -15,6 +15,7 @@
 
 #include "fs-util.h"
 #include "macro.h"
+#include "string-util.h"
 #include "strv.h"
 
 bool host_claim_name_valid(const char *name) {
@@ -25,12 +26,9 @@ bool host_claim_name_valid(const char *name) {
         l = strlen(name);
         if (l > HOST_CLAIM_NAME_MAX)
                 return false;
-        for (size_t i = 0; i < l; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '@' || c == '-'))
+        for (size_t i = 0; i < l; i++)
+                if (!ascii_isalnum(name[i]) && !strchr("._@-", name[i]))
                         return false;
-        }
         return true;
 }
 
@@ -40,16 +38,12 @@ static bool owner_valid(const char *owner) {
 
 int host_claims_lock(const char *dir) {
         _cleanup_close_ int fd = -EBADF;
-        int r;
 
         if (isempty(dir))
                 return -EINVAL;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = mkdir_p_open(dir, 0700);
         if (fd < 0)
-                return -errno;
+                return fd;
         while (flock(fd, LOCK_EX) < 0)
                 if (errno != EINTR)
                         return -errno;

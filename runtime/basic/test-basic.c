@@ -56,6 +56,32 @@ static void test_atomic_write(void) {
         CHECK(access(dir, F_OK) < 0 && errno == ENOENT);
 }
 
+static void test_dirs(void) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        char top[] = "/tmp/test-basic-XXXXXX";
+        _cleanup_free_ char *nested = NULL;
+        struct dirent *de;
+        int fd;
+
+        CHECK(mkdtemp(top));
+        nested = path_join(top, "a/b");
+        fd = mkdir_p_open(nested, 0700);
+        CHECK_OK(fd);
+        CHECK(dir_is_empty_at(fd, ".") == 1);
+        CHECK(close(fd) == 0);
+        fd = mkdir_p_open(nested, 0700); /* an existing directory is fine */
+        CHECK_OK(fd);
+        CHECK(close(fd) == 0);
+        CHECK(dir_is_empty_at(AT_FDCWD, top) == 0);
+        CHECK(dir_is_empty_at(AT_FDCWD, "/nonexistent-test-basic") == -ENOENT);
+
+        CHECK_OK(opendir_at(AT_FDCWD, top, &d));
+        de = readdir_no_dot(d);
+        CHECK(de && streq(de->d_name, "a"));
+        CHECK(!readdir_no_dot(d));
+        CHECK(rm_rf(top) == 0);
+}
+
 static void test_json(void) {
         _cleanup_json_ json_t *j = NULL;
         const char *s;
@@ -88,6 +114,8 @@ static void test_strings(void) {
         CHECK(startswith("sha256:abc", "sha256:"));
         CHECK(!startswith("sha", "sha256:"));
         CHECK(endswith("layer.tar.gz", ".gz"));
+        CHECK(ascii_isalnum('a') && ascii_isalnum('Z') && ascii_isalnum('7'));
+        CHECK(!ascii_isalnum('-') && !ascii_isalnum('\xc3') && !ascii_isalnum('\0'));
         CHECK(streq(format_bytes(buf, sizeof buf, 999), "999 B"));
         CHECK(streq(format_bytes(buf, sizeof buf, 1500000), "1.5 MB"));
 }
@@ -239,6 +267,7 @@ static void test_host_claims(void) {
 int main(void) {
         test_digest();
         test_atomic_write();
+        test_dirs();
         test_json();
         test_process();
         test_strings();

@@ -141,17 +141,6 @@ static int fd_sink(void *userdata, const void *buf, size_t len) {
         return loop_write(*(int *) userdata, buf, len);
 }
 
-static int dir_is_empty(const char *dir) {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
-
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));)
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        return 0;
-        return 1;
-}
-
 static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref, int dir_fd, OciError *err) {
         _cleanup_free_ char *buf = NULL, *index = NULL;
         _cleanup_close_ int blobs_fd = -EBADF;
@@ -220,7 +209,7 @@ int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, co
                 return oci_error_set(err, -errno, "Give a path in an existing, writable directory.",
                                      "Cannot create %s: %m.", dir);
         else {
-                r = dir_is_empty(dir);
+                r = dir_is_empty_at(AT_FDCWD, dir);
                 if (r < 0)
                         return oci_error_set(err, r, NULL, "Cannot read %s: %s.", dir, strerror(-r));
                 if (r == 0)
