@@ -109,16 +109,6 @@ static int store_ensure_blob(ImportSource *src, const OciDescriptor *d, const ch
         return 0;
 }
 
-void import_source_store(ImportSource *src, OciStore *s, const char *name) {
-        *src = (ImportSource) {
-                .store = s,
-                .name = name,
-                .dir_fd = -EBADF,
-                .read_small = store_read_small,
-                .ensure_blob = store_ensure_blob,
-        };
-}
-
 /* Blobs in an OCI layout directory: copied into the store (verified while copying) when needed. */
 static int dir_open_blob(ImportSource *src, const char *digest, const char *what, int *ret_fd,
                          OciError *err) {
@@ -188,6 +178,21 @@ static int dir_ensure_blob(ImportSource *src, const OciDescriptor *d, const char
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Failed to store blob %s: %s.", d->digest, strerror(-r));
         return 0;
+}
+
+/* A source reading from the layout directory dir_fd, or (dir_fd < 0) from blobs already in the store. */
+static void import_source_init(ImportSource *src, OciStore *s, const char *name, int dir_fd) {
+        *src = (ImportSource) {
+                .store = s,
+                .name = name,
+                .dir_fd = dir_fd,
+                .read_small = dir_fd >= 0 ? dir_read_small : store_read_small,
+                .ensure_blob = dir_fd >= 0 ? dir_ensure_blob : store_ensure_blob,
+        };
+}
+
+void import_source_store(ImportSource *src, OciStore *s, const char *name) {
+        import_source_init(src, s, name, -EBADF);
 }
 
 /* Reads the small blob d describes from src; one whose descriptor claims more than max bytes is refused
@@ -377,13 +382,7 @@ static int import_layout_dir(OciStore *s, const char *path, OciImportResult *res
                 return oci_error_set(err, r, NULL, "Failed to read index.json in %s: %s.", path,
                                      strerror(-r));
 
-        src = (ImportSource) {
-                .store = s,
-                .name = path,
-                .dir_fd = dir_fd,
-                .read_small = dir_read_small,
-                .ensure_blob = dir_ensure_blob,
-        };
+        import_source_init(&src, s, path, dir_fd);
         (void) snprintf(what, sizeof what, "index.json in %s", path);
         return import_from_index(&src, data, size, what, res, err);
 }
