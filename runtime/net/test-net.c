@@ -366,6 +366,15 @@ static void drain(int listen_fd) {
 }
 
 static void live_names(void) {
+        /* Each link this test makes, named from a key unique to this run. */
+        const struct {
+                char *ifname;
+                const char *prefix, *what;
+        } links[] = {
+                { T.br_a, "swt", "A" },     { T.br_b, "swt", "B" },   { T.br_out, "swt", "out" },
+                { T.ve_a1, "swv", "a1" },   { T.ve_a2, "swv", "a2" }, { T.ve_b1, "swv", "b1" },
+                { T.ve_out, "swv", "out" },
+        };
         _cleanup_free_ NetSubnet *host = NULL;
         NetSubnet pool = S("10.254.0.0/16"), *in_use;
         char key[64];
@@ -373,17 +382,10 @@ static void live_names(void) {
         pid_t pid = getpid();
 
         snprintf(T.table, sizeof(T.table), "slipway_test_%d", (int) pid);
-#define NAME(field, prefix, what)                                      \
-        snprintf(key, sizeof(key), "test-net/%d/%s", (int) pid, what); \
-        CHECK_OK(net_ifname_from_key(prefix, key, T.field));
-        NAME(br_a, "swt", "A");
-        NAME(br_b, "swt", "B");
-        NAME(br_out, "swt", "out");
-        NAME(ve_a1, "swv", "a1");
-        NAME(ve_a2, "swv", "a2");
-        NAME(ve_b1, "swv", "b1");
-        NAME(ve_out, "swv", "out");
-#undef NAME
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(key, sizeof(key), "test-net/%d/%s", (int) pid, links[i].what);
+                CHECK_OK(net_ifname_from_key(links[i].prefix, key, links[i].ifname));
+        }
         snprintf(T.ns_a1, sizeof(T.ns_a1), "swt-%d-a1", (int) pid);
         snprintf(T.ns_a2, sizeof(T.ns_a2), "swt-%d-a2", (int) pid);
         snprintf(T.ns_b1, sizeof(T.ns_b1), "swt-%d-b1", (int) pid);
