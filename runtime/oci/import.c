@@ -284,7 +284,8 @@ static int no_platform(const char *what, const OciIndex *x, OciError *err) {
 
         for (size_t i = 0; i < x->n_manifests && l + 1 < sizeof have; i++) {
                 int k = snprintf(have + l, sizeof have - l, "%s%s/%s", l ? ", " : "",
-                                 strempty(x->manifests[i].os), strempty(x->manifests[i].architecture));
+                                 strempty(x->manifests[i].platform.os),
+                                 strempty(x->manifests[i].platform.architecture));
                 if (k < 0)
                         break;
                 l = MIN(l + (size_t) k, sizeof have - 1);
@@ -294,7 +295,7 @@ static int no_platform(const char *what, const OciIndex *x, OciError *err) {
 }
 
 static bool is_linux_amd64(const OciDescriptor *d) {
-        return streq_ptr(d->os, "linux") && streq_ptr(d->architecture, "amd64");
+        return streq_ptr(d->platform.os, "linux") && streq_ptr(d->platform.architecture, "amd64");
 }
 
 int import_from_index(ImportSource *src, const char *data, size_t size, const char *what,
@@ -330,7 +331,7 @@ int import_from_index(ImportSource *src, const char *data, size_t size, const ch
                         if (r < 0)
                                 return r;
                 } else if (oci_media_type_is_manifest(d->media_type)) {
-                        if ((d->os || d->architecture) && !is_linux_amd64(d)) {
+                        if ((d->platform.os || d->platform.architecture) && !is_linux_amd64(d)) {
                                 n_other_platform++;
                                 continue;
                         }
