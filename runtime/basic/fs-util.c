@@ -236,6 +236,16 @@ int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+int mkdir_p_open(const char *path, mode_t mode) {
+        int fd, r;
+
+        r = mkdir_p(path, mode);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 int fdopendir_consume(int fd, DIR **ret) {
         DIR *d = fdopendir(fd);
 
@@ -270,6 +280,25 @@ int opendir_dup(int fd, DIR **ret) {
         return 0;
 }
 
+struct dirent *readdir_no_dot(DIR *d) {
+        struct dirent *de;
+
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return de;
+        return NULL;
+}
+
+int dir_is_empty_at(int dir_fd, const char *path) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r;
+
+        r = opendir_at(dir_fd, path, &d);
+        if (r < 0)
+                return r;
+        return readdir_no_dot(d) ? 0 : 1;
+}
+
 static int rm_rf_children(int fd, RmRfFlags flags) {
         _cleanup_(closedirp) DIR *d = NULL;
         int r;
@@ -277,9 +306,7 @@ static int rm_rf_children(int fd, RmRfFlags flags) {
         r = fdopendir_consume(fd, &d);
         if (r < 0)
                 return r;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
+        for (struct dirent *de; (de = readdir_no_dot(d));) {
                 int q = rm_rf_at(dirfd(d), de->d_name, flags);
                 if (q < 0 && r >= 0)
                         r = q;

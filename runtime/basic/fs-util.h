@@ -26,6 +26,8 @@ int read_full_file(const char *path, char **ret_data, size_t *ret_size);
 int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 
 int mkdir_p(const char *path, mode_t mode);
+/* mkdir_p(), then opens path as a directory (O_CLOEXEC): the fd, or -errno. */
+int mkdir_p_open(const char *path, mode_t mode);
 
 typedef enum RmRfFlags {
         RM_RF_CHMOD = 1 << 0, /* make each directory 0700 first, so read-only trees (layers) are removable */
@@ -42,6 +44,10 @@ int fdopendir_consume(int fd, DIR **ret);
 int opendir_at(int dir_fd, const char *path, DIR **ret);
 /* A DIR stream on a duplicate of fd, rewound, leaving fd itself usable. */
 int opendir_dup(int fd, DIR **ret);
+/* readdir() without "." and "..": the next entry, or NULL at the end (or on error, with errno set). */
+struct dirent *readdir_no_dot(DIR *d);
+/* 1 when dir_fd/path is a directory with no entries, 0 when it has some, or -errno. */
+int dir_is_empty_at(int dir_fd, const char *path);
 
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t size);

@@ -15,6 +15,8 @@
 
 #include "fs-util.h"
 #include "macro.h"
+#include "string-util.h"
+#include "strv.h"
 
 bool host_claim_name_valid(const char *name) {
         size_t l;
@@ -24,12 +26,9 @@ bool host_claim_name_valid(const char *name) {
         l = strlen(name);
         if (l > HOST_CLAIM_NAME_MAX)
                 return false;
-        for (size_t i = 0; i < l; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '@' || c == '-'))
+        for (size_t i = 0; i < l; i++)
+                if (!ascii_isalnum(name[i]) && !strchr("._@-", name[i]))
                         return false;
-        }
         return true;
 }
 
@@ -39,16 +38,12 @@ static bool owner_valid(const char *owner) {
 
 int host_claims_lock(const char *dir) {
         _cleanup_close_ int fd = -EBADF;
-        int r;
 
         if (isempty(dir))
                 return -EINVAL;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = mkdir_p_open(dir, 0700);
         if (fd < 0)
-                return -errno;
+                return fd;
         while (flock(fd, LOCK_EX) < 0)
                 if (errno != EINTR)
                         return -errno;
@@ -102,18 +97,12 @@ int host_claim_drop(int dfd, const char *name, const char *owner) {
 }
 
 char **host_claims_list_free(char **l) {
-        if (!l)
-                return NULL;
-        for (char **p = l; *p; p++)
-                free(*p);
-        free(l);
-        return NULL;
+        return strv_free(l);
 }
 
 int host_claims_list(int dfd, const char *owner, HostClaimsWhich which, char ***ret_names) {
+        _cleanup_strv_free_ char **l = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
-        char **l = NULL;
-        size_t n = 0;
         struct dirent *de;
         int r;
 
@@ -122,31 +111,21 @@ int host_claims_list(int dfd, const char *owner, HostClaimsWhich which, char ***
         r = opendir_at(dfd, ".", &d);
         if (r < 0)
                 return r;
-        l = calloc(1, sizeof *l);
+        l = strv_new_empty();
         if (!l)
                 return -ENOMEM;
         while ((de = readdir(d))) {
-                char **nl;
-
                 if (!host_claim_name_valid(de->d_name))
                         continue;
                 r = host_claim_check(dfd, de->d_name, owner);
                 if (!((which == HOST_CLAIMS_MINE && r == 1) || (which == HOST_CLAIMS_OTHERS && r == 0)))
                         continue;
-                nl = realloc(l, (n + 2) * sizeof *l);
-                if (!nl)
-                        goto oom;
-                l = nl;
-                l[n] = strdup(de->d_name);
-                if (!l[n])
-                        goto oom;
-                l[++n] = NULL;
+                r = strv_extend(&l, de->d_name);
+                if (r < 0)
+                        return r;
         }
-        *ret_names = l;
+        *ret_names = TAKE_PTR(l);
         return 0;
-oom:
-        host_claims_list_free(l);
-        return -ENOMEM;
 }
 
 int host_claim_take_in(const char *dir, const char *name, const char *owner) {

@@ -26,15 +26,31 @@ int json_parse_file_at(int dir_fd, const char *path, size_t max_size, json_t **r
         return json_parse_buffer(data, size, ret, err);
 }
 
-int json_get_string(json_t *obj, const char *key, const char **ret) {
+/* The member key of obj when it has the given type, stored in *ret as the public getter's type says: a
+ * string's const char *, an integer's int64_t, or the json_t * of an object or array.  -ENOENT when absent,
+ * -EBADMSG for another type; *ret is written on success only. */
+static int json_get_typed(json_t *obj, const char *key, json_type type, void *ret) {
         json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 
         if (!v)
                 return -ENOENT;
-        if (!json_is_string(v))
+        if (json_typeof(v) != type)
                 return -EBADMSG;
-        *ret = json_string_value(v);
+        switch (type) {
+        case JSON_STRING:
+                *(const char **) ret = json_string_value(v);
+                break;
+        case JSON_INTEGER:
+                *(int64_t *) ret = json_integer_value(v);
+                break;
+        default:
+                *(json_t **) ret = v;
+        }
         return 0;
+}
+
+int json_get_string(json_t *obj, const char *key, const char **ret) {
+        return json_get_typed(obj, key, JSON_STRING, ret);
 }
 
 int json_get_string_opt(json_t *obj, const char *key, const char **ret) {
@@ -48,36 +64,15 @@ int json_get_string_opt(json_t *obj, const char *key, const char **ret) {
 }
 
 int json_get_int(json_t *obj, const char *key, int64_t *ret) {
-        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
-
-        if (!v)
-                return -ENOENT;
-        if (!json_is_integer(v))
-                return -EBADMSG;
-        *ret = json_integer_value(v);
-        return 0;
+        return json_get_typed(obj, key, JSON_INTEGER, ret);
 }
 
 int json_get_object(json_t *obj, const char *key, json_t **ret) {
-        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
-
-        if (!v)
-                return -ENOENT;
-        if (!json_is_object(v))
-                return -EBADMSG;
-        *ret = v;
-        return 0;
+        return json_get_typed(obj, key, JSON_OBJECT, ret);
 }
 
 int json_get_array(json_t *obj, const char *key, json_t **ret) {
-        json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
-
-        if (!v)
-                return -ENOENT;
-        if (!json_is_array(v))
-                return -EBADMSG;
-        *ret = v;
-        return 0;
+        return json_get_typed(obj, key, JSON_ARRAY, ret);
 }
 
 char *json_dump_canonical(const json_t *j) {

@@ -4,6 +4,18 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The power of two a unit letter stands for (k, M, G, T in either case: 2^10 … 2^40), or -EINVAL. */
+static int unit_shift(char c) {
+        static const char units[] = "kmgt";
+        const char *p;
+
+        if (c >= 'A' && c <= 'Z')
+                c = (char) (c - 'A' + 'a');
+        p = c ? strchr(units, c) : NULL;
+        return p ? 10 * (int) (p - units + 1) : -EINVAL;
+}
 
 int size_parse(const char *s, uint64_t max, uint64_t *ret) {
         unsigned long long v;
@@ -17,26 +29,11 @@ int size_parse(const char *s, uint64_t max, uint64_t *ret) {
         if (errno != 0 || end == s)
                 return -EINVAL;
         if (*end) {
-                switch (*end) {
-                case 'k':
-                case 'K':
-                        mult = UINT64_C(1) << 10;
-                        break;
-                case 'm':
-                case 'M':
-                        mult = UINT64_C(1) << 20;
-                        break;
-                case 'g':
-                case 'G':
-                        mult = UINT64_C(1) << 30;
-                        break;
-                case 't':
-                case 'T':
-                        mult = UINT64_C(1) << 40;
-                        break;
-                default:
+                int shift = unit_shift(*end);
+
+                if (shift < 0)
                         return -EINVAL;
-                }
+                mult = UINT64_C(1) << shift;
                 end++;
                 if (*end == 'i')
                         end++;

@@ -4,6 +4,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* [A-Za-z0-9], whatever the locale. */
+bool ascii_isalnum(char c);
+
 bool startswith(const char *s, const char *prefix);
 bool endswith(const char *s, const char *suffix);
 /* Formats bytes as "12.3 MB" into buf. */

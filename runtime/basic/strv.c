@@ -12,7 +12,7 @@ char **strv_new(const char *s, ...) {
         va_list ap;
 
         /* An empty vector is still an allocated one, so NULL can mean "out of memory". */
-        l = calloc(1, sizeof(char *));
+        l = strv_new_empty();
         if (!l)
                 return NULL;
         va_start(ap, s);
@@ -23,6 +23,10 @@ char **strv_new(const char *s, ...) {
                 }
         va_end(ap);
         return TAKE_PTR(l);
+}
+
+char **strv_new_empty(void) {
+        return calloc(1, sizeof(char *));
 }
 
 char **strv_copy(char *const *l) {

@@ -9,6 +9,8 @@
 
 /* A vector of copies of the arguments up to the terminating NULL; NULL when out of memory. */
 char **strv_new(const char *s, ...) __attribute__((sentinel));
+/* An allocated vector with no entries, for lists whose callers read them without a NULL check. */
+char **strv_new_empty(void);
 char **strv_copy(char *const *l);
 char **strv_free(char **l);
 static inline void strv_freep(char ***l) {

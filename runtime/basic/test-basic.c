@@ -1,6 +1,7 @@
 /* Unit tests for runtime/basic: digests, atomic writes, JSON getters, process helpers. */
 #include <assert.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,32 @@ static void test_atomic_write(void) {
         CHECK(access(dir, F_OK) < 0 && errno == ENOENT);
 }
 
+static void test_dirs(void) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        char top[] = "/tmp/test-basic-XXXXXX";
+        _cleanup_free_ char *nested = NULL;
+        struct dirent *de;
+        int fd;
+
+        CHECK(mkdtemp(top));
+        nested = path_join(top, "a/b");
+        fd = mkdir_p_open(nested, 0700);
+        CHECK_OK(fd);
+        CHECK(dir_is_empty_at(fd, ".") == 1);
+        CHECK(close(fd) == 0);
+        fd = mkdir_p_open(nested, 0700); /* an existing directory is fine */
+        CHECK_OK(fd);
+        CHECK(close(fd) == 0);
+        CHECK(dir_is_empty_at(AT_FDCWD, top) == 0);
+        CHECK(dir_is_empty_at(AT_FDCWD, "/nonexistent-test-basic") == -ENOENT);
+
+        CHECK_OK(opendir_at(AT_FDCWD, top, &d));
+        de = readdir_no_dot(d);
+        CHECK(de && streq(de->d_name, "a"));
+        CHECK(!readdir_no_dot(d));
+        CHECK(rm_rf(top) == 0);
+}
+
 static void test_json(void) {
         _cleanup_json_ json_t *j = NULL;
         const char *s;
@@ -87,26 +114,45 @@ static void test_strings(void) {
         CHECK(startswith("sha256:abc", "sha256:"));
         CHECK(!startswith("sha", "sha256:"));
         CHECK(endswith("layer.tar.gz", ".gz"));
+        CHECK(ascii_isalnum('a') && ascii_isalnum('Z') && ascii_isalnum('7'));
+        CHECK(!ascii_isalnum('-') && !ascii_isalnum('\xc3') && !ascii_isalnum('\0'));
         CHECK(streq(format_bytes(buf, sizeof buf, 999), "999 B"));
         CHECK(streq(format_bytes(buf, sizeof buf, 1500000), "1.5 MB"));
 }
 
-static void test_duration(void) {
-        uint64_t ns = 1;
+typedef struct ParseCase {
+        const char *text;
+        uint64_t value;
+} ParseCase;
 
-        CHECK(duration_parse("0", &ns) == 0 && ns == 0);
-        CHECK(duration_parse("30s", &ns) == 0 && ns == UINT64_C(30000000000));
-        CHECK(duration_parse("1m30s", &ns) == 0 && ns == UINT64_C(90000000000));
-        CHECK(duration_parse("250ms", &ns) == 0 && ns == UINT64_C(250000000));
-        CHECK(duration_parse("1.5h", &ns) == 0 && ns == UINT64_C(5400000000000));
-        CHECK(duration_parse("3\xc2\xb5s", &ns) == 0 && ns == 3000);
-        CHECK(duration_parse("7ns", &ns) == 0 && ns == 7);
-        CHECK(duration_parse("", &ns) == -EINVAL);
-        CHECK(duration_parse("5", &ns) == -EINVAL);
-        CHECK(duration_parse("-5s", &ns) == -EINVAL);
-        CHECK(duration_parse("s", &ns) == -EINVAL);
-        CHECK(duration_parse("5 s", &ns) == -EINVAL);
-        CHECK(duration_parse("1x", &ns) == -EINVAL);
+/* Each good text parses to its value; each bad one is -EINVAL and leaves the out-parameter alone. */
+static void check_parser(const char *name, int (*parse)(const char *s, uint64_t *ret), const ParseCase *good,
+                         size_t n_good, const char *const *bad, size_t n_bad) {
+        uint64_t v = 1;
+
+        for (size_t i = 0; i < n_good; i++)
+                if (parse(good[i].text, &v) != 0 || v != good[i].value)
+                        TEST_FAIL("%s(\"%s\") gave %" PRIu64 ", want %" PRIu64, name, good[i].text, v,
+                                  good[i].value);
+        for (size_t i = 0; i < n_bad; i++)
+                if (parse(bad[i], &v) != -EINVAL || v != good[n_good - 1].value)
+                        TEST_FAIL("%s(\"%s\") accepted", name, bad[i]);
+}
+
+static void test_duration(void) {
+        static const ParseCase good[] = {
+                { "0", 0 },
+                { "30s", UINT64_C(30000000000) },
+                { "1m30s", UINT64_C(90000000000) },
+                { "250ms", UINT64_C(250000000) },
+                { "1.5h", UINT64_C(5400000000000) },
+                { "3\xc2\xb5s", 3000 },
+                { "7ns", 7 },
+        };
+        static const char *const bad[] = { "", "5", "-5s", "s", "5 s", "1x" };
+        uint64_t ns = 7;
+
+        check_parser("duration_parse", duration_parse, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
         CHECK(duration_parse("3000000h", &ns) == -ERANGE);
         CHECK(ns == 7); /* failures leave the out-parameter alone */
 }
@@ -114,46 +160,46 @@ static void test_duration(void) {
 static void test_utf8(void) {
         CHECK(utf8_is_valid("plain", 5));
         CHECK(utf8_is_valid("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xb3", 15));
-        CHECK(utf8_valid_prefix("ab\xc0\xaf", 4) == 2);         /* overlong '/' */
-        CHECK(utf8_valid_prefix("a\xed\xa0\x80", 4) == 1);       /* surrogate U+D800 */
-        CHECK(utf8_valid_prefix("\xf4\x90\x80\x80", 4) == 0);    /* above U+10FFFF */
-        CHECK(utf8_valid_prefix("xy\xe2\x82", 4) == 2);          /* truncated */
-        CHECK(utf8_valid_prefix("\x80", 1) == 0);                /* lone continuation byte */
+        CHECK(utf8_valid_prefix("ab\xc0\xaf", 4) == 2);       /* overlong '/' */
+        CHECK(utf8_valid_prefix("a\xed\xa0\x80", 4) == 1);    /* surrogate U+D800 */
+        CHECK(utf8_valid_prefix("\xf4\x90\x80\x80", 4) == 0); /* above U+10FFFF */
+        CHECK(utf8_valid_prefix("xy\xe2\x82", 4) == 2);       /* truncated */
+        CHECK(utf8_valid_prefix("\x80", 1) == 0);             /* lone continuation byte */
         CHECK(utf8_valid_prefix("", 0) == 0);
 }
 
+static int size_parse_unbounded(const char *s, uint64_t *ret) {
+        return size_parse(s, UINT64_MAX, ret);
+}
+
 static void test_size(void) {
+        static const ParseCase good[] = {
+                { "4096", 4096 },
+                { "512M", UINT64_C(512) << 20 },
+                { "1G", UINT64_C(1) << 30 },
+                { "1GiB", UINT64_C(1) << 30 },
+                { "64kb", 64 * 1024 },
+                { "2T", UINT64_C(2) << 40 },
+        };
+        static const char *const bad[] = { "99999999999999999999", "12X", "1.5G", "-1", "", "1GiBx" };
         uint64_t v = 1;
 
-        CHECK(size_parse("4096", UINT64_MAX, &v) == 0 && v == 4096);
-        CHECK(size_parse("512M", UINT64_MAX, &v) == 0 && v == UINT64_C(512) << 20);
-        CHECK(size_parse("1G", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
-        CHECK(size_parse("1GiB", UINT64_MAX, &v) == 0 && v == UINT64_C(1) << 30);
-        CHECK(size_parse("64kb", UINT64_MAX, &v) == 0 && v == 64 * 1024);
-        CHECK(size_parse("2T", UINT64_MAX, &v) == 0 && v == UINT64_C(2) << 40);
+        check_parser("size_parse", size_parse_unbounded, good, ELEMENTSOF(good), bad, ELEMENTSOF(bad));
         CHECK(size_parse("2T", UINT64_C(1) << 40, &v) == -ERANGE);
-        CHECK(size_parse("99999999999999999999", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("12X", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("1.5G", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("-1", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("", UINT64_MAX, &v) == -EINVAL);
-        CHECK(size_parse("1GiBx", UINT64_MAX, &v) == -EINVAL);
-        CHECK(v == UINT64_C(2) << 40);
+        CHECK(v == 1); /* failures leave the out-parameter alone */
 }
 
 static void test_path_util(void) {
+        static const char *const safe[] = { "blobs/sha256/abc", "./index.json", "a..b/c", "a//b/" };
+        static const char *const unsafe[] = { "../x", "a/../../x", "a/..", "a//..//b", "/etc/passwd", "" };
         _cleanup_free_ char *p = NULL;
 
-        CHECK(path_is_safe_relative("blobs/sha256/abc"));
-        CHECK(path_is_safe_relative("./index.json"));
-        CHECK(path_is_safe_relative("a..b/c"));
-        CHECK(path_is_safe_relative("a//b/"));
-        CHECK(!path_is_safe_relative("../x"));
-        CHECK(!path_is_safe_relative("a/../../x"));
-        CHECK(!path_is_safe_relative("a/.."));
-        CHECK(!path_is_safe_relative("a//..//b"));
-        CHECK(!path_is_safe_relative("/etc/passwd"));
-        CHECK(!path_is_safe_relative(""));
+        for (size_t i = 0; i < ELEMENTSOF(safe); i++)
+                if (!path_is_safe_relative(safe[i]))
+                        TEST_FAIL("\"%s\" is a safe relative path", safe[i]);
+        for (size_t i = 0; i < ELEMENTSOF(unsafe); i++)
+                if (path_is_safe_relative(unsafe[i]))
+                        TEST_FAIL("\"%s\" is not a safe relative path", unsafe[i]);
         CHECK(!path_is_safe_relative(NULL));
 
         CHECK(path_normalize_relative("./a//b/./c/", 4096, &p) == 0 && streq(p, "a/b/c"));
@@ -185,16 +231,17 @@ static void test_host_claims(void) {
         snprintf(b, sizeof b, "%s/owner-b", root);
         snprintf(dir, sizeof dir, "%s/claims/subnets", root);
         CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0);
-        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") && host_claim_name_valid("10.0.1.0-24"));
+        CHECK(!host_claim_name_valid("../x") && !host_claim_name_valid("") &&
+              host_claim_name_valid("10.0.1.0-24"));
 
         dfd = host_claims_lock(dir);
         CHECK(dfd >= 0);
         CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == -ENOENT);
         CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);
-        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1);   /* idempotent */
-        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0);   /* a lives: b does not get it */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", a) == 1); /* idempotent */
+        CHECK(host_claim_take(dfd, "10.0.1.0-24", b) == 0); /* a lives: b does not get it */
         CHECK(host_claim_take(dfd, "10.0.2.0-24", b) == 1);
-        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0);   /* not b's: stays */
+        CHECK(host_claim_drop(dfd, "10.0.1.0-24", b) == 0); /* not b's: stays */
         CHECK(host_claim_check(dfd, "10.0.1.0-24", a) == 1);
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_MINE, &l) == 0);
         CHECK(l[0] && streq(l[0], "10.0.1.0-24") && !l[1]);
@@ -202,7 +249,7 @@ static void test_host_claims(void) {
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0);
         CHECK(l[0] && streq(l[0], "10.0.2.0-24") && !l[1]);
         l = host_claims_list_free(l);
-        CHECK(rmdir(b) == 0);                                  /* b is gone: its claim is stale */
+        CHECK(rmdir(b) == 0); /* b is gone: its claim is stale */
         CHECK(host_claim_check(dfd, "10.0.2.0-24", a) == -ESTALE);
         CHECK(host_claims_list(dfd, a, HOST_CLAIMS_OTHERS, &l) == 0 && !l[0]);
         l = host_claims_list_free(l);
@@ -218,6 +265,7 @@ static void test_host_claims(void) {
 int main(void) {
         test_digest();
         test_atomic_write();
+        test_dirs();
         test_json();
         test_process();
         test_strings();

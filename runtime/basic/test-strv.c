@@ -42,6 +42,11 @@ static void test_strv_build(void) {
                 counted[2] = strdup("c");
                 strv_free_n(counted, 3); /* frees all three; ASan reports a leak otherwise */
         }
+        e = strv_new_empty();
+        CHECK(e && !e[0]);
+        CHECK_OK(strv_extend(&e, "x"));
+        CHECK(strv_length(e) == 1);
+        e = strv_free(e);
         e = strv_new("x", "y", NULL);
         CHECK(strv_length(e) == 2);
         free(j);

@@ -130,8 +130,8 @@ static int rmdir_tree(const char *path) {
 
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
-        while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+        while ((de = readdir_no_dot(d)))
+                if (de->d_type == DT_DIR) {
                         _cleanup_free_ char *sub = path_join(path, de->d_name);
                         int k = sub ? rmdir_tree(sub) : -ENOMEM;
                         if (k < 0 && r >= 0)
@@ -513,8 +513,8 @@ static int kill_tree(const char *path) {
                         n++;
         }
         d = opendir(path);
-        while (d && (de = readdir(d)))
-                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+        while (d && (de = readdir_no_dot(d)))
+                if (de->d_type == DT_DIR) {
                         _cleanup_free_ char *sub = path_join(path, de->d_name);
                         r = sub ? kill_tree(sub) : -ENOMEM;
                         if (r > 0)
@@ -570,8 +570,8 @@ int cgroup_limits_oom_kills(const char *name, uint64_t *ret) {
         r = cgroup_limits_path(name, "memory", &dir);
         if (r < 0)
                 return r;
-        path = path_join(dir, cgroup_layout() == CGROUP_LAYOUT_UNIFIED ? "memory.events" :
-                                                                         "memory.oom_control");
+        path = path_join(dir,
+                         cgroup_layout() == CGROUP_LAYOUT_UNIFIED ? "memory.events" : "memory.oom_control");
         if (!path)
                 return -ENOMEM;
         r = read_full_file(path, &data, NULL);

@@ -2,15 +2,15 @@
  * stays in our own cgroup (--keep-unit), so the same command works on every host we support. */
 #include "nspawn.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <linux/magic.h>
 #include <systemd/sd-daemon.h>
 
 #include "cgroup-limits.h"
@@ -66,18 +66,15 @@ int nspawn_ensure_inaccessible_nodes(void) {
                 const char *name;
                 mode_t type;
         } nodes[] = {
-                { "dir", S_IFDIR }, { "reg", S_IFREG }, { "fifo", S_IFIFO },
+                { "dir", S_IFDIR },   { "reg", S_IFREG }, { "fifo", S_IFIFO },
                 { "sock", S_IFSOCK }, { "chr", S_IFCHR }, { "blk", S_IFBLK },
         };
         _cleanup_close_ int dfd = -EBADF;
         int r, ret = 0;
 
-        r = mkdir_p(NSPAWN_INACCESSIBLE_DIR, 0755);
-        if (r < 0)
-                return r;
-        dfd = open(NSPAWN_INACCESSIBLE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = mkdir_p_open(NSPAWN_INACCESSIBLE_DIR, 0755);
         if (dfd < 0)
-                return -errno;
+                return dfd;
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
                 if (nodes[i].type == S_IFDIR)
                         r = mkdirat(dfd, nodes[i].name, 0000);

@@ -30,8 +30,8 @@ static char *p(const char *rel) {
 }
 
 static void make_busybox_layer(void) {
-        static const char *const applets[] = { "sh", "echo", "cat", "grep", "unshare", "id", "sleep",
-                                               "touch", "mount", NULL };
+        static const char *const applets[] = { "sh", "echo",  "cat",   "grep",  "unshare",
+                                               "id", "sleep", "touch", "mount", NULL };
         _cleanup_free_ char *bin = p("layer/bin"), *bb = p("layer/bin/busybox");
         char *cp[] = { (char *) "cp", (char *) "/bin/busybox", bb, NULL };
 
@@ -84,22 +84,20 @@ int main(void) {
         _cleanup_free_ char *out = NULL;
         double ms;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "test-container: needs root, skipping\n");
-                return 77;
-        }
-        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
-                fprintf(stderr, "test-container: systemd-nspawn or busybox missing, skipping\n");
-                return 77;
-        }
+        if (geteuid() != 0)
+                TEST_SKIP("test-container needs root");
+        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0)
+                TEST_SKIP("test-container needs /usr/bin/systemd-nspawn and /bin/busybox");
         CHECK(mkdtemp(top));
         make_busybox_layer();
 
         /* 1. Output, identity, hardening as seen from inside. */
-        char *a1[] = { (char *) "/bin/sh", (char *) "-c",
-                       (char *) "echo hello; id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
-                                "echo pid $$; if echo x > /run/slipway/init; then echo INIT-WRITABLE; fi 2>&1; exit 0",
-                       NULL };
+        char *a1[] = {
+                (char *) "/bin/sh", (char *) "-c",
+                (char *) "echo hello; id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
+                         "echo pid $$; if echo x > /run/slipway/init; then echo INIT-WRITABLE; fi 2>&1; exit 0",
+                NULL
+        };
         CHECK(run(a1, &out, &ms) == 0);
         fprintf(stderr, "container start+run: %.1f ms\n%s", ms, out);
         CHECK(strstr(out, "hello\n0\n"));
@@ -114,9 +112,11 @@ int main(void) {
         out = NULL;
 
         /* 2. Refused syscalls: unshare and mount fail even for root in the container. */
-        char *a2[] = { (char *) "/bin/sh", (char *) "-c",
-                       (char *) "unshare -m true && echo UNSHARE-OK; mount -t tmpfs t /tmp && echo MOUNT-OK; echo done",
-                       NULL };
+        char *a2[] = {
+                (char *) "/bin/sh", (char *) "-c",
+                (char *) "unshare -m true && echo UNSHARE-OK; mount -t tmpfs t /tmp && echo MOUNT-OK; echo done",
+                NULL
+        };
         CHECK(run(a2, &out, NULL) == 0);
         CHECK(strstr(out, "done"));
         CHECK(!strstr(out, "UNSHARE-OK"));
@@ -125,8 +125,9 @@ int main(void) {
               !container_seccomp_allows("setns") && !container_seccomp_allows("bpf") &&
               !container_seccomp_allows("keyctl") && !container_seccomp_allows("add_key") &&
               !container_seccomp_allows("kexec_load") && !container_seccomp_allows("init_module") &&
-              !container_seccomp_allows("perf_event_open") && !container_seccomp_allows("open_by_handle_at") &&
-              !container_seccomp_allows("userfaultfd") && !container_seccomp_allows("ptrace"));
+              !container_seccomp_allows("perf_event_open") &&
+              !container_seccomp_allows("open_by_handle_at") && !container_seccomp_allows("userfaultfd") &&
+              !container_seccomp_allows("ptrace"));
         free(out);
         out = NULL;
 
@@ -163,8 +164,11 @@ int main(void) {
                 const char *lowers[] = { lower };
                 char *a4[] = { (char *) "/bin/sleep", (char *) "100", NULL };
                 BundleSpec spec = { .rootfs = root, .args = a4 };
-                NspawnRun nr = { .bundle_dir = bundle, .machine_name = "slipway-test-stop", .stdout_fd = -1,
-                                 .stderr_fd = -1, .kill_signal = "SIGTERM" };
+                NspawnRun nr = { .bundle_dir = bundle,
+                                 .machine_name = "slipway-test-stop",
+                                 .stdout_fd = -1,
+                                 .stderr_fd = -1,
+                                 .kill_signal = "SIGTERM" };
                 struct timespec a, b;
 
                 CHECK(overlay_mount(lowers, 1, upper, work, root, shim) == 0);

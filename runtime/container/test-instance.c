@@ -840,14 +840,10 @@ static void bench(unsigned runs, bool userns) {
 }
 
 int main(void) {
-        if (geteuid() != 0) {
-                fprintf(stderr, "test-instance: needs root, skipping\n");
-                return 77;
-        }
-        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
-                fprintf(stderr, "test-instance: systemd-nspawn or busybox missing, skipping\n");
-                return 77;
-        }
+        if (geteuid() != 0)
+                TEST_SKIP("test-instance needs root");
+        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0)
+                TEST_SKIP("test-instance needs /usr/bin/systemd-nspawn and /bin/busybox");
         T.pid = getpid();
         test_spawn_options();
         test_probe_spec();

@@ -13,7 +13,7 @@ static int open_bridge(const char *bridge, struct nl_sock **ret_sk, int *ret_ifi
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
 
-        r = netlink_open_link(bridge, &sk, &link);
+        r = netlink_open_link(bridge, NULL, &sk, &link);
         if (r < 0)
                 return r;
         *ret_ifindex = rtnl_link_get_ifindex(link);
@@ -46,10 +46,25 @@ int net_service_address_remove(const char *bridge, struct in_addr a) {
         return r < 0 ? r : 0;
 }
 
+typedef struct WantedAddresses {
+        const struct in_addr *addrs;
+        size_t n;
+} WantedAddresses;
+
+/* The bridge's own .1/prefixlen is not a service address; of the /32s, only the wanted ones stay. */
+static bool is_wanted_address(const NetlinkAddress *a, void *userdata) {
+        const WantedAddresses *w = userdata;
+
+        if (a->prefixlen != 32)
+                return true;
+        for (size_t i = 0; i < w->n; i++)
+                if (w->addrs[i].s_addr == a->address.s_addr)
+                        return true;
+        return false;
+}
+
 int net_service_addresses_sync(const char *bridge, const struct in_addr *addrs, size_t n) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_free_ NetlinkAddress *have = NULL;
-        size_t n_have = 0;
         int ifindex = 0, r;
 
         for (size_t i = 0; i < n; i++)
@@ -64,24 +79,7 @@ int net_service_addresses_sync(const char *bridge, const struct in_addr *addrs, 
                 if (r < 0)
                         return r;
         }
-
-        r = netlink_address_list(sk, ifindex, &have, &n_have);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n_have; i++) {
-                bool wanted = false;
-
-                if (have[i].prefixlen != 32)
-                        continue; /* the bridge's own .1/24 */
-                for (size_t j = 0; j < n && !wanted; j++)
-                        wanted = addrs[j].s_addr == have[i].address.s_addr;
-                if (!wanted) {
-                        r = netlink_address_remove(sk, ifindex, have[i].address, 32);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
+        return netlink_address_prune(sk, ifindex, is_wanted_address, &(WantedAddresses) { addrs, n });
 }
 
 int net_host_subnets(NetSubnet **ret, size_t *ret_n) {

@@ -25,16 +25,7 @@ static int bridge_get(struct nl_sock *sk, const char *name, struct rtnl_link **r
 }
 
 int net_bridge_exists(const char *name) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-        int r;
-
-        r = netlink_open_link(name, &sk, &link);
-        if (r == -ENODEV)
-                return 0;
-        if (r < 0)
-                return r;
-        return rtnl_link_is_bridge(link) ? 1 : -EEXIST;
+        return netlink_typed_link_exists(name, "bridge");
 }
 
 static void bridge_mac(const char *name, uint8_t mac[static 6]) {
@@ -45,31 +36,23 @@ static void bridge_mac(const char *name, uint8_t mac[static 6]) {
         mac[0] = (uint8_t) ((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
 }
 
+/* Service addresses are /32s and managed separately; any other address than .1/prefixlen is left over from
+ * a different subnet and would make the bridge answer for it. */
+static bool bridge_keeps_address(const NetlinkAddress *a, void *userdata) {
+        const NetlinkAddress *own = userdata;
+
+        return a->prefixlen == 32 ||
+               (a->address.s_addr == own->address.s_addr && a->prefixlen == own->prefixlen);
+}
+
 static int bridge_sync_addresses(struct nl_sock *sk, int ifindex, const NetSubnet *subnet) {
-        _cleanup_free_ NetlinkAddress *addrs = NULL;
-        struct in_addr host = net_subnet_host_address(subnet);
-        size_t n = 0;
+        NetlinkAddress own = { net_subnet_host_address(subnet), subnet->prefixlen };
         int r;
 
-        r = netlink_address_add(sk, ifindex, host, subnet->prefixlen);
+        r = netlink_address_add(sk, ifindex, own.address, own.prefixlen);
         if (r < 0)
                 return r;
-
-        /* Service addresses are /32s and managed separately; any other address is left over from a
-         * different subnet and would make the bridge answer for it. */
-        r = netlink_address_list(sk, ifindex, &addrs, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                if (addrs[i].prefixlen == 32)
-                        continue;
-                if (addrs[i].address.s_addr == host.s_addr && addrs[i].prefixlen == subnet->prefixlen)
-                        continue;
-                r = netlink_address_remove(sk, ifindex, addrs[i].address, addrs[i].prefixlen);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return netlink_address_prune(sk, ifindex, bridge_keeps_address, &own);
 }
 
 int net_bridge_create(const char *name, const NetSubnet *subnet) {
@@ -127,27 +110,9 @@ int net_bridge_create(const char *name, const NetSubnet *subnet) {
 }
 
 int net_bridge_delete(const char *name) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-        int r;
-
-        r = netlink_open_link(name, &sk, &link);
-        if (r == -ENODEV)
-                return 0;
-        if (r < 0)
-                return r;
-        if (!rtnl_link_is_bridge(link))
-                return -EEXIST; /* never delete a link that is not a bridge */
-        r = netlink_link_delete(sk, name);
-        return r < 0 ? r : 0;
+        return netlink_typed_link_delete(name, "bridge"); /* never deletes a link that is not a bridge */
 }
 
 int net_bridge_list(const char *prefix, char ***ret) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        int r;
-
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        return netlink_link_list(sk, prefix, "bridge", ret);
+        return netlink_typed_link_list(prefix, "bridge", ret);
 }

@@ -10,6 +10,7 @@
 
 #include "fs-util.h"
 #include "macro.h"
+#include "string-util.h"
 
 bool net_hostname_valid(const char *name) {
         size_t l, label = 0;
@@ -28,7 +29,7 @@ bool net_hostname_valid(const char *name) {
                         label = 0;
                         continue;
                 }
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                if (!ascii_isalnum(c) && c != '-')
                         return false;
                 if (c == '-' && label == 0)
                         return false;
@@ -56,7 +57,8 @@ int net_hosts_file_format(const char *hostname, const NetHostsEntry *entries, si
                 return -ENOMEM;
         fputs("# Written by Slipway; replaced on every deploy.\n"
               "127.0.0.1\tlocalhost\n"
-              "::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+              "::1\tlocalhost ip6-localhost ip6-loopback\n",
+              f);
         if (hostname)
                 fprintf(f, "127.0.1.1\t%s\n", hostname);
         for (size_t i = 0; i < n; i++) {

@@ -8,10 +8,10 @@
 
 #include "digest.h"
 #include "macro.h"
+#include "string-util.h"
 
 static bool ifname_char_ok(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-               c == '_' || c == '.';
+        return ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
 }
 
 bool net_name_valid(const char *s, size_t max) {

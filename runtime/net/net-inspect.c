@@ -34,7 +34,7 @@ int net_bridge_inspect(const char *name, const NetSubnet *subnet, const struct i
         size_t n_have = 0;
         int r;
 
-        r = netlink_open_link(name, &sk, &link);
+        r = netlink_open_link(name, NULL, &sk, &link);
         if (r == -ENODEV) {
                 *ret = s;
                 return 0;
@@ -71,11 +71,9 @@ int net_veth_port_inspect(const char *host_ifname, const char *bridge) {
 
         if (!net_ifname_valid(bridge))
                 return -EINVAL;
-        r = netlink_open_link(host_ifname, &sk, &host);
+        r = netlink_open_link(host_ifname, "veth", &sk, &host);
         if (r < 0)
                 return r;
-        if (!netlink_link_is_type(host, "veth"))
-                return -EEXIST;
         r = netlink_link_get(sk, bridge, &br);
         if (r == -ENODEV)
                 return 0;

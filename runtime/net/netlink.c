@@ -1,5 +1,6 @@
-/* libnl-route-3 glue.  Every function takes a socket the caller opened in the namespace it means;
- * nothing here switches namespaces, so the host/container split stays visible in the callers. */
+/* libnl-route-3 glue.  Functions take a socket the caller opened in the namespace it means, or open one in
+ * the caller's current namespace; nothing here switches namespaces, so the host/container split stays
+ * visible in the callers. */
 #include "netlink.h"
 
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "ifname.h"
+#include "string-util.h"
+#include "strv.h"
 
 int netlink_error_to_errno(int nlerr) {
         switch (abs(nlerr)) {
@@ -81,7 +84,8 @@ int netlink_link_get(struct nl_sock *sk, const char *ifname, struct rtnl_link **
         return 0;
 }
 
-int netlink_open_link(const char *ifname, struct nl_sock **ret_sk, struct rtnl_link **ret_link) {
+int netlink_open_link(const char *ifname, const char *type, struct nl_sock **ret_sk,
+                      struct rtnl_link **ret_link) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
         int r;
@@ -94,8 +98,12 @@ int netlink_open_link(const char *ifname, struct nl_sock **ret_sk, struct rtnl_l
         r = netlink_link_get(sk, ifname, &link);
         if (r < 0)
                 return r;
-        *ret_sk = TAKE_PTR(sk);
-        *ret_link = TAKE_PTR(link);
+        if (type && !netlink_link_is_type(link, type))
+                return -EEXIST;
+        if (ret_sk)
+                *ret_sk = TAKE_PTR(sk);
+        if (ret_link)
+                *ret_link = TAKE_PTR(link);
         return 0;
 }
 
@@ -135,6 +143,27 @@ int netlink_link_delete(struct nl_sock *sk, const char *ifname) {
                 return r;
         }
         return 1;
+}
+
+int netlink_typed_link_exists(const char *ifname, const char *type) {
+        int r = netlink_open_link(ifname, type, NULL, NULL);
+
+        if (r == -ENODEV)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+int netlink_typed_link_delete(const char *ifname, const char *type) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        int r;
+
+        r = netlink_open_link(ifname, type, &sk, NULL);
+        if (r == -ENODEV)
+                return 0;
+        if (r < 0)
+                return r; /* -EEXIST: a link of another kind is never deleted */
+        r = netlink_link_delete(sk, ifname);
+        return r < 0 ? r : 0;
 }
 
 static int address_object(int ifindex, struct in_addr a, unsigned prefixlen, struct rtnl_addr **ret) {
@@ -222,6 +251,25 @@ int netlink_address_list(struct nl_sock *sk, int ifindex, NetlinkAddress **ret, 
         return 0;
 }
 
+int netlink_address_prune(struct nl_sock *sk, int ifindex,
+                          bool (*keep)(const NetlinkAddress *a, void *userdata), void *userdata) {
+        _cleanup_free_ NetlinkAddress *addrs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = netlink_address_list(sk, ifindex, &addrs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (keep(&addrs[i], userdata))
+                        continue;
+                r = netlink_address_remove(sk, ifindex, addrs[i].address, addrs[i].prefixlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int netlink_route_new(struct in_addr dst, unsigned prefixlen, uint8_t type, struct rtnl_route **ret) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *a = NULL;
@@ -270,42 +318,41 @@ int netlink_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr ga
 
 int netlink_link_list(struct nl_sock *sk, const char *prefix, const char *type, char ***ret) {
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
-        char **list;
-        size_t n = 0;
+        _cleanup_strv_free_ char **list = NULL;
         int r;
 
         r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
         if (r < 0)
                 return netlink_error_to_errno(r);
-        list = calloc((size_t) nl_cache_nitems(cache) + 1, sizeof(char *));
+        list = strv_new_empty();
         if (!list)
                 return -ENOMEM;
         for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
                 struct rtnl_link *link = (struct rtnl_link *) o;
-                const char *name = rtnl_link_get_name(link), *kind = rtnl_link_get_type(link);
+                const char *name = rtnl_link_get_name(link);
 
-                if (!name || strncmp(name, prefix, strlen(prefix)) != 0)
+                if (!name || !startswith(name, prefix))
                         continue;
-                if (type && (!kind || !streq(kind, type)))
+                if (type && !netlink_link_is_type(link, type))
                         continue;
-                list[n] = strdup(name);
-                if (!list[n]) {
-                        for (size_t i = 0; i < n; i++)
-                                free(list[i]);
-                        free(list);
-                        return -ENOMEM;
-                }
-                n++;
+                r = strv_extend(&list, name);
+                if (r < 0)
+                        return r;
         }
-        *ret = list;
+        *ret = TAKE_PTR(list);
         return 0;
 }
 
+int netlink_typed_link_list(const char *prefix, const char *type, char ***ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        int r;
+
+        r = netlink_open(&sk);
+        if (r < 0)
+                return r;
+        return netlink_link_list(sk, prefix, type, ret);
+}
+
 char **net_name_list_free(char **l) {
-        if (!l)
-                return NULL;
-        for (char **i = l; *i; i++)
-                free(*i);
-        free(l);
-        return NULL;
+        return strv_free(l);
 }

@@ -8,6 +8,7 @@
 #include <linux/magic.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "ifname.h"
 #include "macro.h"
 #include "string-util.h"
+#include "strv.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -27,16 +29,15 @@ bool netns_name_valid(const char *name) {
         return net_name_valid(name, NETNS_NAME_MAX);
 }
 
-static int netns_path(const char *name, char **ret) {
-        char *p;
+/* "/run/netns/" + a valid name + NUL. */
+#define NETNS_PATH_MAX (sizeof(NETNS_RUN_DIR "/") + NETNS_NAME_MAX)
 
+/* Formats the namespace's path into buf and returns it; NULL for an invalid name. */
+static const char *netns_path(const char *name, char buf[static NETNS_PATH_MAX]) {
         if (!netns_name_valid(name))
-                return -EINVAL;
-        p = path_join(NETNS_RUN_DIR, name);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+                return NULL;
+        (void) snprintf(buf, NETNS_PATH_MAX, "%s/%s", NETNS_RUN_DIR, name);
+        return buf;
 }
 
 static int path_is_nsfs(const char *path) {
@@ -48,12 +49,11 @@ static int path_is_nsfs(const char *path) {
 }
 
 int netns_exists(const char *name) {
-        _cleanup_free_ char *path = NULL;
-        int r;
+        char buf[NETNS_PATH_MAX];
+        const char *path = netns_path(name, buf);
 
-        r = netns_path(name, &path);
-        if (r < 0)
-                return r;
+        if (!path)
+                return -EINVAL;
         return path_is_nsfs(path);
 }
 
@@ -120,13 +120,13 @@ static int netns_thread_run(NetnsThread *t) {
 }
 
 int netns_create(const char *name) {
-        _cleanup_free_ char *path = NULL;
+        char buf[NETNS_PATH_MAX];
+        const char *path = netns_path(name, buf);
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        r = netns_path(name, &path);
-        if (r < 0)
-                return r;
+        if (!path)
+                return -EINVAL;
         r = run_dir_setup();
         if (r < 0)
                 return r;
@@ -155,12 +155,11 @@ int netns_create(const char *name) {
 }
 
 int netns_delete(const char *name) {
-        _cleanup_free_ char *path = NULL;
-        int r;
+        char buf[NETNS_PATH_MAX];
+        const char *path = netns_path(name, buf);
 
-        r = netns_path(name, &path);
-        if (r < 0)
-                return r;
+        if (!path)
+                return -EINVAL;
         if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 return -errno;
         if (unlink(path) < 0 && errno != ENOENT)
@@ -169,12 +168,12 @@ int netns_delete(const char *name) {
 }
 
 int netns_open(const char *name) {
-        _cleanup_free_ char *path = NULL;
+        char buf[NETNS_PATH_MAX];
+        const char *path = netns_path(name, buf);
         int fd, r;
 
-        r = netns_path(name, &path);
-        if (r < 0)
-                return r;
+        if (!path)
+                return -EINVAL;
         r = path_is_nsfs(path);
         if (r < 0)
                 return r;
@@ -202,43 +201,25 @@ int netns_run(const char *name, int (*fn)(void *userdata), void *userdata) {
 }
 
 int netns_list(const char *prefix, char ***ret) {
+        _cleanup_strv_free_ char **list = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
-        char **list = NULL;
-        size_t n = 0;
+        int r;
 
-        list = calloc(1, sizeof(char *));
+        list = strv_new_empty();
         if (!list)
                 return -ENOMEM;
         d = opendir(NETNS_RUN_DIR);
-        if (!d) {
-                if (errno == ENOENT) {
-                        *ret = list;
-                        return 0;
-                }
-                free(list);
+        if (!d && errno != ENOENT)
                 return -errno;
-        }
-        for (struct dirent *de; (de = readdir(d));) {
-                char **grown;
-
+        for (struct dirent *de; d && (de = readdir(d));) {
                 if (!startswith(de->d_name, prefix) || !netns_name_valid(de->d_name))
                         continue;
                 if (netns_exists(de->d_name) <= 0)
                         continue;
-                grown = reallocarray(list, n + 2, sizeof(char *));
-                if (!grown)
-                        goto oom;
-                list = grown;
-                list[n] = strdup(de->d_name);
-                if (!list[n])
-                        goto oom;
-                list[++n] = NULL;
+                r = strv_extend(&list, de->d_name);
+                if (r < 0)
+                        return r;
         }
-        *ret = list;
+        *ret = TAKE_PTR(list);
         return 0;
-oom:
-        for (size_t i = 0; i < n; i++)
-                free(list[i]);
-        free(list);
-        return -ENOMEM;
 }

@@ -23,12 +23,13 @@
 #include "json-util.h"
 #include "macro.h"
 #include "netlink.h"
+#include "string-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_ctx *, nft_ctx_free);
 
 /* TCP gets a reset (looks like a closed port, and is not subject to the kernel's ICMP rate limit),
  * anything else an ICMP administratively-prohibited. */
-#define REJECT_RULES(match) \
+#define REJECT_RULES(match)                                      \
         "\t\t" match " meta l4proto tcp reject with tcp reset\n" \
         "\t\t" match " reject with icmpx admin-prohibited\n"
 
@@ -42,11 +43,9 @@ bool net_nft_table_name_valid(const char *name) {
                 return false;
         if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
                 return false;
-        for (size_t i = 1; i < l; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+        for (size_t i = 1; i < l; i++)
+                if (!ascii_isalnum(name[i]) && name[i] != '_')
                         return false;
-        }
         return true;
 }
 
@@ -120,7 +119,8 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
 
         fputs("\tchain input {\n"
               "\t\ttype filter hook input priority filter; policy accept;\n"
-              "\t\tiifname @bridges ct state established,related accept\n", f);
+              "\t\tiifname @bridges ct state established,related accept\n",
+              f);
         for (size_t i = 0; i < rs->n_bridges; i++) {
                 const NetRulesetBridge *b = &rs->bridges[i];
 
@@ -134,15 +134,17 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
         /* Other Slipway bridges (another state dir's, or this host's old shared table's) are policed by
          * their own table: dropping here what arrives on them would drop that daemon's replies and service
          * traffic whenever a subnet this table still lists (a stale table) is now someone else's. */
-        fputs(REJECT_RULES("iifname @bridges")
-              "\t\tiifname != \"lo\" " NET_NFT_NOT_A_BRIDGE("iifname") " ip daddr @subnets drop\n"
-              "\t}\n", f);
+        fputs(REJECT_RULES("iifname @bridges") "\t\tiifname != \"lo\" " NET_NFT_NOT_A_BRIDGE(
+                      "iifname") " ip daddr @subnets drop\n"
+                                 "\t}\n",
+              f);
 
         fputs("\tchain forward {\n"
-              "\t\ttype filter hook forward priority filter; policy accept;\n", f);
+              "\t\ttype filter hook forward priority filter; policy accept;\n",
+              f);
         for (size_t i = 0; i < rs->n_bridges; i++)
-                fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n",
-                        rs->bridges[i].name, rs->bridges[i].name);
+                fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n", rs->bridges[i].name,
+                        rs->bridges[i].name);
         fputs(REJECT_RULES("iifname @bridges oifname @bridges"), f);
         /* Egress only with the environment's own source addresses: a container cannot put spoofed
          * packets on the outside network. */
@@ -150,13 +152,14 @@ int net_ruleset_format(const NetRuleset *rs, char **ret_script) {
                 if (rs->bridges[i].egress)
                         fprintf(f, "\t\tiifname \"%s\" ip saddr %s accept\n", rs->bridges[i].name,
                                 net_subnet_format(&rs->bridges[i].subnet, cidr));
-        fputs(REJECT_RULES("iifname @bridges")
-              "\t\toifname @bridges ct state established,related accept\n"
-              "\t\toifname @bridges drop\n"
-              "\t}\n", f);
+        fputs(REJECT_RULES("iifname @bridges") "\t\toifname @bridges ct state established,related accept\n"
+                                               "\t\toifname @bridges drop\n"
+                                               "\t}\n",
+              f);
 
         fputs("\tchain postrouting {\n"
-              "\t\ttype nat hook postrouting priority srcnat; policy accept;\n", f);
+              "\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+              f);
         for (size_t i = 0; i < rs->n_bridges; i++)
                 if (rs->bridges[i].egress)
                         fprintf(f, "\t\tip saddr %s " NET_NFT_NOT_A_BRIDGE("oifname") " masquerade\n",
@@ -282,8 +285,10 @@ static int read_set(const char *table, const char *set, char ***ret) {
                         if (json_is_string(e))
                                 v = strdup(json_string_value(e));
                         else if (prefix && json_is_string(json_object_get(prefix, "addr"))) {
-                                if (asprintf(&v, "%s/%lld", json_string_value(json_object_get(prefix, "addr")),
-                                             (long long) json_integer_value(json_object_get(prefix, "len"))) < 0)
+                                if (asprintf(&v, "%s/%lld",
+                                             json_string_value(json_object_get(prefix, "addr")),
+                                             (long long) json_integer_value(
+                                                     json_object_get(prefix, "len"))) < 0)
                                         v = NULL;
                         } else
                                 continue;

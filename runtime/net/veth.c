@@ -18,14 +18,19 @@ typedef struct InnerArgs {
         int host_ifindex; /* the inner end's peer must be this host link */
 } InnerArgs;
 
+static bool is_own_address(const NetlinkAddress *a, void *userdata) {
+        const NetlinkAddress *own = userdata;
+
+        return a->address.s_addr == own->address.s_addr && a->prefixlen == own->prefixlen;
+}
+
 /* In the instance netns: lo and eth0 up, eth0 with exactly our address, the default route. */
 static int inner_configure(void *userdata) {
         InnerArgs *a = userdata;
         const NetVethConfig *c = a->config;
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL, *eth = NULL;
-        _cleanup_free_ NetlinkAddress *addrs = NULL;
-        size_t n = 0;
+        NetlinkAddress own = { c->address, c->prefixlen };
         int ifindex, r;
 
         r = netlink_open(&sk);
@@ -47,19 +52,13 @@ static int inner_configure(void *userdata) {
                 return -ESTALE;
         ifindex = rtnl_link_get_ifindex(eth);
 
-        r = netlink_address_add(sk, ifindex, c->address, c->prefixlen);
+        r = netlink_address_add(sk, ifindex, own.address, own.prefixlen);
         if (r < 0)
                 return r;
         /* An instance has exactly one IPv4 address; drop any from an earlier configuration. */
-        r = netlink_address_list(sk, ifindex, &addrs, &n);
+        r = netlink_address_prune(sk, ifindex, is_own_address, &own);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++)
-                if (addrs[i].address.s_addr != c->address.s_addr || addrs[i].prefixlen != c->prefixlen) {
-                        r = netlink_address_remove(sk, ifindex, addrs[i].address, addrs[i].prefixlen);
-                        if (r < 0)
-                                return r;
-                }
 
         r = netlink_link_set_up(sk, eth);
         if (r < 0)
@@ -180,27 +179,9 @@ int net_veth_setup(const NetVethConfig *c) {
 }
 
 int net_veth_delete(const char *host_ifname) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        _cleanup_(rtnl_link_putp) struct rtnl_link *host = NULL;
-        int r;
-
-        r = netlink_open_link(host_ifname, &sk, &host);
-        if (r == -ENODEV)
-                return 0;
-        if (r < 0)
-                return r;
-        if (!netlink_link_is_type(host, "veth"))
-                return -EEXIST;
-        r = netlink_link_delete(sk, host_ifname);
-        return r < 0 ? r : 0;
+        return netlink_typed_link_delete(host_ifname, "veth");
 }
 
 int net_veth_list(const char *prefix, char ***ret) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
-        int r;
-
-        r = netlink_open(&sk);
-        if (r < 0)
-                return r;
-        return netlink_link_list(sk, prefix, "veth", ret);
+        return netlink_typed_link_list(prefix, "veth", ret);
 }

@@ -96,22 +96,28 @@ static int index_text(const ExportPlan *p, const char *ref, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* Copies one blob to a sink while hashing it; fails with -EBADMSG when the store copy is corrupt. */
+/* Opens a stored blob for copy_blob_verified(), with its size (ret_size may be NULL). */
+static int open_stored_blob(OciStore *s, const char *digest, int *ret_fd, uint64_t *ret_size,
+                            OciError *err) {
+        int r = blob_store_open_unverified(s, digest, ret_fd, ret_size);
+
+        if (r < 0)
+                return oci_error_set(err, r, HINT_CORRUPT, "Blob %s is missing from the store.", digest);
+        return 0;
+}
+
+/* Copies an opened blob to a sink while hashing it; fails with -EBADMSG when the store copy is corrupt. */
 typedef int (*sink_fn)(void *userdata, const void *buf, size_t len);
 
-static int copy_blob_verified(OciStore *s, const char *digest, char *buf, sink_fn sink, void *userdata,
+static int copy_blob_verified(int blob_fd, const char *digest, char *buf, sink_fn sink, void *userdata,
                               OciError *err) {
-        _cleanup_close_ int fd = -EBADF;
         char actual[DIGEST_STRING_MAX];
         Sha256 h;
         int r;
 
-        r = blob_store_open_unverified(s, digest, &fd, NULL);
-        if (r < 0)
-                return oci_error_set(err, r, HINT_CORRUPT, "Blob %s is missing from the store.", digest);
         sha256_init(&h);
         for (;;) {
-                ssize_t n = read_retry(fd, buf, OCI_COPY_BUFFER_SIZE);
+                ssize_t n = read_retry(blob_fd, buf, OCI_COPY_BUFFER_SIZE);
                 if (n < 0)
                         return oci_error_set(err, (int) n, NULL, "Failed to read blob %s: %s.", digest,
                                              strerror((int) -n));
@@ -135,17 +141,6 @@ static int fd_sink(void *userdata, const void *buf, size_t len) {
         return loop_write(*(int *) userdata, buf, len);
 }
 
-static int dir_is_empty(const char *dir) {
-        _cleanup_(closedirp) DIR *d = opendir(dir);
-
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));)
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        return 0;
-        return 1;
-}
-
 static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref, int dir_fd, OciError *err) {
         _cleanup_free_ char *buf = NULL, *index = NULL;
         _cleanup_close_ int blobs_fd = -EBADF;
@@ -163,14 +158,17 @@ static int export_layout_into(OciStore *s, const ExportPlan *p, const char *ref,
 
         for (size_t i = 0; i < p->n_blobs; i++) {
                 const char *hex = digest_hex(p->blobs[i].digest);
+                _cleanup_close_ int blob_fd = -EBADF, fd = -EBADF;
                 _cleanup_free_ char *tmp = NULL;
-                _cleanup_close_ int fd = -EBADF;
 
+                r = open_stored_blob(s, p->blobs[i].digest, &blob_fd, NULL, err);
+                if (r < 0)
+                        return r;
                 fd = open_tmpfile_at(blobs_fd, hex, &tmp);
                 if (fd < 0)
                         return oci_error_set(err, fd, NULL, "Failed to create a blob file: %s.",
                                              strerror(-fd));
-                r = copy_blob_verified(s, p->blobs[i].digest, buf, fd_sink, &fd, err);
+                r = copy_blob_verified(blob_fd, p->blobs[i].digest, buf, fd_sink, &fd, err);
                 if (r >= 0 && fchmod(fd, 0644) < 0)
                         r = oci_error_set(err, -errno, NULL, "Failed to set blob mode: %m.");
                 if (r < 0) {
@@ -211,7 +209,7 @@ int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, co
                 return oci_error_set(err, -errno, "Give a path in an existing, writable directory.",
                                      "Cannot create %s: %m.", dir);
         else {
-                r = dir_is_empty(dir);
+                r = dir_is_empty_at(AT_FDCWD, dir);
                 if (r < 0)
                         return oci_error_set(err, r, NULL, "Cannot read %s: %s.", dir, strerror(-r));
                 if (r == 0)
@@ -309,19 +307,20 @@ int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, i
                 return r;
 
         for (size_t i = 0; i < p.n_blobs; i++) {
+                _cleanup_close_ int blob_fd = -EBADF;
                 _cleanup_free_ char *path = NULL;
                 uint64_t size;
 
-                r = blob_store_stat(s, p.blobs[i].digest, &size);
+                /* The header's size and the bytes copied come from the same open file. */
+                r = open_stored_blob(s, p.blobs[i].digest, &blob_fd, &size, err);
                 if (r < 0)
-                        return oci_error_set(err, r, HINT_CORRUPT, "Blob %s is missing from the store.",
-                                             p.blobs[i].digest);
+                        return r;
                 if (asprintf(&path, "blobs/sha256/%s", digest_hex(p.blobs[i].digest)) < 0)
                         return -ENOMEM;
                 r = write_header(a, path, AE_IFREG, size, err);
                 if (r < 0)
                         return r;
-                r = copy_blob_verified(s, p.blobs[i].digest, buf, archive_sink, a, err);
+                r = copy_blob_verified(blob_fd, p.blobs[i].digest, buf, archive_sink, a, err);
                 if (r < 0)
                         return r;
         }

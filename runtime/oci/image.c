@@ -56,8 +56,8 @@ void oci_image_summary_done(OciImageSummary *s) {
 
 static int blob_error(OciError *err, int r, const char *what, const char *digest) {
         if (r == -ENOENT)
-                return oci_error_set(err, -ENOENT, HINT_CORRUPT,
-                                     "The %s %s is missing from the store.", what, digest);
+                return oci_error_set(err, -ENOENT, HINT_CORRUPT, "The %s %s is missing from the store.",
+                                     what, digest);
         if (r == -EBADMSG)
                 return oci_error_set(err, -EBADMSG, HINT_CORRUPT,
                                      "The %s %s in the store does not match its digest (corrupted).", what,
@@ -69,7 +69,8 @@ static int blob_error(OciError *err, int r, const char *what, const char *digest
 
 /* Reads and parses a stored image manifest and its config. */
 static int load_image(OciStore *s, const char *digest, OciManifest *ret_m, OciConfig *ret_c,
-                      char **ret_mdata, size_t *ret_msize, char **ret_cdata, size_t *ret_csize, OciError *err) {
+                      char **ret_mdata, size_t *ret_msize, char **ret_cdata, size_t *ret_csize,
+                      OciError *err) {
         _cleanup_(oci_manifest_done) OciManifest m = {};
         _cleanup_(oci_config_done) OciConfig c = {};
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
@@ -132,8 +133,8 @@ int oci_store_image_summary(OciStore *s, const char *digest, OciImageSummary *re
         sum.n_layers = m.n_layers;
         sum.media_type = TAKE_PTR(m.media_type);
         sum.created = TAKE_PTR(c.created);
-        sum.architecture = TAKE_PTR(c.architecture);
-        sum.os = TAKE_PTR(c.os);
+        sum.architecture = TAKE_PTR(c.platform.architecture);
+        sum.os = TAKE_PTR(c.platform.os);
 
         *ret = sum;
         sum = (OciImageSummary) {};

@@ -15,7 +15,8 @@ struct ImportSource {
         OciStore *store;
         const char *name; /* the input, for messages */
         int dir_fd;       /* layout directory (or -EBADF when the blobs are in the store already) */
-        /* Reads a small blob verified against d (digest and size) and makes sure it is in the store. */
+        /* Reads a small blob verified against d (digest and size) and makes sure it is in the store; the
+         * caller has refused a d->size over max already. */
         int (*read_small)(ImportSource *src, const OciDescriptor *d, size_t max, const char *what,
                           char **ret_data, size_t *ret_size, OciError *err);
         /* Makes sure a blob matching d (digest and size) is in the store. */

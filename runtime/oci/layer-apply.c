@@ -138,8 +138,36 @@ static int entry_xattrs(Unpacker *u, struct archive_entry *e, int fd, int parent
         return 0;
 }
 
-/* Owner, mode, xattrs and (for non-directories) times on an open file or directory. */
-static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const char *path, bool times) {
+/* The entry's permission bits, on fd when >= 0, else on parent_fd/name. */
+static int entry_mode(Unpacker *u, struct archive_entry *e, int fd, int parent_fd, const char *name,
+                      const char *path) {
+        mode_t mode = archive_entry_mode(e) & 07777;
+        _cleanup_close_ int path_fd = -EBADF;
+        char proc[64];
+
+        if (fd >= 0)
+                return fchmod(fd, mode) < 0 ? entry_fail(u, -errno, path, "set the mode of") : 0;
+        /* A node we just made with mknodat(): chmod through an O_PATH fd of it, so a name swapped in
+         * meanwhile could never redirect the call. */
+        path_fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (path_fd < 0)
+                return entry_fail(u, -errno, path, "open");
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+        if (fchmodat(AT_FDCWD, proc, mode, 0) < 0)
+                return entry_fail(u, -errno, path, "set the mode of");
+        return 0;
+}
+
+typedef enum EntryMeta {
+        ENTRY_META_MODE = 1 << 0, /* not for symlinks: their mode means nothing */
+        ENTRY_META_TIMES =
+                1 << 1, /* not for directories: defer_dir_times() sets theirs after the last entry */
+} EntryMeta;
+
+/* Owner, xattrs and (as what says) mode and times of an entry: on fd when >= 0, else on parent_fd/name
+ * without following it. */
+static int entry_meta(Unpacker *u, struct archive_entry *e, int fd, int parent_fd, const char *name,
+                      const char *path, EntryMeta what) {
         struct timespec ts[2];
         uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
         gid_t gid = (gid_t) -1;
@@ -149,47 +177,22 @@ static int entry_meta_fd(Unpacker *u, struct archive_entry *e, int fd, const cha
         if (r < 0)
                 return r;
         /* chown first: it clears setuid/setgid bits and file capabilities. */
-        if (fchown(fd, uid, gid) < 0)
-                return entry_fail(u, -errno, path, "set the owner of");
-        if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
-                return entry_fail(u, -errno, path, "set the mode of");
-        r = entry_xattrs(u, e, fd, -EBADF, NULL, path);
+        r = fd >= 0 ? fchown(fd, uid, gid) : fchownat(parent_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
         if (r < 0)
-                return r;
-        if (times && entry_times(e, ts) > 0 && futimens(fd, ts) < 0)
-                return entry_fail(u, -errno, path, "set the times of");
-        return 0;
-}
-
-/* Owner, mode, xattrs and times of parent_fd/name, never following it. */
-static int entry_meta_at(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
-                         const char *path, bool chmod) {
-        struct timespec ts[2];
-        uid_t uid = (uid_t) -1; /* "unchanged" to chown(), never used: entry_owner() fails or sets it */
-        gid_t gid = (gid_t) -1;
-        int r;
-
-        r = entry_owner(u, e, path, &uid, &gid);
-        if (r < 0)
-                return r;
-        if (fchownat(parent_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return entry_fail(u, -errno, path, "set the owner of");
-        if (chmod) {
-                /* A node we just made with mknodat(): chmod through an O_PATH fd of it, so a
-                 * name swapped in meanwhile could never redirect the call. */
-                char proc[64];
-                _cleanup_close_ int fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return entry_fail(u, -errno, path, "open");
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-                if (fchmodat(AT_FDCWD, proc, archive_entry_mode(e) & 07777, 0) < 0)
-                        return entry_fail(u, -errno, path, "set the mode of");
+        if (what & ENTRY_META_MODE) {
+                r = entry_mode(u, e, fd, parent_fd, name, path);
+                if (r < 0)
+                        return r;
         }
-        r = entry_xattrs(u, e, -EBADF, parent_fd, name, path);
+        r = entry_xattrs(u, e, fd, parent_fd, name, path);
         if (r < 0)
                 return r;
-        if (entry_times(e, ts) > 0 && utimensat(parent_fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-                return entry_fail(u, -errno, path, "set the times of");
+        if ((what & ENTRY_META_TIMES) && entry_times(e, ts) > 0) {
+                r = fd >= 0 ? futimens(fd, ts) : utimensat(parent_fd, name, ts, AT_SYMLINK_NOFOLLOW);
+                if (r < 0)
+                        return entry_fail(u, -errno, path, "set the times of");
+        }
         return 0;
 }
 
@@ -277,7 +280,7 @@ static int apply_file(Unpacker *u, struct archive_entry *e, int parent_fd, const
             ftruncate(fd, (off_t) archive_entry_size(e)) < 0)
                 return entry_fail(u, -errno, path, "write");
 
-        return entry_meta_fd(u, e, fd, path, true);
+        return entry_meta(u, e, fd, -EBADF, NULL, path, ENTRY_META_MODE | ENTRY_META_TIMES);
 }
 
 static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
@@ -293,7 +296,7 @@ static int apply_dir(Unpacker *u, struct archive_entry *e, int parent_fd, const 
         fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return entry_fail(u, -errno, path, "open directory");
-        r = entry_meta_fd(u, e, fd, path, false);
+        r = entry_meta(u, e, fd, -EBADF, NULL, path, ENTRY_META_MODE);
         if (r < 0)
                 return r;
         return defer_dir_times(u, e, path);
@@ -313,7 +316,7 @@ static int apply_symlink(Unpacker *u, struct archive_entry *e, int parent_fd, co
                 return entry_fail(u, r, path, "replace");
         if (symlinkat(target, parent_fd, name) < 0)
                 return entry_fail(u, -errno, path, "create symlink");
-        return entry_meta_at(u, e, parent_fd, name, path, false);
+        return entry_meta(u, e, -EBADF, parent_fd, name, path, ENTRY_META_TIMES);
 }
 
 static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const char *name,
@@ -326,7 +329,7 @@ static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const
                 return entry_fail(u, r, path, "replace");
         if (mknodat(parent_fd, name, type | 0600, type == AE_IFIFO ? 0 : archive_entry_rdev(e)) < 0)
                 return entry_fail(u, -errno, path, "create device node");
-        return entry_meta_at(u, e, parent_fd, name, path, true);
+        return entry_meta(u, e, -EBADF, parent_fd, name, path, ENTRY_META_MODE | ENTRY_META_TIMES);
 }
 
 /* Docker's ADD drops a leading '/' of archive names: "/etc/x" lands in DEST/etc/x. */
@@ -423,7 +426,7 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
                 if (type != AE_IFDIR || link)
                         return oci_error_set(u->err, -EBADMSG, LAYER_HINT_MALFORMED,
                                              "The layer's root entry is not a directory.");
-                r = entry_meta_fd(u, e, u->root_fd, "/", false);
+                r = entry_meta(u, e, u->root_fd, -EBADF, NULL, "/", ENTRY_META_MODE);
                 if (r < 0)
                         return r;
                 return defer_dir_times(u, e, "");

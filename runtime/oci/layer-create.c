@@ -331,9 +331,7 @@ static int walk(LayerWriter *w, int dir_fd, const char *prefix, unsigned depth) 
         r = fdopendir_consume(dir_fd, &d);
         if (r < 0)
                 return r;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
+        for (struct dirent *de; (de = readdir_no_dot(d));) {
                 if (n == cap) {
                         size_t ncap = cap ? cap * 2 : 32;
                         char **nn = realloc(names, ncap * sizeof(char *));

@@ -82,19 +82,6 @@ static bool keep_nothing(const char *path, void *userdata) {
         return false;
 }
 
-static int dir_is_empty(int fd) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int r;
-
-        r = opendir_dup(fd, &d);
-        if (r < 0)
-                return r;
-        for (struct dirent *de; (de = readdir(d));)
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        return 0;
-        return 1;
-}
-
 int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, OciError *err) {
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -103,7 +90,7 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
         if (fd < 0)
                 return oci_error_set(err, -errno, "Create it first.", "Cannot open the directory %s: %m.",
                                      target_dir);
-        r = dir_is_empty(fd);
+        r = dir_is_empty_at(fd, ".");
         if (r < 0)
                 return oci_error_set(err, r, NULL, "Cannot read the directory %s: %s.", target_dir,
                                      strerror(-r));
@@ -127,7 +114,7 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
         fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return oci_error_set(err, -errno, NULL, "Cannot open the directory %s: %m.", target_dir);
-        empty = dir_is_empty(fd);
+        empty = dir_is_empty_at(fd, ".");
         if (empty < 0)
                 return oci_error_set(err, empty, NULL, "Cannot read the directory %s: %s.", target_dir,
                                      strerror(-empty));

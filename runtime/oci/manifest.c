@@ -132,8 +132,7 @@ void oci_descriptor_done(OciDescriptor *d) {
                 return;
         free(d->media_type);
         free(d->ref_name);
-        free(d->os);
-        free(d->architecture);
+        oci_platform_done(&d->platform);
         *d = (OciDescriptor) {};
 }
 
@@ -144,6 +143,25 @@ static int dup_opt(const char *s, char **ret) {
         }
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
+}
+
+void oci_platform_done(OciPlatform *p) {
+        if (!p)
+                return;
+        free(p->os);
+        free(p->architecture);
+        *p = (OciPlatform) {};
+}
+
+static int platform_dup(const char *os, const char *architecture, OciPlatform *ret) {
+        OciPlatform p = {};
+
+        if (dup_opt(os, &p.os) < 0 || dup_opt(architecture, &p.architecture) < 0) {
+                oci_platform_done(&p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
 }
 
 /* Parses a descriptor object; "what" names it for messages, e.g. "layer 3 of manifest …". */
@@ -188,8 +206,8 @@ static int descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, Oci
 
         d.size = (uint64_t) size;
         memcpy(d.digest, digest, DIGEST_STRING_MAX);
-        if (dup_opt(mt, &d.media_type) < 0 || dup_opt(ref, &d.ref_name) < 0 || dup_opt(os, &d.os) < 0 ||
-            dup_opt(arch, &d.architecture) < 0)
+        if (dup_opt(mt, &d.media_type) < 0 || dup_opt(ref, &d.ref_name) < 0 ||
+            platform_dup(os, arch, &d.platform) < 0)
                 return -ENOMEM;
         *ret = d;
         d = (OciDescriptor) {};
@@ -390,8 +408,8 @@ int oci_index_parse(const char *data, size_t size, const char *descriptor_media_
 
 int oci_index_find_platform(const OciIndex *index, const char *os, const char *architecture) {
         for (size_t i = 0; i < index->n_manifests; i++)
-                if (streq_ptr(index->manifests[i].os, os) &&
-                    streq_ptr(index->manifests[i].architecture, architecture))
+                if (streq_ptr(index->manifests[i].platform.os, os) &&
+                    streq_ptr(index->manifests[i].platform.architecture, architecture))
                         return (int) i;
         return -ENOENT;
 }
@@ -399,8 +417,7 @@ int oci_index_find_platform(const OciIndex *index, const char *os, const char *a
 void oci_config_done(OciConfig *c) {
         if (!c)
                 return;
-        free(c->architecture);
-        free(c->os);
+        oci_platform_done(&c->platform);
         free(c->created);
         strv_free_n(c->diff_ids, c->n_diff_ids);
         *c = (OciConfig) {};
@@ -450,7 +467,7 @@ int oci_config_parse(const char *data, size_t size, const char *what, OciConfig 
                 c.n_diff_ids++;
         }
 
-        if (dup_opt(arch, &c.architecture) < 0 || dup_opt(os, &c.os) < 0 || dup_opt(created, &c.created) < 0)
+        if (platform_dup(os, arch, &c.platform) < 0 || dup_opt(created, &c.created) < 0)
                 return -ENOMEM;
         *ret = c;
         c = (OciConfig) {};

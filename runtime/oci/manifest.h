@@ -20,13 +20,18 @@
 #define DOCKER_MEDIA_TYPE_MANIFEST_V1 "application/vnd.docker.distribution.manifest.v1+json"
 #define DOCKER_MEDIA_TYPE_MANIFEST_V1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
+/* What an image runs on: a descriptor's "platform" object, or a config's own fields.  NULL when absent. */
+typedef struct OciPlatform {
+        char *os;
+        char *architecture;
+} OciPlatform;
+
 typedef struct OciDescriptor {
         char *media_type;
         char digest[DIGEST_STRING_MAX];
         uint64_t size;
-        char *ref_name;     /* annotation org.opencontainers.image.ref.name, or NULL */
-        char *os;           /* platform, NULL when absent */
-        char *architecture;
+        char *ref_name; /* annotation org.opencontainers.image.ref.name, or NULL */
+        OciPlatform platform;
 } OciDescriptor;
 
 typedef struct OciManifest {
@@ -43,8 +48,7 @@ typedef struct OciIndex {
 } OciIndex;
 
 typedef struct OciConfig {
-        char *architecture;
-        char *os;
+        OciPlatform platform;
         char *created;
         char **diff_ids;
         size_t n_diff_ids;
@@ -77,6 +81,7 @@ int oci_config_parse(const char *data, size_t size, const char *what, OciConfig 
 /* Index of the first linux/amd64 entry (by platform) or -ENOENT. */
 int oci_index_find_platform(const OciIndex *index, const char *os, const char *architecture);
 
+void oci_platform_done(OciPlatform *p);
 void oci_descriptor_done(OciDescriptor *d);
 void oci_manifest_done(OciManifest *m);
 void oci_index_done(OciIndex *i);

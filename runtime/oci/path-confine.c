@@ -123,13 +123,11 @@ int confine_prune_at(int dir_fd, const char *prefix, bool (*keep)(const char *pa
         r = opendir_dup(dir_fd, &d);
         if (r < 0)
                 return r;
-        for (struct dirent *de; (de = readdir(d));) {
+        for (struct dirent *de; (de = readdir_no_dot(d));) {
                 _cleanup_free_ char *path = NULL;
                 struct stat st;
                 int q = 0;
 
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
                 path = isempty(prefix) ? strdup(de->d_name) : path_join(prefix, de->d_name);
                 if (!path)
                         return -ENOMEM;

@@ -65,15 +65,17 @@ typedef struct Image {
 static void image_make(Image *img, const char *layer_media_type) {
         layer_make(&img->layer, "none", rootfs_entries, ELEMENTSOF(rootfs_entries));
         layer_make(&img->layer_z, "gzip", rootfs_entries, ELEMENTSOF(rootfs_entries));
-        blob_text(&img->config,
-                  "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-02T03:04:05Z\","
-                  "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
-                  img->layer.digest);
+        blob_text(
+                &img->config,
+                "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-02T03:04:05Z\","
+                "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+                img->layer.digest);
         blob_text(&img->manifest,
                   "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
                   "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"digest\":\"%s\",\"size\":%zu},"
                   "\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
-                  img->config.digest, img->config.size, layer_media_type, img->layer_z.digest, img->layer_z.size);
+                  img->config.digest, img->config.size, layer_media_type, img->layer_z.digest,
+                  img->layer_z.size);
 }
 
 static void image_free(Image *img) {
@@ -89,21 +91,28 @@ static char *blob_path(const Blob *b) {
         return p;
 }
 
-static char *index_text(const Blob *manifest, const char *ref, const char *platform) {
+/* An index.json naming target (of media_type), with a ref name and a platform when they are not NULL. */
+static char *index_text_for(const Blob *target, const char *media_type, const char *ref,
+                            const char *platform) {
         char *s;
         CHECK(asprintf(&s,
-                       "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
+                       "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
                        "\"digest\":\"%s\",\"size\":%zu%s%s%s%s%s}]}",
-                       manifest->digest, manifest->size, platform ? ",\"platform\":" : "", strempty(platform),
-                       ref ? ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" : "", strempty(ref),
-                       ref ? "\"}" : "") > 0);
+                       media_type, target->digest, target->size, platform ? ",\"platform\":" : "",
+                       strempty(platform),
+                       ref ? ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" : "",
+                       strempty(ref), ref ? "\"}" : "") > 0);
         return s;
+}
+
+static char *index_text(const Blob *manifest, const char *ref, const char *platform) {
+        return index_text_for(manifest, OCI_MEDIA_TYPE_MANIFEST, ref, platform);
 }
 
 /* Writes an oci-archive of img with the blobs first and index.json last (the hard order). Blobs
  * may be swapped or left out to make bad archives. */
-static char *oci_archive_make(const char *name, const Image *img, const char *index, const Blob *layer_content,
-                              bool with_layer) {
+static char *oci_archive_make(const char *name, const Image *img, const char *index,
+                              const Blob *layer_content, bool with_layer) {
         _cleanup_free_ char *p1 = blob_path(&img->manifest), *p2 = blob_path(&img->config),
                             *p3 = blob_path(&img->layer_z);
         char *path = path_of(top, name);
@@ -201,10 +210,28 @@ static void test_oci_archive(const Image *img) {
         oci_import_result_done(&res);
 }
 
+/* An oci-archive of index.json and the given blobs (nested indexes, the images they list), each at its
+ * digest's path. */
+static char *nested_archive_make(const char *name, const char *index, const Blob *const *blobs, size_t n) {
+        char *path = path_of(top, name), *paths[8] = {};
+        TarEntry e[2 + ELEMENTSOF(paths)] = {
+                { "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, NULL },
+                { "index.json", index, strlen(index), NULL },
+        };
+
+        CHECK(n <= ELEMENTSOF(paths));
+        for (size_t i = 0; i < n; i++) {
+                paths[i] = blob_path(blobs[i]);
+                e[2 + i] = (TarEntry) { paths[i], blobs[i]->data, blobs[i]->size, NULL };
+        }
+        tar_write(path, "none", e, 2 + n);
+        for (size_t i = 0; i < n; i++)
+                free(paths[i]);
+        return path;
+}
+
 static void test_nested_index(const Image *img) {
-        _cleanup_free_ char *list = NULL, *arm_list = NULL, *index = NULL, *arm_index = NULL, *path = NULL,
-                            *arm_path = NULL, *p_list = NULL, *p_arm = NULL, *p1 = blob_path(&img->manifest),
-                            *p2 = blob_path(&img->config), *p3 = blob_path(&img->layer_z);
+        _cleanup_free_ char *index = NULL, *arm_index = NULL, *path = NULL, *arm_path = NULL;
         _cleanup_(oci_store_freep) OciStore *s = store_new("store-nested");
         const char *bogus = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
         OciImportResult res = {};
@@ -212,57 +239,35 @@ static void test_nested_index(const Image *img) {
         Blob bl = {}, barm = {};
 
         /* A manifest list with arm64 (whose blobs are absent: never needed) and amd64. */
-        CHECK(asprintf(&list,
-                       "{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST_LIST "\",\"manifests\":["
-                       "{\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":99,"
-                       "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}},"
-                       "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
-                       "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
-                       bogus, img->manifest.digest, img->manifest.size) > 0);
-        blob_set(&bl, list, strlen(list));
-        CHECK(asprintf(&index,
-                       "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST_LIST "\","
-                       "\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":"
-                       "\"multi:1\"}}]}",
-                       bl.digest, bl.size) > 0);
-        p_list = blob_path(&bl);
-        path = path_of(top, "nested.tar");
-        TarEntry e[] = {
-                { "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, NULL },
-                { "index.json", index, strlen(index), NULL },
-                { p_list, bl.data, bl.size, NULL },
-                { p1, img->manifest.data, img->manifest.size, NULL },
-                { p2, img->config.data, img->config.size, NULL },
-                { p3, img->layer_z.data, img->layer_z.size, NULL },
-        };
-        tar_write(path, "none", e, ELEMENTSOF(e));
+        blob_text(&bl,
+                  "{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST_LIST
+                  "\",\"manifests\":["
+                  "{\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":99,"
+                  "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}},"
+                  "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                  "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+                  bogus, img->manifest.digest, img->manifest.size);
+        index = index_text_for(&bl, DOCKER_MEDIA_TYPE_MANIFEST_LIST, "multi:1", NULL);
+        const Blob *nested[] = { &bl, &img->manifest, &img->config, &img->layer_z };
+        path = nested_archive_make("nested.tar", index, nested, ELEMENTSOF(nested));
         CHECK(oci_store_import(s, path, OCI_IMPORT_AUTO, &res, &err) == 0);
         CHECK(res.n_images == 1 && streq(res.images[0].digest, img->manifest.digest));
         CHECK(streq(res.images[0].ref, "multi:1"));
         oci_import_result_done(&res);
 
         /* Only arm64 in the list: refused. */
-        CHECK(asprintf(&arm_list,
-                       "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\",\"manifests\":["
-                       "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
-                       "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
-                       img->manifest.digest, img->manifest.size) > 0);
-        blob_set(&barm, arm_list, strlen(arm_list));
-        CHECK(asprintf(&arm_index,
-                       "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\","
-                       "\"digest\":\"%s\",\"size\":%zu}]}",
-                       barm.digest, barm.size) > 0);
-        p_arm = blob_path(&barm);
-        arm_path = path_of(top, "arm.tar");
-        TarEntry ea[] = {
-                { "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, NULL },
-                { "index.json", arm_index, strlen(arm_index), NULL },
-                { p_arm, barm.data, barm.size, NULL },
-        };
-        tar_write(arm_path, "none", ea, ELEMENTSOF(ea));
+        blob_text(&barm,
+                  "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\",\"manifests\":["
+                  "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                  "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
+                  img->manifest.digest, img->manifest.size);
+        arm_index = index_text_for(&barm, OCI_MEDIA_TYPE_INDEX, NULL, NULL);
+        const Blob *arm_only[] = { &barm };
+        arm_path = nested_archive_make("arm.tar", arm_index, arm_only, ELEMENTSOF(arm_only));
         CHECK_ERR(oci_store_import(s, arm_path, OCI_IMPORT_AUTO, &res, &err), -ENOEXEC,
                   "has no linux/amd64 image (it has: linux/arm64)");
-        /* bl/barm own list/arm_list, freed by the cleanup handlers */
+        free(bl.data);
+        free(barm.data);
 }
 
 static void test_docker_archive(const Image *img) {
@@ -326,7 +331,8 @@ static void test_docker_archive(const Image *img) {
                   "\"diff_ids\":[\"%s\"]}}",
                   l2.digest);
         CHECK(asprintf(&badname, "%s.json", digest_hex(bad_cfg.digest)) > 0);
-        blob_text(&bad_manifest, "[{\"Config\":\"%s\",\"RepoTags\":null,\"Layers\":[\"aaa/layer.tar\"]}]", badname);
+        blob_text(&bad_manifest, "[{\"Config\":\"%s\",\"RepoTags\":null,\"Layers\":[\"aaa/layer.tar\"]}]",
+                  badname);
         TarEntry eb[] = {
                 { "aaa/layer.tar", img->layer.data, img->layer.size, NULL },
                 { badname, bad_cfg.data, bad_cfg.size, NULL },
@@ -370,9 +376,12 @@ static void test_docker_hybrid(const Image *img) {
                        "\"org.opencontainers.image.ref.name\":\"latest\"}},"
                        "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
                        "\"annotations\":{\"org.opencontainers.image.ref.name\":\"1\"}}]}",
-                       img->manifest.digest, img->manifest.size, img->manifest.digest, img->manifest.size) > 0);
-        CHECK(asprintf(&manifest, "[{\"Config\":\"%s\",\"RepoTags\":[\"busybox:latest\",\"busybox:1\"],"
-                       "\"Layers\":[\"%s\"]}]", p2, p3) > 0);
+                       img->manifest.digest, img->manifest.size, img->manifest.digest,
+                       img->manifest.size) > 0);
+        CHECK(asprintf(&manifest,
+                       "[{\"Config\":\"%s\",\"RepoTags\":[\"busybox:latest\",\"busybox:1\"],"
+                       "\"Layers\":[\"%s\"]}]",
+                       p2, p3) > 0);
         TarEntry e[] = {
                 { "blobs/", "", 0, NULL },
                 { "blobs/sha256/", "", 0, NULL },
@@ -388,7 +397,8 @@ static void test_docker_hybrid(const Image *img) {
         CHECK(oci_store_import(s, path, OCI_IMPORT_AUTO, &res, &err) == 0);
         /* docker's own manifest digest is kept, named by RepoTags (not the bare "latest") */
         CHECK(res.n_images == 2);
-        CHECK(streq(res.images[0].digest, img->manifest.digest) && streq(res.images[1].digest, img->manifest.digest));
+        CHECK(streq(res.images[0].digest, img->manifest.digest) &&
+              streq(res.images[1].digest, img->manifest.digest));
         CHECK(streq(res.images[0].ref, "busybox:latest") && streq(res.images[1].ref, "busybox:1"));
         oci_import_result_done(&res);
         CHECK(oci_store_import(s, path, OCI_IMPORT_DOCKER_ARCHIVE, &res, &err) == 0);
@@ -439,7 +449,8 @@ static void test_rootfs(void) {
         CHECK(oci_store_image_inspect(s, res.images[0].digest, &j, &err) == 0);
         cmd = json_object_get(json_object_get(json_object_get(j, "config"), "config"), "Cmd");
         CHECK(json_is_array(cmd) && streq(json_string_value(json_array_get(cmd, 0)), "/bin/sh"));
-        CHECK(streq(json_string_value(json_object_get(json_object_get(j, "config"), "architecture")), "amd64"));
+        CHECK(streq(json_string_value(json_object_get(json_object_get(j, "config"), "architecture")),
+                    "amd64"));
         CHECK(streq(json_string_value(json_object_get(j, "digest")), res.images[0].digest));
         CHECK((uint64_t) json_integer_value(json_object_get(j, "size")) == res.images[0].size);
         oci_import_result_done(&res);
@@ -484,7 +495,8 @@ static void test_rootfs(void) {
         }
 
         file_write(junk, "this is not a tar file\n", 23);
-        CHECK_ERR(oci_store_import(s, junk, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG, "is not a tar archive");
+        CHECK_ERR(oci_store_import(s, junk, OCI_IMPORT_ROOTFS, &res, &err), -EBADMSG,
+                  "is not a tar archive");
         check_index_empty(oci_store_path(s));
         free(plain.data);
         free(plain2.data);
@@ -539,7 +551,8 @@ static void test_export_round_trip(const Image *img) {
                 CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
                           "does not match its digest");
                 CHECK(unlink(lp) == 0);
-                CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG, "which is missing from");
+                CHECK_ERR(oci_store_import(s4, dir, OCI_IMPORT_AUTO, &res, &err), -EBADMSG,
+                          "which is missing from");
                 CHECK(!oci_store_has_blob(s4, img->layer_z.digest));
                 check_index_empty(oci_store_path(s4));
                 file_write(lp, img->layer_z.data, img->layer_z.size);
@@ -587,7 +600,8 @@ static void test_bad_input(const Image *img) {
                             *swapped = oci_archive_make("swapped.tar", img, index, &img->layer, true),
                             *missing = oci_archive_make("missing.tar", img, index, NULL, false),
                             *armp = oci_archive_make("armonly.tar", img, arm, &img->layer_z, true),
-                            *badjson = oci_archive_make("badjson.tar", img, "{\"schemaVersion\": 2,\n \"manifests\": [",
+                            *badjson = oci_archive_make("badjson.tar", img,
+                                                        "{\"schemaVersion\": 2,\n \"manifests\": [",
                                                         &img->layer_z, true),
                             *junk = path_of(top, "junk.tar"), *empty = path_of(top, "empty.tar"),
                             *trunc = path_of(top, "trunc.tar"), *data = NULL;

@@ -15,11 +15,13 @@ static int parse_m(const char *text, const char *desc_mt, OciManifest *m, OciErr
 static void test_oci_manifest(void) {
         OciManifest m = {};
         OciError err = {};
-        const char *text = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
-                           "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1 "\",\"size\":0},"
-                           "\"layers\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2 "\",\"size\":5},"
-                           "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_ZSTD "\",\"digest\":\"" D3 "\",\"size\":3},"
-                           "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER "\",\"digest\":\"" D3 "\",\"size\":3}]}";
+        const char *text =
+                "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
+                "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1 "\",\"size\":0},"
+                "\"layers\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2
+                "\",\"size\":5},"
+                "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_ZSTD "\",\"digest\":\"" D3 "\",\"size\":3},"
+                "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER "\",\"digest\":\"" D3 "\",\"size\":3}]}";
 
         CHECK(parse_m(text, NULL, &m, &err) == 0);
         CHECK(streq(m.media_type, OCI_MEDIA_TYPE_MANIFEST));
@@ -36,8 +38,10 @@ static void test_docker_manifest(void) {
         OciError err = {};
         /* no mediaType in the document: taken from the referring descriptor */
         const char *text = "{\"schemaVersion\":2,"
-                           "\"config\":{\"mediaType\":\"" DOCKER_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1 "\",\"size\":7},"
-                           "\"layers\":[{\"mediaType\":\"" DOCKER_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2 "\",\"size\":5}]}";
+                           "\"config\":{\"mediaType\":\"" DOCKER_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1
+                           "\",\"size\":7},"
+                           "\"layers\":[{\"mediaType\":\"" DOCKER_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2
+                           "\",\"size\":5}]}";
 
         CHECK(parse_m(text, DOCKER_MEDIA_TYPE_MANIFEST, &m, &err) == 0);
         CHECK(streq(m.media_type, DOCKER_MEDIA_TYPE_MANIFEST));
@@ -53,26 +57,33 @@ static void test_manifest_errors(void) {
                   "Invalid JSON in manifest X at line 2, column");
         CHECK(strlen(err.hint) > 0);
         CHECK_ERR(parse_m("[1,2]", NULL, &m, &err), -EBADMSG, "not a JSON object");
-        CHECK_ERR(parse_m("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.foo+json\"}", NULL, &m, &err),
-                  -EMEDIUMTYPE, "unknown media type \"application/vnd.foo+json\"");
-        CHECK_ERR(parse_m("{\"schemaVersion\":1,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST_V1_SIGNED "\"}", NULL,
-                          &m, &err),
+        CHECK_ERR(
+                parse_m("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.foo+json\"}", NULL, &m, &err),
+                -EMEDIUMTYPE, "unknown media type \"application/vnd.foo+json\"");
+        CHECK_ERR(parse_m("{\"schemaVersion\":1,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST_V1_SIGNED "\"}",
+                          NULL, &m, &err),
                   -EMEDIUMTYPE, "Docker schema 1");
-        CHECK_ERR(parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
-                          "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}", NULL, &m, &err),
-                  -EMEDIUMTYPE, "a config of unknown media type");
+        CHECK_ERR(
+                parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
+                        "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
+                        NULL, &m, &err),
+                -EMEDIUMTYPE, "a config of unknown media type");
         CHECK_ERR(parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\","
                           "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[{\"mediaType\":\"text/plain\","
-                          "\"digest\":\"" D2 "\",\"size\":1}]}", NULL, &m, &err),
+                          "\"digest\":\"" D2 "\",\"size\":1}]}",
+                          NULL, &m, &err),
                   -EMEDIUMTYPE, "Layer 1 of manifest X has unknown media type \"text/plain\"");
         CHECK_ERR(parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\","
-                          "\"digest\":\"sha256:../../etc/passwd\",\"size\":1},\"layers\":[]}", NULL, &m, &err),
+                          "\"digest\":\"sha256:../../etc/passwd\",\"size\":1},\"layers\":[]}",
+                          NULL, &m, &err),
                   -EBADMSG, "invalid digest");
         CHECK_ERR(parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\","
-                          "\"digest\":\"" D1 "\",\"size\":-1},\"layers\":[]}", NULL, &m, &err),
+                          "\"digest\":\"" D1 "\",\"size\":-1},\"layers\":[]}",
+                          NULL, &m, &err),
                   -EBADMSG, "\"size\"");
         CHECK_ERR(parse_m("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\","
-                          "\"digest\":\"" D1 "\",\"size\":1}}", NULL, &m, &err),
+                          "\"digest\":\"" D1 "\",\"size\":1}}",
+                          NULL, &m, &err),
                   -EBADMSG, "lacks the field \"layers\"");
         CHECK_ERR(parse_m("", NULL, &m, &err), -EBADMSG, "Invalid JSON");
 }
@@ -106,30 +117,33 @@ static void test_index(void) {
 
         CHECK_ERR(oci_index_parse("{\"schemaVersion\":2}", 19, NULL, "index.json", &x, &err), -EBADMSG,
                   "index.json lacks the field \"manifests\"");
-        CHECK_ERR(oci_index_parse("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"manifests\":[]}",
+        CHECK_ERR(oci_index_parse("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST
+                                  "\",\"manifests\":[]}",
                                   strlen("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST
                                          "\",\"manifests\":[]}"),
                                   NULL, "index.json", &x, &err),
                   -EMEDIUMTYPE, "unknown media type");
-        CHECK_ERR(oci_index_parse("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":1}]}", 49, NULL, "index.json",
-                                  &x, &err),
+        CHECK_ERR(oci_index_parse("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":1}]}", 49, NULL,
+                                  "index.json", &x, &err),
                   -EBADMSG, "Entry 1 of index.json has an invalid \"mediaType\"");
 }
 
 static void test_config(void) {
         OciConfig c = {};
         OciError err = {};
-        const char *text = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-02T03:04:05Z\","
-                           "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1
-                           "\",\"" D2 "\"]}}";
+        const char *text =
+                "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-02T03:04:05Z\","
+                "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1
+                "\",\"" D2 "\"]}}";
 
         CHECK(oci_config_parse(text, strlen(text), "config", &c, &err) == 0);
-        CHECK(streq(c.architecture, "amd64") && streq(c.os, "linux") && streq(c.created, "2024-01-02T03:04:05Z"));
+        CHECK(streq(c.platform.architecture, "amd64") && streq(c.platform.os, "linux") &&
+              streq(c.created, "2024-01-02T03:04:05Z"));
         CHECK(c.n_diff_ids == 2 && streq(c.diff_ids[1], D2) && !c.diff_ids[2]);
         oci_config_done(&c);
 
-        CHECK_ERR(oci_config_parse("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:x\"]}}", 52, "config C",
-                                   &c, &err),
+        CHECK_ERR(oci_config_parse("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:x\"]}}", 52,
+                                   "config C", &c, &err),
                   -EBADMSG, "Config C has an invalid digest in rootfs.diff_ids");
         CHECK_ERR(oci_config_parse("{\"os\":\"linux\"}", 14, "config C", &c, &err), -EBADMSG, "\"rootfs\"");
 }
