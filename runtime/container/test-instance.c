@@ -1,5 +1,5 @@
-/* Live test of instances and probes: busybox httpd instances in their own netns on a test bridge,
- * probed from the host; logs; adoption after the starting process died; the pid-reuse guard; stop
+/* Live test of instances: busybox httpd instances in their own netns on a test bridge, probed from the
+ * host (the probe itself against canned peers is test-probe.c); logs; adoption after the starting process died; the pid-reuse guard; stop
  * with a handled STOPSIGNAL and with an ignored one.  Needs root; everything it creates is removed,
  * also on failure.  INSTANCE_BENCH_RUNS=N measures start → first TCP answer N times. */
 #include <arpa/inet.h>
@@ -40,6 +40,7 @@ static void cleanup(void);
 
 #define TEST_ON_FAILURE() cleanup()
 #include "tests.h"
+#include "test-listener.h"
 
 #define MAX_SLOTS 8
 
@@ -283,151 +284,6 @@ static bool file_contains(const char *dir, const char *name, const char *needle)
         return strstr(data, needle);
 }
 
-static void test_spawn_options(void) {
-        char *missing[] = { (char *) "/nonexistent/slipway-no-such-binary", NULL };
-        char *ok[] = { (char *) "true", NULL };
-        SpawnOptions o = SPAWN_OPTIONS_INIT;
-        pid_t pid;
-
-        o.wait_for_exec = true;
-        CHECK(spawn_process(missing, &o) == -ENOENT); /* reported, and the child already reaped */
-        pid = spawn_process(ok, &o);
-        CHECK(pid > 0 && wait_for_pid(pid, NULL) == 0);
-}
-
-static void test_probe_spec(void) {
-        Probe *pr = NULL;
-        ProbeSpec s = {
-                .type = PROBE_HTTP, .address = "10.0.0.1", .port = 80, .path = "/x y", .timeout_ms = 10
-        };
-
-        CHECK(probe_new(&s, &pr) == -EINVAL); /* space in path */
-        s.path = "relative";
-        CHECK(probe_new(&s, &pr) == -EINVAL);
-        s.path = "/ok";
-        s.address = "not-an-address";
-        CHECK(probe_new(&s, &pr) == -EINVAL);
-        s.address = "10.0.0.1";
-        s.timeout_ms = 0;
-        CHECK(probe_new(&s, &pr) == -EINVAL);
-        s.timeout_ms = 10;
-        s.port = 0;
-        CHECK(probe_new(&s, &pr) == -EINVAL);
-        CHECK(probe_type_from_string("http") == PROBE_HTTP && probe_type_from_string("udp") < 0);
-        CHECK(instance_signal_from_string("SIGTERM") == SIGTERM &&
-              instance_signal_from_string("QUIT") == SIGQUIT &&
-              instance_signal_from_string("9") == SIGKILL &&
-              instance_signal_from_string("SIGRTMIN+3") == SIGRTMIN + 3 &&
-              instance_signal_from_string("SIGBOGUS") == -EINVAL &&
-              instance_signal_from_string("0") == -EINVAL);
-}
-
-/* A TCP listener on 127.0.0.1:port (0: any); returns the fd, the port in *ret_port. */
-static int listener(uint16_t port, bool cloexec, uint16_t *ret_port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons(port) };
-        socklen_t l = sizeof(sa);
-        int one = 1, fd = socket(AF_INET, SOCK_STREAM | (cloexec ? SOCK_CLOEXEC : 0), 0);
-
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
-            getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
-                safe_close(fd);
-                return -errno;
-        }
-        if (ret_port)
-                *ret_port = ntohs(sa.sin_port);
-        return fd;
-}
-
-/* A canned HTTP peer on 127.0.0.1: answers the i-th connection with responses[i] (NULL: say nothing
- * and keep the connection open until the peer closes), after checking the request it got. */
-static const char *const canned[] = {
-        "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n",
-        "HTTP/1.0 503 Service Unavailable\r\n\r\n",
-        "SSH-2.0-OpenSSH_9.2\r\n",
-        "", /* close at once */
-        NULL,
-        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-};
-static int canned_fd;
-
-static int canned_server(void *userdata) {
-        char req[2048];
-
-        for (size_t k = 0; k < ELEMENTSOF(canned); k++) {
-                int c = accept4(canned_fd, NULL, NULL, SOCK_CLOEXEC);
-                ssize_t n, got = 0;
-
-                if (c < 0)
-                        return 10;
-                /* Read the whole request head. */
-                while (!memmem(req, (size_t) got, "\r\n\r\n", 4)) {
-                        n = read(c, req + got, sizeof(req) - 1 - (size_t) got);
-                        if (n <= 0)
-                                return 11;
-                        got += n;
-                }
-                req[got] = 0;
-                if (!strstr(req, "GET /healthz HTTP/1.1\r\n") || !strstr(req, "\r\nHost: 127.0.0.1:") ||
-                    !strstr(req, "\r\nConnection: close\r\n"))
-                        return 12;
-                if (!canned[k]) {
-                        (void) !read(c, req, 1); /* until the prober gives up */
-                } else if (loop_write(c, canned[k], strlen(canned[k])) < 0)
-                        return 13;
-                safe_close(c);
-        }
-        return 0;
-}
-
-static void test_probe_local(void) {
-        ProbeSpec s = { .type = PROBE_HTTP, .address = "127.0.0.1", .path = "/healthz", .timeout_ms = 2000 };
-        ProbeResult r;
-        pid_t pid;
-
-        canned_fd = listener(0, true, &s.port);
-        CHECK(canned_fd >= 0);
-        pid = fork_function(canned_server, NULL);
-        CHECK(pid > 0);
-
-        CHECK_OK(probe_run(&s, &r));
-        CHECK(r.healthy && r.http_status == 302); /* redirects count as healthy */
-        CHECK_OK(probe_run(&s, &r));
-        CHECK(!r.healthy && r.http_status == 503 && strstr(r.message, "HTTP 503 from 127.0.0.1:"));
-        CHECK_OK(probe_run(&s, &r));
-        CHECK(!r.healthy && r.http_status == 0 && r.error == EBADMSG);
-        CHECK_OK(probe_run(&s, &r));
-        CHECK(!r.healthy && r.error == ECONNRESET && strstr(r.message, "without a response"));
-        s.timeout_ms = 300;
-        CHECK_OK(probe_run(&s, &r));
-        fprintf(stderr, "  probe: %s\n", r.message);
-        CHECK(!r.healthy && r.error == ETIMEDOUT && strstr(r.message, "300 ms"));
-
-        /* The same as an event loop drives it: wait on fd/events or the deadline, then step. */
-        {
-                Probe *pr = NULL;
-                int k = 0, rr;
-
-                s.timeout_ms = 2000;
-                CHECK_OK(probe_new(&s, &pr));
-                rr = probe_start(pr);
-                while (rr == 0) {
-                        struct pollfd pfd = { .fd = probe_fd(pr), .events = (short) probe_events(pr) };
-                        CHECK(pfd.fd >= 0 && pfd.events != 0 && probe_deadline_usec(pr) > 0);
-                        CHECK(poll(&pfd, 1, 2000) >= 0);
-                        rr = probe_step(pr, (uint32_t) pfd.revents);
-                        k++;
-                }
-                CHECK(rr == 1 && k >= 1);
-                CHECK(probe_result(pr)->healthy && probe_result(pr)->http_status == 200);
-                probe_free(pr);
-        }
-        CHECK(wait_for_pid(pid, NULL) == 0);
-        canned_fd = safe_close(canned_fd);
-}
-
 /* httpd in the background; the shell is PID 1 and leaves cleanly on its stop signal. */
 static char *const *web_args(const char *sig) {
         static char script[512];
@@ -519,7 +375,7 @@ static int start_and_exit(void *userdata) {
         Instance *i = NULL;
 
         /* An API socket some library forgot to mark O_CLOEXEC must not end up pinned by nspawn. */
-        if (listener(leak_port, false, NULL) < 0)
+        if (test_tcp_listener(leak_port, false, NULL) < 0)
                 return 2;
 
         /* Like slipwayd being killed -9 right after starting an instance: nothing is stopped or freed. */
@@ -538,7 +394,7 @@ static void test_adopt(void) {
         snprintf(machine, sizeof(machine), "swtest-%d-adopt", (int) T.pid);
         prepare(1, "adopt", web_args("TERM"), T.netns[1]);
         char *a[] = { T.slot[1].dir, machine };
-        int probe_fd = listener(0, true, &leak_port);
+        int probe_fd = test_tcp_listener(0, true, &leak_port);
         CHECK(probe_fd >= 0);
         safe_close(probe_fd);
         child = fork_function(start_and_exit, a);
@@ -547,7 +403,7 @@ static void test_adopt(void) {
         CHECK(wait_for_pid(child, &sig) == -EPROTO && sig == SIGKILL);
 
         /* Its listening socket died with it: the port can be listened on again. */
-        int again_fd = listener(leak_port, true, NULL);
+        int again_fd = test_tcp_listener(leak_port, true, NULL);
         CHECK(again_fd >= 0);
         safe_close(again_fd);
 
@@ -845,9 +701,6 @@ int main(void) {
         if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0)
                 TEST_SKIP("test-instance needs /usr/bin/systemd-nspawn and /bin/busybox");
         T.pid = getpid();
-        test_spawn_options();
-        test_probe_spec();
-        test_probe_local();
         CHECK(mkdtemp(T.top));
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
