@@ -34,8 +34,8 @@ static char *at(const char *name) {
         return p;
 }
 
-static void tar_add(struct archive *a, const char *name, mode_t type, mode_t perm, const char *data, size_t size,
-                    const char *link) {
+static void tar_add(struct archive *a, const char *name, mode_t type, mode_t perm, const char *data,
+                    size_t size, const char *link) {
         struct archive_entry *e = archive_entry_new();
 
         CHECK(e);
@@ -54,8 +54,8 @@ static void tar_add(struct archive *a, const char *name, mode_t type, mode_t per
 
 /* busybox-static with its applets, /etc/passwd with root and app (1000), /etc/group, /tmp. */
 static void import_busybox(void) {
-        static const char *applets[] = { "sh", "echo", "cat", "rm", "mkdir", "touch", "sleep", "true", "false",
-                                         "id", "ls", "test", "printf", NULL };
+        static const char *applets[] = { "sh",   "echo",  "cat", "rm", "mkdir", "touch",  "sleep",
+                                         "true", "false", "id",  "ls", "test",  "printf", NULL };
         static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
         static const char group[] = "root:x:0:\napp:x:1000:\n";
         _cleanup_free_ char *tar = at("busybox.tar"), *bb = NULL;
@@ -112,7 +112,11 @@ static Built build_ex(const char *ctx, char **args, const char *tag, bool no_cac
         Built b = {};
         _cleanup_free_ char *logp = at("build.log");
         int fd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        BuildOptions o = { .context_dir = ctx, .build_args = args, .tag = tag, .no_cache = no_cache, .log_fd = fd,
+        BuildOptions o = { .context_dir = ctx,
+                           .build_args = args,
+                           .tag = tag,
+                           .no_cache = no_cache,
+                           .log_fd = fd,
                            .job = cancel_job };
 
         CHECK(fd >= 0);
@@ -120,8 +124,8 @@ static Built build_ex(const char *ctx, char **args, const char *tag, bool no_cac
         close(fd);
         CHECK(read_full_file(logp, &b.log, NULL) == 0);
         if (b.r < 0)
-                fprintf(stderr, "build of %s: %d %s:%u:%u: %s (%s)\n--- log:\n%s---\n", ctx, b.r, b.err.file, b.err.line,
-                        b.err.column, b.err.message, b.err.hint, b.log);
+                fprintf(stderr, "build of %s: %d %s:%u:%u: %s (%s)\n--- log:\n%s---\n", ctx, b.r, b.err.file,
+                        b.err.line, b.err.column, b.err.message, b.err.hint, b.log);
         return b;
 }
 
@@ -132,6 +136,12 @@ static Built build(const char *ctx, char **args, const char *tag) {
 static void built_done(Built *b) {
         build_result_done(&b->res);
         free(b->log);
+}
+
+/* Builds a context (named name below top) holding only a Dockerfile. */
+static Built build_dockerfile(const char *name, const char *dockerfile) {
+        _cleanup_free_ char *ctx = make_context(name, dockerfile);
+        return build(ctx, NULL, NULL);
 }
 
 static json_t *read_json_blob(const char *digest) {
@@ -153,7 +163,8 @@ static json_t *image_config(const char *manifest_digest) {
 static char *last_layer_entries(const char *manifest_digest) {
         _cleanup_json_ json_t *m = read_json_blob(manifest_digest);
         json_t *layers = json_object_get(m, "layers");
-        const char *d = json_string_value(json_object_get(json_array_get(layers, json_array_size(layers) - 1), "digest"));
+        const char *d = json_string_value(
+                json_object_get(json_array_get(layers, json_array_size(layers) - 1), "digest"));
         _cleanup_close_ int fd = -EBADF;
         struct archive *a = archive_read_new();
         struct archive_entry *e;
@@ -220,20 +231,24 @@ static void test_scratch_copy(void) {
         {
                 _cleanup_free_ char *p = path_join(root, "d");
                 struct stat st;
-                CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755 && st.st_uid == 0); /* made, not copied */
+                CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755 &&
+                      st.st_uid == 0); /* made, not copied */
         }
         built_done(&b);
         check_clean();
 }
 
 static void test_run_whiteout_user(void) {
-        _cleanup_free_ char *ctx = make_context("ctx-run",
-                "FROM busybox:test\n"
-                "RUN echo produced-output && echo data > /a && rm /bin/ls && mkdir -p /home/app\n"
-                "USER app\n"
-                "RUN id -u > /tmp/uid && echo \"uid=$(id -u)\"\n"
-                "USER root\n"
-                "COPY --chown=app:app f /home/app/f\n"), *root = NULL, *entries = NULL;
+        _cleanup_free_ char
+                *ctx = make_context(
+                        "ctx-run",
+                        "FROM busybox:test\n"
+                        "RUN echo produced-output && echo data > /a && rm /bin/ls && mkdir -p /home/app\n"
+                        "USER app\n"
+                        "RUN id -u > /tmp/uid && echo \"uid=$(id -u)\"\n"
+                        "USER root\n"
+                        "COPY --chown=app:app f /home/app/f\n"),
+                *root = NULL, *entries = NULL;
         write_file(ctx, "f", "f\n");
         Built b = build(ctx, NULL, NULL);
         CHECK(b.r == 0);
@@ -257,8 +272,7 @@ static void test_run_whiteout_user(void) {
         CHECK(strstr(entries, "home/app/f"));
         built_done(&b);
 
-        _cleanup_free_ char *ctx2 = make_context("ctx-wh", "FROM busybox:test\nRUN rm /etc/group\n");
-        b = build(ctx2, NULL, NULL);
+        b = build_dockerfile("ctx-wh", "FROM busybox:test\nRUN rm /etc/group\n");
         CHECK(b.r == 0);
         free(entries);
         entries = last_layer_entries(b.res.digest);
@@ -269,24 +283,25 @@ static void test_run_whiteout_user(void) {
 
 static void test_multistage_config(void) {
         _cleanup_free_ char *ctx = make_context("ctx-multi",
-                "ARG BASE=busybox:test\n"
-                "FROM $BASE AS builder\n"
-                "RUN echo built > /out\n"
-                "FROM busybox:test AS unused\n"
-                "RUN false\n"
-                "FROM scratch\n"
-                "COPY --from=builder /out /app/out\n"
-                "ENV A=1 B=\"two words\"\n"
-                "WORKDIR /app\n"
-                "WORKDIR sub\n"
-                "USER 1000:1000\n"
-                "CMD [\"run\"]\n"
-                "ENTRYPOINT [\"/bin/app\"]\n"
-                "EXPOSE 80 53/udp\n"
-                "LABEL org.example=yes\n"
-                "VOLUME /data\n"
-                "STOPSIGNAL SIGINT\n"
-                "HEALTHCHECK --interval=5s --retries=3 CMD check\n"), *root = NULL;
+                                                "ARG BASE=busybox:test\n"
+                                                "FROM $BASE AS builder\n"
+                                                "RUN echo built > /out\n"
+                                                "FROM busybox:test AS unused\n"
+                                                "RUN false\n"
+                                                "FROM scratch\n"
+                                                "COPY --from=builder /out /app/out\n"
+                                                "ENV A=1 B=\"two words\"\n"
+                                                "WORKDIR /app\n"
+                                                "WORKDIR sub\n"
+                                                "USER 1000:1000\n"
+                                                "CMD [\"run\"]\n"
+                                                "ENTRYPOINT [\"/bin/app\"]\n"
+                                                "EXPOSE 80 53/udp\n"
+                                                "LABEL org.example=yes\n"
+                                                "VOLUME /data\n"
+                                                "STOPSIGNAL SIGINT\n"
+                                                "HEALTHCHECK --interval=5s --retries=3 CMD check\n"),
+                            *root = NULL;
         Built b = build(ctx, NULL, NULL);
         _cleanup_json_ json_t *cfg = NULL;
         json_t *c;
@@ -298,7 +313,8 @@ static void test_multistage_config(void) {
         {
                 _cleanup_free_ char *sub = path_join(root, "app/sub");
                 struct stat st;
-                CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 && st.st_uid == 0);
+                CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 &&
+                      st.st_uid == 0);
         }
         cfg = image_config(b.res.digest);
         c = json_object_get(cfg, "config");
@@ -313,9 +329,11 @@ static void test_multistage_config(void) {
         CHECK(streq(json_string_value(json_object_get(json_object_get(c, "Labels"), "org.example")), "yes"));
         CHECK(json_object_get(json_object_get(c, "Volumes"), "/data"));
         CHECK(streq(json_string_value(json_object_get(c, "StopSignal")), "SIGINT"));
-        CHECK(json_integer_value(json_object_get(json_object_get(c, "Healthcheck"), "Interval")) == 5000000000LL);
+        CHECK(json_integer_value(json_object_get(json_object_get(c, "Healthcheck"), "Interval")) ==
+              5000000000LL);
         CHECK(json_integer_value(json_object_get(json_object_get(c, "Healthcheck"), "Retries")) == 3);
-        CHECK(streq(json_string_value(json_array_get(json_object_get(json_object_get(c, "Healthcheck"), "Test"), 0)),
+        CHECK(streq(json_string_value(
+                            json_array_get(json_object_get(json_object_get(c, "Healthcheck"), "Test"), 0)),
                     "CMD-SHELL"));
         /* COPY's layer and WORKDIR sub's (it creates /app/sub; /app came with the COPY) */
         CHECK(json_array_size(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids")) == 2);
@@ -361,7 +379,8 @@ static void test_cache(void) {
 }
 
 static void test_reproducible(void) {
-        _cleanup_free_ char *ctx = make_context("ctx-repro", "FROM busybox:test\nRUN echo x > /x\nCOPY f /f\n");
+        _cleanup_free_ char *ctx =
+                make_context("ctx-repro", "FROM busybox:test\nRUN echo x > /x\nCOPY f /f\n");
         char *args[] = { (char *) "SOURCE_DATE_EPOCH=1700000000", NULL };
         char first[DIGEST_STRING_MAX];
         _cleanup_json_ json_t *cfg = NULL;
@@ -394,38 +413,34 @@ static void test_failures(void) {
         built_done(&b);
         check_clean();
 
-        _cleanup_free_ char *ctx2 = make_context("ctx-nobase", "FROM nosuch:1\nRUN true\n");
-        b = build(ctx2, NULL, NULL);
-        CHECK(b.r == -ENOENT && strstr(b.err.message, "nosuch:1") && strstr(b.err.hint, "slipway image import"));
+        b = build_dockerfile("ctx-nobase", "FROM nosuch:1\nRUN true\n");
+        CHECK(b.r == -ENOENT && strstr(b.err.message, "nosuch:1") &&
+              strstr(b.err.hint, "slipway image import"));
         built_done(&b);
 
-        _cleanup_free_ char *ctx3 = make_context("ctx-missing", "FROM scratch\nCOPY nothere /x\n");
-        b = build(ctx3, NULL, NULL);
+        b = build_dockerfile("ctx-missing", "FROM scratch\nCOPY nothere /x\n");
         CHECK(b.r == -ENOENT && strstr(b.err.message, "nothere") && b.err.line == 2);
         built_done(&b);
 
-        _cleanup_free_ char *ctx5 = make_context("ctx-nouser", "FROM busybox:test\nUSER nosuch\nRUN true\n");
-        b = build(ctx5, NULL, NULL);
+        b = build_dockerfile("ctx-nouser", "FROM busybox:test\nUSER nosuch\nRUN true\n");
         CHECK(b.r == -EINVAL && strstr(b.err.message, "nosuch") && strstr(b.err.message, "/etc/passwd") &&
               b.err.line == 3);
         built_done(&b);
 
-        _cleanup_free_ char *ctx6 = make_context("ctx-fromimg", "FROM scratch\nCOPY --from=busybox:test /etc/passwd /p\n");
-        b = build(ctx6, NULL, NULL);
+        b = build_dockerfile("ctx-fromimg", "FROM scratch\nCOPY --from=busybox:test /etc/passwd /p\n");
         CHECK(b.r == 0);
         {
                 _cleanup_free_ char *root = unpack(b.res.digest, "u-fromimg");
-                CHECK(file_is(root, "p", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"));
+                CHECK(file_is(root, "p",
+                              "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"));
         }
         built_done(&b);
 
-        _cleanup_free_ char *ctx7 = make_context("ctx-arm", "FROM --platform=linux/arm64 busybox:test\nRUN true\n");
-        b = build(ctx7, NULL, NULL);
+        b = build_dockerfile("ctx-arm", "FROM --platform=linux/arm64 busybox:test\nRUN true\n");
         CHECK(b.r == -EINVAL && strstr(b.err.message, "linux/arm64") && b.err.line == 1);
         built_done(&b);
 
-        _cleanup_free_ char *ctx4 = make_context("ctx-outside", "FROM scratch\nCOPY ../etc/passwd /x\n");
-        b = build(ctx4, NULL, NULL);
+        b = build_dockerfile("ctx-outside", "FROM scratch\nCOPY ../etc/passwd /x\n");
         CHECK(b.r == -EINVAL && strstr(b.err.message, "outside the build context"));
         built_done(&b);
         check_clean();
@@ -444,14 +459,16 @@ static void *cancel_later(void *userdata) {
 static void test_add_links_timeout(void) {
         _cleanup_free_ char *ctx = make_context("ctx-add", "FROM busybox:test\nADD stuff.tar.gz /opt/\n"
                                                            "COPY tree /tree\nADD plain.txt /plain.txt\n"),
-                            *tree = NULL, *p = NULL, *root = NULL, *tgz = NULL;
+                            *tree = NULL, *root = NULL, *tgz = NULL;
+        _cleanup_close_ int tree_fd = -EBADF, root_fd = -EBADF;
         struct archive *a = archive_write_new();
         struct stat st1, st2;
         char lnk[256];
         ssize_t n;
 
         tgz = path_join(ctx, "stuff.tar.gz");
-        CHECK(a && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_gzip(a) == ARCHIVE_OK);
+        CHECK(a && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+              archive_write_add_filter_gzip(a) == ARCHIVE_OK);
         CHECK(archive_write_open_filename(a, tgz) == ARCHIVE_OK);
         tar_add(a, "pkg", AE_IFDIR, 0755, NULL, 0, NULL);
         tar_add(a, "pkg/readme", AE_IFREG, 0644, "read me\n", 8, NULL);
@@ -461,43 +478,37 @@ static void test_add_links_timeout(void) {
         tree = path_join(ctx, "tree");
         CHECK(mkdir(tree, 0755) == 0);
         write_file(tree, "file", "content\n");
-        p = path_join(tree, "file");
-        CHECK(chmod(p, 04755) == 0);
-        free(p);
-        p = path_join(tree, "hard");
-        { _cleanup_free_ char *f = path_join(tree, "file"); CHECK(link(f, p) == 0); }
-        free(p);
-        p = path_join(tree, "out");
-        CHECK(symlink("/etc/shadow", p) == 0);
-        free(p);
-        p = path_join(tree, "empty");
-        CHECK(mkdir(p, 0700) == 0);
+        tree_fd = open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(tree_fd >= 0);
+        CHECK(fchmodat(tree_fd, "file", 04755, 0) == 0);
+        CHECK(linkat(tree_fd, "file", tree_fd, "hard", 0) == 0);
+        CHECK(symlinkat("/etc/shadow", tree_fd, "out") == 0);
+        CHECK(mkdirat(tree_fd, "empty", 0700) == 0);
 
         Built b = build(ctx, NULL, NULL);
         CHECK(b.r == 0);
         root = unpack(b.res.digest, "u-add");
         CHECK(file_is(root, "opt/pkg/readme", "read me\n"));
         CHECK(file_is(root, "plain.txt", "plain\n"));
-        free(p);
-        p = path_join(root, "tree/file");
-        CHECK(stat(p, &st1) == 0 && (st1.st_mode & 07777) == 04755 && st1.st_uid == 0);
-        free(p);
-        p = path_join(root, "tree/hard");
-        CHECK(stat(p, &st2) == 0 && st1.st_ino == st2.st_ino);
-        free(p);
-        p = path_join(root, "tree/out");
-        n = readlink(p, lnk, sizeof lnk - 1);
+        root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root_fd >= 0);
+        CHECK(fstatat(root_fd, "tree/file", &st1, 0) == 0 && (st1.st_mode & 07777) == 04755 &&
+              st1.st_uid == 0);
+        CHECK(fstatat(root_fd, "tree/hard", &st2, 0) == 0 && st1.st_ino == st2.st_ino);
+        n = readlinkat(root_fd, "tree/out", lnk, sizeof lnk - 1);
         CHECK(n > 0);
         lnk[n] = 0;
         CHECK(streq(lnk, "/etc/shadow"));
-        free(p);
-        p = path_join(root, "tree/empty");
-        CHECK(stat(p, &st1) == 0 && S_ISDIR(st1.st_mode) && (st1.st_mode & 0777) == 0700);
+        CHECK(fstatat(root_fd, "tree/empty", &st1, 0) == 0 && S_ISDIR(st1.st_mode) &&
+              (st1.st_mode & 0777) == 0700);
         built_done(&b);
 
         _cleanup_free_ char *ctx2 = make_context("ctx-timeout", "FROM busybox:test\nRUN sleep 30\n");
         /* (memory_max: applied where the host allows it, else the step runs without and the log says so) */
-        BuildOptions o = { .context_dir = ctx2, .no_cache = true, .log_fd = -1, .timeout_usec = 1500000,
+        BuildOptions o = { .context_dir = ctx2,
+                           .no_cache = true,
+                           .log_fd = -1,
+                           .timeout_usec = 1500000,
                            .memory_max = 256ULL << 20 };
         BuildResult res = {};
         BuildError err = {};
@@ -505,7 +516,9 @@ static void test_add_links_timeout(void) {
         CHECK(strstr(err.message, "time limit"));
 
         _cleanup_free_ char *ctx3 = make_context("ctx-mem", "FROM busybox:test\nRUN echo capped > /m\n");
-        o = (BuildOptions) { .context_dir = ctx3, .no_cache = true, .log_fd = -1, .memory_max = 256ULL << 20 };
+        o = (BuildOptions) {
+                .context_dir = ctx3, .no_cache = true, .log_fd = -1, .memory_max = 256ULL << 20
+        };
         CHECK(builder_run(builder, &o, NULL, &res, &err) == 0);
         build_result_done(&res);
         check_clean();
@@ -527,14 +540,16 @@ static void write_tar(const char *path, const char *const *e) {
 /* ADD of a hostile tar: ".." is refused, absolute names and writes through links stay inside the destination.
  * WORKDIR makes its directories (relative ones below the previous, owned by USER) though no step uses them. */
 static void test_add_hostile_workdir(void) {
-        _cleanup_free_ char *outside = at("outside"), *pwned = path_join(outside, "pwned"), *escaped = at("escaped"),
+        _cleanup_free_ char *outside = at("outside"), *pwned = path_join(outside, "pwned"),
+                            *escaped = at("escaped"),
                             *ctx = make_context("ctx-evil", "FROM busybox:test\nADD evil.tar /dest/\n"),
                             *evil = path_join(ctx, "evil.tar"), *root = NULL;
         struct stat st;
 
         CHECK(mkdir(outside, 0755) == 0);
-        write_tar(evil, (const char *const[]) { "/abs.txt", "f", "abs\n", "up", "l", "../../../../../../../..",
-                                                "up/climbed.txt", "f", "climbed\n", NULL });
+        write_tar(evil,
+                  (const char *const[]) { "/abs.txt", "f", "abs\n", "up", "l", "../../../../../../../..",
+                                          "up/climbed.txt", "f", "climbed\n", NULL });
         Built b = build(ctx, NULL, NULL);
         CHECK(b.r == 0);
         root = unpack(b.res.digest, "u-evil");
@@ -552,7 +567,8 @@ static void test_add_hostile_workdir(void) {
         CHECK(access(pwned, F_OK) < 0 && errno == ENOENT);
         CHECK(b.r == 0 || strstr(b.err.message, "ADD cannot extract"));
         built_done(&b);
-        write_file(ctx, "Dockerfile", "FROM busybox:test\nUSER app\nWORKDIR /srv\nWORKDIR a\nWORKDIR ../b/c\n");
+        write_file(ctx, "Dockerfile",
+                   "FROM busybox:test\nUSER app\nWORKDIR /srv\nWORKDIR a\nWORKDIR ../b/c\n");
         b = build(ctx, NULL, NULL);
         CHECK(b.r == 0);
         free(root);
@@ -560,14 +576,18 @@ static void test_add_hostile_workdir(void) {
         const char *dirs[] = { "srv", "srv/a", "srv/b", "srv/b/c" };
         for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
                 _cleanup_free_ char *d = path_join(root, dirs[k]);
-                CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 && st.st_uid == 1000);
+                CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755 &&
+                      st.st_uid == 1000);
         }
         built_done(&b);
         check_clean();
 }
 
 static void *concurrent_build(void *userdata) {
-        struct { const char *ctx; Built *out; } *job = userdata;
+        struct {
+                const char *ctx;
+                Built *out;
+        } *job = userdata;
         Built b = {};
         BuildOptions o = { .context_dir = job->ctx, .no_cache = true, .log_fd = -1 };
         b.r = builder_run(builder, &o, NULL, &b.res, &b.err);
@@ -585,8 +605,10 @@ static long cache_rows(void) {
 /* ONBUILD triggers run in the child; build args reach RUN and the cache key; two builds at once; gc prunes the
  * cache rows of layers no tagged image uses. */
 static void test_onbuild_args_concurrent_gc(void) {
-        _cleanup_free_ char *parent = make_context("ctx-onb", "FROM busybox:test\nONBUILD RUN echo triggered > /trig\n"),
-                            *child = make_context("ctx-child", "FROM onb:1\nARG V=default\nRUN echo $V > /v\n"),
+        _cleanup_free_ char *parent = make_context(
+                                    "ctx-onb", "FROM busybox:test\nONBUILD RUN echo triggered > /trig\n"),
+                            *child = make_context("ctx-child",
+                                                  "FROM onb:1\nARG V=default\nRUN echo $V > /v\n"),
                             *root = NULL;
         char *args1[] = { (char *) "V=one", NULL }, *args2[] = { (char *) "V=two", NULL };
         _cleanup_json_ json_t *cfg = NULL;
@@ -616,7 +638,10 @@ static void test_onbuild_args_concurrent_gc(void) {
         {
                 pthread_t t;
                 Built other = {};
-                struct { const char *ctx; Built *out; } job = { parent, &other };
+                struct {
+                        const char *ctx;
+                        Built *out;
+                } job = { parent, &other };
                 CHECK(pthread_create(&t, NULL, concurrent_build, &job) == 0);
                 b = build_ex(child, args1, NULL, true, NULL);
                 CHECK(pthread_join(t, NULL) == 0);
@@ -696,9 +721,10 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void bench_run_step(void) {
-        _cleanup_free_ char *ctx = make_context("ctx-bench", "FROM busybox:test\nRUN true 1\nRUN true 2\nRUN true 3\n"
-                                                             "RUN true 4\nRUN true 5\nRUN true 6\nRUN true 7\n"
-                                                             "RUN true 8\nRUN true 9\nRUN true 10\nENV DONE=1\n");
+        _cleanup_free_ char *ctx =
+                make_context("ctx-bench", "FROM busybox:test\nRUN true 1\nRUN true 2\nRUN true 3\n"
+                                          "RUN true 4\nRUN true 5\nRUN true 6\nRUN true 7\n"
+                                          "RUN true 8\nRUN true 9\nRUN true 10\nENV DONE=1\n");
         Stamps s = {};
         BuildResult res = {};
         BuildError err = {};
@@ -721,14 +747,16 @@ static void bench_run_step(void) {
         for (unsigned k = 0; k < 10; k++)
                 d[k] = s.t[k + 2] - s.t[k + 1];
         qsort(d, 10, sizeof d[0], cmp_double);
-        fprintf(stderr, "RUN true step: median %.1f ms (min %.1f, max %.1f)\n", (d[4] + d[5]) / 2, d[0], d[9]);
+        fprintf(stderr, "RUN true step: median %.1f ms (min %.1f, max %.1f)\n", (d[4] + d[5]) / 2, d[0],
+                d[9]);
         build_result_done(&res);
 }
 
 /* A fully cached rebuild of a 5-step Dockerfile, tagged (goal: under 200 ms). */
 static void bench_cached_rebuild(void) {
-        _cleanup_free_ char *ctx = make_context("ctx-bench5", "FROM busybox:test\nRUN echo a > /a\nCOPY f /f\n"
-                                                              "RUN cat /f > /g\nENV X=1\nCMD [\"sh\"]\n");
+        _cleanup_free_ char *ctx =
+                make_context("ctx-bench5", "FROM busybox:test\nRUN echo a > /a\nCOPY f /f\n"
+                                           "RUN cat /f > /g\nENV X=1\nCMD [\"sh\"]\n");
         double t[5];
 
         write_file(ctx, "f", "f\n");
@@ -748,14 +776,10 @@ static void bench_cached_rebuild(void) {
 
 int main(void) {
         _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL;
-        if (geteuid() != 0) {
-                fprintf(stderr, "test-builder: needs root, skipping\n");
-                return 77;
-        }
-        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
-                fprintf(stderr, "test-builder: systemd-nspawn or busybox missing, skipping\n");
-                return 77;
-        }
+        if (geteuid() != 0)
+                TEST_SKIP("test-builder needs root");
+        if (access("/usr/bin/systemd-nspawn", X_OK) < 0 || access("/bin/busybox", X_OK) < 0)
+                TEST_SKIP("test-builder needs systemd-nspawn and /bin/busybox");
         CHECK(mkdtemp(top));
         dbp = at("slipway.db");
         oci = at("oci");
@@ -788,7 +812,8 @@ int main(void) {
         builder_free(builder);
         image_catalog_free(catalog);
         oci_store_free(store);
-        if (!getenv("KEEP")) (void) rm_rf(top);
+        if (!getenv("KEEP"))
+                (void) rm_rf(top);
         fprintf(stderr, "test-builder: OK\n");
         return 0;
 }
