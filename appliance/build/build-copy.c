@@ -160,15 +160,11 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                 return 0;
         }
         if (S_ISLNK(st->st_mode)) {
-                _cleanup_free_ char *target = malloc(PATH_MAX); /* heap: copy_entry recurses */
-                ssize_t n;
+                _cleanup_free_ char *target = NULL;
 
-                if (!target)
-                        return -ENOMEM;
-                n = readlinkat(src, "", target, PATH_MAX - 1);
-                if (n < 0)
-                        return -errno;
-                target[n] = '\0';
+                r = copy_read_link(src, &target);
+                if (r < 0)
+                        return r;
                 if (symlinkat(target, dst_dir, name) < 0)
                         return -errno;
                 if (fchownat(dst_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
