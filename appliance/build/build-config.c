@@ -143,7 +143,8 @@ static json_t *healthcheck_json(json_t *state, const DockerfileInstruction *i) {
         return hc;
 }
 
-int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i) {
+int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
+                       const DockerfileInstruction *i) {
         json_t *config = config_of(state), *a;
         char *const *env;
         int r;
@@ -162,7 +163,8 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
         case DOCKERFILE_LABEL: {
                 json_t *labels = object_field(config, "Labels");
                 for (size_t n = 0; n < i->n_pairs; n++)
-                        json_object_set_new(labels, i->pairs[n].key, json_string(strempty(i->pairs[n].value)));
+                        json_object_set_new(labels, i->pairs[n].name,
+                                            json_string(strempty(i->pairs[n].value)));
                 return 0;
         }
         case DOCKERFILE_EXPOSE:
@@ -174,8 +176,8 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                 }
                 return 0;
         case DOCKERFILE_WORKDIR: {
-                _cleanup_free_ char *p = path_clean(json_string_value(json_object_get(config, "WorkingDir")) ?: "/",
-                                                    strempty(i->shell));
+                _cleanup_free_ char *p = path_clean(
+                        json_string_value(json_object_get(config, "WorkingDir")) ?: "/", strempty(i->shell));
                 if (!p)
                         return -ENOMEM;
                 json_object_set_new(config, "WorkingDir", json_string(p));

@@ -196,21 +196,8 @@ static int parse_shell(Parser *p, DockerfileInstruction *in, const char *kw, con
         return MIN(r, 0);
 }
 
-static int add_pair(DockerfileInstruction *in, const char *key, size_t key_len, const char *value) {
-        DockerfileKeyValue *kv;
-
-        kv = realloc(in->pairs, (in->n_pairs + 1) * sizeof *kv);
-        if (!kv)
-                return -ENOMEM;
-        in->pairs = kv;
-        kv[in->n_pairs] = (DockerfileKeyValue) {
-                .key = strndup(key, key_len),
-                .value = value ? strdup(value) : NULL,
-        };
-        in->n_pairs++;
-        if (!kv[in->n_pairs - 1].key || (value && !kv[in->n_pairs - 1].value))
-                return -ENOMEM;
-        return 0;
+static int add_pair(DockerfileInstruction *in, const char *name, size_t name_len, const char *value) {
+        return dockerfile_name_value_add(&in->pairs, &in->n_pairs, name, name_len, value);
 }
 
 /* ENV and LABEL's legacy form: the first blank-separated word (key) is the key, the rest of the line the

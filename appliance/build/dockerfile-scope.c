@@ -119,13 +119,13 @@ static int scope_declare_args(DockerfileScope *s, const DockerfileInstruction *i
                 char *const *args = in_stage ? *vars : s->auto_args;
                 const char *v;
 
-                r = scope_expand(s, i, env, args, &c->pairs[k].key, err);
+                r = scope_expand(s, i, env, args, &c->pairs[k].name, err);
                 if (r < 0)
                         return r;
                 r = scope_expand(s, i, env, args, &c->pairs[k].value, err);
                 if (r < 0)
                         return r;
-                v = arg_effective(s, c->pairs[k].key, c->pairs[k].value, in_stage);
+                v = arg_effective(s, c->pairs[k].name, c->pairs[k].value, in_stage);
                 if (v != c->pairs[k].value) {
                         char *d = v ? strdup(v) : NULL;
 
@@ -134,7 +134,7 @@ static int scope_declare_args(DockerfileScope *s, const DockerfileInstruction *i
                         free(c->pairs[k].value);
                         c->pairs[k].value = d;
                 }
-                r = strv_env_set(vars, c->pairs[k].key, c->pairs[k].value);
+                r = strv_env_set(vars, c->pairs[k].name, c->pairs[k].value);
                 if (r < 0)
                         return r;
         }
@@ -238,7 +238,7 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
         case DOCKERFILE_LABEL:
                 /* All pairs see the environment from before the instruction (ENV a=1 b=$a uses the old a). */
                 for (size_t k = 0; k < c->n_pairs; k++) {
-                        r = scope_expand(s, i, s->env, s->args, &c->pairs[k].key, err);
+                        r = scope_expand(s, i, s->env, s->args, &c->pairs[k].name, err);
                         if (r < 0)
                                 return r;
                         r = scope_expand(s, i, s->env, s->args, &c->pairs[k].value, err);
@@ -247,13 +247,13 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 }
                 if (i->kind == DOCKERFILE_ENV)
                         for (size_t k = 0; k < c->n_pairs; k++) {
-                                if (isempty(c->pairs[k].key)) {
+                                if (isempty(c->pairs[k].name)) {
                                         dockerfile_error_set(
                                                 err, s->df->filename, i->line, i->column,
                                                 "ENV: a variable name expands to an empty string");
                                         return -EBADMSG;
                                 }
-                                r = strv_env_set(&s->env, c->pairs[k].key, c->pairs[k].value);
+                                r = strv_env_set(&s->env, c->pairs[k].name, c->pairs[k].value);
                                 if (r < 0)
                                         return r;
                         }

@@ -42,15 +42,16 @@ static json_t *instruction_to_json(const DockerfileInstruction *i) {
                 if (!a || json_object_set_new(o, "pairs", a) < 0)
                         return NULL;
                 for (size_t k = 0; k < i->n_pairs; k++)
-                        if (json_array_append_new(a, json_pack("[s,s?]", i->pairs[k].key, i->pairs[k].value)) < 0)
+                        if (json_array_append_new(
+                                    a, json_pack("[s,s?]", i->pairs[k].name, i->pairs[k].value)) < 0)
                                 return NULL;
         }
         if (i->stage_name && json_object_set_new(o, "as", json_string(i->stage_name)) < 0)
                 return NULL;
         if (i->kind == DOCKERFILE_HEALTHCHECK &&
             json_object_set_new(o, "healthcheck",
-                                json_pack("{s:b,s:I,s:I,s:I,s:I,s:i}", "none", i->healthcheck.none, "interval",
-                                          (json_int_t) i->healthcheck.interval_ns, "timeout",
+                                json_pack("{s:b,s:I,s:I,s:I,s:I,s:i}", "none", i->healthcheck.none,
+                                          "interval", (json_int_t) i->healthcheck.interval_ns, "timeout",
                                           (json_int_t) i->healthcheck.timeout_ns, "start_period",
                                           (json_int_t) i->healthcheck.start_period_ns, "start_interval",
                                           (json_int_t) i->healthcheck.start_interval_ns, "retries",

@@ -23,7 +23,7 @@ static const DockerfileInstruction *instr(const Dockerfile *df, size_t stage, si
 /* Pair k of in is key=value (value NULL: an ARG without default). */
 static void check_pair(const DockerfileInstruction *in, size_t k, const char *key, const char *value) {
         CHECK(k < in->n_pairs);
-        CHECK_STREQ(in->pairs[k].key, key);
+        CHECK_STREQ(in->pairs[k].name, key);
         CHECK_STREQ(in->pairs[k].value, value);
 }
 
