@@ -184,7 +184,9 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                 return 0;
         }
         case DOCKERFILE_USER:
-                json_object_set_new(config, "User", json_string(strempty(i->shell)));
+        case DOCKERFILE_STOPSIGNAL:
+                json_object_set_new(config, i->kind == DOCKERFILE_USER ? "User" : "StopSignal",
+                                    json_string(strempty(i->shell)));
                 return 0;
         case DOCKERFILE_CMD:
                 json_object_set_new(config, "Cmd", command_json(state, i));
@@ -202,9 +204,6 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                         json_object_set_new(vols, i->argv[n], json_object());
                 return 0;
         }
-        case DOCKERFILE_STOPSIGNAL:
-                json_object_set_new(config, "StopSignal", json_string(strempty(i->shell)));
-                return 0;
         case DOCKERFILE_HEALTHCHECK:
                 json_object_set_new(config, "Healthcheck", healthcheck_json(state, i));
                 return 0;
