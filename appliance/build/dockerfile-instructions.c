@@ -430,14 +430,14 @@ static int parse_string(Parser *p, DockerfileInstruction *in, const char *kw, co
 
 static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *kw, const char *s,
                              size_t base) {
-        static const struct {
+        const struct {
                 const char *name;
-                size_t offset;
+                uint64_t *ns;
         } durations[] = {
-                { "interval", offsetof(DockerfileHealthcheck, interval_ns) },
-                { "timeout", offsetof(DockerfileHealthcheck, timeout_ns) },
-                { "start-period", offsetof(DockerfileHealthcheck, start_period_ns) },
-                { "start-interval", offsetof(DockerfileHealthcheck, start_interval_ns) },
+                { "interval", &in->healthcheck.interval_ns },
+                { "timeout", &in->healthcheck.timeout_ns },
+                { "start-period", &in->healthcheck.start_period_ns },
+                { "start-interval", &in->healthcheck.start_interval_ns },
         };
         size_t k = 0, rest;
         const char *v;
@@ -475,7 +475,7 @@ static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *k
                         return parser_error(p, base,
                                             "HEALTHCHECK: --%s=%s is shorter than the minimum of 1ms",
                                             durations[d].name, v);
-                *(uint64_t *) ((char *) &in->healthcheck + durations[d].offset) = ns;
+                *durations[d].ns = ns;
         }
         if (dockerfile_instruction_get_flag(in, "retries", &v) >= 0) {
                 char *end;
