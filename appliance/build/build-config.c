@@ -143,7 +143,8 @@ static json_t *healthcheck_json(json_t *state, const DockerfileInstruction *i) {
         return hc;
 }
 
-int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i) {
+int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
+                       const DockerfileInstruction *i) {
         json_t *config = config_of(state), *a;
         char *const *env;
         int r;
@@ -162,7 +163,8 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
         case DOCKERFILE_LABEL: {
                 json_t *labels = object_field(config, "Labels");
                 for (size_t n = 0; n < i->n_pairs; n++)
-                        json_object_set_new(labels, i->pairs[n].key, json_string(strempty(i->pairs[n].value)));
+                        json_object_set_new(labels, i->pairs[n].name,
+                                            json_string(strempty(i->pairs[n].value)));
                 return 0;
         }
         case DOCKERFILE_EXPOSE:
@@ -174,15 +176,17 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                 }
                 return 0;
         case DOCKERFILE_WORKDIR: {
-                _cleanup_free_ char *p = path_clean(json_string_value(json_object_get(config, "WorkingDir")) ?: "/",
-                                                    strempty(i->shell));
+                _cleanup_free_ char *p = path_clean(
+                        json_string_value(json_object_get(config, "WorkingDir")) ?: "/", strempty(i->shell));
                 if (!p)
                         return -ENOMEM;
                 json_object_set_new(config, "WorkingDir", json_string(p));
                 return 0;
         }
         case DOCKERFILE_USER:
-                json_object_set_new(config, "User", json_string(strempty(i->shell)));
+        case DOCKERFILE_STOPSIGNAL:
+                json_object_set_new(config, i->kind == DOCKERFILE_USER ? "User" : "StopSignal",
+                                    json_string(strempty(i->shell)));
                 return 0;
         case DOCKERFILE_CMD:
                 json_object_set_new(config, "Cmd", command_json(state, i));
@@ -200,9 +204,6 @@ int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                         json_object_set_new(vols, i->argv[n], json_object());
                 return 0;
         }
-        case DOCKERFILE_STOPSIGNAL:
-                json_object_set_new(config, "StopSignal", json_string(strempty(i->shell)));
-                return 0;
         case DOCKERFILE_HEALTHCHECK:
                 json_object_set_new(config, "Healthcheck", healthcheck_json(state, i));
                 return 0;

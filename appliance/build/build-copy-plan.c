@@ -149,6 +149,21 @@ const char *copy_kind_name(const DockerfileInstruction *i) {
         return i->kind == DOCKERFILE_ADD ? "ADD" : "COPY";
 }
 
+int copy_read_link(int fd, char **ret) {
+        /* On the heap: the walks that read links recurse per directory level and run on server threads. */
+        _cleanup_free_ char *target = malloc(PATH_MAX);
+        ssize_t n;
+
+        if (!target)
+                return -ENOMEM;
+        n = readlinkat(fd, "", target, PATH_MAX - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = '\0';
+        *ret = TAKE_PTR(target);
+        return 0;
+}
+
 typedef struct HashWalk {
         Sha256 *h;
         bool owners;
@@ -181,16 +196,12 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
                         return r;
                 sha256_update(h, d, strlen(d));
         } else if (S_ISLNK(st->st_mode)) {
-                /* On the heap: this function recurses per directory level and runs on server threads. */
-                _cleanup_free_ char *target = malloc(PATH_MAX);
-                ssize_t n;
+                _cleanup_free_ char *target = NULL;
 
-                if (!target)
-                        return -ENOMEM;
-                n = readlinkat(fd, "", target, PATH_MAX - 1);
-                if (n < 0)
-                        return -errno;
-                sha256_update(h, target, (size_t) n);
+                r = copy_read_link(fd, &target);
+                if (r < 0)
+                        return r;
+                sha256_update(h, target, strlen(target));
         } else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
                 snprintf(hdr, sizeof hdr, "%u:%u", major(st->st_rdev), minor(st->st_rdev));
                 sha256_update(h, hdr, strlen(hdr));

@@ -35,6 +35,8 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
 int copy_open_in_root(int root_fd, const char *rel, int flags, uint64_t extra_resolve);
 /* A new fd with flags on what fd (often O_PATH) refers to. */
 int copy_reopen(int fd, int flags);
+/* The target of the symlink fd (O_PATH, not following) refers to, NUL-terminated. */
+int copy_read_link(int fd, char **ret);
 /* Calls fn for each entry of the directory dir_fd but "." and "..", in name order, with an O_PATH fd that does
  * not follow, its stat and parent_rel joined with its name (the name alone where parent_rel is empty).
  * Stops at and returns the first error. */

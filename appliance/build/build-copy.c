@@ -37,7 +37,7 @@ typedef struct HardLink {
 typedef struct CopyRun {
         BuildContext *ctx;
         const DockerfileInstruction *i;
-        int staging_fd;
+        int staging_fd; /* the step's Staging fd, borrowed (hard links are made relative to it) */
         bool keep_owners;
         bool chown;
         uid_t uid;
@@ -160,15 +160,11 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
                 return 0;
         }
         if (S_ISLNK(st->st_mode)) {
-                _cleanup_free_ char *target = malloc(PATH_MAX); /* heap: copy_entry recurses */
-                ssize_t n;
+                _cleanup_free_ char *target = NULL;
 
-                if (!target)
-                        return -ENOMEM;
-                n = readlinkat(src, "", target, PATH_MAX - 1);
-                if (n < 0)
-                        return -errno;
-                target[n] = '\0';
+                r = copy_read_link(src, &target);
+                if (r < 0)
+                        return r;
                 if (symlinkat(target, dst_dir, name) < 0)
                         return -errno;
                 if (fchownat(dst_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -270,9 +266,41 @@ typedef struct ParentDir {
         struct timespec ts[2];
 } ParentDir;
 
+/* A COPY/ADD/WORKDIR step's scratch space, all below its temp dir: stage/ becomes the layer; lower/ is where
+ * the stage's layers are mounted read-only (when it has any) to read the destination's parents from. */
+typedef struct Staging {
+        char *dir;
+        char *path; /* stage/ */
+        int fd;     /* of stage/ */
+        char *lower;
+        bool mounted;
+        int lower_fd;       /* O_PATH of lower/, -EBADF when the stage has no layers */
+        ParentDir *parents; /* the destination's directories in stage/, outermost first */
+        size_t n_parents;
+} Staging;
+
+#define STAGING_INIT \
+        { .fd = -EBADF, .lower_fd = -EBADF }
+
+static void staging_done(Staging *s) {
+        for (size_t k = 0; k < s->n_parents; k++)
+                safe_close(s->parents[k].fd);
+        free(s->parents);
+        safe_close(s->fd);
+        safe_close(s->lower_fd);
+        if (s->mounted)
+                (void) overlay_umount(s->lower);
+        if (s->dir)
+                (void) rm_rf(s->dir);
+        free(s->lower);
+        free(s->path);
+        free(s->dir);
+}
+
 /* Creates path's directories in the staging dir: those that exist below with their mode, owner and mtime,
- * missing ones 0755 root. Returns an fd of the last one; parents (to restore mtimes later) in *ret_parents. */
-static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **ret_parents, size_t *ret_n) {
+ * missing ones 0755 root (or the --chown user). Returns an fd of the last one; the parents (to restore
+ * mtimes later) go to s->parents. */
+static int make_parents(const CopyRun *c, Staging *s, const char *path) {
         _cleanup_free_ char *copy = strdup(path);
         ParentDir *pd = NULL;
         size_t n = 0;
@@ -282,7 +310,7 @@ static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **
 
         if (!copy)
                 return -ENOMEM;
-        cur = fcntl(c->staging_fd, F_DUPFD_CLOEXEC, 3);
+        cur = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
         if (cur < 0)
                 return -errno;
         for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
@@ -292,7 +320,8 @@ static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **
 
                 strbuf_append_char(&sofar, '/');
                 strbuf_append_str(&sofar, comp);
-                if (lower_fd >= 0 && fstatat(lower_fd, sofar.data + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                if (s->lower_fd >= 0 &&
+                    fstatat(s->lower_fd, sofar.data + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                     S_ISDIR(st.st_mode))
                         exists = true;
                 if (mkdirat(cur, comp, exists ? (st.st_mode & 07777) : 0755) < 0 && errno != EEXIST) {
@@ -338,8 +367,8 @@ static int make_parents(CopyRun *c, int lower_fd, const char *path, ParentDir **
                 }
         }
         strbuf_done(&sofar);
-        *ret_parents = pd;
-        *ret_n = n;
+        s->parents = pd;
+        s->n_parents = n;
         return cur;
 fail:
         strbuf_done(&sofar);
@@ -369,55 +398,90 @@ static int mount_lower(BuildContext *ctx, json_t *state, const DockerfileInstruc
         return 0;
 }
 
+/* Makes the step's temp dir (named for what) with an empty stage/ and mounts the stage's layers at lower/.
+ * s is the caller's (STAGING_INIT) and goes to staging_done() whatever this returns. */
+static int staging_open(BuildContext *ctx, json_t *state, const DockerfileInstruction *i, const char *what,
+                        Staging *s) {
+        int r;
+
+        r = build_tmp_dir(ctx, what, &s->dir);
+        if (r < 0)
+                return r;
+        s->path = path_join(s->dir, "stage");
+        s->lower = path_join(s->dir, "lower");
+        if (!s->path || !s->lower)
+                return -ENOMEM;
+        if (mkdir(s->path, 0755) < 0)
+                return -errno;
+        s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->fd < 0)
+                return -errno;
+        return mount_lower(ctx, state, i, s->lower, &s->mounted, &s->lower_fd);
+}
+
+/* path (absolute in the image) with the symlinks of the lower layers resolved (see canonical_dest()). */
+static int staging_canonical(const Staging *s, const char *path, char **ret) {
+        _cleanup_free_ char *lower_real = s->mounted ? realpath(s->lower, NULL) : NULL;
+
+        return canonical_dest(lower_real ?: s->lower, s->lower_fd, path, ret);
+}
+
+/* Gives the parents back the mtimes they have below (new ones keep the clamp or the copy time), unmounts the
+ * lower layers and commits stage/ as the step's layer. */
+static int staging_commit(BuildContext *ctx, json_t *state, Staging *s, const DockerfileInstruction *i,
+                          char ret_layer[static DIGEST_STRING_MAX]) {
+        int r;
+
+        for (size_t k = s->n_parents; k > 0; k--)
+                if (futimens(s->parents[k - 1].fd, s->parents[k - 1].ts) < 0)
+                        return -errno;
+        if (s->mounted) {
+                (void) overlay_umount(s->lower);
+                s->mounted = false;
+        }
+        r = build_state_commit_layer(ctx, state, s->path, false, ret_layer);
+        if (r < 0)
+                return build_error(ctx, r, i, NULL, "Cannot store the %s layer: %s.",
+                                   dockerfile_instruction_to_string(i->kind), strerror(-r));
+        return 0;
+}
+
+static void copy_run_done(CopyRun *c) {
+        for (size_t k = 0; k < c->n_links; k++)
+                free(c->links[k].path);
+        free(c->links);
+}
+
 int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const DockerfileInstruction *i,
                        char ret_layer[static DIGEST_STRING_MAX]) {
         json_t *config = json_object_get(state, "config");
         const char *workdir = json_string_value(json_object_get(config, "WorkingDir"));
         const char *dest = i->argv[i->n_argv - 1], *chown_spec = NULL, *chmod_spec = NULL;
-        _cleanup_free_ char *dir = NULL, *staging = NULL, *lower = NULL, *abs = NULL, *canon = NULL,
-                            *dest_dir = NULL;
-        _cleanup_close_ int lower_fd = -EBADF, dest_fd = -EBADF;
-        CopyRun c = { .ctx = ctx, .i = i, .staging_fd = -EBADF, .keep_owners = p->keep_owners };
-        ParentDir *parents = NULL;
-        size_t n_parents = 0;
-        bool mounted = false, dest_is_dir, ends_slash;
+        _cleanup_free_ char *abs = NULL, *canon = NULL, *dest_dir = NULL;
+        _cleanup_(staging_done) Staging s = STAGING_INIT;
+        _cleanup_(copy_run_done)
+                CopyRun c = { .ctx = ctx, .i = i, .staging_fd = -EBADF, .keep_owners = p->keep_owners };
+        _cleanup_close_ int dest_fd = -EBADF;
+        bool dest_is_dir, ends_slash;
         const char *file_name = NULL;
         int r;
 
-        r = build_tmp_dir(ctx, "copy", &dir);
+        r = staging_open(ctx, state, i, "copy", &s);
         if (r < 0)
                 return r;
-        staging = path_join(dir, "stage");
-        lower = path_join(dir, "lower");
-        if (!staging || !lower) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (mkdir(staging, 0755) < 0) {
-                r = -errno;
-                goto out;
-        }
-        c.staging_fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (c.staging_fd < 0) {
-                r = -errno;
-                goto out;
-        }
-        r = mount_lower(ctx, state, i, lower, &mounted, &lower_fd);
-        if (r < 0)
-                goto out;
+        c.staging_fd = s.fd;
 
         if (dockerfile_instruction_get_flag(i, "chown", &chown_spec) >= 0 && !isempty(chown_spec)) {
                 const char *missing = NULL;
 
-                r = user_db_resolve(lower_fd, chown_spec, &c.uid, &c.gid, &missing);
-                if (r == -ENOENT) {
-                        r = build_error(ctx, -EINVAL, i, "Create it in an earlier step or use numeric ids.",
-                                        "The %s in --chown=%s does not exist in the image's /etc/%s.",
-                                        missing, chown_spec, streq(missing, "user") ? "passwd" : "group");
-                        goto out;
-                }
+                r = user_db_resolve(s.lower_fd, chown_spec, &c.uid, &c.gid, &missing);
+                if (r == -ENOENT)
+                        return build_error(ctx, -EINVAL, i,
+                                           "Create it in an earlier step or use numeric ids.",
+                                           "The %s in --chown=%s does not exist in the image's /etc/%s.",
+                                           missing, chown_spec, streq(missing, "user") ? "passwd" : "group");
                 if (r < 0)
-                        goto out;
+                        return r;
                 c.chown = true;
         }
         if (dockerfile_instruction_get_flag(i, "chmod", &chmod_spec) >= 0 && !isempty(chmod_spec)) {
@@ -426,32 +490,23 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         }
 
         ends_slash = endswith(dest, "/") || streq(dest, ".") || endswith(dest, "/.");
-        if (asprintf(&abs, "%s/%s", dest[0] == '/' ? "" : (workdir ?: ""), dest) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
-        {
-                _cleanup_free_ char *lower_real = mounted ? realpath(lower, NULL) : NULL;
-                r = canonical_dest(lower_real ?: lower, lower_fd, abs, &canon);
-        }
+        if (asprintf(&abs, "%s/%s", dest[0] == '/' ? "" : (workdir ?: ""), dest) < 0)
+                return -ENOMEM;
+        r = staging_canonical(&s, abs, &canon);
         if (r < 0)
-                goto out;
-        if (p->n_sources > 1 && !ends_slash && !dir_in_root(lower_fd, canon)) {
-                r = build_error(ctx, -EINVAL, i, "End the destination with a '/'.",
-                                "With more than one source the destination of %s must be a directory.",
-                                copy_kind_name(i));
-                goto out;
-        }
+                return r;
+        if (p->n_sources > 1 && !ends_slash && !dir_in_root(s.lower_fd, canon))
+                return build_error(ctx, -EINVAL, i, "End the destination with a '/'.",
+                                   "With more than one source the destination of %s must be a directory.",
+                                   copy_kind_name(i));
         dest_is_dir = ends_slash || p->n_sources > 1;
         if (!dest_is_dir) {
                 _cleanup_close_ int sfd = copy_open_in_root(p->root_fd, p->sources[0].rel, O_PATH, 0);
                 struct stat st;
 
-                if (sfd < 0 || fstat(sfd, &st) < 0) {
-                        r = -ENOENT;
-                        goto out;
-                }
-                if (S_ISDIR(st.st_mode) || dir_in_root(lower_fd, canon) ||
+                if (sfd < 0 || fstat(sfd, &st) < 0)
+                        return -ENOENT;
+                if (S_ISDIR(st.st_mode) || dir_in_root(s.lower_fd, canon) ||
                     (i->kind == DOCKERFILE_ADD && S_ISREG(st.st_mode) && is_archive(sfd)))
                         dest_is_dir = true;
         }
@@ -462,16 +517,12 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                 file_name = slash + 1;
                 dest_dir = slash == canon ? strdup("/") : strndup(canon, (size_t) (slash - canon));
         }
-        if (!dest_dir) {
-                r = -ENOMEM;
-                goto out;
-        }
-        dest_fd = make_parents(&c, lower_fd, dest_dir, &parents, &n_parents);
-        if (dest_fd < 0) {
-                r = build_error(ctx, dest_fd, i, NULL, "Cannot prepare the destination %s: %s.", dest,
-                                strerror(-dest_fd));
-                goto out;
-        }
+        if (!dest_dir)
+                return -ENOMEM;
+        dest_fd = make_parents(&c, &s, dest_dir);
+        if (dest_fd < 0)
+                return build_error(ctx, dest_fd, i, NULL, "Cannot prepare the destination %s: %s.", dest,
+                                   strerror(-dest_fd));
 
         for (size_t k = 0; k < p->n_sources; k++) {
                 _cleanup_close_ int sfd = copy_open_in_root(p->root_fd, p->sources[k].rel, O_PATH, 0);
@@ -481,12 +532,10 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
 
                 r = build_check_stop(ctx, i);
                 if (r < 0)
-                        goto out;
-                if (sfd < 0 || fstat(sfd, &st) < 0) {
-                        r = build_error(ctx, -ENOENT, i, NULL, "%s source %s disappeared.",
-                                        copy_kind_name(i), p->sources[k].shown);
-                        goto out;
-                }
+                        return r;
+                if (sfd < 0 || fstat(sfd, &st) < 0)
+                        return build_error(ctx, -ENOENT, i, NULL, "%s source %s disappeared.",
+                                           copy_kind_name(i), p->sources[k].shown);
                 base = strrchr(p->sources[k].rel, '/');
                 base = base ? base + 1 : p->sources[k].rel;
                 if (i->kind == DOCKERFILE_ADD && S_ISREG(st.st_mode) && is_archive(sfd)) {
@@ -497,12 +546,10 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
 
                         r = afd < 0 ? afd
                                     : layer_unpack_archive(afd, dest_fd, c.chown ? &owner : NULL, &oerr);
-                        if (r < 0) {
-                                r = build_error(ctx, r, i, "Check the archive.", "ADD cannot extract %s: %s",
-                                                p->sources[k].shown,
-                                                oerr.message[0] ? oerr.message : strerror(-r));
-                                goto out;
-                        }
+                        if (r < 0)
+                                return build_error(ctx, r, i, "Check the archive.",
+                                                   "ADD cannot extract %s: %s", p->sources[k].shown,
+                                                   oerr.message[0] ? oerr.message : strerror(-r));
                         continue;
                 }
                 if (S_ISDIR(st.st_mode) && dest_is_dir) {
@@ -510,55 +557,21 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                          * is made like any missing parent (0755). */
                         _cleanup_close_ int sdir = copy_reopen(sfd, O_RDONLY | O_DIRECTORY);
 
-                        if (sdir < 0) {
-                                r = sdir;
-                                goto out;
-                        }
+                        if (sdir < 0)
+                                return sdir;
                         r = copy_for_each_child(sdir, dest_dir + 1, copy_child,
                                                 &(CopyWalk) { .c = &c, .dst_dir = dest_fd, .depth = 1 });
-                        if (r < 0)
-                                goto copy_failed;
-                        continue;
+                } else {
+                        if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "",
+                                     dest_is_dir ? base : file_name) < 0)
+                                return -ENOMEM;
+                        r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name, rel, 1);
                 }
-                if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "",
-                             dest_is_dir ? base : file_name) < 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name, rel, 1);
                 if (r < 0)
-                        goto copy_failed;
+                        return build_error(ctx, r, i, NULL, "%s failed: %s.", copy_kind_name(i),
+                                           strerror(-r));
         }
-        /* Parents keep the mtimes they have below (new ones get the clamp or the copy time). */
-        for (size_t k = n_parents; k > 0; k--)
-                if (futimens(parents[k - 1].fd, parents[k - 1].ts) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-        if (mounted) {
-                (void) overlay_umount(lower);
-                mounted = false;
-        }
-        r = build_state_commit_layer(ctx, state, staging, false, ret_layer);
-        if (r < 0)
-                r = build_error(ctx, r, i, NULL, "Cannot store the %s layer: %s.", copy_kind_name(i),
-                                strerror(-r));
-        goto out;
-
-copy_failed:
-        r = build_error(ctx, r, i, NULL, "%s failed: %s.", copy_kind_name(i), strerror(-r));
-out:
-        for (size_t k = 0; k < n_parents; k++)
-                safe_close(parents[k].fd);
-        free(parents);
-        for (size_t k = 0; k < c.n_links; k++)
-                free(c.links[k].path);
-        free(c.links);
-        safe_close(c.staging_fd);
-        if (mounted)
-                (void) overlay_umount(lower);
-        (void) rm_rf(dir);
-        return r;
+        return staging_commit(ctx, state, &s, i, ret_layer);
 }
 
 int build_workdir_ensure(BuildContext *ctx, json_t *state, const DockerfileInstruction *i,
@@ -566,78 +579,31 @@ int build_workdir_ensure(BuildContext *ctx, json_t *state, const DockerfileInstr
         json_t *config = json_object_get(state, "config");
         const char *workdir = json_string_value(json_object_get(config, "WorkingDir")),
                    *user = json_string_value(json_object_get(config, "User"));
-        _cleanup_free_ char *dir = NULL, *staging = NULL, *lower = NULL, *canon = NULL;
-        _cleanup_close_ int lower_fd = -EBADF, dest_fd = -EBADF;
+        _cleanup_free_ char *canon = NULL;
+        _cleanup_(staging_done) Staging s = STAGING_INIT;
+        _cleanup_close_ int dest_fd = -EBADF;
         CopyRun c = { .ctx = ctx, .i = i, .staging_fd = -EBADF };
-        ParentDir *parents = NULL;
-        size_t n_parents = 0;
-        bool mounted = false;
         int r;
 
         if (isempty(workdir) || streq(workdir, "/"))
                 return 0;
-        r = build_tmp_dir(ctx, "workdir", &dir);
+        r = staging_open(ctx, state, i, "workdir", &s);
         if (r < 0)
                 return r;
-        staging = path_join(dir, "stage");
-        lower = path_join(dir, "lower");
-        if (!staging || !lower) {
-                r = -ENOMEM;
-                goto out;
-        }
-        r = mount_lower(ctx, state, i, lower, &mounted, &lower_fd);
+        c.staging_fd = s.fd;
+        r = staging_canonical(&s, workdir, &canon);
         if (r < 0)
-                goto out;
-        {
-                _cleanup_free_ char *lower_real = mounted ? realpath(lower, NULL) : NULL;
-                r = canonical_dest(lower_real ?: lower, lower_fd, workdir, &canon);
-        }
-        if (r < 0)
-                goto out;
-        if (dir_in_root(lower_fd, canon)) {
-                r = 0;
-                goto out;
-        }
+                return r;
+        if (dir_in_root(s.lower_fd, canon))
+                return 0;
         /* New directories belong to the USER (buildah and BuildKit); one that does not resolve yet
          * (created by a later step, or a bare uid) leaves them to root. */
-        if (!isempty(user) && user_db_resolve(lower_fd, user, &c.uid, &c.gid, NULL) >= 0)
+        if (!isempty(user) && user_db_resolve(s.lower_fd, user, &c.uid, &c.gid, NULL) >= 0)
                 c.chown = true;
-        if (mkdir(staging, 0755) < 0) {
-                r = -errno;
-                goto out;
-        }
-        c.staging_fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (c.staging_fd < 0) {
-                r = -errno;
-                goto out;
-        }
-        dest_fd = make_parents(&c, lower_fd, canon, &parents, &n_parents);
-        if (dest_fd < 0) {
-                r = build_error(ctx, dest_fd, i, NULL, "Cannot create the working directory %s: %s.",
-                                workdir, strerror(-dest_fd));
-                goto out;
-        }
-        for (size_t k = n_parents; k > 0; k--)
-                if (futimens(parents[k - 1].fd, parents[k - 1].ts) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-        if (mounted) {
-                (void) overlay_umount(lower);
-                mounted = false;
-        }
-        r = build_state_commit_layer(ctx, state, staging, false, ret_layer);
-        if (r < 0)
-                r = build_error(ctx, r, i, NULL, "Cannot store the WORKDIR layer: %s.", strerror(-r));
-        else
-                r = 1;
-out:
-        for (size_t k = 0; k < n_parents; k++)
-                safe_close(parents[k].fd);
-        free(parents);
-        safe_close(c.staging_fd);
-        if (mounted)
-                (void) overlay_umount(lower);
-        (void) rm_rf(dir);
-        return r;
+        dest_fd = make_parents(&c, &s, canon);
+        if (dest_fd < 0)
+                return build_error(ctx, dest_fd, i, NULL, "Cannot create the working directory %s: %s.",
+                                   workdir, strerror(-dest_fd));
+        r = staging_commit(ctx, state, &s, i, ret_layer);
+        return r < 0 ? r : 1;
 }

@@ -11,6 +11,7 @@
 #include "json-util.h"
 #include "layer-create.h"
 #include "layer-unpack.h"
+#include "manifest.h"
 #include "overlay.h"
 #include "strbuf.h"
 
@@ -31,27 +32,23 @@ static const char *layer_media_type(const char *mt) {
 
 int build_state_from_image(BuildContext *ctx, const char *digest, json_t **ret) {
         OciStore *store = ctx->builder->catalog->store;
+        _cleanup_(oci_manifest_done) OciManifest m = {};
         _cleanup_free_ char *mdata = NULL, *cdata = NULL;
-        _cleanup_json_ json_t *manifest = NULL, *config = NULL, *s = NULL;
+        _cleanup_json_ json_t *config = NULL, *s = NULL;
         size_t msize, csize;
-        json_t *cfg_desc, *mlayers, *inner, *hist, *layers;
-        const char *cdigest;
+        json_t *inner, *hist, *layers;
         char **ldigests = NULL, **diff_ids = NULL, **mtypes = NULL;
         size_t n = 0;
         int r;
 
+        /* The manifest as the store parsed it at import; the config as JSON, whose fields the state keeps. */
         r = oci_store_read_blob(store, digest, OCI_MANIFEST_MAX, &mdata, &msize);
         if (r < 0)
                 return r;
-        r = json_parse_buffer(mdata, msize, &manifest, NULL);
+        r = oci_manifest_parse(mdata, msize, NULL, "manifest", &m, NULL);
         if (r < 0)
                 return r;
-        cfg_desc = json_object_get(manifest, "config");
-        cdigest = json_string_value(json_object_get(cfg_desc, "digest"));
-        mlayers = json_object_get(manifest, "layers");
-        if (!cdigest || !digest_is_valid(cdigest) || !json_is_array(mlayers))
-                return -EBADMSG;
-        r = oci_store_read_blob(store, cdigest, OCI_CONFIG_MAX, &cdata, &csize);
+        r = oci_store_read_blob(store, m.config.digest, OCI_CONFIG_MAX, &cdata, &csize);
         if (r < 0)
                 return r;
         r = json_parse_buffer(cdata, csize, &config, NULL);
@@ -65,12 +62,12 @@ int build_state_from_image(BuildContext *ctx, const char *digest, json_t **ret) 
                 goto out;
         layers = json_object_get(s, "layers");
         for (size_t i = 0; i < n; i++) {
-                json_t *ml = json_array_get(mlayers, i);
-                json_int_t size = json_integer_value(json_object_get(ml, "size"));
+                json_int_t size = i < m.n_layers ? (json_int_t) m.layers[i].size : 0;
 
                 if (json_array_append_new(layers, json_pack("{s:s, s:s, s:s, s:I}", "digest", ldigests[i],
                                                             "diffId", diff_ids[i], "mediaType",
-                                                            layer_media_type(mtypes[i]), "size", size)) < 0) {
+                                                            layer_media_type(mtypes[i]), "size", size)) <
+                    0) {
                         r = -ENOMEM;
                         goto out;
                 }
@@ -140,8 +137,8 @@ int build_state_commit_layer(BuildContext *ctx, json_t *state, const char *dir, 
         if (r < 0)
                 return r;
         if (json_array_append_new(json_object_get(state, "layers"),
-                                  json_pack("{s:s, s:s, s:s, s:I}", "digest", res.digest, "diffId", res.diff_id,
-                                            "mediaType", OCI_MEDIA_TYPE_LAYER_GZIP, "size",
+                                  json_pack("{s:s, s:s, s:s, s:I}", "digest", res.digest, "diffId",
+                                            res.diff_id, "mediaType", OCI_MEDIA_TYPE_LAYER_GZIP, "size",
                                             (json_int_t) res.size)) < 0)
                 return -ENOMEM;
         strcpy(ret_digest, res.digest);
@@ -184,7 +181,8 @@ int build_state_layer_dirs(BuildContext *ctx, json_t *state, char ***ret, size_t
         return 0;
 }
 
-int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const char *work, const char *target) {
+int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const char *work,
+                      const char *target) {
         _cleanup_strv_free_ char **dirs = NULL;
         _cleanup_free_ char *empty = NULL;
         size_t n;
@@ -195,17 +193,13 @@ int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const
                 return r;
         /* The same layer twice (e.g. two steps that changed nothing) would make overlayfs refuse the stack
          * (ELOOP); the same content higher up covers everything the lower copy provides, so keep the top one. */
-        for (size_t k = 0; k < n; k++) {
-                bool dup = false;
-                for (size_t m = k + 1; m < n && !dup; m++)
-                        dup = streq(dirs[k], dirs[m]);
-                if (dup) {
+        for (size_t k = 0; k < n; k++)
+                if (strv_contains(dirs + k + 1, dirs[k])) {
                         free(dirs[k]);
-                        memmove(dirs + k, dirs + k + 1, (n - k) * sizeof(char *));
+                        memmove(dirs + k, dirs + k + 1, (n - k) * sizeof(char *)); /* with the NULL */
                         n--;
                         k--;
                 }
-        }
         if (n + 1 > OVERLAY_LAYERS_MAX)
                 return -E2BIG;
         if (n == 0 && !upper) {
@@ -224,7 +218,8 @@ int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const
 
 int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[static DIGEST_STRING_MAX]) {
         OciStore *store = ctx->builder->catalog->store;
-        _cleanup_json_ json_t *config = NULL, *manifest = NULL, *diff_ids = json_array(), *mlayers = json_array();
+        _cleanup_json_ json_t *config = NULL, *manifest = NULL, *diff_ids = json_array(),
+                              *mlayers = json_array();
         _cleanup_free_ char *cdata = NULL, *mdata = NULL;
         char cdigest[DIGEST_STRING_MAX];
         const char *created;
@@ -243,13 +238,14 @@ int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[st
         }
         /* The image is as old as its last step: a fully cached rebuild gives the same image. */
         hist = json_object_get(state, "history");
-        created = json_string_value(json_object_get(json_array_get(hist, json_array_size(hist) - 1), "created"));
+        created = json_string_value(
+                json_object_get(json_array_get(hist, json_array_size(hist) - 1), "created"));
         if (ctx->source_date_epoch >= 0 || !created)
                 created = ctx->created;
         config = json_pack("{s:s, s:O, s:O, s:O, s:{s:s, s:O}, s:O}", "created", created, "architecture",
-                           json_object_get(state, "architecture"), "os", json_object_get(state, "os"), "config",
-                           json_object_get(state, "config"), "rootfs", "type", "layers", "diff_ids", diff_ids,
-                           "history", json_object_get(state, "history"));
+                           json_object_get(state, "architecture"), "os", json_object_get(state, "os"),
+                           "config", json_object_get(state, "config"), "rootfs", "type", "layers",
+                           "diff_ids", diff_ids, "history", json_object_get(state, "history"));
         if (!config)
                 return -ENOMEM;
         if (json_is_string(json_object_get(state, "author")))

@@ -131,121 +131,210 @@ static void on_output(const char *data, size_t size, void *userdata) {
         line_feed(o->ctx, o->ls, data, size);
 }
 
+/* One RUN step's scratch space: its temp dir with the overlay (root/ = the stage's layers + upper/), the
+ * OCI bundle, the machine name and the cgroup made for the memory cap. run_step_done() removes all of it. */
+typedef struct RunStep {
+        BuildContext *ctx;
+        const DockerfileInstruction *i;
+        char *init; /* slipway-init on the host */
+        char *dir;
+        char *root;
+        char *upper;
+        char *work;
+        char *bundle;
+        bool mounted;
+        char *machine;
+        const char *cgroup; /* the machine's own cgroup when it carries the memory cap, else NULL */
+        LineSplitter *ls;
+} RunStep;
+
+static void run_step_done(RunStep *st) {
+        if (st->cgroup)
+                (void) cgroup_limits_remove(st->cgroup); /* container_run() waited for everything in it */
+        if (st->mounted)
+                (void) overlay_umount(st->root);
+        free(st->ls);
+        if (st->dir)
+                (void) rm_rf(st->dir);
+        free(st->machine);
+        free(st->bundle);
+        free(st->work);
+        free(st->upper);
+        free(st->root);
+        free(st->dir);
+        free(st->init);
+}
+
+/* Makes the temp dir with root/, upper/, work/ and bundle/ and mounts the stage's layers at root/. */
+static int run_step_prepare(RunStep *st, json_t *state) {
+        BuildContext *ctx = st->ctx;
+        int r;
+
+        r = build_tmp_dir(ctx, "run", &st->dir);
+        if (r < 0)
+                return build_error(ctx, r, st->i, NULL, "Cannot create the RUN step's temp dir: %s.",
+                                   strerror(-r));
+        st->root = path_join(st->dir, "root");
+        st->upper = path_join(st->dir, "upper");
+        st->work = path_join(st->dir, "work");
+        st->bundle = path_join(st->dir, "bundle");
+        st->ls = calloc(1, sizeof *st->ls);
+        if (!st->root || !st->upper || !st->work || !st->bundle || !st->ls)
+                return -ENOMEM;
+        if (mkdir(st->upper, 0755) < 0 || mkdir(st->work, 0700) < 0 || mkdir(st->bundle, 0700) < 0 ||
+            mkdir(st->root, 0755) < 0)
+                return build_error(ctx, -errno, st->i, NULL, "Cannot prepare the RUN step: %m.");
+        r = build_state_mount(ctx, state, st->upper, st->work, st->root);
+        if (r < 0)
+                return build_error(ctx, r, st->i, NULL, "Cannot mount the stage's layers: %s.",
+                                   strerror(-r));
+        st->mounted = true;
+        return 0;
+}
+
+/* USER as the image's /etc/passwd and /etc/group have it: its ids, and for a user given without a group
+ * its supplementary groups (into groups, at most RUN_GROUPS_MAX; *ret_n_groups < 0 when they cannot be read). */
+static int run_step_user(RunStep *st, int root_fd, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+                         gid_t groups[static RUN_GROUPS_MAX], int *ret_n_groups) {
+        const char *missing = NULL;
+        uid_t uid;
+        gid_t gid;
+        int r, n = 0;
+
+        r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
+        if (r == -ENOENT)
+                return build_error(st->ctx, -EINVAL, st->i,
+                                   "Create it in an earlier RUN step or use a numeric id.",
+                                   "The %s in USER %s does not exist in the image's /etc/%s.", missing, user,
+                                   streq(missing, "user") ? "passwd" : "group");
+        if (r < 0)
+                return r;
+        if (!strchr(user, ':')) {
+                _cleanup_free_ char *name = strdup(user);
+
+                if (!name)
+                        return -ENOMEM;
+                n = user_db_supplementary(root_fd, name, gid, groups, RUN_GROUPS_MAX);
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
+        *ret_n_groups = n;
+        return 0;
+}
+
+/* Where the per-step memory cap goes. systemd-nspawn can only apply linux.resources where it manages a
+ * unified cgroup tree itself; on a hybrid host without systemd as PID 1 it would fail the step, so there the
+ * cap goes into a cgroup of our own (named after the machine, st->cgroup) that nspawn starts in; without one
+ * either, it is skipped (said once). Returns true when the bundle carries the cap. */
+static bool run_step_memory_cap(RunStep *st) {
+        BuildContext *ctx = st->ctx;
+        bool in_bundle = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
+
+        if (ctx->opts->memory_max > 0 && !in_bundle && !nspawn_cgroup_resources_supported()) {
+                CgroupLimits limits = { .memory_max = ctx->opts->memory_max };
+                unsigned applied = 0;
+
+                if (cgroup_limits_create(st->machine, &limits, &applied) >= 0 &&
+                    (applied & CGROUP_LIMIT_MEMORY))
+                        st->cgroup = st->machine;
+                else
+                        (void) cgroup_limits_remove(st->machine);
+        }
+        if (ctx->opts->memory_max > 0 && !in_bundle && !st->cgroup && !ctx->memory_cap_warned) {
+                builder_log(&ctx->log,
+                            "note: the per-step memory cap is not applied: this host's cgroup layout "
+                            "does not let systemd-nspawn or slipway set it");
+                ctx->memory_cap_warned = true;
+        }
+        return in_bundle;
+}
+
+/* The error for a command that exited with status (> 0) or was killed (< 0), with its last output lines as
+ * the hint and the memory cap named when the kernel killed it for that. */
+static int run_step_failed(RunStep *st, int status) {
+        BuildContext *ctx = st->ctx;
+        LineSplitter *ls = st->ls;
+        unsigned first = ls->n_tail > RUN_TAIL_LINES ? ls->n_tail - RUN_TAIL_LINES : 0;
+        _cleanup_free_ char *hint = NULL;
+        StrBuf tail = {};
+        uint64_t oom = 0;
+
+        for (unsigned k = first; k < ls->n_tail; k++) {
+                strbuf_append_str(&tail, k == first ? "Its last output: " : " | ");
+                strbuf_append_str(&tail, ls->tail[k % RUN_TAIL_LINES]);
+        }
+        hint = strbuf_steal(&tail);
+        if (st->cgroup && cgroup_limits_oom_kills(st->cgroup, &oom) >= 0 && oom > 0)
+                return build_error(
+                        ctx, -EPROTO, st->i, isempty(hint) ? "Make the step use less memory." : hint,
+                        "RUN used more than the per-step memory cap of %" PRIu64 " MiB and was killed.",
+                        ctx->opts->memory_max >> 20);
+        if (status > 0)
+                return build_error(ctx, -EPROTO, st->i,
+                                   isempty(hint) ? "Fix the command and build again." : hint,
+                                   "RUN exited with status %d.", status);
+        return build_error(ctx, -EPROTO, st->i, NULL, "RUN was killed (systemd-nspawn reported %s).",
+                           strerror(-status));
+}
+
 int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
                    char ret_layer[static DIGEST_STRING_MAX]) {
-        _cleanup_free_ char *dir = NULL, *root = NULL, *upper = NULL, *work = NULL, *bundle = NULL,
-                            *machine = NULL, *hint = NULL, *init = NULL;
+        _cleanup_(run_step_done) RunStep st = { .ctx = ctx, .i = i };
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         json_t *config = json_object_get(state, "config");
         const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
         const char *user = json_string_value(json_object_get(config, "User"));
-        const char *missing = NULL;
         gid_t groups[RUN_GROUPS_MAX];
         bool existed[ELEMENTSOF(nspawn_mount_points)];
-        LineSplitter *ls = NULL;
-        const char *cgroup = NULL;
-        bool mounted = false;
+        bool cap;
         uid_t uid = 0;
         gid_t gid = 0;
         int n_groups = 0, r;
 
         /* A RUN step never runs without slipway-init (see container-init.h). */
-        r = container_init_find(&init);
+        r = container_init_find(&st.init);
         if (r < 0)
                 return build_error(ctx, r, i, NULL, "Cannot run the RUN step: %s.",
                                    container_init_missing_hint());
-        r = build_tmp_dir(ctx, "run", &dir);
+        r = run_step_prepare(&st, state);
         if (r < 0)
-                return build_error(ctx, r, i, NULL, "Cannot create the RUN step's temp dir: %s.", strerror(-r));
-        root = path_join(dir, "root");
-        upper = path_join(dir, "upper");
-        work = path_join(dir, "work");
-        bundle = path_join(dir, "bundle");
-        ls = calloc(1, sizeof *ls);
-        if (!root || !upper || !work || !bundle || !ls) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(bundle, 0700) < 0 || mkdir(root, 0755) < 0) {
-                r = build_error(ctx, -errno, i, NULL, "Cannot prepare the RUN step: %m.");
-                goto out;
-        }
-        r = build_state_mount(ctx, state, upper, work, root);
-        if (r < 0) {
-                r = build_error(ctx, r, i, NULL, "Cannot mount the stage's layers: %s.", strerror(-r));
-                goto out;
-        }
-        mounted = true;
+                return r;
 
         if (isempty(cwd))
                 cwd = "/";
-        mkdir_in_root(root, cwd);
-        root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0) {
-                r = -errno;
-                goto out;
-        }
+        mkdir_in_root(st.root, cwd);
+        root_fd = open(st.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return -errno;
         for (size_t k = 0; k < ELEMENTSOF(nspawn_mount_points); k++) {
-                struct stat st;
-                existed[k] = fstatat(root_fd, nspawn_mount_points[k], &st, AT_SYMLINK_NOFOLLOW) == 0;
+                struct stat st_mp;
+                existed[k] = fstatat(root_fd, nspawn_mount_points[k], &st_mp, AT_SYMLINK_NOFOLLOW) == 0;
         }
         if (!isempty(user)) {
-                r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
-                if (r == -ENOENT) {
-                        r = build_error(ctx, -EINVAL, i, "Create it in an earlier RUN step or use a numeric id.",
-                                        "The %s in USER %s does not exist in the image's /etc/%s.", missing,
-                                        user, streq(missing, "user") ? "passwd" : "group");
-                        goto out;
-                }
+                r = run_step_user(&st, root_fd, user, &uid, &gid, groups, &n_groups);
                 if (r < 0)
-                        goto out;
-                if (!strchr(user, ':')) {
-                        _cleanup_free_ char *name = strdup(user);
-                        if (!name) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        n_groups = user_db_supplementary(root_fd, name, gid, groups, RUN_GROUPS_MAX);
-                }
+                        return r;
         }
 
         r = build_argv(state, i, &argv);
         if (r < 0)
-                goto out;
+                return r;
         r = dockerfile_scope_run_env(scope, &env);
         if (r < 0)
-                goto out;
+                return r;
         if (!strv_env_find(env, "PATH", 4) && (r = strv_extend(&env, DEFAULT_PATH)) < 0)
-                goto out;
+                return r;
 
-        if (asprintf(&machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
-                r = -ENOMEM;
-                goto out;
+        if (asprintf(&st.machine, "slipway-build-%d-%u-%u", (int) getpid(), ctx->id, ctx->tmp_counter) < 0) {
+                st.machine = NULL;
+                return -ENOMEM;
         }
-        /* systemd-nspawn can only apply linux.resources where it manages a unified cgroup tree itself; on a
-         * hybrid host without systemd as PID 1 it would fail the step, so there the cap goes into a cgroup
-         * of our own (named after the machine) that nspawn starts in; without one either, it is skipped (said
-         * once). */
-        bool cap = ctx->opts->memory_max > 0 && !nspawn_needs_unified_env();
-        if (ctx->opts->memory_max > 0 && !cap && !nspawn_cgroup_resources_supported()) {
-                CgroupLimits limits = { .memory_max = ctx->opts->memory_max };
-                unsigned applied = 0;
-
-                if (cgroup_limits_create(machine, &limits, &applied) >= 0 && (applied & CGROUP_LIMIT_MEMORY))
-                        cgroup = machine;
-                else
-                        (void) cgroup_limits_remove(machine);
-        }
-        if (ctx->opts->memory_max > 0 && !cap && !cgroup && !ctx->memory_cap_warned) {
-                builder_log(&ctx->log, "note: the per-step memory cap is not applied: this host's cgroup layout "
-                                       "does not let systemd-nspawn or slipway set it");
-                ctx->memory_cap_warned = true;
-        }
+        cap = run_step_memory_cap(&st);
         BundleSpec spec = {
-                .rootfs = root,
+                .rootfs = st.root,
                 .args = argv,
-                .init = init,
+                .init = st.init,
                 .env = env,
                 .cwd = cwd,
                 .uid = uid,
@@ -257,71 +346,39 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 .memory_max = cap ? ctx->opts->memory_max : 0,
                 .cgroup_resources = cap,
         };
-        r = bundle_write(bundle, &spec);
+        r = bundle_write(st.bundle, &spec);
         if (r < 0)
-                goto out;
+                return r;
 
-        NspawnRun nr = { .bundle_dir = bundle,
-                         .machine_name = machine,
+        NspawnRun nr = { .bundle_dir = st.bundle,
+                         .machine_name = st.machine,
                          .kill_signal = "SIGKILL",
                          .keep_tmp = true,
-                         .cgroup = cgroup };
-        RunOutput ro = { .ctx = ctx, .ls = ls };
+                         .cgroup = st.cgroup };
+        RunOutput ro = { .ctx = ctx, .ls = st.ls };
         r = container_run(&nr, ctx->job->cancel_fd, ctx->deadline, on_output, &ro);
-        if (ls->len > 0)
-                line_emit(ctx, ls);
-        if (r < 0 && r != -ECANCELED && r != -ETIME && r != -EPROTO) {
-                r = build_error(ctx, r, i, NULL, "Cannot run systemd-nspawn: %s.", strerror(-r));
-                goto out;
-        }
-        if (r == -ECANCELED || r == -ETIME) {
-                r = build_check_stop(ctx, i);
-                goto out;
-        }
-        if (r != 0) {
-                StrBuf tail = {};
-                unsigned first = ls->n_tail > RUN_TAIL_LINES ? ls->n_tail - RUN_TAIL_LINES : 0;
+        if (st.ls->len > 0)
+                line_emit(ctx, st.ls);
+        if (r < 0 && r != -ECANCELED && r != -ETIME && r != -EPROTO)
+                return build_error(ctx, r, i, NULL, "Cannot run systemd-nspawn: %s.", strerror(-r));
+        if (r == -ECANCELED || r == -ETIME)
+                return build_check_stop(ctx, i);
+        if (r != 0)
+                return run_step_failed(&st, r);
 
-                for (unsigned k = first; k < ls->n_tail; k++) {
-                        strbuf_append_str(&tail, k == first ? "Its last output: " : " | ");
-                        strbuf_append_str(&tail, ls->tail[k % RUN_TAIL_LINES]);
-                }
-                hint = strbuf_steal(&tail);
-                uint64_t oom = 0;
-                if (cgroup && cgroup_limits_oom_kills(cgroup, &oom) >= 0 && oom > 0)
-                        r = build_error(ctx, -EPROTO, i,
-                                        isempty(hint) ? "Make the step use less memory." : hint,
-                                        "RUN used more than the per-step memory cap of %" PRIu64
-                                        " MiB and was killed.",
-                                        ctx->opts->memory_max >> 20);
-                else if (r > 0)
-                        r = build_error(ctx, -EPROTO, i, isempty(hint) ? "Fix the command and build again." : hint,
-                                        "RUN exited with status %d.", r);
-                else
-                        r = build_error(ctx, -EPROTO, i, NULL, "RUN was killed (systemd-nspawn reported %s).",
-                                        strerror(-r));
-                goto out;
-        }
-
-        r = overlay_umount(root);
-        mounted = false;
+        r = overlay_umount(st.root);
+        st.mounted = false;
         if (r < 0)
-                goto out;
+                return r;
         {
-                _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int ufd = open(st.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 for (size_t k = 0; ufd >= 0 && k < ELEMENTSOF(nspawn_mount_points); k++)
                         if (!existed[k])
-                                (void) unlinkat(ufd, nspawn_mount_points[k], AT_REMOVEDIR); /* only if empty */
+                                (void) unlinkat(ufd, nspawn_mount_points[k],
+                                                AT_REMOVEDIR); /* only if empty */
         }
-        r = build_state_commit_layer(ctx, state, upper, true, ret_layer);
+        r = build_state_commit_layer(ctx, state, st.upper, true, ret_layer);
         if (r < 0)
-                r = build_error(ctx, r, i, NULL, "Cannot store the RUN step's layer: %s.", strerror(-r));
-out:
-        if (cgroup)
-                (void) cgroup_limits_remove(cgroup); /* container_run() waited for everything in it */
-        if (mounted)
-                (void) overlay_umount(root);
-        free(ls);
-        (void) rm_rf(dir);
+                return build_error(ctx, r, i, NULL, "Cannot store the RUN step's layer: %s.", strerror(-r));
         return r;
 }

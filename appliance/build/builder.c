@@ -31,9 +31,15 @@
 #include "string-util.h"
 
 static char *const auto_args[] = {
-        (char *) "TARGETPLATFORM=linux/amd64", (char *) "TARGETOS=linux", (char *) "TARGETARCH=amd64",
-        (char *) "TARGETVARIANT=", (char *) "BUILDPLATFORM=linux/amd64", (char *) "BUILDOS=linux",
-        (char *) "BUILDARCH=amd64", (char *) "BUILDVARIANT=", NULL,
+        (char *) "TARGETPLATFORM=linux/amd64",
+        (char *) "TARGETOS=linux",
+        (char *) "TARGETARCH=amd64",
+        (char *) "TARGETVARIANT=",
+        (char *) "BUILDPLATFORM=linux/amd64",
+        (char *) "BUILDOS=linux",
+        (char *) "BUILDARCH=amd64",
+        (char *) "BUILDVARIANT=",
+        NULL,
 };
 
 uint64_t now_usec_monotonic(void) {
@@ -63,7 +69,8 @@ void builder_log(BuildLog *log, const char *fmt, ...) {
         pthread_mutex_unlock(&log->lock);
 }
 
-int build_error(BuildContext *ctx, int r, const DockerfileInstruction *i, const char *hint, const char *fmt, ...) {
+int build_error(BuildContext *ctx, int r, const DockerfileInstruction *i, const char *hint, const char *fmt,
+                ...) {
         BuildError *e = ctx->err;
         va_list ap;
 
@@ -98,10 +105,11 @@ int build_check_stop(BuildContext *ctx, const DockerfileInstruction *i) {
         if (atomic_load(&ctx->job->cancelled))
                 return build_error(ctx, -ECANCELED, i, NULL, "The build was cancelled.");
         if (now_usec_monotonic() >= ctx->deadline)
-                return build_error(ctx, -ETIME, i, "Raise the build timeout or make the build faster.",
-                                   "The build took longer than its time limit of %llu s.",
-                                   (unsigned long long) ((ctx->opts->timeout_usec ?: BUILD_TIMEOUT_DEFAULT_USEC) /
-                                                         1000000ULL));
+                return build_error(
+                        ctx, -ETIME, i, "Raise the build timeout or make the build faster.",
+                        "The build took longer than its time limit of %llu s.",
+                        (unsigned long long) ((ctx->opts->timeout_usec ?: BUILD_TIMEOUT_DEFAULT_USEC) /
+                                              1000000ULL));
         return 0;
 }
 
@@ -222,40 +230,36 @@ int builder_remove_stale_temp(const char *state_dir) {
         _cleanup_free_ char *builds = path_join(state_dir, "builds");
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
-        int n = 0;
+        int n = 0, r;
 
         if (!builds)
                 return -ENOMEM;
-        d = opendir(builds);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
+        r = opendir_at(AT_FDCWD, builds, &d);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r; /* no build ran yet */
         umount_below(builds);
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *p = NULL;
-
-                if (!startswith(de->d_name, "tmp-"))
-                        continue;
-                p = path_join(builds, de->d_name);
-                if (p && rm_rf(p) >= 0)
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, "tmp-") && rm_rf_at(dirfd(d), de->d_name, RM_RF_CHMOD) >= 0)
                         n++;
-        }
         return n;
 }
 
 /* Reads the Dockerfile inside the context (symlinks resolved inside it, never out). */
 static int read_dockerfile(BuildContext *ctx, const char *name, char **ret, size_t *ret_size) {
-        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
         _cleanup_close_ int root = -EBADF, fd = -EBADF;
         char proc[64];
         int r;
 
         root = open(ctx->opts->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
-                return build_error(ctx, -errno, NULL, "Check the path.", "The build context %s cannot be opened: %m.",
-                                   ctx->opts->context_dir);
+                return build_error(ctx, -errno, NULL, "Check the path.",
+                                   "The build context %s cannot be opened: %m.", ctx->opts->context_dir);
         fd = (int) syscall(SYS_openat2, root, name, &how, sizeof how);
         if (fd < 0)
-                return build_error(ctx, -errno, NULL, "Put a Dockerfile into the context or name it with --file.",
+                return build_error(ctx, -errno, NULL,
+                                   "Put a Dockerfile into the context or name it with --file.",
                                    "There is no %s in the build context.", name);
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         r = read_full_file_at(AT_FDCWD, proc, DOCKERFILE_SIZE_MAX, ret, ret_size);
@@ -285,14 +289,14 @@ static int source_date_epoch(char *const *args, int64_t *ret) {
 }
 
 typedef struct StageRun {
-        json_t *state;                   /* after the stage's last instruction */
-        char key[DIGEST_STRING_MAX];     /* cache key of the stage's last instruction */
+        json_t *state;               /* after the stage's last instruction */
+        char key[DIGEST_STRING_MAX]; /* cache key of the stage's last instruction */
 } StageRun;
 
 typedef struct BuildRun {
         BuildContext *ctx;
         DockerfileScope *scope;
-        StageRun *stages;                /* by index in the Dockerfile */
+        StageRun *stages; /* by index in the Dockerfile */
         BuildResult *result;
 } BuildRun;
 
@@ -340,8 +344,8 @@ static const char *created_by_for(const DockerfileInstruction *i, char **buf) {
 }
 
 /* One instruction: cache lookup, else execution; *state and key advance. */
-static int run_instruction(BuildRun *br, size_t stage_index, json_t **state, char key[static DIGEST_STRING_MAX],
-                           const DockerfileInstruction *i) {
+static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
+                           char key[static DIGEST_STRING_MAX], const DockerfileInstruction *i) {
         BuildContext *ctx = br->ctx;
         _cleanup_free_ char *ser = NULL, *checksum = NULL, *extra = NULL, *created_by = NULL;
         _cleanup_strv_free_ char **args = NULL;
@@ -367,7 +371,8 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state, cha
                 if (r < 0)
                         return r;
         }
-        if (asprintf(&extra, "sde=%lld\nsources=%s", (long long) ctx->source_date_epoch, strempty(checksum)) < 0)
+        if (asprintf(&extra, "sde=%lld\nsources=%s", (long long) ctx->source_date_epoch,
+                     strempty(checksum)) < 0)
                 return -ENOMEM;
         build_cache_key(key, ser, args, extra, new_key);
 
@@ -412,7 +417,8 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state, cha
                 builder_log(&ctx->log, "--> %s", layer);
         r = build_cache_put(ctx->builder, new_key, next, adds_layer ? layer : NULL);
         if (r < 0)
-                return build_error(ctx, r, i, NULL, "Cannot record the step in the build cache: %s.", strerror(-r));
+                return build_error(ctx, r, i, NULL, "Cannot record the step in the build cache: %s.",
+                                   strerror(-r));
 done:
         json_decref(*state);
         *state = TAKE_PTR(next);
@@ -453,7 +459,8 @@ static int run_stage(BuildRun *br, const DockerfileStagePlan *sp) {
                 if (r == -ENOENT || r == -EINVAL) {
                         snprintf(hint, sizeof hint,
                                  "Import it first, e.g. 'slipway image import --name %.100s FILE.tar' "
-                                 "(Slipway never pulls from a registry).", sp->base_image);
+                                 "(Slipway never pulls from a registry).",
+                                 sp->base_image);
                         return build_error(ctx, -ENOENT, &st->from, hint,
                                            "The base image %s is not in the image store.", sp->base_image);
                 }
@@ -486,16 +493,19 @@ static int run_stage(BuildRun *br, const DockerfileStagePlan *sp) {
 
                 if (!json_is_string(v))
                         continue;
-                r = dockerfile_parse_trigger(json_string_value(v), ctx->df->escape, ctx->df->filename, &trig, &de);
+                r = dockerfile_parse_trigger(json_string_value(v), ctx->df->escape, ctx->df->filename, &trig,
+                                             &de);
                 if (r < 0)
-                        return build_error(ctx, r, &st->from, NULL, "The base image's ONBUILD %s is invalid: %s",
+                        return build_error(ctx, r, &st->from, NULL,
+                                           "The base image's ONBUILD %s is invalid: %s",
                                            json_string_value(v), de.message);
                 trig->line = st->from.line;
                 trig->column = st->from.column;
                 r = dockerfile_scope_apply(br->scope, trig, &x, &de);
                 if (r < 0)
                         return build_error_df(ctx, r, &de);
-                builder_log(&ctx->log, "STEP %u/%u: (ONBUILD) %s", ctx->step, ctx->n_steps, json_string_value(v));
+                builder_log(&ctx->log, "STEP %u/%u: (ONBUILD) %s", ctx->step, ctx->n_steps,
+                            json_string_value(v));
                 r = run_instruction(br, sp->index, &state, key, &x);
                 if (r < 0)
                         return r;
@@ -562,7 +572,8 @@ static int build_all(BuildContext *ctx, BuildResult *result) {
         ctx->df = df;
         for (size_t w = 0; w < df->n_warnings; w++) {
                 char buf[1024];
-                builder_log(&ctx->log, "warning: %s", dockerfile_error_format(&df->warnings[w], buf, sizeof buf));
+                builder_log(&ctx->log, "warning: %s",
+                            dockerfile_error_format(&df->warnings[w], buf, sizeof buf));
         }
         r = dockerfile_plan(df, o->target, o->build_args, auto_args, &plan, &de);
         if (r < 0)
@@ -605,7 +616,8 @@ static int build_all(BuildContext *ctx, BuildResult *result) {
 
                 r = image_catalog_add(ctx->builder->catalog, result->digest, tag, &oe);
                 if (r < 0) {
-                        r = build_error(ctx, r, NULL, oe.hint, "Cannot tag the image as %s: %s", tag, oe.message);
+                        r = build_error(ctx, r, NULL, oe.hint, "Cannot tag the image as %s: %s", tag,
+                                        oe.message);
                         goto out;
                 }
                 result->ref = TAKE_PTR(tag);
@@ -624,7 +636,8 @@ out:
         return r;
 }
 
-int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildResult *ret, BuildError *err) {
+int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildResult *ret,
+                BuildError *err) {
         BuildError dummy = {};
         _cleanup_(build_job_freep) BuildJob *own = NULL;
         BuildContext ctx = {
@@ -690,7 +703,8 @@ out:
         if (r < 0 && ctx.err->message[0]) {
                 if (ctx.err->line > 0)
                         builder_log(&ctx.log, "error: %s:%u:%u: %s%s%s", ctx.err->file, ctx.err->line,
-                                    ctx.err->column, ctx.err->message, ctx.err->hint[0] ? " " : "", ctx.err->hint);
+                                    ctx.err->column, ctx.err->message, ctx.err->hint[0] ? " " : "",
+                                    ctx.err->hint);
                 else
                         builder_log(&ctx.log, "error: %s%s%s", ctx.err->message, ctx.err->hint[0] ? " " : "",
                                     ctx.err->hint);

@@ -10,6 +10,7 @@
 
 #include "macro.h"
 #include "string-util.h"
+#include "strv.h"
 
 static const char *const instruction_table[_DOCKERFILE_INSTRUCTION_MAX] = {
         [DOCKERFILE_ADD] = "ADD",
@@ -69,24 +70,24 @@ const char *dockerfile_error_format(const DockerfileError *e, char *buf, size_t 
 
 /* ---- AST memory ---- */
 
+static void name_values_free(DockerfileNameValue *a, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                free(a[k].name);
+                free(a[k].value);
+        }
+        free(a);
+}
+
 void dockerfile_instruction_done(DockerfileInstruction *i) {
         if (!i)
                 return;
         free(i->original);
-        for (size_t k = 0; k < i->n_flags; k++) {
-                free(i->flags[k].name);
-                free(i->flags[k].value);
-        }
-        free(i->flags);
+        name_values_free(i->flags, i->n_flags);
         for (size_t k = 0; k < i->n_argv; k++)
                 free(i->argv[k]);
         free(i->argv);
         free(i->shell);
-        for (size_t k = 0; k < i->n_pairs; k++) {
-                free(i->pairs[k].key);
-                free(i->pairs[k].value);
-        }
-        free(i->pairs);
+        name_values_free(i->pairs, i->n_pairs);
         free(i->stage_name);
         free(i->trigger);
         dockerfile_instruction_free(i->onbuild);
@@ -110,6 +111,40 @@ static int strdup_maybe(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+int dockerfile_name_value_add(DockerfileNameValue **array, size_t *n, const char *name, size_t name_len,
+                              const char *value) {
+        _cleanup_free_ char *name_copy = strndup(name, name_len), *value_copy = value ? strdup(value) : NULL;
+        DockerfileNameValue *a;
+
+        if (!name_copy || (value && !value_copy))
+                return -ENOMEM;
+        a = realloc(*array, (*n + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a[*n] = (DockerfileNameValue) { .name = TAKE_PTR(name_copy), .value = TAKE_PTR(value_copy) };
+        *array = a;
+        (*n)++;
+        return 0;
+}
+
+/* A deep copy of the n entries of from (NULL for none). */
+static int name_values_copy(const DockerfileNameValue *from, size_t n, DockerfileNameValue **ret) {
+        DockerfileNameValue *a = NULL;
+        size_t copied = 0;
+
+        while (copied < n) {
+                const DockerfileNameValue *f = &from[copied];
+                int r = dockerfile_name_value_add(&a, &copied, f->name, strlen(f->name), f->value);
+
+                if (r < 0) {
+                        name_values_free(a, copied);
+                        return r;
+                }
+        }
+        *ret = a;
+        return 0;
+}
+
 int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstruction *ret) {
         DockerfileInstruction c = {
                 .kind = i->kind,
@@ -124,36 +159,18 @@ int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstru
         if (strdup_maybe(i->original, &c.original) < 0 || strdup_maybe(i->shell, &c.shell) < 0 ||
             strdup_maybe(i->stage_name, &c.stage_name) < 0 || strdup_maybe(i->trigger, &c.trigger) < 0)
                 goto oom;
-        if (i->n_flags > 0) {
-                c.flags = calloc(i->n_flags, sizeof *c.flags);
-                if (!c.flags)
-                        goto oom;
-                for (; c.n_flags < i->n_flags; c.n_flags++)
-                        if (strdup_maybe(i->flags[c.n_flags].name, &c.flags[c.n_flags].name) < 0 ||
-                            strdup_maybe(i->flags[c.n_flags].value, &c.flags[c.n_flags].value) < 0) {
-                                c.n_flags++;
-                                goto oom;
-                        }
-        }
+        if (name_values_copy(i->flags, i->n_flags, &c.flags) < 0)
+                goto oom;
+        c.n_flags = i->n_flags;
         if (i->n_argv > 0) {
-                c.argv = calloc(i->n_argv + 1, sizeof *c.argv);
+                c.argv = strv_copy(i->argv);
                 if (!c.argv)
                         goto oom;
-                for (; c.n_argv < i->n_argv; c.n_argv++)
-                        if (strdup_maybe(i->argv[c.n_argv], &c.argv[c.n_argv]) < 0)
-                                goto oom;
+                c.n_argv = i->n_argv;
         }
-        if (i->n_pairs > 0) {
-                c.pairs = calloc(i->n_pairs, sizeof *c.pairs);
-                if (!c.pairs)
-                        goto oom;
-                for (; c.n_pairs < i->n_pairs; c.n_pairs++)
-                        if (strdup_maybe(i->pairs[c.n_pairs].key, &c.pairs[c.n_pairs].key) < 0 ||
-                            strdup_maybe(i->pairs[c.n_pairs].value, &c.pairs[c.n_pairs].value) < 0) {
-                                c.n_pairs++;
-                                goto oom;
-                        }
-        }
+        if (name_values_copy(i->pairs, i->n_pairs, &c.pairs) < 0)
+                goto oom;
+        c.n_pairs = i->n_pairs;
         if (i->onbuild) {
                 c.onbuild = calloc(1, sizeof *c.onbuild);
                 if (!c.onbuild)

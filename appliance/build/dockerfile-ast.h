@@ -46,38 +46,33 @@ const char *dockerfile_instruction_to_string(DockerfileInstructionKind k);
 /* Case-insensitive, as Docker reads keywords. */
 DockerfileInstructionKind dockerfile_instruction_from_string(const char *s);
 
-/* --name=value (value NULL for a bare --name). Names are stored without the dashes, lower-case as
- * written (Docker's flags are case-sensitive). */
-typedef struct DockerfileFlag {
+/* A name with an optional value: an instruction's --name=value flag (value NULL for a bare --name; the name
+ * without the dashes, lower-case as written: Docker's flags are case-sensitive), or an ENV/LABEL pair or ARG
+ * declaration as written, quotes intact (value NULL: an ARG without default). */
+typedef struct DockerfileNameValue {
         char *name;
         char *value;
-} DockerfileFlag;
-
-/* ENV/LABEL pairs and ARG declarations. value NULL: an ARG without default. Raw text (quotes intact). */
-typedef struct DockerfileKeyValue {
-        char *key;
-        char *value;
-} DockerfileKeyValue;
+} DockerfileNameValue;
 
 typedef struct DockerfileHealthcheck {
-        bool none;                 /* HEALTHCHECK NONE */
-        uint64_t interval_ns;      /* 0 = not given (image default) */
+        bool none;            /* HEALTHCHECK NONE */
+        uint64_t interval_ns; /* 0 = not given (image default) */
         uint64_t timeout_ns;
         uint64_t start_period_ns;
         uint64_t start_interval_ns;
-        int retries;               /* -1 = not given */
+        int retries; /* -1 = not given */
 } DockerfileHealthcheck;
 
 typedef struct DockerfileInstruction DockerfileInstruction;
 
 struct DockerfileInstruction {
         DockerfileInstructionKind kind;
-        unsigned line;             /* first physical line (1-based) */
-        unsigned column;           /* column of the keyword */
-        unsigned end_line;         /* last physical line of the logical line */
-        char *original;            /* the logical line as written, continuations joined */
+        unsigned line;     /* first physical line (1-based) */
+        unsigned column;   /* column of the keyword */
+        unsigned end_line; /* last physical line of the logical line */
+        char *original;    /* the logical line as written, continuations joined */
 
-        DockerfileFlag *flags;
+        DockerfileNameValue *flags;
         size_t n_flags;
 
         /* RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK CMD: exec form (json_form, argv) or shell form (shell).
@@ -90,7 +85,7 @@ struct DockerfileInstruction {
         char *shell;
 
         /* ENV, LABEL, ARG. */
-        DockerfileKeyValue *pairs;
+        DockerfileNameValue *pairs;
         size_t n_pairs;
 
         /* FROM: name after AS (lower-cased, validated), or NULL. */
@@ -106,9 +101,9 @@ struct DockerfileInstruction {
 
 typedef struct DockerfileStage {
         size_t index;
-        char *name;                /* lower-cased AS name, or NULL */
-        char *base;                /* image expression as written (may contain $ARGs) */
-        char *platform;            /* --platform as written, or NULL */
+        char *name;     /* lower-cased AS name, or NULL */
+        char *base;     /* image expression as written (may contain $ARGs) */
+        char *platform; /* --platform as written, or NULL */
         DockerfileInstruction from;
         DockerfileInstruction *instructions; /* after FROM */
         size_t n_instructions;
@@ -116,8 +111,8 @@ typedef struct DockerfileStage {
 
 typedef struct Dockerfile {
         char *filename;
-        char escape;               /* '\\' or '`' */
-        char *syntax;              /* "# syntax=" directive, or NULL; recorded only */
+        char escape;  /* '\\' or '`' */
+        char *syntax; /* "# syntax=" directive, or NULL; recorded only */
 
         DockerfileInstruction *global_args; /* ARG instructions before the first FROM */
         size_t n_global_args;
@@ -143,6 +138,11 @@ static inline void dockerfile_instruction_freep(DockerfileInstruction **i) {
         dockerfile_instruction_free(*i);
 }
 int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstruction *ret);
+
+/* Appends name (its first name_len bytes) and value (NULL: none) to the *n entries of *array; on failure
+ * *array and *n are as they were. */
+int dockerfile_name_value_add(DockerfileNameValue **array, size_t *n, const char *name, size_t name_len,
+                              const char *value);
 
 /* The value of a flag (NULL for a bare flag); -ENOENT when absent. */
 int dockerfile_instruction_get_flag(const DockerfileInstruction *i, const char *name, const char **ret);

@@ -16,9 +16,9 @@
 /* ---- flags ---- */
 
 typedef enum FlagKind {
-        FLAG_VALUE,     /* --name=value required */
-        FLAG_BOOL,      /* --name or --name=true|false */
-        FLAG_REFUSED,   /* known to Docker, refused by Slipway with a reason */
+        FLAG_VALUE,   /* --name=value required */
+        FLAG_BOOL,    /* --name or --name=true|false */
+        FLAG_REFUSED, /* known to Docker, refused by Slipway with a reason */
 } FlagKind;
 
 typedef struct FlagSpec {
@@ -52,11 +52,8 @@ static const FlagSpec add_flags[] = {
         { "exclude", FLAG_REFUSED, "--exclude is not supported; use .dockerignore to leave files out" },
 };
 static const FlagSpec healthcheck_flags[] = {
-        { "interval", FLAG_VALUE },
-        { "timeout", FLAG_VALUE },
-        { "start-period", FLAG_VALUE },
-        { "start-interval", FLAG_VALUE },
-        { "retries", FLAG_VALUE },
+        { "interval", FLAG_VALUE },       { "timeout", FLAG_VALUE }, { "start-period", FLAG_VALUE },
+        { "start-interval", FLAG_VALUE }, { "retries", FLAG_VALUE },
 };
 
 static void flag_specs(DockerfileInstructionKind k, const FlagSpec **ret, size_t *ret_n) {
@@ -98,14 +95,13 @@ static void format_flag_names(DockerfileInstructionKind k, char *buf, size_t siz
 /* Leading --flags of an instruction (Docker's extractBuilderFlags: quotes removed, '\' escapes, "--"
  * ends the flags). Returns the offset in s where the arguments start. */
 int parse_flags(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base,
-                       size_t *ret_rest) {
+                size_t *ret_rest) {
         size_t i = 0;
         int r;
 
         for (;;) {
                 _cleanup_(strbuf_done) StrBuf word = {};
                 const FlagSpec *specs, *spec = NULL;
-                DockerfileFlag *f;
                 size_t start, n_specs;
                 char quote = 0, *eq;
                 bool blank_ok = false;
@@ -155,20 +151,20 @@ int parse_flags(Parser *p, DockerfileInstruction *in, const char *kw, const char
 
                         format_flag_names(in->kind, names, sizeof names);
                         if (names[0])
-                                return parser_error(p, base + start, "%s: unknown flag '%s'; expected %s", kw,
-                                                    word.data, names);
+                                return parser_error(p, base + start, "%s: unknown flag '%s'; expected %s",
+                                                    kw, word.data, names);
                         return parser_error(p, base + start, "%s: unknown flag '%s'; %s takes no flags", kw,
                                             word.data, kw);
                 }
                 if (spec->kind == FLAG_REFUSED)
                         return parser_error(p, base + start, "%s", spec->reason);
                 if (spec->kind == FLAG_VALUE && (!eq || eq[1] == 0))
-                        return parser_error(p, base + start, "%s: flag '%s' requires a value, e.g. %s=VALUE", kw,
-                                            word.data, word.data);
+                        return parser_error(p, base + start, "%s: flag '%s' requires a value, e.g. %s=VALUE",
+                                            kw, word.data, word.data);
                 if (spec->kind == FLAG_BOOL && eq && strcasecmp(eq + 1, "true") != 0 &&
                     strcasecmp(eq + 1, "false") != 0)
-                        return parser_error(p, base + start, "%s: flag '%s' expects true or false, not '%s'", kw,
-                                            word.data, eq + 1);
+                        return parser_error(p, base + start, "%s: flag '%s' expects true or false, not '%s'",
+                                            kw, word.data, eq + 1);
                 if (dockerfile_instruction_get_flag(in, word.data + 2, NULL) >= 0)
                         return parser_error(p, base + start, "%s: flag '%s' given twice", kw, word.data);
                 if (eq && spec->kind == FLAG_VALUE) {
@@ -176,16 +172,10 @@ int parse_flags(Parser *p, DockerfileInstruction *in, const char *kw, const char
                         if (r < 0)
                                 return r;
                 }
-
-                f = realloc(in->flags, (in->n_flags + 1) * sizeof *f);
-                if (!f)
-                        return -ENOMEM;
-                in->flags = f;
-                f = &f[in->n_flags];
-                *f = (DockerfileFlag) { .name = strdup(word.data + 2), .value = eq ? strdup(eq + 1) : NULL };
-                in->n_flags++;
-                if (!f->name || (eq && !f->value))
-                        return -ENOMEM;
+                r = dockerfile_name_value_add(&in->flags, &in->n_flags, word.data + 2, strlen(word.data + 2),
+                                              eq ? eq + 1 : NULL);
+                if (r < 0)
+                        return r;
         }
         *ret_rest = i;
         return 0;

@@ -3,6 +3,7 @@
  * here, so errors point at the exact line and column; nothing is expanded yet. */
 #include "dockerfile-instructions.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -18,10 +19,11 @@
 #include "macro.h"
 #include "string-util.h"
 
-/* Parses a JSON array of strings. Returns 1 when s is one, 0 when s is not valid JSON or not an array
- * (Docker then uses the shell form), -EBADMSG for a JSON array holding something other than strings. */
-static int parse_json_array(Parser *p, const char *s, size_t offset, const char *kw, char ***ret_argv,
-                            size_t *ret_n) {
+/* Takes s as in's argv when it is a JSON array of strings (the exec form: in->json_form). Returns 1 when it
+ * was one, 0 when s is not valid JSON or not an array (Docker then uses the shell form), -EBADMSG for a JSON
+ * array holding something other than strings. */
+static int parse_json_argv(Parser *p, DockerfileInstruction *in, const char *kw, const char *s,
+                           size_t offset) {
         _cleanup_json_ json_t *j = NULL;
         _cleanup_strv_free_ char **argv = NULL;
         json_error_t jerr;
@@ -47,24 +49,22 @@ static int parse_json_array(Parser *p, const char *s, size_t offset, const char 
                 if (r < 0)
                         return r;
         }
-        *ret_n = json_array_size(j);
-        *ret_argv = TAKE_PTR(argv);
+        in->n_argv = json_array_size(j);
+        in->argv = TAKE_PTR(argv);
+        in->json_form = true;
         return 1;
 }
 
 /* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK CMD: exec form when the text is a JSON array of strings,
  * shell form otherwise, as Docker does (with a warning when it looked like a JSON array). */
-static int parse_maybe_json(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t offset) {
+static int parse_maybe_json(Parser *p, DockerfileInstruction *in, const char *kw, const char *s,
+                            size_t offset) {
         size_t lead = skip_space(s, strlen(s));
         int r;
 
-        r = parse_json_array(p, s, offset, kw, &in->argv, &in->n_argv);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                in->json_form = true;
-                return 0;
-        }
+        r = parse_json_argv(p, in, kw, s, offset);
+        if (r != 0)
+                return MIN(r, 0);
         if (s[lead] == '[') {
                 r = parser_warning(p, offset + lead,
                                    "%s arguments start with '[' but are not a valid JSON array of strings; "
@@ -94,10 +94,11 @@ static int check_no_heredoc(Parser *p, const char *kw, const char *s, size_t off
                 if (s[j] == '"' || s[j] == '\'')
                         j++;
                 if (isalpha((unsigned char) s[j]) || s[j] == '_')
-                        return parser_error(p, offset + i,
-                                            "%s: heredocs (<<%s) are not supported; put the content in a file in "
-                                            "the build context and COPY it",
-                                            kw, "EOF");
+                        return parser_error(
+                                p, offset + i,
+                                "%s: heredocs (<<%s) are not supported; put the content in a file in "
+                                "the build context and COPY it",
+                                kw, "EOF");
         }
         return 0;
 }
@@ -111,10 +112,10 @@ bool dockerfile_source_is_remote(const char *s) {
         return false;
 }
 
-/* ---- per-instruction parsers ---- */
+/* ---- per-instruction parsers: kw is the instruction's keyword (as errors name it), s its arguments after
+ * the flags, at offset base of the logical line ---- */
 
-
-static int parse_from(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+static int parse_from(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(word_list_done) WordList w = {};
         int r;
 
@@ -126,8 +127,8 @@ static int parse_from(Parser *p, DockerfileInstruction *in, const char *s, size_
 
                 for (char *c = name; *c; c++)
                         *c = (char) tolower((unsigned char) *c);
-                if (!islower((unsigned char) name[0]) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") !=
-                                                                 strlen(name))
+                if (!islower((unsigned char) name[0]) ||
+                    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name))
                         return parser_error(p, w.words[2].offset,
                                             "FROM: invalid stage name '%s'; a name starts with a letter and "
                                             "contains only letters, digits, '-', '_' and '.'",
@@ -137,7 +138,7 @@ static int parse_from(Parser *p, DockerfileInstruction *in, const char *s, size_
                 return parser_error(p, w.n > 0 ? w.words[w.n - 1].offset : in->column - 1,
                                     "FROM requires either one argument (the base image) or three "
                                     "(image AS name)");
-        r = check_expandable(p, "FROM", w.words[0].text, w.words[0].offset);
+        r = check_expandable(p, kw, w.words[0].text, w.words[0].offset);
         if (r < 0)
                 return r;
         in->argv = calloc(2, sizeof(char *));
@@ -164,11 +165,14 @@ static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, 
 
         if (dockerfile_instruction_get_flag(in, "network", &network) >= 0 && !streq(network, "none") &&
             !streq(network, "default"))
-                return parser_error(p, base, "RUN --network=%s is not supported; build steps run without network "
-                                             "access (use --network=none or leave the flag out)", network);
+                return parser_error(p, base,
+                                    "RUN --network=%s is not supported; build steps run without network "
+                                    "access (use --network=none or leave the flag out)",
+                                    network);
         if (isempty(s + skip_space(s, strlen(s))))
                 return parser_error(p, base,
-                                    "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]", kw, kw);
+                                    "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]",
+                                    kw, kw);
         r = parse_maybe_json(p, in, kw, s, base);
         if (r < 0)
                 return r;
@@ -177,119 +181,85 @@ static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, 
         return 0;
 }
 
-static int parse_shell(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+/* SHELL takes only the exec form, with at least one word. */
+static int parse_shell(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         int r;
 
-        r = parse_json_array(p, s, base, "SHELL", &in->argv, &in->n_argv);
-        if (r < 0)
-                return r;
+        r = parse_json_argv(p, in, kw, s, base);
         if (r == 0)
                 return parser_error(p, base,
-                                    "SHELL requires the arguments in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
-        if (in->n_argv == 0)
-                return parser_error(p, base,
-                                    "SHELL requires at least one argument, e.g. SHELL [\"/bin/sh\", \"-c\"]");
-        in->json_form = true;
-        return 0;
+                                    "%s requires the arguments in JSON form, e.g. %s [\"/bin/sh\", \"-c\"]",
+                                    kw, kw);
+        if (r > 0 && in->n_argv == 0)
+                return parser_error(
+                        p, base, "%s requires at least one argument, e.g. %s [\"/bin/sh\", \"-c\"]", kw, kw);
+        return MIN(r, 0);
 }
 
-static int add_pair(DockerfileInstruction *in, const char *key, size_t key_len, const char *value) {
-        DockerfileKeyValue *kv;
-
-        kv = realloc(in->pairs, (in->n_pairs + 1) * sizeof *kv);
-        if (!kv)
-                return -ENOMEM;
-        in->pairs = kv;
-        kv[in->n_pairs] = (DockerfileKeyValue) {
-                .key = strndup(key, key_len),
-                .value = value ? strdup(value) : NULL,
-        };
-        in->n_pairs++;
-        if (!kv[in->n_pairs - 1].key || (value && !kv[in->n_pairs - 1].value))
-                return -ENOMEM;
-        return 0;
+static int add_pair(DockerfileInstruction *in, const char *name, size_t name_len, const char *value) {
+        return dockerfile_name_value_add(&in->pairs, &in->n_pairs, name, name_len, value);
 }
 
-/* ENV and LABEL: "KEY value…" (legacy) or "k=v k2='v 2'…". */
-static int parse_name_value(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+/* ENV and LABEL's legacy form: the first blank-separated word (key) is the key, the rest of the line the
+ * value. */
+static int parse_legacy_pair(Parser *p, DockerfileInstruction *in, const char *kw, const char *key,
+                             const char *s, size_t base) {
+        size_t k = 0, v;
+        int r;
+
+        while (s[k] && !is_blank(s[k]))
+                k++;
+        v = k;
+        while (s[v] && is_blank(s[v]))
+                v++;
+        if (!s[v])
+                return parser_error(p, base, "%s %s: missing value; write %s %s=value", kw, key, kw, key);
+        r = check_expandable(p, kw, key, base);
+        if (r < 0)
+                return r;
+        r = check_expandable(p, kw, s + v, base + v);
+        if (r < 0)
+                return r;
+        return add_pair(in, s, k, s + v);
+}
+
+/* ENV and LABEL: "k=v k2='v 2'…" (or the legacy "KEY value…"); ARG: "NAME" or "NAME=default", one or more.
+ * Names and values are checked left to right. */
+static int parse_pairs(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(word_list_done) WordList w = {};
+        bool is_arg = in->kind == DOCKERFILE_ARG;
         int r;
 
         r = split_words_quoted(s, base, p->df->escape, &w);
         if (r < 0)
                 return r;
         if (w.n == 0)
-                return parser_error(p, base, "%s requires at least one argument, e.g. %s name=value", kw, kw);
-
-        if (!strchr(w.words[0].text, '=')) {
-                /* Legacy form: the first blank-separated word is the key, the rest of the line the value. */
-                size_t k = 0, v;
-
-                while (s[k] && !is_blank(s[k]))
-                        k++;
-                v = k;
-                while (s[v] && is_blank(s[v]))
-                        v++;
-                if (!s[v])
-                        return parser_error(p, base, "%s %s: missing value; write %s %s=value", kw,
-                                            w.words[0].text, kw, w.words[0].text);
-                r = check_expandable(p, kw, w.words[0].text, base);
-                if (r < 0)
-                        return r;
-                r = check_expandable(p, kw, s + v, base + v);
-                if (r < 0)
-                        return r;
-                return add_pair(in, s, k, s + v);
-        }
+                return parser_error(p, base, "%s requires at least one argument, e.g. %s %s", kw, kw,
+                                    is_arg ? "NAME or ARG NAME=default" : "name=value");
+        if (!is_arg && !strchr(w.words[0].text, '='))
+                return parse_legacy_pair(p, in, kw, w.words[0].text, s, base);
 
         for (size_t i = 0; i < w.n; i++) {
                 char *eq = strchr(w.words[i].text, '=');
 
-                if (!eq)
+                if (!eq && !is_arg)
                         return parser_error(p, w.words[i].offset,
                                             "%s: can't find '=' in '%s'; expected name=value", kw,
                                             w.words[i].text);
                 if (eq == w.words[i].text)
-                        return parser_error(p, w.words[i].offset, "%s: name before '=' must not be empty", kw);
-                *eq = 0;
+                        return parser_error(p, w.words[i].offset, "%s: name before '=' must not be empty",
+                                            kw);
+                if (eq)
+                        *eq = 0;
                 r = check_expandable(p, kw, w.words[i].text, w.words[i].offset);
                 if (r < 0)
                         return r;
-                r = check_expandable(p, kw, eq + 1, w.words[i].offset + (size_t) (eq + 1 - w.words[i].text));
-                if (r < 0)
-                        return r;
-                r = add_pair(in, w.words[i].text, strlen(w.words[i].text), eq + 1);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int parse_arg(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
-        _cleanup_(word_list_done) WordList w = {};
-        int r;
-
-        r = split_words_quoted(s, base, p->df->escape, &w);
-        if (r < 0)
-                return r;
-        if (w.n == 0)
-                return parser_error(p, base,
-                                    "ARG requires at least one argument, e.g. ARG NAME or ARG NAME=default");
-        for (size_t i = 0; i < w.n; i++) {
-                char *eq = strchr(w.words[i].text, '=');
-
-                if (eq == w.words[i].text)
-                        return parser_error(p, w.words[i].offset, "ARG: name before '=' must not be empty");
                 if (eq) {
-                        *eq = 0;
-                        r = check_expandable(p, "ARG", eq + 1,
+                        r = check_expandable(p, kw, eq + 1,
                                              w.words[i].offset + (size_t) (eq + 1 - w.words[i].text));
                         if (r < 0)
                                 return r;
                 }
-                r = check_expandable(p, "ARG", w.words[i].text, w.words[i].offset);
-                if (r < 0)
-                        return r;
                 r = add_pair(in, w.words[i].text, strlen(w.words[i].text), eq ? eq + 1 : NULL);
                 if (r < 0)
                         return r;
@@ -297,41 +267,51 @@ static int parse_arg(Parser *p, DockerfileInstruction *in, const char *s, size_t
         return 0;
 }
 
-static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+/* COPY, ADD and VOLUME: the exec form's strings or the blank-separated words into argv, each syntax-checked
+ * for expansion (a JSON string's errors point at the array). COPY and ADD refuse heredocs. */
+static int parse_paths(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(word_list_done) WordList w = {};
-        const char *v;
         int r;
 
-        r = parse_json_array(p, s, base, kw, &in->argv, &in->n_argv);
+        r = parse_json_argv(p, in, kw, s, base);
         if (r < 0)
                 return r;
         if (r > 0) {
-                in->json_form = true;
-                /* JSON strings are expanded too; their syntax errors point at the array. */
                 for (size_t i = 0; i < in->n_argv; i++) {
                         r = check_expandable(p, kw, in->argv[i], base);
                         if (r < 0)
                                 return r;
                 }
-        } else {
+                return 0;
+        }
+        if (in->kind != DOCKERFILE_VOLUME) {
                 r = check_no_heredoc(p, kw, s, base);
                 if (r < 0)
                         return r;
-                r = split_blanks(s, base, &w);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < w.n; i++) {
-                        r = check_expandable(p, kw, w.words[i].text, w.words[i].offset);
-                        if (r < 0)
-                                return r;
-                }
-                r = argv_from_words(in, &w);
+        }
+        r = split_blanks(s, base, &w);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < w.n; i++) {
+                r = check_expandable(p, kw, w.words[i].text, w.words[i].offset);
                 if (r < 0)
                         return r;
         }
+        return argv_from_words(in, &w);
+}
+
+static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
+        const char *v;
+        int r;
+
+        r = parse_paths(p, in, kw, s, base);
+        if (r < 0)
+                return r;
         if (in->n_argv < 2)
-                return parser_error(p, base, "%s requires at least two arguments (source… destination), but %s "
-                                    "given", kw, in->n_argv == 0 ? "none was" : "only one was");
+                return parser_error(p, base,
+                                    "%s requires at least two arguments (source… destination), but %s "
+                                    "given",
+                                    kw, in->n_argv == 0 ? "none was" : "only one was");
         if (in->kind == DOCKERFILE_ADD)
                 for (size_t i = 0; i + 1 < in->n_argv; i++) {
                         const char *a = in->argv[i];
@@ -343,42 +323,22 @@ static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, 
                 }
         if (dockerfile_instruction_get_flag(in, "chmod", &v) >= 0 && !strchr(v, '$') &&
             (strspn(v, "01234567") != strlen(v) || strlen(v) > 4 || strtoul(v, NULL, 8) > 07777))
-                return parser_error(p, base, "%s: invalid --chmod=%s; expected an octal mode such as 0755", kw, v);
+                return parser_error(p, base, "%s: invalid --chmod=%s; expected an octal mode such as 0755",
+                                    kw, v);
         return 0;
 }
 
-static int parse_volume(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
-        _cleanup_(word_list_done) WordList w = {};
+static int parse_volume(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         int r;
 
-        r = parse_json_array(p, s, base, "VOLUME", &in->argv, &in->n_argv);
+        r = parse_paths(p, in, kw, s, base);
         if (r < 0)
                 return r;
-        if (r > 0) {
-                in->json_form = true;
-                for (size_t i = 0; i < in->n_argv; i++) {
-                        r = check_expandable(p, "VOLUME", in->argv[i], base);
-                        if (r < 0)
-                                return r;
-                }
-        } else {
-                r = split_blanks(s, base, &w);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < w.n; i++) {
-                        r = check_expandable(p, "VOLUME", w.words[i].text, w.words[i].offset);
-                        if (r < 0)
-                                return r;
-                }
-                r = argv_from_words(in, &w);
-                if (r < 0)
-                        return r;
-        }
         if (in->n_argv == 0)
-                return parser_error(p, base, "VOLUME requires at least one argument, e.g. VOLUME /data");
+                return parser_error(p, base, "%s requires at least one argument, e.g. %s /data", kw, kw);
         for (size_t i = 0; i < in->n_argv; i++)
                 if (isempty(in->argv[i]))
-                        return parser_error(p, base, "VOLUME: a volume path can not be an empty string");
+                        return parser_error(p, base, "%s: a volume path can not be an empty string", kw);
         return 0;
 }
 
@@ -411,46 +371,55 @@ bool dockerfile_expose_port_is_valid(const char *s) {
         return expose_port_valid(s);
 }
 
-static int parse_expose(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+/* One EXPOSE word: syntax-checked for expansion; a literal one (no $ or quotes) must be a port or a range. */
+static int check_expose_word(Parser *p, const char *kw, const Word *word) {
+        int r;
+
+        r = check_expandable(p, kw, word->text, word->offset);
+        if (r < 0)
+                return r;
+        if (!strchr(word->text, '$') && !strchr(word->text, '"') && !strchr(word->text, '\'') &&
+            !expose_port_valid(word->text))
+                return parser_error(
+                        p, word->offset,
+                        "%s: invalid port '%s'; expected PORT, PORT/PROTOCOL or FIRST-LAST/PROTOCOL "
+                        "with a port from 1 to 65535 and protocol tcp, udp or sctp",
+                        kw, word->text);
+        return 0;
+}
+
+static int parse_expose(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(word_list_done) WordList w = {};
         int r;
 
+        if (!*s)
+                return parser_error(p, base, "%s requires at least one argument, e.g. %s 8080/tcp", kw, kw);
         r = split_blanks(s, base, &w);
         if (r < 0)
                 return r;
-        if (w.n == 0)
-                return parser_error(p, base, "EXPOSE requires at least one argument, e.g. EXPOSE 8080/tcp");
         for (size_t i = 0; i < w.n; i++) {
-                r = check_expandable(p, "EXPOSE", w.words[i].text, w.words[i].offset);
+                r = check_expose_word(p, kw, &w.words[i]);
                 if (r < 0)
                         return r;
-                if (!strchr(w.words[i].text, '$') && !strchr(w.words[i].text, '"') &&
-                    !strchr(w.words[i].text, '\'') && !expose_port_valid(w.words[i].text))
-                        return parser_error(p, w.words[i].offset,
-                                            "EXPOSE: invalid port '%s'; expected PORT, PORT/PROTOCOL or "
-                                            "FIRST-LAST/PROTOCOL with a port from 1 to 65535 and protocol tcp, "
-                                            "udp or sctp",
-                                            w.words[i].text);
         }
         return argv_from_words(in, &w);
 }
 
-/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: the rest of the line is one value. */
-static int parse_string(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base,
-                        bool expandable) {
+/* WORKDIR, USER, STOPSIGNAL, MAINTAINER: the rest of the line is one value (MAINTAINER's is never expanded). */
+static const char *const string_examples[_DOCKERFILE_INSTRUCTION_MAX] = {
+        [DOCKERFILE_WORKDIR] = "/app",
+        [DOCKERFILE_USER] = "app:app",
+        [DOCKERFILE_STOPSIGNAL] = "SIGTERM",
+        [DOCKERFILE_MAINTAINER] = "name@example.com",
+};
+
+static int parse_string(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         int r;
 
-        if (!*s) {
-                static const char *const examples[_DOCKERFILE_INSTRUCTION_MAX] = {
-                        [DOCKERFILE_WORKDIR] = "/app",
-                        [DOCKERFILE_USER] = "app:app",
-                        [DOCKERFILE_STOPSIGNAL] = "SIGTERM",
-                        [DOCKERFILE_MAINTAINER] = "name@example.com",
-                };
+        if (!*s)
                 return parser_error(p, base, "%s requires exactly one argument, e.g. %s %s", kw, kw,
-                                    strempty(examples[in->kind]));
-        }
-        if (expandable) {
+                                    string_examples[in->kind]);
+        if (in->kind != DOCKERFILE_MAINTAINER) {
                 r = check_expandable(p, kw, s, base);
                 if (r < 0)
                         return r;
@@ -459,15 +428,16 @@ static int parse_string(Parser *p, DockerfileInstruction *in, const char *kw, co
         return in->shell ? 0 : -ENOMEM;
 }
 
-static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
-        static const struct {
+static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *kw, const char *s,
+                             size_t base) {
+        const struct {
                 const char *name;
-                size_t offset;
+                uint64_t *ns;
         } durations[] = {
-                { "interval", offsetof(DockerfileHealthcheck, interval_ns) },
-                { "timeout", offsetof(DockerfileHealthcheck, timeout_ns) },
-                { "start-period", offsetof(DockerfileHealthcheck, start_period_ns) },
-                { "start-interval", offsetof(DockerfileHealthcheck, start_interval_ns) },
+                { "interval", &in->healthcheck.interval_ns },
+                { "timeout", &in->healthcheck.timeout_ns },
+                { "start-period", &in->healthcheck.start_period_ns },
+                { "start-interval", &in->healthcheck.start_interval_ns },
         };
         size_t k = 0, rest;
         const char *v;
@@ -485,7 +455,8 @@ static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s
                 return 0;
         }
         if (k != 3 || strncasecmp(s, "CMD", 3) != 0)
-                return parser_error(p, base, "HEALTHCHECK: unknown type '%.*s'; expected CMD command… or NONE",
+                return parser_error(p, base,
+                                    "HEALTHCHECK: unknown type '%.*s'; expected CMD command… or NONE",
                                     (int) MIN(k, (size_t) 64), s);
         if (!s[rest])
                 return parser_error(p, base + k, "HEALTHCHECK CMD: missing command after CMD");
@@ -496,12 +467,15 @@ static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s
                 if (dockerfile_instruction_get_flag(in, durations[d].name, &v) < 0)
                         continue;
                 if (duration_parse(v, &ns) < 0)
-                        return parser_error(p, base, "HEALTHCHECK: invalid --%s=%s; expected a duration such as "
-                                            "30s, 1m30s or 500ms", durations[d].name, v);
-                if (ns > 0 && ns < 1000000ULL)
-                        return parser_error(p, base, "HEALTHCHECK: --%s=%s is shorter than the minimum of 1ms",
+                        return parser_error(p, base,
+                                            "HEALTHCHECK: invalid --%s=%s; expected a duration such as "
+                                            "30s, 1m30s or 500ms",
                                             durations[d].name, v);
-                *(uint64_t *) ((char *) &in->healthcheck + durations[d].offset) = ns;
+                if (ns > 0 && ns < 1000000ULL)
+                        return parser_error(p, base,
+                                            "HEALTHCHECK: --%s=%s is shorter than the minimum of 1ms",
+                                            durations[d].name, v);
+                *durations[d].ns = ns;
         }
         if (dockerfile_instruction_get_flag(in, "retries", &v) >= 0) {
                 char *end;
@@ -510,7 +484,8 @@ static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s
                 errno = 0;
                 n = strtol(v, &end, 10);
                 if (errno != 0 || *end || end == v || n > INT32_MAX || n < INT32_MIN)
-                        return parser_error(p, base, "HEALTHCHECK: invalid --retries=%s; expected a number", v);
+                        return parser_error(p, base, "HEALTHCHECK: invalid --retries=%s; expected a number",
+                                            v);
                 if (n < 0)
                         return parser_error(p, base, "HEALTHCHECK: --retries can not be negative");
                 in->healthcheck.retries = (int) n;
@@ -518,7 +493,7 @@ static int parse_healthcheck(Parser *p, DockerfileInstruction *in, const char *s
         return parse_maybe_json(p, in, "HEALTHCHECK CMD", s + rest, base + rest);
 }
 
-static int parse_onbuild(Parser *p, DockerfileInstruction *in, const char *s, size_t base) {
+static int parse_onbuild(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(dockerfile_instruction_freep) DockerfileInstruction *sub = NULL;
         int r;
 
@@ -576,10 +551,35 @@ static int unknown_instruction(Parser *p, const char *kw, size_t offset) {
         }
         if (best)
                 return parser_error(p, offset,
-                                    "unknown instruction '%.64s' (did you mean %s?); expected one of %s", kw, best,
-                                    list);
+                                    "unknown instruction '%.64s' (did you mean %s?); expected one of %s", kw,
+                                    best, list);
         return parser_error(p, offset, "unknown instruction '%.64s'; expected one of %s", kw, list);
 }
+
+typedef int (*InstructionParser)(Parser *p, DockerfileInstruction *in, const char *kw, const char *s,
+                                 size_t base);
+
+static const InstructionParser instruction_parsers[_DOCKERFILE_INSTRUCTION_MAX] = {
+        [DOCKERFILE_ADD] = parse_copy_add,
+        [DOCKERFILE_ARG] = parse_pairs,
+        [DOCKERFILE_CMD] = parse_run_like,
+        [DOCKERFILE_COPY] = parse_copy_add,
+        [DOCKERFILE_ENTRYPOINT] = parse_run_like,
+        [DOCKERFILE_ENV] = parse_pairs,
+        [DOCKERFILE_EXPOSE] = parse_expose,
+        [DOCKERFILE_FROM] = parse_from,
+        [DOCKERFILE_HEALTHCHECK] = parse_healthcheck,
+        [DOCKERFILE_LABEL] = parse_pairs,
+        [DOCKERFILE_MAINTAINER] = parse_string,
+        [DOCKERFILE_ONBUILD] = parse_onbuild,
+        [DOCKERFILE_RUN] = parse_run_like,
+        [DOCKERFILE_SHELL] = parse_shell,
+        [DOCKERFILE_STOPSIGNAL] = parse_string,
+        [DOCKERFILE_USER] = parse_string,
+        [DOCKERFILE_VOLUME] = parse_volume,
+        [DOCKERFILE_WORKDIR] = parse_string,
+};
+
 
 /* Parses the instruction starting at kw_offset of the current logical line into in. */
 int parse_instruction(Parser *p, DockerfileInstruction *in, size_t kw_offset, bool trigger) {
@@ -604,7 +604,8 @@ int parse_instruction(Parser *p, DockerfileInstruction *in, size_t kw_offset, bo
                 return unknown_instruction(p, kw, kw_offset);
         in->kind = kind;
         kwname = dockerfile_instruction_to_string(kind);
-        if (trigger && (kind == DOCKERFILE_ONBUILD || kind == DOCKERFILE_FROM || kind == DOCKERFILE_MAINTAINER))
+        if (trigger &&
+            (kind == DOCKERFILE_ONBUILD || kind == DOCKERFILE_FROM || kind == DOCKERFILE_MAINTAINER))
                 return parser_error(p, kw_offset, "%s isn't allowed as an ONBUILD trigger", kwname);
 
         while (text[k] && is_space(text[k]))
@@ -615,51 +616,6 @@ int parse_instruction(Parser *p, DockerfileInstruction *in, size_t kw_offset, bo
         args_offset += k;
         args = text + args_offset;
 
-        switch (in->kind) {
-        case DOCKERFILE_FROM:
-                r = parse_from(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_RUN:
-        case DOCKERFILE_CMD:
-        case DOCKERFILE_ENTRYPOINT:
-                r = parse_run_like(p, in, kwname, args, args_offset);
-                break;
-        case DOCKERFILE_SHELL:
-                r = parse_shell(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_ENV:
-        case DOCKERFILE_LABEL:
-                r = parse_name_value(p, in, kwname, args, args_offset);
-                break;
-        case DOCKERFILE_ARG:
-                r = parse_arg(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_COPY:
-        case DOCKERFILE_ADD:
-                r = parse_copy_add(p, in, kwname, args, args_offset);
-                break;
-        case DOCKERFILE_VOLUME:
-                r = parse_volume(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_EXPOSE:
-                r = parse_expose(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_WORKDIR:
-        case DOCKERFILE_USER:
-        case DOCKERFILE_STOPSIGNAL:
-                r = parse_string(p, in, kwname, args, args_offset, true);
-                break;
-        case DOCKERFILE_MAINTAINER:
-                r = parse_string(p, in, kwname, args, args_offset, false);
-                break;
-        case DOCKERFILE_HEALTHCHECK:
-                r = parse_healthcheck(p, in, args, args_offset);
-                break;
-        case DOCKERFILE_ONBUILD:
-                r = parse_onbuild(p, in, args, args_offset);
-                break;
-        default:
-                r = -EINVAL;
-        }
-        return r;
+        assert(instruction_parsers[kind]);
+        return instruction_parsers[kind](p, in, kwname, args, args_offset);
 }

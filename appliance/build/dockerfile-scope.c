@@ -94,15 +94,11 @@ static int copy_build_args(char *const *in, char ***ret) {
                 return -ENOMEM;
         for (size_t i = 0; in && in[i]; i++) {
                 const char *eq = strchr(in[i], '=');
-                _cleanup_free_ char *name = NULL;
                 int r;
 
                 if (!eq || eq == in[i])
-                        continue;
-                name = strndup(in[i], (size_t) (eq - in[i]));
-                if (!name)
-                        return -ENOMEM;
-                r = strv_env_set(&l, name, eq + 1);
+                        continue; /* no NAME=VALUE */
+                r = strv_env_put(&l, in[i]);
                 if (r < 0)
                         return r;
         }
@@ -123,13 +119,13 @@ static int scope_declare_args(DockerfileScope *s, const DockerfileInstruction *i
                 char *const *args = in_stage ? *vars : s->auto_args;
                 const char *v;
 
-                r = scope_expand(s, i, env, args, &c->pairs[k].key, err);
+                r = scope_expand(s, i, env, args, &c->pairs[k].name, err);
                 if (r < 0)
                         return r;
                 r = scope_expand(s, i, env, args, &c->pairs[k].value, err);
                 if (r < 0)
                         return r;
-                v = arg_effective(s, c->pairs[k].key, c->pairs[k].value, in_stage);
+                v = arg_effective(s, c->pairs[k].name, c->pairs[k].value, in_stage);
                 if (v != c->pairs[k].value) {
                         char *d = v ? strdup(v) : NULL;
 
@@ -138,7 +134,7 @@ static int scope_declare_args(DockerfileScope *s, const DockerfileInstruction *i
                         free(c->pairs[k].value);
                         c->pairs[k].value = d;
                 }
-                r = strv_env_set(vars, c->pairs[k].key, c->pairs[k].value);
+                r = strv_env_set(vars, c->pairs[k].name, c->pairs[k].value);
                 if (r < 0)
                         return r;
         }
@@ -242,7 +238,7 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
         case DOCKERFILE_LABEL:
                 /* All pairs see the environment from before the instruction (ENV a=1 b=$a uses the old a). */
                 for (size_t k = 0; k < c->n_pairs; k++) {
-                        r = scope_expand(s, i, s->env, s->args, &c->pairs[k].key, err);
+                        r = scope_expand(s, i, s->env, s->args, &c->pairs[k].name, err);
                         if (r < 0)
                                 return r;
                         r = scope_expand(s, i, s->env, s->args, &c->pairs[k].value, err);
@@ -251,13 +247,13 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 }
                 if (i->kind == DOCKERFILE_ENV)
                         for (size_t k = 0; k < c->n_pairs; k++) {
-                                if (isempty(c->pairs[k].key)) {
+                                if (isempty(c->pairs[k].name)) {
                                         dockerfile_error_set(
                                                 err, s->df->filename, i->line, i->column,
                                                 "ENV: a variable name expands to an empty string");
                                         return -EBADMSG;
                                 }
-                                r = strv_env_set(&s->env, c->pairs[k].key, c->pairs[k].value);
+                                r = strv_env_set(&s->env, c->pairs[k].name, c->pairs[k].value);
                                 if (r < 0)
                                         return r;
                         }
@@ -404,43 +400,39 @@ char *const *dockerfile_scope_global_args(const DockerfileScope *s) {
         return s->global;
 }
 
-/* The ARGs of the scope that have a value, as NAME=VALUE, in declaration order. */
-static int scope_args_with_value(const DockerfileScope *s, char ***ret) {
+/* Sets each entry of from that has a value ("NAME=VALUE") in *l, replacing an entry for the same NAME. */
+static int env_put_values(char ***l, char *const *from) {
+        for (size_t i = 0; from[i]; i++) {
+                int r;
+
+                if (!strchr(from[i], '='))
+                        continue;
+                r = strv_env_put(l, from[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The ARGs of the scope that have a value, as NAME=VALUE, in declaration order (each name is declared
+ * once); NULL when out of memory. */
+static char **scope_args_with_value(const DockerfileScope *s) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+
+        if (!l || env_put_values(&l, s->args) < 0)
+                return NULL;
+        return TAKE_PTR(l);
+}
+
+int dockerfile_scope_run_env(const DockerfileScope *s, char ***ret) {
+        _cleanup_strv_free_ char **l = scope_args_with_value(s);
         int r;
 
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; s->args[i]; i++)
-                if (strchr(s->args[i], '=')) {
-                        r = strv_extend(&l, s->args[i]);
-                        if (r < 0)
-                                return r;
-                }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-int dockerfile_scope_run_env(const DockerfileScope *s, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        int r;
-
-        r = scope_args_with_value(s, &l);
+        r = env_put_values(&l, s->env);
         if (r < 0)
                 return r;
-        for (size_t i = 0; s->env[i]; i++) {
-                const char *eq = strchr(s->env[i], '=');
-                _cleanup_free_ char *name = NULL;
-
-                if (!eq)
-                        continue;
-                name = strndup(s->env[i], (size_t) (eq - s->env[i]));
-                if (!name)
-                        return -ENOMEM;
-                r = strv_env_set(&l, name, eq + 1);
-                if (r < 0)
-                        return r;
-        }
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -450,13 +442,11 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int dockerfile_scope_args(const DockerfileScope *s, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        int r;
+        char **l = scope_args_with_value(s);
 
-        r = scope_args_with_value(s, &l);
-        if (r < 0)
-                return r;
+        if (!l)
+                return -ENOMEM;
         qsort(l, strv_length(l), sizeof(char *), cmp_str);
-        *ret = TAKE_PTR(l);
+        *ret = l;
         return 0;
 }

@@ -10,6 +10,25 @@
 #include "json-util.h"
 #include "macro.h"
 
+/* Flags as an object {"name": value or null}: their order means nothing and the canonical dump sorts the
+ * keys. ENV/LABEL/ARG pairs (ordered) as an array of [name, value or null], as written: a later ENV may use
+ * an earlier one. NULL when out of memory. */
+static json_t *name_values_to_json(const DockerfileNameValue *a, size_t n, bool ordered) {
+        _cleanup_json_ json_t *j = ordered ? json_array() : json_object();
+
+        if (!j)
+                return NULL;
+        for (size_t k = 0; k < n; k++) {
+                int r = ordered ? json_array_append_new(j, json_pack("[s,s?]", a[k].name, a[k].value))
+                                : json_object_set_new(j, a[k].name,
+                                                      a[k].value ? json_string(a[k].value) : json_null());
+
+                if (r < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(j);
+}
+
 static json_t *instruction_to_json(const DockerfileInstruction *i) {
         _cleanup_json_ json_t *o = NULL;
         json_t *a;
@@ -17,16 +36,9 @@ static json_t *instruction_to_json(const DockerfileInstruction *i) {
         o = json_object();
         if (!o || json_object_set_new(o, "kind", json_string(dockerfile_instruction_to_string(i->kind))) < 0)
                 return NULL;
-        if (i->n_flags > 0) {
-                a = json_object();
-                if (!a || json_object_set_new(o, "flags", a) < 0)
-                        return NULL;
-                for (size_t k = 0; k < i->n_flags; k++)
-                        if (json_object_set_new(a, i->flags[k].name,
-                                                i->flags[k].value ? json_string(i->flags[k].value)
-                                                                  : json_null()) < 0)
-                                return NULL;
-        }
+        if (i->n_flags > 0 &&
+            json_object_set_new(o, "flags", name_values_to_json(i->flags, i->n_flags, false)) < 0)
+                return NULL;
         if (i->n_argv > 0 || i->json_form) {
                 a = json_array();
                 if (!a || json_object_set_new(o, i->json_form ? "exec" : "args", a) < 0)
@@ -37,20 +49,15 @@ static json_t *instruction_to_json(const DockerfileInstruction *i) {
         }
         if (i->shell && json_object_set_new(o, "shell", json_string(i->shell)) < 0)
                 return NULL;
-        if (i->n_pairs > 0) {
-                a = json_array();
-                if (!a || json_object_set_new(o, "pairs", a) < 0)
-                        return NULL;
-                for (size_t k = 0; k < i->n_pairs; k++)
-                        if (json_array_append_new(a, json_pack("[s,s?]", i->pairs[k].key, i->pairs[k].value)) < 0)
-                                return NULL;
-        }
+        if (i->n_pairs > 0 &&
+            json_object_set_new(o, "pairs", name_values_to_json(i->pairs, i->n_pairs, true)) < 0)
+                return NULL;
         if (i->stage_name && json_object_set_new(o, "as", json_string(i->stage_name)) < 0)
                 return NULL;
         if (i->kind == DOCKERFILE_HEALTHCHECK &&
             json_object_set_new(o, "healthcheck",
-                                json_pack("{s:b,s:I,s:I,s:I,s:I,s:i}", "none", i->healthcheck.none, "interval",
-                                          (json_int_t) i->healthcheck.interval_ns, "timeout",
+                                json_pack("{s:b,s:I,s:I,s:I,s:I,s:i}", "none", i->healthcheck.none,
+                                          "interval", (json_int_t) i->healthcheck.interval_ns, "timeout",
                                           (json_int_t) i->healthcheck.timeout_ns, "start_period",
                                           (json_int_t) i->healthcheck.start_period_ns, "start_interval",
                                           (json_int_t) i->healthcheck.start_interval_ns, "retries",

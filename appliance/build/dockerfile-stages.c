@@ -49,13 +49,16 @@ int dockerfile_stage_reference(const Dockerfile *df, size_t current, const char 
                         continue;
                 if (i == current) {
                         dockerfile_error_set(err, df->filename, line, column,
-                                             "stage '%s' refers to itself; use an earlier stage or an image", ref);
+                                             "stage '%s' refers to itself; use an earlier stage or an image",
+                                             ref);
                         return -EBADMSG;
                 }
                 if (i > current) {
-                        dockerfile_error_set(err, df->filename, line, column,
-                                             "stage '%s' is used before it is defined (at line %u); a stage can "
-                                             "only use stages defined above it", ref, df->stages[i].from.line);
+                        dockerfile_error_set(
+                                err, df->filename, line, column,
+                                "stage '%s' is used before it is defined (at line %u); a stage can "
+                                "only use stages defined above it",
+                                ref, df->stages[i].from.line);
                         return -EBADMSG;
                 }
                 *ret_stage = (ssize_t) i;
@@ -65,7 +68,8 @@ int dockerfile_stage_reference(const Dockerfile *df, size_t current, const char 
                 if (idx >= current) {
                         dockerfile_error_set(err, df->filename, line, column,
                                              "stage index %zu is not defined before this stage (stage %zu); "
-                                             "stages are numbered from 0 in the order they appear", idx, current);
+                                             "stages are numbered from 0 in the order they appear",
+                                             idx, current);
                         return -EBADMSG;
                 }
                 *ret_stage = (ssize_t) idx;
@@ -129,8 +133,8 @@ static int stage_copy_dependencies(const Dockerfile *df, DockerfileScope *scope,
         return 0;
 }
 
-int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build_args, char *const *auto_args,
-                    DockerfileBuildPlan **ret, DockerfileError *err) {
+int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build_args,
+                    char *const *auto_args, DockerfileBuildPlan **ret, DockerfileError *err) {
         _cleanup_(dockerfile_scope_freep) DockerfileScope *scope = NULL;
         _cleanup_(dockerfile_build_plan_freep) DockerfileBuildPlan *plan = NULL;
         _cleanup_free_ bool *needed = NULL;
@@ -147,8 +151,8 @@ int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build
                 for (size_t i = 0; i < df->n_stages && used < sizeof names; i++)
                         used += (size_t) snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
                                                   df->stages[i].name ? df->stages[i].name : "(unnamed)");
-                dockerfile_error_set(err, df->filename, 0, 0, "target stage '%s' not found; the stages are: %s",
-                                     target, names);
+                dockerfile_error_set(err, df->filename, 0, 0,
+                                     "target stage '%s' not found; the stages are: %s", target, names);
                 return -ENOENT;
         }
 
@@ -174,8 +178,8 @@ int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build
                 r = dockerfile_scope_expand_from(scope, &df->stages[i], &base, &platform, err);
                 if (r < 0)
                         return r;
-                r = dockerfile_stage_reference(df, i, base, df->stages[i].from.line, df->stages[i].from.column,
-                                               &bases[i], err);
+                r = dockerfile_stage_reference(df, i, base, df->stages[i].from.line,
+                                               df->stages[i].from.column, &bases[i], err);
                 if (r < 0)
                         return r;
                 if (bases[i] >= 0)
@@ -208,7 +212,7 @@ static bool declares_arg(const DockerfileInstruction *in, const char *name, size
         if (in->kind != DOCKERFILE_ARG)
                 return false;
         for (size_t k = 0; k < in->n_pairs; k++)
-                if (strlen(in->pairs[k].key) == len && strncmp(in->pairs[k].key, name, len) == 0)
+                if (strlen(in->pairs[k].name) == len && strncmp(in->pairs[k].name, name, len) == 0)
                         return true;
         return false;
 }

@@ -2,6 +2,7 @@
  * Every function either fully succeeds or leaves its input unchanged and returns -ENOMEM. */
 #include "strbuf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,4 +82,15 @@ int strv_env_set(char ***l, const char *name, const char *value) {
                         return 0;
                 }
         return strv_push(l, e);
+}
+
+int strv_env_put(char ***l, const char *assignment) {
+        const char *eq = strchr(assignment, '=');
+        _cleanup_free_ char *name = NULL;
+
+        assert(eq);
+        name = strndup(assignment, (size_t) (eq - assignment));
+        if (!name)
+                return -ENOMEM;
+        return strv_env_set(l, name, eq + 1);
 }

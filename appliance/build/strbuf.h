@@ -27,3 +27,5 @@ void strbuf_done(StrBuf *b);
 const char *strv_env_find(char *const *l, const char *name, size_t len);
 /* Sets (replaces or appends) NAME=VALUE; value NULL stores a bare "NAME" (declared, no value). */
 int strv_env_set(char ***l, const char *name, const char *value);
+/* The same for an entry "NAME=VALUE" as one string (it must hold a '='). */
+int strv_env_put(char ***l, const char *assignment);

@@ -9,35 +9,22 @@
 #include "dockerfile-stages.h"
 #include "macro.h"
 #include "strbuf.h"
+#include "string-util.h"
 
 #include "test-dockerfile-util.h"
 #include "tests.h"
-
-/* Expects a parse error whose formatted text starts with prefix ("Dockerfile:7:1: ") and contains needle. */
-static void parse_fails(const char *text, const char *prefix, const char *needle, int line) {
-        DockerfileError err = {};
-        Dockerfile *df = NULL;
-        char buf[1024];
-        int r;
-
-        r = dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err);
-        if (r >= 0) {
-                fprintf(stderr, "test line %d: parse unexpectedly succeeded:\n%s\n", line, text);
-                exit(1);
-        }
-        dockerfile_error_format(&err, buf, sizeof buf);
-        if (strncmp(buf, prefix, strlen(prefix)) != 0 || !strstr(buf, needle)) {
-                fprintf(stderr, "test line %d: got error '%s', expected prefix '%s' and '%s'\n", line, buf,
-                        prefix, needle);
-                exit(1);
-        }
-}
-#define PARSE_FAILS(t, p, n) parse_fails(t, p, n, __LINE__)
 
 static const DockerfileInstruction *instr(const Dockerfile *df, size_t stage, size_t i) {
         CHECK(stage < df->n_stages);
         CHECK(i < df->stages[stage].n_instructions);
         return &df->stages[stage].instructions[i];
+}
+
+/* Pair k of in is key=value (value NULL: an ARG without default). */
+static void check_pair(const DockerfileInstruction *in, size_t k, const char *key, const char *value) {
+        CHECK(k < in->n_pairs);
+        CHECK_STREQ(in->pairs[k].name, key);
+        CHECK_STREQ(in->pairs[k].value, value);
 }
 
 static void test_comments_and_continuations(void) {
@@ -55,8 +42,8 @@ static void test_comments_and_continuations(void) {
                       "c\n"
                       "RUN echo '#not a comment'\n");
         CHECK(df->n_stages == 1);
-        CHECK_STREQ(df->stages[0].base, "busybox");
         CHECK(df->stages[0].n_instructions == 3);
+        CHECK_STREQ(df->stages[0].base, "busybox");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_RUN && !in->json_form);
         CHECK_STREQ(in->shell, "echo a     && echo b");
@@ -84,12 +71,6 @@ static void test_comments_and_continuations(void) {
                       "FROM busybox\r\nRUN a \\\r\n b\r\n");
         CHECK_STREQ(instr(df, 0, 0)->shell, "a  b");
         dockerfile_free(df);
-
-        /* A continuation ending the file is an error pointing at the continued line. */
-        PARSE_FAILS("FROM busybox\nRUN echo \\\n",
-                    "Dockerfile:2:1: ", "ends right after a line continuation");
-        PARSE_FAILS("FROM busybox\nRUN echo \\\n# only a comment follows\n",
-                    "Dockerfile:3:1: ", "ends right after a line continuation");
 }
 
 static void test_directives(void) {
@@ -131,28 +112,23 @@ static void test_directives(void) {
         df = parse_ok("FROM busybox\n# escape=`\nRUN a \\\nb\n");
         CHECK(df->escape == '\\');
         dockerfile_free(df);
-
-        PARSE_FAILS("# escape=x\nFROM busybox\n", "Dockerfile:1:1: ", "invalid escape character 'x'");
-        PARSE_FAILS("# escape=`\n# escape=\\\nFROM busybox\n",
-                    "Dockerfile:2:1: ", "only one escape parser directive");
 }
 
 static void test_exec_and_shell_forms(void) {
-        Dockerfile *df;
         const DockerfileInstruction *in;
-
-        df = parse_ok("FROM busybox\n"
-                      "RUN [\"/bin/echo\", \"hello world\"]\n"
-                      "RUN echo \"$HOME\"\n"
-                      "CMD [\"sh\", \"-c\", \"echo $X\"]\n"
-                      "CMD echo hi\n"
-                      "ENTRYPOINT [\"/entry\"]\n"
-                      "ENTRYPOINT exec top -b\n"
-                      "CMD [ \"unterminated\"\n"
-                      "CMD []\n"
-                      "SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n"
-                      "RUN --network=none [\"true\"]\n"
-                      "RUN --network=default true\n");
+        _cleanup_dockerfile_free_ Dockerfile *df =
+                parse_ok("FROM busybox\n"
+                         "RUN [\"/bin/echo\", \"hello world\"]\n"
+                         "RUN echo \"$HOME\"\n"
+                         "CMD [\"sh\", \"-c\", \"echo $X\"]\n"
+                         "CMD echo hi\n"
+                         "ENTRYPOINT [\"/entry\"]\n"
+                         "ENTRYPOINT exec top -b\n"
+                         "CMD [ \"unterminated\"\n"
+                         "CMD []\n"
+                         "SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n"
+                         "RUN --network=none [\"true\"]\n"
+                         "RUN --network=default true\n");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_RUN && in->json_form && in->n_argv == 2);
         CHECK_STREQ(in->argv[1], "hello world");
@@ -179,105 +155,68 @@ static void test_exec_and_shell_forms(void) {
         CHECK(in->json_form && in->n_flags == 1);
         CHECK_STREQ(in->flags[0].name, "network");
         CHECK_STREQ(in->flags[0].value, "none");
-        dockerfile_free(df);
 
-        PARSE_FAILS("FROM busybox\nCMD [\"a\", 1]\n",
-                    "Dockerfile:2:5: ", "arrays must be comprised of strings only");
-        PARSE_FAILS("FROM busybox\nSHELL /bin/bash -c\n",
-                    "Dockerfile:2:7: ", "SHELL requires the arguments in JSON form");
-        PARSE_FAILS("FROM busybox\nSHELL []\n", "Dockerfile:2:7: ", "SHELL requires at least one argument");
-        PARSE_FAILS("FROM busybox\nRUN --mount=type=cache,target=/x make\n",
-                    "Dockerfile:2:5: ", "RUN --mount is not supported");
-        PARSE_FAILS("FROM busybox\nRUN --network=host make\n",
-                    "Dockerfile:2:", "RUN --network=host is not supported");
-        PARSE_FAILS("FROM busybox\nRUN --bogus make\n",
-                    "Dockerfile:2:5: ", "unknown flag '--bogus'; expected --network");
-        PARSE_FAILS("FROM busybox\nRUN\n", "Dockerfile:2:", "RUN requires at least one argument");
-        PARSE_FAILS("FROM busybox\nRUN cat <<EOF\nhello\nEOF\n",
-                    "Dockerfile:2:9: ", "heredocs (<<EOF) are not supported");
-        PARSE_FAILS("FROM busybox\nCOPY <<-\"EOT\" /x\n", "Dockerfile:2:6: ", "heredocs");
         /* A shift in arithmetic is no heredoc. */
-        df = parse_ok("FROM busybox\nRUN echo $((1<<2)) <<<x\n");
-        dockerfile_free(df);
+        dockerfile_free(parse_ok("FROM busybox\nRUN echo $((1<<2)) <<<x\n"));
 }
 
 static void test_env_label_arg_forms(void) {
-        Dockerfile *df;
         const DockerfileInstruction *in;
-
-        df = parse_ok("FROM busybox\n"
-                      "ENV A 1 2  3\n"
-                      "ENV B=1 C=\"two words\" D=three\\ words E='x y'\n"
-                      "env F=\n"
-                      "LABEL \"com.example.vendor\"=\"ACME Inc\" version=1.0 description=\"multi \\\n"
-                      "line\"\n"
-                      "LABEL legacy value here\n"
-                      "ARG X\n"
-                      "ARG Y=1 Z\n"
-                      "MAINTAINER Jane <jane@example.com>\n");
+        _cleanup_dockerfile_free_ Dockerfile *df =
+                parse_ok("FROM busybox\n"
+                         "ENV A 1 2  3\n"
+                         "ENV B=1 C=\"two words\" D=three\\ words E='x y'\n"
+                         "env F=\n"
+                         "LABEL \"com.example.vendor\"=\"ACME Inc\" version=1.0 description=\"multi \\\n"
+                         "line\"\n"
+                         "LABEL legacy value here\n"
+                         "ARG X\n"
+                         "ARG Y=1 Z\n"
+                         "MAINTAINER Jane <jane@example.com>\n");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_ENV && in->n_pairs == 1);
-        CHECK_STREQ(in->pairs[0].key, "A");
-        CHECK_STREQ(in->pairs[0].value, "1 2  3");
+        check_pair(in, 0, "A", "1 2  3");
         in = instr(df, 0, 1);
         CHECK(in->n_pairs == 4);
-        CHECK_STREQ(in->pairs[1].key, "C");
-        CHECK_STREQ(in->pairs[1].value, "\"two words\""); /* raw; quotes go at expansion */
-        CHECK_STREQ(in->pairs[2].value, "three\\ words");
-        in = instr(df, 0, 2);
-        CHECK(in->n_pairs == 1);
-        CHECK_STREQ(in->pairs[0].value, "");
+        check_pair(in, 1, "C", "\"two words\""); /* raw; quotes go at expansion */
+        check_pair(in, 2, "D", "three\\ words");
+        check_pair(in, 3, "E", "'x y'");
+        check_pair(instr(df, 0, 2), 0, "F", "");
         in = instr(df, 0, 3);
         CHECK(in->kind == DOCKERFILE_LABEL && in->n_pairs == 3);
-        CHECK_STREQ(in->pairs[0].key, "\"com.example.vendor\"");
-        CHECK_STREQ(in->pairs[2].value, "\"multi line\"");
+        check_pair(in, 0, "\"com.example.vendor\"", "\"ACME Inc\"");
+        check_pair(in, 2, "description", "\"multi line\"");
         in = instr(df, 0, 4);
         CHECK(in->n_pairs == 1);
-        CHECK_STREQ(in->pairs[0].key, "legacy");
-        CHECK_STREQ(in->pairs[0].value, "value here");
+        check_pair(in, 0, "legacy", "value here");
         in = instr(df, 0, 5);
-        CHECK(in->kind == DOCKERFILE_ARG && in->n_pairs == 1 && !in->pairs[0].value);
+        CHECK(in->kind == DOCKERFILE_ARG && in->n_pairs == 1);
+        check_pair(in, 0, "X", NULL);
         in = instr(df, 0, 6);
         CHECK(in->n_pairs == 2);
-        CHECK_STREQ(in->pairs[0].value, "1");
-        CHECK(!in->pairs[1].value);
+        check_pair(in, 0, "Y", "1");
+        check_pair(in, 1, "Z", NULL);
         in = instr(df, 0, 7);
         CHECK(in->kind == DOCKERFILE_MAINTAINER);
         CHECK_STREQ(in->shell, "Jane <jane@example.com>");
-        dockerfile_free(df);
-
-        PARSE_FAILS("FROM busybox\nENV A=1 B\n", "Dockerfile:2:9: ", "can't find '=' in 'B'");
-        PARSE_FAILS("FROM busybox\nENV A\n", "Dockerfile:2:5: ", "missing value");
-        PARSE_FAILS("FROM busybox\nENV\n", "Dockerfile:2:", "ENV requires at least one argument");
-        PARSE_FAILS("FROM busybox\nENV A=\"open\n", "Dockerfile:2:7: ", "unterminated double quote");
-        PARSE_FAILS("FROM busybox\nLABEL a='open b=c\n", "Dockerfile:2:9: ", "unterminated single quote");
-        PARSE_FAILS("FROM busybox\nENV =x\n", "Dockerfile:2:5: ", "name before '=' must not be empty");
-        PARSE_FAILS("FROM busybox\nARG\n", "Dockerfile:2:", "ARG requires at least one argument");
-        PARSE_FAILS("FROM busybox\nENV A=${B\n", "Dockerfile:2:7: ", "missing '}'");
-        PARSE_FAILS("FROM busybox\nWORKDIR /a/${}\n", "Dockerfile:2:12: ", "bad substitution");
-        PARSE_FAILS("FROM busybox\nUSER ${U:x}\n", "Dockerfile:2:6: ", "unsupported modifier ':x'");
-        /* Continuation: the column is found on the physical line the problem is on. */
-        PARSE_FAILS("FROM busybox\nENV A=1 \\\n    B=\"x\n",
-                    "Dockerfile:3:7: ", "unterminated double quote");
 }
 
 static void test_copy_add_volume_expose(void) {
-        Dockerfile *df;
         const DockerfileInstruction *in;
         const char *v;
-
-        df = parse_ok("FROM busybox AS build\n"
-                      "FROM busybox\n"
-                      "COPY --from=build --chown=app:app --chmod=0755 /out/a /out/b /dst/\n"
-                      "COPY [\"with space.txt\", \"/dst dir/\"]\n"
-                      "COPY --link . /app\n"
-                      "ADD --chown=1000 archive.tar.gz /opt/\n"
-                      "VOLUME /data /cache\n"
-                      "VOLUME [\"/var/log\"]\n"
-                      "EXPOSE 80 443/tcp 53/udp 8000-8010/tcp\n"
-                      "WORKDIR /app\n"
-                      "USER app:staff\n"
-                      "STOPSIGNAL SIGINT\n");
+        _cleanup_dockerfile_free_ Dockerfile *df =
+                parse_ok("FROM busybox AS build\n"
+                         "FROM busybox\n"
+                         "COPY --from=build --chown=app:app --chmod=0755 /out/a /out/b /dst/\n"
+                         "COPY [\"with space.txt\", \"/dst dir/\"]\n"
+                         "COPY --link . /app\n"
+                         "ADD --chown=1000 archive.tar.gz /opt/\n"
+                         "VOLUME /data /cache\n"
+                         "VOLUME [\"/var/log\"]\n"
+                         "EXPOSE 80 443/tcp 53/udp 8000-8010/tcp\n"
+                         "WORKDIR /app\n"
+                         "USER app:staff\n"
+                         "STOPSIGNAL SIGINT\n");
         CHECK(df->n_stages == 2);
         CHECK_STREQ(df->stages[0].name, "build");
         in = instr(df, 1, 0);
@@ -304,41 +243,18 @@ static void test_copy_add_volume_expose(void) {
         CHECK_STREQ(instr(df, 1, 7)->shell, "/app");
         CHECK_STREQ(instr(df, 1, 8)->shell, "app:staff");
         CHECK_STREQ(instr(df, 1, 9)->shell, "SIGINT");
-        dockerfile_free(df);
-
-        PARSE_FAILS(
-                "FROM busybox\nADD https://example.com/x.tar.gz /x\n", "Dockerfile:2:5: ",
-                "ADD from a URL is not supported: Slipway builds without network access; download the file "
-                "into the build context and ADD it from there.");
-        PARSE_FAILS("FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n",
-                    "Dockerfile:2:", "ADD from a URL");
-        PARSE_FAILS("FROM busybox\nADD --checksum=sha256:abc x /x\n", "Dockerfile:2:5: ", "ADD from a URL");
-        PARSE_FAILS("FROM busybox\nCOPY [\"${A\", \"/d\"]\n", "Dockerfile:2:6: ", "COPY: bad substitution");
-        PARSE_FAILS("FROM busybox\nCOPY onlyone\n",
-                    "Dockerfile:2:6: ", "COPY requires at least two arguments");
-        PARSE_FAILS("FROM busybox\nCOPY --chmod=u+x a b\n", "Dockerfile:2:", "invalid --chmod=u+x");
-        PARSE_FAILS("FROM busybox\nCOPY --from a b\n", "Dockerfile:2:6: ", "flag '--from' requires a value");
-        PARSE_FAILS("FROM busybox\nCOPY --from=a --from=b x y\n", "Dockerfile:2:15: ", "given twice");
-        PARSE_FAILS("FROM busybox\nCOPY --parents a b\n",
-                    "Dockerfile:2:6: ", "COPY --parents is not supported");
-        PARSE_FAILS("FROM busybox\nEXPOSE 80/http\n", "Dockerfile:2:8: ", "invalid port '80/http'");
-        PARSE_FAILS("FROM busybox\nEXPOSE 0\n", "Dockerfile:2:8: ", "invalid port '0'");
-        PARSE_FAILS("FROM busybox\nVOLUME [\"\"]\n", "Dockerfile:2:", "can not be an empty string");
-        PARSE_FAILS("FROM busybox\nWORKDIR\n", "Dockerfile:2:", "WORKDIR requires exactly one argument");
-        PARSE_FAILS("FROM busybox\nENV --x=1 a=b\n", "Dockerfile:2:5: ", "ENV takes no flags");
 }
 
 static void test_healthcheck_onbuild(void) {
-        Dockerfile *df;
         const DockerfileInstruction *in;
-
-        df = parse_ok("FROM busybox\n"
-                      "HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --retries=3 \\\n"
-                      "  CMD curl -f http://localhost/ || exit 1\n"
-                      "HEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n"
-                      "HEALTHCHECK NONE\n"
-                      "ONBUILD RUN make /app\n"
-                      "onbuild copy --chown=a . /src\n");
+        _cleanup_dockerfile_free_ Dockerfile *df =
+                parse_ok("FROM busybox\n"
+                         "HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --retries=3 \\\n"
+                         "  CMD curl -f http://localhost/ || exit 1\n"
+                         "HEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n"
+                         "HEALTHCHECK NONE\n"
+                         "ONBUILD RUN make /app\n"
+                         "onbuild copy --chown=a . /src\n");
         in = instr(df, 0, 0);
         CHECK(in->kind == DOCKERFILE_HEALTHCHECK && !in->healthcheck.none);
         CHECK(in->healthcheck.interval_ns == 300000000000ULL);
@@ -356,21 +272,7 @@ static void test_healthcheck_onbuild(void) {
         CHECK_STREQ(in->onbuild->shell, "make /app");
         in = instr(df, 0, 4);
         CHECK(in->onbuild->kind == DOCKERFILE_COPY && in->onbuild->n_flags == 1);
-        dockerfile_free(df);
 
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=5x CMD true\n",
-                    "Dockerfile:2:", "invalid --interval=5x");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n",
-                    "Dockerfile:2:", "can not be negative");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --timeout=1us CMD true\n", "Dockerfile:2:", "minimum of 1ms");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK --interval=1s NONE\n",
-                    "Dockerfile:2:", "HEALTHCHECK NONE takes no");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK RUN true\n", "Dockerfile:2:13: ", "unknown type 'RUN'");
-        PARSE_FAILS("FROM busybox\nHEALTHCHECK CMD\n", "Dockerfile:2:", "missing command");
-        PARSE_FAILS("FROM busybox\nONBUILD ONBUILD RUN x\n",
-                    "Dockerfile:2:9: ", "ONBUILD isn't allowed as an ONBUILD trigger");
-        PARSE_FAILS("FROM busybox\nONBUILD FROM x\n", "Dockerfile:2:9: ", "FROM isn't allowed");
-        PARSE_FAILS("FROM busybox\nONBUILD RUNN x\n", "Dockerfile:2:9: ", "unknown instruction 'RUNN'");
 
         {
                 DockerfileInstruction *t = NULL;
@@ -384,23 +286,9 @@ static void test_healthcheck_onbuild(void) {
         }
 }
 
-static void test_structure_errors(void) {
+static void test_size_limit_and_from(void) {
         Dockerfile *df;
 
-        PARSE_FAILS("FROM busybox\nRUN true\n\n\n\n\nRUNN make\n", "Dockerfile:7:1: ",
-                    "unknown instruction 'RUNN' (did you mean RUN?); expected one of ADD, ARG, CMD, COPY");
-        PARSE_FAILS("FROM busybox\n  frobnicate x\n",
-                    "Dockerfile:2:3: ", "unknown instruction 'frobnicate'; expected");
-        PARSE_FAILS("", "Dockerfile: ", "no FROM instruction");
-        PARSE_FAILS("# only comments\nARG A=1\n", "Dockerfile: ", "no FROM instruction");
-        PARSE_FAILS("ARG A\nRUN true\nFROM busybox\n",
-                    "Dockerfile:2:1: ", "RUN before the first FROM; only ARG");
-        PARSE_FAILS("FROM\n", "Dockerfile:1:", "FROM requires either one argument");
-        PARSE_FAILS("FROM a b\n", "Dockerfile:1:8: ", "FROM requires either one argument");
-        PARSE_FAILS("FROM a AS 1x\n", "Dockerfile:1:11: ", "invalid stage name '1x'");
-        PARSE_FAILS("FROM a AS x\nFROM b AS X\n", "Dockerfile:2:1: ", "duplicate stage name 'x'");
-        PARSE_FAILS("FROM --platform linux/amd64 a\n", "Dockerfile:1:6: ", "requires a value");
-        PARSE_FAILS("FROM a\nRUN \xff\n", "Dockerfile:2:5: ", "not valid UTF-8");
 
         {
                 static char big[DOCKERFILE_SIZE_MAX + 2];
@@ -526,6 +414,123 @@ static void test_instruction_names(void) {
         CHECK(!dockerfile_source_is_remote("./https/x"));
 }
 
+/* Inputs the parser refuses: the formatted error starts with "Dockerfile:line:column: " and contains needle.
+ * Line 0 is an error about the whole file ("Dockerfile: "); column 0 leaves the column open. */
+static const struct {
+        const char *text;
+        unsigned line;
+        unsigned column;
+        const char *needle;
+} bad_inputs[] = {
+        /* A continuation ending the file is an error pointing at the continued line. */
+        { "FROM busybox\nRUN echo \\\n", 2, 1, "ends right after a line continuation" },
+        { "FROM busybox\nRUN echo \\\n# a comment\n", 3, 1, "ends right after a line continuation" },
+        /* Parser directives. */
+        { "# escape=x\nFROM busybox\n", 1, 1, "invalid escape character 'x'" },
+        { "# escape=`\n# escape=\\\nFROM busybox\n", 2, 1, "only one escape parser directive" },
+        /* Exec and shell forms, RUN's flags, heredocs. */
+        { "FROM busybox\nCMD [\"a\", 1]\n", 2, 5, "arrays must be comprised of strings only" },
+        { "FROM busybox\nSHELL /bin/bash -c\n", 2, 7, "SHELL requires the arguments in JSON form" },
+        { "FROM busybox\nSHELL []\n", 2, 7, "SHELL requires at least one argument" },
+        { "FROM busybox\nRUN --mount=type=cache,target=/x make\n", 2, 5, "RUN --mount is not supported" },
+        { "FROM busybox\nRUN --network=host make\n", 2, 0, "RUN --network=host is not supported" },
+        { "FROM busybox\nRUN --bogus make\n", 2, 5, "unknown flag '--bogus'; expected --network" },
+        { "FROM busybox\nRUN\n", 2, 0, "RUN requires at least one argument" },
+        { "FROM busybox\nRUN cat <<EOF\nhello\nEOF\n", 2, 9, "heredocs (<<EOF) are not supported" },
+        { "FROM busybox\nCOPY <<-\"EOT\" /x\n", 2, 6, "heredocs" },
+        /* ENV, LABEL, ARG and the syntax of what is expanded later. */
+        { "FROM busybox\nENV A=1 B\n", 2, 9, "can't find '=' in 'B'" },
+        { "FROM busybox\nENV A\n", 2, 5, "missing value" },
+        { "FROM busybox\nENV\n", 2, 0, "ENV requires at least one argument" },
+        { "FROM busybox\nENV A=\"open\n", 2, 7, "unterminated double quote" },
+        { "FROM busybox\nLABEL a='open b=c\n", 2, 9, "unterminated single quote" },
+        { "FROM busybox\nENV =x\n", 2, 5, "name before '=' must not be empty" },
+        { "FROM busybox\nARG\n", 2, 0, "ARG requires at least one argument" },
+        { "FROM busybox\nENV A=${B\n", 2, 7, "missing '}'" },
+        { "FROM busybox\nWORKDIR /a/${}\n", 2, 12, "bad substitution" },
+        { "FROM busybox\nUSER ${U:x}\n", 2, 6, "unsupported modifier ':x'" },
+        /* Continuation: the column is found on the physical line the problem is on. */
+        { "FROM busybox\nENV A=1 \\\n    B=\"x\n", 3, 7, "unterminated double quote" },
+        /* COPY, ADD, VOLUME, EXPOSE, WORKDIR and flags. */
+        { "FROM busybox\nADD [\"git@github.com:a/b.git\", \"/src\"]\n", 2, 0, "ADD from a URL" },
+        { "FROM busybox\nADD --checksum=sha256:abc x /x\n", 2, 5, "ADD from a URL" },
+        { "FROM busybox\nCOPY [\"${A\", \"/d\"]\n", 2, 6, "COPY: bad substitution" },
+        { "FROM busybox\nCOPY onlyone\n", 2, 6, "COPY requires at least two arguments" },
+        { "FROM busybox\nCOPY --chmod=u+x a b\n", 2, 0, "invalid --chmod=u+x" },
+        { "FROM busybox\nCOPY --from a b\n", 2, 6, "flag '--from' requires a value" },
+        { "FROM busybox\nCOPY --from=a --from=b x y\n", 2, 15, "given twice" },
+        { "FROM busybox\nCOPY --parents a b\n", 2, 6, "COPY --parents is not supported" },
+        { "FROM busybox\nEXPOSE 80/http\n", 2, 8, "invalid port '80/http'" },
+        { "FROM busybox\nEXPOSE 0\n", 2, 8, "invalid port '0'" },
+        { "FROM busybox\nVOLUME [\"\"]\n", 2, 0, "can not be an empty string" },
+        { "FROM busybox\nWORKDIR\n", 2, 0, "WORKDIR requires exactly one argument" },
+        { "FROM busybox\nENV --x=1 a=b\n", 2, 5, "ENV takes no flags" },
+        /* HEALTHCHECK and ONBUILD. */
+        { "FROM busybox\nHEALTHCHECK --interval=5x CMD true\n", 2, 0, "invalid --interval=5x" },
+        { "FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n", 2, 0, "can not be negative" },
+        { "FROM busybox\nHEALTHCHECK --timeout=1us CMD true\n", 2, 0, "minimum of 1ms" },
+        { "FROM busybox\nHEALTHCHECK --interval=1s NONE\n", 2, 0, "HEALTHCHECK NONE takes no" },
+        { "FROM busybox\nHEALTHCHECK RUN true\n", 2, 13, "unknown type 'RUN'" },
+        { "FROM busybox\nHEALTHCHECK CMD\n", 2, 0, "missing command" },
+        { "FROM busybox\nONBUILD ONBUILD RUN x\n", 2, 9, "ONBUILD isn't allowed as an ONBUILD trigger" },
+        { "FROM busybox\nONBUILD FROM x\n", 2, 9, "FROM isn't allowed" },
+        { "FROM busybox\nONBUILD RUNN x\n", 2, 9, "unknown instruction 'RUNN'" },
+        /* Structure: unknown instructions, FROM and stage names, UTF-8. */
+        { "FROM busybox\n  frobnicate x\n", 2, 3, "unknown instruction 'frobnicate'; expected" },
+        { "", 0, 0, "no FROM instruction" },
+        { "# only comments\nARG A=1\n", 0, 0, "no FROM instruction" },
+        { "ARG A\nRUN true\nFROM busybox\n", 2, 1, "RUN before the first FROM; only ARG" },
+        { "FROM\n", 1, 0, "FROM requires either one argument" },
+        { "FROM a b\n", 1, 8, "FROM requires either one argument" },
+        { "FROM a AS 1x\n", 1, 11, "invalid stage name '1x'" },
+        { "FROM a AS x\nFROM b AS X\n", 2, 1, "duplicate stage name 'x'" },
+        { "FROM --platform linux/amd64 a\n", 1, 6, "requires a value" },
+        { "FROM a\nRUN \xff\n", 2, 5, "not valid UTF-8" },
+};
+
+/* Parses text, which must fail, and returns the error. */
+static DockerfileError parse_error(const char *text) {
+        DockerfileError err = {};
+        Dockerfile *df = NULL;
+
+        if (dockerfile_parse(text, strlen(text), "Dockerfile", &df, &err) >= 0)
+                TEST_FAIL("parse unexpectedly succeeded:\n%s", text);
+        return err;
+}
+
+static void test_bad_inputs(void) {
+        DockerfileError err;
+
+        for (size_t k = 0; k < ELEMENTSOF(bad_inputs); k++) {
+                unsigned line = bad_inputs[k].line, column = bad_inputs[k].column;
+                char buf[1024], prefix[64];
+
+                if (line == 0)
+                        snprintf(prefix, sizeof prefix, "Dockerfile: ");
+                else if (column == 0)
+                        snprintf(prefix, sizeof prefix, "Dockerfile:%u:", line);
+                else
+                        snprintf(prefix, sizeof prefix, "Dockerfile:%u:%u: ", line, column);
+                err = parse_error(bad_inputs[k].text);
+                dockerfile_error_format(&err, buf, sizeof buf);
+                if (!startswith(buf, prefix) || !strstr(buf, bad_inputs[k].needle))
+                        TEST_FAIL("got error '%s', expected prefix '%s' and '%s'\n--- input:\n%s", buf,
+                                  prefix, bad_inputs[k].needle, bad_inputs[k].text);
+        }
+
+        /* Two messages in full, as a person reads them. */
+        err = parse_error("FROM busybox\nADD https://example.com/x.tar.gz /x\n");
+        CHECK(err.line == 2 && err.column == 5);
+        CHECK_STREQ(err.message,
+                    "ADD from a URL is not supported: Slipway builds without network access; download "
+                    "the file into the build context and ADD it from there.");
+        err = parse_error("FROM busybox\nRUN true\n\n\n\n\nRUNN make\n");
+        CHECK(err.line == 7 && err.column == 1);
+        CHECK(startswith(err.message,
+                         "unknown instruction 'RUNN' (did you mean RUN?); expected one of ADD, ARG, CMD, "
+                         "COPY, "));
+}
+
 int main(void) {
         test_instruction_names();
         test_comments_and_continuations();
@@ -534,7 +539,8 @@ int main(void) {
         test_env_label_arg_forms();
         test_copy_add_volume_expose();
         test_healthcheck_onbuild();
-        test_structure_errors();
+        test_size_limit_and_from();
+        test_bad_inputs();
         test_stages();
         test_serialize();
         printf("test-dockerfile-parser: OK\n");
