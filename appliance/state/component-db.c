@@ -20,8 +20,7 @@ static const SqliteField component_fields[] = {
         SQL_FIELD(ModelComponent, created_at),
 };
 static const SqliteRowType component_row = SQL_ROW_TYPE(ModelComponent, component_fields);
-SQL_DEFINE_DONE_FUNC(ModelComponent, component_row, model_component_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ModelComponent, component_row, model_components_free);
+SQL_DEFINE_ROW_FUNCS(ModelComponent, component_row, model_component_done, model_components_free);
 
 int model_component_create(sqlite3 *db, int64_t project_id, const char *name, const char *image_ref,
                            const char *spec_json, ModelComponent *ret) {

@@ -29,8 +29,7 @@ static const SqliteField environment_fields[] = {
         SQL_FIELD(ModelEnvironment, created_at),
 };
 static const SqliteRowType environment_row = SQL_ROW_TYPE(ModelEnvironment, environment_fields);
-SQL_DEFINE_DONE_FUNC(ModelEnvironment, environment_row, model_environment_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ModelEnvironment, environment_row, model_environments_free);
+SQL_DEFINE_ROW_FUNCS(ModelEnvironment, environment_row, model_environment_done, model_environments_free);
 
 int model_environment_get(sqlite3 *db, int64_t project_id, const char *name, ModelEnvironment *ret) {
         return sqlite_get(db, &environment_row,

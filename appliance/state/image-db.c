@@ -35,8 +35,7 @@ static const SqliteField image_fields[] = {
 };
 static const SqliteRowType image_row =
         SQL_ROW_TYPE(ImageRecord, image_fields, .complete = image_refs_read, .release = image_refs_free);
-SQL_DEFINE_DONE_FUNC(ImageRecord, image_row, image_record_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ImageRecord, image_row, image_records_free);
+SQL_DEFINE_ROW_FUNCS(ImageRecord, image_row, image_record_done, image_records_free);
 
 static const SqliteField tag_fields[] = {
         SQL_FIELD(TagEntry, name),

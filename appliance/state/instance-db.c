@@ -23,8 +23,7 @@ static const SqliteField instance_fields[] = {
         SQL_FIELD(ModelInstance, restarts), SQL_FIELD(ModelInstance, created_at),
 };
 static const SqliteRowType instance_row = SQL_ROW_TYPE(ModelInstance, instance_fields);
-SQL_DEFINE_DONE_FUNC(ModelInstance, instance_row, model_instance_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ModelInstance, instance_row, model_instances_free);
+SQL_DEFINE_ROW_FUNCS(ModelInstance, instance_row, model_instance_done, model_instances_free);
 
 int model_instance_create(sqlite3 *db, int64_t release_id, const char *address, const char *netns,
                           const char *dir, const char *state, int64_t *ret_id) {

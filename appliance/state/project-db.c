@@ -19,8 +19,7 @@ static const SqliteField project_fields[] = {
         SQL_FIELD(ModelProject, created_at),
 };
 static const SqliteRowType project_row = SQL_ROW_TYPE(ModelProject, project_fields);
-SQL_DEFINE_DONE_FUNC(ModelProject, project_row, model_project_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ModelProject, project_row, model_projects_free);
+SQL_DEFINE_ROW_FUNCS(ModelProject, project_row, model_project_done, model_projects_free);
 
 int model_project_get(sqlite3 *db, const char *name, ModelProject *ret) {
         return sqlite_get(db, &project_row, SELECT_PROJECT " WHERE p.name = ?1", SQL_ARGS(SQL_TEXT(name)),

@@ -27,8 +27,7 @@ static const SqliteField release_fields[] = {
         SQL_FIELD(ModelRelease, finished_at),
 };
 static const SqliteRowType release_row = SQL_ROW_TYPE(ModelRelease, release_fields);
-SQL_DEFINE_DONE_FUNC(ModelRelease, release_row, model_release_done);
-SQL_DEFINE_ARRAY_FREE_FUNC(ModelRelease, release_row, model_releases_free);
+SQL_DEFINE_ROW_FUNCS(ModelRelease, release_row, model_release_done, model_releases_free);
 
 int model_release_create(sqlite3 *db, int64_t component_id, int64_t environment_id, const char *image_digest,
                          const char *spec_json, int64_t *ret_id) {

@@ -96,6 +96,7 @@ typedef struct SqliteRowType {
         void (*release)(void *row);
 } SqliteRowType;
 
+/* The row type of struct T read through field_table; .complete and .release may follow. */
 #define SQL_ROW_TYPE(T, field_table, ...) \
         { .size = sizeof(T), .fields = (field_table), .n_fields = ELEMENTSOF(field_table), __VA_ARGS__ }
 
@@ -108,16 +109,18 @@ void sqlite_row_done(const SqliteRowType *type, void *row);
 /* sqlite_row_done() on each of n rows, then the array. */
 void sqlite_rows_free(const SqliteRowType *type, void *rows, size_t n);
 
-/* The public done(T *) and free(T *, size_t n) of a row struct, over its row type (as
- * DEFINE_TRIVIAL_CLEANUP_FUNC defines a cleanup helper); the entity's header declares them. */
-#define SQL_DEFINE_DONE_FUNC(T, row_type, func)    \
-        void func(T *row) {                        \
-                sqlite_row_done(&(row_type), row); \
+/* The public free(T *, size_t n) of an array of row structs, over their row type (as DEFINE_TRIVIAL_CLEANUP_FUNC
+ * defines a cleanup helper); the entity's header declares it. */
+#define SQL_DEFINE_ARRAY_FREE_FUNC(T, row_type, free_array) \
+        void free_array(T *rows, size_t n) {                \
+                sqlite_rows_free(&(row_type), rows, n);     \
         }
-#define SQL_DEFINE_ARRAY_FREE_FUNC(T, row_type, func)   \
-        void func(T *rows, size_t n) {                  \
-                sqlite_rows_free(&(row_type), rows, n); \
-        }
+/* The same and the row's done(T *), which frees what a read filled in and zeroes it (NULL is fine). */
+#define SQL_DEFINE_ROW_FUNCS(T, row_type, done, free_array) \
+        void done(T *row) {                                 \
+                sqlite_row_done(&(row_type), row);          \
+        }                                                   \
+        SQL_DEFINE_ARRAY_FREE_FUNC(T, row_type, free_array)
 
 /* Prepares sql and binds args to it. */
 int sqlite_prepare_args(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args,
@@ -126,10 +129,11 @@ int sqlite_prepare_args(sqlite3 *db, const char *sql, const SqliteArg *args, siz
 int sqlite_run(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args);
 /* The same for one that must change a row (an UPDATE or DELETE by id): -ENOENT when it changed none. */
 int sqlite_run_one(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args);
-/* The first row into *ret (a struct of type->size bytes); -ENOENT when there is none. */
+/* The first row into *ret (a struct of type->size bytes, written only on success); -ENOENT when there is
+ * none. */
 int sqlite_get(sqlite3 *db, const SqliteRowType *type, const char *sql, const SqliteArg *args, size_t n_args,
                void *ret);
-/* Every row, as a malloc'ed array (NULL when empty); on failure nothing is returned. */
+/* Every row, as a malloc'ed array into *(T **) ret (NULL when empty); on failure nothing is returned. */
 int sqlite_list(sqlite3 *db, const SqliteRowType *type, const char *sql, const SqliteArg *args,
                 size_t n_args, void *ret, size_t *ret_n);
 /* Column 0 of each row as a value of `size` bytes that parse() makes of its text, in a malloc'ed array
@@ -138,6 +142,7 @@ int sqlite_list_parsed(sqlite3 *db, const char *sql, const SqliteArg *args, size
                        int (*parse)(const char *text, void *ret), size_t size, void *ret, size_t *ret_n);
 /* Column 0 of the one row of sql (e.g. count(*) or a PRAGMA); -EIO when it returns none. */
 int sqlite_get_int64(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, int64_t *ret);
+/* The same as an unsigned, for counts. */
 int sqlite_count(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, unsigned *ret);
 
 /* Ends the transaction sqlite_begin() opened: COMMIT when r >= 0, else ROLLBACK.  Returns r, or the
