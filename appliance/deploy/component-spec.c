@@ -35,13 +35,13 @@ static const char *const health_kinds[] = {
 };
 
 const char *health_kind_to_string(HealthKind k) {
-        return (size_t)k < ELEMENTSOF(health_kinds) ? health_kinds[k] : "?";
+        return (size_t) k < ELEMENTSOF(health_kinds) ? health_kinds[k] : "?";
 }
 
 static int health_kind_from_string(const char *s, HealthKind *ret) {
         for (size_t i = 0; i < ELEMENTSOF(health_kinds); i++)
                 if (streq(s, health_kinds[i])) {
-                        *ret = (HealthKind)i;
+                        *ret = (HealthKind) i;
                         return 0;
                 }
         return -EINVAL;
@@ -95,16 +95,22 @@ static int uint_field(json_t *o, const char *key, uint64_t max, uint64_t *v, con
         json_t *j = json_object_get(o, key);
         if (!j)
                 return 0;
-        if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t)json_integer_value(j) > max)
+        if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t) json_integer_value(j) > max)
                 return fail(ret_error, "%s '%s' must be an integer between 0 and %llu.", what, key,
-                            (unsigned long long)max);
-        *v = (uint64_t)json_integer_value(j);
+                            (unsigned long long) max);
+        *v = (uint64_t) json_integer_value(j);
         return 0;
 }
 
-static int check_known_keys(json_t *o, const char *const *keys, const char *what, char **ret_error) {
+/* o must be an object (else the sentence not_object) with no field outside keys (what: where, for the
+ * message). */
+static int check_object(json_t *o, const char *const *keys, const char *what, const char *not_object,
+                        char **ret_error) {
         const char *k;
         json_t *v;
+
+        if (!json_is_object(o))
+                return fail(ret_error, "%s", not_object);
         json_object_foreach(o, k, v) {
                 bool ok = false;
                 for (const char *const *p = keys; *p; p++)
@@ -117,7 +123,7 @@ static int check_known_keys(json_t *o, const char *const *keys, const char *what
 }
 
 static void health_defaults(HealthCheck *h, HealthKind kind, uint16_t port) {
-        *h = (HealthCheck){
+        *h = (HealthCheck) {
                 .kind = kind,
                 .port = port,
                 .interval_ms = SPEC_HEALTH_INTERVAL_MS_DEFAULT,
@@ -131,24 +137,24 @@ static void health_defaults(HealthCheck *h, HealthKind kind, uint16_t port) {
 
 static int parse_health(json_t *o, const char *which, const ComponentSpec *spec, HealthCheck *h,
                         char **ret_error) {
-        static const char *const keys[] = {"kind",
-                                           "path",
-                                           "port",
-                                           "interval_ms",
-                                           "timeout_ms",
-                                           "initial_delay_ms",
-                                           "success_threshold",
-                                           "failure_threshold",
-                                           NULL};
+        static const char *const keys[] = { "kind",
+                                            "path",
+                                            "port",
+                                            "interval_ms",
+                                            "timeout_ms",
+                                            "initial_delay_ms",
+                                            "success_threshold",
+                                            "failure_threshold",
+                                            NULL };
         uint16_t first_port = spec->n_endpoints > 0 ? spec->endpoints[0].port : 0;
         const char *kind_s = NULL, *path = NULL;
+        char not_object[64];
         HealthKind kind;
         uint64_t v;
         int r;
 
-        if (!json_is_object(o))
-                return fail(ret_error, "Health check '%s' must be an object.", which);
-        r = check_known_keys(o, keys, which, ret_error);
+        snprintf(not_object, sizeof not_object, "Health check '%s' must be an object.", which);
+        r = check_object(o, keys, which, not_object, ret_error);
         if (r < 0)
                 return r;
         if (json_get_string(o, "kind", &kind_s) < 0 || health_kind_from_string(kind_s, &kind) < 0)
@@ -170,18 +176,18 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         v = h->port;
         if ((r = uint_field(o, "port", 65535, &v, which, ret_error)) < 0)
                 return r;
-        h->port = (uint16_t)v;
+        h->port = (uint16_t) v;
         if ((kind == HEALTH_HTTP || kind == HEALTH_TCP) && h->port == 0)
                 return fail(ret_error,
                             "Health check '%s' is %s but the component has no endpoint and no port "
                             "was given; add --endpoint or use --health none.",
                             which, health_kind_to_string(kind));
 
-#define TIME_FIELD(f)                                                                                       \
-        v = h->f;                                                                                           \
-        if ((r = uint_field(o, #f, SPEC_TIME_MS_MAX, &v, which, ret_error)) < 0)                            \
-                return r;                                                                                   \
-        h->f = (uint32_t)v;
+#define TIME_FIELD(f)                                                            \
+        v = h->f;                                                                \
+        if ((r = uint_field(o, #f, SPEC_TIME_MS_MAX, &v, which, ret_error)) < 0) \
+                return r;                                                        \
+        h->f = (uint32_t) v;
         TIME_FIELD(interval_ms);
         TIME_FIELD(timeout_ms);
         TIME_FIELD(initial_delay_ms);
@@ -189,11 +195,11 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         v = h->success_threshold;
         if ((r = uint_field(o, "success_threshold", SPEC_THRESHOLD_MAX, &v, which, ret_error)) < 0)
                 return r;
-        h->success_threshold = (uint32_t)v;
+        h->success_threshold = (uint32_t) v;
         v = h->failure_threshold;
         if ((r = uint_field(o, "failure_threshold", SPEC_THRESHOLD_MAX, &v, which, ret_error)) < 0)
                 return r;
-        h->failure_threshold = (uint32_t)v;
+        h->failure_threshold = (uint32_t) v;
         if (h->interval_ms == 0 || h->timeout_ms == 0 || h->success_threshold == 0 ||
             h->failure_threshold == 0)
                 return fail(ret_error,
@@ -203,19 +209,18 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
 }
 
 int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
-        static const char *const top_keys[] = {"endpoints", "health", "resources", NULL};
-        static const char *const ep_keys[] = {"name", "port", "visibility", "base_path", NULL};
-        static const char *const health_keys[] = {"readiness", "liveness", "deploy_timeout_ms", NULL};
-        static const char *const res_keys[] = {"memory_bytes", "cpus_milli", "pids", NULL};
-        ComponentSpec spec = {.deploy_timeout_ms = SPEC_DEPLOY_TIMEOUT_MS_DEFAULT,
-                              .pids = SPEC_PIDS_DEFAULT};
+        static const char *const top_keys[] = { "endpoints", "health", "resources", NULL };
+        static const char *const ep_keys[] = { "name", "port", "visibility", "base_path", NULL };
+        static const char *const health_keys[] = { "readiness", "liveness", "deploy_timeout_ms", NULL };
+        static const char *const res_keys[] = { "memory_bytes", "cpus_milli", "pids", NULL };
+        ComponentSpec spec = { .deploy_timeout_ms = SPEC_DEPLOY_TIMEOUT_MS_DEFAULT,
+                               .pids = SPEC_PIDS_DEFAULT };
         json_t *eps, *health, *res, *o;
         uint64_t v;
         int r;
 
-        if (!json_is_object(j))
-                return fail(ret_error, "A component spec must be a JSON object.");
-        r = check_known_keys(j, top_keys, "the component spec", ret_error);
+        r = check_object(j, top_keys, "the component spec", "A component spec must be a JSON object.",
+                         ret_error);
         if (r < 0)
                 return r;
 
@@ -232,15 +237,14 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                         SpecEndpoint *ep = &spec.endpoints[spec.n_endpoints];
                         const char *name = NULL, *vis = NULL, *bp = NULL;
 
-                        if (!json_is_object(e))
-                                return fail(ret_error, "Each endpoint must be an object.");
-                        r = check_known_keys(e, ep_keys, "an endpoint", ret_error);
+                        r = check_object(e, ep_keys, "an endpoint", "Each endpoint must be an object.",
+                                         ret_error);
                         if (r < 0)
                                 return r;
                         v = 0;
                         if ((r = uint_field(e, "port", 65535, &v, "Endpoint field", ret_error)) < 0)
                                 return r;
-                        ep->port = (uint16_t)v;
+                        ep->port = (uint16_t) v;
                         if (json_get_string(e, "name", &name) < 0) {
                                 if (ep->port == 0)
                                         return fail(ret_error, "Each endpoint needs a port.");
@@ -269,11 +273,12 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                                 if (streq(spec.endpoints[k].name, ep->name))
                                         return fail(ret_error, "Two endpoints are named '%s'.", ep->name);
                                 if (spec.endpoints[k].port == ep->port)
-                                        return fail(ret_error,
-                                                    "Endpoints '%s' and '%s' both use port %u; each endpoint of "
-                                                    "a component needs its own port (other components may use "
-                                                    "it: each has its own address).",
-                                                    spec.endpoints[k].name, ep->name, ep->port);
+                                        return fail(
+                                                ret_error,
+                                                "Endpoints '%s' and '%s' both use port %u; each endpoint of "
+                                                "a component needs its own port (other components may use "
+                                                "it: each has its own address).",
+                                                spec.endpoints[k].name, ep->name, ep->port);
                         }
                         spec.n_endpoints++;
                 }
@@ -289,9 +294,7 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
 
         health = json_object_get(j, "health");
         if (health) {
-                if (!json_is_object(health))
-                        return fail(ret_error, "'health' must be an object.");
-                r = check_known_keys(health, health_keys, "'health'", ret_error);
+                r = check_object(health, health_keys, "'health'", "'health' must be an object.", ret_error);
                 if (r < 0)
                         return r;
                 o = json_object_get(health, "readiness");
@@ -306,14 +309,12 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                         return r;
                 if (v == 0)
                         return fail(ret_error, "The deploy timeout must be at least 1 ms.");
-                spec.deploy_timeout_ms = (uint32_t)v;
+                spec.deploy_timeout_ms = (uint32_t) v;
         }
 
         res = json_object_get(j, "resources");
         if (res) {
-                if (!json_is_object(res))
-                        return fail(ret_error, "'resources' must be an object.");
-                r = check_known_keys(res, res_keys, "'resources'", ret_error);
+                r = check_object(res, res_keys, "'resources'", "'resources' must be an object.", ret_error);
                 if (r < 0)
                         return r;
                 v = 0;
@@ -325,11 +326,11 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 v = 0;
                 if ((r = uint_field(res, "cpus_milli", SPEC_CPUS_MILLI_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
-                spec.cpus_milli = (uint32_t)v;
+                spec.cpus_milli = (uint32_t) v;
                 v = spec.pids;
                 if ((r = uint_field(res, "pids", SPEC_PIDS_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
-                spec.pids = (uint32_t)v;
+                spec.pids = (uint32_t) v;
         }
 
         *ret = spec;
@@ -344,11 +345,11 @@ int component_spec_parse(const char *json, ComponentSpec *ret, char **ret_error)
 }
 
 static json_t *health_to_json(const HealthCheck *h) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "kind", health_kind_to_string(h->kind),
-                              "interval_ms", (json_int_t)h->interval_ms, "timeout_ms",
-                              (json_int_t)h->timeout_ms, "initial_delay_ms", (json_int_t)h->initial_delay_ms,
-                              "success_threshold", (json_int_t)h->success_threshold, "failure_threshold",
-                              (json_int_t)h->failure_threshold);
+        json_t *o = json_pack(
+                "{s:s, s:I, s:I, s:I, s:I, s:I}", "kind", health_kind_to_string(h->kind), "interval_ms",
+                (json_int_t) h->interval_ms, "timeout_ms", (json_int_t) h->timeout_ms, "initial_delay_ms",
+                (json_int_t) h->initial_delay_ms, "success_threshold", (json_int_t) h->success_threshold,
+                "failure_threshold", (json_int_t) h->failure_threshold);
         if (!o)
                 return NULL;
         if (h->kind == HEALTH_HTTP)
@@ -365,16 +366,16 @@ json_t *component_spec_to_json(const ComponentSpec *spec) {
         for (size_t i = 0; i < spec->n_endpoints; i++) {
                 const SpecEndpoint *e = &spec->endpoints[i];
                 if (json_array_append_new(eps, json_pack("{s:s, s:i, s:s, s:s}", "name", e->name, "port",
-                                                         (int)e->port, "visibility",
+                                                         (int) e->port, "visibility",
                                                          endpoint_visibility_to_string(e->visibility),
                                                          "base_path", e->base_path)) < 0)
                         return NULL;
         }
         j = json_pack("{s:O, s:{s:o, s:o, s:I}, s:{s:I, s:I, s:I}}", "endpoints", eps, "health", "readiness",
                       health_to_json(&spec->readiness), "liveness", health_to_json(&spec->liveness),
-                      "deploy_timeout_ms", (json_int_t)spec->deploy_timeout_ms, "resources", "memory_bytes",
-                      (json_int_t)spec->memory_bytes, "cpus_milli", (json_int_t)spec->cpus_milli, "pids",
-                      (json_int_t)spec->pids);
+                      "deploy_timeout_ms", (json_int_t) spec->deploy_timeout_ms, "resources", "memory_bytes",
+                      (json_int_t) spec->memory_bytes, "cpus_milli", (json_int_t) spec->cpus_milli, "pids",
+                      (json_int_t) spec->pids);
         return TAKE_PTR(j);
 }
 
@@ -386,7 +387,7 @@ char *component_spec_format(const ComponentSpec *spec) {
 }
 
 int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
-        SpecEndpoint e = {.visibility = ENDPOINT_PUBLIC, .base_path = "/"};
+        SpecEndpoint e = { .visibility = ENDPOINT_PUBLIC, .base_path = "/" };
         _cleanup_free_ char *copy = strdup(s);
         char *fields[4] = {}, *p, *end;
         size_t n = 0;
@@ -431,7 +432,7 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
                             "Endpoint '%.80s' needs a port between 1 and 65535; use "
                             "NAME:PORT[:public|project][:/BASEPATH].",
                             s);
-        e.port = (uint16_t)port;
+        e.port = (uint16_t) port;
         if (fields[0]) {
                 if (strlen(fields[0]) >= sizeof e.name)
                         return fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.",
@@ -506,7 +507,7 @@ int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_
                             SPEC_THRESHOLD_MAX);
         if (t->deploy_timeout_ms && (t->deploy_timeout_ms < 1000 || t->deploy_timeout_ms > SPEC_TIME_MS_MAX))
                 return fail(ret_error, "The deploy timeout must be between 1 second and 1 hour.");
-        HealthCheck *both[] = {&spec->readiness, &spec->liveness};
+        HealthCheck *both[] = { &spec->readiness, &spec->liveness };
         for (size_t i = 0; i < ELEMENTSOF(both); i++) {
                 if (t->interval_ms)
                         both[i]->interval_ms = t->interval_ms;
@@ -531,7 +532,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
         if (!s || !*s)
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
-                whole = whole * 10 + (uint64_t)(*p - '0');
+                whole = whole * 10 + (uint64_t) (*p - '0');
                 if (whole > SPEC_CPUS_MILLI_MAX / 1000)
                         return -ERANGE;
         }
@@ -545,7 +546,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
                         scale /= 10;
                         if (scale == 0)
                                 return -EINVAL; /* more than 3 decimals */
-                        frac += (uint64_t)(*p - '0') * scale;
+                        frac += (uint64_t) (*p - '0') * scale;
                 }
         }
         if (*p)
@@ -553,7 +554,7 @@ int spec_cpus_parse(const char *s, uint32_t *ret) {
         uint64_t m = whole * 1000 + frac;
         if (m == 0 || m > SPEC_CPUS_MILLI_MAX)
                 return -ERANGE;
-        *ret = (uint32_t)m;
+        *ret = (uint32_t) m;
         return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "proxy-client.h"
 #include "proxy-sync.h"
+#include "report-text.h"
 #include "sqlite-util.h"
 #include "string-util.h"
 
@@ -28,22 +29,17 @@ typedef struct TeardownErrors {
 static void teardown_fail(TeardownErrors *e, int r, const char *fmt, ...) _printf_(3, 4);
 static void teardown_fail(TeardownErrors *e, int r, const char *fmt, ...) {
         _cleanup_free_ char *m = NULL;
-        char *joined = NULL;
         va_list ap;
 
         if (e->error == 0)
                 e->error = r < 0 ? r : -EIO;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        m = report_vformat(fmt, ap);
         va_end(ap);
         if (!m)
                 return;
         log_warning("Teardown: %s", m);
-        if (asprintf(&joined, "%s%s%s", strempty(e->message), e->message ? "; " : "", m) < 0)
-                return;
-        free(e->message);
-        e->message = joined;
+        report_join(&e->message, m);
 }
 
 /* Whether a route name (svc-ENV-…, ing-ENV-…, host-ENV-…) belongs to one of envs. */

@@ -20,7 +20,9 @@
 #include "net-inspect.h"
 #include "netns.h"
 #include "proxy-sync.h"
+#include "report-text.h"
 #include "sqlite-util.h"
+#include "strv.h"
 #include "veth.h"
 
 #define HOST_RECONCILE_REPAIRS_MAX 64U
@@ -41,23 +43,20 @@ void host_reconcile_report_done(HostReconcileReport *r) {
                 free(r->repaired[i]);
         free(r->repaired);
         free(r->degraded);
-        *r = (HostReconcileReport){};
+        *r = (HostReconcileReport) {};
 }
 
 static void repaired(HostReconcileReport *r, const char *fmt, ...) _printf_(2, 3);
 static void repaired(HostReconcileReport *r, const char *fmt, ...) {
-        char *m = NULL, **n;
+        char *m, **n;
         va_list ap;
 
         if (r->n_repaired >= HOST_RECONCILE_REPAIRS_MAX)
                 return; /* the first ones say what happened; a flood adds nothing */
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        m = report_vformat(fmt, ap);
         va_end(ap);
-        if (!m)
-                return;
-        n = realloc(r->repaired, (r->n_repaired + 1) * sizeof *n);
+        n = m ? realloc(r->repaired, (r->n_repaired + 1) * sizeof *n) : NULL;
         if (!n) {
                 free(m);
                 return;
@@ -69,24 +68,14 @@ static void repaired(HostReconcileReport *r, const char *fmt, ...) {
 /* Appends one reason to r->degraded ("; " between reasons). */
 static void degraded(HostReconcileReport *r, const char *fmt, ...) _printf_(2, 3);
 static void degraded(HostReconcileReport *r, const char *fmt, ...) {
-        char *m = NULL, *joined = NULL;
+        _cleanup_free_ char *m = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        m = report_vformat(fmt, ap);
         va_end(ap);
-        if (!m)
-                return;
-        if (!r->degraded) {
-                r->degraded = m;
-                return;
-        }
-        if (asprintf(&joined, "%s; %s", r->degraded, m) >= 0) {
-                free(r->degraded);
-                r->degraded = joined;
-        }
-        free(m);
+        if (m)
+                report_join(&r->degraded, m);
 }
 
 typedef struct Snapshot {
@@ -103,7 +92,7 @@ static void snapshot_done(Snapshot *s) {
         model_releases_free(s->deploying, s->n_deploying);
         model_environments_free(s->envs, s->n_envs);
         model_instances_free(s->instances, s->n_instances);
-        *s = (Snapshot){};
+        *s = (Snapshot) {};
 }
 
 static int snapshot_load(sqlite3 *db, Snapshot *ret) {
@@ -197,13 +186,25 @@ static const char *bridge_problem(const NetBridgeStatus *st) {
         return NULL;
 }
 
-/* Inspects every environment's bridge and the nft table; fills found (a sentence per problem) and returns
- * how many problems there are (< 0: could not look). */
-static int networks_inspect(const HostReconcileConfig *c, sqlite3 *db, const Snapshot *s, char ***ret_found,
-                            size_t *ret_n) {
+/* Appends a sentence to the string vector found. */
+static int found_add(char ***found, const char *fmt, ...) _printf_(2, 3);
+static int found_add(char ***found, const char *fmt, ...) {
+        va_list ap;
+        char *m;
+
+        va_start(ap, fmt);
+        m = report_vformat(fmt, ap);
+        va_end(ap);
+        return m ? strv_push(found, m) : -ENOMEM;
+}
+
+/* Inspects every environment's bridge and the nft table; *ret_found: a sentence per problem (a string
+ * vector, NULL when there is none).  < 0: could not look. */
+static int networks_inspect(const HostReconcileConfig *c, sqlite3 *db, const Snapshot *s,
+                            char ***ret_found) {
         _cleanup_free_ const char **names = NULL;
-        char **found = NULL;
-        size_t n_names = 0, n_found = 0;
+        _cleanup_strv_free_ char **found = NULL;
+        size_t n_names = 0;
         NetRulesetStatus ns;
         int r;
 
@@ -217,7 +218,6 @@ static int networks_inspect(const HostReconcileConfig *c, sqlite3 *db, const Sna
                 NetSubnet subnet;
                 size_t n_addrs = 0;
                 const char *why;
-                char *m;
 
                 if (!env_serving(s, e->id) || isempty(e->bridge) || !e->subnet ||
                     net_subnet_parse(e->subnet, &subnet) < 0)
@@ -225,91 +225,57 @@ static int networks_inspect(const HostReconcileConfig *c, sqlite3 *db, const Sna
                 names[n_names++] = e->bridge;
                 r = service_addresses(db, e->id, addrs, &n_addrs);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 r = net_bridge_inspect(e->bridge, &subnet, addrs, n_addrs, &st);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 why = bridge_problem(&st);
                 if (!why)
                         continue;
-                if (asprintf(&m, "bridge %s of %s/%s %s", e->bridge, e->project_name, e->name, why) < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                char **nf = realloc(found, (n_found + 1) * sizeof *nf);
-                if (!nf) {
-                        free(m);
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                found = nf;
-                found[n_found++] = m;
+                r = found_add(&found, "bridge %s of %s/%s %s", e->bridge, e->project_name, e->name, why);
+                if (r < 0)
+                        return r;
         }
         r = net_ruleset_inspect(env_network_nft_table(c->host), names, n_names, &ns);
         if (r < 0)
-                goto fail;
+                return r;
         if (!ns.exists || ns.n_rules == 0 || ns.n_missing > 0) {
-                char *m = NULL, **nf;
-
-                if (asprintf(&m, "the nft table %s %s", env_network_nft_table(c->host),
-                             !ns.exists            ? "was missing"
-                             : ns.n_rules == 0     ? "had no rules"
-                                                   : "lacked bridges in its set") < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                nf = realloc(found, (n_found + 1) * sizeof *nf);
-                if (!nf) {
-                        free(m);
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                found = nf;
-                found[n_found++] = m;
+                r = found_add(&found, "the nft table %s %s", env_network_nft_table(c->host),
+                              !ns.exists        ? "was missing"
+                              : ns.n_rules == 0 ? "had no rules"
+                                                : "lacked bridges in its set");
+                if (r < 0)
+                        return r;
         }
-        *ret_found = found;
-        *ret_n = n_found;
-        return (int)n_found;
-fail:
-        for (size_t i = 0; i < n_found; i++)
-                free(found[i]);
-        free(found);
-        return r;
-}
-
-static void found_free(char **found, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(found[i]);
-        free(found);
+        *ret_found = TAKE_PTR(found);
+        return 0;
 }
 
 static void networks_reconcile(const HostReconcileConfig *c, sqlite3 *db, const Snapshot *s,
                                HostReconcileReport *rep) {
         _cleanup_free_ char *err = NULL;
-        char **found = NULL, **after = NULL;
-        size_t n_found = 0, n_after = 0;
+        _cleanup_strv_free_ char **found = NULL, **after = NULL;
         int r;
 
-        r = networks_inspect(c, db, s, &found, &n_found);
+        r = networks_inspect(c, db, s, &found);
         if (r < 0) {
                 degraded(rep, "cannot inspect the environment networks (%s)", strerror(-r));
                 return;
         }
-        if (n_found == 0)
+        if (!found)
                 return;
         /* The existing convergence: it rebuilds every environment's bridge, addresses and the table. */
         r = env_network_apply(c->host, db, 0, &err);
         if (r >= 0)
-                r = networks_inspect(c, db, s, &after, &n_after);
-        if (r < 0 || n_after > 0)
-                for (size_t i = 0; i < n_found; i++)
-                        degraded(rep, "%s and cannot be repaired (%s)", found[i],
-                                 err ? err : n_after > 0 ? "still wrong after re-applying" : strerror(-r));
-        else
-                for (size_t i = 0; i < n_found; i++)
-                        repaired(rep, "%s; re-applied the environment networks.", found[i]);
-        found_free(found, n_found);
-        found_free(after, n_after);
+                r = networks_inspect(c, db, s, &after);
+        for (char **f = found; *f; f++)
+                if (r < 0 || after)
+                        degraded(rep, "%s and cannot be repaired (%s)", *f,
+                                 err     ? err
+                                 : after ? "still wrong after re-applying"
+                                         : strerror(-r));
+                else
+                        repaired(rep, "%s; re-applied the environment networks.", *f);
 }
 
 /* Each ready instance's veth must be a port of its bridge: a bridge re-created above has no ports. */
@@ -338,10 +304,10 @@ static void veths_reconcile(const HostReconcileConfig *c, const Snapshot *s, Hos
                         /* The supervisor restarts an instance that ended; a netns removed under a running
                          * one is beyond repair in place. */
                         degraded(rep, "the network namespace %s of instance %lld is gone", netns,
-                                 (long long)in->id);
+                                 (long long) in->id);
                         continue;
                 }
-                r = net_veth_setup(&(NetVethConfig){
+                r = net_veth_setup(&(NetVethConfig) {
                         .netns = netns,
                         .host_ifname = ifname,
                         .bridge = e->bridge,
@@ -351,11 +317,11 @@ static void veths_reconcile(const HostReconcileConfig *c, const Snapshot *s, Hos
                 });
                 if (r < 0)
                         degraded(rep, "the link %s of instance %lld cannot be put back on %s (%s)", ifname,
-                                 (long long)in->id, e->bridge, strerror(-r));
+                                 (long long) in->id, e->bridge, strerror(-r));
                 else
-                        repaired(rep, "the link %s of instance %lld was %s; put it back on bridge %s.", ifname,
-                                 (long long)in->id, port == -ENODEV ? "missing" : "not a port of its bridge",
-                                 e->bridge);
+                        repaired(rep, "the link %s of instance %lld was %s; put it back on bridge %s.",
+                                 ifname, (long long) in->id,
+                                 port == -ENODEV ? "missing" : "not a port of its bridge", e->bridge);
         }
 }
 
@@ -376,7 +342,7 @@ static void routes_reconcile(const HostReconcileConfig *c, sqlite3 *db, const Sn
                         continue; /* restarting: the supervisor's business */
                 if (deploy_target_load(db, rel->id, &t, &err) < 0 ||
                     deploy_target_load_image(&t, c->store, &err) < 0) {
-                        degraded(rep, "cannot read what release %lld should serve (%s)", (long long)rel->id,
+                        degraded(rep, "cannot read what release %lld should serve (%s)", (long long) rel->id,
                                  strempty(err));
                         continue;
                 }
@@ -385,12 +351,14 @@ static void routes_reconcile(const HostReconcileConfig *c, sqlite3 *db, const Sn
                         continue;
                 r = proxy_sync_routes_apply(c->state_dir, &t, a, false, &err);
                 if (r < 0)
-                        degraded(rep, "%d route(s) of %s/%s in %s are missing from slipway-proxy and cannot be "
-                                      "re-applied (%s)",
+                        degraded(rep,
+                                 "%d route(s) of %s/%s in %s are missing from slipway-proxy and cannot be "
+                                 "re-applied (%s)",
                                  n, t.project, t.component, t.environment, strempty(err));
                 else
-                        repaired(rep, "%d route(s) of %s/%s in %s (first: %s) were missing from slipway-proxy; "
-                                      "re-applied them.",
+                        repaired(rep,
+                                 "%d route(s) of %s/%s in %s (first: %s) were missing from slipway-proxy; "
+                                 "re-applied them.",
                                  n, t.project, t.component, t.environment, strempty(first));
         }
 }
@@ -412,7 +380,8 @@ int host_reconcile_run(const HostReconcileConfig *c, HostReconcileReport *ret) {
         if (proxy_sync_running(c->state_dir) <= 0) {
                 r = proxy_sync_ensure_running(c->state_dir, c->proxy_bin);
                 if (r < 0)
-                        degraded(&rep, "slipway-proxy is not running and cannot be started (%s)", strerror(-r));
+                        degraded(&rep, "slipway-proxy is not running and cannot be started (%s)",
+                                 strerror(-r));
                 else if (r > 0)
                         repaired(&rep, "slipway-proxy did not answer; started %s again.", c->proxy_bin);
         }

@@ -22,10 +22,11 @@ int host_share_init(HostShare *hs, const char *state_dir, const char *id, char *
 
         if (!state_dir || state_dir[0] != '/' || isempty(id) || strlen(id) > HOST_SHARE_ID_MAX)
                 return -EINVAL;
-        *hs = (HostShare){.state_dir = state_dir};
+        *hs = (HostShare) { .state_dir = state_dir };
         strcpy(hs->id, id);
         snprintf(hs->table, sizeof hs->table, "slipway_%s", id);
-        if (strlen(NET_BRIDGE_PREFIX) + strlen(id) > NET_IFNAME_PREFIX_MAX || !net_nft_table_name_valid(hs->table))
+        if (strlen(NET_BRIDGE_PREFIX) + strlen(id) > NET_IFNAME_PREFIX_MAX ||
+            !net_nft_table_name_valid(hs->table))
                 return -EINVAL;
         snprintf(hs->bridge_prefix, sizeof hs->bridge_prefix, "%s%s", NET_BRIDGE_PREFIX, id);
         r = net_subnet_parse(NET_SUBNET_POOL_DEFAULT, &hs->pool);
@@ -47,16 +48,35 @@ int host_share_init(HostShare *hs, const char *state_dir, const char *id, char *
                         return -ENOMEM;
                 n = readlink(link, holder, sizeof holder - 1);
                 holder[n < 0 ? 0 : n] = 0;
-                return errmsg_set(ret_error, -EADDRINUSE,
-                                  "State id %s (in %s/state-id) is already the id of %s on this host (a copy of "
-                                  "this state directory?); remove state-id from the copy that has no networks "
-                                  "yet.", id, state_dir, holder);
+                return errmsg_set(
+                        ret_error, -EADDRINUSE,
+                        "State id %s (in %s/state-id) is already the id of %s on this host (a copy of "
+                        "this state directory?); remove state-id from the copy that has no networks "
+                        "yet.",
+                        id, state_dir, holder);
         }
         return 0;
 }
 
 static int port_claim_name(unsigned port, char buf[static 12]) {
         snprintf(buf, 12, "%u", port);
+        return 0;
+}
+
+/* Takes the host-wide subnet and port claim locks, in the order every taker uses; on failure holds neither. */
+static int claims_lock(HostAllocation *a) {
+        int r;
+
+        a->subnets_fd = host_claims_lock(NET_SUBNET_CLAIMS_DIR);
+        if (a->subnets_fd < 0)
+                return a->subnets_fd;
+        a->ports_fd = host_claims_lock(HOST_SHARE_PORTS_DIR);
+        if (a->ports_fd < 0) {
+                r = a->ports_fd;
+                a->ports_fd = -EBADF;
+                a->subnets_fd = safe_close(a->subnets_fd);
+                return r;
+        }
         return 0;
 }
 
@@ -67,14 +87,9 @@ int host_allocation_begin(const HostShare *hs, HostAllocation *ret) {
         int r;
 
         a.hs = hs;
-        a.subnets_fd = host_claims_lock(NET_SUBNET_CLAIMS_DIR);
-        if (a.subnets_fd < 0)
-                return a.subnets_fd;
-        a.ports_fd = host_claims_lock(HOST_SHARE_PORTS_DIR);
-        if (a.ports_fd < 0) {
-                r = a.ports_fd;
-                goto fail;
-        }
+        r = claims_lock(&a);
+        if (r < 0)
+                return r;
         r = net_subnets_used_on_host(a.subnets_fd, hs->state_dir, &a.used, &a.n_used);
         if (r < 0)
                 goto fail;
@@ -102,7 +117,7 @@ fail:
 }
 
 ModelAllocation host_allocation_model(const HostAllocation *a, unsigned ingress_base_port) {
-        return (ModelAllocation){
+        return (ModelAllocation) {
                 .used = a->used,
                 .n_used = a->n_used,
                 .ports_used = a->ports,
@@ -192,16 +207,10 @@ int host_share_claims_sync(const HostShare *hs, sqlite3 *db, size_t *ret_conflic
         HostAllocation a = HOST_ALLOCATION_INIT;
         int r;
 
-        a.subnets_fd = host_claims_lock(NET_SUBNET_CLAIMS_DIR);
-        if (a.subnets_fd < 0)
-                return a.subnets_fd;
-        a.ports_fd = host_claims_lock(HOST_SHARE_PORTS_DIR);
-        if (a.ports_fd < 0) {
-                r = a.ports_fd;
-                goto finish;
-        }
+        r = claims_lock(&a);
+        if (r < 0)
+                return r;
         r = claims_sync_locked(hs, a.subnets_fd, a.ports_fd, db, ret_conflicts);
-finish:
         host_allocation_end(&a);
         return r;
 }

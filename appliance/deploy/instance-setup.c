@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "bundle.h"
@@ -112,7 +112,8 @@ bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_n
         state = userns_why_not ? 0 : 1;
         if (state)
                 log_info("Instances run in their own user namespace (root inside = an unprivileged host uid "
-                         "range of %u from %u up).", IDMAP_RANGE_SIZE, IDMAP_RANGE_BASE);
+                         "range of %u from %u up).",
+                         IDMAP_RANGE_SIZE, IDMAP_RANGE_BASE);
         else
                 log_warning("Instances run without a user namespace: %s.", userns_why_not);
         __atomic_store_n(&userns_state, state, __ATOMIC_RELEASE);
@@ -232,7 +233,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r < 0)
                 return fail(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
         if (r == 0) {
-                r = overlay_mount_shifted((const char *const *)p->lowers, p->n_lowers, upper, work, rootfs,
+                r = overlay_mount_shifted((const char *const *) p->lowers, p->n_lowers, upper, work, rootfs,
                                           p->shim_dir, shift);
                 if (r < 0)
                         return fail(ret_error, r, "Cannot mount the instance's root file system: %s.",
@@ -296,7 +297,7 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the file
          * is the instance's own, so a container that rewrites it only misleads itself. */
         BundleMount mounts[] = {
-                {.destination = "/etc/hosts", .type = "bind", .source = hosts},
+                { .destination = "/etc/hosts", .type = "bind", .source = hosts },
         };
         /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
          * elsewhere instance_setup_start() puts nspawn into cgroups of our own instead. */
@@ -428,47 +429,38 @@ int instance_setup_kill_leftovers(const char *netns) {
                 snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
                 if (stat(p, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
                         continue;
-                if (kill((pid_t)pid, SIGKILL) >= 0)
+                if (kill((pid_t) pid, SIGKILL) >= 0)
                         n++;
         }
         return n;
 }
 
+/* Keeps the first failure in *r while the steps after it still run. */
+static void gather_error(int *r, int k) {
+        if (k < 0 && *r >= 0)
+                *r = k;
+}
+
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname) {
         _cleanup_free_ char *rootfs = sub(dir, "rootfs");
-        int r = 0, k;
+        int r = 0;
 
         if (!rootfs)
                 return -ENOMEM;
         if (netns)
-                (void)instance_setup_kill_leftovers(netns);
-        if (is_mounted(dir, rootfs) > 0) {
-                k = overlay_umount(rootfs);
-                if (k < 0)
-                        r = k;
-        }
-        if (host_ifname) {
-                k = net_veth_delete(host_ifname);
-                if (k < 0 && r >= 0)
-                        r = k;
-        }
-        if (netns) {
-                k = netns_delete(netns);
-                if (k < 0 && r >= 0)
-                        r = k;
-        }
+                (void) instance_setup_kill_leftovers(netns);
+        if (is_mounted(dir, rootfs) > 0)
+                gather_error(&r, overlay_umount(rootfs));
+        if (host_ifname)
+                gather_error(&r, net_veth_delete(host_ifname));
+        if (netns)
+                gather_error(&r, netns_delete(netns));
         /* The upper stays with the logs; a later instance on the same range cannot see it (not mounted). */
         _cleanup_free_ char *owner = realpath(dir, NULL);
-        if (owner) {
-                k = idmap_range_release(IDMAP_CLAIMS_DIR, owner);
-                if (k < 0 && r >= 0)
-                        r = k;
-        }
+        if (owner)
+                gather_error(&r, idmap_range_release(IDMAP_CLAIMS_DIR, owner));
         /* Last: the processes killed above have had a moment to leave their cgroups. */
-        if (netns) {
-                k = cgroup_limits_remove(netns);
-                if (k < 0 && r >= 0)
-                        r = k;
-        }
+        if (netns)
+                gather_error(&r, cgroup_limits_remove(netns));
         return r;
 }

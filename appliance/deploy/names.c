@@ -12,78 +12,78 @@ static bool label_char(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-int name_validate(const char *what, const char *s, char **ret_error) {
-        const char *problem = NULL;
+/* -EINVAL, and when asked the sentence "Invalid <what><noun> '<s>': it <problem>; <advice>" (-ENOMEM when it
+ * cannot be made). */
+static int invalid(char **ret_error, const char *what, const char *noun, const char *s, const char *problem,
+                   const char *advice) {
+        char *m = NULL;
+
+        if (!ret_error)
+                return -EINVAL;
+        if (asprintf(&m, "Invalid %s%s '%.80s': it %s; %s", what, noun, strempty(s), problem, advice) < 0)
+                return -ENOMEM;
+        *ret_error = m;
+        return -EINVAL;
+}
+
+/* What is wrong with a name, as the end of "it …"; NULL when nothing. */
+static const char *name_problem(const char *s) {
         size_t n = s ? strlen(s) : 0;
-        char bad = 0;
 
         if (n == 0)
-                problem = "must not be empty";
-        else if (n > NAME_MAX_LEN)
-                problem = "is longer than 63 characters";
-        else {
-                for (size_t i = 0; i < n; i++)
-                        if (!label_char(s[i])) {
-                                bad = s[i];
-                                break;
-                        }
-                if (bad)
-                        problem = "contains a character other than a-z, 0-9 and '-'";
-                else if (s[0] == '-' || s[n - 1] == '-')
-                        problem = "must start and end with a letter or digit";
-        }
+                return "must not be empty";
+        if (n > NAME_MAX_LEN)
+                return "is longer than 63 characters";
+        for (size_t i = 0; i < n; i++)
+                if (!label_char(s[i]))
+                        return "contains a character other than a-z, 0-9 and '-'";
+        if (s[0] == '-' || s[n - 1] == '-')
+                return "must start and end with a letter or digit";
+        return NULL;
+}
+
+int name_validate(const char *what, const char *s, char **ret_error) {
+        const char *problem = name_problem(s);
+
         if (!problem)
                 return 0;
-        if (ret_error) {
-                char *m = NULL;
-                if (asprintf(&m,
-                             "Invalid %s name '%.80s': it %s; use lower-case letters, digits and '-' (e.g. "
-                             "'my-app').",
-                             what, s ? s : "", problem) < 0)
-                        return -ENOMEM;
-                *ret_error = m;
-        }
-        return -EINVAL;
+        return invalid(ret_error, what, " name", s, problem,
+                       "use lower-case letters, digits and '-' (e.g. 'my-app').");
 }
 
 bool name_is_valid(const char *s) {
-        return name_validate("", s, NULL) == 0;
+        return !name_problem(s);
+}
+
+/* The same for a domain. */
+static const char *domain_problem(const char *s) {
+        if (isempty(s))
+                return "is empty";
+        if (strlen(s) > DOMAIN_MAX_LEN)
+                return "is longer than 200 characters";
+        for (const char *label = s; label;) {
+                const char *dot = strchr(label, '.');
+                size_t len = dot ? (size_t) (dot - label) : strlen(label);
+
+                if (len == 0)
+                        return "has an empty label (two dots in a row, or a dot at an end)";
+                if (len > NAME_MAX_LEN)
+                        return "has a label longer than 63 characters";
+                if (label[0] == '-' || label[len - 1] == '-')
+                        return "has a label starting or ending with '-'";
+                for (size_t i = 0; i < len; i++)
+                        if (!label_char(label[i]))
+                                return "contains a character other than a-z, 0-9, '-' and '.'";
+                label = dot ? dot + 1 : NULL;
+        }
+        return NULL;
 }
 
 int domain_validate(const char *s, char **ret_error) {
-        const char *problem = NULL;
-        size_t n = s ? strlen(s) : 0;
+        const char *problem = domain_problem(s);
 
-        if (n == 0)
-                problem = "is empty";
-        else if (n > DOMAIN_MAX_LEN)
-                problem = "is longer than 200 characters";
-        else
-                for (const char *label = s; label && !problem;) {
-                        const char *dot = strchr(label, '.');
-                        size_t len = dot ? (size_t)(dot - label) : strlen(label);
-
-                        if (len == 0)
-                                problem = "has an empty label (two dots in a row, or a dot at an end)";
-                        else if (len > NAME_MAX_LEN)
-                                problem = "has a label longer than 63 characters";
-                        else if (label[0] == '-' || label[len - 1] == '-')
-                                problem = "has a label starting or ending with '-'";
-                        for (size_t i = 0; i < len && !problem; i++)
-                                if (!label_char(label[i]))
-                                        problem = "contains a character other than a-z, 0-9, '-' and '.'";
-                        label = dot ? dot + 1 : NULL;
-                }
         if (!problem)
                 return 0;
-        if (ret_error) {
-                char *m = NULL;
-                if (asprintf(&m,
-                             "Invalid domain '%.80s': it %s; give a lower-case DNS name such as "
-                             "'dev.example.com'.",
-                             s ? s : "", problem) < 0)
-                        return -ENOMEM;
-                *ret_error = m;
-        }
-        return -EINVAL;
+        return invalid(ret_error, "domain", "", s, problem,
+                       "give a lower-case DNS name such as 'dev.example.com'.");
 }

@@ -14,8 +14,8 @@
 #include "deploy-target.h"
 #include "deployer-internal.h"
 #include "fs-util.h"
-#include "instance.h"
 #include "ifname.h"
+#include "instance.h"
 #include "json-util.h"
 #include "model.h"
 #include "netns.h"
@@ -74,13 +74,15 @@ static void test_target(void) {
         ModelEnvironment e = {};
         ModelComponent c = {};
         NetSubnet host;
-        char *envs[] = {"development", "production"};
+        char *envs[] = { "development", "production" };
         int64_t rid;
 
         CHECK(dbp && spec);
         CHECK(state_open(dbp, &db) == 0);
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9100, .bridge_prefix = "swb"};
+        ModelAllocation al = {
+                .used = &host, .n_used = 1, .ingress_base_port = 9100, .bridge_prefix = "swb"
+        };
         CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "production", &e) == 0);
 
@@ -111,7 +113,7 @@ static void test_target(void) {
         uint32_t host_part = ntohl(t.service.s_addr) & 0xff;
         CHECK(host_part >= 2 && host_part <= 99);
 
-        CHECK(deploy_target_load(db, rid + 100, &(DeployTarget){}, NULL) == -ENOENT);
+        CHECK(deploy_target_load(db, rid + 100, &(DeployTarget) {}, NULL) == -ENOENT);
 
         model_project_done(&p);
         model_environment_done(&e);
@@ -121,14 +123,14 @@ static void test_target(void) {
 static int wakes; /* atomic */
 
 static void count_wake(void *userdata) {
-        (void)userdata;
+        (void) userdata;
         __atomic_add_fetch(&wakes, 1, __ATOMIC_ACQ_REL);
 }
 
 /* A project with one component (spec_json) and a release of it to development; returns the release. */
 static int64_t make_release(sqlite3 *db, const char *project, const char *spec_json,
                             ModelEnvironment *ret_env) {
-        char *envs[] = {"development"};
+        char *envs[] = { "development" };
         ModelProject p = {};
         ModelComponent c = {};
         NetSubnet host;
@@ -136,7 +138,9 @@ static int64_t make_release(sqlite3 *db, const char *project, const char *spec_j
 
         /* As if the host used 10.213.0.0/24: the environment gets another /24 of the pool. */
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9300, .bridge_prefix = "swb"};
+        ModelAllocation al = {
+                .used = &host, .n_used = 1, .ingress_base_port = 9300, .bridge_prefix = "swb"
+        };
         CHECK(model_project_create(db, project, envs, 1, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", ret_env) == 0);
         CHECK(model_component_create(db, p.id, "web", "web:1", spec_json, &c) == 0);
@@ -157,51 +161,70 @@ static Deployer *new_deployer(const char *name, char **ret_db_path) {
         CHECK(state && mkdir_p(state, 0700) == 0);
         dbp = path_join(state, "slipway.db");
         CHECK(dbp && state_open(dbp, &db) == 0); /* migrated */
-        DeployerConfig cfg = {.state_dir = state, .db_path = dbp, .wake = count_wake};
+        DeployerConfig cfg = { .state_dir = state, .db_path = dbp, .wake = count_wake };
         CHECK(deployer_new(&cfg, &d) == 0);
         *ret_db_path = dbp;
         return d;
+}
+
+/* What the deployer tests below work on: a deployer on its own state dir (tmpdir/name), a connection to its
+ * database, and a release of a component with spec_json to a new project's development environment. */
+typedef struct Fixture {
+        Deployer *d;
+        sqlite3 *db;
+        ModelEnvironment env;
+        int64_t rid;
+} Fixture;
+
+static void fixture_setup(Fixture *f, const char *name, const char *spec_json) {
+        _cleanup_free_ char *dbp = NULL;
+
+        f->d = new_deployer(name, &dbp);
+        CHECK(sqlite_open(dbp, &f->db) == 0);
+        f->rid = make_release(f->db, name, spec_json, &f->env);
+}
+
+static void fixture_done(Fixture *f) {
+        model_environment_done(&f->env);
+        sqlite3_close_v2(f->db);
+        deployer_free(f->d);
+        *f = (Fixture) {};
 }
 
 /* A pending release whose spec cannot be used: reconcile marks it deploying and starts a worker, which
  * fails it with the reason, a deploy log line and finished_at, and wakes the engine; the next reconcile
  * reaps the worker.  Nothing of the network or a container is touched (the target fails to load first). */
 static void test_reconcile_fails_bad_release(void) {
-        _cleanup_free_ char *dbp = NULL;
-        _cleanup_(deployer_freep) Deployer *d = new_deployer("recon", &dbp);
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(fixture_done) Fixture f = {};
         _cleanup_(model_release_done) ModelRelease rel = {};
         _cleanup_free_ char *instances = NULL;
         ModelLogLine *log = NULL;
         size_t n_log = 0;
         struct stat st;
-        int64_t rid;
         bool failed_line = false;
+
+        fixture_setup(&f, "recon", "{\"endpoints\": \"not a list\"}");
 
         /* deployer_new made the instances directory. */
         CHECK(asprintf(&instances, "%s/recon/instances", tmpdir) > 0);
         CHECK(stat(instances, &st) == 0 && S_ISDIR(st.st_mode));
 
-        CHECK(sqlite_open(dbp, &db) == 0);
-        rid = make_release(db, "bad", "{\"endpoints\": \"not a list\"}", &e);
-
         __atomic_store_n(&wakes, 0, __ATOMIC_RELEASE);
-        deployer_reconcile(d);
-        CHECK(model_release_get(db, rid, &rel) == 0);
+        deployer_reconcile(f.d);
+        CHECK(model_release_get(f.db, f.rid, &rel) == 0);
         CHECK(streq(rel.status, MODEL_RELEASE_DEPLOYING) || streq(rel.status, MODEL_RELEASE_FAILED));
         model_release_done(&rel);
         for (unsigned i = 0; i < 500 && __atomic_load_n(&wakes, __ATOMIC_ACQUIRE) == 0; i++)
-                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
         CHECK(__atomic_load_n(&wakes, __ATOMIC_ACQUIRE) > 0);
-        deployer_reconcile(d); /* reaps the worker; starts nothing (no release is pending) */
-        CHECK(d->workers == NULL);
+        deployer_reconcile(f.d); /* reaps the worker; starts nothing (no release is pending) */
+        CHECK(f.d->workers == NULL);
 
-        CHECK(model_release_get(db, rid, &rel) == 0);
+        CHECK(model_release_get(f.db, f.rid, &rel) == 0);
         CHECK(streq(rel.status, MODEL_RELEASE_FAILED));
         CHECK(rel.reason && strstr(rel.reason, "endpoints") && strstr(rel.reason, "array"));
         CHECK(rel.finished_at > 0);
-        CHECK(model_deploy_log_list(db, rid, &log, &n_log) == 0);
+        CHECK(model_deploy_log_list(f.db, f.rid, &log, &n_log) == 0);
         for (size_t i = 0; i < n_log; i++)
                 if (strncmp(log[i].line, "failed: ", 8) == 0)
                         failed_line = true;
@@ -212,33 +235,30 @@ static void test_reconcile_fails_bad_release(void) {
 /* Instance rows: the lowest free .100+ address of the environment, netns and directory from the id; an
  * address comes free again once its instance stopped. */
 static void test_instance_rows(void) {
-        _cleanup_free_ char *dbp = NULL;
-        _cleanup_(deployer_freep) Deployer *d = new_deployer("rows", &dbp);
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(fixture_done) Fixture f = {};
         _cleanup_(deploy_target_done) DeployTarget t = {};
         _cleanup_(model_instance_done) ModelInstance row = {};
         _cleanup_free_ char *netns = NULL, *dir = NULL, *err = NULL;
         struct in_addr a1, a2, a3;
         int64_t id1, id2, id3;
 
-        CHECK(sqlite_open(dbp, &db) == 0);
-        int64_t rid = make_release(db, "rows", "{}", &e);
-        CHECK(deploy_target_load(db, rid, &t, &err) == 0);
+        fixture_setup(&f, "rows", "{}");
+        CHECK(deploy_target_load(f.db, f.rid, &t, &err) == 0);
 
-        CHECK(deployer_instance_row_create(d, db, &t, &a1, &id1) == 0);
-        CHECK(deployer_instance_row_create(d, db, &t, &a2, &id2) == 0);
-        CHECK(net_subnet_contains(&t.subnet, a1) && (ntohl(a1.s_addr) & 0xff) == MODEL_INSTANCE_ADDRESS_FIRST);
+        CHECK(deployer_instance_row_create(f.d, f.db, &t, &a1, &id1) == 0);
+        CHECK(deployer_instance_row_create(f.d, f.db, &t, &a2, &id2) == 0);
+        CHECK(net_subnet_contains(&t.subnet, a1) &&
+              (ntohl(a1.s_addr) & 0xff) == MODEL_INSTANCE_ADDRESS_FIRST);
         CHECK((ntohl(a2.s_addr) & 0xff) == MODEL_INSTANCE_ADDRESS_FIRST + 1);
 
-        CHECK(model_instance_get(db, id1, &row) == 0);
+        CHECK(model_instance_get(f.db, id1, &row) == 0);
         CHECK(streq(row.state, MODEL_INSTANCE_STARTING) && streq(row.address, inet_ntoa(a1)));
-        CHECK(deploy_instance_names(d->state_dir, id1, &netns, NULL, NULL) == 0);
-        CHECK(asprintf(&dir, "%s/%lld", d->instances_dir, (long long)id1) > 0);
+        CHECK(deploy_instance_names(f.d->state_dir, id1, &netns, NULL, NULL) == 0);
+        CHECK(asprintf(&dir, "%s/%lld", f.d->instances_dir, (long long) id1) > 0);
         CHECK(streq(row.netns, netns) && streq(row.dir, dir));
 
-        CHECK(model_instance_set_state(db, id1, MODEL_INSTANCE_STOPPED) == 0);
-        CHECK(deployer_instance_row_create(d, db, &t, &a3, &id3) == 0);
+        CHECK(model_instance_set_state(f.db, id1, MODEL_INSTANCE_STOPPED) == 0);
+        CHECK(deployer_instance_row_create(f.d, f.db, &t, &a3, &id3) == 0);
         CHECK(a3.s_addr == a1.s_addr && id3 != id1);
 }
 
@@ -271,7 +291,7 @@ int main(void) {
         test_log_tail();
         test_instance_rows();
         test_reconcile_fails_bad_release();
-        (void)rm_rf(tmpdir);
+        (void) rm_rf(tmpdir);
         printf("test-deployer: OK\n");
         return 0;
 }

@@ -13,6 +13,7 @@
 #include "builder.h"
 #include "deployer.h"
 #include "engine.h"
+#include "env-network.h"
 #include "fs-util.h"
 #include "host-share.h"
 #include "http-server.h"
@@ -22,7 +23,6 @@
 #include "oci-store.h"
 #include "proxy-sync.h"
 #include "reconcile.h"
-#include "env-network.h"
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
@@ -51,10 +51,30 @@ static void help(void) {
                DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC);
 }
 
+/* A decimal number from 1 to max (no sign, nothing after it) into *ret; else -EINVAL. */
+static int parse_positive(const char *s, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end || s[0] == '-' || v == 0 || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
 /* 0 = run, 1 = exit 0 (help/version), -EINVAL = usage error (exit 2). */
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_STATE_DIR = 0x100, ARG_API, ARG_INGRESS, ARG_PROXY_BIN, ARG_RECONCILE, ARG_DEBUG,
-               ARG_VERSION };
+        enum {
+                ARG_STATE_DIR = 0x100,
+                ARG_API,
+                ARG_INGRESS,
+                ARG_PROXY_BIN,
+                ARG_RECONCILE,
+                ARG_DEBUG,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "api", required_argument, NULL, ARG_API },
@@ -83,29 +103,25 @@ static int parse_argv(int argc, char *argv[]) {
                         unsigned port;
 
                         if (http_parse_listen(optarg, &addr, &port) < 0) {
-                                fprintf(stderr, "Error: --api '%s' is not ADDR:PORT with a numeric IP address.\n"
-                                                "Hint: for example --api 127.0.0.1:7070.\n", optarg);
+                                fprintf(stderr,
+                                        "Error: --api '%s' is not ADDR:PORT with a numeric IP address.\n"
+                                        "Hint: for example --api 127.0.0.1:7070.\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg_api = optarg;
                         break;
                 }
-                case ARG_INGRESS: {
-                        char *end;
-                        unsigned long v;
-
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v == 0 ||
-                            v + MODEL_INGRESS_PORTS_MAX > 65536) {
-                                fprintf(stderr, "Error: --ingress-base-port '%s' is not a port from 1 to %u.\n"
-                                                "Hint: for example --ingress-base-port 8080.\n", optarg,
-                                        65536 - MODEL_INGRESS_PORTS_MAX);
+                case ARG_INGRESS:
+                        if (parse_positive(optarg, 65536 - MODEL_INGRESS_PORTS_MAX, &arg_ingress_base_port) <
+                            0) {
+                                fprintf(stderr,
+                                        "Error: --ingress-base-port '%s' is not a port from 1 to %u.\n"
+                                        "Hint: for example --ingress-base-port 8080.\n",
+                                        optarg, 65536 - MODEL_INGRESS_PORTS_MAX);
                                 return -EINVAL;
                         }
-                        arg_ingress_base_port = (unsigned) v;
                         break;
-                }
                 case ARG_PROXY_BIN:
                         if (isempty(optarg)) {
                                 fprintf(stderr, "Error: --proxy-bin needs the path of slipway-proxy.\n");
@@ -113,22 +129,16 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_proxy_bin = optarg;
                         break;
-                case ARG_RECONCILE: {
-                        char *end;
-                        unsigned long v;
-
-                        errno = 0;
-                        v = strtoul(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v == 0 ||
-                            v > RECONCILE_INTERVAL_MAX_SEC) {
-                                fprintf(stderr, "Error: --reconcile-interval '%s' is not a number of seconds from 1 "
-                                                "to %u.\nHint: for example --reconcile-interval 10.\n", optarg,
-                                        RECONCILE_INTERVAL_MAX_SEC);
+                case ARG_RECONCILE:
+                        if (parse_positive(optarg, RECONCILE_INTERVAL_MAX_SEC, &arg_reconcile_interval) <
+                            0) {
+                                fprintf(stderr,
+                                        "Error: --reconcile-interval '%s' is not a number of seconds from 1 "
+                                        "to %u.\nHint: for example --reconcile-interval 10.\n",
+                                        optarg, RECONCILE_INTERVAL_MAX_SEC);
                                 return -EINVAL;
                         }
-                        arg_reconcile_interval = (unsigned) v;
                         break;
-                }
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -139,12 +149,14 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("slipwayd %s\n", SLIPWAY_VERSION);
                         return 1;
                 default:
-                        fprintf(stderr, "Error: unknown option or missing value: '%s'.\nHint: see 'slipwayd --help'.\n",
+                        fprintf(stderr,
+                                "Error: unknown option or missing value: '%s'.\nHint: see 'slipwayd --help'.\n",
                                 argv[optind - 1]);
                         return -EINVAL;
                 }
         if (optind < argc) {
-                fprintf(stderr, "Error: slipwayd takes no arguments, but got '%s'.\nHint: see 'slipwayd --help'.\n",
+                fprintf(stderr,
+                        "Error: slipwayd takes no arguments, but got '%s'.\nHint: see 'slipwayd --help'.\n",
                         argv[optind]);
                 return -EINVAL;
         }
@@ -176,7 +188,7 @@ static int run(void) {
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
-        _cleanup_(deployer_freep) Deployer *deployer = NULL; /* after engine: freed before it */
+        _cleanup_(deployer_freep) Deployer *deployer = NULL;       /* after engine: freed before it */
         _cleanup_(reconciler_freep) Reconciler *reconciler = NULL; /* freed first: its pass uses the rest */
         _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
@@ -190,8 +202,10 @@ static int run(void) {
 
         r = http_parse_listen(arg_api, &listen_addr, &port);
         if (r < 0)
-                return log_error_errno(r, "Error: --api '%s' is not ADDR:PORT with a numeric IP address (e.g. "
-                                          "127.0.0.1:7070).", arg_api);
+                return log_error_errno(r,
+                                       "Error: --api '%s' is not ADDR:PORT with a numeric IP address (e.g. "
+                                       "127.0.0.1:7070).",
+                                       arg_api);
 
         r = state_dir_prepare(arg_state_dir, &dir);
         if (r < 0)
@@ -200,8 +214,8 @@ static int run(void) {
         r = state_dir_lock(dir, &lock_fd, &holder);
         if (r == -EBUSY) {
                 if (holder > 0)
-                        return log_error_errno(r, "Another slipwayd (pid %d) is already using %s.", (int) holder,
-                                               arg_state_dir);
+                        return log_error_errno(r, "Another slipwayd (pid %d) is already using %s.",
+                                               (int) holder, arg_state_dir);
                 return log_error_errno(r, "Another slipwayd is already using %s.", arg_state_dir);
         }
         if (r < 0)
@@ -209,7 +223,8 @@ static int run(void) {
 
         r = state_dir_init(dir, &initialised);
         if (r < 0)
-                return log_error_errno(r, "Error: cannot initialise the state directory %s: %m.", arg_state_dir);
+                return log_error_errno(r, "Error: cannot initialise the state directory %s: %m.",
+                                       arg_state_dir);
         if (initialised)
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
@@ -248,8 +263,10 @@ static int run(void) {
 
         r = state_open(db_path, &db);
         if (r == -EPROTONOSUPPORT)
-                return log_error_errno(r, "Error: %s was written by a newer slipwayd; run that version or "
-                                          "restore a backup.", db_path);
+                return log_error_errno(r,
+                                       "Error: %s was written by a newer slipwayd; run that version or "
+                                       "restore a backup.",
+                                       db_path);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
 
@@ -268,21 +285,23 @@ static int run(void) {
         /* Under the lock no build can be running: what a killed one left behind can go. */
         r = builder_remove_stale_temp(dir);
         if (r < 0 && r != -EOPNOTSUPP)
-                log_warning_errno(r, "Cannot clean up the temp dirs of interrupted builds in %s/builds: %m", dir);
+                log_warning_errno(r, "Cannot clean up the temp dirs of interrupted builds in %s/builds: %m",
+                                  dir);
         r = builder_new(dir, catalog, &builder);
         if (r < 0)
                 log_warning_errno(r, "The image builder is not available; builds will be refused: %m");
 
-        r = deployer_new(&(DeployerConfig) {
-                                 .state_dir = dir,
-                                 .db_path = db_path,
-                                 .catalog = catalog,
-                                 .store = store,
-                                 .host = &host,
-                                 .wake = engine_wake,
-                                 .wake_userdata = engine,
-                         },
-                         &deployer);
+        r = deployer_new(
+                &(DeployerConfig) {
+                        .state_dir = dir,
+                        .db_path = db_path,
+                        .catalog = catalog,
+                        .store = store,
+                        .host = &host,
+                        .wake = engine_wake,
+                        .wake_userdata = engine,
+                },
+                &deployer);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot set up the deployer: %m.");
 
@@ -319,11 +338,16 @@ static int run(void) {
 
         r = http_server_start(&cfg, &server);
         if (r == -EADDRINUSE)
-                return log_error_errno(r, "Error: cannot listen on %s because another program already uses that "
-                                          "port; stop it or choose another address with --api.", arg_api);
+                return log_error_errno(
+                        r,
+                        "Error: cannot listen on %s because another program already uses that "
+                        "port; stop it or choose another address with --api.",
+                        arg_api);
         if (r == -EADDRNOTAVAIL)
-                return log_error_errno(r, "Error: cannot listen on %s because this host has no such address; "
-                                          "choose another with --api.", arg_api);
+                return log_error_errno(r,
+                                       "Error: cannot listen on %s because this host has no such address; "
+                                       "choose another with --api.",
+                                       arg_api);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot listen on %s: %m.", arg_api);
 
@@ -362,20 +386,22 @@ static int run(void) {
                 if (r < 0)
                         log_warning_errno(r, "Cannot claim this state dir's subnets and ingress ports: %m");
                 else if (conflicts > 0)
-                        log_warning("%zu subnet(s) or ingress port(s) of %s are claimed by another state dir on "
-                                    "this host; their environments stay down until it releases them.",
-                                    conflicts, arg_state_dir);
+                        log_warning(
+                                "%zu subnet(s) or ingress port(s) of %s are claimed by another state dir on "
+                                "this host; their environments stay down until it releases them.",
+                                conflicts, arg_state_dir);
         }
         log_info("State id %s: nft table inet %s, bridges %s*.", host.id, host.table, host.bridge_prefix);
         /* Bridges first: after a reboot the proxy's saved routes listen on service addresses that live
          * on the environment bridges, and a proxy that cannot listen exits at once. */
         r = deployer_restore_networks(deployer);
         if (r < 0)
-                log_warning_errno(r, "Cannot restore the environment networks before starting the proxy: %m");
+                log_warning_errno(r,
+                                  "Cannot restore the environment networks before starting the proxy: %m");
         r = proxy_sync_ensure_running(dir, proxy_bin);
         if (r < 0)
-                log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m", proxy_bin,
-                                  arg_state_dir);
+                log_warning_errno(r, "Cannot start %s for %s; deploys will fail until it runs: %m",
+                                  proxy_bin, arg_state_dir);
         else if (r > 0)
                 log_info("Started %s serve --state-dir %s.", proxy_bin, arg_state_dir);
         r = deployer_recover(deployer);
@@ -395,7 +421,8 @@ static int run(void) {
                              },
                              &reconciler);
         if (r < 0)
-                log_warning_errno(r, "Cannot start the periodic host check; nothing missing will be repaired: %m");
+                log_warning_errno(
+                        r, "Cannot start the periodic host check; nothing missing will be repaired: %m");
         else
                 __atomic_store_n(&ctx.health_userdata, reconciler, __ATOMIC_RELEASE);
 

@@ -11,34 +11,8 @@
 #include "ifname.h"
 #include "sqlite-util.h"
 
-static int env_subnets_in_use(sqlite3 *db, NetSubnet **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        NetSubnet *v = NULL;
-        size_t n = 0;
-        int r, rc;
-
-        r = sqlite_prepare(db, "SELECT subnet FROM environments", &s);
-        if (r < 0)
-                return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                NetSubnet sn;
-                if (net_subnet_parse((const char *)sqlite3_column_text(s, 0), &sn) < 0)
-                        continue;
-                NetSubnet *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        free(v);
-                        return -ENOMEM;
-                }
-                v = nv;
-                v[n++] = sn;
-        }
-        if (rc != SQLITE_DONE) {
-                free(v);
-                return sqlite_to_errno(rc) ?: -EIO;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+static int parse_subnet(const char *text, void *ret) {
+        return net_subnet_parse(text, ret);
 }
 
 int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *host, size_t n_host,
@@ -47,7 +21,8 @@ int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *h
         size_t n_used = 0;
         int r;
 
-        r = env_subnets_in_use(db, &used, &n_used);
+        r = sqlite_list_parsed(db, "SELECT subnet FROM environments", SQL_NO_ARGS, parse_subnet,
+                               sizeof *used, &used, &n_used);
         if (r < 0)
                 return r;
         NetSubnet *all = realloc(used, (n_used + n_host + 1) * sizeof *used);
@@ -91,7 +66,6 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *othe
 
 int model_insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
                              unsigned position, const ModelAllocation *alloc, unsigned ingress_port) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         _cleanup_free_ char *key = NULL;
         char bridge[IFNAMSIZ], cidr[NET_CIDR_STRING_MAX];
         NetSubnet pool, subnet;
@@ -118,20 +92,12 @@ int model_insert_environment(sqlite3 *db, int64_t project_id, const char *projec
         if (r < 0)
                 return r;
 
-        r = sqlite_prepare(
-                db,
-                "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port,"
-                "                         created_at)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, project_id);
-        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, position);
-        sqlite3_bind_text(s, 4, net_subnet_format(&subnet, cidr), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 5, bridge, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 6, port);
-        sqlite3_bind_int64(s, 7, sqlite_now_sec());
-        return sqlite_step_done(s);
+        r = sqlite_run(db,
+                       "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port,"
+                       "                         created_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       SQL_ARGS(SQL_INT(project_id), SQL_TEXT(name), SQL_INT(position),
+                                SQL_TEXT(net_subnet_format(&subnet, cidr)), SQL_TEXT(bridge), SQL_INT(port),
+                                SQL_INT(sqlite_now_sec())));
+        return r < 0 ? r : 0;
 }

@@ -12,11 +12,12 @@
 #include "log.h"
 #include "sqlite-util.h"
 
-void model_log_lines_free(ModelLogLine *l, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(l[i].line);
-        free(l);
-}
+static const SqliteField log_line_fields[] = {
+        SQL_FIELD(ModelLogLine, at),
+        SQL_FIELD(ModelLogLine, line),
+};
+static const SqliteRowType log_line_row = SQL_ROW_TYPE(ModelLogLine, log_line_fields);
+SQL_DEFINE_ARRAY_FREE_FUNC(ModelLogLine, log_line_row, model_log_lines_free);
 
 size_t model_deploy_log_line_length(const char *line) {
         size_t n = strlen(line);
@@ -31,19 +32,14 @@ size_t model_deploy_log_line_length(const char *line) {
 }
 
 int model_deploy_log_append(sqlite3 *db, int64_t release_id, const char *line) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         size_t len = model_deploy_log_line_length(line);
         int r;
 
         log_debug("release %lld: %.*s", (long long) release_id, (int) len, line);
-        r = sqlite_prepare(db, "INSERT INTO deploy_log(release_id, at, line) VALUES (?1, ?2, ?3)", &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, release_id);
-        sqlite3_bind_int64(s, 2, sqlite_now_usec());
-        sqlite3_bind_text(s, 3, line, (int) len, SQLITE_STATIC);
-        r = sqlite_step_done(s);
-        return r;
+        r = sqlite_run(
+                db, "INSERT INTO deploy_log(release_id, at, line) VALUES (?1, ?2, ?3)",
+                SQL_ARGS(SQL_INT(release_id), SQL_INT(sqlite_now_usec()), SQL_TEXT_N(line, (int) len)));
+        return r < 0 ? r : 0;
 }
 
 int model_deploy_log_appendf(sqlite3 *db, int64_t release_id, const char *fmt, ...) {
@@ -60,37 +56,7 @@ int model_deploy_log_appendf(sqlite3 *db, int64_t release_id, const char *fmt, .
 }
 
 int model_deploy_log_list(sqlite3 *db, int64_t release_id, ModelLogLine **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        ModelLogLine *v = NULL;
-        size_t n = 0;
-        int r, rc;
-
-        r = sqlite_prepare(db, "SELECT at, line FROM deploy_log WHERE release_id = ?1 ORDER BY at, rowid",
-                           &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, release_id);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                ModelLogLine *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                v[n].at = sqlite3_column_int64(s, 0);
-                r = sqlite_column_strdup(s, 1, &v[n].line);
-                if (r < 0)
-                        goto fail;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        model_log_lines_free(v, n);
-        return r;
+        return sqlite_list(db, &log_line_row,
+                           "SELECT at, line FROM deploy_log WHERE release_id = ?1 ORDER BY at, rowid",
+                           SQL_ARGS(SQL_INT(release_id)), ret, ret_n);
 }

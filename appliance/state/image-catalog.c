@@ -82,14 +82,16 @@ int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
         int r;
 
         if (isempty(ref))
-                return oci_error_set(err, -EINVAL, "Give an image name such as busybox:latest or a sha256 digest.",
+                return oci_error_set(err, -EINVAL,
+                                     "Give an image name such as busybox:latest or a sha256 digest.",
                                      "No image reference given.");
         if (strlen(ref) > OCI_REF_MAX)
                 return oci_error_set(err, -EINVAL, "Use a reference of at most 255 characters.",
                                      "The image reference is too long.");
         if (startswith(ref, "sha256:")) {
                 if (!digest_is_valid(ref))
-                        return oci_error_set(err, -EINVAL, "A digest is 'sha256:' followed by 64 lowercase hex digits.",
+                        return oci_error_set(err, -EINVAL,
+                                             "A digest is 'sha256:' followed by 64 lowercase hex digits.",
                                              "'%s' is not a valid digest.", ref);
                 *ret = strdup(ref);
                 return *ret ? 0 : -ENOMEM;
@@ -98,9 +100,10 @@ int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return oci_error_set(err, -EINVAL,
-                                     "Use lowercase name components and an optional ':tag', e.g. busybox:latest.",
-                                     "'%s' is not a valid image reference.", ref);
+                return oci_error_set(
+                        err, -EINVAL,
+                        "Use lowercase name components and an optional ':tag', e.g. busybox:latest.",
+                        "'%s' is not a valid image reference.", ref);
         return 0;
 }
 
@@ -159,9 +162,9 @@ static int pick_name(const char *given, const OciImportedImage *img, char **ret,
                 char hint[128];
 
                 snprintf(hint, sizeof hint, "Name it with --name, e.g. --name myimage:%.64s.", src);
-                return oci_error_set(err, -EINVAL, hint,
-                                     "The archive names its image only '%s', a tag without a repository name.",
-                                     src);
+                return oci_error_set(
+                        err, -EINVAL, hint,
+                        "The archive names its image only '%s', a tag without a repository name.", src);
         }
         return image_catalog_normalize_ref(src, ret, err);
 }
@@ -208,11 +211,27 @@ static int record_images_locked(ImageCatalog *c, const OciImportResult *res, con
 
 static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err);
 
-int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
+/* record_images_locked() in one transaction, with index.json following it. */
+static int record_images(ImageCatalog *c, const OciImportResult *res, const char *name, CatalogImported *out,
+                         OciError *err) {
+        int r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = sqlite_begin(c->db);
+        if (r >= 0) {
+                r = record_images_locked(c, res, name, out, err);
+                if (r < 0)
+                        sqlite_rollback(c->db);
+                else
+                        r = commit_with_index_locked(c);
+        }
+        pthread_mutex_unlock(&c->db_lock);
+        return r;
+}
+
+/* A name given to an image: normalized, and never a digest. */
+static int normalize_name(const char *name, char **ret, OciError *err) {
         _cleanup_free_ char *norm = NULL;
-        OciImportResult res = {};
-        OciImportedImage img = {};
-        CatalogImported out = {};
         int r;
 
         r = image_catalog_normalize_ref(name, &norm, err);
@@ -221,22 +240,28 @@ int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, Oci
         if (startswith(norm, "sha256:"))
                 return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
                                      "An image cannot be named by a digest.");
+        *ret = TAKE_PTR(norm);
+        return 0;
+}
+
+
+int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        OciImportResult res = {};
+        OciImportedImage img = {};
+        CatalogImported out = {};
+        int r;
+
+        r = normalize_name(name, &norm, err);
+        if (r < 0)
+                return r;
         if (!digest_is_valid(digest))
                 return -EINVAL;
         strcpy(img.digest, digest);
         res.images = &img;
         res.n_images = 1;
 
-        pthread_mutex_lock(&c->db_lock);
-        r = sqlite_begin(c->db);
-        if (r >= 0) {
-                r = record_images_locked(c, &res, norm, &out, err);
-                if (r < 0)
-                        sqlite_rollback(c->db);
-                else
-                        r = commit_with_index_locked(c);
-        }
-        pthread_mutex_unlock(&c->db_lock);
+        r = record_images(c, &res, norm, &out, err);
         free(out.ref);
         return r;
 }
@@ -261,12 +286,9 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
         int r;
 
         if (name) {
-                r = image_catalog_normalize_ref(name, &norm, err);
+                r = normalize_name(name, &norm, err);
                 if (r < 0)
                         return r;
-                if (startswith(norm, "sha256:"))
-                        return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
-                                             "An image cannot be named by a digest.");
         } else if (format == OCI_IMPORT_ROOTFS)
                 return oci_error_set(err, -EINVAL, "Name it with --name, e.g. --name myrootfs:1.0.",
                                      "A rootfs tar carries no image name.");
@@ -292,16 +314,7 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
                 goto fail_unlock;
         }
 
-        pthread_mutex_lock(&c->db_lock);
-        r = sqlite_begin(c->db);
-        if (r >= 0) {
-                r = record_images_locked(c, &res, norm, out, err);
-                if (r < 0)
-                        sqlite_rollback(c->db);
-                else
-                        r = commit_with_index_locked(c);
-        }
-        pthread_mutex_unlock(&c->db_lock);
+        r = record_images(c, &res, norm, out, err);
         if (r < 0)
                 goto fail_unlock;
         pthread_rwlock_unlock(&c->store_lock);
@@ -452,10 +465,21 @@ static char *layer_dir_diff_id(const char *name) {
         return d;
 }
 
+#define GC_UNREADABLE_HINT "Check the store; gc removes nothing while an image is unreadable."
+
+static int digest_set_add_all(DigestSet *s, char *const *digests, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int r = digest_set_add(s, digests[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Adds an image's blobs to marked and its layers' diff_ids to diff_ids.  missing_ok: an image already gone
  * from the store (a release row outliving its image) marks nothing instead of failing. */
-static int mark_image(ImageCatalog *c, const char *digest, bool missing_ok, DigestSet *marked, DigestSet *diff_ids,
-                      OciError *err) {
+static int mark_image(ImageCatalog *c, const char *digest, bool missing_ok, DigestSet *marked,
+                      DigestSet *diff_ids, OciError *err) {
         char **blobs = NULL, **layers = NULL, **diffs = NULL, **types = NULL;
         size_t n = 0, nl = 0;
         int r;
@@ -464,20 +488,17 @@ static int mark_image(ImageCatalog *c, const char *digest, bool missing_ok, Dige
         if (r == -ENOENT && missing_ok)
                 return 0;
         if (r < 0)
-                return oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
-                                     "Cannot read image %s.", digest);
-        for (size_t j = 0; j < n && r >= 0; j++)
-                r = digest_set_add(marked, blobs[j]);
+                return oci_error_set(err, r, GC_UNREADABLE_HINT, "Cannot read image %s.", digest);
+        r = digest_set_add_all(marked, blobs, n);
         strv_free_n(blobs, n);
         if (r < 0)
                 return r;
 
         r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &nl);
         if (r < 0)
-                return oci_error_set(err, r, "Check the store; gc removes nothing while an image is unreadable.",
-                                     "Cannot read the layers of image %s.", digest);
-        for (size_t j = 0; j < nl && r >= 0; j++)
-                r = digest_set_add(diff_ids, diffs[j]);
+                return oci_error_set(err, r, GC_UNREADABLE_HINT, "Cannot read the layers of image %s.",
+                                     digest);
+        r = digest_set_add_all(diff_ids, diffs, nl);
         strv_free_n(layers, nl);
         strv_free_n(diffs, nl);
         strv_free_n(types, nl);
@@ -642,8 +663,8 @@ static int prepare_layers_locked(ImageCatalog *c, const char *digest, OciError *
                         continue;
                 r = oci_store_open_blob(c->store, layers[i], &fd, NULL);
                 if (r < 0) {
-                        oci_error_set(err, r, "Re-import the image.", "Layer %s of %s is missing or damaged.",
-                                      layers[i], digest);
+                        oci_error_set(err, r, "Re-import the image.",
+                                      "Layer %s of %s is missing or damaged.", layers[i], digest);
                         break;
                 }
                 r = layer_cache_ensure(c->layers_dir, fd, diffs[i], err);
@@ -676,13 +697,14 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
         created = access(path, F_OK) < 0;
         r = mkdir_p(path, 0755);
         if (r < 0)
-                return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.", path,
-                                     strerror(-r));
+                return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.",
+                                     path, strerror(-r));
         r = dir_is_empty(path);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path.", "Cannot read %s: %s.", path, strerror(-r));
         if (r == 0)
-                return oci_error_set(err, -ENOTEMPTY, "Give a new or empty directory.", "%s is not empty.", path);
+                return oci_error_set(err, -ENOTEMPTY, "Give a new or empty directory.", "%s is not empty.",
+                                     path);
 
         image_catalog_read_lock(c);
         /* The shared layer cache is filled first, exactly as a build or deploy would fill it. */
@@ -704,8 +726,8 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
         for (size_t i = 0; i < n; i++) {
                 r = oci_store_open_blob(c->store, layers[i], &fds[i], NULL);
                 if (r < 0) {
-                        oci_error_set(err, r, "Re-import the image.", "Layer %s of %s is missing or damaged.",
-                                      layers[i], digest);
+                        oci_error_set(err, r, "Re-import the image.",
+                                      "Layer %s of %s is missing or damaged.", layers[i], digest);
                         goto finish;
                 }
         }

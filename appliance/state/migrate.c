@@ -8,46 +8,34 @@
 #include "sqlite-util.h"
 
 int migrate_get_version(sqlite3 *db, int *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int64_t v;
         int r;
 
-        r = sqlite_prepare(db, "PRAGMA user_version;", &s);
+        r = sqlite_get_int64(db, "PRAGMA user_version;", SQL_NO_ARGS, &v);
         if (r < 0)
                 return r;
-        r = sqlite_query_int64(s, &v);
-        if (r < 0)
-                return r == -ENOENT ? -EIO : r;
         *ret = (int) v;
         return 0;
 }
 
-static int migrate_one(sqlite3 *db, const Migration *m, int to_version) {
+/* Step m and the user_version bump, inside the caller's transaction. */
+static int migrate_step(sqlite3 *db, const Migration *m, int to_version) {
         char pragma[64];
         int r;
 
-        r = sqlite_begin(db);
-        if (r < 0)
-                return r;
-
         r = sqlite_exec(db, m->sql);
         if (r < 0)
-                goto fail;
-
+                return r;
         /* PRAGMA takes no bound parameters; the number is ours, not user input. */
         snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", to_version);
-        r = sqlite_exec(db, pragma);
-        if (r < 0)
-                goto fail;
+        return sqlite_exec(db, pragma);
+}
 
-        r = sqlite_commit(db);
+static int migrate_one(sqlite3 *db, const Migration *m, int to_version) {
+        int r = sqlite_begin(db);
         if (r < 0)
-                goto fail;
-        return 0;
-
-fail:
-        sqlite_rollback(db);
-        return r;
+                return r;
+        return sqlite_end(db, migrate_step(db, m, to_version));
 }
 
 int migrate_apply(sqlite3 *db, const Migration *migrations, size_t n, const char **ret_failed) {

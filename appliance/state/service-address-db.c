@@ -8,31 +8,40 @@
 #include "environment-db.h"
 #include "sqlite-util.h"
 
-void model_service_addresses_free(ModelServiceAddress *a, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(a[i].component_name);
-                free(a[i].address);
-        }
-        free(a);
-}
+static const SqliteField service_address_fields[] = {
+        SQL_FIELD(ModelServiceAddress, component_id),
+        SQL_FIELD(ModelServiceAddress, component_name),
+        SQL_FIELD(ModelServiceAddress, environment_id),
+        SQL_FIELD(ModelServiceAddress, address),
+};
+static const SqliteRowType service_address_row = SQL_ROW_TYPE(ModelServiceAddress, service_address_fields);
+SQL_DEFINE_ARRAY_FREE_FUNC(ModelServiceAddress, service_address_row, model_service_addresses_free);
 
 int model_service_address_get(sqlite3 *db, int64_t component_id, int64_t environment_id, char **ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+        return sqlite_get(
+                db, &sqlite_text_row,
+                "SELECT address FROM service_addresses WHERE component_id = ?1 AND environment_id = ?2",
+                SQL_ARGS(SQL_INT(component_id), SQL_INT(environment_id)), ret);
+}
 
-        r = sqlite_prepare(
-                db, "SELECT address FROM service_addresses WHERE component_id = ?1 AND environment_id = ?2",
-                &s);
+/* Picks the lowest free address and records it; the caller holds the transaction. */
+static int insert_service_address(sqlite3 *db, int64_t component_id, int64_t environment_id, char **ret) {
+        _cleanup_free_ char *a = NULL;
+        int r;
+
+        r = model_environment_allocate_address(
+                db, environment_id, "SELECT address FROM service_addresses WHERE environment_id = ?1",
+                MODEL_SERVICE_ADDRESS_FIRST, MODEL_SERVICE_ADDRESS_LAST, &a);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, component_id);
-        sqlite3_bind_int64(s, 2, environment_id);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        return sqlite_column_strdup(s, 0, ret);
+        r = sqlite_run(
+                db,
+                "INSERT INTO service_addresses(component_id, environment_id, address) VALUES (?1, ?2, ?3)",
+                SQL_ARGS(SQL_INT(component_id), SQL_INT(environment_id), SQL_TEXT(a)));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        return 0;
 }
 
 int model_service_address_ensure(sqlite3 *db, int64_t component_id, int64_t environment_id, char **ret) {
@@ -45,76 +54,19 @@ int model_service_address_ensure(sqlite3 *db, int64_t component_id, int64_t envi
         r = sqlite_begin(db);
         if (r < 0)
                 return r;
-        r = model_environment_allocate_address(
-                db, environment_id, "SELECT address FROM service_addresses WHERE environment_id = ?1",
-                MODEL_SERVICE_ADDRESS_FIRST, MODEL_SERVICE_ADDRESS_LAST, &a);
+        r = sqlite_end(db, insert_service_address(db, component_id, environment_id, &a));
         if (r < 0)
-                goto fail;
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-                r = sqlite_prepare(db,
-                                   "INSERT INTO service_addresses(component_id, environment_id, address)"
-                                   " VALUES (?1, ?2, ?3)",
-                                   &s);
-                if (r < 0)
-                        goto fail;
-                sqlite3_bind_int64(s, 1, component_id);
-                sqlite3_bind_int64(s, 2, environment_id);
-                sqlite3_bind_text(s, 3, a, -1, SQLITE_STATIC);
-                r = sqlite_step_done(s);
-                if (r < 0)
-                        goto fail;
-        }
-        r = sqlite_commit(db);
-        if (r < 0)
-                goto fail;
+                return r;
         *ret = TAKE_PTR(a);
         return 0;
-fail:
-        sqlite_rollback(db);
-        return r;
 }
 
 int model_service_address_list(sqlite3 *db, int64_t environment_id, ModelServiceAddress **ret,
                                size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        ModelServiceAddress *v = NULL;
-        size_t n = 0;
-        int r, rc;
-
-        r = sqlite_prepare(
-                db,
+        return sqlite_list(
+                db, &service_address_row,
                 "SELECT sa.component_id, c.name, sa.environment_id, sa.address FROM service_addresses sa"
                 " JOIN components c ON c.id = sa.component_id WHERE sa.environment_id = ?1"
                 " ORDER BY c.name",
-                &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, environment_id);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                ModelServiceAddress *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                v = nv;
-                v[n] = (ModelServiceAddress) {
-                        .component_id = sqlite3_column_int64(s, 0),
-                        .environment_id = sqlite3_column_int64(s, 2),
-                };
-                n++;
-                if ((r = sqlite_column_strdup(s, 1, &v[n - 1].component_name)) < 0 ||
-                    (r = sqlite_column_strdup(s, 3, &v[n - 1].address)) < 0)
-                        goto fail;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
-                goto fail;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-fail:
-        model_service_addresses_free(v, n);
-        return r;
+                SQL_ARGS(SQL_INT(environment_id)), ret, ret_n);
 }

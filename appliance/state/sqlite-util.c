@@ -2,12 +2,15 @@
  * this boundary; nothing above appliance/state looks at sqlite result codes. */
 #include "sqlite-util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "log.h"
+#include "strv.h"
 
 int sqlite_to_errno(int rc) {
         switch (rc & 0xff) {
@@ -127,13 +130,6 @@ int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-void sqlite_bind_text_or_null(sqlite3_stmt *s, int i, const char *t) {
-        if (t)
-                sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(s, i);
-}
-
 int sqlite_step_done(sqlite3_stmt *s) {
         int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
@@ -141,30 +137,166 @@ int sqlite_step_done(sqlite3_stmt *s) {
         return 0;
 }
 
-int sqlite_query_one(sqlite3_stmt *s, SqliteReadRow read, void *userdata, void *ret) {
+int sqlite_step_row(sqlite3_stmt *s) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_DONE)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
                 return sqlite_to_errno(rc) ?: -EIO;
-        return read(s, userdata, ret);
+        return 0;
 }
 
-int sqlite_query_all(sqlite3_stmt *s, SqliteReadRow read, SqliteDoneRow done, void *userdata, size_t size,
-                     void **ret, size_t *ret_n) {
-        char *v = NULL;
-        size_t n = 0;
+int sqlite_end(sqlite3 *db, int r) {
+        if (r >= 0) {
+                int k = sqlite_commit(db);
+                if (k >= 0)
+                        return r;
+                r = k;
+        }
+        sqlite_rollback(db);
+        return r;
+}
+
+int sqlite_prepare_args(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args,
+                        sqlite3_stmt **ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r, rc;
 
+        r = sqlite_prepare(db, sql, &s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_args; i++) {
+                if (!args[i].is_text)
+                        rc = sqlite3_bind_int64(s, (int) i + 1, args[i].value);
+                else if (args[i].text)
+                        rc = sqlite3_bind_text(s, (int) i + 1, args[i].text, args[i].text_len,
+                                               SQLITE_STATIC);
+                else
+                        rc = sqlite3_bind_null(s, (int) i + 1);
+                if (rc != SQLITE_OK)
+                        return sqlite_to_errno(rc) ?: -EIO;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int sqlite_run(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = sqlite_prepare_args(db, sql, args, n_args, &s);
+        if (r >= 0)
+                r = sqlite_step_done(s);
+        return r < 0 ? r : sqlite3_changes(db);
+}
+
+int sqlite_run_one(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args) {
+        int r = sqlite_run(db, sql, args, n_args);
+        if (r < 0)
+                return r;
+        return r > 0 ? 0 : -ENOENT;
+}
+
+static int read_field(sqlite3_stmt *s, int col, const SqliteField *f, void *row) {
+        void *p = (char *) row + f->offset;
+        const char *t;
+
+        switch (f->type) {
+        case SQLITE_FIELD_INT64:
+                *(int64_t *) p = sqlite3_column_int64(s, col);
+                return 0;
+        case SQLITE_FIELD_UINT64:
+                *(uint64_t *) p = (uint64_t) sqlite3_column_int64(s, col);
+                return 0;
+        case SQLITE_FIELD_UNSIGNED:
+                *(unsigned *) p = (unsigned) sqlite3_column_int64(s, col);
+                return 0;
+        case SQLITE_FIELD_BOOL:
+                *(bool *) p = sqlite3_column_int64(s, col) != 0;
+                return 0;
+        case SQLITE_FIELD_TEXT:
+                return sqlite_column_strdup(s, col, p);
+        case SQLITE_FIELD_CHARS:
+                t = (const char *) sqlite3_column_text(s, col);
+                if (!t || strlen(t) >= f->size)
+                        return -EBADMSG;
+                strcpy(p, t);
+                return 0;
+        }
+        assert(!"unknown SqliteFieldType");
+        return -EINVAL;
+}
+
+void sqlite_row_done(const SqliteRowType *type, void *row) {
+        if (!row)
+                return;
+        if (type->release)
+                type->release(row);
+        for (size_t i = 0; i < type->n_fields; i++)
+                if (type->fields[i].type == SQLITE_FIELD_TEXT)
+                        free(*(char **) ((char *) row + type->fields[i].offset));
+        memset(row, 0, type->size);
+}
+
+void sqlite_rows_free(const SqliteRowType *type, void *rows, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                sqlite_row_done(type, (char *) rows + i * type->size);
+        free(rows);
+}
+
+/* Reads the current row into row (zeroed); on failure releases what it filled. */
+static int read_row(const SqliteRowType *type, sqlite3_stmt *s, void *row) {
+        int r = 0;
+
+        assert((size_t) sqlite3_column_count(s) >= type->n_fields);
+        for (size_t i = 0; i < type->n_fields && r >= 0; i++)
+                r = read_field(s, (int) i, &type->fields[i], row);
+        if (r >= 0 && type->complete)
+                r = type->complete(s, row);
+        if (r < 0)
+                sqlite_row_done(type, row);
+        return r;
+}
+
+int sqlite_get(sqlite3 *db, const SqliteRowType *type, const char *sql, const SqliteArg *args, size_t n_args,
+               void *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ void *row = NULL;
+        int r;
+
+        r = sqlite_prepare_args(db, sql, args, n_args, &s);
+        if (r < 0)
+                return r;
+        r = sqlite_step_row(s);
+        if (r < 0)
+                return r;
+        /* Read aside, so *ret is written only on success. */
+        row = calloc(1, type->size);
+        if (!row)
+                return -ENOMEM;
+        r = read_row(type, s, row);
+        if (r < 0)
+                return r;
+        memcpy(ret, row, type->size);
+        return 0;
+}
+
+int sqlite_list(sqlite3 *db, const SqliteRowType *type, const char *sql, const SqliteArg *args,
+                size_t n_args, void *ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        char *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r, rc;
+
+        r = sqlite_prepare_args(db, sql, args, n_args, &s);
+        if (r < 0)
+                return r;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                char *nv = realloc(v, (n + 1) * size);
-                if (!nv) {
-                        r = -ENOMEM;
+                r = greedy_realloc((void **) &v, &allocated, n + 1, type->size);
+                if (r < 0)
                         goto fail;
-                }
-                v = nv;
-                memset(v + n * size, 0, size);
-                r = read(s, userdata, v + n * size);
+                memset(v + n * type->size, 0, type->size);
+                r = read_row(type, s, v + n * type->size);
                 if (r < 0)
                         goto fail;
                 n++;
@@ -173,53 +305,64 @@ int sqlite_query_all(sqlite3_stmt *s, SqliteReadRow read, SqliteDoneRow done, vo
                 r = sqlite_to_errno(rc) ?: -EIO;
                 goto fail;
         }
-        *ret = v;
+        memcpy(ret, &v, sizeof v);
         *ret_n = n;
         return 0;
 fail:
-        if (done)
-                for (size_t i = 0; i < n; i++)
-                        done(v + i * size);
-        free(v);
+        sqlite_rows_free(type, v, n);
         return r;
 }
 
-static int read_string(sqlite3_stmt *s, void *userdata, void *ret) {
-        (void) userdata;
-        return sqlite_column_strdup(s, 0, ret);
-}
+const SqliteRowType sqlite_text_row = {
+        .size = sizeof(char *),
+        .fields =
+                (const SqliteField[]) { { .type = SQLITE_FIELD_TEXT, .offset = 0, .size = sizeof(char *) } },
+        .n_fields = 1,
+};
 
-static void done_string(void *p) {
-        free(*(char **) p);
-}
+const SqliteRowType sqlite_int64_row = {
+        .size = sizeof(int64_t),
+        .fields =
+                (const SqliteField[]) {
+                        { .type = SQLITE_FIELD_INT64, .offset = 0, .size = sizeof(int64_t) } },
+        .n_fields = 1,
+};
 
-int sqlite_query_strings(sqlite3_stmt *s, char ***ret, size_t *ret_n) {
-        return sqlite_query_all(s, read_string, done_string, NULL, sizeof(char *), (void **) ret, ret_n);
-}
+int sqlite_list_parsed(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args,
+                       int (*parse)(const char *text, void *ret), size_t size, void *ret, size_t *ret_n) {
+        char **text = NULL, *v = NULL;
+        size_t n_text = 0, n = 0;
+        int r;
 
-int sqlite_query_int64(sqlite3_stmt *s, int64_t *ret) {
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        *ret = sqlite3_column_int64(s, 0);
+        r = sqlite_list(db, &sqlite_text_row, sql, args, n_args, &text, &n_text);
+        if (r < 0)
+                return r;
+        if (n_text > 0)
+                v = calloc(n_text, size);
+        for (size_t i = 0; v && i < n_text; i++)
+                if (text[i] && parse(text[i], v + n * size) >= 0)
+                        n++;
+        strv_free_n(text, n_text);
+        if (n_text > 0 && !v)
+                return -ENOMEM;
+        memcpy(ret, &v, sizeof v);
+        *ret_n = n;
         return 0;
 }
 
-int sqlite_count(sqlite3 *db, const char *sql, int64_t arg, unsigned *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        int r, rc;
+int sqlite_get_int64(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, int64_t *ret) {
+        int r = sqlite_get(db, &sqlite_int64_row, sql, args, n_args, ret);
+        return r == -ENOENT ? -EIO : r;
+}
 
-        r = sqlite_prepare(db, sql, &s);
+int sqlite_count(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, unsigned *ret) {
+        int64_t v;
+        int r;
+
+        r = sqlite_get_int64(db, sql, args, n_args, &v);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_parameter_count(s) > 0)
-                sqlite3_bind_int64(s, 1, arg);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
-        *ret = (unsigned) sqlite3_column_int64(s, 0);
+        *ret = (unsigned) v;
         return 0;
 }
 

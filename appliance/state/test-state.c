@@ -92,13 +92,15 @@ static void test_failed_migration_rolls_back(void) {
         CHECK(migrate_apply(db, test_migrations, 3, &failed) < 0);
         CHECK(failed && streq(failed, "broken"));
         CHECK(migrate_get_version(db, &v) == 0 && v == 2);
-        CHECK(!table_exists(db, "t3"));   /* the first half of the broken step is gone */
+        CHECK(!table_exists(db, "t3")); /* the first half of the broken step is gone */
         CHECK(table_exists(db, "t2"));
         sqlite3_close_v2(db);
 
         /* After the fix ships, the same file migrates on. */
         static const Migration fixed[] = {
-                { "t1", "" }, { "t1 gets b", "" }, { "fixed", "CREATE TABLE t3(d INTEGER);" },
+                { "t1", "" },
+                { "t1 gets b", "" },
+                { "fixed", "CREATE TABLE t3(d INTEGER);" },
         };
         CHECK(sqlite_open(p, &db) == 0);
         CHECK(migrate_apply(db, fixed, 3, NULL) == 0);
@@ -207,6 +209,98 @@ static void test_transaction_rollback(void) {
         CHECK(images_count(db, &count) == 0 && count == 0);
 }
 
+/* The row helpers every typed query uses: bound arguments, field tables, one row, all rows, counts. */
+typedef struct TestRow {
+        int64_t id;
+        char *name; /* NULL stays NULL */
+        unsigned small;
+        bool flag;
+        uint64_t big;
+        char code[8];
+} TestRow;
+
+static const SqliteField test_fields[] = {
+        SQL_FIELD(TestRow, id),   SQL_FIELD(TestRow, name), SQL_FIELD(TestRow, small),
+        SQL_FIELD(TestRow, flag), SQL_FIELD(TestRow, big),  SQL_FIELD(TestRow, code),
+};
+static const SqliteRowType test_row = SQL_ROW_TYPE(TestRow, test_fields);
+
+static int parse_even(const char *text, void *ret) {
+        long v = strtol(text, NULL, 10);
+        if (v % 2 != 0)
+                return -EINVAL;
+        *(long *) ret = v;
+        return 0;
+}
+
+static void test_row_helpers(void) {
+        _cleanup_free_ char *p = db_path("rows.db");
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        TestRow row = { .id = -1 }, *rows = NULL;
+        long *even = NULL;
+        size_t n = 7;
+        unsigned count;
+        int64_t v;
+
+        CHECK(sqlite_open(p, &db) == 0);
+        CHECK(sqlite_exec(db,
+                          "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, small INTEGER, flag INTEGER,"
+                          " big INTEGER, code TEXT);") == 0);
+        CHECK(sqlite_run(db, "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         SQL_ARGS(SQL_INT(1), SQL_TEXT("one"), SQL_INT(7), SQL_INT(1), SQL_INT(INT64_MAX),
+                                  SQL_TEXT("abc"))) == 1);
+        /* NULL text binds NULL; SQL_TEXT_N binds only the first bytes. */
+        CHECK(sqlite_run(db, "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         SQL_ARGS(SQL_INT(2), SQL_TEXT(NULL), SQL_INT(0), SQL_INT(0), SQL_INT(0),
+                                  SQL_TEXT_N("defghij", 3))) == 1);
+
+        CHECK(sqlite_get(db, &test_row, "SELECT * FROM t WHERE id = ?1", SQL_ARGS(SQL_INT(1)), &row) == 0);
+        CHECK(row.id == 1 && streq(row.name, "one") && row.small == 7 && row.flag);
+        CHECK(row.big == INT64_MAX && streq(row.code, "abc"));
+        sqlite_row_done(&test_row, &row);
+        CHECK(row.id == 0 && !row.name);
+        CHECK(sqlite_get(db, &test_row, "SELECT * FROM t WHERE name IS NULL", SQL_NO_ARGS, &row) == 0);
+        CHECK(row.id == 2 && !row.name && !row.flag && streq(row.code, "def"));
+        sqlite_row_done(&test_row, &row);
+
+        /* No row, or a text too long for its char array: -ENOENT / -EBADMSG, and row is left alone. */
+        row.id = 42;
+        CHECK(sqlite_get(db, &test_row, "SELECT * FROM t WHERE id = 3", SQL_NO_ARGS, &row) == -ENOENT);
+        CHECK(sqlite_run(db, "UPDATE t SET code = 'toolongcode' WHERE id = 2", SQL_NO_ARGS) == 1);
+        CHECK(sqlite_get(db, &test_row, "SELECT * FROM t WHERE id = 2", SQL_NO_ARGS, &row) == -EBADMSG);
+        CHECK(row.id == 42);
+        CHECK(sqlite_list(db, &test_row, "SELECT * FROM t ORDER BY id", SQL_NO_ARGS, &rows, &n) == -EBADMSG);
+        CHECK(n == 7 && !rows);
+
+        CHECK(sqlite_run_one(db, "UPDATE t SET code = ?2 WHERE id = ?1",
+                             SQL_ARGS(SQL_INT(2), SQL_TEXT("x"))) == 0);
+        CHECK(sqlite_run_one(db, "DELETE FROM t WHERE id = ?1", SQL_ARGS(SQL_INT(9))) == -ENOENT);
+        CHECK(sqlite_list(db, &test_row, "SELECT * FROM t ORDER BY id DESC", SQL_NO_ARGS, &rows, &n) == 0);
+        CHECK(n == 2 && rows[0].id == 2 && streq(rows[1].name, "one"));
+        sqlite_rows_free(&test_row, rows, n);
+        CHECK(sqlite_list(db, &test_row, "SELECT * FROM t WHERE id > 5", SQL_NO_ARGS, &rows, &n) == 0);
+        CHECK(n == 0 && !rows);
+
+        CHECK(sqlite_count(db, "SELECT count(*) FROM t WHERE small > ?1", SQL_ARGS(SQL_INT(1)), &count) ==
+              0);
+        CHECK(count == 1);
+        CHECK(sqlite_get_int64(db, "SELECT id FROM t WHERE id = 5", SQL_NO_ARGS, &v) == -EIO);
+
+        /* Column 0 parsed, what does not parse skipped: ids 1 and 2 of which 2 is even. */
+        CHECK(sqlite_list_parsed(db, "SELECT id FROM t UNION ALL SELECT NULL ORDER BY 1", SQL_NO_ARGS,
+                                 parse_even, sizeof *even, &even, &n) == 0);
+        CHECK(n == 1 && even[0] == 2);
+        free(even);
+
+        /* sqlite_end(): commits on success, rolls back on failure and returns the failure. */
+        CHECK(sqlite_begin(db) == 0);
+        CHECK(sqlite_end(db, sqlite_run(db, "DELETE FROM t WHERE id = 1", SQL_NO_ARGS)) == 1);
+        CHECK(sqlite_begin(db) == 0);
+        CHECK(sqlite_run(db, "DELETE FROM t", SQL_NO_ARGS) == 1);
+        CHECK(sqlite_end(db, -EIO) == -EIO);
+        CHECK(sqlite_count(db, "SELECT count(*) FROM t", SQL_NO_ARGS, &count) == 0 && count == 1);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_fresh();
@@ -215,6 +309,7 @@ int main(void) {
         test_newer_file_refused();
         test_images_and_tags();
         test_transaction_rollback();
+        test_row_helpers();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-state: OK\n");
         return 0;

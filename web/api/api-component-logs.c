@@ -52,28 +52,36 @@ static void utf8_sanitize(char *s) {
         }
 }
 
-/* The last `lines` lines of the instance's log l (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when
- * absent.  *ret_end: the file size read up to (where a follow continues). */
-static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, uint64_t *ret_end) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        off_t start;
-        size_t size;
-        ssize_t k;
-        int r;
+/* Opens the instance's log l for reading: an fd, or -ENOENT while it does not exist. */
+static int open_log(const char *dir, InstanceLog l) {
+        _cleanup_free_ char *path = NULL;
+        int r, fd;
 
         r = instance_log_path(dir, l, &path);
         if (r < 0)
                 return r;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return -errno;
+        return fd < 0 ? -errno : fd;
+}
+
+/* The last `lines` lines of the instance's log l (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when
+ * absent.  *ret_end: the file size read up to (where a follow continues). */
+static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, uint64_t *ret_end) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        off_t start;
+        size_t size;
+        ssize_t k;
+
+        fd = open_log(dir, l);
+        if (fd == -ENOENT) {
                 *ret = strdup("");
                 *ret_end = 0;
                 return *ret ? 0 : -ENOMEM;
         }
+        if (fd < 0)
+                return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
@@ -131,19 +139,15 @@ static int send_json_line(struct mg_connection *conn, json_t *j) {
 /* New bytes of the instance's log l after *offset (from 0 again when the file shrank: copy-truncate rotation), up to the
  * last complete line unless API_LOGS_FOLLOW_CHUNK bytes are pending.  NULL *ret when nothing is new. */
 static int read_new(const char *dir, InstanceLog l, uint64_t *offset, char **ret) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         ssize_t k;
-        int r;
 
         *ret = NULL;
-        r = instance_log_path(dir, l, &path);
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        fd = open_log(dir, l);
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return fd == -ENOENT ? 0 : fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if ((uint64_t) st.st_size < *offset)
@@ -233,10 +237,7 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
 }
 
 int api_component_logs(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
-        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_instance_done) ModelInstance inst = {};
         _cleanup_free_ char *out = NULL, *err = NULL;
         _cleanup_json_ json_t *j = NULL;
@@ -256,22 +257,18 @@ int api_component_logs(HttpRequest *req) {
                                                 "For example --lines 200.");
                 lines = (unsigned) v;
         }
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_component(req, env, &s)) < 0)
                 return req->status;
-        if ((r = api_component_lookup(req, db, &p, &c)) < 0)
-                return req->status;
-        if ((r = api_environment_lookup(req, db, &p, env, &e)) < 0)
-                return req->status;
-        r = model_instance_get_live(db, c.id, e.id, &inst);
+        r = model_instance_get_live(s.db, s.component.id, s.environment.id, &inst);
         if (r == -ENOENT) {
                 /* No live release: the newest instance of any release (a failed deploy keeps its instance
                  * for exactly this). */
                 live = false;
-                r = model_instance_get_newest(db, c.id, e.id, &inst);
+                r = model_instance_get_newest(s.db, s.component.id, s.environment.id, &inst);
         }
         if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Component '%s/%s' has no instance in '%s'.", p.name, c.name,
-                         e.name);
+                snprintf(msg, sizeof msg, "Component '%s/%s' has no instance in '%s'.", s.project.name,
+                         s.component.name, s.environment.name);
                 return http_reply_error(req->conn, 404, msg,
                                         "Deploy it first: 'slipway deploy PROJECT/COMPONENT ENV "
                                         "--image REF'.");
@@ -299,7 +296,7 @@ int api_component_logs(HttpRequest *req) {
                 if (r >= 0 && send_json_line(req->conn, head) >= 0 &&
                     (!out[0] || send_json_line(req->conn, jo) >= 0) &&
                     (!err[0] || send_json_line(req->conn, je) >= 0))
-                        (void) follow_logs(req, db, &inst, end_out, end_err);
+                        (void) follow_logs(req, s.db, &inst, end_out, end_err);
                 __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
                 return 200;
         }

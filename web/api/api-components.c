@@ -4,8 +4,8 @@
 #include "api.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,59 +21,38 @@
 /* Releases shown per environment in component show. */
 #define API_SHOW_RELEASES_PER_ENV 5u
 
-int api_component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *ret) {
-        char msg[200];
-        int r;
-
-        if ((r = api_project_lookup(req, db, req->segments[1], p)) < 0)
-                return r;
-        r = model_component_get(db, p->id, req->segments[3], ret);
-        if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name,
-                         req->segments[3]);
-                http_reply_error(req->conn, 404, msg, "See 'slipway component list PROJECT'.");
-                return api_replied(req, 404, -ENOENT);
-        }
-        if (r < 0)
-                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the component"), r);
-        return 0;
-}
-
 static json_t *component_json(const ModelComponent *c) {
         _cleanup_json_ json_t *spec = NULL;
 
         if (json_parse_buffer(c->spec, strlen(c->spec), &spec, NULL) < 0)
                 spec = json_object();
         return json_pack("{s:s,s:s,s:s?,s:O,s:I}", "name", c->name, "project", c->project_name, "image",
-                         c->image_ref, "spec", spec, "created_at", (json_int_t)c->created_at);
+                         c->image_ref, "spec", spec, "created_at", (json_int_t) c->created_at);
 }
 
 int api_components_list(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *arr = json_array(), *j = NULL;
         ModelComponent *c = NULL;
         size_t n = 0;
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        r = model_component_list(db, p.id, &c, &n);
+        r = model_component_list(s.db, s.project.id, &c, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list components");
         for (size_t i = 0; arr && i < n; i++)
                 json_array_append_new(arr, component_json(&c[i]));
         model_components_free(c, n);
-        j = json_pack("{s:s,s:O}", "project", p.name, "components", arr);
+        j = json_pack("{s:s,s:O}", "project", s.project.name, "components", arr);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot list components");
         return http_reply_json(req->conn, 200, j);
 }
 
 static int cmp_u16(const void *a, const void *b) {
-        return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+        return (int) *(const uint16_t *) a - (int) *(const uint16_t *) b;
 }
 
 /* The TCP ports in the image config's ExposedPorts ("8080/tcp", "53/udp" skipped), ascending. */
@@ -97,7 +76,7 @@ static int image_exposed_ports(ApiContext *ctx, const char *digest, uint16_t *po
                 if (end == key || port == 0 || port > 65535 || (*end && !streq(end, "/tcp")))
                         continue;
                 if (n < max)
-                        ports[n++] = (uint16_t)port;
+                        ports[n++] = (uint16_t) port;
         }
         qsort(ports, n, sizeof *ports, cmp_u16);
         *ret_n = n;
@@ -152,7 +131,7 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                         if (r < 0)
                                 return r;
                         json_array_append_new(arr, json_pack("{s:s,s:i,s:s,s:s}", "name", ep.name, "port",
-                                                             (int)ep.port, "visibility",
+                                                             (int) ep.port, "visibility",
                                                              endpoint_visibility_to_string(ep.visibility),
                                                              "base_path", ep.base_path));
                 }
@@ -163,8 +142,8 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                 for (size_t i = 0; i < n_exposed; i++) {
                         char name[16];
                         snprintf(name, sizeof name, "port-%u", exposed[i]);
-                        json_array_append_new(arr,
-                                              json_pack("{s:s,s:i}", "name", name, "port", (int)exposed[i]));
+                        json_array_append_new(
+                                arr, json_pack("{s:s,s:i}", "name", name, "port", (int) exposed[i]));
                 }
                 json_object_set(spec, "endpoints", arr);
         }
@@ -193,7 +172,7 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
-                json_object_set_new(res, "memory_bytes", json_integer((json_int_t)m));
+                json_object_set_new(res, "memory_bytes", json_integer((json_int_t) m));
         } else if (v && !json_is_null(v))
                 json_object_set(res, "memory_bytes", v);
         v = json_object_get(body, "cpus");
@@ -241,10 +220,10 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                 const char *key;
                 size_t offset;
         } timings[] = {
-                {"health_interval_ms", offsetof(SpecHealthTuning, interval_ms)},
-                {"health_timeout_ms", offsetof(SpecHealthTuning, timeout_ms)},
-                {"health_failures", offsetof(SpecHealthTuning, failure_threshold)},
-                {"deploy_timeout_ms", offsetof(SpecHealthTuning, deploy_timeout_ms)},
+                { "health_interval_ms", offsetof(SpecHealthTuning, interval_ms) },
+                { "health_timeout_ms", offsetof(SpecHealthTuning, timeout_ms) },
+                { "health_failures", offsetof(SpecHealthTuning, failure_threshold) },
+                { "deploy_timeout_ms", offsetof(SpecHealthTuning, deploy_timeout_ms) },
         };
         for (size_t i = 0; i < ELEMENTSOF(timings); i++) {
                 v = json_object_get(body, timings[i].key);
@@ -255,16 +234,14 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
-                *(uint32_t *)((char *)&t + timings[i].offset) = (uint32_t)json_integer_value(v);
+                *(uint32_t *) ((char *) &t + timings[i].offset) = (uint32_t) json_integer_value(v);
         }
         return spec_health_tune(ret, &t, ret_error);
 }
 
 int api_component_create(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *body = NULL, *j = NULL;
         _cleanup_free_ char *error = NULL, *ref = NULL, *spec_json = NULL;
         const char *name = NULL, *image = NULL;
@@ -275,15 +252,10 @@ int api_component_create(HttpRequest *req) {
         char msg[256];
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        json_t *iv = r >= 0 ? json_object_get(body, "image") : NULL;
-        if (iv && json_is_string(iv))
-                image = json_string_value(iv);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || (iv && !json_is_null(iv) && !image))
-                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
-                                        "The request body must be a JSON object with a \"name\" string.",
-                                        "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.");
-        if ((r = api_check_name(req, "component", name)) < 0)
+        r = api_read_create_body(req, "component", "image",
+                                 "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.", &body, &name,
+                                 &image);
+        if (r < 0)
                 return req->status;
         if (!image)
                 return http_reply_error(req->conn, 400, "A component needs an image.",
@@ -293,13 +265,12 @@ int api_component_create(HttpRequest *req) {
         if (r < 0)
                 return api_reply_error(req, r, &err, "Invalid image reference");
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        r = model_component_get(db, p.id, name, &c);
+        r = model_component_get(s.db, s.project.id, name, &s.component);
         if (r >= 0) {
-                snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", p.name, name);
+                snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", s.project.name,
+                         name);
                 return http_reply_error(req->conn, 409, msg,
                                         "Choose another name, or see 'slipway component list'.");
         }
@@ -337,35 +308,32 @@ int api_component_create(HttpRequest *req) {
         if (!spec_json)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the component spec");
 
-        model_component_done(&c);
-        r = model_component_create(db, p.id, name, ref, spec_json, &c);
+        model_component_done(&s.component);
+        r = model_component_create(s.db, s.project.id, name, ref, spec_json, &s.component);
         if (r == -EEXIST) {
-                snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", p.name, name);
+                snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", s.project.name,
+                         name);
                 return http_reply_error(req->conn, 409, msg,
                                         "Choose another name, or see 'slipway component list'.");
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot create the component");
-        j = component_json(&c);
+        j = component_json(&s.component);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
         return http_reply_json(req->conn, 201, j);
 }
 
 int api_component_show(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *j = NULL, *envs = json_array();
         ModelEnvironment *e = NULL;
         size_t n = 0;
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_component(req, NULL, &s)) < 0)
                 return req->status;
-        if ((r = api_component_lookup(req, db, &p, &c)) < 0)
-                return req->status;
-        r = model_environment_list(db, p.id, &e, &n);
+        r = model_environment_list(s.db, s.project.id, &e, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list environments");
         for (size_t i = 0; envs && i < n; i++) {
@@ -374,77 +342,55 @@ int api_component_show(HttpRequest *req) {
                 size_t nr = 0;
                 json_t *arr = json_array();
 
-                (void)model_service_address_get(db, c.id, e[i].id, &addr);
-                if (model_release_list(db, c.id, e[i].id, &rel, &nr) >= 0) {
+                (void) model_service_address_get(s.db, s.component.id, e[i].id, &addr);
+                if (model_release_list(s.db, s.component.id, e[i].id, &rel, &nr) >= 0) {
                         for (size_t k = 0; arr && k < nr && k < API_SHOW_RELEASES_PER_ENV; k++)
                                 json_array_append_new(arr, api_release_json(&rel[k]));
                         model_releases_free(rel, nr);
                 }
-                bool has_live = model_release_get_live(db, c.id, e[i].id, &live) >= 0;
+                bool has_live = model_release_get_live(s.db, s.component.id, e[i].id, &live) >= 0;
                 ModelInstance inst = {};
                 json_t *inst_j = json_null();
                 /* The instance serving the live release: where it runs and how often it was restarted. */
-                if (has_live && model_instance_get_live(db, c.id, e[i].id, &inst) >= 0) {
-                        inst_j = json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)inst.id, "address",
-                                           inst.address, "netns", inst.netns, "state", inst.state, "restarts",
-                                           (json_int_t)inst.restarts);
+                if (has_live && model_instance_get_live(s.db, s.component.id, e[i].id, &inst) >= 0) {
+                        inst_j = api_instance_json(&inst);
                         model_instance_done(&inst);
                 }
                 json_array_append_new(envs, json_pack("{s:s,s:s?,s:o,s:o,s:I,s:o}", "name", e[i].name,
                                                       "service_address", addr, "live",
-                                                      has_live ? api_release_json(&live) : json_null(), "instance",
-                                                      inst_j ?: json_null(), "releases_total", (json_int_t)nr,
-                                                      "releases", arr));
+                                                      has_live ? api_release_json(&live) : json_null(),
+                                                      "instance", inst_j ?: json_null(), "releases_total",
+                                                      (json_int_t) nr, "releases", arr));
                 model_release_done(&live);
         }
         model_environments_free(e, n);
-        j = component_json(&c);
+        j = component_json(&s.component);
         if (!j || !envs)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
         json_object_set(j, "environments", envs);
         return http_reply_json(req->conn, 200, j);
 }
 
-bool api_query_flag(HttpRequest *req, const char *name) {
-        char v[16];
-
-        if (http_request_query(req, name, v, sizeof v) < 0)
-                return false;
-        return streq(v, "1") || streq(v, "true") || streq(v, "yes") || streq(v, "");
-}
-
-int api_env_query(HttpRequest *req, char *buf, size_t size) {
-        int r = http_request_query(req, "env", buf, size);
-        if (r < 0 || !buf[0])
-                return -ENOENT;
-        return 0;
-}
-
 int api_component_releases(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
-        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *arr = json_array(), *j = NULL;
         ModelRelease *rel = NULL;
         char env[128];
         size_t n = 0;
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        /* ?env= is optional here: without it, the releases of every environment. */
+        bool one_env = api_env_query(req, env, sizeof env) >= 0;
+        if ((r = api_scope_component(req, one_env ? env : NULL, &s)) < 0)
                 return req->status;
-        if ((r = api_component_lookup(req, db, &p, &c)) < 0)
-                return req->status;
-        if (api_env_query(req, env, sizeof env) >= 0 && (r = api_environment_lookup(req, db, &p, env, &e)) < 0)
-                return req->status;
-        r = model_release_list(db, c.id, e.id, &rel, &n);
+        r = model_release_list(s.db, s.component.id, s.environment.id, &rel, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list releases");
         for (size_t i = 0; arr && i < n; i++)
                 json_array_append_new(arr, api_release_json(&rel[i]));
         model_releases_free(rel, n);
-        j = json_pack("{s:s,s:s,s:s?,s:O}", "project", p.name, "component", c.name, "environment", e.name,
-                      "releases", arr);
+        j = json_pack("{s:s,s:s,s:s?,s:O}", "project", s.project.name, "component", s.component.name,
+                      "environment", s.environment.name, "releases", arr);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot list releases");
         return http_reply_json(req->conn, 200, j);

@@ -16,41 +16,30 @@
 #define DEPLOY_BODY_MAX (64U * 1024U)
 #define RELEASE_LOG_LINES_MAX 200U
 
-static int lookup_component(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *c) {
-        char msg[200];
-        int r;
-
+/* The deploy endpoints refuse a name that cannot exist (400) before they look it up. */
+static int deploy_scope(HttpRequest *req, ApiScope *s) {
         if (api_check_name(req, "project", req->segments[1]) < 0 ||
             api_check_name(req, "component", req->segments[3]) < 0)
                 return api_replied(req, 400, -EINVAL);
-        r = api_project_lookup(req, db, req->segments[1], p);
-        if (r < 0)
-                return r;
-        r = model_component_get(db, p->id, req->segments[3], c);
-        if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Project '%s' has no component named '%.80s'.", p->name,
-                         req->segments[3]);
-                http_reply_error(req->conn, 404, msg, "See 'slipway component list PROJECT'.");
-                return api_replied(req, 404, -ENOENT);
-        }
-        if (r < 0)
-                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the component"), r);
-        return 0;
+        return api_scope_component(req, NULL, s);
 }
 
 json_t *api_release_json(const ModelRelease *rel) {
-        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t)rel->id, "environment",
+        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
                          rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
-                         "reason", rel->reason, "created_at", (json_int_t)rel->created_at, "finished_at",
+                         "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
                          rel->finished_at ? json_integer(rel->finished_at) : json_null());
+}
+
+json_t *api_instance_json(const ModelInstance *inst) {
+        return json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t) inst->id, "address", inst->address,
+                         "netns", inst->netns, "state", inst->state, "restarts",
+                         (json_int_t) inst->restarts);
 }
 
 int api_component_deploy(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
-        _cleanup_(model_environment_done) ModelEnvironment e = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_release_done) ModelRelease rel = {};
         _cleanup_json_ json_t *body = NULL, *reply = NULL;
         const char *env = NULL, *image = NULL;
@@ -69,19 +58,16 @@ int api_component_deploy(HttpRequest *req) {
         if (json_get_string_opt(body, "image", &image) < 0)
                 return http_reply_error(req->conn, 400, "\"image\" must be a string.",
                                         "Give an image name like web:1 or a digest.");
-        r = api_model_open(req, &db);
-        if (r < 0)
-                return req->status;
-        r = lookup_component(req, db, &p, &c);
+        r = deploy_scope(req, &s);
         if (r < 0)
                 return req->status;
         if (api_check_name(req, "environment", env) < 0)
                 return 400;
-        r = api_environment_lookup(req, db, &p, env, &e);
+        r = api_environment_lookup(req, s.db, &s.project, env, &s.environment);
         if (r < 0)
                 return req->status;
         if (isempty(image))
-                image = c.image_ref;
+                image = s.component.image_ref;
         if (isempty(image))
                 return http_reply_error(req->conn, 400,
                                         "The component has no image and the deploy names none.",
@@ -94,30 +80,28 @@ int api_component_deploy(HttpRequest *req) {
                                                 "See 'slipway image list'; import or build it first.");
                 return api_reply_error(req, r, &err, "Cannot look up the image");
         }
-        r = model_release_create(db, c.id, e.id, rec.digest, c.spec, &id);
+        r = model_release_create(s.db, s.component.id, s.environment.id, rec.digest, s.component.spec, &id);
         image_record_done(&rec);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot create the release");
-        model_deploy_log_appendf(db, id, "deploy of %s/%s to %s requested (image %s)", p.name, c.name,
-                                 e.name, image);
+        model_deploy_log_appendf(s.db, id, "deploy of %s/%s to %s requested (image %s)", s.project.name,
+                                 s.component.name, s.environment.name, image);
         if (ctx->wake_engine)
                 ctx->wake_engine(ctx->wake_userdata);
 
-        r = model_release_get(db, id, &rel);
+        r = model_release_get(s.db, id, &rel);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the release");
         reply = api_release_json(&rel);
         if (!reply)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
-        json_object_set_new(reply, "project", json_string(p.name));
-        json_object_set_new(reply, "component", json_string(c.name));
+        json_object_set_new(reply, "project", json_string(s.project.name));
+        json_object_set_new(reply, "component", json_string(s.component.name));
         return http_reply_json(req->conn, 202, reply);
 }
 
 int api_release_show(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_(model_component_done) ModelComponent c = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_release_done) ModelRelease rel = {};
         _cleanup_json_ json_t *reply = NULL, *lines = NULL;
         ModelLogLine *log = NULL;
@@ -132,14 +116,11 @@ int api_release_show(HttpRequest *req) {
         if (errno || !end || *end || id <= 0)
                 return http_reply_error(req->conn, 400, "A release id is a positive number.",
                                         "See 'slipway releases PROJECT/COMPONENT'.");
-        r = api_model_open(req, &db);
+        r = deploy_scope(req, &s);
         if (r < 0)
                 return req->status;
-        r = lookup_component(req, db, &p, &c);
-        if (r < 0)
-                return req->status;
-        r = model_release_get(db, id, &rel);
-        if (r == -ENOENT || (r >= 0 && rel.component_id != c.id))
+        r = model_release_get(s.db, id, &rel);
+        if (r == -ENOENT || (r >= 0 && rel.component_id != s.component.id))
                 return http_reply_error(req->conn, 404, "No such release of this component.",
                                         "See 'slipway releases PROJECT/COMPONENT'.");
         if (r < 0)
@@ -148,24 +129,21 @@ int api_release_show(HttpRequest *req) {
         lines = json_array();
         if (!reply || !lines)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
-        if (model_deploy_log_list(db, rel.id, &log, &n_log) >= 0) {
+        if (model_deploy_log_list(s.db, rel.id, &log, &n_log) >= 0) {
                 size_t first = n_log > RELEASE_LOG_LINES_MAX ? n_log - RELEASE_LOG_LINES_MAX : 0;
                 for (size_t i = first; i < n_log; i++)
                         json_array_append_new(lines, json_string(log[i].line));
                 model_log_lines_free(log, n_log);
         }
         json_object_set(reply, "log", lines);
-        if (model_instance_list_by_release(db, rel.id, &inst, &n_inst) >= 0) {
+        if (model_instance_list_by_release(s.db, rel.id, &inst, &n_inst) >= 0) {
                 json_t *a = json_array();
                 for (size_t i = 0; a && i < n_inst; i++)
-                        json_array_append_new(
-                                a, json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)inst[i].id,
-                                             "address", inst[i].address, "netns", inst[i].netns, "state",
-                                             inst[i].state, "restarts", (json_int_t)inst[i].restarts));
+                        json_array_append_new(a, api_instance_json(&inst[i]));
                 json_object_set_new(reply, "instances", a);
                 model_instances_free(inst, n_inst);
         }
-        json_object_set_new(reply, "project", json_string(p.name));
-        json_object_set_new(reply, "component", json_string(c.name));
+        json_object_set_new(reply, "project", json_string(s.project.name));
+        json_object_set_new(reply, "component", json_string(s.component.name));
         return http_reply_json(req->conn, 200, reply);
 }

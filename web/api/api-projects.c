@@ -15,97 +15,42 @@
 #include "sqlite-util.h"
 #include "string-util.h"
 
-int api_model_open(HttpRequest *req, sqlite3 **ret) {
-        ApiContext *ctx = req->userdata;
-        int r;
-
-        if (!ctx->db_path) {
-                http_reply_error(req->conn, 503, "This daemon has no project database.",
-                                 "Start slipwayd with a state directory.");
-                return api_replied(req, 503, -ENXIO);
-        }
-        r = sqlite_open(ctx->db_path, ret);
-        if (r < 0)
-                return api_replied(req, api_reply_error(req, r, NULL, "Cannot open the database"), r);
-        return 0;
-}
-
-int api_check_name(HttpRequest *req, const char *what, const char *name) {
-        _cleanup_free_ char *error = NULL;
-
-        if (name_validate(what, name, &error) >= 0)
-                return 0;
-        http_reply_error(req->conn, 400, error ?: "Invalid name.",
-                         "Names are DNS labels: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'.");
-        return api_replied(req, 400, -EINVAL);
-}
-
-int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret) {
-        char msg[160];
-        int r;
-
-        r = model_project_get(db, name, ret);
-        if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "No project named '%.80s'.", name);
-                http_reply_error(req->conn, 404, msg,
-                                 "See 'slipway project list', or create it with "
-                                 "'slipway project create NAME'.");
-                return api_replied(req, 404, -ENOENT);
-        }
-        if (r < 0)
-                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the project"), r);
-        return 0;
-}
-
-int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p, const char *name,
-                           ModelEnvironment *ret) {
-        ModelEnvironment *envs = NULL;
-        size_t n = 0;
-        char msg[160], hint[512];
-        int r;
-
-        r = model_environment_get(db, p->id, name, ret);
-        if (r >= 0)
-                return 0;
-        if (r != -ENOENT)
-                return api_replied(req, api_reply_error(req, r, NULL, "Cannot look up the environment"), r);
-        snprintf(msg, sizeof msg, "Project '%s' has no environment named '%.80s'.", p->name, name);
-        size_t k = (size_t)snprintf(hint, sizeof hint, "Its environments are:");
-        if (model_environment_list(db, p->id, &envs, &n) >= 0) {
-                for (size_t i = 0; i < n && k < sizeof hint; i++)
-                        k += (size_t)snprintf(hint + k, sizeof hint - k, "%s %s", i ? "," : "",
-                                              envs[i].name);
-                model_environments_free(envs, n);
-        }
-        if (k < sizeof hint)
-                snprintf(hint + k, sizeof hint - k, "%s", n ? "." : " none.");
-        http_reply_error(req->conn, 404, msg, hint);
-        return api_replied(req, 404, -ENOENT);
-}
-
 json_t *api_environment_json(const ModelEnvironment *e) {
         return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position",
-                         (json_int_t)e->position, "subnet", e->subnet, "bridge", e->bridge, "ingress_port",
-                         (json_int_t)e->ingress_port, "domain", e->domain, "egress", e->egress);
+                         (json_int_t) e->position, "subnet", e->subnet, "bridge", e->bridge, "ingress_port",
+                         (json_int_t) e->ingress_port, "domain", e->domain, "egress", e->egress);
+}
+
+/* The project's environments in promotion order, as a JSON array. */
+static int environments_json(sqlite3 *db, const ModelProject *p, json_t **ret) {
+        _cleanup_json_ json_t *arr = json_array();
+        ModelEnvironment *e = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!arr)
+                return -ENOMEM;
+        r = model_environment_list(db, p->id, &e, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, api_environment_json(&e[i]));
+        model_environments_free(e, n);
+        *ret = TAKE_PTR(arr);
+        return 0;
 }
 
 static json_t *project_json(sqlite3 *db, const ModelProject *p) {
-        _cleanup_json_ json_t *envs = json_array(), *j = NULL;
-        ModelEnvironment *e = NULL;
-        size_t n = 0;
+        _cleanup_json_ json_t *envs = NULL;
         unsigned n_components = 0, n_instances = 0;
 
-        if (!envs || model_environment_list(db, p->id, &e, &n) < 0)
+        if (environments_json(db, p, &envs) < 0)
                 return NULL;
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(envs, api_environment_json(&e[i]));
-        model_environments_free(e, n);
-        (void)model_component_count(db, p->id, &n_components);
-        (void)model_project_count_live_instances(db, p->id, &n_instances);
-        j = json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t)p->created_at,
-                      "environments", envs, "components", (json_int_t)n_components, "instances",
-                      (json_int_t)n_instances);
-        return TAKE_PTR(j);
+        (void) model_component_count(db, p->id, &n_components);
+        (void) model_project_count_live_instances(db, p->id, &n_instances);
+        return json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t) p->created_at,
+                         "environments", envs, "components", (json_int_t) n_components, "instances",
+                         (json_int_t) n_instances);
 }
 
 int api_projects_list(HttpRequest *req) {
@@ -146,27 +91,68 @@ static int reply_allocation_error(HttpRequest *req, int r, const char *what) {
         return api_reply_error(req, r, NULL, what);
 }
 
-int api_project_create(HttpRequest *req) {
+/* Another state dir on this host claims the port (its environment may not be listening right now). */
+static int reply_port_claimed(HttpRequest *req, unsigned port) {
+        char msg[200];
+
+        snprintf(msg, sizeof msg,
+                 "Port %u is the ingress port of another Slipway state directory on this host.", port);
+        http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port.");
+        return 409;
+}
+
+/* Takes this host's subnet and port claims, so other state dirs' are avoided and ours recorded at once, and
+ * fills in what the model allocates from (ret may be NULL); a port the request names must not be another
+ * state dir's (409). */
+static int claims_begin(HttpRequest *req, unsigned port, HostAllocation *ha, ModelAllocation *ret) {
         ApiContext *ctx = req->userdata;
+        int r;
+
+        r = host_allocation_begin(ctx->host, ha);
+        if (r < 0)
+                return api_replied(
+                        req, api_reply_error(req, r, NULL, "Cannot read this host's subnet and port claims"),
+                        r);
+        if (port > 0 && host_allocation_port_taken(ha, port)) {
+                host_allocation_end(ha);
+                return api_replied(req, reply_port_claimed(req, port), -EADDRINUSE);
+        }
+        if (ret)
+                *ret = host_allocation_model(ha, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT);
+        return 0;
+}
+
+/* After the model call (r its result): records what it allocated as ours when it succeeded, then lets the
+ * claims go. */
+static void claims_end(HostAllocation *ha, sqlite3 *db, int r, const char *project, const char *env) {
+        if (r >= 0) {
+                int k = host_allocation_commit(ha, db);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot claim the subnets and ports of %s%s%s: %m", project,
+                                          env ? "/" : "", strempty(env));
+        }
+        host_allocation_end(ha);
+}
+
+int api_project_create(HttpRequest *req) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_json_ json_t *body = NULL, *j = NULL;
         _cleanup_(model_project_done) ModelProject p = {};
+        HostAllocation ha = HOST_ALLOCATION_INIT;
+        ModelAllocation al;
         const char *name = NULL;
         char *envs[MODEL_ENVS_MAX];
-        char *defaults[] = {"development", "production"};
+        char *defaults[] = { "development", "production" };
         char **list = defaults;
         size_t n = ELEMENTSOF(defaults);
         json_t *ea;
         char msg[256];
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0 || json_get_string(body, "name", &name) < 0)
-                return http_reply_error(
-                        req->conn, r == -EFBIG ? 413 : 400,
-                        "The request body must be a JSON object with a \"name\" string.",
-                        "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.");
-        if ((r = api_check_name(req, "project", name)) < 0)
+        r = api_read_create_body(req, "project", NULL,
+                                 "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.",
+                                 &body, &name, NULL);
+        if (r < 0)
                 return req->status;
 
         ea = json_object_get(body, "envs");
@@ -186,7 +172,7 @@ int api_project_create(HttpRequest *req) {
                         if (!json_is_string(v))
                                 return http_reply_error(req->conn, 400, "\"envs\" must be a list of names.",
                                                         "For example [\"development\", \"production\"].");
-                        envs[i] = (char *)json_string_value(v);
+                        envs[i] = (char *) json_string_value(v);
                         if ((r = api_check_name(req, "environment", envs[i])) < 0)
                                 return req->status;
                         for (size_t k = 0; k < i; k++)
@@ -204,22 +190,10 @@ int api_project_create(HttpRequest *req) {
 
         if ((r = api_model_open(req, &db)) < 0)
                 return req->status;
-        {
-                /* Host-wide: other state dirs' subnets and ports are avoided and ours claimed at once. */
-                HostAllocation ha = HOST_ALLOCATION_INIT;
-
-                r = host_allocation_begin(ctx->host, &ha);
-                if (r < 0)
-                        return api_reply_error(req, r, NULL, "Cannot read this host's subnet and port claims");
-                ModelAllocation al = host_allocation_model(&ha, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT);
-                r = model_project_create(db, name, list, n, &al, &p);
-                if (r >= 0) {
-                        int k = host_allocation_commit(&ha, db);
-                        if (k < 0)
-                                log_warning_errno(k, "Cannot claim the subnets and ports of project %s: %m", name);
-                }
-                host_allocation_end(&ha);
-        }
+        if ((r = claims_begin(req, 0, &ha, &al)) < 0)
+                return req->status;
+        r = model_project_create(db, name, list, n, &al, &p);
+        claims_end(&ha, db, r, name, NULL);
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "A project named '%s' already exists.", name);
                 return http_reply_error(req->conn, 409, msg,
@@ -234,16 +208,13 @@ int api_project_create(HttpRequest *req) {
 }
 
 int api_project_show(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *j = NULL;
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        j = project_json(db, &p);
+        j = project_json(s.db, &s.project);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
         return http_reply_json(req->conn, 200, j);
@@ -251,23 +222,20 @@ int api_project_show(HttpRequest *req) {
 
 int api_project_delete(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_json_ json_t *j = NULL;
         bool force = api_query_flag(req, "force");
         unsigned running = 0;
         char msg[256];
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        r = model_project_count_live_instances(db, p.id, &running);
+        r = model_project_count_live_instances(s.db, s.project.id, &running);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot count the project's instances");
         if (running > 0 && !force) {
-                snprintf(msg, sizeof msg, "Project '%s' has %u running instance%s.", p.name, running,
+                snprintf(msg, sizeof msg, "Project '%s' has %u running instance%s.", s.project.name, running,
                          running == 1 ? "" : "s");
                 return http_reply_error(req->conn, 409, msg,
                                         "Use 'slipway project delete NAME --force' to stop them and delete "
@@ -275,10 +243,10 @@ int api_project_delete(HttpRequest *req) {
         }
         if (ctx->teardown_project) {
                 _cleanup_free_ char *err = NULL;
-                r = ctx->teardown_project(ctx->teardown_userdata, p.id, p.name, &err);
+                r = ctx->teardown_project(ctx->teardown_userdata, s.project.id, s.project.name, &err);
                 if (r < 0) {
-                        log_warning("Tearing down project %s: %s", p.name, strempty(err));
-                        snprintf(msg, sizeof msg, "Cannot tear down project '%s': %s", p.name,
+                        log_warning("Tearing down project %s: %s", s.project.name, strempty(err));
+                        snprintf(msg, sizeof msg, "Cannot tear down project '%s': %s", s.project.name,
                                  err ?: strerror(-r));
                         return http_reply_error(req->conn, 500, msg,
                                                 "Nothing was deleted; fix the cause and delete it again.");
@@ -286,36 +254,29 @@ int api_project_delete(HttpRequest *req) {
         } else if (running > 0)
                 return http_reply_error(req->conn, 501, "This slipwayd cannot stop running instances yet.",
                                         "Stop the instances first, then delete the project.");
-        r = model_project_delete(db, p.id);
+        r = model_project_delete(s.db, s.project.id);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot delete the project");
         /* Its subnets and ingress ports are free for any state dir on this host again. */
-        r = host_share_claims_sync(ctx->host, db, NULL);
+        r = host_share_claims_sync(ctx->host, s.db, NULL);
         if (r < 0)
-                log_warning_errno(r, "Cannot release the subnets and ports of project %s: %m", p.name);
-        j = json_pack("{s:s,s:I}", "deleted", p.name, "instances_stopped", (json_int_t)running);
+                log_warning_errno(r, "Cannot release the subnets and ports of project %s: %m",
+                                  s.project.name);
+        j = json_pack("{s:s,s:I}", "deleted", s.project.name, "instances_stopped", (json_int_t) running);
         return http_reply_json(req->conn, 200, j);
 }
 
 int api_environments_list(HttpRequest *req) {
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
-        _cleanup_json_ json_t *arr = json_array(), *j = NULL;
-        ModelEnvironment *e = NULL;
-        size_t n = 0;
+        _cleanup_(api_scope_done) ApiScope s = {};
+        _cleanup_json_ json_t *arr = NULL, *j = NULL;
         int r;
 
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        r = model_environment_list(db, p.id, &e, &n);
+        r = environments_json(s.db, &s.project, &arr);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list environments");
-        for (size_t i = 0; arr && i < n; i++)
-                json_array_append_new(arr, api_environment_json(&e[i]));
-        model_environments_free(e, n);
-        j = json_pack("{s:s,s:O}", "project", p.name, "environments", arr);
+        j = json_pack("{s:s,s:O}", "project", s.project.name, "environments", arr);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot list environments");
         return http_reply_json(req->conn, 200, j);
@@ -348,13 +309,14 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
                         d = NULL; /* domain_validate() says it is too long */
                 else {
                         for (size_t i = 0; i < n; i++)
-                                dom[i] = (char)(d[i] >= 'A' && d[i] <= 'Z' ? d[i] - 'A' + 'a' : d[i]);
+                                dom[i] = (char) (d[i] >= 'A' && d[i] <= 'Z' ? d[i] - 'A' + 'a' : d[i]);
                         dom[n] = 0;
                 }
                 if (domain_validate(d ? dom : json_string_value(v), &error) < 0) {
-                        http_reply_error(req->conn, 400, error ?: "Invalid domain.",
-                                         "Give a DNS name such as dev.example.com; each component then answers "
-                                         "at COMPONENT.DOMAIN on the environment's ingress port.");
+                        http_reply_error(
+                                req->conn, 400, error ?: "Invalid domain.",
+                                "Give a DNS name such as dev.example.com; each component then answers "
+                                "at COMPONENT.DOMAIN on the environment's ingress port.");
                         return api_replied(req, 400, -EINVAL);
                 }
                 st->domain = dom;
@@ -371,25 +333,26 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
         v = json_object_get(body, "ingress_port");
         if (v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
-                        http_reply_error(req->conn, 400, "\"ingress_port\" must be a port between 1 and 65535.",
+                        http_reply_error(req->conn, 400,
+                                         "\"ingress_port\" must be a port between 1 and 65535.",
                                          "For example --ingress-port 8090.");
                         return api_replied(req, 400, -EINVAL);
                 }
-                st->ingress_port = (unsigned)json_integer_value(v);
+                st->ingress_port = (unsigned) json_integer_value(v);
         }
         return 0;
 }
 
 /* Whether some other program already listens on TCP port on this host's wildcard address. */
 static bool port_taken_on_host(unsigned port) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
         _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
 
         if (fd < 0)
                 return false;
-        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        return bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        return bind(fd, (struct sockaddr *) &a, sizeof a) < 0 && errno == EADDRINUSE;
 }
 
 /* 409 for a settings conflict (another environment's port or domain, or a port another program holds);
@@ -408,21 +371,12 @@ static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironme
         if (r == -ENOTUNIQ) {
                 snprintf(msg, sizeof msg, "The domain %s is already used by environment %s/%s.", st->domain,
                          other->project_name, other->name);
-                return http_reply_error(req->conn, 409, msg,
-                                        "Each environment needs its own domain; choose another, or remove it "
-                                        "there first with 'slipway env set PROJECT ENV --no-domain'.");
+                return http_reply_error(
+                        req->conn, 409, msg,
+                        "Each environment needs its own domain; choose another, or remove it "
+                        "there first with 'slipway env set PROJECT ENV --no-domain'.");
         }
         return 0;
-}
-
-/* Another state dir on this host claims the port (its environment may not be listening right now). */
-static int reply_port_claimed(HttpRequest *req, unsigned port) {
-        char msg[200];
-
-        snprintf(msg, sizeof msg, "Port %u is the ingress port of another Slipway state directory on this host.",
-                 port);
-        http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port.");
-        return 409;
 }
 
 static int check_port_free_on_host(HttpRequest *req, unsigned port) {
@@ -436,64 +390,42 @@ static int check_port_free_on_host(HttpRequest *req, unsigned port) {
 }
 
 int api_environment_create(HttpRequest *req) {
-        ApiContext *ctx = req->userdata;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_environment_done) ModelEnvironment e = {}, a = {};
         _cleanup_json_ json_t *body = NULL, *j = NULL;
         _cleanup_(model_environment_done) ModelEnvironment conflict = {};
         ModelEnvironmentSettings st;
+        HostAllocation ha = HOST_ALLOCATION_INIT;
+        ModelAllocation al;
         const char *name = NULL, *after = NULL;
         char msg[256], dom[DOMAIN_MAX_LEN + 1];
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        json_t *av = r >= 0 ? json_object_get(body, "after") : NULL;
-        if (av && json_is_string(av))
-                after = json_string_value(av);
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || (av && !json_is_null(av) && !after))
-                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
-                                        "The request body must be a JSON object with a \"name\" string.",
-                                        "Send {\"name\": \"staging\", \"after\": \"development\"}.");
-        if ((r = api_check_name(req, "environment", name)) < 0)
+        r = api_read_create_body(req, "environment", "after",
+                                 "Send {\"name\": \"staging\", \"after\": \"development\"}.", &body, &name,
+                                 &after);
+        if (r < 0)
                 return req->status;
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
                 return req->status;
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
+        if (after && (r = api_environment_lookup(req, s.db, &s.project, after, &a)) < 0)
                 return req->status;
-        if (after && (r = api_environment_lookup(req, db, &p, after, &a)) < 0)
-                return req->status;
-        r = model_environment_settings_conflict(db, 0, &st, &conflict);
+        r = model_environment_settings_conflict(s.db, 0, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
                 return req->status;
-        {
-                HostAllocation ha = HOST_ALLOCATION_INIT;
-
-                r = host_allocation_begin(ctx->host, &ha);
-                if (r < 0)
-                        return api_reply_error(req, r, NULL, "Cannot read this host's subnet and port claims");
-                if (st.ingress_port > 0 && host_allocation_port_taken(&ha, st.ingress_port)) {
-                        host_allocation_end(&ha);
-                        return reply_port_claimed(req, st.ingress_port);
-                }
-                ModelAllocation al = host_allocation_model(&ha, ctx->ingress_base_port ?: MODEL_INGRESS_BASE_PORT_DEFAULT);
-                r = model_environment_create(db, p.id, name, after, &al, &st, &e, &conflict);
-                if (r >= 0) {
-                        int k = host_allocation_commit(&ha, db);
-                        if (k < 0)
-                                log_warning_errno(k, "Cannot claim the subnet and port of %s/%s: %m", p.name, name);
-                }
-                host_allocation_end(&ha);
-        }
+        if ((r = claims_begin(req, st.ingress_port, &ha, &al)) < 0)
+                return req->status;
+        r = model_environment_create(s.db, s.project.id, name, after, &al, &st, &e, &conflict);
+        claims_end(&ha, s.db, r, s.project.name, name);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if (r == -EEXIST) {
-                snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.", p.name,
-                         name);
+                snprintf(msg, sizeof msg, "Project '%s' already has an environment named '%s'.",
+                         s.project.name, name);
                 return http_reply_error(req->conn, 409, msg, "See 'slipway env list PROJECT'.");
         }
         if (r < 0)
@@ -501,14 +433,13 @@ int api_environment_create(HttpRequest *req) {
         j = api_environment_json(&e);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the environment");
-        json_object_set_new(j, "project", json_string(p.name));
+        json_object_set_new(j, "project", json_string(s.project.name));
         return http_reply_json(req->conn, 201, j);
 }
 
 int api_environment_update(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_environment_done) ModelEnvironment old = {}, e = {}, conflict = {};
         _cleanup_json_ json_t *body = NULL, *j = NULL;
         _cleanup_free_ char *error = NULL;
@@ -518,7 +449,8 @@ int api_environment_update(HttpRequest *req) {
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
         if (r < 0)
-                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400, "The request body must be a JSON object.",
+                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
+                                        "The request body must be a JSON object.",
                                         "Send {\"domain\": \"dev.example.com\", \"egress\": true, "
                                         "\"ingress_port\": 8090} (any of them).");
         {
@@ -534,15 +466,13 @@ int api_environment_update(HttpRequest *req) {
         }
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
                 return req->status;
-        if ((r = api_model_open(req, &db)) < 0)
+        if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
-        if ((r = api_project_lookup(req, db, req->segments[1], &p)) < 0)
-                return req->status;
-        if ((r = api_environment_lookup(req, db, &p, req->segments[3], &old)) < 0)
+        if ((r = api_environment_lookup(req, s.db, &s.project, req->segments[3], &old)) < 0)
                 return req->status;
         if (st.ingress_port == old.ingress_port)
                 st.ingress_port = 0;
-        r = model_environment_settings_conflict(db, old.id, &st, &conflict);
+        r = model_environment_settings_conflict(s.db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if ((r = check_port_free_on_host(req, st.ingress_port)) < 0)
@@ -551,19 +481,12 @@ int api_environment_update(HttpRequest *req) {
                 /* Checked and claimed under the claims' lock, so another daemon cannot take it meanwhile. */
                 HostAllocation ha = HOST_ALLOCATION_INIT;
 
-                r = host_allocation_begin(ctx->host, &ha);
-                if (r < 0)
-                        return api_reply_error(req, r, NULL, "Cannot read this host's port claims");
-                if (host_allocation_port_taken(&ha, st.ingress_port)) {
-                        host_allocation_end(&ha);
-                        return reply_port_claimed(req, st.ingress_port);
-                }
-                r = model_environment_update(db, old.id, &st, &conflict);
-                if (r >= 0)
-                        (void)host_allocation_commit(&ha, db);
-                host_allocation_end(&ha);
+                if ((r = claims_begin(req, st.ingress_port, &ha, NULL)) < 0)
+                        return req->status;
+                r = model_environment_update(s.db, old.id, &st, &conflict);
+                claims_end(&ha, s.db, r, s.project.name, old.name);
         } else
-                r = model_environment_update(db, old.id, &st, &conflict);
+                r = model_environment_update(s.db, old.id, &st, &conflict);
         if (r == -EADDRINUSE || r == -ENOTUNIQ)
                 return reply_settings_conflict(req, r, &conflict, &st);
         if (r < 0)
@@ -577,20 +500,22 @@ int api_environment_update(HttpRequest *req) {
                                 .egress = old.egress,
                                 .ingress_port = old.ingress_port,
                         };
-                        (void)model_environment_update(db, old.id, &back, NULL);
-                        (void)ctx->refresh_environment(ctx->teardown_userdata, old.id, NULL);
-                        snprintf(msg, sizeof msg,
-                                 "Cannot apply the new settings of %s/%s: %.400s; it keeps its previous ones.",
-                                 p.name, old.name, error ?: strerror(-r));
-                        return http_reply_error(req->conn, 409, msg,
-                                                "Fix the cause (e.g. choose a free ingress port) and try again.");
+                        (void) model_environment_update(s.db, old.id, &back, NULL);
+                        (void) ctx->refresh_environment(ctx->teardown_userdata, old.id, NULL);
+                        snprintf(
+                                msg, sizeof msg,
+                                "Cannot apply the new settings of %s/%s: %.400s; it keeps its previous ones.",
+                                s.project.name, old.name, error ?: strerror(-r));
+                        return http_reply_error(
+                                req->conn, 409, msg,
+                                "Fix the cause (e.g. choose a free ingress port) and try again.");
                 }
         }
-        if ((r = model_environment_get_by_id(db, old.id, &e)) < 0)
+        if ((r = model_environment_get_by_id(s.db, old.id, &e)) < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the environment back");
         j = api_environment_json(&e);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the environment");
-        json_object_set_new(j, "project", json_string(p.name));
+        json_object_set_new(j, "project", json_string(s.project.name));
         return http_reply_json(req->conn, 200, j);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "api-scope.h"
 #include "builder.h"
 #include "host-share.h"
 #include "http-server.h"
@@ -14,9 +15,9 @@
 typedef struct ApiContext {
         ImageCatalog *catalog;
         OciStore *store;
-        Builder *builder;         /* NULL: builds are refused with 503 */
+        Builder *builder; /* NULL: builds are refused with 503 */
         const char *state_dir;
-        const char *tmp_dir;      /* uploads land here before import */
+        const char *tmp_dir; /* uploads land here before import */
         const char *api_url;
         pid_t pid;
         /* Wakes the engine's event loop after an intent row was written (may be NULL). */
@@ -24,8 +25,9 @@ typedef struct ApiContext {
         void *wake_userdata;
         /* Issue 5: handlers open their own connection to this file per request (WAL, busy timeout). */
         const char *db_path;
-        unsigned ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
-        const HostShare *host;      /* this state dir's id and host-wide claims (allocation goes through it) */
+        unsigned
+                ingress_base_port; /* slipwayd --ingress-base-port, default MODEL_INGRESS_BASE_PORT_DEFAULT */
+        const HostShare *host; /* this state dir's id and host-wide claims (allocation goes through it) */
         /* Tears down what runs for a project (instances, routes, networks) before its rows are deleted; set
          * by the deployer.  Called on a handler thread and may block until done; on failure ret_error says
          * what could not be removed.  NULL: `project delete --force` of a project with running instances is
@@ -82,28 +84,11 @@ int api_component_deploy(HttpRequest *req);
 int api_release_show(HttpRequest *req);
 /* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
 json_t *api_release_json(const ModelRelease *rel);
+/* {"id","address","netns","state","restarts"} (api-deploy.c). */
+json_t *api_instance_json(const ModelInstance *inst);
 
-/* Shared by the issue-5 handlers (api-projects.c). */
-/* The helpers below send the error reply themselves and return -errno with req->status set. */
-/* Opens ctx->db_path; on failure sends 500/503. */
-int api_model_open(HttpRequest *req, sqlite3 **ret);
-/* Validates a name; on failure sends 400 with the reason (-EINVAL). */
-int api_check_name(HttpRequest *req, const char *what, const char *name);
-/* Looks up a project by name; sends 404 when unknown (-ENOENT). */
-int api_project_lookup(HttpRequest *req, sqlite3 *db, const char *name, ModelProject *ret);
-/* Looks up a project's environment; sends 404 naming the known ones when unknown. */
-int api_environment_lookup(HttpRequest *req, sqlite3 *db, const ModelProject *p, const char *name,
-                           ModelEnvironment *ret);
+/* An environment as the API shows it (api-projects.c). */
 json_t *api_environment_json(const ModelEnvironment *e);
-/* Shared by the component handlers (api-components.c). */
-/* Looks up segments[1]/segments[3]; sends 404 when either is unknown (-ENOENT). */
-int api_component_lookup(HttpRequest *req, sqlite3 *db, ModelProject *p, ModelComponent *ret);
-/* ?name=1|true|yes or a bare ?name. */
-bool api_query_flag(HttpRequest *req, const char *name);
-/* ?env=E into buf: 0, or -ENOENT when absent (sends nothing). */
-int api_env_query(HttpRequest *req, char *buf, size_t size);
-/* The same, but sends 400 when absent (-EINVAL). */
-int api_need_env(HttpRequest *req, char *env, size_t size);
 /* slipwayd stopping: cancels every running build and waits (at most timeout_usec) until each client has got
  * its final line; civetweb drops writes once it is stopping. */
 void api_builds_stop(uint64_t timeout_usec);
