@@ -90,14 +90,17 @@ static int route_add_target(Route *r, const char *addr, char *err, size_t err_si
         Target *t;
 
         if (r->n_targets >= ROUTE_TARGETS_MAX)
-                return err_set(err, err_size, "Route %s has more than %u targets.", r->name, ROUTE_TARGETS_MAX);
+                return err_set(err, err_size, "Route %s has more than %u targets.", r->name,
+                               ROUTE_TARGETS_MAX);
         if (proxy_addr_parse(addr, &a) < 0)
-                return err_set(err, err_size,
-                               "Target \"%s\" of route %s is not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
-                               addr, r->name);
+                return err_set(
+                        err, err_size,
+                        "Target \"%s\" of route %s is not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
+                        addr, r->name);
         for (size_t i = 0; i < r->n_targets; i++)
                 if (proxy_addr_equal(&r->targets[i].addr, &a))
-                        return err_set(err, err_size, "Target %s is listed twice in route %s.", addr, r->name);
+                        return err_set(err, err_size, "Target %s is listed twice in route %s.", addr,
+                                       r->name);
         t = realloc(r->targets, (r->n_targets + 1) * sizeof(Target));
         if (!t)
                 return -ENOMEM;
@@ -121,21 +124,24 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         if (!json_is_object(j))
                 return err_set(err, err_size, "A route must be a JSON object.");
         if (json_get_string(j, "name", &name) < 0 || !name_valid(name))
-                return err_set(err, err_size,
-                               "Route name is missing or invalid: use 1-%u letters, digits, '.', '_' or '-'.",
-                               ROUTE_NAME_MAX);
+                return err_set(
+                        err, err_size,
+                        "Route name is missing or invalid: use 1-%u letters, digits, '.', '_' or '-'.",
+                        ROUTE_NAME_MAX);
         r.name = strdup(name);
         if (!r.name)
                 return -ENOMEM;
         if (json_get_string(j, "listen", &listen) < 0 || proxy_addr_parse(listen, &r.listen_addr) < 0)
-                return err_set(err, err_size,
-                               "Route %s: listen address is missing or not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
-                               name);
+                return err_set(
+                        err, err_size,
+                        "Route %s: listen address is missing or not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
+                        name);
         r.listen = strdup(listen);
         if (json_get_string_opt(j, "host", &host) < 0 || (host && !host_pattern_valid(host)))
-                return err_set(err, err_size,
-                               "Route %s: host must be a host name or \"*.suffix\" (letters, digits, '-', '.').",
-                               name);
+                return err_set(
+                        err, err_size,
+                        "Route %s: host must be a host name or \"*.suffix\" (letters, digits, '-', '.').",
+                        name);
         if (host) {
                 r.host = strdup(host);
                 for (char *c = r.host; c && *c; c++)
@@ -143,7 +149,8 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         }
         if (json_get_string_opt(j, "path", &path) < 0 || (path && !path_valid(path)))
                 return err_set(err, err_size,
-                               "Route %s: path must start with '/' and contain no spaces, '?' or '#'.", name);
+                               "Route %s: path must start with '/' and contain no spaces, '?' or '#'.",
+                               name);
         if (path && !streq(path, "/")) {
                 r.path = strdup(path);
                 r.path_len = strlen(path);
@@ -166,7 +173,8 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         r.drain_timeout_s = (unsigned) drain;
         k = json_get_array(j, "targets", &targets);
         if (k == -EBADMSG)
-                return err_set(err, err_size, "Route %s: targets must be an array of \"ADDRESS:PORT\".", name);
+                return err_set(err, err_size, "Route %s: targets must be an array of \"ADDRESS:PORT\".",
+                               name);
         if (k >= 0)
                 json_array_foreach(targets, i, v) {
                         if (!json_is_string(v))
@@ -312,7 +320,8 @@ int route_table_from_json(json_t *j, RouteTable **ret, char *err, size_t err_siz
         if (json_get_array(j, "routes", &routes) < 0)
                 return err_set(err, err_size, "The route table must be an object with a \"routes\" array.");
         if (json_array_size(routes) > ROUTE_TABLE_ROUTES_MAX)
-                return err_set(err, err_size, "The route table has more than %u routes.", ROUTE_TABLE_ROUTES_MAX);
+                return err_set(err, err_size, "The route table has more than %u routes.",
+                               ROUTE_TABLE_ROUTES_MAX);
         t = route_table_new();
         if (!t)
                 return -ENOMEM;

@@ -37,9 +37,25 @@ static void help(void) {
 }
 
 enum {
-        OPT_STATE_DIR = 0x100, OPT_WORKERS, OPT_ACCESS_LOG, OPT_HEADER_TIMEOUT, OPT_UPSTREAM_TIMEOUT,
-        OPT_IDLE_TIMEOUT, OPT_SHUTDOWN_TIMEOUT, OPT_MAX_CONN, OPT_LISTEN, OPT_HOST, OPT_PATH, OPT_STRIP,
-        OPT_TARGET, OPT_BALANCE, OPT_DRAIN_TIMEOUT, OPT_WAIT_DRAINED, OPT_JSON, OPT_FILE, OPT_HELP,
+        OPT_STATE_DIR = 0x100,
+        OPT_WORKERS,
+        OPT_ACCESS_LOG,
+        OPT_HEADER_TIMEOUT,
+        OPT_UPSTREAM_TIMEOUT,
+        OPT_IDLE_TIMEOUT,
+        OPT_SHUTDOWN_TIMEOUT,
+        OPT_MAX_CONN,
+        OPT_LISTEN,
+        OPT_HOST,
+        OPT_PATH,
+        OPT_STRIP,
+        OPT_TARGET,
+        OPT_BALANCE,
+        OPT_DRAIN_TIMEOUT,
+        OPT_WAIT_DRAINED,
+        OPT_JSON,
+        OPT_FILE,
+        OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -85,8 +101,10 @@ static int call(const char *state_dir, json_t *req, bool as_json, json_t **ret) 
         json_t *reply = NULL;
         int r = proxy_control_call(state_dir, req, &reply);
         if (r == -ENOENT || r == -ECONNREFUSED) {
-                fprintf(stderr, "slipway-proxy: no proxy is running for %s; start it with "
-                                "\"slipway-proxy serve --state-dir %s\".\n", state_dir, state_dir);
+                fprintf(stderr,
+                        "slipway-proxy: no proxy is running for %s; start it with "
+                        "\"slipway-proxy serve --state-dir %s\".\n",
+                        state_dir, state_dir);
                 return 1;
         }
         if (r < 0) {
@@ -139,27 +157,66 @@ int main(int argc, char *argv[]) {
         }
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
-                case OPT_STATE_DIR: cfg.state_dir = optarg; break;
-                case OPT_WORKERS: cfg.n_workers = parse_uint(optarg, "--workers", PROXY_WORKERS_MAX); break;
-                case OPT_ACCESS_LOG: cfg.access_log = optarg; break;
-                case OPT_HEADER_TIMEOUT: cfg.header_timeout_ms = parse_ms(optarg, "--header-timeout"); break;
-                case OPT_UPSTREAM_TIMEOUT: cfg.upstream_timeout_ms = parse_ms(optarg, "--upstream-timeout"); break;
-                case OPT_IDLE_TIMEOUT: cfg.idle_timeout_ms = parse_ms(optarg, "--idle-timeout"); break;
-                case OPT_SHUTDOWN_TIMEOUT: cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout"); break;
-                case OPT_MAX_CONN: cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000); break;
-                case OPT_LISTEN: listen = optarg; break;
-                case OPT_HOST: host = optarg; break;
-                case OPT_PATH: path = optarg; break;
-                case OPT_STRIP: strip = true; break;
-                case OPT_TARGET: targets = optarg; break;
-                case OPT_BALANCE: balance = optarg; break;
-                case OPT_DRAIN_TIMEOUT: drain = parse_uint(optarg, "--drain-timeout", ROUTE_DRAIN_TIMEOUT_MAX_S); break;
-                case OPT_WAIT_DRAINED: wait = true; break;
-                case OPT_JSON: as_json = true; break;
-                case OPT_FILE: file = optarg; break;
+                case OPT_STATE_DIR:
+                        cfg.state_dir = optarg;
+                        break;
+                case OPT_WORKERS:
+                        cfg.n_workers = parse_uint(optarg, "--workers", PROXY_WORKERS_MAX);
+                        break;
+                case OPT_ACCESS_LOG:
+                        cfg.access_log = optarg;
+                        break;
+                case OPT_HEADER_TIMEOUT:
+                        cfg.header_timeout_ms = parse_ms(optarg, "--header-timeout");
+                        break;
+                case OPT_UPSTREAM_TIMEOUT:
+                        cfg.upstream_timeout_ms = parse_ms(optarg, "--upstream-timeout");
+                        break;
+                case OPT_IDLE_TIMEOUT:
+                        cfg.idle_timeout_ms = parse_ms(optarg, "--idle-timeout");
+                        break;
+                case OPT_SHUTDOWN_TIMEOUT:
+                        cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout");
+                        break;
+                case OPT_MAX_CONN:
+                        cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000);
+                        break;
+                case OPT_LISTEN:
+                        listen = optarg;
+                        break;
+                case OPT_HOST:
+                        host = optarg;
+                        break;
+                case OPT_PATH:
+                        path = optarg;
+                        break;
+                case OPT_STRIP:
+                        strip = true;
+                        break;
+                case OPT_TARGET:
+                        targets = optarg;
+                        break;
+                case OPT_BALANCE:
+                        balance = optarg;
+                        break;
+                case OPT_DRAIN_TIMEOUT:
+                        drain = parse_uint(optarg, "--drain-timeout", ROUTE_DRAIN_TIMEOUT_MAX_S);
+                        break;
+                case OPT_WAIT_DRAINED:
+                        wait = true;
+                        break;
+                case OPT_JSON:
+                        as_json = true;
+                        break;
+                case OPT_FILE:
+                        file = optarg;
+                        break;
                 case 'h':
-                case OPT_HELP: help(); return 0;
-                default: exit(2);
+                case OPT_HELP:
+                        help();
+                        return 0;
+                default:
+                        exit(2);
                 }
         }
         if (optind < argc)
@@ -253,8 +310,9 @@ int main(int argc, char *argv[]) {
                 printf("Route table updated (generation %" JSON_INTEGER_FORMAT ").\n",
                        json_integer_value(json_object_get(reply, "generation")));
                 if (d)
-                        printf("Drained old targets: %" JSON_INTEGER_FORMAT " finished, %" JSON_INTEGER_FORMAT
-                               " cut.\n", json_integer_value(json_object_get(d, "finished")),
+                        printf("Drained old targets: %" JSON_INTEGER_FORMAT
+                               " finished, %" JSON_INTEGER_FORMAT " cut.\n",
+                               json_integer_value(json_object_get(d, "finished")),
                                json_integer_value(json_object_get(d, "cut")));
         }
         return 0;
