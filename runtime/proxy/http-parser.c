@@ -284,10 +284,12 @@ static void head_reset(HttpHead *h) {
         h->error_detail = NULL;
 }
 
-int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_error) {
-        const char *nl, *sp1, *sp2, *end;
-        size_t line_len;
-        int r;
+/* What both kinds of head start with: resets h, checks the size and finds the start line.
+ * *ret_line_len is its length without the line end, *ret_fields where the header fields begin.
+ * Requests must end the start line in CRLF; a bare LF is accepted from upstreams. */
+static inline int parse_start_line(const char *buf, size_t len, bool is_request, HttpHead *h,
+                                   HttpError *ret_error, size_t *ret_line_len, size_t *ret_fields) {
+        const char *nl;
 
         head_reset(h);
         if (ret_error)
@@ -296,9 +298,22 @@ int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_
                 return fail(h, ret_error, HTTP_ERROR_TOO_LARGE, "head too large");
 
         nl = memchr(buf, '\n', len);
-        if (!nl || nl == buf || nl[-1] != '\r')
-                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "malformed request line");
-        line_len = (size_t) (nl - buf) - 1;
+        if (!nl || nl == buf || (is_request && nl[-1] != '\r'))
+                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST,
+                            is_request ? "malformed request line" : "malformed status line");
+        *ret_line_len = (size_t) (nl - buf) - (nl[-1] == '\r');
+        *ret_fields = (size_t) (nl - buf) + 1;
+        return 0;
+}
+
+int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_error) {
+        const char *sp1, *sp2, *end;
+        size_t line_len, fields;
+        int r;
+
+        r = parse_start_line(buf, len, true, h, ret_error, &line_len, &fields);
+        if (r < 0)
+                return r;
         end = buf + line_len;
 
         sp1 = memchr(buf, ' ', line_len);
@@ -332,24 +347,17 @@ int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_
             !(h->target_len > 7 && strncasecmp(h->target, "http://", 7) == 0))
                 return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "invalid request target");
 
-        return parse_fields(buf, len, (size_t) (nl - buf) + 1, true, h, ret_error);
+        return parse_fields(buf, len, fields, true, h, ret_error);
 }
 
 int http_response_parse(const char *buf, size_t len, bool request_was_head, HttpHead *h,
                         HttpError *ret_error) {
-        const char *nl;
-        size_t line_len;
+        size_t line_len, fields;
         int r;
 
-        head_reset(h);
-        if (ret_error)
-                *ret_error = HTTP_ERROR_NONE;
-        if (len > HTTP_HEAD_MAX)
-                return fail(h, ret_error, HTTP_ERROR_TOO_LARGE, "head too large");
-        nl = memchr(buf, '\n', len);
-        if (!nl || nl == buf)
-                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "malformed status line");
-        line_len = (size_t) (nl - buf) - (nl[-1] == '\r'); /* a bare LF is accepted from upstreams */
+        r = parse_start_line(buf, len, false, h, ret_error, &line_len, &fields);
+        if (r < 0)
+                return r;
         /* "HTTP/1.x SP 3DIGIT SP reason" — the reason may be empty, the SP before it is optional
          * in practice */
         if (line_len < 12 || buf[8] != ' ' || (line_len > 12 && buf[12] != ' '))
@@ -367,7 +375,7 @@ int http_response_parse(const char *buf, size_t len, bool request_was_head, Http
                 if (!is_field_char((unsigned char) buf[k]))
                         return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "control character in reason");
 
-        r = parse_fields(buf, len, (size_t) (nl - buf) + 1, false, h, ret_error);
+        r = parse_fields(buf, len, fields, false, h, ret_error);
         if (r < 0)
                 return r;
 
