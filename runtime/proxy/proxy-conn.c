@@ -528,18 +528,26 @@ static Step conn_step_linger(WorkerState *ws, Conn *c, bool progress) {
         return progress ? STEP_AGAIN : STEP_WAIT;
 }
 
+/* What the result of a head handler (conn_start_request, conn_handle_response_head: 0 incomplete,
+ * 1 handled, -ENOMEM) means for the round; a handler that answered with an error may have closed c. */
+static inline Step conn_head_handled(WorkerState *ws, Conn *c, int r, bool *progress) {
+        if (r < 0) {
+                conn_close(ws, c);
+                return STEP_DONE;
+        }
+        if (r > 0)
+                *progress = true;
+        return c->dead ? STEP_DONE : STEP_ON;
+}
+
 /* 2. a new request head */
 static Step conn_step_idle(WorkerState *ws, Conn *c, bool *progress) {
-        int r;
+        Step s;
 
         if (buf_len(&c->req.raw) > 0) {
-                r = conn_start_request(ws, c);
-                if (r < 0) {
-                        conn_close(ws, c);
-                        return STEP_DONE;
-                }
-                if (r > 0)
-                        *progress = true;
+                s = conn_head_handled(ws, c, conn_start_request(ws, c), progress);
+                if (s != STEP_ON)
+                        return s;
         }
         if (c->phase != PHASE_IDLE)
                 return STEP_ON;
@@ -619,20 +627,14 @@ static bool conn_read_upstream(WorkerState *ws, Conn *c) {
 
 /* 5. response head */
 static Step conn_step_response_head(WorkerState *ws, Conn *c, bool *progress) {
-        int r;
+        Step s;
 
         if (c->phase != PHASE_ACTIVE || c->resp_state != RESP_HEAD || flow_head_pending(&c->resp))
                 return STEP_ON;
         if (buf_len(&c->resp.raw) > 0) {
-                r = conn_handle_response_head(ws, c);
-                if (r < 0) {
-                        conn_close(ws, c);
-                        return STEP_DONE;
-                }
-                if (r > 0)
-                        *progress = true;
-                if (c->dead)
-                        return STEP_DONE;
+                s = conn_head_handled(ws, c, conn_handle_response_head(ws, c), progress);
+                if (s != STEP_ON)
+                        return s;
         }
         if (c->phase == PHASE_ACTIVE && c->resp_state == RESP_HEAD && c->up && c->up->eof &&
             !c->resp_final && !flow_head_pending(&c->resp)) {
