@@ -191,13 +191,10 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
 }
 
 json_t *route_to_json(const Route *r) {
-        json_t *j = json_object(), *t = json_array();
+        _cleanup_json_ json_t *j = json_object(), *t = json_array();
 
-        if (!j || !t) {
-                json_decref(j);
-                json_decref(t);
+        if (!j || !t)
                 return NULL;
-        }
         json_object_set_new(j, "name", json_string(r->name));
         json_object_set_new(j, "listen", json_string(r->listen));
         if (r->host)
@@ -208,8 +205,8 @@ json_t *route_to_json(const Route *r) {
         json_object_set_new(j, "drain_timeout", json_integer(r->drain_timeout_s));
         for (size_t i = 0; i < r->n_targets; i++)
                 json_array_append_new(t, json_string(r->targets[i].address));
-        json_object_set_new(j, "targets", t);
-        return j;
+        json_object_set_new(j, "targets", TAKE_PTR(t));
+        return TAKE_PTR(j);
 }
 
 static int route_copy(const Route *src, Route *ret) {
@@ -341,17 +338,14 @@ int route_table_from_json(json_t *j, RouteTable **ret, char *err, size_t err_siz
 }
 
 json_t *route_table_to_json(const RouteTable *t) {
-        json_t *j = json_object(), *a = json_array();
+        _cleanup_json_ json_t *j = json_object(), *a = json_array();
 
-        if (!j || !a) {
-                json_decref(j);
-                json_decref(a);
+        if (!j || !a)
                 return NULL;
-        }
         for (size_t i = 0; i < t->n_routes; i++)
                 json_array_append_new(a, route_to_json(&t->routes[i]));
-        json_object_set_new(j, "routes", a);
-        return j;
+        json_object_set_new(j, "routes", TAKE_PTR(a));
+        return TAKE_PTR(j);
 }
 
 /* 0: no match; otherwise larger is more specific. */
