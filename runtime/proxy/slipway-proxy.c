@@ -111,25 +111,31 @@ static int call(const char *state_dir, json_t *req, bool as_json, json_t **ret) 
                 fprintf(stderr, "slipway-proxy: talking to the proxy failed: %s.\n", strerror(-r));
                 return 1;
         }
+        /* with --json the reply is printed as it came, refusals too */
+        if (as_json) {
+                _cleanup_free_ char *s = json_dumps(reply, JSON_INDENT(2));
+                if (s)
+                        printf("%s\n", s);
+        }
         if (!json_is_true(json_object_get(reply, "ok"))) {
                 const char *e = json_string_value(json_object_get(reply, "error"));
-                if (as_json) {
-                        char *s = json_dumps(reply, JSON_INDENT(2));
-                        if (s)
-                                printf("%s\n", s);
-                        free(s);
-                }
                 fprintf(stderr, "slipway-proxy: %s\n", e ? e : "the proxy refused the command.");
                 json_decref(reply);
                 return 1;
         }
-        if (as_json) {
-                char *s = json_dumps(reply, JSON_INDENT(2));
-                if (s)
-                        printf("%s\n", s);
-                free(s);
-        }
         *ret = reply;
+        return 0;
+}
+
+/* A command that only reads ("stats", "route-list"): the reply goes out as JSON with --json, else
+ * through print. */
+static int query(const char *state_dir, const char *cmd, bool as_json, void (*print)(json_t *reply)) {
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", cmd), *reply = NULL;
+
+        if (call(state_dir, req, as_json, &reply))
+                return 1;
+        if (!as_json)
+                print(reply);
         return 0;
 }
 
@@ -234,25 +240,13 @@ int main(int argc, char *argv[]) {
                 return proxy_serve(&cfg) < 0 ? 1 : 0;
         }
 
-        if (streq(verb, "stats")) {
-                _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "stats"), *reply = NULL;
-                if (call(cfg.state_dir, req, as_json, &reply))
-                        return 1;
-                if (!as_json)
-                        proxy_print_stats(reply);
-                return 0;
-        }
+        if (streq(verb, "stats"))
+                return query(cfg.state_dir, "stats", as_json, proxy_print_stats);
         if (!streq(verb, "route"))
                 usage_error("unknown command \"%s\".", verb);
 
-        if (streq(sub, "list")) {
-                _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "route-list"), *reply = NULL;
-                if (call(cfg.state_dir, req, as_json, &reply))
-                        return 1;
-                if (!as_json)
-                        proxy_print_routes(reply);
-                return 0;
-        }
+        if (streq(sub, "list"))
+                return query(cfg.state_dir, "route-list", as_json, proxy_print_routes);
 
         _cleanup_json_ json_t *req = NULL, *reply = NULL;
         if (streq(sub, "set")) {
