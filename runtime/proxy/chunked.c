@@ -14,6 +14,17 @@ static int hexval(uint8_t c) {
         return -1;
 }
 
+/* The states that expect one byte of a line end and then go on to a fixed state. */
+static const struct {
+        uint8_t byte;
+        ChunkedState next;
+} line_end_table[_CHUNKED_STATE_MAX] = {
+        [CHUNKED_DATA_CR] = { '\r', CHUNKED_DATA_LF },
+        [CHUNKED_DATA_LF] = { '\n', CHUNKED_SIZE },
+        [CHUNKED_TRAILER_LF] = { '\n', CHUNKED_TRAILER_START },
+        [CHUNKED_FINAL_LF] = { '\n', CHUNKED_DONE },
+};
+
 void chunked_decoder_init(ChunkedDecoder *d) {
         *d = (ChunkedDecoder) { .state = CHUNKED_SIZE };
 }
@@ -75,15 +86,12 @@ ssize_t chunked_decoder_feed(ChunkedDecoder *d, const uint8_t *data, size_t size
                         break;
                 }
                 case CHUNKED_DATA_CR:
-                        if (c != '\r')
-                                return -EBADMSG;
-                        d->state = CHUNKED_DATA_LF;
-                        i++;
-                        break;
                 case CHUNKED_DATA_LF:
-                        if (c != '\n')
+                case CHUNKED_TRAILER_LF:
+                case CHUNKED_FINAL_LF:
+                        if (c != line_end_table[d->state].byte)
                                 return -EBADMSG;
-                        d->state = CHUNKED_SIZE;
+                        d->state = line_end_table[d->state].next;
                         i++;
                         break;
                 case CHUNKED_TRAILER_START:
@@ -110,18 +118,6 @@ ssize_t chunked_decoder_feed(ChunkedDecoder *d, const uint8_t *data, size_t size
                                 return -EBADMSG;
                         if (++d->trailer_len > CHUNK_TRAILER_MAX)
                                 return -EBADMSG;
-                        i++;
-                        break;
-                case CHUNKED_TRAILER_LF:
-                        if (c != '\n')
-                                return -EBADMSG;
-                        d->state = CHUNKED_TRAILER_START;
-                        i++;
-                        break;
-                case CHUNKED_FINAL_LF:
-                        if (c != '\n')
-                                return -EBADMSG;
-                        d->state = CHUNKED_DONE;
                         i++;
                         break;
                 default:

@@ -10,18 +10,15 @@
 
 /* tchar per RFC 9110 5.6.2 */
 static const unsigned char token_table[256] = {
-        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-        ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-        ['8'] = 1, ['9'] = 1,
-        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-        ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-        ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-        ['Y'] = 1, ['Z'] = 1,
-        ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-        ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-        ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-        ['y'] = 1, ['z'] = 1,
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1,
+        ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,  ['0'] = 1, ['1'] = 1, ['2'] = 1,
+        ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,  ['9'] = 1, ['A'] = 1, ['B'] = 1,
+        ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,  ['I'] = 1, ['J'] = 1, ['K'] = 1,
+        ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,  ['R'] = 1, ['S'] = 1, ['T'] = 1,
+        ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,  ['a'] = 1, ['b'] = 1, ['c'] = 1,
+        ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,  ['j'] = 1, ['k'] = 1, ['l'] = 1,
+        ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1, ['t'] = 1, ['u'] = 1,
+        ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static inline bool is_token(unsigned char c) {
@@ -96,9 +93,9 @@ bool http_list_has(const char *value, size_t len, const char *token) {
 
 bool http_is_hop_by_hop(const HttpHeader *h) {
         return http_name_eq(h, "connection") || http_name_eq(h, "keep-alive") || http_name_eq(h, "te") ||
-                http_name_eq(h, "trailer") || http_name_eq(h, "upgrade") ||
-                http_name_eq(h, "transfer-encoding") ||
-                (h->name_len >= 6 && strncasecmp(h->name, "proxy-", 6) == 0);
+               http_name_eq(h, "trailer") || http_name_eq(h, "upgrade") ||
+               http_name_eq(h, "transfer-encoding") ||
+               (h->name_len >= 6 && strncasecmp(h->name, "proxy-", 6) == 0);
 }
 
 bool http_head_connection_lists(const HttpHead *head, const HttpHeader *h) {
@@ -125,8 +122,8 @@ static int fail(HttpHead *h, HttpError *ret_error, HttpError e, const char *why)
 
 /* Parses "HTTP/1.x" at p (exactly 8 bytes). */
 static int parse_version(const char *p, size_t n, int *ret_minor) {
-        if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
-            p[7] < '0' || p[7] > '9')
+        if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' || p[7] < '0' ||
+            p[7] > '9')
                 return -EBADMSG;
         if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
                 return -EPROTONOSUPPORT;
@@ -287,10 +284,12 @@ static void head_reset(HttpHead *h) {
         h->error_detail = NULL;
 }
 
-int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_error) {
-        const char *nl, *sp1, *sp2, *end;
-        size_t line_len;
-        int r;
+/* What both kinds of head start with: resets h, checks the size and finds the start line.
+ * *ret_line_len is its length without the line end, *ret_fields where the header fields begin.
+ * Requests must end the start line in CRLF; a bare LF is accepted from upstreams. */
+static inline int parse_start_line(const char *buf, size_t len, bool is_request, HttpHead *h,
+                                   HttpError *ret_error, size_t *ret_line_len, size_t *ret_fields) {
+        const char *nl;
 
         head_reset(h);
         if (ret_error)
@@ -299,9 +298,22 @@ int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_
                 return fail(h, ret_error, HTTP_ERROR_TOO_LARGE, "head too large");
 
         nl = memchr(buf, '\n', len);
-        if (!nl || nl == buf || nl[-1] != '\r')
-                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "malformed request line");
-        line_len = (size_t) (nl - buf) - 1;
+        if (!nl || nl == buf || (is_request && nl[-1] != '\r'))
+                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST,
+                            is_request ? "malformed request line" : "malformed status line");
+        *ret_line_len = (size_t) (nl - buf) - (nl[-1] == '\r');
+        *ret_fields = (size_t) (nl - buf) + 1;
+        return 0;
+}
+
+int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_error) {
+        const char *sp1, *sp2, *end;
+        size_t line_len, fields;
+        int r;
+
+        r = parse_start_line(buf, len, true, h, ret_error, &line_len, &fields);
+        if (r < 0)
+                return r;
         end = buf + line_len;
 
         sp1 = memchr(buf, ' ', line_len);
@@ -335,24 +347,17 @@ int http_request_parse(const char *buf, size_t len, HttpHead *h, HttpError *ret_
             !(h->target_len > 7 && strncasecmp(h->target, "http://", 7) == 0))
                 return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "invalid request target");
 
-        return parse_fields(buf, len, (size_t) (nl - buf) + 1, true, h, ret_error);
+        return parse_fields(buf, len, fields, true, h, ret_error);
 }
 
 int http_response_parse(const char *buf, size_t len, bool request_was_head, HttpHead *h,
                         HttpError *ret_error) {
-        const char *nl;
-        size_t line_len;
+        size_t line_len, fields;
         int r;
 
-        head_reset(h);
-        if (ret_error)
-                *ret_error = HTTP_ERROR_NONE;
-        if (len > HTTP_HEAD_MAX)
-                return fail(h, ret_error, HTTP_ERROR_TOO_LARGE, "head too large");
-        nl = memchr(buf, '\n', len);
-        if (!nl || nl == buf)
-                return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "malformed status line");
-        line_len = (size_t) (nl - buf) - (nl[-1] == '\r'); /* a bare LF is accepted from upstreams */
+        r = parse_start_line(buf, len, false, h, ret_error, &line_len, &fields);
+        if (r < 0)
+                return r;
         /* "HTTP/1.x SP 3DIGIT SP reason" — the reason may be empty, the SP before it is optional
          * in practice */
         if (line_len < 12 || buf[8] != ' ' || (line_len > 12 && buf[12] != ' '))
@@ -370,7 +375,7 @@ int http_response_parse(const char *buf, size_t len, bool request_was_head, Http
                 if (!is_field_char((unsigned char) buf[k]))
                         return fail(h, ret_error, HTTP_ERROR_BAD_REQUEST, "control character in reason");
 
-        r = parse_fields(buf, len, (size_t) (nl - buf) + 1, false, h, ret_error);
+        r = parse_fields(buf, len, fields, false, h, ret_error);
         if (r < 0)
                 return r;
 

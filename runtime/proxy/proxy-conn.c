@@ -36,7 +36,8 @@ static void conn_release_request(WorkerState *ws, Conn *c) {
                 if (c->route->stats) {
                         atomic_fetch_sub_explicit(&c->route->stats->in_flight, 1, memory_order_relaxed);
                         if (c->tunnel_counted)
-                                atomic_fetch_sub_explicit(&c->route->stats->tunnels, 1, memory_order_relaxed);
+                                atomic_fetch_sub_explicit(&c->route->stats->tunnels, 1,
+                                                          memory_order_relaxed);
                 }
                 c->route = NULL;
         }
@@ -231,7 +232,8 @@ static void conn_set_target(Conn *c, Target *t) {
  * another target after a refused connect, or answer 502. */
 static void conn_upstream_failed(WorkerState *ws, Conn *c, int error) {
         bool reused = c->up && c->up->reused;
-        bool retryable = c->req.mode == FLOW_NONE && c->req.head && buf_len(&c->resp.raw) == 0 && !c->resp_final;
+        bool retryable =
+                c->req.mode == FLOW_NONE && c->req.head && buf_len(&c->resp.raw) == 0 && !c->resp_final;
 
         conn_drop_upstream(ws, c);
         if (c->resp_final || buf_len(&c->resp.raw) > 0) {
@@ -256,8 +258,9 @@ static void conn_upstream_failed(WorkerState *ws, Conn *c, int error) {
                                 return;
                 }
         }
-        conn_error(ws, c, 502, error == -ECONNREFUSED ? "the upstream refused the connection" :
-                                                       "the upstream closed the connection without a response");
+        conn_error(ws, c, 502,
+                   error == -ECONNREFUSED ? "the upstream refused the connection"
+                                          : "the upstream closed the connection without a response");
 }
 
 /* ---- request head → upstream head ---- */
@@ -296,8 +299,10 @@ static int conn_start_request(WorkerState *ws, Conn *c) {
         }
         c->req_head_method = r >= 0 && h->is_head_method;
         if (r < 0) {
-                unsigned st = e == HTTP_ERROR_TOO_LARGE ? 431 : e == HTTP_ERROR_VERSION ? 505 :
-                              e == HTTP_ERROR_METHOD ? 405 : 400;
+                unsigned st = e == HTTP_ERROR_TOO_LARGE ? 431
+                              : e == HTTP_ERROR_VERSION ? 505
+                              : e == HTTP_ERROR_METHOD  ? 405
+                                                        : 400;
                 conn_error(ws, c, st, h->error_detail ? h->error_detail : "malformed request");
                 return 1;
         }
@@ -420,8 +425,9 @@ static int conn_handle_response_head(WorkerState *ws, Conn *c) {
         r = head_rewrite_response(p, (size_t) n, h, &ctx, &o, &plan);
         if (r < 0) {
                 free(o.p);
-                conn_error(ws, c, 502, r == -EPROTO ? "the upstream switched protocols without being asked" :
-                                                      "the upstream response head is too large");
+                conn_error(ws, c, 502,
+                           r == -EPROTO ? "the upstream switched protocols without being asked"
+                                        : "the upstream response head is too large");
                 return 1;
         }
         buf_consume(&c->resp.raw, (uint32_t) n);
@@ -522,18 +528,26 @@ static Step conn_step_linger(WorkerState *ws, Conn *c, bool progress) {
         return progress ? STEP_AGAIN : STEP_WAIT;
 }
 
+/* What the result of a head handler (conn_start_request, conn_handle_response_head: 0 incomplete,
+ * 1 handled, -ENOMEM) means for the round; a handler that answered with an error may have closed c. */
+static inline Step conn_head_handled(WorkerState *ws, Conn *c, int r, bool *progress) {
+        if (r < 0) {
+                conn_close(ws, c);
+                return STEP_DONE;
+        }
+        if (r > 0)
+                *progress = true;
+        return c->dead ? STEP_DONE : STEP_ON;
+}
+
 /* 2. a new request head */
 static Step conn_step_idle(WorkerState *ws, Conn *c, bool *progress) {
-        int r;
+        Step s;
 
         if (buf_len(&c->req.raw) > 0) {
-                r = conn_start_request(ws, c);
-                if (r < 0) {
-                        conn_close(ws, c);
-                        return STEP_DONE;
-                }
-                if (r > 0)
-                        *progress = true;
+                s = conn_head_handled(ws, c, conn_start_request(ws, c), progress);
+                if (s != STEP_ON)
+                        return s;
         }
         if (c->phase != PHASE_IDLE)
                 return STEP_ON;
@@ -613,23 +627,17 @@ static bool conn_read_upstream(WorkerState *ws, Conn *c) {
 
 /* 5. response head */
 static Step conn_step_response_head(WorkerState *ws, Conn *c, bool *progress) {
-        int r;
+        Step s;
 
         if (c->phase != PHASE_ACTIVE || c->resp_state != RESP_HEAD || flow_head_pending(&c->resp))
                 return STEP_ON;
         if (buf_len(&c->resp.raw) > 0) {
-                r = conn_handle_response_head(ws, c);
-                if (r < 0) {
-                        conn_close(ws, c);
-                        return STEP_DONE;
-                }
-                if (r > 0)
-                        *progress = true;
-                if (c->dead)
-                        return STEP_DONE;
+                s = conn_head_handled(ws, c, conn_handle_response_head(ws, c), progress);
+                if (s != STEP_ON)
+                        return s;
         }
-        if (c->phase == PHASE_ACTIVE && c->resp_state == RESP_HEAD && c->up && c->up->eof && !c->resp_final &&
-            !flow_head_pending(&c->resp)) {
+        if (c->phase == PHASE_ACTIVE && c->resp_state == RESP_HEAD && c->up && c->up->eof &&
+            !c->resp_final && !flow_head_pending(&c->resp)) {
                 conn_upstream_failed(ws, c, -ECONNRESET);
                 return STEP_AGAIN;
         }

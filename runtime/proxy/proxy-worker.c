@@ -20,6 +20,18 @@
 #define EVENTS_MAX 256
 #define ACCEPT_BATCH 64
 
+/* What an epoll event tells about a client or upstream socket.  Edge-triggered: the flags are only set
+ * here, and the connection clears them when a read or write finds nothing more to do.  A hang-up or an
+ * error counts as readable and writable, so that the next read or write reports it. */
+static inline void worker_mark_ready(uint32_t events, bool *readable, bool *rdhup, bool *writable) {
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                *readable = true;
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                *rdhup = true;
+        if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+                *writable = true;
+}
+
 static void worker_accept(WorkerState *ws, WListener *l) {
         static const char refuse[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                      "Content-Length: 42\r\nConnection: close\r\n\r\n"
@@ -230,12 +242,7 @@ static void *worker_main(void *userdata) {
                                 Conn *c = (Conn *) src;
                                 if (c->dead)
                                         break;
-                                if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                                        c->readable = true;
-                                if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                                        c->rdhup = true;
-                                if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-                                        c->writable = true;
+                                worker_mark_ready(e, &c->readable, &c->rdhup, &c->writable);
                                 conn_process(ws, c);
                                 break;
                         }
@@ -251,12 +258,7 @@ static void *worker_main(void *userdata) {
                                                 upstream_close(&ws->pool, u);
                                         break;
                                 }
-                                if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                                        u->readable = true;
-                                if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                                        u->rdhup = true;
-                                if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-                                        u->writable = true;
+                                worker_mark_ready(e, &u->readable, &u->rdhup, &u->writable);
                                 conn_process(ws, u->conn);
                                 break;
                         }

@@ -90,14 +90,17 @@ static int route_add_target(Route *r, const char *addr, char *err, size_t err_si
         Target *t;
 
         if (r->n_targets >= ROUTE_TARGETS_MAX)
-                return err_set(err, err_size, "Route %s has more than %u targets.", r->name, ROUTE_TARGETS_MAX);
+                return err_set(err, err_size, "Route %s has more than %u targets.", r->name,
+                               ROUTE_TARGETS_MAX);
         if (proxy_addr_parse(addr, &a) < 0)
-                return err_set(err, err_size,
-                               "Target \"%s\" of route %s is not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
-                               addr, r->name);
+                return err_set(
+                        err, err_size,
+                        "Target \"%s\" of route %s is not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
+                        addr, r->name);
         for (size_t i = 0; i < r->n_targets; i++)
                 if (proxy_addr_equal(&r->targets[i].addr, &a))
-                        return err_set(err, err_size, "Target %s is listed twice in route %s.", addr, r->name);
+                        return err_set(err, err_size, "Target %s is listed twice in route %s.", addr,
+                                       r->name);
         t = realloc(r->targets, (r->n_targets + 1) * sizeof(Target));
         if (!t)
                 return -ENOMEM;
@@ -121,21 +124,24 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         if (!json_is_object(j))
                 return err_set(err, err_size, "A route must be a JSON object.");
         if (json_get_string(j, "name", &name) < 0 || !name_valid(name))
-                return err_set(err, err_size,
-                               "Route name is missing or invalid: use 1-%u letters, digits, '.', '_' or '-'.",
-                               ROUTE_NAME_MAX);
+                return err_set(
+                        err, err_size,
+                        "Route name is missing or invalid: use 1-%u letters, digits, '.', '_' or '-'.",
+                        ROUTE_NAME_MAX);
         r.name = strdup(name);
         if (!r.name)
                 return -ENOMEM;
         if (json_get_string(j, "listen", &listen) < 0 || proxy_addr_parse(listen, &r.listen_addr) < 0)
-                return err_set(err, err_size,
-                               "Route %s: listen address is missing or not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
-                               name);
+                return err_set(
+                        err, err_size,
+                        "Route %s: listen address is missing or not a numeric ADDRESS:PORT (e.g. 127.0.0.1:8080).",
+                        name);
         r.listen = strdup(listen);
         if (json_get_string_opt(j, "host", &host) < 0 || (host && !host_pattern_valid(host)))
-                return err_set(err, err_size,
-                               "Route %s: host must be a host name or \"*.suffix\" (letters, digits, '-', '.').",
-                               name);
+                return err_set(
+                        err, err_size,
+                        "Route %s: host must be a host name or \"*.suffix\" (letters, digits, '-', '.').",
+                        name);
         if (host) {
                 r.host = strdup(host);
                 for (char *c = r.host; c && *c; c++)
@@ -143,7 +149,8 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         }
         if (json_get_string_opt(j, "path", &path) < 0 || (path && !path_valid(path)))
                 return err_set(err, err_size,
-                               "Route %s: path must start with '/' and contain no spaces, '?' or '#'.", name);
+                               "Route %s: path must start with '/' and contain no spaces, '?' or '#'.",
+                               name);
         if (path && !streq(path, "/")) {
                 r.path = strdup(path);
                 r.path_len = strlen(path);
@@ -166,7 +173,8 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
         r.drain_timeout_s = (unsigned) drain;
         k = json_get_array(j, "targets", &targets);
         if (k == -EBADMSG)
-                return err_set(err, err_size, "Route %s: targets must be an array of \"ADDRESS:PORT\".", name);
+                return err_set(err, err_size, "Route %s: targets must be an array of \"ADDRESS:PORT\".",
+                               name);
         if (k >= 0)
                 json_array_foreach(targets, i, v) {
                         if (!json_is_string(v))
@@ -183,13 +191,10 @@ int route_from_json(json_t *j, Route *ret, char *err, size_t err_size) {
 }
 
 json_t *route_to_json(const Route *r) {
-        json_t *j = json_object(), *t = json_array();
+        _cleanup_json_ json_t *j = json_object(), *t = json_array();
 
-        if (!j || !t) {
-                json_decref(j);
-                json_decref(t);
+        if (!j || !t)
                 return NULL;
-        }
         json_object_set_new(j, "name", json_string(r->name));
         json_object_set_new(j, "listen", json_string(r->listen));
         if (r->host)
@@ -200,8 +205,8 @@ json_t *route_to_json(const Route *r) {
         json_object_set_new(j, "drain_timeout", json_integer(r->drain_timeout_s));
         for (size_t i = 0; i < r->n_targets; i++)
                 json_array_append_new(t, json_string(r->targets[i].address));
-        json_object_set_new(j, "targets", t);
-        return j;
+        json_object_set_new(j, "targets", TAKE_PTR(t));
+        return TAKE_PTR(j);
 }
 
 static int route_copy(const Route *src, Route *ret) {
@@ -312,7 +317,8 @@ int route_table_from_json(json_t *j, RouteTable **ret, char *err, size_t err_siz
         if (json_get_array(j, "routes", &routes) < 0)
                 return err_set(err, err_size, "The route table must be an object with a \"routes\" array.");
         if (json_array_size(routes) > ROUTE_TABLE_ROUTES_MAX)
-                return err_set(err, err_size, "The route table has more than %u routes.", ROUTE_TABLE_ROUTES_MAX);
+                return err_set(err, err_size, "The route table has more than %u routes.",
+                               ROUTE_TABLE_ROUTES_MAX);
         t = route_table_new();
         if (!t)
                 return -ENOMEM;
@@ -332,17 +338,14 @@ int route_table_from_json(json_t *j, RouteTable **ret, char *err, size_t err_siz
 }
 
 json_t *route_table_to_json(const RouteTable *t) {
-        json_t *j = json_object(), *a = json_array();
+        _cleanup_json_ json_t *j = json_object(), *a = json_array();
 
-        if (!j || !a) {
-                json_decref(j);
-                json_decref(a);
+        if (!j || !a)
                 return NULL;
-        }
         for (size_t i = 0; i < t->n_routes; i++)
                 json_array_append_new(a, route_to_json(&t->routes[i]));
-        json_object_set_new(j, "routes", a);
-        return j;
+        json_object_set_new(j, "routes", TAKE_PTR(a));
+        return TAKE_PTR(j);
 }
 
 /* 0: no match; otherwise larger is more specific. */

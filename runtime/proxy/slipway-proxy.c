@@ -37,9 +37,25 @@ static void help(void) {
 }
 
 enum {
-        OPT_STATE_DIR = 0x100, OPT_WORKERS, OPT_ACCESS_LOG, OPT_HEADER_TIMEOUT, OPT_UPSTREAM_TIMEOUT,
-        OPT_IDLE_TIMEOUT, OPT_SHUTDOWN_TIMEOUT, OPT_MAX_CONN, OPT_LISTEN, OPT_HOST, OPT_PATH, OPT_STRIP,
-        OPT_TARGET, OPT_BALANCE, OPT_DRAIN_TIMEOUT, OPT_WAIT_DRAINED, OPT_JSON, OPT_FILE, OPT_HELP,
+        OPT_STATE_DIR = 0x100,
+        OPT_WORKERS,
+        OPT_ACCESS_LOG,
+        OPT_HEADER_TIMEOUT,
+        OPT_UPSTREAM_TIMEOUT,
+        OPT_IDLE_TIMEOUT,
+        OPT_SHUTDOWN_TIMEOUT,
+        OPT_MAX_CONN,
+        OPT_LISTEN,
+        OPT_HOST,
+        OPT_PATH,
+        OPT_STRIP,
+        OPT_TARGET,
+        OPT_BALANCE,
+        OPT_DRAIN_TIMEOUT,
+        OPT_WAIT_DRAINED,
+        OPT_JSON,
+        OPT_FILE,
+        OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -85,33 +101,41 @@ static int call(const char *state_dir, json_t *req, bool as_json, json_t **ret) 
         json_t *reply = NULL;
         int r = proxy_control_call(state_dir, req, &reply);
         if (r == -ENOENT || r == -ECONNREFUSED) {
-                fprintf(stderr, "slipway-proxy: no proxy is running for %s; start it with "
-                                "\"slipway-proxy serve --state-dir %s\".\n", state_dir, state_dir);
+                fprintf(stderr,
+                        "slipway-proxy: no proxy is running for %s; start it with "
+                        "\"slipway-proxy serve --state-dir %s\".\n",
+                        state_dir, state_dir);
                 return 1;
         }
         if (r < 0) {
                 fprintf(stderr, "slipway-proxy: talking to the proxy failed: %s.\n", strerror(-r));
                 return 1;
         }
+        /* with --json the reply is printed as it came, refusals too */
+        if (as_json) {
+                _cleanup_free_ char *s = json_dumps(reply, JSON_INDENT(2));
+                if (s)
+                        printf("%s\n", s);
+        }
         if (!json_is_true(json_object_get(reply, "ok"))) {
                 const char *e = json_string_value(json_object_get(reply, "error"));
-                if (as_json) {
-                        char *s = json_dumps(reply, JSON_INDENT(2));
-                        if (s)
-                                printf("%s\n", s);
-                        free(s);
-                }
                 fprintf(stderr, "slipway-proxy: %s\n", e ? e : "the proxy refused the command.");
                 json_decref(reply);
                 return 1;
         }
-        if (as_json) {
-                char *s = json_dumps(reply, JSON_INDENT(2));
-                if (s)
-                        printf("%s\n", s);
-                free(s);
-        }
         *ret = reply;
+        return 0;
+}
+
+/* A command that only reads ("stats", "route-list"): the reply goes out as JSON with --json, else
+ * through print. */
+static int query(const char *state_dir, const char *cmd, bool as_json, void (*print)(json_t *reply)) {
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", cmd), *reply = NULL;
+
+        if (call(state_dir, req, as_json, &reply))
+                return 1;
+        if (!as_json)
+                print(reply);
         return 0;
 }
 
@@ -139,27 +163,66 @@ int main(int argc, char *argv[]) {
         }
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
-                case OPT_STATE_DIR: cfg.state_dir = optarg; break;
-                case OPT_WORKERS: cfg.n_workers = parse_uint(optarg, "--workers", PROXY_WORKERS_MAX); break;
-                case OPT_ACCESS_LOG: cfg.access_log = optarg; break;
-                case OPT_HEADER_TIMEOUT: cfg.header_timeout_ms = parse_ms(optarg, "--header-timeout"); break;
-                case OPT_UPSTREAM_TIMEOUT: cfg.upstream_timeout_ms = parse_ms(optarg, "--upstream-timeout"); break;
-                case OPT_IDLE_TIMEOUT: cfg.idle_timeout_ms = parse_ms(optarg, "--idle-timeout"); break;
-                case OPT_SHUTDOWN_TIMEOUT: cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout"); break;
-                case OPT_MAX_CONN: cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000); break;
-                case OPT_LISTEN: listen = optarg; break;
-                case OPT_HOST: host = optarg; break;
-                case OPT_PATH: path = optarg; break;
-                case OPT_STRIP: strip = true; break;
-                case OPT_TARGET: targets = optarg; break;
-                case OPT_BALANCE: balance = optarg; break;
-                case OPT_DRAIN_TIMEOUT: drain = parse_uint(optarg, "--drain-timeout", ROUTE_DRAIN_TIMEOUT_MAX_S); break;
-                case OPT_WAIT_DRAINED: wait = true; break;
-                case OPT_JSON: as_json = true; break;
-                case OPT_FILE: file = optarg; break;
+                case OPT_STATE_DIR:
+                        cfg.state_dir = optarg;
+                        break;
+                case OPT_WORKERS:
+                        cfg.n_workers = parse_uint(optarg, "--workers", PROXY_WORKERS_MAX);
+                        break;
+                case OPT_ACCESS_LOG:
+                        cfg.access_log = optarg;
+                        break;
+                case OPT_HEADER_TIMEOUT:
+                        cfg.header_timeout_ms = parse_ms(optarg, "--header-timeout");
+                        break;
+                case OPT_UPSTREAM_TIMEOUT:
+                        cfg.upstream_timeout_ms = parse_ms(optarg, "--upstream-timeout");
+                        break;
+                case OPT_IDLE_TIMEOUT:
+                        cfg.idle_timeout_ms = parse_ms(optarg, "--idle-timeout");
+                        break;
+                case OPT_SHUTDOWN_TIMEOUT:
+                        cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout");
+                        break;
+                case OPT_MAX_CONN:
+                        cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000);
+                        break;
+                case OPT_LISTEN:
+                        listen = optarg;
+                        break;
+                case OPT_HOST:
+                        host = optarg;
+                        break;
+                case OPT_PATH:
+                        path = optarg;
+                        break;
+                case OPT_STRIP:
+                        strip = true;
+                        break;
+                case OPT_TARGET:
+                        targets = optarg;
+                        break;
+                case OPT_BALANCE:
+                        balance = optarg;
+                        break;
+                case OPT_DRAIN_TIMEOUT:
+                        drain = parse_uint(optarg, "--drain-timeout", ROUTE_DRAIN_TIMEOUT_MAX_S);
+                        break;
+                case OPT_WAIT_DRAINED:
+                        wait = true;
+                        break;
+                case OPT_JSON:
+                        as_json = true;
+                        break;
+                case OPT_FILE:
+                        file = optarg;
+                        break;
                 case 'h':
-                case OPT_HELP: help(); return 0;
-                default: exit(2);
+                case OPT_HELP:
+                        help();
+                        return 0;
+                default:
+                        exit(2);
                 }
         }
         if (optind < argc)
@@ -177,25 +240,13 @@ int main(int argc, char *argv[]) {
                 return proxy_serve(&cfg) < 0 ? 1 : 0;
         }
 
-        if (streq(verb, "stats")) {
-                _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "stats"), *reply = NULL;
-                if (call(cfg.state_dir, req, as_json, &reply))
-                        return 1;
-                if (!as_json)
-                        proxy_print_stats(reply);
-                return 0;
-        }
+        if (streq(verb, "stats"))
+                return query(cfg.state_dir, "stats", as_json, proxy_print_stats);
         if (!streq(verb, "route"))
                 usage_error("unknown command \"%s\".", verb);
 
-        if (streq(sub, "list")) {
-                _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "route-list"), *reply = NULL;
-                if (call(cfg.state_dir, req, as_json, &reply))
-                        return 1;
-                if (!as_json)
-                        proxy_print_routes(reply);
-                return 0;
-        }
+        if (streq(sub, "list"))
+                return query(cfg.state_dir, "route-list", as_json, proxy_print_routes);
 
         _cleanup_json_ json_t *req = NULL, *reply = NULL;
         if (streq(sub, "set")) {
@@ -253,8 +304,9 @@ int main(int argc, char *argv[]) {
                 printf("Route table updated (generation %" JSON_INTEGER_FORMAT ").\n",
                        json_integer_value(json_object_get(reply, "generation")));
                 if (d)
-                        printf("Drained old targets: %" JSON_INTEGER_FORMAT " finished, %" JSON_INTEGER_FORMAT
-                               " cut.\n", json_integer_value(json_object_get(d, "finished")),
+                        printf("Drained old targets: %" JSON_INTEGER_FORMAT
+                               " finished, %" JSON_INTEGER_FORMAT " cut.\n",
+                               json_integer_value(json_object_get(d, "finished")),
                                json_integer_value(json_object_get(d, "cut")));
         }
         return 0;
