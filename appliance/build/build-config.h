@@ -7,4 +7,5 @@
 
 #include "build-job.h"
 
-int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i);
+int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
+                       const DockerfileInstruction *i);

@@ -24,7 +24,8 @@ int build_state_commit_layer(BuildContext *ctx, json_t *state, const char *dir, 
 int build_state_layer_dirs(BuildContext *ctx, json_t *state, char ***ret, size_t *ret_n);
 
 /* Mounts the state's layers at target: read-only (upper NULL) or with upper/work. */
-int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const char *work, const char *target);
+int build_state_mount(BuildContext *ctx, json_t *state, const char *upper, const char *work,
+                      const char *target);
 
 /* Writes config and manifest blobs; returns the manifest digest. */
 int build_state_write_image(BuildContext *ctx, json_t *state, char ret_digest[static DIGEST_STRING_MAX]);

@@ -48,8 +48,8 @@ typedef struct BuildContext {
 } BuildContext;
 
 /* Fills ctx->err (message, hint may be NULL) at the Dockerfile position of instruction i (may be NULL). */
-int build_error(BuildContext *ctx, int r, const DockerfileInstruction *i, const char *hint, const char *fmt, ...)
-        _printf_(5, 6);
+int build_error(BuildContext *ctx, int r, const DockerfileInstruction *i, const char *hint, const char *fmt,
+                ...) _printf_(5, 6);
 /* -ECANCELED / -ETIME (with the error filled) when the build must stop, else 0. */
 int build_check_stop(BuildContext *ctx, const DockerfileInstruction *i);
 /* A fresh directory ctx->tmp_dir/<prefix>-<n> (created 0700). */

@@ -14,9 +14,10 @@
 #include "macro.h"
 #include "oci-store.h"
 
-#define BUILD_TIMEOUT_DEFAULT_USEC (3600ULL * 1000000ULL) /* whole build, when BuildOptions.timeout_usec = 0 */
-#define BUILD_ARGS_MAX 1024U                              /* --build-arg entries */
-#define BUILD_LOG_LINE_MAX 8192U                          /* a longer output line is split */
+#define BUILD_TIMEOUT_DEFAULT_USEC \
+        (3600ULL * 1000000ULL)   /* whole build, when BuildOptions.timeout_usec = 0 */
+#define BUILD_ARGS_MAX 1024U     /* --build-arg entries */
+#define BUILD_LOG_LINE_MAX 8192U /* a longer output line is split */
 
 /* A line sink: builder_log() writes "text\n" to an fd (may be -1: discarded). Thread-safe per log. */
 typedef struct BuildLog BuildLog;
@@ -26,16 +27,16 @@ void builder_log(BuildLog *log, const char *fmt, ...) _printf_(2, 3);
 typedef struct BuildJob BuildJob;
 
 typedef struct BuildOptions {
-        const char *context_dir;  /* extracted build context (daemon side), already .dockerignore-filtered */
-        const char *dockerfile;   /* path relative to context_dir; NULL: "Dockerfile" */
-        char *const *build_args;  /* "K=V", NULL-terminated; may be NULL */
-        const char *target;       /* stage name or index, or NULL: the last stage */
+        const char *context_dir; /* extracted build context (daemon side), already .dockerignore-filtered */
+        const char *dockerfile;  /* path relative to context_dir; NULL: "Dockerfile" */
+        char *const *build_args; /* "K=V", NULL-terminated; may be NULL */
+        const char *target;      /* stage name or index, or NULL: the last stage */
         bool no_cache;
-        const char *tag;          /* ref to tag the result with (normalised here), or NULL */
-        int log_fd;               /* build output, line by line, as it happens; -1: none */
-        uint64_t timeout_usec;    /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
-        uint64_t memory_max;      /* bytes per RUN step, where the host allows; 0: none */
-        BuildJob *job;            /* optional, caller-owned (build_job_new): cancel it from any thread at any
+        const char *tag;       /* ref to tag the result with (normalised here), or NULL */
+        int log_fd;            /* build output, line by line, as it happens; -1: none */
+        uint64_t timeout_usec; /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
+        uint64_t memory_max;   /* bytes per RUN step, where the host allows; 0: none */
+        BuildJob *job;         /* optional, caller-owned (build_job_new): cancel it from any thread at any
                                    * time until build_job_free(); a job cancelled before builder_run() starts
                                    * makes it return -ECANCELED at once. NULL: builder_run() makes its own. */
 } BuildOptions;

@@ -83,7 +83,8 @@ static int words_add_string(Words *w, const char *s, size_t n, bool raw) {
 
 static int lex_append(Lexer *lx, StrBuf *out, const char *s, size_t n) {
         if (out->len + n > DOCKERFILE_EXPANSION_MAX)
-                return lex_error(lx, lx->pos, "the value expands to more than %u bytes", DOCKERFILE_EXPANSION_MAX);
+                return lex_error(lx, lx->pos, "the value expands to more than %u bytes",
+                                 DOCKERFILE_EXPANSION_MAX);
         return strbuf_append(out, s, n);
 }
 
@@ -102,7 +103,8 @@ static const char *lex_lookup(Lexer *lx, const char *name, size_t len) {
 }
 
 static bool is_name_char(char c, bool first) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+               (!first && c >= '0' && c <= '9');
 }
 
 /* A variable name after '$': letters/digits/'_', or all digits (positional), or one special character. */
@@ -217,14 +219,18 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
                         return lex_error(lx, start, "bad substitution: missing '}'");
                 lx->pos++;
                 if (modifier != '-' && modifier != '+' && modifier != '?')
-                        return lex_error(lx, start,
-                                         "unsupported modifier ':%c' in substitution; expected ${NAME:-default}, "
-                                         "${NAME:+alternative} or ${NAME:?message}", modifier);
+                        return lex_error(
+                                lx, start,
+                                "unsupported modifier ':%c' in substitution; expected ${NAME:-default}, "
+                                "${NAME:+alternative} or ${NAME:?message}",
+                                modifier);
         } else if (c != '-' && c != '+' && c != '?')
-                return lex_error(lx, start,
-                                 "unsupported modifier '%c' in substitution; Slipway supports ${NAME}, "
-                                 "${NAME:-default}, ${NAME:+alternative}, ${NAME-default}, ${NAME+alternative} "
-                                 "and ${NAME:?message}", c);
+                return lex_error(
+                        lx, start,
+                        "unsupported modifier '%c' in substitution; Slipway supports ${NAME}, "
+                        "${NAME:-default}, ${NAME:+alternative}, ${NAME-default}, ${NAME+alternative} "
+                        "and ${NAME:?message}",
+                        c);
 
         if (++lx->depth > DOCKERFILE_EXPANSION_DEPTH_MAX)
                 return lex_error(lx, start, "substitutions nested more than %u levels deep",
@@ -248,8 +254,8 @@ static int lex_dollar(Lexer *lx, StrBuf *out) {
                 if (empty && !lx->check_only)
                         return lex_error(lx, start, "%.*s: %s", (int) MIN(nlen, (size_t) 64), lx->s + name,
                                          word.len ? word.data
-                                                  : value ? "is not allowed to be empty"
-                                                          : "is not allowed to be unset");
+                                         : value  ? "is not allowed to be empty"
+                                                  : "is not allowed to be unset");
                 return value ? lex_append(lx, out, value, strlen(value)) : 0;
         }
         if (c == '-')
@@ -288,8 +294,8 @@ static int lex_process(Lexer *lx, char stop, bool raw_escapes, StrBuf *out, Word
                         /* Quoted text stays one word; an unquoted expansion splits at its whitespace. An empty
                          * quoted string still makes a word (""), an empty expansion does not. */
                         if (out->len > before || c != '$') {
-                                r = words_add_string(w, out->data ? out->data + before : "", out->len - before,
-                                                     c != '$');
+                                r = words_add_string(w, out->data ? out->data + before : "",
+                                                     out->len - before, c != '$');
                                 if (r < 0)
                                         return r;
                         }

@@ -14,7 +14,7 @@ bool dockerfile_expose_port_is_valid(const char *s);
 
 /* True when s names a remote source (http://, https://, git@…, git://, ssh://), which ADD refuses. */
 bool dockerfile_source_is_remote(const char *s);
-#define DOCKERFILE_ADD_URL_MESSAGE                                                                       \
+#define DOCKERFILE_ADD_URL_MESSAGE                                                                        \
         "ADD from a URL is not supported: Slipway builds without network access; download the file into " \
         "the build context and ADD it from there."
 

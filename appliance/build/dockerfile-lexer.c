@@ -55,7 +55,6 @@ void logical_line_position(const LogicalLine *ll, size_t offset, unsigned *ret_l
 }
 
 
-
 int parser_error(Parser *p, size_t offset, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int parser_error(Parser *p, size_t offset, const char *fmt, ...) {
         unsigned line = 0, column = 0;
@@ -161,7 +160,8 @@ static int parser_directive(Parser *p, const char *s, size_t len) {
                 p->seen_escape = true;
                 if (value_end - value_start != 1 || (s[value_start] != '\\' && s[value_start] != '`'))
                         return parser_error(p, 0, "invalid escape character '%.*s'; expected '\\' or '`'",
-                                            (int) MIN(value_end - value_start, (size_t) 32), s + value_start);
+                                            (int) MIN(value_end - value_start, (size_t) 32),
+                                            s + value_start);
                 p->df->escape = s[value_start];
         } else if (strcasecmp(name, "syntax") == 0) {
                 if (p->seen_syntax)

@@ -31,10 +31,10 @@ typedef struct Parser {
         const char *data;
         size_t size;
         size_t pos;
-        unsigned line;             /* number of the last physical line read */
+        unsigned line; /* number of the last physical line read */
         bool directives_done;
         bool seen_escape, seen_syntax, seen_check;
-        LogicalLine ll;            /* the logical line being parsed */
+        LogicalLine ll; /* the logical line being parsed */
         DockerfileError *err;
         unsigned n_instructions;
 } Parser;

@@ -32,9 +32,10 @@ static int parser_add_stage(Parser *p, DockerfileInstruction *in) {
         if (in->stage_name)
                 for (size_t i = 0; i < p->df->n_stages; i++)
                         if (streq_ptr(p->df->stages[i].name, in->stage_name))
-                                return parser_error(p, 0, "duplicate stage name '%s'; it is already used by the "
-                                                    "stage at line %u", in->stage_name,
-                                                    p->df->stages[i].from.line);
+                                return parser_error(p, 0,
+                                                    "duplicate stage name '%s'; it is already used by the "
+                                                    "stage at line %u",
+                                                    in->stage_name, p->df->stages[i].from.line);
         st = realloc(p->df->stages, (p->df->n_stages + 1) * sizeof *st);
         if (!st)
                 return -ENOMEM;
@@ -69,7 +70,8 @@ static int parser_run(Parser *p) {
                         return parser_error(p, 0, "more than %u instructions; split the build",
                                             DOCKERFILE_INSTRUCTIONS_MAX);
                 if (p->ll.empty_continuation) {
-                        r = parser_warning(p, 0, "empty continuation line in this instruction; a future Docker "
+                        r = parser_warning(p, 0,
+                                           "empty continuation line in this instruction; a future Docker "
                                            "release treats it as an error, remove it");
                         if (r < 0)
                                 return r;
@@ -86,7 +88,8 @@ static int parser_run(Parser *p) {
                 }
                 if (p->df->n_stages == 0) {
                         if (in.kind != DOCKERFILE_ARG)
-                                return parser_error(p, 0, "%s before the first FROM; only ARG may come before "
+                                return parser_error(p, 0,
+                                                    "%s before the first FROM; only ARG may come before "
                                                     "FROM, start the stage with FROM image",
                                                     dockerfile_instruction_to_string(in.kind));
                         r = append_instruction(&p->df->global_args, &p->df->n_global_args, &in);
@@ -113,7 +116,8 @@ static Dockerfile *dockerfile_new(const char *filename) {
         return df;
 }
 
-int dockerfile_parse(const char *data, size_t size, const char *filename, Dockerfile **ret, DockerfileError *err) {
+int dockerfile_parse(const char *data, size_t size, const char *filename, Dockerfile **ret,
+                     DockerfileError *err) {
         _cleanup_dockerfile_free_ Dockerfile *df = NULL;
         Parser p = {};
         const char *nul;
@@ -168,8 +172,8 @@ int dockerfile_parse(const char *data, size_t size, const char *filename, Docker
         return 0;
 }
 
-int dockerfile_parse_trigger(const char *text, char escape, const char *filename, DockerfileInstruction **ret,
-                             DockerfileError *err) {
+int dockerfile_parse_trigger(const char *text, char escape, const char *filename,
+                             DockerfileInstruction **ret, DockerfileError *err) {
         _cleanup_dockerfile_free_ Dockerfile *df = NULL;
         _cleanup_(dockerfile_instruction_freep) DockerfileInstruction *in = NULL;
         Parser p = {};

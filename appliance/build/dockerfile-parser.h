@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 /* Limits on user input. */
-#define DOCKERFILE_SIZE_MAX (1024U * 1024U)        /* bytes of Dockerfile text */
-#define DOCKERFILE_INSTRUCTIONS_MAX 10000U          /* instructions in one file */
-#define DOCKERFILE_EXPANSION_MAX (256U * 1024U)     /* bytes one word may expand to */
-#define DOCKERFILE_EXPANSION_DEPTH_MAX 32U          /* nesting of ${a:-${b:-…}} */
+#define DOCKERFILE_SIZE_MAX (1024U * 1024U)     /* bytes of Dockerfile text */
+#define DOCKERFILE_INSTRUCTIONS_MAX 10000U      /* instructions in one file */
+#define DOCKERFILE_EXPANSION_MAX (256U * 1024U) /* bytes one word may expand to */
+#define DOCKERFILE_EXPANSION_DEPTH_MAX 32U      /* nesting of ${a:-${b:-…}} */
 
 #include "dockerfile-ast.h"
 #include "dockerfile-instructions.h"
@@ -19,7 +19,8 @@
 /* Parses data (not NUL-terminated necessarily) named filename (used in messages, e.g. "Dockerfile").
  * Returns 0, -EBADMSG for bad input (err filled), -EFBIG when above DOCKERFILE_SIZE_MAX (err filled),
  * -ENOMEM. err may be NULL. */
-int dockerfile_parse(const char *data, size_t size, const char *filename, Dockerfile **ret, DockerfileError *err);
+int dockerfile_parse(const char *data, size_t size, const char *filename, Dockerfile **ret,
+                     DockerfileError *err);
 
 /* Parses one instruction line on its own (used for ONBUILD triggers found in base images).
  * ONBUILD, FROM and MAINTAINER are refused as triggers. */

@@ -7,14 +7,15 @@
 #include "dockerfile-parser.h"
 
 typedef struct DockerfileStagePlan {
-        size_t index;              /* index in Dockerfile.stages */
-        ssize_t base_stage;        /* FROM names an earlier stage: its index; else -1 */
-        char *base_image;          /* expanded image reference when base_stage < 0 ("scratch" included) */
-        char *platform;            /* expanded --platform, or NULL */
+        size_t index;       /* index in Dockerfile.stages */
+        ssize_t base_stage; /* FROM names an earlier stage: its index; else -1 */
+        char *base_image;   /* expanded image reference when base_stage < 0 ("scratch" included) */
+        char *platform;     /* expanded --platform, or NULL */
 } DockerfileStagePlan;
 
 typedef struct DockerfileBuildPlan {
-        DockerfileStagePlan *stages; /* the stages the target needs, in Dockerfile order; the last is the target */
+        DockerfileStagePlan
+                *stages; /* the stages the target needs, in Dockerfile order; the last is the target */
         size_t n_stages;
 } DockerfileBuildPlan;
 
@@ -30,8 +31,8 @@ int dockerfile_stage_reference(const Dockerfile *df, size_t current, const char 
 /* The stages needed to build target (NULL: the last stage), following FROM and COPY --from. FROM lines are
  * expanded with the global ARGs; --from values with the ARGs and ENVs declared in the stage up to that
  * instruction (the base image's own ENV is not known here). */
-int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build_args, char *const *auto_args,
-                    DockerfileBuildPlan **ret, DockerfileError *err);
+int dockerfile_plan(const Dockerfile *df, const char *target, char *const *build_args,
+                    char *const *auto_args, DockerfileBuildPlan **ret, DockerfileError *err);
 DockerfileBuildPlan *dockerfile_build_plan_free(DockerfileBuildPlan *p);
 
 /* The names of --build-arg values ("NAME=VALUE") that no ARG in the Dockerfile declares (Docker warns

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build-cache-db.h"
 #include "fs-util.h"
 #include "json-util.h"
-#include "build-cache-db.h"
 #include "sqlite-util.h"
 #include "test-builder-fixture.h"
 

@@ -35,61 +35,43 @@ static void check_cases(const char *patterns, const Case *cases, size_t n, int l
                 bool m = dockerignore_match(di, cases[i].path, false);
 
                 if (m != cases[i].excluded) {
-                        fprintf(stderr, "test line %d: patterns\n%s\n'%s' is %s, expected %s\n", line, patterns,
-                                cases[i].path, m ? "excluded" : "included", cases[i].excluded ? "excluded" : "included");
+                        fprintf(stderr, "test line %d: patterns\n%s\n'%s' is %s, expected %s\n", line,
+                                patterns, cases[i].path, m ? "excluded" : "included",
+                                cases[i].excluded ? "excluded" : "included");
                         exit(1);
                 }
         }
         dockerignore_free(di);
 }
-#define CHECK_CASES(p, ...)                                                           \
-        do {                                                                          \
-                static const Case _c[] = { __VA_ARGS__ };                             \
-                check_cases(p, _c, ELEMENTSOF(_c), __LINE__);                         \
+#define CHECK_CASES(p, ...)                                   \
+        do {                                                  \
+                static const Case _c[] = { __VA_ARGS__ };     \
+                check_cases(p, _c, ELEMENTSOF(_c), __LINE__); \
         } while (0)
 
 static void test_docs_example(void) {
         /* The example from Docker's documentation. */
-        CHECK_CASES("# comment\n*/temp*\n*/*/temp*\ntemp?\n",
-                    { "somedir/temporary.txt", true },
+        CHECK_CASES("# comment\n*/temp*\n*/*/temp*\ntemp?\n", { "somedir/temporary.txt", true },
                     { "somedir/temp", true },
-                    { "somedir/temp/inner.txt", true },     /* below an excluded directory */
-                    { "somedir/subdir/temporary.txt", true },
-                    { "tempa", true },
-                    { "tempb", true },
-                    { "temp", false },                      /* '?' needs exactly one character */
-                    { "temporary.txt", false },             /* the pattern needs one directory level */
-                    { "a/b/c/temporary.txt", false },
-                    { "comment", false });
+                    { "somedir/temp/inner.txt", true }, /* below an excluded directory */
+                    { "somedir/subdir/temporary.txt", true }, { "tempa", true }, { "tempb", true },
+                    { "temp", false },          /* '?' needs exactly one character */
+                    { "temporary.txt", false }, /* the pattern needs one directory level */
+                    { "a/b/c/temporary.txt", false }, { "comment", false });
 }
 
 static void test_wildcards(void) {
-        CHECK_CASES("*.go\n",
-                    { "main.go", true },
-                    { "cmd/main.go", false },               /* '*' never crosses '/' */
+        CHECK_CASES("*.go\n", { "main.go", true }, { "cmd/main.go", false }, /* '*' never crosses '/' */
                     { "main.gox", false });
-        CHECK_CASES("**/*.go\n",
-                    { "main.go", true },                    /* "**" may match no directory at all */
-                    { "cmd/main.go", true },
-                    { "a/b/c/x.go", true },
-                    { "main.c", false });
-        CHECK_CASES("a/**/b\n",
-                    { "a/b", true },
-                    { "a/x/b", true },
-                    { "a/x/y/b", true },
-                    { "a/x/y/b/inner", true },
-                    { "ab", false },
-                    { "a/bb", false });
-        CHECK_CASES("dist/**\n",
-                    { "dist", false },                      /* only what is below */
-                    { "dist/a", true },
-                    { "dist/a/b", true });
+        CHECK_CASES("**/*.go\n", { "main.go", true }, /* "**" may match no directory at all */
+                    { "cmd/main.go", true }, { "a/b/c/x.go", true }, { "main.c", false });
+        CHECK_CASES("a/**/b\n", { "a/b", true }, { "a/x/b", true }, { "a/x/y/b", true },
+                    { "a/x/y/b/inner", true }, { "ab", false }, { "a/bb", false });
+        CHECK_CASES("dist/**\n", { "dist", false }, /* only what is below */
+                    { "dist/a", true }, { "dist/a/b", true });
         CHECK_CASES("**\n", { "anything", true }, { "a/b/c", true });
         CHECK_CASES("a?c\n", { "abc", true }, { "a/c", false }, { "ac", false });
-        CHECK_CASES("[a-c].txt\n[^x]y\n",
-                    { "b.txt", true },
-                    { "d.txt", false },
-                    { "zy", true },
+        CHECK_CASES("[a-c].txt\n[^x]y\n", { "b.txt", true }, { "d.txt", false }, { "zy", true },
                     { "xy", false });
         CHECK_CASES("\\*.txt\n", { "*.txt", true }, { "a.txt", false });
         CHECK_CASES("file(1).txt\nv1.0+build\n", { "file(1).txt", true }, { "file1.txt", false },
@@ -98,36 +80,25 @@ static void test_wildcards(void) {
 }
 
 static void test_directories_and_cleaning(void) {
-        CHECK_CASES("node_modules\nbuild/\n/abs\n./rel/../other//x/\n",
-                    { "node_modules", true },
-                    { "node_modules/a/b.js", true },        /* a matched directory takes its contents */
-                    { "src/node_modules", false },          /* patterns are anchored at the context root */
-                    { "build", true },                      /* "build/" is cleaned to "build" */
-                    { "build/out.o", true },
-                    { "abs/file", true },                   /* leading '/' dropped */
-                    { "other/x", true },
-                    { "rel/x", false },
-                    { "./node_modules/x", true },           /* the path is cleaned too */
+        CHECK_CASES("node_modules\nbuild/\n/abs\n./rel/../other//x/\n", { "node_modules", true },
+                    { "node_modules/a/b.js", true }, /* a matched directory takes its contents */
+                    { "src/node_modules", false },   /* patterns are anchored at the context root */
+                    { "build", true },               /* "build/" is cleaned to "build" */
+                    { "build/out.o", true }, { "abs/file", true }, /* leading '/' dropped */
+                    { "other/x", true }, { "rel/x", false },
+                    { "./node_modules/x", true }, /* the path is cleaned too */
                     { "/node_modules", true });
 }
 
 static void test_exceptions(void) {
-        CHECK_CASES("*.md\n!README.md\n",
-                    { "CHANGES.md", true },
-                    { "README.md", false });
+        CHECK_CASES("*.md\n!README.md\n", { "CHANGES.md", true }, { "README.md", false });
         /* Last match wins: README-secret.md is excluded again after the exception. */
-        CHECK_CASES("*.md\n!README*.md\nREADME-secret.md\n",
-                    { "CHANGES.md", true },
-                    { "README.md", false },
-                    { "README-ops.md", false },
-                    { "README-secret.md", true });
+        CHECK_CASES("*.md\n!README*.md\nREADME-secret.md\n", { "CHANGES.md", true }, { "README.md", false },
+                    { "README-ops.md", false }, { "README-secret.md", true });
         /* …and an exception placed last re-includes everything it matches. */
-        CHECK_CASES("*.md\nREADME-secret.md\n!README*.md\n",
-                    { "README-secret.md", false },
+        CHECK_CASES("*.md\nREADME-secret.md\n!README*.md\n", { "README-secret.md", false },
                     { "CHANGES.md", true });
-        CHECK_CASES("docs\n!docs/keep.md\n",
-                    { "docs/other.md", true },
-                    { "docs/keep.md", false });
+        CHECK_CASES("docs\n!docs/keep.md\n", { "docs/other.md", true }, { "docs/keep.md", false });
         CHECK_CASES("  *.log  \n! keep.log\n", { "a.log", true }, { "keep.log", false });
 }
 
@@ -147,10 +118,10 @@ static void test_descend(void) {
         DockerIgnore *di;
 
         di = load("docs\n!docs/keep.md\nvendor\ncache\n!*/keep\n");
-        CHECK(dockerignore_should_descend(di, "src"));         /* not excluded */
-        CHECK(dockerignore_should_descend(di, "docs"));        /* an exception lives below */
+        CHECK(dockerignore_should_descend(di, "src"));  /* not excluded */
+        CHECK(dockerignore_should_descend(di, "docs")); /* an exception lives below */
         CHECK(!dockerignore_should_descend(di, "vendor"));
-        CHECK(!dockerignore_should_descend(di, "cache"));      /* wildcards do not re-open (Docker's rule) */
+        CHECK(!dockerignore_should_descend(di, "cache")); /* wildcards do not re-open (Docker's rule) */
         dockerignore_free(di);
 
         di = load("*\n!src\n");
@@ -178,9 +149,18 @@ static void test_clean(void) {
         static const struct {
                 const char *in, *out;
         } cases[] = {
-                { "", "." },         { ".", "." },         { "a/", "a" },        { "a//b", "a/b" },
-                { "./a", "a" },      { "a/./b", "a/b" },   { "a/../b", "b" },    { "../a", "../a" },
-                { "a/../..", ".." }, { "/..", "/" },       { "/a/../b", "/b" },  { "//a", "/a" },
+                { "", "." },
+                { ".", "." },
+                { "a/", "a" },
+                { "a//b", "a/b" },
+                { "./a", "a" },
+                { "a/./b", "a/b" },
+                { "a/../b", "b" },
+                { "../a", "../a" },
+                { "a/../..", ".." },
+                { "/..", "/" },
+                { "/a/../b", "/b" },
+                { "//a", "/a" },
                 { "a/b/../../c", "c" },
         };
 

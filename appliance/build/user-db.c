@@ -15,7 +15,8 @@
 #include "macro.h"
 
 static int read_in_root(int root_fd, const char *path, char **ret) {
-        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
         _cleanup_close_ int fd = -EBADF;
 
         if (root_fd < 0)
@@ -81,7 +82,8 @@ static int lookup_group(int root_fd, const char *name, gid_t *ret) {
         return 0;
 }
 
-int user_db_resolve(int root_fd, const char *spec, uid_t *ret_uid, gid_t *ret_gid, const char **ret_missing) {
+int user_db_resolve(int root_fd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
+                    const char **ret_missing) {
         _cleanup_free_ char *copy = strdup(spec ?: ""), *data = NULL;
         char *user, *group, *f[7];
         unsigned long v;
@@ -135,7 +137,8 @@ int user_db_supplementary(int root_fd, const char *name, gid_t gid, gid_t *ret, 
 
         if (read_in_root(root_fd, "etc/group", &data) < 0)
                 return 0;
-        for (char *line = strtok_r(data, "\n", &save); line && n < n_max; line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = strtok_r(data, "\n", &save); line && n < n_max;
+             line = strtok_r(NULL, "\n", &save)) {
                 char *f[4], *p = line, *save2 = NULL;
                 size_t k = 0;
                 unsigned long v;

@@ -22,7 +22,7 @@ struct HttpConn {
         int fd;
         bool chunked_request;
         /* response */
-        char *head;          /* raw header block, NUL-separated lines after parsing */
+        char *head; /* raw header block, NUL-separated lines after parsing */
         size_t head_size;
         int status;
         bool chunked;
@@ -134,7 +134,8 @@ int http_conn_open_fd(int fd, const char *host, const char *token, const char *m
         c->remaining = -1;
 
         if (body_length >= 0)
-                snprintf(length_header, sizeof length_header, "Content-Length: %lld\r\n", (long long) body_length);
+                snprintf(length_header, sizeof length_header, "Content-Length: %lld\r\n",
+                         (long long) body_length);
         else if (body_length == HTTP_BODY_CHUNKED) {
                 snprintf(length_header, sizeof length_header, "Transfer-Encoding: chunked\r\n");
                 c->chunked_request = true;
@@ -148,10 +149,9 @@ int http_conn_open_fd(int fd, const char *host, const char *token, const char *m
                      "%s%s%s"
                      "%s%s%s"
                      "%s\r\n",
-                     method, path, host, SLIPWAY_VERSION,
-                     token ? "Authorization: Bearer " : "", strempty(token), token ? "\r\n" : "",
-                     content_type ? "Content-Type: " : "", strempty(content_type), content_type ? "\r\n" : "",
-                     length_header);
+                     method, path, host, SLIPWAY_VERSION, token ? "Authorization: Bearer " : "",
+                     strempty(token), token ? "\r\n" : "", content_type ? "Content-Type: " : "",
+                     strempty(content_type), content_type ? "\r\n" : "", length_header);
         if (r < 0) {
                 http_conn_free(c);
                 return -ENOMEM;

@@ -10,7 +10,7 @@
 
 #include "macro.h"
 
-#define HTTP_CLIENT_HEADER_MAX (64U * 1024U)   /* status line + headers of a response */
+#define HTTP_CLIENT_HEADER_MAX (64U * 1024U)       /* status line + headers of a response */
 #define HTTP_CLIENT_JSON_MAX (64U * 1024U * 1024U) /* JSON response bodies */
 #define HTTP_CLIENT_BUFFER (64U * 1024U)
 
@@ -18,7 +18,7 @@
 #define HTTP_BODY_CHUNKED (-1)
 
 typedef struct HttpUrl {
-        char *host;      /* without brackets for IPv6 */
+        char *host; /* without brackets for IPv6 */
         char *port;
         char *base_path; /* "" or "/prefix" without trailing '/' */
 } HttpUrl;

@@ -66,7 +66,8 @@ static int exchange(const char *response, int *ret_status, char **ret_body, char
         ssize_t n = read(sv[1], req, sizeof req - 1);
         CHECK(n > 0);
         req[n] = 0;
-        CHECK(strstr(req, "GET /api/v1/status HTTP/1.1\r\n") && strstr(req, "Authorization: Bearer tok\r\n"));
+        CHECK(strstr(req, "GET /api/v1/status HTTP/1.1\r\n") &&
+              strstr(req, "Authorization: Bearer tok\r\n"));
         CHECK(loop_write(sv[1], response, strlen(response)) == 0);
         close(sv[1]);
 
@@ -85,21 +86,25 @@ static void test_framing(void) {
         char *body = NULL, *hdr = NULL;
         int status = 0;
 
-        CHECK(exchange("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Slipway-Digest: sha256:1\r\n\r\nhelloEXTRA", &status,
-                       &body, &hdr) == 0);
+        CHECK(exchange(
+                      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Slipway-Digest: sha256:1\r\n\r\nhelloEXTRA",
+                      &status, &body, &hdr) == 0);
         CHECK(status == 200 && streq(body, "hello") && streq(hdr, "sha256:1"));
         free(body), free(hdr), body = hdr = NULL;
 
-        CHECK(exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n",
-                       &status, &body, &hdr) == 0);
+        CHECK(exchange(
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n",
+                      &status, &body, &hdr) == 0);
         CHECK(streq(body, "hello, world") && !hdr);
         free(body), body = NULL;
 
         /* Cut streams are errors, not short bodies. */
-        CHECK(exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", &status, &body, &hdr) ==
+        CHECK(exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", &status, &body,
+                       &hdr) == -EPIPE);
+        CHECK(exchange("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", &status, &body, &hdr) ==
               -EPIPE);
-        CHECK(exchange("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", &status, &body, &hdr) == -EPIPE);
-        CHECK(exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", &status, &body, &hdr) == -EBADMSG);
+        CHECK(exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", &status, &body,
+                       &hdr) == -EBADMSG);
         CHECK(exchange("garbage\r\n\r\n", &status, &body, &hdr) == -EBADMSG);
 
         /* Read to close when unframed. */

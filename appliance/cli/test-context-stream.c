@@ -159,7 +159,7 @@ int main(void) {
         archive_read_free(a);
 
         CHECK(find(seen, n_seen, "docker/Dockerfile.dev")); /* ignored, but the one in use: always sent */
-        CHECK(!find(seen, n_seen, "Dockerfile"));         /* ignored and not the one in use (-f) */
+        CHECK(!find(seen, n_seen, "Dockerfile"));           /* ignored and not the one in use (-f) */
         CHECK(find(seen, n_seen, ".dockerignore"));
         CHECK(find(seen, n_seen, "keep.log"));
         CHECK(find(seen, n_seen, "src/main.c"));

@@ -17,8 +17,8 @@
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "oci-store.h"
 #include "model.h"
+#include "oci-store.h"
 
 #define IMAGE_CONFIG_MAX (4U * 1024U * 1024U)
 
@@ -45,7 +45,7 @@ void deploy_target_done(DeployTarget *t) {
         free(t->digest);
         json_decref(t->spec);
         json_decref(t->image_config);
-        *t = (DeployTarget){};
+        *t = (DeployTarget) {};
 }
 
 static char *dup_or_empty(const char *s) {
@@ -64,7 +64,7 @@ static int service_address(sqlite3 *db, DeployTarget *t) {
 }
 
 static void health_from_spec(const HealthCheck *c, DeployHealth *ret) {
-        *ret = (DeployHealth){
+        *ret = (DeployHealth) {
                 .enabled = c->kind == HEALTH_HTTP || c->kind == HEALTH_TCP,
                 .type = c->kind == HEALTH_HTTP ? PROBE_HTTP : PROBE_TCP,
                 .port = c->port,
@@ -99,9 +99,10 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         t->public_index = -1;
         for (size_t i = 0; i < spec->n_endpoints && t->n_ports < DEPLOY_ENDPOINTS_MAX; i++) {
                 if (&spec->endpoints[i] == pub)
-                        t->public_index = (int)t->n_ports;
+                        t->public_index = (int) t->n_ports;
                 t->is_public[t->n_ports] = spec->endpoints[i].visibility == ENDPOINT_PUBLIC;
-                snprintf(t->endpoint_names[t->n_ports], sizeof t->endpoint_names[0], "%s", spec->endpoints[i].name);
+                snprintf(t->endpoint_names[t->n_ports], sizeof t->endpoint_names[0], "%s",
+                         spec->endpoints[i].name);
                 t->ports[t->n_ports++] = spec->endpoints[i].port;
         }
         health_from_spec(&spec->readiness, &t->readiness);
@@ -111,7 +112,7 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         if (t->deploy_timeout_sec > DEPLOY_TIMEOUT_MAX_SEC)
                 t->deploy_timeout_sec = DEPLOY_TIMEOUT_MAX_SEC;
         t->memory_max = spec->memory_bytes;
-        t->cpu_quota_us = (uint64_t)spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
+        t->cpu_quota_us = (uint64_t) spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
         t->pids_max = spec->pids;
         return 0;
 }
@@ -120,7 +121,7 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
         _cleanup_(model_release_done) ModelRelease rel = {};
         _cleanup_(model_component_done) ModelComponent c = {};
         _cleanup_(model_environment_done) ModelEnvironment e = {};
-        DeployTarget t = {.release_id = release_id};
+        DeployTarget t = { .release_id = release_id };
         const char *spec;
         int r;
 
@@ -131,7 +132,7 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
                 r = model_environment_get_by_id(db, rel.environment_id, &e);
         if (r == -ENOENT) {
                 set_error(ret_error, "Release %lld, its component or its environment no longer exists.",
-                          (long long)release_id);
+                          (long long) release_id);
                 return -ENOENT;
         }
         if (r < 0)
@@ -204,7 +205,7 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
                 char proto[8] = "";
                 if (sscanf(key, "%u/%7s", &port, proto) >= 1 && port > 0 && port <= 65535 &&
                     (!proto[0] || streq(proto, "tcp")) && t->n_ports < DEPLOY_ENDPOINTS_MAX)
-                        t->ports[t->n_ports++] = (uint16_t)port;
+                        t->ports[t->n_ports++] = (uint16_t) port;
         }
         if (t->n_ports > 0 && t->public_index < 0) {
                 t->public_index = 0; /* from the image alone: its first exposed port is the public one */
@@ -224,7 +225,7 @@ void deploy_plan_done(DeployPlan *p) {
         free(p->lowers);
         for (size_t i = 0; i < p->n_hosts; i++)
                 free(p->host_names[i]);
-        *p = (DeployPlan){};
+        *p = (DeployPlan) {};
 }
 
 int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
@@ -233,14 +234,14 @@ int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret
         char ifname[IFNAMSIZ];
         int r;
 
-        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long)instance_id) < 0)
+        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long) instance_id) < 0)
                 return -ENOMEM;
         r = net_ifname_from_key("swv", key, ifname);
         if (r < 0)
                 return r;
         if (ret_netns && asprintf(ret_netns, "slipway-%s", ifname + 3) < 0)
                 return -ENOMEM;
-        if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long)instance_id) < 0)
+        if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long) instance_id) < 0)
                 return -ENOMEM;
         if (ret_ifname && !(*ret_ifname = strdup(ifname)))
                 return -ENOMEM;
@@ -264,7 +265,7 @@ static int load_hosts(sqlite3 *db, const DeployTarget *t, DeployPlan *p) {
                         model_service_addresses_free(v, n);
                         return -ENOMEM;
                 }
-                p->hosts[p->n_hosts] = (NetHostsEntry){.name = p->host_names[p->n_hosts], .address = a};
+                p->hosts[p->n_hosts] = (NetHostsEntry) { .name = p->host_names[p->n_hosts], .address = a };
                 p->n_hosts++;
         }
         model_service_addresses_free(v, n);
@@ -282,7 +283,7 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
         r = deploy_instance_names(state_dir, instance_id, &p.netns, &p.host_ifname, &p.machine);
         if (r < 0)
                 goto fail;
-        if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long)instance_id) < 0 ||
+        if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long) instance_id) < 0 ||
             !(p.hostname = strdup(t->component))) {
                 r = -ENOMEM;
                 goto fail;
@@ -307,7 +308,7 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
         if (r < 0)
                 goto fail;
 
-        p.plan = (InstancePlan){
+        p.plan = (InstancePlan) {
                 .dir = p.dir,
                 .shim_dir = shim_dir,
                 .lowers = p.lowers,

@@ -39,8 +39,8 @@ typedef struct DeployTarget {
         json_t *image_config; /* the image config's "config" object (may be NULL until loaded) */
         uint16_t ports[DEPLOY_ENDPOINTS_MAX];
         size_t n_ports;
-        int public_index; /* index into ports of the first public endpoint, -1: none */
-        bool is_public[DEPLOY_ENDPOINTS_MAX];    /* per port: served on the ingress listener */
+        int public_index;                     /* index into ports of the first public endpoint, -1: none */
+        bool is_public[DEPLOY_ENDPOINTS_MAX]; /* per port: served on the ingress listener */
         char endpoint_names[DEPLOY_ENDPOINTS_MAX][64];
         DeployHealth readiness, liveness;
         unsigned deploy_timeout_sec;

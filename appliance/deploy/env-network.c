@@ -11,13 +11,13 @@
 
 #include "address.h"
 #include "bridge.h"
-#include "log.h"
-#include "netlink.h"
-#include "macro.h"
-#include "nft-ruleset.h"
-#include "model.h"
-#include "string-util.h"
 #include "host-claims.h"
+#include "log.h"
+#include "macro.h"
+#include "model.h"
+#include "netlink.h"
+#include "nft-ruleset.h"
+#include "string-util.h"
 #include "subnet-claims.h"
 #include "subnet-pool.h"
 
@@ -72,7 +72,9 @@ static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *r
                 ModelServiceAddress *sa = NULL;
                 size_t n_sa = 0;
 
-                e[n] = (EnvNet){.id = envs[k].id, .egress = envs[k].egress, .bridge = TAKE_PTR(envs[k].bridge)};
+                e[n] = (EnvNet) { .id = envs[k].id,
+                                  .egress = envs[k].egress,
+                                  .bridge = TAKE_PTR(envs[k].bridge) };
                 n++;
                 if (!envs[k].subnet || net_subnet_parse(envs[k].subnet, &e[n - 1].subnet) < 0) {
                         r = -EBADMSG;
@@ -81,7 +83,7 @@ static int load(sqlite3 *db, int64_t exclude_project_id, EnvNet **ret, size_t *r
                 r = model_service_address_list(db, envs[k].id, &sa, &n_sa);
                 if (r < 0)
                         goto fail;
-                e[n - 1].addrs = calloc(MAX(n_sa, (size_t)1), sizeof(struct in_addr));
+                e[n - 1].addrs = calloc(MAX(n_sa, (size_t) 1), sizeof(struct in_addr));
                 if (!e[n - 1].addrs) {
                         model_service_addresses_free(sa, n_sa);
                         r = -ENOMEM;
@@ -154,12 +156,15 @@ static void legacy_table_retire(const HostShare *hs, const EnvNet *e, size_t n) 
                         log_warning_errno(r, "Cannot remove the old shared table inet %s: %m",
                                           HOST_SHARE_LEGACY_TABLE);
                 else
-                        log_info("Removed the old table inet %s: it isolated exactly this state dir's bridges, "
-                                 "which table inet %s isolates now.", HOST_SHARE_LEGACY_TABLE, hs->table);
+                        log_info(
+                                "Removed the old table inet %s: it isolated exactly this state dir's bridges, "
+                                "which table inet %s isolates now.",
+                                HOST_SHARE_LEGACY_TABLE, hs->table);
         } else if (n_legacy > 0)
-                log_warning("The old shared table inet %s also lists bridges or subnets of another state dir; "
-                            "it is left alone (it goes with the last daemon using it, or a reboot).",
-                            HOST_SHARE_LEGACY_TABLE);
+                log_warning(
+                        "The old shared table inet %s also lists bridges or subnets of another state dir; "
+                        "it is left alone (it goes with the last daemon using it, or a reboot).",
+                        HOST_SHARE_LEGACY_TABLE);
 }
 
 static int apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
@@ -194,15 +199,17 @@ static int apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, c
 
                 /* Taken here too (idempotent), so a claim lost with /run heals on the next apply. */
                 r = bridge_is_ours(hs, e[i].bridge)
-                            ? host_claim_take_in(NET_SUBNET_CLAIMS_DIR, net_subnet_claim_name(&e[i].subnet, claim),
-                                                 hs->state_dir)
+                            ? host_claim_take_in(NET_SUBNET_CLAIMS_DIR,
+                                                 net_subnet_claim_name(&e[i].subnet, claim), hs->state_dir)
                             : 0;
                 if (r <= 0) {
                         r = r < 0 ? r : -EADDRINUSE;
                         if (first_error == 0)
-                                first_error = set_error(ret_error, r,
-                                                        "The subnet %s is claimed by another state dir on this "
-                                                        "host: %s.", net_subnet_format(&e[i].subnet, cidr));
+                                first_error =
+                                        set_error(ret_error, r,
+                                                  "The subnet %s is claimed by another state dir on this "
+                                                  "host: %s.",
+                                                  net_subnet_format(&e[i].subnet, cidr));
                         continue;
                 }
                 r = net_bridge_create(e[i].bridge, &e[i].subnet);
@@ -215,7 +222,7 @@ static int apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, c
                         set_error(ret_error, r, "Cannot put the service addresses on %s: %s.", e[i].bridge);
                         goto finish;
                 }
-                b[nb++] = (NetRulesetBridge){
+                b[nb++] = (NetRulesetBridge) {
                         .name = e[i].bridge,
                         .subnet = e[i].subnet,
                         .service_addresses = e[i].addrs,
@@ -224,7 +231,7 @@ static int apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, c
                 };
         }
         {
-                NetRuleset rs = {.table = hs->table, .bridges = b, .n_bridges = nb};
+                NetRuleset rs = { .table = hs->table, .bridges = b, .n_bridges = nb };
                 _cleanup_free_ char *err = NULL;
 
                 r = net_ruleset_apply(&rs, &err);
@@ -262,7 +269,9 @@ static void *apply_thread(void *userdata) {
 }
 
 int env_network_apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_id, char **ret_error) {
-        ApplyArgs a = {.hs = hs, .db = db, .exclude_project_id = exclude_project_id, .ret_error = ret_error};
+        ApplyArgs a = {
+                .hs = hs, .db = db, .exclude_project_id = exclude_project_id, .ret_error = ret_error
+        };
         pthread_attr_t attr;
         pthread_t t;
         int k;
@@ -271,7 +280,7 @@ int env_network_apply(const HostShare *hs, sqlite3 *db, int64_t exclude_project_
          * it on a thread of our own with a known, large stack. */
         if (pthread_attr_init(&attr) != 0)
                 return -ENOMEM;
-        (void)pthread_attr_setstacksize(&attr, ENV_NETWORK_STACK_SIZE);
+        (void) pthread_attr_setstacksize(&attr, ENV_NETWORK_STACK_SIZE);
         k = pthread_create(&t, &attr, apply_thread, &a);
         pthread_attr_destroy(&attr);
         if (k != 0)

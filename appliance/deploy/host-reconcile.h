@@ -20,7 +20,7 @@ typedef struct HostReconcileConfig {
 typedef struct HostReconcileReport {
         char **repaired; /* one sentence per thing found missing and re-applied */
         size_t n_repaired;
-        char *degraded;  /* NULL: everything the database wants is in place now; else why not */
+        char *degraded; /* NULL: everything the database wants is in place now; else why not */
 } HostReconcileReport;
 
 void host_reconcile_report_done(HostReconcileReport *r);

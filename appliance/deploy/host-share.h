@@ -41,7 +41,7 @@ typedef struct HostAllocation {
         size_t n_ports;
 } HostAllocation;
 
-#define HOST_ALLOCATION_INIT ((HostAllocation){.subnets_fd = -EBADF, .ports_fd = -EBADF})
+#define HOST_ALLOCATION_INIT ((HostAllocation) { .subnets_fd = -EBADF, .ports_fd = -EBADF })
 
 int host_allocation_begin(const HostShare *hs, HostAllocation *ret);
 /* The model's view of it, for model_project_create() / model_environment_create(). */

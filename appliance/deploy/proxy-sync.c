@@ -78,7 +78,7 @@ int proxy_sync_find_binary(const char *explicit_bin, const char *self_exe, char 
 int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
         _cleanup_free_ char *log_path = path_join(state_dir, "proxy.log");
         _cleanup_close_ int log_fd = -EBADF;
-        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+        struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
         pid_t pid;
         int r;
 
@@ -89,7 +89,8 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
                 return r < 0 ? r : 0;
 
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        char *argv[] = {(char *)proxy_bin, (char *)"serve", (char *)"--state-dir", (char *)state_dir, NULL};
+        char *argv[] = { (char *) proxy_bin, (char *) "serve", (char *) "--state-dir", (char *) state_dir,
+                         NULL };
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         opts.stdout_fd = log_fd;
         opts.stderr_fd = log_fd;
@@ -98,7 +99,7 @@ int proxy_sync_ensure_running(const char *state_dir, const char *proxy_bin) {
         opts.wait_for_exec = true;
         pid = spawn_process(argv, &opts);
         if (pid < 0)
-                return (int)pid;
+                return (int) pid;
 
         for (unsigned waited = 0; waited < PROXY_START_TIMEOUT_MS; waited += 50) {
                 int status;
@@ -171,12 +172,12 @@ int proxy_sync_route_remove(const char *state_dir, const char *name, bool wait_d
 /* Route names carry the environment id first: teardown finds a project's routes by it. */
 static void route_names(const DeployTarget *t, size_t k, char ret_svc[static 64], char ret_ing[static 64],
                         char ret_host[static 64]) {
-        long long e = (long long)t->environment_id, c = (long long)t->component_id;
+        long long e = (long long) t->environment_id, c = (long long) t->component_id;
 
         snprintf(ret_svc, 64, "svc-%lld-%lld-%u", e, c, t->ports[k]);
         /* The first public endpoint keeps the short names (routes made before further endpoints were
          * routed have them). */
-        if ((int)k == t->public_index) {
+        if ((int) k == t->public_index) {
                 snprintf(ret_ing, 64, "ing-%lld-%lld", e, c);
                 snprintf(ret_host, 64, "host-%lld-%lld", e, c);
         } else {
@@ -197,12 +198,13 @@ static int routes_foreach(const DeployTarget *t, struct in_addr address, RouteFn
         inet_ntop(AF_INET, &t->service, svc, sizeof svc);
         for (size_t k = 0; k < t->n_ports; k++) {
                 char svc_name[64], ing_name[64], host_name[64], listen[64], target[64], path[512], host[320];
-                bool first = (int)k == t->public_index;
+                bool first = (int) k == t->public_index;
 
                 route_names(t, k, svc_name, ing_name, host_name);
                 snprintf(listen, sizeof listen, "%s:%u", svc, t->ports[k]);
                 snprintf(target, sizeof target, "%s:%u", inst, t->ports[k]);
-                r = fn(&(ProxyRouteSpec){.name = svc_name, .listen = listen, .target = target}, false, userdata);
+                r = fn(&(ProxyRouteSpec) { .name = svc_name, .listen = listen, .target = target }, false,
+                       userdata);
                 if (r < 0)
                         return r;
                 if (!t->is_public[k] || t->ingress_port == 0)
@@ -215,16 +217,16 @@ static int routes_foreach(const DeployTarget *t, struct in_addr address, RouteFn
                 else
                         snprintf(path, sizeof path, "/%s/%s/_/%s", t->project, t->component,
                                  t->endpoint_names[k]);
-                r = fn(&(ProxyRouteSpec){.name = ing_name,
-                                         .listen = listen,
-                                         .path = path,
-                                         .strip = true,
-                                         .target = target},
+                r = fn(&(ProxyRouteSpec) { .name = ing_name,
+                                           .listen = listen,
+                                           .path = path,
+                                           .strip = true,
+                                           .target = target },
                        false, userdata);
                 if (r < 0)
                         return r;
                 if (!t->domain) {
-                        r = fn(&(ProxyRouteSpec){.name = host_name}, true, userdata);
+                        r = fn(&(ProxyRouteSpec) { .name = host_name }, true, userdata);
                         if (r < 0)
                                 return r;
                         continue;
@@ -233,12 +235,12 @@ static int routes_foreach(const DeployTarget *t, struct in_addr address, RouteFn
                 snprintf(host, sizeof host, "%s.%s", t->component, t->domain);
                 if (!first)
                         snprintf(path, sizeof path, "/_/%s", t->endpoint_names[k]);
-                r = fn(&(ProxyRouteSpec){.name = host_name,
-                                         .listen = listen,
-                                         .host = host,
-                                         .path = first ? NULL : path,
-                                         .strip = !first,
-                                         .target = target},
+                r = fn(&(ProxyRouteSpec) { .name = host_name,
+                                           .listen = listen,
+                                           .host = host,
+                                           .path = first ? NULL : path,
+                                           .strip = !first,
+                                           .target = target },
                        false, userdata);
                 if (r < 0)
                         return r;
@@ -265,7 +267,7 @@ static int apply_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
 int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct in_addr address, bool wait,
                             char **ret_error) {
         return routes_foreach(t, address, apply_one,
-                              &(ApplyArgs){.state_dir = state_dir, .wait = wait, .ret_error = ret_error});
+                              &(ApplyArgs) { .state_dir = state_dir, .wait = wait, .ret_error = ret_error });
 }
 
 int proxy_sync_route_list(const char *state_dir, json_t **ret_routes) {
@@ -333,7 +335,7 @@ static int check_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
 
 int proxy_sync_routes_check(json_t *routes, const DeployTarget *t, struct in_addr address,
                             char **ret_first_missing) {
-        CheckArgs a = {.routes = routes};
+        CheckArgs a = { .routes = routes };
         int r;
 
         r = routes_foreach(t, address, check_one, &a);
@@ -345,5 +347,5 @@ int proxy_sync_routes_check(json_t *routes, const DeployTarget *t, struct in_add
                 *ret_first_missing = a.first;
         else
                 free(a.first);
-        return (int)a.n_missing;
+        return (int) a.n_missing;
 }

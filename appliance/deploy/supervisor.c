@@ -46,7 +46,7 @@ struct Supervisor {
 static uint64_t mono_msec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
 }
 
 void supervisor_lock(Supervisor *s) {
@@ -75,7 +75,7 @@ static Supervised *add(Supervisor *s, int64_t id) {
         if (!n)
                 return NULL;
         s->items = n;
-        n[s->n_items] = (Supervised){.id = id};
+        n[s->n_items] = (Supervised) { .id = id };
         return &n[s->n_items++];
 }
 
@@ -129,7 +129,7 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
                 r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store,
                                       instance_id, a, &plan);
         if (r >= 0 && instance_setup_kill_leftovers(plan.netns) > 0) {
-                struct timespec ts = {.tv_nsec = 200 * 1000 * 1000}; /* let the kernel release the ports */
+                struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 }; /* let the kernel release the ports */
                 nanosleep(&ts, NULL);
         }
         if (r >= 0)
@@ -138,12 +138,13 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
                 r = instance_setup_start(&plan.plan, &e->inst);
         if (r < 0) {
                 model_deploy_log_appendf(db, release_id, "supervisor: cannot restart instance %lld: %s",
-                                         (long long)instance_id, err ?: strerror(-r));
+                                         (long long) instance_id, err ?: strerror(-r));
                 return r;
         }
-        (void)model_instance_count_restart(db, instance_id);
-        model_deploy_log_appendf(db, release_id, "supervisor: instance %lld restarted", (long long)instance_id);
-        e->starting_until_ms = mono_msec() + (uint64_t)t.deploy_timeout_sec * 1000ULL;
+        (void) model_instance_count_restart(db, instance_id);
+        model_deploy_log_appendf(db, release_id, "supervisor: instance %lld restarted",
+                                 (long long) instance_id);
+        e->starting_until_ms = mono_msec() + (uint64_t) t.deploy_timeout_sec * 1000ULL;
         e->next_probe_ms = mono_msec() + t.liveness.initial_delay_ms;
         return 0;
 }
@@ -179,13 +180,13 @@ static bool liveness_ok(sqlite3 *db, int64_t release_id, const char *address, Su
         }
         if (mono_msec() < e->starting_until_ms) {
                 model_deploy_log_appendf(db, release_id,
-                                         "liveness probe to %s:%u failed while the instance starts: %s", address,
-                                         port, pr.message);
+                                         "liveness probe to %s:%u failed while the instance starts: %s",
+                                         address, port, pr.message);
                 return true;
         }
         e->failures++;
-        model_deploy_log_appendf(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address, port,
-                                 e->failures, t.liveness.failure_threshold, pr.message);
+        model_deploy_log_appendf(db, release_id, "liveness probe to %s:%u failed (%u of %u): %s", address,
+                                 port, e->failures, t.liveness.failure_threshold, pr.message);
         return e->failures < t.liveness.failure_threshold;
 }
 
@@ -216,17 +217,17 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         fresh = true;
                         /* OOM kills from before we watched it (an adopted instance) are not news. */
                         if (netns)
-                                (void)cgroup_limits_oom_kills(netns, &e->oom_kills);
+                                (void) cgroup_limits_oom_kills(netns, &e->oom_kills);
                 }
                 e->seen = true;
                 if (fresh && !e->inst) {
                         int r = instance_adopt(dir, &e->inst);
                         if (r < 0)
                                 log_info("Instance %lld is no longer running (%s); restarting it.",
-                                         (long long)id, strerror(-r));
+                                         (long long) id, strerror(-r));
                         else
-                                log_info("Adopted instance %lld (pid %d).", (long long)id,
-                                         (int)instance_pid(e->inst));
+                                log_info("Adopted instance %lld (pid %d).", (long long) id,
+                                         (int) instance_pid(e->inst));
                 }
                 if (e->inst && instance_status(e->inst, &state, &status) < 0)
                         state = INSTANCE_GONE;
@@ -234,8 +235,8 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         model_deploy_log_appendf(db, release_id,
                                                  "supervisor: instance %lld failed its liveness check; "
                                                  "restarting it",
-                                                 (long long)id);
-                        (void)instance_kill(e->inst);
+                                                 (long long) id);
+                        (void) instance_kill(e->inst);
                         state = INSTANCE_GONE;
                         killed = true;
                 }
@@ -245,10 +246,11 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         uint64_t ooms = 0;
                         /* Its own memory cgroup (named after its netns) counts the kernel's OOM kills. */
                         if (netns && cgroup_limits_oom_kills(netns, &ooms) >= 0 && ooms > e->oom_kills) {
-                                model_deploy_log_appendf(db, release_id,
-                                                         "supervisor: instance %lld went over its memory limit and "
-                                                         "the kernel killed %llu of its processes",
-                                                         (long long)id, (unsigned long long)(ooms - e->oom_kills));
+                                model_deploy_log_appendf(
+                                        db, release_id,
+                                        "supervisor: instance %lld went over its memory limit and "
+                                        "the kernel killed %llu of its processes",
+                                        (long long) id, (unsigned long long) (ooms - e->oom_kills));
                                 e->oom_kills = ooms;
                         }
                         if (killed)
@@ -256,14 +258,15 @@ static void tick(Supervisor *s, sqlite3 *db) {
                         else if (state == INSTANCE_EXITED)
                                 model_deploy_log_appendf(db, release_id,
                                                          "supervisor: instance %lld exited with status %d",
-                                                         (long long)id, status);
+                                                         (long long) id, status);
                         else
                                 model_deploy_log_appendf(db, release_id, "supervisor: instance %lld is gone",
-                                                         (long long)id);
+                                                         (long long) id);
                         instance_free(TAKE_PTR(e->inst));
                         /* Back off: 1 s, 2 s, 4 s, … up to a minute, by how often it was restarted. */
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts, 16U);
-                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t)SUPERVISOR_BACKOFF_MAX_MS);
+                        e->next_restart_ms =
+                                mono_msec() + MIN(backoff, (uint64_t) SUPERVISOR_BACKOFF_MAX_MS);
                         if (!fresh)
                                 continue;
                 }
@@ -272,7 +275,8 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 e->failures = 0;
                 if (restart(s, db, id, release_id, address, e) < 0) {
                         uint64_t backoff = SUPERVISOR_BACKOFF_MIN_MS << MIN(restarts + 1, 16U);
-                        e->next_restart_ms = mono_msec() + MIN(backoff, (uint64_t)SUPERVISOR_BACKOFF_MAX_MS);
+                        e->next_restart_ms =
+                                mono_msec() + MIN(backoff, (uint64_t) SUPERVISOR_BACKOFF_MAX_MS);
                 }
         }
         /* Instances no longer ready (retired by a deploy) are not ours to watch any more. */

@@ -12,16 +12,16 @@
 
 static void test_names(void) {
         char *err = NULL;
-        const char *good[] = {"a", "shop", "my-app", "a1", "0", "x23-y"};
-        const char *bad[] = {"",
-                             "-a",
-                             "a-",
-                             "A",
-                             "my_app",
-                             "a.b",
-                             "a b",
-                             "ü",
-                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */};
+        const char *good[] = { "a", "shop", "my-app", "a1", "0", "x23-y" };
+        const char *bad[] = { "",
+                              "-a",
+                              "a-",
+                              "A",
+                              "my_app",
+                              "a.b",
+                              "a b",
+                              "ü",
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 64 */ };
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 CHECK(name_is_valid(good[i]));
@@ -122,9 +122,9 @@ static void test_flags(void) {
         CHECK(e.visibility == ENDPOINT_PROJECT && streq(e.base_path, "/v1/x"));
         CHECK(spec_endpoint_parse("web:80:/app", &e, &err) == 0 && streq(e.base_path, "/app"));
         CHECK(spec_endpoint_parse("3000", &e, &err) == 0 && streq(e.name, "port-3000"));
-        const char *bad[] = {"http",          "http:0",           "http:65536",
-                             "http:80:world", "Web:80",           "a:80:public:x",
-                             "a:-1",          "a:80:public:/x y", ":80"};
+        const char *bad[] = { "http",          "http:0",           "http:65536",
+                              "http:80:world", "Web:80",           "a:80:public:x",
+                              "a:-1",          "a:80:public:/x y", ":80" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 err = NULL;
                 if (spec_endpoint_parse(bad[i], &e, &err) != -EINVAL) {
@@ -137,7 +137,7 @@ static void test_flags(void) {
 
         CHECK(spec_health_parse("tcp", &s, &err) == -EINVAL); /* no endpoint */
         free(err);
-        s.endpoints[0] = (SpecEndpoint){.name = "http", .port = 8080, .base_path = "/"};
+        s.endpoints[0] = (SpecEndpoint) { .name = "http", .port = 8080, .base_path = "/" };
         s.n_endpoints = 1;
         CHECK(spec_health_parse("http:/healthz", &s, &err) == 0);
         CHECK(s.readiness.kind == HEALTH_HTTP && s.readiness.port == 8080 && s.liveness.kind == HEALTH_HTTP);

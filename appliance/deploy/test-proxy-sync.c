@@ -10,21 +10,22 @@
 #include "proxy-sync.h"
 #include "tests.h"
 
-static json_t *route(const char *name, const char *listen, const char *path, bool strip, const char *target) {
-        return json_pack("{s:s,s:s,s:s,s:b,s:[s]}", "name", name, "listen", listen, "path", path, "strip", strip,
-                         "targets", target);
+static json_t *route(const char *name, const char *listen, const char *path, bool strip,
+                     const char *target) {
+        return json_pack("{s:s,s:s,s:s,s:b,s:[s]}", "name", name, "listen", listen, "path", path, "strip",
+                         strip, "targets", target);
 }
 
 int main(void) {
         DeployTarget t = {
                 .environment_id = 3,
                 .component_id = 7,
-                .project = (char *)"shop",
-                .component = (char *)"web",
+                .project = (char *) "shop",
+                .component = (char *) "web",
                 .n_ports = 1,
-                .ports = {8080},
+                .ports = { 8080 },
                 .public_index = 0,
-                .is_public = {true},
+                .is_public = { true },
                 .ingress_port = 18080,
         };
         struct in_addr inst;
@@ -37,8 +38,10 @@ int main(void) {
         /* What proxy_sync_routes_apply() sets, as route-list shows it (no path is "/"). */
         routes = json_array();
         CHECK(routes);
-        json_array_append_new(routes, route("svc-3-7-8080", "10.213.4.2:8080", "/", false, "10.213.4.100:8080"));
-        json_array_append_new(routes, route("ing-3-7", "0.0.0.0:18080", "/shop/web", true, "10.213.4.100:8080"));
+        json_array_append_new(routes,
+                              route("svc-3-7-8080", "10.213.4.2:8080", "/", false, "10.213.4.100:8080"));
+        json_array_append_new(routes,
+                              route("ing-3-7", "0.0.0.0:18080", "/shop/web", true, "10.213.4.100:8080"));
         json_array_append_new(routes, route("other", "127.0.0.1:1", "/", false, "127.0.0.1:2"));
         CHECK(proxy_sync_routes_check(routes, &t, inst, &first) == 0);
         CHECK(first == NULL);
@@ -59,13 +62,15 @@ int main(void) {
         first = NULL;
 
         /* A different path under the same name counts too. */
-        json_array_append_new(routes, route("ing-3-7", "0.0.0.0:18080", "/shop/other", true, "10.213.4.100:8080"));
+        json_array_append_new(routes,
+                              route("ing-3-7", "0.0.0.0:18080", "/shop/other", true, "10.213.4.100:8080"));
         CHECK(proxy_sync_routes_check(routes, &t, inst, NULL) == 1);
 
         /* With a domain the host route is wanted as well. */
         CHECK(json_array_remove(routes, json_array_size(routes) - 1) == 0);
-        json_array_append_new(routes, route("ing-3-7", "0.0.0.0:18080", "/shop/web", true, "10.213.4.100:8080"));
-        t.domain = (char *)"example.test";
+        json_array_append_new(routes,
+                              route("ing-3-7", "0.0.0.0:18080", "/shop/web", true, "10.213.4.100:8080"));
+        t.domain = (char *) "example.test";
         CHECK(proxy_sync_routes_check(routes, &t, inst, &first) == 1);
         CHECK(first && strcmp(first, "host-3-7") == 0);
         free(first);

@@ -30,7 +30,7 @@ static uint64_t realtime_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000U;
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
 }
 
 static void *pass_main(void *userdata) {
@@ -90,9 +90,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (pthread_create(&rc->thread, NULL, pass_main, rc) == 0)
                         rc->running = true;
                 else
-                        log_warning("Cannot start a reconcile pass; trying again in %u s.", rc->config.interval_sec);
+                        log_warning("Cannot start a reconcile pass; trying again in %u s.",
+                                    rc->config.interval_sec);
         }
-        r = sd_event_source_set_time_relative(s, (uint64_t)rc->config.interval_sec * USEC_PER_SEC);
+        r = sd_event_source_set_time_relative(s, (uint64_t) rc->config.interval_sec * USEC_PER_SEC);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -113,8 +114,8 @@ int reconciler_start(sd_event *event, const ReconcilerConfig *c, Reconciler **re
         pthread_mutex_init(&rc->lock, NULL);
         /* Accuracy a tenth of the interval: the loop may coalesce wake-ups, the pass is not urgent. */
         r = sd_event_add_time_relative(event, &rc->timer, CLOCK_MONOTONIC,
-                                       (uint64_t)c->interval_sec * USEC_PER_SEC,
-                                       (uint64_t)c->interval_sec * USEC_PER_SEC / 10, on_timer, rc);
+                                       (uint64_t) c->interval_sec * USEC_PER_SEC,
+                                       (uint64_t) c->interval_sec * USEC_PER_SEC / 10, on_timer, rc);
         if (r < 0) {
                 reconciler_free(rc);
                 return r;

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "macro.h"
 #include "host-share.h"
+#include "macro.h"
 #include "oci-store.h"
 
 #define RECONCILE_INTERVAL_DEFAULT_SEC 10U

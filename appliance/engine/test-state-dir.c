@@ -25,8 +25,8 @@ static void check_file(const char *dir, const char *name, mode_t mode, off_t siz
 
 int main(void) {
         char base[] = "/tmp/test-state-dir-XXXXXX";
-        _cleanup_free_ char *dir = NULL, *abs = NULL, *token = NULL, *token2 = NULL, *key1 = NULL, *key2 = NULL,
-                            *kp = NULL, *junk = NULL;
+        _cleanup_free_ char *dir = NULL, *abs = NULL, *token = NULL, *token2 = NULL, *key1 = NULL,
+                            *key2 = NULL, *kp = NULL, *junk = NULL;
         size_t n;
         bool init;
         int fd = -1, status;

@@ -15,10 +15,10 @@
 #include "oci-store.h"
 
 typedef struct ImageCatalog {
-        sqlite3 *db;              /* borrowed */
-        OciStore *store;          /* borrowed */
+        sqlite3 *db;     /* borrowed */
+        OciStore *store; /* borrowed */
         char *layers_dir;
-        pthread_mutex_t db_lock;  /* one connection, many threads: transactions must not interleave */
+        pthread_mutex_t db_lock; /* one connection, many threads: transactions must not interleave */
         pthread_rwlock_t store_lock;
 } ImageCatalog;
 

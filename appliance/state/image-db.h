@@ -15,9 +15,9 @@ typedef struct ImageRecord {
         uint64_t manifest_size;
         char config_digest[DIGEST_STRING_MAX];
         uint64_t layers;
-        char *created;        /* NULL when the config has none */
+        char *created; /* NULL when the config has none */
         int64_t imported_at;
-        char **refs;          /* sorted tag names; filled by the query functions */
+        char **refs; /* sorted tag names; filled by the query functions */
         size_t n_refs;
 } ImageRecord;
 

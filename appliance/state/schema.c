@@ -13,8 +13,8 @@ const Migration state_migrations[] = {
                        "  manifest_size INTEGER NOT NULL," /* for the index.json descriptor */
                        "  config_digest TEXT NOT NULL,"
                        "  layers INTEGER NOT NULL,"
-                       "  created TEXT,"                   /* the config's 'created', if any */
-                       "  imported_at INTEGER NOT NULL"    /* seconds since the epoch */
+                       "  created TEXT,"                /* the config's 'created', if any */
+                       "  imported_at INTEGER NOT NULL" /* seconds since the epoch */
                        ");"
                        "CREATE TABLE tags ("
                        "  name TEXT PRIMARY KEY NOT NULL,"
@@ -52,9 +52,9 @@ const Migration state_migrations[] = {
                        "  id INTEGER PRIMARY KEY,"
                        "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
                        "  name TEXT NOT NULL,"
-                       "  position INTEGER NOT NULL,"          /* promotion order, 0 = first */
-                       "  subnet TEXT UNIQUE NOT NULL,"        /* e.g. 10.213.3.0/24; host owns .1 */
-                       "  bridge TEXT UNIQUE NOT NULL,"        /* interface name, <= 15 chars */
+                       "  position INTEGER NOT NULL,"   /* promotion order, 0 = first */
+                       "  subnet TEXT UNIQUE NOT NULL," /* e.g. 10.213.3.0/24; host owns .1 */
+                       "  bridge TEXT UNIQUE NOT NULL," /* interface name, <= 15 chars */
                        "  ingress_port INTEGER UNIQUE NOT NULL,"
                        "  domain TEXT,"
                        "  egress INTEGER NOT NULL DEFAULT 0,"
@@ -66,8 +66,8 @@ const Migration state_migrations[] = {
                        "  id INTEGER PRIMARY KEY,"
                        "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
                        "  name TEXT NOT NULL,"
-                       "  image_ref TEXT,"                     /* default image for deploys */
-                       "  spec TEXT NOT NULL,"                 /* JSON: endpoints, health, resources */
+                       "  image_ref TEXT,"     /* default image for deploys */
+                       "  spec TEXT NOT NULL," /* JSON: endpoints, health, resources */
                        "  created_at INTEGER NOT NULL,"
                        "  UNIQUE (project_id, name)"
                        ");"
@@ -82,9 +82,9 @@ const Migration state_migrations[] = {
                        "  id INTEGER PRIMARY KEY,"
                        "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
                        "  environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
-                       "  image_digest TEXT NOT NULL,"         /* a gc root while the row exists */
-                       "  spec TEXT NOT NULL,"                 /* JSON snapshot of the component spec */
-                       "  status TEXT NOT NULL,"               /* pending|deploying|live|failed|superseded */
+                       "  image_digest TEXT NOT NULL," /* a gc root while the row exists */
+                       "  spec TEXT NOT NULL,"         /* JSON snapshot of the component spec */
+                       "  status TEXT NOT NULL,"       /* pending|deploying|live|failed|superseded */
                        "  reason TEXT,"
                        "  created_at INTEGER NOT NULL,"
                        "  finished_at INTEGER"
@@ -93,16 +93,16 @@ const Migration state_migrations[] = {
                        "CREATE TABLE instances ("
                        "  id INTEGER PRIMARY KEY,"
                        "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
-                       "  address TEXT NOT NULL,"              /* the instance's own address */
+                       "  address TEXT NOT NULL," /* the instance's own address */
                        "  netns TEXT NOT NULL,"
-                       "  dir TEXT NOT NULL,"                  /* DIR/instances/<id> */
-                       "  state TEXT NOT NULL,"                /* starting|ready|draining|stopped|failed */
+                       "  dir TEXT NOT NULL,"   /* DIR/instances/<id> */
+                       "  state TEXT NOT NULL," /* starting|ready|draining|stopped|failed */
                        "  restarts INTEGER NOT NULL DEFAULT 0,"
                        "  created_at INTEGER NOT NULL"
                        ");"
                        "CREATE TABLE deploy_log ("
                        "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
-                       "  at INTEGER NOT NULL,"                /* microseconds since the epoch */
+                       "  at INTEGER NOT NULL," /* microseconds since the epoch */
                        "  line TEXT NOT NULL"
                        ");"
                        "CREATE INDEX deploy_log_by_release ON deploy_log(release_id, at);",

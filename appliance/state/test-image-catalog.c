@@ -72,8 +72,8 @@ static char *index_refs(const char *oci) {
 
         CHECK(json_parse_file_at(AT_FDCWD, p, 1 << 20, &j, NULL) == 0);
         json_array_foreach(json_object_get(j, "manifests"), i, m) {
-                const char *ref = json_string_value(
-                        json_object_get(json_object_get(m, "annotations"), "org.opencontainers.image.ref.name"));
+                const char *ref = json_string_value(json_object_get(json_object_get(m, "annotations"),
+                                                                    "org.opencontainers.image.ref.name"));
                 CHECK(ref);
                 if (i > 0)
                         strcat(buf, " ");
@@ -83,8 +83,9 @@ static char *index_refs(const char *oci) {
 }
 
 int main(void) {
-        _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL, *tar = NULL, *junk = NULL, *archive = NULL,
-                            *unp = NULL, *hello = NULL, *refs = NULL, *removed = NULL, *stale = NULL, *tmpd = NULL;
+        _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL, *tar = NULL, *junk = NULL,
+                            *archive = NULL, *unp = NULL, *hello = NULL, *refs = NULL, *removed = NULL,
+                            *stale = NULL, *tmpd = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *c = NULL;
@@ -125,7 +126,8 @@ int main(void) {
         CHECK(blob_count(store) == 0);
 
         CHECK(image_catalog_import(c, tar, OCI_IMPORT_ROOTFS, "hello", &imp, &n, &err) == 0);
-        CHECK(n == 1 && streq(imp[0].ref, "hello:latest") && digest_is_valid(imp[0].digest) && imp[0].size > 0);
+        CHECK(n == 1 && streq(imp[0].ref, "hello:latest") && digest_is_valid(imp[0].digest) &&
+              imp[0].size > 0);
         strcpy(digest, imp[0].digest);
         catalog_imported_free(imp, n);
         CHECK(blob_count(store) == 3); /* manifest, config, layer */
@@ -133,11 +135,13 @@ int main(void) {
         CHECK(streq(refs, "hello:latest"));
         free(TAKE_PTR(refs));
 
-        CHECK(image_catalog_lookup(c, "hello", &rec, &err) == 0 && streq(rec.digest, digest) && rec.layers == 1);
+        CHECK(image_catalog_lookup(c, "hello", &rec, &err) == 0 && streq(rec.digest, digest) &&
+              rec.layers == 1);
         image_record_done(&rec);
         CHECK(image_catalog_lookup(c, digest, &rec, &err) == 0 && rec.n_refs == 1);
         image_record_done(&rec);
-        CHECK(image_catalog_lookup(c, "nope", &rec, &err) == -ENOENT && streq(err.message, "no image named nope."));
+        CHECK(image_catalog_lookup(c, "nope", &rec, &err) == -ENOENT &&
+              streq(err.message, "no image named nope."));
 
         /* The same image through an oci-archive named inside: the archive's name is used. */
         fd = open(archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -185,16 +189,17 @@ int main(void) {
         /* A release that runs the image is a gc root even with no name left (issue 5). */
         {
                 _cleanup_free_ char *sql = NULL;
-                CHECK(asprintf(&sql,
-                               "INSERT INTO projects(id, name, created_at) VALUES (1, 'p', 0);"
-                               "INSERT INTO environments(id, project_id, name, position, subnet, bridge, ingress_port,"
-                               "  created_at) VALUES (1, 1, 'dev', 0, '10.213.0.0/24', 'sw-x', 8080, 0);"
-                               "INSERT INTO components(id, project_id, name, spec, created_at) VALUES (1, 1, 'c', '{}', 0);"
-                               "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
-                               "  VALUES (1, 1, '%s', '{}', 'live', 0);"
-                               "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
-                               "  VALUES (1, 1, 'sha256:%064d', '{}', 'failed', 0);",
-                               digest, 0) > 0);
+                CHECK(asprintf(
+                              &sql,
+                              "INSERT INTO projects(id, name, created_at) VALUES (1, 'p', 0);"
+                              "INSERT INTO environments(id, project_id, name, position, subnet, bridge, ingress_port,"
+                              "  created_at) VALUES (1, 1, 'dev', 0, '10.213.0.0/24', 'sw-x', 8080, 0);"
+                              "INSERT INTO components(id, project_id, name, spec, created_at) VALUES (1, 1, 'c', '{}', 0);"
+                              "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
+                              "  VALUES (1, 1, '%s', '{}', 'live', 0);"
+                              "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
+                              "  VALUES (1, 1, 'sha256:%064d', '{}', 'failed', 0);",
+                              digest, 0) > 0);
                 CHECK(sqlite_exec(db, sql) == 0);
         }
         CHECK(image_catalog_gc(c, false, &gc, &err) == 0 && gc.blobs_removed == 0);

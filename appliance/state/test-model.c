@@ -28,8 +28,8 @@ static sqlite3 *open_db(const char *name) {
 static void test_projects_and_envs(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("a.db");
         NetSubnet host[2];
-        char *envs[] = {"development", "production"};
-        char *bad[] = {"dev", "dev"};
+        char *envs[] = { "development", "production" };
+        char *bad[] = { "dev", "dev" };
         ModelProject p = {}, q = {};
         ModelEnvironment *e = NULL, ne = {};
         size_t n = 0;
@@ -37,7 +37,9 @@ static void test_projects_and_envs(void) {
         /* Pretend the host owns 10.213.0.0/24 and 10.213.2.0/23. */
         CHECK(net_subnet_parse("10.213.0.0/24", &host[0]) == 0);
         CHECK(net_subnet_parse("10.213.2.0/23", &host[1]) == 0);
-        ModelAllocation al = {.used = host, .n_used = 2, .ingress_base_port = 8080, .bridge_prefix = "swb0a1b2c"};
+        ModelAllocation al = {
+                .used = host, .n_used = 2, .ingress_base_port = 8080, .bridge_prefix = "swb0a1b2c"
+        };
 
         CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(streq(p.name, "shop"));
@@ -129,14 +131,16 @@ static void test_projects_and_envs(void) {
 static void test_real_host_subnets(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("h.db");
         _cleanup_free_ NetSubnet *host = NULL;
-        char *envs[] = {"a", "b", "c"};
+        char *envs[] = { "a", "b", "c" };
         ModelProject p = {};
         ModelEnvironment *e = NULL;
         size_t n = 0, n_host = 0;
 
         if (net_host_subnets(&host, &n_host) < 0)
                 return;
-        ModelAllocation al = {.used = host, .n_used = n_host, .ingress_base_port = 9000, .bridge_prefix = "swb"};
+        ModelAllocation al = {
+                .used = host, .n_used = n_host, .ingress_base_port = 9000, .bridge_prefix = "swb"
+        };
         CHECK(model_project_create(db, "x", envs, 3, &al, &p) == 0);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0);
         for (size_t i = 0; i < n; i++) {
@@ -158,16 +162,20 @@ static void test_real_host_subnets(void) {
 /* Another state dir's subnet and ports (its claims, passed in) are never handed out here. */
 static void test_other_state_dirs(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("o.db");
-        char *envs[] = {"development", "production"};
-        const unsigned ports[] = {7000, 7002};
+        char *envs[] = { "development", "production" };
+        const unsigned ports[] = { 7000, 7002 };
         ModelEnvironment *e = NULL;
         ModelProject p = {};
         NetSubnet other[1];
         size_t n = 0;
 
         CHECK(net_subnet_parse("10.213.0.0/24", &other[0]) == 0);
-        ModelAllocation al = {.used = other, .n_used = 1, .ports_used = ports, .n_ports_used = 2,
-                              .ingress_base_port = 7000, .bridge_prefix = "swb00ff00"};
+        ModelAllocation al = { .used = other,
+                               .n_used = 1,
+                               .ports_used = ports,
+                               .n_ports_used = 2,
+                               .ingress_base_port = 7000,
+                               .bridge_prefix = "swb00ff00" };
         CHECK(model_project_create(db, "demo", envs, 2, &al, &p) == 0);
         CHECK(model_environment_list(db, p.id, &e, &n) == 0 && n == 2);
         CHECK(streq(e[0].subnet, "10.213.1.0/24") && streq(e[1].subnet, "10.213.2.0/24"));
@@ -180,7 +188,7 @@ static void test_other_state_dirs(void) {
 
 static void test_components_releases(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("c.db");
-        char *envs[] = {"development", "production"};
+        char *envs[] = { "development", "production" };
         ModelProject p = {};
         ModelEnvironment dev = {}, prod = {};
         ModelComponent c = {}, c2 = {};
@@ -194,7 +202,7 @@ static void test_components_releases(void) {
         unsigned count;
         size_t n;
 
-        ModelAllocation al = {.ingress_base_port = 8080, .bridge_prefix = "swb"};
+        ModelAllocation al = { .ingress_base_port = 8080, .bridge_prefix = "swb" };
         CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", &dev) == 0);
         CHECK(model_environment_get(db, p.id, "production", &prod) == 0);
@@ -205,9 +213,9 @@ static void test_components_releases(void) {
         CHECK(model_component_lookup(db, "shop", "web", &found, &missing) == 0 && found.id == c.id);
         CHECK(streq(found.image_ref, "busybox:latest") && streq(found.project_name, "shop"));
         model_component_done(&found);
-        CHECK(model_component_lookup(db, "nope", "web", &(ModelComponent){}, &missing) == -ENOENT &&
+        CHECK(model_component_lookup(db, "nope", "web", &(ModelComponent) {}, &missing) == -ENOENT &&
               streq(missing, "project"));
-        CHECK(model_component_lookup(db, "shop", "nope", &(ModelComponent){}, &missing) == -ENOENT &&
+        CHECK(model_component_lookup(db, "shop", "nope", &(ModelComponent) {}, &missing) == -ENOENT &&
               streq(missing, "component"));
 
         /* Service addresses: .2 upwards, stable, per environment. */
@@ -297,7 +305,7 @@ static void test_components_releases(void) {
  * one deploy-log rule: lines cut to MODEL_DEPLOY_LOG_LINE_MAX bytes, never inside a UTF-8 character. */
 static void test_state_rules(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("rules.db");
-        char *envs[] = {"development"};
+        char *envs[] = { "development" };
         ModelProject p = {};
         ModelEnvironment e = {};
         ModelComponent c = {};
@@ -310,7 +318,9 @@ static void test_state_rules(void) {
         char big[3000];
 
         CHECK(net_subnet_parse("10.213.0.0/24", &host) == 0);
-        ModelAllocation al = {.used = &host, .n_used = 1, .ingress_base_port = 9500, .bridge_prefix = "swb"};
+        ModelAllocation al = {
+                .used = &host, .n_used = 1, .ingress_base_port = 9500, .bridge_prefix = "swb"
+        };
         CHECK(model_project_create(db, "rules", envs, 1, &al, &p) == 0);
         CHECK(model_environment_get(db, p.id, "development", &e) == 0);
         CHECK(model_component_create(db, p.id, "web", NULL, "{}", &c) == 0);
@@ -352,8 +362,8 @@ static void test_state_rules(void) {
 
         /* 1023 ASCII bytes then 'é' (2 bytes) straddling the limit: the cut goes before it. */
         memset(big, 'a', sizeof big);
-        big[1023] = (char)0xc3;
-        big[1024] = (char)0xa9;
+        big[1023] = (char) 0xc3;
+        big[1024] = (char) 0xa9;
         big[sizeof big - 1] = 0;
         CHECK(model_deploy_log_line_length(big) == 1023);
         CHECK(model_deploy_log_line_length("short") == 5);

@@ -1,10 +1,10 @@
 /* SHA-256 digests in OCI form ("sha256:<64 hex>"), streaming, via libsodium. */
 #pragma once
 
+#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sodium.h>
 
 #define DIGEST_HEX_LEN 64
 #define DIGEST_STRING_MAX (sizeof("sha256:") + DIGEST_HEX_LEN) /* includes NUL */

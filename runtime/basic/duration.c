@@ -14,8 +14,9 @@ int duration_parse(const char *s, uint64_t *ret_nsec) {
                 const char *unit;
                 uint64_t ns;
         } units[] = {
-                { "ns", 1ULL }, { "us", 1000ULL }, { "\xc2\xb5s", 1000ULL }, { "\xce\xbcs", 1000ULL },
-                { "ms", 1000000ULL }, { "s", 1000000000ULL }, { "m", 60000000000ULL }, { "h", 3600000000000ULL },
+                { "ns", 1ULL },           { "us", 1000ULL },         { "\xc2\xb5s", 1000ULL },
+                { "\xce\xbcs", 1000ULL }, { "ms", 1000000ULL },      { "s", 1000000000ULL },
+                { "m", 60000000000ULL },  { "h", 3600000000000ULL },
         };
         long double total = 0;
 

@@ -16,12 +16,12 @@ void log_set_journal(bool on);
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
         _printf_(6, 7);
 
-#define log_full_errno(level, error, ...)                                                      \
-        ({                                                                                      \
-                int _l = (level), _e = (error);                                                 \
-                (log_get_max_level() >= _l) ?                                                   \
-                        log_internal(_l, _e, __FILE__, __LINE__, __func__, __VA_ARGS__) :       \
-                        -ERRNO_VALUE(_e);                                                       \
+#define log_full_errno(level, error, ...)                                                 \
+        ({                                                                                \
+                int _l = (level), _e = (error);                                           \
+                (log_get_max_level() >= _l)                                               \
+                        ? log_internal(_l, _e, __FILE__, __LINE__, __func__, __VA_ARGS__) \
+                        : -ERRNO_VALUE(_e);                                               \
         })
 
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

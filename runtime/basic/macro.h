@@ -23,24 +23,24 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Hand ownership of a pointer or fd on: the cleanup handler then sees NULL / -EBADF. */
-#define TAKE_PTR(p)                                  \
-        ({                                           \
-                __typeof__(p) _ptr_ = (p);           \
-                (p) = NULL;                          \
-                _ptr_;                               \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
 /* The same for a struct owning pointers: the source is zeroed, so its cleanup frees nothing. */
-#define TAKE_STRUCT(s)                               \
-        ({                                           \
-                __typeof__(s) _s_ = (s);             \
-                (s) = (__typeof__(s)){};             \
-                _s_;                                 \
+#define TAKE_STRUCT(s)                    \
+        ({                                \
+                __typeof__(s) _s_ = (s);  \
+                (s) = (__typeof__(s)) {}; \
+                _s_;                      \
         })
-#define TAKE_FD(fd)                                  \
-        ({                                           \
-                int _fd_ = (fd);                     \
-                (fd) = -EBADF;                       \
-                _fd_;                                \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
 static inline void freep(void *p) {
@@ -62,10 +62,10 @@ static inline void closep(int *fd) {
 #define _cleanup_close_ _cleanup_(closep)
 
 /* One cleanup helper per foreign type: DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                 \
-        static inline void func##p(type *p) {                  \
-                if (*p)                                         \
-                        func(*p);                               \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void fclosep(FILE **f) {

@@ -3,9 +3,9 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,7 +173,7 @@ int pid_wait_exit_timeout(pid_t pid, unsigned timeout_ms) {
 
         if (pidfd < 0)
                 return -errno;
-        p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
         do
                 r = poll(&p, 1, (int) timeout_ms);
         while (r < 0 && errno == EINTR);

@@ -23,7 +23,8 @@ typedef struct SpawnOptions {
         size_t n_cgroup_procs_fds;
 } SpawnOptions;
 
-#define SPAWN_OPTIONS_INIT { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define SPAWN_OPTIONS_INIT \
+        { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
 
 /* Starts argv[0] (searched in PATH); returns the pid (> 0) or -errno. */
 pid_t spawn_process(char *const argv[], const SpawnOptions *opts);

@@ -25,7 +25,8 @@ static json_t *string_array(const char *const *v) {
         return a;
 }
 
-static json_t *mount_new(const char *dest, const char *type, const char *source, const char *const *options) {
+static json_t *mount_new(const char *dest, const char *type, const char *source,
+                         const char *const *options) {
         json_t *m = json_pack("{s:s,s:s,s:s}", "destination", dest, "type", type, "source", source);
 
         if (m && options && json_object_set_new(m, "options", string_array(options)) < 0) {
@@ -38,10 +39,11 @@ static json_t *mount_new(const char *dest, const char *type, const char *source,
 static json_t *default_mounts(const char *init) {
         static const char *const proc_opts[] = { "nosuid", "noexec", "nodev", NULL };
         static const char *const dev_opts[] = { "nosuid", "strictatime", "mode=755", "size=65536k", NULL };
-        static const char *const pts_opts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666",
-                                                "mode=0620", NULL };
-        static const char *const shm_opts[] = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k",
-                                                NULL };
+        static const char *const pts_opts[] = { "nosuid",        "noexec",    "newinstance",
+                                                "ptmxmode=0666", "mode=0620", NULL };
+        static const char *const shm_opts[] = {
+                "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL
+        };
         static const char *const mq_opts[] = { "nosuid", "noexec", "nodev", NULL };
         static const char *const sys_opts[] = { "nosuid", "noexec", "nodev", "ro", NULL };
         json_t *a = json_array();
@@ -57,8 +59,8 @@ static json_t *default_mounts(const char *init) {
             /* The nodes systemd-nspawn masks paths with are looked up inside the container, whose /run is a
              * fresh tmpfs: without them every masked /proc path stays readable.  Read-only through
              * container_readonly_paths. */
-            json_array_append_new(a, mount_new(NSPAWN_INACCESSIBLE_DIR, "bind", NSPAWN_INACCESSIBLE_DIR,
-                                               NULL)) < 0 ||
+            json_array_append_new(
+                    a, mount_new(NSPAWN_INACCESSIBLE_DIR, "bind", NSPAWN_INACCESSIBLE_DIR, NULL)) < 0 ||
             /* A file on nspawn's /run tmpfs; read-only through container_readonly_paths (nspawn 252 takes
              * no "ro" on a bind), so not even root in the container can rewrite the host's copy. */
             json_array_append_new(a, mount_new(CONTAINER_INIT_PATH, "bind", init, NULL)) < 0) {
@@ -91,8 +93,8 @@ static json_t *namespaces(const char *netns_path, bool netns_inherit, bool usern
         json_t *a, *net = NULL;
 
         if (!netns_inherit) {
-                net = netns_path ? json_pack("{s:s,s:s}", "type", "network", "path", netns_path) :
-                                   json_pack("{s:s}", "type", "network");
+                net = netns_path ? json_pack("{s:s,s:s}", "type", "network", "path", netns_path)
+                                 : json_pack("{s:s}", "type", "network");
                 if (!net)
                         return NULL;
         }
@@ -126,8 +128,8 @@ static json_t *process_args(char *const *args) {
 }
 
 static json_t *id_mappings(uid_t shift) {
-        return json_pack("[{s:I,s:I,s:I}]", "containerID", (json_int_t) 0, "hostID", (json_int_t) shift, "size",
-                         (json_int_t) IDMAP_RANGE_SIZE);
+        return json_pack("[{s:I,s:I,s:I}]", "containerID", (json_int_t) 0, "hostID", (json_int_t) shift,
+                         "size", (json_int_t) IDMAP_RANGE_SIZE);
 }
 
 static json_t *resources(const BundleSpec *spec) {
@@ -142,8 +144,9 @@ static json_t *resources(const BundleSpec *spec) {
             json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t) spec->pids_max)) < 0)
                 goto fail;
         if (spec->cpu_quota_us > 0 &&
-            json_object_set_new(r, "cpu", json_pack("{s:I,s:I}", "quota", (json_int_t) spec->cpu_quota_us,
-                                                    "period", (json_int_t) 100000)) < 0)
+            json_object_set_new(r, "cpu",
+                                json_pack("{s:I,s:I}", "quota", (json_int_t) spec->cpu_quota_us, "period",
+                                          (json_int_t) 100000)) < 0)
                 goto fail;
         return r;
 fail:
@@ -184,15 +187,14 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
                 return -ENOMEM;
 
         process = json_pack("{s:b,s:o,s:o,s:o,s:s,s:b,s:o}", "terminal", 0, "user", user, "args",
-                            process_args(spec->args), "env",
-                            string_array((const char *const *) spec->env), "cwd",
-                            spec->cwd ? spec->cwd : "/", "noNewPrivileges", 1, "capabilities",
+                            process_args(spec->args), "env", string_array((const char *const *) spec->env),
+                            "cwd", spec->cwd ? spec->cwd : "/", "noNewPrivileges", 1, "capabilities",
                             capabilities());
         if (!process)
                 return -ENOMEM;
 
-        if (spec->uid_shift > 0 &&
-            (spec->uid_shift % IDMAP_RANGE_SIZE != 0 || (uint64_t) spec->uid_shift + IDMAP_RANGE_SIZE > UINT32_MAX))
+        if (spec->uid_shift > 0 && (spec->uid_shift % IDMAP_RANGE_SIZE != 0 ||
+                                    (uint64_t) spec->uid_shift + IDMAP_RANGE_SIZE > UINT32_MAX))
                 return -EINVAL;
         if (spec->netns_inherit && spec->netns_path)
                 return -EINVAL;
@@ -204,8 +206,9 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
                 return -ENOMEM;
         if (spec->cgroup_resources && json_object_set_new(linux_, "resources", resources(spec)) < 0)
                 return -ENOMEM;
-        if (spec->uid_shift > 0 && (json_object_set_new(linux_, "uidMappings", id_mappings(spec->uid_shift)) < 0 ||
-                                    json_object_set_new(linux_, "gidMappings", id_mappings(spec->uid_shift)) < 0))
+        if (spec->uid_shift > 0 &&
+            (json_object_set_new(linux_, "uidMappings", id_mappings(spec->uid_shift)) < 0 ||
+             json_object_set_new(linux_, "gidMappings", id_mappings(spec->uid_shift)) < 0))
                 return -ENOMEM;
 
         mounts = default_mounts(init);
@@ -216,13 +219,14 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
 
                 if (!m->destination || m->destination[0] != '/' || !m->type || !m->source)
                         return -EINVAL;
-                if (json_array_append_new(mounts, mount_new(m->destination, m->type, m->source, m->options)) < 0)
+                if (json_array_append_new(mounts,
+                                          mount_new(m->destination, m->type, m->source, m->options)) < 0)
                         return -ENOMEM;
         }
 
-        config = json_pack("{s:s,s:{s:s,s:b},s:O,s:O,s:O}", "ociVersion", "1.0.0", "root", "path", spec->rootfs,
-                           "readonly", spec->rootfs_readonly, "process", process, "mounts", mounts, "linux",
-                           linux_);
+        config = json_pack("{s:s,s:{s:s,s:b},s:O,s:O,s:O}", "ociVersion", "1.0.0", "root", "path",
+                           spec->rootfs, "readonly", spec->rootfs_readonly, "process", process, "mounts",
+                           mounts, "linux", linux_);
         if (!config)
                 return -ENOMEM;
         if (spec->hostname && json_object_set_new(config, "hostname", json_string(spec->hostname)) < 0)

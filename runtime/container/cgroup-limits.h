@@ -22,8 +22,8 @@
 #define CGROUP_REMOVE_TIMEOUT_MS 2000U
 
 typedef enum CgroupLayout {
-        CGROUP_LAYOUT_NONE,   /* no writable cgroup hierarchy with our controllers */
-        CGROUP_LAYOUT_LEGACY, /* v1 controllers at CGROUP_FS_ROOT/<controller> (legacy or hybrid host) */
+        CGROUP_LAYOUT_NONE,    /* no writable cgroup hierarchy with our controllers */
+        CGROUP_LAYOUT_LEGACY,  /* v1 controllers at CGROUP_FS_ROOT/<controller> (legacy or hybrid host) */
         CGROUP_LAYOUT_UNIFIED, /* cgroup2 at CGROUP_FS_ROOT */
         _CGROUP_LAYOUT_MAX,
         _CGROUP_LAYOUT_INVALID = -EINVAL,

@@ -48,7 +48,9 @@ int main(void) {
                 _exit(0);
         if (pid > 0)
                 waitpid((pid_t) pid, NULL, 0);
-        printf("clone3(CLONE_NEWUSER): %s\n", pid >= 0 ? "allowed" : errno == ENOSYS ? "ENOSYS" :
-                                                       errno == EPERM ? "EPERM" : "failed");
+        printf("clone3(CLONE_NEWUSER): %s\n", pid >= 0          ? "allowed"
+                                              : errno == ENOSYS ? "ENOSYS"
+                                              : errno == EPERM  ? "EPERM"
+                                                                : "failed");
         return 0;
 }

@@ -16,28 +16,28 @@
 #define CLONE3_NR_GENERIC 435U
 
 #if defined(__x86_64__)
-#  define NATIVE_ARCH AUDIT_ARCH_X86_64
-#  define COMPAT_ARCH AUDIT_ARCH_I386 /* the bundle's filter allows 32-bit programs (SCMP_ARCH_X86) */
-#  define X32_BIT 0x40000000U         /* x32 shares AUDIT_ARCH_X86_64, numbers carry this bit */
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define COMPAT_ARCH AUDIT_ARCH_I386 /* the bundle's filter allows 32-bit programs (SCMP_ARCH_X86) */
+#define X32_BIT 0x40000000U         /* x32 shares AUDIT_ARCH_X86_64, numbers carry this bit */
 #elif defined(__i386__)
-#  define NATIVE_ARCH AUDIT_ARCH_I386
+#define NATIVE_ARCH AUDIT_ARCH_I386
 #elif defined(__aarch64__)
-#  define NATIVE_ARCH AUDIT_ARCH_AARCH64
-#  define COMPAT_ARCH AUDIT_ARCH_ARM
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#define COMPAT_ARCH AUDIT_ARCH_ARM
 #elif defined(__arm__)
-#  define NATIVE_ARCH AUDIT_ARCH_ARM
+#define NATIVE_ARCH AUDIT_ARCH_ARM
 #elif defined(__riscv) && __riscv_xlen == 64
-#  define NATIVE_ARCH AUDIT_ARCH_RISCV64
+#define NATIVE_ARCH AUDIT_ARCH_RISCV64
 #elif defined(__s390x__)
-#  define NATIVE_ARCH AUDIT_ARCH_S390X
+#define NATIVE_ARCH AUDIT_ARCH_S390X
 #elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#  define NATIVE_ARCH AUDIT_ARCH_PPC64LE
+#define NATIVE_ARCH AUDIT_ARCH_PPC64LE
 #else
-#  error "clone3-filter: add this architecture's AUDIT_ARCH and clone3 number"
+#error "clone3-filter: add this architecture's AUDIT_ARCH and clone3 number"
 #endif
 
 #if defined(__NR_clone3) && __NR_clone3 != CLONE3_NR_GENERIC
-#  error "clone3-filter: this architecture numbers clone3 differently"
+#error "clone3-filter: this architecture numbers clone3 differently"
 #endif
 
 #define LOAD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))

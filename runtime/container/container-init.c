@@ -31,8 +31,9 @@ static int usable(const char *path, char **ret) {
 
 const char *container_init_missing_hint(void) {
         if (!isempty(getenv(CONTAINER_INIT_ENV)))
-                return CONTAINER_INIT_ENV " names no executable file; point it at slipway-init, the program "
-                       "every container starts with (it refuses clone3 namespaces), or unset it";
+                return CONTAINER_INIT_ENV
+                        " names no executable file; point it at slipway-init, the program "
+                        "every container starts with (it refuses clone3 namespaces), or unset it";
         return "slipway-init, the program every container starts with (it refuses clone3 namespaces), is "
                "missing: install it as " SLIPWAY_INIT_INSTALLED " (in a build tree, ninja builds it as "
                "runtime/container/slipway-init) or set " CONTAINER_INIT_ENV " to its path";

@@ -50,7 +50,9 @@ int container_run(const NspawnRun *run, int cancel_fd, uint64_t deadline_usec, c
 
                 if (!stop && deadline_usec > 0) {
                         uint64_t now = now_usec();
-                        timeout = now >= deadline_usec ? 0 : (int) MIN((deadline_usec - now) / 1000 + 1, 60000ULL);
+                        timeout = now >= deadline_usec
+                                          ? 0
+                                          : (int) MIN((deadline_usec - now) / 1000 + 1, 60000ULL);
                 }
                 r = poll(fds, !stop && cancel_fd >= 0 ? 2 : 1, timeout);
                 if (r < 0 && errno != EINTR)

@@ -65,8 +65,8 @@ static int overlay_mount_legacy(const char *const *lower, size_t n, const char *
         return 0;
 }
 
-int overlay_mount(const char *const *lower, size_t n, const char *upper, const char *work, const char *target,
-                  const char *shim_dir) {
+int overlay_mount(const char *const *lower, size_t n, const char *upper, const char *work,
+                  const char *target, const char *shim_dir) {
         _cleanup_close_ int fs = -EBADF, mnt = -EBADF;
         int r;
 

@@ -11,8 +11,8 @@
  * when upper is given (the upper is then the only layer).  upper may be NULL for a read-only
  * stack.  systemd-nspawn refuses a root without /usr, so a tiny shim layer providing an empty
  * /usr is put at the bottom when shim_dir is given. */
-int overlay_mount(const char *const *lower, size_t n, const char *upper, const char *work, const char *target,
-                  const char *shim_dir);
+int overlay_mount(const char *const *lower, size_t n, const char *upper, const char *work,
+                  const char *target, const char *shim_dir);
 /* Same, for a container in a user namespace whose root is host uid `shift` (see idmap.h): every
  * lower (and the shim) is used through an idmapped clone, so image files owned by host root appear
  * owned by the container's root without being chowned or copied up.  The upper is not idmapped (the

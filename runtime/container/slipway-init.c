@@ -22,8 +22,10 @@ int main(int argc, char *argv[]) {
         }
         r = clone3_filter_install();
         if (r < 0) {
-                fprintf(stderr, "slipway-init: cannot install the clone3 seccomp filter, not running '%s': "
-                        "%s\n", argv[1], strerror(-r));
+                fprintf(stderr,
+                        "slipway-init: cannot install the clone3 seccomp filter, not running '%s': "
+                        "%s\n",
+                        argv[1], strerror(-r));
                 return INIT_EXIT_NO_FILTER;
         }
         /* PATH comes from the container's environment (execvp's default when it has none). */

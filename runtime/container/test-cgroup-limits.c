@@ -190,8 +190,8 @@ int main(void) {
 
         /* The limit files say what was asked. */
         if (applied & CGROUP_LIMIT_MEMORY) {
-                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" :
-                                                                          "memory.limit_in_bytes");
+                v = read_attr("memory",
+                              layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" : "memory.limit_in_bytes");
                 CHECK(streq(v, "33554432"));
                 free(TAKE_PTR(v));
         }
@@ -292,8 +292,8 @@ int main(void) {
                 CHECK(!exists("pids"));
         }
         if (applied & CGROUP_LIMIT_MEMORY) {
-                v = read_attr("memory", layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" :
-                                                                          "memory.limit_in_bytes");
+                v = read_attr("memory",
+                              layout == CGROUP_LAYOUT_UNIFIED ? "memory.max" : "memory.limit_in_bytes");
                 CHECK(streq(v, "67108864"));
                 free(TAKE_PTR(v));
         }

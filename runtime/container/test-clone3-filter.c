@@ -18,8 +18,8 @@
 #include "bundle.h"
 #include "clone3-filter.h"
 #include "container-init.h"
-#include "json-util.h"
 #include "fs-util.h"
+#include "json-util.h"
 #include "macro.h"
 #include "process.h"
 

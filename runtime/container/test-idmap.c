@@ -1,10 +1,10 @@
 /* Host uid ranges and idmapped mounts: claims are unique (also between concurrent processes), stable for
  * their owner, reused when stale or released, and a layer seen through an idmapped clone is owned by the
  * range's first uid.  The claim part needs no privileges; the mount part needs root (else skipped). */
-#include <stdbool.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +53,7 @@ static void test_claims(void) {
         CHECK(idmap_range_claim(claims, "relative/path", 0, &s) == -EINVAL);
 
         CHECK(idmap_range_claim(claims, a, 0, &sa) == 0 && idmap_shift_valid(sa));
-        CHECK(idmap_range_claim(claims, a, 0, &sa2) == 0 && sa2 == sa);          /* stable */
+        CHECK(idmap_range_claim(claims, a, 0, &sa2) == 0 && sa2 == sa); /* stable */
         CHECK(idmap_range_claim(claims, b, 0, &sb) == 0 && idmap_shift_valid(sb) && sb != sa);
         /* An owner keeps its range even when it asks for another one. */
         CHECK(idmap_range_claim(claims, b, sa, &s) == 0 && s == sb);
@@ -149,7 +149,7 @@ static bool test_idmapped_clone(void) {
         CHECK(idmap_clone_tree(layer, ns, &tree) == 0);
         CHECK(fstatat(tree, "f", &st, AT_SYMLINK_NOFOLLOW) == 0);
         CHECK(st.st_uid == shift && st.st_gid == shift);
-        CHECK(stat(file, &st) == 0 && st.st_uid == 0);       /* the layer itself is untouched */
+        CHECK(stat(file, &st) == 0 && st.st_uid == 0); /* the layer itself is untouched */
         CHECK(idmap_userns_new(0, &ns) == -EINVAL);
         return true;
 }

@@ -39,8 +39,8 @@
 static void cleanup(void);
 
 #define TEST_ON_FAILURE() cleanup()
-#include "tests.h"
 #include "test-listener.h"
+#include "tests.h"
 
 #define MAX_SLOTS 8
 

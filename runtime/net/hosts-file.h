@@ -11,7 +11,7 @@
 #define NET_HOSTS_ENTRIES_MAX 4096
 
 typedef struct NetHostsEntry {
-        const char *name;      /* a host name: DNS labels of [A-Za-z0-9-], dots between */
+        const char *name; /* a host name: DNS labels of [A-Za-z0-9-], dots between */
         struct in_addr address;
 } NetHostsEntry;
 

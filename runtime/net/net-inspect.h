@@ -10,11 +10,11 @@
 #include "subnet-pool.h"
 
 typedef struct NetBridgeStatus {
-        bool exists;                 /* a link of that name exists */
-        bool is_bridge;              /* … and it is a bridge */
-        bool up;                     /* IFF_UP */
-        bool host_address;           /* carries the subnet's .1/prefixlen */
-        size_t n_missing_addresses;  /* wanted /32 service addresses it lacks */
+        bool exists;                /* a link of that name exists */
+        bool is_bridge;             /* … and it is a bridge */
+        bool up;                    /* IFF_UP */
+        bool host_address;          /* carries the subnet's .1/prefixlen */
+        size_t n_missing_addresses; /* wanted /32 service addresses it lacks */
 } NetBridgeStatus;
 
 /* Fills ret for bridge `name`: existence, kind, up, the subnet's .1 and which of addrs (as /32s) it lacks. */
@@ -28,9 +28,9 @@ bool net_bridge_status_ok(const NetBridgeStatus *s);
 int net_veth_port_inspect(const char *host_ifname, const char *bridge);
 
 typedef struct NetRulesetStatus {
-        bool exists;         /* the table exists */
-        size_t n_rules;      /* rules in all its chains (0 after `nft flush table`) */
-        size_t n_missing;    /* of the wanted names, those absent from its "bridges" set */
+        bool exists;      /* the table exists */
+        size_t n_rules;   /* rules in all its chains (0 after `nft flush table`) */
+        size_t n_missing; /* of the wanted names, those absent from its "bridges" set */
 } NetRulesetStatus;
 
 /* Looks at `inet TABLE` (NULL: NET_NFT_TABLE_DEFAULT): present, how many rules, and which of bridges

@@ -23,7 +23,7 @@ typedef struct NetRulesetBridge {
         NetSubnet subnet;                        /* its environment subnet */
         const struct in_addr *service_addresses; /* the only host addresses its containers may reach */
         size_t n_service_addresses;
-        bool egress;                             /* may its containers reach beyond the host (masqueraded)? */
+        bool egress; /* may its containers reach beyond the host (masqueraded)? */
 } NetRulesetBridge;
 
 typedef struct NetRuleset {

@@ -25,7 +25,8 @@ typedef struct BlobWriter {
         uint64_t size;
 } BlobWriter;
 
-#define BLOB_WRITER_INIT { .fd = -EBADF }
+#define BLOB_WRITER_INIT \
+        { .fd = -EBADF }
 
 /* Opens a uniquely named hidden temp file in blobs/sha256. */
 int blob_writer_begin(OciStore *s, BlobWriter *w);

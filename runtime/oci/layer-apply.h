@@ -8,9 +8,9 @@
 
 #include "oci-error.h"
 
-#define LAYER_ENTRIES_MAX 1000000U  /* entries in one layer */
-#define LAYER_PATH_MAX 4096U        /* bytes in an entry name, a hardlink or a symlink target */
-#define LAYER_XATTRS_MAX 256U       /* extended attributes on one entry */
+#define LAYER_ENTRIES_MAX 1000000U /* entries in one layer */
+#define LAYER_PATH_MAX 4096U       /* bytes in an entry name, a hardlink or a symlink target */
+#define LAYER_XATTRS_MAX 256U      /* extended attributes on one entry */
 #define LAYER_UNCOMPRESSED_MAX (64ULL * 1024ULL * 1024ULL * 1024ULL) /* bytes of one uncompressed layer */
 
 typedef enum LayerUnpackMode {
@@ -27,9 +27,9 @@ typedef struct LayerOwner {
 
 typedef struct LayerApplyOptions {
         LayerUnpackMode mode;
-        const char *diff_id;      /* verified against the uncompressed stream when not NULL */
-        uint64_t max_size;        /* bound on the uncompressed stream (0: LAYER_UNCOMPRESSED_MAX) */
-        const LayerOwner *owner;  /* NULL: the owners the archive names */
+        const char *diff_id;     /* verified against the uncompressed stream when not NULL */
+        uint64_t max_size;       /* bound on the uncompressed stream (0: LAYER_UNCOMPRESSED_MAX) */
+        const LayerOwner *owner; /* NULL: the owners the archive names */
 } LayerApplyOptions;
 
 /* Applies the tar read from layer_fd onto target_fd as opts says. */

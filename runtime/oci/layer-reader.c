@@ -131,4 +131,3 @@ int layer_reader_drain(LayerReader *rd, OciError *err) {
                         return 0;
         }
 }
-

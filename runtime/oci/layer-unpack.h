@@ -16,7 +16,7 @@
 #include "layer-apply.h"
 #include "oci-error.h"
 
-#define LAYER_FLAT_LAYERS_MAX 200U  /* layers layer_unpack_flat() applies in one go */
+#define LAYER_FLAT_LAYERS_MAX 200U /* layers layer_unpack_flat() applies in one go */
 
 /* Unpacks (overlay mode) the (gzip/zstd/uncompressed, auto-detected) tar read from layer_fd into target_dir,
  * in a sandboxed child.  Verifies that the uncompressed stream hashes to diff_id when diff_id

@@ -3,8 +3,8 @@
 #include "oci-error.h"
 
 #include <stdarg.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 
 int oci_error_set(OciError *err, int r, const char *hint, const char *fmt, ...) {
         va_list ap;

@@ -49,12 +49,12 @@ OciImportFormat oci_import_format_from_string(const char *s);
 
 /* One image that an import brought in. */
 typedef struct OciImportedImage {
-        char digest[DIGEST_STRING_MAX];        /* manifest digest (an image manifest, never an index) */
+        char digest[DIGEST_STRING_MAX]; /* manifest digest (an image manifest, never an index) */
         char config_digest[DIGEST_STRING_MAX];
-        char *media_type;                      /* manifest media type as stored */
-        uint64_t size;                         /* manifest + config + layers, compressed */
-        char *ref;                             /* name found in the source (annotation / RepoTags), or NULL */
-        uint64_t manifest_size;                /* bytes of the manifest blob (for OciIndexEntry.size) */
+        char *media_type;       /* manifest media type as stored */
+        uint64_t size;          /* manifest + config + layers, compressed */
+        char *ref;              /* name found in the source (annotation / RepoTags), or NULL */
+        uint64_t manifest_size; /* bytes of the manifest blob (for OciIndexEntry.size) */
 } OciImportedImage;
 
 typedef struct OciImportResult {
@@ -69,7 +69,7 @@ typedef struct OciIndexEntry {
         const char *ref;    /* written as org.opencontainers.image.ref.name */
         const char *digest; /* manifest digest */
         const char *media_type;
-        uint64_t size;      /* manifest size in bytes */
+        uint64_t size; /* manifest size in bytes */
 } OciIndexEntry;
 
 /* Summary of a stored image for list/inspect. */
@@ -80,7 +80,7 @@ typedef struct OciImageSummary {
         uint64_t manifest_size;
         uint64_t total_size; /* manifest + config + compressed layers */
         size_t n_layers;
-        char *created;       /* config "created", or NULL */
+        char *created; /* config "created", or NULL */
         char *architecture;
         char *os;
 } OciImageSummary;
@@ -138,7 +138,8 @@ int oci_store_write_index(OciStore *s, const OciIndexEntry *entries, size_t n);
 
 /* Export: a standard OCI layout directory (created; must not exist or be empty), or an
  * oci-archive tar streamed to fd (nothing buffered whole).  ref is the name recorded. */
-int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, const char *dir, OciError *err);
+int oci_store_export_layout(OciStore *s, const char *digest, const char *ref, const char *dir,
+                            OciError *err);
 int oci_store_export_archive(OciStore *s, const char *digest, const char *ref, int fd, OciError *err);
 
 /* References: "name[:tag]" or "name@sha256:…" per the distribution reference grammar

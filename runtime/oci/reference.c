@@ -188,8 +188,8 @@ int oci_ref_normalize(const char *ref, char **ret) {
 }
 
 int oci_ref_familiarize(const char *ref, char **ret) {
-        static const char *const prefixes[] = { "docker.io/library/", "index.docker.io/library/", "docker.io/",
-                                                "index.docker.io/" };
+        static const char *const prefixes[] = { "docker.io/library/", "index.docker.io/library/",
+                                                "docker.io/", "index.docker.io/" };
         char *s;
 
         if (!ref)

@@ -40,7 +40,8 @@ static void test_put_read(OciStore *s, const char *root) {
         CHECK(oci_store_open_blob(s, d, &fd, &size) == 0);
         CHECK(size == 5);
         CHECK(read(fd, &c, 1) == 1 && c == 'h'); /* at offset 0 after verification */
-        CHECK(!oci_store_has_blob(s, "sha256:0000000000000000000000000000000000000000000000000000000000000000"));
+        CHECK(!oci_store_has_blob(
+                s, "sha256:0000000000000000000000000000000000000000000000000000000000000000"));
         CHECK(oci_store_open_blob(s, "sha256:../../etc/passwd", &fd, NULL) == -EINVAL);
         CHECK(count_files(blobs, true) == 0);
 }
@@ -63,8 +64,9 @@ static void test_put_fd(OciStore *s, const char *root) {
         /* Wrong expected digest: -EBADMSG and nothing stored, no temp file left. */
         fd = open(src, O_RDONLY | O_CLOEXEC);
         CHECK(fd >= 0);
-        CHECK(oci_store_put_blob_fd(s, fd, "sha256:1111111111111111111111111111111111111111111111111111111111111111",
-                                    got, &size) == -EBADMSG);
+        CHECK(oci_store_put_blob_fd(
+                      s, fd, "sha256:1111111111111111111111111111111111111111111111111111111111111111", got,
+                      &size) == -EBADMSG);
         CHECK(count_files(blobs, false) == before);
         CHECK(!oci_store_has_blob(s, want));
 
@@ -151,15 +153,18 @@ static void test_concurrent(const char *root) {
 }
 
 static void test_index(OciStore *s, const char *root) {
-        _cleanup_free_ char *p = path_of(root, "index.json"), *layout = path_of(root, "oci-layout"), *data = NULL;
+        _cleanup_free_ char *p = path_of(root, "index.json"), *layout = path_of(root, "oci-layout"),
+                            *data = NULL;
         _cleanup_json_ json_t *j = NULL;
         const char *ref;
         json_t *m;
         size_t n;
         OciIndexEntry e[2] = {
-                { "busybox:latest", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                { "busybox:latest",
+                  "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                   OCI_MEDIA_TYPE_MANIFEST, 0 },
-                { "localhost:5000/x/y:1", "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                { "localhost:5000/x/y:1",
+                  "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
                   DOCKER_MEDIA_TYPE_MANIFEST, 5 },
         };
 

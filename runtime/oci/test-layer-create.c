@@ -73,7 +73,8 @@ static void test_xattr_limit(void) {
 
         CHECK(mkdir(mnt, 0755) == 0);
         if (!root_user || run_process((char *[]) { (char *) "mount", (char *) "-t", (char *) "tmpfs",
-                                                    (char *) "tmpfs", mnt, NULL }, NULL) != 0) {
+                                                   (char *) "tmpfs", mnt, NULL },
+                                      NULL) != 0) {
                 printf("xattr limit: skipped (needs root and tmpfs)\n");
                 return;
         }
@@ -104,7 +105,8 @@ static void test_xattr_limit(void) {
                         if (strcmp(archive_entry_pathname(e), "f") != 0 || archive_entry_xattr_reset(e) == 0)
                                 continue;
                         while (archive_entry_xattr_next(e, &key, &v, &size) == ARCHIVE_OK)
-                                if (sscanf(key, "trusted.slipway.%u", &k) == 1 && k < LAYER_XATTRS_MAX && !seen[k]) {
+                                if (sscanf(key, "trusted.slipway.%u", &k) == 1 && k < LAYER_XATTRS_MAX &&
+                                    !seen[k]) {
                                         seen[k] = true;
                                         n++;
                                 }
@@ -185,15 +187,20 @@ int main(void) {
                                 saw_sym = true;
                         if (streq(n, "etc/app/suid") && (archive_entry_perm(e) & 07777) == 04755)
                                 saw_suid = true;
-                        if ((streq(n, "empty") || streq(n, "empty/")) && archive_entry_filetype(e) == AE_IFDIR &&
-                            (archive_entry_perm(e) & 0777) == 0700)
+                        if ((streq(n, "empty") || streq(n, "empty/")) &&
+                            archive_entry_filetype(e) == AE_IFDIR && (archive_entry_perm(e) & 0777) == 0700)
                                 saw_empty = true;
-                        if ((streq(n, "etc/app/conf") || streq(n, "etc/app/hard")) && !archive_entry_hardlink(e))
+                        if ((streq(n, "etc/app/conf") || streq(n, "etc/app/hard")) &&
+                            !archive_entry_hardlink(e))
                                 saw_owner = archive_entry_uid(e) == (root_user ? 1000 : getuid());
                         CHECK(!strstr(n, "trusted.overlay"));
                 }
                 archive_read_free(ar);
-                CHECK(saw_hard); CHECK(saw_sym); CHECK(saw_suid); CHECK(saw_empty); CHECK(saw_owner);
+                CHECK(saw_hard);
+                CHECK(saw_sym);
+                CHECK(saw_suid);
+                CHECK(saw_empty);
+                CHECK(saw_owner);
                 if (root_user)
                         CHECK(saw_wh && saw_opq);
         }
@@ -222,7 +229,9 @@ int main(void) {
         /* Uncompressed mode: digest == diff_id. */
         {
                 _cleanup_free_ char *tree = p("tree"), *out = p("u.tar");
-                LayerCreateOptions o = { .source_date_epoch = 0, .gzip_level = 0, .overlay_whiteouts = true };
+                LayerCreateOptions o = { .source_date_epoch = 0,
+                                         .gzip_level = 0,
+                                         .overlay_whiteouts = true };
                 LayerCreateResult u;
                 _cleanup_close_ int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 CHECK(layer_create(tree, fd, &o, &u) == 0);

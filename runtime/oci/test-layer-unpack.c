@@ -5,15 +5,15 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <linux/landlock.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -35,8 +35,8 @@ typedef enum Compression { PLAIN, GZIP, ZSTD } Compression;
 
 typedef struct Ent {
         const char *path;
-        mode_t type;   /* AE_IFREG (default), AE_IFDIR, AE_IFLNK, AE_IFCHR, AE_IFBLK, AE_IFIFO */
-        mode_t perm;   /* 0 → 0644 / 0755 */
+        mode_t type; /* AE_IFREG (default), AE_IFDIR, AE_IFLNK, AE_IFCHR, AE_IFBLK, AE_IFIFO */
+        mode_t perm; /* 0 → 0644 / 0755 */
         const char *data;
         const char *symlink;
         const char *hardlink;
@@ -82,7 +82,7 @@ static int make_tar(const Ent *ents, size_t n, Compression c, char diff_id[DIGES
                 CHECK(archive_write_header(a, ae) == ARCHIVE_OK);
                 if (type == AE_IFREG && !e->hardlink && e->data)
                         CHECK(archive_write_data(a, e->data, strlen(e->data)) ==
-                              (la_ssize_t)strlen(e->data));
+                              (la_ssize_t) strlen(e->data));
                 archive_entry_free(ae);
         }
         CHECK(archive_write_close(a) == ARCHIVE_OK);
@@ -199,22 +199,23 @@ static void test_normalize(void) {
 
 static void test_basic(void) {
         const Ent ents[] = {
-                {"./", AE_IFDIR, 0755},
-                {"etc/", AE_IFDIR, 0755, .mtime = 1000000},
-                {"etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
-                 .xattr_value = "value"},
-                {"etc/hard", .hardlink = "etc/hostname"},
-                {"etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname"},
-                {"bin/su", .perm = 04755, .data = "#!su"},
-                {"bin/sg", .perm = 02711, .data = "#!sg", .gid = 42},
-                {"tmp/", AE_IFDIR, 01777},
-                {"dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3)},
-                {"dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6},
-                {"dev/fifo", AE_IFIFO, 0600},
-                {"usr/lib/deep/file", .data = "deep"},
-                {"forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y"},
-                {"opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway", .xattr_value = "t"},
-                {"forged2", .xattr = "user.overlay.redirect", .xattr_value = "/etc"},
+                { "./", AE_IFDIR, 0755 },
+                { "etc/", AE_IFDIR, 0755, .mtime = 1000000 },
+                { "etc/hostname", .data = "hello\n", .uid = 1000, .gid = 1001, .xattr = "user.test",
+                  .xattr_value = "value" },
+                { "etc/hard", .hardlink = "etc/hostname" },
+                { "etc/link", AE_IFLNK, 0777, .symlink = "/etc/hostname" },
+                { "bin/su", .perm = 04755, .data = "#!su" },
+                { "bin/sg", .perm = 02711, .data = "#!sg", .gid = 42 },
+                { "tmp/", AE_IFDIR, 01777 },
+                { "dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3) },
+                { "dev/loop0", AE_IFBLK, 0660, .rdev = makedev(7, 0), .gid = 6 },
+                { "dev/fifo", AE_IFIFO, 0600 },
+                { "usr/lib/deep/file", .data = "deep" },
+                { "forged/", AE_IFDIR, .xattr = "trusted.overlay.opaque", .xattr_value = "y" },
+                { "opt/", AE_IFDIR, 0750, .uid = 7, .gid = 8, .xattr = "trusted.slipway",
+                  .xattr_value = "t" },
+                { "forged2", .xattr = "user.overlay.redirect", .xattr_value = "/etc" },
         };
         char diff_id[DIGEST_STRING_MAX], v[16];
         OciError err = {};
@@ -281,12 +282,8 @@ static void test_basic(void) {
 
 static void test_overlay_whiteouts(void) {
         const Ent ents[] = {
-                { "a/", AE_IFDIR },
-                { "a/.wh.gone" },
-                { "d/new", .data = "n" },
-                { "d/.wh..wh..opq" },
-                { "d/", AE_IFDIR, 0700 },
-                { "e/.wh..wh.plnk/123" },
+                { "a/", AE_IFDIR },   { "a/.wh.gone" },         { "d/new", .data = "n" },
+                { "d/.wh..wh..opq" }, { "d/", AE_IFDIR, 0700 }, { "e/.wh..wh.plnk/123" },
         };
         OciError err = {};
         _cleanup_free_ char *root = fresh_dir("overlay-wh");
@@ -307,21 +304,22 @@ static void test_overlay_whiteouts(void) {
 
 static void test_flat(void) {
         const Ent l1[] = {
-                { "a/keep", .data = "k" }, { "a/gone", .data = "g" }, { "d/old", .data = "o" },
-                { "d/sub/old2", .data = "o2" }, { "x/y/z", .data = "z" }, { "f", .data = "file" },
+                { "a/keep", .data = "k" }, { "a/gone", .data = "g" },
+                { "d/old", .data = "o" },  { "d/sub/old2", .data = "o2" },
+                { "x/y/z", .data = "z" },  { "f", .data = "file" },
                 { "same/.wh.x" }, /* whiteout of nothing: harmless */
         };
         const Ent l2[] = {
-                { "d/new", .data = "n" },         /* same layer, before the opaque marker: kept */
-                { "d/sub/new2", .data = "n2" },   /* implicit d/sub, also kept */
+                { "d/new", .data = "n" },       /* same layer, before the opaque marker: kept */
+                { "d/sub/new2", .data = "n2" }, /* implicit d/sub, also kept */
                 { "d/.wh..wh..opq" },
                 { "d/later", .data = "l" },
                 { "a/.wh.gone" },
-                { ".wh.x" },                      /* a whole tree */
-                { "f/", AE_IFDIR },               /* a directory replaces a file */
+                { ".wh.x" },        /* a whole tree */
+                { "f/", AE_IFDIR }, /* a directory replaces a file */
                 { "f/inner", .data = "i" },
                 { "w/mine", .data = "m" },
-                { "w/.wh.mine" },                 /* spares the same layer's own entry */
+                { "w/.wh.mine" }, /* spares the same layer's own entry */
         };
         int fds[2];
         OciError err = {};
@@ -449,8 +447,8 @@ static void test_escapes(void) {
 }
 
 static void test_bad_streams(void) {
-        const Ent ents[] = {{"a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-                            {"b/c", .data = "c"}};
+        const Ent ents[] = { { "a", .data = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+                             { "b/c", .data = "c" } };
         char diff_id[DIGEST_STRING_MAX];
         OciError err = {};
         _cleanup_free_ char *root = fresh_dir("bad");
@@ -669,7 +667,9 @@ static void test_cache_race(void) {
 }
 
 static void test_overlay_mount(void) {
-        const Ent lower[] = {{"a/file", .data = "f"}, {"a/other", .data = "o"}, {"d/old", .data = "o"}};
+        const Ent lower[] = { { "a/file", .data = "f" },
+                              { "a/other", .data = "o" },
+                              { "d/old", .data = "o" } };
         const Ent upper[] = { { "a/.wh.file" }, { "d/.wh..wh..opq" }, { "d/new", .data = "n" } };
         char lower_id[DIGEST_STRING_MAX], upper_id[DIGEST_STRING_MAX], opts[1024];
         _cleanup_free_ char *layers = sub("layers-ovl"), *merged = fresh_dir("merged");

@@ -40,7 +40,8 @@ static void skopeo_inspect_digest(const char *transport_ref, const char *want) {
         CHECK(run_capture(argv, &out) == 0);
         CHECK(json_parse_buffer(out, strlen(out), &j, NULL) == 0);
         if (!streq(json_str(j, "Digest"), want)) {
-                fprintf(stderr, "skopeo inspect %s: digest %s, want %s\n", transport_ref, json_str(j, "Digest"), want);
+                fprintf(stderr, "skopeo inspect %s: digest %s, want %s\n", transport_ref,
+                        json_str(j, "Digest"), want);
                 exit(1);
         }
         CHECK(streq(json_str(j, "Architecture"), "amd64") && streq(json_str(j, "Os"), "linux"));
@@ -52,8 +53,9 @@ int main(void) {
                 { "bin/sh", NULL, 0, "busybox" },
                 { "etc/os-release", "NAME=test\n", 10, NULL },
         };
-        _cleanup_free_ char *store_dir = NULL, *rootfs_tar = NULL, *store2 = NULL, *export_tar = NULL, *sk_oci = NULL,
-                            *sk_docker = NULL, *src = NULL, *dst = NULL, *dst2 = NULL, *insp = NULL;
+        _cleanup_free_ char *store_dir = NULL, *rootfs_tar = NULL, *store2 = NULL, *export_tar = NULL,
+                            *sk_oci = NULL, *sk_docker = NULL, *src = NULL, *dst = NULL, *dst2 = NULL,
+                            *insp = NULL;
         _cleanup_(oci_store_freep) OciStore *s = NULL, *s2 = NULL;
         char **diff_ids, **diff_ids2, digest[DIGEST_STRING_MAX];
         OciImportResult res = {};
@@ -98,18 +100,32 @@ int main(void) {
 
         /* skopeo's oci-archive imports with the same digest and name. */
         CHECK(asprintf(&dst, "oci-archive:%s:busybox:latest", sk_oci) > 0);
-        char *copy1[] = { (char *) "skopeo", (char *) "--insecure-policy", (char *) "copy", (char *) "-q",
-                          (char *) "--preserve-digests", (char *) "--dest-oci-accept-uncompressed-layers", src, dst, NULL };
+        char *copy1[] = { (char *) "skopeo",
+                          (char *) "--insecure-policy",
+                          (char *) "copy",
+                          (char *) "-q",
+                          (char *) "--preserve-digests",
+                          (char *) "--dest-oci-accept-uncompressed-layers",
+                          src,
+                          dst,
+                          NULL };
         CHECK(run_capture(copy1, NULL) == 0);
         store2 = path_of(top, "oci2");
         CHECK(oci_store_open(store2, &s2) == 0);
         CHECK(oci_store_import(s2, sk_oci, OCI_IMPORT_AUTO, &res, &err) == 0);
-        CHECK(res.n_images == 1 && streq(res.images[0].digest, digest) && streq(res.images[0].ref, "busybox:latest"));
+        CHECK(res.n_images == 1 && streq(res.images[0].digest, digest) &&
+              streq(res.images[0].ref, "busybox:latest"));
         oci_import_result_done(&res);
 
         /* skopeo's docker-archive: converted, so a new manifest, but the same layers (diff_ids). */
         CHECK(asprintf(&dst2, "docker-archive:%s:busybox:latest", sk_docker) > 0);
-        char *copy2[] = { (char *) "skopeo", (char *) "--insecure-policy", (char *) "copy", (char *) "-q", src, dst2, NULL };
+        char *copy2[] = { (char *) "skopeo",
+                          (char *) "--insecure-policy",
+                          (char *) "copy",
+                          (char *) "-q",
+                          src,
+                          dst2,
+                          NULL };
         CHECK(run_capture(copy2, NULL) == 0);
         CHECK(oci_store_import(s2, sk_docker, OCI_IMPORT_AUTO, &res, &err) == 0);
         CHECK(res.n_images == 1 && streq(res.images[0].ref, "busybox:latest"));
@@ -122,9 +138,12 @@ int main(void) {
 
         /* umoci unpacks the image straight from our store. */
         if (access("/usr/bin/umoci", X_OK) >= 0) {
-                _cleanup_free_ char *image = NULL, *bundle = path_of(top, "bundle"), *osr = NULL, *data = NULL;
+                _cleanup_free_ char *image = NULL, *bundle = path_of(top, "bundle"), *osr = NULL,
+                                    *data = NULL;
                 CHECK(asprintf(&image, "%s:busybox:latest", store_dir) > 0);
-                char *unpack[] = { (char *) "umoci", (char *) "unpack", (char *) "--image", image, bundle, NULL };
+                char *unpack[] = {
+                        (char *) "umoci", (char *) "unpack", (char *) "--image", image, bundle, NULL
+                };
                 CHECK(run_capture(unpack, NULL) == 0);
                 osr = path_of(bundle, "rootfs/etc/os-release");
                 file_read(osr, &data, NULL);

@@ -16,16 +16,16 @@
 
 #include "tests.h"
 
-#define CHECK_ERR(call, code, substr)                                                             \
-        do {                                                                                      \
-                int _r = (call);                                                                  \
-                if (_r != (code) || !strstr(err.message, (substr))) {                             \
-                        fprintf(stderr, "%s:%d: %s returned %d (%s), want %d with \"%s\"\n",      \
-                                __FILE__, __LINE__, #call, _r, err.message, (code), (substr));    \
-                        exit(1);                                                                  \
-                }                                                                                 \
-                if (getenv("OCI_TEST_VERBOSE"))                                                   \
-                        fprintf(stderr, "%s\n  hint: %s\n", err.message, err.hint);               \
+#define CHECK_ERR(call, code, substr)                                                                  \
+        do {                                                                                           \
+                int _r = (call);                                                                       \
+                if (_r != (code) || !strstr(err.message, (substr))) {                                  \
+                        fprintf(stderr, "%s:%d: %s returned %d (%s), want %d with \"%s\"\n", __FILE__, \
+                                __LINE__, #call, _r, err.message, (code), (substr));                   \
+                        exit(1);                                                                       \
+                }                                                                                      \
+                if (getenv("OCI_TEST_VERBOSE"))                                                        \
+                        fprintf(stderr, "%s\n  hint: %s\n", err.message, err.hint);                    \
         } while (0)
 
 typedef struct TarEntry {

@@ -24,28 +24,83 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(scmp_filter_ctx, seccomp_release);
 /* Denied with EPERM: the unpacker needs files and directories only. */
 static const char *const sandbox_denied_syscalls[] = {
         /* network */
-        "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg",
-        "sendmmsg", "recvfrom", "recvmsg", "recvmmsg", "setsockopt", "getsockopt", "shutdown",
+        "socket",
+        "socketpair",
+        "connect",
+        "bind",
+        "listen",
+        "accept",
+        "accept4",
+        "sendto",
+        "sendmsg",
+        "sendmmsg",
+        "recvfrom",
+        "recvmsg",
+        "recvmmsg",
+        "setsockopt",
+        "getsockopt",
+        "shutdown",
         /* exec */
-        "execve", "execveat",
+        "execve",
+        "execveat",
         /* other processes */
-        "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open",
-        "bpf", "userfaultfd",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "kcmp",
+        "pidfd_getfd",
+        "perf_event_open",
+        "bpf",
+        "userfaultfd",
         /* mounts and namespaces */
-        "mount", "umount2", "pivot_root", "chroot", "setns", "unshare", "fsopen", "fsconfig", "fsmount",
-        "fspick", "move_mount", "open_tree", "mount_setattr", "open_by_handle_at", "name_to_handle_at",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "setns",
+        "unshare",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "move_mount",
+        "open_tree",
+        "mount_setattr",
+        "open_by_handle_at",
+        "name_to_handle_at",
         /* the system */
-        "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-        "swapon", "swapoff", "acct", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-        "sethostname", "setdomainname", "iopl", "ioperm", "quotactl", "syslog", "vhangup",
-        "keyctl", "add_key", "request_key",
+        "reboot",
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "swapon",
+        "swapoff",
+        "acct",
+        "settimeofday",
+        "clock_settime",
+        "clock_adjtime",
+        "adjtimex",
+        "sethostname",
+        "setdomainname",
+        "iopl",
+        "ioperm",
+        "quotactl",
+        "syslog",
+        "vhangup",
+        "keyctl",
+        "add_key",
+        "request_key",
         /* io_uring would bypass the filter */
-        "io_uring_setup", "io_uring_enter", "io_uring_register",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
 };
 
 static const uint64_t sandbox_clone_ns_flags[] = {
-        CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
-        CLONE_NEWCGROUP, CLONE_NEWTIME,
+        CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
+        CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME,
 };
 
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -67,12 +122,11 @@ static int sandbox_landlock(int write_root_fd) {
         if (abi < 0)
                 return LANDLOCK_UNAVAILABLE(errno) ? 0 : -errno;
 
-        attr.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-                                 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
-                                 LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
-                                 LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
-                                 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-                                 LANDLOCK_ACCESS_FS_MAKE_SYM;
+        attr.handled_access_fs =
+                LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
         if (abi >= 2)
                 attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
         if (abi >= 3)
@@ -157,9 +211,9 @@ int unpack_sandbox_apply(int write_root_fd) {
         /* clone() may not create namespaces; clone3() hides its flags in memory, so it reports
          * ENOSYS and glibc falls back to clone(). */
         for (size_t i = 0; i < ELEMENTSOF(sandbox_clone_ns_flags); i++) {
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                                     SCMP_A0(SCMP_CMP_MASKED_EQ, sandbox_clone_ns_flags[i],
-                                             sandbox_clone_ns_flags[i]));
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                        SCMP_A0(SCMP_CMP_MASKED_EQ, sandbox_clone_ns_flags[i], sandbox_clone_ns_flags[i]));
                 if (r < 0)
                         return r;
         }
@@ -171,7 +225,10 @@ int unpack_sandbox_apply(int write_root_fd) {
          * daemon or any container. */
         pid_t self = getpid();
         const int self_signal_syscalls[] = {
-                SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo), SCMP_SYS(rt_tgsigqueueinfo),
+                SCMP_SYS(kill),
+                SCMP_SYS(tgkill),
+                SCMP_SYS(rt_sigqueueinfo),
+                SCMP_SYS(rt_tgsigqueueinfo),
         };
         for (size_t i = 0; i < ELEMENTSOF(self_signal_syscalls); i++) {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), self_signal_syscalls[i], 1,

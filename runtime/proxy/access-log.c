@@ -54,9 +54,9 @@ void access_log_format(const AccessLogEntry *e, Out *o) {
                 out_str(o, "\"");
         } else
                 out_str(o, "null");
-        snprintf(num, sizeof(num), ",\"status\":%u,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                 ",\"duration_ms\":%.3f}\n", e->status, e->bytes_in, e->bytes_out,
-                 (double) e->latency_us / 1000.0);
+        snprintf(num, sizeof(num),
+                 ",\"status\":%u,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"duration_ms\":%.3f}\n",
+                 e->status, e->bytes_in, e->bytes_out, (double) e->latency_us / 1000.0);
         out_str(o, num);
 }
 

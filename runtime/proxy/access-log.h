@@ -13,11 +13,11 @@
 #define LOG_TARGET_MAX 512U /* bytes of the request line kept for the log */
 
 typedef struct AccessLogEntry {
-        struct timespec time;       /* CLOCK_REALTIME */
+        struct timespec time; /* CLOCK_REALTIME */
         const struct sockaddr *peer;
-        const char *request;        /* the request line, or NULL */
-        const char *route;          /* NULL: no route matched */
-        const char *upstream;       /* NULL: no target */
+        const char *request;  /* the request line, or NULL */
+        const char *route;    /* NULL: no route matched */
+        const char *upstream; /* NULL: no target */
         unsigned status;
         uint64_t bytes_in, bytes_out;
         uint64_t latency_us;

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CHUNK_SIZE_DIGITS_MAX 15U     /* hex digits in a chunk size (< 2^60) */
-#define CHUNK_LINE_MAX 4096U          /* chunk-size line incl. extensions */
+#define CHUNK_SIZE_DIGITS_MAX 15U /* hex digits in a chunk size (< 2^60) */
+#define CHUNK_LINE_MAX 4096U      /* chunk-size line incl. extensions */
 #define CHUNK_TRAILER_MAX (16U * 1024U)
 
 typedef enum ChunkedState {

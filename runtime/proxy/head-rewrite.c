@@ -33,7 +33,8 @@ void head_request_authority(const HttpHead *h, const char **ret_host, size_t *re
         size_t path_len = h->target_len, host_len = h->host_len;
 
         if (path[0] != '/' && path[0] != '*') { /* absolute form: http://authority/path */
-                const char *a = path + 7, *end = path + path_len, *slash = memchr(a, '/', (size_t) (end - a));
+                const char *a = path + 7, *end = path + path_len,
+                           *slash = memchr(a, '/', (size_t) (end - a));
                 host = a;
                 host_len = (size_t) ((slash ? slash : end) - a);
                 path = slash ? slash : "/";
@@ -132,7 +133,8 @@ int head_rewrite_response(const char *head, size_t len, const HttpHead *h, const
                 plan.dechunk = h->body == HTTP_BODY_CHUNKED && ctx->client_http10;
                 if (h->body == HTTP_BODY_CHUNKED && !plan.dechunk)
                         out_str(o, "Transfer-Encoding: chunked\r\n");
-                plan.close_after = ctx->closing || ctx->client_close || h->body == HTTP_BODY_EOF || plan.dechunk;
+                plan.close_after =
+                        ctx->closing || ctx->client_close || h->body == HTTP_BODY_EOF || plan.dechunk;
                 out_str(o, "Via: " VIA_TOKEN "\r\n");
                 if (plan.close_after)
                         out_str(o, "Connection: close\r\n");
@@ -148,16 +150,26 @@ int head_rewrite_response(const char *head, size_t len, const HttpHead *h, const
 
 const char *head_status_text(unsigned status) {
         switch (status) {
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 431: return "Request Header Fields Too Large";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Error";
+        case 400:
+                return "Bad Request";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 408:
+                return "Request Timeout";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 502:
+                return "Bad Gateway";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        case 505:
+                return "HTTP Version Not Supported";
+        default:
+                return "Error";
         }
 }
 
@@ -170,10 +182,11 @@ int head_error_response(unsigned status, const char *detail, bool head_method, O
                 return -EINVAL;
         if ((size_t) bl >= sizeof(body)) /* a truncated detail: the length says what is sent */
                 bl = (int) sizeof(body) - 1;
-        hl = snprintf(line, sizeof(line),
-                      "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
-                      "Via: " VIA_TOKEN "\r\n\r\n",
-                      status, head_status_text(status), bl);
+        hl = snprintf(
+                line, sizeof(line),
+                "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
+                "Via: " VIA_TOKEN "\r\n\r\n",
+                status, head_status_text(status), bl);
         if (hl < 0 || (size_t) hl >= sizeof(line))
                 return -ENOBUFS;
         out_put(o, line, (size_t) hl);

@@ -11,7 +11,7 @@
 #include "proxy-buffer.h"
 
 #define HEAD_OUT_MAX (HTTP_HEAD_MAX + 4096U) /* a rewritten head; larger → 431 / 502 */
-#define HEAD_ERROR_MAX 768U                 /* an error response of head_error_response() */
+#define HEAD_ERROR_MAX 768U                  /* an error response of head_error_response() */
 #define HEAD_ERROR_BODY_MAX 256U
 #define VIA_TOKEN "1.1 slipway"
 
@@ -21,11 +21,11 @@ void head_request_authority(const HttpHead *h, const char **ret_host, size_t *re
                             const char **ret_path, size_t *ret_path_len);
 
 typedef struct RequestRewrite {
-        const char *path;       /* origin-form target for the upstream (after the route's rewrite) */
+        const char *path; /* origin-form target for the upstream (after the route's rewrite) */
         size_t path_len;
-        const char *host;       /* the authority (head_request_authority), or NULL */
+        const char *host; /* the authority (head_request_authority), or NULL */
         size_t host_len;
-        const char *client_ip;  /* the peer, for X-Forwarded-For; NULL: "unknown" */
+        const char *client_ip; /* the peer, for X-Forwarded-For; NULL: "unknown" */
 } RequestRewrite;
 
 /* Writes the head the upstream receives for request h: always HTTP/1.1 and keep-alive (no Connection

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_HEAD_MAX (16U * 1024U)      /* whole head incl. request line; larger → 431 */
-#define HTTP_HEADERS_MAX 128U            /* header fields per head; more → 431 */
+#define HTTP_HEAD_MAX (16U * 1024U) /* whole head incl. request line; larger → 431 */
+#define HTTP_HEADERS_MAX 128U       /* header fields per head; more → 431 */
 #define HTTP_CONTENT_LENGTH_DIGITS_MAX 18U
 
 typedef enum HttpBody {
@@ -23,10 +23,10 @@ typedef enum HttpBody {
 /* Why a head was rejected; the proxy maps these to a status code. */
 typedef enum HttpError {
         HTTP_ERROR_NONE,
-        HTTP_ERROR_BAD_REQUEST,  /* 400 / 502 */
-        HTTP_ERROR_TOO_LARGE,    /* 431 */
-        HTTP_ERROR_VERSION,      /* 505 */
-        HTTP_ERROR_METHOD,       /* 405 (CONNECT) */
+        HTTP_ERROR_BAD_REQUEST, /* 400 / 502 */
+        HTTP_ERROR_TOO_LARGE,   /* 431 */
+        HTTP_ERROR_VERSION,     /* 505 */
+        HTTP_ERROR_METHOD,      /* 405 (CONNECT) */
 } HttpError;
 
 typedef struct HttpHeader {
@@ -49,11 +49,11 @@ typedef struct HttpHead {
         HttpHeader headers[HTTP_HEADERS_MAX];
         size_t n_headers;
         unsigned n_connection; /* Connection header fields seen */
-        size_t head_len; /* bytes up to and including the empty line */
+        size_t head_len;       /* bytes up to and including the empty line */
 
         HttpBody body;
         uint64_t content_length;
-        bool has_length;      /* a Content-Length header was present */
+        bool has_length;  /* a Content-Length header was present */
         const char *host; /* request: Host header value (or NULL) */
         size_t host_len;
         bool conn_close;      /* Connection: close, or HTTP/1.0 without keep-alive */

@@ -67,5 +67,6 @@ void proxy_addr_ip_string(const struct sockaddr *sa, char buf[static PROXY_ADDR_
         if (sa->sa_family == AF_INET)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, PROXY_ADDR_STRING_MAX);
         else if (sa->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, PROXY_ADDR_STRING_MAX);
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf,
+                          PROXY_ADDR_STRING_MAX);
 }

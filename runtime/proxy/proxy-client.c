@@ -87,14 +87,18 @@ void proxy_print_routes(json_t *reply) {
 static void print_counters(const char *indent, const char *label, json_t *o) {
         json_t *st = json_object_get(o, "status"), *lat = json_object_get(o, "latency_ms");
 
-        printf("%s%-28s req %-8" JSON_INTEGER_FORMAT " 2xx %-7" JSON_INTEGER_FORMAT " 4xx %-5" JSON_INTEGER_FORMAT
-               " 5xx %-5" JSON_INTEGER_FORMAT " in-flight %-4" JSON_INTEGER_FORMAT " tunnels %-4" JSON_INTEGER_FORMAT
+        printf("%s%-28s req %-8" JSON_INTEGER_FORMAT " 2xx %-7" JSON_INTEGER_FORMAT
+               " 4xx %-5" JSON_INTEGER_FORMAT " 5xx %-5" JSON_INTEGER_FORMAT
+               " in-flight %-4" JSON_INTEGER_FORMAT " tunnels %-4" JSON_INTEGER_FORMAT
                " p50/p90/p99 %.1f/%.1f/%.1f ms\n",
                indent, label, json_integer_value(json_object_get(o, "requests")),
-               json_integer_value(json_object_get(st, "2xx")), json_integer_value(json_object_get(st, "4xx")),
-               json_integer_value(json_object_get(st, "5xx")), json_integer_value(json_object_get(o, "in_flight")),
-               json_integer_value(json_object_get(o, "tunnels")), json_real_value(json_object_get(lat, "p50")),
-               json_real_value(json_object_get(lat, "p90")), json_real_value(json_object_get(lat, "p99")));
+               json_integer_value(json_object_get(st, "2xx")),
+               json_integer_value(json_object_get(st, "4xx")),
+               json_integer_value(json_object_get(st, "5xx")),
+               json_integer_value(json_object_get(o, "in_flight")),
+               json_integer_value(json_object_get(o, "tunnels")),
+               json_real_value(json_object_get(lat, "p50")), json_real_value(json_object_get(lat, "p90")),
+               json_real_value(json_object_get(lat, "p99")));
 }
 
 void proxy_print_stats(json_t *reply) {

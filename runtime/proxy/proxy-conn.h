@@ -20,10 +20,10 @@
 #define PROCESS_ROUNDS_MAX 64 /* per event, for fairness; the rest continues in the next loop turn */
 
 typedef enum Phase {
-        PHASE_IDLE,    /* waiting for a request head */
-        PHASE_ACTIVE,  /* request routed, response under way */
-        PHASE_TUNNEL,  /* after 101: bytes both ways */
-        PHASE_LINGER,  /* final bytes sent, write side shut, draining the client before close */
+        PHASE_IDLE,   /* waiting for a request head */
+        PHASE_ACTIVE, /* request routed, response under way */
+        PHASE_TUNNEL, /* after 101: bytes both ways */
+        PHASE_LINGER, /* final bytes sent, write side shut, draining the client before close */
 } Phase;
 
 typedef enum RespState {
@@ -41,7 +41,7 @@ struct Conn {
                 struct sockaddr sa;
                 struct sockaddr_in in4;
                 struct sockaddr_in6 in6;
-        } peer; /* compact: idle connections should cost little */
+        } peer;        /* compact: idle connections should cost little */
         char *peer_ip; /* formatted once, on the first request */
         bool readable, writable, rdhup, eof, close_after, dead, shut_wr, client_error, pending;
         Conn *pending_next;

@@ -300,7 +300,8 @@ static int control_apply(Control *ctl, RouteTable *new, int *client_fd, bool wai
                                 log_warning("Worker %u could not get a listener on %s.", i, l->name);
                                 continue;
                         }
-                        worker_post(&s->workers[i], (WorkerCmd) { .type = WORKER_CMD_ADD_LISTENER, .fd = fd,
+                        worker_post(&s->workers[i], (WorkerCmd) { .type = WORKER_CMD_ADD_LISTENER,
+                                                                  .fd = fd,
                                                                   .listener_id = l->id });
                 }
                 l->next = ctl->listeners;
@@ -314,8 +315,8 @@ static int control_apply(Control *ctl, RouteTable *new, int *client_fd, bool wai
                 }
                 *p = l->next;
                 for (unsigned i = 0; i < s->n_workers; i++)
-                        worker_post(&s->workers[i], (WorkerCmd) { .type = WORKER_CMD_DEL_LISTENER,
-                                                                  .listener_id = l->id });
+                        worker_post(&s->workers[i],
+                                    (WorkerCmd) { .type = WORKER_CMD_DEL_LISTENER, .listener_id = l->id });
                 free(l->name);
                 free(l);
         }
@@ -406,8 +407,9 @@ static void control_tick(Control *ctl) {
                 if (w->client_fd >= 0) {
                         int64_t finished = w->start_count - w->cut;
                         _cleanup_json_ json_t *j = json_pack(
-                                "{s:b,s:I,s:{s:I,s:I,s:I}}", "ok", 1, "generation", (json_int_t) w->generation,
-                                "drain", "in_flight", (json_int_t) w->start_count, "finished",
+                                "{s:b,s:I,s:{s:I,s:I,s:I}}", "ok", 1, "generation",
+                                (json_int_t) w->generation, "drain", "in_flight",
+                                (json_int_t) w->start_count, "finished",
                                 (json_int_t) (finished < 0 ? 0 : finished), "cut", (json_int_t) w->cut);
                         send_reply(w->client_fd, j);
                 }
@@ -466,7 +468,8 @@ static void control_command(Control *ctl, int *fd, json_t *req) {
                 pthread_mutex_lock(&ctl->s->table_lock);
                 routes = route_table_to_json(ctl->s->table);
                 pthread_mutex_unlock(&ctl->s->table_lock);
-                reply = json_pack("{s:b,s:o*}", "ok", 1, "routes", json_incref(json_object_get(routes, "routes")));
+                reply = json_pack("{s:b,s:o*}", "ok", 1, "routes",
+                                  json_incref(json_object_get(routes, "routes")));
                 json_decref(routes);
                 send_reply(*fd, reply);
                 return;
@@ -504,9 +507,10 @@ static void control_command(Control *ctl, int *fd, json_t *req) {
                                 if (json_get_string(req, "name", &name) < 0)
                                         r = -EINVAL;
                                 else if ((r = route_table_remove(new, name)) < 0)
-                                        snprintf(err, sizeof(err),
-                                                 "There is no route named \"%s\"; see \"slipway-proxy route list\".",
-                                                 name);
+                                        snprintf(
+                                                err, sizeof(err),
+                                                "There is no route named \"%s\"; see \"slipway-proxy route list\".",
+                                                name);
                         }
                         if (r < 0) {
                                 route_table_free(new);
@@ -651,9 +655,11 @@ int proxy_serve(const ProxyConfig *cfg) {
                 if (streq(cfg->access_log, "-"))
                         s->access_log_fd = STDOUT_FILENO;
                 else {
-                        s->access_log_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+                        s->access_log_fd =
+                                open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
                         if (s->access_log_fd < 0)
-                                return log_error_errno(-errno, "Cannot open access log %s: %m", cfg->access_log);
+                                return log_error_errno(-errno, "Cannot open access log %s: %m",
+                                                       cfg->access_log);
                 }
         }
 

@@ -13,7 +13,7 @@
 #include "proxy-buffer.h"
 
 typedef enum FlowMode {
-        FLOW_NONE,    /* no body being forwarded */
+        FLOW_NONE, /* no body being forwarded */
         FLOW_LENGTH,
         FLOW_CHUNKED,
         FLOW_DECHUNK, /* chunked from the upstream, plain to an HTTP/1.0 client */

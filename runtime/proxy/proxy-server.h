@@ -16,19 +16,19 @@
 
 typedef struct ProxyConfig {
         const char *state_dir;
-        unsigned n_workers;          /* 0: one per CPU */
-        const char *access_log;      /* NULL: off; "-": stdout */
-        unsigned max_conns;          /* per worker */
-        unsigned header_timeout_ms;  /* client must finish a head within this → 408 */
+        unsigned n_workers;           /* 0: one per CPU */
+        const char *access_log;       /* NULL: off; "-": stdout */
+        unsigned max_conns;           /* per worker */
+        unsigned header_timeout_ms;   /* client must finish a head within this → 408 */
         unsigned upstream_timeout_ms; /* upstream silent this long → 504 / close */
-        unsigned idle_timeout_ms;    /* keep-alive idle client connections */
+        unsigned idle_timeout_ms;     /* keep-alive idle client connections */
         unsigned shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
 } ProxyConfig;
 
-#define PROXY_CONFIG_DEFAULTS                                                                   \
-        {                                                                                       \
-                .max_conns = 20000, .header_timeout_ms = 30000, .upstream_timeout_ms = 60000,   \
-                .idle_timeout_ms = 75000, .shutdown_timeout_ms = 30000,                         \
+#define PROXY_CONFIG_DEFAULTS                                                                 \
+        {                                                                                     \
+                .max_conns = 20000, .header_timeout_ms = 30000, .upstream_timeout_ms = 60000, \
+                .idle_timeout_ms = 75000, .shutdown_timeout_ms = 30000,                       \
         }
 
 typedef enum WorkerCmdType {

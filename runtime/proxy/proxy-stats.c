@@ -9,8 +9,8 @@
 
 /* Upper bounds in microseconds; the last bucket is open-ended. */
 static const uint64_t bucket_us[PROXY_LATENCY_BUCKETS] = {
-        100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
-        1000000, 2000000, 5000000, 10000000, 30000000, 60000000, 300000000, UINT64_MAX,
+        100,    200,    500,     1000,    2000,    5000,     10000,    20000,    50000,     100000,
+        200000, 500000, 1000000, 2000000, 5000000, 10000000, 30000000, 60000000, 300000000, UINT64_MAX,
 };
 
 void proxy_stats_record(ProxyStats *s, unsigned status, uint64_t bytes_in, uint64_t bytes_out,
@@ -42,8 +42,8 @@ static double percentile_ms(const uint64_t counts[static PROXY_LATENCY_BUCKETS],
         for (unsigned b = 0; b < PROXY_LATENCY_BUCKETS; b++) {
                 acc += counts[b];
                 if (acc >= want)
-                        return b == PROXY_LATENCY_BUCKETS - 1 ? (double) bucket_us[b - 1] / 1000.0 :
-                                                                (double) bucket_us[b] / 1000.0;
+                        return b == PROXY_LATENCY_BUCKETS - 1 ? (double) bucket_us[b - 1] / 1000.0
+                                                              : (double) bucket_us[b] / 1000.0;
         }
         return 0;
 }

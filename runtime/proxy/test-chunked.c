@@ -52,18 +52,18 @@ static void test_good(void) {
 
 static void test_bad(void) {
         const char *bad[] = {
-                "\r\n",                      /* no size */
-                "g\r\n",                     /* not hex */
-                "-1\r\n",                    /* sign */
-                " 5\r\nhello\r\n0\r\n\r\n",  /* leading space */
-                "5 \r\nhello\r\n0\r\n\r\n",  /* BWS */
-                "5\nhello\r\n0\r\n\r\n",     /* bare LF */
-                "5\r\nhelloX\r\n0\r\n\r\n",  /* data longer than size */
-                "5\r\nhello\n0\r\n\r\n",     /* bare LF after data */
-                "1000000000000000\r\n",      /* 16 hex digits: overflow guard */
-                "0\r\n bad\r\n\r\n",         /* folded trailer */
-                "0\r\nnocolon\r\n\r\n",      /* trailer without colon */
-                "0\r\n\n",                   /* bare LF at end */
+                "\r\n",                         /* no size */
+                "g\r\n",                        /* not hex */
+                "-1\r\n",                       /* sign */
+                " 5\r\nhello\r\n0\r\n\r\n",     /* leading space */
+                "5 \r\nhello\r\n0\r\n\r\n",     /* BWS */
+                "5\nhello\r\n0\r\n\r\n",        /* bare LF */
+                "5\r\nhelloX\r\n0\r\n\r\n",     /* data longer than size */
+                "5\r\nhello\n0\r\n\r\n",        /* bare LF after data */
+                "1000000000000000\r\n",         /* 16 hex digits: overflow guard */
+                "0\r\n bad\r\n\r\n",            /* folded trailer */
+                "0\r\nnocolon\r\n\r\n",         /* trailer without colon */
+                "0\r\n\n",                      /* bare LF at end */
                 "5;\001\r\nhello\r\n0\r\n\r\n", /* CTL in extension */
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -85,7 +85,8 @@ static void test_request_hop_by_hop(void) {
         CHECK(to_upstream("GET /p?q=1 HTTP/1.1\r\nHost: app.test\r\nConnection: keep-alive, X-Secret\r\n"
                           "X-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-Sum\r\n"
                           "Proxy-Authorization: Basic Zm9v\r\nProxy-Connection: keep-alive\r\n"
-                          "Upgrade: h2c\r\nAccept: */*\r\nCookie: a=b\r\n\r\n", "192.0.2.7") == 0);
+                          "Upgrade: h2c\r\nAccept: */*\r\nCookie: a=b\r\n\r\n",
+                          "192.0.2.7") == 0);
         CHECK(starts("GET /p?q=1 HTTP/1.1\r\n"));
         CHECK(seen.version_minor == 1 && !seen.conn_close && !seen.conn_upgrade);
         CHECK(count(&seen, "connection") == 0 && count(&seen, "keep-alive") == 0 && count(&seen, "te") == 0);
@@ -104,9 +105,10 @@ static void test_request_forwarded(void) {
         CHECK(has(&seen, "via", VIA_TOKEN));
 
         /* behind another proxy: appended to; the client's Proto and Host claims are replaced */
-        CHECK(to_upstream("GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n"
-                          "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\nVia: 1.0 edge\r\n\r\n",
-                          "2001:db8::1") == 0);
+        CHECK(to_upstream(
+                      "GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n"
+                      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\nVia: 1.0 edge\r\n\r\n",
+                      "2001:db8::1") == 0);
         CHECK(has(&seen, "x-forwarded-for", "203.0.113.1, 198.51.100.2, 2001:db8::1"));
         CHECK(has(&seen, "x-forwarded-proto", "http"));
         CHECK(has(&seen, "x-forwarded-host", "app.test"));
@@ -140,34 +142,43 @@ static void test_request_absolute_form(void) {
 static void test_request_http10_and_bodies(void) {
         /* an HTTP/1.0 client, closing or keep-alive, reaches the upstream as HTTP/1.1 keep-alive */
         CHECK(to_upstream("GET / HTTP/1.0\r\nHost: h\r\n\r\n", "192.0.2.7") == 0);
-        CHECK(in.conn_close && seen.version_minor == 1 && !seen.conn_close && count(&seen, "connection") == 0);
+        CHECK(in.conn_close && seen.version_minor == 1 && !seen.conn_close &&
+              count(&seen, "connection") == 0);
         CHECK(to_upstream("GET / HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", "192.0.2.7") == 0);
-        CHECK(!in.conn_close && seen.version_minor == 1 && !seen.conn_close && count(&seen, "connection") == 0);
+        CHECK(!in.conn_close && seen.version_minor == 1 && !seen.conn_close &&
+              count(&seen, "connection") == 0);
         CHECK(to_upstream("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "192.0.2.7") == 0);
         CHECK(in.conn_close && !seen.conn_close && count(&seen, "connection") == 0);
 
         CHECK(to_upstream("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n", "192.0.2.7") == 0);
-        CHECK(seen.body == HTTP_BODY_LENGTH && seen.content_length == 12 && has(&seen, "content-length", "12"));
-        CHECK(to_upstream("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n", "192.0.2.7") == 0);
+        CHECK(seen.body == HTTP_BODY_LENGTH && seen.content_length == 12 &&
+              has(&seen, "content-length", "12"));
+        CHECK(to_upstream("POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n",
+                          "192.0.2.7") == 0);
         CHECK(seen.body == HTTP_BODY_CHUNKED && has(&seen, "transfer-encoding", "chunked"));
 }
 
 static void test_request_upgrade(void) {
-        CHECK(to_upstream("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"
-                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                          "192.0.2.7") == 0);
-        CHECK(seen.conn_upgrade && has(&seen, "connection", "upgrade") && has(&seen, "upgrade", "websocket"));
+        CHECK(to_upstream(
+                      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                      "192.0.2.7") == 0);
+        CHECK(seen.conn_upgrade && has(&seen, "connection", "upgrade") &&
+              has(&seen, "upgrade", "websocket"));
         CHECK(has(&seen, "sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==") &&
               has(&seen, "sec-websocket-version", "13"));
 }
 
 static void test_request_too_large(void) {
-        RequestRewrite rw = { .path = "/", .path_len = 1, .host = "h", .host_len = 1, .client_ip = "192.0.2.7" };
+        RequestRewrite rw = {
+                .path = "/", .path_len = 1, .host = "h", .host_len = 1, .client_ip = "192.0.2.7"
+        };
         char small[64];
         Out o = { .p = small, .cap = sizeof(small) };
         size_t scan = 0;
         HttpError e;
-        const char *s = "GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        const char *s =
+                "GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
         int n = http_find_head_end(s, strlen(s), &scan);
 
         CHECK(http_request_parse(s, (size_t) n, &in, &e) == 0);
@@ -180,15 +191,18 @@ static void test_response_keep_alive(void) {
                         http10_close = { .client_http10 = true, .client_close = true },
                         http11_close = { .client_close = true }, shutdown = { .closing = true };
         ResponsePlan plan;
-        const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Hop\r\n"
-                        "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nProxy-Authenticate: Basic\r\nServer: s\r\n\r\n";
+        const char *r =
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Hop\r\n"
+                "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nProxy-Authenticate: Basic\r\nServer: s\r\n\r\n";
 
         CHECK(to_client(r, &http11, false, &plan) == 0);
         CHECK(!plan.close_after && !plan.tunnel && !plan.dechunk && !plan.interim);
         CHECK(starts("HTTP/1.1 200 OK\r\n") && seen.status == 200 && !seen.conn_close);
-        CHECK(count(&seen, "connection") == 0 && count(&seen, "keep-alive") == 0 && count(&seen, "x-hop") == 0);
+        CHECK(count(&seen, "connection") == 0 && count(&seen, "keep-alive") == 0 &&
+              count(&seen, "x-hop") == 0);
         CHECK(count(&seen, "proxy-authenticate") == 0);
-        CHECK(has(&seen, "content-length", "2") && has(&seen, "server", "s") && has(&seen, "via", VIA_TOKEN));
+        CHECK(has(&seen, "content-length", "2") && has(&seen, "server", "s") &&
+              has(&seen, "via", VIA_TOKEN));
 
         /* HTTP/1.0 clients must be told the connection stays open, or they would wait for the close */
         CHECK(to_client(r, &http10_keep, false, &plan) == 0);
@@ -211,15 +225,18 @@ static void test_response_framing(void) {
         ResponsePlan plan;
 
         /* chunked passes through to HTTP/1.1 clients */
-        CHECK(to_client("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &http11, false, &plan) == 0);
+        CHECK(to_client("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &http11, false, &plan) ==
+              0);
         CHECK(!plan.dechunk && !plan.close_after && seen.body == HTTP_BODY_CHUNKED);
         /* HTTP/1.0 knows no chunked coding: the body is decoded and ends with the connection */
-        CHECK(to_client("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &http10, false, &plan) == 0);
+        CHECK(to_client("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &http10, false, &plan) ==
+              0);
         CHECK(plan.dechunk && plan.close_after && count(&seen, "transfer-encoding") == 0);
         CHECK(seen.body == HTTP_BODY_EOF && has(&seen, "connection", "close"));
         /* a body delimited by the upstream's close is delimited by ours */
         CHECK(to_client("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n", &http11, false, &plan) == 0);
-        CHECK(plan.close_after && starts("HTTP/1.1 200 OK\r\n") && seen.body == HTTP_BODY_EOF && seen.conn_close);
+        CHECK(plan.close_after && starts("HTTP/1.1 200 OK\r\n") && seen.body == HTTP_BODY_EOF &&
+              seen.conn_close);
         /* bare LF from the upstream becomes CRLF (to_client parses strictly) */
         CHECK(to_client("HTTP/1.0 200 OK\nContent-Type: text/plain\nContent-Length: 3\n\n", &http11, false,
                         &plan) == 0);
@@ -243,13 +260,16 @@ static void test_response_interim_and_upgrade(void) {
         CHECK(plan.interim && out_len == 0);
 
         CHECK(to_client("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", &ws, false, &plan) == 0);
+                        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+                        &ws, false, &plan) == 0);
         CHECK(plan.tunnel && !plan.close_after && seen.status == 101 && seen.conn_upgrade);
         CHECK(has(&seen, "connection", "upgrade") && has(&seen, "upgrade", "websocket"));
-        CHECK(has(&seen, "sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") && has(&seen, "via", VIA_TOKEN));
+        CHECK(has(&seen, "sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") &&
+              has(&seen, "via", VIA_TOKEN));
         /* a switch nobody asked for is refused */
-        CHECK(to_client("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-                        &http11, false, &plan) == -EPROTO);
+        CHECK(to_client(
+                      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                      &http11, false, &plan) == -EPROTO);
 }
 
 static void test_error_response(void) {

@@ -39,7 +39,8 @@ static void test_valid(void) {
         CHECK(req("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
                   &e) == 0);
         CHECK(head.conn_upgrade);
-        CHECK(req("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", &e) == 0);
+        CHECK(req("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", &e) ==
+              0);
         CHECK(head.expect_continue);
         CHECK(req("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", &e) == 0);
         CHECK(head.is_head_method);
@@ -67,8 +68,9 @@ static void test_smuggling(void) {
         expect_bad("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
                    HTTP_ERROR_BAD_REQUEST);
         expect_bad("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", HTTP_ERROR_BAD_REQUEST);
-        expect_bad("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-                   HTTP_ERROR_BAD_REQUEST);
+        expect_bad(
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                HTTP_ERROR_BAD_REQUEST);
         expect_bad("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HTTP_ERROR_BAD_REQUEST);
         expect_bad("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n", HTTP_ERROR_BAD_REQUEST);
         expect_bad("GET / HTTP/1.1\r\nHost: h\r\nX-A : a\r\n\r\n", HTTP_ERROR_BAD_REQUEST);
@@ -132,12 +134,14 @@ static void test_response(void) {
         CHECK(resp("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", false) == 0 &&
               head.body == HTTP_BODY_NONE);
         CHECK(resp("HTTP/1.1 200 OK\r\n\r\n", false) == 0 && head.body == HTTP_BODY_EOF);
-        CHECK(resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false) == 0 && head.body == HTTP_BODY_NONE);
+        CHECK(resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false) == 0 &&
+              head.body == HTTP_BODY_NONE);
         CHECK(resp("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", false) == 0 && head.conn_close);
         CHECK(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false) == 0 &&
               head.body == HTTP_BODY_CHUNKED);
         CHECK(resp("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
-                   false) == 0 && head.status == 101 && head.conn_upgrade);
+                   false) == 0 &&
+              head.status == 101 && head.conn_upgrade);
         CHECK(resp("HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", false) == 0);
         CHECK(resp("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", false) == -EBADMSG);
         CHECK(resp("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", false) ==
@@ -159,7 +163,8 @@ static void test_response_bare_lf(void) {
                 CHECK(n == (int) (len - 3));
                 CHECK(http_response_parse(heads[i], (size_t) n, false, &head, NULL) == 0);
                 CHECK(head.status == 200 && head.n_headers == 2 && head.content_length == 3);
-                CHECK(head.headers[0].value_len == 10 && memcmp(head.headers[0].value, "text/plain", 10) == 0);
+                CHECK(head.headers[0].value_len == 10 &&
+                      memcmp(head.headers[0].value, "text/plain", 10) == 0);
                 /* the request side stays strict: none of these (not even CRLF CRLF-less i == 2) ends a
                  * request head, so a client sending them waits for more (and gets 408) */
                 scan = 0;

@@ -25,15 +25,16 @@ static const char *match(RouteTable *t, const char *host, const char *path) {
 
 int main(void) {
         char err[256];
-        RouteTable *t = load("{\"routes\":["
-                             "{\"name\":\"any\",\"listen\":\"127.0.0.1:8080\",\"targets\":[\"127.0.0.1:1\"]},"
-                             "{\"name\":\"api\",\"listen\":\"127.0.0.1:8080\",\"path\":\"/api\",\"strip\":true,"
-                             " \"targets\":[\"127.0.0.1:2\",\"127.0.0.1:3\"]},"
-                             "{\"name\":\"wild\",\"listen\":\"127.0.0.1:8080\",\"host\":\"*.example.com\"},"
-                             "{\"name\":\"exact\",\"listen\":\"127.0.0.1:8080\",\"host\":\"A.example.com\"},"
-                             "{\"name\":\"exactapi\",\"listen\":\"127.0.0.1:8080\",\"host\":\"a.example.com\","
-                             " \"path\":\"/api/\"}]}",
-                             err, sizeof(err));
+        RouteTable *t =
+                load("{\"routes\":["
+                     "{\"name\":\"any\",\"listen\":\"127.0.0.1:8080\",\"targets\":[\"127.0.0.1:1\"]},"
+                     "{\"name\":\"api\",\"listen\":\"127.0.0.1:8080\",\"path\":\"/api\",\"strip\":true,"
+                     " \"targets\":[\"127.0.0.1:2\",\"127.0.0.1:3\"]},"
+                     "{\"name\":\"wild\",\"listen\":\"127.0.0.1:8080\",\"host\":\"*.example.com\"},"
+                     "{\"name\":\"exact\",\"listen\":\"127.0.0.1:8080\",\"host\":\"A.example.com\"},"
+                     "{\"name\":\"exactapi\",\"listen\":\"127.0.0.1:8080\",\"host\":\"a.example.com\","
+                     " \"path\":\"/api/\"}]}",
+                     err, sizeof(err));
         char buf[256];
         size_t n;
 
@@ -66,16 +67,21 @@ int main(void) {
         CHECK(!load("{\"routes\":[{\"name\":\"a b\",\"listen\":\"127.0.0.1:1\"}]}", err, sizeof(err)));
         CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"localhost:1\"}]}", err, sizeof(err)));
         CHECK(strstr(err, "listen"));
-        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"targets\":[\"1.2.3.4\"]}]}", err,
-                    sizeof(err)));
-        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"path\":\"x\"}]}", err, sizeof(err)));
-        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"strip\":true}]}", err, sizeof(err)));
-        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"host\":\"*x\"}]}", err, sizeof(err)));
-        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\"},{\"name\":\"a\",\"listen\":\"127.0.0.1:2\"}]}",
+        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"targets\":[\"1.2.3.4\"]}]}",
                     err, sizeof(err)));
+        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"path\":\"x\"}]}", err,
+                    sizeof(err)));
+        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"strip\":true}]}", err,
+                    sizeof(err)));
+        CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\",\"host\":\"*x\"}]}", err,
+                    sizeof(err)));
+        CHECK(!load(
+                "{\"routes\":[{\"name\":\"a\",\"listen\":\"127.0.0.1:1\"},{\"name\":\"a\",\"listen\":\"127.0.0.1:2\"}]}",
+                err, sizeof(err)));
         CHECK(!load("{\"routes\":[{\"name\":\"a\",\"listen\":\"[::1]:70000\"}]}", err, sizeof(err)));
-        CHECK((t = load("{\"routes\":[{\"name\":\"a\",\"listen\":\"[::1]:8080\",\"balance\":\"least-conn\"}]}", err,
-                        sizeof(err))));
+        CHECK((t = load(
+                       "{\"routes\":[{\"name\":\"a\",\"listen\":\"[::1]:8080\",\"balance\":\"least-conn\"}]}",
+                       err, sizeof(err))));
         route_table_free(t);
         printf("test-route-table: ok\n");
         return 0;

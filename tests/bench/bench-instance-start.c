@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -129,7 +129,8 @@ static int64_t wait_answer(const Bench *b, uint64_t t0, pid_t watch_pid) {
                         return -ETIMEDOUT;
                 if (watch_pid > 0) {
                         siginfo_t si = {};
-                        if (waitid(P_PID, (id_t) watch_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid)
+                        if (waitid(P_PID, (id_t) watch_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                            si.si_pid)
                                 return -ECHILD;
                 }
                 (void) usleep(BENCH_PROBE_INTERVAL_US);
@@ -184,8 +185,12 @@ static pid_t start_nspawn(const Bench *b, int log_fd) {
         /* Started inside the instance's netns, as slipway starts it: a bundle with a user namespace has no
          * netns path of its own and inherits the runtime's (bundle.h). */
         opts.netns_path = netns_path;
-        char *argv[] = { (char *) "systemd-nspawn", (char *) "--register=no", (char *) "--keep-unit",
-                         bundle_arg, machine_arg, NULL };
+        char *argv[] = { (char *) "systemd-nspawn",
+                         (char *) "--register=no",
+                         (char *) "--keep-unit",
+                         bundle_arg,
+                         machine_arg,
+                         NULL };
         opts.stdout_fd = log_fd;
         opts.stderr_fd = log_fd;
         opts.new_session = true;
@@ -197,8 +202,15 @@ static pid_t start_nspawn(const Bench *b, int log_fd) {
  * mount namespace of its own where /sys/fs/cgroup/unified/cgroup.controllers reads empty: a one-time unshare
  * and bind mount in the forked child, before the exec.  It is counted in crun's time. */
 static pid_t start_crun(const Bench *b, int log_fd, const char *id) {
-        char *argv[] = { (char *) "crun", (char *) "--cgroup-manager=disabled", (char *) "--root", b->crun_root,
-                         (char *) "run", (char *) "--bundle", b->crun_bundle, (char *) id, NULL };
+        char *argv[] = { (char *) "crun",
+                         (char *) "--cgroup-manager=disabled",
+                         (char *) "--root",
+                         b->crun_root,
+                         (char *) "run",
+                         (char *) "--bundle",
+                         b->crun_bundle,
+                         (char *) id,
+                         NULL };
         pid_t pid;
 
         pid = fork();
@@ -229,7 +241,8 @@ static pid_t start_crun(const Bench *b, int log_fd, const char *id) {
         if (b->crun_hide_controllers &&
             (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
              mount(b->crun_empty_file, CGROUP_UNIFIED_CONTROLLERS, NULL, MS_BIND, NULL) < 0)) {
-                fprintf(stderr, "bench-instance-start: cannot hide %s from crun: %m\n", CGROUP_UNIFIED_CONTROLLERS);
+                fprintf(stderr, "bench-instance-start: cannot hide %s from crun: %m\n",
+                        CGROUP_UNIFIED_CONTROLLERS);
                 _exit(127);
         }
         execvp(argv[0], argv);
@@ -239,9 +252,10 @@ static pid_t start_crun(const Bench *b, int log_fd, const char *id) {
 
 static void crun_delete(const Bench *b, const char *id) {
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
-        char *argv[] = { (char *) "crun", (char *) "--cgroup-manager=disabled", (char *) "--root", b->crun_root,
+        char *argv[] = { (char *) "crun",   (char *) "--cgroup-manager=disabled",
+                         (char *) "--root", b->crun_root,
                          (char *) "delete", (char *) "--force",
-                         (char *) id, NULL };
+                         (char *) id,       NULL };
         _cleanup_close_ int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
         opts.stdout_fd = null_fd;
@@ -305,20 +319,21 @@ static int64_t run_one(Bench *b, Runtime rt, unsigned round) {
         }
         if (dt == -ECHILD) {
                 _cleanup_free_ char *log_path = path_join(rt == RUNTIME_SLIPWAY ? b->dir : b->work,
-                                                          rt == RUNTIME_SLIPWAY ? INSTANCE_STDERR_LOG :
-                                                          rt == RUNTIME_NSPAWN ? "nspawn.log" : "crun.log");
+                                                          rt == RUNTIME_SLIPWAY  ? INSTANCE_STDERR_LOG
+                                                          : rt == RUNTIME_NSPAWN ? "nspawn.log"
+                                                                                 : "crun.log");
                 _cleanup_free_ char *text = NULL;
                 size_t size = 0;
 
-                log_error("%s exited before the instance answered; the end of its log %s:", runtime_names[rt],
-                          log_path ? log_path : "?");
+                log_error("%s exited before the instance answered; the end of its log %s:",
+                          runtime_names[rt], log_path ? log_path : "?");
                 if (log_path && read_full_file(log_path, &text, &size) >= 0)
                         fprintf(stderr, "%s\n", size > 2000 ? text + size - 2000 : text);
                 return -ECHILD;
         }
         if (dt == -ETIMEDOUT)
-                return log_error_errno(-ETIMEDOUT, "%s: no answer from %s:%u within %u ms.", runtime_names[rt],
-                                       b->address_str, b->port, BENCH_START_TIMEOUT_MS);
+                return log_error_errno(-ETIMEDOUT, "%s: no answer from %s:%u within %u ms.",
+                                       runtime_names[rt], b->address_str, b->port, BENCH_START_TIMEOUT_MS);
         return dt;
 }
 
@@ -385,8 +400,8 @@ static int crun_bundle_write(Bench *b) {
                 _cleanup_free_ char *controllers = NULL;
                 size_t size = 0;
 
-                if (nspawn_needs_unified_env() && read_full_file(CGROUP_UNIFIED_CONTROLLERS, &controllers, &size) >= 0 &&
-                    size > 0) {
+                if (nspawn_needs_unified_env() &&
+                    read_full_file(CGROUP_UNIFIED_CONTROLLERS, &controllers, &size) >= 0 && size > 0) {
                         b->crun_empty_file = path_join(b->work, "empty-cgroup.controllers");
                         if (!b->crun_empty_file)
                                 return -ENOMEM;
@@ -396,8 +411,8 @@ static int crun_bundle_write(Bench *b) {
                         b->crun_hide_controllers = true;
                         printf("crun: hybrid cgroups with cgroup2 controllers (%.*s) that crun 1.8 refuses: each crun "
                                "is started in its own mount namespace with an empty %s bound over it (unshare + "
-                               "mount in crun's time)\n", (int) strcspn(controllers, "\n"), controllers,
-                               CGROUP_UNIFIED_CONTROLLERS);
+                               "mount in crun's time)\n",
+                               (int) strcspn(controllers, "\n"), controllers, CGROUP_UNIFIED_CONTROLLERS);
                 }
         }
         return 0;
@@ -414,7 +429,8 @@ static int bench_prepare(Bench *b) {
 
         r = net_subnet_parse(b->subnet_str, &b->subnet);
         if (r < 0 || b->subnet.prefixlen > 29)
-                return log_error_errno(-EINVAL, "--subnet %s is not an IPv4 CIDR of at least /29.", b->subnet_str);
+                return log_error_errno(-EINVAL, "--subnet %s is not an IPv4 CIDR of at least /29.",
+                                       b->subnet_str);
         r = net_subnet_address(&b->subnet, 2, &b->address);
         if (r < 0)
                 return r;
@@ -455,8 +471,10 @@ static int bench_prepare(Bench *b) {
                 if (!b->lowers[i])
                         r = -ENOMEM;
                 else if (stat(b->lowers[i], &st) < 0)
-                        r = log_error_errno(-errno, "Layer %s is not in the layer cache %s: deploy the image once "
-                                            "so slipwayd unpacks it.", diffs[i], layers_dir);
+                        r = log_error_errno(-errno,
+                                            "Layer %s is not in the layer cache %s: deploy the image once "
+                                            "so slipwayd unpacks it.",
+                                            diffs[i], layers_dir);
                 else
                         b->n_lowers++;
         }
@@ -476,7 +494,7 @@ static int bench_prepare(Bench *b) {
                 return log_error_errno(r, "Cannot create the bridge %s: %s", b->bridge, strerror(-r));
         b->bridge_made = true;
 
-        b->plan = (InstancePlan){
+        b->plan = (InstancePlan) {
                 .dir = b->dir,
                 .shim_dir = b->shim,
                 .lowers = b->lowers,
@@ -550,7 +568,8 @@ static void report(Bench *b) {
                 printf("%-16s %5u %9.1f %9.1f %9.1f", runtime_names[rt], b->n_samples[rt], b->samples[rt][0],
                        p50[rt], p95[rt]);
                 if (b->n_samples[RUNTIME_SLIPWAY] > 0)
-                        printf(" %13.2f %13.2f\n", p50[rt] / p50[RUNTIME_SLIPWAY], p95[rt] / p95[RUNTIME_SLIPWAY]);
+                        printf(" %13.2f %13.2f\n", p50[rt] / p50[RUNTIME_SLIPWAY],
+                               p95[rt] / p95[RUNTIME_SLIPWAY]);
                 else
                         printf(" %13s %13s\n", "-", "-");
         }
@@ -565,11 +584,16 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "state-dir", required_argument, NULL, 's' }, { "image", required_argument, NULL, 'i' },
-                { "work", required_argument, NULL, 'w' },      { "subnet", required_argument, NULL, 'n' },
-                { "runs", required_argument, NULL, 'r' },      { "port", required_argument, NULL, 'p' },
-                { "path", required_argument, NULL, 'P' },      { "runtimes", required_argument, NULL, 'R' },
-                { "help", no_argument, NULL, 'h' },            {},
+                { "state-dir", required_argument, NULL, 's' },
+                { "image", required_argument, NULL, 'i' },
+                { "work", required_argument, NULL, 'w' },
+                { "subnet", required_argument, NULL, 'n' },
+                { "runs", required_argument, NULL, 'r' },
+                { "port", required_argument, NULL, 'p' },
+                { "path", required_argument, NULL, 'P' },
+                { "runtimes", required_argument, NULL, 'R' },
+                { "help", no_argument, NULL, 'h' },
+                {},
         };
         Bench b = { .runs = 20, .port = 8080, .path = "/" };
         const char *runtimes = "slipway,nspawn,crun";
@@ -580,19 +604,32 @@ int main(int argc, char *argv[]) {
         log_set_ident("bench-instance-start");
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {
-                case 's': b.state_dir = optarg; break;
-                case 'i': b.image = optarg; break;
-                case 'w': b.work = optarg; break;
-                case 'n': b.subnet_str = optarg; break;
-                case 'P': b.path = optarg; break;
-                case 'R': runtimes = optarg; break;
+                case 's':
+                        b.state_dir = optarg;
+                        break;
+                case 'i':
+                        b.image = optarg;
+                        break;
+                case 'w':
+                        b.work = optarg;
+                        break;
+                case 'n':
+                        b.subnet_str = optarg;
+                        break;
+                case 'P':
+                        b.path = optarg;
+                        break;
+                case 'R':
+                        runtimes = optarg;
+                        break;
                 case 'r':
                 case 'p':
                         errno = 0;
                         v = strtoul(optarg, &end, 10);
                         if (errno || *end || v == 0 || v > (opt == 'r' ? BENCH_RUNS_MAX : 65535U)) {
-                                log_error("--%s %s: expected a number from 1 to %u.", opt == 'r' ? "runs" : "port",
-                                          optarg, opt == 'r' ? BENCH_RUNS_MAX : 65535U);
+                                log_error("--%s %s: expected a number from 1 to %u.",
+                                          opt == 'r' ? "runs" : "port", optarg,
+                                          opt == 'r' ? BENCH_RUNS_MAX : 65535U);
                                 return 2;
                         }
                         if (opt == 'r')
@@ -600,8 +637,11 @@ int main(int argc, char *argv[]) {
                         else
                                 b.port = (uint16_t) v;
                         break;
-                case 'h': help(); return 0;
-                default: return 2;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return 2;
                 }
         if (!b.state_dir || !b.image || !b.work || !b.subnet_str || optind != argc) {
                 log_error("--state-dir, --image, --work and --subnet are required (see --help).");
@@ -616,7 +656,8 @@ int main(int argc, char *argv[]) {
                 for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                         Runtime rt = runtime_from_string(t);
                         if (rt < 0) {
-                                log_error("--runtimes: unknown runtime '%s'; use slipway, nspawn or crun.", t);
+                                log_error("--runtimes: unknown runtime '%s'; use slipway, nspawn or crun.",
+                                          t);
                                 return 2;
                         }
                         b.enabled[rt] = true;
@@ -655,7 +696,8 @@ int main(int argc, char *argv[]) {
                                 break;
                         }
                         b.samples[rt][b.n_samples[rt]++] = (double) dt / 1000.0;
-                        fprintf(stderr, "run %u %-16s %8.1f ms\n", i + 1, runtime_names[rt], (double) dt / 1000.0);
+                        fprintf(stderr, "run %u %-16s %8.1f ms\n", i + 1, runtime_names[rt],
+                                (double) dt / 1000.0);
                 }
         if (interrupted && r >= 0)
                 r = log_error_errno(-EINTR, "Interrupted; cleaning up.");

@@ -31,4 +31,3 @@ static inline int test_tcp_listener(uint16_t port, bool cloexec, uint16_t *ret_p
                 *ret_port = ntohs(sa.sin_port);
         return fd;
 }
-

@@ -50,7 +50,7 @@
 typedef struct BuildEntry BuildEntry;
 struct BuildEntry {
         char id[BUILD_ID_BYTES * 2 + 1];
-        BuildJob *job;          /* ours (build_job_new): cancellable at any time until we free it */
+        BuildJob *job; /* ours (build_job_new): cancellable at any time until we free it */
         BuildEntry *next;
 };
 
@@ -133,7 +133,7 @@ typedef struct LogStream {
         BuildEntry *entry;
         int fd;
         bool client_gone;
-        char *pending;          /* an incomplete line */
+        char *pending; /* an incomplete line */
         size_t n_pending;
         char *out;
         size_t n_out;
@@ -280,11 +280,13 @@ static int parse_build_args(HttpRequest *req, char ***ret, char *msg, size_t msg
                 const char *eq;
                 int k;
 
-                k = mg_get_var2(ri->query_string, strlen(ri->query_string), "build_arg", v, HTTP_QUERY_VALUE_MAX, i);
+                k = mg_get_var2(ri->query_string, strlen(ri->query_string), "build_arg", v,
+                                HTTP_QUERY_VALUE_MAX, i);
                 if (k == -1)
                         break;
                 if (k < 0) {
-                        snprintf(msg, msg_size, "A build argument is longer than %u bytes.", HTTP_QUERY_VALUE_MAX);
+                        snprintf(msg, msg_size, "A build argument is longer than %u bytes.",
+                                 HTTP_QUERY_VALUE_MAX);
                         return -EINVAL;
                 }
                 if (n >= BUILD_ARGS_MAX) {
@@ -326,7 +328,8 @@ static int send_final_line(struct mg_connection *conn, json_t *j) {
 int api_image_build(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_(tmp_dir_removep) char *tmp = NULL;
-        _cleanup_free_ char *context = NULL, *builds_dir = NULL, *norm = NULL, *errtext = NULL, *df_path = NULL;
+        _cleanup_free_ char *context = NULL, *builds_dir = NULL, *norm = NULL, *errtext = NULL,
+                            *df_path = NULL;
         _cleanup_strv_free_ char **build_args = NULL;
         _cleanup_json_ json_t *final = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
@@ -343,13 +346,16 @@ int api_image_build(HttpRequest *req) {
         int pipefd[2], r;
 
         if (!ctx->builder)
-                return http_reply_error(req->conn, 503, "The image builder is not available in this slipwayd.",
+                return http_reply_error(req->conn, 503,
+                                        "The image builder is not available in this slipwayd.",
                                         "See the slipwayd log for why it did not start.");
 
         r = http_request_query(req, "file", file, sizeof file);
         if (r == -E2BIG || (r >= 0 && !path_is_safe_relative(file)))
-                return http_reply_error(req->conn, 400, "The Dockerfile must be a relative path inside the build "
-                                        "context, without '..'.", "Name it relative to the context, e.g. -f "
+                return http_reply_error(req->conn, 400,
+                                        "The Dockerfile must be a relative path inside the build "
+                                        "context, without '..'.",
+                                        "Name it relative to the context, e.g. -f "
                                         "docker/Dockerfile.");
         r = http_request_query(req, "tag", tag, sizeof tag);
         if (r == -E2BIG)
@@ -366,11 +372,13 @@ int api_image_build(HttpRequest *req) {
         }
         r = http_request_query(req, "target", target, sizeof target);
         if (r == -E2BIG)
-                return http_reply_error(req->conn, 400, "The target stage name is too long.", "Check --target.");
+                return http_reply_error(req->conn, 400, "The target stage name is too long.",
+                                        "Check --target.");
         have_target = r >= 0 && !isempty(target);
         r = parse_build_args(req, &build_args, msg, sizeof msg);
         if (r == -EINVAL)
-                return http_reply_error(req->conn, 400, msg, "Give build arguments as --build-arg NAME=VALUE.");
+                return http_reply_error(req->conn, 400, msg,
+                                        "Give build arguments as --build-arg NAME=VALUE.");
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the build arguments");
 
@@ -401,17 +409,18 @@ int api_image_build(HttpRequest *req) {
         if (r == -ENOMEM)
                 return api_reply_error(req, r, NULL, "Cannot unpack the build context");
         if (r < 0)
-                return http_reply_error(req->conn, r == -EIO ? 500 : 400,
-                                        errtext ?: "Cannot unpack the build context.",
-                                        "Send the build context as a tar archive (slipway image build does).");
+                return http_reply_error(
+                        req->conn, r == -EIO ? 500 : 400, errtext ?: "Cannot unpack the build context.",
+                        "Send the build context as a tar archive (slipway image build does).");
 
         df_path = path_join(context, file);
         if (!df_path)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot start the build");
         if (lstat(df_path, &st) < 0 || !S_ISREG(st.st_mode)) {
                 snprintf(msg, sizeof msg, "The build context has no Dockerfile named '%.128s'.", file);
-                return http_reply_error(req->conn, 400, msg,
-                                        "Put a Dockerfile at the top of the context, or name it with -f FILE.");
+                return http_reply_error(
+                        req->conn, 400, msg,
+                        "Put a Dockerfile at the top of the context, or name it with -f FILE.");
         }
         r = build_context_apply_dockerignore(context, file, &errtext);
         if (r == -EBADMSG)
@@ -475,8 +484,8 @@ int api_image_build(HttpRequest *req) {
 
         r = bt.r;
         if (r >= 0) {
-                final = json_pack("{s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "digest", bt.result.digest, "ref",
-                                  bt.result.ref, "steps", (int) bt.result.steps, "cached_steps",
+                final = json_pack("{s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "digest", bt.result.digest,
+                                  "ref", bt.result.ref, "steps", (int) bt.result.steps, "cached_steps",
                                   (int) bt.result.cached_steps);
                 log_info("Build %s: %s (%s), %u steps, %u cached.", entry.id, bt.result.digest,
                          strempty(bt.result.ref), bt.result.steps, bt.result.cached_steps);
@@ -485,9 +494,9 @@ int api_image_build(HttpRequest *req) {
                 if (isempty(berr->message))
                         snprintf(berr->message, sizeof berr->message, "The build failed: %s.",
                                  r == -ECANCELED ? "it was cancelled" : strerror(-r));
-                final = json_pack("{s:s,s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "error", berr->message, "hint",
-                                  berr->hint, "file", isempty(berr->file) ? NULL : berr->file, "line",
-                                  (int) berr->line, "column", (int) berr->column);
+                final = json_pack("{s:s,s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "error", berr->message,
+                                  "hint", berr->hint, "file", isempty(berr->file) ? NULL : berr->file,
+                                  "line", (int) berr->line, "column", (int) berr->column);
                 log_info("Build %s failed: %s", entry.id, berr->message);
         }
         build_result_done(&bt.result);

@@ -111,8 +111,8 @@ int api_image_export(HttpRequest *req) {
                 (void) http_stream_end(req->conn);
         else
                 log_warning("Export of %s stopped: %s", rec.digest,
-                            job.result < 0 ? (job.err.message[0] ? job.err.message : strerror(-job.result)) :
-                                             "the client went away");
+                            job.result < 0 ? (job.err.message[0] ? job.err.message : strerror(-job.result))
+                                           : "the client went away");
         image_record_done(&rec);
         return 200;
 }

@@ -13,8 +13,8 @@
 #include "fs-util.h"
 #include "http-response.h"
 #include "json-util.h"
-#include "string-util.h"
 #include "log.h"
+#include "string-util.h"
 
 static void unlink_freep(char **p) {
         if (*p) {
@@ -76,13 +76,15 @@ int api_image_import(HttpRequest *req) {
                 return http_reply_error(req->conn, 413, "The upload is larger than the 64 GiB limit.",
                                         "Split the image or import it from a smaller archive.");
         if (r == -EPIPE)
-                return http_reply_error(req->conn, 400, "The upload ended before the announced end of the body.",
+                return http_reply_error(req->conn, 400,
+                                        "The upload ended before the announced end of the body.",
                                         "Retry the import.");
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot store the upload");
         if (size == 0)
-                return http_reply_error(req->conn, 400, "The upload is empty.",
-                                        "Send an oci-archive, docker-archive or rootfs tar as the request body.");
+                return http_reply_error(
+                        req->conn, 400, "The upload is empty.",
+                        "Send an oci-archive, docker-archive or rootfs tar as the request body.");
         fd = safe_close(fd);
 
         r = image_catalog_import(ctx->catalog, tmp, format, have_name ? name : NULL, &imported, &n, &err);
@@ -102,8 +104,8 @@ int api_image_import(HttpRequest *req) {
         }
 
         for (size_t i = 0; arr && i < n; i++) {
-                json_t *o = json_pack("{s:s,s:[s],s:I}", "digest", imported[i].digest, "refs", imported[i].ref,
-                                      "size", (json_int_t) imported[i].size);
+                json_t *o = json_pack("{s:s,s:[s],s:I}", "digest", imported[i].digest, "refs",
+                                      imported[i].ref, "size", (json_int_t) imported[i].size);
                 if (!o || json_array_append_new(arr, o) < 0)
                         r = -ENOMEM;
                 else

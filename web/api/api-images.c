@@ -22,7 +22,8 @@ static json_t *refs_json(const ImageRecord *rec) {
 
 static json_t *image_json(const ImageRecord *rec) {
         return json_pack("{s:s,s:o,s:I,s:s?,s:I}", "digest", rec->digest, "refs", refs_json(rec), "size",
-                         (json_int_t) rec->size, "created", rec->created, "layers", (json_int_t) rec->layers);
+                         (json_int_t) rec->size, "created", rec->created, "layers",
+                         (json_int_t) rec->layers);
 }
 
 int api_images_list(HttpRequest *req) {
@@ -111,9 +112,9 @@ int api_images_gc(HttpRequest *req) {
                 (void) builder_cache_prune(ctx->builder);
         for (size_t i = 0; blobs && i < res.n_blobs; i++)
                 json_array_append_new(blobs, json_string(res.blobs[i]));
-        j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed", (json_int_t) res.blobs_removed,
-                      "bytes_freed", (json_int_t) res.bytes_freed, "layers_removed",
-                      (json_int_t) res.layers_removed, "blobs", blobs);
+        j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed",
+                      (json_int_t) res.blobs_removed, "bytes_freed", (json_int_t) res.bytes_freed,
+                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs);
         catalog_gc_result_done(&res);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Garbage collection failed");
@@ -133,7 +134,8 @@ int api_image_unpack(HttpRequest *req) {
                 return http_reply_error(req->conn, 413, "The request body is too large.",
                                         "Send a small JSON object {\"path\": \"/abs/dir\"}.");
         if (r < 0 || json_get_string(body, "path", &path) < 0)
-                return http_reply_error(req->conn, 400, "The request body must be a JSON object with a \"path\" string.",
+                return http_reply_error(req->conn, 400,
+                                        "The request body must be a JSON object with a \"path\" string.",
                                         "Send {\"path\": \"/abs/dir\"}.");
 
         r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);

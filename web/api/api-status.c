@@ -21,8 +21,8 @@ static int status_health(ApiContext *ctx, json_t *j) {
                         return r;
         }
         h = json_pack("{s:s,s:s?,s:o,s:s?}", "status", r > 0 ? "degraded" : "ok", "reason", reason,
-                      "checked_at", at ? json_integer((json_int_t)(at / 1000000U)) : json_null(), "nft_table",
-                      ctx->nft_table);
+                      "checked_at", at ? json_integer((json_int_t) (at / 1000000U)) : json_null(),
+                      "nft_table", ctx->nft_table);
         if (!h || json_object_set_new(j, "health", h) < 0)
                 return -ENOMEM;
         return 0;
@@ -53,11 +53,11 @@ int api_status(HttpRequest *req) {
         }
 
         userns = instance_setup_userns_enabled(ctx->state_dir, &why_not);
-        j = json_pack("{s:{s:s,s:I,s:s,s:s},s:{s:b},s:I,s:I,s:I}",
-                      "daemon", "version", SLIPWAY_VERSION, "pid", (json_int_t) ctx->pid, "state_dir",
-                      ctx->state_dir, "api", ctx->api_url,
-                      "proxy", "running", proxy_sync_running(ctx->state_dir) > 0,
-                      "projects", (json_int_t) projects, "instances", (json_int_t) instances, "images", (json_int_t) images);
+        j = json_pack("{s:{s:s,s:I,s:s,s:s},s:{s:b},s:I,s:I,s:I}", "daemon", "version", SLIPWAY_VERSION,
+                      "pid", (json_int_t) ctx->pid, "state_dir", ctx->state_dir, "api", ctx->api_url,
+                      "proxy", "running", proxy_sync_running(ctx->state_dir) > 0, "projects",
+                      (json_int_t) projects, "instances", (json_int_t) instances, "images",
+                      (json_int_t) images);
         if (!j || json_object_set_new(j, "user_namespaces",
                                       json_pack("{s:b,s:s?}", "enabled", userns, "reason", why_not)) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #define BUILD_CONTEXT_MAX (8ULL * 1024U * 1024U * 1024U) /* bytes of a context, sent and unpacked */
-#define BUILD_CONTEXT_ENTRIES_MAX 1000000U                /* files, dirs and links in one context */
+#define BUILD_CONTEXT_ENTRIES_MAX 1000000U               /* files, dirs and links in one context */
 
 /* Reads up to size bytes of the stream: > 0 bytes, 0 at its end, < 0 -errno. */
 typedef ssize_t (*BuildContextReadFn)(void *userdata, void *buf, size_t size);

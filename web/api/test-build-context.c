@@ -20,9 +20,9 @@
 
 typedef struct Entry {
         const char *name;
-        mode_t type;        /* AE_IFREG, AE_IFDIR, AE_IFLNK; 0 = hardlink */
+        mode_t type; /* AE_IFREG, AE_IFDIR, AE_IFLNK; 0 = hardlink */
         mode_t perm;
-        const char *data;   /* file content, or link target */
+        const char *data; /* file content, or link target */
 } Entry;
 
 typedef struct Mem {
@@ -52,7 +52,8 @@ static void make_tar(const Entry *entries, size_t n, Mem *ret) {
                         archive_entry_set_filetype(e, entries[i].type);
                         if (entries[i].type == AE_IFLNK)
                                 archive_entry_set_symlink(e, entries[i].data);
-                        archive_entry_set_size(e, entries[i].type == AE_IFREG ? (la_int64_t) strlen(entries[i].data) : 0);
+                        archive_entry_set_size(
+                                e, entries[i].type == AE_IFREG ? (la_int64_t) strlen(entries[i].data) : 0);
                 }
                 CHECK(archive_write_header(a, e) == ARCHIVE_OK);
                 if (entries[i].type == AE_IFREG)
@@ -155,10 +156,8 @@ static void test_extract_hostile(void) {
                 const Entry *e;
                 size_t n;
         } cases[] = {
-                { dotdot, ELEMENTSOF(dotdot) },
-                { dotdot_inner, ELEMENTSOF(dotdot_inner) },
-                { absolute, ELEMENTSOF(absolute) },
-                { hard_out, ELEMENTSOF(hard_out) },
+                { dotdot, ELEMENTSOF(dotdot) },     { dotdot_inner, ELEMENTSOF(dotdot_inner) },
+                { absolute, ELEMENTSOF(absolute) }, { hard_out, ELEMENTSOF(hard_out) },
                 { through, ELEMENTSOF(through) },
         };
 
@@ -196,7 +195,8 @@ static bool exists(const char *dir, const char *rel) {
 static void test_dockerignore(void) {
         _cleanup_free_ char *top = mkdtemp_dir(), *err = NULL;
         const Entry entries[] = {
-                { ".dockerignore", AE_IFREG, 0644, "# excluded\n*.log\n!keep.log\nsecret\ndocker\n**/*.bak\n" },
+                { ".dockerignore", AE_IFREG, 0644,
+                  "# excluded\n*.log\n!keep.log\nsecret\ndocker\n**/*.bak\n" },
                 { "docker/Dockerfile", AE_IFREG, 0644, "FROM scratch\n" },
                 { "docker/other", AE_IFREG, 0644, "x" },
                 { "a.log", AE_IFREG, 0644, "x" },
@@ -208,8 +208,8 @@ static void test_dockerignore(void) {
 
         CHECK(extract(top, entries, ELEMENTSOF(entries)) == 0);
         CHECK(build_context_apply_dockerignore(top, "docker/Dockerfile", &err) == 0);
-        CHECK(exists(top, "docker/Dockerfile"));   /* the Dockerfile is always kept */
-        CHECK(exists(top, ".dockerignore"));       /* and so is .dockerignore */
+        CHECK(exists(top, "docker/Dockerfile")); /* the Dockerfile is always kept */
+        CHECK(exists(top, ".dockerignore"));     /* and so is .dockerignore */
         CHECK(!exists(top, "docker/other"));
         CHECK(!exists(top, "a.log"));
         CHECK(exists(top, "keep.log"));
@@ -232,7 +232,8 @@ static void test_name_is_safe(void) {
 
 int main(void) {
         if (geteuid() != 0) {
-                fprintf(stderr, "test-build-context: needs root (owners are reset to 0 on extraction); skipping.\n");
+                fprintf(stderr,
+                        "test-build-context: needs root (owners are reset to 0 on extraction); skipping.\n");
                 return 77;
         }
         test_name_is_safe();

@@ -16,7 +16,8 @@ int http_reply_json(struct mg_connection *conn, int status, json_t *body);
 /* Sends {"error": message, "hint": hint}; returns status. */
 int http_reply_error(struct mg_connection *conn, int status, const char *message, const char *hint);
 /* Sends message/hint when message is set, else a generic sentence from r and what. */
-int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint, const char *what);
+int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint,
+                     const char *what);
 
 /* Chunked streaming: begin (headers), write chunks, end (terminating chunk).  extra_headers is
  * either NULL or complete "Name: value\r\n" lines.  Returns 0 or -EPIPE when the client is gone. */

@@ -33,11 +33,11 @@ typedef struct HttpRoute {
 } HttpRoute;
 
 typedef struct HttpServerConfig {
-        const char *listen;       /* "ADDR:PORT" ("[v6]:PORT"); port 0 picks a free one */
-        const char *token;        /* admin token */
+        const char *listen; /* "ADDR:PORT" ("[v6]:PORT"); port 0 picks a free one */
+        const char *token;  /* admin token */
         const HttpRoute *routes;
         size_t n_routes;
-        void *userdata;           /* passed to handlers */
+        void *userdata; /* passed to handlers */
 } HttpServerConfig;
 
 typedef struct HttpServer HttpServer;

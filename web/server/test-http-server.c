@@ -96,20 +96,28 @@ static const struct {
         const char *method, *rest;
         const char *expect[3];
 } live_cases[] = {
-        { "GET", "/api/v1/things/x HTTP/1.1\r\nHost: x\r\n\r\n", { "HTTP/1.1 401", "\"error\"", "\"hint\"" } },
-        { "GET", "/api/v1/things/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cretX\r\n\r\n",
+        { "GET",
+          "/api/v1/things/x HTTP/1.1\r\nHost: x\r\n\r\n",
+          { "HTTP/1.1 401", "\"error\"", "\"hint\"" } },
+        { "GET",
+          "/api/v1/things/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cretX\r\n\r\n",
           { "HTTP/1.1 401" } },
-        { "GET", "/api/v1/things/library%2Fbusybox%3Alatest HTTP/1.1\r\nHost: x\r\n"
+        { "GET",
+          "/api/v1/things/library%2Fbusybox%3Alatest HTTP/1.1\r\nHost: x\r\n"
           "Authorization: Bearer s3cret\r\n\r\n",
           { "HTTP/1.1 200", "\"segment\":\"library/busybox:latest\"", "\"n\":2" } },
-        { "GET", "/api/v1/nothing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
+        { "GET",
+          "/api/v1/nothing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
           { "HTTP/1.1 404", "\"error\"" } },
-        { "DELETE", "/api/v1/things/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
+        { "DELETE",
+          "/api/v1/things/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
           { "HTTP/1.1 405" } },
-        { "POST", "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+        { "POST",
+          "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
           "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\n, w\r\n0\r\n\r\n",
           { "HTTP/1.1 200", "\"size\":8" } },
-        { "POST", "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+        { "POST",
+          "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
           "Content-Length: 500\r\n\r\n",
           { "HTTP/1.1 413" } },
 };

@@ -50,7 +50,8 @@ static void exercise_stages(const Dockerfile *df) {
                         if (c.onbuild) {
                                 DockerfileInstruction *t = NULL;
 
-                                if (dockerfile_parse_trigger(c.trigger, df->escape, "trigger", &t, &err) >= 0)
+                                if (dockerfile_parse_trigger(c.trigger, df->escape, "trigger", &t, &err) >=
+                                    0)
                                         dockerfile_instruction_free(t);
                         }
                         dockerfile_instruction_done(&c);
@@ -78,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         word = strndup((const char *) data, size);
         if (!word)
                 return 0;
-        if (dockerfile_expand_word(word, size > 0 && data[0] == '`' ? '`' : '\\', env, NULL, &out, &err) >= 0)
+        if (dockerfile_expand_word(word, size > 0 && data[0] == '`' ? '`' : '\\', env, NULL, &out, &err) >=
+            0)
                 free(out);
         if (dockerfile_expand_words(word, '\\', env, NULL, &words, &err) >= 0)
                 strv_free(words);

@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         copy = strdup(s);
         for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
                 SpecEndpoint e;
-                ComponentSpec h = { .n_endpoints = 1, .endpoints[0] = { .name = "a", .port = 80, .base_path = "/" } };
+                ComponentSpec h = { .n_endpoints = 1,
+                                    .endpoints[0] = { .name = "a", .port = 80, .base_path = "/" } };
                 uint64_t m;
                 uint32_t c;
 

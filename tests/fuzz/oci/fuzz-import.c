@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < res.n_images; i++) {
                         OciImageSummary sum = {};
 
-                        if (!digest_is_valid(res.images[i].digest) || !oci_store_has_blob(store, res.images[i].digest))
+                        if (!digest_is_valid(res.images[i].digest) ||
+                            !oci_store_has_blob(store, res.images[i].digest))
                                 __builtin_trap();
                         if (oci_store_image_summary(store, res.images[i].digest, &sum, &err) < 0)
                                 __builtin_trap();
