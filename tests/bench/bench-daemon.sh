@@ -1,7 +1,8 @@
 # Sourced by the benches: a private slipwayd on a temporary state dir, the busybox fixture image and busybox
 # httpd images built on it (deploy.sh, idle-rss.sh, instance-start.sh; build.sh and image-store.sh use the
 # daemon and the binaries' check).  Needs $top, $build and $py set; defines functions only.
-# Invariant: bench_daemon_stop leaves no instance, route, bridge, slipwayd or slipway-proxy of the state dir.
+# Invariant: bench_daemon_stop leaves no instance, route, bridge, nft table, claim, slipwayd or slipway-proxy of
+# the state dir.
 
 # bench_binaries NAME: sets $slipwayd and $slipway from $build, or exits telling NAME's user to build first.
 bench_binaries() {
@@ -51,6 +52,11 @@ bench_daemon_stop() {
         if [ -n "$proxy" ]; then
                 kill $proxy 2>/dev/null || true
                 for _ in $(seq 50); do kill -0 $proxy 2>/dev/null || break; sleep 0.1; done
+        fi
+        # This state dir's own nft table and state-id claim (slipwayd keeps them across restarts).
+        if [ -s "$state/state-id" ]; then
+                nft delete table inet "slipway_$(cat "$state/state-id")" 2>/dev/null || true
+                rm -f "/run/slipway/state-ids/$(cat "$state/state-id")"
         fi
 }
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import STARTED_STATE_DIRS
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SLIPWAY_BUILD_DIR", REPO / "build"))
 SLIPWAYD = BUILD / "appliance" / "engine" / "slipwayd"
@@ -28,6 +30,9 @@ def free_port():
 class Daemon:
     def __init__(self, state_dir, log_path, port=None):
         self.state_dir = Path(state_dir)
+        # conftest's session cleanup removes what this state dir owns on the host (its nft table, claims).
+        if self.state_dir not in STARTED_STATE_DIRS:
+            STARTED_STATE_DIRS.append(self.state_dir)
         self.port = port or free_port()
         self.log_path = log_path
         self.log = open(log_path, "wb")

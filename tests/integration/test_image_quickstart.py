@@ -9,7 +9,7 @@ import urllib.request
 import subprocess
 import time
 
-from conftest import REPO, Daemon, free_port, free_port_range, wait_port
+from conftest import REPO, STARTED_STATE_DIRS, Daemon, free_port, free_port_range, wait_port
 import slipway_images as si
 
 
@@ -32,6 +32,7 @@ def _alive(pid):
 
 def test_quickstart_twice(build_dir, tmp_path):
         state = tmp_path / "var"
+        STARTED_STATE_DIRS.append(state)  # the quickstart starts slipwayd itself: clean up what it owns
         port = free_port()
         d = Daemon(build_dir, state, port)
         ingress = free_port_range()
