@@ -13,6 +13,11 @@
 #include "instance.h"
 #include "supervisor.h"
 
+/* What a release that was deploying when slipwayd stopped gets at the next start: its reason, and the line
+ * its deploy log ends with. */
+#define DEPLOYER_RESTART_REASON "slipwayd stopped during the deploy; deploy again."
+#define DEPLOYER_RESTART_LOG_LINE "slipwayd restarted while this release was deploying; marked failed"
+
 typedef struct Worker {
         Deployer *d;
         int64_t release_id, component_id, environment_id;

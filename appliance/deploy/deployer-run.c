@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deployer-internal.h"
 #include "env-network.h"
@@ -43,6 +44,16 @@ int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t
                 return r;
         if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) id) < 0)
                 return -ENOMEM;
+        /* Ids are never reused, so a directory here is no instance's: one left from before they were
+         * (migration 4), or a restored database behind its files.  The new instance must not mount its
+         * upper or inherit its logs. */
+        if (access(dir, F_OK) >= 0) {
+                log_warning("Instance directory %s exists before its instance; removing what it holds.",
+                            dir);
+                r = instance_setup_remove(dir);
+                if (r < 0)
+                        return log_warning_errno(r, "Cannot remove %s: %m", dir);
+        }
         r = model_instance_set_paths(db, id, netns, dir);
         if (r < 0)
                 return r;
