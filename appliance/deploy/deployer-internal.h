@@ -44,12 +44,13 @@ void deployer_set_reason(char **reason, const char *fmt, ...) _printf_(2, 3);
 bool deployer_stopping(Deployer *d);
 uint64_t deployer_mono_msec(void);
 
-/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns.
+/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns (named
+ * from netns_recorded, its row's netns, as deploy_instance_names() says).
  * graceful: its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a
  * new instance that never got a request).  Returns the first failure of the removal (the stop itself
  * always ends with a kill). */
-int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
-                             bool graceful);
+int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
+                             Instance *handle, bool graceful);
 
 /* Picks the lowest free instance address of the target's environment and records a "starting" instance
  * with it, its netns name and directory, as one step other deploys cannot interleave with. */

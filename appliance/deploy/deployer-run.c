@@ -39,7 +39,7 @@ int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t
         if (r < 0)
                 return r;
 
-        r = deploy_instance_names(d->state_dir, id, &netns, NULL, NULL);
+        r = deploy_instance_netns_new(d->state_dir, d->host ? d->host->id : NULL, id, &netns);
         if (r < 0)
                 return r;
         if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) id) < 0)
@@ -180,7 +180,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
         for (size_t k = 0; k < n_old; k++) {
-                (void) deployer_instance_retire(d, old[k].id, old[k].dir, NULL, true);
+                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns, NULL, true);
                 (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
                 model_deploy_log_appendf(db, t.release_id, "previous instance %lld stopped",
                                          (long long) old[k].id);
@@ -191,9 +191,12 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
 fail:
         model_instances_free(old, n_old);
         if (instance_id > 0) {
+                _cleanup_(model_instance_done) ModelInstance row = {};
                 _cleanup_free_ char *dir = NULL;
+                (void) model_instance_get(db, instance_id, &row); /* its recorded names */
                 if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
-                        (void) deployer_instance_retire(d, instance_id, dir, TAKE_PTR(inst), false);
+                        (void) deployer_instance_retire(d, instance_id, dir, row.netns, TAKE_PTR(inst),
+                                                        false);
                 (void) model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
                 model_deploy_log_appendf(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
                                          (long long) instance_id, plan.dir ?: "");

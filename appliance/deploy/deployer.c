@@ -46,8 +46,8 @@ bool deployer_stopping(Deployer *d) {
         return __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE);
 }
 
-int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
-                             bool graceful) {
+int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
+                             Instance *handle, bool graceful) {
         _cleanup_free_ char *netns = NULL, *ifname = NULL;
         _cleanup_instance_ Instance *i = handle;
         int r;
@@ -60,7 +60,7 @@ int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, 
                 (void) instance_stop(i, 0, DEPLOY_STOP_GRACE_MS); /* kills after the grace period */
         else if (i)
                 (void) instance_kill(i);
-        r = deploy_instance_names(d->state_dir, instance_id, &netns, &ifname, NULL);
+        r = deploy_instance_names(d->state_dir, instance_id, netns_recorded, &netns, &ifname, NULL);
         if (r < 0)
                 return r;
         return instance_setup_teardown(dir, netns, ifname);
@@ -267,7 +267,7 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
 static void retire_all(Deployer *d, ModelInstance *v, size_t n, const char *state) {
         for (size_t k = 0; k < n; k++) {
                 if (!isempty(v[k].dir))
-                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, NULL, false);
+                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, v[k].netns, NULL, false);
                 (void) model_instance_set_state(d->db, v[k].id, state);
         }
         model_instances_free(v, n);
