@@ -102,6 +102,14 @@ def test_deleted_project_leaves_nothing_to_the_next(build_dir, images, tmp_path)
                 leaked = [p for p in upper.rglob("leak.txt")] if upper.is_dir() else []
                 assert not leaked, leaked
 
+                # A project made again under the deleted one's name gets new ids and new bridges too (the
+                # names alone used to make the bridge names).
+                d.cli("project", "create", "alpha")
+                again = ids_of(d, "alpha")
+                for kind in ("project", "environment", "bridge"):
+                        assert again[kind] and not (again[kind] & ids_a[kind]), (kind, ids_a[kind], again[kind])
+                d.cli("project", "delete", "alpha")
+
                 # After a restart B keeps its ids and its directory (the start sweep keeps what a row owns).
                 d.stop()
                 d.start()
