@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fs-util.h"
 
@@ -89,8 +90,15 @@ int json_parse_file_at(int dir_fd, const char *path, size_t max_size, json_t **r
         int r;
 
         r = read_full_file_at(dir_fd, path, max_size, &data, &size);
-        if (r < 0)
+        if (r < 0) {
+                /* Callers print err for any failure: say why the file could not be read. */
+                if (err) {
+                        *err = (json_error_t) {};
+                        snprintf(err->source, sizeof err->source, "%s", path);
+                        snprintf(err->text, sizeof err->text, "%s", strerror(-r));
+                }
                 return r;
+        }
         return json_parse_buffer(data, size, ret, err);
 }
 
