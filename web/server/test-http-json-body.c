@@ -61,7 +61,8 @@ static void test_decode(void) {
         CHECK(json_is_object(j) && !error);
 
         CHECK(decode("{\"name\":\"a\",\"env\":[\"x\"]}", &error) == -EINVAL);
-        CHECK_STREQ(error, "Unknown field 'env' in the project create request; known fields: name, envs, x.");
+        CHECK_STREQ(error,
+                    "Unknown field 'env' in the project create request; known fields: name, envs, x.");
         free(error);
 
         CHECK(decode("[1]", &error) == -EINVAL);
@@ -73,7 +74,8 @@ static void test_decode(void) {
         free(error);
 
         CHECK(decode("{\"name\":\n\"a\",}", &error) == -EBADMSG);
-        CHECK(startswith(error, "The project create request is not valid JSON: ") && strstr(error, "line 2"));
+        CHECK(startswith(error, "The project create request is not valid JSON: ") &&
+              strstr(error, "line 2"));
         free(error);
 
         s = deep_body(1000);
@@ -234,7 +236,8 @@ static void test_live(void) {
         /* Deep JSON: refused with the sentence, and the server still answers. */
         body = deep_body(500); /* 1018 bytes: under the size limit */
         resp = post(port, body, -1);
-        expect(resp, "HTTP/1.1 400", "\"error\":\"The JSON body is nested deeper than 64 levels; flatten it.\"");
+        expect(resp, "HTTP/1.1 400",
+               "\"error\":\"The JSON body is nested deeper than 64 levels; flatten it.\"");
         free(resp);
         free(body);
 
@@ -255,7 +258,8 @@ static void test_live(void) {
         free(body);
 
         resp = post(port, "{\"name\":\"a\",\"env\":[]}", -1);
-        expect(resp, "HTTP/1.1 400", "Unknown field 'env' in the project create request; known fields: name");
+        expect(resp, "HTTP/1.1 400",
+               "Unknown field 'env' in the project create request; known fields: name");
         free(resp);
 }
 
