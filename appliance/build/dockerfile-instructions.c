@@ -33,8 +33,8 @@ static int parse_json_argv(Parser *p, DockerfileInstruction *in, const char *kw,
 
         if (s[skip_space(s, strlen(s))] != '[')
                 return 0;
-        j = json_loads(s, 0, &jerr);
-        if (!j || !json_is_array(j))
+        /* Nested deeper than JSON_DEPTH_MAX is not an array of strings either: the shell form. */
+        if (json_parse_buffer(s, strlen(s), &j, &jerr) < 0 || !json_is_array(j))
                 return 0;
         argv = calloc(1, sizeof(char *));
         if (!argv)

@@ -315,7 +315,8 @@ int cli_api_json(CliContext *c, const char *method, const char *path, json_t *bo
                 cli_error(NULL, "Reading the answer from %s failed: %s", c->url, strerror(-r));
                 return r;
         }
-        if (json_parse_buffer(resp, strlen(resp), ret, &jerr) < 0) {
+        /* A reply may embed a document the daemon parsed under JSON_DEPTH_MAX (image inspect). */
+        if (json_parse_buffer_depth(resp, strlen(resp), JSON_REPLY_DEPTH_MAX, ret, &jerr) < 0) {
                 cli_error(NULL, "slipwayd sent invalid JSON: %s", jerr.text);
                 return -EBADMSG;
         }

@@ -160,7 +160,9 @@ int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char 
                 deploy_target_done(&t);
                 return -EBADMSG;
         }
-        t.spec = spec ? json_loads(spec, 0, NULL) : NULL;
+        t.spec = NULL;
+        if (spec && json_parse_buffer(spec, strlen(spec), &t.spec, NULL) < 0)
+                t.spec = NULL;
         if (!t.spec)
                 t.spec = json_object();
         r = parse_spec(&t, ret_error);

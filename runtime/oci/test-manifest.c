@@ -86,6 +86,17 @@ static void test_manifest_errors(void) {
                           NULL, &m, &err),
                   -EBADMSG, "lacks the field \"layers\"");
         CHECK_ERR(parse_m("", NULL, &m, &err), -EBADMSG, "Invalid JSON");
+
+        /* An image from outside nesting 1,000 levels deep is refused before jansson recurses into it. */
+        {
+                char deep[2100] = "{\"schemaVersion\":2,\"annotations\":";
+                size_t n = strlen(deep);
+                memset(deep + n, '[', 1000);
+                memset(deep + n + 1000, ']', 1000);
+                strcpy(deep + n + 2000, "}");
+                CHECK_ERR(parse_m(deep, NULL, &m, &err), -EBADMSG,
+                          "Invalid JSON in manifest X at line 1, column 97: nested deeper than 64 levels.");
+        }
 }
 
 static void test_index(void) {

@@ -1,6 +1,7 @@
 /* slipway-proxy: thin command-line front end.  "serve" (or no verb) runs the proxy; "route …" and
  * "stats" talk to a running proxy through DIR/proxy.sock. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -284,10 +285,16 @@ int main(int argc, char *argv[]) {
                 json_t *routes;
                 if (!file)
                         usage_error("%s", "route replace-all needs --file routes.json.");
-                routes = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-                if (!routes) {
+                int k;
+                routes = NULL;
+                k = json_parse_file_at(AT_FDCWD, file, PROXY_CONTROL_REQUEST_MAX, &routes, &jerr);
+                if (k == -EBADMSG || k == -ELOOP) {
                         fprintf(stderr, "slipway-proxy: cannot read %s: %s (line %d); fix the JSON.\n", file,
                                 jerr.text, jerr.line);
+                        return 1;
+                }
+                if (k < 0) {
+                        fprintf(stderr, "slipway-proxy: cannot read %s: %s.\n", file, strerror(-k));
                         return 1;
                 }
                 req = json_pack("{s:s,s:O,s:b}", "cmd", "replace-all", "routes",

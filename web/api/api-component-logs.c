@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,12 +250,16 @@ int api_component_logs(HttpRequest *req) {
 
         if ((r = api_need_env(req, env, sizeof env)) < 0)
                 return req->status;
-        if (http_request_query(req, "lines", lines_s, sizeof lines_s) >= 0) {
-                char *end;
-                unsigned long v = strtoul(lines_s, &end, 10);
-                if (!lines_s[0] || *end || lines_s[0] == '-' || v > API_LOGS_LINES_MAX)
-                        return http_reply_error(req->conn, 400, "?lines must be a number from 0 to 10000.",
-                                                "For example --lines 200.");
+        r = http_request_query(req, "lines", lines_s, sizeof lines_s);
+        if (r >= 0 || r == -E2BIG) {
+                /* Too long for the buffer is out of range too, never the default. */
+                char *end = NULL;
+                unsigned long v = r >= 0 ? strtoul(lines_s, &end, 10) : ULONG_MAX;
+                if (r < 0 || !lines_s[0] || *end || lines_s[0] == '-' || v > API_LOGS_LINES_MAX) {
+                        snprintf(msg, sizeof msg, "?lines must be a whole number from 0 to %u.",
+                                 API_LOGS_LINES_MAX);
+                        return http_reply_error(req->conn, 400, msg, "For example --lines 200.");
+                }
                 lines = (unsigned) v;
         }
         if ((r = api_scope_component(req, env, &s)) < 0)

@@ -14,12 +14,23 @@
 
 #include "component-spec.h"
 #include "fs-util.h"
+#include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "sqlite-util.h"
 
 /* Releases shown per environment in component show. */
 #define API_SHOW_RELEASES_PER_ENV 5u
+
+/* The fields of a component create request: the spec, and the CLI's shorthands spec_from_request() reads. */
+static const HttpJsonBody component_create_body = {
+        .what = "component create request",
+        .fields =
+                (const char *const[]) { "name", "image", "spec", "endpoints", "health", "liveness", "memory",
+                                        "cpus", "pids", "health_interval_ms", "health_timeout_ms",
+                                        "health_failures", "deploy_timeout_ms", NULL },
+        .example = "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.",
+};
 
 static json_t *component_json(const ModelComponent *c) {
         _cleanup_json_ json_t *spec = NULL;
@@ -252,9 +263,7 @@ int api_component_create(HttpRequest *req) {
         char msg[256];
         int r;
 
-        r = api_read_create_body(req, "component", "image",
-                                 "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.", &body, &name,
-                                 &image);
+        r = api_read_create_body(req, &component_create_body, "component", "image", &body, &name, &image);
         if (r < 0)
                 return req->status;
         if (!image)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "model.h"
@@ -15,6 +16,13 @@
 
 #define DEPLOY_BODY_MAX (64U * 1024U)
 #define RELEASE_LOG_LINES_MAX 200U
+
+static const HttpJsonBody deploy_body = {
+        .what = "deploy request",
+        .max = DEPLOY_BODY_MAX,
+        .fields = (const char *const[]) { "env", "image", NULL },
+        .example = "Send {\"env\": ENVIRONMENT, \"image\": IMAGE}.",
+};
 
 /* The deploy endpoints refuse a name that cannot exist (400) before they look it up. */
 static int deploy_scope(HttpRequest *req, ApiScope *s) {
@@ -48,10 +56,8 @@ int api_component_deploy(HttpRequest *req) {
         int64_t id;
         int r;
 
-        r = http_read_body_json(req->conn, DEPLOY_BODY_MAX, &body);
-        if (r < 0)
-                return http_reply_error(req->conn, 400, "The request body is not a JSON object.",
-                                        "Send {\"env\": ENVIRONMENT, \"image\": IMAGE}.");
+        if ((r = http_request_read_json(req, &deploy_body, &body)) < 0)
+                return req->status;
         if (json_get_string(body, "env", &env) < 0 || isempty(env))
                 return http_reply_error(req->conn, 400, "The deploy request names no environment.",
                                         "Send {\"env\": ENVIRONMENT, \"image\": IMAGE}.");

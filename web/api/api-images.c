@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "string-util.h"
@@ -121,6 +122,12 @@ int api_images_gc(HttpRequest *req) {
         return http_reply_json(req->conn, 200, j);
 }
 
+static const HttpJsonBody unpack_body = {
+        .what = "unpack request",
+        .fields = (const char *const[]) { "path", NULL },
+        .example = "Send {\"path\": \"/abs/dir\"}.",
+};
+
 int api_image_unpack(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *body = NULL, *j = NULL;
@@ -129,14 +136,11 @@ int api_image_unpack(HttpRequest *req) {
         const char *path = NULL;
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r == -EFBIG)
-                return http_reply_error(req->conn, 413, "The request body is too large.",
-                                        "Send a small JSON object {\"path\": \"/abs/dir\"}.");
-        if (r < 0 || json_get_string(body, "path", &path) < 0)
-                return http_reply_error(req->conn, 400,
-                                        "The request body must be a JSON object with a \"path\" string.",
-                                        "Send {\"path\": \"/abs/dir\"}.");
+        if ((r = http_request_read_json(req, &unpack_body, &body)) < 0)
+                return req->status;
+        if (json_get_string(body, "path", &path) < 0)
+                return http_reply_error(req->conn, 400, "The unpack request needs a \"path\" string.",
+                                        unpack_body.example);
 
         r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
         if (r < 0)

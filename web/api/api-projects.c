@@ -8,12 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "log.h"
 #include "names.h"
 #include "sqlite-util.h"
 #include "string-util.h"
+
+static const HttpJsonBody project_create_body = {
+        .what = "project create request",
+        .fields = (const char *const[]) { "name", "envs", NULL },
+        .example = "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.",
+};
+
+static const HttpJsonBody environment_create_body = {
+        .what = "environment create request",
+        .fields = (const char *const[]) { "name", "after", "domain", "egress", "ingress_port", NULL },
+        .example = "Send {\"name\": \"staging\", \"after\": \"development\"}.",
+};
+
+static const HttpJsonBody environment_update_body = {
+        .what = "environment settings request",
+        .fields = (const char *const[]) { "domain", "egress", "ingress_port", NULL },
+        .example =
+                "Send {\"domain\": \"dev.example.com\", \"egress\": true, \"ingress_port\": 8090} (any of "
+                "them).",
+};
 
 json_t *api_environment_json(const ModelEnvironment *e) {
         return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position",
@@ -149,9 +170,7 @@ int api_project_create(HttpRequest *req) {
         char msg[256];
         int r;
 
-        r = api_read_create_body(req, "project", NULL,
-                                 "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.",
-                                 &body, &name, NULL);
+        r = api_read_create_body(req, &project_create_body, "project", NULL, &body, &name, NULL);
         if (r < 0)
                 return req->status;
 
@@ -401,8 +420,7 @@ int api_environment_create(HttpRequest *req) {
         char msg[256], dom[DOMAIN_MAX_LEN + 1];
         int r;
 
-        r = api_read_create_body(req, "environment", "after",
-                                 "Send {\"name\": \"staging\", \"after\": \"development\"}.", &body, &name,
+        r = api_read_create_body(req, &environment_create_body, "environment", "after", &body, &name,
                                  &after);
         if (r < 0)
                 return req->status;
@@ -447,23 +465,8 @@ int api_environment_update(HttpRequest *req) {
         char dom[DOMAIN_MAX_LEN + 1], msg[600];
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r < 0)
-                return http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
-                                        "The request body must be a JSON object.",
-                                        "Send {\"domain\": \"dev.example.com\", \"egress\": true, "
-                                        "\"ingress_port\": 8090} (any of them).");
-        {
-                const char *k;
-                json_t *v;
-                json_object_foreach(body, k, v)
-                        if (!streq(k, "domain") && !streq(k, "egress") && !streq(k, "ingress_port")) {
-                                snprintf(msg, sizeof msg, "Unknown environment setting '%.64s'.", k);
-                                return http_reply_error(req->conn, 400, msg,
-                                                        "An environment has a domain, egress and an ingress "
-                                                        "port.");
-                        }
-        }
+        if ((r = http_request_read_json(req, &environment_update_body, &body)) < 0)
+                return req->status;
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
                 return req->status;
         if ((r = api_scope_project(req, &s)) < 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "names.h"
@@ -147,25 +148,30 @@ int api_need_env(HttpRequest *req, char *env, size_t size) {
         return api_replied(req, 400, -EINVAL);
 }
 
-int api_read_create_body(HttpRequest *req, const char *what, const char *opt_key, const char *example,
+int api_read_create_body(HttpRequest *req, const HttpJsonBody *spec, const char *what, const char *opt_key,
                          json_t **ret_body, const char **ret_name, const char **ret_opt) {
         _cleanup_json_ json_t *body = NULL;
         const char *name = NULL, *opt = NULL;
-        json_t *o = NULL;
+        char msg[160];
         int r;
 
-        r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
-        if (r >= 0 && opt_key) {
-                o = json_object_get(body, opt_key);
-                opt = json_is_string(o) ? json_string_value(o) : NULL;
+        r = http_request_read_json(req, spec, &body);
+        if (r < 0)
+                return r;
+        if (json_get_string(body, "name", &name) < 0) {
+                snprintf(msg, sizeof msg, "The %s needs a \"name\" string.", spec->what);
+                http_reply_error(req->conn, 400, msg, spec->example);
+                return api_replied(req, 400, -EINVAL);
         }
-        if (r < 0 || json_get_string(body, "name", &name) < 0 || (o && !json_is_null(o) && !opt))
-                return api_replied(
-                        req,
-                        http_reply_error(req->conn, r == -EFBIG ? 413 : 400,
-                                         "The request body must be a JSON object with a \"name\" string.",
-                                         example),
-                        -EINVAL);
+        if (opt_key) {
+                json_t *o = json_object_get(body, opt_key);
+                if (o && !json_is_null(o) && !json_is_string(o)) {
+                        snprintf(msg, sizeof msg, "\"%s\" must be a string or null.", opt_key);
+                        http_reply_error(req->conn, 400, msg, spec->example);
+                        return api_replied(req, 400, -EINVAL);
+                }
+                opt = json_string_value(o);
+        }
         r = api_check_name(req, what, name);
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http-json-body.h"
 #include "http-server.h"
 #include "json-util.h"
 #include "model.h"
@@ -40,8 +41,8 @@ bool api_query_flag(HttpRequest *req, const char *name);
 int api_env_query(HttpRequest *req, char *buf, size_t size);
 /* The same, but sends 400 when absent (-EINVAL). */
 int api_need_env(HttpRequest *req, char *env, size_t size);
-/* Reads a create request {"name": NAME[, opt_key: STRING or null]}: 400 (413 when too large) with example as
- * the hint when it is not one, 400 when NAME is not a valid `what` name.  *ret_name points into *ret_body;
- * *ret_opt is NULL when opt_key is absent or null. */
-int api_read_create_body(HttpRequest *req, const char *what, const char *opt_key, const char *example,
+/* Reads a create request {"name": NAME[, opt_key: STRING or null], …} as spec says (http-json-body.h: size,
+ * depth, known fields), then 400 when NAME is not a string or not a valid `what` name, or opt_key is neither
+ * a string nor null.  *ret_name points into *ret_body; *ret_opt is NULL when opt_key is absent or null. */
+int api_read_create_body(HttpRequest *req, const HttpJsonBody *spec, const char *what, const char *opt_key,
                          json_t **ret_body, const char **ret_name, const char **ret_opt);

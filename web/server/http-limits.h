@@ -9,3 +9,7 @@
 #define HTTP_QUERY_VALUE_MAX 1024U
 #define HTTP_SERVER_THREADS "8"
 #define HTTP_IO_BUFFER (256U * 1024U) /* bounded copy buffer for streams */
+/* civetweb 1.15 as Debian builds it (USE_STACK_SIZE) gives each handler thread a stack of this size, with no
+ * runtime option to change it.  Handlers bound their recursion to fit: JSON input nests at most
+ * JSON_DEPTH_MAX levels (json-util.h).  test-http-json-body checks both on a live worker. */
+#define HTTP_WORKER_STACK_SIZE (100U * 1024U)

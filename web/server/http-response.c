@@ -179,22 +179,23 @@ int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint6
         return 0;
 }
 
-int http_read_body_json(struct mg_connection *conn, size_t max, json_t **ret) {
+int http_read_body(struct mg_connection *conn, size_t max, char **ret, size_t *ret_size) {
+        const struct mg_request_info *ri = mg_get_request_info(conn);
         _cleanup_free_ char *buf = NULL;
-        json_t *j = NULL;
         uint64_t total;
         int r;
 
-        buf = malloc(max + 1);
+        /* max + 1 bytes: one more than allowed shows the body is too large; the last holds a NUL. */
+        buf = malloc(max + 2);
         if (!buf)
                 return -ENOMEM;
         r = read_body(conn, max, buf, max + 1, -EBADF, &total);
         if (r < 0)
                 return r;
-        if (json_parse_buffer(buf, (size_t) total, &j, NULL) < 0 || !json_is_object(j)) {
-                json_decref(j);
-                return -EINVAL;
-        }
-        *ret = j;
+        if (ri->content_length >= 0 && total != (uint64_t) ri->content_length)
+                return -EPIPE;
+        buf[total] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = (size_t) total;
         return 0;
 }

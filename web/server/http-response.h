@@ -29,5 +29,6 @@ int http_stream_end(struct mg_connection *conn);
 /* Copies the request body (Content-Length or chunked) to fd; -EFBIG past max, -EPIPE when the
  * client stops sending early. */
 int http_read_body_to_fd(struct mg_connection *conn, int fd, uint64_t max, uint64_t *ret_size);
-/* Reads and parses a JSON object body of at most max bytes (-EFBIG, -EINVAL on bad JSON). */
-int http_read_body_json(struct mg_connection *conn, size_t max, json_t **ret);
+/* Reads the whole request body, at most max bytes, into *ret (NUL-terminated, caller frees); -EFBIG past max,
+ * -EPIPE when the client stops before its Content-Length.  JSON bodies go through http-json-body.h. */
+int http_read_body(struct mg_connection *conn, size_t max, char **ret, size_t *ret_size);
