@@ -82,6 +82,9 @@ int api_image_remove(HttpRequest *req) {
         int r;
 
         r = image_catalog_remove(ctx->catalog, req->segments[1], &removed, digest, &err);
+        if (r < 0 && api_delete_begin(req, r))
+                r = image_catalog_remove(ctx->catalog, req->segments[1], &removed, digest, &err);
+        api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot remove the image");
         j = json_pack("{s:s,s:s}", "removed", removed, "digest", digest);
@@ -105,6 +108,12 @@ int api_images_gc(HttpRequest *req) {
         int r;
 
         r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
+        if (r < 0 && !dry_run && api_delete_begin(req, r)) {
+                catalog_gc_result_done(&res);
+                r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
+        }
+        if (!dry_run)
+                api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Garbage collection failed");
         /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */

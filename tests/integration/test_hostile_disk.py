@@ -1,0 +1,179 @@
+"""A full disk is survivable (issue 10, "Why" 7): on a 64 MiB tmpfs state dir filled by imports and then by
+another program, every ENOSPC is one 507 that says which disk is full, how much is free and what to run
+(import, project create), a failed import leaves nothing of itself, and the disk is freed through Slipway
+(`image rm`, `image gc` work on the full disk) after which imports, projects and status carry on."""
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import drop_own_claims, remove_own_network
+
+MIB = 1024 * 1024
+DISK_MB = 64
+FILL_IMAGE_MB = 6   # incompressible: each import takes this much (and as much again while uploading)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+        """A 64 MiB tmpfs of our own, used as the state dir itself (the daemon's log stays outside it)."""
+        mnt = tmp_path / "disk"
+        mnt.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(mnt)],
+                       check=True)
+        try:
+                yield mnt
+        finally:
+                remove_own_network(mnt)
+                drop_own_claims(mnt)
+                subprocess.run(["umount", str(mnt)], check=False)
+                if os.path.ismount(mnt):
+                        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def random_rootfs(path, mb, seed):
+        """A rootfs tar holding one file of mb MiB of random (incompressible) bytes."""
+        data = os.urandom(mb * MIB)
+        with tarfile.open(path, "w") as t:
+                info = tarfile.TarInfo(f"data-{seed}.bin")
+                info.size = len(data)
+                info.mode = 0o644
+                t.addfile(info, io.BytesIO(data))
+        return path
+
+
+def api(d, method, path, data=None):
+        """(status, JSON body) of one API request."""
+        req = urllib.request.Request(d.url.rstrip("/") + "/api/v1/" + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {d.token}",
+                                              "Content-Type": "application/json" if method != "POST" or
+                                              not path.startswith("images/import") else "application/x-tar"})
+        try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                        return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read() or b"{}")
+
+
+def assert_disk_full(status, body, disk):
+        print("disk full answer:", status, body)
+        """The one answer to any ENOSPC: 507, which disk, how much is free, what to run."""
+        assert status == 507, (status, body)
+        msg, hint = body.get("error", ""), body.get("hint", "")
+        assert "full" in msg and str(disk) in msg, body
+        assert " free of 64 MiB" in msg, body  # how much is free
+        assert "slipway image rm" in hint and "slipway image gc" in hint, body
+        assert "subnet" not in msg.lower(), body
+
+
+def stray_files(d):
+        """Temp files an import could leave: half-written blobs and uploads."""
+        blobs = d.state_dir / "oci" / "blobs" / "sha256"
+        left = [n for n in os.listdir(blobs) if n.startswith(".#")] if blobs.is_dir() else []
+        tmp = d.state_dir / "tmp"
+        left += [f"tmp/{n}" for n in os.listdir(tmp)] if tmp.is_dir() else []
+        return left
+
+
+def free_bytes(path):
+        st = os.statvfs(path)
+        return st.f_bfree * st.f_frsize
+
+
+def fill_with_images(d, tmp_path):
+        """Imports incompressible images until the disk refuses one; returns the names that went in."""
+        names = []
+        for i in range(DISK_MB // FILL_IMAGE_MB + 2):
+                tar = random_rootfs(tmp_path / f"fill-{i}.tar", FILL_IMAGE_MB, i)
+                status, body = api(d, "POST", f"images/import?format=rootfs&name=fill%3A{i}", tar.read_bytes())
+                tar.unlink()
+                if status == 200:
+                        names.append(f"fill:{i}")
+                        continue
+                return names, status, body
+        raise AssertionError(f"{DISK_MB} MiB took {len(names)} images of {FILL_IMAGE_MB} MiB without a refusal")
+
+
+def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daemon, tmp_path):
+        d = start_daemon(state_dir=small_disk)
+        assert (small_disk / "disk-reserve").stat().st_size > 0, "slipwayd keeps a reserve for deletes"
+
+        # 1. Imports until the disk refuses one: that refusal names the disk, and leaves nothing of itself.
+        names, status, body = fill_with_images(d, tmp_path)
+        assert len(names) >= 3, names
+        assert_disk_full(status, body, small_disk)
+        assert d.image_refs() == sorted(names)
+        assert d.blob_files() == d.reachable_blobs(), "a refused import left blobs behind"
+        assert stray_files(d) == []
+
+        # 2. Another program takes the rest: the disk is full to the last byte.
+        filler = small_disk / "filler"
+        with open(filler, "wb") as f:
+                chunk = b"\0" * (256 * 1024)
+                try:
+                        while True:
+                                f.write(chunk)
+                                f.flush()
+                except OSError:
+                        pass
+        try:
+                with open(filler, "ab") as f:
+                        while True:
+                                f.write(b"\0" * 4096)
+                                f.flush()
+        except OSError:
+                pass
+        assert free_bytes(small_disk) < 64 * 1024
+
+        # Every write now says the disk is full, through the API and through the CLI.
+        small = random_rootfs(tmp_path / "small.tar", 1, 100)
+        before = d.snapshot()
+        status, body = api(d, "POST", "images/import?format=rootfs&name=small%3A1", small.read_bytes())
+        assert_disk_full(status, body, small_disk)
+        assert d.snapshot() == before and stray_files(d) == []
+        p = d.cli("image", "import", "--rootfs", small, "--name", "small:1", json=False, check=False)
+        assert p.returncode != 0 and "is full" in p.stderr and "slipway image gc" in p.stderr, p.stderr
+
+        status, body = api(d, "POST", "projects", json.dumps({"name": "shop"}).encode())
+        assert_disk_full(status, body, small_disk)
+        p = d.cli("project", "create", "shop", json=False, check=False)
+        assert p.returncode != 0 and "is full" in p.stderr and "subnet" not in p.stderr, p.stderr
+        assert d.cli("project", "list")["projects"] == [], "a refused create left a project behind"
+
+        # The daemon still answers on the full disk.
+        assert d.cli("status")
+
+        # 3. Freed through Slipway on the full disk: rm (metadata only), then gc (the blobs).
+        for n in names[:2]:
+                d.cli("image", "rm", n)
+        assert d.image_refs() == sorted(names[2:])
+        # Until gc has freed the blobs, the room the reserve gave back is kept for deletes, not taken by imports.
+        status, body = api(d, "POST", "images/import?format=rootfs&name=small%3A1", small.read_bytes())
+        assert_disk_full(status, body, small_disk)
+        gc = d.cli("image", "gc")
+        assert gc["blobs_removed"] >= 2 and gc["bytes_freed"] >= 2 * FILL_IMAGE_MB * MIB, gc
+        assert d.blob_files() == d.reachable_blobs()
+        assert free_bytes(small_disk) > FILL_IMAGE_MB * MIB
+        assert (small_disk / "disk-reserve").exists(), "the reserve comes back once there is room"
+
+        # 4. And carries on: import, a project, status.
+        out = d.cli("image", "import", "--rootfs", small, "--name", "small:1")
+        assert out["images"][0]["refs"] == ["small:1"]
+        proj = d.cli("project", "create", "shop")
+        assert proj["name"] == "shop"
+        assert d.cli("status")
+        assert stray_files(d) == []
+
+        # Nothing was lost across the restart either: what the database says matches the store.
+        d.stop()
+        filler.unlink()
+        d.start()
+        assert d.image_refs() == sorted(names[2:] + ["small:1"])
+        assert [p["name"] for p in d.cli("project", "list")["projects"]] == ["shop"]
+        d.cli("project", "delete", "shop")
