@@ -62,7 +62,6 @@ def api(d, method, path, data=None):
 
 
 def assert_disk_full(status, body, disk):
-        print("disk full answer:", status, body)
         """The one answer to any ENOSPC: 507, which disk, how much is free, what to run."""
         assert status == 507, (status, body)
         msg, hint = body.get("error", ""), body.get("hint", "")
