@@ -64,6 +64,26 @@ int disk_space_query(const char *path, DiskSpace *ret) {
         return 0;
 }
 
+int disk_space_query_nearest(const char *path, DiskSpace *ret) {
+        char cur[PATH_MAX];
+        int r;
+
+        snprintf(cur, sizeof cur, "%s", path);
+        for (;;) {
+                char *slash;
+
+                r = disk_space_query(cur, ret);
+                if (r != -ENOENT && r != -ENOTDIR)
+                        return r;
+                slash = strrchr(cur, '/');
+                if (!slash)
+                        return disk_space_query(".", ret);
+                if (slash == cur)
+                        return disk_space_query("/", ret);
+                *slash = 0;
+        }
+}
+
 char *disk_format_bytes(uint64_t bytes, char *buf, size_t size) {
         static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
         unsigned u = 0;
@@ -82,16 +102,12 @@ char *disk_format_bytes(uint64_t bytes, char *buf, size_t size) {
         return buf;
 }
 
-void disk_full_describe(const char *path, char *message, size_t message_size, char *hint, size_t hint_size) {
+void disk_full_message(const char *path, char *message, size_t message_size) {
         DiskSpace d;
         char free_s[32], total_s[32], where[DISK_MOUNT_MAX + 32] = "";
 
-        if (disk_space_query(path, &d) < 0) {
+        if (disk_space_query_nearest(path, &d) < 0) {
                 snprintf(message, message_size, "The disk holding %s is full.", path);
-                snprintf(
-                        hint, hint_size,
-                        "Free space: remove images with 'slipway image rm NAME', then run 'slipway image gc'; "
-                        "then retry.");
                 return;
         }
         if (!streq(d.mount, path))
@@ -101,11 +117,23 @@ void disk_full_describe(const char *path, char *message, size_t message_size, ch
                  disk_format_bytes(d.free, free_s, sizeof free_s),
                  disk_format_bytes(d.total, total_s, sizeof total_s),
                  d.free > 0 ? ", too little for the request" : "");
-        snprintf(
-                hint, hint_size,
-                "Free space: remove images with 'slipway image rm NAME', then run 'slipway image gc' (or delete "
-                "other files on %s); then retry.",
-                d.mount);
+}
+
+void disk_full_describe(const char *path, char *message, size_t message_size, char *hint, size_t hint_size) {
+        DiskSpace d;
+
+        disk_full_message(path, message, message_size);
+        if (disk_space_query_nearest(path, &d) < 0)
+                snprintf(
+                        hint, hint_size,
+                        "Free space: remove images with 'slipway image rm NAME', then run 'slipway image gc'; "
+                        "then retry.");
+        else
+                snprintf(
+                        hint, hint_size,
+                        "Free space: remove images with 'slipway image rm NAME', then run 'slipway image gc' "
+                        "(or delete other files on %s); then retry.",
+                        d.mount);
 }
 
 /* Allocates size bytes of fd for real: fallocate where the filesystem has it, else zeros written out. */

@@ -26,6 +26,8 @@ typedef struct DiskSpace {
 
 /* Fills ret for the filesystem holding path (which must exist). */
 int disk_space_query(const char *path, DiskSpace *ret);
+/* The same for the nearest existing ancestor of path (a target a failed write removed again). */
+int disk_space_query_nearest(const char *path, DiskSpace *ret);
 
 /* "1.5 MiB", "0 B": bytes as a person reads them, into buf (at least 16 bytes); returns buf. */
 char *disk_format_bytes(uint64_t bytes, char *buf, size_t size);
@@ -35,7 +37,10 @@ static inline bool disk_errno_is_full(int r) {
         return r == -ENOSPC || r == -EDQUOT;
 }
 
-/* The sentence for an ENOSPC under path (e.g. the state dir): which disk, how full, and what to run:
+/* The sentence for an ENOSPC under path (any file or directory, existing or not): which disk, how full:
+ * "The disk holding /srv/out (mounted at /srv) is full (0 B free of 64 MiB)." */
+void disk_full_message(const char *path, char *message, size_t message_size);
+/* The same for an ENOSPC under a state dir, and what to run:
  * "The disk holding /var/lib/slipway (mounted at /var) is full (0 B free of 64 MiB)." and
  * "Free space: remove images with 'slipway image rm NAME', then run 'slipway image gc'; then retry." */
 void disk_full_describe(const char *path, char *message, size_t message_size, char *hint, size_t hint_size);

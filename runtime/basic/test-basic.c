@@ -289,8 +289,13 @@ static void test_disk_space(void) {
         CHECK(startswith(msg, "The disk holding ") && strstr(msg, dir) && strstr(msg, " is full (") &&
               strstr(msg, " free of "));
         CHECK(strstr(hint, "slipway image rm") && strstr(hint, "slipway image gc"));
+        /* A path that is gone (a target a failed write removed) is on the disk of its nearest ancestor. */
+        CHECK(disk_space_query_nearest("/nonexistent/dir", &d) == 0 && d.total > 0);
         disk_full_describe("/nonexistent/dir", msg, sizeof msg, hint, sizeof hint);
-        CHECK(strstr(msg, "/nonexistent/dir is full") && strstr(hint, "slipway image gc"));
+        CHECK(startswith(msg, "The disk holding /nonexistent/dir ") && strstr(msg, " is full (") &&
+              strstr(hint, "slipway image gc"));
+        disk_full_message(dir, msg, sizeof msg);
+        CHECK(strstr(msg, dir) && strstr(msg, " is full (") && !strstr(msg, "slipway"));
 
         reserve = path_join(dir, DISK_RESERVE_FILE);
         tmp = path_join(dir, DISK_RESERVE_FILE ".new");

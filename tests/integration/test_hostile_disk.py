@@ -176,3 +176,41 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         assert d.image_refs() == sorted(names[2:] + ["small:1"])
         assert [p["name"] for p in d.cli("project", "list")["projects"]] == ["shop"]
         d.cli("project", "delete", "shop")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+        """A 2 MiB tmpfs for unpack and export targets (the daemon's state dir stays on the normal disk)."""
+        mnt = tmp_path / "tiny"
+        mnt.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
+        try:
+                yield mnt
+        finally:
+                subprocess.run(["umount", str(mnt)], check=False)
+                if os.path.ismount(mnt):
+                        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_target_disk_of_unpack_and_export_is_named(daemon, tiny_disk, tmp_path):
+        tar = random_rootfs(tmp_path / "big.tar", 4, 7)
+        daemon.cli("image", "import", "--rootfs", tar, "--name", "big:1")
+
+        # The daemon writes the unpack: 507 naming the target's disk, not the state dir's, and no half tree.
+        target = tiny_disk / "rootfs"
+        status, body = api(daemon, "POST", "images/big%3A1/unpack", json.dumps({"path": str(target)}).encode())
+        assert status == 507, (status, body)
+        assert f"The disk holding {target}" in body["error"] and "is full" in body["error"], body
+        assert " free of 2.0 MiB" in body["error"] or " free of 2 MiB" in body["error"], body
+        assert str(tiny_disk) in body["hint"], body
+        assert not target.exists(), "a failed unpack left its directory"
+
+        # The CLI writes the export: the same sentence about the export's disk, and nothing written.
+        for how, out in (("--oci-archive", tiny_disk / "big.tar"), ("--oci", tiny_disk / "layout")):
+                p = daemon.cli("image", "export", "big:1", how, out, json=False, check=False)
+                assert p.returncode != 0, p.stdout
+                assert f"The disk holding {out}" in p.stderr and "is full" in p.stderr, p.stderr
+                assert sorted(os.listdir(tiny_disk)) == [], os.listdir(tiny_disk)
+
+        assert daemon.cli("status")
+        assert daemon.image_refs() == ["big:1"]

@@ -3,8 +3,10 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "disk-space.h"
 #include "http-response.h"
 #include "json-util.h"
 #include "string-util.h"
@@ -130,6 +132,23 @@ int api_images_gc(HttpRequest *req) {
         return http_reply_json(req->conn, 200, j);
 }
 
+/* An unpack writes to the layer cache in the state dir and then to the target: whichever of the two disks
+ * is fuller is the one that ran out. */
+static int reply_unpack_disk_full(HttpRequest *req, const char *path) {
+        ApiContext *ctx = req->userdata;
+        DiskSpace state, target;
+        char message[768], hint[512];
+
+        if (disk_space_query_nearest(path, &target) < 0 || !ctx->state_dir ||
+            disk_space_query(ctx->state_dir, &state) < 0 || streq(state.mount, target.mount) ||
+            state.free < target.free)
+                return api_reply_disk_full(req);
+        disk_full_message(path, message, sizeof message);
+        snprintf(hint, sizeof hint, "Free space on %.400s, or unpack to a directory on another disk.",
+                 target.mount);
+        return http_reply_error(req->conn, 507, message, hint);
+}
+
 int api_image_unpack(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *body = NULL, *j = NULL;
@@ -153,6 +172,8 @@ int api_image_unpack(HttpRequest *req) {
         r = image_catalog_unpack(ctx->catalog, rec.digest, path, &err);
         if (r < 0) {
                 image_record_done(&rec);
+                if (disk_errno_is_full(r))
+                        return reply_unpack_disk_full(req, path);
                 return api_reply_error(req, r, &err, "Unpacking failed");
         }
         _cleanup_free_ char *ref = NULL;
