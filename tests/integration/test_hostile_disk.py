@@ -145,6 +145,16 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         assert p.returncode != 0 and "is full" in p.stderr and "subnet" not in p.stderr, p.stderr
         assert d.cli("project", "list")["projects"] == [], "a refused create left a project behind"
 
+        # A build's context does not fit either: the same answer, and no half-made build directory.
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM {names[-1]}\nCOPY data.bin /data.bin\n")
+        (ctx / "data.bin").write_bytes(os.urandom(MIB))
+        p = d.cli("image", "build", ctx, "-t", "built:1", json=False, check=False)
+        assert p.returncode != 0 and "is full" in p.stderr and "slipway image gc" in p.stderr, p.stderr
+        builds = small_disk / "builds"
+        assert not builds.is_dir() or [n for n in os.listdir(builds) if n.startswith("tmp-")] == []
+
         # The daemon still answers on the full disk.
         assert d.cli("status")
 
