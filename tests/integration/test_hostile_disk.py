@@ -103,6 +103,9 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         d = start_daemon(state_dir=small_disk)
         assert (small_disk / "disk-reserve").stat().st_size > 0, "slipwayd keeps a reserve for deletes"
 
+        early = d.cli("project", "create", "early", "--envs", "dev")
+        assert early["name"] == "early"
+
         # 1. Imports until the disk refuses one: that refusal names the disk, and leaves nothing of itself.
         names, status, body = fill_with_images(d, tmp_path)
         assert len(names) >= 3, names
@@ -143,7 +146,8 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         assert_disk_full(status, body, small_disk)
         p = d.cli("project", "create", "shop", json=False, check=False)
         assert p.returncode != 0 and "is full" in p.stderr and "subnet" not in p.stderr, p.stderr
-        assert d.cli("project", "list")["projects"] == [], "a refused create left a project behind"
+        assert [p["name"] for p in d.cli("project", "list")["projects"]] == ["early"], \
+                "a refused create left a project behind"
 
         # A build's context does not fit either: the same answer, and no half-made build directory.
         ctx = tmp_path / "ctx"
@@ -158,7 +162,10 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         # The daemon still answers on the full disk.
         assert d.cli("status")
 
-        # 3. Freed through Slipway on the full disk: rm (metadata only), then gc (the blobs).
+        # 3. Freed through Slipway on the full disk: a project delete, image rm (metadata only), then gc (the
+        # blobs).  Each commits on the full disk (the reserve gives the database room).
+        d.cli("project", "delete", "early")
+        assert d.cli("project", "list")["projects"] == []
         for n in names[:2]:
                 d.cli("image", "rm", n)
         assert d.image_refs() == sorted(names[2:])
