@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import drop_own_claims, remove_own_network
+from deploy_util import DEPLOY_TIMEOUT, running_deploy_daemon
 
 MIB = 1024 * 1024
 DISK_MB = 64
@@ -85,6 +86,23 @@ def free_bytes(path):
         return st.f_bfree * st.f_frsize
 
 
+def fill_with_filler(disk):
+        """Another program takes every byte left; returns its file."""
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+                for chunk in (256 * 1024, 4096, 1):
+                        try:
+                                while os.write(fd, b"\0" * chunk) > 0:
+                                        pass
+                        except OSError:
+                                pass
+        finally:
+                os.close(fd)
+        assert free_bytes(disk) < 64 * 1024
+        return filler
+
+
 def fill_with_images(d, tmp_path):
         """Imports incompressible images until the disk refuses one; returns the names that went in."""
         names = []
@@ -115,23 +133,7 @@ def test_full_disk_is_reported_then_freed_through_slipway(small_disk, start_daem
         assert stray_files(d) == []
 
         # 2. Another program takes the rest: the disk is full to the last byte.
-        filler = small_disk / "filler"
-        with open(filler, "wb") as f:
-                chunk = b"\0" * (256 * 1024)
-                try:
-                        while True:
-                                f.write(chunk)
-                                f.flush()
-                except OSError:
-                        pass
-        try:
-                with open(filler, "ab") as f:
-                        while True:
-                                f.write(b"\0" * 4096)
-                                f.flush()
-        except OSError:
-                pass
-        assert free_bytes(small_disk) < 64 * 1024
+        filler = fill_with_filler(small_disk)
 
         # Every write now says the disk is full, through the API and through the CLI.
         small = random_rootfs(tmp_path / "small.tar", 1, 100)
@@ -231,3 +233,27 @@ def test_full_target_disk_of_unpack_and_export_is_named(daemon, tiny_disk, tmp_p
 
         assert daemon.cli("status")
         assert daemon.image_refs() == ["big:1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("left_kib", [0, 256], ids=["no-byte-left", "room-for-rows-not-layers"])
+def test_deploy_on_a_full_disk_says_so(small_disk, build_dir, images, left_kib):
+        """With no byte left the deploy request itself is refused (507); with room for the release's rows but not
+        for the image's layers the release fails, and its reason says which disk is full."""
+        with running_deploy_daemon(build_dir, small_disk, images) as d:
+                d.cli("project", "create", "shop", "--envs", "dev")
+                d.cli("component", "create", "shop/web", "--image", "busybox:1")
+                filler = fill_with_filler(small_disk)
+                os.truncate(filler, max(0, filler.stat().st_size - left_kib * 1024))
+                try:
+                        p = d.cli("deploy", "shop/web", "dev", "--image", "busybox:1", json=False, check=False,
+                                  timeout=DEPLOY_TIMEOUT)
+                        assert p.returncode != 0, p.stdout
+                        assert "is full" in p.stderr and "slipway image gc" in p.stderr, p.stderr
+                        rels = d.cli("releases", "shop/web", "dev")["releases"]
+                        if left_kib:
+                                assert len(rels) == 1, rels
+                        assert all(r["status"] == "failed" and "is full" in r["reason"] for r in rels), rels
+                        assert d.cli("status")
+                finally:
+                        filler.unlink()
