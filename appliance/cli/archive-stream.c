@@ -56,6 +56,12 @@ static const char *disk_name_below(const char *name, const char *dir, size_t dir
         return name;
 }
 
+/* Why writing to disk failed, as -errno: the caller tells a full disk (-ENOSPC) apart; else -EIO. */
+static int disk_write_errno(struct archive *disk) {
+        int e = archive_errno(disk);
+        return e == ENOSPC || e == EDQUOT ? -e : -EIO;
+}
+
 /* Copies the data of in's current entry to out through buf: -EIO when reading fails, -EPIPE when
  * writing does (out holds the reason). */
 static int copy_entry_data(struct archive *in, struct archive *out, void *buf, size_t size) {
@@ -258,7 +264,7 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                         return -ENOMEM;
                 archive_entry_set_pathname(e, target);
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
+                        return errmsg_set(ret_error, disk_write_errno(disk), "Cannot write %s: %s", target,
                                           archive_error_string(disk));
                 if (archive_entry_filetype(e) != AE_IFREG)
                         continue;
@@ -266,7 +272,7 @@ int archive_stream_conn_to_dir(HttpConn *conn, const char *dir, char **ret_error
                 if (r == -EIO)
                         goto read_failed;
                 if (r < 0 || archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write %s: %s", target,
+                        return errmsg_set(ret_error, disk_write_errno(disk), "Cannot write %s: %s", target,
                                           archive_error_string(disk));
         }
         /* Drain to the framed end, so a stream cut after the tar trailer is still noticed. */

@@ -12,6 +12,7 @@
 #include "archive-stream.h"
 #include "cli.h"
 #include "cmd-model-args.h"
+#include "disk-space.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "string-util.h"
@@ -195,6 +196,16 @@ static const char export_help[] =
         "  --oci-archive FILE   write an oci-archive tar to FILE (atomically)\n"
         "  --json               print {\"ref\",\"digest\",\"path\"}\n";
 
+/* A failed write of the export (the temp file already removed): a full disk says which and how full. */
+static int export_write_error(const char *file, int r) {
+        char msg[768];
+
+        if (!disk_errno_is_full(r))
+                return cli_error(NULL, "Cannot write %s: %s", file, strerror(-r));
+        disk_full_message(file, msg, sizeof msg);
+        return cli_error("Free space there, or export to another disk; nothing was written.", "%s", msg);
+}
+
 static int export_to_file(CliContext *c, HttpConn *conn, const char *file) {
         _cleanup_free_ char *tmp = NULL, *buf = malloc(IMPORT_BUFFER);
         _cleanup_close_ int fd = -EBADF;
@@ -219,12 +230,16 @@ static int export_to_file(CliContext *c, HttpConn *conn, const char *file) {
                 r = loop_write(fd, buf, (size_t) n);
                 if (r < 0) {
                         (void) unlink(tmp);
-                        return cli_error(NULL, "Cannot write %s: %s", file, strerror(-r));
+                        return export_write_error(file, r);
                 }
         }
-        if (fchmod(fd, 0644) < 0 || (r = link_tmpfile_atomic_at(fd, AT_FDCWD, tmp, file)) < 0) {
+        if (fchmod(fd, 0644) < 0)
+                r = -errno;
+        else
+                r = link_tmpfile_atomic_at(fd, AT_FDCWD, tmp, file);
+        if (r < 0) {
                 (void) unlink(tmp);
-                return cli_error(NULL, "Cannot write %s: %s", file, strerror(errno));
+                return export_write_error(file, r);
         }
         return 0;
 }
@@ -270,6 +285,8 @@ static int export_to_dir(CliContext *c, HttpConn *conn, const char *dir) {
         r = archive_stream_conn_to_dir(conn, tmpl, &err);
         if (r < 0) {
                 (void) rm_rf(tmpl);
+                if (disk_errno_is_full(r))
+                        return export_write_error(dir, r);
                 return cli_error("Retry the export; see the slipwayd log.", "%s; %s was not written",
                                  err ?: strerror(-r), dir);
         }

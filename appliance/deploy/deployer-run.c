@@ -99,7 +99,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         model_deploy_log_appendf(db, t.release_id, "image layers ready");
 
         r = deployer_instance_row_create(d, db, &t, &address, &instance_id);
-        if (r == -ENOSPC) {
+        if (r == -EADDRNOTAVAIL) {
                 deployer_set_reason(reason, "No free instance address in %s: %s.", t.environment,
                                     strerror(-r));
                 return r;

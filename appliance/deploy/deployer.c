@@ -15,6 +15,7 @@
 
 #include "cgroup-limits.h"
 #include "deployer-internal.h"
+#include "disk-space.h"
 #include "env-network.h"
 #include "fs-util.h"
 #include "instance-setup.h"
@@ -81,11 +82,24 @@ static void *worker_main(void *userdata) {
         }
         r = deployer_run_release(w, db, &reason);
         if (r < 0) {
-                if (!reason)
+                if (disk_errno_is_full(r)) {
+                        /* Whichever step ran out of space, the person needs which disk and what to run. */
+                        char msg[768], hint[512];
+
+                        log_info("Release %lld: %s", (long long) w->release_id, strempty(reason));
+                        disk_full_describe(d->state_dir, msg, sizeof msg, hint, sizeof hint);
+                        deployer_set_reason(&reason, "%s %s", msg, hint);
+                } else if (!reason)
                         deployer_set_reason(&reason, "The deploy failed: %s.", strerror(-r));
                 log_info("Release %lld failed: %s", (long long) w->release_id, strempty(reason));
                 model_deploy_log_appendf(db, w->release_id, "failed: %s", strempty(reason));
-                (void) model_release_set_status(db, w->release_id, MODEL_RELEASE_FAILED, reason);
+                r = model_release_set_status(db, w->release_id, MODEL_RELEASE_FAILED, reason);
+                /* A release must not stay "deploying" for want of a few pages: the reserve is for this. */
+                if (disk_errno_is_full(r) && disk_reserve_release(d->state_dir) > 0)
+                        r = model_release_set_status(db, w->release_id, MODEL_RELEASE_FAILED, reason);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot mark release %lld failed: %m",
+                                          (long long) w->release_id);
         } else
                 log_info("Release %lld is live.", (long long) w->release_id);
 done:

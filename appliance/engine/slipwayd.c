@@ -12,6 +12,7 @@
 #include "api.h"
 #include "builder.h"
 #include "deployer.h"
+#include "disk-space.h"
 #include "engine.h"
 #include "env-network.h"
 #include "fs-util.h"
@@ -229,6 +230,15 @@ static int run(void) {
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
         (void) state_dir_clean_tmp(dir);
+        /* A few MiB kept back so that deletes and gc can commit once the disk fills (see disk-space.h). */
+        r = disk_reserve_ensure(dir);
+        if (r == -ENOSPC)
+                log_warning("The disk holding %s has too little room for its %u MiB reserve; deletes may "
+                            "fail once it is full.",
+                            arg_state_dir, DISK_RESERVE_SIZE / (1024U * 1024U));
+        else if (r < 0)
+                log_warning_errno(r, "Cannot make the disk reserve %s/%s: %m", arg_state_dir,
+                                  DISK_RESERVE_FILE);
 
         /* What this state dir owns host-wide is named by its id (nft table, bridges) and claimed under
          * /run/slipway, so several state dirs on one host never touch each other's. */

@@ -32,7 +32,9 @@ int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *h
         used = all;
         for (size_t i = 0; i < n_host; i++)
                 used[n_used++] = host[i];
-        return net_subnet_pool_allocate(pool, used, n_used, ret);
+        r = net_subnet_pool_allocate(pool, used, n_used, ret);
+        /* "All taken" must not read as the disk's ENOSPC, which sqlite uses for a full disk. */
+        return r == -ENOSPC ? -EADDRNOTAVAIL : r;
 }
 
 int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *others, size_t n_others,
@@ -62,7 +64,7 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *othe
                 if (rc != SQLITE_ROW)
                         return sqlite_to_errno(rc) ?: -EIO;
         }
-        return -ENOSPC;
+        return -EADDRNOTAVAIL;
 }
 
 /* Tries for a bridge name before giving up (each a fresh random name; a clash is one in 2^24). */

@@ -24,10 +24,11 @@ typedef struct ModelAllocation {
 } ModelAllocation;
 
 /* ---- allocation (exposed for tests) ---- */
-/* The lowest /24 of pool overlapping no environment and none of host[]. */
+/* The lowest /24 of pool overlapping no environment and none of host[]; -EADDRNOTAVAIL when none is left
+ * (never -ENOSPC, which means a full disk). */
 int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *host, size_t n_host,
                           NetSubnet *ret);
-/* base + the lowest index no environment uses and not in others[]; -ENOSPC after
+/* base + the lowest index no environment uses and not in others[]; -EADDRNOTAVAIL after
  * MODEL_INGRESS_PORTS_MAX. */
 int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *others, size_t n_others,
                                 unsigned *ret);

@@ -205,6 +205,8 @@ int model_environment_allocate_address(sqlite3 *db, int64_t environment_id, cons
         if (r < 0)
                 return r;
         r = net_subnet_allocate_address(&subnet, first, last, used, n_used, &a);
+        if (r == -ENOSPC)
+                return -EADDRNOTAVAIL; /* all taken, not a full disk */
         if (r < 0)
                 return r;
         if (!inet_ntop(AF_INET, &a, buf, sizeof buf))

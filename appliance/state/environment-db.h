@@ -42,7 +42,7 @@ typedef struct ModelEnvironmentSettings {
 
 /* Appends (after == NULL) or inserts after the named environment, shifting later positions.
  * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after
- * unknown), -ENOSPC; a settings conflict as for model_environment_update().  settings may be NULL. */
+ * unknown), -EADDRNOTAVAIL (nothing free); a settings conflict as for model_environment_update().  settings may be NULL. */
 int model_environment_create(sqlite3 *db, int64_t project_id, const char *name, const char *after,
                              const ModelAllocation *alloc, const ModelEnvironmentSettings *settings,
                              ModelEnvironment *ret, ModelEnvironment *ret_conflict);
@@ -68,6 +68,6 @@ int model_environment_list_in_use(sqlite3 *db, int64_t exclude_project_id, Model
 
 /* For service-address-db.c and instance-db.c: the lowest address in first..last of the environment's
  * subnet that used_sql (?1 = environment id, column 0 = dotted quad) does not return.  ret: dotted
- * quad, caller frees. */
+ * quad, caller frees; -EADDRNOTAVAIL when every one is taken. */
 int model_environment_allocate_address(sqlite3 *db, int64_t environment_id, const char *used_sql,
                                        uint32_t first, uint32_t last, char **ret);

@@ -18,7 +18,7 @@ void model_project_done(ModelProject *p);
 void model_projects_free(ModelProject *p, size_t n);
 
 /* Creates the project and its environments (in the given order) in one transaction.  -EEXIST when
- * the name is taken, -ENOSPC when no subnet or ingress port is left. */
+ * the name is taken, -EADDRNOTAVAIL when no subnet or ingress port is left (-ENOSPC: the disk is full). */
 int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_t n_envs,
                          const ModelAllocation *alloc, ModelProject *ret);
 int model_project_get(sqlite3 *db, const char *name, ModelProject *ret); /* -ENOENT */

@@ -54,6 +54,17 @@ int sqlite_to_errno(int rc) {
         }
 }
 
+/* sqlite_to_errno() for a failure on db: an I/O error whose system call ran out of space (an fsync, growing
+ * the -shm file) is the full disk it is, as SQLITE_FULL already is. */
+static int db_errno(sqlite3 *db, int rc) {
+        int r = sqlite_to_errno(rc);
+        int e = db ? sqlite3_system_errno(db) : 0;
+
+        if (r == -EIO && (e == ENOSPC || e == EDQUOT))
+                return -e;
+        return r;
+}
+
 int sqlite_exec(sqlite3 *db, const char *sql) {
         char *msg = NULL;
         int rc;
@@ -62,7 +73,7 @@ int sqlite_exec(sqlite3 *db, const char *sql) {
         if (rc != SQLITE_OK) {
                 log_debug("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
                 sqlite3_free(msg);
-                return sqlite_to_errno(rc);
+                return db_errno(db, rc);
         }
         return 0;
 }
@@ -133,7 +144,7 @@ int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret) {
 int sqlite_step_done(sqlite3_stmt *s) {
         int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc) ?: -EIO;
+                return db_errno(sqlite3_db_handle(s), rc) ?: -EIO;
         return 0;
 }
 
@@ -142,7 +153,7 @@ int sqlite_step_row(sqlite3_stmt *s) {
         if (rc == SQLITE_DONE)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc) ?: -EIO;
+                return db_errno(sqlite3_db_handle(s), rc) ?: -EIO;
         return 0;
 }
 

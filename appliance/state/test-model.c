@@ -212,6 +212,52 @@ static void test_other_state_dirs(void) {
         model_project_done(&p);
 }
 
+/* Nothing left to allocate and a full disk are told apart: -EADDRNOTAVAIL against sqlite's -ENOSPC (which
+ * once made a full disk read as "no free subnet"). */
+static void test_exhaustion_is_not_a_full_disk(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("x.db");
+        _cleanup_free_ unsigned *ports = NULL;
+        char *envs[] = { "development" };
+        ModelProject p = {};
+        NetSubnet pool;
+        int64_t pages;
+
+        CHECK(net_subnet_parse(NET_SUBNET_POOL_DEFAULT, &pool) == 0);
+        ModelAllocation al = {
+                .used = &pool, .n_used = 1, .ingress_base_port = 7000, .bridge_prefix = "swb"
+        };
+        CHECK(model_project_create(db, "a", envs, 1, &al, &p) == -EADDRNOTAVAIL);
+
+        ports = calloc(MODEL_INGRESS_PORTS_MAX, sizeof *ports);
+        CHECK(ports);
+        for (unsigned i = 0; i < MODEL_INGRESS_PORTS_MAX; i++)
+                ports[i] = 7000 + i;
+        al = (ModelAllocation) { .ports_used = ports,
+                                 .n_ports_used = MODEL_INGRESS_PORTS_MAX,
+                                 .ingress_base_port = 7000,
+                                 .bridge_prefix = "swb" };
+        CHECK(model_project_create(db, "a", envs, 1, &al, &p) == -EADDRNOTAVAIL);
+
+        /* A database that cannot grow is a full disk to sqlite (SQLITE_FULL). */
+        al.n_ports_used = 0;
+        CHECK(sqlite_get_int64(db, "PRAGMA page_count", SQL_NO_ARGS, &pages) == 0);
+        CHECK(sqlite_get_int64(db, "PRAGMA max_page_count = 1", SQL_NO_ARGS, &pages) == 0);
+        for (unsigned i = 0;; i++) {
+                char name[16];
+                int r;
+
+                CHECK(i < 200); /* the pages the database has fill up long before */
+                snprintf(name, sizeof name, "p%u", i);
+                r = model_project_create(db, name, envs, 1, &al, &p);
+                model_project_done(&p);
+                if (r == 0)
+                        continue;
+                CHECK(r == -ENOSPC);
+                CHECK(model_project_get(db, name, &p) == -ENOENT); /* nothing half-made */
+                break;
+        }
+}
+
 static void test_components_releases(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("c.db");
         char *envs[] = { "development", "production" };
@@ -410,6 +456,7 @@ int main(void) {
         test_projects_and_envs();
         test_real_host_subnets();
         test_other_state_dirs();
+        test_exhaustion_is_not_a_full_disk();
         test_components_releases();
         test_state_rules();
         CHECK(rm_rf(tmpdir) == 0);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "disk-space.h"
 #include "duration.h"
 #include "fs-util.h"
 #include "host-claims.h"
@@ -262,8 +263,67 @@ static void test_host_claims(void) {
         CHECK(rm_rf(root) == 0);
 }
 
+static void test_disk_space(void) {
+        char dir[] = "/tmp/test-disk-space-XXXXXX", buf[32], msg[768], hint[512];
+        _cleanup_free_ char *reserve = NULL, *tmp = NULL;
+        DiskSpace d;
+        struct stat st;
+        int r;
+
+        CHECK_STREQ(disk_format_bytes(0, buf, sizeof buf), "0 B");
+        CHECK_STREQ(disk_format_bytes(1023, buf, sizeof buf), "1023 B");
+        CHECK_STREQ(disk_format_bytes(1536, buf, sizeof buf), "1.5 KiB");
+        CHECK_STREQ(disk_format_bytes(4ULL << 20, buf, sizeof buf), "4 MiB");
+        CHECK_STREQ(disk_format_bytes(5767168, buf, sizeof buf), "5.5 MiB");
+        CHECK_STREQ(disk_format_bytes(64ULL << 30, buf, sizeof buf), "64 GiB");
+        CHECK(disk_errno_is_full(-ENOSPC) && disk_errno_is_full(-EDQUOT) && !disk_errno_is_full(-EIO));
+
+        CHECK(mkdtemp(dir));
+        CHECK(disk_space_query(dir, &d) == 0);
+        CHECK(d.total > 0 && d.free <= d.total);
+        CHECK(startswith(dir, d.mount)); /* the mount point is an ancestor (or the dir itself) */
+        CHECK(disk_space_query("/nonexistent/dir", &d) == -ENOENT);
+
+        /* The sentence names the disk, how full it is and what to run. */
+        disk_full_describe(dir, msg, sizeof msg, hint, sizeof hint);
+        CHECK(startswith(msg, "The disk holding ") && strstr(msg, dir) && strstr(msg, " is full (") &&
+              strstr(msg, " free of "));
+        CHECK(strstr(hint, "slipway image rm") && strstr(hint, "slipway image gc"));
+        /* A path that is gone (a target a failed write removed) is on the disk of its nearest ancestor. */
+        CHECK(disk_space_query_nearest("/nonexistent/dir", &d) == 0 && d.total > 0);
+        disk_full_describe("/nonexistent/dir", msg, sizeof msg, hint, sizeof hint);
+        CHECK(startswith(msg, "The disk holding /nonexistent/dir ") && strstr(msg, " is full (") &&
+              strstr(hint, "slipway image gc"));
+        disk_full_message(dir, msg, sizeof msg);
+        CHECK(strstr(msg, dir) && strstr(msg, " is full (") && !strstr(msg, "slipway"));
+
+        reserve = path_join(dir, DISK_RESERVE_FILE);
+        tmp = path_join(dir, DISK_RESERVE_FILE ".new");
+        CHECK(disk_reserve_release(dir) == 0);
+        CHECK(disk_space_query(dir, &d) == 0);
+        if (d.free < 2ULL * DISK_RESERVE_SIZE) {
+                CHECK(disk_reserve_ensure(dir) == -ENOSPC);
+                CHECK(access(reserve, F_OK) < 0 && access(tmp, F_OK) < 0);
+        } else {
+                /* A crash's half-made reserve is reused, never left beside the real one. */
+                CHECK(write_file_atomic(tmp, "x", 1, 0600) == 0);
+                r = disk_reserve_ensure(dir);
+                CHECK(r == 1);
+                CHECK(stat(reserve, &st) == 0 && (uint64_t) st.st_size == DISK_RESERVE_SIZE);
+                CHECK((uint64_t) st.st_blocks * 512 >= DISK_RESERVE_SIZE); /* really allocated */
+                CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+                CHECK(disk_reserve_ensure(dir) == 0);
+                CHECK(disk_reserve_release(dir) == 1);
+                CHECK(access(reserve, F_OK) < 0 && errno == ENOENT);
+                CHECK(disk_reserve_release(dir) == 0);
+        }
+        CHECK(disk_reserve_ensure("/nonexistent/dir") == -ENOENT);
+        CHECK(rm_rf(dir) == 0);
+}
+
 int main(void) {
         test_digest();
+        test_disk_space();
         test_atomic_write();
         test_dirs();
         test_json();

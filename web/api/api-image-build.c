@@ -32,6 +32,7 @@
 
 #include "build-context.h"
 #include "builder.h"
+#include "disk-space.h"
 #include "fs-util.h"
 #include "http-response.h"
 #include "json-util.h"
@@ -385,6 +386,8 @@ int api_image_build(HttpRequest *req) {
         r = random_id(entry.id);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot start the build");
+        if (api_disk_writable(req) < 0)
+                return req->status;
         builds_dir = path_join(ctx->state_dir, "builds");
         if (!builds_dir || asprintf(&tmp, "%s/tmp-%s", builds_dir, entry.id) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot start the build");
@@ -403,6 +406,8 @@ int api_image_build(HttpRequest *req) {
         }
 
         r = build_context_extract(body_read, req->conn, context, &errtext);
+        if (disk_errno_is_full(r))
+                return api_reply_disk_full(req);
         if (r == -EFBIG)
                 return http_reply_error(req->conn, 413, errtext ?: "The build context is too large.",
                                         "Leave large files out of the context with .dockerignore.");
@@ -491,7 +496,11 @@ int api_image_build(HttpRequest *req) {
                          strempty(bt.result.ref), bt.result.steps, bt.result.cached_steps);
         } else {
                 BuildError *berr = &bt.err;
-                if (isempty(berr->message))
+                if (disk_errno_is_full(r)) {
+                        log_info("Build %s: %s", entry.id, berr->message);
+                        disk_full_describe(ctx->state_dir, berr->message, sizeof berr->message, berr->hint,
+                                           sizeof berr->hint);
+                } else if (isempty(berr->message))
                         snprintf(berr->message, sizeof berr->message, "The build failed: %s.",
                                  r == -ECANCELED ? "it was cancelled" : strerror(-r));
                 final = json_pack("{s:s,s:s,s:s,s:s?,s:i,s:i}", "id", entry.id, "error", berr->message,

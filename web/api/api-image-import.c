@@ -61,6 +61,8 @@ int api_image_import(HttpRequest *req) {
                 return http_reply_error(req->conn, 400, "A rootfs tar carries no image name.",
                                         "Name it with --name, e.g. --name myrootfs:1.0.");
 
+        if (api_disk_writable(req) < 0)
+                return req->status;
         tmp = path_join(ctx->tmp_dir, "upload-XXXXXX");
         if (!tmp)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot accept the upload");

@@ -3,8 +3,10 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "disk-space.h"
 #include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
@@ -83,6 +85,9 @@ int api_image_remove(HttpRequest *req) {
         int r;
 
         r = image_catalog_remove(ctx->catalog, req->segments[1], &removed, digest, &err);
+        if (r < 0 && api_delete_begin(req, r))
+                r = image_catalog_remove(ctx->catalog, req->segments[1], &removed, digest, &err);
+        api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot remove the image");
         j = json_pack("{s:s,s:s}", "removed", removed, "digest", digest);
@@ -106,6 +111,12 @@ int api_images_gc(HttpRequest *req) {
         int r;
 
         r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
+        if (r < 0 && !dry_run && api_delete_begin(req, r)) {
+                catalog_gc_result_done(&res);
+                r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
+        }
+        if (!dry_run)
+                api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Garbage collection failed");
         /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
@@ -128,6 +139,23 @@ static const HttpJsonBody unpack_body = {
         .example = "Send {\"path\": \"/abs/dir\"}.",
 };
 
+/* An unpack writes to the layer cache in the state dir and then to the target: whichever of the two disks
+ * is fuller is the one that ran out. */
+static int reply_unpack_disk_full(HttpRequest *req, const char *path) {
+        ApiContext *ctx = req->userdata;
+        DiskSpace state, target;
+        char message[768], hint[512];
+
+        if (disk_space_query_nearest(path, &target) < 0 || !ctx->state_dir ||
+            disk_space_query(ctx->state_dir, &state) < 0 || streq(state.mount, target.mount) ||
+            state.free < target.free)
+                return api_reply_disk_full(req);
+        disk_full_message(path, message, sizeof message);
+        snprintf(hint, sizeof hint, "Free space on %.400s, or unpack to a directory on another disk.",
+                 target.mount);
+        return http_reply_error(req->conn, 507, message, hint);
+}
+
 int api_image_unpack(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *body = NULL, *j = NULL;
@@ -148,6 +176,8 @@ int api_image_unpack(HttpRequest *req) {
         r = image_catalog_unpack(ctx->catalog, rec.digest, path, &err);
         if (r < 0) {
                 image_record_done(&rec);
+                if (disk_errno_is_full(r))
+                        return reply_unpack_disk_full(req, path);
                 return api_reply_error(req, r, &err, "Unpacking failed");
         }
         _cleanup_free_ char *ref = NULL;

@@ -98,8 +98,9 @@ int api_projects_list(HttpRequest *req) {
 }
 
 static int reply_allocation_error(HttpRequest *req, int r, const char *what) {
-        if (r == -ENOSPC)
-                return http_reply_error(req->conn, 507,
+        /* -EADDRNOTAVAIL is the allocator's "all taken"; a full disk (-ENOSPC) is api_reply_error()'s. */
+        if (r == -EADDRNOTAVAIL)
+                return http_reply_error(req->conn, 409,
                                         "No free subnet or ingress port is left for a new environment.",
                                         "Delete unused projects or environments.");
         if (r == -ERANGE)
@@ -274,6 +275,9 @@ int api_project_delete(HttpRequest *req) {
                 return http_reply_error(req->conn, 501, "This slipwayd cannot stop running instances yet.",
                                         "Stop the instances first, then delete the project.");
         r = model_project_delete(s.db, s.project.id);
+        if (r < 0 && api_delete_begin(req, r))
+                r = model_project_delete(s.db, s.project.id);
+        api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot delete the project");
         /* Its subnets and ingress ports are free for any state dir on this host again. */

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "disk-space.h"
 #include "http-response.h"
+#include "log.h"
 
 const HttpRoute api_routes[] = {
         { "GET", "status", api_status },
@@ -35,6 +37,59 @@ const HttpRoute api_routes[] = {
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);
 
+bool api_delete_begin(HttpRequest *req, int r) {
+        ApiContext *ctx = req->userdata;
+
+        if (!disk_errno_is_full(r) || !ctx->state_dir)
+                return false;
+        r = disk_reserve_release(ctx->state_dir);
+        if (r > 0)
+                log_warning("The disk holding %s is full: released its %u MiB reserve so that %s %s can "
+                            "commit.",
+                            ctx->state_dir, DISK_RESERVE_SIZE / (1024U * 1024U), req->method,
+                            mg_get_request_info(req->conn)->local_uri);
+        return r > 0;
+}
+
+int api_disk_writable(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        int r;
+
+        if (!ctx->state_dir)
+                return 0;
+        r = disk_reserve_ensure(ctx->state_dir);
+        if (r == -ENOSPC)
+                return api_replied(req, api_reply_disk_full(req), r);
+        if (r < 0)
+                log_debug_errno(r, "Cannot make the disk reserve of %s: %m", ctx->state_dir);
+        return 0;
+}
+
+void api_delete_end(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        int r;
+
+        if (!ctx->state_dir)
+                return;
+        r = disk_reserve_ensure(ctx->state_dir);
+        if (r > 0)
+                log_info("Space is back on the disk holding %s: its reserve is whole again.",
+                         ctx->state_dir);
+}
+
+int api_reply_disk_full(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        char message[768], hint[512];
+
+        disk_full_describe(ctx->state_dir ?: ".", message, sizeof message, hint, sizeof hint);
+        log_warning("%s %s: %s", req->method, mg_get_request_info(req->conn)->local_uri, message);
+        return http_reply_error(req->conn, 507, message, hint);
+}
+
 int api_reply_error(HttpRequest *req, int r, const OciError *err, const char *what) {
+        /* Whatever layer ran out of space (sqlite, the blob store, an upload, a layer, a log), the person
+         * needs the same three things: which disk, how full, and what to run. */
+        if (disk_errno_is_full(r))
+                return api_reply_disk_full(req);
         return http_reply_errno(req->conn, r, err ? err->message : NULL, err ? err->hint : NULL, what);
 }

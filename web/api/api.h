@@ -47,8 +47,20 @@ typedef struct ApiContext {
 extern const HttpRoute api_routes[];
 extern const size_t api_routes_n;
 
-/* Sends err (when filled) or a generic message for r; returns the status sent. */
+/* Sends err (when filled) or a generic message for r; returns the status sent.  A full disk (ENOSPC,
+ * EDQUOT) from any layer is answered with api_reply_disk_full() instead. */
 int api_reply_error(HttpRequest *req, int r, const OciError *err, const char *what);
+/* 507 with which disk holds the state dir, how much of it is free and what to run. */
+int api_reply_disk_full(HttpRequest *req);
+/* Deletes (image rm, gc, project delete) must work on a full disk: when a delete failed with r for want of
+ * space, api_delete_begin() releases the state dir's reserve and returns true, and the caller runs the delete
+ * once more; api_delete_end() after any delete makes the reserve whole again once there is room. */
+bool api_delete_begin(HttpRequest *req, int r);
+void api_delete_end(HttpRequest *req);
+/* Before a request that writes much (import, build): the reserve must be whole (made again when there is
+ * room), else the request is answered 507, so that imports never take the room deletes need.  0, or -ENOSPC
+ * after the reply (req->status). */
+int api_disk_writable(HttpRequest *req);
 /* For helpers that have sent an error reply: records its HTTP status in req->status and returns error
  * (a -errno), so statuses never travel in the errno channel. */
 static inline int api_replied(HttpRequest *req, int status, int error) {

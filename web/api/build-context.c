@@ -26,6 +26,12 @@
 
 
 /* "./a/b/" → "a/b"; "." and "./" → "" (the context root). */
+/* Why the disk writer failed: a full disk stays -ENOSPC/-EDQUOT (the caller answers 507), else fallback. */
+static int disk_error(struct archive *disk, int fallback) {
+        int e = archive_errno(disk);
+        return e == ENOSPC || e == EDQUOT ? -e : fallback;
+}
+
 static const char *skip_dot_slash(const char *name) {
         while (name[0] == '.' && name[1] == '/')
                 name += 2;
@@ -154,8 +160,9 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                 archive_entry_set_fflags(e, 0, 0);
 
                 if (archive_write_header(disk, e) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EBADMSG, "Cannot unpack '%s' of the build context: %s",
-                                          name, archive_error_string(disk));
+                        return errmsg_set(ret_error, disk_error(disk, -EBADMSG),
+                                          "Cannot unpack '%s' of the build context: %s", name,
+                                          archive_error_string(disk));
                 if (type != AE_IFREG || archive_entry_size(e) <= 0)
                         goto finish;
                 for (;;) {
@@ -169,17 +176,19 @@ int build_context_extract(BuildContextReadFn read_fn, void *userdata, const char
                         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                                 goto read_failed;
                         if (archive_write_data_block(disk, block, size, offset) != ARCHIVE_OK)
-                                return errmsg_set(ret_error, -EIO,
+                                return errmsg_set(ret_error, disk_error(disk, -EIO),
                                                   "Cannot write '%s' of the build context: %s", name,
                                                   archive_error_string(disk));
                 }
         finish:
                 if (archive_write_finish_entry(disk) != ARCHIVE_OK)
-                        return errmsg_set(ret_error, -EIO, "Cannot write '%s' of the build context: %s",
-                                          name, archive_error_string(disk));
+                        return errmsg_set(ret_error, disk_error(disk, -EIO),
+                                          "Cannot write '%s' of the build context: %s", name,
+                                          archive_error_string(disk));
         }
         if (archive_write_close(disk) != ARCHIVE_OK)
-                return errmsg_set(ret_error, -EIO, "Cannot finish unpacking the build context: %s",
+                return errmsg_set(ret_error, disk_error(disk, -EIO),
+                                  "Cannot finish unpacking the build context: %s",
                                   archive_error_string(disk));
         return 0;
 

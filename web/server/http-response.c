@@ -44,6 +44,9 @@ int http_status_from_errno(int r) {
         case ELOOP:
         case EXDEV:
                 return 422;
+        case ENOSPC:
+        case EDQUOT:
+                return 507; /* Insufficient Storage: the request may work once space is freed */
         default:
                 return 500;
         }

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 
-/* Maps a negative errno to the HTTP status the API uses for it (400, 404, 409, 413, 422, 500). */
+/* Maps a negative errno to the HTTP status the API uses for it (400, 404, 409, 413, 422, 507 for a full
+ * disk, 500). */
 int http_status_from_errno(int r);
 
 /* Sends a complete JSON response; returns status. */

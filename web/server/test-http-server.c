@@ -167,7 +167,16 @@ static void test_live(void) {
         }
 }
 
+/* A full disk is 507 Insufficient Storage (the request can work once space is freed), never a 500. */
+static void test_status_from_errno(void) {
+        CHECK(http_status_from_errno(-ENOSPC) == 507);
+        CHECK(http_status_from_errno(-EDQUOT) == 507);
+        CHECK(http_status_from_errno(-EIO) == 500);
+        CHECK(http_status_from_errno(-ENOENT) == 404);
+}
+
 int main(void) {
+        test_status_from_errno();
         test_parse_listen();
         test_route_match();
         test_live();
