@@ -446,13 +446,14 @@ static int image_rm(CliContext *c, int argc, char *argv[]) {
 }
 
 static const char gc_help[] = "Usage: slipway image gc [--dry-run] [--json]\n\n"
-                              "Removes blobs and unpacked layers that no named image references.\n\n"
+                              "Removes blobs and unpacked layers that no named image references, and\n"
+                              "the temp files that interrupted imports, unpacks and builds left.\n\n"
                               "  --dry-run   only report what would be removed\n";
 
 static int image_gc(CliContext *c, int argc, char *argv[]) {
         ImageArgs a = {};
         _cleanup_json_ json_t *j = NULL;
-        char size[32];
+        char size[32], temp_size[32];
         int r;
 
         r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
@@ -467,9 +468,14 @@ static int image_gc(CliContext *c, int argc, char *argv[]) {
         }
         format_bytes(size, sizeof size,
                      (unsigned long long) json_integer_value(json_object_get(j, "bytes_freed")));
-        printf("%s %lld blobs (%s) and %lld unpacked layers.\n", a.dry_run ? "Would remove" : "Removed",
+        format_bytes(temp_size, sizeof temp_size,
+                     (unsigned long long) json_integer_value(json_object_get(j, "temp_bytes")));
+        printf("%s %lld blobs (%s), %lld unpacked layers and %lld temp files of interrupted imports and "
+               "builds (%s).\n",
+               a.dry_run ? "Would remove" : "Removed",
                (long long) json_integer_value(json_object_get(j, "blobs_removed")), size,
-               (long long) json_integer_value(json_object_get(j, "layers_removed")));
+               (long long) json_integer_value(json_object_get(j, "layers_removed")),
+               (long long) json_integer_value(json_object_get(j, "temp_removed")), temp_size);
         return 0;
 }
 

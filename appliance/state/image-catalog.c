@@ -77,8 +77,10 @@ static int no_such_image(OciError *err, const char *ref) {
         return -ENOENT;
 }
 
-/* Turns a user-given reference into the stored key: a digest stays, a name gets its tag. */
+/* Turns a user-given reference into the stored key: a digest stays, a name gets its tag, and
+ * "name@sha256:…" means only its digest (the name part of a pinned reference never selects content). */
 int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
+        const char *at;
         int r;
 
         if (isempty(ref))
@@ -104,6 +106,36 @@ int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
                         err, -EINVAL,
                         "Use lowercase name components and an optional ':tag', e.g. busybox:latest.",
                         "'%s' is not a valid image reference.", ref);
+        at = strchr(*ret, '@');
+        if (at) {
+                char *d = strdup(at + 1);
+
+                free(*ret);
+                *ret = d;
+                if (!d)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* A name given to an image: normalized, and never a digest nor a pinned "name@digest" (which would make a
+ * reference that looks pinned resolve to other content). */
+int image_catalog_normalize_name(const char *name, char **ret, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        int r;
+
+        if (name && strchr(name, '@') && !startswith(name, "sha256:"))
+                return oci_error_set(err, -EINVAL,
+                                     "Give a name with an optional ':tag', e.g. web:1.0; '@sha256:…' only "
+                                     "ever means a digest.",
+                                     "'%.255s' names a digest, and an image cannot be named by one.", name);
+        r = image_catalog_normalize_ref(name, &norm, err);
+        if (r < 0)
+                return r;
+        if (startswith(norm, "sha256:"))
+                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
+                                     "An image cannot be named by a digest.");
+        *ret = TAKE_PTR(norm);
         return 0;
 }
 
@@ -166,7 +198,7 @@ static int pick_name(const char *given, const OciImportedImage *img, char **ret,
                         err, -EINVAL, hint,
                         "The archive names its image only '%s', a tag without a repository name.", src);
         }
-        return image_catalog_normalize_ref(src, ret, err);
+        return image_catalog_normalize_name(src, ret, err);
 }
 
 static int record_images_locked(ImageCatalog *c, const OciImportResult *res, const char *name,
@@ -229,22 +261,6 @@ static int record_images(ImageCatalog *c, const OciImportResult *res, const char
         return r;
 }
 
-/* A name given to an image: normalized, and never a digest. */
-static int normalize_name(const char *name, char **ret, OciError *err) {
-        _cleanup_free_ char *norm = NULL;
-        int r;
-
-        r = image_catalog_normalize_ref(name, &norm, err);
-        if (r < 0)
-                return r;
-        if (startswith(norm, "sha256:"))
-                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
-                                     "An image cannot be named by a digest.");
-        *ret = TAKE_PTR(norm);
-        return 0;
-}
-
-
 int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
         _cleanup_free_ char *norm = NULL;
         OciImportResult res = {};
@@ -252,7 +268,7 @@ int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, Oci
         CatalogImported out = {};
         int r;
 
-        r = normalize_name(name, &norm, err);
+        r = image_catalog_normalize_name(name, &norm, err);
         if (r < 0)
                 return r;
         if (!digest_is_valid(digest))
@@ -286,7 +302,7 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
         int r;
 
         if (name) {
-                r = normalize_name(name, &norm, err);
+                r = image_catalog_normalize_name(name, &norm, err);
                 if (r < 0)
                         return r;
         } else if (format == OCI_IMPORT_ROOTFS)
@@ -332,6 +348,39 @@ fail_unlock:
         return r;
 }
 
+/* The row an image would have, read from the store: only for a complete image manifest (every blob it
+ * references present), so a half-collected image is never handed out.  -ENOENT otherwise. */
+static int unnamed_image_record(ImageCatalog *c, const char *digest, ImageRecord *ret) {
+        OciImageSummary sum = {};
+        char **blobs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = oci_store_image_blobs(c->store, digest, &blobs, &n);
+        if (r < 0)
+                return -ENOENT; /* absent, or not an image manifest */
+        for (size_t i = 0; i < n; i++)
+                if (!oci_store_has_blob(c->store, blobs[i]))
+                        r = -ENOENT;
+        strv_free_n(blobs, n);
+        if (r < 0)
+                return r;
+        r = oci_store_image_summary(c->store, digest, &sum, NULL);
+        if (r < 0)
+                return -ENOENT;
+        *ret = (ImageRecord) {
+                .media_type = TAKE_PTR(sum.media_type),
+                .size = sum.total_size,
+                .manifest_size = sum.manifest_size,
+                .layers = sum.n_layers,
+                .created = TAKE_PTR(sum.created),
+        };
+        strcpy(ret->digest, digest);
+        strcpy(ret->config_digest, sum.config_digest);
+        oci_image_summary_done(&sum);
+        return 0;
+}
+
 int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err) {
         _cleanup_free_ char *norm = NULL;
         int r;
@@ -342,6 +391,13 @@ int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, Oci
         pthread_mutex_lock(&c->db_lock);
         r = image_by_ref(c->db, norm, ret);
         pthread_mutex_unlock(&c->db_lock);
+        if (r == -ENOENT && startswith(norm, "sha256:")) {
+                /* A digest means the content, named or not: an image whose last name went (a live one keeps
+                 * its blobs for its releases) is still deployable and inspectable by digest. */
+                image_catalog_read_lock(c);
+                r = unnamed_image_record(c, norm, ret);
+                image_catalog_read_unlock(c);
+        }
         if (r == -ENOENT)
                 return no_such_image(err, ref);
         return r;
@@ -513,6 +569,7 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
         ImageRecord *images = NULL;
         size_t n_images = 0;
         uint64_t layers_removed = 0;
+        TempSweepStats temp = {};
         int r;
 
         pthread_mutex_lock(&c->db_lock);
@@ -601,7 +658,16 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                 }
         }
 
+        /* What killed writers left: every live writer claims its temp, so only theirs go. */
+        r = oci_store_sweep_temp(c->store, dry_run, &temp);
+        if (r < 0)
+                goto finish;
+        r = layer_cache_sweep_temp(c->layers_dir, dry_run, &temp);
+        if (r < 0)
+                goto finish;
+
         *ret = (CatalogGcResult) {
+                .temp = temp,
                 .blobs_removed = st.garbage.n,
                 .bytes_freed = st.bytes,
                 .layers_removed = layers_removed,

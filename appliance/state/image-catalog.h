@@ -45,10 +45,15 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
  * blobs until this returns, so gc cannot sweep them before they are named. */
 int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err);
 
-/* "busybox" → "busybox:latest"; a full digest stays as it is; anything else is -EINVAL with err. */
+/* "busybox" → "busybox:latest"; a full digest stays as it is, and "name@sha256:…" becomes its digest alone
+ * ("@sha256:…" only ever means a digest); anything else is -EINVAL with err. */
 int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err);
+/* The same for a name given to an image (--name, -t, an archive's own name): a digest or "name@digest" is
+ * refused with a sentence in err. */
+int image_catalog_normalize_name(const char *name, char **ret, OciError *err);
 
-/* Resolves a name ("busybox" → "busybox:latest") or a full digest to its image row. */
+/* Resolves a name ("busybox" → "busybox:latest") or a full digest to its image row; a digest the store holds
+ * as a complete image but no name refers to any more gives a row with no refs. */
 int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err);
 int image_catalog_list(ImageCatalog *c, ImageRecord **ret, size_t *ret_n);
 int image_catalog_count(ImageCatalog *c, uint64_t *ret);
@@ -64,6 +69,7 @@ typedef struct CatalogGcResult {
         uint64_t layers_removed;
         char **blobs; /* digests removed (or that would be, on a dry run) */
         size_t n_blobs;
+        TempSweepStats temp; /* temp files and dirs killed writers left (blobs, unpacked layers) */
 } CatalogGcResult;
 
 void catalog_gc_result_done(CatalogGcResult *r);

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "path-confine.h"
 #include "string-util.h"
+#include "temp-claim.h"
 #include "unpack-sandbox.h"
 
 /* ---- sandboxed entry points ---- */
@@ -166,20 +167,34 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
         if (errno != ENOENT)
                 return oci_error_set(err, -errno, NULL, "Cannot check %s/%s: %m.", layers_dir, hex);
 
+        /* The temp dir is claimed (temp-claim.h) as soon as it exists and until this returns: gc removes only
+         * the ones a killed unpack left. */
         for (unsigned attempt = 0;; attempt++) {
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return oci_error_set(err, -EIO, NULL, "Failed to get random bytes.");
                 snprintf(tmp, sizeof(tmp), LAYER_CACHE_TEMP_PREFIX "%016llx", (unsigned long long) rnd);
-                if (mkdirat(dfd, tmp, 0700) >= 0)
+                if (mkdirat(dfd, tmp, 0700) < 0) {
+                        if (errno != EEXIST || attempt >= 16)
+                                return oci_error_set(err, -errno, NULL,
+                                                     "Cannot create a directory in %s: %m.", layers_dir);
+                        continue;
+                }
+                tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (tfd < 0) {
+                        r = oci_error_set(err, -errno, NULL, "Cannot open %s/%s: %m.", layers_dir, tmp);
+                        goto fail;
+                }
+                r = temp_claim(tfd);
+                if (r >= 0)
                         break;
-                if (errno != EEXIST || attempt >= 16)
-                        return oci_error_set(err, -errno, NULL, "Cannot create a directory in %s: %m.",
-                                             layers_dir);
-        }
-        tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tfd < 0) {
-                r = oci_error_set(err, -errno, NULL, "Cannot open %s/%s: %m.", layers_dir, tmp);
-                goto fail;
+                tfd = safe_close(tfd);
+                if ((r != -EBUSY && r != -ESTALE) || attempt >= 16) {
+                        r = oci_error_set(err, r, NULL, "Cannot claim %s/%s: %s.", layers_dir, tmp,
+                                          strerror(-r));
+                        goto fail;
+                }
+                if (r == -EBUSY)
+                        (void) unlinkat(dfd, tmp, AT_REMOVEDIR);
         }
         if (fchmod(tfd, 0755) < 0) {
                 r = oci_error_set(err, -errno, NULL, "Cannot set the mode of %s/%s: %m.", layers_dir, tmp);
@@ -225,19 +240,7 @@ int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret) {
         return 0;
 }
 
-int layer_cache_remove_temp(const char *layers_dir) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int r = 0;
-
-        d = opendir(layers_dir);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (!startswith(de->d_name, LAYER_CACHE_TEMP_PREFIX))
-                        continue;
-                int q = rm_rf_at(dirfd(d), de->d_name, 0);
-                if (q < 0 && r >= 0)
-                        r = q;
-        }
-        return r;
+int layer_cache_sweep_temp(const char *layers_dir, bool dry_run, TempSweepStats *stats) {
+        return temp_sweep(layers_dir, LAYER_CACHE_TEMP_PREFIX, dry_run ? TEMP_SWEEP_DRY_RUN : 0, NULL, NULL,
+                          stats);
 }

@@ -7,6 +7,7 @@
  * in the cache, or are applied (lower entries removed) by layer_unpack_flat(). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 #include "digest.h"
 #include "layer-apply.h"
 #include "oci-error.h"
+#include "temp-claim.h"
 
 #define LAYER_FLAT_LAYERS_MAX 200U /* layers layer_unpack_flat() applies in one go */
 
@@ -32,9 +34,9 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
 
 #define LAYER_CACHE_TEMP_PREFIX ".tmp-"
 
-/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir.  Only
- * call it when no unpack can be running, e.g. at daemon start under the state-dir lock. */
-int layer_cache_remove_temp(const char *layers_dir);
+/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir, counting them
+ * into stats (a dry run only counts).  Safe while unpacks run: each claims its temp dir (temp-claim.h). */
+int layer_cache_sweep_temp(const char *layers_dir, bool dry_run, TempSweepStats *stats);
 
 /* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
 int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);

@@ -659,7 +659,13 @@ static void test_cache_race(void) {
         CHECK(mkdir(stale, 0700) == 0);
         CHECK(write_file_atomic(stale_file, "h", 1, 0644) >= 0);
         CHECK(count_entries(layers) == 2);
-        CHECK(layer_cache_remove_temp(layers) == 0);
+        {
+                TempSweepStats st = {};
+
+                CHECK(layer_cache_sweep_temp(layers, true, &st) == 0 && st.removed == 1 && st.bytes == 1);
+                CHECK(count_entries(layers) == 2);
+                CHECK(layer_cache_sweep_temp(layers, false, &st) == 0 && st.removed == 2);
+        }
         CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *c = read_at(dir, "c");
         CHECK(streq(c, "c"));

@@ -8,6 +8,7 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "string-util.h"
+#include "temp-claim.h"
 
 static json_t *refs_json(const ImageRecord *rec) {
         json_t *a = json_array();
@@ -107,14 +108,24 @@ int api_images_gc(HttpRequest *req) {
         r = image_catalog_gc(ctx->catalog, dry_run, &res, &err);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Garbage collection failed");
+        /* Temp files of killed imports and builds (each live one is claimed, so it stays): uploads in
+         * DIR/tmp and build dirs in DIR/builds, besides the blob and layer temps the catalog swept. */
+        r = temp_sweep(ctx->tmp_dir, "upload-", dry_run ? TEMP_SWEEP_DRY_RUN : 0, NULL, NULL, &res.temp);
+        if (r >= 0)
+                r = builder_sweep_temp(ctx->state_dir, dry_run, &res.temp);
+        if (r < 0) {
+                catalog_gc_result_done(&res);
+                return api_reply_error(req, r, NULL, "Cannot remove the temp files of interrupted imports");
+        }
         /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
         if (!dry_run && ctx->builder)
                 (void) builder_cache_prune(ctx->builder);
         for (size_t i = 0; blobs && i < res.n_blobs; i++)
                 json_array_append_new(blobs, json_string(res.blobs[i]));
-        j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed",
+        j = json_pack("{s:b,s:I,s:I,s:I,s:O,s:I,s:I}", "dry_run", dry_run, "blobs_removed",
                       (json_int_t) res.blobs_removed, "bytes_freed", (json_int_t) res.bytes_freed,
-                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs);
+                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs, "temp_removed",
+                      (json_int_t) res.temp.removed, "temp_bytes", (json_int_t) res.temp.bytes);
         catalog_gc_result_done(&res);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Garbage collection failed");
