@@ -14,6 +14,7 @@
 #include "fs-util.h"
 #include "layer-unpack.h"
 #include "log.h"
+#include "path-util.h"
 #include "sqlite-util.h"
 #include "string-util.h"
 
@@ -32,6 +33,7 @@ int image_catalog_new(sqlite3 *db, OciStore *store, const char *layers_dir, Imag
         }
         pthread_mutex_init(&c->db_lock, NULL);
         pthread_rwlock_init(&c->store_lock, NULL);
+        pthread_mutex_init(&c->pin_lock, NULL);
         *ret = c;
         return 0;
 }
@@ -41,6 +43,8 @@ ImageCatalog *image_catalog_free(ImageCatalog *c) {
                 return NULL;
         pthread_mutex_destroy(&c->db_lock);
         pthread_rwlock_destroy(&c->store_lock);
+        pthread_mutex_destroy(&c->pin_lock);
+        strv_free_n(c->pins, c->n_pins);
         free(c->layers_dir);
         free(c);
         return NULL;
@@ -381,6 +385,47 @@ static int unnamed_image_record(ImageCatalog *c, const char *digest, ImageRecord
         return 0;
 }
 
+int image_catalog_pin(ImageCatalog *c, const char *digest) {
+        ImageRecord rec = {};
+        char **v;
+        int r;
+
+        if (!digest_is_valid(digest))
+                return -EINVAL;
+        image_catalog_read_lock(c);
+        /* Complete now, and pinned before gc can run again: it stays complete until unpinned. */
+        r = unnamed_image_record(c, digest, &rec);
+        image_record_done(&rec);
+        if (r >= 0) {
+                pthread_mutex_lock(&c->pin_lock);
+                v = realloc(c->pins, (c->n_pins + 1) * sizeof *v);
+                if (!v)
+                        r = -ENOMEM;
+                else {
+                        c->pins = v;
+                        c->pins[c->n_pins] = strdup(digest);
+                        if (!c->pins[c->n_pins])
+                                r = -ENOMEM;
+                        else
+                                c->n_pins++;
+                }
+                pthread_mutex_unlock(&c->pin_lock);
+        }
+        image_catalog_read_unlock(c);
+        return r;
+}
+
+void image_catalog_unpin(ImageCatalog *c, const char *digest) {
+        pthread_mutex_lock(&c->pin_lock);
+        for (size_t i = 0; i < c->n_pins; i++)
+                if (streq(c->pins[i], digest)) {
+                        free(c->pins[i]);
+                        c->pins[i] = c->pins[--c->n_pins];
+                        break;
+                }
+        pthread_mutex_unlock(&c->pin_lock);
+}
+
 int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err) {
         _cleanup_free_ char *norm = NULL;
         int r;
@@ -597,6 +642,14 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                 if (r < 0)
                         goto finish;
         }
+        /* Pins are roots too (an export streaming an image whose name was just removed).  A pin is only
+         * taken under the store lock shared, so none appears while this sweep holds it exclusively. */
+        pthread_mutex_lock(&c->pin_lock);
+        for (size_t i = 0; i < c->n_pins && r >= 0; i++)
+                r = mark_image(c, c->pins[i], true, &marked, &diff_ids, err);
+        pthread_mutex_unlock(&c->pin_lock);
+        if (r < 0)
+                goto finish;
         if (marked.n > 0)
                 qsort(marked.v, marked.n, sizeof *marked.v, cmp_str);
         if (diff_ids.n > 0)
@@ -750,7 +803,64 @@ int image_catalog_prepare_layers(ImageCatalog *c, const char *digest, OciError *
         return r;
 }
 
-int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, OciError *err) {
+/* Where path is (or would be, once its missing components are made), with every symlink of the part that
+ * exists resolved: the deepest existing ancestor through realpath(), the rest appended as given. */
+static int resolve_target(const char *path, char **ret) {
+        _cleanup_free_ char *head = strdup(path), *real = NULL;
+        const char *rest = "";
+        char *slash;
+
+        if (!head)
+                return -ENOMEM;
+        for (;;) {
+                real = realpath(head, NULL);
+                if (real)
+                        break;
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return -errno;
+                slash = strrchr(head, '/');
+                if (!slash || slash == head) {
+                        real = strdup("/");
+                        rest = path + 1;
+                        break;
+                }
+                *slash = 0;
+                rest = path + (slash - head) + 1;
+        }
+        if (!real)
+                return -ENOMEM;
+        if (isempty(rest)) {
+                *ret = TAKE_PTR(real);
+                return 0;
+        }
+        *ret = path_join(real, rest);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* -EPERM (said in err) when path is root or below it, after resolving symlinks. */
+static int refuse_inside(const char *path, const char *root, OciError *err) {
+        _cleanup_free_ char *where = NULL, *real_root = NULL;
+        size_t n;
+        int r;
+
+        if (!root)
+                return 0;
+        real_root = realpath(root, NULL);
+        if (!real_root)
+                return errno == ENOENT ? 0 : -errno;
+        r = resolve_target(path, &where);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the path.", "Cannot resolve %s: %s.", path,
+                                     strerror(-r));
+        n = strlen(real_root);
+        if (strncmp(where, real_root, n) == 0 && (where[n] == 0 || where[n] == '/' || streq(real_root, "/")))
+                return oci_error_set(err, -EPERM, "Unpack into a directory outside the state directory.",
+                                     "%s is inside slipwayd's state directory %s.", path, real_root);
+        return 0;
+}
+
+int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, LayerUnpackFlags flags,
+                         const char *state_dir, OciError *err) {
         char **layers = NULL, **diffs = NULL, **types = NULL;
         int *fds = NULL;
         size_t n = 0;
@@ -760,11 +870,25 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
         if (isempty(path) || path[0] != '/')
                 return oci_error_set(err, -EINVAL, "Give an absolute path on the daemon's host.",
                                      "The unpack target '%s' is not an absolute path.", strempty(path));
+        if (path_has_dotdot(path))
+                return oci_error_set(err, -EINVAL, "Give the path without '..'.",
+                                     "The unpack target '%s' contains '..'.", path);
+        /* An image's tree must never land among the store, the database or an instance's files. */
+        r = refuse_inside(path, state_dir, err);
+        if (r < 0)
+                return r;
         created = access(path, F_OK) < 0;
         r = mkdir_p(path, 0755);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.",
                                      path, strerror(-r));
+        /* Again now that it exists: a symlink swapped in meanwhile must not lead inside either. */
+        r = refuse_inside(path, state_dir, err);
+        if (r < 0) {
+                if (created)
+                        (void) rmdir(path);
+                return r;
+        }
         r = dir_is_empty(path);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path.", "Cannot read %s: %s.", path, strerror(-r));
@@ -797,7 +921,7 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
                         goto finish;
                 }
         }
-        r = layer_unpack_flat(fds, n, path, err);
+        r = layer_unpack_flat(fds, n, path, flags, err);
 finish:
         image_catalog_read_unlock(c);
         if (r < 0 && created)

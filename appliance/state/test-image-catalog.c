@@ -178,11 +178,32 @@ int main(void) {
         CHECK(image_catalog_count(c, &count) == 0 && count == 1);
 
         /* Unpack: absolute, new or empty targets only. */
-        CHECK(image_catalog_unpack(c, digest, "relative/dir", &err) == -EINVAL);
-        CHECK(image_catalog_unpack(c, digest, unp, &err) == 0);
+        CHECK(image_catalog_unpack(c, digest, "relative/dir", 0, NULL, &err) == -EINVAL);
+        CHECK(image_catalog_unpack(c, digest, unp, 0, NULL, &err) == 0);
         hello = path_join(unp, "etc/hello");
         CHECK(access(hello, F_OK) == 0);
-        CHECK(image_catalog_unpack(c, digest, unp, &err) == -ENOTEMPTY);
+        CHECK(image_catalog_unpack(c, digest, unp, 0, NULL, &err) == -ENOTEMPTY);
+
+        /* Never into the state dir, not even through a symlink to it, and nothing is created there. */
+        {
+                char out[] = "/tmp/test-image-catalog-out-XXXXXX";
+                _cleanup_free_ char *inside = path_join(oci, "blobs/x"), *link = NULL, *via = NULL,
+                                    *fine = NULL;
+
+                CHECK(mkdtemp(out));
+                link = path_join(out, "link");
+                via = path_join(link, "oci/y");
+                fine = path_join(out, "tree");
+                CHECK(symlink(base, link) == 0);
+                err = (OciError) {};
+                CHECK(image_catalog_unpack(c, digest, inside, 0, base, &err) == -EPERM);
+                CHECK(strstr(err.message, "state directory") && access(inside, F_OK) < 0);
+                CHECK(image_catalog_unpack(c, digest, base, 0, base, &err) == -EPERM);
+                CHECK(image_catalog_unpack(c, digest, via, 0, base, &err) == -EPERM &&
+                      access(via, F_OK) < 0);
+                CHECK(image_catalog_unpack(c, digest, fine, 0, base, &err) == 0);
+                CHECK(rm_rf(out) == 0);
+        }
 
         /* An unpacked layer nobody references, a temp dir gc must leave alone (its unpack is running: it
          * holds the dir's lock) and one a killed unpack left (nobody holds it), which goes. */

@@ -30,13 +30,17 @@ typedef struct UnpackJob {
         LayerUnpackMode mode;
         const char *diff_id;
         const LayerOwner *owner;
+        bool drop_special;
 } UnpackJob;
 
 static int unpack_job_run(void *userdata, OciError *err) {
         UnpackJob *j = userdata;
 
         for (size_t i = 0; i < j->n; i++) {
-                LayerApplyOptions o = { .mode = j->mode, .diff_id = j->diff_id, .owner = j->owner };
+                LayerApplyOptions o = { .mode = j->mode,
+                                        .diff_id = j->diff_id,
+                                        .owner = j->owner,
+                                        .drop_special = j->drop_special };
                 int r = layer_apply(j->layer_fds[i], j->target_fd, &o, err);
                 if (r < 0) {
                         if (j->n > 1 && err) {
@@ -54,8 +58,9 @@ static int unpack_job_run(void *userdata, OciError *err) {
         return 0;
 }
 
-static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
-                            const char *diff_id, const LayerOwner *owner, OciError *err) {
+static int unpack_sandboxed_full(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
+                                 const char *diff_id, const LayerOwner *owner, bool drop_special,
+                                 OciError *err) {
         int keep[LAYER_FLAT_LAYERS_MAX + 1];
         UnpackJob job = {
                 .layer_fds = layer_fds,
@@ -64,6 +69,7 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
                 .mode = mode,
                 .diff_id = diff_id,
                 .owner = owner,
+                .drop_special = drop_special,
         };
 
         if (n > LAYER_FLAT_LAYERS_MAX)
@@ -77,6 +83,11 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
         }
         keep[n] = target_fd;
         return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, target_fd, err);
+}
+
+static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
+                            const char *diff_id, const LayerOwner *owner, OciError *err) {
+        return unpack_sandboxed_full(layer_fds, n, target_fd, mode, diff_id, owner, false, err);
 }
 
 static bool keep_nothing(const char *path, void *userdata) {
@@ -105,7 +116,8 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
         return r;
 }
 
-int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err) {
+int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, LayerUnpackFlags flags,
+                      OciError *err) {
         _cleanup_close_ int fd = -EBADF;
         int r, empty;
 
@@ -120,7 +132,8 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
                 return oci_error_set(err, empty, NULL, "Cannot read the directory %s: %s.", target_dir,
                                      strerror(-empty));
 
-        r = unpack_sandboxed(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, NULL, err);
+        r = unpack_sandboxed_full(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, NULL,
+                                  !(flags & LAYER_UNPACK_KEEP_SPECIAL), err);
         if (r < 0 && empty)
                 (void) confine_prune_at(fd, "", keep_nothing, NULL);
         return r;

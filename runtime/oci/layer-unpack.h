@@ -41,10 +41,17 @@ int layer_cache_sweep_temp(const char *layers_dir, bool dry_run, TempSweepStats 
 /* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
 int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
 
+typedef enum LayerUnpackFlags {
+        LAYER_UNPACK_KEEP_SPECIAL = 1 << 0, /* keep device nodes and setuid/setgid bits (a trusted image) */
+} LayerUnpackFlags;
+
 /* Unpacks all layers of an image (in order, whiteouts applied) into one plain directory:
  * used by `slipway image unpack` and tests.  Each layer fd is read from its current offset.
- * target_dir is created when missing; when it was empty, a failure empties it again. */
-int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err);
+ * target_dir is created when missing; when it was empty, a failure empties it again.  The tree is
+ * outside any container, so unless LAYER_UNPACK_KEEP_SPECIAL an image's device nodes are left out and
+ * its setuid/setgid bits cleared (a root-owned setuid shell or a /dev/sda node would work on the host). */
+int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, LayerUnpackFlags flags,
+                      OciError *err);
 
 /* ADD's extraction: unpacks the (gzip/bzip2/xz/zstd/plain, auto-detected) tar archive read from archive_fd
  * into the directory target_fd (LAYER_UNPACK_ARCHIVE: no whiteouts, a leading '/' of a name is dropped),

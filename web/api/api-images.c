@@ -138,6 +138,7 @@ int api_image_unpack(HttpRequest *req) {
         ImageRecord rec = {};
         OciError err = {};
         const char *path = NULL;
+        json_t *keep;
         int r;
 
         r = http_read_body_json(req->conn, HTTP_JSON_BODY_MAX, &body);
@@ -149,10 +150,19 @@ int api_image_unpack(HttpRequest *req) {
                                         "The request body must be a JSON object with a \"path\" string.",
                                         "Send {\"path\": \"/abs/dir\"}.");
 
+        /* Device nodes and setuid/setgid bits of an image work on the host once unpacked there: kept only
+         * when asked ("keep_special": true, slipway image unpack --keep-special). */
+        keep = json_object_get(body, "keep_special");
+        if (keep && !json_is_boolean(keep))
+                return http_reply_error(
+                        req->conn, 400, "\"keep_special\" must be true or false.",
+                        "Send {\"path\": \"/abs/dir\", \"keep_special\": true} or leave it out.");
+
         r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot look up the image");
-        r = image_catalog_unpack(ctx->catalog, rec.digest, path, &err);
+        r = image_catalog_unpack(ctx->catalog, rec.digest, path,
+                                 json_is_true(keep) ? LAYER_UNPACK_KEEP_SPECIAL : 0, ctx->state_dir, &err);
         if (r < 0) {
                 image_record_done(&rec);
                 return api_reply_error(req, r, &err, "Unpacking failed");
@@ -163,7 +173,8 @@ int api_image_unpack(HttpRequest *req) {
                 image_record_done(&rec);
                 return api_reply_error(req, r, &err, "Bad reference");
         }
-        j = json_pack("{s:s,s:s,s:s}", "ref", ref, "digest", rec.digest, "path", path);
+        j = json_pack("{s:s,s:s,s:s,s:b}", "ref", ref, "digest", rec.digest, "path", path, "keep_special",
+                      json_is_true(keep));
         image_record_done(&rec);
         return http_reply_json(req->conn, 200, j);
 }
