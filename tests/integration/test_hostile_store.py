@@ -270,6 +270,35 @@ def test_kill_during_import_leaves_no_partial_blob(start_daemon, large_image):
         _assert_consistent(d)
 
 
+def _slow_upload(d, archive, first):
+        """POST an import of archive with only its first bytes sent so far: (connection, file at that point)."""
+        u = urllib.parse.urlparse(d.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+        conn.putrequest("POST", "/api/v1/images/import?format=oci-archive")
+        conn.putheader("Authorization", f"Bearer {d.token}")
+        conn.putheader("Content-Type", "application/x-tar")
+        conn.putheader("Content-Length", str(os.path.getsize(archive)))
+        conn.endheaders()
+        f = open(archive, "rb")
+        conn.send(f.read(first))
+        return conn, f
+
+
+def test_kill_during_a_slow_upload_leaves_nothing(start_daemon, large_image):
+        d = start_daemon()
+        conn, f = _slow_upload(d, large_image, 32 << 20)
+        try:
+                assert _wait_for(lambda: _temps(d), 10), "the upload has no temp file"
+                _kill9(d)
+        finally:
+                f.close()
+                conn.close()
+        d.start()
+        assert _temps(d) == []
+        assert d.images() == []
+        _assert_consistent(d)
+
+
 def test_gc_removes_what_killed_writers_left_but_not_a_live_upload(daemon, large_image):
         """A slow upload is in progress while gc runs: its temp stays and the import succeeds; the temps a
         killed daemon would have left (planted, as nobody holds them) are counted, reported and removed."""
@@ -288,16 +317,8 @@ def test_gc_removes_what_killed_writers_left_but_not_a_live_upload(daemon, large
                 (p / "sub" / "f").write_bytes(b"y" * 500)
         want_bytes = 1000 + 2000 + 500 + 500
 
-        u = urllib.parse.urlparse(daemon.url)
-        size = os.path.getsize(large_image)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
-        conn.putrequest("POST", "/api/v1/images/import?format=oci-archive")
-        conn.putheader("Authorization", f"Bearer {daemon.token}")
-        conn.putheader("Content-Type", "application/x-tar")
-        conn.putheader("Content-Length", str(size))
-        conn.endheaders()
-        with open(large_image, "rb") as f:
-                conn.send(f.read(size // 3))
+        conn, f = _slow_upload(daemon, large_image, os.path.getsize(large_image) // 3)
+        with f:
                 live = _wait_for(lambda: [n for n in os.listdir(sd / "tmp") if n.startswith("upload-")
                                           and n != "upload-dead01"], 10)
                 assert live, "the upload has no temp file"
