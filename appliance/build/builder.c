@@ -29,6 +29,7 @@
 #include "overlay.h"
 #include "strbuf.h"
 #include "string-util.h"
+#include "temp-claim.h"
 
 static char *const auto_args[] = {
         (char *) "TARGETPLATFORM=linux/amd64",
@@ -226,22 +227,23 @@ static void umount_below(const char *dir) {
         }
 }
 
-int builder_remove_stale_temp(const char *state_dir) {
+/* Before a sweep removes a dead build's dir: what it left mounted below it goes first, so the removal never
+ * walks into a mounted layer. */
+static void umount_temp_hook(int dir_fd, const char *name, void *userdata) {
+        _cleanup_free_ char *p = path_join(userdata, name);
+
+        if (p)
+                umount_below(p);
+}
+
+int builder_sweep_temp(const char *state_dir, bool dry_run, TempSweepStats *stats) {
         _cleanup_free_ char *builds = path_join(state_dir, "builds");
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
-        int n = 0, r;
 
         if (!builds)
                 return -ENOMEM;
-        r = opendir_at(AT_FDCWD, builds, &d);
-        if (r < 0)
-                return r == -ENOENT ? 0 : r; /* no build ran yet */
-        umount_below(builds);
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, "tmp-") && rm_rf_at(dirfd(d), de->d_name, RM_RF_CHMOD) >= 0)
-                        n++;
-        return n;
+        /* "tmp-<id>": a build request's context (the API), "tmp-<pid>-<n>": a build's workspace; both are
+         * claimed by the thread using them, so only dead ones are unclaimed. */
+        return temp_sweep(builds, "tmp-", dry_run ? TEMP_SWEEP_DRY_RUN : 0, umount_temp_hook, builds, stats);
 }
 
 /* Reads the Dockerfile inside the context (symlinks resolved inside it, never out). */
@@ -556,10 +558,7 @@ static int build_all(BuildContext *ctx, BuildResult *result) {
         if (o->tag) {
                 OciError oe = {};
 
-                r = image_catalog_normalize_ref(o->tag, &tag, &oe);
-                if (r >= 0 && startswith(tag, "sha256:"))
-                        r = oci_error_set(&oe, -EINVAL, "Give a name such as myapp:1.0.",
-                                          "An image cannot be named by a digest.");
+                r = image_catalog_normalize_name(o->tag, &tag, &oe);
                 if (r < 0)
                         return build_error(ctx, r, NULL, oe.hint, "%s", oe.message);
         }
@@ -648,7 +647,7 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
         };
         BuildResult result = {};
         size_t n_args = 0;
-        int r;
+        int r, claim_fd = -EBADF;
 
         *ctx.err = (BuildError) {};
         if (!b || !opts || !opts->context_dir || !ret)
@@ -682,8 +681,13 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
                 r = -ENOMEM;
                 goto out;
         }
-        if (mkdir(ctx.tmp_dir, 0700) < 0) {
-                r = build_error(&ctx, -errno, NULL, NULL, "Cannot create the build's temp dir: %m.");
+        /* Claimed until removed below: gc and the next start remove only a killed build's dir. */
+        claim_fd = temp_mkdir_claimed(ctx.tmp_dir, 0700);
+        if (claim_fd < 0) {
+                r = build_error(&ctx, claim_fd, NULL, "Retry the build.",
+                                "Cannot create the build's temp dir: %s.", strerror(-claim_fd));
+                if (claim_fd == -EEXIST)
+                        free(TAKE_PTR(ctx.tmp_dir)); /* not ours */
                 goto out;
         }
 
@@ -694,10 +698,11 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
         if (r < 0 && !ctx.err->message[0])
                 build_error(&ctx, r, NULL, NULL, "The build failed: %s.", strerror(-r));
 out:
-        if (ctx.tmp_dir) {
+        if (ctx.tmp_dir && claim_fd >= 0) {
                 umount_below(ctx.tmp_dir);
                 (void) rm_rf(ctx.tmp_dir);
         }
+        claim_fd = safe_close(claim_fd);
         free(ctx.tmp_dir);
         free(ctx.shim_dir);
         if (r < 0 && ctx.err->message[0]) {

@@ -86,4 +86,6 @@ int build_job_cancel(BuildJob *job);
 /* Removes the build cache rows whose layer blobs are no longer in the store (call after image gc), and
  * temp dirs of builds that died (only when no build runs, e.g. at daemon start). Returns rows removed. */
 int builder_cache_prune(Builder *b);
-int builder_remove_stale_temp(const char *state_dir);
+/* Removes the dirs in DIR/builds that builds killed midway left (unmounting what they left mounted), counting
+ * them into stats; a dry run only counts.  Safe while builds run: each claims its dirs (temp-claim.h). */
+int builder_sweep_temp(const char *state_dir, bool dry_run, TempSweepStats *stats);

@@ -177,7 +177,7 @@ char *unpack(const char *digest, const char *name) {
         OciError err = {};
 
         (void) rm_rf(dir);
-        CHECK(image_catalog_unpack(catalog, digest, dir, &err) == 0);
+        CHECK(image_catalog_unpack(catalog, digest, dir, LAYER_UNPACK_KEEP_SPECIAL, NULL, &err) == 0);
         return dir;
 }
 

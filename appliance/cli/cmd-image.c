@@ -34,6 +34,7 @@ typedef struct ImageArgs {
         const char *oci_dir;
         const char *oci_archive;
         bool dry_run;
+        bool keep_special;
 } ImageArgs;
 
 static const CliOption image_options[] = {
@@ -42,6 +43,7 @@ static const CliOption image_options[] = {
         CLI_STRING_OPTION("oci", ImageArgs, oci_dir),
         CLI_STRING_OPTION("oci-archive", ImageArgs, oci_archive),
         CLI_FLAG_OPTION("dry-run", ImageArgs, dry_run),
+        CLI_FLAG_OPTION("keep-special", ImageArgs, keep_special),
 };
 
 /* Parses the options of an image sub-command: 1 to go on with the positional arguments from optind,
@@ -463,13 +465,14 @@ static int image_rm(CliContext *c, int argc, char *argv[]) {
 }
 
 static const char gc_help[] = "Usage: slipway image gc [--dry-run] [--json]\n\n"
-                              "Removes blobs and unpacked layers that no named image references.\n\n"
+                              "Removes blobs and unpacked layers that no named image references, and\n"
+                              "the temp files that interrupted imports, unpacks and builds left.\n\n"
                               "  --dry-run   only report what would be removed\n";
 
 static int image_gc(CliContext *c, int argc, char *argv[]) {
         ImageArgs a = {};
         _cleanup_json_ json_t *j = NULL;
-        char size[32];
+        char size[32], temp_size[32];
         int r;
 
         r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
@@ -484,16 +487,24 @@ static int image_gc(CliContext *c, int argc, char *argv[]) {
         }
         format_bytes(size, sizeof size,
                      (unsigned long long) json_integer_value(json_object_get(j, "bytes_freed")));
-        printf("%s %lld blobs (%s) and %lld unpacked layers.\n", a.dry_run ? "Would remove" : "Removed",
+        format_bytes(temp_size, sizeof temp_size,
+                     (unsigned long long) json_integer_value(json_object_get(j, "temp_bytes")));
+        printf("%s %lld blobs (%s), %lld unpacked layers and %lld temp files of interrupted imports and "
+               "builds (%s).\n",
+               a.dry_run ? "Would remove" : "Removed",
                (long long) json_integer_value(json_object_get(j, "blobs_removed")), size,
-               (long long) json_integer_value(json_object_get(j, "layers_removed")));
+               (long long) json_integer_value(json_object_get(j, "layers_removed")),
+               (long long) json_integer_value(json_object_get(j, "temp_removed")), temp_size);
         return 0;
 }
 
 static const char unpack_help[] =
-        "Usage: slipway image unpack REF DIR [--json]\n\n"
+        "Usage: slipway image unpack REF DIR [--keep-special] [--json]\n\n"
         "Unpacks all layers of REF (whiteouts applied) into DIR on the daemon's host, as one plain\n"
-        "root file system.  DIR is created and must be empty.  A test hook for the unpacker.\n";
+        "root file system.  DIR is created, must be empty and must not be inside the state directory.\n"
+        "A test hook for the unpacker.\n\n"
+        "  --keep-special   keep the image's device nodes and setuid/setgid bits (left out by\n"
+        "                   default: on the host they would work; only for images you trust)\n";
 
 static int image_unpack(CliContext *c, int argc, char *argv[]) {
         ImageArgs a = {};
@@ -506,7 +517,7 @@ static int image_unpack(CliContext *c, int argc, char *argv[]) {
                 return cli_exit_status(r);
         dir = path_make_absolute(argv[optind + 1]);
         path = cli_image_path(argv[optind], "/unpack");
-        body = json_pack("{s:s}", "path", dir ?: "");
+        body = json_pack("{s:s,s:b}", "path", dir ?: "", "keep_special", a.keep_special);
         if (!dir || !path || !body)
                 return log_oom_cli();
         if (cli_api_json(c, "POST", path, body, &j) < 0)

@@ -2,6 +2,7 @@
  * serves the API on civetweb threads and runs the engine loop on the main thread until SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,7 @@ static int run(void) {
         HttpServer *server = NULL;
         ApiContext ctx = {};
         HostShare host;
+        TempSweepStats swept = {};
         char state_id[STATE_ID_LEN + 1];
         bool initialised;
         pid_t holder = 0;
@@ -281,22 +283,30 @@ static int run(void) {
                 return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
 
         /* Under the lock no unpack can be running: what a killed one left half-done can go. */
-        r = layer_cache_remove_temp(layers);
+        r = layer_cache_sweep_temp(layers, false, &swept);
         if (r < 0)
                 log_warning_errno(r, "Cannot clean up interrupted layer unpacks in %s: %m", layers);
 
         r = oci_store_open(oci_path, &store);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot open the image store %s: %m.", oci_path);
+        /* The same for blobs a killed import, build or pull was writing. */
+        r = oci_store_sweep_temp(store, false, &swept);
+        if (r < 0)
+                log_warning_errno(r, "Cannot clean up interrupted blob writes in %s: %m", oci_path);
         r = image_catalog_new(db, store, layers, &catalog);
         if (r < 0)
                 return log_oom();
 
         /* Under the lock no build can be running: what a killed one left behind can go. */
-        r = builder_remove_stale_temp(dir);
+        r = builder_sweep_temp(dir, false, &swept);
         if (r < 0 && r != -EOPNOTSUPP)
                 log_warning_errno(r, "Cannot clean up the temp dirs of interrupted builds in %s/builds: %m",
                                   dir);
+        if (swept.removed > 0)
+                log_info("Removed %" PRIu64 " temp file(s) and dir(s) (%" PRIu64
+                         " bytes) that an interrupted import, unpack or build left in %s.",
+                         swept.removed, swept.bytes, arg_state_dir);
         r = builder_new(dir, catalog, &builder);
         if (r < 0)
                 log_warning_errno(r, "The image builder is not available; builds will be refused: %m");

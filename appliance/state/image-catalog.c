@@ -14,6 +14,7 @@
 #include "fs-util.h"
 #include "layer-unpack.h"
 #include "log.h"
+#include "path-util.h"
 #include "sqlite-util.h"
 #include "string-util.h"
 
@@ -32,6 +33,7 @@ int image_catalog_new(sqlite3 *db, OciStore *store, const char *layers_dir, Imag
         }
         pthread_mutex_init(&c->db_lock, NULL);
         pthread_rwlock_init(&c->store_lock, NULL);
+        pthread_mutex_init(&c->pin_lock, NULL);
         *ret = c;
         return 0;
 }
@@ -41,6 +43,8 @@ ImageCatalog *image_catalog_free(ImageCatalog *c) {
                 return NULL;
         pthread_mutex_destroy(&c->db_lock);
         pthread_rwlock_destroy(&c->store_lock);
+        pthread_mutex_destroy(&c->pin_lock);
+        strv_free_n(c->pins, c->n_pins);
         free(c->layers_dir);
         free(c);
         return NULL;
@@ -77,8 +81,10 @@ static int no_such_image(OciError *err, const char *ref) {
         return -ENOENT;
 }
 
-/* Turns a user-given reference into the stored key: a digest stays, a name gets its tag. */
+/* Turns a user-given reference into the stored key: a digest stays, a name gets its tag, and
+ * "name@sha256:…" means only its digest (the name part of a pinned reference never selects content). */
 int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
+        const char *at;
         int r;
 
         if (isempty(ref))
@@ -104,6 +110,36 @@ int image_catalog_normalize_ref(const char *ref, char **ret, OciError *err) {
                         err, -EINVAL,
                         "Use lowercase name components and an optional ':tag', e.g. busybox:latest.",
                         "'%s' is not a valid image reference.", ref);
+        at = strchr(*ret, '@');
+        if (at) {
+                char *d = strdup(at + 1);
+
+                free(*ret);
+                *ret = d;
+                if (!d)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* A name given to an image: normalized, and never a digest nor a pinned "name@digest" (which would make a
+ * reference that looks pinned resolve to other content). */
+int image_catalog_normalize_name(const char *name, char **ret, OciError *err) {
+        _cleanup_free_ char *norm = NULL;
+        int r;
+
+        if (name && strchr(name, '@') && !startswith(name, "sha256:"))
+                return oci_error_set(err, -EINVAL,
+                                     "Give a name with an optional ':tag', e.g. web:1.0; '@sha256:…' only "
+                                     "ever means a digest.",
+                                     "'%.255s' names a digest, and an image cannot be named by one.", name);
+        r = image_catalog_normalize_ref(name, &norm, err);
+        if (r < 0)
+                return r;
+        if (startswith(norm, "sha256:"))
+                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
+                                     "An image cannot be named by a digest.");
+        *ret = TAKE_PTR(norm);
         return 0;
 }
 
@@ -166,7 +202,7 @@ static int pick_name(const char *given, const OciImportedImage *img, char **ret,
                         err, -EINVAL, hint,
                         "The archive names its image only '%s', a tag without a repository name.", src);
         }
-        return image_catalog_normalize_ref(src, ret, err);
+        return image_catalog_normalize_name(src, ret, err);
 }
 
 static int record_images_locked(ImageCatalog *c, const OciImportResult *res, const char *name,
@@ -229,22 +265,6 @@ static int record_images(ImageCatalog *c, const OciImportResult *res, const char
         return r;
 }
 
-/* A name given to an image: normalized, and never a digest. */
-static int normalize_name(const char *name, char **ret, OciError *err) {
-        _cleanup_free_ char *norm = NULL;
-        int r;
-
-        r = image_catalog_normalize_ref(name, &norm, err);
-        if (r < 0)
-                return r;
-        if (startswith(norm, "sha256:"))
-                return oci_error_set(err, -EINVAL, "Give a name such as myimage:1.0.",
-                                     "An image cannot be named by a digest.");
-        *ret = TAKE_PTR(norm);
-        return 0;
-}
-
-
 int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, OciError *err) {
         _cleanup_free_ char *norm = NULL;
         OciImportResult res = {};
@@ -252,7 +272,7 @@ int image_catalog_add(ImageCatalog *c, const char *digest, const char *name, Oci
         CatalogImported out = {};
         int r;
 
-        r = normalize_name(name, &norm, err);
+        r = image_catalog_normalize_name(name, &norm, err);
         if (r < 0)
                 return r;
         if (!digest_is_valid(digest))
@@ -286,7 +306,7 @@ int image_catalog_import(ImageCatalog *c, const char *path, OciImportFormat form
         int r;
 
         if (name) {
-                r = normalize_name(name, &norm, err);
+                r = image_catalog_normalize_name(name, &norm, err);
                 if (r < 0)
                         return r;
         } else if (format == OCI_IMPORT_ROOTFS)
@@ -332,6 +352,80 @@ fail_unlock:
         return r;
 }
 
+/* The row an image would have, read from the store: only for a complete image manifest (every blob it
+ * references present), so a half-collected image is never handed out.  -ENOENT otherwise. */
+static int unnamed_image_record(ImageCatalog *c, const char *digest, ImageRecord *ret) {
+        OciImageSummary sum = {};
+        char **blobs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = oci_store_image_blobs(c->store, digest, &blobs, &n);
+        if (r < 0)
+                return -ENOENT; /* absent, or not an image manifest */
+        for (size_t i = 0; i < n; i++)
+                if (!oci_store_has_blob(c->store, blobs[i]))
+                        r = -ENOENT;
+        strv_free_n(blobs, n);
+        if (r < 0)
+                return r;
+        r = oci_store_image_summary(c->store, digest, &sum, NULL);
+        if (r < 0)
+                return -ENOENT;
+        *ret = (ImageRecord) {
+                .media_type = TAKE_PTR(sum.media_type),
+                .size = sum.total_size,
+                .manifest_size = sum.manifest_size,
+                .layers = sum.n_layers,
+                .created = TAKE_PTR(sum.created),
+        };
+        strcpy(ret->digest, digest);
+        strcpy(ret->config_digest, sum.config_digest);
+        oci_image_summary_done(&sum);
+        return 0;
+}
+
+int image_catalog_pin(ImageCatalog *c, const char *digest) {
+        ImageRecord rec = {};
+        char **v;
+        int r;
+
+        if (!digest_is_valid(digest))
+                return -EINVAL;
+        image_catalog_read_lock(c);
+        /* Complete now, and pinned before gc can run again: it stays complete until unpinned. */
+        r = unnamed_image_record(c, digest, &rec);
+        image_record_done(&rec);
+        if (r >= 0) {
+                pthread_mutex_lock(&c->pin_lock);
+                v = realloc(c->pins, (c->n_pins + 1) * sizeof *v);
+                if (!v)
+                        r = -ENOMEM;
+                else {
+                        c->pins = v;
+                        c->pins[c->n_pins] = strdup(digest);
+                        if (!c->pins[c->n_pins])
+                                r = -ENOMEM;
+                        else
+                                c->n_pins++;
+                }
+                pthread_mutex_unlock(&c->pin_lock);
+        }
+        image_catalog_read_unlock(c);
+        return r;
+}
+
+void image_catalog_unpin(ImageCatalog *c, const char *digest) {
+        pthread_mutex_lock(&c->pin_lock);
+        for (size_t i = 0; i < c->n_pins; i++)
+                if (streq(c->pins[i], digest)) {
+                        free(c->pins[i]);
+                        c->pins[i] = c->pins[--c->n_pins];
+                        break;
+                }
+        pthread_mutex_unlock(&c->pin_lock);
+}
+
 int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, OciError *err) {
         _cleanup_free_ char *norm = NULL;
         int r;
@@ -342,6 +436,13 @@ int image_catalog_lookup(ImageCatalog *c, const char *ref, ImageRecord *ret, Oci
         pthread_mutex_lock(&c->db_lock);
         r = image_by_ref(c->db, norm, ret);
         pthread_mutex_unlock(&c->db_lock);
+        if (r == -ENOENT && startswith(norm, "sha256:")) {
+                /* A digest means the content, named or not: an image whose last name went (a live one keeps
+                 * its blobs for its releases) is still deployable and inspectable by digest. */
+                image_catalog_read_lock(c);
+                r = unnamed_image_record(c, norm, ret);
+                image_catalog_read_unlock(c);
+        }
         if (r == -ENOENT)
                 return no_such_image(err, ref);
         return r;
@@ -513,6 +614,7 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
         ImageRecord *images = NULL;
         size_t n_images = 0;
         uint64_t layers_removed = 0;
+        TempSweepStats temp = {};
         int r;
 
         pthread_mutex_lock(&c->db_lock);
@@ -540,6 +642,14 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                 if (r < 0)
                         goto finish;
         }
+        /* Pins are roots too (an export streaming an image whose name was just removed).  A pin is only
+         * taken under the store lock shared, so none appears while this sweep holds it exclusively. */
+        pthread_mutex_lock(&c->pin_lock);
+        for (size_t i = 0; i < c->n_pins && r >= 0; i++)
+                r = mark_image(c, c->pins[i], true, &marked, &diff_ids, err);
+        pthread_mutex_unlock(&c->pin_lock);
+        if (r < 0)
+                goto finish;
         if (marked.n > 0)
                 qsort(marked.v, marked.n, sizeof *marked.v, cmp_str);
         if (diff_ids.n > 0)
@@ -601,7 +711,16 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
                 }
         }
 
+        /* What killed writers left: every live writer claims its temp, so only theirs go. */
+        r = oci_store_sweep_temp(c->store, dry_run, &temp);
+        if (r < 0)
+                goto finish;
+        r = layer_cache_sweep_temp(c->layers_dir, dry_run, &temp);
+        if (r < 0)
+                goto finish;
+
         *ret = (CatalogGcResult) {
+                .temp = temp,
                 .blobs_removed = st.garbage.n,
                 .bytes_freed = st.bytes,
                 .layers_removed = layers_removed,
@@ -684,7 +803,64 @@ int image_catalog_prepare_layers(ImageCatalog *c, const char *digest, OciError *
         return r;
 }
 
-int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, OciError *err) {
+/* Where path is (or would be, once its missing components are made), with every symlink of the part that
+ * exists resolved: the deepest existing ancestor through realpath(), the rest appended as given. */
+static int resolve_target(const char *path, char **ret) {
+        _cleanup_free_ char *head = strdup(path), *real = NULL;
+        const char *rest = "";
+        char *slash;
+
+        if (!head)
+                return -ENOMEM;
+        for (;;) {
+                real = realpath(head, NULL);
+                if (real)
+                        break;
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return -errno;
+                slash = strrchr(head, '/');
+                if (!slash || slash == head) {
+                        real = strdup("/");
+                        rest = path + 1;
+                        break;
+                }
+                *slash = 0;
+                rest = path + (slash - head) + 1;
+        }
+        if (!real)
+                return -ENOMEM;
+        if (isempty(rest)) {
+                *ret = TAKE_PTR(real);
+                return 0;
+        }
+        *ret = path_join(real, rest);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* -EPERM (said in err) when path is root or below it, after resolving symlinks. */
+static int refuse_inside(const char *path, const char *root, OciError *err) {
+        _cleanup_free_ char *where = NULL, *real_root = NULL;
+        size_t n;
+        int r;
+
+        if (!root)
+                return 0;
+        real_root = realpath(root, NULL);
+        if (!real_root)
+                return errno == ENOENT ? 0 : -errno;
+        r = resolve_target(path, &where);
+        if (r < 0)
+                return oci_error_set(err, r, "Check the path.", "Cannot resolve %s: %s.", path,
+                                     strerror(-r));
+        n = strlen(real_root);
+        if (strncmp(where, real_root, n) == 0 && (where[n] == 0 || where[n] == '/' || streq(real_root, "/")))
+                return oci_error_set(err, -EPERM, "Unpack into a directory outside the state directory.",
+                                     "%s is inside slipwayd's state directory %s.", path, real_root);
+        return 0;
+}
+
+int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, LayerUnpackFlags flags,
+                         const char *state_dir, OciError *err) {
         char **layers = NULL, **diffs = NULL, **types = NULL;
         int *fds = NULL;
         size_t n = 0;
@@ -694,11 +870,25 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
         if (isempty(path) || path[0] != '/')
                 return oci_error_set(err, -EINVAL, "Give an absolute path on the daemon's host.",
                                      "The unpack target '%s' is not an absolute path.", strempty(path));
+        if (path_has_dotdot(path))
+                return oci_error_set(err, -EINVAL, "Give the path without '..'.",
+                                     "The unpack target '%s' contains '..'.", path);
+        /* An image's tree must never land among the store, the database or an instance's files. */
+        r = refuse_inside(path, state_dir, err);
+        if (r < 0)
+                return r;
         created = access(path, F_OK) < 0;
         r = mkdir_p(path, 0755);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path and its permissions.", "Cannot create %s: %s.",
                                      path, strerror(-r));
+        /* Again now that it exists: a symlink swapped in meanwhile must not lead inside either. */
+        r = refuse_inside(path, state_dir, err);
+        if (r < 0) {
+                if (created)
+                        (void) rmdir(path);
+                return r;
+        }
         r = dir_is_empty(path);
         if (r < 0)
                 return oci_error_set(err, r, "Check the path.", "Cannot read %s: %s.", path, strerror(-r));
@@ -731,7 +921,7 @@ int image_catalog_unpack(ImageCatalog *c, const char *digest, const char *path, 
                         goto finish;
                 }
         }
-        r = layer_unpack_flat(fds, n, path, err);
+        r = layer_unpack_flat(fds, n, path, flags, err);
 finish:
         image_catalog_read_unlock(c);
         if (r < 0 && created)

@@ -16,6 +16,7 @@
 #include "json-util.h"
 #include "sqlite-util.h"
 #include "state.h"
+#include "temp-claim.h"
 
 #include "tests.h"
 
@@ -85,7 +86,7 @@ static char *index_refs(const char *oci) {
 int main(void) {
         _cleanup_free_ char *dbp = NULL, *oci = NULL, *layers = NULL, *tar = NULL, *junk = NULL,
                             *archive = NULL, *unp = NULL, *hello = NULL, *refs = NULL, *removed = NULL,
-                            *stale = NULL, *tmpd = NULL;
+                            *stale = NULL, *tmpd = NULL, *dead = NULL, *blob_tmp = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *c = NULL;
@@ -96,7 +97,7 @@ int main(void) {
         OciError err = {};
         uint64_t count;
         size_t n;
-        int fd;
+        int fd, live_fd;
 
         CHECK(mkdtemp(base));
         dbp = at("slipway.db");
@@ -143,6 +144,26 @@ int main(void) {
         CHECK(image_catalog_lookup(c, "nope", &rec, &err) == -ENOENT &&
               streq(err.message, "no image named nope."));
 
+        /* "@sha256:…" only ever means a digest: never accepted as a name, and in a lookup it is the digest
+         * whatever the name part says. */
+        {
+                _cleanup_free_ char *pinned = NULL, *norm = NULL;
+
+                CHECK(asprintf(&pinned, "web@%s", digest) > 0);
+                err = (OciError) {};
+                CHECK(image_catalog_normalize_name(pinned, &norm, &err) == -EINVAL && !norm);
+                CHECK(strstr(err.message, "digest"));
+                err = (OciError) {};
+                CHECK(image_catalog_import(c, tar, OCI_IMPORT_ROOTFS, pinned, &imp, &n, &err) == -EINVAL);
+                CHECK(image_catalog_normalize_ref(pinned, &norm, &err) == 0 && streq(norm, digest));
+                CHECK(image_catalog_lookup(c, pinned, &rec, &err) == 0 && streq(rec.digest, digest));
+                image_record_done(&rec);
+                free(TAKE_PTR(pinned));
+                CHECK(asprintf(&pinned, "hello@sha256:%064d", 0) > 0);
+                CHECK(image_catalog_lookup(c, pinned, &rec, &err) == -ENOENT);
+                CHECK(blob_count(store) == 3);
+        }
+
         /* The same image through an oci-archive named inside: the archive's name is used. */
         fd = open(archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         CHECK(fd >= 0);
@@ -157,26 +178,60 @@ int main(void) {
         CHECK(image_catalog_count(c, &count) == 0 && count == 1);
 
         /* Unpack: absolute, new or empty targets only. */
-        CHECK(image_catalog_unpack(c, digest, "relative/dir", &err) == -EINVAL);
-        CHECK(image_catalog_unpack(c, digest, unp, &err) == 0);
+        CHECK(image_catalog_unpack(c, digest, "relative/dir", 0, NULL, &err) == -EINVAL);
+        CHECK(image_catalog_unpack(c, digest, unp, 0, NULL, &err) == 0);
         hello = path_join(unp, "etc/hello");
         CHECK(access(hello, F_OK) == 0);
-        CHECK(image_catalog_unpack(c, digest, unp, &err) == -ENOTEMPTY);
+        CHECK(image_catalog_unpack(c, digest, unp, 0, NULL, &err) == -ENOTEMPTY);
 
-        /* An unpacked layer nobody references, and a temp dir gc must leave alone. */
+        /* Never into the state dir, not even through a symlink to it, and nothing is created there. */
+        {
+                char out[] = "/tmp/test-image-catalog-out-XXXXXX";
+                _cleanup_free_ char *inside = path_join(oci, "blobs/x"), *link = NULL, *via = NULL,
+                                    *fine = NULL;
+
+                CHECK(mkdtemp(out));
+                link = path_join(out, "link");
+                via = path_join(link, "oci/y");
+                fine = path_join(out, "tree");
+                CHECK(symlink(base, link) == 0);
+                err = (OciError) {};
+                CHECK(image_catalog_unpack(c, digest, inside, 0, base, &err) == -EPERM);
+                CHECK(strstr(err.message, "state directory") && access(inside, F_OK) < 0);
+                CHECK(image_catalog_unpack(c, digest, base, 0, base, &err) == -EPERM);
+                CHECK(image_catalog_unpack(c, digest, via, 0, base, &err) == -EPERM &&
+                      access(via, F_OK) < 0);
+                CHECK(image_catalog_unpack(c, digest, fine, 0, base, &err) == 0);
+                CHECK(rm_rf(out) == 0);
+        }
+
+        /* An unpacked layer nobody references, a temp dir gc must leave alone (its unpack is running: it
+         * holds the dir's lock) and one a killed unpack left (nobody holds it), which goes. */
         stale = path_join(layers, "0000000000000000000000000000000000000000000000000000000000000000");
         tmpd = path_join(layers, ".tmp-inprogress");
-        CHECK(mkdir(stale, 0700) == 0 && mkdir(tmpd, 0700) == 0);
+        dead = path_join(layers, ".tmp-killed");
+        CHECK(mkdir(stale, 0700) == 0 && mkdir(tmpd, 0700) == 0 && mkdir(dead, 0700) == 0);
+        live_fd = open(tmpd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(live_fd >= 0 && temp_claim(live_fd) == 0);
+        blob_tmp = path_join(oci, "blobs/sha256/.#incoming.0123456789abcdef");
+        CHECK(write_file_atomic(blob_tmp, "half a blob", 11, 0600) == 0);
 
         /* Removing one name keeps the image; gc keeps its blobs. */
         CHECK(image_catalog_remove(c, "hello", &removed, d2, &err) == 0);
         CHECK(streq(removed, "hello:latest") && streq(d2, digest));
         free(TAKE_PTR(removed));
         CHECK(image_catalog_remove(c, "hello", &removed, d2, &err) == -ENOENT);
+        CHECK(image_catalog_gc(c, true, &gc, &err) == 0);
+        CHECK(gc.blobs_removed == 0 && gc.layers_removed == 1 && gc.temp.removed == 2 &&
+              gc.temp.bytes >= 11);
+        catalog_gc_result_done(&gc);
+        CHECK(access(dead, F_OK) == 0 && access(blob_tmp, F_OK) == 0);
         CHECK(image_catalog_gc(c, false, &gc, &err) == 0);
-        CHECK(gc.blobs_removed == 0 && gc.layers_removed == 1);
+        CHECK(gc.blobs_removed == 0 && gc.layers_removed == 1 && gc.temp.removed == 2);
         catalog_gc_result_done(&gc);
         CHECK(access(stale, F_OK) < 0 && access(tmpd, F_OK) == 0);
+        CHECK(access(dead, F_OK) < 0 && access(blob_tmp, F_OK) < 0);
+        live_fd = safe_close(live_fd);
         CHECK(blob_count(store) == 3);
 
         /* Removing by digest takes the last name; the dry run removes nothing, the real one all. */
@@ -185,6 +240,10 @@ int main(void) {
         CHECK(image_catalog_count(c, &count) == 0 && count == 0);
         refs = index_refs(oci);
         CHECK(streq(refs, ""));
+        /* Its blobs are still there: a digest still finds it (deploy --image sha256:…), with no name. */
+        CHECK(image_catalog_lookup(c, digest, &rec, &err) == 0 && rec.n_refs == 0 && rec.layers == 1 &&
+              streq(rec.digest, digest) && rec.size > 0);
+        image_record_done(&rec);
 
         /* A release that runs the image is a gc root even with no name left (issue 5). */
         {
@@ -213,6 +272,7 @@ int main(void) {
         CHECK(image_catalog_gc(c, false, &gc, &err) == 0 && gc.blobs_removed == 3 && gc.bytes_freed > 0);
         catalog_gc_result_done(&gc);
         CHECK(blob_count(store) == 0);
+        CHECK(image_catalog_lookup(c, digest, &rec, &err) == -ENOENT);
 
         CHECK(rm_rf(base) == 0);
         printf("test-image-catalog: OK\n");

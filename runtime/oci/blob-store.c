@@ -14,6 +14,7 @@
 #include "layout.h"
 #include "macro.h"
 #include "string-util.h"
+#include "temp-claim.h"
 
 /* Prefix of the temp names in blobs/sha256 (open_tmpfile_at makes ".#incoming.<random>"). */
 #define BLOB_TMP_TARGET "incoming"
@@ -154,14 +155,27 @@ int oci_store_read_blob(OciStore *s, const char *digest, size_t max, char **ret_
 }
 
 int blob_writer_begin(OciStore *s, BlobWriter *w) {
-        int fd;
+        int fd, r;
 
-        fd = open_tmpfile_at(s->blobs_fd, BLOB_TMP_TARGET, &w->tmp_name);
-        if (fd < 0)
-                return fd;
+        /* Claimed from its first moment: gc and the daemon's start remove only temps nobody claims (a
+         * writer that was killed); a sweep that got in between makes us take another name. */
+        for (unsigned attempt = 0;; attempt++) {
+                fd = open_tmpfile_at(s->blobs_fd, BLOB_TMP_TARGET, &w->tmp_name);
+                if (fd < 0)
+                        return fd;
+                r = temp_claim(fd);
+                if (r >= 0)
+                        break;
+                safe_close(fd);
+                if (r != -ESTALE)
+                        (void) unlinkat(s->blobs_fd, w->tmp_name, 0);
+                w->tmp_name = mfree_str(w->tmp_name);
+                if ((r != -EBUSY && r != -ESTALE) || attempt >= 8)
+                        return r;
+        }
         /* Blobs are shared read-only content; readers outside root (skopeo as user) may read them. */
         if (fchmod(fd, 0644) < 0) {
-                int r = -errno;
+                r = -errno;
                 safe_close(fd);
                 (void) unlinkat(s->blobs_fd, w->tmp_name, 0);
                 w->tmp_name = mfree_str(w->tmp_name);
@@ -305,25 +319,6 @@ int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t s
         return 0;
 }
 
-int oci_store_remove_stale_temp(OciStore *s, uint64_t min_age_sec) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        time_t now = time(NULL);
-        int n = 0, r;
-
-        r = opendir_at(s->blobs_fd, ".", &d);
-        if (r < 0)
-                return r;
-        for (struct dirent *de; (de = readdir(d));) {
-                struct stat st;
-
-                if (!startswith(de->d_name, ".#"))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-                if (min_age_sec > 0 && st.st_mtime + (time_t) min_age_sec > now)
-                        continue;
-                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
-                        n++;
-        }
-        return n;
+int oci_store_sweep_temp(OciStore *s, bool dry_run, TempSweepStats *stats) {
+        return temp_sweep_at(s->blobs_fd, ".#", dry_run ? TEMP_SWEEP_DRY_RUN : 0, NULL, NULL, stats);
 }

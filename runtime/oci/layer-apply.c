@@ -33,6 +33,7 @@ typedef struct Unpacker {
         int root_fd;
         LayerUnpackMode mode;
         const LayerOwner *owner; /* forced on every entry, or NULL */
+        bool drop_special;
         struct archive *tar;
         LayerPaths created; /* flat mode: what this layer made, spared by its own whiteouts */
         DirTime *dir_times; /* directory times, applied after the last entry */
@@ -144,6 +145,9 @@ static int entry_mode(Unpacker *u, struct archive_entry *e, int fd, int parent_f
         mode_t mode = archive_entry_mode(e) & 07777;
         _cleanup_close_ int path_fd = -EBADF;
         char proc[64];
+
+        if (u->drop_special)
+                mode &= ~(mode_t) (S_ISUID | S_ISGID);
 
         if (fd >= 0)
                 return fchmod(fd, mode) < 0 ? entry_fail(u, -errno, path, "set the mode of") : 0;
@@ -327,6 +331,9 @@ static int apply_node(Unpacker *u, struct archive_entry *e, int parent_fd, const
         r = clear_slot(parent_fd, name, false);
         if (r < 0)
                 return entry_fail(u, r, path, "replace");
+        /* What the layer put there replaces what lower layers had, but an untrusted tree gets no device. */
+        if (u->drop_special && (type == AE_IFCHR || type == AE_IFBLK))
+                return 0;
         if (mknodat(parent_fd, name, type | 0600, type == AE_IFIFO ? 0 : archive_entry_rdev(e)) < 0)
                 return entry_fail(u, -errno, path, "create device node");
         return entry_meta(u, e, -EBADF, parent_fd, name, path, ENTRY_META_MODE | ENTRY_META_TIMES);
@@ -499,7 +506,11 @@ static int apply_entry(Unpacker *u, struct archive_entry *e) {
 
 int layer_apply(int layer_fd, int target_fd, const LayerApplyOptions *opts, OciError *err) {
         _cleanup_(layer_reader_freep) LayerReader *rd = NULL;
-        Unpacker u = { .root_fd = target_fd, .mode = opts->mode, .owner = opts->owner, .err = err };
+        Unpacker u = { .root_fd = target_fd,
+                       .mode = opts->mode,
+                       .owner = opts->owner,
+                       .drop_special = opts->drop_special,
+                       .err = err };
         const char *diff_id = opts->diff_id;
         int r;
 

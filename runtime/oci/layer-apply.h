@@ -30,6 +30,7 @@ typedef struct LayerApplyOptions {
         const char *diff_id;     /* verified against the uncompressed stream when not NULL */
         uint64_t max_size;       /* bound on the uncompressed stream (0: LAYER_UNCOMPRESSED_MAX) */
         const LayerOwner *owner; /* NULL: the owners the archive names */
+        bool drop_special; /* skip device nodes, clear setuid/setgid bits (an untrusted image's tree) */
 } LayerApplyOptions;
 
 /* Applies the tar read from layer_fd onto target_fd as opts says. */

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "path-confine.h"
 #include "string-util.h"
+#include "temp-claim.h"
 #include "unpack-sandbox.h"
 
 /* ---- sandboxed entry points ---- */
@@ -29,13 +30,17 @@ typedef struct UnpackJob {
         LayerUnpackMode mode;
         const char *diff_id;
         const LayerOwner *owner;
+        bool drop_special;
 } UnpackJob;
 
 static int unpack_job_run(void *userdata, OciError *err) {
         UnpackJob *j = userdata;
 
         for (size_t i = 0; i < j->n; i++) {
-                LayerApplyOptions o = { .mode = j->mode, .diff_id = j->diff_id, .owner = j->owner };
+                LayerApplyOptions o = { .mode = j->mode,
+                                        .diff_id = j->diff_id,
+                                        .owner = j->owner,
+                                        .drop_special = j->drop_special };
                 int r = layer_apply(j->layer_fds[i], j->target_fd, &o, err);
                 if (r < 0) {
                         if (j->n > 1 && err) {
@@ -53,8 +58,9 @@ static int unpack_job_run(void *userdata, OciError *err) {
         return 0;
 }
 
-static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
-                            const char *diff_id, const LayerOwner *owner, OciError *err) {
+static int unpack_sandboxed_full(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
+                                 const char *diff_id, const LayerOwner *owner, bool drop_special,
+                                 OciError *err) {
         int keep[LAYER_FLAT_LAYERS_MAX + 1];
         UnpackJob job = {
                 .layer_fds = layer_fds,
@@ -63,6 +69,7 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
                 .mode = mode,
                 .diff_id = diff_id,
                 .owner = owner,
+                .drop_special = drop_special,
         };
 
         if (n > LAYER_FLAT_LAYERS_MAX)
@@ -76,6 +83,11 @@ static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, Layer
         }
         keep[n] = target_fd;
         return unpack_sandbox_run(unpack_job_run, &job, keep, n + 1, target_fd, err);
+}
+
+static int unpack_sandboxed(const int *layer_fds, size_t n, int target_fd, LayerUnpackMode mode,
+                            const char *diff_id, const LayerOwner *owner, OciError *err) {
+        return unpack_sandboxed_full(layer_fds, n, target_fd, mode, diff_id, owner, false, err);
 }
 
 static bool keep_nothing(const char *path, void *userdata) {
@@ -104,7 +116,8 @@ int layer_unpack_fd(int layer_fd, const char *target_dir, const char *diff_id, O
         return r;
 }
 
-int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err) {
+int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, LayerUnpackFlags flags,
+                      OciError *err) {
         _cleanup_close_ int fd = -EBADF;
         int r, empty;
 
@@ -119,7 +132,8 @@ int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError
                 return oci_error_set(err, empty, NULL, "Cannot read the directory %s: %s.", target_dir,
                                      strerror(-empty));
 
-        r = unpack_sandboxed(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, NULL, err);
+        r = unpack_sandboxed_full(layer_fds, n, fd, LAYER_UNPACK_FLAT, NULL, NULL,
+                                  !(flags & LAYER_UNPACK_KEEP_SPECIAL), err);
         if (r < 0 && empty)
                 (void) confine_prune_at(fd, "", keep_nothing, NULL);
         return r;
@@ -166,20 +180,34 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
         if (errno != ENOENT)
                 return oci_error_set(err, -errno, NULL, "Cannot check %s/%s: %m.", layers_dir, hex);
 
+        /* The temp dir is claimed (temp-claim.h) as soon as it exists and until this returns: gc removes only
+         * the ones a killed unpack left. */
         for (unsigned attempt = 0;; attempt++) {
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return oci_error_set(err, -EIO, NULL, "Failed to get random bytes.");
                 snprintf(tmp, sizeof(tmp), LAYER_CACHE_TEMP_PREFIX "%016llx", (unsigned long long) rnd);
-                if (mkdirat(dfd, tmp, 0700) >= 0)
+                if (mkdirat(dfd, tmp, 0700) < 0) {
+                        if (errno != EEXIST || attempt >= 16)
+                                return oci_error_set(err, -errno, NULL,
+                                                     "Cannot create a directory in %s: %m.", layers_dir);
+                        continue;
+                }
+                tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (tfd < 0) {
+                        r = oci_error_set(err, -errno, NULL, "Cannot open %s/%s: %m.", layers_dir, tmp);
+                        goto fail;
+                }
+                r = temp_claim(tfd);
+                if (r >= 0)
                         break;
-                if (errno != EEXIST || attempt >= 16)
-                        return oci_error_set(err, -errno, NULL, "Cannot create a directory in %s: %m.",
-                                             layers_dir);
-        }
-        tfd = openat(dfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tfd < 0) {
-                r = oci_error_set(err, -errno, NULL, "Cannot open %s/%s: %m.", layers_dir, tmp);
-                goto fail;
+                tfd = safe_close(tfd);
+                if ((r != -EBUSY && r != -ESTALE) || attempt >= 16) {
+                        r = oci_error_set(err, r, NULL, "Cannot claim %s/%s: %s.", layers_dir, tmp,
+                                          strerror(-r));
+                        goto fail;
+                }
+                if (r == -EBUSY)
+                        (void) unlinkat(dfd, tmp, AT_REMOVEDIR);
         }
         if (fchmod(tfd, 0755) < 0) {
                 r = oci_error_set(err, -errno, NULL, "Cannot set the mode of %s/%s: %m.", layers_dir, tmp);
@@ -225,19 +253,7 @@ int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret) {
         return 0;
 }
 
-int layer_cache_remove_temp(const char *layers_dir) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int r = 0;
-
-        d = opendir(layers_dir);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                if (!startswith(de->d_name, LAYER_CACHE_TEMP_PREFIX))
-                        continue;
-                int q = rm_rf_at(dirfd(d), de->d_name, 0);
-                if (q < 0 && r >= 0)
-                        r = q;
-        }
-        return r;
+int layer_cache_sweep_temp(const char *layers_dir, bool dry_run, TempSweepStats *stats) {
+        return temp_sweep(layers_dir, LAYER_CACHE_TEMP_PREFIX, dry_run ? TEMP_SWEEP_DRY_RUN : 0, NULL, NULL,
+                          stats);
 }

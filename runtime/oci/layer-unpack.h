@@ -7,6 +7,7 @@
  * in the cache, or are applied (lower entries removed) by layer_unpack_flat(). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 #include "digest.h"
 #include "layer-apply.h"
 #include "oci-error.h"
+#include "temp-claim.h"
 
 #define LAYER_FLAT_LAYERS_MAX 200U /* layers layer_unpack_flat() applies in one go */
 
@@ -32,17 +34,24 @@ int layer_cache_ensure(const char *layers_dir, int layer_fd, const char *diff_id
 
 #define LAYER_CACHE_TEMP_PREFIX ".tmp-"
 
-/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir.  Only
- * call it when no unpack can be running, e.g. at daemon start under the state-dir lock. */
-int layer_cache_remove_temp(const char *layers_dir);
+/* Removes the temp dirs that unpacks killed midway (kill -9, power loss) left in layers_dir, counting them
+ * into stats (a dry run only counts).  Safe while unpacks run: each claims its temp dir (temp-claim.h). */
+int layer_cache_sweep_temp(const char *layers_dir, bool dry_run, TempSweepStats *stats);
 
 /* layers_dir/<hex of diff_id> (malloc'ed); -EINVAL for an invalid diff_id. */
 int layer_cache_path(const char *layers_dir, const char *diff_id, char **ret);
 
+typedef enum LayerUnpackFlags {
+        LAYER_UNPACK_KEEP_SPECIAL = 1 << 0, /* keep device nodes and setuid/setgid bits (a trusted image) */
+} LayerUnpackFlags;
+
 /* Unpacks all layers of an image (in order, whiteouts applied) into one plain directory:
  * used by `slipway image unpack` and tests.  Each layer fd is read from its current offset.
- * target_dir is created when missing; when it was empty, a failure empties it again. */
-int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, OciError *err);
+ * target_dir is created when missing; when it was empty, a failure empties it again.  The tree is
+ * outside any container, so unless LAYER_UNPACK_KEEP_SPECIAL an image's device nodes are left out and
+ * its setuid/setgid bits cleared (a root-owned setuid shell or a /dev/sda node would work on the host). */
+int layer_unpack_flat(int *layer_fds, size_t n, const char *target_dir, LayerUnpackFlags flags,
+                      OciError *err);
 
 /* ADD's extraction: unpacks the (gzip/bzip2/xz/zstd/plain, auto-detected) tar archive read from archive_fd
  * into the directory target_fd (LAYER_UNPACK_ARCHIVE: no whiteouts, a leading '/' of a name is dropped),

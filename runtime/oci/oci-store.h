@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "oci-error.h"
 #include "strv.h"
+#include "temp-claim.h"
 
 #define OCI_MEDIA_TYPE_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -106,9 +107,9 @@ int oci_store_put_blob_fd(OciStore *s, int fd, const char *expected_digest,
 int oci_store_put_blob_data(OciStore *s, const void *data, size_t size,
                             char ret_digest[static DIGEST_STRING_MAX]);
 int oci_store_remove_blob(OciStore *s, const char *digest);
-/* Removes temp files (".#…") left in blobs/sha256 by writers that died, if older than min_age_sec
- * (0: all — only safe while no import runs).  Returns the number removed. */
-int oci_store_remove_stale_temp(OciStore *s, uint64_t min_age_sec);
+/* Removes the temp files (".#…") in blobs/sha256 that no writer claims (writers that died: every
+ * writer claims its temp while it writes), counting them into stats; a dry run only counts. */
+int oci_store_sweep_temp(OciStore *s, bool dry_run, TempSweepStats *stats);
 /* Calls fn for each blob digest present (for gc sweep; temp files are never reported). */
 int oci_store_foreach_blob(OciStore *s, int (*fn)(const char *digest, uint64_t size, void *userdata),
                            void *userdata);

@@ -146,9 +146,27 @@ static void test_concurrent(const char *root) {
         CHECK(oci_store_open(root, &s) == 0);
         CHECK(oci_store_foreach_blob(s, count_cb, &after) == 0);
         CHECK(after == before + 40);
-        CHECK(oci_store_remove_stale_temp(s, 3600) == 0); /* too young */
-        CHECK(oci_store_remove_stale_temp(s, 0) == 1);
-        CHECK(count_files(blobs, true) == 0);
+        {
+                /* A writer at work claims its temp: a sweep (gc, a daemon start) counts and removes only
+                 * the dead one, and the live write still commits. */
+                BlobWriter w = BLOB_WRITER_INIT;
+                TempSweepStats st = {};
+                char d[DIGEST_STRING_MAX];
+
+                CHECK(blob_writer_begin(s, &w) == 0);
+                CHECK(blob_writer_write(&w, "live", 4) == 0);
+                CHECK(count_files(blobs, true) == 2);
+                CHECK(oci_store_sweep_temp(s, true, &st) == 0 && st.removed == 1 && st.bytes == 7);
+                CHECK(count_files(blobs, true) == 2);
+                st = (TempSweepStats) {};
+                CHECK(oci_store_sweep_temp(s, false, &st) == 0 && st.removed == 1 && st.bytes == 7);
+                CHECK(count_files(blobs, true) == 1);
+                CHECK(blob_writer_commit(&w, NULL, d, NULL) == 0 && oci_store_has_blob(s, d));
+                CHECK(count_files(blobs, true) == 0);
+                st = (TempSweepStats) {};
+                CHECK(oci_store_sweep_temp(s, false, &st) == 0 && st.removed == 0);
+                CHECK(oci_store_remove_blob(s, d) == 0);
+        }
         oci_store_free(s);
 }
 

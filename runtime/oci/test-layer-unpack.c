@@ -327,7 +327,7 @@ static void test_flat(void) {
 
         fds[0] = make_tar(l1, ELEMENTSOF(l1), GZIP, NULL);
         fds[1] = make_tar(l2, ELEMENTSOF(l2), PLAIN, NULL);
-        int r = layer_unpack_flat(fds, 2, root, &err);
+        int r = layer_unpack_flat(fds, 2, root, 0, &err);
         if (r < 0)
                 fprintf(stderr, "flat: %s\n", err.message);
         CHECK(r == 0);
@@ -357,7 +357,8 @@ static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, O
         CHECK(stat("/etc/passwd", &before) == 0);
 
         fd = make_tar(ents, n, PLAIN, NULL);
-        r = flat ? layer_unpack_flat(&fd, 1, root, err) : layer_unpack_fd(fd, root, NULL, err);
+        r = flat ? layer_unpack_flat(&fd, 1, root, LAYER_UNPACK_KEEP_SPECIAL, err)
+                 : layer_unpack_fd(fd, root, NULL, err);
         close(fd);
 
         CHECK(count_entries(canary) == 1);
@@ -372,6 +373,45 @@ static int escape_case(const char *name, const Ent *ents, size_t n, bool flat, O
         }
         *ret_root = TAKE_PTR(root);
         return r;
+}
+
+/* A flat tree lands outside any container: an untrusted image's device nodes are left out and its
+ * setuid/setgid bits cleared, unless the caller asks to keep them. */
+static void test_flat_special(void) {
+        const Ent lower[] = {
+                { "dev/", AE_IFDIR, 0755 },
+                { "dev/sda", .data = "a file a device replaces" },
+        };
+        const Ent upper[] = {
+                { "bin/su", .perm = 04755, .data = "#!su" },
+                { "bin/sg", .perm = 02711, .data = "#!sg" },
+                { "tmp/", AE_IFDIR, 01777 },
+                { "dev/null", AE_IFCHR, 0666, .rdev = makedev(1, 3) },
+                { "dev/sda", AE_IFBLK, 0660, .rdev = makedev(8, 0) },
+                { "dev/fifo", AE_IFIFO, 0600 },
+        };
+
+        for (int keep = 0; keep <= 1; keep++) {
+                _cleanup_free_ char *root = fresh_dir(keep ? "flat-keep" : "flat-untrusted");
+                OciError err = {};
+                int fds[2];
+
+                fds[0] = make_tar(lower, ELEMENTSOF(lower), PLAIN, NULL);
+                fds[1] = make_tar(upper, ELEMENTSOF(upper), PLAIN, NULL);
+                CHECK(layer_unpack_flat(fds, 2, root, keep ? LAYER_UNPACK_KEEP_SPECIAL : 0, &err) == 0);
+                close(fds[0]);
+                close(fds[1]);
+                CHECK((stat_at(root, "bin/su").st_mode & 07777) == (keep ? 04755 : 0755));
+                CHECK((stat_at(root, "bin/sg").st_mode & 07777) == (keep ? 02711 : 0711));
+                CHECK((stat_at(root, "tmp").st_mode & 07777) == 01777);
+                CHECK(S_ISFIFO(stat_at(root, "dev/fifo").st_mode));
+                CHECK(exists_at(root, "dev/null") == keep);
+                /* the lower layer's file is gone either way: the upper layer replaced it */
+                CHECK(exists_at(root, "dev/sda") == keep);
+                if (keep)
+                        CHECK(S_ISCHR(stat_at(root, "dev/null").st_mode) &&
+                              S_ISBLK(stat_at(root, "dev/sda").st_mode));
+        }
 }
 
 static void test_escapes(void) {
@@ -659,7 +699,13 @@ static void test_cache_race(void) {
         CHECK(mkdir(stale, 0700) == 0);
         CHECK(write_file_atomic(stale_file, "h", 1, 0644) >= 0);
         CHECK(count_entries(layers) == 2);
-        CHECK(layer_cache_remove_temp(layers) == 0);
+        {
+                TempSweepStats st = {};
+
+                CHECK(layer_cache_sweep_temp(layers, true, &st) == 0 && st.removed == 1 && st.bytes == 1);
+                CHECK(count_entries(layers) == 2);
+                CHECK(layer_cache_sweep_temp(layers, false, &st) == 0 && st.removed == 2);
+        }
         CHECK(count_entries(layers) == 1);
         _cleanup_free_ char *c = read_at(dir, "c");
         CHECK(streq(c, "c"));
@@ -706,6 +752,7 @@ int main(void) {
         test_basic();
         test_overlay_whiteouts();
         test_flat();
+        test_flat_special();
         test_escapes();
         test_bad_streams();
         test_sandbox();

@@ -20,6 +20,10 @@ static const char *const valid[] = {
         "busybox:1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "x:_tag",
         "0:0",
+        "a-b-c/d__e/f.g",
+        "x:Tag.1-rc_2",
+        "host-1.example:5000/a/b/c:1",
+        "[::1]/app",
 };
 
 static const char *const invalid[] = {
@@ -49,6 +53,24 @@ static const char *const invalid[] = {
         "../etc/passwd",
         "busybox\n",
         "ns/App:1",
+        /* the separators of the distribution grammar, one at a time */
+        "a_-b",
+        "a.-b",
+        "a-.b",
+        "a__.b",
+        /* "@" only ever introduces a full sha256 digest */
+        "@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "web@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855:1",
+        "web@sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "web@latest",
+        "web@@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "x:tag@",
+        /* tags: a word character first, then [A-Za-z0-9_.-] */
+        "x:t@g",
+        "x:t+g",
+        "x:t g",
+        "[zz]:5000/app",
+        "host:5000:6000/app",
 };
 
 /* What normalising (a full name: tag added) and familiarising (Docker Hub's prefix dropped) make of a

@@ -128,7 +128,7 @@ def test_round_trip_keeps_digests(daemon, images, skopeo, tmp_path, name, layer_
                 assert check(str(rootfs)) == []
 
         # and the unpacker reads every compression
-        daemon.cli("image", "unpack", ref, tmp_path / "unpacked")
+        daemon.cli("image", "unpack", ref, tmp_path / "unpacked", "--keep-special")
         assert check(str(tmp_path / "unpacked")) == []
 
 

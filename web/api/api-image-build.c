@@ -40,6 +40,7 @@
 #include "path-util.h"
 #include "string-util.h"
 #include "strv.h"
+#include "temp-claim.h"
 
 #define BUILD_ID_BYTES 8U
 #define BUILD_KEEPALIVE_USEC (1000ULL * 1000ULL)
@@ -328,6 +329,7 @@ static int send_final_line(struct mg_connection *conn, json_t *j) {
 
 int api_image_build(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
+        _cleanup_close_ int claim_fd = -EBADF; /* declared first: released only after tmp is removed */
         _cleanup_(tmp_dir_removep) char *tmp = NULL;
         _cleanup_free_ char *context = NULL, *builds_dir = NULL, *norm = NULL, *errtext = NULL,
                             *df_path = NULL;
@@ -364,12 +366,9 @@ int api_image_build(HttpRequest *req) {
                                         "Use a reference of at most 255 characters.");
         have_tag = r >= 0 && !isempty(tag);
         if (have_tag) {
-                r = image_catalog_normalize_ref(tag, &norm, &oerr);
+                r = image_catalog_normalize_name(tag, &norm, &oerr);
                 if (r < 0)
                         return api_reply_error(req, r, &oerr, "Bad tag");
-                if (startswith(norm, "sha256:"))
-                        return http_reply_error(req->conn, 400, "A digest cannot be used as a tag.",
-                                                "Tag the image with a name, e.g. -t myapp:1.0.");
         }
         r = http_request_query(req, "target", target, sizeof target);
         if (r == -E2BIG)
@@ -395,8 +394,12 @@ int api_image_build(HttpRequest *req) {
         if (!context)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot start the build");
         r = mkdir_p(builds_dir, 0700);
-        if (r >= 0 && mkdir(tmp, 0700) < 0)
-                r = -errno;
+        if (r >= 0) {
+                /* Claimed while the build runs: gc and the next start remove only a killed one's dir. */
+                claim_fd = temp_mkdir_claimed(tmp, 0700);
+                if (claim_fd < 0)
+                        r = claim_fd;
+        }
         if (r >= 0 && mkdir(context, 0755) < 0)
                 r = -errno;
         if (r < 0) {

@@ -1,8 +1,10 @@
 /* GET /api/v1/images/{ref}/export: an oci-archive streamed as a chunked response.  A writer thread
- * runs oci_store_export_archive() into a pipe (holding the store shared, so gc waits); the handler
- * copies the pipe to the client.  Nothing is buffered whole.  An export that fails after the first
- * byte ends without the terminating chunk, so the client sees a truncated stream, never a short
- * archive that looks complete. */
+ * runs oci_store_export_archive() into a socket pair; the handler copies it to the client.  Nothing is
+ * buffered whole.  The image is pinned (a gc root while it streams) rather than locked, so gc never
+ * waits for an export, however slow its client.  A client that takes nothing for EXPORT_STALL_TIMEOUT_SEC
+ * ends the export: the writer's sends time out, and civetweb's own send timeout (request_timeout_ms)
+ * closes the connection.  An export that fails after the first byte ends without the terminating chunk,
+ * so the client sees a truncated stream, never a short archive that looks complete. */
 #include "api.h"
 
 #include <errno.h>
@@ -13,9 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include "http-response.h"
 #include "log.h"
 #include "string-util.h"
+
+/* How long an export waits for its client to take more bytes before it gives up. */
+#define EXPORT_STALL_TIMEOUT_SEC 60
 
 typedef struct ExportJob {
         ImageCatalog *catalog;
@@ -30,9 +38,7 @@ typedef struct ExportJob {
 static void *export_thread(void *userdata) {
         ExportJob *job = userdata;
 
-        image_catalog_read_lock(job->catalog);
         job->result = oci_store_export_archive(job->store, job->digest, job->ref, job->fd, &job->err);
-        image_catalog_read_unlock(job->catalog);
         job->fd = safe_close(job->fd);
         return NULL;
 }
@@ -55,11 +61,27 @@ int api_image_export(HttpRequest *req) {
         r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot look up the image");
-        buf = malloc(HTTP_IO_BUFFER);
-        if (!buf || pipe2(pipefd, O_CLOEXEC) < 0) {
+        /* Pinned, the image stays whole while it streams, even if its name is removed and gc runs. */
+        r = image_catalog_pin(ctx->catalog, rec.digest);
+        if (r < 0) {
                 image_record_done(&rec);
-                return api_reply_error(req, buf ? -errno : -ENOMEM, NULL, "Cannot start the export");
+                if (r == -ENOENT)
+                        return http_reply_error(req->conn, 404, "The image is no longer in the store.",
+                                                "See 'slipway image list'.");
+                return api_reply_error(req, r, NULL, "Cannot start the export");
         }
+        buf = malloc(HTTP_IO_BUFFER);
+        if (!buf || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0) {
+                r = buf ? -errno : -ENOMEM;
+                image_catalog_unpin(ctx->catalog, rec.digest);
+                image_record_done(&rec);
+                return api_reply_error(req, r, NULL, "Cannot start the export");
+        }
+        /* A send that makes no progress for this long fails (EAGAIN): the writer gives up, unpins, ends. */
+        (void) setsockopt(pipefd[1], SOL_SOCKET, SO_SNDTIMEO,
+                          &(struct timeval) { .tv_sec = EXPORT_STALL_TIMEOUT_SEC }, sizeof(struct timeval));
+        (void) shutdown(pipefd[1], SHUT_RD);
+        (void) shutdown(pipefd[0], SHUT_WR);
         rfd = pipefd[0];
         job = (ExportJob) {
                 .catalog = ctx->catalog,
@@ -72,6 +94,7 @@ int api_image_export(HttpRequest *req) {
         r = pthread_create(&thread, NULL, export_thread, &job);
         if (r != 0) {
                 safe_close(pipefd[1]);
+                image_catalog_unpin(ctx->catalog, rec.digest);
                 image_record_done(&rec);
                 return api_reply_error(req, -r, NULL, "Cannot start the export");
         }
@@ -85,6 +108,7 @@ int api_image_export(HttpRequest *req) {
                 if (r >= 0)
                         r = -EIO; /* an archive is never empty */
                 status = api_reply_error(req, r, &job.err, "The export failed");
+                image_catalog_unpin(ctx->catalog, rec.digest);
                 image_record_done(&rec);
                 return status;
         }
@@ -107,6 +131,7 @@ int api_image_export(HttpRequest *req) {
         /* Closing the read end makes a still-writing exporter fail with EPIPE instead of blocking. */
         rfd = safe_close(rfd);
         pthread_join(thread, NULL);
+        image_catalog_unpin(ctx->catalog, rec.digest);
         if (r >= 0 && job.result >= 0)
                 (void) http_stream_end(req->conn);
         else

@@ -1,6 +1,6 @@
 /* POST /api/v1/images/import?format=…&name=…: the body (Content-Length or chunked) is streamed
  * into DIR/tmp with a bounded buffer, then imported and named by the catalog.  The temp file is
- * removed on every path out. */
+ * claimed (temp-claim.h) while it is in use and removed on every path out. */
 #include "api.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "string-util.h"
+#include "temp-claim.h"
 
 static void unlink_freep(char **p) {
         if (*p) {
@@ -54,7 +55,7 @@ int api_image_import(HttpRequest *req) {
         /* Refuse a bad name before the upload lands on disk (civetweb drains the unread body). */
         if (have_name) {
                 _cleanup_free_ char *norm = NULL;
-                r = image_catalog_normalize_ref(name, &norm, &err);
+                r = image_catalog_normalize_name(name, &norm, &err);
                 if (r < 0)
                         return api_reply_error(req, r, &err, "Bad image name");
         } else if (format == OCI_IMPORT_ROOTFS)
@@ -72,6 +73,11 @@ int api_image_import(HttpRequest *req) {
                 free(TAKE_PTR(tmp));
                 return api_reply_error(req, r, NULL, "Cannot create a temporary file for the upload");
         }
+        /* Claimed until the import is done (fd stays open): image gc removes only uploads of a killed
+         * daemon, never this one. */
+        r = temp_claim(fd);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot claim the temporary file for the upload");
 
         r = http_read_body_to_fd(req->conn, fd, HTTP_UPLOAD_MAX, &size);
         if (r == -EFBIG)
@@ -87,7 +93,6 @@ int api_image_import(HttpRequest *req) {
                 return http_reply_error(
                         req->conn, 400, "The upload is empty.",
                         "Send an oci-archive, docker-archive or rootfs tar as the request body.");
-        fd = safe_close(fd);
 
         r = image_catalog_import(ctx->catalog, tmp, format, have_name ? name : NULL, &imported, &n, &err);
         if (r < 0) {

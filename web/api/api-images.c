@@ -11,6 +11,7 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "string-util.h"
+#include "temp-claim.h"
 
 static json_t *refs_json(const ImageRecord *rec) {
         json_t *a = json_array();
@@ -119,14 +120,24 @@ int api_images_gc(HttpRequest *req) {
                 api_delete_end(req);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Garbage collection failed");
+        /* Temp files of killed imports and builds (each live one is claimed, so it stays): uploads in
+         * DIR/tmp and build dirs in DIR/builds, besides the blob and layer temps the catalog swept. */
+        r = temp_sweep(ctx->tmp_dir, "upload-", dry_run ? TEMP_SWEEP_DRY_RUN : 0, NULL, NULL, &res.temp);
+        if (r >= 0)
+                r = builder_sweep_temp(ctx->state_dir, dry_run, &res.temp);
+        if (r < 0) {
+                catalog_gc_result_done(&res);
+                return api_reply_error(req, r, NULL, "Cannot remove the temp files of interrupted imports");
+        }
         /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
         if (!dry_run && ctx->builder)
                 (void) builder_cache_prune(ctx->builder);
         for (size_t i = 0; blobs && i < res.n_blobs; i++)
                 json_array_append_new(blobs, json_string(res.blobs[i]));
-        j = json_pack("{s:b,s:I,s:I,s:I,s:O}", "dry_run", dry_run, "blobs_removed",
+        j = json_pack("{s:b,s:I,s:I,s:I,s:O,s:I,s:I}", "dry_run", dry_run, "blobs_removed",
                       (json_int_t) res.blobs_removed, "bytes_freed", (json_int_t) res.bytes_freed,
-                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs);
+                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs, "temp_removed",
+                      (json_int_t) res.temp.removed, "temp_bytes", (json_int_t) res.temp.bytes);
         catalog_gc_result_done(&res);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Garbage collection failed");
@@ -162,6 +173,7 @@ int api_image_unpack(HttpRequest *req) {
         ImageRecord rec = {};
         OciError err = {};
         const char *path = NULL;
+        json_t *keep;
         int r;
 
         if ((r = http_request_read_json(req, &unpack_body, &body)) < 0)
@@ -170,10 +182,19 @@ int api_image_unpack(HttpRequest *req) {
                 return http_reply_error(req->conn, 400, "The unpack request needs a \"path\" string.",
                                         unpack_body.example);
 
+        /* Device nodes and setuid/setgid bits of an image work on the host once unpacked there: kept only
+         * when asked ("keep_special": true, slipway image unpack --keep-special). */
+        keep = json_object_get(body, "keep_special");
+        if (keep && !json_is_boolean(keep))
+                return http_reply_error(
+                        req->conn, 400, "\"keep_special\" must be true or false.",
+                        "Send {\"path\": \"/abs/dir\", \"keep_special\": true} or leave it out.");
+
         r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot look up the image");
-        r = image_catalog_unpack(ctx->catalog, rec.digest, path, &err);
+        r = image_catalog_unpack(ctx->catalog, rec.digest, path,
+                                 json_is_true(keep) ? LAYER_UNPACK_KEEP_SPECIAL : 0, ctx->state_dir, &err);
         if (r < 0) {
                 image_record_done(&rec);
                 if (disk_errno_is_full(r))
@@ -186,7 +207,8 @@ int api_image_unpack(HttpRequest *req) {
                 image_record_done(&rec);
                 return api_reply_error(req, r, &err, "Bad reference");
         }
-        j = json_pack("{s:s,s:s,s:s}", "ref", ref, "digest", rec.digest, "path", path);
+        j = json_pack("{s:s,s:s,s:s,s:b}", "ref", ref, "digest", rec.digest, "path", path, "keep_special",
+                      json_is_true(keep));
         image_record_done(&rec);
         return http_reply_json(req->conn, 200, j);
 }
