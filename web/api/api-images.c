@@ -146,7 +146,7 @@ int api_images_gc(HttpRequest *req) {
 
 static const HttpJsonBody unpack_body = {
         .what = "unpack request",
-        .fields = (const char *const[]) { "path", NULL },
+        .fields = (const char *const[]) { "path", "keep_special", NULL },
         .example = "Send {\"path\": \"/abs/dir\"}.",
 };
 
