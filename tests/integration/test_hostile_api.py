@@ -170,7 +170,7 @@ UNKNOWN_FIELDS = [
         ("POST", "/api/v1/projects/hostile/components/web/deploy", {"env": "development", "imgae": "busybox:1"},
          "Unknown field 'imgae' in the deploy request; known fields: env, image."),
         ("POST", "/api/v1/images/busybox%3A1/unpack", {"path": "UNPACK_TARGET", "force": True},
-         "Unknown field 'force' in the unpack request; known fields: path."),
+         "Unknown field 'force' in the unpack request; known fields: path, keep_special."),
 ]
 
 

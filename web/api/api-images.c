@@ -147,7 +147,8 @@ int api_images_gc(HttpRequest *req) {
 static const HttpJsonBody unpack_body = {
         .what = "unpack request",
         .fields = (const char *const[]) { "path", "keep_special", NULL },
-        .example = "Send {\"path\": \"/abs/dir\"}.",
+        .example =
+                "Send {\"path\": \"/abs/dir\"} (and \"keep_special\": true to keep device nodes and setuid bits).",
 };
 
 /* An unpack writes to the layer cache in the state dir and then to the target: whichever of the two disks
