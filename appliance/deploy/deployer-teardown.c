@@ -87,7 +87,7 @@ static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t 
                         (void) instance_stop_begin(h[i], 0);
         }
         for (size_t i = 0; i < n; i++) {
-                r = deployer_instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true);
+                r = deployer_instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true, NULL);
                 if (r < 0)
                         teardown_fail(errs, r, "cannot remove the mount, veth or netns of instance %lld: %s",
                                       (long long) v[i].id, strerror(-r));
