@@ -145,8 +145,12 @@ def test_busybox_httpd_is_gone_right_after_the_swap(env):
                 t0 = time.monotonic()
                 _, rel, _ = deploy(d, "swap/web", "development", image)
                 took = time.monotonic() - t0
+                # `deploy` returns once the new release is live; the old instance is stopped right after.
+                def stopped_lines():
+                        doc = release_doc(d, "swap", "web", rel["id"])
+                        return [l for l in doc["log"] if l.startswith(f"previous instance {old['id']} stopped")]
+                stopped = wait_for(stopped_lines, STOP_GRACE_S + 5)
                 doc = release_doc(d, "swap", "web", rel["id"])
-                stopped = [l for l in doc["log"] if l.startswith(f"previous instance {old['id']} stopped")]
                 assert len(stopped) == 1, doc["log"]
                 m = re.fullmatch(r"previous instance \d+ stopped (\d+) ms after its stop signal", stopped[0])
                 assert m, f"the old instance did not stop by its stop signal (redeploy took {took:.1f} s): " \
