@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "model.h"
 #include "oci-store.h"
+#include "string-util.h"
 
 #define IMAGE_CONFIG_MAX (4U * 1024U * 1024U)
 
@@ -228,17 +229,61 @@ void deploy_plan_done(DeployPlan *p) {
         *p = (DeployPlan) {};
 }
 
-int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
-                          char **ret_machine) {
+#define INSTANCE_NETNS_PREFIX "slipway-"
+#define INSTANCE_IFNAME_PREFIX "swv"
+
+/* The hash part of a recorded netns name "slipway-<hex>"; NULL when it is not one of ours. */
+static const char *netns_hash(const char *netns) {
+        const char *h;
+        size_t n;
+
+        if (!netns || !startswith(netns, INSTANCE_NETNS_PREFIX))
+                return NULL;
+        h = netns + strlen(INSTANCE_NETNS_PREFIX);
+        n = strlen(h);
+
+        if (n < NET_IFNAME_HASH_DIGITS_MIN || n > NET_IFNAME_MAX - strlen(INSTANCE_IFNAME_PREFIX))
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+                        return NULL;
+        return h;
+}
+
+int deploy_instance_netns_new(const char *state_dir, const char *state_id, int64_t instance_id,
+                              char **ret_netns) {
         _cleanup_free_ char *key = NULL;
         char ifname[IFNAMSIZ];
         int r;
 
-        if (asprintf(&key, "%s/instances/%lld", state_dir, (long long) instance_id) < 0)
+        if (isempty(state_id))
+                return deploy_instance_names(state_dir, instance_id, NULL, ret_netns, NULL, NULL);
+        if (asprintf(&key, "%s:%s/instances/%lld", state_id, state_dir, (long long) instance_id) < 0)
                 return -ENOMEM;
-        r = net_ifname_from_key("swv", key, ifname);
+        r = net_ifname_from_key(INSTANCE_IFNAME_PREFIX, key, ifname);
         if (r < 0)
                 return r;
+        if (asprintf(ret_netns, INSTANCE_NETNS_PREFIX "%s", ifname + strlen(INSTANCE_IFNAME_PREFIX)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int deploy_instance_names(const char *state_dir, int64_t instance_id, const char *netns, char **ret_netns,
+                          char **ret_ifname, char **ret_machine) {
+        _cleanup_free_ char *key = NULL;
+        const char *recorded = netns_hash(netns);
+        char ifname[IFNAMSIZ];
+        int r;
+
+        if (recorded)
+                snprintf(ifname, sizeof ifname, INSTANCE_IFNAME_PREFIX "%s", recorded);
+        else {
+                if (asprintf(&key, "%s/instances/%lld", state_dir, (long long) instance_id) < 0)
+                        return -ENOMEM;
+                r = net_ifname_from_key(INSTANCE_IFNAME_PREFIX, key, ifname);
+                if (r < 0)
+                        return r;
+        }
         if (ret_netns && asprintf(ret_netns, "slipway-%s", ifname + 3) < 0)
                 return -ENOMEM;
         if (ret_machine && asprintf(ret_machine, "slipway-%s-%lld", ifname + 3, (long long) instance_id) < 0)
@@ -280,9 +325,17 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
         size_t n = 0;
         int r;
 
-        r = deploy_instance_names(state_dir, instance_id, &p.netns, &p.host_ifname, &p.machine);
-        if (r < 0)
-                goto fail;
+        {
+                /* The names its row records (deployer_instance_row_create() made them). */
+                _cleanup_(model_instance_done) ModelInstance row = {};
+                r = model_instance_get(db, instance_id, &row);
+                if (r < 0 && r != -ENOENT)
+                        goto fail;
+                r = deploy_instance_names(state_dir, instance_id, row.netns, &p.netns, &p.host_ifname,
+                                          &p.machine);
+                if (r < 0)
+                        goto fail;
+        }
         if (asprintf(&p.dir, "%s/instances/%lld", state_dir, (long long) instance_id) < 0 ||
             !(p.hostname = strdup(t->component))) {
                 r = -ENOMEM;

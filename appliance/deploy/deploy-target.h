@@ -67,10 +67,16 @@ typedef struct DeployPlan {
 } DeployPlan;
 
 void deploy_plan_done(DeployPlan *p);
-/* Names of an instance's netns, veth host end and machine: derived from (state dir, instance id) so they
- * are stable across restarts and distinct between state directories. */
-int deploy_instance_names(const char *state_dir, int64_t instance_id, char **ret_netns, char **ret_ifname,
-                          char **ret_machine);
+/* Names of an instance's netns, veth host end and machine.  A new instance's netns name is a hash of its
+ * state dir's random id, the state dir's path and the instance id (deploy_instance_netns_new()): ids never
+ * repeat within a state dir (AUTOINCREMENT), and the random id tells apart a state dir made again at the
+ * same path.  The veth and machine names are made from the netns name its row records (netns), so they
+ * stay what they were across restarts and upgrades; a row without a well-formed one (from before names
+ * were recorded, or cut off before) gets the names (state dir, id) gave before. */
+int deploy_instance_netns_new(const char *state_dir, const char *state_id, int64_t instance_id,
+                              char **ret_netns);
+int deploy_instance_names(const char *state_dir, int64_t instance_id, const char *netns, char **ret_netns,
+                          char **ret_ifname, char **ret_machine);
 int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir, const char *layers_dir,
                       const char *shim_dir, OciStore *store, int64_t instance_id, struct in_addr address,
                       DeployPlan *ret);

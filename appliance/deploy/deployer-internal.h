@@ -13,6 +13,11 @@
 #include "instance.h"
 #include "supervisor.h"
 
+/* What a release that was deploying when slipwayd stopped gets at the next start: its reason, and the line
+ * its deploy log ends with. */
+#define DEPLOYER_RESTART_REASON "slipwayd stopped during the deploy; deploy again."
+#define DEPLOYER_RESTART_LOG_LINE "slipwayd restarted while this release was deploying; marked failed"
+
 typedef struct Worker {
         Deployer *d;
         int64_t release_id, component_id, environment_id;
@@ -46,12 +51,13 @@ typedef struct DeployRetired {
         uint64_t stop_ms; /* from its stop signal (or the kill) to its exit */
 } DeployRetired;
 
-/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns.
+/* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns (named
+ * from netns_recorded, its row's netns, as deploy_instance_names() says).
  * graceful: its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a
  * new instance that never got a request).  Returns the first failure of the removal (the stop itself
  * always ends with a kill); *ret_how (may be NULL) says how the stop went, whatever the removal gave. */
-int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
-                             bool graceful, DeployRetired *ret_how);
+int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
+                             Instance *handle, bool graceful, DeployRetired *ret_how);
 
 /* Picks the lowest free instance address of the target's environment and records a "starting" instance
  * with it, its netns name and directory, as one step other deploys cannot interleave with. */

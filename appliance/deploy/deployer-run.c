@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deployer-internal.h"
 #include "env-network.h"
@@ -38,11 +39,21 @@ int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t
         if (r < 0)
                 return r;
 
-        r = deploy_instance_names(d->state_dir, id, &netns, NULL, NULL);
+        r = deploy_instance_netns_new(d->state_dir, d->host ? d->host->id : NULL, id, &netns);
         if (r < 0)
                 return r;
         if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) id) < 0)
                 return -ENOMEM;
+        /* Ids are never reused, so a directory here is no instance's: one left from before they were
+         * (migration 4), or a restored database behind its files.  The new instance must not mount its
+         * upper or inherit its logs. */
+        if (access(dir, F_OK) >= 0) {
+                log_warning("Instance directory %s exists before its instance; removing what it holds.",
+                            dir);
+                r = instance_setup_remove(dir);
+                if (r < 0)
+                        return log_warning_errno(r, "Cannot remove %s: %m", dir);
+        }
         r = model_instance_set_paths(db, id, netns, dir);
         if (r < 0)
                 return r;
@@ -171,7 +182,7 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         for (size_t k = 0; k < n_old; k++) {
                 DeployRetired how;
 
-                (void) deployer_instance_retire(d, old[k].id, old[k].dir, NULL, true, &how);
+                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns, NULL, true, &how);
                 (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
                 /* How long it took says whether the app heeds its stop signal: one that ignores it holds the
                  * component's next deploy for the whole grace. */
@@ -197,9 +208,12 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
 fail:
         model_instances_free(old, n_old);
         if (instance_id > 0) {
+                _cleanup_(model_instance_done) ModelInstance row = {};
                 _cleanup_free_ char *dir = NULL;
+                (void) model_instance_get(db, instance_id, &row); /* its recorded names */
                 if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
-                        (void) deployer_instance_retire(d, instance_id, dir, TAKE_PTR(inst), false, NULL);
+                        (void) deployer_instance_retire(d, instance_id, dir, row.netns, TAKE_PTR(inst),
+                                                        false, NULL);
                 (void) model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
                 model_deploy_log_appendf(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
                                          (long long) instance_id, plan.dir ?: "");

@@ -1,5 +1,5 @@
 /* Project teardown before its rows are deleted: every instance stopped (marked stopped first, under the
- * supervisor lock, so nothing restarts it), its routes and bridges removed.  Invariant: every step is
+ * supervisor lock, so nothing restarts it) and its files removed, its routes and bridges removed.  Invariant: every step is
  * tried even after one fails, and each failure is reported to the caller, never dropped. */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include "deployer-internal.h"
 #include "env-network.h"
 #include "host-reconcile.h"
+#include "instance-setup.h"
 #include "json-util.h"
 #include "log.h"
 #include "model.h"
@@ -87,12 +88,47 @@ static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t 
                         (void) instance_stop_begin(h[i], 0);
         }
         for (size_t i = 0; i < n; i++) {
-                r = deployer_instance_retire(d, v[i].id, v[i].dir, h ? h[i] : NULL, true, NULL);
+                r = deployer_instance_retire(d, v[i].id, v[i].dir, v[i].netns, h ? h[i] : NULL, true, NULL);
                 if (r < 0)
                         teardown_fail(errs, r, "cannot remove the mount, veth or netns of instance %lld: %s",
                                       (long long) v[i].id, strerror(-r));
         }
         *ret_n = n;
+        model_instances_free(v, n);
+}
+
+/* Every instance of the project (stopped, failed and superseded ones too, all stopped by now): its
+ * directory with the overlay upper and work dir, logs, bundle and hosts file.  A failed instance's logs
+ * are kept while its release is in the history; the history goes with the project, and they with it. */
+static void remove_instance_files(Deployer *d, sqlite3 *db, int64_t project_id, TeardownErrors *errs) {
+        ModelInstance *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = model_instance_list_of_project(db, project_id, &v, &n);
+        if (r < 0) {
+                teardown_fail(errs, r, "cannot list the project's instances: %s", strerror(-r));
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dir = NULL;
+
+                /* The path from the id, never from the row's text: a database copied from elsewhere must
+                 * not make this remove another directory. */
+                if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) v[i].id) < 0) {
+                        teardown_fail(errs, -ENOMEM, "out of memory while removing instance files");
+                        break;
+                }
+                /* Each was torn down when it ended or just now; again in case that failed half-way (a
+                 * no-op otherwise): nothing may run on, or stay mounted over, what is removed. */
+                (void) deployer_instance_retire(d, v[i].id, dir, v[i].netns, NULL, false, NULL);
+                r = instance_setup_remove(dir);
+                if (r == -EBUSY)
+                        teardown_fail(errs, r, "cannot remove %s: its root file system is still mounted",
+                                      dir);
+                else if (r < 0)
+                        teardown_fail(errs, r, "cannot remove %s: %s", dir, strerror(-r));
+        }
         model_instances_free(v, n);
 }
 
@@ -141,6 +177,7 @@ int deployer_teardown_project(void *userdata, int64_t project_id, const char *pr
         /* No host check runs meanwhile: one that read the database before would re-create what goes. */
         host_reconcile_exclude_begin();
         stop_instances(d, db, project_id, &n_instances, &errs);
+        remove_instance_files(d, db, project_id, &errs);
 
         /* Its environments: routes (named after the environment id) and bridges. */
         r = model_environment_list(db, project_id, &envs, &n_envs);

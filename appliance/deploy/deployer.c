@@ -4,6 +4,7 @@
  * interrupted deploys cleanly and keeps live releases serving. */
 #include "deployer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -45,8 +46,8 @@ bool deployer_stopping(Deployer *d) {
         return __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE);
 }
 
-int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, Instance *handle,
-                             bool graceful, DeployRetired *ret_how) {
+int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
+                             Instance *handle, bool graceful, DeployRetired *ret_how) {
         _cleanup_free_ char *netns = NULL, *ifname = NULL;
         _cleanup_instance_ Instance *i = handle;
         DeployRetired how = {};
@@ -68,7 +69,7 @@ int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, 
         how.stop_ms = deployer_mono_msec() - start;
         if (ret_how)
                 *ret_how = how;
-        r = deploy_instance_names(d->state_dir, instance_id, &netns, &ifname, NULL);
+        r = deploy_instance_names(d->state_dir, instance_id, netns_recorded, &netns, &ifname, NULL);
         if (r < 0)
                 return r;
         return instance_setup_teardown(dir, netns, ifname);
@@ -275,10 +276,84 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
 static void retire_all(Deployer *d, ModelInstance *v, size_t n, const char *state) {
         for (size_t k = 0; k < n; k++) {
                 if (!isempty(v[k].dir))
-                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, NULL, false, NULL);
+                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, v[k].netns, NULL, false, NULL);
                 (void) model_instance_set_state(d->db, v[k].id, state);
         }
         model_instances_free(v, n);
+}
+
+/* Whether s is an instance directory's name (a row id in decimal), and which. */
+static bool instance_dir_name(const char *s, int64_t *ret_id) {
+        char *end;
+        long long v;
+
+        if (!s || s[0] < '1' || s[0] > '9')
+                return false;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || *end || v <= 0)
+                return false;
+        *ret_id = v;
+        return true;
+}
+
+/* Directories in DIR/instances that no instance row owns: left by an older slipwayd's project delete
+ * (which kept them), or by a crash between a delete and the removal.  A new instance must never find one,
+ * so they go at start.  A row is made before its directory, so a deploy running meanwhile is safe. */
+static void remove_orphan_dirs(Deployer *d) {
+        _cleanup_(closedirp) DIR *dir = opendir(d->instances_dir);
+        unsigned removed = 0;
+
+        if (!dir) {
+                log_warning_errno(-errno, "Cannot list %s: %m", d->instances_dir);
+                return;
+        }
+        for (struct dirent *de; (de = readdir_no_dot(dir));) {
+                _cleanup_(model_instance_done) ModelInstance row = {};
+                _cleanup_free_ char *path = NULL;
+                int64_t id;
+                int r;
+
+                if (!instance_dir_name(de->d_name, &id))
+                        continue;
+                r = model_instance_get(d->db, id, &row);
+                if (r != -ENOENT)
+                        continue; /* owned, or unknown: kept */
+                path = path_join(d->instances_dir, de->d_name);
+                if (!path)
+                        return;
+                r = instance_setup_remove(path);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot remove %s, which no instance owns: %m", path);
+                else
+                        removed++;
+        }
+        if (removed > 0)
+                log_info("Removed %u instance director%s that no instance owns.", removed,
+                         removed == 1 ? "y" : "ies");
+}
+
+/* Releases a killed daemon left deploying: failed, finished now, and the deploy log says why. */
+static int fail_interrupted_releases(Deployer *d) {
+        ModelRelease *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = model_release_list_by_status(d->db, MODEL_RELEASE_DEPLOYING, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++) {
+                model_deploy_log_appendf(d->db, v[k].id, "%s", DEPLOYER_RESTART_LOG_LINE);
+                r = model_release_set_status(d->db, v[k].id, MODEL_RELEASE_FAILED, DEPLOYER_RESTART_REASON);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot mark release %lld failed: %m", (long long) v[k].id);
+                else
+                        log_info("Release %lld was deploying when slipwayd stopped; marked failed.",
+                                 (long long) v[k].id);
+        }
+        model_releases_free(v, n);
+        /* Any the loop could not mark (the same update, in one statement). */
+        return model_release_fail_all(d->db, MODEL_RELEASE_DEPLOYING, DEPLOYER_RESTART_REASON);
 }
 
 int deployer_recover(Deployer *d) {
@@ -292,10 +367,10 @@ int deployer_recover(Deployer *d) {
         if (r < 0)
                 return r;
         retire_all(d, v, n, MODEL_INSTANCE_FAILED);
-        r = model_release_fail_all(d->db, MODEL_RELEASE_DEPLOYING,
-                                   "slipwayd stopped during the deploy; deploy again.");
+        r = fail_interrupted_releases(d);
         if (r < 0)
                 return r;
+        remove_orphan_dirs(d);
         /* Instances of superseded releases that were still draining: stop them now. */
         r = model_instance_list_by_state(d->db, MODEL_INSTANCE_DRAINING, &v, &n);
         if (r < 0)

@@ -295,7 +295,7 @@ static void veths_reconcile(const HostReconcileConfig *c, const Snapshot *s, Hos
                 if (!e || isempty(e->bridge) || !e->subnet || net_subnet_parse(e->subnet, &subnet) < 0 ||
                     !in->address || net_address_parse(in->address, &a) < 0)
                         continue;
-                if (deploy_instance_names(c->state_dir, in->id, &netns, &ifname, NULL) < 0)
+                if (deploy_instance_names(c->state_dir, in->id, in->netns, &netns, &ifname, NULL) < 0)
                         continue;
                 port = net_veth_port_inspect(ifname, e->bridge);
                 if (port > 0 || net_bridge_exists(e->bridge) <= 0)

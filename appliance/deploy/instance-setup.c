@@ -441,6 +441,25 @@ static void gather_error(int *r, int k) {
                 *r = k;
 }
 
+int instance_setup_remove(const char *dir) {
+        _cleanup_free_ char *rootfs = sub(dir, "rootfs");
+        int r;
+
+        if (!rootfs)
+                return -ENOMEM;
+        r = is_mounted(dir, rootfs);
+        if (r == -ENOENT && access(dir, F_OK) < 0 && errno == ENOENT)
+                return 0; /* gone already */
+        if (r > 0) {
+                (void) overlay_umount(rootfs);
+                r = is_mounted(dir, rootfs);
+        }
+        /* Never through a mount: that would write whiteouts into whatever is mounted there. */
+        if (r > 0)
+                return -EBUSY;
+        return rm_rf(dir);
+}
+
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname) {
         _cleanup_free_ char *rootfs = sub(dir, "rootfs");
         int r = 0;

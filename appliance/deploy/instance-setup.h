@@ -54,7 +54,10 @@ int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
  * the kernel must allow user namespaces and support overlayfs over idmapped layers (probed on probe_dir,
  * which should be on the layer cache's file system). */
 bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not);
-/* Undoes prepare except the directory (its logs stay): unmounts the rootfs, deletes veth and netns. */
 /* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs, deletes veth, netns
  * and the instance's own cgroups. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);
+/* Removes a torn-down instance's directory and everything in it (overlay upper and work dir, logs,
+ * bundle, hosts file).  A rootfs still mounted is unmounted first; when it cannot be, nothing is removed
+ * and the result is -EBUSY.  0 when the directory is gone (or never was). */
+int instance_setup_remove(const char *dir);

@@ -52,17 +52,34 @@ static void test_find_binary(void) {
 }
 
 static void test_instance_names(void) {
-        _cleanup_free_ char *ns1 = NULL, *if1 = NULL, *m1 = NULL, *ns2 = NULL, *if2 = NULL, *ns3 = NULL;
+        _cleanup_free_ char *ns1 = NULL, *if1 = NULL, *m1 = NULL, *ns2 = NULL, *if2 = NULL, *ns3 = NULL,
+                            *n1 = NULL, *n2 = NULL, *n3 = NULL, *n4 = NULL, *ns5 = NULL, *if5 = NULL,
+                            *m5 = NULL, *ns6 = NULL, *if6 = NULL;
 
-        CHECK(deploy_instance_names("/var/lib/slipway", 7, &ns1, &if1, &m1) == 0);
+        /* Rows without recorded names (from before they were recorded): (state dir, id) as before. */
+        CHECK(deploy_instance_names("/var/lib/slipway", 7, NULL, &ns1, &if1, &m1) == 0);
         CHECK(netns_name_valid(ns1) && net_ifname_valid(if1));
         CHECK(strncmp(if1, "swv", 3) == 0 && strlen(if1) <= 15);
         CHECK(strstr(m1, "-7") && strlen(m1) <= 64);
         /* Stable for the same (state dir, id); different for another state dir or id. */
-        CHECK(deploy_instance_names("/var/lib/slipway", 7, &ns2, &if2, NULL) == 0);
+        CHECK(deploy_instance_names("/var/lib/slipway", 7, "", &ns2, &if2, NULL) == 0);
         CHECK(streq(ns1, ns2) && streq(if1, if2));
-        CHECK(deploy_instance_names("/tmp/other", 7, &ns3, NULL, NULL) == 0);
+        CHECK(deploy_instance_names("/tmp/other", 7, NULL, &ns3, NULL, NULL) == 0);
         CHECK(!streq(ns1, ns3));
+
+        /* New names: another state dir at the same path (another random id) gets others. */
+        CHECK(deploy_instance_netns_new("/var/lib/slipway", "a1b2c3", 7, &n1) == 0);
+        CHECK(deploy_instance_netns_new("/var/lib/slipway", "a1b2c3", 7, &n2) == 0);
+        CHECK(deploy_instance_netns_new("/var/lib/slipway", "d4e5f6", 7, &n3) == 0);
+        CHECK(deploy_instance_netns_new("/var/lib/slipway", "a1b2c3", 8, &n4) == 0);
+        CHECK(netns_name_valid(n1) && streq(n1, n2) && !streq(n1, n3) && !streq(n1, n4) && !streq(n1, ns1));
+        /* The veth and machine follow the recorded netns. */
+        CHECK(deploy_instance_names("/var/lib/slipway", 7, n1, &ns5, &if5, &m5) == 0);
+        CHECK(streq(ns5, n1) && net_ifname_valid(if5) && streq(if5 + 3, n1 + strlen("slipway-")));
+        CHECK(strncmp(m5, n1, strlen(n1)) == 0 && streq(m5 + strlen(n1), "-7"));
+        /* A recorded name that is not one of ours is not trusted: the old derivation. */
+        CHECK(deploy_instance_names("/var/lib/slipway", 7, "slipway-../../x", &ns6, &if6, NULL) == 0);
+        CHECK(streq(ns6, ns1) && streq(if6, if1));
 }
 
 static void test_target(void) {
@@ -253,7 +270,7 @@ static void test_instance_rows(void) {
 
         CHECK(model_instance_get(f.db, id1, &row) == 0);
         CHECK(streq(row.state, MODEL_INSTANCE_STARTING) && streq(row.address, inet_ntoa(a1)));
-        CHECK(deploy_instance_names(f.d->state_dir, id1, &netns, NULL, NULL) == 0);
+        CHECK(deploy_instance_netns_new(f.d->state_dir, f.d->host ? f.d->host->id : NULL, id1, &netns) == 0);
         CHECK(asprintf(&dir, "%s/%lld", f.d->instances_dir, (long long) id1) > 0);
         CHECK(streq(row.netns, netns) && streq(row.dir, dir));
 

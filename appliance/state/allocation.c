@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "ifname.h"
 #include "sqlite-util.h"
@@ -69,9 +70,39 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *othe
         return -ENOSPC;
 }
 
+/* Tries for a bridge name before giving up (each a fresh random name; a clash is one in 2^24). */
+#define MODEL_BRIDGE_NAME_TRIES 8
+
+/* A bridge name no environment of this state dir has: prefix + a hash of project/name and a random
+ * part.  Names alone repeat (a project deleted and made again), and a bridge left on the host by a failed
+ * teardown must not be taken over by the new environment. */
+static int pick_bridge(sqlite3 *db, const char *prefix, const char *project, const char *name,
+                       char ret[static IFNAMSIZ]) {
+        for (unsigned i = 0; i < MODEL_BRIDGE_NAME_TRIES; i++) {
+                _cleanup_free_ char *key = NULL;
+                uint64_t salt;
+                unsigned n;
+                int r;
+
+                if (getrandom(&salt, sizeof salt, 0) != (ssize_t) sizeof salt)
+                        return -errno ?: -EIO;
+                if (asprintf(&key, "%s/%s/%016llx", project, name, (unsigned long long) salt) < 0)
+                        return -ENOMEM;
+                r = net_ifname_from_key(prefix, key, ret);
+                if (r < 0)
+                        return r;
+                r = sqlite_count(db, "SELECT count(*) FROM environments WHERE bridge = ?1",
+                                 SQL_ARGS(SQL_TEXT(ret)), &n);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        return 0;
+        }
+        return -EEXIST;
+}
+
 int model_insert_environment(sqlite3 *db, int64_t project_id, const char *project, const char *name,
                              unsigned position, const ModelAllocation *alloc, unsigned ingress_port) {
-        _cleanup_free_ char *key = NULL;
         char bridge[IFNAMSIZ], cidr[NET_CIDR_STRING_MAX];
         NetSubnet pool, subnet;
         unsigned port;
@@ -91,9 +122,7 @@ int model_insert_environment(sqlite3 *db, int64_t project_id, const char *projec
                 if (r < 0)
                         return r;
         }
-        if (asprintf(&key, "%s/%s", project, name) < 0)
-                return -ENOMEM;
-        r = net_ifname_from_key(alloc->bridge_prefix, key, bridge);
+        r = pick_bridge(db, alloc->bridge_prefix, project, name, bridge);
         if (r < 0)
                 return r;
 

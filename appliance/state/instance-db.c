@@ -138,6 +138,13 @@ int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, Model
                            SQL_ARGS(SQL_INT(project_id)), ret, ret_n);
 }
 
+int model_instance_list_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret, size_t *ret_n) {
+        return sqlite_list(db, &instance_row,
+                           SELECT_INSTANCE_OF_RELEASE " JOIN components c ON c.id = r.component_id"
+                                                      " WHERE c.project_id = ?1 ORDER BY i.id",
+                           SQL_ARGS(SQL_INT(project_id)), ret, ret_n);
+}
+
 int model_instance_list_active_by_release_status(sqlite3 *db, const char *status, ModelInstance **ret,
                                                  size_t *ret_n) {
         return sqlite_list(db, &instance_row,

@@ -61,6 +61,8 @@ int model_instance_list_active_of_target(sqlite3 *db, int64_t component_id, int6
                                          int64_t except_release_id, ModelInstance **ret, size_t *ret_n);
 int model_instance_list_active_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret,
                                           size_t *ret_n);
+/* Every instance of the project's releases, whatever its state (their directories go with the project). */
+int model_instance_list_of_project(sqlite3 *db, int64_t project_id, ModelInstance **ret, size_t *ret_n);
 /* Active instances of releases in status (e.g. deploying, at recovery). */
 int model_instance_list_active_by_release_status(sqlite3 *db, const char *status, ModelInstance **ret,
                                                  size_t *ret_n);

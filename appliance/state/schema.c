@@ -107,6 +107,91 @@ const Migration state_migrations[] = {
                        ");"
                        "CREATE INDEX deploy_log_by_release ON deploy_log(release_id, at);",
         },
+        {
+                /* Issue 10: row ids are never reused, across the life of the state dir.  Without
+                 * AUTOINCREMENT sqlite hands out max(id)+1, so after a project delete the next rows took
+                 * the deleted ones' ids, and with them DIR/instances/<id>/ (overlay upper, logs), netns
+                 * names, route names and release ids.  sqlite cannot add AUTOINCREMENT to a table, so
+                 * each table with an id is rebuilt (parents first, same columns, constraints and rows;
+                 * the copy sets sqlite_sequence to the highest id kept) and its index made again.  Child
+                 * tables keep referring to the tables by name.  Ids deleted before this migration are
+                 * beyond its knowledge; the deployer removes instance directories that no row owns. */
+                .name = "ids are never reused",
+                .rebuilds_tables = true,
+                .sql = "CREATE TABLE projects_new ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  name TEXT UNIQUE NOT NULL,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "INSERT INTO projects_new(id, name, created_at) SELECT id, name, created_at FROM projects;"
+                       "DROP TABLE projects;"
+                       "ALTER TABLE projects_new RENAME TO projects;"
+                       "CREATE TABLE environments_new ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  position INTEGER NOT NULL,"
+                       "  subnet TEXT UNIQUE NOT NULL,"
+                       "  bridge TEXT UNIQUE NOT NULL,"
+                       "  ingress_port INTEGER UNIQUE NOT NULL,"
+                       "  domain TEXT,"
+                       "  egress INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  UNIQUE (project_id, name),"
+                       "  UNIQUE (project_id, position)"
+                       ");"
+                       "INSERT INTO environments_new(id, project_id, name, position, subnet, bridge, ingress_port,"
+                       "                             domain, egress, created_at)"
+                       "  SELECT id, project_id, name, position, subnet, bridge, ingress_port, domain, egress,"
+                       "         created_at FROM environments;"
+                       "DROP TABLE environments;"
+                       "ALTER TABLE environments_new RENAME TO environments;"
+                       "CREATE TABLE components_new ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  image_ref TEXT,"
+                       "  spec TEXT NOT NULL,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  UNIQUE (project_id, name)"
+                       ");"
+                       "INSERT INTO components_new(id, project_id, name, image_ref, spec, created_at)"
+                       "  SELECT id, project_id, name, image_ref, spec, created_at FROM components;"
+                       "DROP TABLE components;"
+                       "ALTER TABLE components_new RENAME TO components;"
+                       "CREATE TABLE releases_new ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  image_digest TEXT NOT NULL,"
+                       "  spec TEXT NOT NULL,"
+                       "  status TEXT NOT NULL,"
+                       "  reason TEXT,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  finished_at INTEGER"
+                       ");"
+                       "INSERT INTO releases_new(id, component_id, environment_id, image_digest, spec, status,"
+                       "                         reason, created_at, finished_at)"
+                       "  SELECT id, component_id, environment_id, image_digest, spec, status, reason,"
+                       "         created_at, finished_at FROM releases;"
+                       "DROP TABLE releases;"
+                       "ALTER TABLE releases_new RENAME TO releases;"
+                       "CREATE INDEX releases_by_target ON releases(component_id, environment_id, id);"
+                       "CREATE TABLE instances_new ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+                       "  address TEXT NOT NULL,"
+                       "  netns TEXT NOT NULL,"
+                       "  dir TEXT NOT NULL,"
+                       "  state TEXT NOT NULL,"
+                       "  restarts INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "INSERT INTO instances_new(id, release_id, address, netns, dir, state, restarts, created_at)"
+                       "  SELECT id, release_id, address, netns, dir, state, restarts, created_at FROM instances;"
+                       "DROP TABLE instances;"
+                       "ALTER TABLE instances_new RENAME TO instances;",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

@@ -57,6 +57,32 @@ static void test_projects_and_envs(void) {
         CHECK(e[0].ingress_port == 8080 && e[1].ingress_port == 8081);
         CHECK(strncmp(e[0].bridge, "swb0a1b2c", 9) == 0 && strlen(e[0].bridge) == 15);
         CHECK(!streq(e[0].bridge, e[1].bridge));
+
+        /* The same project made again after a delete gets new ids and new bridge names: nothing left of
+         * the old one (a bridge a failed teardown kept) is taken over. */
+        {
+                ModelProject again = {};
+                ModelEnvironment *e2 = NULL;
+                size_t n2 = 0;
+
+                CHECK(model_project_create(db, "gone", envs, 2, &al, &q) == 0);
+                CHECK(model_environment_list(db, q.id, &e2, &n2) == 0 && n2 == 2);
+                char old_bridge[16];
+                int64_t old_env = e2[0].id;
+                snprintf(old_bridge, sizeof old_bridge, "%s", e2[0].bridge);
+                model_environments_free(e2, n2);
+                CHECK_OK(model_project_delete(db, q.id));
+                CHECK(model_project_create(db, "gone", envs, 2, &al, &again) == 0);
+                CHECK(again.id > q.id);
+                CHECK(model_environment_list(db, again.id, &e2, &n2) == 0 && n2 == 2);
+                CHECK(!streq(e2[0].bridge, old_bridge) && e2[0].id > old_env);
+                CHECK(strncmp(e2[0].bridge, "swb0a1b2c", 9) == 0 && strlen(e2[0].bridge) == 15);
+                model_environments_free(e2, n2);
+                CHECK_OK(model_project_delete(db, again.id));
+                model_project_done(&again);
+                model_project_done(&q);
+                q = (ModelProject) {};
+        }
         model_environments_free(e, n);
 
         /* Insert in the middle of the promotion order. */

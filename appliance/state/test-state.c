@@ -1,13 +1,17 @@
 /* Unit tests for appliance/state: pragmas, migrations (fresh, upgrade, failure rollback, downgrade
- * refusal), foreign keys, and the image/tag queries. */
+ * refusal, ids never reused, a migration killed half-way), foreign keys, and the image/tag queries. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fs-util.h"
 #include "image-db.h"
 #include "migrate.h"
+#include "schema.h"
 #include "sqlite-util.h"
 #include "state.h"
 
@@ -119,6 +123,213 @@ static void test_newer_file_refused(void) {
         db = NULL;
         CHECK(state_open(p, &db) == -EPROTONOSUPPORT);
         CHECK(!db);
+}
+
+/* The last schema without AUTOINCREMENT (migrations 1-3, what slipwayd of session 16 left), with rows
+ * in every table that has an id and in the tables that refer to them. */
+#define OLD_SCHEMA_VERSION 3
+
+static void make_old_db(const char *p) {
+        sqlite3 *db = NULL;
+
+        (void) unlink(p);
+        CHECK(sqlite_open(p, &db) == 0);
+        CHECK(migrate_apply(db, state_migrations, OLD_SCHEMA_VERSION, NULL) == 0);
+        CHECK_OK(sqlite_exec(
+                db,
+                "INSERT INTO projects VALUES (1, 'shop', 100), (2, 'blog', 101);"
+                "INSERT INTO environments VALUES"
+                " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
+                " (2, 2, 'development', 0, '10.213.2.0/24', 'swbaaaaaa222222', 21001, 'b.example', 1, 101);"
+                "INSERT INTO components VALUES (1, 1, 'web', 'web:1', '{}', 100), (2, 2, 'web', NULL, '{}', 101);"
+                "INSERT INTO service_addresses VALUES (1, 1, '10.213.1.10'), (2, 2, '10.213.2.10');"
+                "INSERT INTO releases VALUES (1, 1, 1, 'sha256:aa', '{}', 'live', NULL, 100, 110),"
+                " (2, 2, 2, 'sha256:bb', '{}', 'failed', 'no', 101, 111);"
+                "INSERT INTO instances VALUES (1, 1, '10.213.1.100', 'slipway-1', '/s/instances/1', 'ready', 2, 100),"
+                " (2, 2, '10.213.2.100', 'slipway-2', '/s/instances/2', 'failed', 0, 101);"
+                "INSERT INTO deploy_log VALUES (1, 5, 'one'), (2, 6, 'two');"));
+        sqlite3_close_v2(db);
+}
+
+static bool schema_has(sqlite3 *db, const char *table, const char *text) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        CHECK(sqlite_prepare(db, "SELECT sql FROM sqlite_master WHERE name = ?1", &s) == 0);
+        sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+        CHECK(sqlite3_step(s) == SQLITE_ROW);
+        return strstr((const char *) sqlite3_column_text(s, 0), text);
+}
+
+static void test_ids_never_reused(void) {
+        _cleanup_free_ char *p = db_path("ids.db");
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        static const char *const tables[] = { "projects", "environments", "components", "releases",
+                                              "instances" };
+        int v;
+
+        make_old_db(p);
+        CHECK(state_open(p, &db) == 0);
+        CHECK(migrate_get_version(db, &v) == 0 && v == state_latest_version());
+        CHECK(query_int(db, "PRAGMA foreign_keys") == 1);
+        for (size_t i = 0; i < ELEMENTSOF(tables); i++)
+                CHECK(schema_has(db, tables[i], "AUTOINCREMENT"));
+        CHECK(schema_has(db, "releases_by_target", "component_id, environment_id, id"));
+        CHECK(schema_has(db, "deploy_log_by_release", "release_id"));
+        CHECK(!table_exists(db, "projects_new") && !table_exists(db, "instances_new"));
+
+        /* Every row is kept, with every column. */
+        CHECK(query_int(db, "SELECT count(*) FROM projects WHERE (id, name, created_at) IN"
+                            " (VALUES (1, 'shop', 100), (2, 'blog', 101))") == 2);
+        CHECK(query_int(
+                      db,
+                      "SELECT count(*) FROM environments WHERE id = 2 AND project_id = 2 AND position = 0"
+                      " AND subnet = '10.213.2.0/24' AND bridge = 'swbaaaaaa222222' AND ingress_port = 21001"
+                      " AND domain = 'b.example' AND egress = 1 AND created_at = 101") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM components WHERE id = 1 AND image_ref = 'web:1'") == 1);
+        CHECK(query_int(db,
+                        "SELECT count(*) FROM releases WHERE id = 2 AND status = 'failed' AND reason = 'no'"
+                        " AND finished_at = 111") == 1);
+        CHECK(query_int(
+                      db,
+                      "SELECT count(*) FROM instances WHERE id = 1 AND netns = 'slipway-1' AND restarts = 2"
+                      " AND dir = '/s/instances/1' AND state = 'ready'") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM deploy_log") == 2);
+        CHECK(query_int(db, "SELECT count(*) FROM service_addresses") == 2);
+        CHECK(query_int(db, "SELECT count(*) FROM environments") == 2);
+
+        /* The foreign keys still hold and cascade. */
+        CHECK(sqlite_exec(db, "INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
+                              " VALUES (99, 'x', 'x', 'x', 'ready', 1);") == -ENOENT);
+        CHECK(sqlite_exec(db, "INSERT INTO environments(project_id, name, position, subnet, bridge,"
+                              " ingress_port, created_at) VALUES (1, 'development', 1, 's', 'b', 1, 1);") ==
+              -EEXIST);
+        CHECK_OK(sqlite_exec(db, "DELETE FROM projects WHERE id = 2;"));
+        CHECK(query_int(db, "SELECT count(*) FROM environments") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM releases") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM instances") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM deploy_log") == 1);
+        CHECK(query_int(db, "SELECT count(*) FROM service_addresses") == 1);
+
+        /* The ids of the deleted project's rows (the highest) are not handed out again. */
+        CHECK_OK(sqlite_exec(db, "INSERT INTO projects(name, created_at) VALUES ('next', 200);"));
+        CHECK(query_int(db, "SELECT id FROM projects WHERE name = 'next'") == 3);
+        CHECK_OK(sqlite_exec(
+                db,
+                "INSERT INTO environments(project_id, name, position, subnet, bridge, ingress_port, created_at)"
+                " VALUES (3, 'development', 0, '10.213.3.0/24', 'swbaaaaaa333333', 21002, 200);"
+                "INSERT INTO components(project_id, name, spec, created_at) VALUES (3, 'web', '{}', 200);"
+                "INSERT INTO releases(component_id, environment_id, image_digest, spec, status, created_at)"
+                " VALUES (3, 3, 'sha256:cc', '{}', 'pending', 200);"
+                "INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
+                " VALUES (3, '10.213.3.100', '', '', 'starting', 200);"));
+        for (size_t i = 1; i < ELEMENTSOF(tables); i++) {
+                _cleanup_free_ char *q = NULL;
+                CHECK(asprintf(&q, "SELECT max(id) FROM %s", tables[i]) > 0);
+                CHECK(query_int(db, q) == 3);
+        }
+        /* And after a reopen (the sequence is in the file, not the connection). */
+        CHECK_OK(sqlite_exec(db, "DELETE FROM instances WHERE id = 3;"));
+        sqlite3_close_v2(TAKE_PTR(db));
+        CHECK(state_open(p, &db) == 0);
+        CHECK_OK(sqlite_exec(db, "INSERT INTO instances(release_id, address, netns, dir, state, created_at)"
+                                 " VALUES (1, '10.213.1.101', '', '', 'starting', 300);"));
+        CHECK(query_int(db, "SELECT max(id) FROM instances") == 4);
+}
+
+static int kill_after_steps(void *userdata) {
+        unsigned *left = userdata;
+        if (--*left == 0)
+                raise(SIGKILL);
+        return 0;
+}
+
+/* Runs the migrations in a child that SIGKILLs itself after `steps` progress callbacks: whether it was
+ * killed (else it finished). */
+static bool migrate_killed_after(const char *p, unsigned steps) {
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                sqlite3 *db = NULL;
+                unsigned left = steps;
+
+                if (sqlite_open(p, &db) < 0)
+                        _exit(2);
+                sqlite3_progress_handler(db, 50, kill_after_steps, &left);
+                _exit(migrate_apply(db, state_migrations, state_migrations_n, NULL) < 0 ? 3 : 0);
+        }
+        CHECK(waitpid(pid, &status, 0) == pid);
+        if (WIFEXITED(status)) {
+                CHECK(WEXITSTATUS(status) == 0);
+                return false;
+        }
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        return true;
+}
+
+static void test_killed_migration_leaves_old_schema(void) {
+        _cleanup_free_ char *p = db_path("killed.db");
+        unsigned killed = 0;
+
+        /* kill -9 at many points of the rebuild: each time the old schema and all its rows are there,
+         * and the next start migrates it. */
+        for (unsigned steps = 1; steps < 4000; steps = steps * 3 / 2 + 1) {
+                _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+                int v;
+
+                make_old_db(p);
+                if (!migrate_killed_after(p, steps))
+                        break;
+                killed++;
+                CHECK(sqlite_open(p, &db) == 0);
+                CHECK(migrate_get_version(db, &v) == 0 && v == OLD_SCHEMA_VERSION);
+                CHECK(!schema_has(db, "projects", "AUTOINCREMENT"));
+                CHECK(!schema_has(db, "instances", "AUTOINCREMENT"));
+                CHECK(!table_exists(db, "projects_new") && !table_exists(db, "releases_new"));
+                CHECK(query_int(db, "SELECT count(*) FROM projects") == 2);
+                CHECK(query_int(db, "SELECT count(*) FROM instances") == 2);
+                CHECK(query_int(db, "SELECT count(*) FROM deploy_log") == 2);
+                sqlite3_close_v2(TAKE_PTR(db));
+
+                CHECK(state_open(p, &db) == 0);
+                CHECK(migrate_get_version(db, &v) == 0 && v == state_latest_version());
+                CHECK(query_int(db, "SELECT count(*) FROM instances") == 2);
+        }
+        CHECK(killed >= 5);
+}
+
+static void test_rebuild_refused_inside_transaction(void) {
+        _cleanup_free_ char *p = db_path("rebuild-tx.db");
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        static const Migration m[] = {
+                { "parent", "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+                            "CREATE TABLE c(p INTEGER REFERENCES p(id) ON DELETE CASCADE);"
+                            "INSERT INTO p VALUES (1); INSERT INTO c VALUES (1);" },
+                { "rebuild p",
+                  "CREATE TABLE p_new(id INTEGER PRIMARY KEY AUTOINCREMENT);"
+                  "INSERT INTO p_new SELECT id FROM p; DROP TABLE p;"
+                  "ALTER TABLE p_new RENAME TO p;",
+                  true },
+                { "dangling", "DELETE FROM p;", true },
+        };
+        int v;
+
+        CHECK(sqlite_open(p, &db) == 0);
+        CHECK(migrate_apply(db, m, 1, NULL) == 0);
+        /* With foreign keys on, DROP TABLE p would delete c's rows: the step must not run then. */
+        CHECK_OK(sqlite_exec(db, "SAVEPOINT outer;"));
+        CHECK(migrate_apply(db, m, 2, NULL) < 0);
+        CHECK_OK(sqlite_exec(db, "RELEASE outer;"));
+        CHECK(query_int(db, "SELECT count(*) FROM c") == 1);
+        CHECK(migrate_apply(db, m, 2, NULL) == 0);
+        CHECK(query_int(db, "SELECT count(*) FROM c") == 1);
+        CHECK(query_int(db, "PRAGMA foreign_keys") == 1);
+        /* A step that leaves a child without its parent is rolled back. */
+        CHECK(migrate_apply(db, m, 3, NULL) == -EBADMSG);
+        CHECK(migrate_get_version(db, &v) == 0 && v == 2);
+        CHECK(query_int(db, "SELECT count(*) FROM p") == 1);
+        CHECK(query_int(db, "PRAGMA foreign_keys") == 1);
 }
 
 static void fill_record(ImageRecord *rec, char c) {
@@ -307,6 +518,9 @@ int main(void) {
         test_upgrade_from_old_file();
         test_failed_migration_rolls_back();
         test_newer_file_refused();
+        test_ids_never_reused();
+        test_killed_migration_leaves_old_schema();
+        test_rebuild_refused_inside_transaction();
         test_images_and_tags();
         test_transaction_rollback();
         test_row_helpers();
