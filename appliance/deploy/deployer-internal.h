@@ -44,13 +44,20 @@ void deployer_set_reason(char **reason, const char *fmt, ...) _printf_(2, 3);
 bool deployer_stopping(Deployer *d);
 uint64_t deployer_mono_msec(void);
 
+/* How the stop of a retired instance went, for the deploy log. */
+typedef struct DeployRetired {
+        bool was_running; /* there was a process to stop */
+        bool killed; /* it was killed: not graceful, or it outlived its stop signal by DEPLOY_STOP_GRACE_MS */
+        uint64_t stop_ms; /* from its stop signal (or the kill) to its exit */
+} DeployRetired;
+
 /* Stops an instance by its directory (adopting it), then removes its rootfs mount, veth and netns (named
  * from netns_recorded, its row's netns, as deploy_instance_names() says).
  * graceful: its stop signal and DEPLOY_STOP_GRACE_MS first (it served traffic); else killed at once (a
  * new instance that never got a request).  Returns the first failure of the removal (the stop itself
- * always ends with a kill). */
+ * always ends with a kill); *ret_how (may be NULL) says how the stop went, whatever the removal gave. */
 int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
-                             Instance *handle, bool graceful);
+                             Instance *handle, bool graceful, DeployRetired *ret_how);
 
 /* Picks the lowest free instance address of the target's environment and records a "starting" instance
  * with it, its netns name and directory, as one step other deploys cannot interleave with. */

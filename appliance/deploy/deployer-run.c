@@ -180,10 +180,27 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
         for (size_t k = 0; k < n_old; k++) {
-                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns, NULL, true);
+                DeployRetired how;
+
+                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns, NULL, true, &how);
                 (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
-                model_deploy_log_appendf(db, t.release_id, "previous instance %lld stopped",
-                                         (long long) old[k].id);
+                /* How long it took says whether the app heeds its stop signal: one that ignores it holds the
+                 * component's next deploy for the whole grace. */
+                if (!how.was_running)
+                        model_deploy_log_appendf(db, t.release_id,
+                                                 "previous instance %lld stopped (it was no longer running)",
+                                                 (long long) old[k].id);
+                else if (how.killed)
+                        model_deploy_log_appendf(
+                                db, t.release_id,
+                                "previous instance %lld stopped: it did not exit within %u s "
+                                "of its stop signal and was killed",
+                                (long long) old[k].id, DEPLOY_STOP_GRACE_MS / 1000U);
+                else
+                        model_deploy_log_appendf(
+                                db, t.release_id,
+                                "previous instance %lld stopped %llu ms after its stop signal",
+                                (long long) old[k].id, (unsigned long long) how.stop_ms);
         }
         model_instances_free(old, n_old);
         return 1;
@@ -196,7 +213,7 @@ fail:
                 (void) model_instance_get(db, instance_id, &row); /* its recorded names */
                 if (asprintf(&dir, "%s/%lld", d->instances_dir, (long long) instance_id) >= 0)
                         (void) deployer_instance_retire(d, instance_id, dir, row.netns, TAKE_PTR(inst),
-                                                        false);
+                                                        false, NULL);
                 (void) model_instance_set_state(db, instance_id, MODEL_INSTANCE_FAILED);
                 model_deploy_log_appendf(db, t.release_id, "instance %lld stopped (its logs stay in %s)",
                                          (long long) instance_id, plan.dir ?: "");

@@ -88,7 +88,7 @@ static void stop_instances(Deployer *d, sqlite3 *db, int64_t project_id, size_t 
                         (void) instance_stop_begin(h[i], 0);
         }
         for (size_t i = 0; i < n; i++) {
-                r = deployer_instance_retire(d, v[i].id, v[i].dir, v[i].netns, h ? h[i] : NULL, true);
+                r = deployer_instance_retire(d, v[i].id, v[i].dir, v[i].netns, h ? h[i] : NULL, true, NULL);
                 if (r < 0)
                         teardown_fail(errs, r, "cannot remove the mount, veth or netns of instance %lld: %s",
                                       (long long) v[i].id, strerror(-r));
@@ -121,7 +121,7 @@ static void remove_instance_files(Deployer *d, sqlite3 *db, int64_t project_id, 
                 }
                 /* Each was torn down when it ended or just now; again in case that failed half-way (a
                  * no-op otherwise): nothing may run on, or stay mounted over, what is removed. */
-                (void) deployer_instance_retire(d, v[i].id, dir, v[i].netns, NULL, false);
+                (void) deployer_instance_retire(d, v[i].id, dir, v[i].netns, NULL, false, NULL);
                 r = instance_setup_remove(dir);
                 if (r == -EBUSY)
                         teardown_fail(errs, r, "cannot remove %s: its root file system is still mounted",

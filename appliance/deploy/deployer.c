@@ -48,19 +48,28 @@ bool deployer_stopping(Deployer *d) {
 }
 
 int deployer_instance_retire(Deployer *d, int64_t instance_id, const char *dir, const char *netns_recorded,
-                             Instance *handle, bool graceful) {
+                             Instance *handle, bool graceful, DeployRetired *ret_how) {
         _cleanup_free_ char *netns = NULL, *ifname = NULL;
         _cleanup_instance_ Instance *i = handle;
+        DeployRetired how = {};
+        uint64_t start = deployer_mono_msec();
         int r;
 
         if (!i && d->supervisor)
                 i = supervisor_release(d->supervisor, instance_id);
         if (!i)
                 (void) instance_adopt(dir, &i); /* fails when it is not running: nothing to stop */
+        how.was_running = i != NULL;
         if (i && graceful)
-                (void) instance_stop(i, 0, DEPLOY_STOP_GRACE_MS); /* kills after the grace period */
-        else if (i)
+                how.killed =
+                        instance_stop(i, 0, DEPLOY_STOP_GRACE_MS) <= 0; /* kills after the grace period */
+        else if (i) {
                 (void) instance_kill(i);
+                how.killed = true;
+        }
+        how.stop_ms = deployer_mono_msec() - start;
+        if (ret_how)
+                *ret_how = how;
         r = deploy_instance_names(d->state_dir, instance_id, netns_recorded, &netns, &ifname, NULL);
         if (r < 0)
                 return r;
@@ -281,7 +290,7 @@ int deployer_refresh_environment(void *userdata, int64_t environment_id, char **
 static void retire_all(Deployer *d, ModelInstance *v, size_t n, const char *state) {
         for (size_t k = 0; k < n; k++) {
                 if (!isempty(v[k].dir))
-                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, v[k].netns, NULL, false);
+                        (void) deployer_instance_retire(d, v[k].id, v[k].dir, v[k].netns, NULL, false, NULL);
                 (void) model_instance_set_state(d->db, v[k].id, state);
         }
         model_instances_free(v, n);

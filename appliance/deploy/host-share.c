@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "string-util.h"
 #include "subnet-claims.h"
+#include "tcp-port.h"
 
 int host_share_init(HostShare *hs, const char *state_dir, const char *id, char **ret_error) {
         _cleanup_close_ int dfd = -EBADF;
@@ -122,6 +123,7 @@ ModelAllocation host_allocation_model(const HostAllocation *a, unsigned ingress_
                 .n_used = a->n_used,
                 .ports_used = a->ports,
                 .n_ports_used = a->n_ports,
+                .port_busy = net_tcp_port_busy, /* a program of the host's (not Slipway) on the port */
                 .ingress_base_port = ingress_base_port,
                 .bridge_prefix = a->hs->bridge_prefix,
         };

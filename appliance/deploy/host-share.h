@@ -44,7 +44,8 @@ typedef struct HostAllocation {
 #define HOST_ALLOCATION_INIT ((HostAllocation) { .subnets_fd = -EBADF, .ports_fd = -EBADF })
 
 int host_allocation_begin(const HostShare *hs, HostAllocation *ret);
-/* The model's view of it, for model_project_create() / model_environment_create(). */
+/* The model's view of it, for model_project_create() / model_environment_create(): an automatically chosen
+ * ingress port also skips ports some program on the host holds (net_tcp_port_busy()). */
 ModelAllocation host_allocation_model(const HostAllocation *a, unsigned ingress_base_port);
 /* True when another state dir claims port (for ports a person names). */
 bool host_allocation_port_taken(const HostAllocation *a, unsigned port);

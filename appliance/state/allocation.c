@@ -1,6 +1,7 @@
 /* Subnet and ingress-port allocation for new environments: the lowest /24 of the pool that no
- * environment, host link or other state dir uses, and the lowest free port from a base.  Callers hold the
- * write transaction (and the host claims' locks), so two creations never pick the same subnet or port. */
+ * environment, host link or other state dir uses, and the lowest port from a base that no environment or other
+ * state dir has and no program on the host holds.  Callers hold the write transaction (and the host claims'
+ * locks), so two creations never pick the same subnet or port. */
 #include "allocation.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ int model_allocate_subnet(sqlite3 *db, const NetSubnet *pool, const NetSubnet *h
 }
 
 int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *others, size_t n_others,
-                                unsigned *ret) {
+                                ModelPortBusyFn busy, unsigned *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r, rc;
 
@@ -58,6 +59,10 @@ int model_allocate_ingress_port(sqlite3 *db, unsigned base, const unsigned *othe
                 sqlite3_bind_int64(s, 1, base + i);
                 rc = sqlite3_step(s);
                 if (rc == SQLITE_DONE) {
+                        /* Asked last: the only check that makes a system call, and only for a port that
+                         * is ours to take otherwise. */
+                        if (busy && busy(base + i))
+                                continue;
                         *ret = base + i;
                         return 0;
                 }
@@ -115,7 +120,7 @@ int model_insert_environment(sqlite3 *db, int64_t project_id, const char *projec
                 port = ingress_port;
         else {
                 r = model_allocate_ingress_port(db, alloc->ingress_base_port, alloc->ports_used,
-                                                alloc->n_ports_used, &port);
+                                                alloc->n_ports_used, alloc->port_busy, &port);
                 if (r < 0)
                         return r;
         }

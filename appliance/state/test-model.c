@@ -258,6 +258,40 @@ static void test_exhaustion_is_not_a_full_disk(void) {
         }
 }
 
+/* Ports some program on the host holds (what the daemon's net_tcp_port_busy() answers) are skipped when a
+ * port is chosen automatically, and asked about only for ports that are otherwise free. */
+static unsigned busy_asked;
+static bool fake_busy(unsigned port) {
+        busy_asked++;
+        CHECK(port != 7101); /* another state dir's: never asked about */
+        return port == 7100 || port == 7102;
+}
+
+static void test_ports_busy_on_host(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("busy.db");
+        char *envs[] = { "development", "production" };
+        const unsigned ports[] = { 7101 };
+        ModelEnvironment *e = NULL;
+        ModelProject p = {};
+        unsigned port;
+        size_t n = 0;
+
+        ModelAllocation al = { .ports_used = ports,
+                               .n_ports_used = 1,
+                               .port_busy = fake_busy,
+                               .ingress_base_port = 7100,
+                               .bridge_prefix = "swb" };
+        CHECK(model_project_create(db, "busy", envs, 2, &al, &p) == 0);
+        CHECK(model_environment_list(db, p.id, &e, &n) == 0 && n == 2);
+        CHECK(e[0].ingress_port == 7103 && e[1].ingress_port == 7104);
+        CHECK(busy_asked == 6); /* development: 7100, 7102, 7103; production: 7100, 7102, 7104 */
+        /* Without the check (NULL), the same base gives the busy port. */
+        CHECK(model_allocate_ingress_port(db, 7100, ports, 1, NULL, &port) == 0 && port == 7100);
+        CHECK(model_allocate_ingress_port(db, 7100, ports, 1, fake_busy, &port) == 0 && port == 7105);
+        model_environments_free(e, n);
+        model_project_done(&p);
+}
+
 static void test_components_releases(void) {
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("c.db");
         char *envs[] = { "development", "production" };
@@ -457,6 +491,7 @@ int main(void) {
         test_real_host_subnets();
         test_other_state_dirs();
         test_exhaustion_is_not_a_full_disk();
+        test_ports_busy_on_host();
         test_components_releases();
         test_state_rules();
         CHECK(rm_rf(tmpdir) == 0);

@@ -114,7 +114,7 @@ static json_t *namespaces(const char *netns_path, bool netns_inherit, bool usern
         return a;
 }
 
-/* process.args: slipway-init first, which execs the payload's own args with the filter in place. */
+/* process.args: slipway-init first, which runs the payload's own args under the filter (init-pid1.h). */
 static json_t *process_args(char *const *args) {
         static const char *const init[] = { CONTAINER_INIT_PATH, NULL };
         json_t *a = string_array(init);

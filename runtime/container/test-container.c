@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "container-init.h"
 #include "container-profile.h"
 #include "fs-util.h"
 #include "macro.h"
@@ -95,7 +96,8 @@ int main(void) {
         char *a1[] = {
                 (char *) "/bin/sh", (char *) "-c",
                 (char *) "echo hello; id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
-                         "echo pid $$; if echo x > /run/slipway/init; then echo INIT-WRITABLE; fi 2>&1; exit 0",
+                         "echo pid $$ ppid $PPID; echo init $(tr '\\0' '\\n' </proc/1/cmdline | head -n 1); "
+                         "if echo x > /run/slipway/init; then echo INIT-WRITABLE; fi 2>&1; exit 0",
                 NULL
         };
         CHECK(run(a1, &out, &ms) == 0);
@@ -105,8 +107,9 @@ int main(void) {
         CHECK(strstr(out, "Seccomp:\t2"));
         /* Podman's 11 default capabilities = 0x00000000800405fb; nothing wider. */
         CHECK(strstr(out, "CapEff:\t00000000800405fb"));
-        /* slipway-init exec'd the payload in place (PID 1) and its host file cannot be rewritten from here. */
-        CHECK(strstr(out, "pid 1\n"));
+        /* slipway-init is PID 1 and runs the payload as its child; its host file cannot be rewritten from here. */
+        CHECK(strstr(out, "pid 2 ppid 1\n"));
+        CHECK(strstr(out, "init " CONTAINER_INIT_PATH "\n"));
         CHECK(!strstr(out, "INIT-WRITABLE") && strstr(out, "/run/slipway/init: Read-only file system"));
         free(out);
         out = NULL;

@@ -24,6 +24,7 @@
 #include "netns.h"
 #include "nft-ruleset.h"
 #include "subnet-pool.h"
+#include "tcp-port.h"
 #include "veth.h"
 
 static bool live_cleanup_needed = false;
@@ -667,7 +668,39 @@ static int test_live(void) {
         return 0;
 }
 
+/* A TCP socket on addr:0 (an unused port the kernel picks), listening or only bound; its port. */
+static int socket_on_any_port(const char *addr, bool listening, uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = A(addr) };
+        socklen_t l = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(fd >= 0);
+        CHECK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        CHECK(!listening || listen(fd, 1) == 0);
+        CHECK(getsockname(fd, (struct sockaddr *) &sa, &l) == 0);
+        *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+/* A port is busy for a listener on 0.0.0.0 while any socket holds it: listening on the wildcard or on one
+ * address, or only bound; free again once that socket is closed. */
+static void test_tcp_port_busy(void) {
+        const char *addrs[] = { "0.0.0.0", "127.0.0.1" };
+        uint16_t port;
+        int fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(addrs); i++)
+                for (int listening = 0; listening < 2; listening++) {
+                        fd = socket_on_any_port(addrs[i], listening, &port);
+                        CHECK(net_tcp_port_busy(port));
+                        safe_close(fd);
+                        CHECK(!net_tcp_port_busy(port));
+                }
+        CHECK(!net_tcp_port_busy(0) && !net_tcp_port_busy(70000));
+}
+
 int main(void) {
+        test_tcp_port_busy();
         test_subnets();
         test_ifname();
         test_hosts_file();

@@ -138,6 +138,32 @@ def test_bad_settings_are_refused_and_change_nothing(daemon):
         assert {p: envs_of(d, p) for p in ("shop", "blog")} == before
 
 
+def test_auto_assigned_port_skips_a_port_in_use_on_the_host(daemon, images, tmp_path):
+        # The port the next environment would get automatically is held by another program (this test):
+        # it used to be handed out all the same, and the deploy then failed with "Address already in use".
+        d = daemon
+        d.cli("project", "create", "first")
+        first = envs_of(d, "first")
+        nxt = max(e["ingress_port"] for e in first.values()) + 1
+        holder = socket.socket()
+        holder.bind(("0.0.0.0", nxt))
+        holder.listen(1)
+        try:
+                rc, rel, err = deploy_site(d, images, make_site(tmp_path / "site", "busy port"), "shop/web",
+                                           "web:1")
+                ports = {n: e["ingress_port"] for n, e in envs_of(d, "shop").items()}
+                assert nxt not in ports.values(), ports
+                assert ports["development"] == nxt + 1, ports
+                assert http_get(ingress_url(d, "shop", "web", "development")) == (200, "busy port\n")
+                # The holder still has its port: nothing of Slipway's shares it.
+                c = socket.create_connection(("127.0.0.1", nxt), timeout=5)
+                peer, _ = holder.accept()
+                peer.close()
+                c.close()
+        finally:
+                holder.close()
+
+
 def test_endpoints_of_one_component_need_their_own_ports(daemon, images):
         d = daemon
         d.cli("image", "import", images / "busybox.oci.tar")

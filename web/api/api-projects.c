@@ -15,6 +15,7 @@
 #include "names.h"
 #include "sqlite-util.h"
 #include "string-util.h"
+#include "tcp-port.h"
 
 static const HttpJsonBody project_create_body = {
         .what = "project create request",
@@ -366,18 +367,6 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
         return 0;
 }
 
-/* Whether some other program already listens on TCP port on this host's wildcard address. */
-static bool port_taken_on_host(unsigned port) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-
-        if (fd < 0)
-                return false;
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        return bind(fd, (struct sockaddr *) &a, sizeof a) < 0 && errno == EADDRINUSE;
-}
-
 /* 409 for a settings conflict (another environment's port or domain, or a port another program holds);
  * 0 when there is none. */
 static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironment *other,
@@ -405,7 +394,7 @@ static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironme
 static int check_port_free_on_host(HttpRequest *req, unsigned port) {
         char msg[200];
 
-        if (port == 0 || !port_taken_on_host(port))
+        if (port == 0 || !net_tcp_port_busy(port))
                 return 0;
         snprintf(msg, sizeof msg, "Port %u is already in use on this host by another program.", port);
         http_reply_error(req->conn, 409, msg, "Choose a free port for --ingress-port (see 'ss -ltn').");
