@@ -1,20 +1,23 @@
 #!/bin/bash
 # Benchmark: `slipway status` latency with no other connections, then with BENCH_IDLE (default 1000) idle
 # TCP connections held open against the API (each one reopened as soon as slipwayd's gate closes it after
-# its head deadline, so that many are open throughout).  BENCH_CALLS (default 200) sequential calls each;
-# prints p50/p99/max of both and the ratio of the p99s.  A private slipwayd on a temporary state dir,
+# its head deadline, so that many are open throughout).  BENCH_CALLS (default 200) sequential calls each,
+# BENCH_PAUSE_MS (default 40) apart so that a run spans the gate's 5 s head deadline (the idle ones are
+# closed and reopened during it); prints p50/p99/max of both and the ratio of the p99s.  A private slipwayd on a temporary state dir,
 # removed at the end.  Run it under the shared lock:  flock /tmp/slipway-bench.lock tests/bench/api-idle.sh
 #
-# Usage: tests/bench/api-idle.sh [BUILD_DIR]      (env: BENCH_CALLS=200 BENCH_IDLE=1000)
+# Usage: tests/bench/api-idle.sh [BUILD_DIR]      (env: BENCH_CALLS=200 BENCH_IDLE=1000 BENCH_PAUSE_MS=40)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-${SLIPWAY_BUILD_DIR:-$top/build}}
 calls=${BENCH_CALLS:-200}
 idle=${BENCH_IDLE:-1000}
+pause=${BENCH_PAUSE_MS:-40}
 py=/usr/bin/python3
 [[ "$calls" =~ ^[1-9][0-9]*$ ]] || { echo "api-idle.sh: BENCH_CALLS must be a positive number." >&2; exit 2; }
 [[ "$idle" =~ ^[0-9]+$ ]] || { echo "api-idle.sh: BENCH_IDLE must be a number." >&2; exit 2; }
+[[ "$pause" =~ ^[0-9]+$ ]] || { echo "api-idle.sh: BENCH_PAUSE_MS must be a number." >&2; exit 2; }
 
 . "$top/tests/bench/bench-daemon.sh"
 bench_binaries api-idle.sh
@@ -23,14 +26,16 @@ trap bench_daemon_cleanup EXIT
 bench_daemon_start
 port=$(sed -E 's|.*:([0-9]+)/?$|\1|' "$state/api.url")
 
-$py - "$build/appliance/cli/slipway" "$state" "$port" "$calls" "$idle" <<'PYEOF'
+$py - "$build/appliance/cli/slipway" "$state" "$port" "$calls" "$idle" "$pause" <<'PYEOF'
 import selectors, socket, subprocess, sys, threading, time
 
 slipway, state, port, calls, idle = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+pause = int(sys.argv[6]) / 1000
 
 def measure():
         times = []
         for _ in range(calls):
+                time.sleep(pause)
                 t = time.monotonic()
                 p = subprocess.run([slipway, "--state-dir", state, "status"], capture_output=True, timeout=120)
                 times.append(time.monotonic() - t)
