@@ -29,6 +29,7 @@
 #define GATE_DRAIN_MAX (1024U * 1024U) /* and discard at most this much */
 #define GATE_ACCEPT_PAUSE_SEC 1U       /* after EMFILE/ENFILE */
 #define GATE_EVENTS 64
+#define GATE_STOP_FLUSH_MSEC 1000U /* at stop: what civetweb already answered may take this long to go out */
 #define GATE_TAG_LISTENER ((uint64_t) 0)
 #define GATE_TAG_WAKE ((uint64_t) 2)
 #define GATE_TAG_UPSTREAM ((uint64_t) 1) /* low bit of a GateConn pointer */
@@ -52,10 +53,11 @@ struct GateConn {
         GateConn *prev, *next;
         int client_fd, upstream_fd;
         GateState state;
-        uint64_t deadline; /* µs, CLOCK_MONOTONIC; HEAD, BODY, CONNECTING and DRAIN */
-        uint64_t last_progress;
-        GateBuf up;   /* client → civetweb: head, body, then whatever follows */
-        GateBuf down; /* civetweb → client */
+        uint64_t deadline;      /* µs, CLOCK_MONOTONIC; HEAD, BODY, CONNECTING and DRAIN */
+        uint64_t last_progress; /* last byte from the client or to civetweb */
+        uint64_t last_sent;     /* last byte to the client, once civetweb is done */
+        GateBuf up;             /* client → civetweb: head, body, then whatever follows */
+        GateBuf down;           /* civetweb → client */
         uint32_t client_mask, upstream_mask;
         size_t head_len;
         size_t reserved; /* bytes of GATE_BODY_BUFFER_TOTAL this connection holds */
@@ -70,8 +72,8 @@ struct GateConn {
 
 /* What happened since the last log line. */
 typedef struct GateCounters {
-        unsigned long refused, head_timeouts, body_timeouts, upload_timeouts, rejected, unauthorized,
-                upstream_failed, accept_paused;
+        unsigned long refused, head_timeouts, body_timeouts, upload_timeouts, reader_timeouts, rejected,
+                unauthorized, upstream_failed, accept_paused;
 } GateCounters;
 
 struct ApiGate {
@@ -81,6 +83,8 @@ struct ApiGate {
         unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
         pthread_t thread;
         bool thread_started;
+        int quiesce, stop; /* set by other threads, then wake_fd is written */
+        uint64_t stop_deadline;
         GateConn *conns, *zombies;
         size_t n_conns, max_conns, reserved;
         uint64_t accept_resume; /* 0: accepting */
@@ -525,6 +529,7 @@ static void conn_write_client(ApiGate *g, GateConn *c) {
                         return conn_close(g, c); /* the client went away: civetweb's next write fails */
                 }
                 c->down.start += (size_t) n;
+                c->last_sent = now_usec();
                 if (c->down.start == c->down.end)
                         c->down.start = c->down.end = 0;
         }
@@ -548,6 +553,7 @@ static void conn_read_upstream(ApiGate *g, GateConn *c) {
                  * report EPOLLHUP over and over while a slow client reads the rest */
                 c->upstream_eof = true;
                 c->upstream_fd = safe_close(c->upstream_fd);
+                c->last_sent = now_usec();
                 if (gbuf_len(&c->down) == 0)
                         return conn_close(g, c);
                 return conn_update(g, c);
@@ -618,6 +624,11 @@ static void gate_sweep(ApiGate *g, uint64_t now) {
                             now - c->last_progress >= SEC_USEC(GATE_UPLOAD_IDLE_SEC)) {
                                 g->counters.upload_timeouts++;
                                 conn_close(g, c);
+                        } else if (c->upstream_eof && gbuf_len(&c->down) > 0 &&
+                                   now - c->last_sent >= SEC_USEC(GATE_READER_IDLE_SEC)) {
+                                /* civetweb is done; a client that takes nothing of the rest is dropped */
+                                g->counters.reader_timeouts++;
+                                conn_close(g, c);
                         }
                         continue;
                 }
@@ -654,13 +665,16 @@ static void gate_log(ApiGate *g, uint64_t now) {
 
         if (now < g->next_log)
                 return;
-        if (k->refused + k->head_timeouts + k->body_timeouts + k->upload_timeouts + k->accept_paused > 0)
-                log_warning("API gate in the last %u s: %lu connection(s) refused at the limit of %zu, %lu "
-                            "accept pause(s) for want of descriptors, %lu head, %lu body and %lu upload "
-                            "timeout(s), %lu malformed and %lu unauthenticated request(s).",
-                            GATE_LOG_INTERVAL_SEC, k->refused, g->max_conns, k->accept_paused,
-                            k->head_timeouts, k->body_timeouts, k->upload_timeouts, k->rejected,
-                            k->unauthorized);
+        if (k->refused + k->head_timeouts + k->body_timeouts + k->upload_timeouts + k->reader_timeouts +
+                    k->accept_paused >
+            0)
+                log_warning(
+                        "API gate in the last %u s: %lu connection(s) refused at the limit of %zu, %lu "
+                        "accept pause(s) for want of descriptors; %lu head, %lu body, %lu upload and %lu "
+                        "slow-reader timeout(s); %lu malformed and %lu unauthenticated request(s).",
+                        GATE_LOG_INTERVAL_SEC, k->refused, g->max_conns, k->accept_paused, k->head_timeouts,
+                        k->body_timeouts, k->upload_timeouts, k->reader_timeouts, k->rejected,
+                        k->unauthorized);
         else if (k->rejected + k->unauthorized + k->upstream_failed > 0)
                 log_debug(
                         "API gate: %lu malformed, %lu unauthenticated request(s), %lu upstream failure(s).",
@@ -753,13 +767,42 @@ static void gate_event(ApiGate *g, const struct epoll_event *ev) {
                 conn_read_upstream(g, c);
 }
 
+/* A request from another thread: quiesce (stop accepting; requests not yet forwarded get 503) or stop
+ * (finish relaying what civetweb has answered, for at most GATE_STOP_FLUSH_MSEC). */
+static void gate_wake(ApiGate *g) {
+        uint64_t v;
+        GateConn *next;
+
+        if (read(g->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                log_debug_errno(-errno, "API gate: cannot read its wake-up counter: %m");
+        if (__atomic_load_n(&g->quiesce, __ATOMIC_ACQUIRE) && g->listen_fd >= 0) {
+                g->listen_fd = safe_close(g->listen_fd);
+                g->accept_resume = 0;
+                for (GateConn *c = g->conns; c; c = next) {
+                        next = c->next;
+                        if (c->state == GATE_HEAD || c->state == GATE_BODY)
+                                conn_reply(g, c, 503, "slipwayd is stopping.",
+                                           "Retry once it is running again.");
+                }
+        }
+        if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE) && !g->stop_deadline) {
+                g->stop_deadline = now_usec() + (uint64_t) GATE_STOP_FLUSH_MSEC * 1000U;
+                /* only relayed answers are worth the wait */
+                for (GateConn *c = g->conns; c; c = next) {
+                        next = c->next;
+                        if (c->state != GATE_RELAY)
+                                conn_close(g, c);
+                }
+        }
+}
+
 static void *gate_loop(void *userdata) {
         ApiGate *g = userdata;
         struct epoll_event evs[GATE_EVENTS];
 
         for (;;) {
                 uint64_t now;
-                int n, timeout = g->conns || g->accept_resume ? GATE_SWEEP_MS : -1;
+                int n, timeout = g->conns || g->accept_resume || g->stop_deadline ? GATE_SWEEP_MS : -1;
 
                 n = epoll_wait(g->epoll_fd, evs, GATE_EVENTS, timeout);
                 if (n < 0 && errno != EINTR) {
@@ -768,13 +811,15 @@ static void *gate_loop(void *userdata) {
                 }
                 for (int i = 0; i < n; i++) {
                         if (evs[i].data.u64 == GATE_TAG_WAKE)
-                                goto out;
-                        if (evs[i].data.u64 == GATE_TAG_LISTENER)
+                                gate_wake(g);
+                        else if (evs[i].data.u64 == GATE_TAG_LISTENER)
                                 gate_accept(g);
                         else
                                 gate_event(g, &evs[i]);
                 }
                 now = now_usec();
+                if (g->stop_deadline && (!g->conns || now >= g->stop_deadline))
+                        break;
                 if (now >= g->next_sweep) {
                         gate_sweep(g, now);
                         g->next_sweep = now + (uint64_t) GATE_SWEEP_MS * 1000U;
@@ -790,7 +835,6 @@ static void *gate_loop(void *userdata) {
                         conn_free(z);
                 }
         }
-out:
         return NULL;
 }
 
@@ -886,13 +930,25 @@ int api_gate_start(ApiGate *g, unsigned upstream_port) {
         return 0;
 }
 
+static void gate_signal(ApiGate *g, int *flag) {
+        uint64_t one = 1;
+
+        __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+        if (write(g->wake_fd, &one, sizeof one) < 0)
+                log_debug_errno(-errno, "API gate: cannot wake its thread: %m");
+}
+
+void api_gate_quiesce(ApiGate *g) {
+        if (g && g->thread_started)
+                gate_signal(g, &g->quiesce);
+}
+
 ApiGate *api_gate_free(ApiGate *g) {
         if (!g)
                 return NULL;
         if (g->thread_started) {
-                uint64_t one = 1;
-                if (write(g->wake_fd, &one, sizeof one) < 0)
-                        log_debug_errno(-errno, "API gate: cannot wake its thread: %m");
+                gate_signal(g, &g->quiesce);
+                gate_signal(g, &g->stop);
                 pthread_join(g->thread, NULL);
         }
         while (g->conns)

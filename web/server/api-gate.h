@@ -17,6 +17,9 @@
 /* A streamed upload (chunked, or larger than HTTP_JSON_BODY_MAX) with no byte for this long is closed.
  * civetweb's own timeout on the loopback side is a little longer, so the gate is the one that decides. */
 #define GATE_UPLOAD_IDLE_SEC 30U
+/* Once civetweb has sent its whole answer, a client that reads none of the rest for this long is dropped
+ * (while civetweb still writes, its own timeout covers a client that stopped reading). */
+#define GATE_READER_IDLE_SEC 30U
 #define GATE_CONNECTIONS_MAX 4096U                   /* open gate connections; more get 503 */
 #define GATE_FD_RESERVE 512U                         /* descriptors left for the rest of slipwayd */
 #define GATE_BODY_BUFFER_TOTAL (64U * 1024U * 1024U) /* small bodies buffered at once; beyond: streamed */
@@ -34,7 +37,10 @@ int api_gate_new(const char *addr, unsigned port, const unsigned char token_hash
 int api_gate_port(ApiGate *g);
 /* Starts the loop thread; checked requests go to 127.0.0.1:upstream_port. */
 int api_gate_start(ApiGate *g, unsigned upstream_port);
-/* Stops the thread and closes every connection (both sides); accepts NULL. */
+/* Stops accepting; requests not yet passed on are answered 503.  What is relayed goes on. */
+void api_gate_quiesce(ApiGate *g);
+/* Stops the thread, after relaying for a moment what civetweb already answered, and closes every
+ * connection (both sides); accepts NULL. */
 ApiGate *api_gate_free(ApiGate *g);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiGate *, api_gate_free);
 

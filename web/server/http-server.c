@@ -305,9 +305,9 @@ HttpServer *http_server_stop(HttpServer *s) {
 
         if (!s)
                 return NULL;
-        /* The gate first: no new request reaches civetweb, and the handlers streaming to clients see
-         * their connection close. */
-        s->gate = api_gate_free(s->gate);
+        /* No new request reaches civetweb; mg_stop() waits for the running handlers, whose last words
+         * (a cancelled build's error line) the gate still relays; then the gate goes. */
+        api_gate_quiesce(s->gate);
         if (s->ctx) {
                 have_waker = pthread_create(&waker, NULL, stop_waker, s) == 0;
                 mg_stop(s->ctx);
@@ -316,6 +316,7 @@ HttpServer *http_server_stop(HttpServer *s) {
                         pthread_join(waker, NULL);
                 mg_exit_library();
         }
+        s->gate = api_gate_free(s->gate);
         free(s);
         return NULL;
 }
