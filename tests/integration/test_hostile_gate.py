@@ -261,3 +261,19 @@ def test_sigterm_with_many_connections_open_stops_promptly(daemon):
         finally:
                 for s in idle:
                         s.close()
+
+
+def test_oversized_head_and_unauthenticated_upload_are_answered(daemon):
+        d = daemon
+        # A head that never ends within the limit: 431, not a hang.
+        status, doc, data = raw(d, b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 20000)
+        assert status == 431, data[:300]
+        assert doc["error"] and doc["hint"]
+        # An upload without the token is refused before its body is read, and the refusal reaches the
+        # client (the gate reads and drops the body rather than resetting the connection under it).
+        body = b"x" * (512 * 1024)
+        status, doc, data = raw(d, f"POST /api/v1/images/import?format=oci-archive HTTP/1.1\r\nHost: x\r\n"
+                                f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        assert status == 401, data[:300]
+        assert "token" in doc["error"]
+        assert d.images() == []
