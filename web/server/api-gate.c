@@ -60,6 +60,7 @@ struct GateConn {
         GateBuf down;           /* civetweb → client */
         uint32_t client_mask, upstream_mask;
         size_t head_len;
+        size_t scan;     /* where the search for the head's end resumes */
         size_t reserved; /* bytes of GATE_BODY_BUFFER_TOTAL this connection holds */
         size_t drained;
         /* the request body while streamed */
@@ -495,8 +496,7 @@ static void conn_read_client(ApiGate *g, GateConn *c) {
         c->up.end += (size_t) n;
 
         if (c->state == GATE_HEAD) {
-                size_t scan = 0;
-                int r = http_find_head_end(c->up.data + c->up.start, gbuf_len(&c->up), &scan);
+                int r = http_find_head_end(c->up.data + c->up.start, gbuf_len(&c->up), &c->scan);
 
                 if (r == -EMSGSIZE) {
                         g->counters.rejected++;
