@@ -1,5 +1,6 @@
-/* civetweb setup and the /api dispatcher: auth first, then route, then handler.  Token comparison is
- * constant time (hashes of both sides compared with sodium_memcmp), so timing leaks nothing. */
+/* The API server: the gate (api-gate.c) owns the public socket and passes checked requests to civetweb,
+ * which listens on an ephemeral loopback port only; then the /api dispatcher: auth (again, so nothing
+ * but the gate's checked requests could ever run a handler), then route, then handler. */
 #include "http-server.h"
 
 #include <arpa/inet.h>
@@ -13,17 +14,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api-gate.h"
 #include "http-response.h"
+#include "http-token.h"
 #include "log.h"
 #include "string-util.h"
 
+/* civetweb's side of the gate: loopback only, and only the gate connects to it */
+#define HTTP_BACKEND_LISTEN "127.0.0.1:0"
+#define HTTP_BACKEND_ACL "-0.0.0.0/0,+127.0.0.1"
+/* The gate has the head and any small body before it connects, so civetweb waits only for streamed
+ * uploads and slow readers, which the gate times (GATE_UPLOAD_IDLE_SEC); a little longer, so the gate
+ * is the one that decides. */
+#define HTTP_BACKEND_TIMEOUT_MS ((GATE_UPLOAD_IDLE_SEC + 5U) * 1000U)
+
 struct HttpServer {
         struct mg_context *ctx;
-        char *addr;
-        int port;
+        ApiGate *gate;
+        int backend_port; /* civetweb's loopback port */
         int stopping;
         HttpServerConfig cfg;
-        unsigned char token_hash[crypto_generichash_BYTES];
+        unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
 };
 
 int http_parse_listen(const char *listen, char **ret_addr, unsigned *ret_port) {
@@ -86,27 +97,6 @@ static socklen_t sockaddr_fill(const char *addr, unsigned port, SockaddrAny *ret
         return sizeof ret->in;
 }
 
-/* Tries to bind the address ourselves first: civetweb only says "failed", we want to say why. */
-static int probe_listen(const char *addr, unsigned port) {
-        SockaddrAny sa;
-        socklen_t len;
-        int fd, one = 1, r = 0;
-
-        if (port == 0)
-                return 0;
-        len = sockaddr_fill(addr, port, &sa);
-        fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, &sa.sa, len) < 0)
-                r = -errno;
-        else if (listen(fd, 1) < 0)
-                r = -errno;
-        safe_close(fd);
-        return r;
-}
-
 int http_route_match(const char *pattern, char *const *segments, size_t n) {
         const char *p = pattern;
         size_t i = 0;
@@ -130,16 +120,8 @@ int http_route_match(const char *pattern, char *const *segments, size_t n) {
 
 static bool token_ok(HttpServer *s, struct mg_connection *conn) {
         const char *auth = mg_get_header(conn, "Authorization");
-        unsigned char h[crypto_generichash_BYTES];
-        const char *tok;
 
-        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-                return false;
-        tok = auth + 7;
-        while (*tok == ' ')
-                tok++;
-        crypto_generichash(h, sizeof h, (const unsigned char *) tok, strlen(tok), NULL, 0);
-        return sodium_memcmp(h, s->token_hash, sizeof h) == 0;
+        return http_token_check(s->token_hash, auth, auth ? strlen(auth) : 0);
 }
 
 static void request_free_segments(HttpRequest *req) {
@@ -186,9 +168,7 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         int r;
 
         if (!token_ok(s, conn))
-                return http_reply_error(conn, 401, "Missing or wrong API token.",
-                                        "Send 'Authorization: Bearer TOKEN' with the token from the state "
-                                        "directory's admin.token (slipway does this for you).");
+                return http_reply_error(conn, 401, HTTP_TOKEN_MISSING_MESSAGE, HTTP_TOKEN_MISSING_HINT);
 
         if (!startswith(ri->local_uri, HTTP_API_PREFIX))
                 return http_reply_error(conn, 404, "Unknown API path; this server speaks /api/v1/.",
@@ -228,7 +208,7 @@ static int log_message_cb(const struct mg_connection *conn, const char *message)
 int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         _cleanup_free_ char *addr = NULL;
         struct mg_callbacks callbacks = { .log_message = log_message_cb };
-        char ports[128], header_max[32], errtext[256] = "";
+        char header_max[32], timeout[32], errtext[256] = "";
         struct mg_error_data error = { .text = errtext, .text_buffer_size = sizeof errtext };
         struct mg_init_data init = {};
         HttpServer *s;
@@ -238,15 +218,14 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         r = http_parse_listen(cfg->listen, &addr, &port);
         if (r < 0)
                 return r;
-        r = probe_listen(addr, port);
-        if (r < 0)
-                return r;
 
-        snprintf(ports, sizeof ports, "%s", cfg->listen);
         snprintf(header_max, sizeof header_max, "%u", HTTP_REQUEST_HEADER_MAX);
+        snprintf(timeout, sizeof timeout, "%u", HTTP_BACKEND_TIMEOUT_MS);
         const char *options[] = {
                 "listening_ports",
-                ports,
+                HTTP_BACKEND_LISTEN,
+                "access_control_list",
+                HTTP_BACKEND_ACL,
                 "num_threads",
                 HTTP_SERVER_THREADS,
                 "max_request_size",
@@ -256,7 +235,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
                 "enable_keep_alive",
                 "no",
                 "request_timeout_ms",
-                "60000",
+                timeout,
                 NULL,
         };
 
@@ -264,9 +243,14 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         if (!s)
                 return -ENOMEM;
         s->cfg = *cfg;
-        s->addr = TAKE_PTR(addr);
-        crypto_generichash(s->token_hash, sizeof s->token_hash, (const unsigned char *) cfg->token,
-                           strlen(cfg->token), NULL, 0);
+        http_token_hash(cfg->token, strlen(cfg->token), s->token_hash);
+
+        /* The public socket first: a port in use is reported before anything starts. */
+        r = api_gate_new(addr, port, s->token_hash, &s->gate);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
 
         mg_init_library(0);
         init = (struct mg_init_data) { .callbacks = &callbacks,
@@ -275,27 +259,34 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         s->ctx = mg_start2(&init, &error);
         if (!s->ctx) {
                 log_debug("civetweb failed to start: %s", errtext);
-                free(s->addr);
+                api_gate_free(s->gate);
                 free(s);
                 mg_exit_library();
-                return strstr(errtext, "in use") ? -EADDRINUSE : -EIO;
+                return -EIO;
         }
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
-        s->port = http_server_port(s);
+        {
+                struct mg_server_port ports[4];
+
+                r = mg_get_server_ports(s->ctx, ELEMENTSOF(ports), ports);
+                s->backend_port = r > 0 ? ports[0].port : -1;
+        }
+        r = s->backend_port > 0 ? api_gate_start(s->gate, (unsigned) s->backend_port) : -EIO;
+        if (r < 0) {
+                http_server_stop(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
 
-/* civetweb's master thread notices mg_stop() only when its 2 s poll() ends; a connection to our
- * own port ends it at once, so SIGTERM stops slipwayd promptly. */
+/* civetweb's master thread notices mg_stop() only when its 2 s poll() ends; a connection to its
+ * loopback port ends it at once, so SIGTERM stops slipwayd promptly. */
 static void *stop_waker(void *userdata) {
         HttpServer *s = userdata;
-        int port = s->port;
-        bool v6 = strchr(s->addr, ':');
-        const char *target = v6 ? (streq(s->addr, "::") ? "::1" : s->addr)
-                                : (streq(s->addr, "0.0.0.0") ? "127.0.0.1" : s->addr);
+        int port = s->backend_port;
         SockaddrAny sa;
-        socklen_t len = sockaddr_fill(target, port, &sa);
+        socklen_t len = sockaddr_fill("127.0.0.1", port, &sa);
 
         for (int i = 0; i < 100 && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && port > 0; i++) {
                 int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -314,6 +305,9 @@ HttpServer *http_server_stop(HttpServer *s) {
 
         if (!s)
                 return NULL;
+        /* No new request reaches civetweb; mg_stop() waits for the running handlers, whose last words
+         * (a cancelled build's error line) the gate still relays; then the gate goes. */
+        api_gate_quiesce(s->gate);
         if (s->ctx) {
                 have_waker = pthread_create(&waker, NULL, stop_waker, s) == 0;
                 mg_stop(s->ctx);
@@ -322,18 +316,13 @@ HttpServer *http_server_stop(HttpServer *s) {
                         pthread_join(waker, NULL);
                 mg_exit_library();
         }
-        free(s->addr);
+        s->gate = api_gate_free(s->gate);
         free(s);
         return NULL;
 }
 
 int http_server_port(HttpServer *s) {
-        struct mg_server_port ports[4];
-        int n = mg_get_server_ports(s->ctx, ELEMENTSOF(ports), ports);
-
-        if (n <= 0)
-                return -EIO;
-        return ports[0].port;
+        return s->gate ? api_gate_port(s->gate) : -EIO;
 }
 
 int http_request_query(HttpRequest *req, const char *name, char *buf, size_t size) {

@@ -1,5 +1,6 @@
-/* Unit tests for web/server: listen-string parsing, route matching, and a live civetweb on a free
- * loopback port: auth (401 JSON), routing (404/405), per-segment decoding, chunked request bodies. */
+/* Unit tests for web/server: listen-string parsing, route matching, and a live server (gate and civetweb)
+ * on a free loopback port: auth (401 JSON), routing (404/405), per-segment decoding, chunked request
+ * bodies, absolute-form targets and duplicate lengths. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +121,20 @@ static const struct {
           "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
           "Content-Length: 500\r\n\r\n",
           { "HTTP/1.1 413" } },
+        /* through the gate: an absolute-form target is answered as its origin form */
+        { "GET",
+          "http://127.0.0.1/api/v1/things/abs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n",
+          { "HTTP/1.1 200", "\"segment\":\"abs\"" } },
+        /* two lengths are refused before any handler reads either */
+        { "POST",
+          "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+          "Content-Length: 3\r\nContent-Length: 8\r\n\r\nabcdefgh",
+          { "HTTP/1.1 400", "Content-Length", "\"hint\"" } },
+        /* a small body sent after the head (the gate buffers it, then forwards) */
+        { "POST",
+          "/api/v1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+          "Content-Length: 8\r\n\r\nabcdefgh",
+          { "HTTP/1.1 200", "\"size\":8" } },
 };
 
 static void test_live(void) {

@@ -1,0 +1,311 @@
+/* Unit tests for the API gate: the head check (strict framing: one Content-Length, not with
+ * Transfer-Encoding; absolute-form targets rewritten to origin form; the bearer token), then the live
+ * relay through a real server: streamed uploads past the buffered size, long chunked answers read
+ * slowly, an early answer to an upload, a head sent in pieces, and an idle client answered 408. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "api-gate.h"
+#include "fs-util.h"
+#include "http-response.h"
+#include "http-server.h"
+#include "json-util.h"
+
+#include "tests.h"
+
+#define TOKEN "s3cret"
+#define AUTH "Authorization: Bearer " TOKEN "\r\n"
+
+static unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
+
+static GateHeadCheck check(const char *head) {
+        GateHeadCheck c;
+
+        api_gate_check_head(head, strlen(head), token_hash, &c);
+        return c;
+}
+
+/* A head the gate must answer itself with status, its message containing word. */
+static void check_refused(const char *head, int status, const char *word) {
+        GateHeadCheck c = check(head);
+
+        if (c.status != status || !strstr(c.message, word) || !c.hint || !*c.hint)
+                TEST_FAIL("%s: status %d, message \"%s\"; expected %d with \"%s\"", head, c.status,
+                          c.message, status, word);
+}
+
+static void test_forwarded(void) {
+        const char *h = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+        GateHeadCheck c = check(h);
+
+        CHECK(c.status == 0);
+        CHECK(c.head_len == strlen(h));
+        CHECK(c.body == HTTP_BODY_NONE);
+        CHECK(c.origin_off == c.target_off && c.origin_len == strlen("/api/v1/status"));
+        CHECK(memcmp(h + c.origin_off, "/api/v1/status", c.origin_len) == 0);
+
+        /* the scheme is case-insensitive and spaces after it are allowed, as civetweb's check allows */
+        CHECK(check("GET / HTTP/1.1\r\nHost: x\r\nauthorization: bearer   " TOKEN "\r\n\r\n").status == 0);
+
+        c = check("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH
+                  "Content-Length: 12\r\n\r\n{\"name\":\"x\"}");
+        CHECK(c.status == 0 && c.body == HTTP_BODY_LENGTH && c.content_length == 12);
+        CHECK(!c.expect_continue);
+
+        c = check("POST /api/v1/images/import HTTP/1.1\r\nHost: x\r\n" AUTH "Transfer-Encoding: chunked\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        CHECK(c.status == 0 && c.body == HTTP_BODY_CHUNKED && c.expect_continue);
+
+        /* HTTP/1.0 needs no Host */
+        CHECK(check("GET /api/v1/status HTTP/1.0\r\n" AUTH "\r\n").status == 0);
+}
+
+static void test_absolute_form(void) {
+        const char *h =
+                "GET http://127.0.0.1:7070/api/v1/status?x=1 HTTP/1.1\r\nHost: 127.0.0.1:7070\r\n" AUTH
+                "\r\n";
+        GateHeadCheck c = check(h);
+
+        CHECK(c.status == 0);
+        CHECK(c.target_len == strlen("http://127.0.0.1:7070/api/v1/status?x=1"));
+        CHECK(c.origin_len == strlen("/api/v1/status?x=1"));
+        CHECK(memcmp(h + c.origin_off, "/api/v1/status?x=1", c.origin_len) == 0);
+
+        check_refused("GET http://127.0.0.1:7070 HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n", 400, "no path");
+        check_refused("OPTIONS * HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n", 400, "not a path");
+        check_refused("GET https://x/api/v1/status HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n", 400, "target");
+}
+
+static void test_framing(void) {
+        check_refused("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH
+                      "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+                      400, "repeated Content-Length");
+        /* even two equal ones: the first-wins reading is what let two differ */
+        check_refused("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH
+                      "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+                      400, "Content-Length");
+        check_refused("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH
+                      "Content-Length: 5, 6\r\n\r\nhello",
+                      400, "Content-Length");
+        check_refused("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH
+                      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      400, "Transfer-Encoding");
+        check_refused("POST /api/v1/projects HTTP/1.1\r\nHost: x\r\n" AUTH "Transfer-Encoding: gzip\r\n\r\n",
+                      400, "Transfer-Encoding");
+        check_refused("GET /api/v1/status HTTP/1.1\nHost: x\r\n" AUTH "\r\n", 400, "malformed");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n folded\r\n" AUTH "\r\n", 400, "folding");
+        check_refused("GET /api/v1/status HTTP/1.1\r\n" AUTH "\r\n", 400, "Host");
+        check_refused("GET /api/v1/status HTTP/2.0\r\nHost: x\r\n" AUTH "\r\n", 505, "HTTP/1.1");
+        check_refused("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n", 405, "CONNECT");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n" AUTH AUTH "\r\n", 400, "Authorization");
+}
+
+static void test_token(void) {
+        /* framing is judged first: a smuggling attempt gets 400 with or without a token */
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cretX\r\n\r\n", 401,
+                      "token");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cre\r\n\r\n", 401,
+                      "token");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic s3cret\r\n\r\n", 401,
+                      "token");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer\r\n\r\n", 401,
+                      "token");
+        check_refused("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n", 401, HTTP_TOKEN_MISSING_MESSAGE);
+}
+
+/* --- live */
+
+#define UPLOAD_SIZE (3U * 1024U * 1024U) /* past HTTP_JSON_BODY_MAX: streamed, not buffered */
+#define STREAM_SIZE (4U * 1024U * 1024U)
+
+static int h_upload(HttpRequest *req) {
+        char path[] = "/tmp/test-api-gate-XXXXXX";
+        _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
+        uint64_t size = 0;
+        int r;
+
+        CHECK(fd >= 0);
+        unlink(path);
+        r = http_read_body_to_fd(req->conn, fd, 64U * 1024U * 1024U, &size);
+        if (r < 0)
+                return http_reply_errno(req->conn, r, NULL, NULL, "Upload failed");
+        _cleanup_json_ json_t *j = json_pack("{s:I}", "size", (json_int_t) size);
+        return http_reply_json(req->conn, 200, j);
+}
+
+static int h_tiny(HttpRequest *req) {
+        json_t *j = NULL;
+        int r = http_read_body_json(req->conn, 100, &j);
+
+        json_decref(j);
+        return http_reply_errno(req->conn, r < 0 ? r : -EFBIG, NULL, NULL, "Upload refused");
+}
+
+static int h_stream(HttpRequest *req) {
+        static char chunk[64 * 1024];
+
+        memset(chunk, 'x', sizeof chunk);
+        if (http_stream_begin(req->conn, 200, "application/octet-stream", NULL) < 0)
+                return 200;
+        for (size_t sent = 0; sent < STREAM_SIZE; sent += sizeof chunk)
+                if (http_stream_write(req->conn, chunk, sizeof chunk) < 0)
+                        return 200;
+        (void) http_stream_end(req->conn);
+        return 200;
+}
+
+static const HttpRoute routes[] = {
+        { "POST", "upload", h_upload },
+        { "POST", "tiny", h_tiny },
+        { "GET", "stream", h_stream },
+};
+
+static int dial(int port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        struct timeval tv = { .tv_sec = 20 };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(fd >= 0);
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        CHECK(connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0);
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        return fd;
+}
+
+/* Reads to EOF; with slow, in small reads with pauses (a slow client). */
+static char *read_answer(int fd, bool slow, size_t *ret_size) {
+        size_t n = 0, cap = STREAM_SIZE + 65536;
+        char *buf = malloc(cap + 1);
+        ssize_t k;
+
+        CHECK(buf);
+        while (n < cap && (k = read(fd, buf + n, slow ? MIN((size_t) 4096, cap - n) : cap - n)) > 0) {
+                n += (size_t) k;
+                if (slow && n % (512U * 1024U) < 4096)
+                        usleep(20 * 1000);
+        }
+        buf[n] = 0;
+        *ret_size = n;
+        return buf;
+}
+
+static void test_live(void) {
+        HttpServerConfig cfg = {
+                .listen = "127.0.0.1:0", .token = TOKEN, .routes = routes, .n_routes = ELEMENTSOF(routes)
+        };
+        _cleanup_free_ char *body = malloc(UPLOAD_SIZE);
+        HttpServer *s = NULL;
+        char head[512], *answer;
+        size_t size;
+        int port, fd;
+
+        CHECK(body);
+        memset(body, 'b', UPLOAD_SIZE);
+        CHECK(http_server_start(&cfg, &s) == 0);
+        port = http_server_port(s);
+        CHECK(port > 0);
+
+        /* A streamed upload: all of it reaches the handler. */
+        fd = dial(port);
+        snprintf(head, sizeof head,
+                 "POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: %u\r\n\r\n",
+                 UPLOAD_SIZE);
+        CHECK(loop_write(fd, head, strlen(head)) == 0);
+        CHECK(loop_write(fd, body, UPLOAD_SIZE) == 0);
+        answer = read_answer(fd, false, &size);
+        if (!strstr(answer, "HTTP/1.1 200") || !strstr(answer, "\"size\":3145728"))
+                TEST_FAIL("streamed upload: %s", answer);
+        free(answer);
+        close(fd);
+
+        /* A chunked upload likewise, sent in pieces. */
+        fd = dial(port);
+        snprintf(head, sizeof head,
+                 "POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n" AUTH "Transfer-Encoding: chunked\r\n\r\n");
+        CHECK(loop_write(fd, head, strlen(head)) == 0);
+        for (int i = 0; i < 4; i++) {
+                CHECK(loop_write(fd, "10000\r\n", 7) == 0);
+                CHECK(loop_write(fd, body, 0x10000) == 0);
+                CHECK(loop_write(fd, "\r\n", 2) == 0);
+                usleep(50 * 1000);
+        }
+        CHECK(loop_write(fd, "0\r\n\r\n", 5) == 0);
+        answer = read_answer(fd, false, &size);
+        if (!strstr(answer, "HTTP/1.1 200") || !strstr(answer, "\"size\":262144"))
+                TEST_FAIL("chunked upload: %s", answer);
+        free(answer);
+        close(fd);
+
+        /* An answer before the upload is over (413 after the head) still reaches the client. */
+        fd = dial(port);
+        snprintf(head, sizeof head,
+                 "POST /api/v1/tiny HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Length: %u\r\n\r\n", UPLOAD_SIZE);
+        CHECK(loop_write(fd, head, strlen(head)) == 0);
+        (void) loop_write(fd, body, UPLOAD_SIZE);
+        answer = read_answer(fd, false, &size);
+        if (!strstr(answer, "HTTP/1.1 413"))
+                TEST_FAIL("early answer: %s", answer);
+        free(answer);
+        close(fd);
+
+        /* A long chunked answer read slowly arrives whole. */
+        fd = dial(port);
+        snprintf(head, sizeof head, "GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n");
+        CHECK(loop_write(fd, head, strlen(head)) == 0);
+        answer = read_answer(fd, true, &size);
+        CHECK(strncmp(answer, "HTTP/1.1 200", 12) == 0);
+        CHECK(size > STREAM_SIZE && strcmp(answer + size - 5, "0\r\n\r\n") == 0);
+        free(answer);
+        close(fd);
+
+        /* A head in pieces, within the deadline, is served. */
+        fd = dial(port);
+        CHECK(loop_write(fd, "GET /api/v1/str", 15) == 0);
+        usleep(300 * 1000);
+        CHECK(loop_write(fd, "eam HTTP/1.1\r\nHost: x\r\n", strlen("eam HTTP/1.1\r\nHost: x\r\n")) == 0);
+        usleep(300 * 1000);
+        CHECK(loop_write(fd, AUTH "\r\n", strlen(AUTH) + 2) == 0);
+        answer = read_answer(fd, false, &size);
+        CHECK(strncmp(answer, "HTTP/1.1 200", 12) == 0 && size > STREAM_SIZE);
+        free(answer);
+        close(fd);
+
+        /* An idle client is answered 408 after the head deadline, not held for a minute. */
+        {
+                struct timeval t0, t1;
+
+                fd = dial(port);
+                CHECK(loop_write(fd, "GET /", 5) == 0);
+                gettimeofday(&t0, NULL);
+                answer = read_answer(fd, false, &size);
+                gettimeofday(&t1, NULL);
+                if (!strstr(answer, "HTTP/1.1 408") || !strstr(answer, "\"hint\""))
+                        TEST_FAIL("idle client: %s", answer);
+                CHECK(t1.tv_sec - t0.tv_sec <= (long) GATE_HEAD_TIMEOUT_SEC + 2);
+                free(answer);
+                close(fd);
+        }
+
+        http_server_stop(s);
+}
+
+int main(void) {
+        http_token_hash(TOKEN, strlen(TOKEN), token_hash);
+        test_forwarded();
+        test_absolute_form();
+        test_framing();
+        test_token();
+        test_live();
+        printf("test-api-gate: OK\n");
+        return 0;
+}
