@@ -143,10 +143,10 @@ static int h_upload(HttpRequest *req) {
 }
 
 static int h_tiny(HttpRequest *req) {
-        json_t *j = NULL;
-        int r = http_read_body_json(req->conn, 100, &j);
+        _cleanup_free_ char *body = NULL;
+        size_t size = 0;
+        int r = http_read_body(req->conn, 100, &body, &size);
 
-        json_decref(j);
         return http_reply_errno(req->conn, r < 0 ? r : -EFBIG, NULL, NULL, "Upload refused");
 }
 
