@@ -185,7 +185,9 @@ int main(int argc, char *argv[]) {
                         cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout");
                         break;
                 case OPT_MAX_CONN:
-                        cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000);
+                        cfg.max_conns = parse_uint(optarg, "--max-connections", PROXY_MAX_CONNS_MAX);
+                        if (cfg.max_conns == 0)
+                                usage_error("%s", "--max-connections must be at least 1.");
                         break;
                 case OPT_LISTEN:
                         listen = optarg;
@@ -235,8 +237,6 @@ int main(int argc, char *argv[]) {
         if (!verb || streq(verb, "serve")) {
                 if (name)
                         usage_error("serve takes no argument \"%s\".", name);
-                if (cfg.max_conns == 0)
-                        usage_error("%s", "--max-connections must be at least 1.");
                 return proxy_serve(&cfg) < 0 ? 1 : 0;
         }
 
