@@ -60,16 +60,18 @@ void proxy_limits_report(ProxyLimitCounters *c, unsigned max_conns, uint64_t nof
         if (c->last_log_ms == 0)
                 snprintf(when, sizeof(when), ".");
         else
-                snprintf(when, sizeof(when), " in the last %" PRIu64 " s.", (now_ms - c->last_log_ms + 500) / 1000);
+                snprintf(when, sizeof(when), " in the last %" PRIu64 " s.",
+                         (now_ms - c->last_log_ms + 500) / 1000);
         c->last_log_ms = now_ms;
         if (d[PROXY_LIMIT_REFUSED] || d[PROXY_LIMIT_EVICTED])
                 log_warning("At the connection limit (%u per worker): refused %" PRIu64 " new connection(s) "
                             "with 503 and closed %" PRIu64 " waiting one(s) to make room%s",
                             max_conns, d[PROXY_LIMIT_REFUSED], d[PROXY_LIMIT_EVICTED], when);
         if (d[PROXY_LIMIT_FD_EXHAUSTED] || d[PROXY_LIMIT_FD_UPSTREAM])
-                log_warning("Out of file descriptors (open-files limit %" PRIu64 "): accepting failed %" PRIu64
-                            " time(s); closed %" PRIu64 " waiting connection(s), refused %" PRIu64
-                            " with 503, paused accepting %" PRIu64 " time(s); answered 503 to %" PRIu64
+                log_warning("Out of file descriptors (open-files limit %" PRIu64
+                            "): accepting failed %" PRIu64 " time(s); closed %" PRIu64
+                            " waiting connection(s), refused %" PRIu64 " with 503, paused accepting %" PRIu64
+                            " time(s); answered 503 to %" PRIu64
                             " request(s) that needed an upstream connection%s Raise the hard open-files "
                             "limit (LimitNOFILE=) or serve fewer routes.",
                             nofile, d[PROXY_LIMIT_FD_EXHAUSTED], d[PROXY_LIMIT_FD_EVICTED],

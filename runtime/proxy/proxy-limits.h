@@ -22,14 +22,15 @@
 #define PROXY_ACCEPT_PAUSE_MIN_MS 100U
 #define PROXY_ACCEPT_PAUSE_MAX_MS 1000U
 
-/* At the connection limit a new connection that already sent bytes evicts the connection that waited
- * longest for a request head (half-sent or idle keep-alive); one that sent nothing yet does so only when
- * that one waited at least this long, and is refused otherwise. */
+/* At the connection limit a new connection that arrived with a whole request head (in its first
+ * PROXY_PEEK_MAX bytes) closes the connection that waited longest for a head (half-sent or idle
+ * keep-alive); any other one does so only when that one waited at least PROXY_EVICT_AGE_MIN_MS, and is
+ * refused otherwise.  The last 1/PROXY_CONN_SPARE_SHARE of the limit admits newcomers whose request may
+ * still be on the way; the timer tick closes connections that waited that long until the count is
+ * below again. */
+#define PROXY_PEEK_MAX 2048
 #define PROXY_EVICT_AGE_MIN_MS 1000U
-/* The last 1/N of the connection limit admits clients that sent nothing yet (their request may be on the
- * way); the timer tick closes waiting connections at least this old until the count is below again. */
 #define PROXY_CONN_SPARE_SHARE 16U
-#define PROXY_EVICT_AGE_TRIM_MS 200U
 #define PROXY_EVICT_SCAN_MAX 1024U
 
 #define PROXY_MAX_CONNS_MAX 10000000U

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -43,6 +44,27 @@ static void worker_refuse(int fd) {
         close(fd);
 }
 
+/* Whether a new connection already holds a whole request head (peeked, not consumed; a head longer
+ * than the peek counts as not whole). */
+static bool worker_peek_whole_head(int fd) {
+        char b[PROXY_PEEK_MAX];
+        ssize_t k = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+        return k >= 4 && memmem(b, (size_t) k, "\r\n\r\n", 4);
+}
+
+static void worker_admit(WorkerState *ws, WListener *l, int fd, const struct sockaddr_storage *peer,
+                         socklen_t pl) {
+        int one = 1;
+        Conn *c;
+
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (conn_new(ws, fd, (const struct sockaddr *) peer, pl, l->id, &c) < 0) {
+                close(fd);
+                return;
+        }
+        conn_process(ws, c);
+}
+
 /* accept4 ran out of descriptors.  Make room by closing a connection that only waits; else answer the
  * waiting clients 503 through the spare descriptor, so the backlog drains and the level-triggered
  * listener stops waking the loop; when even that fails (another thread took the descriptor), stop
@@ -59,10 +81,20 @@ static bool worker_out_of_fds(WorkerState *ws, WListener *l) {
         if (ws->spare_fd >= 0) {
                 ws->spare_fd = safe_close(ws->spare_fd);
                 for (int i = 0; i < ACCEPT_BATCH; i++) {
-                        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        struct sockaddr_storage peer;
+                        socklen_t pl = sizeof(peer);
+                        int fd =
+                                accept4(l->fd, (struct sockaddr *) &peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
                         if (fd < 0) {
                                 err = errno;
                                 break;
+                        }
+                        /* as at the connection limit: a whole request head displaces a waiting one */
+                        if (!ws->shutting_down && worker_peek_whole_head(fd) && conn_evict_waiting(ws, 0)) {
+                                proxy_limit_count(lc, PROXY_LIMIT_FD_EVICTED);
+                                ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                                worker_admit(ws, l, fd, &peer, pl);
+                                return true;
                         }
                         worker_refuse(fd);
                         proxy_limit_count(lc, PROXY_LIMIT_FD_REFUSED);
@@ -82,6 +114,9 @@ static bool worker_out_of_fds(WorkerState *ws, WListener *l) {
 }
 
 static void worker_resume_listeners(WorkerState *ws) {
+        /* the spare descriptor is lost when another thread took the one it gave up */
+        if (ws->spare_fd < 0)
+                ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         for (WListener *l = ws->listeners; l; l = l->next) {
                 struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
                 if (!l->paused || ws->now_ms < l->paused_until_ms)
@@ -101,8 +136,7 @@ static void worker_accept(WorkerState *ws, WListener *l) {
         for (int i = 0; i < ACCEPT_BATCH && !l->paused; i++) {
                 struct sockaddr_storage peer;
                 socklen_t pl = sizeof(peer);
-                int fd, one = 1;
-                Conn *c;
+                int fd;
 
                 fd = accept4(l->fd, (struct sockaddr *) &peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
@@ -117,15 +151,14 @@ static void worker_accept(WorkerState *ws, WListener *l) {
                         continue;
                 }
                 if (ws->n_conns >= proxy_conn_soft_limit(s->cfg.max_conns)) {
-                        /* A client that came with its request displaces the one that waited longest for
-                         * a head.  One whose bytes are still on the way is let in above the soft limit
-                         * (worker_trim makes room soon after), and at the limit displaces only one that
-                         * waited a while. */
-                        char b;
-                        bool sent = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+                        /* A client that came with a whole request head displaces the connection that
+                         * waited longest for one.  Any other is let in above the soft limit
+                         * (worker_trim makes room later), and at the limit displaces only one that
+                         * waited a while: half-sent heads cannot push each other out in a loop. */
+                        bool whole = worker_peek_whole_head(fd);
                         bool full = ws->n_conns >= s->cfg.max_conns;
-                        if (sent || full) {
-                                if (conn_evict_waiting(ws, sent ? 0 : PROXY_EVICT_AGE_MIN_MS))
+                        if (whole || full) {
+                                if (conn_evict_waiting(ws, whole ? 0 : PROXY_EVICT_AGE_MIN_MS))
                                         proxy_limit_count(&s->limits, PROXY_LIMIT_EVICTED);
                                 else if (full) {
                                         worker_refuse(fd);
@@ -134,12 +167,7 @@ static void worker_accept(WorkerState *ws, WListener *l) {
                                 }
                         }
                 }
-                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                if (conn_new(ws, fd, (const struct sockaddr *) &peer, pl, l->id, &c) < 0) {
-                        close(fd);
-                        continue;
-                }
-                conn_process(ws, c);
+                worker_admit(ws, l, fd, &peer, pl);
         }
 }
 
@@ -244,7 +272,7 @@ static void worker_commands(WorkerState *ws) {
 /* Above the soft limit: close connections that waited longest for a head, down to the soft limit. */
 static void worker_trim(WorkerState *ws) {
         unsigned soft = proxy_conn_soft_limit(ws->s->cfg.max_conns);
-        while (ws->n_conns > soft && conn_evict_waiting(ws, PROXY_EVICT_AGE_TRIM_MS))
+        while (ws->n_conns > soft && conn_evict_waiting(ws, PROXY_EVICT_AGE_MIN_MS))
                 proxy_limit_count(&ws->s->limits, PROXY_LIMIT_EVICTED);
 }
 

@@ -9,8 +9,8 @@
 
 /* the most descriptors the budget lets the process hold */
 static uint64_t worst_case(ProxyFdBudget b, unsigned n_workers) {
-        return PROXY_FD_RESERVE + (uint64_t) n_workers * (PROXY_FD_RESERVE_PER_WORKER + 2ULL * b.max_conns +
-                                                          b.pool_idle_max);
+        return PROXY_FD_RESERVE +
+               (uint64_t) n_workers * (PROXY_FD_RESERVE_PER_WORKER + 2ULL * b.max_conns + b.pool_idle_max);
 }
 
 static void test_budget_fits(void) {
@@ -21,7 +21,8 @@ static void test_budget_fits(void) {
                         CHECK(b.max_conns >= 1);
                         CHECK(worst_case(b, w) <= limits[i]);
                         /* and it uses most of what there is */
-                        CHECK(worst_case(b, w) + 2ULL * w + PROXY_FD_RESERVE_PER_WORKER * w >= limits[i] / 2);
+                        CHECK(worst_case(b, w) + 2ULL * w + PROXY_FD_RESERVE_PER_WORKER * w >=
+                              limits[i] / 2);
                         CHECK(b.pool_idle_max <= POOL_IDLE_MAX);
                 }
 }

@@ -137,18 +137,18 @@ def test_half_sent_heads_beyond_the_descriptor_limit(tmp_path, backend):
     p, port = start(tmp_path, backend)
     holders = []
     try:
-        limit, nofile = per_worker_limit(p)
-        assert nofile == NOFILE  # raised from the soft 64 to the hard limit
-        assert 2 * (2 * limit) < NOFILE  # every client connection keeps room for its upstream
-
         holder = Holder(port, 3 * NOFILE)
         holders.append(holder)
         time.sleep(0.5)
+        # held at the limit: the proxy waits instead of spinning, and still answers
+        assert cpu_share(p, 3) < CPU_SHARE_MAX
+        assert normal_request(port) in (200, 503)
+
+        limit, nofile = per_worker_limit(p)
+        assert nofile == NOFILE  # raised from the soft 64 to the hard limit
+        assert 2 * (2 * limit) < NOFILE  # every client connection keeps room for its upstream
         assert holder.alive() > limit  # the proxy holds as many as it may, on both workers
         assert p.n_fds() < NOFILE
-
-        # held at the limit: the proxy waits instead of spinning ...
-        assert cpu_share(p, 3) < CPU_SHARE_MAX
 
         # ... and normal clients are answered: connections that only wait make room for those with a
         # request (the holder's are over a second old by now)
@@ -228,7 +228,7 @@ def test_out_of_descriptors_pauses_accepting(tmp_path, backend):
         # listener paused between tries, not spinning
         c0, t0 = p.cpu_seconds(), time.time()
         last, stable_since = None, time.time()
-        while time.time() - stable_since < 1.5 and time.time() - t0 < 15:
+        while time.time() - stable_since < 3 and time.time() - t0 < 25:
             n = holder.alive()
             if n != last:
                 last, stable_since = n, time.time()
