@@ -176,7 +176,11 @@ def test_half_sent_heads_beyond_the_descriptor_limit(tmp_path, backend):
         holder.close()
         time.sleep(0.5)
         service_is_back(port, limit)
-        assert p.n_fds() < 64
+        # nothing leaks: lingering answers close within 2 s, idle upstream connections within 4 s
+        deadline = time.time() + 8
+        while p.n_fds() > 40 and time.time() < deadline:
+            time.sleep(0.2)
+        assert p.n_fds() <= 40
     finally:
         for h in holders:
             h.close()
