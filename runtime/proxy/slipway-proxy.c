@@ -27,6 +27,8 @@ static void help(void) {
                "  slipway-proxy [serve] --state-dir DIR [--workers N] [--access-log FILE|-]\n"
                "        [--header-timeout S] [--upstream-timeout S] [--idle-timeout S]\n"
                "        [--shutdown-timeout S] [--max-connections N]\n"
+               "        (N: client connections per worker; default and most: what the open-files limit\n"
+               "        allows, keeping a descriptor for each one's upstream)\n"
                "  slipway-proxy route set --state-dir DIR NAME --listen ADDR:PORT [--host H]\n"
                "        [--path P [--strip]] [--target ADDR:PORT[,...]] [--balance round-robin|least-conn]\n"
                "        [--drain-timeout S] [--wait-drained] [--json]\n"
