@@ -13,6 +13,7 @@
 #include "log.h"
 #include "macro.h"
 #include "proxy-conn.h"
+#include "proxy-limits.h"
 #include "proxy-stats.h"
 
 /* What a step of a round tells the round. */
@@ -87,6 +88,35 @@ static void conn_account(WorkerState *ws, Conn *c) {
         c->log_req = NULL;
 }
 
+static void conn_link_first(WorkerState *ws, Conn *c) {
+        c->prev = NULL;
+        c->next = ws->conns;
+        if (ws->conns)
+                ws->conns->prev = c;
+        else
+                ws->conns_tail = c;
+        ws->conns = c;
+}
+
+static void conn_unlink(WorkerState *ws, Conn *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                ws->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                ws->conns_tail = c->prev;
+}
+
+/* A request started: the connection moves to the front, so the tail holds those that waited longest. */
+static void conn_touch(WorkerState *ws, Conn *c) {
+        if (ws->conns == c)
+                return;
+        conn_unlink(ws, c);
+        conn_link_first(ws, c);
+}
+
 int conn_new(WorkerState *ws, int fd, const struct sockaddr *peer, socklen_t peer_len, unsigned listener_id,
              Conn **ret) {
         struct epoll_event ev;
@@ -109,10 +139,7 @@ int conn_new(WorkerState *ws, int fd, const struct sockaddr *peer, socklen_t pee
                 free(c);
                 return r;
         }
-        c->next = ws->conns;
-        if (ws->conns)
-                ws->conns->prev = c;
-        ws->conns = c;
+        conn_link_first(ws, c);
         ws->n_conns++;
         *ret = c;
         return 0;
@@ -137,12 +164,7 @@ void conn_close(WorkerState *ws, Conn *c) {
         flow_free_head(&c->resp);
         free(c->peer_ip);
         c->peer_ip = NULL;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                ws->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        conn_unlink(ws, c);
         ws->n_conns--;
         c->next = ws->graveyard_conns;
         ws->graveyard_conns = c;
@@ -187,6 +209,24 @@ void conn_error(WorkerState *ws, Conn *c, unsigned status, const char *detail) {
         c->req.mode = FLOW_NONE;
         c->req.done = true;
         c->req.fwd = 0;
+}
+
+bool conn_evict_waiting(WorkerState *ws, uint64_t min_age_ms) {
+        static const char timeout[] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n"
+                                      "Content-Length: 42\r\nConnection: close\r\n\r\n"
+                                      "408: the proxy is at its connection limit\n";
+        unsigned scanned = 0;
+
+        for (Conn *c = ws->conns_tail; c && scanned < PROXY_EVICT_SCAN_MAX; c = c->prev, scanned++) {
+                if (c->dead || c->phase != PHASE_IDLE || ws->now_ms - c->phase_since_ms < min_age_ms)
+                        continue;
+                /* an idle keep-alive connection is closed silently, as its client expects may happen */
+                if (buf_len(&c->req.raw) > 0 || c->requests == 0)
+                        (void) send(c->fd, timeout, sizeof(timeout) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                conn_close(ws, c);
+                return true;
+        }
+        return false;
 }
 
 void conn_abort(WorkerState *ws, Conn *c) {
@@ -236,6 +276,11 @@ static void conn_upstream_failed(WorkerState *ws, Conn *c, int error) {
                 c->req.mode == FLOW_NONE && c->req.head && buf_len(&c->resp.raw) == 0 && !c->resp_final;
 
         conn_drop_upstream(ws, c);
+        if ((error == -EMFILE || error == -ENFILE) && !c->resp_final && buf_len(&c->resp.raw) == 0) {
+                proxy_limit_count(&ws->s->limits, PROXY_LIMIT_FD_UPSTREAM);
+                conn_error(ws, c, 503, "the proxy is out of file descriptors");
+                return;
+        }
         if (c->resp_final || buf_len(&c->resp.raw) > 0) {
                 if (!c->resp_final) {
                         conn_error(ws, c, 502, "the upstream sent an incomplete response");
@@ -283,6 +328,7 @@ static int conn_start_request(WorkerState *ws, Conn *c) {
         n = http_find_head_end(raw, buf_len(&c->req.raw), &c->req.scan);
         if (n == 0)
                 return 0;
+        conn_touch(ws, c);
         c->t_start_ns = proxy_now_ns();
         c->status = 0;
         c->bytes_in = c->bytes_out = 0;

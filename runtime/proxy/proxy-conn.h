@@ -70,6 +70,10 @@ int conn_new(WorkerState *ws, int fd, const struct sockaddr *peer, socklen_t pee
 /* Runs the connection's state machine until nothing more can happen without a new event. */
 void conn_process(WorkerState *ws, Conn *c);
 void conn_close(WorkerState *ws, Conn *c);
+/* At the connection limit: closes the connection that waited longest for a request head (half-sent or
+ * idle keep-alive), if it waited at least min_age_ms; a half-sent head gets a static 408 first.
+ * Returns whether one was closed. */
+bool conn_evict_waiting(WorkerState *ws, uint64_t min_age_ms);
 /* Abandon the connection after a failure mid-response: the client sees a truncated message. */
 void conn_abort(WorkerState *ws, Conn *c);
 /* Replaces whatever would go to the client with a short error response and closes after it. Only

@@ -4,6 +4,7 @@
  * after the old targets finished or were cut). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -625,6 +626,7 @@ int proxy_serve(const ProxyConfig *cfg) {
         Server *s;
         sigset_t mask;
         struct epoll_event ev;
+        ProxyFdBudget budget;
         unsigned n;
         int r;
 
@@ -641,6 +643,22 @@ int proxy_serve(const ProxyConfig *cfg) {
         }
         n = MIN(n, PROXY_WORKERS_MAX);
         s->n_workers = n;
+
+        /* every connection costs descriptors: take all we may, and size the connection limit to them */
+        r = proxy_raise_nofile(&s->nofile);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the open-files limit: %m");
+        budget = proxy_fd_budget(s->nofile, n);
+        s->pool_idle_max = budget.pool_idle_max;
+        if (cfg->max_conns == 0)
+                s->cfg.max_conns = budget.max_conns;
+        else if (cfg->max_conns > budget.max_conns) {
+                log_warning("--max-connections %u does not fit the open-files limit %" PRIu64 " with %u "
+                            "worker(s) (each connection needs a descriptor for its upstream too); using %u "
+                            "per worker. Raise the hard limit (LimitNOFILE=) to allow more.",
+                            cfg->max_conns, s->nofile, n, budget.max_conns);
+                s->cfg.max_conns = budget.max_conns;
+        }
 
         proxy_dir = path_join(cfg->state_dir, "proxy");
         ctl.routes_path = path_join(proxy_dir, "routes.json");
@@ -703,7 +721,9 @@ int proxy_serve(const ProxyConfig *cfg) {
         (void) epoll_ctl(ctl.epoll_fd, EPOLL_CTL_ADD, ctl.signal_fd, &ev);
 
         (void) sd_notify(0, "READY=1");
-        log_info("slipway-proxy serving with %u worker(s), control socket %s.", n, ctl.sock_path);
+        log_info("slipway-proxy serving with %u worker(s) of up to %u connections each (open-files limit "
+                 "%" PRIu64 "), control socket %s.",
+                 n, s->cfg.max_conns, s->nofile, ctl.sock_path);
 
         for (;;) {
                 struct epoll_event evs[8];
@@ -720,6 +740,7 @@ int proxy_serve(const ProxyConfig *cfg) {
                         }
                 }
                 control_tick(&ctl);
+                proxy_limits_report(&s->limits, s->cfg.max_conns, s->nofile, mono_ms());
                 if (stop)
                         break;
         }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proxy-limits.h"
 #include "route-table.h"
 
 #define PROXY_WORKERS_MAX 256U
@@ -18,17 +19,17 @@ typedef struct ProxyConfig {
         const char *state_dir;
         unsigned n_workers;           /* 0: one per CPU */
         const char *access_log;       /* NULL: off; "-": stdout */
-        unsigned max_conns;           /* per worker */
+        unsigned max_conns;           /* per worker; 0: what fits in the open-files limit */
         unsigned header_timeout_ms;   /* client must finish a head within this → 408 */
         unsigned upstream_timeout_ms; /* upstream silent this long → 504 / close */
         unsigned idle_timeout_ms;     /* keep-alive idle client connections */
         unsigned shutdown_timeout_ms; /* SIGTERM: in-flight requests get this long */
 } ProxyConfig;
 
-#define PROXY_CONFIG_DEFAULTS                                                                 \
-        {                                                                                     \
-                .max_conns = 20000, .header_timeout_ms = 30000, .upstream_timeout_ms = 60000, \
-                .idle_timeout_ms = 75000, .shutdown_timeout_ms = 30000,                       \
+#define PROXY_CONFIG_DEFAULTS                                                                       \
+        {                                                                                           \
+                .header_timeout_ms = 30000, .upstream_timeout_ms = 60000, .idle_timeout_ms = 75000, \
+                .shutdown_timeout_ms = 30000,                                                       \
         }
 
 typedef enum WorkerCmdType {
@@ -67,6 +68,9 @@ struct Server {
         Worker *workers;
         unsigned n_workers;
         int access_log_fd;
+        uint64_t nofile;        /* the open-files limit in force */
+        unsigned pool_idle_max; /* per worker */
+        ProxyLimitCounters limits;
 
         pthread_mutex_t table_lock;
         RouteTable *table; /* current; the server holds one reference */

@@ -3,9 +3,11 @@
  * timer tick.  Invariant: objects closed during an event batch are freed only after it (worker_bury),
  * and a connection that yields with work left is run again before the loop waits. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -32,31 +34,140 @@ static inline void worker_mark_ready(uint32_t events, bool *readable, bool *rdhu
                 *writable = true;
 }
 
-static void worker_accept(WorkerState *ws, WListener *l) {
+static void worker_refuse(int fd) {
         static const char refuse[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                                      "Content-Length: 42\r\nConnection: close\r\n\r\n"
                                      "503: the proxy is at its connection limit\n";
-        for (int i = 0; i < ACCEPT_BATCH; i++) {
+        /* static and unparsed: refusing must stay cheap when many arrive */
+        (void) send(fd, refuse, sizeof(refuse) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) shutdown(fd, SHUT_WR);
+        close(fd);
+}
+
+/* Whether a new connection already holds a whole request head (peeked, not consumed; a head longer
+ * than the peek counts as not whole). */
+static bool worker_peek_whole_head(int fd) {
+        char b[PROXY_PEEK_MAX];
+        ssize_t k = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+        return k >= 4 && memmem(b, (size_t) k, "\r\n\r\n", 4);
+}
+
+static void worker_admit(WorkerState *ws, WListener *l, int fd, const struct sockaddr_storage *peer,
+                         socklen_t pl) {
+        int one = 1;
+        Conn *c;
+
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (conn_new(ws, fd, (const struct sockaddr *) peer, pl, l->id, &c) < 0) {
+                close(fd);
+                return;
+        }
+        conn_process(ws, c);
+}
+
+/* accept4 ran out of descriptors.  Make room by closing a connection that only waits; else answer the
+ * waiting clients 503 through the spare descriptor, so the backlog drains and the level-triggered
+ * listener stops waking the loop; when even that fails (another thread took the descriptor), stop
+ * polling the listener for a while instead of spinning.  Returns whether accepting may go on. */
+static bool worker_out_of_fds(WorkerState *ws, WListener *l) {
+        ProxyLimitCounters *lc = &ws->s->limits;
+        int err = EMFILE;
+
+        proxy_limit_count(lc, PROXY_LIMIT_FD_EXHAUSTED);
+        if (conn_evict_waiting(ws, PROXY_EVICT_AGE_MIN_MS)) {
+                proxy_limit_count(lc, PROXY_LIMIT_FD_EVICTED);
+                return true;
+        }
+        if (ws->spare_fd >= 0) {
+                ws->spare_fd = safe_close(ws->spare_fd);
+                for (int i = 0; i < ACCEPT_BATCH; i++) {
+                        struct sockaddr_storage peer;
+                        socklen_t pl = sizeof(peer);
+                        int fd =
+                                accept4(l->fd, (struct sockaddr *) &peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                        if (fd < 0) {
+                                err = errno;
+                                break;
+                        }
+                        /* as at the connection limit: a whole request head displaces a waiting one */
+                        if (!ws->shutting_down && worker_peek_whole_head(fd) && conn_evict_waiting(ws, 0)) {
+                                proxy_limit_count(lc, PROXY_LIMIT_FD_EVICTED);
+                                ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                                worker_admit(ws, l, fd, &peer, pl);
+                                return true;
+                        }
+                        worker_refuse(fd);
+                        proxy_limit_count(lc, PROXY_LIMIT_FD_REFUSED);
+                        err = 0;
+                }
+                ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                /* drained, or a full batch answered (the listener fires again) */
+                if (ws->spare_fd >= 0 && (err == 0 || err == EAGAIN || err == EWOULDBLOCK))
+                        return false;
+        }
+        l->pause_ms = proxy_accept_pause_next(l->pause_ms);
+        l->paused_until_ms = ws->now_ms + l->pause_ms;
+        l->paused = true;
+        (void) epoll_ctl(ws->w->epoll_fd, EPOLL_CTL_DEL, l->fd, NULL);
+        proxy_limit_count(lc, PROXY_LIMIT_FD_PAUSES);
+        return false;
+}
+
+static void worker_resume_listeners(WorkerState *ws) {
+        /* the spare descriptor is lost when another thread took the one it gave up */
+        if (ws->spare_fd < 0)
+                ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        for (WListener *l = ws->listeners; l; l = l->next) {
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+                if (!l->paused || ws->now_ms < l->paused_until_ms)
+                        continue;
+                l->paused = false;
+                if (epoll_ctl(ws->w->epoll_fd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+                        /* no memory for the registration: try again later */
+                        l->paused = true;
+                        l->paused_until_ms = ws->now_ms + PROXY_ACCEPT_PAUSE_MAX_MS;
+                }
+        }
+}
+
+static void worker_accept(WorkerState *ws, WListener *l) {
+        Server *s = ws->s;
+
+        for (int i = 0; i < ACCEPT_BATCH && !l->paused; i++) {
                 struct sockaddr_storage peer;
                 socklen_t pl = sizeof(peer);
-                int fd, one = 1;
-                Conn *c;
+                int fd;
 
                 fd = accept4(l->fd, (struct sockaddr *) &peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0)
+                if (fd < 0) {
+                        if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) &&
+                            worker_out_of_fds(ws, l))
+                                continue;
                         return;
-                if (ws->n_conns >= ws->s->cfg.max_conns || ws->shutting_down) {
-                        (void) send(fd, refuse, sizeof(refuse) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                        (void) shutdown(fd, SHUT_WR);
-                        close(fd);
+                }
+                l->pause_ms = 0;
+                if (ws->shutting_down) {
+                        worker_refuse(fd);
                         continue;
                 }
-                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                if (conn_new(ws, fd, (const struct sockaddr *) &peer, pl, l->id, &c) < 0) {
-                        close(fd);
-                        continue;
+                if (ws->n_conns >= proxy_conn_soft_limit(s->cfg.max_conns)) {
+                        /* A client that came with a whole request head displaces the connection that
+                         * waited longest for one.  Any other is let in above the soft limit
+                         * (worker_trim makes room later), and at the limit displaces only one that
+                         * waited a while: half-sent heads cannot push each other out in a loop. */
+                        bool whole = worker_peek_whole_head(fd);
+                        bool full = ws->n_conns >= s->cfg.max_conns;
+                        if (whole || full) {
+                                if (conn_evict_waiting(ws, whole ? 0 : PROXY_EVICT_AGE_MIN_MS))
+                                        proxy_limit_count(&s->limits, PROXY_LIMIT_EVICTED);
+                                else if (full) {
+                                        worker_refuse(fd);
+                                        proxy_limit_count(&s->limits, PROXY_LIMIT_REFUSED);
+                                        continue;
+                                }
+                        }
                 }
-                conn_process(ws, c);
+                worker_admit(ws, l, fd, &peer, pl);
         }
 }
 
@@ -158,6 +269,13 @@ static void worker_commands(WorkerState *ws) {
         free(cmds);
 }
 
+/* Above the soft limit: close connections that waited longest for a head, down to the soft limit. */
+static void worker_trim(WorkerState *ws) {
+        unsigned soft = proxy_conn_soft_limit(ws->s->cfg.max_conns);
+        while (ws->n_conns > soft && conn_evict_waiting(ws, PROXY_EVICT_AGE_MIN_MS))
+                proxy_limit_count(&ws->s->limits, PROXY_LIMIT_EVICTED);
+}
+
 static void worker_tick(WorkerState *ws) {
         const ProxyConfig *cfg = &ws->s->cfg;
         uint64_t now = ws->now_ms;
@@ -202,6 +320,8 @@ static void worker_tick(WorkerState *ws) {
                 }
         }
         upstream_pool_expire(&ws->pool, now);
+        worker_trim(ws);
+        worker_resume_listeners(ws);
 }
 
 static void worker_bury(WorkerState *ws) {
@@ -298,6 +418,7 @@ static void *worker_main(void *userdata) {
         }
         if (ws->table)
                 route_table_unref(ws->table);
+        ws->spare_fd = safe_close(ws->spare_fd);
         buf_cache_clear(&ws->bufs);
         atomic_store(&w->finished, true);
         return NULL;
@@ -339,6 +460,7 @@ int worker_start(Worker *w) {
         ws->w = w;
         ws->s = w->server;
         ws->wake_ev.type = EV_WAKE;
+        ws->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         w->state = ws;
         pthread_mutex_init(&w->cmd_lock, NULL);
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -346,6 +468,7 @@ int worker_start(Worker *w) {
         if (w->epoll_fd < 0 || w->event_fd < 0)
                 return -errno;
         ws->pool.epoll_fd = w->epoll_fd;
+        ws->pool.idle_max = w->server->pool_idle_max;
         ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &ws->wake_ev };
         if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->event_fd, &ev) < 0)
                 return -errno;

@@ -17,6 +17,9 @@ typedef struct WListener {
         EvSrc ev;
         unsigned id;
         int fd;
+        bool paused;       /* out of descriptors: not polled until paused_until_ms */
+        unsigned pause_ms; /* the current back-off; 0 after an accept succeeded */
+        uint64_t paused_until_ms;
         struct WListener *next;
 } WListener;
 
@@ -25,8 +28,9 @@ typedef struct WorkerState {
         Server *s;
         EvSrc wake_ev;
         WListener *listeners;
-        Conn *conns;
+        Conn *conns, *conns_tail; /* most recently started request first */
         unsigned n_conns;
+        int spare_fd; /* given up to accept-and-refuse one client when out of descriptors */
         Conn *graveyard_conns;
         Conn *pending; /* connections that hit PROCESS_ROUNDS_MAX with work left */
         UpstreamPool pool;

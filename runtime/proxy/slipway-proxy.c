@@ -28,6 +28,8 @@ static void help(void) {
                "  slipway-proxy [serve] --state-dir DIR [--workers N] [--access-log FILE|-]\n"
                "        [--header-timeout S] [--upstream-timeout S] [--idle-timeout S]\n"
                "        [--shutdown-timeout S] [--max-connections N]\n"
+               "        (N: client connections per worker; default and most: what the open-files limit\n"
+               "        allows, keeping a descriptor for each one's upstream)\n"
                "  slipway-proxy route set --state-dir DIR NAME --listen ADDR:PORT [--host H]\n"
                "        [--path P [--strip]] [--target ADDR:PORT[,...]] [--balance round-robin|least-conn]\n"
                "        [--drain-timeout S] [--wait-drained] [--json]\n"
@@ -186,7 +188,9 @@ int main(int argc, char *argv[]) {
                         cfg.shutdown_timeout_ms = parse_ms(optarg, "--shutdown-timeout");
                         break;
                 case OPT_MAX_CONN:
-                        cfg.max_conns = parse_uint(optarg, "--max-connections", 10000000);
+                        cfg.max_conns = parse_uint(optarg, "--max-connections", PROXY_MAX_CONNS_MAX);
+                        if (cfg.max_conns == 0)
+                                usage_error("%s", "--max-connections must be at least 1.");
                         break;
                 case OPT_LISTEN:
                         listen = optarg;
@@ -236,8 +240,6 @@ int main(int argc, char *argv[]) {
         if (!verb || streq(verb, "serve")) {
                 if (name)
                         usage_error("serve takes no argument \"%s\".", name);
-                if (cfg.max_conns == 0)
-                        usage_error("%s", "--max-connections must be at least 1.");
                 return proxy_serve(&cfg) < 0 ? 1 : 0;
         }
 

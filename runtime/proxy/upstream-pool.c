@@ -35,7 +35,7 @@ void upstream_close(UpstreamPool *p, Upstream *u) {
 }
 
 void upstream_pool_put(UpstreamPool *p, Upstream *u, bool closing, uint64_t now_ms) {
-        if (p->n_idle >= POOL_IDLE_MAX || closing || u->eof || u->connecting) {
+        if (p->n_idle >= p->idle_max || closing || u->eof || u->connecting) {
                 upstream_close(p, u);
                 return;
         }

@@ -11,6 +11,7 @@
 #include "proxy-event.h"
 #include "route-table.h"
 
+/* idle connections a worker keeps at most; fewer when the open-files limit is low (proxy-limits.h) */
 #define POOL_IDLE_MAX 1024U
 /* below the keep-alive timeout of common servers (Node.js: 5 s), so we rarely reuse a connection the
  * upstream is closing at that moment */
@@ -31,7 +32,7 @@ typedef struct Upstream {
 typedef struct UpstreamPool {
         int epoll_fd; /* the worker's; not owned */
         Upstream *idle;
-        unsigned n_idle;
+        unsigned n_idle, idle_max;
         Upstream *graveyard;
 } UpstreamPool;
 

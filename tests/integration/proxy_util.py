@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import signal
 import socket
 import struct
@@ -281,10 +282,11 @@ class Backend:
 # Proxy
 
 class Proxy:
-    def __init__(self, state_dir, *args, workers=2):
+    def __init__(self, state_dir, *args, workers=2, nofile=None):
         self.state_dir = str(state_dir)
         self.args = list(args)
         self.workers = workers
+        self.nofile = nofile  # (soft, hard) open-files limit to start the proxy with
         self.log = open(os.path.join(self.state_dir, "proxy.log"), "ab") if os.path.isdir(self.state_dir) \
             else None
         self.start()
@@ -296,7 +298,7 @@ class Proxy:
             self.log = open(os.path.join(self.state_dir, "proxy.log"), "ab")
         self.proc = subprocess.Popen([PROXY_BIN, "serve", "--state-dir", self.state_dir,
                                       "--workers", str(self.workers)] + self.args,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, preexec_fn=self._limits)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -310,6 +312,19 @@ class Proxy:
                     pass
             time.sleep(0.02)
         raise TimeoutError("slipway-proxy did not open its control socket")
+
+    def _limits(self):
+        if self.nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
+
+    def cpu_seconds(self):
+        """utime + stime of the proxy so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def n_fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     def logtext(self):
         with open(os.path.join(self.state_dir, "proxy.log"), "rb") as f:
