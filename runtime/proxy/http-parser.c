@@ -66,6 +66,10 @@ int http_find_response_head_end(const char *buf, size_t len, size_t *scan) {
         return find_head_end(buf, len, scan, true);
 }
 
+int http_find_request_head_end_lenient(const char *buf, size_t len, size_t *scan) {
+        return find_head_end(buf, len, scan, true);
+}
+
 bool http_name_eq(const HttpHeader *h, const char *name) {
         size_t n = strlen(name);
         return h->name_len == n && strncasecmp(h->name, name, n) == 0;

@@ -70,6 +70,9 @@ int http_find_head_end(const char *buf, size_t len, size_t *scan);
 /* The same for an upstream's response head, which may also end its lines in a bare LF (busybox httpd
  * passes CGI header lines through as the script wrote them). */
 int http_find_response_head_end(const char *buf, size_t len, size_t *scan);
+/* The same ends, for a request head that is then parsed strictly: a client that ends its lines in a bare
+ * LF gets its 400 at once instead of waiting out the head deadline. */
+int http_find_request_head_end_lenient(const char *buf, size_t len, size_t *scan);
 
 /* Parse a complete head (as found by http_find_head_end).  Requests need CRLF line ends; responses
  * may use bare LF.  Returns 0 or -EBADMSG; on failure

@@ -201,6 +201,19 @@ def test_absolute_form_request_gets_an_answer(daemon):
         assert status == 400 and "path" in doc["error"]
 
 
+def test_bare_lf_request_is_refused_at_once(daemon):
+        """A head whose lines end in a bare LF (hand-typed with printf | nc) is refused with 400 at once, not
+        held until the head deadline and then answered 408; and nothing behind it runs."""
+        d = daemon
+        start = time.monotonic()
+        status, doc, data = raw(d, f"POST /api/v1/projects HTTP/1.1\nHost: x\nAuthorization: Bearer {d.token}\n"
+                                f"Content-Length: 14\n\n{{\"name\":\"lf\"}}".encode())
+        assert status == 400, data[:300]
+        assert doc["error"] and doc["hint"], doc
+        assert time.monotonic() - start < HEAD_DEADLINE / 2
+        assert d.cli("project", "list")["projects"] == []
+
+
 def test_past_the_connection_cap_new_ones_get_503(daemon):
         d = daemon
         held = []

@@ -496,7 +496,8 @@ static void conn_read_client(ApiGate *g, GateConn *c) {
         c->up.end += (size_t) n;
 
         if (c->state == GATE_HEAD) {
-                int r = http_find_head_end(c->up.data + c->up.start, gbuf_len(&c->up), &c->scan);
+                int r = http_find_request_head_end_lenient(c->up.data + c->up.start, gbuf_len(&c->up),
+                                                           &c->scan);
 
                 if (r == -EMSGSIZE) {
                         g->counters.rejected++;
