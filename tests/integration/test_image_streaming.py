@@ -1,6 +1,7 @@
 """Large images are streamed: neither slipwayd nor the CLI holds an image in memory, so their peak RSS stays
 flat while a ~160 MiB image of incompressible layers goes in and out."""
 
+import json
 import os
 import subprocess
 
@@ -10,14 +11,40 @@ from conftest import LARGE_IMAGE_MB
 MAX_GROWTH_KB = 50 * 1024
 
 
+# The peak RSS of a process forked from pytest starts at pytest's own (the copied address space's high-water
+# mark survives exec), so the command is forked from this small launcher instead; it reports the child's
+# rusage on the descriptor named by its first argument.
+_MEASURE = r"""
+import json, os, sys
+fd = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+        os.close(fd)
+        os.execvp(sys.argv[2], sys.argv[2:])
+_, status, rusage = os.wait4(pid, 0)
+os.write(fd, json.dumps([os.waitstatus_to_exitcode(status), rusage.ru_maxrss]).encode())
+"""
+
+
 def _run_measured(argv):
-        """Runs argv; returns (CompletedProcess-like tuple (rc, stderr), peak RSS of that process in KiB)."""
+        """Runs argv; returns (exit code, stderr, peak RSS of that process alone in KiB)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        err = p.stderr.read()
-        _, status, rusage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        return p.returncode, err.decode(errors="replace"), rusage.ru_maxrss
+        r, w = os.pipe()
+        try:
+                p = subprocess.Popen(["/usr/bin/python3", "-c", _MEASURE, str(w), *map(str, argv)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, pass_fds=(w,))
+                os.close(w)
+                w = -1
+                err = p.stderr.read()
+                p.wait()
+                with os.fdopen(r, "rb") as f:
+                        r = -1
+                        rc, maxrss = json.loads(f.read())
+        finally:
+                for fd in (r, w):
+                        if fd >= 0:
+                                os.close(fd)
+        return rc, err.decode(errors="replace"), maxrss
 
 
 def test_import_export_large_image_with_flat_memory(daemon, large_image, skopeo, tmp_path):
