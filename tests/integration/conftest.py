@@ -160,6 +160,8 @@ class Daemon:
                 if self.state_dir not in STARTED_STATE_DIRS:
                         STARTED_STATE_DIRS.append(self.state_dir)
                 logf = open(self.log_path, "ab")
+                # The log is appended to across restarts: only this start's "ready" line counts.
+                log_start = logf.tell()
                 env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
                 self.proc = subprocess.Popen([str(self.build.slipwayd), "--state-dir", str(self.state_dir),
                                               "--api", self.api, "--ingress-base-port", str(self.ingress_base)],
@@ -172,7 +174,10 @@ class Daemon:
                         if self.proc.poll() is not None:
                                 raise AssertionError(f"slipwayd exited with {self.proc.returncode} before it was "
                                                      f"ready:\n{self.log()}")
-                        if "slipwayd ready on" in self.log() or (url_file.exists() and wait_port(self.port, 0.2)):
+                        # Ready means the line slipwayd logs after its recovery (failed releases marked,
+                        # orphan dirs removed, instances restarted); api.url and the port come earlier, and
+                        # a restart finds the previous run's api.url still there.
+                        if b"slipwayd ready on" in self.log_path.read_bytes()[log_start:]:
                                 break
                         time.sleep(0.05)
                 else:
