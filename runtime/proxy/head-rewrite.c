@@ -152,6 +152,8 @@ const char *head_status_text(unsigned status) {
         switch (status) {
         case 400:
                 return "Bad Request";
+        case 401:
+                return "Unauthorized";
         case 404:
                 return "Not Found";
         case 405:

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "chunked.h"
+#include "head-rewrite.h"
 #include "http-limits.h"
 #include "log.h"
 
@@ -103,29 +104,6 @@ static uint64_t now_usec(void) {
 #define SEC_USEC(s) ((uint64_t) (s) *1000000U)
 
 /* --- the head check */
-
-static const char *reason_phrase(int status) {
-        switch (status) {
-        case 400:
-                return "Bad Request";
-        case 401:
-                return "Unauthorized";
-        case 405:
-                return "Method Not Allowed";
-        case 408:
-                return "Request Timeout";
-        case 431:
-                return "Request Header Fields Too Large";
-        case 502:
-                return "Bad Gateway";
-        case 503:
-                return "Service Unavailable";
-        case 505:
-                return "HTTP Version Not Supported";
-        default:
-                return "Error";
-        }
-}
 
 static void check_fail(GateHeadCheck *c, int status, const char *hint, const char *fmt, const char *arg) {
         c->status = status;
@@ -319,7 +297,8 @@ static int format_reply(int status, const char *message, const char *hint, char 
                      "Cache-Control: no-store\r\n"
                      "Connection: close\r\n\r\n"
                      "%s\n",
-                     status, reason_phrase(status), (text ? strlen(text) : 2) + 1, text ?: "{}");
+                     status, head_status_text((unsigned) status), (text ? strlen(text) : 2) + 1,
+                     text ?: "{}");
         free(text);
         return n > 0 && (size_t) n < size ? n : -ENOBUFS;
 }
