@@ -245,6 +245,14 @@ static int conn_acquire_upstream(WorkerState *ws, Conn *c, bool allow_pool) {
                 u->rdhup = false;
         } else {
                 r = upstream_connect(&ws->pool, &c->target->addr, &u);
+                /* out of descriptors: a request that came whole displaces a client that only waits,
+                 * as at accept (another worker may take the freed descriptor first: try a few) */
+                for (int i = 0; (r == -EMFILE || r == -ENFILE) && i < PROXY_UPSTREAM_EVICT_TRIES; i++) {
+                        if (!conn_evict_waiting(ws, 0))
+                                break;
+                        proxy_limit_count(&ws->s->limits, PROXY_LIMIT_FD_EVICTED);
+                        r = upstream_connect(&ws->pool, &c->target->addr, &u);
+                }
                 if (r < 0)
                         return r;
         }

@@ -35,6 +35,10 @@
 
 #define PROXY_MAX_CONNS_MAX 10000000U
 
+/* An upstream connect that fails with EMFILE/ENFILE closes a waiting client connection and tries
+ * again, this many times, before the request is answered 503. */
+#define PROXY_UPSTREAM_EVICT_TRIES 3
+
 /* Limit events are logged at most once per interval, with counts. */
 #define PROXY_LIMIT_LOG_INTERVAL_MS 10000U
 
