@@ -67,7 +67,7 @@ typedef enum ProxyLimitEvent {
         PROXY_LIMIT_REFUSED,      /* at the connection limit: a new connection answered 503 */
         PROXY_LIMIT_EVICTED,      /* at the connection limit: a waiting connection closed to make room */
         PROXY_LIMIT_FD_EXHAUSTED, /* accept4 failed with EMFILE/ENFILE */
-        PROXY_LIMIT_FD_EVICTED,   /* ... and a waiting connection was closed to make room */
+        PROXY_LIMIT_FD_EVICTED,   /* ... (or an upstream connect did) and a waiting connection was closed */
         PROXY_LIMIT_FD_REFUSED,   /* ... or a new connection answered 503 through the spare descriptor */
         PROXY_LIMIT_FD_PAUSES,    /* ... or the listener was paused */
         PROXY_LIMIT_FD_UPSTREAM,  /* an upstream connect failed with EMFILE/ENFILE: 503 */
