@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "component-spec-configs.h"
 #include "json-util.h"
 #include "names.h"
 #include "size.h"
@@ -209,7 +210,10 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
 }
 
 int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
-        static const char *const top_keys[] = { "endpoints", "health", "resources", NULL };
+        static const char *const top_keys[] = { "endpoints",     "health",
+                                                "resources",     "configs",
+                                                "bake_ms",       "bake_max_5xx_percent",
+                                                "keep_releases", NULL };
         static const char *const ep_keys[] = { "name", "port", "visibility", "base_path", NULL };
         static const char *const health_keys[] = { "readiness", "liveness", "deploy_timeout_ms", NULL };
         static const char *const res_keys[] = { "memory_bytes", "cpus_milli", "pids", NULL };
@@ -333,6 +337,9 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 spec.pids = (uint32_t) v;
         }
 
+        r = component_spec_extras_from_json(j, &spec, ret_error);
+        if (r < 0)
+                return r;
         *ret = spec;
         return 0;
 }
@@ -376,6 +383,8 @@ json_t *component_spec_to_json(const ComponentSpec *spec) {
                       "deploy_timeout_ms", (json_int_t) spec->deploy_timeout_ms, "resources", "memory_bytes",
                       (json_int_t) spec->memory_bytes, "cpus_milli", (json_int_t) spec->cpus_milli, "pids",
                       (json_int_t) spec->pids);
+        if (!j || component_spec_extras_to_json(spec, j) < 0)
+                return NULL;
         return TAKE_PTR(j);
 }
 

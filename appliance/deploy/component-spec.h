@@ -28,6 +28,18 @@
 #define SPEC_CPUS_MILLI_MAX 1024000u
 #define SPEC_MEMORY_MAX (UINT64_C(1) << 50) /* bytes; far above any host, below overflow */
 #define SPEC_MEMORY_MIN (UINT64_C(4) << 20)
+/* Configurables (component-config.c checks names and paths). */
+#define SPEC_CONFIGS_MAX 64u
+#define SPEC_CONFIG_NAME_MAX 128u /* bytes with the NUL */
+#define SPEC_CONFIG_PATH_MAX 256u /* bytes with the NUL */
+/* Bake window: bake_ms SPEC_BAKE_DAEMON_DEFAULT means "slipwayd --bake-default" (30 s unless set). */
+#define SPEC_BAKE_DAEMON_DEFAULT UINT32_MAX
+#define SPEC_BAKE_MS_MAX (24u * 3600u * 1000u)
+#define SPEC_BAKE_MAX_5XX_PERCENT_DEFAULT 5u
+#define SPEC_BAKE_MIN_REQUESTS 20u
+/* Releases kept per (component, environment), with their images and value versions. */
+#define SPEC_KEEP_RELEASES_DEFAULT 10u
+#define SPEC_KEEP_RELEASES_MAX 1000u
 
 typedef enum EndpointVisibility {
         ENDPOINT_PUBLIC,  /* on the environment's ingress listener, /<project>/<component>/ */
@@ -59,6 +71,15 @@ typedef struct HealthCheck {
         uint32_t failure_threshold;
 } HealthCheck;
 
+/* A value the component needs in each environment it is deployed to: an environment variable NAME, or
+ * (file non-empty) a file mounted at that absolute path whose content is the value called NAME. */
+typedef struct SpecConfig {
+        char name[SPEC_CONFIG_NAME_MAX];
+        bool secret;
+        bool optional;
+        char file[SPEC_CONFIG_PATH_MAX]; /* "" = environment variable */
+} SpecConfig;
+
 typedef struct ComponentSpec {
         SpecEndpoint endpoints[SPEC_ENDPOINTS_MAX];
         size_t n_endpoints;
@@ -68,6 +89,11 @@ typedef struct ComponentSpec {
         uint64_t memory_bytes; /* 0 = unlimited */
         uint32_t cpus_milli;   /* 0 = unlimited; 1500 = 1.5 CPUs */
         uint32_t pids;
+        SpecConfig configs[SPEC_CONFIGS_MAX]; /* names unique */
+        size_t n_configs;
+        uint32_t bake_ms;             /* SPEC_BAKE_DAEMON_DEFAULT: the daemon's default; 0: no bake */
+        uint32_t bake_max_5xx_percent; /* 0..100 */
+        uint32_t keep_releases;       /* 1..SPEC_KEEP_RELEASES_MAX */
 } ComponentSpec;
 
 const char *endpoint_visibility_to_string(EndpointVisibility v);
@@ -103,6 +129,14 @@ int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_
 int spec_memory_parse(const char *s, uint64_t *ret);
 /* "1", "0.5", "2.25" → milli-CPUs. */
 int spec_cpus_parse(const char *s, uint32_t *ret);
+
+/* "NAME[:secret][:optional][:file=PATH]" (component create|update --config). */
+int spec_config_parse(const char *s, SpecConfig *ret, char **ret_error);
+/* Adds or replaces (same name) a configurable; -EINVAL with *ret_error when the spec has SPEC_CONFIGS_MAX or
+ * another configurable uses the same file path. */
+int spec_config_put(ComponentSpec *spec, const SpecConfig *c, char **ret_error);
+/* The configurable called name, or NULL. */
+const SpecConfig *component_spec_config(const ComponentSpec *spec, const char *name);
 
 /* The first public endpoint, or NULL. */
 const SpecEndpoint *component_spec_public_endpoint(const ComponentSpec *spec);

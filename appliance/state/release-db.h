@@ -12,6 +12,8 @@
 #define MODEL_RELEASE_LIVE "live"
 #define MODEL_RELEASE_FAILED "failed"
 #define MODEL_RELEASE_SUPERSEDED "superseded"
+/* The bake window saw it fail after the swap: the previous release took the traffic back. */
+#define MODEL_RELEASE_ROLLED_BACK "rolled-back"
 
 typedef struct ModelRelease {
         int64_t id;

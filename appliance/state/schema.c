@@ -192,6 +192,60 @@ const Migration state_migrations[] = {
                        "DROP TABLE instances;"
                        "ALTER TABLE instances_new RENAME TO instances;",
         },
+        {
+                /* Issue 11: the vault, config values and what releases pin.
+                 * vault_keys: one data key per version, wrapped (XChaCha20-Poly1305) by the master key; the
+                 * newest unretired version seals new values.  A retired key has its wrapped bytes erased.
+                 * config_values: one row per write of a value (version 1, 2, … per slot; an unset is a
+                 * tombstone row with deleted = 1 and no ciphertext).  component_id NULL: shared by every
+                 * component of the environment.  The ciphertext's associated data binds it to its slot and
+                 * version (appliance/vault), so a row's bytes copied elsewhere fail to open.
+                 * release_values: the exact value rows a release was deployed with; a pinned row cannot be
+                 * deleted while the release exists.  releases gain where they came from (origin deploy,
+                 * promote or rollback; source_release_id the release promoted from or rolled back to) and
+                 * the bake window's outcome. */
+                .name = "vault, config values, release values",
+                .sql = "CREATE TABLE vault_keys ("
+                       "  version INTEGER PRIMARY KEY,"
+                       "  wrapped_key BLOB," /* NULL once retired */
+                       "  nonce BLOB,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  retired_at INTEGER"
+                       ");"
+                       "CREATE TABLE vault_meta ("
+                       "  name TEXT PRIMARY KEY NOT NULL,"
+                       "  value BLOB NOT NULL"
+                       ");"
+                       "CREATE TABLE config_values ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  component_id INTEGER REFERENCES components(id) ON DELETE CASCADE,"
+                       "  key TEXT NOT NULL,"
+                       "  version INTEGER NOT NULL,"
+                       "  kind TEXT NOT NULL,"       /* env|file */
+                       "  file_path TEXT,"           /* kind file: where it is mounted */
+                       "  secret INTEGER NOT NULL,"
+                       "  deleted INTEGER NOT NULL DEFAULT 0,"
+                       "  size INTEGER NOT NULL,"    /* plaintext bytes */
+                       "  key_version INTEGER REFERENCES vault_keys(version),"
+                       "  nonce BLOB,"
+                       "  ciphertext BLOB,"
+                       "  set_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE UNIQUE INDEX config_values_slot ON config_values("
+                       "  environment_id, ifnull(component_id, 0), key, version);"
+                       "CREATE INDEX config_values_by_key_version ON config_values(key_version);"
+                       "CREATE TABLE release_values ("
+                       "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+                       "  value_id INTEGER NOT NULL REFERENCES config_values(id),"
+                       "  PRIMARY KEY (release_id, value_id)"
+                       ");"
+                       "CREATE INDEX release_values_by_value ON release_values(value_id);"
+                       "ALTER TABLE releases ADD COLUMN origin TEXT NOT NULL DEFAULT 'deploy';"
+                       "ALTER TABLE releases ADD COLUMN source_release_id INTEGER;"
+                       "ALTER TABLE releases ADD COLUMN bake TEXT;", /* JSON: the bake's numbers */
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);
