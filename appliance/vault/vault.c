@@ -547,12 +547,11 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
         if (check &&
             (check_size != sizeof expected || sodium_memcmp(check, expected, sizeof expected) != 0)) {
                 model_vault_keys_free(keys, n_keys);
-                return fail(
-                        ret_error, -EKEYREJECTED,
-                        "%s does not open this state directory's vault: restore the master key it was "
-                        "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
-                        "%s.",
-                        v->master_path, VAULT_CREDENTIAL_NAME);
+                return fail(ret_error, -EKEYREJECTED,
+                            "%s does not open this state directory's vault: restore the master key it was "
+                            "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
+                            "%s.",
+                            v->master_path, VAULT_CREDENTIAL_NAME);
         }
 
         for (size_t i = 0; i < n_keys; i++) {
@@ -566,11 +565,12 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
                         int64_t version = keys[i].version;
 
                         model_vault_keys_free(keys, n_keys);
-                        return fail(ret_error, -EKEYREJECTED,
-                                    "%s does not open this state directory's vault (data key version %" PRId64
-                                    " does not unwrap): restore the master key it was created with, or point "
-                                    "$CREDENTIALS_DIRECTORY at a directory holding it as %s.",
-                                    v->master_path, version, VAULT_CREDENTIAL_NAME);
+                        return fail(
+                                ret_error, -EKEYREJECTED,
+                                "%s does not open this state directory's vault (data key version %" PRId64
+                                " does not unwrap): restore the master key it was created with, or point "
+                                "$CREDENTIALS_DIRECTORY at a directory holding it as %s.",
+                                v->master_path, version, VAULT_CREDENTIAL_NAME);
                 }
                 VaultDataKey *grown = realloc(v->keys, (v->n_keys + 1) * sizeof *grown);
                 if (!grown) {

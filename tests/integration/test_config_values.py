@@ -98,6 +98,10 @@ def test_set_list_unset_env_and_file_values(shop, tmp_path):
         # Set again after an unset: the next version.
         out = d.cli("config", "set", "shop/web", "development", "DATABASE_URL=back")
         assert out["config"]["version"] == 3
+        # Values go with their project.
+        d.cli("project", "delete", "shop", "--force")
+        d.cli("project", "create", "shop")
+        assert configs(d, "shop", "development") == []
 
 
 def test_secret_is_write_only(shop):
