@@ -72,9 +72,9 @@ int main(int argc, char *argv[]) {
                         return cli_bad_option(NULL, argc, argv);
         }
         if (optind >= argc)
-                return cli_usage_error(NULL,
-                                       "Missing command (status, image, project, env, component, releases, url, "
-                                       "logs, config, vault)");
+                return cli_usage_error(
+                        NULL, "Missing command (status, image, project, env, component, releases, url, "
+                              "logs, config, vault)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -188,7 +188,7 @@ static int run(void) {
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(vault_freep) Vault *vault = NULL; /* after the deployer and the handlers: freed after them */
+        _cleanup_(vault_freep) Vault *vault = NULL; /* freed after the deployer and the handlers */
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
@@ -241,7 +241,8 @@ static int run(void) {
                         return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
                 r = model_vault_keys_count(db, &vault_keys);
                 if (r < 0)
-                        return log_error_errno(r, "Error: cannot read the vault's keys from %s: %m.", db_path);
+                        return log_error_errno(r, "Error: cannot read the vault's keys from %s: %m.",
+                                               db_path);
                 if (vault_keys > 0) {
                         r = vault_open(db, dir, &vault, &err);
                         if (r < 0)

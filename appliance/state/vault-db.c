@@ -50,7 +50,8 @@ int model_vault_keys_count(sqlite3 *db, unsigned *ret) {
         unsigned tables;
         int r;
 
-        r = sqlite_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'vault_keys'",
+        r = sqlite_count(db,
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'vault_keys'",
                          SQL_NO_ARGS, &tables);
         if (r < 0)
                 return r;
