@@ -22,7 +22,9 @@ static const char main_help[] =
         "  releases PROJECT/NAME [ENV]      release history\n"
         "  deploy PROJECT/NAME ENV --image REF   blue/green deploy; waits until live or failed\n"
         "  url PROJECT/NAME ENV             public URLs\n"
-        "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n\n"
+        "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
+        "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
+        "  vault rotate                     new data key, every value re-encrypted, old key retired\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -44,6 +46,7 @@ int main(int argc, char *argv[]) {
                 { "status", cmd_status },     { "image", cmd_image }, { "deploy", cmd_deploy },
                 { "project", cmd_project },   { "env", cmd_env },     { "component", cmd_component },
                 { "releases", cmd_releases }, { "url", cmd_url },     { "logs", cmd_logs },
+                { "config", cmd_config },     { "vault", cmd_vault },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -70,8 +73,8 @@ int main(int argc, char *argv[]) {
         }
         if (optind >= argc)
                 return cli_usage_error(
-                        NULL,
-                        "Missing command (status, image, project, env, component, releases, url, logs)");
+                        NULL, "Missing command (status, image, project, env, component, releases, url, "
+                              "logs, config, vault)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -11,6 +11,7 @@
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
+#include "vault.h"
 
 typedef struct ApiContext {
         ImageCatalog *catalog;
@@ -42,6 +43,7 @@ typedef struct ApiContext {
         int (*health)(void *userdata, char **ret_reason, uint64_t *ret_checked_usec);
         void *health_userdata;
         const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
+        Vault *vault;          /* config values and secrets (thread-safe; owned by slipwayd) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -94,6 +96,11 @@ int api_component_url(HttpRequest *req);
 int api_component_logs(HttpRequest *req);
 int api_component_deploy(HttpRequest *req);
 int api_release_show(HttpRequest *req);
+/* Config values and the vault (api-config.c; routes and bodies in its opening comment). */
+int api_configs_list(HttpRequest *req);
+int api_config_set(HttpRequest *req);
+int api_config_unset(HttpRequest *req);
+int api_vault_rotate(HttpRequest *req);
 /* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
 json_t *api_release_json(const ModelRelease *rel);
 /* {"id","address","netns","state","restarts"} (api-deploy.c). */
