@@ -31,6 +31,7 @@ struct Deployer {
         ImageCatalog *catalog;
         OciStore *store;
         const HostShare *host;
+        Vault *vault;
         void (*wake)(void *userdata);
         void *wake_userdata;
         sqlite3 *db; /* engine thread only */

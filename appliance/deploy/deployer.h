@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "host-share.h"
+#include "vault.h"
 
 #include "image-catalog.h"
 #include "macro.h"
@@ -34,6 +35,8 @@ typedef struct DeployerConfig {
         ImageCatalog *catalog;
         OciStore *store;
         const HostShare *host;        /* this state dir's id, names and claims; outlives the deployer */
+        Vault *vault; /* opens the values releases pinned, for their instances; outlives the deployer.  NULL:
+                       * instances run without values */
         void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */
         void *wake_userdata;
 } DeployerConfig;

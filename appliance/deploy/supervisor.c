@@ -33,6 +33,7 @@ typedef struct Supervised {
 struct Supervisor {
         char *state_dir, *db_path, *layers_dir, *shim_dir;
         OciStore *store;
+        Vault *vault;
         pthread_mutex_t lock;
         pthread_mutex_t stop_lock;
         pthread_cond_t stop_cond;
@@ -125,6 +126,8 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         r = deploy_target_load(db, release_id, &t, &err);
         if (r >= 0)
                 r = deploy_target_load_image(&t, s->store, &err);
+        if (r >= 0)
+                r = deploy_target_load_values(&t, s->vault, db, &err);
         if (r >= 0)
                 r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store,
                                       instance_id, a, &plan);
@@ -334,6 +337,7 @@ int supervisor_start(const SupervisorConfig *c, Supervisor **ret) {
         s->layers_dir = strdup(c->layers_dir);
         s->shim_dir = strdup(c->shim_dir);
         s->store = c->store;
+        s->vault = c->vault;
         if (!s->state_dir || !s->db_path || !s->layers_dir || !s->shim_dir) {
                 supervisor_free(s);
                 return -ENOMEM;
