@@ -247,8 +247,9 @@ int deploy_target_load_values(DeployTarget *t, Vault *vault, sqlite3 *db, char *
                 vault_values_free(v, n);
                 if (ret_error) {
                         free(*ret_error);
-                        if (asprintf(ret_error, "The release has %zu values, more than the %u an instance takes.",
-                                     n, INSTANCE_VALUES_MAX) < 0)
+                        if (asprintf(ret_error,
+                                     "The release has %zu values, more than the %u an instance takes.", n,
+                                     INSTANCE_VALUES_MAX) < 0)
                                 *ret_error = NULL;
                 }
                 return -E2BIG;
