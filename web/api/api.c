@@ -28,6 +28,7 @@ const HttpRoute api_routes[] = {
         { "GET", "projects/*/components", api_components_list },
         { "POST", "projects/*/components", api_component_create },
         { "GET", "projects/*/components/*", api_component_show },
+        { "PATCH", "projects/*/components/*", api_component_update },
         { "GET", "projects/*/components/*/releases", api_component_releases },
         { "GET", "projects/*/components/*/releases/*", api_release_show },
         { "POST", "projects/*/components/*/deploy", api_component_deploy },

@@ -89,6 +89,7 @@ int api_environment_update(HttpRequest *req);
 int api_components_list(HttpRequest *req);
 int api_component_create(HttpRequest *req);
 int api_component_show(HttpRequest *req);
+int api_component_update(HttpRequest *req);
 int api_component_releases(HttpRequest *req);
 int api_component_url(HttpRequest *req);
 int api_component_logs(HttpRequest *req);
