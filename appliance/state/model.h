@@ -5,9 +5,11 @@
 
 #include "allocation.h"
 #include "component-db.h"
+#include "config-value-db.h"
 #include "deploy-log-db.h"
 #include "environment-db.h"
 #include "instance-db.h"
 #include "project-db.h"
 #include "release-db.h"
 #include "service-address-db.h"
+#include "vault-db.h"

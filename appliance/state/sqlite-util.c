@@ -109,7 +109,9 @@ int sqlite_open(const char *path, sqlite3 **ret) {
         /* journal_mode returns a row; sqlite3_exec ignores it. */
         r = sqlite_exec(db, "PRAGMA journal_mode=WAL;"
                             "PRAGMA synchronous=FULL;"
-                            "PRAGMA foreign_keys=ON;");
+                            "PRAGMA foreign_keys=ON;"
+                            /* deleted rows (old ciphertexts, wrapped keys) are zeroed */
+                            "PRAGMA secure_delete=ON;");
         if (r < 0)
                 return r;
 
@@ -139,6 +141,36 @@ int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret) {
         }
         *ret = strdup(t);
         return *ret ? 0 : -ENOMEM;
+}
+
+int sqlite_column_blob_dup(sqlite3_stmt *s, int col, uint8_t **ret, size_t *ret_size) {
+        const void *b = sqlite3_column_blob(s, col);
+        int n = sqlite3_column_bytes(s, col);
+        uint8_t *copy;
+
+        if (!b || n <= 0) {
+                *ret = NULL;
+                *ret_size = 0;
+                return 0;
+        }
+        copy = malloc((size_t) n);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, b, (size_t) n);
+        *ret = copy;
+        *ret_size = (size_t) n;
+        return 0;
+}
+
+int sqlite_bind_blob(sqlite3_stmt *s, int index, const uint8_t *b, size_t n) {
+        int rc;
+
+        if (!b)
+                rc = sqlite3_bind_null(s, index);
+        else
+                rc = sqlite3_bind_blob64(s, index, n > 0 ? (const void *) b : (const void *) "", n,
+                                         SQLITE_STATIC);
+        return rc == SQLITE_OK ? 0 : (sqlite_to_errno(rc) ?: -EIO);
 }
 
 int sqlite_step_done(sqlite3_stmt *s) {

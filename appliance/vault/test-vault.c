@@ -1,0 +1,446 @@
+/* Unit tests for appliance/vault: seal/open round trip, associated data binding (a ciphertext moved to
+ * another slot or version fails with -EBADMSG), master key file checks, a wrong master key refused with
+ * nothing written, limits, effective values, and a rotation killed (SIGKILL) at many points. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config-value-db.h"
+#include "fs-util.h"
+#include "sqlite-util.h"
+#include "state.h"
+#include "vault-db.h"
+#include "vault-key.h"
+#include "vault.h"
+
+#include "tests.h"
+
+static char tmpdir[] = "/tmp/test-vault-XXXXXX";
+
+static char *mfree(char *p) {
+        free(p);
+        return NULL;
+}
+
+static void cleanup_tmpdir(void) {
+        (void) rm_rf(tmpdir);
+}
+
+static char *tmp_path(const char *name) {
+        char *p = path_join(tmpdir, name);
+        CHECK(p);
+        return p;
+}
+
+/* A state dir with a master key of byte `fill` (as hex when hex) and a fresh database with one project
+ * (id 1), environments 1 (development) and 2 (production), and components 1 and 2. */
+static char *make_state(const char *name, uint8_t fill, bool hex, sqlite3 **ret_db) {
+        char *dir = tmp_path(name);
+        _cleanup_free_ char *key = NULL, *db = NULL;
+        uint8_t raw[32];
+        char text[66];
+
+        (void) rm_rf(dir);
+        CHECK(mkdir(dir, 0700) == 0);
+        key = path_join(dir, "master.key");
+        db = path_join(dir, "slipway.db");
+        CHECK(key && db);
+        memset(raw, fill, sizeof raw);
+        if (hex) {
+                for (size_t i = 0; i < 32; i++)
+                        snprintf(text + 2 * i, 3, "%02x", raw[i]);
+                text[64] = '\n';
+                CHECK_OK(write_file_atomic(key, text, 65, 0600));
+        } else
+                CHECK_OK(write_file_atomic(key, raw, sizeof raw, 0600));
+        CHECK_OK(state_open(db, ret_db));
+        CHECK_OK(sqlite_exec(*ret_db,
+                             "INSERT INTO projects VALUES (1, 'shop', 100);"
+                             "INSERT INTO environments VALUES"
+                             " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
+                             " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
+                             "INSERT INTO components VALUES (1, 1, 'web', NULL, '{}', 100),"
+                             " (2, 1, 'api', NULL, '{}', 100);"));
+        return dir;
+}
+
+static void set_value(Vault *v, sqlite3 *db, int64_t env, int64_t comp, const char *key, const char *value,
+                      bool secret, int64_t *ret_id) {
+        _cleanup_free_ char *err = NULL;
+        int r = vault_value_set(v, db,
+                                &(VaultWrite) { .project_id = 1, .environment_id = env, .component_id = comp,
+                                                .key = key, .secret = secret, .data = value,
+                                                .size = strlen(value) },
+                                ret_id, NULL, &err);
+        if (r < 0)
+                TEST_FAIL("vault_value_set(%s): %s (%s)", key, strerror(-r), err ?: "");
+}
+
+static void check_opens(Vault *v, sqlite3 *db, int64_t id, const char *expected) {
+        _cleanup_(model_config_value_done) ModelConfigValue row = {};
+        _cleanup_(vault_value_done) VaultValue val = {};
+
+        CHECK_OK(model_config_value_get(db, id, &row));
+        CHECK_OK(vault_value_open(v, &row, &val));
+        CHECK(val.size == strlen(expected));
+        CHECK(memcmp(val.data, expected, val.size) == 0 && val.data[val.size] == 0);
+}
+
+static void test_round_trip(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("round", 0x11, false, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        ModelConfigValue *rows = NULL;
+        size_t n = 0;
+        int64_t a, b, c;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK(vault_key_version(v) == 1);
+        set_value(v, db, 1, 0, "DATABASE_URL", "postgres://shared", false, &a);
+        set_value(v, db, 1, 1, "DATABASE_URL", "postgres://web-only", true, &b);
+        set_value(v, db, 1, 0, "DATABASE_URL", "postgres://shared-2", false, &c);
+        check_opens(v, db, a, "postgres://shared");
+        check_opens(v, db, b, "postgres://web-only");
+        check_opens(v, db, c, "postgres://shared-2");
+
+        /* The plaintext is nowhere in the row. */
+        {
+                _cleanup_(model_config_value_done) ModelConfigValue row = {};
+                CHECK_OK(model_config_value_get(db, b, &row));
+                CHECK(row.version == 1 && row.secret && row.key_version == 1 && row.nonce_size == 24);
+                CHECK(row.ciphertext_size == strlen("postgres://web-only") + 16);
+                CHECK(!memmem(row.ciphertext, row.ciphertext_size, "postgres", 8));
+        }
+        {
+                _cleanup_(model_config_value_done) ModelConfigValue row = {};
+                CHECK_OK(model_config_value_get(db, c, &row));
+                CHECK(row.version == 2);
+        }
+
+        /* The component's own value wins; its unset lets the project-wide one through again. */
+        CHECK_OK(model_config_effective(db, 1, 1, &rows, &n));
+        CHECK(n == 1 && rows[0].id == b);
+        model_config_values_free(rows, n);
+        CHECK_OK(model_config_effective(db, 1, 2, &rows, &n));
+        CHECK(n == 1 && rows[0].id == c);
+        model_config_values_free(rows, n);
+        CHECK_OK(vault_value_unset(v, db, 1, 1, 1, "DATABASE_URL", NULL));
+        CHECK(vault_value_unset(v, db, 1, 1, 1, "DATABASE_URL", NULL) == -ENOENT);
+        CHECK_OK(model_config_effective(db, 1, 1, &rows, &n));
+        CHECK(n == 1 && rows[0].id == c);
+        model_config_values_free(rows, n);
+        CHECK_OK(model_config_slot_list(db, 1, 1, &rows, &n));
+        CHECK(n == 0);
+        CHECK_OK(model_config_effective(db, 2, 1, &rows, &n));
+        CHECK(n == 0);
+}
+
+/* Copies row `from`'s nonce and ciphertext onto row `to` (an attacker with the database file). */
+static void copy_ciphertext(sqlite3 *db, int64_t from, int64_t to) {
+        _cleanup_free_ char *sql = NULL;
+
+        CHECK(asprintf(&sql,
+                       "UPDATE config_values SET (nonce, ciphertext, size, key_version) = (SELECT nonce, "
+                       "ciphertext, size, key_version FROM config_values WHERE id = %lld) WHERE id = %lld",
+                       (long long) from, (long long) to) > 0);
+        CHECK_OK(sqlite_exec(db, sql));
+}
+
+static void check_refuses(Vault *v, sqlite3 *db, int64_t id) {
+        _cleanup_(model_config_value_done) ModelConfigValue row = {};
+        _cleanup_(vault_value_done) VaultValue val = {};
+
+        CHECK_OK(model_config_value_get(db, id, &row));
+        CHECK(vault_value_open(v, &row, &val) == -EBADMSG);
+        CHECK(!val.data);
+}
+
+static void test_associated_data(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("ad", 0x22, true, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        int64_t dev, prod, comp, other_key, v2, secret;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        set_value(v, db, 1, 0, "TOKEN", "dev-token", false, &dev);
+        set_value(v, db, 2, 0, "TOKEN", "prod-token", false, &prod);
+        set_value(v, db, 1, 1, "TOKEN", "comp-token", false, &comp);
+        set_value(v, db, 1, 0, "OTHER", "other-value", false, &other_key);
+        set_value(v, db, 1, 0, "TOKEN", "dev-token-2", false, &v2);
+        set_value(v, db, 1, 0, "HIDDEN", "hidden", true, &secret);
+
+        /* Another environment, component, key, version: none opens. */
+        copy_ciphertext(db, dev, prod);
+        check_refuses(v, db, prod);
+        copy_ciphertext(db, dev, comp);
+        check_refuses(v, db, comp);
+        copy_ciphertext(db, dev, other_key);
+        check_refuses(v, db, other_key);
+        copy_ciphertext(db, dev, v2);
+        check_refuses(v, db, v2);
+        check_opens(v, db, dev, "dev-token");
+
+        /* Flipping a secret to non-secret in the database does not make it readable. */
+        CHECK_OK(sqlite_exec(db, "UPDATE config_values SET secret = 0 WHERE key = 'HIDDEN'"));
+        check_refuses(v, db, secret);
+
+        /* vault_slot_list names the key that does not open. */
+        {
+                ModelConfigValue *rows = NULL;
+                VaultValue *vals = NULL;
+                size_t n = 0;
+                _cleanup_free_ char *e = NULL;
+
+                CHECK(vault_slot_list(v, db, 2, 0, true, &rows, &vals, &n, &e) == -EBADMSG);
+                CHECK(e && strstr(e, "TOKEN") && strstr(e, "production"));
+        }
+}
+
+static void test_master_key_file(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("keyfile", 0x33, false, &db), *err = NULL, *key = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        int64_t id;
+
+        key = path_join(dir, "master.key");
+        CHECK(key);
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        set_value(v, db, 1, 0, "A", "alpha", false, &id);
+        v = vault_free(v);
+
+        /* Readable by others: refused, naming chmod. */
+        CHECK(chmod(key, 0644) == 0);
+        CHECK(vault_open(db, dir, &v, &err) == -EPERM);
+        CHECK(err && strstr(err, "chmod 600") && strstr(err, key));
+        err = mfree(err);
+        CHECK(chmod(key, 0600) == 0);
+
+        /* Not a key. */
+        CHECK_OK(write_file_atomic(key, "short\n", 6, 0600));
+        CHECK(vault_open(db, dir, &v, &err) == -EBADMSG);
+        CHECK(err && strstr(err, key));
+        err = mfree(err);
+
+        /* Missing. */
+        CHECK(unlink(key) == 0);
+        CHECK(vault_open(db, dir, &v, &err) == -ENOENT);
+        CHECK(err && strstr(err, key) && strstr(err, "missing"));
+        err = mfree(err);
+
+        /* A systemd credential wins over DIR/master.key. */
+        {
+                _cleanup_free_ char *creds = tmp_path("creds"), *cred = NULL;
+                uint8_t raw[32];
+
+                CHECK(mkdir(creds, 0700) == 0);
+                cred = path_join(creds, "slipway-master-key");
+                memset(raw, 0x33, sizeof raw);
+                CHECK_OK(write_file_atomic(cred, raw, sizeof raw, 0400));
+                CHECK(setenv("CREDENTIALS_DIRECTORY", creds, 1) == 0);
+                CHECK_OK(vault_open(db, dir, &v, &err));
+                check_opens(v, db, id, "alpha");
+                v = vault_free(v);
+                CHECK(unsetenv("CREDENTIALS_DIRECTORY") == 0);
+        }
+}
+
+static void test_wrong_master_key(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("wrong", 0x44, false, &db), *err = NULL, *key = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        uint8_t raw[32];
+        int64_t id;
+        int changes;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        set_value(v, db, 1, 0, "A", "alpha", false, &id);
+        v = vault_free(v);
+
+        key = path_join(dir, "master.key");
+        memset(raw, 0x45, sizeof raw);
+        CHECK_OK(write_file_atomic(key, raw, sizeof raw, 0600));
+        changes = sqlite3_total_changes(db);
+        CHECK(vault_open(db, dir, &v, &err) == -EKEYREJECTED);
+        CHECK(err && strstr(err, key) && strstr(err, "does not open"));
+        CHECK(sqlite3_total_changes(db) == changes);
+        err = mfree(err);
+
+        /* Without the check value the wrapped key still refuses it. */
+        CHECK_OK(sqlite_exec(db, "DELETE FROM vault_meta"));
+        changes = sqlite3_total_changes(db);
+        CHECK(vault_open(db, dir, &v, &err) == -EKEYREJECTED);
+        CHECK(sqlite3_total_changes(db) == changes);
+}
+
+static void test_limits(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("limits", 0x55, false, &db), *err = NULL, *big = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        unsigned before, after;
+        char name[32];
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        big = malloc(VAULT_VALUE_MAX + 1);
+        CHECK(big);
+        memset(big, 'x', VAULT_VALUE_MAX + 1);
+
+        CHECK(vault_value_set(v, db,
+                              &(VaultWrite) { .project_id = 1, .environment_id = 1, .key = "BIG", .data = big,
+                                              .size = VAULT_VALUE_MAX + 1 },
+                              NULL, NULL, &err) == -EFBIG);
+        CHECK(err && strstr(err, "64 KiB"));
+        err = mfree(err);
+
+        /* 16 values of 64 KiB fill the environment (project-wide and a component together). */
+        for (unsigned i = 0; i < VAULT_ENV_TOTAL_MAX / VAULT_VALUE_MAX; i++) {
+                snprintf(name, sizeof name, "V%u", i);
+                CHECK_OK(vault_value_set(v, db,
+                                         &(VaultWrite) { .project_id = 1, .environment_id = 1,
+                                                         .component_id = i % 2, .key = name, .data = big,
+                                                         .size = VAULT_VALUE_MAX },
+                                         NULL, NULL, &err));
+        }
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &before));
+        CHECK(vault_value_set(v, db,
+                              &(VaultWrite) { .project_id = 1, .environment_id = 1, .component_id = 1,
+                                              .key = "ONE_MORE", .data = "x", .size = 1 },
+                              NULL, NULL, &err) == -EFBIG);
+        CHECK(err && strstr(err, "1024 KiB"));
+        err = mfree(err);
+        /* Replacing a value by one of the same size fits; another environment is its own. */
+        CHECK_OK(vault_value_set(v, db,
+                                 &(VaultWrite) { .project_id = 1, .environment_id = 1, .key = "V0", .data = big,
+                                                 .size = VAULT_VALUE_MAX },
+                                 NULL, NULL, &err));
+        CHECK_OK(vault_value_set(v, db,
+                                 &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "ONE_MORE",
+                                                 .data = "x", .size = 1 },
+                                 NULL, NULL, &err));
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &after));
+        CHECK(after == before + 2);
+
+        /* Two keys of one slot at one file path: refused. */
+        CHECK_OK(vault_value_set(v, db,
+                                 &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "CERT",
+                                                 .is_file = true, .file_path = "/etc/app/cert.pem",
+                                                 .data = "c", .size = 1 },
+                                 NULL, NULL, &err));
+        CHECK(vault_value_set(v, db,
+                              &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "CERT2",
+                                              .is_file = true, .file_path = "/etc/app/cert.pem", .data = "c",
+                                              .size = 1 },
+                              NULL, NULL, &err) == -EEXIST);
+        CHECK(err && strstr(err, "CERT") && strstr(err, "/etc/app/cert.pem"));
+}
+
+static int kill_after_steps(void *userdata) {
+        unsigned *left = userdata;
+        if (--*left == 0)
+                raise(SIGKILL);
+        return 0;
+}
+
+/* Rotates in a child that SIGKILLs itself after `steps` progress callbacks: whether it was killed. */
+static bool rotate_killed_after(const char *dir, unsigned steps) {
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                _cleanup_free_ char *p = path_join(dir, "slipway.db");
+                sqlite3 *db = NULL;
+                Vault *v = NULL;
+                unsigned left = steps;
+
+                if (!p || state_open(p, &db) < 0 || vault_open(db, dir, &v, NULL) < 0)
+                        _exit(2);
+                sqlite3_progress_handler(db, 20, kill_after_steps, &left);
+                _exit(vault_rotate(v, db, NULL) < 0 ? 3 : 0);
+        }
+        CHECK(waitpid(pid, &status, 0) == pid);
+        if (WIFEXITED(status)) {
+                CHECK(WEXITSTATUS(status) == 0);
+                return false;
+        }
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        return true;
+}
+
+#define ROTATE_VALUES 200U
+
+static void check_all_open(const char *dir) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *p = path_join(dir, "slipway.db"), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        unsigned active;
+        char value[64];
+
+        CHECK_OK(state_open(p, &db));
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        for (unsigned i = 0; i < ROTATE_VALUES; i++) {
+                snprintf(value, sizeof value, "value-%u", i);
+                check_opens(v, db, i + 1, value);
+        }
+        /* After open exactly one version is in use. */
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE wrapped_key IS NOT NULL", SQL_NO_ARGS,
+                              &active));
+        CHECK(active == 1);
+}
+
+static void test_killed_rotation(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("rotate", 0x66, false, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        unsigned killed = 0, retired;
+        VaultRotation rot = {};
+        char name[32], value[64];
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        for (unsigned i = 0; i < ROTATE_VALUES; i++) {
+                int64_t id;
+                snprintf(name, sizeof name, "K%u", i % 50);
+                snprintf(value, sizeof value, "value-%u", i);
+                set_value(v, db, 1 + i % 2, i % 3 == 0 ? 0 : 1 + i % 2, name, value, i % 4 == 0, &id);
+                CHECK(id == (int64_t) i + 1);
+        }
+        CHECK_OK(vault_rotate(v, db, &rot));
+        CHECK(rot.new_version == 2 && rot.rewrapped == ROTATE_VALUES && rot.n_retired == 1 &&
+              rot.retired_versions[0] == 1 && rot.unopenable == 0);
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE version = 1 AND wrapped_key IS NULL"
+                                  " AND retired_at IS NOT NULL",
+                              SQL_NO_ARGS, &retired));
+        CHECK(retired == 1);
+        v = vault_free(v);
+        sqlite3_close_v2(TAKE_PTR(db));
+        check_all_open(dir);
+
+        /* kill -9 at many points of a rotation: every value opens afterwards. */
+        for (unsigned steps = 1; steps < 200000; steps = steps * 3 / 2 + 1) {
+                if (!rotate_killed_after(dir, steps))
+                        break;
+                killed++;
+                check_all_open(dir);
+        }
+        CHECK(killed >= 10);
+        check_all_open(dir);
+}
+
+int main(void) {
+        CHECK(mkdtemp(tmpdir));
+        atexit(cleanup_tmpdir);
+
+        test_round_trip();
+        test_associated_data();
+        test_master_key_file();
+        test_wrong_master_key();
+        test_limits();
+        test_killed_rotation();
+        return 0;
+}

@@ -1,0 +1,43 @@
+/* What vault.c and vault-rotate.c share: the Vault itself.  Data keys live in sodium_malloc'ed memory;
+ * `keys` holds every version not retired, oldest first, and the last one seals new values. */
+#pragma once
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "vault-seal.h"
+#include "vault.h"
+
+#define VAULT_META_CHECK "master-key-check"
+
+typedef struct VaultDataKey {
+        int64_t version;
+        uint8_t *key; /* VAULT_DATA_KEY_SIZE bytes, sodium_malloc'ed */
+} VaultDataKey;
+
+struct Vault {
+        pthread_rwlock_t lock; /* read: seal/open; write: rotation (changes keys) */
+        uint8_t *master;       /* sodium_malloc'ed */
+        char *master_path;
+        VaultDataKey *keys;
+        size_t n_keys;
+};
+
+/* The data key of version (caller holds the lock); NULL when retired or unknown. */
+const uint8_t *vault_data_key(const Vault *v, int64_t version);
+/* A fresh random data key in sodium_malloc'ed memory, and its wrapping under the master key for version. */
+int vault_data_key_new(const Vault *v, int64_t version, uint8_t **ret_key, uint8_t **ret_wrapped,
+                       size_t *ret_wrapped_size, uint8_t ret_nonce[static VAULT_NONCE_SIZE]);
+/* Seals data for row (its slot, version, flags) under the data key of key_version: fills row->key_version,
+ * nonce and ciphertext (malloc'ed, the caller frees them). */
+int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data, size_t size);
+/* Opens row under its key_version into a malloc'ed buffer of row->size + 1 bytes (NUL-terminated). */
+int vault_open_row(const Vault *v, const ModelConfigValue *row, uint8_t **ret_data, size_t *ret_size);
+
+/* Re-seals every row of the versions in keys[0 .. n_keys - 1] that are older than new_version under
+ * new_key and retires them, inside the caller's transaction; counts into rot. */
+int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key, VaultRotation *rot);
+/* vault_open(): a kill left several versions unretired: finish that rotation (write lock not needed: the
+ * Vault is not shared yet). */
+int vault_finish_rotation(Vault *v, sqlite3 *db);
