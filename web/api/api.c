@@ -32,6 +32,8 @@ const HttpRoute api_routes[] = {
         { "GET", "projects/*/components/*/releases", api_component_releases },
         { "GET", "projects/*/components/*/releases/*", api_release_show },
         { "POST", "projects/*/components/*/deploy", api_component_deploy },
+        { "POST", "projects/*/components/*/promote", api_component_promote },
+        { "POST", "projects/*/components/*/rollback", api_component_rollback },
         { "GET", "projects/*/components/*/url", api_component_url },
         { "GET", "projects/*/components/*/logs", api_component_logs },
 };
