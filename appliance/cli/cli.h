@@ -140,3 +140,5 @@ int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
+int cmd_promote(CliContext *c, int argc, char *argv[]);
+int cmd_rollback(CliContext *c, int argc, char *argv[]);

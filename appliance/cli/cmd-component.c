@@ -78,7 +78,9 @@ static const char show_help[] =
 
 static const char releases_help[] =
         "Usage: slipway releases PROJECT/NAME [ENV] [--json]\n\n"
-        "Release history, newest first: ID, ENV, STATUS, DIGEST, CREATED, FINISHED, REASON.\n";
+        "Release history, newest first: ID, ENV, STATUS (pending, deploying, live, superseded, failed,\n"
+        "rolled-back), DIGEST, ORIGIN (deploy, promote from ENV#ID, rollback to #ID), VALUES (the value\n"
+        "versions it runs with, KEY@vN; secrets by name and version only), CREATED, FINISHED, REASON.\n";
 
 static const char url_help[] = "Usage: slipway url PROJECT/NAME ENV [--json]\n\n"
                                "Prints the public URL of each public endpoint of the component in ENV\n"
@@ -437,20 +439,57 @@ static int component_list(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+/* "promote from development #3", "rollback to #2", "deploy". */
+static void format_origin(json_t *rel, char *buf, size_t size) {
+        const char *origin = json_string_value(json_object_get(rel, "origin")) ?: "deploy";
+        json_t *src = json_object_get(rel, "source_release_id");
+        const char *src_env = json_string_value(json_object_get(rel, "source_environment"));
+
+        if (!json_is_integer(src))
+                snprintf(buf, size, "%s", origin);
+        else if (streq(origin, "promote"))
+                snprintf(buf, size, "promote from %s#%lld", src_env ? src_env : "", (long long) json_integer_value(src));
+        else if (streq(origin, "rollback"))
+                snprintf(buf, size, "rollback to #%lld", (long long) json_integer_value(src));
+        else
+                snprintf(buf, size, "%s #%lld", origin, (long long) json_integer_value(src));
+}
+
+/* "DB_URL@v2 TOKEN@v1(secret)": names and versions only. */
+static void format_values(json_t *rel, char *buf, size_t size) {
+        json_t *v;
+        size_t i, len = 0;
+
+        buf[0] = 0;
+        json_array_foreach(json_object_get(rel, "values"), i, v) {
+                if (len >= size)
+                        break;
+                len += (size_t) snprintf(buf + len, size - len, "%s%s@v%lld%s%s", i ? " " : "",
+                                         json_string_value(json_object_get(v, "key")),
+                                         (long long) json_integer_value(json_object_get(v, "version")),
+                                         json_is_true(json_object_get(v, "secret")) ? "(secret)" : "",
+                                         json_is_true(json_object_get(v, "project_wide")) ? "(shared)" : "");
+        }
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
 static int add_release_row(Table *t, json_t *rel, bool with_env) {
-        char id[24], dig[13], created[32], finished[32];
+        char id[24], dig[13], created[32], finished[32], origin[160], values[1024];
         const char *reason = json_string_value(json_object_get(rel, "reason"));
 
         snprintf(id, sizeof id, "%lld", (long long) json_integer_value(json_object_get(rel, "id")));
         model_short_digest(json_string_value(json_object_get(rel, "image_digest")), dig);
         model_format_time(json_object_get(rel, "created_at"), created);
         model_format_time(json_object_get(rel, "finished_at"), finished);
+        format_origin(rel, origin, sizeof origin);
+        format_values(rel, values, sizeof values);
         if (with_env)
                 return table_add_row(t, id, json_string_value(json_object_get(rel, "environment")),
-                                     json_string_value(json_object_get(rel, "status")), dig, created,
-                                     finished, reason ?: "");
-        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, created,
-                             finished, reason ?: "");
+                                     json_string_value(json_object_get(rel, "status")), dig, origin, values,
+                                     created, finished, reason ?: "");
+        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, origin, values,
+                             created, finished, reason ?: "");
 }
 
 static int component_show(CliContext *c, int argc, char *argv[]) {
@@ -583,9 +622,10 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         if (one_env)
-                t = table_new(6, "ID", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+                t = table_new(8, "ID", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED", "REASON");
         else
-                t = table_new(7, "ID", "ENV", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+                t = table_new(9, "ID", "ENV", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED",
+                              "REASON");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "releases"), i, rel)

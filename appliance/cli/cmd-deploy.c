@@ -17,7 +17,9 @@
 static const char deploy_help[] =
         "Usage: slipway deploy PROJECT/COMPONENT ENV [--image REF] [--no-wait] [--no-wait-bake] [--timeout SEC]\n"
         "                      [--json]\n\n"
-        "Deploys an image (default: the component's own) to an environment, blue/green: the new instance\n"
+        "Deploys an image to an environment with its current values (default: the image live there, so\n"
+        "a deploy without --image applies changed values; with nothing live, the component's own image),\n"
+        "blue/green: the new instance\n"
         "starts next to the old one, must pass its readiness check, then the proxy switches to it.  With a\n"
         "bake window (component --bake) the old instance stays running, routed out, while the new one is\n"
         "watched; too many 5xx answers or a crash swap the traffic back to it and roll the release back.\n"

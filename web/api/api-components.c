@@ -534,8 +534,13 @@ int api_component_releases(HttpRequest *req) {
         r = model_release_list(s.db, s.component.id, s.environment.id, &rel, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list releases");
-        for (size_t i = 0; arr && i < n; i++)
-                json_array_append_new(arr, api_release_json(&rel[i]));
+        for (size_t i = 0; arr && i < n; i++) {
+                json_t *e = api_release_json(&rel[i]);
+                if (!e || api_release_json_details(s.db, &rel[i], e) < 0 || json_array_append_new(arr, e) < 0) {
+                        model_releases_free(rel, n);
+                        return api_reply_error(req, -ENOMEM, NULL, "Cannot list releases");
+                }
+        }
         model_releases_free(rel, n);
         j = json_pack("{s:s,s:s,s:s?,s:O}", "project", s.project.name, "component", s.component.name,
                       "environment", s.environment.name, "releases", arr);
