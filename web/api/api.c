@@ -28,9 +28,12 @@ const HttpRoute api_routes[] = {
         { "GET", "projects/*/components", api_components_list },
         { "POST", "projects/*/components", api_component_create },
         { "GET", "projects/*/components/*", api_component_show },
+        { "PATCH", "projects/*/components/*", api_component_update },
         { "GET", "projects/*/components/*/releases", api_component_releases },
         { "GET", "projects/*/components/*/releases/*", api_release_show },
         { "POST", "projects/*/components/*/deploy", api_component_deploy },
+        { "POST", "projects/*/components/*/promote", api_component_promote },
+        { "POST", "projects/*/components/*/rollback", api_component_rollback },
         { "GET", "projects/*/components/*/url", api_component_url },
         { "GET", "projects/*/components/*/logs", api_component_logs },
 };
