@@ -344,6 +344,7 @@ static int run(void) {
                         .catalog = catalog,
                         .store = store,
                         .host = &host,
+                        .vault = vault,
                         .wake = engine_wake,
                         .wake_userdata = engine,
                 },
