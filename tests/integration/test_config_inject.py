@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (build_image, http_get, ingress_url, make_site, release_doc, running_deploy_daemon,
-                         wait_for)
+from deploy_util import (api_request, build_image, http_get, ingress_url, make_site, release_doc,
+                         running_deploy_daemon, wait_for)
 
 RUN_ROOT = "/run/slipway/instances"
 TOKEN_PATH = "/etc/app/token"
@@ -149,17 +149,19 @@ def daemon(build_dir, images, tmp_path):
                 yield d, tmp_path
 
 
-def set_values(d, target, tmp):
-        token = tmp / "token.txt"
-        token.write_text(FILE_SECRET)
-        d.cli("config", "set", target, "development", f"GREETING={PLAIN}")
-        d.cli("config", "set", target, "development", f"API_SECRET={ENV_SECRET}", "--secret")
-        d.cli("config", "set", target, "development", "TOKEN", "--file", TOKEN_PATH, "--from-file", str(token),
-              "--secret")
-        settings = tmp / "settings.txt"
-        settings.write_text(SETTINGS)
-        d.cli("config", "set", target, "development", "SETTINGS", "--file", SETTINGS_PATH, "--from-file",
-              str(settings))
+def config_set(d, target, env, key, value, secret=False, file=None):
+        """PUT …/configs/KEY (what `slipway config set` sends), the value as base64."""
+        import base64
+        project, comp = target.split("/")
+        api_request(d, "PUT", f"/api/v1/projects/{project}/components/{comp}/environments/{env}/configs/{key}",
+                    {"value_base64": base64.b64encode(value.encode()).decode(), "secret": secret, "file": file})
+
+
+def set_values(d, target):
+        config_set(d, target, "development", "GREETING", PLAIN)
+        config_set(d, target, "development", "API_SECRET", ENV_SECRET, secret=True)
+        config_set(d, target, "development", "TOKEN", FILE_SECRET, secret=True, file=TOKEN_PATH)
+        config_set(d, target, "development", "SETTINGS", SETTINGS, file=SETTINGS_PATH)
 
 
 def test_values_reach_the_instance_only_at_run_time(daemon):
@@ -168,7 +170,7 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
         build_image(d, make_app(tmp / "v2", "v2", user="nobody"), "inject:2")
         d.cli("project", "create", "inj")
         d.cli("component", "create", "inj/web", "--image", "inject:1", "--health", "http:/healthz")
-        set_values(d, "inj/web", tmp)
+        set_values(d, "inj/web")
         rel = d.cli("deploy", "inj/web", "development", "--image", "inject:1", timeout=180)
         assert rel["status"] == "live", rel
 
@@ -220,10 +222,11 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
                 assert ENV_SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
                 assert ENV_SECRET.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         # Nor in what the API and CLI print.
-        listing = d.cli("config", "list", "inj/web", "development", json=False)
+        listing = json.dumps(api_request(d, "GET", "/api/v1/projects/inj/components/web/environments/"
+                                             "development/configs"))
         releases = d.cli("releases", "inj/web", "development", json=False)
         doc = json.dumps(release_doc(d, "inj", "web", rel["id"]))
-        for text in (listing.stdout + listing.stderr, releases.stdout, doc):
+        for text in (listing, releases.stdout, doc):
                 assert ENV_SECRET not in text and FILE_SECRET.strip() not in text, text
 
         # Replaced by a new release: the old instance's tmpfs is unmounted and gone, the new one has its own.
@@ -275,7 +278,7 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         build_image(d, make_app(tmp / "bad", "bad", cmd=failing), "loud:2")
         d.cli("project", "create", "scr")
         d.cli("component", "create", "scr/web", "--image", "loud:1", "--health", "http:/healthz")
-        d.cli("config", "set", "scr/web", "development", f"API_SECRET={LEAK_SECRET}", "--secret")
+        config_set(d, "scr/web", "development", "API_SECRET", LEAK_SECRET, secret=True)
         rel = d.cli("deploy", "scr/web", "development", "--image", "loud:1", timeout=180)
         assert rel["status"] == "live", rel
 
@@ -283,10 +286,10 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         inst = instance_of(d, "scr", "web", rel["id"])
         raw = (d.state_dir / "instances" / str(inst["id"]) / "stderr.log").read_text()
         assert LEAK_SECRET in raw, raw
-        # … but `slipway logs` shows the key instead, human and JSON.
+        # … but `slipway logs` shows the key instead (the app's stderr on its stderr), human and JSON.
         logs = d.cli("logs", "scr/web", "development", json=False)
         assert logs.returncode == 0
-        assert "starting with [secret API_SECRET]" in logs.stdout, logs.stdout
+        assert "starting with [secret API_SECRET]" in logs.stderr, (logs.stdout, logs.stderr)
         assert LEAK_SECRET not in logs.stdout + logs.stderr
         doc = d.cli("logs", "scr/web", "development")
         assert "[secret API_SECRET]" in doc["stderr"] and LEAK_SECRET not in json.dumps(doc)
@@ -298,7 +301,7 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         time.sleep(3)
         p.terminate()
         out, err = p.communicate(timeout=10)
-        assert b"tick [secret API_SECRET] tock" in out, (out, err)
+        assert b"tick [secret API_SECRET] tock" in err, (out, err)
         assert LEAK_SECRET.encode() not in out + err
 
         # A failing deploy: its reason and deploy log carry the stderr tail, scrubbed.
