@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy_util import (api_request, build_image, http_get, ingress_url, make_site, release_doc,
-                         running_deploy_daemon, wait_for)
+                         running_deploy_daemon, simulate_reboot, wait_for)
 
 RUN_ROOT = "/run/slipway/instances"
 TOKEN_PATH = "/etc/app/token"
@@ -253,6 +253,19 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
         assert wait_for(lambda: http_get(ingress_url(d, "inj", "web", "development") + "cgi-bin/env")[0] == 200
                         and seen(d, "inj", "web")["api_secret"] == ENV_SECRET, 60), d.log()[-3000:]
         assert mounts()[run2][0] == "tmpfs" and "ro" in mounts()[run2][1]
+
+        # After a reboot /run is empty: the supervisor's restart builds the tmpfs again, values and all.
+        simulate_reboot(d)
+        subprocess.run(["umount", "-l", run2], check=True)
+        os.rmdir(run2)
+        d.start()
+        assert wait_for(lambda: http_get(ingress_url(d, "inj", "web", "development") + "cgi-bin/env")[0] == 200,
+                        60), d.log()[-3000:]
+        app = seen(d, "inj", "web")
+        assert app["api_secret"] == ENV_SECRET and app["token_b64"] == b64(FILE_SECRET), app
+        assert app["token_stat"] == "65534:65534:400" and app["write"] == "refused", app
+        assert mounts()[run2][0] == "tmpfs" and "ro" in mounts()[run2][1]
+        assert files_holding(d.state_dir, secrets) == []
 
         # Stopped with the project: no tmpfs of this state dir is left.
         d.cli("project", "delete", "inj", "--force")
