@@ -327,6 +327,9 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         text = json.dumps(fdoc)
         assert "cannot start with [secret API_SECRET]" in text, text
         assert LEAK_SECRET not in text
+        # The failed instance's tmpfs went with it (its directory and logs stay).
+        (finst,) = fdoc["instances"]
+        assert not os.path.exists(run_dir_of(d, finst["id"]))
         # The old release keeps serving.
         assert http_get(ingress_url(d, "scr", "web", "development"))[0] == 200
         # Nothing of it in the database (deploy log, reasons) or its WAL.
