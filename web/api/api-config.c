@@ -45,9 +45,10 @@ static json_t *config_json(const ModelConfigValue *row, const char *component, c
         _cleanup_json_ json_t *j = NULL;
 
         j = json_pack("{s:s,s:I,s:s,s:s?,s:b,s:I,s:I,s:s?,s:I}", "key", row->key, "version",
-                      (json_int_t) row->version, "kind", row->is_file ? "file" : "env", "path", row->file_path,
-                      "secret", row->secret, "size", (json_int_t) row->size, "set_at", (json_int_t) row->set_at,
-                      "component", component, "key_version", (json_int_t) row->key_version);
+                      (json_int_t) row->version, "kind", row->is_file ? "file" : "env", "path",
+                      row->file_path, "secret", row->secret, "size", (json_int_t) row->size, "set_at",
+                      (json_int_t) row->set_at, "component", component, "key_version",
+                      (json_int_t) row->key_version);
         if (!j)
                 return NULL;
         if (row->secret || !val || !val->data)
@@ -72,7 +73,8 @@ static int need_vault(HttpRequest *req) {
 
         if (ctx->vault)
                 return 0;
-        http_reply_error(req->conn, 503, "This daemon has no vault.", "Start slipwayd with its state directory.");
+        http_reply_error(req->conn, 503, "This daemon has no vault.",
+                         "Start slipwayd with its state directory.");
         return api_replied(req, 503, -ENXIO);
 }
 
@@ -88,7 +90,8 @@ static int config_scope(HttpRequest *req, ApiScope *s, size_t *ret_tail) {
         } else {
                 r = api_scope_project(req, s);
                 if (r >= 0)
-                        r = api_environment_lookup(req, s->db, &s->project, req->segments[3], &s->environment);
+                        r = api_environment_lookup(req, s->db, &s->project, req->segments[3],
+                                                   &s->environment);
                 *ret_tail = 5;
         }
         return r;
@@ -121,15 +124,16 @@ int api_configs_list(HttpRequest *req) {
                 return http_reply_error(req->conn, 500, "Out of memory.", NULL);
         if (need_vault(req) < 0 || config_scope(req, &s, &tail) < 0)
                 return req->status;
-        r = vault_slot_list(ctx->vault, s.db, s.environment.id, s.component.id, true, &rows, &vals, &n, &error);
+        r = vault_slot_list(ctx->vault, s.db, s.environment.id, s.component.id, true, &rows, &vals, &n,
+                            &error);
         if (r == -EBADMSG)
                 return http_reply_error(req->conn, 409, error ?: "A value cannot be decrypted.",
                                         "Set it again with 'slipway config set'.");
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the config values");
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(arr, config_json(&rows[i], s.component.id ? s.component.name : NULL,
-                                                       &vals[i]));
+                json_array_append_new(
+                        arr, config_json(&rows[i], s.component.id ? s.component.name : NULL, &vals[i]));
         vault_values_free(vals, n);
         model_config_values_free(rows, n);
         j = json_pack("{s:s,s:s,s:s?,s:O}", "project", s.project.name, "environment", s.environment.name,
@@ -148,8 +152,10 @@ static int body_value(HttpRequest *req, json_t *body, const char *key, uint8_t *
         size_t n, len;
 
         if (!!text == !!b64) {
-                snprintf(msg, sizeof msg, "The config set request for %s needs exactly one of \"value\" and "
-                                          "\"value_base64\".", key);
+                snprintf(msg, sizeof msg,
+                         "The config set request for %s needs exactly one of \"value\" and "
+                         "\"value_base64\".",
+                         key);
                 return reply_bad(req, 400, msg, hint);
         }
         if (text) {
@@ -158,7 +164,8 @@ static int body_value(HttpRequest *req, json_t *body, const char *key, uint8_t *
                 n = json_string_length(text);
                 buf = malloc(n + 1);
                 if (!buf)
-                        return api_replied(req, http_reply_error(req->conn, 500, "Out of memory.", NULL), -ENOMEM);
+                        return api_replied(req, http_reply_error(req->conn, 500, "Out of memory.", NULL),
+                                           -ENOMEM);
                 memcpy(buf, json_string_value(text), n);
                 *ret = buf;
                 *ret_size = n;
@@ -202,9 +209,10 @@ int api_config_set(HttpRequest *req) {
                 return req->status;
         key = req->segments[tail];
         if (config_key_check(key, &error) < 0)
-                return reply_bad(req, 400, error ?: "Invalid config key.",
-                                 "A key is an environment variable name: a letter or '_', then letters, digits "
-                                 "and '_'.");
+                return reply_bad(
+                        req, 400, error ?: "Invalid config key.",
+                        "A key is an environment variable name: a letter or '_', then letters, digits "
+                        "and '_'.");
         f = json_object_get(body, "file");
         if (f && !json_is_null(f)) {
                 if (!json_is_string(f))
@@ -224,7 +232,8 @@ int api_config_set(HttpRequest *req) {
                 sodium_memzero(data, size);
                 free(data);
                 snprintf(msg, sizeof msg,
-                         "The value of %s holds a NUL byte, which an environment variable cannot carry.", key);
+                         "The value of %s holds a NUL byte, which an environment variable cannot carry.",
+                         key);
                 return reply_bad(req, 400, msg, "Mount it as a file with --file PATH.");
         }
 
@@ -259,8 +268,8 @@ int api_config_set(HttpRequest *req) {
         r = model_config_value_get(s.db, id, &row);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the config value back");
-        j = json_pack("{s:s,s:s,s:o}", "project", s.project.name, "environment", s.environment.name, "config",
-                      config_json(&row, s.component.id ? s.component.name : NULL, NULL));
+        j = json_pack("{s:s,s:s,s:o}", "project", s.project.name, "environment", s.environment.name,
+                      "config", config_json(&row, s.component.id ? s.component.name : NULL, NULL));
         if (!j)
                 return http_reply_error(req->conn, 500, "Out of memory.", NULL);
         return http_reply_json(req->conn, 200, j);
@@ -283,7 +292,8 @@ int api_config_unset(HttpRequest *req) {
         if (config_key_check(key, &error) < 0)
                 return reply_bad(req, 400, error ?: "Invalid config key.", "See 'slipway config list'.");
         slot_name(&s, where, sizeof where);
-        r = vault_value_unset(ctx->vault, s.db, s.project.id, s.environment.id, s.component.id, key, &version);
+        r = vault_value_unset(ctx->vault, s.db, s.project.id, s.environment.id, s.component.id, key,
+                              &version);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof msg, "%s has no value in %s.", key, where);
                 return http_reply_error(req->conn, 404, msg, "See 'slipway config list'.");
@@ -291,9 +301,9 @@ int api_config_unset(HttpRequest *req) {
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot unset the config value");
         log_info("config unset: %s of %s, version %" PRId64 ".", key, where, version);
-        j = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:b}", "project", s.project.name, "environment", s.environment.name,
-                      "component", s.component.id ? s.component.name : NULL, "key", key, "version",
-                      (json_int_t) version, "deleted", 1);
+        j = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:b}", "project", s.project.name, "environment",
+                      s.environment.name, "component", s.component.id ? s.component.name : NULL, "key", key,
+                      "version", (json_int_t) version, "deleted", 1);
         if (!j)
                 return http_reply_error(req->conn, 500, "Out of memory.", NULL);
         return http_reply_json(req->conn, 200, j);
