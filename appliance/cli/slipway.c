@@ -24,7 +24,9 @@ static const char main_help[] =
         "  promote PROJECT/NAME FROM [TO]   the image live in FROM to the next environment, with its values\n"
         "  rollback PROJECT/NAME ENV [--to RELEASE]   an earlier release's image and values again\n"
         "  url PROJECT/NAME ENV             public URLs\n"
-        "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n\n"
+        "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
+        "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
+        "  vault rotate                     new data key, every value re-encrypted, old key retired\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -47,6 +49,7 @@ int main(int argc, char *argv[]) {
                 { "project", cmd_project },   { "env", cmd_env },     { "component", cmd_component },
                 { "releases", cmd_releases }, { "url", cmd_url },     { "logs", cmd_logs },
                 { "promote", cmd_promote },   { "rollback", cmd_rollback },
+                { "config", cmd_config },     { "vault", cmd_vault },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -72,10 +75,9 @@ int main(int argc, char *argv[]) {
                         return cli_bad_option(NULL, argc, argv);
         }
         if (optind >= argc)
-                return cli_usage_error(
-                        NULL,
-                        "Missing command (status, image, project, env, component, releases, deploy, promote, rollback, url, "
-                        "logs)");
+                return cli_usage_error(NULL,
+                                       "Missing command (status, image, project, env, component, releases, deploy, "
+                                       "promote, rollback, url, logs, config, vault)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

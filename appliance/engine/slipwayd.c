@@ -28,6 +28,8 @@
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
+#include "vault-db.h"
+#include "vault.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/slipway"
 #define DEFAULT_API "127.0.0.1:7070"
@@ -186,6 +188,7 @@ static int run(void) {
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(vault_freep) Vault *vault = NULL; /* after the deployer and the handlers: freed after them */
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
@@ -200,7 +203,7 @@ static int run(void) {
         char state_id[STATE_ID_LEN + 1];
         bool initialised;
         pid_t holder = 0;
-        unsigned port;
+        unsigned port, vault_keys = 0;
         int r;
 
         r = http_parse_listen(arg_api, &listen_addr, &port);
@@ -224,6 +227,31 @@ static int run(void) {
         if (r < 0)
                 return log_error_errno(r, "Error: cannot lock %s/slipwayd.lock: %m.", arg_state_dir);
 
+        /* The database and the vault come first, before anything in DIR changes: a wrong or missing master
+         * key refuses the start with nothing written.  (Migrating needs no key: a database before the vault
+         * has no values to lose, and one with a vault is already at the schema that made it.) */
+        db_path = path_join(dir, "slipway.db");
+        if (!db_path)
+                return log_oom();
+        r = state_open(db_path, &db);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r,
+                                       "Error: %s was written by a newer slipwayd; run that version or "
+                                       "restore a backup.",
+                                       db_path);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
+        r = model_vault_keys_count(db, &vault_keys);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot read the vault's keys from %s: %m.", db_path);
+        if (vault_keys > 0) {
+                _cleanup_free_ char *err = NULL;
+
+                r = vault_open(db, dir, &vault, &err);
+                if (r < 0)
+                        return log_error_errno(r, "Error: %s", err ?: "the vault cannot be opened.");
+        }
+
         r = state_dir_init(dir, &initialised);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot initialise the state directory %s: %m.",
@@ -231,6 +259,14 @@ static int run(void) {
         if (initialised)
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
+        if (!vault) {
+                _cleanup_free_ char *err = NULL;
+
+                /* First start: master.key exists now, and the vault gets its first data key. */
+                r = vault_open(db, dir, &vault, &err);
+                if (r < 0)
+                        return log_error_errno(r, "Error: %s", err ?: "the vault cannot be opened.");
+        }
         (void) state_dir_clean_tmp(dir);
         /* A few MiB kept back so that deletes and gc can commit once the disk fills (see disk-space.h). */
         r = disk_reserve_ensure(dir);
@@ -266,21 +302,11 @@ static int run(void) {
         if (r < 0)
                 return log_error_errno(r, "Error: cannot set up the event loop: %m.");
 
-        db_path = path_join(dir, "slipway.db");
         oci_path = path_join(dir, "oci");
         layers = path_join(dir, "layers");
         tmp = path_join(dir, "tmp");
-        if (!db_path || !oci_path || !layers || !tmp)
+        if (!oci_path || !layers || !tmp)
                 return log_oom();
-
-        r = state_open(db_path, &db);
-        if (r == -EPROTONOSUPPORT)
-                return log_error_errno(r,
-                                       "Error: %s was written by a newer slipwayd; run that version or "
-                                       "restore a backup.",
-                                       db_path);
-        if (r < 0)
-                return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
 
         /* Under the lock no unpack can be running: what a killed one left half-done can go. */
         r = layer_cache_sweep_temp(layers, false, &swept);
@@ -342,6 +368,7 @@ static int run(void) {
                 .refresh_environment = deployer_refresh_environment,
                 .health = reconciler_health,
                 .nft_table = env_network_nft_table(&host),
+                .vault = vault,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,

@@ -10,16 +10,16 @@
 #include "sqlite-util.h"
 
 /* Columns 0..12 are read by the field table, 13 and 14 (the BLOBs) by config_value_complete(). */
-#define SELECT_CONFIG_VALUE                                                                                  \
-        "SELECT c.id, c.project_id, c.environment_id, ifnull(c.component_id, 0), c.key, c.version,"          \
-        " c.kind = '" MODEL_CONFIG_KIND_FILE "', c.file_path, c.secret, c.deleted, c.size,"                  \
+#define SELECT_CONFIG_VALUE                                                                         \
+        "SELECT c.id, c.project_id, c.environment_id, ifnull(c.component_id, 0), c.key, c.version," \
+        " c.kind = '" MODEL_CONFIG_KIND_FILE "', c.file_path, c.secret, c.deleted, c.size,"         \
         " ifnull(c.key_version, 0), c.set_at, c.nonce, c.ciphertext"
 #define COL_NONCE 13
 #define COL_CIPHERTEXT 14
 
 /* c is the newest version of its (slot, key). */
-#define NEWEST_OF_SLOT                                                                                       \
-        "c.version = (SELECT max(m.version) FROM config_values m WHERE m.environment_id = c.environment_id"  \
+#define NEWEST_OF_SLOT                                                                                      \
+        "c.version = (SELECT max(m.version) FROM config_values m WHERE m.environment_id = c.environment_id" \
         " AND ifnull(m.component_id, 0) = ifnull(c.component_id, 0) AND m.key = c.key)"
 
 static int config_value_complete(sqlite3_stmt *s, void *row) {
@@ -40,31 +40,38 @@ static void config_value_release(void *row) {
 }
 
 static const SqliteField config_value_fields[] = {
-        SQL_FIELD(ModelConfigValue, id),          SQL_FIELD(ModelConfigValue, project_id),
-        SQL_FIELD(ModelConfigValue, environment_id), SQL_FIELD(ModelConfigValue, component_id),
-        SQL_FIELD(ModelConfigValue, key),         SQL_FIELD(ModelConfigValue, version),
-        SQL_FIELD(ModelConfigValue, is_file),     SQL_FIELD(ModelConfigValue, file_path),
-        SQL_FIELD(ModelConfigValue, secret),      SQL_FIELD(ModelConfigValue, deleted),
-        SQL_FIELD(ModelConfigValue, size),        SQL_FIELD(ModelConfigValue, key_version),
+        SQL_FIELD(ModelConfigValue, id),
+        SQL_FIELD(ModelConfigValue, project_id),
+        SQL_FIELD(ModelConfigValue, environment_id),
+        SQL_FIELD(ModelConfigValue, component_id),
+        SQL_FIELD(ModelConfigValue, key),
+        SQL_FIELD(ModelConfigValue, version),
+        SQL_FIELD(ModelConfigValue, is_file),
+        SQL_FIELD(ModelConfigValue, file_path),
+        SQL_FIELD(ModelConfigValue, secret),
+        SQL_FIELD(ModelConfigValue, deleted),
+        SQL_FIELD(ModelConfigValue, size),
+        SQL_FIELD(ModelConfigValue, key_version),
         SQL_FIELD(ModelConfigValue, set_at),
 };
-static const SqliteRowType config_value_row = SQL_ROW_TYPE(ModelConfigValue, config_value_fields,
-                                                           .complete = config_value_complete,
-                                                           .release = config_value_release);
+static const SqliteRowType config_value_row =
+        SQL_ROW_TYPE(ModelConfigValue, config_value_fields, .complete = config_value_complete,
+                     .release = config_value_release);
 SQL_DEFINE_ROW_FUNCS(ModelConfigValue, config_value_row, model_config_value_done, model_config_values_free);
 
 int model_config_effective(sqlite3 *db, int64_t environment_id, int64_t component_id, ModelConfigValue **ret,
                            size_t *ret_n) {
         /* A component's unset (its slot's tombstone) lets the project-wide value show through again. */
-        return sqlite_list(db, &config_value_row,
-                           "WITH cur AS (SELECT * FROM config_values c WHERE c.environment_id = ?1"
-                           "   AND ifnull(c.component_id, 0) IN (0, ?2) AND c.deleted = 0 AND " NEWEST_OF_SLOT ")"
-                           " " SELECT_CONFIG_VALUE " FROM cur c"
-                           " WHERE ifnull(c.component_id, 0) = ?2"
-                           "    OR NOT EXISTS (SELECT 1 FROM cur o WHERE o.key = c.key"
-                           "                   AND ifnull(o.component_id, 0) = ?2)"
-                           " ORDER BY c.key",
-                           SQL_ARGS(SQL_INT(environment_id), SQL_INT(component_id)), ret, ret_n);
+        return sqlite_list(
+                db, &config_value_row,
+                "WITH cur AS (SELECT * FROM config_values c WHERE c.environment_id = ?1"
+                "   AND ifnull(c.component_id, 0) IN (0, ?2) AND c.deleted = 0 AND " NEWEST_OF_SLOT ")"
+                " " SELECT_CONFIG_VALUE " FROM cur c"
+                " WHERE ifnull(c.component_id, 0) = ?2"
+                "    OR NOT EXISTS (SELECT 1 FROM cur o WHERE o.key = c.key"
+                "                   AND ifnull(o.component_id, 0) = ?2)"
+                " ORDER BY c.key",
+                SQL_ARGS(SQL_INT(environment_id), SQL_INT(component_id)), ret, ret_n);
 }
 
 int model_config_value_get(sqlite3 *db, int64_t id, ModelConfigValue *ret) {
@@ -92,10 +99,11 @@ int model_config_slot_get(sqlite3 *db, int64_t environment_id, int64_t component
 
 int model_config_next_version(sqlite3 *db, int64_t environment_id, int64_t component_id, const char *key,
                               int64_t *ret) {
-        return sqlite_get_int64(db,
-                                "SELECT ifnull(max(version), 0) + 1 FROM config_values WHERE environment_id = ?1"
-                                " AND ifnull(component_id, 0) = ?2 AND key = ?3",
-                                SQL_ARGS(SQL_INT(environment_id), SQL_INT(component_id), SQL_TEXT(key)), ret);
+        return sqlite_get_int64(
+                db,
+                "SELECT ifnull(max(version), 0) + 1 FROM config_values WHERE environment_id = ?1"
+                " AND ifnull(component_id, 0) = ?2 AND key = ?3",
+                SQL_ARGS(SQL_INT(environment_id), SQL_INT(component_id), SQL_TEXT(key)), ret);
 }
 
 int model_config_env_total_size(sqlite3 *db, int64_t environment_id, uint64_t *ret) {
@@ -145,7 +153,8 @@ int model_config_value_insert(sqlite3 *db, const ModelConfigValue *v, int64_t *r
 int model_config_values_by_key_version(sqlite3 *db, int64_t key_version, ModelConfigValue **ret,
                                        size_t *ret_n) {
         return sqlite_list(db, &config_value_row,
-                           SELECT_CONFIG_VALUE " FROM config_values c WHERE c.key_version = ?1 ORDER BY c.id",
+                           SELECT_CONFIG_VALUE
+                           " FROM config_values c WHERE c.key_version = ?1 ORDER BY c.id",
                            SQL_ARGS(SQL_INT(key_version)), ret, ret_n);
 }
 
@@ -159,8 +168,9 @@ int model_config_value_rewrap(sqlite3 *db, int64_t id, int64_t key_version, cons
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
-        r = sqlite_prepare_args(db, "UPDATE config_values SET key_version = ?2, nonce = ?3, ciphertext = ?4"
-                                    " WHERE id = ?1",
+        r = sqlite_prepare_args(db,
+                                "UPDATE config_values SET key_version = ?2, nonce = ?3, ciphertext = ?4"
+                                " WHERE id = ?1",
                                 SQL_ARGS(SQL_INT(id), SQL_INT(key_version)), &s);
         if (r < 0)
                 return r;
@@ -176,8 +186,9 @@ int model_config_value_rewrap(sqlite3 *db, int64_t id, int64_t key_version, cons
 
 int model_config_values_of_release(sqlite3 *db, int64_t release_id, ModelConfigValue **ret, size_t *ret_n) {
         return sqlite_list(db, &config_value_row,
-                           SELECT_CONFIG_VALUE " FROM config_values c JOIN release_values rv ON rv.value_id = c.id"
-                                               " WHERE rv.release_id = ?1"
-                                               " ORDER BY c.key, ifnull(c.component_id, 0)",
+                           SELECT_CONFIG_VALUE
+                           " FROM config_values c JOIN release_values rv ON rv.value_id = c.id"
+                           " WHERE rv.release_id = ?1"
+                           " ORDER BY c.key, ifnull(c.component_id, 0)",
                            SQL_ARGS(SQL_INT(release_id)), ret, ret_n);
 }

@@ -18,7 +18,7 @@ typedef struct ModelConfigValue {
         bool is_file;
         char *file_path; /* NULL for env */
         bool secret, deleted;
-        uint64_t size; /* plaintext bytes */
+        uint64_t size;       /* plaintext bytes */
         int64_t key_version; /* 0 for a tombstone */
         uint8_t *nonce;
         size_t nonce_size;

@@ -34,16 +34,16 @@ static const SqliteField vault_key_fields[] = {
         SQL_FIELD(ModelVaultKey, created_at),
         SQL_FIELD(ModelVaultKey, retired_at),
 };
-static const SqliteRowType vault_key_row = SQL_ROW_TYPE(ModelVaultKey, vault_key_fields,
-                                                        .complete = vault_key_complete,
-                                                        .release = vault_key_release);
+static const SqliteRowType vault_key_row = SQL_ROW_TYPE(
+        ModelVaultKey, vault_key_fields, .complete = vault_key_complete, .release = vault_key_release);
 SQL_DEFINE_ROW_FUNCS(ModelVaultKey, vault_key_row, model_vault_key_done, model_vault_keys_free);
 
 int model_vault_keys_list(sqlite3 *db, ModelVaultKey **ret, size_t *ret_n) {
-        return sqlite_list(db, &vault_key_row,
-                           "SELECT version, created_at, ifnull(retired_at, 0), wrapped_key, nonce FROM vault_keys"
-                           " ORDER BY version",
-                           SQL_NO_ARGS, ret, ret_n);
+        return sqlite_list(
+                db, &vault_key_row,
+                "SELECT version, created_at, ifnull(retired_at, 0), wrapped_key, nonce FROM vault_keys"
+                " ORDER BY version",
+                SQL_NO_ARGS, ret, ret_n);
 }
 
 int model_vault_keys_count(sqlite3 *db, unsigned *ret) {
@@ -55,10 +55,11 @@ int model_vault_key_insert(sqlite3 *db, int64_t version, const uint8_t *wrapped_
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
-        r = sqlite_prepare_args(db, "INSERT INTO vault_keys(version, wrapped_key, nonce, created_at)"
-                                    " VALUES (?1, ?2, ?3, ?4)",
-                                SQL_ARGS(SQL_INT(version), SQL_INT(0), SQL_INT(0), SQL_INT(sqlite_now_sec())),
-                                &s);
+        r = sqlite_prepare_args(
+                db,
+                "INSERT INTO vault_keys(version, wrapped_key, nonce, created_at)"
+                " VALUES (?1, ?2, ?3, ?4)",
+                SQL_ARGS(SQL_INT(version), SQL_INT(0), SQL_INT(0), SQL_INT(sqlite_now_sec())), &s);
         if (r < 0)
                 return r;
         r = sqlite_bind_blob(s, 2, wrapped_key, wrapped_key_size);
@@ -80,7 +81,8 @@ int model_vault_meta_get(sqlite3 *db, const char *name, uint8_t **ret, size_t *r
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
-        r = sqlite_prepare_args(db, "SELECT value FROM vault_meta WHERE name = ?1", SQL_ARGS(SQL_TEXT(name)), &s);
+        r = sqlite_prepare_args(db, "SELECT value FROM vault_meta WHERE name = ?1", SQL_ARGS(SQL_TEXT(name)),
+                                &s);
         if (r < 0)
                 return r;
         r = sqlite_step_row(s);

@@ -60,13 +60,14 @@ static char *make_state(const char *name, uint8_t fill, bool hex, sqlite3 **ret_
         } else
                 CHECK_OK(write_file_atomic(key, raw, sizeof raw, 0600));
         CHECK_OK(state_open(db, ret_db));
-        CHECK_OK(sqlite_exec(*ret_db,
-                             "INSERT INTO projects VALUES (1, 'shop', 100);"
-                             "INSERT INTO environments VALUES"
-                             " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
-                             " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
-                             "INSERT INTO components VALUES (1, 1, 'web', NULL, '{}', 100),"
-                             " (2, 1, 'api', NULL, '{}', 100);"));
+        CHECK_OK(sqlite_exec(
+                *ret_db,
+                "INSERT INTO projects VALUES (1, 'shop', 100);"
+                "INSERT INTO environments VALUES"
+                " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
+                " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
+                "INSERT INTO components VALUES (1, 1, 'web', NULL, '{}', 100),"
+                " (2, 1, 'api', NULL, '{}', 100);"));
         return dir;
 }
 
@@ -74,8 +75,12 @@ static void set_value(Vault *v, sqlite3 *db, int64_t env, int64_t comp, const ch
                       bool secret, int64_t *ret_id) {
         _cleanup_free_ char *err = NULL;
         int r = vault_value_set(v, db,
-                                &(VaultWrite) { .project_id = 1, .environment_id = env, .component_id = comp,
-                                                .key = key, .secret = secret, .data = value,
+                                &(VaultWrite) { .project_id = 1,
+                                                .environment_id = env,
+                                                .component_id = comp,
+                                                .key = key,
+                                                .secret = secret,
+                                                .data = value,
                                                 .size = strlen(value) },
                                 ret_id, NULL, &err);
         if (r < 0)
@@ -291,7 +296,10 @@ static void test_limits(void) {
         memset(big, 'x', VAULT_VALUE_MAX + 1);
 
         CHECK(vault_value_set(v, db,
-                              &(VaultWrite) { .project_id = 1, .environment_id = 1, .key = "BIG", .data = big,
+                              &(VaultWrite) { .project_id = 1,
+                                              .environment_id = 1,
+                                              .key = "BIG",
+                                              .data = big,
                                               .size = VAULT_VALUE_MAX + 1 },
                               NULL, NULL, &err) == -EFBIG);
         CHECK(err && strstr(err, "64 KiB"));
@@ -301,39 +309,58 @@ static void test_limits(void) {
         for (unsigned i = 0; i < VAULT_ENV_TOTAL_MAX / VAULT_VALUE_MAX; i++) {
                 snprintf(name, sizeof name, "V%u", i);
                 CHECK_OK(vault_value_set(v, db,
-                                         &(VaultWrite) { .project_id = 1, .environment_id = 1,
-                                                         .component_id = i % 2, .key = name, .data = big,
+                                         &(VaultWrite) { .project_id = 1,
+                                                         .environment_id = 1,
+                                                         .component_id = i % 2,
+                                                         .key = name,
+                                                         .data = big,
                                                          .size = VAULT_VALUE_MAX },
                                          NULL, NULL, &err));
         }
         CHECK_OK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &before));
         CHECK(vault_value_set(v, db,
-                              &(VaultWrite) { .project_id = 1, .environment_id = 1, .component_id = 1,
-                                              .key = "ONE_MORE", .data = "x", .size = 1 },
+                              &(VaultWrite) { .project_id = 1,
+                                              .environment_id = 1,
+                                              .component_id = 1,
+                                              .key = "ONE_MORE",
+                                              .data = "x",
+                                              .size = 1 },
                               NULL, NULL, &err) == -EFBIG);
         CHECK(err && strstr(err, "1024 KiB"));
         err = mfree(err);
         /* Replacing a value by one of the same size fits; another environment is its own. */
         CHECK_OK(vault_value_set(v, db,
-                                 &(VaultWrite) { .project_id = 1, .environment_id = 1, .key = "V0", .data = big,
+                                 &(VaultWrite) { .project_id = 1,
+                                                 .environment_id = 1,
+                                                 .key = "V0",
+                                                 .data = big,
                                                  .size = VAULT_VALUE_MAX },
                                  NULL, NULL, &err));
-        CHECK_OK(vault_value_set(v, db,
-                                 &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "ONE_MORE",
-                                                 .data = "x", .size = 1 },
-                                 NULL, NULL, &err));
+        CHECK_OK(vault_value_set(
+                v, db,
+                &(VaultWrite) {
+                        .project_id = 1, .environment_id = 2, .key = "ONE_MORE", .data = "x", .size = 1 },
+                NULL, NULL, &err));
         CHECK_OK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &after));
         CHECK(after == before + 2);
 
         /* Two keys of one slot at one file path: refused. */
         CHECK_OK(vault_value_set(v, db,
-                                 &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "CERT",
-                                                 .is_file = true, .file_path = "/etc/app/cert.pem",
-                                                 .data = "c", .size = 1 },
+                                 &(VaultWrite) { .project_id = 1,
+                                                 .environment_id = 2,
+                                                 .key = "CERT",
+                                                 .is_file = true,
+                                                 .file_path = "/etc/app/cert.pem",
+                                                 .data = "c",
+                                                 .size = 1 },
                                  NULL, NULL, &err));
         CHECK(vault_value_set(v, db,
-                              &(VaultWrite) { .project_id = 1, .environment_id = 2, .key = "CERT2",
-                                              .is_file = true, .file_path = "/etc/app/cert.pem", .data = "c",
+                              &(VaultWrite) { .project_id = 1,
+                                              .environment_id = 2,
+                                              .key = "CERT2",
+                                              .is_file = true,
+                                              .file_path = "/etc/app/cert.pem",
+                                              .data = "c",
                                               .size = 1 },
                               NULL, NULL, &err) == -EEXIST);
         CHECK(err && strstr(err, "CERT") && strstr(err, "/etc/app/cert.pem"));
@@ -389,8 +416,8 @@ static void check_all_open(const char *dir) {
                 check_opens(v, db, i + 1, value);
         }
         /* After open exactly one version is in use. */
-        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE wrapped_key IS NOT NULL", SQL_NO_ARGS,
-                              &active));
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE wrapped_key IS NOT NULL",
+                              SQL_NO_ARGS, &active));
         CHECK(active == 1);
 }
 
@@ -413,8 +440,9 @@ static void test_killed_rotation(void) {
         CHECK_OK(vault_rotate(v, db, &rot));
         CHECK(rot.new_version == 2 && rot.rewrapped == ROTATE_VALUES && rot.n_retired == 1 &&
               rot.retired_versions[0] == 1 && rot.unopenable == 0);
-        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE version = 1 AND wrapped_key IS NULL"
-                                  " AND retired_at IS NOT NULL",
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM vault_keys WHERE version = 1 AND wrapped_key IS NULL"
+                              " AND retired_at IS NOT NULL",
                               SQL_NO_ARGS, &retired));
         CHECK(retired == 1);
         v = vault_free(v);

@@ -31,13 +31,15 @@ int vault_data_key_new(const Vault *v, int64_t version, uint8_t **ret_key, uint8
                        size_t *ret_wrapped_size, uint8_t ret_nonce[static VAULT_NONCE_SIZE]);
 /* Seals data for row (its slot, version, flags) under the data key of key_version: fills row->key_version,
  * nonce and ciphertext (malloc'ed, the caller frees them). */
-int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data, size_t size);
+int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data,
+                   size_t size);
 /* Opens row under its key_version into a malloc'ed buffer of row->size + 1 bytes (NUL-terminated). */
 int vault_open_row(const Vault *v, const ModelConfigValue *row, uint8_t **ret_data, size_t *ret_size);
 
 /* Re-seals every row of the versions in keys[0 .. n_keys - 1] that are older than new_version under
  * new_key and retires them, inside the caller's transaction; counts into rot. */
-int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key, VaultRotation *rot);
+int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key,
+                        VaultRotation *rot);
 /* vault_open(): a kill left several versions unretired: finish that rotation (write lock not needed: the
  * Vault is not shared yet). */
 int vault_finish_rotation(Vault *v, sqlite3 *db);

@@ -86,14 +86,15 @@ int vault_master_key_load(const char *path, uint8_t **ret_key, char **ret_error)
                                     "directory holding it as " VAULT_CREDENTIAL_NAME ".",
                                     path);
                 r = -errno;
-                return fail(ret_error, r, "The master key %s cannot be read: check its owner and mode.", path);
+                return fail(ret_error, r, "The master key %s cannot be read: check its owner and mode.",
+                            path);
         }
         if (fstat(fd, &st) < 0)
                 return fail(ret_error, -errno, "The master key %s cannot be read: check its owner and mode.",
                             path);
         if (!S_ISREG(st.st_mode))
-                return fail(ret_error, -EBADMSG, "The master key %s is not a regular file: restore the file.",
-                            path);
+                return fail(ret_error, -EBADMSG,
+                            "The master key %s is not a regular file: restore the file.", path);
         if (st.st_mode & (S_IRWXG | S_IRWXO))
                 return fail(ret_error, -EPERM,
                             "The master key %s may be read by group or others: run chmod 600 on it.", path);

@@ -23,7 +23,8 @@ static uint64_t now_usec(void) {
 }
 
 /* Re-seals every row of one old version under new_version. */
-static int rewrap_version(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version, VaultRotation *rot) {
+static int rewrap_version(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
+                          VaultRotation *rot) {
         ModelConfigValue *rows = NULL;
         size_t n = 0;
         int r;
@@ -58,7 +59,8 @@ static int rewrap_version(Vault *v, sqlite3 *db, int64_t old_version, int64_t ne
         return r;
 }
 
-int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key, VaultRotation *rot) {
+int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key,
+                        VaultRotation *rot) {
         int r = 0;
 
         (void) new_key; /* found through vault_data_key(): the caller has put it into v->keys */
@@ -128,7 +130,8 @@ int vault_rotate(Vault *v, sqlite3 *db, VaultRotation *ret) {
         if (r < 0)
                 goto out;
         /* Retired versions keep their rows: the new one comes after every version ever made. */
-        r = sqlite_get_int64(db, "SELECT ifnull(max(version), 0) FROM vault_keys", SQL_NO_ARGS, &max_version);
+        r = sqlite_get_int64(db, "SELECT ifnull(max(version), 0) FROM vault_keys", SQL_NO_ARGS,
+                             &max_version);
         if (r < 0)
                 goto end;
         rot.new_version = max_version + 1;

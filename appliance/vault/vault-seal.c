@@ -86,8 +86,8 @@ int vault_aead_seal(const uint8_t *key, const uint8_t *ad, size_t ad_size, const
         if (!c)
                 return -ENOMEM;
         randombytes_buf(ret_nonce, VAULT_NONCE_SIZE);
-        if (crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, m, size, ad, ad_size, NULL, ret_nonce, key) !=
-            0) {
+        if (crypto_aead_xchacha20poly1305_ietf_encrypt(c, &clen, m, size, ad, ad_size, NULL, ret_nonce,
+                                                       key) != 0) {
                 free(c);
                 return -EBADMSG;
         }
@@ -102,14 +102,14 @@ int vault_aead_open(const uint8_t *key, const uint8_t *ad, size_t ad_size, const
 
         if (!nonce || nonce_size != VAULT_NONCE_SIZE || !c || c_size < VAULT_TAG_SIZE)
                 return -EBADMSG;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(ret_m, &mlen, NULL, c, c_size, ad, ad_size, nonce, key) !=
-            0)
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(ret_m, &mlen, NULL, c, c_size, ad, ad_size, nonce,
+                                                       key) != 0)
                 return -EBADMSG;
         *ret_size = (size_t) mlen;
         return 0;
 }
 
 void vault_check_value(const uint8_t *master_key, uint8_t ret[static VAULT_CHECK_SIZE]) {
-        crypto_generichash(ret, VAULT_CHECK_SIZE, (const uint8_t *) VAULT_CHECK_LABEL, strlen(VAULT_CHECK_LABEL),
-                           master_key, 32);
+        crypto_generichash(ret, VAULT_CHECK_SIZE, (const uint8_t *) VAULT_CHECK_LABEL,
+                           strlen(VAULT_CHECK_LABEL), master_key, 32);
 }

@@ -111,8 +111,8 @@ static int data_key_unwrap(const Vault *v, const ModelVaultKey *k, uint8_t **ret
         if (!key)
                 return -ENOMEM;
         ad_size = vault_ad_key(k->version, ad);
-        r = vault_aead_open(v->master, ad, ad_size, k->nonce, k->nonce_size, k->wrapped_key, k->wrapped_key_size,
-                            key, &n);
+        r = vault_aead_open(v->master, ad, ad_size, k->nonce, k->nonce_size, k->wrapped_key,
+                            k->wrapped_key_size, key, &n);
         if (r < 0)
                 return r;
         if (n != VAULT_DATA_KEY_SIZE)
@@ -134,7 +134,8 @@ static void row_ad(const ModelConfigValue *row, VaultValueAd *ret) {
         };
 }
 
-int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data, size_t size) {
+int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data,
+                   size_t size) {
         _cleanup_free_ uint8_t *ad = NULL, *nonce = NULL;
         const uint8_t *key = vault_data_key(v, key_version);
         uint8_t *c;
@@ -184,8 +185,8 @@ int vault_open_row(const Vault *v, const ModelConfigValue *row, uint8_t **ret_da
         m = malloc(row->ciphertext_size - VAULT_TAG_SIZE + 1);
         if (!m)
                 return -ENOMEM;
-        r = vault_aead_open(key, ad, ad_size, row->nonce, row->nonce_size, row->ciphertext, row->ciphertext_size,
-                            m, &n);
+        r = vault_aead_open(key, ad, ad_size, row->nonce, row->nonce_size, row->ciphertext,
+                            row->ciphertext_size, m, &n);
         if (r >= 0 && n != row->size)
                 r = -EBADMSG;
         if (r < 0) {
@@ -242,10 +243,11 @@ static int undecryptable(sqlite3 *db, const ModelConfigValue *row, int r, char *
         if (r != -EBADMSG || !ret_error)
                 return r;
         (void) model_environment_get_by_id(db, row->environment_id, &env);
-        if (asprintf(ret_error,
-                     "The value of %s in %s cannot be decrypted: its ciphertext does not belong to this slot "
-                     "and version (copied or damaged), or its key was lost; set it again with config set.",
-                     row->key, env.name ?: "this environment") < 0)
+        if (asprintf(
+                    ret_error,
+                    "The value of %s in %s cannot be decrypted: its ciphertext does not belong to this slot "
+                    "and version (copied or damaged), or its key was lost; set it again with config set.",
+                    row->key, env.name ?: "this environment") < 0)
                 *ret_error = NULL;
         model_environment_done(&env);
         return r;
@@ -348,8 +350,8 @@ int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id,
         assert(w && w->key && (!w->is_file || w->file_path) && (w->data || w->size == 0));
         if (w->size > VAULT_VALUE_MAX)
                 return fail(ret_error, -EFBIG,
-                            "The value of %s is %zu bytes; a value may hold at most %u KiB.", w->key, w->size,
-                            VAULT_VALUE_MAX / 1024U);
+                            "The value of %s is %zu bytes; a value may hold at most %u KiB.", w->key,
+                            w->size, VAULT_VALUE_MAX / 1024U);
 
         pthread_rwlock_rdlock(&v->lock);
         r = sqlite_begin(db);
@@ -367,11 +369,12 @@ int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id,
         if (cur.id != 0 && !cur.deleted)
                 total -= MIN(total, cur.size);
         if (total + w->size > VAULT_ENV_TOTAL_MAX) {
-                r = fail(ret_error, -EFBIG,
-                         "With %s the values of this environment would hold %" PRIu64
-                         " bytes; an environment (its project-wide and components' values together) may hold "
-                         "at most %u KiB: unset values it no longer needs.",
-                         w->key, total + w->size, VAULT_ENV_TOTAL_MAX / 1024U);
+                r = fail(
+                        ret_error, -EFBIG,
+                        "With %s the values of this environment would hold %" PRIu64
+                        " bytes; an environment (its project-wide and components' values together) may hold "
+                        "at most %u KiB: unset values it no longer needs.",
+                        w->key, total + w->size, VAULT_ENV_TOTAL_MAX / 1024U);
                 goto end;
         }
         if (w->is_file) {
@@ -381,9 +384,10 @@ int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id,
                 for (size_t i = 0; i < slot.n; i++)
                         if (slot.rows[i].is_file && streq(slot.rows[i].file_path, w->file_path) &&
                             !streq(slot.rows[i].key, w->key)) {
-                                r = fail(ret_error, -EEXIST,
-                                         "%s is already mounted at %s here: unset it or choose another path.",
-                                         slot.rows[i].key, w->file_path);
+                                r = fail(
+                                        ret_error, -EEXIST,
+                                        "%s is already mounted at %s here: unset it or choose another path.",
+                                        slot.rows[i].key, w->file_path);
                                 goto end;
                         }
         }
@@ -423,8 +427,8 @@ out:
         return 0;
 }
 
-int vault_value_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t environment_id, int64_t component_id,
-                      const char *key, int64_t *ret_version) {
+int vault_value_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t environment_id,
+                      int64_t component_id, const char *key, int64_t *ret_version) {
         ModelConfigValue cur = {};
         int64_t version = 0;
         int r;
@@ -534,13 +538,15 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
                             strerror(-r));
         }
         vault_check_value(v->master, expected);
-        if (check && (check_size != sizeof expected || sodium_memcmp(check, expected, sizeof expected) != 0)) {
+        if (check &&
+            (check_size != sizeof expected || sodium_memcmp(check, expected, sizeof expected) != 0)) {
                 model_vault_keys_free(keys, n_keys);
-                return fail(ret_error, -EKEYREJECTED,
-                            "%s does not open this state directory's vault: restore the master key it was "
-                            "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
-                            VAULT_CREDENTIAL_NAME ".",
-                            v->master_path);
+                return fail(
+                        ret_error, -EKEYREJECTED,
+                        "%s does not open this state directory's vault: restore the master key it was "
+                        "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
+                        "%s.",
+                        v->master_path, VAULT_CREDENTIAL_NAME);
         }
 
         for (size_t i = 0; i < n_keys; i++) {
@@ -552,12 +558,13 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
                 r = data_key_unwrap(v, &keys[i], &key);
                 if (r < 0) {
                         model_vault_keys_free(keys, n_keys);
-                        return fail(ret_error, -EKEYREJECTED,
-                                    "%s does not open this state directory's vault (data key version %" PRId64
-                                    " does not unwrap): restore the master key it was created with, or point "
-                                    "$CREDENTIALS_DIRECTORY at a directory holding it as " VAULT_CREDENTIAL_NAME
-                                    ".",
-                                    v->master_path, keys[i].version);
+                        return fail(
+                                ret_error, -EKEYREJECTED,
+                                "%s does not open this state directory's vault (data key version %" PRId64
+                                " does not unwrap): restore the master key it was created with, or point "
+                                "$CREDENTIALS_DIRECTORY at a directory holding it as " VAULT_CREDENTIAL_NAME
+                                ".",
+                                v->master_path, keys[i].version);
                 }
                 VaultDataKey *grown = realloc(v->keys, (v->n_keys + 1) * sizeof *grown);
                 if (!grown) {
@@ -574,7 +581,8 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
                 /* First use (or every version retired, which no rotation leaves): a fresh version. */
                 r = vault_init_keys(v, db, max_version + 1, !check);
                 if (r < 0)
-                        return fail(ret_error, r, "The vault's first key cannot be written: %s.", strerror(-r));
+                        return fail(ret_error, r, "The vault's first key cannot be written: %s.",
+                                    strerror(-r));
         } else if (!check) {
                 r = model_vault_meta_set(db, VAULT_META_CHECK, expected, sizeof expected);
                 if (r < 0)
@@ -585,7 +593,8 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
         if (v->n_keys > 1) {
                 r = vault_finish_rotation(v, db);
                 if (r < 0)
-                        return fail(ret_error, r, "The vault's interrupted key rotation cannot be finished: %s.",
+                        return fail(ret_error, r,
+                                    "The vault's interrupted key rotation cannot be finished: %s.",
                                     strerror(-r));
         }
 

@@ -13,8 +13,8 @@
 #include "macro.h"
 
 /* Limits on what `config set` stores. */
-#define VAULT_VALUE_MAX (64U * 1024U)          /* bytes of one value */
-#define VAULT_ENV_TOTAL_MAX (1024U * 1024U)    /* bytes of the current values of one (project, environment) */
+#define VAULT_VALUE_MAX (64U * 1024U)       /* bytes of one value */
+#define VAULT_ENV_TOTAL_MAX (1024U * 1024U) /* bytes of the current values of one (project, environment) */
 
 typedef struct Vault Vault;
 
@@ -46,7 +46,7 @@ int64_t vault_key_version(Vault *v);
 /* A value to write to a slot. */
 typedef struct VaultWrite {
         int64_t project_id, environment_id, component_id; /* component_id 0: project-wide */
-        const char *key;                                    /* checked by the caller (config_key_check) */
+        const char *key;                                  /* checked by the caller (config_key_check) */
         bool secret, is_file;
         const char *file_path; /* is_file: checked by the caller (config_file_path_check) */
         const void *data;
@@ -60,8 +60,8 @@ typedef struct VaultWrite {
 int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id, int64_t *ret_version,
                     char **ret_error);
 /* Writes a tombstone as the slot's next version of key; -ENOENT when the slot has no current value of it. */
-int vault_value_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t environment_id, int64_t component_id,
-                      const char *key, int64_t *ret_version);
+int vault_value_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t environment_id,
+                      int64_t component_id, const char *key, int64_t *ret_version);
 
 /* One slot's current values (model_config_slot_list) into *ret_rows; with open_values the non-secret ones
  * are also opened into *ret_values (parallel to the rows; a secret's entry has data NULL).  -EBADMSG and
@@ -82,8 +82,9 @@ typedef struct VaultRotation {
         int64_t new_version;
         int64_t retired_versions[8]; /* the versions it retired (usually one) */
         size_t n_retired;
-        uint64_t rewrapped;  /* values re-sealed */
-        uint64_t unopenable; /* rows that opened nowhere before either (moved or damaged): left as they were */
+        uint64_t rewrapped; /* values re-sealed */
+        uint64_t
+                unopenable; /* rows that opened nowhere before either (moved or damaged): left as they were */
         uint64_t usec;      /* how long it took */
         bool checkpointed;  /* the WAL was truncated afterwards */
 } VaultRotation;

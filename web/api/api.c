@@ -36,6 +36,13 @@ const HttpRoute api_routes[] = {
         { "POST", "projects/*/components/*/rollback", api_component_rollback },
         { "GET", "projects/*/components/*/url", api_component_url },
         { "GET", "projects/*/components/*/logs", api_component_logs },
+        { "GET", "projects/*/environments/*/configs", api_configs_list },
+        { "PUT", "projects/*/environments/*/configs/*", api_config_set },
+        { "DELETE", "projects/*/environments/*/configs/*", api_config_unset },
+        { "GET", "projects/*/components/*/environments/*/configs", api_configs_list },
+        { "PUT", "projects/*/components/*/environments/*/configs/*", api_config_set },
+        { "DELETE", "projects/*/components/*/environments/*/configs/*", api_config_unset },
+        { "POST", "vault/rotate", api_vault_rotate },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);

@@ -12,6 +12,7 @@
 #include "image-catalog.h"
 #include "model.h"
 #include "release-create.h"
+#include "vault.h"
 
 typedef struct ApiContext {
         ImageCatalog *catalog;
@@ -43,6 +44,7 @@ typedef struct ApiContext {
         int (*health)(void *userdata, char **ret_reason, uint64_t *ret_checked_usec);
         void *health_userdata;
         const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
+        Vault *vault;          /* config values and secrets (thread-safe; owned by slipwayd) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -98,6 +100,11 @@ int api_component_deploy(HttpRequest *req);
 int api_component_promote(HttpRequest *req);
 int api_component_rollback(HttpRequest *req);
 int api_release_show(HttpRequest *req);
+/* Config values and the vault (api-config.c; routes and bodies in its opening comment). */
+int api_configs_list(HttpRequest *req);
+int api_config_set(HttpRequest *req);
+int api_config_unset(HttpRequest *req);
+int api_vault_rotate(HttpRequest *req);
 /* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
 json_t *api_release_json(const ModelRelease *rel);
 /* Adds what needs the database to a release's JSON: "values" (the pinned value versions, [{"key",
