@@ -31,6 +31,7 @@ struct Deployer {
         ImageCatalog *catalog;
         OciStore *store;
         const HostShare *host;
+        uint32_t bake_default_ms;
         void (*wake)(void *userdata);
         void *wake_userdata;
         sqlite3 *db; /* engine thread only */

@@ -127,6 +127,7 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
                 return -ENOMEM;
         d->state_dir = strdup(cfg->state_dir);
         d->host = cfg->host;
+        d->bake_default_ms = cfg->bake_default_ms;
         d->db_path = strdup(cfg->db_path);
         d->layers_dir = path_join(cfg->state_dir, "layers");
         d->shim_dir = path_join(cfg->state_dir, "instances/.shim");
