@@ -9,5 +9,6 @@
 #include "environment-db.h"
 #include "instance-db.h"
 #include "project-db.h"
+#include "release-bake-db.h"
 #include "release-db.h"
 #include "service-address-db.h"
