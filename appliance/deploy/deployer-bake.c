@@ -42,11 +42,11 @@ char *deployer_bake_record(const DeployBakeRecord *b) {
         return json_dumps(j, JSON_COMPACT);
 }
 
-/* "850 ms", "2.3 s", "31 s". */
+/* "850 ms", "2.3 s", "6 s", "31 s". */
 static const char *format_ms(uint64_t ms, char buf[static 32]) {
         if (ms < 1000)
                 snprintf(buf, 32, "%llu ms", (unsigned long long) ms);
-        else if (ms < 10000)
+        else if (ms < 10000 && ms % 1000 != 0)
                 snprintf(buf, 32, "%.1f s", (double) ms / 1000.0);
         else
                 snprintf(buf, 32, "%llu s", (unsigned long long) ((ms + 500) / 1000));
