@@ -217,3 +217,28 @@ def test_no_wait_bake_returns_at_the_swap(baked):
         url = ingress_url(d, "bake", "web", "development")
         assert http_get(url) == (200, "v1\n")
         assert wait_for(lambda: newest(d)["bake"]["state"] == "passed", BAKE_MS / 1000 + 20), newest(d)
+
+
+def test_killed_during_bake_keeps_new_release(baked):
+        """kill -9 of slipwayd during a bake: at the next start the window ends "interrupted", the new release
+        stays live and serving, and the standby instance is stopped."""
+        d = baked
+        before = live(d)
+        old_inst = release_doc(d, "bake", "web", before["id"])["instances"][0]
+        old_pid = instance_pid(d.state_dir, old_inst["id"])
+        p, _ = deploy_cli(d, "--no-wait-bake", image="bake:v3")
+        assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+        rel = newest(d)
+        assert rel["bake"]["state"] == "baking", rel
+        d.proc.kill()
+        d.proc.wait()
+        d.start()
+        rel = release_doc(d, "bake", "web", rel["id"])
+        assert rel["status"] == "live" and rel["bake"]["state"] == "interrupted", rel
+        assert "slipwayd stopped during the bake window" in rel["bake"]["reason"], rel
+        old_doc = release_doc(d, "bake", "web", before["id"])
+        assert old_doc["status"] == "superseded" and old_doc["instances"][0]["state"] == "stopped", old_doc
+        assert wait_for(lambda: not pid_alive(old_pid), 20)
+        url = ingress_url(d, "bake", "web", "development")
+        assert http_get(url) == (200, "v3\n")
+        assert [i["state"] for i in rel["instances"]] == ["ready"], rel
