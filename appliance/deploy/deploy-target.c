@@ -46,6 +46,11 @@ void deploy_target_done(DeployTarget *t) {
         free(t->digest);
         json_decref(t->spec);
         json_decref(t->image_config);
+        if (t->scrub)
+                model_deploy_log_scrub_pop(t->release_id, t->scrub);
+        vault_values_free(t->values, t->n_values);
+        free(t->instance_values);
+        scrubber_free(t->scrub);
         *t = (DeployTarget) {};
 }
 
@@ -220,6 +225,84 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
         return 0;
 }
 
+int deploy_target_load_values(DeployTarget *t, Vault *vault, sqlite3 *db, char **ret_error) {
+        _cleanup_(scrubber_freep) Scrubber *scrub = NULL;
+        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ InstanceValue *iv = NULL;
+        VaultValue *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!vault)
+                return 0;
+        r = vault_release_values(vault, db, t->release_id, &v, &n, &err);
+        if (r < 0) {
+                if (!err && asprintf(&err, "Cannot open the values of release %lld: %s.",
+                                     (long long) t->release_id, strerror(-r)) < 0)
+                        err = NULL;
+                if (ret_error) {
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(err);
+                }
+                return r;
+        }
+        if (n > INSTANCE_VALUES_MAX) {
+                vault_values_free(v, n);
+                if (ret_error) {
+                        free(*ret_error);
+                        if (asprintf(ret_error,
+                                     "The release has %zu values, more than the %u an instance takes.", n,
+                                     INSTANCE_VALUES_MAX) < 0)
+                                *ret_error = NULL;
+                }
+                return -E2BIG;
+        }
+        r = scrubber_new(&scrub);
+        if (r >= 0 && n > 0 && !(iv = calloc(n, sizeof *iv)))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                iv[i] = (InstanceValue) {
+                        .key = v[i].key,
+                        .is_file = v[i].is_file,
+                        .file_path = v[i].file_path,
+                        .secret = v[i].secret,
+                        .data = v[i].data,
+                        .size = v[i].size,
+                };
+                /* A secret shorter than SCRUB_SECRET_MIN is not scrubbed (scrub.h says why). */
+                if (v[i].secret)
+                        r = scrubber_add(scrub, v[i].key, v[i].data, v[i].size);
+        }
+        if (r < 0) {
+                vault_values_free(v, n);
+                return r;
+        }
+        /* From here on every deploy log line of the release is scrubbed, until deploy_target_done(). */
+        r = model_deploy_log_scrub_push(t->release_id, scrub);
+        if (r < 0) {
+                vault_values_free(v, n);
+                return r;
+        }
+        if (t->scrub)
+                model_deploy_log_scrub_pop(t->release_id, t->scrub);
+        vault_values_free(t->values, t->n_values);
+        free(t->instance_values);
+        scrubber_free(t->scrub);
+        t->values = v;
+        t->n_values = n;
+        t->instance_values = TAKE_PTR(iv);
+        t->scrub = TAKE_PTR(scrub);
+        return 0;
+}
+
+void deploy_target_scrub(const DeployTarget *t, char **text) {
+        /* Out of memory: nothing of it may be kept unscrubbed. */
+        if (scrubber_string(t->scrub, text) < 0) {
+                free(*text);
+                *text = strdup("(a message that could not be scrubbed of secrets was dropped)");
+        }
+}
+
 void deploy_plan_done(DeployPlan *p) {
         free(p->dir);
         free(p->netns);
@@ -385,6 +468,8 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
                 .memory_max = t->memory_max,
                 .cpu_quota_us = t->cpu_quota_us,
                 .pids_max = t->pids_max,
+                .values = t->instance_values,
+                .n_values = t->n_values,
         };
         for (size_t i = 0; i < n; i++) {
                 free(layers[i]);

@@ -35,6 +35,7 @@ struct Deployer {
         OciStore *store;
         const HostShare *host;
         uint32_t bake_default_ms;
+        Vault *vault;
         void (*wake)(void *userdata);
         void *wake_userdata;
         sqlite3 *db; /* engine thread only */

@@ -108,6 +108,11 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                 return r;
         model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project,
                                  t.environment, t.component);
+        /* The values it pinned, decrypted: one that does not open fails the deploy before anything runs.
+         * From here on the deploy log of the release is scrubbed of its secrets. */
+        r = deploy_target_load_values(&t, d->vault, db, reason);
+        if (r < 0)
+                return r;
 
         r = env_network_apply(d->host, db, 0, reason);
         if (r < 0)
@@ -243,6 +248,8 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         return 1;
 
 fail:
+        /* The reason may quote the app's output (its stderr's tail): no secret of its goes on. */
+        deploy_target_scrub(&t, reason);
         model_instances_free(old, n_old);
         if (instance_id > 0) {
                 _cleanup_(model_instance_done) ModelInstance row = {};

@@ -130,6 +130,7 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
         d->state_dir = strdup(cfg->state_dir);
         d->host = cfg->host;
         d->bake_default_ms = cfg->bake_default_ms;
+        d->vault = cfg->vault;
         d->db_path = strdup(cfg->db_path);
         d->layers_dir = path_join(cfg->state_dir, "layers");
         d->shim_dir = path_join(cfg->state_dir, "instances/.shim");
@@ -426,6 +427,7 @@ int deployer_recover(Deployer *d) {
                 .layers_dir = d->layers_dir,
                 .shim_dir = d->shim_dir,
                 .store = d->store,
+                .vault = d->vault,
         };
         r = supervisor_start(&sc, &d->supervisor);
         if (r < 0)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "host-share.h"
+#include "vault.h"
 
 #include "image-catalog.h"
 #include "macro.h"
@@ -37,6 +38,8 @@ typedef struct DeployerConfig {
         OciStore *store;
         const HostShare *host;        /* this state dir's id, names and claims; outlives the deployer */
         uint32_t bake_default_ms;     /* bake window of specs with SPEC_BAKE_DAEMON_DEFAULT; 0: none */
+        Vault *vault; /* opens the values releases pinned, for their instances; outlives the deployer.  NULL:
+                       * instances run without values */
         void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */
         void *wake_userdata;
 } DeployerConfig;

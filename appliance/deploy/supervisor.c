@@ -34,6 +34,7 @@ typedef struct Supervised {
 struct Supervisor {
         char *state_dir, *db_path, *layers_dir, *shim_dir;
         OciStore *store;
+        Vault *vault;
         pthread_mutex_t lock;
         pthread_mutex_t stop_lock;
         pthread_cond_t stop_cond;
@@ -142,6 +143,8 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         r = deploy_target_load(db, release_id, &t, &err);
         if (r >= 0)
                 r = deploy_target_load_image(&t, s->store, &err);
+        if (r >= 0)
+                r = deploy_target_load_values(&t, s->vault, db, &err);
         if (r >= 0)
                 r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store,
                                       instance_id, a, &plan);
@@ -252,14 +255,19 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 }
                 if (e->inst && instance_status(e->inst, &state, &status) < 0)
                         state = INSTANCE_GONE;
+                /* A probe fails also when the instance ended meanwhile (killed for its memory, say): then
+                 * its exit is the news, and there is nothing left to kill. */
                 if (state == INSTANCE_RUNNING && !liveness_ok(db, release_id, address, e, &probed)) {
-                        model_deploy_log_appendf(db, release_id,
-                                                 "supervisor: instance %lld failed its liveness check; "
-                                                 "restarting it",
-                                                 (long long) id);
-                        (void) instance_kill(e->inst);
-                        state = INSTANCE_GONE;
-                        killed = true;
+                        (void) instance_status(e->inst, &state, &status); /* on failure state stays */
+                        if (state == INSTANCE_RUNNING) {
+                                model_deploy_log_appendf(db, release_id,
+                                                         "supervisor: instance %lld failed its liveness "
+                                                         "check; restarting it",
+                                                         (long long) id);
+                                (void) instance_kill(e->inst);
+                                state = INSTANCE_GONE;
+                                killed = true;
+                        }
                 }
                 if (state == INSTANCE_RUNNING)
                         continue;
@@ -350,6 +358,7 @@ int supervisor_start(const SupervisorConfig *c, Supervisor **ret) {
         s->layers_dir = strdup(c->layers_dir);
         s->shim_dir = strdup(c->shim_dir);
         s->store = c->store;
+        s->vault = c->vault;
         if (!s->state_dir || !s->db_path || !s->layers_dir || !s->shim_dir) {
                 supervisor_free(s);
                 return -ENOMEM;

@@ -9,6 +9,7 @@
 
 #include "instance.h"
 #include "oci-store.h"
+#include "vault.h"
 
 #define SUPERVISOR_TICK_MS 1000U
 #define SUPERVISOR_BACKOFF_MIN_MS 1000U
@@ -23,6 +24,7 @@ typedef struct SupervisorConfig {
         const char *layers_dir;
         const char *shim_dir;
         OciStore *store;
+        Vault *vault; /* a restart rebuilds the instance's tmpfs with its release's values (NULL: none) */
 } SupervisorConfig;
 
 int supervisor_start(const SupervisorConfig *c, Supervisor **ret);

@@ -364,6 +364,7 @@ static int run(void) {
                         .store = store,
                         .host = &host,
                         .bake_default_ms = arg_bake_default_ms,
+                        .vault = vault,
                         .wake = engine_wake,
                         .wake_userdata = engine,
                 },
