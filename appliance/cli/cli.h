@@ -140,7 +140,7 @@ int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
-int cmd_promote(CliContext *c, int argc, char *argv[]);
-int cmd_rollback(CliContext *c, int argc, char *argv[]);
+int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */
+int cmd_rollback(CliContext *c, int argc, char *argv[]); /* cmd-promote.c */
 int cmd_config(CliContext *c, int argc, char *argv[]); /* cmd-config.c */
 int cmd_vault(CliContext *c, int argc, char *argv[]);  /* cmd-config.c */

@@ -120,6 +120,9 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         t->memory_max = spec->memory_bytes;
         t->cpu_quota_us = (uint64_t) spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
         t->pids_max = spec->pids;
+        t->bake_ms = spec->bake_ms;
+        t->bake_max_5xx_percent = spec->bake_max_5xx_percent;
+        t->bake_min_requests = SPEC_BAKE_MIN_REQUESTS;
         return 0;
 }
 

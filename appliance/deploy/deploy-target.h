@@ -49,6 +49,10 @@ typedef struct DeployTarget {
         uint64_t memory_max;   /* bytes, 0: none */
         uint64_t cpu_quota_us; /* per 100 ms, 0: none */
         uint64_t pids_max;     /* 0: none */
+        /* The bake window after the swap (deployer-bake.c): SPEC_BAKE_DAEMON_DEFAULT means slipwayd's
+         * --bake-default, 0 none; rolled back above max_5xx_percent 5xx answers of at least min_requests. */
+        uint32_t bake_ms;
+        unsigned bake_max_5xx_percent, bake_min_requests;
         /* The release's pinned values, decrypted (deploy_target_load_values(); none until then), as the
          * instance plan takes them, and its secrets for scrubbing what the deploy log and reasons say. */
         VaultValue *values;

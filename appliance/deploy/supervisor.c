@@ -28,6 +28,7 @@ typedef struct Supervised {
         unsigned failures;
         uint64_t oom_kills; /* the memory cgroup's OOM kills already reported */
         bool seen;
+        bool held; /* supervisor_hold(): the deployer's to watch for now */
 } Supervised;
 
 struct Supervisor {
@@ -95,6 +96,22 @@ void supervisor_adopt_handle(Supervisor *s, int64_t instance_id, Instance *i) {
         if (e->inst && e->inst != i)
                 instance_free(e->inst);
         e->inst = i;
+}
+
+void supervisor_hold(Supervisor *s, int64_t instance_id, bool hold) {
+        Supervised *e;
+
+        if (!s)
+                return;
+        e = find(s, instance_id);
+        if (!e && hold)
+                e = add(s, instance_id);
+        if (!e)
+                return;
+        e->held = hold;
+        /* Released without a handle: the next tick adopts it afresh, as one it never watched. */
+        if (!hold && !e->inst)
+                *e = s->items[--s->n_items];
 }
 
 Instance *supervisor_release(Supervisor *s, int64_t instance_id) {
@@ -213,6 +230,10 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 int status = -1;
                 bool fresh = false, probed, killed = false;
 
+                if (e && e->held) {
+                        e->seen = true;
+                        continue;
+                }
                 if (!e) {
                         e = add(s, id);
                         if (!e)

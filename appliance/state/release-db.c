@@ -64,7 +64,7 @@ int model_release_get(sqlite3 *db, int64_t id, ModelRelease *ret) {
 
 int model_release_set_status(sqlite3 *db, int64_t id, const char *status, const char *reason) {
         bool finished = streq(status, MODEL_RELEASE_LIVE) || streq(status, MODEL_RELEASE_FAILED) ||
-                        streq(status, MODEL_RELEASE_SUPERSEDED);
+                        streq(status, MODEL_RELEASE_SUPERSEDED) || streq(status, MODEL_RELEASE_ROLLED_BACK);
 
         return sqlite_run_one(db,
                               "UPDATE releases SET status = ?2, reason = ?3,"

@@ -50,7 +50,8 @@ int model_release_create_from(sqlite3 *db, int64_t component_id, int64_t environ
                               int64_t source_release_id, int64_t *ret_id);
 int model_release_get(sqlite3 *db, int64_t id, ModelRelease *ret);
 /* Sets status and reason (NULL clears it).  The one finished_at rule: set (seconds) the first time a
- * release reaches live, failed or superseded, and kept from then on; NULL in any other status. */
+ * release reaches live, failed, superseded or rolled-back, and kept from then on; NULL in any other
+ * status. */
 int model_release_set_status(sqlite3 *db, int64_t id, const char *status, const char *reason);
 /* Newest first; environment_id 0 = every environment. */
 int model_release_list(sqlite3 *db, int64_t component_id, int64_t environment_id, ModelRelease **ret,

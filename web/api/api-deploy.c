@@ -35,6 +35,17 @@ static int deploy_scope(HttpRequest *req, ApiScope *s) {
         return api_scope_component(req, NULL, s);
 }
 
+/* The bake window's record (releases.bake, written by the deployer) as an object, null when none. */
+static json_t *release_bake_json(const ModelRelease *rel) {
+        json_t *j = rel->bake ? json_loads(rel->bake, 0, NULL) : NULL;
+
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return json_null();
+        }
+        return j;
+}
+
 json_t *api_release_json(const ModelRelease *rel) {
         json_t *j = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
                               rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
@@ -43,7 +54,8 @@ json_t *api_release_json(const ModelRelease *rel) {
         if (j && (json_object_set_new(j, "origin", json_string(rel->origin ?: MODEL_RELEASE_ORIGIN_DEPLOY)) < 0 ||
                   json_object_set_new(j, "source_release_id", rel->source_release_id > 0
                                                                       ? json_integer(rel->source_release_id)
-                                                                      : json_null()) < 0)) {
+                                                                      : json_null()) < 0 ||
+                  json_object_set_new(j, "bake", release_bake_json(rel)) < 0)) {
                 json_decref(j);
                 return NULL;
         }

@@ -62,7 +62,7 @@ int api_component_promote(HttpRequest *req) {
         if (json_get_string(body, "from", &from_name) < 0 || isempty(from_name))
                 return http_reply_error(req->conn, 400, "The promote request names no environment to promote from.",
                                         promote_body.example);
-        if (json_get_string_opt(body, "to", &to_name) < 0)
+        if (!json_is_null(json_object_get(body, "to")) && json_get_string_opt(body, "to", &to_name) < 0)
                 return http_reply_error(req->conn, 400, "\"to\" must be an environment name.",
                                         promote_body.example);
         if ((r = action_scope(req, &s)) < 0)
