@@ -297,8 +297,12 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         d.cli("component", "create", "scr/web", "--image", "loud:1", "--health", "http:/healthz")
         d.cli("config", "set", "scr/web", "development", "API_SECRET", "--from-file", "-", "--secret",
               input=LEAK_SECRET)
+        # Under SCRUB_SECRET_MIN (4) bytes a secret is not scrubbed: the deploy log says so, by name.
+        d.cli("config", "set", "scr/web", "development", "PIN=123", "--secret")
         rel = d.cli("deploy", "scr/web", "development", "--image", "loud:1", timeout=180)
         assert rel["status"] == "live", rel
+        lines = json.dumps(release_doc(d, "scr", "web", rel["id"]))
+        assert "the secret PIN is shorter than 4 bytes: it is not scrubbed from logs" in lines, lines
 
         # The app did print it (its own stderr file holds it: the app's output is its own business) …
         inst = instance_of(d, "scr", "web", rel["id"])
