@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http-client.h"
 
@@ -126,10 +127,20 @@ void table_print(Table *t);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 
+/* Follows a release that deploy, promote or rollback asked for: polls it until it is live (with wait_bake
+ * also until its bake window passed or rolled it back), failed or rolled back, or timeout_sec passed (a
+ * bake in progress extends the wait by its window), and prints the outcome — on failure the reason and
+ * the last lines of its deploy log; with --json the release document.  Returns the exit status: 0 when
+ * the release is live, 1 otherwise. */
+int cli_release_follow(CliContext *c, const char *project, const char *component, const char *env,
+                       int64_t release_id, unsigned long timeout_sec, bool wait_bake);
+
 /* Commands: argc/argv start at the command word. */
 int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
+int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */
+int cmd_rollback(CliContext *c, int argc, char *argv[]); /* cmd-promote.c */
 int cmd_config(CliContext *c, int argc, char *argv[]); /* cmd-config.c */
 int cmd_vault(CliContext *c, int argc, char *argv[]);  /* cmd-config.c */

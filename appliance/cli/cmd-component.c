@@ -9,35 +9,65 @@
 #include "json-util.h"
 #include "string-util.h"
 
+/* The longest --bake a spec takes (SPEC_BAKE_MS_MAX); the daemon checks every value again. */
+#define CLI_BAKE_MS_MAX (24u * 3600u * 1000u)
+
 static const char component_help[] =
         "Usage: slipway component create PROJECT/NAME --image REF [--endpoint …]… [--health …] [--memory "
         "SIZE]\n"
-        "                                [--cpus N]\n"
+        "                                [--cpus N] [--config NAME[:secret][:optional][:file=PATH]]…\n"
+        "       slipway component update PROJECT/NAME [any option of create] [--no-config NAME]…\n"
         "       slipway component list PROJECT\n"
         "       slipway component show PROJECT/NAME\n\n"
-        "Components are what runs: an image, its endpoints, health checks and resources.\n";
+        "Components are what runs: an image, its endpoints, health checks and resources, the values it\n"
+        "needs (configurables) and its bake window.\n";
+
+#define SPEC_OPTIONS_HELP                                                                                   \
+        "  --image REF        image to deploy by default (see 'slipway image list')\n"                       \
+        "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"     \
+        "                     the environment) and :/BASEPATH; repeat for several\n"                         \
+        "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"   \
+        "  --liveness CHECK   a different liveness check (failing it restarts the instance)\n"              \
+        "  --health-interval DUR   time between probes, e.g. 500ms, 2s (default 2s)\n"                      \
+        "  --health-timeout DUR    one probe's time limit (default 1s)\n"                                   \
+        "  --health-failures N     failed probes in a row that count as unhealthy (default 3)\n"            \
+        "  --deploy-timeout DUR    a deploy not ready by then fails (default 2m)\n"                         \
+        "  --memory SIZE      memory limit, e.g. 256M or 1G\n"                                              \
+        "  --cpus N           CPU limit, e.g. 0.5 or 2\n"                                                   \
+        "  --pids N           process limit (default 1024)\n"                                               \
+        "  --config NAME[:secret][:optional][:file=PATH]\n"                                                 \
+        "                     a value the component needs in each environment (an environment variable,\n"  \
+        "                     or with file=PATH a file mounted there); deploy and promote refuse while a\n" \
+        "                     required one has no value ('slipway config set'); repeat for several\n"       \
+        "  --bake DUR         after a swap keep the old instance warm this long and roll back by itself\n"  \
+        "                     on failures, e.g. 30s; 0 for none; default: slipwayd's --bake-default\n"     \
+        "  --bake-max-5xx PCT roll back above this share of 5xx answers during the bake (default 5)\n"     \
+        "  --keep-releases N  releases kept per environment, with their images and values (default 10)\n"
 
 static const char create_help[] =
         "Usage: slipway component create PROJECT/NAME --image REF [--endpoint "
         "NAME:PORT[:public|project][:/BASEPATH]]…\n"
         "                                [--health http:PATH|tcp|none] [--liveness CHECK]\n"
         "                                [--health-interval DUR] [--health-timeout DUR] [--health-failures N]\n"
-        "                                [--deploy-timeout DUR] [--memory SIZE] [--cpus N] [--pids N] [--json]\n\n"
+        "                                [--deploy-timeout DUR] [--memory SIZE] [--cpus N] [--pids N]\n"
+        "                                [--config NAME[:secret][:optional][:file=PATH]]… [--bake DUR]\n"
+        "                                [--bake-max-5xx PCT] [--keep-releases N] [--json]\n\n"
         "Creates a component that runs image REF.  Without --endpoint each TCP port the image exposes\n"
         "is a public endpoint.  Without --health readiness and liveness are a TCP connect to the first\n"
-        "endpoint (no endpoint: the process still runs after a grace period).\n\n"
-        "  --image REF        image to deploy by default (see 'slipway image list')\n"
-        "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"
-        "                     the environment) and :/BASEPATH; repeat for several\n"
-        "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"
-        "  --liveness CHECK   a different liveness check (failing it restarts the instance)\n"
-        "  --health-interval DUR   time between probes, e.g. 500ms, 2s (default 2s)\n"
-        "  --health-timeout DUR    one probe's time limit (default 1s)\n"
-        "  --health-failures N     failed probes in a row that count as unhealthy (default 3)\n"
-        "  --deploy-timeout DUR    a deploy not ready by then fails (default 2m)\n"
-        "  --memory SIZE      memory limit, e.g. 256M or 1G\n"
-        "  --cpus N           CPU limit, e.g. 0.5 or 2\n"
-        "  --pids N           process limit (default 1024)\n";
+        "endpoint (no endpoint: the process still runs after a grace period).\n\n" SPEC_OPTIONS_HELP;
+
+static const char update_help[] =
+        "Usage: slipway component update PROJECT/NAME [--image REF] [--endpoint SPEC]… [--health CHECK]\n"
+        "                                [--liveness CHECK] [--health-interval DUR] [--health-timeout DUR]\n"
+        "                                [--health-failures N] [--deploy-timeout DUR] [--memory SIZE]\n"
+        "                                [--cpus N] [--pids N] [--config NAME[:secret][:optional][:file=PATH]]…\n"
+        "                                [--no-config NAME]… [--bake DUR] [--bake-max-5xx PCT]\n"
+        "                                [--keep-releases N] [--json]\n\n"
+        "Changes a component's settings; what is not given keeps its value (--endpoint replaces every\n"
+        "endpoint; --config adds a configurable or replaces the one of that name).  Running releases keep\n"
+        "the settings they were deployed with: the next deploy, promote or rollback uses the new ones.\n\n"
+        SPEC_OPTIONS_HELP
+        "  --no-config NAME   the component no longer needs NAME (its values stay in the environments)\n";
 
 static const char list_help[] = "Usage: slipway component list PROJECT [--json]\n\n"
                                 "Lists a project's components: NAME, IMAGE, ENDPOINTS, HEALTH.\n";
@@ -48,7 +78,9 @@ static const char show_help[] =
 
 static const char releases_help[] =
         "Usage: slipway releases PROJECT/NAME [ENV] [--json]\n\n"
-        "Release history, newest first: ID, ENV, STATUS, DIGEST, CREATED, FINISHED, REASON.\n";
+        "Release history, newest first: ID, ENV, STATUS (pending, deploying, live, superseded, failed,\n"
+        "rolled-back), DIGEST, ORIGIN (deploy, promote from ENV#ID, rollback to #ID), VALUES (the value\n"
+        "versions it runs with, KEY@vN; secrets by name and version only), CREATED, FINISHED, REASON.\n";
 
 static const char url_help[] = "Usage: slipway url PROJECT/NAME ENV [--json]\n\n"
                                "Prints the public URL of each public endpoint of the component in ENV\n"
@@ -159,12 +191,147 @@ static void format_health(json_t *h, char *buf, size_t size) {
                 snprintf(buf, size, "%s", what);
 }
 
+/* "NAME (secret, optional, file PATH)" of one configurable. */
+static void format_config(json_t *e, char *buf, size_t size) {
+        const char *file = json_string_value(json_object_get(e, "file"));
+        bool secret = json_is_true(json_object_get(e, "secret")), opt = json_is_true(json_object_get(e, "optional"));
+
+        snprintf(buf, size, "%s (%s%s%s%s%s)", json_string_value(json_object_get(e, "name")),
+                 secret ? "secret" : "plain", opt ? ", optional" : ", required", file ? ", file " : ", env",
+                 strempty(file), "");
+}
+
+/* "30s" etc. of a bake window in ms; null: the daemon's default. */
+static void format_bake(json_t *ms, char *buf, size_t size) {
+        long long v = (long long) json_integer_value(ms);
+
+        if (!json_is_integer(ms))
+                snprintf(buf, size, "slipwayd's default (--bake-default)");
+        else if (v == 0)
+                snprintf(buf, size, "off");
+        else if (v % 1000 == 0)
+                snprintf(buf, size, "%llds", v / 1000);
+        else
+                snprintf(buf, size, "%lldms", v);
+}
+
+/* "30s", "0"/"off" (no bake) or "default" (slipwayd's --bake-default) → the request's "bake_ms". */
+static int bake_json(const char *full, const char *s, json_t **ret) {
+        uint32_t ms;
+
+        if (streq(s, "0") || streq(s, "off"))
+                ms = 0;
+        else if (streq(s, "default")) {
+                *ret = json_null();
+                return 0;
+        } else if (model_parse_duration_ms_max(s, CLI_BAKE_MS_MAX, &ms) < 0)
+                return cli_usage_errno(full,
+                                       "--bake takes a duration like 30s or 5m (at most 24h), 0 for none or "
+                                       "'default', not '%s'",
+                                       s);
+        *ret = json_integer(ms);
+        return *ret ? 0 : cli_oom_errno();
+}
+
+/* The request fields of every flag create and update share. */
+static int component_body(const char *full, const ModelArgs *a, json_t *body) {
+        const struct {
+                const char *value, *option, *key;
+                bool duration;
+                unsigned long min, max;
+        } nums[] = {
+                { a->health_interval, "--health-interval", "health_interval_ms", true, 1, 0 },
+                { a->health_timeout, "--health-timeout", "health_timeout_ms", true, 1, 0 },
+                { a->deploy_timeout, "--deploy-timeout", "deploy_timeout_ms", true, 1, 0 },
+                { a->health_failures, "--health-failures", "health_failures", false, 1, UINT32_MAX },
+                { a->pids, "--pids", "pids", false, 1, UINT32_MAX },
+                { a->keep_releases, "--keep-releases", "keep_releases", false, 1, UINT32_MAX },
+                { a->bake_max_5xx, "--bake-max-5xx", "bake_max_5xx_percent", false, 0, 100 },
+        };
+
+        if ((a->health && json_object_set_new(body, "health", json_string(a->health)) < 0) ||
+            (a->liveness && json_object_set_new(body, "liveness", json_string(a->liveness)) < 0) ||
+            (a->memory && json_object_set_new(body, "memory", json_string(a->memory)) < 0) ||
+            (a->cpus && json_object_set_new(body, "cpus", json_string(a->cpus)) < 0))
+                return cli_oom_errno();
+        for (size_t k = 0; k < ELEMENTSOF(nums); k++) {
+                uint32_t v = 0;
+                char *end = NULL;
+                if (!nums[k].value)
+                        continue;
+                if (nums[k].duration) {
+                        if (model_parse_duration_ms(nums[k].value, &v) < 0)
+                                return cli_usage_errno(full, "%s takes a duration like 500ms, 2s or 1m, not '%s'",
+                                                       nums[k].option, nums[k].value);
+                } else {
+                        char buf[32];
+                        /* "5%" for a percentage reads as 5. */
+                        snprintf(buf, sizeof buf, "%s", nums[k].value);
+                        if (endswith(buf, "%") && streq(nums[k].option, "--bake-max-5xx"))
+                                buf[strlen(buf) - 1] = 0;
+                        unsigned long n = strtoul(buf, &end, 10);
+                        if (!*buf || *end || buf[0] == '-' || n < nums[k].min || n > nums[k].max)
+                                return cli_usage_errno(full, "%s takes a whole number from %lu to %lu, not '%s'",
+                                                       nums[k].option, nums[k].min, nums[k].max,
+                                                       nums[k].value);
+                        v = (uint32_t) n;
+                }
+                if (json_object_set_new(body, nums[k].key, json_integer(v)) < 0)
+                        return cli_oom_errno();
+        }
+        if (a->bake) {
+                json_t *b = NULL;
+                int r = bake_json(full, a->bake, &b);
+                if (r < 0)
+                        return r;
+                if (json_object_set_new(body, "bake_ms", b) < 0)
+                        return cli_oom_errno();
+        }
+        const struct {
+                const char *const *values;
+                size_t n;
+                const char *key;
+        } lists[] = {
+                { a->endpoints, a->n_endpoints, "endpoints" },
+                { a->configs, a->n_configs, "configs" },
+                { a->no_configs, a->n_no_configs, "no_configs" },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
+                json_t *arr;
+                if (lists[k].n == 0)
+                        continue;
+                arr = json_array();
+                if (!arr || json_object_set_new(body, lists[k].key, arr) < 0)
+                        return cli_oom_errno();
+                for (size_t i = 0; i < lists[k].n; i++)
+                        if (json_array_append_new(arr, json_string(lists[k].values[i])) < 0)
+                                return cli_oom_errno();
+        }
+        return 0;
+}
+
+static void print_spec_summary(json_t *spec) {
+        json_t *e;
+        size_t i;
+        char h[1400];
+
+        json_array_foreach(json_object_get(spec, "endpoints"), i, e) {
+                char buf[512];
+                format_endpoint(e, buf, sizeof buf);
+                printf("  endpoint   %s\n", buf);
+        }
+        format_health(json_object_get(json_object_get(spec, "health"), "readiness"), h, sizeof h);
+        printf("  readiness  %s\n", h);
+        json_array_foreach(json_object_get(spec, "configs"), i, e) {
+                format_config(e, h, sizeof h);
+                printf("  config     %s\n", h);
+        }
+}
+
 static int component_create(CliContext *c, int argc, char *argv[]) {
         ModelArgs a = {};
         _cleanup_json_ json_t *body = NULL, *j = NULL;
         _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL;
-        json_t *e;
-        size_t i;
         int r;
 
         r = model_args_parse_component(c, "component create", create_help, argc, argv, &a, 1, 1, &project,
@@ -173,52 +340,12 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                 return cli_exit_status(r);
         if (!a.image)
                 return cli_usage_error("component create", "Give the image to run with --image REF");
-        body = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?}", "name", name, "image", a.image, "health", a.health,
-                         "liveness", a.liveness, "memory", a.memory, "cpus", a.cpus);
+        body = json_pack("{s:s,s:s}", "name", name, "image", a.image);
         if (!body)
                 return log_oom_cli();
-        {
-                const struct {
-                        const char *value, *option, *key;
-                        bool duration;
-                } nums[] = {
-                        { a.health_interval, "--health-interval", "health_interval_ms", true },
-                        { a.health_timeout, "--health-timeout", "health_timeout_ms", true },
-                        { a.deploy_timeout, "--deploy-timeout", "deploy_timeout_ms", true },
-                        { a.health_failures, "--health-failures", "health_failures", false },
-                        { a.pids, "--pids", "pids", false },
-                };
-                for (size_t k = 0; k < ELEMENTSOF(nums); k++) {
-                        uint32_t v = 0;
-                        char *end = NULL;
-                        if (!nums[k].value)
-                                continue;
-                        if (nums[k].duration) {
-                                if (model_parse_duration_ms(nums[k].value, &v) < 0)
-                                        return cli_usage_error("component create",
-                                                               "%s takes a duration like 500ms, 2s or 1m, "
-                                                               "not '%s'",
-                                                               nums[k].option, nums[k].value);
-                        } else {
-                                unsigned long n = strtoul(nums[k].value, &end, 10);
-                                if (!*nums[k].value || *end || nums[k].value[0] == '-' || n < 1 ||
-                                    n > UINT32_MAX)
-                                        return cli_usage_error("component create",
-                                                               "%s takes a positive whole number, not '%s'",
-                                                               nums[k].option, nums[k].value);
-                                v = (uint32_t) n;
-                        }
-                        if (json_object_set_new(body, nums[k].key, json_integer(v)) < 0)
-                                return log_oom_cli();
-                }
-        }
-        if (a.n_endpoints > 0) {
-                json_t *arr = json_array();
-                if (!arr || json_object_set_new(body, "endpoints", arr) < 0)
-                        return log_oom_cli();
-                for (size_t k = 0; k < a.n_endpoints; k++)
-                        json_array_append_new(arr, json_string(a.endpoints[k]));
-        }
+        r = component_body("component create", &a, body);
+        if (r < 0)
+                return cli_exit_status(r);
         path = model_api_path(project, NULL, "/components");
         if (!path)
                 return log_oom_cli();
@@ -227,15 +354,39 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                 return cli_exit_status(r);
         printf("Created component %s/%s (image %s).\n", project, name,
                json_string_value(json_object_get(j, "image")));
-        json_t *spec = json_object_get(j, "spec");
-        json_array_foreach(json_object_get(spec, "endpoints"), i, e) {
-                char buf[512];
-                format_endpoint(e, buf, sizeof buf);
-                printf("  endpoint   %s\n", buf);
-        }
-        char h[1400];
-        format_health(json_object_get(json_object_get(spec, "health"), "readiness"), h, sizeof h);
-        printf("  readiness  %s\n", h);
+        print_spec_summary(json_object_get(j, "spec"));
+        return 0;
+}
+
+static int component_update(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        _cleanup_free_ char *project = NULL, *name = NULL, *path = NULL;
+        int r;
+
+        r = model_args_parse_component(c, "component update", update_help, argc, argv, &a, 1, 1, &project,
+                                       &name);
+        if (r <= 0)
+                return cli_exit_status(r);
+        body = json_object();
+        if (!body || (a.image && json_object_set_new(body, "image", json_string(a.image)) < 0))
+                return log_oom_cli();
+        r = component_body("component update", &a, body);
+        if (r < 0)
+                return cli_exit_status(r);
+        if (json_object_size(body) == 0)
+                return cli_usage_error("component update",
+                                       "Give at least one setting to change (see 'slipway component update "
+                                       "--help')");
+        path = model_api_path(project, name, NULL);
+        if (!path)
+                return log_oom_cli();
+        r = model_call(c, "PATCH", path, body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
+        printf("Updated component %s/%s (image %s); the next deploy uses the new settings.\n", project, name,
+               json_string_value(json_object_get(j, "image")) ?: "-");
+        print_spec_summary(json_object_get(j, "spec"));
         return 0;
 }
 
@@ -288,20 +439,57 @@ static int component_list(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+/* "promote from development #3", "rollback to #2", "deploy". */
+static void format_origin(json_t *rel, char *buf, size_t size) {
+        const char *origin = json_string_value(json_object_get(rel, "origin")) ?: "deploy";
+        json_t *src = json_object_get(rel, "source_release_id");
+        const char *src_env = json_string_value(json_object_get(rel, "source_environment"));
+
+        if (!json_is_integer(src))
+                snprintf(buf, size, "%s", origin);
+        else if (streq(origin, "promote"))
+                snprintf(buf, size, "promote from %s#%lld", src_env ? src_env : "", (long long) json_integer_value(src));
+        else if (streq(origin, "rollback"))
+                snprintf(buf, size, "rollback to #%lld", (long long) json_integer_value(src));
+        else
+                snprintf(buf, size, "%s #%lld", origin, (long long) json_integer_value(src));
+}
+
+/* "DB_URL@v2 TOKEN@v1(secret)": names and versions only. */
+static void format_values(json_t *rel, char *buf, size_t size) {
+        json_t *v;
+        size_t i, len = 0;
+
+        buf[0] = 0;
+        json_array_foreach(json_object_get(rel, "values"), i, v) {
+                if (len >= size)
+                        break;
+                len += (size_t) snprintf(buf + len, size - len, "%s%s@v%lld%s%s", i ? " " : "",
+                                         json_string_value(json_object_get(v, "key")),
+                                         (long long) json_integer_value(json_object_get(v, "version")),
+                                         json_is_true(json_object_get(v, "secret")) ? "(secret)" : "",
+                                         json_is_true(json_object_get(v, "project_wide")) ? "(shared)" : "");
+        }
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
 static int add_release_row(Table *t, json_t *rel, bool with_env) {
-        char id[24], dig[13], created[32], finished[32];
+        char id[24], dig[13], created[32], finished[32], origin[160], values[1024];
         const char *reason = json_string_value(json_object_get(rel, "reason"));
 
         snprintf(id, sizeof id, "%lld", (long long) json_integer_value(json_object_get(rel, "id")));
         model_short_digest(json_string_value(json_object_get(rel, "image_digest")), dig);
         model_format_time(json_object_get(rel, "created_at"), created);
         model_format_time(json_object_get(rel, "finished_at"), finished);
+        format_origin(rel, origin, sizeof origin);
+        format_values(rel, values, sizeof values);
         if (with_env)
                 return table_add_row(t, id, json_string_value(json_object_get(rel, "environment")),
-                                     json_string_value(json_object_get(rel, "status")), dig, created,
-                                     finished, reason ?: "");
-        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, created,
-                             finished, reason ?: "");
+                                     json_string_value(json_object_get(rel, "status")), dig, origin, values,
+                                     created, finished, reason ?: "");
+        return table_add_row(t, id, json_string_value(json_object_get(rel, "status")), dig, origin, values,
+                             created, finished, reason ?: "");
 }
 
 static int component_show(CliContext *c, int argc, char *argv[]) {
@@ -351,6 +539,17 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
                 snprintf(cpubuf, sizeof cpubuf, "%lld.%03lld", cpus / 1000, cpus % 1000);
         printf("Resources:  memory %s, cpus %s, pids %lld\n", membuf, cpubuf,
                (long long) json_integer_value(json_object_get(res, "pids")));
+        if (json_array_size(json_object_get(spec, "configs")) == 0)
+                printf("Configurables: none\n");
+        json_array_foreach(json_object_get(spec, "configs"), i, e) {
+                format_config(e, buf, sizeof buf);
+                printf("%s %s\n", i == 0 ? "Configurables:" : "              ", buf);
+        }
+        format_bake(json_object_get(spec, "bake_ms"), buf, sizeof buf);
+        printf("Bake:       %s; rolls back above %lld%% 5xx answers\n", buf,
+               (long long) json_integer_value(json_object_get(spec, "bake_max_5xx_percent")));
+        printf("Keeps:      the last %lld releases per environment\n",
+               (long long) json_integer_value(json_object_get(spec, "keep_releases")));
         printf("\n");
 
         t = table_new(6, "ENV", "SERVICE ADDRESS", "LIVE", "DIGEST", "INSTANCE", "LATEST");
@@ -388,12 +587,13 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
 int cmd_component(CliContext *c, int argc, char *argv[]) {
         static const CliVerb verbs[] = {
                 { "create", component_create },
+                { "update", component_update },
                 { "list", component_list },
                 { "ls", component_list },
                 { "show", component_show },
         };
 
-        return cli_dispatch(c, "component", component_help, "create, list, show", verbs, ELEMENTSOF(verbs),
+        return cli_dispatch(c, "component", component_help, "create, update, list, show", verbs, ELEMENTSOF(verbs),
                             argc, argv);
 }
 
@@ -422,9 +622,10 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         if (one_env)
-                t = table_new(6, "ID", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+                t = table_new(8, "ID", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED", "REASON");
         else
-                t = table_new(7, "ID", "ENV", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON");
+                t = table_new(9, "ID", "ENV", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED",
+                              "REASON");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "releases"), i, rel)

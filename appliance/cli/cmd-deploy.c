@@ -1,32 +1,36 @@
-/* slipway deploy PROJECT/COMPONENT ENV [--image REF] [--no-wait] [--timeout SEC]: asks for a release and,
- * unless --no-wait, follows it (polling the release) until it is live or failed, printing the outcome and,
- * on failure, the reason and the last lines of its deploy log. */
+/* slipway deploy PROJECT/COMPONENT ENV [--image REF] [--no-wait] [--no-wait-bake] [--timeout SEC]: asks for
+ * a release and, unless --no-wait, follows it (cli_release_follow) until it is live and baked, or failed or
+ * rolled back, printing the outcome and, on failure, the reason and the last lines of its deploy log. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "http-client.h"
 #include "json-util.h"
 #include "macro.h"
 
-#define DEPLOY_POLL_MS 250U
 #define DEPLOY_WAIT_DEFAULT_SEC 900U
-#define DEPLOY_FAILED_LOG_LINES 8U
 
 static const char deploy_help[] =
-        "Usage: slipway deploy PROJECT/COMPONENT ENV [--image REF] [--no-wait] [--timeout SEC] [--json]\n\n"
-        "Deploys an image (default: the component's own) to an environment, blue/green: the new instance\n"
-        "starts next to the old one, must pass its readiness check, then the proxy switches to it and the\n"
-        "old one is stopped after its requests finished.  Waits until the release is live or failed\n"
-        "unless --no-wait.  Exit status 0 when live, 1 when it failed.\n";
+        "Usage: slipway deploy PROJECT/COMPONENT ENV [--image REF] [--no-wait] [--no-wait-bake] [--timeout SEC]\n"
+        "                      [--json]\n\n"
+        "Deploys an image to an environment with its current values (default: the image live there, so\n"
+        "a deploy without --image applies changed values; with nothing live, the component's own image),\n"
+        "blue/green: the new instance\n"
+        "starts next to the old one, must pass its readiness check, then the proxy switches to it.  With a\n"
+        "bake window (component --bake) the old instance stays running, routed out, while the new one is\n"
+        "watched; too many 5xx answers or a crash swap the traffic back to it and roll the release back.\n"
+        "Otherwise the old one is stopped after its requests finished.  Waits until the release is live\n"
+        "and its bake passed, or it failed, unless --no-wait (returns at once) or --no-wait-bake (returns\n"
+        "at the swap).  Exit status 0 when live, 1 when it failed or was rolled back.\n";
 
 typedef struct DeployArgs {
         const char *image;
         bool no_wait;
+        bool no_wait_bake;
         unsigned long timeout;
 } DeployArgs;
 
@@ -51,15 +55,10 @@ static int refuse_build(_unused_ const char *full, _unused_ const char *arg, _un
 static const CliOption deploy_options[] = {
         CLI_STRING_OPTION("image", DeployArgs, image),
         CLI_FLAG_OPTION("no-wait", DeployArgs, no_wait),
+        CLI_FLAG_OPTION("no-wait-bake", DeployArgs, no_wait_bake),
         { .name = "timeout", .store = store_timeout },
         { .name = "build", .store = refuse_build, .unlisted = true },
 };
-
-static uint64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
-}
 
 int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         _cleanup_json_ json_t *body = NULL, *reply = NULL;
@@ -102,51 +101,5 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
                 return 0;
         }
 
-        free(path);
-        path = NULL;
-        if (asprintf(&path, "/api/v1/projects/%s/components/%s/releases/%lld", enc_p, enc_c,
-                     (long long) id) < 0)
-                return log_oom_cli();
-        uint64_t deadline = mono_ms() + (uint64_t) a.timeout * 1000ULL;
-        for (;;) {
-                const char *status;
-                struct timespec ts = { .tv_nsec = DEPLOY_POLL_MS * 1000000L };
-
-                json_decref(reply);
-                reply = NULL;
-                if (cli_api_json(c, "GET", path, NULL, &reply) < 0)
-                        return 1;
-                status = json_string_value(json_object_get(reply, "status")) ?: "";
-                if (streq(status, "live") || streq(status, "failed") || streq(status, "superseded"))
-                        break;
-                if (mono_ms() >= deadline)
-                        return cli_error(
-                                "Run the same command with --no-wait, or look at 'slipway releases'.",
-                                "Release %lld is still %s after %lu s", (long long) id, status, a.timeout);
-                nanosleep(&ts, NULL);
-        }
-
-        const char *status = json_string_value(json_object_get(reply, "status"));
-        bool ok = !streq(status, "failed");
-        if (c->json) {
-                cli_print_json(reply);
-                return ok ? 0 : 1;
-        }
-        if (ok) {
-                printf("Release %lld of %s is live in %s.\n", (long long) id, target, env);
-                return 0;
-        }
-        json_t *log = json_object_get(reply, "log");
-        size_t n = json_array_size(log);
-        fprintf(stderr, "Error: release %lld of %s to %s failed: %s\n", (long long) id, target, env,
-                json_string_value(json_object_get(reply, "reason")) ?: "no reason recorded.");
-        printf("Deploy log of release %lld (last lines):\n", (long long) id);
-        for (size_t i = n > DEPLOY_FAILED_LOG_LINES ? n - DEPLOY_FAILED_LOG_LINES : 0; i < n; i++)
-                printf("  %s\n", json_string_value(json_array_get(log, i)));
-        fflush(stdout);
-        fprintf(stderr,
-                "Hint: the previous release (if any) still serves; see the deploy log above and "
-                "'slipway logs %s %s'.\n",
-                target, env);
-        return 1;
+        return cli_release_follow(c, proj, slash + 1, env, id, a.timeout, !a.no_wait_bake);
 }

@@ -26,6 +26,24 @@ static int store_endpoint(const char *full, const char *arg, void *args) {
         return 0;
 }
 
+static int store_config(const char *full, const char *arg, void *args) {
+        ModelArgs *a = args;
+
+        if (a->n_configs >= MODEL_ARGS_CONFIGS_MAX)
+                return cli_usage_errno(full, "At most %u --config options", MODEL_ARGS_CONFIGS_MAX);
+        a->configs[a->n_configs++] = arg;
+        return 0;
+}
+
+static int store_no_config(const char *full, const char *arg, void *args) {
+        ModelArgs *a = args;
+
+        if (a->n_no_configs >= MODEL_ARGS_CONFIGS_MAX)
+                return cli_usage_errno(full, "At most %u --no-config options", MODEL_ARGS_CONFIGS_MAX);
+        a->no_configs[a->n_no_configs++] = arg;
+        return 0;
+}
+
 static int store_egress(const char *full, const char *arg, void *args) {
         if (!streq(arg, "on") && !streq(arg, "off"))
                 return cli_usage_errno(full, "--egress takes 'on' or 'off', not '%s'", arg);
@@ -58,6 +76,11 @@ static const CliOption model_options[] = {
         S("health-failures", health_failures),
         S("deploy-timeout", deploy_timeout),
         S("pids", pids),
+        { "config", false, 0, store_config },
+        { "no-config", false, 0, store_no_config },
+        S("bake", bake),
+        S("bake-max-5xx", bake_max_5xx),
+        S("keep-releases", keep_releases),
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
@@ -149,6 +172,10 @@ const char *model_short_digest(const char *d, char buf[static 13]) {
 }
 
 int model_parse_duration_ms(const char *s, uint32_t *ret) {
+        return model_parse_duration_ms_max(s, 3600u * 1000u, ret);
+}
+
+int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret) {
         char buf[64];
         uint64_t ns;
         size_t n = s ? strlen(s) : 0;
@@ -165,7 +192,7 @@ int model_parse_duration_ms(const char *s, uint32_t *ret) {
                 snprintf(buf, sizeof buf, "%s", s);
         if (duration_parse(buf, &ns) < 0)
                 return -EINVAL;
-        if (ns < NSEC_PER_MSEC || ns > UINT64_C(3600000) * NSEC_PER_MSEC)
+        if (ns < NSEC_PER_MSEC || ns > (uint64_t) max_ms * NSEC_PER_MSEC)
                 return -EINVAL;
         *ret = (uint32_t) ((ns + NSEC_PER_MSEC / 2) / NSEC_PER_MSEC);
         return 0;

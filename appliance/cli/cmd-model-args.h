@@ -10,6 +10,8 @@
 #include "cli.h"
 
 #define MODEL_ARGS_ENDPOINTS_MAX 16u
+/* As many as a spec may declare (SPEC_CONFIGS_MAX); the daemon checks the spec. */
+#define MODEL_ARGS_CONFIGS_MAX 64u
 
 typedef struct ModelArgs {
         const char *envs;
@@ -33,6 +35,13 @@ typedef struct ModelArgs {
         bool follow;
         const char *endpoints[MODEL_ARGS_ENDPOINTS_MAX];
         size_t n_endpoints;
+        const char *configs[MODEL_ARGS_CONFIGS_MAX];    /* --config NAME[:secret][:optional][:file=PATH] */
+        size_t n_configs;
+        const char *no_configs[MODEL_ARGS_CONFIGS_MAX]; /* --no-config NAME */
+        size_t n_no_configs;
+        const char *bake;
+        const char *bake_max_5xx;
+        const char *keep_releases;
 } ModelArgs;
 
 /* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno
@@ -60,6 +69,8 @@ char *model_api_path(const char *project, const char *component, const char *suf
 
 /* "250ms", "2s", "1.5s", "2m" or plain seconds → milliseconds (1 ms … 1 h); -EINVAL otherwise. */
 int model_parse_duration_ms(const char *s, uint32_t *ret);
+/* The same up to max_ms. */
+int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret);
 
 /* Seconds since the epoch → "YYYY-MM-DD HH:MM" (UTC), or "-" for null/0. */
 const char *model_format_time(json_t *t, char buf[static 32]);

@@ -18,9 +18,11 @@ static const char main_help[] =
         "  image build|import|export|list|inspect|rm|gc|unpack …\n"
         "  project create|list|delete …     projects and their environments\n"
         "  env list|create …                environments of a project, in promotion order\n"
-        "  component create|list|show …     what runs: image, endpoints, health checks, resources\n"
-        "  releases PROJECT/NAME [ENV]      release history\n"
-        "  deploy PROJECT/NAME ENV --image REF   blue/green deploy; waits until live or failed\n"
+        "  component create|update|list|show …  what runs: image, endpoints, health checks, configurables\n"
+        "  releases PROJECT/NAME [ENV]      release history: digest, values, origin, status\n"
+        "  deploy PROJECT/NAME ENV [--image REF]   blue/green deploy; waits until live or failed\n"
+        "  promote PROJECT/NAME FROM [TO]   the image live in FROM to the next environment, with its values\n"
+        "  rollback PROJECT/NAME ENV [--to RELEASE]   an earlier release's image and values again\n"
         "  url PROJECT/NAME ENV             public URLs\n"
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
@@ -46,6 +48,7 @@ int main(int argc, char *argv[]) {
                 { "status", cmd_status },     { "image", cmd_image }, { "deploy", cmd_deploy },
                 { "project", cmd_project },   { "env", cmd_env },     { "component", cmd_component },
                 { "releases", cmd_releases }, { "url", cmd_url },     { "logs", cmd_logs },
+                { "promote", cmd_promote },   { "rollback", cmd_rollback },
                 { "config", cmd_config },     { "vault", cmd_vault },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
@@ -72,9 +75,9 @@ int main(int argc, char *argv[]) {
                         return cli_bad_option(NULL, argc, argv);
         }
         if (optind >= argc)
-                return cli_usage_error(
-                        NULL, "Missing command (status, image, project, env, component, releases, url, "
-                              "logs, config, vault)");
+                return cli_usage_error(NULL,
+                                       "Missing command (status, image, project, env, component, releases, deploy, "
+                                       "promote, rollback, url, logs, config, vault)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

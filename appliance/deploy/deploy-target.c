@@ -46,6 +46,11 @@ void deploy_target_done(DeployTarget *t) {
         free(t->digest);
         json_decref(t->spec);
         json_decref(t->image_config);
+        if (t->scrub)
+                model_deploy_log_scrub_pop(t->release_id, t->scrub);
+        vault_values_free(t->values, t->n_values);
+        free(t->instance_values);
+        scrubber_free(t->scrub);
         *t = (DeployTarget) {};
 }
 
@@ -115,6 +120,9 @@ static int parse_spec(DeployTarget *t, char **ret_error) {
         t->memory_max = spec->memory_bytes;
         t->cpu_quota_us = (uint64_t) spec->cpus_milli * 100U; /* 1000 milli-CPUs = 100 ms per 100 ms */
         t->pids_max = spec->pids;
+        t->bake_ms = spec->bake_ms;
+        t->bake_max_5xx_percent = spec->bake_max_5xx_percent;
+        t->bake_min_requests = SPEC_BAKE_MIN_REQUESTS;
         return 0;
 }
 
@@ -215,6 +223,91 @@ int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error)
                 t->is_public[0] = true;
         }
         return 0;
+}
+
+int deploy_target_load_values(DeployTarget *t, Vault *vault, sqlite3 *db, char **ret_error) {
+        _cleanup_(scrubber_freep) Scrubber *scrub = NULL;
+        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ InstanceValue *iv = NULL;
+        VaultValue *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!vault)
+                return 0;
+        r = vault_release_values(vault, db, t->release_id, &v, &n, &err);
+        if (r < 0) {
+                if (!err && asprintf(&err, "Cannot open the values of release %lld: %s.",
+                                     (long long) t->release_id, strerror(-r)) < 0)
+                        err = NULL;
+                if (ret_error) {
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(err);
+                }
+                return r;
+        }
+        if (n > INSTANCE_VALUES_MAX) {
+                vault_values_free(v, n);
+                if (ret_error) {
+                        free(*ret_error);
+                        if (asprintf(ret_error,
+                                     "The release has %zu values, more than the %u an instance takes.", n,
+                                     INSTANCE_VALUES_MAX) < 0)
+                                *ret_error = NULL;
+                }
+                return -E2BIG;
+        }
+        r = scrubber_new(&scrub);
+        if (r >= 0 && n > 0 && !(iv = calloc(n, sizeof *iv)))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                iv[i] = (InstanceValue) {
+                        .key = v[i].key,
+                        .is_file = v[i].is_file,
+                        .file_path = v[i].file_path,
+                        .secret = v[i].secret,
+                        .data = v[i].data,
+                        .size = v[i].size,
+                };
+                if (!v[i].secret)
+                        continue;
+                r = scrubber_add(scrub, v[i].key, v[i].data, v[i].size);
+                /* A secret shorter than SCRUB_SECRET_MIN is not scrubbed (scrub.h says why): said once per
+                 * deploy or restart, so a person knows. */
+                if (r >= 0 && v[i].size < SCRUB_SECRET_MIN)
+                        (void) model_deploy_log_appendf(db, t->release_id,
+                                                        "the secret %s is shorter than %u bytes: it is not "
+                                                        "scrubbed from logs; a longer value is safer",
+                                                        v[i].key, SCRUB_SECRET_MIN);
+        }
+        if (r < 0) {
+                vault_values_free(v, n);
+                return r;
+        }
+        /* From here on every deploy log line of the release is scrubbed, until deploy_target_done(). */
+        r = model_deploy_log_scrub_push(t->release_id, scrub);
+        if (r < 0) {
+                vault_values_free(v, n);
+                return r;
+        }
+        if (t->scrub)
+                model_deploy_log_scrub_pop(t->release_id, t->scrub);
+        vault_values_free(t->values, t->n_values);
+        free(t->instance_values);
+        scrubber_free(t->scrub);
+        t->values = v;
+        t->n_values = n;
+        t->instance_values = TAKE_PTR(iv);
+        t->scrub = TAKE_PTR(scrub);
+        return 0;
+}
+
+void deploy_target_scrub(const DeployTarget *t, char **text) {
+        /* Out of memory: nothing of it may be kept unscrubbed. */
+        if (scrubber_string(t->scrub, text) < 0) {
+                free(*text);
+                *text = strdup("(a message that could not be scrubbed of secrets was dropped)");
+        }
 }
 
 void deploy_plan_done(DeployPlan *p) {
@@ -382,6 +475,8 @@ int deploy_plan_build(sqlite3 *db, const DeployTarget *t, const char *state_dir,
                 .memory_max = t->memory_max,
                 .cpu_quota_us = t->cpu_quota_us,
                 .pids_max = t->pids_max,
+                .values = t->instance_values,
+                .n_values = t->n_values,
         };
         for (size_t i = 0; i < n; i++) {
                 free(layers[i]);

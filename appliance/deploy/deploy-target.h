@@ -13,7 +13,9 @@
 #include "image-catalog.h"
 #include "instance-setup.h"
 #include "probe.h"
+#include "scrub.h"
 #include "subnet-pool.h"
+#include "vault.h"
 
 #define DEPLOY_ENDPOINTS_MAX 32U
 #define DEPLOY_HOSTS_MAX 512U
@@ -47,6 +49,16 @@ typedef struct DeployTarget {
         uint64_t memory_max;   /* bytes, 0: none */
         uint64_t cpu_quota_us; /* per 100 ms, 0: none */
         uint64_t pids_max;     /* 0: none */
+        /* The bake window after the swap (deployer-bake.c): SPEC_BAKE_DAEMON_DEFAULT means slipwayd's
+         * --bake-default, 0 none; rolled back above max_5xx_percent 5xx answers of at least min_requests. */
+        uint32_t bake_ms;
+        unsigned bake_max_5xx_percent, bake_min_requests;
+        /* The release's pinned values, decrypted (deploy_target_load_values(); none until then), as the
+         * instance plan takes them, and its secrets for scrubbing what the deploy log and reasons say. */
+        VaultValue *values;
+        size_t n_values;
+        InstanceValue *instance_values;
+        Scrubber *scrub;
 } DeployTarget;
 
 void deploy_target_done(DeployTarget *t);
@@ -54,6 +66,13 @@ void deploy_target_done(DeployTarget *t);
 int deploy_target_load(sqlite3 *db, int64_t release_id, DeployTarget *ret, char **ret_error);
 /* Reads the image config from the store and derives ports when the spec names none. */
 int deploy_target_load_image(DeployTarget *t, OciStore *store, char **ret_error);
+/* Decrypts the values the release pinned (vault_release_values) for its instances; until
+ * deploy_target_done() every deploy log line of the release is scrubbed of its secrets
+ * (model_deploy_log_scrub_push).  NULL vault: the release runs without values.  A value that does not
+ * open: -EBADMSG with the vault's sentence in *ret_error (replaced). */
+int deploy_target_load_values(DeployTarget *t, Vault *vault, sqlite3 *db, char **ret_error);
+/* Scrubs the release's known secrets out of the malloc'ed string *text (a failure reason). */
+void deploy_target_scrub(const DeployTarget *t, char **text);
 
 /* Everything an InstancePlan points to, owned. */
 typedef struct DeployPlan {

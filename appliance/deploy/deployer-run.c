@@ -1,7 +1,8 @@
 /* One release's deploy, on its worker thread: target, network, layers, a new instance, readiness, the
- * proxy swap, then the commit that makes it live.  Invariant: the previous live release is touched only
- * after the new instance passed readiness and the proxy swapped to it; until then a failure stops the
- * new instance (its directory and logs stay) and leaves the old one serving. */
+ * proxy swap, then the commit that makes it live (and, with a bake window, deployer-bake.c's watch).
+ * Invariant: the previous live release is touched only after the new instance passed readiness and the
+ * proxy swapped to it; until then a failure stops the new instance (its directory and logs stay) and
+ * leaves the old one serving. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -62,6 +63,33 @@ int deployer_instance_row_create(Deployer *d, sqlite3 *db, const DeployTarget *t
         return 0;
 }
 
+void deployer_retire_previous(Deployer *d, sqlite3 *db, int64_t release_id, const ModelInstance *old,
+                              size_t n_old, Instance **handles) {
+        for (size_t k = 0; k < n_old; k++) {
+                DeployRetired how;
+
+                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns,
+                                                handles ? TAKE_PTR(handles[k]) : NULL, true, &how);
+                (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
+                /* How long it took says whether the app heeds its stop signal: one that ignores it holds the
+                 * component's next deploy for the whole grace. */
+                if (!how.was_running)
+                        model_deploy_log_appendf(db, release_id,
+                                                 "previous instance %lld stopped (it was no longer running)",
+                                                 (long long) old[k].id);
+                else if (how.killed)
+                        model_deploy_log_appendf(
+                                db, release_id,
+                                "previous instance %lld stopped: it did not exit within %u s "
+                                "of its stop signal and was killed",
+                                (long long) old[k].id, DEPLOY_STOP_GRACE_MS / 1000U);
+                else
+                        model_deploy_log_appendf(db, release_id,
+                                                 "previous instance %lld stopped %llu ms after its stop signal",
+                                                 (long long) old[k].id, (unsigned long long) how.stop_ms);
+        }
+}
+
 int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         Deployer *d = w->d;
         _cleanup_(deploy_target_done) DeployTarget t = {};
@@ -80,6 +108,11 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                 return r;
         model_deploy_log_appendf(db, t.release_id, "deploying %s to %s/%s (%s)", t.digest, t.project,
                                  t.environment, t.component);
+        /* The values it pinned, decrypted: one that does not open fails the deploy before anything runs.
+         * From here on the deploy log of the release is scrubbed of its secrets. */
+        r = deploy_target_load_values(&t, d->vault, db, reason);
+        if (r < 0)
+                return r;
 
         r = env_network_apply(d->host, db, 0, reason);
         if (r < 0)
@@ -141,6 +174,12 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                 goto fail;
         model_deploy_log_appendf(db, t.release_id, "instance %lld is ready", (long long) instance_id);
 
+        /* The bake window counts what the proxy answers for the new instance from the swap on. */
+        uint32_t bake_ms = deployer_bake_ms(d, &t);
+        ProxyTargetCounts base = {};
+        if (bake_ms > 0)
+                (void) proxy_sync_target_counts(d->state_dir, &t, address, &base);
+
         /* The swap: routes to the new instance; returns once the old one's requests finished. */
         r = proxy_sync_routes_apply(d->state_dir, &t, address, true, reason);
         if (r < 0) {
@@ -150,27 +189,42 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         }
         model_deploy_log_appendf(db, t.release_id, "proxy switched to %s", addr);
 
-        /* Commit: the new release is live, the old ones superseded; their instances drain. */
+        /* Commit: the new release is live, the old ones superseded; their instances drain, or with a bake
+         * window stand by (running, routed out) while the worker watches the new one. */
+        bool bake = false;
+        int64_t bake_started = sqlite_now_sec();
         supervisor_lock(d->supervisor);
         r = sqlite_begin(db);
         if (r >= 0) {
-                /* Every active instance of the previous releases drains, however many there are. */
+                /* Every active instance of the previous releases, however many there are. */
                 r = model_instance_list_active_of_target(db, t.component_id, t.environment_id, t.release_id,
                                                          &old, &n_old);
+                bake = bake_ms > 0 && n_old > 0;
                 for (size_t k = 0; k < n_old && r >= 0; k++)
-                        r = model_instance_set_state(db, old[k].id, MODEL_INSTANCE_DRAINING);
+                        r = model_instance_set_state(db, old[k].id,
+                                                     bake ? MODEL_INSTANCE_STANDBY : MODEL_INSTANCE_DRAINING);
                 if (r >= 0)
                         r = model_release_supersede_live(db, t.component_id, t.environment_id);
                 if (r >= 0)
                         r = model_instance_set_state(db, instance_id, MODEL_INSTANCE_READY);
                 if (r >= 0)
                         r = model_release_set_status(db, t.release_id, MODEL_RELEASE_LIVE, NULL);
-                if (r >= 0)
-                        r = sqlite_commit(db);
-                else
-                        sqlite_rollback(db);
+                if (r >= 0) {
+                        _cleanup_free_ char *record = deployer_bake_record(&(DeployBakeRecord) {
+                                .state = bake ? MODEL_BAKE_BAKING : MODEL_BAKE_OFF,
+                                .bake_ms = bake_ms,
+                                .max_5xx_percent = t.bake_max_5xx_percent,
+                                .started_at = bake ? bake_started : 0,
+                                .reason = bake_ms > 0 && !bake ? (char *) "no previous instance to roll back to"
+                                                               : NULL,
+                        });
+                        r = record ? model_release_set_bake(db, t.release_id, record) : -ENOMEM;
+                }
+                r = sqlite_end(db, r);
         }
-        if (r >= 0)
+        if (r >= 0 && bake)
+                supervisor_hold(d->supervisor, instance_id, true); /* ours until the window ends */
+        else if (r >= 0)
                 supervisor_adopt_handle(d->supervisor, instance_id, TAKE_PTR(inst));
         supervisor_unlock(d->supervisor);
         if (r < 0) {
@@ -179,33 +233,23 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         }
         model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
-        for (size_t k = 0; k < n_old; k++) {
-                DeployRetired how;
-
-                (void) deployer_instance_retire(d, old[k].id, old[k].dir, old[k].netns, NULL, true, &how);
-                (void) model_instance_set_state(db, old[k].id, MODEL_INSTANCE_STOPPED);
-                /* How long it took says whether the app heeds its stop signal: one that ignores it holds the
-                 * component's next deploy for the whole grace. */
-                if (!how.was_running)
-                        model_deploy_log_appendf(db, t.release_id,
-                                                 "previous instance %lld stopped (it was no longer running)",
-                                                 (long long) old[k].id);
-                else if (how.killed)
-                        model_deploy_log_appendf(
-                                db, t.release_id,
-                                "previous instance %lld stopped: it did not exit within %u s "
-                                "of its stop signal and was killed",
-                                (long long) old[k].id, DEPLOY_STOP_GRACE_MS / 1000U);
-                else
-                        model_deploy_log_appendf(
-                                db, t.release_id,
-                                "previous instance %lld stopped %llu ms after its stop signal",
-                                (long long) old[k].id, (unsigned long long) how.stop_ms);
+        if (bake) {
+                r = deployer_bake(d, db, &t, instance_id, address, TAKE_PTR(inst), old, n_old, bake_ms, &base,
+                                  bake_started);
+                model_instances_free(old, n_old);
+                if (r < 0)
+                        deployer_set_reason(reason, "The bake window rolled the traffic back, but the rollback "
+                                                    "cannot be recorded: %s.",
+                                            strerror(-r));
+                return r;
         }
+        deployer_retire_previous(d, db, t.release_id, old, n_old, NULL);
         model_instances_free(old, n_old);
         return 1;
 
 fail:
+        /* The reason may quote the app's output (its stderr's tail): no secret of its goes on. */
+        deploy_target_scrub(&t, reason);
         model_instances_free(old, n_old);
         if (instance_id > 0) {
                 _cleanup_(model_instance_done) ModelInstance row = {};

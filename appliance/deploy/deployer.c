@@ -109,7 +109,9 @@ static void *worker_main(void *userdata) {
                 if (r < 0)
                         log_warning_errno(r, "Cannot mark release %lld failed: %m",
                                           (long long) w->release_id);
-        } else
+        } else if (r == 0)
+                log_info("Release %lld was rolled back by its bake window.", (long long) w->release_id);
+        else
                 log_info("Release %lld is live.", (long long) w->release_id);
 done:
         __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -127,6 +129,8 @@ int deployer_new(const DeployerConfig *cfg, Deployer **ret) {
                 return -ENOMEM;
         d->state_dir = strdup(cfg->state_dir);
         d->host = cfg->host;
+        d->bake_default_ms = cfg->bake_default_ms;
+        d->vault = cfg->vault;
         d->db_path = strdup(cfg->db_path);
         d->layers_dir = path_join(cfg->state_dir, "layers");
         d->shim_dir = path_join(cfg->state_dir, "instances/.shim");
@@ -390,6 +394,10 @@ int deployer_recover(Deployer *d) {
         if (r < 0)
                 return r;
         retire_all(d, v, n, MODEL_INSTANCE_STOPPED);
+        /* Bake windows a stop left open: their releases stay live, the standby instances go. */
+        r = deployer_bake_recover(d);
+        if (r < 0)
+                return r;
         /* Cgroups of instances that ended while no daemon watched (a crash between marking one stopped and
          * its teardown): gone with their processes.  No-op for those already removed. */
         r = model_instance_list_ended(d->db, &v, &n);
@@ -400,6 +408,9 @@ int deployer_recover(Deployer *d) {
                 if (!isempty(netns) && cgroup_limits_remove(netns) == -EBUSY &&
                     cgroup_limits_kill(netns) > 0)
                         (void) cgroup_limits_remove(netns);
+                /* And its tmpfs (bundle and values), which outlives a daemon but not the instance. */
+                if (!isempty(netns))
+                        (void) instance_run_dir_remove(netns);
         }
         model_instances_free(v, n);
 
@@ -419,6 +430,7 @@ int deployer_recover(Deployer *d) {
                 .layers_dir = d->layers_dir,
                 .shim_dir = d->shim_dir,
                 .store = d->store,
+                .vault = d->vault,
         };
         r = supervisor_start(&sc, &d->supervisor);
         if (r < 0)

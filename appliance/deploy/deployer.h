@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "host-share.h"
+#include "vault.h"
 
 #include "image-catalog.h"
 #include "macro.h"
@@ -25,6 +26,8 @@
 #define DEPLOY_NO_PROBE_GRACE_MS 2000U
 #define DEPLOY_STOP_GRACE_MS 10000U
 #define DEPLOY_LOG_TAIL_LINES 5U
+/* The bake window of components whose spec leaves it to slipwayd (slipwayd --bake-default). */
+#define DEPLOY_BAKE_DEFAULT_MS 30000U
 
 typedef struct Deployer Deployer;
 
@@ -34,6 +37,9 @@ typedef struct DeployerConfig {
         ImageCatalog *catalog;
         OciStore *store;
         const HostShare *host;        /* this state dir's id, names and claims; outlives the deployer */
+        uint32_t bake_default_ms;     /* bake window of specs with SPEC_BAKE_DAEMON_DEFAULT; 0: none */
+        Vault *vault; /* opens the values releases pinned, for their instances; outlives the deployer.  NULL:
+                       * instances run without values */
         void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */
         void *wake_userdata;
 } DeployerConfig;

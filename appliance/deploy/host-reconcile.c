@@ -122,10 +122,21 @@ static const ModelEnvironment *env_of(const Snapshot *s, int64_t id) {
 }
 
 
+/* A live release in its bake window: a rollback moves its routes before the database says so. */
+static bool baking(const ModelRelease *rel) {
+        _cleanup_json_ json_t *j = rel->bake ? json_loads(rel->bake, 0, NULL) : NULL;
+
+        return streq_ptr(json_string_value(json_object_get(j, "state")), MODEL_BAKE_BAKING);
+}
+
 static bool deploy_in_flight(const Snapshot *s, const ModelRelease *rel) {
         for (size_t i = 0; i < s->n_deploying; i++)
                 if (s->deploying[i].component_id == rel->component_id &&
                     s->deploying[i].environment_id == rel->environment_id)
+                        return true;
+        for (size_t i = 0; i < s->n_live; i++)
+                if (s->live[i].component_id == rel->component_id &&
+                    s->live[i].environment_id == rel->environment_id && baking(&s->live[i]))
                         return true;
         return false;
 }

@@ -1,4 +1,5 @@
-/* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config.
+/* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config and
+ * its release's values (bundle and value files on the instance's tmpfs, instance-values.h).
  * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent.  An
  * instance keeps the user namespace mode (and uid range) its upper directory was created with. */
 #include "instance-setup.h"
@@ -6,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "netns.h"
 #include "nspawn.h"
 #include "overlay.h"
+#include "string-util.h"
 #include "strv.h"
 #include "user-db.h"
 #include "veth.h"
@@ -172,11 +175,44 @@ static char *sub(const char *dir, const char *name) {
         return path_join(dir, name);
 }
 
+/* Makes link a symlink to target, replacing what is there (a bundle directory of an older slipwayd, with
+ * its config.json: that may carry values, and goes). */
+static int bundle_link(const char *link, const char *target) {
+        struct stat st;
+        int r;
+
+        if (lstat(link, &st) >= 0) {
+                if (S_ISLNK(st.st_mode)) {
+                        char buf[PATH_MAX];
+                        ssize_t n = readlink(link, buf, sizeof buf - 1);
+                        if (n > 0 && (size_t) n < sizeof buf - 1) {
+                                buf[n] = 0;
+                                if (streq(buf, target))
+                                        return 0;
+                        }
+                        if (unlink(link) < 0)
+                                return -errno;
+                } else {
+                        r = rm_rf(link);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (errno != ENOENT)
+                return -errno;
+        if (symlink(target, link) < 0)
+                return -errno;
+        return 0;
+}
+
 int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         _cleanup_free_ char *rootfs = sub(p->dir, "rootfs"), *upper = sub(p->dir, "upper"),
                             *work = sub(p->dir, "work"), *bundle = sub(p->dir, "bundle"),
                             *hosts = sub(p->dir, "hosts"), *netns_path = NULL, *init = NULL;
+        _cleanup_free_ char *run_dir = NULL, *run_bundle = NULL;
         _cleanup_close_ int root_fd = -EBADF;
+        BundleMount *mounts = NULL, *value_mounts = NULL;
+        char **value_paths = NULL;
+        size_t n_value_mounts = 0;
         char **args = NULL, **env = NULL;
         size_t n_args = 0, n_env = 0;
         const char *cwd = "/", *user = NULL;
@@ -222,8 +258,6 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r >= 0)
                 r = mkdir_p(work, 0700);
         if (r >= 0)
-                r = mkdir_p(bundle, 0700);
-        if (r >= 0)
                 r = mkdir_p(rootfs, 0755);
         if (r < 0)
                 return fail(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir,
@@ -260,6 +294,10 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                          "The image has neither an Entrypoint nor a Cmd: nothing to run.");
                 goto out;
         }
+        /* The release's values after the image's Env: a value of the same name wins. */
+        r = instance_values_env(&env, &n_env, p->values, p->n_values, ret_error);
+        if (r < 0)
+                goto out;
         bool have_path = false;
         for (size_t i = 0; i < n_env; i++)
                 have_path = have_path || strncmp(env[i], "PATH=", 5) == 0;
@@ -294,11 +332,30 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 r = -ENOMEM;
                 goto out;
         }
-        /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the file
-         * is the instance's own, so a container that rewrites it only misleads itself. */
-        BundleMount mounts[] = {
-                { .destination = "/etc/hosts", .type = "bind", .source = hosts },
-        };
+        /* The bundle carries the values (process.env), so it goes onto the instance's tmpfs, with the
+         * value files; both must be there before the bundle that binds the files is written. */
+        r = instance_run_dir_mount(p->netns, &run_dir);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot mount the instance's tmpfs for its bundle and values: %s.",
+                     strerror(-r));
+                goto out;
+        }
+        r = instance_values_write_files(run_dir, p->values, p->n_values, shift + uid, shift + gid,
+                                        &value_mounts, &value_paths, &n_value_mounts, ret_error);
+        if (r < 0)
+                goto out;
+        mounts = calloc(1 + n_value_mounts, sizeof *mounts);
+        run_bundle = path_join(run_dir, INSTANCE_RUN_BUNDLE);
+        if (!mounts || !run_bundle) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* systemd-nspawn 252's OCI parser takes no "ro" for bind mounts (only rbind/norbind): the hosts
+         * file is the instance's own, so a container that rewrites it only misleads itself.  The value
+         * files are read-only all the same: their tmpfs is sealed read-only below. */
+        mounts[0] = (BundleMount) { .destination = "/etc/hosts", .type = "bind", .source = hosts };
+        for (size_t i = 0; i < n_value_mounts; i++)
+                mounts[1 + i] = value_mounts[i];
         /* systemd-nspawn applies linux.resources only in a scope of its own (systemd as PID 1 and a bus);
          * elsewhere instance_setup_start() puts nspawn into cgroups of our own instead. */
         bool resources =
@@ -318,15 +375,29 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 .netns_inherit = userns,
                 .uid_shift = shift,
                 .mounts = mounts,
-                .n_mounts = ELEMENTSOF(mounts),
+                .n_mounts = 1 + n_value_mounts,
                 .memory_max = resources ? p->memory_max : 0,
                 .cpu_quota_us = resources ? p->cpu_quota_us : 0,
                 .pids_max = resources ? p->pids_max : 0,
                 .cgroup_resources = resources,
         };
-        r = bundle_write(bundle, &spec);
+        r = mkdir_p(run_bundle, 0700);
+        if (r >= 0)
+                r = bundle_write(run_bundle, &spec);
         if (r < 0) {
                 fail(ret_error, r, "Cannot write the instance's bundle: %s.", strerror(-r));
+                goto out;
+        }
+        r = instance_run_dir_seal(run_dir);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot make the instance's tmpfs read-only: %s.", strerror(-r));
+                goto out;
+        }
+        /* dir/bundle names the bundle for systemd-nspawn's command line (and a person): a symlink into
+         * the tmpfs.  A bundle directory an older slipwayd wrote there goes. */
+        r = bundle_link(bundle, run_bundle);
+        if (r < 0) {
+                fail(ret_error, r, "Cannot link the instance's bundle at %s: %s.", bundle, strerror(-r));
                 goto out;
         }
 
@@ -352,7 +423,13 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         r = 0;
 out:
         strv_free(args);
+        /* Values were in it: wiped before the memory goes back. */
+        for (size_t i = 0; i < n_env; i++)
+                explicit_bzero(env[i], strlen(env[i]));
         strv_free(env);
+        strv_free_n(value_paths, n_value_mounts);
+        free(value_mounts);
+        free(mounts);
         return r;
 }
 
@@ -441,12 +518,40 @@ static void gather_error(int *r, int k) {
                 *r = k;
 }
 
+/* The tmpfs dir/bundle links to, when it is one of ours (INSTANCE_RUN_ROOT/NAME/bundle): removed. */
+static int remove_linked_run_dir(const char *dir) {
+        _cleanup_free_ char *link = sub(dir, "bundle"), *name = NULL;
+        char buf[PATH_MAX];
+        const char *rest;
+        ssize_t n;
+
+        if (!link)
+                return -ENOMEM;
+        n = readlink(link, buf, sizeof buf - 1);
+        if (n <= 0 || (size_t) n >= sizeof buf - 1)
+                return 0;
+        buf[n] = 0;
+        if (!startswith(buf, INSTANCE_RUN_ROOT "/"))
+                return 0;
+        rest = buf + strlen(INSTANCE_RUN_ROOT "/");
+        if (!endswith(rest, "/" INSTANCE_RUN_BUNDLE))
+                return 0;
+        name = strndup(rest, strlen(rest) - strlen("/" INSTANCE_RUN_BUNDLE));
+        if (!name)
+                return -ENOMEM;
+        /* The name is checked there: one that is no plain file name is refused, and left alone. */
+        int r = instance_run_dir_remove(name);
+        return r == -EINVAL ? 0 : r;
+}
+
 int instance_setup_remove(const char *dir) {
         _cleanup_free_ char *rootfs = sub(dir, "rootfs");
         int r;
 
         if (!rootfs)
                 return -ENOMEM;
+        /* An instance torn down lost its tmpfs then; an orphan (no row, no teardown) loses it here. */
+        (void) remove_linked_run_dir(dir);
         r = is_mounted(dir, rootfs);
         if (r == -ENOENT && access(dir, F_OK) < 0 && errno == ENOENT)
                 return 0; /* gone already */
@@ -474,6 +579,9 @@ int instance_setup_teardown(const char *dir, const char *netns, const char *host
                 gather_error(&r, net_veth_delete(host_ifname));
         if (netns)
                 gather_error(&r, netns_delete(netns));
+        /* Its bundle and values: nothing runs that reads them any more. */
+        if (netns)
+                gather_error(&r, instance_run_dir_remove(netns));
         /* The upper stays with the logs; a later instance on the same range cannot see it (not mounted). */
         _cleanup_free_ char *owner = realpath(dir, NULL);
         if (owner)

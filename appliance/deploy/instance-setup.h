@@ -12,6 +12,7 @@
 
 #include "hosts-file.h"
 #include "instance.h"
+#include "instance-values.h"
 
 #define INSTANCE_ARGS_MAX 1024U
 
@@ -36,10 +37,16 @@ typedef struct InstancePlan {
         uint64_t memory_max;   /* 0: none */
         uint64_t cpu_quota_us; /* per 100 ms; 0: none */
         uint64_t pids_max;     /* 0: none */
+        /* The release's values (instance-values.h): environment values go into the bundle's process.env
+         * after the image's Env (replacing an entry of the same name), file values onto the instance's
+         * tmpfs, bound read-only at their paths. */
+        const InstanceValue *values;
+        size_t n_values;
 } InstancePlan;
 
-/* Directories, overlay mount at dir/rootfs, dir/hosts, dir/bundle/config.json, netns, veth.
- * ret_error (may be NULL) gets a sentence for a person. */
+/* Directories, overlay mount at dir/rootfs, dir/hosts, netns, veth, and the instance's tmpfs under /run
+ * (instance_run_dir_path() of netns) with bundle/config.json and the value files, sealed read-only;
+ * dir/bundle is a symlink to that bundle.  ret_error (may be NULL) gets a sentence for a person. */
 int instance_setup_prepare(const InstancePlan *p, char **ret_error);
 /* instance_start() for a prepared plan. */
 int instance_setup_start(const InstancePlan *p, Instance **ret);
@@ -54,8 +61,8 @@ int instance_setup_uid_shift(const char *dir, uid_t *ret_shift);
  * the kernel must allow user namespaces and support overlayfs over idmapped layers (probed on probe_dir,
  * which should be on the layer cache's file system). */
 bool instance_setup_userns_enabled(const char *probe_dir, const char **ret_why_not);
-/* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs, deletes veth, netns
- * and the instance's own cgroups. */
+/* Undoes prepare and start except the directory (its logs stay): unmounts the rootfs and the instance's
+ * tmpfs (its bundle and values), deletes veth, netns and the instance's own cgroups. */
 int instance_setup_teardown(const char *dir, const char *netns, const char *host_ifname);
 /* Removes a torn-down instance's directory and everything in it (overlay upper and work dir, logs,
  * bundle, hosts file).  A rootfs still mounted is unmounted first; when it cannot be, nothing is removed

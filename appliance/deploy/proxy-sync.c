@@ -349,3 +349,54 @@ int proxy_sync_routes_check(json_t *routes, const DeployTarget *t, struct in_add
                 free(a.first);
         return (int) a.n_missing;
 }
+
+typedef struct CountArgs {
+        json_t *routes; /* the "routes" of a stats reply */
+        ProxyTargetCounts counts;
+} CountArgs;
+
+static int count_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
+        CountArgs *a = userdata;
+        json_t *rt, *tg;
+        size_t i, k;
+
+        if (remove)
+                return 0;
+        json_array_foreach(a->routes, i, rt) {
+                if (!str_eq_opt(json_object_get(rt, "name"), spec->name))
+                        continue;
+                json_array_foreach(json_object_get(rt, "targets"), k, tg) {
+                        json_int_t req, fails;
+
+                        if (!str_eq_opt(json_object_get(tg, "address"), spec->target))
+                                continue;
+                        req = json_integer_value(json_object_get(tg, "requests"));
+                        fails = json_integer_value(json_object_get(json_object_get(tg, "status"), "5xx"));
+                        a->counts.requests += (uint64_t) MAX(req, 0);
+                        a->counts.status_5xx += (uint64_t) MAX(fails, 0);
+                }
+                break;
+        }
+        return 0;
+}
+
+int proxy_sync_target_counts(const char *state_dir, const DeployTarget *t, struct in_addr address,
+                             ProxyTargetCounts *ret) {
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "stats"), *reply = NULL;
+        CountArgs a = {};
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        r = proxy_control_call(state_dir, req, &reply);
+        if (r < 0)
+                return r;
+        a.routes = json_object_get(reply, "routes");
+        if (!json_is_true(json_object_get(reply, "ok")) || !json_is_array(a.routes))
+                return -EBADMSG;
+        r = routes_foreach(t, address, count_one, &a);
+        if (r < 0)
+                return r;
+        *ret = a.counts;
+        return 0;
+}

@@ -54,3 +54,14 @@ int proxy_sync_route_list(const char *state_dir, json_t **ret_routes);
  * gets the first one's name, NULL when none. */
 int proxy_sync_routes_check(json_t *routes, const struct DeployTarget *t, struct in_addr address,
                             char **ret_first_missing);
+
+/* What slipway-proxy counted for one instance (its "stats" command): requests answered and how many of them
+ * with a 5xx status (the proxy's own 502/503/504 included), summed over the targets at address of the
+ * routes proxy_sync_routes_apply() sets for (t, address).  Counters only grow while the routes keep that
+ * target; a caller wanting "since X" subtracts a sample taken at X. */
+typedef struct ProxyTargetCounts {
+        uint64_t requests, status_5xx;
+} ProxyTargetCounts;
+
+int proxy_sync_target_counts(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
+                             ProxyTargetCounts *ret);

@@ -28,11 +28,13 @@ typedef struct Supervised {
         unsigned failures;
         uint64_t oom_kills; /* the memory cgroup's OOM kills already reported */
         bool seen;
+        bool held; /* supervisor_hold(): the deployer's to watch for now */
 } Supervised;
 
 struct Supervisor {
         char *state_dir, *db_path, *layers_dir, *shim_dir;
         OciStore *store;
+        Vault *vault;
         pthread_mutex_t lock;
         pthread_mutex_t stop_lock;
         pthread_cond_t stop_cond;
@@ -96,6 +98,22 @@ void supervisor_adopt_handle(Supervisor *s, int64_t instance_id, Instance *i) {
         e->inst = i;
 }
 
+void supervisor_hold(Supervisor *s, int64_t instance_id, bool hold) {
+        Supervised *e;
+
+        if (!s)
+                return;
+        e = find(s, instance_id);
+        if (!e && hold)
+                e = add(s, instance_id);
+        if (!e)
+                return;
+        e->held = hold;
+        /* Released without a handle: the next tick adopts it afresh, as one it never watched. */
+        if (!hold && !e->inst)
+                *e = s->items[--s->n_items];
+}
+
 Instance *supervisor_release(Supervisor *s, int64_t instance_id) {
         Instance *i = NULL;
         Supervised *e;
@@ -125,6 +143,8 @@ static int restart(Supervisor *s, sqlite3 *db, int64_t instance_id, int64_t rele
         r = deploy_target_load(db, release_id, &t, &err);
         if (r >= 0)
                 r = deploy_target_load_image(&t, s->store, &err);
+        if (r >= 0)
+                r = deploy_target_load_values(&t, s->vault, db, &err);
         if (r >= 0)
                 r = deploy_plan_build(db, &t, s->state_dir, s->layers_dir, s->shim_dir, s->store,
                                       instance_id, a, &plan);
@@ -210,6 +230,10 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 int status = -1;
                 bool fresh = false, probed, killed = false;
 
+                if (e && e->held) {
+                        e->seen = true;
+                        continue;
+                }
                 if (!e) {
                         e = add(s, id);
                         if (!e)
@@ -334,6 +358,7 @@ int supervisor_start(const SupervisorConfig *c, Supervisor **ret) {
         s->layers_dir = strdup(c->layers_dir);
         s->shim_dir = strdup(c->shim_dir);
         s->store = c->store;
+        s->vault = c->vault;
         if (!s->state_dir || !s->db_path || !s->layers_dir || !s->shim_dir) {
                 supervisor_free(s);
                 return -ENOMEM;

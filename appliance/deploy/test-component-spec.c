@@ -163,11 +163,84 @@ static void test_flags(void) {
         CHECK(spec_cpus_parse("99999", &c) == -ERANGE);
 }
 
+static void test_configs(void) {
+        ComponentSpec spec, back;
+        SpecConfig c;
+        char *err = NULL, *json = NULL;
+
+        CHECK(spec_config_parse("DB_URL", &c, &err) == 0);
+        CHECK(streq(c.name, "DB_URL") && !c.secret && !c.optional && c.file[0] == 0);
+        CHECK(spec_config_parse("TOKEN:secret", &c, &err) == 0 && c.secret && !c.optional);
+        CHECK(spec_config_parse("TLS:secret:optional:file=/etc/tls/key.pem", &c, &err) == 0);
+        CHECK(c.secret && c.optional && streq(c.file, "/etc/tls/key.pem") && streq(c.name, "TLS"));
+        CHECK(spec_config_parse("X:optional:secret", &c, &err) == 0 && c.secret && c.optional);
+
+        const char *bad[] = { "", ":secret", "1X", "A-B", "X:", "X:secrets", "X:file=", "X:file=relative",
+                              "X:file=/proc/x", "X:file=/a//b", "X:file=/a:b" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                CHECK(spec_config_parse(bad[i], &c, &err) == -EINVAL);
+                CHECK(err && err[0]); /* one sentence for the person */
+                free(err);
+                err = NULL;
+        }
+
+        /* put: adds, replaces by name, refuses two at one path. */
+        CHECK(component_spec_parse("{}", &spec, &err) == 0);
+        CHECK(spec.n_configs == 0 && spec.bake_ms == SPEC_BAKE_DAEMON_DEFAULT);
+        CHECK(spec.bake_max_5xx_percent == SPEC_BAKE_MAX_5XX_PERCENT_DEFAULT);
+        CHECK(spec.keep_releases == SPEC_KEEP_RELEASES_DEFAULT);
+        CHECK(spec_config_parse("DB_URL", &c, &err) == 0 && spec_config_put(&spec, &c, &err) == 0);
+        CHECK(spec_config_parse("TLS:secret:file=/etc/tls/key.pem", &c, &err) == 0);
+        CHECK(spec_config_put(&spec, &c, &err) == 0 && spec.n_configs == 2);
+        CHECK(spec_config_parse("DB_URL:optional", &c, &err) == 0 && spec_config_put(&spec, &c, &err) == 0);
+        CHECK(spec.n_configs == 2 && component_spec_config(&spec, "DB_URL")->optional);
+        CHECK(spec_config_parse("OTHER:file=/etc/tls/key.pem", &c, &err) == 0);
+        CHECK(spec_config_put(&spec, &c, &err) == -EINVAL && err);
+        free(err);
+        err = NULL;
+        CHECK(!component_spec_config(&spec, "OTHER"));
+
+        /* The JSON round trip keeps configurables, bake and releases kept exactly. */
+        spec.bake_ms = 45000;
+        spec.bake_max_5xx_percent = 12;
+        spec.keep_releases = 2;
+        json = component_spec_format(&spec);
+        CHECK(json);
+        CHECK(component_spec_parse(json, &back, &err) == 0);
+        CHECK(back.n_configs == 2 && back.bake_ms == 45000 && back.bake_max_5xx_percent == 12);
+        CHECK(back.keep_releases == 2);
+        CHECK(streq(back.configs[0].name, "DB_URL") && back.configs[0].optional && !back.configs[0].secret);
+        CHECK(streq(back.configs[1].name, "TLS") && back.configs[1].secret &&
+              streq(back.configs[1].file, "/etc/tls/key.pem"));
+        free(json);
+        /* The daemon's default bake is null in JSON and stays the default. */
+        back.bake_ms = SPEC_BAKE_DAEMON_DEFAULT;
+        json = component_spec_format(&back);
+        CHECK(json && strstr(json, "\"bake_ms\":null"));
+        CHECK(component_spec_parse(json, &spec, &err) == 0 && spec.bake_ms == SPEC_BAKE_DAEMON_DEFAULT);
+        free(json);
+        /* No bake is 0, not the default. */
+        CHECK(component_spec_parse("{\"bake_ms\":0}", &spec, &err) == 0 && spec.bake_ms == 0);
+
+        const char *bad_json[] = { "{\"keep_releases\":0}", "{\"keep_releases\":1001}",
+                                   "{\"bake_max_5xx_percent\":101}", "{\"bake_ms\":-1}",
+                                   "{\"bake_ms\":\"30s\"}", "{\"configs\":[{\"name\":\"A\"},{\"name\":\"A\"}]}",
+                                   "{\"configs\":[{\"name\":\"A\",\"extra\":1}]}",
+                                   "{\"configs\":[{\"name\":\"A\",\"file\":\"/sys/x\"}]}",
+                                   "{\"configs\":\"A\"}" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_json); i++) {
+                CHECK(component_spec_parse(bad_json[i], &spec, &err) == -EINVAL && err);
+                free(err);
+                err = NULL;
+        }
+}
+
 int main(void) {
         test_names();
         test_defaults();
         test_invalid();
         test_flags();
+        test_configs();
         printf("test-component-spec: ok\n");
         return 0;
 }

@@ -12,8 +12,10 @@
 
 #include "api.h"
 #include "builder.h"
+#include "component-spec.h"
 #include "deployer.h"
 #include "disk-space.h"
+#include "duration.h"
 #include "engine.h"
 #include "env-network.h"
 #include "fs-util.h"
@@ -40,6 +42,7 @@ static const char *arg_api = DEFAULT_API;
 static const char *arg_proxy_bin = NULL;
 static unsigned arg_ingress_base_port = MODEL_INGRESS_BASE_PORT_DEFAULT;
 static unsigned arg_reconcile_interval = RECONCILE_INTERVAL_DEFAULT_SEC;
+static uint32_t arg_bake_default_ms = DEPLOY_BAKE_DEFAULT_MS;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -49,10 +52,11 @@ static void help(void) {
                "  --ingress-base-port PORT   first port of environment ingress listeners\n"
                "  --proxy-bin PATH           slipway-proxy binary to supervise\n"
                "  --reconcile-interval SEC   how often the host is checked against the database (default %u)\n"
+               "  --bake-default DUR         bake window of components that set none (default %us, 0: off)\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
-               DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC);
+               DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC, DEPLOY_BAKE_DEFAULT_MS / 1000U);
 }
 
 /* A decimal number from 1 to max (no sign, nothing after it) into *ret; else -EINVAL. */
@@ -76,6 +80,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_INGRESS,
                 ARG_PROXY_BIN,
                 ARG_RECONCILE,
+                ARG_BAKE_DEFAULT,
                 ARG_DEBUG,
                 ARG_VERSION
         };
@@ -85,6 +90,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "ingress-base-port", required_argument, NULL, ARG_INGRESS },
                 { "proxy-bin", required_argument, NULL, ARG_PROXY_BIN },
                 { "reconcile-interval", required_argument, NULL, ARG_RECONCILE },
+                { "bake-default", required_argument, NULL, ARG_BAKE_DEFAULT },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -143,6 +149,19 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         break;
+                case ARG_BAKE_DEFAULT: {
+                        uint64_t ns;
+
+                        if (duration_parse(optarg, &ns) < 0 || ns / NSEC_PER_MSEC > SPEC_BAKE_MS_MAX) {
+                                fprintf(stderr,
+                                        "Error: --bake-default '%s' is not a duration from 0 to 24h.\n"
+                                        "Hint: for example --bake-default 30s, or 0 for no bake window.\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_bake_default_ms = (uint32_t) (ns / NSEC_PER_MSEC);
+                        break;
+                }
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -351,6 +370,8 @@ static int run(void) {
                         .catalog = catalog,
                         .store = store,
                         .host = &host,
+                        .bake_default_ms = arg_bake_default_ms,
+                        .vault = vault,
                         .wake = engine_wake,
                         .wake_userdata = engine,
                 },

@@ -36,6 +36,11 @@ int model_component_create(sqlite3 *db, int64_t project_id, const char *name, co
         return 0;
 }
 
+int model_component_update(sqlite3 *db, int64_t id, const char *image_ref, const char *spec_json) {
+        return sqlite_run_one(db, "UPDATE components SET image_ref = ?2, spec = ?3 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_TEXT(image_ref), SQL_TEXT(spec_json)));
+}
+
 int model_component_get(sqlite3 *db, int64_t project_id, const char *name, ModelComponent *ret) {
         return sqlite_get(db, &component_row, SELECT_COMPONENT " WHERE c.project_id = ?1 AND c.name = ?2",
                           SQL_ARGS(SQL_INT(project_id), SQL_TEXT(name)), ret);

@@ -21,6 +21,8 @@ void model_components_free(ModelComponent *c, size_t n);
 
 int model_component_create(sqlite3 *db, int64_t project_id, const char *name, const char *image_ref,
                            const char *spec_json, ModelComponent *ret); /* -EEXIST */
+/* Replaces the image reference (NULL: none) and spec; releases keep the spec they were made with. */
+int model_component_update(sqlite3 *db, int64_t id, const char *image_ref, const char *spec_json);
 int model_component_get(sqlite3 *db, int64_t project_id, const char *name, ModelComponent *ret);
 int model_component_get_by_id(sqlite3 *db, int64_t id, ModelComponent *ret);
 int model_component_list(sqlite3 *db, int64_t project_id, ModelComponent **ret, size_t *ret_n);

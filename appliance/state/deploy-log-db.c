@@ -4,12 +4,14 @@
 #include "deploy-log-db.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "scrub.h"
 #include "sqlite-util.h"
 
 static const SqliteField log_line_fields[] = {
@@ -31,9 +33,72 @@ size_t model_deploy_log_line_length(const char *line) {
         return n;
 }
 
+/* The releases whose secrets are known now, with their scrubbers; few (one per deploy or restart). */
+typedef struct LogScrub {
+        int64_t release_id;
+        const Scrubber *scrubber;
+        struct LogScrub *next;
+} LogScrub;
+
+static pthread_mutex_t scrub_lock = PTHREAD_MUTEX_INITIALIZER;
+static LogScrub *scrubs;
+
+int model_deploy_log_scrub_push(int64_t release_id, const Scrubber *scrubber) {
+        LogScrub *e;
+
+        if (scrubber_count(scrubber) == 0)
+                return 0;
+        e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        *e = (LogScrub) { .release_id = release_id, .scrubber = scrubber };
+        pthread_mutex_lock(&scrub_lock);
+        e->next = scrubs;
+        scrubs = e;
+        pthread_mutex_unlock(&scrub_lock);
+        return 0;
+}
+
+void model_deploy_log_scrub_pop(int64_t release_id, const Scrubber *scrubber) {
+        pthread_mutex_lock(&scrub_lock);
+        for (LogScrub **p = &scrubs; *p; p = &(*p)->next)
+                if ((*p)->release_id == release_id && (*p)->scrubber == scrubber) {
+                        LogScrub *e = *p;
+                        *p = e->next;
+                        free(e);
+                        break;
+                }
+        pthread_mutex_unlock(&scrub_lock);
+}
+
+/* line scrubbed of the release's known secrets into *ret (NULL when none are known).  Under the lock, so
+ * a pop (and the free of the scrubber after it) waits for a scrub in progress. */
+static int scrub_line(int64_t release_id, const char *line, char **ret) {
+        int r = 0;
+
+        *ret = NULL;
+        pthread_mutex_lock(&scrub_lock);
+        for (LogScrub *e = scrubs; e; e = e->next)
+                if (e->release_id == release_id) {
+                        r = scrubber_text(e->scrubber, line, strlen(line), ret, NULL);
+                        break;
+                }
+        pthread_mutex_unlock(&scrub_lock);
+        return r;
+}
+
 int model_deploy_log_append(sqlite3 *db, int64_t release_id, const char *line) {
-        size_t len = model_deploy_log_line_length(line);
+        _cleanup_free_ char *scrubbed = NULL;
+        size_t len;
         int r;
+
+        /* Unscrubbed, a line with a secret must not be stored: out of memory drops it. */
+        r = scrub_line(release_id, line, &scrubbed);
+        if (r < 0)
+                return r;
+        if (scrubbed)
+                line = scrubbed;
+        len = model_deploy_log_line_length(line);
 
         log_debug("release %lld: %.*s", (long long) release_id, (int) len, line);
         r = sqlite_run(

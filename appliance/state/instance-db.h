@@ -13,6 +13,9 @@
 #define MODEL_INSTANCE_STARTING "starting"
 #define MODEL_INSTANCE_READY "ready"
 #define MODEL_INSTANCE_DRAINING "draining"
+/* A superseded release's instance kept running, routed out, during its successor's bake window: the
+ * traffic goes back to it when the new release fails.  Active (its address stays taken); not supervised. */
+#define MODEL_INSTANCE_STANDBY "standby"
 #define MODEL_INSTANCE_STOPPED "stopped"
 #define MODEL_INSTANCE_FAILED "failed"
 

@@ -10,6 +10,7 @@
 #include "fs-util.h"
 #include "image-db.h"
 #include "model.h"
+#include "release-values-db.h"
 #include "sqlite-util.h"
 #include "state.h"
 
@@ -485,6 +486,108 @@ static void test_state_rules(void) {
         model_component_done(&c);
 }
 
+/* A config_values row as the vault would write it (no ciphertext: only ids and versions matter here). */
+static int64_t put_value(sqlite3 *db, int64_t project_id, int64_t env_id, int64_t comp_id, const char *key,
+                         int64_t version) {
+        CHECK(sqlite_run(db,
+                         "INSERT INTO config_values(project_id, environment_id, component_id, key, version, kind,"
+                         " secret, size, set_at) VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, 'env', 0, 1, 1)",
+                         SQL_ARGS(SQL_INT(project_id), SQL_INT(env_id), SQL_INT(comp_id), SQL_TEXT(key),
+                                  SQL_INT(version))) == 1);
+        return sqlite3_last_insert_rowid(db);
+}
+
+static void test_release_origin_values_prune(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("p.db");
+        char *envs[] = { "development", "production" };
+        ModelAllocation al = { .ingress_base_port = 8080, .bridge_prefix = "swb" };
+        ModelProject p = {};
+        ModelEnvironment dev = {};
+        ModelComponent c = {};
+        ModelRelease rel = {};
+        ModelReleaseValue *vals = NULL;
+        int64_t ids[6], *pinned = NULL, i1;
+        char **dirs = NULL;
+        unsigned count;
+        size_t n;
+
+        CHECK(model_project_create(db, "shop", envs, 2, &al, &p) == 0);
+        CHECK(model_environment_get(db, p.id, "development", &dev) == 0);
+        CHECK(model_component_create(db, p.id, "web", "busybox:latest", "{}", &c) == 0);
+        CHECK(model_component_update(db, c.id, "busybox:2", "{\"x\":1}") == 0);
+        CHECK(model_component_update(db, 4242, NULL, "{}") == -ENOENT);
+
+        /* Six releases: 1 superseded, 2 failed, 3 superseded with a still draining instance, 4 superseded,
+         * 5 live, 6 pending. */
+        for (size_t i = 0; i < 6; i++)
+                CHECK(model_release_create_from(db, c.id, dev.id, i < 3 ? "sha256:aa" : "sha256:bb", "{}",
+                                                i == 4 ? MODEL_RELEASE_ORIGIN_ROLLBACK : MODEL_RELEASE_ORIGIN_DEPLOY,
+                                                i == 4 ? ids[0] : 0, &ids[i]) == 0);
+        CHECK(model_release_get(db, ids[4], &rel) == 0);
+        CHECK(streq(rel.origin, "rollback") && rel.source_release_id == ids[0] && !rel.bake);
+        model_release_done(&rel);
+        CHECK(model_release_get(db, ids[0], &rel) == 0);
+        CHECK(streq(rel.origin, "deploy") && rel.source_release_id == 0);
+        model_release_done(&rel);
+        CHECK(model_release_set_status(db, ids[0], MODEL_RELEASE_SUPERSEDED, NULL) == 0);
+        CHECK(model_release_set_status(db, ids[1], MODEL_RELEASE_FAILED, "no") == 0);
+        CHECK(model_release_set_status(db, ids[2], MODEL_RELEASE_SUPERSEDED, NULL) == 0);
+        CHECK(model_release_set_status(db, ids[3], MODEL_RELEASE_SUPERSEDED, NULL) == 0);
+        CHECK(model_release_set_status(db, ids[4], MODEL_RELEASE_LIVE, NULL) == 0);
+        CHECK(model_instance_create(db, ids[2], "10.213.0.100", "ns", "/x/drain", MODEL_INSTANCE_DRAINING,
+                                    &i1) == 0);
+        CHECK(model_instance_create(db, ids[1], "10.213.0.101", "ns", "/x/failed", MODEL_INSTANCE_FAILED,
+                                    NULL) == 0);
+
+        /* The default rollback target: the newest superseded release before the live one. */
+        CHECK(model_release_get_previous_live(db, c.id, dev.id, ids[4], &rel) == 0 && rel.id == ids[3]);
+        model_release_done(&rel);
+        CHECK(model_release_get_previous_live(db, c.id, dev.id, ids[0], &rel) == -ENOENT);
+
+        /* Values: K v1, v2, v3 (v1 pinned by release 1), project-wide S v1, v2. */
+        int64_t k1 = put_value(db, p.id, dev.id, c.id, "K", 1), k2 = put_value(db, p.id, dev.id, c.id, "K", 2),
+                k3 = put_value(db, p.id, dev.id, c.id, "K", 3), s1 = put_value(db, p.id, dev.id, 0, "S", 1),
+                s2 = put_value(db, p.id, dev.id, 0, "S", 2);
+        int64_t pin1[] = { k1, s1, k1 };
+        CHECK(model_release_values_pin(db, ids[0], pin1, 3) == 0);
+        CHECK(model_release_values_pin(db, ids[0], (int64_t[]) { 99999 }, 1) == -ENOENT);
+        int64_t pin5[] = { s2, k3 };
+        CHECK(model_release_values_pin(db, ids[4], pin5, 2) == 0);
+        CHECK(model_release_value_ids(db, ids[4], &pinned, &n) == 0 && n == 2 && pinned[0] == k3 &&
+              pinned[1] == s2);
+        free(pinned);
+        CHECK(model_release_value_list(db, ids[0], &vals, &n) == 0 && n == 2);
+        CHECK(streq(vals[0].key, "K") && vals[0].version == 1 && vals[0].component_id == c.id);
+        CHECK(streq(vals[1].key, "S") && vals[1].component_id == 0 && !vals[1].is_file);
+        model_release_values_free(vals, n);
+
+        /* Nothing unneeded but K v2 while release 1 is kept. */
+        CHECK(model_config_values_prune(db, dev.id) == 1);
+        CHECK(sqlite_count(db, "SELECT count(*) FROM config_values WHERE id = ?1", SQL_ARGS(SQL_INT(k2)),
+                           &count) == 0 && count == 0);
+
+        /* keep 2: releases 5 and 6 are the newest two; 3 has a draining instance, so 1, 2 and 4 go. */
+        CHECK(model_release_prune(db, c.id, dev.id, 2, &dirs, &n) == 3);
+        CHECK(n == 1 && streq(dirs[0], "/x/failed"));
+        free(dirs[0]);
+        free(dirs);
+        CHECK(model_release_get(db, ids[0], &rel) == -ENOENT);
+        CHECK(model_release_get(db, ids[2], &rel) == 0);
+        model_release_done(&rel);
+        CHECK(model_count(db, "releases", &count) == 0 && count == 3);
+        CHECK(model_count(db, "instances", &count) == 0 && count == 1);
+        /* Release 1's pins went with it: K v1 and S v1 can go now; the newest of each slot stays. */
+        CHECK(model_config_values_prune(db, dev.id) == 2);
+        CHECK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &count) == 0 && count == 2);
+        /* Keeping 1 still spares the live, the pending and the draining releases. */
+        CHECK(model_release_prune(db, c.id, dev.id, 1, NULL, NULL) == 0);
+        CHECK(model_release_values_missing(db, ids[4], &count) == 0 && count == 0);
+
+        model_component_done(&c);
+        model_environment_done(&dev);
+        model_project_done(&p);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_projects_and_envs();
@@ -494,6 +597,7 @@ int main(void) {
         test_ports_busy_on_host();
         test_components_releases();
         test_state_rules();
+        test_release_origin_values_prune();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-model: ok\n");
         return 0;

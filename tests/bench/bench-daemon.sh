@@ -23,14 +23,17 @@ bench_daemon_setup() {
 }
 cli() { "$build/appliance/cli/slipway" --state-dir "$state" "$@"; }
 
-# slipwayd on a free API port and a random ingress base port; returns once `slipway status` answers, and
+# slipwayd on a free API port and a random ingress base port (and --bake-default $bench_bake_default, 0
+# unless set); returns once `slipway status` answers, and
 # exits with slipwayd's log when it died before.
 bench_daemon_start() {
         local base api
         base=$($py -c 'import random; print(random.randrange(30000, 39000))')
         api=127.0.0.1:$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        # No bake window unless a bench sets $bench_bake_default (slipwayd's own default would hold every
+        # deploy's old instance for 30 s).
         "$build/appliance/engine/slipwayd" --state-dir "$state" --api "$api" --ingress-base-port "$base" \
-                >"$work/slipwayd.log" 2>&1 &
+                --bake-default "${bench_bake_default:-0}" >"$work/slipwayd.log" 2>&1 &
         daemon_pid=$!
         for _ in $(seq 300); do
                 cli status >/dev/null 2>&1 && return 0

@@ -141,6 +141,7 @@ class Daemon:
                 self.api = f"127.0.0.1:{self.port}"
                 self.ingress_base = free_port_range()  # kept across restarts of this daemon
                 self.log_path = self.state_dir.parent / (self.state_dir.name + ".slipwayd.log")
+                self.bake_default = "0"  # slipwayd --bake-default; a test may set it before start()
                 self.proc = None
                 self.url = None
                 self.token = None
@@ -163,8 +164,11 @@ class Daemon:
                 # The log is appended to across restarts: only this start's "ready" line counts.
                 log_start = logf.tell()
                 env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+                # No bake window unless a test's component asks for one: with slipwayd's default (30 s)
+                # every swap in the suite would wait for its old instance to be retired.
                 self.proc = subprocess.Popen([str(self.build.slipwayd), "--state-dir", str(self.state_dir),
-                                              "--api", self.api, "--ingress-base-port", str(self.ingress_base)],
+                                              "--api", self.api, "--ingress-base-port", str(self.ingress_base),
+                                              "--bake-default", self.bake_default],
                                              stdout=logf, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env)
                 logf.close()

@@ -64,7 +64,7 @@ def test_releases_show_logs_and_delete_refusal(daemon, tmp_path):
         assert rel[0]["reason"] == "readiness: connection refused"
         assert d.cli("releases", "shop/web", "production")["releases"] == []
         text = d.cli("releases", "shop/web", "development", json=False).stdout.splitlines()
-        assert text[0].split() == ["ID", "STATUS", "DIGEST", "CREATED", "FINISHED", "REASON"]
+        assert text[0].split() == ["ID", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED", "REASON"]
         assert text[1].split()[:3] == [str(r3), "failed", "c" * 12]
 
         show = d.cli("component", "show", "shop/web")

@@ -1,6 +1,7 @@
 /* GET /api/v1/projects/{p}/components/{c}/logs?env=E: the last lines of the live (else newest) instance's
  * stdout and stderr, and with ?follow=1 what it writes next, as JSON lines, until it stops.  The files
- * are the container runtime's (instance_log_path()); text sent is always valid UTF-8. */
+ * are the container runtime's (instance_log_path()); text sent is always valid UTF-8, and every secret
+ * the instance's release pinned is scrubbed from it ([secret KEY]), also across the pieces a follow sends. */
 #include "api.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "http-response.h"
 #include "instance.h"
 #include "json-util.h"
+#include "scrub.h"
 #include "sqlite-util.h"
 
 /* logs: default and maximum lines per stream, and how much of a file's end is read to find them. */
@@ -65,9 +67,36 @@ static int open_log(const char *dir, InstanceLog l) {
         return fd < 0 ? -errno : fd;
 }
 
-/* The last `lines` lines of the instance's log l (at most API_LOGS_TAIL_BYTES_MAX from its end); "" when
- * absent.  *ret_end: the file size read up to (where a follow continues). */
-static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, uint64_t *ret_end) {
+/* The secrets of the release whose instance the logs show, as a scrubber (none known: empty).  A value
+ * that does not open leaves the logs unshown: *ret_error says why. */
+static int logs_scrubber(ApiContext *ctx, sqlite3 *db, int64_t release_id, Scrubber **ret, char **ret_error) {
+        _cleanup_(scrubber_freep) Scrubber *s = NULL;
+        VaultValue *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = scrubber_new(&s);
+        if (r < 0)
+                return r;
+        if (ctx->vault) {
+                r = vault_release_values(ctx->vault, db, release_id, &v, &n, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (v[i].secret)
+                        r = scrubber_add(s, v[i].key, v[i].data, v[i].size);
+        vault_values_free(v, n);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* The last `lines` lines of the instance's log l (at most API_LOGS_TAIL_BYTES_MAX from its end), scrubbed;
+ * "" when absent.  *ret_end: the file size read up to (where a follow continues). */
+static int tail_log(const char *dir, InstanceLog l, unsigned lines, const Scrubber *scrub, char **ret,
+                    uint64_t *ret_end) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -109,9 +138,12 @@ static int tail_log(const char *dir, InstanceLog l, unsigned lines, char **ret, 
         }
         if (lines == 0)
                 pos = end;
-        char *out = strndup(buf + pos, end - pos);
-        if (!out)
-                return -ENOMEM;
+        /* Scrubbed before sanitizing: a '?' for a bad byte must not break a secret's match. */
+        char *out = NULL;
+        int r = scrubber_text(scrub, buf + pos, end - pos, &out, NULL);
+        explicit_bzero(buf, (size_t) k);
+        if (r < 0)
+                return r;
         utf8_sanitize(out);
         *ret = out;
         *ret_end = (uint64_t) start + (uint64_t) k;
@@ -138,8 +170,9 @@ static int send_json_line(struct mg_connection *conn, json_t *j) {
 }
 
 /* New bytes of the instance's log l after *offset (from 0 again when the file shrank: copy-truncate rotation), up to the
- * last complete line unless API_LOGS_FOLLOW_CHUNK bytes are pending.  NULL *ret when nothing is new. */
-static int read_new(const char *dir, InstanceLog l, uint64_t *offset, char **ret) {
+ * last complete line unless API_LOGS_FOLLOW_CHUNK bytes are pending, through the stream's scrubber (which
+ * may hold back the start of a secret until the next piece).  NULL *ret when nothing is new to send. */
+static int read_new(const char *dir, InstanceLog l, uint64_t *offset, ScrubStream *scrub, char **ret) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
@@ -171,20 +204,32 @@ static int read_new(const char *dir, InstanceLog l, uint64_t *offset, char **ret
         }
         buf[n] = 0;
         *offset += n;
-        utf8_sanitize(buf);
-        *ret = TAKE_PTR(buf);
+        _cleanup_free_ char *out = NULL;
+        size_t out_n = 0;
+        int r = scrub_stream_feed(scrub, buf, n, false, &out, &out_n);
+        explicit_bzero(buf, n);
+        if (r < 0)
+                return r;
+        if (out_n == 0)
+                return 0; /* all held back: the start of a secret, perhaps */
+        utf8_sanitize(out);
+        *ret = TAKE_PTR(out);
         return 0;
 }
 
 /* Streams what the instance writes as JSON lines {"stream","text"} until the client goes, the instance
  * stops (then {"end":true,"state"}) or slipwayd stops.  An empty line every few seconds notices a
  * client that went away. */
-static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst, uint64_t off_out,
-                       uint64_t off_err) {
+static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst, const Scrubber *scrub,
+                       uint64_t off_out, uint64_t off_err) {
         uint64_t offsets[_INSTANCE_LOG_MAX] = {
                 [INSTANCE_LOG_STDOUT] = off_out, [INSTANCE_LOG_STDERR] = off_err
         };
+        ScrubStream streams[_INSTANCE_LOG_MAX] = {
+                [INSTANCE_LOG_STDOUT] = SCRUB_STREAM_INIT(scrub), [INSTANCE_LOG_STDERR] = SCRUB_STREAM_INIT(scrub)
+        };
         unsigned idle = 0;
+        int status = 200;
 
         for (unsigned tick = 0;; tick++) {
                 bool sent = false, done = false;
@@ -212,11 +257,24 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
                         _cleanup_free_ char *text = NULL;
                         _cleanup_json_ json_t *j = NULL;
 
-                        if (read_new(inst->dir, l, &offsets[l], &text) < 0 || !text)
+                        if (read_new(inst->dir, l, &offsets[l], &streams[l], &text) < 0)
+                                continue;
+                        /* At the end, what a stream held back (no secret after all) goes out too. */
+                        if (done && streams[l].n_held > 0) {
+                                _cleanup_free_ char *rest = NULL, *both = NULL;
+                                if (scrub_stream_feed(&streams[l], NULL, 0, true, &rest, NULL) >= 0) {
+                                        utf8_sanitize(rest);
+                                        if (asprintf(&both, "%s%s", strempty(text), rest) >= 0) {
+                                                free(text);
+                                                text = TAKE_PTR(both);
+                                        }
+                                }
+                        }
+                        if (!text)
                                 continue;
                         j = json_pack("{s:s,s:s}", "stream", instance_log_to_string(l), "text", text);
                         if (send_json_line(req->conn, j) < 0)
-                                return 200;
+                                goto finish;
                         sent = true;
                 }
                 if (done) {
@@ -228,19 +286,23 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
                 idle = sent ? 0 : idle + 1;
                 if (idle >= API_LOGS_HEARTBEAT_TICKS) {
                         if (http_stream_write(req->conn, "\n", 1) < 0)
-                                return 200;
+                                goto finish;
                         idle = 0;
                 }
                 (void) usleep(API_LOGS_FOLLOW_TICK_USEC);
         }
         (void) http_stream_end(req->conn);
-        return 200;
+finish:
+        for (InstanceLog l = 0; l < _INSTANCE_LOG_MAX; l++)
+                scrub_stream_done(&streams[l]);
+        return status;
 }
 
 int api_component_logs(HttpRequest *req) {
         _cleanup_(api_scope_done) ApiScope s = {};
         _cleanup_(model_instance_done) ModelInstance inst = {};
-        _cleanup_free_ char *out = NULL, *err = NULL;
+        _cleanup_(scrubber_freep) Scrubber *scrub = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *scrub_error = NULL;
         _cleanup_json_ json_t *j = NULL;
         char env[128], lines_s[16], msg[256];
         unsigned lines = API_LOGS_LINES_DEFAULT;
@@ -280,9 +342,17 @@ int api_component_logs(HttpRequest *req) {
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot find the instance");
-        r = tail_log(inst.dir, INSTANCE_LOG_STDOUT, lines, &out, &end_out);
+        r = logs_scrubber(req->userdata, s.db, inst.release_id, &scrub, &scrub_error);
+        if (r < 0 && scrub_error)
+                /* Unscrubbed they could show a secret: not shown at all. */
+                return http_reply_error(req->conn, 500, scrub_error,
+                                        "The logs are shown only with the release's secrets known; check the "
+                                        "vault's master key, or deploy again with values that open.");
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot learn the secrets to scrub from the logs");
+        r = tail_log(inst.dir, INSTANCE_LOG_STDOUT, lines, scrub, &out, &end_out);
         if (r >= 0)
-                r = tail_log(inst.dir, INSTANCE_LOG_STDERR, lines, &err, &end_err);
+                r = tail_log(inst.dir, INSTANCE_LOG_STDERR, lines, scrub, &err, &end_err);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the instance's logs");
         if (follow) {
@@ -301,7 +371,7 @@ int api_component_logs(HttpRequest *req) {
                 if (r >= 0 && send_json_line(req->conn, head) >= 0 &&
                     (!out[0] || send_json_line(req->conn, jo) >= 0) &&
                     (!err[0] || send_json_line(req->conn, je) >= 0))
-                        (void) follow_logs(req, s.db, &inst, end_out, end_err);
+                        (void) follow_logs(req, s.db, &inst, scrub, end_out, end_err);
                 __atomic_sub_fetch(&logs_followers, 1, __ATOMIC_ACQ_REL);
                 return 200;
         }

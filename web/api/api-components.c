@@ -28,8 +28,20 @@ static const HttpJsonBody component_create_body = {
         .fields =
                 (const char *const[]) { "name", "image", "spec", "endpoints", "health", "liveness", "memory",
                                         "cpus", "pids", "health_interval_ms", "health_timeout_ms",
-                                        "health_failures", "deploy_timeout_ms", NULL },
+                                        "health_failures", "deploy_timeout_ms", "configs", "bake_ms",
+                                        "bake_max_5xx_percent", "keep_releases", NULL },
         .example = "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.",
+};
+
+/* A component update: any field of create but the name, and configurables to drop. */
+static const HttpJsonBody component_update_body = {
+        .what = "component update request",
+        .fields =
+                (const char *const[]) { "image", "spec", "endpoints", "health", "liveness", "memory", "cpus",
+                                        "pids", "health_interval_ms", "health_timeout_ms", "health_failures",
+                                        "deploy_timeout_ms", "configs", "no_configs", "bake_ms",
+                                        "bake_max_5xx_percent", "keep_releases", NULL },
+        .example = "Send {\"image\": \"web:2\"} or any other field of a component create request.",
 };
 
 static json_t *component_json(const ModelComponent *c) {
@@ -94,11 +106,61 @@ static int image_exposed_ports(ApiContext *ctx, const char *digest, uint16_t *po
         return 0;
 }
 
-/* Builds the spec JSON from a create request: "spec" (a full or partial spec object) and the CLI's
- * shorthands "endpoints" (strings NAME:PORT[:VIS][:/PATH] or objects), "health" (http:PATH|tcp|none or an
- * object), "memory" ("512M" or bytes), "cpus" ("1.5" or a number), "pids". */
-static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exposed, ComponentSpec *ret,
-                             char **ret_error) {
+/* "configs" (strings NAME[:secret][:optional][:file=PATH], added or replacing the one of that name) and
+ * "no_configs" (names to drop, update only) of a request, applied to spec. */
+static int spec_configs_from_request(json_t *body, ComponentSpec *spec, char **ret_error) {
+        json_t *drop = json_object_get(body, "no_configs"), *add = json_object_get(body, "configs"), *e;
+        size_t i;
+        int r;
+
+        if (drop && !json_is_null(drop) && !json_is_array(drop)) {
+                *ret_error = strdup("\"no_configs\" must be a list of configurable names.");
+                return -EINVAL;
+        }
+        json_array_foreach(drop, i, e) {
+                const char *name = json_string_value(e);
+                const SpecConfig *c = name ? component_spec_config(spec, name) : NULL;
+                if (!c) {
+                        if (asprintf(ret_error, "The component declares no configurable named '%.80s'.",
+                                     name ?: "(not a string)") < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                size_t k = (size_t) (c - spec->configs);
+                memmove(&spec->configs[k], &spec->configs[k + 1],
+                        (spec->n_configs - k - 1) * sizeof spec->configs[0]);
+                spec->n_configs--;
+        }
+        if (add && !json_is_null(add) && !json_is_array(add)) {
+                *ret_error = strdup("\"configs\" must be a list of NAME[:secret][:optional][:file=PATH].");
+                return -EINVAL;
+        }
+        json_array_foreach(add, i, e) {
+                SpecConfig c;
+                if (!json_is_string(e)) {
+                        *ret_error = strdup("Each of \"configs\" must be a string "
+                                            "NAME[:secret][:optional][:file=PATH].");
+                        return -EINVAL;
+                }
+                r = spec_config_parse(json_string_value(e), &c, ret_error);
+                if (r < 0)
+                        return r;
+                r = spec_config_put(spec, &c, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Builds the spec from a create or update request over base (the current spec; NULL for a new component):
+ * "spec" (a full or partial spec object, its top-level fields replace base's) and the CLI's shorthands
+ * "endpoints" (strings NAME:PORT[:VIS][:/PATH] or objects), "health" (http:PATH|tcp|none or an object),
+ * "memory" ("512M" or bytes), "cpus" ("1.5" or a number), "pids", "configs"/"no_configs", "bake_ms"
+ * (null: the daemon's default), "bake_max_5xx_percent", "keep_releases".  What the request leaves out
+ * keeps base's value. */
+static int spec_from_request(json_t *body, json_t *base, const uint16_t *exposed, size_t n_exposed,
+                             ComponentSpec *ret, char **ret_error) {
+        static const char *const extras[] = { "bake_ms", "bake_max_5xx_percent", "keep_releases" };
         _cleanup_json_ json_t *spec = NULL;
         json_t *v, *eps, *health, *res;
         const char *hs = NULL;
@@ -109,9 +171,12 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                 *ret_error = strdup("\"spec\" must be a JSON object.");
                 return -EINVAL;
         }
-        spec = v ? json_deep_copy(v) : json_object();
-        if (!spec)
+        spec = base ? json_deep_copy(base) : json_object();
+        if (!spec || (v && json_object_update(spec, v) < 0))
                 return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(extras); i++)
+                if ((v = json_object_get(body, extras[i])) && json_object_set(spec, extras[i], v) < 0)
+                        return -ENOMEM;
 
         eps = json_object_get(body, "endpoints");
         if (eps && !json_is_null(eps)) {
@@ -247,7 +312,10 @@ static int spec_from_request(json_t *body, const uint16_t *exposed, size_t n_exp
                 }
                 *(uint32_t *) ((char *) &t + timings[i].offset) = (uint32_t) json_integer_value(v);
         }
-        return spec_health_tune(ret, &t, ret_error);
+        r = spec_health_tune(ret, &t, ret_error);
+        if (r < 0)
+                return r;
+        return spec_configs_from_request(body, ret, ret_error);
 }
 
 int api_component_create(HttpRequest *req) {
@@ -307,7 +375,7 @@ int api_component_create(HttpRequest *req) {
                         return api_reply_error(req, r, &err, "Cannot look up the image");
         }
 
-        r = spec_from_request(body, exposed, n_exposed, &spec, &error);
+        r = spec_from_request(body, NULL, exposed, n_exposed, &spec, &error);
         if (r == -EINVAL)
                 return http_reply_error(req->conn, 400, error ?: "Invalid component spec.",
                                         "See 'slipway component create --help'.");
@@ -331,6 +399,77 @@ int api_component_create(HttpRequest *req) {
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
         return http_reply_json(req->conn, 201, j);
+}
+
+/* When an update gives new endpoints, the health checks that followed the first endpoint (by default)
+ * follow the new first one; checks given their own port keep it. */
+static void health_follow_endpoints(json_t *base, json_t *body) {
+        json_t *eps = json_object_get(body, "endpoints"), *health = json_object_get(base, "health");
+        json_t *first = json_array_get(json_object_get(base, "endpoints"), 0);
+        json_int_t old_port = first ? json_integer_value(json_object_get(first, "port")) : 0;
+
+        if (!eps || json_is_null(eps) || json_object_get(body, "health") ||
+            json_object_get(json_object_get(body, "spec"), "health") || !json_is_object(health))
+                return;
+        if (old_port == 0) {
+                /* No endpoint before: the checks were the process default; the new endpoints' default now. */
+                json_object_del(base, "health");
+                return;
+        }
+        for (const char *const *w = (const char *const[]) { "readiness", "liveness", NULL }; *w; w++) {
+                json_t *h = json_object_get(health, *w);
+                if (json_integer_value(json_object_get(h, "port")) == old_port)
+                        json_object_del(h, "port");
+        }
+}
+
+/* PATCH …/components/C: a new spec (and image) from the current one and the fields given; running
+ * releases keep theirs, the next deploy takes it. */
+int api_component_update(HttpRequest *req) {
+        _cleanup_(api_scope_done) ApiScope s = {};
+        _cleanup_json_ json_t *body = NULL, *base = NULL, *j = NULL;
+        _cleanup_free_ char *error = NULL, *ref = NULL, *spec_json = NULL;
+        const char *image = NULL;
+        ComponentSpec spec;
+        OciError err = {};
+        int r;
+
+        if ((r = http_request_read_json(req, &component_update_body, &body)) < 0)
+                return req->status;
+        if (json_get_string_opt(body, "image", &image) < 0 || (image && isempty(image)))
+                return http_reply_error(req->conn, 400, "\"image\" must be an image reference.",
+                                        "Give an image name like web:1 or a digest.");
+        if (image) {
+                r = image_catalog_normalize_ref(image, &ref, &err);
+                if (r < 0)
+                        return api_reply_error(req, r, &err, "Invalid image reference");
+        }
+        if ((r = api_scope_component(req, NULL, &s)) < 0)
+                return req->status;
+        if (json_parse_buffer(s.component.spec, strlen(s.component.spec), &base, NULL) < 0 ||
+            !json_is_object(base))
+                return api_reply_error(req, -EBADMSG, NULL, "Cannot read the component's current spec");
+        health_follow_endpoints(base, body);
+        r = spec_from_request(body, base, NULL, 0, &spec, &error);
+        if (r == -EINVAL)
+                return http_reply_error(req->conn, 400, error ?: "Invalid component spec.",
+                                        "See 'slipway component update --help'; nothing was changed.");
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot build the component spec");
+        spec_json = component_spec_format(&spec);
+        if (!spec_json)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot build the component spec");
+        r = model_component_update(s.db, s.component.id, ref ?: s.component.image_ref, spec_json);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot change the component");
+        model_component_done(&s.component);
+        r = model_component_get(s.db, s.project.id, req->segments[3], &s.component);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the component back");
+        j = component_json(&s.component);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
+        return http_reply_json(req->conn, 200, j);
 }
 
 int api_component_show(HttpRequest *req) {
@@ -395,8 +534,13 @@ int api_component_releases(HttpRequest *req) {
         r = model_release_list(s.db, s.component.id, s.environment.id, &rel, &n);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot list releases");
-        for (size_t i = 0; arr && i < n; i++)
-                json_array_append_new(arr, api_release_json(&rel[i]));
+        for (size_t i = 0; arr && i < n; i++) {
+                json_t *e = api_release_json(&rel[i]);
+                if (!e || api_release_json_details(s.db, &rel[i], e) < 0 || json_array_append_new(arr, e) < 0) {
+                        model_releases_free(rel, n);
+                        return api_reply_error(req, -ENOMEM, NULL, "Cannot list releases");
+                }
+        }
         model_releases_free(rel, n);
         j = json_pack("{s:s,s:s,s:s?,s:O}", "project", s.project.name, "component", s.component.name,
                       "environment", s.environment.name, "releases", arr);

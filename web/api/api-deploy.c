@@ -1,5 +1,6 @@
-/* POST /api/v1/projects/P/components/C/deploy {"env":E,"image":REF}: validates, snapshots the component's
- * spec into a pending release and wakes the engine (202 with the release id); GET …/releases/ID: one
+/* POST /api/v1/projects/P/components/C/deploy {"env":E,"image":REF}: validates, makes a pending release
+ * (release_create: the component's spec, the environment's current values) and wakes the engine (202 with
+ * the release); without an image, the environment's live image ("save and deploy").  GET …/releases/ID: one
  * release with its deploy log, for `slipway deploy` to follow it. */
 #include "api.h"
 
@@ -12,6 +13,8 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "model.h"
+#include "release-create.h"
+#include "release-values-db.h"
 #include "sqlite-util.h"
 
 #define DEPLOY_BODY_MAX (64U * 1024U)
@@ -32,11 +35,97 @@ static int deploy_scope(HttpRequest *req, ApiScope *s) {
         return api_scope_component(req, NULL, s);
 }
 
+/* The bake window's record (releases.bake, written by the deployer) as an object, null when none. */
+static json_t *release_bake_json(const ModelRelease *rel) {
+        json_t *j = rel->bake ? json_loads(rel->bake, 0, NULL) : NULL;
+
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return json_null();
+        }
+        return j;
+}
+
 json_t *api_release_json(const ModelRelease *rel) {
-        return json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
-                         rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
-                         "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
-                         rel->finished_at ? json_integer(rel->finished_at) : json_null());
+        json_t *j = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
+                              rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
+                              "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
+                              rel->finished_at ? json_integer(rel->finished_at) : json_null());
+        if (j && (json_object_set_new(j, "origin", json_string(rel->origin ?: MODEL_RELEASE_ORIGIN_DEPLOY)) < 0 ||
+                  json_object_set_new(j, "source_release_id", rel->source_release_id > 0
+                                                                      ? json_integer(rel->source_release_id)
+                                                                      : json_null()) < 0 ||
+                  json_object_set_new(j, "bake", release_bake_json(rel)) < 0)) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+int api_release_json_details(sqlite3 *db, const ModelRelease *rel, json_t *j) {
+        _cleanup_(model_release_done) ModelRelease src = {};
+        ModelReleaseValue *v = NULL;
+        json_t *arr = json_array();
+        size_t n = 0;
+        int r;
+
+        if (!arr || json_object_set_new(j, "values", arr) < 0)
+                return -ENOMEM;
+        r = model_release_value_list(db, rel->id, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                /* Name and version only: a value's content never leaves the vault through the API. */
+                json_t *e = json_pack("{s:s,s:I,s:b,s:b,s:s?}", "key", v[i].key, "version",
+                                      (json_int_t) v[i].version, "secret", v[i].secret, "project_wide",
+                                      v[i].component_id == 0, "file_path", v[i].file_path);
+                if (!e || json_array_append_new(arr, e) < 0) {
+                        model_release_values_free(v, n);
+                        return -ENOMEM;
+                }
+        }
+        model_release_values_free(v, n);
+        /* The environment of the release it was promoted from or rolled back to, while that one is kept. */
+        if (rel->source_release_id > 0 && model_release_get(db, rel->source_release_id, &src) >= 0)
+                return json_object_set_new(j, "source_environment", json_string(src.environment_name)) < 0
+                               ? -ENOMEM
+                               : 0;
+        return json_object_set_new(j, "source_environment", json_null()) < 0 ? -ENOMEM : 0;
+}
+
+int api_reply_release_refusal(HttpRequest *req, int r, ReleaseRefusal *refusal, const char *what) {
+        _cleanup_json_ json_t *j = NULL, *missing = NULL;
+
+        if ((r != -ENOKEY && r != -ESTALE) || !refusal->message)
+                return api_reply_error(req, r, NULL, what);
+        missing = json_array();
+        for (size_t i = 0; missing && i < refusal->n_missing; i++)
+                json_array_append_new(missing, json_string(refusal->missing[i]));
+        j = json_pack("{s:s,s:s?,s:O}", "error", refusal->message, "hint", refusal->hint, "missing",
+                      missing ?: json_null());
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, what);
+        /* 409: the request is fine, the target environment is not ready for it; nothing was created. */
+        return http_reply_json(req->conn, 409, j);
+}
+
+int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(model_release_done) ModelRelease rel = {};
+        _cleanup_json_ json_t *reply = NULL;
+        int r;
+
+        if (ctx->wake_engine)
+                ctx->wake_engine(ctx->wake_userdata);
+        r = model_release_get(s->db, id, &rel);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the release");
+        reply = api_release_json(&rel);
+        if (!reply || api_release_json_details(s->db, &rel, reply) < 0)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
+        json_object_set_new(reply, "project", json_string(s->project.name));
+        json_object_set_new(reply, "component", json_string(s->component.name));
+        return http_reply_json(req->conn, 202, reply);
 }
 
 json_t *api_instance_json(const ModelInstance *inst) {
@@ -48,9 +137,11 @@ json_t *api_instance_json(const ModelInstance *inst) {
 int api_component_deploy(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_(api_scope_done) ApiScope s = {};
-        _cleanup_(model_release_done) ModelRelease rel = {};
-        _cleanup_json_ json_t *body = NULL, *reply = NULL;
-        const char *env = NULL, *image = NULL;
+        _cleanup_(model_release_done) ModelRelease live = {};
+        _cleanup_(release_refusal_done) ReleaseRefusal refusal = {};
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *digest = NULL;
+        const char *env = NULL, *image = NULL, *what;
         ImageRecord rec = {};
         OciError err = {};
         int64_t id;
@@ -72,38 +163,40 @@ int api_component_deploy(HttpRequest *req) {
         r = api_environment_lookup(req, s.db, &s.project, env, &s.environment);
         if (r < 0)
                 return req->status;
-        if (isempty(image))
-                image = s.component.image_ref;
-        if (isempty(image))
-                return http_reply_error(req->conn, 400,
-                                        "The component has no image and the deploy names none.",
-                                        "Give --image IMAGE.");
-        r = image_catalog_lookup(ctx->catalog, image, &rec, &err);
-        if (r < 0) {
-                if (r == -ENOENT || !err.message[0])
-                        return http_reply_error(req->conn, 404,
-                                                err.message[0] ? err.message : "No such image.",
-                                                "See 'slipway image list'; import or build it first.");
-                return api_reply_error(req, r, &err, "Cannot look up the image");
+        if (isempty(image) && model_release_get_live(s.db, s.component.id, s.environment.id, &live) >= 0) {
+                /* Save and deploy: the image that runs now, with the environment's current values. */
+                digest = strdup(live.image_digest);
+                if (!digest)
+                        return api_reply_error(req, -ENOMEM, NULL, "Cannot create the release");
+                what = "the live image";
+        } else {
+                if (isempty(image))
+                        image = s.component.image_ref;
+                if (isempty(image))
+                        return http_reply_error(req->conn, 400,
+                                                "The component has no image and the deploy names none.",
+                                                "Give --image IMAGE.");
+                r = image_catalog_lookup(ctx->catalog, image, &rec, &err);
+                if (r < 0) {
+                        if (r == -ENOENT || !err.message[0])
+                                return http_reply_error(req->conn, 404,
+                                                        err.message[0] ? err.message : "No such image.",
+                                                        "See 'slipway image list'; import or build it first.");
+                        return api_reply_error(req, r, &err, "Cannot look up the image");
+                }
+                digest = strdup(rec.digest);
+                image_record_done(&rec);
+                if (!digest)
+                        return api_reply_error(req, -ENOMEM, NULL, "Cannot create the release");
+                what = image;
         }
-        r = model_release_create(s.db, s.component.id, s.environment.id, rec.digest, s.component.spec, &id);
-        image_record_done(&rec);
+        r = release_create(s.db, &s.component, &s.environment, digest, s.component.spec,
+                           MODEL_RELEASE_ORIGIN_DEPLOY, 0, NULL, 0, &id, &refusal);
         if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot create the release");
-        model_deploy_log_appendf(s.db, id, "deploy of %s/%s to %s requested (image %s)", s.project.name,
-                                 s.component.name, s.environment.name, image);
-        if (ctx->wake_engine)
-                ctx->wake_engine(ctx->wake_userdata);
-
-        r = model_release_get(s.db, id, &rel);
-        if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot read the release");
-        reply = api_release_json(&rel);
-        if (!reply)
-                return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
-        json_object_set_new(reply, "project", json_string(s.project.name));
-        json_object_set_new(reply, "component", json_string(s.component.name));
-        return http_reply_json(req->conn, 202, reply);
+                return api_reply_release_refusal(req, r, &refusal, "Cannot create the release");
+        model_deploy_log_appendf(s.db, id, "deploy of %s/%s to %s requested (image %s, %s)", s.project.name,
+                                 s.component.name, s.environment.name, what, digest);
+        return api_reply_release_created(req, &s, id);
 }
 
 int api_release_show(HttpRequest *req) {
@@ -133,7 +226,7 @@ int api_release_show(HttpRequest *req) {
                 return api_reply_error(req, r, NULL, "Cannot read the release");
         reply = api_release_json(&rel);
         lines = json_array();
-        if (!reply || !lines)
+        if (!reply || !lines || api_release_json_details(s.db, &rel, reply) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
         if (model_deploy_log_list(s.db, rel.id, &log, &n_log) >= 0) {
                 size_t first = n_log > RELEASE_LOG_LINES_MAX ? n_log - RELEASE_LOG_LINES_MAX : 0;

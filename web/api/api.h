@@ -11,6 +11,7 @@
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
+#include "release-create.h"
 #include "vault.h"
 
 typedef struct ApiContext {
@@ -91,10 +92,13 @@ int api_environment_update(HttpRequest *req);
 int api_components_list(HttpRequest *req);
 int api_component_create(HttpRequest *req);
 int api_component_show(HttpRequest *req);
+int api_component_update(HttpRequest *req);
 int api_component_releases(HttpRequest *req);
 int api_component_url(HttpRequest *req);
 int api_component_logs(HttpRequest *req);
 int api_component_deploy(HttpRequest *req);
+int api_component_promote(HttpRequest *req);
+int api_component_rollback(HttpRequest *req);
 int api_release_show(HttpRequest *req);
 /* Config values and the vault (api-config.c; routes and bodies in its opening comment). */
 int api_configs_list(HttpRequest *req);
@@ -103,6 +107,15 @@ int api_config_unset(HttpRequest *req);
 int api_vault_rotate(HttpRequest *req);
 /* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
 json_t *api_release_json(const ModelRelease *rel);
+/* Adds what needs the database to a release's JSON: "values" (the pinned value versions, [{"key",
+ * "version", "secret", "project_wide", "file_path"}], never a value) and "source_environment" (of the
+ * release it was promoted from or rolled back to; null when none or pruned). */
+int api_release_json_details(sqlite3 *db, const ModelRelease *rel, json_t *j);
+/* A release_create() failure: 409 {"error", "hint", "missing": [names]} for a refusal (-ENOKEY, -ESTALE),
+ * else as api_reply_error(). */
+int api_reply_release_refusal(HttpRequest *req, int r, ReleaseRefusal *refusal, const char *what);
+/* After release_create(): wakes the engine and answers 202 with the release (and "project", "component"). */
+int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id);
 /* {"id","address","netns","state","restarts"} (api-deploy.c). */
 json_t *api_instance_json(const ModelInstance *inst);
 

@@ -1,5 +1,6 @@
 /* libFuzzer target for component specs and names: the input as a spec JSON document (a valid one must
- * survive format → parse unchanged), and each line as an endpoint, health check, size, CPU count and name. */
+ * survive format → parse unchanged), and each line as an endpoint, health check, configurable, size, CPU count
+ * and name. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 char *j = component_spec_format(&spec);
                 if (!j || component_spec_parse(j, &again, NULL) != 0 ||
                     memcmp(&spec.readiness, &again.readiness, sizeof spec.readiness) != 0 ||
-                    spec.n_endpoints != again.n_endpoints || spec.memory_bytes != again.memory_bytes)
+                    spec.n_endpoints != again.n_endpoints || spec.memory_bytes != again.memory_bytes ||
+                    spec.n_configs != again.n_configs ||
+                    memcmp(spec.configs, again.configs, spec.n_configs * sizeof spec.configs[0]) != 0 ||
+                    spec.bake_ms != again.bake_ms || spec.bake_max_5xx_percent != again.bake_max_5xx_percent ||
+                    spec.keep_releases != again.keep_releases)
                         abort();
                 for (size_t i = 0; i < spec.n_endpoints; i++) {
                         char *p = NULL;
@@ -47,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(err);
                 err = NULL;
                 (void) spec_health_parse(line, &h, &err);
+                free(err);
+                SpecConfig cfg;
+                err = NULL;
+                if (spec_config_parse(line, &cfg, &err) == 0 &&
+                    (cfg.name[0] == 0 || (cfg.file[0] && cfg.file[0] != '/')))
+                        abort();
                 free(err);
                 (void) spec_memory_parse(line, &m);
                 (void) spec_cpus_parse(line, &c);
