@@ -124,6 +124,15 @@ def test_secret_is_write_only(shop):
         assert value not in d.log()
 
 
+def row_count(d):
+        """Rows of config_values, read beside the running daemon (WAL): a refusal writes none."""
+        db = sqlite3.connect(f"file:{d.state_dir / 'slipway.db'}?mode=ro", uri=True)
+        try:
+                return db.execute("SELECT count(*) FROM config_values").fetchone()[0]
+        finally:
+                db.close()
+
+
 def refusal(d, *args, words=()):
         p = d.cli(*args, json=False, check=False)
         return assert_clean_error(p, *words)
@@ -158,6 +167,7 @@ def test_refusals_change_nothing(shop, tmp_path):
                 (("config", "unset", "shop", "nope", "KEEP"), ["nope"]),
                 (("config", "list", "shop", "nope"), ["nope"]),
         ]
+        rows = row_count(d)
         for args, words in cases:
                 refusal(d, *args, words=words)
         # Usage errors (exit 2) say what to type.
@@ -166,6 +176,7 @@ def test_refusals_change_nothing(shop, tmp_path):
                      ("config", "set", "shop", "development")):
                 p = d.cli(*args, json=False, check=False)
                 assert p.returncode == 2 and p.stderr.startswith("Error: "), p.stderr
+        assert all_lists(d) == before and row_count(d) == rows
 
         # An environment holds at most 1 MiB of current values, project-wide and components' together.
         chunk = tmp_path / "chunk"
@@ -176,7 +187,9 @@ def test_refusals_change_nothing(shop, tmp_path):
         d.cli("config", "set", "shop/web", "production", "LAST", "--from-file", str(chunk))
         full = all_lists(d)
         assert sum(c["size"] for (t, e), v in full.items() if e == "production" for c in v) == ENV_TOTAL_MAX
+        rows = row_count(d)
         refusal(d, "config", "set", "shop/web", "production", "ONE_MORE=z", words=["1024 KiB"])
+        assert all_lists(d) == full and row_count(d) == rows
         # Replacing a value with one of the same size still fits; development is its own environment.
         d.cli("config", "set", "shop", "production", "FILL_0", "--from-file", str(chunk))
         d.cli("config", "set", "shop", "development", "OTHER_ENV=fits")
