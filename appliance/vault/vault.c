@@ -373,8 +373,8 @@ int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id,
                         ret_error, -EFBIG,
                         "With %s the values of this environment would hold %" PRIu64
                         " bytes; an environment (its project-wide and components' values together) may hold "
-                        "at most %u KiB: unset values it no longer needs.",
-                        w->key, total + w->size, VAULT_ENV_TOTAL_MAX / 1024U);
+                        "at most %u MiB: unset values it no longer needs.",
+                        w->key, total + w->size, VAULT_ENV_TOTAL_MAX / (1024U * 1024U));
                 goto end;
         }
         if (w->is_file) {

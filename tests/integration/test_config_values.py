@@ -188,7 +188,7 @@ def test_refusals_change_nothing(shop, tmp_path):
         full = all_lists(d)
         assert sum(c["size"] for (t, e), v in full.items() if e == "production" for c in v) == ENV_TOTAL_MAX
         rows = row_count(d)
-        refusal(d, "config", "set", "shop/web", "production", "ONE_MORE=z", words=["1024 KiB"])
+        refusal(d, "config", "set", "shop/web", "production", "ONE_MORE=z", words=["1 MiB"])
         assert all_lists(d) == full and row_count(d) == rows
         # Replacing a value with one of the same size still fits; development is its own environment.
         d.cli("config", "set", "shop", "production", "FILL_0", "--from-file", str(chunk))
