@@ -89,9 +89,21 @@ def test_set_list_unset_env_and_file_values(shop, tmp_path):
         assert any(l.split()[:4] == ["DATABASE_URL", "1", "env", "postgres://web-own"] for l in human)
         assert any(l.split()[:4] == ["TLS_KEY", "1", "file", "/etc/app/key.pem"] for l in human)
 
+        # What each component gets: its own values over the project-wide ones.
+        eff = d.cli("config", "list", "shop/web", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"], c.get("value")) for c in eff] == \
+                [("DATABASE_URL", "web", "postgres://web-own"), ("TLS_KEY", "web", None)]
+        eff = d.cli("config", "list", "shop/api", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"], c["value"]) for c in eff] == [("DATABASE_URL", None, "postgres://db/app2")]
+        text = d.cli("config", "list", "shop/api", "development", "--effective", json=False).stdout
+        assert text.splitlines()[0].split() == ["KEY", "VERSION", "KIND", "VALUE", "SET", "FROM"]
+        assert text.splitlines()[1].split()[-1] == "project"
+
         out = d.cli("config", "unset", "shop/web", "development", "DATABASE_URL")
         assert out["deleted"] is True and out["version"] == 2 and out["key"] == "DATABASE_URL"
         assert [c["key"] for c in configs(d, "shop/web", "development")] == ["TLS_KEY"]
+        eff = d.cli("config", "list", "shop/web", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"]) for c in eff] == [("DATABASE_URL", None), ("TLS_KEY", "web")]
         # Unset twice: the second one has nothing to remove.
         assert_clean_error(d.cli("config", "unset", "shop/web", "development", "DATABASE_URL", json=False,
                                  check=False), "DATABASE_URL", "no value")
