@@ -50,9 +50,11 @@ static const char config_unset_help[] =
         "they were deployed with).  A component's unset lets the project-wide value of KEY apply again.\n";
 
 static const char config_list_help[] =
-        "Usage: slipway config list PROJECT[/COMPONENT] ENV [--json]\n\n"
+        "Usage: slipway config list PROJECT[/COMPONENT] ENV [--effective] [--json]\n\n"
         "The current values of the project-wide or the component's slot of ENV: KEY, VERSION, KIND, VALUE,\n"
-        "SET.  A secret's value is never shown.\n";
+        "SET (and FROM with --effective).  A secret's value is never shown.\n\n"
+        "  --effective  with /COMPONENT: what the component gets at its next deploy, its own values and the\n"
+        "               project-wide ones it does not override\n";
 
 static const char vault_help[] =
         "Usage: slipway vault rotate [--json]\n\n"
@@ -62,9 +64,14 @@ static const char vault_help[] =
 
 typedef struct ConfigArgs {
         bool secret;
+        bool effective;
         const char *file;
         const char *from_file;
 } ConfigArgs;
+
+static const CliOption config_list_options[] = {
+        CLI_FLAG_OPTION("effective", ConfigArgs, effective),
+};
 
 static const CliOption config_set_options[] = {
         CLI_FLAG_OPTION("secret", ConfigArgs, secret),
@@ -273,19 +280,30 @@ static int config_list(CliContext *c, int argc, char *argv[]) {
         size_t i;
         int r;
 
-        r = cli_parse_options(c, "config list", config_list_help, NULL, 0, &a, argc, argv);
+        r = cli_parse_options(c, "config list", config_list_help, config_list_options,
+                              ELEMENTSOF(config_list_options), &a, argc, argv);
         if (r <= 0)
                 return cli_exit_status(r);
         if (argc - optind != 2)
                 return cli_usage_error("config list",
                                        "'slipway config list' needs PROJECT[/COMPONENT] and ENV");
+        if (a.effective && !strchr(argv[optind], '/'))
+                return cli_usage_error("config list", "--effective needs PROJECT/COMPONENT");
         r = config_path("config list", argv[optind], argv[optind + 1], NULL, &path);
         if (r < 0)
                 return cli_exit_status(r);
+        if (a.effective) {
+                char *q = NULL;
+                if (asprintf(&q, "%s?effective=1", path) < 0)
+                        return log_oom_cli();
+                free(path);
+                path = q;
+        }
         r = model_call(c, "GET", path, NULL, &reply);
         if (r <= 0)
                 return cli_exit_status(r);
-        t = table_new(5, "KEY", "VERSION", "KIND", "VALUE", "SET");
+        t = a.effective ? table_new(6, "KEY", "VERSION", "KIND", "VALUE", "SET", "FROM")
+                        : table_new(5, "KEY", "VERSION", "KIND", "VALUE", "SET");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(reply, "configs"), i, cfg) {
@@ -296,8 +314,12 @@ static int config_list(CliContext *c, int argc, char *argv[]) {
                          (long long) json_integer_value(json_object_get(cfg, "version")));
                 snprintf(kind, sizeof kind, "%s%s", file ? "file " : "env", strempty(file));
                 show_value(cfg, value, sizeof value);
-                if (table_add_row(t, json_string_value(json_object_get(cfg, "key")), version, kind, value,
-                                  model_format_time(json_object_get(cfg, "set_at"), when)) < 0)
+                const char *key = json_string_value(json_object_get(cfg, "key"));
+                const char *from = json_string_value(json_object_get(cfg, "component")) ?: "project";
+
+                model_format_time(json_object_get(cfg, "set_at"), when);
+                if ((a.effective ? table_add_row(t, key, version, kind, value, when, from)
+                                 : table_add_row(t, key, version, kind, value, when)) < 0)
                         return log_oom_cli();
         }
         table_print(t);

@@ -328,7 +328,7 @@ static void test_limits(void) {
                                               .data = "x",
                                               .size = 1 },
                               NULL, NULL, &err) == -EFBIG);
-        CHECK(err && strstr(err, "1024 KiB"));
+        CHECK(err && strstr(err, "1 MiB"));
         err = mfree(err);
         /* Replacing a value by one of the same size fits; another environment is its own. */
         CHECK_OK(vault_value_set(v, db,

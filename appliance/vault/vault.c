@@ -253,15 +253,18 @@ static int undecryptable(sqlite3 *db, const ModelConfigValue *row, int r, char *
         return r;
 }
 
-int vault_slot_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id, bool open_values,
-                    ModelConfigValue **ret_rows, VaultValue **ret_values, size_t *ret_n, char **ret_error) {
+/* The rows list() returns, and with ret_values the non-secret ones opened, all under the lock. */
+static int list_values(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id,
+                       int (*list)(sqlite3 *, int64_t, int64_t, ModelConfigValue **, size_t *),
+                       bool open_values, ModelConfigValue **ret_rows, VaultValue **ret_values, size_t *ret_n,
+                       char **ret_error) {
         ModelConfigValue *rows = NULL;
         VaultValue *values = NULL;
         size_t n = 0;
         int r;
 
         pthread_rwlock_rdlock(&v->lock);
-        r = model_config_slot_list(db, environment_id, component_id, &rows, &n);
+        r = list(db, environment_id, component_id, &rows, &n);
         if (r >= 0 && ret_values && n > 0) {
                 values = calloc(n, sizeof *values);
                 if (!values)
@@ -283,6 +286,19 @@ int vault_slot_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t compo
                 *ret_values = values;
         *ret_n = n;
         return 0;
+}
+
+int vault_slot_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id, bool open_values,
+                    ModelConfigValue **ret_rows, VaultValue **ret_values, size_t *ret_n, char **ret_error) {
+        return list_values(v, db, environment_id, component_id, model_config_slot_list, open_values,
+                           ret_rows, ret_values, ret_n, ret_error);
+}
+
+int vault_effective_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id,
+                         bool open_values, ModelConfigValue **ret_rows, VaultValue **ret_values,
+                         size_t *ret_n, char **ret_error) {
+        return list_values(v, db, environment_id, component_id, model_config_effective, open_values,
+                           ret_rows, ret_values, ret_n, ret_error);
 }
 
 int vault_release_values(Vault *v, sqlite3 *db, int64_t release_id, VaultValue **ret, size_t *ret_n,
@@ -373,8 +389,8 @@ int vault_value_set(Vault *v, sqlite3 *db, const VaultWrite *w, int64_t *ret_id,
                         ret_error, -EFBIG,
                         "With %s the values of this environment would hold %" PRIu64
                         " bytes; an environment (its project-wide and components' values together) may hold "
-                        "at most %u KiB: unset values it no longer needs.",
-                        w->key, total + w->size, VAULT_ENV_TOTAL_MAX / 1024U);
+                        "at most %u MiB: unset values it no longer needs.",
+                        w->key, total + w->size, VAULT_ENV_TOTAL_MAX / (1024U * 1024U));
                 goto end;
         }
         if (w->is_file) {

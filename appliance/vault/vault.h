@@ -69,6 +69,12 @@ int vault_value_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t environ
 int vault_slot_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id, bool open_values,
                     ModelConfigValue **ret_rows, VaultValue **ret_values, size_t *ret_n, char **ret_error);
 
+/* The same for what a component of the environment gets (model_config_effective: its own values, and the
+ * project-wide ones it does not override, which have component_id 0). */
+int vault_effective_list(Vault *v, sqlite3 *db, int64_t environment_id, int64_t component_id,
+                         bool open_values, ModelConfigValue **ret_rows, VaultValue **ret_values,
+                         size_t *ret_n, char **ret_error);
+
 /* Opens one row (not a tombstone) into *ret; -EBADMSG when it does not open where it is. */
 int vault_value_open(Vault *v, const ModelConfigValue *row, VaultValue *ret);
 

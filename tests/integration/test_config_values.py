@@ -89,9 +89,21 @@ def test_set_list_unset_env_and_file_values(shop, tmp_path):
         assert any(l.split()[:4] == ["DATABASE_URL", "1", "env", "postgres://web-own"] for l in human)
         assert any(l.split()[:4] == ["TLS_KEY", "1", "file", "/etc/app/key.pem"] for l in human)
 
+        # What each component gets: its own values over the project-wide ones.
+        eff = d.cli("config", "list", "shop/web", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"], c.get("value")) for c in eff] == \
+                [("DATABASE_URL", "web", "postgres://web-own"), ("TLS_KEY", "web", None)]
+        eff = d.cli("config", "list", "shop/api", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"], c["value"]) for c in eff] == [("DATABASE_URL", None, "postgres://db/app2")]
+        text = d.cli("config", "list", "shop/api", "development", "--effective", json=False).stdout
+        assert text.splitlines()[0].split() == ["KEY", "VERSION", "KIND", "VALUE", "SET", "FROM"]
+        assert text.splitlines()[1].split()[-1] == "project"
+
         out = d.cli("config", "unset", "shop/web", "development", "DATABASE_URL")
         assert out["deleted"] is True and out["version"] == 2 and out["key"] == "DATABASE_URL"
         assert [c["key"] for c in configs(d, "shop/web", "development")] == ["TLS_KEY"]
+        eff = d.cli("config", "list", "shop/web", "development", "--effective")["configs"]
+        assert [(c["key"], c["component"]) for c in eff] == [("DATABASE_URL", None), ("TLS_KEY", "web")]
         # Unset twice: the second one has nothing to remove.
         assert_clean_error(d.cli("config", "unset", "shop/web", "development", "DATABASE_URL", json=False,
                                  check=False), "DATABASE_URL", "no value")
@@ -122,6 +134,15 @@ def test_secret_is_write_only(shop):
                                                "/environments/production/configs")[1])
                 assert value not in raw and "API_TOKEN" in raw
         assert value not in d.log()
+
+
+def row_count(d):
+        """Rows of config_values, read beside the running daemon (WAL): a refusal writes none."""
+        db = sqlite3.connect(f"file:{d.state_dir / 'slipway.db'}?mode=ro", uri=True)
+        try:
+                return db.execute("SELECT count(*) FROM config_values").fetchone()[0]
+        finally:
+                db.close()
 
 
 def refusal(d, *args, words=()):
@@ -158,6 +179,7 @@ def test_refusals_change_nothing(shop, tmp_path):
                 (("config", "unset", "shop", "nope", "KEEP"), ["nope"]),
                 (("config", "list", "shop", "nope"), ["nope"]),
         ]
+        rows = row_count(d)
         for args, words in cases:
                 refusal(d, *args, words=words)
         # Usage errors (exit 2) say what to type.
@@ -166,6 +188,7 @@ def test_refusals_change_nothing(shop, tmp_path):
                      ("config", "set", "shop", "development")):
                 p = d.cli(*args, json=False, check=False)
                 assert p.returncode == 2 and p.stderr.startswith("Error: "), p.stderr
+        assert all_lists(d) == before and row_count(d) == rows
 
         # An environment holds at most 1 MiB of current values, project-wide and components' together.
         chunk = tmp_path / "chunk"
@@ -176,7 +199,9 @@ def test_refusals_change_nothing(shop, tmp_path):
         d.cli("config", "set", "shop/web", "production", "LAST", "--from-file", str(chunk))
         full = all_lists(d)
         assert sum(c["size"] for (t, e), v in full.items() if e == "production" for c in v) == ENV_TOTAL_MAX
-        refusal(d, "config", "set", "shop/web", "production", "ONE_MORE=z", words=["1024 KiB"])
+        rows = row_count(d)
+        refusal(d, "config", "set", "shop/web", "production", "ONE_MORE=z", words=["1 MiB"])
+        assert all_lists(d) == full and row_count(d) == rows
         # Replacing a value with one of the same size still fits; development is its own environment.
         d.cli("config", "set", "shop", "production", "FILL_0", "--from-file", str(chunk))
         d.cli("config", "set", "shop", "development", "OTHER_ENV=fits")

@@ -1,7 +1,9 @@
 /* Config values and secrets over /api/v1, and the vault's key rotation.  Routes (P project, C component,
  * E environment, K key; without /components/C a value is project-wide, shared by the environment's
  * components):
- *   GET    projects/P[/components/C]/environments/E/configs      the slot's current values
+ *   GET    projects/P[/components/C]/environments/E/configs      the slot's current values → {"project",
+ *          "environment", "component", "configs": [VALUE…]}; with /components/C and ?effective=1 what C gets:
+ *          its own values and the project-wide ones it does not override ("component": null)
  *   PUT    projects/P[/components/C]/environments/E/configs/K    set: {"value": STRING | "value_base64":
  *          STRING, "secret": BOOL, "file": "/abs/path" | null} → {"config": VALUE}
  *   DELETE projects/P[/components/C]/environments/E/configs/K    unset (a tombstone version)
@@ -118,14 +120,16 @@ int api_configs_list(HttpRequest *req) {
         ModelConfigValue *rows = NULL;
         VaultValue *vals = NULL;
         size_t n = 0, tail;
+        bool effective;
         int r;
 
         if (!arr)
                 return http_reply_error(req->conn, 500, "Out of memory.", NULL);
         if (need_vault(req) < 0 || config_scope(req, &s, &tail) < 0)
                 return req->status;
-        r = vault_slot_list(ctx->vault, s.db, s.environment.id, s.component.id, true, &rows, &vals, &n,
-                            &error);
+        effective = s.component.id != 0 && api_query_flag(req, "effective");
+        r = (effective ? vault_effective_list : vault_slot_list)(
+                ctx->vault, s.db, s.environment.id, s.component.id, true, &rows, &vals, &n, &error);
         if (r == -EBADMSG)
                 return http_reply_error(req->conn, 409, error ?: "A value cannot be decrypted.",
                                         "Set it again with 'slipway config set'.");
@@ -133,7 +137,8 @@ int api_configs_list(HttpRequest *req) {
                 return api_reply_error(req, r, NULL, "Cannot read the config values");
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(
-                        arr, config_json(&rows[i], s.component.id ? s.component.name : NULL, &vals[i]));
+                        arr,
+                        config_json(&rows[i], rows[i].component_id ? s.component.name : NULL, &vals[i]));
         vault_values_free(vals, n);
         model_config_values_free(rows, n);
         j = json_pack("{s:s,s:s,s:s?,s:O}", "project", s.project.name, "environment", s.environment.name,
