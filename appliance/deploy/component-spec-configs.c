@@ -95,13 +95,15 @@ int spec_config_parse(const char *s, SpecConfig *ret, char **ret_error) {
                         c.optional = true;
                 else if (n > 5 && strncmp(word, "file=", 5) == 0) {
                         if (n - 5 >= sizeof c.file)
-                                return fail(ret_error, "The file path of configurable %s is longer than %u bytes.",
+                                return fail(ret_error,
+                                            "The file path of configurable %s is longer than %u bytes.",
                                             c.name, SPEC_CONFIG_PATH_MAX - 1);
                         memcpy(c.file, word + 5, n - 5);
                 } else
-                        return fail(ret_error,
-                                    "Configurable '%.80s' has '%.*s'; use NAME[:secret][:optional][:file=PATH].",
-                                    s, (int) MIN(n, (size_t) 40), word);
+                        return fail(
+                                ret_error,
+                                "Configurable '%.80s' has '%.*s'; use NAME[:secret][:optional][:file=PATH].",
+                                s, (int) MIN(n, (size_t) 40), word);
         }
         r = check_config(&c, ret_error);
         if (r < 0)
@@ -118,7 +120,8 @@ static int configs_from_json(json_t *arr, ComponentSpec *spec, char **ret_error)
         if (!json_is_array(arr))
                 return fail(ret_error, "'configs' must be an array.");
         if (json_array_size(arr) > SPEC_CONFIGS_MAX)
-                return fail(ret_error, "A component may declare at most %u configurables.", SPEC_CONFIGS_MAX);
+                return fail(ret_error, "A component may declare at most %u configurables.",
+                            SPEC_CONFIGS_MAX);
         json_array_foreach(arr, i, e) {
                 SpecConfig c = {};
                 const char *name = NULL, *file = NULL, *k;
@@ -137,8 +140,8 @@ static int configs_from_json(json_t *arr, ComponentSpec *spec, char **ret_error)
                 if (json_get_string(e, "name", &name) < 0)
                         return fail(ret_error, "Each configurable needs a \"name\" string.");
                 if (strlen(name) >= sizeof c.name)
-                        return fail(ret_error, "The configurable name '%.40s…' is longer than %u bytes.", name,
-                                    SPEC_CONFIG_NAME_MAX - 1);
+                        return fail(ret_error, "The configurable name '%.40s…' is longer than %u bytes.",
+                                    name, SPEC_CONFIG_NAME_MAX - 1);
                 strcpy(c.name, name);
                 v = json_object_get(e, "secret");
                 if (v && !json_is_boolean(v))
@@ -146,14 +149,16 @@ static int configs_from_json(json_t *arr, ComponentSpec *spec, char **ret_error)
                 c.secret = json_is_true(v);
                 v = json_object_get(e, "optional");
                 if (v && !json_is_boolean(v))
-                        return fail(ret_error, "Configurable %s: \"optional\" must be true or false.", c.name);
+                        return fail(ret_error, "Configurable %s: \"optional\" must be true or false.",
+                                    c.name);
                 c.optional = json_is_true(v);
                 v = json_object_get(e, "file");
                 if (v && !json_is_null(v)) {
                         if (json_get_string(e, "file", &file) < 0)
                                 return fail(ret_error, "Configurable %s: \"file\" must be a path.", c.name);
                         if (strlen(file) >= sizeof c.file)
-                                return fail(ret_error, "The file path of configurable %s is longer than %u bytes.",
+                                return fail(ret_error,
+                                            "The file path of configurable %s is longer than %u bytes.",
                                             c.name, SPEC_CONFIG_PATH_MAX - 1);
                         strcpy(c.file, file);
                 }
@@ -185,7 +190,8 @@ int component_spec_extras_from_json(json_t *j, ComponentSpec *spec, char **ret_e
         v = json_object_get(j, "bake_max_5xx_percent");
         if (v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
-                        return fail(ret_error, "'bake_max_5xx_percent' must be an integer between 0 and 100.");
+                        return fail(ret_error,
+                                    "'bake_max_5xx_percent' must be an integer between 0 and 100.");
                 spec->bake_max_5xx_percent = (uint32_t) json_integer_value(v);
         }
         v = json_object_get(j, "keep_releases");
@@ -215,8 +221,9 @@ int component_spec_extras_to_json(const ComponentSpec *spec, json_t *obj) {
         }
         if (json_object_set_new(obj, "configs", arr) < 0 ||
             json_object_set_new(obj, "bake_ms",
-                                spec->bake_ms == SPEC_BAKE_DAEMON_DEFAULT ? json_null()
-                                                                          : json_integer(spec->bake_ms)) < 0 ||
+                                spec->bake_ms == SPEC_BAKE_DAEMON_DEFAULT
+                                        ? json_null()
+                                        : json_integer(spec->bake_ms)) < 0 ||
             json_object_set_new(obj, "bake_max_5xx_percent", json_integer(spec->bake_max_5xx_percent)) < 0 ||
             json_object_set_new(obj, "keep_releases", json_integer(spec->keep_releases)) < 0)
                 return -ENOMEM;

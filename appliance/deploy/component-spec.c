@@ -210,9 +210,8 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
 }
 
 int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
-        static const char *const top_keys[] = { "endpoints",     "health",
-                                                "resources",     "configs",
-                                                "bake_ms",       "bake_max_5xx_percent",
+        static const char *const top_keys[] = { "endpoints",     "health",  "resources",
+                                                "configs",       "bake_ms", "bake_max_5xx_percent",
                                                 "keep_releases", NULL };
         static const char *const ep_keys[] = { "name", "port", "visibility", "base_path", NULL };
         static const char *const health_keys[] = { "readiness", "liveness", "deploy_timeout_ms", NULL };

@@ -91,9 +91,9 @@ typedef struct ComponentSpec {
         uint32_t pids;
         SpecConfig configs[SPEC_CONFIGS_MAX]; /* names unique */
         size_t n_configs;
-        uint32_t bake_ms;             /* SPEC_BAKE_DAEMON_DEFAULT: the daemon's default; 0: no bake */
+        uint32_t bake_ms;              /* SPEC_BAKE_DAEMON_DEFAULT: the daemon's default; 0: no bake */
         uint32_t bake_max_5xx_percent; /* 0..100 */
-        uint32_t keep_releases;       /* 1..SPEC_KEEP_RELEASES_MAX */
+        uint32_t keep_releases;        /* 1..SPEC_KEEP_RELEASES_MAX */
 } ComponentSpec;
 
 const char *endpoint_visibility_to_string(EndpointVisibility v);

@@ -62,10 +62,11 @@ int config_file_path_check(const char *path, char **ret_error) {
                 return fail(ret_error, "A config file cannot be mounted at '/'; give a file's path.");
         for (const char *c = path; *c; c++)
                 if (*c <= ' ' || *c >= 127 || *c == '\\' || *c == ':' || *c == ',')
-                        return fail(ret_error,
-                                    "The config file path '%.64s' has a space, control character, ':', ',' or "
-                                    "'\\'; use a plain path.",
-                                    path);
+                        return fail(
+                                ret_error,
+                                "The config file path '%.64s' has a space, control character, ':', ',' or "
+                                "'\\'; use a plain path.",
+                                path);
         if (strstr(path, "//") || strstr(path, "/./") || strstr(path, "/../") || path[n - 1] == '/' ||
             (n >= 2 && streq(path + n - 2, "/.")) || (n >= 3 && streq(path + n - 3, "/..")))
                 return fail(ret_error,
@@ -74,12 +75,13 @@ int config_file_path_check(const char *path, char **ret_error) {
                             path);
         for (const char *const *t = reserved_trees; *t; t++)
                 if (under(path, *t))
-                        return fail(ret_error,
-                                    "A config file cannot be mounted under %s: the container's own mounts live "
-                                    "there.",
-                                    *t);
+                        return fail(
+                                ret_error,
+                                "A config file cannot be mounted under %s: the container's own mounts live "
+                                "there.",
+                                *t);
         if (streq(path, "/etc/hosts"))
-                return fail(ret_error, "A config file cannot replace %s: Slipway mounts it into every instance.",
-                            path);
+                return fail(ret_error,
+                            "A config file cannot replace %s: Slipway mounts it into every instance.", path);
         return 0;
 }

@@ -223,11 +223,11 @@ const Migration state_migrations[] = {
                        "  component_id INTEGER REFERENCES components(id) ON DELETE CASCADE,"
                        "  key TEXT NOT NULL,"
                        "  version INTEGER NOT NULL,"
-                       "  kind TEXT NOT NULL,"       /* env|file */
-                       "  file_path TEXT,"           /* kind file: where it is mounted */
+                       "  kind TEXT NOT NULL," /* env|file */
+                       "  file_path TEXT,"     /* kind file: where it is mounted */
                        "  secret INTEGER NOT NULL,"
                        "  deleted INTEGER NOT NULL DEFAULT 0,"
-                       "  size INTEGER NOT NULL,"    /* plaintext bytes */
+                       "  size INTEGER NOT NULL," /* plaintext bytes */
                        "  key_version INTEGER REFERENCES vault_keys(version),"
                        "  nonce BLOB,"
                        "  ciphertext BLOB,"
