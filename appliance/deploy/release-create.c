@@ -104,10 +104,12 @@ static int check_configurables(const ModelComponent *comp, const ModelEnvironmen
                         n_wrong++;
                 }
         }
-        if (fclose(fn) < 0 || fclose(fh) < 0 || fclose(fw) < 0) {
-                fn = fh = fw = NULL;
+        /* Each stream closed once, whatever the others did. */
+        int closed = fclose(fn);
+        closed = fclose(fh) < 0 ? -1 : closed;
+        closed = fclose(fw) < 0 ? -1 : closed;
+        if (closed < 0)
                 goto oom_closed;
-        }
         if (ref.n_missing == 0)
                 return 0;
         if (asprintf(
