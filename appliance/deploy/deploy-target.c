@@ -269,9 +269,16 @@ int deploy_target_load_values(DeployTarget *t, Vault *vault, sqlite3 *db, char *
                         .data = v[i].data,
                         .size = v[i].size,
                 };
-                /* A secret shorter than SCRUB_SECRET_MIN is not scrubbed (scrub.h says why). */
-                if (v[i].secret)
-                        r = scrubber_add(scrub, v[i].key, v[i].data, v[i].size);
+                if (!v[i].secret)
+                        continue;
+                r = scrubber_add(scrub, v[i].key, v[i].data, v[i].size);
+                /* A secret shorter than SCRUB_SECRET_MIN is not scrubbed (scrub.h says why): said once per
+                 * deploy or restart, so a person knows. */
+                if (r >= 0 && v[i].size < SCRUB_SECRET_MIN)
+                        (void) model_deploy_log_appendf(db, t->release_id,
+                                                        "the secret %s is shorter than %u bytes: it is not "
+                                                        "scrubbed from logs; a longer value is safer",
+                                                        v[i].key, SCRUB_SECRET_MIN);
         }
         if (r < 0) {
                 vault_values_free(v, n);

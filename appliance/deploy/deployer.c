@@ -408,6 +408,9 @@ int deployer_recover(Deployer *d) {
                 if (!isempty(netns) && cgroup_limits_remove(netns) == -EBUSY &&
                     cgroup_limits_kill(netns) > 0)
                         (void) cgroup_limits_remove(netns);
+                /* And its tmpfs (bundle and values), which outlives a daemon but not the instance. */
+                if (!isempty(netns))
+                        (void) instance_run_dir_remove(netns);
         }
         model_instances_free(v, n);
 

@@ -1,4 +1,5 @@
-/* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config.
+/* Instance preparation: rootfs, hosts file, bundle and network of one instance, from the image config and
+ * its release's values (bundle and value files on the instance's tmpfs, instance-values.h).
  * Invariant: nothing here starts a process but instance_setup_start(); every step is idempotent.  An
  * instance keeps the user namespace mode (and uid range) its upper directory was created with. */
 #include "instance-setup.h"

@@ -207,7 +207,7 @@ static int run(void) {
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        _cleanup_(vault_freep) Vault *vault = NULL; /* after the deployer and the handlers: freed after them */
+        _cleanup_(vault_freep) Vault *vault = NULL; /* freed after the deployer and the handlers */
         _cleanup_(oci_store_freep) OciStore *store = NULL;
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
@@ -246,29 +246,28 @@ static int run(void) {
         if (r < 0)
                 return log_error_errno(r, "Error: cannot lock %s/slipwayd.lock: %m.", arg_state_dir);
 
-        /* The database and the vault come first, before anything in DIR changes: a wrong or missing master
-         * key refuses the start with nothing written.  (Migrating needs no key: a database before the vault
-         * has no values to lose, and one with a vault is already at the schema that made it.) */
+        /* The vault first, before anything in DIR changes (migrations included): a wrong or missing master
+         * key refuses the start with nothing written.  An existing database is read as it is, without
+         * migrating it; one from before the vault has no keys and nothing to check. */
         db_path = path_join(dir, "slipway.db");
         if (!db_path)
                 return log_oom();
-        r = state_open(db_path, &db);
-        if (r == -EPROTONOSUPPORT)
-                return log_error_errno(r,
-                                       "Error: %s was written by a newer slipwayd; run that version or "
-                                       "restore a backup.",
-                                       db_path);
-        if (r < 0)
-                return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
-        r = model_vault_keys_count(db, &vault_keys);
-        if (r < 0)
-                return log_error_errno(r, "Error: cannot read the vault's keys from %s: %m.", db_path);
-        if (vault_keys > 0) {
+        if (access(db_path, F_OK) == 0) {
                 _cleanup_free_ char *err = NULL;
 
-                r = vault_open(db, dir, &vault, &err);
+                r = sqlite_open(db_path, &db);
                 if (r < 0)
-                        return log_error_errno(r, "Error: %s", err ?: "the vault cannot be opened.");
+                        return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
+                r = model_vault_keys_count(db, &vault_keys);
+                if (r < 0)
+                        return log_error_errno(r, "Error: cannot read the vault's keys from %s: %m.",
+                                               db_path);
+                if (vault_keys > 0) {
+                        r = vault_open(db, dir, &vault, &err);
+                        if (r < 0)
+                                return log_error_errno(r, "Error: %s", err ?: "the vault cannot be opened.");
+                }
+                sqlite3_close_v2(TAKE_PTR(db));
         }
 
         r = state_dir_init(dir, &initialised);
@@ -278,6 +277,14 @@ static int run(void) {
         if (initialised)
                 log_info("Initialised state directory %s (admin token in %s/admin.token).", arg_state_dir,
                          arg_state_dir);
+        r = state_open(db_path, &db);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r,
+                                       "Error: %s was written by a newer slipwayd; run that version or "
+                                       "restore a backup.",
+                                       db_path);
+        if (r < 0)
+                return log_error_errno(r, "Error: cannot open the database %s: %m.", db_path);
         if (!vault) {
                 _cleanup_free_ char *err = NULL;
 

@@ -31,7 +31,8 @@ void model_config_value_done(ModelConfigValue *v);
 void model_config_values_free(ModelConfigValue *v, size_t n);
 
 /* Per key the newest version of the component's own slot, else of the project-wide slot (component 0:
- * project-wide only); keys whose newest version is a tombstone are absent; sorted by key. */
+ * project-wide only); keys whose newest version is a tombstone are absent; sorted by key.  A tombstone counts
+ * per slot: a component's unset of KEY lets the project-wide KEY apply to it again. */
 int model_config_effective(sqlite3 *db, int64_t environment_id, int64_t component_id, ModelConfigValue **ret,
                            size_t *ret_n);
 int model_config_value_get(sqlite3 *db, int64_t id, ModelConfigValue *ret);

@@ -47,6 +47,18 @@ int model_vault_keys_list(sqlite3 *db, ModelVaultKey **ret, size_t *ret_n) {
 }
 
 int model_vault_keys_count(sqlite3 *db, unsigned *ret) {
+        unsigned tables;
+        int r;
+
+        r = sqlite_count(db,
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'vault_keys'",
+                         SQL_NO_ARGS, &tables);
+        if (r < 0)
+                return r;
+        if (tables == 0) {
+                *ret = 0;
+                return 0;
+        }
         return sqlite_count(db, "SELECT count(*) FROM vault_keys", SQL_NO_ARGS, ret);
 }
 

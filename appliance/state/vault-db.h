@@ -22,7 +22,7 @@ void model_vault_keys_free(ModelVaultKey *k, size_t n);
 
 /* Every key version, retired ones included, oldest first. */
 int model_vault_keys_list(sqlite3 *db, ModelVaultKey **ret, size_t *ret_n);
-/* How many versions exist (retired ones included). */
+/* How many versions exist (retired ones included); 0 in a database from before the vault (no table). */
 int model_vault_keys_count(sqlite3 *db, unsigned *ret);
 /* A new version; -EEXIST when it exists. */
 int model_vault_key_insert(sqlite3 *db, int64_t version, const uint8_t *wrapped_key, size_t wrapped_key_size,

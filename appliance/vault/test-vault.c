@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "sqlite-util.h"
 #include "state.h"
 #include "vault-db.h"
+#include "vault-internal.h"
 #include "vault-key.h"
 #include "vault.h"
 
@@ -366,6 +368,37 @@ static void test_limits(void) {
         CHECK(err && strstr(err, "CERT") && strstr(err, "/etc/app/cert.pem"));
 }
 
+/* A second unretired version (what a rotation that stopped between its steps would leave, were they not
+ * one transaction): vault_open() finishes it, and every value opens under the newest version. */
+static void test_unfinished_rotation_finished_at_open(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("unfinished", 0x77, false, &db), *err = NULL;
+        _cleanup_free_ uint8_t *wrapped = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        uint8_t nonce[VAULT_NONCE_SIZE], *key = NULL;
+        unsigned active, old;
+        size_t wrapped_size;
+        int64_t a, b;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        set_value(v, db, 1, 0, "A", "alpha", false, &a);
+        set_value(v, db, 2, 1, "B", "beta", true, &b);
+        CHECK_OK(vault_data_key_new(v, 2, &key, &wrapped, &wrapped_size, nonce));
+        sodium_free(key);
+        CHECK_OK(model_vault_key_insert(db, 2, wrapped, wrapped_size, nonce, sizeof nonce));
+        v = vault_free(v);
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK(vault_key_version(v) == 2);
+        check_opens(v, db, a, "alpha");
+        check_opens(v, db, b, "beta");
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM vault_keys WHERE wrapped_key IS NOT NULL",
+                              SQL_NO_ARGS, &active));
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM config_values WHERE key_version = 1", SQL_NO_ARGS,
+                              &old));
+        CHECK(active == 1 && old == 0);
+}
+
 static int kill_after_steps(void *userdata) {
         unsigned *left = userdata;
         if (--*left == 0)
@@ -469,6 +502,7 @@ int main(void) {
         test_master_key_file();
         test_wrong_master_key();
         test_limits();
+        test_unfinished_rotation_finished_at_open();
         test_killed_rotation();
         return 0;
 }

@@ -515,7 +515,13 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
         v = calloc(1, sizeof *v);
         if (!v)
                 return -ENOMEM;
-        r = -pthread_rwlock_init(&v->lock, NULL);
+        /* Writer first: a rotation must not wait behind an endless stream of reads (no path takes the read
+         * lock twice, so this cannot deadlock). */
+        pthread_rwlockattr_t attr;
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        r = -pthread_rwlock_init(&v->lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
         if (r < 0) {
                 free(TAKE_PTR(v));
                 return r;
@@ -541,12 +547,11 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
         if (check &&
             (check_size != sizeof expected || sodium_memcmp(check, expected, sizeof expected) != 0)) {
                 model_vault_keys_free(keys, n_keys);
-                return fail(
-                        ret_error, -EKEYREJECTED,
-                        "%s does not open this state directory's vault: restore the master key it was "
-                        "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
-                        "%s.",
-                        v->master_path, VAULT_CREDENTIAL_NAME);
+                return fail(ret_error, -EKEYREJECTED,
+                            "%s does not open this state directory's vault: restore the master key it was "
+                            "created with, or point $CREDENTIALS_DIRECTORY at a directory holding it as "
+                            "%s.",
+                            v->master_path, VAULT_CREDENTIAL_NAME);
         }
 
         for (size_t i = 0; i < n_keys; i++) {
@@ -557,14 +562,15 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
                         continue; /* retired */
                 r = data_key_unwrap(v, &keys[i], &key);
                 if (r < 0) {
+                        int64_t version = keys[i].version;
+
                         model_vault_keys_free(keys, n_keys);
                         return fail(
                                 ret_error, -EKEYREJECTED,
                                 "%s does not open this state directory's vault (data key version %" PRId64
                                 " does not unwrap): restore the master key it was created with, or point "
-                                "$CREDENTIALS_DIRECTORY at a directory holding it as " VAULT_CREDENTIAL_NAME
-                                ".",
-                                v->master_path, keys[i].version);
+                                "$CREDENTIALS_DIRECTORY at a directory holding it as %s.",
+                                v->master_path, version, VAULT_CREDENTIAL_NAME);
                 }
                 VaultDataKey *grown = realloc(v->keys, (v->n_keys + 1) * sizeof *grown);
                 if (!grown) {

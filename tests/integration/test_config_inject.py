@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_util import (api_request, build_image, http_get, ingress_url, make_site, release_doc,
+from deploy_util import (build_image, http_get, ingress_url, make_site, release_doc,
                          running_deploy_daemon, simulate_reboot, wait_for)
 
 RUN_ROOT = "/run/slipway/instances"
@@ -41,9 +41,9 @@ def make_app(dir, text, cmd=None, user=None):
                        f'echo "settings_b64=$(base64 {SETTINGS_PATH} | tr -d "\\n")"\n'
                        f'echo "settings_stat=$(stat -c %u:%g:%a {SETTINGS_PATH})"\n'
                        'echo "me=$(id -u):$(id -g)"\n'
-                       f'if (echo x > {TOKEN_PATH}) 2>/dev/null; then echo write=ok; else echo write=refused; fi\n'
-                       f'if (echo x >> {SETTINGS_PATH}) 2>/dev/null; then echo append=ok; else echo append=refused; fi\n'
-                       f'if chmod 666 {TOKEN_PATH} 2>/dev/null; then echo chmod=ok; else echo chmod=refused; fi\n')
+                       f'(echo x > {TOKEN_PATH}) 2>/dev/null && echo write=ok || echo write=refused\n'
+                       f'(echo x >> {SETTINGS_PATH}) 2>/dev/null && echo append=ok || echo append=refused\n'
+                       f'chmod 666 {TOKEN_PATH} 2>/dev/null && echo chmod=ok || echo chmod=refused\n')
         cgi.chmod(0o755)
         df = ctx / "Dockerfile"
         lines = df.read_text().splitlines()
@@ -149,19 +149,20 @@ def daemon(build_dir, images, tmp_path):
                 yield d, tmp_path
 
 
-def config_set(d, target, env, key, value, secret=False, file=None):
-        """PUT …/configs/KEY (what `slipway config set` sends), the value as base64."""
-        import base64
-        project, comp = target.split("/")
-        api_request(d, "PUT", f"/api/v1/projects/{project}/components/{comp}/environments/{env}/configs/{key}",
-                    {"value_base64": base64.b64encode(value.encode()).decode(), "secret": secret, "file": file})
-
-
-def set_values(d, target):
-        config_set(d, target, "development", "GREETING", PLAIN)
-        config_set(d, target, "development", "API_SECRET", ENV_SECRET, secret=True)
-        config_set(d, target, "development", "TOKEN", FILE_SECRET, secret=True, file=TOKEN_PATH)
-        config_set(d, target, "development", "SETTINGS", SETTINGS, file=SETTINGS_PATH)
+def set_values(d, target, tmp):
+        """The four values through `slipway config set`; the secrets from standard input or a local file, so
+        they are on no command line either."""
+        d.cli("config", "set", target, "development", f"GREETING={PLAIN}")
+        d.cli("config", "set", target, "development", "API_SECRET", "--from-file", "-", "--secret",
+              input=ENV_SECRET)
+        token = tmp / "token.txt"
+        token.write_text(FILE_SECRET)
+        d.cli("config", "set", target, "development", "TOKEN", "--from-file", token, "--file", TOKEN_PATH,
+              "--secret")
+        settings = tmp / "settings.txt"
+        settings.write_text(SETTINGS)
+        d.cli("config", "set", target, "development", "SETTINGS", "--from-file", settings, "--file",
+              SETTINGS_PATH)
 
 
 def test_values_reach_the_instance_only_at_run_time(daemon):
@@ -170,7 +171,7 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
         build_image(d, make_app(tmp / "v2", "v2", user="nobody"), "inject:2")
         d.cli("project", "create", "inj")
         d.cli("component", "create", "inj/web", "--image", "inject:1", "--health", "http:/healthz")
-        set_values(d, "inj/web")
+        set_values(d, "inj/web", tmp)
         rel = d.cli("deploy", "inj/web", "development", "--image", "inject:1", timeout=180)
         assert rel["status"] == "live", rel
 
@@ -204,7 +205,8 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
                 fst = os.stat(f)
                 assert (fst.st_uid, fst.st_gid) == (shift + 65534, shift + 65534), (f, fst)
         binds = {m["destination"]: m["source"] for m in config["mounts"] if m["type"] == "bind"}
-        assert binds[TOKEN_PATH].startswith(run + "/files/") and binds[SETTINGS_PATH].startswith(run + "/files/")
+        for path in (TOKEN_PATH, SETTINGS_PATH):
+                assert binds[path].startswith(run + "/files/"), binds
 
         # No plaintext on persistent disk: not in the database, its WAL, the deploy log, the instance dirs
         # (upper, logs), the proxy's table, the image store.
@@ -221,12 +223,14 @@ def test_values_reach_the_instance_only_at_run_time(daemon):
         for pid in ns + [d.proc.pid]:
                 assert ENV_SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
                 assert ENV_SECRET.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+        # Nor in slipwayd's own log.
+        assert ENV_SECRET not in d.log() and FILE_SECRET.strip() not in d.log()
         # Nor in what the API and CLI print.
-        listing = json.dumps(api_request(d, "GET", "/api/v1/projects/inj/components/web/environments/"
-                                             "development/configs"))
+        listing = d.cli("config", "list", "inj/web", "development", json=False)
+        listing_json = json.dumps(d.cli("config", "list", "inj/web", "development"))
         releases = d.cli("releases", "inj/web", "development", json=False)
         doc = json.dumps(release_doc(d, "inj", "web", rel["id"]))
-        for text in (listing, releases.stdout, doc):
+        for text in (listing.stdout + listing.stderr, listing_json, releases.stdout, doc):
                 assert ENV_SECRET not in text and FILE_SECRET.strip() not in text, text
 
         # Replaced by a new release: the old instance's tmpfs is unmounted and gone, the new one has its own.
@@ -291,9 +295,14 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         build_image(d, make_app(tmp / "bad", "bad", cmd=failing), "loud:2")
         d.cli("project", "create", "scr")
         d.cli("component", "create", "scr/web", "--image", "loud:1", "--health", "http:/healthz")
-        config_set(d, "scr/web", "development", "API_SECRET", LEAK_SECRET, secret=True)
+        d.cli("config", "set", "scr/web", "development", "API_SECRET", "--from-file", "-", "--secret",
+              input=LEAK_SECRET)
+        # Under SCRUB_SECRET_MIN (4) bytes a secret is not scrubbed: the deploy log says so, by name.
+        d.cli("config", "set", "scr/web", "development", "PIN=123", "--secret")
         rel = d.cli("deploy", "scr/web", "development", "--image", "loud:1", timeout=180)
         assert rel["status"] == "live", rel
+        lines = json.dumps(release_doc(d, "scr", "web", rel["id"]))
+        assert "the secret PIN is shorter than 4 bytes: it is not scrubbed from logs" in lines, lines
 
         # The app did print it (its own stderr file holds it: the app's output is its own business) …
         inst = instance_of(d, "scr", "web", rel["id"])
@@ -327,6 +336,10 @@ def test_known_secrets_are_scrubbed_from_logs(daemon):
         text = json.dumps(fdoc)
         assert "cannot start with [secret API_SECRET]" in text, text
         assert LEAK_SECRET not in text
+        assert LEAK_SECRET not in d.log()
+        # The failed instance's tmpfs went with it (its directory and logs stay).
+        (finst,) = fdoc["instances"]
+        assert not os.path.exists(run_dir_of(d, finst["id"]))
         # The old release keeps serving.
         assert http_get(ingress_url(d, "scr", "web", "development"))[0] == 200
         # Nothing of it in the database (deploy log, reasons) or its WAL.

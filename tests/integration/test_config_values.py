@@ -98,6 +98,10 @@ def test_set_list_unset_env_and_file_values(shop, tmp_path):
         # Set again after an unset: the next version.
         out = d.cli("config", "set", "shop/web", "development", "DATABASE_URL=back")
         assert out["config"]["version"] == 3
+        # Values go with their project.
+        d.cli("project", "delete", "shop", "--force")
+        d.cli("project", "create", "shop")
+        assert configs(d, "shop", "development") == []
 
 
 def test_secret_is_write_only(shop):
@@ -389,3 +393,28 @@ def test_copied_ciphertext_fails_to_open(shop):
         assert [c["value"] for c in configs(d, "shop", "development")] == ["dev-token"]
         err = refusal(d, "config", "list", "shop", "production", words=["TOKEN", "production", "decrypt"])
         assert "dev-token" not in err
+
+
+def test_rotation_leaves_no_old_key_or_ciphertext(shop):
+        d = shop
+        for i in range(20):
+                d.cli("config", "set", "shop", "development", f"K{i}=value-{i}", *(["--secret"] if i % 2 else []))
+        db = sqlite3.connect(d.state_dir / "slipway.db")
+        old_key = db.execute("SELECT wrapped_key FROM vault_keys WHERE version = 1").fetchone()[0]
+        old_cts = [r[0] for r in db.execute("SELECT ciphertext FROM config_values")]
+        db.close()
+        assert old_key and len(old_cts) == 20
+        out = d.cli("vault", "rotate")
+        assert out["retired"] == [1] and out["wal_truncated"] is True
+        d.stop()
+        db = sqlite3.connect(d.state_dir / "slipway.db")
+        assert db.execute("SELECT wrapped_key, nonce FROM vault_keys WHERE version = 1").fetchone() == (None, None)
+        assert db.execute("SELECT retired_at FROM vault_keys WHERE version = 1").fetchone()[0] > 0
+        db.close()
+        for f in walk_files(d.state_dir):
+                data = f.read_bytes()
+                assert old_key not in data, f"the retired wrapped key is still in {f}"
+                assert not [c for c in old_cts if c in data], f"an old ciphertext is still in {f}"
+        d.start()
+        assert [c["value"] for c in configs(d, "shop", "development") if not c["secret"]] == \
+                [f"value-{i}" for i in sorted(range(0, 20, 2), key=lambda i: f"K{i}")]
