@@ -23,10 +23,10 @@ static const char component_help[] =
         "needs (configurables) and its bake window.\n";
 
 #define SPEC_OPTIONS_HELP                                                                                   \
-        "  --image REF        image to deploy by default (see 'slipway image list')\n"                       \
-        "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"     \
-        "                     the environment) and :/BASEPATH; repeat for several\n"                         \
-        "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"   \
+        "  --image REF        image to deploy by default (see 'slipway image list')\n"                      \
+        "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"    \
+        "                     the environment) and :/BASEPATH; repeat for several\n"                        \
+        "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"  \
         "  --liveness CHECK   a different liveness check (failing it restarts the instance)\n"              \
         "  --health-interval DUR   time between probes, e.g. 500ms, 2s (default 2s)\n"                      \
         "  --health-timeout DUR    one probe's time limit (default 1s)\n"                                   \
@@ -40,8 +40,8 @@ static const char component_help[] =
         "                     or with file=PATH a file mounted there); deploy and promote refuse while a\n" \
         "                     required one has no value ('slipway config set'); repeat for several\n"       \
         "  --bake DUR         after a swap keep the old instance warm this long and roll back by itself\n"  \
-        "                     on failures, e.g. 30s; 0 for none; default: slipwayd's --bake-default\n"     \
-        "  --bake-max-5xx PCT roll back above this share of 5xx answers during the bake (default 5)\n"     \
+        "                     on failures, e.g. 30s; 0 for none; default: slipwayd's --bake-default\n"      \
+        "  --bake-max-5xx PCT roll back above this share of 5xx answers during the bake (default 5)\n"      \
         "  --keep-releases N  releases kept per environment, with their images and values (default 10)\n"
 
 static const char create_help[] =
@@ -65,8 +65,7 @@ static const char update_help[] =
         "                                [--keep-releases N] [--json]\n\n"
         "Changes a component's settings; what is not given keeps its value (--endpoint replaces every\n"
         "endpoint; --config adds a configurable or replaces the one of that name).  Running releases keep\n"
-        "the settings they were deployed with: the next deploy, promote or rollback uses the new ones.\n\n"
-        SPEC_OPTIONS_HELP
+        "the settings they were deployed with: the next deploy, promote or rollback uses the new ones.\n\n" SPEC_OPTIONS_HELP
         "  --no-config NAME   the component no longer needs NAME (its values stay in the environments)\n";
 
 static const char list_help[] = "Usage: slipway component list PROJECT [--json]\n\n"
@@ -194,7 +193,8 @@ static void format_health(json_t *h, char *buf, size_t size) {
 /* "NAME (secret, optional, file PATH)" of one configurable. */
 static void format_config(json_t *e, char *buf, size_t size) {
         const char *file = json_string_value(json_object_get(e, "file"));
-        bool secret = json_is_true(json_object_get(e, "secret")), opt = json_is_true(json_object_get(e, "optional"));
+        bool secret = json_is_true(json_object_get(e, "secret")),
+             opt = json_is_true(json_object_get(e, "optional"));
 
         snprintf(buf, size, "%s (%s%s%s%s%s)", json_string_value(json_object_get(e, "name")),
                  secret ? "secret" : "plain", opt ? ", optional" : ", required", file ? ", file " : ", env",
@@ -261,7 +261,8 @@ static int component_body(const char *full, const ModelArgs *a, json_t *body) {
                         continue;
                 if (nums[k].duration) {
                         if (model_parse_duration_ms(nums[k].value, &v) < 0)
-                                return cli_usage_errno(full, "%s takes a duration like 500ms, 2s or 1m, not '%s'",
+                                return cli_usage_errno(full,
+                                                       "%s takes a duration like 500ms, 2s or 1m, not '%s'",
                                                        nums[k].option, nums[k].value);
                 } else {
                         char buf[32];
@@ -271,9 +272,9 @@ static int component_body(const char *full, const ModelArgs *a, json_t *body) {
                                 buf[strlen(buf) - 1] = 0;
                         unsigned long n = strtoul(buf, &end, 10);
                         if (!*buf || *end || buf[0] == '-' || n < nums[k].min || n > nums[k].max)
-                                return cli_usage_errno(full, "%s takes a whole number from %lu to %lu, not '%s'",
-                                                       nums[k].option, nums[k].min, nums[k].max,
-                                                       nums[k].value);
+                                return cli_usage_errno(
+                                        full, "%s takes a whole number from %lu to %lu, not '%s'",
+                                        nums[k].option, nums[k].min, nums[k].max, nums[k].value);
                         v = (uint32_t) n;
                 }
                 if (json_object_set_new(body, nums[k].key, json_integer(v)) < 0)
@@ -448,7 +449,8 @@ static void format_origin(json_t *rel, char *buf, size_t size) {
         if (!json_is_integer(src))
                 snprintf(buf, size, "%s", origin);
         else if (streq(origin, "promote"))
-                snprintf(buf, size, "promote from %s#%lld", src_env ? src_env : "", (long long) json_integer_value(src));
+                snprintf(buf, size, "promote from %s#%lld", src_env ? src_env : "",
+                         (long long) json_integer_value(src));
         else if (streq(origin, "rollback"))
                 snprintf(buf, size, "rollback to #%lld", (long long) json_integer_value(src));
         else
@@ -586,15 +588,12 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
 
 int cmd_component(CliContext *c, int argc, char *argv[]) {
         static const CliVerb verbs[] = {
-                { "create", component_create },
-                { "update", component_update },
-                { "list", component_list },
-                { "ls", component_list },
-                { "show", component_show },
+                { "create", component_create }, { "update", component_update }, { "list", component_list },
+                { "ls", component_list },       { "show", component_show },
         };
 
-        return cli_dispatch(c, "component", component_help, "create, update, list, show", verbs, ELEMENTSOF(verbs),
-                            argc, argv);
+        return cli_dispatch(c, "component", component_help, "create, update, list, show", verbs,
+                            ELEMENTSOF(verbs), argc, argv);
 }
 
 int cmd_releases(CliContext *c, int argc, char *argv[]) {
@@ -622,7 +621,8 @@ int cmd_releases(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         if (one_env)
-                t = table_new(8, "ID", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED", "REASON");
+                t = table_new(8, "ID", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED",
+                              "REASON");
         else
                 t = table_new(9, "ID", "ENV", "STATUS", "DIGEST", "ORIGIN", "VALUES", "CREATED", "FINISHED",
                               "REASON");

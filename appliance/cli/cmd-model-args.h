@@ -35,7 +35,7 @@ typedef struct ModelArgs {
         bool follow;
         const char *endpoints[MODEL_ARGS_ENDPOINTS_MAX];
         size_t n_endpoints;
-        const char *configs[MODEL_ARGS_CONFIGS_MAX];    /* --config NAME[:secret][:optional][:file=PATH] */
+        const char *configs[MODEL_ARGS_CONFIGS_MAX]; /* --config NAME[:secret][:optional][:file=PATH] */
         size_t n_configs;
         const char *no_configs[MODEL_ARGS_CONFIGS_MAX]; /* --no-config NAME */
         size_t n_no_configs;

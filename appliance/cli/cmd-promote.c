@@ -59,8 +59,8 @@ static const CliOption action_options[] = {
 
 /* Posts body to …/components/C/<verb> ("promote", "rollback") and follows the release it made, in the
  * environment the reply names (a promotion's default target is the daemon's choice). */
-static int request_and_follow(CliContext *c, const ReleaseActionArgs *a, const char *project, const char *name,
-                              const char *verb, json_t *body) {
+static int request_and_follow(CliContext *c, const ReleaseActionArgs *a, const char *project,
+                              const char *name, const char *verb, json_t *body) {
         _cleanup_json_ json_t *reply = NULL;
         _cleanup_free_ char *path = NULL, *suffix = NULL, *env = NULL;
         json_int_t id;
@@ -77,7 +77,8 @@ static int request_and_follow(CliContext *c, const ReleaseActionArgs *a, const c
                 if (c->json)
                         cli_print_json(reply);
                 else
-                        printf("Release %lld of %s/%s to %s is pending.\n", (long long) id, project, name, env);
+                        printf("Release %lld of %s/%s to %s is pending.\n", (long long) id, project, name,
+                               env);
                 return 0;
         }
         if (!c->json) {
@@ -102,12 +103,13 @@ int cmd_promote(CliContext *c, int argc, char *argv[]) {
         const char *to;
         int r;
 
-        r = cli_parse_options(c, "promote", promote_help, action_options, ELEMENTSOF(action_options), &a, argc,
-                              argv);
+        r = cli_parse_options(c, "promote", promote_help, action_options, ELEMENTSOF(action_options), &a,
+                              argc, argv);
         if (r <= 0)
                 return cli_exit_status(r);
         if (a.to)
-                return cli_usage_error("promote", "Give the target environment as the last argument, not --to");
+                return cli_usage_error("promote",
+                                       "Give the target environment as the last argument, not --to");
         if (argc - optind < 2 || argc - optind > 3)
                 return cli_usage_error("promote", "'slipway promote' needs PROJECT/COMPONENT, FROM_ENV and "
                                                   "optionally TO_ENV");
@@ -146,7 +148,8 @@ int cmd_rollback(CliContext *c, int argc, char *argv[]) {
                 if (a.to[0] == '#')
                         id = strtoll(a.to + 1, &end, 10);
                 if (errno || !end || *end || id <= 0)
-                        return cli_usage_error("rollback", "--to takes a release id like 12, not '%s'", a.to);
+                        return cli_usage_error("rollback", "--to takes a release id like 12, not '%s'",
+                                               a.to);
                 if (json_object_set_new(body, "to", json_integer(id)) < 0)
                         return log_oom_cli();
         }

@@ -52,9 +52,9 @@ static bool value_fits(const SpecConfig *c, const ModelConfigValue *v) {
 
 /* Fills *ret with every required configurable values[] does not satisfy; 0 when there is none, -ENOKEY
  * with the refusal filled otherwise. */
-static int check_configurables(const ModelComponent *comp, const ModelEnvironment *env, const ComponentSpec *spec,
-                               const char *origin, const ModelConfigValue *values, size_t n_values,
-                               ReleaseRefusal *ret) {
+static int check_configurables(const ModelComponent *comp, const ModelEnvironment *env,
+                               const ComponentSpec *spec, const char *origin, const ModelConfigValue *values,
+                               size_t n_values, ReleaseRefusal *ret) {
         _cleanup_free_ char *names = NULL, *hint = NULL, *wrong = NULL;
         ReleaseRefusal ref = {};
         size_t n_wrong = 0;
@@ -99,23 +99,27 @@ static int check_configurables(const ModelComponent *comp, const ModelEnvironmen
                                 fprintf(fw, "%s%s is an environment variable, not a file at %s",
                                         n_wrong ? "; " : "", c->name, c->file);
                         else
-                                fprintf(fw, "%s%s is a file, not an environment variable", n_wrong ? "; " : "",
-                                        c->name);
+                                fprintf(fw, "%s%s is a file, not an environment variable",
+                                        n_wrong ? "; " : "", c->name);
                         n_wrong++;
                 }
         }
-        if (fclose(fn) < 0 || fclose(fh) < 0 || fclose(fw) < 0) {
-                fn = fh = fw = NULL;
+        /* Each stream closed once, whatever the others did. */
+        int closed = fclose(fn);
+        closed = fclose(fh) < 0 ? -1 : closed;
+        closed = fclose(fw) < 0 ? -1 : closed;
+        if (closed < 0)
                 goto oom_closed;
-        }
         if (ref.n_missing == 0)
                 return 0;
-        if (asprintf(&ref.message, "Cannot %s %s/%s %s %s: %s %zu required configurable%s without a%s value there: %s%s%s%s.",
-                     origin_verb(origin), comp->project_name, comp->name,
-                     streq(origin, MODEL_RELEASE_ORIGIN_ROLLBACK) ? "in" : "to", env->name,
-                     streq(origin, MODEL_RELEASE_ORIGIN_ROLLBACK) ? "the release has" : "it has", ref.n_missing,
-                     ref.n_missing == 1 ? "" : "s", n_wrong ? " fitting" : "", names, n_wrong ? " (" : "",
-                     n_wrong ? wrong : "", n_wrong ? ")" : "") < 0 ||
+        if (asprintf(
+                    &ref.message,
+                    "Cannot %s %s/%s %s %s: %s %zu required configurable%s without a%s value there: %s%s%s%s.",
+                    origin_verb(origin), comp->project_name, comp->name,
+                    streq(origin, MODEL_RELEASE_ORIGIN_ROLLBACK) ? "in" : "to", env->name,
+                    streq(origin, MODEL_RELEASE_ORIGIN_ROLLBACK) ? "the release has" : "it has",
+                    ref.n_missing, ref.n_missing == 1 ? "" : "s", n_wrong ? " fitting" : "", names,
+                    n_wrong ? " (" : "", n_wrong ? wrong : "", n_wrong ? ")" : "") < 0 ||
             asprintf(&ref.hint, "Set %s with: %s; nothing was changed.", ref.n_missing == 1 ? "it" : "them",
                      hint) < 0)
                 goto oom_closed;
@@ -152,10 +156,12 @@ static int load_values(sqlite3 *db, const ModelComponent *comp, const ModelEnvir
                         model_config_values_free(v, i);
                         if (ret_refusal &&
                             (asprintf(&ret_refusal->message,
-                                      "A value version the release to %s pins no longer exists (value %lld).",
+                                      "A value version this release would run with in %s no longer exists "
+                                      "(value %lld).",
                                       env->name, (long long) pinned[i]) < 0 ||
-                             !(ret_refusal->hint = strdup("Roll back to a newer release (see 'slipway releases'), "
-                                                          "or deploy with the current values."))))
+                             !(ret_refusal->hint =
+                                       strdup("Roll back to a newer release (see 'slipway releases'), "
+                                              "or deploy with the current values."))))
                                 return -ENOMEM;
                         return -ESTALE;
                 }
@@ -193,7 +199,8 @@ static int create_in_transaction(sqlite3 *db, const ModelComponent *comp, const 
         }
         for (size_t i = 0; i < n_values; i++)
                 ids[i] = values[i].id;
-        r = model_release_create_from(db, comp->id, env->id, digest, spec_json, origin, source_release_id, &id);
+        r = model_release_create_from(db, comp->id, env->id, digest, spec_json, origin, source_release_id,
+                                      &id);
         if (r < 0)
                 goto finish;
         r = model_release_values_pin(db, id, ids, n_values);

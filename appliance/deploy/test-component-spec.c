@@ -175,8 +175,17 @@ static void test_configs(void) {
         CHECK(c.secret && c.optional && streq(c.file, "/etc/tls/key.pem") && streq(c.name, "TLS"));
         CHECK(spec_config_parse("X:optional:secret", &c, &err) == 0 && c.secret && c.optional);
 
-        const char *bad[] = { "", ":secret", "1X", "A-B", "X:", "X:secrets", "X:file=", "X:file=relative",
-                              "X:file=/proc/x", "X:file=/a//b", "X:file=/a:b" };
+        const char *bad[] = { "",
+                              ":secret",
+                              "1X",
+                              "A-B",
+                              "X:",
+                              "X:secrets",
+                              "X:file=",
+                              "X:file=relative",
+                              "X:file=/proc/x",
+                              "X:file=/a//b",
+                              "X:file=/a:b" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 CHECK(spec_config_parse(bad[i], &c, &err) == -EINVAL);
                 CHECK(err && err[0]); /* one sentence for the person */
@@ -222,9 +231,12 @@ static void test_configs(void) {
         /* No bake is 0, not the default. */
         CHECK(component_spec_parse("{\"bake_ms\":0}", &spec, &err) == 0 && spec.bake_ms == 0);
 
-        const char *bad_json[] = { "{\"keep_releases\":0}", "{\"keep_releases\":1001}",
-                                   "{\"bake_max_5xx_percent\":101}", "{\"bake_ms\":-1}",
-                                   "{\"bake_ms\":\"30s\"}", "{\"configs\":[{\"name\":\"A\"},{\"name\":\"A\"}]}",
+        const char *bad_json[] = { "{\"keep_releases\":0}",
+                                   "{\"keep_releases\":1001}",
+                                   "{\"bake_max_5xx_percent\":101}",
+                                   "{\"bake_ms\":-1}",
+                                   "{\"bake_ms\":\"30s\"}",
+                                   "{\"configs\":[{\"name\":\"A\"},{\"name\":\"A\"}]}",
                                    "{\"configs\":[{\"name\":\"A\",\"extra\":1}]}",
                                    "{\"configs\":[{\"name\":\"A\",\"file\":\"/sys/x\"}]}",
                                    "{\"configs\":\"A\"}" };

@@ -19,11 +19,12 @@
 
 static char tmpdir[] = "/tmp/test-release-create-XXXXXX";
 
-#define SPEC                                                                                                 \
-        "{\"configs\":[{\"name\":\"DB_URL\"},{\"name\":\"TOKEN\",\"secret\":true},"                          \
+#define SPEC                                                                        \
+        "{\"configs\":[{\"name\":\"DB_URL\"},{\"name\":\"TOKEN\",\"secret\":true}," \
         "{\"name\":\"TLS\",\"file\":\"/etc/tls.pem\"},{\"name\":\"OPT\",\"optional\":true}],\"keep_releases\":2}"
 
-static int64_t put(sqlite3 *db, const ModelEnvironment *env, int64_t comp_id, const char *key, const char *file) {
+static int64_t put(sqlite3 *db, const ModelEnvironment *env, int64_t comp_id, const char *key,
+                   const char *file) {
         ModelConfigValue v = {
                 .project_id = env->project_id,
                 .environment_id = env->id,
@@ -80,7 +81,8 @@ int main(void) {
                              &ref) == -ENOKEY);
         CHECK(ref.n_missing == 3 && streq(ref.missing[0], "DB_URL") && streq(ref.missing[1], "TOKEN") &&
               streq(ref.missing[2], "TLS"));
-        CHECK(strstr(ref.message, "Cannot deploy shop/web to production") && strstr(ref.message, "DB_URL, TOKEN, TLS"));
+        CHECK(strstr(ref.message, "Cannot deploy shop/web to production") &&
+              strstr(ref.message, "DB_URL, TOKEN, TLS"));
         CHECK(strstr(ref.hint, "slipway config set shop/web production DB_URL=VALUE;"));
         CHECK(strstr(ref.hint, "slipway config set shop/web production TOKEN=VALUE --secret;"));
         CHECK(strstr(ref.hint, "slipway config set shop/web production TLS=VALUE --file /etc/tls.pem"));
@@ -95,7 +97,8 @@ int main(void) {
         CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_PROMOTE, 0, NULL, 0, &id,
                              &ref) == -ENOKEY);
         CHECK(ref.n_missing == 1 && streq(ref.missing[0], "TLS"));
-        CHECK(strstr(ref.message, "Cannot promote") && strstr(ref.message, "environment variable, not a file"));
+        CHECK(strstr(ref.message, "Cannot promote") &&
+              strstr(ref.message, "environment variable, not a file"));
         release_refusal_done(&ref);
         /* A file at another path does not do either. */
         int64_t tls_other = put(db, &prod, c.id, "TLS", "/etc/other.pem");
@@ -107,13 +110,14 @@ int main(void) {
 
         /* The file at its path: the release pins exactly the three effective values. */
         int64_t tls = put(db, &prod, c.id, "TLS", "/etc/tls.pem");
-        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_DEPLOY, 0, NULL, 0, &first,
-                             &ref) == 0);
+        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_DEPLOY, 0, NULL, 0,
+                             &first, &ref) == 0);
         CHECK(!ref.message);
         CHECK(model_release_value_ids(db, first, &ids, &n) == 0 && n == 3);
         CHECK(ids[0] == db_url && ids[1] == token && ids[2] == tls);
         free(ids);
-        CHECK(model_release_get(db, first, &rel) == 0 && streq(rel.status, "pending") && streq(rel.origin, "deploy"));
+        CHECK(model_release_get(db, first, &rel) == 0 && streq(rel.status, "pending") &&
+              streq(rel.origin, "deploy"));
         model_release_done(&rel);
         /* The older TLS versions nobody pins are gone; the pinned and newest stay. */
         CHECK(value_get(db, tls_env) == -ENOENT);
@@ -124,24 +128,25 @@ int main(void) {
         /* A new DB_URL version; then a rollback to the first release pins the old one exactly. */
         int64_t db_url2 = put(db, &prod, c.id, "DB_URL", NULL);
         CHECK(model_release_value_ids(db, first, &ids, &n) == 0 && n == 3);
-        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, ids, n, &id,
-                             &ref) == 0);
+        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, ids, n,
+                             &id, &ref) == 0);
         free(ids);
         CHECK(model_release_value_ids(db, id, &ids, &n) == 0 && n == 3 && ids[0] == db_url);
         free(ids);
-        CHECK(model_release_get(db, id, &rel) == 0 && streq(rel.origin, "rollback") && rel.source_release_id == first);
+        CHECK(model_release_get(db, id, &rel) == 0 && streq(rel.origin, "rollback") &&
+              rel.source_release_id == first);
         model_release_done(&rel);
         CHECK(model_release_set_status(db, id, MODEL_RELEASE_LIVE, NULL) == 0);
         /* An empty pin set is not "the current values": the spec's required ones are missing then. */
         int64_t none = 0;
-        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, &none, 0,
-                             NULL, &ref) == -ENOKEY);
+        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, &none,
+                             0, NULL, &ref) == -ENOKEY);
         CHECK(strstr(ref.message, "Cannot roll back shop/web in production: the release has 3"));
         release_refusal_done(&ref);
         /* A pinned row that no longer exists. */
         int64_t gone = 987654;
-        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, &gone, 1,
-                             NULL, &ref) == -ESTALE);
+        CHECK(release_create(db, &c, &prod, "sha256:aa", SPEC, MODEL_RELEASE_ORIGIN_ROLLBACK, first, &gone,
+                             1, NULL, &ref) == -ESTALE);
         CHECK(ref.message && strstr(ref.message, "no longer exists"));
         release_refusal_done(&ref);
 
@@ -160,8 +165,8 @@ int main(void) {
         CHECK(count(db, "SELECT count(*) FROM releases") == 3);
 
         /* A spec that is not valid is refused before anything. */
-        CHECK(release_create(db, &c, &prod, "sha256:cc", "{\"keep_releases\":0}", MODEL_RELEASE_ORIGIN_DEPLOY, 0,
-                             NULL, 0, NULL, NULL) == -EINVAL);
+        CHECK(release_create(db, &c, &prod, "sha256:cc", "{\"keep_releases\":0}",
+                             MODEL_RELEASE_ORIGIN_DEPLOY, 0, NULL, 0, NULL, NULL) == -EINVAL);
 
         model_component_done(&c);
         model_environment_done(&prod);

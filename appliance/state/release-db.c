@@ -14,7 +14,7 @@
 
 #define SELECT_RELEASE                                                                                       \
         "SELECT r.id, r.component_id, r.environment_id, e.name, r.image_digest, r.spec, r.status, r.reason," \
-        " r.created_at, r.finished_at, r.origin, r.source_release_id, r.bake"                            \
+        " r.created_at, r.finished_at, r.origin, r.source_release_id, r.bake"                                \
         " FROM releases r JOIN environments e ON e.id = r.environment_id"
 
 static const SqliteField release_fields[] = {
@@ -124,13 +124,14 @@ int model_release_get_previous_live(sqlite3 *db, int64_t component_id, int64_t e
 }
 
 /* The releases of ?1/?2 beyond the newest ?3 that nothing still needs. */
-#define PRUNABLE_RELEASES_SQL                                                                                \
-        "SELECT r.id FROM releases r WHERE r.component_id = ?1 AND r.environment_id = ?2"                    \
-        " AND r.id NOT IN (SELECT id FROM releases WHERE component_id = ?1 AND environment_id = ?2"          \
-        "                  ORDER BY id DESC LIMIT ?3)"                                                       \
-        " AND r.status NOT IN ('" MODEL_RELEASE_LIVE "', '" MODEL_RELEASE_PENDING "', '"                     \
-        MODEL_RELEASE_DEPLOYING "')"                                                                         \
-        " AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.release_id = r.id AND " MODEL_ACTIVE_INSTANCE_SQL ")"
+#define PRUNABLE_RELEASES_SQL                                                                                 \
+        "SELECT r.id FROM releases r WHERE r.component_id = ?1 AND r.environment_id = ?2"                     \
+        " AND r.id NOT IN (SELECT id FROM releases WHERE component_id = ?1 AND environment_id = ?2"           \
+        "                  ORDER BY id DESC LIMIT ?3)"                                                        \
+        " AND r.status NOT IN ('" MODEL_RELEASE_LIVE "', '" MODEL_RELEASE_PENDING                             \
+        "', '" MODEL_RELEASE_DEPLOYING "')"                                                                   \
+        " AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.release_id = r.id AND " MODEL_ACTIVE_INSTANCE_SQL \
+        ")"
 
 int model_release_prune(sqlite3 *db, int64_t component_id, int64_t environment_id, unsigned keep,
                         char ***ret_dirs, size_t *ret_n_dirs) {

@@ -31,7 +31,7 @@ typedef struct ModelRelease {
         char *status;
         char *reason; /* NULL when none */
         int64_t created_at;
-        int64_t finished_at; /* 0 while not finished */
+        int64_t finished_at;       /* 0 while not finished */
         char *origin;              /* MODEL_RELEASE_ORIGIN_* */
         int64_t source_release_id; /* 0 when none */
         char *bake;                /* JSON of the bake window's outcome, NULL when none */

@@ -18,8 +18,9 @@ SQL_DEFINE_ROW_FUNCS(ModelReleaseValue, release_value_row, model_release_value_d
 
 int model_release_values_pin(sqlite3 *db, int64_t release_id, const int64_t *value_ids, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                int r = sqlite_run(db, "INSERT OR IGNORE INTO release_values(release_id, value_id) VALUES (?1, ?2)",
-                                   SQL_ARGS(SQL_INT(release_id), SQL_INT(value_ids[i])));
+                int r = sqlite_run(
+                        db, "INSERT OR IGNORE INTO release_values(release_id, value_id) VALUES (?1, ?2)",
+                        SQL_ARGS(SQL_INT(release_id), SQL_INT(value_ids[i])));
                 if (r < 0)
                         return r; /* -ENOENT: a foreign key failed */
         }
@@ -49,12 +50,13 @@ int model_release_values_missing(sqlite3 *db, int64_t release_id, unsigned *ret)
 }
 
 int model_config_values_prune(sqlite3 *db, int64_t environment_id) {
-        return sqlite_run(db,
-                          "DELETE FROM config_values WHERE environment_id = ?1"
-                          " AND version < (SELECT max(n.version) FROM config_values n"
-                          "                WHERE n.environment_id = config_values.environment_id"
-                          "                AND ifnull(n.component_id, 0) = ifnull(config_values.component_id, 0)"
-                          "                AND n.key = config_values.key)"
-                          " AND NOT EXISTS (SELECT 1 FROM release_values rv WHERE rv.value_id = config_values.id)",
-                          SQL_ARGS(SQL_INT(environment_id)));
+        return sqlite_run(
+                db,
+                "DELETE FROM config_values WHERE environment_id = ?1"
+                " AND version < (SELECT max(n.version) FROM config_values n"
+                "                WHERE n.environment_id = config_values.environment_id"
+                "                AND ifnull(n.component_id, 0) = ifnull(config_values.component_id, 0)"
+                "                AND n.key = config_values.key)"
+                " AND NOT EXISTS (SELECT 1 FROM release_values rv WHERE rv.value_id = config_values.id)",
+                SQL_ARGS(SQL_INT(environment_id)));
 }

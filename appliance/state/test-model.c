@@ -489,11 +489,12 @@ static void test_state_rules(void) {
 /* A config_values row as the vault would write it (no ciphertext: only ids and versions matter here). */
 static int64_t put_value(sqlite3 *db, int64_t project_id, int64_t env_id, int64_t comp_id, const char *key,
                          int64_t version) {
-        CHECK(sqlite_run(db,
-                         "INSERT INTO config_values(project_id, environment_id, component_id, key, version, kind,"
-                         " secret, size, set_at) VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, 'env', 0, 1, 1)",
-                         SQL_ARGS(SQL_INT(project_id), SQL_INT(env_id), SQL_INT(comp_id), SQL_TEXT(key),
-                                  SQL_INT(version))) == 1);
+        CHECK(sqlite_run(
+                      db,
+                      "INSERT INTO config_values(project_id, environment_id, component_id, key, version, kind,"
+                      " secret, size, set_at) VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, 'env', 0, 1, 1)",
+                      SQL_ARGS(SQL_INT(project_id), SQL_INT(env_id), SQL_INT(comp_id), SQL_TEXT(key),
+                               SQL_INT(version))) == 1);
         return sqlite3_last_insert_rowid(db);
 }
 
@@ -521,7 +522,8 @@ static void test_release_origin_values_prune(void) {
          * 5 live, 6 pending. */
         for (size_t i = 0; i < 6; i++)
                 CHECK(model_release_create_from(db, c.id, dev.id, i < 3 ? "sha256:aa" : "sha256:bb", "{}",
-                                                i == 4 ? MODEL_RELEASE_ORIGIN_ROLLBACK : MODEL_RELEASE_ORIGIN_DEPLOY,
+                                                i == 4 ? MODEL_RELEASE_ORIGIN_ROLLBACK
+                                                       : MODEL_RELEASE_ORIGIN_DEPLOY,
                                                 i == 4 ? ids[0] : 0, &ids[i]) == 0);
         CHECK(model_release_get(db, ids[4], &rel) == 0);
         CHECK(streq(rel.origin, "rollback") && rel.source_release_id == ids[0] && !rel.bake);
@@ -545,7 +547,8 @@ static void test_release_origin_values_prune(void) {
         CHECK(model_release_get_previous_live(db, c.id, dev.id, ids[0], &rel) == -ENOENT);
 
         /* Values: K v1, v2, v3 (v1 pinned by release 1), project-wide S v1, v2. */
-        int64_t k1 = put_value(db, p.id, dev.id, c.id, "K", 1), k2 = put_value(db, p.id, dev.id, c.id, "K", 2),
+        int64_t k1 = put_value(db, p.id, dev.id, c.id, "K", 1),
+                k2 = put_value(db, p.id, dev.id, c.id, "K", 2),
                 k3 = put_value(db, p.id, dev.id, c.id, "K", 3), s1 = put_value(db, p.id, dev.id, 0, "S", 1),
                 s2 = put_value(db, p.id, dev.id, 0, "S", 2);
         int64_t pin1[] = { k1, s1, k1 };
@@ -564,7 +567,8 @@ static void test_release_origin_values_prune(void) {
         /* Nothing unneeded but K v2 while release 1 is kept. */
         CHECK(model_config_values_prune(db, dev.id) == 1);
         CHECK(sqlite_count(db, "SELECT count(*) FROM config_values WHERE id = ?1", SQL_ARGS(SQL_INT(k2)),
-                           &count) == 0 && count == 0);
+                           &count) == 0 &&
+              count == 0);
 
         /* keep 2: releases 5 and 6 are the newest two; 3 has a draining instance, so 1, 2 and 4 go. */
         CHECK(model_release_prune(db, c.id, dev.id, 2, &dirs, &n) == 3);
@@ -578,7 +582,8 @@ static void test_release_origin_values_prune(void) {
         CHECK(model_count(db, "instances", &count) == 0 && count == 1);
         /* Release 1's pins went with it: K v1 and S v1 can go now; the newest of each slot stays. */
         CHECK(model_config_values_prune(db, dev.id) == 2);
-        CHECK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &count) == 0 && count == 2);
+        CHECK(sqlite_count(db, "SELECT count(*) FROM config_values", SQL_NO_ARGS, &count) == 0 &&
+              count == 2);
         /* Keeping 1 still spares the live, the pending and the draining releases. */
         CHECK(model_release_prune(db, c.id, dev.id, 1, NULL, NULL) == 0);
         CHECK(model_release_values_missing(db, ids[4], &count) == 0 && count == 0);

@@ -3,7 +3,9 @@ next deploy; `deploy` without --image redeploys the live image; `promote` runs t
 earlier environment and refuses (nothing live, backwards, unknown or no next environment, a configurable
 missing in the target, which keeps serving its old release); `rollback` brings an earlier image back and
 refuses what it cannot do; a deploy with missing configurables names every one and creates nothing; and
-keep_releases prunes old releases so `image gc` can free an image only they used."""
+keep_releases prunes old releases so `image gc` can free an image only they used.  With values: a value
+changes nothing until a deploy, a deploy without --image applies it, a rollback restores the earlier value
+(not the current one) and a promotion takes the target's values, all checked from inside the container."""
 
 import json
 import urllib.error
@@ -25,8 +27,19 @@ def env(build_dir, images, tmp_path_factory):
         with running_deploy_daemon(build_dir, root / "state", images) as d:
                 build_image(d, make_site(root / "v1", "hello v1"), "web:1")
                 build_image(d, make_site(root / "v2", "hello v2"), "web:2")
+                build_image(d, make_greeter(root / "greeter"), "greeter:1")
                 d.root = root
                 yield d
+
+
+def make_greeter(dir):
+        """make_site() plus /cgi-bin/greeting: the GREETING the app sees and the file /etc/app/motd."""
+        ctx = make_site(dir, "greeter")
+        cgi = ctx / "www" / "cgi-bin" / "greeting"
+        cgi.write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                       'echo "greeting=$GREETING motd=$(cat /etc/app/motd 2>/dev/null)"\n')
+        cgi.chmod(0o755)
+        return ctx
 
 
 def releases(d, target, envname=None):
@@ -255,3 +268,64 @@ def test_keep_releases_prunes_and_gc_frees_their_image(env):
         p = run(d, "--json", "rollback", "keep/web", "development")
         assert p.returncode == 0, p.stderr
         assert http_get(ingress_url(d, "keep", "web", "development")) == (200, "hello v1\n")
+
+
+def greeting(d, project, comp, envname):
+        status, body = http_get(ingress_url(d, project, comp, envname) + "cgi-bin/greeting")
+        assert status == 200, (status, body)
+        return body.strip()
+
+
+def config_set(d, target, envname, assignment, *extra):
+        d.cli("config", "set", target, envname, assignment, *extra)
+
+
+def test_values_follow_releases_into_the_container(env):
+        d = env
+        create(d, "val/web", "greeter:1", "--config", "GREETING", "--config", "MOTD:file=/etc/app/motd")
+        config_set(d, "val/web", "development", "GREETING=one")
+        config_set(d, "val/web", "development", "MOTD=first", "--file", "/etc/app/motd")
+        p = run(d, "--json", "deploy", "val/web", "development")
+        assert p.returncode == 0, p.stderr
+        r1 = json.loads(p.stdout)
+        assert greeting(d, "val", "web", "development") == "greeting=one motd=first"
+
+        # A new value changes nothing that runs until a deploy; a deploy without --image applies it to the
+        # same image.
+        config_set(d, "val/web", "development", "GREETING=two")
+        assert greeting(d, "val", "web", "development") == "greeting=one motd=first"
+        p = run(d, "--json", "deploy", "val/web", "development")
+        assert p.returncode == 0, p.stderr
+        r2 = json.loads(p.stdout)
+        assert r2["image_digest"] == r1["image_digest"]
+        assert greeting(d, "val", "web", "development") == "greeting=two motd=first"
+        rels = {r["id"]: r for r in releases(d, "val/web", "development")}
+        assert {(v["key"], v["version"]) for v in rels[r1["id"]]["values"]} == {("GREETING", 1), ("MOTD", 1)}
+        assert {(v["key"], v["version"]) for v in rels[r2["id"]]["values"]} == {("GREETING", 2), ("MOTD", 1)}
+        assert "GREETING@v2" in d.cli("releases", "val/web", "development", json=False).stdout
+
+        # Rollback: the earlier value as it was, not the current one.
+        p = run(d, "--json", "rollback", "val/web", "development")
+        assert p.returncode == 0, p.stderr
+        r3 = json.loads(p.stdout)
+        assert greeting(d, "val", "web", "development") == "greeting=one motd=first"
+        assert {(v["key"], v["version"]) for v in r3["values"]} == {("GREETING", 1), ("MOTD", 1)}
+
+        # Promotion: the same digest with production's own values; refused while one is missing there.
+        config_set(d, "val/web", "production", "GREETING=prod")
+        p = run(d, "promote", "val/web", "development", "production")
+        assert_clean_error(p, "MOTD", "--file /etc/app/motd")
+        assert releases(d, "val/web", "production") == []
+        config_set(d, "val/web", "production", "MOTD=prod motd", "--file", "/etc/app/motd")
+        p = run(d, "--json", "promote", "val/web", "development")
+        assert p.returncode == 0, p.stderr
+        prod = json.loads(p.stdout)
+        assert prod["image_digest"] == r1["image_digest"] and prod["source_release_id"] == r3["id"]
+        assert greeting(d, "val", "web", "production") == "greeting=prod motd=prod motd"
+        assert greeting(d, "val", "web", "development") == "greeting=one motd=first"
+
+        # An unset required value refuses the next deploy by name; the live release keeps serving.
+        d.cli("config", "unset", "val/web", "development", "GREETING")
+        assert_clean_error(run(d, "deploy", "val/web", "development"), "GREETING",
+                           "slipway config set val/web development GREETING=VALUE")
+        assert greeting(d, "val", "web", "development") == "greeting=one motd=first"

@@ -36,11 +36,10 @@ static const HttpJsonBody component_create_body = {
 /* A component update: any field of create but the name, and configurables to drop. */
 static const HttpJsonBody component_update_body = {
         .what = "component update request",
-        .fields =
-                (const char *const[]) { "image", "spec", "endpoints", "health", "liveness", "memory", "cpus",
-                                        "pids", "health_interval_ms", "health_timeout_ms", "health_failures",
-                                        "deploy_timeout_ms", "configs", "no_configs", "bake_ms",
-                                        "bake_max_5xx_percent", "keep_releases", NULL },
+        .fields = (const char *const[]) { "image", "spec", "endpoints", "health", "liveness", "memory",
+                                          "cpus", "pids", "health_interval_ms", "health_timeout_ms",
+                                          "health_failures", "deploy_timeout_ms", "configs", "no_configs",
+                                          "bake_ms", "bake_max_5xx_percent", "keep_releases", NULL },
         .example = "Send {\"image\": \"web:2\"} or any other field of a component create request.",
 };
 
@@ -536,7 +535,8 @@ int api_component_releases(HttpRequest *req) {
                 return api_reply_error(req, r, NULL, "Cannot list releases");
         for (size_t i = 0; arr && i < n; i++) {
                 json_t *e = api_release_json(&rel[i]);
-                if (!e || api_release_json_details(s.db, &rel[i], e) < 0 || json_array_append_new(arr, e) < 0) {
+                if (!e || api_release_json_details(s.db, &rel[i], e) < 0 ||
+                    json_array_append_new(arr, e) < 0) {
                         model_releases_free(rel, n);
                         return api_reply_error(req, -ENOMEM, NULL, "Cannot list releases");
                 }

@@ -47,15 +47,17 @@ static json_t *release_bake_json(const ModelRelease *rel) {
 }
 
 json_t *api_release_json(const ModelRelease *rel) {
-        json_t *j = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
-                              rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
-                              "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
-                              rel->finished_at ? json_integer(rel->finished_at) : json_null());
-        if (j && (json_object_set_new(j, "origin", json_string(rel->origin ?: MODEL_RELEASE_ORIGIN_DEPLOY)) < 0 ||
-                  json_object_set_new(j, "source_release_id", rel->source_release_id > 0
-                                                                      ? json_integer(rel->source_release_id)
-                                                                      : json_null()) < 0 ||
-                  json_object_set_new(j, "bake", release_bake_json(rel)) < 0)) {
+        json_t *j =
+                json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
+                          rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
+                          "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
+                          rel->finished_at ? json_integer(rel->finished_at) : json_null());
+        if (j &&
+            (json_object_set_new(j, "origin", json_string(rel->origin ?: MODEL_RELEASE_ORIGIN_DEPLOY)) < 0 ||
+             json_object_set_new(j, "source_release_id",
+                                 rel->source_release_id > 0 ? json_integer(rel->source_release_id)
+                                                            : json_null()) < 0 ||
+             json_object_set_new(j, "bake", release_bake_json(rel)) < 0)) {
                 json_decref(j);
                 return NULL;
         }
@@ -179,9 +181,9 @@ int api_component_deploy(HttpRequest *req) {
                 r = image_catalog_lookup(ctx->catalog, image, &rec, &err);
                 if (r < 0) {
                         if (r == -ENOENT || !err.message[0])
-                                return http_reply_error(req->conn, 404,
-                                                        err.message[0] ? err.message : "No such image.",
-                                                        "See 'slipway image list'; import or build it first.");
+                                return http_reply_error(
+                                        req->conn, 404, err.message[0] ? err.message : "No such image.",
+                                        "See 'slipway image list'; import or build it first.");
                         return api_reply_error(req, r, &err, "Cannot look up the image");
                 }
                 digest = strdup(rec.digest);

@@ -60,7 +60,8 @@ int api_component_promote(HttpRequest *req) {
         if ((r = http_request_read_json(req, &promote_body, &body)) < 0)
                 return req->status;
         if (json_get_string(body, "from", &from_name) < 0 || isempty(from_name))
-                return http_reply_error(req->conn, 400, "The promote request names no environment to promote from.",
+                return http_reply_error(req->conn, 400,
+                                        "The promote request names no environment to promote from.",
                                         promote_body.example);
         if (!json_is_null(json_object_get(body, "to")) && json_get_string_opt(body, "to", &to_name) < 0)
                 return http_reply_error(req->conn, 400, "\"to\" must be an environment name.",
@@ -100,9 +101,10 @@ int api_component_promote(HttpRequest *req) {
                 snprintf(msg, sizeof msg,
                          "Promotion goes forward only: %s does not come after %s in %s's promotion order.",
                          s.environment.name, from.name, s.project.name);
-                snprintf(hint, sizeof hint,
-                         "Promote to a later environment (see 'slipway env list %s'), or deploy to %s directly.",
-                         s.project.name, s.environment.name);
+                snprintf(
+                        hint, sizeof hint,
+                        "Promote to a later environment (see 'slipway env list %s'), or deploy to %s directly.",
+                        s.project.name, s.environment.name);
                 return http_reply_error(req->conn, 400, msg, hint);
         }
         r = model_release_get_live(s.db, s.component.id, from.id, &live);
@@ -121,7 +123,8 @@ int api_component_promote(HttpRequest *req) {
                            MODEL_RELEASE_ORIGIN_PROMOTE, live.id, NULL, 0, &id, &refusal);
         if (r < 0)
                 return api_reply_release_refusal(req, r, &refusal, "Cannot create the release");
-        model_deploy_log_appendf(s.db, id, "promotion of %s/%s from %s (release %lld) to %s requested (image %s)",
+        model_deploy_log_appendf(s.db, id,
+                                 "promotion of %s/%s from %s (release %lld) to %s requested (image %s)",
                                  s.project.name, s.component.name, from.name, (long long) live.id,
                                  s.environment.name, live.image_digest);
         return api_reply_release_created(req, &s, id);
@@ -138,25 +141,30 @@ static int rollback_target(HttpRequest *req, ApiScope *s, json_t *to, ModelRelea
         if (r < 0 && r != -ENOENT)
                 return api_replied(req, api_reply_error(req, r, NULL, "Cannot read the live release"), r);
         has_live = r >= 0;
-        snprintf(hint, sizeof hint, "See 'slipway releases %s/%s %s' and give --to RELEASE.", s->project.name,
-                 s->component.name, s->environment.name);
+        snprintf(hint, sizeof hint, "See 'slipway releases %s/%s %s' and give --to RELEASE.",
+                 s->project.name, s->component.name, s->environment.name);
         if (!to) {
                 if (!has_live) {
-                        snprintf(msg, sizeof msg,
-                                 "Nothing of %s/%s is live in %s, so there is no release before it to roll back to.",
-                                 s->project.name, s->component.name, s->environment.name);
+                        snprintf(
+                                msg, sizeof msg,
+                                "Nothing of %s/%s is live in %s, so there is no release before it to roll back to.",
+                                s->project.name, s->component.name, s->environment.name);
                         return api_replied(req, http_reply_error(req->conn, 409, msg, hint), -ENOENT);
                 }
-                r = model_release_get_previous_live(s->db, s->component.id, s->environment.id, live.id, &rel);
+                r = model_release_get_previous_live(s->db, s->component.id, s->environment.id, live.id,
+                                                    &rel);
                 if (r == -ENOENT) {
-                        snprintf(msg, sizeof msg,
-                                 "No release of %s/%s in %s was live before release %lld, so there is nothing "
-                                 "to roll back to.",
-                                 s->project.name, s->component.name, s->environment.name, (long long) live.id);
+                        snprintf(
+                                msg, sizeof msg,
+                                "No release of %s/%s in %s was live before release %lld, so there is nothing "
+                                "to roll back to.",
+                                s->project.name, s->component.name, s->environment.name,
+                                (long long) live.id);
                         return api_replied(req, http_reply_error(req->conn, 409, msg, hint), -ENOENT);
                 }
                 if (r < 0)
-                        return api_replied(req, api_reply_error(req, r, NULL, "Cannot read the releases"), r);
+                        return api_replied(req, api_reply_error(req, r, NULL, "Cannot read the releases"),
+                                           r);
                 *ret = rel;
                 rel = (ModelRelease) {};
                 return 0;
@@ -173,7 +181,8 @@ static int rollback_target(HttpRequest *req, ApiScope *s, json_t *to, ModelRelea
                 snprintf(msg, sizeof msg,
                          "Release %lld was made for %s, not %s; a rollback stays in one environment.",
                          (long long) rel.id, rel.environment_name, s->environment.name);
-                snprintf(hint, sizeof hint, "Roll back to a release of %s, or promote: slipway promote %s/%s %s %s.",
+                snprintf(hint, sizeof hint,
+                         "Roll back to a release of %s, or promote: slipway promote %s/%s %s %s.",
                          s->environment.name, s->project.name, s->component.name, rel.environment_name,
                          s->environment.name);
                 return api_replied(req, http_reply_error(req->conn, 400, msg, hint), -EINVAL);
@@ -184,10 +193,11 @@ static int rollback_target(HttpRequest *req, ApiScope *s, json_t *to, ModelRelea
                 return api_replied(req, http_reply_error(req->conn, 409, msg, hint), -EALREADY);
         }
         if (!streq(rel.status, MODEL_RELEASE_SUPERSEDED)) {
-                snprintf(msg, sizeof msg,
-                         "Release %lld is %s, not one that was live and then replaced; a rollback goes back to "
-                         "a release that ran.",
-                         (long long) rel.id, rel.status);
+                snprintf(
+                        msg, sizeof msg,
+                        "Release %lld is %s, not one that was live and then replaced; a rollback goes back to "
+                        "a release that ran.",
+                        (long long) rel.id, rel.status);
                 return api_replied(req, http_reply_error(req->conn, 409, msg, hint), -EINVAL);
         }
         *ret = rel;

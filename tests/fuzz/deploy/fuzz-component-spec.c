@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     spec.n_endpoints != again.n_endpoints || spec.memory_bytes != again.memory_bytes ||
                     spec.n_configs != again.n_configs ||
                     memcmp(spec.configs, again.configs, spec.n_configs * sizeof spec.configs[0]) != 0 ||
-                    spec.bake_ms != again.bake_ms || spec.bake_max_5xx_percent != again.bake_max_5xx_percent ||
+                    spec.bake_ms != again.bake_ms ||
+                    spec.bake_max_5xx_percent != again.bake_max_5xx_percent ||
                     spec.keep_releases != again.keep_releases)
                         abort();
                 for (size_t i = 0; i < spec.n_endpoints; i++) {
