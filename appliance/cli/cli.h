@@ -134,6 +134,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
  * the release is live, 1 otherwise. */
 int cli_release_follow(CliContext *c, const char *project, const char *component, const char *env,
                        int64_t release_id, unsigned long timeout_sec, bool wait_bake);
+/* `slipway deploy TARGET ENV [--image IMAGE]` (image NULL: the live image) as another command's last step
+ * (cmd-deploy.c); returns the exit status. */
+int cli_deploy_and_follow(CliContext *c, const char *target, const char *env, const char *image);
 
 /* Commands: argc/argv start at the command word. */
 int cmd_status(CliContext *c, int argc, char *argv[]);
@@ -142,5 +145,5 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
 int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */
 int cmd_rollback(CliContext *c, int argc, char *argv[]); /* cmd-promote.c */
-int cmd_config(CliContext *c, int argc, char *argv[]); /* cmd-config.c */
-int cmd_vault(CliContext *c, int argc, char *argv[]);  /* cmd-config.c */
+int cmd_config(CliContext *c, int argc, char *argv[]);   /* cmd-config.c */
+int cmd_vault(CliContext *c, int argc, char *argv[]);    /* cmd-config.c */

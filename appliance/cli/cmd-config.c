@@ -33,7 +33,7 @@ static const char config_help[] =
         "encrypted at rest and reach instances at their next deploy.\n";
 
 static const char config_set_help[] =
-        "Usage: slipway config set PROJECT[/COMPONENT] ENV KEY=VALUE [--secret] [--file PATH] [--json]\n"
+        "Usage: slipway config set PROJECT[/COMPONENT] ENV KEY=VALUE [--secret] [--file PATH] [--deploy] [--json]\n"
         "       slipway config set PROJECT[/COMPONENT] ENV KEY --from-file LOCAL [--secret] [--file PATH]\n\n"
         "Sets a value (a new version of KEY; releases keep the versions they were deployed with).\n\n"
         "  --secret           write-only: list and show give its name, version and when it was set, never\n"
@@ -41,7 +41,9 @@ static const char config_set_help[] =
         "  --file PATH        mount the value as a file at the absolute PATH inside the container instead\n"
         "                     of an environment variable KEY\n"
         "  --from-file LOCAL  the value is the content of the local file LOCAL ('-': standard input);\n"
-        "                     give KEY alone then\n\n"
+        "                     give KEY alone then\n"
+        "  --deploy           with PROJECT/COMPONENT: then deploy the component to ENV with its current\n"
+        "                     values (its live image; waits like 'slipway deploy')\n\n"
         "A value holds at most 64 KiB, an environment's values together 1 MiB.\n";
 
 static const char config_unset_help[] =
@@ -64,6 +66,7 @@ static const char vault_help[] =
 
 typedef struct ConfigArgs {
         bool secret;
+        bool deploy;
         bool effective;
         const char *file;
         const char *from_file;
@@ -77,6 +80,7 @@ static const CliOption config_set_options[] = {
         CLI_FLAG_OPTION("secret", ConfigArgs, secret),
         CLI_STRING_OPTION("file", ConfigArgs, file),
         CLI_STRING_OPTION("from-file", ConfigArgs, from_file),
+        CLI_FLAG_OPTION("deploy", ConfigArgs, deploy),
 };
 
 /* "PROJECT[/COMPONENT]" and ENV (and KEY) → the API path of the slot's configs. */
@@ -160,14 +164,18 @@ static int config_set_value(CliContext *c, const char *target, const char *env, 
         r = cli_api_json(c, "PUT", path, body, &reply);
         if (r < 0)
                 return -EIO;
-        if (c->json)
-                cli_print_json(reply);
-        else {
+        if (c->json) {
+                /* One JSON document: with --deploy it is the release's. */
+                if (!a->deploy)
+                        cli_print_json(reply);
+        } else {
                 cfg = json_object_get(reply, "config");
                 printf("Set %s%s of %s in %s, version %lld%s.\n", a->secret ? "secret " : "", key, target,
                        env, (long long) json_integer_value(json_object_get(cfg, "version")),
                        a->file ? " (a file)" : "");
-                if (strchr(target, '/'))
+                if (a->deploy)
+                        ; /* the deploy follows */
+                else if (strchr(target, '/'))
                         printf("It applies at the next deploy: slipway deploy %s %s\n", target, env);
                 else
                         printf("It applies to each component of %s at its next deploy.\n", env);
@@ -194,6 +202,10 @@ static int config_set(CliContext *c, int argc, char *argv[]) {
                 return cli_usage_error("config set",
                                        "'slipway config set' needs PROJECT[/COMPONENT], ENV and "
                                        "KEY=VALUE (or KEY with --from-file)");
+        if (a.deploy && !strchr(argv[optind], '/'))
+                return cli_usage_error("config set",
+                                       "--deploy needs PROJECT/COMPONENT: a project-wide value reaches each "
+                                       "component at its own next deploy");
         eq = strchr(argv[optind + 2], '=');
         if (a.from_file) {
                 if (eq)
@@ -220,7 +232,12 @@ static int config_set(CliContext *c, int argc, char *argv[]) {
         r = config_set_value(c, argv[optind], argv[optind + 1], key, data, size, &a, NULL);
         if (local)
                 sodium_memzero(local, size);
-        return r < 0 ? 1 : 0;
+        if (r < 0)
+                return 1;
+        if (!a.deploy)
+                return 0;
+        /* "Save and deploy": the live image (or the component's own) with the values as they are now. */
+        return cli_deploy_and_follow(c, argv[optind], argv[optind + 1], NULL);
 }
 
 static int config_unset(CliContext *c, int argc, char *argv[]) {

@@ -60,9 +60,40 @@ static const CliOption deploy_options[] = {
         { .name = "build", .store = refuse_build, .unlisted = true },
 };
 
-int cmd_deploy(CliContext *c, int argc, char *argv[]) {
+/* POST …/deploy for target ("PROJECT/COMPONENT", checked) and, unless a->no_wait, follows the release.
+ * Returns the exit status. */
+static int deploy_request(CliContext *c, const char *target, const char *env, const DeployArgs *a) {
         _cleanup_json_ json_t *body = NULL, *reply = NULL;
         _cleanup_free_ char *proj = NULL, *enc_p = NULL, *enc_c = NULL, *path = NULL;
+        const char *slash = strchr(target, '/');
+
+        proj = strndup(target, (size_t) (slash - target));
+        if (!proj)
+                return log_oom_cli();
+        enc_p = http_url_encode(proj);
+        enc_c = http_url_encode(slash + 1);
+        if (!enc_p || !enc_c ||
+            asprintf(&path, "/api/v1/projects/%s/components/%s/deploy", enc_p, enc_c) < 0)
+                return log_oom_cli();
+        body = json_pack("{s:s}", "env", env);
+        if (!body || (a->image && json_object_set_new(body, "image", json_string(a->image)) < 0))
+                return log_oom_cli();
+        if (cli_api_json(c, "POST", path, body, &reply) < 0)
+                return 1;
+
+        json_int_t id = json_integer_value(json_object_get(reply, "id"));
+        if (a->no_wait) {
+                if (c->json)
+                        cli_print_json(reply);
+                else
+                        printf("Release %lld of %s to %s is pending.\n", (long long) id, target, env);
+                return 0;
+        }
+
+        return cli_release_follow(c, proj, slash + 1, env, id, a->timeout, !a->no_wait_bake);
+}
+
+int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         DeployArgs a = { .timeout = DEPLOY_WAIT_DEFAULT_SEC };
         const char *target, *env, *slash;
         int r;
@@ -78,28 +109,10 @@ int cmd_deploy(CliContext *c, int argc, char *argv[]) {
         slash = strchr(target, '/');
         if (!slash || slash == target || !slash[1] || strchr(slash + 1, '/'))
                 return cli_usage_error("deploy", "'%s' is not PROJECT/COMPONENT", target);
-        proj = strndup(target, (size_t) (slash - target));
-        if (!proj)
-                return log_oom_cli();
-        enc_p = http_url_encode(proj);
-        enc_c = http_url_encode(slash + 1);
-        if (!enc_p || !enc_c ||
-            asprintf(&path, "/api/v1/projects/%s/components/%s/deploy", enc_p, enc_c) < 0)
-                return log_oom_cli();
-        body = json_pack("{s:s}", "env", env);
-        if (!body || (a.image && json_object_set_new(body, "image", json_string(a.image)) < 0))
-                return log_oom_cli();
-        if (cli_api_json(c, "POST", path, body, &reply) < 0)
-                return 1;
+        return deploy_request(c, target, env, &a);
+}
 
-        json_int_t id = json_integer_value(json_object_get(reply, "id"));
-        if (a.no_wait) {
-                if (c->json)
-                        cli_print_json(reply);
-                else
-                        printf("Release %lld of %s to %s is pending.\n", (long long) id, target, env);
-                return 0;
-        }
-
-        return cli_release_follow(c, proj, slash + 1, env, id, a.timeout, !a.no_wait_bake);
+int cli_deploy_and_follow(CliContext *c, const char *target, const char *env, const char *image) {
+        DeployArgs a = { .image = image, .timeout = DEPLOY_WAIT_DEFAULT_SEC };
+        return deploy_request(c, target, env, &a);
 }

@@ -106,6 +106,9 @@ def test_set_deploy_promote_redeploy_rollback(flow):
         d.cli("rollback", TARGET, "production", timeout=180)
         prod = seen(d, "production")
         assert prod["greeting"] == "hello from prod" and prod["version"] == "v1", prod
+        # "Save and deploy" in one step.
+        d.cli("config", "set", TARGET, "production", "GREETING=saved and deployed", "--deploy", timeout=180)
+        assert seen(d, "production")["greeting"] == "saved and deployed"
 
         d.cli("deploy", TARGET, "development", "--image", "flow:2", timeout=180)
         assert seen(d, "development")["version"] == "v2"
