@@ -229,6 +229,8 @@ static int bake_fail_keep(Bake *b, const char *why, const char *why_not) {
         b->rec.ended_at = sqlite_now_sec();
         deployer_set_reason(&b->rec.reason, "%s; not rolled back: %s", why, why_not);
         (void) bake_record_write(b);
+        /* Live, and the release says why it was not rolled back ('slipway releases' shows the reason). */
+        (void) model_release_set_status(b->db, b->t->release_id, MODEL_RELEASE_LIVE, b->rec.reason);
         model_deploy_log_appendf(b->db, b->t->release_id, "bake: %s; release %lld stays live", b->rec.reason,
                                  (long long) b->t->release_id);
         log_warning("Release %lld: %s.", (long long) b->t->release_id, b->rec.reason);
