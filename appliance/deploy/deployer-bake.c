@@ -301,6 +301,16 @@ static int bake_roll_back(Bake *b, const char *why) {
         supervisor_lock(b->d->supervisor);
         r = sqlite_begin(b->db);
         if (r >= 0) {
+                /* Unless something else (a project teardown, under the same lock) stopped them meanwhile. */
+                r = model_instance_get(b->db, b->instance_id, &row);
+                if (r >= 0 && !streq_ptr(row.state, MODEL_INSTANCE_READY))
+                        r = -ESTALE;
+                for (size_t i = 0; i < b->n_standby && r >= 0; i++) {
+                        _cleanup_(model_instance_done) ModelInstance sb = {};
+                        r = model_instance_get(b->db, b->standby[i].id, &sb);
+                        if (r >= 0 && !streq_ptr(sb.state, MODEL_INSTANCE_STANDBY))
+                                r = -ESTALE;
+                }
                 for (size_t i = 0; i < b->n_standby && r >= 0; i++)
                         r = model_instance_set_state(b->db, b->standby[i].id,
                                                      b->standby[i].release_id == back_release
@@ -324,7 +334,15 @@ static int bake_roll_back(Bake *b, const char *why) {
                                 supervisor_adopt_handle(b->d->supervisor, b->standby[i].id,
                                                         TAKE_PTR(b->standby_inst[i]));
         }
+        if (r == -ESTALE)
+                supervisor_hold(b->d->supervisor, b->instance_id, false);
         supervisor_unlock(b->d->supervisor);
+        if (r == -ESTALE) {
+                model_deploy_log_appendf(b->db, b->t->release_id,
+                                         "bake: the instances were stopped meanwhile (project deleted?); the bake "
+                                         "window ends without a rollback");
+                return 1;
+        }
         if (r < 0) {
                 /* The proxy serves the previous release while the database still says the new one: the next
                  * start's recovery points the routes at the new one again.  Said loudly. */
@@ -342,8 +360,7 @@ static int bake_roll_back(Bake *b, const char *why) {
                  (long long) back_release);
 
         /* Last, the failing instance. */
-        r = model_instance_get(b->db, b->instance_id, &row);
-        if (r >= 0) {
+        {
                 DeployRetired how = {};
                 (void) deployer_instance_retire(b->d, b->instance_id, row.dir, row.netns, TAKE_PTR(b->inst),
                                                 true, &how);
