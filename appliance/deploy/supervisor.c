@@ -252,14 +252,19 @@ static void tick(Supervisor *s, sqlite3 *db) {
                 }
                 if (e->inst && instance_status(e->inst, &state, &status) < 0)
                         state = INSTANCE_GONE;
+                /* A probe fails also when the instance ended meanwhile (killed for its memory, say): then
+                 * its exit is the news, and there is nothing left to kill. */
                 if (state == INSTANCE_RUNNING && !liveness_ok(db, release_id, address, e, &probed)) {
-                        model_deploy_log_appendf(db, release_id,
-                                                 "supervisor: instance %lld failed its liveness check; "
-                                                 "restarting it",
-                                                 (long long) id);
-                        (void) instance_kill(e->inst);
-                        state = INSTANCE_GONE;
-                        killed = true;
+                        (void) instance_status(e->inst, &state, &status); /* on failure state stays */
+                        if (state == INSTANCE_RUNNING) {
+                                model_deploy_log_appendf(db, release_id,
+                                                         "supervisor: instance %lld failed its liveness "
+                                                         "check; restarting it",
+                                                         (long long) id);
+                                (void) instance_kill(e->inst);
+                                state = INSTANCE_GONE;
+                                killed = true;
+                        }
                 }
                 if (state == INSTANCE_RUNNING)
                         continue;

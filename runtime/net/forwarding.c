@@ -1,5 +1,5 @@
-/* Per-interface IPv4 forwarding.  Slipway only ever switches forwarding on (for environments given
- * egress); it never switches it off globally, since other software on the host may depend on it and the
+/* Per-interface IPv4 forwarding.  Slipway only ever switches forwarding on (on its own bridges, and for
+ * environments given egress on "all"); it never switches it off globally, since other software on the host may depend on it and the
  * slipway nft table already drops every forwarded packet of an environment without egress. */
 #include "forwarding.h"
 

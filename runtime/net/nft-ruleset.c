@@ -205,10 +205,21 @@ int net_ruleset_apply(const NetRuleset *rs, char **ret_error) {
         if (r < 0)
                 return r;
 
-        /* Only now, with the table in place, so turning forwarding on never opens a gap. */
-        for (size_t i = 0; i < rs->n_bridges; i++)
-                if (rs->bridges[i].egress)
-                        return net_ipv4_forwarding_set("all", true);
+        /* Only now, with the table in place, so turning forwarding on never opens a gap.  Each bridge
+         * forwards what its containers send (IPv4 decides by the input interface): with forwarding off the
+         * kernel would drop a packet for another environment silently, before the table's forward chain
+         * answers it with a reset, and a blocked connect would hang until its timeout instead of being
+         * refused.  That chain rejects everything a bridge forwards except to its own bridge and, with
+         * egress, out; egress also needs the replies forwarded, hence "all". */
+        bool egress = false;
+        for (size_t i = 0; i < rs->n_bridges; i++) {
+                r = net_ipv4_forwarding_set(rs->bridges[i].name, true);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                egress = egress || rs->bridges[i].egress;
+        }
+        if (egress)
+                return net_ipv4_forwarding_set("all", true);
         return 0;
 }
 
