@@ -109,11 +109,11 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                 if (mono_ms() >= deadline) {
                         if (announced_bake)
                                 putchar('\n');
-                        return cli_error("Run the same command with --no-wait, or look at 'slipway releases'.",
-                                         "Release %lld is still %s after %lu s", (long long) release_id,
-                                         streq(release_status(reply), "live") ? "baking"
-                                                                             : release_status(reply),
-                                         timeout_sec);
+                        return cli_error(
+                                "Run the same command with --no-wait, or look at 'slipway releases'.",
+                                "Release %lld is still %s after %lu s", (long long) release_id,
+                                streq(release_status(reply), "live") ? "baking" : release_status(reply),
+                                timeout_sec);
                 }
                 nanosleep(&ts, NULL);
         }
@@ -148,9 +148,11 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
 
         const char *reason = json_string_value(json_object_get(reply, "reason")) ?: "no reason recorded.";
         if (bake_failed) {
-                fprintf(stderr, "Error: release %lld of %s/%s in %s failed its bake window and stays live: %s\n",
+                fprintf(stderr,
+                        "Error: release %lld of %s/%s in %s failed its bake window and stays live: %s\n",
                         (long long) release_id, project, component, env,
-                        json_string_value(json_object_get(json_object_get(reply, "bake"), "reason")) ?: reason);
+                        json_string_value(json_object_get(json_object_get(reply, "bake"), "reason"))
+                                ?: reason);
                 print_log_tail(reply, release_id);
                 fprintf(stderr, "Hint: deploy a working release, or see 'slipway logs %s/%s %s'.\n", project,
                         component, env);

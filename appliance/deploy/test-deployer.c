@@ -316,19 +316,24 @@ static void test_bake(void) {
 
         fixture_setup(&f, "bake", "{\"bake_ms\": 4000, \"bake_max_5xx_percent\": 10}");
         CHECK(deploy_target_load(f.db, f.rid, &t, &err) == 0);
-        CHECK(t.bake_ms == 4000 && t.bake_max_5xx_percent == 10 && t.bake_min_requests == SPEC_BAKE_MIN_REQUESTS);
+        CHECK(t.bake_ms == 4000 && t.bake_max_5xx_percent == 10 &&
+              t.bake_min_requests == SPEC_BAKE_MIN_REQUESTS);
         CHECK(deployer_bake_ms(f.d, &t) == 4000);
 
         fixture_setup(&g, "bakedefault", "{}");
         CHECK(deploy_target_load(g.db, g.rid, &u, &err) == 0);
-        CHECK(u.bake_ms == SPEC_BAKE_DAEMON_DEFAULT && u.bake_max_5xx_percent == SPEC_BAKE_MAX_5XX_PERCENT_DEFAULT);
+        CHECK(u.bake_ms == SPEC_BAKE_DAEMON_DEFAULT &&
+              u.bake_max_5xx_percent == SPEC_BAKE_MAX_5XX_PERCENT_DEFAULT);
         CHECK(deployer_bake_ms(g.d, &u) == 0); /* this deployer's config gave none */
         g.d->bake_default_ms = DEPLOY_BAKE_DEFAULT_MS;
         CHECK(deployer_bake_ms(g.d, &u) == DEPLOY_BAKE_DEFAULT_MS);
 
-        text = deployer_bake_record(&(DeployBakeRecord) {
-                .state = MODEL_BAKE_BAKING, .bake_ms = 4000, .max_5xx_percent = 10, .requests = 52,
-                .status_5xx = 37, .started_at = 1000 });
+        text = deployer_bake_record(&(DeployBakeRecord) { .state = MODEL_BAKE_BAKING,
+                                                          .bake_ms = 4000,
+                                                          .max_5xx_percent = 10,
+                                                          .requests = 52,
+                                                          .status_5xx = 37,
+                                                          .started_at = 1000 });
         CHECK(text);
         j = json_loads(text, 0, NULL);
         CHECK(j && streq(json_string_value(json_object_get(j, "state")), "baking"));

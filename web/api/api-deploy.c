@@ -44,10 +44,11 @@ static json_t *release_bake_json(const ModelRelease *rel) {
 }
 
 json_t *api_release_json(const ModelRelease *rel) {
-        json_t *j = json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
-                              rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
-                              "reason", rel->reason, "created_at", (json_int_t) rel->created_at,
-                              "finished_at", rel->finished_at ? json_integer(rel->finished_at) : json_null());
+        json_t *j =
+                json_pack("{s:I,s:s?,s:s,s:s,s:s?,s:I,s:o}", "id", (json_int_t) rel->id, "environment",
+                          rel->environment_name, "image_digest", rel->image_digest, "status", rel->status,
+                          "reason", rel->reason, "created_at", (json_int_t) rel->created_at, "finished_at",
+                          rel->finished_at ? json_integer(rel->finished_at) : json_null());
 
         if (j && json_object_set_new(j, "bake", release_bake_json(rel)) < 0) {
                 json_decref(j);
