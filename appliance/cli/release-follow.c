@@ -85,7 +85,7 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                 json_decref(reply);
                 reply = NULL;
                 if (cli_api_json(c, "GET", path, NULL, &reply) < 0) {
-                        if (announced_bake)
+                        if (announced_bake && !c->json)
                                 putchar('\n');
                         return 1;
                 }
@@ -107,7 +107,7 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                         }
                 }
                 if (mono_ms() >= deadline) {
-                        if (announced_bake)
+                        if (announced_bake && !c->json)
                                 putchar('\n');
                         return cli_error(
                                 "Run the same command with --no-wait, or look at 'slipway releases'.",
