@@ -1,6 +1,7 @@
 /* Following a release after deploy, promote or rollback asked for it: polls the release until it is live
  * (and, with wait_bake, until its bake window passed or rolled it back) or failed, and prints the outcome.
- * The exit status says whether the release serves: 0 live (bake passed, off or not waited for), 1 not. */
+ * The exit status says whether the release serves well: 0 live (bake passed, off or not waited for), 1 not
+ * (failed, rolled back, or failing its bake with nothing to roll back to). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,7 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                 json_decref(reply);
                 reply = NULL;
                 if (cli_api_json(c, "GET", path, NULL, &reply) < 0) {
-                        if (announced_bake)
+                        if (announced_bake && !c->json)
                                 putchar('\n');
                         return 1;
                 }
@@ -106,26 +107,28 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                         }
                 }
                 if (mono_ms() >= deadline) {
-                        if (announced_bake)
+                        if (announced_bake && !c->json)
                                 putchar('\n');
-                        return cli_error("Run the same command with --no-wait, or look at 'slipway releases'.",
-                                         "Release %lld is still %s after %lu s", (long long) release_id,
-                                         streq(release_status(reply), "live") ? "baking"
-                                                                             : release_status(reply),
-                                         timeout_sec);
+                        return cli_error(
+                                "Run the same command with --no-wait, or look at 'slipway releases'.",
+                                "Release %lld is still %s after %lu s", (long long) release_id,
+                                streq(release_status(reply), "live") ? "baking" : release_status(reply),
+                                timeout_sec);
                 }
                 nanosleep(&ts, NULL);
         }
 
         const char *status = release_status(reply), *bake = bake_state(reply);
-        bool ok = !streq(status, "failed") && !streq(status, "rolled-back");
+        /* A bake that saw the release fail with nothing to roll back to leaves it live, but not well. */
+        bool bake_failed = wait_bake && streq(bake, "failed");
+        bool ok = !streq(status, "failed") && !streq(status, "rolled-back") && !bake_failed;
         if (c->json) {
                 cli_print_json(reply);
                 return ok ? 0 : 1;
         }
         if (announced_bake) {
                 /* Finish the "baking for …" line. */
-                if (streq(bake, "passed") || (ok && !streq(bake, "interrupted")))
+                if (ok && !streq(bake, "interrupted"))
                         printf(" passed.\n");
                 else if (streq(bake, "interrupted"))
                         printf(" interrupted (slipwayd restarted); the release stays live.\n");
@@ -144,6 +147,17 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                 return 0;
 
         const char *reason = json_string_value(json_object_get(reply, "reason")) ?: "no reason recorded.";
+        if (bake_failed) {
+                fprintf(stderr,
+                        "Error: release %lld of %s/%s in %s failed its bake window and stays live: %s\n",
+                        (long long) release_id, project, component, env,
+                        json_string_value(json_object_get(json_object_get(reply, "bake"), "reason"))
+                                ?: reason);
+                print_log_tail(reply, release_id);
+                fprintf(stderr, "Hint: deploy a working release, or see 'slipway logs %s/%s %s'.\n", project,
+                        component, env);
+                return 1;
+        }
         if (streq(status, "rolled-back")) {
                 fprintf(stderr, "Error: release %lld of %s/%s in %s was rolled back: %s\n",
                         (long long) release_id, project, component, env, reason);

@@ -114,7 +114,8 @@ static bool bake_liveness_ok(Bake *b, char **reason) {
         if (!l->enabled || deployer_mono_msec() < b->next_probe_ms)
                 return true;
         b->next_probe_ms = deployer_mono_msec() + l->interval_ms;
-        port = l->port ?: (b->t->n_ports > 0 ? b->t->ports[b->t->public_index >= 0 ? b->t->public_index : 0]
+        port = l->port
+                       ?: (b->t->n_ports > 0 ? b->t->ports[b->t->public_index >= 0 ? b->t->public_index : 0]
                                              : 0);
         if (port == 0)
                 return true;
@@ -131,8 +132,9 @@ static bool bake_liveness_ok(Bake *b, char **reason) {
                 return true;
         }
         b->liveness_failures++;
-        model_deploy_log_appendf(b->db, b->t->release_id, "bake: liveness probe to %s:%u failed (%u of %u): %s",
-                                 b->addr, port, b->liveness_failures, l->failure_threshold, pr.message);
+        model_deploy_log_appendf(b->db, b->t->release_id,
+                                 "bake: liveness probe to %s:%u failed (%u of %u): %s", b->addr, port,
+                                 b->liveness_failures, l->failure_threshold, pr.message);
         if (b->liveness_failures < l->failure_threshold)
                 return true;
         deployer_set_reason(reason, "the new instance failed its liveness check %u times in a row (%s)",
@@ -214,11 +216,11 @@ static int bake_pass(Bake *b) {
         b->rec.state = MODEL_BAKE_PASSED;
         b->rec.ended_at = sqlite_now_sec();
         (void) bake_record_write(b);
-        model_deploy_log_appendf(b->db, b->t->release_id,
-                                 "bake window passed after %s: %llu requests, %llu answered 5xx (limit %u%%)",
-                                 format_ms(deployer_mono_msec() - b->start_ms, took),
-                                 (unsigned long long) b->rec.requests, (unsigned long long) b->rec.status_5xx,
-                                 b->t->bake_max_5xx_percent);
+        model_deploy_log_appendf(
+                b->db, b->t->release_id,
+                "bake window passed after %s: %llu requests, %llu answered 5xx (limit %u%%)",
+                format_ms(deployer_mono_msec() - b->start_ms, took), (unsigned long long) b->rec.requests,
+                (unsigned long long) b->rec.status_5xx, b->t->bake_max_5xx_percent);
         bake_keep_new(b);
         return 1;
 }
@@ -229,6 +231,8 @@ static int bake_fail_keep(Bake *b, const char *why, const char *why_not) {
         b->rec.ended_at = sqlite_now_sec();
         deployer_set_reason(&b->rec.reason, "%s; not rolled back: %s", why, why_not);
         (void) bake_record_write(b);
+        /* Live, and the release says why it was not rolled back ('slipway releases' shows the reason). */
+        (void) model_release_set_status(b->db, b->t->release_id, MODEL_RELEASE_LIVE, b->rec.reason);
         model_deploy_log_appendf(b->db, b->t->release_id, "bake: %s; release %lld stays live", b->rec.reason,
                                  (long long) b->t->release_id);
         log_warning("Release %lld: %s.", (long long) b->t->release_id, b->rec.reason);
@@ -299,6 +303,16 @@ static int bake_roll_back(Bake *b, const char *why) {
         supervisor_lock(b->d->supervisor);
         r = sqlite_begin(b->db);
         if (r >= 0) {
+                /* Unless something else (a project teardown, under the same lock) stopped them meanwhile. */
+                r = model_instance_get(b->db, b->instance_id, &row);
+                if (r >= 0 && !streq_ptr(row.state, MODEL_INSTANCE_READY))
+                        r = -ESTALE;
+                for (size_t i = 0; i < b->n_standby && r >= 0; i++) {
+                        _cleanup_(model_instance_done) ModelInstance sb = {};
+                        r = model_instance_get(b->db, b->standby[i].id, &sb);
+                        if (r >= 0 && !streq_ptr(sb.state, MODEL_INSTANCE_STANDBY))
+                                r = -ESTALE;
+                }
                 for (size_t i = 0; i < b->n_standby && r >= 0; i++)
                         r = model_instance_set_state(b->db, b->standby[i].id,
                                                      b->standby[i].release_id == back_release
@@ -322,26 +336,37 @@ static int bake_roll_back(Bake *b, const char *why) {
                                 supervisor_adopt_handle(b->d->supervisor, b->standby[i].id,
                                                         TAKE_PTR(b->standby_inst[i]));
         }
+        if (r == -ESTALE)
+                supervisor_hold(b->d->supervisor, b->instance_id, false);
         supervisor_unlock(b->d->supervisor);
+        if (r == -ESTALE) {
+                model_deploy_log_appendf(
+                        b->db, b->t->release_id,
+                        "bake: the instances were stopped meanwhile (project deleted?); the bake "
+                        "window ends without a rollback");
+                return 1;
+        }
         if (r < 0) {
                 /* The proxy serves the previous release while the database still says the new one: the next
                  * start's recovery points the routes at the new one again.  Said loudly. */
-                log_error_errno(r, "Release %lld: the proxy went back to release %lld but the rollback cannot be "
-                                   "recorded: %m",
-                                (long long) b->t->release_id, (long long) back_release);
+                log_error_errno(
+                        r,
+                        "Release %lld: the proxy went back to release %lld but the rollback cannot be "
+                        "recorded: %m",
+                        (long long) b->t->release_id, (long long) back_release);
                 model_deploy_log_appendf(b->db, b->t->release_id,
                                          "bake: cannot record the rollback to release %lld: %s",
                                          (long long) back_release, strerror(-r));
                 return r;
         }
-        model_deploy_log_appendf(b->db, b->t->release_id, "release %lld rolled back: release %lld is live again",
+        model_deploy_log_appendf(b->db, b->t->release_id,
+                                 "release %lld rolled back: release %lld is live again",
                                  (long long) b->t->release_id, (long long) back_release);
         log_info("Release %lld %s; release %lld is live again.", (long long) b->t->release_id, b->rec.reason,
                  (long long) back_release);
 
         /* Last, the failing instance. */
-        r = model_instance_get(b->db, b->instance_id, &row);
-        if (r >= 0) {
+        {
                 DeployRetired how = {};
                 (void) deployer_instance_retire(b->d, b->instance_id, row.dir, row.netns, TAKE_PTR(b->inst),
                                                 true, &how);
@@ -365,9 +390,9 @@ static int bake_roll_back(Bake *b, const char *why) {
         return 0;
 }
 
-int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t instance_id, struct in_addr address,
-                  Instance *inst, const ModelInstance *standby, size_t n_standby, uint32_t bake_ms,
-                  const ProxyTargetCounts *base, int64_t started_at) {
+int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t instance_id,
+                  struct in_addr address, Instance *inst, const ModelInstance *standby, size_t n_standby,
+                  uint32_t bake_ms, const ProxyTargetCounts *base, int64_t started_at) {
         _cleanup_(bake_done) Bake b = {
                 .d = d,
                 .db = db,
@@ -378,8 +403,10 @@ int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t insta
                 .standby = standby,
                 .n_standby = n_standby,
                 .base = *base,
-                .rec = { .state = MODEL_BAKE_BAKING, .bake_ms = bake_ms,
-                         .max_5xx_percent = t->bake_max_5xx_percent, .started_at = started_at },
+                .rec = { .state = MODEL_BAKE_BAKING,
+                         .bake_ms = bake_ms,
+                         .max_5xx_percent = t->bake_max_5xx_percent,
+                         .started_at = started_at },
         };
         char window[32];
 
@@ -396,12 +423,12 @@ int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t insta
                         (void) instance_adopt(standby[k].dir, &b.standby_inst[k]);
         }
         b.start_ms = deployer_mono_msec();
-        model_deploy_log_appendf(db, t->release_id,
-                                 "bake window of %s: %zu previous instance(s) stand by; rolled back when more "
-                                 "than %u%% of at least %u requests answer 5xx, or the new instance exits or "
-                                 "fails its liveness check",
-                                 format_ms(bake_ms, window), n_standby, t->bake_max_5xx_percent,
-                                 t->bake_min_requests);
+        model_deploy_log_appendf(
+                db, t->release_id,
+                "bake window of %s: %zu previous instance(s) stand by; rolled back when more "
+                "than %u%% of at least %u requests answer 5xx, or the new instance exits or "
+                "fails its liveness check",
+                format_ms(bake_ms, window), n_standby, t->bake_max_5xx_percent, t->bake_min_requests);
         bake_watch_standby(&b);
 
         for (;;) {
@@ -473,7 +500,8 @@ int deployer_bake_recover(Deployer *d) {
                 }
                 r = model_release_set_bake(d->db, ids[k], text);
                 if (r < 0)
-                        log_warning_errno(r, "Cannot end the bake record of release %lld: %m", (long long) ids[k]);
+                        log_warning_errno(r, "Cannot end the bake record of release %lld: %m",
+                                          (long long) ids[k]);
                 model_deploy_log_appendf(d->db, ids[k], "bake: %s", DEPLOY_BAKE_INTERRUPTED_REASON);
                 log_info("Release %lld was in its bake window when slipwayd stopped; it stays live.",
                          (long long) ids[k]);

@@ -115,9 +115,9 @@ uint32_t deployer_bake_ms(const Deployer *d, const DeployTarget *t);
  * to a standby instance and records the rollback.  base: the proxy's counters for the new instance before
  * the swap.  Consumes inst.  1 when the release stays live, 0 when it was rolled back (its status and
  * reason set), < 0 when the rollback could not be recorded. */
-int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t instance_id, struct in_addr address,
-                  Instance *inst, const ModelInstance *standby, size_t n_standby, uint32_t bake_ms,
-                  const ProxyTargetCounts *base, int64_t started_at);
+int deployer_bake(Deployer *d, sqlite3 *db, const DeployTarget *t, int64_t instance_id,
+                  struct in_addr address, Instance *inst, const ModelInstance *standby, size_t n_standby,
+                  uint32_t bake_ms, const ProxyTargetCounts *base, int64_t started_at);
 /* At daemon start: windows a stopped slipwayd left open end "interrupted" (the new release stays live) and
  * their standby instances are stopped. */
 int deployer_bake_recover(Deployer *d);

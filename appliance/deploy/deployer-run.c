@@ -84,9 +84,10 @@ void deployer_retire_previous(Deployer *d, sqlite3 *db, int64_t release_id, cons
                                 "of its stop signal and was killed",
                                 (long long) old[k].id, DEPLOY_STOP_GRACE_MS / 1000U);
                 else
-                        model_deploy_log_appendf(db, release_id,
-                                                 "previous instance %lld stopped %llu ms after its stop signal",
-                                                 (long long) old[k].id, (unsigned long long) how.stop_ms);
+                        model_deploy_log_appendf(
+                                db, release_id,
+                                "previous instance %lld stopped %llu ms after its stop signal",
+                                (long long) old[k].id, (unsigned long long) how.stop_ms);
         }
 }
 
@@ -201,8 +202,8 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                                                          &old, &n_old);
                 bake = bake_ms > 0 && n_old > 0;
                 for (size_t k = 0; k < n_old && r >= 0; k++)
-                        r = model_instance_set_state(db, old[k].id,
-                                                     bake ? MODEL_INSTANCE_STANDBY : MODEL_INSTANCE_DRAINING);
+                        r = model_instance_set_state(
+                                db, old[k].id, bake ? MODEL_INSTANCE_STANDBY : MODEL_INSTANCE_DRAINING);
                 if (r >= 0)
                         r = model_release_supersede_live(db, t.component_id, t.environment_id);
                 if (r >= 0)
@@ -215,8 +216,9 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                                 .bake_ms = bake_ms,
                                 .max_5xx_percent = t.bake_max_5xx_percent,
                                 .started_at = bake ? bake_started : 0,
-                                .reason = bake_ms > 0 && !bake ? (char *) "no previous instance to roll back to"
-                                                               : NULL,
+                                .reason = bake_ms > 0 && !bake
+                                                  ? (char *) "no previous instance to roll back to"
+                                                  : NULL,
                         });
                         r = record ? model_release_set_bake(db, t.release_id, record) : -ENOMEM;
                 }
@@ -234,12 +236,13 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
         model_deploy_log_appendf(db, t.release_id, "release %lld is live", (long long) t.release_id);
 
         if (bake) {
-                r = deployer_bake(d, db, &t, instance_id, address, TAKE_PTR(inst), old, n_old, bake_ms, &base,
-                                  bake_started);
+                r = deployer_bake(d, db, &t, instance_id, address, TAKE_PTR(inst), old, n_old, bake_ms,
+                                  &base, bake_started);
                 model_instances_free(old, n_old);
                 if (r < 0)
-                        deployer_set_reason(reason, "The bake window rolled the traffic back, but the rollback "
-                                                    "cannot be recorded: %s.",
+                        deployer_set_reason(reason,
+                                            "The bake window rolled the traffic back, but the rollback "
+                                            "cannot be recorded: %s.",
                                             strerror(-r));
                 return r;
         }

@@ -300,6 +300,70 @@ static void test_log_tail(void) {
         CHECK(err && streq(err, "e2|e3|e4|e5 x|e6"));
 }
 
+/* The bake window's settings reach the target, the daemon's default fills a spec that leaves it open, the
+ * record has its fields, and recovery ends a window a stop left open (its standby instances stopped). */
+static void test_bake(void) {
+        _cleanup_(fixture_done) Fixture f = {}, g = {};
+        _cleanup_(deploy_target_done) DeployTarget t = {}, u = {};
+        _cleanup_(model_release_done) ModelRelease rel = {};
+        _cleanup_(model_instance_done) ModelInstance row = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *err = NULL, *text = NULL;
+        _cleanup_free_ int64_t *ids = NULL;
+        struct in_addr a;
+        int64_t standby;
+        size_t n = 0;
+
+        fixture_setup(&f, "bake", "{\"bake_ms\": 4000, \"bake_max_5xx_percent\": 10}");
+        CHECK(deploy_target_load(f.db, f.rid, &t, &err) == 0);
+        CHECK(t.bake_ms == 4000 && t.bake_max_5xx_percent == 10 &&
+              t.bake_min_requests == SPEC_BAKE_MIN_REQUESTS);
+        CHECK(deployer_bake_ms(f.d, &t) == 4000);
+
+        fixture_setup(&g, "bakedefault", "{}");
+        CHECK(deploy_target_load(g.db, g.rid, &u, &err) == 0);
+        CHECK(u.bake_ms == SPEC_BAKE_DAEMON_DEFAULT &&
+              u.bake_max_5xx_percent == SPEC_BAKE_MAX_5XX_PERCENT_DEFAULT);
+        CHECK(deployer_bake_ms(g.d, &u) == 0); /* this deployer's config gave none */
+        g.d->bake_default_ms = DEPLOY_BAKE_DEFAULT_MS;
+        CHECK(deployer_bake_ms(g.d, &u) == DEPLOY_BAKE_DEFAULT_MS);
+
+        text = deployer_bake_record(&(DeployBakeRecord) { .state = MODEL_BAKE_BAKING,
+                                                          .bake_ms = 4000,
+                                                          .max_5xx_percent = 10,
+                                                          .requests = 52,
+                                                          .status_5xx = 37,
+                                                          .started_at = 1000 });
+        CHECK(text);
+        j = json_loads(text, 0, NULL);
+        CHECK(j && streq(json_string_value(json_object_get(j, "state")), "baking"));
+        CHECK(json_integer_value(json_object_get(j, "bake_ms")) == 4000);
+        CHECK(json_integer_value(json_object_get(j, "requests")) == 52);
+        CHECK(json_integer_value(json_object_get(j, "5xx")) == 37);
+        CHECK(json_integer_value(json_object_get(j, "started_at")) == 1000);
+        CHECK(json_is_null(json_object_get(j, "ended_at")) && json_is_null(json_object_get(j, "reason")));
+
+        /* A live release in its window with a standby instance, as a killed slipwayd leaves them. */
+        CHECK(model_release_set_status(f.db, f.rid, MODEL_RELEASE_LIVE, NULL) == 0);
+        CHECK(model_release_set_bake(f.db, f.rid, text) == 0);
+        CHECK(model_release_list_baking(f.db, &ids, &n) == 0 && n == 1 && ids[0] == f.rid);
+        CHECK(deployer_instance_row_create(f.d, f.db, &t, &a, &standby) == 0);
+        CHECK(model_instance_set_state(f.db, standby, MODEL_INSTANCE_STANDBY) == 0);
+
+        CHECK(deployer_bake_recover(f.d) == 0);
+        CHECK(model_release_get(f.db, f.rid, &rel) == 0);
+        CHECK(streq(rel.status, MODEL_RELEASE_LIVE));
+        json_decref(j);
+        j = json_loads(rel.bake, 0, NULL);
+        CHECK(j && streq(json_string_value(json_object_get(j, "state")), MODEL_BAKE_INTERRUPTED));
+        CHECK(json_integer_value(json_object_get(j, "requests")) == 52); /* the numbers so far stay */
+        CHECK(json_integer_value(json_object_get(j, "ended_at")) > 0);
+        CHECK(model_instance_get(f.db, standby, &row) == 0 && streq(row.state, MODEL_INSTANCE_STOPPED));
+        free(ids);
+        ids = NULL;
+        CHECK(model_release_list_baking(f.db, &ids, &n) == 0 && n == 0);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_find_binary();
@@ -308,6 +372,7 @@ int main(void) {
         test_log_tail();
         test_instance_rows();
         test_reconcile_fails_bad_release();
+        test_bake();
         (void) rm_rf(tmpdir);
         printf("test-deployer: OK\n");
         return 0;

@@ -56,7 +56,8 @@ static void help(void) {
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
-               DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC, DEPLOY_BAKE_DEFAULT_MS / 1000U);
+               DEFAULT_STATE_DIR, DEFAULT_API, RECONCILE_INTERVAL_DEFAULT_SEC,
+               DEPLOY_BAKE_DEFAULT_MS / 1000U);
 }
 
 /* A decimal number from 1 to max (no sign, nothing after it) into *ret; else -EINVAL. */

@@ -5,7 +5,9 @@ wrk saw only a bounded number of failures.  v3 is healthy: the deploy waits thro
 the old instance stands by until the bake is over and is stopped after it.  --no-wait-bake returns at the
 swap."""
 
+import os
 import re
+import signal
 import subprocess
 import time
 
@@ -216,7 +218,16 @@ def test_no_wait_bake_returns_at_the_swap(baked):
         assert "bake window of 6 s continues" in p.stdout, p.stdout
         url = ingress_url(d, "bake", "web", "development")
         assert http_get(url) == (200, "v1\n")
-        assert wait_for(lambda: newest(d)["bake"]["state"] == "passed", BAKE_MS / 1000 + 20), newest(d)
+        # The worker of (component, environment) is busy through the window: a next deploy waits behind it.
+        queued = d.cli("deploy", "bake/web", "development", "--image", "bake:v3", "--no-wait")
+        time.sleep(1)
+        assert release_doc(d, "bake", "web", rel["id"])["bake"]["state"] == "baking"
+        assert release_doc(d, "bake", "web", queued["id"])["status"] == "pending"
+        assert wait_for(lambda: release_doc(d, "bake", "web", rel["id"])["bake"]["state"] == "passed",
+                        BAKE_MS / 1000 + 20), release_doc(d, "bake", "web", rel["id"])
+        assert wait_for(lambda: (release_doc(d, "bake", "web", queued["id"])["bake"] or {}).get("state") == "passed",
+                        BAKE_MS / 1000 + 60), release_doc(d, "bake", "web", queued["id"])
+        assert http_get(url) == (200, "v3\n")
 
 
 def test_killed_during_bake_keeps_new_release(baked):
@@ -242,3 +253,42 @@ def test_killed_during_bake_keeps_new_release(baked):
         url = ingress_url(d, "bake", "web", "development")
         assert http_get(url) == (200, "v3\n")
         assert [i["state"] for i in rel["instances"]] == ["ready"], rel
+
+
+def test_standby_died_failure_keeps_new_release(baked):
+        """The standby instance dies during the bake, then the new release fails: nothing to roll back to, so
+        the release stays live (the supervisor takes it over) and the record and the deploy say why."""
+        d = baked
+        before = live(d)
+        old_inst = release_doc(d, "bake", "web", before["id"])["instances"][0]
+        p, _ = deploy_cli(d, "--no-wait-bake", image="bake:v2")
+        assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+        rel = newest(d)
+        assert rel["bake"]["state"] == "baking", rel
+        # The standby instance's app dies (nspawn exits with it).
+        nspawn = instance_pid(d.state_dir, old_inst["id"])
+        payload = int(open(f"/proc/{nspawn}/task/{nspawn}/children").read().split()[0])
+        os.kill(payload, signal.SIGKILL)
+        assert wait_for(lambda: not pid_alive(nspawn), 10)
+        def said():
+                log = release_doc(d, "bake", "web", rel["id"])["log"]
+                return any(f"previous instance {old_inst['id']} exited" in l or
+                           f"previous instance {old_inst['id']} is no longer running" in l for l in log)
+        assert wait_for(said, 5, 0.1), release_doc(d, "bake", "web", rel["id"])["log"]
+        # Now v2 fails: its CGI answers 500.
+        cgi = ingress_url(d, "bake", "web", "development") + "cgi-bin/hello"
+        for _ in range(MIN_REQUESTS + 5):
+                http_get(cgi)
+        doc = wait_for(lambda: (r := release_doc(d, "bake", "web", rel["id"]))["bake"]["state"] != "baking" and r,
+                       10, 0.1)
+        assert doc and doc["status"] == "live" and doc["bake"]["state"] == "failed", doc
+        assert "not rolled back: the previous instances stopped during the bake window" in doc["bake"]["reason"], doc
+        assert [i["state"] for i in doc["instances"]] == ["ready"], doc
+        assert http_get(cgi)[0] == 500
+        old_doc = release_doc(d, "bake", "web", before["id"])
+        assert old_doc["status"] == "superseded", old_doc
+        assert wait_for(lambda: release_doc(d, "bake", "web", before["id"])["instances"][0]["state"] == "stopped",
+                        20)
+        # The CLI following such a release says so and fails.
+        f = d.cli("releases", "bake/web", "development", json=False)
+        assert "not rolled back" in f.stdout, f.stdout
