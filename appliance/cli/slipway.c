@@ -45,11 +45,11 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*fn)(CliContext *c, int argc, char *argv[]);
         } commands[] = {
-                { "status", cmd_status },     { "image", cmd_image }, { "deploy", cmd_deploy },
-                { "project", cmd_project },   { "env", cmd_env },     { "component", cmd_component },
-                { "releases", cmd_releases }, { "url", cmd_url },     { "logs", cmd_logs },
-                { "promote", cmd_promote },   { "rollback", cmd_rollback },
-                { "config", cmd_config },     { "vault", cmd_vault },
+                { "status", cmd_status },     { "image", cmd_image },       { "deploy", cmd_deploy },
+                { "project", cmd_project },   { "env", cmd_env },           { "component", cmd_component },
+                { "releases", cmd_releases }, { "url", cmd_url },           { "logs", cmd_logs },
+                { "promote", cmd_promote },   { "rollback", cmd_rollback }, { "config", cmd_config },
+                { "vault", cmd_vault },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -75,9 +75,9 @@ int main(int argc, char *argv[]) {
                         return cli_bad_option(NULL, argc, argv);
         }
         if (optind >= argc)
-                return cli_usage_error(NULL,
-                                       "Missing command (status, image, project, env, component, releases, deploy, "
-                                       "promote, rollback, url, logs, config, vault)");
+                return cli_usage_error(
+                        NULL, "Missing command (status, image, project, env, component, releases, deploy, "
+                              "promote, rollback, url, logs, config, vault)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -36,8 +36,8 @@ typedef struct DeployerConfig {
         const char *db_path;
         ImageCatalog *catalog;
         OciStore *store;
-        const HostShare *host;        /* this state dir's id, names and claims; outlives the deployer */
-        uint32_t bake_default_ms;     /* bake window of specs with SPEC_BAKE_DAEMON_DEFAULT; 0: none */
+        const HostShare *host;    /* this state dir's id, names and claims; outlives the deployer */
+        uint32_t bake_default_ms; /* bake window of specs with SPEC_BAKE_DAEMON_DEFAULT; 0: none */
         Vault *vault; /* opens the values releases pinned, for their instances; outlives the deployer.  NULL:
                        * instances run without values */
         void (*wake)(void *userdata); /* thread-safe: asks the engine to call deployer_reconcile() */

@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 #include "hosts-file.h"
-#include "instance.h"
 #include "instance-values.h"
+#include "instance.h"
 
 #define INSTANCE_ARGS_MAX 1024U
 

@@ -69,7 +69,8 @@ static int open_log(const char *dir, InstanceLog l) {
 
 /* The secrets of the release whose instance the logs show, as a scrubber (none known: empty).  A value
  * that does not open leaves the logs unshown: *ret_error says why. */
-static int logs_scrubber(ApiContext *ctx, sqlite3 *db, int64_t release_id, Scrubber **ret, char **ret_error) {
+static int logs_scrubber(ApiContext *ctx, sqlite3 *db, int64_t release_id, Scrubber **ret,
+                         char **ret_error) {
         _cleanup_(scrubber_freep) Scrubber *s = NULL;
         VaultValue *v = NULL;
         size_t n = 0;
@@ -225,9 +226,8 @@ static int follow_logs(HttpRequest *req, sqlite3 *db, const ModelInstance *inst,
         uint64_t offsets[_INSTANCE_LOG_MAX] = {
                 [INSTANCE_LOG_STDOUT] = off_out, [INSTANCE_LOG_STDERR] = off_err
         };
-        ScrubStream streams[_INSTANCE_LOG_MAX] = {
-                [INSTANCE_LOG_STDOUT] = SCRUB_STREAM_INIT(scrub), [INSTANCE_LOG_STDERR] = SCRUB_STREAM_INIT(scrub)
-        };
+        ScrubStream streams[_INSTANCE_LOG_MAX] = { [INSTANCE_LOG_STDOUT] = SCRUB_STREAM_INIT(scrub),
+                                                   [INSTANCE_LOG_STDERR] = SCRUB_STREAM_INIT(scrub) };
         unsigned idle = 0;
         int status = 200;
 
@@ -345,9 +345,10 @@ int api_component_logs(HttpRequest *req) {
         r = logs_scrubber(req->userdata, s.db, inst.release_id, &scrub, &scrub_error);
         if (r < 0 && scrub_error)
                 /* Unscrubbed they could show a secret: not shown at all. */
-                return http_reply_error(req->conn, 500, scrub_error,
-                                        "The logs are shown only with the release's secrets known; check the "
-                                        "vault's master key, or deploy again with values that open.");
+                return http_reply_error(
+                        req->conn, 500, scrub_error,
+                        "The logs are shown only with the release's secrets known; check the "
+                        "vault's master key, or deploy again with values that open.");
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot learn the secrets to scrub from the logs");
         r = tail_log(inst.dir, INSTANCE_LOG_STDOUT, lines, scrub, &out, &end_out);
