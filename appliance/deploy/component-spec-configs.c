@@ -4,24 +4,12 @@
 #include "component-spec-configs.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config-names.h"
 #include "json-util.h"
-
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 void component_spec_extras_defaults(ComponentSpec *spec) {
         spec->n_configs = 0;
@@ -51,12 +39,12 @@ int spec_config_put(ComponentSpec *spec, const SpecConfig *c, char **ret_error) 
                         break;
         for (size_t k = 0; k < spec->n_configs; k++)
                 if (k != i && c->file[0] && streq(spec->configs[k].file, c->file))
-                        return fail(ret_error, "Configurables %s and %s are both mounted at %s.",
-                                    spec->configs[k].name, c->name, c->file);
+                        return spec_fail(ret_error, "Configurables %s and %s are both mounted at %s.",
+                                         spec->configs[k].name, c->name, c->file);
         if (i == spec->n_configs) {
                 if (spec->n_configs >= SPEC_CONFIGS_MAX)
-                        return fail(ret_error, "A component may declare at most %u configurables.",
-                                    SPEC_CONFIGS_MAX);
+                        return spec_fail(ret_error, "A component may declare at most %u configurables.",
+                                         SPEC_CONFIGS_MAX);
                 spec->n_configs++;
         }
         spec->configs[i] = *c;
@@ -79,10 +67,10 @@ int spec_config_parse(const char *s, SpecConfig *ret, char **ret_error) {
         colon = strchr(s, ':');
         n = colon ? (size_t) (colon - s) : strlen(s);
         if (n == 0 || n >= sizeof c.name)
-                return fail(ret_error,
-                            "Configurable '%.80s' needs a name of 1 to %u bytes; use "
-                            "NAME[:secret][:optional][:file=PATH].",
-                            s, SPEC_CONFIG_NAME_MAX - 1);
+                return spec_fail(ret_error,
+                                 "Configurable '%.80s' needs a name of 1 to %u bytes; use "
+                                 "NAME[:secret][:optional][:file=PATH].",
+                                 s, SPEC_CONFIG_NAME_MAX - 1);
         memcpy(c.name, s, n);
         for (p = colon; p; p = colon) {
                 const char *word = p + 1;
@@ -95,12 +83,12 @@ int spec_config_parse(const char *s, SpecConfig *ret, char **ret_error) {
                         c.optional = true;
                 else if (n > 5 && strncmp(word, "file=", 5) == 0) {
                         if (n - 5 >= sizeof c.file)
-                                return fail(ret_error,
-                                            "The file path of configurable %s is longer than %u bytes.",
-                                            c.name, SPEC_CONFIG_PATH_MAX - 1);
+                                return spec_fail(ret_error,
+                                                 "The file path of configurable %s is longer than %u bytes.",
+                                                 c.name, SPEC_CONFIG_PATH_MAX - 1);
                         memcpy(c.file, word + 5, n - 5);
                 } else
-                        return fail(
+                        return spec_fail(
                                 ret_error,
                                 "Configurable '%.80s' has '%.*s'; use NAME[:secret][:optional][:file=PATH].",
                                 s, (int) MIN(n, (size_t) 40), word);
@@ -118,10 +106,10 @@ static int configs_from_json(json_t *arr, ComponentSpec *spec, char **ret_error)
         json_t *e;
 
         if (!json_is_array(arr))
-                return fail(ret_error, "'configs' must be an array.");
+                return spec_fail(ret_error, "'configs' must be an array.");
         if (json_array_size(arr) > SPEC_CONFIGS_MAX)
-                return fail(ret_error, "A component may declare at most %u configurables.",
-                            SPEC_CONFIGS_MAX);
+                return spec_fail(ret_error, "A component may declare at most %u configurables.",
+                                 SPEC_CONFIGS_MAX);
         json_array_foreach(arr, i, e) {
                 SpecConfig c = {};
                 const char *name = NULL, *file = NULL, *k;
@@ -129,41 +117,44 @@ static int configs_from_json(json_t *arr, ComponentSpec *spec, char **ret_error)
                 int r;
 
                 if (!json_is_object(e))
-                        return fail(ret_error, "Each configurable must be an object with a \"name\".");
+                        return spec_fail(ret_error, "Each configurable must be an object with a \"name\".");
                 json_object_foreach(e, k, v) {
                         bool known = false;
                         for (const char *const *q = keys; *q; q++)
                                 known = known || streq(*q, k);
                         if (!known)
-                                return fail(ret_error, "Unknown field '%.64s' in a configurable.", k);
+                                return spec_fail(ret_error, "Unknown field '%.64s' in a configurable.", k);
                 }
                 if (json_get_string(e, "name", &name) < 0)
-                        return fail(ret_error, "Each configurable needs a \"name\" string.");
+                        return spec_fail(ret_error, "Each configurable needs a \"name\" string.");
                 if (strlen(name) >= sizeof c.name)
-                        return fail(ret_error, "The configurable name '%.40s…' is longer than %u bytes.",
-                                    name, SPEC_CONFIG_NAME_MAX - 1);
+                        return spec_fail(ret_error,
+                                         "The configurable name '%.40s…' is longer than %u bytes.", name,
+                                         SPEC_CONFIG_NAME_MAX - 1);
                 strcpy(c.name, name);
                 v = json_object_get(e, "secret");
                 if (v && !json_is_boolean(v))
-                        return fail(ret_error, "Configurable %s: \"secret\" must be true or false.", c.name);
+                        return spec_fail(ret_error, "Configurable %s: \"secret\" must be true or false.",
+                                         c.name);
                 c.secret = json_is_true(v);
                 v = json_object_get(e, "optional");
                 if (v && !json_is_boolean(v))
-                        return fail(ret_error, "Configurable %s: \"optional\" must be true or false.",
-                                    c.name);
+                        return spec_fail(ret_error, "Configurable %s: \"optional\" must be true or false.",
+                                         c.name);
                 c.optional = json_is_true(v);
                 v = json_object_get(e, "file");
                 if (v && !json_is_null(v)) {
                         if (json_get_string(e, "file", &file) < 0)
-                                return fail(ret_error, "Configurable %s: \"file\" must be a path.", c.name);
+                                return spec_fail(ret_error, "Configurable %s: \"file\" must be a path.",
+                                                 c.name);
                         if (strlen(file) >= sizeof c.file)
-                                return fail(ret_error,
-                                            "The file path of configurable %s is longer than %u bytes.",
-                                            c.name, SPEC_CONFIG_PATH_MAX - 1);
+                                return spec_fail(ret_error,
+                                                 "The file path of configurable %s is longer than %u bytes.",
+                                                 c.name, SPEC_CONFIG_PATH_MAX - 1);
                         strcpy(c.file, file);
                 }
                 if (component_spec_config(spec, c.name))
-                        return fail(ret_error, "Two configurables are named %s.", c.name);
+                        return spec_fail(ret_error, "Two configurables are named %s.", c.name);
                 r = spec_config_put(spec, &c, ret_error);
                 if (r < 0)
                         return r;
@@ -183,23 +174,24 @@ int component_spec_extras_from_json(json_t *j, ComponentSpec *spec, char **ret_e
         if (v && !json_is_null(v)) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 ||
                     json_integer_value(v) > (json_int_t) SPEC_BAKE_MS_MAX)
-                        return fail(ret_error, "'bake_ms' must be an integer between 0 and %u (24 hours).",
-                                    SPEC_BAKE_MS_MAX);
+                        return spec_fail(ret_error,
+                                         "'bake_ms' must be an integer between 0 and %u (24 hours).",
+                                         SPEC_BAKE_MS_MAX);
                 spec->bake_ms = (uint32_t) json_integer_value(v);
         }
         v = json_object_get(j, "bake_max_5xx_percent");
         if (v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
-                        return fail(ret_error,
-                                    "'bake_max_5xx_percent' must be an integer between 0 and 100.");
+                        return spec_fail(ret_error,
+                                         "'bake_max_5xx_percent' must be an integer between 0 and 100.");
                 spec->bake_max_5xx_percent = (uint32_t) json_integer_value(v);
         }
         v = json_object_get(j, "keep_releases");
         if (v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                     json_integer_value(v) > (json_int_t) SPEC_KEEP_RELEASES_MAX)
-                        return fail(ret_error, "'keep_releases' must be an integer between 1 and %u.",
-                                    SPEC_KEEP_RELEASES_MAX);
+                        return spec_fail(ret_error, "'keep_releases' must be an integer between 1 and %u.",
+                                         SPEC_KEEP_RELEASES_MAX);
                 spec->keep_releases = (uint32_t) json_integer_value(v);
         }
         return 0;

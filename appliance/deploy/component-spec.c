@@ -48,7 +48,7 @@ static int health_kind_from_string(const char *s, HealthKind *ret) {
         return -EINVAL;
 }
 
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...) {
+int spec_fail(char **ret_error, const char *fmt, ...) {
         if (ret_error) {
                 va_list ap;
                 va_start(ap, fmt);
@@ -79,15 +79,15 @@ static bool health_path_valid(const char *p) {
 
 static int check_endpoint(const SpecEndpoint *e, char **ret_error) {
         if (!name_is_valid(e->name))
-                return fail(ret_error, "Endpoint name '%s' is not a DNS label (use a-z, 0-9 and '-').",
-                            e->name);
+                return spec_fail(ret_error, "Endpoint name '%s' is not a DNS label (use a-z, 0-9 and '-').",
+                                 e->name);
         if (e->port == 0)
-                return fail(ret_error, "Endpoint '%s' needs a port between 1 and 65535.", e->name);
+                return spec_fail(ret_error, "Endpoint '%s' needs a port between 1 and 65535.", e->name);
         if (!base_path_valid(e->base_path))
-                return fail(ret_error,
-                            "Endpoint '%s' has an invalid base path '%s' (it must start with '/' and "
-                            "contain no spaces, '?', '#', '%%', '//' or '/../').",
-                            e->name, e->base_path);
+                return spec_fail(ret_error,
+                                 "Endpoint '%s' has an invalid base path '%s' (it must start with '/' and "
+                                 "contain no spaces, '?', '#', '%%', '//' or '/../').",
+                                 e->name, e->base_path);
         return 0;
 }
 
@@ -97,8 +97,8 @@ static int uint_field(json_t *o, const char *key, uint64_t max, uint64_t *v, con
         if (!j)
                 return 0;
         if (!json_is_integer(j) || json_integer_value(j) < 0 || (uint64_t) json_integer_value(j) > max)
-                return fail(ret_error, "%s '%s' must be an integer between 0 and %llu.", what, key,
-                            (unsigned long long) max);
+                return spec_fail(ret_error, "%s '%s' must be an integer between 0 and %llu.", what, key,
+                                 (unsigned long long) max);
         *v = (uint64_t) json_integer_value(j);
         return 0;
 }
@@ -111,14 +111,14 @@ static int check_object(json_t *o, const char *const *keys, const char *what, co
         json_t *v;
 
         if (!json_is_object(o))
-                return fail(ret_error, "%s", not_object);
+                return spec_fail(ret_error, "%s", not_object);
         json_object_foreach(o, k, v) {
                 bool ok = false;
                 for (const char *const *p = keys; *p; p++)
                         if (streq(k, *p))
                                 ok = true;
                 if (!ok)
-                        return fail(ret_error, "Unknown field '%.64s' in %s.", k, what);
+                        return spec_fail(ret_error, "Unknown field '%.64s' in %s.", k, what);
         }
         return 0;
 }
@@ -159,30 +159,31 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         if (r < 0)
                 return r;
         if (json_get_string(o, "kind", &kind_s) < 0 || health_kind_from_string(kind_s, &kind) < 0)
-                return fail(ret_error, "Health check '%s' needs a kind: http, tcp, process or none.", which);
+                return spec_fail(ret_error, "Health check '%s' needs a kind: http, tcp, process or none.",
+                                 which);
         health_defaults(h, kind, first_port);
 
         if (kind == HEALTH_HTTP) {
                 if (json_get_string(o, "path", &path) < 0)
                         path = "/";
                 if (!health_path_valid(path))
-                        return fail(ret_error,
-                                    "Health check '%s' has an invalid path (it must start with '/', "
-                                    "without spaces, shorter than %u bytes).",
-                                    which, SPEC_HEALTH_PATH_MAX);
+                        return spec_fail(ret_error,
+                                         "Health check '%s' has an invalid path (it must start with '/', "
+                                         "without spaces, shorter than %u bytes).",
+                                         which, SPEC_HEALTH_PATH_MAX);
                 strcpy(h->path, path);
         } else if (json_object_get(o, "path"))
-                return fail(ret_error, "Health check '%s': only http checks take a path.", which);
+                return spec_fail(ret_error, "Health check '%s': only http checks take a path.", which);
 
         v = h->port;
         if ((r = uint_field(o, "port", 65535, &v, which, ret_error)) < 0)
                 return r;
         h->port = (uint16_t) v;
         if ((kind == HEALTH_HTTP || kind == HEALTH_TCP) && h->port == 0)
-                return fail(ret_error,
-                            "Health check '%s' is %s but the component has no endpoint and no port "
-                            "was given; add --endpoint or use --health none.",
-                            which, health_kind_to_string(kind));
+                return spec_fail(ret_error,
+                                 "Health check '%s' is %s but the component has no endpoint and no port "
+                                 "was given; add --endpoint or use --health none.",
+                                 which, health_kind_to_string(kind));
 
 #define TIME_FIELD(f)                                                            \
         v = h->f;                                                                \
@@ -203,9 +204,9 @@ static int parse_health(json_t *o, const char *which, const ComponentSpec *spec,
         h->failure_threshold = (uint32_t) v;
         if (h->interval_ms == 0 || h->timeout_ms == 0 || h->success_threshold == 0 ||
             h->failure_threshold == 0)
-                return fail(ret_error,
-                            "Health check '%s': interval, timeout and thresholds must be at least 1.",
-                            which);
+                return spec_fail(ret_error,
+                                 "Health check '%s': interval, timeout and thresholds must be at least 1.",
+                                 which);
         return 0;
 }
 
@@ -232,10 +233,10 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 size_t i;
                 json_t *e;
                 if (!json_is_array(eps))
-                        return fail(ret_error, "'endpoints' must be an array.");
+                        return spec_fail(ret_error, "'endpoints' must be an array.");
                 if (json_array_size(eps) > SPEC_ENDPOINTS_MAX)
-                        return fail(ret_error, "A component may have at most %u endpoints.",
-                                    SPEC_ENDPOINTS_MAX);
+                        return spec_fail(ret_error, "A component may have at most %u endpoints.",
+                                         SPEC_ENDPOINTS_MAX);
                 json_array_foreach(eps, i, e) {
                         SpecEndpoint *ep = &spec.endpoints[spec.n_endpoints];
                         const char *name = NULL, *vis = NULL, *bp = NULL;
@@ -250,33 +251,37 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                         ep->port = (uint16_t) v;
                         if (json_get_string(e, "name", &name) < 0) {
                                 if (ep->port == 0)
-                                        return fail(ret_error, "Each endpoint needs a port.");
+                                        return spec_fail(ret_error, "Each endpoint needs a port.");
                                 snprintf(ep->name, sizeof ep->name, "port-%u", ep->port);
                         } else if (strlen(name) >= sizeof ep->name)
-                                return fail(ret_error,
-                                            "Endpoint name '%.64s…' is longer than 63 characters.", name);
+                                return spec_fail(ret_error,
+                                                 "Endpoint name '%.64s…' is longer than 63 characters.",
+                                                 name);
                         else
                                 strcpy(ep->name, name);
                         ep->visibility = ENDPOINT_PUBLIC;
                         if (json_get_string(e, "visibility", &vis) >= 0 &&
                             endpoint_visibility_from_string(vis, &ep->visibility) < 0)
-                                return fail(ret_error,
-                                            "Endpoint '%s' has visibility '%.32s'; use public or project.",
-                                            ep->name, vis);
+                                return spec_fail(
+                                        ret_error,
+                                        "Endpoint '%s' has visibility '%.32s'; use public or project.",
+                                        ep->name, vis);
                         if (json_get_string(e, "base_path", &bp) < 0)
                                 bp = "/";
                         if (strlen(bp) >= SPEC_BASE_PATH_MAX)
-                                return fail(ret_error, "Endpoint '%s' has a base path longer than %u bytes.",
-                                            ep->name, SPEC_BASE_PATH_MAX - 1);
+                                return spec_fail(ret_error,
+                                                 "Endpoint '%s' has a base path longer than %u bytes.",
+                                                 ep->name, SPEC_BASE_PATH_MAX - 1);
                         strcpy(ep->base_path, bp);
                         r = check_endpoint(ep, ret_error);
                         if (r < 0)
                                 return r;
                         for (size_t k = 0; k < spec.n_endpoints; k++) {
                                 if (streq(spec.endpoints[k].name, ep->name))
-                                        return fail(ret_error, "Two endpoints are named '%s'.", ep->name);
+                                        return spec_fail(ret_error, "Two endpoints are named '%s'.",
+                                                         ep->name);
                                 if (spec.endpoints[k].port == ep->port)
-                                        return fail(
+                                        return spec_fail(
                                                 ret_error,
                                                 "Endpoints '%s' and '%s' both use port %u; each endpoint of "
                                                 "a component needs its own port (other components may use "
@@ -311,7 +316,7 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                                     ret_error)) < 0)
                         return r;
                 if (v == 0)
-                        return fail(ret_error, "The deploy timeout must be at least 1 ms.");
+                        return spec_fail(ret_error, "The deploy timeout must be at least 1 ms.");
                 spec.deploy_timeout_ms = (uint32_t) v;
         }
 
@@ -324,7 +329,8 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
                 if ((r = uint_field(res, "memory_bytes", SPEC_MEMORY_MAX, &v, "Resource", ret_error)) < 0)
                         return r;
                 if (v != 0 && v < SPEC_MEMORY_MIN)
-                        return fail(ret_error, "A memory limit below 4M cannot run a container; raise it.");
+                        return spec_fail(ret_error,
+                                         "A memory limit below 4M cannot run a container; raise it.");
                 spec.memory_bytes = v;
                 v = 0;
                 if ((r = uint_field(res, "cpus_milli", SPEC_CPUS_MILLI_MAX, &v, "Resource", ret_error)) < 0)
@@ -346,7 +352,7 @@ int component_spec_from_json(json_t *j, ComponentSpec *ret, char **ret_error) {
 int component_spec_parse(const char *json, ComponentSpec *ret, char **ret_error) {
         _cleanup_json_ json_t *j = NULL;
         if (json_parse_buffer(json, strlen(json), &j, NULL) < 0)
-                return fail(ret_error, "The component spec is not valid JSON.");
+                return spec_fail(ret_error, "The component spec is not valid JSON.");
         return component_spec_from_json(j, ret, ret_error);
 }
 
@@ -417,10 +423,10 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
                 if (tok)
                         *tok++ = 0;
                 if (n == ELEMENTSOF(fields) - 1 && tok)
-                        return fail(ret_error,
-                                    "Endpoint '%.80s' has too many ':' fields; use "
-                                    "NAME:PORT[:public|project][:/BASEPATH].",
-                                    s);
+                        return spec_fail(ret_error,
+                                         "Endpoint '%.80s' has too many ':' fields; use "
+                                         "NAME:PORT[:public|project][:/BASEPATH].",
+                                         s);
         }
         if (n == 1) { /* "PORT" */
                 fields[1] = fields[0];
@@ -428,33 +434,34 @@ int spec_endpoint_parse(const char *s, SpecEndpoint *ret, char **ret_error) {
                 n = 2;
         }
         if (n > 3)
-                return fail(ret_error,
-                            "Endpoint '%.80s' has too many ':' fields; use "
-                            "NAME:PORT[:public|project][:/BASEPATH].",
-                            s);
+                return spec_fail(ret_error,
+                                 "Endpoint '%.80s' has too many ':' fields; use "
+                                 "NAME:PORT[:public|project][:/BASEPATH].",
+                                 s);
         errno = 0;
         port = strtoul(fields[1], &end, 10);
         if (errno != 0 || end == fields[1] || *end || port == 0 || port > 65535 || fields[1][0] == '-' ||
             fields[1][0] == '+')
-                return fail(ret_error,
-                            "Endpoint '%.80s' needs a port between 1 and 65535; use "
-                            "NAME:PORT[:public|project][:/BASEPATH].",
-                            s);
+                return spec_fail(ret_error,
+                                 "Endpoint '%.80s' needs a port between 1 and 65535; use "
+                                 "NAME:PORT[:public|project][:/BASEPATH].",
+                                 s);
         e.port = (uint16_t) port;
         if (fields[0]) {
                 if (strlen(fields[0]) >= sizeof e.name)
-                        return fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.",
-                                    fields[0]);
+                        return spec_fail(ret_error, "Endpoint name '%.64s…' is longer than 63 characters.",
+                                         fields[0]);
                 strcpy(e.name, fields[0]);
         } else
                 snprintf(e.name, sizeof e.name, "port-%u", e.port);
         if (n == 3 && endpoint_visibility_from_string(fields[2], &e.visibility) < 0)
-                return fail(ret_error, "Endpoint '%.80s' has visibility '%.32s'; use public or project.", s,
-                            fields[2]);
+                return spec_fail(ret_error,
+                                 "Endpoint '%.80s' has visibility '%.32s'; use public or project.", s,
+                                 fields[2]);
         if (path) {
                 if (strlen(path) >= SPEC_BASE_PATH_MAX)
-                        return fail(ret_error, "Endpoint '%.80s' has a base path longer than %u bytes.", s,
-                                    SPEC_BASE_PATH_MAX - 1);
+                        return spec_fail(ret_error, "Endpoint '%.80s' has a base path longer than %u bytes.",
+                                         s, SPEC_BASE_PATH_MAX - 1);
                 strcpy(e.base_path, path);
         }
         r = check_endpoint(&e, ret_error);
@@ -475,18 +482,18 @@ static int check_parse(const char *s, const ComponentSpec *spec, HealthCheck *re
         else if (strncmp(s, "http:", 5) == 0) {
                 health_defaults(&h, HEALTH_HTTP, port);
                 if (!health_path_valid(s + 5))
-                        return fail(ret_error,
-                                    "Health check '%.80s' needs a path starting with '/' and without "
-                                    "spaces, like http:/healthz.",
-                                    s);
+                        return spec_fail(ret_error,
+                                         "Health check '%.80s' needs a path starting with '/' and without "
+                                         "spaces, like http:/healthz.",
+                                         s);
                 strcpy(h.path, s + 5);
         } else
-                return fail(ret_error, "Health check '%.80s' is not one of http:PATH, tcp or none.", s);
+                return spec_fail(ret_error, "Health check '%.80s' is not one of http:PATH, tcp or none.", s);
         if ((h.kind == HEALTH_HTTP || h.kind == HEALTH_TCP) && port == 0)
-                return fail(ret_error,
-                            "Health check '%.80s' needs an endpoint to probe; add --endpoint NAME:PORT "
-                            "or use --health none.",
-                            s);
+                return spec_fail(ret_error,
+                                 "Health check '%.80s' needs an endpoint to probe; add --endpoint NAME:PORT "
+                                 "or use --health none.",
+                                 s);
         *ret = h;
         return 0;
 }
@@ -507,14 +514,14 @@ int spec_liveness_parse(const char *s, ComponentSpec *spec, char **ret_error) {
 
 int spec_health_tune(ComponentSpec *spec, const SpecHealthTuning *t, char **ret_error) {
         if (t->interval_ms && (t->interval_ms < SPEC_HEALTH_MS_MIN || t->interval_ms > SPEC_TIME_MS_MAX))
-                return fail(ret_error, "The health check interval must be between 100 ms and 1 hour.");
+                return spec_fail(ret_error, "The health check interval must be between 100 ms and 1 hour.");
         if (t->timeout_ms && (t->timeout_ms < SPEC_HEALTH_MS_MIN || t->timeout_ms > SPEC_TIME_MS_MAX))
-                return fail(ret_error, "The health check timeout must be between 100 ms and 1 hour.");
+                return spec_fail(ret_error, "The health check timeout must be between 100 ms and 1 hour.");
         if (t->failure_threshold > SPEC_THRESHOLD_MAX)
-                return fail(ret_error, "The health check failure threshold must be between 1 and %u.",
-                            SPEC_THRESHOLD_MAX);
+                return spec_fail(ret_error, "The health check failure threshold must be between 1 and %u.",
+                                 SPEC_THRESHOLD_MAX);
         if (t->deploy_timeout_ms && (t->deploy_timeout_ms < 1000 || t->deploy_timeout_ms > SPEC_TIME_MS_MAX))
-                return fail(ret_error, "The deploy timeout must be between 1 second and 1 hour.");
+                return spec_fail(ret_error, "The deploy timeout must be between 1 second and 1 hour.");
         HealthCheck *both[] = { &spec->readiness, &spec->liveness };
         for (size_t i = 0; i < ELEMENTSOF(both); i++) {
                 if (t->interval_ms)

@@ -2,41 +2,31 @@
 #include "config-names.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "component-spec-configs.h"
 #include "macro.h"
-
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 int config_key_check(const char *key, char **ret_error) {
         size_t n = key ? strlen(key) : 0;
 
         if (n == 0)
-                return fail(ret_error, "A config value needs a name, like DATABASE_URL=VALUE.");
+                return spec_fail(ret_error, "A config value needs a name, like DATABASE_URL=VALUE.");
         if (n >= SPEC_CONFIG_NAME_MAX)
-                return fail(ret_error, "The config name '%.40s…' is longer than %u bytes.", key,
-                            SPEC_CONFIG_NAME_MAX - 1);
+                return spec_fail(ret_error, "The config name '%.40s…' is longer than %u bytes.", key,
+                                 SPEC_CONFIG_NAME_MAX - 1);
         for (size_t i = 0; i < n; i++) {
                 char c = key[i];
                 bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                           (i > 0 && c >= '0' && c <= '9');
                 if (!ok)
-                        return fail(ret_error,
-                                    "The config name '%.64s' is not an environment variable name (letters, "
-                                    "digits and '_', not starting with a digit).",
-                                    key);
+                        return spec_fail(
+                                ret_error,
+                                "The config name '%.64s' is not an environment variable name (letters, "
+                                "digits and '_', not starting with a digit).",
+                                key);
         }
         return 0;
 }
@@ -54,34 +44,37 @@ int config_file_path_check(const char *path, char **ret_error) {
         size_t n = path ? strlen(path) : 0;
 
         if (n == 0 || path[0] != '/')
-                return fail(ret_error, "A config file path must be absolute, like /etc/app/config.json.");
+                return spec_fail(ret_error,
+                                 "A config file path must be absolute, like /etc/app/config.json.");
         if (n >= SPEC_CONFIG_PATH_MAX)
-                return fail(ret_error, "The config file path '%.40s…' is longer than %u bytes.", path,
-                            SPEC_CONFIG_PATH_MAX - 1);
+                return spec_fail(ret_error, "The config file path '%.40s…' is longer than %u bytes.", path,
+                                 SPEC_CONFIG_PATH_MAX - 1);
         if (n == 1)
-                return fail(ret_error, "A config file cannot be mounted at '/'; give a file's path.");
+                return spec_fail(ret_error, "A config file cannot be mounted at '/'; give a file's path.");
         for (const char *c = path; *c; c++)
                 if (*c <= ' ' || *c >= 127 || *c == '\\' || *c == ':' || *c == ',')
-                        return fail(
+                        return spec_fail(
                                 ret_error,
                                 "The config file path '%.64s' has a space, control character, ':', ',' or "
                                 "'\\'; use a plain path.",
                                 path);
         if (strstr(path, "//") || strstr(path, "/./") || strstr(path, "/../") || path[n - 1] == '/' ||
             (n >= 2 && streq(path + n - 2, "/.")) || (n >= 3 && streq(path + n - 3, "/..")))
-                return fail(ret_error,
-                            "The config file path '%.64s' is not normalised (no '//', '.', '..' or trailing "
-                            "'/').",
-                            path);
+                return spec_fail(
+                        ret_error,
+                        "The config file path '%.64s' is not normalised (no '//', '.', '..' or trailing "
+                        "'/').",
+                        path);
         for (const char *const *t = reserved_trees; *t; t++)
                 if (under(path, *t))
-                        return fail(
+                        return spec_fail(
                                 ret_error,
                                 "A config file cannot be mounted under %s: the container's own mounts live "
                                 "there.",
                                 *t);
         if (streq(path, "/etc/hosts"))
-                return fail(ret_error,
-                            "A config file cannot replace %s: Slipway mounts it into every instance.", path);
+                return spec_fail(ret_error,
+                                 "A config file cannot replace %s: Slipway mounts it into every instance.",
+                                 path);
         return 0;
 }
