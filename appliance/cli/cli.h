@@ -134,6 +134,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
  * the release is live, 1 otherwise. */
 int cli_release_follow(CliContext *c, const char *project, const char *component, const char *env,
                        int64_t release_id, unsigned long timeout_sec, bool wait_bake);
+/* --timeout SEC of the commands that follow a release: 1..86400 s, else a usage error (-EINVAL, said). */
+int cli_follow_timeout_parse(const char *full, const char *arg, unsigned long *ret);
 /* `slipway deploy TARGET ENV [--image IMAGE]` (image NULL: the live image) as another command's last step
  * (cmd-deploy.c); returns the exit status. */
 int cli_deploy_and_follow(CliContext *c, const char *target, const char *env, const char *image);

@@ -35,15 +35,7 @@ typedef struct DeployArgs {
 } DeployArgs;
 
 static int store_timeout(const char *full, const char *arg, void *args) {
-        unsigned long timeout;
-        char *end = NULL;
-
-        errno = 0;
-        timeout = strtoul(arg, &end, 10);
-        if (errno || !end || *end || timeout == 0 || timeout > 24UL * 3600UL)
-                return cli_usage_errno(full, "--timeout takes seconds (1..86400), not '%s'", arg);
-        ((DeployArgs *) args)->timeout = timeout;
-        return 0;
+        return cli_follow_timeout_parse(full, arg, &((DeployArgs *) args)->timeout);
 }
 
 static int refuse_build(_unused_ const char *full, _unused_ const char *arg, _unused_ void *args) {

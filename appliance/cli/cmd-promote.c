@@ -39,15 +39,7 @@ typedef struct ReleaseActionArgs {
 } ReleaseActionArgs;
 
 static int store_timeout(const char *full, const char *arg, void *args) {
-        unsigned long timeout;
-        char *end = NULL;
-
-        errno = 0;
-        timeout = strtoul(arg, &end, 10);
-        if (errno || !end || *end || timeout == 0 || timeout > 24UL * 3600UL)
-                return cli_usage_errno(full, "--timeout takes seconds (1..86400), not '%s'", arg);
-        ((ReleaseActionArgs *) args)->timeout = timeout;
-        return 0;
+        return cli_follow_timeout_parse(full, arg, &((ReleaseActionArgs *) args)->timeout);
 }
 
 static const CliOption action_options[] = {

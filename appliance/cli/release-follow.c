@@ -14,6 +14,7 @@
 #include "macro.h"
 
 #define FOLLOW_POLL_MS 250U
+#define CLI_FOLLOW_TIMEOUT_MAX_SEC (24UL * 3600UL)
 #define FOLLOW_FAILED_LOG_LINES 8U
 /* How long past the end of its bake window a release may still say "baking" before we give up: the
  * deployer needs a moment to retire the standby instance and record the outcome. */
@@ -176,4 +177,17 @@ int cli_release_follow(CliContext *c, const char *project, const char *component
                 "'slipway logs %s/%s %s'.\n",
                 project, component, env);
         return 1;
+}
+
+int cli_follow_timeout_parse(const char *full, const char *arg, unsigned long *ret) {
+        unsigned long timeout;
+        char *end = NULL;
+
+        errno = 0;
+        timeout = strtoul(arg, &end, 10);
+        if (errno || !end || *end || timeout == 0 || timeout > CLI_FOLLOW_TIMEOUT_MAX_SEC)
+                return cli_usage_errno(full, "--timeout takes seconds (1..%lu), not '%s'",
+                                       CLI_FOLLOW_TIMEOUT_MAX_SEC, arg);
+        *ret = timeout;
+        return 0;
 }
