@@ -291,6 +291,18 @@ static int bake_roll_back(Bake *b, const char *why) {
                                  "failure was seen",
                                  (long long) b->standby[k].id, back_addr,
                                  format_ms(deployer_mono_msec() - seen_ms, swap_took));
+        /* Endpoints only the rolled-back release had lose their routes: the instance behind them stops. */
+        unsigned pruned = 0;
+        r = proxy_sync_routes_prune(b->d->state_dir, &prev, back, &pruned);
+        if (r < 0)
+                model_deploy_log_appendf(
+                        b->db, b->t->release_id,
+                        "bake: cannot remove the routes of endpoints only this release had: %s",
+                        strerror(-r));
+        else if (pruned > 0)
+                model_deploy_log_appendf(b->db, b->t->release_id,
+                                         "bake: removed %u route(s) of endpoints only this release had",
+                                         pruned);
 
         /* Then the record, in one transaction the supervisor waits for: the previous release live with its
          * instances ready (the supervisor adopts them), the new one rolled back and its instance draining. */

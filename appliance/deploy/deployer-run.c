@@ -189,6 +189,19 @@ int deployer_run_release(Worker *w, sqlite3 *db, char **reason) {
                 goto fail;
         }
         model_deploy_log_appendf(db, t.release_id, "proxy switched to %s", addr);
+        /* Endpoints the previous release had and this one has not: their routes would point at an instance
+         * about to stop. */
+        unsigned pruned = 0;
+        r = proxy_sync_routes_prune(d->state_dir, &t, address, &pruned);
+        if (r < 0)
+                model_deploy_log_appendf(db, t.release_id,
+                                         "cannot remove the routes of endpoints this release dropped: %s",
+                                         strerror(-r));
+        else if (pruned > 0)
+                model_deploy_log_appendf(db, t.release_id,
+                                         "removed %u route(s) of endpoints this release no "
+                                         "longer has",
+                                         pruned);
 
         /* Commit: the new release is live, the old ones superseded; their instances drain, or with a bake
          * window stand by (running, routed out) while the worker watches the new one. */

@@ -270,6 +270,68 @@ int proxy_sync_routes_apply(const char *state_dir, const DeployTarget *t, struct
                               &(ApplyArgs) { .state_dir = state_dir, .wait = wait, .ret_error = ret_error });
 }
 
+typedef struct NameArgs {
+        const char *name;
+        bool found;
+} NameArgs;
+
+static int name_one(const ProxyRouteSpec *spec, bool remove, void *userdata) {
+        NameArgs *a = userdata;
+
+        if (!remove && streq(spec->name, a->name))
+                a->found = true;
+        return 0;
+}
+
+/* Whether name is one of the route names route_names() gives component c in environment e, for any port. */
+static bool route_name_is_component(const char *name, long long e, long long c) {
+        static const char *const kinds[] = { "svc", "ing", "host" };
+        char prefix[96];
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                int n = snprintf(prefix, sizeof prefix, "%s-%lld-%lld", kinds[i], e, c);
+                if (n < 0 || strncmp(name, prefix, (size_t) n) != 0)
+                        continue;
+                const char *rest = name + n;
+                if (*rest == 0 && !streq(kinds[i], "svc"))
+                        return true;
+                if (*rest == '-' && rest[1] && strspn(rest + 1, "0123456789") == strlen(rest + 1))
+                        return true;
+        }
+        return false;
+}
+
+int proxy_sync_routes_prune(const char *state_dir, const DeployTarget *t, struct in_addr address,
+                            unsigned *ret_removed) {
+        _cleanup_json_ json_t *routes = NULL;
+        unsigned removed = 0;
+        json_t *rt;
+        size_t i;
+        int r;
+
+        r = proxy_sync_route_list(state_dir, &routes);
+        if (r < 0)
+                return r;
+        json_array_foreach(routes, i, rt) {
+                const char *name = json_string_value(json_object_get(rt, "name"));
+                NameArgs a = { .name = name };
+
+                if (!name || !route_name_is_component(name, (long long) t->environment_id,
+                                                      (long long) t->component_id))
+                        continue;
+                (void) routes_foreach(t, address, name_one, &a);
+                if (a.found)
+                        continue;
+                r = proxy_sync_route_remove(state_dir, name, false);
+                if (r < 0)
+                        return r;
+                removed++;
+        }
+        if (ret_removed)
+                *ret_removed = removed;
+        return 0;
+}
+
 int proxy_sync_route_list(const char *state_dir, json_t **ret_routes) {
         _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "route-list"), *reply = NULL;
         json_t *routes;

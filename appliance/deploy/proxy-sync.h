@@ -47,6 +47,12 @@ struct DeployTarget;
 int proxy_sync_routes_apply(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
                             bool wait, char **ret_error);
 
+/* Removes the routes of t's component in t's environment that proxy_sync_routes_apply(t, address) does not set:
+ * those of endpoints an earlier release had and t has not (they would point at an instance that is being
+ * stopped).  ret_removed (may be NULL) gets how many went. */
+int proxy_sync_routes_prune(const char *state_dir, const struct DeployTarget *t, struct in_addr address,
+                            unsigned *ret_removed);
+
 /* The proxy's route table (the "routes" array of route-list; the caller unrefs it). */
 int proxy_sync_route_list(const char *state_dir, json_t **ret_routes);
 /* How many of the routes proxy_sync_routes_apply() would set for (t, address) are absent from routes (a

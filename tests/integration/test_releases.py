@@ -329,3 +329,27 @@ def test_values_follow_releases_into_the_container(env):
         assert_clean_error(run(d, "deploy", "val/web", "development"), "GREETING",
                            "slipway config set val/web development GREETING=VALUE")
         assert greeting(d, "val", "web", "development") == "greeting=one motd=first"
+
+
+def test_dropped_endpoint_loses_its_route(env, tmp_path):
+        """A release without an endpoint the previous one had takes its routes away (they would point at the
+        stopped instance and answer 502): the ingress answers 404 "no route" for it, the kept one 200."""
+        d = env
+        ctx = make_site(tmp_path / "two", "two ports",
+                        cmd=["sh", "-c", "httpd -p 8081 -h /www; exec httpd -f -p 8080 -h /www"])
+        build_image(d, ctx, "two:1")
+        d.cli("project", "create", "drop")
+        d.cli("component", "create", "drop/web", "--image", "two:1", "--health", "http:/healthz",
+              "--endpoint", "web:8080:public", "--endpoint", "admin:8081:public")
+        deploy(d, "drop/web", "development", "two:1")
+        base = ingress_url(d, "drop", "web", "development")
+        assert http_get(base) == (200, "two ports\n")
+        assert http_get(base + "_/admin/") == (200, "two ports\n")
+
+        d.cli("component", "update", "drop/web", "--endpoint", "web:8080:public")
+        _, rel, _ = deploy(d, "drop/web", "development", "two:1")
+        assert http_get(base) == (200, "two ports\n")
+        status, body = http_get(base + "_/admin/")
+        assert status == 404, (status, body)
+        doc = release_doc(d, "drop", "web", rel["id"])
+        assert any("no longer has" in l for l in doc["log"]), doc["log"]
