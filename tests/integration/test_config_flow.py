@@ -80,6 +80,12 @@ def test_set_deploy_promote_redeploy_rollback(flow):
         assert dev["greeting"] == "hello from dev" and dev["api_key"] == "dev-key-93b1d0", dev
         assert dev["token"] == "dev-token-2f7c91" and dev["version"] == "v1", dev
         dev_digest = releases(d, "development")[0]["image_digest"]
+        # component show lists each release with the value versions it pinned, by name only.
+        show = d.cli("component", "show", TARGET)
+        dev_env = [e for e in show["environments"] if e["name"] == "development"][0]
+        pinned = {v["key"]: v for v in dev_env["releases"][0]["values"]}
+        assert set(pinned) == {"GREETING", "API_KEY", "TOKEN"} and pinned["API_KEY"]["secret"], pinned
+        assert "dev-key-93b1d0" not in json.dumps(show) and "dev-token-2f7c91" not in json.dumps(show)
 
         # Promote to production: refused while production lacks the values (named), nothing created there.
         p = d.cli("promote", TARGET, "development", check=False, json=False)

@@ -491,8 +491,13 @@ int api_component_show(HttpRequest *req) {
 
                 (void) model_service_address_get(s.db, s.component.id, e[i].id, &addr);
                 if (model_release_list(s.db, s.component.id, e[i].id, &rel, &nr) >= 0) {
-                        for (size_t k = 0; arr && k < nr && k < API_SHOW_RELEASES_PER_ENV; k++)
-                                json_array_append_new(arr, api_release_json(&rel[k]));
+                        for (size_t k = 0; arr && k < nr && k < API_SHOW_RELEASES_PER_ENV; k++) {
+                                json_t *rj = api_release_json(&rel[k]);
+                                /* With the value versions it pinned, as 'slipway releases' shows them. */
+                                if (rj)
+                                        (void) api_release_json_details(s.db, &rel[k], rj);
+                                json_array_append_new(arr, rj);
+                        }
                         model_releases_free(rel, nr);
                 }
                 bool has_live = model_release_get_live(s.db, s.component.id, e[i].id, &live) >= 0;
