@@ -219,11 +219,11 @@ static int parse_oid(const Parse *p, json_t *root, const char *key, char ret[HOO
 }
 
 /* commit: a commit object with message and author {name, email}. */
-static int parse_commit(const Parse *p, json_t *commit, const char *path, HookPush *push) {
+static int parse_commit(const Parse *p, json_t *commit, HookPush *push) {
         json_t *author;
         int r;
 
-        r = get_optional(p, commit, "message", path, NULL, 0, NULL, &push->commit_message);
+        r = get_optional(p, commit, "message", "message", NULL, 0, NULL, &push->commit_message);
         if (r < 0)
                 return r;
         r = get_object_opt(p, commit, "author", &author);
@@ -264,7 +264,7 @@ static int parse_head_commit(const Parse *p, const PushShape *shape, json_t *roo
         }
         if (!head)
                 return 0;
-        return parse_commit(p, head, "head commit's message", push);
+        return parse_commit(p, head, push);
 }
 
 static int parse_push(const Parse *p, const PushShape *shape, json_t *root, HookPush *push) {
