@@ -136,6 +136,11 @@ static bool text_ok(const char *s, size_t max) {
         return true;
 }
 
+/* A ref as git allows it: text without spaces (git refuses those; UTF-8 names are fine). */
+static bool ref_ok(const char *s, size_t max) {
+        return text_ok(s, max) && !strchr(s, ' ');
+}
+
 static bool oid_ok(const char *s) {
         size_t n = strlen(s);
 
@@ -272,8 +277,8 @@ static int parse_push(const Parse *p, const PushShape *shape, json_t *root, Hook
         json_t *repo, *who, *deleted;
         int r = 0;
 
-        r = get_required(p, root, "ref", "ref", token_ok, HOOK_REF_MAX,
-                         "is not a ref of printable characters", &ref);
+        r = get_required(p, root, "ref", "ref", ref_ok, HOOK_REF_MAX,
+                         "is not a ref without spaces or control characters", &ref);
         if (r < 0)
                 return r;
         if (!startswith(ref, "refs/"))

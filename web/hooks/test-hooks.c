@@ -380,6 +380,24 @@ static void test_gitlab_payloads(void) {
         CHECK(!del->web_url || streq(del->web_url, "http://example.com/mike/diaspora"));
 }
 
+/* Git allows UTF-8 branch names; GitHub sends them as they are. */
+static void test_utf8_branch(void) {
+        _cleanup_free_ char *body = NULL, *edited = NULL, *error = NULL;
+        _cleanup_(hook_push_freep) HookPush *push = NULL;
+        size_t size;
+        char *at;
+
+        body = fixture("github-push.json", &size);
+        at = strstr(body, "refs/heads/main");
+        CHECK(at);
+        CHECK(asprintf(&edited, "%.*srefs/heads/f\u00fcnf%s", (int) (at - body), body,
+                       at + strlen("refs/heads/main")) > 0);
+        if (parse(HOOK_PROVIDER_GITHUB, (HookHeader[]) { { "X-GitHub-Event", "push" }, {} }, edited,
+                  strlen(edited), &push, &error) < 0)
+                TEST_FAIL("a UTF-8 branch name was refused: %s", error);
+        CHECK_STREQ(push->branch, "f\xc3\xbcnf");
+}
+
 static void test_other_events(void) {
         _cleanup_(hook_push_freep) HookPush *push = NULL;
         _cleanup_free_ char *error = NULL;
@@ -436,7 +454,11 @@ static void test_strict(void) {
                       "has no 'ref'");
         check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "\"refs/heads/main\"", "\"heads/main\"", "refs/");
         check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "\"refs/heads/main\"", "\"refs/heads/ma\\nin\"",
-                      "printable");
+                      "control characters");
+        check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "\"refs/heads/main\"", "\"refs/heads/ma in\"",
+                      "without spaces");
+        check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "\"refs/heads/main\"", "\"refs/heads/m\\u0000in\"",
+                      "not valid JSON");
         check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c\",\n  \"repo",
                       "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1\",\n  \"repo", "'after' is not a commit id");
         check_refused(HOOK_PROVIDER_GITHUB, gh, gp, "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c\",\n  \"repo",
@@ -592,6 +614,7 @@ int main(int argc, char *argv[]) {
         test_github_payloads();
         test_gitea_payloads();
         test_gitlab_payloads();
+        test_utf8_branch();
         test_other_events();
         test_strict();
         test_strict_body();
