@@ -14,6 +14,7 @@
 #define REFS_HEADS "refs/heads/"
 #define REFS_TAGS "refs/tags/"
 #define SHA1_HEX_LEN 40U
+#define FORM_PREFIX "payload="
 
 static const char *const event_names[_HOOK_EVENT_MAX] = {
         [HOOK_EVENT_PUSH] = "push",
@@ -464,6 +465,12 @@ int hook_push_parse(HookProvider provider, const HookHeaders *headers, const cha
         p = (Parse) { .what = what_of(provider, push->event), .ret_error = ret_error };
         if (body_size == 0)
                 return errmsg_set(ret_error, -EBADMSG, "The %s is empty; it must be a JSON object.", p.what);
+        /* GitHub's and Gitea's other content type, form-encoded JSON: signed alike, but not what we read */
+        if (body_size >= strlen(FORM_PREFIX) && memcmp(body, FORM_PREFIX, strlen(FORM_PREFIX)) == 0)
+                return errmsg_set(ret_error, -EBADMSG,
+                                  "The %s is form-encoded; set the webhook's content type to "
+                                  "application/json.",
+                                  p.what);
         r = json_parse_buffer(body, body_size, &root, &jerr);
         if (r < 0)
                 return errmsg_set(ret_error, -EBADMSG, "The %s is not valid JSON: %s (line %d, column %d).",

@@ -1,6 +1,6 @@
 /* Which git server sent a webhook delivery, told from its event header, and how the hook code reads request
- * headers (a lookup callback, so it needs no HTTP server).  Invariant: a request names at most one provider;
- * Forgejo and Gitea also send GitHub's headers for compatibility, so their own headers take precedence. */
+ * headers (a lookup callback, so it needs no HTTP server).  Invariant: a request is attributed to exactly one
+ * provider; Forgejo also sends Gitea's headers and both send GitHub's, so the most specific one wins. */
 #pragma once
 
 #include <errno.h>
@@ -20,7 +20,7 @@ const char *hook_provider_to_string(HookProvider p);
 HookProvider hook_provider_from_string(const char *s);
 
 /* Returns the value of request header name (matched case-insensitively, as HTTP requires), or NULL when
- * the request has none.  civetweb's mg_get_header() fits: lookup = (HookHeaderLookup) mg_get_header with
+ * the request has none.  Over civetweb: a two-line function returning mg_get_header(userdata, name), with
  * userdata the connection.  The value must stay valid while the hook functions run. */
 typedef const char *(*HookHeaderLookup)(const void *userdata, const char *name);
 

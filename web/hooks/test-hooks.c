@@ -533,6 +533,10 @@ static void test_strict_body(void) {
                     &push, &error) == -EBADMSG);
         CHECK(strstr(error, "GitHub ping payload is not valid JSON"));
         free(error);
+        /* GitHub's default content type */
+        CHECK(parse(HOOK_PROVIDER_GITHUB, gh, "payload=%7B%7D", 14, &push, &error) == -EBADMSG);
+        CHECK(strstr(error, "content type to application/json"));
+        free(error);
         /* a NUL inside the body */
         CHECK(parse(HOOK_PROVIDER_GITHUB, gh, "{}\0{}", 5, &push, &error) == -EBADMSG);
         free(error);
@@ -602,7 +606,6 @@ int main(int argc, char *argv[]) {
                 TEST_FAIL("usage: test-hooks FIXTURE_DIR");
         fixture_dir = argv[1];
         CHECK(sodium_init() >= 0);
-        CHECK(HOOK_BODY_MAX == 4U * 1024U * 1024U);
 
         test_github_example();
         test_github_malformed();
