@@ -175,7 +175,7 @@ static int dup_into(char **dst, const char *s) {
 /* A required string field of obj (named path in errors) that passes ok(). */
 static int get_required(const Parse *p, json_t *obj, const char *key, const char *path,
                         bool (*ok)(const char *, size_t), size_t max, const char *must, const char **ret) {
-        const char *s;
+        const char *s = NULL;
         int r = json_get_string(obj, key, &s);
 
         if (r == -ENOENT)
@@ -213,7 +213,7 @@ static int get_object_opt(const Parse *p, json_t *obj, const char *key, json_t *
 }
 
 static int parse_oid(const Parse *p, json_t *root, const char *key, char ret[HOOK_OID_HEX_MAX + 1]) {
-        const char *s;
+        const char *s = NULL;
         int r = get_required(p, root, key, key, NULL, 0, NULL, &s);
 
         if (r < 0)
@@ -226,7 +226,7 @@ static int parse_oid(const Parse *p, json_t *root, const char *key, char ret[HOO
 
 /* commit: a commit object with message and author {name, email}. */
 static int parse_commit(const Parse *p, json_t *commit, HookPush *push) {
-        json_t *author;
+        json_t *author = NULL;
         int r;
 
         r = get_optional(p, commit, "message", "message", NULL, 0, NULL, &push->commit_message);
@@ -274,8 +274,8 @@ static int parse_head_commit(const Parse *p, const PushShape *shape, json_t *roo
 }
 
 static int parse_push(const Parse *p, const PushShape *shape, json_t *root, HookPush *push) {
-        const char *ref, *s;
-        json_t *repo, *who, *deleted;
+        const char *ref = NULL, *s = NULL;
+        json_t *repo, *who = NULL, *deleted;
         int r = 0;
 
         r = get_required(p, root, "ref", "ref", ref_ok, HOOK_REF_MAX,
@@ -355,7 +355,7 @@ static int parse_push(const Parse *p, const PushShape *shape, json_t *root, Hook
 
 /* GitLab names the kind in the body too; it must agree with the header. */
 static int check_gitlab_kind(const Parse *p, json_t *root, HookEvent event) {
-        const char *kind, *want = event == HOOK_EVENT_TAG_PUSH ? "tag_push" : "push";
+        const char *kind = NULL, *want = event == HOOK_EVENT_TAG_PUSH ? "tag_push" : "push";
         int r = get_required(p, root, "object_kind", "object_kind", NULL, 0, NULL, &kind);
         json_t *checkout;
 
