@@ -6,6 +6,7 @@
 
 /* Fills e (when not NULL) with file, line, column (0: the whole file), the sentence and its text form; returns
  * -EINVAL. */
-int descriptor_error_set(DescriptorError *e, const char *file, unsigned line, unsigned column, const char *msg);
+int descriptor_error_set(DescriptorError *e, const char *file, unsigned line, unsigned column,
+                         const char *msg);
 /* Defaults plus d's endpoints, through component_spec_from_json (the endpoint rules live there). */
 int descriptor_spec_endpoints(const Descriptor *d, size_t n_endpoints, ComponentSpec *ret, char **ret_error);

@@ -86,19 +86,24 @@ int descriptor_load(int dir_fd, const char *subdir, Descriptor **ret, Descriptor
         r = find_open(dir_fd, subdir, &f, &fd, path, sizeof path);
         if (r == -ENOENT) {
                 char msg[DESCRIPTOR_MESSAGE_MAX];
-                (void) snprintf(msg, sizeof msg,
-                                "No .choreo/component.yaml, .choreo/component-config.yaml or .choreo/endpoints.yaml "
-                                "in %s.",
-                                isempty(subdir) ? "the repository's top directory" : "this directory");
+                (void) snprintf(
+                        msg, sizeof msg,
+                        "No .choreo/component.yaml, .choreo/component-config.yaml or .choreo/endpoints.yaml "
+                        "in %s.",
+                        isempty(subdir) ? "the repository's top directory" : "this directory");
                 (void) descriptor_error_set(ret_error, isempty(subdir) ? "." : subdir, 0, 0, msg);
                 return -ENOENT;
         }
         if (r == -EXDEV || r == -ELOOP) {
-                (void) descriptor_error_set(ret_error, path, 0, 0,
-                                            "The descriptor's path leads outside the repository (through '..' or "
-                                            "a symbolic link); use a path inside it.");
+                (void) descriptor_error_set(
+                        ret_error, path, 0, 0,
+                        "The descriptor's path leads outside the repository (through '..' or "
+                        "a symbolic link); use a path inside it.");
                 return -EINVAL;
         }
+        if (r == -ENOTDIR)
+                return descriptor_error_set(ret_error, strempty(subdir), 0, 0,
+                                            "The component's directory is not a directory in the repository.");
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)

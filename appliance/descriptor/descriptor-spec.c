@@ -7,7 +7,8 @@
 #include "descriptor-internal.h"
 #include "json-util.h"
 
-int descriptor_error_set(DescriptorError *e, const char *file, unsigned line, unsigned column, const char *msg) {
+int descriptor_error_set(DescriptorError *e, const char *file, unsigned line, unsigned column,
+                         const char *msg) {
         if (!e)
                 return -EINVAL;
         *e = (DescriptorError) { .line = line, .column = column };
@@ -20,7 +21,8 @@ int descriptor_error_set(DescriptorError *e, const char *file, unsigned line, un
         return -EINVAL;
 }
 
-int descriptor_spec_endpoints(const Descriptor *d, size_t n_endpoints, ComponentSpec *ret, char **ret_error) {
+int descriptor_spec_endpoints(const Descriptor *d, size_t n_endpoints, ComponentSpec *ret,
+                              char **ret_error) {
         _cleanup_json_ json_t *eps = json_array(), *j = NULL;
 
         if (!eps)
@@ -41,7 +43,8 @@ int descriptor_spec_endpoints(const Descriptor *d, size_t n_endpoints, Component
 }
 
 static int spec_error(const Descriptor *d, unsigned line, unsigned column, char *msg, DescriptorError *e) {
-        int r = descriptor_error_set(e, d->file, line, column, msg ?: "The descriptor does not map to a spec.");
+        int r = descriptor_error_set(e, d->file, line, column,
+                                     msg ?: "The descriptor does not map to a spec.");
         free(msg);
         return r;
 }

@@ -118,8 +118,8 @@ static int take_fields(Ctx *c, const YamlTreeNode *m, const char *what, Field *f
                                         strncat(known, ", ", sizeof known - strlen(known) - 1);
                                 strncat(known, g->key, sizeof known - strlen(known) - 1);
                         }
-                        return fail(c, k, "Unknown field '%.64s' in %s; the known ones are %s.", k->value, what,
-                                    known);
+                        return fail(c, k, "Unknown field '%.64s' in %s; the known ones are %s.", k->value,
+                                    what, known);
                 }
                 f->key_node = k;
                 f->value = yaml_tree_is_null(k->next) ? NULL : k->next;
@@ -177,7 +177,8 @@ static int get_uint(Ctx *c, const Field *f, uint64_t min, uint64_t max, uint64_t
 }
 
 static int get_bool(Ctx *c, const Field *f, bool *ret) {
-        static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
+        static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False",
+                                                                                     "FALSE" };
         const YamlTreeNode *v = f->value;
 
         for (size_t i = 0; v->kind == YAML_TREE_SCALAR && v->plain && i < ELEMENTSOF(yes); i++) {
@@ -288,7 +289,8 @@ static int parse_visibility(Ctx *c, DescriptorEndpoint *e, const YamlTreeNode *v
                                 e->visibilities |= (unsigned) vis[i].bit;
                                 return 0;
                         }
-        return fail(c, v, "Endpoint '%s' has network visibility '%.32s'; use Public, Organization or Project.",
+        return fail(c, v,
+                    "Endpoint '%s' has network visibility '%.32s'; use Public, Organization or Project.",
                     e->name, v->kind == YAML_TREE_SCALAR ? v->value : "(not text)");
 }
 
@@ -296,10 +298,11 @@ static int parse_visibility(Ctx *c, DescriptorEndpoint *e, const YamlTreeNode *v
  * networkVisibility, whose free-text name becomes the display name and, as a DNS label, the name. */
 static int parse_endpoint(Ctx *c, const YamlTreeNode *m, bool legacy) {
         Descriptor *d = c->d;
-        Field f[] = { { "name" }, { "displayName" }, { "service" }, { "type" }, { "networkVisibilities" },
-                      { "schemaFilePath" }, { NULL } };
-        Field lf[] = { { "name" }, { "port" }, { "type" }, { "networkVisibility" }, { "context" },
-                       { "schemaFilePath" }, { NULL } };
+        Field f[] = { { "name" }, { "displayName" },         { "service" },
+                      { "type" }, { "networkVisibilities" }, { "schemaFilePath" },
+                      { NULL } };
+        Field lf[] = { { "name" },    { "port" },           { "type" }, { "networkVisibility" },
+                       { "context" }, { "schemaFilePath" }, { NULL } };
         Field sf[] = { { "port" }, { "basePath" }, { NULL } };
         const Field *name, *type, *schema, *port = NULL, *base = NULL;
         DescriptorEndpoint *e;
@@ -327,10 +330,11 @@ static int parse_endpoint(Ctx *c, const YamlTreeNode *m, bool legacy) {
                 base = &lf[4];
         } else {
                 if (name->value->kind == YAML_TREE_SCALAR && !name_is_valid(name->value->value))
-                        return fail(c, name->value,
-                                    "Endpoint name '%.64s' is not a DNS label (use a-z, 0-9 and '-', at most "
-                                    "63, no '-' at either end); put free text in displayName.",
-                                    name->value->value);
+                        return fail(
+                                c, name->value,
+                                "Endpoint name '%.64s' is not a DNS label (use a-z, 0-9 and '-', at most "
+                                "63, no '-' at either end); put free text in displayName.",
+                                name->value->value);
                 r = get_text(c, name, e->name, sizeof e->name);
                 if (r < 0)
                         return r;
@@ -360,17 +364,20 @@ static int parse_endpoint(Ctx *c, const YamlTreeNode *m, bool legacy) {
                         return fail(c, name->value, "Two endpoints are named '%s' (the other on line %u).",
                                     e->name, d->endpoints[i].line);
                 if (d->endpoints[i].port == e->port)
-                        return fail(c, port->value,
-                                    "Endpoints '%s' and '%s' both use port %u; each endpoint needs its own port.",
-                                    d->endpoints[i].name, e->name, e->port);
+                        return fail(
+                                c, port->value,
+                                "Endpoints '%s' and '%s' both use port %u; each endpoint needs its own port.",
+                                d->endpoints[i].name, e->name, e->port);
         }
 
         if (!type->value)
-                return fail(c, m, "Endpoint '%s' needs a type: REST, GraphQL, GRPC, TCP, UDP or WS.", e->name);
-        e->type = descriptor_endpoint_type_from_string(type->value->kind == YAML_TREE_SCALAR ? type->value->value
-                                                                                             : NULL);
+                return fail(c, m, "Endpoint '%s' needs a type: REST, GraphQL, GRPC, TCP, UDP or WS.",
+                            e->name);
+        e->type = descriptor_endpoint_type_from_string(
+                type->value->kind == YAML_TREE_SCALAR ? type->value->value : NULL);
         if (e->type < 0)
-                return fail(c, type->value, "Endpoint '%s' has type '%.32s'; use REST, GraphQL, GRPC, TCP, UDP or WS.",
+                return fail(c, type->value,
+                            "Endpoint '%s' has type '%.32s'; use REST, GraphQL, GRPC, TCP, UDP or WS.",
                             e->name, type->value->value ?: "(not text)");
 
         if (base->value) {
@@ -439,9 +446,10 @@ static int parse_config_form(Ctx *c, DescriptorConfig *cfg, const YamlTreeNode *
                 cfg->type = descriptor_config_type_from_string(
                         f[2].value->kind == YAML_TREE_SCALAR ? f[2].value->value : NULL);
                 if (cfg->type < 0)
-                        return fail(c, f[2].value,
-                                    "Configuration '%s' has type '%.32s'; use string, number, boolean or secret.",
-                                    cfg->name, f[2].value->value ?: "(not text)");
+                        return fail(
+                                c, f[2].value,
+                                "Configuration '%s' has type '%.32s'; use string, number, boolean or secret.",
+                                cfg->name, f[2].value->value ?: "(not text)");
         }
         return 0;
 }
@@ -455,22 +463,25 @@ static int parse_value_from(Ctx *c, DescriptorConfig *cfg, const Field *vf) {
         if (r < 0)
                 return r;
         if (f[0].value && f[1].value)
-                return fail(c, f[1].key_node, "Configuration '%s' takes its value from configForm or connectionRef, "
-                                              "not both.",
+                return fail(c, f[1].key_node,
+                            "Configuration '%s' takes its value from configForm or connectionRef, "
+                            "not both.",
                             cfg->name);
         if (f[0].value)
                 return parse_config_form(c, cfg, f[0].value);
         if (!f[1].value)
-                return fail(c, vf->value, "Configuration '%s' needs valueFrom.configForm or valueFrom.connectionRef.",
+                return fail(c, vf->value,
+                            "Configuration '%s' needs valueFrom.configForm or valueFrom.connectionRef.",
                             cfg->name);
         if (cfg->file)
-                return fail(c, f[1].key_node, "File configuration '%s' takes its value from configForm only.",
-                            cfg->name);
+                return fail(c, f[1].key_node,
+                            "File configuration '%s' takes its value from configForm only.", cfg->name);
         r = take_fields(c, f[1].value, "connectionRef", cf);
         if (r < 0)
                 return r;
         if (!cf[0].value || !cf[1].value)
-                return fail(c, f[1].value, "Configuration '%s' needs connectionRef's name and key.", cfg->name);
+                return fail(c, f[1].value, "Configuration '%s' needs connectionRef's name and key.",
+                            cfg->name);
         if ((r = get_text(c, &cf[0], cfg->connection_name, sizeof cfg->connection_name)) < 0 ||
             (r = get_text(c, &cf[1], cfg->connection_key, sizeof cfg->connection_key)) < 0)
                 return r;
@@ -485,11 +496,15 @@ static int parse_config(Ctx *c, const YamlTreeNode *m, bool file) {
         int r;
 
         if (d->n_configs >= DESCRIPTOR_CONFIGS_MAX)
-                return fail(c, m, "A component may declare at most %u configurations (env and file together).",
+                return fail(c, m,
+                            "A component may declare at most %u configurations (env and file together).",
                             DESCRIPTOR_CONFIGS_MAX);
         cfg = &d->configs[d->n_configs];
-        *cfg = (DescriptorConfig) { .file = file, .required = true, .type = DESCRIPTOR_CONFIG_STRING,
-                                    .line = m->line, .column = m->column };
+        *cfg = (DescriptorConfig) { .file = file,
+                                    .required = true,
+                                    .type = DESCRIPTOR_CONFIG_STRING,
+                                    .line = m->line,
+                                    .column = m->column };
         if (!file)
                 f[2].key = NULL; /* env entries have no mountPath */
         r = take_fields(c, m, file ? "a file configuration" : "an env configuration", f);
@@ -500,6 +515,8 @@ static int parse_config(Ctx *c, const YamlTreeNode *m, bool file) {
         r = get_text(c, &f[0], cfg->name, sizeof cfg->name);
         if (r < 0)
                 return r;
+        if (!cfg->name[0])
+                return fail(c, f[0].value, "Each configuration needs a name.");
         if (!file) {
                 if (config_key_check(cfg->name, &msg) < 0)
                         return fail_spec(c, f[0].value, msg);
@@ -512,8 +529,9 @@ static int parse_config(Ctx *c, const YamlTreeNode *m, bool file) {
                         cfg->spec_name[n++] = ascii_isalnum(*p) ? *p : '_';
                 cfg->spec_name[n] = 0;
                 if (strlen(cfg->name) + 1 >= sizeof cfg->spec_name)
-                        return fail(c, f[0].value, "File configuration name '%.40s…' is longer than %u bytes.",
-                                    cfg->name, SPEC_CONFIG_NAME_MAX - 2);
+                        return fail(c, f[0].value,
+                                    "File configuration name '%.40s…' is longer than %u bytes.", cfg->name,
+                                    SPEC_CONFIG_NAME_MAX - 2);
                 if (!f[2].value)
                         return fail(c, m, "File configuration '%s' needs a mountPath.", cfg->name);
                 r = get_text(c, &f[2], cfg->mount_path, sizeof cfg->mount_path);
@@ -525,14 +543,16 @@ static int parse_config(Ctx *c, const YamlTreeNode *m, bool file) {
         for (size_t i = 0; i < d->n_configs; i++) {
                 const DescriptorConfig *o = &d->configs[i];
                 if (streq(o->spec_name, cfg->spec_name))
-                        return fail(c, f[0].value,
-                                    streq(o->name, cfg->name)
-                                            ? "Configuration '%s' is declared twice (the other on line %u)."
-                                            : "Configuration '%s' has the same value name as the one on line %u; "
-                                              "rename one.",
-                                    cfg->name, o->line);
+                        return fail(
+                                c, f[0].value,
+                                streq(o->name, cfg->name)
+                                        ? "Configuration '%s' is declared twice (the other on line %u)."
+                                        : "Configuration '%s' has the same value name as the one on line %u; "
+                                          "rename one.",
+                                cfg->name, o->line);
                 if (file && o->file && streq(o->mount_path, cfg->mount_path))
-                        return fail(c, f[2].value, "Files '%s' and '%s' are both mounted at %s; use one path each.",
+                        return fail(c, f[2].value,
+                                    "Files '%s' and '%s' are both mounted at %s; use one path each.",
                                     o->name, cfg->name, cfg->mount_path);
         }
         if (f[1].value)
@@ -566,8 +586,8 @@ static int parse_configurations(Ctx *c, const Field *cf) {
 }
 
 static int parse_health(Ctx *c, DescriptorExtension *x, const YamlTreeNode *m) {
-        Field f[] = { { "readiness" }, { "liveness" }, { "interval" }, { "timeout" }, { "failures" },
-                      { "deployTimeout" }, { NULL } };
+        Field f[] = { { "readiness" }, { "liveness" },      { "interval" }, { "timeout" },
+                      { "failures" },  { "deployTimeout" }, { NULL } };
         ComponentSpec scratch;
         char *msg = NULL;
         uint64_t v;
@@ -591,16 +611,19 @@ static int parse_health(Ctx *c, DescriptorExtension *x, const YamlTreeNode *m) {
                 if (r < 0)
                         return fail_spec(c, f[k].value, msg);
         }
-        if (f[2].value && (r = get_duration(c, &f[2], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.interval_ms)) < 0)
+        if (f[2].value &&
+            (r = get_duration(c, &f[2], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.interval_ms)) < 0)
                 return r;
-        if (f[3].value && (r = get_duration(c, &f[3], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.timeout_ms)) < 0)
+        if (f[3].value &&
+            (r = get_duration(c, &f[3], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.timeout_ms)) < 0)
                 return r;
         if (f[4].value) {
                 if ((r = get_uint(c, &f[4], 1, SPEC_THRESHOLD_MAX, &v)) < 0)
                         return r;
                 x->tuning.failure_threshold = (uint32_t) v;
         }
-        if (f[5].value && (r = get_duration(c, &f[5], 1000, SPEC_TIME_MS_MAX, &x->tuning.deploy_timeout_ms)) < 0)
+        if (f[5].value &&
+            (r = get_duration(c, &f[5], 1000, SPEC_TIME_MS_MAX, &x->tuning.deploy_timeout_ms)) < 0)
                 return r;
         return 0;
 }
@@ -614,15 +637,17 @@ static int parse_resources(Ctx *c, DescriptorExtension *x, const YamlTreeNode *m
         if (r < 0)
                 return r;
         if (f[0].value) {
-                if (f[0].value->kind != YAML_TREE_SCALAR || spec_memory_parse(f[0].value->value, &x->memory_bytes) < 0 ||
+                if (f[0].value->kind != YAML_TREE_SCALAR ||
+                    spec_memory_parse(f[0].value->value, &x->memory_bytes) < 0 ||
                     x->memory_bytes < SPEC_MEMORY_MIN)
                         return fail(c, f[0].value, "'memory' must be a size from 4M up, like 512M or 1G.");
         }
         if (f[1].value) {
-                if (f[1].value->kind != YAML_TREE_SCALAR || spec_cpus_parse(f[1].value->value, &x->cpus_milli) < 0 ||
-                    x->cpus_milli == 0)
-                        return fail(c, f[1].value,
-                                    "'cpus' must be a CPU count above 0, like 0.5 or 2 (leave it out for no limit).");
+                if (f[1].value->kind != YAML_TREE_SCALAR ||
+                    spec_cpus_parse(f[1].value->value, &x->cpus_milli) < 0 || x->cpus_milli == 0)
+                        return fail(
+                                c, f[1].value,
+                                "'cpus' must be a CPU count above 0, like 0.5 or 2 (leave it out for no limit).");
         }
         if (f[2].value) {
                 if ((r = get_uint(c, &f[2], 1, SPEC_PIDS_MAX, &v)) < 0)
@@ -679,7 +704,8 @@ static int parse_dependencies(Ctx *c, const Field *f) {
 }
 
 static int parse_component_yaml(Ctx *c, const YamlTreeNode *root) {
-        Field f[] = { { "schemaVersion" }, { "endpoints" }, { "configurations" }, { "dependencies" },
+        Field f[] = { { "schemaVersion" },          { "endpoints" },
+                      { "configurations" },         { "dependencies" },
                       { DESCRIPTOR_EXTENSION_KEY }, { NULL } };
         const YamlTreeNode *v;
         int r;
@@ -717,9 +743,12 @@ static int parse_component_config_yaml(Ctx *c, const YamlTreeNode *root) {
         r = take_fields(c, root, "component-config.yaml", f);
         if (r < 0)
                 return r;
-        if (!f[0].value || f[0].value->kind != YAML_TREE_SCALAR || !streq(f[0].value->value, "core.choreo.dev/v1beta1"))
-                return fail(c, f[0].value ?: root, "component-config.yaml needs apiVersion: core.choreo.dev/v1beta1.");
-        if (!f[1].value || f[1].value->kind != YAML_TREE_SCALAR || !streq(f[1].value->value, "ComponentConfig"))
+        if (!f[0].value || f[0].value->kind != YAML_TREE_SCALAR ||
+            !streq(f[0].value->value, "core.choreo.dev/v1beta1"))
+                return fail(c, f[0].value ?: root,
+                            "component-config.yaml needs apiVersion: core.choreo.dev/v1beta1.");
+        if (!f[1].value || f[1].value->kind != YAML_TREE_SCALAR ||
+            !streq(f[1].value->value, "ComponentConfig"))
                 return fail(c, f[1].value ?: root, "component-config.yaml needs kind: ComponentConfig.");
         if (!f[2].value)
                 return 0;

@@ -64,7 +64,7 @@ typedef struct DescriptorEndpoint {
         uint16_t port;
         char base_path[SPEC_BASE_PATH_MAX]; /* "/" when not given */
         DescriptorEndpointType type;
-        unsigned visibilities; /* DescriptorVisibility bits, 0 = not given */
+        unsigned visibilities;                      /* DescriptorVisibility bits, 0 = not given */
         char schema_file_path[DESCRIPTOR_PATH_MAX]; /* relative to the component's directory; "" = none */
         unsigned line, column;                      /* where the entry starts */
 } DescriptorEndpoint;
@@ -140,7 +140,8 @@ int descriptor_parse(DescriptorFormat format, const char *file, const char *data
  * "..", no symlink out).  0 and *ret_format, -ENOENT when there is none, other -errno on I/O. */
 int descriptor_find(int dir_fd, const char *subdir, DescriptorFormat *ret_format);
 /* descriptor_find() and descriptor_parse() of that file (a regular file of at most DESCRIPTOR_FILE_MAX
- * bytes); error messages name it as "SUBDIR/.choreo/NAME".  -ENOENT (with *ret_error) when there is none. */
+ * bytes); error messages name it as "SUBDIR/.choreo/NAME".  -ENOENT (with *ret_error) when there is none,
+ * -EINVAL (with *ret_error) for a bad file or a path leading outside the tree, other -errno on I/O. */
 int descriptor_load(int dir_fd, const char *subdir, Descriptor **ret, DescriptorError *ret_error);
 
 /* The ComponentSpec the descriptor declares: its endpoints (Public among networkVisibilities →

@@ -14,62 +14,61 @@
 
 #include "tests.h"
 
-static const char choreo_yaml[] =
-        "# +required The configuration file schema version\n"
-        "schemaVersion: 1.2\n"
-        "\n"
-        "endpoints:\n"
-        "  - name: greeter-api\n"
-        "    displayName: Greeter API\n"
-        "    service:\n"
-        "      basePath: /greeting-service\n"
-        "      port: 9090\n"
-        "    type: REST\n"
-        "    networkVisibilities:\n"
-        "      - Public\n"
-        "      - Organization\n"
-        "    schemaFilePath: openapi.yaml\n"
-        "  - name: graphql\n"
-        "    displayName: Greeter GraphQL\n"
-        "    service:\n"
-        "      port: 9091\n"
-        "    type: GraphQL\n"
-        "    networkVisibilities: [Project]\n"
-        "\n"
-        "dependencies:\n"
-        "  connectionReferences:\n"
-        "    - name: hr-connection\n"
-        "      resourceRef: service:/HRProject/UserComponent/v1/ad088/PUBLIC\n"
-        "\n"
-        "configurations:\n"
-        "  env:\n"
-        "    - name: DATABASE_URL\n"
-        "      valueFrom:\n"
-        "        configForm:\n"
-        "          displayName: Database URL\n"
-        "          type: string\n"
-        "    - name: API_KEY\n"
-        "      valueFrom:\n"
-        "        configForm:\n"
-        "          displayName: API key\n"
-        "          required: true\n"
-        "          type: secret\n"
-        "    - name: GREETING\n"
-        "      valueFrom:\n"
-        "        configForm:\n"
-        "          required: false\n"
-        "    - name: HR_SERVICE_URL\n"
-        "      valueFrom:\n"
-        "        connectionRef:\n"
-        "          name: hr-connection\n"
-        "          key: ServiceURL\n"
-        "  file:\n"
-        "    - name: app-config.toml\n"
-        "      mountPath: /app/config.toml\n"
-        "      valueFrom:\n"
-        "        configForm:\n"
-        "          displayName: App configuration\n"
-        "          required: false\n";
+static const char choreo_yaml[] = "# +required The configuration file schema version\n"
+                                  "schemaVersion: 1.2\n"
+                                  "\n"
+                                  "endpoints:\n"
+                                  "  - name: greeter-api\n"
+                                  "    displayName: Greeter API\n"
+                                  "    service:\n"
+                                  "      basePath: /greeting-service\n"
+                                  "      port: 9090\n"
+                                  "    type: REST\n"
+                                  "    networkVisibilities:\n"
+                                  "      - Public\n"
+                                  "      - Organization\n"
+                                  "    schemaFilePath: openapi.yaml\n"
+                                  "  - name: graphql\n"
+                                  "    displayName: Greeter GraphQL\n"
+                                  "    service:\n"
+                                  "      port: 9091\n"
+                                  "    type: GraphQL\n"
+                                  "    networkVisibilities: [Project]\n"
+                                  "\n"
+                                  "dependencies:\n"
+                                  "  connectionReferences:\n"
+                                  "    - name: hr-connection\n"
+                                  "      resourceRef: service:/HRProject/UserComponent/v1/ad088/PUBLIC\n"
+                                  "\n"
+                                  "configurations:\n"
+                                  "  env:\n"
+                                  "    - name: DATABASE_URL\n"
+                                  "      valueFrom:\n"
+                                  "        configForm:\n"
+                                  "          displayName: Database URL\n"
+                                  "          type: string\n"
+                                  "    - name: API_KEY\n"
+                                  "      valueFrom:\n"
+                                  "        configForm:\n"
+                                  "          displayName: API key\n"
+                                  "          required: true\n"
+                                  "          type: secret\n"
+                                  "    - name: GREETING\n"
+                                  "      valueFrom:\n"
+                                  "        configForm:\n"
+                                  "          required: false\n"
+                                  "    - name: HR_SERVICE_URL\n"
+                                  "      valueFrom:\n"
+                                  "        connectionRef:\n"
+                                  "          name: hr-connection\n"
+                                  "          key: ServiceURL\n"
+                                  "  file:\n"
+                                  "    - name: app-config.toml\n"
+                                  "      mountPath: /app/config.toml\n"
+                                  "      valueFrom:\n"
+                                  "        configForm:\n"
+                                  "          displayName: App configuration\n"
+                                  "          required: false\n";
 
 static Descriptor *parse_ok(DescriptorFormat f, const char *yaml) {
         DescriptorError e = {};
@@ -90,7 +89,8 @@ static void test_choreo(void) {
         CHECK_STREQ(d->endpoints[0].name, "greeter-api");
         CHECK_STREQ(d->endpoints[0].display_name, "Greeter API");
         CHECK(d->endpoints[0].type == DESCRIPTOR_ENDPOINT_REST);
-        CHECK(d->endpoints[0].visibilities == (DESCRIPTOR_VISIBILITY_PUBLIC | DESCRIPTOR_VISIBILITY_ORGANIZATION));
+        CHECK(d->endpoints[0].visibilities ==
+              (DESCRIPTOR_VISIBILITY_PUBLIC | DESCRIPTOR_VISIBILITY_ORGANIZATION));
         CHECK_STREQ(d->endpoints[0].schema_file_path, "openapi.yaml");
         CHECK(d->endpoints[0].line == 5 && d->endpoints[0].column == 5);
         CHECK(d->endpoints[1].type == DESCRIPTOR_ENDPOINT_GRAPHQL);
@@ -169,9 +169,9 @@ static const Refusal refusals[] = {
           F "5:13: Endpoint 'api' has port 80; use 1..65535." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 0}\n    type: REST\n",
           F "4:21: Endpoint 'api' has port 0; use 1..65535." },
-        { "schemaVersion: 1.2\nendpoints:\n  - name: My API\n    service: {port: 80}\n    type: REST\n",
-          F "3:11: Endpoint name 'My API' is not a DNS label (use a-z, 0-9 and '-', at most 63, no '-' at either "
-            "end); put free text in displayName." },
+        { "schemaVersion: 1.2\nendpoints:\n  - name: My API\n    service: {port: 80}\n    type: REST\n", F
+          "3:11: Endpoint name 'My API' is not a DNS label (use a-z, 0-9 and '-', at most 63, no '-' at either "
+          "end); put free text in displayName." },
         { "schemaVersion: 1.2\nendpoints:\n  - service: {port: 80}\n    type: REST\n",
           F "3:5: Each endpoint needs a name." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    type: REST\n",
@@ -181,8 +181,9 @@ static const Refusal refusals[] = {
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80}\n    type: rest\n",
           F "5:11: Endpoint 'api' has type 'rest'; use REST, GraphQL, GRPC, TCP, UDP or WS." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80, basePath: /a b}\n    type: REST\n",
-          F "4:35: Endpoint 'api' has an invalid base path '/a b' (it must start with '/' and contain no spaces, "
-            "'?', '#', '%', '//' or '/../')." },
+          F
+          "4:35: Endpoint 'api' has an invalid base path '/a b' (it must start with '/' and contain no spaces, "
+          "'?', '#', '%', '//' or '/../')." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80}\n    type: REST\n"
           "    networkVisibilities: [Internet]\n",
           F "6:27: Endpoint 'api' has network visibility 'Internet'; use Public, Organization or Project." },
@@ -191,26 +192,29 @@ static const Refusal refusals[] = {
           F "6:26: 'networkVisibilities' must be a list, like [Public]." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80}\n    type: REST\n"
           "    schemaFilePath: ../../etc/passwd\n",
-          F "6:21: Endpoint 'api' has schemaFilePath '../../etc/passwd'; use a path relative to the component's "
-            "directory, without '..'." },
+          F
+          "6:21: Endpoint 'api' has schemaFilePath '../../etc/passwd'; use a path relative to the component's "
+          "directory, without '..'." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80}\n    type: REST\n"
           "  - name: api\n    service: {port: 81}\n    type: REST\n",
           F "6:11: Two endpoints are named 'api' (the other on line 3)." },
         { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    service: {port: 80}\n    type: REST\n"
           "  - name: web\n    service: {port: 80}\n    type: REST\n",
           F "7:21: Endpoints 'api' and 'web' both use port 80; each endpoint needs its own port." },
-        { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    colour: blue\n",
-          F "4:5: Unknown field 'colour' in an endpoint; the known ones are name, displayName, service, type, "
-            "networkVisibilities, schemaFilePath." },
+        { "schemaVersion: 1.2\nendpoints:\n  - name: api\n    colour: blue\n", F
+          "4:5: Unknown field 'colour' in an endpoint; the known ones are name, displayName, service, type, "
+          "networkVisibilities, schemaFilePath." },
         { "schemaVersion: 1.2\nendpoints: {name: api}\n",
           F "2:12: 'endpoints' must be a list (lines starting with '- ')." },
         { "schemaVersion: 1.2\nschemaVersion: 1.1\n",
           F "2:1: The key 'schemaVersion' appears twice in this mapping (first on line 1); keep one." },
-        { "schemaVersion: 1.2\nendpoints: [\n", F "3:1: The file is not valid YAML: did not find expected node content "
-                                                 "while parsing a flow node." },
+        { "schemaVersion: 1.2\nendpoints: [\n",
+          F "3:1: The file is not valid YAML: did not find expected node content "
+            "while parsing a flow node." },
         { "schemaVersion: 1.2\nconfigurations:\n  env:\n    - name: 1BAD\n      valueFrom: {configForm: {}}\n",
-          F "4:13: The config name '1BAD' is not an environment variable name (letters, digits and '_', not starting "
-            "with a digit)." },
+          F
+          "4:13: The config name '1BAD' is not an environment variable name (letters, digits and '_', not starting "
+          "with a digit)." },
         { "schemaVersion: 1.2\nconfigurations:\n  env:\n    - name: A\n      valueFrom: {configForm: {}}\n"
           "    - name: A\n      valueFrom: {configForm: {}}\n",
           F "6:13: Configuration 'A' is declared twice (the other on line 4)." },
@@ -227,6 +231,8 @@ static const Refusal refusals[] = {
           F "5:7: Unknown field 'mountPath' in an env configuration; the known ones are name, valueFrom." },
         { "schemaVersion: 1.2\nconfigurations:\n  file:\n    - name: conf\n      mountPath: /proc/x\n",
           F "5:18: A config file cannot be mounted under /proc: the container's own mounts live there." },
+        { "schemaVersion: 1.2\nconfigurations:\n  file:\n    - name: ''\n      mountPath: /a\n",
+          F "4:13: Each configuration needs a name." },
         { "schemaVersion: 1.2\nconfigurations:\n  file:\n    - name: conf\n",
           F "4:7: File configuration 'conf' needs a mountPath." },
         { "schemaVersion: 1.2\nconfigurations:\n  file:\n    - name: a\n      mountPath: /a\n"
@@ -248,12 +254,14 @@ static const Refusal refusals[] = {
           F "4:20: 'max5xxPercent' is 101; use 0..100." },
         { "schemaVersion: 1.2\nx-slipway:\n  healthcheck: {}\n",
           F "3:3: Unknown field 'healthcheck' in x-slipway; the known ones are health, resources, bake." },
-        { "schemaVersion: 1.2\nx: &a [1]\n", F "2:4: YAML anchors (&a) are not accepted in a descriptor; write the value out." },
+        { "schemaVersion: 1.2\nx: &a [1]\n",
+          F "2:4: YAML anchors (&a) are not accepted in a descriptor; write the value out." },
         { "schemaVersion: !!str 1.2\n",
           F "1:16: YAML tags (tag:yaml.org,2002:str) are not accepted in a descriptor; remove the tag." },
         { "schemaVersion: 1.2\n---\nschemaVersion: 1.2\n",
           F "2:1: The file holds more than one YAML document; keep one." },
-        { "schemaVersion: 1.2\n? [a]\n: b\n", F "2:3: A mapping key must be plain text, not a list or mapping." },
+        { "schemaVersion: 1.2\n? [a]\n: b\n",
+          F "2:3: A mapping key must be plain text, not a list or mapping." },
         { "schemaVersion: 1.2\ndependencies: [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]\n",
           F "2:30: The YAML nests deeper than 16 levels; a descriptor needs far fewer." },
         { "- a\n", F "1:1: component.yaml must be a mapping of keys to values." },
@@ -263,8 +271,8 @@ static void test_refusals(void) {
         for (size_t i = 0; i < ELEMENTSOF(refusals); i++) {
                 DescriptorError e = {};
                 Descriptor *d = NULL;
-                int r = descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, refusals[i].yaml, strlen(refusals[i].yaml),
-                                         &d, &e);
+                int r = descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, refusals[i].yaml,
+                                         strlen(refusals[i].yaml), &d, &e);
                 if (r != -EINVAL || !streq(e.text, refusals[i].text))
                         TEST_FAIL("refusal %zu: r=%d\n got: %s\nwant: %s", i, r, e.text, refusals[i].text);
                 CHECK(!d);
@@ -279,23 +287,28 @@ static void test_limits(void) {
         size_t n = 0;
 
         /* billion laughs: refused at its first alias, never expanded */
-        const char *bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-                           "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-                           "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-                           "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n";
+        const char *bomb =
+                "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+                "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n";
         CHECK(descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, bomb, strlen(bomb), &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, F "1:4: YAML anchors (&a) are not accepted in a descriptor; write the value out.");
+        CHECK_STREQ(e.text,
+                    F "1:4: YAML anchors (&a) are not accepted in a descriptor; write the value out.");
         const char *alias = "schemaVersion: 1.2\ndependencies: [*x]\n";
         CHECK(descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, alias, strlen(alias), &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, F "2:16: YAML aliases (*x) are not accepted in a descriptor; write the value out.");
+        CHECK_STREQ(e.text,
+                    F "2:16: YAML aliases (*x) are not accepted in a descriptor; write the value out.");
 
         /* Too large a file: refused before parsing. */
         big = malloc(DESCRIPTOR_FILE_MAX + 2);
         CHECK(big);
         memset(big, '#', DESCRIPTOR_FILE_MAX + 1);
         big[DESCRIPTOR_FILE_MAX + 1] = 0;
-        CHECK(descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, big, DESCRIPTOR_FILE_MAX + 1, &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, ".choreo/component.yaml: The descriptor is larger than 64 KiB; keep it smaller.");
+        CHECK(descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, big, DESCRIPTOR_FILE_MAX + 1, &d, &e) ==
+              -EINVAL);
+        CHECK_STREQ(e.text,
+                    ".choreo/component.yaml: The descriptor is larger than 64 KiB; keep it smaller.");
         CHECK(e.line == 0);
 
         /* More nodes than the tree allows. */
@@ -320,7 +333,8 @@ static void test_limits(void) {
                 n += (size_t) snprintf(big + n, DESCRIPTOR_FILE_MAX - n,
                                        "    - {name: V%u, valueFrom: {configForm: {}}}\n", i);
         CHECK(descriptor_parse(DESCRIPTOR_COMPONENT_YAML, NULL, big, n, &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, F "68:7: A component may declare at most 64 configurations (env and file together).");
+        CHECK_STREQ(e.text,
+                    F "68:7: A component may declare at most 64 configurations (env and file together).");
 
         /* A value over the scalar limit, and a name over the text limit. */
         n = (size_t) snprintf(big, DESCRIPTOR_FILE_MAX, "schemaVersion: 1.2\ndependencies: ");
@@ -368,7 +382,8 @@ static void test_extension(void) {
         CHECK_OK(descriptor_to_spec(d, &s, &e));
         CHECK(s.n_endpoints == 1 && s.endpoints[0].visibility == ENDPOINT_PROJECT);
         CHECK_STREQ(s.endpoints[0].base_path, "/shop");
-        CHECK(s.readiness.kind == HEALTH_HTTP && streq(s.readiness.path, "/healthz") && s.readiness.port == 8080);
+        CHECK(s.readiness.kind == HEALTH_HTTP && streq(s.readiness.path, "/healthz") &&
+              s.readiness.port == 8080);
         CHECK(s.liveness.kind == HEALTH_TCP && s.liveness.port == 8080);
         CHECK(s.readiness.interval_ms == 500 && s.liveness.interval_ms == 500);
         CHECK(s.readiness.timeout_ms == 2000 && s.readiness.failure_threshold == 5);
@@ -377,7 +392,8 @@ static void test_extension(void) {
         CHECK(s.bake_ms == 120000 && s.bake_max_5xx_percent == 10);
 
         /* bake.duration 0 turns the bake window off; readiness none with no endpoint is fine. */
-        const char *off = "schemaVersion: 1.2\nx-slipway:\n  bake: {duration: 0}\n  health: {readiness: none}\n";
+        const char *off =
+                "schemaVersion: 1.2\nx-slipway:\n  bake: {duration: 0}\n  health: {readiness: none}\n";
         _cleanup_(descriptor_freep) Descriptor *o = parse_ok(DESCRIPTOR_COMPONENT_YAML, off);
         CHECK_OK(descriptor_to_spec(o, &s, &e));
         CHECK(s.bake_ms == 0 && s.readiness.kind == HEALTH_NONE && s.liveness.kind == HEALTH_NONE);
@@ -459,8 +475,9 @@ static void test_precedence(void) {
         CHECK(fd >= 0);
         CHECK(descriptor_find(fd, NULL, &f) == -ENOENT);
         CHECK(descriptor_load(fd, "", &d, &e) == -ENOENT);
-        CHECK_STREQ(e.text, ".: No .choreo/component.yaml, .choreo/component-config.yaml or .choreo/endpoints.yaml "
-                            "in the repository's top directory.");
+        CHECK_STREQ(e.text,
+                    ".: No .choreo/component.yaml, .choreo/component-config.yaml or .choreo/endpoints.yaml "
+                    "in the repository's top directory.");
 
         p = path_join(tmpdir, "svc/.choreo");
         CHECK(p && mkdir_p(p, 0755) == 0);
@@ -468,19 +485,23 @@ static void test_precedence(void) {
         put("svc/.choreo/endpoints.yaml", "version: 0.1\nendpoints:\n  - {name: Old, port: 1, type: TCP}\n");
         CHECK_OK(descriptor_find(fd, "svc", &f));
         CHECK(f == DESCRIPTOR_ENDPOINTS_YAML);
-        put("svc/.choreo/component-config.yaml", "apiVersion: core.choreo.dev/v1beta1\nkind: ComponentConfig\n"
-                                                 "spec:\n  inbound:\n    - {name: Mid, port: 2, type: TCP}\n");
+        put("svc/.choreo/component-config.yaml",
+            "apiVersion: core.choreo.dev/v1beta1\nkind: ComponentConfig\n"
+            "spec:\n  inbound:\n    - {name: Mid, port: 2, type: TCP}\n");
         CHECK_OK(descriptor_find(fd, "svc/", &f));
         CHECK(f == DESCRIPTOR_COMPONENT_CONFIG_YAML);
-        put("svc/.choreo/component.yaml", "schemaVersion: 1.2\nendpoints:\n  - {name: new, service: {port: 3}, "
-                                          "type: TCP}\n  - {name: new, service: {port: 4}, type: TCP}\n");
+        put("svc/.choreo/component.yaml",
+            "schemaVersion: 1.2\nendpoints:\n  - {name: new, service: {port: 3}, "
+            "type: TCP}\n  - {name: new, service: {port: 4}, type: TCP}\n");
         CHECK_OK(descriptor_find(fd, "svc", &f));
         CHECK(f == DESCRIPTOR_COMPONENT_YAML);
         /* The winner is read even when it is wrong: no silent fallback to an older file. */
         CHECK(descriptor_load(fd, "svc", &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, "svc/.choreo/component.yaml:4:12: Two endpoints are named 'new' (the other on line 3).");
-        put("svc/.choreo/component.yaml", "schemaVersion: 1.2\nendpoints:\n  - {name: new, service: {port: 3}, "
-                                          "type: TCP}\n");
+        CHECK_STREQ(e.text,
+                    "svc/.choreo/component.yaml:4:12: Two endpoints are named 'new' (the other on line 3).");
+        put("svc/.choreo/component.yaml",
+            "schemaVersion: 1.2\nendpoints:\n  - {name: new, service: {port: 3}, "
+            "type: TCP}\n");
         CHECK_OK(descriptor_load(fd, "./svc", &d, &e));
         CHECK(d->format == DESCRIPTOR_COMPONENT_YAML && streq(d->endpoints[0].name, "new"));
         CHECK_STREQ(d->file, "svc/.choreo/component.yaml");
@@ -507,8 +528,12 @@ static void test_precedence(void) {
         CHECK(p && symlink("/etc/passwd", p) == 0);
         free(p);
         CHECK(descriptor_load(fd, "link", &d, &e) == -EINVAL);
-        CHECK_STREQ(e.text, "link/.choreo/component.yaml: The descriptor's path leads outside the repository "
-                            "(through '..' or a symbolic link); use a path inside it.");
+        CHECK_STREQ(e.text,
+                    "link/.choreo/component.yaml: The descriptor's path leads outside the repository "
+                    "(through '..' or a symbolic link); use a path inside it.");
+        put("file", "not a directory\n");
+        CHECK(descriptor_load(fd, "file", &d, &e) == -EINVAL);
+        CHECK_STREQ(e.text, "file: The component's directory is not a directory in the repository.");
         /* A directory where the file should be. */
         p = path_join(tmpdir, "dir/.choreo/component.yaml");
         CHECK(p && mkdir_p(p, 0755) == 0);

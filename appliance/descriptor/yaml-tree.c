@@ -80,8 +80,9 @@ static int node_attach(YamlTree *t, YamlTreeNode *parent, YamlTreeNode *n, YamlT
                         return tree_fail(e, &m, "A mapping key must be plain text, not a list or mapping.");
                 for (YamlTreeNode *k = parent->first; k; k = k->next ? k->next->next : NULL)
                         if (streq(k->value, n->value))
-                                return tree_fail(e, &m, "The key '%.64s' appears twice in this mapping (first on "
-                                                        "line %u); keep one.",
+                                return tree_fail(e, &m,
+                                                 "The key '%.64s' appears twice in this mapping (first on "
+                                                 "line %u); keep one.",
                                                  n->value, k->line);
         }
         n->parent = parent;
@@ -97,9 +98,9 @@ static int node_attach(YamlTree *t, YamlTreeNode *parent, YamlTreeNode *n, YamlT
 static int check_props(const yaml_char_t *anchor, const yaml_char_t *tag, const yaml_mark_t *m,
                        YamlTreeError *e) {
         if (anchor)
-                return tree_fail(e, m,
-                                 "YAML anchors (&%.32s) are not accepted in a descriptor; write the value out.",
-                                 (const char *) anchor);
+                return tree_fail(
+                        e, m, "YAML anchors (&%.32s) are not accepted in a descriptor; write the value out.",
+                        (const char *) anchor);
         if (tag)
                 return tree_fail(e, m, "YAML tags (%.32s) are not accepted in a descriptor; remove the tag.",
                                  (const char *) tag);
@@ -128,7 +129,8 @@ int yaml_tree_parse(const char *data, size_t size, YamlTree **ret, YamlTreeError
                 if (!yaml_parser_parse(&parser, &ev)) {
                         if (parser.error == YAML_MEMORY_ERROR)
                                 return -ENOMEM;
-                        return tree_fail(ret_error, &parser.problem_mark, "The file is not valid YAML: %s%s%s.",
+                        return tree_fail(ret_error, &parser.problem_mark,
+                                         "The file is not valid YAML: %s%s%s.",
                                          parser.problem ?: "parse error", parser.context ? " " : "",
                                          parser.context ?: "");
                 }
@@ -142,13 +144,15 @@ int yaml_tree_parse(const char *data, size_t size, YamlTree **ret, YamlTreeError
                                               "The file holds more than one YAML document; keep one.");
                         break;
                 case YAML_ALIAS_EVENT:
-                        r = tree_fail(ret_error, &ev.start_mark,
-                                      "YAML aliases (*%.32s) are not accepted in a descriptor; write the value "
-                                      "out.",
-                                      (const char *) ev.data.alias.anchor);
+                        r = tree_fail(
+                                ret_error, &ev.start_mark,
+                                "YAML aliases (*%.32s) are not accepted in a descriptor; write the value "
+                                "out.",
+                                (const char *) ev.data.alias.anchor);
                         break;
                 case YAML_SCALAR_EVENT:
-                        r = check_props(ev.data.scalar.anchor, ev.data.scalar.tag, &ev.start_mark, ret_error);
+                        r = check_props(ev.data.scalar.anchor, ev.data.scalar.tag, &ev.start_mark,
+                                        ret_error);
                         if (r < 0)
                                 break;
                         if (ev.data.scalar.length > YAML_TREE_SCALAR_MAX) {
@@ -157,7 +161,8 @@ int yaml_tree_parse(const char *data, size_t size, YamlTree **ret, YamlTreeError
                                 break;
                         }
                         if (memchr(ev.data.scalar.value, 0, ev.data.scalar.length)) {
-                                r = tree_fail(ret_error, &ev.start_mark, "A value contains a NUL character.");
+                                r = tree_fail(ret_error, &ev.start_mark,
+                                              "A value contains a NUL character.");
                                 break;
                         }
                         r = node_new(t, YAML_TREE_SCALAR, &ev.start_mark, &n, ret_error);

@@ -20,9 +20,9 @@ typedef enum YamlTreeKind {
 typedef struct YamlTreeNode YamlTreeNode;
 struct YamlTreeNode {
         YamlTreeKind kind;
-        unsigned line, column; /* 1-based, where the node starts */
-        char *value;           /* scalars: NUL-terminated, no NUL inside */
-        bool plain;            /* scalars: written without quotes or block style */
+        unsigned line, column;                      /* 1-based, where the node starts */
+        char *value;                                /* scalars: NUL-terminated, no NUL inside */
+        bool plain;                                 /* scalars: written without quotes or block style */
         YamlTreeNode *first, *last, *next, *parent; /* a mapping's children alternate key, value */
         size_t n_children;
 };
@@ -34,7 +34,7 @@ typedef struct YamlTree {
 } YamlTree;
 
 typedef struct YamlTreeError {
-        unsigned line, column; /* 1-based */
+        unsigned line, column;               /* 1-based */
         char message[YAML_TREE_MESSAGE_MAX]; /* one sentence */
 } YamlTreeError;
 
