@@ -265,6 +265,15 @@ static const Refusal refusals[] = {
         { "schemaVersion: 1.2\ndependencies: [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]\n",
           F "2:30: The YAML nests deeper than 16 levels; a descriptor needs far fewer." },
         { "- a\n", F "1:1: component.yaml must be a mapping of keys to values." },
+        { "schemaVersion: 1.2\nendpoints:\n  - name: [api]\n",
+          F "3:11: 'name' must be text, not a list or mapping." },
+        { "schemaVersion: 1.2\nconfigurations: [env]\n",
+          F "2:17: configurations must be a mapping of keys to values." },
+        { "schemaVersion: 1.2\nendpoints:\n  - {name: a, service: {port: 1}, type: TCP}\nx-slipway:\n  health:\n"
+          "    failures: 0\n",
+          F "6:15: 'failures' is 0; use 1..100." },
+        { "schemaVersion: 1.2\nconfigurations:\n  env:\n    - name: A\n      valueFrom:\n        connectionRef: {name: c}\n",
+          F "6:24: Configuration 'A' needs connectionRef's name and key." },
 };
 
 static void test_refusals(void) {
