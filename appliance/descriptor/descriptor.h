@@ -19,7 +19,7 @@
 #define DESCRIPTOR_PATH_MAX 1024u               /* file names in messages, schemaFilePath, bytes with NUL */
 #define DESCRIPTOR_ENDPOINT_NAME_MAX 64u        /* = sizeof SpecEndpoint.name */
 #define DESCRIPTOR_MESSAGE_MAX 512u
-/* The Slipway-only section of component.yaml (Choreo ignores keys it does not know at the top level). */
+/* The top-level key of component.yaml that holds Slipway-only settings (health, resources, bake). */
 #define DESCRIPTOR_EXTENSION_KEY "x-slipway"
 
 typedef enum DescriptorFormat {
@@ -137,7 +137,8 @@ int descriptor_parse(DescriptorFormat format, const char *file, const char *data
 
 /* Which descriptor applies in SUBDIR (NULL or "" = the top) of the checked-out tree at dir_fd, in Choreo's
  * order: component.yaml, else component-config.yaml, else endpoints.yaml.  Paths never leave dir_fd (no
- * "..", no symlink out).  0 and *ret_format, -ENOENT when there is none, other -errno on I/O. */
+ * "..", no symlink out: -EXDEV or -ELOOP).  0 and *ret_format, -ENOENT when there is none, other -errno on
+ * I/O. */
 int descriptor_find(int dir_fd, const char *subdir, DescriptorFormat *ret_format);
 /* descriptor_find() and descriptor_parse() of that file (a regular file of at most DESCRIPTOR_FILE_MAX
  * bytes); error messages name it as "SUBDIR/.choreo/NAME".  -ENOENT (with *ret_error) when there is none,
