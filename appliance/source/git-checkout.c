@@ -36,8 +36,9 @@ typedef struct Checkout {
 static int entry_name_check(Checkout *c, const char *prefix, const char *name) {
         if (!*name || strchr(name, '/') || streq(name, ".") || streq(name, "..") || strcasecmp(name, ".git") == 0)
                 return source_error_set(c->err, -EBADMSG,
-                                        "Commit %s has a tree entry named '%.*s' under '%s', which Slipway refuses.",
-                                        c->commit_id, 100, name, *prefix ? prefix : "/");
+                                        "Commit %s has a tree entry named '%.*s' %s%s%s, which Slipway refuses.",
+                                        c->commit_id, 100, name, *prefix ? "in '" : "at its top", prefix,
+                                        *prefix ? "'" : "");
         return 0;
 }
 
