@@ -254,7 +254,12 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
                         return r;
         }
 
-        e = git_remote_create_anonymous(&remote, m->repo, m->url);
+        /* anonymous, and without url.<base>.insteadOf: the URL fetched is the one the user gave (this also
+         * keeps libgit2 1.5 from leaking the config regex's match data on every remote) */
+        git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+        create.repository = m->repo;
+        create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+        e = git_remote_create_with_opts(&remote, m->url, &create);
         if (e < 0)
                 return source_error_set(err, git_to_errno(e), "Cannot use the git remote %s: %s.", m->url_shown,
                                         git_error_text(m, buf, sizeof buf));

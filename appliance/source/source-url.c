@@ -73,6 +73,11 @@ static bool scp_like(const char *url) {
         return colon && colon != url && (!slash || slash > colon);
 }
 
+/* A URL's path names something: it is not only slashes. */
+static bool path_has_name(const char *path) {
+        return path[strspn(path, "/")] != '\0';
+}
+
 int source_url_classify(const char *url) {
         size_t n, s, a, e;
 
@@ -97,7 +102,7 @@ int source_url_classify(const char *url) {
         authority_span(url, s, &a, &e);
         if (has_prefix_nocase(url, "file://")) {
                 /* file:///abs/path: empty authority (or "localhost") and an absolute path */
-                if (url[e] != '/' || url[e + 1] == '\0')
+                if (url[e] != '/' || !path_has_name(url + e))
                         return -EINVAL;
                 if (e != a && !(e - a == 9 && has_prefix_nocase(url + a, "localhost")))
                         return -EINVAL;
@@ -107,7 +112,7 @@ int source_url_classify(const char *url) {
         /* network schemes: a host and a path */
         size_t at = userinfo_end(url, a, e);
         size_t host = at == SIZE_MAX ? a : at + 1;
-        if (host >= e || url[e] != '/' || url[e + 1] == '\0')
+        if (host >= e || url[e] != '/' || !path_has_name(url + e))
                 return -EINVAL;
 
         if (s == strlen("git://") && has_prefix_nocase(url, "git://"))

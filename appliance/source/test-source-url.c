@@ -40,6 +40,8 @@ static void test_classify(void) {
         CHECK(source_url_classify("ext::sh") == -EINVAL);
         CHECK(source_url_classify("ftp://h/x") == -EINVAL);
         CHECK(source_url_classify("http://h") == -EINVAL);
+        CHECK(source_url_classify("http://h//") == -EINVAL);
+        CHECK(source_url_classify("file:////") == -EINVAL);
         CHECK(source_url_classify("http:///x") == -EINVAL);
         CHECK(source_url_classify("http://u@/x") == -EINVAL);
         CHECK(source_url_classify("file://otherhost/x") == -EINVAL);
