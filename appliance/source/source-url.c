@@ -177,8 +177,11 @@ int source_url_normalize(const char *url, char **ret) {
                 authority_span(r, s, &a, &e);
                 for (size_t i = 0; i < e; i++)
                         r[i] = ascii_lower(r[i]);
-                if (strncmp(r, "git+ssh://", 10) == 0 || strncmp(r, "ssh+git://", 10) == 0)
+                if (strncmp(r, "git+ssh://", 10) == 0 || strncmp(r, "ssh+git://", 10) == 0) {
                         memmove(r, r + 4, strlen(r + 4) + 1);
+                        memcpy(r, "ssh", 3);
+                        s -= 4;
+                }
         }
         n = strlen(r);
         while (n > 1 && r[n - 1] == '/' && !(s > 0 && n == s))

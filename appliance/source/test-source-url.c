@@ -74,6 +74,8 @@ static void test_redact_normalize(void) {
         check_norm("https://example.org/Repo.git", "https://example.org/Repo.git");
         check_norm("https://example.org/Repo", "https://example.org/Repo");
         check_norm("git+ssh://h/x", "ssh://h/x");
+        check_norm("ssh+git://h/x", "ssh://h/x");
+        check_norm("ssh+git://h/x/", "ssh://h/x");
         check_norm("/srv/repo//", "/srv/repo");
         check_norm("/", "/");
         check_norm("file:///srv/repo", "file:///srv/repo");
