@@ -34,11 +34,13 @@ typedef struct Checkout {
 } Checkout;
 
 static int entry_name_check(Checkout *c, const char *prefix, const char *name) {
-        if (!*name || strchr(name, '/') || streq(name, ".") || streq(name, "..") || strcasecmp(name, ".git") == 0)
-                return source_error_set(c->err, -EBADMSG,
-                                        "Commit %s has a tree entry named '%.*s' %s%s%s, which Slipway refuses.",
-                                        c->commit_id, 100, name, *prefix ? "in '" : "at its top", prefix,
-                                        *prefix ? "'" : "");
+        if (!*name || strchr(name, '/') || streq(name, ".") || streq(name, "..") ||
+            strcasecmp(name, ".git") == 0)
+                return source_error_set(
+                        c->err, -EBADMSG,
+                        "Commit %s has a tree entry named '%.*s' %s%s%s, which Slipway refuses.",
+                        c->commit_id, 100, name, *prefix ? "in '" : "at its top", prefix,
+                        *prefix ? "'" : "");
         return 0;
 }
 
@@ -46,15 +48,18 @@ static int count_entry(Checkout *c, uint64_t bytes) {
         char size[32];
 
         if (c->res.n_files + c->res.n_dirs + 1 > c->max_files) {
-                int r = source_error_set(c->err, -EFBIG, "Commit %s has more than %llu files and directories.",
-                                         c->commit_id, (unsigned long long) c->max_files);
-                source_error_hint(c->err, "Use --dir to build from a smaller sub-directory of the repository.");
+                int r = source_error_set(c->err, -EFBIG,
+                                         "Commit %s has more than %llu files and directories.", c->commit_id,
+                                         (unsigned long long) c->max_files);
+                source_error_hint(c->err,
+                                  "Use --dir to build from a smaller sub-directory of the repository.");
                 return r;
         }
         if (bytes > c->max_bytes - c->res.n_bytes) {
-                int r = source_error_set(c->err, -EFBIG, "Commit %s holds more than %s of files.", c->commit_id,
-                                         format_bytes(size, sizeof size, c->max_bytes));
-                source_error_hint(c->err, "Use --dir to build from a smaller sub-directory of the repository.");
+                int r = source_error_set(c->err, -EFBIG, "Commit %s holds more than %s of files.",
+                                         c->commit_id, format_bytes(size, sizeof size, c->max_bytes));
+                source_error_hint(c->err,
+                                  "Use --dir to build from a smaller sub-directory of the repository.");
                 return r;
         }
         c->res.n_bytes += bytes;
@@ -65,8 +70,8 @@ static int write_failed(Checkout *c, int r, const char *prefix, const char *name
         if (r == -EEXIST || r == -ELOOP || r == -ENOTDIR)
                 return source_error_set(c->err, -EBADMSG, "Commit %s names '%s%s%s' twice in one tree.",
                                         c->commit_id, prefix, *prefix ? "/" : "", name);
-        return source_error_set(c->err, r, "Cannot write '%s%s%s' of commit %s into the workspace: %s.", prefix,
-                                *prefix ? "/" : "", name, c->commit_id, strerror(-r));
+        return source_error_set(c->err, r, "Cannot write '%s%s%s' of commit %s into the workspace: %s.",
+                                prefix, *prefix ? "/" : "", name, c->commit_id, strerror(-r));
 }
 
 static int blob_size(Checkout *c, const git_oid *oid, size_t *ret) {
@@ -78,7 +83,8 @@ static int blob_size(Checkout *c, const git_oid *oid, size_t *ret) {
         if (e < 0 || type != GIT_OBJECT_BLOB)
                 return source_error_set(c->err, e < 0 ? git_to_errno(e) : -EBADMSG,
                                         "The mirror of %s lacks a file of commit %s: %s.",
-                                        git_mirror_url_shown(c->mirror), c->commit_id, git_last_error_message());
+                                        git_mirror_url_shown(c->mirror), c->commit_id,
+                                        git_last_error_message());
         *ret = size;
         return 0;
 }
@@ -87,8 +93,9 @@ static int load_blob(Checkout *c, const git_oid *oid, git_blob **ret) {
         int e = git_blob_lookup(ret, c->repo, oid);
 
         if (e < 0)
-                return source_error_set(c->err, git_to_errno(e), "The mirror of %s lacks a file of commit %s: %s.",
-                                        git_mirror_url_shown(c->mirror), c->commit_id, git_last_error_message());
+                return source_error_set(
+                        c->err, git_to_errno(e), "The mirror of %s lacks a file of commit %s: %s.",
+                        git_mirror_url_shown(c->mirror), c->commit_id, git_last_error_message());
         return 0;
 }
 
@@ -133,8 +140,9 @@ static int write_symlink(Checkout *c, int dir_fd, const char *prefix, const char
         if (r < 0)
                 return r;
         if (size == 0 || size >= PATH_MAX)
-                return source_error_set(c->err, -EBADMSG, "Commit %s has a symlink '%s%s%s' with a bad target.",
-                                        c->commit_id, prefix, *prefix ? "/" : "", name);
+                return source_error_set(c->err, -EBADMSG,
+                                        "Commit %s has a symlink '%s%s%s' with a bad target.", c->commit_id,
+                                        prefix, *prefix ? "/" : "", name);
         r = count_entry(c, size);
         if (r < 0)
                 return r;
@@ -145,8 +153,9 @@ static int write_symlink(Checkout *c, int dir_fd, const char *prefix, const char
         if (!target)
                 return -ENOMEM;
         if (strlen(target) != size)
-                return source_error_set(c->err, -EBADMSG, "Commit %s has a symlink '%s%s%s' with a bad target.",
-                                        c->commit_id, prefix, *prefix ? "/" : "", name);
+                return source_error_set(c->err, -EBADMSG,
+                                        "Commit %s has a symlink '%s%s%s' with a bad target.", c->commit_id,
+                                        prefix, *prefix ? "/" : "", name);
 
         if (symlinkat(target, dir_fd, name) < 0)
                 return write_failed(c, -errno, prefix, name);
@@ -202,10 +211,11 @@ static int write_tree(Checkout *c, const git_tree *tree, int dir_fd, const char 
                                 return r;
                         g = git_tree_lookup(&sub, c->repo, oid);
                         if (g < 0)
-                                return source_error_set(c->err, git_to_errno(g),
-                                                        "The mirror of %s lacks a directory of commit %s: %s.",
-                                                        git_mirror_url_shown(c->mirror), c->commit_id,
-                                                        git_last_error_message());
+                                return source_error_set(
+                                        c->err, git_to_errno(g),
+                                        "The mirror of %s lacks a directory of commit %s: %s.",
+                                        git_mirror_url_shown(c->mirror), c->commit_id,
+                                        git_last_error_message());
                         fd = make_dir(c, dir_fd, prefix, name);
                         if (fd < 0)
                                 return fd;
@@ -247,14 +257,14 @@ static int write_tree(Checkout *c, const git_tree *tree, int dir_fd, const char 
                         safe_close(fd);
                         c->res.n_dirs++;
                         if (c->res.n_submodules_skipped++ == 0)
-                                (void) snprintf(c->res.first_submodule, sizeof c->res.first_submodule, "%s%s%s",
-                                                prefix, *prefix ? "/" : "", name);
+                                (void) snprintf(c->res.first_submodule, sizeof c->res.first_submodule,
+                                                "%s%s%s", prefix, *prefix ? "/" : "", name);
                         break;
                 }
                 default:
                         return source_error_set(c->err, -EBADMSG,
-                                                "Commit %s has an entry '%s%s%s' of unknown type %o.", c->commit_id,
-                                                prefix, *prefix ? "/" : "", name,
+                                                "Commit %s has an entry '%s%s%s' of unknown type %o.",
+                                                c->commit_id, prefix, *prefix ? "/" : "", name,
                                                 (unsigned) git_tree_entry_filemode(e));
                 }
         }
@@ -310,15 +320,17 @@ int git_checkout_commit(GitMirror *m, const char *commit_id, const char *subdir,
         };
 
         if (!commit_id || strlen(commit_id) != GIT_OID_HEXSZ || git_oid_fromstr(&oid, commit_id) < 0)
-                return source_error_set(err, -EINVAL, "'%.*s' is not a full commit id.", 64, commit_id ?: "");
+                return source_error_set(err, -EINVAL, "'%.*s' is not a full commit id.", 64,
+                                        commit_id ?: "");
 
         if (subdir && *subdir) {
                 r = path_normalize_relative(subdir, SOURCE_SUBDIR_MAX, &dir);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        r = source_error_set(err, -EINVAL, "'%.*s' is not a directory inside the repository.",
-                                             200, subdir);
+                        r = source_error_set(err, -EINVAL,
+                                             "'%.*s' is not a directory inside the repository.", 200,
+                                             subdir);
                         source_error_hint(err, "Give a relative path without '..', such as services/api.");
                         return r;
                 }
@@ -329,7 +341,8 @@ int git_checkout_commit(GitMirror *m, const char *commit_id, const char *subdir,
                 return source_error_set(err, -errno, "Cannot open the build workspace %s: %m.", workspace);
         r = dir_is_empty_at(fd, ".");
         if (r < 0)
-                return source_error_set(err, r, "Cannot read the build workspace %s: %s.", workspace, strerror(-r));
+                return source_error_set(err, r, "Cannot read the build workspace %s: %s.", workspace,
+                                        strerror(-r));
         if (r == 0)
                 return source_error_set(err, -ENOTEMPTY, "The build workspace %s is not empty.", workspace);
 
@@ -344,8 +357,8 @@ int git_checkout_commit(GitMirror *m, const char *commit_id, const char *subdir,
         if (e >= 0)
                 e = git_repository_odb(&odb, c.repo);
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Cannot read the tree of commit %s: %s.", commit_id,
-                                        git_last_error_message());
+                return source_error_set(err, git_to_errno(e), "Cannot read the tree of commit %s: %s.",
+                                        commit_id, git_last_error_message());
         c.odb = odb;
         c.times[0] = c.times[1] = (struct timespec) { .tv_sec = (time_t) git_commit_time(commit) };
 
@@ -355,21 +368,23 @@ int git_checkout_commit(GitMirror *m, const char *commit_id, const char *subdir,
 
                 e = git_tree_entry_bypath(&entry, root, dir);
                 if (e == GIT_ENOTFOUND) {
-                        r = source_error_set(err, -ENOENT, "Commit %.12s of %s has no directory '%s'.", commit_id,
-                                             git_mirror_url_shown(m), dir);
+                        r = source_error_set(err, -ENOENT, "Commit %.12s of %s has no directory '%s'.",
+                                             commit_id, git_mirror_url_shown(m), dir);
                         hint_top_dirs(err, root);
                         return r;
                 }
                 if (e < 0)
-                        return source_error_set(err, git_to_errno(e), "Cannot look up '%s' in commit %s: %s.", dir,
-                                                commit_id, git_last_error_message());
+                        return source_error_set(err, git_to_errno(e),
+                                                "Cannot look up '%s' in commit %s: %s.", dir, commit_id,
+                                                git_last_error_message());
                 if (git_tree_entry_type(entry) != GIT_OBJECT_TREE)
-                        return source_error_set(err, -ENOTDIR, "'%s' at commit %.12s of %s is not a directory.", dir,
+                        return source_error_set(err, -ENOTDIR,
+                                                "'%s' at commit %.12s of %s is not a directory.", dir,
                                                 commit_id, git_mirror_url_shown(m));
                 e = git_tree_lookup(&sub, c.repo, git_tree_entry_id(entry));
                 if (e < 0)
-                        return source_error_set(err, git_to_errno(e), "Cannot read '%s' of commit %s: %s.", dir,
-                                                commit_id, git_last_error_message());
+                        return source_error_set(err, git_to_errno(e), "Cannot read '%s' of commit %s: %s.",
+                                                dir, commit_id, git_last_error_message());
                 tree = sub;
         }
 

@@ -8,10 +8,10 @@
 
 #include "git-mirror.h"
 
-#define SOURCE_CHECKOUT_FILES_MAX 100000U                    /* files, symlinks and directories written */
+#define SOURCE_CHECKOUT_FILES_MAX 100000U                       /* files, symlinks and directories written */
 #define SOURCE_CHECKOUT_BYTES_MAX (1024ULL * 1024ULL * 1024ULL) /* bytes of file content written */
-#define SOURCE_CHECKOUT_DEPTH_MAX 128U                        /* nested directories below the root */
-#define SOURCE_SUBDIR_MAX 1024U                               /* bytes of a --dir path */
+#define SOURCE_CHECKOUT_DEPTH_MAX 128U                          /* nested directories below the root */
+#define SOURCE_SUBDIR_MAX 1024U                                 /* bytes of a --dir path */
 
 /* Limits of one checkout; 0 in a field means its SOURCE_CHECKOUT_*_MAX. */
 typedef struct SourceCheckoutLimits {

@@ -105,8 +105,8 @@ static int mirror_create(const char *mirrors_dir, const char *path, const char *
 
         e = git_repository_init(&repo, tmp, /* is_bare= */ 1);
         if (e < 0) {
-                r = source_error_set(err, git_to_errno(e), "Cannot create a git mirror in %s: %s.", mirrors_dir,
-                                     git_error_text(NULL, buf, sizeof buf));
+                r = source_error_set(err, git_to_errno(e), "Cannot create a git mirror in %s: %s.",
+                                     mirrors_dir, git_error_text(NULL, buf, sizeof buf));
                 (void) rm_rf(tmp);
                 return r;
         }
@@ -146,7 +146,8 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
         kind = source_url_classify(url);
         if (kind < 0) {
                 r = source_error_set(err, -EINVAL, "This is not a git URL Slipway can fetch from.");
-                source_error_hint(err, "Give an absolute path, or a file://, git://, http:// or https:// URL.");
+                source_error_hint(err,
+                                  "Give an absolute path, or a file://, git://, http:// or https:// URL.");
                 return r;
         }
         if (kind == SOURCE_URL_SSH) {
@@ -156,7 +157,8 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
         }
         if (auth && (auth->http_token || auth->ssh_private_key || auth->ssh_host_key)) {
                 r = source_error_set(err, -EOPNOTSUPP, "Credentials for git remotes are not supported yet.");
-                source_error_hint(err, "Use a repository that can be fetched without a token or key for now.");
+                source_error_hint(err,
+                                  "Use a repository that can be fetched without a token or key for now.");
                 return r;
         }
 
@@ -175,12 +177,13 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
 
         r = mkdir_p(mirrors_dir, 0700);
         if (r < 0)
-                return source_error_set(err, r, "Cannot create the git mirror directory %s: %s.", mirrors_dir,
-                                        strerror(-r));
+                return source_error_set(err, r, "Cannot create the git mirror directory %s: %s.",
+                                        mirrors_dir, strerror(-r));
 
         if (stat(m->path, &st) < 0) {
                 if (errno != ENOENT)
-                        return source_error_set(err, -errno, "Cannot look at the git mirror %s: %m.", m->path);
+                        return source_error_set(err, -errno, "Cannot look at the git mirror %s: %m.",
+                                                m->path);
                 r = mirror_create(mirrors_dir, m->path, name, m->url_shown, err);
                 if (r < 0)
                         return r;
@@ -199,8 +202,8 @@ static int branch_name_check(const char *branch, SourceError *err) {
         _cleanup_free_ char *ref = NULL;
         int valid = 0;
 
-        if (!branch || !*branch || strlen(branch) > SOURCE_BRANCH_MAX || !utf8_is_valid(branch, strlen(branch)) ||
-            branch[0] == '-')
+        if (!branch || !*branch || strlen(branch) > SOURCE_BRANCH_MAX ||
+            !utf8_is_valid(branch, strlen(branch)) || branch[0] == '-')
                 goto bad;
         if (asprintf(&ref, "refs/heads/%s", branch) < 0)
                 return -ENOMEM;
@@ -261,8 +264,8 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
         create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
         e = git_remote_create_with_opts(&remote, m->url, &create);
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Cannot use the git remote %s: %s.", m->url_shown,
-                                        git_error_text(m, buf, sizeof buf));
+                return source_error_set(err, git_to_errno(e), "Cannot use the git remote %s: %s.",
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
 
         e = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, NULL, NULL);
         if (e < 0) {
@@ -272,20 +275,22 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
                                              git_error_text(m, buf, sizeof buf));
                         source_error_hint(err, "Credentials for git remotes are not supported yet.");
                 } else if (r == -EPERM) {
-                        r = source_error_set(err, r, "The TLS certificate of the git remote %s is not trusted: %s.",
+                        r = source_error_set(err, r,
+                                             "The TLS certificate of the git remote %s is not trusted: %s.",
                                              m->url_shown, git_error_text(m, buf, sizeof buf));
                 } else {
                         r = source_error_set(err, -EHOSTUNREACH, "Cannot reach the git remote %s: %s.",
                                              m->url_shown, git_error_text(m, buf, sizeof buf));
-                        source_error_hint(err, "Check the URL, and that the server is up and reachable from here.");
+                        source_error_hint(
+                                err, "Check the URL, and that the server is up and reachable from here.");
                 }
                 return r;
         }
 
         e = git_remote_ls(&heads, &n_heads, remote);
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Cannot list the branches of %s: %s.", m->url_shown,
-                                        git_error_text(m, buf, sizeof buf));
+                return source_error_set(err, git_to_errno(e), "Cannot list the branches of %s: %s.",
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
 
         if (branch) {
                 char list[sizeof err->hint - 32] = "";
@@ -305,8 +310,8 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
                         list_append(list, sizeof list, &n_listed, b);
                 }
                 if (!found) {
-                        r = source_error_set(err, -ENOENT, "The git remote %s has no branch '%s'.", m->url_shown,
-                                             branch);
+                        r = source_error_set(err, -ENOENT, "The git remote %s has no branch '%s'.",
+                                             m->url_shown, branch);
                         hint_branches(err, list, n_listed);
                         return r;
                 }
@@ -327,8 +332,8 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
         e = git_remote_fetch(remote, &refspecs, &opts, "slipway: fetch");
         if (e < 0)
                 return source_error_set(err, git_to_errno(e), "Fetching %s%s%s from %s failed: %s.",
-                                        branch ? "branch '" : "all branches", branch ?: "", branch ? "'" : "",
-                                        m->url_shown, git_error_text(m, buf, sizeof buf));
+                                        branch ? "branch '" : "all branches", branch ?: "",
+                                        branch ? "'" : "", m->url_shown, git_error_text(m, buf, sizeof buf));
         return 0;
 }
 
@@ -394,7 +399,8 @@ int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *re
                 char list[sizeof err->hint - 32] = "";
                 size_t n_listed = 0;
 
-                r = source_error_set(err, -ENOENT, "The git remote %s has no branch '%s'.", m->url_shown, branch);
+                r = source_error_set(err, -ENOENT, "The git remote %s has no branch '%s'.", m->url_shown,
+                                     branch);
                 if (git_branch_iterator_new(&it, m->repo, GIT_BRANCH_LOCAL) >= 0) {
                         git_reference *b;
                         git_branch_t type;
@@ -410,13 +416,15 @@ int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *re
                 return r;
         }
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Cannot read branch '%s' of the mirror of %s: %s.",
-                                        branch, m->url_shown, git_error_text(m, buf, sizeof buf));
+                return source_error_set(err, git_to_errno(e),
+                                        "Cannot read branch '%s' of the mirror of %s: %s.", branch,
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
 
         e = git_reference_peel((git_object **) &c, ref, GIT_OBJECT_COMMIT);
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Branch '%s' of %s does not point at a commit: %s.",
-                                        branch, m->url_shown, git_error_text(m, buf, sizeof buf));
+                return source_error_set(err, git_to_errno(e),
+                                        "Branch '%s' of %s does not point at a commit: %s.", branch,
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
         return commit_fill(c, ret);
 }
 
@@ -432,7 +440,8 @@ int git_mirror_resolve_commit(GitMirror *m, const char *sha, SourceCommit *ret, 
         assert(ret);
 
         n = sha ? strnlen(sha, GIT_OID_HEXSZ + 1) : 0;
-        if (n < SOURCE_COMMIT_PREFIX_MIN || n > GIT_OID_HEXSZ || strspn(sha, "0123456789abcdefABCDEF") != n) {
+        if (n < SOURCE_COMMIT_PREFIX_MIN || n > GIT_OID_HEXSZ ||
+            strspn(sha, "0123456789abcdefABCDEF") != n) {
                 r = source_error_set(err, -EINVAL, "'%.*s' is not a commit id.", 64, sha ?: "");
                 source_error_hint(err, "Give the commit's full id or at least its first %u hex digits.",
                                   SOURCE_COMMIT_PREFIX_MIN);
@@ -456,18 +465,20 @@ int git_mirror_resolve_commit(GitMirror *m, const char *sha, SourceCommit *ret, 
                 return r;
         }
         if (e == GIT_EAMBIGUOUS) {
-                r = source_error_set(err, -ENOTUNIQ, "The commit id prefix %s matches several objects in %s.",
-                                     sha, m->url_shown);
+                r = source_error_set(err, -ENOTUNIQ,
+                                     "The commit id prefix %s matches several objects in %s.", sha,
+                                     m->url_shown);
                 source_error_hint(err, "Give more digits of the commit id.");
                 return r;
         }
         if (e < 0)
-                return source_error_set(err, git_to_errno(e), "Cannot look up commit %s in the mirror of %s: %s.",
-                                        sha, m->url_shown, git_error_text(m, buf, sizeof buf));
+                return source_error_set(err, git_to_errno(e),
+                                        "Cannot look up commit %s in the mirror of %s: %s.", sha,
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
 
         e = git_object_peel((git_object **) &c, obj, GIT_OBJECT_COMMIT);
         if (e < 0)
-                return source_error_set(err, -ENOENT, "%s in %s names a %s, not a commit.", sha, m->url_shown,
-                                        git_object_type2string(git_object_type(obj)));
+                return source_error_set(err, -ENOENT, "%s in %s names a %s, not a commit.", sha,
+                                        m->url_shown, git_object_type2string(git_object_type(obj)));
         return commit_fill(c, ret);
 }

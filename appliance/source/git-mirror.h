@@ -10,11 +10,11 @@
 
 struct git_repository;
 
-#define SOURCE_BRANCH_MAX 255U          /* bytes of a branch name */
-#define SOURCE_COMMIT_PREFIX_MIN 7U     /* hex digits of the shortest commit id accepted */
-#define SOURCE_MIRROR_NAME_HEX 32U      /* hex digits of the URL hash in a mirror's directory name */
-#define SOURCE_BRANCHES_LISTED_MAX 8U   /* existing branches named in an unknown-branch hint */
-#define SOURCE_SUBJECT_MAX 1024U        /* bytes of a commit subject kept (longer ones are cut at UTF-8) */
+#define SOURCE_BRANCH_MAX 255U        /* bytes of a branch name */
+#define SOURCE_COMMIT_PREFIX_MIN 7U   /* hex digits of the shortest commit id accepted */
+#define SOURCE_MIRROR_NAME_HEX 32U    /* hex digits of the URL hash in a mirror's directory name */
+#define SOURCE_BRANCHES_LISTED_MAX 8U /* existing branches named in an unknown-branch hint */
+#define SOURCE_SUBJECT_MAX 1024U      /* bytes of a commit subject kept (longer ones are cut at UTF-8) */
 
 /* Credentials for a remote.  Groundwork only: a mirror given any of these fails with -EOPNOTSUPP until
  * the vault wiring lands (tokens for http(s), deploy keys with a pinned host key for ssh). */
@@ -31,8 +31,8 @@ typedef struct SourceCommit {
         char *subject;     /* first line of the message, without trailing white space */
         char *author_name;
         char *author_email;
-        int64_t author_time;    /* seconds since the epoch */
-        int author_tz_offset;   /* minutes east of UTC */
+        int64_t author_time;  /* seconds since the epoch */
+        int author_tz_offset; /* minutes east of UTC */
 } SourceCommit;
 
 void source_commit_done(SourceCommit *c);

@@ -12,8 +12,8 @@
 #include "string-util.h"
 
 static const char *const kind_table[_SOURCE_URL_KIND_MAX] = {
-        [SOURCE_URL_PATH] = "path",   [SOURCE_URL_FILE] = "file",   [SOURCE_URL_GIT] = "git",
-        [SOURCE_URL_HTTP] = "http",   [SOURCE_URL_HTTPS] = "https", [SOURCE_URL_SSH] = "ssh",
+        [SOURCE_URL_PATH] = "path", [SOURCE_URL_FILE] = "file",   [SOURCE_URL_GIT] = "git",
+        [SOURCE_URL_HTTP] = "http", [SOURCE_URL_HTTPS] = "https", [SOURCE_URL_SSH] = "ssh",
 };
 
 const char *source_url_kind_to_string(SourceUrlKind k) {
@@ -37,7 +37,8 @@ static bool has_prefix_nocase(const char *s, const char *prefix) {
 static size_t scheme_length(const char *s) {
         size_t n = 0;
 
-        while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') || (n > 0 && s[n] >= '0' && s[n] <= '9') ||
+        while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+               (n > 0 && s[n] >= '0' && s[n] <= '9') ||
                (n > 0 && (s[n] == '+' || s[n] == '-' || s[n] == '.')))
                 n++;
         if (n == 0 || strncmp(s + n, "://", 3) != 0)

@@ -169,7 +169,8 @@ static void test_mirror_local(void) {
         CHECK_OK(git_mirror_fetch(m, "main", &err));
         CHECK_OK(git_mirror_resolve_branch(m, "main", &c, &err));
         CHECK_STREQ(c.id, head);
-        CHECK(strlen(c.short_id) >= SOURCE_COMMIT_PREFIX_MIN && strncmp(c.short_id, head, strlen(c.short_id)) == 0);
+        CHECK(strlen(c.short_id) >= SOURCE_COMMIT_PREFIX_MIN &&
+              strncmp(c.short_id, head, strlen(c.short_id)) == 0);
         CHECK_STREQ(c.subject, "First commit");
         CHECK_STREQ(c.author_name, "Ada Author");
         CHECK_STREQ(c.author_email, "ada@example.org");
@@ -227,7 +228,8 @@ static void test_mirror_local(void) {
         CHECK_STREQ(cp.subject, "Only on dev");
         source_commit_done(&cp);
 
-        CHECK(git_mirror_resolve_commit(m, "0123456789abcdef0123456789abcdef01234567", &cp, &err) == -ENOENT);
+        CHECK(git_mirror_resolve_commit(m, "0123456789abcdef0123456789abcdef01234567", &cp, &err) ==
+              -ENOENT);
         CHECK(strstr(err.message, "0123456789abcdef0123456789abcdef01234567"));
         CHECK(git_mirror_resolve_commit(m, "abc123", &cp, &err) == -EINVAL);
         CHECK(git_mirror_resolve_commit(m, "xyz12345", &cp, &err) == -EINVAL);
@@ -270,7 +272,8 @@ static void test_unreachable(void) {
         CHECK(!strstr(err.message, "user:"));
 
         /* the credential is not on disk either */
-        CHECK_OK(read_full_file(tpath("git/%s/config", git_mirror_path(m) + strlen(tpath("git/"))), &config, &size));
+        CHECK_OK(read_full_file(tpath("git/%s/config", git_mirror_path(m) + strlen(tpath("git/"))), &config,
+                                &size));
         CHECK(!strstr(config, "secret"));
         CHECK(strstr(config, "http://127.0.0.1:1/x.git"));
 
@@ -280,7 +283,8 @@ static void test_unreachable(void) {
         CHECK(strstr(err.message, "nothing-here"));
 }
 
-static void checkout(GitMirror *m, const char *id, const char *sub, const char *ws, SourceCheckoutResult *res) {
+static void checkout(GitMirror *m, const char *id, const char *sub, const char *ws,
+                     SourceCheckoutResult *res) {
         SourceError err = {};
         int r;
 
@@ -334,8 +338,8 @@ static void test_checkout(void) {
         CHECK(git_checkout_commit(m, c.id, "README", tpath("ws3"), NULL, &res, &err) == -ENOTDIR);
         CHECK(git_checkout_commit(m, c.id, NULL, tpath("ws1"), NULL, &res, &err) == -ENOTEMPTY);
         CHECK(git_checkout_commit(m, "abc", NULL, tpath("ws3"), NULL, &res, &err) == -EINVAL);
-        CHECK(git_checkout_commit(m, "0123456789abcdef0123456789abcdef01234567", NULL, tpath("ws3"), NULL, &res,
-                                  &err) == -ENOENT);
+        CHECK(git_checkout_commit(m, "0123456789abcdef0123456789abcdef01234567", NULL, tpath("ws3"), NULL,
+                                  &res, &err) == -ENOENT);
         CHECK(git_checkout_commit(m, c.id, NULL, tpath("no-such-ws"), NULL, &res, &err) == -ENOENT);
         CHECK(dir_is_empty_at(AT_FDCWD, tpath("ws3")) == 1);
 
@@ -401,9 +405,10 @@ static void raw_commit(git_repository *repo, const git_oid *tree, char ret[stati
         git_odb *odb;
         int n;
 
-        n = snprintf(buf, sizeof buf,
-                     "tree %s\nauthor E <e@x> 1700000000 +0000\ncommitter E <e@x> 1700000000 +0000\n\nevil\n",
-                     git_oid_tostr_s(tree));
+        n = snprintf(
+                buf, sizeof buf,
+                "tree %s\nauthor E <e@x> 1700000000 +0000\ncommitter E <e@x> 1700000000 +0000\n\nevil\n",
+                git_oid_tostr_s(tree));
         CHECK(git_repository_odb(&odb, repo) == 0);
         CHECK(git_odb_write(&id, odb, buf, (size_t) n, GIT_OBJECT_COMMIT) == 0);
         git_odb_free(odb);
@@ -435,7 +440,8 @@ static void test_crafted_trees(void) {
         CHECK_OK(git_mirror_open(tpath("git"), tpath("crafted"), NULL, &m, &err));
         CHECK(git_repository_odb(&odb, git_mirror_repository(m)) == 0);
         CHECK(git_odb_write(&blob, odb, "pwned\n", 6, GIT_OBJECT_BLOB) == 0);
-        CHECK(git_odb_write(&link_out, odb, tpath("outside"), strlen(tpath("outside")), GIT_OBJECT_BLOB) == 0);
+        CHECK(git_odb_write(&link_out, odb, tpath("outside"), strlen(tpath("outside")), GIT_OBJECT_BLOB) ==
+              0);
         git_odb_free(odb);
 
         RawEntry one_file[] = { { "100644", "pwned", &blob } };
@@ -473,7 +479,8 @@ static int free_port(void) {
 }
 
 static bool port_answers(int port) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t) port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         bool ok;
@@ -492,8 +499,7 @@ static void test_git_daemon(void) {
         int port;
 
         sh_out(exec_path, sizeof exec_path, "git --exec-path");
-        if (!exists(exec_path) ||
-            access(strcat(exec_path, "/git-daemon"), X_OK) < 0) {
+        if (!exists(exec_path) || access(strcat(exec_path, "/git-daemon"), X_OK) < 0) {
                 fprintf(stderr, "skipping the git:// part: git daemon is not installed (%s)\n", exec_path);
                 return;
         }
@@ -501,8 +507,8 @@ static void test_git_daemon(void) {
         port = free_port();
         (void) snprintf(base, sizeof base, "--base-path=%s", tmp_dir);
         (void) snprintf(port_arg, sizeof port_arg, "--port=%d", port);
-        char *argv[] = { "git", "daemon", "--reuseaddr", base, "--export-all", "--listen=127.0.0.1", port_arg,
-                         tmp_dir, NULL };
+        char *argv[] = { "git",    "daemon", "--reuseaddr", base, "--export-all", "--listen=127.0.0.1",
+                         port_arg, tmp_dir,  NULL };
         _cleanup_close_ int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         opts.stderr_fd = null_fd; /* it complains about each readiness probe */
