@@ -76,7 +76,7 @@ static int write_failed(Checkout *c, int r, const char *prefix, const char *name
 
 static int blob_size(Checkout *c, const git_oid *oid, size_t *ret) {
         git_object_t type;
-        size_t size;
+        size_t size = 0;
         int e;
 
         e = git_odb_read_header(&size, &type, c->odb, oid);
@@ -103,7 +103,7 @@ static int write_file(Checkout *c, int dir_fd, const char *prefix, const char *n
                       mode_t mode) {
         _cleanup_(git_blob_freep) git_blob *blob = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = blob_size(c, oid, &size);
@@ -133,7 +133,7 @@ static int write_file(Checkout *c, int dir_fd, const char *prefix, const char *n
 static int write_symlink(Checkout *c, int dir_fd, const char *prefix, const char *name, const git_oid *oid) {
         _cleanup_(git_blob_freep) git_blob *blob = NULL;
         _cleanup_free_ char *target = NULL;
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = blob_size(c, oid, &size);

@@ -86,6 +86,14 @@ static void do_init(void) {
                         return;
                 }
         }
+        /* A local-path remote may belong to another user (the quickstart's repository, fetched by the root
+         * daemon).  libgit2 runs no hooks or fsmonitor and we read no system or global config, where a
+         * safe.directory would be, so git's ownership check guards nothing here and would only refuse. */
+        r = git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+        if (r < 0) {
+                init_result = git_to_errno(r);
+                return;
+        }
         init_result = 0;
 }
 

@@ -24,5 +24,6 @@ int git_to_errno(int error);
 const char *git_last_error_message(void);
 
 /* git_libgit2_init() once per process, from any thread; also stops libgit2 from reading the host's
- * system, global and XDG git configuration, so a mirror behaves the same on every appliance. */
+ * system, global and XDG git configuration, so a mirror behaves the same on every appliance, and turns
+ * off its repository ownership check, so a local-path remote owned by another user can be fetched. */
 int source_libgit2_init(void);

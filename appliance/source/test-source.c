@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -255,6 +256,58 @@ static void test_bad_urls(void) {
         CHECK(git_mirror_open(tpath("git"), "https://127.0.0.1/x.git", &auth, &m, &err) == -EOPNOTSUPP);
         CHECK(strstr(err.message, "not supported yet"));
         CHECK(!m);
+}
+
+static char race_dir[1100]; /* set before the threads start: tpath() is not thread-safe */
+
+static void *open_thread(void *userdata) {
+        GitMirror *m = NULL;
+        SourceError err = {};
+
+        if (git_mirror_open(race_dir, (const char *) userdata, NULL, &m, &err) < 0) {
+                fprintf(stderr, "open failed: %s\n", err.message);
+                return NULL;
+        }
+        return m;
+}
+
+/* Openers racing to create one mirror all get it, and no temporary directory is left. */
+static void test_open_race(void) {
+        char url[1100];
+        pthread_t t[6];
+        GitMirror *m[ELEMENTSOF(t)];
+        SourceError err = {};
+
+        (void) snprintf(url, sizeof url, "file://%s", tpath("up"));
+        (void) snprintf(race_dir, sizeof race_dir, "%s", tpath("git-race"));
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                CHECK(pthread_create(&t[i], NULL, open_thread, url) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                CHECK(pthread_join(t[i], (void **) &m[i]) == 0);
+                CHECK(m[i]);
+                CHECK_STREQ(git_mirror_path(m[i]), git_mirror_path(m[0]));
+        }
+        CHECK_OK(git_mirror_fetch(m[0], "main", &err));
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                git_mirror_free(m[i]);
+        sh("test $(ls -A %s | wc -l) -eq 1", tpath("git-race"));
+}
+
+/* A local repository owned by someone else (the quickstart's, fetched by the root daemon) is fetched. */
+static void test_other_owner(void) {
+        _cleanup_(git_mirror_freep) GitMirror *m = NULL;
+        _cleanup_(source_commit_done) SourceCommit c = {};
+        SourceError err = {};
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skipping the other-owner fetch: not root\n");
+                return;
+        }
+        sh("cp -a %s %s && chown -R 65534:65534 %s", tpath("up"), tpath("up-nobody"), tpath("up-nobody"));
+        CHECK_OK(git_mirror_open(tpath("git"), tpath("up-nobody"), NULL, &m, &err));
+        if (git_mirror_fetch(m, "main", &err) < 0)
+                TEST_FAIL("fetch of another user's repository failed: %s (%s)", err.message, err.hint);
+        CHECK_OK(git_mirror_resolve_branch(m, "main", &c, &err));
 }
 
 static void test_unreachable(void) {
@@ -552,6 +605,8 @@ int main(void) {
         test_bad_urls();
         test_mirror_local();
         test_unreachable();
+        test_other_owner();
+        test_open_race();
         test_checkout();
         test_submodule();
         test_crafted_trees();
