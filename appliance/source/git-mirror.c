@@ -399,7 +399,7 @@ int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *re
                 char list[sizeof err->hint - 32] = "";
                 size_t n_listed = 0;
 
-                r = source_error_set(err, -ENOENT, "The git remote %s has no branch '%s'.", m->url_shown,
+                r = source_error_set(err, -ENOENT, "The mirror of %s has no branch '%s'.", m->url_shown,
                                      branch);
                 if (git_branch_iterator_new(&it, m->repo, GIT_BRANCH_LOCAL) >= 0) {
                         git_reference *b;

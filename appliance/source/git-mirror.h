@@ -37,6 +37,8 @@ typedef struct SourceCommit {
 
 void source_commit_done(SourceCommit *c);
 
+/* A GitMirror is used by one thread at a time; several may be open on one mirror directory, but two
+ * fetches into it at the same moment may fail with -EBUSY (a ref lock), so the caller serialises them. */
 typedef struct GitMirror GitMirror;
 
 /* Opens the mirror of url below mirrors_dir, creating mirrors_dir and the bare repository when missing

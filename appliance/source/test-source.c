@@ -544,6 +544,53 @@ static bool port_answers(int port) {
         return ok;
 }
 
+/* An HTTP server that asks for credentials: refused access, said without the URL's password. */
+static void test_auth_refused(void) {
+        _cleanup_(git_mirror_freep) GitMirror *m = NULL;
+        char url[256], port_arg[16];
+        SourceError err = {};
+        pid_t pid;
+        int port;
+
+        if (system("python3 -c '' 2>/dev/null") != 0) {
+                fprintf(stderr, "skipping the HTTP auth part: python3 is not installed\n");
+                return;
+        }
+        port = free_port();
+        (void) snprintf(port_arg, sizeof port_arg, "%d", port);
+        char *argv[] = { "python3", "-c",
+                         "import http.server, sys\n"
+                         "class H(http.server.BaseHTTPRequestHandler):\n"
+                         "    def do_GET(self):\n"
+                         "        self.send_response(401)\n"
+                         "        self.send_header('WWW-Authenticate', 'Basic realm=\"git\"')\n"
+                         "        self.send_header('Content-Length', '0')\n"
+                         "        self.end_headers()\n"
+                         "    def log_message(self, *a): pass\n"
+                         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+                         port_arg, NULL };
+        SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        pid = spawn_process(argv, &opts);
+        CHECK(pid > 0);
+        daemon_pid = pid;
+        for (unsigned i = 0; !port_answers(port); i++) {
+                CHECK(i < 200); /* 10 s */
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+
+        (void) snprintf(url, sizeof url, "http://user:secret@127.0.0.1:%d/x.git", port);
+        CHECK_OK(git_mirror_open(tpath("git"), url, NULL, &m, &err));
+        CHECK(git_mirror_fetch(m, "main", &err) == -EACCES);
+        fprintf(stderr, "auth: %s (%s)\n", err.message, err.hint);
+        CHECK(strstr(err.message, "refused access"));
+        CHECK(!strstr(err.message, "secret") && !strstr(err.hint, "secret") &&
+              !strstr(err.message, "user:"));
+
+        (void) kill(pid, SIGTERM);
+        (void) waitpid(pid, NULL, 0);
+        daemon_pid = -1;
+}
+
 static void test_git_daemon(void) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         _cleanup_(source_commit_done) SourceCommit c = {}, c2 = {};
@@ -610,6 +657,7 @@ int main(void) {
         test_checkout();
         test_submodule();
         test_crafted_trees();
+        test_auth_refused();
         test_git_daemon();
 
         cleanup_all();
