@@ -33,8 +33,11 @@ static void cleanup_all(void) {
                 (void) waitpid(daemon_pid, NULL, 0);
                 daemon_pid = -1;
         }
-        if (tmp_dir[strlen(tmp_dir) - 1] != 'X')
-                (void) rm_rf(tmp_dir);
+        if (tmp_dir[strlen(tmp_dir) - 1] != 'X') {
+                int r = rm_rf_at(AT_FDCWD, tmp_dir, RM_RF_CHMOD);
+                if (r < 0)
+                        fprintf(stderr, "warning: cannot remove %s: %s\n", tmp_dir, strerror(-r));
+        }
 }
 
 #define TEST_ON_FAILURE() cleanup_all()
