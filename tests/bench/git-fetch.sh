@@ -18,7 +18,10 @@ helper=$build/tests/bench/bench-git-fetch
 work=$(mktemp -d /tmp/slipway-bench-git.XXXXXX)
 daemon=
 cleanup() {
-        [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+        if [ -n "$daemon" ]; then
+                kill "$daemon" 2>/dev/null || true
+                wait "$daemon" 2>/dev/null || true
+        fi
         rm -rf "$work"
 }
 trap cleanup EXIT
