@@ -28,8 +28,13 @@ struct GitMirror {
         char *path;
         char *url;       /* as given: may carry a credential, never printed */
         char *url_shown; /* redacted */
+        char *http_token; /* SourceAuth.http_token, never printed or written; NULL: none */
         git_repository *repo;
 };
+
+/* The user name sent with a token when the URL names none: GitHub, Gitea and GitLab take a token as the
+ * password whatever the user name, and this one is what GitHub documents for tokens of apps. */
+#define SOURCE_HTTP_TOKEN_USER "x-access-token"
 
 void source_commit_done(SourceCommit *c) {
         if (!c)
@@ -47,6 +52,10 @@ GitMirror *git_mirror_free(GitMirror *m) {
         free(m->path);
         free(m->url);
         free(m->url_shown);
+        if (m->http_token) {
+                explicit_bzero(m->http_token, strlen(m->http_token));
+                free(m->http_token);
+        }
         free(m);
         return NULL;
 }
@@ -69,6 +78,13 @@ static const char *git_error_text(const GitMirror *m, char *buf, size_t size) {
 
         (void) snprintf(buf, size, "%s", git_last_error_message());
         source_url_scrub_text(buf, m ? m->url : NULL);
+        if (m && m->http_token && *m->http_token) {
+                size_t tlen = strlen(m->http_token);
+                char *p;
+
+                while ((p = memmem(buf, strlen(buf), m->http_token, tlen)))
+                        memmove(p, p + tlen, strlen(p + tlen) + 1);
+        }
         n = strlen(buf);
         while (n > 0 && (buf[n - 1] == '.' || buf[n - 1] == '\n' || buf[n - 1] == ' '))
                 buf[--n] = '\0';
@@ -155,17 +171,36 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
                 source_error_hint(err, "Use an https:// or git:// URL of the repository for now.");
                 return r;
         }
-        if (auth && (auth->http_token || auth->ssh_private_key || auth->ssh_host_key)) {
-                r = source_error_set(err, -EOPNOTSUPP, "Credentials for git remotes are not supported yet.");
-                source_error_hint(err,
-                                  "Use a repository that can be fetched without a token or key for now.");
+        if (auth && (auth->ssh_private_key || auth->ssh_host_key)) {
+                r = source_error_set(err, -EOPNOTSUPP,
+                                     "Keys for git remotes over ssh are not supported yet.");
+                source_error_hint(err, "Use an https:// URL with a token for now.");
                 return r;
+        }
+        if (auth && auth->http_token) {
+                if (kind != SOURCE_URL_HTTP && kind != SOURCE_URL_HTTPS) {
+                        r = source_error_set(err, -EINVAL,
+                                             "A token can only be sent to http:// or https:// git remotes.");
+                        source_error_hint(err, "Give the repository's https:// URL, or remove the token.");
+                        return r;
+                }
+                if (!*auth->http_token || strpbrk(auth->http_token, "\r\n")) {
+                        r = source_error_set(err, -EINVAL,
+                                             "The token for the git remote is empty or has a line break.");
+                        source_error_hint(err, "Set the token again, exactly as the git host showed it.");
+                        return r;
+                }
         }
 
         m = calloc(1, sizeof *m);
         if (!m)
                 return -ENOMEM;
         m->url = strdup(url);
+        if (auth && auth->http_token) {
+                m->http_token = strdup(auth->http_token);
+                if (!m->http_token)
+                        return -ENOMEM;
+        }
         if (!m->url || source_url_redact(url, &m->url_shown) < 0 || source_url_normalize(url, &key) < 0)
                 return -ENOMEM;
 
@@ -196,6 +231,40 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
 
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+typedef struct CredentialState {
+        const GitMirror *mirror;
+        unsigned calls;
+        bool refused; /* asked again after the token was sent: the server did not take it */
+} CredentialState;
+
+/* Answers libgit2's request for HTTP credentials with the token, once: asked a second time in one fetch,
+ * the server refused it, and asking on would only repeat the refusal. */
+static int credentials_cb(git_credential **ret, const char *url, const char *username_from_url,
+                          unsigned int allowed_types, void *payload) {
+        CredentialState *state = payload;
+
+        (void) url;
+        if (!state->mirror->http_token || !(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+                return GIT_PASSTHROUGH;
+        if (state->calls++ > 0) {
+                state->refused = true;
+                git_error_set_str(GIT_ERROR_HTTP, "the token was refused");
+                return GIT_EAUTH;
+        }
+        return git_credential_userpass_plaintext_new(
+                ret, username_from_url && *username_from_url ? username_from_url : SOURCE_HTTP_TOKEN_USER,
+                state->mirror->http_token);
+}
+
+static int token_refused(const GitMirror *m, SourceError *err) {
+        int r;
+
+        r = source_error_set(err, -EACCES, "The git remote %s refused the token: check it and set it again.",
+                             m->url_shown);
+        source_error_hint(err, "Give a token that may read the repository, and that has not expired.");
+        return r;
 }
 
 static int branch_name_check(const char *branch, SourceError *err) {
@@ -244,6 +313,7 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
         _cleanup_free_ char *spec = NULL;
         git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
         git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+        CredentialState cred = { .mirror = m };
         const git_remote_head **heads = NULL;
         char buf[512];
         size_t n_heads = 0;
@@ -267,13 +337,22 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
                 return source_error_set(err, git_to_errno(e), "Cannot use the git remote %s: %s.",
                                         m->url_shown, git_error_text(m, buf, sizeof buf));
 
+        if (m->http_token) {
+                callbacks.credentials = credentials_cb;
+                callbacks.payload = &cred;
+        }
         e = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, NULL, NULL);
         if (e < 0) {
                 r = git_to_errno(e);
+                if (cred.refused)
+                        return token_refused(m, err);
                 if (r == -EACCES) {
                         r = source_error_set(err, r, "The git remote %s refused access: %s.", m->url_shown,
                                              git_error_text(m, buf, sizeof buf));
-                        source_error_hint(err, "Credentials for git remotes are not supported yet.");
+                        if (m->http_token)
+                                source_error_hint(err, "Check that the token may read this repository.");
+                        else
+                                source_error_hint(err, "If the repository is private, give a token for it.");
                 } else if (r == -EPERM) {
                         r = source_error_set(err, r,
                                              "The TLS certificate of the git remote %s is not trusted: %s.",
@@ -328,8 +407,11 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
         opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         opts.update_fetchhead = 0;
         opts.prune = GIT_FETCH_NO_PRUNE;
+        opts.callbacks = callbacks;
 
         e = git_remote_fetch(remote, &refspecs, &opts, "slipway: fetch");
+        if (e < 0 && cred.refused)
+                return token_refused(m, err);
         if (e < 0)
                 return source_error_set(err, git_to_errno(e), "Fetching %s%s%s from %s failed: %s.",
                                         branch ? "branch '" : "all branches", branch ?: "",

@@ -16,10 +16,11 @@ struct git_repository;
 #define SOURCE_BRANCHES_LISTED_MAX 8U /* existing branches named in an unknown-branch hint */
 #define SOURCE_SUBJECT_MAX 1024U      /* bytes of a commit subject kept (longer ones are cut at UTF-8) */
 
-/* Credentials for a remote.  Groundwork only: a mirror given any of these fails with -EOPNOTSUPP until
- * the vault wiring lands (tokens for http(s), deploy keys with a pinned host key for ssh). */
+/* Credentials for a remote.  http_token works for http:// and https:// URLs (on another kind: -EINVAL); the
+ * ssh fields fail with -EOPNOTSUPP until deploy keys with a pinned host key land. */
 typedef struct SourceAuth {
-        const char *http_token;      /* sent as the password of HTTP basic auth */
+        const char *http_token;      /* the password of HTTP basic auth, with the URL's user name or else
+                                      * "x-access-token"; sent once per fetch, never printed or stored */
         const char *ssh_private_key; /* OpenSSH private key text */
         const char *ssh_host_key;    /* pinned "type base64" host key; NULL: pin on first use */
 } SourceAuth;
@@ -59,7 +60,8 @@ struct git_repository *git_mirror_repository(GitMirror *m);
 /* Fetches branch (refspec +refs/heads/B:refs/heads/B, no tags), or every branch when branch is NULL (all of
  * refs/heads/ onto refs/heads/).  The remote's branch list is read first: an unknown branch fails with
  * -ENOENT naming it and some that exist.  Remote unreachable (or no repository there): -EHOSTUNREACH; auth
- * asked for: -EACCES; TLS certificate not trusted: -EPERM; err filled, never with a credential. */
+ * asked for or the token refused: -EACCES; TLS certificate not trusted: -EPERM; err filled, never with a
+ * credential. */
 int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err);
 
 /* The commit branch points at in the mirror (no fetch; call git_mirror_fetch() first).  -ENOENT with the

@@ -249,15 +249,20 @@ static void test_mirror_local(void) {
 static void test_bad_urls(void) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         SourceError err = {};
-        SourceAuth auth = { .http_token = "tok" };
+        SourceAuth auth = { .http_token = "t0k-xyz" }, empty = { .http_token = "" },
+                   key = { .ssh_private_key = "-----BEGIN OPENSSH PRIVATE KEY-----" };
 
         CHECK(git_mirror_open(tpath("git"), "relative/dir", NULL, &m, &err) == -EINVAL);
         CHECK(*err.message && *err.hint);
         CHECK(git_mirror_open(tpath("git"), "ext::sh -c id", NULL, &m, &err) == -EINVAL);
         CHECK(git_mirror_open(tpath("git"), "ssh://git@127.0.0.1/x.git", NULL, &m, &err) == -EOPNOTSUPP);
         CHECK(git_mirror_open(tpath("git"), "git@127.0.0.1:x.git", NULL, &m, &err) == -EOPNOTSUPP);
-        CHECK(git_mirror_open(tpath("git"), "https://127.0.0.1/x.git", &auth, &m, &err) == -EOPNOTSUPP);
+        CHECK(git_mirror_open(tpath("git"), "https://127.0.0.1/x.git", &key, &m, &err) == -EOPNOTSUPP);
         CHECK(strstr(err.message, "not supported yet"));
+        CHECK(git_mirror_open(tpath("git"), "git://127.0.0.1/x.git", &auth, &m, &err) == -EINVAL);
+        CHECK(strstr(err.message, "http:// or https://") && !strstr(err.message, "t0k-xyz"));
+        CHECK(git_mirror_open(tpath("git"), tpath("up"), &auth, &m, &err) == -EINVAL);
+        CHECK(git_mirror_open(tpath("git"), "https://127.0.0.1/x.git", &empty, &m, &err) == -EINVAL);
         CHECK(!m);
 }
 
@@ -594,6 +599,111 @@ static void test_auth_refused(void) {
         daemon_pid = -1;
 }
 
+#define TEST_TOKEN "s3cr3t-T0ken-4-test"
+
+/* git's own http-backend behind Python's CGI server on loopback, which asks for "x-access-token:TEST_TOKEN"
+ * as HTTP basic auth: the token is sent, a wrong one or none is refused, and the token is never stored. */
+static void test_http_token(void) {
+        _cleanup_(git_mirror_freep) GitMirror *m = NULL, *wrong = NULL, *none = NULL;
+        _cleanup_(source_commit_done) SourceCommit c = {}, c2 = {};
+        char url[256], port_arg[16], dir[1100], head[64], cmd[1200];
+        SourceAuth auth = { .http_token = TEST_TOKEN }, bad = { .http_token = "wr0ng-t0ken-99" };
+        SourceError err = {};
+        int port, r;
+
+        if (access("/usr/lib/git-core/git-http-backend", X_OK) < 0) {
+                fprintf(stderr, "skipping the HTTP token part: git-http-backend is not installed\n");
+                return;
+        }
+        if (system("/usr/bin/python3 -c 'from http.server import CGIHTTPRequestHandler' 2>/dev/null") != 0) {
+                fprintf(stderr, "skipping the HTTP token part: python3 has no CGI server\n");
+                return;
+        }
+
+        (void) snprintf(dir, sizeof dir, "%s", tpath("http"));
+        CHECK_OK(mkdir_p(tpath("http/cgi-bin"), 0755));
+        sh("git clone -q --bare %s %s/repo.git", tpath("up"), dir);
+        sh("printf '#!/bin/sh\\nexport GIT_PROJECT_ROOT=%s GIT_HTTP_EXPORT_ALL=1\\n"
+           "exec /usr/lib/git-core/git-http-backend\\n' > %s/cgi-bin/git && chmod 755 %s/cgi-bin/git",
+           dir, dir, dir);
+
+        port = free_port();
+        (void) snprintf(port_arg, sizeof port_arg, "%d", port);
+        /* the auth check is in Python: its CGI handler passes no Authorization header and no Status: line;
+         * no fork, so the script runs as root (a forked CGI child becomes nobody) and gets the POST body */
+        char *argv[] = { "/usr/bin/python3", "-c",
+                         "import base64, http.server, os, sys\n"
+                         "want = 'Basic ' + base64.b64encode(sys.argv[2].encode()).decode()\n"
+                         "os.chdir(sys.argv[3])\n"
+                         "class H(http.server.CGIHTTPRequestHandler):\n"
+                         "    have_fork = False\n"
+                         "    def authorized(self):\n"
+                         "        if self.headers.get('Authorization') == want:\n"
+                         "            return True\n"
+                         "        self.send_response(401)\n"
+                         "        self.send_header('WWW-Authenticate', 'Basic realm=\"git\"')\n"
+                         "        self.send_header('Content-Length', '0')\n"
+                         "        self.end_headers()\n"
+                         "        return False\n"
+                         "    def do_GET(self):\n"
+                         "        if self.authorized(): super().do_GET()\n"
+                         "    def do_POST(self):\n"
+                         "        if self.authorized(): super().do_POST()\n"
+                         "    def log_message(self, *a): pass\n"
+                         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+                         port_arg, "x-access-token:" TEST_TOKEN, dir, NULL };
+        SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        daemon_pid = spawn_process(argv, &opts);
+        CHECK(daemon_pid > 0);
+        for (unsigned i = 0; !port_answers(port); i++) {
+                CHECK(i < 200); /* 10 s */
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        (void) snprintf(url, sizeof url, "http://127.0.0.1:%d/cgi-bin/git/repo.git", port);
+
+        /* the right token: a fetch, then an incremental one that sees a new commit */
+        CHECK_OK(git_mirror_open(tpath("git"), url, &auth, &m, &err));
+        if (git_mirror_fetch(m, "main", &err) < 0)
+                TEST_FAIL("fetch with a token failed: %s (%s)", err.message, err.hint);
+        CHECK_OK(git_mirror_resolve_branch(m, "main", &c, &err));
+        sh_out(head, sizeof head, "git -C %s rev-parse main", tpath("up"));
+        CHECK_STREQ(c.id, head);
+        sh("cd %s && echo over-http >> README && git commit -q -am 'Over HTTP with a token' && "
+           "git push -q %s/repo.git main",
+           tpath("up"), dir);
+        CHECK_OK(git_mirror_fetch(m, NULL, &err));
+        CHECK_OK(git_mirror_resolve_branch(m, "main", &c2, &err));
+        CHECK_STREQ(c2.subject, "Over HTTP with a token");
+        CHECK(!streq(c2.id, c.id));
+
+        /* a wrong token: refused once, said without either token */
+        CHECK_OK(git_mirror_open(tpath("git"), url, &bad, &wrong, &err));
+        r = git_mirror_fetch(wrong, "main", &err);
+        fprintf(stderr, "wrong token: %s (%s)\n", err.message, err.hint);
+        CHECK(r == -EACCES);
+        CHECK(strstr(err.message, "refused the token: check it and set it again."));
+        CHECK(strstr(err.message, url));
+        CHECK(!strstr(err.message, "wr0ng") && !strstr(err.hint, "wr0ng"));
+        CHECK(!strstr(err.message, TEST_TOKEN) && !strstr(err.hint, TEST_TOKEN));
+
+        /* no token: asked for credentials */
+        CHECK_OK(git_mirror_open(tpath("git"), url, NULL, &none, &err));
+        CHECK(git_mirror_fetch(none, "main", &err) == -EACCES);
+        CHECK(strstr(err.message, "refused access"));
+        CHECK(!strstr(err.message, TEST_TOKEN) && !strstr(err.hint, TEST_TOKEN));
+
+        /* the token is in no file of any mirror (config, refs, logs, packs) */
+        (void) snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' %s", TEST_TOKEN, tpath("git"));
+        CHECK(WEXITSTATUS(system(cmd)) == 1);
+        (void) snprintf(cmd, sizeof cmd, "grep -r -a -q -F wr0ng-t0ken %s", tpath("git"));
+        CHECK(WEXITSTATUS(system(cmd)) == 1);
+
+        (void) kill(daemon_pid, SIGTERM);
+        (void) waitpid(daemon_pid, NULL, 0);
+        daemon_pid = -1;
+        fprintf(stderr, "http:// token fetches checked against git-http-backend on port %d\n", port);
+}
+
 static void test_git_daemon(void) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         _cleanup_(source_commit_done) SourceCommit c = {}, c2 = {};
@@ -661,6 +771,7 @@ int main(void) {
         test_submodule();
         test_crafted_trees();
         test_auth_refused();
+        test_http_token();
         test_git_daemon();
 
         cleanup_all();
