@@ -602,11 +602,12 @@ static void test_auth_refused(void) {
 #define TEST_TOKEN "s3cr3t-T0ken-4-test"
 
 /* git's own http-backend behind Python's CGI server on loopback, which asks for "x-access-token:TEST_TOKEN"
- * as HTTP basic auth: the token is sent, a wrong one or none is refused, and the token is never stored. */
+ * (or "ci-bot:…") as HTTP basic auth: the token is sent with the URL's user or x-access-token, a wrong
+ * one or none is refused, and the token is never stored. */
 static void test_http_token(void) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL, *wrong = NULL, *none = NULL;
         _cleanup_(source_commit_done) SourceCommit c = {}, c2 = {};
-        char url[256], port_arg[16], dir[1100], head[64], cmd[1200];
+        char url[256], url_user[256], port_arg[16], dir[1100], head[64], cmd[1200];
         SourceAuth auth = { .http_token = TEST_TOKEN }, bad = { .http_token = "wr0ng-t0ken-99" };
         SourceError err = {};
         int port, r;
@@ -633,12 +634,12 @@ static void test_http_token(void) {
          * no fork, so the script runs as root (a forked CGI child becomes nobody) and gets the POST body */
         char *argv[] = { "/usr/bin/python3", "-c",
                          "import base64, http.server, os, sys\n"
-                         "want = 'Basic ' + base64.b64encode(sys.argv[2].encode()).decode()\n"
-                         "os.chdir(sys.argv[3])\n"
+                         "want = ['Basic ' + base64.b64encode(u.encode()).decode() for u in sys.argv[2:4]]\n"
+                         "os.chdir(sys.argv[4])\n"
                          "class H(http.server.CGIHTTPRequestHandler):\n"
                          "    have_fork = False\n"
                          "    def authorized(self):\n"
-                         "        if self.headers.get('Authorization') == want:\n"
+                         "        if self.headers.get('Authorization') in want:\n"
                          "            return True\n"
                          "        self.send_response(401)\n"
                          "        self.send_header('WWW-Authenticate', 'Basic realm=\"git\"')\n"
@@ -651,7 +652,7 @@ static void test_http_token(void) {
                          "        if self.authorized(): super().do_POST()\n"
                          "    def log_message(self, *a): pass\n"
                          "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
-                         port_arg, "x-access-token:" TEST_TOKEN, dir, NULL };
+                         port_arg, "x-access-token:" TEST_TOKEN, "ci-bot:" TEST_TOKEN, dir, NULL };
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         daemon_pid = spawn_process(argv, &opts);
         CHECK(daemon_pid > 0);
@@ -691,6 +692,17 @@ static void test_http_token(void) {
         CHECK(git_mirror_fetch(none, "main", &err) == -EACCES);
         CHECK(strstr(err.message, "refused access"));
         CHECK(!strstr(err.message, TEST_TOKEN) && !strstr(err.hint, TEST_TOKEN));
+
+        /* the URL's user name is sent with the token instead of x-access-token */
+        git_mirror_free(TAKE_PTR(none));
+        (void) snprintf(url_user, sizeof url_user, "http://ci-bot@127.0.0.1:%d/cgi-bin/git/repo.git", port);
+        CHECK_OK(git_mirror_open(tpath("git"), url_user, &auth, &none, &err));
+        CHECK_OK(git_mirror_fetch(none, "main", &err));
+        git_mirror_free(TAKE_PTR(none));
+        (void) snprintf(url_user, sizeof url_user, "http://other@127.0.0.1:%d/cgi-bin/git/repo.git", port);
+        CHECK_OK(git_mirror_open(tpath("git"), url_user, &auth, &none, &err));
+        CHECK(git_mirror_fetch(none, "main", &err) == -EACCES);
+        CHECK(strstr(err.message, "refused the token") && !strstr(err.message, "other@"));
 
         /* the token is in no file of any mirror (config, refs, logs, packs) */
         (void) snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' %s", TEST_TOKEN, tpath("git"));
