@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "digest.h"
@@ -239,14 +240,52 @@ typedef struct CredentialState {
         bool refused; /* asked again after the token was sent: the server did not take it */
 } CredentialState;
 
+/* The scheme and host of a scheme URL ("https://example.org" of "https://u@example.org:8443/x"): where
+ * *ret_len bytes from *ret_host are the host, after *ret_scheme_len bytes of scheme.  false: not one. */
+static bool url_scheme_host(const char *url, size_t *ret_scheme_len, const char **ret_host,
+                            size_t *ret_len) {
+        const char *sep, *h, *end, *at;
+
+        sep = url ? strstr(url, "://") : NULL;
+        if (!sep)
+                return false;
+        h = sep + 3;
+        end = h + strcspn(h, "/?#");
+        at = memrchr(h, '@', (size_t) (end - h));
+        if (at)
+                h = at + 1;
+        if (*h == '[') {
+                const char *close = memchr(h, ']', (size_t) (end - h));
+                end = close ? close + 1 : end;
+        } else
+                end = h + strcspn(h, ":/?#");
+        *ret_scheme_len = (size_t) (sep - url);
+        *ret_host = h;
+        *ret_len = (size_t) (end - h);
+        return true;
+}
+
+/* Whether the server libgit2 asks for (after a redirect, maybe) is the configured remote's scheme and host,
+ * so a redirect to another host or from https to http never carries the token there. */
+static bool same_server(const char *configured, const char *asking) {
+        size_t s1, s2, n1, n2;
+        const char *h1, *h2;
+
+        if (!url_scheme_host(configured, &s1, &h1, &n1) || !url_scheme_host(asking, &s2, &h2, &n2))
+                return false;
+        return s1 == s2 && strncasecmp(configured, asking, s1) == 0 && n1 == n2 &&
+               strncasecmp(h1, h2, n1) == 0;
+}
+
 /* Answers libgit2's request for HTTP credentials with the token, once: asked a second time in one fetch,
- * the server refused it, and asking on would only repeat the refusal. */
+ * the server refused it, and asking on would only repeat the refusal.  Another server (a redirect) gets
+ * nothing, and so refuses access. */
 static int credentials_cb(git_credential **ret, const char *url, const char *username_from_url,
                           unsigned int allowed_types, void *payload) {
         CredentialState *state = payload;
 
-        (void) url;
-        if (!state->mirror->http_token || !(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+        if (!state->mirror->http_token || !(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) ||
+            !same_server(state->mirror->url, url))
                 return GIT_PASSTHROUGH;
         if (state->calls++ > 0) {
                 state->refused = true;

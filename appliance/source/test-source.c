@@ -647,7 +647,13 @@ static void test_http_token(void) {
                          "        self.end_headers()\n"
                          "        return False\n"
                          "    def do_GET(self):\n"
-                         "        if self.authorized(): super().do_GET()\n"
+                         "        if self.path.startswith('/redir/'):\n"
+                         "            self.send_response(302)\n"
+                         "            self.send_header('Location', 'http://localhost:%d/cgi-bin/git/%s' %\n"
+                         "                             (self.server.server_port, self.path[7:]))\n"
+                         "            self.send_header('Content-Length', '0')\n"
+                         "            self.end_headers()\n"
+                         "        elif self.authorized(): super().do_GET()\n"
                          "    def do_POST(self):\n"
                          "        if self.authorized(): super().do_POST()\n"
                          "    def log_message(self, *a): pass\n"
@@ -703,6 +709,15 @@ static void test_http_token(void) {
         CHECK_OK(git_mirror_open(tpath("git"), url_user, &auth, &none, &err));
         CHECK(git_mirror_fetch(none, "main", &err) == -EACCES);
         CHECK(strstr(err.message, "refused the token") && !strstr(err.message, "other@"));
+
+        /* a redirect to another host name (of the same server here) gets no token */
+        git_mirror_free(TAKE_PTR(none));
+        (void) snprintf(url_user, sizeof url_user, "http://127.0.0.1:%d/redir/repo.git", port);
+        CHECK_OK(git_mirror_open(tpath("git"), url_user, &auth, &none, &err));
+        r = git_mirror_fetch(none, "main", &err);
+        fprintf(stderr, "redirected: %s (%s)\n", err.message, err.hint);
+        CHECK(r == -EACCES);
+        CHECK(strstr(err.message, "refused access") && !strstr(err.message, TEST_TOKEN));
 
         /* the token is in no file of any mirror (config, refs, logs, packs) */
         (void) snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' %s", TEST_TOKEN, tpath("git"));
