@@ -27,8 +27,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(git_reference *, git_reference_free);
 
 struct GitMirror {
         char *path;
-        char *url;       /* as given: may carry a credential, never printed */
-        char *url_shown; /* redacted */
+        char *url;        /* as given: may carry a credential, never printed */
+        char *url_shown;  /* redacted */
         char *http_token; /* SourceAuth.http_token, never printed or written; NULL: none */
         git_repository *repo;
 };

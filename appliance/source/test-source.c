@@ -632,7 +632,8 @@ static void test_http_token(void) {
         (void) snprintf(port_arg, sizeof port_arg, "%d", port);
         /* the auth check is in Python: its CGI handler passes no Authorization header and no Status: line;
          * no fork, so the script runs as root (a forked CGI child becomes nobody) and gets the POST body */
-        char *argv[] = { "/usr/bin/python3", "-c",
+        char *argv[] = { "/usr/bin/python3",
+                         "-c",
                          "import base64, http.server, os, sys\n"
                          "want = ['Basic ' + base64.b64encode(u.encode()).decode() for u in sys.argv[2:4]]\n"
                          "os.chdir(sys.argv[4])\n"
@@ -658,7 +659,11 @@ static void test_http_token(void) {
                          "        if self.authorized(): super().do_POST()\n"
                          "    def log_message(self, *a): pass\n"
                          "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
-                         port_arg, "x-access-token:" TEST_TOKEN, "ci-bot:" TEST_TOKEN, dir, NULL };
+                         port_arg,
+                         "x-access-token:" TEST_TOKEN,
+                         "ci-bot:" TEST_TOKEN,
+                         dir,
+                         NULL };
         SpawnOptions opts = SPAWN_OPTIONS_INIT;
         daemon_pid = spawn_process(argv, &opts);
         CHECK(daemon_pid > 0);
