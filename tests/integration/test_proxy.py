@@ -96,7 +96,9 @@ def test_routing_host_path_strip_404_503(proxy, backends):
     wait_port(rr)
     assert sorted(get(rr, "/id")[3] for _ in range(4)) == [b"alpha", b"alpha", b"beta", b"beta"]
     proxy.route_set(f"rr{rr}", f"127.0.0.1:{rr}", [a.addr, b.addr], "--balance", "least-conn")
-    busy = threading.Thread(target=lambda: get(rr, "/slow/1.5"))
+    # The busy request must outlast the four below even on a loaded machine (CI once took more than 1.5 s
+    # for them, and the last one then went to the target the finished request had left idle).
+    busy = threading.Thread(target=lambda: get(rr, "/slow/4"))
     busy.start()
     time.sleep(0.3)
     first = get(rr, "/id")[3]
