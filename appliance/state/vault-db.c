@@ -116,3 +116,7 @@ int model_vault_meta_set(sqlite3 *db, const char *name, const uint8_t *value, si
                 r = sqlite_step_done(s);
         return r;
 }
+
+int model_vault_key_max_version(sqlite3 *db, int64_t *ret) {
+        return sqlite_get_int64(db, "SELECT ifnull(max(version), 0) FROM vault_keys", SQL_NO_ARGS, ret);
+}

@@ -24,6 +24,8 @@ void model_vault_keys_free(ModelVaultKey *k, size_t n);
 int model_vault_keys_list(sqlite3 *db, ModelVaultKey **ret, size_t *ret_n);
 /* How many versions exist (retired ones included); 0 in a database from before the vault (no table). */
 int model_vault_keys_count(sqlite3 *db, unsigned *ret);
+/* The highest key version ever made, retired ones included (0 when none). */
+int model_vault_key_max_version(sqlite3 *db, int64_t *ret);
 /* A new version; -EEXIST when it exists. */
 int model_vault_key_insert(sqlite3 *db, int64_t version, const uint8_t *wrapped_key, size_t wrapped_key_size,
                            const uint8_t *nonce, size_t nonce_size);

@@ -130,8 +130,7 @@ int vault_rotate(Vault *v, sqlite3 *db, VaultRotation *ret) {
         if (r < 0)
                 goto out;
         /* Retired versions keep their rows: the new one comes after every version ever made. */
-        r = sqlite_get_int64(db, "SELECT ifnull(max(version), 0) FROM vault_keys", SQL_NO_ARGS,
-                             &max_version);
+        r = model_vault_key_max_version(db, &max_version);
         if (r < 0)
                 goto end;
         rot.new_version = max_version + 1;
