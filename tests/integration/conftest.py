@@ -228,9 +228,21 @@ class Daemon:
                 return pids
 
         def _stop_proxies(self):
-                for pid in self.proxy_pids():
+                """SIGTERM to this state dir's proxies, then waits until they are gone (they are not our
+                children, so /proc is polled): a proxy removes DIR/proxy.sock as it exits, and a test that
+                looks at the state dir right after stop() must not race that."""
+                pids = self.proxy_pids()
+                for pid in pids:
                         with contextlib.suppress(ProcessLookupError):
                                 os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while pids and time.monotonic() < deadline:
+                        pids = [p for p in pids if p in self.proxy_pids()]
+                        if pids:
+                                time.sleep(0.02)
+                for pid in pids:
+                        with contextlib.suppress(ProcessLookupError):
+                                os.kill(pid, signal.SIGKILL)
 
         def vmhwm(self):
                 return proc_status(self.pid, "VmHWM")
