@@ -10,14 +10,17 @@
 #include "sqlite-util.h"
 
 #define SELECT_COMPONENT                                                               \
-        "SELECT c.id, c.project_id, p.name, c.name, c.image_ref, c.spec, c.created_at" \
+        "SELECT c.id, c.project_id, p.name, c.name, c.image_ref, c.spec, c.created_at," \
+        " c.source, c.autobuild, c.autodeploy, c.builds_keep"                          \
         " FROM components c JOIN projects p ON p.id = c.project_id"
 
 static const SqliteField component_fields[] = {
         SQL_FIELD(ModelComponent, id),           SQL_FIELD(ModelComponent, project_id),
         SQL_FIELD(ModelComponent, project_name), SQL_FIELD(ModelComponent, name),
         SQL_FIELD(ModelComponent, image_ref),    SQL_FIELD(ModelComponent, spec),
-        SQL_FIELD(ModelComponent, created_at),
+        SQL_FIELD(ModelComponent, created_at),   SQL_FIELD(ModelComponent, source),
+        SQL_FIELD(ModelComponent, autobuild),    SQL_FIELD(ModelComponent, autodeploy),
+        SQL_FIELD(ModelComponent, builds_keep),
 };
 static const SqliteRowType component_row = SQL_ROW_TYPE(ModelComponent, component_fields);
 SQL_DEFINE_ROW_FUNCS(ModelComponent, component_row, model_component_done, model_components_free);
@@ -75,4 +78,29 @@ int model_component_lookup(sqlite3 *db, const char *project, const char *compone
 int model_component_count(sqlite3 *db, int64_t project_id, unsigned *ret) {
         return sqlite_count(db, "SELECT count(*) FROM components WHERE project_id = ?1",
                             SQL_ARGS(SQL_INT(project_id)), ret);
+}
+
+int model_component_set_source(sqlite3 *db, int64_t id, const char *source_json) {
+        return sqlite_run_one(db, "UPDATE components SET source = ?2 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_TEXT(source_json)));
+}
+
+int model_component_set_autobuild(sqlite3 *db, int64_t id, bool on) {
+        return sqlite_run_one(db, "UPDATE components SET autobuild = ?2 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_INT(on)));
+}
+
+int model_component_set_autodeploy(sqlite3 *db, int64_t id, bool on) {
+        return sqlite_run_one(db, "UPDATE components SET autodeploy = ?2 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_INT(on)));
+}
+
+int model_component_set_builds_keep(sqlite3 *db, int64_t id, int64_t keep) {
+        return sqlite_run_one(db, "UPDATE components SET builds_keep = ?2 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_INT(keep)));
+}
+
+int model_component_list_with_source(sqlite3 *db, ModelComponent **ret, size_t *ret_n) {
+        return sqlite_list(db, &component_row, SELECT_COMPONENT " WHERE c.source IS NOT NULL ORDER BY c.id",
+                           SQL_NO_ARGS, ret, ret_n);
 }

@@ -246,6 +246,91 @@ const Migration state_migrations[] = {
                        "ALTER TABLE releases ADD COLUMN source_release_id INTEGER;"
                        "ALTER TABLE releases ADD COLUMN bake TEXT;", /* JSON: the bake's numbers */
         },
+        {
+                /* Issue 12: git sources, builds and webhooks.
+                 * components gain their git source (JSON {"url","branch","dir","dockerfile","poll_sec"},
+                 * NULL for an image component), autobuild/autodeploy (both off for a new component) and how
+                 * many builds (with their logs) are kept.
+                 * builds: one run of the pipeline for one commit; a succeeded, queued or running build is
+                 * unique per (component, commit, settings_hash) so that asking again returns it; a failed or
+                 * cancelled one may be tried again.  commit_sha is NULL only before it was resolved.
+                 * build_steps: one row per step (fetch … deploy), each with its status, times and log file
+                 * DIR/builds/<id>/<position>-<name>.log.
+                 * component_secrets: per-component secrets sealed by the vault (the webhook secret, the git
+                 * HTTP token, the ssh deploy key) with the component id and name as associated data.
+                 * webhooks: the unguessable id of POST /hooks/git/<id>; webhook_deliveries: delivery ids
+                 * seen, so a redelivered push is not built twice.
+                 * source_host_keys: ssh host keys pinned on first use, per host:port. */
+                .name = "sources, builds, webhooks",
+                .sql = "ALTER TABLE components ADD COLUMN source TEXT;"
+                       "ALTER TABLE components ADD COLUMN autobuild INTEGER NOT NULL DEFAULT 0;"
+                       "ALTER TABLE components ADD COLUMN autodeploy INTEGER NOT NULL DEFAULT 0;"
+                       "ALTER TABLE components ADD COLUMN builds_keep INTEGER NOT NULL DEFAULT 20;"
+                       "CREATE TABLE builds ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  commit_sha TEXT,"
+                       "  branch TEXT,"
+                       "  settings TEXT NOT NULL,"      /* JSON: url, dir, dockerfile the build used */
+                       "  settings_hash TEXT NOT NULL," /* sha256 of settings */
+                       "  status TEXT NOT NULL,"        /* queued|running|succeeded|failed|cancelled */
+                       "  trigger TEXT NOT NULL,"       /* manual|webhook|poll */
+                       "  requested_by TEXT,"
+                       "  deploy INTEGER NOT NULL DEFAULT 0," /* deploy to the first env when built */
+                       "  commit_subject TEXT,"
+                       "  commit_author TEXT,"
+                       "  commit_time INTEGER,"
+                       "  image_digest TEXT,"
+                       "  image_ref TEXT,"
+                       "  release_id INTEGER," /* the deploy step's release */
+                       "  reason TEXT,"
+                       "  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL,"
+                       "  started_at INTEGER,"
+                       "  finished_at INTEGER"
+                       ");"
+                       "CREATE INDEX builds_by_component ON builds(component_id, id);"
+                       "CREATE INDEX builds_by_status ON builds(status, id);"
+                       "CREATE UNIQUE INDEX builds_once ON builds(component_id, commit_sha, settings_hash)"
+                       "  WHERE status IN ('queued', 'running', 'succeeded') AND commit_sha IS NOT NULL;"
+                       "CREATE TABLE build_steps ("
+                       "  build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,"
+                       "  position INTEGER NOT NULL,"
+                       "  name TEXT NOT NULL,"
+                       "  status TEXT NOT NULL," /* pending|running|succeeded|failed|skipped|cancelled */
+                       "  message TEXT,"
+                       "  started_at INTEGER," /* microseconds since the epoch */
+                       "  finished_at INTEGER,"
+                       "  PRIMARY KEY (build_id, position)"
+                       ");"
+                       "CREATE TABLE component_secrets ("
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  key_version INTEGER NOT NULL REFERENCES vault_keys(version),"
+                       "  nonce BLOB NOT NULL,"
+                       "  ciphertext BLOB NOT NULL,"
+                       "  set_at INTEGER NOT NULL,"
+                       "  PRIMARY KEY (component_id, name)"
+                       ");"
+                       "CREATE INDEX component_secrets_by_key_version ON component_secrets(key_version);"
+                       "CREATE TABLE webhooks ("
+                       "  component_id INTEGER PRIMARY KEY REFERENCES components(id) ON DELETE CASCADE,"
+                       "  hook_id TEXT UNIQUE NOT NULL,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE TABLE webhook_deliveries ("
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  delivery_id TEXT NOT NULL,"
+                       "  received_at INTEGER NOT NULL,"
+                       "  build_id INTEGER,"
+                       "  PRIMARY KEY (component_id, delivery_id)"
+                       ");"
+                       "CREATE TABLE source_host_keys ("
+                       "  host TEXT PRIMARY KEY NOT NULL," /* host:port */
+                       "  key TEXT NOT NULL,"              /* "type base64" */
+                       "  pinned_at INTEGER NOT NULL"
+                       ");",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

@@ -40,6 +40,20 @@ int vault_open(sqlite3 *db, const char *state_dir, Vault **ret, char **ret_error
 Vault *vault_free(Vault *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vault *, vault_free);
 
+/* Issue 12: per-component secrets (component_secrets), e.g. VAULT_SECRET_WEBHOOK, sealed under the newest
+ * data key with (component id, name) as associated data, and re-sealed by vault_rotate() like values.
+ * set: replaces; -EINVAL for an empty secret or one over VAULT_VALUE_MAX.  get: *ret (NUL-terminated, wipe
+ * and free with vault_secret_free()), -ENOENT when none. */
+#define VAULT_SECRET_WEBHOOK "webhook"
+#define VAULT_SECRET_GIT_TOKEN "git-token"
+#define VAULT_SECRET_SSH_KEY "ssh-key"
+int vault_component_secret_set(Vault *v, sqlite3 *db, int64_t component_id, const char *name,
+                               const void *data, size_t size);
+int vault_component_secret_get(Vault *v, sqlite3 *db, int64_t component_id, const char *name, uint8_t **ret,
+                               size_t *ret_size);
+int vault_component_secret_unset(Vault *v, sqlite3 *db, int64_t component_id, const char *name);
+void vault_secret_free(uint8_t *data, size_t size);
+
 /* The newest data key version (what new values are sealed with). */
 int64_t vault_key_version(Vault *v);
 

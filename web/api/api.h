@@ -11,6 +11,7 @@
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
+#include "pipeline.h"
 #include "release-create.h"
 #include "vault.h"
 
@@ -45,6 +46,7 @@ typedef struct ApiContext {
         void *health_userdata;
         const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
         Vault *vault;          /* config values and secrets (thread-safe; owned by slipwayd) */
+        Pipeline *pipeline;    /* git builds (NULL: builds are refused with 503) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
