@@ -36,10 +36,10 @@ extern const char *const pipeline_steps[]; /* the above, NULL-terminated */
 
 /* A component's git source (components.source JSON). */
 typedef struct PipelineSource {
-        char *url;        /* absolute path, file://, git://, http(s)://, ssh:// */
-        char *branch;     /* default "main" */
-        char *dir;        /* sub-directory of the component in the repository; "" = the top */
-        char *dockerfile; /* relative to dir; default "Dockerfile" */
+        char *url;         /* absolute path, file://, git://, http(s)://, ssh:// */
+        char *branch;      /* default "main" */
+        char *dir;         /* sub-directory of the component in the repository; "" = the top */
+        char *dockerfile;  /* relative to dir; default "Dockerfile" */
         uint64_t poll_sec; /* 0: no polling */
 } PipelineSource;
 

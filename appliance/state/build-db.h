@@ -50,10 +50,10 @@ typedef struct ModelBuild {
 
 typedef struct ModelBuildStep {
         int64_t build_id;
-        int64_t position; /* 0-based */
-        char *name;       /* PIPELINE_STEP_* names, e.g. "fetch" */
-        char *status;     /* MODEL_STEP_* */
-        char *message;    /* one line: what it did or why it failed; NULL */
+        int64_t position;                /* 0-based */
+        char *name;                      /* PIPELINE_STEP_* names, e.g. "fetch" */
+        char *status;                    /* MODEL_STEP_* */
+        char *message;                   /* one line: what it did or why it failed; NULL */
         int64_t started_at, finished_at; /* microseconds; 0 = not yet */
 } ModelBuildStep;
 

@@ -9,9 +9,9 @@
 #include "project-db.h"
 #include "sqlite-util.h"
 
-#define SELECT_COMPONENT                                                               \
+#define SELECT_COMPONENT                                                                \
         "SELECT c.id, c.project_id, p.name, c.name, c.image_ref, c.spec, c.created_at," \
-        " c.source, c.autobuild, c.autodeploy, c.builds_keep"                          \
+        " c.source, c.autobuild, c.autodeploy, c.builds_keep"                           \
         " FROM components c JOIN projects p ON p.id = c.project_id"
 
 static const SqliteField component_fields[] = {

@@ -120,3 +120,77 @@ int model_vault_meta_set(sqlite3 *db, const char *name, const uint8_t *value, si
 int model_vault_key_max_version(sqlite3 *db, int64_t *ret) {
         return sqlite_get_int64(db, "SELECT ifnull(max(version), 0) FROM vault_keys", SQL_NO_ARGS, ret);
 }
+
+/* component_secrets: columns 0..3 by the field table, the BLOBs (4, 5) by component_secret_complete(). */
+static int component_secret_complete(sqlite3_stmt *s, void *row) {
+        ModelComponentSecret *c = row;
+        int r;
+
+        r = sqlite_column_blob_dup(s, 4, &c->nonce, &c->nonce_size);
+        if (r < 0)
+                return r;
+        return sqlite_column_blob_dup(s, 5, &c->ciphertext, &c->ciphertext_size);
+}
+
+static void component_secret_release(void *row) {
+        ModelComponentSecret *c = row;
+
+        free(c->nonce);
+        free(c->ciphertext);
+}
+
+static const SqliteField component_secret_fields[] = {
+        SQL_FIELD(ModelComponentSecret, component_id),
+        SQL_FIELD(ModelComponentSecret, name),
+        SQL_FIELD(ModelComponentSecret, key_version),
+        SQL_FIELD(ModelComponentSecret, set_at),
+};
+static const SqliteRowType component_secret_row =
+        SQL_ROW_TYPE(ModelComponentSecret, component_secret_fields, .complete = component_secret_complete,
+                     .release = component_secret_release);
+SQL_DEFINE_ROW_FUNCS(ModelComponentSecret, component_secret_row, model_component_secret_done,
+                     model_component_secrets_free);
+
+#define SELECT_COMPONENT_SECRET \
+        "SELECT component_id, name, key_version, set_at, nonce, ciphertext FROM component_secrets"
+
+int model_component_secret_put(sqlite3 *db, const ModelComponentSecret *c) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = sqlite_prepare_args(db,
+                                "INSERT OR REPLACE INTO component_secrets"
+                                "(component_id, name, key_version, nonce, ciphertext, set_at)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                SQL_ARGS(SQL_INT(c->component_id), SQL_TEXT(c->name),
+                                         SQL_INT(c->key_version), SQL_INT(0), SQL_INT(0),
+                                         SQL_INT(sqlite_now_sec())),
+                                &s);
+        if (r < 0)
+                return r;
+        r = sqlite_bind_blob(s, 4, c->nonce, c->nonce_size);
+        if (r >= 0)
+                r = sqlite_bind_blob(s, 5, c->ciphertext, c->ciphertext_size);
+        if (r >= 0)
+                r = sqlite_step_done(s);
+        return r;
+}
+
+int model_component_secret_get(sqlite3 *db, int64_t component_id, const char *name,
+                               ModelComponentSecret *ret) {
+        return sqlite_get(db, &component_secret_row,
+                          SELECT_COMPONENT_SECRET " WHERE component_id = ?1 AND name = ?2",
+                          SQL_ARGS(SQL_INT(component_id), SQL_TEXT(name)), ret);
+}
+
+int model_component_secret_delete(sqlite3 *db, int64_t component_id, const char *name) {
+        return sqlite_run_one(db, "DELETE FROM component_secrets WHERE component_id = ?1 AND name = ?2",
+                              SQL_ARGS(SQL_INT(component_id), SQL_TEXT(name)));
+}
+
+int model_component_secrets_by_key_version(sqlite3 *db, int64_t key_version, ModelComponentSecret **ret,
+                                           size_t *ret_n) {
+        return sqlite_list(db, &component_secret_row,
+                           SELECT_COMPONENT_SECRET " WHERE key_version = ?1 ORDER BY component_id, name",
+                           SQL_ARGS(SQL_INT(key_version)), ret, ret_n);
+}

@@ -35,3 +35,29 @@ int model_vault_key_retire(sqlite3 *db, int64_t version);
 /* The blob named name; -ENOENT when there is none.  *ret is malloc'ed. */
 int model_vault_meta_get(sqlite3 *db, const char *name, uint8_t **ret, size_t *ret_size);
 int model_vault_meta_set(sqlite3 *db, const char *name, const uint8_t *value, size_t size);
+
+/* A component_secrets row (issue 12): a per-component secret sealed by the vault. */
+typedef struct ModelComponentSecret {
+        int64_t component_id;
+        char *name;
+        int64_t key_version;
+        uint8_t *nonce;
+        size_t nonce_size;
+        uint8_t *ciphertext;
+        size_t ciphertext_size;
+        int64_t set_at;
+} ModelComponentSecret;
+
+void model_component_secret_done(ModelComponentSecret *s);
+void model_component_secrets_free(ModelComponentSecret *s, size_t n);
+
+/* Inserts or replaces (component_id, name). */
+int model_component_secret_put(sqlite3 *db, const ModelComponentSecret *s);
+/* -ENOENT when there is none. */
+int model_component_secret_get(sqlite3 *db, int64_t component_id, const char *name,
+                               ModelComponentSecret *ret);
+/* -ENOENT when there was none. */
+int model_component_secret_delete(sqlite3 *db, int64_t component_id, const char *name);
+/* Every row sealed under key_version (for rotation). */
+int model_component_secrets_by_key_version(sqlite3 *db, int64_t key_version, ModelComponentSecret **ret,
+                                           size_t *ret_n);

@@ -68,7 +68,8 @@ static char *make_state(const char *name, uint8_t fill, bool hex, sqlite3 **ret_
                 "INSERT INTO environments VALUES"
                 " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
                 " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
-                "INSERT INTO components VALUES (1, 1, 'web', NULL, '{}', 100),"
+                "INSERT INTO components(id, project_id, name, image_ref, spec, created_at)"
+                " VALUES (1, 1, 'web', NULL, '{}', 100),"
                 " (2, 1, 'api', NULL, '{}', 100);"));
         return dir;
 }
@@ -493,6 +494,106 @@ static void test_killed_rotation(void) {
         check_all_open(dir);
 }
 
+static void check_secret(Vault *v, sqlite3 *db, int64_t comp, const char *name, const char *want) {
+        uint8_t *data = NULL;
+        size_t size = 0;
+
+        CHECK_OK(vault_component_secret_get(v, db, comp, name, &data, &size));
+        CHECK(size == strlen(want) && memcmp(data, want, size) == 0 && data[size] == 0);
+        vault_secret_free(data, size);
+}
+
+/* Component secrets: round trip, replace, unset, empty refused, AD binding, rotation keeps them. */
+static void test_component_secrets(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("csecret", 0x55, false, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        _cleanup_free_ uint8_t *big = NULL;
+        VaultRotation rot = {};
+        uint8_t *data = NULL;
+        size_t size = 0;
+        unsigned plain;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK(vault_component_secret_get(v, db, 1, VAULT_SECRET_WEBHOOK, &data, &size) == -ENOENT);
+        CHECK_OK(vault_component_secret_set(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-1", 13));
+        CHECK_OK(vault_component_secret_set(v, db, 2, VAULT_SECRET_WEBHOOK, "other-secret", 12));
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-1");
+        check_secret(v, db, 2, VAULT_SECRET_WEBHOOK, "other-secret");
+        /* Not stored in the clear. */
+        CHECK_OK(sqlite_count(
+                db, "SELECT count(*) FROM component_secrets WHERE instr(ciphertext, 'hook-secret')",
+                SQL_NO_ARGS, &plain));
+        CHECK(plain == 0);
+        /* Replace. */
+        CHECK_OK(vault_component_secret_set(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-2", 13));
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-2");
+
+        /* Empty and oversized secrets are refused, and change nothing. */
+        CHECK(vault_component_secret_set(v, db, 1, VAULT_SECRET_WEBHOOK, "", 0) == -EINVAL);
+        big = malloc(VAULT_VALUE_MAX + 1);
+        CHECK(big);
+        memset(big, 'x', VAULT_VALUE_MAX + 1);
+        CHECK(vault_component_secret_set(v, db, 1, VAULT_SECRET_WEBHOOK, big, VAULT_VALUE_MAX + 1) ==
+              -EINVAL);
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-2");
+
+        /* A row copied to another component, or to another name, does not open. */
+        CHECK_OK(sqlite_exec(db,
+                             "INSERT INTO components(id, project_id, name, image_ref, spec, created_at)"
+                             " VALUES (3, 1, 'worker', NULL, '{}', 100);"
+                             "INSERT INTO component_secrets SELECT 3, name, key_version, nonce, ciphertext,"
+                             " set_at FROM component_secrets WHERE component_id = 1;"
+                             "INSERT INTO component_secrets SELECT 1, 'git-token', key_version, nonce,"
+                             " ciphertext, set_at FROM component_secrets WHERE component_id = 1;"));
+        CHECK(vault_component_secret_get(v, db, 3, VAULT_SECRET_WEBHOOK, &data, &size) == -EBADMSG);
+        CHECK(vault_component_secret_get(v, db, 1, VAULT_SECRET_GIT_TOKEN, &data, &size) == -EBADMSG);
+
+        /* Rotation re-seals them under the new key: they still open, also after reopening. */
+        CHECK_OK(vault_rotate(v, db, &rot));
+        CHECK(rot.new_version == 2 && rot.n_retired == 1);
+        CHECK(rot.unopenable == 2); /* the two copies */
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-2");
+        check_secret(v, db, 2, VAULT_SECRET_WEBHOOK, "other-secret");
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM component_secrets WHERE key_version = 2"
+                              " AND component_id IN (1, 2) AND name = 'webhook'",
+                              SQL_NO_ARGS, &plain));
+        CHECK(plain == 2);
+        v = vault_free(v);
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "hook-secret-2");
+
+        /* Unset. */
+        CHECK_OK(vault_component_secret_unset(v, db, 2, VAULT_SECRET_WEBHOOK));
+        CHECK(vault_component_secret_unset(v, db, 2, VAULT_SECRET_WEBHOOK) == -ENOENT);
+        CHECK(vault_component_secret_get(v, db, 2, VAULT_SECRET_WEBHOOK, &data, &size) == -ENOENT);
+}
+
+/* A rotation killed after adding the new key: vault_open() finishes it, component secrets included. */
+static void test_component_secret_unfinished_rotation(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("csecret-unfinished", 0x44, false, &db), *err = NULL;
+        _cleanup_free_ uint8_t *wrapped = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        uint8_t nonce[VAULT_NONCE_SIZE], *key = NULL;
+        size_t wrapped_size;
+        unsigned old;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK_OK(vault_component_secret_set(v, db, 1, VAULT_SECRET_WEBHOOK, "s3cret", 6));
+        CHECK_OK(vault_data_key_new(v, 2, &key, &wrapped, &wrapped_size, nonce));
+        sodium_free(key);
+        CHECK_OK(model_vault_key_insert(db, 2, wrapped, wrapped_size, nonce, sizeof nonce));
+        v = vault_free(v);
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK(vault_key_version(v) == 2);
+        check_secret(v, db, 1, VAULT_SECRET_WEBHOOK, "s3cret");
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM component_secrets WHERE key_version = 1",
+                              SQL_NO_ARGS, &old));
+        CHECK(old == 0);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         atexit(cleanup_tmpdir);
@@ -504,5 +605,7 @@ int main(void) {
         test_limits();
         test_unfinished_rotation_finished_at_open();
         test_killed_rotation();
+        test_component_secrets();
+        test_component_secret_unfinished_rotation();
         return 0;
 }

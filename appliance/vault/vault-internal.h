@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "vault-db.h"
 #include "vault-seal.h"
 #include "vault.h"
 
@@ -35,6 +36,14 @@ int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, c
                    size_t size);
 /* Opens row under its key_version into a malloc'ed buffer of row->size + 1 bytes (NUL-terminated). */
 int vault_open_row(const Vault *v, const ModelConfigValue *row, uint8_t **ret_data, size_t *ret_size);
+
+/* Seals data as component secret row->(component_id, name) under the data key of key_version: fills
+ * row->key_version, nonce and ciphertext (malloc'ed). */
+int vault_seal_component_secret(const Vault *v, int64_t key_version, ModelComponentSecret *row,
+                                const void *data, size_t size);
+/* Opens it into a malloc'ed NUL-terminated buffer; -EBADMSG when it does not open. */
+int vault_open_component_secret(const Vault *v, const ModelComponentSecret *row, uint8_t **ret_data,
+                                size_t *ret_size);
 
 /* Re-seals every row of the versions in keys[0 .. n_keys - 1] that are older than new_version under
  * new_key and retires them, inside the caller's transaction; counts into rot. */

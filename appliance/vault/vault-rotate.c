@@ -59,6 +59,39 @@ static int rewrap_version(Vault *v, sqlite3 *db, int64_t old_version, int64_t ne
         return r;
 }
 
+/* Re-seals every component secret of one old version under new_version. */
+static int rewrap_component_secrets(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
+                                    VaultRotation *rot) {
+        ModelComponentSecret *rows = NULL;
+        size_t n = 0;
+        int r;
+
+        r = model_component_secrets_by_key_version(db, old_version, &rows, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                uint8_t *data = NULL;
+                size_t size = 0;
+
+                r = vault_open_component_secret(v, &rows[i], &data, &size);
+                if (r == -EBADMSG) {
+                        rot->unopenable++;
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                r = vault_seal_component_secret(v, new_version, &rows[i], data, size);
+                vault_secret_free(data, size);
+                if (r >= 0)
+                        r = model_component_secret_put(db, &rows[i]);
+                if (r >= 0)
+                        rot->rewrapped++;
+        }
+        model_component_secrets_free(rows, n);
+        return r;
+}
+
 int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key,
                         VaultRotation *rot) {
         int r = 0;
@@ -70,6 +103,8 @@ int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_
                 if (old >= new_version)
                         continue;
                 r = rewrap_version(v, db, old, new_version, rot);
+                if (r >= 0)
+                        r = rewrap_component_secrets(v, db, old, new_version, rot);
                 if (r >= 0)
                         r = model_vault_key_retire(db, old);
                 if (r >= 0 && rot->n_retired < ELEMENTSOF(rot->retired_versions))

@@ -2,6 +2,7 @@
  * the same associated data ("AB" + "C" vs "A" + "BC"). */
 #include "vault-seal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #define VAULT_AD_VALUE_LABEL "slipway vault value v1"
 #define VAULT_AD_KEY_LABEL "slipway vault data key v1"
+#define VAULT_AD_COMPONENT_SECRET_LABEL "slipway vault component secret v1"
 #define VAULT_CHECK_LABEL "slipway vault master key check v1"
 
 static void put_le32(uint8_t *p, uint32_t v) {
@@ -66,6 +68,21 @@ int vault_ad_value(const VaultValueAd *ad, uint8_t **ret, size_t *ret_size) {
         if (!b)
                 return -ENOMEM;
         (void) ad_value_put(ad, b);
+        *ret = b;
+        *ret_size = n;
+        return 0;
+}
+
+int vault_ad_component_secret(int64_t component_id, const char *name, uint8_t **ret, size_t *ret_size) {
+        size_t n = 4 + strlen(VAULT_AD_COMPONENT_SECRET_LABEL) + 4 + 8 + 4 + strlen(name), k = 0;
+        uint8_t *b = malloc(n);
+
+        if (!b)
+                return -ENOMEM;
+        k += put_bytes(b + k, VAULT_AD_COMPONENT_SECRET_LABEL, strlen(VAULT_AD_COMPONENT_SECRET_LABEL));
+        k += put_int(b + k, component_id);
+        k += put_bytes(b + k, name, strlen(name));
+        assert(k == n);
         *ret = b;
         *ret_size = n;
         return 0;

@@ -25,6 +25,9 @@ typedef struct VaultValueAd {
 /* The associated data of a value: a domain label, then each field as a little-endian u32 length and its
  * bytes (integers as 8 little-endian bytes).  *ret is malloc'ed. */
 int vault_ad_value(const VaultValueAd *ad, uint8_t **ret, size_t *ret_size);
+/* The associated data of a component secret (issue 12): its own domain label, the component id and the
+ * secret's name, length-prefixed like vault_ad_value().  *ret is malloc'ed. */
+int vault_ad_component_secret(int64_t component_id, const char *name, uint8_t **ret, size_t *ret_size);
 /* The associated data of data key `version` (label + version), into buf of VAULT_AD_KEY_SIZE bytes. */
 #define VAULT_AD_KEY_SIZE 64U
 size_t vault_ad_key(int64_t version, uint8_t buf[static VAULT_AD_KEY_SIZE]);

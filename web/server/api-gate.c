@@ -105,6 +105,27 @@ static uint64_t now_usec(void) {
 
 /* --- the head check */
 
+/* A webhook delivery (POST /hooks/…) is authenticated by its signature, not the bearer token: the gate
+ * lets it through only when the rest of the path is plain ([A-Za-z0-9_/-], no dot segment, no escape,
+ * no query), so it cannot name anything but a hook route, and civetweb routes it to the hook table, never
+ * to /api (whose dispatcher checks the token again anyway). */
+static bool hook_target(const char *method, size_t method_len, const char *t, size_t tl) {
+        size_t n = strlen(HTTP_HOOKS_PREFIX);
+
+        if (method_len != 4 || strncmp(method, "POST", 4) != 0)
+                return false;
+        if (tl <= n || strncmp(t, HTTP_HOOKS_PREFIX, n) != 0)
+                return false;
+        for (size_t i = n; i < tl; i++) {
+                char ch = t[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '_' || ch == '-' || ch == '/'))
+                        return false;
+        }
+        return true;
+}
+
 static void check_fail(GateHeadCheck *c, int status, const char *hint, const char *fmt, const char *arg) {
         c->status = status;
         c->hint = hint;
@@ -173,6 +194,8 @@ void api_gate_check_head(const char *buf, size_t len, const unsigned char token_
                                                   "");
                         auth = &head.headers[i];
                 }
+        if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
+                return;
         if (!http_token_check(token_hash, auth ? auth->value : NULL, auth ? auth->value_len : 0))
                 return check_fail(ret, 401, HTTP_TOKEN_MISSING_HINT, "%s", HTTP_TOKEN_MISSING_MESSAGE);
 }

@@ -13,3 +13,7 @@
  * runtime option to change it.  Handlers bound their recursion to fit: JSON input nests at most
  * JSON_DEPTH_MAX levels (json-util.h).  test-http-json-body checks both on a live worker. */
 #define HTTP_WORKER_STACK_SIZE (100U * 1024U)
+
+/* Webhook deliveries: served without the bearer token (each handler authenticates the delivery by its
+ * signature); the API gate forwards only plain POST paths under it. */
+#define HTTP_HOOKS_PREFIX "/hooks/"

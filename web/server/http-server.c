@@ -160,11 +160,55 @@ static int split_path(const char *raw, HttpRequest *req) {
         return 0;
 }
 
+/* Runs the route of routes[0..n) that matches req, or answers 404/405. */
+static int route(HttpRequest *req, const HttpRoute *routes, size_t n, const char *uri) {
+        bool path_known = false;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const HttpRoute *rt = &routes[i];
+
+                if (!http_route_match(rt->pattern, req->segments, req->n_segments))
+                        continue;
+                path_known = true;
+                if (!streq(rt->method, req->method))
+                        continue;
+                r = rt->handler(req);
+                request_free_segments(req);
+                log_debug("%s %s → %d", req->method, uri, r);
+                return r > 0 ? r : 500;
+        }
+        request_free_segments(req);
+        if (path_known)
+                return http_reply_error(req->conn, 405, "This API path does not support that method.",
+                                        "Check the method (GET, POST, DELETE) for the path.");
+        return http_reply_error(req->conn, 404, "Unknown API path.",
+                                "Check the URL against the API reference.");
+}
+
+/* /hooks/…: no token (the handlers verify the delivery's signature). */
+static int hooks_dispatch(struct mg_connection *conn, void *cbdata) {
+        HttpServer *s = cbdata;
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
+        int r;
+
+        if (!startswith(ri->local_uri, HTTP_HOOKS_PREFIX) || s->cfg.n_hook_routes == 0)
+                return http_reply_error(conn, 404, "Unknown webhook path.",
+                                        "Copy the URL from `slipway webhook show PROJECT/COMPONENT`.");
+        r = split_path(ri->local_uri + strlen(HTTP_HOOKS_PREFIX), &req);
+        if (r < 0) {
+                request_free_segments(&req);
+                return http_reply_error(conn, 400, "The request path is malformed or too long.",
+                                        "Copy the URL from `slipway webhook show PROJECT/COMPONENT`.");
+        }
+        return route(&req, s->cfg.hook_routes, s->cfg.n_hook_routes, ri->local_uri);
+}
+
 static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         HttpServer *s = cbdata;
         const struct mg_request_info *ri = mg_get_request_info(conn);
         HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
-        bool path_known = false;
         int r;
 
         if (!token_ok(s, conn))
@@ -180,24 +224,7 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
                                         "URL-encode image references containing '/' or ':'.");
         }
 
-        for (size_t i = 0; i < s->cfg.n_routes; i++) {
-                const HttpRoute *rt = &s->cfg.routes[i];
-
-                if (!http_route_match(rt->pattern, req.segments, req.n_segments))
-                        continue;
-                path_known = true;
-                if (!streq(rt->method, req.method))
-                        continue;
-                r = rt->handler(&req);
-                request_free_segments(&req);
-                log_debug("%s %s → %d", ri->request_method, ri->local_uri, r);
-                return r > 0 ? r : 500;
-        }
-        request_free_segments(&req);
-        if (path_known)
-                return http_reply_error(conn, 405, "This API path does not support that method.",
-                                        "Check the method (GET, POST, DELETE) for the path.");
-        return http_reply_error(conn, 404, "Unknown API path.", "Check the URL against the API reference.");
+        return route(&req, s->cfg.routes, s->cfg.n_routes, ri->local_uri);
 }
 
 static int log_message_cb(const struct mg_connection *conn, const char *message) {
@@ -265,6 +292,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
                 return -EIO;
         }
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
+        mg_set_request_handler(s->ctx, "/hooks", hooks_dispatch, s);
         {
                 struct mg_server_port ports[4];
 

@@ -1,5 +1,6 @@
 /* slipwayd's HTTP server: civetweb with a small thread pool, a routing table for /api/v1 and bearer
- * token auth.  Invariant: no handler runs for a request that did not present the admin token. */
+ * token auth.  Invariant: no /api handler runs for a request that did not present the admin token; the
+ * /hooks/ table (webhook deliveries) runs without it and its handlers verify signatures themselves. */
 #pragma once
 
 #include <civetweb.h>
@@ -13,7 +14,7 @@
 typedef struct HttpRequest {
         struct mg_connection *conn;
         const char *method;
-        /* Path segments after /api/v1/, each URL-decoded, so "library%2Fbusybox%3A1" is one segment. */
+        /* Path segments after /api/v1/ (or /hooks/), each URL-decoded, so "library%2Fbusybox%3A1" is one segment. */
         char *segments[HTTP_PATH_SEGMENTS_MAX];
         size_t n_segments;
         void *userdata;
@@ -37,6 +38,9 @@ typedef struct HttpServerConfig {
         const char *token;  /* admin token */
         const HttpRoute *routes;
         size_t n_routes;
+        /* Routes under /hooks/, matched like routes but run WITHOUT the token check (may be NULL). */
+        const HttpRoute *hook_routes;
+        size_t n_hook_routes;
         void *userdata; /* passed to handlers */
 } HttpServerConfig;
 

@@ -68,6 +68,22 @@ static void test_forwarded(void) {
         CHECK(check("GET /api/v1/status HTTP/1.0\r\n" AUTH "\r\n").status == 0);
 }
 
+/* POST /hooks/… needs no token (the handler checks the signature); nothing else escapes the token. */
+static void test_hooks_without_token(void) {
+        GateHeadCheck c =
+                check("POST /hooks/git/0123abcd HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+
+        CHECK(c.status == 0 && c.body == HTTP_BODY_LENGTH && c.content_length == 2);
+        CHECK(check("POST http://x:1/hooks/git/ab HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
+        check_refused("GET /hooks/git/ab HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /hooks/../api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /hooks/%2e%2e/api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /hooks/git/ab?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /hooks/ HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /api/v1/hooks/git/ab HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /hooksx/git/ab HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+}
+
 static void test_absolute_form(void) {
         const char *h =
                 "GET http://127.0.0.1:7070/api/v1/status?x=1 HTTP/1.1\r\nHost: 127.0.0.1:7070\r\n" AUTH
@@ -302,6 +318,7 @@ static void test_live(void) {
 int main(void) {
         http_token_hash(TOKEN, strlen(TOKEN), token_hash);
         test_forwarded();
+        test_hooks_without_token();
         test_absolute_form();
         test_framing();
         test_token();
