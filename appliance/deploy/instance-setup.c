@@ -33,20 +33,6 @@
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error && !*ret_error) {
-                char *m = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) >= 0)
-                        *ret_error = m;
-                va_end(ap);
-        }
-        return r;
-}
-
 /* Appends a copy of s to the vector of *n entries; an image's config is outside input, so at most
  * INSTANCE_ARGS_MAX. */
 static int args_push(char ***l, size_t *n, const char *s) {
@@ -226,14 +212,15 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         /* Before anything is made: an instance never runs without slipway-init (see container-init.h). */
         r = container_init_find(&init);
         if (r < 0)
-                return fail(ret_error, r, "Cannot start the instance: %s.", container_init_missing_hint());
+                return error_set_once(ret_error, r, "Cannot start the instance: %s.",
+                                      container_init_missing_hint());
         /* A new instance gets a user namespace where the host supports them; an existing one keeps what its
          * upper was made for (its files are stored with that range's uids). */
         r = upper_shift(upper, &shift);
         if (r == -ENOENT)
                 userns = instance_setup_userns_enabled(p->n_lowers > 0 ? p->lowers[0] : p->shim_dir, NULL);
         else if (r < 0)
-                return fail(ret_error, r, "Cannot inspect %s: %s.", upper, strerror(-r));
+                return error_set_once(ret_error, r, "Cannot inspect %s: %s.", upper, strerror(-r));
         else
                 userns = shift > 0;
         if (userns) {
@@ -249,8 +236,9 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
                 if (r >= 0 && had > 0 && shift != had && is_mounted(p->dir, rootfs) <= 0)
                         r = idmap_shift_tree(upper, had, shift);
                 if (r < 0)
-                        return fail(ret_error, r, "Cannot claim a host uid range for the instance: %s.",
-                                    strerror(-r));
+                        return error_set_once(ret_error, r,
+                                              "Cannot claim a host uid range for the instance: %s.",
+                                              strerror(-r));
         }
         r = mkdir_p(p->dir, 0700);
         if (r >= 0)
@@ -260,23 +248,25 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r >= 0)
                 r = mkdir_p(rootfs, 0755);
         if (r < 0)
-                return fail(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir,
-                            strerror(-r));
+                return error_set_once(ret_error, r, "Cannot create the instance directory %s: %s.", p->dir,
+                                      strerror(-r));
 
         r = is_mounted(p->dir, rootfs);
         if (r < 0)
-                return fail(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
+                return error_set_once(ret_error, r, "Cannot inspect %s: %s.", rootfs, strerror(-r));
         if (r == 0) {
                 r = overlay_mount_shifted((const char *const *) p->lowers, p->n_lowers, upper, work, rootfs,
                                           p->shim_dir, shift);
                 if (r < 0)
-                        return fail(ret_error, r, "Cannot mount the instance's root file system: %s.",
-                                    strerror(-r));
+                        return error_set_once(ret_error, r,
+                                              "Cannot mount the instance's root file system: %s.",
+                                              strerror(-r));
         }
 
         r = net_hosts_file_write(hosts, p->hostname, p->hosts, p->n_hosts);
         if (r < 0)
-                return fail(ret_error, r, "Cannot write the instance's /etc/hosts: %s.", strerror(-r));
+                return error_set_once(ret_error, r, "Cannot write the instance's /etc/hosts: %s.",
+                                      strerror(-r));
 
         /* Command, environment, directory and user from the image config. */
         json_t *c = p->image_config;
@@ -286,12 +276,12 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r >= 0)
                 r = push_array(&env, &n_env, json_object_get(c, "Env"));
         if (r < 0) {
-                fail(ret_error, r, "The image's Entrypoint, Cmd or Env is not a list of strings.");
+                error_set_once(ret_error, r, "The image's Entrypoint, Cmd or Env is not a list of strings.");
                 goto out;
         }
         if (n_args == 0) {
-                r = fail(ret_error, -EINVAL,
-                         "The image has neither an Entrypoint nor a Cmd: nothing to run.");
+                r = error_set_once(ret_error, -EINVAL,
+                                   "The image has neither an Entrypoint nor a Cmd: nothing to run.");
                 goto out;
         }
         /* The release's values after the image's Env: a value of the same name wins. */
@@ -311,19 +301,21 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
 
         root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0) {
-                r = fail(ret_error, -errno, "Cannot open the instance's root file system: %m.");
+                r = error_set_once(ret_error, -errno, "Cannot open the instance's root file system: %m.");
                 goto out;
         }
         if (user) {
                 const char *missing = NULL;
                 r = user_db_resolve(root_fd, user, &uid, &gid, &missing);
                 if (r == -ENOENT) {
-                        r = fail(ret_error, -EINVAL, "The %s of the image's User %s is not in its /etc/%s.",
-                                 strempty(missing), user, streq_ptr(missing, "group") ? "group" : "passwd");
+                        r = error_set_once(
+                                ret_error, -EINVAL, "The %s of the image's User %s is not in its /etc/%s.",
+                                strempty(missing), user, streq_ptr(missing, "group") ? "group" : "passwd");
                         goto out;
                 }
                 if (r < 0) {
-                        fail(ret_error, r, "Cannot resolve the image's User %s: %s.", user, strerror(-r));
+                        error_set_once(ret_error, r, "Cannot resolve the image's User %s: %s.", user,
+                                       strerror(-r));
                         goto out;
                 }
         }
@@ -336,8 +328,9 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
          * value files; both must be there before the bundle that binds the files is written. */
         r = instance_run_dir_mount(p->netns, &run_dir);
         if (r < 0) {
-                fail(ret_error, r, "Cannot mount the instance's tmpfs for its bundle and values: %s.",
-                     strerror(-r));
+                error_set_once(ret_error, r,
+                               "Cannot mount the instance's tmpfs for its bundle and values: %s.",
+                               strerror(-r));
                 goto out;
         }
         r = instance_values_write_files(run_dir, p->values, p->n_values, shift + uid, shift + gid,
@@ -385,25 +378,28 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         if (r >= 0)
                 r = bundle_write(run_bundle, &spec);
         if (r < 0) {
-                fail(ret_error, r, "Cannot write the instance's bundle: %s.", strerror(-r));
+                error_set_once(ret_error, r, "Cannot write the instance's bundle: %s.", strerror(-r));
                 goto out;
         }
         r = instance_run_dir_seal(run_dir);
         if (r < 0) {
-                fail(ret_error, r, "Cannot make the instance's tmpfs read-only: %s.", strerror(-r));
+                error_set_once(ret_error, r, "Cannot make the instance's tmpfs read-only: %s.",
+                               strerror(-r));
                 goto out;
         }
         /* dir/bundle names the bundle for systemd-nspawn's command line (and a person): a symlink into
          * the tmpfs.  A bundle directory an older slipwayd wrote there goes. */
         r = bundle_link(bundle, run_bundle);
         if (r < 0) {
-                fail(ret_error, r, "Cannot link the instance's bundle at %s: %s.", bundle, strerror(-r));
+                error_set_once(ret_error, r, "Cannot link the instance's bundle at %s: %s.", bundle,
+                               strerror(-r));
                 goto out;
         }
 
         r = netns_create(p->netns);
         if (r < 0) {
-                fail(ret_error, r, "Cannot create the network namespace %s: %s.", p->netns, strerror(-r));
+                error_set_once(ret_error, r, "Cannot create the network namespace %s: %s.", p->netns,
+                               strerror(-r));
                 goto out;
         }
         NetVethConfig vc = {
@@ -416,8 +412,8 @@ int instance_setup_prepare(const InstancePlan *p, char **ret_error) {
         };
         r = net_veth_setup(&vc);
         if (r < 0) {
-                fail(ret_error, r, "Cannot connect the instance to the bridge %s: %s.", p->bridge,
-                     strerror(-r));
+                error_set_once(ret_error, r, "Cannot connect the instance to the bridge %s: %s.", p->bridge,
+                               strerror(-r));
                 goto out;
         }
         r = 0;

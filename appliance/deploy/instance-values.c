@@ -25,20 +25,6 @@
  * its record): unmount at most this many layers. */
 #define RUN_DIR_UNMOUNT_MAX 16U
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error && !*ret_error) {
-                char *m = NULL;
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) >= 0)
-                        *ret_error = m;
-                va_end(ap);
-        }
-        return r;
-}
-
 /* What a netns name may be to become a path component here (ours are "slipway-<hex>"). */
 static bool netns_name_valid(const char *s) {
         if (isempty(s) || strlen(s) > HOST_CLAIM_NAME_MAX || s[0] == '.')
@@ -175,12 +161,12 @@ int instance_values_write_files(const char *run_dir, const InstanceValue *v, siz
                 return -ENOMEM;
         }
         if (mkdir(files, 0755) < 0 && errno != EEXIST) {
-                r = fail(ret_error, -errno, "Cannot create the instance's value files: %m.");
+                r = error_set_once(ret_error, -errno, "Cannot create the instance's value files: %m.");
                 goto fail;
         }
         dfd = open(files, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0) {
-                r = fail(ret_error, -errno, "Cannot create the instance's value files: %m.");
+                r = error_set_once(ret_error, -errno, "Cannot create the instance's value files: %m.");
                 goto fail;
         }
         for (size_t i = 0; i < n; i++) {
@@ -190,14 +176,16 @@ int instance_values_write_files(const char *run_dir, const InstanceValue *v, siz
                 if (!v[i].is_file)
                         continue;
                 if (isempty(v[i].file_path) || v[i].file_path[0] != '/') {
-                        r = fail(ret_error, -EINVAL, "The file value %s has no absolute path to mount at.",
-                                 strempty(v[i].key));
+                        r = error_set_once(ret_error, -EINVAL,
+                                           "The file value %s has no absolute path to mount at.",
+                                           strempty(v[i].key));
                         goto fail;
                 }
                 snprintf(name, sizeof name, "%zu", k);
                 fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
                 if (fd < 0) {
-                        r = fail(ret_error, -errno, "Cannot write the file value %s: %m.", v[i].key);
+                        r = error_set_once(ret_error, -errno, "Cannot write the file value %s: %m.",
+                                           v[i].key);
                         goto fail;
                 }
                 r = loop_write(fd, v[i].data, v[i].size);
@@ -208,8 +196,8 @@ int instance_values_write_files(const char *run_dir, const InstanceValue *v, siz
                     fchmod(fd, v[i].secret ? INSTANCE_VALUE_FILE_MODE_SECRET : INSTANCE_VALUE_FILE_MODE) < 0)
                         r = -errno;
                 if (r < 0) {
-                        r = fail(ret_error, r, "Cannot write the file value %s: %s.", v[i].key,
-                                 strerror(-r));
+                        r = error_set_once(ret_error, r, "Cannot write the file value %s: %s.", v[i].key,
+                                           strerror(-r));
                         goto fail;
                 }
                 paths[k] = path_join(files, name);
@@ -247,14 +235,16 @@ int instance_values_env(char ***env, size_t *n_env, const InstanceValue *v, size
                 if (v[i].is_file)
                         continue;
                 if (isempty(v[i].key) || strchr(v[i].key, '='))
-                        return fail(ret_error, -EINVAL, "The value name %s is no environment variable name.",
-                                    strempty(v[i].key));
+                        return error_set_once(ret_error, -EINVAL,
+                                              "The value name %s is no environment variable name.",
+                                              strempty(v[i].key));
                 /* An environment string ends at its first NUL: the rest would be lost without a word. */
                 if (v[i].size > 0 && memchr(v[i].data, 0, v[i].size))
-                        return fail(ret_error, -EINVAL,
-                                    "The value of %s holds a NUL byte, which an environment variable cannot "
-                                    "carry; set it as a file (config set … --file PATH) instead.",
-                                    v[i].key);
+                        return error_set_once(
+                                ret_error, -EINVAL,
+                                "The value of %s holds a NUL byte, which an environment variable cannot "
+                                "carry; set it as a file (config set … --file PATH) instead.",
+                                v[i].key);
                 klen = strlen(v[i].key);
                 entry = malloc(klen + 1 + v[i].size + 1);
                 if (!entry)
@@ -278,7 +268,8 @@ int instance_values_env(char ***env, size_t *n_env, const InstanceValue *v, size
                 if (*n_env + 2 > INSTANCE_ENV_MAX) {
                         explicit_bzero(entry, klen + 1 + v[i].size);
                         free(entry);
-                        return fail(ret_error, -E2BIG, "The instance has too many environment variables.");
+                        return error_set_once(ret_error, -E2BIG,
+                                              "The instance has too many environment variables.");
                 }
                 char **l = reallocarray(*env, *n_env + 2, sizeof(char *));
                 if (!l) {

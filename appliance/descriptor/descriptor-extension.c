@@ -8,7 +8,7 @@
 
 static int parse_health(DescriptorCtx *c, DescriptorExtension *x, const YamlTreeNode *m) {
         DescriptorField f[] = { { "readiness" }, { "liveness" },      { "interval" }, { "timeout" },
-                      { "failures" },  { "deployTimeout" }, { NULL } };
+                                { "failures" },  { "deployTimeout" }, { NULL } };
         ComponentSpec scratch;
         char *msg = NULL;
         uint64_t v;
@@ -32,19 +32,19 @@ static int parse_health(DescriptorCtx *c, DescriptorExtension *x, const YamlTree
                 if (r < 0)
                         return descriptor_fail_spec(c, f[k].value, msg);
         }
-        if (f[2].value &&
-            (r = descriptor_get_duration(c, &f[2], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.interval_ms)) < 0)
+        if (f[2].value && (r = descriptor_get_duration(c, &f[2], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX,
+                                                       &x->tuning.interval_ms)) < 0)
                 return r;
-        if (f[3].value &&
-            (r = descriptor_get_duration(c, &f[3], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX, &x->tuning.timeout_ms)) < 0)
+        if (f[3].value && (r = descriptor_get_duration(c, &f[3], SPEC_HEALTH_MS_MIN, SPEC_TIME_MS_MAX,
+                                                       &x->tuning.timeout_ms)) < 0)
                 return r;
         if (f[4].value) {
                 if ((r = descriptor_get_uint(c, &f[4], 1, SPEC_THRESHOLD_MAX, &v)) < 0)
                         return r;
                 x->tuning.failure_threshold = (uint32_t) v;
         }
-        if (f[5].value &&
-            (r = descriptor_get_duration(c, &f[5], 1000, SPEC_TIME_MS_MAX, &x->tuning.deploy_timeout_ms)) < 0)
+        if (f[5].value && (r = descriptor_get_duration(c, &f[5], 1000, SPEC_TIME_MS_MAX,
+                                                       &x->tuning.deploy_timeout_ms)) < 0)
                 return r;
         return 0;
 }
@@ -61,7 +61,8 @@ static int parse_resources(DescriptorCtx *c, DescriptorExtension *x, const YamlT
                 if (f[0].value->kind != YAML_TREE_SCALAR ||
                     spec_memory_parse(f[0].value->value, &x->memory_bytes) < 0 ||
                     x->memory_bytes < SPEC_MEMORY_MIN)
-                        return descriptor_fail(c, f[0].value, "'memory' must be a size from 4M up, like 512M or 1G.");
+                        return descriptor_fail(c, f[0].value,
+                                               "'memory' must be a size from 4M up, like 512M or 1G.");
         }
         if (f[1].value) {
                 if (f[1].value->kind != YAML_TREE_SCALAR ||

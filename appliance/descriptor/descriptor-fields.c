@@ -27,7 +27,8 @@ int descriptor_fail_spec(DescriptorCtx *c, const YamlTreeNode *at, char *msg) {
 }
 
 /* Takes the pairs of mapping m into fields (a NULL-key-terminated table), refusing keys not in it. */
-int descriptor_take_fields(DescriptorCtx *c, const YamlTreeNode *m, const char *what, DescriptorField *fields) {
+int descriptor_take_fields(DescriptorCtx *c, const YamlTreeNode *m, const char *what,
+                           DescriptorField *fields) {
         if (m->kind != YAML_TREE_MAPPING)
                 return descriptor_fail(c, m, "%s must be a mapping of keys to values.", what);
         for (const YamlTreeNode *k = m->first; k && k->next; k = k->next->next) {
@@ -42,8 +43,8 @@ int descriptor_take_fields(DescriptorCtx *c, const YamlTreeNode *m, const char *
                                         strncat(known, ", ", sizeof known - strlen(known) - 1);
                                 strncat(known, g->key, sizeof known - strlen(known) - 1);
                         }
-                        return descriptor_fail(c, k, "Unknown field '%.64s' in %s; the known ones are %s.", k->value,
-                                    what, known);
+                        return descriptor_fail(c, k, "Unknown field '%.64s' in %s; the known ones are %s.",
+                                               k->value, what, known);
                 }
                 f->key_node = k;
                 f->value = yaml_tree_is_null(k->next) ? NULL : k->next;
@@ -87,15 +88,16 @@ int descriptor_scalar_uint(const YamlTreeNode *v, uint64_t *ret) {
         return 0;
 }
 
-int descriptor_get_uint(DescriptorCtx *c, const DescriptorField *f, uint64_t min, uint64_t max, uint64_t *ret) {
+int descriptor_get_uint(DescriptorCtx *c, const DescriptorField *f, uint64_t min, uint64_t max,
+                        uint64_t *ret) {
         uint64_t v;
 
         if (descriptor_scalar_uint(f->value, &v) < 0)
-                return descriptor_fail(c, f->value, "'%s' must be a whole number between %llu and %llu.", f->key,
-                            (unsigned long long) min, (unsigned long long) max);
+                return descriptor_fail(c, f->value, "'%s' must be a whole number between %llu and %llu.",
+                                       f->key, (unsigned long long) min, (unsigned long long) max);
         if (v < min || v > max)
                 return descriptor_fail(c, f->value, "'%s' is %s; use %llu..%llu.", f->key, f->value->value,
-                            (unsigned long long) min, (unsigned long long) max);
+                                       (unsigned long long) min, (unsigned long long) max);
         *ret = v;
         return 0;
 }
@@ -119,20 +121,24 @@ int descriptor_get_bool(DescriptorCtx *c, const DescriptorField *f, bool *ret) {
 }
 
 /* A duration ("2s", "500ms", "1m30s") in milliseconds, within min_ms..max_ms. */
-int descriptor_get_duration(DescriptorCtx *c, const DescriptorField *f, uint64_t min_ms, uint64_t max_ms, uint32_t *ret) {
+int descriptor_get_duration(DescriptorCtx *c, const DescriptorField *f, uint64_t min_ms, uint64_t max_ms,
+                            uint32_t *ret) {
         uint64_t ns;
 
         if (f->value->kind != YAML_TREE_SCALAR || duration_parse(f->value->value, &ns) < 0)
-                return descriptor_fail(c, f->value, "'%s' must be a duration like 2s, 500ms or 1m30s.", f->key);
+                return descriptor_fail(c, f->value, "'%s' must be a duration like 2s, 500ms or 1m30s.",
+                                       f->key);
         if (ns / NSEC_PER_MSEC < min_ms || ns / NSEC_PER_MSEC > max_ms)
-                return descriptor_fail(c, f->value, "'%s' is %s; use %llu ms to %llu s.", f->key, f->value->value,
-                            (unsigned long long) min_ms, (unsigned long long) (max_ms / 1000));
+                return descriptor_fail(c, f->value, "'%s' is %s; use %llu ms to %llu s.", f->key,
+                                       f->value->value, (unsigned long long) min_ms,
+                                       (unsigned long long) (max_ms / 1000));
         *ret = (uint32_t) (ns / NSEC_PER_MSEC);
         return 0;
 }
 
 int descriptor_expect_sequence(DescriptorCtx *c, const DescriptorField *f) {
         if (f->value->kind != YAML_TREE_SEQUENCE)
-                return descriptor_fail(c, f->value, "'%s' must be a list (lines starting with '- ').", f->key);
+                return descriptor_fail(c, f->value, "'%s' must be a list (lines starting with '- ').",
+                                       f->key);
         return 0;
 }

@@ -53,3 +53,17 @@ int errmsg_set(char **ret_error, int r, const char *fmt, ...) {
         }
         return r;
 }
+
+int error_set_once(char **ret_error, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error && !*ret_error) {
+                char *m = NULL;
+
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) >= 0)
+                        *ret_error = m;
+                va_end(ap);
+        }
+        return r;
+}
