@@ -25,6 +25,7 @@
 #include "layer-unpack.h"
 #include "log.h"
 #include "oci-store.h"
+#include "pipeline.h"
 #include "proxy-sync.h"
 #include "reconcile.h"
 #include "sqlite-util.h"
@@ -214,6 +215,7 @@ static int run(void) {
         _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
         _cleanup_(deployer_freep) Deployer *deployer = NULL;       /* after engine: freed before it */
+        _cleanup_(pipeline_freep) Pipeline *pipeline = NULL;       /* freed before the deployer */
         _cleanup_(reconciler_freep) Reconciler *reconciler = NULL; /* freed first: its pass uses the rest */
         _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
@@ -380,8 +382,26 @@ static int run(void) {
         if (r < 0)
                 return log_error_errno(r, "Error: cannot set up the deployer: %m.");
 
+        if (builder) {
+                r = pipeline_new(
+                        &(PipelineConfig) {
+                                .state_dir = dir,
+                                .db_path = db_path,
+                                .catalog = catalog,
+                                .builder = builder,
+                                .vault = vault,
+                                .wake_engine = engine_wake,
+                                .wake_userdata = engine,
+                        },
+                        &pipeline);
+                if (r < 0)
+                        log_warning_errno(
+                                r, "The build pipeline is not available; git builds will be refused: %m");
+        }
+
         ctx = (ApiContext) {
                 .catalog = catalog,
+                .pipeline = pipeline,
                 .store = store,
                 .builder = builder,
                 .state_dir = dir,
@@ -511,6 +531,7 @@ static int run(void) {
         api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
+        pipeline = pipeline_free(pipeline);       /* a running build ends failed: "slipwayd stopped" */
         reconciler = reconciler_free(reconciler); /* after the handlers that read its health */
         /* After the handlers (which may call it): workers finish or give up their current step; instances
          * keep running for the next start. */

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "build-db.h"
+#include "component-db.h"
 #include "fs-util.h"
 #include "image-db.h"
 #include "migrate.h"
@@ -513,6 +515,62 @@ static void test_row_helpers(void) {
         CHECK(sqlite_count(db, "SELECT count(*) FROM t", SQL_NO_ARGS, &count) == 0 && count == 1);
 }
 
+/* Builds: asking again for a queued commit returns it, one running build per component, prune keeps the
+ * newest and never a queued or running one. */
+static void test_builds(void) {
+        _cleanup_free_ char *p = db_path("builds.db");
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_component_done) ModelComponent c = {};
+        _cleanup_(model_build_done) ModelBuild a = {}, b = {}, d = {}, claimed = {};
+        ModelBuildStep *steps = NULL;
+        int64_t *ids = NULL;
+        size_t n = 0;
+        bool existing = true;
+        const char *const names[] = { "fetch", "image", NULL };
+        ModelBuildNew nb = {
+                .commit_sha = "aaaa1111",
+                .settings = "{}",
+                .settings_hash = "h",
+                .trigger = "manual",
+                .steps = names,
+        };
+
+        CHECK(state_open(p, &db) == 0);
+        CHECK(sqlite_exec(db, "INSERT INTO projects(name, created_at) VALUES ('p', 0)") == 0);
+        CHECK(sqlite_exec(db, "INSERT INTO components(project_id, name, spec, created_at)"
+                              " SELECT id, 'c', '{}', 0 FROM projects WHERE name = 'p'") == 0);
+        CHECK(sqlite_get_int64(db, "SELECT id FROM components", SQL_NO_ARGS, &nb.component_id) == 0);
+
+        CHECK(model_build_create(db, &nb, &a, &existing) == 0 && !existing);
+        CHECK(streq(a.status, MODEL_BUILD_QUEUED) && streq(a.project_name, "p"));
+        CHECK(model_build_create(db, &nb, &b, &existing) == 0 && existing && b.id == a.id);
+        CHECK(model_build_steps_list(db, a.id, &steps, &n) == 0 && n == 2);
+        CHECK(streq(steps[1].name, "image") && streq(steps[1].status, MODEL_STEP_PENDING));
+        model_build_steps_free(steps, n);
+
+        nb.commit_sha = "bbbb2222";
+        CHECK(model_build_create(db, &nb, &d, &existing) == 0 && !existing && d.id != a.id);
+        model_build_done(&b);
+        CHECK(model_build_find(db, nb.component_id, "bbbb", "h", &b) == 0 && b.id == d.id);
+        model_build_done(&b);
+
+        /* One running build per component: the second waits. */
+        CHECK(model_build_claim_next(db, &claimed) == 0 && claimed.id == a.id);
+        CHECK(streq(claimed.status, MODEL_BUILD_RUNNING) && claimed.started_at > 0);
+        model_build_done(&claimed);
+        CHECK(model_build_claim_next(db, &claimed) == -ENOENT);
+        CHECK(model_build_set_status(db, a.id, MODEL_BUILD_SUCCEEDED, NULL) == 0);
+        CHECK(model_build_claim_next(db, &claimed) == 0 && claimed.id == d.id);
+        CHECK(model_build_set_status(db, d.id, MODEL_BUILD_FAILED, "x") == 0);
+
+        /* Prune to 1: the older one goes. */
+        CHECK(model_build_prune(db, nb.component_id, 1, &ids, &n) == 0);
+        CHECK(n == 1 && ids[0] == a.id);
+        free(ids);
+        CHECK(model_build_get(db, a.id, &b) == -ENOENT);
+        model_build_done(&claimed);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_fresh();
@@ -525,6 +583,7 @@ int main(void) {
         test_images_and_tags();
         test_transaction_rollback();
         test_row_helpers();
+        test_builds();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-state: OK\n");
         return 0;
