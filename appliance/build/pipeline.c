@@ -41,12 +41,21 @@
 #define PIPELINE_DEPLOY_WAIT_USEC (15ULL * 60ULL * 1000000ULL)
 
 const char *const pipeline_steps[] = {
-        PIPELINE_STEP_FETCH, PIPELINE_STEP_CHECKOUT, PIPELINE_STEP_DESCRIPTOR, PIPELINE_STEP_IMAGE,
-        PIPELINE_STEP_SCAN,  PIPELINE_STEP_STORE,    PIPELINE_STEP_UPDATE,     PIPELINE_STEP_DEPLOY,
-        NULL,
+        PIPELINE_STEP_FETCH,  PIPELINE_STEP_CHECKOUT, PIPELINE_STEP_DESCRIPTOR,
+        PIPELINE_STEP_IMAGE,  PIPELINE_STEP_SCAN,     PIPELINE_STEP_STORE,
+        PIPELINE_STEP_UPDATE, PIPELINE_STEP_DEPLOY,   NULL,
 };
 
-enum { STEP_FETCH, STEP_CHECKOUT, STEP_DESCRIPTOR, STEP_IMAGE, STEP_SCAN, STEP_STORE, STEP_UPDATE, STEP_DEPLOY };
+enum {
+        STEP_FETCH,
+        STEP_CHECKOUT,
+        STEP_DESCRIPTOR,
+        STEP_IMAGE,
+        STEP_SCAN,
+        STEP_STORE,
+        STEP_UPDATE,
+        STEP_DEPLOY
+};
 
 typedef struct Running Running;
 struct Running {
@@ -104,8 +113,8 @@ int pipeline_source_parse(const char *json, PipelineSource *ret) {
 }
 
 int pipeline_settings(const PipelineSource *s, char **ret_json, char **ret_hash) {
-        _cleanup_json_ json_t *j = json_pack("{s:s,s:s,s:s}", "url", s->url, "dir", s->dir, "dockerfile",
-                                             s->dockerfile);
+        _cleanup_json_ json_t *j =
+                json_pack("{s:s,s:s,s:s}", "url", s->url, "dir", s->dir, "dockerfile", s->dockerfile);
         char digest[DIGEST_STRING_MAX];
         char *text;
 
@@ -280,14 +289,16 @@ static int step_fetch(Run *run, GitMirror **ret_mirror) {
         if ((kind == SOURCE_URL_PATH || kind == SOURCE_URL_FILE) && p->local_root) {
                 const char *path = kind == SOURCE_URL_FILE ? run->src.url + strlen("file://") : run->src.url;
                 if (!path_below(path, p->local_root))
-                        return fail(run, -EPERM, "The repository %s is outside %s, the only place local "
-                                                 "repositories are read from.",
+                        return fail(run, -EPERM,
+                                    "The repository %s is outside %s, the only place local "
+                                    "repositories are read from.",
                                     path, p->local_root);
         }
         pthread_mutex_lock(&p->mirror_lock);
         r = git_mirror_open(p->git_dir, run->src.url, NULL, &m, &err);
         if (r >= 0) {
-                say(run, "fetching %s from %s", run->build.commit_sha ? run->build.commit_sha : run->src.branch,
+                say(run, "fetching %s from %s",
+                    run->build.commit_sha ? run->build.commit_sha : run->src.branch,
                     git_mirror_url_shown(m));
                 if (run->build.commit_sha)
                         r = git_mirror_resolve_commit(m, run->build.commit_sha, &run->commit, &err);
@@ -303,13 +314,14 @@ static int step_fetch(Run *run, GitMirror **ret_mirror) {
                             err.hint[0] ? " " : "", err.hint);
         say(run, "commit %s: %s (%s)", run->commit.id, run->commit.subject ?: "",
             run->commit.author_name ?: "unknown author");
-        if (!run->build.commit_sha ||
-            strlen(run->build.commit_sha) != strlen(run->commit.id) || !run->build.commit_subject) {
+        if (!run->build.commit_sha || strlen(run->build.commit_sha) != strlen(run->commit.id) ||
+            !run->build.commit_subject) {
                 _cleanup_free_ char *author = NULL;
-                if (asprintf(&author, "%s <%s>", run->commit.author_name ?: "", run->commit.author_email ?: "") < 0)
+                if (asprintf(&author, "%s <%s>", run->commit.author_name ?: "",
+                             run->commit.author_email ?: "") < 0)
                         return -ENOMEM;
-                r = model_build_set_commit(run->db, run->build.id, run->commit.id, run->commit.subject, author,
-                                           run->commit.author_time);
+                r = model_build_set_commit(run->db, run->build.id, run->commit.id, run->commit.subject,
+                                           author, run->commit.author_time);
                 if (r == -EEXIST || r == -EBUSY)
                         return fail(run, r, "Commit %s of this component is already built or being built.",
                                     run->commit.short_id);
@@ -374,7 +386,8 @@ static int step_image(Run *run) {
         if (stat(df, &st) < 0 || !S_ISREG(st.st_mode))
                 return fail(run, -ENOENT, "There is no Dockerfile at %s%s%s in commit %s.", run->src.dir,
                             run->src.dir[0] ? "/" : "", run->src.dockerfile, run->commit.short_id);
-        if (asprintf(&run->ref, "%s/%s:%s", run->comp.project_name, run->comp.name, run->commit.short_id) < 0)
+        if (asprintf(&run->ref, "%s/%s:%s", run->comp.project_name, run->comp.name, run->commit.short_id) <
+            0)
                 return -ENOMEM;
         BuildOptions opts = {
                 .context_dir = run->work,
@@ -422,7 +435,8 @@ static int step_update(Run *run, const char **ret_message) {
                 return fail(run, r, "The component's spec cannot be read: %s", cur_err ?: "invalid");
         r = descriptor_to_spec(run->descriptor, &desc, &derr);
         if (r < 0)
-                return fail(run, r, "%s", derr.text[0] ? derr.text : "The descriptor does not map to a spec.");
+                return fail(run, r, "%s",
+                            derr.text[0] ? derr.text : "The descriptor does not map to a spec.");
         if (desc.n_endpoints > 0) {
                 memcpy(cur.endpoints, desc.endpoints, sizeof cur.endpoints);
                 cur.n_endpoints = desc.n_endpoints;
@@ -447,7 +461,8 @@ static int step_update(Run *run, const char **ret_message) {
                 return fail(run, r, "Cannot save the component's spec: %s.", strerror(-r));
         free(run->comp.spec);
         run->comp.spec = TAKE_PTR(json);
-        say(run, "endpoints and configurables taken from the descriptor (%zu endpoint(s), %zu configurable(s))",
+        say(run,
+            "endpoints and configurables taken from the descriptor (%zu endpoint(s), %zu configurable(s))",
             cur.n_endpoints, cur.n_configs);
         *ret_message = "endpoints and configurables from the descriptor";
         return 0;
@@ -492,7 +507,8 @@ static int step_deploy(Run *run) {
                         model_release_done(&rel);
                         return 0;
                 }
-                if (!streq(rel.status, MODEL_RELEASE_PENDING) && !streq(rel.status, MODEL_RELEASE_DEPLOYING)) {
+                if (!streq(rel.status, MODEL_RELEASE_PENDING) &&
+                    !streq(rel.status, MODEL_RELEASE_DEPLOYING)) {
                         r = fail(run, -EIO, "Release %" PRId64 " ended %s: %s", release_id, rel.status,
                                  rel.reason ?: "see slipway releases");
                         model_release_done(&rel);
@@ -569,14 +585,15 @@ static void run_steps(Run *run) {
                         break;
                 }
                 if (r >= 0)
-                        say(run, "--> %s in %.1f s", skip ? "skipped" : "done", (double) (now_usec() - t0) / 1e6);
+                        say(run, "--> %s in %.1f s", skip ? "skipped" : "done",
+                            (double) (now_usec() - t0) / 1e6);
                 /* Let the tee thread catch up before the step's log fd changes. */
                 usleep(20 * 1000);
                 run->step_fd = -1;
                 if (fd >= 0)
                         close(fd);
                 (void) model_build_step_set(run->db, run->build.id, pos,
-                                            r >= 0   ? (skip ? MODEL_STEP_SKIPPED : MODEL_STEP_SUCCEEDED)
+                                            r >= 0 ? (skip ? MODEL_STEP_SKIPPED : MODEL_STEP_SUCCEEDED)
                                             : run->cancelled ? MODEL_STEP_CANCELLED
                                                              : MODEL_STEP_FAILED,
                                             r >= 0 ? message : run->reason);
@@ -585,7 +602,8 @@ static void run_steps(Run *run) {
         }
         if (r < 0 && run->timed_out && !run->reason)
                 (void) fail(run, -ETIME, "The build took longer than its %llu min timeout.",
-                            (unsigned long long) ((run->p->cfg.timeout_usec ?: PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL) /
+                            (unsigned long long) ((run->p->cfg.timeout_usec
+                                                           ?: PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL) /
                                                   60000000ULL));
         if (r < 0 && run->cancelled && !run->reason)
                 (void) fail(run, -ECANCELED, "The build was cancelled.");
@@ -599,15 +617,18 @@ static void run_steps(Run *run) {
                                               run->cancelled ? MODEL_BUILD_CANCELLED : MODEL_BUILD_FAILED,
                                               run->reason ?: "the build failed");
         say(run, "=== build %" PRId64 " %s", run->build.id,
-            r >= 0 ? "succeeded" : run->cancelled ? "cancelled" : "failed");
+            r >= 0           ? "succeeded"
+            : run->cancelled ? "cancelled"
+                             : "failed");
 }
 
 static void prune(Run *run) {
         int64_t *ids = NULL;
         size_t n = 0;
 
-        if (model_build_prune(run->db, run->comp.id, run->comp.builds_keep > 0 ? run->comp.builds_keep
-                                                                              : PIPELINE_BUILDS_KEEP_DEFAULT,
+        if (model_build_prune(run->db, run->comp.id,
+                              run->comp.builds_keep > 0 ? run->comp.builds_keep
+                                                        : PIPELINE_BUILDS_KEEP_DEFAULT,
                               &ids, &n) <= 0)
                 return;
         for (size_t i = 0; i < n; i++) {
@@ -636,7 +657,9 @@ static void running_remove(Pipeline *p, Running *r) {
 }
 
 static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
-        Run run = { .p = p, .db = db, .build = *b, .pipe_w = -1, .pipe_r = -1, .build_log_fd = -1, .step_fd = -1 };
+        Run run = {
+                .p = p, .db = db, .build = *b, .pipe_w = -1, .pipe_r = -1, .build_log_fd = -1, .step_fd = -1
+        };
         _cleanup_free_ char *log_path = NULL;
         int fds[2], r;
 
@@ -654,7 +677,8 @@ static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
                 r = mkdir_p(run.dir, 0750);
         if (r >= 0)
                 r = pipeline_log_path(p->state_dir, run.build.id, NULL, &log_path);
-        if (r >= 0 && (run.build_log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
+        if (r >= 0 &&
+            (run.build_log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
                 r = -errno;
         if (r >= 0 && pipe2(fds, O_CLOEXEC) < 0)
                 r = -errno;
@@ -781,11 +805,12 @@ static int recover(Pipeline *p, sqlite3 *db) {
                         for (size_t k = 0; k < n_steps; k++) {
                                 if (streq(steps[k].status, MODEL_STEP_RUNNING)) {
                                         at = pipeline_steps[k] ? pipeline_steps[k] : steps[k].name;
-                                        (void) model_build_step_set(db, b[i].id, (int64_t) k, MODEL_STEP_FAILED,
+                                        (void) model_build_step_set(db, b[i].id, (int64_t) k,
+                                                                    MODEL_STEP_FAILED,
                                                                     "slipwayd stopped during this step");
                                 } else if (streq(steps[k].status, MODEL_STEP_PENDING))
-                                        (void) model_build_step_set(db, b[i].id, (int64_t) k, MODEL_STEP_SKIPPED,
-                                                                    NULL);
+                                        (void) model_build_step_set(db, b[i].id, (int64_t) k,
+                                                                    MODEL_STEP_SKIPPED, NULL);
                         }
                 if (asprintf(&reason, "slipwayd stopped while step %s ran; build it again", at) < 0)
                         reason = NULL;
@@ -796,14 +821,16 @@ static int recover(Pipeline *p, sqlite3 *db) {
                         ModelBuild other = {};
                         /* The store step records the tag after the image step made it: a build that got that
                          * far built everything; keep the image only when a finished build owns it. */
-                        if (model_build_find(db, b[i].component_id, b[i].commit_sha ?: "", b[i].settings_hash,
-                                             &other) < 0) {
+                        if (model_build_find(db, b[i].component_id, b[i].commit_sha ?: "",
+                                             b[i].settings_hash, &other) < 0) {
                                 char digest[DIGEST_STRING_MAX];
-                                (void) image_catalog_remove(p->cfg.catalog, b[i].image_ref, NULL, digest, NULL);
+                                (void) image_catalog_remove(p->cfg.catalog, b[i].image_ref, NULL, digest,
+                                                            NULL);
                         }
                         model_build_done(&other);
                 }
-                log_warning("Build %" PRId64 " was interrupted (%s).", b[i].id, reason ?: "slipwayd stopped");
+                log_warning("Build %" PRId64 " was interrupted (%s).", b[i].id,
+                            reason ?: "slipwayd stopped");
                 model_build_steps_free(steps, n_steps);
         }
         model_builds_free(b, n);
@@ -891,8 +918,9 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
         if ((kind == SOURCE_URL_PATH || kind == SOURCE_URL_FILE) && p->local_root) {
                 const char *path = kind == SOURCE_URL_FILE ? src->url + strlen("file://") : src->url;
                 if (!path_below(path, p->local_root)) {
-                        if (asprintf(ret_error, "The repository %s is outside %s, the only place local "
-                                                "repositories are read from.",
+                        if (asprintf(ret_error,
+                                     "The repository %s is outside %s, the only place local "
+                                     "repositories are read from.",
                                      path, p->local_root) < 0)
                                 *ret_error = NULL;
                         return -EPERM;
