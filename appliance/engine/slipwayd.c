@@ -25,6 +25,7 @@
 #include "layer-unpack.h"
 #include "log.h"
 #include "oci-store.h"
+#include "pipeline-poll.h"
 #include "pipeline.h"
 #include "proxy-sync.h"
 #include "reconcile.h"
@@ -257,8 +258,9 @@ static int run(void) {
         _cleanup_(image_catalog_freep) ImageCatalog *catalog = NULL;
         _cleanup_(builder_freep) Builder *builder = NULL;
         _cleanup_(engine_freep) Engine *engine = NULL;
-        _cleanup_(deployer_freep) Deployer *deployer = NULL;       /* after engine: freed before it */
-        _cleanup_(pipeline_freep) Pipeline *pipeline = NULL;       /* freed before the deployer */
+        _cleanup_(deployer_freep) Deployer *deployer = NULL;            /* after engine: freed before it */
+        _cleanup_(pipeline_freep) Pipeline *pipeline = NULL;            /* freed before the deployer */
+        _cleanup_(pipeline_poller_freep) PipelinePoller *poller = NULL; /* freed before the pipeline */
         _cleanup_(reconciler_freep) Reconciler *reconciler = NULL; /* freed first: its pass uses the rest */
         _cleanup_free_ char *proxy_bin = NULL, *self_exe = NULL;
         HttpServer *server = NULL;
@@ -443,6 +445,8 @@ static int run(void) {
                 if (r < 0)
                         log_warning_errno(
                                 r, "The build pipeline is not available; git builds will be refused: %m");
+                else if ((r = pipeline_poller_new(pipeline, db_path, &poller)) < 0)
+                        log_warning_errno(r, "The git poller cannot start; --poll is not served: %m");
         }
 
         ctx = (ApiContext) {
@@ -577,6 +581,7 @@ static int run(void) {
         api_logs_stop();
         api_builds_stop(BUILD_STOP_TIMEOUT_USEC);
         http_server_stop(server);
+        poller = pipeline_poller_free(poller);
         pipeline = pipeline_free(pipeline);       /* a running build ends failed: "slipwayd stopped" */
         reconciler = reconciler_free(reconciler); /* after the handlers that read its health */
         /* After the handlers (which may call it): workers finish or give up their current step; instances

@@ -346,3 +346,22 @@ def test_kill9_during_a_build_is_recovered(build_dir, tmp_path, images):
                 again = build(d, "killp/slow")
                 assert again["id"] != b["id"]
                 api(d, "DELETE", f"/api/v1/builds/{again['id']}")
+
+
+def test_poll_builds_new_commits(gd, tmp_path):
+        repo = tmp_path / "polled"
+        sha1 = commit(repo, site_files("polled one"))
+        git_component(gd, "pollp/web", repo, poll_sec=10)
+
+        def builds():
+                return api(gd, "GET", "/api/v1/projects/pollp/components/web/builds")[1]["builds"]
+
+        first = wait_for(lambda: [b for b in builds() if b["commit"] == sha1], timeout=40)
+        assert first and first[0]["trigger"] == "poll" and first[0]["requested_by"] == "poll"
+        wait_build(gd, first[0]["id"])
+        sha2 = commit(repo, site_files("polled two"))
+        second = wait_for(lambda: [b for b in builds() if b["commit"] == sha2], timeout=40)
+        assert second and second[0]["trigger"] == "poll"
+        wait_build(gd, second[0]["id"])
+        time.sleep(12)  # another poll: nothing new, nothing queued
+        assert len(builds()) == 2
