@@ -116,8 +116,8 @@ int build_id_parse(const char *full, const char *arg, int64_t *ret) {
         errno = 0;
         v = strtoll(arg, &end, 10);
         if (errno || !end || *end || end == arg || arg[0] == '-' || arg[0] == '+' || v <= 0)
-                return cli_usage_errno(full, "'%s' is not a build id (see 'slipway builds PROJECT/COMPONENT')",
-                                       arg);
+                return cli_usage_errno(
+                        full, "'%s' is not a build id (see 'slipway builds PROJECT/COMPONENT')", arg);
         *ret = (int64_t) v;
         return 0;
 }
@@ -126,7 +126,8 @@ int build_request_body(const char *full, const char *commit, const char *branch,
         _cleanup_json_ json_t *body = NULL;
 
         if (commit && branch)
-                return cli_usage_errno(full, "--commit and --branch exclude each other: a build is of one commit");
+                return cli_usage_errno(full,
+                                       "--commit and --branch exclude each other: a build is of one commit");
         if (commit && isempty(commit))
                 return cli_usage_errno(full, "--commit takes a commit id");
         if (branch && isempty(branch))
@@ -152,7 +153,8 @@ void build_format_duration(int64_t sec, char buf[static 32]) {
 }
 
 bool build_status_ended(const char *status) {
-        return streq_ptr(status, "succeeded") || streq_ptr(status, "failed") || streq_ptr(status, "cancelled");
+        return streq_ptr(status, "succeeded") || streq_ptr(status, "failed") ||
+               streq_ptr(status, "cancelled");
 }
 
 static const char *jstr(json_t *o, const char *key) {
@@ -223,9 +225,9 @@ static json_t *log_text_json(const char *buf, size_t n) {
 }
 
 typedef enum LogSink {
-        LOG_SINK_STDOUT,      /* the bytes as they are */
-        LOG_SINK_STDERR,      /* the same on stderr (build --follow --json keeps stdout for the document) */
-        LOG_SINK_JSON_LINES,  /* {"text": …} per piece */
+        LOG_SINK_STDOUT,     /* the bytes as they are */
+        LOG_SINK_STDERR,     /* the same on stderr (build --follow --json keeps stdout for the document) */
+        LOG_SINK_JSON_LINES, /* {"text": …} per piece */
 } LogSink;
 
 static void log_write(LogSink sink, const char *buf, size_t n) {
@@ -330,8 +332,8 @@ static int print_outcome(json_t *b) {
                 printf("Build %lld of %s/%s succeeded in %s: image %s.\n", id, jstr(b, "project"),
                        jstr(b, "component"), dur, image ?: "-");
                 if (json_integer_value(json_object_get(b, "release_id")) > 0)
-                        printf("Release %lld deploys it (see 'slipway releases %s/%s').\n", jint(b, "release_id"),
-                               jstr(b, "project"), jstr(b, "component"));
+                        printf("Release %lld deploys it (see 'slipway releases %s/%s').\n",
+                               jint(b, "release_id"), jstr(b, "project"), jstr(b, "component"));
                 return 0;
         }
         fprintf(stderr, "Error: build %lld of %s/%s %s after %s: %s\n", id, jstr(b, "project"),
@@ -373,15 +375,16 @@ static int build_start(CliContext *c, int argc, char *argv[]) {
                         return 0;
                 }
                 if (existing && streq(status, "succeeded"))
-                        printf("Commit %s is already built: build %lld (succeeded), image %s.\n", build_commit(b),
-                               id, jstr(b, "image_ref") ?: "-");
+                        printf("Commit %s is already built: build %lld (succeeded), image %s.\n",
+                               build_commit(b), id, jstr(b, "image_ref") ?: "-");
                 else if (existing && build_status_ended(status))
                         printf("Commit %s was built: build %lld (%s).\n", build_commit(b), id, status);
                 else if (existing)
                         printf("Commit %s is already being built: build %lld (%s).\n", build_commit(b), id,
                                status);
                 else if (json_is_string(json_object_get(b, "commit")))
-                        printf("Build %lld of %s/%s queued (commit %s).\n", id, project, name, build_commit(b));
+                        printf("Build %lld of %s/%s queued (commit %s).\n", id, project, name,
+                               build_commit(b));
                 else
                         printf("Build %lld of %s/%s queued (commit of branch %s, resolved when it starts).\n",
                                id, project, name, jstr(b, "branch") ?: "default");
@@ -397,7 +400,7 @@ static int build_start(CliContext *c, int argc, char *argv[]) {
                 else
                         printf("Build %lld of %s/%s queued (commit %s).\n", id, project, name,
                                json_is_string(json_object_get(b, "commit")) ? build_commit(b)
-                                                                           : "resolved when it starts");
+                                                                            : "resolved when it starts");
                 fflush(stdout);
         }
         uint64_t offset = 0;
@@ -433,11 +436,12 @@ static int build_show(CliContext *c, int argc, char *argv[]) {
                 cli_print_json(b);
                 return 0;
         }
-        const char *reason = jstr(b, "reason"), *branch = jstr(b, "branch"), *subject = jstr(b, "commit_subject");
+        const char *reason = jstr(b, "reason"), *branch = jstr(b, "branch"),
+                   *subject = jstr(b, "commit_subject");
         printf("Build:      %lld of %s/%s\n", jint(b, "id"), jstr(b, "project"), jstr(b, "component"));
         printf("Status:     %s%s%s\n", jstr(b, "status"), reason ? ": " : "", strempty(reason));
-        printf("Commit:     %s%s%s%s%s\n", jstr(b, "commit") ?: "not resolved yet", branch ? " (branch " : "",
-               strempty(branch), branch ? ")" : "", "");
+        printf("Commit:     %s%s%s%s%s\n", jstr(b, "commit") ?: "not resolved yet",
+               branch ? " (branch " : "", strempty(branch), branch ? ")" : "", "");
         if (subject)
                 printf("Message:    %s\n", subject);
         if (jstr(b, "commit_author"))
@@ -470,8 +474,8 @@ static int build_show(CliContext *c, int argc, char *argv[]) {
                                 build_format_duration(ms / 1000, sdur);
                 } else if (s0 > 0)
                         snprintf(sdur, sizeof sdur, "running");
-                if (table_add_row(t, jstr(step, "name"), jstr(step, "status"), sdur, jstr(step, "message") ?: "") <
-                    0)
+                if (table_add_row(t, jstr(step, "name"), jstr(step, "status"), sdur,
+                                  jstr(step, "message") ?: "") < 0)
                         return log_oom_cli();
         }
         table_print(t);
@@ -492,17 +496,19 @@ static int build_logs(CliContext *c, int argc, char *argv[]) {
         if (r < 0)
                 return cli_exit_status(r);
         if (a.follow) {
-                r = log_follow(c, id, a.step, c->json ? LOG_SINK_JSON_LINES : LOG_SINK_STDOUT, &offset, &ended);
+                r = log_follow(c, id, a.step, c->json ? LOG_SINK_JSON_LINES : LOG_SINK_STDOUT, &offset,
+                               &ended);
                 if (r < 0)
                         return 1;
                 if (c->json) {
-                        _cleanup_json_ json_t *end = json_pack("{s:b,s:s?}", "end", 1, "status",
-                                                               jstr(ended, "status"));
+                        _cleanup_json_ json_t *end =
+                                json_pack("{s:b,s:s?}", "end", 1, "status", jstr(ended, "status"));
                         _cleanup_free_ char *s = end ? json_dumps(end, JSON_COMPACT) : NULL;
                         if (s)
                                 printf("%s\n", s);
                 } else
-                        fprintf(stderr, "Note: build %lld %s.\n", (long long) id, jstr(ended, "status") ?: "ended");
+                        fprintf(stderr, "Note: build %lld %s.\n", (long long) id,
+                                jstr(ended, "status") ?: "ended");
                 return 0;
         }
 
@@ -520,15 +526,18 @@ static int build_logs(CliContext *c, int argc, char *argv[]) {
                                          (long long) id);
                 return r < 0 ? 1 : 0;
         }
-        if (cli_request_open(c, "GET", path, NULL, HTTP_BODY_NONE, &conn) < 0 || cli_response_check(c, conn) < 0)
+        if (cli_request_open(c, "GET", path, NULL, HTTP_BODY_NONE, &conn) < 0 ||
+            cli_response_check(c, conn) < 0)
                 return 1;
         r = http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, &size);
         if (r < 0)
-                return cli_error(NULL, "Reading the log of build %lld failed: %s", (long long) id, strerror(-r));
+                return cli_error(NULL, "Reading the log of build %lld failed: %s", (long long) id,
+                                 strerror(-r));
         const char *end = http_conn_header(conn, "X-Slipway-Log-Offset");
-        _cleanup_json_ json_t *j = json_pack("{s:I,s:s?,s:I,s:o?}", "build", (json_int_t) id, "step", a.step,
-                                             "offset", (json_int_t) (end ? strtoll(end, NULL, 10) : (long long) size),
-                                             "log", log_text_json(body, size));
+        _cleanup_json_ json_t *j =
+                json_pack("{s:I,s:s?,s:I,s:o?}", "build", (json_int_t) id, "step", a.step, "offset",
+                          (json_int_t) (end ? strtoll(end, NULL, 10) : (long long) size), "log",
+                          log_text_json(body, size));
         if (!j)
                 return log_oom_cli();
         cli_print_json(j);
@@ -555,11 +564,11 @@ static int build_cancel(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         if (build_status_ended(jstr(b, "status")))
-                printf("Build %lld of %s/%s is %s.\n", (long long) id, jstr(b, "project"), jstr(b, "component"),
-                       jstr(b, "status"));
+                printf("Build %lld of %s/%s is %s.\n", (long long) id, jstr(b, "project"),
+                       jstr(b, "component"), jstr(b, "status"));
         else
-                printf("Cancelling build %lld of %s/%s (%s); it stops at its current step.\n", (long long) id,
-                       jstr(b, "project"), jstr(b, "component"), jstr(b, "status") ?: "?");
+                printf("Cancelling build %lld of %s/%s (%s); it stops at its current step.\n",
+                       (long long) id, jstr(b, "project"), jstr(b, "component"), jstr(b, "status") ?: "?");
         return 0;
 }
 
@@ -604,8 +613,8 @@ int cmd_builds(CliContext *c, int argc, char *argv[]) {
         if (r <= 0)
                 return cli_exit_status(r);
         if (json_array_size(json_object_get(j, "builds")) == 0) {
-                printf("No builds of %s/%s yet; start one with 'slipway build %s/%s'.\n", project, name, project,
-                       name);
+                printf("No builds of %s/%s yet; start one with 'slipway build %s/%s'.\n", project, name,
+                       project, name);
                 return 0;
         }
         t = table_new(7, "ID", "COMMIT", "MESSAGE", "TRIGGER", "STATUS", "DURATION", "IMAGE");
@@ -644,7 +653,8 @@ static int switch_command(CliContext *c, const char *what, const char *help, int
         if (r < 0)
                 return cli_exit_status(r);
         if (!streq(argv[optind + 1], "on") && !streq(argv[optind + 1], "off"))
-                return cli_usage_error(what, "'slipway %s' takes 'on' or 'off', not '%s'", what, argv[optind + 1]);
+                return cli_usage_error(what, "'slipway %s' takes 'on' or 'off', not '%s'", what,
+                                       argv[optind + 1]);
         on = streq(argv[optind + 1], "on");
         body = json_pack("{s:b}", "on", on);
         if (!body || asprintf(&suffix, "/%s", what) < 0)
