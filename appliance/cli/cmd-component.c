@@ -363,18 +363,42 @@ static int source_body(const char *full, const ModelArgs *a, json_t *body) {
         return 0;
 }
 
-/* "git URL, branch B" (or "image REF") of a component the daemon answered with. */
-static void format_source(json_t *comp, char *buf, size_t size) {
+/* The git source of a component the daemon answered with: "source": {"url"|"git", "branch", …}, or the
+ * same fields at the top. */
+static const char *source_field(json_t *comp, const char *key) {
         json_t *src = json_object_get(comp, "source");
-        const char *git = json_string_value(json_object_get(comp, "git"))
-                                  ?: json_string_value(json_object_get(src, "git"));
-        const char *branch = json_string_value(json_object_get(comp, "branch"))
-                                     ?: json_string_value(json_object_get(src, "branch"));
+        return json_string_value(json_object_get(src, key)) ?: json_string_value(json_object_get(comp, key));
+}
+
+/* "git URL, branch B" (or "image REF"). */
+static void format_source(json_t *comp, char *buf, size_t size) {
+        const char *git = source_field(comp, "url") ?: source_field(comp, "git");
+        const char *branch = source_field(comp, "branch");
 
         if (git)
                 snprintf(buf, size, "git %s%s%s", git, branch ? ", branch " : "", strempty(branch));
         else
                 snprintf(buf, size, "image %s", json_string_value(json_object_get(comp, "image")) ?: "-");
+}
+
+/* The "Source:" lines of component show, for a git component. */
+static void print_source(json_t *comp) {
+        const char *git = source_field(comp, "url") ?: source_field(comp, "git");
+        json_t *src = json_object_get(comp, "source");
+        json_t *poll = json_object_get(src, "poll_sec") ?: json_object_get(comp, "poll_sec");
+        char buf[1200];
+
+        if (!git)
+                return;
+        format_source(comp, buf, sizeof buf);
+        printf("Source:     %s\n", buf);
+        printf("Builds:     context %s, %s\n", source_field(comp, "dir") ?: "/",
+               source_field(comp, "dockerfile") ?: "Dockerfile");
+        if (json_integer_value(poll) > 0)
+                printf("Poll:       every %lld s\n", (long long) json_integer_value(poll));
+        printf("Autobuild:  %s; autodeploy %s\n",
+               json_is_true(json_object_get(comp, "autobuild")) ? "on" : "off",
+               json_is_true(json_object_get(comp, "autodeploy")) ? "on" : "off");
 }
 
 static void print_spec_summary(json_t *spec) {
@@ -604,6 +628,7 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
         printf("Component:  %s/%s\n", project, name);
         const char *image = json_string_value(json_object_get(j, "image"));
         printf("Image:      %s\n", image ?: "-");
+        print_source(j);
         if (json_array_size(json_object_get(spec, "endpoints")) == 0)
                 printf("Endpoints:  none\n");
         json_array_foreach(json_object_get(spec, "endpoints"), i, e) {

@@ -34,7 +34,8 @@ typedef struct Server {
 
 #define JSON_REPLY(body) \
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" body
-#define BUILD_RUNNING JSON_REPLY("{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"running\"}")
+#define BUILD_RUNNING \
+        JSON_REPLY("{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"running\"}")
 
 static void *serve(void *userdata) {
         Server *s = userdata;
@@ -61,8 +62,8 @@ static void *serve(void *userdata) {
                 req[len] = 0;
                 const Exchange *e = &s->script[s->served];
                 if (!startswith(req, e->request) && !s->bad[0])
-                        snprintf(s->bad, sizeof s->bad, "exchange %zu: expected '%s', got '%.200s'", s->served,
-                                 e->request, req);
+                        snprintf(s->bad, sizeof s->bad, "exchange %zu: expected '%s', got '%.200s'",
+                                 s->served, e->request, req);
                 (void) loop_write(fd, e->response, strlen(e->response));
                 close(fd);
         }
@@ -133,7 +134,8 @@ static void test_logs_follow_reconnects(void) {
                 { "GET /api/v1/builds/7/logs?offset=9&follow=1 HTTP/1.1",
                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nld\n\r\n0\r\n\r\n" },
                 { "GET /api/v1/builds/7 HTTP/1.1",
-                  JSON_REPLY("{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"succeeded\"}") },
+                  JSON_REPLY(
+                          "{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"succeeded\"}") },
                 /* Ended: what was written after the stream closed. */
                 { "GET /api/v1/builds/7/logs?offset=12 HTTP/1.1",
                   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Slipway-Log-Offset: 17\r\n\r\ntail\n" },
@@ -149,7 +151,8 @@ static void test_logs_follow_step(void) {
                 { "GET /api/v1/builds/7/logs?offset=0&step=image&follow=1 HTTP/1.1",
                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nstep\n\r\n0\r\n\r\n" },
                 { "GET /api/v1/builds/7 HTTP/1.1",
-                  JSON_REPLY("{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"failed\"}") },
+                  JSON_REPLY(
+                          "{\"id\":7,\"project\":\"shop\",\"component\":\"web\",\"status\":\"failed\"}") },
                 { "GET /api/v1/builds/7/logs?offset=5&step=image HTTP/1.1",
                   "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slipway-Log-Offset: 5\r\n\r\n" },
         };
@@ -190,7 +193,8 @@ static void test_build_existing(void) {
         _cleanup_free_ char *out = NULL;
 
         /* Asking again for a built commit answers at once, even with --follow. */
-        CHECK(run_against(script, ELEMENTSOF(script), "build shop/web --commit abc1234 --follow", &out) == 0);
+        CHECK(run_against(script, ELEMENTSOF(script), "build shop/web --commit abc1234 --follow", &out) ==
+              0);
         CHECK(streq(out, "Commit abc1234 is already built: build 7 (succeeded), image shop/web:abc1234.\n"));
 }
 
