@@ -43,6 +43,12 @@ const HttpRoute api_routes[] = {
         { "PUT", "projects/*/components/*/environments/*/configs/*", api_config_set },
         { "DELETE", "projects/*/components/*/environments/*/configs/*", api_config_unset },
         { "POST", "vault/rotate", api_vault_rotate },
+        { "POST", "projects/*/components/*/builds", api_component_build },
+        { "GET", "projects/*/components/*/builds", api_component_builds },
+        { "GET", "builds/*", api_build_show },
+        { "DELETE", "builds/*", api_build_cancel },
+        { "GET", "builds/*/logs", api_build_logs },
+        { "GET", "builds/*/schemas/*", api_build_schema },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);
