@@ -267,6 +267,10 @@ static int log_fetch(CliContext *c, int64_t id, const char *step, bool follow, L
         r = cli_response_check(c, conn);
         if (r < 0)
                 return r;
+        /* Where the daemon starts (it answers an offset past the log's end from the end). */
+        const char *start = http_conn_header(conn, "X-Slipway-Log-Start");
+        if (start && strspn(start, "0123456789") == strlen(start) && *start)
+                *offset = strtoull(start, NULL, 10);
         for (;;) {
                 ssize_t n = http_conn_read_body(conn, buf, sizeof buf);
                 if (n == 0)
@@ -332,7 +336,7 @@ static int print_outcome(json_t *b) {
                 printf("Build %lld of %s/%s succeeded in %s: image %s.\n", id, jstr(b, "project"),
                        jstr(b, "component"), dur, image ?: "-");
                 if (json_integer_value(json_object_get(b, "release_id")) > 0)
-                        printf("Release %lld deploys it (see 'slipway releases %s/%s').\n",
+                        printf("Deployed to the first environment as release %lld (see 'slipway releases %s/%s').\n",
                                jint(b, "release_id"), jstr(b, "project"), jstr(b, "component"));
                 return 0;
         }

@@ -392,8 +392,9 @@ static void print_source(json_t *comp) {
                 return;
         format_source(comp, buf, sizeof buf);
         printf("Source:     %s\n", buf);
-        printf("Builds:     context %s, %s\n", source_field(comp, "dir") ?: "/",
-               source_field(comp, "dockerfile") ?: "Dockerfile");
+        const char *dir = source_field(comp, "dir"), *dockerfile = source_field(comp, "dockerfile");
+        printf("Builds:     context %s, %s\n", isempty(dir) ? "the repository's top" : dir,
+               isempty(dockerfile) ? "Dockerfile" : dockerfile);
         if (json_integer_value(poll) > 0)
                 printf("Poll:       every %lld s\n", (long long) json_integer_value(poll));
         printf("Autobuild:  %s; autodeploy %s\n",
