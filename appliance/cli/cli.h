@@ -85,7 +85,7 @@ typedef struct CliOption {
         { name, false, offsetof(type, field), NULL }
 #define CLI_FLAG_OPTION(name, type, field) \
         { name, true, offsetof(type, field), NULL }
-#define CLI_OPTIONS_MAX 32U
+#define CLI_OPTIONS_MAX 40U
 
 /* Parses the options of 'slipway FULL …' (argv[0] = the sub-command word) into args.  A command takes
  * only the options its help text names.  1 to go on with the positional arguments from optind, 0 when

@@ -13,17 +13,26 @@
 #define CLI_BAKE_MS_MAX (24u * 3600u * 1000u)
 
 static const char component_help[] =
-        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint …]… [--health …] [--memory "
-        "SIZE]\n"
-        "                                [--cpus N] [--config NAME[:secret][:optional][:file=PATH]]…\n"
+        "Usage: slipway component create PROJECT/NAME (--image REF | --git URL|PATH [--branch B] …)\n"
+        "                                [--endpoint …]… [--health …] [--memory SIZE] [--cpus N]\n"
+        "                                [--config NAME[:secret][:optional][:file=PATH]]…\n"
         "       slipway component update PROJECT/NAME [any option of create] [--no-config NAME]…\n"
         "       slipway component list PROJECT\n"
         "       slipway component show PROJECT/NAME\n\n"
-        "Components are what runs: an image, its endpoints, health checks and resources, the values it\n"
+        "Components are what runs: an image (or a git repository slipway builds), its endpoints, health checks and resources, the values it\n"
         "needs (configurables) and its bake window.\n";
 
+#define SOURCE_OPTIONS_HELP                                                                              \
+        "  --git URL|PATH     build the component from this git repository (https://, ssh://, git://,\n" \
+        "                     user@host:path, or a local directory, sent as its absolute path); not\n"   \
+        "                     with --image.  'slipway build' builds a commit\n"                          \
+        "  --branch B         the branch builds follow (default: the repository's default branch)\n"     \
+        "  --dir SUB          the build context inside the repository (default: its top)\n"              \
+        "  --dockerfile PATH  the Dockerfile, relative to the context (default: Dockerfile)\n"           \
+        "  --poll DUR         also look for new commits this often, e.g. 30s, 5m, 1h; 0 or off: never\n"
+
 #define SPEC_OPTIONS_HELP                                                                                   \
-        "  --image REF        image to deploy by default (see 'slipway image list')\n"                      \
+        "  --image REF        image to deploy by default (see 'slipway image list'); not with --git\n"      \
         "  --endpoint SPEC    NAME:PORT, optionally :public (on the ingress) or :project (only inside\n"    \
         "                     the environment) and :/BASEPATH; repeat for several\n"                        \
         "  --health CHECK     readiness and liveness: http:PATH (GET, 200-399 is healthy), tcp, or none\n"  \
@@ -45,19 +54,24 @@ static const char component_help[] =
         "  --keep-releases N  releases kept per environment, with their images and values (default 10)\n"
 
 static const char create_help[] =
-        "Usage: slipway component create PROJECT/NAME --image REF [--endpoint "
-        "NAME:PORT[:public|project][:/BASEPATH]]…\n"
+        "Usage: slipway component create PROJECT/NAME (--image REF | --git URL|PATH [--branch B] [--dir SUB]\n"
+        "                                [--dockerfile PATH] [--poll DUR])\n"
+        "                                [--endpoint NAME:PORT[:public|project][:/BASEPATH]]…\n"
         "                                [--health http:PATH|tcp|none] [--liveness CHECK]\n"
         "                                [--health-interval DUR] [--health-timeout DUR] [--health-failures N]\n"
         "                                [--deploy-timeout DUR] [--memory SIZE] [--cpus N] [--pids N]\n"
         "                                [--config NAME[:secret][:optional][:file=PATH]]… [--bake DUR]\n"
         "                                [--bake-max-5xx PCT] [--keep-releases N] [--json]\n\n"
-        "Creates a component that runs image REF.  Without --endpoint each TCP port the image exposes\n"
-        "is a public endpoint.  Without --health readiness and liveness are a TCP connect to the first\n"
-        "endpoint (no endpoint: the process still runs after a grace period).\n\n" SPEC_OPTIONS_HELP;
+        "Creates a component that runs image REF, or that slipway builds from a git repository (with\n"
+        "--git; 'slipway build PROJECT/NAME' builds it, 'slipway autobuild' builds on every push).\n"
+        "Without --endpoint the descriptor's endpoints, else each TCP port the image exposes, is a public\n"
+        "endpoint.  Without --health readiness and liveness are a TCP connect to the first endpoint (no\n"
+        "endpoint: the process still runs after a grace period).\n\n" SOURCE_OPTIONS_HELP SPEC_OPTIONS_HELP;
 
 static const char update_help[] =
-        "Usage: slipway component update PROJECT/NAME [--image REF] [--endpoint SPEC]… [--health CHECK]\n"
+        "Usage: slipway component update PROJECT/NAME [--image REF | --git URL|PATH] [--branch B] [--dir SUB]\n"
+        "                                [--dockerfile PATH] [--poll DUR] [--builds-keep N]\n"
+        "                                [--endpoint SPEC]… [--health CHECK]\n"
         "                                [--liveness CHECK] [--health-interval DUR] [--health-timeout DUR]\n"
         "                                [--health-failures N] [--deploy-timeout DUR] [--memory SIZE]\n"
         "                                [--cpus N] [--pids N] [--config NAME[:secret][:optional][:file=PATH]]…\n"
@@ -65,7 +79,9 @@ static const char update_help[] =
         "                                [--keep-releases N] [--json]\n\n"
         "Changes a component's settings; what is not given keeps its value (--endpoint replaces every\n"
         "endpoint; --config adds a configurable or replaces the one of that name).  Running releases keep\n"
-        "the settings they were deployed with: the next deploy, promote or rollback uses the new ones.\n\n" SPEC_OPTIONS_HELP
+        "the settings they were deployed with: the next deploy, promote or rollback uses the new ones;\n"
+        "changed source settings apply to the next build.\n\n" SOURCE_OPTIONS_HELP
+        "  --builds-keep N    builds kept with their logs (default 20; images of live releases stay)\n" SPEC_OPTIONS_HELP
         "  --no-config NAME   the component no longer needs NAME (its values stay in the environments)\n";
 
 static const char list_help[] = "Usage: slipway component list PROJECT [--json]\n\n"
@@ -247,6 +263,7 @@ static int component_body(const char *full, const ModelArgs *a, json_t *body) {
                 { a->pids, "--pids", "pids", false, 1, UINT32_MAX },
                 { a->keep_releases, "--keep-releases", "keep_releases", false, 1, UINT32_MAX },
                 { a->bake_max_5xx, "--bake-max-5xx", "bake_max_5xx_percent", false, 0, 100 },
+                { a->builds_keep, "--builds-keep", "builds_keep", false, 1, UINT32_MAX },
         };
 
         if ((a->health && json_object_set_new(body, "health", json_string(a->health)) < 0) ||
@@ -311,6 +328,80 @@ static int component_body(const char *full, const ModelArgs *a, json_t *body) {
         return 0;
 }
 
+/* The request fields of the git source: "git" (a local path made absolute), "branch", "dir",
+ * "dockerfile", "poll_sec".  --git and --image exclude each other. */
+static int source_body(const char *full, const ModelArgs *a, json_t *body) {
+        _cleanup_free_ char *git = NULL;
+        int r;
+
+        if (a->git && a->image)
+                return cli_usage_errno(full,
+                                       "--git and --image exclude each other: a component runs an image or "
+                                       "is built from git");
+        if (a->git) {
+                r = model_git_source(full, a->git, &git);
+                if (r < 0)
+                        return r;
+                if (json_object_set_new(body, "git", json_string(git)) < 0)
+                        return cli_oom_errno();
+        }
+        if ((a->branch && json_object_set_new(body, "branch", json_string(a->branch)) < 0) ||
+            (a->dir && json_object_set_new(body, "dir", json_string(a->dir)) < 0) ||
+            (a->dockerfile && json_object_set_new(body, "dockerfile", json_string(a->dockerfile)) < 0))
+                return cli_oom_errno();
+        if (a->poll) {
+                uint32_t sec;
+                if (model_parse_poll_sec(a->poll, &sec) < 0)
+                        return cli_usage_errno(
+                                full,
+                                "--poll takes a duration like 30s, 5m or 1h (at most 7 days), or "
+                                "0 for never, not '%s'",
+                                a->poll);
+                if (json_object_set_new(body, "poll_sec", json_integer(sec)) < 0)
+                        return cli_oom_errno();
+        }
+        return 0;
+}
+
+/* The git source of a component the daemon answered with: "source": {"url"|"git", "branch", …}, or the
+ * same fields at the top. */
+static const char *source_field(json_t *comp, const char *key) {
+        json_t *src = json_object_get(comp, "source");
+        return json_string_value(json_object_get(src, key)) ?: json_string_value(json_object_get(comp, key));
+}
+
+/* "git URL, branch B" (or "image REF"). */
+static void format_source(json_t *comp, char *buf, size_t size) {
+        const char *git = source_field(comp, "url") ?: source_field(comp, "git");
+        const char *branch = source_field(comp, "branch");
+
+        if (git)
+                snprintf(buf, size, "git %s%s%s", git, branch ? ", branch " : "", strempty(branch));
+        else
+                snprintf(buf, size, "image %s", json_string_value(json_object_get(comp, "image")) ?: "-");
+}
+
+/* The "Source:" lines of component show, for a git component. */
+static void print_source(json_t *comp) {
+        const char *git = source_field(comp, "url") ?: source_field(comp, "git");
+        json_t *src = json_object_get(comp, "source");
+        json_t *poll = json_object_get(src, "poll_sec") ?: json_object_get(comp, "poll_sec");
+        char buf[1200];
+
+        if (!git)
+                return;
+        format_source(comp, buf, sizeof buf);
+        printf("Source:     %s\n", buf);
+        const char *dir = source_field(comp, "dir"), *dockerfile = source_field(comp, "dockerfile");
+        printf("Builds:     context %s, %s\n", isempty(dir) ? "the repository's top" : dir,
+               isempty(dockerfile) ? "Dockerfile" : dockerfile);
+        if (json_integer_value(poll) > 0)
+                printf("Poll:       every %lld s\n", (long long) json_integer_value(poll));
+        printf("Autobuild:  %s; autodeploy %s\n",
+               json_is_true(json_object_get(comp, "autobuild")) ? "on" : "off",
+               json_is_true(json_object_get(comp, "autodeploy")) ? "on" : "off");
+}
+
 static void print_spec_summary(json_t *spec) {
         json_t *e;
         size_t i;
@@ -339,11 +430,19 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
                                        &name);
         if (r <= 0)
                 return cli_exit_status(r);
-        if (!a.image)
-                return cli_usage_error("component create", "Give the image to run with --image REF");
-        body = json_pack("{s:s,s:s}", "name", name, "image", a.image);
-        if (!body)
+        if (!a.image && !a.git)
+                return cli_usage_error("component create",
+                                       "Give the image to run with --image REF, or the repository to build "
+                                       "with --git URL|PATH");
+        if (!a.git && (a.branch || a.dir || a.dockerfile || a.poll))
+                return cli_usage_error("component create",
+                                       "--branch, --dir, --dockerfile and --poll go with --git URL|PATH");
+        body = json_pack("{s:s}", "name", name);
+        if (!body || (a.image && json_object_set_new(body, "image", json_string(a.image)) < 0))
                 return log_oom_cli();
+        r = source_body("component create", &a, body);
+        if (r < 0)
+                return cli_exit_status(r);
         r = component_body("component create", &a, body);
         if (r < 0)
                 return cli_exit_status(r);
@@ -353,9 +452,14 @@ static int component_create(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "POST", path, body, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        printf("Created component %s/%s (image %s).\n", project, name,
-               json_string_value(json_object_get(j, "image")));
+        char src[1200];
+        format_source(j, src, sizeof src);
+        printf("Created component %s/%s (%s).\n", project, name, src);
         print_spec_summary(json_object_get(j, "spec"));
+        if (a.git)
+                printf("Build it with 'slipway build %s/%s', or build on every push with 'slipway autobuild "
+                       "%s/%s on'.\n",
+                       project, name, project, name);
         return 0;
 }
 
@@ -372,6 +476,9 @@ static int component_update(CliContext *c, int argc, char *argv[]) {
         body = json_object();
         if (!body || (a.image && json_object_set_new(body, "image", json_string(a.image)) < 0))
                 return log_oom_cli();
+        r = source_body("component update", &a, body);
+        if (r < 0)
+                return cli_exit_status(r);
         r = component_body("component update", &a, body);
         if (r < 0)
                 return cli_exit_status(r);
@@ -385,8 +492,10 @@ static int component_update(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "PATCH", path, body, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        printf("Updated component %s/%s (image %s); the next deploy uses the new settings.\n", project, name,
-               json_string_value(json_object_get(j, "image")) ?: "-");
+        char src[1200];
+        format_source(j, src, sizeof src);
+        printf("Updated component %s/%s (%s); the next %s uses the new settings.\n", project, name, src,
+               strstr(src, "git ") == src ? "build or deploy" : "deploy");
         print_spec_summary(json_object_get(j, "spec"));
         return 0;
 }
@@ -520,6 +629,7 @@ static int component_show(CliContext *c, int argc, char *argv[]) {
         printf("Component:  %s/%s\n", project, name);
         const char *image = json_string_value(json_object_get(j, "image"));
         printf("Image:      %s\n", image ?: "-");
+        print_source(j);
         if (json_array_size(json_object_get(spec, "endpoints")) == 0)
                 printf("Endpoints:  none\n");
         json_array_foreach(json_object_get(spec, "endpoints"), i, e) {

@@ -17,6 +17,8 @@
 #include "json-util.h"
 #include "string-util.h"
 
+#define NSEC_PER_SEC (UINT64_C(1000) * NSEC_PER_MSEC)
+
 static int store_endpoint(const char *full, const char *arg, void *args) {
         ModelArgs *a = args;
 
@@ -81,6 +83,12 @@ static const CliOption model_options[] = {
         S("bake", bake),
         S("bake-max-5xx", bake_max_5xx),
         S("keep-releases", keep_releases),
+        S("git", git),
+        S("branch", branch),
+        S("dir", dir),
+        S("dockerfile", dockerfile),
+        S("poll", poll),
+        S("builds-keep", builds_keep),
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,
@@ -195,5 +203,55 @@ int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret) {
         if (ns < NSEC_PER_MSEC || ns > (uint64_t) max_ms * NSEC_PER_MSEC)
                 return -EINVAL;
         *ret = (uint32_t) ((ns + NSEC_PER_MSEC / 2) / NSEC_PER_MSEC);
+        return 0;
+}
+
+int model_parse_poll_sec(const char *s, uint32_t *ret) {
+        char buf[64];
+        uint64_t ns;
+        size_t n = s ? strlen(s) : 0;
+
+        if (streq_ptr(s, "off") || streq_ptr(s, "0")) {
+                *ret = 0;
+                return 0;
+        }
+        /* As model_parse_duration_ms(): a bare number means seconds. */
+        if (n == 0 || n >= sizeof buf - 1)
+                return -EINVAL;
+        snprintf(buf, sizeof buf, "%s%s", s, isdigit((unsigned char) s[n - 1]) ? "s" : "");
+        if (duration_parse(buf, &ns) < 0)
+                return -EINVAL;
+        if (ns < NSEC_PER_SEC || ns > (uint64_t) MODEL_POLL_SEC_MAX * NSEC_PER_SEC)
+                return -EINVAL;
+        *ret = (uint32_t) ((ns + NSEC_PER_SEC / 2) / NSEC_PER_SEC);
+        return 0;
+}
+
+/* "scheme://…" or scp-like "[user@]host:path" (a colon before any slash). */
+static bool git_is_url(const char *s) {
+        const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
+
+        if (strstr(s, "://"))
+                return true;
+        return colon && colon != s && (!slash || colon < slash);
+}
+
+int model_git_source(const char *full, const char *arg, char **ret) {
+        char *s;
+
+        if (isempty(arg))
+                return cli_usage_errno(full, "--git takes a git URL or the path of a local repository");
+        if (git_is_url(arg))
+                s = strdup(arg);
+        else {
+                s = realpath(arg, NULL);
+                if (!s && errno != ENOMEM)
+                        return cli_usage_errno(full,
+                                               "--git '%s' is neither a URL nor an existing directory (%s)",
+                                               arg, strerror(errno));
+        }
+        if (!s)
+                return cli_oom_errno();
+        *ret = s;
         return 0;
 }

@@ -42,6 +42,13 @@ typedef struct ModelArgs {
         const char *bake;
         const char *bake_max_5xx;
         const char *keep_releases;
+        /* the git source of a component built by the pipeline */
+        const char *git;
+        const char *branch;
+        const char *dir;
+        const char *dockerfile;
+        const char *poll;
+        const char *builds_keep;
 } ModelArgs;
 
 /* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno
@@ -71,6 +78,15 @@ char *model_api_path(const char *project, const char *component, const char *suf
 int model_parse_duration_ms(const char *s, uint32_t *ret);
 /* The same up to max_ms. */
 int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret);
+
+/* --poll of a git component: a duration ("30s", "5m", "1h", or plain seconds) of 1 s up to
+ * MODEL_POLL_SEC_MAX, or "0"/"off" for no polling → seconds; -EINVAL otherwise. */
+#define MODEL_POLL_SEC_MAX (7U * 24U * 3600U)
+int model_parse_poll_sec(const char *s, uint32_t *ret);
+
+/* --git URL|PATH: a URL (scheme://…, or scp-like user@host:path) as given, else a local directory made
+ * absolute with realpath(3).  -EINVAL (said) when the path does not exist, -ENOMEM. */
+int model_git_source(const char *full, const char *arg, char **ret);
 
 /* Seconds since the epoch → "YYYY-MM-DD HH:MM" (UTC), or "-" for null/0. */
 const char *model_format_time(json_t *t, char buf[static 32]);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-build.h"
 #include "cmd-model-args.h"
 #include "log.h"
 
@@ -18,9 +19,14 @@ static const char main_help[] =
         "  image build|import|export|list|inspect|rm|gc|unpack …\n"
         "  project create|list|delete …     projects and their environments\n"
         "  env list|create …                environments of a project, in promotion order\n"
-        "  component create|update|list|show …  what runs: image, endpoints, health checks, configurables\n"
+        "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"
+        "  build PROJECT/NAME [--commit SHA | --branch B] [--deploy] [--follow]   build a git component\n"
+        "  builds PROJECT/NAME              build history: commit, trigger, status, duration, image\n"
+        "  build show|logs|cancel ID        one build: its steps, its log, stop it\n"
+        "  autobuild|autodeploy PROJECT/NAME on|off   build on push; deploy what built\n"
+        "  webhook show PROJECT/NAME [--rotate]   the push webhook's URL and secret\n"
         "  releases PROJECT/NAME [ENV]      release history: digest, values, origin, status\n"
-        "  deploy PROJECT/NAME ENV [--image REF]   blue/green deploy; waits until live or failed\n"
+        "  deploy PROJECT/NAME ENV [--image REF | --build ID]   blue/green deploy; waits until live or failed\n"
         "  promote PROJECT/NAME FROM [TO]   the image live in FROM to the next environment, with its values\n"
         "  rollback PROJECT/NAME ENV [--to RELEASE]   an earlier release's image and values again\n"
         "  url PROJECT/NAME ENV             public URLs\n"
@@ -45,11 +51,24 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*fn)(CliContext *c, int argc, char *argv[]);
         } commands[] = {
-                { "status", cmd_status },     { "image", cmd_image },       { "deploy", cmd_deploy },
-                { "project", cmd_project },   { "env", cmd_env },           { "component", cmd_component },
-                { "releases", cmd_releases }, { "url", cmd_url },           { "logs", cmd_logs },
-                { "promote", cmd_promote },   { "rollback", cmd_rollback }, { "config", cmd_config },
+                { "status", cmd_status },
+                { "image", cmd_image },
+                { "deploy", cmd_deploy },
+                { "project", cmd_project },
+                { "env", cmd_env },
+                { "component", cmd_component },
+                { "releases", cmd_releases },
+                { "url", cmd_url },
+                { "logs", cmd_logs },
+                { "promote", cmd_promote },
+                { "rollback", cmd_rollback },
+                { "config", cmd_config },
                 { "vault", cmd_vault },
+                { "build", cmd_build },
+                { "builds", cmd_builds },
+                { "autobuild", cmd_autobuild },
+                { "autodeploy", cmd_autodeploy },
+                { "webhook", cmd_webhook },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -76,8 +95,10 @@ int main(int argc, char *argv[]) {
         }
         if (optind >= argc)
                 return cli_usage_error(
-                        NULL, "Missing command (status, image, project, env, component, releases, deploy, "
-                              "promote, rollback, url, logs, config, vault)");
+                        NULL,
+                        "Missing command (status, image, project, env, component, releases, deploy, "
+                        "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
+                        "webhook)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -9,6 +9,7 @@
 
 #include "archive-stream.h"
 #include "cli.h"
+#include "cmd-build.h"
 #include "cmd-model-args.h"
 #include "fs-util.h"
 #include "http-client.h"
@@ -131,12 +132,165 @@ static void test_durations(void) {
         CHECK(ms == 90000);
 }
 
+static void test_poll(void) {
+        uint32_t sec = 7;
+
+        CHECK(model_parse_poll_sec("30s", &sec) == 0 && sec == 30);
+        CHECK(model_parse_poll_sec("5m", &sec) == 0 && sec == 300);
+        CHECK(model_parse_poll_sec("1h", &sec) == 0 && sec == 3600);
+        CHECK(model_parse_poll_sec("1m30s", &sec) == 0 && sec == 90);
+        CHECK(model_parse_poll_sec("45", &sec) == 0 && sec == 45);
+        CHECK(model_parse_poll_sec("168h", &sec) == 0 && sec == 7 * 24 * 3600);
+        CHECK(model_parse_poll_sec("off", &sec) == 0 && sec == 0);
+        CHECK(model_parse_poll_sec("0", &sec) == 0 && sec == 0);
+        sec = 7;
+        CHECK(model_parse_poll_sec("500ms", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec("169h", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec("-5m", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec("5 m", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec("often", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec("", &sec) == -EINVAL);
+        CHECK(model_parse_poll_sec(NULL, &sec) == -EINVAL);
+        CHECK(sec == 7);
+}
+
+static void test_git_source(void) {
+        _cleanup_free_ char *cwd = getcwd(NULL, 0), *dot = NULL, *https = NULL, *scp = NULL, *file = NULL;
+        char *missing = NULL;
+
+        CHECK(cwd);
+        /* A local path is sent absolute, URLs as given. */
+        CHECK(model_git_source("component create", ".", &dot) == 0 && streq(dot, cwd));
+        CHECK(model_git_source("component create", "https://example.com/x.git", &https) == 0 &&
+              streq(https, "https://example.com/x.git"));
+        CHECK(model_git_source("component create", "git@example.com:shop/web.git", &scp) == 0 &&
+              streq(scp, "git@example.com:shop/web.git"));
+        CHECK(model_git_source("component create", "file:///srv/git/x", &file) == 0 &&
+              streq(file, "file:///srv/git/x"));
+        CHECK(model_git_source("component create", "./no/such/dir-for-test-cli", &missing) == -EINVAL);
+        CHECK(model_git_source("component create", "", &missing) == -EINVAL);
+        CHECK(!missing);
+}
+
+static void test_build_helpers(void) {
+        int64_t id = 5;
+        json_t *body = NULL;
+        char buf[32];
+
+        CHECK(build_id_parse("build show", "7", &id) == 0 && id == 7);
+        CHECK(build_id_parse("build show", "0", &id) == -EINVAL);
+        CHECK(build_id_parse("build show", "-3", &id) == -EINVAL);
+        CHECK(build_id_parse("build show", "7x", &id) == -EINVAL);
+        CHECK(build_id_parse("build show", "", &id) == -EINVAL);
+        CHECK(build_id_parse("build show", "99999999999999999999", &id) == -EINVAL);
+        CHECK(id == 7);
+
+        CHECK(build_request_body("build", "abc", "main", false, &body) == -EINVAL && !body);
+        CHECK(build_request_body("build", "", NULL, false, &body) == -EINVAL && !body);
+        CHECK(build_request_body("build", NULL, NULL, false, &body) == 0 && json_object_size(body) == 0);
+        json_decref(body);
+        CHECK(build_request_body("build", "abc1234", NULL, true, &body) == 0);
+        CHECK(streq(json_string_value(json_object_get(body, "commit")), "abc1234"));
+        CHECK(json_is_true(json_object_get(body, "deploy")) && !json_object_get(body, "branch"));
+        json_decref(body);
+        CHECK(build_request_body("build", NULL, "release", false, &body) == 0);
+        CHECK(streq(json_string_value(json_object_get(body, "branch")), "release"));
+        CHECK(!json_object_get(body, "deploy") && !json_object_get(body, "commit"));
+        json_decref(body);
+
+        build_format_duration(-1, buf);
+        CHECK(streq(buf, "-"));
+        build_format_duration(0, buf);
+        CHECK(streq(buf, "0s"));
+        build_format_duration(72, buf);
+        CHECK(streq(buf, "1m12s"));
+        build_format_duration(7500, buf);
+        CHECK(streq(buf, "2h05m"));
+
+        CHECK(build_status_ended("succeeded") && build_status_ended("failed") &&
+              build_status_ended("cancelled"));
+        CHECK(!build_status_ended("queued") && !build_status_ended("running") && !build_status_ended(NULL));
+}
+
+/* Runs "slipway WORDS…" through the command's entry point against a state directory no daemon ever used:
+ * a usage error is found before any connection (2), anything else fails at the connection (1). */
+static int run_command(int (*cmd)(CliContext *c, int argc, char *argv[]), const char *words) {
+        _cleanup_free_ char *copy = strdup(words);
+        char *argv[32], *save = NULL;
+        int argc = 0, r;
+        CliContext c = { .state_dir = "/nonexistent/test-cli-state" };
+
+        CHECK(copy);
+        for (char *w = strtok_r(copy, " ", &save); w && argc < 31; w = strtok_r(NULL, " ", &save))
+                argv[argc++] = w;
+        argv[argc] = NULL;
+        r = cmd(&c, argc, argv);
+        cli_context_done(&c);
+        return r;
+}
+
+static void test_build_usage(void) {
+        /* Missing or malformed PROJECT/COMPONENT. */
+        CHECK(run_command(cmd_build, "build") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build shop") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build shop/web extra") == EXIT_USAGE);
+        CHECK(run_command(cmd_builds, "builds") == EXIT_USAGE);
+        CHECK(run_command(cmd_builds, "builds /web") == EXIT_USAGE);
+        CHECK(run_command(cmd_autobuild, "autobuild shop/web") == EXIT_USAGE);
+        CHECK(run_command(cmd_autobuild, "autobuild shop/web maybe") == EXIT_USAGE);
+        CHECK(run_command(cmd_autodeploy, "autodeploy web on") == EXIT_USAGE);
+        CHECK(run_command(cmd_webhook, "webhook show") == EXIT_USAGE);
+        CHECK(run_command(cmd_webhook, "webhook shop/web") == EXIT_USAGE);
+        /* Options that exclude each other, or belong to another command. */
+        CHECK(run_command(cmd_build, "build shop/web --commit abc --branch main") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build shop/web --step fetch") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build shop/web --rotate") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build show 7 --follow") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build show") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build show seven") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build logs 0") == EXIT_USAGE);
+        CHECK(run_command(cmd_build, "build cancel 7 8") == EXIT_USAGE);
+        CHECK(run_command(cmd_deploy, "deploy shop/web dev --image x --build 3") == EXIT_USAGE);
+        CHECK(run_command(cmd_deploy, "deploy shop/web dev --build three") == EXIT_USAGE);
+        /* Well-formed: they get as far as looking for the daemon. */
+        CHECK(run_command(cmd_build, "build shop/web --commit abc --deploy --follow") == 1);
+        CHECK(run_command(cmd_build, "build --json logs 7 --step fetch --follow") == 1);
+        CHECK(run_command(cmd_builds, "builds shop/web") == 1);
+        CHECK(run_command(cmd_autodeploy, "autodeploy shop/web off") == 1);
+        CHECK(run_command(cmd_webhook, "webhook show shop/web --rotate") == 1);
+        CHECK(run_command(cmd_deploy, "deploy shop/web dev --build 3") == 1);
+}
+
+static void test_component_source_usage(void) {
+        CHECK(run_command(cmd_component, "component create shop/web --git . --image busybox") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component update shop/web --git . --image busybox") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create shop/web") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create --git .") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create shop/web --image busybox --branch main") ==
+              EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create shop/web --git . --poll soon") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create shop/web --git ./no/such/dir-for-test-cli") ==
+              EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component create shop/web --git . --builds-keep 3") == EXIT_USAGE);
+        CHECK(run_command(cmd_component, "component update shop/web --builds-keep none") == EXIT_USAGE);
+        CHECK(run_command(
+                      cmd_component,
+                      "component create shop/web --git . --branch main --dir app --dockerfile Dockerfile "
+                      "--poll 5m") == 1);
+        CHECK(run_command(cmd_component, "component update shop/web --poll off --builds-keep 5") == 1);
+}
+
 int main(void) {
         test_url();
         test_encode();
         test_entry_names();
         test_framing();
         test_durations();
+        test_poll();
+        test_git_source();
+        test_build_helpers();
+        test_build_usage();
+        test_component_source_usage();
         printf("test-cli: OK\n");
         return 0;
 }
