@@ -48,8 +48,8 @@ static Due *due_of(PipelinePoller *pp, int64_t id) {
 }
 
 /* One component that is due: fetch, and queue its head unless built. */
-static void poll_component(PipelinePoller *pp, sqlite3 *db, const ModelComponent *c, const PipelineSource *src,
-                           Due *due) {
+static void poll_component(PipelinePoller *pp, sqlite3 *db, const ModelComponent *c,
+                           const PipelineSource *src, Due *due) {
         _cleanup_(source_commit_done) SourceCommit head = {};
         _cleanup_free_ char *error = NULL, *hint = NULL, *settings = NULL, *hash = NULL, *author = NULL;
         _cleanup_(model_build_done) ModelBuild b = {};
@@ -59,8 +59,8 @@ static void poll_component(PipelinePoller *pp, sqlite3 *db, const ModelComponent
         r = pipeline_resolve(pp->pipeline, c->id, src, NULL, NULL, &head, &error, &hint);
         if (r < 0) {
                 if (!due->failing)
-                        log_warning("Polling %s/%s: %s%s%s", c->project_name, c->name, error ?: "the fetch failed",
-                                    hint ? " " : "", hint ?: "");
+                        log_warning("Polling %s/%s: %s%s%s", c->project_name, c->name,
+                                    error ?: "the fetch failed", hint ? " " : "", hint ?: "");
                 due->failing = true;
                 return;
         }
@@ -85,14 +85,14 @@ static void poll_component(PipelinePoller *pp, sqlite3 *db, const ModelComponent
         };
         r = model_build_create(db, &nb, &b, &existing);
         if (r < 0) {
-                log_warning_errno(r, "Polling %s/%s: cannot queue a build of %s: %m", c->project_name, c->name,
-                                  head.short_id);
+                log_warning_errno(r, "Polling %s/%s: cannot queue a build of %s: %m", c->project_name,
+                                  c->name, head.short_id);
                 return;
         }
         if (existing)
                 return;
-        log_info("Polling %s/%s: new commit %s on %s, build %lld queued.", c->project_name, c->name, head.short_id,
-                 src->branch, (long long) b.id);
+        log_info("Polling %s/%s: new commit %s on %s, build %lld queued.", c->project_name, c->name,
+                 head.short_id, src->branch, (long long) b.id);
         pipeline_wake(pp->pipeline);
 }
 

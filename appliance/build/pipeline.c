@@ -29,6 +29,7 @@
 #include "git-mirror.h"
 #include "json-util.h"
 #include "log.h"
+#include "oci-store.h"
 #include "path-util.h"
 #include "release-create.h"
 #include "release-db.h"
@@ -572,19 +573,77 @@ static int step_image(Run *run) {
         return 0;
 }
 
+/* A component with no endpoint (none given, none in a descriptor): each TCP port the built image exposes is
+ * a public endpoint "port-N", and a readiness check left at the process default checks the first one. */
+static int endpoints_from_image(Run *run, ComponentSpec *spec) {
+        ImageCatalog *cat = run->p->cfg.catalog;
+        _cleanup_json_ json_t *img = NULL, *j = NULL, *eps = NULL;
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        json_t *exposed, *v;
+        const char *key;
+        OciError err = {};
+        int r;
+
+        if (!cat || !cat->store)
+                return 0;
+        image_catalog_read_lock(cat);
+        r = oci_store_image_inspect(cat->store, run->digest, &img, &err);
+        image_catalog_read_unlock(cat);
+        if (r < 0)
+                return 0; /* no config to read: the spec stays as it is */
+        exposed = json_object_get(json_object_get(json_object_get(img, "config"), "config"), "ExposedPorts");
+        eps = json_array();
+        if (!eps)
+                return -ENOMEM;
+        json_object_foreach(exposed, key, v) {
+                char *end, name[16];
+                unsigned long port = strtoul(key, &end, 10);
+                if (end == key || port == 0 || port > 65535 || (*end && !streq(end, "/tcp")) ||
+                    json_array_size(eps) >= SPEC_ENDPOINTS_MAX)
+                        continue;
+                snprintf(name, sizeof name, "port-%lu", port);
+                json_array_append_new(eps, json_pack("{s:s,s:i}", "name", name, "port", (int) port));
+        }
+        if (json_array_size(eps) == 0)
+                return 0;
+        text = component_spec_format(spec);
+        if (!text || json_parse_buffer(text, strlen(text), &j, NULL) < 0)
+                return -ENOMEM;
+        json_object_set(j, "endpoints", eps);
+        if (spec->readiness.kind == HEALTH_PROCESS)
+                json_object_del(j, "health");
+        r = component_spec_from_json(j, spec, &error);
+        if (r < 0)
+                return fail(run, r, "The image's exposed ports do not make endpoints: %s",
+                            error ?: "invalid");
+        say(run, "endpoints from the ports the image exposes: %zu", spec->n_endpoints);
+        return 0;
+}
+
 static int step_update(Run *run, const char **ret_message) {
         _cleanup_free_ char *cur_err = NULL, *json = NULL;
         DescriptorError derr = {};
         ComponentSpec cur, desc;
         int r;
 
-        if (!run->descriptor) {
-                *ret_message = "no descriptor: the spec is unchanged";
-                return 0;
-        }
         r = component_spec_parse(run->comp.spec, &cur, &cur_err);
         if (r < 0)
                 return fail(run, r, "The component's spec cannot be read: %s", cur_err ?: "invalid");
+        if (!run->descriptor) {
+                if (cur.n_endpoints > 0) {
+                        *ret_message = "no descriptor: the spec is unchanged";
+                        return 0;
+                }
+                r = endpoints_from_image(run, &cur);
+                if (r < 0)
+                        return r;
+                if (cur.n_endpoints == 0) {
+                        *ret_message = "no descriptor and no exposed port: the spec is unchanged";
+                        return 0;
+                }
+                *ret_message = "endpoints from the ports the image exposes";
+                goto save;
+        }
         r = descriptor_to_spec(run->descriptor, &desc, &derr);
         if (r < 0)
                 return fail(run, r, "%s",
@@ -605,6 +664,9 @@ static int step_update(Run *run, const char **ret_message) {
                 cur.bake_ms = desc.bake_ms;
                 cur.bake_max_5xx_percent = desc.bake_max_5xx_percent;
         }
+        if (cur.n_endpoints == 0 && (r = endpoints_from_image(run, &cur)) < 0)
+                return r;
+save:
         json = component_spec_format(&cur);
         if (!json)
                 return -ENOMEM;
@@ -613,10 +675,13 @@ static int step_update(Run *run, const char **ret_message) {
                 return fail(run, r, "Cannot save the component's spec: %s.", strerror(-r));
         free(run->comp.spec);
         run->comp.spec = TAKE_PTR(json);
-        say(run,
-            "endpoints and configurables taken from the descriptor (%zu endpoint(s), %zu configurable(s))",
-            cur.n_endpoints, cur.n_configs);
-        *ret_message = "endpoints and configurables from the descriptor";
+        if (run->descriptor) {
+                say(run,
+                    "endpoints and configurables taken from the descriptor (%zu endpoint(s), %zu "
+                    "configurable(s))",
+                    cur.n_endpoints, cur.n_configs);
+                *ret_message = "endpoints and configurables from the descriptor";
+        }
         return 0;
 }
 

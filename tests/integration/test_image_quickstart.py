@@ -1,6 +1,7 @@
 """packaging/quickstart, as the README tells a new user to run it: twice on the same state dir (idempotent),
-leaving a running daemon with the busybox base image, the demo image built from packaging/demo, and the demo
-component live in development at the URL it prints."""
+leaving a running daemon with the busybox base image and the demo as a git component: a local repository of
+packaging/demo, built once through the pipeline into demo/web:<commit> and live in development at the URL it
+prints."""
 
 import os
 import re
@@ -43,7 +44,11 @@ def test_quickstart_twice(build_dir, tmp_path):
                 assert wait_port(port, 5)
                 st = d.cli("status")
                 pid = st["daemon"]["pid"]
-                assert sorted(d.image_refs()) == ["busybox:latest", "demo-web:1"]
+                refs = sorted(d.image_refs())
+                assert refs[0] == "busybox:latest" and len(refs) == 2 and re.fullmatch(r"demo/web:[0-9a-f]{7,12}", refs[1]), refs
+                builds = d.cli("builds", "demo/web")["builds"]
+                assert [(b["status"], b["trigger"], b["image_ref"]) for b in builds] == [("succeeded", "manual", refs[1])]
+                assert "=== step 8/8: deploy" in p.stdout  # the build's log, followed live
                 assert "Try next" in p.stdout and "Stop the daemon" in p.stdout
                 # the demo answers where quickstart says, through slipway-proxy on development's ingress port
                 url = re.search(r"demo/web answers at (\S+)", p.stdout).group(1)
@@ -56,7 +61,9 @@ def test_quickstart_twice(build_dir, tmp_path):
                 assert p.returncode == 0, f"second quickstart failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
                 assert "already running" in p.stdout and "already in the store" in p.stdout
                 assert d.cli("status")["daemon"]["pid"] == pid, "the second run should reuse the daemon"
-                assert sorted(d.image_refs()) == ["busybox:latest", "demo-web:1"]
+                assert sorted(d.image_refs()) == refs
+                assert "already live" in p.stdout
+                assert len(d.cli("builds", "demo/web")["builds"]) == 1, "the second run built again"
                 releases = d.cli("releases", "demo/web", "development")
                 assert [r["status"] for r in releases["releases"]] == ["live"], "the second run redeployed"
 
