@@ -593,7 +593,7 @@ static void test_webhook_deliveries(void) {
                               " SELECT id, 'c', '{}', 0 FROM projects WHERE name = 'p'") == 0);
         CHECK(sqlite_get_int64(db, "SELECT id FROM components", SQL_NO_ARGS, &nb.component_id) == 0);
 
-        CHECK(model_webhook_set(db, nb.component_id, "hook1") == 0);
+        CHECK(model_webhook_set(db, nb.component_id, "hook1") >= 0);
         CHECK(model_webhook_get(db, nb.component_id, &hook) == 0 && streq(hook, "hook1"));
         CHECK(model_webhook_lookup(db, "hook1", &component_id) == 0 && component_id == nb.component_id);
         CHECK(model_webhook_lookup(db, "hook2", &component_id) == -ENOENT);
