@@ -43,6 +43,10 @@ const HttpRoute api_routes[] = {
         { "PUT", "projects/*/components/*/environments/*/configs/*", api_config_set },
         { "DELETE", "projects/*/components/*/environments/*/configs/*", api_config_unset },
         { "POST", "vault/rotate", api_vault_rotate },
+        { "GET", "projects/*/components/*/webhook", api_component_webhook },
+        { "POST", "projects/*/components/*/webhook/rotate", api_component_webhook_rotate },
+        { "PUT", "projects/*/components/*/autobuild", api_component_switch },
+        { "PUT", "projects/*/components/*/autodeploy", api_component_switch },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);
