@@ -106,7 +106,8 @@ static int reply_unauthorized(HttpRequest *req, const char *message) {
 }
 
 /* The component's webhook secret; has answered (401 or 500) on failure. */
-static int hook_secret(HttpRequest *req, sqlite3 *db, int64_t component_id, uint8_t **ret, size_t *ret_size) {
+static int hook_secret(HttpRequest *req, sqlite3 *db, int64_t component_id, uint8_t **ret,
+                       size_t *ret_size) {
         ApiContext *ctx = req->userdata;
         int r;
 
@@ -173,16 +174,19 @@ static int hook_build(HttpRequest *req, sqlite3 *db, const ModelComponent *c, co
                          push->delivery_id, c->project_name, c->name);
                 return http_reply_json(req->conn, 200,
                                        json_pack("{s:b,s:b,s:o,s:s}", "built", false, "duplicate", true,
-                                                 "build", build_id > 0 ? json_integer(build_id) : json_null(),
+                                                 "build",
+                                                 build_id > 0 ? json_integer(build_id) : json_null(),
                                                  "commit", push->after));
         }
         if (!existing)
                 pipeline_wake(ctx->pipeline);
-        log_info("Webhook %s: push of %s/%s branch %s at %s → build %" PRIi64 "%s.", provider, c->project_name,
-                 c->name, push->branch, push->after, build.id, existing ? " (already queued or built)" : "");
+        log_info("Webhook %s: push of %s/%s branch %s at %s → build %" PRIi64 "%s.", provider,
+                 c->project_name, c->name, push->branch, push->after, build.id,
+                 existing ? " (already queued or built)" : "");
         return http_reply_json(req->conn, 202,
-                               json_pack("{s:b,s:I,s:b,s:s,s:s}", "built", true, "build", (json_int_t) build.id,
-                                         "existing", existing, "commit", push->after, "event", "push"));
+                               json_pack("{s:b,s:I,s:b,s:s,s:s}", "built", true, "build",
+                                         (json_int_t) build.id, "existing", existing, "commit", push->after,
+                                         "event", "push"));
 }
 
 int api_hook_git(HttpRequest *req) {
@@ -202,9 +206,10 @@ int api_hook_git(HttpRequest *req) {
 
         /* The cheapest refusal first: a declared size past the limit, before anything is looked up. */
         if (ri->content_length > 0 && (uint64_t) ri->content_length > HOOK_BODY_MAX)
-                return http_reply_error(req->conn, 413,
-                                        "The webhook delivery is larger than 4 MiB, the most Slipway accepts.",
-                                        "Send push events only; a push of many commits is still far below it.");
+                return http_reply_error(
+                        req->conn, 413,
+                        "The webhook delivery is larger than 4 MiB, the most Slipway accepts.",
+                        "Send push events only; a push of many commits is still far below it.");
         if (req->n_segments != 2)
                 return http_reply_error(req->conn, 404, "Unknown webhook path.", HOOK_URL_HINT);
         if (api_model_open(req, &db) < 0)

@@ -49,10 +49,11 @@ static int git_component_scope(HttpRequest *req, ApiScope *s) {
         if (!s->component.source) {
                 snprintf(msg, sizeof msg, "%s/%s is not built from git; only a git component has a webhook.",
                          s->project.name, s->component.name);
-                snprintf(hint, sizeof hint,
-                         "Create a git component with POST /api/v1/projects/%s/components {\"name\": \"web\", "
-                         "\"git\": URL, \"branch\": \"main\"}.",
-                         s->project.name);
+                snprintf(
+                        hint, sizeof hint,
+                        "Create a git component with POST /api/v1/projects/%s/components {\"name\": \"web\", "
+                        "\"git\": URL, \"branch\": \"main\"}.",
+                        s->project.name);
                 http_reply_error(req->conn, 400, msg, hint);
                 return api_replied(req, 400, -EINVAL);
         }
@@ -122,8 +123,8 @@ static int webhook_reply(HttpRequest *req, bool rotate) {
         if (r == -ENOENT) {
                 r = secret_make(ctx->vault, s.db, s.component.id);
                 if (r >= 0)
-                        r = vault_component_secret_get(ctx->vault, s.db, s.component.id, VAULT_SECRET_WEBHOOK,
-                                                       &secret, &secret_size);
+                        r = vault_component_secret_get(ctx->vault, s.db, s.component.id,
+                                                       VAULT_SECRET_WEBHOOK, &secret, &secret_size);
                 if (r >= 0)
                         log_info("%s the webhook secret of %s/%s.", rotate ? "Rotated" : "Made",
                                  s.project.name, s.component.name);
@@ -132,9 +133,9 @@ static int webhook_reply(HttpRequest *req, bool rotate) {
                 return api_reply_error(req, r, NULL, "Cannot read or make the webhook secret");
         if (asprintf(&url, "%s/hooks/git/%s", ctx->api_url ?: "", id) < 0)
                 url = NULL;
-        j = json_pack("{s:s,s:s,s:s,s:s?,s:s#,s:b}", "project", s.project.name, "component", s.component.name,
-                      "id", id, "url", url, "secret", (const char *) secret, secret_size, "autobuild",
-                      s.component.autobuild);
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:s#,s:b}", "project", s.project.name, "component",
+                      s.component.name, "id", id, "url", url, "secret", (const char *) secret, secret_size,
+                      "autobuild", s.component.autobuild);
         vault_secret_free(secret, secret_size);
         if (!j)
                 return http_reply_error(req->conn, 500, "Out of memory.", NULL);
@@ -161,9 +162,10 @@ int api_component_switch(HttpRequest *req) {
                 return req->status;
         on = json_object_get(body, "on");
         if (!json_is_boolean(on))
-                return http_reply_error(req->conn, 400, "\"on\" must be true or false.", switch_body.example);
-        r = (autobuild ? model_component_set_autobuild : model_component_set_autodeploy)(s.db, s.component.id,
-                                                                                         json_is_true(on));
+                return http_reply_error(req->conn, 400, "\"on\" must be true or false.",
+                                        switch_body.example);
+        r = (autobuild ? model_component_set_autobuild
+                       : model_component_set_autodeploy)(s.db, s.component.id, json_is_true(on));
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot change the component");
         if (autobuild)
