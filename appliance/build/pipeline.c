@@ -112,6 +112,50 @@ int pipeline_source_parse(const char *json, PipelineSource *ret) {
         return 0;
 }
 
+static bool relative_path_ok(const char *p, size_t max) {
+        return strlen(p) < max && p[0] != '/' && !path_has_dotdot(p) && !strpbrk(p, "\n\r\t");
+}
+
+int pipeline_source_check(const PipelineSource *s, char **ret_error) {
+        const char *e = NULL;
+        int kind = source_url_classify(s->url);
+        struct stat st;
+
+        if (kind < 0)
+                e = "The git URL is not an absolute path, file://, git://, http(s):// or ssh:// URL.";
+        else if (kind == SOURCE_URL_SSH)
+                e = "ssh:// repositories are not supported yet: use http(s):// with a token, git:// or a path.";
+        else if ((kind == SOURCE_URL_PATH || kind == SOURCE_URL_FILE) &&
+                 (stat(kind == SOURCE_URL_FILE ? s->url + strlen("file://") : s->url, &st) < 0 ||
+                  !S_ISDIR(st.st_mode)))
+                e = "There is no git repository at that path on this machine.";
+        else if (isempty(s->branch) || strlen(s->branch) > SOURCE_BRANCH_MAX || s->branch[0] == '-' ||
+                 strstr(s->branch, "..") || strpbrk(s->branch, " ~^:?*[\\\n\t") ||
+                 endswith(s->branch, ".lock") || endswith(s->branch, "/") || s->branch[0] == '/')
+                e = "The branch is not a name git allows.";
+        else if (!relative_path_ok(s->dir, 1024))
+                e = "--dir must be a path inside the repository (relative, without '..').";
+        else if (isempty(s->dockerfile) || !relative_path_ok(s->dockerfile, 1024))
+                e = "--dockerfile must be a path inside --dir (relative, without '..').";
+        else if (s->poll_sec != 0 &&
+                 (s->poll_sec < PIPELINE_POLL_MIN_SEC || s->poll_sec > PIPELINE_POLL_MAX_SEC))
+                e = "--poll must be between 10s and 7 days (or 0 for none).";
+        if (!e)
+                return 0;
+        *ret_error = strdup(e);
+        return -EINVAL;
+}
+
+int pipeline_source_format(const PipelineSource *s, char **ret_json) {
+        _cleanup_json_ json_t *j =
+                json_pack("{s:s,s:s,s:s,s:s,s:I}", "url", s->url, "branch", s->branch, "dir", s->dir,
+                          "dockerfile", s->dockerfile, "poll_sec", (json_int_t) s->poll_sec);
+
+        if (!j || !(*ret_json = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT)))
+                return -ENOMEM;
+        return 0;
+}
+
 int pipeline_settings(const PipelineSource *s, char **ret_json, char **ret_hash) {
         _cleanup_json_ json_t *j =
                 json_pack("{s:s,s:s,s:s}", "url", s->url, "dir", s->dir, "dockerfile", s->dockerfile);
@@ -186,6 +230,8 @@ typedef struct Run {
         char *ref;
         char *reason; /* why the build failed (first failure) */
         bool cancelled, timed_out;
+        bool stopped; /* slipwayd is stopping: the build fails (it is not the user's cancel) */
+        int step;     /* the step running, for messages */
 } Run;
 
 static uint64_t now_usec(void) {
@@ -253,6 +299,8 @@ static bool stop_requested(Run *run) {
 
         pthread_mutex_lock(&run->p->lock);
         c = run->running.cancelled || run->p->stopping;
+        if (run->p->stopping)
+                run->stopped = true;
         pthread_mutex_unlock(&run->p->lock);
         if (!c && model_build_get(run->db, run->build.id, &b) >= 0) {
                 c = b.cancel_requested;
@@ -277,6 +325,100 @@ static int open_step_log(Run *run, int pos) {
         return fd < 0 ? -errno : fd;
 }
 
+/* The component's http(s) token from the vault (NULL *ret when it has none). */
+static int source_token(Pipeline *p, sqlite3 *db, int64_t component_id, uint8_t **ret, size_t *ret_size) {
+        int r;
+
+        *ret = NULL;
+        *ret_size = 0;
+        if (!p->cfg.vault || component_id <= 0)
+                return 0;
+        r = vault_component_secret_get(p->cfg.vault, db, component_id, VAULT_SECRET_GIT_TOKEN, ret,
+                                       ret_size);
+        return r == -ENOENT ? 0 : r;
+}
+
+int pipeline_schema_path(const char *state_dir, int64_t build_id, const char *endpoint, char **ret) {
+        if (!endpoint || !endpoint[0] || strchr(endpoint, '/') || endpoint[0] == '.')
+                return -EINVAL;
+        if (asprintf(ret, "%s/builds/%" PRId64 "/schemas/%s", state_dir, build_id, endpoint) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Keeps what the descriptor said with the build (DIR/builds/<id>/descriptor.json) and each endpoint's
+ * schema file (schemas/<endpoint>), read from the workspace without following a link out of it. */
+static int keep_descriptor(Run *run) {
+        const Descriptor *d = run->descriptor;
+        _cleanup_json_ json_t *j = json_object(), *eps = json_array(), *cfgs = json_array();
+        _cleanup_free_ char *schemas = NULL, *text = NULL, *path = NULL;
+        _cleanup_close_ int work_fd = -EBADF;
+        int r;
+
+        if (!j || !eps || !cfgs)
+                return -ENOMEM;
+        r = build_dir_path(run->p, run->build.id, "schemas", &schemas);
+        if (r < 0)
+                return r;
+        work_fd = open(run->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (work_fd < 0)
+                return -errno;
+        _cleanup_free_ char *work_real = realpath(run->work, NULL);
+        if (!work_real)
+                return -errno;
+        for (size_t i = 0; i < d->n_endpoints; i++) {
+                const DescriptorEndpoint *e = &d->endpoints[i];
+                json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s?}", "name", e->name, "display_name",
+                                      e->display_name, "port", (int) e->port, "base_path", e->base_path,
+                                      "type", descriptor_endpoint_type_to_string(e->type), "schema_file",
+                                      e->schema_file_path[0] ? e->schema_file_path : NULL);
+                json_array_append_new(eps, o);
+                if (!e->schema_file_path[0])
+                        continue;
+                _cleanup_free_ char *data = NULL, *target = NULL, *full = NULL, *real = NULL;
+                const char *rel = e->schema_file_path;
+                size_t size = 0;
+                full = path_join(run->work, rel);
+                if (!full)
+                        return -ENOMEM;
+                real = realpath(full, NULL);
+                if (path_has_dotdot(rel) || rel[0] == '/' || !real || !path_below(real, work_real)) {
+                        say(run, "endpoint %s: schema %s is not a file of the component; not kept", e->name,
+                            rel);
+                        continue;
+                }
+                r = read_full_file_at(work_fd, rel, PIPELINE_SCHEMA_MAX, &data, &size);
+                if (r < 0) {
+                        say(run, "endpoint %s: schema %s cannot be read (%s); not kept", e->name, rel,
+                            strerror(-r));
+                        continue;
+                }
+                if ((r = mkdir_p(schemas, 0750)) < 0 ||
+                    (r = pipeline_schema_path(run->p->state_dir, run->build.id, e->name, &target)) < 0 ||
+                    (r = write_file_atomic(target, data, size, 0640)) < 0)
+                        return r;
+                json_object_set_new(o, "schema_kept", json_true());
+                say(run, "endpoint %s: schema %s kept (%zu bytes)", e->name, rel, size);
+        }
+        for (size_t i = 0; i < d->n_configs; i++) {
+                const DescriptorConfig *c = &d->configs[i];
+                json_array_append_new(cfgs, json_pack("{s:s,s:s,s:b,s:s?,s:b,s:s}", "name", c->name,
+                                                      "display_name", c->display_name, "file", c->file,
+                                                      "mount_path", c->file ? c->mount_path : NULL,
+                                                      "required", c->required, "type",
+                                                      descriptor_config_type_to_string(c->type)));
+        }
+        json_object_set_new(j, "file", json_string(descriptor_format_to_string(d->format)));
+        json_object_set_new(j, "schema_version", json_string(d->schema_version));
+        json_object_set(j, "endpoints", eps);
+        json_object_set(j, "configurations", cfgs);
+        json_object_set(j, "dependencies", d->dependencies ?: json_null());
+        text = json_dumps(j, JSON_INDENT(2));
+        if (!text || build_dir_path(run->p, run->build.id, PIPELINE_DESCRIPTOR_FILE, &path) < 0)
+                return -ENOMEM;
+        return write_file_atomic(path, text, strlen(text), 0640);
+}
+
 static int step_fetch(Run *run, GitMirror **ret_mirror) {
         Pipeline *p = run->p;
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
@@ -294,8 +436,14 @@ static int step_fetch(Run *run, GitMirror **ret_mirror) {
                                     "repositories are read from.",
                                     path, p->local_root);
         }
+        uint8_t *token = NULL;
+        size_t token_size = 0;
+        r = source_token(p, run->db, run->comp.id, &token, &token_size);
+        if (r < 0)
+                return fail(run, r, "The component's git token cannot be opened: %s.", strerror(-r));
+        SourceAuth auth = { .http_token = (const char *) token };
         pthread_mutex_lock(&p->mirror_lock);
-        r = git_mirror_open(p->git_dir, run->src.url, NULL, &m, &err);
+        r = git_mirror_open(p->git_dir, run->src.url, token ? &auth : NULL, &m, &err);
         if (r >= 0) {
                 say(run, "fetching %s from %s",
                     run->build.commit_sha ? run->build.commit_sha : run->src.branch,
@@ -309,6 +457,7 @@ static int step_fetch(Run *run, GitMirror **ret_mirror) {
                 }
         }
         pthread_mutex_unlock(&p->mirror_lock);
+        vault_secret_free(token, token_size);
         if (r < 0)
                 return fail(run, r, "%s%s%s", err.message[0] ? err.message : "The fetch failed.",
                             err.hint[0] ? " " : "", err.hint);
@@ -370,6 +519,9 @@ static int step_descriptor(Run *run, const char **ret_message) {
         say(run, "%s: %zu endpoint(s), %zu configurable(s)",
             descriptor_format_to_string(run->descriptor->format), run->descriptor->n_endpoints,
             run->descriptor->n_configs);
+        r = keep_descriptor(run);
+        if (r < 0)
+                return fail(run, r, "Cannot keep the descriptor with the build: %s.", strerror(-r));
         *ret_message = descriptor_format_to_string(run->descriptor->format);
         return 0;
 }
@@ -523,8 +675,19 @@ static int step_deploy(Run *run) {
         }
 }
 
-static bool want_deploy(const Run *run) {
-        return run->build.deploy || run->comp.autodeploy;
+/* Asked when the build began, or since (build --deploy of a commit being built), or auto-deploy is on now. */
+static bool want_deploy(Run *run) {
+        ModelBuild b = {};
+        ModelComponent c = {};
+        bool want = run->build.deploy || run->comp.autodeploy;
+
+        if (!want && model_build_get(run->db, run->build.id, &b) >= 0)
+                want = b.deploy;
+        model_build_done(&b);
+        if (!want && model_component_get_by_id(run->db, run->comp.id, &c) >= 0)
+                want = c.autodeploy;
+        model_component_done(&c);
+        return want;
 }
 
 static void run_steps(Run *run) {
@@ -600,11 +763,23 @@ static void run_steps(Run *run) {
                 if (r < 0)
                         break;
         }
-        if (r < 0 && run->timed_out && !run->reason)
-                (void) fail(run, -ETIME, "The build took longer than its %llu min timeout.",
-                            (unsigned long long) ((run->p->cfg.timeout_usec
-                                                           ?: PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL) /
-                                                  60000000ULL));
+        uint64_t limit =
+                (run->p->cfg.timeout_usec ?: PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL) / 1000000ULL;
+        if (r < 0 && run->timed_out && (!run->reason || r == -ETIME)) {
+                free(run->reason);
+                run->reason = NULL;
+                (void) fail(run, -ETIME, "The build took longer than its timeout of %llu %s (step %s).",
+                            (unsigned long long) (limit % 60 ? limit : limit / 60), limit % 60 ? "s" : "min",
+                            pipeline_steps[pos] ?: "deploy");
+        }
+        if (r < 0 && run->stopped) {
+                /* Not the user's cancel: slipwayd stopped under it. */
+                free(run->reason);
+                run->reason = NULL;
+                run->cancelled = false;
+                (void) fail(run, -ECANCELED, "slipwayd stopped while step %s ran; build it again.",
+                            pipeline_steps[pos] ?: "deploy");
+        }
         if (r < 0 && run->cancelled && !run->reason)
                 (void) fail(run, -ECANCELED, "The build was cancelled.");
         for (int i = pipeline_steps[pos] ? pos + 1 : pos; r < 0 && pipeline_steps[i]; i++)
@@ -910,7 +1085,6 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
         int kind = source_url_classify(src->url);
         int r;
 
-        (void) component_id;
         if (kind < 0) {
                 *ret_error = strdup("The component's git URL is not one Slipway can fetch.");
                 return -EINVAL;
@@ -926,8 +1100,19 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                         return -EPERM;
                 }
         }
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        uint8_t *token = NULL;
+        size_t token_size = 0;
+        r = sqlite_open(p->db_path, &db);
+        if (r >= 0)
+                r = source_token(p, db, component_id, &token, &token_size);
+        if (r < 0) {
+                *ret_error = strdup("The component's git token cannot be opened.");
+                return r;
+        }
+        SourceAuth auth = { .http_token = (const char *) token };
         pthread_mutex_lock(&p->mirror_lock);
-        r = git_mirror_open(p->git_dir, src->url, NULL, &m, &err);
+        r = git_mirror_open(p->git_dir, src->url, token ? &auth : NULL, &m, &err);
         if (r >= 0 && commit)
                 r = git_mirror_resolve_commit(m, commit, ret, &err);
         else if (r >= 0) {
@@ -936,6 +1121,7 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                         r = git_mirror_resolve_branch(m, branch ?: src->branch, ret, &err);
         }
         pthread_mutex_unlock(&p->mirror_lock);
+        vault_secret_free(token, token_size);
         if (r < 0) {
                 *ret_error = strdup(err.message[0] ? err.message : "The git fetch failed.");
                 *ret_hint = err.hint[0] ? strdup(err.hint) : NULL;

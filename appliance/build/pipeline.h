@@ -46,6 +46,14 @@ typedef struct PipelineSource {
 void pipeline_source_done(PipelineSource *s);
 /* Parses components.source.  -EINVAL on a malformed document. */
 int pipeline_source_parse(const char *json, PipelineSource *ret);
+/* Checks a source before it is saved: a URL Slipway fetches (a local path must be a directory), a branch
+ * name git allows, dir and dockerfile relative without "..", poll 0 or within the limits.  -EINVAL with one
+ * sentence in *ret_error. */
+#define PIPELINE_POLL_MIN_SEC 10U
+#define PIPELINE_POLL_MAX_SEC (7U * 24U * 3600U)
+int pipeline_source_check(const PipelineSource *s, char **ret_error);
+/* components.source JSON of s. */
+int pipeline_source_format(const PipelineSource *s, char **ret_json);
 /* The settings JSON and its sha256 hex that make a build's identity together with the commit. */
 int pipeline_settings(const PipelineSource *s, char **ret_json, char **ret_hash);
 
@@ -84,6 +92,12 @@ void pipeline_cancel(Pipeline *p, int64_t build_id);
 typedef struct SourceCommit SourceCommit;
 int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *commit,
                      const char *branch, SourceCommit *ret, char **ret_error, char **ret_hint);
+
+/* What the descriptor step read, kept as DIR/builds/<id>/descriptor.json, and an endpoint's schema file
+ * DIR/builds/<id>/schemas/<endpoint> (-EINVAL for a name that is not one path segment). */
+#define PIPELINE_DESCRIPTOR_FILE "descriptor.json"
+#define PIPELINE_SCHEMA_MAX (4U * 1024U * 1024U)
+int pipeline_schema_path(const char *state_dir, int64_t build_id, const char *endpoint, char **ret);
 
 /* DIR/builds/<id>/ and the log file of a step (NULL: build.log). */
 int pipeline_log_path(const char *state_dir, int64_t build_id, const char *step, char **ret);

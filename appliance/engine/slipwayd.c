@@ -45,6 +45,9 @@ static const char *arg_proxy_bin = NULL;
 static unsigned arg_ingress_base_port = MODEL_INGRESS_BASE_PORT_DEFAULT;
 static unsigned arg_reconcile_interval = RECONCILE_INTERVAL_DEFAULT_SEC;
 static uint32_t arg_bake_default_ms = DEPLOY_BAKE_DEFAULT_MS;
+static uint64_t arg_build_timeout_usec = PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL;
+static unsigned arg_build_concurrency = PIPELINE_CONCURRENCY_DEFAULT;
+static const char *arg_git_local_root = NULL;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -55,6 +58,9 @@ static void help(void) {
                "  --proxy-bin PATH           slipway-proxy binary to supervise\n"
                "  --reconcile-interval SEC   how often the host is checked against the database (default %u)\n"
                "  --bake-default DUR         bake window of components that set none (default %us, 0: off)\n"
+               "  --build-timeout DUR        longest a git build may take (default 30min)\n"
+               "  --build-concurrency N      git builds run at once (default 1; one per component)\n"
+               "  --git-local-root DIR       local repositories (paths, file://) must be below DIR\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
@@ -84,6 +90,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_PROXY_BIN,
                 ARG_RECONCILE,
                 ARG_BAKE_DEFAULT,
+                ARG_BUILD_TIMEOUT,
+                ARG_BUILD_CONCURRENCY,
+                ARG_GIT_LOCAL_ROOT,
                 ARG_DEBUG,
                 ARG_VERSION
         };
@@ -94,6 +103,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "proxy-bin", required_argument, NULL, ARG_PROXY_BIN },
                 { "reconcile-interval", required_argument, NULL, ARG_RECONCILE },
                 { "bake-default", required_argument, NULL, ARG_BAKE_DEFAULT },
+                { "build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT },
+                { "build-concurrency", required_argument, NULL, ARG_BUILD_CONCURRENCY },
+                { "git-local-root", required_argument, NULL, ARG_GIT_LOCAL_ROOT },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -165,6 +177,37 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_bake_default_ms = (uint32_t) (ns / NSEC_PER_MSEC);
                         break;
                 }
+                case ARG_BUILD_TIMEOUT: {
+                        uint64_t ns;
+
+                        if (duration_parse(optarg, &ns) < 0 || ns < 1000ULL * NSEC_PER_MSEC ||
+                            ns / NSEC_PER_MSEC > 24ULL * 3600ULL * 1000ULL) {
+                                fprintf(stderr,
+                                        "Error: --build-timeout '%s' is not a duration from 1s to 24h.\n"
+                                        "Hint: for example --build-timeout 45min.\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_build_timeout_usec = ns / 1000ULL;
+                        break;
+                }
+                case ARG_BUILD_CONCURRENCY:
+                        if (parse_positive(optarg, 8, &arg_build_concurrency) < 0) {
+                                fprintf(stderr,
+                                        "Error: --build-concurrency '%s' is not a number from 1 to 8.\n"
+                                        "Hint: each build may use a CPU; for example --build-concurrency 2.\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_GIT_LOCAL_ROOT:
+                        if (isempty(optarg) || optarg[0] != '/') {
+                                fprintf(stderr, "Error: --git-local-root needs an absolute directory.\n"
+                                                "Hint: for example --git-local-root /srv/git.\n");
+                                return -EINVAL;
+                        }
+                        arg_git_local_root = optarg;
+                        break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -391,6 +434,9 @@ static int run(void) {
                                 .catalog = catalog,
                                 .builder = builder,
                                 .vault = vault,
+                                .concurrency = arg_build_concurrency,
+                                .timeout_usec = arg_build_timeout_usec,
+                                .local_root = arg_git_local_root,
                                 .wake_engine = engine_wake,
                                 .wake_userdata = engine,
                         },

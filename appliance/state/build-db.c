@@ -216,6 +216,28 @@ int model_build_request_cancel(sqlite3 *db, int64_t id) {
                               SQL_ARGS(SQL_INT(id)));
 }
 
+int model_build_request_deploy(sqlite3 *db, int64_t id) {
+        return sqlite_run_one(
+                db, "UPDATE builds SET deploy = 1 WHERE id = ?1 AND status IN ('queued', 'running')",
+                SQL_ARGS(SQL_INT(id)));
+}
+
+int model_build_cancel_queued(sqlite3 *db, int64_t id, const char *reason) {
+        int r;
+
+        r = sqlite_begin(db);
+        if (r < 0)
+                return r;
+        r = sqlite_run(db,
+                       "UPDATE builds SET status = 'cancelled', reason = ?2, finished_at = ?3"
+                       " WHERE id = ?1 AND status = 'queued'",
+                       SQL_ARGS(SQL_INT(id), SQL_TEXT(reason), SQL_INT(sqlite_now_sec())));
+        if (r >= 0 && sqlite3_changes(db) > 0)
+                r = sqlite_run(db, "UPDATE build_steps SET status = 'cancelled' WHERE build_id = ?1",
+                               SQL_ARGS(SQL_INT(id)));
+        return sqlite_end(db, r);
+}
+
 int model_build_prune(sqlite3 *db, int64_t component_id, int64_t keep, int64_t **ret_ids, size_t *ret_n) {
         _cleanup_free_ int64_t *ids = NULL;
         size_t n = 0;

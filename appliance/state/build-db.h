@@ -98,6 +98,11 @@ int model_build_set_commit(sqlite3 *db, int64_t id, const char *sha, const char 
 int model_build_set_image(sqlite3 *db, int64_t id, const char *digest, const char *ref);
 int model_build_set_release(sqlite3 *db, int64_t id, int64_t release_id);
 int model_build_request_cancel(sqlite3 *db, int64_t id);
+/* A queued or running build asked for again with deploy: it deploys when it succeeds (-ENOENT once ended). */
+int model_build_request_deploy(sqlite3 *db, int64_t id);
+/* A queued build cancelled before it ran: status cancelled with reason, its steps cancelled; 0 also when it
+ * was no longer queued (a worker claimed it: pipeline_cancel() stops it). */
+int model_build_cancel_queued(sqlite3 *db, int64_t id, const char *reason);
 /* Deletes the component's builds beyond the newest keep (never a queued or running one); *ret_ids (may be
  * NULL) gets the ids deleted so the caller removes DIR/builds/<id>/. */
 int model_build_prune(sqlite3 *db, int64_t component_id, int64_t keep, int64_t **ret_ids, size_t *ret_n);

@@ -154,6 +154,10 @@ static int tail_log(const char *dir, InstanceLog l, unsigned lines, const Scrubb
 static bool logs_stopping;
 static unsigned logs_followers;
 
+bool api_logs_stopping(void) {
+        return __atomic_load_n(&logs_stopping, __ATOMIC_ACQUIRE);
+}
+
 void api_logs_stop(void) {
         __atomic_store_n(&logs_stopping, true, __ATOMIC_RELEASE);
         /* Let each follower send its end line while the server still writes (a few poll intervals). */

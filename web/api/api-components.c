@@ -25,31 +25,180 @@
 /* The fields of a component create request: the spec, and the CLI's shorthands spec_from_request() reads. */
 static const HttpJsonBody component_create_body = {
         .what = "component create request",
-        .fields =
-                (const char *const[]) { "name", "image", "spec", "endpoints", "health", "liveness", "memory",
-                                        "cpus", "pids", "health_interval_ms", "health_timeout_ms",
-                                        "health_failures", "deploy_timeout_ms", "configs", "bake_ms",
-                                        "bake_max_5xx_percent", "keep_releases", NULL },
-        .example = "Send {\"name\": \"web\", \"image\": \"busybox:1\"}.",
+        .fields = (const char *const[]) { "name",
+                                          "image",
+                                          "spec",
+                                          "endpoints",
+                                          "health",
+                                          "liveness",
+                                          "memory",
+                                          "cpus",
+                                          "pids",
+                                          "health_interval_ms",
+                                          "health_timeout_ms",
+                                          "health_failures",
+                                          "deploy_timeout_ms",
+                                          "configs",
+                                          "bake_ms",
+                                          "bake_max_5xx_percent",
+                                          "keep_releases",
+                                          "git",
+                                          "branch",
+                                          "dir",
+                                          "dockerfile",
+                                          "poll_sec",
+                                          "git_token",
+                                          "builds_keep",
+                                          NULL },
+        .example =
+                "Send {\"name\": \"web\", \"image\": \"busybox:1\"} or {\"name\": \"web\", \"git\": URL}.",
 };
 
 /* A component update: any field of create but the name, and configurables to drop. */
 static const HttpJsonBody component_update_body = {
         .what = "component update request",
-        .fields = (const char *const[]) { "image", "spec", "endpoints", "health", "liveness", "memory",
-                                          "cpus", "pids", "health_interval_ms", "health_timeout_ms",
-                                          "health_failures", "deploy_timeout_ms", "configs", "no_configs",
-                                          "bake_ms", "bake_max_5xx_percent", "keep_releases", NULL },
+        .fields = (const char *const[]) { "image",
+                                          "spec",
+                                          "endpoints",
+                                          "health",
+                                          "liveness",
+                                          "memory",
+                                          "cpus",
+                                          "pids",
+                                          "health_interval_ms",
+                                          "health_timeout_ms",
+                                          "health_failures",
+                                          "deploy_timeout_ms",
+                                          "configs",
+                                          "no_configs",
+                                          "bake_ms",
+                                          "bake_max_5xx_percent",
+                                          "keep_releases",
+                                          "git",
+                                          "branch",
+                                          "dir",
+                                          "dockerfile",
+                                          "poll_sec",
+                                          "git_token",
+                                          "builds_keep",
+                                          NULL },
         .example = "Send {\"image\": \"web:2\"} or any other field of a component create request.",
 };
 
 static json_t *component_json(const ModelComponent *c) {
-        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_json_ json_t *spec = NULL, *source = NULL;
 
         if (json_parse_buffer(c->spec, strlen(c->spec), &spec, NULL) < 0)
                 spec = json_object();
-        return json_pack("{s:s,s:s,s:s?,s:O,s:I}", "name", c->name, "project", c->project_name, "image",
-                         c->image_ref, "spec", spec, "created_at", (json_int_t) c->created_at);
+        if (!c->source || json_parse_buffer(c->source, strlen(c->source), &source, NULL) < 0)
+                source = json_null();
+        return json_pack("{s:s,s:s,s:s?,s:O,s:I,s:O,s:b,s:b,s:I}", "name", c->name, "project",
+                         c->project_name, "image", c->image_ref, "spec", spec, "created_at",
+                         (json_int_t) c->created_at, "source", source, "autobuild", c->autobuild,
+                         "autodeploy", c->autodeploy, "builds_keep", (json_int_t) c->builds_keep);
+}
+
+/* The git source of a create or update request ("git", "branch", "dir", "dockerfile", "poll_sec") over the
+ * component's current one (cur, NULL: none).  *ret_given false when the request names none of them. */
+static int source_from_request(json_t *body, const char *cur, PipelineSource *ret, bool *ret_given,
+                               char **ret_error) {
+        static const char *const keys[] = { "git", "branch", "dir", "dockerfile" };
+        const char *v[ELEMENTSOF(keys)] = {};
+        bool given = false;
+        json_t *poll = json_object_get(body, "poll_sec");
+        char **slots[] = { &ret->url, &ret->branch, &ret->dir, &ret->dockerfile };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (json_get_string_opt(body, keys[i], &v[i]) < 0) {
+                        if (asprintf(ret_error, "\"%s\" must be a string.", keys[i]) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                given = given || v[i];
+        }
+        if (poll && !json_is_null(poll) && (!json_is_integer(poll) || json_integer_value(poll) < 0)) {
+                *ret_error = strdup("\"poll_sec\" must be a number of seconds.");
+                return -EINVAL;
+        }
+        given = given || (poll && !json_is_null(poll));
+        *ret_given = given;
+        if (!given)
+                return 0;
+        if (cur)
+                r = pipeline_source_parse(cur, ret);
+        else if (!v[0]) {
+                *ret_error = strdup("--branch, --dir, --dockerfile and --poll go with --git URL.");
+                return -EINVAL;
+        } else
+                r = pipeline_source_parse("{\"url\":\"-\"}", ret);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (!v[i])
+                        continue;
+                char *c = strdup(v[i]);
+                if (!c)
+                        return -ENOMEM;
+                free(*slots[i]);
+                *slots[i] = c;
+        }
+        if (poll && !json_is_null(poll))
+                ret->poll_sec = (uint64_t) json_integer_value(poll);
+        return pipeline_source_check(ret, ret_error);
+}
+
+/* "builds_keep" (1…PIPELINE_BUILDS_KEEP_MAX) into *ret; 0 when absent. */
+static int builds_keep_from_request(json_t *body, int64_t *ret, char **ret_error) {
+        json_t *k = json_object_get(body, "builds_keep");
+
+        *ret = 0;
+        if (!k || json_is_null(k))
+                return 0;
+        if (!json_is_integer(k) || json_integer_value(k) < 1 ||
+            json_integer_value(k) > PIPELINE_BUILDS_KEEP_MAX) {
+                if (asprintf(ret_error, "\"builds_keep\" must be a number of builds from 1 to %d.",
+                             PIPELINE_BUILDS_KEEP_MAX) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        *ret = json_integer_value(k);
+        return 0;
+}
+
+/* The source and builds_keep of a request, written to component id. */
+static int save_source(sqlite3 *db, int64_t id, const PipelineSource *src, bool has_src, int64_t keep) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        if (has_src) {
+                r = pipeline_source_format(src, &json);
+                if (r >= 0)
+                        r = model_component_set_source(db, id, json);
+                if (r < 0)
+                        return r;
+        }
+        if (keep > 0 && (r = model_component_set_builds_keep(db, id, keep)) < 0)
+                return r;
+        return 0;
+}
+
+/* "git_token": the password for http(s) fetches, sealed in the vault (outside any transaction: the vault
+ * writes in its own). */
+static int save_token(HttpRequest *req, sqlite3 *db, int64_t id, json_t *body) {
+        ApiContext *ctx = req->userdata;
+        const char *token = NULL;
+        int r;
+
+        if (json_get_string_opt(body, "git_token", &token) >= 0 && !isempty(token)) {
+                if (!ctx->vault)
+                        return -EOPNOTSUPP;
+                r = vault_component_secret_set(ctx->vault, db, id, VAULT_SECRET_GIT_TOKEN, token,
+                                               strlen(token));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int api_components_list(HttpRequest *req) {
@@ -330,15 +479,31 @@ int api_component_create(HttpRequest *req) {
         char msg[256];
         int r;
 
+        _cleanup_(pipeline_source_done) PipelineSource src = {};
+        bool has_src = false;
+        int64_t keep = 0;
+
         r = api_read_create_body(req, &component_create_body, "component", "image", &body, &name, &image);
         if (r < 0)
                 return req->status;
-        if (!image)
-                return http_reply_error(req->conn, 400, "A component needs an image.",
-                                        "Give --image REF (an image from 'slipway image list').");
-
-        r = image_catalog_normalize_ref(image, &ref, &err);
+        r = source_from_request(body, NULL, &src, &has_src, &error);
+        if (r >= 0)
+                r = builds_keep_from_request(body, &keep, &error);
+        if (r == -EINVAL)
+                return http_reply_error(req->conn, 400, error ?: "Invalid git source.",
+                                        "See 'slipway component create --help'.");
         if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the git source");
+        if (has_src && image)
+                return http_reply_error(req->conn, 400,
+                                        "A component is built from --git or deploys --image, not both.",
+                                        "Give one of them.");
+        if (!image && !has_src)
+                return http_reply_error(
+                        req->conn, 400, "A component needs an image or a git repository.",
+                        "Give --image REF (an image from 'slipway image list') or --git URL|PATH.");
+
+        if (image && (r = image_catalog_normalize_ref(image, &ref, &err)) < 0)
                 return api_reply_error(req, r, &err, "Invalid image reference");
 
         if ((r = api_scope_project(req, &s)) < 0)
@@ -351,8 +516,9 @@ int api_component_create(HttpRequest *req) {
                                         "Choose another name, or see 'slipway component list'.");
         }
 
-        /* The image's exposed ports are the default endpoints; without --endpoint the image must exist. */
-        {
+        /* The image's exposed ports are the default endpoints; without --endpoint the image must exist.  A git
+         * component's come from its descriptor at each build. */
+        if (ref) {
                 ImageRecord rec = {};
                 json_t *eps = json_object_get(body, "endpoints");
                 bool need = !eps || json_is_null(eps);
@@ -385,7 +551,27 @@ int api_component_create(HttpRequest *req) {
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the component spec");
 
         model_component_done(&s.component);
-        r = model_component_create(s.db, s.project.id, name, ref, spec_json, &s.component);
+        r = sqlite_begin(s.db);
+        if (r >= 0) {
+                r = model_component_create(s.db, s.project.id, name, ref, spec_json, &s.component);
+                if (r >= 0 && has_src) {
+                        _cleanup_free_ char *sj = NULL;
+                        r = pipeline_source_format(&src, &sj);
+                        if (r >= 0)
+                                r = model_component_set_source(s.db, s.component.id, sj);
+                }
+                if (r >= 0 && keep > 0)
+                        r = model_component_set_builds_keep(s.db, s.component.id, keep);
+                r = sqlite_end(s.db, r);
+        }
+        if (r >= 0 && has_src) {
+                /* Re-read: the row now has its source. */
+                int64_t id = s.component.id;
+                model_component_done(&s.component);
+                r = model_component_get_by_id(s.db, id, &s.component);
+                if (r >= 0)
+                        r = save_token(req, s.db, id, body);
+        }
         if (r == -EEXIST) {
                 snprintf(msg, sizeof msg, "Project '%s' already has a component named '%s'.", s.project.name,
                          name);
@@ -445,6 +631,17 @@ int api_component_update(HttpRequest *req) {
         }
         if ((r = api_scope_component(req, NULL, &s)) < 0)
                 return req->status;
+        _cleanup_(pipeline_source_done) PipelineSource src = {};
+        bool has_src = false;
+        int64_t keep = 0;
+        r = source_from_request(body, s.component.source, &src, &has_src, &error);
+        if (r >= 0)
+                r = builds_keep_from_request(body, &keep, &error);
+        if (r == -EINVAL)
+                return http_reply_error(req->conn, 400, error ?: "Invalid git source.",
+                                        "See 'slipway component update --help'; nothing was changed.");
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the git source");
         if (json_parse_buffer(s.component.spec, strlen(s.component.spec), &base, NULL) < 0 ||
             !json_is_object(base))
                 return api_reply_error(req, -EBADMSG, NULL, "Cannot read the component's current spec");
@@ -458,7 +655,15 @@ int api_component_update(HttpRequest *req) {
         spec_json = component_spec_format(&spec);
         if (!spec_json)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the component spec");
-        r = model_component_update(s.db, s.component.id, ref ?: s.component.image_ref, spec_json);
+        r = sqlite_begin(s.db);
+        if (r >= 0) {
+                r = model_component_update(s.db, s.component.id, ref ?: s.component.image_ref, spec_json);
+                if (r >= 0)
+                        r = save_source(s.db, s.component.id, &src, has_src, keep);
+                r = sqlite_end(s.db, r);
+        }
+        if (r >= 0)
+                r = save_token(req, s.db, s.component.id, body);
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot change the component");
         model_component_done(&s.component);
@@ -520,6 +725,15 @@ int api_component_show(HttpRequest *req) {
         if (!j || !envs)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the component");
         json_object_set(j, "environments", envs);
+        if (s.component.source) {
+                ModelBuild *b = NULL;
+                size_t nb = 0;
+                json_t *lb = json_null();
+                if (model_build_list(s.db, s.component.id, &b, &nb) >= 0 && nb > 0)
+                        lb = api_build_json(NULL, &b[0]) ?: json_null();
+                model_builds_free(b, nb);
+                json_object_set_new(j, "latest_build", lb);
+        }
         return http_reply_json(req->conn, 200, j);
 }
 

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
+#include "build-db.h"
 #include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
@@ -23,7 +26,7 @@
 static const HttpJsonBody deploy_body = {
         .what = "deploy request",
         .max = DEPLOY_BODY_MAX,
-        .fields = (const char *const[]) { "env", "image", NULL },
+        .fields = (const char *const[]) { "env", "image", "build", NULL },
         .example = "Send {\"env\": ENVIRONMENT, \"image\": IMAGE}.",
 };
 
@@ -157,6 +160,14 @@ int api_component_deploy(HttpRequest *req) {
         if (json_get_string_opt(body, "image", &image) < 0)
                 return http_reply_error(req->conn, 400, "\"image\" must be a string.",
                                         "Give an image name like web:1 or a digest.");
+        json_t *bj = json_object_get(body, "build");
+        if (bj && !json_is_null(bj) && (!json_is_integer(bj) || json_integer_value(bj) <= 0))
+                return http_reply_error(req->conn, 400, "\"build\" must be a build id.",
+                                        "See 'slipway builds PROJECT/COMPONENT'.");
+        int64_t build_id = json_is_integer(bj) ? json_integer_value(bj) : 0;
+        if (build_id > 0 && !isempty(image))
+                return http_reply_error(req->conn, 400, "A deploy names an image or a build, not both.",
+                                        "Give --image REF or --build ID.");
         r = deploy_scope(req, &s);
         if (r < 0)
                 return req->status;
@@ -165,7 +176,49 @@ int api_component_deploy(HttpRequest *req) {
         r = api_environment_lookup(req, s.db, &s.project, env, &s.environment);
         if (r < 0)
                 return req->status;
-        if (isempty(image) && model_release_get_live(s.db, s.component.id, s.environment.id, &live) >= 0) {
+        _cleanup_(model_build_done) ModelBuild build = {};
+        char what_build[64];
+        bool has_live = build_id == 0 && isempty(image) &&
+                        model_release_get_live(s.db, s.component.id, s.environment.id, &live) >= 0;
+        if (build_id > 0 || (isempty(image) && !has_live && s.component.source)) {
+                /* A build: the one named, or (nothing live here) the component's latest successful one. */
+                if (build_id > 0)
+                        r = model_build_get(s.db, build_id, &build);
+                else {
+                        /* The newest build that stored an image (its deploy step may have failed). */
+                        ModelBuild *all = NULL;
+                        size_t n_all = 0;
+                        r = model_build_list(s.db, s.component.id, &all, &n_all);
+                        if (r >= 0) {
+                                r = -ENOENT;
+                                for (size_t i = 0; i < n_all && r == -ENOENT; i++)
+                                        if (all[i].image_digest) {
+                                                build = all[i];
+                                                all[i] = (ModelBuild) {};
+                                                r = 0;
+                                        }
+                                model_builds_free(all, n_all);
+                        }
+                }
+                if (r == -ENOENT || (r >= 0 && build.component_id != s.component.id))
+                        return http_reply_error(
+                                req->conn, 404,
+                                build_id > 0 ? "No such build of this component."
+                                             : "The component has no built image yet.",
+                                build_id > 0 ? "See 'slipway builds PROJECT/COMPONENT'."
+                                             : "Build it first: 'slipway build PROJECT/COMPONENT'.");
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot read the build");
+                if (!build.image_digest)
+                        return http_reply_error(
+                                req->conn, 409, "That build stored no image.",
+                                "Deploy a build whose image step succeeded (see 'slipway build show ID').");
+                digest = strdup(build.image_digest);
+                if (!digest)
+                        return api_reply_error(req, -ENOMEM, NULL, "Cannot create the release");
+                snprintf(what_build, sizeof what_build, "build %" PRId64, build.id);
+                what = what_build;
+        } else if (has_live) {
                 /* Save and deploy: the image that runs now, with the environment's current values. */
                 digest = strdup(live.image_digest);
                 if (!digest)

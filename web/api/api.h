@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "api-scope.h"
+#include "build-db.h"
 #include "builder.h"
 #include "host-share.h"
 #include "http-server.h"
@@ -133,3 +134,15 @@ void api_builds_stop(uint64_t timeout_usec);
 /* slipwayd stopping: ends every `logs --follow` stream within a poll interval (call before stopping the
  * server, which waits for handlers). */
 void api_logs_stop(void);
+/* True once api_logs_stop() ran: every follow stream (instance logs, build logs) ends. */
+bool api_logs_stopping(void);
+
+/* Builds of git components (api-builds.c; routes and bodies in its opening comment). */
+int api_component_build(HttpRequest *req);
+int api_component_builds(HttpRequest *req);
+int api_build_show(HttpRequest *req);
+int api_build_cancel(HttpRequest *req);
+int api_build_logs(HttpRequest *req);
+int api_build_schema(HttpRequest *req);
+/* A build as the API shows it; with db, also its "steps". */
+json_t *api_build_json(sqlite3 *db, const ModelBuild *b);
