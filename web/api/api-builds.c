@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "build-db.h"
-#include "disk-space.h"
 #include "component-db.h"
+#include "disk-space.h"
 #include "environment-db.h"
 #include "fs-util.h"
 #include "git-mirror.h"
@@ -45,8 +45,9 @@ static const HttpJsonBody build_body = {
         .what = "build request",
         .max = BUILD_BODY_MAX,
         .fields = (const char *const[]) { "commit", "branch", "deploy", NULL },
-        .example = "Send {} (the branch's head), {\"commit\": SHA} or {\"branch\": B}, with \"deploy\": true "
-                   "to deploy it to the first environment.",
+        .example =
+                "Send {} (the branch's head), {\"commit\": SHA} or {\"branch\": B}, with \"deploy\": true "
+                "to deploy it to the first environment.",
 };
 
 static unsigned followers;
@@ -63,11 +64,11 @@ static json_t *steps_json(sqlite3 *db, int64_t build_id) {
         if (!arr || model_build_steps_list(db, build_id, &st, &n) < 0)
                 return arr;
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(
-                        arr, json_pack("{s:I,s:s,s:s,s:s?,s:o,s:o}", "position", (json_int_t) st[i].position,
-                                       "name", st[i].name, "status", st[i].status, "message", st[i].message,
-                                       "started_at", time_or_null(st[i].started_at), "finished_at",
-                                       time_or_null(st[i].finished_at)));
+                json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s?,s:o,s:o}", "position",
+                                                     (json_int_t) st[i].position, "name", st[i].name,
+                                                     "status", st[i].status, "message", st[i].message,
+                                                     "started_at", time_or_null(st[i].started_at),
+                                                     "finished_at", time_or_null(st[i].finished_at)));
         model_build_steps_free(st, n);
         return arr;
 }
@@ -79,19 +80,19 @@ json_t *api_build_json(sqlite3 *db, const ModelBuild *b) {
 
         if (b->commit_sha)
                 snprintf(short_commit, sizeof short_commit, "%.7s", b->commit_sha);
-        j = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s,s:s,s:s?,s:b,s:s?,s:s?,s:o,s:s?,s:s?,s:o,s:s?,s:o,s:o,"
-                      "s:o,s:o,s:b}",
-                      "id", (json_int_t) b->id, "project", b->project_name, "component", b->component_name,
-                      "commit", b->commit_sha, "short_commit", b->commit_sha ? short_commit : NULL, "branch",
-                      b->branch, "status", b->status, "trigger", b->trigger, "requested_by", b->requested_by,
-                      "deploy", b->deploy, "commit_subject", b->commit_subject, "commit_author",
-                      b->commit_author, "commit_time", time_or_null(b->commit_time), "image_digest",
-                      b->image_digest, "image_ref", b->image_ref, "release_id",
-                      b->release_id > 0 ? json_integer(b->release_id) : json_null(), "reason", b->reason,
-                      "created_at", time_or_null(b->created_at), "started_at", time_or_null(b->started_at),
-                      "finished_at", time_or_null(b->finished_at), "duration_sec",
-                      b->started_at ? json_integer(end - b->started_at) : json_null(), "cancel_requested",
-                      b->cancel_requested);
+        j = json_pack(
+                "{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s,s:s,s:s?,s:b,s:s?,s:s?,s:o,s:s?,s:s?,s:o,s:s?,s:o,s:o,"
+                "s:o,s:o,s:b}",
+                "id", (json_int_t) b->id, "project", b->project_name, "component", b->component_name,
+                "commit", b->commit_sha, "short_commit", b->commit_sha ? short_commit : NULL, "branch",
+                b->branch, "status", b->status, "trigger", b->trigger, "requested_by", b->requested_by,
+                "deploy", b->deploy, "commit_subject", b->commit_subject, "commit_author", b->commit_author,
+                "commit_time", time_or_null(b->commit_time), "image_digest", b->image_digest, "image_ref",
+                b->image_ref, "release_id", b->release_id > 0 ? json_integer(b->release_id) : json_null(),
+                "reason", b->reason, "created_at", time_or_null(b->created_at), "started_at",
+                time_or_null(b->started_at), "finished_at", time_or_null(b->finished_at), "duration_sec",
+                b->started_at ? json_integer(end - b->started_at) : json_null(), "cancel_requested",
+                b->cancel_requested);
         if (j && db)
                 json_object_set_new(j, "steps", steps_json(db, b->id));
         return j;
@@ -153,12 +154,12 @@ static int deploy_existing(HttpRequest *req, ApiScope *s, ModelBuild *b, int64_t
         r = release_create(s->db, &s->component, &envs[0], b->image_digest, s->component.spec,
                            MODEL_RELEASE_ORIGIN_DEPLOY, 0, NULL, 0, &id, &refusal);
         if (r >= 0)
-                model_deploy_log_appendf(s->db, id, "deploy of build %" PRId64 " (%s) to %s requested", b->id,
-                                         b->image_ref ?: b->image_digest, envs[0].name);
+                model_deploy_log_appendf(s->db, id, "deploy of build %" PRId64 " (%s) to %s requested",
+                                         b->id, b->image_ref ?: b->image_digest, envs[0].name);
         model_environments_free(envs, n);
         if (r < 0)
-                return api_replied(req, api_reply_release_refusal(req, r, &refusal, "Cannot deploy the build"),
-                                   r);
+                return api_replied(
+                        req, api_reply_release_refusal(req, r, &refusal, "Cannot deploy the build"), r);
         (void) model_build_set_release(s->db, b->id, id);
         *ret_release = id;
         return 0;
@@ -213,7 +214,8 @@ int api_component_build(HttpRequest *req) {
         if ((r = http_request_read_json(req, &build_body, &body)) < 0)
                 return req->status;
         if (json_get_string_opt(body, "commit", &sha) < 0 || (sha && !commit_valid(sha)))
-                return http_reply_error(req->conn, 400, "\"commit\" must be a commit id (4 to 64 hex digits).",
+                return http_reply_error(req->conn, 400,
+                                        "\"commit\" must be a commit id (4 to 64 hex digits).",
                                         "Give a commit from 'git log', e.g. --commit 1a2b3c4.");
         if (json_get_string_opt(body, "branch", &branch) < 0 || (branch && isempty(branch)))
                 return http_reply_error(req->conn, 400, "\"branch\" must be a branch name.",
@@ -223,7 +225,8 @@ int api_component_build(HttpRequest *req) {
                                         "Give --commit SHA or --branch B.");
         d = json_object_get(body, "deploy");
         if (d && !json_is_boolean(d) && !json_is_null(d))
-                return http_reply_error(req->conn, 400, "\"deploy\" must be true or false.", build_body.example);
+                return http_reply_error(req->conn, 400, "\"deploy\" must be true or false.",
+                                        build_body.example);
         deploy = json_is_true(d);
         if ((r = api_scope_component(req, NULL, &s)) < 0)
                 return req->status;
@@ -351,7 +354,8 @@ int api_build_show(HttpRequest *req) {
                         *slash = 0;
                 int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd >= 0) {
-                        if (json_parse_file_at(fd, PIPELINE_DESCRIPTOR_FILE, 1024U * 1024U, &desc, NULL) >= 0)
+                        if (json_parse_file_at(fd, PIPELINE_DESCRIPTOR_FILE, 1024U * 1024U, &desc, NULL) >=
+                            0)
                                 json_object_set(j, "descriptor", desc);
                         close(fd);
                 }
@@ -371,7 +375,8 @@ int api_build_cancel(HttpRequest *req) {
                 return req->status;
         if (build_ended(&b)) {
                 snprintf(msg, sizeof msg, "Build %" PRId64 " has already %s.", b.id, b.status);
-                return http_reply_error(req->conn, 409, msg, "Only a queued or running build can be cancelled.");
+                return http_reply_error(req->conn, 409, msg,
+                                        "Only a queued or running build can be cancelled.");
         }
         r = model_build_request_cancel(db, b.id);
         if (r >= 0 && streq(b.status, MODEL_BUILD_QUEUED))
@@ -501,11 +506,12 @@ int api_build_logs(HttpRequest *req) {
         if (follow && !build_ended(&b)) {
                 if (__atomic_add_fetch(&followers, 1, __ATOMIC_ACQ_REL) > BUILD_LOG_FOLLOWERS_MAX) {
                         __atomic_sub_fetch(&followers, 1, __ATOMIC_ACQ_REL);
-                        return http_reply_error(req->conn, 503, "Too many 'build logs --follow' streams are open.",
-                                                "Close one, or run 'slipway build logs ID' without --follow.");
+                        return http_reply_error(
+                                req->conn, 503, "Too many 'build logs --follow' streams are open.",
+                                "Close one, or run 'slipway build logs ID' without --follow.");
                 }
-                snprintf(headers, sizeof headers, "X-Slipway-Log-Start: %" PRIu64 "\r\nCache-Control: no-store\r\n",
-                         offset);
+                snprintf(headers, sizeof headers,
+                         "X-Slipway-Log-Start: %" PRIu64 "\r\nCache-Control: no-store\r\n", offset);
                 r = http_stream_begin(req->conn, 200, "text/plain; charset=utf-8", headers);
                 if (r >= 0)
                         (void) follow_log(req, db, b.id, path, offset);
@@ -513,8 +519,8 @@ int api_build_logs(HttpRequest *req) {
                 return 200;
         }
         /* The bytes there are now, and where they end: a client that reads on asks from there. */
-        snprintf(headers, sizeof headers, "X-Slipway-Log-Start: %" PRIu64 "\r\nX-Slipway-Log-Offset: %" PRIu64 "\r\n",
-                 offset, size);
+        snprintf(headers, sizeof headers,
+                 "X-Slipway-Log-Start: %" PRIu64 "\r\nX-Slipway-Log-Offset: %" PRIu64 "\r\n", offset, size);
         r = http_stream_begin(req->conn, 200, "text/plain; charset=utf-8", headers);
         if (r < 0)
                 return 200;
@@ -544,8 +550,8 @@ int api_build_schema(HttpRequest *req) {
         if (r >= 0)
                 r = read_full_file_at(AT_FDCWD, path, BUILD_SCHEMA_MAX, &data, &size);
         if (r == -ENOENT) {
-                snprintf(msg, sizeof msg, "Build %" PRId64 " kept no schema for an endpoint named '%.64s'.", b.id,
-                         req->segments[3]);
+                snprintf(msg, sizeof msg, "Build %" PRId64 " kept no schema for an endpoint named '%.64s'.",
+                         b.id, req->segments[3]);
                 return http_reply_error(req->conn, 404, msg,
                                         "'slipway build show ID' lists the endpoints its descriptor named.");
         }
