@@ -158,7 +158,7 @@ def hooks(module_daemon):
 
 @pytest.fixture(scope="module")
 def git_component(hooks, tmp_path_factory):
-        """(daemon, webhook reply, commit id) for hooks/web, built from a local repository's main branch."""
+        """(daemon, webhook reply, commit id, repository) for hooks/web, built from a local repository's main branch."""
         d = hooks
         repo = tmp_path_factory.mktemp("hooks-repo") / "web"
         sha = commit(repo, {"Dockerfile": "FROM busybox:1\nCMD [\"true\"]\n"}, "first")
@@ -169,7 +169,7 @@ def git_component(hooks, tmp_path_factory):
         assert st in (200, 201), (st, reply)
         st, hook = api(d, "GET", "projects/hooks/components/web/webhook")
         assert st == 200, (st, hook)
-        return d, hook, sha
+        return d, hook, sha, repo
 
 
 # --- without a git component -----------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_the_webhook_api_needs_the_token(hooks):
 # --- with a git component --------------------------------------------------------------------------------
 
 def test_webhook_show_is_stable_and_rotate_changes_only_the_secret(git_component):
-        d, hook, _ = git_component
+        d, hook, _, _ = git_component
         assert len(hook["id"]) == 64 and len(hook["secret"]) == 64 and hook["id"] != hook["secret"]
         assert hook["url"] == f"{d.url}/hooks/git/{hook['id']}"
         assert hook["project"] == "hooks" and hook["component"] == "web" and hook["autobuild"] is False
@@ -223,7 +223,7 @@ def test_webhook_show_is_stable_and_rotate_changes_only_the_secret(git_component
 
 
 def test_unsigned_and_badly_signed_deliveries_are_401(git_component):
-        d, hook, sha = git_component
+        d, hook, sha, _ = git_component
         body = github_body("refs/heads/main", sha)
         st, reply = deliver(d, hook["id"], github_headers(hook["secret"], body, sign=False), body)
         assert st == 401, reply
@@ -241,7 +241,7 @@ def test_unsigned_and_badly_signed_deliveries_are_401(git_component):
 
 
 def test_no_provider_and_bad_payload_are_400(git_component):
-        d, hook, sha = git_component
+        d, hook, sha, _ = git_component
         st, reply = deliver(d, hook["id"], {"Content-Type": "application/json"}, b"{}")
         assert st == 400 and reply["error"], reply
         body = b'{"ref": 5}'
@@ -250,14 +250,14 @@ def test_no_provider_and_bad_payload_are_400(git_component):
 
 
 def test_chunked_body_over_4_mib_is_413(git_component):
-        d, hook, _ = git_component
+        d, hook, _, _ = git_component
         st, reply = raw_post(d, f"/hooks/git/{hook['id']}", ["X-GitHub-Event: push"],
                              b"x" * (HOOK_BODY_MAX + 1), chunked=True)
         assert st == 413 and "4 MiB" in reply["error"], reply
 
 
 def test_ping_and_other_events(git_component):
-        d, hook, _ = git_component
+        d, hook, _, _ = git_component
         body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 42,
                            "hook": {"type": "Repository", "events": ["push"]},
                            "repository": {"full_name": "acme/web"}}).encode()
@@ -269,7 +269,7 @@ def test_ping_and_other_events(git_component):
 
 
 def test_pushes_that_do_not_build(git_component):
-        d, hook, sha = git_component
+        d, hook, sha, _ = git_component
         s = hook["secret"]
         # autobuild is off for a new component
         body = github_body("refs/heads/main", sha)
@@ -297,7 +297,7 @@ def test_pushes_that_do_not_build(git_component):
 
 
 def test_push_builds_once_per_delivery_and_commit(git_component):
-        d, hook, sha = git_component
+        d, hook, sha, _ = git_component
         s = hook["secret"]
         st, _ = api(d, "PUT", "projects/hooks/components/web/autobuild", json={"on": True})
         assert st == 200
@@ -316,10 +316,29 @@ def test_push_builds_once_per_delivery_and_commit(git_component):
         assert st == 202 and other["build"] == first["build"] and other["existing"] is True, other
         st, other = deliver(d, hook["id"], gitlab_headers(s), gitlab_body("refs/heads/main", sha))
         assert st == 202 and other["build"] == first["build"] and other["existing"] is True, other
+        # What `slipway build list` shows: one build, made by the first delivery, of the pushed commit.
+        st, listed = api(d, "GET", "projects/hooks/components/web/builds")
+        assert st == 200, listed
+        builds = [b for b in listed["builds"] if b["commit"] == sha]
+        assert [b["id"] for b in builds] == [first["build"]], listed
+        b = builds[0]
+        assert b["trigger"] == "webhook" and b["requested_by"] == "webhook:github:ada", b
+        assert b["branch"] == "main" and b["deploy"] is False, b
+
+
+def test_a_new_commit_builds_again(git_component):
+        d, hook, sha, repo = git_component
+        st, _ = api(d, "PUT", "projects/hooks/components/web/autobuild", json={"on": True})
+        assert st == 200
+        newer = commit(repo, {"README": "second\n"}, "second")
+        st, reply = deliver(d, hook["id"], gitlab_headers(hook["secret"]), gitlab_body("refs/heads/main", newer,
+                                                                                        before=sha))
+        assert st == 202 and reply["built"] is True and reply["existing"] is False, reply
+        assert reply["commit"] == newer, reply
 
 
 def test_rotate_makes_the_old_secret_fail(git_component):
-        d, hook, sha = git_component
+        d, hook, sha, _ = git_component
         st, new = api(d, "POST", "projects/hooks/components/web/webhook/rotate")
         assert st == 200 and new["id"] == hook["id"] and new["secret"] != hook["secret"], new
         body = json.dumps({"zen": "x", "hook_id": 1}).encode()
