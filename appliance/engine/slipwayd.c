@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "api-hooks.h"
 #include "api.h"
 #include "builder.h"
 #include "component-spec.h"
@@ -474,6 +475,8 @@ static int run(void) {
                 .token = token,
                 .routes = api_routes,
                 .n_routes = api_routes_n,
+                .hook_routes = hook_routes,
+                .n_hook_routes = hook_routes_n,
                 .userdata = &ctx,
         };
         /* The URL is known before start unless port 0 was asked for; handlers may read it at once. */

@@ -319,6 +319,55 @@ int model_webhook_delivery_record(sqlite3 *db, int64_t component_id, const char 
         return r > 0 ? 1 : 0;
 }
 
+static int delivery_build_locked(sqlite3 *db, const char *delivery_id, const ModelBuildNew *b,
+                                 ModelBuild *ret, bool *ret_existing, int64_t *ret_build_id) {
+        int64_t seen;
+        int r;
+
+        r = sqlite_get(db, &sqlite_int64_row,
+                       "SELECT coalesce(build_id, 0) FROM webhook_deliveries"
+                       " WHERE component_id = ?1 AND delivery_id = ?2",
+                       SQL_ARGS(SQL_INT(b->component_id), SQL_TEXT(delivery_id)), &seen);
+        if (r >= 0) {
+                *ret_build_id = seen;
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+        r = build_create_locked(db, b, ret, ret_existing);
+        if (r < 0)
+                return r;
+        r = model_webhook_delivery_record(db, b->component_id, delivery_id, ret->id);
+        if (r < 0)
+                return r;
+        *ret_build_id = ret->id;
+        return 1;
+}
+
+int model_webhook_delivery_build(sqlite3 *db, const char *delivery_id, const ModelBuildNew *b,
+                                 ModelBuild *ret, bool *ret_existing, int64_t *ret_build_id) {
+        _cleanup_(model_build_done) ModelBuild row = {};
+        bool existing = false;
+        int64_t build_id = 0;
+        int r, k;
+
+        r = sqlite_begin(db);
+        if (r < 0)
+                return r;
+        k = sqlite_end(db, delivery_build_locked(db, delivery_id, b, &row, &existing, &build_id));
+        if (k < 0)
+                return k;
+        if (ret_existing)
+                *ret_existing = existing;
+        if (ret_build_id)
+                *ret_build_id = build_id;
+        if (ret) {
+                *ret = row;
+                row = (ModelBuild) {};
+        }
+        return k;
+}
+
 int model_source_host_key_get(sqlite3 *db, const char *host, char **ret_key) {
         return sqlite_get(db, &sqlite_text_row, "SELECT key FROM source_host_keys WHERE host = ?1",
                           SQL_ARGS(SQL_TEXT(host)), ret_key);

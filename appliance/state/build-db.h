@@ -118,6 +118,13 @@ int model_webhook_lookup(sqlite3 *db, const char *hook_id, int64_t *ret_componen
 /* 1 when (component, delivery) was new and is now recorded, 0 when it was seen before. */
 int model_webhook_delivery_record(sqlite3 *db, int64_t component_id, const char *delivery_id,
                                   int64_t build_id);
+/* A webhook delivery that asks for a build, in one transaction: when (b->component_id, delivery_id) was
+ * seen before, nothing is written and it returns 0 with *ret_build_id the build that delivery made (0: none
+ * known); else records the delivery, creates the build as model_build_create() does (*ret, *ret_existing),
+ * points the delivery at it and returns 1.  So a redelivered push is never built twice, even when two
+ * deliveries race. */
+int model_webhook_delivery_build(sqlite3 *db, const char *delivery_id, const ModelBuildNew *b,
+                                 ModelBuild *ret, bool *ret_existing, int64_t *ret_build_id);
 
 /* ssh host keys pinned on first use, by "host:port". */
 int model_source_host_key_get(sqlite3 *db, const char *host, char **ret_key);

@@ -571,6 +571,44 @@ static void test_builds(void) {
         model_build_done(&claimed);
 }
 
+/* Webhook deliveries: a delivery creates its build once; the same delivery again creates nothing and names
+ * the build it made; another delivery of the same commit gets the existing build. */
+static void test_webhook_deliveries(void) {
+        _cleanup_free_ char *p = db_path("deliveries.db"), *hook = NULL;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_build_done) ModelBuild a = {}, b = {};
+        int64_t build_id = -1, component_id = 0;
+        bool existing = true;
+        unsigned count;
+        ModelBuildNew nb = {
+                .commit_sha = "cccc3333",
+                .settings = "{}",
+                .settings_hash = "h",
+                .trigger = MODEL_BUILD_TRIGGER_WEBHOOK,
+        };
+
+        CHECK(state_open(p, &db) == 0);
+        CHECK(sqlite_exec(db, "INSERT INTO projects(name, created_at) VALUES ('p', 0)") == 0);
+        CHECK(sqlite_exec(db, "INSERT INTO components(project_id, name, spec, created_at)"
+                              " SELECT id, 'c', '{}', 0 FROM projects WHERE name = 'p'") == 0);
+        CHECK(sqlite_get_int64(db, "SELECT id FROM components", SQL_NO_ARGS, &nb.component_id) == 0);
+
+        CHECK(model_webhook_set(db, nb.component_id, "hook1") >= 0);
+        CHECK(model_webhook_get(db, nb.component_id, &hook) == 0 && streq(hook, "hook1"));
+        CHECK(model_webhook_lookup(db, "hook1", &component_id) == 0 && component_id == nb.component_id);
+        CHECK(model_webhook_lookup(db, "hook2", &component_id) == -ENOENT);
+
+        CHECK(model_webhook_delivery_build(db, "d1", &nb, &a, &existing, &build_id) == 1);
+        CHECK(!existing && build_id == a.id && a.id > 0);
+        CHECK(model_webhook_delivery_build(db, "d1", &nb, &b, &existing, &build_id) == 0);
+        CHECK(build_id == a.id && b.id == 0);
+        CHECK(sqlite_count(db, "SELECT count(*) FROM builds", SQL_NO_ARGS, &count) == 0 && count == 1);
+        CHECK(model_webhook_delivery_build(db, "d2", &nb, &b, &existing, &build_id) == 1);
+        CHECK(existing && b.id == a.id && build_id == a.id);
+        CHECK(model_webhook_delivery_record(db, nb.component_id, "d2", 0) == 0);
+        CHECK(model_webhook_delivery_record(db, nb.component_id, "d3", 0) == 1);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_fresh();
@@ -584,6 +622,7 @@ int main(void) {
         test_transaction_rollback();
         test_row_helpers();
         test_builds();
+        test_webhook_deliveries();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-state: OK\n");
         return 0;

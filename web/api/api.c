@@ -49,6 +49,10 @@ const HttpRoute api_routes[] = {
         { "DELETE", "builds/*", api_build_cancel },
         { "GET", "builds/*/logs", api_build_logs },
         { "GET", "builds/*/schemas/*", api_build_schema },
+        { "GET", "projects/*/components/*/webhook", api_component_webhook },
+        { "POST", "projects/*/components/*/webhook/rotate", api_component_webhook_rotate },
+        { "PUT", "projects/*/components/*/autobuild", api_component_switch },
+        { "PUT", "projects/*/components/*/autodeploy", api_component_switch },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);

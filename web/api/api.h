@@ -108,6 +108,10 @@ int api_configs_list(HttpRequest *req);
 int api_config_set(HttpRequest *req);
 int api_config_unset(HttpRequest *req);
 int api_vault_rotate(HttpRequest *req);
+/* A git component's webhook (id, URL, secret) and its autobuild/autodeploy switches (api-webhook.c). */
+int api_component_webhook(HttpRequest *req);
+int api_component_webhook_rotate(HttpRequest *req);
+int api_component_switch(HttpRequest *req);
 /* {"id","environment","image_digest","status","reason","created_at","finished_at"} (api-deploy.c). */
 json_t *api_release_json(const ModelRelease *rel);
 /* Adds what needs the database to a release's JSON: "values" (the pinned value versions, [{"key",
