@@ -168,7 +168,7 @@ UNKNOWN_FIELDS = [
         ("POST", "/api/v1/projects/hostile/components", {"name": "typo", "image": "busybox:1", "endpoint": "h:80"},
          "Unknown field 'endpoint' in the component create request; known fields: name, image, spec, endpoints, "),
         ("POST", "/api/v1/projects/hostile/components/web/deploy", {"env": "development", "imgae": "busybox:1"},
-         "Unknown field 'imgae' in the deploy request; known fields: env, image."),
+         "Unknown field 'imgae' in the deploy request; known fields: env, image, build."),
         ("POST", "/api/v1/images/busybox%3A1/unpack", {"path": "UNPACK_TARGET", "force": True},
          "Unknown field 'force' in the unpack request; known fields: path, keep_special."),
 ]
