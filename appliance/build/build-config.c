@@ -143,6 +143,18 @@ static json_t *healthcheck_json(json_t *state, const DockerfileInstruction *i) {
         return hc;
 }
 
+int build_config_add_labels(json_t *state, char *const *labels) {
+        json_t *l = labels && labels[0] ? object_field(config_of(state), "Labels") : NULL;
+
+        for (size_t n = 0; l && labels[n]; n++) {
+                const char *eq = strchr(labels[n], '=');
+                _cleanup_free_ char *k = eq ? strndup(labels[n], (size_t) (eq - labels[n])) : NULL;
+                if (!eq || !k || !k[0] || json_object_set_new(l, k, json_string(eq + 1)) < 0)
+                        return eq ? -ENOMEM : -EINVAL;
+        }
+        return 0;
+}
+
 int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                        const DockerfileInstruction *i) {
         json_t *config = config_of(state), *a;

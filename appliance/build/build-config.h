@@ -7,5 +7,7 @@
 
 #include "build-job.h"
 
+/* Labels "K=V" (NULL-terminated) set on the final image's config, over the Dockerfile's LABELs. */
+int build_config_add_labels(json_t *state, char *const *labels);
 int build_config_apply(BuildContext *ctx, json_t *state, DockerfileScope *scope,
                        const DockerfileInstruction *i);

@@ -601,7 +601,9 @@ static int build_all(BuildContext *ctx, BuildResult *result) {
                 json_t *final = br.stages[plan->stages[plan->n_stages - 1].index].state;
 
                 json_object_del(final, "cmdSet");
-                r = build_state_write_image(ctx, final, result->digest);
+                r = build_config_add_labels(final, o->labels);
+                if (r >= 0)
+                        r = build_state_write_image(ctx, final, result->digest);
                 if (r < 0) {
                         r = build_error(ctx, r, NULL, NULL, "Cannot write the image: %s.", strerror(-r));
                         goto out;

@@ -32,8 +32,10 @@ typedef struct BuildOptions {
         char *const *build_args; /* "K=V", NULL-terminated; may be NULL */
         const char *target;      /* stage name or index, or NULL: the last stage */
         bool no_cache;
-        const char *tag;       /* ref to tag the result with (normalised here), or NULL */
-        int log_fd;            /* build output, line by line, as it happens; -1: none */
+        const char *tag; /* ref to tag the result with (normalised here), or NULL */
+        char *const
+                *labels; /* "K=V" set on the final image (over its LABELs), NULL-terminated; may be NULL */
+        int log_fd;      /* build output, line by line, as it happens; -1: none */
         uint64_t timeout_usec; /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
         uint64_t memory_max;   /* bytes per RUN step, where the host allows; 0: none */
         BuildJob *job;         /* optional, caller-owned (build_job_new): cancel it from any thread at any

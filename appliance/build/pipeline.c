@@ -542,8 +542,17 @@ static int step_image(Run *run) {
         if (asprintf(&run->ref, "%s/%s:%s", run->comp.project_name, run->comp.name, run->commit.short_id) <
             0)
                 return -ENOMEM;
+        /* The commit and repository (without credentials) it was built from, as OCI annotations say. */
+        _cleanup_free_ char *l_rev = NULL, *l_src = NULL, *l_comp = NULL, *shown = NULL;
+        if (source_url_redact(run->src.url, &shown) < 0 ||
+            asprintf(&l_rev, "org.opencontainers.image.revision=%s", run->commit.id) < 0 ||
+            asprintf(&l_src, "org.opencontainers.image.source=%s", shown) < 0 ||
+            asprintf(&l_comp, "dev.slipway.component=%s/%s", run->comp.project_name, run->comp.name) < 0)
+                return -ENOMEM;
+        char *labels[] = { l_rev, l_src, l_comp, NULL };
         BuildOptions opts = {
                 .context_dir = run->work,
+                .labels = labels,
                 .dockerfile = run->src.dockerfile,
                 .tag = run->ref,
                 .log_fd = run->pipe_w,

@@ -109,8 +109,11 @@ def test_local_repository_is_built_once_per_commit_and_deployed(gd, tmp_path):
         assert b["image_ref"].startswith("gitp/web:") and sha1.startswith(b["image_ref"].split(":")[1])
         assert b["release_id"]
         assert http_get(ingress_url(gd, "gitp", "web", "development"))[1].strip() == "version one"
-        # The image is in the store under its tag, labelled with nothing lost: `image list` shows it.
+        # The image is in the store under its tag, labelled with the commit and repository it came from.
         assert any(r == b["image_ref"] for r in gd.image_refs())
+        labels = gd.cli("image", "inspect", b["image_ref"])["config"]["config"]["Labels"]
+        assert labels["org.opencontainers.image.revision"] == sha1, labels
+        assert labels["org.opencontainers.image.source"] == str(repo), labels
 
         # Same commit again: the same build, answered from the database.
         again = build(gd, "gitp/web", expect=200, commit=sha1)
