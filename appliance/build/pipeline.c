@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -221,7 +222,13 @@ typedef struct Run {
         char *dir, *work, *context;
         int pipe_w, pipe_r;
         int build_log_fd;
-        _Atomic int step_fd; /* the current step's log */
+        int step_fd;      /* the current step's log (the tee thread's; changed through tee_switch()) */
+        int ctl_r, ctl_w; /* tee_switch() → tee thread */
+        pthread_mutex_t tee_lock;
+        pthread_cond_t tee_cond;
+        int next_step_fd;
+        unsigned tee_req, tee_done;
+        bool tee_exited;
         pthread_t tee;
         bool tee_started;
         uint64_t deadline;
@@ -242,25 +249,76 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
+static void tee_write(Run *run, const char *buf, size_t n) {
+        (void) loop_write(run->build_log_fd, buf, n);
+        if (run->step_fd >= 0)
+                (void) loop_write(run->step_fd, buf, n);
+}
+
+/* Copies the build's output to build.log and the current step's log.  A byte on the control pipe asks for
+ * the step's log to be closed off: every byte written before it is already in the pipe (its writers have
+ * returned), so the pipe is drained into the old step's log before the switch is acknowledged. */
 static void *tee_main(void *userdata) {
         Run *run = userdata;
         char buf[16384];
-        ssize_t n;
 
-        while ((n = read(run->pipe_r, buf, sizeof buf)) != 0) {
-                int fd;
+        for (;;) {
+                struct pollfd pfd[2] = { { run->pipe_r, POLLIN, 0 }, { run->ctl_r, POLLIN, 0 } };
+                ssize_t n;
 
-                if (n < 0) {
+                if (poll(pfd, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
                 }
-                (void) loop_write(run->build_log_fd, buf, (size_t) n);
-                fd = run->step_fd;
-                if (fd >= 0)
-                        (void) loop_write(fd, buf, (size_t) n);
+                if (pfd[1].revents & POLLIN) {
+                        char c;
+                        if (read(run->ctl_r, &c, 1) < 0 && errno != EAGAIN && errno != EINTR)
+                                break;
+                        while ((n = read(run->pipe_r, buf, sizeof buf)) > 0)
+                                tee_write(run, buf, (size_t) n);
+                        pthread_mutex_lock(&run->tee_lock);
+                        run->step_fd = run->next_step_fd;
+                        run->tee_done = run->tee_req;
+                        pthread_cond_broadcast(&run->tee_cond);
+                        pthread_mutex_unlock(&run->tee_lock);
+                        continue;
+                }
+                if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                n = read(run->pipe_r, buf, sizeof buf);
+                if (n == 0)
+                        break;
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        break;
+                }
+                tee_write(run, buf, (size_t) n);
         }
+        pthread_mutex_lock(&run->tee_lock);
+        run->tee_exited = true;
+        pthread_cond_broadcast(&run->tee_cond);
+        pthread_mutex_unlock(&run->tee_lock);
         return NULL;
+}
+
+/* Everything written so far is in the logs, and the step log is fd from now on. */
+static void tee_switch(Run *run, int fd) {
+        pthread_mutex_lock(&run->tee_lock);
+        if (!run->tee_started || run->tee_exited) {
+                run->step_fd = fd;
+                pthread_mutex_unlock(&run->tee_lock);
+                return;
+        }
+        run->next_step_fd = fd;
+        unsigned want = ++run->tee_req;
+        pthread_mutex_unlock(&run->tee_lock);
+        (void) loop_write(run->ctl_w, "s", 1);
+        pthread_mutex_lock(&run->tee_lock);
+        while (run->tee_done != want && !run->tee_exited)
+                pthread_cond_wait(&run->tee_cond, &run->tee_lock);
+        pthread_mutex_unlock(&run->tee_lock);
 }
 
 _printf_(2, 3) static void say(Run *run, const char *fmt, ...) {
@@ -723,7 +781,7 @@ static int step_deploy(Run *run) {
         until = now_usec() + PIPELINE_DEPLOY_WAIT_USEC;
         for (;;) {
                 ModelRelease rel = {};
-                struct timespec ts = { 0, 100 * 1000 * 1000 };
+                struct timespec ts = { 0, 20 * 1000 * 1000 };
 
                 r = model_release_get(run->db, release_id, &rel);
                 if (r < 0)
@@ -779,7 +837,7 @@ static void run_steps(Run *run) {
                         break;
                 }
                 fd = open_step_log(run, pos);
-                run->step_fd = fd;
+                tee_switch(run, fd);
                 (void) model_build_step_set(run->db, run->build.id, pos, MODEL_STEP_RUNNING, NULL);
                 say(run, "=== step %d/8: %s", pos + 1, pipeline_steps[pos]);
                 switch (pos) {
@@ -824,9 +882,8 @@ static void run_steps(Run *run) {
                 if (r >= 0)
                         say(run, "--> %s in %.1f s", skip ? "skipped" : "done",
                             (double) (now_usec() - t0) / 1e6);
-                /* Let the tee thread catch up before the step's log fd changes. */
-                usleep(20 * 1000);
-                run->step_fd = -1;
+                /* The step's lines are all in its log before it is closed. */
+                tee_switch(run, -1);
                 if (fd >= 0)
                         close(fd);
                 (void) model_build_step_set(run->db, run->build.id, pos,
@@ -907,7 +964,16 @@ static void running_remove(Pipeline *p, Running *r) {
 
 static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
         Run run = {
-                .p = p, .db = db, .build = *b, .pipe_w = -1, .pipe_r = -1, .build_log_fd = -1, .step_fd = -1
+                .p = p,
+                .db = db,
+                .build = *b,
+                .pipe_w = -1,
+                .pipe_r = -1,
+                .build_log_fd = -1,
+                .step_fd = -1,
+                .ctl_r = -1,
+                .ctl_w = -1,
+                .next_step_fd = -1,
         };
         _cleanup_free_ char *log_path = NULL;
         int fds[2], r;
@@ -929,11 +995,20 @@ static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
         if (r >= 0 &&
             (run.build_log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
                 r = -errno;
+        pthread_mutex_init(&run.tee_lock, NULL);
+        pthread_cond_init(&run.tee_cond, NULL);
         if (r >= 0 && pipe2(fds, O_CLOEXEC) < 0)
                 r = -errno;
         if (r >= 0) {
                 run.pipe_r = fds[0];
                 run.pipe_w = fds[1];
+                /* Non-blocking reads: the tee drains the pipe at a switch without waiting for more. */
+                if (fcntl(run.pipe_r, F_SETFL, O_NONBLOCK) < 0 || pipe2(fds, O_CLOEXEC) < 0)
+                        r = -errno;
+        }
+        if (r >= 0) {
+                run.ctl_r = fds[0];
+                run.ctl_w = fds[1];
                 r = build_job_new(&run.running.job);
         }
         if (r >= 0) {
@@ -959,6 +1034,12 @@ static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
                 pthread_join(run.tee, NULL);
         if (run.pipe_r >= 0)
                 close(run.pipe_r);
+        if (run.ctl_r >= 0)
+                close(run.ctl_r);
+        if (run.ctl_w >= 0)
+                close(run.ctl_w);
+        pthread_mutex_destroy(&run.tee_lock);
+        pthread_cond_destroy(&run.tee_cond);
         if (run.build_log_fd >= 0)
                 close(run.build_log_fd);
         if (run.work)

@@ -61,7 +61,8 @@ static const char builds_help[] =
 static const char autobuild_help[] =
         "Usage: slipway autobuild PROJECT/COMPONENT on|off [--json]\n\n"
         "With autobuild on, each push the git server reports to the component's webhook (see 'slipway\n"
-        "webhook show') and each new commit --poll finds is built.\n";
+        "webhook show') is built.  A component created with --poll DUR builds the new commits it finds\n"
+        "either way.\n";
 
 static const char autodeploy_help[] =
         "Usage: slipway autodeploy PROJECT/COMPONENT on|off [--json]\n\n"
@@ -671,8 +672,8 @@ static int switch_command(CliContext *c, const char *what, const char *help, int
                 return cli_exit_status(r);
         on = json_is_true(json_object_get(j, what));
         if (streq(what, "autobuild") && on)
-                printf("Autobuild of %s/%s is on: each push to its webhook and each new commit --poll finds is "
-                       "built (see 'slipway webhook show %s/%s').\n",
+                printf("Autobuild of %s/%s is on: each push to its webhook is built (see 'slipway webhook show "
+                       "%s/%s').\n",
                        project, name, project, name);
         else if (streq(what, "autobuild"))
                 printf("Autobuild of %s/%s is off: only 'slipway build' builds it.\n", project, name);

@@ -34,7 +34,7 @@
 
 #define BUILD_BODY_MAX (16U * 1024U)
 #define BUILD_LOG_CHUNK (64U * 1024U)
-#define BUILD_LOG_TICK_USEC 200000U
+#define BUILD_LOG_TICK_USEC 50000U
 /* Each follower holds one of the server's handler threads: leave most of them to the rest of the API. */
 #define BUILD_LOG_FOLLOWERS_MAX 3U
 #define BUILD_SCHEMA_MAX (4U * 1024U * 1024U)
