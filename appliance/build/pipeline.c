@@ -822,6 +822,24 @@ static bool want_deploy(Run *run) {
         return want;
 }
 
+/* Older builds past the component's builds_keep go, with their logs (this one counts: it is the newest). */
+static void prune(Run *run) {
+        int64_t *ids = NULL;
+        size_t n = 0;
+
+        if (model_build_prune(run->db, run->comp.id,
+                              run->comp.builds_keep > 0 ? run->comp.builds_keep
+                                                        : PIPELINE_BUILDS_KEEP_DEFAULT,
+                              &ids, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *d = NULL;
+                if (build_dir_path(run->p, ids[i], NULL, &d) >= 0)
+                        (void) rm_rf(d);
+        }
+        free(ids);
+}
+
 static void run_steps(Run *run) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         int pos = 0, r = 0;
@@ -915,6 +933,7 @@ static void run_steps(Run *run) {
                 (void) fail(run, -ECANCELED, "The build was cancelled.");
         for (int i = pipeline_steps[pos] ? pos + 1 : pos; r < 0 && pipeline_steps[i]; i++)
                 (void) model_build_step_set(run->db, run->build.id, i, MODEL_STEP_SKIPPED, NULL);
+        prune(run); /* before the end is visible: whoever sees it finished sees the history as kept */
         /* A failed deploy leaves a usable image: the build failed, its image and tag stay. */
         if (r >= 0)
                 (void) model_build_set_status(run->db, run->build.id, MODEL_BUILD_SUCCEEDED, NULL);
@@ -928,22 +947,6 @@ static void run_steps(Run *run) {
                              : "failed");
 }
 
-static void prune(Run *run) {
-        int64_t *ids = NULL;
-        size_t n = 0;
-
-        if (model_build_prune(run->db, run->comp.id,
-                              run->comp.builds_keep > 0 ? run->comp.builds_keep
-                                                        : PIPELINE_BUILDS_KEEP_DEFAULT,
-                              &ids, &n) <= 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *d = NULL;
-                if (build_dir_path(run->p, ids[i], NULL, &d) >= 0)
-                        (void) rm_rf(d);
-        }
-        free(ids);
-}
 
 static void running_add(Pipeline *p, Running *r) {
         pthread_mutex_lock(&p->lock);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cmd-model-args.h"
 #include "json-util.h"
 #include "string-util.h"
@@ -22,13 +24,15 @@ static const char component_help[] =
         "Components are what runs: an image (or a git repository slipway builds), its endpoints, health checks and resources, the values it\n"
         "needs (configurables) and its bake window.\n";
 
-#define SOURCE_OPTIONS_HELP                                                                              \
-        "  --git URL|PATH     build the component from this git repository (https://, ssh://, git://,\n" \
-        "                     user@host:path, or a local directory, sent as its absolute path); not\n"   \
-        "                     with --image.  'slipway build' builds a commit\n"                          \
-        "  --branch B         the branch builds follow (default: the repository's default branch)\n"     \
-        "  --dir SUB          the build context inside the repository (default: its top)\n"              \
-        "  --dockerfile PATH  the Dockerfile, relative to the context (default: Dockerfile)\n"           \
+#define SOURCE_OPTIONS_HELP                                                                                \
+        "  --git URL|PATH     build the component from this git repository (https://, http://, git://,\n"  \
+        "                     file://, or a local directory, sent as its absolute path); not with\n"       \
+        "                     --image.  'slipway build' builds a commit\n"                                 \
+        "  --git-token-stdin  read the password of an http(s) repository from stdin (kept in the vault;\n" \
+        "                     the user name is the URL's, e.g. https://ci@host/repo.git)\n"                \
+        "  --branch B         the branch builds follow (default: main)\n"                                  \
+        "  --dir SUB          the build context inside the repository (default: its top)\n"                \
+        "  --dockerfile PATH  the Dockerfile, relative to the context (default: Dockerfile)\n"             \
         "  --poll DUR         also look for new commits this often, e.g. 30s, 5m, 1h; 0 or off: never\n"
 
 #define SPEC_OPTIONS_HELP                                                                                   \
@@ -343,6 +347,22 @@ static int source_body(const char *full, const ModelArgs *a, json_t *body) {
                 if (r < 0)
                         return r;
                 if (json_object_set_new(body, "git", json_string(git)) < 0)
+                        return cli_oom_errno();
+        }
+        if (a->git_token_stdin) {
+                char token[4096];
+                size_t n;
+
+                if (!fgets(token, sizeof token, stdin) || !(n = strcspn(token, "\r\n")) ||
+                    n >= sizeof token - 1) {
+                        sodium_memzero(token, sizeof token);
+                        return cli_usage_errno(full,
+                                               "--git-token-stdin needs the token on one line of stdin");
+                }
+                token[n] = 0;
+                r = json_object_set_new(body, "git_token", json_string(token));
+                sodium_memzero(token, sizeof token);
+                if (r < 0)
                         return cli_oom_errno();
         }
         if ((a->branch && json_object_set_new(body, "branch", json_string(a->branch)) < 0) ||

@@ -89,6 +89,7 @@ static const CliOption model_options[] = {
         S("dockerfile", dockerfile),
         S("poll", poll),
         S("builds-keep", builds_keep),
+        F("git-token-stdin", git_token_stdin),
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,

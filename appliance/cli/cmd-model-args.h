@@ -49,6 +49,7 @@ typedef struct ModelArgs {
         const char *dockerfile;
         const char *poll;
         const char *builds_keep;
+        bool git_token_stdin; /* the http(s) token (password) of --git, one line on stdin */
 } ModelArgs;
 
 /* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno

@@ -234,8 +234,7 @@ def test_git_daemon_and_http_with_basic_auth(gd, tmp_path):
                 git_component(gd, "netp/viahttp", url, git_token="wrong-token")
                 st, err = api(gd, "POST", "/api/v1/projects/netp/components/viahttp/builds", {})
                 assert st in (401, 403, 502) and "wrong-token" not in json.dumps(err), err
-                st, _ = api(gd, "PATCH", "/api/v1/projects/netp/components/viahttp", {"git_token": "s3cret-token"})
-                assert st == 200
+                gd.cli("component", "update", "netp/viahttp", "--git-token-stdin", input="s3cret-token\n")
                 b = wait_build(gd, build(gd, "netp/viahttp")["id"])
                 assert b["status"] == "succeeded" and b["commit"] == sha, b
                 text, _ = raw(gd, f"/api/v1/builds/{b['id']}/logs")
@@ -368,3 +367,18 @@ def test_poll_builds_new_commits(gd, tmp_path):
         wait_build(gd, second[0]["id"])
         time.sleep(12)  # another poll: nothing new, nothing queued
         assert len(builds()) == 2
+
+
+def test_builds_are_kept_as_many_as_set(gd, tmp_path):
+        repo = tmp_path / "kept"
+        commit(repo, site_files("kept 0"))
+        git_component(gd, "keepp/web", repo, builds_keep=2)
+        ids = []
+        for i in range(3):
+                if i:
+                        commit(repo, site_files(f"kept {i}"))
+                ids.append(wait_build(gd, build(gd, "keepp/web")["id"])["id"])
+        st, hist = api(gd, "GET", "/api/v1/projects/keepp/components/web/builds")
+        assert [h["id"] for h in hist["builds"]] == ids[:0:-1], hist
+        assert not (Path(gd.state_dir) / "builds" / str(ids[0])).exists(), "the pruned build's logs stayed"
+        assert api(gd, "GET", f"/api/v1/builds/{ids[0]}")[0] == 404
