@@ -1,0 +1,104 @@
+/* What pipeline.c (the queue, its threads and a build's run) and pipeline-steps.c (each step) share: the
+ * pipeline's state, a running build and the helpers both use.  Not for anyone else. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "build-db.h"
+#include "component-db.h"
+#include "descriptor.h"
+#include "digest.h"
+#include "git-mirror.h"
+#include "macro.h"
+#include "pipeline.h"
+#include "sqlite-util.h"
+
+#define PIPELINE_THREADS_MAX 8U
+#define PIPELINE_DEPLOY_WAIT_USEC (15ULL * 60ULL * 1000000ULL)
+
+enum {
+        STEP_FETCH,
+        STEP_CHECKOUT,
+        STEP_DESCRIPTOR,
+        STEP_IMAGE,
+        STEP_SCAN,
+        STEP_STORE,
+        STEP_UPDATE,
+        STEP_DEPLOY
+};
+
+typedef struct Running Running;
+struct Running {
+        int64_t build_id;
+        BuildJob *job;
+        bool cancelled;
+        Running *next;
+};
+
+struct Pipeline {
+        PipelineConfig cfg;
+        char *state_dir, *db_path, *local_root, *git_dir;
+        pthread_t threads[PIPELINE_THREADS_MAX];
+        unsigned n_threads;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        bool stopping, kicked;
+        Running *running;
+        pthread_mutex_t mirror_lock; /* one fetch into DIR/git at a time */
+};
+
+typedef struct Run {
+        Pipeline *p;
+        sqlite3 *db;
+        ModelBuild build;
+        ModelComponent comp;
+        PipelineSource src;
+        Running running;
+        char *dir, *work, *context;
+        int pipe_w, pipe_r;
+        int build_log_fd;
+        int step_fd;      /* the current step's log (the tee thread's; changed through tee_switch()) */
+        int ctl_r, ctl_w; /* tee_switch() → tee thread */
+        pthread_mutex_t tee_lock;
+        pthread_cond_t tee_cond;
+        int next_step_fd;
+        unsigned tee_req, tee_done;
+        bool tee_exited;
+        pthread_t tee;
+        bool tee_started;
+        uint64_t deadline;
+        SourceCommit commit;
+        Descriptor *descriptor;
+        char digest[DIGEST_STRING_MAX];
+        char *ref;
+        char *reason; /* why the build failed (first failure) */
+        bool cancelled, timed_out;
+        bool stopped; /* slipwayd is stopping: the build fails (it is not the user's cancel) */
+        int step;     /* the step running, for messages */
+} Run;
+
+/* path is root or below it (both absolute; no ".." is followed). */
+bool path_below(const char *path, const char *root);
+/* DIR/builds/<id>[/sub] */
+int build_dir_path(const Pipeline *p, int64_t id, const char *sub, char **ret);
+uint64_t now_usec(void);
+/* A line into the build's log (build.log and the step's). */
+_printf_(2, 3) void say(Run *run, const char *fmt, ...);
+/* Fails the build with a sentence (the first one counts) and says it; returns r (or -EIO). */
+_printf_(3, 4) int fail(Run *run, int r, const char *fmt, ...);
+/* Cancel, slipwayd stopping or the timeout: the build should stop now (sets cancelled/stopped/timed_out). */
+bool stop_requested(Run *run);
+/* The component's http(s) token from the vault (NULL *ret when it has none). */
+int source_token(Pipeline *p, sqlite3 *db, int64_t component_id, uint8_t **ret, size_t *ret_size);
+
+/* The steps (pipeline-steps.c): 0, or a -errno after fail() said why. */
+int step_fetch(Run *run, GitMirror **ret_mirror);
+int step_checkout(Run *run, GitMirror *m);
+int step_descriptor(Run *run, const char **ret_message);
+int step_image(Run *run);
+int step_update(Run *run, const char **ret_message);
+int step_deploy(Run *run);
+/* Asked when the build began, or since (build --deploy of a commit being built), or auto-deploy is on now. */
+bool want_deploy(Run *run);
