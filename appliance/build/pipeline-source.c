@@ -143,4 +143,3 @@ int pipeline_schema_path(const char *state_dir, int64_t build_id, const char *en
                 return -ENOMEM;
         return 0;
 }
-

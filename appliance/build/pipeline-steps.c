@@ -466,4 +466,3 @@ bool want_deploy(Run *run) {
         model_component_done(&c);
         return want;
 }
-

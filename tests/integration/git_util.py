@@ -90,13 +90,14 @@ class GitDaemon:
 
 class GitHttp:
         """git http-backend (smart HTTP) behind nginx + fcgiwrap: http://127.0.0.1:PORT/git/NAME.  With user
-        and password, every request needs that basic auth."""
+        and password, every request needs that basic auth; with rate (e.g. "20k"), answers are sent at most
+        that many bytes a second (a fetch that takes long enough to interrupt)."""
 
-        def __init__(self, base, work, user=None, password=None):
+        def __init__(self, base, work, user=None, password=None, rate=None, port=None):
                 self.base = Path(base)
                 self.work = Path(work)
                 self.work.mkdir(parents=True, exist_ok=True)
-                self.port = free_port()
+                self.port = port or free_port()
                 sock = self.work / "fcgiwrap.sock"
                 self.fcgi = subprocess.Popen(["/usr/sbin/fcgiwrap", "-c", "2", "-s", f"unix:{sock}"],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -128,6 +129,7 @@ http {{
                 client_max_body_size 0;
                 location ~ ^/git(/.*)$ {{
                         {auth}
+                        {f"limit_rate {rate};" if rate else ""}
                         include /etc/nginx/fastcgi_params;
                         fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
                         fastcgi_param GIT_PROJECT_ROOT {self.base};

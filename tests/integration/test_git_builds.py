@@ -1,6 +1,8 @@
 """Issue 12: git components built by the pipeline — from a local path, `git daemon` and `git http-backend` (with
 basic auth) — built once per commit, deployed to the first environment, with steps, logs and history; the
 descriptor's endpoints and configurables; cancel, timeout and a killed daemon."""
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -382,3 +384,62 @@ def test_builds_are_kept_as_many_as_set(gd, tmp_path):
         assert [h["id"] for h in hist["builds"]] == ids[:0:-1], hist
         assert not (Path(gd.state_dir) / "builds" / str(ids[0])).exists(), "the pruned build's logs stayed"
         assert api(gd, "GET", f"/api/v1/builds/{ids[0]}")[0] == 404
+
+
+def github_push(d, target, sha, branch="main"):
+        """A signed GitHub push delivery of sha to target's webhook: the build it queued."""
+        project, name = target.split("/")
+        st, hook = api(d, "GET", f"/api/v1/projects/{project}/components/{name}/webhook")
+        assert st == 200, hook
+        body = json.dumps({"ref": f"refs/heads/{branch}", "before": "0" * 40, "after": sha, "created": False,
+                           "deleted": False, "forced": False,
+                           "repository": {"full_name": target, "clone_url": "http://example.invalid/x.git",
+                                          "html_url": "http://example.invalid/x"},
+                           "pusher": {"name": "ada", "email": "ada@example.test"},
+                           "head_commit": {"id": sha, "message": "pushed", "author": {"name": "Ada", "email": "a@x"}}
+                           }).encode()
+        sig = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(d.url + hook["url"][hook["url"].index("/hooks/"):], data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "X-GitHub-Event": "push",
+                                              "X-GitHub-Delivery": f"kill-{time.monotonic_ns()}",
+                                              "X-Hub-Signature-256": sig})
+        with urllib.request.urlopen(req, timeout=10) as r:
+                doc = json.loads(r.read())
+        assert doc.get("built"), doc
+        return doc["build"]
+
+
+def test_kill9_during_a_fetch_is_recovered(build_dir, tmp_path, images):
+        """A push delivery queues a commit the mirror lacks, so the fetch step fetches it from a slow http server;
+        slipwayd is killed under it: the build is failed naming the fetch, its workspace is gone, and the same
+        mirror then fetches and builds from a server that answers at full speed."""
+        work = tmp_path / "work"
+        sha = commit(work, site_files("big", {"blob.bin": os.urandom(2 * 1024 * 1024)}), "a big commit")
+        served = tmp_path / "served"
+        bare_clone(work, served / "big.git")
+        slow = GitHttp(served, tmp_path / "nginx-slow", rate="64k")
+        fast = None
+        try:
+                with running_deploy_daemon(build_dir, tmp_path / "state", images, ports=4) as d:
+                        project = "/api/v1/projects/fetchp/components/web"
+                        git_component(d, "fetchp/web", f"http://127.0.0.1:{slow.port}/git/big.git")
+                        assert api(d, "PUT", f"{project}/autobuild", {"on": True})[0] == 200
+                        bid = github_push(d, "fetchp/web", sha)
+                        assert wait_for(lambda: steps(api(d, "GET", f"/api/v1/builds/{bid}")[1])["fetch"] == "running",
+                                        timeout=30)
+                        time.sleep(2)
+                        os.kill(d.pid, signal.SIGKILL)
+                        d.proc.wait()
+                        d.start()
+                        b = wait_build(d, bid, timeout=30)
+                        assert b["status"] == "failed" and "fetch" in b["reason"] and "slipwayd" in b["reason"], b
+                        no_build_leftovers(d, b)
+                        # The same URL, now answering at full speed: the mirror the killed fetch left is reused.
+                        slow.stop()
+                        fast = GitHttp(served, tmp_path / "nginx-fast", port=slow.port)
+                        b = wait_build(d, build(d, "fetchp/web", commit=sha)["id"])
+                        assert b["status"] == "succeeded" and b["commit"] == sha, b
+        finally:
+                slow.stop()
+                if fast:
+                        fast.stop()
