@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "pipeline.h"
 #include "sqlite-util.h"
+#include "vault.h"
 
 #define PIPELINE_THREADS_MAX 8U
 #define PIPELINE_DEPLOY_WAIT_USEC (15ULL * 60ULL * 1000000ULL)
@@ -90,8 +91,19 @@ _printf_(2, 3) void say(Run *run, const char *fmt, ...);
 _printf_(3, 4) int fail(Run *run, int r, const char *fmt, ...);
 /* Cancel, slipwayd stopping or the timeout: the build should stop now (sets cancelled/stopped/timed_out). */
 bool stop_requested(Run *run);
-/* The component's http(s) token from the vault (NULL *ret when it has none). */
-int source_token(Pipeline *p, sqlite3 *db, int64_t component_id, uint8_t **ret, size_t *ret_size);
+/* The credentials of a fetch (pipeline-creds.c): the component's token or deploy key from the vault and
+ * the pinned ssh host key of url's server, as *ret_auth (pointing into c). */
+typedef struct SourceCreds {
+        uint8_t *token, *key;
+        size_t token_size, key_size;
+        char *pinned;
+        char host[300]; /* "host:port" of an ssh URL, else "" */
+} SourceCreds;
+int source_creds_load(Pipeline *p, sqlite3 *db, int64_t component_id, const char *url, SourceCreds *c,
+                      SourceAuth *ret_auth);
+/* After a fetch that worked: pins the host key the server showed when none was pinned. */
+int source_creds_pin(sqlite3 *db, SourceCreds *c, const GitMirror *m);
+void source_creds_done(SourceCreds *c);
 
 /* The steps (pipeline-steps.c): 0, or a -errno after fail() said why. */
 int step_fetch(Run *run, GitMirror **ret_mirror);

@@ -69,8 +69,6 @@ int pipeline_source_check(const PipelineSource *s, char **ret_error) {
 
         if (kind < 0)
                 e = "The git URL is not an absolute path, file://, git://, http(s):// or ssh:// URL.";
-        else if (kind == SOURCE_URL_SSH)
-                e = "ssh:// repositories are not supported yet: use http(s):// with a token, git:// or a path.";
         else if ((kind == SOURCE_URL_PATH || kind == SOURCE_URL_FILE) &&
                  (stat(kind == SOURCE_URL_FILE ? s->url + strlen("file://") : s->url, &st) < 0 ||
                   !S_ISDIR(st.st_mode)))

@@ -37,18 +37,6 @@
 #include "sqlite-util.h"
 #include "string-util.h"
 
-/* The component's http(s) token from the vault (NULL *ret when it has none). */
-int source_token(Pipeline *p, sqlite3 *db, int64_t component_id, uint8_t **ret, size_t *ret_size) {
-        int r;
-
-        *ret = NULL;
-        *ret_size = 0;
-        if (!p->cfg.vault || component_id <= 0)
-                return 0;
-        r = vault_component_secret_get(p->cfg.vault, db, component_id, VAULT_SECRET_GIT_TOKEN, ret,
-                                       ret_size);
-        return r == -ENOENT ? 0 : r;
-}
 
 /* Keeps what the descriptor said with the build (DIR/builds/<id>/descriptor.json) and each endpoint's
  * schema file (schemas/<endpoint>), read from the workspace without following a link out of it. */
@@ -140,14 +128,13 @@ int step_fetch(Run *run, GitMirror **ret_mirror) {
                                     "repositories are read from.",
                                     path, p->local_root);
         }
-        uint8_t *token = NULL;
-        size_t token_size = 0;
-        r = source_token(p, run->db, run->comp.id, &token, &token_size);
+        SourceCreds creds;
+        SourceAuth auth;
+        r = source_creds_load(p, run->db, run->comp.id, run->src.url, &creds, &auth);
         if (r < 0)
-                return fail(run, r, "The component's git token cannot be opened: %s.", strerror(-r));
-        SourceAuth auth = { .http_token = (const char *) token };
+                return fail(run, r, "The component's git credentials cannot be opened: %s.", strerror(-r));
         pthread_mutex_lock(&p->mirror_lock);
-        r = git_mirror_open(p->git_dir, run->src.url, token ? &auth : NULL, &m, &err);
+        r = git_mirror_open(p->git_dir, run->src.url, &auth, &m, &err);
         if (r >= 0) {
                 say(run, "fetching %s from %s",
                     run->build.commit_sha ? run->build.commit_sha : run->src.branch,
@@ -161,7 +148,11 @@ int step_fetch(Run *run, GitMirror **ret_mirror) {
                 }
         }
         pthread_mutex_unlock(&p->mirror_lock);
-        vault_secret_free(token, token_size);
+        if (r >= 0 && creds.host[0] && !creds.pinned && git_mirror_ssh_host_key(m))
+                say(run, "pinned the ssh host key of %s: %s", creds.host, git_mirror_ssh_host_key(m));
+        if (r >= 0)
+                (void) source_creds_pin(run->db, &creds, m);
+        source_creds_done(&creds);
         if (r < 0)
                 return fail(run, r, "%s%s%s", err.message[0] ? err.message : "The fetch failed.",
                             err.hint[0] ? " " : "", err.hint);

@@ -634,18 +634,17 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                 }
         }
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-        uint8_t *token = NULL;
-        size_t token_size = 0;
+        SourceCreds creds = {};
+        SourceAuth auth;
         r = sqlite_open(p->db_path, &db);
         if (r >= 0)
-                r = source_token(p, db, component_id, &token, &token_size);
+                r = source_creds_load(p, db, component_id, src->url, &creds, &auth);
         if (r < 0) {
-                *ret_error = strdup("The component's git token cannot be opened.");
+                *ret_error = strdup("The component's git credentials cannot be opened.");
                 return r;
         }
-        SourceAuth auth = { .http_token = (const char *) token };
         pthread_mutex_lock(&p->mirror_lock);
-        r = git_mirror_open(p->git_dir, src->url, token ? &auth : NULL, &m, &err);
+        r = git_mirror_open(p->git_dir, src->url, &auth, &m, &err);
         if (r >= 0 && commit)
                 r = git_mirror_resolve_commit(m, commit, ret, &err);
         else if (r >= 0) {
@@ -654,7 +653,9 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                         r = git_mirror_resolve_branch(m, branch ?: src->branch, ret, &err);
         }
         pthread_mutex_unlock(&p->mirror_lock);
-        vault_secret_free(token, token_size);
+        if (r >= 0)
+                (void) source_creds_pin(db, &creds, m);
+        source_creds_done(&creds);
         if (r < 0) {
                 *ret_error = strdup(err.message[0] ? err.message : "The git fetch failed.");
                 *ret_hint = err.hint[0] ? strdup(err.hint) : NULL;

@@ -52,6 +52,9 @@ int pipeline_source_parse(const char *json, PipelineSource *ret);
 #define PIPELINE_POLL_MIN_SEC 10U
 #define PIPELINE_POLL_MAX_SEC (7U * 24U * 3600U)
 int pipeline_source_check(const PipelineSource *s, char **ret_error);
+/* "host:port" of an ssh URL (ssh://[user@]host[:port]/path, or scp-like [user@]host:path: port 22), the key
+ * its pinned host key is kept under; -EINVAL for another URL. */
+int pipeline_ssh_host(const char *url, char *buf, size_t size);
 /* components.source JSON of s. */
 int pipeline_source_format(const PipelineSource *s, char **ret_json);
 /* The settings JSON and its sha256 hex that make a build's identity together with the commit. */

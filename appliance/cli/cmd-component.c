@@ -1,6 +1,7 @@
 /* slipway component create|list|show, releases, url and logs.  Specs (endpoints, health checks,
  * resources) are parsed and validated by the daemon, so the CLI and the API refuse the same input. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sodium.h>
 
 #include "cmd-model-args.h"
+#include "fs-util.h"
 #include "json-util.h"
 #include "string-util.h"
 
@@ -26,10 +28,15 @@ static const char component_help[] =
 
 #define SOURCE_OPTIONS_HELP                                                                                \
         "  --git URL|PATH     build the component from this git repository (https://, http://, git://,\n"  \
-        "                     file://, or a local directory, sent as its absolute path); not with\n"       \
+        "                     ssh://, user@host:path, file://, or a local directory, sent as its\n"        \
+        "                     absolute path); not with\n"                                                  \
         "                     --image.  'slipway build' builds a commit\n"                                 \
         "  --git-token-stdin  read the password of an http(s) repository from stdin (kept in the vault;\n" \
         "                     the user name is the URL's, e.g. https://ci@host/repo.git)\n"                \
+        "  --ssh-key-file F   the deploy key of an ssh:// (or user@host:path) repository: the private\n"   \
+        "                     key file ssh-keygen wrote (kept in the vault); the server's host key is\n"   \
+        "                     pinned at the first fetch and checked at every later one\n"                  \
+        "  --ssh-host-key-reset  forget the pinned host key (the server's key changed on purpose)\n"       \
         "  --branch B         the branch builds follow (default: main)\n"                                  \
         "  --dir SUB          the build context inside the repository (default: its top)\n"                \
         "  --dockerfile PATH  the Dockerfile, relative to the context (default: Dockerfile)\n"             \
@@ -365,6 +372,22 @@ static int source_body(const char *full, const ModelArgs *a, json_t *body) {
                 if (r < 0)
                         return cli_oom_errno();
         }
+        if (a->ssh_key_file) {
+                _cleanup_free_ char *key = NULL;
+                size_t size = 0;
+                r = read_full_file_at(AT_FDCWD, a->ssh_key_file, 64U * 1024U, &key, &size);
+                if (r < 0) {
+                        cli_error("Give the private key file ssh-keygen wrote.", "Cannot read %s: %s",
+                                  a->ssh_key_file, strerror(-r));
+                        return r;
+                }
+                r = json_object_set_new(body, "ssh_key", json_stringn(key, size));
+                sodium_memzero(key, size);
+                if (r < 0)
+                        return cli_oom_errno();
+        }
+        if (a->ssh_host_key_reset && json_object_set_new(body, "ssh_host_key_reset", json_true()) < 0)
+                return cli_oom_errno();
         if ((a->branch && json_object_set_new(body, "branch", json_string(a->branch)) < 0) ||
             (a->dir && json_object_set_new(body, "dir", json_string(a->dir)) < 0) ||
             (a->dockerfile && json_object_set_new(body, "dockerfile", json_string(a->dockerfile)) < 0))

@@ -90,6 +90,8 @@ static const CliOption model_options[] = {
         S("poll", poll),
         S("builds-keep", builds_keep),
         F("git-token-stdin", git_token_stdin),
+        S("ssh-key-file", ssh_key_file),
+        F("ssh-host-key-reset", ssh_host_key_reset),
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,

@@ -49,7 +49,9 @@ typedef struct ModelArgs {
         const char *dockerfile;
         const char *poll;
         const char *builds_keep;
-        bool git_token_stdin; /* the http(s) token (password) of --git, one line on stdin */
+        bool git_token_stdin;     /* the http(s) token (password) of --git, one line on stdin */
+        const char *ssh_key_file; /* the ssh deploy key (private key file) of an ssh --git URL */
+        bool ssh_host_key_reset;  /* forget the pinned ssh host key */
 } ModelArgs;
 
 /* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno

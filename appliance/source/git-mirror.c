@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <git2.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@ struct GitMirror {
         char *url;        /* as given: may carry a credential, never printed */
         char *url_shown;  /* redacted */
         char *http_token; /* SourceAuth.http_token, never printed or written; NULL: none */
+        char *ssh_key;    /* SourceAuth.ssh_private_key, never printed or written; NULL: none */
+        char *ssh_pinned; /* SourceAuth.ssh_host_key: the host key a server must show; NULL: pin now */
+        char *ssh_seen;   /* "TYPE BASE64" of the host key the last ssh connection showed */
+        bool host_key_changed;
         git_repository *repo;
 };
 
@@ -57,8 +62,18 @@ GitMirror *git_mirror_free(GitMirror *m) {
                 explicit_bzero(m->http_token, strlen(m->http_token));
                 free(m->http_token);
         }
+        if (m->ssh_key) {
+                explicit_bzero(m->ssh_key, strlen(m->ssh_key));
+                free(m->ssh_key);
+        }
+        free(m->ssh_pinned);
+        free(m->ssh_seen);
         free(m);
         return NULL;
+}
+
+const char *git_mirror_ssh_host_key(const GitMirror *m) {
+        return m->ssh_seen;
 }
 
 const char *git_mirror_path(const GitMirror *m) {
@@ -167,15 +182,9 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
                                   "Give an absolute path, or a file://, git://, http:// or https:// URL.");
                 return r;
         }
-        if (kind == SOURCE_URL_SSH) {
-                r = source_error_set(err, -EOPNOTSUPP, "Fetching over ssh is not supported yet.");
-                source_error_hint(err, "Use an https:// or git:// URL of the repository for now.");
-                return r;
-        }
-        if (auth && (auth->ssh_private_key || auth->ssh_host_key)) {
-                r = source_error_set(err, -EOPNOTSUPP,
-                                     "Keys for git remotes over ssh are not supported yet.");
-                source_error_hint(err, "Use an https:// URL with a token for now.");
+        if (auth && (auth->ssh_private_key || auth->ssh_host_key) && kind != SOURCE_URL_SSH) {
+                r = source_error_set(err, -EINVAL, "A deploy key can only be used with ssh:// git remotes.");
+                source_error_hint(err, "Give the repository's ssh:// URL, or remove the key.");
                 return r;
         }
         if (auth && auth->http_token) {
@@ -202,6 +211,10 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
                 if (!m->http_token)
                         return -ENOMEM;
         }
+        if (auth && auth->ssh_private_key && !(m->ssh_key = strdup(auth->ssh_private_key)))
+                return -ENOMEM;
+        if (auth && auth->ssh_host_key && !(m->ssh_pinned = strdup(auth->ssh_host_key)))
+                return -ENOMEM;
         if (!m->url || source_url_redact(url, &m->url_shown) < 0 || source_url_normalize(url, &key) < 0)
                 return -ENOMEM;
 
@@ -235,7 +248,7 @@ int git_mirror_open(const char *mirrors_dir, const char *url, const SourceAuth *
 }
 
 typedef struct CredentialState {
-        const GitMirror *mirror;
+        GitMirror *mirror;
         unsigned calls;
         bool refused; /* asked again after the token was sent: the server did not take it */
 } CredentialState;
@@ -283,7 +296,20 @@ static bool same_server(const char *configured, const char *asking) {
 static int credentials_cb(git_credential **ret, const char *url, const char *username_from_url,
                           unsigned int allowed_types, void *payload) {
         CredentialState *state = payload;
+        const char *user = username_from_url && *username_from_url ? username_from_url : "git";
 
+        if (state->mirror->ssh_key && (allowed_types & (GIT_CREDENTIAL_SSH_KEY | GIT_CREDENTIAL_USERNAME))) {
+                if (state->calls++ > 0) {
+                        state->refused = true;
+                        git_error_set_str(GIT_ERROR_SSH, "the deploy key was refused");
+                        return GIT_EAUTH;
+                }
+                if (!(allowed_types & GIT_CREDENTIAL_SSH_KEY)) {
+                        state->calls = 0;
+                        return git_credential_username_new(ret, user);
+                }
+                return git_credential_ssh_key_memory_new(ret, user, NULL, state->mirror->ssh_key, NULL);
+        }
         if (!state->mirror->http_token || !(allowed_types & GIT_CREDENTIAL_USERPASS_PLAINTEXT) ||
             !same_server(state->mirror->url, url))
                 return GIT_PASSTHROUGH;
@@ -297,9 +323,82 @@ static int credentials_cb(git_credential **ret, const char *url, const char *use
                 state->mirror->http_token);
 }
 
+static const char *ssh_key_type(git_cert_ssh_raw_type_t t) {
+        switch (t) {
+        case GIT_CERT_SSH_RAW_TYPE_RSA:
+                return "ssh-rsa";
+        case GIT_CERT_SSH_RAW_TYPE_DSS:
+                return "ssh-dss";
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
+                return "ecdsa-sha2-nistp256";
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
+                return "ecdsa-sha2-nistp384";
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
+                return "ecdsa-sha2-nistp521";
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
+                return "ssh-ed25519";
+        default:
+                return NULL;
+        }
+}
+
+/* An ssh server's host key: accepted when it is the pinned one, or when none is pinned yet (trust on first
+ * use: the caller pins git_mirror_ssh_host_key() after the fetch).  Any other key is refused. */
+static int certificate_cb(git_cert *cert, int valid, const char *host, void *payload) {
+        CredentialState *state = payload;
+        GitMirror *m = state->mirror;
+        const git_cert_hostkey *hk = (const git_cert_hostkey *) cert;
+        const char *type;
+        char *b64 = NULL;
+
+        if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+                return valid ? 0 : GIT_PASSTHROUGH;
+        if (!(hk->type & GIT_CERT_SSH_RAW) || !(type = ssh_key_type(hk->raw_type))) {
+                git_error_set_str(GIT_ERROR_SSH, "the server's host key is of a type Slipway cannot pin");
+                return GIT_ECERTIFICATE;
+        }
+        size_t n = sodium_base64_encoded_len(hk->hostkey_len, sodium_base64_VARIANT_ORIGINAL);
+        b64 = malloc(n);
+        if (!b64)
+                return -1;
+        sodium_bin2base64(b64, n, (const unsigned char *) hk->hostkey, hk->hostkey_len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        free(m->ssh_seen);
+        m->ssh_seen = NULL;
+        if (asprintf(&m->ssh_seen, "%s %s", type, b64) < 0)
+                m->ssh_seen = NULL;
+        free(b64);
+        if (!m->ssh_seen)
+                return -1;
+        if (m->ssh_pinned && !streq(m->ssh_pinned, m->ssh_seen)) {
+                m->host_key_changed = true;
+                git_error_set_str(GIT_ERROR_SSH, "the server's host key is not the one pinned");
+                return GIT_ECERTIFICATE;
+        }
+        return 0;
+}
+
+static int host_key_changed(const GitMirror *m, SourceError *err) {
+        int r = source_error_set(err, -EACCES,
+                                 "The ssh host key of %s is not the one Slipway pinned at the first fetch: "
+                                 "refusing to fetch (a changed server, or someone in between).",
+                                 m->url_shown);
+        source_error_hint(err,
+                          "If the server's key was changed on purpose, unpin it with 'slipway component "
+                          "update P/C --git URL --ssh-host-key-reset'.");
+        return r;
+}
+
 static int token_refused(const GitMirror *m, SourceError *err) {
         int r;
 
+        if (m->ssh_key) {
+                r = source_error_set(err, -EACCES, "The git remote %s refused the deploy key.",
+                                     m->url_shown);
+                source_error_hint(err, "Add the key's public half to the repository's deploy keys, or set "
+                                       "another with 'slipway component update P/C --ssh-key-file FILE'.");
+                return r;
+        }
         r = source_error_set(err, -EACCES, "The git remote %s refused the token: check it and set it again.",
                              m->url_shown);
         source_error_hint(err, "Give a token that may read the repository, and that has not expired.");
@@ -376,13 +475,19 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
                 return source_error_set(err, git_to_errno(e), "Cannot use the git remote %s: %s.",
                                         m->url_shown, git_error_text(m, buf, sizeof buf));
 
-        if (m->http_token) {
+        if (m->http_token || m->ssh_key) {
                 callbacks.credentials = credentials_cb;
+                callbacks.payload = &cred;
+        }
+        if (source_url_classify(m->url) == SOURCE_URL_SSH) {
+                callbacks.certificate_check = certificate_cb;
                 callbacks.payload = &cred;
         }
         e = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, NULL, NULL);
         if (e < 0) {
                 r = git_to_errno(e);
+                if (m->host_key_changed)
+                        return host_key_changed(m, err);
                 if (cred.refused)
                         return token_refused(m, err);
                 if (r == -EACCES) {
@@ -449,6 +554,8 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err) {
         opts.callbacks = callbacks;
 
         e = git_remote_fetch(remote, &refspecs, &opts, "slipway: fetch");
+        if (e < 0 && m->host_key_changed)
+                return host_key_changed(m, err);
         if (e < 0 && cred.refused)
                 return token_refused(m, err);
         if (e < 0)

@@ -16,8 +16,9 @@ struct git_repository;
 #define SOURCE_BRANCHES_LISTED_MAX 8U /* existing branches named in an unknown-branch hint */
 #define SOURCE_SUBJECT_MAX 1024U      /* bytes of a commit subject kept (longer ones are cut at UTF-8) */
 
-/* Credentials for a remote.  http_token works for http:// and https:// URLs (on another kind: -EINVAL); the
- * ssh fields fail with -EOPNOTSUPP until deploy keys with a pinned host key land. */
+/* Credentials for a remote.  http_token works for http:// and https:// URLs, the ssh fields for ssh:// and
+ * scp-like ones (on another kind: -EINVAL).  An ssh server must show ssh_host_key when it is set; when it is
+ * NULL any key is accepted once and git_mirror_ssh_host_key() says which, for the caller to pin. */
 typedef struct SourceAuth {
         const char *http_token;      /* the password of HTTP basic auth, with the URL's user name or else
                                       * "x-access-token"; sent once per fetch, never printed or stored */
@@ -54,6 +55,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(GitMirror *, git_mirror_free);
 /* The mirror's directory, and the URL as it may be printed (without user:password@). */
 const char *git_mirror_path(const GitMirror *m);
 const char *git_mirror_url_shown(const GitMirror *m);
+/* "TYPE BASE64" of the host key the last ssh connection of this mirror showed (NULL: none yet), for the
+ * caller to pin when SourceAuth.ssh_host_key was NULL. */
+const char *git_mirror_ssh_host_key(const GitMirror *m);
 /* The underlying repository, borrowed, for git-checkout.c. */
 struct git_repository *git_mirror_repository(GitMirror *m);
 

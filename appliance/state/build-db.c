@@ -380,3 +380,7 @@ int model_source_host_key_set(sqlite3 *db, const char *host, const char *key) {
                 " ON CONFLICT(host) DO UPDATE SET key = excluded.key, pinned_at = excluded.pinned_at",
                 SQL_ARGS(SQL_TEXT(host), SQL_TEXT(key), SQL_INT(sqlite_now_sec())));
 }
+
+int model_source_host_key_unset(sqlite3 *db, const char *host) {
+        return sqlite_run(db, "DELETE FROM source_host_keys WHERE host = ?1", SQL_ARGS(SQL_TEXT(host)));
+}

@@ -129,3 +129,5 @@ int model_webhook_delivery_build(sqlite3 *db, const char *delivery_id, const Mod
 /* ssh host keys pinned on first use, by "host:port". */
 int model_source_host_key_get(sqlite3 *db, const char *host, char **ret_key);
 int model_source_host_key_set(sqlite3 *db, const char *host, const char *key);
+/* Forgets the pin: the next fetch pins what the server shows. */
+int model_source_host_key_unset(sqlite3 *db, const char *host);

@@ -154,6 +154,57 @@ http {{
                 _stop(self.fcgi)
 
 
+class GitSsh:
+        """An ssh server (dropbear) on loopback serving git over ssh://root@127.0.0.1:PORT/ABSOLUTE/PATH, with
+        key authentication only.  It runs in a mount namespace of its own with a tmpfs on /root, so the
+        authorized_keys it reads is the test's and the host's /root is never touched.  keygen() makes a client
+        key pair; host_key is the server's public key as "TYPE BASE64"."""
+
+        def __init__(self, work, authorized, port=None, host_key=None):
+                self.work = Path(work)
+                self.work.mkdir(parents=True, exist_ok=True)
+                self.port = port or free_port()
+                self.host_key_file = Path(host_key) if host_key else self.work / "host_key"
+                if not self.host_key_file.exists():
+                        subprocess.run(["dropbearkey", "-t", "ed25519", "-f", str(self.host_key_file)],
+                                       check=True, capture_output=True)
+                pub = subprocess.run(["dropbearkey", "-y", "-f", str(self.host_key_file)], check=True,
+                                     capture_output=True, text=True).stdout
+                line = next(l for l in pub.splitlines() if l.startswith("ssh-"))
+                self.host_key = " ".join(line.split()[:2])
+                keys = self.work / "authorized_keys"
+                keys.write_text("".join(Path(k).read_text() for k in authorized))
+                script = self.work / "serve.sh"
+                script.write_text(f"""#!/bin/sh
+set -e
+mount -t tmpfs -o mode=0700 tmpfs /root
+mkdir -m 0700 /root/.ssh
+cp {keys} /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+exec dropbear -F -E -s -m -j -k -p 127.0.0.1:{self.port} -r {self.host_key_file}
+""")
+                script.chmod(0o755)
+                self.log = open(self.work / "dropbear.log", "ab")
+                self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", str(script)],
+                                             stdout=self.log, stderr=subprocess.STDOUT)
+                _wait_port(self.port, self.proc, "dropbear")
+
+        @staticmethod
+        def keygen(path):
+                """An ed25519 key pair without passphrase at path and path.pub; returns path."""
+                path = Path(path)
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "slipway-test", "-f",
+                                str(path)], check=True, capture_output=True)
+                return path
+
+        def url(self, repo):
+                return f"ssh://root@127.0.0.1:{self.port}{Path(repo).resolve()}"
+
+        def stop(self):
+                _stop(self.proc)
+                self.log.close()
+
+
 def bare_clone(src, dest):
         """A bare copy of repository src at dest (what the servers export); returns dest."""
         if Path(dest).exists():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy_util import api_request, http_get, ingress_url, make_site, running_deploy_daemon, wait_for
-from git_util import GitDaemon, GitHttp, bare_clone, commit, git
+from git_util import GitDaemon, GitHttp, GitSsh, bare_clone, commit, git
 
 BUILD_TIMEOUT = 240
 
@@ -443,3 +443,48 @@ def test_kill9_during_a_fetch_is_recovered(build_dir, tmp_path, images):
                 slow.stop()
                 if fast:
                         fast.stop()
+
+
+def test_ssh_deploy_key_and_pinned_host_key(gd, tmp_path):
+        work = tmp_path / "work"
+        sha = commit(work, site_files("over ssh"), "served over ssh")
+        repo = bare_clone(work, tmp_path / "served" / "site.git")
+        key = GitSsh.keygen(tmp_path / "deploy_key")
+        other = GitSsh.keygen(tmp_path / "other_key")
+        ssh = GitSsh(tmp_path / "sshd", [f"{key}.pub"])
+        try:
+                # A key the server does not know is refused, and no key of any kind is printed.
+                git_component(gd, "sshp/web", ssh.url(repo), ssh_key=other.read_text())
+                st, err = api(gd, "POST", "/api/v1/projects/sshp/components/web/builds", {})
+                assert st == 502 and "refused" in err["error"], err
+                assert "PRIVATE" not in json.dumps(err)
+                # The deploy key works; the server's host key is pinned at that first fetch.
+                gd.cli("component", "update", "sshp/web", "--ssh-key-file", key)
+                b = wait_build(gd, build(gd, "sshp/web")["id"])
+                assert b["status"] == "succeeded" and b["commit"] == sha, b
+                assert api(gd, "GET", "/api/v1/projects/sshp/components/web")[1]["ssh_host_key"] == ssh.host_key
+                text, _ = raw(gd, f"/api/v1/builds/{b['id']}/logs")
+                assert "PRIVATE KEY" not in text
+                port = ssh.port
+        finally:
+                ssh.stop()
+        # Another server at that address, with another host key: refused until the pin is reset.
+        impostor = GitSsh(tmp_path / "sshd2", [f"{key}.pub"], port=port)
+        try:
+                commit(work, {"new": "x"})
+                subprocess_push(work, repo)
+                st, err = api(gd, "POST", "/api/v1/projects/sshp/components/web/builds", {})
+                assert st in (403, 502) and "host key" in err["error"] and "pinned" in err["error"], err
+                gd.cli("component", "update", "sshp/web", "--ssh-host-key-reset")
+                b = wait_build(gd, build(gd, "sshp/web")["id"])
+                assert b["status"] == "succeeded", b
+                assert api(gd, "GET", "/api/v1/projects/sshp/components/web")[1]["ssh_host_key"] == impostor.host_key
+        finally:
+                impostor.stop()
+        # A private key in the wrong shape is refused with a sentence, nothing changed.
+        st, err = api(gd, "PATCH", "/api/v1/projects/sshp/components/web", {"ssh_key": "ssh-ed25519 AAAA"})
+        assert st == 400 and "private key" in err["error"], err
+
+
+def subprocess_push(src, dest):
+        git(src, "push", "-q", str(dest), "main:main")

@@ -49,6 +49,7 @@ static const HttpJsonBody component_create_body = {
                                           "poll_sec",
                                           "git_token",
                                           "builds_keep",
+                                          "ssh_key",
                                           NULL },
         .example =
                 "Send {\"name\": \"web\", \"image\": \"busybox:1\"} or {\"name\": \"web\", \"git\": URL}.",
@@ -81,6 +82,8 @@ static const HttpJsonBody component_update_body = {
                                           "poll_sec",
                                           "git_token",
                                           "builds_keep",
+                                          "ssh_key",
+                                          "ssh_host_key_reset",
                                           NULL },
         .example = "Send {\"image\": \"web:2\"} or any other field of a component create request.",
 };
@@ -148,6 +151,24 @@ static int source_from_request(json_t *body, const char *cur, PipelineSource *re
         return pipeline_source_check(ret, ret_error);
 }
 
+/* "git_token" and "ssh_key" of a request: strings of the right shape, or -EINVAL with a sentence. */
+static int credentials_check(json_t *body, char **ret_error) {
+        const char *token = NULL, *key = NULL;
+
+        if (json_get_string_opt(body, "git_token", &token) < 0 || (token && strpbrk(token, "\r\n"))) {
+                *ret_error =
+                        strdup("\"git_token\" must be one line: the token or password of the repository.");
+                return -EINVAL;
+        }
+        if (json_get_string_opt(body, "ssh_key", &key) < 0 ||
+            (key && (!strstr(key, "-----BEGIN ") || !strstr(key, "PRIVATE KEY-----")))) {
+                *ret_error = strdup(
+                        "\"ssh_key\" must be a private key as ssh-keygen writes it (not the .pub file).");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* "builds_keep" (1…PIPELINE_BUILDS_KEEP_MAX) into *ret; 0 when absent. */
 static int builds_keep_from_request(json_t *body, int64_t *ret, char **ret_error) {
         json_t *k = json_object_get(body, "builds_keep");
@@ -183,13 +204,33 @@ static int save_source(sqlite3 *db, int64_t id, const PipelineSource *src, bool 
         return 0;
 }
 
-/* "git_token": the password for http(s) fetches, sealed in the vault (outside any transaction: the vault
- * writes in its own). */
+/* "git_token" (the password for http(s) fetches) and "ssh_key" (an ssh deploy key, OpenSSH private key
+ * text), sealed in the vault (outside any transaction: the vault writes in its own); "ssh_host_key_reset"
+ * forgets the pinned host key of the repository's server. */
 static int save_token(HttpRequest *req, sqlite3 *db, int64_t id, json_t *body) {
         ApiContext *ctx = req->userdata;
-        const char *token = NULL;
+        const char *token = NULL, *key = NULL;
         int r;
 
+        if (json_get_string_opt(body, "ssh_key", &key) >= 0 && !isempty(key)) {
+                if (!ctx->vault)
+                        return -EOPNOTSUPP;
+                r = vault_component_secret_set(ctx->vault, db, id, VAULT_SECRET_SSH_KEY, key, strlen(key));
+                if (r < 0)
+                        return r;
+        }
+        if (json_is_true(json_object_get(body, "ssh_host_key_reset"))) {
+                ModelComponent c = {};
+                _cleanup_(pipeline_source_done) PipelineSource src = {};
+                char host[300];
+                r = model_component_get_by_id(db, id, &c);
+                if (r >= 0 && c.source && pipeline_source_parse(c.source, &src) >= 0 &&
+                    pipeline_ssh_host(src.url, host, sizeof host) >= 0)
+                        r = model_source_host_key_unset(db, host);
+                model_component_done(&c);
+                if (r < 0)
+                        return r;
+        }
         if (json_get_string_opt(body, "git_token", &token) >= 0 && !isempty(token)) {
                 if (!ctx->vault)
                         return -EOPNOTSUPP;
@@ -489,6 +530,8 @@ int api_component_create(HttpRequest *req) {
         r = source_from_request(body, NULL, &src, &has_src, &error);
         if (r >= 0)
                 r = builds_keep_from_request(body, &keep, &error);
+        if (r >= 0)
+                r = credentials_check(body, &error);
         if (r == -EINVAL)
                 return http_reply_error(req->conn, 400, error ?: "Invalid git source.",
                                         "See 'slipway component create --help'.");
@@ -637,6 +680,8 @@ int api_component_update(HttpRequest *req) {
         r = source_from_request(body, s.component.source, &src, &has_src, &error);
         if (r >= 0)
                 r = builds_keep_from_request(body, &keep, &error);
+        if (r >= 0)
+                r = credentials_check(body, &error);
         if (r == -EINVAL)
                 return http_reply_error(req->conn, 400, error ?: "Invalid git source.",
                                         "See 'slipway component update --help'; nothing was changed.");
@@ -733,6 +778,15 @@ int api_component_show(HttpRequest *req) {
                         lb = api_build_json(NULL, &b[0]) ?: json_null();
                 model_builds_free(b, nb);
                 json_object_set_new(j, "latest_build", lb);
+                /* An ssh repository: the host key its server is pinned to (null until the first fetch). */
+                _cleanup_(pipeline_source_done) PipelineSource src = {};
+                _cleanup_free_ char *pinned = NULL;
+                char host[300];
+                if (pipeline_source_parse(s.component.source, &src) >= 0 &&
+                    pipeline_ssh_host(src.url, host, sizeof host) >= 0) {
+                        (void) model_source_host_key_get(s.db, host, &pinned);
+                        json_object_set_new(j, "ssh_host_key", pinned ? json_string(pinned) : json_null());
+                }
         }
         return http_reply_json(req->conn, 200, j);
 }
