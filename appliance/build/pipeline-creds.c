@@ -66,7 +66,8 @@ int source_creds_load(Pipeline *p, sqlite3 *db, int64_t component_id, const char
                         return r;
                 }
         }
-        if (source_url_classify(url) == SOURCE_URL_SSH && pipeline_ssh_host(url, c->host, sizeof c->host) >= 0) {
+        if (source_url_classify(url) == SOURCE_URL_SSH &&
+            pipeline_ssh_host(url, c->host, sizeof c->host) >= 0) {
                 r = model_source_host_key_get(db, c->host, &c->pinned);
                 if (r < 0 && r != -ENOENT) {
                         source_creds_done(c);
