@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -269,6 +270,11 @@ def test_refusals(gd, tmp_path):
         assert st == 400, err
         st, err = api(gd, "POST", f"{base}/web/builds", {"commit": "abcd1234", "branch": "main"})
         assert st == 400, err
+        # An unreachable server: one sentence naming it, nothing queued.
+        git_component(gd, "refp/gone", "git://127.0.0.1:9/nothing.git")
+        st, err = api(gd, "POST", f"{base}/gone/builds", {})
+        assert st == 502 and "Cannot reach" in err["error"] and "127.0.0.1:9" in err["error"], err
+        assert api(gd, "GET", f"{base}/gone/builds")[1]["builds"] == []
         b = wait_build(gd, build(gd, "refp/web")["id"])
         assert b["status"] == "failed" and "no Dockerfile" in b["reason"] and steps(b)["image"] == "failed", b
         # An image component is not built from git.
@@ -296,6 +302,9 @@ def test_cancel_and_timeout(gd, tmp_path):
         git_component(gd, "slowp/web", repo)
         b = build(gd, "slowp/web")
         wait_for(lambda: steps(api(gd, "GET", f"/api/v1/builds/{b['id']}")[1])["image"] == "running", timeout=60)
+        # A follower of the live log sees it to the end, exactly as it is kept.
+        follower = subprocess.Popen(gd.cli_argv("build", "logs", str(b["id"]), "--follow", json=False),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(1)
         t0 = time.monotonic()
         st, doc = api(gd, "DELETE", f"/api/v1/builds/{b['id']}")
@@ -303,6 +312,10 @@ def test_cancel_and_timeout(gd, tmp_path):
         b = wait_build(gd, b["id"], timeout=30)
         assert b["status"] == "cancelled" and time.monotonic() - t0 < 20, b
         assert steps(b)["image"] == "cancelled"
+        out, _ = follower.communicate(timeout=30)
+        assert follower.returncode == 0  # the logs were shown (build --follow is the one exiting 1)
+        assert out.decode() == raw(gd, f"/api/v1/builds/{b['id']}/logs")[0]
+        assert "=== build" in out.decode() and "cancelled" in out.decode()
         assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmd(p).startswith("sleep 300")]
         no_build_leftovers(gd, b)
 
