@@ -49,7 +49,8 @@ static int check_source(const char *url, const char *branch, const char *dir, co
 
 static void test_source_check(void) {
         CHECK_OK(check_source("/", "main", "", "Dockerfile", 0));
-        CHECK_OK(check_source("https://example.org/x.git", "release/1.2", "services/api", "docker/Dockerfile", 60));
+        CHECK_OK(check_source("https://example.org/x.git", "release/1.2", "services/api",
+                              "docker/Dockerfile", 60));
         CHECK_OK(check_source("ssh://git@example.org/x.git", "main", "", "Dockerfile", 0));
         CHECK(check_source("relative", "main", "", "Dockerfile", 0) == -EINVAL);
         CHECK(check_source("/nonexistent-slipway-repo", "main", "", "Dockerfile", 0) == -EINVAL);
