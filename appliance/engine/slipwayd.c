@@ -30,6 +30,7 @@
 #include "pipeline.h"
 #include "proxy-sync.h"
 #include "reconcile.h"
+#include "registry.h"
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
@@ -477,6 +478,7 @@ static int run(void) {
                 .n_routes = api_routes_n,
                 .hook_routes = hook_routes,
                 .n_hook_routes = hook_routes_n,
+                .registry_handler = registry_handle,
                 .userdata = &ctx,
         };
         /* The URL is known before start unless port 0 was asked for; handlers may read it at once. */

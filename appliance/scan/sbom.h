@@ -2,11 +2,14 @@
  * unpacked root directory (the merged layers), never by running anything in it:
  *   dpkg        /var/lib/dpkg/status and /var/lib/dpkg/status.d/* (distroless)    ecosystem "Debian"
  *   apk         /lib/apk/db/installed                                           ecosystem "Alpine"
- *   Python      **/site-packages/*.dist-info/METADATA (and dist-packages)       ecosystem "PyPI"
- *   npm         **/node_modules/**/package.json                                 ecosystem "npm"
- *   Go          the module list embedded in Go binaries (.go.buildinfo)         ecosystem "Go"
- * Files are opened below the root only (openat2 RESOLVE_IN_ROOT or equivalent: a symlink never leads
- * out), each read up to a limit.  The result is written as CycloneDX 1.5 JSON. */
+ *   Python      **/
+        site - packages /*.dist-info/METADATA (and dist-packages)       ecosystem "PyPI"
+ *   npm         **/
+                               node_modules /**/ package.json ecosystem "npm" *
+                       Go the module list embedded in Go binaries(.go.buildinfo) ecosystem "Go" *
+                       Files are opened below the root only(openat2 RESOLVE_IN_ROOT or equivalent
+                                                            : a symlink never leads * out),
+        each read up to a limit.The result is written as CycloneDX 1.5 JSON.* /
 #pragma once
 
 #include <jansson.h>
@@ -17,13 +20,13 @@
 #define SBOM_COMPONENTS_MAX 100000U
 #define SBOM_DB_FILE_MAX (64U * 1024U * 1024U) /* bytes of one package database read */
 
-typedef struct SbomComponent {
-        char *name;       /* the package name as the ecosystem spells it (Debian: the binary package) */
-        char *version;    /* as installed (Debian: with epoch and revision, "1:2.3-4") */
-        char *ecosystem;  /* "Debian", "Alpine", "PyPI", "npm", "Go" */
-        char *source;     /* Debian/Alpine: the source package ("origin" for apk) when it differs, else NULL */
-        char *path;       /* where it was found, relative to the root: "var/lib/dpkg/status", "usr/bin/app" */
-        char *purl;       /* package URL: pkg:deb/debian/NAME@VERSION?arch=amd64, pkg:apk/alpine/…,
+                typedef struct SbomComponent {
+        char *name;      /* the package name as the ecosystem spells it (Debian: the binary package) */
+        char *version;   /* as installed (Debian: with epoch and revision, "1:2.3-4") */
+        char *ecosystem; /* "Debian", "Alpine", "PyPI", "npm", "Go" */
+        char *source; /* Debian/Alpine: the source package ("origin" for apk) when it differs, else NULL */
+        char *path;   /* where it was found, relative to the root: "var/lib/dpkg/status", "usr/bin/app" */
+        char *purl;   /* package URL: pkg:deb/debian/NAME@VERSION?arch=amd64, pkg:apk/alpine/…,
                            * pkg:pypi/…, pkg:npm/…, pkg:golang/… */
 } SbomComponent;
 

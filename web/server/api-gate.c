@@ -126,6 +126,14 @@ static bool hook_target(const char *method, size_t method_len, const char *t, si
         return true;
 }
 
+/* /v2 or /v2/…: the OCI distribution API. */
+static bool registry_target(const char *t, size_t tl) {
+        size_t n = strlen(HTTP_REGISTRY_PREFIX);
+
+        return tl >= n - 1 && strncmp(t, HTTP_REGISTRY_PREFIX, n - 1) == 0 &&
+               (tl == n - 1 || t[n - 1] == '/' || t[n - 1] == '?');
+}
+
 static void check_fail(GateHeadCheck *c, int status, const char *hint, const char *fmt, const char *arg) {
         c->status = status;
         c->hint = hint;
@@ -196,8 +204,15 @@ void api_gate_check_head(const char *buf, size_t len, const unsigned char token_
                 }
         if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
                 return;
+        /* The registry: Basic (what OCI clients send) or Bearer; a 401 there asks for Basic. */
+        ret->registry = registry_target(buf + ret->origin_off, ret->origin_len);
+        if (ret->registry &&
+            http_token_check_basic(token_hash, auth ? auth->value : NULL, auth ? auth->value_len : 0))
+                return;
         if (!http_token_check(token_hash, auth ? auth->value : NULL, auth ? auth->value_len : 0))
-                return check_fail(ret, 401, HTTP_TOKEN_MISSING_HINT, "%s", HTTP_TOKEN_MISSING_MESSAGE);
+                return check_fail(ret, 401,
+                                  ret->registry ? HTTP_REGISTRY_AUTH_HINT : HTTP_TOKEN_MISSING_HINT, "%s",
+                                  HTTP_TOKEN_MISSING_MESSAGE);
 }
 
 /* --- buffers */
@@ -307,28 +322,37 @@ static void conn_free(GateConn *c) {
 }
 
 /* The gate's own answer: a JSON error document like http_reply_error()'s, then Connection: close. */
-static int format_reply(int status, const char *message, const char *hint, char *buf, size_t size) {
-        json_t *j = json_pack("{s:s,s:s}", "error", message, "hint", strempty(hint));
+static int format_reply(int status, const char *message, const char *hint, bool registry, char *buf,
+                        size_t size) {
+        /* The registry answers in the distribution spec's shape, and a 401 there says how to authenticate. */
+        json_t *j = registry ? json_pack("{s:[{s:s,s:s,s:s?}]}", "errors", "code",
+                                         status == 401 ? "UNAUTHORIZED" : "UNSUPPORTED", "message", message,
+                                         "detail", hint)
+                             : json_pack("{s:s,s:s}", "error", message, "hint", strempty(hint));
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         int n;
 
         json_decref(j);
         n = snprintf(buf, size,
                      "HTTP/1.1 %d %s\r\n"
+                     "%s"
                      "Content-Type: application/json\r\n"
                      "Content-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n"
                      "Connection: close\r\n\r\n"
                      "%s\n",
-                     status, head_status_text((unsigned) status), (text ? strlen(text) : 2) + 1,
-                     text ?: "{}");
+                     status, head_status_text((unsigned) status),
+                     registry && status == 401 ? "WWW-Authenticate: Basic realm=\"slipway\"\r\n"
+                                                 "Docker-Distribution-API-Version: registry/2.0\r\n"
+                                               : "",
+                     (text ? strlen(text) : 2) + 1, text ?: "{}");
         free(text);
         return n > 0 && (size_t) n < size ? n : -ENOBUFS;
 }
 
-static void send_reply(int fd, int status, const char *message, const char *hint) {
+static void send_reply(int fd, int status, const char *message, const char *hint, bool registry) {
         char buf[2048];
-        int n = format_reply(status, message, hint, buf, sizeof buf);
+        int n = format_reply(status, message, hint, registry, buf, sizeof buf);
 
         /* A fresh socket's send buffer takes this at once; if not, the client gets the close alone. */
         if (n > 0)
@@ -337,8 +361,9 @@ static void send_reply(int fd, int status, const char *message, const char *hint
 
 /* Answers and then waits briefly for the client to close (closing at once with unread request bytes
  * would reset the connection and could destroy the answer before the client reads it). */
-static void conn_reply(ApiGate *g, GateConn *c, int status, const char *message, const char *hint) {
-        send_reply(c->client_fd, status, message, hint);
+static void conn_reply_as(ApiGate *g, GateConn *c, int status, const char *message, const char *hint,
+                          bool registry) {
+        send_reply(c->client_fd, status, message, hint, registry);
         (void) shutdown(c->client_fd, SHUT_WR);
         c->upstream_fd = safe_close(c->upstream_fd);
         c->state = GATE_DRAIN;
@@ -348,6 +373,10 @@ static void conn_reply(ApiGate *g, GateConn *c, int status, const char *message,
         g->reserved -= c->reserved;
         c->reserved = 0;
         conn_update(g, c);
+}
+
+static void conn_reply(ApiGate *g, GateConn *c, int status, const char *message, const char *hint) {
+        conn_reply_as(g, c, status, message, hint, false);
 }
 
 /* Counts the streamed request body bytes in data[0..n), so the upload timeout stops at its end. */
@@ -403,7 +432,7 @@ static void conn_head_done(ApiGate *g, GateConn *c) {
                         g->counters.unauthorized++;
                 else
                         g->counters.rejected++;
-                return conn_reply(g, c, chk.status, chk.message, chk.hint);
+                return conn_reply_as(g, c, chk.status, chk.message, chk.hint, chk.registry);
         }
 
         if (chk.origin_off != chk.target_off) {
@@ -710,7 +739,7 @@ static void gate_accept(ApiGate *g) {
                 if (g->n_conns >= g->max_conns) {
                         g->counters.refused++;
                         send_reply(fd, 503, "The API has too many open connections.",
-                                   "Retry in a moment; close idle connections to the API.");
+                                   "Retry in a moment; close idle connections to the API.", false);
                         safe_close(fd);
                         continue;
                 }

@@ -57,6 +57,7 @@ typedef struct GateHeadCheck {
          * "http://host:7070/api/v1/status"); equal for an origin-form target. */
         size_t target_off, target_len;
         size_t origin_off, origin_len;
+        bool registry; /* the target is the registry's (/v2/): its 401 asks for Basic, in the spec's shape */
 } GateHeadCheck;
 
 /* Checks buf[0..len), which holds a complete head (and maybe more): strict HTTP/1.x framing (one

@@ -17,3 +17,5 @@
 /* Webhook deliveries: served without the bearer token (each handler authenticates the delivery by its
  * signature); the API gate forwards only plain POST paths under it. */
 #define HTTP_HOOKS_PREFIX "/hooks/"
+/* The OCI distribution API (web/registry/). */
+#define HTTP_REGISTRY_PREFIX "/v2/"

@@ -227,6 +227,27 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         return route(&req, s->cfg.routes, s->cfg.n_routes, ri->local_uri);
 }
 
+/* /v2/…: the OCI distribution API, one handler (repository names hold '/'), Basic or Bearer auth. */
+static int registry_dispatch(struct mg_connection *conn, void *cbdata) {
+        HttpServer *s = cbdata;
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        const char *auth = mg_get_header(conn, "Authorization");
+        HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
+
+        if (!token_ok(s, conn) && !http_token_check_basic(s->token_hash, auth, auth ? strlen(auth) : 0)) {
+                mg_printf(
+                        conn,
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"slipway\"\r\n"
+                        "Docker-Distribution-API-Version: registry/2.0\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 77\r\n\r\n"
+                        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"Missing or wrong API token.\"}]}\n");
+                return 401;
+        }
+        if (!s->cfg.registry_handler)
+                return http_reply_error(conn, 404, "This slipwayd serves no registry.", "See its log.");
+        return s->cfg.registry_handler(&req);
+}
+
 static int log_message_cb(const struct mg_connection *conn, const char *message) {
         log_debug("civetweb: %s", message);
         return 1;
@@ -293,6 +314,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         }
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
         mg_set_request_handler(s->ctx, "/hooks", hooks_dispatch, s);
+        mg_set_request_handler(s->ctx, "/v2", registry_dispatch, s);
         {
                 struct mg_server_port ports[4];
 

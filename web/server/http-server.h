@@ -41,6 +41,8 @@ typedef struct HttpServerConfig {
         /* Routes under /hooks/, matched like routes but run WITHOUT the token check (may be NULL). */
         const HttpRoute *hook_routes;
         size_t n_hook_routes;
+        /* Every request under /v2 (the OCI registry), after the token check (NULL: 404). */
+        HttpHandler registry_handler;
         void *userdata; /* passed to handlers */
 } HttpServerConfig;
 

@@ -18,3 +18,12 @@ void http_token_hash(const char *token, size_t len, unsigned char ret[HTTP_TOKEN
 /* True when value (an Authorization header value, len bytes, not necessarily NUL-terminated; NULL when
  * the header is absent) is "Bearer TOKEN" for the token whose hash is given. */
 bool http_token_check(const unsigned char hash[HTTP_TOKEN_HASH_SIZE], const char *value, size_t len);
+
+/* The registry (/v2/) takes HTTP Basic as docker, skopeo and podman send it: "Basic base64(admin:TOKEN)",
+ * the user name admin and the admin token as the password (until users and their tokens exist). */
+#define HTTP_BASIC_USER "admin"
+#define HTTP_REGISTRY_AUTH_HINT                                                                     \
+        "Log in with the user name admin and the admin token as the password (e.g. skopeo --creds " \
+        "admin:TOKEN, podman login)."
+#define HTTP_BASIC_CREDENTIALS_MAX 1024U
+bool http_token_check_basic(const unsigned char hash[HTTP_TOKEN_HASH_SIZE], const char *value, size_t len);
