@@ -1,15 +1,12 @@
 /* The software bill of materials of an image: the packages its filesystem says it has, read from an
  * unpacked root directory (the merged layers), never by running anything in it:
- *   dpkg        /var/lib/dpkg/status and /var/lib/dpkg/status.d/* (distroless)    ecosystem "Debian"
- *   apk         /lib/apk/db/installed                                           ecosystem "Alpine"
- *   Python      **/
-        site - packages /*.dist-info/METADATA (and dist-packages)       ecosystem "PyPI"
- *   npm         **/
-                               node_modules /**/ package.json ecosystem "npm" *
-                       Go the module list embedded in Go binaries(.go.buildinfo) ecosystem "Go" *
-                       Files are opened below the root only(openat2 RESOLVE_IN_ROOT or equivalent
-                                                            : a symlink never leads * out),
-        each read up to a limit.The result is written as CycloneDX 1.5 JSON.* /
+ *   dpkg     var/lib/dpkg/status and the files of var/lib/dpkg/status.d (distroless)   ecosystem "Debian"
+ *   apk      lib/apk/db/installed                                                      ecosystem "Alpine"
+ *   Python   NAME.dist-info/METADATA under site-packages or dist-packages                ecosystem "PyPI"
+ *   npm      package.json of each package under node_modules                           ecosystem "npm"
+ *   Go       the module list embedded in Go binaries (.go.buildinfo)                   ecosystem "Go"
+ * Files are opened below the root only (openat2 RESOLVE_IN_ROOT or equivalent: a symlink never leads
+ * out), each read up to a limit.  The result is written as CycloneDX 1.5 JSON. */
 #pragma once
 
 #include <jansson.h>
@@ -20,7 +17,7 @@
 #define SBOM_COMPONENTS_MAX 100000U
 #define SBOM_DB_FILE_MAX (64U * 1024U * 1024U) /* bytes of one package database read */
 
-                typedef struct SbomComponent {
+typedef struct SbomComponent {
         char *name;      /* the package name as the ecosystem spells it (Debian: the binary package) */
         char *version;   /* as installed (Debian: with epoch and revision, "1:2.3-4") */
         char *ecosystem; /* "Debian", "Alpine", "PyPI", "npm", "Go" */
