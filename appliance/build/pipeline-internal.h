@@ -89,6 +89,8 @@ uint64_t now_usec(void);
 _printf_(2, 3) void say(Run *run, const char *fmt, ...);
 /* Fails the build with a sentence (the first one counts) and says it; returns r (or -EIO). */
 _printf_(3, 4) int fail(Run *run, int r, const char *fmt, ...);
+/* The same for a failure the build's log already shows (the builder's own error line): not said again. */
+_printf_(3, 4) int fail_logged(Run *run, int r, const char *fmt, ...);
 /* Cancel, slipwayd stopping or the timeout: the build should stop now (sets cancelled/stopped/timed_out). */
 bool stop_requested(Run *run);
 /* The credentials of a fetch (pipeline-creds.c): the component's token or deploy key from the vault and

@@ -263,9 +263,11 @@ int step_image(Run *run) {
                 return r;
         }
         if (r < 0) {
+                /* The builder wrote its error into the log: the reason is kept, not said twice. */
                 if (err.line > 0)
-                        return fail(run, r, "%s:%u: %s%s%s", err.file[0] ? err.file : run->src.dockerfile,
-                                    err.line, err.message, err.hint[0] ? " " : "", err.hint);
+                        return fail_logged(run, r, "%s:%u: %s%s%s",
+                                           err.file[0] ? err.file : run->src.dockerfile, err.line,
+                                           err.message, err.hint[0] ? " " : "", err.hint);
                 return fail(run, r, "%s%s%s", err.message[0] ? err.message : "The image build failed.",
                             err.hint[0] ? " " : "", err.hint);
         }

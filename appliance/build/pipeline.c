@@ -153,18 +153,33 @@ _printf_(2, 3) void say(Run *run, const char *fmt, ...) {
 }
 
 /* Fails the build with a sentence (the first one counts). */
+static int fail_v(Run *run, int r, bool tell, const char *fmt, va_list ap) {
+        /* The first failure is the build's reason, said once; later ones are consequences. */
+        if (!run->reason) {
+                if (vasprintf(&run->reason, fmt, ap) < 0)
+                        run->reason = NULL;
+                else if (tell)
+                        say(run, "error: %s", run->reason);
+        }
+        return r < 0 ? r : -EIO;
+}
+
 _printf_(3, 4) int fail(Run *run, int r, const char *fmt, ...) {
         va_list ap;
 
-        if (!run->reason) {
-                va_start(ap, fmt);
-                if (vasprintf(&run->reason, fmt, ap) < 0)
-                        run->reason = NULL;
-                va_end(ap);
-        }
-        if (run->reason)
-                say(run, "error: %s", run->reason);
-        return r < 0 ? r : -EIO;
+        va_start(ap, fmt);
+        r = fail_v(run, r, true, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+_printf_(3, 4) int fail_logged(Run *run, int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        r = fail_v(run, r, false, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 bool stop_requested(Run *run) {
