@@ -15,6 +15,10 @@ typedef enum VersionScheme {
         _VERSION_SCHEME_INVALID = -EINVAL,
 } VersionScheme;
 
+/* The longest version string any scheme accepts (the longest in Debian's archive is under 100 bytes); a
+ * longer one is not valid.  It bounds the stack copy the Debian comparison makes. */
+#define VERSION_LENGTH_MAX 1024U
+
 /* The scheme of an OSV ecosystem name: "Debian", "Debian:12", "Alpine", "Alpine:v3.19", "PyPI", "npm",
  * "Go"; -EINVAL (as _VERSION_SCHEME_INVALID) for any other. */
 VersionScheme version_scheme_of_ecosystem(const char *ecosystem);
