@@ -40,7 +40,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Sbom *, sbom_free);
  * SBOM_COMPONENTS_MAX, or -errno when root_fd itself cannot be read. */
 int sbom_scan_root(int root_fd, Sbom **ret, size_t *ret_skipped);
 
-/* Parsers of one database's bytes, for the scan and the fuzz targets: they append to s. */
+/* Parsers of one database's bytes, for the scan and the fuzz targets: they append to s and return the
+ * number of entries skipped as malformed (>= 0), or -ENOMEM / -E2BIG. */
 int sbom_parse_dpkg_status(Sbom *s, const char *data, size_t size, const char *path);
 int sbom_parse_apk_installed(Sbom *s, const char *data, size_t size, const char *path);
 
@@ -48,3 +49,10 @@ int sbom_parse_apk_installed(Sbom *s, const char *data, size_t size, const char 
  * version 1, metadata {timestamp, component {type "container", name image_name}}, components[] {type
  * "library" (or "application" for Go binaries' main module), name, version, purl, bom-ref}. */
 int sbom_to_cyclonedx(const Sbom *s, const char *image_name, json_t **ret);
+
+/* Helper for the parsers: appends one component, copying every string (source and purl may be NULL).
+ * Strings must be valid UTF-8 without control characters, name and version not empty: -EBADMSG
+ * otherwise (the caller counts it as skipped); -E2BIG past SBOM_COMPONENTS_MAX.  A Go binary's main
+ * module is appended before its dependencies, with the same path: the JSON marks it "application". */
+int sbom_add(Sbom *s, const char *name, const char *version, const char *ecosystem, const char *source,
+             const char *path, const char *purl);
