@@ -262,9 +262,7 @@ static void run_steps(Run *run) {
                         r = step_image(run);
                         break;
                 case STEP_SCAN:
-                        message = "no scanner configured";
-                        say(run, "%s", message);
-                        skip = true;
+                        r = step_scan(run, &message);
                         break;
                 case STEP_STORE:
                         r = model_build_set_image(run->db, run->build.id, run->digest, run->ref);

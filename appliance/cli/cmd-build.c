@@ -25,6 +25,7 @@
 static const char build_help[] =
         "Usage: slipway build PROJECT/COMPONENT [--commit SHA | --branch B] [--deploy] [--follow] [--json]\n"
         "       slipway build show ID [--json]\n"
+        "       slipway build sbom ID\n"
         "       slipway build logs ID [--step S] [--follow] [--json]\n"
         "       slipway build cancel ID [--json]\n\n"
         "Builds a git component (see 'slipway component create --git'): fetches the commit, builds its\n"
@@ -41,6 +42,10 @@ static const char build_help[] =
 static const char show_help[] = "Usage: slipway build show ID [--json]\n\n"
                                 "Shows a build: its commit, status, image and release, and each step\n"
                                 "(STEP STATUS DURATION MESSAGE).\n";
+
+static const char sbom_help[] =
+        "Usage: slipway build sbom ID\n\n"
+        "Prints the SBOM the build's scan step made of its image (CycloneDX 1.5 JSON).\n";
 
 static const char logs_help[] =
         "Usage: slipway build logs ID [--step S] [--follow] [--json]\n\n"
@@ -577,9 +582,33 @@ static int build_cancel(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+static int build_sbom(CliContext *c, int argc, char *argv[]) {
+        BuildArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        int64_t id;
+        int r;
+
+        r = build_args_parse(c, "build sbom", sbom_help, argc, argv, &a, 1, "a build ID");
+        if (r <= 0)
+                return cli_exit_status(r);
+        r = build_id_parse("build sbom", argv[optind], &id);
+        if (r < 0)
+                return cli_exit_status(r);
+        path = build_path(id, "/sbom");
+        if (!path)
+                return cli_exit_status(cli_oom_errno());
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        /* The SBOM is a JSON document either way. */
+        cli_print_json(j);
+        return 0;
+}
+
 int cmd_build(CliContext *c, int argc, char *argv[]) {
         static const CliVerb verbs[] = {
                 { "show", build_show },
+                { "sbom", build_sbom },
                 { "logs", build_logs },
                 { "cancel", build_cancel },
         };
@@ -591,8 +620,8 @@ int cmd_build(CliContext *c, int argc, char *argv[]) {
         if (i < argc)
                 for (size_t k = 0; k < ELEMENTSOF(verbs); k++)
                         if (streq(argv[i], verbs[k].name))
-                                return cli_dispatch(c, "build", build_help, "show, logs, cancel", verbs,
-                                                    ELEMENTSOF(verbs), argc, argv);
+                                return cli_dispatch(c, "build", build_help, "show, sbom, logs, cancel",
+                                                    verbs, ELEMENTSOF(verbs), argc, argv);
         return build_start(c, argc, argv);
 }
 

@@ -437,6 +437,29 @@ static int image_inspect(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+static const char sbom_help[] =
+        "Usage: slipway image sbom REF\n\n"
+        "Prints the software bill of materials of a stored image (imported or built) as CycloneDX 1.5\n"
+        "JSON: the packages its dpkg, apk, Python, npm and Go metadata list.\n";
+
+static int image_sbom(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_image_args(c, "sbom", sbom_help, argc, argv, &a, 1, 1);
+        if (r <= 0)
+                return cli_exit_status(r);
+        path = cli_image_path(argv[optind], "/sbom");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        cli_print_json(j);
+        return 0;
+}
+
 static const char rm_help[] =
         "Usage: slipway image rm REF [--json]\n\n"
         "Removes the name REF.  The image goes when its last name does; its blobs stay until\n"
@@ -540,6 +563,7 @@ static const char image_help[] =
         "  export REF (--oci DIR | --oci-archive FILE)   export as standard OCI\n"
         "  list                                          list images\n"
         "  inspect REF                                   show manifest and config\n"
+        "  sbom REF                                      its packages, as CycloneDX 1.5 JSON\n"
         "  rm REF                                        remove a name\n"
         "  gc [--dry-run]                                remove unreferenced blobs and layers\n"
         "  unpack REF DIR                                flat rootfs into DIR (test hook)\n\n"
@@ -547,12 +571,14 @@ static const char image_help[] =
 
 int cmd_image(CliContext *c, int argc, char *argv[]) {
         static const CliVerb verbs[] = {
-                { "import", image_import }, { "export", image_export },   { "list", image_list },
-                { "ls", image_list },       { "inspect", image_inspect }, { "rm", image_rm },
-                { "gc", image_gc },         { "unpack", image_unpack },   { "build", cmd_image_build },
+                { "import", image_import },   { "export", image_export },   { "list", image_list },
+                { "ls", image_list },         { "inspect", image_inspect }, { "rm", image_rm },
+                { "sbom", image_sbom },       { "gc", image_gc },           { "unpack", image_unpack },
+                { "build", cmd_image_build },
         };
 
         /* Global options may sit between "image" and its command. */
-        return cli_dispatch(c, "image", image_help, "build, import, export, list, inspect, rm, gc, unpack",
-                            verbs, ELEMENTSOF(verbs), argc, argv);
+        return cli_dispatch(c, "image", image_help,
+                            "build, import, export, list, inspect, sbom, rm, gc, unpack", verbs,
+                            ELEMENTSOF(verbs), argc, argv);
 }

@@ -106,9 +106,14 @@ def test_local_repository_is_built_once_per_commit_and_deployed(gd, tmp_path):
         b = wait_build(gd, b["id"])
         assert b["status"] == "succeeded", b
         assert steps(b) == {"fetch": "succeeded", "checkout": "succeeded", "descriptor": "succeeded",
-                            "image": "succeeded", "scan": "skipped", "store": "succeeded",
+                            "image": "succeeded", "scan": "succeeded", "store": "succeeded",
                             "update": "succeeded", "deploy": "succeeded"}
-        assert [s["message"] for s in b["steps"] if s["name"] == "scan"] == ["no scanner configured"]
+        # The scan step keeps the image's SBOM with the build (no vulnerability database is imported here).
+        scan = [s["message"] for s in b["steps"] if s["name"] == "scan"][0]
+        assert scan.startswith("SBOM: ") and "no vulnerability database" in scan, scan
+        bom = gd.cli("build", "sbom", str(b["id"]))
+        assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+        assert bom["metadata"]["component"]["name"] == b["image_ref"]
         assert b["image_ref"].startswith("gitp/web:") and sha1.startswith(b["image_ref"].split(":")[1])
         assert b["release_id"]
         assert http_get(ingress_url(gd, "gitp", "web", "development"))[1].strip() == "version one"

@@ -562,3 +562,31 @@ int api_build_schema(HttpRequest *req) {
                 (void) http_stream_end(req->conn);
         return 200;
 }
+
+/* GET builds/ID/sbom: the SBOM its scan step made (CycloneDX 1.5 JSON). */
+int api_build_sbom(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(model_build_done) ModelBuild b = {};
+        _cleanup_free_ char *path = NULL, *dir = NULL, *data = NULL;
+        size_t size = 0;
+        char msg[160];
+        int r;
+
+        if (build_scope(req, &db, &b) < 0)
+                return req->status;
+        if (asprintf(&path, "%s/builds/%" PRId64 "/%s", ctx->state_dir, b.id, PIPELINE_SBOM_FILE) < 0)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot find the SBOM");
+        r = read_full_file_at(AT_FDCWD, path, BUILD_SCHEMA_MAX * 16U, &data, &size);
+        if (r == -ENOENT) {
+                snprintf(msg, sizeof msg, "Build %" PRId64 " has no SBOM: its scan step did not run.", b.id);
+                return http_reply_error(req->conn, 404, msg,
+                                        "'slipway build show ID' shows how far it got.");
+        }
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the SBOM");
+        r = http_stream_begin(req->conn, 200, "application/vnd.cyclonedx+json", NULL);
+        if (r >= 0 && http_stream_write(req->conn, data, size) >= 0)
+                (void) http_stream_end(req->conn);
+        return 200;
+}

@@ -10,6 +10,7 @@
 #include "http-json-body.h"
 #include "http-response.h"
 #include "json-util.h"
+#include "scan-image.h"
 #include "string-util.h"
 #include "temp-claim.h"
 
@@ -212,4 +213,27 @@ int api_image_unpack(HttpRequest *req) {
                       json_is_true(keep));
         image_record_done(&rec);
         return http_reply_json(req->conn, 200, j);
+}
+
+/* GET images/REF/sbom: the SBOM (CycloneDX 1.5) of any stored image, imported or built, read from its
+ * layers unpacked under the temp dir and removed again. */
+int api_image_sbom(HttpRequest *req) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_json_ json_t *bom = NULL;
+        _cleanup_free_ char *ref = NULL;
+        ImageRecord rec = {};
+        OciError err = {};
+        int r;
+
+        r = image_catalog_lookup(ctx->catalog, req->segments[1], &rec, &err);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Cannot look up the image");
+        if (image_catalog_normalize_ref(req->segments[1], &ref, &err) < 0)
+                ref = NULL;
+        r = scan_image_sbom(ctx->catalog, rec.digest, ref ?: rec.digest, ctx->tmp_dir ?: ctx->state_dir,
+                            &bom, NULL, &err);
+        image_record_done(&rec);
+        if (r < 0)
+                return api_reply_error(req, r, &err, "Cannot make the image's SBOM");
+        return http_reply_json(req->conn, 200, json_incref(bom));
 }

@@ -49,6 +49,8 @@ const HttpRoute api_routes[] = {
         { "DELETE", "builds/*", api_build_cancel },
         { "GET", "builds/*/logs", api_build_logs },
         { "GET", "builds/*/schemas/*", api_build_schema },
+        { "GET", "builds/*/sbom", api_build_sbom },
+        { "GET", "images/*/sbom", api_image_sbom },
         { "GET", "projects/*/components/*/webhook", api_component_webhook },
         { "POST", "projects/*/components/*/webhook/rotate", api_component_webhook_rotate },
         { "PUT", "projects/*/components/*/autobuild", api_component_switch },

@@ -144,5 +144,8 @@ int api_build_show(HttpRequest *req);
 int api_build_cancel(HttpRequest *req);
 int api_build_logs(HttpRequest *req);
 int api_build_schema(HttpRequest *req);
+int api_build_sbom(HttpRequest *req);
+/* GET images/REF/sbom: the SBOM of any stored image (api-images.c). */
+int api_image_sbom(HttpRequest *req);
 /* A build as the API shows it; with db, also its "steps". */
 json_t *api_build_json(sqlite3 *db, const ModelBuild *b);

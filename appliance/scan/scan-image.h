@@ -1,0 +1,12 @@
+/* The SBOM of an image in the store: its layers unpacked (flat, special files dropped) into a temporary
+ * directory below tmp_parent, read by sbom_scan_root(), written as CycloneDX, and the directory removed
+ * whatever happens. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "image-catalog.h"
+
+int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
+                    json_t **ret, size_t *ret_components, OciError *err);
