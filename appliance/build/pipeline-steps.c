@@ -4,6 +4,8 @@
 #include "pipeline-internal.h"
 
 #include "scan-image.h"
+#include "vuln-db.h"
+#include "vulndb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -280,20 +282,58 @@ int step_image(Run *run) {
         return 0;
 }
 
-/* The image's SBOM (CycloneDX 1.5) from its unpacked layers, kept as DIR/builds/<id>/sbom.json.  (The
- * vulnerability and secret checks that would fail the build on findings come with an imported OSV
- * database.) */
+/* Ids a build context waives: one per line in .slipwayignore (or .trivyignore), '#' comments. */
+static bool waived(const char *work, const char *id) {
+        static const char *const files[] = { ".slipwayignore", ".trivyignore" };
+
+        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+                _cleanup_free_ char *data = NULL;
+                size_t size = 0;
+                int dfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        return false;
+                int r = read_full_file_at(dfd, files[f], 1024U * 1024U, &data, &size);
+                close(dfd);
+                if (r < 0)
+                        continue;
+                for (char *line = data, *next; line && *line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        char *hash = strchr(line, '#');
+                        if (hash)
+                                *hash = 0;
+                        line += strspn(line, " \t\r");
+                        size_t n = strcspn(line, " \t\r");
+                        if (n > 0 && strlen(id) == n && strncmp(line, id, n) == 0)
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* The image's SBOM (CycloneDX 1.5) from its unpacked layers, kept as DIR/builds/<id>/sbom.json, and its
+ * findings against the imported OSV database as scan.json.  A CRITICAL finding the build context does not
+ * waive (.slipwayignore / .trivyignore) fails the build; every finding is kept either way. */
 int step_scan(Run *run, const char **ret_message) {
-        _cleanup_json_ json_t *bom = NULL;
-        _cleanup_free_ char *tmp = path_join(run->work, ".slipway-sbom"), *path = NULL, *text = NULL;
-        static _Thread_local char message[160];
-        size_t n = 0;
+        _cleanup_json_ json_t *bom = NULL, *findings = NULL, *scan = NULL;
+        _cleanup_(sbom_freep) Sbom *sbom = NULL;
+        _cleanup_free_ char *tmp = path_join(run->work, ".slipway-sbom"), *path = NULL, *text = NULL,
+                            *scan_path = NULL, *scan_text = NULL;
+        static _Thread_local char message[256];
+        VulndbCounts counts = {};
+        unsigned blocking = 0;
+        int64_t advisories = 0;
         OciError err = {};
+        json_t *f;
+        size_t i;
         int r;
 
-        if (!tmp || build_dir_path(run->p, run->build.id, PIPELINE_SBOM_FILE, &path) < 0)
+        if (!tmp || build_dir_path(run->p, run->build.id, PIPELINE_SBOM_FILE, &path) < 0 ||
+            build_dir_path(run->p, run->build.id, PIPELINE_SCAN_FILE, &scan_path) < 0)
                 return -ENOMEM;
-        r = scan_image_sbom(run->p->cfg.catalog, run->digest, run->ref ?: run->digest, tmp, &bom, &n, &err);
+        r = scan_image_sbom(run->p->cfg.catalog, run->digest, run->ref ?: run->digest, tmp, &bom, &sbom,
+                            &err);
         if (r < 0)
                 return fail(run, r, "The image's SBOM cannot be made: %s",
                             err.message[0] ? err.message : strerror(-r));
@@ -303,9 +343,53 @@ int step_scan(Run *run, const char **ret_message) {
         r = write_file_atomic(path, text, strlen(text), 0640);
         if (r < 0)
                 return fail(run, r, "Cannot keep the SBOM with the build: %s.", strerror(-r));
-        snprintf(message, sizeof message, "SBOM: %zu component(s), CycloneDX 1.5; no vulnerability database",
-                 n);
+        (void) model_vuln_count(run->db, &advisories);
+        r = vulndb_match(run->db, sbom, &findings, &counts);
+        if (r < 0)
+                return fail(run, r, "The SBOM cannot be matched against the vulnerability database: %s.",
+                            strerror(-r));
+        json_array_foreach(findings, i, f) {
+                const char *id = json_string_value(json_object_get(f, "id"));
+                bool critical = streq(json_string_value(json_object_get(f, "severity")), "CRITICAL");
+                bool w = id && waived(run->work, id);
+                json_object_set_new(f, "waived", json_boolean(w));
+                say(run, "finding %s %s: %s %s%s%s%s", json_string_value(json_object_get(f, "severity")), id,
+                    json_string_value(json_object_get(f, "package")),
+                    json_string_value(json_object_get(f, "installed")),
+                    json_object_get(f, "fixed") ? " (fixed in " : "",
+                    json_string_value(json_object_get(f, "fixed")) ?: "",
+                    json_object_get(f, "fixed") ? ")" : "");
+                if (critical && !w)
+                        blocking++;
+        }
+        scan = json_pack(
+                "{s:I,s:I,s:O,s:{s:i,s:i,s:i,s:i,s:i}}", "components", (json_int_t) sbom->n_components,
+                "advisories", (json_int_t) advisories, "findings", findings, "counts", "critical",
+                counts.by_severity[OSV_SEVERITY_CRITICAL], "high", counts.by_severity[OSV_SEVERITY_HIGH],
+                "medium", counts.by_severity[OSV_SEVERITY_MEDIUM], "low",
+                counts.by_severity[OSV_SEVERITY_LOW], "unknown", counts.by_severity[OSV_SEVERITY_UNKNOWN]);
+        scan_text = scan ? json_dumps(scan, JSON_INDENT(2)) : NULL;
+        if (!scan_text)
+                return -ENOMEM;
+        r = write_file_atomic(scan_path, scan_text, strlen(scan_text), 0640);
+        if (r < 0)
+                return fail(run, r, "Cannot keep the scan with the build: %s.", strerror(-r));
+        if (advisories == 0)
+                snprintf(message, sizeof message,
+                         "SBOM: %zu component(s), CycloneDX 1.5; no vulnerability database imported",
+                         sbom->n_components);
+        else
+                snprintf(message, sizeof message,
+                         "SBOM: %zu component(s); %u finding(s): %u critical, %u high, %u medium, %u low",
+                         sbom->n_components, counts.total, counts.by_severity[OSV_SEVERITY_CRITICAL],
+                         counts.by_severity[OSV_SEVERITY_HIGH], counts.by_severity[OSV_SEVERITY_MEDIUM],
+                         counts.by_severity[OSV_SEVERITY_LOW]);
         say(run, "%s (slipway build sbom %" PRId64 ")", message, run->build.id);
+        if (blocking > 0)
+                return fail(run, -EPERM,
+                            "%u critical vulnerabilit%s in the image (see 'slipway build show %" PRId64
+                            "'); waive one by listing its id in .slipwayignore.",
+                            blocking, blocking == 1 ? "y" : "ies", run->build.id);
         *ret_message = message;
         return 0;
 }

@@ -100,6 +100,7 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
  * DIR/builds/<id>/schemas/<endpoint> (-EINVAL for a name that is not one path segment). */
 #define PIPELINE_DESCRIPTOR_FILE "descriptor.json"
 #define PIPELINE_SBOM_FILE "sbom.json" /* the scan step's SBOM of the built image (CycloneDX 1.5) */
+#define PIPELINE_SCAN_FILE "scan.json" /* its findings against the vulnerability database */
 #define PIPELINE_SCHEMA_MAX (4U * 1024U * 1024U)
 int pipeline_schema_path(const char *state_dir, int64_t build_id, const char *endpoint, char **ret);
 

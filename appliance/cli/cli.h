@@ -143,6 +143,7 @@ int cli_deploy_and_follow(CliContext *c, const char *target, const char *env, co
 /* Commands: argc/argv start at the command word. */
 int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
+int cmd_vulndb(CliContext *c, int argc, char *argv[]);
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
 int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */

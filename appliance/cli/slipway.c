@@ -16,13 +16,13 @@ static const char main_help[] =
         "directory (--state-dir, $SLIPWAY_STATE_DIR, default " CLI_DEFAULT_STATE_DIR ").\n\n"
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
-        "  image build|import|export|list|inspect|rm|gc|unpack …\n"
+        "  image build|import|export|list|inspect|sbom|rm|gc|unpack …\n"
         "  project create|list|delete …     projects and their environments\n"
         "  env list|create …                environments of a project, in promotion order\n"
         "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"
         "  build PROJECT/NAME [--commit SHA | --branch B] [--deploy] [--follow]   build a git component\n"
         "  builds PROJECT/NAME              build history: commit, trigger, status, duration, image\n"
-        "  build show|logs|cancel ID        one build: its steps, its log, stop it\n"
+        "  build show|sbom|logs|cancel ID   one build: its steps, SBOM, log; stop it\n"
         "  autobuild|autodeploy PROJECT/NAME on|off   build on push; deploy what built\n"
         "  webhook show PROJECT/NAME [--rotate]   the push webhook's URL and secret\n"
         "  releases PROJECT/NAME [ENV]      release history: digest, values, origin, status\n"
@@ -32,7 +32,8 @@ static const char main_help[] =
         "  url PROJECT/NAME ENV             public URLs\n"
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
-        "  vault rotate                     new data key, every value re-encrypted, old key retired\n\n"
+        "  vault rotate                     new data key, every value re-encrypted, old key retired\n"
+        "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -69,6 +70,7 @@ int main(int argc, char *argv[]) {
                 { "autobuild", cmd_autobuild },
                 { "autodeploy", cmd_autodeploy },
                 { "webhook", cmd_webhook },
+                { "vulndb", cmd_vulndb },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;

@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "fs-util.h"
-#include "sbom.h"
 
 int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
-                    json_t **ret, size_t *ret_components, OciError *err) {
+                    json_t **ret, Sbom **ret_sbom, OciError *err) {
         _cleanup_(sbom_freep) Sbom *s = NULL;
         _cleanup_free_ char *dir = NULL, *root = NULL;
         int fd, r;
@@ -44,7 +43,7 @@ int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name,
         r = sbom_to_cyclonedx(s, image_name, ret);
         if (r < 0)
                 return r;
-        if (ret_components)
-                *ret_components = s->n_components;
+        if (ret_sbom)
+                *ret_sbom = TAKE_PTR(s);
         return 0;
 }

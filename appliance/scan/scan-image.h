@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "image-catalog.h"
+#include "sbom.h"
 
+/* *ret_sbom (may be NULL): the components, for matching against the vulnerability database. */
 int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
-                    json_t **ret, size_t *ret_components, OciError *err);
+                    json_t **ret, Sbom **ret_sbom, OciError *err);

@@ -331,6 +331,33 @@ const Migration state_migrations[] = {
                        "  pinned_at INTEGER NOT NULL"
                        ");",
         },
+        {
+                /* Issue 13: the offline vulnerability database (vulndb import).  vulns: one OSV advisory each,
+                 * its document as imported (what matching reads); vuln_packages: the (ecosystem without its
+                 * release, package name) pairs it names, so a scan looks up only the advisories of the
+                 * packages an image has; vulndb_imports: what was imported when. */
+                .name = "vulnerability database",
+                .sql = "CREATE TABLE vulns ("
+                       "  id TEXT PRIMARY KEY NOT NULL,"
+                       "  severity TEXT NOT NULL,"
+                       "  summary TEXT,"
+                       "  document TEXT NOT NULL"
+                       ");"
+                       "CREATE TABLE vuln_packages ("
+                       "  vuln_id TEXT NOT NULL REFERENCES vulns(id) ON DELETE CASCADE,"
+                       "  ecosystem TEXT NOT NULL," /* "Debian", "Alpine", "PyPI", "npm", "Go" */
+                       "  name TEXT NOT NULL,"
+                       "  PRIMARY KEY (ecosystem, name, vuln_id)"
+                       ") WITHOUT ROWID;"
+                       "CREATE INDEX vuln_packages_by_vuln ON vuln_packages(vuln_id);"
+                       "CREATE TABLE vulndb_imports ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  source TEXT NOT NULL,"
+                       "  entries INTEGER NOT NULL,"
+                       "  skipped INTEGER NOT NULL,"
+                       "  imported_at INTEGER NOT NULL"
+                       ");",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

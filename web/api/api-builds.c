@@ -354,9 +354,14 @@ int api_build_show(HttpRequest *req) {
                         *slash = 0;
                 int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd >= 0) {
+                        _cleanup_json_ json_t *scan = NULL;
                         if (json_parse_file_at(fd, PIPELINE_DESCRIPTOR_FILE, 1024U * 1024U, &desc, NULL) >=
                             0)
                                 json_object_set(j, "descriptor", desc);
+                        /* The scan step's findings (every one, waived or not) and their counts. */
+                        if (json_parse_file_at(fd, PIPELINE_SCAN_FILE, 64U * 1024U * 1024U, &scan, NULL) >=
+                            0)
+                                json_object_set(j, "scan", scan);
                         close(fd);
                 }
         }

@@ -51,6 +51,8 @@ const HttpRoute api_routes[] = {
         { "GET", "builds/*/schemas/*", api_build_schema },
         { "GET", "builds/*/sbom", api_build_sbom },
         { "GET", "images/*/sbom", api_image_sbom },
+        { "POST", "vulndb/import", api_vulndb_import },
+        { "GET", "vulndb", api_vulndb_status },
         { "GET", "projects/*/components/*/webhook", api_component_webhook },
         { "POST", "projects/*/components/*/webhook/rotate", api_component_webhook_rotate },
         { "PUT", "projects/*/components/*/autobuild", api_component_switch },

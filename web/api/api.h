@@ -147,5 +147,8 @@ int api_build_schema(HttpRequest *req);
 int api_build_sbom(HttpRequest *req);
 /* GET images/REF/sbom: the SBOM of any stored image (api-images.c). */
 int api_image_sbom(HttpRequest *req);
+/* The offline vulnerability database (api-vulndb.c). */
+int api_vulndb_import(HttpRequest *req);
+int api_vulndb_status(HttpRequest *req);
 /* A build as the API shows it; with db, also its "steps". */
 json_t *api_build_json(sqlite3 *db, const ModelBuild *b);
