@@ -316,7 +316,8 @@ static bool waived(const char *work, const char *id) {
  * findings against the imported OSV database as scan.json.  A CRITICAL finding the build context does not
  * waive (.slipwayignore / .trivyignore) fails the build; every finding is kept either way. */
 int step_scan(Run *run, const char **ret_message) {
-        _cleanup_json_ json_t *bom = NULL, *findings = NULL, *scan = NULL;
+        _cleanup_json_ json_t *bom = NULL, *findings = NULL, *scan = NULL, *checks = NULL;
+        unsigned secrets = 0;
         _cleanup_(sbom_freep) Sbom *sbom = NULL;
         _cleanup_free_ char *tmp = path_join(run->work, ".slipway-sbom"), *path = NULL, *text = NULL,
                             *scan_path = NULL, *scan_text = NULL;
@@ -333,7 +334,7 @@ int step_scan(Run *run, const char **ret_message) {
             build_dir_path(run->p, run->build.id, PIPELINE_SCAN_FILE, &scan_path) < 0)
                 return -ENOMEM;
         r = scan_image_sbom(run->p->cfg.catalog, run->digest, run->ref ?: run->digest, tmp, &bom, &sbom,
-                            &err);
+                            &checks, &err);
         if (r < 0)
                 return fail(run, r, "The image's SBOM cannot be made: %s",
                             err.message[0] ? err.message : strerror(-r));
@@ -362,12 +363,28 @@ int step_scan(Run *run, const char **ret_message) {
                 if (critical && !w)
                         blocking++;
         }
-        scan = json_pack(
-                "{s:I,s:I,s:O,s:{s:i,s:i,s:i,s:i,s:i}}", "components", (json_int_t) sbom->n_components,
-                "advisories", (json_int_t) advisories, "findings", findings, "counts", "critical",
-                counts.by_severity[OSV_SEVERITY_CRITICAL], "high", counts.by_severity[OSV_SEVERITY_HIGH],
-                "medium", counts.by_severity[OSV_SEVERITY_MEDIUM], "low",
-                counts.by_severity[OSV_SEVERITY_LOW], "unknown", counts.by_severity[OSV_SEVERITY_UNKNOWN]);
+        /* Secrets in the image's files fail it like a critical vulnerability; running as root is noted. */
+        json_array_foreach(checks, i, f) {
+                const char *id = json_string_value(json_object_get(f, "id"));
+                bool secret = !streq_ptr(json_string_value(json_object_get(f, "rule")), "user-root");
+                bool w = id && waived(run->work, id);
+                json_object_set_new(f, "waived", json_boolean(w));
+                say(run, "finding %s %s%s", json_string_value(json_object_get(f, "severity")), id,
+                    secret ? " (the secret itself is not shown)" : "");
+                if (secret) {
+                        secrets++;
+                        if (!w)
+                                blocking++;
+                }
+        }
+        scan = json_pack("{s:I,s:I,s:O,s:o,s:{s:i,s:i,s:i,s:i,s:i,s:i}}", "components",
+                         (json_int_t) sbom->n_components, "advisories", (json_int_t) advisories, "findings",
+                         findings, "checks", checks ? json_incref(checks) : json_array(), "counts",
+                         "secrets", secrets, "critical", counts.by_severity[OSV_SEVERITY_CRITICAL], "high",
+                         counts.by_severity[OSV_SEVERITY_HIGH], "medium",
+                         counts.by_severity[OSV_SEVERITY_MEDIUM], "low",
+                         counts.by_severity[OSV_SEVERITY_LOW], "unknown",
+                         counts.by_severity[OSV_SEVERITY_UNKNOWN]);
         scan_text = scan ? json_dumps(scan, JSON_INDENT(2)) : NULL;
         if (!scan_text)
                 return -ENOMEM;
@@ -375,9 +392,10 @@ int step_scan(Run *run, const char **ret_message) {
         if (r < 0)
                 return fail(run, r, "Cannot keep the scan with the build: %s.", strerror(-r));
         if (advisories == 0)
-                snprintf(message, sizeof message,
-                         "SBOM: %zu component(s), CycloneDX 1.5; no vulnerability database imported",
-                         sbom->n_components);
+                snprintf(
+                        message, sizeof message,
+                        "SBOM: %zu component(s), CycloneDX 1.5; %u secret(s); no vulnerability database imported",
+                        sbom->n_components, secrets);
         else
                 snprintf(message, sizeof message,
                          "SBOM: %zu component(s); %u finding(s): %u critical, %u high, %u medium, %u low",
@@ -387,9 +405,9 @@ int step_scan(Run *run, const char **ret_message) {
         say(run, "%s (slipway build sbom %" PRId64 ")", message, run->build.id);
         if (blocking > 0)
                 return fail(run, -EPERM,
-                            "%u critical vulnerabilit%s in the image (see 'slipway build show %" PRId64
-                            "'); waive one by listing its id in .slipwayignore.",
-                            blocking, blocking == 1 ? "y" : "ies", run->build.id);
+                            "%u critical finding(s) (vulnerabilities or secrets) in the image (see 'slipway "
+                            "build show %" PRId64 "'); waive one by listing its id in .slipwayignore.",
+                            blocking, run->build.id);
         *ret_message = message;
         return 0;
 }

@@ -9,6 +9,8 @@
 #include "image-catalog.h"
 #include "sbom.h"
 
-/* *ret_sbom (may be NULL): the components, for matching against the vulnerability database. */
+/* *ret_sbom (may be NULL): the components, for matching against the vulnerability database.
+ * *ret_checks (may be NULL): the secrets found in its files (secrets.h) and a finding when the image runs
+ * as root (its config's User empty, "root" or "0"), as a JSON array. */
 int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
-                    json_t **ret, Sbom **ret_sbom, OciError *err);
+                    json_t **ret, Sbom **ret_sbom, json_t **ret_checks, OciError *err);

@@ -107,3 +107,27 @@ def test_scan_fails_on_critical_and_ignore_waives(vdb, tmp_path):
         assert waived and all(f["waived"] for f in waived)
         scan_msg = [s["message"] for s in b["steps"] if s["name"] == "scan"][0]
         assert "finding" in scan_msg and "critical" in scan_msg, scan_msg
+
+
+def test_a_planted_private_key_fails_the_build_and_is_never_shown(vdb, tmp_path):
+        d, _, _ = vdb
+        key = tmp_path / "key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        secret_line = key.read_text().splitlines()[1]  # a line of the key's body
+        repo = tmp_path / "leaky"
+        commit(repo, {"id_ed25519": key.read_text(),
+                      "Dockerfile": "FROM busybox:1\nCOPY id_ed25519 /app/id_ed25519\n"}, "oops")
+        d.cli("project", "create", "leakp")
+        d.cli("component", "create", "leakp/app", "--git", repo)
+        b = wait_build(d, d.cli("build", "leakp/app")["id"])
+        assert b["status"] == "failed" and "critical finding" in b["reason"], b
+        checks = {c["id"]: c for c in b["scan"]["checks"]}
+        assert checks["secret:private-key:/app/id_ed25519"]["file"] == "/app/id_ed25519"
+        # busybox's config names no user: it runs as root, which is noted (and does not fail the build).
+        assert checks["config:user-root"]["severity"] == "MEDIUM"
+        log = d.cli("build", "logs", str(b["id"]), json=False).stdout
+        assert secret_line not in log and secret_line not in json.dumps(b)
+        # Waived by its id, the build goes on.
+        commit(repo, {".slipwayignore": "secret:private-key:/app/id_ed25519\n"}, "a test key, on purpose")
+        b = wait_build(d, d.cli("build", "leakp/app")["id"])
+        assert b["status"] == "succeeded", b

@@ -231,7 +231,7 @@ int api_image_sbom(HttpRequest *req) {
         if (image_catalog_normalize_ref(req->segments[1], &ref, &err) < 0)
                 ref = NULL;
         r = scan_image_sbom(ctx->catalog, rec.digest, ref ?: rec.digest, ctx->tmp_dir ?: ctx->state_dir,
-                            &bom, NULL, &err);
+                            &bom, NULL, NULL, &err);
         image_record_done(&rec);
         if (r < 0)
                 return api_reply_error(req, r, &err, "Cannot make the image's SBOM");
