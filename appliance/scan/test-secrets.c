@@ -39,7 +39,8 @@ static void test_root(void) {
         CHECK(json_array_size(f) == 1);
         CHECK_STREQ(json_string_value(json_object_get(json_array_get(f, 0), "id")),
                     "secret:private-key:/app/id_ed25519");
-        CHECK(!strstr(json_dumps(f, 0), "secretbody"));
+        _cleanup_free_ char *text = json_dumps(f, 0);
+        CHECK(text && !strstr(text, "secretbody"));
         CHECK(rm_rf(dir) >= 0);
 }
 
