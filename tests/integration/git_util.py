@@ -59,14 +59,27 @@ def _wait_port(port, proc, what, timeout=10):
         raise AssertionError(f"{what} does not listen on 127.0.0.1:{port}")
 
 
-def _stop(proc):
-        if proc and proc.poll() is None:
+def _stop(proc, group=False):
+        """Stops proc; with group, its whole process group (fcgiwrap's workers outlive their parent)."""
+        if not proc:
+                return
+        if group:
+                try:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                        pass
+        if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
                         proc.wait(10)
                 except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
+        if group:
+                try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                        pass
 
 
 class GitDaemon:
@@ -99,8 +112,10 @@ class GitHttp:
                 self.work.mkdir(parents=True, exist_ok=True)
                 self.port = port or free_port()
                 sock = self.work / "fcgiwrap.sock"
+                # In a session of its own: stop() ends it and the workers it forks together.
                 self.fcgi = subprocess.Popen(["/usr/sbin/fcgiwrap", "-c", "2", "-s", f"unix:{sock}"],
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             start_new_session=True)
                 deadline = time.monotonic() + 10
                 while not sock.exists():
                         assert self.fcgi.poll() is None and time.monotonic() < deadline, "fcgiwrap did not start"
@@ -151,7 +166,7 @@ http {{
 
         def stop(self):
                 _stop(self.nginx)
-                _stop(self.fcgi)
+                _stop(self.fcgi, group=True)
 
 
 class GitSsh:
