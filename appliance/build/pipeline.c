@@ -322,6 +322,8 @@ static void run_steps(Run *run) {
         for (int i = pipeline_steps[pos] ? pos + 1 : pos; r < 0 && pipeline_steps[i]; i++)
                 (void) model_build_step_set(run->db, run->build.id, i, MODEL_STEP_SKIPPED, NULL);
         prune(run); /* before the end is visible: whoever sees it finished sees the history as kept */
+        if (run->work)
+                (void) rm_rf(run->work); /* and no workspace: the build's end is its workspace's */
         /* A failed deploy leaves a usable image: the build failed, its image and tag stay. */
         if (r >= 0)
                 (void) model_build_set_status(run->db, run->build.id, MODEL_BUILD_SUCCEEDED, NULL);

@@ -100,7 +100,13 @@ def test_routing_host_path_strip_404_503(proxy, backends):
     # for them, and the last one then went to the target the finished request had left idle).
     busy = threading.Thread(target=lambda: get(rr, "/slow/4"))
     busy.start()
-    time.sleep(0.3)
+    # Probe only once the proxy holds the busy request (a loaded machine may take a while to send it).
+    def busy_in_flight():
+        return any(x["name"] == f"rr{rr}" and x["in_flight"] == 1 for x in proxy.stats()["routes"])
+    deadline = time.monotonic() + 10
+    while not busy_in_flight():
+        assert time.monotonic() < deadline, "the busy request never reached the proxy"
+        time.sleep(0.02)
     first = get(rr, "/id")[3]
     assert [get(rr, "/id")[3] for _ in range(3)] == [first] * 3
     busy.join()
