@@ -15,18 +15,10 @@
 #include "json-util.h"
 #include "log.h"
 #include "string-util.h"
-#include "temp-claim.h"
-
-static void unlink_freep(char **p) {
-        if (*p) {
-                (void) unlink(*p);
-                free(*p);
-        }
-}
 
 int api_image_import(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(unlink_freep) char *tmp = NULL;
+        _cleanup_(api_upload_unlinkp) char *tmp = NULL;
         _cleanup_json_ json_t *arr = json_array(), *j = NULL;
         _cleanup_close_ int fd = -EBADF;
         char format_s[32] = "auto", name[HTTP_QUERY_VALUE_MAX];
@@ -62,37 +54,16 @@ int api_image_import(HttpRequest *req) {
                 return http_reply_error(req->conn, 400, "A rootfs tar carries no image name.",
                                         "Name it with --name, e.g. --name myrootfs:1.0.");
 
-        if (api_disk_writable(req) < 0)
+        static const ApiUpload upload = {
+                .prefix = "upload",
+                .max = HTTP_UPLOAD_MAX,
+                .too_large = "The upload is larger than the 64 GiB limit.",
+                .too_large_hint = "Split the image or import it from a smaller archive.",
+                .retry_hint = "Retry the import.",
+                .empty_hint = "Send an oci-archive, docker-archive or rootfs tar as the request body.",
+        };
+        if (api_upload_to_temp(req, &upload, &tmp, &fd, &size) < 0)
                 return req->status;
-        tmp = path_join(ctx->tmp_dir, "upload-XXXXXX");
-        if (!tmp)
-                return api_reply_error(req, -ENOMEM, NULL, "Cannot accept the upload");
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = -errno;
-                free(TAKE_PTR(tmp));
-                return api_reply_error(req, r, NULL, "Cannot create a temporary file for the upload");
-        }
-        /* Claimed until the import is done (fd stays open): image gc removes only uploads of a killed
-         * daemon, never this one. */
-        r = temp_claim(fd);
-        if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot claim the temporary file for the upload");
-
-        r = http_read_body_to_fd(req->conn, fd, HTTP_UPLOAD_MAX, &size);
-        if (r == -EFBIG)
-                return http_reply_error(req->conn, 413, "The upload is larger than the 64 GiB limit.",
-                                        "Split the image or import it from a smaller archive.");
-        if (r == -EPIPE)
-                return http_reply_error(req->conn, 400,
-                                        "The upload ended before the announced end of the body.",
-                                        "Retry the import.");
-        if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot store the upload");
-        if (size == 0)
-                return http_reply_error(
-                        req->conn, 400, "The upload is empty.",
-                        "Send an oci-archive, docker-archive or rootfs tar as the request body.");
 
         r = image_catalog_import(ctx->catalog, tmp, format, have_name ? name : NULL, &imported, &n, &err);
         if (r < 0) {

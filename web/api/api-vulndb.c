@@ -15,23 +15,14 @@
 #include "http-response.h"
 #include "json-util.h"
 #include "sqlite-util.h"
-#include "temp-claim.h"
 #include "vuln-db.h"
 #include "vulndb.h"
 
 #define VULNDB_UPLOAD_MAX \
         (4ULL * 1024ULL * 1024ULL * 1024ULL) /* OSV's all.zip of every ecosystem is ~1 GiB */
 
-static void unlink_freep(char **p) {
-        if (*p) {
-                (void) unlink(*p);
-                free(*p);
-        }
-}
-
 int api_vulndb_import(HttpRequest *req) {
-        ApiContext *ctx = req->userdata;
-        _cleanup_(unlink_freep) char *tmp = NULL;
+        _cleanup_(api_upload_unlinkp) char *tmp = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *error = NULL;
@@ -42,34 +33,16 @@ int api_vulndb_import(HttpRequest *req) {
         int r;
 
         (void) http_request_query(req, "source", source, sizeof source);
-        if (api_disk_writable(req) < 0)
+        static const ApiUpload upload = {
+                .prefix = "vulndb",
+                .max = VULNDB_UPLOAD_MAX,
+                .too_large = "The upload is larger than the 4 GiB limit.",
+                .too_large_hint = "Import the ecosystems' archives one by one.",
+                .retry_hint = "Retry the import.",
+                .empty_hint = "Send an OSV archive (all.zip of an ecosystem, or a tar of *.json).",
+        };
+        if (api_upload_to_temp(req, &upload, &tmp, &fd, &size) < 0)
                 return req->status;
-        tmp = path_join(ctx->tmp_dir, "vulndb-XXXXXX");
-        if (!tmp)
-                return api_reply_error(req, -ENOMEM, NULL, "Cannot accept the upload");
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = -errno;
-                free(TAKE_PTR(tmp));
-                return api_reply_error(req, r, NULL, "Cannot create a temporary file for the upload");
-        }
-        r = temp_claim(fd);
-        if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot claim the temporary file for the upload");
-        r = http_read_body_to_fd(req->conn, fd, VULNDB_UPLOAD_MAX, &size);
-        if (r == -EFBIG)
-                return http_reply_error(req->conn, 413, "The upload is larger than the 4 GiB limit.",
-                                        "Import the ecosystems' archives one by one.");
-        if (r == -EPIPE)
-                return http_reply_error(req->conn, 400,
-                                        "The upload ended before the announced end of the body.",
-                                        "Retry the import.");
-        if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot store the upload");
-        if (size == 0)
-                return http_reply_error(
-                        req->conn, 400, "The upload is empty.",
-                        "Send an OSV archive (all.zip of an ecosystem, or a tar of *.json).");
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return api_reply_error(req, -errno, NULL, "Cannot read the upload");
         r = api_model_open(req, &db);

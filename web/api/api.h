@@ -67,6 +67,21 @@ void api_delete_end(HttpRequest *req);
  * room), else the request is answered 507, so that imports never take the room deletes need.  0, or -ENOSPC
  * after the reply (req->status). */
 int api_disk_writable(HttpRequest *req);
+/* An upload (api-upload.c): the request body streamed to a claimed DIR/tmp/<prefix>-XXXXXX, at most max
+ * bytes, after api_disk_writable().  On failure the reply is sent (507, 413, 400 for a cut or empty body,
+ * else the error) and -errno returned with req->status set; on success the caller owns *ret_path (remove
+ * it with _cleanup_(api_upload_unlinkp)) and *ret_fd. */
+typedef struct ApiUpload {
+        const char *prefix;
+        uint64_t max;
+        const char *too_large, *too_large_hint; /* the 413 */
+        const char *retry_hint;                 /* a body cut short */
+        const char *empty_hint;                 /* an empty body */
+} ApiUpload;
+int api_upload_to_temp(HttpRequest *req, const ApiUpload *u, char **ret_path, int *ret_fd,
+                       uint64_t *ret_size);
+void api_upload_unlinkp(char **p);
+
 /* For helpers that have sent an error reply: records its HTTP status in req->status and returns error
  * (a -errno), so statuses never travel in the errno channel. */
 static inline int api_replied(HttpRequest *req, int status, int error) {
