@@ -95,22 +95,5 @@ int sbom_parse_apk_installed(Sbom *s, const char *data, size_t size, const char 
 }
 
 int sbom_scan_apk(int root_fd, Sbom *s, size_t *skipped) {
-        _cleanup_free_ char *data = NULL;
-        size_t size;
-        int r;
-
-        r = sbom_read_in_root(root_fd, APK_INSTALLED_PATH, SBOM_DB_FILE_MAX, &data, &size);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                (*skipped)++;
-                return 0;
-        }
-        r = sbom_parse_apk_installed(s, data, size, APK_INSTALLED_PATH);
-        if (r < 0)
-                return r;
-        *skipped += (size_t) r;
-        return 0;
+        return sbom_read_and_parse(root_fd, s, APK_INSTALLED_PATH, sbom_parse_apk_installed, skipped);
 }

@@ -165,24 +165,7 @@ int sbom_parse_dpkg_status(Sbom *s, const char *data, size_t size, const char *p
 }
 
 static int dpkg_read(int root_fd, Sbom *s, const char *path, size_t *skipped) {
-        _cleanup_free_ char *data = NULL;
-        size_t size;
-        int r;
-
-        r = sbom_read_in_root(root_fd, path, SBOM_DB_FILE_MAX, &data, &size);
-        if (r == -ENOENT)
-                return 0;
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                (*skipped)++;
-                return 0;
-        }
-        r = sbom_parse_dpkg_status(s, data, size, path);
-        if (r < 0)
-                return r;
-        *skipped += (size_t) r;
-        return 0;
+        return sbom_read_and_parse(root_fd, s, path, sbom_parse_dpkg_status, skipped);
 }
 
 int sbom_scan_dpkg(int root_fd, Sbom *s, size_t *skipped) {

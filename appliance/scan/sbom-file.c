@@ -44,3 +44,26 @@ int sbom_read_in_root(int root_fd, const char *path, size_t max, char **ret_data
                 return fd;
         return sbom_read_fd(fd, max, ret_data, ret_size);
 }
+
+int sbom_read_and_parse(int root_fd, Sbom *s, const char *path,
+                        int (*parse)(Sbom *s, const char *data, size_t size, const char *path),
+                        size_t *skipped) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        int r;
+
+        r = sbom_read_in_root(root_fd, path, SBOM_DB_FILE_MAX, &data, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                (*skipped)++;
+                return 0;
+        }
+        r = parse(s, data, size, path);
+        if (r < 0)
+                return r;
+        *skipped += (size_t) r;
+        return 0;
+}
