@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "distribution-db.h"
 #include "fs-util.h"
 #include "layer-unpack.h"
 #include "log.h"
+#include "manifest-check.h"
 #include "path-util.h"
 #include "sqlite-util.h"
 #include "string-util.h"
@@ -606,6 +608,40 @@ static int mark_image(ImageCatalog *c, const char *digest, bool missing_ok, Dige
         return r;
 }
 
+/* The registry's roots: every pushed manifest (an index, an artifact or an untagged image) with what it
+ * references, and the blobs pushed within the grace period (a push sends its blobs before its manifest).  A
+ * manifest whose blob is gone is skipped; one that cannot be parsed keeps only itself. */
+static int mark_registry(ImageCatalog *c, DigestSet *marked, OciError *err) {
+        _cleanup_strv_free_ char **manifests = NULL, **recent = NULL;
+        int r;
+
+        pthread_mutex_lock(&c->db_lock);
+        r = model_manifest_digests(c->db, &manifests);
+        if (r >= 0)
+                r = model_registry_blobs_since(c->db, sqlite_now_sec() - DISTRIBUTION_BLOB_GRACE_SEC,
+                                               &recent);
+        pthread_mutex_unlock(&c->db_lock);
+        if (r < 0)
+                return oci_error_set(err, r, GC_UNREADABLE_HINT, "Cannot read the registry's manifests.");
+        r = digest_set_add_all(marked, recent, strv_length(recent));
+        for (size_t i = 0; r >= 0 && manifests[i]; i++) {
+                _cleanup_(oci_manifest_check_done) OciManifestCheck chk = {};
+                _cleanup_free_ char *data = NULL;
+                size_t size = 0;
+
+                if (oci_store_read_blob(c->store, manifests[i], OCI_MANIFEST_MAX, &data, &size) < 0)
+                        continue;
+                r = digest_set_add_all(marked, &manifests[i], 1);
+                if (r < 0 || oci_manifest_check(data, size, NULL, &chk, NULL) < 0)
+                        continue;
+                for (size_t k = 0; r >= 0 && k < chk.n_refs; k++) {
+                        char *d = chk.refs[k].digest;
+                        r = digest_set_add_all(marked, &d, 1);
+                }
+        }
+        return r;
+}
+
 static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciError *err) {
         DigestSet marked = {}, diff_ids = {};
         char **release_roots = NULL;
@@ -648,6 +684,9 @@ static int gc_locked(ImageCatalog *c, bool dry_run, CatalogGcResult *ret, OciErr
         for (size_t i = 0; i < c->n_pins && r >= 0; i++)
                 r = mark_image(c, c->pins[i], true, &marked, &diff_ids, err);
         pthread_mutex_unlock(&c->pin_lock);
+        if (r < 0)
+                goto finish;
+        r = mark_registry(c, &marked, err);
         if (r < 0)
                 goto finish;
         if (marked.n > 0)

@@ -358,6 +358,44 @@ const Migration state_migrations[] = {
                        "  imported_at INTEGER NOT NULL"
                        ");",
         },
+        {
+                /* Issue 13: the registry's push side (web/registry).  registry_uploads: open upload sessions
+                 * (the bytes are in DIR/registry/uploads/<uuid>; the file's size is the offset).
+                 * registry_blobs: blobs pushed or mounted into a repository (gc keeps them for a grace period
+                 * so a manifest can follow).  registry_manifests: every pushed manifest (gc roots), with the
+                 * subject the referrers API looks up.  registry_tags: tags of manifests the image catalog does
+                 * not hold (indexes, artifacts); image tags are the catalog's. */
+                .name = "registry push",
+                .sql = "CREATE TABLE registry_uploads ("
+                       "  uuid TEXT PRIMARY KEY NOT NULL,"
+                       "  repo TEXT NOT NULL,"
+                       "  started_at INTEGER NOT NULL,"
+                       "  updated_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE TABLE registry_blobs ("
+                       "  repo TEXT NOT NULL,"
+                       "  digest TEXT NOT NULL,"
+                       "  pushed_at INTEGER NOT NULL,"
+                       "  PRIMARY KEY (repo, digest)"
+                       ") WITHOUT ROWID;"
+                       "CREATE TABLE registry_manifests ("
+                       "  repo TEXT NOT NULL,"
+                       "  digest TEXT NOT NULL,"
+                       "  media_type TEXT NOT NULL,"
+                       "  artifact_type TEXT,"
+                       "  subject TEXT,"
+                       "  size INTEGER NOT NULL,"
+                       "  pushed_at INTEGER NOT NULL,"
+                       "  PRIMARY KEY (repo, digest)"
+                       ") WITHOUT ROWID;"
+                       "CREATE INDEX registry_manifests_by_subject ON registry_manifests(subject);"
+                       "CREATE TABLE registry_tags ("
+                       "  repo TEXT NOT NULL,"
+                       "  tag TEXT NOT NULL,"
+                       "  digest TEXT NOT NULL,"
+                       "  PRIMARY KEY (repo, tag)"
+                       ") WITHOUT ROWID;",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

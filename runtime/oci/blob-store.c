@@ -234,6 +234,32 @@ int blob_writer_commit(BlobWriter *w, const char *expected, char ret_digest[stat
         return 0;
 }
 
+int oci_store_adopt_blob(OciStore *s, int fd, int dir_fd, const char *name, const char *digest) {
+        char got[DIGEST_STRING_MAX];
+        int r;
+
+        if (!digest_is_valid(digest))
+                return -EINVAL;
+        if (oci_store_has_blob(s, digest)) {
+                (void) unlinkat(dir_fd, name, 0);
+                return 0;
+        }
+        if (fsync(fd) < 0)
+                return -errno;
+        if (fchmod(fd, 0644) < 0)
+                return -errno;
+        if (renameat(dir_fd, name, s->blobs_fd, digest_hex(digest)) >= 0)
+                return fsync_directory_of(s->blobs_fd, digest_hex(digest));
+        if (errno != EXDEV)
+                return -errno;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        r = oci_store_put_blob_fd(s, fd, digest, got, NULL);
+        if (r >= 0)
+                (void) unlinkat(dir_fd, name, 0);
+        return r;
+}
+
 int oci_store_put_blob_fd(OciStore *s, int fd, const char *expected_digest,
                           char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size) {
         _cleanup_(blob_writer_abort) BlobWriter w = BLOB_WRITER_INIT;

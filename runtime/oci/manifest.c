@@ -165,7 +165,7 @@ static int platform_dup(const char *os, const char *architecture, OciPlatform *r
 }
 
 /* Parses a descriptor object; "what" names it for messages, e.g. "layer 3 of manifest …". */
-static int descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, OciError *err) {
+int oci_descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, OciError *err) {
         _cleanup_(oci_descriptor_done) OciDescriptor d = {};
         const char *mt, *digest, *ref = NULL, *os = NULL, *arch = NULL;
         json_t *platform, *annotations;
@@ -304,7 +304,7 @@ static int descriptor_array_parse(json_t *j, const DescriptorArray *a, const cha
                 return -ENOMEM;
         json_array_foreach(array, i, v) {
                 (void) snprintf(sub, sizeof sub, "%s %zu of %s", a->entry, i + 1, what);
-                r = descriptor_parse(v, sub, &d[i], err);
+                r = oci_descriptor_parse(v, sub, &d[i], err);
                 if (r < 0)
                         goto fail;
                 n++;
@@ -364,7 +364,7 @@ int oci_manifest_parse(const char *data, size_t size, const char *descriptor_med
         if (r < 0)
                 return bad_field(err, what, "config", r);
         (void) snprintf(sub, sizeof sub, "the config descriptor of %s", what);
-        r = descriptor_parse(config, sub, &m.config, err);
+        r = oci_descriptor_parse(config, sub, &m.config, err);
         if (r < 0)
                 return r;
         if (!oci_media_type_is_config(m.config.media_type))

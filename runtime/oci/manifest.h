@@ -3,6 +3,7 @@
  * what is wrong with anything else (file, line/column, field). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,8 @@ int oci_manifest_parse(const char *data, size_t size, const char *descriptor_med
 int oci_index_parse(const char *data, size_t size, const char *descriptor_media_type, const char *what,
                     OciIndex *ret, OciError *err);
 int oci_config_parse(const char *data, size_t size, const char *what, OciConfig *ret, OciError *err);
+/* One descriptor object (mediaType, sha256 digest, size; platform and ref name when given); what names it. */
+int oci_descriptor_parse(json_t *j, const char *what, OciDescriptor *ret, OciError *err);
 
 /* Index of the first linux/amd64 entry (by platform) or -ENOENT. */
 int oci_index_find_platform(const OciIndex *index, const char *os, const char *architecture);

@@ -106,6 +106,10 @@ int oci_store_put_blob_fd(OciStore *s, int fd, const char *expected_digest,
                           char ret_digest[static DIGEST_STRING_MAX], uint64_t *ret_size);
 int oci_store_put_blob_data(OciStore *s, const void *data, size_t size,
                             char ret_digest[static DIGEST_STRING_MAX]);
+/* Moves a finished file (an upload: dir_fd/name, open as fd) into the store as the blob digest, which the
+ * caller computed over exactly its bytes.  fsyncs it, renames it into place (or drops it when the blob is
+ * already stored) and fsyncs the directory; on another file system it is copied and verified instead. */
+int oci_store_adopt_blob(OciStore *s, int fd, int dir_fd, const char *name, const char *digest);
 int oci_store_remove_blob(OciStore *s, const char *digest);
 /* Removes the temp files (".#…") in blobs/sha256 that no writer claims (writers that died: every
  * writer claims its temp while it writes), counting them into stats; a dry run only counts. */

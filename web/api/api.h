@@ -48,6 +48,9 @@ typedef struct ApiContext {
         const char *nft_table; /* the nft table this state dir owns (NULL: unknown) */
         Vault *vault;          /* config values and secrets (thread-safe; owned by slipwayd) */
         Pipeline *pipeline;    /* git builds (NULL: builds are refused with 503) */
+        /* The registry's upload sessions live in DIR/registry/uploads and expire after this many seconds
+         * without a request (slipwayd --registry-upload-ttl; 0: REGISTRY_UPLOAD_TTL_DEFAULT_SEC). */
+        int64_t registry_upload_ttl_sec;
 } ApiContext;
 
 extern const HttpRoute api_routes[];

@@ -1,8 +1,8 @@
-/* The OCI distribution API at /v2/ over the image store, pull side: GET/HEAD of manifests (by tag or
- * digest) and blobs (with byte ranges), the tags list with n/last, and errors in the spec's JSON shape.
- * Repository names are the catalog's names without their tag ("demo/web" of "demo/web:1a2b3c4",
- * "busybox" of "busybox:latest").  Nothing is copied: manifests and blobs are read from the store, an
- * image pinned against gc while its blobs stream.  Push (POST/PATCH/PUT) answers UNSUPPORTED for now. */
+/* The OCI distribution API at /v2/ over the image store: routing, and the pull side: GET/HEAD of manifests
+ * (by tag or digest) and blobs (with byte ranges), the tags list with n/last, and errors in the spec's JSON
+ * shape.  Repository names are the catalog's names without their tag ("demo/web" of "demo/web:1a2b3c4",
+ * "busybox" of "busybox:latest") plus what was pushed.  Nothing is copied: manifests and blobs are read from
+ * the store.  Pushes are registry-upload.c and registry-manifest.c. */
 #include "registry.h"
 
 #include <errno.h>
@@ -15,20 +15,21 @@
 #include "api.h"
 #include "blob-store.h"
 #include "digest.h"
+#include "distribution-db.h"
 #include "json-util.h"
 #include "log.h"
 #include "oci-store.h"
+#include "registry-internal.h"
+#include "sqlite-util.h"
 #include "string-util.h"
 
 #define REGISTRY_MANIFEST_MAX (4U * 1024U * 1024U)
 #define REGISTRY_TAGS_MAX 10000U
-#define REGISTRY_NAME_MAX 255U
 #define REGISTRY_COPY_CHUNK (256U * 1024U)
 
-static const char registry_headers[] = "Docker-Distribution-API-Version: registry/2.0\r\n";
+static const char registry_headers[] = REGISTRY_HEADERS;
 
-/* {"errors": [{"code", "message", "detail"}]} with status. */
-static int reply_error(struct mg_connection *conn, int status, const char *code, const char *message) {
+int registry_reply_error(struct mg_connection *conn, int status, const char *code, const char *message) {
         _cleanup_json_ json_t *j = json_pack("{s:[{s:s,s:s,s:o}]}", "errors", "code", code, "message",
                                              message, "detail", json_object());
         _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -65,7 +66,7 @@ static bool name_valid(const char *n, size_t len) {
         return true;
 }
 
-static bool tag_valid(const char *t) {
+bool registry_tag_valid(const char *t) {
         size_t n = strlen(t);
 
         if (n == 0 || n > 128)
@@ -79,73 +80,129 @@ static bool tag_valid(const char *t) {
         return true;
 }
 
-static bool is_digest(const char *s) {
+bool registry_is_digest(const char *s) {
         return startswith(s, "sha256:") && strlen(s) == strlen("sha256:") + 64 &&
                strspn(s + strlen("sha256:"), "0123456789abcdef") == 64;
 }
 
-/* The image of name:tag or name@digest; 404 sent when the repository has none such. */
-static int lookup(HttpRequest *req, const char *name, const char *ref, ImageRecord *ret) {
+int registry_db_open(HttpRequest *req, sqlite3 **ret) {
         ApiContext *ctx = req->userdata;
+        int r;
+
+        if (!ctx->db_path)
+                return api_replied(
+                        req,
+                        registry_reply_error(req->conn, 503, "UNAVAILABLE", "This daemon has no database."),
+                        -ENXIO);
+        r = sqlite_open(ctx->db_path, ret);
+        if (r < 0)
+                return api_replied(
+                        req,
+                        registry_reply_error(req->conn, 500, "UNKNOWN", "The database cannot be opened."),
+                        r);
+        return 0;
+}
+
+bool registry_check_push(HttpRequest *req) {
+        if (http_request_may_push(req))
+                return true;
+        req->status =
+                registry_reply_error(req->conn, 403, "DENIED",
+                                     "This token may not push; use a token of a developer or admin that is "
+                                     "not read-only.");
+        return false;
+}
+
+/* The manifest digest name:tag or name@digest names: the catalog's images first, then what was pushed as an
+ * index or artifact.  404 sent when the repository has none such. */
+static int lookup(HttpRequest *req, const char *name, const char *ref, char ret[static DIGEST_STRING_MAX],
+                  char **ret_media_type) {
+        ApiContext *ctx = req->userdata;
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_(image_record_done) ImageRecord rec = {};
         _cleanup_free_ char *full = NULL;
         OciError err = {};
         int r;
 
-        if (is_digest(ref)) {
+        if (registry_is_digest(ref)) {
                 /* A digest of this repository: one of its names must point at that image. */
-                r = image_catalog_lookup(ctx->catalog, ref, ret, &err);
+                r = image_catalog_lookup(ctx->catalog, ref, &rec, &err);
                 if (r >= 0) {
                         size_t n = strlen(name);
-                        for (size_t i = 0; i < ret->n_refs; i++)
-                                if (strncmp(ret->refs[i], name, n) == 0 && ret->refs[i][n] == ':')
-                                        return 0;
-                        image_record_done(ret);
                         r = -ENOENT;
+                        for (size_t i = 0; i < rec.n_refs; i++)
+                                if (strncmp(rec.refs[i], name, n) == 0 && rec.refs[i][n] == ':')
+                                        r = 0;
                 }
         } else {
                 if (asprintf(&full, "%s:%s", name, ref) < 0)
                         return -ENOMEM;
-                r = image_catalog_lookup(ctx->catalog, full, ret, &err);
+                r = image_catalog_lookup(ctx->catalog, full, &rec, &err);
+        }
+        if (r >= 0) {
+                strcpy(ret, rec.digest);
+                *ret_media_type = rec.media_type ? strdup(rec.media_type) : NULL;
+                return 0;
+        }
+        if (r == -ENOENT || r == -EINVAL) {
+                if (registry_db_open(req, &db) < 0)
+                        return req->status;
+                if (registry_is_digest(ref)) {
+                        _cleanup_(model_manifest_done) ModelManifest m = {};
+                        r = model_manifest_get(db, name, ref, &m);
+                        if (r >= 0) {
+                                strcpy(ret, m.digest);
+                                *ret_media_type = TAKE_PTR(m.media_type);
+                        }
+                } else {
+                        r = model_registry_tag_get(db, name, ref, ret);
+                        if (r >= 0)
+                                *ret_media_type = NULL;
+                }
         }
         if (r == -ENOENT || r == -EINVAL)
-                return api_replied(req,
-                                   reply_error(req->conn, 404, "MANIFEST_UNKNOWN",
-                                               "The repository has no manifest of that tag or digest."),
-                                   -ENOENT);
+                return api_replied(
+                        req,
+                        registry_reply_error(req->conn, 404, "MANIFEST_UNKNOWN",
+                                             "The repository has no manifest of that tag or digest."),
+                        -ENOENT);
         if (r < 0)
                 return api_replied(
-                        req, reply_error(req->conn, 500, "UNKNOWN", "The image store cannot be read."), r);
+                        req,
+                        registry_reply_error(req->conn, 500, "UNKNOWN", "The image store cannot be read."),
+                        r);
         return 0;
 }
 
 static int manifest(HttpRequest *req, const char *name, const char *ref, bool head) {
         ApiContext *ctx = req->userdata;
-        _cleanup_(image_record_done) ImageRecord rec = {};
-        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ char *data = NULL, *fallback = NULL;
         _cleanup_json_ json_t *j = NULL;
+        char digest[DIGEST_STRING_MAX];
         const char *media;
         size_t size = 0;
         int r;
 
-        if (!is_digest(ref) && !tag_valid(ref))
-                return reply_error(req->conn, 400, "TAG_INVALID", "That is not a valid tag.");
-        if (lookup(req, name, ref, &rec) < 0)
+        if (!registry_is_digest(ref) && !registry_tag_valid(ref))
+                return registry_reply_error(req->conn, 400, "TAG_INVALID", "That is not a valid tag.");
+        if (lookup(req, name, ref, digest, &fallback) < 0)
                 return req->status;
         image_catalog_read_lock(ctx->catalog);
-        r = oci_store_read_blob(ctx->store, rec.digest, REGISTRY_MANIFEST_MAX, &data, &size);
+        r = oci_store_read_blob(ctx->store, digest, REGISTRY_MANIFEST_MAX, &data, &size);
         image_catalog_read_unlock(ctx->catalog);
         if (r < 0)
-                return reply_error(req->conn, 404, "MANIFEST_UNKNOWN", "The manifest is not in the store.");
-        /* Its own mediaType (an OCI manifest or index, or Docker's v2 schema 2), else the catalog's. */
+                return registry_reply_error(req->conn, 404, "MANIFEST_UNKNOWN",
+                                            "The manifest is not in the store.");
+        /* Its own mediaType (an OCI manifest or index, or Docker's v2 schema 2), else the recorded one. */
         if (json_parse_buffer(data, size, &j, NULL) >= 0 && json_is_string(json_object_get(j, "mediaType")))
                 media = json_string_value(json_object_get(j, "mediaType"));
         else
-                media = rec.media_type ?: "application/vnd.oci.image.manifest.v1+json";
+                media = fallback ?: "application/vnd.oci.image.manifest.v1+json";
         mg_printf(
                 req->conn,
                 "HTTP/1.1 200 OK\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nDocker-Content-Digest: %s\r\n"
                 "ETag: \"%s\"\r\n\r\n",
-                registry_headers, media, size, rec.digest, rec.digest);
+                registry_headers, media, size, digest, digest);
         if (!head)
                 mg_write(req->conn, data, size);
         return 200;
@@ -188,13 +245,15 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
         int r;
 
         (void) name;
-        if (!is_digest(digest))
-                return reply_error(req->conn, 400, "DIGEST_INVALID", "That is not a sha256 digest.");
+        if (!registry_is_digest(digest))
+                return registry_reply_error(req->conn, 400, "DIGEST_INVALID",
+                                            "That is not a sha256 digest.");
         image_catalog_read_lock(ctx->catalog);
         r = blob_store_open_unverified(ctx->store, digest, &fd, &size);
         image_catalog_read_unlock(ctx->catalog);
         if (r < 0)
-                return reply_error(req->conn, 404, "BLOB_UNKNOWN", "The store has no blob of that digest.");
+                return registry_reply_error(req->conn, 404, "BLOB_UNKNOWN",
+                                            "The store has no blob of that digest.");
         to = size ? size - 1 : 0;
         if (range) {
                 if (!parse_range(range, size, &from, &to)) {
@@ -249,13 +308,13 @@ static int tags(HttpRequest *req, const char *name) {
                 char *end;
                 limit = strtoul(nbuf, &end, 10);
                 if (end == nbuf || *end)
-                        return reply_error(req->conn, 400, "PAGINATION_NUMBER_INVALID",
-                                           "?n must be a number.");
+                        return registry_reply_error(req->conn, 400, "PAGINATION_NUMBER_INVALID",
+                                                    "?n must be a number.");
         }
         (void) http_request_query(req, "last", last, sizeof last);
         r = image_catalog_list(ctx->catalog, &recs, &n_recs);
         if (r < 0)
-                return reply_error(req->conn, 500, "UNKNOWN", "The image store cannot be read.");
+                return registry_reply_error(req->conn, 500, "UNKNOWN", "The image store cannot be read.");
         all = calloc(REGISTRY_TAGS_MAX + 1, sizeof *all);
         for (size_t i = 0; all && i < n_recs; i++)
                 for (size_t k = 0; k < recs[i].n_refs && n_tags < REGISTRY_TAGS_MAX; k++)
@@ -265,11 +324,21 @@ static int tags(HttpRequest *req, const char *name) {
         for (size_t i = 0; i < n_recs; i++)
                 image_record_done(&recs[i]);
         free(recs);
+        {
+                _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+                _cleanup_strv_free_ char **extra = NULL;
+
+                if (all && ctx->db_path && sqlite_open(ctx->db_path, &db) >= 0 &&
+                    model_registry_tags_list(db, name, &extra) >= 0)
+                        for (size_t i = 0; extra[i] && n_tags < REGISTRY_TAGS_MAX; i++)
+                                all[n_tags++] = strdup(extra[i]);
+        }
         if (!all)
-                return reply_error(req->conn, 500, "UNKNOWN", "Out of memory.");
+                return registry_reply_error(req->conn, 500, "UNKNOWN", "Out of memory.");
         if (n_tags == 0) {
                 free(all);
-                return reply_error(req->conn, 404, "NAME_UNKNOWN", "There is no repository of that name.");
+                return registry_reply_error(req->conn, 404, "NAME_UNKNOWN",
+                                            "There is no repository of that name.");
         }
         qsort(all, n_tags, sizeof *all, cmp_str);
         for (size_t i = 0; i < n_tags; i++) {
@@ -281,53 +350,92 @@ static int tags(HttpRequest *req, const char *name) {
         j = json_pack("{s:s,s:O}", "name", name, "tags", arr);
         _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (!text)
-                return reply_error(req->conn, 500, "UNKNOWN", "Out of memory.");
+                return registry_reply_error(req->conn, 500, "UNKNOWN", "Out of memory.");
         mg_printf(req->conn,
                   "HTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                   registry_headers, strlen(text), text);
         return 200;
 }
 
-/* Splits "NAME/KIND/REF" at the last "/manifests/" or "/blobs/", or "NAME/tags/list". */
-static int route(HttpRequest *req, const char *path) {
-        bool get = streq(req->method, "GET"), head = streq(req->method, "HEAD");
-        const char *m = NULL, *p;
-        char name[REGISTRY_NAME_MAX + 1];
-        enum { MANIFESTS, BLOBS, TAGS } kind;
-        size_t nl;
+typedef enum RegistryKind {
+        KIND_MANIFESTS,
+        KIND_BLOBS,
+        KIND_UPLOADS,
+        KIND_REFERRERS,
+        KIND_TAGS,
+} RegistryKind;
 
-        for (p = path; (p = strstr(p, "/manifests/")); p++)
-                m = p;
-        if (m)
-                kind = MANIFESTS;
-        else {
-                for (p = path; (p = strstr(p, "/blobs/")); p++)
-                        m = p;
-                if (m)
-                        kind = BLOBS;
-                else if (endswith(path, "/tags/list")) {
-                        m = path + strlen(path) - strlen("/tags/list");
-                        kind = TAGS;
-                } else
-                        return reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
+static const struct {
+        const char *suffix;
+        RegistryKind kind;
+} registry_kinds[] = {
+        { "/blobs/uploads", KIND_UPLOADS }, { "/manifests", KIND_MANIFESTS }, { "/blobs", KIND_BLOBS },
+        { "/referrers", KIND_REFERRERS },   { "/tags", KIND_TAGS },
+};
+
+/* "NAME/KIND/REF": REF (a tag, digest or upload id) never holds a '/', so the path splits at its last '/'
+ * and what is before it ends in the kind. */
+static int route(HttpRequest *req, const char *path) {
+        const char *m = req->method, *slash = strrchr(path, '/'), *ref;
+        bool get = streq(m, "GET"), head = streq(m, "HEAD");
+        char name[REGISTRY_NAME_MAX + 1];
+        RegistryKind kind = KIND_MANIFESTS;
+        size_t nl = 0;
+        bool found = false;
+
+        if (!slash)
+                return registry_reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
+        ref = slash + 1;
+        for (size_t i = 0; i < ELEMENTSOF(registry_kinds) && !found; i++) {
+                size_t sl = strlen(registry_kinds[i].suffix), pl = (size_t) (slash - path);
+                if (pl > sl && strncmp(slash - sl, registry_kinds[i].suffix, sl) == 0) {
+                        kind = registry_kinds[i].kind;
+                        nl = pl - sl;
+                        found = true;
+                }
         }
-        nl = (size_t) (m - path);
+        if (!found || (kind == KIND_TAGS && !streq(ref, "list")))
+                return registry_reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
         if (!name_valid(path, nl))
-                return reply_error(req->conn, 400, "NAME_INVALID", "That is not a valid repository name.");
+                return registry_reply_error(req->conn, 400, "NAME_INVALID",
+                                            "That is not a valid repository name.");
         memcpy(name, path, nl);
         name[nl] = 0;
-        if (!get && !head)
-                return reply_error(req->conn, 405, "UNSUPPORTED",
-                                   "This registry serves pulls; pushes are not supported yet.");
+
         switch (kind) {
-        case MANIFESTS:
-                return manifest(req, name, m + strlen("/manifests/"), head);
-        case BLOBS:
-                return blob(req, name, m + strlen("/blobs/"), head);
-        case TAGS:
-                return tags(req, name);
+        case KIND_MANIFESTS:
+                if (get || head)
+                        return manifest(req, name, ref, head);
+                if (streq(m, "PUT"))
+                        return registry_manifest_put(req, name, ref);
+                if (streq(m, "DELETE"))
+                        return registry_manifest_delete(req, name, ref);
+                break;
+        case KIND_BLOBS:
+                if (get || head)
+                        return blob(req, name, ref, head);
+                if (streq(m, "DELETE"))
+                        return registry_reply_error(
+                                req->conn, 405, "UNSUPPORTED",
+                                "Blobs are removed by image gc once no manifest uses them.");
+                break;
+        case KIND_UPLOADS:
+                if (!*ref && streq(m, "POST"))
+                        return registry_upload_start(req, name);
+                if (*ref && !head)
+                        return registry_upload_session(req, name, ref);
+                break;
+        case KIND_REFERRERS:
+                if (get)
+                        return registry_referrers(req, name, ref);
+                break;
+        case KIND_TAGS:
+                if (get)
+                        return tags(req, name);
+                break;
         }
-        return 500;
+        return registry_reply_error(req->conn, 405, "UNSUPPORTED",
+                                    "That method is not supported on this path.");
 }
 
 int registry_handle(HttpRequest *req) {
@@ -336,7 +444,7 @@ int registry_handle(HttpRequest *req) {
         const char *uri = ri->local_uri;
 
         if (!ctx->catalog || !ctx->store)
-                return reply_error(req->conn, 503, "UNAVAILABLE", "The image store is not open.");
+                return registry_reply_error(req->conn, 503, "UNAVAILABLE", "The image store is not open.");
         if (streq(uri, "/v2") || streq(uri, "/v2/")) {
                 mg_printf(
                         req->conn,
@@ -345,6 +453,6 @@ int registry_handle(HttpRequest *req) {
                 return 200;
         }
         if (!startswith(uri, HTTP_REGISTRY_PREFIX) || strstr(uri, "/../") || strstr(uri, "//"))
-                return reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
+                return registry_reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
         return route(req, uri + strlen(HTTP_REGISTRY_PREFIX));
 }

@@ -526,6 +526,15 @@ static void conn_read_client(ApiGate *g, GateConn *c) {
         }
         c->up.end += (size_t) n;
 
+        if (c->state == GATE_HEAD && c->up.start < c->up.end &&
+            (unsigned char) c->up.data[c->up.start] == 0x16) {
+                /* A TLS ClientHello (a handshake record): answer at once in plain HTTP, so a client that
+                 * tries https first (skopeo, podman with --tls-verify=false) falls back now, not after the
+                 * head timeout. */
+                g->counters.rejected++;
+                return conn_reply(g, c, 400, "This port speaks plain HTTP, not TLS.",
+                                  "Use http:// (or put a TLS-terminating proxy in front of slipwayd).");
+        }
         if (c->state == GATE_HEAD) {
                 int r = http_find_request_head_end_lenient(c->up.data + c->up.start, gbuf_len(&c->up),
                                                            &c->scan);

@@ -57,6 +57,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_stop);
 /* The port actually bound (useful with port 0). */
 int http_server_port(HttpServer *s);
 
+/* True when the caller may push to the registry (and write through the API). */
+bool http_request_may_push(const HttpRequest *req);
+
 /* Query parameter (URL-decoded) into buf; -ENOENT when absent, -E2BIG when too long. */
 int http_request_query(HttpRequest *req, const char *name, char *buf, size_t size);
 
