@@ -50,6 +50,7 @@ static uint32_t arg_bake_default_ms = DEPLOY_BAKE_DEFAULT_MS;
 static uint64_t arg_build_timeout_usec = PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000ULL;
 static unsigned arg_build_concurrency = PIPELINE_CONCURRENCY_DEFAULT;
 static const char *arg_git_local_root = NULL;
+static int64_t arg_registry_upload_ttl_sec = 3600;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -63,6 +64,7 @@ static void help(void) {
                "  --build-timeout DUR        longest a git build may take (default 30min)\n"
                "  --build-concurrency N      git builds run at once (default 1; one per component)\n"
                "  --git-local-root DIR       local repositories (paths, file://) must be below DIR\n"
+               "  --registry-upload-ttl DUR  unfinished registry uploads are removed after DUR idle (default 1h)\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
@@ -95,6 +97,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_BUILD_TIMEOUT,
                 ARG_BUILD_CONCURRENCY,
                 ARG_GIT_LOCAL_ROOT,
+                ARG_REGISTRY_UPLOAD_TTL,
                 ARG_DEBUG,
                 ARG_VERSION
         };
@@ -108,6 +111,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT },
                 { "build-concurrency", required_argument, NULL, ARG_BUILD_CONCURRENCY },
                 { "git-local-root", required_argument, NULL, ARG_GIT_LOCAL_ROOT },
+                { "registry-upload-ttl", required_argument, NULL, ARG_REGISTRY_UPLOAD_TTL },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -202,6 +206,20 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         break;
+                case ARG_REGISTRY_UPLOAD_TTL: {
+                        uint64_t ns;
+
+                        if (duration_parse(optarg, &ns) < 0 || ns < 1000ULL * NSEC_PER_MSEC ||
+                            ns / NSEC_PER_MSEC > 7ULL * 24ULL * 3600ULL * 1000ULL) {
+                                fprintf(stderr,
+                                        "Error: --registry-upload-ttl '%s' is not a duration from 1s to 7d.\n"
+                                        "Hint: for example --registry-upload-ttl 2h.\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg_registry_upload_ttl_sec = (int64_t) (ns / (1000ULL * NSEC_PER_MSEC));
+                        break;
+                }
                 case ARG_GIT_LOCAL_ROOT:
                         if (isempty(optarg) || optarg[0] != '/') {
                                 fprintf(stderr, "Error: --git-local-root needs an absolute directory.\n"
@@ -453,6 +471,7 @@ static int run(void) {
 
         ctx = (ApiContext) {
                 .catalog = catalog,
+                .registry_upload_ttl_sec = arg_registry_upload_ttl_sec,
                 .pipeline = pipeline,
                 .store = store,
                 .builder = builder,
