@@ -113,6 +113,8 @@ int step_checkout(Run *run, GitMirror *m);
 int step_descriptor(Run *run, const char **ret_message);
 int step_image(Run *run);
 int step_scan(Run *run, const char **ret_message);
+/* pipeline-store.c */
+int step_store(Run *run, const char **ret_message);
 int step_update(Run *run, const char **ret_message);
 int step_deploy(Run *run);
 /* Asked when the build began, or since (build --deploy of a commit being built), or auto-deploy is on now. */

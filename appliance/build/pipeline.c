@@ -265,12 +265,7 @@ static void run_steps(Run *run) {
                         r = step_scan(run, &message);
                         break;
                 case STEP_STORE:
-                        r = model_build_set_image(run->db, run->build.id, run->digest, run->ref);
-                        if (r < 0)
-                                r = fail(run, r, "Cannot record the image: %s.", strerror(-r));
-                        else
-                                say(run, "stored %s as %s", run->digest, run->ref ?: "(untagged)");
-                        message = run->ref;
+                        r = step_store(run, &message);
                         break;
                 case STEP_UPDATE:
                         r = step_update(run, &message);

@@ -102,3 +102,21 @@ def test_manifests_blobs_ranges_and_errors(reg):
         # Blobs are not deleted through the registry: gc removes them once no manifest uses them.
         gone = requests.delete(f"{d.url}/v2/{name}/blobs/{layer['digest']}", auth=auth(d), timeout=10)
         assert gone.status_code == 405 and gone.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_a_built_image_carries_its_sbom_as_a_referrer(reg, tmp_path):
+        d, host, built = reg
+        name = built["image_ref"].split(":")[0]
+        r = requests.get(f"{d.url}/v2/{name}/referrers/{built['image_digest']}", auth=auth(d), timeout=10)
+        assert r.status_code == 200, r.text
+        sboms = [m for m in r.json()["manifests"] if m.get("artifactType") == "application/vnd.cyclonedx+json"]
+        assert len(sboms) == 1, r.json()
+        art = requests.get(f"{d.url}/v2/{name}/manifests/{sboms[0]['digest']}", auth=auth(d), timeout=10).json()
+        assert art["subject"]["digest"] == built["image_digest"]
+        layer = art["layers"][0]
+        blob = requests.get(f"{d.url}/v2/{name}/blobs/{layer['digest']}", auth=auth(d), timeout=10)
+        # The attached document is the build's SBOM.
+        assert json.loads(blob.content) == d.cli("build", "sbom", str(built["id"]))
+        # It travels with the image: skopeo copies the artifact out by digest like any manifest.
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", f"admin:{d.token}",
+               f"docker://{host}/{name}@{sboms[0]['digest']}", f"oci:{tmp_path / 'sbom'}:x")
