@@ -2,6 +2,8 @@
  * used as a path component: only "sha256:" and exactly 64 lowercase hex digits get through. */
 #include "digest.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,17 +11,17 @@
 #include "macro.h"
 
 void sha256_init(Sha256 *h) {
-        crypto_hash_sha256_init(&h->state);
+        (void) SHA256_Init(&h->state);
 }
 
 void sha256_update(Sha256 *h, const void *data, size_t size) {
-        crypto_hash_sha256_update(&h->state, data, size);
+        (void) SHA256_Update(&h->state, data, size);
 }
 
 void sha256_final(Sha256 *h, char out[static DIGEST_STRING_MAX]) {
-        unsigned char bin[crypto_hash_sha256_BYTES];
+        unsigned char bin[SHA256_DIGEST_LENGTH];
 
-        crypto_hash_sha256_final(&h->state, bin);
+        (void) SHA256_Final(bin, &h->state);
         memcpy(out, "sha256:", 7);
         sodium_bin2hex(out + 7, DIGEST_HEX_LEN + 1, bin, sizeof bin);
 }
@@ -32,14 +34,18 @@ void sha256_digest_string(const void *data, size_t size, char out[static DIGEST_
         sha256_final(&h, out);
 }
 
+#define SHA256_FD_BUFFER (256U * 1024U)
+
 int sha256_fd(int fd, char out[static DIGEST_STRING_MAX], uint64_t *ret_size) {
-        char buf[64 * 1024];
+        _cleanup_free_ char *buf = malloc(SHA256_FD_BUFFER); /* off the stack: handler threads' are small */
         uint64_t total = 0;
         Sha256 h;
 
+        if (!buf)
+                return -ENOMEM;
         sha256_init(&h);
         for (;;) {
-                ssize_t n = read_retry(fd, buf, sizeof buf);
+                ssize_t n = read_retry(fd, buf, SHA256_FD_BUFFER);
                 if (n < 0)
                         return (int) n;
                 if (n == 0)

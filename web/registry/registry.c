@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +241,7 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
         _cleanup_close_ int fd = -EBADF;
         const char *range = mg_get_header(req->conn, "Range");
         uint64_t size = 0, from = 0, to = 0;
-        char buf[REGISTRY_COPY_CHUNK > 65536 ? 65536 : REGISTRY_COPY_CHUNK];
+        _cleanup_free_ char *buf = NULL;
         bool partial = false;
         int r;
 
@@ -280,8 +281,21 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
                         registry_headers, length, digest, digest);
         if (head)
                 return partial ? 206 : 200;
+        if (!partial && length > 0) {
+                /* The whole blob: civetweb sends it with sendfile(2).  Through /proc/self/fd, the file
+                 * opened above, so a gc that removes its name meanwhile changes nothing. */
+                char path[64];
+                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+                if (mg_send_file_body(req->conn, path) >= 0)
+                        return 200;
+                return 200; /* the head is sent: a failure can only cut the body short */
+        }
+        buf = malloc(REGISTRY_COPY_CHUNK);
+        if (!buf)
+                return partial ? 206 : 200;
+        (void) posix_fadvise(fd, (off_t) from, (off_t) length, POSIX_FADV_SEQUENTIAL);
         for (uint64_t off = from; off < from + length;) {
-                ssize_t k = pread(fd, buf, (size_t) MIN((uint64_t) sizeof buf, from + length - off),
+                ssize_t k = pread(fd, buf, (size_t) MIN((uint64_t) REGISTRY_COPY_CHUNK, from + length - off),
                                   (off_t) off);
                 if (k <= 0 || mg_write(req->conn, buf, (size_t) k) <= 0)
                         break;

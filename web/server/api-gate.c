@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -58,7 +59,11 @@ struct GateConn {
         uint64_t last_progress; /* last byte from the client or to civetweb */
         uint64_t last_sent;     /* last byte to the client, once civetweb is done */
         GateBuf up;             /* client → civetweb: head, body, then whatever follows */
-        GateBuf down;           /* civetweb → client */
+        GateBuf down;           /* civetweb → client, when no pipe could be made */
+        /* civetweb → client through a pipe with splice(2): no copy through the gate's memory (large
+         * answers: registry blobs, image exports).  piped bytes are in it, at most pipe_cap. */
+        int pipe_r, pipe_w;
+        size_t piped, pipe_cap;
         uint32_t client_mask, upstream_mask;
         size_t head_len;
         size_t scan;     /* where the search for the head's end resumes */
@@ -221,6 +226,15 @@ static size_t gbuf_len(const GateBuf *b) {
         return b->end - b->start;
 }
 
+/* Bytes read from civetweb that the client has not taken yet. */
+static size_t down_len(const GateConn *c) {
+        return gbuf_len(&c->down) + c->piped;
+}
+
+static size_t down_max(const GateConn *c) {
+        return c->pipe_r >= 0 ? MIN(c->pipe_cap, (size_t) GATE_RELAY_BUFFER) : GATE_RELAY_BUFFER;
+}
+
 /* Makes room for want more bytes at the end (fewer when that would hold more than max bytes). */
 static int gbuf_reserve(GateBuf *b, size_t want, size_t max) {
         size_t cap;
@@ -278,9 +292,9 @@ static void conn_update(ApiGate *g, GateConn *c) {
         case GATE_RELAY:
                 if (!c->client_eof && (c->up_failed || gbuf_len(&c->up) < GATE_RELAY_BUFFER))
                         cm |= EPOLLIN;
-                if (gbuf_len(&c->down) > 0)
+                if (down_len(c) > 0)
                         cm |= EPOLLOUT;
-                if (!c->upstream_eof && gbuf_len(&c->down) < GATE_RELAY_BUFFER)
+                if (!c->upstream_eof && down_len(c) < down_max(c))
                         um |= EPOLLIN;
                 if (!c->up_failed && gbuf_len(&c->up) > 0)
                         um |= EPOLLOUT;
@@ -300,6 +314,9 @@ static void conn_close(ApiGate *g, GateConn *c) {
         safe_close(c->client_fd);
         safe_close(c->upstream_fd);
         c->client_fd = c->upstream_fd = -EBADF;
+        c->pipe_r = safe_close(c->pipe_r);
+        c->pipe_w = safe_close(c->pipe_w);
+        c->piped = 0;
         g->reserved -= c->reserved;
         c->reserved = 0;
         /* unlink; freed after the current batch of events, which may still name it */
@@ -561,7 +578,16 @@ static void conn_read_client(ApiGate *g, GateConn *c) {
 static void conn_write_client(ApiGate *g, GateConn *c) {
         ssize_t n;
 
-        if (gbuf_len(&c->down) > 0) {
+        if (c->piped > 0) {
+                n = splice(c->pipe_r, NULL, c->client_fd, NULL, c->piped, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        return conn_close(g, c);
+                }
+                c->piped -= (size_t) n;
+                c->last_sent = now_usec();
+        } else if (gbuf_len(&c->down) > 0) {
                 n = send(c->client_fd, c->down.data + c->down.start, gbuf_len(&c->down),
                          MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
@@ -574,14 +600,53 @@ static void conn_write_client(ApiGate *g, GateConn *c) {
                 if (c->down.start == c->down.end)
                         c->down.start = c->down.end = 0;
         }
-        if (gbuf_len(&c->down) == 0 && c->upstream_eof)
+        if (down_len(c) == 0 && c->upstream_eof)
                 return conn_close(g, c); /* the whole answer is out */
         conn_update(g, c);
+}
+
+/* The pipe for splice(2), made at the first answer bytes; without one (no descriptors left) the buffer is used. */
+static void conn_make_pipe(GateConn *c) {
+        int p[2], cap;
+
+        if (c->pipe_r >= 0 || gbuf_len(&c->down) > 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+                return;
+        cap = fcntl(p[1], F_SETPIPE_SZ, (int) GATE_RELAY_BUFFER);
+        if (cap < 0)
+                cap = fcntl(p[1], F_GETPIPE_SZ);
+        if (cap <= 0) {
+                safe_close(p[0]);
+                safe_close(p[1]);
+                return;
+        }
+        c->pipe_r = p[0];
+        c->pipe_w = p[1];
+        c->pipe_cap = (size_t) cap;
 }
 
 static void conn_read_upstream(ApiGate *g, GateConn *c) {
         ssize_t n;
 
+        conn_make_pipe(c);
+        if (c->pipe_r >= 0) {
+                if (c->piped >= down_max(c))
+                        return conn_update(g, c);
+                n = splice(c->upstream_fd, NULL, c->pipe_w, NULL, down_max(c) - c->piped,
+                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n > 0) {
+                        c->piped += (size_t) n;
+                        c->response_started = true;
+                        return conn_write_client(g, c);
+                }
+                c->upstream_eof = true;
+                c->upstream_fd = safe_close(c->upstream_fd);
+                c->last_sent = now_usec();
+                if (down_len(c) == 0)
+                        return conn_close(g, c);
+                return conn_update(g, c);
+        }
         if (gbuf_reserve(&c->down, GATE_RELAY_BUFFER - gbuf_len(&c->down), GATE_RELAY_BUFFER) < 0)
                 return;
         if (c->down.end == c->down.cap)
@@ -665,7 +730,7 @@ static void gate_sweep(ApiGate *g, uint64_t now) {
                             now - c->last_progress >= SEC_USEC(GATE_UPLOAD_IDLE_SEC)) {
                                 g->counters.upload_timeouts++;
                                 conn_close(g, c);
-                        } else if (c->upstream_eof && gbuf_len(&c->down) > 0 &&
+                        } else if (c->upstream_eof && down_len(c) > 0 &&
                                    now - c->last_sent >= SEC_USEC(GATE_READER_IDLE_SEC)) {
                                 /* civetweb is done; a client that takes nothing of the rest is dropped */
                                 g->counters.reader_timeouts++;
@@ -759,6 +824,8 @@ static void gate_accept(ApiGate *g) {
                 }
                 *c = (GateConn) { .client_fd = fd,
                                   .upstream_fd = -EBADF,
+                                  .pipe_r = -EBADF,
+                                  .pipe_w = -EBADF,
                                   .state = GATE_HEAD,
                                   .deadline = now_usec() + SEC_USEC(GATE_HEAD_TIMEOUT_SEC),
                                   .client_mask = EPOLLIN };

@@ -23,7 +23,7 @@
 #define GATE_CONNECTIONS_MAX 4096U                   /* open gate connections; more get 503 */
 #define GATE_FD_RESERVE 512U                         /* descriptors left for the rest of slipwayd */
 #define GATE_BODY_BUFFER_TOTAL (64U * 1024U * 1024U) /* small bodies buffered at once; beyond: streamed */
-#define GATE_RELAY_BUFFER (64U * 1024U)              /* per direction while relaying */
+#define GATE_RELAY_BUFFER (256U * 1024U)             /* per direction while relaying */
 #define GATE_LOG_INTERVAL_SEC 60U                    /* refusals and timeouts are logged once per this */
 
 typedef struct ApiGate ApiGate;
