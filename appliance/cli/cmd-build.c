@@ -13,6 +13,7 @@
 #include "http-client.h"
 #include "json-util.h"
 #include "macro.h"
+#include "scan-print.h"
 #include "string-util.h"
 
 /* How long to wait before asking again when a follow connection ended without new bytes. */
@@ -489,6 +490,11 @@ static int build_show(CliContext *c, int argc, char *argv[]) {
                         return log_oom_cli();
         }
         table_print(t);
+        /* The scan step's findings, every one, waived or not (build sbom ID prints the SBOM itself). */
+        if (json_is_object(json_object_get(b, "scan"))) {
+                printf("\n");
+                scan_print(json_object_get(b, "scan"), SCAN_PRINT_BUILD);
+        }
         return 0;
 }
 
