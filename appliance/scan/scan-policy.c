@@ -65,7 +65,11 @@ static int add_ids(ScanVerdict *v, const json_t *list, bool is_check, const Scan
                         continue;
                 }
                 v->n_blocking++;
-                if (json_array_append_new(v->blocking, json_string(id)) < 0)
+                /* One advisory often hits several packages of one source: its id is named once. */
+                bool seen = false;
+                for (size_t k = 0; !seen && k < json_array_size(v->blocking); k++)
+                        seen = streq(json_string_value(json_array_get(v->blocking, k)), id);
+                if (!seen && json_array_append_new(v->blocking, json_string(id)) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -87,7 +91,8 @@ int scan_policy_decide(const json_t *findings, const json_t *checks, const ScanI
             (r = add_ids(&v, checks, true, ignore, fail_on)) < 0)
                 return r;
         if (v.n_blocking > 0) {
-                for (size_t i = 0; i < v.n_blocking && i < SCAN_POLICY_IDS_SHOWN; i++) {
+                size_t n_ids = json_array_size(v.blocking);
+                for (size_t i = 0; i < n_ids && i < SCAN_POLICY_IDS_SHOWN; i++) {
                         const char *id = json_string_value(json_array_get(v.blocking, i));
                         int n = snprintf(shown + len, sizeof shown - len, "%s%s", i > 0 ? ", " : "", id);
                         if (n < 0 || (size_t) n >= sizeof shown - len)
@@ -95,8 +100,8 @@ int scan_policy_decide(const json_t *findings, const json_t *checks, const ScanI
                         len += (size_t) n;
                 }
                 char more[48] = "";
-                if (v.n_blocking > SCAN_POLICY_IDS_SHOWN)
-                        snprintf(more, sizeof more, " and %u more", v.n_blocking - SCAN_POLICY_IDS_SHOWN);
+                if (n_ids > SCAN_POLICY_IDS_SHOWN)
+                        snprintf(more, sizeof more, " and %zu more", n_ids - SCAN_POLICY_IDS_SHOWN);
                 if (asprintf(
                             &v.reason,
                             "%u %s finding(s) (vulnerabilities or secrets) fail the build: %s%s; fix them, or "

@@ -28,7 +28,7 @@ typedef struct ScanVerdict {
         bool fail;
         unsigned n_blocking; /* findings at or above the threshold that no ignore entry waives */
         unsigned n_waived;   /* findings at or above the threshold that one does */
-        json_t *blocking;    /* the ids of the blocking findings, in order (an array, never NULL) */
+        json_t *blocking;    /* the distinct ids of the blocking findings, in order (an array, never NULL) */
         char *reason;        /* when fail: one sentence naming the first ids; else NULL */
 } ScanVerdict;
 

@@ -133,6 +133,17 @@ static void test_waivers_and_reason(void) {
               strstr(v.reason, "CVE-2026-0001, CVE-2026-0002, CVE-2026-0003 and 3 more;"));
         CHECK(!strstr(v.reason, "CVE-2026-0004"));
         scan_verdict_done(&v);
+
+        /* One advisory hitting several packages: counted per finding, named once. */
+        _cleanup_json_ json_t *same = json_array();
+        for (int i = 0; i < 4; i++)
+                json_array_append_new(same, vuln("DSA-9999-1", "CRITICAL"));
+        CHECK_OK(scan_policy_decide(same, NULL, NULL, SCAN_FAIL_ON_CRITICAL, &v));
+        CHECK(v.n_blocking == 4 && json_array_size(v.blocking) == 1);
+        CHECK_STREQ(v.reason,
+                    "4 critical finding(s) (vulnerabilities or secrets) fail the build: DSA-9999-1; fix "
+                    "them, or waive one by listing its id in .slipwayignore.");
+        scan_verdict_done(&v);
 }
 
 static void test_ignore_files(void) {
