@@ -41,8 +41,9 @@ static const char build_help[] =
         "'slipway builds PROJECT/COMPONENT' lists the builds of a component.\n";
 
 static const char show_help[] = "Usage: slipway build show ID [--json]\n\n"
-                                "Shows a build: its commit, status, image and release, and each step\n"
-                                "(STEP STATUS DURATION MESSAGE).\n";
+                                "Shows a build: its commit, status, image and release, each step\n"
+                                "(STEP STATUS DURATION MESSAGE), and its scan step's findings (every one,\n"
+                                "waived or not) with the policy's verdict.\n";
 
 static const char sbom_help[] =
         "Usage: slipway build sbom ID\n\n"
