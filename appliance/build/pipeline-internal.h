@@ -74,7 +74,8 @@ typedef struct Run {
         Descriptor *descriptor;
         char digest[DIGEST_STRING_MAX];
         char *ref;
-        char *reason; /* why the build failed (first failure) */
+        char *reason;       /* why the build failed (first failure) */
+        char *scan_fail_on; /* the project's scan threshold ("critical", "high", "none"); NULL: critical */
         bool cancelled, timed_out;
         bool stopped; /* slipwayd is stopping: the build fails (it is not the user's cancel) */
         int step;     /* the step running, for messages */

@@ -3,9 +3,7 @@
  * sentence. */
 #include "pipeline-internal.h"
 
-#include "scan-image.h"
-#include "vuln-db.h"
-#include "vulndb.h"
+#include "scan-report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,49 +280,17 @@ int step_image(Run *run) {
         return 0;
 }
 
-/* Ids a build context waives: one per line in .slipwayignore (or .trivyignore), '#' comments. */
-static bool waived(const char *work, const char *id) {
-        static const char *const files[] = { ".slipwayignore", ".trivyignore" };
-
-        for (size_t f = 0; f < ELEMENTSOF(files); f++) {
-                _cleanup_free_ char *data = NULL;
-                size_t size = 0;
-                int dfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd < 0)
-                        return false;
-                int r = read_full_file_at(dfd, files[f], 1024U * 1024U, &data, &size);
-                close(dfd);
-                if (r < 0)
-                        continue;
-                for (char *line = data, *next; line && *line; line = next) {
-                        next = strchr(line, '\n');
-                        if (next)
-                                *next++ = 0;
-                        char *hash = strchr(line, '#');
-                        if (hash)
-                                *hash = 0;
-                        line += strspn(line, " \t\r");
-                        size_t n = strcspn(line, " \t\r");
-                        if (n > 0 && strlen(id) == n && strncmp(line, id, n) == 0)
-                                return true;
-                }
-        }
-        return false;
-}
-
-/* The image's SBOM (CycloneDX 1.5) from its unpacked layers, kept as DIR/builds/<id>/sbom.json, and its
- * findings against the imported OSV database as scan.json.  A CRITICAL finding the build context does not
- * waive (.slipwayignore / .trivyignore) fails the build; every finding is kept either way. */
+/* The image's SBOM (CycloneDX 1.5) from its unpacked layers, kept as DIR/builds/<id>/sbom.json, and the scan
+ * (scan-report.h: findings against the imported OSV database, secrets per layer, checks) as scan.json.  The
+ * policy at the project's threshold (run->scan_fail_on; NULL: critical) decides whether the build fails,
+ * after the build context's .slipwayignore / .trivyignore waivers; every finding is kept either way. */
 int step_scan(Run *run, const char **ret_message) {
-        _cleanup_json_ json_t *bom = NULL, *findings = NULL, *scan = NULL, *checks = NULL;
-        unsigned secrets = 0;
-        _cleanup_(sbom_freep) Sbom *sbom = NULL;
+        _cleanup_(scan_report_done) ScanReport rep = {};
+        _cleanup_(scan_ignore_done) ScanIgnore ignore = {};
         _cleanup_free_ char *tmp = path_join(run->work, ".slipway-sbom"), *path = NULL, *text = NULL,
                             *scan_path = NULL, *scan_text = NULL;
         static _Thread_local char message[256];
-        VulndbCounts counts = {};
-        unsigned blocking = 0;
-        int64_t advisories = 0;
+        ScanFailOn fail_on = scan_fail_on_from_setting(run->scan_fail_on);
         OciError err = {};
         json_t *f;
         size_t i;
@@ -333,81 +299,75 @@ int step_scan(Run *run, const char **ret_message) {
         if (!tmp || build_dir_path(run->p, run->build.id, PIPELINE_SBOM_FILE, &path) < 0 ||
             build_dir_path(run->p, run->build.id, PIPELINE_SCAN_FILE, &scan_path) < 0)
                 return -ENOMEM;
-        r = scan_image_sbom(run->p->cfg.catalog, run->digest, run->ref ?: run->digest, tmp, &bom, &sbom,
-                            &checks, &err);
+        if (fail_on < 0)
+                return fail(run, -EINVAL,
+                            "The project's scan threshold '%s' is not critical, high or none; set it with "
+                            "'slipway project set %s --scan-fail-on critical'.",
+                            run->scan_fail_on, run->comp.project_name);
+        _cleanup_close_ int work_fd = open(run->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = work_fd < 0 ? -errno : scan_ignore_load(work_fd, &ignore);
+        if (r == -EFBIG || r == -E2BIG)
+                return fail(
+                        run, r,
+                        "The build context's .slipwayignore or .trivyignore is too large (at most %u ids "
+                        "in %u KiB); keep one id per line.",
+                        SCAN_IGNORE_IDS_MAX, SCAN_IGNORE_FILE_MAX / 1024U);
         if (r < 0)
-                return fail(run, r, "The image's SBOM cannot be made: %s",
-                            err.message[0] ? err.message : strerror(-r));
-        text = json_dumps(bom, JSON_INDENT(2));
+                return fail(run, r, "The build context's .slipwayignore cannot be read: %s.", strerror(-r));
+        if (ignore.n_ids > 0)
+                say(run, "%zu id(s) waived by the build context's ignore file(s)", ignore.n_ids);
+        r = scan_report_make(run->p->cfg.catalog, run->db, run->digest, run->ref ?: run->digest, tmp,
+                             &ignore, fail_on, &rep, &err);
+        if (r < 0)
+                return fail(run, r, "%s", err.message[0] ? err.message : "The image cannot be scanned.");
+        text = json_dumps(rep.bom, JSON_INDENT(2));
         if (!text)
                 return -ENOMEM;
         r = write_file_atomic(path, text, strlen(text), 0640);
         if (r < 0)
                 return fail(run, r, "Cannot keep the SBOM with the build: %s.", strerror(-r));
-        (void) model_vuln_count(run->db, &advisories);
-        r = vulndb_match(run->db, sbom, &findings, &counts);
-        if (r < 0)
-                return fail(run, r, "The SBOM cannot be matched against the vulnerability database: %s.",
-                            strerror(-r));
-        json_array_foreach(findings, i, f) {
-                const char *id = json_string_value(json_object_get(f, "id"));
-                bool critical = streq(json_string_value(json_object_get(f, "severity")), "CRITICAL");
-                bool w = id && waived(run->work, id);
-                json_object_set_new(f, "waived", json_boolean(w));
-                say(run, "finding %s %s: %s %s%s%s%s", json_string_value(json_object_get(f, "severity")), id,
+        json_array_foreach(json_object_get(rep.doc, "findings"), i, f) {
+                const char *fixed = json_string_value(json_object_get(f, "fixed"));
+                say(run, "finding %s %s: %s %s%s%s%s%s", json_string_value(json_object_get(f, "severity")),
+                    json_string_value(json_object_get(f, "id")),
                     json_string_value(json_object_get(f, "package")),
-                    json_string_value(json_object_get(f, "installed")),
-                    json_object_get(f, "fixed") ? " (fixed in " : "",
-                    json_string_value(json_object_get(f, "fixed")) ?: "",
-                    json_object_get(f, "fixed") ? ")" : "");
-                if (critical && !w)
-                        blocking++;
+                    json_string_value(json_object_get(f, "installed")), fixed ? " (fixed in " : "",
+                    strempty(fixed), fixed ? ")" : "",
+                    json_is_true(json_object_get(f, "waived")) ? " [waived]" : "");
         }
-        /* Secrets in the image's files fail it like a critical vulnerability; running as root is noted. */
-        json_array_foreach(checks, i, f) {
-                const char *id = json_string_value(json_object_get(f, "id"));
-                bool secret = !streq_ptr(json_string_value(json_object_get(f, "rule")), "user-root");
-                bool w = id && waived(run->work, id);
-                json_object_set_new(f, "waived", json_boolean(w));
-                say(run, "finding %s %s%s", json_string_value(json_object_get(f, "severity")), id,
-                    secret ? " (the secret itself is not shown)" : "");
-                if (secret) {
-                        secrets++;
-                        if (!w)
-                                blocking++;
-                }
+        json_array_foreach(json_object_get(rep.doc, "checks"), i, f) {
+                bool secret = streq_ptr(json_string_value(json_object_get(f, "kind")), "secret");
+                const char *layer = json_string_value(json_object_get(f, "layer"));
+                say(run, "finding %s %s%s%s%s%s", json_string_value(json_object_get(f, "severity")),
+                    json_string_value(json_object_get(f, "id")), layer ? " in layer " : "", strempty(layer),
+                    secret ? " (the secret itself is not shown)" : "",
+                    json_is_true(json_object_get(f, "waived")) ? " [waived]" : "");
         }
-        scan = json_pack("{s:I,s:I,s:O,s:o,s:{s:i,s:i,s:i,s:i,s:i,s:i}}", "components",
-                         (json_int_t) sbom->n_components, "advisories", (json_int_t) advisories, "findings",
-                         findings, "checks", checks ? json_incref(checks) : json_array(), "counts",
-                         "secrets", secrets, "critical", counts.by_severity[OSV_SEVERITY_CRITICAL], "high",
-                         counts.by_severity[OSV_SEVERITY_HIGH], "medium",
-                         counts.by_severity[OSV_SEVERITY_MEDIUM], "low",
-                         counts.by_severity[OSV_SEVERITY_LOW], "unknown",
-                         counts.by_severity[OSV_SEVERITY_UNKNOWN]);
-        scan_text = scan ? json_dumps(scan, JSON_INDENT(2)) : NULL;
+        scan_text = json_dumps(rep.doc, JSON_INDENT(2));
         if (!scan_text)
                 return -ENOMEM;
         r = write_file_atomic(scan_path, scan_text, strlen(scan_text), 0640);
         if (r < 0)
                 return fail(run, r, "Cannot keep the scan with the build: %s.", strerror(-r));
-        if (advisories == 0)
+        if (rep.advisories == 0)
                 snprintf(
                         message, sizeof message,
                         "SBOM: %zu component(s), CycloneDX 1.5; %u secret(s); no vulnerability database imported",
-                        sbom->n_components, secrets);
+                        rep.n_components, rep.n_secrets);
         else
                 snprintf(message, sizeof message,
-                         "SBOM: %zu component(s); %u finding(s): %u critical, %u high, %u medium, %u low",
-                         sbom->n_components, counts.total, counts.by_severity[OSV_SEVERITY_CRITICAL],
-                         counts.by_severity[OSV_SEVERITY_HIGH], counts.by_severity[OSV_SEVERITY_MEDIUM],
-                         counts.by_severity[OSV_SEVERITY_LOW]);
+                         "SBOM: %zu component(s); %u finding(s): %u critical, %u high, %u medium, %u low; "
+                         "%u secret(s)",
+                         rep.n_components, rep.counts.total, rep.counts.by_severity[OSV_SEVERITY_CRITICAL],
+                         rep.counts.by_severity[OSV_SEVERITY_HIGH],
+                         rep.counts.by_severity[OSV_SEVERITY_MEDIUM],
+                         rep.counts.by_severity[OSV_SEVERITY_LOW], rep.n_secrets);
         say(run, "%s (slipway build sbom %" PRId64 ")", message, run->build.id);
-        if (blocking > 0)
-                return fail(run, -EPERM,
-                            "%u critical finding(s) (vulnerabilities or secrets) in the image (see 'slipway "
-                            "build show %" PRId64 "'); waive one by listing its id in .slipwayignore.",
-                            blocking, run->build.id);
+        say(run, "policy: fail on %s: %s", scan_fail_on_to_string(fail_on),
+            rep.verdict.fail ? "the build fails" : "passed");
+        if (rep.verdict.fail)
+                return fail(run, -EPERM, "%s See 'slipway build show %" PRId64 "'.", rep.verdict.reason,
+                            run->build.id);
         *ret_message = message;
         return 0;
 }

@@ -444,6 +444,7 @@ static void run_build(Pipeline *p, sqlite3 *db, ModelBuild *b) {
         free(run.work);
         free(run.ref);
         free(run.reason);
+        free(run.scan_fail_on);
 }
 
 static void *worker_main(void *userdata) {

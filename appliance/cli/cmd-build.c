@@ -13,6 +13,7 @@
 #include "http-client.h"
 #include "json-util.h"
 #include "macro.h"
+#include "scan-print.h"
 #include "string-util.h"
 
 /* How long to wait before asking again when a follow connection ended without new bytes. */
@@ -40,8 +41,9 @@ static const char build_help[] =
         "'slipway builds PROJECT/COMPONENT' lists the builds of a component.\n";
 
 static const char show_help[] = "Usage: slipway build show ID [--json]\n\n"
-                                "Shows a build: its commit, status, image and release, and each step\n"
-                                "(STEP STATUS DURATION MESSAGE).\n";
+                                "Shows a build: its commit, status, image and release, each step\n"
+                                "(STEP STATUS DURATION MESSAGE), and its scan step's findings (every one,\n"
+                                "waived or not) with the policy's verdict.\n";
 
 static const char sbom_help[] =
         "Usage: slipway build sbom ID\n\n"
@@ -489,6 +491,11 @@ static int build_show(CliContext *c, int argc, char *argv[]) {
                         return log_oom_cli();
         }
         table_print(t);
+        /* The scan step's findings, every one, waived or not (build sbom ID prints the SBOM itself). */
+        if (json_is_object(json_object_get(b, "scan"))) {
+                printf("\n");
+                scan_print(json_object_get(b, "scan"), SCAN_PRINT_BUILD);
+        }
         return 0;
 }
 

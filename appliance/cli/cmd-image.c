@@ -15,6 +15,7 @@
 #include "disk-space.h"
 #include "fs-util.h"
 #include "json-util.h"
+#include "scan-print.h"
 #include "string-util.h"
 
 #define IMPORT_BUFFER (256U * 1024U)
@@ -460,6 +461,40 @@ static int image_sbom(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
+static const char scan_help[] =
+        "Usage: slipway image scan REF [--json]\n\n"
+        "Scans a stored image (imported or built) as a build's scan step would: its SBOM (packages per\n"
+        "ecosystem), its packages matched against the imported OSV advisories (id, severity, package,\n"
+        "installed and fixed version), the secrets in each of its layers (rule, file and layer; never the\n"
+        "secret) and whether it runs as root.  A report: the exit status is 0 whatever it finds, and\n"
+        "non-zero only when the scan cannot be made.\n\n"
+        "  --json   one document: components, ecosystems, advisories, findings, checks, counts and the\n"
+        "           verdict a build would get at the default threshold (policy)\n";
+
+static int image_scan(CliContext *c, int argc, char *argv[]) {
+        ImageArgs a = {};
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_image_args(c, "scan", scan_help, argc, argv, &a, 1, 1);
+        if (r <= 0)
+                return cli_exit_status(r);
+        path = cli_image_path(argv[optind], "/scan");
+        if (!path)
+                return log_oom_cli();
+        if (cli_api_json(c, "GET", path, NULL, &j) < 0)
+                return 1;
+        if (c->json) {
+                cli_print_json(j);
+                return 0;
+        }
+        printf("Image:       %s (%s)\n", json_string_value(json_object_get(j, "image")),
+               json_string_value(json_object_get(j, "digest")));
+        scan_print(j, SCAN_PRINT_IMAGE);
+        return 0;
+}
+
 static const char rm_help[] =
         "Usage: slipway image rm REF [--json]\n\n"
         "Removes the name REF.  The image goes when its last name does; its blobs stay until\n"
@@ -564,6 +599,7 @@ static const char image_help[] =
         "  list                                          list images\n"
         "  inspect REF                                   show manifest and config\n"
         "  sbom REF                                      its packages, as CycloneDX 1.5 JSON\n"
+        "  scan REF                                      its vulnerabilities, secrets and checks\n"
         "  rm REF                                        remove a name\n"
         "  gc [--dry-run]                                remove unreferenced blobs and layers\n"
         "  unpack REF DIR                                flat rootfs into DIR (test hook)\n\n"
@@ -574,11 +610,11 @@ int cmd_image(CliContext *c, int argc, char *argv[]) {
                 { "import", image_import },   { "export", image_export },   { "list", image_list },
                 { "ls", image_list },         { "inspect", image_inspect }, { "rm", image_rm },
                 { "sbom", image_sbom },       { "gc", image_gc },           { "unpack", image_unpack },
-                { "build", cmd_image_build },
+                { "build", cmd_image_build }, { "scan", image_scan },
         };
 
         /* Global options may sit between "image" and its command. */
         return cli_dispatch(c, "image", image_help,
-                            "build, import, export, list, inspect, sbom, rm, gc, unpack", verbs,
+                            "build, import, export, list, inspect, sbom, scan, rm, gc, unpack", verbs,
                             ELEMENTSOF(verbs), argc, argv);
 }

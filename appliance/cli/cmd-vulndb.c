@@ -15,10 +15,10 @@
 #include "cli.h"
 #include "cmd-model-args.h"
 #include "json-util.h"
+#include "scan-print.h"
 #include "string-util.h"
 
 #define VULNDB_UPLOAD_BUFFER (256U * 1024U)
-#define VULNDB_OLD_DAYS 30 /* status warns when the newest import is older */
 
 static const char vulndb_help[] =
         "Usage: slipway vulndb import FILE.zip|DIR [--json]\n"

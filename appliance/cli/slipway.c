@@ -16,7 +16,7 @@ static const char main_help[] =
         "directory (--state-dir, $SLIPWAY_STATE_DIR, default " CLI_DEFAULT_STATE_DIR ").\n\n"
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
-        "  image build|import|export|list|inspect|sbom|rm|gc|unpack …\n"
+        "  image build|import|export|list|inspect|sbom|scan|rm|gc|unpack …\n"
         "  project create|list|delete …     projects and their environments\n"
         "  env list|create …                environments of a project, in promotion order\n"
         "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"

@@ -83,8 +83,9 @@ static int scan_file(Walk *w, int dfd, const char *name, const char *path) {
         if (!rule || json_array_size(w->findings) >= SECRETS_FINDINGS_MAX)
                 return 0;
         snprintf(id, sizeof id, "secret:%s:%s", rule, path);
-        return json_array_append_new(w->findings, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "rule", rule,
-                                                            "file", path, "severity", "CRITICAL")) < 0
+        return json_array_append_new(w->findings,
+                                     json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "kind", "secret", "rule",
+                                               rule, "file", path, "severity", "CRITICAL")) < 0
                        ? -ENOMEM
                        : 0;
 }

@@ -9,7 +9,8 @@
 #define SECRETS_FILE_MAX (1024U * 1024U) /* bytes of one file read */
 #define SECRETS_FINDINGS_MAX 1000U
 
-/* A JSON array of {"id": "secret:RULE:PATH", "rule", "file", "severity": "CRITICAL"} into *ret. */
+/* A JSON array of {"id": "secret:RULE:PATH", "kind": "secret", "rule", "file", "severity": "CRITICAL"} into
+ * *ret. */
 int secrets_scan_root(int root_fd, json_t **ret);
 
 /* The rule that data matches first (its name), or NULL: for the unit tests and the fuzz target. */

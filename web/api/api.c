@@ -51,6 +51,7 @@ const HttpRoute api_routes[] = {
         { "GET", "builds/*/schemas/*", api_build_schema },
         { "GET", "builds/*/sbom", api_build_sbom },
         { "GET", "images/*/sbom", api_image_sbom },
+        { "GET", "images/*/scan", api_image_scan },
         { "POST", "vulndb/import", api_vulndb_import },
         { "GET", "vulndb", api_vulndb_status },
         { "GET", "projects/*/components/*/webhook", api_component_webhook },

@@ -165,6 +165,7 @@ int api_build_schema(HttpRequest *req);
 int api_build_sbom(HttpRequest *req);
 /* GET images/REF/sbom: the SBOM of any stored image (api-images.c). */
 int api_image_sbom(HttpRequest *req);
+int api_image_scan(HttpRequest *req);
 /* The offline vulnerability database (api-vulndb.c). */
 int api_vulndb_import(HttpRequest *req);
 int api_vulndb_status(HttpRequest *req);
