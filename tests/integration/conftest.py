@@ -142,6 +142,7 @@ class Daemon:
                 self.ingress_base = free_port_range()  # kept across restarts of this daemon
                 self.log_path = self.state_dir.parent / (self.state_dir.name + ".slipwayd.log")
                 self.bake_default = "0"  # slipwayd --bake-default; a test may set it before start()
+                self.extra_args = []  # more slipwayd options (e.g. --registry-anonymous-pull), set before start()
                 self.proc = None
                 self.url = None
                 self.token = None
@@ -168,7 +169,7 @@ class Daemon:
                 # every swap in the suite would wait for its old instance to be retired.
                 self.proc = subprocess.Popen([str(self.build.slipwayd), "--state-dir", str(self.state_dir),
                                               "--api", self.api, "--ingress-base-port", str(self.ingress_base),
-                                              "--bake-default", self.bake_default],
+                                              "--bake-default", self.bake_default, *self.extra_args],
                                              stdout=logf, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env)
                 logf.close()

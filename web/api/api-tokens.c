@@ -181,10 +181,9 @@ int api_token_create(HttpRequest *req) {
                 return http_reply_error(req->conn, 503, "This daemon keeps no API tokens.", "See its log.");
         if (http_request_read_json(req, &token_create_body, &body) < 0)
                 return req->status;
-        if (json_get_string(body, "name", &name) < 0) {
+        if (json_get_string(body, "name", &name) < 0)
                 return http_reply_error(req->conn, 400, "The token create request has no \"name\" string.",
                                         token_create_body.example);
-        }
         if (!token_name_valid(name))
                 return reply_bad_name(req);
         ro = json_object_get(body, "read_only");
