@@ -442,7 +442,7 @@ static void conn_head_done(ApiGate *g, GateConn *c) {
 
         api_gate_check_head(buf, len, &g->auth, (int64_t) time(NULL), &chk);
         if (chk.status != 0) {
-                if (chk.status == 401)
+                if (chk.status == 401 || chk.status == 403)
                         g->counters.unauthorized++;
                 else
                         g->counters.rejected++;

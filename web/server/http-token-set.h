@@ -17,10 +17,11 @@
 #define HTTP_TOKEN_TOUCH_INTERVAL_SEC 60
 #define HTTP_TOKEN_ADMIN_ID 0 /* the bootstrap admin.token, which has no row */
 
+/* Least privilege first, so a zeroed HttpRequest of an anonymous caller is never an admin's. */
 typedef enum HttpRole {
-        HTTP_ROLE_ADMIN,
-        HTTP_ROLE_DEVELOPER,
         HTTP_ROLE_VIEWER,
+        HTTP_ROLE_DEVELOPER,
+        HTTP_ROLE_ADMIN,
         _HTTP_ROLE_MAX,
         _HTTP_ROLE_INVALID = -EINVAL,
 } HttpRole;
