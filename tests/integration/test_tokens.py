@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from conftest import assert_clean_error
+from git_util import commit
 
 
 def remote(d, token, *args, json_out=True, check=True):
@@ -225,3 +226,15 @@ def test_anonymous_pull(build_dir, tmp_path_factory, images, tmp_path):
                 assert requests.get(f"{d.url}/v2/", auth=("admin", d.token), timeout=10).status_code == 200
         finally:
                 d.stop()
+
+
+def test_a_build_names_the_user_who_asked(reg, tmp_path):
+        d, _, _ = reg
+        tok = create(d, "builder")["token"]
+        repo = tmp_path / "web"
+        commit(repo, {"Dockerfile": "FROM busybox:1\nCMD [\"true\"]\n"})
+        d.cli("project", "create", "tokp")
+        d.cli("component", "create", "tokp/web", "--git", repo)
+        built = remote(d, tok, "build", "tokp/web", "--follow")
+        assert built["status"] == "succeeded" and built["trigger"] == "manual"
+        assert built["requested_by"] == "admin", built
