@@ -268,12 +268,19 @@ int cli_response_check(CliContext *c, HttpConn *conn) {
                 return status;
 
         if (status == 401) {
+                /* The daemon says whether the token is wrong or expired; where it came from is ours to say. */
+                if (http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, NULL) >= 0 &&
+                    json_parse_buffer(body, strlen(body), &j, NULL) >= 0)
+                        (void) json_get_string(j, "error", &msg);
                 if (c->token_arg)
-                        cli_error("Pass the token from the daemon's admin.token with --token.",
-                                  "slipwayd refused the API token given with --token");
+                        cli_error(
+                                "Pass admin.token or a token made with 'slipway token create' with --token.",
+                                "slipwayd refused the API token given with --token: %s",
+                                msg ?: "it is wrong, revoked or expired.");
                 else
                         cli_error("Check that the state directory belongs to the daemon at this URL.",
-                                  "slipwayd refused the API token from %s/admin.token", c->state_dir);
+                                  "slipwayd refused the API token from %s/admin.token: %s", c->state_dir,
+                                  msg ?: "it is wrong.");
         } else if (http_conn_read_body_full(conn, HTTP_CLIENT_JSON_MAX, &body, NULL) >= 0 &&
                    json_parse_buffer(body, strlen(body), &j, NULL) >= 0 &&
                    json_get_string(j, "error", &msg) >= 0) {

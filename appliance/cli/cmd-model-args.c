@@ -209,6 +209,43 @@ int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret) {
         return 0;
 }
 
+int model_parse_duration_sec(const char *s, uint64_t max_sec, uint64_t *ret) {
+        char buf[64];
+        const char *rest = s;
+        uint64_t days = 0, ns = 0, sec;
+        size_t n = s ? strlen(s) : 0;
+
+        /* Go's syntax (duration.h) has no days: a leading "Nd" is taken here, the rest by duration_parse();
+         * a bare number means seconds, as in model_parse_duration_ms(). */
+        if (n == 0 || n >= sizeof buf - 1)
+                return -EINVAL;
+        if (isdigit((unsigned char) s[0])) {
+                char *end;
+                unsigned long long v;
+
+                errno = 0;
+                v = strtoull(s, &end, 10);
+                if (errno == 0 && *end == 'd') {
+                        if (v > max_sec / (24U * 3600U))
+                                return -EINVAL;
+                        days = v;
+                        rest = end + 1;
+                }
+        }
+        if (*rest) {
+                n = strlen(rest);
+                snprintf(buf, sizeof buf, "%s%s", rest, isdigit((unsigned char) rest[n - 1]) ? "s" : "");
+                if (duration_parse(buf, &ns) < 0)
+                        return -EINVAL;
+        } else if (rest == s)
+                return -EINVAL;
+        sec = days * 24U * 3600U + (ns + NSEC_PER_SEC / 2) / NSEC_PER_SEC;
+        if (sec < 1 || sec > max_sec)
+                return -EINVAL;
+        *ret = sec;
+        return 0;
+}
+
 int model_parse_poll_sec(const char *s, uint32_t *ret) {
         char buf[64];
         uint64_t ns;

@@ -82,6 +82,10 @@ int model_parse_duration_ms(const char *s, uint32_t *ret);
 /* The same up to max_ms. */
 int model_parse_duration_ms_max(const char *s, uint32_t max_ms, uint32_t *ret);
 
+/* A long duration such as a token's expiry: days, hours, minutes and seconds ("30d", "1d12h", "12h", "90m",
+ * "45s", or plain seconds) of 1 s up to max_sec → seconds; -EINVAL otherwise. */
+int model_parse_duration_sec(const char *s, uint64_t max_sec, uint64_t *ret);
+
 /* --poll of a git component: a duration ("30s", "5m", "1h", or plain seconds) of 1 s up to
  * MODEL_POLL_SEC_MAX, or "0"/"off" for no polling → seconds; -EINVAL otherwise. */
 #define MODEL_POLL_SEC_MAX (7U * 24U * 3600U)

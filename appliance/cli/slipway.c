@@ -33,11 +33,13 @@ static const char main_help[] =
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
         "  vault rotate                     new data key, every value re-encrypted, old key retired\n"
-        "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n\n"
+        "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n"
+        "  token create NAME [--expires DUR] [--read-only], token list|revoke   your API tokens (also the\n"
+        "                                   registry password of your user name)\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
-        "  --token TOKEN     API token\n"
+        "  --token TOKEN     API token (admin.token, or one from 'slipway token create')\n"
         "  --json            machine output: one JSON document on stdout\n"
         "  -h --help         this help; 'slipway COMMAND --help' for a command\n"
         "     --version      the version\n";
@@ -71,6 +73,7 @@ int main(int argc, char *argv[]) {
                 { "autodeploy", cmd_autodeploy },
                 { "webhook", cmd_webhook },
                 { "vulndb", cmd_vulndb },
+                { "token", cmd_token },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -100,7 +103,7 @@ int main(int argc, char *argv[]) {
                         NULL,
                         "Missing command (status, image, project, env, component, releases, deploy, "
                         "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
-                        "webhook)");
+                        "webhook, vulndb, token)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -154,6 +154,33 @@ static void test_poll(void) {
         CHECK(sec == 7);
 }
 
+/* Token expiries (--expires): days on top of Go's units, a bare number is seconds. */
+static void test_long_durations(void) {
+        const uint64_t max = 10ULL * 366U * 24U * 3600U;
+        uint64_t sec = 7;
+
+        CHECK(model_parse_duration_sec("30d", max, &sec) == 0 && sec == 30U * 86400U);
+        CHECK(model_parse_duration_sec("1d12h", max, &sec) == 0 && sec == 36U * 3600U);
+        CHECK(model_parse_duration_sec("12h", max, &sec) == 0 && sec == 12U * 3600U);
+        CHECK(model_parse_duration_sec("90m", max, &sec) == 0 && sec == 5400);
+        CHECK(model_parse_duration_sec("2s", max, &sec) == 0 && sec == 2);
+        CHECK(model_parse_duration_sec("45", max, &sec) == 0 && sec == 45);
+        CHECK(model_parse_duration_sec("3660d", max, &sec) == 0 && sec == 3660U * 86400U);
+        sec = 7;
+        CHECK(model_parse_duration_sec("3661d", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("99999999999999999999d", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("0", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("0d", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("200ms", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("d", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("1dd", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("-1d", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("1w", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec("", max, &sec) == -EINVAL);
+        CHECK(model_parse_duration_sec(NULL, max, &sec) == -EINVAL);
+        CHECK(sec == 7);
+}
+
 static void test_git_source(void) {
         _cleanup_free_ char *cwd = getcwd(NULL, 0), *dot = NULL, *https = NULL, *scp = NULL, *file = NULL;
         char *missing = NULL;
@@ -287,6 +314,7 @@ int main(void) {
         test_framing();
         test_durations();
         test_poll();
+        test_long_durations();
         test_git_source();
         test_build_helpers();
         test_build_usage();

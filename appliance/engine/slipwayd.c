@@ -51,6 +51,7 @@ static uint64_t arg_build_timeout_usec = PIPELINE_TIMEOUT_DEFAULT_SEC * 1000000U
 static unsigned arg_build_concurrency = PIPELINE_CONCURRENCY_DEFAULT;
 static const char *arg_git_local_root = NULL;
 static int64_t arg_registry_upload_ttl_sec = 3600;
+static bool arg_registry_anonymous_pull = false;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -65,6 +66,7 @@ static void help(void) {
                "  --build-concurrency N      git builds run at once (default 1; one per component)\n"
                "  --git-local-root DIR       local repositories (paths, file://) must be below DIR\n"
                "  --registry-upload-ttl DUR  unfinished registry uploads are removed after DUR idle (default 1h)\n"
+               "  --registry-anonymous-pull  serve registry pulls (GET, HEAD under /v2/) without credentials\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
@@ -98,6 +100,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_BUILD_CONCURRENCY,
                 ARG_GIT_LOCAL_ROOT,
                 ARG_REGISTRY_UPLOAD_TTL,
+                ARG_REGISTRY_ANONYMOUS_PULL,
                 ARG_DEBUG,
                 ARG_VERSION
         };
@@ -112,6 +115,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "build-concurrency", required_argument, NULL, ARG_BUILD_CONCURRENCY },
                 { "git-local-root", required_argument, NULL, ARG_GIT_LOCAL_ROOT },
                 { "registry-upload-ttl", required_argument, NULL, ARG_REGISTRY_UPLOAD_TTL },
+                { "registry-anonymous-pull", no_argument, NULL, ARG_REGISTRY_ANONYMOUS_PULL },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -228,6 +232,9 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         arg_git_local_root = optarg;
                         break;
+                case ARG_REGISTRY_ANONYMOUS_PULL:
+                        arg_registry_anonymous_pull = true;
+                        break;
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -270,6 +277,8 @@ static int api_url_for(const char *listen, int port, char **ret) {
 static int run(void) {
         /* Declared first so it is released last: no second daemon starts while we still close files. */
         _cleanup_close_ int lock_fd = -EBADF;
+        /* The server's token set: freed after the server stopped (it is declared before every user). */
+        _cleanup_(http_token_set_freep) HttpTokenSet *tokens = NULL;
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
@@ -388,6 +397,19 @@ static int run(void) {
         r = state_dir_read_token(dir, &token);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot read %s/admin.token: %m.", arg_state_dir);
+        /* Users' API tokens: the database is their record, the set what the gate checks without a query. */
+        r = http_token_set_new(&tokens);
+        if (r < 0)
+                return log_oom();
+        {
+                size_t n_tokens = 0;
+
+                r = api_tokens_load(db, tokens, &n_tokens);
+                if (r < 0)
+                        return log_error_errno(r, "Error: cannot read the API tokens from %s: %m.", db_path);
+                if (n_tokens > 0)
+                        log_debug("Loaded %zu API token(s) of users.", n_tokens);
+        }
 
         /* Handler threads write to clients that may have gone: we want EPIPE, not death. */
         signal(SIGPIPE, SIG_IGN);
@@ -489,10 +511,14 @@ static int run(void) {
                 .health = reconciler_health,
                 .nft_table = env_network_nft_table(&host),
                 .vault = vault,
+                .tokens = tokens,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,
                 .token = token,
+                .tokens = tokens,
+                .registry_anonymous_pull = arg_registry_anonymous_pull,
+                .token_used = api_token_used,
                 .routes = api_routes,
                 .n_routes = api_routes_n,
                 .hook_routes = hook_routes,
@@ -598,6 +624,10 @@ static int run(void) {
 
         (void) sd_notify(0, "READY=1\nSTATUS=Serving the API.");
         log_info("slipwayd ready on %s", final_url);
+        if (arg_registry_anonymous_pull)
+                log_info(
+                        "The registry at %s/v2/ serves pulls without credentials (--registry-anonymous-pull).",
+                        final_url);
 
         r = engine_run(engine);
 

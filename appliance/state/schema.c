@@ -396,6 +396,32 @@ const Migration state_migrations[] = {
                        "  PRIMARY KEY (repo, tag)"
                        ") WITHOUT ROWID;",
         },
+        {
+                /* Issue 13: users and their API tokens.  The first user, admin, is made here; its bootstrap
+                 * token (STATE/admin.token) is not a row.  A token is kept as its BLAKE2b hash only
+                 * (crypto_generichash), never in clear.  Issue 14 adds passwords and sessions to users
+                 * with a migration of its own. */
+                .name = "users and API tokens",
+                .sql = "CREATE TABLE users ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  name TEXT UNIQUE NOT NULL,"
+                       "  role TEXT NOT NULL CHECK (role IN ('admin', 'developer', 'viewer')),"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "INSERT INTO users(name, role, created_at)"
+                       "  VALUES ('admin', 'admin', CAST(strftime('%s', 'now') AS INTEGER));"
+                       "CREATE TABLE api_tokens ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                       "  name TEXT NOT NULL,"
+                       "  hash BLOB UNIQUE NOT NULL,"
+                       "  read_only INTEGER NOT NULL DEFAULT 0,"
+                       "  created_at INTEGER NOT NULL," /* seconds since the epoch */
+                       "  expires_at INTEGER,"          /* NULL: never */
+                       "  last_used_at INTEGER,"        /* NULL: never; kept to within a minute */
+                       "  UNIQUE (user_id, name)"
+                       ");",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

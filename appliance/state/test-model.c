@@ -1,6 +1,6 @@
 /* Unit tests for the issue-5 model: projects with ordered environments, allocation of subnets (avoiding
  * each other and the host's), bridges, ingress ports, service and instance addresses, releases,
- * instances and the deploy log, against a real sqlite file. */
+ * instances and the deploy log, users and their API tokens, against a real sqlite file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,8 @@
 #include "release-values-db.h"
 #include "sqlite-util.h"
 #include "state.h"
+#include "token-db.h"
+#include "user-account-db.h"
 
 #include "tests.h"
 
@@ -593,6 +595,54 @@ static void test_release_origin_values_prune(void) {
         model_project_done(&p);
 }
 
+/* Users and their API tokens: the migration's admin, names unique per user, the hash read back as
+ * written, last use only forward, delete by (user, name), and a user's tokens going with the user. */
+static void test_users_and_tokens(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("tokens.db");
+        _cleanup_(model_user_done) ModelUser admin = {};
+        ModelApiToken t = {}, *list = NULL;
+        uint8_t h1[MODEL_API_TOKEN_HASH_SIZE], h2[MODEL_API_TOKEN_HASH_SIZE];
+        size_t n = 0;
+        int64_t id = 0;
+
+        memset(h1, 0x11, sizeof h1);
+        memset(h2, 0x22, sizeof h2);
+        CHECK_OK(model_user_get(db, MODEL_USER_ADMIN, &admin));
+        CHECK(streq(admin.role, "admin") && admin.created_at > 0);
+        CHECK(model_user_get(db, "nobody", &(ModelUser) {}) == -ENOENT);
+
+        CHECK_OK(model_api_token_create(db, admin.id, "ci", h1, false, 0, &t));
+        CHECK(streq(t.name, "ci") && streq(t.user_name, "admin") && streq(t.user_role, "admin"));
+        CHECK(memcmp(t.hash, h1, sizeof h1) == 0 && !t.read_only && t.expires_at == 0 &&
+              t.last_used_at == 0);
+        model_api_token_done(&t);
+        CHECK(model_api_token_create(db, admin.id, "ci", h2, true, 0, NULL) == -EEXIST);
+        CHECK(model_api_token_create(db, admin.id, "other", h1, true, 0, NULL) == -EEXIST); /* same hash */
+        CHECK(model_api_token_create(db, 999, "ci", h2, true, 0, NULL) == -ENOENT);
+        CHECK_OK(model_api_token_create(db, admin.id, "ro", h2, true, 4102444800, NULL));
+
+        CHECK_OK(model_api_token_touch(db, 1, 2000));
+        CHECK_OK(model_api_token_touch(db, 1, 1000)); /* never backwards */
+        CHECK(model_api_token_touch(db, 99, 1000) == -ENOENT);
+        CHECK_OK(model_api_token_list(db, admin.id, &list, &n));
+        CHECK(n == 2 && streq(list[0].name, "ci") && list[0].last_used_at == 2000);
+        CHECK(streq(list[1].name, "ro") && list[1].read_only && list[1].expires_at == 4102444800);
+        CHECK(memcmp(list[1].hash, h2, sizeof h2) == 0);
+        model_api_tokens_free(list, n);
+
+        CHECK_OK(model_api_token_delete(db, admin.id, "ci", &id));
+        CHECK(id == 1);
+        CHECK(model_api_token_delete(db, admin.id, "ci", &id) == -ENOENT);
+        CHECK_OK(model_api_token_list_all(db, &list, &n));
+        CHECK(n == 1 && streq(list[0].name, "ro"));
+        model_api_tokens_free(list, n);
+
+        /* a user's tokens go with it (issue 14 deletes users; the cascade is the schema's) */
+        CHECK(sqlite_exec(db, "DELETE FROM users WHERE name = 'admin'") == 0);
+        CHECK_OK(model_api_token_list_all(db, &list, &n));
+        CHECK(n == 0);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_projects_and_envs();
@@ -603,6 +653,7 @@ int main(void) {
         test_components_releases();
         test_state_rules();
         test_release_origin_values_prune();
+        test_users_and_tokens();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-model: ok\n");
         return 0;

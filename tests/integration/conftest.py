@@ -142,7 +142,7 @@ class Daemon:
                 self.ingress_base = free_port_range()  # kept across restarts of this daemon
                 self.log_path = self.state_dir.parent / (self.state_dir.name + ".slipwayd.log")
                 self.bake_default = "0"  # slipwayd --bake-default; a test may set it before start()
-                self.extra_args = []  # more slipwayd flags; a test may set them before start()
+                self.extra_args = []  # more slipwayd options (e.g. --registry-anonymous-pull), set before start()
                 self.proc = None
                 self.url = None
                 self.token = None

@@ -363,3 +363,17 @@ def test_gc_keeps_blobs_pushed_before_their_manifest(reg):
         put_blob(d, "pending/app", data)
         d.cli("image", "gc")
         assert requests.get(f"{d.url}/v2/pending/app/blobs/{sha(data)}", auth=auth(d), timeout=10).content == data
+
+
+def test_a_read_only_token_pulls_but_cannot_push(reg, images):
+        d, host = reg
+        ro = d.cli("token", "create", "puller", "--read-only")["token"]
+        run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", f"admin:{d.token}",
+            f"oci-archive:{images / 'busybox.oci.tar'}", f"docker://{host}/ro/busybox:1")
+        run("skopeo", "inspect", "--tls-verify=false", "--creds", f"admin:{ro}", f"docker://{host}/ro/busybox:1")
+        r = requests.post(f"{d.url}/v2/ro/busybox/blobs/uploads/", auth=("admin", ro), timeout=10)
+        assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED", r.text
+        p = run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", f"admin:{ro}",
+                f"oci-archive:{images / 'busybox.oci.tar'}", f"docker://{host}/ro/busybox:2", check=False)
+        assert p.returncode != 0
+        assert requests.get(f"{d.url}/v2/ro/busybox/tags/list", auth=auth(d), timeout=10).json()["tags"] == ["1"]

@@ -265,7 +265,7 @@ int api_component_build(HttpRequest *req) {
                 .settings = settings,
                 .settings_hash = hash,
                 .trigger = MODEL_BUILD_TRIGGER_MANUAL,
-                .requested_by = "admin",
+                .requested_by = req->user,
                 .deploy = deploy,
                 .commit_subject = commit.subject,
                 .commit_author = author,

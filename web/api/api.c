@@ -58,6 +58,9 @@ const HttpRoute api_routes[] = {
         { "POST", "projects/*/components/*/webhook/rotate", api_component_webhook_rotate },
         { "PUT", "projects/*/components/*/autobuild", api_component_switch },
         { "PUT", "projects/*/components/*/autodeploy", api_component_switch },
+        { "POST", "tokens", api_token_create },
+        { "GET", "tokens", api_tokens_list },
+        { "DELETE", "tokens/*", api_token_revoke },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);

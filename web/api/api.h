@@ -51,6 +51,7 @@ typedef struct ApiContext {
         /* The registry's upload sessions live in DIR/registry/uploads and expire after this many seconds
          * without a request (slipwayd --registry-upload-ttl; 0: REGISTRY_UPLOAD_TTL_DEFAULT_SEC). */
         int64_t registry_upload_ttl_sec;
+        HttpTokenSet *tokens; /* the server's token set, changed by token create/revoke (NULL: refused) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -169,5 +170,13 @@ int api_image_scan(HttpRequest *req);
 /* The offline vulnerability database (api-vulndb.c). */
 int api_vulndb_import(HttpRequest *req);
 int api_vulndb_status(HttpRequest *req);
+/* The calling user's API tokens (api-tokens.c; routes and bodies in its opening comment). */
+int api_token_create(HttpRequest *req);
+int api_tokens_list(HttpRequest *req);
+int api_token_revoke(HttpRequest *req);
+/* Puts every token row of db into set (at slipwayd's start); *ret_n (may be NULL): how many. */
+int api_tokens_load(sqlite3 *db, HttpTokenSet *set, size_t *ret_n);
+/* HttpServerConfig.token_used with the ApiContext as userdata: writes the token's last use back. */
+void api_token_used(void *userdata, int64_t token_id, int64_t when);
 /* A build as the API shows it; with db, also its "steps". */
 json_t *api_build_json(sqlite3 *db, const ModelBuild *b);

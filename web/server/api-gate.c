@@ -87,7 +87,7 @@ struct ApiGate {
         int listen_fd, epoll_fd, wake_fd;
         int port;
         unsigned upstream_port;
-        unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
+        ApiGateAuth auth;
         pthread_t thread;
         bool thread_started;
         int quiesce, stop; /* set by other threads, then wake_fd is written */
@@ -145,13 +145,15 @@ static void check_fail(GateHeadCheck *c, int status, const char *hint, const cha
         snprintf(c->message, sizeof c->message, fmt, arg);
 }
 
-void api_gate_check_head(const char *buf, size_t len, const unsigned char token_hash[HTTP_TOKEN_HASH_SIZE],
+void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *gauth, int64_t now,
                          GateHeadCheck *ret) {
         HttpHead head;
         HttpError err = HTTP_ERROR_NONE;
         const HttpHeader *auth = NULL;
+        HttpIdentity id;
         const char *t;
         size_t tl;
+        int r;
 
         *ret = (GateHeadCheck) {};
         if (http_request_parse(buf, len, &head, &err) < 0) {
@@ -209,15 +211,25 @@ void api_gate_check_head(const char *buf, size_t len, const unsigned char token_
                 }
         if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
                 return;
-        /* The registry: Basic (what OCI clients send) or Bearer; a 401 there asks for Basic. */
+        /* The registry: Basic (what OCI clients send) or Bearer; a 401 there asks for Basic.  Anonymous
+         * pull lets a read without any credentials through; wrong credentials are still refused, so a
+         * client learns that its login is wrong. */
         ret->registry = registry_target(buf + ret->origin_off, ret->origin_len);
-        if (ret->registry &&
-            http_token_check_basic(token_hash, auth ? auth->value : NULL, auth ? auth->value_len : 0))
+        if (ret->registry && !auth && gauth->registry_anonymous_pull &&
+            ((head.method_len == 3 && strncmp(head.method, "GET", 3) == 0) ||
+             (head.method_len == 4 && strncmp(head.method, "HEAD", 4) == 0)))
                 return;
-        if (!http_token_check(token_hash, auth ? auth->value : NULL, auth ? auth->value_len : 0))
+        r = http_token_set_check(gauth->tokens, auth ? auth->value : NULL, auth ? auth->value_len : 0,
+                                 ret->registry, now, &id);
+        if (r == -EKEYEXPIRED)
+                return check_fail(ret, 401, HTTP_TOKEN_EXPIRED_HINT, "%s", HTTP_TOKEN_EXPIRED_MESSAGE);
+        if (r < 0)
                 return check_fail(ret, 401,
                                   ret->registry ? HTTP_REGISTRY_AUTH_HINT : HTTP_TOKEN_MISSING_HINT, "%s",
                                   HTTP_TOKEN_MISSING_MESSAGE);
+        /* The registry answers a read-only push itself, in its own error shape (http_request_may_push). */
+        if (!ret->registry && id.read_only && http_method_writes(head.method, head.method_len))
+                return check_fail(ret, 403, HTTP_TOKEN_READ_ONLY_HINT, "%s", HTTP_TOKEN_READ_ONLY_MESSAGE);
 }
 
 /* --- buffers */
@@ -343,8 +355,10 @@ static int format_reply(int status, const char *message, const char *hint, bool 
                         size_t size) {
         /* The registry answers in the distribution spec's shape, and a 401 there says how to authenticate. */
         json_t *j = registry ? json_pack("{s:[{s:s,s:s,s:s?}]}", "errors", "code",
-                                         status == 401 ? "UNAUTHORIZED" : "UNSUPPORTED", "message", message,
-                                         "detail", hint)
+                                         status == 401   ? "UNAUTHORIZED"
+                                         : status == 403 ? "DENIED"
+                                                         : "UNSUPPORTED",
+                                         "message", message, "detail", hint)
                              : json_pack("{s:s,s:s}", "error", message, "hint", strempty(hint));
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         int n;
@@ -443,9 +457,9 @@ static void conn_head_done(ApiGate *g, GateConn *c) {
         size_t len = gbuf_len(&c->up), extra;
         const char *buf = c->up.data + c->up.start;
 
-        api_gate_check_head(buf, len, g->token_hash, &chk);
+        api_gate_check_head(buf, len, &g->auth, (int64_t) time(NULL), &chk);
         if (chk.status != 0) {
-                if (chk.status == 401)
+                if (chk.status == 401 || chk.status == 403)
                         g->counters.unauthorized++;
                 else
                         g->counters.rejected++;
@@ -954,8 +968,7 @@ typedef union GateSockaddr {
         struct sockaddr_in6 in6;
 } GateSockaddr;
 
-int api_gate_new(const char *addr, unsigned port, const unsigned char token_hash[HTTP_TOKEN_HASH_SIZE],
-                 ApiGate **ret) {
+int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGate **ret) {
         _cleanup_(api_gate_freep) ApiGate *g = NULL;
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = GATE_TAG_LISTENER };
         GateSockaddr sa = {};
@@ -980,7 +993,7 @@ int api_gate_new(const char *addr, unsigned port, const unsigned char token_hash
         if (!g)
                 return -ENOMEM;
         g->listen_fd = g->epoll_fd = g->wake_fd = -EBADF;
-        memcpy(g->token_hash, token_hash, HTTP_TOKEN_HASH_SIZE);
+        g->auth = *auth;
         /* a forwarded connection holds two descriptors */
         g->max_conns = fds > GATE_FD_RESERVE + 64 ? (size_t) (fds - GATE_FD_RESERVE) / 2 : 32;
         g->max_conns = MIN(g->max_conns, (size_t) GATE_CONNECTIONS_MAX);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "http-parser.h"
-#include "http-token.h"
+#include "http-token-set.h"
 #include "macro.h"
 
 #define GATE_HEAD_TIMEOUT_SEC 5U  /* whole request head, from accept */
@@ -28,11 +28,17 @@
 
 typedef struct ApiGate ApiGate;
 
+/* Whom the gate lets through: bearer tokens of the set (and Basic USER:TOKEN on /v2/); with
+ * registry_anonymous_pull also GET and HEAD under /v2/ that carry no credentials at all. */
+typedef struct ApiGateAuth {
+        HttpTokenSet *tokens; /* not owned; outlives the gate */
+        bool registry_anonymous_pull;
+} ApiGateAuth;
+
 /* Raises RLIMIT_NOFILE to its hard limit and binds addr:port (addr as http_parse_listen() returns it;
  * port 0 picks a free one).  -EADDRINUSE when the port is taken, -EADDRNOTAVAIL for an address not on
  * this host.  Serves nothing until api_gate_start(). */
-int api_gate_new(const char *addr, unsigned port, const unsigned char token_hash[HTTP_TOKEN_HASH_SIZE],
-                 ApiGate **ret);
+int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGate **ret);
 /* The port bound. */
 int api_gate_port(ApiGate *g);
 /* Starts the loop thread; checked requests go to 127.0.0.1:upstream_port. */
@@ -46,7 +52,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ApiGate *, api_gate_free);
 
 /* What the gate decided about one complete request head. */
 typedef struct GateHeadCheck {
-        int status;        /* 0: forward it; else the status to answer with (400, 401, 405, 431, 505) */
+        int status;        /* 0: forward it; else the status to answer with (400, 401, 403, 405, 431, 505) */
         char message[256]; /* for status != 0: one sentence */
         const char *hint;  /* for status != 0 */
         size_t head_len;   /* bytes up to and including the empty line */
@@ -61,6 +67,7 @@ typedef struct GateHeadCheck {
 } GateHeadCheck;
 
 /* Checks buf[0..len), which holds a complete head (and maybe more): strict HTTP/1.x framing (one
- * Content-Length, not with Transfer-Encoding, …) and the bearer token. */
-void api_gate_check_head(const char *buf, size_t len, const unsigned char token_hash[HTTP_TOKEN_HASH_SIZE],
+ * Content-Length, not with Transfer-Encoding, …), the credentials (an expired token is 401 too), and that a
+ * read-only token sends no write to /api (403).  now: seconds since the epoch, for expiry. */
+void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *auth, int64_t now,
                          GateHeadCheck *ret);

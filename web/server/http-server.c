@@ -1,6 +1,7 @@
 /* The API server: the gate (api-gate.c) owns the public socket and passes checked requests to civetweb,
  * which listens on an ephemeral loopback port only; then the /api dispatcher: auth (again, so nothing
- * but the gate's checked requests could ever run a handler), then route, then handler. */
+ * but the gate's checked requests could ever run a handler) against the same token set, which names the
+ * caller on the request, then route, then handler. */
 #include "http-server.h"
 
 #include <arpa/inet.h>
@@ -12,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "api-gate.h"
 #include "http-response.h"
+#include "http-token-set.h"
 #include "http-token.h"
 #include "log.h"
 #include "string-util.h"
@@ -34,7 +39,8 @@ struct HttpServer {
         int backend_port; /* civetweb's loopback port */
         int stopping;
         HttpServerConfig cfg;
-        unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
+        HttpTokenSet *own_tokens; /* when cfg.tokens was NULL */
+        HttpTokenSet *tokens;
 };
 
 int http_parse_listen(const char *listen, char **ret_addr, unsigned *ret_port) {
@@ -118,10 +124,33 @@ int http_route_match(const char *pattern, char *const *segments, size_t n) {
         return i == n;
 }
 
-static bool token_ok(HttpServer *s, struct mg_connection *conn) {
-        const char *auth = mg_get_header(conn, "Authorization");
+bool http_request_may_push(const HttpRequest *req) {
+        return req->user && (req->role == HTTP_ROLE_ADMIN || req->role == HTTP_ROLE_DEVELOPER) &&
+               !req->read_only;
+}
 
-        return http_token_check(s->token_hash, auth, auth ? strlen(auth) : 0);
+/* Checks the request's credentials (Basic too when basic_ok) and names the caller on req: 0, or
+ * -ENOKEY / -EKEYEXPIRED.  A user's token in use has its last use written back now and then. */
+static int authenticate(HttpServer *s, HttpRequest *req, bool basic_ok) {
+        const char *auth = mg_get_header(req->conn, "Authorization");
+        int64_t now = (int64_t) time(NULL);
+        int r;
+
+        r = http_token_set_check(s->tokens, auth, auth ? strlen(auth) : 0, basic_ok, now, &req->caller);
+        if (r < 0)
+                return r;
+        req->user = req->caller.user;
+        req->role = req->caller.role;
+        req->read_only = req->caller.read_only;
+        req->token_id = req->caller.token_id;
+        if (req->token_id != HTTP_TOKEN_ADMIN_ID && s->cfg.token_used &&
+            http_token_set_touch(s->tokens, req->token_id, now))
+                s->cfg.token_used(s->cfg.userdata, req->token_id, now);
+        return 0;
+}
+
+static bool method_writes(const char *method) {
+        return http_method_writes(method, strlen(method));
 }
 
 static void request_free_segments(HttpRequest *req) {
@@ -211,8 +240,13 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
         int r;
 
-        if (!token_ok(s, conn))
+        r = authenticate(s, &req, false);
+        if (r == -EKEYEXPIRED)
+                return http_reply_error(conn, 401, HTTP_TOKEN_EXPIRED_MESSAGE, HTTP_TOKEN_EXPIRED_HINT);
+        if (r < 0)
                 return http_reply_error(conn, 401, HTTP_TOKEN_MISSING_MESSAGE, HTTP_TOKEN_MISSING_HINT);
+        if (req.read_only && method_writes(req.method))
+                return http_reply_error(conn, 403, HTTP_TOKEN_READ_ONLY_MESSAGE, HTTP_TOKEN_READ_ONLY_HINT);
 
         if (!startswith(ri->local_uri, HTTP_API_PREFIX))
                 return http_reply_error(conn, 404, "Unknown API path; this server speaks /api/v1/.",
@@ -227,21 +261,53 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         return route(&req, s->cfg.routes, s->cfg.n_routes, ri->local_uri);
 }
 
-/* /v2/…: the OCI distribution API, one handler (repository names hold '/'), Basic or Bearer auth. */
+/* An error of the registry's own dispatcher, in the distribution spec's shape; a 401 says how to log in. */
+static int registry_refuse(struct mg_connection *conn, int status, const char *code, const char *message,
+                           const char *detail) {
+        _cleanup_free_ char *text = NULL;
+        json_t *j = json_pack("{s:[{s:s,s:s,s:s}]}", "errors", "code", code, "message", message, "detail",
+                              detail);
+
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        mg_printf(conn,
+                  "HTTP/1.1 %d %s\r\n%s"
+                  "Docker-Distribution-API-Version: registry/2.0\r\nContent-Type: application/json\r\n"
+                  "Cache-Control: no-store\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+                  status, status == 401 ? "Unauthorized" : "Forbidden",
+                  status == 401 ? "WWW-Authenticate: Basic realm=\"slipway\"\r\n" : "",
+                  (text ? strlen(text) : 2) + 1, text ?: "{}");
+        return status;
+}
+
+static bool method_reads(const char *method) {
+        return streq(method, "GET") || streq(method, "HEAD");
+}
+
+/* /v2/…: the OCI distribution API, one handler (repository names hold '/'), Basic or Bearer auth, or
+ * none for a read when anonymous pull is on. */
 static int registry_dispatch(struct mg_connection *conn, void *cbdata) {
         HttpServer *s = cbdata;
         const struct mg_request_info *ri = mg_get_request_info(conn);
-        const char *auth = mg_get_header(conn, "Authorization");
         HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
+        bool anonymous = s->cfg.registry_anonymous_pull && !mg_get_header(conn, "Authorization") &&
+                         method_reads(req.method);
+        int r;
 
-        if (!token_ok(s, conn) && !http_token_check_basic(s->token_hash, auth, auth ? strlen(auth) : 0)) {
-                mg_printf(
-                        conn,
-                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"slipway\"\r\n"
-                        "Docker-Distribution-API-Version: registry/2.0\r\nContent-Type: application/json\r\n"
-                        "Content-Length: 77\r\n\r\n"
-                        "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"Missing or wrong API token.\"}]}\n");
-                return 401;
+        if (!anonymous) {
+                r = authenticate(s, &req, true);
+                if (r == -EKEYEXPIRED)
+                        return registry_refuse(conn, 401, "UNAUTHORIZED", HTTP_TOKEN_EXPIRED_MESSAGE,
+                                               HTTP_TOKEN_EXPIRED_HINT);
+                if (r < 0)
+                        return registry_refuse(conn, 401, "UNAUTHORIZED", HTTP_TOKEN_MISSING_MESSAGE,
+                                               HTTP_REGISTRY_AUTH_HINT);
+                if (!method_reads(req.method) && !http_request_may_push(&req))
+                        return registry_refuse(
+                                conn, 403, "DENIED",
+                                req.read_only ? "This API token is read-only: it may pull but not push."
+                                              : "Your role may pull but not push.",
+                                "Push with a token made without --read-only by an admin or developer.");
         }
         if (!s->cfg.registry_handler)
                 return http_reply_error(conn, 404, "This slipwayd serves no registry.", "See its log.");
@@ -291,11 +357,38 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         if (!s)
                 return -ENOMEM;
         s->cfg = *cfg;
-        http_token_hash(cfg->token, strlen(cfg->token), s->token_hash);
+        s->tokens = cfg->tokens;
+        if (!s->tokens) {
+                r = http_token_set_new(&s->own_tokens);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+                s->tokens = s->own_tokens;
+        }
+        if (cfg->token) {
+                HttpIdentity admin = { .token_id = HTTP_TOKEN_ADMIN_ID,
+                                       .user = "admin",
+                                       .role = HTTP_ROLE_ADMIN };
+                unsigned char h[HTTP_TOKEN_HASH_SIZE];
+
+                http_token_hash(cfg->token, strlen(cfg->token), h);
+                r = http_token_set_put(s->tokens, h, &admin, 0);
+                sodium_memzero(h, sizeof h);
+                if (r < 0) {
+                        http_token_set_free(s->own_tokens);
+                        free(s);
+                        return r;
+                }
+        }
 
         /* The public socket first: a port in use is reported before anything starts. */
-        r = api_gate_new(addr, port, s->token_hash, &s->gate);
+        r = api_gate_new(addr, port,
+                         &(ApiGateAuth) { .tokens = s->tokens,
+                                          .registry_anonymous_pull = cfg->registry_anonymous_pull },
+                         &s->gate);
         if (r < 0) {
+                http_token_set_free(s->own_tokens);
                 free(s);
                 return r;
         }
@@ -308,6 +401,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         if (!s->ctx) {
                 log_debug("civetweb failed to start: %s", errtext);
                 api_gate_free(s->gate);
+                http_token_set_free(s->own_tokens);
                 free(s);
                 mg_exit_library();
                 return -EIO;
@@ -367,6 +461,7 @@ HttpServer *http_server_stop(HttpServer *s) {
                 mg_exit_library();
         }
         s->gate = api_gate_free(s->gate);
+        http_token_set_free(s->own_tokens);
         free(s);
         return NULL;
 }
@@ -393,10 +488,4 @@ int http_request_query(HttpRequest *req, const char *name, char *buf, size_t siz
                 return -E2BIG;
         memcpy(buf, tmp, (size_t) n + 1);
         return n;
-}
-
-/* Until tokens carry permissions every authenticated caller is the admin, who may push. */
-bool http_request_may_push(const HttpRequest *req) {
-        (void) req;
-        return true;
 }

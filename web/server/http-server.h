@@ -1,12 +1,16 @@
-/* slipwayd's HTTP server: civetweb with a small thread pool, a routing table for /api/v1 and bearer
- * token auth.  Invariant: no /api handler runs for a request that did not present the admin token; the
- * /hooks/ table (webhook deliveries) runs without it and its handlers verify signatures themselves. */
+/* slipwayd's HTTP server: civetweb with a small thread pool, a routing table for /api/v1 and token auth
+ * (http-token-set.h).  Invariant: no /api handler runs for a request that did not present a valid,
+ * unexpired token, nor a write for a read-only one; the /hooks/ table (webhook deliveries) runs without
+ * one and its handlers verify signatures themselves; /v2/ runs without one only for an anonymous pull. */
 #pragma once
 
 #include <civetweb.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http-limits.h"
+#include "http-token-set.h"
 #include "macro.h"
 
 #define HTTP_API_PREFIX "/api/v1/"
@@ -21,7 +25,19 @@ typedef struct HttpRequest {
         /* The HTTP status of the reply a helper already sent (0: none yet).  Helpers return -errno; a
          * handler returns this after one failed. */
         int status;
+        /* Who calls, set by the dispatcher before any handler runs: the token's user (NULL only for an
+         * anonymous registry pull), that user's role, whether the token is read-only, and its id
+         * (HTTP_TOKEN_ADMIN_ID for admin.token).  user points into caller. */
+        const char *user;
+        HttpRole role;
+        bool read_only;
+        int64_t token_id;
+        HttpIdentity caller;
 } HttpRequest;
+
+/* True when the caller may push to the registry (POST, PUT, PATCH, DELETE under /v2/): authenticated,
+ * role admin or developer, and not with a read-only token. */
+bool http_request_may_push(const HttpRequest *req);
 
 /* A handler sends its own response and returns the HTTP status it sent. */
 typedef int (*HttpHandler)(HttpRequest *req);
@@ -35,13 +51,23 @@ typedef struct HttpRoute {
 
 typedef struct HttpServerConfig {
         const char *listen; /* "ADDR:PORT" ("[v6]:PORT"); port 0 picks a free one */
-        const char *token;  /* admin token */
+        const char *token;  /* the bootstrap admin token (admin.token); NULL: none */
+        /* The users' tokens, kept up to date by whoever creates and revokes them; the admin token is added
+         * to it as HTTP_TOKEN_ADMIN_ID.  NULL: the server makes a set of its own with the admin token
+         * alone.  Not owned: it must outlive the server. */
+        HttpTokenSet *tokens;
+        /* GET and HEAD under /v2/ without credentials are served (slipwayd --registry-anonymous-pull). */
+        bool registry_anonymous_pull;
+        /* Called on a handler thread, at most once per HTTP_TOKEN_TOUCH_INTERVAL_SEC per token, when a
+         * user's token was used (never for the admin token); with userdata.  May be NULL. */
+        void (*token_used)(void *userdata, int64_t token_id, int64_t when);
         const HttpRoute *routes;
         size_t n_routes;
         /* Routes under /hooks/, matched like routes but run WITHOUT the token check (may be NULL). */
         const HttpRoute *hook_routes;
         size_t n_hook_routes;
-        /* Every request under /v2 (the OCI registry), after the token check (NULL: 404). */
+        /* Every request under /v2 (the OCI registry), after the token check (NULL: 404).  Writes by a caller
+         * that may not push are answered 403 before it runs (it may check http_request_may_push() too). */
         HttpHandler registry_handler;
         void *userdata; /* passed to handlers */
 } HttpServerConfig;
@@ -56,9 +82,6 @@ HttpServer *http_server_stop(HttpServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_stop);
 /* The port actually bound (useful with port 0). */
 int http_server_port(HttpServer *s);
-
-/* True when the caller may push to the registry (and write through the API). */
-bool http_request_may_push(const HttpRequest *req);
 
 /* Query parameter (URL-decoded) into buf; -ENOENT when absent, -E2BIG when too long. */
 int http_request_query(HttpRequest *req, const char *name, char *buf, size_t size);

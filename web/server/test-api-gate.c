@@ -1,5 +1,6 @@
 /* Unit tests for the API gate: the head check (strict framing: one Content-Length, not with
- * Transfer-Encoding; absolute-form targets rewritten to origin form; the bearer token), then the live
+ * Transfer-Encoding; absolute-form targets rewritten to origin form; the tokens: users', expired,
+ * read-only, registry Basic and anonymous pull), then the live
  * relay through a real server: streamed uploads past the buffered size, long chunked answers read
  * slowly, an early answer to an upload, a head sent in pieces, and an idle client answered 408. */
 #include <arpa/inet.h>
@@ -24,13 +25,111 @@
 #define TOKEN "s3cret"
 #define AUTH "Authorization: Bearer " TOKEN "\r\n"
 
-static unsigned char token_hash[HTTP_TOKEN_HASH_SIZE];
+#define NOW 1700000000
+/* users' tokens in the set besides TOKEN (admin's bootstrap one) */
+#define RO_TOKEN "viewer-only"
+#define OLD_TOKEN "long-gone"
+#define DEV_TOKEN "dev-token"
+
+static ApiGateAuth gate_auth;
 
 static GateHeadCheck check(const char *head) {
         GateHeadCheck c;
 
-        api_gate_check_head(head, strlen(head), token_hash, &c);
+        api_gate_check_head(head, strlen(head), &gate_auth, NOW, &c);
         return c;
+}
+
+static void put_token(const char *token, int64_t id, const char *user, bool read_only, int64_t expires_at) {
+        HttpIdentity ident = {
+                .token_id = id, .role = HTTP_ROLE_ADMIN, .read_only = read_only, .expires_at = expires_at
+        };
+        unsigned char h[HTTP_TOKEN_HASH_SIZE];
+
+        snprintf(ident.user, sizeof ident.user, "%s", user);
+        http_token_hash(token, strlen(token), h);
+        CHECK(http_token_set_put(gate_auth.tokens, h, &ident, 0) == 0);
+}
+
+/* "Basic base64(user:password)" as a header line. */
+static char *basic_header(const char *user, const char *password) {
+        char plain[256], b64[512], *line;
+
+        snprintf(plain, sizeof plain, "%s:%s", user, password);
+        sodium_bin2base64(b64, sizeof b64, (const unsigned char *) plain, strlen(plain),
+                          sodium_base64_VARIANT_ORIGINAL);
+        CHECK(asprintf(&line, "Authorization: Basic %s\r\n", b64) > 0);
+        return line;
+}
+
+static GateHeadCheck check_with(const char *request_line, const char *auth_line) {
+        char head[1024];
+
+        snprintf(head, sizeof head, "%s\r\nHost: x\r\n%s\r\n", request_line, auth_line);
+        return check(head);
+}
+
+/* Users' tokens: read-only ones write nothing under /api, expired ones are 401 with their own sentence,
+ * the registry takes Basic only with the token's owner as user name, and anonymous pull lets reads in. */
+static void test_user_tokens(void) {
+        _cleanup_free_ char *admin_basic = basic_header("admin", TOKEN),
+                            *dev_basic = basic_header("dev", DEV_TOKEN),
+                            *wrong_user = basic_header("admin", DEV_TOKEN),
+                            *ro_basic = basic_header("ro", RO_TOKEN),
+                            *old_basic = basic_header("old", OLD_TOKEN);
+        GateHeadCheck c;
+
+        put_token(RO_TOKEN, 7, "ro", true, 0);
+        put_token(OLD_TOKEN, 8, "old", false, NOW - 1);
+        put_token(DEV_TOKEN, 9, "dev", false, NOW + 60);
+
+        CHECK(check_with("GET /api/v1/status HTTP/1.1", "Authorization: Bearer " RO_TOKEN "\r\n").status ==
+              0);
+        CHECK(check_with("GET /api/v1/status HTTP/1.1", "Authorization: Bearer " DEV_TOKEN "\r\n").status ==
+              0);
+        CHECK(check_with("POST /api/v1/projects HTTP/1.1", "Authorization: Bearer " DEV_TOKEN "\r\n")
+                      .status == 0);
+        for (const char *m = "POST\0PUT\0PATCH\0DELETE\0"; *m; m += strlen(m) + 1) {
+                char line[128];
+
+                snprintf(line, sizeof line, "%s /api/v1/projects/x HTTP/1.1", m);
+                c = check_with(line, "Authorization: Bearer " RO_TOKEN "\r\n");
+                if (c.status != 403 || !strstr(c.message, "read-only") || !c.hint)
+                        TEST_FAIL("%s with a read-only token: %d %s", m, c.status, c.message);
+        }
+        c = check_with("GET /api/v1/status HTTP/1.1", "Authorization: Bearer " OLD_TOKEN "\r\n");
+        CHECK(c.status == 401 && strstr(c.message, "expired") && !c.registry);
+        /* a token removed from the set is refused at once */
+        CHECK(http_token_set_remove(gate_auth.tokens, 9) == 0);
+        CHECK(check_with("GET /api/v1/status HTTP/1.1", "Authorization: Bearer " DEV_TOKEN "\r\n").status ==
+              401);
+        put_token(DEV_TOKEN, 9, "dev", false, NOW + 60);
+
+        /* the registry: Basic with the owner's name, Bearer too; reads with a read-only token */
+        CHECK(check_with("GET /v2/ HTTP/1.1", admin_basic).status == 0);
+        CHECK(check_with("GET /v2/x/manifests/1 HTTP/1.1", dev_basic).status == 0);
+        CHECK(check_with("GET /v2/ HTTP/1.1", ro_basic).status == 0);
+        /* the registry answers a read-only push itself (DENIED in its own shape) */
+        CHECK(check_with("POST /v2/x/blobs/uploads/ HTTP/1.1", ro_basic).status == 0);
+        CHECK(check_with("GET /v2/ HTTP/1.1", "Authorization: Bearer " TOKEN "\r\n").status == 0);
+        c = check_with("GET /v2/ HTTP/1.1", wrong_user);
+        CHECK(c.status == 401 && c.registry && strstr(c.hint, "user name"));
+        c = check_with("GET /v2/ HTTP/1.1", old_basic);
+        CHECK(c.status == 401 && c.registry && strstr(c.message, "expired"));
+        /* Basic is the registry's only */
+        CHECK(check_with("GET /api/v1/status HTTP/1.1", admin_basic).status == 401);
+
+        /* anonymous pull: reads without credentials pass, writes and wrong credentials do not */
+        c = check_with("GET /v2/busybox/manifests/1 HTTP/1.1", "");
+        CHECK(c.status == 401 && c.registry);
+        gate_auth.registry_anonymous_pull = true;
+        CHECK(check_with("GET /v2/busybox/manifests/1 HTTP/1.1", "").status == 0);
+        CHECK(check_with("HEAD /v2/busybox/blobs/sha256:00 HTTP/1.1", "").status == 0);
+        CHECK(check_with("POST /v2/busybox/blobs/uploads/ HTTP/1.1", "").status == 401);
+        CHECK(check_with("DELETE /v2/busybox/manifests/1 HTTP/1.1", "").status == 401);
+        CHECK(check_with("GET /v2/ HTTP/1.1", wrong_user).status == 401);
+        CHECK(check_with("GET /api/v1/status HTTP/1.1", "").status == 401);
+        gate_auth.registry_anonymous_pull = false;
 }
 
 /* A head the gate must answer itself with status, its message containing word. */
@@ -316,12 +415,17 @@ static void test_live(void) {
 }
 
 int main(void) {
-        http_token_hash(TOKEN, strlen(TOKEN), token_hash);
+        _cleanup_(http_token_set_freep) HttpTokenSet *tokens = NULL;
+
+        CHECK(http_token_set_new(&tokens) == 0);
+        gate_auth.tokens = tokens;
+        put_token(TOKEN, HTTP_TOKEN_ADMIN_ID, "admin", false, 0);
         test_forwarded();
         test_hooks_without_token();
         test_absolute_form();
         test_framing();
         test_token();
+        test_user_tokens();
         test_live();
         printf("test-api-gate: OK\n");
         return 0;
