@@ -1,4 +1,5 @@
-/* scan-image.h: an image's SBOM from its unpacked layers, and its secrets layer by layer. */
+/* scan-image.h: an image's SBOM from its layers (stacked with overlayfs, or unpacked), and its secrets layer
+ * by layer. */
 #include "scan-image.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include "json-util.h"
 #include "layer-unpack.h"
 #include "oci-store.h"
+#include "scan-overlay.h"
 #include "secrets.h"
 #include "string-util.h"
 #include "strv.h"
@@ -91,10 +93,9 @@ static int check_user(ImageCatalog *c, const char *digest, json_t *checks) {
                        : 0;
 }
 
-int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
-                    json_t **ret, Sbom **ret_sbom, json_t **ret_checks, OciError *err) {
-        _cleanup_json_ json_t *checks = NULL;
-        _cleanup_(sbom_freep) Sbom *s = NULL;
+/* The SBOM read from a flat copy of the image below tmp_parent, removed after. */
+static int sbom_of_unpack(ImageCatalog *c, const char *digest, const char *tmp_parent, Sbom **ret,
+                          OciError *err) {
         _cleanup_free_ char *dir = NULL, *root = NULL;
         int fd, r;
 
@@ -115,11 +116,44 @@ int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name,
                 if (fd < 0)
                         r = -errno;
                 else {
-                        r = sbom_scan_root(fd, &s, NULL);
+                        r = sbom_scan_root(fd, ret, NULL);
                         close(fd);
                 }
         }
         (void) rm_rf(dir);
+        return r;
+}
+
+/* The SBOM of the cached layers as overlayfs merges them, gc held off meanwhile; -EOPNOTSUPP: unpack. */
+static int sbom_of_layers(ImageCatalog *c, const char *digest, const char *tmp_parent, Sbom **ret) {
+        char **layers = NULL, **diffs = NULL, **types = NULL;
+        size_t n = 0;
+        int r;
+
+        image_catalog_read_lock(c);
+        r = oci_store_image_layers(c->store, digest, &layers, &diffs, &types, &n);
+        if (r >= 0)
+                r = scan_overlay_sbom(c->layers_dir, diffs, n, tmp_parent, ret);
+        image_catalog_read_unlock(c);
+        strv_free_n(layers, n);
+        strv_free_n(diffs, n);
+        strv_free_n(types, n);
+        return r;
+}
+
+int scan_image_sbom(ImageCatalog *c, const char *digest, const char *image_name, const char *tmp_parent,
+                    json_t **ret, Sbom **ret_sbom, json_t **ret_checks, OciError *err) {
+        _cleanup_json_ json_t *checks = NULL;
+        _cleanup_(sbom_freep) Sbom *s = NULL;
+        int r;
+
+        /* The cached layers stacked with overlayfs: nothing is copied.  Else a flat unpack. */
+        r = image_catalog_prepare_layers(c, digest, err);
+        if (r < 0)
+                return r;
+        r = sbom_of_layers(c, digest, tmp_parent, &s);
+        if (r == -EOPNOTSUPP)
+                r = sbom_of_unpack(c, digest, tmp_parent, &s, err);
         if (r < 0)
                 return r;
         r = sbom_to_cyclonedx(s, image_name, ret);

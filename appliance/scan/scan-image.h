@@ -1,6 +1,7 @@
-/* The SBOM of an image in the store: its layers unpacked (flat, special files dropped) into a temporary
- * directory below tmp_parent, read by sbom_scan_root(), written as CycloneDX, and the directory removed
- * whatever happens; and the secrets of each layer, read from the shared layer cache. */
+/* The SBOM of an image in the store: its layers from the shared layer cache stacked read-only with overlayfs
+ * (scan-overlay.h), or where that cannot be done unpacked flat (special files dropped) into a temporary
+ * directory below tmp_parent, read by sbom_scan_root() and written as CycloneDX; and the secrets of each
+ * layer, read from the shared layer cache. */
 #pragma once
 
 #include <jansson.h>

@@ -4,8 +4,8 @@
 # npm and Go names, some for minbase's own source packages).  Reports the vulndb import's wall time, the
 # scan's wall time (median of R runs; the first run, which fills the layer cache, apart; and `image sbom`'s,
 # the part that is not matching nor the secret walk) and the peak RSS of
-# slipwayd, which does the scan (SBOM, layer walk and matching in its threads; the layer unpack is a
-# short-lived sandboxed child): VmHWM of a fresh slipwayd on the imported database, before and after the
+# slipwayd, which does the scan (SBOM over the cached layers stacked with overlayfs, layer walk and matching in
+# its threads; a first scan fills the layer cache in a short-lived sandboxed child): VmHWM of a fresh slipwayd on the imported database, before and after the
 # scans.  Standalone: its own temp state dir and port; uses the build dir (SLIPWAY_BUILD_DIR or build/).
 #
 # usage: tests/bench/scan.sh [--advisories N] [--runs R]
@@ -70,7 +70,7 @@ printf 'minbase image: %s packages; OSV database: %s advisories (%s bytes zipped
 printf 'vulndb import:            %8.2f s (slipwayd VmHWM after it: %s KiB)\n' "$import_s" "$import_hwm"
 printf 'image scan, first run:    %8.2f s (unpacks the layer into the cache)\n' "$first"
 printf 'image scan, median of %s: %8.2f s (%s findings, %s secrets)\n' "$runs" "$(median "${times[@]}")" "$findings" "$secrets"
-printf 'image sbom, median of %s: %8.2f s (the flat unpack and the package databases alone)\n' "$runs" \
+printf 'image sbom, median of %s: %8.2f s (the package databases read from the cached layers, alone)\n' "$runs" \
         "$(median "${sbom_times[@]}")"
 printf 'slipwayd VmHWM: %s KiB fresh, %s KiB after %s scans and %s SBOMs (growth %s KiB)\n' \
         "$hwm_start" "$hwm_end" "$((runs + 1))" "$runs" "$((hwm_end - hwm_start))"

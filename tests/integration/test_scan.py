@@ -188,3 +188,23 @@ def test_a_high_finding_does_not_fail_a_build_by_default(leaky, tmp_path):
         out = d.cli("build", "show", str(b["id"]), json=False).stdout
         assert re.search(r"PYSEC-9999-1 +HIGH +requests +2\.28\.1 +2\.31\.0", out), out
         assert "Policy:      fail on critical: passed" in out
+
+
+def test_the_sbom_sees_the_merged_layers(scanned, tmp_path):
+        """The SBOM is of the image as it runs: a package a later layer removes is not in it, and one a later
+        layer adds or upgrades is, at the version of the top layer (the layers are stacked, not read one by
+        one)."""
+        d, _ = scanned
+        (tmp_path / "b.json").write_text('{"name": "gone-later", "version": "1.0.0"}\n')
+        (tmp_path / "c1.json").write_text('{"name": "upgraded", "version": "1.0.0"}\n')
+        (tmp_path / "c2.json").write_text('{"name": "upgraded", "version": "2.0.0"}\n')
+        (tmp_path / "Dockerfile").write_text(
+                "FROM scanme:1\n"
+                "COPY b.json /app/node_modules/gone-later/package.json\n"
+                "COPY c1.json /app/node_modules/upgraded/package.json\n"
+                "RUN rm -rf /app/node_modules/gone-later\n"
+                "COPY c2.json /app/node_modules/upgraded/package.json\n")
+        build_image(d, tmp_path, "scanme:layers")
+        npm = {c["name"]: c["version"] for c in d.cli("image", "sbom", "scanme:layers")["components"]
+               if c["purl"].startswith("pkg:npm/")}
+        assert npm == {"@acme/left-pad": "1.3.0", "upgraded": "2.0.0"}, npm
