@@ -26,8 +26,10 @@ enum {
         STEP_IMAGE,
         STEP_SCAN,
         STEP_STORE,
+        STEP_PUSH,
         STEP_UPDATE,
-        STEP_DEPLOY
+        STEP_DEPLOY,
+        _STEP_MAX /* = the entries of pipeline_steps[] */
 };
 
 typedef struct Running Running;
@@ -114,6 +116,8 @@ int step_descriptor(Run *run, const char **ret_message);
 int step_image(Run *run);
 int step_scan(Run *run, const char **ret_message);
 int step_update(Run *run, const char **ret_message);
+/* pipeline-push.c: the image to the project's registry; *ret_skipped when the project pushes nowhere. */
+int step_push(Run *run, const char **ret_message, bool *ret_skipped);
 int step_deploy(Run *run);
 /* Asked when the build began, or since (build --deploy of a commit being built), or auto-deploy is on now. */
 bool want_deploy(Run *run);

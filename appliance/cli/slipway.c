@@ -17,7 +17,7 @@ static const char main_help[] =
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
         "  image build|import|export|list|inspect|sbom|rm|gc|unpack …\n"
-        "  project create|list|delete …     projects and their environments\n"
+        "  project create|list|set|delete …     projects, their environments and build settings\n"
         "  env list|create …                environments of a project, in promotion order\n"
         "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"
         "  build PROJECT/NAME [--commit SHA | --branch B] [--deploy] [--follow]   build a git component\n"
@@ -33,7 +33,8 @@ static const char main_help[] =
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
         "  vault rotate                     new data key, every value re-encrypted, old key retired\n"
-        "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n\n"
+        "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n"
+        "  registry add|list|rm …           registries you own that builds are pushed to\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -71,6 +72,7 @@ int main(int argc, char *argv[]) {
                 { "autodeploy", cmd_autodeploy },
                 { "webhook", cmd_webhook },
                 { "vulndb", cmd_vulndb },
+                { "registry", cmd_registry },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -100,7 +102,7 @@ int main(int argc, char *argv[]) {
                         NULL,
                         "Missing command (status, image, project, env, component, releases, deploy, "
                         "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
-                        "webhook)");
+                        "webhook, vulndb, registry)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");
