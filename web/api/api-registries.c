@@ -148,7 +148,8 @@ int api_registry_add(HttpRequest *req) {
                 return req->status;
         name = json_string_value(json_object_get(body, "name"));
         if (registry_name_validate(name, &error) < 0)
-                return bad_request(req, error ?: "Invalid registry name.", registry_add_body.example);
+                return bad_request(req, error ?: "Invalid registry name.",
+                                   "A registry name is [a-z0-9][a-z0-9._-]*, e.g. corp or harbor.prod.");
         insecure_v = json_object_get(body, "insecure");
         if (insecure_v && !json_is_boolean(insecure_v))
                 return bad_request(req, "\"insecure\" must be true or false.", registry_add_body.example);
