@@ -1,13 +1,19 @@
 """Issue 13, item 2: the pipeline's push step against a registry you own — Debian's docker-registry with
-htpasswd (bcrypt) auth over TLS with a CA the test makes.  A git build pushes only the blobs the registry lacks
+htpasswd (bcrypt) auth over TLS with a CA the test makes, and one with token auth (the Bearer flow Harbor and
+GitLab use) whose token service is a small JWT issuer written here.  A git build pushes only the blobs the registry lacks
 and skopeo sees the manifest digest our store has; a wrong password and an unknown CA fail the build at the push
 step with one sentence (and no password anywhere); `registry list` never prints the password; a registry a
 project pushes to cannot be removed; `vault rotate` keeps the password usable."""
+import base64
 import hashlib
+import http.server
 import json
 import os
+import ssl
 import subprocess
+import threading
 import time
+import uuid
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,20 +48,11 @@ def make_ca_and_cert(d):
             "-CAcreateserial", "-out", d / "server.crt", "-days", "2", "-extfile", d / "ext.cnf")
 
 
-@pytest.fixture(scope="module")
-def tls_registry(tmp_path_factory):
-        """docker-registry on 127.0.0.1:<free port> over TLS (test CA) with htpasswd auth for USER."""
-        binary = "/usr/bin/docker-registry"
-        for tool in (binary, "/usr/bin/htpasswd", "/usr/bin/openssl", "/usr/bin/skopeo"):
-                if not os.access(tool, os.X_OK):
-                        pytest.skip(f"{tool} is not installed: run packaging/install-deps")
-        d = tmp_path_factory.mktemp("tls-registry")
-        make_ca_and_cert(d)
-        (d / "certs").mkdir()
-        (d / "certs" / "ca.crt").write_bytes((d / "ca.crt").read_bytes())  # skopeo --cert-dir
-        (d / "htpasswd").write_text(run("htpasswd", "-Bbn", USER, PASSWORD))
+def start_registry(d, auth):
+        """docker-registry serving d/data on 127.0.0.1:<free port> over TLS (d's test CA) with the auth section
+        given; (process, port)."""
         port = free_port()
-        (d / "config.yml").write_text(f"""version: 0.1
+        (d / f"config-{port}.yml").write_text(f"""version: 0.1
 log:
   level: info
 storage:
@@ -67,23 +64,117 @@ http:
     certificate: {d / 'server.crt'}
     key: {d / 'server.key'}
 auth:
-  htpasswd:
+{auth}""")
+        logf = open(d / f"registry-{port}.log", "wb")
+        p = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(d / f"config-{port}.yml")], stdout=logf,
+                             stderr=subprocess.STDOUT)
+        logf.close()
+        if not wait_port(port, 20):
+                p.kill()
+                raise AssertionError(f"docker-registry did not listen:\n{(d / f'registry-{port}.log').read_text()}")
+        return p, port
+
+
+def stop(p):
+        p.terminate()
+        try:
+                p.wait(10)
+        except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory):
+        """docker-registry on 127.0.0.1:<free port> over TLS (test CA) with htpasswd auth for USER."""
+        for tool in ("/usr/bin/docker-registry", "/usr/bin/htpasswd", "/usr/bin/openssl", "/usr/bin/skopeo"):
+                if not os.access(tool, os.X_OK):
+                        pytest.skip(f"{tool} is not installed: run packaging/install-deps")
+        d = tmp_path_factory.mktemp("tls-registry")
+        make_ca_and_cert(d)
+        (d / "certs").mkdir()
+        (d / "certs" / "ca.crt").write_bytes((d / "ca.crt").read_bytes())  # skopeo --cert-dir
+        (d / "htpasswd").write_text(run("htpasswd", "-Bbn", USER, PASSWORD))
+        p, port = start_registry(d, f"""  htpasswd:
     realm: slipway-test
     path: {d / 'htpasswd'}
 """)
-        logf = open(d / "registry.log", "wb")
-        p = subprocess.Popen([binary, "serve", str(d / "config.yml")], stdout=logf, stderr=subprocess.STDOUT)
-        logf.close()
         try:
-                assert wait_port(port, 20), f"docker-registry did not listen:\n{(d / 'registry.log').read_text()}"
                 yield {"host": f"127.0.0.1:{port}", "url": f"https://127.0.0.1:{port}", "dir": d}
         finally:
-                p.terminate()
-                try:
-                        p.wait(10)
-                except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait()
+                stop(p)
+
+
+class TokenService(http.server.ThreadingHTTPServer):
+        """The token service of a registry with token auth: GET /token?service=&scope=… with HTTP Basic USER and
+        PASSWORD answers {"token": JWT} (RS256, signed with the server key, its certificate in x5c); anything else
+        401.  requests records (scopes, whether Basic credentials came) of each call."""
+
+        def __init__(self, d):
+                super().__init__(("127.0.0.1", 0), TokenHandler)
+                self.key = (d / "server.key").read_bytes()
+                der = ssl.PEM_cert_to_DER_cert((d / "server.crt").read_text())
+                self.x5c = [base64.b64encode(der).decode()]
+                self.requests = []
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(d / "server.crt", d / "server.key")
+                self.socket = ctx.wrap_socket(self.socket, server_side=True)
+
+
+class TokenHandler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+                pass
+
+        def reply(self, status, doc):
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def do_GET(self):
+                import jwt
+                import urllib.parse
+
+                url = urllib.parse.urlsplit(self.path)
+                q = urllib.parse.parse_qs(url.query)
+                creds = self.headers.get("Authorization", "")
+                want = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                self.server.requests.append((q.get("scope", []), creds.startswith("Basic ")))
+                if url.path != "/token" or creds != want:
+                        return self.reply(401, {"details": "invalid credentials"})
+                access = []
+                for scope in q.get("scope", []):
+                        kind, name, actions = scope.split(":")
+                        access.append({"type": kind, "name": name, "actions": actions.split(",")})
+                now = int(time.time())
+                claims = {"iss": "slipway-test-issuer", "sub": USER, "aud": q["service"][0], "iat": now,
+                          "nbf": now - 10, "exp": now + 300, "jti": uuid.uuid4().hex, "access": access}
+                token = jwt.encode(claims, self.server.key, algorithm="RS256", headers={"x5c": self.server.x5c})
+                self.reply(200, {"token": token, "expires_in": 300})
+
+
+@pytest.fixture(scope="module")
+def token_registry(tls_registry):
+        """A second docker-registry with token auth (realm: a TokenService over TLS with the same CA)."""
+        pytest.importorskip("jwt")
+        d = tls_registry["dir"]
+        svc = TokenService(d)
+        t = threading.Thread(target=svc.serve_forever, daemon=True)
+        t.start()
+        p, port = start_registry(d, f"""  token:
+    realm: https://127.0.0.1:{svc.server_address[1]}/token
+    service: slipway-test-registry
+    issuer: slipway-test-issuer
+    rootcertbundle: {d / 'ca.crt'}
+""")
+        try:
+                yield {"host": f"127.0.0.1:{port}", "url": f"https://127.0.0.1:{port}", "dir": d, "service": svc}
+        finally:
+                stop(p)
+                svc.shutdown()
+                svc.server_close()
 
 
 def api(d, method, path, body=None):
@@ -135,7 +226,8 @@ def git_project(d, tmp_path, project, text):
 
 
 def remote_manifest(reg, ref):
-        """(digest, manifest) of a pushed tag as skopeo reads it from the registry (CA and credentials)."""
+        """(digest, manifest) of a pushed tag as skopeo reads it from the registry (CA and credentials; skopeo
+        does the token flow itself)."""
         out = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", str(reg["dir"] / "certs"), "--creds",
                               f"{USER}:{PASSWORD}", f"docker://{reg['host']}/{ref}"],
                              capture_output=True, timeout=120)
@@ -311,3 +403,33 @@ def test_unknown_ca_is_a_tls_failure(pd, tls_registry, tmp_path):
                                  "verified ("), reason
         assert "--ca-file" in reason and reason.endswith(".")
         assert PASSWORD not in everything_logged(d, [b["id"]])
+
+
+def test_token_auth_registry_gets_a_bearer_token_and_the_push(pd, token_registry, tmp_path):
+        d, reg = pd, token_registry
+        svc = reg["service"]
+        add_registry(d, "harbor", reg["url"], "--username", USER, "--password-stdin", "--ca-file",
+                     reg["dir"] / "ca.crt", password=PASSWORD)
+        git_project(d, tmp_path, "tokp", "token auth")
+        d.cli("project", "set", "tokp", "--push-to", "harbor")
+        svc.requests.clear()
+        b = build_and_wait(d, "tokp/web")
+        assert b["status"] == "succeeded", raw(d, f"/api/v1/builds/{b['id']}/logs")
+        tag = b["image_ref"].split(":")[1]
+        assert b["pushed_ref"] == f"{reg['host']}/tokp/web:{tag}@{b['image_digest']}"
+        # The realm got the Basic credentials and was asked for a token that may push to the repository.
+        assert svc.requests and all(basic for _, basic in svc.requests)
+        assert any("repository:tokp/web:pull,push" in scopes for scopes, _ in svc.requests), svc.requests
+        assert remote_manifest(reg, f"tokp/web:{tag}")[0] == b["image_digest"]
+
+        # The token service refusing the password is the build's one sentence, with its own message.
+        add_registry(d, "harbor-bad", reg["url"], "--username", USER, "--password-stdin", "--ca-file",
+                     reg["dir"] / "ca.crt", password=WRONG)
+        git_project(d, tmp_path, "tokbad", "token auth, wrong password")
+        d.cli("project", "set", "tokbad", "--push-to", "harbor-bad")
+        b = build_and_wait(d, "tokbad/web")
+        assert b["status"] == "failed" and steps(b)["push"]["status"] == "failed"
+        tag = b["image_ref"].split(":")[1]
+        assert b["reason"] == (f"Registry harbor-bad refused the push of tokbad/web:{tag}: 401 Unauthorized "
+                               "(invalid credentials)."), b["reason"]
+        assert WRONG not in everything_logged(d, [b["id"]])
