@@ -80,6 +80,9 @@ typedef struct Run {
         bool cancelled, timed_out;
         bool stopped; /* slipwayd is stopping: the build fails (it is not the user's cancel) */
         int step;     /* the step running, for messages */
+        /* A message a step formats for build_steps.message (the push step's reference); not thread-local
+         * storage, which every thread of slipwayd pays for out of its stack, civetweb's small ones too. */
+        char step_message[700];
 } Run;
 
 /* path is root or below it (both absolute; no ".." is followed). */

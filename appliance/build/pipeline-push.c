@@ -22,7 +22,6 @@ static bool push_cancel(void *userdata) {
 }
 
 int step_push(Run *run, const char **ret_message, bool *ret_skipped) {
-        static _Thread_local char message[700];
         _cleanup_(model_project_done) ModelProject proj = {};
         _cleanup_(model_registry_done) ModelRegistry reg = {};
         _cleanup_free_ char *authority = NULL, *repository = NULL, *shown = NULL, *pushed = NULL;
@@ -117,8 +116,8 @@ int step_push(Run *run, const char **ret_message, bool *ret_skipped) {
         say(run, "blobs: %u sent (%s), %u already in the registry", res.blobs_sent, bytes,
             res.blobs_present);
         say(run, "pushed %s", pushed);
-        snprintf(message, sizeof message, "%s (%u blob(s) sent, %u already there)", pushed, res.blobs_sent,
-                 res.blobs_present);
-        *ret_message = message;
+        snprintf(run->step_message, sizeof run->step_message, "%s (%u blob(s) sent, %u already there)",
+                 pushed, res.blobs_sent, res.blobs_present);
+        *ret_message = run->step_message;
         return 0;
 }

@@ -27,8 +27,8 @@ static const char create_help[] =
 
 static const char list_help[] =
         "Usage: slipway project list [--json]\n\n"
-        "Lists projects: NAME, ENVIRONMENTS (in promotion order), COMPONENTS, INSTANCES, PUSH TO (the registry\n"
-        "builds are pushed to) and SCAN FAIL ON (the findings that fail a build).\n";
+        "Lists projects: NAME, ENVIRONMENTS (in promotion order), COMPONENTS, INSTANCES, PUSH-TO (the registry\n"
+        "builds are pushed to) and SCAN-FAIL-ON (the findings that fail a build).\n";
 
 static const char set_help[] =
         "Usage: slipway project set NAME [--push-to REGISTRY | --no-push] [--scan-fail-on critical|high|none]\n"
@@ -111,7 +111,7 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "GET", "/api/v1/projects", NULL, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        t = table_new(6, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES", "PUSH TO", "SCAN FAIL ON");
+        t = table_new(6, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES", "PUSH-TO", "SCAN-FAIL-ON");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "projects"), i, p) {

@@ -314,7 +314,7 @@ def test_project_set_stores_push_to_and_scan_fail_on(pd, tls_registry):
         (row,) = [x for x in d.cli("project", "list")["projects"] if x["name"] == "settings"]
         assert row["push_to"] == "corp" and row["scan_fail_on"] == "high"
         text = d.cli("project", "list", json=False).stdout
-        assert "PUSH TO" in text and "SCAN FAIL ON" in text
+        assert text.splitlines()[0].split()[-2:] == ["PUSH-TO", "SCAN-FAIL-ON"]
         assert any(line.split()[0] == "settings" and "corp" in line and "high" in line for line in text.splitlines())
         doc = d.cli("project", "set", "settings", "--no-push")
         assert doc["push_to"] is None and doc["scan_fail_on"] == "high"

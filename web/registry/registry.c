@@ -183,7 +183,9 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
         _cleanup_close_ int fd = -EBADF;
         const char *range = mg_get_header(req->conn, "Range");
         uint64_t size = 0, from = 0, to = 0;
-        char buf[REGISTRY_COPY_CHUNK > 65536 ? 65536 : REGISTRY_COPY_CHUNK];
+        /* On the heap: civetweb's worker threads have ~100 KiB of stack, and mg_printf() takes 8 KiB of it. */
+        _cleanup_free_ char *buf = NULL;
+        const size_t buf_size = REGISTRY_COPY_CHUNK > 65536 ? 65536 : REGISTRY_COPY_CHUNK;
         bool partial = false;
         int r;
 
@@ -221,9 +223,12 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
                         registry_headers, length, digest, digest);
         if (head)
                 return partial ? 206 : 200;
+        buf = malloc(buf_size);
+        if (!buf)
+                return partial ? 206 : 200; /* the client sees a short body */
         for (uint64_t off = from; off < from + length;) {
-                ssize_t k = pread(fd, buf, (size_t) MIN((uint64_t) sizeof buf, from + length - off),
-                                  (off_t) off);
+                ssize_t k =
+                        pread(fd, buf, (size_t) MIN((uint64_t) buf_size, from + length - off), (off_t) off);
                 if (k <= 0 || mg_write(req->conn, buf, (size_t) k) <= 0)
                         break;
                 off += (uint64_t) k;
