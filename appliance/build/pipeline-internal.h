@@ -26,8 +26,10 @@ enum {
         STEP_IMAGE,
         STEP_SCAN,
         STEP_STORE,
+        STEP_PUSH,
         STEP_UPDATE,
-        STEP_DEPLOY
+        STEP_DEPLOY,
+        _STEP_MAX /* = the entries of pipeline_steps[] */
 };
 
 typedef struct Running Running;
@@ -79,6 +81,9 @@ typedef struct Run {
         bool cancelled, timed_out;
         bool stopped; /* slipwayd is stopping: the build fails (it is not the user's cancel) */
         int step;     /* the step running, for messages */
+        /* A message a step formats for build_steps.message (the push step's reference); not thread-local
+         * storage, which every thread of slipwayd pays for out of its stack, civetweb's small ones too. */
+        char step_message[700];
 } Run;
 
 /* path is root or below it (both absolute; no ".." is followed). */
@@ -117,6 +122,8 @@ int step_scan(Run *run, const char **ret_message);
 /* pipeline-store.c */
 int step_store(Run *run, const char **ret_message);
 int step_update(Run *run, const char **ret_message);
+/* pipeline-push.c: the image to the project's registry; *ret_skipped when the project pushes nowhere. */
+int step_push(Run *run, const char **ret_message, bool *ret_skipped);
 int step_deploy(Run *run);
 /* Asked when the build began, or since (build --deploy of a commit being built), or auto-deploy is on now. */
 bool want_deploy(Run *run);

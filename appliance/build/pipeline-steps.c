@@ -33,6 +33,7 @@
 #include "log.h"
 #include "oci-store.h"
 #include "path-util.h"
+#include "project-db.h"
 #include "release-create.h"
 #include "release-db.h"
 #include "source-url.h"
@@ -290,11 +291,20 @@ int step_scan(Run *run, const char **ret_message) {
         _cleanup_free_ char *tmp = path_join(run->work, ".slipway-sbom"), *path = NULL, *text = NULL,
                             *scan_path = NULL, *scan_text = NULL;
         static _Thread_local char message[256];
-        ScanFailOn fail_on = scan_fail_on_from_setting(run->scan_fail_on);
+        ScanFailOn fail_on;
         OciError err = {};
         json_t *f;
         size_t i;
         int r;
+
+        /* The project's threshold (project set --scan-fail-on), read as the step starts. */
+        if (!run->scan_fail_on) {
+                _cleanup_(model_project_done) ModelProject proj = {};
+
+                if (model_project_get_by_id(run->db, run->comp.project_id, &proj) >= 0 && proj.scan_fail_on)
+                        run->scan_fail_on = TAKE_PTR(proj.scan_fail_on);
+        }
+        fail_on = scan_fail_on_from_setting(run->scan_fail_on);
 
         if (!tmp || build_dir_path(run->p, run->build.id, PIPELINE_SBOM_FILE, &path) < 0 ||
             build_dir_path(run->p, run->build.id, PIPELINE_SCAN_FILE, &scan_path) < 0)

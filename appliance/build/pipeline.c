@@ -247,7 +247,7 @@ static void run_steps(Run *run) {
                 fd = open_step_log(run, pos);
                 tee_switch(run, fd);
                 (void) model_build_step_set(run->db, run->build.id, pos, MODEL_STEP_RUNNING, NULL);
-                say(run, "=== step %d/8: %s", pos + 1, pipeline_steps[pos]);
+                say(run, "=== step %d/%d: %s", pos + 1, (int) _STEP_MAX, pipeline_steps[pos]);
                 switch (pos) {
                 case STEP_FETCH:
                         r = step_fetch(run, &m);
@@ -266,6 +266,9 @@ static void run_steps(Run *run) {
                         break;
                 case STEP_STORE:
                         r = step_store(run, &message);
+                        break;
+                case STEP_PUSH:
+                        r = step_push(run, &message, &skip);
                         break;
                 case STEP_UPDATE:
                         r = step_update(run, &message);
@@ -523,7 +526,7 @@ static int recover(Pipeline *p, sqlite3 *db) {
                 if (model_build_steps_list(db, b[i].id, &steps, &n_steps) >= 0)
                         for (size_t k = 0; k < n_steps; k++) {
                                 if (streq(steps[k].status, MODEL_STEP_RUNNING)) {
-                                        at = pipeline_steps[k] ? pipeline_steps[k] : steps[k].name;
+                                        at = steps[k].name ?: pipeline_steps[k] ?: "a step";
                                         (void) model_build_step_set(db, b[i].id, (int64_t) k,
                                                                     MODEL_STEP_FAILED,
                                                                     "slipwayd stopped during this step");

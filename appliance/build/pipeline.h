@@ -1,6 +1,6 @@
 /* The build pipeline of git components: a persisted queue (the builds table) worked by a few threads of
  * slipwayd, each build one commit of one component run through its steps
- *   fetch → checkout → descriptor → image → scan → store → update → deploy
+ *   fetch → checkout → descriptor → image → scan → store → push → update → deploy
  * each persisted with status, times and its own log DIR/builds/<id>/<position>-<name>.log, and the whole
  * build's log DIR/builds/<id>/build.log (every step's lines, in order).
  *
@@ -30,6 +30,8 @@
 #define PIPELINE_STEP_IMAGE "image"
 #define PIPELINE_STEP_SCAN "scan"
 #define PIPELINE_STEP_STORE "store"
+#define PIPELINE_STEP_PUSH \
+        "push" /* to the project's registry (project set --push-to); skipped without one */
 #define PIPELINE_STEP_UPDATE "update"
 #define PIPELINE_STEP_DEPLOY "deploy"
 extern const char *const pipeline_steps[]; /* the above, NULL-terminated */

@@ -144,7 +144,8 @@ int cli_deploy_and_follow(CliContext *c, const char *target, const char *env, co
 int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_vulndb(CliContext *c, int argc, char *argv[]);
-int cmd_token(CliContext *c, int argc, char *argv[]); /* cmd-token.c */
+int cmd_token(CliContext *c, int argc, char *argv[]);    /* cmd-token.c */
+int cmd_registry(CliContext *c, int argc, char *argv[]); /* cmd-registry.c */
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
 int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */

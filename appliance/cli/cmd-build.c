@@ -52,7 +52,7 @@ static const char sbom_help[] =
 static const char logs_help[] =
         "Usage: slipway build logs ID [--step S] [--follow] [--json]\n\n"
         "Prints a build's log (all steps, or one with --step).\n\n"
-        "  --step S    the log of step S only (fetch, checkout, descriptor, image, scan, store, update,\n"
+        "  --step S    the log of step S only (fetch, checkout, descriptor, image, scan, store, push, update,\n"
         "              deploy)\n"
         "  --follow    keep printing until the build ended; with --json one JSON object per line\n"
         "              {\"text\"}, last {\"end\",\"status\"}\n";
@@ -463,6 +463,8 @@ static int build_show(CliContext *c, int argc, char *argv[]) {
                json_is_true(json_object_get(b, "deploy")) ? "; deploys to the first environment" : "");
         if (jstr(b, "image_ref") || jstr(b, "image_digest"))
                 printf("Image:      %s (%s)\n", jstr(b, "image_ref") ?: "-", jstr(b, "image_digest") ?: "-");
+        if (jstr(b, "pushed_ref"))
+                printf("Pushed:     %s\n", jstr(b, "pushed_ref"));
         if (json_integer_value(json_object_get(b, "release_id")) > 0)
                 printf("Release:    %lld\n", jint(b, "release_id"));
         model_format_time(json_object_get(b, "created_at"), created);

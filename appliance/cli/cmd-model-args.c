@@ -53,6 +53,14 @@ static int store_egress(const char *full, const char *arg, void *args) {
         return 0;
 }
 
+static int store_scan_fail_on(const char *full, const char *arg, void *args) {
+        if (!streq(arg, "critical") && !streq(arg, "high") && !streq(arg, "none"))
+                return cli_usage_errno(full, "--scan-fail-on takes 'critical', 'high' or 'none', not '%s'",
+                                       arg);
+        ((ModelArgs *) args)->scan_fail_on = arg;
+        return 0;
+}
+
 #define S(name, field) CLI_STRING_OPTION(name, ModelArgs, field)
 #define F(name, field) CLI_FLAG_OPTION(name, ModelArgs, field)
 
@@ -92,6 +100,9 @@ static const CliOption model_options[] = {
         F("git-token-stdin", git_token_stdin),
         S("ssh-key-file", ssh_key_file),
         F("ssh-host-key-reset", ssh_host_key_reset),
+        S("push-to", push_to),
+        F("no-push", no_push),
+        { "scan-fail-on", false, 0, store_scan_fail_on },
 };
 
 int model_args_parse(CliContext *c, const char *full, const char *help, int argc, char *argv[], ModelArgs *a,

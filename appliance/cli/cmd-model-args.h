@@ -52,6 +52,10 @@ typedef struct ModelArgs {
         bool git_token_stdin;     /* the http(s) token (password) of --git, one line on stdin */
         const char *ssh_key_file; /* the ssh deploy key (private key file) of an ssh --git URL */
         bool ssh_host_key_reset;  /* forget the pinned ssh host key */
+        /* project set */
+        const char *push_to;
+        bool no_push;
+        const char *scan_fail_on;
 } ModelArgs;
 
 /* The helpers below print what is wrong themselves and return -EINVAL for a usage error, another -errno

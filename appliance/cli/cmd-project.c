@@ -1,4 +1,4 @@
-/* slipway project create|list|delete and slipway env list|create: projects and their environments in
+/* slipway project create|list|set|delete and slipway env list|create: projects and their environments in
  * promotion order.  The daemon validates and allocates; this file only builds requests and prints. */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 static const char project_help[] =
         "Usage: slipway project create NAME [--envs development,production]\n"
         "       slipway project list\n"
+        "       slipway project set NAME [--push-to REGISTRY | --no-push] [--scan-fail-on critical|high|none]\n"
         "       slipway project delete NAME [--force]\n\n"
         "Projects group components; each has environments in promotion order (default: development,\n"
         "production), each with its own network, subnet and ingress port.\n";
@@ -26,7 +27,18 @@ static const char create_help[] =
 
 static const char list_help[] =
         "Usage: slipway project list [--json]\n\n"
-        "Lists projects: NAME, ENVIRONMENTS (in promotion order), COMPONENTS, INSTANCES.\n";
+        "Lists projects: NAME, ENVIRONMENTS (in promotion order), COMPONENTS, INSTANCES, PUSH-TO (the registry\n"
+        "builds are pushed to) and SCAN-FAIL-ON (the findings that fail a build).\n";
+
+static const char set_help[] =
+        "Usage: slipway project set NAME [--push-to REGISTRY | --no-push] [--scan-fail-on critical|high|none]\n"
+        "                           [--json]\n\n"
+        "Changes a project's build settings.\n\n"
+        "  --push-to REGISTRY      the pipeline's push step copies each built image to REGISTRY (see\n"
+        "                          'slipway registry add') as PROJECT/COMPONENT:<short commit>\n"
+        "  --no-push               builds are not pushed anywhere (the default)\n"
+        "  --scan-fail-on LEVEL    the scan step fails a build on findings of LEVEL or worse: critical (the\n"
+        "                          default), high, or none (findings are kept but fail nothing)\n";
 
 static const char delete_help[] =
         "Usage: slipway project delete NAME [--force] [--json]\n\n"
@@ -99,7 +111,7 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "GET", "/api/v1/projects", NULL, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        t = table_new(4, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES");
+        t = table_new(6, "NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES", "PUSH-TO", "SCAN-FAIL-ON");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "projects"), i, p) {
@@ -115,10 +127,46 @@ static int project_list(CliContext *c, int argc, char *argv[]) {
                          (long long) json_integer_value(json_object_get(p, "components")));
                 snprintf(insts, sizeof insts, "%lld",
                          (long long) json_integer_value(json_object_get(p, "instances")));
-                if (table_add_row(t, json_string_value(json_object_get(p, "name")), envs, comps, insts) < 0)
+                if (table_add_row(t, json_string_value(json_object_get(p, "name")), envs, comps, insts,
+                                  json_string_value(json_object_get(p, "push_to")) ?: "-",
+                                  json_string_value(json_object_get(p, "scan_fail_on")) ?: "-") < 0)
                         return log_oom_cli();
         }
         table_print(t);
+        return 0;
+}
+
+static int project_set(CliContext *c, int argc, char *argv[]) {
+        ModelArgs a = {};
+        _cleanup_json_ json_t *j = NULL, *body = json_object();
+        _cleanup_free_ char *path = NULL;
+        const char *push_to;
+        int r;
+
+        r = model_args_parse(c, "project set", set_help, argc, argv, &a, 1, 1);
+        if (r <= 0)
+                return cli_exit_status(r);
+        if (!body)
+                return log_oom_cli();
+        if (a.push_to && a.no_push)
+                return cli_usage_error("project set", "Give --push-to or --no-push, not both");
+        if (!a.push_to && !a.no_push && !a.scan_fail_on)
+                return cli_usage_error("project set",
+                                       "Nothing to change: give --push-to, --no-push or --scan-fail-on");
+        if ((a.push_to && json_object_set_new(body, "push_to", json_string(a.push_to)) < 0) ||
+            (a.no_push && json_object_set_new(body, "push_to", json_null()) < 0) ||
+            (a.scan_fail_on && json_object_set_new(body, "scan_fail_on", json_string(a.scan_fail_on)) < 0))
+                return log_oom_cli();
+        path = model_api_path(argv[optind], NULL, NULL);
+        if (!path)
+                return log_oom_cli();
+        r = model_call(c, "PATCH", path, body, &j);
+        if (r <= 0)
+                return cli_exit_status(r);
+        push_to = json_string_value(json_object_get(j, "push_to"));
+        printf("Project %s: builds are %s%s; the scan step fails on %s findings.\n",
+               json_string_value(json_object_get(j, "name")), push_to ? "pushed to registry " : "not pushed",
+               strempty(push_to), json_string_value(json_object_get(j, "scan_fail_on")) ?: "critical");
         return 0;
 }
 
@@ -148,12 +196,12 @@ static int project_delete(CliContext *c, int argc, char *argv[]) {
 
 int cmd_project(CliContext *c, int argc, char *argv[]) {
         static const CliVerb verbs[] = {
-                { "create", project_create }, { "list", project_list }, { "ls", project_list },
-                { "delete", project_delete }, { "rm", project_delete },
+                { "create", project_create }, { "list", project_list },     { "ls", project_list },
+                { "set", project_set },       { "delete", project_delete }, { "rm", project_delete },
         };
 
-        return cli_dispatch(c, "project", project_help, "create, list, delete", verbs, ELEMENTSOF(verbs),
-                            argc, argv);
+        return cli_dispatch(c, "project", project_help, "create, list, set, delete", verbs,
+                            ELEMENTSOF(verbs), argc, argv);
 }
 
 static const char env_help[] =

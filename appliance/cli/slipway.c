@@ -17,7 +17,7 @@ static const char main_help[] =
         "Commands:\n"
         "  status                      the daemon, the proxy and what they manage\n"
         "  image build|import|export|list|inspect|sbom|scan|rm|gc|unpack …\n"
-        "  project create|list|delete …     projects and their environments\n"
+        "  project create|list|set|delete …     projects, their environments and build settings\n"
         "  env list|create …                environments of a project, in promotion order\n"
         "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"
         "  build PROJECT/NAME [--commit SHA | --branch B] [--deploy] [--follow]   build a git component\n"
@@ -36,6 +36,7 @@ static const char main_help[] =
         "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n"
         "  token create NAME [--expires DUR] [--read-only], token list|revoke   your API tokens (also the\n"
         "                                   registry password of your user name)\n\n"
+        "  registry add|list|rm …           registries you own that builds are pushed to\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
         "  --url URL         API address of a remote slipwayd (with --token)\n"
@@ -74,6 +75,7 @@ int main(int argc, char *argv[]) {
                 { "webhook", cmd_webhook },
                 { "vulndb", cmd_vulndb },
                 { "token", cmd_token },
+                { "registry", cmd_registry },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
         const char *env;
@@ -103,7 +105,7 @@ int main(int argc, char *argv[]) {
                         NULL,
                         "Missing command (status, image, project, env, component, releases, deploy, "
                         "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
-                        "webhook, vulndb, token)");
+                        "webhook, vulndb, token, registry)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

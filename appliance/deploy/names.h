@@ -17,3 +17,8 @@ int name_validate(const char *what, const char *s, char **ret_error);
 /* An environment's domain: dot-separated DNS labels (lower case), e.g. "dev.example.com".  0 when valid;
  * otherwise -EINVAL and, when ret_error is given, a one-sentence message the caller frees. */
 int domain_validate(const char *s, char **ret_error);
+
+/* A registry's name (issue 13): [a-z0-9][a-z0-9._-]{0,62}.  0 when valid; otherwise -EINVAL and, when
+ * ret_error is given, a one-sentence message the caller frees. */
+#define REGISTRY_NAME_MAX_LEN 63
+int registry_name_validate(const char *s, char **ret_error);

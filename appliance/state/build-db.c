@@ -12,7 +12,7 @@
         " b.settings_hash, b.status, b.trigger, b.requested_by, b.deploy, b.commit_subject," \
         " b.commit_author, coalesce(b.commit_time, 0), b.image_digest, b.image_ref,"         \
         " coalesce(b.release_id, 0), b.reason, b.cancel_requested, b.created_at,"            \
-        " coalesce(b.started_at, 0), coalesce(b.finished_at, 0)"                             \
+        " coalesce(b.started_at, 0), coalesce(b.finished_at, 0), b.pushed_ref"               \
         " FROM builds b JOIN components c ON c.id = b.component_id JOIN projects p ON p.id = c.project_id"
 
 static const SqliteField build_fields[] = {
@@ -39,6 +39,7 @@ static const SqliteField build_fields[] = {
         SQL_FIELD(ModelBuild, created_at),
         SQL_FIELD(ModelBuild, started_at),
         SQL_FIELD(ModelBuild, finished_at),
+        SQL_FIELD(ModelBuild, pushed_ref),
 };
 static const SqliteRowType build_row = SQL_ROW_TYPE(ModelBuild, build_fields);
 SQL_DEFINE_ROW_FUNCS(ModelBuild, build_row, model_build_done, model_builds_free);
@@ -199,6 +200,11 @@ int model_build_set_commit(sqlite3 *db, int64_t id, const char *sha, const char 
                 "UPDATE builds SET commit_sha = ?2, commit_subject = ?3, commit_author = ?4,"
                 " commit_time = ?5 WHERE id = ?1",
                 SQL_ARGS(SQL_INT(id), SQL_TEXT(sha), SQL_TEXT(subject), SQL_TEXT(author), SQL_INT(time)));
+}
+
+int model_build_set_pushed_ref(sqlite3 *db, int64_t id, const char *ref) {
+        return sqlite_run_one(db, "UPDATE builds SET pushed_ref = ?2 WHERE id = ?1",
+                              SQL_ARGS(SQL_INT(id), SQL_TEXT(ref)));
 }
 
 int model_build_set_image(sqlite3 *db, int64_t id, const char *digest, const char *ref) {

@@ -42,6 +42,7 @@ typedef struct ModelBuild {
         char *commit_subject, *commit_author;
         int64_t commit_time;
         char *image_digest, *image_ref; /* set once stored */
+        char *pushed_ref;               /* host[:port]/project/component:tag@digest once pushed; NULL */
         int64_t release_id;             /* 0: none */
         char *reason;                   /* why it failed or was cancelled; NULL */
         bool cancel_requested;
@@ -96,6 +97,7 @@ int model_build_set_status(sqlite3 *db, int64_t id, const char *status, const ch
 int model_build_set_commit(sqlite3 *db, int64_t id, const char *sha, const char *subject, const char *author,
                            int64_t time);
 int model_build_set_image(sqlite3 *db, int64_t id, const char *digest, const char *ref);
+int model_build_set_pushed_ref(sqlite3 *db, int64_t id, const char *ref);
 int model_build_set_release(sqlite3 *db, int64_t id, int64_t release_id);
 int model_build_request_cancel(sqlite3 *db, int64_t id);
 /* A queued or running build asked for again with deploy: it deploys when it succeeds (-ENOENT once ended). */

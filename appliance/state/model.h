@@ -10,6 +10,7 @@
 #include "environment-db.h"
 #include "instance-db.h"
 #include "project-db.h"
+#include "registry-db.h"
 #include "release-bake-db.h"
 #include "release-db.h"
 #include "service-address-db.h"

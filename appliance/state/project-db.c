@@ -11,12 +11,12 @@
 #include "instance-db.h"
 #include "sqlite-util.h"
 
-#define SELECT_PROJECT "SELECT p.id, p.name, p.created_at FROM projects p"
+#define SELECT_PROJECT "SELECT p.id, p.name, p.created_at, p.push_to, p.scan_fail_on FROM projects p"
 
 static const SqliteField project_fields[] = {
-        SQL_FIELD(ModelProject, id),
-        SQL_FIELD(ModelProject, name),
-        SQL_FIELD(ModelProject, created_at),
+        SQL_FIELD(ModelProject, id),           SQL_FIELD(ModelProject, name),
+        SQL_FIELD(ModelProject, created_at),   SQL_FIELD(ModelProject, push_to),
+        SQL_FIELD(ModelProject, scan_fail_on),
 };
 static const SqliteRowType project_row = SQL_ROW_TYPE(ModelProject, project_fields);
 SQL_DEFINE_ROW_FUNCS(ModelProject, project_row, model_project_done, model_projects_free);
@@ -68,6 +68,49 @@ int model_project_create(sqlite3 *db, const char *name, char *const *envs, size_
         if (ret)
                 return model_project_get(db, name, ret);
         return 0;
+}
+
+bool model_scan_fail_on_is_valid(const char *s) {
+        return streq_ptr(s, MODEL_SCAN_FAIL_ON_CRITICAL) || streq_ptr(s, MODEL_SCAN_FAIL_ON_HIGH) ||
+               streq_ptr(s, MODEL_SCAN_FAIL_ON_NONE);
+}
+
+static int update_locked(sqlite3 *db, int64_t project_id, const ModelProjectSettings *st) {
+        unsigned known = 0;
+        int r;
+
+        if (st->push_to && st->push_to[0]) {
+                r = sqlite_count(db, "SELECT count(*) FROM registries WHERE name = ?1",
+                                 SQL_ARGS(SQL_TEXT(st->push_to)), &known);
+                if (r < 0)
+                        return r;
+                if (known == 0)
+                        return -ENXIO;
+        }
+        if (st->push_to) {
+                r = sqlite_run_one(db, "UPDATE projects SET push_to = nullif(?2, '') WHERE id = ?1",
+                                   SQL_ARGS(SQL_INT(project_id), SQL_TEXT(st->push_to)));
+                if (r < 0)
+                        return r;
+        }
+        if (st->scan_fail_on) {
+                r = sqlite_run_one(db, "UPDATE projects SET scan_fail_on = ?2 WHERE id = ?1",
+                                   SQL_ARGS(SQL_INT(project_id), SQL_TEXT(st->scan_fail_on)));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int model_project_update(sqlite3 *db, int64_t project_id, const ModelProjectSettings *st) {
+        int r;
+
+        if (st->scan_fail_on && !model_scan_fail_on_is_valid(st->scan_fail_on))
+                return -EINVAL;
+        r = sqlite_begin(db);
+        if (r < 0)
+                return r;
+        return sqlite_end(db, update_locked(db, project_id, st));
 }
 
 int model_project_delete(sqlite3 *db, int64_t project_id) {

@@ -422,6 +422,33 @@ const Migration state_migrations[] = {
                        "  UNIQUE (user_id, name)"
                        ");",
         },
+        {
+                /* Issue 13: registries you own, which the pipeline's push step copies a project's images to.
+                 * The password is sealed by the vault (key_version, nonce, ciphertext; all NULL: none) with
+                 * the registry's name as associated data; ca_pem is the PEM its certificate is checked
+                 * against (NULL: the system's).  projects.push_to names one (NULL: no push); a registry a
+                 * project pushes to cannot be removed.  projects.scan_fail_on is the scan step's policy;
+                 * builds.pushed_ref what the push step pushed (host[:port]/project/component:tag@digest). */
+                .name = "registries, push_to, scan_fail_on, pushed_ref",
+                .sql = "CREATE TABLE registries ("
+                       "  id INTEGER PRIMARY KEY,"
+                       "  name TEXT UNIQUE NOT NULL,"
+                       "  url TEXT NOT NULL,"
+                       "  username TEXT,"
+                       "  ca_pem TEXT,"
+                       "  insecure INTEGER NOT NULL DEFAULT 0,"
+                       "  key_version INTEGER REFERENCES vault_keys(version),"
+                       "  nonce BLOB,"
+                       "  ciphertext BLOB,"
+                       "  created_at INTEGER NOT NULL"
+                       ");"
+                       "CREATE INDEX registries_by_key_version ON registries(key_version);"
+                       "ALTER TABLE projects ADD COLUMN push_to TEXT"
+                       "  REFERENCES registries(name) ON UPDATE RESTRICT ON DELETE RESTRICT;"
+                       "ALTER TABLE projects ADD COLUMN scan_fail_on TEXT NOT NULL DEFAULT 'critical'"
+                       "  CHECK (scan_fail_on IN ('critical', 'high', 'none'));"
+                       "ALTER TABLE builds ADD COLUMN pushed_ref TEXT;",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

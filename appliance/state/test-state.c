@@ -139,7 +139,7 @@ static void make_old_db(const char *p) {
         CHECK(migrate_apply(db, state_migrations, OLD_SCHEMA_VERSION, NULL) == 0);
         CHECK_OK(sqlite_exec(
                 db,
-                "INSERT INTO projects VALUES (1, 'shop', 100), (2, 'blog', 101);"
+                "INSERT INTO projects(id, name, created_at) VALUES (1, 'shop', 100), (2, 'blog', 101);"
                 "INSERT INTO environments VALUES"
                 " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
                 " (2, 2, 'development', 0, '10.213.2.0/24', 'swbaaaaaa222222', 21001, 'b.example', 1, 101);"

@@ -64,7 +64,7 @@ static char *make_state(const char *name, uint8_t fill, bool hex, sqlite3 **ret_
         CHECK_OK(state_open(db, ret_db));
         CHECK_OK(sqlite_exec(
                 *ret_db,
-                "INSERT INTO projects VALUES (1, 'shop', 100);"
+                "INSERT INTO projects(id, name, created_at) VALUES (1, 'shop', 100);"
                 "INSERT INTO environments VALUES"
                 " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
                 " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
@@ -594,6 +594,61 @@ static void test_component_secret_unfinished_rotation(void) {
         CHECK(old == 0);
 }
 
+static void check_registry_password(Vault *v, sqlite3 *db, const char *name, int want_r, const char *want) {
+        _cleanup_(model_registry_done) ModelRegistry row = {};
+        uint8_t *data = NULL;
+        size_t size = 0;
+
+        CHECK_OK(model_registry_get(db, name, &row));
+        CHECK(vault_registry_password(v, &row, &data, &size) == want_r);
+        if (want_r < 0)
+                return;
+        CHECK(size == strlen(want) && memcmp(data, want, size) == 0 && data[size] == 0);
+        vault_secret_free(data, size);
+}
+
+/* Registry passwords (issue 13): sealed (not in the clear), bound to the registry's name, none for an
+ * anonymous registry, re-sealed by a rotation. */
+static void test_registry_passwords(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("registry", 0x66, false, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        VaultRotation rot = {};
+        unsigned plain;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        ModelRegistry corp = { .name = (char *) "corp",
+                               .url = (char *) "https://r.example",
+                               .username = (char *) "ci" };
+        ModelRegistry open = { .name = (char *) "open", .url = (char *) "https://o.example" };
+        CHECK_OK(vault_registry_add(v, db, &corp, "pa55word-corp", 13));
+        CHECK_OK(vault_registry_add(v, db, &open, NULL, 0));
+        CHECK(vault_registry_add(v, db, &corp, "again", 5) == -EEXIST);
+        CHECK(vault_registry_add(v, db, &open, "", 0) == -EINVAL);
+        check_registry_password(v, db, "corp", 0, "pa55word-corp");
+        check_registry_password(v, db, "open", -ENOENT, NULL);
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM registries WHERE instr(ciphertext, 'pa55word')",
+                              SQL_NO_ARGS, &plain));
+        CHECK(plain == 0);
+
+        /* A ciphertext moved to another registry does not open there. */
+        CHECK_OK(sqlite_exec(db,
+                             "INSERT INTO registries(name, url, key_version, nonce, ciphertext, created_at)"
+                             " SELECT 'stolen', url, key_version, nonce, ciphertext, 1 FROM registries"
+                             " WHERE name = 'corp';"));
+        check_registry_password(v, db, "stolen", -EBADMSG, NULL);
+
+        CHECK_OK(vault_rotate(v, db, &rot));
+        CHECK(rot.unopenable == 1); /* the moved copy */
+        check_registry_password(v, db, "corp", 0, "pa55word-corp");
+        CHECK_OK(sqlite_count(db, "SELECT count(*) FROM registries WHERE name = 'corp' AND key_version = ?1",
+                              SQL_ARGS(SQL_INT(rot.new_version)), &plain));
+        CHECK(plain == 1);
+        v = vault_free(v);
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        check_registry_password(v, db, "corp", 0, "pa55word-corp");
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         atexit(cleanup_tmpdir);
@@ -607,5 +662,6 @@ int main(void) {
         test_killed_rotation();
         test_component_secrets();
         test_component_secret_unfinished_rotation();
+        test_registry_passwords();
         return 0;
 }

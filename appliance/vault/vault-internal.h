@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "registry-db.h"
 #include "vault-db.h"
 #include "vault-seal.h"
 #include "vault.h"
@@ -44,6 +45,13 @@ int vault_seal_component_secret(const Vault *v, int64_t key_version, ModelCompon
 /* Opens it into a malloc'ed NUL-terminated buffer; -EBADMSG when it does not open. */
 int vault_open_component_secret(const Vault *v, const ModelComponentSecret *row, uint8_t **ret_data,
                                 size_t *ret_size);
+
+/* Seals a registry's password as row->name under the data key of key_version: fills row->key_version, nonce
+ * and ciphertext (malloc'ed).  Opens it into a malloc'ed NUL-terminated buffer; -EBADMSG when it does not. */
+int vault_seal_registry_password(const Vault *v, int64_t key_version, ModelRegistry *row, const void *data,
+                                 size_t size);
+int vault_open_registry_password(const Vault *v, const ModelRegistry *row, uint8_t **ret_data,
+                                 size_t *ret_size);
 
 /* Re-seals every row of the versions in keys[0 .. n_keys - 1] that are older than new_version under
  * new_key and retires them, inside the caller's transaction; counts into rot. */

@@ -92,6 +92,41 @@ static int rewrap_component_secrets(Vault *v, sqlite3 *db, int64_t old_version, 
         return r;
 }
 
+/* Re-seals every registry password of one old version under new_version. */
+static int rewrap_registries(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
+                             VaultRotation *rot) {
+        ModelRegistry *rows = NULL;
+        size_t n = 0;
+        int r;
+
+        r = model_registries_by_key_version(db, old_version, &rows, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                uint8_t *data = NULL;
+                size_t size = 0;
+
+                r = vault_open_registry_password(v, &rows[i], &data, &size);
+                if (r == -EBADMSG) {
+                        rot->unopenable++;
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                r = vault_seal_registry_password(v, new_version, &rows[i], data, size);
+                vault_secret_free(data, size);
+                if (r >= 0)
+                        r = model_registry_password_rewrap(db, rows[i].id, new_version, rows[i].nonce,
+                                                           rows[i].nonce_size, rows[i].ciphertext,
+                                                           rows[i].ciphertext_size);
+                if (r >= 0)
+                        rot->rewrapped++;
+        }
+        model_registries_free(rows, n);
+        return r;
+}
+
 int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key,
                         VaultRotation *rot) {
         int r = 0;
@@ -105,6 +140,8 @@ int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_
                 r = rewrap_version(v, db, old, new_version, rot);
                 if (r >= 0)
                         r = rewrap_component_secrets(v, db, old, new_version, rot);
+                if (r >= 0)
+                        r = rewrap_registries(v, db, old, new_version, rot);
                 if (r >= 0)
                         r = model_vault_key_retire(db, old);
                 if (r >= 0 && rot->n_retired < ELEMENTSOF(rot->retired_versions))

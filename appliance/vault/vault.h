@@ -11,6 +11,7 @@
 
 #include "config-value-db.h"
 #include "macro.h"
+#include "registry-db.h"
 
 /* Limits on what `config set` stores. */
 #define VAULT_VALUE_MAX (64U * 1024U)       /* bytes of one value */
@@ -53,6 +54,14 @@ int vault_component_secret_get(Vault *v, sqlite3 *db, int64_t component_id, cons
                                size_t *ret_size);
 int vault_component_secret_unset(Vault *v, sqlite3 *db, int64_t component_id, const char *name);
 void vault_secret_free(uint8_t *data, size_t size);
+
+/* Issue 13: a registry's password, sealed under the newest data key with ("registry", name) as associated
+ * data and re-sealed by vault_rotate().  add: inserts row (password NULL: none) in one transaction, -EEXIST
+ * when the name is taken, -EINVAL for an empty password or one over VAULT_REGISTRY_PASSWORD_MAX bytes.  password: *ret
+ * (NUL-terminated; wipe and free with vault_secret_free()), -ENOENT when the registry has none. */
+#define VAULT_REGISTRY_PASSWORD_MAX 4096U
+int vault_registry_add(Vault *v, sqlite3 *db, const ModelRegistry *row, const void *password, size_t size);
+int vault_registry_password(Vault *v, const ModelRegistry *row, uint8_t **ret, size_t *ret_size);
 
 /* The newest data key version (what new values are sealed with). */
 int64_t vault_key_version(Vault *v);

@@ -106,7 +106,7 @@ def test_local_repository_is_built_once_per_commit_and_deployed(gd, tmp_path):
         b = wait_build(gd, b["id"])
         assert b["status"] == "succeeded", b
         assert steps(b) == {"fetch": "succeeded", "checkout": "succeeded", "descriptor": "succeeded",
-                            "image": "succeeded", "scan": "succeeded", "store": "succeeded",
+                            "image": "succeeded", "scan": "succeeded", "store": "succeeded", "push": "skipped",
                             "update": "succeeded", "deploy": "succeeded"}
         # The scan step keeps the image's SBOM with the build (no vulnerability database is imported here).
         scan = [s["message"] for s in b["steps"] if s["name"] == "scan"][0]
@@ -131,7 +131,7 @@ def test_local_repository_is_built_once_per_commit_and_deployed(gd, tmp_path):
 
         # Logs: the whole build, one step, and from an offset.
         text, headers = raw(gd, f"/api/v1/builds/{b['id']}/logs")
-        assert "=== step 1/8: fetch" in text and "=== step 8/8: deploy" in text and "succeeded" in text
+        assert "=== step 1/9: fetch" in text and "=== step 9/9: deploy" in text and "succeeded" in text
         assert int(headers["X-Slipway-Log-Offset"]) == len(text.encode())
         step_text, _ = raw(gd, f"/api/v1/builds/{b['id']}/logs?step=image")
         assert "fetch" not in step_text.split("\n")[0] and step_text

@@ -48,7 +48,7 @@ def test_quickstart_twice(build_dir, tmp_path):
                 assert refs[0] == "busybox:latest" and len(refs) == 2 and re.fullmatch(r"demo/web:[0-9a-f]{7,12}", refs[1]), refs
                 builds = d.cli("builds", "demo/web")["builds"]
                 assert [(b["status"], b["trigger"], b["image_ref"]) for b in builds] == [("succeeded", "manual", refs[1])]
-                assert "=== step 8/8: deploy" in p.stdout  # the build's log, followed live
+                assert "=== step 9/9: deploy" in p.stdout  # the build's log, followed live
                 assert "Try next" in p.stdout and "Stop the daemon" in p.stdout
                 # the demo answers where quickstart says, through slipway-proxy on development's ingress port
                 url = re.search(r"demo/web answers at (\S+)", p.stdout).group(1)

@@ -35,7 +35,8 @@ def test_project_create_list_show_delete(module_daemon):
         assert [e["name"] for e in listed["shop"]["environments"]] == ["development", "production"]
         assert listed["shop"]["components"] == 0 and listed["shop"]["instances"] == 0
         human = d.cli("project", "list", json=False).stdout
-        assert human.splitlines()[0].split() == ["NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES"]
+        assert human.splitlines()[0].split() == ["NAME", "ENVIRONMENTS", "COMPONENTS", "INSTANCES", "PUSH-TO",
+                                              "SCAN-FAIL-ON"]
         assert any(l.split()[:2] == ["shop", "development,production"] for l in human.splitlines())
         assert d.cli("status")["projects"] >= 1
 

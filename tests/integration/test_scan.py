@@ -208,3 +208,41 @@ def test_the_sbom_sees_the_merged_layers(scanned, tmp_path):
         npm = {c["name"]: c["version"] for c in d.cli("image", "sbom", "scanme:layers")["components"]
                if c["purl"].startswith("pkg:npm/")}
         assert npm == {"@acme/left-pad": "1.3.0", "upgraded": "2.0.0"}, npm
+
+
+def test_the_project_threshold_decides(leaky, tmp_path):
+        """project set --scan-fail-on: `high` fails a build on a HIGH finding (and a waiver in .slipwayignore
+        lets it pass again); `none` passes one with a CRITICAL vulnerability; every finding is kept either way."""
+        d, _, _ = leaky
+        repo = tmp_path / "app"
+        files = {"meta/METADATA": "Metadata-Version: 2.1\nName: requests\nVersion: 2.28.1\n",
+                 "Dockerfile": "FROM busybox:1\nCOPY meta /usr/lib/python3/dist-packages/requests-2.28.1.dist-info\n"}
+        commit(repo, files, "requests with a HIGH advisory")
+        d.cli("project", "create", "strictp")
+        d.cli("project", "set", "strictp", "--scan-fail-on", "high")
+        assert [p for p in d.cli("project", "list")["projects"] if p["name"] == "strictp"][0]["scan_fail_on"] == "high"
+        d.cli("component", "create", "strictp/app", "--git", repo)
+        b = wait_build(d, d.cli("build", "strictp/app")["id"])
+        assert b["status"] == "failed" and "PYSEC-9999-1" in b["reason"], b
+        assert b["scan"]["policy"]["fail_on"] == "high" and b["scan"]["policy"]["blocking"] == ["PYSEC-9999-1"]
+        commit(repo, dict(files, **{".slipwayignore": "PYSEC-9999-1  # accepted\n"}), "waive it")
+        b = wait_build(d, d.cli("build", "strictp/app")["id"])
+        assert b["status"] == "succeeded", b
+        assert [f["waived"] for f in b["scan"]["findings"] if f["id"] == "PYSEC-9999-1"] == [True]
+
+        # The CRITICAL glibc advisory fails the default threshold and not `none`.
+        repo2 = tmp_path / "libc"
+        commit(repo2, {"status": open("/var/lib/dpkg/status").read(),
+                       "Dockerfile": "FROM busybox:1\nCOPY status /var/lib/dpkg/status\n"}, "a dpkg database")
+        d.cli("project", "create", "laxp")
+        d.cli("component", "create", "laxp/app", "--git", repo2)
+        b = wait_build(d, d.cli("build", "laxp/app")["id"])
+        assert b["status"] == "failed" and "DSA-9999-1" in b["reason"], b
+        d.cli("project", "set", "laxp", "--scan-fail-on", "none")
+        commit(repo2, {"status": open("/var/lib/dpkg/status").read() + "\n", "Dockerfile":
+                       "FROM busybox:1\nCOPY status /var/lib/dpkg/status\n"}, "same, at another commit")
+        b = wait_build(d, d.cli("build", "laxp/app")["id"])
+        assert b["status"] == "succeeded", b
+        assert any(f["id"] == "DSA-9999-1" and f["severity"] == "CRITICAL" for f in b["scan"]["findings"])
+        bad = d.cli("project", "set", "laxp", "--scan-fail-on", "sometimes", check=False)
+        assert bad.returncode != 0

@@ -93,6 +93,9 @@ json_t *api_build_json(sqlite3 *db, const ModelBuild *b) {
                 time_or_null(b->started_at), "finished_at", time_or_null(b->finished_at), "duration_sec",
                 b->started_at ? json_integer(end - b->started_at) : json_null(), "cancel_requested",
                 b->cancel_requested);
+        if (j)
+                json_object_set_new(j, "pushed_ref",
+                                    b->pushed_ref ? json_string(b->pushed_ref) : json_null());
         if (j && db)
                 json_object_set_new(j, "steps", steps_json(db, b->id));
         return j;

@@ -23,6 +23,12 @@ static const HttpJsonBody project_create_body = {
         .example = "Send {\"name\": \"shop\", \"envs\": [\"development\", \"production\"]}.",
 };
 
+static const HttpJsonBody project_update_body = {
+        .what = "project settings request",
+        .fields = (const char *const[]) { "push_to", "scan_fail_on", NULL },
+        .example = "Send {\"push_to\": \"corp\"} (null: no push) and/or {\"scan_fail_on\": \"high\"}.",
+};
+
 static const HttpJsonBody environment_create_body = {
         .what = "environment create request",
         .fields = (const char *const[]) { "name", "after", "domain", "egress", "ingress_port", NULL },
@@ -70,9 +76,10 @@ static json_t *project_json(sqlite3 *db, const ModelProject *p) {
                 return NULL;
         (void) model_component_count(db, p->id, &n_components);
         (void) model_project_count_live_instances(db, p->id, &n_instances);
-        return json_pack("{s:s,s:I,s:O,s:I,s:I}", "name", p->name, "created_at", (json_int_t) p->created_at,
-                         "environments", envs, "components", (json_int_t) n_components, "instances",
-                         (json_int_t) n_instances);
+        return json_pack("{s:s,s:I,s:O,s:I,s:I,s:s?,s:s}", "name", p->name, "created_at",
+                         (json_int_t) p->created_at, "environments", envs, "components",
+                         (json_int_t) n_components, "instances", (json_int_t) n_instances, "push_to",
+                         p->push_to, "scan_fail_on", p->scan_fail_on ?: MODEL_SCAN_FAIL_ON_CRITICAL);
 }
 
 int api_projects_list(HttpRequest *req) {
@@ -236,6 +243,63 @@ int api_project_show(HttpRequest *req) {
         if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
         j = project_json(s.db, &s.project);
+        if (!j)
+                return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
+        return http_reply_json(req->conn, 200, j);
+}
+
+int api_project_update(HttpRequest *req) {
+        _cleanup_(api_scope_done) ApiScope s = {};
+        _cleanup_(model_project_done) ModelProject p = {};
+        _cleanup_json_ json_t *body = NULL, *j = NULL;
+        ModelProjectSettings st = {};
+        json_t *v;
+        char msg[300], hint[300];
+        int r;
+
+        if (http_request_read_json(req, &project_update_body, &body) < 0)
+                return req->status;
+        v = json_object_get(body, "push_to");
+        if (v && json_is_null(v))
+                st.push_to = "";
+        else if (v && (!json_string_value(v) || !json_string_value(v)[0])) {
+                http_reply_error(req->conn, 400, "\"push_to\" must be a registry's name or null.",
+                                 project_update_body.example);
+                return 400;
+        } else if (v)
+                st.push_to = json_string_value(v);
+        v = json_object_get(body, "scan_fail_on");
+        if (v && !model_scan_fail_on_is_valid(json_string_value(v))) {
+                http_reply_error(
+                        req->conn, 400, "\"scan_fail_on\" must be \"critical\", \"high\" or \"none\".",
+                        "critical fails a build on critical findings, high on high or critical ones, "
+                        "none never.");
+                return 400;
+        }
+        st.scan_fail_on = json_string_value(v);
+        if (!st.push_to && !st.scan_fail_on) {
+                http_reply_error(req->conn, 400, "Nothing to change.", project_update_body.example);
+                return 400;
+        }
+        if (api_scope_project(req, &s) < 0)
+                return req->status;
+        r = model_project_update(s.db, s.project.id, &st);
+        if (r == -ENXIO) {
+                snprintf(msg, sizeof msg,
+                         "There is no registry named '%.80s'; add it with slipway registry add.",
+                         st.push_to);
+                snprintf(hint, sizeof hint,
+                         "slipway registry add %.80s https://HOST[:PORT] --username USER "
+                         "--password-stdin",
+                         st.push_to);
+                return http_reply_error(req->conn, 404, msg, hint);
+        }
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot change the project");
+        r = model_project_get_by_id(s.db, s.project.id, &p);
+        if (r < 0)
+                return api_reply_error(req, r, NULL, "Cannot read the project back");
+        j = project_json(s.db, &p);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot describe the project");
         return http_reply_json(req->conn, 200, j);

@@ -108,6 +108,13 @@ int api_projects_list(HttpRequest *req);
 int api_project_create(HttpRequest *req);
 int api_project_show(HttpRequest *req);
 int api_project_delete(HttpRequest *req);
+/* PATCH projects/P {"push_to": REGISTRY|null, "scan_fail_on": "critical"|"high"|"none"} (api-projects.c). */
+int api_project_update(HttpRequest *req);
+/* Registries you own, for the push step (api-registries.c; routes and bodies in its opening comment). */
+int api_registries_list(HttpRequest *req);
+int api_registry_add(HttpRequest *req);
+int api_registry_show(HttpRequest *req);
+int api_registry_remove(HttpRequest *req);
 int api_environments_list(HttpRequest *req);
 int api_environment_create(HttpRequest *req);
 int api_environment_update(HttpRequest *req);
