@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "build-db.h"
+#include "distribution-db.h"
 #include "image-catalog.h"
 #include "project-db.h"
 #include "registry-client.h"
@@ -19,6 +20,35 @@
 
 static bool push_cancel(void *userdata) {
         return stop_requested(userdata);
+}
+
+/* The artifacts attached to the image (its SBOM: pipeline-store.c) follow it, each by its digest, so the
+ * registry's referrers API (or a client that asks for the SBOM's digest) finds them with the image.  A
+ * registry that refuses one does not fail the build: the image is there, the step log says what was not. */
+static void push_referrers(Run *run, const RegistryTarget *t, const char *repository, const char *registry) {
+        ImageCatalog *cat = run->p->cfg.catalog;
+        ModelManifest *v = NULL;
+        size_t n = 0;
+
+        if (model_manifests_referring(run->db, repository, run->digest, &v, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                RegistryPushResult res = {};
+                RegistryError err = {};
+                uint64_t now = now_usec();
+                int r;
+
+                r = registry_push(cat->store, v[i].digest, t, repository, v[i].digest, push_cancel, run,
+                                  run->deadline > now ? run->deadline - now : 1, &res, &err);
+                if (r < 0)
+                        say(run, "registry %s did not take the %s referrer %s: %s", registry,
+                            v[i].artifact_type ?: "artifact", v[i].digest,
+                            err.message[0] ? err.message : strerror(-r));
+                else
+                        say(run, "referrer %s (%s) pushed with the image", v[i].digest,
+                            v[i].artifact_type ?: "artifact");
+        }
+        model_manifests_free(v, n);
 }
 
 int step_push(Run *run, const char **ret_message, bool *ret_skipped) {
@@ -87,6 +117,8 @@ int step_push(Run *run, const char **ret_message, bool *ret_skipped) {
         }
         r = registry_push(cat->store, run->digest, &t, repository, tag, push_cancel, run,
                           run->deadline > now ? run->deadline - now : 1, &res, &err);
+        if (r >= 0)
+                push_referrers(run, &t, repository, reg.name);
         image_catalog_unpin(cat, run->digest);
         vault_secret_free(password, password_size);
         if (r == -ECANCELED || r == -ETIME) {

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import assert_clean_error, free_port, wait_port
 from git_util import commit
@@ -342,6 +343,14 @@ def test_builds_push_only_missing_blobs_with_the_same_digest(pd, tls_registry, t
         log1 = raw(d, f"/api/v1/builds/{b1['id']}/logs?step=push")
         n1 = len(blobs_of(manifest))
         assert f"blobs: {n1} sent" in log1 and "0 already in the registry" in log1, log1
+        # The SBOM the store step attached travels with the image, by its digest.
+        refs = requests.get(f"{d.url}/v2/demo/web/referrers/{b1['image_digest']}", auth=("admin", d.token),
+                            timeout=10).json()["manifests"]
+        sbom = [m for m in refs if m.get("artifactType") == "application/vnd.cyclonedx+json"]
+        assert len(sbom) == 1, refs
+        art_digest, art = remote_manifest(reg, f"demo/web@{sbom[0]['digest']}")
+        assert art_digest == sbom[0]["digest"] and art["subject"]["digest"] == b1["image_digest"]
+        assert f"referrer {sbom[0]['digest']} (application/vnd.cyclonedx+json) pushed with the image" in log1
         shown = d.cli("build", "show", b1["id"], json=False).stdout
         assert f"Pushed:     {b1['pushed_ref']}" in shown
         assert d.cli("build", "show", b1["id"])["pushed_ref"] == b1["pushed_ref"]
