@@ -50,6 +50,9 @@ def test_quickstart_twice(build_dir, tmp_path):
                 assert [(b["status"], b["trigger"], b["image_ref"]) for b in builds] == [("succeeded", "manual", refs[1])]
                 assert "=== step 9/9: deploy" in p.stdout  # the build's log, followed live
                 assert "Try next" in p.stdout and "Stop the daemon" in p.stdout
+                # the build's scan result and SBOM are shown
+                assert re.search(r"SBOM of build \d+: CycloneDX 1\.5, \d+ component\(s\)", p.stdout), p.stdout[-3000:]
+                assert "Policy:" in p.stdout
                 # the demo answers where quickstart says, through slipway-proxy on development's ingress port
                 url = re.search(r"demo/web answers at (\S+)", p.stdout).group(1)
                 assert f":{ingress}/demo/web" in url
