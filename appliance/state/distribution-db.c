@@ -66,28 +66,9 @@ int model_registry_blob_in_repo(sqlite3 *db, const char *repo, const char *diges
         return 0;
 }
 
-/* Column 0 of every row of sql as a NULL-terminated strv. */
-static int list_strv(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, char ***ret) {
-        char **rows = NULL;
-        size_t n = 0;
-        int r;
-
-        r = sqlite_list(db, &sqlite_text_row, sql, args, n_args, &rows, &n);
-        if (r < 0)
-                return r;
-        char **v = realloc(rows, (n + 1) * sizeof *v);
-        if (!v) {
-                sqlite_rows_free(&sqlite_text_row, rows, n);
-                return -ENOMEM;
-        }
-        v[n] = NULL;
-        *ret = v;
-        return 0;
-}
-
 int model_registry_blobs_since(sqlite3 *db, int64_t cutoff, char ***ret) {
-        return list_strv(db, "SELECT DISTINCT digest FROM registry_blobs WHERE pushed_at >= ?1",
-                         SQL_ARGS(SQL_INT(cutoff)), ret);
+        return sqlite_list_strv(db, "SELECT DISTINCT digest FROM registry_blobs WHERE pushed_at >= ?1",
+                                SQL_ARGS(SQL_INT(cutoff)), ret);
 }
 
 static const SqliteField manifest_fields[] = {
@@ -141,7 +122,7 @@ int model_manifests_referring(sqlite3 *db, const char *repo, const char *subject
 }
 
 int model_manifest_digests(sqlite3 *db, char ***ret) {
-        return list_strv(db, "SELECT DISTINCT digest FROM registry_manifests", SQL_NO_ARGS, ret);
+        return sqlite_list_strv(db, "SELECT DISTINCT digest FROM registry_manifests", SQL_NO_ARGS, ret);
 }
 
 int model_registry_tag_set(sqlite3 *db, const char *repo, const char *tag, const char *digest) {
@@ -170,6 +151,6 @@ int model_registry_tag_delete(sqlite3 *db, const char *repo, const char *tag) {
 }
 
 int model_registry_tags_list(sqlite3 *db, const char *repo, char ***ret) {
-        return list_strv(db, "SELECT tag FROM registry_tags WHERE repo = ?1 ORDER BY tag",
-                         SQL_ARGS(SQL_TEXT(repo)), ret);
+        return sqlite_list_strv(db, "SELECT tag FROM registry_tags WHERE repo = ?1 ORDER BY tag",
+                                SQL_ARGS(SQL_TEXT(repo)), ret);
 }

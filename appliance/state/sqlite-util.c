@@ -418,3 +418,21 @@ int64_t sqlite_now_usec(void) {
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int sqlite_list_strv(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, char ***ret) {
+        char **rows = NULL, **v;
+        size_t n = 0;
+        int r;
+
+        r = sqlite_list(db, &sqlite_text_row, sql, args, n_args, &rows, &n);
+        if (r < 0)
+                return r;
+        v = realloc(rows, (n + 1) * sizeof *v);
+        if (!v) {
+                sqlite_rows_free(&sqlite_text_row, rows, n);
+                return -ENOMEM;
+        }
+        v[n] = NULL;
+        *ret = v;
+        return 0;
+}

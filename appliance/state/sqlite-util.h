@@ -144,6 +144,8 @@ int sqlite_list(sqlite3 *db, const SqliteRowType *type, const char *sql, const S
  * (NULL when empty); a NULL or a text parse() refuses is skipped. */
 int sqlite_list_parsed(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args,
                        int (*parse)(const char *text, void *ret), size_t size, void *ret, size_t *ret_n);
+/* Column 0 (text) of every row of sql as a NULL-terminated strv in *ret (free with strv_free). */
+int sqlite_list_strv(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, char ***ret);
 /* Column 0 of the one row of sql (e.g. count(*) or a PRAGMA); -EIO when it returns none. */
 int sqlite_get_int64(sqlite3 *db, const char *sql, const SqliteArg *args, size_t n_args, int64_t *ret);
 /* The same as an unsigned, for counts. */

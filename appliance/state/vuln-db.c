@@ -25,24 +25,10 @@ int model_vuln_put(sqlite3 *db, const char *id, const char *severity, const char
 }
 
 int model_vuln_documents(sqlite3 *db, const char *ecosystem, const char *name, char ***ret) {
-        char **rows = NULL;
-        size_t n = 0;
-        int r;
-
-        r = sqlite_list(db, &sqlite_text_row,
-                        "SELECT v.document FROM vuln_packages p JOIN vulns v ON v.id = p.vuln_id"
-                        " WHERE p.ecosystem = ?1 AND p.name = ?2 ORDER BY v.id",
-                        SQL_ARGS(SQL_TEXT(ecosystem), SQL_TEXT(name)), &rows, &n);
-        if (r < 0)
-                return r;
-        char **v = realloc(rows, (n + 1) * sizeof *v);
-        if (!v) {
-                sqlite_rows_free(&sqlite_text_row, rows, n);
-                return -ENOMEM;
-        }
-        v[n] = NULL;
-        *ret = v;
-        return 0;
+        return sqlite_list_strv(db,
+                                "SELECT v.document FROM vuln_packages p JOIN vulns v ON v.id = p.vuln_id"
+                                " WHERE p.ecosystem = ?1 AND p.name = ?2 ORDER BY v.id",
+                                SQL_ARGS(SQL_TEXT(ecosystem), SQL_TEXT(name)), ret);
 }
 
 static const SqliteField import_fields[] = {

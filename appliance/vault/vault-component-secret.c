@@ -17,64 +17,29 @@
 
 int vault_seal_component_secret(const Vault *v, int64_t key_version, ModelComponentSecret *row,
                                 const void *data, size_t size) {
-        _cleanup_free_ uint8_t *ad = NULL, *nonce = NULL;
-        const uint8_t *key = vault_data_key(v, key_version);
-        uint8_t *c;
-        size_t ad_size, c_size;
+        _cleanup_free_ uint8_t *ad = NULL;
+        size_t ad_size;
         int r;
 
-        if (!key)
-                return -ENOKEY;
         r = vault_ad_component_secret(row->component_id, row->name, &ad, &ad_size);
         if (r < 0)
                 return r;
-        nonce = malloc(VAULT_NONCE_SIZE);
-        if (!nonce)
-                return -ENOMEM;
-        r = vault_aead_seal(key, ad, ad_size, data, size, nonce, &c, &c_size);
-        if (r < 0)
-                return r;
-        free(row->nonce);
-        free(row->ciphertext);
-        row->key_version = key_version;
-        row->nonce = TAKE_PTR(nonce);
-        row->nonce_size = VAULT_NONCE_SIZE;
-        row->ciphertext = c;
-        row->ciphertext_size = c_size;
-        return 0;
+        return vault_slot_seal(v, key_version, ad, ad_size, data, size, VAULT_SLOT(row));
 }
 
 int vault_open_component_secret(const Vault *v, const ModelComponentSecret *row, uint8_t **ret_data,
                                 size_t *ret_size) {
         _cleanup_free_ uint8_t *ad = NULL;
-        const uint8_t *key;
-        size_t ad_size, n, cap;
-        uint8_t *m;
+        size_t ad_size;
         int r;
 
-        if (!row->ciphertext || row->ciphertext_size < VAULT_TAG_SIZE || !row->name)
+        if (!row->name)
                 return -EBADMSG;
-        key = vault_data_key(v, row->key_version);
-        if (!key)
-                return -EBADMSG; /* sealed under a retired or unknown key */
         r = vault_ad_component_secret(row->component_id, row->name, &ad, &ad_size);
         if (r < 0)
                 return r;
-        cap = row->ciphertext_size - VAULT_TAG_SIZE + 1;
-        m = malloc(cap);
-        if (!m)
-                return -ENOMEM;
-        r = vault_aead_open(key, ad, ad_size, row->nonce, row->nonce_size, row->ciphertext,
-                            row->ciphertext_size, m, &n);
-        if (r < 0) {
-                sodium_memzero(m, cap);
-                free(m);
-                return r;
-        }
-        m[n] = 0;
-        *ret_data = m;
-        *ret_size = n;
-        return 0;
+        return vault_slot_open(v, row->key_version, ad, ad_size, row->nonce, row->nonce_size,
+                               row->ciphertext, row->ciphertext_size, ret_data, ret_size);
 }
 
 static bool name_ok(const char *name) {

@@ -31,6 +31,30 @@ const uint8_t *vault_data_key(const Vault *v, int64_t version);
 /* A fresh random data key in sodium_malloc'ed memory, and its wrapping under the master key for version. */
 int vault_data_key_new(const Vault *v, int64_t version, uint8_t **ret_key, uint8_t **ret_wrapped,
                        size_t *ret_wrapped_size, uint8_t ret_nonce[static VAULT_NONCE_SIZE]);
+/* The sealed columns of a row (a config value, a component secret, a registry password): every such row has
+ * key_version, nonce and ciphertext with their sizes. */
+typedef struct VaultSlot {
+        int64_t *key_version;
+        uint8_t **nonce, **ciphertext;
+        size_t *nonce_size, *ciphertext_size;
+} VaultSlot;
+#define VAULT_SLOT(row)                                    \
+        ((VaultSlot) { .key_version = &(row)->key_version, \
+                       .nonce = &(row)->nonce,             \
+                       .ciphertext = &(row)->ciphertext,   \
+                       .nonce_size = &(row)->nonce_size,   \
+                       .ciphertext_size = &(row)->ciphertext_size })
+
+/* Seals data with associated data ad under the data key of key_version into slot s (the old nonce and
+ * ciphertext freed, the new ones malloc'ed).  -ENOKEY for a retired or unknown version. */
+int vault_slot_seal(const Vault *v, int64_t key_version, const uint8_t *ad, size_t ad_size, const void *data,
+                    size_t size, VaultSlot s);
+/* Opens ciphertext (with its nonce, under the data key of key_version, with ad) into a malloc'ed buffer of
+ * one byte more, NUL-terminated; -EBADMSG when it does not open (the buffer wiped). */
+int vault_slot_open(const Vault *v, int64_t key_version, const uint8_t *ad, size_t ad_size,
+                    const uint8_t *nonce, size_t nonce_size, const uint8_t *ciphertext,
+                    size_t ciphertext_size, uint8_t **ret_data, size_t *ret_size);
+
 /* Seals data for row (its slot, version, flags) under the data key of key_version: fills row->key_version,
  * nonce and ciphertext (malloc'ed, the caller frees them). */
 int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data,

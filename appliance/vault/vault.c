@@ -134,67 +134,97 @@ static void row_ad(const ModelConfigValue *row, VaultValueAd *ret) {
         };
 }
 
-int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data,
-                   size_t size) {
-        _cleanup_free_ uint8_t *ad = NULL, *nonce = NULL;
+int vault_slot_seal(const Vault *v, int64_t key_version, const uint8_t *ad, size_t ad_size, const void *data,
+                    size_t size, VaultSlot s) {
+        _cleanup_free_ uint8_t *nonce = NULL;
         const uint8_t *key = vault_data_key(v, key_version);
         uint8_t *c;
-        size_t ad_size, c_size;
-        VaultValueAd a;
+        size_t c_size;
         int r;
 
         if (!key)
                 return -ENOKEY;
-        row_ad(row, &a);
-        r = vault_ad_value(&a, &ad, &ad_size);
-        if (r < 0)
-                return r;
         nonce = malloc(VAULT_NONCE_SIZE);
         if (!nonce)
                 return -ENOMEM;
         r = vault_aead_seal(key, ad, ad_size, data, size, nonce, &c, &c_size);
         if (r < 0)
                 return r;
-        free(row->nonce);
-        free(row->ciphertext);
-        row->key_version = key_version;
-        row->nonce = TAKE_PTR(nonce);
-        row->nonce_size = VAULT_NONCE_SIZE;
-        row->ciphertext = c;
-        row->ciphertext_size = c_size;
+        free(*s.nonce);
+        free(*s.ciphertext);
+        *s.key_version = key_version;
+        *s.nonce = TAKE_PTR(nonce);
+        *s.nonce_size = VAULT_NONCE_SIZE;
+        *s.ciphertext = c;
+        *s.ciphertext_size = c_size;
         return 0;
+}
+
+int vault_slot_open(const Vault *v, int64_t key_version, const uint8_t *ad, size_t ad_size,
+                    const uint8_t *nonce, size_t nonce_size, const uint8_t *ciphertext,
+                    size_t ciphertext_size, uint8_t **ret_data, size_t *ret_size) {
+        const uint8_t *key;
+        size_t n, cap;
+        uint8_t *m;
+        int r;
+
+        if (!ciphertext || ciphertext_size < VAULT_TAG_SIZE)
+                return -EBADMSG;
+        key = vault_data_key(v, key_version);
+        if (!key)
+                return -EBADMSG; /* sealed under a retired or unknown key */
+        cap = ciphertext_size - VAULT_TAG_SIZE + 1;
+        m = malloc(cap);
+        if (!m)
+                return -ENOMEM;
+        r = vault_aead_open(key, ad, ad_size, nonce, nonce_size, ciphertext, ciphertext_size, m, &n);
+        if (r < 0) {
+                sodium_memzero(m, cap);
+                free(m);
+                return r;
+        }
+        m[n] = 0;
+        *ret_data = m;
+        *ret_size = n;
+        return 0;
+}
+
+int vault_seal_row(const Vault *v, int64_t key_version, ModelConfigValue *row, const void *data,
+                   size_t size) {
+        _cleanup_free_ uint8_t *ad = NULL;
+        size_t ad_size;
+        VaultValueAd a;
+        int r;
+
+        row_ad(row, &a);
+        r = vault_ad_value(&a, &ad, &ad_size);
+        if (r < 0)
+                return r;
+        return vault_slot_seal(v, key_version, ad, ad_size, data, size, VAULT_SLOT(row));
 }
 
 int vault_open_row(const Vault *v, const ModelConfigValue *row, uint8_t **ret_data, size_t *ret_size) {
         _cleanup_free_ uint8_t *ad = NULL;
-        const uint8_t *key;
         uint8_t *m;
         size_t ad_size, n;
         VaultValueAd a;
         int r;
 
-        if (row->deleted || !row->ciphertext || row->ciphertext_size < VAULT_TAG_SIZE)
+        if (row->deleted)
                 return -EBADMSG;
-        key = vault_data_key(v, row->key_version);
-        if (!key)
-                return -EBADMSG; /* sealed under a retired or unknown key */
         row_ad(row, &a);
         r = vault_ad_value(&a, &ad, &ad_size);
         if (r < 0)
                 return r;
-        m = malloc(row->ciphertext_size - VAULT_TAG_SIZE + 1);
-        if (!m)
-                return -ENOMEM;
-        r = vault_aead_open(key, ad, ad_size, row->nonce, row->nonce_size, row->ciphertext,
-                            row->ciphertext_size, m, &n);
-        if (r >= 0 && n != row->size)
-                r = -EBADMSG;
-        if (r < 0) {
-                sodium_memzero(m, row->ciphertext_size - VAULT_TAG_SIZE + 1);
-                free(m);
+        r = vault_slot_open(v, row->key_version, ad, ad_size, row->nonce, row->nonce_size, row->ciphertext,
+                            row->ciphertext_size, &m, &n);
+        if (r < 0)
                 return r;
+        if (n != row->size) {
+                sodium_memzero(m, n);
+                free(m);
+                return -EBADMSG;
         }
-        m[n] = 0;
         *ret_data = m;
         *ret_size = n;
         return 0;
