@@ -33,6 +33,8 @@
 #define REGISTRY_IO_CHUNK (256U * 1024U)
 #define REGISTRY_HASHES_MAX 256U /* sessions whose running hash is kept; the others are hashed at the end */
 #define REGISTRY_UUID_LEN 32U
+#define REGISTRY_LOCK_WAIT_MS 5000U /* a second writer waits this long for the first */
+#define REGISTRY_LOCK_POLL_MS 50U
 
 /* Running hashes of the sessions being written, so the final PUT needs no second read.  A hash is only
  * trusted when it covers exactly the file's bytes. */
@@ -220,8 +222,21 @@ static void session_close(Session *s) {
         }
 }
 
-/* Opens the session of uuid in repository name for writing (404/409 sent on failure). */
-static int session_open(HttpRequest *req, sqlite3 *db, const char *name, const char *uuid, Session *ret) {
+/* One writer at a time.  A client that lost its connection mid-PATCH retries at once, while the handler of
+ * the cut request may still be noticing the cut: wait a little for it before answering 409. */
+static bool lock_session(int fd) {
+        for (unsigned waited = 0;; waited += REGISTRY_LOCK_POLL_MS) {
+                if (flock(fd, LOCK_EX | LOCK_NB) >= 0)
+                        return true;
+                if (errno != EWOULDBLOCK || waited >= REGISTRY_LOCK_WAIT_MS)
+                        return false;
+                (void) usleep(REGISTRY_LOCK_POLL_MS * 1000U);
+        }
+}
+
+/* Opens the session of uuid in repository name (for writing: locked), 404/409 sent on failure. */
+static int session_open(HttpRequest *req, sqlite3 *db, const char *name, const char *uuid, bool write,
+                        Session *ret) {
         _cleanup_(model_upload_done) ModelUpload row = {};
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         struct stat st;
@@ -243,7 +258,7 @@ static int session_open(HttpRequest *req, sqlite3 *db, const char *name, const c
                 return api_replied(
                         req, registry_reply_error(req->conn, 500, "UNKNOWN", "The upload cannot be opened."),
                         r);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        if (write && !lock_session(fd))
                 return api_replied(
                         req,
                         registry_reply_error(req->conn, 409, "BLOB_UPLOAD_INVALID",
@@ -255,6 +270,8 @@ static int session_open(HttpRequest *req, sqlite3 *db, const char *name, const c
                         -errno);
         *ret = (Session) { .fd = TAKE_FD(fd), .size = (uint64_t) st.st_size };
         strcpy(ret->uuid, uuid);
+        if (!write) /* a status request: the size is all it needs, and the running hash stays */
+                return 0;
         ret->hashed = hash_take(uuid, ret->size, &ret->hash);
         if (!ret->hashed && ret->size == 0) {
                 sha256_init(&ret->hash);
@@ -450,7 +467,7 @@ int registry_upload_session(HttpRequest *req, const char *name, const char *uuid
                 return req->status;
         if (registry_db_open(req, &db) < 0)
                 return req->status;
-        if (session_open(req, db, name, uuid, &s) < 0)
+        if (session_open(req, db, name, uuid, !get, &s) < 0)
                 return req->status;
         if (get) {
                 session_close(&s);
