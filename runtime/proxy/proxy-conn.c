@@ -26,13 +26,15 @@ typedef enum Step {
 
 static void conn_release_request(WorkerState *ws, Conn *c) {
         if (c->target) {
-                atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
+                if (!c->target_idle)
+                        atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
                 if (c->target->stats)
                         atomic_fetch_sub_explicit(&c->target->stats->in_flight, 1, memory_order_relaxed);
                 if (c->tunnel_counted && c->target->stats)
                         atomic_fetch_sub_explicit(&c->target->stats->tunnels, 1, memory_order_relaxed);
                 c->target = NULL;
         }
+        c->target_idle = false;
         if (c->route) {
                 if (c->route->stats) {
                         atomic_fetch_sub_explicit(&c->route->stats->in_flight, 1, memory_order_relaxed);
@@ -264,11 +266,13 @@ static int conn_acquire_upstream(WorkerState *ws, Conn *c, bool allow_pool) {
 
 static void conn_set_target(Conn *c, Target *t) {
         if (c->target) {
-                atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
+                if (!c->target_idle)
+                        atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
                 if (c->target->stats)
                         atomic_fetch_sub_explicit(&c->target->stats->in_flight, 1, memory_order_relaxed);
         }
         c->target = t;
+        c->target_idle = false;
         if (t) {
                 atomic_fetch_add_explicit(&t->in_flight, 1, memory_order_relaxed);
                 if (t->stats)
@@ -710,6 +714,12 @@ static Step conn_step_to_client(WorkerState *ws, Conn *c, bool *progress) {
         }
         if (!c->writable || (!flow_head_pending(&c->resp) && c->resp.fwd == 0))
                 return STEP_ON;
+        /* The upstream has answered in full: it is idle for least-conn before the client sees the last byte
+         * (and may send its next request through another worker before this one finishes the exchange). */
+        if (c->target && !c->target_idle && c->resp_state == RESP_BODY && flow_complete(&c->resp)) {
+                atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
+                c->target_idle = true;
+        }
         before = c->resp.sent;
         hs = c->resp.head_sent;
         k = flow_send(&c->resp, c->fd);

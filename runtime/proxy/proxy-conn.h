@@ -54,7 +54,8 @@ struct Conn {
         Target *target;
         unsigned attempts;
         bool req_head_method, req_upgrade, req_expect, req_close, req_http10, upstream_close, resp_final,
-                tunnel_counted;
+                tunnel_counted,
+                target_idle; /* the target's in_flight (what least-conn counts) was given back early */
         unsigned status;
         unsigned requests;
         uint64_t t_start_ns;
