@@ -80,6 +80,7 @@ def test_user_add_list_and_bad_input(rd):
         made = p.stdout.strip()
         assert re.fullmatch(r"[A-Za-z0-9_-]{20}", made), p.stdout
         assert "only this once" in p.stderr
+        assert login(d, "carol", made).status_code == 200
         users = {u["name"]: u for u in d.cli("user", "list")["users"]}
         assert {"admin", "dev", "view", "carol"} <= set(users)
         assert users["admin"]["role"] == "admin" and users["dev"]["role"] == "developer"
@@ -147,6 +148,7 @@ def test_viewer_reads_and_every_write_is_refused(rd):
         # but a viewer may change its own password
         r = api(d, "PUT", "users/view/password", v, {"password": "view-password-2"})
         assert r.status_code == 200 and "password" not in r.json(), r.text
+        assert login(d, "view", "view-password-2").status_code == 200
 
 
 def test_developer_builds_deploys_and_sets_config_but_creates_no_project(rd):
@@ -194,11 +196,13 @@ def test_last_admin_cannot_be_removed_and_removal_is_immediate(rd):
         # a second admin can remove the first; then it is the last one
         boss = add_user(d, "boss", "admin", "boss-password-1")
         gone = add_user(d, "temp", "developer", "temp-password-1")
+        assert login(d, "temp", "temp-password-1").status_code == 200
         assert remote(d, gone, "status")["daemon"]
         out = remote(d, boss, "user", "rm", "temp", json_out=False).stdout
         assert "Removed user temp" in out
         # its token and its password are refused at once
         assert api(d, "GET", "status", gone).status_code == 401
+        assert login(d, "temp", "temp-password-1").status_code == 401
         assert_clean_error(remote(d, boss, "user", "rm", "temp", check=False), "no user named 'temp'")
         # boss removes admin (admin.token goes with it) and cannot remove itself, the last admin
         assert api(d, "DELETE", "users/admin", boss).status_code == 200
@@ -210,3 +214,28 @@ def test_last_admin_cannot_be_removed_and_removal_is_immediate(rd):
         d.stop()
         d.start()
         assert d.cli("status")["daemon"]["pid"] == d.pid
+
+
+def test_passwd_changes_what_logs_in(rd):
+        d = rd
+        d.cli("user", "add", "pat", "--role", "developer", "--password-stdin", input="first-password\n")
+        assert login(d, "pat", "first-password").status_code == 200
+        # an admin sets anyone's: the old one stops working, the new one works
+        out = d.cli("user", "passwd", "pat", "--password-stdin", input="second-password\n", json=False).stdout
+        assert "Set the password of user pat" in out
+        assert login(d, "pat", "first-password").status_code == 401
+        assert login(d, "pat", "second-password").status_code == 200
+        # without --password-stdin one is made and printed once
+        p = d.cli("user", "passwd", "pat", json=False)
+        made = p.stdout.strip()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{20}", made) and "only this once" in p.stderr
+        assert login(d, "pat", made).status_code == 200
+        assert login(d, "pat", "second-password").status_code == 401
+        # a developer may set its own, not another's
+        tok = d.cli("token", "create", "t", "--user", "pat")["token"]
+        assert remote(d, tok, "user", "passwd", "pat", "--password-stdin", input="third-password\n",
+                      json_out=False).returncode == 0
+        assert login(d, "pat", "third-password").status_code == 200
+        assert_forbidden(api(d, "PUT", "users/dev/password", tok, {"password": "hijacked-1"}), "developer")
+        assert login(d, "dev", "hijacked-1").status_code == 401
+        assert_clean_error(d.cli("user", "passwd", "nobody", check=False), "no user named 'nobody'")

@@ -78,6 +78,10 @@ const HttpRoute api_routes[] = {
         { "DELETE", "users/*", api_user_remove, ADMIN },
         /* anyone's own; an admin's for anyone (the handler checks) */
         { "PUT", "users/*/password", api_user_passwd, VIEWER },
+        /* the login needs no credentials (the dispatcher runs it without); GET and DELETE need a session */
+        { "POST", "session", api_session_create, VIEWER },
+        { "GET", "session", api_session_show, VIEWER },
+        { "DELETE", "session", api_session_delete, VIEWER },
 };
 
 const size_t api_routes_n = ELEMENTSOF(api_routes);

@@ -11,7 +11,7 @@
 #include "tests.h"
 
 /* Writes a viewer may send: the handler lets only the user itself (or an admin) through. */
-static const char *const viewer_writes[] = { "PUT users/*/password" };
+static const char *const viewer_writes[] = { "PUT users/*/password", "POST session", "DELETE session" };
 
 static const char *const developer_writes[] = {
         "POST projects/*/components/*/deploy",

@@ -188,7 +188,11 @@ bool http_session_set_touch_due(HttpSessionSet *s, int64_t session_id, int64_t n
                 int64_t *p = &s->entries[i].last_written_at;
                 int64_t last = __atomic_load_n(p, __ATOMIC_RELAXED);
 
-                due = now - last >= HTTP_SESSION_TOUCH_INTERVAL_SEC &&
+                /* well within the idle timeout, so a restart finds the session alive as it was */
+                int64_t interval =
+                        MAX((int64_t) 1, MIN((int64_t) HTTP_SESSION_TOUCH_INTERVAL_SEC, s->idle_sec / 4));
+
+                due = now - last >= interval &&
                       __atomic_compare_exchange_n(p, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
         }
         pthread_rwlock_unlock(&s->lock);

@@ -15,7 +15,8 @@
 #define HTTP_SESSION_IDLE_SEC (12 * 3600)         /* a session unused this long ends */
 #define HTTP_SESSION_LIFETIME_SEC (7 * 24 * 3600) /* and every session ends this long after login */
 #define HTTP_SESSION_CSRF_LEN 64U                 /* hex of 32 random bytes */
-/* A session's last use is written back to the database at most this often. */
+/* A session's last use is written back to the database at most this often (or a quarter of the idle
+ * timeout, when that is shorter). */
 #define HTTP_SESSION_TOUCH_INTERVAL_SEC 60
 
 typedef struct HttpSession {
@@ -48,6 +49,7 @@ size_t http_session_set_size(HttpSessionSet *s);
  * now; -ENOKEY when there is none, -EKEYEXPIRED when it ended (idle or past its end). */
 int http_session_set_find(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN_HASH_SIZE], int64_t now,
                           HttpSession *ret);
-/* True when the use last written back for session_id is HTTP_SESSION_TOUCH_INTERVAL_SEC or more older
- * than now: the caller then writes now to the database (only one caller gets true). */
+/* True when the use last written back for session_id is HTTP_SESSION_TOUCH_INTERVAL_SEC (or a quarter of
+ * the idle timeout) or more older than now: the caller then writes now to the database (only one caller
+ * gets true). */
 bool http_session_set_touch_due(HttpSessionSet *s, int64_t session_id, int64_t now);
