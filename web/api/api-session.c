@@ -213,6 +213,7 @@ int api_session_create(HttpRequest *req) {
 
         /* ended sessions go now and then: at each login */
         (void) model_session_delete_ended(db, now, http_session_set_idle_sec(ctx->sessions));
+        (void) http_session_set_prune(ctx->sessions, now);
         r = model_session_create(db, user.id, cookie_hash, csrf,
                                  now + (ctx->session_lifetime_sec ?: HTTP_SESSION_LIFETIME_SEC), &m);
         sodium_memzero(cookie_hash, sizeof cookie_hash);

@@ -140,6 +140,24 @@ size_t http_session_set_remove_user(HttpSessionSet *s, const char *user, int64_t
         return removed;
 }
 
+size_t http_session_set_prune(HttpSessionSet *s, int64_t now) {
+        size_t removed = 0;
+
+        pthread_rwlock_wrlock(&s->lock);
+        for (size_t i = 0; i < s->n;) {
+                SessionEntry *e = &s->entries[i];
+
+                if (now < e->sess.expires_at && now - e->last_seen_at < s->idle_sec) {
+                        i++;
+                        continue;
+                }
+                remove_at(s, i);
+                removed++;
+        }
+        pthread_rwlock_unlock(&s->lock);
+        return removed;
+}
+
 size_t http_session_set_size(HttpSessionSet *s) {
         size_t n;
 

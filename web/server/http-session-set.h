@@ -43,6 +43,8 @@ int http_session_set_put(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN_
 int http_session_set_remove(HttpSessionSet *s, int64_t session_id);
 /* Removes every session of user but keep_id (0: none kept); returns how many. */
 size_t http_session_set_remove_user(HttpSessionSet *s, const char *user, int64_t keep_id);
+/* Removes every session that ended by now (idle or past its end); returns how many. */
+size_t http_session_set_prune(HttpSessionSet *s, int64_t now);
 size_t http_session_set_size(HttpSessionSet *s);
 
 /* The session of the cookie whose hash is given, as of now: 0 with *ret filled and its last use set to

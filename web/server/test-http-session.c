@@ -114,6 +114,8 @@ static void test_check(void) {
         CHECK(http_session_set_put(set, hash, &sess, NOW + 95) == 0);
         CHECK(http_session_check(set, &h, NOW + 99, &got) == 0);
         CHECK(http_session_check(set, &h, NOW + 100, &got) == -EKEYEXPIRED);
+        CHECK(http_session_set_prune(set, NOW + 99) == 0 && http_session_set_prune(set, NOW + 100) == 1);
+        CHECK(http_session_set_put(set, hash, &sess, NOW) == 0);
         /* another cookie, and a removed session */
         snprintf(cookie, sizeof cookie, "slipway_session=%.63sb", cookie_a);
         h = headers("GET", cookie, NULL, NULL, "h", NULL);
