@@ -140,7 +140,7 @@ static int reply_decided(HttpRequest *req, const ModelApproval *a) {
         snprintf(msg, sizeof msg,
                  "Approval request %lld was %s by %s at %s already; a request is decided once.",
                  (long long) a->id,
-                 streq(a->status, MODEL_APPROVAL_FAILED) ? "approved (and failed)" : a->status,
+                 streq(a->status, MODEL_APPROVAL_FAILED) ? "approved, and failed," : a->status,
                  a->decided_by ?: "?", when);
         return http_reply_error(
                 req->conn, 409, msg,
