@@ -34,6 +34,7 @@
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
+#include "user-account-db.h"
 #include "vault-db.h"
 #include "vault.h"
 
@@ -397,6 +398,20 @@ static int run(void) {
         r = state_dir_read_token(dir, &token);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot read %s/admin.token: %m.", arg_state_dir);
+        {
+                _cleanup_(model_user_done) ModelUser admin = {};
+
+                /* admin.token speaks for user admin, as an admin: not once that user was removed */
+                r = model_user_get(db, MODEL_USER_ADMIN, &admin);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Error: cannot read the users from %s: %m.", db_path);
+                if (r == -ENOENT || !streq(admin.role, "admin")) {
+                        log_warning("User admin was removed: %s/admin.token is not accepted; use another "
+                                    "admin's token (slipway --token).",
+                                    arg_state_dir);
+                        free(TAKE_PTR(token));
+                }
+        }
         /* Users' API tokens: the database is their record, the set what the gate checks without a query. */
         r = http_token_set_new(&tokens);
         if (r < 0)

@@ -52,6 +52,8 @@ typedef struct ApiContext {
          * without a request (slipwayd --registry-upload-ttl; 0: REGISTRY_UPLOAD_TTL_DEFAULT_SEC). */
         int64_t registry_upload_ttl_sec;
         HttpTokenSet *tokens; /* the server's token set, changed by token create/revoke (NULL: refused) */
+        /* The server's console sessions, changed by login, logout, user rm and passwd (NULL: no logins). */
+        HttpSessionSet *sessions;
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -193,6 +195,11 @@ int api_vulndb_status(HttpRequest *req);
 int api_token_create(HttpRequest *req);
 int api_tokens_list(HttpRequest *req);
 int api_token_revoke(HttpRequest *req);
+/* Users and their passwords (api-users.c; routes and bodies in its opening comment). */
+int api_users_list(HttpRequest *req);
+int api_user_add(HttpRequest *req);
+int api_user_remove(HttpRequest *req);
+int api_user_passwd(HttpRequest *req);
 /* Puts every token row of db into set (at slipwayd's start); *ret_n (may be NULL): how many. */
 int api_tokens_load(sqlite3 *db, HttpTokenSet *set, size_t *ret_n);
 /* HttpServerConfig.token_used with the ApiContext as userdata: writes the token's last use back. */

@@ -202,6 +202,15 @@ static int route(HttpRequest *req, const HttpRoute *routes, size_t n, const char
                 path_known = true;
                 if (!streq(rt->method, req->method))
                         continue;
+                if (req->role < rt->min_role) {
+                        char msg[128];
+
+                        snprintf(msg, sizeof msg, HTTP_ROLE_FORBIDDEN_FORMAT,
+                                 strempty(http_role_to_string(req->role)));
+                        request_free_segments(req);
+                        log_debug("%s %s → 403 (role %s)", req->method, uri, http_role_to_string(req->role));
+                        return http_reply_error(req->conn, 403, msg, HTTP_ROLE_FORBIDDEN_HINT);
+                }
                 r = rt->handler(req);
                 request_free_segments(req);
                 log_debug("%s %s → %d", req->method, uri, r);

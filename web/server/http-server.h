@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "http-limits.h"
+#include "http-session-set.h"
 #include "http-token-set.h"
 #include "macro.h"
 
@@ -33,6 +34,8 @@ typedef struct HttpRequest {
         bool read_only;
         int64_t token_id;
         HttpIdentity caller;
+        /* The console session the request came with (0: none; it came with a token). */
+        int64_t session_id;
 } HttpRequest;
 
 /* True when the caller may push to the registry (POST, PUT, PATCH, DELETE under /v2/): authenticated,
@@ -42,12 +45,22 @@ bool http_request_may_push(const HttpRequest *req);
 /* A handler sends its own response and returns the HTTP status it sent. */
 typedef int (*HttpHandler)(HttpRequest *req);
 
+/* Each route names the least role that may call it; the dispatcher refuses a caller below it with 403
+ * (HTTP_ROLE_FORBIDDEN_MESSAGE) before the handler runs, so roles are one table, not checks scattered
+ * over handlers.  A handler may still refuse more (e.g. a user's password: admin, or the user itself). */
 typedef struct HttpRoute {
         const char *method;
         /* Segments separated by '/', "*" matches any one segment: "images/ * /export". */
         const char *pattern;
         HttpHandler handler;
+        HttpRole min_role;
 } HttpRoute;
+
+/* "Your role (viewer) may not do this; ask an admin." with the caller's role. */
+#define HTTP_ROLE_FORBIDDEN_FORMAT "Your role (%s) may not do this; ask an admin."
+#define HTTP_ROLE_FORBIDDEN_HINT                                                                          \
+        "Viewers may read; developers may also build, deploy, promote, roll back and set config values; " \
+        "everything else needs an admin (slipway user list shows who is one)."
 
 typedef struct HttpServerConfig {
         const char *listen; /* "ADDR:PORT" ("[v6]:PORT"); port 0 picks a free one */

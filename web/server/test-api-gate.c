@@ -279,9 +279,9 @@ static int h_stream(HttpRequest *req) {
 }
 
 static const HttpRoute routes[] = {
-        { "POST", "upload", h_upload },
-        { "POST", "tiny", h_tiny },
-        { "GET", "stream", h_stream },
+        { "POST", "upload", h_upload, HTTP_ROLE_VIEWER },
+        { "POST", "tiny", h_tiny, HTTP_ROLE_VIEWER },
+        { "GET", "stream", h_stream, HTTP_ROLE_VIEWER },
 };
 
 static int dial(int port) {
