@@ -209,3 +209,4 @@ def test_missing_configurables_are_refused_when_asked_and_at_approval(env):
         assert releases(d, "cfg/web", "production") == []
         done = [x for x in approvals(d, "--all") if x["id"] == rid][0]
         assert done["status"] == "failed" and "API_KEY" in done["reason"] and done["release_id"] is None
+        assert_clean_error(admin(d, "approvals", "approve", rid), "already", "failed")
