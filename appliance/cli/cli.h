@@ -149,7 +149,8 @@ int cmd_user(CliContext *c, int argc, char *argv[]);     /* cmd-user.c */
 int cmd_registry(CliContext *c, int argc, char *argv[]); /* cmd-registry.c */
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);
-int cmd_promote(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */
-int cmd_rollback(CliContext *c, int argc, char *argv[]); /* cmd-promote.c */
-int cmd_config(CliContext *c, int argc, char *argv[]);   /* cmd-config.c */
-int cmd_vault(CliContext *c, int argc, char *argv[]);    /* cmd-config.c */
+int cmd_promote(CliContext *c, int argc, char *argv[]);   /* cmd-promote.c */
+int cmd_approvals(CliContext *c, int argc, char *argv[]); /* cmd-approvals.c */
+int cmd_rollback(CliContext *c, int argc, char *argv[]);  /* cmd-promote.c */
+int cmd_config(CliContext *c, int argc, char *argv[]);    /* cmd-config.c */
+int cmd_vault(CliContext *c, int argc, char *argv[]);     /* cmd-config.c */

@@ -53,6 +53,13 @@ static int store_egress(const char *full, const char *arg, void *args) {
         return 0;
 }
 
+static int store_protected(const char *full, const char *arg, void *args) {
+        if (!streq(arg, "on") && !streq(arg, "off"))
+                return cli_usage_errno(full, "--protected takes 'on' or 'off', not '%s'", arg);
+        ((ModelArgs *) args)->is_protected = arg;
+        return 0;
+}
+
 static int store_scan_fail_on(const char *full, const char *arg, void *args) {
         if (!streq(arg, "critical") && !streq(arg, "high") && !streq(arg, "none"))
                 return cli_usage_errno(full, "--scan-fail-on takes 'critical', 'high' or 'none', not '%s'",
@@ -79,6 +86,7 @@ static const CliOption model_options[] = {
         S("domain", domain),
         F("no-domain", no_domain),
         { "egress", false, 0, store_egress },
+        { "protected", false, 0, store_protected },
         S("ingress-port", ingress_port),
         S("liveness", liveness),
         S("health-interval", health_interval),

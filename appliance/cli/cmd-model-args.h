@@ -28,7 +28,8 @@ typedef struct ModelArgs {
         const char *cpus;
         const char *lines;
         const char *domain;
-        const char *egress; /* "on" | "off" */
+        const char *egress;       /* "on" | "off" */
+        const char *is_protected; /* env set --protected "on" | "off" */
         const char *ingress_port;
         bool no_domain;
         bool force;

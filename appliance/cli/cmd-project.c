@@ -48,12 +48,13 @@ static const char delete_help[] =
 
 static void print_env_line(json_t *e) {
         const char *domain = json_string_value(json_object_get(e, "domain"));
-        printf("  %-16s %-16s ingress port %lld, bridge %s%s%s%s\n",
+        printf("  %-16s %-16s ingress port %lld, bridge %s%s%s%s%s\n",
                json_string_value(json_object_get(e, "name")),
                json_string_value(json_object_get(e, "subnet")),
                (long long) json_integer_value(json_object_get(e, "ingress_port")),
                json_string_value(json_object_get(e, "bridge")), domain ? ", domain " : "", domain ?: "",
-               json_is_true(json_object_get(e, "egress")) ? ", egress on" : "");
+               json_is_true(json_object_get(e, "egress")) ? ", egress on" : "",
+               json_is_true(json_object_get(e, "protected")) ? ", protected" : "");
 }
 
 static int project_create(CliContext *c, int argc, char *argv[]) {
@@ -209,12 +210,13 @@ static const char env_help[] =
         "       slipway env create PROJECT ENV [--after ENV] [--domain DOMAIN] [--egress on|off]\n"
         "                          [--ingress-port PORT]\n"
         "       slipway env set PROJECT ENV [--domain DOMAIN | --no-domain] [--egress on|off]\n"
-        "                       [--ingress-port PORT]\n\n"
+        "                       [--ingress-port PORT] [--protected on|off]\n\n"
         "Environments of a project, in promotion order.\n";
 
 static const char env_list_help[] =
         "Usage: slipway env list PROJECT [--json]\n\n"
-        "Lists a project's environments in promotion order: NAME, SUBNET, INGRESS, BRIDGE, DOMAIN, EGRESS.\n";
+        "Lists a project's environments in promotion order: NAME, SUBNET, INGRESS, BRIDGE, DOMAIN, EGRESS,\n"
+        "PROTECTED (a developer's promotion into it waits for an admin's approval).\n";
 
 static const char env_create_help[] =
         "Usage: slipway env create PROJECT ENV [--after ENV] [--domain DOMAIN] [--egress on|off]\n"
@@ -228,13 +230,15 @@ static const char env_create_help[] =
 
 static const char env_set_help[] =
         "Usage: slipway env set PROJECT ENV [--domain DOMAIN | --no-domain] [--egress on|off]\n"
-        "                       [--ingress-port PORT] [--json]\n\n"
+        "                       [--ingress-port PORT] [--protected on|off] [--json]\n\n"
         "Changes an environment's settings; running components get the new routes and isolation rules\n"
         "at once (no redeploy).  A change that cannot be applied is undone.\n\n"
         "  --domain DOMAIN      public endpoints also answer at COMPONENT.DOMAIN on the ingress port\n"
         "  --no-domain          remove the domain (path-based URLs keep working)\n"
         "  --egress on|off      may its containers reach addresses beyond this host\n"
-        "  --ingress-port PORT  move its ingress listener to PORT\n";
+        "  --ingress-port PORT  move its ingress listener to PORT\n"
+        "  --protected on|off   a developer's promotion into it becomes a request an admin approves or\n"
+        "                       rejects ('slipway approvals'); an admin's goes ahead (admin only)\n";
 
 /* The settings options into body: 0, or -EINVAL for a usage error (said), -ENOMEM. */
 static int env_settings_to_json(const char *full, const ModelArgs *a, json_t *body) {
@@ -277,7 +281,7 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
         r = model_call(c, "GET", path, NULL, &j);
         if (r <= 0)
                 return cli_exit_status(r);
-        t = table_new(6, "NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS");
+        t = table_new(7, "NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS", "PROTECTED");
         if (!t)
                 return log_oom_cli();
         json_array_foreach(json_object_get(j, "environments"), i, e) {
@@ -288,7 +292,8 @@ static int env_list(CliContext *c, int argc, char *argv[]) {
                 if (table_add_row(t, json_string_value(json_object_get(e, "name")),
                                   json_string_value(json_object_get(e, "subnet")), port,
                                   json_string_value(json_object_get(e, "bridge")), domain ?: "-",
-                                  json_is_true(json_object_get(e, "egress")) ? "on" : "off") < 0)
+                                  json_is_true(json_object_get(e, "egress")) ? "on" : "off",
+                                  json_is_true(json_object_get(e, "protected")) ? "yes" : "no") < 0)
                         return log_oom_cli();
         }
         table_print(t);
@@ -336,10 +341,12 @@ static int env_set(CliContext *c, int argc, char *argv[]) {
         r = env_settings_to_json("env set", &a, body);
         if (r < 0)
                 return cli_exit_status(r);
+        if (a.is_protected &&
+            json_object_set_new(body, "protected", json_boolean(streq(a.is_protected, "on"))) < 0)
+                return log_oom_cli();
         if (json_object_size(body) == 0)
-                return cli_usage_error("env set",
-                                       "Nothing to change: give --domain, --no-domain, --egress or "
-                                       "--ingress-port");
+                return cli_usage_error("env set", "Nothing to change: give --domain, --no-domain, --egress, "
+                                                  "--ingress-port or --protected");
         env = http_url_encode(argv[optind + 1]);
         if (!env || asprintf(&suffix, "/environments/%s", env) < 0)
                 return log_oom_cli();

@@ -1,6 +1,7 @@
 /* slipway promote PROJECT/COMP FROM [TO] and slipway rollback PROJECT/COMP ENV [--to RELEASE]: ask the daemon
  * for a release made from another one, then follow it as deploy does (cli_release_follow), so both wait
- * through the health-gated swap and the bake window and exit 1 when it failed or rolled back. */
+ * through the health-gated swap and the bake window and exit 1 when it failed or rolled back.  A promotion
+ * the daemon held for an admin's approval is reported and is not a failure. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +21,10 @@ static const char promote_help[] =
         "Deploys the exact image that is live in FROM_ENV to TO_ENV (default: the next environment in\n"
         "the project's promotion order; only forward), with TO_ENV's own values and the component's\n"
         "current settings.  Refused, with nothing changed, when nothing is live in FROM_ENV or a required\n"
-        "configurable has no value in TO_ENV.  Waits like deploy; exit status 0 when live.\n";
+        "configurable has no value in TO_ENV.  Waits like deploy; exit status 0 when live.\n\n"
+        "Into a protected environment (env set --protected on) a developer's promotion deploys nothing:\n"
+        "it becomes a request an admin approves or rejects (slipway approvals list|approve|reject), and\n"
+        "the command exits 0 after saying so.  An admin's promotion goes ahead at once.\n";
 
 static const char rollback_help[] =
         "Usage: slipway rollback PROJECT/COMPONENT ENV [--to RELEASE] [--no-wait] [--no-wait-bake]\n"
@@ -49,6 +53,25 @@ static const CliOption action_options[] = {
         { .name = "timeout", .store = store_timeout },
 };
 
+/* A promotion into a protected environment by a developer: the daemon recorded a request for an admin
+ * (or found the identical one pending) and deployed nothing.  Not a failure: exit status 0. */
+static int print_held(CliContext *c, json_t *reply) {
+        json_t *a = json_object_get(reply, "approval");
+        long long id = (long long) json_integer_value(json_object_get(a, "id"));
+
+        if (c->json) {
+                cli_print_json(reply);
+                return 0;
+        }
+        printf("Promotion of %s/%s to %s %swaits for an admin's approval: request %lld (slipway approvals "
+               "approve %lld).\n",
+               strempty(json_string_value(json_object_get(a, "project"))),
+               strempty(json_string_value(json_object_get(a, "component"))),
+               strempty(json_string_value(json_object_get(a, "to"))),
+               json_is_true(json_object_get(reply, "existing")) ? "already " : "", id, id);
+        return 0;
+}
+
 /* Posts body to …/components/C/<verb> ("promote", "rollback") and follows the release it made, in the
  * environment the reply names (a promotion's default target is the daemon's choice). */
 static int request_and_follow(CliContext *c, const ReleaseActionArgs *a, const char *project,
@@ -61,6 +84,8 @@ static int request_and_follow(CliContext *c, const ReleaseActionArgs *a, const c
                 return log_oom_cli();
         if (cli_api_json(c, "POST", path, body, &reply) < 0)
                 return 1;
+        if (json_is_object(json_object_get(reply, "approval")))
+                return print_held(c, reply);
         id = json_integer_value(json_object_get(reply, "id"));
         env = strdup(json_string_value(json_object_get(reply, "environment")) ?: "?");
         if (!env)

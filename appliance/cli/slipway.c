@@ -18,7 +18,7 @@ static const char main_help[] =
         "  status                      the daemon, the proxy and what they manage\n"
         "  image build|import|export|list|inspect|sbom|scan|rm|gc|unpack …\n"
         "  project create|list|set|delete …     projects, their environments and build settings\n"
-        "  env list|create …                environments of a project, in promotion order\n"
+        "  env list|create|set …            environments of a project, in promotion order\n"
         "  component create|update|list|show …  what runs: image or git source, endpoints, health checks\n"
         "  build PROJECT/NAME [--commit SHA | --branch B] [--deploy] [--follow]   build a git component\n"
         "  builds PROJECT/NAME              build history: commit, trigger, status, duration, image\n"
@@ -29,6 +29,7 @@ static const char main_help[] =
         "  deploy PROJECT/NAME ENV [--image REF | --build ID]   blue/green deploy; waits until live or failed\n"
         "  promote PROJECT/NAME FROM [TO]   the image live in FROM to the next environment, with its values\n"
         "  rollback PROJECT/NAME ENV [--to RELEASE]   an earlier release's image and values again\n"
+        "  approvals list|approve|reject …  promotion requests into protected environments\n"
         "  url PROJECT/NAME ENV             public URLs\n"
         "  logs PROJECT/NAME ENV            the live instance's stdout/stderr\n"
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
@@ -67,6 +68,7 @@ int main(int argc, char *argv[]) {
                 { "logs", cmd_logs },
                 { "promote", cmd_promote },
                 { "rollback", cmd_rollback },
+                { "approvals", cmd_approvals },
                 { "config", cmd_config },
                 { "vault", cmd_vault },
                 { "build", cmd_build },
@@ -106,8 +108,8 @@ int main(int argc, char *argv[]) {
                 return cli_usage_error(
                         NULL,
                         "Missing command (status, image, project, env, component, releases, deploy, "
-                        "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
-                        "webhook, vulndb, token, user, registry)");
+                        "promote, rollback, approvals, url, logs, config, vault, build, builds, autobuild, "
+                        "autodeploy, webhook, vulndb, token, user, registry)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

@@ -178,8 +178,8 @@ static int load_values(sqlite3 *db, const ModelComponent *comp, const ModelEnvir
 static int create_in_transaction(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env,
                                  const char *digest, const char *spec_json, const ComponentSpec *spec,
                                  const char *origin, int64_t source_release_id, const int64_t *pinned,
-                                 size_t n_pinned, int64_t *ret_id, char ***ret_dirs, size_t *ret_n_dirs,
-                                 ReleaseRefusal *ret_refusal) {
+                                 size_t n_pinned, ReleaseCreateThen then, void *userdata, int64_t *ret_id,
+                                 char ***ret_dirs, size_t *ret_n_dirs, ReleaseRefusal *ret_refusal) {
         ModelConfigValue *values = NULL;
         _cleanup_free_ int64_t *ids = NULL;
         size_t n_values = 0;
@@ -206,6 +206,8 @@ static int create_in_transaction(sqlite3 *db, const ModelComponent *comp, const 
         r = model_release_values_pin(db, id, ids, n_values);
         if (r < 0)
                 goto finish;
+        if (then && (r = then(db, id, userdata)) < 0)
+                goto finish;
         r = model_release_prune(db, comp->id, env->id, spec->keep_releases, ret_dirs, ret_n_dirs);
         if (r < 0)
                 goto finish;
@@ -223,10 +225,38 @@ finish:
         return r;
 }
 
+int release_check(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env,
+                  const char *spec_json, const char *origin, ReleaseRefusal *ret_refusal) {
+        _cleanup_free_ char *error = NULL;
+        ModelConfigValue *values = NULL;
+        size_t n_values = 0;
+        ComponentSpec spec;
+        int r;
+
+        r = component_spec_parse(spec_json, &spec, &error);
+        if (r < 0)
+                return r;
+        r = load_values(db, comp, env, NULL, 0, &values, &n_values, ret_refusal);
+        if (r < 0)
+                return r;
+        r = check_configurables(comp, env, &spec, origin, values, n_values, ret_refusal);
+        model_config_values_free(values, n_values);
+        return r;
+}
+
 int release_create(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env, const char *digest,
                    const char *spec_json, const char *origin, int64_t source_release_id,
                    const int64_t *pinned_value_ids, size_t n_pinned, int64_t *ret_id,
                    ReleaseRefusal *ret_refusal) {
+        return release_create_then(db, comp, env, digest, spec_json, origin, source_release_id,
+                                   pinned_value_ids, n_pinned, NULL, NULL, ret_id, ret_refusal);
+}
+
+int release_create_then(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env,
+                        const char *digest, const char *spec_json, const char *origin,
+                        int64_t source_release_id, const int64_t *pinned_value_ids, size_t n_pinned,
+                        ReleaseCreateThen then, void *userdata, int64_t *ret_id,
+                        ReleaseRefusal *ret_refusal) {
         _cleanup_free_ char *error = NULL;
         ReleaseRefusal refusal = {};
         ComponentSpec spec;
@@ -242,7 +272,7 @@ int release_create(sqlite3 *db, const ModelComponent *comp, const ModelEnvironme
         if (r < 0)
                 return r;
         r = create_in_transaction(db, comp, env, digest, spec_json, &spec, origin, source_release_id,
-                                  pinned_value_ids, n_pinned, &id, &dirs, &n_dirs, &refusal);
+                                  pinned_value_ids, n_pinned, then, userdata, &id, &dirs, &n_dirs, &refusal);
         r = sqlite_end(db, r);
         if (r < 0) {
                 sqlite_rows_free(&sqlite_text_row, dirs, n_dirs);

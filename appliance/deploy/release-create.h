@@ -37,3 +37,19 @@ int release_create(sqlite3 *db, const ModelComponent *comp, const ModelEnvironme
                    const char *spec_json, const char *origin, int64_t source_release_id,
                    const int64_t *pinned_value_ids, size_t n_pinned, int64_t *ret_id,
                    ReleaseRefusal *ret_refusal);
+
+/* release_create() with one more write in the same transaction: then(db, release_id, userdata) runs once
+ * the release and its pinned values are written; when it fails nothing is written and its error is
+ * returned.  (An approved promotion records the release it made this way.) */
+typedef int (*ReleaseCreateThen)(sqlite3 *db, int64_t release_id, void *userdata);
+int release_create_then(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env,
+                        const char *digest, const char *spec_json, const char *origin,
+                        int64_t source_release_id, const int64_t *pinned_value_ids, size_t n_pinned,
+                        ReleaseCreateThen then, void *userdata, int64_t *ret_id,
+                        ReleaseRefusal *ret_refusal);
+
+/* The configurables check of release_create() alone, writing nothing: 0 when spec_json's required
+ * configurables all have a fitting value among env's current ones for comp, -ENOKEY with *ret_refusal
+ * filled (may be NULL) as release_create() fills it otherwise, -EINVAL for an invalid spec. */
+int release_check(sqlite3 *db, const ModelComponent *comp, const ModelEnvironment *env,
+                  const char *spec_json, const char *origin, ReleaseRefusal *ret_refusal);

@@ -18,7 +18,7 @@
 
 #define SELECT_ENVIRONMENT                                                                                     \
         "SELECT e.id, e.project_id, p.name, e.name, e.position, e.subnet, e.bridge, e.ingress_port, e.domain," \
-        " e.egress, e.created_at FROM environments e JOIN projects p ON p.id = e.project_id"
+        " e.egress, e.created_at, e.protected FROM environments e JOIN projects p ON p.id = e.project_id"
 
 static const SqliteField environment_fields[] = {
         SQL_FIELD(ModelEnvironment, id),           SQL_FIELD(ModelEnvironment, project_id),
@@ -26,7 +26,7 @@ static const SqliteField environment_fields[] = {
         SQL_FIELD(ModelEnvironment, position),     SQL_FIELD(ModelEnvironment, subnet),
         SQL_FIELD(ModelEnvironment, bridge),       SQL_FIELD(ModelEnvironment, ingress_port),
         SQL_FIELD(ModelEnvironment, domain),       SQL_FIELD(ModelEnvironment, egress),
-        SQL_FIELD(ModelEnvironment, created_at),
+        SQL_FIELD(ModelEnvironment, created_at),   SQL_FIELD(ModelEnvironment, is_protected),
 };
 static const SqliteRowType environment_row = SQL_ROW_TYPE(ModelEnvironment, environment_fields);
 SQL_DEFINE_ROW_FUNCS(ModelEnvironment, environment_row, model_environment_done, model_environments_free);
@@ -97,9 +97,11 @@ static int update_environment(sqlite3 *db, int64_t id, const ModelEnvironmentSet
                 "UPDATE environments SET"
                 " domain = CASE WHEN ?2 IS NULL THEN domain WHEN ?2 = '' THEN NULL ELSE ?2 END,"
                 " egress = CASE WHEN ?3 < 0 THEN egress ELSE ?3 END,"
-                " ingress_port = CASE WHEN ?4 = 0 THEN ingress_port ELSE ?4 END"
+                " ingress_port = CASE WHEN ?4 = 0 THEN ingress_port ELSE ?4 END,"
+                " protected = CASE WHEN ?5 < 0 THEN protected ELSE ?5 END"
                 " WHERE id = ?1",
-                SQL_ARGS(SQL_INT(id), SQL_TEXT(st->domain), SQL_INT(st->egress), SQL_INT(st->ingress_port)));
+                SQL_ARGS(SQL_INT(id), SQL_TEXT(st->domain), SQL_INT(st->egress), SQL_INT(st->ingress_port),
+                         SQL_INT(st->is_protected)));
 }
 
 int model_environment_update(sqlite3 *db, int64_t environment_id, const ModelEnvironmentSettings *settings,

@@ -26,6 +26,7 @@ typedef struct ModelEnvironment {
         char *domain; /* NULL when none */
         bool egress;
         int64_t created_at;
+        bool is_protected; /* a developer's promotion into it waits for an admin's approval */
 } ModelEnvironment;
 
 void model_environment_done(ModelEnvironment *e);
@@ -36,9 +37,10 @@ typedef struct ModelEnvironmentSettings {
         const char *domain;    /* NULL: unchanged (create: none); "": remove; else a valid domain */
         int egress;            /* -1: unchanged (create: off); 0 or 1 */
         unsigned ingress_port; /* 0: unchanged (create: next free from the base port) */
+        int is_protected;      /* -1: unchanged (create: off); 0 or 1 */
 } ModelEnvironmentSettings;
 
-#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings) { .egress = -1 })
+#define MODEL_ENVIRONMENT_SETTINGS_INIT ((ModelEnvironmentSettings) { .egress = -1, .is_protected = -1 })
 
 /* Appends (after == NULL) or inserts after the named environment, shifting later positions.
  * Allocates subnet, bridge and (unless settings name one) the ingress port.  -EEXIST, -ENOENT (after

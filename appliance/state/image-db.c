@@ -132,6 +132,7 @@ int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n) {
 
 int release_image_digests(sqlite3 *db, char ***ret, size_t *ret_n) {
         return sqlite_list(db, &sqlite_text_row,
-                           "SELECT DISTINCT image_digest FROM releases ORDER BY image_digest", SQL_NO_ARGS,
-                           ret, ret_n);
+                           "SELECT image_digest FROM releases UNION"
+                           " SELECT image_digest FROM approvals WHERE status = 'pending' ORDER BY 1",
+                           SQL_NO_ARGS, ret, ret_n);
 }

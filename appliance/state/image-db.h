@@ -53,5 +53,6 @@ int tags_remove_digest(sqlite3 *db, const char *digest);
 /* All tags ordered by name, with what index.json needs. */
 int tags_list(sqlite3 *db, TagEntry **ret, size_t *ret_n);
 
-/* Every distinct image digest a release row references (issue 5): gc roots besides the tagged images. */
+/* Every distinct image digest a release row (issue 5) or a pending promotion approval (issue 14, so the
+ * image an admin would approve stays) references: gc roots besides the tagged images. */
 int release_image_digests(sqlite3 *db, char ***ret, size_t *ret_n);

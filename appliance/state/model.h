@@ -4,6 +4,7 @@
 #pragma once
 
 #include "allocation.h"
+#include "approval-db.h"
 #include "component-db.h"
 #include "config-value-db.h"
 #include "deploy-log-db.h"

@@ -469,6 +469,37 @@ const Migration state_migrations[] = {
                        ");"
                        "CREATE INDEX sessions_by_user ON sessions(user_id);",
         },
+        {
+                /* Issue 14: a protected environment takes a promotion by a developer only as a request an
+                 * admin approves.  A request records what it would run (the image digest and the release it
+                 * came from at request time) and who asked; deciding it records who, when, why, and the
+                 * release it made.  At most one pending request per (component, from, to, digest).  Names
+                 * of people are kept as text, so the history outlives a removed user; release ids are not
+                 * references, since old releases are pruned. */
+                .name = "protected environments, promotion approvals",
+                .sql = "ALTER TABLE environments ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;"
+                       "CREATE TABLE approvals ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  from_environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  to_environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE CASCADE,"
+                       "  image_digest TEXT NOT NULL,"
+                       "  source_release_id INTEGER NOT NULL,"
+                       "  requested_by TEXT NOT NULL,"
+                       "  requested_at INTEGER NOT NULL,"
+                       "  status TEXT NOT NULL DEFAULT 'pending'"
+                       "    CHECK (status IN ('pending', 'approved', 'rejected', 'failed')),"
+                       "  decided_by TEXT,"
+                       "  decided_at INTEGER,"
+                       "  reason TEXT,"
+                       "  release_id INTEGER"
+                       ");"
+                       "CREATE UNIQUE INDEX approvals_one_pending"
+                       "  ON approvals(component_id, from_environment_id, to_environment_id, image_digest)"
+                       "  WHERE status = 'pending';"
+                       "CREATE INDEX approvals_by_status ON approvals(status, id);",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

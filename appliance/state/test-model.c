@@ -1,6 +1,7 @@
 /* Unit tests for the issue-5 model: projects with ordered environments, allocation of subnets (avoiding
  * each other and the host's), bridges, ingress ports, service and instance addresses, releases,
- * instances and the deploy log, users and their API tokens, against a real sqlite file. */
+ * instances and the deploy log, users and their API tokens, protected environments and promotion approvals,
+ * against a real sqlite file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,6 +644,98 @@ static void test_users_and_tokens(void) {
         CHECK(n == 0);
 }
 
+/* Issue 14: protected environments and promotion approvals. */
+static void test_approvals(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = open_db("approvals.db");
+        char *envs[] = { "development", "production" };
+        ModelProject p = {};
+        ModelEnvironment dev = {}, prod = {};
+        ModelComponent c = {};
+        ModelApproval a = {}, b = {}, *list = NULL;
+        ModelEnvironmentSettings st = MODEL_ENVIRONMENT_SETTINGS_INIT;
+        char **digests = NULL;
+        bool existing = true;
+        int64_t rel;
+        size_t n;
+
+        ModelAllocation al = { .ingress_base_port = 8080, .bridge_prefix = "swa" };
+        CHECK_OK(model_project_create(db, "shop", envs, 2, &al, &p));
+        CHECK_OK(model_environment_get(db, p.id, "production", &prod));
+        CHECK(!prod.is_protected);
+        st.is_protected = 1;
+        CHECK_OK(model_environment_update(db, prod.id, &st, NULL));
+        st = MODEL_ENVIRONMENT_SETTINGS_INIT; /* other settings leave it as it is */
+        st.egress = 1;
+        CHECK_OK(model_environment_update(db, prod.id, &st, NULL));
+        model_environment_done(&prod);
+        CHECK_OK(model_environment_get(db, p.id, "production", &prod));
+        CHECK(prod.is_protected && prod.egress);
+        CHECK_OK(model_environment_get(db, p.id, "development", &dev));
+        CHECK(!dev.is_protected);
+        CHECK_OK(model_component_create(db, p.id, "web", "busybox:latest", "{}", &c));
+        CHECK_OK(model_release_create_from(db, c.id, dev.id, "sha256:aaaa", "{}",
+                                           MODEL_RELEASE_ORIGIN_DEPLOY, 0, &rel));
+
+        CHECK_OK(model_approval_request(db, c.id, dev.id, prod.id, "sha256:aaaa", rel, "dev1", &a,
+                                        &existing));
+        CHECK(!existing && a.id > 0 && streq(a.status, MODEL_APPROVAL_PENDING));
+        CHECK(streq(a.project_name, "shop") && streq(a.component_name, "web"));
+        CHECK(streq(a.from_environment, "development") && streq(a.to_environment, "production"));
+        CHECK(a.source_release_id == rel && streq(a.requested_by, "dev1") && !a.decided_by);
+        /* the same request again: the pending one */
+        CHECK_OK(model_approval_request(db, c.id, dev.id, prod.id, "sha256:aaaa", rel, "dev2", &b,
+                                        &existing));
+        CHECK(existing && b.id == a.id && streq(b.requested_by, "dev1"));
+        model_approval_done(&b);
+        /* a pending request keeps its image from gc even once no release runs it */
+        CHECK_OK(model_approval_request(db, c.id, dev.id, prod.id, "sha256:bbbb", rel, "dev1", &b,
+                                        &existing));
+        CHECK(!existing && b.id != a.id);
+        CHECK_OK(release_image_digests(db, &digests, &n));
+        CHECK(n == 2 && streq(digests[0], "sha256:aaaa") && streq(digests[1], "sha256:bbbb"));
+        sqlite_rows_free(&sqlite_text_row, digests, n);
+
+        /* decided once */
+        CHECK_OK(model_approval_decide(db, b.id, MODEL_APPROVAL_REJECTED, "admin", "not today", 0));
+        CHECK(model_approval_decide(db, b.id, MODEL_APPROVAL_APPROVED, "admin", NULL, rel) == -EALREADY);
+        CHECK(model_approval_decide(db, 999, MODEL_APPROVAL_APPROVED, "admin", NULL, rel) == -ENOENT);
+        model_approval_done(&b);
+        CHECK_OK(model_approval_get(db, a.id + 1, &b));
+        CHECK(streq(b.status, MODEL_APPROVAL_REJECTED) && streq(b.reason, "not today") && b.decided_at > 0);
+        model_approval_done(&b);
+        CHECK_OK(release_image_digests(db, &digests, &n));
+        CHECK(n == 1 && streq(digests[0], "sha256:aaaa"));
+        sqlite_rows_free(&sqlite_text_row, digests, n);
+        /* a rejected request no longer blocks asking again */
+        CHECK_OK(model_approval_request(db, c.id, dev.id, prod.id, "sha256:bbbb", rel, "dev1", &b,
+                                        &existing));
+        CHECK(!existing && b.id == a.id + 2);
+
+        /* pending first, oldest first; --all adds the decided */
+        CHECK_OK(model_approval_list(db, false, &list, &n));
+        CHECK(n == 2 && list[0].id == a.id && list[1].id == b.id);
+        model_approvals_free(list, n);
+        CHECK_OK(model_approval_decide(db, a.id, MODEL_APPROVAL_APPROVED, "admin", NULL, rel));
+        /* the rejection came earlier (within this second, so say so) */
+        CHECK_OK(sqlite_run_one(db, "UPDATE approvals SET decided_at = decided_at - 10 WHERE id = ?1",
+                                SQL_ARGS(SQL_INT(a.id + 1))));
+        CHECK_OK(model_approval_list(db, true, &list, &n));
+        CHECK(n == 3 && list[0].id == b.id && list[1].id == a.id && list[2].id == a.id + 1);
+        CHECK(list[1].release_id == rel && streq(list[1].release_status, "pending"));
+        model_approvals_free(list, n);
+
+        /* requests go with their component */
+        CHECK_OK(sqlite_run_one(db, "DELETE FROM components WHERE id = ?1", SQL_ARGS(SQL_INT(c.id))));
+        CHECK_OK(model_approval_list(db, true, &list, &n));
+        CHECK(n == 0);
+        model_approval_done(&a);
+        model_approval_done(&b);
+        model_component_done(&c);
+        model_environment_done(&dev);
+        model_environment_done(&prod);
+        model_project_done(&p);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         test_projects_and_envs();
@@ -654,6 +747,7 @@ int main(void) {
         test_state_rules();
         test_release_origin_values_prune();
         test_users_and_tokens();
+        test_approvals();
         CHECK(rm_rf(tmpdir) == 0);
         printf("test-model: ok\n");
         return 0;

@@ -64,9 +64,10 @@ def test_custom_env_order_and_env_create_after(module_daemon):
         assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
         assert len({e["ingress_port"] for e in envs}) == 6
         human = d.cli("env", "list", "blog", json=False).stdout.splitlines()
-        assert human[0].split() == ["NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS"]
+        assert human[0].split() == ["NAME", "SUBNET", "INGRESS", "BRIDGE", "DOMAIN", "EGRESS", "PROTECTED"]
         assert [l.split()[0] for l in human[1:]] == ["dev", "sandbox", "qa", "staging", "prod", "hotfix"]
-        assert all(l.split()[4:] == ["-", "off"] for l in human[1:])  # no domain, no egress by default
+        # no domain, no egress, not protected by default
+        assert all(l.split()[4:] == ["-", "off", "no"] for l in human[1:])
         # Columns are aligned: every row starts its SUBNET where the header does.
         col = human[0].index("SUBNET")
         assert all(l[col - 1] == " " and l[col] != " " for l in human[1:])

@@ -114,7 +114,7 @@ int api_reply_release_refusal(HttpRequest *req, int r, ReleaseRefusal *refusal, 
         return http_reply_json(req->conn, 409, j);
 }
 
-int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id) {
+int api_release_created_json(HttpRequest *req, ApiScope *s, int64_t id, json_t **ret) {
         ApiContext *ctx = req->userdata;
         _cleanup_(model_release_done) ModelRelease rel = {};
         _cleanup_json_ json_t *reply = NULL;
@@ -124,12 +124,22 @@ int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id) {
                 ctx->wake_engine(ctx->wake_userdata);
         r = model_release_get(s->db, id, &rel);
         if (r < 0)
-                return api_reply_error(req, r, NULL, "Cannot read the release");
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot read the release"), r);
         reply = api_release_json(&rel);
         if (!reply || api_release_json_details(s->db, &rel, reply) < 0)
-                return api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply");
+                return api_replied(req, api_reply_error(req, -ENOMEM, NULL, "Cannot build the reply"),
+                                   -ENOMEM);
         json_object_set_new(reply, "project", json_string(s->project.name));
         json_object_set_new(reply, "component", json_string(s->component.name));
+        *ret = TAKE_PTR(reply);
+        return 0;
+}
+
+int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id) {
+        _cleanup_json_ json_t *reply = NULL;
+
+        if (api_release_created_json(req, s, id, &reply) < 0)
+                return req->status;
         return http_reply_json(req->conn, 202, reply);
 }
 

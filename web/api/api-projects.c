@@ -37,16 +37,16 @@ static const HttpJsonBody environment_create_body = {
 
 static const HttpJsonBody environment_update_body = {
         .what = "environment settings request",
-        .fields = (const char *const[]) { "domain", "egress", "ingress_port", NULL },
-        .example =
-                "Send {\"domain\": \"dev.example.com\", \"egress\": true, \"ingress_port\": 8090} (any of "
-                "them).",
+        .fields = (const char *const[]) { "domain", "egress", "ingress_port", "protected", NULL },
+        .example = "Send {\"domain\": \"dev.example.com\", \"egress\": true, \"ingress_port\": 8090, "
+                   "\"protected\": true} (any of them).",
 };
 
 json_t *api_environment_json(const ModelEnvironment *e) {
-        return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b}", "name", e->name, "position",
+        return json_pack("{s:s,s:I,s:s,s:s,s:I,s:s?,s:b,s:b}", "name", e->name, "position",
                          (json_int_t) e->position, "subnet", e->subnet, "bridge", e->bridge, "ingress_port",
-                         (json_int_t) e->ingress_port, "domain", e->domain, "egress", e->egress);
+                         (json_int_t) e->ingress_port, "domain", e->domain, "egress", e->egress, "protected",
+                         e->is_protected);
 }
 
 /* The project's environments in promotion order, as a JSON array. */
@@ -431,6 +431,28 @@ static int env_settings_from_json(HttpRequest *req, json_t *body, ModelEnvironme
         return 0;
 }
 
+/* "protected": a boolean, and only an admin's to change (whoever protects production decides who promotes
+ * into it).  Sends 400 or 403 and returns -errno when it may not be set. */
+static int env_protected_from_json(HttpRequest *req, json_t *body, ModelEnvironmentSettings *st) {
+        json_t *v = json_object_get(body, "protected");
+
+        if (!v)
+                return 0;
+        if (!json_is_boolean(v)) {
+                http_reply_error(req->conn, 400, "\"protected\" must be true or false.",
+                                 "Use --protected on or --protected off.");
+                return api_replied(req, 400, -EINVAL);
+        }
+        if (req->role != HTTP_ROLE_ADMIN) {
+                http_reply_error(req->conn, 403,
+                                 "Only an admin may protect an environment or lift its protection.",
+                                 "Ask an admin to run 'slipway env set PROJECT ENV --protected on|off'.");
+                return api_replied(req, 403, -EPERM);
+        }
+        st->is_protected = json_is_true(v);
+        return 0;
+}
+
 /* 409 for a settings conflict (another environment's port or domain, or a port another program holds);
  * 0 when there is none. */
 static int reply_settings_conflict(HttpRequest *req, int r, const ModelEnvironment *other,
@@ -526,6 +548,8 @@ int api_environment_update(HttpRequest *req) {
                 return req->status;
         if ((r = env_settings_from_json(req, body, &st, dom)) < 0)
                 return req->status;
+        if ((r = env_protected_from_json(req, body, &st)) < 0)
+                return req->status;
         if ((r = api_scope_project(req, &s)) < 0)
                 return req->status;
         if ((r = api_environment_lookup(req, s.db, &s.project, req->segments[3], &old)) < 0)
@@ -559,6 +583,7 @@ int api_environment_update(HttpRequest *req) {
                                 .domain = old.domain ?: "",
                                 .egress = old.egress,
                                 .ingress_port = old.ingress_port,
+                                .is_protected = old.is_protected,
                         };
                         (void) model_environment_update(s.db, old.id, &back, NULL);
                         (void) ctx->refresh_environment(ctx->teardown_userdata, old.id, NULL);

@@ -1,7 +1,8 @@
 /* POST …/components/C/promote {"from": E1, "to": E2?} and POST …/components/C/rollback {"env": E, "to": ID?}:
  * releases made from another release.  A promotion runs the exact image digest live in E1 with E2's own
  * values and the component's current spec; a rollback runs an earlier release's digest, spec and exactly
- * the value versions it pinned.  Every refusal is one sentence and creates nothing (release_create). */
+ * the value versions it pinned.  Every refusal is one sentence and creates nothing (release_create).  A
+ * developer's promotion into a protected environment becomes an approval request instead. */
 #include "api.h"
 
 #include <errno.h>
@@ -117,6 +118,10 @@ int api_component_promote(HttpRequest *req) {
         }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot read the live release");
+
+        /* A developer's promotion into a protected environment waits for an admin (api-approvals.c). */
+        if (s.environment.is_protected && req->role != HTTP_ROLE_ADMIN)
+                return api_promotion_hold(req, &s, &from, &live);
 
         /* The very image that runs in FROM; TO's values; the component's current spec (as a deploy). */
         r = release_create(s.db, &s.component, &s.environment, live.image_digest, s.component.spec,

@@ -1,6 +1,7 @@
 /* The /api/v1 routing table, with the least role each route needs (issue 14): every GET is a viewer's
  * (no API returns a secret's value); a developer builds, deploys, promotes, rolls back, sets config
- * values, switches autobuild/autodeploy and manages its own tokens; everything else is an admin's.
+ * values, switches autobuild/autodeploy and manages its own tokens; everything else is an admin's
+ * (deciding a promotion request among it).
  * Order matters only between patterns of the same shape. */
 #include "api.h"
 
@@ -45,6 +46,10 @@ const HttpRoute api_routes[] = {
         { "GET", "projects/*/components/*/releases/*", api_release_show, VIEWER },
         { "POST", "projects/*/components/*/deploy", api_component_deploy, DEVELOPER },
         { "POST", "projects/*/components/*/promote", api_component_promote, DEVELOPER },
+        { "GET", "approvals", api_approvals_list, VIEWER },
+        { "GET", "approvals/*", api_approval_show, VIEWER },
+        { "POST", "approvals/*/approve", api_approval_approve, ADMIN },
+        { "POST", "approvals/*/reject", api_approval_reject, ADMIN },
         { "POST", "projects/*/components/*/rollback", api_component_rollback, DEVELOPER },
         { "GET", "projects/*/components/*/url", api_component_url, VIEWER },
         { "GET", "projects/*/components/*/logs", api_component_logs, VIEWER },

@@ -134,6 +134,16 @@ int api_component_deploy(HttpRequest *req);
 int api_component_promote(HttpRequest *req);
 int api_component_rollback(HttpRequest *req);
 int api_release_show(HttpRequest *req);
+/* Promotion approvals (api-approvals.c; routes and bodies in its opening comment). */
+int api_approvals_list(HttpRequest *req);
+int api_approval_show(HttpRequest *req);
+int api_approval_approve(HttpRequest *req);
+int api_approval_reject(HttpRequest *req);
+/* A promotion by a developer into a protected environment (s->environment): after the configurables check
+ * (refused as a promotion is), records a request for an admin instead of a release and answers 202 with it
+ * ({"approval": {…}}; 200 with "existing": true when an identical one is pending).  Returns the status. */
+int api_promotion_hold(HttpRequest *req, ApiScope *s, const ModelEnvironment *from,
+                       const ModelRelease *live);
 /* Config values and the vault (api-config.c; routes and bodies in its opening comment). */
 int api_configs_list(HttpRequest *req);
 int api_config_set(HttpRequest *req);
@@ -154,6 +164,8 @@ int api_release_json_details(sqlite3 *db, const ModelRelease *rel, json_t *j);
 int api_reply_release_refusal(HttpRequest *req, int r, ReleaseRefusal *refusal, const char *what);
 /* After release_create(): wakes the engine and answers 202 with the release (and "project", "component"). */
 int api_reply_release_created(HttpRequest *req, ApiScope *s, int64_t id);
+/* The same reply's body, not sent: 0 with *ret, or -errno after an error reply (req->status). */
+int api_release_created_json(HttpRequest *req, ApiScope *s, int64_t id, json_t **ret);
 /* {"id","address","netns","state","restarts"} (api-deploy.c). */
 json_t *api_instance_json(const ModelInstance *inst);
 
