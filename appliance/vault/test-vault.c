@@ -65,7 +65,8 @@ static char *make_state(const char *name, uint8_t fill, bool hex, sqlite3 **ret_
         CHECK_OK(sqlite_exec(
                 *ret_db,
                 "INSERT INTO projects(id, name, created_at) VALUES (1, 'shop', 100);"
-                "INSERT INTO environments VALUES"
+                "INSERT INTO environments(id, project_id, name, position, subnet, bridge, ingress_port, domain,"
+                " egress, created_at) VALUES"
                 " (1, 1, 'development', 0, '10.213.1.0/24', 'swbaaaaaa111111', 21000, NULL, 0, 100),"
                 " (2, 1, 'production', 1, '10.213.2.0/24', 'swbaaaaaa222222', 21001, NULL, 0, 100);"
                 "INSERT INTO components(id, project_id, name, image_ref, spec, created_at)"
