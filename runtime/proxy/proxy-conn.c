@@ -24,12 +24,18 @@ typedef enum Step {
         STEP_DONE,  /* the connection was closed */
 } Step;
 
+/* The request no longer occupies its target (what least-conn and the drain count). */
+static void conn_target_idle(Conn *c) {
+        atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
+        if (c->target->stats)
+                atomic_fetch_sub_explicit(&c->target->stats->in_flight, 1, memory_order_relaxed);
+        c->target_idle = true;
+}
+
 static void conn_release_request(WorkerState *ws, Conn *c) {
         if (c->target) {
                 if (!c->target_idle)
-                        atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
-                if (c->target->stats)
-                        atomic_fetch_sub_explicit(&c->target->stats->in_flight, 1, memory_order_relaxed);
+                        conn_target_idle(c);
                 if (c->tunnel_counted && c->target->stats)
                         atomic_fetch_sub_explicit(&c->target->stats->tunnels, 1, memory_order_relaxed);
                 c->target = NULL;
@@ -265,12 +271,8 @@ static int conn_acquire_upstream(WorkerState *ws, Conn *c, bool allow_pool) {
 }
 
 static void conn_set_target(Conn *c, Target *t) {
-        if (c->target) {
-                if (!c->target_idle)
-                        atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
-                if (c->target->stats)
-                        atomic_fetch_sub_explicit(&c->target->stats->in_flight, 1, memory_order_relaxed);
-        }
+        if (c->target && !c->target_idle)
+                conn_target_idle(c);
         c->target = t;
         c->target_idle = false;
         if (t) {
@@ -716,10 +718,8 @@ static Step conn_step_to_client(WorkerState *ws, Conn *c, bool *progress) {
                 return STEP_ON;
         /* The upstream has answered in full: it is idle for least-conn before the client sees the last byte
          * (and may send its next request through another worker before this one finishes the exchange). */
-        if (c->target && !c->target_idle && c->resp_state == RESP_BODY && flow_complete(&c->resp)) {
-                atomic_fetch_sub_explicit(&c->target->in_flight, 1, memory_order_relaxed);
-                c->target_idle = true;
-        }
+        if (c->target && !c->target_idle && c->resp_state == RESP_BODY && flow_complete(&c->resp))
+                conn_target_idle(c);
         before = c->resp.sent;
         hs = c->resp.head_sent;
         k = flow_send(&c->resp, c->fd);

@@ -431,7 +431,10 @@ Target *route_pick_target(Route *r, const Target *skip) {
                 unsigned start = atomic_fetch_add_explicit(&r->rr, 1, memory_order_relaxed);
                 for (size_t k = 0; k < r->n_targets; k++) {
                         Target *t = &r->targets[(start + k) % r->n_targets];
-                        int64_t n = atomic_load_explicit(&t->in_flight, memory_order_relaxed);
+                        /* Counted in the target's stats, which outlive table swaps: a request still running
+                         * through the table before this one counts too. */
+                        int64_t n = atomic_load_explicit(t->stats ? &t->stats->in_flight : &t->in_flight,
+                                                         memory_order_relaxed);
                         if (t == skip && r->n_targets > 1)
                                 continue;
                         if (n < best_n) {
