@@ -164,7 +164,7 @@ UNKNOWN_FIELDS = [
          "Unknown field 'afer' in the environment create request; known fields: name, after, domain, egress, "
          "ingress_port."),
         ("PATCH", "/api/v1/projects/hostile/environments/development", {"egres": False},
-         "Unknown field 'egres' in the environment settings request; known fields: domain, egress, ingress_port."),
+         "Unknown field 'egres' in the environment settings request; known fields: domain, egress, ingress_port, protected."),
         ("POST", "/api/v1/projects/hostile/components", {"name": "typo", "image": "busybox:1", "endpoint": "h:80"},
          "Unknown field 'endpoint' in the component create request; known fields: name, image, spec, endpoints, "),
         ("POST", "/api/v1/projects/hostile/components/web/deploy", {"env": "development", "imgae": "busybox:1"},
