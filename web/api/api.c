@@ -50,6 +50,7 @@ const HttpRoute api_routes[] = {
         { "POST", "vault/rotate", api_vault_rotate },
         { "POST", "projects/*/components/*/builds", api_component_build },
         { "GET", "projects/*/components/*/builds", api_component_builds },
+        { "GET", "projects/*/components/*/commits", api_component_commits },
         { "GET", "builds/*", api_build_show },
         { "DELETE", "builds/*", api_build_cancel },
         { "GET", "builds/*/logs", api_build_logs },

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "chunked.h"
+#include "console-assets.h"
 #include "head-rewrite.h"
 #include "http-limits.h"
 #include "log.h"
@@ -131,6 +132,30 @@ static bool hook_target(const char *method, size_t method_len, const char *t, si
         return true;
 }
 
+/* The console's files: GET or HEAD of "/" or of one plain name under /console/ (no query, no dot
+ * segment: [A-Za-z0-9_-] then [A-Za-z0-9._-]), which civetweb routes to the console handler alone; the
+ * page then authenticates its API calls. */
+static bool console_target(const char *method, size_t method_len, const char *t, size_t tl) {
+        size_t n = strlen(HTTP_CONSOLE_PREFIX);
+
+        if (!((method_len == 3 && strncmp(method, "GET", 3) == 0) ||
+              (method_len == 4 && strncmp(method, "HEAD", 4) == 0)))
+                return false;
+        if (tl == 1 && t[0] == '/')
+                return true;
+        if (tl <= n || tl > n + CONSOLE_ASSET_NAME_MAX || strncmp(t, HTTP_CONSOLE_PREFIX, n) != 0 ||
+            t[n] == '.')
+                return false;
+        for (size_t i = n; i < tl; i++) {
+                char ch = t[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '_' || ch == '-' || ch == '.'))
+                        return false;
+        }
+        return true;
+}
+
 /* /v2 or /v2/…: the OCI distribution API. */
 static bool registry_target(const char *t, size_t tl) {
         size_t n = strlen(HTTP_REGISTRY_PREFIX);
@@ -209,7 +234,8 @@ void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *gauth, 
                                                   "");
                         auth = &head.headers[i];
                 }
-        if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
+        if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len) ||
+            console_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
                 return;
         /* The registry: Basic (what OCI clients send) or Bearer; a 401 there asks for Basic.  Anonymous
          * pull lets a read without any credentials through; wrong credentials are still refused, so a

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "api-gate.h"
+#include "http-console.h"
 #include "http-response.h"
 #include "http-token-set.h"
 #include "http-token.h"
@@ -409,6 +410,9 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
         mg_set_request_handler(s->ctx, "/hooks", hooks_dispatch, s);
         mg_set_request_handler(s->ctx, "/v2", registry_dispatch, s);
+        /* "/" matches every path no other handler took; the console handler answers 404 for those. */
+        mg_set_request_handler(s->ctx, "/console", http_console_handler, s);
+        mg_set_request_handler(s->ctx, "/", http_console_handler, s);
         {
                 struct mg_server_port ports[4];
 
