@@ -22,7 +22,7 @@ int api_component_commits(HttpRequest *req) {
         _cleanup_(pipeline_source_done) PipelineSource src = {};
         _cleanup_free_ char *error = NULL, *hint = NULL;
         _cleanup_json_ json_t *arr = json_array(), *j = NULL;
-        char branch[SOURCE_BRANCH_MAX + 1] = "", limit[16] = "", fetch[8] = "";
+        char branch[SOURCE_BRANCH_MAX + 1] = "", limit[16] = "";
         SourceCommit *c = NULL;
         size_t n = 0;
         unsigned long max = API_COMMITS_DEFAULT;
@@ -43,7 +43,6 @@ int api_component_commits(HttpRequest *req) {
         if (r == -E2BIG || (r >= 0 && isempty(branch)))
                 return http_reply_error(req->conn, 400, "?branch must be a branch name.",
                                         "Leave it out for the component's branch.");
-        (void) http_request_query(req, "fetch", fetch, sizeof fetch);
 
         if ((r = api_scope_component(req, NULL, &s)) < 0)
                 return req->status;
@@ -63,7 +62,7 @@ int api_component_commits(HttpRequest *req) {
                                         "Start slipwayd with a builder (see its log for why it has none).");
 
         r = pipeline_history(ctx->pipeline, s.component.id, &src, branch[0] ? branch : NULL,
-                             streq(fetch, "1") || streq(fetch, "true"), max, &c, &n, &error, &hint);
+                             api_query_flag(req, "fetch"), max, &c, &n, &error, &hint);
         if (r == -ENOMEM)
                 return api_reply_error(req, r, NULL, "Cannot read the commits");
         if (r < 0) {
