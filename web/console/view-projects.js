@@ -85,6 +85,7 @@ function createComponentForm(project, app) {
         const image = h("input", { name: "image", placeholder: "busybox:1" });
         const endpoint = h("input", { name: "endpoint", placeholder: "web:8080 (NAME:PORT[:public|project][:/BASEPATH], comma separated)" });
         const health = h("input", { name: "health", placeholder: "http:/healthz, tcp or none" });
+        const configs = h("input", { name: "configs", placeholder: "DATABASE_URL, API_KEY:secret, DEBUG:optional" });
         const gitFields = h("div", { class: "group" }, field("Repository", git), field("Branch", branch), field("Sub-directory", dir), field("Dockerfile", dockerfile));
         const imageFields = h("div", { class: "group hidden" }, field("Image", image, "An image from the Images page."));
         kind.addEventListener("change", () => {
@@ -92,7 +93,8 @@ function createComponentForm(project, app) {
                 imageFields.classList.toggle("hidden", kind.value !== "image");
         });
         return card("Create component",
-                    form([field("Name", name), field("Kind", kind), gitFields, imageFields, field("Endpoints", endpoint), field("Health check", health)],
+                    form([field("Name", name), field("Kind", kind), gitFields, imageFields, field("Endpoints", endpoint), field("Health check", health),
+                          field("Configurables", configs, "NAME[:secret][:optional][:file=PATH], comma separated: what each environment must set.")],
                          "Create component", async () => {
                                  const body = { name: name.value.trim() };
                                  if (kind.value === "git") {
@@ -106,6 +108,8 @@ function createComponentForm(project, app) {
                                          body.endpoints = endpoint.value.split(",").map((s) => s.trim()).filter(Boolean);
                                  if (health.value.trim())
                                          body.health = health.value.trim();
+                                 if (configs.value.trim())
+                                         body.configs = configs.value.split(",").map((s) => s.trim()).filter(Boolean);
                                  await api.api("POST", `projects/${api.enc(project)}/components`, body);
                                  app.go(`#/projects/${api.enc(project)}/components/${api.enc(body.name)}`);
                          }, "create-component"));
