@@ -82,8 +82,11 @@ class Browser:
         def one(self, sel, timeout=PAGE_TIMEOUT):
                 return self.wait(lambda: (self.css(sel) or [None])[0], timeout, f"element {sel}")
 
-        def text(self, sel):
-                return self.one(sel).text
+        def text(self, sel, timeout=PAGE_TIMEOUT):
+                """The rendered text of the first element sel matches, read in one script call (views re-render
+                their parts while a build runs, so an element found first may be gone when read)."""
+                js = "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;"
+                return self.wait(lambda: self.driver.execute_script(js, sel), timeout, f"element {sel}")
 
         def screenshot(self, name):
                 self.driver.save_screenshot(str(output_dir() / f"{name}.png"))

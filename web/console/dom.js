@@ -137,7 +137,7 @@ export function openDialog(title, content, buttons) {
         const dlg = h("dialog", { class: "dialog" });
         const form = h("form", { method: "dialog" },
                        h("h2", { text: title }), content, err,
-                       h("div", { class: "actions" }, buttons.map((b) => {
+                       h("div", { class: "actions dialog-actions" }, buttons.map((b) => {
                                const btn = h("button", { type: b.primary ? "submit" : "button", class: b.primary ? "primary" : "", text: b.label });
                                if (!b.primary)
                                        btn.addEventListener("click", async () => {
@@ -149,7 +149,9 @@ export function openDialog(title, content, buttons) {
         const primary = buttons.find((b) => b.primary);
         form.addEventListener("submit", async (ev) => {
                 ev.preventDefault();
-                const btn = form.querySelector("button.primary");
+                if (ev.target !== form)
+                        return; /* a form of the content (the config form) submitted itself */
+                const btn = form.querySelector(".dialog-actions button.primary");
                 btn.disabled = true;
                 try {
                         showError(err, null);
