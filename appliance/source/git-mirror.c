@@ -685,7 +685,7 @@ int git_mirror_log(GitMirror *m, const char *branch, size_t max, SourceCommit **
                 return r;
         e = git_revwalk_new(&walk, m->repo);
         if (e >= 0)
-                e = git_revwalk_sorting(walk, GIT_SORT_TIME);
+                e = git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
         if (e >= 0)
                 e = git_oid_fromstr(&oid, head.id);
         if (e >= 0)

@@ -73,7 +73,7 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err);
 int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *ret, SourceError *err);
 
 /* The newest commits reachable from branch in the mirror (no fetch), newest first by commit time, at most
- * max (1…SOURCE_LOG_MAX): for the console's commit picker.  *ret is an array of *ret_n commits, freed with
+ * * max (1…SOURCE_LOG_MAX), a child always before its parents: for the console's commit picker.  *ret is an array of *ret_n commits, freed with
  * source_commits_free().  Errors as git_mirror_resolve_branch(). */
 #define SOURCE_LOG_MAX 100U
 int git_mirror_log(GitMirror *m, const char *branch, size_t max, SourceCommit **ret, size_t *ret_n,
