@@ -145,6 +145,7 @@ int cmd_status(CliContext *c, int argc, char *argv[]);
 int cmd_image(CliContext *c, int argc, char *argv[]);
 int cmd_vulndb(CliContext *c, int argc, char *argv[]);
 int cmd_token(CliContext *c, int argc, char *argv[]);    /* cmd-token.c */
+int cmd_user(CliContext *c, int argc, char *argv[]);     /* cmd-user.c */
 int cmd_registry(CliContext *c, int argc, char *argv[]); /* cmd-registry.c */
 int cmd_image_build(CliContext *c, int argc, char *argv[]);
 int cmd_deploy(CliContext *c, int argc, char *argv[]);

@@ -15,7 +15,7 @@
 #define CLI_TOKEN_EXPIRES_MAX_SEC (10ULL * 366U * 24U * 3600U)
 
 static const char token_help[] =
-        "Usage: slipway token create NAME [--expires DUR] [--read-only] [--json]\n"
+        "Usage: slipway token create NAME [--expires DUR] [--read-only] [--user USER] [--json]\n"
         "       slipway token list [--json]\n"
         "       slipway token revoke NAME\n\n"
         "API tokens of the calling user (the one whose token this command runs with; the state\n"
@@ -24,20 +24,23 @@ static const char token_help[] =
         "create prints the new token once: only its hash is kept.  Names: 1-63 of a-z, 0-9, '.', '_', '-'.\n";
 
 static const char token_create_help[] =
-        "Usage: slipway token create NAME [--expires DUR] [--read-only] [--json]\n\n"
-        "Makes an API token for the calling user and prints it, once.\n\n"
+        "Usage: slipway token create NAME [--expires DUR] [--read-only] [--user USER] [--json]\n\n"
+        "Makes an API token for the calling user (or, for an admin, another user) and prints it, once.\n\n"
         "  --expires DUR   refused after DUR: 30d, 12h, 90m, 1d12h, or seconds (default: never)\n"
         "  --read-only     may read (GET, registry pulls) but not change anything\n"
+        "  --user USER     a token of user USER (admins only); it acts with that user's role\n"
         "  --json          the token's JSON document, the token in \"token\"\n";
 
 typedef struct TokenArgs {
         const char *expires;
+        const char *user;
         bool read_only;
 } TokenArgs;
 
 static const CliOption token_create_options[] = {
         CLI_STRING_OPTION("expires", TokenArgs, expires),
         CLI_FLAG_OPTION("read-only", TokenArgs, read_only),
+        CLI_STRING_OPTION("user", TokenArgs, user),
 };
 
 static int token_path(const char *name, char **ret) {
@@ -68,8 +71,10 @@ static int token_create(CliContext *c, int argc, char *argv[]) {
                         "--expires '%s' is not a duration from 1s to 10 years (e.g. 30d, 12h, 90m)",
                         a.expires);
         body = json_pack("{s:s,s:b}", "name", argv[optind], "read_only", a.read_only);
-        if (!body || (expires > 0 &&
-                      json_object_set_new(body, "expires_in_sec", json_integer((json_int_t) expires)) < 0))
+        if (!body ||
+            (expires > 0 &&
+             json_object_set_new(body, "expires_in_sec", json_integer((json_int_t) expires)) < 0) ||
+            (a.user && json_object_set_new(body, "user", json_string(a.user)) < 0))
                 return log_oom_cli();
         r = model_call(c, "POST", "/api/v1/tokens", body, &reply);
         if (r <= 0)

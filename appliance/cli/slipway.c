@@ -34,8 +34,9 @@ static const char main_help[] =
         "  config set|unset|list PROJECT[/NAME] ENV …   config values and secrets of an environment\n"
         "  vault rotate                     new data key, every value re-encrypted, old key retired\n"
         "  vulndb import FILE.zip|DIR, vulndb status   the offline OSV database builds are scanned against\n"
-        "  token create NAME [--expires DUR] [--read-only], token list|revoke   your API tokens (also the\n"
-        "                                   registry password of your user name)\n\n"
+        "  token create NAME [--expires DUR] [--read-only] [--user USER], token list|revoke   API tokens (also the\n"
+        "                                   registry password of your user name)\n"
+        "  user add|list|rm|passwd …         users, their roles (admin, developer, viewer), console passwords\n\n"
         "  registry add|list|rm …           registries you own that builds are pushed to\n\n"
         "Options:\n"
         "  --state-dir DIR   state directory of the local slipwayd\n"
@@ -75,6 +76,7 @@ int main(int argc, char *argv[]) {
                 { "webhook", cmd_webhook },
                 { "vulndb", cmd_vulndb },
                 { "token", cmd_token },
+                { "user", cmd_user },
                 { "registry", cmd_registry },
         };
         CliContext c = { .state_dir = CLI_DEFAULT_STATE_DIR };
@@ -105,7 +107,7 @@ int main(int argc, char *argv[]) {
                         NULL,
                         "Missing command (status, image, project, env, component, releases, deploy, "
                         "promote, rollback, url, logs, config, vault, build, builds, autobuild, autodeploy, "
-                        "webhook, vulndb, token, registry)");
+                        "webhook, vulndb, token, user, registry)");
         if (c.url_arg && !c.token_arg && !c.state_dir_explicit && !getenv("SLIPWAY_STATE_DIR")) {
                 /* A remote daemon has no local token file to fall back on. */
                 return cli_usage_error(NULL, "--url needs --token");

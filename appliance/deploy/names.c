@@ -88,22 +88,36 @@ int domain_validate(const char *s, char **ret_error) {
                        "give a lower-case DNS name such as 'dev.example.com'.");
 }
 
-int registry_name_validate(const char *s, char **ret_error) {
+/* [a-z0-9][a-z0-9._-]{0,max-1}: registries', users' (and API tokens') names. */
+static const char *dotted_name_problem(const char *s, size_t max) {
         size_t n = s ? strlen(s) : 0;
-        const char *problem = NULL;
 
         if (n == 0)
-                problem = "must not be empty";
-        else if (n > REGISTRY_NAME_MAX_LEN)
-                problem = "is longer than 63 characters";
-        else if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                problem = "must start with a lower-case letter or digit";
-        else
-                for (size_t i = 1; i < n && !problem; i++)
-                        if (!label_char(s[i]) && s[i] != '.' && s[i] != '_')
-                                problem = "contains a character other than a-z, 0-9, '.', '_' and '-'";
+                return "must not be empty";
+        if (n > max)
+                return "is longer than 63 characters";
+        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return "must start with a lower-case letter or digit";
+        for (size_t i = 1; i < n; i++)
+                if (!label_char(s[i]) && s[i] != '.' && s[i] != '_')
+                        return "contains a character other than a-z, 0-9, '.', '_' and '-'";
+        return NULL;
+}
+
+int registry_name_validate(const char *s, char **ret_error) {
+        const char *problem = dotted_name_problem(s, REGISTRY_NAME_MAX_LEN);
+
         if (!problem)
                 return 0;
         return invalid(ret_error, "registry", " name", s, problem,
                        "use lower-case letters, digits, '.', '_' and '-' (e.g. 'corp').");
+}
+
+int user_name_validate(const char *s, char **ret_error) {
+        const char *problem = dotted_name_problem(s, USER_NAME_MAX_LEN);
+
+        if (!problem)
+                return 0;
+        return invalid(ret_error, "user", " name", s, problem,
+                       "use lower-case letters, digits, '.', '_' and '-' (e.g. 'alice').");
 }

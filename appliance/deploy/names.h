@@ -22,3 +22,7 @@ int domain_validate(const char *s, char **ret_error);
  * ret_error is given, a one-sentence message the caller frees. */
 #define REGISTRY_NAME_MAX_LEN 63
 int registry_name_validate(const char *s, char **ret_error);
+
+/* A user's name (issue 14): the same rule as a registry's and an API token's, [a-z0-9][a-z0-9._-]{0,62}. */
+#define USER_NAME_MAX_LEN 63
+int user_name_validate(const char *s, char **ret_error);

@@ -34,12 +34,14 @@
 #include "sqlite-util.h"
 #include "state-dir.h"
 #include "state.h"
+#include "user-account-db.h"
 #include "vault-db.h"
 #include "vault.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/slipway"
 #define DEFAULT_API "127.0.0.1:7070"
 #define BUILD_STOP_TIMEOUT_USEC (10ULL * 1000000ULL) /* for cancelled builds to end at SIGTERM */
+#define SESSION_DURATION_MAX_SEC (366 * 24 * 3600)   /* --session-idle-timeout, --session-lifetime */
 
 static const char *arg_state_dir = DEFAULT_STATE_DIR;
 static const char *arg_api = DEFAULT_API;
@@ -52,6 +54,8 @@ static unsigned arg_build_concurrency = PIPELINE_CONCURRENCY_DEFAULT;
 static const char *arg_git_local_root = NULL;
 static int64_t arg_registry_upload_ttl_sec = 3600;
 static bool arg_registry_anonymous_pull = false;
+static int64_t arg_session_idle_sec = HTTP_SESSION_IDLE_SEC;
+static int64_t arg_session_lifetime_sec = HTTP_SESSION_LIFETIME_SEC;
 
 static void help(void) {
         printf("Usage: slipwayd [OPTIONS]\n\n"
@@ -67,6 +71,8 @@ static void help(void) {
                "  --git-local-root DIR       local repositories (paths, file://) must be below DIR\n"
                "  --registry-upload-ttl DUR  unfinished registry uploads are removed after DUR idle (default 1h)\n"
                "  --registry-anonymous-pull  serve registry pulls (GET, HEAD under /v2/) without credentials\n"
+               "  --session-idle-timeout DUR a console session unused this long ends (default 12h)\n"
+               "  --session-lifetime DUR     every console session ends this long after login (default 7d)\n"
                "  --debug                    log debug messages\n"
                "  -h --help                  show this help\n"
                "     --version               show the version\n",
@@ -101,6 +107,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_GIT_LOCAL_ROOT,
                 ARG_REGISTRY_UPLOAD_TTL,
                 ARG_REGISTRY_ANONYMOUS_PULL,
+                ARG_SESSION_IDLE,
+                ARG_SESSION_LIFETIME,
                 ARG_DEBUG,
                 ARG_VERSION
         };
@@ -116,6 +124,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "git-local-root", required_argument, NULL, ARG_GIT_LOCAL_ROOT },
                 { "registry-upload-ttl", required_argument, NULL, ARG_REGISTRY_UPLOAD_TTL },
                 { "registry-anonymous-pull", no_argument, NULL, ARG_REGISTRY_ANONYMOUS_PULL },
+                { "session-idle-timeout", required_argument, NULL, ARG_SESSION_IDLE },
+                { "session-lifetime", required_argument, NULL, ARG_SESSION_LIFETIME },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -235,6 +245,24 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_REGISTRY_ANONYMOUS_PULL:
                         arg_registry_anonymous_pull = true;
                         break;
+                case ARG_SESSION_IDLE:
+                case ARG_SESSION_LIFETIME: {
+                        const char *name =
+                                c == ARG_SESSION_IDLE ? "--session-idle-timeout" : "--session-lifetime";
+                        uint64_t ns;
+
+                        if (duration_parse(optarg, &ns) < 0 || ns < 1000ULL * NSEC_PER_MSEC ||
+                            ns / NSEC_PER_MSEC > (uint64_t) SESSION_DURATION_MAX_SEC * 1000ULL) {
+                                fprintf(stderr,
+                                        "Error: %s '%s' is not a duration from 1s to 366d.\n"
+                                        "Hint: for example %s 8h.\n",
+                                        name, optarg, name);
+                                return -EINVAL;
+                        }
+                        *(c == ARG_SESSION_IDLE ? &arg_session_idle_sec : &arg_session_lifetime_sec) =
+                                (int64_t) (ns / (1000ULL * NSEC_PER_MSEC));
+                        break;
+                }
                 case ARG_DEBUG:
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -279,6 +307,8 @@ static int run(void) {
         _cleanup_close_ int lock_fd = -EBADF;
         /* The server's token set: freed after the server stopped (it is declared before every user). */
         _cleanup_(http_token_set_freep) HttpTokenSet *tokens = NULL;
+        _cleanup_(http_session_set_freep) HttpSessionSet *sessions = NULL; /* the same */
+        _cleanup_(http_login_throttle_freep) HttpLoginThrottle *throttle = NULL;
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
                             *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
@@ -397,6 +427,20 @@ static int run(void) {
         r = state_dir_read_token(dir, &token);
         if (r < 0)
                 return log_error_errno(r, "Error: cannot read %s/admin.token: %m.", arg_state_dir);
+        {
+                _cleanup_(model_user_done) ModelUser admin = {};
+
+                /* admin.token speaks for user admin, as an admin: not once that user was removed */
+                r = model_user_get(db, MODEL_USER_ADMIN, &admin);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Error: cannot read the users from %s: %m.", db_path);
+                if (r == -ENOENT || !streq(admin.role, "admin")) {
+                        log_warning("User admin was removed: %s/admin.token is not accepted; use another "
+                                    "admin's token (slipway --token).",
+                                    arg_state_dir);
+                        free(TAKE_PTR(token));
+                }
+        }
         /* Users' API tokens: the database is their record, the set what the gate checks without a query. */
         r = http_token_set_new(&tokens);
         if (r < 0)
@@ -409,6 +453,29 @@ static int run(void) {
                         return log_error_errno(r, "Error: cannot read the API tokens from %s: %m.", db_path);
                 if (n_tokens > 0)
                         log_debug("Loaded %zu API token(s) of users.", n_tokens);
+        }
+        /* Console sessions, the same way: the gate checks a cookie without a query. */
+        if (http_session_set_new(arg_session_idle_sec, &sessions) < 0 ||
+            http_login_throttle_new(&throttle) < 0)
+                return log_oom();
+        {
+                size_t n_sessions = 0;
+
+                r = api_sessions_load(db, sessions, &n_sessions);
+                if (r < 0)
+                        return log_error_errno(r, "Error: cannot read the console sessions from %s: %m.",
+                                               db_path);
+                if (n_sessions > 0)
+                        log_debug("Loaded %zu open console session(s).", n_sessions);
+        }
+        {
+                _cleanup_(model_user_done) ModelUser admin = {};
+
+                if (model_user_get(db, MODEL_USER_ADMIN, &admin) >= 0 && !admin.has_password)
+                        log_info(
+                                "User admin has no console password yet; set one with 'slipway --state-dir %s "
+                                "user passwd admin'.",
+                                arg_state_dir);
         }
 
         /* Handler threads write to clients that may have gone: we want EPIPE, not death. */
@@ -512,6 +579,9 @@ static int run(void) {
                 .nft_table = env_network_nft_table(&host),
                 .vault = vault,
                 .tokens = tokens,
+                .sessions = sessions,
+                .login_throttle = throttle,
+                .session_lifetime_sec = arg_session_lifetime_sec,
         };
         HttpServerConfig cfg = {
                 .listen = arg_api,
@@ -519,6 +589,8 @@ static int run(void) {
                 .tokens = tokens,
                 .registry_anonymous_pull = arg_registry_anonymous_pull,
                 .token_used = api_token_used,
+                .sessions = sessions,
+                .session_used = api_session_used,
                 .routes = api_routes,
                 .n_routes = api_routes_n,
                 .hook_routes = hook_routes,

@@ -449,6 +449,26 @@ const Migration state_migrations[] = {
                        "  CHECK (scan_fail_on IN ('critical', 'high', 'none'));"
                        "ALTER TABLE builds ADD COLUMN pushed_ref TEXT;",
         },
+        {
+                /* Issue 14: console logins.  users.password_hash is a crypto_pwhash_str() string (argon2id);
+                 * NULL: the user cannot log in (the first start's admin, until `user passwd admin`).  A
+                 * session is kept as the BLAKE2b hash of its cookie only; its CSRF token is not a
+                 * credential on its own (it is sent with the cookie, never instead of it).  A session ends
+                 * at expires_at, or once unused for the daemon's idle timeout (last_seen_at, kept to within
+                 * a minute); removing a user removes its sessions. */
+                .name = "passwords and console sessions",
+                .sql = "ALTER TABLE users ADD COLUMN password_hash TEXT;"
+                       "CREATE TABLE sessions ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                       "  hash BLOB UNIQUE NOT NULL,"
+                       "  csrf_token TEXT NOT NULL,"
+                       "  created_at INTEGER NOT NULL,"   /* seconds since the epoch */
+                       "  last_seen_at INTEGER NOT NULL," /* kept to within a minute */
+                       "  expires_at INTEGER NOT NULL"    /* the absolute end */
+                       ");"
+                       "CREATE INDEX sessions_by_user ON sessions(user_id);",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

@@ -1,8 +1,9 @@
 """packaging/quickstart, as the README tells a new user to run it: twice on the same state dir (idempotent),
 leaving a running daemon with the busybox base image and the demo as a git component: a local repository of
 packaging/demo, built once through the pipeline into demo/web:<commit> and live in development at the URL it
-prints."""
+prints; the first run sets and shows admin's console password, the second says it was set before."""
 
+import json
 import os
 import re
 import signal
@@ -59,6 +60,14 @@ def test_quickstart_twice(build_dir, tmp_path):
                 with urllib.request.urlopen(url, timeout=10) as r:
                         assert b"Hello from Slipway" in r.read()
                 assert "hostname:" in p.stdout  # the CGI's answer, printed by quickstart
+                # the console's address and a first admin password, made now and shown once
+                m = re.search(r"^Console: (http://\S+/)  \(user admin, password (\S+)\)$", p.stdout, re.M)
+                assert m and m.group(1) == f"http://127.0.0.1:{port}/", p.stdout[-3000:]
+                assert p.stdout.count(m.group(2)) == 1
+                login = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/session", method="POST",
+                                               data=json.dumps({"name": "admin", "password": m.group(2)}).encode())
+                with urllib.request.urlopen(login, timeout=30) as r:
+                        assert r.status == 200 and "slipway_session=" in r.headers["Set-Cookie"]
 
                 p = _quickstart(build_dir, state, port, ingress)
                 assert p.returncode == 0, f"second quickstart failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
@@ -66,6 +75,7 @@ def test_quickstart_twice(build_dir, tmp_path):
                 assert d.cli("status")["daemon"]["pid"] == pid, "the second run should reuse the daemon"
                 assert sorted(d.image_refs()) == refs
                 assert "already live" in p.stdout
+                assert "password was set before" in p.stdout and m.group(2) not in p.stdout
                 assert len(d.cli("builds", "demo/web")["builds"]) == 1, "the second run built again"
                 releases = d.cli("releases", "demo/web", "development")
                 assert [r["status"] for r in releases["releases"]] == ["live"], "the second run redeployed"

@@ -28,7 +28,7 @@
 #define HOOK_URL_HINT "Copy the URL and secret from 'slipway webhook show PROJECT/COMPONENT'."
 
 const HttpRoute hook_routes[] = {
-        { "POST", "git/*", api_hook_git },
+        { "POST", "git/*", api_hook_git, HTTP_ROLE_VIEWER }, /* no caller: the signature is checked */
 };
 const size_t hook_routes_n = ELEMENTSOF(hook_routes);
 

@@ -1,5 +1,6 @@
 /* /api/v1/tokens: the calling user's API tokens.
- *   POST   tokens {"name", "expires_in_sec"?, "read_only"?} → 201, the token itself shown only here
+ *   POST   tokens {"name", "expires_in_sec"?, "read_only"?, "user"?} → 201, the token itself shown only
+ *          here; "user" (another user's name) is an admin's only: a token for that user
  *   GET    tokens → {"tokens": [{"name", "read_only", "created_at", "expires_at", "last_used_at", "expired"}]}
  *   DELETE tokens/NAME → 200 {"name", "revoked": true}
  * Invariant: the database and the server's token set change together (row first, then the set), and a
@@ -29,7 +30,7 @@ _Static_assert(MODEL_API_TOKEN_HASH_SIZE == HTTP_TOKEN_HASH_SIZE, "token hash si
 
 static const HttpJsonBody token_create_body = {
         .what = "token create request",
-        .fields = (const char *const[]) { "name", "expires_in_sec", "read_only", NULL },
+        .fields = (const char *const[]) { "name", "expires_in_sec", "read_only", "user", NULL },
         .example =
                 "Send {\"name\": \"ci\", \"expires_in_sec\": 2592000, \"read_only\": false} (name alone is "
                 "enough).",
@@ -173,7 +174,7 @@ int api_token_create(HttpRequest *req) {
         unsigned char raw[API_TOKEN_BYTES], hash[HTTP_TOKEN_HASH_SIZE];
         char token[API_TOKEN_BYTES * 2 + 1], msg[160];
         int64_t now = (int64_t) time(NULL), expires_at;
-        const char *name;
+        const char *name, *for_user = NULL;
         json_t *ro;
         int r;
 
@@ -192,7 +193,26 @@ int api_token_create(HttpRequest *req) {
                                         token_create_body.example);
         if (read_expiry(req, body, now, &expires_at) < 0)
                 return req->status;
-        if (api_model_open(req, &db) < 0 || caller_user(req, db, &user) < 0)
+        if (json_get_string_opt(body, "user", &for_user) < 0)
+                return http_reply_error(req->conn, 400, "\"user\" must be a user's name.",
+                                        token_create_body.example);
+        if (for_user && !streq_ptr(for_user, req->user) && req->role != HTTP_ROLE_ADMIN) {
+                snprintf(msg, sizeof msg, HTTP_ROLE_FORBIDDEN_FORMAT,
+                         strempty(http_role_to_string(req->role)));
+                return http_reply_error(req->conn, 403, msg,
+                                        "Make tokens for yourself; an admin may make them for anyone.");
+        }
+        if (api_model_open(req, &db) < 0)
+                return req->status;
+        if (for_user && !streq_ptr(for_user, req->user)) {
+                r = model_user_get(db, for_user, &user);
+                if (r == -ENOENT) {
+                        snprintf(msg, sizeof msg, "There is no user named '%.64s'.", for_user);
+                        return http_reply_error(req->conn, 404, msg, "See 'slipway user list'.");
+                }
+                if (r < 0)
+                        return api_reply_error(req, r, NULL, "Cannot look up the user");
+        } else if (caller_user(req, db, &user) < 0)
                 return req->status;
 
         if (sodium_init() < 0)
@@ -205,7 +225,11 @@ int api_token_create(HttpRequest *req) {
         sodium_memzero(hash, sizeof hash);
         if (r == -EEXIST) {
                 sodium_memzero(token, sizeof token);
-                snprintf(msg, sizeof msg, "You already have an API token named '%s'.", name);
+                if (streq(user.name, strempty(req->user)))
+                        snprintf(msg, sizeof msg, "You already have an API token named '%s'.", name);
+                else
+                        snprintf(msg, sizeof msg, "User %s already has an API token named '%s'.", user.name,
+                                 name);
                 return http_reply_error(
                         req->conn, 409, msg,
                         "Choose another name, or revoke that one first with 'slipway token revoke "
@@ -222,7 +246,10 @@ int api_token_create(HttpRequest *req) {
                 sodium_memzero(token, sizeof token);
                 return api_reply_error(req, r, NULL, "Cannot activate the token");
         }
-        log_info("User %s made API token %s%s.", user.name, t.name, t.read_only ? " (read-only)" : "");
+        log_info("User %s made API token %s%s%s%s.", strempty(req->user), t.name,
+                 t.read_only ? " (read-only)" : "",
+                 streq(user.name, strempty(req->user)) ? "" : " for user ",
+                 streq(user.name, strempty(req->user)) ? "" : user.name);
         j = token_json(&t, now);
         if (j)
                 json_object_set_new(j, "token", json_string(token));

@@ -9,6 +9,7 @@
 #include "build-db.h"
 #include "builder.h"
 #include "host-share.h"
+#include "http-login-throttle.h"
 #include "http-server.h"
 #include "image-catalog.h"
 #include "model.h"
@@ -52,6 +53,10 @@ typedef struct ApiContext {
          * without a request (slipwayd --registry-upload-ttl; 0: REGISTRY_UPLOAD_TTL_DEFAULT_SEC). */
         int64_t registry_upload_ttl_sec;
         HttpTokenSet *tokens; /* the server's token set, changed by token create/revoke (NULL: refused) */
+        /* The server's console sessions, changed by login, logout, user rm and passwd (NULL: no logins). */
+        HttpSessionSet *sessions;
+        HttpLoginThrottle *login_throttle; /* failed logins per user name and address (NULL: no logins) */
+        int64_t session_lifetime_sec;      /* a session ends this long after login (0: the default) */
 } ApiContext;
 
 extern const HttpRoute api_routes[];
@@ -182,6 +187,19 @@ int api_vulndb_status(HttpRequest *req);
 int api_token_create(HttpRequest *req);
 int api_tokens_list(HttpRequest *req);
 int api_token_revoke(HttpRequest *req);
+/* Users and their passwords (api-users.c; routes and bodies in its opening comment). */
+int api_users_list(HttpRequest *req);
+int api_user_add(HttpRequest *req);
+int api_user_remove(HttpRequest *req);
+int api_user_passwd(HttpRequest *req);
+/* The console login (api-session.c; routes and bodies in its opening comment). */
+int api_session_create(HttpRequest *req);
+int api_session_show(HttpRequest *req);
+int api_session_delete(HttpRequest *req);
+/* Puts every open session row of db into set, after removing the ended ones (at slipwayd's start). */
+int api_sessions_load(sqlite3 *db, HttpSessionSet *set, size_t *ret_n);
+/* HttpServerConfig.session_used with the ApiContext as userdata: writes the session's last use back. */
+void api_session_used(void *userdata, int64_t session_id, int64_t when);
 /* Puts every token row of db into set (at slipwayd's start); *ret_n (may be NULL): how many. */
 int api_tokens_load(sqlite3 *db, HttpTokenSet *set, size_t *ret_n);
 /* HttpServerConfig.token_used with the ApiContext as userdata: writes the token's last use back. */

@@ -22,9 +22,9 @@
 #include <jansson.h>
 
 #include "chunked.h"
-#include "console-assets.h"
 #include "head-rewrite.h"
 #include "http-limits.h"
+#include "http-session.h"
 #include "log.h"
 
 #define GATE_SWEEP_MS 200
@@ -51,6 +51,13 @@ typedef struct GateBuf {
         size_t start, end, cap;
 } GateBuf;
 
+/* A client's address, by the loopback port its request reaches civetweb from. */
+typedef struct GateClientAddress {
+        uint8_t family; /* 0: none */
+        uint8_t addr[16];
+} GateClientAddress;
+#define GATE_PORTS 65536U
+
 typedef struct GateConn GateConn;
 struct GateConn {
         GateConn *prev, *next;
@@ -76,6 +83,7 @@ struct GateConn {
         ChunkedDecoder chunked;
         bool body_done;
         bool client_eof, upstream_eof, up_shut, up_failed, response_started, closed;
+        GateClientAddress peer; /* the client's address, for the login throttle (api_gate_client_address) */
 };
 
 /* What happened since the last log line. */
@@ -98,6 +106,9 @@ struct ApiGate {
         uint64_t accept_resume; /* 0: accepting */
         uint64_t next_sweep, next_log;
         GateCounters counters;
+        /* upstream local port → client address, read by civetweb's threads under clients_lock */
+        GateClientAddress *clients;
+        pthread_mutex_t clients_lock;
 };
 
 static uint64_t now_usec(void) {
@@ -132,25 +143,44 @@ static bool hook_target(const char *method, size_t method_len, const char *t, si
         return true;
 }
 
-/* The console's files: GET or HEAD of "/" or of one plain name under /console/ (no query, no dot
- * segment: [A-Za-z0-9_-] then [A-Za-z0-9._-]), which civetweb routes to the console handler alone; the
- * page then authenticates its API calls. */
-static bool console_target(const char *method, size_t method_len, const char *t, size_t tl) {
-        size_t n = strlen(HTTP_CONSOLE_PREFIX);
+/* What needs no credentials besides webhooks: the login (POST /api/v1/session, nothing after it) and the
+ * console's pages, GET or HEAD of "/" or "/console[/…]" with a plain path ([A-Za-z0-9._~-] segments, none
+ * "." or "..", no escape) and a plain query.  Whatever civetweb would make of anything else, the gate sends
+ * it on only with credentials. */
+static bool public_target(const char *method, size_t method_len, const char *t, size_t tl) {
+        size_t n = strlen("/console");
+        bool in_query = false;
 
+        if (method_len == 4 && strncmp(method, "POST", 4) == 0)
+                return tl == strlen(HTTP_SESSION_PATH) && strncmp(t, HTTP_SESSION_PATH, tl) == 0;
         if (!((method_len == 3 && strncmp(method, "GET", 3) == 0) ||
               (method_len == 4 && strncmp(method, "HEAD", 4) == 0)))
                 return false;
-        if (tl == 1 && t[0] == '/')
-                return true;
-        if (tl <= n || tl > n + CONSOLE_ASSET_NAME_MAX || strncmp(t, HTTP_CONSOLE_PREFIX, n) != 0 ||
-            t[n] == '.')
+        if (!(tl == 1 || t[1] == '?') &&
+            !(tl >= n && strncmp(t, "/console", n) == 0 && (tl == n || t[n] == '/' || t[n] == '?')))
                 return false;
-        for (size_t i = n; i < tl; i++) {
+        for (size_t i = 0; i < tl; i++) {
                 char ch = t[i];
+                bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '~' || ch == '.';
 
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '_' || ch == '-' || ch == '.'))
+                if (in_query) {
+                        if (!plain && ch != '=' && ch != '&')
+                                return false;
+                } else if (ch == '?')
+                        in_query = true;
+                else if (ch == '/') {
+                        /* no "." or ".." segment, no empty one */
+                        size_t k = i + 1, dots;
+                        bool seg_end;
+
+                        while (k < tl && t[k] == '.')
+                                k++;
+                        dots = k - i - 1;
+                        seg_end = k == tl || t[k] == '/' || t[k] == '?';
+                        if (seg_end && (dots == 1 || dots == 2 || (dots == 0 && k < tl && t[k] == '/')))
+                                return false;
+                } else if (!plain)
                         return false;
         }
         return true;
@@ -234,8 +264,9 @@ void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *gauth, 
                                                   "");
                         auth = &head.headers[i];
                 }
-        if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len) ||
-            console_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
+        if (hook_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
+                return;
+        if (public_target(head.method, head.method_len, buf + ret->origin_off, ret->origin_len))
                 return;
         /* The registry: Basic (what OCI clients send) or Bearer; a 401 there asks for Basic.  Anonymous
          * pull lets a read without any credentials through; wrong credentials are still refused, so a
@@ -245,6 +276,44 @@ void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *gauth, 
             ((head.method_len == 3 && strncmp(head.method, "GET", 3) == 0) ||
              (head.method_len == 4 && strncmp(head.method, "HEAD", 4) == 0)))
                 return;
+        /* A console session: its cookie, when no Authorization header says otherwise (not on /v2/). */
+        if (!auth && !ret->registry && gauth->sessions) {
+                HttpSessionHeaders sh = { .method = head.method, .method_len = head.method_len };
+                HttpSession sess;
+
+                for (size_t i = 0; i < head.n_headers; i++) {
+                        const HttpHeader *h = &head.headers[i];
+                        const char *v;
+
+                        if (http_name_eq(h, "cookie") && !sh.cookie &&
+                            http_session_cookie_find(h->value, h->value_len, &v)) {
+                                sh.cookie = h->value;
+                                sh.cookie_len = h->value_len;
+                        } else if (http_name_eq(h, "x-csrf-token")) {
+                                sh.csrf = h->value;
+                                sh.csrf_len = h->value_len;
+                        } else if (http_name_eq(h, "origin")) {
+                                sh.origin = h->value;
+                                sh.origin_len = h->value_len;
+                        } else if (http_name_eq(h, "host")) {
+                                sh.host = h->value;
+                                sh.host_len = h->value_len;
+                        } else if (http_name_eq(h, "x-forwarded-proto")) {
+                                sh.forwarded_proto = h->value;
+                                sh.forwarded_proto_len = h->value_len;
+                        }
+                }
+                if (sh.cookie) {
+                        r = http_session_check(gauth->sessions, &sh, now, &sess);
+                        sodium_memzero(&sess, sizeof sess);
+                        if (r == -EPERM)
+                                return check_fail(ret, 403, HTTP_CSRF_HINT, "%s", HTTP_CSRF_MESSAGE);
+                        if (r < 0)
+                                return check_fail(ret, 401, HTTP_SESSION_ENDED_HINT, "%s",
+                                                  HTTP_SESSION_ENDED_MESSAGE);
+                        return;
+                }
+        }
         r = http_token_set_check(gauth->tokens, auth ? auth->value : NULL, auth ? auth->value_len : 0,
                                  ret->registry, now, &id);
         if (r == -EKEYEXPIRED)
@@ -472,6 +541,17 @@ static void conn_connect(ApiGate *g, GateConn *c) {
         c->upstream_fd = fd;
         c->upstream_mask = EPOLLOUT;
         c->state = GATE_CONNECTING;
+        {
+                struct sockaddr_in local;
+                socklen_t len = sizeof local;
+
+                /* the port is bound by connect(): civetweb sees it as the request's remote port */
+                if (g->clients && getsockname(fd, (struct sockaddr *) &local, &len) == 0) {
+                        pthread_mutex_lock(&g->clients_lock);
+                        g->clients[ntohs(local.sin_port)] = c->peer;
+                        pthread_mutex_unlock(&g->clients_lock);
+                }
+        }
         c->deadline = now_usec() + SEC_USEC(GATE_HEAD_TIMEOUT_SEC);
         c->last_progress = now_usec();
         conn_update(g, c);
@@ -839,7 +919,10 @@ static void gate_accept(ApiGate *g) {
         for (int i = 0; i < 64; i++) {
                 struct epoll_event ev = {};
                 GateConn *c;
-                int fd = accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct sockaddr_storage peer = {};
+                socklen_t peer_len = sizeof peer;
+                int fd = accept4(g->listen_fd, (struct sockaddr *) &peer, &peer_len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
                 if (fd < 0) {
                         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -869,6 +952,13 @@ static void gate_accept(ApiGate *g) {
                                   .state = GATE_HEAD,
                                   .deadline = now_usec() + SEC_USEC(GATE_HEAD_TIMEOUT_SEC),
                                   .client_mask = EPOLLIN };
+                if (peer.ss_family == AF_INET) {
+                        c->peer.family = AF_INET;
+                        memcpy(c->peer.addr, &((struct sockaddr_in *) &peer)->sin_addr, 4);
+                } else if (peer.ss_family == AF_INET6) {
+                        c->peer.family = AF_INET6;
+                        memcpy(c->peer.addr, &((struct sockaddr_in6 *) &peer)->sin6_addr, 16);
+                }
                 ev = (struct epoll_event) { .events = EPOLLIN, .data.u64 = (uint64_t) (uintptr_t) c };
                 if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                         safe_close(fd);
@@ -1020,6 +1110,10 @@ int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGa
                 return -ENOMEM;
         g->listen_fd = g->epoll_fd = g->wake_fd = -EBADF;
         g->auth = *auth;
+        pthread_mutex_init(&g->clients_lock, NULL);
+        g->clients = calloc(GATE_PORTS, sizeof *g->clients);
+        if (!g->clients)
+                return -ENOMEM;
         /* a forwarded connection holds two descriptors */
         g->max_conns = fds > GATE_FD_RESERVE + 64 ? (size_t) (fds - GATE_FD_RESERVE) / 2 : 32;
         g->max_conns = MIN(g->max_conns, (size_t) GATE_CONNECTIONS_MAX);
@@ -1108,6 +1202,21 @@ ApiGate *api_gate_free(ApiGate *g) {
         safe_close(g->listen_fd);
         safe_close(g->epoll_fd);
         safe_close(g->wake_fd);
+        free(g->clients);
+        pthread_mutex_destroy(&g->clients_lock);
         free(g);
         return NULL;
+}
+
+int api_gate_client_address(ApiGate *g, unsigned upstream_port, char *buf, size_t size) {
+        GateClientAddress a = {};
+
+        if (!g || !g->clients || upstream_port >= GATE_PORTS)
+                return -ENOENT;
+        pthread_mutex_lock(&g->clients_lock);
+        a = g->clients[upstream_port];
+        pthread_mutex_unlock(&g->clients_lock);
+        if (a.family == 0 || !inet_ntop(a.family, a.addr, buf, (socklen_t) size))
+                return -ENOENT;
+        return 0;
 }

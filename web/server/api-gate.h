@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "http-parser.h"
+#include "http-session-set.h"
 #include "http-token-set.h"
 #include "macro.h"
 
@@ -28,10 +29,13 @@
 
 typedef struct ApiGate ApiGate;
 
-/* Whom the gate lets through: bearer tokens of the set (and Basic USER:TOKEN on /v2/); with
- * registry_anonymous_pull also GET and HEAD under /v2/ that carry no credentials at all. */
+/* Whom the gate lets through: bearer tokens of the set (and Basic USER:TOKEN on /v2/); console sessions of
+ * the session set by their cookie (a write only with the session's CSRF token, http-session.h); without
+ * credentials the login (POST /api/v1/session) and the console's pages (GET and HEAD of / and
+ * /console/…); with registry_anonymous_pull also GET and HEAD under /v2/ that carry no credentials. */
 typedef struct ApiGateAuth {
-        HttpTokenSet *tokens; /* not owned; outlives the gate */
+        HttpTokenSet *tokens;     /* not owned; outlives the gate */
+        HttpSessionSet *sessions; /* the same (NULL: no console sessions) */
         bool registry_anonymous_pull;
 } ApiGateAuth;
 
@@ -41,6 +45,9 @@ typedef struct ApiGateAuth {
 int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGate **ret);
 /* The port bound. */
 int api_gate_port(ApiGate *g);
+/* The address of the client whose request the gate forwards from its loopback port upstream_port (what
+ * civetweb sees as the request's remote port), as text into buf.  -ENOENT when none is known. */
+int api_gate_client_address(ApiGate *g, unsigned upstream_port, char *buf, size_t size);
 /* Starts the loop thread; checked requests go to 127.0.0.1:upstream_port. */
 int api_gate_start(ApiGate *g, unsigned upstream_port);
 /* Stops accepting; requests not yet passed on are answered 503.  What is relayed goes on. */
@@ -67,7 +74,8 @@ typedef struct GateHeadCheck {
 } GateHeadCheck;
 
 /* Checks buf[0..len), which holds a complete head (and maybe more): strict HTTP/1.x framing (one
- * Content-Length, not with Transfer-Encoding, …), the credentials (an expired token is 401 too), and that a
- * read-only token sends no write to /api (403).  now: seconds since the epoch, for expiry. */
+ * Content-Length, not with Transfer-Encoding, …), the credentials (an expired token or an ended session is
+ * 401 too), that a read-only token sends no write to /api (403), and that a session's write carries its
+ * CSRF token (403).  now: seconds since the epoch, for expiry. */
 void api_gate_check_head(const char *buf, size_t len, const ApiGateAuth *auth, int64_t now,
                          GateHeadCheck *ret);

@@ -68,7 +68,7 @@ static int send_document(struct mg_connection *conn, int status, const char *con
         return status;
 }
 
-int http_reply_json(struct mg_connection *conn, int status, json_t *body) {
+int http_reply_json_with(struct mg_connection *conn, int status, json_t *body, const char *extra_headers) {
         _cleanup_free_ char *text = NULL;
 
         text = json_dumps(body, JSON_COMPACT);
@@ -79,18 +79,27 @@ int http_reply_json(struct mg_connection *conn, int status, json_t *body) {
         size_t n = strlen(text);
         char *nl = realloc(text, n + 2);
         if (!nl)
-                return send_document(conn, status, "application/json", text, n, NULL);
+                return send_document(conn, status, "application/json", text, n, extra_headers);
         text = nl;
         text[n] = '\n';
         text[n + 1] = 0;
-        return send_document(conn, status, "application/json", text, n + 1, NULL);
+        return send_document(conn, status, "application/json", text, n + 1, extra_headers);
+}
+
+int http_reply_json(struct mg_connection *conn, int status, json_t *body) {
+        return http_reply_json_with(conn, status, body, NULL);
+}
+
+int http_reply_error_with(struct mg_connection *conn, int status, const char *message, const char *hint,
+                          const char *extra_headers) {
+        _cleanup_json_ json_t *j = json_pack("{s:s,s:s}", "error", message, "hint", strempty(hint));
+        if (!j)
+                return send_document(conn, status, "application/json", "{}", 2, extra_headers);
+        return http_reply_json_with(conn, status, j, extra_headers);
 }
 
 int http_reply_error(struct mg_connection *conn, int status, const char *message, const char *hint) {
-        _cleanup_json_ json_t *j = json_pack("{s:s,s:s}", "error", message, "hint", strempty(hint));
-        if (!j)
-                return send_document(conn, status, "application/json", "{}", 2, NULL);
-        return http_reply_json(conn, status, j);
+        return http_reply_error_with(conn, status, message, hint, NULL);
 }
 
 int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint,

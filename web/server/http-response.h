@@ -14,8 +14,12 @@ int http_status_from_errno(int r);
 
 /* Sends a complete JSON response; returns status. */
 int http_reply_json(struct mg_connection *conn, int status, json_t *body);
+/* The same with extra_headers (NULL, or complete "Name: value\r\n" lines: Set-Cookie, Retry-After). */
+int http_reply_json_with(struct mg_connection *conn, int status, json_t *body, const char *extra_headers);
 /* Sends {"error": message, "hint": hint}; returns status. */
 int http_reply_error(struct mg_connection *conn, int status, const char *message, const char *hint);
+int http_reply_error_with(struct mg_connection *conn, int status, const char *message, const char *hint,
+                          const char *extra_headers);
 /* Sends message/hint when message is set, else a generic sentence from r and what. */
 int http_reply_errno(struct mg_connection *conn, int r, const char *message, const char *hint,
                      const char *what);

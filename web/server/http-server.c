@@ -21,6 +21,7 @@
 #include "api-gate.h"
 #include "http-console.h"
 #include "http-response.h"
+#include "http-session.h"
 #include "http-token-set.h"
 #include "http-token.h"
 #include "log.h"
@@ -130,13 +131,55 @@ bool http_request_may_push(const HttpRequest *req) {
                !req->read_only;
 }
 
-/* Checks the request's credentials (Basic too when basic_ok) and names the caller on req: 0, or
- * -ENOKEY / -EKEYEXPIRED.  A user's token in use has its last use written back now and then. */
-static int authenticate(HttpServer *s, HttpRequest *req, bool basic_ok) {
+/* A console session's cookie, when the request has no Authorization header: 0 with req's caller named,
+ * -ENOKEY (none), -EKEYEXPIRED (ended; also for an unknown cookie) or -EPERM (a write without the CSRF
+ * token, or from another origin). */
+static int authenticate_session(HttpServer *s, HttpRequest *req, int64_t now) {
+        struct mg_connection *conn = req->conn;
+        const char *cookie = mg_get_header(conn, "Cookie"), *v;
+        HttpSessionHeaders h = { .method = req->method, .method_len = strlen(req->method) };
+        int r;
+
+#define HEADER(field, name)                                 \
+        do {                                                \
+                const char *_v = mg_get_header(conn, name); \
+                h.field = _v;                               \
+                h.field##_len = _v ? strlen(_v) : 0;        \
+        } while (0)
+        if (!s->cfg.sessions || !cookie || !http_session_cookie_find(cookie, strlen(cookie), &v))
+                return -ENOKEY;
+        HEADER(cookie, "Cookie");
+        HEADER(csrf, HTTP_CSRF_HEADER);
+        HEADER(origin, "Origin");
+        HEADER(host, "Host");
+        HEADER(forwarded_proto, "X-Forwarded-Proto");
+#undef HEADER
+        r = http_session_check(s->cfg.sessions, &h, now, &req->session);
+        if (r == -ENOKEY)
+                return -EKEYEXPIRED; /* it sent a session cookie: its session is what ended */
+        if (r < 0)
+                return r;
+        req->session_id = req->session.session_id;
+        req->user = req->session.user;
+        req->role = req->session.role;
+        req->read_only = false;
+        req->token_id = -1;
+        if (s->cfg.session_used && http_session_set_touch_due(s->cfg.sessions, req->session_id, now))
+                s->cfg.session_used(s->cfg.userdata, req->session_id, now);
+        return 0;
+}
+
+/* Checks the request's credentials (Basic too when basic_ok; a console session's cookie when session_ok
+ * and no Authorization header) and names the caller on req: 0, or -ENOKEY / -EKEYEXPIRED / -EPERM (a
+ * session's write without its CSRF token).  A user's token or session in use has its last use written back
+ * now and then. */
+static int authenticate(HttpServer *s, HttpRequest *req, bool basic_ok, bool session_ok) {
         const char *auth = mg_get_header(req->conn, "Authorization");
         int64_t now = (int64_t) time(NULL);
         int r;
 
+        if (!auth && session_ok)
+                return authenticate_session(s, req, now);
         r = http_token_set_check(s->tokens, auth, auth ? strlen(auth) : 0, basic_ok, now, &req->caller);
         if (r < 0)
                 return r;
@@ -203,6 +246,15 @@ static int route(HttpRequest *req, const HttpRoute *routes, size_t n, const char
                 path_known = true;
                 if (!streq(rt->method, req->method))
                         continue;
+                if (req->role < rt->min_role) {
+                        char msg[128];
+
+                        snprintf(msg, sizeof msg, HTTP_ROLE_FORBIDDEN_FORMAT,
+                                 strempty(http_role_to_string(req->role)));
+                        request_free_segments(req);
+                        log_debug("%s %s → 403 (role %s)", req->method, uri, http_role_to_string(req->role));
+                        return http_reply_error(req->conn, 403, msg, HTTP_ROLE_FORBIDDEN_HINT);
+                }
                 r = rt->handler(req);
                 request_free_segments(req);
                 log_debug("%s %s → %d", req->method, uri, r);
@@ -235,13 +287,63 @@ static int hooks_dispatch(struct mg_connection *conn, void *cbdata) {
         return route(&req, s->cfg.hook_routes, s->cfg.n_hook_routes, ri->local_uri);
 }
 
+/* req->client: the address the gate accepted the request from; a proxy on this host (a loopback peer)
+ * names the real client as the last X-Forwarded-For entry, which it appended itself. */
+static void client_address(HttpServer *s, HttpRequest *req) {
+        const struct mg_request_info *ri = mg_get_request_info(req->conn);
+        const char *xff = mg_get_header(req->conn, "X-Forwarded-For"), *last;
+        size_t len;
+
+        if (api_gate_client_address(s->gate, (unsigned) ri->remote_port, req->client, sizeof req->client) <
+            0)
+                req->client[0] = 0;
+        if (!xff || !(startswith(req->client, "127.") || streq(req->client, "::1")))
+                return;
+        last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        last += strspn(last, " \t");
+        len = strcspn(last, " \t");
+        if (len > 0 && len < sizeof req->client) {
+                memcpy(req->client, last, len);
+                req->client[len] = 0;
+        }
+}
+
+/* "/" and everything no other handler takes: the console's files (GET and HEAD of / and /console/…), else
+ * 404.  The gate lets those reads through without credentials; nothing here looks at any. */
+static int console_dispatch(struct mg_connection *conn, void *cbdata) {
+        HttpServer *s = cbdata;
+        const struct mg_request_info *ri = mg_get_request_info(conn);
+        HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
+        bool console = streq(ri->local_uri, "/") || streq(ri->local_uri, "/console") ||
+                       startswith(ri->local_uri, "/console/");
+
+        if (!console || !(streq(req.method, "GET") || streq(req.method, "HEAD")))
+                return http_reply_error(
+                        conn, 404, "Nothing is served at this path.",
+                        "The console is at /, the API under /api/v1/, the registry under /v2/.");
+        /* The files embedded from web/console/ (http-console.c), unless the embedder serves its own. */
+        if (!s->cfg.console_handler)
+                return http_console_handler(conn, s);
+        client_address(s, &req);
+        return s->cfg.console_handler(&req);
+}
+
 static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         HttpServer *s = cbdata;
         const struct mg_request_info *ri = mg_get_request_info(conn);
         HttpRequest req = { .conn = conn, .method = ri->request_method, .userdata = s->cfg.userdata };
         int r;
 
-        r = authenticate(s, &req, false);
+        client_address(s, &req);
+        /* The login is the one /api request that comes without credentials (the gate lets it through). */
+        if (streq(req.method, "POST") && streq(ri->local_uri, HTTP_SESSION_PATH))
+                goto routed;
+        r = authenticate(s, &req, false, true);
+        if (r == -EPERM)
+                return http_reply_error(conn, 403, HTTP_CSRF_MESSAGE, HTTP_CSRF_HINT);
+        if (r == -EKEYEXPIRED && req.session.session_id == 0 && !mg_get_header(conn, "Authorization"))
+                return http_reply_error(conn, 401, HTTP_SESSION_ENDED_MESSAGE, HTTP_SESSION_ENDED_HINT);
         if (r == -EKEYEXPIRED)
                 return http_reply_error(conn, 401, HTTP_TOKEN_EXPIRED_MESSAGE, HTTP_TOKEN_EXPIRED_HINT);
         if (r < 0)
@@ -249,6 +351,7 @@ static int api_dispatch(struct mg_connection *conn, void *cbdata) {
         if (req.read_only && method_writes(req.method))
                 return http_reply_error(conn, 403, HTTP_TOKEN_READ_ONLY_MESSAGE, HTTP_TOKEN_READ_ONLY_HINT);
 
+routed:
         if (!startswith(ri->local_uri, HTTP_API_PREFIX))
                 return http_reply_error(conn, 404, "Unknown API path; this server speaks /api/v1/.",
                                         "Check the URL.");
@@ -296,7 +399,7 @@ static int registry_dispatch(struct mg_connection *conn, void *cbdata) {
         int r;
 
         if (!anonymous) {
-                r = authenticate(s, &req, true);
+                r = authenticate(s, &req, true, false);
                 if (r == -EKEYEXPIRED)
                         return registry_refuse(conn, 401, "UNAUTHORIZED", HTTP_TOKEN_EXPIRED_MESSAGE,
                                                HTTP_TOKEN_EXPIRED_HINT);
@@ -386,6 +489,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         /* The public socket first: a port in use is reported before anything starts. */
         r = api_gate_new(addr, port,
                          &(ApiGateAuth) { .tokens = s->tokens,
+                                          .sessions = cfg->sessions,
                                           .registry_anonymous_pull = cfg->registry_anonymous_pull },
                          &s->gate);
         if (r < 0) {
@@ -410,9 +514,7 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
         mg_set_request_handler(s->ctx, "/api", api_dispatch, s);
         mg_set_request_handler(s->ctx, "/hooks", hooks_dispatch, s);
         mg_set_request_handler(s->ctx, "/v2", registry_dispatch, s);
-        /* "/" matches every path no other handler took; the console handler answers 404 for those. */
-        mg_set_request_handler(s->ctx, "/console", http_console_handler, s);
-        mg_set_request_handler(s->ctx, "/", http_console_handler, s);
+        mg_set_request_handler(s->ctx, "/", console_dispatch, s);
         {
                 struct mg_server_port ports[4];
 

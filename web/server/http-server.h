@@ -1,7 +1,9 @@
-/* slipwayd's HTTP server: civetweb with a small thread pool, a routing table for /api/v1 and token auth
- * (http-token-set.h).  Invariant: no /api handler runs for a request that did not present a valid,
- * unexpired token, nor a write for a read-only one; the /hooks/ table (webhook deliveries) runs without
- * one and its handlers verify signatures themselves; /v2/ runs without one only for an anonymous pull. */
+/* slipwayd's HTTP server: civetweb with a small thread pool, a routing table for /api/v1, token auth
+ * (http-token-set.h) and console sessions (http-session.h).  Invariant: no /api handler runs for a request
+ * that did not present a valid, unexpired token or session (the login, POST /api/v1/session, aside), nor
+ * a write for a read-only token or without a session's CSRF token, nor for a caller whose role is below
+ * the route's; the /hooks/ table (webhook deliveries) runs without one and its handlers verify
+ * signatures themselves; /v2/ runs without one only for an anonymous pull. */
 #pragma once
 
 #include <civetweb.h>
@@ -10,10 +12,12 @@
 #include <stdint.h>
 
 #include "http-limits.h"
+#include "http-session-set.h"
 #include "http-token-set.h"
 #include "macro.h"
 
 #define HTTP_API_PREFIX "/api/v1/"
+#define HTTP_CLIENT_ADDRESS_MAX 64U /* an IPv6 address as text, with room */
 
 typedef struct HttpRequest {
         struct mg_connection *conn;
@@ -33,6 +37,12 @@ typedef struct HttpRequest {
         bool read_only;
         int64_t token_id;
         HttpIdentity caller;
+        /* The console session the request came with (0: none; it came with a token), and that session. */
+        int64_t session_id;
+        HttpSession session;
+        /* The client's address as the gate saw it ("" when unknown); with a proxy on this host (a loopback
+         * peer), the last X-Forwarded-For entry. */
+        char client[HTTP_CLIENT_ADDRESS_MAX];
 } HttpRequest;
 
 /* True when the caller may push to the registry (POST, PUT, PATCH, DELETE under /v2/): authenticated,
@@ -42,12 +52,22 @@ bool http_request_may_push(const HttpRequest *req);
 /* A handler sends its own response and returns the HTTP status it sent. */
 typedef int (*HttpHandler)(HttpRequest *req);
 
+/* Each route names the least role that may call it; the dispatcher refuses a caller below it with 403
+ * (HTTP_ROLE_FORBIDDEN_MESSAGE) before the handler runs, so roles are one table, not checks scattered
+ * over handlers.  A handler may still refuse more (e.g. a user's password: admin, or the user itself). */
 typedef struct HttpRoute {
         const char *method;
         /* Segments separated by '/', "*" matches any one segment: "images/ * /export". */
         const char *pattern;
         HttpHandler handler;
+        HttpRole min_role;
 } HttpRoute;
+
+/* "Your role (viewer) may not do this; ask an admin." with the caller's role. */
+#define HTTP_ROLE_FORBIDDEN_FORMAT "Your role (%s) may not do this; ask an admin."
+#define HTTP_ROLE_FORBIDDEN_HINT                                                                          \
+        "Viewers may read; developers may also build, deploy, promote, roll back and set config values; " \
+        "everything else needs an admin (slipway user list shows who is one)."
 
 typedef struct HttpServerConfig {
         const char *listen; /* "ADDR:PORT" ("[v6]:PORT"); port 0 picks a free one */
@@ -61,6 +81,15 @@ typedef struct HttpServerConfig {
         /* Called on a handler thread, at most once per HTTP_TOKEN_TOUCH_INTERVAL_SEC per token, when a
          * user's token was used (never for the admin token); with userdata.  May be NULL. */
         void (*token_used)(void *userdata, int64_t token_id, int64_t when);
+        /* The console sessions, kept up to date by login, logout and user changes (NULL: no sessions; a
+         * session cookie is then refused).  Not owned. */
+        HttpSessionSet *sessions;
+        /* As token_used, at most once per HTTP_SESSION_TOUCH_INTERVAL_SEC per session.  May be NULL. */
+        void (*session_used)(void *userdata, int64_t session_id, int64_t when);
+        /* GET and HEAD of "/" and "/console/…" (the browser console's files), served WITHOUT credentials
+         * (NULL: the console embedded from web/console/, http-console.h).  Anything else outside /api, /hooks
+         * and /v2 is answered 404. */
+        HttpHandler console_handler;
         const HttpRoute *routes;
         size_t n_routes;
         /* Routes under /hooks/, matched like routes but run WITHOUT the token check (may be NULL). */

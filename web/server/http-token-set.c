@@ -129,6 +129,24 @@ int http_token_set_remove(HttpTokenSet *s, int64_t token_id) {
         return i >= 0 ? 0 : -ENOENT;
 }
 
+size_t http_token_set_remove_user(HttpTokenSet *s, const char *user) {
+        size_t removed = 0;
+
+        pthread_rwlock_wrlock(&s->lock);
+        for (size_t i = 0; i < s->n;) {
+                if (strcmp(s->entries[i].id.user, user) != 0) {
+                        i++;
+                        continue;
+                }
+                s->entries[i] = s->entries[s->n - 1];
+                sodium_memzero(&s->entries[s->n - 1], sizeof s->entries[0]);
+                s->n--;
+                removed++;
+        }
+        pthread_rwlock_unlock(&s->lock);
+        return removed;
+}
+
 size_t http_token_set_size(HttpTokenSet *s) {
         size_t n;
 

@@ -51,6 +51,8 @@ int http_token_set_put(HttpTokenSet *s, const unsigned char hash[HTTP_TOKEN_HASH
                        const HttpIdentity *id, int64_t last_used_at);
 /* -ENOENT when no entry has that id. */
 int http_token_set_remove(HttpTokenSet *s, int64_t token_id);
+/* Removes every token of user (a user removed); returns how many. */
+size_t http_token_set_remove_user(HttpTokenSet *s, const char *user);
 size_t http_token_set_size(HttpTokenSet *s);
 
 /* The entry of the token whose hash is given: 0 with *ret filled; -ENOKEY when there is none, -EKEYEXPIRED

@@ -183,8 +183,8 @@ static void test_hooks_without_token(void) {
         check_refused("POST /hooksx/git/ab HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
 }
 
-/* GET and HEAD of "/" and of one plain name under /console/ need no token (the console's files); nothing
- * near them escapes it: a write, a query, a dot segment, a sub-path, an escape. */
+/* GET and HEAD of "/" and of plain paths under /console/ need no token (the console's files); nothing near
+ * them escapes it: a write, a dot segment, an escape, a look-alike prefix, the API. */
 static void test_console_without_token(void) {
         CHECK(check("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
         CHECK(check("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
@@ -192,12 +192,8 @@ static void test_console_without_token(void) {
         CHECK(check("GET http://x:1/console/app.css HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
         check_refused("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
         check_refused("POST /console/app.js HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
-        check_refused("GET /?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
-        check_refused("GET /console/ HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
         check_refused("GET /console/../api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
-        check_refused("GET /console/a/b.js HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
         check_refused("GET /console/%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
-        check_refused("GET /console/app.js?x HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
         check_refused("GET /consolex/app.js HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
         check_refused("GET /api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
 }
@@ -298,9 +294,9 @@ static int h_stream(HttpRequest *req) {
 }
 
 static const HttpRoute routes[] = {
-        { "POST", "upload", h_upload },
-        { "POST", "tiny", h_tiny },
-        { "GET", "stream", h_stream },
+        { "POST", "upload", h_upload, HTTP_ROLE_VIEWER },
+        { "POST", "tiny", h_tiny, HTTP_ROLE_VIEWER },
+        { "GET", "stream", h_stream, HTTP_ROLE_VIEWER },
 };
 
 static int dial(int port) {

@@ -141,7 +141,7 @@ static int h_json(HttpRequest *req) {
 }
 
 static const HttpRoute routes[] = {
-        { "POST", "json", h_json },
+        { "POST", "json", h_json, HTTP_ROLE_VIEWER },
 };
 
 /* Sends head + body (with shutdown of the sending side) and returns the whole answer. */

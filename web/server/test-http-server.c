@@ -68,8 +68,8 @@ static int h_upload(HttpRequest *req) {
 }
 
 static const HttpRoute routes[] = {
-        { "GET", "things/*", h_echo },
-        { "POST", "upload", h_upload },
+        { "GET", "things/*", h_echo, HTTP_ROLE_VIEWER },
+        { "POST", "upload", h_upload, HTTP_ROLE_VIEWER },
 };
 
 static char *roundtrip(int port, const char *request) {

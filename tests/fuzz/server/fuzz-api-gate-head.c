@@ -1,7 +1,7 @@
 /* libFuzzer target: the API gate's head check must never crash or read out of bounds, and a head it
  * forwards must have an origin-form target inside the request target and presented a token of the set
- * (user admin, token "t"): with an empty set the same head is refused, but for a webhook delivery or a
- * read of the console's files. */
+ * (user admin, token "t") or the cookie of a session of the session set ("a" x 64, CSRF token "c" x 64):
+ * with empty sets the same head is refused, unless it is a webhook, the login or a console page. */
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,9 +9,20 @@
 #include <string.h>
 
 #include "api-gate.h"
+#include "http-session.h"
 #include "http-token-set.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool starts(const char *t, size_t len, const char *prefix) {
+        return len >= strlen(prefix) && memcmp(t, prefix, strlen(prefix)) == 0;
+}
+
+/* What may pass without credentials: webhooks, the login and the console's pages. */
+static bool open_target(const char *t, size_t len) {
+        return starts(t, len, "/hooks/") || starts(t, len, HTTP_SESSION_PATH) ||
+               starts(t, len, "/console") || len == 1 || t[1] == '?';
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static ApiGateAuth with, without;
@@ -30,6 +41,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 http_token_hash("t", 1, hash);
                 if (http_token_set_put(with.tokens, hash, &admin, 0) < 0)
                         abort();
+                {
+                        HttpSession sess = { .session_id = 1,
+                                             .user = "admin",
+                                             .role = HTTP_ROLE_ADMIN,
+                                             .expires_at = 1800000000 };
+                        char cookie[HTTP_SESSION_COOKIE_LEN + 1];
+
+                        memset(cookie, 'a', HTTP_SESSION_COOKIE_LEN);
+                        cookie[HTTP_SESSION_COOKIE_LEN] = 0;
+                        memset(sess.csrf_token, 'c', HTTP_SESSION_CSRF_LEN);
+                        if (http_session_set_new(0, &with.sessions) < 0 ||
+                            http_session_set_new(0, &without.sessions) < 0)
+                                abort();
+                        http_token_hash(cookie, HTTP_SESSION_COOKIE_LEN, hash);
+                        if (http_session_set_put(with.sessions, hash, &sess, 1700000000) < 0)
+                                abort();
+                }
                 ready = 1;
         }
         if (size > HTTP_HEAD_MAX + 64)
@@ -46,17 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         assert(c.origin_off >= c.target_off && c.origin_len <= c.target_len);
                         assert(c.origin_off + c.origin_len == c.target_off + c.target_len);
                         assert(c.origin_len > 0 && copy[c.origin_off] == '/');
-                        /* it passed for token "t", so it must fail when no token is known, unless it is a
-                         * webhook delivery or a read of the console's files ("/" or one plain name) */
-                        bool hook = c.origin_len >= 7 && memcmp(copy + c.origin_off, "/hooks/", 7) == 0;
-                        bool console =
-                                c.origin_len == 1 ||
-                                (c.origin_len > 9 && memcmp(copy + c.origin_off, "/console/", 9) == 0 &&
-                                 !memchr(copy + c.origin_off, '?', c.origin_len) &&
-                                 !memchr(copy + c.origin_off + 9, '/', c.origin_len - 9));
-                        if (!hook && !console) {
+                        /* it passed for token "t" or the session, so it must fail when none is known */
+                        if (!open_target(copy + c.origin_off, c.origin_len)) {
                                 api_gate_check_head(copy, size, &without, 1700000000, &c);
-                                assert(c.status == 401); /* only webhooks and the console pass without one */
+                                assert(c.status == 401);
                         }
                 } else
                         assert(c.status >= 400 && c.status < 600 && c.message[0] && c.hint);
