@@ -5,9 +5,10 @@ the missing configurables, Rollback, a secret that appears in no page and no res
 text that looks like markup rendered as text, the security headers, no script error or CSP violation on any
 page, viewers without edit controls, and a screenshot of every page."""
 
+import http.server as httpserver
 import json
 import re
-import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ ASSETS_MAX = 150 * 1024
 BUILD_TIMEOUT = 240
 ADMIN, ADMIN_PW = "alice", "correct horse battery staple"
 VIEWER, VIEWER_PW = "vera", "viewer password 123"
+DEVELOPER, DEVELOPER_PW = "dave", "developer password 456"
 SECRET = "s3cr3t-V4LUE-never-shown-8d1f"
 XSS_SCRIPT = "<script>window.__pwned=1</script>"
 XSS_IMG = '"><img src=x onerror="window.__pwned=2">'
@@ -52,6 +54,8 @@ def cd(build_dir, tmp_path_factory, images):
         with running_deploy_daemon(build_dir, state_dir, images, ports=8) as d:
                 d.cli("user", "add", ADMIN, "--role", "admin", "--password-stdin", input=ADMIN_PW + "\n", json=False)
                 d.cli("user", "add", VIEWER, "--role", "viewer", "--password-stdin", input=VIEWER_PW + "\n", json=False)
+                d.cli("user", "add", DEVELOPER, "--role", "developer", "--password-stdin", input=DEVELOPER_PW + "\n",
+                      json=False)
                 yield d
 
 
@@ -343,6 +347,55 @@ def test_no_script_error_or_csp_violation(cd, browser):
         errors = b.errors(allowed_status=(400, 401, 409))
         assert not errors, errors
         assert not pwned(b)
+
+
+def test_cross_site_form_post_is_refused(cd, browser):
+        """A page of another origin posts a form to the API while the admin's session is open: refused."""
+        b = browser
+        target = cd.url + "/api/v1/projects"
+        page = (f'<!doctype html><form id="f" method="POST" action="{target}" enctype="text/plain">'
+                '<input name=\'{"name":"evil","x":"\' value=\'"}\'></form><script>f.submit()</script>').encode()
+
+        class Evil(httpserver.BaseHTTPRequestHandler):
+                def do_GET(self):
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/html")
+                        self.send_header("Content-Length", str(len(page)))
+                        self.end_headers()
+                        self.wfile.write(page)
+
+                def log_message(self, *a):
+                        pass
+
+        srv = httpserver.HTTPServer(("127.0.0.1", 0), Evil)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+                b.driver.get(f"http://127.0.0.1:{srv.server_port}/")
+                b.wait(lambda: b.driver.current_url.startswith(target), what="the form's post")
+                time.sleep(0.5)
+                assert "evil" not in [p["name"] for p in cd.cli("project", "list")["projects"]]
+                assert "CSRF" in b.driver.page_source or "csrf" in b.driver.page_source.lower()
+        finally:
+                srv.shutdown()
+                srv.server_close()
+        b.go(cd.url + "/#/projects")  # the session itself still works
+        assert b.text("#user .who") == ADMIN
+
+
+def test_developer_deploys_but_does_not_administer(cd, browser):
+        b = browser
+        b.one("#user .logout").click()
+        b.wait(lambda: b.driver.execute_script("return location.hash") == "#/login", what="the login page")
+        login(b, cd, DEVELOPER, DEVELOPER_PW)
+        assert b.text("#user .role") == "developer"
+        b.hash(cd.url, "#/projects")
+        assert not b.css("form.create-project")
+        b.hash(cd.url, "#/projects/shop")
+        assert not b.css("form.create-component")
+        b.hash(cd.url, "#/projects/shop/components/web")
+        assert b.css(".deploy-manually") and b.css(".promote") and not b.css(".webhook")
+        assert all(e.is_enabled() for e in b.css(".toggles input"))
+        b.screenshot("developer-deploy-view")
 
 
 def test_viewer_sees_no_edit_control(cd, browser):

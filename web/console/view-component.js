@@ -41,7 +41,7 @@ export async function componentView(root, { project, component }, app) {
         async function loadOnce() {
                 if (!commits && (await isGit()))
                         commits = await api.get(path("/commits?limit=20")).catch((e) => ({ error: e, commits: [] }));
-                if (!webhook && api.canWrite() && (await isGit()))
+                if (!webhook && api.isAdmin() && (await isGit())) /* its secret is an admin's */
                         webhook = await api.get(path("/webhook")).catch(() => null);
         }
         let gitKnown = null;

@@ -22,8 +22,8 @@ export async function projectsView(root, params, app) {
                                                                    h("th", { class: "num", text: "Components" }), h("th", { class: "num", text: "Instances" }))),
                                                   h("tbody", {}, rows))
                                               : h("p", { class: "empty", text: "No project yet." })));
-        if (!api.canWrite())
-                return;
+        if (!api.isAdmin())
+                return; /* projects are an admin's to make */
         const name = h("input", { name: "name", required: true, placeholder: "shop" });
         const envs = h("input", { name: "envs", placeholder: "development,production" });
         root.appendChild(card("Create project",
@@ -68,11 +68,10 @@ export async function projectView(root, { project }, app) {
                                          envs.map((e) => h("td", {}, liveCell(byEnv.get(e.name)))));
                         })));
         root.appendChild(card("Components", components.length ? table : h("p", { class: "empty", text: "No component yet." })));
-        if (!api.canWrite())
-                return;
+        if (!api.isAdmin())
+                return; /* components and environments are an admin's to make */
         root.appendChild(createComponentForm(project, app));
-        if (api.isAdmin() || api.canWrite())
-                root.appendChild(createEnvForm(project, envs, app));
+        root.appendChild(createEnvForm(project, envs, app));
 }
 
 function createComponentForm(project, app) {
