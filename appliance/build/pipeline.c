@@ -635,8 +635,8 @@ typedef struct MirrorOp {
         size_t *history_n;
 } MirrorOp;
 
-static int mirror_run(Pipeline *p, int64_t component_id, const PipelineSource *src, MirrorOp *op,
-                      char **ret_error, char **ret_hint) {
+static int mirror_run_here(Pipeline *p, int64_t component_id, const PipelineSource *src, MirrorOp *op,
+                           char **ret_error, char **ret_hint) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         SourceError err = {};
         int kind = source_url_classify(src->url);
@@ -698,6 +698,52 @@ static int mirror_run(Pipeline *p, int64_t component_id, const PipelineSource *s
                 *ret_hint = err.hint[0] ? strdup(err.hint) : NULL;
         }
         return r;
+}
+
+/* libgit2's fetch (updating refs) needs more stack than an HTTP handler thread has (civetweb's are 100 KiB
+ * and the handler's frames are below it): the mirror work of an API request runs on a thread of its own
+ * with PIPELINE_MIRROR_STACK bytes, which the caller waits for. */
+#define PIPELINE_MIRROR_STACK (1024U * 1024U)
+
+typedef struct MirrorJob {
+        Pipeline *p;
+        int64_t component_id;
+        const PipelineSource *src;
+        MirrorOp *op;
+        char **ret_error, **ret_hint;
+        int r;
+} MirrorJob;
+
+static void *mirror_job(void *userdata) {
+        MirrorJob *j = userdata;
+
+        j->r = mirror_run_here(j->p, j->component_id, j->src, j->op, j->ret_error, j->ret_hint);
+        return NULL;
+}
+
+static int mirror_run(Pipeline *p, int64_t component_id, const PipelineSource *src, MirrorOp *op,
+                      char **ret_error, char **ret_hint) {
+        MirrorJob j = { .p = p,
+                        .component_id = component_id,
+                        .src = src,
+                        .op = op,
+                        .ret_error = ret_error,
+                        .ret_hint = ret_hint };
+        pthread_attr_t attr;
+        pthread_t t;
+        int e;
+
+        e = pthread_attr_init(&attr);
+        if (e != 0)
+                return -e;
+        e = pthread_attr_setstacksize(&attr, PIPELINE_MIRROR_STACK);
+        if (e == 0)
+                e = pthread_create(&t, &attr, mirror_job, &j);
+        pthread_attr_destroy(&attr);
+        if (e != 0)
+                return -e;
+        pthread_join(t, NULL);
+        return j.r;
 }
 
 int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *commit,
