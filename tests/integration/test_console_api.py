@@ -50,3 +50,20 @@ def test_status_reports_the_state_disk(daemon):
         assert st == 200
         disk = doc["disk"]
         assert 0 < disk["free_bytes"] <= disk["total_bytes"] and disk["mount"].startswith("/")
+
+
+def test_build_of_a_commit_on_a_fresh_mirror(daemon, tmp_path):
+        """The console's Deploy Manually names the commit picked; on a component never fetched, resolving it
+        fetches the repository inside the request (slipwayd once ran out of a handler thread's stack)."""
+        repo = tmp_path / "repo"
+        sha = commit(repo, {"Dockerfile": "FROM busybox:1\n"}, "one")
+        daemon.cli("project", "create", "q")
+        daemon.cli("component", "create", "q/web", "--git", repo)
+        req = urllib.request.Request(daemon.url + "/api/v1/projects/q/components/web/builds", method="POST",
+                                     data=json.dumps({"commit": sha}).encode(),
+                                     headers={"Authorization": f"Bearer {daemon.token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+                assert r.status == 202 and json.loads(r.read())["commit"] == sha
+        assert daemon.proc.poll() is None
+        assert api(daemon, "status")[0] == 200
