@@ -38,6 +38,7 @@ printf '%s\n' 'FROM busybox:1' 'COPY www /www' \
         "CMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]" 'EXPOSE 8080' >"$repo/Dockerfile"
 cli project create bench --envs development,testing,staging,production >/dev/null
 cli component create bench/web --git "$repo" --endpoint web:8080 >/dev/null
+cli component update bench/web --builds-keep "$builds" >/dev/null
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.test GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.test
 for i in $(seq "$builds"); do
         echo "version $i" >"$repo/www/index.html"

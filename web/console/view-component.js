@@ -28,25 +28,23 @@ export async function componentView(root, { project, component }, app) {
                         api.get(path("")), api.get(`projects/${api.enc(project)}`),
                         api.get(path("/builds")).catch(() => ({ builds: [] }))]);
                 const envs = envOrder(proj.environments);
-                const urls = new Map(await Promise.all(envs.map(async (e) => {
-                        const live = comp.environments.find((x) => x.name === e.name);
-                        if (!live || !live.live)
-                                return [e.name, []];
-                        const u = await api.get(path(`/url?env=${api.enc(e.name)}`)).catch(() => ({ urls: [] }));
-                        return [e.name, u.urls || []];
-                })));
-                return { comp, envs, builds: builds.builds || [], urls };
+                // The URLs of what is live, and (once) the Build Area's commits and webhook, side by side.
+                const [urls] = await Promise.all([
+                        Promise.all(envs.map(async (e) => {
+                                const live = comp.environments.find((x) => x.name === e.name);
+                                if (!live || !live.live)
+                                        return [e.name, []];
+                                const u = await api.get(path(`/url?env=${api.enc(e.name)}`)).catch(() => ({ urls: [] }));
+                                return [e.name, u.urls || []];
+                        })),
+                        comp.source ? loadOnce() : null]);
+                return { comp, envs, builds: builds.builds || [], urls: new Map(urls) };
         }
 
         async function loadOnce() {
-                if (!commits && (await isGit()))
-                        commits = await api.get(path("/commits?limit=20")).catch((e) => ({ error: e, commits: [] }));
-                if (!webhook && api.isAdmin() && (await isGit())) /* its secret is an admin's */
-                        webhook = await api.get(path("/webhook")).catch(() => null);
-        }
-        let gitKnown = null;
-        async function isGit() {
-                return gitKnown;
+                await Promise.all([
+                        commits ? null : api.get(path("/commits?limit=20")).then((c) => (commits = c), (e) => (commits = { error: e, commits: [] })),
+                        webhook || !api.isAdmin() ? null : api.get(path("/webhook")).then((w) => (webhook = w), () => null)]);
         }
 
         function render(data) {
@@ -158,8 +156,6 @@ export async function componentView(root, { project, component }, app) {
                         return;
                 try {
                         const data = await load();
-                        gitKnown = !!data.comp.source;
-                        await loadOnce();
                         const key = JSON.stringify([data.comp, data.builds, [...data.urls], commits && commits.commits, webhook && webhook.url]);
                         if (force || key !== last) {
                                 last = key;
