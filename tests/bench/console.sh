@@ -118,6 +118,9 @@ try:
         first = one(True)
         cold = [one(True) for _ in range(loads)]
         warm = [one(False) for _ in range(loads)]
+        timeline = d.execute_script("""return performance.getEntriesByType('resource')
+                .filter(r => r.name.includes('/api/v1/'))
+                .map(r => [r.name.replace(location.origin + '/api/v1/', ''), r.startTime, r.responseEnd]);""")
 finally:
         d.quit()
         shutil.rmtree(profile, ignore_errors=True)
@@ -128,6 +131,9 @@ print(f"  load event   cold {med(cold, 0):6.1f} ms   warm {med(warm, 0):6.1f} ms
 print(f"  data shown   cold {med(cold, 1):6.1f} ms   warm {med(warm, 1):6.1f} ms")
 print(f"  console assets {total} bytes uncompressed ({len(assets) + 1} files; goal < 150 KB); "
       f"a cold load transferred {int(med(cold, 2))} bytes of them")
+print("  the last warm load's API requests (start → end, ms since navigation):")
+for name, start, end in timeline:
+        print(f"    {start:6.1f} → {end:6.1f}  {name}")
 
 # The Deploy view's API requests, BENCH_CLIENTS at a time.
 auth = {"Authorization": "Bearer " + token}

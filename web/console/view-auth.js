@@ -12,6 +12,6 @@ export async function loginView(root, params, app) {
                                         password.value = "";
                                         app.loggedIn();
                                 }, "login-form"),
-                                h("p", { class: "note", text: "The first admin's password is the one slipwayd printed at its first start (or the quickstart set)." }))));
+                                h("p", { class: "note", text: "User admin's password is the one packaging/quickstart printed; an admin sets any user's with 'slipway user passwd NAME'." }))));
         name.focus();
 }
