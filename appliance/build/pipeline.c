@@ -625,8 +625,18 @@ Pipeline *pipeline_free(Pipeline *p) {
         return NULL;
 }
 
-int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *commit,
-                     const char *branch, SourceCommit *ret, char **ret_error, char **ret_hint) {
+/* What pipeline_resolve() and pipeline_history() do with the mirror, under the mirror lock. */
+typedef struct MirrorOp {
+        const char *commit, *branch;
+        bool fetch;
+        size_t max;                 /* history: how many; 0: resolve one commit */
+        SourceCommit *commit_ret;   /* resolve */
+        SourceCommit **history_ret; /* history */
+        size_t *history_n;
+} MirrorOp;
+
+static int mirror_run_here(Pipeline *p, int64_t component_id, const PipelineSource *src, MirrorOp *op,
+                           char **ret_error, char **ret_hint) {
         _cleanup_(git_mirror_freep) GitMirror *m = NULL;
         SourceError err = {};
         int kind = source_url_classify(src->url);
@@ -657,14 +667,27 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                 *ret_error = strdup("The component's git credentials cannot be opened.");
                 return r;
         }
+        const char *branch = op->branch ?: src->branch;
         pthread_mutex_lock(&p->mirror_lock);
         r = git_mirror_open(p->git_dir, src->url, &auth, &m, &err);
-        if (r >= 0 && commit)
-                r = git_mirror_resolve_commit(m, commit, ret, &err);
-        else if (r >= 0) {
-                r = git_mirror_fetch(m, branch ?: src->branch, &err);
+        if (r >= 0 && op->max > 0) {
+                /* The history: the mirror as it is, fetched first when asked or when it lacks the branch. */
+                if (op->fetch)
+                        r = git_mirror_fetch(m, branch, &err);
                 if (r >= 0)
-                        r = git_mirror_resolve_branch(m, branch ?: src->branch, ret, &err);
+                        r = git_mirror_log(m, branch, op->max, op->history_ret, op->history_n, &err);
+                if (r == -ENOENT && !op->fetch) {
+                        err = (SourceError) {};
+                        r = git_mirror_fetch(m, branch, &err);
+                        if (r >= 0)
+                                r = git_mirror_log(m, branch, op->max, op->history_ret, op->history_n, &err);
+                }
+        } else if (r >= 0 && op->commit)
+                r = git_mirror_resolve_commit(m, op->commit, op->commit_ret, &err);
+        else if (r >= 0) {
+                r = git_mirror_fetch(m, branch, &err);
+                if (r >= 0)
+                        r = git_mirror_resolve_branch(m, branch, op->commit_ret, &err);
         }
         pthread_mutex_unlock(&p->mirror_lock);
         if (r >= 0)
@@ -675,4 +698,71 @@ int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *sr
                 *ret_hint = err.hint[0] ? strdup(err.hint) : NULL;
         }
         return r;
+}
+
+/* libgit2's fetch (updating refs) needs more stack than an HTTP handler thread has (civetweb's are 100 KiB
+ * and the handler's frames are below it): the mirror work of an API request runs on a thread of its own
+ * with PIPELINE_MIRROR_STACK bytes, which the caller waits for. */
+#define PIPELINE_MIRROR_STACK (1024U * 1024U)
+
+typedef struct MirrorJob {
+        Pipeline *p;
+        int64_t component_id;
+        const PipelineSource *src;
+        MirrorOp *op;
+        char **ret_error, **ret_hint;
+        int r;
+} MirrorJob;
+
+static void *mirror_job(void *userdata) {
+        MirrorJob *j = userdata;
+
+        j->r = mirror_run_here(j->p, j->component_id, j->src, j->op, j->ret_error, j->ret_hint);
+        return NULL;
+}
+
+static int mirror_run(Pipeline *p, int64_t component_id, const PipelineSource *src, MirrorOp *op,
+                      char **ret_error, char **ret_hint) {
+        MirrorJob j = { .p = p,
+                        .component_id = component_id,
+                        .src = src,
+                        .op = op,
+                        .ret_error = ret_error,
+                        .ret_hint = ret_hint };
+        pthread_attr_t attr;
+        pthread_t t;
+        int e;
+
+        e = pthread_attr_init(&attr);
+        if (e != 0)
+                return -e;
+        e = pthread_attr_setstacksize(&attr, PIPELINE_MIRROR_STACK);
+        if (e == 0)
+                e = pthread_create(&t, &attr, mirror_job, &j);
+        pthread_attr_destroy(&attr);
+        if (e != 0)
+                return -e;
+        pthread_join(t, NULL);
+        return j.r;
+}
+
+int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *commit,
+                     const char *branch, SourceCommit *ret, char **ret_error, char **ret_hint) {
+        MirrorOp op = { .commit = commit, .branch = branch, .commit_ret = ret };
+
+        return mirror_run(p, component_id, src, &op, ret_error, ret_hint);
+}
+
+int pipeline_history(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *branch,
+                     bool fetch, size_t max, SourceCommit **ret, size_t *ret_n, char **ret_error,
+                     char **ret_hint) {
+        MirrorOp op = {
+                .branch = branch, .fetch = fetch, .max = max, .history_ret = ret, .history_n = ret_n
+        };
+
+        if (max == 0) {
+                *ret_error = strdup("Ask for at least one commit.");
+                return -EINVAL;
+        }
+        return mirror_run(p, component_id, src, &op, ret_error, ret_hint);
 }

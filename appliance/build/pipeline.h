@@ -97,6 +97,12 @@ void pipeline_cancel(Pipeline *p, int64_t build_id);
 typedef struct SourceCommit SourceCommit;
 int pipeline_resolve(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *commit,
                      const char *branch, SourceCommit *ret, char **ret_error, char **ret_hint);
+/* The newest commits of branch (NULL: the source's) in the component's mirror, at most max
+ * (≤ SOURCE_LOG_MAX), freed with source_commits_free(); fetched first with fetch (or when the mirror lacks
+ * the branch), else read as the last fetch left it.  Errors as pipeline_resolve(). */
+int pipeline_history(Pipeline *p, int64_t component_id, const PipelineSource *src, const char *branch,
+                     bool fetch, size_t max, SourceCommit **ret, size_t *ret_n, char **ret_error,
+                     char **ret_hint);
 
 /* What the descriptor step read, kept as DIR/builds/<id>/descriptor.json, and an endpoint's schema file
  * DIR/builds/<id>/schemas/<endpoint> (-EINVAL for a name that is not one path segment). */

@@ -656,6 +656,68 @@ int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *re
         return commit_fill(c, ret);
 }
 
+void source_commits_free(SourceCommit *c, size_t n) {
+        for (size_t i = 0; c && i < n; i++)
+                source_commit_done(&c[i]);
+        free(c);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(git_revwalk *, git_revwalk_free);
+
+int git_mirror_log(GitMirror *m, const char *branch, size_t max, SourceCommit **ret, size_t *ret_n,
+                   SourceError *err) {
+        _cleanup_(git_revwalk_freep) git_revwalk *walk = NULL;
+        _cleanup_(source_commit_done) SourceCommit head = {};
+        SourceCommit *list = NULL;
+        size_t n = 0;
+        git_oid oid;
+        char buf[512];
+        int r, e;
+
+        assert(m);
+        assert(ret);
+        assert(ret_n);
+
+        if (max == 0 || max > SOURCE_LOG_MAX)
+                return source_error_set(err, -EINVAL, "Ask for 1 to %u commits.", SOURCE_LOG_MAX);
+        r = git_mirror_resolve_branch(m, branch, &head, err);
+        if (r < 0)
+                return r;
+        e = git_revwalk_new(&walk, m->repo);
+        if (e >= 0)
+                e = git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+        if (e >= 0)
+                e = git_oid_fromstr(&oid, head.id);
+        if (e >= 0)
+                e = git_revwalk_push(walk, &oid);
+        if (e < 0)
+                return source_error_set(err, git_to_errno(e), "Cannot walk the history of %s: %s.",
+                                        m->url_shown, git_error_text(m, buf, sizeof buf));
+        list = calloc(max, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        while (n < max && git_revwalk_next(&oid, walk) == 0) {
+                _cleanup_(git_commit_freep) git_commit *c = NULL;
+
+                e = git_commit_lookup(&c, m->repo, &oid);
+                if (e < 0) {
+                        r = source_error_set(err, git_to_errno(e), "Cannot read a commit of %s: %s.",
+                                             m->url_shown, git_error_text(m, buf, sizeof buf));
+                        source_commits_free(list, n);
+                        return r;
+                }
+                r = commit_fill(c, &list[n]);
+                if (r < 0) {
+                        source_commits_free(list, n);
+                        return r;
+                }
+                n++;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
 int git_mirror_resolve_commit(GitMirror *m, const char *sha, SourceCommit *ret, SourceError *err) {
         _cleanup_(git_object_freep) git_object *obj = NULL;
         _cleanup_(git_commit_freep) git_commit *c = NULL;

@@ -72,6 +72,14 @@ int git_mirror_fetch(GitMirror *m, const char *branch, SourceError *err);
  * mirror's branches in the hint when it has no such branch, -EINVAL for a name git does not allow. */
 int git_mirror_resolve_branch(GitMirror *m, const char *branch, SourceCommit *ret, SourceError *err);
 
+/* The newest commits reachable from branch in the mirror (no fetch), at most max (1…SOURCE_LOG_MAX):
+ * newest first by commit time, a child always before its parents; for the console's commit picker.  *ret
+ * is an array of *ret_n commits, freed with source_commits_free().  Errors as git_mirror_resolve_branch(). */
+#define SOURCE_LOG_MAX 100U
+int git_mirror_log(GitMirror *m, const char *branch, size_t max, SourceCommit **ret, size_t *ret_n,
+                   SourceError *err);
+void source_commits_free(SourceCommit *c, size_t n);
+
 /* The commit sha names: a full id or a unique prefix of at least SOURCE_COMMIT_PREFIX_MIN hex digits
  * (an annotated tag's id is peeled to its commit).  When the mirror lacks it, every branch is fetched once
  * and it is looked up again.  -EINVAL (not hex, too short), -ENOTUNIQ (prefix of several objects), -ENOENT

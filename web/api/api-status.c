@@ -1,5 +1,7 @@
-/* GET /api/v1/status: who is serving, and counts of what it manages. */
+/* GET /api/v1/status: who is serving, counts of what it manages, and the disk holding the state dir. */
 #include "api.h"
+
+#include "disk-space.h"
 
 #include "http-response.h"
 #include "instance-setup.h"
@@ -62,6 +64,16 @@ int api_status(HttpRequest *req) {
                                       json_pack("{s:b,s:s?}", "enabled", userns, "reason", why_not)) < 0)
                 return api_reply_error(req, -ENOMEM, NULL, "Cannot build the status");
         r = status_health(ctx, j);
+        if (r >= 0 && ctx->state_dir) {
+                /* "disk": the filesystem of the state dir (the console's status page). */
+                DiskSpace ds;
+                if (disk_space_query(ctx->state_dir, &ds) >= 0 &&
+                    json_object_set_new(j, "disk",
+                                        json_pack("{s:s,s:I,s:I}", "mount", ds.mount, "total_bytes",
+                                                  (json_int_t) ds.total, "free_bytes",
+                                                  (json_int_t) ds.free)) < 0)
+                        r = -ENOMEM;
+        }
         if (r < 0)
                 return api_reply_error(req, r, NULL, "Cannot build the status");
         return http_reply_json(req->conn, 200, j);

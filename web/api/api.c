@@ -62,6 +62,7 @@ const HttpRoute api_routes[] = {
         { "POST", "vault/rotate", api_vault_rotate, ADMIN },
         { "POST", "projects/*/components/*/builds", api_component_build, DEVELOPER },
         { "GET", "projects/*/components/*/builds", api_component_builds, VIEWER },
+        { "GET", "projects/*/components/*/commits", api_component_commits, VIEWER },
         { "GET", "builds/*", api_build_show, VIEWER },
         { "DELETE", "builds/*", api_build_cancel, DEVELOPER },
         { "GET", "builds/*/logs", api_build_logs, VIEWER },

@@ -183,6 +183,7 @@ bool api_logs_stopping(void);
 /* Builds of git components (api-builds.c; routes and bodies in its opening comment). */
 int api_component_build(HttpRequest *req);
 int api_component_builds(HttpRequest *req);
+int api_component_commits(HttpRequest *req);
 int api_build_show(HttpRequest *req);
 int api_build_cancel(HttpRequest *req);
 int api_build_logs(HttpRequest *req);

@@ -19,3 +19,6 @@
 #define HTTP_HOOKS_PREFIX "/hooks/"
 /* The OCI distribution API (web/registry/). */
 #define HTTP_REGISTRY_PREFIX "/v2/"
+/* The web console (web/console/): GET and HEAD of "/" and of files under this prefix are served without
+ * credentials (the page then logs in); the API gate forwards only plain names there. */
+#define HTTP_CONSOLE_PREFIX "/console/"

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "api-gate.h"
+#include "http-console.h"
 #include "http-response.h"
 #include "http-session.h"
 #include "http-token-set.h"
@@ -321,9 +322,9 @@ static int console_dispatch(struct mg_connection *conn, void *cbdata) {
                 return http_reply_error(
                         conn, 404, "Nothing is served at this path.",
                         "The console is at /, the API under /api/v1/, the registry under /v2/.");
+        /* The files embedded from web/console/ (http-console.c), unless the embedder serves its own. */
         if (!s->cfg.console_handler)
-                return http_reply_error(conn, 404, "This slipwayd has no console built in.",
-                                        "Use the CLI (slipway) or the API under /api/v1/.");
+                return http_console_handler(conn, s);
         client_address(s, &req);
         return s->cfg.console_handler(&req);
 }

@@ -87,7 +87,8 @@ typedef struct HttpServerConfig {
         /* As token_used, at most once per HTTP_SESSION_TOUCH_INTERVAL_SEC per session.  May be NULL. */
         void (*session_used)(void *userdata, int64_t session_id, int64_t when);
         /* GET and HEAD of "/" and "/console/…" (the browser console's files), served WITHOUT credentials
-         * (NULL: 404).  Anything else outside /api, /hooks and /v2 is answered 404. */
+         * (NULL: the console embedded from web/console/, http-console.h).  Anything else outside /api, /hooks
+         * and /v2 is answered 404. */
         HttpHandler console_handler;
         const HttpRoute *routes;
         size_t n_routes;

@@ -183,6 +183,21 @@ static void test_hooks_without_token(void) {
         check_refused("POST /hooksx/git/ab HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
 }
 
+/* GET and HEAD of "/" and of plain paths under /console/ need no token (the console's files); nothing near
+ * them escapes it: a write, a dot segment, an escape, a look-alike prefix, the API. */
+static void test_console_without_token(void) {
+        CHECK(check("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
+        CHECK(check("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
+        CHECK(check("GET /console/app.0123456789ab.js HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
+        CHECK(check("GET http://x:1/console/app.css HTTP/1.1\r\nHost: x\r\n\r\n").status == 0);
+        check_refused("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("POST /console/app.js HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("GET /console/../api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("GET /console/%2e%2e HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("GET /consolex/app.js HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+        check_refused("GET /api/v1/projects HTTP/1.1\r\nHost: x\r\n\r\n", 401, "token");
+}
+
 static void test_absolute_form(void) {
         const char *h =
                 "GET http://127.0.0.1:7070/api/v1/status?x=1 HTTP/1.1\r\nHost: 127.0.0.1:7070\r\n" AUTH
@@ -422,6 +437,7 @@ int main(void) {
         put_token(TOKEN, HTTP_TOKEN_ADMIN_ID, "admin", false, 0);
         test_forwarded();
         test_hooks_without_token();
+        test_console_without_token();
         test_absolute_form();
         test_framing();
         test_token();
