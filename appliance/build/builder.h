@@ -23,6 +23,17 @@
 typedef struct BuildLog BuildLog;
 void builder_log(BuildLog *log, const char *fmt, ...) _printf_(2, 3);
 
+/* A build secret for RUN --mount=type=secret,id=ID: its bytes reach only the RUN steps that mount it (a file
+ * on a tmpfs, never a layer, the config, the history, the log or a cache key); borrowed for the build. */
+typedef struct BuildSecret {
+        const char *id;
+        const uint8_t *data;
+        size_t size;
+} BuildSecret;
+
+#define BUILD_SECRETS_MAX 64U              /* secrets per build */
+#define BUILD_SECRET_SIZE_MAX (500U << 10) /* bytes per secret (BuildKit's limit is 500 KiB) */
+
 /* One running build; cancellable from another thread. */
 typedef struct BuildJob BuildJob;
 
@@ -36,9 +47,11 @@ typedef struct BuildOptions {
         char *const
                 *labels; /* "K=V" set on the final image (over its LABELs), NULL-terminated; may be NULL */
         int log_fd;      /* build output, line by line, as it happens; -1: none */
-        uint64_t timeout_usec; /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
-        uint64_t memory_max;   /* bytes per RUN step, where the host allows; 0: none */
-        BuildJob *job;         /* optional, caller-owned (build_job_new): cancel it from any thread at any
+        uint64_t timeout_usec;      /* whole build; 0: BUILD_TIMEOUT_DEFAULT_USEC */
+        uint64_t memory_max;        /* bytes per RUN step, where the host allows; 0: none */
+        const BuildSecret *secrets; /* n_secrets of them, ids unique; may be NULL */
+        size_t n_secrets;
+        BuildJob *job; /* optional, caller-owned (build_job_new): cancel it from any thread at any
                                    * time until build_job_free(); a job cancelled before builder_run() starts
                                    * makes it return -ECANCELED at once. NULL: builder_run() makes its own. */
 } BuildOptions;
