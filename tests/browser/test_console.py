@@ -283,6 +283,8 @@ def test_second_commit_then_rollback(cd, browser, repo):
                timeout=90, what="version two live")
         url = b.one(f"{card} .urls a").get_attribute("href")
         assert http_get(url)[1].strip() == "console version two"
+        state["release_two"] = [e for e in cd.cli("component", "show", "shop/web")["environments"]
+                                if e["name"] == "development"][0]["live"]["id"]
         b.one(f"{card} details.releases summary").click()
         rb = b.one(f"{card} details.releases .rollback")
         rb.click()  # asks once more
@@ -398,6 +400,96 @@ def test_developer_deploys_but_does_not_administer(cd, browser):
         b.screenshot("developer-deploy-view")
 
 
+def relogin(b, cd, name, pw):
+        b.one("#user .logout").click()
+        b.wait(lambda: b.driver.execute_script("return location.hash") == "#/login", what="the login page")
+        login(b, cd, name, pw)
+        assert b.text("#user .who") == name
+
+
+def request_promotion(b):
+        """The developer's Promote from development into the protected production: a request, not a release."""
+        btn = b.one('.env-card[data-env="development"] .promote')
+        assert btn.text == "Request to Promote to production"
+        btn.click()
+        assert "protected" in b.text("dialog.dialog[open] .ask-approval")
+        assert not b.css("dialog.dialog[open] input.missing-config")  # production has its values already
+        b.one("dialog.dialog[open] .dialog-actions button.primary").click()
+        b.wait(lambda: not b.css("dialog.dialog[open]"), timeout=30, what="the request to be recorded")
+        b.wait(lambda: b.css('.env-card[data-env="production"] .pending-approval'), what="the pending request")
+        return int(b.one('.env-card[data-env="production"] .pending-approval').get_attribute("data-approval"))
+
+
+def test_developer_promotion_into_protected_env_waits_for_approval(cd, browser):
+        """Production protected: the developer's promotion (of version two, rolled forward in development)
+        becomes a request that the card and the approvals page show; production keeps what it runs."""
+        b = browser
+        cd.cli("env", "set", "shop", "production", "--protected", "on", json=False)
+        b.hash(cd.url, "#/projects/shop")
+        b.hash(cd.url, "#/projects/shop/components/web")
+        assert "protected" in b.text('.env-card[data-env="production"] h3')
+        dev = '.env-card[data-env="development"]'
+        b.one(f"{dev} details.releases summary").click()
+        rows = [r for r in b.css(f"{dev} details.releases tbody tr") if r.find_elements(By.CSS_SELECTOR, ".rollback")]
+        two = next(r for r in rows if b.driver.execute_script(
+                "return arguments[0].dataset.release", r) == str(state["release_two"]))
+        rb = two.find_element(By.CSS_SELECTOR, ".rollback")
+        rb.click()
+        rb.click()
+        b.wait(lambda: b.text(f"{dev} .commit code") == state["sha2"][:7] and b.text(f"{dev} .live .badge") == "live",
+               timeout=90, what="version two live in development again")
+        prod_before = b.text('.env-card[data-env="production"] .digest')
+        state["approval1"] = request_promotion(b)
+        assert "waits for an admin's approval" in b.text('.env-card[data-env="production"] .pending-approval')
+        assert b.text('.env-card[data-env="production"] .digest') == prod_before
+        b.screenshot("promotion-request")
+        b.hash(cd.url, "#/approvals")
+        row = f'tr[data-approval="{state["approval1"]}"]'
+        assert "pending" in b.text(row) and DEVELOPER in b.text(row)
+        assert not b.css(f"{row} .approve") and not b.css(f"{row} .reject")  # only an admin decides
+        pending = cd.cli("approvals", "list")["approvals"]
+        assert [a["id"] for a in pending] == [state["approval1"]] and pending[0]["to"] == "production"
+
+
+def test_admin_rejects_then_approves_in_the_console(cd, browser):
+        b = browser
+        relogin(b, cd, ADMIN, ADMIN_PW)
+        b.hash(cd.url, "#/approvals")
+        row = f'tr[data-approval="{state["approval1"]}"]'
+        b.one(f"{row} .reject").click()
+        b.one("dialog.dialog[open] textarea.reject-reason").send_keys("not before the release notes <b>x</b>")
+        b.one("dialog.dialog[open] .dialog-actions button.primary").click()
+        b.wait(lambda: not b.css(row), what="the rejected request to leave the pending list")
+        b.hash(cd.url, "#/approvals?all=1")
+        assert "rejected" in b.text(row) and "not before the release notes <b>x</b>" in b.text(row)
+        # The developer asks again; the admin approves: production runs exactly the image requested.
+        relogin(b, cd, DEVELOPER, DEVELOPER_PW)
+        b.hash(cd.url, "#/projects/shop/components/web")
+        state["approval2"] = request_promotion(b)
+        assert state["approval2"] != state["approval1"]
+        requested = cd.cli("approvals", "list")["approvals"][0]["image_digest"]
+        relogin(b, cd, ADMIN, ADMIN_PW)
+        b.hash(cd.url, "#/approvals")
+        row = f'tr[data-approval="{state["approval2"]}"]'
+        b.screenshot("approvals")
+        approve = b.one(f"{row} .approve")
+        approve.click()
+        assert approve.text == "Approve and deploy?"
+        approve.click()
+        b.wait(lambda: not b.css(row), timeout=30, what="the approved request to leave the pending list")
+        b.hash(cd.url, "#/projects/shop/components/web")
+        card = '.env-card[data-env="production"]'
+        b.wait(lambda: b.text(f"{card} .commit code") == state["sha2"][:7] and b.text(f"{card} .live .badge") == "live",
+               timeout=90, what="version two live in production")
+        assert not b.css(f"{card} .pending-approval")
+        live = [e for e in cd.cli("component", "show", "shop/web")["environments"] if e["name"] == "production"][0]
+        assert live["live"]["image_digest"] == requested
+        assert http_get(b.one(f"{card} .urls a").get_attribute("href"))[1].strip() == "console version two"
+        done = {a["id"]: a for a in cd.cli("approvals", "list", "--all")["approvals"]}
+        assert done[state["approval2"]]["status"] == "approved" and done[state["approval2"]]["decided_by"] == ADMIN
+        assert done[state["approval1"]]["status"] == "rejected"
+
+
 def test_viewer_sees_no_edit_control(cd, browser):
         b = browser
         b.one("#user .logout").click()
@@ -411,6 +503,9 @@ def test_viewer_sees_no_edit_control(cd, browser):
         b.hash(cd.url, "#/projects/shop/components/web")
         assert not b.css(".deploy-manually") and not b.css(".promote") and not b.css(".rollback")
         assert all(not e.is_enabled() for e in b.css(".toggles input"))
+        b.hash(cd.url, "#/approvals?all=1")
+        assert b.css(f'tr[data-approval="{state["approval2"]}"]') and not b.css(".approve") and not b.css(".reject")
+        b.hash(cd.url, "#/projects/shop/components/web")
         b.one('.env-card[data-env="development"] .configs-btn').click()
         b.wait(lambda: b.css('dialog.dialog[open] tr[data-key="GREETING"]'), what="the values")
         assert not b.css("dialog.dialog[open] .edit") and not b.css("dialog.dialog[open] .config-form")

@@ -76,10 +76,16 @@ async function send(method, path, body, opts = {}) {
         return resp;
 }
 
+// Settles once the page knows who is logged in.  A view's first requests go out beside GET /session (no
+// round trip in front of them), and their answers wait for it, so a view renders knowing the role.
+let sessionKnown = Promise.resolve();
+
 // JSON of METHOD /api/v1/PATH (body as JSON when given).
 export async function api(method, path, body, opts) {
         const resp = await send(method, path, body, opts);
         const text = await resp.text();
+        if (!(opts && opts.noRedirect))
+                await sessionKnown;
         return text ? JSON.parse(text) : null;
 }
 
@@ -122,7 +128,13 @@ export async function login(name, password) {
         return s;
 }
 
-export async function loadSession() {
+export function loadSession() {
+        const p = fetchSession();
+        sessionKnown = p.then(() => {}, () => {});
+        return p;
+}
+
+async function fetchSession() {
         try {
                 const s = await api("GET", "session", undefined, { noRedirect: true });
                 Object.assign(session, s);

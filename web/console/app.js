@@ -8,6 +8,7 @@ import { projectsView, projectView } from "./view-projects.js";
 import { componentView } from "./view-component.js";
 import { buildView } from "./view-build.js";
 import { imagesView, statusView } from "./view-system.js";
+import { approvalsView } from "./view-approvals.js";
 
 const SEG = "([^/]+)";
 const routes = [
@@ -16,6 +17,7 @@ const routes = [
         [new RegExp(`^/projects/${SEG}$`), ["project"], projectView],
         [new RegExp(`^/projects/${SEG}/components/${SEG}$`), ["project", "component"], componentView],
         [new RegExp(`^/projects/${SEG}/components/${SEG}/builds/(\\d+)$`), ["project", "component", "build"], buildView],
+        [new RegExp("^/approvals(?:\\?all=(1))?$"), ["all"], approvalsView],
         [new RegExp("^/images$"), [], imagesView],
         [new RegExp("^/status$"), [], statusView],
 ];
@@ -62,13 +64,18 @@ function renderUser() {
 api.setUnauthorizedHandler(() => {
         Object.assign(api.session, { user: null, role: null, csrf_token: null });
         renderUser();
+        toLogin();
+});
+
+function toLogin() {
         if (location.hash !== "#/login") {
                 after = location.hash;
                 location.hash = "#/login";
         }
-});
+}
 
-async function show() {
+// isKnown (optional): false while GET /session is still in flight; the view then starts anyway.
+async function show(isKnown) {
         const mine = ++seq;
         if (cleanup) {
                 try {
@@ -80,9 +87,9 @@ async function show() {
         }
         delete document.body.dataset.ready;
         const path = (location.hash || "#/").slice(1) || "/";
-        if (!api.session.user && path !== "/login") {
-                after = location.hash;
-                location.hash = "#/login";
+        const pending = typeof isKnown === "function" && !isKnown();
+        if (!pending && !api.session.user && path !== "/login") {
+                toLogin();
                 return;
         }
         for (const a of document.querySelectorAll("header nav a"))
@@ -115,15 +122,26 @@ async function show() {
         document.body.dataset.ready = "1";
 }
 
-async function start() {
-        try {
-                if (await api.loadSession())
+// The session and the first view load side by side: the view's answers wait for the session (api.js),
+// and a page that is not logged in goes to the login form once GET /session says so.
+function start() {
+        let known = false;
+        const session = api.loadSession().then((ok) => {
+                known = true;
+                if (ok)
                         renderUser();
-        } catch (e) {
+                else
+                        toLogin();
+        }, (e) => {
+                known = true;
                 main.appendChild(errorBox(e));
-        }
+        });
         window.addEventListener("hashchange", show);
-        show();
+        const path = (location.hash || "#/").slice(1) || "/";
+        if (path === "/login")
+                session.then(show);
+        else
+                show(() => known);
 }
 
 start();

@@ -24,9 +24,10 @@ export async function componentView(root, { project, component }, app) {
         app.title(`${component} · ${project}`);
 
         async function load() {
-                const [comp, proj, builds] = await Promise.all([
+                const [comp, proj, builds, approvals] = await Promise.all([
                         api.get(path("")), api.get(`projects/${api.enc(project)}`),
-                        api.get(path("/builds")).catch(() => ({ builds: [] }))]);
+                        api.get(path("/builds")).catch(() => ({ builds: [] })),
+                        api.get("approvals").catch(() => ({ approvals: [] }))]);
                 const envs = envOrder(proj.environments);
                 // The URLs of what is live, and (once) the Build Area's commits and webhook, side by side.
                 const [urls] = await Promise.all([
@@ -38,7 +39,8 @@ export async function componentView(root, { project, component }, app) {
                                 return [e.name, u.urls || []];
                         })),
                         comp.source ? loadOnce() : null]);
-                return { comp, envs, builds: builds.builds || [], urls: new Map(urls) };
+                const pending = (approvals.approvals || []).filter((a) => a.project === project && a.component === component);
+                return { comp, envs, builds: builds.builds || [], urls: new Map(urls), pending };
         }
 
         async function loadOnce() {
@@ -49,7 +51,7 @@ export async function componentView(root, { project, component }, app) {
 
         function render(data) {
                 const ctx = {
-                        project, comp: data.comp, envs: data.envs, builds: data.builds, urls: data.urls,
+                        project, comp: data.comp, envs: data.envs, builds: data.builds, urls: data.urls, pending: data.pending,
                         reload: () => refresh(true), showError: (e) => showError(err, e),
                 };
                 replace(area, buildArea(data));
@@ -156,7 +158,7 @@ export async function componentView(root, { project, component }, app) {
                         return;
                 try {
                         const data = await load();
-                        const key = JSON.stringify([data.comp, data.builds, [...data.urls], commits && commits.commits, webhook && webhook.url]);
+                        const key = JSON.stringify([data.comp, data.builds, [...data.urls], data.pending, commits && commits.commits, webhook && webhook.url]);
                         if (force || key !== last) {
                                 last = key;
                                 render(data);

@@ -62,9 +62,12 @@ export function envCards(ctx) {
                                   e.instance ? h("div", { class: "muted", text: `instance ${e.instance.state} at ${e.instance.address}${e.instance.restarts ? `, ${e.instance.restarts} restarts` : ""}` }) : null,
                                   bakeText(live.bake))
                               : h("p", { class: "muted empty", text: "Nothing live." }),
+                         (ctx.pending || []).filter((a) => a.to === env.name).map((a) => h("div", { class: "pending-approval", dataset: { approval: a.id } },
+                                 `Promotion from ${a.from} (image `, h("code", { text: shortDigest(a.image_digest) }), `) requested by ${a.requested_by} ${fmtAge(a.requested_at)} waits for an admin's approval: `,
+                                 h("a", { href: "#/approvals", text: `request #${a.id}` }), ".")),
                          urls.length ? h("ul", { class: "urls" }, urls.map((u) => h("li", {}, h("a", { href: u.url, target: "_blank", rel: "noopener noreferrer", text: u.url })))) : null,
                          h("div", { class: "actions" },
-                           next && live && api.canWrite() ? h("button", { type: "button", class: "primary promote", text: `Promote to ${next.name}`, onclick: () => promote(ctx, env.name, next.name) }) : null,
+                           next && live && api.canWrite() ? h("button", { type: "button", class: "primary promote", text: `${asks(next) ? "Request to Promote" : "Promote"} to ${next.name}`, onclick: () => promote(ctx, env.name, next) }) : null,
                            h("button", { type: "button", class: "configs-btn", text: "Manage Configs and Secrets", onclick: () => manageConfigs(ctx.project, ctx.comp, env.name, ctx.reload) })),
                          releases(ctx, env.name, e),
                          settings(ctx.comp.spec));
@@ -97,8 +100,14 @@ async function rollback(ctx, env, id) {
         ctx.reload();
 }
 
+// A developer's promotion into a protected environment is a request an admin decides (view-approvals.js).
+function asks(env) {
+        return env.protected && !api.isAdmin();
+}
+
 // Promote: the target's missing required configurables are asked for in the dialog and set first.
-async function promote(ctx, from, to) {
+async function promote(ctx, from, target) {
+        const to = target.name;
         let missing = [];
         try {
                 missing = await missingConfigs(ctx.project, ctx.comp, to);
@@ -111,6 +120,7 @@ async function promote(ctx, from, to) {
         function renderInputs() {
                 replace(body,
                         h("p", { text: `The image live in ${from} goes to ${to} unchanged, with ${to}'s own configs and secrets.` }),
+                        asks(target) ? h("p", { class: "warn ask-approval", text: `${to} is protected: this records a request, and an admin's approval deploys it.` }) : null,
                         missing.length ? h("p", { class: "warn", text: `${to} has no value for ${missing.map((m) => m.name).join(", ")}: give them here, they are set before the promotion.` }) : null,
                         missing.map((m) => {
                                 let el = inputs.get(m.name);
@@ -125,12 +135,14 @@ async function promote(ctx, from, to) {
         openDialog(`Promote ${ctx.comp.name} to ${to}`, body, [
                 { label: "Cancel" },
                 {
-                        label: `Promote to ${to}`, primary: true, onclick: async (dlg, err) => {
+                        label: asks(target) ? `Request to Promote to ${to}` : `Promote to ${to}`, primary: true, onclick: async (dlg, err) => {
                                 for (const m of missing)
                                         await setConfig(ctx.project, ctx.comp.name, to, m.name, inputs.get(m.name).value, m.secret, m.file);
                                 for (const el of inputs.values())
                                         el.value = "";
                                 try {
+                                        // 202 {"approval": …} when the target is protected and we are a developer:
+                                        // the card then shows the request until an admin decides it.
                                         await api.api("POST", api.compPath(ctx.project, ctx.comp.name, "/promote"), { from, to });
                                 } catch (e) {
                                         // Still missing (a configurable declared meanwhile): ask for those too.
