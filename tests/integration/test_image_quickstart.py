@@ -83,11 +83,16 @@ def test_quickstart_twice(build_dir, tmp_path):
                 d.cli("image", "unpack", "busybox:latest", tmp_path / "root")
                 assert si.check_busybox_tree(str(tmp_path / "root")) == []
         finally:
-                if pid:
-                        d.cli("project", "delete", "demo", "--force", check=False)
-                        os.kill(pid, signal.SIGTERM)
-                        deadline = time.monotonic() + 20
-                        while _alive(pid) and time.monotonic() < deadline:
-                                time.sleep(0.1)
-                        assert not _alive(pid), "slipwayd did not stop on SIGTERM"
-                d._stop_proxies()
+                stop_quickstart_daemon(d, pid)
+
+
+def stop_quickstart_daemon(d, pid):
+        """Removes the demo and stops the daemon the quickstart detached (pid may be None: it never started)."""
+        if pid:
+                d.cli("project", "delete", "demo", "--force", check=False)
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 20
+                while _alive(pid) and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                assert not _alive(pid), "slipwayd did not stop on SIGTERM"
+        d._stop_proxies()
