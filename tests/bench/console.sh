@@ -138,7 +138,8 @@ for name, start, end in timeline:
 # The Deploy view's API requests, BENCH_CLIENTS at a time.
 auth = {"Authorization": "Bearer " + token}
 c = "/api/v1/projects/bench/components/web"
-paths = [c, "/api/v1/projects/bench", c + "/builds", c + "/commits?limit=20", c + "/webhook"] + \
+paths = [c, "/api/v1/projects/bench", c + "/builds", c + "/commits?limit=20", c + "/webhook",
+         "/api/v1/approvals"] + \
         [f"{c}/url?env={e}" for e in ("development", "testing", "staging", "production")]
 def client(_):
         times = {}
