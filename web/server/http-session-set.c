@@ -1,46 +1,36 @@
-/* The in-memory session set of http-session-set.h: an array of entries under a writer-preferring rwlock.
- * A lookup compares the candidate's hash with every entry (no early exit).  The last-use stamps change
- * under the read lock, with atomics. */
+/* The in-memory session set of http-session-set.h, on HashedEntries (the array, its lock, the
+ * constant-time lookup).  The last-use stamps change under the read lock, with atomics. */
 #include "http-session-set.h"
 
-#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
+#include "hashed-entries.h"
+
 typedef struct SessionEntry {
-        unsigned char hash[HTTP_TOKEN_HASH_SIZE];
+        unsigned char hash[HTTP_TOKEN_HASH_SIZE]; /* first, as HashedEntries wants */
         HttpSession sess;
         int64_t last_seen_at;    /* atomic: the idle timeout counts from here */
         int64_t last_written_at; /* atomic: the last use written back */
 } SessionEntry;
 
 struct HttpSessionSet {
-        pthread_rwlock_t lock;
-        SessionEntry *entries;
-        size_t n, cap;
+        HashedEntries t;
         int64_t idle_sec;
 };
 
 int http_session_set_new(int64_t idle_sec, HttpSessionSet **ret) {
         HttpSessionSet *s = calloc(1, sizeof *s);
-        pthread_rwlockattr_t attr;
         int r;
 
         if (!s)
                 return -ENOMEM;
-        if (pthread_rwlockattr_init(&attr) != 0) {
+        r = hashed_entries_init(&s->t, sizeof(SessionEntry));
+        if (r < 0) {
                 free(s);
-                return -ENOMEM;
-        }
-        /* logins and logouts must not starve behind a busy console */
-        (void) pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-        r = pthread_rwlock_init(&s->lock, &attr);
-        pthread_rwlockattr_destroy(&attr);
-        if (r != 0) {
-                free(s);
-                return -ENOMEM;
+                return r;
         }
         s->idle_sec = idle_sec > 0 ? idle_sec : HTTP_SESSION_IDLE_SEC;
         *ret = s;
@@ -50,10 +40,7 @@ int http_session_set_new(int64_t idle_sec, HttpSessionSet **ret) {
 HttpSessionSet *http_session_set_free(HttpSessionSet *s) {
         if (!s)
                 return NULL;
-        if (s->entries)
-                sodium_memzero(s->entries, s->cap * sizeof *s->entries);
-        free(s->entries);
-        pthread_rwlock_destroy(&s->lock);
+        hashed_entries_done(&s->t);
         free(s);
         return NULL;
 }
@@ -62,53 +49,30 @@ int64_t http_session_set_idle_sec(HttpSessionSet *s) {
         return s->idle_sec;
 }
 
-static ssize_t find_id(HttpSessionSet *s, int64_t session_id) {
-        for (size_t i = 0; i < s->n; i++)
-                if (s->entries[i].sess.session_id == session_id)
-                        return (ssize_t) i;
-        return -1;
+static SessionEntry *entry_at(HttpSessionSet *s, size_t i) {
+        return hashed_entries_at(&s->t, i);
 }
 
-/* Drops entry i, under the write lock. */
-static void remove_at(HttpSessionSet *s, size_t i) {
-        s->entries[i] = s->entries[s->n - 1];
-        sodium_memzero(&s->entries[s->n - 1], sizeof s->entries[0]);
-        s->n--;
+static ssize_t find_id(HttpSessionSet *s, int64_t session_id) {
+        for (size_t i = 0; i < s->t.n; i++)
+                if (entry_at(s, i)->sess.session_id == session_id)
+                        return (ssize_t) i;
+        return -1;
 }
 
 int http_session_set_put(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN_HASH_SIZE],
                          const HttpSession *sess, int64_t last_seen_at) {
         SessionEntry e = { .sess = *sess, .last_seen_at = last_seen_at, .last_written_at = last_seen_at };
-        ssize_t i;
-        int r = 0;
+        int r;
 
         if (!http_role_to_string(sess->role) || sess->session_id <= 0 || sess->user[0] == 0 ||
             strnlen(sess->user, sizeof sess->user) >= sizeof sess->user ||
             strnlen(sess->csrf_token, sizeof sess->csrf_token) != HTTP_SESSION_CSRF_LEN)
                 return -EINVAL;
         memcpy(e.hash, hash, HTTP_TOKEN_HASH_SIZE);
-        pthread_rwlock_wrlock(&s->lock);
-        i = find_id(s, sess->session_id);
-        if (i < 0 && s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 16;
-                SessionEntry *p = calloc(cap, sizeof *p);
-
-                /* a new array rather than realloc(), so the old one can be erased */
-                if (!p)
-                        r = -ENOMEM;
-                else {
-                        if (s->entries) {
-                                memcpy(p, s->entries, s->n * sizeof *p);
-                                sodium_memzero(s->entries, s->cap * sizeof *s->entries);
-                                free(s->entries);
-                        }
-                        s->entries = p;
-                        s->cap = cap;
-                }
-        }
-        if (r >= 0)
-                s->entries[i >= 0 ? (size_t) i : s->n++] = e;
-        pthread_rwlock_unlock(&s->lock);
+        pthread_rwlock_wrlock(&s->t.lock);
+        r = hashed_entries_store(&s->t, find_id(s, sess->session_id), &e);
+        pthread_rwlock_unlock(&s->t.lock);
         sodium_memzero(&e, sizeof e);
         return r;
 }
@@ -116,68 +80,60 @@ int http_session_set_put(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN_
 int http_session_set_remove(HttpSessionSet *s, int64_t session_id) {
         ssize_t i;
 
-        pthread_rwlock_wrlock(&s->lock);
+        pthread_rwlock_wrlock(&s->t.lock);
         i = find_id(s, session_id);
         if (i >= 0)
-                remove_at(s, (size_t) i);
-        pthread_rwlock_unlock(&s->lock);
+                hashed_entries_remove_at(&s->t, (size_t) i);
+        pthread_rwlock_unlock(&s->t.lock);
         return i >= 0 ? 0 : -ENOENT;
 }
 
-size_t http_session_set_remove_user(HttpSessionSet *s, const char *user, int64_t keep_id) {
-        size_t removed = 0;
+typedef struct UserBut {
+        const char *user;
+        int64_t keep_id;
+} UserBut;
 
-        pthread_rwlock_wrlock(&s->lock);
-        for (size_t i = 0; i < s->n;) {
-                if (strcmp(s->entries[i].sess.user, user) != 0 || s->entries[i].sess.session_id == keep_id) {
-                        i++;
-                        continue;
-                }
-                remove_at(s, i);
-                removed++;
-        }
-        pthread_rwlock_unlock(&s->lock);
-        return removed;
+static bool is_users_but(const void *entry, void *userdata) {
+        const SessionEntry *e = entry;
+        const UserBut *u = userdata;
+
+        return strcmp(e->sess.user, u->user) == 0 && e->sess.session_id != u->keep_id;
+}
+
+size_t http_session_set_remove_user(HttpSessionSet *s, const char *user, int64_t keep_id) {
+        UserBut u = { user, keep_id };
+        return hashed_entries_remove_if(&s->t, is_users_but, &u);
+}
+
+typedef struct PruneAt {
+        int64_t now, idle_sec;
+} PruneAt;
+
+static bool has_ended(const void *entry, void *userdata) {
+        const SessionEntry *e = entry;
+        const PruneAt *p = userdata;
+
+        return p->now >= e->sess.expires_at || p->now - e->last_seen_at >= p->idle_sec;
 }
 
 size_t http_session_set_prune(HttpSessionSet *s, int64_t now) {
-        size_t removed = 0;
-
-        pthread_rwlock_wrlock(&s->lock);
-        for (size_t i = 0; i < s->n;) {
-                SessionEntry *e = &s->entries[i];
-
-                if (now < e->sess.expires_at && now - e->last_seen_at < s->idle_sec) {
-                        i++;
-                        continue;
-                }
-                remove_at(s, i);
-                removed++;
-        }
-        pthread_rwlock_unlock(&s->lock);
-        return removed;
+        PruneAt p = { now, s->idle_sec };
+        return hashed_entries_remove_if(&s->t, has_ended, &p);
 }
 
 size_t http_session_set_size(HttpSessionSet *s) {
-        size_t n;
-
-        pthread_rwlock_rdlock(&s->lock);
-        n = s->n;
-        pthread_rwlock_unlock(&s->lock);
-        return n;
+        return hashed_entries_count(&s->t);
 }
 
 int http_session_set_find(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN_HASH_SIZE], int64_t now,
                           HttpSession *ret) {
-        ssize_t found = -1;
+        ssize_t found;
         int r = -ENOKEY;
 
-        pthread_rwlock_rdlock(&s->lock);
-        for (size_t i = 0; i < s->n; i++)
-                if (sodium_memcmp(s->entries[i].hash, hash, HTTP_TOKEN_HASH_SIZE) == 0)
-                        found = (ssize_t) i;
+        pthread_rwlock_rdlock(&s->t.lock);
+        found = hashed_entries_find(&s->t, hash);
         if (found >= 0) {
-                SessionEntry *e = &s->entries[found];
+                SessionEntry *e = entry_at(s, (size_t) found);
                 int64_t seen = __atomic_load_n(&e->last_seen_at, __ATOMIC_RELAXED);
 
                 if (now >= e->sess.expires_at || now - seen >= s->idle_sec)
@@ -192,7 +148,7 @@ int http_session_set_find(HttpSessionSet *s, const unsigned char hash[HTTP_TOKEN
                         r = 0;
                 }
         }
-        pthread_rwlock_unlock(&s->lock);
+        pthread_rwlock_unlock(&s->t.lock);
         return r;
 }
 
@@ -200,10 +156,10 @@ bool http_session_set_touch_due(HttpSessionSet *s, int64_t session_id, int64_t n
         bool due = false;
         ssize_t i;
 
-        pthread_rwlock_rdlock(&s->lock);
+        pthread_rwlock_rdlock(&s->t.lock);
         i = find_id(s, session_id);
         if (i >= 0) {
-                int64_t *p = &s->entries[i].last_written_at;
+                int64_t *p = &entry_at(s, (size_t) i)->last_written_at;
                 int64_t last = __atomic_load_n(p, __ATOMIC_RELAXED);
 
                 /* well within the idle timeout, so a restart finds the session alive as it was */
@@ -213,6 +169,6 @@ bool http_session_set_touch_due(HttpSessionSet *s, int64_t session_id, int64_t n
                 due = now - last >= interval &&
                       __atomic_compare_exchange_n(p, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
         }
-        pthread_rwlock_unlock(&s->lock);
+        pthread_rwlock_unlock(&s->t.lock);
         return due;
 }
