@@ -14,13 +14,7 @@
 
 /* Column 8, the hash. */
 static int session_complete(sqlite3_stmt *s, void *row) {
-        ModelSession *m = row;
-        const void *b = sqlite3_column_blob(s, 8);
-
-        if (!b || sqlite3_column_bytes(s, 8) != (int) MODEL_SESSION_HASH_SIZE)
-                return -EBADMSG;
-        memcpy(m->hash, b, MODEL_SESSION_HASH_SIZE);
-        return 0;
+        return sqlite_column_blob_exact(s, 8, ((ModelSession *) row)->hash, MODEL_SESSION_HASH_SIZE);
 }
 
 static const SqliteField session_fields[] = {

@@ -162,6 +162,15 @@ int sqlite_column_blob_dup(sqlite3_stmt *s, int col, uint8_t **ret, size_t *ret_
         return 0;
 }
 
+int sqlite_column_blob_exact(sqlite3_stmt *s, int col, uint8_t *out, size_t size) {
+        const void *b = sqlite3_column_blob(s, col);
+
+        if (!b || sqlite3_column_bytes(s, col) != (int) size)
+                return -EBADMSG;
+        memcpy(out, b, size);
+        return 0;
+}
+
 int sqlite_bind_blob(sqlite3_stmt *s, int index, const uint8_t *b, size_t n) {
         int rc;
 

@@ -33,6 +33,8 @@ int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 int sqlite_column_strdup(sqlite3_stmt *s, int col, char **ret);
 /* Copies a BLOB column into a malloc'ed *ret of *ret_size bytes (NULL or empty: NULL, 0). */
 int sqlite_column_blob_dup(sqlite3_stmt *s, int col, uint8_t **ret, size_t *ret_size);
+/* Copies a BLOB column of exactly size bytes into out; -EBADMSG for NULL or another size (a damaged row). */
+int sqlite_column_blob_exact(sqlite3_stmt *s, int col, uint8_t *out, size_t size);
 /* Binds b (n bytes, without a copy) to parameter index; NULL binds NULL. */
 int sqlite_bind_blob(sqlite3_stmt *s, int index, const uint8_t *b, size_t n);
 

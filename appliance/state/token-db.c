@@ -12,15 +12,9 @@
         " ifnull(t.expires_at, 0), ifnull(t.last_used_at, 0), t.hash FROM api_tokens t JOIN users u" \
         " ON u.id = t.user_id"
 
-/* Column 9, the hash, by token_complete(). */
+/* Column 9, the hash. */
 static int token_complete(sqlite3_stmt *s, void *row) {
-        ModelApiToken *t = row;
-        const void *b = sqlite3_column_blob(s, 9);
-
-        if (!b || sqlite3_column_bytes(s, 9) != (int) MODEL_API_TOKEN_HASH_SIZE)
-                return -EBADMSG;
-        memcpy(t->hash, b, MODEL_API_TOKEN_HASH_SIZE);
-        return 0;
+        return sqlite_column_blob_exact(s, 9, ((ModelApiToken *) row)->hash, MODEL_API_TOKEN_HASH_SIZE);
 }
 
 static const SqliteField token_fields[] = {
