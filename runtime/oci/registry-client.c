@@ -1,56 +1,21 @@
-/* Pushing a stored image to a registry over the OCI distribution API with libcurl (registry-client.h).  One
- * easy handle per push, so connections and TLS sessions are reused across its requests; a 401 is answered
- * once per request with the credentials its challenge asks for (Basic, or a Bearer token from the realm),
- * and no error text ever carries the password or a token. */
+/* Pushing a stored image to a registry over the OCI distribution API (registry-client.h): the URL and
+ * challenge parsers, then the push itself — the version check, each blob the registry lacks (HEAD, then
+ * POST + PUT), the manifest last.  The HTTP side (libcurl, auth, error sentences) is registry-http.c. */
 #include "registry-client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <pthread.h>
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "json-util.h"
 #include "macro.h"
+#include "registry-http.h"
 #include "string-util.h"
 #include "strv.h"
-
-#define REGISTRY_CANCEL_CHECK_USEC (200U * 1000U) /* how often a transfer asks whether to stop */
-#define REGISTRY_AUTH_TRIES 2                     /* answers to a 401 per request */
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init(void) {
-        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-_printf_(2, 3) static void err_set(RegistryError *err, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-}
 
 static int url_error(char **ret_error, const char *url, const char *why) {
         if (ret_error &&
@@ -194,438 +159,10 @@ int registry_challenge_parse(const char *header, RegistryChallenge *ret) {
         return 0;
 }
 
-typedef struct Response {
-        long status;
-        char reason[128];
-        char www_authenticate[2048];
-        char location[2048];
-        char content_digest[DIGEST_STRING_MAX];
-        char *body;
-        size_t body_size;
-} Response;
-
-static void response_done(Response *r) {
-        free(r->body);
-        *r = (Response) {};
-}
-
-typedef struct Body {
-        int fd; /* -EBADF: data */
-        const char *data;
-        size_t size, offset;
-} Body;
-
-typedef struct Client {
-        CURL *curl;
-        const RegistryTarget *t;
-        char base[REGISTRY_URL_MAX + 1]; /* the URL without a trailing '/' */
-        char *auth;                      /* "Authorization: …" or NULL */
-        RegistryChallenge challenge;     /* the last Bearer challenge */
-        const char *repository;
-        RegistryCancelFn cancel;
-        void *userdata;
-        uint64_t deadline; /* monotonic usec; 0: none */
-        uint64_t last_check;
-        bool cancelled;
-        char errbuf[CURL_ERROR_SIZE];
-} Client;
-
-static void client_done(Client *c) {
-        if (c->curl)
-                curl_easy_cleanup(c->curl);
-        if (c->auth) {
-                explicit_bzero(c->auth, strlen(c->auth));
-                free(c->auth);
-        }
-}
-
-static size_t on_header(char *buf, size_t size, size_t n, void *userdata) {
-        Response *r = userdata;
-        size_t len = size * n, k;
-        char line[2048];
-
-        k = MIN(len, sizeof line - 1);
-        memcpy(line, buf, k);
-        line[k] = 0;
-        line[strcspn(line, "\r\n")] = 0;
-        if (startswith(line, "HTTP/")) {
-                /* A new response (after a 100 Continue): forget the previous one's headers. */
-                const char *sp = strchr(line, ' ');
-                r->www_authenticate[0] = r->location[0] = r->content_digest[0] = 0;
-                r->reason[0] = 0;
-                if (sp) {
-                        sp = strchr(sp + 1, ' ');
-                        if (sp)
-                                snprintf(r->reason, sizeof r->reason, "%s", sp + 1);
-                }
-                return len;
-        }
-        char *colon = strchr(line, ':');
-        if (!colon)
-                return len;
-        *colon = 0;
-        const char *value = colon + 1 + strspn(colon + 1, " \t");
-        if (!strcasecmp(line, "WWW-Authenticate")) {
-                /* Prefer a Bearer challenge when a registry offers several. */
-                if (!r->www_authenticate[0] || !strncasecmp(value, "Bearer", 6))
-                        snprintf(r->www_authenticate, sizeof r->www_authenticate, "%s", value);
-        } else if (!strcasecmp(line, "Location"))
-                snprintf(r->location, sizeof r->location, "%s", value);
-        else if (!strcasecmp(line, "Docker-Content-Digest"))
-                snprintf(r->content_digest, sizeof r->content_digest, "%s", value);
-        return len;
-}
-
-static size_t on_body(char *buf, size_t size, size_t n, void *userdata) {
-        Response *r = userdata;
-        size_t len = size * n, room;
-        char *b;
-
-        room = r->body_size < REGISTRY_RESPONSE_MAX ? REGISTRY_RESPONSE_MAX - r->body_size : 0;
-        if (room == 0)
-                return len; /* the rest is dropped: only the head of an answer is read */
-        b = realloc(r->body, r->body_size + MIN(len, room) + 1);
-        if (!b)
-                return 0;
-        memcpy(b + r->body_size, buf, MIN(len, room));
-        r->body = b;
-        r->body_size += MIN(len, room);
-        r->body[r->body_size] = 0;
-        return len;
-}
-
-static size_t on_read(char *buf, size_t size, size_t n, void *userdata) {
-        Body *b = userdata;
-        size_t want = size * n;
-
-        if (b->fd >= 0) {
-                for (;;) {
-                        ssize_t k = read(b->fd, buf, want);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        return k < 0 ? CURL_READFUNC_ABORT : (size_t) k;
-                }
-        }
-        want = MIN(want, b->size - b->offset);
-        memcpy(buf, b->data + b->offset, want);
-        b->offset += want;
-        return want;
-}
-
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow) {
-        Client *c = userdata;
-        uint64_t now = now_usec();
-
-        if (!c->cancel || now - c->last_check < REGISTRY_CANCEL_CHECK_USEC)
-                return 0;
-        c->last_check = now;
-        if (c->cancel(c->userdata)) {
-                c->cancelled = true;
-                return 1;
-        }
-        return 0;
-}
-
-/* The registry's error document ({"errors":[{"code","message"}]}) or the status line as the reason. */
-static void err_refused(RegistryError *err, const Response *r) {
-        _cleanup_json_ json_t *j = NULL;
-        const char *code = NULL, *msg = NULL;
-        char clean[256];
-        size_t k = 0;
-
-        if (r->body && r->body_size > 0 && json_parse_buffer(r->body, r->body_size, &j, NULL) >= 0) {
-                json_t *e = json_array_get(json_object_get(j, "errors"), 0);
-                code = json_string_value(json_object_get(e, "code"));
-                msg = json_string_value(json_object_get(e, "message"));
-                if (!code && !msg) /* token servers: {"details": "…"} or {"error": "…"} */
-                        msg = json_string_value(json_object_get(j, "details"))
-                                      ?: json_string_value(json_object_get(j, "error"));
-        }
-        /* Only printable ASCII of what a remote server said goes into our sentence. */
-        for (const char *p = msg ?: ""; *p && k + 1 < sizeof clean; p++)
-                clean[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-        clean[k] = 0;
-        while (k > 0 && (clean[k - 1] == '.' || clean[k - 1] == ' '))
-                clean[--k] = 0;
-        err->status = r->status;
-        if (code && k > 0)
-                err_set(err, "%ld %.64s (%s)", r->status, code, clean);
-        else if (code)
-                err_set(err, "%ld %.64s", r->status, code);
-        else if (k > 0)
-                err_set(err, "%ld %.100s (%s)", r->status, r->reason[0] ? r->reason : "error", clean);
-        else
-                err_set(err, "%ld %.100s", r->status, r->reason[0] ? r->reason : "error");
-}
-
-/* A transport failure as -errno and a reason. */
-static int err_transport(Client *c, CURLcode rc, RegistryError *err) {
-        const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-
-        err->status = 0;
-        switch (rc) {
-        case CURLE_ABORTED_BY_CALLBACK:
-                err_set(err, "the push was stopped");
-                return -ECANCELED;
-        case CURLE_OPERATION_TIMEDOUT:
-                if (c->deadline && now_usec() >= c->deadline) {
-                        err_set(err, "the build's time ran out during the push");
-                        return -ETIME;
-                }
-                err_set(err, "it did not answer in time (%s)", detail);
-                return -ETIMEDOUT;
-        case CURLE_COULDNT_RESOLVE_HOST:
-                err_set(err, "its host name does not resolve (%s)", detail);
-                return -EHOSTUNREACH;
-        case CURLE_COULDNT_CONNECT:
-                err_set(err, "it cannot be reached (%s)", detail);
-                return -ECONNREFUSED;
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SSL_CERTPROBLEM:
-                err_set(err, "its TLS certificate cannot be verified (%s)", detail);
-                return -EPERM;
-        default:
-                err_set(err, "the connection failed (%s)", detail);
-                return -EIO;
-        }
-}
-
-/* One request; 0 when the registry answered (any status) with *resp filled. */
-static int perform(Client *c, const char *method, const char *url, const char *content_type, Body *body,
-                   bool with_auth, Response *resp, RegistryError *err) {
-        _cleanup_(curl_slist_free_allp) struct curl_slist *h = NULL;
-        CURL *k = c->curl;
-        CURLcode rc;
-        char ct[256];
-
-        response_done(resp);
-        curl_easy_reset(k);
-        c->errbuf[0] = 0;
-        h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
-        if (h && with_auth && c->auth)
-                h = curl_slist_append(h, c->auth);
-        if (h && content_type) {
-                snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
-                h = curl_slist_append(h, ct);
-        }
-        if (!h)
-                return -ENOMEM;
-        (void) curl_easy_setopt(k, CURLOPT_URL, url);
-        (void) curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
-        (void) curl_easy_setopt(k, CURLOPT_FOLLOWLOCATION, 0L);
-        (void) curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
-        (void) curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
-        (void) curl_easy_setopt(k, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
-        (void) curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_header);
-        (void) curl_easy_setopt(k, CURLOPT_HEADERDATA, resp);
-        (void) curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
-        (void) curl_easy_setopt(k, CURLOPT_WRITEDATA, resp);
-        (void) curl_easy_setopt(k, CURLOPT_NOPROGRESS, 0L);
-        (void) curl_easy_setopt(k, CURLOPT_XFERINFOFUNCTION, on_progress);
-        (void) curl_easy_setopt(k, CURLOPT_XFERINFODATA, c);
-        (void) curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, REGISTRY_CONNECT_TIMEOUT_SEC);
-        (void) curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        (void) curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, REGISTRY_STALL_SEC);
-        if (c->deadline) {
-                uint64_t now = now_usec();
-                long ms = now < c->deadline ? (long) ((c->deadline - now) / 1000U) : 1L;
-                (void) curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
-        }
-        if (c->t->insecure) {
-                (void) curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 0L);
-                (void) curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 0L);
-        } else if (c->t->ca_pem) {
-                struct curl_blob blob = {
-                        .data = (void *) c->t->ca_pem,
-                        .len = strlen(c->t->ca_pem),
-                        .flags = CURL_BLOB_COPY,
-                };
-                /* Only this CA: neither the system's bundle nor its directory. */
-                (void) curl_easy_setopt(k, CURLOPT_CAPATH, NULL);
-                if (curl_easy_setopt(k, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
-                        err_set(err, "libcurl cannot take the registry's CA from memory");
-                        return -EOPNOTSUPP;
-                }
-        }
-        if (streq(method, "HEAD"))
-                (void) curl_easy_setopt(k, CURLOPT_NOBODY, 1L);
-        else if (streq(method, "POST")) {
-                (void) curl_easy_setopt(k, CURLOPT_POST, 1L);
-                (void) curl_easy_setopt(k, CURLOPT_POSTFIELDS, "");
-                (void) curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, 0L);
-        } else if (streq(method, "PUT")) {
-                (void) curl_easy_setopt(k, CURLOPT_UPLOAD, 1L);
-                (void) curl_easy_setopt(k, CURLOPT_READFUNCTION, on_read);
-                (void) curl_easy_setopt(k, CURLOPT_READDATA, body);
-                (void) curl_easy_setopt(k, CURLOPT_INFILESIZE_LARGE, (curl_off_t) body->size);
-        } else
-                (void) curl_easy_setopt(k, CURLOPT_HTTPGET, 1L);
-        rc = curl_easy_perform(k);
-        if (rc != CURLE_OK) {
-                if (c->cancelled)
-                        rc = CURLE_ABORTED_BY_CALLBACK;
-                return err_transport(c, rc, err);
-        }
-        (void) curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &resp->status);
-        return 0;
-}
-
-/* "%XX" for every byte of s but unreserved ones, into a malloc'ed string. */
-static char *url_escape(const char *s) {
-        size_t n = strlen(s);
-        char *out = malloc(3 * n + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (isalnum(*p) || strchr("-._~", *p))
-                        *o++ = (char) *p;
-                else
-                        o += sprintf(o, "%%%02X", *p);
-        *o = 0;
-        return out;
-}
-
-static int basic_header(const RegistryTarget *t, char **ret) {
-        _cleanup_free_ char *plain = NULL;
-        size_t n, cap;
-        char *out;
-        int r;
-
-        if (asprintf(&plain, "%s:%s", t->username, t->password) < 0)
-                return -ENOMEM;
-        n = strlen(plain);
-        cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) + strlen("Authorization: Basic ");
-        out = malloc(cap);
-        if (!out)
-                r = -ENOMEM;
-        else {
-                strcpy(out, "Authorization: Basic ");
-                sodium_bin2base64(out + strlen(out), cap - strlen(out), (const unsigned char *) plain, n,
-                                  sodium_base64_VARIANT_ORIGINAL);
-                *ret = out;
-                r = 0;
-        }
-        explicit_bzero(plain, n);
-        return r;
-}
-
-static void set_auth(Client *c, char *header) {
-        if (c->auth) {
-                explicit_bzero(c->auth, strlen(c->auth));
-                free(c->auth);
-        }
-        c->auth = header;
-}
-
-/* GET realm?service=…&scope=… (with Basic credentials when there are some); the token becomes c->auth. */
-static int fetch_token(Client *c, RegistryError *err) {
-        _cleanup_free_ char *url = NULL, *service = NULL, *scope = NULL, *push = NULL, *push_scope = NULL,
-                            *basic = NULL, *saved = NULL;
-        _cleanup_(response_done) Response resp = {};
-        _cleanup_json_ json_t *j = NULL;
-        const char *token;
-        char *header;
-        int r;
-
-        if (!startswith(c->challenge.realm, "https://") && !startswith(c->challenge.realm, "http://")) {
-                err->status = 0;
-                err_set(err, "it asks for a token from '%.200s', which is not an http(s) URL",
-                        c->challenge.realm);
-                return -EPROTO;
-        }
-        if (startswith(c->challenge.realm, "http://") && !c->t->insecure) {
-                err->status = 0;
-                err_set(err,
-                        "it asks for a token over plain HTTP (%.200s); add the registry with --insecure to allow that",
-                        c->challenge.realm);
-                return -EPERM;
-        }
-        if (asprintf(&push, "repository:%s:pull,push", c->repository) < 0)
-                return -ENOMEM;
-        service = url_escape(c->challenge.service);
-        push_scope = url_escape(push);
-        scope = c->challenge.scope[0] && !streq(c->challenge.scope, push) ? url_escape(c->challenge.scope)
-                                                                          : strdup("");
-        if (!service || !push_scope || !scope)
-                return -ENOMEM;
-        if (asprintf(&url, "%s%sservice=%s&scope=%s%s%s", c->challenge.realm,
-                     strchr(c->challenge.realm, '?') ? "&" : "?", service, push_scope,
-                     scope[0] ? "&scope=" : "", scope) < 0)
-                return -ENOMEM;
-        if (c->t->username && c->t->password) {
-                r = basic_header(c->t, &basic);
-                if (r < 0)
-                        return r;
-        }
-        /* The realm gets the Basic credentials, never an earlier token. */
-        saved = TAKE_PTR(c->auth);
-        c->auth = TAKE_PTR(basic);
-        r = perform(c, "GET", url, NULL, NULL, true, &resp, err);
-        set_auth(c, TAKE_PTR(saved));
-        if (r < 0)
-                return r;
-        if (resp.status != 200) {
-                err_refused(err, &resp);
-                return -EPROTO;
-        }
-        if (!resp.body || json_parse_buffer(resp.body, resp.body_size, &j, NULL) < 0 ||
-            !(token = json_string_value(json_object_get(j, "token"))
-                              ?: json_string_value(json_object_get(j, "access_token"))) ||
-            !token[0] || strpbrk(token, "\r\n")) {
-                err->status = 0;
-                err_set(err, "its token service %.200s sent no token", c->challenge.realm);
-                return -EPROTO;
-        }
-        if (asprintf(&header, "Authorization: Bearer %s", token) < 0)
-                return -ENOMEM;
-        set_auth(c, header);
-        return 0;
-}
-
-/* A request, answering a 401 with what its challenge asks for (at most REGISTRY_AUTH_TRIES times). */
-static int request(Client *c, const char *method, const char *url, const char *content_type, Body *body,
-                   bool with_auth, Response *resp, RegistryError *err) {
-        int r;
-
-        for (int tries = 0;; tries++) {
-                RegistryChallenge ch;
-
-                if (body && body->fd >= 0 && lseek(body->fd, 0, SEEK_SET) < 0)
-                        return -errno;
-                if (body)
-                        body->offset = 0;
-                r = perform(c, method, url, content_type, body, with_auth, resp, err);
-                if (r < 0 || resp->status != 401 || !with_auth || tries >= REGISTRY_AUTH_TRIES)
-                        return r;
-                if (registry_challenge_parse(resp->www_authenticate, &ch) < 0)
-                        return 0;
-                if (!strcasecmp(ch.scheme, "Bearer")) {
-                        c->challenge = ch;
-                        r = fetch_token(c, err);
-                        if (r < 0)
-                                return r;
-                } else if (!strcasecmp(ch.scheme, "Basic")) {
-                        char *h = NULL;
-                        if (!c->t->username || !c->t->password ||
-                            (c->auth && startswith(c->auth, "Authorization: Basic")))
-                                return 0; /* nothing (else) to offer: the 401 stands */
-                        r = basic_header(c->t, &h);
-                        if (r < 0)
-                                return r;
-                        set_auth(c, h);
-                } else
-                        return 0;
-        }
-}
-
 /* The URL an upload continues at: the Location of the POST, relative to the registry or absolute. */
-static int upload_url(Client *c, const char *location, const char *digest, char **ret, bool *ret_same) {
-        _cleanup_free_ char *d = url_escape(digest);
+static int upload_url(RegistryClient *c, const char *location, const char *digest, char **ret,
+                      bool *ret_same) {
+        _cleanup_free_ char *d = registry_url_escape(digest);
         const char *sep = strchr(location, '?') ? "&" : "?";
 
         if (!d)
@@ -641,9 +178,9 @@ static int upload_url(Client *c, const char *location, const char *digest, char 
         return asprintf(ret, "%s%sdigest=%s", location, sep, d) < 0 ? -ENOMEM : 0;
 }
 
-static int push_blob(Client *c, OciStore *store, const char *digest, bool *ret_sent, uint64_t *ret_size,
-                     RegistryError *err) {
-        _cleanup_(response_done) Response resp = {};
+static int push_blob(RegistryClient *c, OciStore *store, const char *digest, bool *ret_sent,
+                     uint64_t *ret_size, RegistryError *err) {
+        _cleanup_(registry_response_done) RegistryResponse resp = {};
         _cleanup_free_ char *url = NULL, *put = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint64_t size = 0;
@@ -652,7 +189,7 @@ static int push_blob(Client *c, OciStore *store, const char *digest, bool *ret_s
 
         if (asprintf(&url, "%s/v2/%s/blobs/%s", c->base, c->repository, digest) < 0)
                 return -ENOMEM;
-        r = request(c, "HEAD", url, NULL, NULL, true, &resp, err);
+        r = registry_request(c, "HEAD", url, NULL, NULL, true, &resp, err);
         if (r < 0)
                 return r;
         if (resp.status == 200 || resp.status == 307 || resp.status == 302) {
@@ -661,24 +198,24 @@ static int push_blob(Client *c, OciStore *store, const char *digest, bool *ret_s
                 return 0;
         }
         if (resp.status != 404) {
-                err_refused(err, &resp);
+                registry_err_refused(err, &resp);
                 return -EPROTO;
         }
         free(url);
         if (asprintf(&url, "%s/v2/%s/blobs/uploads/", c->base, c->repository) < 0)
                 return -ENOMEM;
-        r = request(c, "POST", url, NULL, NULL, true, &resp, err);
+        r = registry_request(c, "POST", url, NULL, NULL, true, &resp, err);
         if (r < 0)
                 return r;
         if (resp.status != 202 || !resp.location[0]) {
-                err_refused(err, &resp);
+                registry_err_refused(err, &resp);
                 return -EPROTO;
         }
         r = upload_url(c, resp.location, digest, &put, &same);
         if (r == -EPROTO) {
                 err->status = 0;
-                err_set(err, "it answered an upload with the Location '%.200s', which is not a URL",
-                        resp.location);
+                registry_err_set(err, "it answered an upload with the Location '%.200s', which is not a URL",
+                                 resp.location);
                 return r;
         }
         if (r < 0)
@@ -686,15 +223,16 @@ static int push_blob(Client *c, OciStore *store, const char *digest, bool *ret_s
         r = oci_store_open_blob(store, digest, &fd, &size);
         if (r < 0) {
                 err->status = 0;
-                err_set(err, "the blob %s cannot be read from the store (%s)", digest, strerror(-r));
+                registry_err_set(err, "the blob %s cannot be read from the store (%s)", digest,
+                                 strerror(-r));
                 return r;
         }
-        Body body = { .fd = fd, .size = size };
-        r = request(c, "PUT", put, "application/octet-stream", &body, same, &resp, err);
+        RegistryBody body = { .fd = fd, .size = size };
+        r = registry_request(c, "PUT", put, "application/octet-stream", &body, same, &resp, err);
         if (r < 0)
                 return r;
         if (resp.status != 201) {
-                err_refused(err, &resp);
+                registry_err_refused(err, &resp);
                 return -EPROTO;
         }
         *ret_sent = true;
@@ -738,25 +276,25 @@ static int manifest_blobs(json_t *m, const char **ret_media_type, char ***ret_di
 int registry_push(OciStore *store, const char *digest, const RegistryTarget *t, const char *repository,
                   const char *tag, RegistryCancelFn cancel, void *userdata, uint64_t timeout_usec,
                   RegistryPushResult *ret, RegistryError *err) {
-        _cleanup_(response_done) Response resp = {};
+        _cleanup_(registry_response_done) RegistryResponse resp = {};
         _cleanup_free_ char *data = NULL, *url = NULL, *error = NULL;
         _cleanup_strv_free_ char **blobs = NULL;
         _cleanup_json_ json_t *m = NULL;
         RegistryPushResult res = {};
         const char *media_type;
         size_t size = 0, n = 0;
-        Client c = {
+        RegistryClient c = {
                 .t = t,
                 .repository = repository,
                 .cancel = cancel,
                 .userdata = userdata,
-                .deadline = timeout_usec ? now_usec() + timeout_usec : 0,
+                .deadline = timeout_usec ? registry_now_usec() + timeout_usec : 0,
         };
         int r;
 
         *err = (RegistryError) {};
         if (registry_url_parse(t->url, t->insecure, NULL, &error) < 0) {
-                err_set(err, "%s", error ?: "its URL is not valid");
+                registry_err_set(err, "%s", error ?: "its URL is not valid");
                 return -EINVAL;
         }
         snprintf(c.base, sizeof c.base, "%s", t->url);
@@ -764,36 +302,30 @@ int registry_push(OciStore *store, const char *digest, const RegistryTarget *t, 
                 c.base[strlen(c.base) - 1] = 0;
         r = oci_store_read_blob(store, digest, OCI_MANIFEST_MAX, &data, &size);
         if (r < 0) {
-                err_set(err, "the image's manifest cannot be read from the store (%s)", strerror(-r));
+                registry_err_set(err, "the image's manifest cannot be read from the store (%s)",
+                                 strerror(-r));
                 return r;
         }
         r = json_parse_buffer(data, size, &m, NULL);
         if (r >= 0)
                 r = manifest_blobs(m, &media_type, &blobs, &n);
         if (r < 0) {
-                err_set(err, "the image's manifest is not an image manifest Slipway pushes");
+                registry_err_set(err, "the image's manifest is not an image manifest Slipway pushes");
                 return r == -ENOMEM ? r : -EBADMSG;
         }
-        pthread_once(&curl_once, curl_init);
-        if (curl_init_result != CURLE_OK) {
-                err_set(err, "libcurl cannot be initialised");
-                return -EIO;
-        }
-        c.curl = curl_easy_init();
-        if (!c.curl) {
-                err_set(err, "libcurl cannot be initialised");
-                return -ENOMEM;
-        }
+        r = registry_client_start(&c, err);
+        if (r < 0)
+                return r;
         /* The API version check: where a registry says which auth it wants. */
         if (asprintf(&url, "%s/v2/", c.base) < 0) {
                 r = -ENOMEM;
                 goto out;
         }
-        r = request(&c, "GET", url, NULL, NULL, true, &resp, err);
+        r = registry_request(&c, "GET", url, NULL, NULL, true, &resp, err);
         if (r < 0)
                 goto out;
         if (resp.status != 200) {
-                err_refused(err, &resp);
+                registry_err_refused(err, &resp);
                 r = -EPROTO;
                 goto out;
         }
@@ -802,7 +334,7 @@ int registry_push(OciStore *store, const char *digest, const RegistryTarget *t, 
                 uint64_t bytes = 0;
 
                 if (cancel && cancel(userdata)) {
-                        err_set(err, "the push was stopped");
+                        registry_err_set(err, "the push was stopped");
                         r = -ECANCELED;
                         goto out;
                 }
@@ -820,18 +352,19 @@ int registry_push(OciStore *store, const char *digest, const RegistryTarget *t, 
                 r = -ENOMEM;
                 goto out;
         }
-        Body body = { .fd = -EBADF, .data = data, .size = size };
-        r = request(&c, "PUT", url, media_type, &body, true, &resp, err);
+        RegistryBody body = { .fd = -EBADF, .data = data, .size = size };
+        r = registry_request(&c, "PUT", url, media_type, &body, true, &resp, err);
         if (r < 0)
                 goto out;
         if (resp.status != 201 && resp.status != 200) {
-                err_refused(err, &resp);
+                registry_err_refused(err, &resp);
                 r = -EPROTO;
                 goto out;
         }
         if (resp.content_digest[0] && !streq(resp.content_digest, digest)) {
                 err->status = 0;
-                err_set(err, "it stored the manifest as %s, not as %s", resp.content_digest, digest);
+                registry_err_set(err, "it stored the manifest as %s, not as %s", resp.content_digest,
+                                 digest);
                 r = -EBADMSG;
                 goto out;
         }
@@ -839,6 +372,6 @@ int registry_push(OciStore *store, const char *digest, const RegistryTarget *t, 
         *ret = res;
         r = 0;
 out:
-        client_done(&c);
+        registry_client_done(&c);
         return r;
 }
