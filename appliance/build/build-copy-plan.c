@@ -1,6 +1,7 @@
 /* COPY/ADD planning: sources are resolved with openat2(RESOLVE_IN_ROOT) inside the context, a stage's or an
- * image's read-only overlay, and their checksum (paths, types, modes, content, link targets — never mtimes)
- * keys the cache. Invariant: no symlink is followed out of a source root. */
+ * image's read-only overlay (globs, --parents with its "/./" pivot and "**", --exclude), and their checksum
+ * (paths, types, modes, content, link targets — never mtimes; excluded entries left out) keys the cache.
+ * Invariant: no symlink is followed out of a source root. */
 #include "build-copy-plan.h"
 
 #include <archive.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -37,7 +39,9 @@ CopyPlan *copy_plan_free(CopyPlan *p) {
         for (size_t i = 0; i < p->n_sources; i++) {
                 free(p->sources[i].rel);
                 free(p->sources[i].shown);
+                free(p->sources[i].keep);
         }
+        dockerignore_free(p->exclude);
         free(p->sources);
         free(p);
         return NULL;
@@ -126,7 +130,7 @@ static bool has_glob(const char *s) {
         return strpbrk(s, "*?[") != NULL;
 }
 
-static int add_source(CopyPlan *p, const char *rel, const char *shown) {
+static int add_source(CopyPlan *p, const char *rel, const char *shown, const char *keep) {
         CopySource *n;
 
         if (p->n_sources >= COPY_SOURCES_MAX)
@@ -135,14 +139,33 @@ static int add_source(CopyPlan *p, const char *rel, const char *shown) {
         if (!n)
                 return -ENOMEM;
         p->sources = n;
-        n[p->n_sources] = (CopySource) { .rel = strdup(rel), .shown = strdup(shown) };
-        if (!n[p->n_sources].rel || !n[p->n_sources].shown) {
+        n[p->n_sources] = (CopySource) { .rel = strdup(rel), .shown = strdup(shown), .keep = NULL };
+        if (keep)
+                n[p->n_sources].keep = strdup(keep);
+        if (!n[p->n_sources].rel || !n[p->n_sources].shown || (keep && !n[p->n_sources].keep)) {
                 free(n[p->n_sources].rel);
                 free(n[p->n_sources].shown);
+                free(n[p->n_sources].keep);
                 return -ENOMEM;
         }
         p->n_sources++;
         return 0;
+}
+
+bool copy_plan_excluded(const CopyPlan *p, const char *src_rel, bool is_dir) {
+        if (!p || !p->exclude || isempty(src_rel) || !dockerignore_match(p->exclude, src_rel, is_dir))
+                return false;
+        return !(is_dir && dockerignore_should_descend(p->exclude, src_rel));
+}
+
+size_t copy_prefix_skip(const char *prefix) {
+        return isempty(prefix) ? 0 : strlen(prefix) + 1;
+}
+
+bool copy_flag_true(const DockerfileInstruction *i, const char *name) {
+        const char *v = NULL;
+
+        return dockerfile_instruction_get_flag(i, name, &v) >= 0 && (!v || strcasecmp(v, "false") != 0);
 }
 
 const char *copy_kind_name(const DockerfileInstruction *i) {
@@ -168,21 +191,24 @@ typedef struct HashWalk {
         Sha256 *h;
         bool owners;
         unsigned depth;
+        const CopyPlan *plan; /* for --exclude */
+        size_t skip;          /* copy_prefix_skip() of the source's path */
 } HashWalk;
 
 static int hash_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata);
 
-/* Hashes one entry (and, for a directory, its tree in name order). fd is O_PATH, not following. */
-static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path, bool owners,
-                      unsigned depth) {
+/* Hashes one entry (and, for a directory, its tree in name order, less what --exclude leaves out). fd is
+ * O_PATH, not following. */
+static int hash_entry(const HashWalk *w, int fd, const struct stat *st, const char *path) {
+        Sha256 *h = w->h;
         char hdr[128];
         int r;
 
-        if (depth > COPY_DEPTH_MAX)
+        if (w->depth > COPY_DEPTH_MAX)
                 return -ELOOP;
         sha256_update(h, path, strlen(path) + 1);
         snprintf(hdr, sizeof hdr, "%o %u %u %lld", (unsigned) st->st_mode,
-                 owners ? (unsigned) st->st_uid : 0, owners ? (unsigned) st->st_gid : 0,
+                 w->owners ? (unsigned) st->st_uid : 0, w->owners ? (unsigned) st->st_gid : 0,
                  S_ISREG(st->st_mode) ? (long long) st->st_size : 0LL);
         sha256_update(h, hdr, strlen(hdr) + 1);
         if (S_ISREG(st->st_mode)) {
@@ -207,11 +233,12 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
                 sha256_update(h, hdr, strlen(hdr));
         } else if (S_ISDIR(st->st_mode)) {
                 _cleanup_close_ int dfd = copy_reopen(fd, O_RDONLY | O_DIRECTORY);
-                HashWalk w = { .h = h, .owners = owners, .depth = depth + 1 };
+                HashWalk sub = *w;
 
                 if (dfd < 0)
                         return dfd;
-                r = copy_for_each_child(dfd, path, hash_child, &w);
+                sub.depth++;
+                r = copy_for_each_child(dfd, path, hash_child, &sub);
                 if (r < 0)
                         return r;
         }
@@ -221,7 +248,151 @@ static int hash_entry(Sha256 *h, int fd, const struct stat *st, const char *path
 static int hash_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata) {
         HashWalk *w = userdata;
 
-        return hash_entry(w->h, fd, st, rel, w->owners, w->depth);
+        if (copy_plan_excluded(w->plan, rel + w->skip, S_ISDIR(st->st_mode)))
+                return 0;
+        return hash_entry(w, fd, st, rel);
+}
+
+/* The leading components of a cleaned glob path that hold no glob character ("" when the first one does). */
+static char *glob_fixed_dir(const char *rel) {
+        const char *g = strpbrk(rel, "*?["), *slash;
+
+        if (!g)
+                return strdup(rel);
+        for (slash = g; slash > rel && *slash != '/'; slash--)
+                ;
+        return strndup(rel, (size_t) (slash - rel));
+}
+
+typedef struct GlobWalk {
+        CopyPlan *p;
+        DockerIgnore *pattern;
+        unsigned depth, max_depth;
+        const char *pivot; /* --parents: the cleaned part before "/./", or NULL */
+        size_t fixed_skip; /* copy_prefix_skip() of the glob's fixed directory */
+        size_t n_excluded;
+} GlobWalk;
+
+/* The --parents tail of rel: below the pivot, or all of it ("" for the root). NULL when rel is not below the
+ * pivot (a ".." after "/./"). */
+static const char *kept_tail(const char *rel, const char *pivot) {
+        if (!pivot || streq(pivot, "."))
+                return streq(rel, ".") ? "" : rel;
+        if (streq(rel, pivot))
+                return "";
+        if (startswith(rel, pivot) && rel[strlen(pivot)] == '/')
+                return rel + strlen(pivot) + 1;
+        return NULL;
+}
+
+static int glob_add_match(GlobWalk *w, const char *rel) {
+        const char *keep = w->p->parents ? kept_tail(rel, w->pivot) : NULL;
+
+        /* A match itself is checked against --exclude relative to the glob's fixed directory
+         * (COPY --exclude=*.txt hom* /d/ leaves out home.txt). */
+        if (w->p->exclude && dockerignore_match(w->p->exclude, rel + w->fixed_skip, false)) {
+                w->n_excluded++;
+                return 0;
+        }
+        if (w->p->parents && !keep)
+                return 0;
+        return add_source(w->p, rel, rel, keep);
+}
+
+static int glob_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata) {
+        GlobWalk *w = userdata;
+        int r;
+
+        if (dockerignore_match(w->pattern, rel, S_ISDIR(st->st_mode)))
+                return glob_add_match(w, rel);
+        if (S_ISDIR(st->st_mode) && w->depth + 1 < w->max_depth) {
+                _cleanup_close_ int dfd = copy_reopen(fd, O_RDONLY | O_DIRECTORY);
+
+                if (dfd < 0)
+                        return dfd;
+                w->depth++;
+                r = copy_for_each_child(dfd, rel, glob_child, w);
+                w->depth--;
+                return r;
+        }
+        return 0;
+}
+
+/* --parents globs, which may hold "**": the tree below the fixed directory walked in name order, each entry
+ * matched with the .dockerignore matcher (a match is a source; a matched directory is not entered). */
+static int glob_walk(GlobWalk *w, const char *rel, const char *fixed) {
+        _cleanup_close_ int pfd = -EBADF, dfd = -EBADF;
+        DockerfileError derr = {};
+        unsigned components = 1;
+        int r;
+
+        r = dockerignore_parse(rel, strlen(rel), "COPY source", &w->pattern, &derr);
+        if (r < 0)
+                return r;
+        for (const char *c = rel + w->fixed_skip; *c; c++)
+                components += *c == '/';
+        w->max_depth = strstr(rel, "**") ? COPY_DEPTH_MAX : components;
+        pfd = copy_open_in_root(w->p->root_fd, isempty(fixed) ? "." : fixed, O_PATH | O_DIRECTORY, 0);
+        if (pfd < 0)
+                return pfd == -ENOENT || pfd == -ENOTDIR ? 0 : pfd;
+        dfd = copy_reopen(pfd, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0)
+                return dfd;
+        return copy_for_each_child(dfd, fixed, glob_child, w);
+}
+
+static int glob_libc(GlobWalk *w, const char *rel) {
+        _cleanup_free_ char *pattern = path_join(w->p->root, rel);
+        glob_t g = {};
+        int r;
+
+        if (!pattern)
+                return -ENOMEM;
+        r = glob(pattern, GLOB_NOESCAPE, NULL, &g);
+        if (r == 0)
+                for (size_t m = 0; m < g.gl_pathc; m++) {
+                        const char *match = g.gl_pathv[m] + strlen(w->p->root);
+                        _cleanup_free_ char *mrel = NULL;
+
+                        while (*match == '/')
+                                match++;
+                        if (!clean_rel(match, &mrel))
+                                continue;
+                        r = glob_add_match(w, mrel);
+                        if (r < 0)
+                                break;
+                }
+        else
+                r = 0;
+        globfree(&g);
+        return r;
+}
+
+/* --exclude=PATTERN… as one .dockerignore pattern list. */
+static int load_excludes(BuildContext *ctx, CopyPlan *p, const DockerfileInstruction *i) {
+        _cleanup_(strbuf_done) StrBuf text = {};
+        DockerfileError derr = {};
+        int r;
+
+        for (size_t k = 0; k < i->n_flags; k++) {
+                if (!streq(i->flags[k].name, "exclude") || isempty(i->flags[k].value))
+                        continue;
+                if (strchr(i->flags[k].value, '\n'))
+                        return build_error(ctx, -EINVAL, i, NULL, "--exclude=%s holds a line break.",
+                                           i->flags[k].value);
+                r = strbuf_append_str(&text, i->flags[k].value);
+                if (r >= 0)
+                        r = strbuf_append_char(&text, '\n');
+                if (r < 0)
+                        return r;
+        }
+        if (!text.data)
+                return 0;
+        r = dockerignore_parse(text.data, text.len, "--exclude", &p->exclude, &derr);
+        if (r < 0)
+                return build_error(ctx, r, i, "Write the patterns as in .dockerignore.",
+                                   "%s has a bad --exclude pattern: %s.", copy_kind_name(i), derr.message);
+        return 0;
 }
 
 static int mount_state_ro(BuildContext *ctx, json_t *state, char **ret) {
@@ -291,49 +462,62 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
         if (p->root_fd < 0)
                 return build_error(ctx, -errno, i, NULL, "Cannot open the source root: %m.");
 
+        p->parents = copy_flag_true(i, "parents");
+        p->link = copy_flag_true(i, "link");
+        r = load_excludes(ctx, p, i);
+        if (r < 0)
+                return r;
+
         for (size_t k = 0; k + 1 < i->n_argv; k++) {
-                const char *src = i->argv[k];
-                _cleanup_free_ char *rel = NULL;
+                const char *src = i->argv[k], *dot = p->parents ? strstr(src, "/./") : NULL;
+                _cleanup_free_ char *rel = NULL, *pivot = NULL, *fixed = NULL;
 
                 if (!clean_rel(src, &rel))
                         return build_error(ctx, -EINVAL, i, "Put the file into the build context.",
                                            "%s source %s is outside the build context.", copy_kind_name(i),
                                            src);
+                if (dot) {
+                        _cleanup_free_ char *head = strndup(src, (size_t) (dot - src));
+
+                        if (!head)
+                                return -ENOMEM;
+                        if (!clean_rel(head, &pivot))
+                                return build_error(ctx, -EINVAL, i, NULL,
+                                                   "%s source %s is outside the build context.",
+                                                   copy_kind_name(i), src);
+                        if (has_glob(pivot))
+                                return build_error(ctx, -EINVAL, i, "Move the wildcard after the \"/./\".",
+                                                   "The part of %s before \"/./\" holds a wildcard.", src);
+                }
                 if (has_glob(rel)) {
-                        _cleanup_free_ char *pattern = path_join(p->root, rel);
-                        glob_t g = {};
+                        GlobWalk w = { .p = p, .pivot = pivot };
                         size_t before = p->n_sources;
 
-                        if (!pattern)
+                        fixed = glob_fixed_dir(rel);
+                        if (!fixed)
                                 return -ENOMEM;
-                        r = glob(pattern, GLOB_NOESCAPE, NULL, &g);
-                        if (r == 0)
-                                for (size_t m = 0; m < g.gl_pathc; m++) {
-                                        const char *match = g.gl_pathv[m] + strlen(p->root);
-                                        _cleanup_free_ char *mrel = NULL;
-
-                                        while (*match == '/')
-                                                match++;
-                                        if (!clean_rel(match, &mrel))
-                                                continue;
-                                        r = add_source(p, mrel, mrel);
-                                        if (r < 0)
-                                                break;
-                                }
-                        globfree(&g);
-                        if (r < 0 && r != GLOB_NOMATCH)
-                                return r == -E2BIG ? build_error(ctx, r, i, NULL,
-                                                                 "%s matches more than %u files.",
-                                                                 copy_kind_name(i), COPY_SOURCES_MAX)
-                                                   : r;
-                        if (p->n_sources == before)
+                        w.fixed_skip = copy_prefix_skip(fixed);
+                        r = p->parents && rel[0] != '!' && rel[0] != '#' ? glob_walk(&w, rel, fixed)
+                                                                         : glob_libc(&w, rel);
+                        dockerignore_free(w.pattern);
+                        if (r == -E2BIG)
+                                return build_error(ctx, r, i, NULL, "%s matches more than %u files.",
+                                                   copy_kind_name(i), COPY_SOURCES_MAX);
+                        if (r < 0)
+                                return build_error(ctx, r, i, NULL, "Cannot match %s source %s: %s.",
+                                                   copy_kind_name(i), src, strerror(-r));
+                        if (p->n_sources == before && w.n_excluded == 0)
                                 return build_error(ctx, -ENOENT, i, "Check the pattern and .dockerignore.",
                                                    "%s source %s matches no file in the %s.",
                                                    copy_kind_name(i), src,
                                                    p->mount ? "source stage" : "build context");
                         continue;
                 }
-                r = add_source(p, rel, src);
+                if (p->parents && !kept_tail(rel, pivot))
+                        return build_error(ctx, -EINVAL, i, "Name a path below the \"/./\".",
+                                           "%s source %s leaves the directory before its \"/./\".",
+                                           copy_kind_name(i), src);
+                r = add_source(p, rel, src, p->parents ? kept_tail(rel, pivot) : NULL);
                 if (r < 0)
                         return r;
         }
@@ -350,7 +534,11 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
                                            p->sources[k].shown, p->mount ? "source stage" : "build context");
                 if (fstat(fd, &st) < 0)
                         return -errno;
-                r = hash_entry(&h, fd, &st, p->sources[k].rel, p->keep_owners, 0);
+                r = hash_entry(&(HashWalk) { .h = &h,
+                                             .owners = p->keep_owners,
+                                             .plan = p,
+                                             .skip = copy_prefix_skip(p->sources[k].rel) },
+                               fd, &st, p->sources[k].rel);
                 if (r < 0)
                         return build_error(ctx, r, i, NULL, "Cannot read %s source %s: %s.",
                                            copy_kind_name(i), p->sources[k].shown, strerror(-r));

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "build-job.h"
+#include "dockerignore.h"
 
 #define COPY_SOURCES_MAX 10000U /* files one COPY may match */
 #define COPY_DEPTH_MAX 256U     /* directory nesting one COPY descends */
@@ -14,13 +15,17 @@
 typedef struct CopySource {
         char *rel;   /* cleaned path inside the source root ("." for the root) */
         char *shown; /* as the user wrote it / the glob matched, for messages */
+        char *keep;  /* --parents: the tail of rel kept below the destination ("" for none), else NULL */
 } CopySource;
 
 struct CopyPlan {
         char *root; /* the source root path */
         int root_fd;
-        char *mount;      /* our read-only overlay of a stage or image, or NULL (the context) */
-        bool keep_owners; /* --from: owners are kept; from the context they become root */
+        char *mount;           /* our read-only overlay of a stage or image, or NULL (the context) */
+        bool keep_owners;      /* --from: owners are kept; from the context they become root */
+        bool parents;          /* --parents */
+        bool link;             /* --link: the layer is made without reading the stage (see builder.c) */
+        DockerIgnore *exclude; /* --exclude patterns, or NULL */
         CopySource *sources;
         size_t n_sources;
 };
@@ -43,6 +48,15 @@ int copy_read_link(int fd, char **ret);
 typedef int (*CopyChildFunc)(int fd, const struct stat *st, const char *name, const char *rel,
                              void *userdata);
 int copy_for_each_child(int dir_fd, const char *parent_rel, CopyChildFunc fn, void *userdata);
+/* --exclude: whether the entry at path src_rel below a copied source (relative to that source, '/'-separated,
+ * never empty) is left out; a directory left out is not entered, unless a '!' pattern re-includes something
+ * below it (then it is copied and its children are checked one by one). */
+bool copy_plan_excluded(const CopyPlan *p, const char *src_rel, bool is_dir);
+/* The length of a walk's path prefix up to its source's children: rel + copy_prefix_skip(prefix) is the path
+ * relative to the source of an entry whose walk path is rel. */
+size_t copy_prefix_skip(const char *prefix);
+/* A boolean flag (--link, --parents): set and not "false". */
+bool copy_flag_true(const DockerfileInstruction *i, const char *name);
 /* "COPY" or "ADD". */
 const char *copy_kind_name(const DockerfileInstruction *i);
 CopyPlan *copy_plan_free(CopyPlan *p);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "build-image.h"
+#include "copy-chmod.h"
 #include "fs-util.h"
 #include "json-util.h"
 #include "layer-unpack.h"
@@ -43,7 +44,9 @@ typedef struct CopyRun {
         uid_t uid;
         gid_t gid;
         bool chmod;
-        mode_t mode;
+        CopyChmod mode;
+        const CopyPlan *plan; /* --exclude */
+        size_t skip;          /* copy_prefix_skip() of the current source's staging path */
         HardLink *links;
         size_t n_links;
 } CopyRun;
@@ -51,7 +54,8 @@ typedef struct CopyRun {
 static void owner_mode(CopyRun *c, const struct stat *st, uid_t *uid, gid_t *gid, mode_t *mode) {
         *uid = c->chown ? c->uid : c->keep_owners ? st->st_uid : 0;
         *gid = c->chown ? c->gid : c->keep_owners ? st->st_gid : 0;
-        *mode = c->chmod ? c->mode : (st->st_mode & 07777);
+        *mode = c->chmod ? copy_chmod_apply(&c->mode, st->st_mode, S_ISDIR(st->st_mode))
+                         : (st->st_mode & 07777);
 }
 
 static int copy_data(int src, int dst) {
@@ -187,6 +191,8 @@ static int copy_entry(CopyRun *c, int src, const struct stat *st, int dst_dir, c
 static int copy_child(int fd, const struct stat *st, const char *name, const char *rel, void *userdata) {
         CopyWalk *w = userdata;
 
+        if (copy_plan_excluded(w->c->plan, rel + w->c->skip, S_ISDIR(st->st_mode)))
+                return 0;
         return copy_entry(w->c, fd, st, w->dst_dir, name, rel, w->depth);
 }
 
@@ -446,6 +452,103 @@ static int staging_commit(BuildContext *ctx, json_t *state, Staging *s, const Do
         return 0;
 }
 
+/* --link: the layer is made as on an empty stage (BuildKit: "not allowed to read any files from the previous
+ * state"): the destination's parents are new 0755 directories and no symlink below is followed. The lower
+ * layers stay mounted only until --chown's names are resolved. */
+static void staging_forget_lower(Staging *s) {
+        s->lower_fd = safe_close(s->lower_fd);
+        if (s->mounted) {
+                (void) overlay_umount(s->lower);
+                s->mounted = false;
+        }
+}
+
+/* --parents: makes the directories of src->keep's dirname below dest_fd (dest_rel: its staging path), each
+ * with the mode, owner and mtime of the source directory it stands for (through --chown and --chmod like any
+ * copied directory; mtimes restored at commit); one an earlier source made is kept as it is. Returns an fd of
+ * the last one, its staging path in *ret_rel and the entry's name (the last component of keep). */
+static int make_kept_parents(CopyRun *c, Staging *s, const CopyPlan *p, const CopySource *src, int dest_fd,
+                             const char *dest_rel, char **ret_rel, const char **ret_name) {
+        size_t base = strlen(src->rel) - strlen(src->keep);
+        const char *keep = src->keep, *slash = strrchr(keep, '/');
+        _cleanup_(strbuf_done) StrBuf rel = {};
+        int cur, r;
+
+        cur = fcntl(dest_fd, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return -errno;
+        r = strbuf_append_str(&rel, dest_rel);
+        for (size_t start = 0; r >= 0 && slash && start < (size_t) (slash - keep);) {
+                size_t end = start + strcspn(keep + start, "/");
+                _cleanup_free_ char *comp = strndup(keep + start, end - start),
+                                    *root_rel = strndup(src->rel, base + end);
+                _cleanup_close_ int sfd = -EBADF;
+                struct stat st;
+                bool made;
+                int nfd;
+
+                if (!comp || !root_rel) {
+                        r = -ENOMEM;
+                        break;
+                }
+                sfd = copy_open_in_root(p->root_fd, root_rel, O_PATH, 0);
+                if (sfd < 0 || fstat(sfd, &st) < 0) {
+                        r = sfd < 0 ? sfd : -errno;
+                        break;
+                }
+                made = mkdirat(cur, comp, 0700) >= 0;
+                if (!made && errno != EEXIST) {
+                        r = -errno;
+                        break;
+                }
+                nfd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (nfd < 0) {
+                        r = -errno;
+                        break;
+                }
+                safe_close(cur);
+                cur = nfd;
+                if (made) {
+                        ParentDir *np = realloc(s->parents, (s->n_parents + 1) * sizeof *np);
+                        uid_t uid;
+                        gid_t gid;
+                        mode_t mode;
+
+                        if (!np) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        s->parents = np;
+                        owner_mode(c, &st, &uid, &gid, &mode);
+                        if (fchown(cur, uid, gid) < 0 || fchmod(cur, mode) < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        np[s->n_parents] = (ParentDir) { .fd = fcntl(cur, F_DUPFD_CLOEXEC, 3),
+                                                         .ts = { st.st_mtim, st.st_mtim } };
+                        if (np[s->n_parents].fd < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        s->n_parents++;
+                }
+                if (rel.len > 0)
+                        r = strbuf_append_char(&rel, '/');
+                if (r >= 0)
+                        r = strbuf_append_str(&rel, comp);
+                start = end + 1;
+        }
+        if (r >= 0 && !rel.data)
+                r = strbuf_append_str(&rel, "");
+        if (r < 0) {
+                safe_close(cur);
+                return r;
+        }
+        *ret_rel = strbuf_steal(&rel);
+        *ret_name = slash ? slash + 1 : keep;
+        return cur;
+}
+
 static void copy_run_done(CopyRun *c) {
         for (size_t k = 0; k < c->n_links; k++)
                 free(c->links[k].path);
@@ -459,8 +562,9 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         const char *dest = i->argv[i->n_argv - 1], *chown_spec = NULL, *chmod_spec = NULL;
         _cleanup_free_ char *abs = NULL, *canon = NULL, *dest_dir = NULL;
         _cleanup_(staging_done) Staging s = STAGING_INIT;
-        _cleanup_(copy_run_done)
-                CopyRun c = { .ctx = ctx, .i = i, .staging_fd = -EBADF, .keep_owners = p->keep_owners };
+        _cleanup_(copy_run_done) CopyRun c = {
+                .ctx = ctx, .i = i, .staging_fd = -EBADF, .keep_owners = p->keep_owners, .plan = p
+        };
         _cleanup_close_ int dest_fd = -EBADF;
         bool dest_is_dir, ends_slash;
         const char *file_name = NULL;
@@ -485,9 +589,16 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                 c.chown = true;
         }
         if (dockerfile_instruction_get_flag(i, "chmod", &chmod_spec) >= 0 && !isempty(chmod_spec)) {
-                c.mode = (mode_t) strtoul(chmod_spec, NULL, 8) & 07777;
+                const char *why = NULL;
+
+                r = copy_chmod_parse(chmod_spec, &c.mode, &why);
+                if (r < 0)
+                        return build_error(ctx, r, i, NULL, "%s: invalid --chmod=%s (%s); %s.",
+                                           copy_kind_name(i), chmod_spec, why, COPY_CHMOD_EXPECTED);
                 c.chmod = true;
         }
+        if (p->link)
+                staging_forget_lower(&s);
 
         ends_slash = endswith(dest, "/") || streq(dest, ".") || endswith(dest, "/.");
         if (asprintf(&abs, "%s/%s", dest[0] == '/' ? "" : (workdir ?: ""), dest) < 0)
@@ -495,11 +606,12 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         r = staging_canonical(&s, abs, &canon);
         if (r < 0)
                 return r;
-        if (p->n_sources > 1 && !ends_slash && !dir_in_root(s.lower_fd, canon))
+        if (p->n_sources > 1 && !ends_slash && !p->parents && !dir_in_root(s.lower_fd, canon))
                 return build_error(ctx, -EINVAL, i, "End the destination with a '/'.",
                                    "With more than one source the destination of %s must be a directory.",
                                    copy_kind_name(i));
-        dest_is_dir = ends_slash || p->n_sources > 1;
+        /* --parents always copies into the destination directory, below the kept parents. */
+        dest_is_dir = ends_slash || p->n_sources > 1 || p->parents;
         if (!dest_is_dir) {
                 _cleanup_close_ int sfd = copy_open_in_root(p->root_fd, p->sources[0].rel, O_PATH, 0);
                 struct stat st;
@@ -552,19 +664,35 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                                                    oerr.message[0] ? oerr.message : strerror(-r));
                         continue;
                 }
-                if (S_ISDIR(st.st_mode) && dest_is_dir) {
+                if (!isempty(p->sources[k].keep)) {
+                        _cleanup_close_ int pfd = -EBADF;
+                        _cleanup_free_ char *prel = NULL;
+                        const char *name = NULL;
+
+                        pfd = make_kept_parents(&c, &s, p, &p->sources[k], dest_fd, dest_dir + 1, &prel,
+                                                &name);
+                        if (pfd < 0)
+                                return build_error(ctx, pfd, i, NULL, "Cannot create the parents of %s: %s.",
+                                                   p->sources[k].shown, strerror(-pfd));
+                        if (asprintf(&rel, "%s%s%s", prel, prel[0] ? "/" : "", name) < 0)
+                                return -ENOMEM;
+                        c.skip = copy_prefix_skip(rel);
+                        r = copy_entry(&c, sfd, &st, pfd, name, rel, 1);
+                } else if (S_ISDIR(st.st_mode) && dest_is_dir) {
                         /* Docker: a directory's contents are copied, not the directory itself; a new dest dir
                          * is made like any missing parent (0755). */
                         _cleanup_close_ int sdir = copy_reopen(sfd, O_RDONLY | O_DIRECTORY);
 
                         if (sdir < 0)
                                 return sdir;
+                        c.skip = copy_prefix_skip(dest_dir + 1);
                         r = copy_for_each_child(sdir, dest_dir + 1, copy_child,
                                                 &(CopyWalk) { .c = &c, .dst_dir = dest_fd, .depth = 1 });
                 } else {
                         if (asprintf(&rel, "%s%s%s", dest_dir + 1, dest_dir[1] ? "/" : "",
                                      dest_is_dir ? base : file_name) < 0)
                                 return -ENOMEM;
+                        c.skip = copy_prefix_skip(rel);
                         r = copy_entry(&c, sfd, &st, dest_fd, dest_is_dir ? base : file_name, rel, 1);
                 }
                 if (r < 0)

@@ -345,6 +345,47 @@ static const char *created_by_for(const DockerfileInstruction *i, char **buf) {
         return *buf ?: "";
 }
 
+/* COPY/ADD --link as a cache boundary. A plain step's key chains its parent's key, so any change above
+ * rebuilds it; a --link step's layer is made without reading the stage (build-copy.c), so its key is made of
+ * its own inputs only: the instruction, the build args in scope, the sources' checksum and SOURCE_DATE_EPOCH
+ * (extra), and the WORKDIR a relative destination is resolved in. A --chown by name reads the stage's
+ * /etc/passwd and /etc/group, so such a step keeps the parent chain in its key (a numeric one does not). */
+static int link_cache_key(json_t *state, const DockerfileInstruction *i, const char *parent, const char *ser,
+                          char *const *args, const char *extra, char ret[static DIGEST_STRING_MAX]) {
+        const char *workdir = json_string_value(
+                           json_object_get(json_object_get(state, "config"), "WorkingDir")),
+                   *chown = NULL;
+        _cleanup_free_ char *more = NULL;
+        bool named = dockerfile_instruction_get_flag(i, "chown", &chown) >= 0 && chown &&
+                     strspn(chown, "0123456789:") != strlen(chown);
+
+        if (asprintf(&more, "%s\nlink workdir=%s\nparent=%s", extra, strempty(workdir),
+                     named ? parent : "") < 0)
+                return -ENOMEM;
+        build_cache_key("--link", ser, args, more, ret);
+        return 0;
+}
+
+/* A --link hit: *cached (the stage after the step in the build that recorded it) becomes state with that
+ * build's last layer and history entry added. */
+static int link_rebase(json_t *state, json_t **cached) {
+        json_t *layers = json_object_get(*cached, "layers"), *history = json_object_get(*cached, "history");
+        _cleanup_json_ json_t *next = json_deep_copy(state);
+
+        if (!next)
+                return -ENOMEM;
+        if (json_array_size(layers) == 0 || json_array_size(history) == 0)
+                return -EBADMSG;
+        if (json_array_append(json_object_get(next, "layers"),
+                              json_array_get(layers, json_array_size(layers) - 1)) < 0 ||
+            json_array_append(json_object_get(next, "history"),
+                              json_array_get(history, json_array_size(history) - 1)) < 0)
+                return -ENOMEM;
+        json_decref(*cached);
+        *cached = TAKE_PTR(next);
+        return 0;
+}
+
 /* One instruction: cache lookup, else execution; *state and key advance. */
 static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
                            char key[static DIGEST_STRING_MAX], const DockerfileInstruction *i) {
@@ -354,7 +395,7 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
         _cleanup_(copy_plan_freep) CopyPlan *plan = NULL;
         _cleanup_json_ json_t *next = NULL;
         char new_key[DIGEST_STRING_MAX], layer[DIGEST_STRING_MAX] = "";
-        bool adds_layer = false;
+        bool adds_layer = false, linked;
         int r;
 
         r = dockerfile_instruction_serialize(i, &ser);
@@ -376,11 +417,24 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
         if (asprintf(&extra, "sde=%lld\nsources=%s", (long long) ctx->source_date_epoch,
                      strempty(checksum)) < 0)
                 return -ENOMEM;
-        build_cache_key(key, ser, args, extra, new_key);
+        linked = plan && plan->link;
+        if (linked) {
+                r = link_cache_key(*state, i, key, ser, args, extra, new_key);
+                if (r < 0)
+                        return r;
+        } else
+                build_cache_key(key, ser, args, extra, new_key);
 
         br->result->steps++;
         if (!ctx->opts->no_cache && build_cache_get(ctx->builder, new_key, &next) >= 0) {
-                builder_log(&ctx->log, "--> cached");
+                if (linked) {
+                        /* The row holds the stage as the build that made it had it: only its last layer and
+                         * history entry are this step's; they go on top of the stage we have now. */
+                        r = link_rebase(*state, &next);
+                        if (r < 0)
+                                return r;
+                }
+                builder_log(&ctx->log, "--> cached%s", linked ? " (--link)" : "");
                 br->result->cached_steps++;
                 goto done;
         }
@@ -424,7 +478,14 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
 done:
         json_decref(*state);
         *state = TAKE_PTR(next);
-        strcpy(key, new_key);
+        if (linked) {
+                /* The steps after it still depend on everything above: their chain goes on from the parent. */
+                char chained[DIGEST_STRING_MAX];
+
+                build_cache_key(key, "--link", NULL, new_key, chained);
+                strcpy(key, chained);
+        } else
+                strcpy(key, new_key);
         return 0;
 }
 

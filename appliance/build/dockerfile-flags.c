@@ -3,11 +3,13 @@
  * flags Docker has and Slipway refuses fail with their reason. */
 #include "dockerfile-flags.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "copy-chmod.h"
 #include "dockerfile-instructions.h"
 #include "dockerfile-lexer.h"
 #include "macro.h"
@@ -25,7 +27,18 @@ typedef struct FlagSpec {
         const char *name;
         FlagKind kind;
         const char *reason;
+        bool repeatable; /* --exclude=a --exclude=b: each is kept, in order */
+        /* A value without $VARs checked now, so the error points at the flag (NULL: no check). Returns 0 or
+         * -EINVAL with a few words saying why. */
+        int (*check)(const char *value, const char **ret_reason);
+        const char *expected; /* what a good value looks like, for check's error */
 } FlagSpec;
+
+static int check_chmod(const char *value, const char **ret_reason) {
+        CopyChmod c;
+
+        return copy_chmod_parse(value, &c, ret_reason);
+}
 
 static const FlagSpec from_flags[] = { { "platform", FLAG_VALUE } };
 static const FlagSpec run_flags[] = {
@@ -38,18 +51,20 @@ static const FlagSpec run_flags[] = {
 static const FlagSpec copy_flags[] = {
         { "from", FLAG_VALUE },
         { "chown", FLAG_VALUE },
-        { "chmod", FLAG_VALUE },
+        { "chmod", FLAG_VALUE, .check = check_chmod, .expected = COPY_CHMOD_EXPECTED },
         { "link", FLAG_BOOL },
-        { "parents", FLAG_REFUSED, "COPY --parents is not supported; copy each directory explicitly" },
-        { "exclude", FLAG_REFUSED, "--exclude is not supported; use .dockerignore to leave files out" },
+        { "parents", FLAG_BOOL },
+        { "exclude", FLAG_VALUE, .repeatable = true },
 };
 static const FlagSpec add_flags[] = {
         { "chown", FLAG_VALUE },
-        { "chmod", FLAG_VALUE },
+        { "chmod", FLAG_VALUE, .check = check_chmod, .expected = COPY_CHMOD_EXPECTED },
         { "link", FLAG_BOOL },
+        { "exclude", FLAG_VALUE, .repeatable = true },
         { "checksum", FLAG_REFUSED, DOCKERFILE_ADD_URL_MESSAGE },
         { "keep-git-dir", FLAG_REFUSED, DOCKERFILE_ADD_URL_MESSAGE },
-        { "exclude", FLAG_REFUSED, "--exclude is not supported; use .dockerignore to leave files out" },
+        /* BuildKit's ADD has no --parents either. */
+        { "parents", FLAG_REFUSED, "ADD has no --parents flag; use COPY --parents" },
 };
 static const FlagSpec healthcheck_flags[] = {
         { "interval", FLAG_VALUE },       { "timeout", FLAG_VALUE }, { "start-period", FLAG_VALUE },
@@ -165,12 +180,17 @@ int parse_flags(Parser *p, DockerfileInstruction *in, const char *kw, const char
                     strcasecmp(eq + 1, "false") != 0)
                         return parser_error(p, base + start, "%s: flag '%s' expects true or false, not '%s'",
                                             kw, word.data, eq + 1);
-                if (dockerfile_instruction_get_flag(in, word.data + 2, NULL) >= 0)
+                if (!spec->repeatable && dockerfile_instruction_get_flag(in, word.data + 2, NULL) >= 0)
                         return parser_error(p, base + start, "%s: flag '%s' given twice", kw, word.data);
                 if (eq && spec->kind == FLAG_VALUE) {
+                        const char *why = NULL;
+
                         r = check_expandable(p, kw, eq + 1, base + start);
                         if (r < 0)
                                 return r;
+                        if (spec->check && !strchr(eq + 1, '$') && spec->check(eq + 1, &why) < 0)
+                                return parser_error(p, base + start, "%s: invalid %s=%s (%s); %s", kw,
+                                                    word.data, eq + 1, strempty(why), spec->expected);
                 }
                 r = dockerfile_name_value_add(&in->flags, &in->n_flags, word.data + 2, strlen(word.data + 2),
                                               eq ? eq + 1 : NULL);

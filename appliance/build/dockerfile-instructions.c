@@ -301,7 +301,6 @@ static int parse_paths(Parser *p, DockerfileInstruction *in, const char *kw, con
 }
 
 static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
-        const char *v;
         int r;
 
         r = parse_paths(p, in, kw, s, base);
@@ -321,10 +320,7 @@ static int parse_copy_add(Parser *p, DockerfileInstruction *in, const char *kw, 
                         if (dockerfile_source_is_remote(a))
                                 return parser_error(p, base, DOCKERFILE_ADD_URL_MESSAGE);
                 }
-        if (dockerfile_instruction_get_flag(in, "chmod", &v) >= 0 && !strchr(v, '$') &&
-            (strspn(v, "01234567") != strlen(v) || strlen(v) > 4 || strtoul(v, NULL, 8) > 07777))
-                return parser_error(p, base, "%s: invalid --chmod=%s; expected an octal mode such as 0755",
-                                    kw, v);
+        /* --chmod is checked with the flags (copy-chmod.c), so its error points at the flag. */
         return 0;
 }
 

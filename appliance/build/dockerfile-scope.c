@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy-chmod.h"
 #include "dockerfile-expand.h"
 #include "macro.h"
 #include "strbuf.h"
@@ -225,9 +226,6 @@ int dockerfile_scope_enter_stage(DockerfileScope *s, const DockerfileStage *st, 
         return 0;
 }
 
-static bool chmod_valid(const char *v) {
-        return *v && strlen(v) <= 4 && strspn(v, "01234567") == strlen(v);
-}
 
 static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruction *i,
                                     DockerfileInstruction *c, DockerfileError *err) {
@@ -276,17 +274,21 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                         }
                 }
                 for (size_t k = 0; k < c->n_flags; k++) {
+                        CopyChmod mode;
+                        const char *why = NULL;
+
                         if (!streq(c->flags[k].name, "from") && !streq(c->flags[k].name, "chown") &&
-                            !streq(c->flags[k].name, "chmod"))
+                            !streq(c->flags[k].name, "chmod") && !streq(c->flags[k].name, "exclude"))
                                 continue;
                         r = scope_expand(s, i, s->env, s->args, &c->flags[k].value, err);
                         if (r < 0)
                                 return r;
-                        if (streq(c->flags[k].name, "chmod") && !chmod_valid(c->flags[k].value)) {
-                                dockerfile_error_set(
-                                        err, s->df->filename, i->line, i->column,
-                                        "%s: invalid --chmod=%s; expected an octal mode such as 0755",
-                                        dockerfile_instruction_to_string(i->kind), c->flags[k].value);
+                        if (streq(c->flags[k].name, "chmod") && !isempty(c->flags[k].value) &&
+                            copy_chmod_parse(c->flags[k].value, &mode, &why) < 0) {
+                                dockerfile_error_set(err, s->df->filename, i->line, i->column,
+                                                     "%s: invalid --chmod=%s (%s); %s",
+                                                     dockerfile_instruction_to_string(i->kind),
+                                                     c->flags[k].value, why, COPY_CHMOD_EXPECTED);
                                 return -EBADMSG;
                         }
                         if (isempty(c->flags[k].value)) {

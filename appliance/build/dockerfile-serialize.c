@@ -19,10 +19,26 @@ static json_t *name_values_to_json(const DockerfileNameValue *a, size_t n, bool 
         if (!j)
                 return NULL;
         for (size_t k = 0; k < n; k++) {
-                int r = ordered ? json_array_append_new(j, json_pack("[s,s?]", a[k].name, a[k].value))
-                                : json_object_set_new(j, a[k].name,
-                                                      a[k].value ? json_string(a[k].value) : json_null());
+                json_t *v = a[k].value ? json_string(a[k].value) : json_null(), *prev;
+                int r;
 
+                if (ordered)
+                        r = json_array_append_new(j, json_pack("[s,s?]", a[k].name, a[k].value));
+                else if ((prev = json_object_get(j, a[k].name))) {
+                        /* A repeated flag (--exclude): its values in order, as an array. */
+                        if (!json_is_array(prev)) {
+                                json_t *arr = json_pack("[O]", prev);
+
+                                if (!arr || json_object_set_new(j, a[k].name, arr) < 0) {
+                                        json_decref(v);
+                                        return NULL;
+                                }
+                                prev = arr;
+                        }
+                        r = json_array_append(prev, v);
+                } else
+                        r = json_object_set(j, a[k].name, v);
+                json_decref(v);
                 if (r < 0)
                         return NULL;
         }

@@ -187,6 +187,127 @@ static void test_cache(void) {
         check_clean();
 }
 
+/* COPY --parents (plain, with the "/./" pivot, with "**"), --exclude (relative to each source; a glob's
+ * matches checked themselves), symbolic --chmod on files and directories; an excluded file's change keeps the
+ * cache. */
+static void test_copy_flags(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-flags",
+                                                "FROM scratch\n"
+                                                "COPY --parents x/a.txt y/a.txt /parents/\n"
+                                                "COPY --parents ./x/./y/*.txt /pivot/\n"
+                                                "COPY --parents src/**/*.c /globs/\n"
+                                                "COPY --exclude=*.md --exclude=tmp docs /docs/\n"
+                                                "COPY --exclude=*.txt hom* /home/\n"
+                                                "COPY --chmod=u=rwX,go=rX tree /tree/\n"),
+                            *root = NULL;
+        const char *dirs[] = { "x",    "x/y",      "y",        "src",  "src/lib", "src/lib/deep",
+                               "docs", "docs/tmp", "docs/sub", "tree", "tree/dir" };
+        char first[DIGEST_STRING_MAX];
+
+        for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
+                _cleanup_free_ char *d = path_join(ctx, dirs[k]);
+                CHECK(mkdir(d, 0755) == 0);
+        }
+        {
+                _cleanup_free_ char *x = path_join(ctx, "x"), *d = path_join(ctx, "tree/dir");
+                CHECK(chmod(x, 0750) == 0 && chmod(d, 0700) == 0);
+        }
+        write_file(ctx, "x/a.txt", "xa\n");
+        write_file(ctx, "y/a.txt", "ya\n");
+        write_file(ctx, "x/y/b.txt", "b\n");
+        write_file(ctx, "x/y/c.txt", "c\n");
+        write_file(ctx, "src/main.c", "main\n");
+        write_file(ctx, "src/lib/deep/u.c", "u\n");
+        write_file(ctx, "src/lib/readme.md", "r\n");
+        write_file(ctx, "docs/guide.md", "g1\n");
+        write_file(ctx, "docs/guide.html", "h\n");
+        write_file(ctx, "docs/tmp/t", "t\n");
+        write_file(ctx, "docs/sub/n.md", "n\n");
+        write_file(ctx, "home.txt", "ht\n");
+        write_file(ctx, "homepage.html", "hp\n");
+        write_file(ctx, "tree/run.sh", "#!/bin/sh\n");
+        write_file(ctx, "tree/data", "d\n");
+        {
+                _cleanup_free_ char *sh = path_join(ctx, "tree/run.sh"), *data = path_join(ctx, "tree/data");
+                CHECK(chmod(sh, 0700) == 0 && chmod(data, 0600) == 0);
+        }
+        Built b = build(ctx, NULL, NULL);
+        if (b.r < 0)
+                TEST_FAIL("build failed: %s (%s)", b.err.message, b.log);
+        strcpy(first, b.res.digest);
+        root = unpack(b.res.digest, "u-flags");
+        CHECK(file_is(root, "parents/x/a.txt", "xa\n") && file_is(root, "parents/y/a.txt", "ya\n"));
+        CHECK((stat_in(root, "parents/x").st_mode & 07777) == 0750); /* a kept parent is the source's dir */
+        CHECK((stat_in(root, "parents").st_mode & 07777) == 0755);
+        CHECK(file_is(root, "pivot/y/b.txt", "b\n") && file_is(root, "pivot/y/c.txt", "c\n"));
+        {
+                _cleanup_free_ char *px = path_join(root, "pivot/x"),
+                                    *md = path_join(root, "globs/src/lib/readme.md"),
+                                    *gmd = path_join(root, "docs/guide.md"),
+                                    *tmp = path_join(root, "docs/tmp"),
+                                    *ht = path_join(root, "home/home.txt");
+                CHECK(access(px, F_OK) < 0 && access(md, F_OK) < 0 && access(gmd, F_OK) < 0);
+                CHECK(access(tmp, F_OK) < 0 && access(ht, F_OK) < 0);
+        }
+        CHECK(file_is(root, "globs/src/main.c", "main\n") && file_is(root, "globs/src/lib/deep/u.c", "u\n"));
+        CHECK(file_is(root, "docs/guide.html", "h\n"));
+        CHECK(file_is(root, "docs/sub/n.md", "n\n")); /* "*.md" does not cross '/', as in .dockerignore */
+        CHECK(file_is(root, "home/homepage.html", "hp\n"));
+        CHECK((stat_in(root, "tree/run.sh").st_mode & 07777) == 0755);
+        CHECK((stat_in(root, "tree/data").st_mode & 07777) == 0644);
+        CHECK((stat_in(root, "tree/dir").st_mode & 07777) == 0755);
+        built_done(&b);
+
+        /* What --exclude leaves out is not part of the step's checksum. */
+        write_file(ctx, "docs/guide.md", "g2\n");
+        b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0 && b.res.cached_steps == b.res.steps && streq(b.res.digest, first));
+        built_done(&b);
+        check_clean();
+}
+
+/* COPY --link: a change above it rebuilds the steps above and after it, but reuses its layer. */
+static void test_copy_link(void) {
+        _cleanup_free_ char *ctx = make_context("ctx-link", "FROM busybox:test\n"
+                                                            "COPY base /base\n"
+                                                            "COPY --link f /app/f\n"
+                                                            "RUN cat /base /app/f > /both\n"),
+                            *root = NULL;
+        _cleanup_json_ json_t *m1 = NULL, *m2 = NULL;
+        size_t n;
+
+        write_file(ctx, "base", "base1\n");
+        write_file(ctx, "f", "f\n");
+        Built b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0);
+        m1 = read_json_blob(b.res.digest);
+        built_done(&b);
+
+        write_file(ctx, "base", "base2\n");
+        b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0 && b.res.cached_steps == 1); /* only the --link COPY */
+        CHECK(strstr(b.log, "--> cached (--link)"));
+        m2 = read_json_blob(b.res.digest);
+        n = json_array_size(json_object_get(m2, "layers"));
+        CHECK(n == json_array_size(json_object_get(m1, "layers")) && n >= 3);
+        /* The same layer blob, now on top of the new COPY base layer. */
+        CHECK(json_equal(json_array_get(json_object_get(m1, "layers"), n - 2),
+                         json_array_get(json_object_get(m2, "layers"), n - 2)));
+        CHECK(!json_equal(json_array_get(json_object_get(m1, "layers"), n - 3),
+                          json_array_get(json_object_get(m2, "layers"), n - 3)));
+        root = unpack(b.res.digest, "u-link");
+        CHECK(file_is(root, "both", "base2\nf\n")); /* the RUN after it saw the new base */
+        CHECK((stat_in(root, "app").st_mode & 07777) == 0755);
+        built_done(&b);
+
+        /* A change of the --link step's own source rebuilds it. */
+        write_file(ctx, "f", "f2\n");
+        b = build(ctx, NULL, NULL);
+        CHECK(b.r == 0 && b.res.cached_steps == 1); /* COPY base */
+        built_done(&b);
+        check_clean();
+}
+
 static void test_reproducible(void) {
         _cleanup_free_ char *ctx =
                 make_context("ctx-repro", "FROM busybox:test\nRUN echo x > /x\nCOPY f /f\n");
@@ -583,6 +704,8 @@ int main(void) {
         test_run_whiteout_user();
         test_multistage_config();
         test_cache();
+        test_copy_flags();
+        test_copy_link();
         test_reproducible();
         test_failures();
         test_add_links_timeout();

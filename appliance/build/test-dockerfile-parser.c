@@ -245,6 +245,33 @@ static void test_copy_add_volume_expose(void) {
         CHECK_STREQ(instr(df, 1, 9)->shell, "SIGINT");
 }
 
+/* COPY --parents, repeatable --exclude, symbolic --chmod; repeated flags keep their order in the cache key. */
+static void test_copy_flags(void) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        const DockerfileInstruction *in;
+        const char *v;
+        _cleanup_dockerfile_free_ Dockerfile *df =
+                parse_ok("FROM busybox\n"
+                         "COPY --parents --exclude=*.md --exclude=tmp/** --chmod=u=rwX,go=rX ./x/./y/ /p/\n"
+                         "ADD --exclude=*.log --link=false logs.tar /l/\n"
+                         "COPY --exclude=tmp/** --exclude=*.md --parents x /p/\n");
+
+        in = instr(df, 0, 0);
+        CHECK(in->n_flags == 4 && dockerfile_instruction_get_flag(in, "parents", &v) == 0 && !v);
+        CHECK_STREQ(in->flags[1].name, "exclude");
+        CHECK_STREQ(in->flags[1].value, "*.md");
+        CHECK_STREQ(in->flags[2].value, "tmp/**");
+        CHECK(dockerfile_instruction_get_flag(in, "chmod", &v) == 0);
+        CHECK_STREQ(v, "u=rwX,go=rX");
+        in = instr(df, 0, 1);
+        CHECK(in->kind == DOCKERFILE_ADD && dockerfile_instruction_get_flag(in, "exclude", &v) == 0);
+        CHECK_STREQ(v, "*.log");
+        CHECK(dockerfile_instruction_serialize(instr(df, 0, 0), &a) == 0);
+        CHECK(strstr(a, "\"exclude\":[\"*.md\",\"tmp/**\"]"));
+        CHECK(dockerfile_instruction_serialize(instr(df, 0, 2), &b) == 0);
+        CHECK(strstr(b, "\"exclude\":[\"tmp/**\",\"*.md\"]")); /* order kept: '!' patterns depend on it */
+}
+
 static void test_healthcheck_onbuild(void) {
         const DockerfileInstruction *in;
         _cleanup_dockerfile_free_ Dockerfile *df =
@@ -456,10 +483,13 @@ static const struct {
         { "FROM busybox\nADD --checksum=sha256:abc x /x\n", 2, 5, "ADD from a URL" },
         { "FROM busybox\nCOPY [\"${A\", \"/d\"]\n", 2, 6, "COPY: bad substitution" },
         { "FROM busybox\nCOPY onlyone\n", 2, 6, "COPY requires at least two arguments" },
-        { "FROM busybox\nCOPY --chmod=u+x a b\n", 2, 0, "invalid --chmod=u+x" },
+        { "FROM busybox\nCOPY --chmod=u+y a b\n", 2, 6, "COPY: invalid --chmod=u+y (a permission must be" },
+        { "FROM busybox\nADD --link --chmod=75x a b\n", 2, 12, "expected an octal mode such as 0755 or a" },
         { "FROM busybox\nCOPY --from a b\n", 2, 6, "flag '--from' requires a value" },
         { "FROM busybox\nCOPY --from=a --from=b x y\n", 2, 15, "given twice" },
-        { "FROM busybox\nCOPY --parents a b\n", 2, 6, "COPY --parents is not supported" },
+        { "FROM busybox\nADD --parents a b\n", 2, 5, "ADD has no --parents flag; use COPY --parents" },
+        { "FROM busybox\nCOPY --parents=maybe a b\n", 2, 6, "expects true or false" },
+        { "FROM busybox\nCOPY --exclude a b\n", 2, 6, "flag '--exclude' requires a value" },
         { "FROM busybox\nEXPOSE 80/http\n", 2, 8, "invalid port '80/http'" },
         { "FROM busybox\nEXPOSE 0\n", 2, 8, "invalid port '0'" },
         { "FROM busybox\nVOLUME [\"\"]\n", 2, 0, "can not be an empty string" },
@@ -538,6 +568,7 @@ int main(void) {
         test_exec_and_shell_forms();
         test_env_label_arg_forms();
         test_copy_add_volume_expose();
+        test_copy_flags();
         test_healthcheck_onbuild();
         test_size_limit_and_from();
         test_bad_inputs();

@@ -6,18 +6,26 @@
 #   cached    the same build again, every step a cache hit (buildah with --layers, so it has a cache)
 #   per RUN   (build of 10 RUN steps - build of none) / 10, --no-cache; next to a plain systemd-nspawn start
 #             of /bin/true in the busybox rootfs, the floor for running a step in a container
+#   modern    a BuildKit-style Dockerfile (COPY <<EOF, RUN --mount=type=cache with a heredoc script that fills
+#             a package-cache-like mount, COPY --link) against the same steps written for buildah 1.28 (no
+#             heredocs, no --link; its own cache mount): cold (empty cache mount, --no-cache; goal ratio
+#             <= 0.5), --no-cache with the mount warm, fully cached, and the rebuild when only the cache
+#             mount's content changed (another build wrote into it: every step must still hit)
 # Standalone: its own temp state dir, port and buildah store; uses the build dir (SLIPWAY_BUILD_DIR or build/).
+# --skip-modern leaves the modern rows out (a build without heredocs and RUN --mount fails them).
 #
-# usage: tests/bench/build.sh [--runs N]
+# usage: tests/bench/build.sh [--runs N] [--skip-modern]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SLIPWAY_BUILD_DIR:-$top/build}
 runs=5
+modern=1
 while [ $# -gt 0 ]; do
         case $1 in
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --skip-modern) modern=0; shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown option '$1'." >&2; exit 2 ;;
         esac
 done
@@ -58,6 +66,9 @@ if ! "${BH[@]}" pull -q "oci-archive:$base:busybox:1" >/dev/null 2>&1; then
         BH=(buildah --root "$work/buildah/root-vfs" --runroot "$work/buildah/runroot-vfs" --storage-driver vfs)
         "${BH[@]}" pull -q "oci-archive:$base:busybox:1" >/dev/null
 fi
+# buildah keeps cache mounts under $TMPDIR/buildah-cache: a private one, so the bench can empty it.
+export TMPDIR=$work/buildah-tmp
+mkdir -p "$TMPDIR"
 bud() { "${BH[@]}" bud --isolation=chroot --pull=never -q "$@" >/dev/null; }
 
 # The Dockerfiles.
@@ -116,3 +127,125 @@ printf '%-28s %9.3fs %9.3fs %8.2f\n' "cold 5-step build" "$mc" "$bc" "$(ratio "$
 printf '%-28s %9.3fs %9.3fs %8.2f\n' "fully cached rebuild" "$mk" "$bk" "$(ratio "$mk" "$bk")"
 printf '%-28s %9.3fs %9.3fs %8.2f\n' "per RUN step (10 vs 0)" "$s_step" "$b_step" "$(ratio "$s_step" "$b_step")"
 printf '%-28s %9.3fs\n' "plain systemd-nspawn start" "$mn"
+
+[ "$modern" -eq 1 ] || exit 0
+
+# ---- modern: heredocs, a cache mount, --link (Slipway) vs the same steps for buildah 1.28
+mkdir -p "$work/modern" "$work/modern-bh" "$work/poke"
+printf 'hello\n' >"$work/modern/hello.txt"
+cp "$work/modern/hello.txt" "$work/modern-bh/hello.txt"
+printf '[app]\nname=bench\n' >"$work/modern-bh/config.ini"
+# The "package manager": fills the cache with 300 files the first time, then installs 111 of them from it.
+fill='set -e
+if [ ! -f /var/cache/pkgs/index ]; then
+  i=0
+  while [ $i -lt 300 ]; do seq 1 800 > /var/cache/pkgs/pkg$i; i=$((i+1)); done
+  ls /var/cache/pkgs > /var/cache/pkgs/index
+fi
+mkdir -p /app/pkgs
+cp /var/cache/pkgs/pkg1* /app/pkgs/'
+mount='--mount=type=cache,id=bench-pkgs,target=/var/cache/pkgs'
+cat >"$work/modern/Dockerfile" <<DOCKERFILE
+# syntax=docker/dockerfile:1
+FROM busybox:1
+COPY <<CONF /app/config.ini
+[app]
+name=bench
+CONF
+RUN $mount <<'SCRIPT'
+$fill
+SCRIPT
+COPY --link hello.txt /app/hello.txt
+CMD ["cat", "/app/config.ini"]
+DOCKERFILE
+# buildah 1.28 has no heredocs: the script goes on one line, the file comes from the context.
+one_line=$(printf '%s\n' "$fill" | awk '{ printf "%s%s", sep, $0; sep = (/then$|do$|else$/) ? " " : "; " }')
+{
+        echo "FROM busybox:1"
+        echo "COPY config.ini /app/config.ini"
+        printf "RUN %s sh -c '%s'\n" "$mount" "$one_line"
+        echo "COPY hello.txt /app/hello.txt"
+        echo 'CMD ["cat", "/app/config.ini"]'
+} >"$work/modern-bh/Dockerfile"
+printf 'FROM busybox:1\nRUN %s date > /var/cache/pkgs/poked\n' "$mount" >"$work/poke/Dockerfile"
+
+# Slipway's cache mounts are cleared by `image gc --build-cache`, buildah's live in $TMPDIR/buildah-cache.
+s_empty() { cli image gc --build-cache >/dev/null; }
+b_empty() { rm -rf "$TMPDIR/buildah-cache/bench-pkgs"; }
+# Slipway's build result as "STEPS CACHED_STEPS".
+s_steps() {
+        cli --json image build "$@" 2>/dev/null |
+                $py -c 'import json, sys; r = json.load(sys.stdin); print(r["steps"], r["cached_steps"])'
+}
+
+if ! out=$(cli image build "$work/modern" -t modern:1 2>&1); then
+        echo
+        echo "modern: Slipway cannot build the heredoc/cache-mount Dockerfile (a build without heredocs or"
+        echo "RUN --mount?), so its rows are left out:"
+        printf '%s\n' "$out" | tail -3
+        exit 1
+fi
+bud --layers -t modern "$work/modern-bh"
+check_tree() {
+        # Both builds must install the same files, or the timings compare different work.
+        local d
+        for d in s b; do rm -rf "$work/check-$d"; done
+        cli image unpack modern:1 "$work/check-s" >/dev/null
+        "${BH[@]}" push -q modern "oci:$work/check-b-oci:modern" >/dev/null
+        umoci unpack --image "$work/check-b-oci:modern" "$work/check-b" >/dev/null
+        diff <(cd "$work/check-s/app" && find . -type f | sort | xargs cat) \
+             <(cd "$work/check-b/rootfs/app" && find . -type f | sort | xargs cat) >/dev/null ||
+                { echo "build.sh: the modern images of Slipway and buildah differ in /app." >&2; exit 1; }
+        [ "$(ls "$work/check-s/app/pkgs" | wc -l)" -eq 111 ] ||
+                { echo "build.sh: the modern image does not hold the 111 installed packages." >&2; exit 1; }
+        rm -rf "$work/check-b-oci"
+}
+check_tree
+
+m_cold_s=() m_cold_b=() m_warm_s=() m_warm_b=() m_hit_s=() m_hit_b=() m_poke_s=() m_poke_b=()
+poke_missed=
+for i in $(seq 1 "$runs"); do
+        s_empty
+        m_cold_s+=("$(timed swq image build "$work/modern" -t modern:1 --no-cache)")
+        b_empty
+        m_cold_b+=("$(timed bud --layers --no-cache -t modern "$work/modern-bh")")
+        m_warm_s+=("$(timed swq image build "$work/modern" -t modern:1 --no-cache)")
+        m_warm_b+=("$(timed bud --layers --no-cache -t modern "$work/modern-bh")")
+        m_hit_s+=("$(timed swq image build "$work/modern" -t modern:1)")
+        m_hit_b+=("$(timed bud --layers -t modern "$work/modern-bh")")
+        # Another build writes into the cache mount; the rebuild must not care (untimed).
+        swq image build "$work/poke" -t poke:1 --no-cache
+        bud --no-cache -t poke "$work/poke"
+        t0=$(now)
+        res=$(s_steps "$work/modern" -t modern:1)
+        t1=$(now)
+        m_poke_s+=("$(elapsed "$t0" "$t1")")
+        m_poke_b+=("$(timed bud --layers -t modern "$work/modern-bh")")
+        read -r n_steps n_cached <<<"$res"
+        [ "$n_steps" = "$n_cached" ] || poke_missed="only $n_cached of $n_steps steps were cached"
+        echo "modern run $i: cold ${m_cold_s[-1]}s/${m_cold_b[-1]}s  warm mount ${m_warm_s[-1]}s/${m_warm_b[-1]}s" \
+             " cached ${m_hit_s[-1]}s/${m_hit_b[-1]}s  after the cache changed ${m_poke_s[-1]}s/${m_poke_b[-1]}s" \
+             "(slipway/buildah)"
+done
+check_tree
+
+# row LABEL SLIPWAY-TIMES... BUILDAH-TIMES... (as many of each)
+row() {
+        local label=$1 n a b
+        shift
+        n=$(($# / 2))
+        a=$(median "${@:1:$n}") b=$(median "${@:$((n + 1))}")
+        printf '%-40s %9.3fs %9.3fs %8.2f\n' "$label" "$a" "$b" "$(ratio "$a" "$b")"
+}
+echo
+printf 'modern Dockerfile (heredocs, cache mount, --link; buildah: the same steps unrolled); %s runs, medians\n' "$runs"
+printf '%-40s %10s %10s %8s\n' "" slipway buildah ratio
+row "cold, empty cache mount (goal <= 0.5)" "${m_cold_s[@]}" "${m_cold_b[@]}"
+row "--no-cache, cache mount warm" "${m_warm_s[@]}" "${m_warm_b[@]}"
+row "fully cached rebuild" "${m_hit_s[@]}" "${m_hit_b[@]}"
+row "rebuild after only the cache changed" "${m_poke_s[@]}" "${m_poke_b[@]}"
+if [ -n "$poke_missed" ]; then
+        echo "build.sh: after only the cache mount's content changed, the rebuild missed: $poke_missed." >&2
+        exit 1
+fi
+echo "after only the cache mount's content changed: every Slipway step was a cache hit"
