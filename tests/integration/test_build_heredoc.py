@@ -3,8 +3,9 @@ daemon: RUN <<EOF runs the body as a script with the stage's shell (a #! body as
 in no layer), RUN cat <<EOF > f and RUN <<EOF CMD give the body to the command's stdin, several heredocs
 take their bodies in order, <<- strips tabs, a quoted delimiter turns expansion off; COPY/ADD <<EOF create
 files (0644, --chmod and --chown honoured, ARG/ENV expanded unless quoted, named by the delimiter in a
-directory, mixed with context sources).  Changing a body rebuilds that step and what follows, nothing
-before it; an unterminated heredoc is an error at its line and column.
+directory, mixed with context sources); an ONBUILD trigger keeps its bodies for the image built on it.
+Changing a body rebuilds that step and what follows, nothing before it; an unterminated heredoc is an error
+at its line and column.
 
 buildah 1.28 (Debian 12) has no heredocs, so there is no peer build to compare with: the expected contents
 below are what the Dockerfile reference and BuildKit's frontend (dockerfile2llb) give."""
@@ -197,3 +198,14 @@ def test_heredoc_script_failure_names_the_step(build_env, tmp_path):
         p = slipway_build(build_env, ctx, "-t", "bad:2", check=False, json_out=False)
         err = assert_clean_error(p, "status 3")
         assert re.search(r"^Error: Dockerfile:2:1: ", err, re.M), err
+
+
+def test_onbuild_trigger_keeps_its_heredoc(build_env, tmp_path):
+        base = ctx_with(tmp_path, "FROM busybox:1\nONBUILD RUN cat <<EOF > /from-trigger\ntriggered\nEOF\n"
+                        "ONBUILD COPY <<EOF /copied-by-trigger\ncopied\nEOF\n", name="base")
+        slipway_build(build_env, base, "-t", "heredoc-onbuild:1")
+        child = ctx_with(tmp_path, "FROM heredoc-onbuild:1\nRUN cat /from-trigger /copied-by-trigger > /both\n",
+                         name="child")
+        slipway_build(build_env, child, "-t", "heredoc-onbuild-child:1")
+        root = unpack(build_env, "heredoc-onbuild-child:1", tmp_path / "root")
+        assert (root / "both").read_text() == "triggered\ncopied\n"
