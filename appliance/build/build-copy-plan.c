@@ -32,6 +32,7 @@ CopyPlan *copy_plan_free(CopyPlan *p) {
         if (!p)
                 return NULL;
         safe_close(p->root_fd);
+        safe_close(p->docs_fd);
         if (p->mount)
                 (void) overlay_umount(p->mount);
         free(p->mount);
@@ -412,6 +413,54 @@ static int mount_state_ro(BuildContext *ctx, json_t *state, char **ret) {
         return 0;
 }
 
+/* COPY <<EOF: each heredoc source becomes a file named by its delimiter (0644, as BuildKit makes it) in a
+ * directory of the step's own, copied after the context sources. */
+static int add_heredoc_sources(BuildContext *ctx, CopyPlan *p, const DockerfileInstruction *i) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (i->n_heredocs == 0)
+                return 0;
+        r = build_tmp_dir(ctx, "heredoc", &dir);
+        if (r < 0)
+                return r;
+        p->docs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->docs_fd < 0)
+                return -errno;
+        for (size_t k = 0; k < i->n_heredocs; k++) {
+                const DockerfileHeredoc *d = &i->heredocs[k];
+                _cleanup_close_ int fd = -EBADF;
+                _cleanup_free_ char *shown = NULL;
+                struct timespec ts[2] = {};
+
+                if (ctx->source_date_epoch >= 0)
+                        ts[0].tv_sec = ts[1].tv_sec = (time_t) ctx->source_date_epoch;
+                else
+                        ts[0].tv_nsec = ts[1].tv_nsec = UTIME_NOW;
+                /* A later heredoc of the same name replaces the file, as a later source would. */
+                if (unlinkat(p->docs_fd, d->name, 0) < 0 && errno != ENOENT)
+                        return -errno;
+                fd = openat(p->docs_fd, d->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        return build_error(ctx, -errno, i, NULL, "Cannot create the heredoc file %s: %m.",
+                                           d->name);
+                r = loop_write(fd, d->content, strlen(d->content));
+                if (r >= 0 && (fchmod(fd, 0644) < 0 || futimens(fd, ts) < 0))
+                        r = -errno;
+                if (r < 0)
+                        return r;
+                if (asprintf(&shown, "<<%s", d->name) < 0)
+                        return -ENOMEM;
+                r = add_source(p, d->name, shown, NULL);
+                if (r < 0)
+                        return r == -E2BIG ? build_error(ctx, r, i, NULL, "%s has more than %u sources.",
+                                                         copy_kind_name(i), COPY_SOURCES_MAX)
+                                           : r;
+                p->sources[p->n_sources - 1].doc = true;
+        }
+        return 0;
+}
+
 int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileInstruction *i, CopyPlan **ret,
                        char **ret_checksum) {
         _cleanup_(copy_plan_freep) CopyPlan *p = calloc(1, sizeof *p);
@@ -422,8 +471,8 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
 
         if (!p)
                 return -ENOMEM;
-        p->root_fd = -EBADF;
-        if (i->n_argv < 2)
+        p->root_fd = p->docs_fd = -EBADF;
+        if (i->n_argv + i->n_heredocs < 2)
                 return build_error(ctx, -EBADMSG, i, NULL, "%s needs at least one source and a destination.",
                                    copy_kind_name(i));
         (void) dockerfile_instruction_get_flag(i, "from", &from);
@@ -522,9 +571,14 @@ int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileIn
                         return r;
         }
 
+        r = add_heredoc_sources(ctx, p, i);
+        if (r < 0)
+                return r;
+
         sha256_init(&h);
         for (size_t k = 0; k < p->n_sources; k++) {
-                _cleanup_close_ int fd = copy_open_in_root(p->root_fd, p->sources[k].rel, O_PATH, 0);
+                _cleanup_close_ int fd =
+                        copy_open_in_root(copy_source_root(p, k), p->sources[k].rel, O_PATH, 0);
                 struct stat st;
 
                 if (fd < 0)

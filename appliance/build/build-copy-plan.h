@@ -16,6 +16,7 @@ typedef struct CopySource {
         char *rel;   /* cleaned path inside the source root ("." for the root) */
         char *shown; /* as the user wrote it / the glob matched, for messages */
         char *keep;  /* --parents: the tail of rel kept below the destination ("" for none), else NULL */
+        bool doc;    /* a heredoc: rel is inside docs_fd, not the source root */
 } CopySource;
 
 struct CopyPlan {
@@ -26,6 +27,7 @@ struct CopyPlan {
         bool parents;          /* --parents */
         bool link;             /* --link: the layer is made without reading the stage (see builder.c) */
         DockerIgnore *exclude; /* --exclude patterns, or NULL */
+        int docs_fd; /* the files made from the heredoc sources (0644, named by delimiter), or -EBADF */
         CopySource *sources;
         size_t n_sources;
 };
@@ -36,6 +38,10 @@ typedef struct CopyPlan CopyPlan;
  * Returns the checksum of the sources (hex string) for the cache key. */
 int build_copy_prepare(BuildContext *ctx, json_t *from_state, const DockerfileInstruction *i, CopyPlan **ret,
                        char **ret_checksum);
+/* The directory fd source k is opened in: the source root, or the heredoc files' directory. */
+static inline int copy_source_root(const CopyPlan *p, size_t k) {
+        return p->sources[k].doc ? p->docs_fd : p->root_fd;
+}
 /* openat2(root_fd, rel, flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|extra_resolve). */
 int copy_open_in_root(int root_fd, const char *rel, int flags, uint64_t extra_resolve);
 /* A new fd with flags on what fd (often O_PATH) refers to. */

@@ -613,13 +613,15 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
         /* --parents always copies into the destination directory, below the kept parents. */
         dest_is_dir = ends_slash || p->n_sources > 1 || p->parents;
         if (!dest_is_dir) {
-                _cleanup_close_ int sfd = copy_open_in_root(p->root_fd, p->sources[0].rel, O_PATH, 0);
+                _cleanup_close_ int sfd =
+                        copy_open_in_root(copy_source_root(p, 0), p->sources[0].rel, O_PATH, 0);
                 struct stat st;
 
                 if (sfd < 0 || fstat(sfd, &st) < 0)
                         return -ENOENT;
                 if (S_ISDIR(st.st_mode) || dir_in_root(s.lower_fd, canon) ||
-                    (i->kind == DOCKERFILE_ADD && S_ISREG(st.st_mode) && is_archive(sfd)))
+                    (i->kind == DOCKERFILE_ADD && !p->sources[0].doc && S_ISREG(st.st_mode) &&
+                     is_archive(sfd)))
                         dest_is_dir = true;
         }
         if (dest_is_dir)
@@ -637,7 +639,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                                    strerror(-dest_fd));
 
         for (size_t k = 0; k < p->n_sources; k++) {
-                _cleanup_close_ int sfd = copy_open_in_root(p->root_fd, p->sources[k].rel, O_PATH, 0);
+                _cleanup_close_ int sfd =
+                        copy_open_in_root(copy_source_root(p, k), p->sources[k].rel, O_PATH, 0);
                 _cleanup_free_ char *rel = NULL;
                 const char *base;
                 struct stat st;
@@ -650,7 +653,8 @@ int build_copy_execute(BuildContext *ctx, json_t *state, CopyPlan *p, const Dock
                                            copy_kind_name(i), p->sources[k].shown);
                 base = strrchr(p->sources[k].rel, '/');
                 base = base ? base + 1 : p->sources[k].rel;
-                if (i->kind == DOCKERFILE_ADD && S_ISREG(st.st_mode) && is_archive(sfd)) {
+                if (i->kind == DOCKERFILE_ADD && !p->sources[k].doc && S_ISREG(st.st_mode) &&
+                    is_archive(sfd)) {
                         /* Extracted by the layer unpacker in its sandbox: entries cannot leave dest_fd. */
                         _cleanup_close_ int afd = copy_reopen(sfd, O_RDONLY);
                         LayerOwner owner = { .uid = c.uid, .gid = c.gid };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "build-image.h"
+#include "build-run-heredoc.h"
 #include "bundle.h"
 #include "cgroup-limits.h"
 #include "container-init.h"
@@ -55,7 +56,8 @@ static void mkdir_in_root(const char *root, const char *path) {
         }
 }
 
-static int build_argv(json_t *state, const DockerfileInstruction *i, char ***ret) {
+/* command: the shell form's command (the instruction's, or what its heredocs make of it). */
+static int build_argv(json_t *state, const DockerfileInstruction *i, const char *command, char ***ret) {
         _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *));
         json_t *shell = json_object_get(state, "shell"), *v;
         size_t k;
@@ -74,7 +76,7 @@ static int build_argv(json_t *state, const DockerfileInstruction *i, char ***ret
                                         return r;
                 } else if ((r = strv_extend(&argv, "/bin/sh")) < 0 || (r = strv_extend(&argv, "-c")) < 0)
                         return r;
-                if ((r = strv_extend(&argv, i->shell ?: "")) < 0)
+                if ((r = strv_extend(&argv, command ?: "")) < 0)
                         return r;
         }
         if (!argv[0])
@@ -280,6 +282,7 @@ static int run_step_failed(RunStep *st, int status) {
 int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
                    char ret_layer[static DIGEST_STRING_MAX]) {
         _cleanup_(run_step_done) RunStep st = { .ctx = ctx, .i = i };
+        _cleanup_(build_run_heredoc_done) RunHeredoc heredoc = {};
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         json_t *config = json_object_get(state, "config");
@@ -317,7 +320,10 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                         return r;
         }
 
-        r = build_argv(state, i, &argv);
+        r = build_run_heredoc_prepare(ctx, i, st.dir, &heredoc);
+        if (r < 0)
+                return r;
+        r = build_argv(state, i, heredoc.command ?: i->shell, &argv);
         if (r < 0)
                 return r;
         r = dockerfile_scope_run_env(scope, &env);
@@ -345,6 +351,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 .netns_path = NULL, /* a new, empty network namespace */
                 .memory_max = cap ? ctx->opts->memory_max : 0,
                 .cgroup_resources = cap,
+                .mounts = heredoc.has_mount ? &heredoc.mount : NULL,
+                .n_mounts = heredoc.has_mount ? 1 : 0,
         };
         r = bundle_write(st.bundle, &spec);
         if (r < 0)

@@ -23,6 +23,7 @@
 #include "build-image.h"
 #include "build-job.h"
 #include "build-run.h"
+#include "dockerfile-heredoc.h"
 #include "dockerfile-stages.h"
 #include "fs-util.h"
 #include "json-util.h"
@@ -334,8 +335,12 @@ static const char *created_by_for(const DockerfileInstruction *i, char **buf) {
                                 strbuf_append_str(&b, i->argv[k]);
                         }
                 else {
+                        _cleanup_free_ char *command = NULL, *script = NULL;
+
+                        /* With heredocs, the command the shell really ran (BuildKit's history too). */
                         strbuf_append_str(&b, "/bin/sh -c ");
-                        strbuf_append_str(&b, strempty(i->shell));
+                        if (dockerfile_run_command(i, &command, &script) >= 0)
+                                strbuf_append_str(&b, command);
                 }
         } else {
                 strbuf_append_str(&b, "/bin/sh -c #(nop) ");

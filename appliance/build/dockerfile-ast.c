@@ -78,10 +78,36 @@ static void name_values_free(DockerfileNameValue *a, size_t n) {
         free(a);
 }
 
+void dockerfile_heredocs_free(DockerfileHeredoc *h, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                free(h[k].name);
+                free(h[k].content);
+        }
+        free(h);
+}
+
+int dockerfile_heredoc_add(DockerfileHeredoc **array, size_t *n, const DockerfileHeredoc *h) {
+        _cleanup_free_ char *name = strdup(h->name), *content = strdup(strempty(h->content));
+        DockerfileHeredoc *a;
+
+        if (!name || !content)
+                return -ENOMEM;
+        a = realloc(*array, (*n + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a[*n] = *h;
+        a[*n].name = TAKE_PTR(name);
+        a[*n].content = TAKE_PTR(content);
+        *array = a;
+        (*n)++;
+        return 0;
+}
+
 void dockerfile_instruction_done(DockerfileInstruction *i) {
         if (!i)
                 return;
         free(i->original);
+        dockerfile_heredocs_free(i->heredocs, i->n_heredocs);
         name_values_free(i->flags, i->n_flags);
         for (size_t k = 0; k < i->n_argv; k++)
                 free(i->argv[k]);
@@ -171,6 +197,9 @@ int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstru
         if (name_values_copy(i->pairs, i->n_pairs, &c.pairs) < 0)
                 goto oom;
         c.n_pairs = i->n_pairs;
+        for (size_t k = 0; k < i->n_heredocs; k++)
+                if (dockerfile_heredoc_add(&c.heredocs, &c.n_heredocs, &i->heredocs[k]) < 0)
+                        goto oom;
         if (i->onbuild) {
                 c.onbuild = calloc(1, sizeof *c.onbuild);
                 if (!c.onbuild)

@@ -63,6 +63,18 @@ typedef struct DockerfileHealthcheck {
         int retries; /* -1 = not given */
 } DockerfileHealthcheck;
 
+/* A here-document of RUN, COPY or ADD: "<<NAME" (or <<-NAME, <<"NAME", <<'NAME') in the instruction, its body
+ * the physical lines after it up to a line NAME. */
+typedef struct DockerfileHeredoc {
+        char *name;    /* the delimiter, quotes removed */
+        char *content; /* the body lines with their line ends; for COPY/ADD with <<- leading tabs stripped */
+        bool expand;   /* the delimiter was not quoted: COPY/ADD expand ARG/ENV in the body */
+        bool chomp;    /* <<-: leading tabs of body lines (and of the closing line) are dropped */
+        unsigned line; /* where the << is */
+        unsigned column;
+        unsigned body_line; /* first physical line of the body */
+} DockerfileHeredoc;
+
 typedef struct DockerfileInstruction DockerfileInstruction;
 
 struct DockerfileInstruction {
@@ -83,6 +95,12 @@ struct DockerfileInstruction {
         char **argv;
         size_t n_argv;
         char *shell;
+
+        /* RUN (shell form): every heredoc of the line in order, the shell gets them (dockerfile-heredoc.h).
+         * COPY/ADD: the heredoc sources in order; they are not in argv, which keeps the context sources and
+         * the destination. */
+        DockerfileHeredoc *heredocs;
+        size_t n_heredocs;
 
         /* ENV, LABEL, ARG. */
         DockerfileNameValue *pairs;
@@ -143,6 +161,10 @@ int dockerfile_instruction_copy(const DockerfileInstruction *i, DockerfileInstru
  * *array and *n are as they were. */
 int dockerfile_name_value_add(DockerfileNameValue **array, size_t *n, const char *name, size_t name_len,
                               const char *value);
+
+/* Appends a copy of h (its strings duplicated) to the *n entries of *array; on failure both are as they were. */
+int dockerfile_heredoc_add(DockerfileHeredoc **array, size_t *n, const DockerfileHeredoc *h);
+void dockerfile_heredocs_free(DockerfileHeredoc *h, size_t n);
 
 /* The value of a flag (NULL for a bare flag); -ENOENT when absent. */
 int dockerfile_instruction_get_flag(const DockerfileInstruction *i, const char *name, const char **ret);

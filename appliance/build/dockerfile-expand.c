@@ -26,6 +26,8 @@ typedef struct Lexer {
         char *const *env;
         char *const *args;
         bool check_only;
+        bool skip_quotes; /* heredoc bodies: quotes are text (BuildKit's SkipProcessQuotes) */
+        size_t max;       /* bytes the result may have */
         unsigned depth;
         size_t err_offset;
         char err[256];
@@ -82,9 +84,10 @@ static int words_add_string(Words *w, const char *s, size_t n, bool raw) {
 }
 
 static int lex_append(Lexer *lx, StrBuf *out, const char *s, size_t n) {
-        if (out->len + n > DOCKERFILE_EXPANSION_MAX)
-                return lex_error(lx, lx->pos, "the value expands to more than %u bytes",
-                                 DOCKERFILE_EXPANSION_MAX);
+        size_t max = lx->max ?: DOCKERFILE_EXPANSION_MAX;
+
+        if (out->len + n > max)
+                return lex_error(lx, lx->pos, "the value expands to more than %zu bytes", max);
         return strbuf_append(out, s, n);
 }
 
@@ -282,7 +285,7 @@ static int lex_process(Lexer *lx, char stop, bool raw_escapes, StrBuf *out, Word
                         lx->pos++;
                         return 0;
                 }
-                if (c == '\'' || c == '"' || c == '$') {
+                if ((!lx->skip_quotes && (c == '\'' || c == '"')) || c == '$') {
                         if (c == '\'')
                                 r = lex_single_quote(lx, out);
                         else if (c == '"')
@@ -371,6 +374,45 @@ int dockerfile_expand_words(const char *word, char escape, char *const *env, cha
         }
         *ret = w.list;
         return 0;
+}
+
+int dockerfile_expand_heredoc(const char *body, char *const *env, char *const *args, char **ret,
+                              DockerfileError *err) {
+        _cleanup_(strbuf_done) StrBuf out = {};
+        Lexer lx = { .s = body,
+                     .escape = '\\',
+                     .env = env,
+                     .args = args,
+                     .skip_quotes = true,
+                     .max = DOCKERFILE_HEREDOC_EXPANSION_MAX };
+        int r;
+
+        r = strbuf_append(&out, "", 0);
+        if (r >= 0)
+                r = lex_process(&lx, 0, false, &out, NULL);
+        if (r == -EBADMSG)
+                lexer_error_to(&lx, err);
+        if (r < 0)
+                return r;
+        *ret = strbuf_steal(&out);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int dockerfile_check_heredoc(const char *body, size_t *ret_offset, char *msg, size_t msg_size) {
+        _cleanup_(strbuf_done) StrBuf out = {};
+        Lexer lx = { .s = body,
+                     .escape = '\\',
+                     .check_only = true,
+                     .skip_quotes = true,
+                     .max = DOCKERFILE_HEREDOC_EXPANSION_MAX };
+        int r;
+
+        r = lex_process(&lx, 0, false, &out, NULL);
+        if (r == -EBADMSG) {
+                *ret_offset = lx.err_offset;
+                snprintf(msg, msg_size, "%s", lx.err);
+        }
+        return r;
 }
 
 int dockerfile_check_word(const char *word, char escape, size_t *ret_offset, char *msg, size_t msg_size) {

@@ -17,6 +17,13 @@ int dockerfile_expand_word(const char *word, char escape, char *const *env, char
  * whitespace produced by unquoted expansions (as EXPOSE $PORTS does). */
 int dockerfile_expand_words(const char *word, char escape, char *const *env, char *const *args, char ***ret,
                             DockerfileError *err);
+/* A COPY/ADD heredoc body: $VAR and ${VAR…} expanded, '\\' escapes the next character, quotes are plain text
+ * (BuildKit's rule), at most DOCKERFILE_HEREDOC_EXPANSION_MAX bytes. Errors as dockerfile_expand_word()
+ * (column = byte offset in body + 1). */
+int dockerfile_expand_heredoc(const char *body, char *const *env, char *const *args, char **ret,
+                              DockerfileError *err);
+/* Its syntax check without variables, as dockerfile_check_word(). */
+int dockerfile_check_heredoc(const char *body, size_t *ret_offset, char *msg, size_t msg_size);
 /* Syntax check without any variables: quotes terminated, ${} well formed. On error returns -EBADMSG,
  * the byte offset of the problem in *ret_offset and a message in msg. */
 int dockerfile_check_word(const char *word, char escape, size_t *ret_offset, char *msg, size_t msg_size);

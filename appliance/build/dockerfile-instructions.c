@@ -13,6 +13,7 @@
 
 #include "dockerfile-expand.h"
 #include "dockerfile-flags.h"
+#include "dockerfile-heredoc.h"
 #include "dockerfile-lexer.h"
 #include "duration.h"
 #include "json-util.h"
@@ -77,32 +78,6 @@ static int parse_maybe_json(Parser *p, DockerfileInstruction *in, const char *kw
         return in->shell ? 0 : -ENOMEM;
 }
 
-/* Refuses heredocs (<<EOF), which Slipway does not implement: a word like <<EOF, <<-EOF, <<"EOF". */
-static int check_no_heredoc(Parser *p, const char *kw, const char *s, size_t offset) {
-        for (size_t i = 0; s[i]; i++) {
-                size_t j = i;
-
-                if (i > 0 && !is_blank(s[i - 1]))
-                        continue;
-                while (isdigit((unsigned char) s[j]))
-                        j++;
-                if (s[j] != '<' || s[j + 1] != '<')
-                        continue;
-                j += 2;
-                if (s[j] == '-')
-                        j++;
-                if (s[j] == '"' || s[j] == '\'')
-                        j++;
-                if (isalpha((unsigned char) s[j]) || s[j] == '_')
-                        return parser_error(
-                                p, offset + i,
-                                "%s: heredocs (<<%s) are not supported; put the content in a file in "
-                                "the build context and COPY it",
-                                kw, "EOF");
-        }
-        return 0;
-}
-
 bool dockerfile_source_is_remote(const char *s) {
         static const char *const prefixes[] = { "http://", "https://", "git://", "ssh://", "git@" };
 
@@ -161,7 +136,6 @@ static int argv_from_words(DockerfileInstruction *in, WordList *w) {
 
 static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         const char *network;
-        int r;
 
         if (dockerfile_instruction_get_flag(in, "network", &network) >= 0 && !streq(network, "none") &&
             !streq(network, "default"))
@@ -173,12 +147,7 @@ static int parse_run_like(Parser *p, DockerfileInstruction *in, const char *kw, 
                 return parser_error(p, base,
                                     "%s requires at least one argument, e.g. %s [\"executable\", \"arg\"]",
                                     kw, kw);
-        r = parse_maybe_json(p, in, kw, s, base);
-        if (r < 0)
-                return r;
-        if (in->kind == DOCKERFILE_RUN && !in->json_form)
-                return check_no_heredoc(p, kw, s, base);
-        return 0;
+        return parse_maybe_json(p, in, kw, s, base);
 }
 
 /* SHELL takes only the exec form, with at least one word. */
@@ -268,7 +237,8 @@ static int parse_pairs(Parser *p, DockerfileInstruction *in, const char *kw, con
 }
 
 /* COPY, ADD and VOLUME: the exec form's strings or the blank-separated words into argv, each syntax-checked
- * for expansion (a JSON string's errors point at the array). COPY and ADD refuse heredocs. */
+ * for expansion (a JSON string's errors point at the array). A heredoc source (<<EOF) is taken out of argv
+ * once its body is read (dockerfile-heredoc.c). */
 static int parse_paths(Parser *p, DockerfileInstruction *in, const char *kw, const char *s, size_t base) {
         _cleanup_(word_list_done) WordList w = {};
         int r;
@@ -283,11 +253,6 @@ static int parse_paths(Parser *p, DockerfileInstruction *in, const char *kw, con
                                 return r;
                 }
                 return 0;
-        }
-        if (in->kind != DOCKERFILE_VOLUME) {
-                r = check_no_heredoc(p, kw, s, base);
-                if (r < 0)
-                        return r;
         }
         r = split_blanks(s, base, &w);
         if (r < 0)
@@ -498,12 +463,17 @@ static int parse_onbuild(Parser *p, DockerfileInstruction *in, const char *kw, c
         sub = calloc(1, sizeof *sub);
         if (!sub)
                 return -ENOMEM;
+        strbuf_done(&p->trigger_tail);
         r = parse_instruction(p, sub, base, true);
         if (r < 0)
                 return r;
-        in->trigger = strdup(s);
-        if (!in->trigger)
+        /* A trigger with heredocs keeps their bodies after it, as BuildKit stores it in the image. */
+        if (asprintf(&in->trigger, "%s%s", s, strempty(p->trigger_tail.data)) < 0) {
+                in->trigger = NULL;
                 return -ENOMEM;
+        }
+        strbuf_done(&p->trigger_tail);
+        in->end_line = sub->end_line;
         in->onbuild = TAKE_PTR(sub);
         return 0;
 }
@@ -613,5 +583,10 @@ int parse_instruction(Parser *p, DockerfileInstruction *in, size_t kw_offset, bo
         args = text + args_offset;
 
         assert(instruction_parsers[kind]);
-        return instruction_parsers[kind](p, in, kwname, args, args_offset);
+        r = instruction_parsers[kind](p, in, kwname, args, args_offset);
+        if (r < 0)
+                return r;
+        if (kind == DOCKERFILE_RUN || kind == DOCKERFILE_COPY || kind == DOCKERFILE_ADD)
+                return parser_read_heredocs(p, in, kw_offset, trigger ? &p->trigger_tail : NULL);
+        return 0;
 }

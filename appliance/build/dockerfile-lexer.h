@@ -37,6 +37,7 @@ typedef struct Parser {
         LogicalLine ll; /* the logical line being parsed */
         DockerfileError *err;
         unsigned n_instructions;
+        StrBuf trigger_tail; /* the heredoc bodies of the ONBUILD trigger being parsed */
 } Parser;
 
 /* A piece of the logical line: text plus its offset in the logical line (for error positions). */

@@ -160,6 +160,7 @@ int dockerfile_parse(const char *data, size_t size, const char *filename, Docker
         p = (Parser) { .df = df, .data = data, .size = size, .err = err };
         r = parser_run(&p);
         logical_line_done(&p.ll);
+        strbuf_done(&p.trigger_tail);
         if (r < 0)
                 return r;
         if (df->n_stages == 0) {
@@ -177,7 +178,7 @@ int dockerfile_parse_trigger(const char *text, char escape, const char *filename
         _cleanup_dockerfile_free_ Dockerfile *df = NULL;
         _cleanup_(dockerfile_instruction_freep) DockerfileInstruction *in = NULL;
         Parser p = {};
-        size_t lead;
+        size_t lead, first;
         int r;
 
         df = dockerfile_new(filename);
@@ -195,16 +196,24 @@ int dockerfile_parse_trigger(const char *text, char escape, const char *filename
         in = calloc(1, sizeof *in);
         if (!in)
                 return -ENOMEM;
-        p = (Parser) { .df = df, .err = err, .line = 1 };
-        lead = skip_space(text, strlen(text));
-        r = logical_line_add(&p.ll, text + lead, strlen(text + lead), 1, (unsigned) lead + 1);
+        /* The first line is the instruction; lines after it are the bodies of its heredocs. */
+        first = strcspn(text, "\n");
+        p = (Parser) { .df = df, .err = err, .line = 1, .data = text, .size = strlen(text), .pos = first };
+        p.pos += text[first] == '\n';
+        lead = skip_space(text, first);
+        r = logical_line_add(&p.ll, text + lead, first - lead, 1, (unsigned) lead + 1);
         if (r >= 0) {
-                if (!text[lead])
+                while (p.ll.text.len > 0 && is_space(p.ll.text.data[p.ll.text.len - 1]))
+                        p.ll.text.data[--p.ll.text.len] = 0;
+                if (p.ll.text.len == 0)
                         r = parser_error(&p, 0, "empty ONBUILD trigger");
                 else
                         r = parse_instruction(&p, in, 0, true);
         }
+        if (r >= 0 && p.pos < p.size)
+                r = parser_error(&p, 0, "ONBUILD trigger has lines that belong to no heredoc");
         logical_line_done(&p.ll);
+        strbuf_done(&p.trigger_tail);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(in);

@@ -273,6 +273,20 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                                 return -EBADMSG;
                         }
                 }
+                /* Heredoc bodies see ARG and ENV unless the delimiter was quoted (<<"EOF"). */
+                for (size_t k = 0; k < c->n_heredocs; k++) {
+                        char *body = NULL;
+
+                        if (!c->heredocs[k].expand)
+                                continue;
+                        r = dockerfile_expand_heredoc(c->heredocs[k].content, s->env, s->args, &body, err);
+                        if (r == -EBADMSG)
+                                return scope_error(s, i, err);
+                        if (r < 0)
+                                return r;
+                        free(c->heredocs[k].content);
+                        c->heredocs[k].content = body;
+                }
                 for (size_t k = 0; k < c->n_flags; k++) {
                         CopyChmod mode;
                         const char *why = NULL;

@@ -65,6 +65,20 @@ static json_t *instruction_to_json(const DockerfileInstruction *i) {
         }
         if (i->shell && json_object_set_new(o, "shell", json_string(i->shell)) < 0)
                 return NULL;
+        /* Heredoc bodies are part of the step: changing one rebuilds it (and what follows), nothing before. */
+        if (i->n_heredocs > 0) {
+                a = json_array();
+                if (!a || json_object_set_new(o, "heredocs", a) < 0)
+                        return NULL;
+                for (size_t k = 0; k < i->n_heredocs; k++) {
+                        const DockerfileHeredoc *h = &i->heredocs[k];
+
+                        if (json_array_append_new(a, json_pack("{s:s,s:s,s:b,s:b}", "name", h->name, "body",
+                                                               h->content, "expand", h->expand, "chomp",
+                                                               h->chomp)) < 0)
+                                return NULL;
+                }
+        }
         if (i->n_pairs > 0 &&
             json_object_set_new(o, "pairs", name_values_to_json(i->pairs, i->n_pairs, true)) < 0)
                 return NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dockerfile-expand.h"
+#include "dockerfile-heredoc.h"
 #include "dockerfile-parser.h"
 #include "dockerfile-stages.h"
 #include "macro.h"
@@ -13,6 +14,11 @@
 
 #include "test-dockerfile-util.h"
 #include "tests.h"
+
+static char *mfree_str(char *s) {
+        free(s);
+        return NULL;
+}
 
 static const DockerfileInstruction *instr(const Dockerfile *df, size_t stage, size_t i) {
         CHECK(stage < df->n_stages);
@@ -441,6 +447,258 @@ static void test_instruction_names(void) {
         CHECK(!dockerfile_source_is_remote("./https/x"));
 }
 
+static const DockerfileHeredoc *heredoc(const DockerfileInstruction *in, size_t k) {
+        CHECK(k < in->n_heredocs);
+        return &in->heredocs[k];
+}
+
+static char *run_command(const DockerfileInstruction *in, char **ret_script) {
+        char *command = NULL;
+
+        CHECK(dockerfile_run_command(in, &command, ret_script) == 0);
+        return command;
+}
+
+/* BuildKit's heredocs (Dockerfile reference, "Here-Documents"): the opener words, bodies, line numbers. */
+static void test_heredoc_parsing(void) {
+        const DockerfileInstruction *in;
+        _cleanup_free_ char *name = NULL;
+        bool expand = false, chomp = false;
+        Dockerfile *df;
+
+        /* Which words open one. */
+        CHECK(dockerfile_heredoc_parse_word("<<EOF", &name, &expand, &chomp) == 1);
+        CHECK(streq(name, "EOF") && expand && !chomp);
+        name = mfree_str(name);
+        CHECK(dockerfile_heredoc_parse_word("<<-'E O'", &name, &expand, &chomp) == 1);
+        CHECK(streq(name, "E O") && !expand && chomp);
+        name = mfree_str(name);
+        CHECK(dockerfile_heredoc_parse_word("2<<E\"O\"F", &name, &expand, NULL) == 1);
+        CHECK(streq(name, "EOF") && !expand); /* any quote turns expansion off */
+        name = mfree_str(name);
+        CHECK(dockerfile_heredoc_parse_word("<< EOF", &name, NULL, NULL) ==
+              1); /* BuildKit's lexer joins them */
+        CHECK(streq(name, "EOF"));
+        CHECK(dockerfile_heredoc_parse_word("<<<EOF", NULL, NULL, NULL) == 0); /* a here-string */
+        CHECK(dockerfile_heredoc_parse_word("<<", NULL, NULL, NULL) == 0);
+        CHECK(dockerfile_heredoc_parse_word("<<-", NULL, NULL, NULL) == 0);
+        CHECK(dockerfile_heredoc_parse_word("a<<EOF", NULL, NULL, NULL) == 0);
+        CHECK(dockerfile_heredoc_parse_word("\"<<EOF\"", NULL, NULL, NULL) == 0);
+        CHECK(dockerfile_heredoc_parse_word("<<'EOF", NULL, NULL, NULL) == 0);
+
+        /* RUN <<EOF: the body is the lines up to EOF, which are no instructions; line numbers run on. */
+        df = parse_ok("FROM busybox\n"
+                      "RUN <<EOF\n"
+                      "echo one\n"
+                      "# not a comment\n"
+                      "RUN not an instruction\n"
+                      "EOF\n"
+                      "RUN after\n");
+        CHECK(df->stages[0].n_instructions == 2);
+        in = instr(df, 0, 0);
+        CHECK(in->line == 2 && in->end_line == 6 && in->n_heredocs == 1);
+        CHECK_STREQ(in->shell, "<<EOF");
+        CHECK_STREQ(heredoc(in, 0)->name, "EOF");
+        CHECK_STREQ(heredoc(in, 0)->content, "echo one\n# not a comment\nRUN not an instruction\n");
+        CHECK(heredoc(in, 0)->line == 2 && heredoc(in, 0)->column == 5 && heredoc(in, 0)->body_line == 3);
+        CHECK(instr(df, 0, 1)->line == 7);
+        CHECK_STREQ(instr(df, 0, 1)->shell, "after");
+        dockerfile_free(df);
+
+        /* <<-: tabs before the closing line are allowed and leave the body as written (the shell or COPY
+         * strips them); "EOF " with a blank is not the closing line; CRLF line ends are. */
+        df = parse_ok("FROM busybox\n"
+                      "RUN <<-EOT\n"
+                      "\techo\ttab\n"
+                      "EOT \n"
+                      "\t\tEOT\n"
+                      "RUN <<EOF\r\n"
+                      "crlf\r\n"
+                      "EOF\r\n"
+                      "CMD x\n");
+        in = instr(df, 0, 0);
+        CHECK(heredoc(in, 0)->chomp);
+        CHECK_STREQ(heredoc(in, 0)->content, "\techo\ttab\nEOT \n");
+        CHECK(in->end_line == 5);
+        CHECK_STREQ(heredoc(instr(df, 0, 1), 0)->content, "crlf\r\n");
+        CHECK(instr(df, 0, 2)->kind == DOCKERFILE_CMD && instr(df, 0, 2)->line == 9);
+        dockerfile_free(df);
+
+        /* Not heredocs: inside quotes, a here-string, after other text, the exec form, other instructions. */
+        df = parse_ok("FROM busybox\n"
+                      "RUN echo \"<<EOF\" '<<EOF' \\<<EOF x<<EOF <<<EOF\n"
+                      "RUN [\"cat\", \"<<EOF\"]\n"
+                      "ENV A=<<EOF\n"
+                      "LABEL EOF=1\n");
+        CHECK(df->stages[0].n_instructions == 4);
+        for (size_t k = 0; k < 4; k++)
+                CHECK(instr(df, 0, k)->n_heredocs == 0);
+        dockerfile_free(df);
+
+        /* Several heredocs take their bodies in order; a continuation before them is fine; quoted ones
+         * don't expand. */
+        df = parse_ok("FROM busybox\n"
+                      "RUN cat <<a >/a \\\n"
+                      "  && cat <<'b' >/b\n"
+                      "A $x\n"
+                      "a\n"
+                      "B $x\n"
+                      "b\n"
+                      "USER 1\n");
+        in = instr(df, 0, 0);
+        CHECK(in->n_heredocs == 2 && in->end_line == 7);
+        CHECK(streq(heredoc(in, 0)->name, "a") && heredoc(in, 0)->expand);
+        CHECK(streq(heredoc(in, 1)->name, "b") && !heredoc(in, 1)->expand);
+        CHECK(heredoc(in, 1)->line == 3 && heredoc(in, 1)->column == 10);
+        CHECK_STREQ(heredoc(in, 1)->content, "B $x\n");
+        CHECK(instr(df, 0, 1)->line == 8);
+        dockerfile_free(df);
+
+        /* The closing line may be the last one without a line end. */
+        df = parse_ok("FROM busybox\nRUN <<EOF\nx\nEOF");
+        CHECK_STREQ(heredoc(instr(df, 0, 0), 0)->content, "x\n");
+        dockerfile_free(df);
+}
+
+/* What RUN hands to the shell (BuildKit's dockerfile2llb dispatchRun). */
+static void test_heredoc_run_command(void) {
+        char *cmd, *script = NULL;
+        Dockerfile *df;
+
+        df = parse_ok("FROM busybox\n"
+                      "RUN <<EOF\n"
+                      "echo a\n"
+                      "EOF\n"
+                      "RUN <<-EOF\n"
+                      "\t\techo b\n"
+                      "\tEOF\n"
+                      "RUN <<EOT\n"
+                      "#!/usr/bin/env python3\n"
+                      "print(1)\n"
+                      "EOT\n"
+                      "RUN <<EOT python3\n"
+                      "print(2)\n"
+                      "EOT\n"
+                      "RUN cat <<a <<-\"b\" > /x\n"
+                      "A\n"
+                      "a\n"
+                      "\tB\n"
+                      "\tb\n"
+                      "RUN echo plain\n");
+        /* One heredoc alone: its body is the script, tabs stripped for <<-. */
+        cmd = run_command(instr(df, 0, 0), &script);
+        CHECK_STREQ(cmd, "echo a\n");
+        CHECK(!script);
+        free(cmd);
+        cmd = run_command(instr(df, 0, 1), &script);
+        CHECK_STREQ(cmd, "echo b\n");
+        free(cmd);
+        /* With #! it becomes a file that is executed. */
+        cmd = run_command(instr(df, 0, 2), &script);
+        CHECK_STREQ(cmd, "/dev/pipes/EOT");
+        CHECK_STREQ(script, "#!/usr/bin/env python3\nprint(1)\n");
+        free(cmd);
+        free(script);
+        /* Anything else: the command, then each body and its closing line, for the shell to read. */
+        cmd = run_command(instr(df, 0, 3), &script);
+        CHECK_STREQ(cmd, "<<EOT python3\nprint(2)\nEOT");
+        CHECK(!script);
+        free(cmd);
+        cmd = run_command(instr(df, 0, 4), &script);
+        CHECK_STREQ(cmd, "cat <<a <<-\"b\" > /x\nA\na\n\tB\nb");
+        free(cmd);
+        cmd = run_command(instr(df, 0, 5), &script);
+        CHECK_STREQ(cmd, "echo plain");
+        free(cmd);
+        dockerfile_free(df);
+}
+
+/* COPY/ADD <<EOF: the heredoc sources leave argv for in->heredocs, context sources stay. */
+static void test_heredoc_copy(void) {
+        _cleanup_(dockerfile_scope_freep) DockerfileScope *s = NULL;
+        const DockerfileInstruction *in;
+        Dockerfile *df;
+
+        df = parse_ok("FROM busybox\n"
+                      "ARG WHO=world\n"
+                      "COPY <<EOF /hello\n"
+                      "hello $WHO \"q\" 'q' a\\b \\$WHO\n"
+                      "EOF\n"
+                      "COPY --chmod=0755 ctx.txt <<a <<\"b\" /dir/\n"
+                      "A $WHO\n"
+                      "a\n"
+                      "B $WHO\n"
+                      "b\n"
+                      "ADD <<-EOT /t\n"
+                      "\t\tindented $WHO\n"
+                      "\tEOT\n");
+        in = instr(df, 0, 1);
+        CHECK(in->n_argv == 1 && in->n_heredocs == 1);
+        CHECK_STREQ(in->argv[0], "/hello");
+        CHECK(heredoc(in, 0)->line == 3 && heredoc(in, 0)->column == 6);
+        in = instr(df, 0, 2);
+        CHECK(in->n_argv == 2 && in->n_heredocs == 2);
+        CHECK_STREQ(in->argv[0], "ctx.txt");
+        CHECK_STREQ(in->argv[1], "/dir/");
+        CHECK(streq(heredoc(in, 0)->name, "a") && streq(heredoc(in, 1)->name, "b"));
+        in = instr(df, 0, 3);
+        CHECK(in->kind == DOCKERFILE_ADD && in->line == 11);
+        CHECK_STREQ(heredoc(in, 0)->content, "indented $WHO\n"); /* tabs stripped before expansion */
+
+        /* Expansion: ARG/ENV in unquoted bodies, quotes are text, '\\' escapes. */
+        CHECK(dockerfile_scope_new(df, NULL, NULL, &s, NULL) == 0);
+        CHECK(dockerfile_scope_enter_stage(s, &df->stages[0], NULL) == 0);
+        for (size_t k = 0; k < 4; k++) {
+                _cleanup_(dockerfile_instruction_done) DockerfileInstruction c = {};
+                DockerfileError err = {};
+
+                CHECK(dockerfile_scope_apply(s, instr(df, 0, k), &c, &err) == 0);
+                if (k == 1)
+                        CHECK_STREQ(c.heredocs[0].content, "hello world \"q\" 'q' ab $WHO\n");
+                if (k == 2) {
+                        CHECK_STREQ(c.heredocs[0].content, "A world\n");
+                        CHECK_STREQ(c.heredocs[1].content, "B $WHO\n");
+                        CHECK_STREQ(c.argv[0], "ctx.txt");
+                }
+                if (k == 3)
+                        CHECK_STREQ(c.heredocs[0].content, "indented world\n");
+        }
+        dockerfile_free(df);
+}
+
+/* The cache key holds the bodies; ONBUILD keeps them in its trigger and parses them back. */
+static void test_heredoc_key_and_onbuild(void) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_(dockerfile_instruction_freep) DockerfileInstruction *trig = NULL;
+        DockerfileError err = {};
+        Dockerfile *d1, *d2;
+
+        d1 = parse_ok("FROM x\nRUN <<EOF\necho 1\nEOF\nCOPY <<EOF /f\n1\nEOF\n");
+        d2 = parse_ok("FROM x\nRUN <<EOF\necho 2\nEOF\nCOPY <<EOF /f\n1\nEOF\n");
+        CHECK(dockerfile_instruction_serialize(instr(d1, 0, 0), &a) == 0);
+        CHECK(dockerfile_instruction_serialize(instr(d2, 0, 0), &b) == 0);
+        CHECK(!streq(a, b));
+        CHECK(strstr(a, "echo 1"));
+        free(a);
+        free(b);
+        CHECK(dockerfile_instruction_serialize(instr(d1, 0, 1), &a) == 0);
+        CHECK(dockerfile_instruction_serialize(instr(d2, 0, 1), &b) == 0);
+        CHECK_STREQ(a, b);
+        dockerfile_free(d1);
+        dockerfile_free(d2);
+
+        d1 = parse_ok("FROM x\nONBUILD RUN cat <<EOF > /f\nline\nEOF\nUSER 2\n");
+        CHECK(instr(d1, 0, 0)->end_line == 4 && instr(d1, 0, 1)->line == 5);
+        CHECK_STREQ(instr(d1, 0, 0)->trigger, "RUN cat <<EOF > /f\nline\nEOF");
+        CHECK(instr(d1, 0, 0)->onbuild->n_heredocs == 1);
+        CHECK(dockerfile_parse_trigger(instr(d1, 0, 0)->trigger, '\\', "Dockerfile", &trig, &err) == 0);
+        CHECK(trig->kind == DOCKERFILE_RUN && trig->n_heredocs == 1);
+        CHECK_STREQ(trig->heredocs[0].content, "line\n");
+        CHECK(dockerfile_run_command(trig, &c, &a) == 0);
+        CHECK_STREQ(c, "cat <<EOF > /f\nline\nEOF");
+        dockerfile_free(d1);
+}
+
 /* Inputs the parser refuses: the formatted error starts with "Dockerfile:line:column: " and contains needle.
  * Line 0 is an error about the whole file ("Dockerfile: "); column 0 leaves the column open. */
 static const struct {
@@ -463,8 +721,14 @@ static const struct {
         { "FROM busybox\nRUN --network=host make\n", 2, 0, "RUN --network=host is not supported" },
         { "FROM busybox\nRUN --bogus make\n", 2, 5, "unknown flag '--bogus'; expected --network" },
         { "FROM busybox\nRUN\n", 2, 0, "RUN requires at least one argument" },
-        { "FROM busybox\nRUN cat <<EOF\nhello\nEOF\n", 2, 9, "heredocs (<<EOF) are not supported" },
-        { "FROM busybox\nCOPY <<-\"EOT\" /x\n", 2, 6, "heredocs" },
+        /* Heredocs: the error points at the << that is never closed, or into the body. */
+        { "FROM busybox\nRUN cat <<EOF\nhello\nEOF \n", 2, 9,
+          "The heredoc <<EOF opened here is never closed: end it with a line EOF." },
+        { "FROM busybox\nCOPY <<-\"EOT\" /x\n", 2, 6, "<<-\"EOT\" opened here is never closed" },
+        { "FROM busybox\nRUN cat <<a \\\n  <<b\nA\na\nB\n", 3, 3, "heredoc <<b opened here" },
+        { "FROM busybox\nCOPY x <<EOF\nbody\nEOF\n", 2, 8, "a heredoc can't be the destination" },
+        { "FROM busybox\nCOPY <<a/b /x/\n1\na/b\n", 2, 6, "the heredoc name 'a/b' can't be a file name" },
+        { "FROM busybox\nADD <<EOF /x\nok\nbad ${}\nEOF\n", 4, 5, "ADD: heredoc EOF: bad substitution" },
         /* ENV, LABEL, ARG and the syntax of what is expanded later. */
         { "FROM busybox\nENV A=1 B\n", 2, 9, "can't find '=' in 'B'" },
         { "FROM busybox\nENV A\n", 2, 5, "missing value" },
@@ -574,6 +838,10 @@ int main(void) {
         test_bad_inputs();
         test_stages();
         test_serialize();
+        test_heredoc_parsing();
+        test_heredoc_run_command();
+        test_heredoc_copy();
+        test_heredoc_key_and_onbuild();
         printf("test-dockerfile-parser: OK\n");
         return 0;
 }

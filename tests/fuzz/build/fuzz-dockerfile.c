@@ -1,11 +1,13 @@
 /* libFuzzer target for the Dockerfile parser: parse, then drive everything that consumes the AST
- * (serialisation, stage planning for every target, per-stage expansion) and the word lexer directly. */
+ * (serialisation, stage planning for every target, per-stage expansion, RUN's heredoc command) and the word
+ * lexer and heredoc opener directly. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dockerfile-expand.h"
+#include "dockerfile-heredoc.h"
 #include "dockerfile-parser.h"
 #include "dockerfile-stages.h"
 #include "macro.h"
@@ -47,6 +49,14 @@ static void exercise_stages(const Dockerfile *df) {
                                 continue;
                         if (dockerfile_instruction_serialize(&c, &j) >= 0)
                                 free(j);
+                        if (c.kind == DOCKERFILE_RUN) {
+                                char *command = NULL, *script = NULL;
+
+                                if (dockerfile_run_command(&c, &command, &script) >= 0) {
+                                        free(command);
+                                        free(script);
+                                }
+                        }
                         if (c.onbuild) {
                                 DockerfileInstruction *t = NULL;
 
@@ -84,6 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(out);
         if (dockerfile_expand_words(word, '\\', env, NULL, &words, &err) >= 0)
                 strv_free(words);
+        if (dockerfile_expand_heredoc(word, env, NULL, &out, &err) >= 0)
+                free(out);
+        if (dockerfile_heredoc_parse_word(word, &out, NULL, NULL) > 0)
+                free(out);
         free(word);
         return 0;
 }
