@@ -45,6 +45,7 @@ def pwned(ff):
 
 def shot(ff, name):
         ff.screenshot(f"firefox-{name}")
+        state.setdefault("shots", []).append(name)
 
 
 def test_login_form(cd, firefox):
@@ -166,6 +167,7 @@ def test_no_script_error_or_csp_violation(cd, firefox):
 
 
 def test_screenshots_and_no_outside_address(firefox):
+        assert sorted(state.get("shots", [])) == sorted(PAGES)  # taken in this run, not left from an earlier one
         for name in PAGES:
                 with open(output_dir() / f"firefox-{name}.png", "rb") as f:
                         assert f.read(8) == b"\x89PNG\r\n\x1a\n", name
