@@ -1,8 +1,9 @@
 """Fixtures of the console's browser tests: the integration suite's (the built binaries, a real slipwayd,
 the test images, host clean-up) re-exported, and a headless Chromium driven by Selenium through Debian's
 chromium-driver, with its console log and its network events (Chrome DevTools Protocol) kept so a test can
-check what the page received.  Nothing here talks to an address outside 127.0.0.0/8: Chromium starts with
-background networking, component updates and first-run traffic off, on a fresh profile."""
+check what the page received; and a headless Firefox (firefox-esr) driven over WebDriver BiDi by
+firefox_bidi.py, since Debian has no geckodriver.  Nothing here talks to an address outside 127.0.0.0/8:
+both browsers start on a fresh profile with background networking, updates and first-run traffic off."""
 
 import importlib.util
 import json
@@ -152,3 +153,17 @@ def browser():
         finally:
                 driver.quit()
                 shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def firefox():
+        """A headless firefox-esr on a fresh profile in a temp dir, its BiDi server on a port the kernel picks;
+        killed and its profile removed after the module."""
+        import firefox_bidi
+        if not os.access(firefox_bidi.FIREFOX, os.X_OK):
+                pytest.skip(f"{firefox_bidi.FIREFOX} is missing: run packaging/install-deps (package firefox-esr)")
+        ff = firefox_bidi.Firefox(str(output_dir()))
+        try:
+                yield ff
+        finally:
+                ff.stop()
