@@ -19,7 +19,8 @@ ADMIN, ADMIN_PW = "fiona", "firefox password 789"
 XSS_SCRIPT = "<script>window.__pwned=1</script>"
 XSS_IMG = '"><img src=x onerror="window.__pwned=2">'
 ENTER = "\ue007"
-PAGES = ("login", "projects-empty", "project", "deploy-view", "configs", "projects", "overview", "images", "status")
+PAGES = ("login", "projects-empty", "project", "deploy-view", "configs", "projects", "overview", "approvals", "images",
+         "status")
 
 state = {}  # what the ordered tests below hand on
 
@@ -128,7 +129,7 @@ def test_configs_dialog_value_is_text(cd, firefox):
         assert vals["GREETING"] == XSS_SCRIPT + XSS_IMG  # what was typed is what was stored
 
 
-def test_overview_images_and_status(cd, firefox, repo):
+def test_overview_approvals_images_and_status(cd, firefox, repo):
         ff = firefox
         ff.hash("#/projects")
         assert "shop" in ff.text("table.list")
@@ -138,6 +139,9 @@ def test_overview_images_and_status(cd, firefox, repo):
         assert comps.startswith("Component") and "web" in comps and f"git {repo} (main)" in comps, comps
         assert "nothing live" in comps
         shot(ff, "overview")
+        ff.hash("#/approvals")
+        assert "Nothing waits for an approval." in ff.text(".page .card")
+        shot(ff, "approvals")
         ff.hash("#/images")
         assert "busybox:1" in ff.text("table.images")
         shot(ff, "images")
