@@ -215,6 +215,8 @@ RUN --mount=type=bind,source=sub,target=/m cat /m/f > /file-after
 
 def test_tmpfs_is_empty_after_and_sized_and_what_buildah_lacks(build_env, tmp_path):
         ctx = dockerfile(tmp_path / "ctx", """\
+FROM busybox:1 AS seed
+RUN mkdir -p /opt/seed && echo seeded > /opt/seed/s
 FROM busybox:1
 RUN --mount=type=tmpfs,target=/scratch,size=1m sh -c 'echo x > /scratch/a; \\
     if dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>/dev/null; then echo fits; else echo full; fi > /size'
@@ -222,6 +224,7 @@ RUN --mount=type=tmpfs,target=/scratch sh -c 'ls -A /scratch > /second'
 WORKDIR /work
 RUN --mount=type=tmpfs,target=rel sh -c 'mount | grep -q " /work/rel " && echo mounted > /relative'
 RUN --mount=type=cache,target=/gidc,uid=7,gid=100 stat -c '%u %g' /gidc > /cache-owner
+RUN --mount=type=cache,id=seeded-cache,target=/seeded,from=seed,source=/opt/seed cat /seeded/s > /seeded-out
 """)
         built(build_env, ctx, "-t", "tmpfs:1")
         root = unpack(build_env, "tmpfs:1", tmp_path / "root")
@@ -233,6 +236,8 @@ RUN --mount=type=cache,target=/gidc,uid=7,gid=100 stat -c '%u %g' /gidc > /cache
         assert not os.path.lexists(root / "work/rel")
         # The cache's gid= (buildah 1.28 ignores it; BuildKit's reference sets it).
         assert (root / "cache-owner").read_text() == "7 100\n"
+        # A new cache starts with what from=/source= name.
+        assert (root / "seeded-out").read_text() == "seeded\n"
 
 
 SECRET_DOCKERFILE = """\
@@ -354,4 +359,60 @@ def test_mount_errors_name_the_flag(build_env, tmp_path):
         p = slipway_build(build_env, ctx, check=False, json_out=False)
         assert p.returncode != 0 and "RUN --mount source nope does not exist in the build context" in p.stderr, \
                 p.stderr
+        assert_no_leftovers(build_env)
+
+
+def test_failing_step_does_not_show_the_secret(build_env, tmp_path):
+        value = b"tail-secret-" + os.urandom(8).hex().encode()
+        ctx = dockerfile(tmp_path / "ctx", "FROM busybox:1\n"
+                         "RUN --mount=type=secret,id=k sh -c 'echo before; cat /run/secrets/k; echo; exit 3'\n")
+        src = secret_file(tmp_path / "k", value)
+        p = slipway_build(build_env, ctx, "--secret", f"id=k,src={src}", check=False, json_out=False)
+        assert p.returncode != 0 and "RUN exited with status 3" in p.stderr, p.stderr
+        assert value.decode() not in p.stdout + p.stderr, "the failure's last output lines are scrubbed too"
+        assert "[secret k]" in p.stdout + p.stderr
+        assert value not in build_env.log().encode()
+        assert grep_tree(build_env.state_dir, value) == []
+        assert_no_leftovers(build_env)
+
+
+def api_build_with_secrets(daemon, ctx, prefix, declared=None):
+        from build_util import ApiBuild, context_tar
+        body = prefix + context_tar(ctx)
+        return ApiBuild(daemon, body, secrets=str(len(prefix) if declared is None else declared), no_cache="1")
+
+
+def test_api_refuses_bad_secrets(build_env, tmp_path):
+        import base64
+        ctx = dockerfile(tmp_path / "ctx", SECRET_DOCKERFILE)
+
+        def refused(prefix, declared=None):
+                b = api_build_with_secrets(build_env, ctx, prefix, declared)
+                status, body = b.resp.status, json.loads(b.resp.read() or b"{}")
+                b.close()
+                return status, body.get("error", "")
+
+        assert refused(b"not json") == (400, "The build secrets are not valid JSON.")
+        status, err = refused(b'{"secrets":[{"id":"a","value_base64":"%%%"}]}')
+        assert status == 400 and "is not base64" in err
+        status, err = refused(b'{"secrets":[{"id":"a","value_base64":""},{"id":"a","value_base64":""}]}')
+        assert status == 400 and "'a' is given twice" in err
+        status, err = refused(b'{"secrets":[{"value_base64":""}]}')
+        assert status == 400 and "needs an \"id\"" in err
+        many = {"secrets": [{"id": f"s{i}", "value_base64": ""} for i in range(65)]}
+        status, err = refused(json.dumps(many).encode())
+        assert status == 413 and "More than 64 build secrets" in err
+        big = base64.b64encode(b"x" * (500 * 1024 + 1)).decode()
+        status, err = refused(json.dumps({"secrets": [{"id": "big", "value_base64": big}]}).encode())
+        assert status == 413 and "larger than 500 KiB" in err
+        status, err = refused(b"{}", declared=10 ** 12)
+        assert status == 413 and "take more than" in err
+
+        # The same transport works: a good secret builds.
+        good = json.dumps({"secrets": [{"id": "npmrc", "value_base64": base64.b64encode(b"via-the-api").decode()}]})
+        b = api_build_with_secrets(build_env, ctx, good.encode())
+        final = b.finish()
+        b.close()
+        assert "digest" in final, final
+        assert any("[secret npmrc]" in line for line in b.log), b.log
         assert_no_leftovers(build_env)
