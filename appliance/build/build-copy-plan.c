@@ -170,7 +170,7 @@ bool copy_flag_true(const DockerfileInstruction *i, const char *name) {
 }
 
 const char *copy_kind_name(const DockerfileInstruction *i) {
-        return i->kind == DOCKERFILE_ADD ? "ADD" : "COPY";
+        return i->kind == DOCKERFILE_ADD ? "ADD" : i->kind == DOCKERFILE_RUN ? "RUN --mount" : "COPY";
 }
 
 int copy_read_link(int fd, char **ret) {

@@ -63,7 +63,7 @@ bool copy_plan_excluded(const CopyPlan *p, const char *src_rel, bool is_dir);
 size_t copy_prefix_skip(const char *prefix);
 /* A boolean flag (--link, --parents): set and not "false". */
 bool copy_flag_true(const DockerfileInstruction *i, const char *name);
-/* "COPY" or "ADD". */
+/* "COPY", "ADD", or "RUN --mount" (a bind source planned like a COPY source). */
 const char *copy_kind_name(const DockerfileInstruction *i);
 CopyPlan *copy_plan_free(CopyPlan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CopyPlan *, copy_plan_free);

@@ -8,10 +8,12 @@
 
 #include "dockerfile-expand.h"
 #include "dockerfile-heredoc.h"
+#include "dockerfile-mount.h"
 #include "dockerfile-parser.h"
 #include "dockerfile-stages.h"
 #include "macro.h"
 #include "strbuf.h"
+#include "string-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,6 +58,14 @@ static void exercise_stages(const Dockerfile *df) {
                                         free(command);
                                         free(script);
                                 }
+                        }
+                        for (size_t f = 0; f < c.n_flags; f++) {
+                                DockerfileMount m = {};
+                                char merr[256];
+
+                                if (streq(c.flags[f].name, "mount") && c.flags[f].value &&
+                                    dockerfile_mount_parse(c.flags[f].value, 0, &m, merr, sizeof merr) >= 0)
+                                        dockerfile_mount_done(&m);
                         }
                         if (c.onbuild) {
                                 DockerfileInstruction *t = NULL;
