@@ -94,6 +94,12 @@ int model_build_secret_insert(sqlite3 *db, const ModelBuildSecret *b, int64_t *r
         return 0;
 }
 
+int model_build_secret_prune(sqlite3 *db, int64_t component_id, const char *key, int64_t version) {
+        return sqlite_run(db,
+                          "DELETE FROM build_secrets WHERE component_id = ?1 AND key = ?2 AND version < ?3",
+                          SQL_ARGS(SQL_INT(component_id), SQL_TEXT(key), SQL_INT(version)));
+}
+
 int model_build_secrets_by_key_version(sqlite3 *db, int64_t key_version, ModelBuildSecret **ret,
                                        size_t *ret_n) {
         return sqlite_list(db, &build_secret_row,

@@ -33,6 +33,9 @@ int model_build_secret_get(sqlite3 *db, int64_t component_id, const char *key, M
 int model_build_secret_next_version(sqlite3 *db, int64_t component_id, const char *key, int64_t *ret);
 /* Inserts s as is (s->id and s->set_at are ignored); -EEXIST when that version exists. */
 int model_build_secret_insert(sqlite3 *db, const ModelBuildSecret *s, int64_t *ret_id);
+/* Deletes the versions of (component, key) older than version: nothing pins a build secret's old value
+ * (a build mounts the current one), so a replaced or unset value's ciphertext does not stay behind. */
+int model_build_secret_prune(sqlite3 *db, int64_t component_id, const char *key, int64_t version);
 /* The rows sealed under one data key version, by id; for rotation. */
 int model_build_secrets_by_key_version(sqlite3 *db, int64_t key_version, ModelBuildSecret **ret,
                                        size_t *ret_n);

@@ -708,10 +708,14 @@ static void test_build_secrets(void) {
                               SQL_NO_ARGS, &count));
         CHECK(count == 0);
 
-        /* A new version replaces; the old row stays (versions, like values). */
+        /* A new version replaces, and the old one's ciphertext is gone (nothing pins it). */
         CHECK_OK(vault_build_secret_set(v, db, 1, 1, "TOKEN", "tok-value-2", 11, NULL, &version, &err));
         CHECK(version == 2);
         CHECK_BUILD_SECRETS(v, db, 1, "NPMRC=npm-value;TOKEN=tok-value-2;");
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE component_id = 1 AND key = 'TOKEN'",
+                              SQL_NO_ARGS, &count));
+        CHECK(count == 1);
 
         /* Empty and oversized ones are refused with a sentence, and change nothing. */
         err = mfree(err);
@@ -742,9 +746,14 @@ static void test_build_secrets(void) {
         CHECK_OK(vault_build_secret_unset(v, db, 1, 2, "K0", NULL));
         CHECK_OK(vault_build_secret_set(v, db, 1, 2, "ONE_MORE", "x", 1, NULL, NULL, &err));
 
-        /* Unset: a tombstone; again: -ENOENT; set again: the next version. */
+        /* Unset: a tombstone, the value's row gone; again: -ENOENT. */
         CHECK_OK(vault_build_secret_unset(v, db, 1, 1, "NPMRC", &version));
         CHECK(version == 2);
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE key = 'NPMRC' AND (deleted = 0"
+                              " OR ciphertext IS NOT NULL)",
+                              SQL_NO_ARGS, &count));
+        CHECK(count == 0);
         CHECK(vault_build_secret_unset(v, db, 1, 1, "NPMRC", NULL) == -ENOENT);
         CHECK(vault_build_secret_unset(v, db, 1, 1, "NEVER", NULL) == -ENOENT);
         CHECK_BUILD_SECRETS(v, db, 1, "TOKEN=tok-value-2;");
@@ -773,13 +782,9 @@ static void test_build_secrets(void) {
                     " ciphertext, set_at FROM build_secrets WHERE component_id = 1 AND key = 'TOKEN'"
                     " AND version = 2;"));
         t = build_secrets_text(v, db, 1, -EBADMSG);
-        CHECK_OK(sqlite_exec(
-                db, "DELETE FROM build_secrets WHERE key = 'OTHER';"
-                    "UPDATE build_secrets SET (key_version, nonce, ciphertext, size) ="
-                    " (SELECT key_version, nonce, ciphertext, size FROM build_secrets"
-                    "  WHERE component_id = 1 AND key = 'TOKEN' AND version = 2)"
-                    " WHERE component_id = 1 AND key = 'TOKEN' AND version = 1;"
-                    "DELETE FROM build_secrets WHERE component_id = 1 AND key = 'TOKEN' AND version = 2;"));
+        CHECK_OK(sqlite_exec(db, "DELETE FROM build_secrets WHERE key = 'OTHER';"
+                                 "UPDATE build_secrets SET version = version + 1"
+                                 " WHERE component_id = 1 AND key = 'TOKEN';"));
         t = build_secrets_text(v, db, 1, -EBADMSG);
 }
 

@@ -1,6 +1,7 @@
 /* Build secrets (issue 15): per component, versioned like config values, each version one build_secrets row
  * sealed under the newest data key with ("build", project, component, key, version) as associated data, so
- * a ciphertext copied to another component, key or version does not open; vault_rotate() re-seals them. */
+ * a ciphertext copied to another component, key or version does not open; vault_rotate() re-seals them.
+ * Only the newest row of a key is kept (nothing pins an older one): a replaced value's ciphertext is gone. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -126,6 +127,8 @@ int vault_build_secret_set(Vault *v, sqlite3 *db, int64_t project_id, int64_t co
         }
         if (r >= 0)
                 r = model_build_secret_insert(db, &row, &id);
+        if (r >= 0)
+                r = model_build_secret_prune(db, component_id, key, version);
         r = sqlite_end(db, r);
 out:
         pthread_rwlock_unlock(&v->lock);
@@ -167,6 +170,8 @@ int vault_build_secret_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t 
                                                       .deleted = true,
                                               },
                                               NULL);
+        if (r >= 0)
+                r = model_build_secret_prune(db, component_id, key, version);
         r = sqlite_end(db, r);
 out:
         pthread_rwlock_unlock(&v->lock);

@@ -66,7 +66,8 @@ int vault_registry_password(Vault *v, const ModelRegistry *row, uint8_t **ret, s
 
 /* Issue 15: a component's build secrets (build_secrets), what RUN --mount=type=secret,id=KEY gets in its
  * pipeline builds, sealed under the newest data key with ("build", project, component, key, version) as
- * associated data and re-sealed by vault_rotate().  Versioned like values; an unset is a tombstone.
+ * associated data and re-sealed by vault_rotate().  Versioned like values (an unset is a tombstone), but
+ * only a key's newest row is kept: nothing pins an older one.
  * set: in one transaction refuses an empty value or one over VAULT_VALUE_MAX (-EFBIG), a new key past
  * VAULT_BUILD_SECRETS_MAX (-E2BIG), filling *ret_error, and else writes the key's next version (ret_id,
  * ret_version may be NULL).  unset: -ENOENT when the key has no current value.  open: every current one,
