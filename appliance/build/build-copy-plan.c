@@ -146,7 +146,7 @@ static int add_source(CopyPlan *p, const char *rel, const char *shown) {
 }
 
 const char *copy_kind_name(const DockerfileInstruction *i) {
-        return i->kind == DOCKERFILE_ADD ? "ADD" : "COPY";
+        return i->kind == DOCKERFILE_ADD ? "ADD" : i->kind == DOCKERFILE_RUN ? "RUN --mount" : "COPY";
 }
 
 int copy_read_link(int fd, char **ret) {

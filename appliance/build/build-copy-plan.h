@@ -43,7 +43,7 @@ int copy_read_link(int fd, char **ret);
 typedef int (*CopyChildFunc)(int fd, const struct stat *st, const char *name, const char *rel,
                              void *userdata);
 int copy_for_each_child(int dir_fd, const char *parent_rel, CopyChildFunc fn, void *userdata);
-/* "COPY" or "ADD". */
+/* "COPY", "ADD", or "RUN --mount" (a bind source planned like a COPY source). */
 const char *copy_kind_name(const DockerfileInstruction *i);
 CopyPlan *copy_plan_free(CopyPlan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CopyPlan *, copy_plan_free);

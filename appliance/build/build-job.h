@@ -11,6 +11,7 @@
 #include "builder.h"
 #include "dockerfile-expand.h"
 #include "dockerfile-parser.h"
+#include "scrub.h"
 
 struct Builder {
         char *state_dir;
@@ -22,6 +23,8 @@ struct Builder {
 struct BuildLog {
         int fd;
         pthread_mutex_t lock;
+        const Scrubber
+                *scrub; /* the build's secrets, replaced by "[secret ID]" in every line; may be NULL */
 };
 
 struct BuildJob {

@@ -19,6 +19,7 @@
 #include "fs-util.h"
 #include "nspawn.h"
 #include "overlay.h"
+#include "scrub.h"
 #include "strbuf.h"
 #include "string-util.h"
 #include "user-db.h"
@@ -30,30 +31,6 @@
 /* Mount points systemd-nspawn creates in the root when they are missing; an empty one left in the upper dir
  * is nspawn's, not the step's, and must not become part of the layer. */
 static const char *const nspawn_mount_points[] = { "dev", "proc", "sys", "run", "var", "root", "tmp" };
-
-/* mkdir -p of path inside root without following symlinks out of it: stops quietly at a symlink (the
- * container resolves it itself) and leaves existing directories alone. */
-static void mkdir_in_root(const char *root, const char *path) {
-        _cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_free_ char *copy = strdup(path);
-        char *save = NULL;
-
-        if (fd < 0 || !copy)
-                return;
-        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                int nfd;
-
-                if (streq(c, ".") || streq(c, ".."))
-                        return;
-                if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST)
-                        return;
-                nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (nfd < 0)
-                        return;
-                safe_close(fd);
-                fd = nfd;
-        }
-}
 
 static int build_argv(json_t *state, const DockerfileInstruction *i, char ***ret) {
         _cleanup_strv_free_ char **argv = calloc(1, sizeof(char *));
@@ -87,6 +64,7 @@ typedef struct LineSplitter LineSplitter;
 typedef struct RunOutput {
         BuildContext *ctx;
         LineSplitter *ls;
+        ScrubStream scrub; /* the build's secrets out of the output before it is split into lines */
 } RunOutput;
 
 struct LineSplitter {
@@ -126,9 +104,21 @@ static void line_feed(BuildContext *ctx, LineSplitter *ls, const char *data, siz
         }
 }
 
+static void run_output_feed(RunOutput *o, const char *data, size_t size, bool last) {
+        _cleanup_free_ char *clean = NULL;
+        size_t n = 0;
+
+        if (!o->scrub.scrubber) {
+                line_feed(o->ctx, o->ls, data, size);
+                return;
+        }
+        /* Without memory to scrub, the output is dropped rather than shown unscrubbed. */
+        if (scrub_stream_feed(&o->scrub, data, size, last, &clean, &n) >= 0)
+                line_feed(o->ctx, o->ls, clean, n);
+}
+
 static void on_output(const char *data, size_t size, void *userdata) {
-        RunOutput *o = userdata;
-        line_feed(o->ctx, o->ls, data, size);
+        run_output_feed(userdata, data, size, false);
 }
 
 /* One RUN step's scratch space: its temp dir with the overlay (root/ = the stage's layers + upper/), the
@@ -146,6 +136,7 @@ typedef struct RunStep {
         char *machine;
         const char *cgroup; /* the machine's own cgroup when it carries the memory cap, else NULL */
         LineSplitter *ls;
+        BuildMounts *mounts; /* borrowed; its step mounts are ours */
 } RunStep;
 
 static void run_step_done(RunStep *st) {
@@ -153,6 +144,7 @@ static void run_step_done(RunStep *st) {
                 (void) cgroup_limits_remove(st->cgroup); /* container_run() waited for everything in it */
         if (st->mounted)
                 (void) overlay_umount(st->root);
+        build_mounts_teardown(st->mounts);
         free(st->ls);
         if (st->dir)
                 (void) rm_rf(st->dir);
@@ -278,8 +270,10 @@ static int run_step_failed(RunStep *st, int status) {
 }
 
 int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, const DockerfileInstruction *i,
-                   char ret_layer[static DIGEST_STRING_MAX]) {
-        _cleanup_(run_step_done) RunStep st = { .ctx = ctx, .i = i };
+                   BuildMounts *mounts, char ret_layer[static DIGEST_STRING_MAX]) {
+        _cleanup_(run_step_done) RunStep st = { .ctx = ctx, .i = i, .mounts = mounts };
+        const BundleMount *extra = NULL;
+        size_t n_extra = 0;
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
         _cleanup_close_ int root_fd = -EBADF;
         json_t *config = json_object_get(state, "config");
@@ -303,7 +297,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
 
         if (isempty(cwd))
                 cwd = "/";
-        mkdir_in_root(st.root, cwd);
+        build_mkdir_in_root(st.root, cwd);
         root_fd = open(st.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return -errno;
@@ -330,6 +324,11 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 st.machine = NULL;
                 return -ENOMEM;
         }
+        if (mounts) {
+                r = build_mounts_setup(ctx, mounts, i, st.root, st.dir, cwd, &extra, &n_extra);
+                if (r < 0)
+                        return r;
+        }
         cap = run_step_memory_cap(&st);
         BundleSpec spec = {
                 .rootfs = st.root,
@@ -345,6 +344,8 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                 .netns_path = NULL, /* a new, empty network namespace */
                 .memory_max = cap ? ctx->opts->memory_max : 0,
                 .cgroup_resources = cap,
+                .mounts = extra,
+                .n_mounts = n_extra,
         };
         r = bundle_write(st.bundle, &spec);
         if (r < 0)
@@ -355,8 +356,10 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
                          .kill_signal = "SIGKILL",
                          .keep_tmp = true,
                          .cgroup = st.cgroup };
-        RunOutput ro = { .ctx = ctx, .ls = st.ls };
+        RunOutput ro = { .ctx = ctx, .ls = st.ls, .scrub = SCRUB_STREAM_INIT(ctx->log.scrub) };
         r = container_run(&nr, ctx->job->cancel_fd, ctx->deadline, on_output, &ro);
+        run_output_feed(&ro, "", 0, true);
+        scrub_stream_done(&ro.scrub);
         if (st.ls->len > 0)
                 line_emit(ctx, st.ls);
         if (r < 0 && r != -ECANCELED && r != -ETIME && r != -EPROTO)
@@ -370,6 +373,7 @@ int build_run_step(BuildContext *ctx, json_t *state, DockerfileScope *scope, con
         st.mounted = false;
         if (r < 0)
                 return r;
+        build_mounts_clean_upper(mounts, st.upper);
         {
                 _cleanup_close_ int ufd = open(st.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 for (size_t k = 0; ufd >= 0 && k < ELEMENTSOF(nspawn_mount_points); k++)

@@ -22,6 +22,7 @@
 #include "build-copy.h"
 #include "build-image.h"
 #include "build-job.h"
+#include "build-mount.h"
 #include "build-run.h"
 #include "dockerfile-stages.h"
 #include "fs-util.h"
@@ -65,6 +66,18 @@ void builder_log(BuildLog *log, const char *fmt, ...) {
         if ((size_t) n > BUILD_LOG_LINE_MAX)
                 n = BUILD_LOG_LINE_MAX;
         buf[n++] = '\n';
+        if (scrubber_count(log->scrub) > 0) {
+                _cleanup_free_ char *clean = NULL;
+                size_t m = 0;
+
+                /* Without memory to scrub, the line is dropped rather than written unscrubbed. */
+                if (scrubber_text(log->scrub, buf, (size_t) n, &clean, &m) < 0)
+                        return;
+                pthread_mutex_lock(&log->lock);
+                (void) loop_write(log->fd, clean, m);
+                pthread_mutex_unlock(&log->lock);
+                return;
+        }
         pthread_mutex_lock(&log->lock);
         (void) loop_write(log->fd, buf, (size_t) n); /* a client that went away must not fail the build */
         pthread_mutex_unlock(&log->lock);
@@ -302,16 +315,14 @@ typedef struct BuildRun {
         BuildResult *result;
 } BuildRun;
 
-/* The state of --from (a stage; NULL for an image or the context). */
-static int copy_from_stage(BuildRun *br, size_t current, const DockerfileInstruction *i, json_t **ret) {
-        const char *from = NULL;
+/* The state of the stage from names (NULL for an image). */
+static int stage_state(BuildRun *br, size_t current, const DockerfileInstruction *i, const char *from,
+                       json_t **ret) {
         ssize_t idx;
         DockerfileError de = {};
         int r;
 
         *ret = NULL;
-        if (dockerfile_instruction_get_flag(i, "from", &from) < 0 || !from)
-                return 0;
         r = dockerfile_stage_reference(br->ctx->df, current, from, i->line, i->column, &idx, &de);
         if (r < 0)
                 return build_error_df(br->ctx, r, &de);
@@ -321,6 +332,26 @@ static int copy_from_stage(BuildRun *br, size_t current, const DockerfileInstruc
                 *ret = br->stages[idx].state;
         }
         return 0;
+}
+
+/* The state of --from (a stage; NULL for an image or the context). */
+static int copy_from_stage(BuildRun *br, size_t current, const DockerfileInstruction *i, json_t **ret) {
+        const char *from = NULL;
+
+        *ret = NULL;
+        if (dockerfile_instruction_get_flag(i, "from", &from) < 0 || !from)
+                return 0;
+        return stage_state(br, current, i, from, ret);
+}
+
+typedef struct MountFrom {
+        BuildRun *br;
+        size_t stage_index;
+} MountFrom;
+
+static int mount_from_stage(void *userdata, const DockerfileInstruction *i, const char *from, json_t **ret) {
+        MountFrom *mf = userdata;
+        return stage_state(mf->br, mf->stage_index, i, from, ret);
 }
 
 static const char *created_by_for(const DockerfileInstruction *i, char **buf) {
@@ -352,6 +383,8 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
         _cleanup_free_ char *ser = NULL, *checksum = NULL, *extra = NULL, *created_by = NULL;
         _cleanup_strv_free_ char **args = NULL;
         _cleanup_(copy_plan_freep) CopyPlan *plan = NULL;
+        _cleanup_(build_mounts_freep) BuildMounts *mounts = NULL;
+        _cleanup_free_ char *mounts_key = NULL;
         _cleanup_json_ json_t *next = NULL;
         char new_key[DIGEST_STRING_MAX], layer[DIGEST_STRING_MAX] = "";
         bool adds_layer = false;
@@ -373,8 +406,15 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
                 if (r < 0)
                         return r;
         }
-        if (asprintf(&extra, "sde=%lld\nsources=%s", (long long) ctx->source_date_epoch,
-                     strempty(checksum)) < 0)
+        if (i->kind == DOCKERFILE_RUN) {
+                MountFrom mf = { .br = br, .stage_index = stage_index };
+
+                r = build_mounts_prepare(ctx, i, mount_from_stage, &mf, &mounts, &mounts_key);
+                if (r < 0)
+                        return r;
+        }
+        if (asprintf(&extra, "sde=%lld\nsources=%s%s%s", (long long) ctx->source_date_epoch,
+                     strempty(checksum), mounts_key ? "\nmounts=" : "", strempty(mounts_key)) < 0)
                 return -ENOMEM;
         build_cache_key(key, ser, args, extra, new_key);
 
@@ -390,7 +430,7 @@ static int run_instruction(BuildRun *br, size_t stage_index, json_t **state,
                 return -ENOMEM;
         switch (i->kind) {
         case DOCKERFILE_RUN:
-                r = build_run_step(ctx, next, br->scope, i, layer);
+                r = build_run_step(ctx, next, br->scope, i, mounts, layer);
                 adds_layer = true;
                 break;
         case DOCKERFILE_COPY:
@@ -637,6 +677,35 @@ out:
         return r;
 }
 
+/* The build secrets within their limits: at most BUILD_SECRETS_MAX, each id given once and each value at most
+ * BUILD_SECRET_SIZE_MAX bytes. */
+static int check_secrets(BuildContext *ctx, const BuildOptions *opts) {
+        if (opts->n_secrets > 0 && !opts->secrets)
+                return -EINVAL;
+        if (opts->n_secrets > BUILD_SECRETS_MAX)
+                return build_error(ctx, -E2BIG, NULL, "Pass only the secrets the Dockerfile mounts.",
+                                   "More than %u build secrets.", BUILD_SECRETS_MAX);
+        for (size_t k = 0; k < opts->n_secrets; k++) {
+                const BuildSecret *sk = &opts->secrets[k];
+
+                if (isempty(sk->id) || strlen(sk->id) > DOCKERFILE_MOUNT_ID_MAX)
+                        return build_error(ctx, -EINVAL, NULL, "Give each secret an id of 1 to 255 bytes.",
+                                           "A build secret has no id or a too long one.");
+                if (sk->size > BUILD_SECRET_SIZE_MAX)
+                        return build_error(ctx, -EFBIG, NULL,
+                                           "Keep build secrets small (a token, a key file).",
+                                           "The build secret '%.64s' is larger than %u KiB.", sk->id,
+                                           BUILD_SECRET_SIZE_MAX >> 10);
+                if (sk->size > 0 && !sk->data)
+                        return -EINVAL;
+                for (size_t j = 0; j < k; j++)
+                        if (streq(opts->secrets[j].id, sk->id))
+                                return build_error(ctx, -EINVAL, NULL, "Pass each secret id once.",
+                                                   "The build secret '%.64s' is given twice.", sk->id);
+        }
+        return 0;
+}
+
 int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildResult *ret,
                 BuildError *err) {
         BuildError dummy = {};
@@ -647,6 +716,7 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
                 .log = { .fd = opts ? opts->log_fd : -1 },
                 .err = err ?: &dummy,
         };
+        _cleanup_(scrubber_freep) Scrubber *scrub = NULL;
         BuildResult result = {};
         size_t n_args = 0;
         int r, claim_fd = -EBADF;
@@ -658,6 +728,9 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
                 n_args++;
         if (n_args > BUILD_ARGS_MAX)
                 return build_error(&ctx, -E2BIG, NULL, NULL, "More than %u build args.", BUILD_ARGS_MAX);
+        r = check_secrets(&ctx, opts);
+        if (r < 0)
+                return r;
         if (source_date_epoch(opts->build_args, &ctx.source_date_epoch) < 0)
                 return build_error(&ctx, -EINVAL, NULL, "Give seconds since 1970, e.g. SOURCE_DATE_EPOCH=0.",
                                    "The SOURCE_DATE_EPOCH build arg is not a number of seconds.");
@@ -676,6 +749,17 @@ int builder_run(Builder *b, const BuildOptions *opts, BuildJob **ret_job, BuildR
                 *ret_job = ctx.job;
         if (atomic_load(&ctx.job->cancelled))
                 return build_error(&ctx, -ECANCELED, NULL, NULL, "The build was cancelled.");
+        if (opts->n_secrets > 0) {
+                /* Every secret's value becomes "[secret ID]" wherever the build log would show it. */
+                r = scrubber_new(&scrub);
+                for (size_t k = 0; r >= 0 && k < opts->n_secrets; k++)
+                        r = scrubber_add(scrub, opts->secrets[k].id, opts->secrets[k].data,
+                                         opts->secrets[k].size);
+                if (r < 0)
+                        return build_error(&ctx, r, NULL, NULL, "Cannot prepare the build secrets: %s.",
+                                           strerror(-r));
+                ctx.log.scrub = scrub;
+        }
         pthread_mutex_init(&ctx.log.lock, NULL);
         ctx.id = atomic_fetch_add(&b->next_id, 1);
         if (asprintf(&ctx.tmp_dir, "%s/tmp-%d-%u", b->builds_dir, (int) getpid(), ctx.id) < 0 ||

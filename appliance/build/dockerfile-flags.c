@@ -10,6 +10,7 @@
 
 #include "dockerfile-instructions.h"
 #include "dockerfile-lexer.h"
+#include "dockerfile-mount.h"
 #include "macro.h"
 #include "string-util.h"
 
@@ -19,6 +20,7 @@ typedef enum FlagKind {
         FLAG_VALUE,   /* --name=value required */
         FLAG_BOOL,    /* --name or --name=true|false */
         FLAG_REFUSED, /* known to Docker, refused by Slipway with a reason */
+        FLAG_MOUNT,   /* RUN --mount=SPEC: repeatable, the spec checked by dockerfile_mount_parse() */
 } FlagKind;
 
 typedef struct FlagSpec {
@@ -30,8 +32,7 @@ typedef struct FlagSpec {
 static const FlagSpec from_flags[] = { { "platform", FLAG_VALUE } };
 static const FlagSpec run_flags[] = {
         { "network", FLAG_VALUE },
-        { "mount", FLAG_REFUSED,
-          "RUN --mount is not supported; copy what the step needs into the stage with COPY" },
+        { "mount", FLAG_MOUNT },
         { "security", FLAG_REFUSED,
           "RUN --security is not supported; build steps always run unprivileged in a sandbox" },
 };
@@ -90,6 +91,24 @@ static void format_flag_names(DockerfileInstructionKind k, char *buf, size_t siz
         for (size_t i = 0; i < n && used < size; i++)
                 if (specs[i].kind != FLAG_REFUSED)
                         used += snprintf(buf + used, size - used, "%s--%s", used ? ", " : "", specs[i].name);
+}
+
+/* A --mount=SPEC (one of at most DOCKERFILE_MOUNTS_MAX): its options are checked now, values holding
+ * variables once they are expanded (dockerfile-scope.c); errors point at the flag. */
+static int check_mount_flag(Parser *p, const DockerfileInstruction *in, const char *kw, const char *spec,
+                            size_t offset) {
+        char err[DOCKERFILE_ERROR_MESSAGE_MAX - 16];
+        size_t n = 0;
+        int r;
+
+        for (size_t k = 0; k < in->n_flags; k++)
+                n += streq(in->flags[k].name, "mount");
+        if (n >= DOCKERFILE_MOUNTS_MAX)
+                return parser_error(p, offset, "%s: more than %u --mount flags", kw, DOCKERFILE_MOUNTS_MAX);
+        r = dockerfile_mount_parse(spec, DOCKERFILE_MOUNT_UNEXPANDED, NULL, err, sizeof err);
+        if (r == -EBADMSG)
+                return parser_error(p, offset, "%s", err);
+        return r;
 }
 
 /* Leading --flags of an instruction (Docker's extractBuilderFlags: quotes removed, '\' escapes, "--"
@@ -158,16 +177,20 @@ int parse_flags(Parser *p, DockerfileInstruction *in, const char *kw, const char
                 }
                 if (spec->kind == FLAG_REFUSED)
                         return parser_error(p, base + start, "%s", spec->reason);
-                if (spec->kind == FLAG_VALUE && (!eq || eq[1] == 0))
+                if ((spec->kind == FLAG_VALUE || spec->kind == FLAG_MOUNT) && (!eq || eq[1] == 0))
                         return parser_error(p, base + start, "%s: flag '%s' requires a value, e.g. %s=VALUE",
                                             kw, word.data, word.data);
                 if (spec->kind == FLAG_BOOL && eq && strcasecmp(eq + 1, "true") != 0 &&
                     strcasecmp(eq + 1, "false") != 0)
                         return parser_error(p, base + start, "%s: flag '%s' expects true or false, not '%s'",
                                             kw, word.data, eq + 1);
-                if (dockerfile_instruction_get_flag(in, word.data + 2, NULL) >= 0)
+                if (spec->kind == FLAG_MOUNT) {
+                        r = check_mount_flag(p, in, kw, eq + 1, base + start);
+                        if (r < 0)
+                                return r;
+                } else if (dockerfile_instruction_get_flag(in, word.data + 2, NULL) >= 0)
                         return parser_error(p, base + start, "%s: flag '%s' given twice", kw, word.data);
-                if (eq && spec->kind == FLAG_VALUE) {
+                if (eq && (spec->kind == FLAG_VALUE || spec->kind == FLAG_MOUNT)) {
                         r = check_expandable(p, kw, eq + 1, base + start);
                         if (r < 0)
                                 return r;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dockerfile-expand.h"
+#include "dockerfile-mount.h"
 #include "macro.h"
 #include "strbuf.h"
 
@@ -229,11 +230,65 @@ static bool chmod_valid(const char *v) {
         return *v && strlen(v) <= 4 && strspn(v, "01234567") == strlen(v);
 }
 
+/* RUN --mount=SPEC: ARG and ENV expanded in each option's value (as BuildKit does), the spec written back
+ * with the expanded values and then checked in full. */
+static int scope_expand_mount(DockerfileScope *s, const DockerfileInstruction *i, char **spec,
+                              DockerfileError *err) {
+        _cleanup_strv_free_ char **fields = NULL;
+        char msg[DOCKERFILE_ERROR_MESSAGE_MAX];
+        char *joined = NULL;
+        int r;
+
+        r = dockerfile_mount_split(*spec, &fields, msg, sizeof msg);
+        for (size_t k = 0; r >= 0 && fields[k]; k++) {
+                _cleanup_free_ char *value = NULL;
+                char *eq = strchr(fields[k], '='), *f;
+
+                if (!eq || !strchr(eq + 1, '$'))
+                        continue;
+                value = strdup(eq + 1);
+                if (!value)
+                        return -ENOMEM;
+                r = scope_expand(s, i, s->env, s->args, &value, err);
+                if (r < 0)
+                        return r;
+                if (asprintf(&f, "%.*s=%s", (int) (eq - fields[k]), fields[k], value) < 0)
+                        return -ENOMEM;
+                free(fields[k]);
+                fields[k] = f;
+        }
+        if (r >= 0)
+                r = dockerfile_mount_join(fields, &joined);
+        if (r >= 0) {
+                r = dockerfile_mount_parse(joined, 0, NULL, msg, sizeof msg);
+                if (r >= 0) {
+                        free(*spec);
+                        *spec = TAKE_PTR(joined);
+                }
+                free(joined);
+        }
+        if (r == -EBADMSG) {
+                dockerfile_error_set(err, s->df->filename, i->line, i->column, "%s", msg);
+                return r;
+        }
+        return r;
+}
+
 static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruction *i,
                                     DockerfileInstruction *c, DockerfileError *err) {
         int r;
 
         switch (i->kind) {
+        case DOCKERFILE_RUN:
+                for (size_t k = 0; k < c->n_flags; k++) {
+                        if (!streq(c->flags[k].name, "mount"))
+                                continue;
+                        r = scope_expand_mount(s, i, &c->flags[k].value, err);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+
         case DOCKERFILE_ENV:
         case DOCKERFILE_LABEL:
                 /* All pairs see the environment from before the instruction (ENV a=1 b=$a uses the old a). */
@@ -365,7 +420,7 @@ static int scope_expand_instruction(DockerfileScope *s, const DockerfileInstruct
                 return -EINVAL;
 
         default:
-                /* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: no expansion. */
+                /* CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER: no expansion (RUN: its mounts). */
                 return 0;
         }
 }

@@ -19,10 +19,24 @@ static json_t *name_values_to_json(const DockerfileNameValue *a, size_t n, bool 
         if (!j)
                 return NULL;
         for (size_t k = 0; k < n; k++) {
-                int r = ordered ? json_array_append_new(j, json_pack("[s,s?]", a[k].name, a[k].value))
-                                : json_object_set_new(j, a[k].name,
-                                                      a[k].value ? json_string(a[k].value) : json_null());
+                json_t *prev = ordered ? NULL : json_object_get(j, a[k].name);
+                int r;
 
+                /* A repeatable flag (RUN --mount) becomes an array of its values in the order written. */
+                if (prev && !json_is_array(prev)) {
+                        json_t *l = json_pack("[O]", prev);
+
+                        if (!l || json_object_set_new(j, a[k].name, l) < 0)
+                                return NULL;
+                        prev = l;
+                }
+                if (ordered)
+                        r = json_array_append_new(j, json_pack("[s,s?]", a[k].name, a[k].value));
+                else if (prev)
+                        r = json_array_append_new(prev, a[k].value ? json_string(a[k].value) : json_null());
+                else
+                        r = json_object_set_new(j, a[k].name,
+                                                a[k].value ? json_string(a[k].value) : json_null());
                 if (r < 0)
                         return NULL;
         }

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "dockerfile-expand.h"
+#include "dockerfile-mount.h"
 #include "macro.h"
 #include "strbuf.h"
 
@@ -91,7 +92,37 @@ DockerfileBuildPlan *dockerfile_build_plan_free(DockerfileBuildPlan *p) {
         return NULL;
 }
 
-/* Marks in needed[] the stages that stage idx copies from. */
+/* Marks in needed[] the stages a RUN of stage idx mounts (--mount=…,from=STAGE). */
+static int stage_mount_dependencies(const Dockerfile *df, DockerfileScope *scope, size_t idx,
+                                    const DockerfileInstruction *in, bool *needed, DockerfileError *err) {
+        _cleanup_(dockerfile_instruction_done) DockerfileInstruction c = {};
+        bool any = false;
+        int r;
+
+        for (size_t k = 0; k < in->n_flags; k++)
+                any = any || streq(in->flags[k].name, "mount");
+        if (!any)
+                return 0;
+        r = dockerfile_scope_apply(scope, in, &c, err);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < c.n_flags; k++) {
+                _cleanup_(dockerfile_mount_done) DockerfileMount m = {};
+                ssize_t dep;
+
+                if (!streq(c.flags[k].name, "mount") ||
+                    dockerfile_mount_parse(c.flags[k].value, 0, &m, NULL, 0) < 0 || !m.from)
+                        continue;
+                r = dockerfile_stage_reference(df, idx, m.from, in->line, in->column, &dep, err);
+                if (r < 0)
+                        return r;
+                if (dep >= 0)
+                        needed[dep] = true;
+        }
+        return 0;
+}
+
+/* Marks in needed[] the stages that stage idx copies from (COPY --from, RUN --mount from=). */
 static int stage_copy_dependencies(const Dockerfile *df, DockerfileScope *scope, size_t idx, bool *needed,
                                    DockerfileError *err) {
         const DockerfileStage *st = &df->stages[idx];
@@ -110,6 +141,12 @@ static int stage_copy_dependencies(const Dockerfile *df, DockerfileScope *scope,
                         _cleanup_(dockerfile_instruction_done) DockerfileInstruction c = {};
 
                         r = dockerfile_scope_apply(scope, in, &c, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (in->kind == DOCKERFILE_RUN) {
+                        r = stage_mount_dependencies(df, scope, idx, in, needed, err);
                         if (r < 0)
                                 return r;
                         continue;

@@ -3,10 +3,12 @@
  * daemon (DELETE /api/v1/images/builds/ID) and waits for it to stop; a second Ctrl-C quits at once.
  * See web/api/api-image-build.c for the response framing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,10 @@
 #define BUILD_ARGS_CLI_MAX 1024U
 #define BUILD_LINE_MAX (64U * 1024U) /* a longer log line is printed in pieces */
 #define BUILD_RESULT_MAX (64U * 1024U)
+/* The daemon's limits (BUILD_SECRETS_MAX, BUILD_SECRET_SIZE_MAX in appliance/build/builder.h), checked here
+ * too so that a user hears of them before the context is sent. */
+#define BUILD_SECRETS_CLI_MAX 64U
+#define BUILD_SECRET_CLI_SIZE_MAX (500U << 10)
 
 /* The options of one `slipway image build`. */
 typedef struct BuildArgs {
@@ -31,11 +37,13 @@ typedef struct BuildArgs {
         bool no_cache;
         const char *build_args[BUILD_ARGS_CLI_MAX];
         size_t n_args;
+        const char *secrets[BUILD_SECRETS_CLI_MAX];
+        size_t n_secrets;
 } BuildArgs;
 
 static const char build_help[] =
-        "Usage: slipway image build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--target STAGE]\n"
-        "                           [--no-cache] [--json]\n\n"
+        "Usage: slipway image build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]…\n"
+        "                           [--secret id=ID,src=FILE|env=VAR]… [--target STAGE] [--no-cache] [--json]\n\n"
         "Builds an image from a Dockerfile on slipwayd, without network access.  The directory CONTEXT is\n"
         "sent as the build context, leaving out what its .dockerignore excludes.  The build log is shown\n"
         "as it happens; Ctrl-C cancels the build.\n\n"
@@ -44,6 +52,10 @@ static const char build_help[] =
         "  -t, --tag REF          name the image REF (\"myapp\" means \"myapp:latest\")\n"
         "      --build-arg K=V    set the build argument K (repeatable; K alone takes $K from here);\n"
         "                         SOURCE_DATE_EPOCH=N makes the image reproducible\n"
+        "      --secret id=ID,src=FILE|env=VAR\n"
+        "                         a build secret for RUN --mount=type=secret,id=ID: the content of FILE or\n"
+        "                         of the variable VAR (id=ID alone: $ID); it reaches only the RUN steps that\n"
+        "                         mount it, never a layer or the log (repeatable; at most 64 of 500 KiB)\n"
         "      --target STAGE     build up to this stage of a multi-stage Dockerfile\n"
         "      --no-cache         do not use the build cache\n"
         "      --json             print only {\"digest\",\"ref\",\"steps\",\"cached_steps\"} on stdout (the\n"
@@ -205,17 +217,145 @@ static int store_build_arg(const char *full, const char *arg, void *args) {
         return 0;
 }
 
+static int store_secret(const char *full, const char *arg, void *args) {
+        BuildArgs *a = args;
+
+        if (a->n_secrets >= BUILD_SECRETS_CLI_MAX)
+                return cli_usage_errno(full, "More than %u --secret options", BUILD_SECRETS_CLI_MAX);
+        a->secrets[a->n_secrets++] = arg;
+        return 0;
+}
+
+/* One --secret id=ID,src=FILE|env=VAR (also source=, type=file|env as docker takes them) as
+ * {"id","value_base64"}; usage errors exit 2. */
+static int secret_to_json(const char *spec, json_t *list) {
+        _cleanup_free_ char *copy = strdup(spec), *data = NULL, *b64 = NULL;
+        const char *id = NULL, *src = NULL, *env = NULL, *type = NULL;
+        char *save = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!copy)
+                return log_oom_cli();
+        for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(f, '=');
+
+                if (!eq)
+                        return cli_usage_error("image build", "--secret '%s': '%s' is not KEY=VALUE", spec,
+                                               f);
+                *eq = 0;
+                if (streq(f, "id"))
+                        id = eq + 1;
+                else if (streq(f, "src") || streq(f, "source"))
+                        src = eq + 1;
+                else if (streq(f, "env"))
+                        env = eq + 1;
+                else if (streq(f, "type"))
+                        type = eq + 1;
+                else
+                        return cli_usage_error("image build",
+                                               "--secret '%s': unknown key '%s'; expected id, src or env",
+                                               spec, f);
+        }
+        if (isempty(id))
+                return cli_usage_error("image build", "--secret '%s' has no id=ID", spec);
+        if (type && !streq(type, "file") && !streq(type, "env"))
+                return cli_usage_error("image build", "--secret '%s': type must be file or env", spec);
+        if (src && env)
+                return cli_usage_error("image build", "--secret '%s': give src=FILE or env=VAR, not both",
+                                       spec);
+        if (!src && !env && type && streq(type, "file"))
+                src = id;
+        if (!src && !env)
+                env = id;
+        if (src) {
+                r = read_full_file_at(AT_FDCWD, src, BUILD_SECRET_CLI_SIZE_MAX, &data, &size);
+                if (r == -EFBIG)
+                        return cli_error("Build secrets are small (a token, a key file).",
+                                         "The secret file %s is larger than %u KiB", src,
+                                         BUILD_SECRET_CLI_SIZE_MAX >> 10);
+                if (r < 0)
+                        return cli_error("Check the path given with --secret id=%s,src=FILE.",
+                                         "Cannot read the secret file %s: %s", src, strerror(-r));
+        } else {
+                const char *v = getenv(env);
+
+                if (!v)
+                        return cli_error("Set the variable, or give the secret with src=FILE.",
+                                         "The environment variable %s for --secret id=%s is not set", env,
+                                         id);
+                size = strlen(v);
+                if (size > BUILD_SECRET_CLI_SIZE_MAX)
+                        return cli_error("Build secrets are small (a token, a key file).",
+                                         "The variable %s for secret %s is larger than %u KiB", env, id,
+                                         BUILD_SECRET_CLI_SIZE_MAX >> 10);
+                data = strdup(v);
+                if (!data)
+                        return log_oom_cli();
+        }
+        b64 = malloc(sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL));
+        if (!b64)
+                return log_oom_cli();
+        sodium_bin2base64(b64, sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL),
+                          (const unsigned char *) data, size, sodium_base64_VARIANT_ORIGINAL);
+        sodium_memzero(data, size);
+        r = json_array_append_new(list, json_pack("{s:s,s:s}", "id", id, "value_base64", b64));
+        sodium_memzero(b64, strlen(b64));
+        return r < 0 ? log_oom_cli() : 0;
+}
+
+/* The secrets as the body's leading JSON document (NULL when there are none). */
+static int secrets_body(const BuildArgs *a, char **ret) {
+        _cleanup_json_ json_t *doc = NULL;
+        json_t *list = json_array();
+        int r;
+
+        *ret = NULL;
+        if (!list)
+                return log_oom_cli();
+        doc = json_pack("{s:o}", "secrets", list);
+        if (!doc)
+                return log_oom_cli();
+        if (a->n_secrets == 0)
+                return 0;
+        for (size_t k = 0; k < a->n_secrets; k++) {
+                for (size_t j = 0; j < k; j++)
+                        if (streq(a->secrets[j], a->secrets[k]))
+                                return cli_usage_error("image build", "--secret '%s' is given twice",
+                                                       a->secrets[k]);
+                r = secret_to_json(a->secrets[k], list);
+                if (r != 0)
+                        return r;
+        }
+        *ret = json_dumps(doc, JSON_COMPACT);
+        if (!*ret)
+                return log_oom_cli();
+        /* The values' base64 inside the document goes with it; wipe what jansson holds before freeing. */
+        {
+                json_t *e;
+                size_t idx;
+
+                json_array_foreach(list, idx, e) {
+                        const char *v = json_string_value(json_object_get(e, "value_base64"));
+                        if (v)
+                                sodium_memzero((char *) v, strlen(v));
+                }
+        }
+        return 0;
+}
+
 static const CliOption build_options[] = {
         { .name = "file", .offset = offsetof(BuildArgs, file), .short_name = 'f' },
         { .name = "tag", .offset = offsetof(BuildArgs, tag), .short_name = 't' },
         { .name = "build-arg", .store = store_build_arg },
+        { .name = "secret", .store = store_secret },
         CLI_STRING_OPTION("target", BuildArgs, target),
         CLI_FLAG_OPTION("no-cache", BuildArgs, no_cache),
 };
 
 int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         _cleanup_(http_conn_freep) HttpConn *conn = NULL;
-        _cleanup_free_ char *query = NULL, *dockerfile = NULL, *err = NULL, *line = NULL;
+        _cleanup_free_ char *query = NULL, *dockerfile = NULL, *err = NULL, *line = NULL, *secrets = NULL;
         _cleanup_json_ json_t *final = NULL;
         BuildArgs a = {};
         const char *context, *id;
@@ -269,6 +409,16 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         }
         if (r < 0)
                 return log_oom_cli();
+        r = secrets_body(&a, &secrets);
+        if (r != 0)
+                return r;
+        if (secrets) {
+                char n[32];
+
+                snprintf(n, sizeof n, "%zu", strlen(secrets));
+                if (append_query(&query, "secrets", n) < 0)
+                        return log_oom_cli();
+        }
 
         /* Ctrl-C goes to a thread that cancels the build on the daemon; the main thread keeps reading the log
          * until slipwayd says the build ended. */
@@ -282,7 +432,12 @@ int cmd_image_build(CliContext *c, int argc, char *argv[]) {
         r = cli_request_open(c, "POST", query, "application/x-tar", HTTP_BODY_CHUNKED, &conn);
         if (r < 0)
                 return 1;
-        r = context_stream_to_conn(context, dockerfile, conn, &err);
+        /* The secrets go first, in the body (never on a command line or in the URL), then the context. */
+        r = secrets ? http_conn_write(conn, secrets, strlen(secrets)) : 0;
+        if (secrets)
+                sodium_memzero(secrets, strlen(secrets));
+        if (r >= 0)
+                r = context_stream_to_conn(context, dockerfile, conn, &err);
         if (r >= 0)
                 r = http_conn_finish(conn);
         else if (r == -EBADMSG)

@@ -35,6 +35,7 @@ typedef struct ImageArgs {
         const char *oci_dir;
         const char *oci_archive;
         bool dry_run;
+        bool build_cache;
         bool keep_special;
 } ImageArgs;
 
@@ -44,6 +45,7 @@ static const CliOption image_options[] = {
         CLI_STRING_OPTION("oci", ImageArgs, oci_dir),
         CLI_STRING_OPTION("oci-archive", ImageArgs, oci_archive),
         CLI_FLAG_OPTION("dry-run", ImageArgs, dry_run),
+        CLI_FLAG_OPTION("build-cache", ImageArgs, build_cache),
         CLI_FLAG_OPTION("keep-special", ImageArgs, keep_special),
 };
 
@@ -522,22 +524,25 @@ static int image_rm(CliContext *c, int argc, char *argv[]) {
         return 0;
 }
 
-static const char gc_help[] = "Usage: slipway image gc [--dry-run] [--json]\n\n"
+static const char gc_help[] = "Usage: slipway image gc [--dry-run] [--build-cache] [--json]\n\n"
                               "Removes blobs and unpacked layers that no named image references, and\n"
-                              "the temp files that interrupted imports, unpacks and builds left.\n\n"
-                              "  --dry-run   only report what would be removed\n";
+                              "the temp files that interrupted imports, unpacks and builds left.  Counts\n"
+                              "the cache mounts of RUN --mount=type=cache, kept from build to build.\n\n"
+                              "  --dry-run       only report what would be removed\n"
+                              "  --build-cache   also remove the cache mounts no running build uses\n";
 
 static int image_gc(CliContext *c, int argc, char *argv[]) {
         ImageArgs a = {};
         _cleanup_json_ json_t *j = NULL;
-        char size[32], temp_size[32];
+        char size[32], temp_size[32], cache_size[32], path[96];
+        json_t *cache;
         int r;
 
         r = parse_image_args(c, "gc", gc_help, argc, argv, &a, 0, 0);
         if (r <= 0)
                 return cli_exit_status(r);
-        if (cli_api_json(c, "POST", a.dry_run ? "/api/v1/images/gc?dry_run=1" : "/api/v1/images/gc", NULL,
-                         &j) < 0)
+        snprintf(path, sizeof path, "/api/v1/images/gc?dry_run=%d&build_cache=%d", a.dry_run, a.build_cache);
+        if (cli_api_json(c, "POST", path, NULL, &j) < 0)
                 return 1;
         if (c->json) {
                 cli_print_json(j);
@@ -553,6 +558,18 @@ static int image_gc(CliContext *c, int argc, char *argv[]) {
                (long long) json_integer_value(json_object_get(j, "blobs_removed")), size,
                (long long) json_integer_value(json_object_get(j, "layers_removed")),
                (long long) json_integer_value(json_object_get(j, "temp_removed")), temp_size);
+        cache = json_object_get(j, "build_cache");
+        format_bytes(cache_size, sizeof cache_size,
+                     (unsigned long long) json_integer_value(
+                             json_object_get(cache, a.build_cache ? "bytes_removed" : "bytes")));
+        if (a.build_cache)
+                printf("%s %lld build cache mounts (%s)%s.\n", a.dry_run ? "Would remove" : "Removed",
+                       (long long) json_integer_value(json_object_get(cache, "removed")), cache_size,
+                       json_integer_value(json_object_get(cache, "busy")) > 0 ? "; those in use are kept"
+                                                                              : "");
+        else
+                printf("Build cache mounts: %lld (%s), kept; 'slipway image gc --build-cache' removes them.\n",
+                       (long long) json_integer_value(json_object_get(cache, "dirs")), cache_size);
         return 0;
 }
 
@@ -591,7 +608,8 @@ static int image_unpack(CliContext *c, int argc, char *argv[]) {
 
 static const char image_help[] =
         "Usage: slipway image COMMAND …\n\n"
-        "  build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--target STAGE] [--no-cache]\n"
+        "  build CONTEXT [-f FILE] [-t REF] [--build-arg K=V]… [--secret id=ID,src=FILE|env=VAR]…\n"
+        "        [--target STAGE] [--no-cache]\n"
         "                                                build from a Dockerfile, log streamed\n"
         "  import PATH [--name REF] [--rootfs]          import an OCI layout, oci-archive, docker-archive\n"
         "                                                or rootfs tar\n"
@@ -601,7 +619,7 @@ static const char image_help[] =
         "  sbom REF                                      its packages, as CycloneDX 1.5 JSON\n"
         "  scan REF                                      its vulnerabilities, secrets and checks\n"
         "  rm REF                                        remove a name\n"
-        "  gc [--dry-run]                                remove unreferenced blobs and layers\n"
+        "  gc [--dry-run] [--build-cache]                remove unreferenced blobs and layers (and cache mounts)\n"
         "  unpack REF DIR                                flat rootfs into DIR (test hook)\n\n"
         "Every command takes --json and --help.\n";
 

@@ -222,6 +222,10 @@ int bundle_config_build(const BundleSpec *spec, json_t **ret) {
                 if (json_array_append_new(mounts,
                                           mount_new(m->destination, m->type, m->source, m->options)) < 0)
                         return -ENOMEM;
+                /* nspawn 252 takes no "ro" on a bind: read-only goes through linux.readonlyPaths. */
+                if (m->readonly && json_array_append_new(json_object_get(linux_, "readonlyPaths"),
+                                                         json_string(m->destination)) < 0)
+                        return -ENOMEM;
         }
 
         config = json_pack("{s:s,s:{s:s,s:b},s:O,s:O,s:O}", "ociVersion", "1.0.0", "root", "path",

@@ -14,6 +14,7 @@ typedef struct BundleMount {
         const char *type; /* "bind", "tmpfs", … */
         const char *source;
         const char *const *options; /* NULL-terminated, may be NULL */
+        bool readonly;              /* listed in linux.readonlyPaths (a bind's "ro" option nspawn ignores) */
 } BundleMount;
 
 typedef struct BundleSpec {

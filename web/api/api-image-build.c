@@ -1,6 +1,8 @@
-/* POST /api/v1/images/build?file=F&tag=REF&target=STAGE&no_cache=1&build_arg=K%3DV (repeatable): builds an
- * image from the build context sent as the request body (a tar, plain or compressed, streamed into
- * DIR/builds/tmp-<id>/context; never held in memory) and streams the build log while it runs.
+/* POST /api/v1/images/build?file=F&tag=REF&target=STAGE&no_cache=1&build_arg=K%3DV (repeatable)&secrets=N:
+ * builds an image from the build context sent as the request body (a tar, plain or compressed, streamed into
+ * DIR/builds/tmp-<id>/context; never held in memory) and streams the build log while it runs.  With
+ * secrets=N the body starts with N bytes of build secrets (build-secrets.h), read into memory only, for
+ * RUN --mount=type=secret; the context follows them.
  * DELETE /api/v1/images/builds/{id}: cancels a running build.
  *
  * Response framing (text/plain, chunked; one record per '\n'-terminated line, told apart by its first byte):
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "build-context.h"
+#include "build-secrets.h"
 #include "builder.h"
 #include "disk-space.h"
 #include "fs-util.h"
@@ -309,6 +312,42 @@ static int parse_build_args(HttpRequest *req, char ***ret, char *msg, size_t msg
         return 0;
 }
 
+/* ?secrets=N: the first N bytes of the body are the build secrets.  On failure the reply is sent and
+ * req->status set (api_replied). */
+static int read_secrets(HttpRequest *req, BuildSecretSet *ret) {
+        char v[32], msg[256];
+        unsigned long long n;
+        char *end;
+        int r;
+
+        if (http_request_query(req, "secrets", v, sizeof v) < 0 || isempty(v))
+                return 0;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || *end || v[0] == '-')
+                return api_replied(
+                        req,
+                        http_reply_error(req->conn, 400, "The secrets parameter is not a byte count.",
+                                         "slipway image build --secret sends it; check the client."),
+                        -EINVAL);
+        r = n > BUILD_SECRETS_BODY_MAX
+                    ? -EFBIG
+                    : build_secrets_read(body_read, req->conn, (size_t) n, ret, msg, sizeof msg);
+        if (n > BUILD_SECRETS_BODY_MAX)
+                snprintf(msg, sizeof msg, "The build secrets take more than %u bytes.",
+                         BUILD_SECRETS_BODY_MAX);
+        if (r == -ENOMEM)
+                return api_replied(req, api_reply_error(req, r, NULL, "Cannot read the build secrets"), r);
+        if (r < 0)
+                return api_replied(
+                        req,
+                        http_reply_error(req->conn, r == -EFBIG ? 413 : 400, msg,
+                                         "Pass at most 64 build secrets of at most 500 KiB each, as "
+                                         "--secret id=ID,src=FILE or --secret id=ID,env=VAR."),
+                        r);
+        return 0;
+}
+
 static void tmp_dir_removep(char **p) {
         if (*p) {
                 int r = rm_rf(*p);
@@ -334,6 +373,7 @@ int api_image_build(HttpRequest *req) {
         _cleanup_free_ char *context = NULL, *builds_dir = NULL, *norm = NULL, *errtext = NULL,
                             *df_path = NULL;
         _cleanup_strv_free_ char **build_args = NULL;
+        _cleanup_(build_secret_set_done) BuildSecretSet secrets = {};
         _cleanup_json_ json_t *final = NULL;
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         char file[HTTP_QUERY_VALUE_MAX] = "Dockerfile", tag[HTTP_QUERY_VALUE_MAX] = "",
@@ -408,6 +448,9 @@ int api_image_build(HttpRequest *req) {
                 return api_reply_error(req, r, NULL, "Cannot create the build directory");
         }
 
+        r = read_secrets(req, &secrets);
+        if (r < 0)
+                return req->status;
         r = build_context_extract(body_read, req->conn, context, &errtext);
         if (disk_errno_is_full(r))
                 return api_reply_disk_full(req);
@@ -461,6 +504,8 @@ int api_image_build(HttpRequest *req) {
                         .no_cache = query_flag(req, "no_cache"),
                         .tag = have_tag ? norm : NULL,
                         .log_fd = wfd,
+                        .secrets = secrets.secrets,
+                        .n_secrets = secrets.n,
                         .job = entry.job,
                 },
                 .entry = &entry,

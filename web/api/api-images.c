@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build-cache-mounts.h"
 #include "disk-space.h"
 #include "http-json-body.h"
 #include "http-response.h"
@@ -108,7 +109,8 @@ int api_images_gc(HttpRequest *req) {
         ApiContext *ctx = req->userdata;
         _cleanup_json_ json_t *j = NULL, *blobs = json_array();
         CatalogGcResult res = {};
-        bool dry_run = query_flag(req, "dry_run");
+        CacheMountStats cache = {};
+        bool dry_run = query_flag(req, "dry_run"), build_cache = query_flag(req, "build_cache");
         OciError err = {};
         int r;
 
@@ -133,12 +135,21 @@ int api_images_gc(HttpRequest *req) {
         /* Cache rows whose layers gc just removed can never hit again (the cache is not a gc root). */
         if (!dry_run && ctx->builder)
                 (void) builder_cache_prune(ctx->builder);
+        /* RUN --mount=type=cache directories: always counted, removed only when asked (build_cache=1). */
+        r = builder_cache_mounts_gc(ctx->state_dir, build_cache, dry_run, &cache);
+        if (r < 0) {
+                catalog_gc_result_done(&res);
+                return api_reply_error(req, r, NULL, "Cannot clear the build cache mounts");
+        }
         for (size_t i = 0; blobs && i < res.n_blobs; i++)
                 json_array_append_new(blobs, json_string(res.blobs[i]));
-        j = json_pack("{s:b,s:I,s:I,s:I,s:O,s:I,s:I}", "dry_run", dry_run, "blobs_removed",
-                      (json_int_t) res.blobs_removed, "bytes_freed", (json_int_t) res.bytes_freed,
-                      "layers_removed", (json_int_t) res.layers_removed, "blobs", blobs, "temp_removed",
-                      (json_int_t) res.temp.removed, "temp_bytes", (json_int_t) res.temp.bytes);
+        j = json_pack("{s:b,s:I,s:I,s:I,s:O,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "dry_run", dry_run,
+                      "blobs_removed", (json_int_t) res.blobs_removed, "bytes_freed",
+                      (json_int_t) res.bytes_freed, "layers_removed", (json_int_t) res.layers_removed,
+                      "blobs", blobs, "temp_removed", (json_int_t) res.temp.removed, "temp_bytes",
+                      (json_int_t) res.temp.bytes, "build_cache", "dirs", (json_int_t) cache.dirs, "bytes",
+                      (json_int_t) cache.bytes, "removed", (json_int_t) cache.removed, "bytes_removed",
+                      (json_int_t) cache.bytes_removed, "busy", (json_int_t) cache.busy);
         catalog_gc_result_done(&res);
         if (!j)
                 return api_reply_error(req, -ENOMEM, NULL, "Garbage collection failed");

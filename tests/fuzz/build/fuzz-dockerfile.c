@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "dockerfile-expand.h"
+#include "dockerfile-mount.h"
 #include "dockerfile-parser.h"
 #include "dockerfile-stages.h"
 #include "macro.h"
 #include "strbuf.h"
+#include "string-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,6 +49,14 @@ static void exercise_stages(const Dockerfile *df) {
                                 continue;
                         if (dockerfile_instruction_serialize(&c, &j) >= 0)
                                 free(j);
+                        for (size_t f = 0; f < c.n_flags; f++) {
+                                DockerfileMount m = {};
+                                char merr[256];
+
+                                if (streq(c.flags[f].name, "mount") && c.flags[f].value &&
+                                    dockerfile_mount_parse(c.flags[f].value, 0, &m, merr, sizeof merr) >= 0)
+                                        dockerfile_mount_done(&m);
+                        }
                         if (c.onbuild) {
                                 DockerfileInstruction *t = NULL;
 
