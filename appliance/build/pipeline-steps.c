@@ -279,6 +279,19 @@ static int run_secrets_load(Run *run, RunSecrets *ret) {
         return 0;
 }
 
+/* The builder's sentence for a required secret that is not set names the command that sets it with a
+ * placeholder for the component (it does not know it): here it is this one. */
+static void name_component(Run *run, BuildError *err) {
+        static const char placeholder[] = "config set PROJECT/COMP --build ";
+        char *at = strstr(err->message, placeholder), buf[sizeof err->message];
+
+        if (!at)
+                return;
+        snprintf(buf, sizeof buf, "%.*sconfig set %s/%s --build %s", (int) (at - err->message), err->message,
+                 run->comp.project_name, run->comp.name, at + strlen(placeholder));
+        memcpy(err->message, buf, sizeof buf);
+}
+
 int step_image(Run *run) {
         _cleanup_free_ char *df = path_join(run->work, run->src.dockerfile);
         _cleanup_(run_secrets_done) RunSecrets secrets = {};
@@ -328,6 +341,7 @@ int step_image(Run *run) {
                 return r;
         }
         if (r < 0) {
+                name_component(run, &err);
                 /* The builder wrote its error into the log: the reason is kept, not said twice. */
                 if (err.line > 0)
                         return fail_logged(run, r, "%s:%u: %s%s%s",

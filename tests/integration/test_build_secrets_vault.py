@@ -264,7 +264,8 @@ def test_unset_required_secret_fails_the_build_naming_it(bd, tmp_path):
         assert b["status"] == "failed", b
         assert {s["name"]: s["status"] for s in b["steps"]}["image"] == "failed"
         reason = b["reason"]
-        assert "MISSING_TOKEN" in reason and "config set sec/needy --build" in reason, reason
+        assert "MISSING_TOKEN" in reason and "not set" in reason, reason
+        assert "slipway config set sec/needy --build MISSING_TOKEN=VALUE --secret" in reason, reason
         shown = d.cli("build", "show", str(b["id"]), json=False).stdout
         assert "MISSING_TOKEN" in shown and "--build" in shown, shown
 
