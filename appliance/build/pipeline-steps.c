@@ -224,8 +224,77 @@ int step_descriptor(Run *run, const char **ret_message) {
         return 0;
 }
 
+/* The component's build secrets, opened from the vault for one build: BuildOptions.secrets points into
+ * vals; run_secrets_done() wipes the plaintext whichever way the step ends. */
+typedef struct RunSecrets {
+        VaultValue *vals;
+        BuildSecret *secrets;
+        size_t n;
+} RunSecrets;
+
+_Static_assert(VAULT_BUILD_SECRETS_MAX <= BUILD_SECRETS_MAX,
+               "the vault keeps more secrets than a build takes");
+_Static_assert(VAULT_VALUE_MAX <= BUILD_SECRET_SIZE_MAX,
+               "the vault keeps larger secrets than a build takes");
+
+static void run_secrets_done(RunSecrets *s) {
+        vault_values_free(s->vals, s->n);
+        free(s->secrets);
+        *s = (RunSecrets) {};
+}
+
+static int run_secrets_load(Run *run, RunSecrets *ret) {
+        _cleanup_free_ char *error = NULL, *names = NULL;
+        _cleanup_(run_secrets_done) RunSecrets s = {};
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (!run->p->cfg.vault)
+                return 0;
+        r = vault_build_secrets_open(run->p->cfg.vault, run->db, run->comp.id, &s.vals, &s.n, &error);
+        if (r < 0)
+                return fail(run, r, "%s",
+                            error ?: "The component's build secrets cannot be opened from the vault.");
+        if (s.n == 0)
+                return 0;
+        s.secrets = calloc(s.n, sizeof *s.secrets);
+        f = open_memstream(&names, &len);
+        if (!s.secrets || !f) {
+                if (f)
+                        fclose(f);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < s.n; i++) {
+                s.secrets[i] = (BuildSecret) { .id = s.vals[i].key,
+                                               .data = s.vals[i].data,
+                                               .size = s.vals[i].size };
+                fprintf(f, "%s%s", i > 0 ? ", " : "", s.vals[i].key);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        /* Names only: the values never reach the log. */
+        say(run, "build secrets from the vault: %s", names);
+        *ret = TAKE_STRUCT(s);
+        return 0;
+}
+
+/* The builder's sentence for a required secret that is not set names the command that sets it with a
+ * placeholder for the component (it does not know it): here it is this one. */
+static void name_component(Run *run, BuildError *err) {
+        static const char placeholder[] = "config set PROJECT/COMP --build ";
+        char *at = strstr(err->message, placeholder), buf[sizeof err->message];
+
+        if (!at)
+                return;
+        snprintf(buf, sizeof buf, "%.*sconfig set %s/%s --build %s", (int) (at - err->message), err->message,
+                 run->comp.project_name, run->comp.name, at + strlen(placeholder));
+        memcpy(err->message, buf, sizeof buf);
+}
+
 int step_image(Run *run) {
         _cleanup_free_ char *df = path_join(run->work, run->src.dockerfile);
+        _cleanup_(run_secrets_done) RunSecrets secrets = {};
         BuildResult res = {};
         BuildError err = {};
         struct stat st;
@@ -247,6 +316,9 @@ int step_image(Run *run) {
             asprintf(&l_comp, "dev.slipway.component=%s/%s", run->comp.project_name, run->comp.name) < 0)
                 return -ENOMEM;
         char *labels[] = { l_rev, l_src, l_comp, NULL };
+        r = run_secrets_load(run, &secrets);
+        if (r < 0)
+                return r;
         BuildOptions opts = {
                 .context_dir = run->work,
                 .labels = labels,
@@ -255,8 +327,11 @@ int step_image(Run *run) {
                 .log_fd = run->pipe_w,
                 .timeout_usec = run->deadline > now_usec() ? run->deadline - now_usec() : 1,
                 .job = run->running.job,
+                .secrets = secrets.secrets,
+                .n_secrets = secrets.n,
         };
         r = builder_run(run->p->cfg.builder, &opts, NULL, &res, &err);
+        run_secrets_done(&secrets); /* the plaintext is wiped as soon as the build is over */
         if (r == -ECANCELED) {
                 run->cancelled = true;
                 return fail(run, r, "The build was cancelled.");
@@ -266,6 +341,7 @@ int step_image(Run *run) {
                 return r;
         }
         if (r < 0) {
+                name_component(run, &err);
                 /* The builder wrote its error into the log: the reason is kept, not said twice. */
                 if (err.line > 0)
                         return fail_logged(run, r, "%s:%u: %s%s%s",

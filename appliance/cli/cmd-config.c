@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd-config-build.h"
 #include "cmd-model-args.h"
 #include "fs-util.h"
 #include "http-client.h"
@@ -27,14 +28,19 @@ static const char config_help[] =
         "Usage: slipway config set PROJECT[/COMPONENT] ENV KEY=VALUE [--secret] [--file PATH]\n"
         "       slipway config set PROJECT[/COMPONENT] ENV KEY --from-file LOCAL [--secret] [--file PATH]\n"
         "       slipway config unset PROJECT[/COMPONENT] ENV KEY\n"
-        "       slipway config list PROJECT[/COMPONENT] ENV\n\n"
+        "       slipway config list PROJECT[/COMPONENT] ENV\n"
+        "       slipway config set|unset|list PROJECT/COMPONENT --build [KEY[=VALUE]] [--secret]\n\n"
         "Config values and secrets of an environment.  Without /COMPONENT a value is shared by every\n"
         "component of the environment; a component's own value of the same key wins.  Values are\n"
-        "encrypted at rest and reach instances at their next deploy.\n";
+        "encrypted at rest and reach instances at their next deploy.  With --build: the component's\n"
+        "build secrets, which RUN --mount=type=secret,id=KEY gets when it is built (no ENV: a commit\n"
+        "is built once, for every environment).\n";
 
 static const char config_set_help[] =
         "Usage: slipway config set PROJECT[/COMPONENT] ENV KEY=VALUE [--secret] [--file PATH] [--deploy] [--json]\n"
-        "       slipway config set PROJECT[/COMPONENT] ENV KEY --from-file LOCAL [--secret] [--file PATH]\n\n"
+        "       slipway config set PROJECT[/COMPONENT] ENV KEY --from-file LOCAL [--secret] [--file PATH]\n"
+        "       slipway config set PROJECT/COMPONENT --build KEY=VALUE --secret\n"
+        "       slipway config set PROJECT/COMPONENT --build KEY --from-file LOCAL --secret\n\n"
         "Sets a value (a new version of KEY; releases keep the versions they were deployed with).\n\n"
         "  --secret           write-only: list and show give its name, version and when it was set, never\n"
         "                     its value\n"
@@ -43,20 +49,26 @@ static const char config_set_help[] =
         "  --from-file LOCAL  the value is the content of the local file LOCAL ('-': standard input);\n"
         "                     give KEY alone then\n"
         "  --deploy           with PROJECT/COMPONENT: then deploy the component to ENV with its current\n"
-        "                     values (its live image; waits like 'slipway deploy')\n\n"
+        "                     values (its live image; waits like 'slipway deploy')\n"
+        "  --build            a build secret of the component (needs --secret): the content of\n"
+        "                     RUN --mount=type=secret,id=KEY in its pipeline builds, in no image or log\n\n"
         "A value holds at most 64 KiB, an environment's values together 1 MiB.\n";
 
 static const char config_unset_help[] =
-        "Usage: slipway config unset PROJECT[/COMPONENT] ENV KEY [--json]\n\n"
+        "Usage: slipway config unset PROJECT[/COMPONENT] ENV KEY [--json]\n"
+        "       slipway config unset PROJECT/COMPONENT --build KEY [--json]\n\n"
         "Removes KEY from the project-wide or the component's values of ENV (releases keep the versions\n"
-        "they were deployed with).  A component's unset lets the project-wide value of KEY apply again.\n";
+        "they were deployed with).  A component's unset lets the project-wide value of KEY apply again.\n"
+        "With --build: removes the component's build secret KEY.\n";
 
 static const char config_list_help[] =
-        "Usage: slipway config list PROJECT[/COMPONENT] ENV [--effective] [--json]\n\n"
+        "Usage: slipway config list PROJECT[/COMPONENT] ENV [--effective] [--json]\n"
+        "       slipway config list PROJECT/COMPONENT --build [--json]\n\n"
         "The current values of the project-wide or the component's slot of ENV: KEY, VERSION, KIND, VALUE,\n"
         "SET (and FROM with --effective).  A secret's value is never shown.\n\n"
         "  --effective  with /COMPONENT: what the component gets at its next deploy, its own values and the\n"
-        "               project-wide ones it does not override\n";
+        "               project-wide ones it does not override\n"
+        "  --build      the component's build secrets: KEY, VERSION, SET (never a value)\n";
 
 static const char vault_help[] =
         "Usage: slipway vault rotate [--json]\n\n"
@@ -68,19 +80,24 @@ typedef struct ConfigArgs {
         bool secret;
         bool deploy;
         bool effective;
+        bool build;
         const char *file;
         const char *from_file;
 } ConfigArgs;
 
 static const CliOption config_list_options[] = {
         CLI_FLAG_OPTION("effective", ConfigArgs, effective),
+        CLI_FLAG_OPTION("build", ConfigArgs, build),
+};
+
+static const CliOption config_unset_options[] = {
+        CLI_FLAG_OPTION("build", ConfigArgs, build),
 };
 
 static const CliOption config_set_options[] = {
-        CLI_FLAG_OPTION("secret", ConfigArgs, secret),
-        CLI_STRING_OPTION("file", ConfigArgs, file),
-        CLI_STRING_OPTION("from-file", ConfigArgs, from_file),
-        CLI_FLAG_OPTION("deploy", ConfigArgs, deploy),
+        CLI_FLAG_OPTION("secret", ConfigArgs, secret),         CLI_STRING_OPTION("file", ConfigArgs, file),
+        CLI_STRING_OPTION("from-file", ConfigArgs, from_file), CLI_FLAG_OPTION("deploy", ConfigArgs, deploy),
+        CLI_FLAG_OPTION("build", ConfigArgs, build),
 };
 
 /* "PROJECT[/COMPONENT]" and ENV (and KEY) → the API path of the slot's configs. */
@@ -192,26 +209,44 @@ static int config_set(CliContext *c, int argc, char *argv[]) {
         const uint8_t *data;
         const char *eq;
         size_t size = 0;
-        int r;
+        int kv, r;
 
         r = cli_parse_options(c, "config set", config_set_help, config_set_options,
                               ELEMENTSOF(config_set_options), &a, argc, argv);
         if (r <= 0)
                 return cli_exit_status(r);
-        if (argc - optind != 3)
+        kv = optind + 2;
+        if (a.build) {
+                /* A build secret: no ENV (a commit is built once), always a secret, mounted where the
+                 * Dockerfile says. */
+                if (argc - optind != 2 || !strchr(argv[optind], '/'))
+                        return cli_usage_error("config set",
+                                               "'slipway config set --build' needs PROJECT/COMPONENT and "
+                                               "KEY=VALUE (or KEY with --from-file), no environment");
+                if (!a.secret)
+                        return cli_usage_error(
+                                "config set",
+                                "--build sets a build secret, so add --secret; build args are not set "
+                                "here, they come from the Dockerfile's ARG defaults");
+                if (a.file || a.deploy)
+                        return cli_usage_error("config set",
+                                               "--build takes neither --file (the Dockerfile's RUN "
+                                               "--mount says where the secret goes) nor --deploy");
+                kv = optind + 1;
+        } else if (argc - optind != 3)
                 return cli_usage_error("config set",
                                        "'slipway config set' needs PROJECT[/COMPONENT], ENV and "
                                        "KEY=VALUE (or KEY with --from-file)");
-        if (a.deploy && !strchr(argv[optind], '/'))
+        if (a.deploy && !a.build && !strchr(argv[optind], '/'))
                 return cli_usage_error("config set",
                                        "--deploy needs PROJECT/COMPONENT: a project-wide value reaches each "
                                        "component at its own next deploy");
-        eq = strchr(argv[optind + 2], '=');
+        eq = strchr(argv[kv], '=');
         if (a.from_file) {
                 if (eq)
                         return cli_usage_error("config set",
                                                "With --from-file give KEY alone, not KEY=VALUE");
-                key = strdup(argv[optind + 2]);
+                key = strdup(argv[kv]);
                 if (!key)
                         return log_oom_cli();
                 r = read_local(a.from_file, &local, &size);
@@ -219,15 +254,20 @@ static int config_set(CliContext *c, int argc, char *argv[]) {
                         return 1;
                 data = local;
         } else {
-                if (!eq || eq == argv[optind + 2])
-                        return cli_usage_error("config set",
-                                               "'%s' is not KEY=VALUE (or give --from-file LOCAL)",
-                                               argv[optind + 2]);
-                key = strndup(argv[optind + 2], (size_t) (eq - argv[optind + 2]));
+                if (!eq || eq == argv[kv])
+                        return cli_usage_error(
+                                "config set", "'%s' is not KEY=VALUE (or give --from-file LOCAL)", argv[kv]);
+                key = strndup(argv[kv], (size_t) (eq - argv[kv]));
                 if (!key)
                         return log_oom_cli();
                 data = (const uint8_t *) eq + 1;
                 size = strlen(eq + 1);
+        }
+        if (a.build) {
+                r = config_build_set(c, argv[optind], key, data, size);
+                if (local)
+                        sodium_memzero(local, size);
+                return r;
         }
         r = config_set_value(c, argv[optind], argv[optind + 1], key, data, size, &a, NULL);
         if (local)
@@ -246,9 +286,17 @@ static int config_unset(CliContext *c, int argc, char *argv[]) {
         ConfigArgs a = {};
         int r;
 
-        r = cli_parse_options(c, "config unset", config_unset_help, NULL, 0, &a, argc, argv);
+        r = cli_parse_options(c, "config unset", config_unset_help, config_unset_options,
+                              ELEMENTSOF(config_unset_options), &a, argc, argv);
         if (r <= 0)
                 return cli_exit_status(r);
+        if (a.build) {
+                if (argc - optind != 2)
+                        return cli_usage_error("config unset",
+                                               "'slipway config unset --build' needs PROJECT/COMPONENT and "
+                                               "KEY, no environment");
+                return config_build_unset(c, argv[optind], argv[optind + 1]);
+        }
         if (argc - optind != 3)
                 return cli_usage_error("config unset",
                                        "'slipway config unset' needs PROJECT[/COMPONENT], ENV "
@@ -301,6 +349,14 @@ static int config_list(CliContext *c, int argc, char *argv[]) {
                               ELEMENTSOF(config_list_options), &a, argc, argv);
         if (r <= 0)
                 return cli_exit_status(r);
+        if (a.build) {
+                if (argc - optind != 1 || a.effective)
+                        return cli_usage_error(
+                                "config list",
+                                "'slipway config list --build' needs PROJECT/COMPONENT alone, "
+                                "no environment");
+                return config_build_list(c, argv[optind]);
+        }
         if (argc - optind != 2)
                 return cli_usage_error("config list",
                                        "'slipway config list' needs PROJECT[/COMPONENT] and ENV");

@@ -31,6 +31,28 @@ int config_key_check(const char *key, char **ret_error) {
         return 0;
 }
 
+int build_secret_id_check(const char *id, char **ret_error) {
+        size_t n = id ? strlen(id) : 0;
+
+        if (n == 0)
+                return spec_fail(ret_error, "A build secret needs an id, like NPM_TOKEN=VALUE.");
+        if (n > BUILD_SECRET_ID_MAX)
+                return spec_fail(ret_error, "The build secret id '%.40s…' is longer than %u bytes.", id,
+                                 BUILD_SECRET_ID_MAX);
+        for (size_t i = 0; i < n; i++) {
+                char c = id[i];
+                bool ok = c == '_' || c == '-' || c == '.' || (c >= 'A' && c <= 'Z') ||
+                          (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                if (!ok || streq(id, ".") || streq(id, ".."))
+                        return spec_fail(
+                                ret_error,
+                                "The build secret id '%.64s' may hold only letters, digits, '_', '-' "
+                                "and '.' (and is not '.' or '..').",
+                                id);
+        }
+        return 0;
+}
+
 /* Mount points an instance has of its own (slipway-init is at /run/slipway/init): a value file there would
  * hide them, or be hidden. */
 static const char *const reserved_trees[] = { "/proc", "/sys", "/dev", "/run/slipway", NULL };

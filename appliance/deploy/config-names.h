@@ -13,3 +13,9 @@ int config_key_check(const char *key, char **ret_error);
  * SPEC_CONFIG_PATH_MAX - 1 bytes, and not where the instance's own mounts are (/proc, /sys, /dev, /run/slipway,
  * /etc/hosts, slipway-init, the root itself).  -EINVAL with *ret_error otherwise. */
 int config_file_path_check(const char *path, char **ret_error);
+
+/* The id of a build secret (RUN --mount=type=secret,id=ID; by default mounted at /run/secrets/ID; without
+ * id=, BuildKit takes the target's base name, e.g. ".npmrc"): letters, digits, '_', '-' and '.', not "." or
+ * "..", at most BUILD_SECRET_ID_MAX bytes.  -EINVAL with *ret_error otherwise. */
+#define BUILD_SECRET_ID_MAX 255U
+int build_secret_id_check(const char *id, char **ret_error);

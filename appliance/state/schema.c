@@ -500,6 +500,29 @@ const Migration state_migrations[] = {
                        "  WHERE status = 'pending';"
                        "CREATE INDEX approvals_by_status ON approvals(status, id);",
         },
+        {
+                /* Issue 15: build secrets, what a pipeline build mounts with RUN --mount=type=secret,id=KEY.
+                 * Per component, not per environment: a commit is built once.  Like config_values, one row
+                 * per write (version 1, 2, … per (component, key); an unset is a tombstone with deleted = 1
+                 * and no ciphertext), sealed by the vault with ("build", project, component, key, version)
+                 * as associated data so a row's bytes copied to another slot or version do not open. */
+                .name = "build secrets",
+                .sql = "CREATE TABLE build_secrets ("
+                       "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+                       "  component_id INTEGER NOT NULL REFERENCES components(id) ON DELETE CASCADE,"
+                       "  key TEXT NOT NULL,"
+                       "  version INTEGER NOT NULL,"
+                       "  deleted INTEGER NOT NULL DEFAULT 0,"
+                       "  size INTEGER NOT NULL," /* plaintext bytes */
+                       "  key_version INTEGER REFERENCES vault_keys(version),"
+                       "  nonce BLOB,"
+                       "  ciphertext BLOB,"
+                       "  set_at INTEGER NOT NULL,"
+                       "  UNIQUE (component_id, key, version)"
+                       ");"
+                       "CREATE INDEX build_secrets_by_key_version ON build_secrets(key_version);",
+        },
 };
 
 const size_t state_migrations_n = ELEMENTSOF(state_migrations);

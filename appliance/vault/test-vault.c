@@ -650,6 +650,144 @@ static void test_registry_passwords(void) {
         check_registry_password(v, db, "corp", 0, "pa55word-corp");
 }
 
+/* The build secrets of comp as "KEY=VALUE;…" (sorted by key), opened. */
+static char *build_secrets_text(Vault *v, sqlite3 *db, int64_t comp, int want_r) {
+        _cleanup_free_ char *err = NULL;
+        VaultValue *vals = NULL;
+        size_t n = 0, len = 0;
+        char *text = NULL;
+        FILE *f;
+
+        CHECK(vault_build_secrets_open(v, db, comp, &vals, &n, &err) == want_r);
+        if (want_r < 0) {
+                CHECK(err && strstr(err, "build secret"));
+                return NULL;
+        }
+        f = open_memstream(&text, &len);
+        CHECK(f);
+        for (size_t i = 0; i < n; i++) {
+                CHECK(vals[i].data[vals[i].size] == 0);
+                fprintf(f, "%s=%s;", vals[i].key, (const char *) vals[i].data);
+        }
+        CHECK(fclose(f) == 0);
+        vault_values_free(vals, n);
+        return text;
+}
+
+#define CHECK_BUILD_SECRETS(v, db, comp, want)                                         \
+        do {                                                                           \
+                _cleanup_free_ char *_t = build_secrets_text(v, db, comp, 0);          \
+                if (!streq(_t, want)) {                                                \
+                        fprintf(stderr, "build secrets: '%s', want '%s'\n", _t, want); \
+                        CHECK(false);                                                  \
+                }                                                                      \
+        } while (0)
+
+/* Build secrets (issue 15): versioned per (component, key), not in the clear, bound by their associated data
+ * to project, component, key and version, unset as a tombstone, limits, and re-sealed by a rotation. */
+static void test_build_secrets(void) {
+        _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+        _cleanup_free_ char *dir = make_state("build-secret", 0x77, false, &db), *err = NULL;
+        _cleanup_(vault_freep) Vault *v = NULL;
+        _cleanup_free_ uint8_t *big = NULL;
+        VaultRotation rot = {};
+        int64_t id, version;
+        unsigned count;
+
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK_BUILD_SECRETS(v, db, 1, "");
+        CHECK_OK(vault_build_secret_set(v, db, 1, 1, "TOKEN", "tok-value-1", 11, &id, &version, &err));
+        CHECK(version == 1 && id > 0);
+        CHECK_OK(vault_build_secret_set(v, db, 1, 1, "NPMRC", "npm-value", 9, NULL, NULL, &err));
+        CHECK_OK(vault_build_secret_set(v, db, 1, 2, "TOKEN", "api-token", 9, NULL, NULL, &err));
+        CHECK_BUILD_SECRETS(v, db, 1, "NPMRC=npm-value;TOKEN=tok-value-1;");
+        CHECK_BUILD_SECRETS(v, db, 2, "TOKEN=api-token;");
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE instr(ciphertext, 'value')"
+                              " OR instr(ciphertext, 'token')",
+                              SQL_NO_ARGS, &count));
+        CHECK(count == 0);
+
+        /* A new version replaces, and the old one's ciphertext is gone (nothing pins it). */
+        CHECK_OK(vault_build_secret_set(v, db, 1, 1, "TOKEN", "tok-value-2", 11, NULL, &version, &err));
+        CHECK(version == 2);
+        CHECK_BUILD_SECRETS(v, db, 1, "NPMRC=npm-value;TOKEN=tok-value-2;");
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE component_id = 1 AND key = 'TOKEN'",
+                              SQL_NO_ARGS, &count));
+        CHECK(count == 1);
+
+        /* Empty and oversized ones are refused with a sentence, and change nothing. */
+        err = mfree(err);
+        CHECK(vault_build_secret_set(v, db, 1, 1, "TOKEN", "", 0, NULL, NULL, &err) == -EFBIG);
+        CHECK(err && strstr(err, "TOKEN"));
+        err = mfree(err);
+        big = malloc(VAULT_VALUE_MAX + 1);
+        CHECK(big);
+        memset(big, 'x', VAULT_VALUE_MAX + 1);
+        CHECK(vault_build_secret_set(v, db, 1, 1, "TOKEN", big, VAULT_VALUE_MAX + 1, NULL, NULL, &err) ==
+              -EFBIG);
+        CHECK(err && strstr(err, "64 KiB"));
+        err = mfree(err);
+        CHECK_OK(vault_build_secret_set(v, db, 1, 1, "BIG", big, VAULT_VALUE_MAX, NULL, NULL, &err));
+        CHECK_OK(vault_build_secret_unset(v, db, 1, 1, "BIG", NULL));
+        CHECK_BUILD_SECRETS(v, db, 1, "NPMRC=npm-value;TOKEN=tok-value-2;");
+
+        /* At most VAULT_BUILD_SECRETS_MAX current keys; replacing one of them still works. */
+        for (unsigned i = 0; i < VAULT_BUILD_SECRETS_MAX - 1; i++) { /* and TOKEN */
+                char key[16];
+                snprintf(key, sizeof key, "K%u", i);
+                CHECK_OK(vault_build_secret_set(v, db, 1, 2, key, "filler", 6, NULL, NULL, &err));
+        }
+        CHECK(vault_build_secret_set(v, db, 1, 2, "ONE_MORE", "x", 1, NULL, NULL, &err) == -E2BIG);
+        CHECK(err && strstr(err, "ONE_MORE"));
+        err = mfree(err);
+        CHECK_OK(vault_build_secret_set(v, db, 1, 2, "TOKEN", "api-token-2", 11, NULL, NULL, &err));
+        CHECK_OK(vault_build_secret_unset(v, db, 1, 2, "K0", NULL));
+        CHECK_OK(vault_build_secret_set(v, db, 1, 2, "ONE_MORE", "x", 1, NULL, NULL, &err));
+
+        /* Unset: a tombstone, the value's row gone; again: -ENOENT. */
+        CHECK_OK(vault_build_secret_unset(v, db, 1, 1, "NPMRC", &version));
+        CHECK(version == 2);
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE key = 'NPMRC' AND (deleted = 0"
+                              " OR ciphertext IS NOT NULL)",
+                              SQL_NO_ARGS, &count));
+        CHECK(count == 0);
+        CHECK(vault_build_secret_unset(v, db, 1, 1, "NPMRC", NULL) == -ENOENT);
+        CHECK(vault_build_secret_unset(v, db, 1, 1, "NEVER", NULL) == -ENOENT);
+        CHECK_BUILD_SECRETS(v, db, 1, "TOKEN=tok-value-2;");
+
+        /* Rotation re-seals them: they open under the new key, also after reopening. */
+        CHECK_OK(vault_rotate(v, db, &rot));
+        CHECK(rot.unopenable == 0);
+        CHECK_OK(sqlite_count(db,
+                              "SELECT count(*) FROM build_secrets WHERE deleted = 0 AND key_version != ?1",
+                              SQL_ARGS(SQL_INT(rot.new_version)), &count));
+        CHECK(count == 0);
+        v = vault_free(v);
+        CHECK_OK(vault_open(db, dir, &v, &err));
+        CHECK_BUILD_SECRETS(v, db, 1, "TOKEN=tok-value-2;");
+
+        /* A ciphertext moved to another component, key or version does not open there. */
+        CHECK_OK(sqlite_exec(db, "UPDATE build_secrets SET (key_version, nonce, ciphertext) ="
+                                 " (SELECT key_version, nonce, ciphertext FROM build_secrets"
+                                 "  WHERE component_id = 1 AND key = 'TOKEN' AND version = 2)"
+                                 " WHERE component_id = 2 AND key = 'TOKEN' AND version = 2;"));
+        _cleanup_free_ char *t = build_secrets_text(v, db, 2, -EBADMSG);
+        CHECK_OK(sqlite_exec(
+                db, "INSERT INTO build_secrets(project_id, component_id, key, version, deleted, size,"
+                    " key_version, nonce, ciphertext, set_at)"
+                    " SELECT project_id, component_id, 'OTHER', version, 0, size, key_version, nonce,"
+                    " ciphertext, set_at FROM build_secrets WHERE component_id = 1 AND key = 'TOKEN'"
+                    " AND version = 2;"));
+        t = build_secrets_text(v, db, 1, -EBADMSG);
+        CHECK_OK(sqlite_exec(db, "DELETE FROM build_secrets WHERE key = 'OTHER';"
+                                 "UPDATE build_secrets SET version = version + 1"
+                                 " WHERE component_id = 1 AND key = 'TOKEN';"));
+        t = build_secrets_text(v, db, 1, -EBADMSG);
+}
+
 int main(void) {
         CHECK(mkdtemp(tmpdir));
         atexit(cleanup_tmpdir);
@@ -664,5 +802,6 @@ int main(void) {
         test_component_secrets();
         test_component_secret_unfinished_rotation();
         test_registry_passwords();
+        test_build_secrets();
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "build-secret-db.h"
 #include "registry-db.h"
 #include "vault-db.h"
 #include "vault-seal.h"
@@ -76,6 +77,14 @@ int vault_seal_registry_password(const Vault *v, int64_t key_version, ModelRegis
                                  size_t size);
 int vault_open_registry_password(const Vault *v, const ModelRegistry *row, uint8_t **ret_data,
                                  size_t *ret_size);
+
+/* Seals data as build secret row->(project_id, component_id, key, version) under the data key of
+ * key_version: fills row->key_version, nonce and ciphertext (malloc'ed).  Opens it into a malloc'ed
+ * NUL-terminated buffer; -EBADMSG when it does not open there (or is a tombstone, or its size differs). */
+int vault_seal_build_secret(const Vault *v, int64_t key_version, ModelBuildSecret *row, const void *data,
+                            size_t size);
+int vault_open_build_secret(const Vault *v, const ModelBuildSecret *row, uint8_t **ret_data,
+                            size_t *ret_size);
 
 /* Re-seals every row of the versions in keys[0 .. n_keys - 1] that are older than new_version under
  * new_key and retires them, inside the caller's transaction; counts into rot. */

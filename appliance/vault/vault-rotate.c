@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "build-secret-db.h"
 #include "config-value-db.h"
 #include "macro.h"
 #include "sqlite-util.h"
@@ -22,110 +23,71 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
 }
 
-/* Re-seals every row of one old version under new_version. */
-static int rewrap_version(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
-                          VaultRotation *rot) {
-        ModelConfigValue *rows = NULL;
-        size_t n = 0;
-        int r;
-
-        r = model_config_values_by_key_version(db, old_version, &rows, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                uint8_t *data = NULL;
-                size_t size = 0;
-
-                r = vault_open_row(v, &rows[i], &data, &size);
-                if (r == -EBADMSG) {
-                        /* It opens nowhere now either (copied from another slot, or damaged): leave it. */
-                        rot->unopenable++;
-                        r = 0;
-                        continue;
-                }
-                if (r < 0)
-                        break;
-                r = vault_seal_row(v, new_version, &rows[i], data, size);
-                sodium_memzero(data, size);
-                free(data);
-                if (r >= 0)
-                        r = model_config_value_rewrap(db, rows[i].id, new_version, rows[i].nonce,
-                                                      rows[i].nonce_size, rows[i].ciphertext,
-                                                      rows[i].ciphertext_size);
-                if (r >= 0)
-                        rot->rewrapped++;
+/* The rewrap of one kind of sealed row (config values, component secrets, registry passwords, build
+ * secrets): every row of one old version is opened, re-sealed under new_version and stored.  A row that does
+ * not open now did not open before either (copied from another slot, or damaged): it is left as it was. */
+#define DEFINE_REWRAP(name, Type, list, open, seal, store, free_rows)                    \
+        static int name(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version, \
+                        VaultRotation *rot) {                                            \
+                Type *rows = NULL;                                                       \
+                size_t n = 0;                                                            \
+                int r;                                                                   \
+                                                                                         \
+                r = list(db, old_version, &rows, &n);                                    \
+                if (r < 0)                                                               \
+                        return r;                                                        \
+                for (size_t i = 0; i < n && r >= 0; i++) {                               \
+                        uint8_t *data = NULL;                                            \
+                        size_t size = 0;                                                 \
+                                                                                         \
+                        r = open(v, &rows[i], &data, &size);                             \
+                        if (r == -EBADMSG) {                                             \
+                                rot->unopenable++;                                       \
+                                r = 0;                                                   \
+                                continue;                                                \
+                        }                                                                \
+                        if (r < 0)                                                       \
+                                break;                                                   \
+                        r = seal(v, new_version, &rows[i], data, size);                  \
+                        vault_secret_free(data, size);                                   \
+                        if (r >= 0)                                                      \
+                                r = store(db, &rows[i]);                                 \
+                        if (r >= 0)                                                      \
+                                rot->rewrapped++;                                        \
+                }                                                                        \
+                free_rows(rows, n);                                                      \
+                return r;                                                                \
         }
-        model_config_values_free(rows, n);
-        return r;
+
+static int config_value_store(sqlite3 *db, const ModelConfigValue *row) {
+        return model_config_value_rewrap(db, row->id, row->key_version, row->nonce, row->nonce_size,
+                                         row->ciphertext, row->ciphertext_size);
 }
 
-/* Re-seals every component secret of one old version under new_version. */
-static int rewrap_component_secrets(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
-                                    VaultRotation *rot) {
-        ModelComponentSecret *rows = NULL;
-        size_t n = 0;
-        int r;
-
-        r = model_component_secrets_by_key_version(db, old_version, &rows, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                uint8_t *data = NULL;
-                size_t size = 0;
-
-                r = vault_open_component_secret(v, &rows[i], &data, &size);
-                if (r == -EBADMSG) {
-                        rot->unopenable++;
-                        r = 0;
-                        continue;
-                }
-                if (r < 0)
-                        break;
-                r = vault_seal_component_secret(v, new_version, &rows[i], data, size);
-                vault_secret_free(data, size);
-                if (r >= 0)
-                        r = model_component_secret_put(db, &rows[i]);
-                if (r >= 0)
-                        rot->rewrapped++;
-        }
-        model_component_secrets_free(rows, n);
-        return r;
+static int registry_store(sqlite3 *db, const ModelRegistry *row) {
+        return model_registry_password_rewrap(db, row->id, row->key_version, row->nonce, row->nonce_size,
+                                              row->ciphertext, row->ciphertext_size);
 }
 
-/* Re-seals every registry password of one old version under new_version. */
-static int rewrap_registries(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version,
-                             VaultRotation *rot) {
-        ModelRegistry *rows = NULL;
-        size_t n = 0;
-        int r;
+DEFINE_REWRAP(rewrap_config_values, ModelConfigValue, model_config_values_by_key_version, vault_open_row,
+              vault_seal_row, config_value_store, model_config_values_free)
+DEFINE_REWRAP(rewrap_component_secrets, ModelComponentSecret, model_component_secrets_by_key_version,
+              vault_open_component_secret, vault_seal_component_secret, model_component_secret_put,
+              model_component_secrets_free)
+DEFINE_REWRAP(rewrap_registries, ModelRegistry, model_registries_by_key_version,
+              vault_open_registry_password, vault_seal_registry_password, registry_store,
+              model_registries_free)
+DEFINE_REWRAP(rewrap_build_secrets, ModelBuildSecret, model_build_secrets_by_key_version,
+              vault_open_build_secret, vault_seal_build_secret, model_build_secret_rewrap,
+              model_build_secrets_free)
 
-        r = model_registries_by_key_version(db, old_version, &rows, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                uint8_t *data = NULL;
-                size_t size = 0;
-
-                r = vault_open_registry_password(v, &rows[i], &data, &size);
-                if (r == -EBADMSG) {
-                        rot->unopenable++;
-                        r = 0;
-                        continue;
-                }
-                if (r < 0)
-                        break;
-                r = vault_seal_registry_password(v, new_version, &rows[i], data, size);
-                vault_secret_free(data, size);
-                if (r >= 0)
-                        r = model_registry_password_rewrap(db, rows[i].id, new_version, rows[i].nonce,
-                                                           rows[i].nonce_size, rows[i].ciphertext,
-                                                           rows[i].ciphertext_size);
-                if (r >= 0)
-                        rot->rewrapped++;
-        }
-        model_registries_free(rows, n);
-        return r;
-}
+typedef int (*Rewrap)(Vault *v, sqlite3 *db, int64_t old_version, int64_t new_version, VaultRotation *rot);
+static const Rewrap rewraps[] = {
+        rewrap_config_values,
+        rewrap_component_secrets,
+        rewrap_registries,
+        rewrap_build_secrets,
+};
 
 int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_t *new_key,
                         VaultRotation *rot) {
@@ -137,11 +99,8 @@ int vault_rewrap_retire(Vault *v, sqlite3 *db, int64_t new_version, const uint8_
 
                 if (old >= new_version)
                         continue;
-                r = rewrap_version(v, db, old, new_version, rot);
-                if (r >= 0)
-                        r = rewrap_component_secrets(v, db, old, new_version, rot);
-                if (r >= 0)
-                        r = rewrap_registries(v, db, old, new_version, rot);
+                for (size_t k = 0; k < ELEMENTSOF(rewraps) && r >= 0; k++)
+                        r = rewraps[k](v, db, old, new_version, rot);
                 if (r >= 0)
                         r = model_vault_key_retire(db, old);
                 if (r >= 0 && rot->n_retired < ELEMENTSOF(rot->retired_versions))

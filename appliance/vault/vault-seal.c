@@ -13,6 +13,7 @@
 #define VAULT_AD_KEY_LABEL "slipway vault data key v1"
 #define VAULT_AD_COMPONENT_SECRET_LABEL "slipway vault component secret v1"
 #define VAULT_AD_REGISTRY_LABEL "slipway vault registry password v1"
+#define VAULT_AD_BUILD_SECRET_LABEL "slipway vault build secret v1"
 #define VAULT_CHECK_LABEL "slipway vault master key check v1"
 
 static void put_le32(uint8_t *p, uint32_t v) {
@@ -99,6 +100,28 @@ int vault_ad_registry(const char *name, uint8_t **ret, size_t *ret_size) {
         k += put_bytes(b + k, VAULT_AD_REGISTRY_LABEL, strlen(VAULT_AD_REGISTRY_LABEL));
         k += put_bytes(b + k, kind, strlen(kind));
         k += put_bytes(b + k, name, strlen(name));
+        assert(k == n);
+        *ret = b;
+        *ret_size = n;
+        return 0;
+}
+
+int vault_ad_build_secret(int64_t project_id, int64_t component_id, const char *key, int64_t version,
+                          uint8_t **ret, size_t *ret_size) {
+        static const char kind[] = "build";
+        size_t n = 4 + strlen(VAULT_AD_BUILD_SECRET_LABEL) + 4 + strlen(kind) + 3 * (4 + 8) + 4 +
+                   strlen(key),
+               k = 0;
+        uint8_t *b = malloc(n);
+
+        if (!b)
+                return -ENOMEM;
+        k += put_bytes(b + k, VAULT_AD_BUILD_SECRET_LABEL, strlen(VAULT_AD_BUILD_SECRET_LABEL));
+        k += put_bytes(b + k, kind, strlen(kind));
+        k += put_int(b + k, project_id);
+        k += put_int(b + k, component_id);
+        k += put_bytes(b + k, key, strlen(key));
+        k += put_int(b + k, version);
         assert(k == n);
         *ret = b;
         *ret_size = n;

@@ -31,6 +31,10 @@ int vault_ad_component_secret(int64_t component_id, const char *name, uint8_t **
 /* The associated data of a registry's password (issue 13): its own domain label and the registry's name
  * ("registry", NAME), length-prefixed like vault_ad_value().  *ret is malloc'ed. */
 int vault_ad_registry(const char *name, uint8_t **ret, size_t *ret_size);
+/* The associated data of a build secret (issue 15): its own domain label, then ("build", project id,
+ * component id, key, version), length-prefixed like vault_ad_value().  *ret is malloc'ed. */
+int vault_ad_build_secret(int64_t project_id, int64_t component_id, const char *key, int64_t version,
+                          uint8_t **ret, size_t *ret_size);
 /* The associated data of data key `version` (label + version), into buf of VAULT_AD_KEY_SIZE bytes. */
 #define VAULT_AD_KEY_SIZE 64U
 size_t vault_ad_key(int64_t version, uint8_t buf[static VAULT_AD_KEY_SIZE]);

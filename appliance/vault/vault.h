@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "build-secret-db.h"
 #include "config-value-db.h"
 #include "macro.h"
 #include "registry-db.h"
@@ -62,6 +63,24 @@ void vault_secret_free(uint8_t *data, size_t size);
 #define VAULT_REGISTRY_PASSWORD_MAX 4096U
 int vault_registry_add(Vault *v, sqlite3 *db, const ModelRegistry *row, const void *password, size_t size);
 int vault_registry_password(Vault *v, const ModelRegistry *row, uint8_t **ret, size_t *ret_size);
+
+/* Issue 15: a component's build secrets (build_secrets), what RUN --mount=type=secret,id=KEY gets in its
+ * pipeline builds, sealed under the newest data key with ("build", project, component, key, version) as
+ * associated data and re-sealed by vault_rotate().  Versioned like values (an unset is a tombstone), but
+ * only a key's newest row is kept: nothing pins an older one.
+ * set: in one transaction refuses an empty value or one over VAULT_VALUE_MAX (-EFBIG), a new key past
+ * VAULT_BUILD_SECRETS_MAX (-E2BIG), filling *ret_error, and else writes the key's next version (ret_id,
+ * ret_version may be NULL).  unset: -ENOENT when the key has no current value.  open: every current one,
+ * opened into *ret (key, version, data, size; wipe with vault_values_free()), sorted by key; -EBADMSG and
+ * *ret_error naming the key when one does not open. */
+#define VAULT_BUILD_SECRETS_MAX 64U /* current build secrets of one component (BUILD_SECRETS_MAX) */
+int vault_build_secret_set(Vault *v, sqlite3 *db, int64_t project_id, int64_t component_id, const char *key,
+                           const void *data, size_t size, int64_t *ret_id, int64_t *ret_version,
+                           char **ret_error);
+int vault_build_secret_unset(Vault *v, sqlite3 *db, int64_t project_id, int64_t component_id,
+                             const char *key, int64_t *ret_version);
+int vault_build_secrets_open(Vault *v, sqlite3 *db, int64_t component_id, VaultValue **ret, size_t *ret_n,
+                             char **ret_error);
 
 /* The newest data key version (what new values are sealed with). */
 int64_t vault_key_version(Vault *v);

@@ -22,6 +22,7 @@ JSON_ROUTES = [
         ("POST", "/api/v1/projects/hostile/components", {"name": "deep", "image": "busybox:1"}),
         ("POST", "/api/v1/projects/hostile/components/web/deploy", {"env": "development"}),
         ("POST", "/api/v1/images/busybox%3A1/unpack", {"path": "UNPACK_TARGET"}),
+        ("PUT", "/api/v1/projects/hostile/components/web/build-secrets/TOKEN", {"value": "x"}),
 ]
 
 

@@ -148,10 +148,9 @@ int api_configs_list(HttpRequest *req) {
         return http_reply_json(req->conn, 200, j);
 }
 
-/* The value a set request carries, decoded into *ret (malloc'ed, wiped by the caller). */
-static int body_value(HttpRequest *req, json_t *body, const char *key, uint8_t **ret, size_t *ret_size) {
+int api_config_body_value(HttpRequest *req, json_t *body, const char *key, const char *hint, uint8_t **ret,
+                          size_t *ret_size) {
         json_t *text = json_object_get(body, "value"), *b64 = json_object_get(body, "value_base64");
-        const char *hint = config_set_body.example;
         char msg[256];
         uint8_t *buf;
         size_t n, len;
@@ -231,7 +230,7 @@ int api_config_set(HttpRequest *req) {
         secret = json_object_get(body, "secret");
         if (secret && !json_is_boolean(secret))
                 return reply_bad(req, 400, "\"secret\" must be true or false.", config_set_body.example);
-        if (body_value(req, body, key, &data, &size) < 0)
+        if (api_config_body_value(req, body, key, config_set_body.example, &data, &size) < 0)
                 return req->status;
         if (!file && memchr(data, 0, size)) {
                 sodium_memzero(data, size);

@@ -148,6 +148,14 @@ int api_promotion_hold(HttpRequest *req, ApiScope *s, const ModelEnvironment *fr
 int api_configs_list(HttpRequest *req);
 int api_config_set(HttpRequest *req);
 int api_config_unset(HttpRequest *req);
+/* The value a set request's body carries ("value" or "value_base64"), decoded into *ret (malloc'ed, wiped by
+ * the caller); a 400 with hint when there is not exactly one of them or it does not decode. */
+int api_config_body_value(HttpRequest *req, json_t *body, const char *key, const char *hint, uint8_t **ret,
+                          size_t *ret_size);
+/* A component's build secrets (api-build-secrets.c; routes and bodies in its opening comment). */
+int api_build_secrets_list(HttpRequest *req);
+int api_build_secret_set(HttpRequest *req);
+int api_build_secret_unset(HttpRequest *req);
 int api_vault_rotate(HttpRequest *req);
 /* A git component's webhook (id, URL, secret) and its autobuild/autodeploy switches (api-webhook.c). */
 int api_component_webhook(HttpRequest *req);

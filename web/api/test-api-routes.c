@@ -21,6 +21,8 @@ static const char *const developer_writes[] = {
         "DELETE projects/*/environments/*/configs/*",
         "PUT projects/*/components/*/environments/*/configs/*",
         "DELETE projects/*/components/*/environments/*/configs/*",
+        "PUT projects/*/components/*/build-secrets/*",
+        "DELETE projects/*/components/*/build-secrets/*",
         "POST projects/*/components/*/builds",
         "DELETE builds/*",
         "PUT projects/*/components/*/autobuild",
