@@ -139,8 +139,7 @@ for name, start, end in timeline:
 auth = {"Authorization": "Bearer " + token}
 c = "/api/v1/projects/bench/components/web"
 paths = [c, "/api/v1/projects/bench", c + "/builds", c + "/commits?limit=20", c + "/webhook",
-         "/api/v1/approvals"] + \
-        [f"{c}/url?env={e}" for e in ("development", "testing", "staging", "production")]
+         "/api/v1/approvals", c + "/url"]
 def client(_):
         times = {}
         for _ in range(rounds):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import assert_clean_error
+from deploy_util import api_request
 
 
 def envs_of(daemon, project):
@@ -171,6 +172,15 @@ def test_component_defaults_from_image_and_explicit_spec(daemon, images):
         assert [u["url"] for u in url["urls"]] == [f"http://127.0.0.1:{prod['ingress_port']}/shop/web/"]
         assert d.cli("url", "shop/web", "production", json=False).stdout.strip() == url["urls"][0]["url"]
         assert_clean_error(d.cli("url", "shop/worker", "production", json=False, check=False), "public")
+        # Without ?env: every environment in promotion order (what the console's Deploy view asks once); a
+        # component without a public endpoint has no URLs there instead of a 404.
+        every = api_request(d, "GET", "/api/v1/projects/shop/components/web/url")
+        assert [e["environment"] for e in every["environments"]] == ["development", "production"]
+        assert [e["live"] for e in every["environments"]] == [False, False]
+        assert every["environments"][1]["urls"] == url["urls"]
+        assert every["environments"][1]["ingress_port"] == prod["ingress_port"]
+        worker = api_request(d, "GET", "/api/v1/projects/shop/components/worker/url")
+        assert [e["urls"] for e in worker["environments"]] == [[], []]
         assert d.cli("releases", "shop/web")["releases"] == []
         assert d.cli("releases", "shop/web", "development")["environment"] == "development"
         assert_clean_error(d.cli("releases", "shop/web", "nope", json=False, check=False), "nope")

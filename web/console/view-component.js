@@ -24,23 +24,20 @@ export async function componentView(root, { project, component }, app) {
         app.title(`${component} · ${project}`);
 
         async function load() {
-                const [comp, proj, builds, approvals] = await Promise.all([
+                // One round: the component, its project, builds, pending approvals and every environment's
+                // URLs side by side (beside GET /session on the first load), then once the Build Area's
+                // commits and webhook.
+                const [comp, proj, builds, approvals, urls] = await Promise.all([
                         api.get(path("")), api.get(`projects/${api.enc(project)}`),
                         api.get(path("/builds")).catch(() => ({ builds: [] })),
-                        api.get("approvals").catch(() => ({ approvals: [] }))]);
+                        api.get("approvals").catch(() => ({ approvals: [] })),
+                        api.get(path("/url")).catch(() => ({ environments: [] }))]);
                 const envs = envOrder(proj.environments);
-                // The URLs of what is live, and (once) the Build Area's commits and webhook, side by side.
-                const [urls] = await Promise.all([
-                        Promise.all(envs.map(async (e) => {
-                                const live = comp.environments.find((x) => x.name === e.name);
-                                if (!live || !live.live)
-                                        return [e.name, []];
-                                const u = await api.get(path(`/url?env=${api.enc(e.name)}`)).catch(() => ({ urls: [] }));
-                                return [e.name, u.urls || []];
-                        })),
-                        comp.source ? loadOnce() : null]);
+                if (comp.source)
+                        await loadOnce();
                 const pending = (approvals.approvals || []).filter((a) => a.project === project && a.component === component);
-                return { comp, envs, builds: builds.builds || [], urls: new Map(urls), pending };
+                const live = (urls.environments || []).filter((e) => e.live).map((e) => [e.environment, e.urls || []]);
+                return { comp, envs, builds: builds.builds || [], urls: new Map(live), pending };
         }
 
         async function loadOnce() {
