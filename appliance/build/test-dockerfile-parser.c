@@ -694,6 +694,8 @@ static void test_heredoc_key_and_onbuild(void) {
         CHECK(dockerfile_parse_trigger(instr(d1, 0, 0)->trigger, '\\', "Dockerfile", &trig, &err) == 0);
         CHECK(trig->kind == DOCKERFILE_RUN && trig->n_heredocs == 1);
         CHECK_STREQ(trig->heredocs[0].content, "line\n");
+        free(a);
+        a = NULL;
         CHECK(dockerfile_run_command(trig, &c, &a) == 0);
         CHECK_STREQ(c, "cat <<EOF > /f\nline\nEOF");
         dockerfile_free(d1);
