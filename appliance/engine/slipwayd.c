@@ -310,7 +310,8 @@ static int run(void) {
         _cleanup_(http_session_set_freep) HttpSessionSet *sessions = NULL; /* the same */
         _cleanup_(http_login_throttle_freep) HttpLoginThrottle *throttle = NULL;
         _cleanup_free_ char *dir = NULL, *token = NULL, *db_path = NULL, *oci_path = NULL, *layers = NULL,
-                            *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL;
+                            *tmp = NULL, *url = NULL, *url_actual = NULL, *listen_addr = NULL,
+                            *blob_dir = NULL;
         _cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
         _cleanup_(vault_freep) Vault *vault = NULL; /* freed after the deployer and the handlers */
         _cleanup_(oci_store_freep) OciStore *store = NULL;
@@ -488,7 +489,10 @@ static int run(void) {
         oci_path = path_join(dir, "oci");
         layers = path_join(dir, "layers");
         tmp = path_join(dir, "tmp");
-        if (!oci_path || !layers || !tmp)
+        /* the layout's blob directory (the OCI image layout spec names it): the API gate serves blob reads
+         * from it */
+        blob_dir = oci_path ? path_join(oci_path, "blobs/sha256") : NULL;
+        if (!oci_path || !layers || !tmp || !blob_dir)
                 return log_oom();
 
         /* Under the lock no unpack can be running: what a killed one left half-done can go. */
@@ -596,6 +600,7 @@ static int run(void) {
                 .hook_routes = hook_routes,
                 .n_hook_routes = hook_routes_n,
                 .registry_handler = registry_handle,
+                .registry_blob_dir = blob_dir,
                 .userdata = &ctx,
         };
         /* The URL is known before start unless port 0 was asked for; handlers may read it at once. */

@@ -6,9 +6,10 @@
 #include <stdbool.h>
 
 #include "http-server.h"
+#include "repository-name.h"
 
-#define REGISTRY_HEADERS "Docker-Distribution-API-Version: registry/2.0\r\n"
-#define REGISTRY_NAME_MAX 255U
+#define REGISTRY_HEADERS HTTP_REGISTRY_HEADERS
+#define REGISTRY_NAME_MAX OCI_REPOSITORY_NAME_MAX
 #define REGISTRY_TAG_MAX 128U
 
 /* {"errors": [{"code", "message", "detail"}]} with status; returns status. */

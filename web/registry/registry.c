@@ -21,6 +21,7 @@
 #include "log.h"
 #include "oci-store.h"
 #include "registry-internal.h"
+#include "repository-name.h"
 #include "sqlite-util.h"
 #include "string-util.h"
 
@@ -44,27 +45,6 @@ int registry_reply_error(struct mg_connection *conn, int status, const char *cod
                 mg_write(conn, text, n);
         mg_write(conn, "\n", 1);
         return status;
-}
-
-/* A repository name as the distribution spec allows: path components of [a-z0-9]+([._-][a-z0-9]+)*
- * joined by '/'. */
-static bool name_valid(const char *n, size_t len) {
-        bool start = true;
-
-        if (len == 0 || len > REGISTRY_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                char c = n[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                if (alnum) {
-                        start = false;
-                        continue;
-                }
-                if (start || i + 1 == len || !strchr("._-/", c))
-                        return false;
-                start = true;
-        }
-        return true;
 }
 
 bool registry_tag_valid(const char *t) {
@@ -254,7 +234,7 @@ static int blob(HttpRequest *req, const char *name, const char *digest, bool hea
         image_catalog_read_unlock(ctx->catalog);
         if (r < 0)
                 return registry_reply_error(req->conn, 404, "BLOB_UNKNOWN",
-                                            "The store has no blob of that digest.");
+                                            HTTP_REGISTRY_BLOB_UNKNOWN_MESSAGE);
         to = size ? size - 1 : 0;
         if (range) {
                 if (!parse_range(range, size, &from, &to)) {
@@ -410,7 +390,7 @@ static int route(HttpRequest *req, const char *path) {
         }
         if (!found || (kind == KIND_TAGS && !streq(ref, "list")))
                 return registry_reply_error(req->conn, 404, "NAME_UNKNOWN", "Unknown registry path.");
-        if (!name_valid(path, nl))
+        if (!oci_repository_name_valid(path, nl))
                 return registry_reply_error(req->conn, 400, "NAME_INVALID",
                                             "That is not a valid repository name.");
         memcpy(name, path, nl);

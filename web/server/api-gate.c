@@ -1,12 +1,17 @@
 /* The API gate's event loop (see api-gate.h).  One thread, level-triggered epoll, one GateConn per
  * client.  A connection moves HEAD → (BODY) → CONNECTING → RELAY, or to DRAIN after the gate answered
- * it itself.  Deadlines are checked by a sweep every GATE_SWEEP_MS, so they hold to within that. */
+ * it itself, or HEAD → BLOB → HEAD … for registry blob reads it serves from the store (api-gate-blob.h),
+ * keeping the connection alive.  Deadlines are checked by a sweep every GATE_SWEEP_MS, so they hold to
+ * within that. */
 #include "api-gate.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "api-gate-blob.h"
 #include "chunked.h"
 #include "head-rewrite.h"
 #include "http-limits.h"
@@ -43,6 +49,7 @@ typedef enum GateState {
         GATE_CONNECTING,
         GATE_RELAY,
         GATE_DRAIN,
+        GATE_BLOB, /* the gate's own answer to a blob read going out (c->blob) */
         _GATE_STATE_MAX,
 } GateState;
 
@@ -83,17 +90,25 @@ struct GateConn {
         ChunkedDecoder chunked;
         bool body_done;
         bool client_eof, upstream_eof, up_shut, up_failed, response_started, closed;
+        /* blob answers: the one going out, how many went out before (the connection is then kept alive
+         * between requests), and whether its close was asked for; pending: a next head may wait in up */
+        GateBlobReply *blob;
+        bool blob_close, pending;
+        unsigned long answered;
         GateClientAddress peer; /* the client's address, for the login throttle (api_gate_client_address) */
 };
 
 /* What happened since the last log line. */
 typedef struct GateCounters {
         unsigned long refused, head_timeouts, body_timeouts, upload_timeouts, reader_timeouts, rejected,
-                unauthorized, upstream_failed, accept_paused;
+                unauthorized, upstream_failed, accept_paused, blobs, blobs_missing;
+        uint64_t blob_bytes;
 } GateCounters;
 
 struct ApiGate {
         int listen_fd, epoll_fd, wake_fd;
+        int blobs_fd;     /* the store's blobs/sha256, for blob reads answered here; -EBADF: none */
+        size_t n_pending; /* connections with pending set */
         int port;
         unsigned upstream_port;
         ApiGateAuth auth;
@@ -189,6 +204,9 @@ static void conn_update(ApiGate *g, GateConn *c) {
         case GATE_CONNECTING:
                 um = EPOLLOUT;
                 break;
+        case GATE_BLOB:
+                cm = EPOLLOUT; /* the next head is read once this answer is out */
+                break;
         case GATE_RELAY:
                 if (!c->client_eof && (c->up_failed || gbuf_len(&c->up) < GATE_RELAY_BUFFER))
                         cm |= EPOLLIN;
@@ -217,6 +235,13 @@ static void conn_close(ApiGate *g, GateConn *c) {
         c->pipe_r = safe_close(c->pipe_r);
         c->pipe_w = safe_close(c->pipe_w);
         c->piped = 0;
+        gate_blob_reply_done(c->blob);
+        free(c->blob);
+        c->blob = NULL;
+        if (c->pending) {
+                c->pending = false;
+                g->n_pending--;
+        }
         g->reserved -= c->reserved;
         c->reserved = 0;
         /* unlink; freed after the current batch of events, which may still name it */
@@ -278,11 +303,9 @@ static void send_reply(int fd, int status, const char *message, const char *hint
                 (void) send(fd, buf, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Answers and then waits briefly for the client to close (closing at once with unread request bytes
- * would reset the connection and could destroy the answer before the client reads it). */
-static void conn_reply_as(ApiGate *g, GateConn *c, int status, const char *message, const char *hint,
-                          bool registry) {
-        send_reply(c->client_fd, status, message, hint, registry);
+/* After the gate's last answer on a connection: waits briefly for the client to close (closing at once with
+ * unread request bytes would reset the connection and could destroy the answer before the client reads it). */
+static void conn_drain(ApiGate *g, GateConn *c) {
         (void) shutdown(c->client_fd, SHUT_WR);
         c->upstream_fd = safe_close(c->upstream_fd);
         c->state = GATE_DRAIN;
@@ -292,6 +315,12 @@ static void conn_reply_as(ApiGate *g, GateConn *c, int status, const char *messa
         g->reserved -= c->reserved;
         c->reserved = 0;
         conn_update(g, c);
+}
+
+static void conn_reply_as(ApiGate *g, GateConn *c, int status, const char *message, const char *hint,
+                          bool registry) {
+        send_reply(c->client_fd, status, message, hint, registry);
+        conn_drain(g, c);
 }
 
 static void conn_reply(ApiGate *g, GateConn *c, int status, const char *message, const char *hint) {
@@ -350,9 +379,69 @@ static void conn_connect(ApiGate *g, GateConn *c) {
         conn_update(g, c);
 }
 
+/* Sends what the client takes of the blob answer; once it is all out, the connection waits for the next
+ * head (or drains, when the client asked to close or slipwayd stops). */
+static void conn_blob_write(ApiGate *g, GateConn *c) {
+        uint64_t before = c->blob->sent;
+        int r = gate_blob_reply_send(c->blob, c->client_fd);
+
+        if (c->blob->sent > before)
+                c->last_sent = now_usec();
+        if (r < 0)
+                return conn_close(g, c); /* the client went away */
+        if (r == 0)
+                return;
+        if (c->blob->status == 404)
+                g->counters.blobs_missing++;
+        else
+                g->counters.blobs++;
+        g->counters.blob_bytes += c->blob->sent;
+        free(c->blob);
+        c->blob = NULL;
+        c->answered++;
+        if (c->blob_close || __atomic_load_n(&g->quiesce, __ATOMIC_ACQUIRE) || g->stop_deadline)
+                return conn_drain(g, c);
+        /* keep-alive: the idle time before the next head counts against its head deadline */
+        c->state = GATE_HEAD;
+        c->deadline = now_usec() + SEC_USEC(GATE_HEAD_TIMEOUT_SEC);
+        c->scan = 0;
+        if (gbuf_len(&c->up) > 0) {
+                /* a pipelined request: looked at from the loop, so a run of them cannot recurse */
+                c->pending = true;
+                g->n_pending++;
+        } else
+                gbuf_free(&c->up);
+        conn_update(g, c);
+}
+
+/* A blob read the gate answers from the store itself.  False (nothing changed) when it cannot make the
+ * answer: civetweb gets the request then, as any other. */
+static bool conn_blob_start(ApiGate *g, GateConn *c, const GateBlobRequest *req, size_t head_len) {
+        GateBlobReply *b = malloc(sizeof *b);
+        int one = 1;
+
+        if (!b || gate_blob_reply_init(g->blobs_fd, req, b) < 0) {
+                free(b);
+                return false;
+        }
+        if (c->answered == 0)
+                /* a small answer after a body must not wait for the client's delayed ACK */
+                (void) setsockopt(c->client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->up.start += head_len; /* what follows is the client's next request */
+        c->blob = b;
+        c->blob_close = req->close;
+        c->state = GATE_BLOB;
+        c->deadline = 0;
+        c->last_sent = now_usec();
+        conn_update(g, c);
+        conn_blob_write(g, c);
+        return true;
+}
+
 /* The head is complete in c->up: answer it here, or rewrite it for civetweb and move on. */
 static void conn_head_done(ApiGate *g, GateConn *c) {
         GateHeadCheck chk;
+        GateBlobRequest breq;
         size_t len = gbuf_len(&c->up), extra;
         const char *buf = c->up.data + c->up.start;
 
@@ -364,6 +453,9 @@ static void conn_head_done(ApiGate *g, GateConn *c) {
                         g->counters.rejected++;
                 return conn_reply_as(g, c, chk.status, chk.message, chk.hint, chk.registry);
         }
+        if (g->blobs_fd >= 0 && api_gate_blob_match(buf, len, &chk, &breq) &&
+            conn_blob_start(g, c, &breq, chk.head_len))
+                return;
 
         if (chk.origin_off != chk.target_off) {
                 /* method SP origin SP version…: the target shrinks, so it is rewritten in place */
@@ -401,9 +493,35 @@ static void conn_head_done(ApiGate *g, GateConn *c) {
         conn_connect(g, c);
 }
 
+/* What c->up holds of a request head so far: answered at once if it is TLS or too large, passed on to
+ * conn_head_done() once complete. */
+static void conn_parse_head(ApiGate *g, GateConn *c) {
+        int r;
+
+        if (c->up.start < c->up.end && (unsigned char) c->up.data[c->up.start] == 0x16) {
+                /* A TLS ClientHello (a handshake record): answer at once in plain HTTP, so a client that
+                 * tries https first (skopeo, podman with --tls-verify=false) falls back now, not after the
+                 * head timeout. */
+                g->counters.rejected++;
+                return conn_reply(g, c, 400, "This port speaks plain HTTP, not TLS.",
+                                  "Use http:// (or put a TLS-terminating proxy in front of slipwayd).");
+        }
+        r = http_find_request_head_end_lenient(c->up.data + c->up.start, gbuf_len(&c->up), &c->scan);
+        if (r == -EMSGSIZE) {
+                g->counters.rejected++;
+                return conn_reply(g, c, 431, "The request head is larger than the API accepts.",
+                                  "Send fewer or shorter headers.");
+        }
+        if (r > 0)
+                conn_head_done(g, c);
+}
+
 static void conn_read_client(ApiGate *g, GateConn *c) {
         size_t max, want;
         ssize_t n;
+
+        if (c->state == GATE_BLOB)
+                return; /* the next request waits until this answer is out */
 
         if (c->state == GATE_DRAIN) {
                 char sink[4096];
@@ -456,28 +574,8 @@ static void conn_read_client(ApiGate *g, GateConn *c) {
         }
         c->up.end += (size_t) n;
 
-        if (c->state == GATE_HEAD && c->up.start < c->up.end &&
-            (unsigned char) c->up.data[c->up.start] == 0x16) {
-                /* A TLS ClientHello (a handshake record): answer at once in plain HTTP, so a client that
-                 * tries https first (skopeo, podman with --tls-verify=false) falls back now, not after the
-                 * head timeout. */
-                g->counters.rejected++;
-                return conn_reply(g, c, 400, "This port speaks plain HTTP, not TLS.",
-                                  "Use http:// (or put a TLS-terminating proxy in front of slipwayd).");
-        }
-        if (c->state == GATE_HEAD) {
-                int r = http_find_request_head_end_lenient(c->up.data + c->up.start, gbuf_len(&c->up),
-                                                           &c->scan);
-
-                if (r == -EMSGSIZE) {
-                        g->counters.rejected++;
-                        return conn_reply(g, c, 431, "The request head is larger than the API accepts.",
-                                          "Send fewer or shorter headers.");
-                }
-                if (r > 0)
-                        conn_head_done(g, c);
-                return;
-        }
+        if (c->state == GATE_HEAD)
+                return conn_parse_head(g, c);
         if (c->state == GATE_BODY) {
                 c->body_left -= MIN((uint64_t) n, c->body_left);
                 if (c->body_left == 0)
@@ -638,6 +736,14 @@ static void gate_sweep(ApiGate *g, uint64_t now) {
 
         for (GateConn *c = g->conns; c; c = next) {
                 next = c->next;
+                if (c->state == GATE_BLOB) {
+                        /* as a relayed answer whose client reads none of it */
+                        if (now - c->last_sent >= SEC_USEC(GATE_READER_IDLE_SEC)) {
+                                g->counters.reader_timeouts++;
+                                conn_close(g, c);
+                        }
+                        continue;
+                }
                 if (c->state == GATE_RELAY) {
                         if (conn_waits_for_upload(c) &&
                             now - c->last_progress >= SEC_USEC(GATE_UPLOAD_IDLE_SEC)) {
@@ -655,6 +761,11 @@ static void gate_sweep(ApiGate *g, uint64_t now) {
                         continue;
                 switch (c->state) {
                 case GATE_HEAD:
+                        if (c->answered > 0 && gbuf_len(&c->up) == 0) {
+                                /* an idle kept-alive connection ends quietly, as HTTP servers do */
+                                conn_close(g, c);
+                                break;
+                        }
                         g->counters.head_timeouts++;
                         conn_reply(
                                 g, c, 408, "The request head was not received in time.",
@@ -698,6 +809,11 @@ static void gate_log(ApiGate *g, uint64_t now) {
                 log_debug(
                         "API gate: %lu malformed, %lu unauthenticated request(s), %lu upstream failure(s).",
                         k->rejected, k->unauthorized, k->upstream_failed);
+        if (k->blobs + k->blobs_missing > 0)
+                log_debug(
+                        "API gate in the last %u s: %lu registry blob read(s) answered from the store (%" PRIu64
+                        " bytes), %lu for a blob it does not have.",
+                        GATE_LOG_INTERVAL_SEC, k->blobs, k->blob_bytes, k->blobs_missing);
         *k = (GateCounters) {};
         g->next_log = now + SEC_USEC(GATE_LOG_INTERVAL_SEC);
 }
@@ -778,6 +894,8 @@ static void gate_event(ApiGate *g, const struct epoll_event *ev) {
                         return conn_close(g, c);
                 if ((e & EPOLLOUT) && c->state == GATE_RELAY)
                         conn_write_client(g, c);
+                else if ((e & EPOLLOUT) && c->state == GATE_BLOB)
+                        conn_blob_write(g, c);
                 if (!c->closed && (e & (EPOLLIN | EPOLLHUP)))
                         conn_read_client(g, c);
                 /* both directions gone and nothing left to read */
@@ -811,19 +929,36 @@ static void gate_wake(ApiGate *g) {
                 g->accept_resume = 0;
                 for (GateConn *c = g->conns; c; c = next) {
                         next = c->next;
-                        if (c->state == GATE_HEAD || c->state == GATE_BODY)
+                        if (c->state == GATE_HEAD && c->answered > 0 && gbuf_len(&c->up) == 0)
+                                conn_close(g, c); /* kept alive, asking nothing */
+                        else if (c->state == GATE_HEAD || c->state == GATE_BODY)
                                 conn_reply(g, c, 503, "slipwayd is stopping.",
                                            "Retry once it is running again.");
                 }
         }
         if (__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE) && !g->stop_deadline) {
                 g->stop_deadline = now_usec() + (uint64_t) GATE_STOP_FLUSH_MSEC * 1000U;
-                /* only relayed answers are worth the wait */
+                /* only answers on their way out are worth the wait */
                 for (GateConn *c = g->conns; c; c = next) {
                         next = c->next;
-                        if (c->state != GATE_RELAY)
+                        if (c->state != GATE_RELAY && c->state != GATE_BLOB)
                                 conn_close(g, c);
                 }
+        }
+}
+
+/* Requests that waited in a connection's buffer behind a blob answer now out. */
+static void gate_run_pending(ApiGate *g) {
+        GateConn *next;
+
+        for (GateConn *c = g->conns; c && g->n_pending > 0; c = next) {
+                next = c->next;
+                if (!c->pending)
+                        continue;
+                c->pending = false;
+                g->n_pending--;
+                if (c->state == GATE_HEAD)
+                        conn_parse_head(g, c);
         }
 }
 
@@ -833,7 +968,9 @@ static void *gate_loop(void *userdata) {
 
         for (;;) {
                 uint64_t now;
-                int n, timeout = g->conns || g->accept_resume || g->stop_deadline ? GATE_SWEEP_MS : -1;
+                int n, timeout = g->n_pending > 0                                   ? 0
+                                 : g->conns || g->accept_resume || g->stop_deadline ? GATE_SWEEP_MS
+                                                                                    : -1;
 
                 n = epoll_wait(g->epoll_fd, evs, GATE_EVENTS, timeout);
                 if (n < 0 && errno != EINTR) {
@@ -859,6 +996,7 @@ static void *gate_loop(void *userdata) {
                         g->accept_resume = 0;
                         gate_set_accepting(g, true);
                 }
+                gate_run_pending(g);
                 gate_log(g, now);
                 while (g->zombies) {
                         GateConn *z = g->zombies;
@@ -901,7 +1039,7 @@ int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGa
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
-        g->listen_fd = g->epoll_fd = g->wake_fd = -EBADF;
+        g->listen_fd = g->epoll_fd = g->wake_fd = g->blobs_fd = -EBADF;
         g->auth = *auth;
         pthread_mutex_init(&g->clients_lock, NULL);
         g->clients = calloc(GATE_PORTS, sizeof *g->clients);
@@ -945,6 +1083,18 @@ int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGa
         if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, g->wake_fd, &ev) < 0)
                 return -errno;
         *ret = TAKE_PTR(g);
+        return 0;
+}
+
+int api_gate_serve_blobs(ApiGate *g, const char *dir) {
+        int fd;
+
+        assert(!g->thread_started);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        safe_close(g->blobs_fd);
+        g->blobs_fd = fd;
         return 0;
 }
 
@@ -995,6 +1145,7 @@ ApiGate *api_gate_free(ApiGate *g) {
         safe_close(g->listen_fd);
         safe_close(g->epoll_fd);
         safe_close(g->wake_fd);
+        safe_close(g->blobs_fd);
         free(g->clients);
         pthread_mutex_destroy(&g->clients_lock);
         free(g);

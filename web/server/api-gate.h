@@ -1,6 +1,7 @@
 /* The API gate: slipwayd's public listen socket, served by one epoll thread in front of civetweb.  It
  * reads and checks each request head (and a small body) under short deadlines, answers bad or
  * unauthenticated requests itself, and only then connects to civetweb on loopback and relays both ways.
+ * Registry blob reads it may answer itself from the store (api_gate_serve_blobs()).
  * Invariant: no civetweb thread ever waits for a client that has not sent a complete, authenticated head. */
 #pragma once
 
@@ -43,6 +44,9 @@ typedef struct ApiGateAuth {
  * port 0 picks a free one).  -EADDRINUSE when the port is taken, -EADDRNOTAVAIL for an address not on
  * this host.  Serves nothing until api_gate_start(). */
 int api_gate_new(const char *addr, unsigned port, const ApiGateAuth *auth, ApiGate **ret);
+/* Answers registry blob reads (GET and HEAD of /v2/NAME/blobs/DIGEST, api-gate-blob.h) itself, from dir
+ * (the image store's blobs/sha256), instead of passing them to civetweb.  Before api_gate_start(). */
+int api_gate_serve_blobs(ApiGate *g, const char *dir);
 /* The port bound. */
 int api_gate_port(ApiGate *g);
 /* The address of the client whose request the gate forwards from its loopback port upstream_port (what

@@ -19,6 +19,10 @@
 #define HTTP_HOOKS_PREFIX "/hooks/"
 /* The OCI distribution API (web/registry/). */
 #define HTTP_REGISTRY_PREFIX "/v2/"
+/* Every registry answer carries these; the API gate's own blob answers (api-gate-blob.c) too, with the
+ * registry's sentence for a missing blob, so that both answer alike. */
+#define HTTP_REGISTRY_HEADERS "Docker-Distribution-API-Version: registry/2.0\r\n"
+#define HTTP_REGISTRY_BLOB_UNKNOWN_MESSAGE "The store has no blob of that digest."
 /* The web console (web/console/): GET and HEAD of "/" and of files under this prefix are served without
  * credentials (the page then logs in); the API gate forwards only plain names there. */
 #define HTTP_CONSOLE_PREFIX "/console/"

@@ -492,6 +492,14 @@ int http_server_start(const HttpServerConfig *cfg, HttpServer **ret) {
                                           .sessions = cfg->sessions,
                                           .registry_anonymous_pull = cfg->registry_anonymous_pull },
                          &s->gate);
+        if (r >= 0 && cfg->registry_blob_dir && cfg->registry_handler) {
+                r = api_gate_serve_blobs(s->gate, cfg->registry_blob_dir);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot open the image store's blobs at %s: %m",
+                                        cfg->registry_blob_dir);
+                        s->gate = api_gate_free(s->gate);
+                }
+        }
         if (r < 0) {
                 http_token_set_free(s->own_tokens);
                 free(s);

@@ -98,6 +98,10 @@ typedef struct HttpServerConfig {
         /* Every request under /v2 (the OCI registry), after the token check (NULL: 404).  Writes by a caller
          * that may not push are answered 403 before it runs (it may check http_request_may_push() too). */
         HttpHandler registry_handler;
+        /* The image store's blobs/sha256 directory: GET and HEAD of /v2/NAME/blobs/DIGEST are then answered
+         * by the API gate itself, from the file, as registry_handler would (api-gate-blob.h).  NULL: all
+         * of /v2 goes to registry_handler. */
+        const char *registry_blob_dir;
         void *userdata; /* passed to handlers */
 } HttpServerConfig;
 
