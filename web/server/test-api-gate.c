@@ -1,6 +1,7 @@
 /* Unit tests for the API gate: the head check (strict framing: one Content-Length, not with
  * Transfer-Encoding; absolute-form targets rewritten to origin form; the tokens: users', expired,
- * read-only, registry Basic and anonymous pull), then the live
+ * read-only, registry Basic and anonymous pull), the registry blob reads the gate answers itself (which
+ * targets, and the answers sent over a socket from a real blob file), then the live
  * relay through a real server: streamed uploads past the buffered size, long chunked answers read
  * slowly, an early answer to an upload, a head sent in pieces, and an idle client answered 408. */
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "api-gate-blob.h"
 #include "api-gate.h"
 #include "fs-util.h"
 #include "http-response.h"
@@ -130,6 +132,284 @@ static void test_user_tokens(void) {
         CHECK(check_with("GET /v2/ HTTP/1.1", wrong_user).status == 401);
         CHECK(check_with("GET /api/v1/status HTTP/1.1", "").status == 401);
         gate_auth.registry_anonymous_pull = false;
+}
+
+#define DIGEST_A  \
+        "sha256:" \
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Whether the gate takes head (after its check let it through) as a blob read of its own. */
+static bool blob_match(const char *head, GateBlobRequest *ret) {
+        GateHeadCheck c = check(head);
+        GateBlobRequest dummy;
+
+        if (c.status != 0) /* refused by the check: the gate never asks (and would be told no) */
+                CHECK(!api_gate_blob_match(head, strlen(head), &c, &dummy));
+        return c.status == 0 && api_gate_blob_match(head, strlen(head), &c, ret ?: &dummy);
+}
+
+#define BLOB_HEAD(method, target, extra) method " " target " HTTP/1.1\r\nHost: x\r\n" AUTH extra "\r\n"
+
+/* Exactly GET or HEAD of /v2/NAME/blobs/DIGEST with nothing the gate is unsure of; the rest is civetweb's. */
+static void test_blob_target(void) {
+        GateBlobRequest r;
+
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/busybox/blobs/" DIGEST_A, ""), &r));
+        CHECK(!r.head && !r.range && !r.close);
+        CHECK_STREQ(r.digest, DIGEST_A);
+        CHECK(blob_match(BLOB_HEAD("HEAD", "/v2/demo/web-1/a.b_c/blobs/" DIGEST_A, ""), &r) && r.head);
+        /* the absolute form, as the gate forwards it */
+        CHECK(blob_match(BLOB_HEAD("GET", "http://x:1/v2/busybox/blobs/" DIGEST_A, ""), NULL));
+        /* a repository called "blobs/uploads" is a name like any other, as in the registry's routing */
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/uploads/blobs/" DIGEST_A, ""), NULL));
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Connection: close\r\n"), &r) && r.close);
+        CHECK(blob_match("GET /v2/x/blobs/" DIGEST_A " HTTP/1.0\r\n" AUTH "\r\n", &r) && r.close);
+        CHECK(blob_match("GET /v2/x/blobs/" DIGEST_A " HTTP/1.0\r\n" AUTH "Connection: keep-alive\r\n\r\n",
+                         &r) &&
+              !r.close);
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Content-Length: 0\r\n"), NULL));
+
+        /* ranges: one, "bytes=A-" or "bytes=A-B" */
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=10-19\r\n"), &r));
+        CHECK(r.range && r.range_from == 10 && r.range_to == 19);
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "range:   bytes=7-  \r\n"), &r));
+        CHECK(r.range && r.range_from == 7 && r.range_to == UINT64_MAX);
+        /* past the end is still the gate's (its answer is 416) */
+        CHECK(blob_match(BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=999999999-1\r\n"), &r));
+
+        /* not the gate's */
+        static const char *const others[] = {
+                BLOB_HEAD("GET", "/v2/x/manifests/latest", ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/uploads/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/uploads/", ""),
+                BLOB_HEAD("GET", "/v2/x/tags/list", ""),
+                BLOB_HEAD("GET", "/v2/", ""),
+                BLOB_HEAD("GET", "/v2/blobs/" DIGEST_A, ""),         /* no name */
+                BLOB_HEAD("GET", "/v2//blobs/" DIGEST_A, ""),        /* empty name */
+                BLOB_HEAD("GET", "/v2/Busybox/blobs/" DIGEST_A, ""), /* NAME_INVALID is civetweb's */
+                BLOB_HEAD("GET", "/v2/a//b/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/a/../b/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/a-/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/a/blobs/" DIGEST_A "/", ""),
+                BLOB_HEAD("GET", "/v2/a%2fb/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/sha256:0123", ""), /* DIGEST_INVALID too */
+                BLOB_HEAD("GET", "/v2/x/blobs/md5:0123", ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A "0", ""),
+                BLOB_HEAD(
+                        "GET",
+                        "/v2/x/blobs/sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                        ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A "?x=1", ""),
+                BLOB_HEAD("GET", "/v2/x/blob/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/x/xblobs/" DIGEST_A, ""),
+                BLOB_HEAD("DELETE", "/v2/x/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("PUT", "/v2/x/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("get", "/v2/x/blobs/" DIGEST_A, ""),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Content-Length: 2\r\n\r\n{}"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Transfer-Encoding: chunked\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Expect: 100-continue\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Connection: upgrade\r\nUpgrade: websocket\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=0-1,5-6\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=-5\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes= 5-\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: Bytes=5-\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=5\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=5-x\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=1234567890123456789-\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: bytes=1-2\r\nRange: bytes=1-2\r\n"),
+                BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "Range: items=1-2\r\n"),
+        };
+        for (size_t i = 0; i < ELEMENTSOF(others); i++)
+                if (blob_match(others[i], NULL))
+                        TEST_FAIL("the gate took this blob read as its own: %s", others[i]);
+        /* HTTP/1.1 without Host is left to civetweb */
+        CHECK(!blob_match("GET /v2/x/blobs/" DIGEST_A " HTTP/1.1\r\n" AUTH "\r\n", NULL));
+        /* a head the check refused never gets here, and is not taken if it does */
+        {
+                const char *h = BLOB_HEAD("GET", "/v2/x/blobs/" DIGEST_A, "");
+                GateHeadCheck c = check("GET /v2/x/blobs/" DIGEST_A " HTTP/1.1\r\nHost: x\r\n\r\n");
+
+                CHECK(c.status == 401);
+                CHECK(!api_gate_blob_match(h, strlen(h), &c, &r));
+        }
+}
+
+/* The whole answer gate_blob_reply_init() makes for req over blobs_fd, as the client reads it. */
+static char *blob_answer_sized(int blobs_fd, const GateBlobRequest *req, int *ret_status, size_t *ret_size) {
+        GateBlobReply b;
+        int sv[2], r;
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        char buf[65536];
+
+        CHECK(f);
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+        CHECK_OK(gate_blob_reply_init(blobs_fd, req, &b));
+        *ret_status = b.status;
+        do {
+                ssize_t n;
+
+                r = gate_blob_reply_send(&b, sv[0]);
+                CHECK(r >= 0);
+                while ((n = read(sv[1], buf, sizeof buf)) > 0)
+                        fwrite(buf, 1, (size_t) n, f);
+        } while (r == 0);
+        gate_blob_reply_done(&b);
+        close(sv[0]);
+        close(sv[1]);
+        fclose(f);
+        *ret_size = size;
+        return out;
+}
+
+static char *blob_answer(int blobs_fd, const GateBlobRequest *req, int *ret_status) {
+        size_t size;
+
+        return blob_answer_sized(blobs_fd, req, ret_status, &size);
+}
+
+/* The answers, with the registry's heads (registry.c) and the file's bytes, over a real socket. */
+static void test_blob_answers(void) {
+        char dir[] = "/tmp/test-api-gate-blobs.XXXXXX", path[PATH_MAX], *a, *body;
+        char data[300000], expect[4096];
+        GateBlobRequest req = { .digest = DIGEST_A };
+        int dfd, st;
+        size_t size;
+
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (char) (i * 7 + i / 251);
+        CHECK(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/%s", dir, DIGEST_A + strlen("sha256:"));
+        CHECK_OK(write_file_atomic(path, data, sizeof data, 0644));
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(dfd >= 0);
+
+        a = blob_answer_sized(dfd, &req, &st, &size);
+        snprintf(expect, sizeof expect,
+                 "HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                 "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\nDocker-Content-Digest: "
+                 "%s\r\nAccept-Ranges: bytes\r\nETag: \"%s\"\r\n\r\n",
+                 sizeof data, DIGEST_A, DIGEST_A);
+        CHECK(st == 200 && size == strlen(expect) + sizeof data && strncmp(a, expect, strlen(expect)) == 0);
+        CHECK(memcmp(a + strlen(expect), data, sizeof data) == 0);
+        free(a);
+
+        req.head = true;
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 200);
+        CHECK_STREQ(a, expect); /* the same head, no body */
+        free(a);
+
+        req = (GateBlobRequest) { .digest = DIGEST_A, .range = true, .range_from = 1000, .range_to = 1009 };
+        a = blob_answer_sized(dfd, &req, &st, &size);
+        snprintf(expect, sizeof expect,
+                 "HTTP/1.1 206 Partial Content\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                 "Content-Type: application/octet-stream\r\nContent-Length: 10\r\nContent-Range: bytes "
+                 "1000-1009/%zu\r\nDocker-Content-Digest: %s\r\nAccept-Ranges: bytes\r\n\r\n",
+                 sizeof data, DIGEST_A);
+        CHECK(st == 206 && strncmp(a, expect, strlen(expect)) == 0);
+        CHECK(size == strlen(expect) + 10 && memcmp(a + strlen(expect), data + 1000, 10) == 0);
+        free(a);
+
+        /* an open end, and an end past the blob's: to its last byte */
+        req.range_from = sizeof data - 5;
+        req.range_to = UINT64_MAX;
+        a = blob_answer(dfd, &req, &st);
+        body = strstr(a, "\r\n\r\n");
+        CHECK(st == 206 && strstr(a, "Content-Length: 5\r\n") && body &&
+              memcmp(body + 4, data + sizeof data - 5, 5) == 0);
+        free(a);
+        req.range_to = sizeof data + 100;
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 206 && strstr(a, "Content-Length: 5\r\n"));
+        free(a);
+
+        /* unsatisfiable: past the end, or backwards */
+        req.range_from = sizeof data;
+        a = blob_answer(dfd, &req, &st);
+        snprintf(expect, sizeof expect,
+                 "HTTP/1.1 416 Range Not Satisfiable\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                 "Content-Range: bytes */%zu\r\nContent-Length: 0\r\n\r\n",
+                 sizeof data);
+        CHECK(st == 416);
+        CHECK_STREQ(a, expect);
+        free(a);
+        req.range_from = 10;
+        req.range_to = 9;
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 416);
+        free(a);
+
+        /* missing: the registry's 404 document; a HEAD gets its head alone */
+        req = (GateBlobRequest) {
+                .digest = "sha256:"
+                          "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        };
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 404);
+        CHECK_STREQ(a,
+                    "HTTP/1.1 404 Not Found\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 99\r\nCache-Control: no-store\r\n\r\n"
+                    "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"The store has no blob of that "
+                    "digest.\",\"detail\":{}}]}\n");
+        free(a);
+        req.head = true;
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 404 && strstr(a, "Content-Length: 99\r\n") && !strstr(a, "errors"));
+        free(a);
+
+        /* a name that is a link or a directory is no blob */
+        req.head = false;
+        snprintf(path, sizeof path, "%s/%s", dir, req.digest + strlen("sha256:"));
+        CHECK(symlink(DIGEST_A + strlen("sha256:"), path) == 0);
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 404);
+        free(a);
+        CHECK(unlink(path) == 0);
+
+        /* an empty blob: 200 with no body, and no range is satisfiable */
+        snprintf(path, sizeof path, "%s/%s", dir, req.digest + strlen("sha256:"));
+        CHECK_OK(write_file_atomic(path, "", 0, 0644));
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 200 && strstr(a, "Content-Length: 0\r\n") && strstr(a, "\r\n\r\n")[4] == 0);
+        free(a);
+        req.range = true;
+        a = blob_answer(dfd, &req, &st);
+        CHECK(st == 416 && strstr(a, "bytes */0\r\n"));
+        free(a);
+
+        /* the file opened stays readable when its name goes (a gc meanwhile) */
+        {
+                GateBlobReply b;
+                int sv[2], r;
+                size_t got = 0;
+                ssize_t n;
+                char buf[65536];
+
+                req = (GateBlobRequest) { .digest = DIGEST_A };
+                CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+                CHECK_OK(gate_blob_reply_init(dfd, &req, &b));
+                snprintf(path, sizeof path, "%s/%s", dir, DIGEST_A + strlen("sha256:"));
+                CHECK(unlink(path) == 0);
+                do {
+                        r = gate_blob_reply_send(&b, sv[0]);
+                        CHECK(r >= 0);
+                        while ((n = read(sv[1], buf, sizeof buf)) > 0)
+                                got += (size_t) n;
+                } while (r == 0);
+                CHECK(got == b.head_len + sizeof data);
+                gate_blob_reply_done(&b);
+                close(sv[0]);
+                close(sv[1]);
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, req.digest + strlen("sha256:"));
+        (void) unlink(path);
+        snprintf(path, sizeof path, "%s/%s", dir,
+                 "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+        (void) unlink(path);
+        close(dfd);
+        CHECK(rmdir(dir) == 0);
 }
 
 /* A head the gate must answer itself with status, its message containing word. */
@@ -442,6 +722,8 @@ int main(void) {
         test_framing();
         test_token();
         test_user_tokens();
+        test_blob_target();
+        test_blob_answers();
         test_live();
         printf("test-api-gate: OK\n");
         return 0;

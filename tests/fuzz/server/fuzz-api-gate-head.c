@@ -1,13 +1,16 @@
 /* libFuzzer target: the API gate's head check must never crash or read out of bounds, and a head it
  * forwards must have an origin-form target inside the request target and presented a token of the set
  * (user admin, token "t") or the cookie of a session of the session set ("a" x 64, CSRF token "c" x 64):
- * with empty sets the same head is refused, unless it is a webhook, the login or a console page. */
+ * with empty sets the same head is refused, unless it is a webhook, the login or a console page.  A head the
+ * gate takes as a blob read of its own (api_gate_blob_match) is a GET or HEAD under /v2/ with a valid digest
+ * and a range that is one. */
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api-gate-blob.h"
 #include "api-gate.h"
 #include "http-session.h"
 #include "http-token-set.h"
@@ -74,6 +77,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         assert(c.origin_off >= c.target_off && c.origin_len <= c.target_len);
                         assert(c.origin_off + c.origin_len == c.target_off + c.target_len);
                         assert(c.origin_len > 0 && copy[c.origin_off] == '/');
+                        {
+                                GateBlobRequest b;
+
+                                if (api_gate_blob_match(copy, size, &c, &b)) {
+                                        assert(c.registry && digest_is_valid(b.digest));
+                                        assert(starts(copy + c.origin_off, c.origin_len, "/v2/"));
+                                        assert(!memchr(copy + c.origin_off, '?', c.origin_len));
+                                        /* the digest ends the target, the method is the one asked */
+                                        assert(c.origin_len > strlen(b.digest) &&
+                                               memcmp(copy + c.origin_off + c.origin_len - strlen(b.digest),
+                                                      b.digest, strlen(b.digest)) == 0);
+                                        assert(starts(copy, size, b.head ? "HEAD " : "GET "));
+                                }
+                        }
                         /* it passed for token "t" or the session, so it must fail when none is known */
                         if (!open_target(copy + c.origin_off, c.origin_len)) {
                                 api_gate_check_head(copy, size, &without, 1700000000, &c);
