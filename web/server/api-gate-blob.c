@@ -110,7 +110,9 @@ bool api_gate_blob_match(const char *buf, size_t len, const GateHeadCheck *chk, 
                         return false;
                 have_range = req.range = true;
         }
-        req.close = head.conn_close;
+        /* HTTP/1.0 is closed after its answer even when it asks to keep alive: the registry's heads carry no
+         * "Connection: keep-alive", without which a 1.0 client may wait for the close */
+        req.close = head.conn_close || head.version_minor == 0;
         *ret = req;
         return true;
 }

@@ -21,7 +21,7 @@ typedef struct GateBlobRequest {
         char digest[DIGEST_STRING_MAX];
         bool range;                    /* "Range: bytes=FROM-[TO]" */
         uint64_t range_from, range_to; /* range_to UINT64_MAX: to the end */
-        bool close;                    /* the client asked to close after the answer */
+        bool close;                    /* closed after the answer: asked for, or HTTP/1.0 */
 } GateBlobRequest;
 
 /* True when the head buf[0..len), which api_gate_check_head() let through as chk, is one the gate answers:
